@@ -1,0 +1,34 @@
+import path from 'node:path';
+import type { Knex } from 'knex';
+import type { Config } from './config.ts';
+import { openDatabase } from './db/knex.ts';
+import { migrateLatest } from './db/migrate.ts';
+import { IngestService } from './inbound/ingest.ts';
+import type { Logger } from './logger.ts';
+import { CaseService } from './services/cases.ts';
+import { BlobStore } from './storage/blobs.ts';
+
+/** The composition root: builds every service once, from one config and one logger. */
+export interface App {
+  config: Config;
+  logger: Logger;
+  db: Knex;
+  blobs: BlobStore;
+  cases: CaseService;
+  ingest: IngestService;
+  close(): Promise<void>;
+}
+
+export async function createApp(config: Config, logger: Logger, opts: { migrate?: boolean; clock?: () => number } = {}): Promise<App> {
+  const db = openDatabase(config.database);
+  if (opts.migrate !== false) await migrateLatest(db);
+  const blobs = new BlobStore(path.join(config.dataDir, 'blobs'));
+  const cases = new CaseService(logger.child({ component: 'cases' }));
+  const ingest = new IngestService({ db, config, blobs, cases, logger, clock: opts.clock });
+  return {
+    config, logger, db, blobs, cases, ingest,
+    async close() {
+      await db.destroy();
+    },
+  };
+}

@@ -1,0 +1,96 @@
+import { Command } from 'commander';
+import { configFromEnvironment, EXIT } from './cli/env.ts';
+
+/** The `mesa` command line. Each command is a thin adapter over a service (DESIGN.md: adapters are thin). */
+const program = new Command()
+  .name('mesa')
+  .description('Mesa: mesa de ayuda por correo electrónico')
+  .showHelpAfterError();
+
+const run = (fn: () => Promise<number>) => async () => {
+  process.exitCode = await fn();
+};
+
+program
+  .command('migrate')
+  .description('crea o actualiza las tablas de la base de datos')
+  .action(run(async () => {
+    const config = configFromEnvironment();
+    const { openDatabase } = await import('./db/knex.ts');
+    const { migrateLatest } = await import('./db/migrate.ts');
+    const db = openDatabase(config.database);
+    try {
+      const applied = await migrateLatest(db);
+      process.stdout.write(applied.length ? `Migraciones aplicadas: ${applied.join(', ')}\n` : 'La base de datos ya está al día.\n');
+    } finally {
+      await db.destroy();
+    }
+    return EXIT.OK;
+  }));
+
+program
+  .command('ingest')
+  .description('procesa correos: archivos .eml, carpetas, mbox, Maildir, o "-" para uno por la entrada estándar')
+  .argument('[inputs...]', 'archivos o carpetas ("-" = entrada estándar)')
+  .option('--no-progress', 'sin barra de progreso')
+  .action(async (inputs: string[], opts) => {
+    const { ingestCommand } = await import('./cli/commands.ts');
+    process.exitCode = await ingestCommand(configFromEnvironment(), inputs, opts);
+  });
+
+program
+  .command('tickets')
+  .description('lista los casos')
+  .option('--json', 'salida JSON')
+  .option('--open', 'solo los casos abiertos')
+  .action(async (opts) => {
+    const { ticketsCommand } = await import('./cli/commands.ts');
+    process.exitCode = await ticketsCommand(configFromEnvironment(), opts);
+  });
+
+program
+  .command('show')
+  .description('muestra un caso con su conversación')
+  .argument('<number>', 'número del caso')
+  .option('--json', 'salida JSON')
+  .action(async (number: string, opts) => {
+    const { showCommand } = await import('./cli/commands.ts');
+    process.exitCode = await showCommand(configFromEnvironment(), number, opts);
+  });
+
+program
+  .command('quarantine')
+  .description('lista los correos en cuarentena y el motivo')
+  .option('--json', 'salida JSON')
+  .option('--all', 'incluye los ya reprocesados')
+  .action(async (opts) => {
+    const { quarantineCommand } = await import('./cli/commands.ts');
+    process.exitCode = await quarantineCommand(configFromEnvironment(), opts);
+  });
+
+program
+  .command('replay')
+  .description('vuelve a procesar un correo en cuarentena (o todos)')
+  .argument('[id]', 'ID de la cuarentena')
+  .action(async (id: string | undefined) => {
+    const { replayCommand } = await import('./cli/commands.ts');
+    process.exitCode = await replayCommand(configFromEnvironment(), id);
+  });
+
+program
+  .command('demo')
+  .description('demostración sin servidor de correo: procesa correos de ejemplo en SQLite y muestra los casos')
+  .action(async () => {
+    const { demoCommand } = await import('./cli/demo.ts');
+    process.exitCode = await demoCommand();
+  });
+
+program
+  .command('start')
+  .description('servicio: lee los buzones IMAP, atiende /healthz; se detiene con SIGINT/SIGTERM')
+  .action(async () => {
+    const { startCommand } = await import('./cli/start.ts');
+    process.exitCode = await startCommand(configFromEnvironment());
+  });
+
+await program.parseAsync(process.argv);

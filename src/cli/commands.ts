@@ -1,0 +1,124 @@
+import cliProgress from 'cli-progress';
+import { createApp, type App } from '../app.ts';
+import type { Config } from '../config.ts';
+import { isMesaError } from '../errors.ts';
+import { getQuarantine, listQuarantine, markReplayed } from '../db/repos/quarantine.ts';
+import type { IngestResult } from '../inbound/ingest.ts';
+import { caseDetail, listCases } from '../services/case-view.ts';
+import { cliLogger, EXIT } from './env.ts';
+import { expandInputs } from './sources.ts';
+import { printCase, printCaseList, printQuarantine } from './format.ts';
+
+export async function withApp<T>(config: Config, fn: (app: App) => Promise<T>): Promise<T> {
+  const app = await createApp(config, cliLogger(config));
+  try {
+    return await fn(app);
+  } finally {
+    await app.close();
+  }
+}
+
+/** `mesa ingest`: exit 0 stored (or already there), 75 try again later, 65 refused (with a one-line reason). */
+export async function ingestCommand(config: Config, inputs: string[], opts: { progress?: boolean }): Promise<number> {
+  const items = await expandInputs(inputs.length ? inputs : ['-']).catch((err) => {
+    process.stderr.write(`mesa: ${isMesaError(err) ? err.message : String(err)}\n`);
+    return undefined;
+  });
+  if (!items) return EXIT.NOINPUT;
+  return withApp(config, async (app) => {
+    const bar = opts.progress !== false && process.stderr.isTTY && items.length > 20
+      ? new cliProgress.SingleBar({ format: 'Importando |{bar}| {value}/{total} correos · {eta_formatted} restantes', stream: process.stderr }, cliProgress.Presets.shades_classic)
+      : undefined;
+    bar?.start(items.length, 0);
+    const counts: Record<string, number> = {};
+    let last: IngestResult | undefined;
+    for (const item of items) {
+      const raw = await item.read();
+      const source = item.label === 'stdin' ? ({ kind: 'stdin' } as const) : ({ kind: 'file', path: item.path!, index: item.index } as const);
+      last = await app.ingest.ingest(raw, source);
+      counts[last.outcome] = (counts[last.outcome] ?? 0) + 1;
+      bar?.increment();
+      if (items.length === 1 || !bar) process.stdout.write(describe(item.label, last) + '\n');
+    }
+    bar?.stop();
+    if (items.length > 1) process.stdout.write(`${items.length} correos: ${Object.entries(counts).map(([k, v]) => `${v} ${k}`).join(', ')}\n`);
+    if (counts.tempfail) return EXIT.TEMPFAIL;
+    if (items.length === 1 && last?.outcome === 'rejected') return EXIT.DATAERR;
+    return EXIT.OK;
+  });
+}
+
+function describe(label: string, r: IngestResult): string {
+  const what = r.outcome === 'accepted'
+    ? `${r.effect === 'new_case' ? 'caso nuevo' : r.effect === 'follow_up' ? 'seguimiento del caso' : 'nota en el caso'} #${r.ticketNumber}`
+    : r.outcome === 'ignored' ? `ignorado (${r.reason})`
+    : r.outcome === 'rejected' ? `rechazado: ${r.reason}${r.detail ? ` — ${r.detail}` : ''} (cuarentena #${r.quarantineId})`
+    : `pendiente, reintente más tarde: ${r.detail ?? r.reason}`;
+  return `${label}: ${what}${r.alreadyProcessed ? ' [ya procesado antes]' : ''}`;
+}
+
+export async function ticketsCommand(config: Config, opts: { json?: boolean; open?: boolean }): Promise<number> {
+  return withApp(config, async (app) => {
+    const list = await listCases(app.db, { openOnly: opts.open });
+    if (opts.json) process.stdout.write(JSON.stringify(list, null, 2) + '\n');
+    else printCaseList(list);
+    return EXIT.OK;
+  });
+}
+
+export async function showCommand(config: Config, numberArg: string, opts: { json?: boolean }): Promise<number> {
+  const number = Number(String(numberArg).replace(/^#/, ''));
+  if (!Number.isInteger(number) || number <= 0) {
+    process.stderr.write(`mesa: "${numberArg}" no es un número de caso\n`);
+    return EXIT.USAGE;
+  }
+  return withApp(config, async (app) => {
+    const detail = await caseDetail(app.db, number);
+    if (!detail) {
+      process.stderr.write(`mesa: el caso #${number} no existe\n`);
+      return EXIT.NOINPUT;
+    }
+    if (opts.json) process.stdout.write(JSON.stringify(detail, null, 2) + '\n');
+    else printCase(detail);
+    return EXIT.OK;
+  });
+}
+
+export async function quarantineCommand(config: Config, opts: { json?: boolean; all?: boolean }): Promise<number> {
+  return withApp(config, async (app) => {
+    const rows = await listQuarantine(app.db, { all: opts.all });
+    if (opts.json) process.stdout.write(JSON.stringify(rows, null, 2) + '\n');
+    else printQuarantine(rows);
+    return EXIT.OK;
+  });
+}
+
+/** `mesa replay [ID]`: runs quarantined mail through the inbound path again (all held ones without an ID). */
+export async function replayCommand(config: Config, idArg: string | undefined): Promise<number> {
+  return withApp(config, async (app) => {
+    const ids = idArg ? [Number(idArg)] : (await listQuarantine(app.db)).map((q) => q.id);
+    let code: number = EXIT.OK;
+    for (const id of ids) {
+      const q = await getQuarantine(app.db, id);
+      if (!q) {
+        process.stderr.write(`mesa: no hay un mensaje en cuarentena con ID ${idArg}\n`);
+        return EXIT.NOINPUT;
+      }
+      if (q.state === 'replayed') {
+        process.stdout.write(`#${id}: ya fue reprocesado (${q.replayResult})\n`);
+        continue;
+      }
+      const raw = await app.blobs.get(q.rawSha256);
+      const r = await app.ingest.ingest(raw, { kind: 'replay', quarantineId: id });
+      if (r.outcome === 'accepted' || r.outcome === 'ignored') {
+        const result = r.outcome === 'accepted' ? `${r.effect} #${r.ticketNumber}` : `ignorado: ${r.reason}`;
+        await markReplayed(app.db, id, result, Date.now());
+        process.stdout.write(`#${id}: ${result}\n`);
+      } else {
+        process.stdout.write(`#${id}: sigue en cuarentena — ${r.reason}${r.detail ? `: ${r.detail}` : ''}\n`);
+        code = r.outcome === 'tempfail' ? EXIT.TEMPFAIL : EXIT.DATAERR;
+      }
+    }
+    return code;
+  });
+}

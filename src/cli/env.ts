@@ -1,0 +1,27 @@
+import dotenv from 'dotenv';
+import { loadConfig, type Config } from '../config.ts';
+import { isMesaError } from '../errors.ts';
+import { createLogger, type Logger } from '../logger.ts';
+
+/** Exit codes from sysexits.h, which MTAs understand when they pipe mail into `mesa ingest -`. */
+export const EXIT = { OK: 0, USAGE: 64, DATAERR: 65, NOINPUT: 66, SOFTWARE: 70, TEMPFAIL: 75, CONFIG: 78 } as const;
+
+/** Reads `.env` (without overriding the real environment) and validates it once; a bad key ends the process
+ * with every problem named. */
+export function configFromEnvironment(overrides: Record<string, string> = {}): Config {
+  dotenv.config({ quiet: true } as dotenv.DotenvConfigOptions);
+  try {
+    return loadConfig({ ...overrides, ...process.env });
+  } catch (err) {
+    if (isMesaError(err, 'CONFIG_INVALID')) {
+      process.stderr.write(`mesa: ${err.message}\nRevise el archivo .env (ver .env.example).\n`);
+      process.exit(EXIT.CONFIG);
+    }
+    throw err;
+  }
+}
+
+/** CLI commands log to stderr, so that stdout stays for their output (and --json). */
+export function cliLogger(config: Config): Logger {
+  return createLogger({ level: process.env.LOG_LEVEL ?? (process.stderr.isTTY ? 'warn' : config.logLevel), destination: process.stderr });
+}

@@ -1,0 +1,188 @@
+import path from 'node:path';
+import { z } from 'zod';
+import { MesaError } from './errors.ts';
+
+/**
+ * Configuration is read once, from an env-shaped object, validated with zod and frozen. Every bad or missing key
+ * is reported by its name in one message. Tests build their own config with `loadConfig({...})`: no globals.
+ */
+
+const bool = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .refine((v) => ['true', 'false', '1', '0', 'yes', 'no', 'si', 'sí'].includes(v), 'debe ser true o false')
+  .transform((v) => ['true', '1', 'yes', 'si', 'sí'].includes(v));
+const port = z.coerce.number().int().min(1).max(65535);
+const positiveInt = z.coerce.number().int().positive();
+const email = z.string().trim().toLowerCase().email();
+const emailList = z
+  .string()
+  .transform((v) => v.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean))
+  .pipe(z.array(z.string().email('contiene una dirección inválida')));
+const timezone = z.string().refine((tz) => {
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+}, 'zona horaria IANA desconocida (p. ej. America/Bogota)');
+
+const EnvSchema = z.object({
+  DATABASE_URL: z.string().trim().optional(),
+  DATA_DIR: z.string().trim().default('./data'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+
+  IMAP_HOST: z.string().trim().optional(),
+  IMAP_PORT: port.default(993),
+  IMAP_SECURE: bool.default(true),
+  IMAP_USER: z.string().optional(),
+  IMAP_PASSWORD: z.string().optional(),
+  IMAP_ACCESS_TOKEN: z.string().optional(),
+  IMAP_MAILBOX: z.string().default('INBOX'),
+  IMAP_PROCESSED_FOLDER: z.string().optional(),
+  IMAP_TLS_REJECT_UNAUTHORIZED: bool.default(true),
+  IMAP_POLL_SECONDS: positiveInt.default(60),
+
+  FALLBACK_ADDRESS: email.optional(),
+  FALLBACK_IMAP_HOST: z.string().trim().optional(),
+  FALLBACK_IMAP_PORT: port.default(993),
+  FALLBACK_IMAP_SECURE: bool.default(true),
+  FALLBACK_IMAP_USER: z.string().optional(),
+  FALLBACK_IMAP_PASSWORD: z.string().optional(),
+  FALLBACK_IMAP_ACCESS_TOKEN: z.string().optional(),
+  FALLBACK_IMAP_MAILBOX: z.string().default('INBOX'),
+
+  SUPPORT_ADDRESS: email,
+  SUPPORT_NAME: z.string().trim().min(1).default('Soporte'),
+  CONSULTANTS: emailList.default([]),
+  PUBLIC_URL: z.string().url().default('http://localhost:8080'),
+  HTTP_HOST: z.string().default('127.0.0.1'),
+  HTTP_PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+  SECRET_KEY: z.string().min(32, 'debe tener al menos 32 caracteres (openssl rand -hex 32)'),
+  TIMEZONE: timezone.default('America/Bogota'),
+  LOCALE: z.enum(['es', 'en']).default('es'),
+  MAX_MESSAGE_BYTES: positiveInt.default(40 * 1024 * 1024),
+  MAX_ATTACHMENT_BYTES: positiveInt.default(25 * 1024 * 1024),
+  REOPEN_WINDOW_DAYS: z.coerce.number().int().min(0).default(30),
+});
+
+export type MailboxConfig = Readonly<{
+  /** Stable name used in the ledger: `support` or `fallback`. */
+  name: 'support' | 'fallback';
+  host: string;
+  port: number;
+  secure: boolean;
+  user: string;
+  password?: string;
+  accessToken?: string;
+  mailbox: string;
+  processedFolder?: string;
+  rejectUnauthorized: boolean;
+  pollSeconds: number;
+}>;
+
+export type Config = Readonly<{
+  database: Readonly<{ client: 'better-sqlite3' | 'pg'; url: string; filename?: string }>;
+  dataDir: string;
+  logLevel: string;
+  mailboxes: readonly MailboxConfig[];
+  fallbackAddress?: string;
+  supportAddress: string;
+  supportName: string;
+  consultants: readonly string[];
+  publicUrl: string;
+  http: Readonly<{ host: string; port: number }>;
+  secretKey: string;
+  timezone: string;
+  locale: 'es' | 'en';
+  limits: Readonly<{ maxMessageBytes: number; maxAttachmentBytes: number }>;
+  reopenWindowDays: number;
+}>;
+
+export type Env = Record<string, string | undefined>;
+
+function deepFreeze<T>(obj: T): T {
+  if (obj && typeof obj === 'object') {
+    for (const v of Object.values(obj)) deepFreeze(v);
+    Object.freeze(obj);
+  }
+  return obj;
+}
+
+export function loadConfig(env: Env): Config {
+  // Empty strings in .env files mean "not set".
+  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = EnvSchema.safeParse(cleaned);
+  const problems: string[] = [];
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) {
+      const key = String(issue.path[0] ?? '?');
+      const missing = issue.code === 'invalid_type' && cleaned[key] === undefined;
+      problems.push(`${key}: ${missing ? 'falta (obligatoria)' : issue.message}`);
+    }
+  }
+  const e = parsed.success ? parsed.data : undefined;
+  if (e) {
+    if (e.IMAP_HOST && !e.IMAP_USER) problems.push('IMAP_USER: falta (obligatoria cuando IMAP_HOST está definida)');
+    if (e.IMAP_HOST && !e.IMAP_PASSWORD && !e.IMAP_ACCESS_TOKEN)
+      problems.push('IMAP_PASSWORD: falta (o IMAP_ACCESS_TOKEN para OAuth2)');
+    if (e.FALLBACK_IMAP_HOST && !e.FALLBACK_IMAP_USER)
+      problems.push('FALLBACK_IMAP_USER: falta (obligatoria cuando FALLBACK_IMAP_HOST está definida)');
+    if (e.FALLBACK_IMAP_HOST && !e.FALLBACK_IMAP_PASSWORD && !e.FALLBACK_IMAP_ACCESS_TOKEN)
+      problems.push('FALLBACK_IMAP_PASSWORD: falta (o FALLBACK_IMAP_ACCESS_TOKEN para OAuth2)');
+    if (e.FALLBACK_IMAP_HOST && !e.FALLBACK_ADDRESS)
+      problems.push('FALLBACK_ADDRESS: falta (obligatoria cuando FALLBACK_IMAP_HOST está definida)');
+    if (e.DATABASE_URL && !/^(postgres(ql)?:\/\/|sqlite:|file:)/.test(e.DATABASE_URL) && !e.DATABASE_URL.endsWith('.sqlite') && !e.DATABASE_URL.endsWith('.db'))
+      problems.push('DATABASE_URL: debe empezar por postgres:// o sqlite: (o ser la ruta de un archivo .sqlite)');
+  }
+  if (problems.length > 0 || !e) {
+    throw new MesaError('CONFIG_INVALID', `\n  - ${problems.join('\n  - ')}`);
+  }
+
+  const dataDir = path.resolve(e.DATA_DIR);
+  const database = databaseFrom(e.DATABASE_URL, dataDir);
+  const mailboxes: MailboxConfig[] = [];
+  if (e.IMAP_HOST) {
+    mailboxes.push({
+      name: 'support', host: e.IMAP_HOST, port: e.IMAP_PORT, secure: e.IMAP_SECURE, user: e.IMAP_USER!,
+      password: e.IMAP_PASSWORD, accessToken: e.IMAP_ACCESS_TOKEN, mailbox: e.IMAP_MAILBOX,
+      processedFolder: e.IMAP_PROCESSED_FOLDER, rejectUnauthorized: e.IMAP_TLS_REJECT_UNAUTHORIZED,
+      pollSeconds: e.IMAP_POLL_SECONDS,
+    });
+  }
+  if (e.FALLBACK_IMAP_HOST) {
+    mailboxes.push({
+      name: 'fallback', host: e.FALLBACK_IMAP_HOST, port: e.FALLBACK_IMAP_PORT, secure: e.FALLBACK_IMAP_SECURE,
+      user: e.FALLBACK_IMAP_USER!, password: e.FALLBACK_IMAP_PASSWORD, accessToken: e.FALLBACK_IMAP_ACCESS_TOKEN,
+      mailbox: e.FALLBACK_IMAP_MAILBOX, processedFolder: e.IMAP_PROCESSED_FOLDER,
+      rejectUnauthorized: e.IMAP_TLS_REJECT_UNAUTHORIZED, pollSeconds: e.IMAP_POLL_SECONDS,
+    });
+  }
+
+  return deepFreeze({
+    database,
+    dataDir,
+    logLevel: e.LOG_LEVEL,
+    mailboxes,
+    fallbackAddress: e.FALLBACK_ADDRESS,
+    supportAddress: e.SUPPORT_ADDRESS,
+    supportName: e.SUPPORT_NAME,
+    consultants: e.CONSULTANTS,
+    publicUrl: e.PUBLIC_URL.replace(/\/+$/, ''),
+    http: { host: e.HTTP_HOST, port: e.HTTP_PORT },
+    secretKey: e.SECRET_KEY,
+    timezone: e.TIMEZONE,
+    locale: e.LOCALE,
+    limits: { maxMessageBytes: e.MAX_MESSAGE_BYTES, maxAttachmentBytes: e.MAX_ATTACHMENT_BYTES },
+    reopenWindowDays: e.REOPEN_WINDOW_DAYS,
+  } satisfies Config);
+}
+
+function databaseFrom(url: string | undefined, dataDir: string): Config['database'] {
+  if (url && /^postgres(ql)?:\/\//.test(url)) return { client: 'pg', url };
+  let filename = path.join(dataDir, 'mesa.sqlite');
+  if (url) filename = path.resolve(url.replace(/^sqlite:(\/\/)?/, '').replace(/^file:(\/\/)?/, ''));
+  return { client: 'better-sqlite3', url: `sqlite:${filename}`, filename };
+}

@@ -1,0 +1,45 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import knexFactory, { type Knex } from 'knex';
+import type { Config } from '../config.ts';
+
+export type { Knex };
+/** Repositories take either the pool or an open transaction. */
+export type Db = Knex | Knex.Transaction;
+
+/**
+ * The one place that knows which database is behind DATABASE_URL. SQLite runs in WAL mode with a busy timeout,
+ * so the web server, the pollers and a CLI command can share the file; writes are serialised by SQLite itself.
+ */
+export function openDatabase(database: Config['database']): Knex {
+  if (database.client === 'pg') {
+    return knexFactory({
+      client: 'pg',
+      connection: database.url,
+      pool: { min: 0, max: 10 },
+      acquireConnectionTimeout: 10_000,
+    });
+  }
+  const filename = database.filename!;
+  fs.mkdirSync(path.dirname(filename), { recursive: true });
+  return knexFactory({
+    client: 'better-sqlite3',
+    connection: { filename },
+    useNullAsDefault: true,
+    pool: {
+      min: 1,
+      max: 1,
+      afterCreate(conn: any, done: (err: Error | null, conn: unknown) => void) {
+        conn.pragma('journal_mode = WAL');
+        conn.pragma('synchronous = NORMAL');
+        conn.pragma('busy_timeout = 10000');
+        conn.pragma('foreign_keys = ON');
+        done(null, conn);
+      },
+    },
+  });
+}
+
+export function isPostgres(db: Db): boolean {
+  return db.client.config.client === 'pg';
+}

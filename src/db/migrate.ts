@@ -1,0 +1,41 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import type { Knex } from 'knex';
+
+const MIGRATIONS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../migrations');
+
+/**
+ * Migrations are TypeScript modules in `migrations/`, loaded through our own source so that the same files run
+ * under tsx (the CLI) and vitest. knex's lock table keeps two instances that start at once from both migrating;
+ * the loser waits and retries.
+ */
+class DirectorySource implements Knex.MigrationSource<string> {
+  async getMigrations(): Promise<string[]> {
+    return fs
+      .readdirSync(MIGRATIONS_DIR)
+      .filter((f) => /^\d+_.+\.ts$/.test(f))
+      .sort();
+  }
+  getMigrationName(name: string): string {
+    return name.replace(/\.ts$/, '');
+  }
+  async getMigration(name: string): Promise<Knex.Migration> {
+    return import(pathToFileURL(path.join(MIGRATIONS_DIR, name)).href);
+  }
+}
+
+export async function migrateLatest(db: Knex): Promise<string[]> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const [, applied] = await db.migrate.latest({ migrationSource: new DirectorySource(), tableName: 'knex_migrations' });
+      return applied as string[];
+    } catch (err) {
+      // Another instance holds the migration lock (or created the lock table first): wait and try again.
+      const msg = String((err as Error).message);
+      const contended = /locked|already exists|duplicate key|UNIQUE constraint/i.test(msg);
+      if (!contended || attempt >= 30) throw err;
+      await new Promise((r) => setTimeout(r, 200 + Math.random() * 300));
+    }
+  }
+}

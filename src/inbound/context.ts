@@ -1,0 +1,45 @@
+import type { Config } from '../config.ts';
+import type { Db } from '../db/knex.ts';
+import { previousDeliveries } from '../db/repos/ledger.ts';
+import { findTicketById, findTicketByNumber, ticketIdsByThreadIds, viewOf } from '../db/repos/tickets.ts';
+import { caseNumberFromSubject } from '../tickets/subject.ts';
+import type { TicketView } from '../tickets/types.ts';
+import type { FilterContext } from './filters/types.ts';
+import type { InboundMail, MailSource } from './mail.ts';
+
+/**
+ * Reads, once and up front, everything the filters may consult, so that the filters stay pure functions of
+ * (mail, context). All look-ups go through indexes: the tag by case number, headers by thread id.
+ */
+export async function loadContext(db: Db, config: Config, mail: InboundMail, source: MailSource, now: number): Promise<FilterContext> {
+  const previous = await previousDeliveries(db, mail.contentHash, mail.messageId);
+  const tagged = caseNumberFromSubject(mail.subject);
+  const taggedTicket = tagged ? await viewOf(db, await findTicketByNumber(db, tagged)) : undefined;
+  const referencedTickets = await ticketsFor(db, [...mail.inReplyTo, ...[...mail.references].reverse()]);
+  let embeddedTickets: TicketView[] = [];
+  if (mail.embeddedHeaders) {
+    const ids = [...mail.embeddedHeaders.matchAll(/^(?:Message-ID|In-Reply-To|References):\s*(.*)$/gim)]
+      .flatMap((m) => m[1].match(/<[^<>\s]+>/g) ?? [])
+      .map((s) => s.slice(1, -1));
+    embeddedTickets = await ticketsFor(db, ids);
+    const embeddedTag = caseNumberFromSubject(/^Subject:\s*(.*)$/im.exec(mail.embeddedHeaders)?.[1] ?? '');
+    if (!embeddedTickets.length && embeddedTag) {
+      const t = await viewOf(db, await findTicketByNumber(db, embeddedTag));
+      if (t) embeddedTickets = [t];
+    }
+  }
+  return {
+    config, now, source,
+    previous: previous.map((p) => ({ contentHash: p.contentHash, messageId: p.messageId, outcome: p.outcome, sourceKey: p.sourceKey })),
+    taggedTicket, referencedTickets, embeddedTickets,
+  };
+}
+
+async function ticketsFor(db: Db, ids: string[]): Promise<TicketView[]> {
+  const out: TicketView[] = [];
+  for (const id of await ticketIdsByThreadIds(db, ids)) {
+    const v = await viewOf(db, await findTicketById(db, id));
+    if (v) out.push(v);
+  }
+  return out;
+}

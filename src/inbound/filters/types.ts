@@ -1,0 +1,62 @@
+import type { Config } from '../../config.ts';
+import type { Priority, TicketView } from '../../tickets/types.ts';
+import type { InboundMail, MailSource } from '../mail.ts';
+
+/** Why a mail was not made into (or onto) a case. Stable strings: they are stored and shown. */
+export type ReasonCode =
+  | 'duplicate'
+  | 'own_loop'
+  | 'auto_reply'
+  | 'bounce'
+  | 'mailing_list'
+  | 'too_large'
+  | 'unparseable'
+  | 'parse_timeout'
+  | 'no_sender'
+  | 'empty'
+  | 'attachment_too_large'
+  | 'storage_failed'
+  | 'internal_error'
+  | (string & {});
+
+export type Automated = { kind: 'auto_reply' | 'bounce' | 'mailing_list'; why: string; hard?: boolean };
+
+/** What the filters have established so far. Each filter returns a patch; the pipeline merges, never mutates. */
+export interface Facts {
+  /** Same Message-ID as an earlier mail but different content: kept, and flagged. */
+  messageIdReused?: boolean;
+  automated?: Automated;
+  sender?: { address: string; name: string; role: 'customer' | 'consultant'; organization: string };
+  /** The mail reached the locked-out fallback address: an access case, priority alta. */
+  access?: { priority: Priority; category: string; via: string };
+  /** The case this mail continues, when one matched and the sender may write on it. */
+  target?: { ticketId: number; number: number; via: 'tag' | 'header' | 'embedded'; reopen: boolean };
+  /** Opening a new case that names another one (a stranger's reply, or a case closed long ago). */
+  related?: { number: number; reason: 'stranger' | 'closed_long_ago' };
+  visibleText?: string;
+}
+
+export interface FilterContext {
+  config: Config;
+  now: number;
+  source: MailSource;
+  /** Ledger rows of earlier mail with the same Message-ID or the same content hash. */
+  previous: ReadonlyArray<{ contentHash: string; messageId?: string; outcome: string; sourceKey: string }>;
+  /** The case named by the subject tag, if it exists. */
+  taggedTicket?: TicketView;
+  /** Cases owning one of the In-Reply-To/References ids. */
+  referencedTickets: readonly TicketView[];
+  /** Cases named by our Message-IDs or tags inside embedded (bounced) messages. */
+  embeddedTickets: readonly TicketView[];
+}
+
+export type Verdict =
+  | { kind: 'continue'; facts?: Partial<Facts> }
+  | { kind: 'stop'; outcome: 'ignored' | 'rejected' | 'tempfail'; reason: ReasonCode; detail?: string; facts?: Partial<Facts> };
+
+export interface Filter {
+  readonly name: string;
+  run(mail: InboundMail, ctx: FilterContext, facts: Readonly<Facts>): Verdict;
+}
+
+export const next = (facts?: Partial<Facts>): Verdict => ({ kind: 'continue', facts });

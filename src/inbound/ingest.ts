@@ -1,0 +1,282 @@
+import type { Knex } from 'knex';
+import { simpleParser } from 'mailparser';
+import type { Config } from '../config.ts';
+import { isMesaError, MesaError } from '../errors.ts';
+import type { Logger } from '../logger.ts';
+import { claimEffect, findLedger, insertLedger } from '../db/repos/ledger.ts';
+import { findTicketById } from '../db/repos/tickets.ts';
+import { insertQuarantine, updateQuarantineReason } from '../db/repos/quarantine.ts';
+import type { CaseService } from '../services/cases.ts';
+import { BlobStore } from '../storage/blobs.ts';
+import { cleanSubject } from '../tickets/subject.ts';
+import { loadContext } from './context.ts';
+import type { Facts, ReasonCode } from './filters/types.ts';
+import type { InboundMail, MailSource } from './mail.ts';
+import { contentHash, parseMail } from './parse.ts';
+import { decide, runFilters } from './pipeline.ts';
+import { fullTextOf } from './quotes.ts';
+
+export type Outcome = 'accepted' | 'ignored' | 'rejected' | 'tempfail';
+
+export interface IngestResult {
+  outcome: Outcome;
+  sourceKey: string;
+  effect?: 'new_case' | 'follow_up' | 'system_note';
+  reason?: ReasonCode;
+  detail?: string;
+  ticketNumber?: number;
+  quarantineId?: number;
+  /** The ledger already had this source: nothing was done again. */
+  alreadyProcessed?: boolean;
+}
+
+export function sourceKeyOf(source: MailSource, rawSha256: string): string {
+  switch (source.kind) {
+    case 'imap':
+      return `imap:${source.account}:${source.folder}:${source.uidvalidity}:${source.uid}`;
+    case 'file':
+      return `file:${rawSha256}`;
+    case 'stdin':
+      return `stdin:${rawSha256}`;
+    case 'replay':
+      return `replay:${source.quarantineId}`;
+  }
+}
+
+const REASON_BY_CODE: Record<string, ReasonCode> = {
+  MAIL_TOO_LARGE: 'too_large', MAIL_UNPARSEABLE: 'unparseable', MAIL_PARSE_TIMEOUT: 'parse_timeout', MAIL_EMPTY: 'empty',
+  MAIL_NO_SENDER: 'no_sender',
+};
+
+export interface IngestDeps {
+  db: Knex;
+  config: Config;
+  blobs: BlobStore;
+  cases: CaseService;
+  logger: Logger;
+  clock?: () => number;
+}
+
+/**
+ * Raw mail in, exactly one recorded effect out. The effect and the ledger row commit in one transaction; the
+ * caller (poller, CLI) may flag or move the mail on the server only after this returns a final outcome.
+ * `tempfail` means nothing was recorded and the caller must try again later (database or disk trouble).
+ */
+export class IngestService {
+  private readonly log: Logger;
+  private readonly now: () => number;
+
+  constructor(private readonly deps: IngestDeps) {
+    this.log = deps.logger.child({ component: 'inbound' });
+    this.now = deps.clock ?? Date.now;
+  }
+
+  async ingest(raw: Buffer, source: MailSource): Promise<IngestResult> {
+    const rawSha = BlobStore.sha256(raw);
+    const sourceKey = sourceKeyOf(source, rawSha);
+    const base = this.logFields(source);
+    try {
+      const seen = await findLedger(this.deps.db, sourceKey);
+      if (seen) return this.report({ outcome: seen.outcome, sourceKey, effect: seen.effect as IngestResult['effect'], reason: seen.reason, alreadyProcessed: true, ticketNumber: await this.numberOf(seen.ticketId) }, base, seen.messageId);
+      const result = await this.process(raw, rawSha, source, sourceKey);
+      return this.report(result.result, base, result.messageId);
+    } catch (err) {
+      return this.report({ outcome: 'tempfail', sourceKey, reason: isMesaError(err) ? err.code : 'internal_error', detail: (err as Error).message?.slice(0, 300) }, base, undefined, err);
+    }
+  }
+
+  private async process(raw: Buffer, rawSha: string, source: MailSource, sourceKey: string): Promise<{ result: IngestResult; messageId?: string }> {
+    const now = this.now();
+    if (raw.length > this.deps.config.limits.maxMessageBytes) {
+      const head = await headerSummary(raw);
+      const detail = `${raw.length} bytes > MAX_MESSAGE_BYTES ${this.deps.config.limits.maxMessageBytes}`;
+      return { result: await this.quarantine(raw, rawSha, contentHash(raw), source, sourceKey, 'too_large', detail, head), messageId: head.messageId };
+    }
+    let mail: InboundMail;
+    try {
+      mail = await parseMail(raw);
+    } catch (err) {
+      if (!isMesaError(err) || err.retryable) throw err;
+      const head = await headerSummary(raw);
+      return { result: await this.quarantine(raw, rawSha, contentHash(raw), source, sourceKey, REASON_BY_CODE[err.code] ?? 'unparseable', err.detail ?? err.message, head), messageId: head.messageId };
+    }
+
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return { result: await this.judgeAndApply(mail, source, sourceKey, now), messageId: mail.messageId };
+      } catch (err) {
+        // Another delivery of the same content won the race for the effect: run again, it is now a duplicate.
+        if (attempt === 0 && /ingest_effects|unique/i.test(String((err as Error).message)) && !/source_key/.test(String((err as Error).message))) continue;
+        if (isMesaError(err) && err.retryable) throw err;
+        if (isInfrastructureError(err)) throw err;
+        // A bug tripped over this one mail: keep it, say why, and let the mailbox go on.
+        this.log.error({ err, sourceKey }, 'fallo inesperado al procesar; el mensaje va a cuarentena');
+        return {
+          result: await this.quarantine(raw, rawSha, mail.contentHash, source, sourceKey, 'internal_error', String((err as Error).message).slice(0, 500), { from: mail.from?.address, subject: mail.subject, messageId: mail.messageId }),
+          messageId: mail.messageId,
+        };
+      }
+    }
+  }
+
+  private async judgeAndApply(mail: InboundMail, source: MailSource, sourceKey: string, now: number): Promise<IngestResult> {
+    const { db, config } = this.deps;
+    const ctx = await loadContext(db, config, mail, source, now);
+    const verdict = runFilters(mail, ctx);
+    if (verdict.kind === 'stop') {
+      if (verdict.outcome === 'tempfail') return { outcome: 'tempfail', sourceKey, reason: verdict.reason, detail: verdict.detail };
+      if (verdict.outcome === 'rejected') {
+        return this.quarantine(mail.raw, mail.rawSha256, mail.contentHash, source, sourceKey, verdict.reason, verdict.detail ?? '', { from: mail.from?.address, subject: mail.subject, messageId: mail.messageId });
+      }
+      await db.transaction(async (trx) => {
+        await insertLedger(trx, { ...this.ledgerBase(mail, source, sourceKey, now), outcome: 'ignored', reason: verdict.reason });
+      });
+      return { outcome: 'ignored', sourceKey, reason: verdict.reason, detail: verdict.detail };
+    }
+
+    const facts = verdict.facts;
+    const effect = decide(facts);
+    const stored = await this.storeBlobs(mail);
+    const message = this.messageFrom(mail, facts, stored, now, effect.kind === 'system_note');
+    const threadIds = [mail.messageId, ...mail.inReplyTo, ...mail.references].filter((x): x is string => Boolean(x));
+    const cc = [...mail.to, ...mail.cc]
+      .map((a) => a.address)
+      .filter((a) => a !== config.supportAddress && a !== config.fallbackAddress && a !== facts.sender?.address && !config.consultants.includes(a));
+
+    let ticketNumber = 0;
+    await db.transaction(async (trx) => {
+      await claimEffect(trx, mail.contentHash, sourceKey);
+      let ticketId: number;
+      let messageRowId: number;
+      if (effect.kind === 'new_case') {
+        const sender = facts.sender!;
+        const opened = await this.deps.cases.openCase(trx, {
+          subject: cleanSubject(mail.subject), requester: sender.address, requesterName: sender.name || undefined,
+          organization: sender.organization, priority: facts.access?.priority ?? 'media', category: facts.access?.category,
+          mailbox: source.kind === 'imap' ? source.account : source.kind, related: facts.related, cc, message, threadIds,
+        });
+        ticketId = opened.ticket.id;
+        messageRowId = opened.messageRowId;
+        ticketNumber = opened.ticket.number;
+      } else {
+        const ticket = await findTicketById(trx, effect.ticketId);
+        if (!ticket) throw new Error(`caso ${effect.number} desapareció durante el proceso`);
+        ticketId = ticket.id;
+        ticketNumber = ticket.number;
+        if (effect.kind === 'system_note') {
+          messageRowId = await this.deps.cases.addSystemNote(trx, ticket, message);
+        } else {
+          messageRowId = (await this.deps.cases.addMessage(trx, ticket, { message, cc, threadIds, reopen: effect.reopen })).messageRowId;
+        }
+      }
+      await insertLedger(trx, {
+        ...this.ledgerBase(mail, source, sourceKey, now), outcome: 'accepted', effect: effect.kind,
+        reason: facts.messageIdReused ? 'message_id_reused' : facts.related?.reason, ticketId, messageRowId,
+      });
+    });
+    return { outcome: 'accepted', sourceKey, effect: effect.kind, ticketNumber, reason: facts.related?.reason };
+  }
+
+  private async storeBlobs(mail: InboundMail) {
+    const { blobs, config } = this.deps;
+    const rawSha256 = await blobs.put(mail.raw);
+    const htmlSha256 = mail.html ? await blobs.put(mail.html) : undefined;
+    const attachments = [];
+    const skipped: string[] = [];
+    for (const a of mail.attachments) {
+      if (a.size > config.limits.maxAttachmentBytes) {
+        // Kept in the raw source, which is always stored; listed as not extracted.
+        skipped.push(`${a.filename} (${a.size} bytes)`);
+        continue;
+      }
+      attachments.push({ filename: a.filename, contentType: a.contentType, size: a.size, sha256: await blobs.put(a.content), contentId: a.contentId, inline: a.inline });
+    }
+    return { rawSha256, htmlSha256, attachments, skipped };
+  }
+
+  private messageFrom(mail: InboundMail, facts: Readonly<Facts>, stored: Awaited<ReturnType<IngestService['storeBlobs']>>, now: number, systemNote: boolean) {
+    const role = systemNote ? 'system' : facts.sender?.role ?? 'customer';
+    let bodyText = systemNote ? fullTextOf(mail).slice(0, 20_000) : facts.visibleText ?? fullTextOf(mail);
+    if (stored.skipped.length) bodyText += `\n\n[Adjuntos demasiado grandes, guardados solo en el original: ${stored.skipped.join(', ')}]`;
+    return {
+      role: role as 'customer' | 'consultant' | 'system', source: 'mail' as const,
+      fromAddress: mail.from?.address ?? facts.sender?.address, fromName: mail.from?.name || undefined,
+      to: mail.to.map((a) => a.address), cc: mail.cc.map((a) => a.address), messageId: mail.messageId, subject: mail.subject,
+      bodyText, fullText: fullTextOf(mail), htmlSha256: stored.htmlSha256, rawSha256: stored.rawSha256,
+      internal: systemNote, verified: true, noteKind: systemNote ? facts.automated?.kind : undefined,
+      sentAt: mail.date?.getTime(), createdAt: now, attachments: stored.attachments,
+    };
+  }
+
+  private ledgerBase(mail: InboundMail, source: MailSource, sourceKey: string, now: number) {
+    return {
+      sourceKey, mailbox: source.kind === 'imap' ? `${source.account}:${source.folder}` : source.kind,
+      uidvalidity: source.kind === 'imap' ? source.uidvalidity : undefined, uid: source.kind === 'imap' ? source.uid : undefined,
+      messageId: mail.messageId, contentHash: mail.contentHash, createdAt: now,
+    };
+  }
+
+  private async quarantine(raw: Buffer, rawSha: string, hash: string, source: MailSource, sourceKey: string, reason: ReasonCode, detail: string, head: { from?: string; subject?: string; messageId?: string }): Promise<IngestResult> {
+    const now = this.now();
+    await this.deps.blobs.put(raw);
+    if (source.kind === 'replay') {
+      // Still refused: the quarantine row stays held, with the new reason; no second row, no ledger row.
+      await updateQuarantineReason(this.deps.db, source.quarantineId, reason, detail);
+      return { outcome: 'rejected', sourceKey, reason, detail, quarantineId: source.quarantineId };
+    }
+    let quarantineId = 0;
+    await this.deps.db.transaction(async (trx) => {
+      quarantineId = await insertQuarantine(trx, {
+        rawSha256: rawSha, size: raw.length, sourceKey, mailbox: source.kind === 'imap' ? `${source.account}:${source.folder}` : source.kind,
+        reason, detail, fromAddress: head.from, subject: head.subject, messageId: head.messageId, createdAt: now,
+      });
+      await insertLedger(trx, {
+        sourceKey, mailbox: source.kind === 'imap' ? `${source.account}:${source.folder}` : source.kind,
+        uidvalidity: source.kind === 'imap' ? source.uidvalidity : undefined, uid: source.kind === 'imap' ? source.uid : undefined,
+        messageId: head.messageId, contentHash: hash, outcome: 'rejected', reason, quarantineId, createdAt: now,
+      });
+    });
+    return { outcome: 'rejected', sourceKey, reason, detail, quarantineId };
+  }
+
+  private async numberOf(ticketId?: number): Promise<number | undefined> {
+    if (!ticketId) return undefined;
+    return (await findTicketById(this.deps.db, ticketId))?.number;
+  }
+
+  private logFields(source: MailSource): Record<string, unknown> {
+    if (source.kind === 'imap') return { mailbox: `${source.account}:${source.folder}`, uidvalidity: source.uidvalidity, uid: source.uid };
+    return source.kind === 'replay' ? { mailbox: 'replay', quarantineId: source.quarantineId } : { mailbox: source.kind };
+  }
+
+  private report(result: IngestResult, fields: Record<string, unknown>, messageId?: string, err?: unknown): IngestResult {
+    const line = { ...fields, messageId, ticket: result.ticketNumber, verdict: result.outcome, effect: result.effect, reason: result.reason, alreadyProcessed: result.alreadyProcessed || undefined };
+    if (result.outcome === 'tempfail') this.log.warn({ ...line, err }, 'correo pendiente: se reintentará');
+    else this.log.info(line, 'correo procesado');
+    return result;
+  }
+}
+
+/** Driver errors (connection refused, database locked, disk full) mean "try again", not "this mail is bad". */
+function isInfrastructureError(err: unknown): boolean {
+  const code = (err as { code?: string })?.code ?? '';
+  return /^(ECONN|ETIMEDOUT|EPIPE|ENOSPC|EIO|EACCES|EROFS|EMFILE|SQLITE_BUSY|SQLITE_LOCKED|SQLITE_IOERR|SQLITE_FULL|SQLITE_CANTOPEN|57P|08|53)/.test(code) ||
+    /Knex: Timeout acquiring a connection|Connection terminated|database is locked/i.test(String((err as Error)?.message));
+}
+
+/** From, Subject and Message-ID of a mail we will not parse whole (too large, broken): for the quarantine list
+ * and the polite reply the outbound side sends later. Reads at most the first 64 KB. */
+async function headerSummary(raw: Buffer): Promise<{ from?: string; subject?: string; messageId?: string }> {
+  try {
+    let end = raw.indexOf('\r\n\r\n');
+    if (end < 0) end = raw.indexOf('\n\n');
+    const head = raw.subarray(0, Math.min(end < 0 ? raw.length : end, 64 * 1024));
+    const parsed = await simpleParser(Buffer.concat([head, Buffer.from('\r\n\r\n')]));
+    const from = Array.isArray(parsed.from) ? parsed.from[0] : parsed.from;
+    return { from: from?.value?.[0]?.address?.toLowerCase(), subject: parsed.subject?.slice(0, 500), messageId: parsed.messageId?.replace(/^<|>$/g, '') };
+  } catch {
+    return {};
+  }
+}
+
+export { MesaError };

@@ -1,0 +1,62 @@
+/** The parsed mail as the filters see it: plain data, no I/O, no parser objects. */
+
+export interface Address {
+  address: string; // lower-cased
+  name: string;
+}
+
+export interface InboundAttachment {
+  filename: string;
+  contentType: string;
+  size: number;
+  content: Buffer;
+  contentId?: string;
+  inline: boolean;
+}
+
+export interface InboundMail {
+  raw: Buffer;
+  rawSha256: string;
+  /** sha256 of the mail without trace headers: equal for two deliveries of the same message. */
+  contentHash: string;
+  size: number;
+  messageId?: string; // without angle brackets
+  from?: Address;
+  replyTo: Address[];
+  to: Address[];
+  cc: Address[];
+  /** Delivered-To, X-Original-To, Envelope-To and X-Envelope-To: where the MTA actually put it. */
+  deliveredTo: string[];
+  /** '' for the null reverse-path `<>` (bounces, RFC 5321 §4.5.5); undefined when there is no Return-Path. */
+  returnPath?: string;
+  subject: string;
+  date?: Date;
+  inReplyTo: string[];
+  references: string[];
+  /** Lower-cased header name → every value, unfolded. */
+  headers: ReadonlyMap<string, readonly string[]>;
+  /** Top-level content type, lower-cased, e.g. `multipart/report`, with its `report-type` when present. */
+  contentType: string;
+  reportType?: string;
+  text: string;
+  html?: string;
+  attachments: InboundAttachment[];
+  /** Text of embedded message/rfc822 and text/rfc822-headers parts (bounces quote our mail there). */
+  embeddedHeaders: string;
+}
+
+/** Where a mail came from: an IMAP mailbox (with its UID), a file, or standard input. */
+export type MailSource =
+  | { kind: 'imap'; account: 'support' | 'fallback'; folder: string; uidvalidity: number; uid: number }
+  | { kind: 'file'; path: string; index?: number }
+  | { kind: 'stdin' }
+  /** A quarantined mail taken again by `mesa replay`. */
+  | { kind: 'replay'; quarantineId: number };
+
+export function header(mail: Pick<InboundMail, 'headers'>, name: string): string | undefined {
+  return mail.headers.get(name.toLowerCase())?.[0];
+}
+
+export function headerAll(mail: Pick<InboundMail, 'headers'>, name: string): readonly string[] {
+  return mail.headers.get(name.toLowerCase()) ?? [];
+}

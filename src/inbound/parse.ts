@@ -1,0 +1,154 @@
+import { simpleParser, type AddressObject, type ParsedMail } from 'mailparser';
+import { MesaError } from '../errors.ts';
+import { BlobStore } from '../storage/blobs.ts';
+import type { Address, InboundAttachment, InboundMail } from './mail.ts';
+
+export interface ParseLimits {
+  timeoutMs?: number;
+}
+
+/**
+ * Raw bytes → InboundMail. mailparser does the MIME work (charsets via iconv-lite, RFC 2047/2231 words,
+ * HTML-only mail to text). We add what it leaves raw: the header map, envelope recipients, the report type of
+ * DSNs and the text of embedded messages. A parse that throws or runs away becomes a MesaError, never a crash.
+ */
+export async function parseMail(raw: Buffer, limits: ParseLimits = {}): Promise<InboundMail> {
+  if (raw.length === 0 || raw.toString('latin1').trim() === '') throw new MesaError('MAIL_EMPTY');
+  let parsed: ParsedMail;
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    parsed = await Promise.race([
+      simpleParser(raw, { skipImageLinks: true, skipTextToHtml: true, maxHtmlLengthToParse: 5 * 1024 * 1024 }),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new MesaError('MAIL_PARSE_TIMEOUT', `${limits.timeoutMs ?? 30_000} ms`)), limits.timeoutMs ?? 30_000);
+      }),
+    ]);
+  } catch (err) {
+    if (err instanceof MesaError) throw err;
+    throw new MesaError('MAIL_UNPARSEABLE', (err as Error).message?.slice(0, 200), { cause: err });
+  } finally {
+    clearTimeout(timer);
+  }
+
+  const headers = headerMap(parsed);
+  const ct = parsed.headers.get('content-type') as { value?: string; params?: Record<string, string> } | undefined;
+  const attachments: InboundAttachment[] = [];
+  const embedded: string[] = [];
+  for (const a of parsed.attachments ?? []) {
+    const contentType = (a.contentType || 'application/octet-stream').toLowerCase();
+    if (contentType === 'message/rfc822' || contentType === 'text/rfc822-headers' || contentType === 'message/delivery-status' || contentType === 'message/global' || contentType === 'message/global-headers') {
+      embedded.push(a.content.subarray(0, 64 * 1024).toString('utf8'));
+    }
+    attachments.push({
+      filename: safeFilename(a.filename, contentType, attachments.length + 1),
+      contentType,
+      size: a.size ?? a.content.length,
+      content: a.content,
+      contentId: a.contentId ? stripBrackets(a.contentId) : undefined,
+      inline: a.contentDisposition === 'inline' || Boolean(a.related),
+    });
+  }
+
+  const from = firstAddress(parsed.from);
+  const html = typeof parsed.html === 'string' && parsed.html.length > 0 ? parsed.html : undefined;
+  const date = parsed.date && !Number.isNaN(parsed.date.getTime()) ? parsed.date : undefined;
+  const returnPathRaw = headers.get('return-path')?.[0];
+  return {
+    raw,
+    rawSha256: BlobStore.sha256(raw),
+    contentHash: contentHash(raw),
+    size: raw.length,
+    messageId: parsed.messageId ? stripBrackets(parsed.messageId) : undefined,
+    from,
+    replyTo: addresses(parsed.replyTo),
+    to: addresses(parsed.to),
+    cc: addresses(parsed.cc),
+    deliveredTo: ['delivered-to', 'x-original-to', 'envelope-to', 'x-envelope-to']
+      .flatMap((h) => headers.get(h) ?? [])
+      .flatMap((v) => v.split(','))
+      .map((v) => stripBrackets(v.trim()).toLowerCase())
+      .filter(Boolean),
+    returnPath: returnPathRaw === undefined ? undefined : stripBrackets(returnPathRaw.trim()).toLowerCase(),
+    subject: (parsed.subject ?? '').replace(/\s+/g, ' ').trim(),
+    date,
+    inReplyTo: idList(parsed.inReplyTo),
+    references: idList(parsed.references),
+    headers,
+    contentType: (ct?.value ?? 'text/plain').toLowerCase(),
+    reportType: ct?.params?.['report-type']?.toLowerCase(),
+    text: (parsed.text ?? '').replace(/\r\n/g, '\n'),
+    html,
+    attachments,
+    embeddedHeaders: embedded.join('\n'),
+  };
+}
+
+function headerMap(parsed: ParsedMail): Map<string, string[]> {
+  const map = new Map<string, string[]>();
+  for (const { key, line } of parsed.headerLines ?? []) {
+    const idx = line.indexOf(':');
+    const value = (idx >= 0 ? line.slice(idx + 1) : '').replace(/\r?\n[ \t]+/g, ' ').trim();
+    const list = map.get(key.toLowerCase());
+    if (list) list.push(value);
+    else map.set(key.toLowerCase(), [value]);
+  }
+  return map;
+}
+
+function addresses(obj: AddressObject | AddressObject[] | undefined): Address[] {
+  const list = Array.isArray(obj) ? obj : obj ? [obj] : [];
+  const out: Address[] = [];
+  const walk = (entries: { address?: string; name?: string; group?: any[] }[]) => {
+    for (const e of entries) {
+      if (e.group) walk(e.group);
+      else if (e.address && e.address.includes('@')) out.push({ address: e.address.trim().toLowerCase(), name: (e.name ?? '').trim() });
+    }
+  };
+  for (const o of list) walk(o.value ?? []);
+  return out;
+}
+
+function firstAddress(obj: AddressObject | AddressObject[] | undefined): Address | undefined {
+  return addresses(obj)[0];
+}
+
+function idList(v: string | string[] | undefined): string[] {
+  const list = Array.isArray(v) ? v : v ? [v] : [];
+  return list
+    .flatMap((s) => s.match(/<[^<>\s]+>/g) ?? [s])
+    .map((s) => stripBrackets(s.trim()))
+    .filter((s) => s.length > 0 && s.length < 998);
+}
+
+export function stripBrackets(s: string): string {
+  return s.replace(/^<+/, '').replace(/>+$/, '').trim();
+}
+
+/** Attachment names come from strangers: no paths, no control characters, always something to show. */
+function safeFilename(name: string | undefined, contentType: string, n: number): string {
+  const cleaned = (name ?? '').replace(/[\u0000-\u001f\u007f/\\]+/g, '_').trim().slice(0, 200);
+  if (cleaned && cleaned !== '.' && cleaned !== '..') return cleaned;
+  const ext = contentType.split('/')[1]?.replace(/[^a-z0-9]+/g, '') || 'bin';
+  return `adjunto-${n}.${ext}`;
+}
+
+/** Headers an MTA adds on the way in; they differ between two deliveries of one message. */
+const TRACE = /^(received|delivered-to|x-original-to|envelope-to|x-envelope-to|return-path|x-received|authentication-results|arc-[a-z-]+|received-spf|x-spam[a-z-]*|x-virus[a-z-]*|x-apparently-to|x-mesa-[a-z-]+|x-gm-[a-z-]+|x-google-smtp-source|x-ms-exchange-[a-z-]+|x-forefront-[a-z-]+|x-microsoft-[a-z-]+):/i;
+
+export function contentHash(raw: Buffer): string {
+  let end = raw.indexOf('\r\n\r\n');
+  let sepLen = 4;
+  const lf = raw.indexOf('\n\n');
+  if (lf >= 0 && (end < 0 || lf < end)) { end = lf; sepLen = 2; }
+  if (end < 0) return BlobStore.sha256(raw);
+  const head = raw.subarray(0, end).toString('latin1').replace(/\r\n/g, '\n');
+  const kept: string[] = [];
+  let skipping = false;
+  for (const line of head.split('\n')) {
+    if (/^[ \t]/.test(line)) { if (!skipping) kept.push(line); continue; }
+    skipping = TRACE.test(line);
+    if (!skipping) kept.push(line);
+  }
+  const body = raw.subarray(end + sepLen).toString('latin1').replace(/\r\n/g, '\n').replace(/\s+$/, '');
+  return BlobStore.sha256(Buffer.from(kept.join('\n') + '\n\n' + body, 'latin1'));
+}

@@ -1,0 +1,122 @@
+import type { Knex } from 'knex';
+import type { Logger } from '../logger.ts';
+import * as repo from '../db/repos/tickets.ts';
+import { transition, waitingAfterMessage, type TransitionName } from '../tickets/state-machine.ts';
+import type { Participant, Priority, Ticket } from '../tickets/types.ts';
+
+/**
+ * The one way cases change. Each method runs inside the caller's transaction and writes the change, its event
+ * and (through the notifier, which the outbound side provides) the mail it causes, so that all of it commits or
+ * none of it does: the transactional outbox of DESIGN.md.
+ */
+export type CaseEvent =
+  | { type: 'case_opened'; ticket: Ticket; messageRowId: number }
+  | { type: 'message_added'; ticket: Ticket; messageRowId: number; role: 'customer' | 'consultant'; internal: boolean }
+  | { type: 'system_note_added'; ticket: Ticket; messageRowId: number; noteKind: string }
+  | { type: 'stage_changed'; ticket: Ticket; from: string; to: string; actor: string; reason?: string };
+
+export interface Notifier {
+  onCaseEvent(trx: Knex.Transaction, event: CaseEvent): Promise<void>;
+}
+
+export interface OpenCaseInput {
+  subject: string;
+  requester: string;
+  requesterName?: string;
+  organization: string;
+  priority: Priority;
+  category?: string;
+  mailbox?: string;
+  related?: { number: number; reason: string };
+  cc: string[];
+  message: Omit<repo.NewMessage, 'ticketId'>;
+  threadIds: string[];
+}
+
+export class CaseService {
+  private notifiers: Notifier[] = [];
+
+  constructor(private readonly log: Logger) {}
+
+  addNotifier(n: Notifier): void {
+    this.notifiers.push(n);
+  }
+
+  private async emit(trx: Knex.Transaction, e: CaseEvent): Promise<void> {
+    for (const n of this.notifiers) await n.onCaseEvent(trx, e);
+  }
+
+  async openCase(trx: Knex.Transaction, input: OpenCaseInput): Promise<{ ticket: Ticket; messageRowId: number }> {
+    const now = input.message.createdAt;
+    const number = await repo.nextTicketNumber(trx);
+    const ticket = await repo.insertTicket(trx, {
+      number, subject: input.subject, requester: input.requester, requesterName: input.requesterName,
+      organization: input.organization, category: input.category, priority: input.priority, stage: 'abierto',
+      waitingOn: 'soporte', mailbox: input.mailbox, relatedNumber: input.related?.number,
+      relatedReason: input.related?.reason, now,
+    });
+    const people: Participant[] = [{ address: input.requester, role: 'requester' }, ...input.cc.map((address) => ({ address, role: 'cc' as const }))];
+    await repo.addParticipants(trx, ticket.id, people, now);
+    const messageRowId = await repo.insertMessage(trx, { ...input.message, ticketId: ticket.id });
+    await repo.addThreadIds(trx, ticket.id, input.threadIds);
+    await repo.insertEvent(trx, {
+      ticketId: ticket.id, type: 'case_opened', actor: input.requester, to: 'abierto', at: now,
+      reason: input.related ? `${input.related.reason} #${input.related.number}` : undefined,
+      data: { priority: input.priority, category: input.category },
+    });
+    await this.emit(trx, { type: 'case_opened', ticket, messageRowId });
+    return { ticket, messageRowId };
+  }
+
+  /** A customer's or consultant's message on an existing case; a customer's reply to a closed case reopens it. */
+  async addMessage(
+    trx: Knex.Transaction,
+    ticket: Ticket,
+    input: { message: Omit<repo.NewMessage, 'ticketId'>; cc: string[]; threadIds: string[]; reopen: boolean },
+  ): Promise<{ ticket: Ticket; messageRowId: number }> {
+    const now = input.message.createdAt;
+    const role = input.message.role === 'consultant' ? 'consultant' : 'customer';
+    const messageRowId = await repo.insertMessage(trx, { ...input.message, ticketId: ticket.id });
+    await repo.addThreadIds(trx, ticket.id, input.threadIds);
+    if (role === 'customer') await repo.addParticipants(trx, ticket.id, input.cc.map((address) => ({ address, role: 'cc' as const })), now);
+    let current = ticket;
+    if (input.reopen && ticket.stage === 'cerrado') {
+      current = await this.changeStage(trx, current, 'reabrir', input.message.fromAddress ?? 'cliente', 'respuesta del cliente a un caso cerrado', now);
+    }
+    if (!input.message.internal) {
+      const waitingOn = waitingAfterMessage(role, current.waitingOn);
+      const patch: Record<string, unknown> = { updated_at: now };
+      if (waitingOn !== current.waitingOn) {
+        patch.waiting_on = waitingOn;
+        await repo.insertEvent(trx, { ticketId: ticket.id, type: 'waiting_changed', actor: input.message.fromAddress, from: current.waitingOn, to: waitingOn, at: now });
+      }
+      if (role === 'consultant' && current.firstResponseAt === undefined) patch.first_response_at = now;
+      await repo.updateTicket(trx, ticket.id, patch);
+      current = { ...current, waitingOn, updatedAt: now, firstResponseAt: current.firstResponseAt ?? (role === 'consultant' ? now : undefined) };
+    }
+    await repo.insertEvent(trx, { ticketId: ticket.id, type: role === 'consultant' ? 'consultant_message' : 'customer_message', actor: input.message.fromAddress, at: now, data: { internal: input.message.internal } });
+    await this.emit(trx, { type: 'message_added', ticket: current, messageRowId, role, internal: input.message.internal });
+    return { ticket: current, messageRowId };
+  }
+
+  /** Automatic mail about a case (an out-of-office, a bounce): kept on the case, internal, never reopening it. */
+  async addSystemNote(trx: Knex.Transaction, ticket: Ticket, message: Omit<repo.NewMessage, 'ticketId'>): Promise<number> {
+    const messageRowId = await repo.insertMessage(trx, { ...message, ticketId: ticket.id, role: 'system', internal: true });
+    await repo.insertEvent(trx, { ticketId: ticket.id, type: 'system_note', actor: message.fromAddress, reason: message.noteKind, at: message.createdAt });
+    await this.emit(trx, { type: 'system_note_added', ticket, messageRowId, noteKind: message.noteKind ?? 'note' });
+    return messageRowId;
+  }
+
+  async changeStage(trx: Knex.Transaction, ticket: Ticket, name: TransitionName, actor: string, reason: string | undefined, now: number): Promise<Ticket> {
+    const change = transition(ticket.stage, name);
+    const patch: Record<string, unknown> = { stage: change.to, updated_at: now };
+    if (change.to === 'cerrado') patch.closed_at = now;
+    if (change.from === 'cerrado') patch.closed_at = null;
+    await repo.updateTicket(trx, ticket.id, patch);
+    await repo.insertEvent(trx, { ticketId: ticket.id, type: 'stage_changed', actor, from: change.from, to: change.to, reason, at: now, data: { transition: name } });
+    const updated: Ticket = { ...ticket, stage: change.to, updatedAt: now, closedAt: change.to === 'cerrado' ? now : change.from === 'cerrado' ? undefined : ticket.closedAt };
+    this.log.info({ ticket: ticket.number, from: change.from, to: change.to, actor }, 'etapa cambiada');
+    await this.emit(trx, { type: 'stage_changed', ticket: updated, from: change.from, to: change.to, actor, reason });
+    return updated;
+  }
+}
