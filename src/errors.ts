@@ -13,6 +13,7 @@ export const ERRORS = {
   MAIL_PARSE_TIMEOUT: { retryable: false, message: 'El análisis del mensaje tardó demasiado' },
   MAIL_NO_SENDER: { retryable: false, message: 'El mensaje no tiene remitente (From) utilizable' },
   MAIL_EMPTY: { retryable: false, message: 'El mensaje está vacío' },
+  ATTACHMENT_TOO_LARGE: { retryable: false, message: 'Un adjunto supera MAX_ATTACHMENT_BYTES' },
   IMAP_AUTH_FAILED: { retryable: true, message: 'El servidor IMAP rechazó las credenciales' },
   IMAP_UNAVAILABLE: { retryable: true, message: 'El servidor IMAP no está disponible' },
   SMTP_TEMPORARY: { retryable: true, message: 'Fallo temporal del servidor SMTP' },

@@ -1,0 +1,40 @@
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config.ts';
+import { isMesaError } from '../../src/errors.ts';
+
+const base = { SUPPORT_ADDRESS: 'soporte@acme.co', SECRET_KEY: 'x'.repeat(40) };
+
+function problems(env: Record<string, string>): string {
+  try {
+    loadConfig(env);
+  } catch (err) {
+    if (isMesaError(err, 'CONFIG_INVALID')) return err.message;
+    throw err;
+  }
+  return '';
+}
+
+describe('config', () => {
+  it('applies the documented defaults and freezes the result', () => {
+    const c = loadConfig(base);
+    expect(c).toMatchObject({ timezone: 'America/Bogota', locale: 'es', supportName: 'Soporte', mailboxes: [] });
+    expect(c.database.client).toBe('better-sqlite3');
+    expect(c.database.filename).toMatch(/data\/mesa\.sqlite$/);
+    expect(Object.isFrozen(c) && Object.isFrozen(c.limits)).toBe(true);
+  });
+
+  it('names every bad or missing key in one message', () => {
+    const msg = problems({ IMAP_PORT: 'abc', TIMEZONE: 'Mars/Olympus', CONSULTANTS: 'ana@acme.co,no-es-correo', IMAP_SECURE: 'quizas' });
+    for (const key of ['SUPPORT_ADDRESS', 'SECRET_KEY', 'IMAP_PORT', 'TIMEZONE', 'CONSULTANTS', 'IMAP_SECURE']) expect(msg).toContain(key);
+  });
+
+  it('requires credentials when a mailbox is configured, and accepts an OAuth2 token instead of a password', () => {
+    expect(problems({ ...base, IMAP_HOST: 'imap.gmail.com' })).toMatch(/IMAP_USER.*\n.*IMAP_PASSWORD/s);
+    const c = loadConfig({ ...base, IMAP_HOST: 'imap.gmail.com', IMAP_USER: 'soporte@acme.co', IMAP_ACCESS_TOKEN: 'ya29.x', FALLBACK_IMAP_HOST: 'imap.gmail.com', FALLBACK_IMAP_USER: 'acceso@acme.co', FALLBACK_IMAP_PASSWORD: 'p', FALLBACK_ADDRESS: 'acceso@acme.co' });
+    expect(c.mailboxes.map((m) => [m.name, m.port, m.secure, Boolean(m.accessToken)])).toEqual([['support', 993, true, true], ['fallback', 993, true, false]]);
+  });
+
+  it('selects PostgreSQL from a postgres:// DATABASE_URL', () => {
+    expect(loadConfig({ ...base, DATABASE_URL: 'postgres://u@db/mesa' }).database).toEqual({ client: 'pg', url: 'postgres://u@db/mesa' });
+  });
+});
