@@ -11,6 +11,7 @@ const SAMPLES = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../d
  * values for whatever .env does not set, ingests the sample mails and shows the resulting cases.
  */
 export async function demoCommand(): Promise<number> {
+  process.env.LOG_LEVEL ??= 'warn';
   const config = configFromEnvironment({
     SUPPORT_ADDRESS: 'soporte@mesa-demo.example',
     SUPPORT_NAME: 'Soporte Demo',
