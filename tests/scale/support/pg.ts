@@ -1,0 +1,45 @@
+import knexFactory from 'knex';
+import { TEST_PG_URL } from '../../support/app.ts';
+
+/**
+ * The scale tests need the local PostgreSQL server (MESA_TEST_PG_URL): several instances on one SQLite file is
+ * not a supported set-up. Each test makes its own database.
+ */
+export async function pgReachable(): Promise<boolean> {
+  const admin = knexFactory({ client: 'pg', connection: TEST_PG_URL, pool: { min: 0, max: 1 }, acquireConnectionTimeout: 3000 });
+  try {
+    await admin.raw('select 1');
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await admin.destroy();
+  }
+}
+
+let counter = 0;
+
+export async function freshDatabase(prefix: string): Promise<string> {
+  const name = `${prefix}_${process.pid}_${++counter}_${Date.now() % 100000}`;
+  const admin = knexFactory({ client: 'pg', connection: TEST_PG_URL });
+  try {
+    await admin.raw(`DROP DATABASE IF EXISTS ${name}`);
+    await admin.raw(`CREATE DATABASE ${name}`);
+  } finally {
+    await admin.destroy();
+  }
+  const url = new URL(TEST_PG_URL);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
+/** Polls until `check` returns a truthy value or the deadline passes (no fixed sleeps). */
+export async function until<T>(check: () => Promise<T | undefined | false | null> | T | undefined | false | null, what: string, timeoutMs = 30_000, everyMs = 100): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await check();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`tiempo agotado esperando: ${what}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
