@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import type { Logger } from '../logger.ts';
 import * as repo from '../db/repos/tickets.ts';
+import { markAnswersRead } from '../db/repos/status-page.ts';
 import { transition, waitingAfterMessage, type TransitionName } from '../tickets/state-machine.ts';
 import type { Participant, Priority, Ticket } from '../tickets/types.ts';
 
@@ -105,6 +106,16 @@ export class CaseService {
     await repo.insertEvent(trx, { ticketId: ticket.id, type: 'system_note', actor: message.fromAddress, reason: message.noteKind, at: message.createdAt });
     await this.emit(trx, { type: 'system_note_added', ticket, messageRowId, noteKind: message.noteKind ?? 'note' });
     return messageRowId;
+  }
+
+  /**
+   * The customer opened the status page (issue 4): every support answer not read yet gets its read time, and the
+   * event log says who read how many, so the case file shows when each answer was seen (`mesa show N`).
+   */
+  async markRead(trx: Knex.Transaction, ticket: Ticket, reader: string, now: number): Promise<number> {
+    const ids = await markAnswersRead(trx, ticket.id, now);
+    if (ids.length) await repo.insertEvent(trx, { ticketId: ticket.id, type: 'answers_read', actor: reader, at: now, data: { messages: ids } });
+    return ids.length;
   }
 
   async changeStage(trx: Knex.Transaction, ticket: Ticket, name: TransitionName, actor: string, reason: string | undefined, now: number): Promise<Ticket> {

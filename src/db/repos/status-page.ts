@@ -1,0 +1,49 @@
+import type { Db } from '../knex.ts';
+
+/** What the status page records: read receipts, form submissions (idempotency), link requests. SQL only. */
+
+/** Support answers of a case that the customer has not seen yet, now marked read; returns their ids. */
+export async function markAnswersRead(trx: Db, ticketId: number, now: number): Promise<number[]> {
+  const rows = await trx('messages')
+    .where({ ticket_id: ticketId, role: 'consultant', internal: false })
+    .whereNull('read_at')
+    .select('id');
+  const ids = rows.map((r: any) => Number(r.id));
+  if (ids.length) await trx('messages').whereIn('id', ids).whereNull('read_at').update({ read_at: now });
+  return ids;
+}
+
+/**
+ * Claims a form nonce for a case. Returns false when that form was already submitted (the primary key refuses
+ * the second row; on PostgreSQL a concurrent twin waits for the first transaction and then fails here).
+ */
+export async function claimSubmission(trx: Db, ticketId: number, nonce: string, kind: 'message' | 'rating', now: number): Promise<boolean> {
+  const existing = await trx('web_submissions').where({ ticket_id: ticketId, nonce }).first();
+  if (existing) return false;
+  await trx('web_submissions').insert({ ticket_id: ticketId, nonce, kind, created_at: now });
+  return true;
+}
+
+export async function setSubmissionMessage(trx: Db, ticketId: number, nonce: string, messageRowId: number): Promise<void> {
+  await trx('web_submissions').where({ ticket_id: ticketId, nonce }).update({ message_row_id: messageRowId });
+}
+
+export async function countLinkRequests(db: Db, subjectKey: string, since: number): Promise<number> {
+  const r = await db('link_requests').where({ subject_key: subjectKey }).where('created_at', '>', since).count({ n: '*' }).first();
+  return Number(r?.n ?? 0);
+}
+
+export async function recordLinkRequest(db: Db, kind: 'fresh' | 'lost', subjectKey: string, now: number): Promise<void> {
+  await db('link_requests').insert({ kind, subject_key: subjectKey, created_at: now });
+}
+
+/** Open cases where the address is the requester or a participant (for "lost my link"). */
+export async function openCasesOf(db: Db, address: string, limit = 20): Promise<Array<{ id: number; number: number; subject: string }>> {
+  const rows = await db('tickets')
+    .whereNot('stage', 'cerrado')
+    .where((q) => q.where('requester', address).orWhereIn('id', db('participants').where({ address }).whereIn('role', ['requester', 'cc']).select('ticket_id')))
+    .orderBy('number', 'desc')
+    .limit(limit)
+    .select('id', 'number', 'subject');
+  return rows.map((r: any) => ({ id: Number(r.id), number: Number(r.number), subject: r.subject }));
+}
