@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { z } from 'zod';
 import { MesaError } from './errors.ts';
+import { loadLifecycleSettings, type LifecycleSettings } from './policy/settings.ts';
 
 /**
  * Configuration is read once, from an env-shaped object, validated with zod and frozen. Every bad or missing key
@@ -66,6 +67,31 @@ const EnvSchema = z.object({
   MAX_MESSAGE_BYTES: positiveInt.default(40 * 1024 * 1024),
   MAX_ATTACHMENT_BYTES: positiveInt.default(25 * 1024 * 1024),
   REOPEN_WINDOW_DAYS: z.coerce.number().int().min(0).default(30),
+  /** Status page: fresh-link and lost-link requests per case (or per address) and per client IP, per hour. */
+  WEB_LINK_REQUESTS_PER_CASE: positiveInt.default(3),
+  WEB_LINK_REQUESTS_PER_IP: positiveInt.default(20),
+
+  // Outbound mail (issue 3). Without SMTP_HOST, mail is written as .eml files under DATA_DIR/outbox-eml.
+  SMTP_HOST: z.string().trim().optional(),
+  SMTP_PORT: port.default(587),
+  SMTP_SECURE: bool.default(false),
+  SMTP_USER: z.string().optional(),
+  SMTP_PASSWORD: z.string().optional(),
+  SMTP_POOL_SIZE: positiveInt.default(3),
+  OUTBOX_POLL_MS: positiveInt.default(2000),
+  OUTBOX_RETRY_BASE_MS: positiveInt.default(30_000),
+  OUTBOX_RETRY_MAX_MS: positiveInt.default(3_600_000),
+  OUTBOX_MAX_ATTEMPTS: positiveInt.default(12),
+  AUTO_MAIL_LIMIT_WINDOW: positiveInt.default(10),
+  AUTO_MAIL_WINDOW_MINUTES: positiveInt.default(10),
+  AUTO_MAIL_LIMIT_DAY: positiveInt.default(40),
+  BOUNCE_SUPPRESS_DAYS: positiveInt.default(7),
+  LINK_TTL_DAYS: positiveInt.default(90),
+  TRUSTED_AUTHSERV_IDS: z
+    .string()
+    .transform((v) => v.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean))
+    .default([]),
+  BUSINESS_HOURS: z.string().trim().optional(),
 });
 
 export type MailboxConfig = Readonly<{
@@ -99,6 +125,22 @@ export type Config = Readonly<{
   locale: 'es' | 'en';
   limits: Readonly<{ maxMessageBytes: number; maxAttachmentBytes: number }>;
   reopenWindowDays: number;
+  web: Readonly<{ linkRequestsPerCase: number; linkRequestsPerIp: number }>;
+  /** Outbound mail: SMTP (absent = .eml files), dispatcher pacing, loop budget, links, consultant authentication. */
+  outbound: Readonly<{
+    smtp?: Readonly<{ host: string; port: number; secure: boolean; user?: string; password?: string; poolSize: number }>;
+    pollMs: number;
+    retryBaseMs: number;
+    retryMaxMs: number;
+    maxAttempts: number;
+    budget: Readonly<{ window: number; windowMinutes: number; day: number }>;
+    bounceSuppressDays: number;
+    linkTtlDays: number;
+    trustedAuthservIds: readonly string[];
+    businessHours?: string;
+  }>;
+  /** Calendar, SLA, auto-close, limits, entitlement, digest: env keys and MESA_CONFIG_FILE (src/policy/settings.ts). */
+  lifecycle: LifecycleSettings;
 }>;
 
 export type Env = Record<string, string | undefined>;
@@ -137,7 +179,8 @@ export function loadConfig(env: Env): Config {
     if (e.DATABASE_URL && !/^(postgres(ql)?:\/\/|sqlite:|file:)/.test(e.DATABASE_URL) && !e.DATABASE_URL.endsWith('.sqlite') && !e.DATABASE_URL.endsWith('.db'))
       problems.push('DATABASE_URL: debe empezar por postgres:// o sqlite: (o ser la ruta de un archivo .sqlite)');
   }
-  if (problems.length > 0 || !e) {
+  const lifecycle = e ? loadLifecycleSettings(cleaned, e.TIMEZONE, problems) : undefined;
+  if (problems.length > 0 || !e || !lifecycle) {
     throw new MesaError('CONFIG_INVALID', `\n  - ${problems.join('\n  - ')}`);
   }
 
@@ -177,6 +220,22 @@ export function loadConfig(env: Env): Config {
     locale: e.LOCALE,
     limits: { maxMessageBytes: e.MAX_MESSAGE_BYTES, maxAttachmentBytes: e.MAX_ATTACHMENT_BYTES },
     reopenWindowDays: e.REOPEN_WINDOW_DAYS,
+    web: { linkRequestsPerCase: e.WEB_LINK_REQUESTS_PER_CASE, linkRequestsPerIp: e.WEB_LINK_REQUESTS_PER_IP },
+    outbound: {
+      smtp: e.SMTP_HOST
+        ? { host: e.SMTP_HOST, port: e.SMTP_PORT, secure: e.SMTP_SECURE, user: e.SMTP_USER, password: e.SMTP_PASSWORD, poolSize: e.SMTP_POOL_SIZE }
+        : undefined,
+      pollMs: e.OUTBOX_POLL_MS,
+      retryBaseMs: e.OUTBOX_RETRY_BASE_MS,
+      retryMaxMs: e.OUTBOX_RETRY_MAX_MS,
+      maxAttempts: e.OUTBOX_MAX_ATTEMPTS,
+      budget: { window: e.AUTO_MAIL_LIMIT_WINDOW, windowMinutes: e.AUTO_MAIL_WINDOW_MINUTES, day: e.AUTO_MAIL_LIMIT_DAY },
+      bounceSuppressDays: e.BOUNCE_SUPPRESS_DAYS,
+      linkTtlDays: e.LINK_TTL_DAYS,
+      trustedAuthservIds: e.TRUSTED_AUTHSERV_IDS,
+      businessHours: e.BUSINESS_HOURS,
+    },
+    lifecycle,
   } satisfies Config);
 }
 

@@ -51,3 +51,54 @@ export function waitingAfterMessage(role: 'customer' | 'consultant', current: Wa
   if (role === 'consultant') return 'cliente';
   return current === 'tercero' ? 'tercero' : 'soporte';
 }
+
+/**
+ * Who the case waits on changes by name too. A consultant's answer (`esperar_cliente`) and a customer's reply
+ * (`esperar_soporte`) are the usual moves; `/esperar tercero` parks it on a third party. Waiting on someone is
+ * meaningless on a closed case, so these are refused there.
+ */
+export const WAITING_TRANSITIONS = {
+  esperar_cliente: { from: ['soporte', 'tercero'], to: 'cliente' },
+  esperar_soporte: { from: ['cliente', 'tercero'], to: 'soporte' },
+  esperar_tercero: { from: ['soporte', 'cliente'], to: 'tercero' },
+} as const satisfies Record<string, { from: readonly WaitingOn[]; to: WaitingOn }>;
+
+export type WaitingTransitionName = keyof typeof WAITING_TRANSITIONS;
+
+export interface WaitingChange {
+  transition: WaitingTransitionName;
+  from: WaitingOn;
+  to: WaitingOn;
+}
+
+export function changeWaiting(stage: Stage, current: WaitingOn, name: WaitingTransitionName): WaitingChange {
+  const t = WAITING_TRANSITIONS[name];
+  if (stage === 'cerrado') throw new MesaError('TRANSITION_REFUSED', `no se puede "${name}" en un caso cerrado`);
+  if (!(t.from as readonly WaitingOn[]).includes(current)) {
+    throw new MesaError('TRANSITION_REFUSED', `no se puede "${name}": el caso ya espera a "${current}"`);
+  }
+  return { transition: name, from: current, to: t.to };
+}
+
+export function waitingTransitionTo(current: WaitingOn, target: WaitingOn): WaitingTransitionName | undefined {
+  for (const [name, t] of Object.entries(WAITING_TRANSITIONS)) {
+    if (t.to === target && (t.from as readonly WaitingOn[]).includes(current)) return name as WaitingTransitionName;
+  }
+  return undefined;
+}
+
+/** One line of the case's event log for a change: who, when, from, to, why (the "expediente"). */
+export interface LifecycleEntry {
+  type: 'stage_changed' | 'waiting_changed';
+  actor: string;
+  from: string;
+  to: string;
+  reason?: string;
+  at: number;
+  data: { transition: string };
+}
+
+export function logEntry(change: StageChange | WaitingChange, actor: string, at: number, reason?: string): LifecycleEntry {
+  const type = change.transition in TRANSITIONS ? 'stage_changed' : 'waiting_changed';
+  return { type, actor, from: change.from, to: change.to, reason, at, data: { transition: change.transition } };
+}
