@@ -40,6 +40,8 @@ export interface InboundMail {
   reportType?: string;
   text: string;
   html?: string;
+  /** The mail has no text/plain part: `text` was made from `html` (quote stripping then cuts the HTML instead). */
+  textFromHtml?: boolean;
   attachments: InboundAttachment[];
   /** Text of embedded message/rfc822 and text/rfc822-headers parts (bounces quote our mail there). */
   embeddedHeaders: string;

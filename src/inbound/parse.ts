@@ -2,6 +2,7 @@ import { simpleParser, type AddressObject, type ParsedMail } from 'mailparser';
 import { MesaError } from '../errors.ts';
 import { BlobStore } from '../storage/blobs.ts';
 import type { Address, InboundAttachment, InboundMail } from './mail.ts';
+import { htmlToText } from './quotes.ts';
 
 export interface ParseLimits {
   timeoutMs?: number;
@@ -18,7 +19,8 @@ export async function parseMail(raw: Buffer, limits: ParseLimits = {}): Promise<
   let timer: NodeJS.Timeout | undefined;
   try {
     parsed = await Promise.race([
-      simpleParser(raw, { skipImageLinks: true, skipTextToHtml: true, maxHtmlLengthToParse: 5 * 1024 * 1024 }),
+      // HTML-only mail is turned into text by us (quotes.ts), so that quote stripping knows there was no text part.
+      simpleParser(normalizeLineEnds(raw), { skipImageLinks: true, skipTextToHtml: true, skipHtmlToText: true, maxHtmlLengthToParse: 5 * 1024 * 1024 }),
       new Promise<never>((_, reject) => {
         timer = setTimeout(() => reject(new MesaError('MAIL_PARSE_TIMEOUT', `${limits.timeoutMs ?? 30_000} ms`)), limits.timeoutMs ?? 30_000);
       }),
@@ -50,7 +52,10 @@ export async function parseMail(raw: Buffer, limits: ParseLimits = {}): Promise<
   }
 
   const from = firstAddress(parsed.from);
-  const html = typeof parsed.html === 'string' && parsed.html.length > 0 ? parsed.html : undefined;
+  const html = typeof parsed.html === 'string' && parsed.html.length > 0 ? noNul(parsed.html) : undefined;
+  let text = noNul(parsed.text ?? '').replace(/\r\n/g, '\n');
+  const textFromHtml = !text.trim() && html !== undefined;
+  if (textFromHtml) text = htmlToText(html);
   const date = parsed.date && !Number.isNaN(parsed.date.getTime()) ? parsed.date : undefined;
   const returnPathRaw = headers.get('return-path')?.[0];
   return {
@@ -69,15 +74,16 @@ export async function parseMail(raw: Buffer, limits: ParseLimits = {}): Promise<
       .map((v) => stripBrackets(v.trim()).toLowerCase())
       .filter(Boolean),
     returnPath: returnPathRaw === undefined ? undefined : stripBrackets(returnPathRaw.trim()).toLowerCase(),
-    subject: (parsed.subject ?? '').replace(/\s+/g, ' ').trim(),
+    subject: noNul(parsed.subject ?? '').replace(/\s+/g, ' ').trim(),
     date,
     inReplyTo: idList(parsed.inReplyTo),
     references: idList(parsed.references),
     headers,
     contentType: (ct?.value ?? 'text/plain').toLowerCase(),
     reportType: ct?.params?.['report-type']?.toLowerCase(),
-    text: (parsed.text ?? '').replace(/\r\n/g, '\n'),
+    text,
     html,
+    textFromHtml: textFromHtml || undefined,
     attachments,
     embeddedHeaders: embedded.join('\n'),
   };
@@ -87,7 +93,7 @@ function headerMap(parsed: ParsedMail): Map<string, string[]> {
   const map = new Map<string, string[]>();
   for (const { key, line } of parsed.headerLines ?? []) {
     const idx = line.indexOf(':');
-    const value = (idx >= 0 ? line.slice(idx + 1) : '').replace(/\r?\n[ \t]+/g, ' ').trim();
+    const value = noNul((idx >= 0 ? line.slice(idx + 1) : '').replace(/\r?\n[ \t]+/g, ' ').trim());
     const list = map.get(key.toLowerCase());
     if (list) list.push(value);
     else map.set(key.toLowerCase(), [value]);
@@ -101,7 +107,7 @@ function addresses(obj: AddressObject | AddressObject[] | undefined): Address[] 
   const walk = (entries: { address?: string; name?: string; group?: any[] }[]) => {
     for (const e of entries) {
       if (e.group) walk(e.group);
-      else if (e.address && e.address.includes('@')) out.push({ address: e.address.trim().toLowerCase(), name: (e.name ?? '').trim() });
+      else if (e.address && e.address.includes('@')) out.push({ address: noNul(e.address).trim().toLowerCase(), name: noNul(e.name ?? '').trim() });
     }
   };
   for (const o of list) walk(o.value ?? []);
@@ -118,6 +124,22 @@ function idList(v: string | string[] | undefined): string[] {
     .flatMap((s) => s.match(/<[^<>\s]+>/g) ?? [s])
     .map((s) => stripBrackets(s.trim()))
     .filter((s) => s.length > 0 && s.length < 998);
+}
+
+/** PostgreSQL text cannot hold U+0000 and no person typed one: NUL bytes from broken or hostile mail go. */
+function noNul(s: string): string {
+  return s.includes('\u0000') ? s.replace(/\u0000/g, '') : s;
+}
+
+/**
+ * Classic Mac OS line ends (bare CR, seen in old archives and some broken gateways) leave MIME parsers with one
+ * endless header line and no body. Only when the head has CRs and no LF at all are they turned into CRLF; the
+ * stored raw source is never changed.
+ */
+function normalizeLineEnds(raw: Buffer): Buffer {
+  const head = raw.subarray(0, 8192);
+  if (head.includes(0x0a) || !head.includes(0x0d)) return raw;
+  return Buffer.from(raw.toString('latin1').replace(/\r(?!\n)/g, '\r\n'), 'latin1');
 }
 
 export function stripBrackets(s: string): string {

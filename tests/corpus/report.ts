@@ -140,7 +140,7 @@ export interface ItemResult {
   visible?: string;
   visibleExact?: boolean;
   visibleLoose?: boolean;
-  bounce?: { recognised: boolean; automated: boolean; ourHard?: boolean; expectedHard: boolean; hardAgrees?: boolean };
+  bounce?: { recognised: boolean; automated: boolean; ourHard?: boolean; expectedHard: boolean; hardAgrees?: boolean; classAgrees?: boolean };
   error?: string;
 }
 
@@ -151,7 +151,7 @@ export interface CorpusReport {
   hangs: number;
   notExactlyOneOutcome: string[];
   visible: { compared: number; exact: number; loose: number; exactPct: number; loosePct: number; misses: Array<{ id: string; expected: string; got: string }> };
-  bounces: { expected: number; recognised: number; recognisedPct: number; automated: number; hardCompared: number; hardAgree: number; hardAgreePct: number; notRecognised: string[] };
+  bounces: { expected: number; recognised: number; recognisedPct: number; automated: number; hardCompared: number; hardAgree: number; hardAgreePct: number; classCompared: number; classAgree: number; classAgreePct: number; notRecognised: string[] };
   slowest: Array<{ id: string; ms: number }>;
   items: ItemResult[];
 }
@@ -221,17 +221,21 @@ async function runOne(app: App, item: CorpusItem, uid: number, timeoutMs: number
     out.visibleLoose = norm(got) === norm(exp) || norm(got).toLowerCase() === norm(exp).toLowerCase();
   }
   if (item.sisimai?.length) {
+    // sisimai's hard_bounce means "this address is dead" (user/host unknown), which is our `addressGone`;
+    // its status class (5 = permanent, 4 = transient, RFC 3463) is compared with our `hard`.
     const expectedHard = item.sisimai.some((s) => s.hard);
-    let ourHard: boolean | undefined;
-    let automated = false;
-    try {
-      const parsed = await parseMail(item.raw);
-      const b = classifyBounce(parsed);
-      if (b?.kind === 'bounce') ourHard = b.hard;
-    } catch { /* unparseable: counted by the outcome */ }
-    const recognised = label === 'ignored:bounce' || (label === 'accepted:system_note' && ourHard !== undefined);
-    automated = /^ignored:(bounce|auto_reply|mailing_list)$/.test(label) || label === 'accepted:system_note';
-    out.bounce = { recognised, automated, ourHard, expectedHard, hardAgrees: recognised && ourHard !== undefined ? ourHard === expectedHard : undefined };
+    const expectedClass = item.sisimai.map((s) => s.status[0]).find((c) => c === '4' || c === '5');
+    let b: ReturnType<typeof classifyBounce>;
+    try { b = classifyBounce(await parseMail(item.raw)); } catch { /* unparseable: counted by the outcome */ }
+    const isBounce = b?.kind === 'bounce';
+    // A copy of an earlier corpus mail is ignored as a duplicate; what it would have been is what the original got.
+    const recognised = label === 'ignored:bounce' || (isBounce && (label === 'accepted:system_note' || label === 'ignored:duplicate'));
+    const automated = recognised || /^ignored:(auto_reply|mailing_list)$/.test(label) || (label === 'ignored:duplicate' && b !== undefined);
+    out.bounce = {
+      recognised, automated, expectedHard, ourHard: isBounce ? b!.addressGone : undefined,
+      hardAgrees: recognised && isBounce ? Boolean(b!.addressGone) === expectedHard : undefined,
+      classAgrees: recognised && isBounce && expectedClass ? (b!.hard ? '5' : '4') === expectedClass : undefined,
+    };
   }
   return out;
 }
@@ -244,6 +248,7 @@ function summarise(items: CorpusItem[], results: ItemResult[]): CorpusReport {
   // Bounce figures: sisimai's cases that are delivery failures (not its "feedback", "vacation" or "delivered").
   const bounceRows = results.filter((r) => r.bounce && expById.get(r.id)!.sisimai!.some((s) => !['feedback', 'vacation', 'delivered', 'undefined'].includes(s.reason)));
   const hardCompared = bounceRows.filter((r) => r.bounce!.hardAgrees !== undefined);
+  const classCompared = bounceRows.filter((r) => r.bounce!.classAgrees !== undefined);
   return {
     mailsRead: results.length,
     byOutcome: Object.fromEntries(Object.entries(byOutcome).sort((a, b) => b[1] - a[1])),
@@ -266,6 +271,9 @@ function summarise(items: CorpusItem[], results: ItemResult[]): CorpusReport {
       hardCompared: hardCompared.length,
       hardAgree: hardCompared.filter((r) => r.bounce!.hardAgrees).length,
       hardAgreePct: pct(hardCompared.filter((r) => r.bounce!.hardAgrees).length, hardCompared.length),
+      classCompared: classCompared.length,
+      classAgree: classCompared.filter((r) => r.bounce!.classAgrees).length,
+      classAgreePct: pct(classCompared.filter((r) => r.bounce!.classAgrees).length, classCompared.length),
       notRecognised: bounceRows.filter((r) => !r.bounce!.recognised).map((r) => `${r.id} → ${r.label}`),
     },
     slowest: [...results].sort((a, b) => b.ms - a.ms).slice(0, 5).map((r) => ({ id: r.id, ms: Math.round(r.ms) })),
@@ -286,7 +294,8 @@ export function formatReport(rep: CorpusReport): string {
     ['sisimai delivery failures', String(rep.bounces.expected)],
     ['  recognised as bounce', `${rep.bounces.recognised} (${rep.bounces.recognisedPct} %)`],
     ['  kept out of cases (bounce/auto/list)', String(rep.bounces.automated)],
-    ['  hard/soft agreement', `${rep.bounces.hardAgree}/${rep.bounces.hardCompared} (${rep.bounces.hardAgreePct} %)`],
+    ['  hard (address gone) vs sisimai hard_bounce', `${rep.bounces.hardAgree}/${rep.bounces.hardCompared} (${rep.bounces.hardAgreePct} %)`],
+    ['  permanent/transient (5.x.x/4.x.x) vs status', `${rep.bounces.classAgree}/${rep.bounces.classCompared} (${rep.bounces.classAgreePct} %)`],
   ];
   const w = Math.max(...rows.map((r) => r[0].length));
   return rows.map(([k, v]) => `${k.padEnd(w)}  ${v}`).join('\n');

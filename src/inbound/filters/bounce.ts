@@ -4,42 +4,67 @@ import type { Automated, Filter } from './types.ts';
 import { next } from './types.ts';
 
 /**
- * Bounces and delivery reports: RFC 3464 `multipart/report; report-type=delivery-status`, the null
- * reverse-path `<>`, MAILER-DAEMON/postmaster senders, and the subjects of servers that send neither (old
- * Exchange, qmail). A 5.x.x status in the report means a hard bounce (RFC 3463); the outbound side uses that to
- * stop mailing the address.
+ * Bounces and delivery reports: RFC 3464 `multipart/report; report-type=delivery-status`, RFC 5965 ARF feedback
+ * reports, the null reverse-path `<>` (RFC 5321 §4.5.5), MAILER-DAEMON/postmaster senders (also written
+ * `MAILER-DAEMON <>` with no address at all, as DragonFly and qmail do, which leaves the parsed From empty), and
+ * the subjects of servers that send neither (old Exchange, qmail, Spanish-localised Exchange).
+ *
+ * `hard` follows the RFC 3463 class of the Status code: 5.x.x is a permanent failure, 4.x.x a transient one.
+ * `addressGone` is narrower, for the outbound side deciding to stop mailing an address: only the addressing
+ * subjects of RFC 3463 §3.2 (X.1.1 bad mailbox, X.1.2 bad system, X.1.3 bad syntax, X.1.6 moved, X.1.10 null MX)
+ * or the servers' "user unknown" wording say the address itself is dead; a full mailbox or a policy refusal
+ * (5.2.2, 5.7.1) is permanent for that message but not for the address.
  */
 const BOUNCE_SUBJECT =
-  /(undeliver(ed|able)|delivery (status notification|failure|has failed)|mail delivery (failed|failure|system)|returned mail|failure notice|non[- ]?delivery|no se (pudo|puede) entregar|no entregado|error de entrega|devoluci[oó]n de correo|mensaje no entregado|notificaci[oó]n de estado de entrega|unzustellbar|non remis|warning: could not send)/i;
+  /(undeliver(ed|able)|delivery (status|failure|has failed|problem|notification)|mail delivery (failed|failure|system|subsystem)|returned mail|failure notice|non[- ]?delivery|could not be delivered|delivery report|no se (pudo|puede) entregar|no entregad[oa]|error de entrega|devoluci[oó]n de correo|mensaje no entregado|notificaci[oó]n de estado de (la )?entrega|correo devuelto|unzustellbar|non remis|warning: could not send|mail system error|nondeliverable)/i;
+
+const DAEMON = /^(mailer[-_]?daemon|post_?master|mail[-_]?daemon|mdaemon|mail\.?delivery|mail[-_]?delivery[-_]?(subsystem|system)?|bounces?|nobody)$/i;
+
+/** Mail-server wording for a mailbox or domain that does not exist (English and Spanish). */
+const ADDRESS_GONE = /(user unknown|unknown user|no such (user|mailbox|address|recipient)|does not exist|doesn'?t exist|recipient (address )?rejected: (user unknown|undeliverable)|invalid (recipient|mailbox|address)|mailbox (not found|unavailable)|address (not found|rejected)|host (or domain name )?not found|unrouteable address|no existe|usuario desconocido|dirección no v[aá]lida|no se encontr[oó] (el|la) (destinatario|dirección))/i;
 
 export function classifyBounce(mail: InboundMail): Automated | undefined {
-  const from = mail.from?.address ?? '';
-  const local = from.split('@')[0] ?? '';
+  const fromHeader = header(mail, 'from') ?? '';
+  const local = (mail.from?.address ?? '').split('@')[0] ?? '';
   const status = statusCode(mail);
-  const hard = status ? status.startsWith('5') : undefined;
-  if (mail.contentType === 'multipart/report' && mail.reportType === 'delivery-status') {
-    return { kind: 'bounce', why: `DSN${status ? ` ${status}` : ''}`, hard: hard ?? true };
-  }
+  const facts = (why: string, fallbackHard: boolean): Automated => {
+    const hard = status ? status.startsWith('5') : fallbackHard;
+    const addressGone = status ? /^5\.1\.(1|2|3|6|10)$/.test(status) || (hard && ADDRESS_GONE.test(diagnostic(mail))) : ADDRESS_GONE.test(diagnostic(mail));
+    return { kind: 'bounce', why: `${why}${status ? ` ${status}` : ''}`, hard, addressGone, status };
+  };
   if (mail.contentType === 'multipart/report' && mail.reportType === 'feedback-report') {
-    return { kind: 'bounce', why: 'ARF feedback report', hard: false };
+    return { kind: 'bounce', why: 'ARF feedback report', hard: false, addressGone: false };
   }
   if (mail.contentType === 'multipart/report' && mail.reportType === 'disposition-notification') {
     return { kind: 'auto_reply', why: 'acuse de lectura (MDN)' };
   }
-  const daemon = /^(mailer-daemon|postmaster|mail-daemon|mailerdaemon|bounce[s]?|mdaemon|mail\.?delivery)$/i.test(local);
-  if (daemon || (mail.returnPath === '' && BOUNCE_SUBJECT.test(mail.subject))) {
-    return { kind: 'bounce', why: daemon ? `remitente ${local}` : 'Return-Path vacío', hard: hard ?? BOUNCE_SUBJECT.test(mail.subject) };
+  if (mail.contentType === 'multipart/report' && (mail.reportType === 'delivery-status' || mail.reportType === 'global-delivery-status' || mail.reportType === undefined)) {
+    // A DSN without a Status is a relay notice ("delayed", "relayed"): soft unless it says otherwise.
+    return facts('DSN', false);
   }
-  if (BOUNCE_SUBJECT.test(mail.subject) && /^(mail delivery|postmaster|mailer)/i.test(mail.from?.name ?? '')) {
-    return { kind: 'bounce', why: 'asunto de rebote', hard: hard ?? true };
+  const subjectSaysBounce = BOUNCE_SUBJECT.test(mail.subject);
+  // `From: MAILER-DAEMON <>` parses to no address; read the raw header. `From: <>` is the null sender itself.
+  const daemonName = /^\s*"?(mailer[-_ ]?daemon|mail delivery (subsystem|system)|postmaster)\b/i.test(fromHeader) || /^\s*<>\s*$/.test(fromHeader);
+  if (DAEMON.test(local) || daemonName) {
+    // A postmaster writing a normal message (no report, no bounce subject, no status) is still automatic mail.
+    return facts(`remitente ${local || fromHeader.trim().slice(0, 40) || '<>'}`, subjectSaysBounce || Boolean(status));
   }
-  if (header(mail, 'x-failed-recipients')) return { kind: 'bounce', why: 'X-Failed-Recipients', hard: hard ?? true };
+  if (mail.returnPath === '' && (subjectSaysBounce || status)) return facts('Return-Path vacío', true);
+  if (subjectSaysBounce && (/^(mail delivery|postmaster|mailer|mail system|delivery)/i.test(mail.from?.name ?? '') || mail.attachments.some((a) => a.contentType === 'message/rfc822' || a.contentType === 'text/rfc822-headers' || a.contentType === 'message/delivery-status'))) {
+    return facts('asunto de rebote', true);
+  }
+  if (header(mail, 'x-failed-recipients')) return facts('X-Failed-Recipients', true);
   return undefined;
 }
 
+/** The Status of the report (RFC 3464 §2.3.4), else the first enhanced code in the text (non-DSN bounces). */
 function statusCode(mail: InboundMail): string | undefined {
-  const m = /^\s*Status:\s*([245]\.\d{1,3}\.\d{1,3})/im.exec(mail.embeddedHeaders) ?? /\b([45]\.\d\.\d{1,3})\b/.exec(mail.text.slice(0, 4000));
+  const m = /^\s*Status:\s*([245]\.\d{1,3}\.\d{1,3})/im.exec(mail.embeddedHeaders) ?? /(?:^|[\s(#])([45]\.\d{1,3}\.\d{1,3})\b/.exec(mail.text.slice(0, 8000));
   return m?.[1];
+}
+
+function diagnostic(mail: InboundMail): string {
+  return `${mail.embeddedHeaders.slice(0, 8000)}\n${mail.text.slice(0, 8000)}`;
 }
 
 export const bounce: Filter = {

@@ -19,7 +19,11 @@ export type ReasonCode =
   | 'internal_error'
   | (string & {});
 
-export type Automated = { kind: 'auto_reply' | 'bounce' | 'mailing_list'; why: string; hard?: boolean };
+/**
+ * Automatic mail. For bounces: `hard` = permanent failure (RFC 3463 class 5), `addressGone` = the address itself
+ * is dead (X.1.x addressing codes or "user unknown"), `status` = the enhanced status code when one was given.
+ */
+export type Automated = { kind: 'auto_reply' | 'bounce' | 'mailing_list'; why: string; hard?: boolean; addressGone?: boolean; status?: string };
 
 /** What the filters have established so far. Each filter returns a patch; the pipeline merges, never mutates. */
 export interface Facts {
