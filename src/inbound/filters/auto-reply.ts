@@ -11,9 +11,11 @@ import { next } from './types.ts';
  * about "vacaciones" in an HR module is not taken for one.
  */
 const OOO_SUBJECT = new RegExp(
-  '^(?:respuesta autom[aá]tica|respuesta automatica|fuera de (?:la )?oficina|ausente de la oficina|estoy fuera de la oficina|' +
-    'aviso de ausencia|ausencia|auto(?:matic)?[ -]?reply|autoresponder|out of (?:the )?office|' +
-    "r[ée]ponse automatique|absence|abwesenheitsnotiz|automatische antwort|risposta automatica|resposta autom[aá]tica|" +
+  // "Respuesta automática: <asunto original>" (Outlook es), "Automatic reply: …" (Outlook en): the phrase must be
+  // the whole subject or be followed by a colon, so "Respuesta automática del portal no envía" stays a case.
+  '^(?:(?:respuesta autom[aá]tica|auto(?:matic)?[ -]?reply|autoresponder|r[ée]ponse automatique|automatische antwort|' +
+    'risposta automatica|resposta autom[aá]tica|abwesenheitsnotiz|aviso de ausencia)\\s*(?:[:：]|$)|' +
+    'fuera de (?:la )?oficina\\b|ausente de la oficina|estoy fuera de la oficina|out of (?:the )?office\\b|' +
     'auto:|ooo\\b)',
   'i',
 );
