@@ -1,8 +1,88 @@
+import { createApp, type App } from '../app.ts';
 import type { Config } from '../config.ts';
+import { startPollers } from '../inbound/poller.ts';
+import { createLogger } from '../logger.ts';
+import { buildServer } from '../web/server.ts';
 import { EXIT } from './env.ts';
 
-/** Placeholder until the poller lands: see src/inbound/poller.ts. */
-export async function startCommand(_config: Config): Promise<number> {
-  process.stderr.write('mesa start: aún no implementado\n');
-  return EXIT.SOFTWARE;
+/** A long-running part of `mesa start`. `stop()` finishes the work in hand and resolves when it is done. */
+export interface Service {
+  name: string;
+  stop(): Promise<void>;
+}
+export type ServiceFactory = (app: App) => Service | undefined | Promise<Service | undefined>;
+
+/**
+ * THE HOOK FOR LONG-RUNNING WORKERS. Everything `mesa start` runs besides the web server is listed here; they
+ * start in this order (after migrations, before the web server listens) and stop in reverse order on
+ * SIGINT/SIGTERM. To add one (the outbox dispatcher, the job scheduler), append a factory that starts it and
+ * returns `{ name, stop }`; return undefined when its configuration turns it off.
+ */
+export const services: ServiceFactory[] = [
+  (app) => {
+    if (app.config.mailboxes.length === 0) {
+      app.logger.warn({ component: 'start' }, 'IMAP_HOST no está configurado: no se leerá ningún buzón (use mesa ingest)');
+      return undefined;
+    }
+    const pollers = startPollers(app, app.config.mailboxes);
+    return { name: 'imap-pollers', stop: () => pollers.stop() };
+  },
+];
+
+/** `mesa start`: migrate, start the services and the web server, run until SIGINT/SIGTERM, then stop cleanly. */
+export async function startCommand(config: Config): Promise<number> {
+  const logger = createLogger({ level: config.logLevel });
+  const log = logger.child({ component: 'start' });
+  let app: App;
+  try {
+    app = await createApp(config, logger);
+  } catch (err) {
+    log.fatal({ err }, 'no se pudo abrir la base de datos; reintente más tarde');
+    return EXIT.TEMPFAIL;
+  }
+
+  const stopSignal = new Promise<string>((resolve) => {
+    const onSignal = (sig: string) => {
+      // A second signal while we wait for the mail in hand means "now": leave without finishing it.
+      process.once('SIGINT', () => process.exit(130));
+      process.once('SIGTERM', () => process.exit(143));
+      resolve(sig);
+    };
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+  });
+
+  const running: Service[] = [];
+  const server = buildServer(app);
+  try {
+    for (const factory of services) {
+      const service = await factory(app);
+      if (service) running.push(service);
+    }
+    await server.listen({ host: config.http.host, port: config.http.port });
+  } catch (err) {
+    log.fatal({ err }, 'no se pudo iniciar Mesa');
+    await shutdown();
+    return EXIT.SOFTWARE;
+  }
+  const addr = server.server.address();
+  const port = typeof addr === 'object' && addr ? addr.port : config.http.port;
+  const url = `http://${config.http.host.includes(':') ? `[${config.http.host}]` : config.http.host}:${port}`;
+  log.info({ url, mailboxes: config.mailboxes.map((m) => m.name), services: running.map((s) => s.name) }, `Mesa en marcha en ${url} (salud: ${url}/healthz)`);
+
+  const signal = await stopSignal;
+  log.info({ signal }, 'deteniendo: se termina el correo en curso');
+  await shutdown();
+  log.info('Mesa detenida');
+  // Anything a library left armed must not keep a stopped service alive.
+  setTimeout(() => process.exit(EXIT.OK), 2000).unref();
+  return EXIT.OK;
+
+  async function shutdown() {
+    await server.close().catch((err) => log.warn({ err }, 'cierre del servidor web'));
+    for (const service of [...running].reverse()) {
+      await service.stop().catch((err) => log.error({ err, service: service.name }, 'el servicio no se detuvo limpiamente'));
+    }
+    await app.close();
+  }
 }

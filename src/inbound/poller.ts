@@ -1,0 +1,230 @@
+import type { ImapFlow } from 'imapflow';
+import type { Knex } from 'knex';
+import type { MailboxConfig } from '../config.ts';
+import { getMailboxState, saveMailboxState } from '../db/repos/mailbox-state.ts';
+import type { Logger } from '../logger.ts';
+import { createImapClient, describeImapError } from './imap-client.ts';
+import type { IngestResult, IngestService } from './ingest.ts';
+
+/**
+ * The IMAP adapter: one isolated loop per configured mailbox (support, fallback). It only translates between the
+ * server and IngestService; whether a mail opens a case is decided there.
+ *
+ * Guarantees (DESIGN.md, "Inbound"):
+ * - UIDs are taken in ascending order and `mailbox_state.last_uid` only moves past a mail whose ingest returned a
+ *   final outcome, so a crash at any point re-reads at most the mail in hand, which the ledger then recognises.
+ * - The mail is moved to the processed folder (when configured) only after its effect committed. \Seen is never
+ *   touched: FETCH uses BODY.PEEK[] (RFC 3501 §6.4.5), because people read the support mailbox too.
+ * - A UIDVALIDITY change (RFC 3501 §2.3.1.1) restarts from UID 1; the new source keys are unknown to the ledger,
+ *   but the content hash is not, so every mail already acted on is recorded as a duplicate and nothing doubles.
+ * - `tempfail` (database or disk trouble) ends the round; it is retried with exponential backoff.
+ * - One mailbox failing (bad password, server down) is logged, recorded in mailbox_state and retried with
+ *   backoff; it shares nothing with the other mailbox's loop.
+ */
+
+export interface PollerDeps {
+  db: Knex;
+  ingest: Pick<IngestService, 'ingest'>;
+  logger: Logger;
+}
+
+export interface PollerOptions {
+  /** Exponential backoff after a failure: first wait, cap. Defaults 1 s and 5 min. */
+  backoffInitialMs?: number;
+  backoffMaxMs?: number;
+  /** Builds the IMAP client (tests never replace it; it exists so the client config lives in one place). */
+  createClient?: (mb: MailboxConfig, logger: Logger) => ImapFlow;
+}
+
+/** The mailbox_state row name of a configured mailbox, e.g. `support:INBOX`. */
+export function stateKey(mb: Pick<MailboxConfig, 'name' | 'mailbox'>): string {
+  return `${mb.name}:${mb.mailbox}`;
+}
+
+type RoundResult = 'done' | 'tempfail' | 'stopped';
+
+export class MailboxPoller {
+  private readonly log: Logger;
+  private stopping = false;
+  private running?: Promise<void>;
+  private client?: ImapFlow;
+  /** Set by the server's EXISTS (new mail) during a round, so the wait after it is skipped. */
+  private dirty = false;
+  private wake?: () => void;
+  /** True while connecting/logging in: stop() may then drop the connection, there is no mail in hand. */
+  private connecting = false;
+  private readonly backoffInitial: number;
+  private readonly backoffMax: number;
+
+  constructor(private readonly deps: PollerDeps, readonly mailbox: MailboxConfig, private readonly opts: PollerOptions = {}) {
+    this.log = deps.logger.child({ component: 'poller', mailbox: stateKey(mailbox) });
+    this.backoffInitial = opts.backoffInitialMs ?? 1000;
+    this.backoffMax = opts.backoffMaxMs ?? 5 * 60_000;
+  }
+
+  start(): this {
+    this.running ??= this.loop().catch((err) => this.log.fatal({ err }, 'el lector del buzón terminó por un error inesperado'));
+    return this;
+  }
+
+  /** Finishes the mail in hand (its ingest and its move), then logs out. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    this.wake?.();
+    if (this.connecting) this.client?.close();
+    await this.running;
+  }
+
+  private async loop(): Promise<void> {
+    let failures = 0;
+    while (!this.stopping) {
+      const client = (this.opts.createClient ?? createImapClient)(this.mailbox, this.deps.logger);
+      this.client = client;
+      client.on('error', (err: Error) => this.log.warn({ err: describeImapError(err) }, 'error de la conexión IMAP'));
+      client.on('exists', () => {
+        this.dirty = true;
+        this.wake?.();
+      });
+      client.on('close', () => this.wake?.());
+      try {
+        this.connecting = true;
+        try {
+          await client.connect();
+        } finally {
+          this.connecting = false;
+        }
+        if (this.stopping) break;
+        this.log.info({ host: this.mailbox.host, user: this.mailbox.user, idle: client.capabilities.has('IDLE') }, 'conectado al buzón');
+        if (this.mailbox.processedFolder) await this.ensureFolder(client, this.mailbox.processedFolder);
+        let tempfails = 0;
+        while (!this.stopping && client.usable) {
+          const round = await this.round(client);
+          if (round === 'stopped') break;
+          if (round === 'tempfail') {
+            await this.pause(this.backoff(tempfails++));
+            continue;
+          }
+          tempfails = 0;
+          failures = 0;
+          await this.waitForNews(client);
+        }
+        if (!this.stopping) throw new Error('el servidor cerró la conexión');
+      } catch (err) {
+        if (this.stopping && !client.usable) break;
+        const e = describeImapError(err);
+        const wait = this.backoff(failures++);
+        this.log.error({ err: e, code: e.code, retryInMs: wait, attempt: failures }, 'no se pudo leer el buzón; se reintentará');
+        await this.recordError(e.message);
+        await this.pause(wait);
+      } finally {
+        this.client = undefined;
+        if (client.usable) await client.logout().catch(() => client.close());
+        else client.close();
+      }
+    }
+    this.log.info('lector del buzón detenido');
+  }
+
+  /** One pass over the mailbox: every UID above last_uid, in order. */
+  private async round(client: ImapFlow): Promise<RoundResult> {
+    const name = stateKey(this.mailbox);
+    this.dirty = false;
+    const now = Date.now();
+    await saveMailboxState(this.deps.db, name, { lastPollAt: now });
+    // SELECT each round: it is what reports a new UIDVALIDITY if the mailbox was recreated meanwhile.
+    const box = await client.mailboxOpen(this.mailbox.mailbox);
+    const uidvalidity = Number(box.uidValidity);
+    let state = await getMailboxState(this.deps.db, name);
+    if (state?.uidvalidity !== undefined && state.uidvalidity !== uidvalidity) {
+      this.log.warn({ before: state.uidvalidity, now: uidvalidity }, 'UIDVALIDITY cambió: se relee el buzón desde el principio (el registro evita duplicados)');
+    }
+    if (state?.uidvalidity !== uidvalidity) {
+      await saveMailboxState(this.deps.db, name, { uidvalidity, lastUid: 0 });
+      state = await getMailboxState(this.deps.db, name);
+    }
+    let lastUid = state?.lastUid ?? 0;
+
+    // "N:*" always matches the highest UID even when it is below N (RFC 3501 §6.4.8), hence the filter.
+    const found = box.exists === 0 ? [] : await client.search({ uid: `${lastUid + 1}:*` }, { uid: true });
+    const uids = (found || []).filter((u) => u > lastUid).sort((a, b) => a - b);
+    if (uids.length) this.log.debug({ count: uids.length, from: uids[0] }, 'correos nuevos');
+
+    for (const uid of uids) {
+      if (this.stopping) return 'stopped';
+      const msg = await client.fetchOne(String(uid), { uid: true, source: true }, { uid: true });
+      if (msg && msg.source) {
+        const result: IngestResult = await this.deps.ingest.ingest(msg.source, {
+          kind: 'imap', account: this.mailbox.name, folder: this.mailbox.mailbox, uidvalidity, uid,
+        });
+        if (result.outcome === 'tempfail') {
+          await this.recordError(`correo UID ${uid} pendiente: ${result.detail ?? result.reason ?? 'tempfail'}`);
+          return 'tempfail';
+        }
+        // The effect and its ledger row are committed: only now may the mail leave the mailbox.
+        if (this.mailbox.processedFolder) await client.messageMove(String(uid), this.mailbox.processedFolder, { uid: true });
+      }
+      // Expunged by someone between SEARCH and FETCH: nothing to ingest, move on.
+      lastUid = uid;
+      await saveMailboxState(this.deps.db, name, { lastUid });
+    }
+    await saveMailboxState(this.deps.db, name, { lastSuccessAt: Date.now(), lastError: undefined, errorCount: 0 });
+    return 'done';
+  }
+
+  /** Waits for the server to announce new mail (IDLE, RFC 2177) or for the poll interval, whichever is first. */
+  private async waitForNews(client: ImapFlow): Promise<void> {
+    if (this.dirty || this.stopping) return;
+    if (client.capabilities.has('IDLE')) {
+      // Resolves when IDLE is broken by the next command; errors surface as a closed connection.
+      client.idle().catch((err: unknown) => this.log.debug({ err }, 'IDLE terminó con error'));
+    }
+    await this.pause(this.mailbox.pollSeconds * 1000);
+  }
+
+  private async pause(ms: number): Promise<void> {
+    if (this.stopping) return;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done() {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.wake = done;
+    });
+    this.wake = undefined;
+  }
+
+  private backoff(attempt: number): number {
+    const base = Math.min(this.backoffMax, this.backoffInitial * 2 ** Math.min(attempt, 20));
+    return Math.round(base * (0.75 + Math.random() * 0.5)); // jitter, so two failing mailboxes do not beat in step
+  }
+
+  private async ensureFolder(client: ImapFlow, folder: string): Promise<void> {
+    const list = await client.list();
+    if (list.some((f) => f.path === folder)) return;
+    await client.mailboxCreate(folder);
+    this.log.info({ folder }, 'carpeta de procesados creada');
+  }
+
+  private async recordError(message: string): Promise<void> {
+    try {
+      const state = await getMailboxState(this.deps.db, stateKey(this.mailbox));
+      await saveMailboxState(this.deps.db, stateKey(this.mailbox), {
+        lastError: message.slice(0, 1000), errorCount: (state?.errorCount ?? 0) + 1, lastPollAt: Date.now(),
+      });
+    } catch (err) {
+      this.log.warn({ err }, 'no se pudo registrar el error del buzón en la base de datos');
+    }
+  }
+}
+
+/** All configured mailboxes, each in its own loop. */
+export function startPollers(deps: PollerDeps, mailboxes: readonly MailboxConfig[], opts: PollerOptions = {}) {
+  const pollers = mailboxes.map((mb) => new MailboxPoller(deps, mb, opts).start());
+  return {
+    pollers,
+    async stop() {
+      await Promise.all(pollers.map((p) => p.stop()));
+    },
+  };
+}
