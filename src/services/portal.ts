@@ -1,0 +1,310 @@
+import type { Knex } from 'knex';
+import type { Config } from '../config.ts';
+import { findLinkByHash } from '../db/repos/links.ts';
+import { claimSubmission, countLinkRequests, openCasesOf, recordLinkRequest, setSubmissionMessage } from '../db/repos/status-page.ts';
+import { attachmentsOf, findTicketById, insertEvent, messagesOf, participantsOf, updateTicket } from '../db/repos/tickets.ts';
+import { MesaError } from '../errors.ts';
+import type { LinkService } from '../links/links.ts';
+import { tokenHash } from '../links/tokens.ts';
+import type { Logger } from '../logger.ts';
+import { BlobStore } from '../storage/blobs.ts';
+import { isOpen } from '../tickets/state-machine.ts';
+import type { Ticket } from '../tickets/types.ts';
+import type { CaseService } from './cases.ts';
+
+/**
+ * What a customer can do from the "Consultar mi caso" page (issue 4), behind a magic link: read the case, add a
+ * message, rate the solution, ask for a fresh link. The web routes only translate HTTP to these calls; every
+ * change goes through CaseService, exactly as a mail would, so the outbound notifier tells the consultants.
+ */
+
+export type Access =
+  | { kind: 'ok'; ticket: Ticket; recipient: string; linkId: number }
+  /** A link we issued that expired or was revoked: the page may offer a fresh one to the case's own address. */
+  | { kind: 'stale'; ticketId: number; number: number; recipient: string }
+  /** Malformed, forged, or for nothing we know: the page says 404 and nothing more. */
+  | { kind: 'invalid' };
+
+export interface PageMessage {
+  id: number;
+  side: 'me' | 'support' | 'other';
+  author: string;
+  at: number;
+  text: string;
+  /** The original HTML of a customer's mail (consultants' originals carry signatures and direct addresses). */
+  html?: string;
+  readAt?: number;
+  attachments: Array<{ id: number; filename: string; contentType: string; size: number; contentId?: string; inline: boolean }>;
+}
+
+export interface PageModel {
+  ticket: Ticket;
+  recipient: string;
+  attendedBy?: string;
+  messages: PageMessage[];
+  canWrite: boolean;
+  canRate: boolean;
+}
+
+export interface UploadedFile {
+  filename: string;
+  contentType: string;
+  data: Buffer;
+}
+
+export type Verdict = 'satisfactoria' | 'insatisfactoria';
+
+/** How link mails leave: the outbound side queues them in the caller's transaction (transactional outbox). */
+export interface LinkMailer {
+  freshLink(trx: Knex.Transaction, p: { ticket: Ticket; recipient: string; url: string; now: number }): Promise<void>;
+  lostLinks(trx: Knex.Transaction, p: { address: string; cases: Array<{ ticket: Ticket; url: string }>; now: number }): Promise<void>;
+}
+
+export interface PortalDeps {
+  db: Knex;
+  config: Config;
+  blobs: BlobStore;
+  cases: CaseService;
+  links: LinkService;
+  mailer?: LinkMailer;
+  logger: Logger;
+  clock?: () => number;
+}
+
+const HOUR = 3_600_000;
+/** Original HTML above this size is not shown (the text part still is): the page must stay fast on a phone. */
+const MAX_HTML_BYTES = 512 * 1024;
+export const MAX_TEXT_CHARS = 50_000;
+
+export class PortalService {
+  private readonly now: () => number;
+  private readonly log: Logger;
+
+  constructor(private readonly deps: PortalDeps) {
+    this.now = deps.clock ?? Date.now;
+    this.log = deps.logger.child({ component: 'portal' });
+  }
+
+  async access(token: string): Promise<Access> {
+    const { db, links } = this.deps;
+    const r = await links.verifyToken(db, token, this.now());
+    if (r.ok) {
+      const ticket = await findTicketById(db, r.ticketId);
+      return ticket ? { kind: 'ok', ticket, recipient: r.recipient, linkId: r.linkId } : { kind: 'invalid' };
+    }
+    if (r.reason === 'expired' || r.reason === 'revoked') {
+      const row = await findLinkByHash(db, tokenHash(token));
+      if (row) return { kind: 'stale', ticketId: row.ticketId, number: row.number, recipient: row.recipient };
+    }
+    return { kind: 'invalid' };
+  }
+
+  /** The page's content. Opening it is the customer reading every support answer shown (the read receipt). */
+  async open(a: Extract<Access, { kind: 'ok' }>): Promise<PageModel> {
+    const { db, cases, links, config } = this.deps;
+    const now = this.now();
+    await db.transaction(async (trx) => {
+      await cases.markRead(trx, a.ticket, a.recipient, now);
+      await links.touchLink(trx, a.linkId, now);
+    });
+    const ticket = (await findTicketById(db, a.ticket.id)) ?? a.ticket;
+    const rows = (await messagesOf(db, ticket.id)).filter((m) => !m.internal && (m.role === 'customer' || m.role === 'consultant'));
+    const atts = await attachmentsOf(db, rows.map((m) => Number(m.id)));
+    const consultantNames = new Map<string, string>();
+    const messages: PageMessage[] = [];
+    for (const m of rows) {
+      const from = (m.from_address ?? '').toLowerCase();
+      if (m.role === 'consultant' && m.from_name) consultantNames.set(from, m.from_name);
+      let html: string | undefined;
+      if (m.role === 'customer' && m.html_sha256) html = await this.readHtml(m.html_sha256);
+      messages.push({
+        id: Number(m.id),
+        side: m.role === 'consultant' ? 'support' : from === a.recipient ? 'me' : 'other',
+        author: m.role === 'consultant' ? config.supportName : m.from_name || m.from_address || '',
+        at: Number(m.created_at),
+        text: m.body_text ?? '',
+        html,
+        readAt: m.read_at == null ? undefined : Number(m.read_at),
+        attachments: atts.filter((x) => Number(x.message_id) === Number(m.id)).map((x) => ({
+          id: Number(x.id), filename: x.filename, contentType: x.content_type, size: Number(x.size),
+          contentId: x.content_id ?? undefined, inline: Boolean(x.inline),
+        })),
+      });
+    }
+    return {
+      ticket, recipient: a.recipient, messages,
+      attendedBy: ticket.assignee ? (consultantNames.get(ticket.assignee) ?? ticket.assignee.split('@')[0]) : undefined,
+      canWrite: isOpen(ticket.stage),
+      canRate: ticket.stage === 'pruebas' || (ticket.stage === 'cerrado' && !ticket.rating),
+    };
+  }
+
+  /** An attachment of a message the customer can see on this case; undefined for anything else. */
+  async attachment(a: Extract<Access, { kind: 'ok' }>, attachmentId: number): Promise<{ filename: string; contentType: string; data: Buffer } | undefined> {
+    const { db, blobs } = this.deps;
+    const row = await db('attachments')
+      .join('messages', 'messages.id', 'attachments.message_id')
+      .where({ 'attachments.id': attachmentId, 'messages.ticket_id': a.ticket.id, 'messages.internal': false })
+      .whereIn('messages.role', ['customer', 'consultant'])
+      .first('attachments.filename', 'attachments.content_type', 'attachments.sha256');
+    if (!row || !blobs.has(row.sha256)) return undefined;
+    return { filename: row.filename, contentType: row.content_type, data: await blobs.get(row.sha256) };
+  }
+
+  /**
+   * A message typed on the page, added as a mail would be. `nonce` is the form's one-time key: the same form
+   * submitted twice (double click, reload after POST) adds the message once.
+   */
+  async postMessage(a: Extract<Access, { kind: 'ok' }>, input: { nonce: string; text: string; files: UploadedFile[] }): Promise<{ duplicate: boolean; messageRowId?: number }> {
+    const { db, cases, blobs, config } = this.deps;
+    if (!isOpen(a.ticket.stage)) throw new MesaError('TRANSITION_REFUSED', 'el caso está cerrado');
+    const text = input.text.replace(/\r\n/g, '\n').trim().slice(0, MAX_TEXT_CHARS);
+    const files = input.files.filter((f) => f.data.length > 0);
+    if (!text && files.length === 0) throw new MesaError('MAIL_EMPTY', 'mensaje vacío');
+    for (const f of files) if (f.data.length > config.limits.maxAttachmentBytes) throw new MesaError('ATTACHMENT_TOO_LARGE', f.filename);
+    // Blobs first: a rollback leaves at worst an orphan file, never a message pointing at nothing.
+    const attachments: Array<{ filename: string; contentType: string; size: number; sha256: string; inline: boolean }> = [];
+    for (const f of files) {
+      attachments.push({ filename: cleanFilename(f.filename), contentType: f.contentType || 'application/octet-stream', size: f.data.length, sha256: await blobs.put(f.data), inline: false });
+    }
+    const now = this.now();
+    const fromName = a.recipient === a.ticket.requester ? a.ticket.requesterName : undefined;
+    const r = await this.once(a.ticket.id, input.nonce, 'message', now, async (trx) => {
+      const ticket = (await findTicketById(trx, a.ticket.id))!;
+      if (!isOpen(ticket.stage)) throw new MesaError('TRANSITION_REFUSED', 'el caso está cerrado');
+      const { messageRowId } = await cases.addMessage(trx, ticket, {
+        message: {
+          role: 'customer', source: 'web', fromAddress: a.recipient, fromName, bodyText: text, fullText: text,
+          subject: `[Caso #${ticket.number}] ${ticket.subject}`, internal: false, verified: true, createdAt: now, attachments,
+          to: [config.supportAddress],
+        },
+        cc: [], threadIds: [], reopen: false,
+      });
+      await setSubmissionMessage(trx, ticket.id, input.nonce, messageRowId);
+      this.log.info({ ticket: ticket.number, messageRowId, attachments: attachments.length }, 'mensaje desde la página del caso');
+      return messageRowId;
+    });
+    return { duplicate: r.duplicate, messageRowId: r.result };
+  }
+
+  /**
+   * "Solución satisfactoria" (VoBo: closes the case) or "insatisfactoria" (reopens it with the customer's
+   * comment, which support is told about again). Offered while the case is in `pruebas` or closed.
+   */
+  async rate(a: Extract<Access, { kind: 'ok' }>, input: { nonce: string; verdict: Verdict; comment: string }): Promise<{ duplicate: boolean; url?: string }> {
+    const comment = input.comment.replace(/\r\n/g, '\n').trim().slice(0, MAX_TEXT_CHARS);
+    if (input.verdict === 'insatisfactoria' && !comment) throw new MesaError('MAIL_EMPTY', 'falta el comentario');
+    const now = this.now();
+    const r = await this.once(a.ticket.id, input.nonce, 'rating', now, async (trx) => {
+      const ticket = (await findTicketById(trx, a.ticket.id))!;
+      if (ticket.stage !== 'pruebas' && ticket.stage !== 'cerrado') throw new MesaError('TRANSITION_REFUSED', `calificar en etapa "${ticket.stage}"`);
+      await this.applyRating(trx, ticket, input.verdict, comment, a.recipient, now);
+      // Reopening a closed case rotates its links (the notifier revokes them and mails new ones): hand this
+      // browser the recipient's new link too, so the answer to the click is the case, not a dead link.
+      if (ticket.stage === 'cerrado') return this.deps.links.issueLink(trx, { ticketId: ticket.id, number: ticket.number, recipient: a.recipient, now });
+      return undefined;
+    });
+    return { duplicate: r.duplicate, url: r.result };
+  }
+
+  /**
+   * The rating is recorded on the case and in its event log. VoBo closes a case in `pruebas`; "insatisfactoria"
+   * reopens it (from `pruebas` or closed) and adds the comment to the conversation as the customer's message, so
+   * the consultants are told through the same notifier as for a mail. Both stage changes go through the state
+   * machine (CaseService.changeStage), never around it.
+   */
+  private async applyRating(trx: Knex.Transaction, ticket: Ticket, verdict: Verdict, comment: string, actor: string, now: number): Promise<void> {
+    const { cases, config } = this.deps;
+    let current = ticket;
+    if (verdict === 'satisfactoria') {
+      if (current.stage === 'pruebas') current = await cases.changeStage(trx, current, 'cerrar', actor, 'visto bueno del cliente (solución satisfactoria)', now);
+    } else {
+      current = await cases.changeStage(trx, current, 'reabrir', actor, 'solución insatisfactoria', now);
+      await cases.addMessage(trx, current, {
+        message: {
+          role: 'customer', source: 'web', fromAddress: actor, fromName: actor === current.requester ? current.requesterName : undefined,
+          bodyText: comment, fullText: comment, subject: `[Caso #${current.number}] ${current.subject}`, internal: false, verified: true,
+          createdAt: now, attachments: [], to: [config.supportAddress],
+        },
+        cc: [], threadIds: [], reopen: false,
+      });
+    }
+    await updateTicket(trx, ticket.id, { rating: verdict, rating_comment: comment || null, updated_at: now });
+    await insertEvent(trx, { ticketId: ticket.id, type: 'rated', actor, to: verdict, reason: comment ? comment.slice(0, 1000) : undefined, at: now, data: { source: 'web' } });
+    this.log.info({ ticket: ticket.number, verdict }, 'calificación desde la página del caso');
+  }
+
+  /**
+   * A fresh link for a stale one, sent to the address the old link was made for when it still belongs to the
+   * case, else to the requester: never to an address typed in. Limited per case; the route limits per client.
+   */
+  async requestFreshLink(s: Extract<Access, { kind: 'stale' }>): Promise<'sent' | 'limited'> {
+    const { db, config, links, mailer } = this.deps;
+    const now = this.now();
+    const key = `case:${s.ticketId}`;
+    if ((await countLinkRequests(db, key, now - HOUR)) >= config.web.linkRequestsPerCase) return 'limited';
+    await db.transaction(async (trx) => {
+      await recordLinkRequest(trx, 'fresh', key, now);
+      const ticket = await findTicketById(trx, s.ticketId);
+      if (!ticket) return;
+      const people = await participantsOf(trx, ticket.id);
+      const belongs = s.recipient === ticket.requester || people.some((p) => p.address === s.recipient && p.role !== 'consultant');
+      const recipient = belongs ? s.recipient : ticket.requester;
+      const url = await links.issueLink(trx, { ticketId: ticket.id, number: ticket.number, recipient, now });
+      if (mailer) await mailer.freshLink(trx, { ticket, recipient, url, now });
+      else this.log.warn({ ticket: ticket.number }, 'no hay quién envíe el enlace nuevo (outbound sin conectar)');
+    });
+    return 'sent';
+  }
+
+  /**
+   * "Perdí mi enlace": mails the address the links to its open cases. The caller shows the same answer whatever
+   * happens here, so the page does not tell who has cases; limited per address (hashed) as well as per client.
+   */
+  async lostLinks(address: string): Promise<void> {
+    const { db, config, links, mailer } = this.deps;
+    const now = this.now();
+    const addr = address.trim().toLowerCase();
+    const key = `addr:${BlobStore.sha256(addr)}`;
+    if ((await countLinkRequests(db, key, now - HOUR)) >= config.web.linkRequestsPerCase) return;
+    const open = await openCasesOf(db, addr);
+    await db.transaction(async (trx) => {
+      await recordLinkRequest(trx, 'lost', key, now);
+      if (open.length === 0) return;
+      const found: Array<{ ticket: Ticket; url: string }> = [];
+      for (const c of open) {
+        const ticket = await findTicketById(trx, c.id);
+        if (ticket) found.push({ ticket, url: await links.issueLink(trx, { ticketId: ticket.id, number: ticket.number, recipient: addr, now }) });
+      }
+      if (mailer) await mailer.lostLinks(trx, { address: addr, cases: found, now });
+    });
+  }
+
+  /** Runs `effect` once per (case, nonce): a second submission of the same form finds the claim and does nothing. */
+  private async once<T>(ticketId: number, nonce: string, kind: 'message' | 'rating', now: number, effect: (trx: Knex.Transaction) => Promise<T>): Promise<{ duplicate: boolean; result?: T }> {
+    try {
+      return await this.deps.db.transaction(async (trx) => {
+        if (!(await claimSubmission(trx, ticketId, nonce, kind, now))) return { duplicate: true };
+        return { duplicate: false, result: await effect(trx) };
+      });
+    } catch (err) {
+      // The twin of this submission committed first (PostgreSQL waits on the key, then refuses ours).
+      if (/web_submissions|unique|duplicate key/i.test(String((err as Error).message))) return { duplicate: true };
+      throw err;
+    }
+  }
+
+  private async readHtml(sha: string): Promise<string | undefined> {
+    const { blobs } = this.deps;
+    if (!blobs.has(sha)) return undefined;
+    const buf = await blobs.get(sha);
+    return buf.length > MAX_HTML_BYTES ? undefined : buf.toString('utf8');
+  }
+}
+
+/** A file name as typed by a browser: no path, no control characters, something left. */
+export function cleanFilename(name: string): string {
+  const base = name.split(/[\\/]/).pop() ?? '';
+  const clean = base.replace(/[\u0000-\u001f\u007f]/g, '').trim().slice(0, 200);
+  return clean || 'adjunto';
+}

@@ -1,0 +1,160 @@
+import type { Priority, Stage } from '../tickets/types.ts';
+
+/**
+ * The status page's words, Spanish first (LOCALE=en switches to English). Layout lives in views/; only text here,
+ * so a translation never touches markup.
+ */
+const es = {
+  lang: 'es',
+  dateLocale: 'es-CO',
+  skip: 'Saltar al contenido',
+  caseTitle: (n: number) => `Caso #${n}`,
+  radicado: 'Radicado',
+  subject: 'Asunto',
+  filed: 'Radicado el',
+  stage: 'Etapa',
+  priority: 'Prioridad',
+  attendedBy: 'Lo atiende',
+  unassigned: 'Equipo de soporte (por asignar)',
+  sla: 'Tiempo de atención',
+  slaLight: { green: 'A tiempo', yellow: 'Cerca del plazo', red: 'Fuera de plazo' } as Record<string, string>,
+  waitingOn: 'En espera de',
+  waiting: { soporte: 'Soporte', cliente: 'Tu respuesta', tercero: 'Un tercero' } as Record<string, string>,
+  stages: {
+    abierto: 'Abierto', analisis: 'En análisis', solucion: 'Preparando la solución', pruebas: 'En pruebas: esperamos tu confirmación',
+    cerrado: 'Cerrado', reabierto: 'Reabierto',
+  } satisfies Record<Stage, string>,
+  priorities: { alta: 'Alta', media: 'Media', baja: 'Baja' } satisfies Record<Priority, string>,
+  conversation: 'Conversación',
+  me: 'Yo',
+  read: 'Leído',
+  attachments: 'Adjuntos',
+  download: 'Descargar',
+  originalFormat: 'Ver el mensaje con su formato original',
+  noMessages: 'Todavía no hay mensajes.',
+  addMessage: 'Escribir al equipo de soporte',
+  messageLabel: 'Mensaje',
+  filesLabel: 'Adjuntar archivos',
+  filesHint: (max: string) => `Opcional. Hasta ${max} por archivo.`,
+  send: 'Enviar',
+  sent: 'Tu mensaje quedó registrado en el caso. El equipo de soporte ya fue avisado.',
+  empty: 'Escribe un mensaje o adjunta un archivo.',
+  closedNote: 'Este caso está cerrado. Si el problema volvió, califica la solución como insatisfactoria para reabrirlo.',
+  ratingTitle: '¿Cómo te fue con la solución?',
+  ratingIntro: 'Cuéntanos si la solución propuesta resolvió tu caso.',
+  ratingComment: 'Comentario',
+  ratingCommentHint: 'Opcional si la solución fue satisfactoria; cuéntanos qué falta si no lo fue.',
+  good: 'Solución satisfactoria',
+  bad: 'Solución insatisfactoria',
+  needComment: 'Cuéntanos qué falta para que podamos reabrir el caso con esa información.',
+  ratedGood: 'Gracias. Registramos tu visto bueno y el caso quedó cerrado.',
+  ratedBad: 'Reabrimos el caso con tu comentario; el equipo de soporte ya fue avisado.',
+  ratingRecorded: (r: string) => `Tu calificación: ${r}.`,
+  ratingNames: { satisfactoria: 'solución satisfactoria', insatisfactoria: 'solución insatisfactoria' } as Record<string, string>,
+  notFoundTitle: 'Página no encontrada',
+  notFound: 'No encontramos esta página.',
+  expiredTitle: 'Este enlace ya no es válido',
+  expired: 'El enlace venció o fue reemplazado por uno más reciente. Podemos enviar un enlace nuevo al correo registrado en el caso.',
+  sendFresh: 'Enviarme un enlace nuevo',
+  freshSent: 'Si el caso sigue activo, enviamos un enlace nuevo al correo registrado en él. Revisa tu bandeja de entrada.',
+  tooMany: 'Recibimos demasiadas solicitudes. Intenta de nuevo más tarde.',
+  lostTitle: 'Perdí mi enlace',
+  lostIntro: 'Escribe tu correo electrónico y te enviaremos los enlaces de tus casos abiertos.',
+  emailLabel: 'Correo electrónico',
+  lostSend: 'Enviarme mis enlaces',
+  lostSent: 'Si ese correo tiene casos abiertos, le enviamos los enlaces. Revisa tu bandeja de entrada.',
+  lostLink: '¿Perdiste tu enlace?',
+  badEmail: 'Escribe una dirección de correo válida.',
+  staleForm: 'El formulario caducó. Vuelve a cargar la página e inténtalo de nuevo.',
+  tooLarge: (max: string) => `El archivo es demasiado grande: el límite es ${max} por archivo.`,
+  error: 'Algo salió mal. Intenta de nuevo en unos minutos.',
+  back: 'Volver al caso',
+  footer: 'Este enlace es personal: no lo compartas.',
+};
+
+export type Strings = typeof es;
+
+const en: Strings = {
+  lang: 'en',
+  dateLocale: 'en-US',
+  skip: 'Skip to content',
+  caseTitle: (n) => `Case #${n}`,
+  radicado: 'Case number',
+  subject: 'Subject',
+  filed: 'Filed',
+  stage: 'Stage',
+  priority: 'Priority',
+  attendedBy: 'Handled by',
+  unassigned: 'Support team (not yet assigned)',
+  sla: 'Response time',
+  slaLight: { green: 'On time', yellow: 'Close to the deadline', red: 'Late' },
+  waitingOn: 'Waiting on',
+  waiting: { soporte: 'Support', cliente: 'Your answer', tercero: 'A third party' },
+  stages: {
+    abierto: 'Open', analisis: 'Under analysis', solucion: 'Preparing a solution', pruebas: 'Testing: waiting for your confirmation',
+    cerrado: 'Closed', reabierto: 'Reopened',
+  },
+  priorities: { alta: 'High', media: 'Medium', baja: 'Low' },
+  conversation: 'Conversation',
+  me: 'Me',
+  read: 'Read',
+  attachments: 'Attachments',
+  download: 'Download',
+  originalFormat: 'Show the message with its original formatting',
+  noMessages: 'No messages yet.',
+  addMessage: 'Write to the support team',
+  messageLabel: 'Message',
+  filesLabel: 'Attach files',
+  filesHint: (max) => `Optional. Up to ${max} per file.`,
+  send: 'Send',
+  sent: 'Your message was added to the case. The support team has been told.',
+  empty: 'Write a message or attach a file.',
+  closedNote: 'This case is closed. If the problem is back, rate the solution as unsatisfactory to reopen it.',
+  ratingTitle: 'How did the solution work for you?',
+  ratingIntro: 'Tell us whether the proposed solution solved your case.',
+  ratingComment: 'Comment',
+  ratingCommentHint: 'Optional if the solution worked; tell us what is missing if it did not.',
+  good: 'Solution satisfactory',
+  bad: 'Solution unsatisfactory',
+  needComment: 'Tell us what is missing so we can reopen the case with that information.',
+  ratedGood: 'Thank you. Your approval was recorded and the case is closed.',
+  ratedBad: 'We reopened the case with your comment; the support team has been told.',
+  ratingRecorded: (r) => `Your rating: ${r}.`,
+  ratingNames: { satisfactoria: 'solution satisfactory', insatisfactoria: 'solution unsatisfactory' },
+  notFoundTitle: 'Page not found',
+  notFound: 'We could not find this page.',
+  expiredTitle: 'This link is no longer valid',
+  expired: 'The link expired or was replaced by a newer one. We can send a new link to the address on the case.',
+  sendFresh: 'Send me a new link',
+  freshSent: 'If the case is still active, we sent a new link to the address on it. Check your inbox.',
+  tooMany: 'Too many requests. Please try again later.',
+  lostTitle: 'I lost my link',
+  lostIntro: 'Type your e-mail address and we will send you the links to your open cases.',
+  emailLabel: 'E-mail address',
+  lostSend: 'Send me my links',
+  lostSent: 'If that address has open cases, we sent it the links. Check your inbox.',
+  lostLink: 'Lost your link?',
+  badEmail: 'Type a valid e-mail address.',
+  staleForm: 'The form expired. Reload the page and try again.',
+  tooLarge: (max) => `The file is too large: the limit is ${max} per file.`,
+  error: 'Something went wrong. Please try again in a few minutes.',
+  back: 'Back to the case',
+  footer: 'This link is personal: do not share it.',
+};
+
+export function strings(locale: 'es' | 'en'): Strings {
+  return locale === 'en' ? en : es;
+}
+
+/** Human sizes for limits and attachments ("25 MB"). */
+export function formatBytes(bytes: number, locale: 'es' | 'en'): string {
+  const fmt = new Intl.NumberFormat(locale === 'en' ? 'en-US' : 'es-CO', { maximumFractionDigits: 1 });
+  if (bytes < 1024) return `${bytes} B`;
+  if (bytes < 1024 * 1024) return `${fmt.format(bytes / 1024)} KB`;
+  return `${fmt.format(bytes / (1024 * 1024))} MB`;
+}
+
+/** Date and time in the configured zone, e.g. "22 nov 2026, 9:15 a. m.". */
+export function formatWhen(ms: number, s: Strings, timeZone: string): string {
+  return new Intl.DateTimeFormat(s.dateLocale, { timeZone, dateStyle: 'medium', timeStyle: 'short' }).format(new Date(ms));
+}

@@ -1,0 +1,71 @@
+import type { FastifyInstance } from 'fastify';
+import { Counter, Gauge, Registry } from 'prom-client';
+import type { App } from '../app.ts';
+import { outcomeCounts } from '../db/repos/ledger.ts';
+import { listMailboxStates } from '../db/repos/mailbox-state.ts';
+
+/**
+ * `GET /metrics` in the Prometheus text format (prom-client). Every figure is read from the database when
+ * scraped, so it is the same whichever instance answers and survives restarts: mails ingested by outcome (the
+ * ingestion ledger), outbox rows by state, consecutive poll errors and last good poll per mailbox, open cases by
+ * priority, mail held in quarantine.
+ */
+export function registerMetrics(server: FastifyInstance, app: App): void {
+  const { db } = app;
+  const registry = new Registry();
+  let hasOutbox: boolean | undefined;
+
+  new Counter({
+    name: 'mesa_mails_ingested_total', help: 'Mails recorded in the ingestion ledger, by outcome.', labelNames: ['outcome'], registers: [registry],
+    async collect() {
+      this.reset();
+      const counts = await outcomeCounts(db);
+      for (const outcome of ['accepted', 'ignored', 'rejected']) this.inc({ outcome }, counts[outcome] ?? 0);
+    },
+  });
+  new Gauge({
+    name: 'mesa_outbox_messages', help: 'Outgoing mails in the outbox, by state.', labelNames: ['state'], registers: [registry],
+    async collect() {
+      this.reset();
+      hasOutbox ??= await db.schema.hasTable('outbox');
+      if (!hasOutbox) return;
+      const rows: any[] = await db('outbox').select('state').count({ n: '*' }).groupBy('state');
+      for (const r of rows) this.set({ state: String(r.state) }, Number(r.n));
+    },
+  });
+  new Gauge({
+    name: 'mesa_mailbox_poll_errors', help: 'Consecutive failed polls of each mailbox (0 after a good poll).', labelNames: ['mailbox'], registers: [registry],
+    async collect() {
+      this.reset();
+      for (const s of await listMailboxStates(db)) this.set({ mailbox: s.name }, s.errorCount);
+    },
+  });
+  new Gauge({
+    name: 'mesa_mailbox_last_success_timestamp_seconds', help: 'When each mailbox was last read without error.', labelNames: ['mailbox'], registers: [registry],
+    async collect() {
+      this.reset();
+      for (const s of await listMailboxStates(db)) if (s.lastSuccessAt) this.set({ mailbox: s.name }, Math.floor(s.lastSuccessAt / 1000));
+    },
+  });
+  new Gauge({
+    name: 'mesa_open_cases', help: 'Cases not closed, by priority.', labelNames: ['priority'], registers: [registry],
+    async collect() {
+      this.reset();
+      const rows = await db('tickets').whereNot('stage', 'cerrado').select('priority').count({ n: '*' }).groupBy('priority');
+      const by = new Map<string, number>(rows.map((r: any) => [String(r.priority), Number(r.n)] as [string, number]));
+      for (const p of ['alta', 'media', 'baja']) this.set({ priority: p }, by.get(p) ?? 0);
+    },
+  });
+  new Gauge({
+    name: 'mesa_quarantine_held', help: 'Mails held in quarantine, waiting for a decision.', registers: [registry],
+    async collect() {
+      const r = await db('quarantine').where({ state: 'held' }).count({ n: '*' }).first();
+      this.set(Number(r?.n ?? 0));
+    },
+  });
+
+  server.get('/metrics', async (_req, reply) => {
+    const body = await registry.metrics();
+    return reply.header('cache-control', 'no-store').type(registry.contentType).send(body);
+  });
+}

@@ -1,0 +1,242 @@
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import cookie from '@fastify/cookie';
+import csrf from '@fastify/csrf-protection';
+import formbody from '@fastify/formbody';
+import helmet from '@fastify/helmet';
+import multipart from '@fastify/multipart';
+import rateLimit from '@fastify/rate-limit';
+import contentDisposition from 'content-disposition';
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import { z } from 'zod';
+import type { App } from '../app.ts';
+import { isMesaError } from '../errors.ts';
+import type { LinkService } from '../links/links.ts';
+import { LINK_PATH } from '../links/tokens.ts';
+import { PortalService, type Access, type LinkMailer, type UploadedFile, type Verdict } from '../services/portal.ts';
+import type { Ticket } from '../tickets/types.ts';
+import { formatBytes, strings, type Strings } from './i18n.ts';
+import { casePage } from './views/case-page.ts';
+import { lostLinkPage, messagePage, notFoundPage, stalePage } from './views/pages.ts';
+
+/**
+ * "Consultar mi caso" (issue 4): the page behind the magic links, and "Perdí mi enlace". Everything here is
+ * registered in its own encapsulated scope, so the security headers, cookies and body parsers apply to these
+ * routes only (not to /healthz or /metrics).
+ *
+ * Token hygiene: the token is in the path, so it must never reach a log (the server runs with request logging
+ * off and the logger redacts `req.url`; this scope logs no URL), a Referer (`Referrer-Policy: no-referrer`) or a
+ * cache (`Cache-Control: no-store`).
+ */
+
+export interface StatusPageOptions {
+  /** Queues the fresh-link and lost-link mails; the outbound side provides it. */
+  mailer?: LinkMailer;
+  /** The SLA light of a case, once the lifecycle side provides it. */
+  sla?: (ticket: Ticket) => Promise<'green' | 'yellow' | 'red' | undefined>;
+  links?: LinkService;
+  clock?: () => number;
+}
+
+const CSS = fs.readFileSync(new URL('./assets/mesa.css', import.meta.url));
+const CSS_ETAG = `"${crypto.createHash('sha256').update(CSS).digest('hex').slice(0, 16)}"`;
+const NONCE = /^[A-Za-z0-9_-]{16,64}$/;
+const BASE = LINK_PATH.replace(/\/+$/, ''); // "/caso"
+
+type Body = Record<string, unknown> | undefined;
+interface TokenParams { token: string }
+
+/** A text field from either a urlencoded body (string) or a multipart one with attachFieldsToBody ({ value }). */
+function field(body: Body, name: string): string {
+  const v = body?.[name];
+  const one = Array.isArray(v) ? v[0] : v;
+  if (typeof one === 'string') return one;
+  if (one && typeof one === 'object' && 'value' in one && typeof (one as { value: unknown }).value === 'string') return (one as { value: string }).value;
+  return '';
+}
+
+function files(body: Body, name: string): UploadedFile[] {
+  const v = body?.[name];
+  const list = Array.isArray(v) ? v : v ? [v] : [];
+  return list
+    .filter((p: any) => p && p.type === 'file' && p.filename)
+    .map((p: any) => ({ filename: String(p.filename), contentType: String(p.mimetype || 'application/octet-stream'), data: p._buf ?? Buffer.alloc(0) }));
+}
+
+const newNonce = () => crypto.randomBytes(18).toString('base64url');
+
+export function registerStatusPage(server: FastifyInstance, app: App, opts: StatusPageOptions = {}): void {
+  const { config } = app;
+  const s: Strings = strings(config.locale);
+  const brand = config.supportName;
+  const links = opts.links ?? app.links;
+  const portal = new PortalService({
+    db: app.db, config, blobs: app.blobs, cases: app.cases, links, mailer: opts.mailer, logger: app.logger, clock: opts.clock,
+  });
+  const secure = config.publicUrl.startsWith('https:');
+  const hmacKey = crypto.createHmac('sha256', config.secretKey).update('mesa-csrf-v1').digest();
+
+  server.register(async (scope) => {
+    await scope.register(helmet, {
+      // The page runs no script at all; styles and images come only from this server (images also as data:
+      // from sanitized mail). Anything a mail smuggled past the sanitizer has nowhere to run or load from.
+      contentSecurityPolicy: {
+        useDefaults: false,
+        directives: {
+          defaultSrc: ["'none'"], styleSrc: ["'self'"], imgSrc: ["'self'", 'data:'], formAction: ["'self'"],
+          frameAncestors: ["'none'"], baseUri: ["'none'"],
+        },
+      },
+      referrerPolicy: { policy: 'no-referrer' },
+      crossOriginEmbedderPolicy: false,
+      hsts: secure,
+    });
+    await scope.register(cookie);
+    await scope.register(csrf, {
+      cookieOpts: { path: '/', sameSite: 'lax', httpOnly: true, secure },
+      // The form token is bound to the link it was rendered for: a token from one case page is no good on another.
+      csrfOpts: { hmacKey, userInfo: true },
+      getUserInfo: (req) => (req.params as Partial<TokenParams>)?.token ?? 'perdi-mi-enlace',
+      getToken: (req) => field(req.body as Body, '_csrf'),
+    });
+    await scope.register(formbody, { bodyLimit: 256 * 1024 });
+    await scope.register(multipart, {
+      attachFieldsToBody: true,
+      limits: { fileSize: config.limits.maxAttachmentBytes, files: 10, fields: 10, fieldSize: 256 * 1024, parts: 24 },
+    });
+    await scope.register(rateLimit, { global: false });
+
+    scope.addHook('onSend', async (_req, reply, payload) => {
+      if (!reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');
+      reply.header('x-robots-tag', 'noindex, nofollow');
+      return payload;
+    });
+
+    const page = (reply: FastifyReply, code: number, body: string) => reply.code(code).type('text/html; charset=utf-8').send(body);
+    const notFound = (reply: FastifyReply) => page(reply, 404, notFoundPage(s, brand));
+    const csrfFor = (reply: FastifyReply, token: string) => reply.generateCsrf({ userInfo: token });
+
+    scope.setErrorHandler(async (err: any, req, reply) => {
+      const code = Number(err.statusCode) || 500;
+      if (code >= 500) req.log.error({ err }, 'error en la página del caso');
+      else req.log.info({ code: err.code, status: code }, 'petición rechazada en la página del caso');
+      if (code === 403 && /CSRF/.test(String(err.code))) return page(reply, 403, messagePage({ s, brand, title: s.staleForm, text: s.staleForm }));
+      if (code === 413) return page(reply, 413, messagePage({ s, brand, title: s.tooLarge(formatBytes(config.limits.maxAttachmentBytes, config.locale)), text: s.tooLarge(formatBytes(config.limits.maxAttachmentBytes, config.locale)) }));
+      if (code === 429) return page(reply, 429, messagePage({ s, brand, title: s.tooMany, text: s.tooMany }));
+      if (code === 404) return notFound(reply);
+      return page(reply, code >= 500 ? 500 : code, messagePage({ s, brand, title: s.error, text: s.error }));
+    });
+
+    scope.get('/static/mesa.css', async (req, reply) => {
+      reply.header('cache-control', 'public, max-age=86400').header('etag', CSS_ETAG);
+      if (req.headers['if-none-match'] === CSS_ETAG) return reply.code(304).send();
+      return reply.type('text/css; charset=utf-8').send(CSS);
+    });
+
+    const renderCase = async (reply: FastifyReply, token: string, a: Extract<Access, { kind: 'ok' }>, extra: { code?: number; notice?: string; error?: { form: 'message' | 'rating'; text: string }; draft?: string } = {}) => {
+      const model = await portal.open(a);
+      const sla = opts.sla ? await opts.sla(model.ticket).catch(() => undefined) : undefined;
+      return page(reply, extra.code ?? 200, casePage({
+        s, brand, timeZone: config.timezone, base: `${BASE}/${token}`, model, sla, csrf: csrfFor(reply, token),
+        messageNonce: newNonce(), ratingNonce: newNonce(), maxAttachmentBytes: config.limits.maxAttachmentBytes,
+        notice: extra.notice, error: extra.error, draft: extra.draft,
+      }));
+    };
+
+    const NOTICES: Record<string, string> = { mensaje: s.sent, vobo: s.ratedGood, reabierto: s.ratedBad };
+
+    // The case routes live under their own prefix so that an unknown path below it gets this scope's quiet 404
+    // (fastify's default 404 handler would log the URL, token included).
+    await scope.register(async (caseScope) => {
+      caseScope.setNotFoundHandler(async (_req, reply) => notFound(reply));
+
+      caseScope.get<{ Params: TokenParams; Querystring: { aviso?: string } }>('/:token', async (req, reply) => {
+        const a = await portal.access(req.params.token);
+        if (a.kind === 'invalid') return notFound(reply);
+        if (a.kind === 'stale') return page(reply, 410, stalePage({ s, brand, action: `${BASE}/${req.params.token}/enlace-nuevo`, csrf: csrfFor(reply, req.params.token) }));
+        return renderCase(reply, req.params.token, a, { notice: NOTICES[req.query.aviso ?? ''] });
+      });
+
+      caseScope.get<{ Params: TokenParams & { id: string } }>('/:token/adjuntos/:id', async (req, reply) => {
+        const a = await portal.access(req.params.token);
+        if (a.kind !== 'ok' || !/^\d{1,12}$/.test(req.params.id)) return notFound(reply);
+        const file = await portal.attachment(a, Number(req.params.id));
+        if (!file) return notFound(reply);
+        // Served as a download, in a sandbox, never sniffed: a hostile attachment cannot run as a page of ours.
+        // Images keep their type so that sanitized mail HTML may show them inline (cid: references).
+        const type = /^image\/(png|jpeg|gif|webp)$/i.test(file.contentType) ? file.contentType.toLowerCase() : 'application/octet-stream';
+        return reply
+          .header('content-disposition', contentDisposition(file.filename, { type: 'attachment' }))
+          .header('content-security-policy', "default-src 'none'; sandbox")
+          .header('cache-control', 'private, no-store')
+          .type(type)
+          .send(file.data);
+      });
+
+      caseScope.post<{ Params: TokenParams }>('/:token/mensaje', { preHandler: scope.csrfProtection }, async (req, reply) => {
+        const a = await portal.access(req.params.token);
+        if (a.kind !== 'ok') return notFound(reply);
+        const body = req.body as Body;
+        const nonce = field(body, 'nonce');
+        if (!NONCE.test(nonce)) return reply.code(400).send();
+        const text = field(body, 'mensaje');
+        try {
+          const r = await portal.postMessage(a, { nonce, text, files: files(body, 'adjuntos') });
+          return reply.redirect(`${BASE}/${req.params.token}?aviso=mensaje${r.messageRowId ? `#m${r.messageRowId}` : ''}`, 303);
+        } catch (err) {
+          if (isMesaError(err, 'MAIL_EMPTY')) return renderCase(reply, req.params.token, a, { code: 400, error: { form: 'message', text: s.empty }, draft: text });
+          if (isMesaError(err, 'ATTACHMENT_TOO_LARGE')) return renderCase(reply, req.params.token, a, { code: 413, error: { form: 'message', text: s.tooLarge(formatBytes(config.limits.maxAttachmentBytes, config.locale)) }, draft: text });
+          if (isMesaError(err, 'TRANSITION_REFUSED')) return reply.redirect(`${BASE}/${req.params.token}`, 303);
+          throw err;
+        }
+      });
+
+      caseScope.post<{ Params: TokenParams }>('/:token/calificacion', { preHandler: scope.csrfProtection }, async (req, reply) => {
+        const a = await portal.access(req.params.token);
+        if (a.kind !== 'ok') return notFound(reply);
+        const body = req.body as Body;
+        const nonce = field(body, 'nonce');
+        const verdict = field(body, 'veredicto');
+        if (!NONCE.test(nonce) || (verdict !== 'satisfactoria' && verdict !== 'insatisfactoria')) return reply.code(400).send();
+        const comment = field(body, 'comentario');
+        try {
+          const r = await portal.rate(a, { nonce, verdict: verdict as Verdict, comment });
+          const path = r.url ? new URL(r.url).pathname : `${BASE}/${req.params.token}`;
+          return reply.redirect(`${path}?aviso=${verdict === 'satisfactoria' ? 'vobo' : 'reabierto'}`, 303);
+        } catch (err) {
+          if (isMesaError(err, 'MAIL_EMPTY')) return renderCase(reply, req.params.token, a, { code: 400, error: { form: 'rating', text: s.needComment }, draft: comment });
+          if (isMesaError(err, 'TRANSITION_REFUSED')) return reply.redirect(`${BASE}/${req.params.token}`, 303);
+          throw err;
+        }
+      });
+
+      caseScope.post<{ Params: TokenParams }>('/:token/enlace-nuevo', {
+        preHandler: scope.csrfProtection,
+        config: { rateLimit: { max: config.web.linkRequestsPerIp, timeWindow: '1 hour' } },
+      }, async (req, reply) => {
+        const a = await portal.access(req.params.token);
+        if (a.kind === 'invalid') return notFound(reply);
+        if (a.kind === 'ok') return reply.redirect(`${BASE}/${req.params.token}`, 303);
+        const r = await portal.requestFreshLink(a);
+        if (r === 'limited') return page(reply, 429, messagePage({ s, brand, title: s.tooMany, text: s.tooMany }));
+        return page(reply, 200, messagePage({ s, brand, title: s.sendFresh, text: s.freshSent }));
+      });
+    }, { prefix: BASE });
+
+    scope.get('/perdi-mi-enlace', async (_req, reply) => page(reply, 200, lostLinkPage({ s, brand, csrf: reply.generateCsrf({ userInfo: 'perdi-mi-enlace' }) })));
+
+    const emailSchema = z.string().trim().toLowerCase().max(320).email();
+    scope.post('/perdi-mi-enlace', {
+      preHandler: scope.csrfProtection,
+      config: { rateLimit: { max: config.web.linkRequestsPerIp, timeWindow: '1 hour' } },
+    }, async (req, reply) => {
+      const typed = field(req.body as Body, 'correo');
+      const parsed = emailSchema.safeParse(typed);
+      if (!parsed.success) return page(reply, 400, lostLinkPage({ s, brand, csrf: reply.generateCsrf({ userInfo: 'perdi-mi-enlace' }), error: s.badEmail, value: typed.slice(0, 320) }));
+      // The same answer whether or not the address has cases (and whether or not its own limit was reached).
+      await portal.lostLinks(parsed.data);
+      return page(reply, 200, messagePage({ s, brand, title: s.lostTitle, text: s.lostSent }));
+    });
+  });
+}
+

@@ -1,0 +1,110 @@
+import type { PageMessage, PageModel } from '../../services/portal.ts';
+import { html, trusted, type SafeHtml } from '../html.ts';
+import { formatBytes, formatWhen, type Strings } from '../i18n.ts';
+import { sanitizeMailHtml } from '../sanitize.ts';
+import { layout } from './layout.ts';
+
+export interface CasePageInput {
+  s: Strings;
+  brand: string;
+  timeZone: string;
+  /** The page's own path (`/caso/<token>`); forms and downloads hang off it. */
+  base: string;
+  model: PageModel;
+  sla?: 'green' | 'yellow' | 'red';
+  csrf: string;
+  messageNonce: string;
+  ratingNonce: string;
+  maxAttachmentBytes: number;
+  notice?: string;
+  error?: { form: 'message' | 'rating'; text: string };
+  draft?: string;
+}
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+export function casePage(p: CasePageInput): string {
+  const { s, model } = p;
+  const t = model.ticket;
+  const facts = html`<dl class="facts">
+  <div><dt>${s.radicado}</dt><dd class="num">#${t.number}</dd></div>
+  <div><dt>${s.filed}</dt><dd><time datetime="${iso(t.createdAt)}">${formatWhen(t.createdAt, s, p.timeZone)}</time></dd></div>
+  <div><dt>${s.stage}</dt><dd><span class="badge stage-${t.stage}">${s.stages[t.stage]}</span></dd></div>
+  <div><dt>${s.priority}</dt><dd><span class="badge prio-${t.priority}">${s.priorities[t.priority]}</span></dd></div>
+  <div><dt>${s.attendedBy}</dt><dd>${model.attendedBy ?? s.unassigned}</dd></div>
+  ${t.stage !== 'cerrado' ? html`<div><dt>${s.waitingOn}</dt><dd>${s.waiting[t.waitingOn] ?? t.waitingOn}</dd></div>` : ''}
+  ${p.sla ? html`<div><dt>${s.sla}</dt><dd><span class="light light-${p.sla}" aria-hidden="true"></span> ${s.slaLight[p.sla]}</dd></div>` : ''}
+</dl>`;
+
+  const body = html`
+<h1><span class="case-no">${s.caseTitle(t.number)}</span> <span class="subject">${t.subject}</span></h1>
+<section class="card summary" aria-label="${s.radicado}">${facts}</section>
+${p.notice ? html`<p class="notice" role="status">${p.notice}</p>` : ''}
+${model.canRate ? ratingForm(p) : ''}
+${!model.canWrite && !model.canRate ? html`<p class="note">${s.closedNote}</p>` : ''}
+${t.rating ? html`<p class="note">${s.ratingRecorded(s.ratingNames[t.rating] ?? t.rating)}</p>` : ''}
+<section class="conversation" aria-labelledby="conv-h">
+  <h2 id="conv-h">${s.conversation}</h2>
+  ${model.messages.length ? html`<ol class="thread">${model.messages.map((m) => message(p, m))}</ol>` : html`<p>${s.noMessages}</p>`}
+</section>
+${model.canWrite ? messageForm(p) : ''}`;
+  return layout({ s, title: `${s.caseTitle(t.number)} ${t.subject}`, brand: p.brand, body, footer: html`<p>${s.footer}</p>` });
+}
+
+function message(p: CasePageInput, m: PageMessage): SafeHtml {
+  const { s } = p;
+  const who = m.side === 'me' ? s.me : m.author;
+  const byCid = new Map(m.attachments.filter((a) => a.contentId).map((a) => [a.contentId!, a.id]));
+  const original = m.html
+    ? trusted(sanitizeMailHtml(m.html, { inlineImage: (cid) => (byCid.has(cid) ? `${p.base}/adjuntos/${byCid.get(cid)}` : undefined) }))
+    : undefined;
+  const files = m.attachments.filter((a) => !a.inline || !a.contentId);
+  return html`<li class="msg ${m.side}" id="m${m.id}">
+  <article class="bubble" aria-label="${who}, ${formatWhen(m.at, s, p.timeZone)}">
+    <p class="meta"><span class="who">${who}</span> <time datetime="${iso(m.at)}">${formatWhen(m.at, s, p.timeZone)}</time>${m.side === 'support' && m.readAt ? html` <span class="read">· ${s.read}</span>` : ''}</p>
+    <div class="text">${m.text}</div>
+    ${files.length ? html`<ul class="files" aria-label="${s.attachments}">${files.map((a) => html`<li><a href="${p.base}/adjuntos/${a.id}" download>${a.filename}</a> <span class="size">(${formatBytes(a.size, s.lang as 'es' | 'en')})</span></li>`)}</ul>` : ''}
+    ${original ? html`<details class="original"><summary>${s.originalFormat}</summary><div class="mail-html">${original}</div></details>` : ''}
+  </article>
+</li>`;
+}
+
+function messageForm(p: CasePageInput): SafeHtml {
+  const { s } = p;
+  const err = p.error?.form === 'message' ? p.error.text : undefined;
+  return html`<section class="card write" aria-labelledby="write-h">
+  <h2 id="write-h">${s.addMessage}</h2>
+  <form method="post" action="${p.base}/mensaje" enctype="multipart/form-data">
+    <input type="hidden" name="_csrf" value="${p.csrf}">
+    <input type="hidden" name="nonce" value="${p.messageNonce}">
+    ${err ? html`<p class="error" role="alert" id="msg-err">${err}</p>` : ''}
+    <label for="mensaje">${s.messageLabel}</label>
+    <textarea id="mensaje" name="mensaje" rows="5" maxlength="50000"${err ? trusted(' aria-invalid="true" aria-describedby="msg-err"') : ''}>${p.draft ?? ''}</textarea>
+    <label for="adjuntos">${s.filesLabel}</label>
+    <input id="adjuntos" name="adjuntos" type="file" multiple aria-describedby="adjuntos-hint">
+    <p class="hint" id="adjuntos-hint">${s.filesHint(formatBytes(p.maxAttachmentBytes, s.lang as 'es' | 'en'))}</p>
+    <button type="submit">${s.send}</button>
+  </form>
+</section>`;
+}
+
+function ratingForm(p: CasePageInput): SafeHtml {
+  const { s } = p;
+  const err = p.error?.form === 'rating' ? p.error.text : undefined;
+  return html`<section class="card rate" id="calificar" aria-labelledby="rate-h">
+  <h2 id="rate-h">${s.ratingTitle}</h2>
+  <p>${s.ratingIntro}</p>
+  <form method="post" action="${p.base}/calificacion">
+    <input type="hidden" name="_csrf" value="${p.csrf}">
+    <input type="hidden" name="nonce" value="${p.ratingNonce}">
+    ${err ? html`<p class="error" role="alert" id="rate-err">${err}</p>` : ''}
+    <label for="comentario">${s.ratingComment}</label>
+    <textarea id="comentario" name="comentario" rows="3" maxlength="50000" aria-describedby="comentario-hint${err ? ' rate-err' : ''}">${p.error?.form === 'rating' ? (p.draft ?? '') : ''}</textarea>
+    <p class="hint" id="comentario-hint">${s.ratingCommentHint}</p>
+    <div class="buttons">
+      <button type="submit" name="veredicto" value="satisfactoria" class="good">${s.good}</button>
+      <button type="submit" name="veredicto" value="insatisfactoria" class="bad">${s.bad}</button>
+    </div>
+  </form>
+</section>`;
+}

@@ -1,0 +1,46 @@
+import { html } from '../html.ts';
+import type { Strings } from '../i18n.ts';
+import { layout } from './layout.ts';
+
+/** The small pages around the case page: not found, stale link, lost link, plain messages. */
+
+export function notFoundPage(s: Strings, brand: string): string {
+  return layout({ s, brand, title: s.notFoundTitle, body: html`<h1>${s.notFoundTitle}</h1><p>${s.notFound}</p>` });
+}
+
+export function stalePage(p: { s: Strings; brand: string; action: string; csrf: string }): string {
+  const { s } = p;
+  return layout({
+    s, brand: p.brand, title: s.expiredTitle,
+    body: html`<h1>${s.expiredTitle}</h1>
+<section class="card"><p>${s.expired}</p>
+<form method="post" action="${p.action}">
+  <input type="hidden" name="_csrf" value="${p.csrf}">
+  <button type="submit">${s.sendFresh}</button>
+</form></section>`,
+  });
+}
+
+export function lostLinkPage(p: { s: Strings; brand: string; csrf: string; error?: string; value?: string }): string {
+  const { s } = p;
+  return layout({
+    s, brand: p.brand, title: s.lostTitle,
+    body: html`<h1>${s.lostTitle}</h1>
+<section class="card"><p>${s.lostIntro}</p>
+<form method="post" action="/perdi-mi-enlace">
+  <input type="hidden" name="_csrf" value="${p.csrf}">
+  ${p.error ? html`<p class="error" role="alert" id="email-err">${p.error}</p>` : ''}
+  <label for="correo">${s.emailLabel}</label>
+  <input id="correo" name="correo" type="email" autocomplete="email" required maxlength="320" value="${p.value ?? ''}"${p.error ? html` aria-invalid="true" aria-describedby="email-err"` : ''}>
+  <button type="submit">${s.lostSend}</button>
+</form></section>`,
+  });
+}
+
+export function messagePage(p: { s: Strings; brand: string; title: string; text: string; back?: string }): string {
+  const { s } = p;
+  return layout({
+    s, brand: p.brand, title: p.title,
+    body: html`<h1>${p.title}</h1><section class="card"><p role="status">${p.text}</p>${p.back ? html`<p><a href="${p.back}">${s.back}</a></p>` : ''}</section>`,
+  });
+}
