@@ -6,6 +6,8 @@ import { migrateLatest } from './db/migrate.ts';
 import { IngestService } from './inbound/ingest.ts';
 import type { Logger } from './logger.ts';
 import { CaseService } from './services/cases.ts';
+import { LifecycleService } from './services/lifecycle.ts';
+import { Policy } from './policy/policy.ts';
 import { BlobStore } from './storage/blobs.ts';
 
 /** The composition root: builds every service once, from one config and one logger. */
@@ -16,6 +18,9 @@ export interface App {
   blobs: BlobStore;
   cases: CaseService;
   ingest: IngestService;
+  /** Lifecycle rules: calendar, SLA, auto-close, limits, entitlement (issue 5). */
+  policy: Policy;
+  lifecycle: LifecycleService;
   close(): Promise<void>;
 }
 
@@ -24,9 +29,11 @@ export async function createApp(config: Config, logger: Logger, opts: { migrate?
   if (opts.migrate !== false) await migrateLatest(db);
   const blobs = new BlobStore(path.join(config.dataDir, 'blobs'));
   const cases = new CaseService(logger.child({ component: 'cases' }));
-  const ingest = new IngestService({ db, config, blobs, cases, logger, clock: opts.clock });
+  const policy = new Policy(config.lifecycle);
+  const lifecycle = new LifecycleService({ cases, policy, logger: logger.child({ component: 'lifecycle' }) });
+  const ingest = new IngestService({ db, config, blobs, cases, logger, clock: opts.clock, policy, lifecycle });
   return {
-    config, logger, db, blobs, cases, ingest,
+    config, logger, db, blobs, cases, ingest, policy, lifecycle,
     async close() {
       await db.destroy();
     },

@@ -86,6 +86,16 @@ program
   });
 
 program
+  .command('jobs')
+  .description('ejecuta una vez las tareas por reloj: avisos y cierres automáticos, semáforo SLA, resúmenes diarios')
+  .option('--now <iso>', 'como si fuera este momento (ISO 8601 con zona), p. ej. 2026-11-25T10:00:00-05:00')
+  .option('--json', 'salida JSON')
+  .action(async (opts) => {
+    const { jobsCommand } = await import('./cli/jobs.ts');
+    process.exitCode = await jobsCommand(configFromEnvironment(), opts);
+  });
+
+program
   .command('start')
   .description('servicio: lee los buzones IMAP, atiende /healthz; se detiene con SIGINT/SIGTERM')
   .action(async () => {

@@ -15,13 +15,17 @@ import type { InboundMail, MailSource } from './mail.ts';
 import { contentHash, parseMail } from './parse.ts';
 import { decide, runFilters } from './pipeline.ts';
 import { fullTextOf } from './quotes.ts';
+import { organizationFacts } from './organization-context.ts';
+import type { Policy } from '../policy/policy.ts';
+import type { LifecycleService } from '../services/lifecycle.ts';
+import type { OpenCaseInput } from '../services/cases.ts';
 
 export type Outcome = 'accepted' | 'ignored' | 'rejected' | 'tempfail';
 
 export interface IngestResult {
   outcome: Outcome;
   sourceKey: string;
-  effect?: 'new_case' | 'follow_up' | 'system_note';
+  effect?: 'new_case' | 'follow_up' | 'system_note' | 'held';
   reason?: ReasonCode;
   detail?: string;
   ticketNumber?: number;
@@ -55,6 +59,9 @@ export interface IngestDeps {
   cases: CaseService;
   logger: Logger;
   clock?: () => number;
+  /** Lifecycle rules (issue 5): entitlement and open-case limit facts, and where held requests go. */
+  policy?: Policy;
+  lifecycle?: LifecycleService;
 }
 
 /**
@@ -122,6 +129,7 @@ export class IngestService {
   private async judgeAndApply(mail: InboundMail, source: MailSource, sourceKey: string, now: number): Promise<IngestResult> {
     const { db, config } = this.deps;
     const ctx = await loadContext(db, config, mail, source, now);
+    if (this.deps.policy) ctx.organization = await organizationFacts(db, this.deps.policy, mail);
     const verdict = runFilters(mail, ctx);
     if (verdict.kind === 'stop') {
       if (verdict.outcome === 'tempfail') return { outcome: 'tempfail', sourceKey, reason: verdict.reason, detail: verdict.detail };
@@ -144,17 +152,21 @@ export class IngestService {
       .filter((a) => a !== config.supportAddress && a !== config.fallbackAddress && a !== facts.sender?.address && !config.consultants.includes(a));
 
     let ticketNumber = 0;
+    let heldId = 0;
     await db.transaction(async (trx) => {
       await claimEffect(trx, mail.contentHash, sourceKey);
       let ticketId: number;
       let messageRowId: number;
+      if (effect.kind === 'held') {
+        // Kept whole (the raw source and attachments are already in the blob store) and refused politely.
+        if (!this.deps.lifecycle) throw new Error('solicitud retenida sin servicio de ciclo de vida configurado');
+        const held = await this.deps.lifecycle.holdRequest(trx, this.caseInput(mail, facts, source, message, cc, threadIds), effect.reason, now);
+        await insertLedger(trx, { ...this.ledgerBase(mail, source, sourceKey, now), outcome: 'accepted', effect: 'held', reason: effect.reason });
+        heldId = held.id;
+        return;
+      }
       if (effect.kind === 'new_case') {
-        const sender = facts.sender!;
-        const opened = await this.deps.cases.openCase(trx, {
-          subject: cleanSubject(mail.subject), requester: sender.address, requesterName: sender.name || undefined,
-          organization: sender.organization, priority: facts.access?.priority ?? 'media', category: facts.access?.category,
-          mailbox: source.kind === 'imap' ? source.account : source.kind, related: facts.related, cc, message, threadIds,
-        });
+        const opened = await this.deps.cases.openCase(trx, this.caseInput(mail, facts, source, message, cc, threadIds));
         ticketId = opened.ticket.id;
         messageRowId = opened.messageRowId;
         ticketNumber = opened.ticket.number;
@@ -174,7 +186,18 @@ export class IngestService {
         reason: facts.messageIdReused ? 'message_id_reused' : facts.related?.reason, ticketId, messageRowId,
       });
     });
+    if (effect.kind === 'held') return { outcome: 'accepted', sourceKey, effect: 'held', reason: effect.reason, detail: `${effect.detail} (solicitud retenida #${heldId})` };
     return { outcome: 'accepted', sourceKey, effect: effect.kind, ticketNumber, reason: facts.related?.reason };
+  }
+
+  /** The case a new mail opens (or would open, for a held request: kept as it is and opened later). */
+  private caseInput(mail: InboundMail, facts: Readonly<Facts>, source: MailSource, message: OpenCaseInput['message'], cc: string[], threadIds: string[]): OpenCaseInput {
+    const sender = facts.sender!;
+    return {
+      subject: cleanSubject(mail.subject), requester: sender.address, requesterName: sender.name || undefined,
+      organization: sender.organization, priority: facts.access?.priority ?? 'media', category: facts.access?.category,
+      mailbox: source.kind === 'imap' ? source.account : source.kind, related: facts.related, cc, message, threadIds,
+    };
   }
 
   private async storeBlobs(mail: InboundMail) {

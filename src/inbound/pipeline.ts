@@ -25,11 +25,14 @@ export function runFilters(mail: InboundMail, ctx: FilterContext, filters: reado
 export type Effect =
   | { kind: 'new_case' }
   | { kind: 'follow_up'; ticketId: number; number: number; reopen: boolean }
-  | { kind: 'system_note'; ticketId: number; number: number };
+  | { kind: 'system_note'; ticketId: number; number: number }
+  /** Would open a case, but is kept back (open-case limit, entitlement): stored, and the sender told. */
+  | { kind: 'held'; reason: 'over_limit' | 'not_entitled'; detail: string };
 
 /** What the facts amount to. Pure. */
 export function decide(facts: Readonly<Facts>): Effect {
   if (facts.target && facts.automated) return { kind: 'system_note', ticketId: facts.target.ticketId, number: facts.target.number };
   if (facts.target) return { kind: 'follow_up', ticketId: facts.target.ticketId, number: facts.target.number, reopen: facts.target.reopen };
+  if (facts.hold) return { kind: 'held', reason: facts.hold.reason, detail: facts.hold.detail };
   return { kind: 'new_case' };
 }

@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import type { LifecycleEvent } from './lifecycle-events.ts';
 import type { Logger } from '../logger.ts';
 import * as repo from '../db/repos/tickets.ts';
 import { markAnswersRead } from '../db/repos/status-page.ts';
@@ -14,7 +15,9 @@ export type CaseEvent =
   | { type: 'case_opened'; ticket: Ticket; messageRowId: number }
   | { type: 'message_added'; ticket: Ticket; messageRowId: number; role: 'customer' | 'consultant'; internal: boolean }
   | { type: 'system_note_added'; ticket: Ticket; messageRowId: number; noteKind: string }
-  | { type: 'stage_changed'; ticket: Ticket; from: string; to: string; actor: string; reason?: string };
+  | { type: 'stage_changed'; ticket: Ticket; from: string; to: string; actor: string; reason?: string }
+  /** Auto-close warnings, SLA light changes, held requests, digests: see lifecycle-events.ts. */
+  | LifecycleEvent;
 
 export interface Notifier {
   onCaseEvent(trx: Knex.Transaction, event: CaseEvent): Promise<void>;
@@ -45,6 +48,11 @@ export class CaseService {
 
   private async emit(trx: Knex.Transaction, e: CaseEvent): Promise<void> {
     for (const n of this.notifiers) await n.onCaseEvent(trx, e);
+  }
+
+  /** For the lifecycle rules (src/services/lifecycle.ts): they record their own rows, then tell the notifiers. */
+  async publish(trx: Knex.Transaction, e: LifecycleEvent): Promise<void> {
+    await this.emit(trx, e);
   }
 
   async openCase(trx: Knex.Transaction, input: OpenCaseInput): Promise<{ ticket: Ticket; messageRowId: number }> {

@@ -2,9 +2,11 @@ import { autoReply } from './auto-reply.ts';
 import { automatedRouting } from './automated-routing.ts';
 import { bounce } from './bounce.ts';
 import { duplicate } from './duplicate.ts';
+import { entitlement } from './entitlement.ts';
 import { fallbackAccess } from './fallback-access.ts';
 import { followUp } from './follow-up.ts';
 import { mailingList } from './mailing-list.ts';
+import { openCaseLimit } from './open-case-limit.ts';
 import { ownLoop } from './own-loop.ts';
 import { quoteStrip } from './quote-strip.ts';
 import { senderIdentity } from './sender-identity.ts';
@@ -25,5 +27,7 @@ export const FILTERS: readonly Filter[] = [
   fallbackAccess,
   followUp,
   automatedRouting,
+  entitlement,
+  openCaseLimit,
   quoteStrip,
 ];

@@ -38,9 +38,21 @@ export interface Facts {
   /** Opening a new case that names another one (a stranger's reply, or a case closed long ago). */
   related?: { number: number; reason: 'stranger' | 'closed_long_ago' };
   visibleText?: string;
+  /** Kept back instead of opening a case: over the organization's open-case limit, or not entitled (issue 5). */
+  hold?: { reason: 'over_limit' | 'not_entitled'; detail: string };
+}
+
+/** The sender's organization as the lifecycle rules see it (loaded by inbound/organization-context.ts). */
+export interface OrganizationFacts {
+  key: string;
+  entitled: boolean;
+  limit?: number;
+  openCount: number;
 }
 
 export interface FilterContext {
+  /** Present when lifecycle rules are configured (entitlement, open-case limit). */
+  organization?: OrganizationFacts;
   config: Config;
   now: number;
   source: MailSource;

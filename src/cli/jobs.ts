@@ -1,0 +1,44 @@
+import type { Config } from '../config.ts';
+import { runJobs, type JobReport } from '../jobs/run.ts';
+import { withApp } from './commands.ts';
+import { EXIT } from './env.ts';
+
+/**
+ * `mesa jobs [--now ISO-8601]`: the clock-driven work, once, as of the given time (default: now). For cron and
+ * for tests: `mesa jobs --now 2026-11-25T10:00:00-05:00` does what `mesa start` would have done at that moment.
+ * Exit 0 when everything ran, 70 when some case failed (the others were still done), 64 for a bad --now.
+ */
+export async function jobsCommand(config: Config, opts: { now?: string; json?: boolean }): Promise<number> {
+  const now = opts.now === undefined ? Date.now() : parseNow(opts.now);
+  if (now === undefined) {
+    process.stderr.write(`mesa jobs: --now debe ser una fecha ISO 8601 con zona, p. ej. 2026-11-25T10:00:00-05:00 (recibido "${opts.now}")\n`);
+    return EXIT.USAGE;
+  }
+  return withApp(config, async (app) => {
+    const report = await runJobs({ db: app.db, config: app.config, cases: app.cases, policy: app.policy, logger: app.logger }, now);
+    process.stdout.write(opts.json ? `${JSON.stringify(report, null, 2)}\n` : describe(report, app.policy.calendar.timezone));
+    return report.errors.length ? EXIT.SOFTWARE : EXIT.OK;
+  });
+}
+
+/** ISO 8601 with a zone or Z; a bare local time is read in no zone at all, so it is refused rather than guessed. */
+export function parseNow(text: string): number | undefined {
+  if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})$/i.test(text.trim())) return undefined;
+  const ms = Date.parse(text.trim());
+  return Number.isFinite(ms) ? ms : undefined;
+}
+
+function describe(r: JobReport, timezone: string): string {
+  const list = (ns: number[]) => (ns.length ? ns.map((n) => `#${n}`).join(', ') : '—');
+  const local = new Date(r.now).toLocaleString('es-CO', { timeZone: timezone });
+  return [
+    `Tareas programadas a las ${local} (${timezone})`,
+    `  Avisos de cierre automático: ${list(r.warned)}`,
+    `  Cerrados automáticamente:    ${list(r.closed)}`,
+    `  Semáforo SLA cambiado:       ${r.lights.length ? r.lights.map((l) => `#${l.number} ${l.from ?? '—'}→${l.to}`).join(', ') : '—'}`,
+    `  Solicitudes retenidas abiertas: ${r.released.length ? r.released.map((x) => `#${x.number} (retenida ${x.held})`).join(', ') : '—'}`,
+    `  Resúmenes enviados:          ${r.digests.length ? r.digests.join(', ') : '—'}`,
+    ...(r.errors.length ? [`  Errores: ${r.errors.map((e) => `${e.job}${e.number ? ` #${e.number}` : ''}: ${e.error}`).join('; ')}`] : []),
+    '',
+  ].join('\n');
+}

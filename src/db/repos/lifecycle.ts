@@ -1,0 +1,89 @@
+import type { Db } from '../knex.ts';
+import { toTicket } from './tickets.ts';
+import type { Ticket } from '../../tickets/types.ts';
+
+/** Held requests, once-a-day marks, and the case look-ups the lifecycle jobs need. SQL only; no rules. */
+
+export interface HeldRequest {
+  id: number; organization: string; requester: string; reason: 'over_limit' | 'not_entitled'; subject: string;
+  messageId?: string; rawSha256?: string; caseJson: string; state: 'held' | 'opened' | 'dismissed';
+  ticketId?: number; createdAt: number; resolvedAt?: number;
+}
+
+const toHeld = (r: any): HeldRequest => ({
+  id: Number(r.id), organization: r.organization, requester: r.requester, reason: r.reason, subject: r.subject,
+  messageId: r.message_id ?? undefined, rawSha256: r.raw_sha256 ?? undefined, caseJson: r.case_json, state: r.state,
+  ticketId: r.ticket_id == null ? undefined : Number(r.ticket_id), createdAt: Number(r.created_at),
+  resolvedAt: r.resolved_at == null ? undefined : Number(r.resolved_at),
+});
+
+export async function insertHeld(trx: Db, h: Omit<HeldRequest, 'id' | 'state' | 'ticketId' | 'resolvedAt'>): Promise<HeldRequest> {
+  const row = {
+    organization: h.organization, requester: h.requester, reason: h.reason, subject: h.subject, message_id: h.messageId ?? null,
+    raw_sha256: h.rawSha256 ?? null, case_json: h.caseJson, state: 'held', created_at: h.createdAt,
+  };
+  const [inserted] = await trx('held_requests').insert(row).returning('id');
+  return toHeld({ ...row, id: typeof inserted === 'object' ? inserted.id : inserted });
+}
+
+export async function heldRequests(db: Db, opts: { state?: HeldRequest['state']; reason?: HeldRequest['reason'] } = {}): Promise<HeldRequest[]> {
+  const q = db('held_requests').orderBy([{ column: 'created_at' }, { column: 'id' }]);
+  if (opts.state) q.where({ state: opts.state });
+  if (opts.reason) q.where({ reason: opts.reason });
+  return (await q).map(toHeld);
+}
+
+/** Marks a held request opened, only if still held (two job runners at once: one wins). */
+export async function markHeldOpened(trx: Db, id: number, ticketId: number, now: number): Promise<boolean> {
+  return (await trx('held_requests').where({ id, state: 'held' }).update({ state: 'opened', ticket_id: ticketId, resolved_at: now })) === 1;
+}
+
+export async function openTicketsOf(db: Db, organization: string): Promise<Ticket[]> {
+  return (await db('tickets').where({ organization }).whereNot({ stage: 'cerrado' }).orderBy('number')).map(toTicket);
+}
+
+export async function countOpenTicketsOf(db: Db, organization: string): Promise<number> {
+  const r = await db('tickets').where({ organization }).whereNot({ stage: 'cerrado' }).count({ n: '*' }).first();
+  return Number(r?.n ?? 0);
+}
+
+export async function openTickets(db: Db): Promise<Array<Ticket & { slaLight?: string }>> {
+  return (await db('tickets').whereNot({ stage: 'cerrado' }).orderBy('number')).map((r: any) => ({ ...toTicket(r), slaLight: r.sla_light ?? undefined }));
+}
+
+export interface EventRow { ticketId: number; type: string; to?: string; at: number; internal?: boolean }
+
+/** The clock-relevant events of many cases at once, grouped by case (one query, not one per case). */
+export async function lifecycleEventsOf(db: Db, ticketIds: number[]): Promise<Map<number, EventRow[]>> {
+  const out = new Map<number, EventRow[]>();
+  for (let i = 0; i < ticketIds.length; i += 500) {
+    const rows = await db('events')
+      .whereIn('ticket_id', ticketIds.slice(i, i + 500))
+      .whereIn('type', ['waiting_changed', 'stage_changed', 'consultant_message', 'autoclose_warning'])
+      .orderBy([{ column: 'created_at' }, { column: 'id' }]);
+    for (const r of rows) {
+      const id = Number(r.ticket_id);
+      const data = r.data_json ? JSON.parse(r.data_json) : {};
+      if (!out.has(id)) out.set(id, []);
+      out.get(id)!.push({ ticketId: id, type: r.type, to: r.to_value ?? undefined, at: Number(r.created_at), internal: Boolean(data.internal) });
+    }
+  }
+  return out;
+}
+
+export async function setSlaLight(trx: Db, ticketId: number, light: string): Promise<void> {
+  await trx('tickets').where({ id: ticketId }).update({ sla_light: light });
+}
+
+export async function getMark(db: Db, name: string): Promise<string | undefined> {
+  return (await db('job_marks').where({ name }).first())?.value;
+}
+
+/** Sets a mark unless it already has this value; true when this call set it (the job should run). */
+export async function claimMark(trx: Db, name: string, value: string, now: number): Promise<boolean> {
+  const current = await trx('job_marks').where({ name }).first();
+  if (current?.value === value) return false;
+  if (current) return (await trx('job_marks').where({ name, value: current.value }).update({ value, updated_at: now })) === 1;
+  await trx('job_marks').insert({ name, value, updated_at: now }).onConflict('name').ignore();
+  return (await trx('job_marks').where({ name }).first())?.value === value;
+}

@@ -1,0 +1,17 @@
+import type { Filter } from './types.ts';
+import { next } from './types.ts';
+
+/**
+ * Open-case limit (MAX_OPEN_CASES_PER_ORG, or an organization's own `maxOpenCases`): a mail that would open one
+ * case too many is held, not lost, and the sender is told which cases are open (with their links). A reply on
+ * an existing case is never limited.
+ */
+export const openCaseLimit: Filter = {
+  name: 'open-case-limit',
+  run(_mail, ctx, facts) {
+    const org = ctx.organization;
+    if (!org || org.limit === undefined || facts.target || facts.automated || facts.hold || facts.sender?.role !== 'customer') return next();
+    if (org.openCount < org.limit) return next();
+    return next({ hold: { reason: 'over_limit', detail: `${org.key} tiene ${org.openCount} casos abiertos (límite ${org.limit})` } });
+  },
+};

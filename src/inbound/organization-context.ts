@@ -1,0 +1,16 @@
+import type { Db } from '../db/knex.ts';
+import { countOpenTicketsOf } from '../db/repos/lifecycle.ts';
+import type { Policy } from '../policy/policy.ts';
+import { organizationOf } from '../tickets/organization.ts';
+import type { OrganizationFacts } from './filters/types.ts';
+import type { InboundMail } from './mail.ts';
+
+/** Read up front for the entitlement and open-case-limit filters (which stay pure): the sender's organization,
+ * whether it may file cases, its limit and how many cases it has open. */
+export async function organizationFacts(db: Db, policy: Policy, mail: InboundMail): Promise<OrganizationFacts | undefined> {
+  const who = mail.from ?? mail.replyTo[0];
+  if (!who) return undefined;
+  const key = organizationOf(who.address);
+  const limit = policy.maxOpenCases(key);
+  return { key, entitled: policy.isEntitled(key), limit, openCount: limit === undefined ? 0 : await countOpenTicketsOf(db, key) };
+}

@@ -1,0 +1,154 @@
+import type { Knex } from 'knex';
+import type { Config } from '../config.ts';
+import * as life from '../db/repos/lifecycle.ts';
+import { findTicketById } from '../db/repos/tickets.ts';
+import type { Logger } from '../logger.ts';
+import type { Policy } from '../policy/policy.ts';
+import type { CaseService } from '../services/cases.ts';
+import type { DigestEntry } from '../services/lifecycle-events.ts';
+import { HeldAlreadyResolved, LifecycleService } from '../services/lifecycle.ts';
+import { planAutoClose } from '../tickets/auto-close.ts';
+import { byUrgency, slaState, type Light, type SlaState } from '../tickets/sla.ts';
+import type { Ticket } from '../tickets/types.ts';
+
+/**
+ * The clock-driven work, run once as of `now`: auto-close warnings and closings, SLA light changes, release of
+ * held requests (when configured), and the consultants' morning digest. Idempotent: the event log and the job
+ * marks say what was already done, so running it twice, or from two processes, does each thing once. `mesa jobs
+ * --now` calls it directly; `mesa start` calls it on a timer (scheduler.ts).
+ */
+
+export interface JobDeps {
+  db: Knex;
+  config: Config;
+  cases: CaseService;
+  policy: Policy;
+  logger: Logger;
+}
+
+export interface JobReport {
+  now: string;
+  warned: number[];
+  closed: number[];
+  lights: Array<{ number: number; from?: Light; to: Light }>;
+  released: Array<{ held: number; number: number }>;
+  digests: string[];
+  errors: Array<{ job: string; number?: number; error: string }>;
+}
+
+export async function runJobs(deps: JobDeps, now: number): Promise<JobReport> {
+  const log = deps.logger.child({ component: 'jobs' });
+  const lifecycle = new LifecycleService({ cases: deps.cases, policy: deps.policy, logger: log });
+  const report: JobReport = { now: new Date(now).toISOString(), warned: [], closed: [], lights: [], released: [], digests: [], errors: [] };
+  const fail = (job: string, err: unknown, number?: number) => {
+    log.error({ err, job, ticket: number }, 'tarea programada falló para este caso; sigue con los demás');
+    report.errors.push({ job, number, error: String((err as Error)?.message ?? err) });
+  };
+
+  await autoClose(deps, lifecycle, now, report, fail);
+  await lights(deps, lifecycle, now, report, fail);
+  await releaseHeld(deps, lifecycle, now, report, fail);
+  await digests(deps, now, report, fail);
+  log.info({ warned: report.warned.length, closed: report.closed.length, lights: report.lights.length, released: report.released.length, digests: report.digests.length, errors: report.errors.length }, 'tareas programadas');
+  return report;
+}
+
+type Fail = (job: string, err: unknown, number?: number) => void;
+
+async function autoClose(deps: JobDeps, lifecycle: LifecycleService, now: number, report: JobReport, fail: Fail): Promise<void> {
+  const waiting = (await life.openTickets(deps.db)).filter((t) => t.waitingOn === 'cliente');
+  const events = await life.lifecycleEventsOf(deps.db, waiting.map((t) => t.id));
+  for (const t of waiting) {
+    try {
+      const cal = deps.policy.calendarFor(t.organization);
+      const plan = planAutoClose(cal, deps.policy.autoClose, t, events.get(t.id) ?? [], now);
+      if (plan.kind !== 'warn' && plan.kind !== 'close') continue;
+      await deps.db.transaction(async (trx) => {
+        // Re-read inside the transaction: a customer reply may have landed since the list was taken.
+        const fresh = await findTicketById(trx, t.id);
+        if (!fresh || fresh.stage === 'cerrado' || fresh.waitingOn !== 'cliente') return;
+        const freshPlan = planAutoClose(cal, deps.policy.autoClose, fresh, (await life.lifecycleEventsOf(trx, [t.id])).get(t.id) ?? [], now);
+        if (freshPlan.kind === 'warn') {
+          await lifecycle.warnAutoClose(trx, fresh, freshPlan, now);
+          report.warned.push(t.number);
+        } else if (freshPlan.kind === 'close') {
+          await lifecycle.autoClose(trx, fresh, deps.policy.autoClose.afterBusinessDays, now);
+          report.closed.push(t.number);
+        }
+      });
+    } catch (err) {
+      fail('auto-close', err, t.number);
+    }
+  }
+}
+
+async function slaOf(deps: JobDeps, tickets: readonly Ticket[], now: number): Promise<Map<number, SlaState>> {
+  const events = await life.lifecycleEventsOf(deps.db, tickets.map((t) => t.id));
+  const out = new Map<number, SlaState>();
+  for (const t of tickets) out.set(t.id, slaState(deps.policy.calendarFor(t.organization), deps.policy.sla, t, events.get(t.id) ?? [], now));
+  return out;
+}
+
+async function lights(deps: JobDeps, lifecycle: LifecycleService, now: number, report: JobReport, fail: Fail): Promise<void> {
+  const open = await life.openTickets(deps.db);
+  const states = await slaOf(deps, open, now);
+  for (const t of open) {
+    const s = states.get(t.id)!;
+    if (s.light === t.slaLight) continue;
+    try {
+      await deps.db.transaction(async (trx) => {
+        const due = s.firstResponse.light !== 'green' && t.firstResponseAt === undefined ? s.firstResponse.dueAt : s.resolution.dueAt;
+        await lifecycle.recordLight(trx, t, t.slaLight as Light | undefined, s.light, due, now);
+      });
+      report.lights.push({ number: t.number, from: t.slaLight as Light | undefined, to: s.light });
+    } catch (err) {
+      fail('sla', err, t.number);
+    }
+  }
+}
+
+async function releaseHeld(deps: JobDeps, lifecycle: LifecycleService, now: number, report: JobReport, fail: Fail): Promise<void> {
+  if (!deps.policy.settings.heldAutoOpen) return;
+  for (const held of await life.heldRequests(deps.db, { state: 'held', reason: 'over_limit' })) {
+    try {
+      const limit = deps.policy.maxOpenCases(held.organization);
+      await deps.db.transaction(async (trx) => {
+        if (limit !== undefined && (await life.countOpenTicketsOf(trx, held.organization)) >= limit) return;
+        const ticket = await lifecycle.openHeld(trx, held, now);
+        if (ticket) report.released.push({ held: held.id, number: ticket.number });
+      });
+    } catch (err) {
+      if (!(err instanceof HeldAlreadyResolved)) fail('held', err);
+    }
+  }
+}
+
+async function digests(deps: JobDeps, now: number, report: JobReport, fail: Fail): Promise<void> {
+  const cal = deps.policy.calendar;
+  const local = cal.local(now);
+  // Once per business morning: on a business day, from DIGEST_TIME on (a late run still sends that day's).
+  if (!cal.isBusinessDay(now) || local.hour * 60 + local.minute < deps.policy.settings.digestMinute) return;
+  const date = cal.localDate(now);
+  const open = await life.openTickets(deps.db);
+  const states = await slaOf(deps, open, now);
+  for (const consultant of deps.config.consultants) {
+    try {
+      await deps.db.transaction(async (trx) => {
+        if (!(await life.claimMark(trx, `digest:${consultant}`, date, now))) return;
+        const mine = open.filter((t) => t.assignee === consultant || !t.assignee)
+          .map((t) => ({ ticket: t, number: t.number, sla: states.get(t.id)! }))
+          .sort(byUrgency);
+        const cases: DigestEntry[] = mine.map((m) => ({
+          ticket: m.ticket, light: m.sla.light, assigned: m.ticket.assignee === consultant,
+          dueAt: m.ticket.firstResponseAt === undefined ? m.sla.firstResponse.dueAt : m.sla.resolution.dueAt,
+        }));
+        // Nothing open and nothing unassigned: no mail that morning (the mark still says the day was done).
+        if (!cases.length) return;
+        await deps.cases.publish(trx, { type: 'digest', to: consultant, date, cases });
+        report.digests.push(consultant);
+      });
+    } catch (err) {
+      fail('digest', err);
+    }
+  }
+}

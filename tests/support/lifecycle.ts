@@ -1,0 +1,33 @@
+import { DateTime } from 'luxon';
+import type { Knex } from 'knex';
+import type { App } from '../../src/app.ts';
+import { runJobs } from '../../src/jobs/run.ts';
+import type { CaseEvent, Notifier } from '../../src/services/cases.ts';
+
+/** Helpers for the lifecycle tests: local Bogotá times, mail builders, and a run of the jobs as of a time. */
+export const ZONE = 'America/Bogota';
+export const at = (local: string, zone = ZONE) => DateTime.fromISO(local, { zone }).toMillis();
+
+export const mail = (headers: Record<string, string>, body: string) =>
+  Buffer.from(Object.entries(headers).map(([k, v]) => `${k}: ${v}`).join('\r\n') + '\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n' + body, 'utf8');
+
+/** A consultant's reply that the receiving server vouches for (TRUSTED_AUTHSERV_IDS=mx.mesa.test). */
+export const consultantReply = (from: string, number: number, id: string, body: string) => mail({
+  From: from, To: 'soporte@mesa.test', Subject: `RE: [Caso #${number}] respuesta`, 'Message-ID': `<${id}>`,
+  'Authentication-Results': 'mx.mesa.test; dmarc=pass header.from=mesa.test; spf=pass smtp.mailfrom=mesa.test',
+}, body);
+
+export function jobsAt(app: App, local: string) {
+  return runJobs({ db: app.db, config: app.config, cases: app.cases, policy: app.policy, logger: app.logger }, at(local));
+}
+
+/** Records the events the notifiers are told about (for tests of which events fire, apart from their mail). */
+export class RecordingNotifier implements Notifier {
+  readonly events: CaseEvent[] = [];
+  async onCaseEvent(_trx: Knex.Transaction, e: CaseEvent): Promise<void> {
+    this.events.push(e);
+  }
+  of<T extends CaseEvent['type']>(type: T): Array<Extract<CaseEvent, { type: T }>> {
+    return this.events.filter((e): e is Extract<CaseEvent, { type: T }> => e.type === type);
+  }
+}
