@@ -5,6 +5,8 @@ import { openDatabase } from './db/knex.ts';
 import { migrateLatest } from './db/migrate.ts';
 import { IngestService } from './inbound/ingest.ts';
 import type { Logger } from './logger.ts';
+import type { LinkService } from './links/links.ts';
+import { createOutbound, type Outbound } from './outbound/index.ts';
 import { CaseService } from './services/cases.ts';
 import { LifecycleService } from './services/lifecycle.ts';
 import { Policy } from './policy/policy.ts';
@@ -18,6 +20,10 @@ export interface App {
   blobs: BlobStore;
   cases: CaseService;
   ingest: IngestService;
+  /** Mail out (issue 3): templates, outbox, notifier, refusals and the dispatcher (started by `mesa start`). */
+  outbound: Outbound;
+  /** Magic links: `issueLink`, `verifyToken`, `revokeLink`, `revokeCaseLinks`. */
+  links: LinkService;
   /** Lifecycle rules: calendar, SLA, auto-close, limits, entitlement (issue 5). */
   policy: Policy;
   lifecycle: LifecycleService;
@@ -29,12 +35,15 @@ export async function createApp(config: Config, logger: Logger, opts: { migrate?
   if (opts.migrate !== false) await migrateLatest(db);
   const blobs = new BlobStore(path.join(config.dataDir, 'blobs'));
   const cases = new CaseService(logger.child({ component: 'cases' }));
+  const outbound = createOutbound({ db, config, blobs, logger, clock: opts.clock });
+  cases.addNotifier(outbound.notifier);
   const policy = new Policy(config.lifecycle);
   const lifecycle = new LifecycleService({ cases, policy, logger: logger.child({ component: 'lifecycle' }) });
-  const ingest = new IngestService({ db, config, blobs, cases, logger, clock: opts.clock, policy, lifecycle });
+  const ingest = new IngestService({ db, config, blobs, cases, logger, clock: opts.clock, policy, lifecycle, onRejected: outbound.refusals.onRejected });
   return {
-    config, logger, db, blobs, cases, ingest, policy, lifecycle,
+    config, logger, db, blobs, cases, ingest, policy, lifecycle, outbound, links: outbound.links,
     async close() {
+      await outbound.dispatcher.stop();
       await db.destroy();
     },
   };

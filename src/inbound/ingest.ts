@@ -13,7 +13,8 @@ import { loadContext } from './context.ts';
 import type { Facts, ReasonCode } from './filters/types.ts';
 import type { InboundMail, MailSource } from './mail.ts';
 import { contentHash, parseMail } from './parse.ts';
-import { decide, runFilters } from './pipeline.ts';
+import { failedRecipients } from '../outbound/bounces.ts';
+import { decide, runFilters, type ConsultantPlan } from './pipeline.ts';
 import { fullTextOf } from './quotes.ts';
 import { organizationFacts } from './organization-context.ts';
 import type { Policy } from '../policy/policy.ts';
@@ -62,6 +63,19 @@ export interface IngestDeps {
   /** Lifecycle rules (issue 5): entitlement and open-case limit facts, and where held requests go. */
   policy?: Policy;
   lifecycle?: LifecycleService;
+  /** Told, inside the quarantine transaction, when a mail is refused (the outbound side answers politely). */
+  onRejected?: (trx: Knex.Transaction, info: RejectedMail) => Promise<void>;
+}
+
+export interface RejectedMail {
+  reason: ReasonCode;
+  detail: string;
+  from?: string;
+  subject?: string;
+  messageId?: string;
+  size: number;
+  quarantineId: number;
+  now: number;
 }
 
 /**
@@ -145,7 +159,7 @@ export class IngestService {
     const facts = verdict.facts;
     const effect = decide(facts);
     const stored = await this.storeBlobs(mail);
-    const message = this.messageFrom(mail, facts, stored, now, effect.kind === 'system_note');
+    const message = this.messageFrom(mail, facts, stored, now, effect.kind === 'system_note', effect.kind === 'follow_up' ? effect.consultant : undefined);
     const threadIds = [mail.messageId, ...mail.inReplyTo, ...mail.references].filter((x): x is string => Boolean(x));
     const cc = [...mail.to, ...mail.cc]
       .map((a) => a.address)
@@ -176,9 +190,17 @@ export class IngestService {
         ticketId = ticket.id;
         ticketNumber = ticket.number;
         if (effect.kind === 'system_note') {
-          messageRowId = await this.deps.cases.addSystemNote(trx, ticket, message);
+          const a = facts.automated;
+          const bounce = a?.kind === 'bounce' ? { hard: Boolean(a.hard), recipients: failedRecipients(mail), status: a.status } : undefined;
+          messageRowId = await this.deps.cases.addSystemNote(trx, ticket, message, { bounce });
         } else {
-          messageRowId = (await this.deps.cases.addMessage(trx, ticket, { message, cc, threadIds, reopen: effect.reopen })).messageRowId;
+          const added = await this.deps.cases.addMessage(trx, ticket, { message, cc, threadIds, reopen: effect.reopen });
+          messageRowId = added.messageRowId;
+          // A consultant's reply: either it cannot act (told why) or its commands act after the message is kept.
+          const plan = effect.kind === 'follow_up' ? effect.consultant : undefined;
+          const actor = facts.sender?.address ?? '';
+          if (plan?.feedback) await this.deps.cases.tellConsultant(trx, added.ticket, { to: actor, kind: plan.feedback.kind, items: plan.feedback.items, messageRowId, at: now });
+          else if (plan?.commands.length) await this.deps.cases.runCommands(trx, added.ticket, plan.commands, actor, now);
         }
       }
       await insertLedger(trx, {
@@ -217,7 +239,7 @@ export class IngestService {
     return { rawSha256, htmlSha256, attachments, skipped };
   }
 
-  private messageFrom(mail: InboundMail, facts: Readonly<Facts>, stored: Awaited<ReturnType<IngestService['storeBlobs']>>, now: number, systemNote: boolean) {
+  private messageFrom(mail: InboundMail, facts: Readonly<Facts>, stored: Awaited<ReturnType<IngestService['storeBlobs']>>, now: number, systemNote: boolean, consultant?: ConsultantPlan) {
     const role = systemNote ? 'system' : facts.sender?.role ?? 'customer';
     let bodyText = systemNote ? fullTextOf(mail).slice(0, 20_000) : facts.visibleText ?? fullTextOf(mail);
     if (stored.skipped.length) bodyText += `\n\n[Adjuntos demasiado grandes, guardados solo en el original: ${stored.skipped.join(', ')}]`;
@@ -226,7 +248,7 @@ export class IngestService {
       fromAddress: mail.from?.address ?? facts.sender?.address, fromName: mail.from?.name || undefined,
       to: mail.to.map((a) => a.address), cc: mail.cc.map((a) => a.address), messageId: mail.messageId, subject: mail.subject,
       bodyText, fullText: fullTextOf(mail), htmlSha256: stored.htmlSha256, rawSha256: stored.rawSha256,
-      internal: systemNote, verified: true, noteKind: systemNote ? facts.automated?.kind : undefined,
+      internal: systemNote || Boolean(consultant?.internal), verified: consultant?.verified ?? true, noteKind: systemNote ? facts.automated?.kind : undefined,
       sentAt: mail.date?.getTime(), createdAt: now, attachments: stored.attachments,
     };
   }
@@ -258,6 +280,7 @@ export class IngestService {
         uidvalidity: source.kind === 'imap' ? source.uidvalidity : undefined, uid: source.kind === 'imap' ? source.uid : undefined,
         messageId: head.messageId, contentHash: hash, outcome: 'rejected', reason, quarantineId, createdAt: now,
       });
+      await this.deps.onRejected?.(trx, { reason, detail, from: head.from, subject: head.subject, messageId: head.messageId, size: raw.length, quarantineId, now });
     });
     return { outcome: 'rejected', sourceKey, reason, detail, quarantineId };
   }

@@ -4,7 +4,8 @@ import type { Logger } from '../logger.ts';
 import * as repo from '../db/repos/tickets.ts';
 import { markAnswersRead } from '../db/repos/status-page.ts';
 import { transition, waitingAfterMessage, type TransitionName } from '../tickets/state-machine.ts';
-import type { Participant, Priority, Ticket } from '../tickets/types.ts';
+import type { Command } from '../inbound/filters/commands.ts';
+import type { Participant, Priority, Ticket, WaitingOn } from '../tickets/types.ts';
 
 /**
  * The one way cases change. Each method runs inside the caller's transaction and writes the change, its event
@@ -14,10 +15,16 @@ import type { Participant, Priority, Ticket } from '../tickets/types.ts';
 export type CaseEvent =
   | { type: 'case_opened'; ticket: Ticket; messageRowId: number }
   | { type: 'message_added'; ticket: Ticket; messageRowId: number; role: 'customer' | 'consultant'; internal: boolean }
-  | { type: 'system_note_added'; ticket: Ticket; messageRowId: number; noteKind: string }
+  | { type: 'system_note_added'; ticket: Ticket; messageRowId: number; noteKind: string; bounce?: BounceInfo }
   | { type: 'stage_changed'; ticket: Ticket; from: string; to: string; actor: string; reason?: string }
+  /** A consultant's mail could not act (unverified sender, command not understood): tell that consultant. */
+  | { type: 'consultant_feedback'; ticket: Ticket; to: string; kind: 'unverified' | 'commands'; items: string[]; messageRowId: number }
+  | { type: 'assigned'; ticket: Ticket; assignee: string; actor: string }
   /** Auto-close warnings, SLA light changes, held requests, digests: see lifecycle-events.ts. */
   | LifecycleEvent;
+
+/** A bounce of our own mail: `hard` (RFC 3463 class 5) and the addresses it names as failed. */
+export type BounceInfo = { hard: boolean; recipients: string[]; status?: string };
 
 export interface Notifier {
   onCaseEvent(trx: Knex.Transaction, event: CaseEvent): Promise<void>;
@@ -109,10 +116,10 @@ export class CaseService {
   }
 
   /** Automatic mail about a case (an out-of-office, a bounce): kept on the case, internal, never reopening it. */
-  async addSystemNote(trx: Knex.Transaction, ticket: Ticket, message: Omit<repo.NewMessage, 'ticketId'>): Promise<number> {
+  async addSystemNote(trx: Knex.Transaction, ticket: Ticket, message: Omit<repo.NewMessage, 'ticketId'>, extra: { bounce?: BounceInfo } = {}): Promise<number> {
     const messageRowId = await repo.insertMessage(trx, { ...message, ticketId: ticket.id, role: 'system', internal: true });
     await repo.insertEvent(trx, { ticketId: ticket.id, type: 'system_note', actor: message.fromAddress, reason: message.noteKind, at: message.createdAt });
-    await this.emit(trx, { type: 'system_note_added', ticket, messageRowId, noteKind: message.noteKind ?? 'note' });
+    await this.emit(trx, { type: 'system_note_added', ticket, messageRowId, noteKind: message.noteKind ?? 'note', ...(extra.bounce ? { bounce: extra.bounce } : {}) });
     return messageRowId;
   }
 
@@ -137,5 +144,48 @@ export class CaseService {
     this.log.info({ ticket: ticket.number, from: change.from, to: change.to, actor }, 'etapa cambiada');
     await this.emit(trx, { type: 'stage_changed', ticket: updated, from: change.from, to: change.to, actor, reason });
     return updated;
+  }
+
+  /** Tells a consultant why their mail did not act (it is kept as an internal note); recorded on the case. */
+  async tellConsultant(trx: Knex.Transaction, ticket: Ticket, p: { to: string; kind: 'unverified' | 'commands'; items: string[]; messageRowId: number; at: number }): Promise<void> {
+    await repo.insertEvent(trx, { ticketId: ticket.id, type: p.kind === 'unverified' ? 'consultant_unverified' : 'command_rejected', actor: p.to, reason: p.items.join('; ').slice(0, 1000) || undefined, at: p.at });
+    await this.emit(trx, { type: 'consultant_feedback', ticket, to: p.to, kind: p.kind, items: p.items, messageRowId: p.messageRowId });
+  }
+
+  async assign(trx: Knex.Transaction, ticket: Ticket, assignee: string, actor: string, now: number): Promise<Ticket> {
+    await repo.updateTicket(trx, ticket.id, { assignee, updated_at: now });
+    await repo.addParticipants(trx, ticket.id, [{ address: assignee, role: 'consultant' }], now);
+    await repo.insertEvent(trx, { ticketId: ticket.id, type: 'assigned', actor, from: ticket.assignee, to: assignee, at: now });
+    const updated = { ...ticket, assignee, updatedAt: now };
+    await this.emit(trx, { type: 'assigned', ticket: updated, assignee, actor });
+    return updated;
+  }
+
+  async setPriority(trx: Knex.Transaction, ticket: Ticket, priority: Priority, actor: string, now: number): Promise<Ticket> {
+    await repo.updateTicket(trx, ticket.id, { priority, updated_at: now });
+    await repo.insertEvent(trx, { ticketId: ticket.id, type: 'priority_changed', actor, from: ticket.priority, to: priority, at: now });
+    return { ...ticket, priority, updatedAt: now };
+  }
+
+  async setWaitingOn(trx: Knex.Transaction, ticket: Ticket, waitingOn: WaitingOn, actor: string, now: number): Promise<Ticket> {
+    await repo.updateTicket(trx, ticket.id, { waiting_on: waitingOn, updated_at: now });
+    await repo.insertEvent(trx, { ticketId: ticket.id, type: 'waiting_changed', actor, from: ticket.waitingOn, to: waitingOn, at: now });
+    return { ...ticket, waitingOn, updatedAt: now };
+  }
+
+  /**
+   * A consultant's mail commands (already checked against the state machine by the commands filter), each
+   * recorded in the event log with who and when, then applied through the methods above.
+   */
+  async runCommands(trx: Knex.Transaction, ticket: Ticket, commands: readonly Command[], actor: string, now: number): Promise<Ticket> {
+    let current = ticket;
+    for (const c of commands) {
+      await repo.insertEvent(trx, { ticketId: ticket.id, type: 'command', actor, reason: c.line.slice(0, 200), at: now, data: { kind: c.kind } });
+      if (c.kind === 'stage') current = await this.changeStage(trx, current, c.transition, actor, `comando ${c.line.split(/\s/)[0]}`, now);
+      else if (c.kind === 'priority' && c.priority !== current.priority) current = await this.setPriority(trx, current, c.priority, actor, now);
+      else if (c.kind === 'assign' && c.assignee !== current.assignee) current = await this.assign(trx, current, c.assignee, actor, now);
+      else if (c.kind === 'waiting' && c.waitingOn !== current.waitingOn) current = await this.setWaitingOn(trx, current, c.waitingOn, actor, now);
+    }
+    return current;
   }
 }

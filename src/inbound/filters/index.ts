@@ -1,6 +1,8 @@
 import { autoReply } from './auto-reply.ts';
 import { automatedRouting } from './automated-routing.ts';
 import { bounce } from './bounce.ts';
+import { commands } from './commands.ts';
+import { consultantAuth } from './consultant-auth.ts';
 import { duplicate } from './duplicate.ts';
 import { entitlement } from './entitlement.ts';
 import { fallbackAccess } from './fallback-access.ts';
@@ -24,10 +26,12 @@ export const FILTERS: readonly Filter[] = [
   autoReply,
   mailingList,
   senderIdentity,
+  consultantAuth,
   fallbackAccess,
   followUp,
   automatedRouting,
   entitlement,
   openCaseLimit,
   quoteStrip,
+  commands,
 ];

@@ -40,6 +40,11 @@ export interface Facts {
   visibleText?: string;
   /** Kept back instead of opening a case: over the organization's open-case limit, or not entitled (issue 5). */
   hold?: { reason: 'over_limit' | 'not_entitled'; detail: string };
+  /** For a consultant's mail: the cases whose notification to this consultant it answers (our signed
+   * Message-ID), and a trusted Authentication-Results pass (`dmarc`/`dkim`/`spf`), see consultant-auth.ts. */
+  consultantAuth?: { signedCases: number[]; authenticatedBy?: string };
+  /** Commands at the top of a consultant's reply, see commands.ts. */
+  commands?: import('./commands.ts').CommandFacts;
 }
 
 /** The sender's organization as the lifecycle rules see it (loaded by inbound/organization-context.ts). */

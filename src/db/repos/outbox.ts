@@ -1,0 +1,131 @@
+import { isPostgres, type Db, type Knex } from '../knex.ts';
+
+/** The transactional outbox. SQL only; the rules live in src/outbound/. */
+
+export type OutboxState = 'pending' | 'sending' | 'sent' | 'dead' | 'held';
+
+export interface StoredMail {
+  from: { name: string; address: string };
+  replyTo: string;
+  to: string;
+  subject: string;
+  html: string;
+  text: string;
+  inReplyTo?: string;
+  references: string[];
+  headers: Record<string, string>;
+  attachments: Array<{ filename: string; contentType: string; sha256: string }>;
+}
+
+export interface OutboxRow {
+  id: number; idempotencyKey: string; ticketId?: number; kind: string; recipient: string; automatic: boolean;
+  messageId: string; subject: string; mail: StoredMail; state: OutboxState; attempts: number; nextAttemptAt: number;
+  leaseUntil?: number; claimedBy?: string; lastError?: string; heldReason?: string; createdAt: number; sentAt?: number;
+}
+
+const n = (v: unknown) => (v === null || v === undefined ? undefined : Number(v));
+
+export function toOutboxRow(r: any): OutboxRow {
+  return {
+    id: Number(r.id), idempotencyKey: r.idempotency_key, ticketId: n(r.ticket_id), kind: r.kind, recipient: r.recipient,
+    automatic: Boolean(r.automatic), messageId: r.message_id, subject: r.subject, mail: JSON.parse(r.mail_json), state: r.state,
+    attempts: Number(r.attempts), nextAttemptAt: Number(r.next_attempt_at), leaseUntil: n(r.lease_until), claimedBy: r.claimed_by ?? undefined,
+    lastError: r.last_error ?? undefined, heldReason: r.held_reason ?? undefined, createdAt: Number(r.created_at), sentAt: n(r.sent_at),
+  };
+}
+
+export interface NewOutbox {
+  idempotencyKey: string; ticketId?: number; kind: string; recipient: string; automatic: boolean; messageId: string;
+  mail: StoredMail; state: 'pending' | 'held'; heldReason?: string; now: number;
+}
+
+/** Inserts unless the idempotency key exists; returns the new id, or undefined when it was already there. */
+export async function insertOutbox(trx: Db, o: NewOutbox): Promise<number | undefined> {
+  const rows = await trx('outbox').insert({
+    idempotency_key: o.idempotencyKey, ticket_id: o.ticketId ?? null, kind: o.kind, recipient: o.recipient, automatic: o.automatic,
+    message_id: o.messageId, subject: o.mail.subject, mail_json: JSON.stringify(o.mail), state: o.state, held_reason: o.heldReason ?? null,
+    next_attempt_at: o.now, created_at: o.now,
+  }).onConflict('idempotency_key').ignore().returning('id');
+  const first = rows[0];
+  return first === undefined ? undefined : Number(typeof first === 'object' ? first.id : first);
+}
+
+/** Automatic mail to an address since `since` that was (or will be) sent: the loop budget counts these. */
+export async function countAutomaticSince(db: Db, recipient: string, since: number): Promise<number> {
+  const r = await db('outbox').where({ recipient, automatic: true }).whereNot({ state: 'held' }).where('created_at', '>=', since).count({ c: '*' }).first();
+  return Number(r?.c ?? 0);
+}
+
+/** Message-IDs of our mail to one recipient on a case, oldest first (threading). */
+export async function ourIdsTo(db: Db, ticketId: number, recipient: string, limit: number): Promise<string[]> {
+  const rows = await db('outbox').where({ ticket_id: ticketId, recipient }).whereNot({ state: 'held' }).orderBy('id', 'desc').limit(limit).select('message_id');
+  return rows.map((r: any) => r.message_id).reverse();
+}
+
+/**
+ * Claims up to `limit` due rows for one dispatcher: pending ones whose time has come, and `sending` ones whose
+ * lease ran out (their dispatcher died between sending and recording it). On PostgreSQL the rows are locked with
+ * FOR UPDATE SKIP LOCKED so that several instances never claim the same row; SQLite has one writer at a time.
+ */
+export async function claimDue(db: Knex, p: { now: number; limit: number; owner: string; leaseMs: number }): Promise<OutboxRow[]> {
+  if (p.limit <= 0) return [];
+  return db.transaction(async (trx) => {
+    let q = trx('outbox')
+      .select('id')
+      .where((b) => b.where({ state: 'pending' }).andWhere('next_attempt_at', '<=', p.now))
+      .orWhere((b) => b.where({ state: 'sending' }).andWhere('lease_until', '<', p.now))
+      .orderBy('id')
+      .limit(p.limit);
+    if (isPostgres(trx)) q = q.forUpdate().skipLocked();
+    const ids = (await q).map((r: any) => Number(r.id));
+    if (!ids.length) return [];
+    await trx('outbox').whereIn('id', ids).update({ state: 'sending', lease_until: p.now + p.leaseMs, claimed_by: p.owner, attempts: trx.raw('attempts + 1') });
+    return (await trx('outbox').whereIn('id', ids).orderBy('id')).map(toOutboxRow);
+  });
+}
+
+/** Only the claimant may settle a row: a dispatcher that lost its lease does not overwrite the new owner. */
+export async function markSent(db: Db, id: number, owner: string, now: number): Promise<void> {
+  await db('outbox').where({ id, claimed_by: owner, state: 'sending' }).update({ state: 'sent', sent_at: now, lease_until: null, last_error: null });
+}
+
+export async function markRetry(db: Db, id: number, owner: string, nextAt: number, error: string): Promise<void> {
+  await db('outbox').where({ id, claimed_by: owner, state: 'sending' }).update({ state: 'pending', next_attempt_at: nextAt, lease_until: null, last_error: error.slice(0, 1000) });
+}
+
+export async function markDead(db: Db, id: number, owner: string, error: string): Promise<void> {
+  await db('outbox').where({ id, claimed_by: owner, state: 'sending' }).update({ state: 'dead', lease_until: null, last_error: error.slice(0, 1000) });
+}
+
+/** `mesa outbox --retry`: dead rows go back to pending, attempts reset. */
+export async function retryDead(db: Db, now: number): Promise<number> {
+  return db('outbox').where({ state: 'dead' }).update({ state: 'pending', attempts: 0, next_attempt_at: now, last_error: null });
+}
+
+export async function countByState(db: Db): Promise<Record<string, number>> {
+  const rows = await db('outbox').select('state').count({ c: '*' }).groupBy('state');
+  return Object.fromEntries(rows.map((r: any) => [r.state, Number(r.c)]));
+}
+
+export async function listOutbox(db: Db, opts: { states?: OutboxState[]; limit?: number } = {}): Promise<OutboxRow[]> {
+  let q = db('outbox').orderBy('id', 'desc').limit(opts.limit ?? 100);
+  if (opts.states?.length) q = q.whereIn('state', opts.states);
+  return (await q).map(toOutboxRow);
+}
+
+export async function nextDueAt(db: Db): Promise<number | undefined> {
+  const r = await db('outbox').where({ state: 'pending' }).min({ t: 'next_attempt_at' }).first();
+  return n(r?.t);
+}
+
+export async function findSuppression(db: Db, address: string, now: number): Promise<{ reason: string; until: number } | undefined> {
+  const r = await db('mail_suppressions').where({ address }).where('until', '>', now).first();
+  return r ? { reason: r.reason, until: Number(r.until) } : undefined;
+}
+
+export async function suppress(db: Db, s: { address: string; reason: string; ticketId?: number; until: number; now: number }): Promise<void> {
+  await db('mail_suppressions')
+    .insert({ address: s.address, reason: s.reason, ticket_id: s.ticketId ?? null, until: s.until, created_at: s.now })
+    .onConflict('address')
+    .merge({ reason: s.reason, ticket_id: s.ticketId ?? null, until: s.until, created_at: s.now });
+}

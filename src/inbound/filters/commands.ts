@@ -1,0 +1,122 @@
+import { canTransition, transitionTo, type TransitionName } from '../../tickets/state-machine.ts';
+import type { Priority, Stage, TicketView, WaitingOn } from '../../tickets/types.ts';
+import type { Filter, FilterContext } from './types.ts';
+import { next } from './types.ts';
+
+/**
+ * Commands at the top of a consultant's reply, one per line, Spanish with English aliases:
+ *   /cerrar (/close) · /reabrir (/reopen) · /prioridad alta|media|baja (/priority high|medium|low)
+ *   /etapa analisis|solucion|pruebas (/stage analysis|solution|testing) · /asignar correo@… (/assign)
+ *   /nota (/note: the whole reply is an internal note) · /esperar cliente|tercero (/wait customer|third-party)
+ * Parsing stops at the first line that is not a command; the command lines are removed from the text that is
+ * relayed. Stage changes are checked here against the state machine on the case as it is now, so that a command
+ * that cannot apply is reported before anything changes: one bad line and nothing of the reply acts.
+ */
+export type Command =
+  | { kind: 'stage'; transition: TransitionName; to: Stage; line: string }
+  | { kind: 'priority'; priority: Priority; line: string }
+  | { kind: 'assign'; assignee: string; line: string }
+  | { kind: 'waiting'; waitingOn: WaitingOn; line: string }
+  | { kind: 'note'; line: string };
+
+export interface CommandFacts {
+  commands: Command[];
+  /** Lines not understood, each with why: any of them means no command acts and nothing is relayed. */
+  errors: string[];
+  internal: boolean;
+}
+
+const fold = (s: string) => s.normalize('NFD').replace(/[\u0300-\u036f]/g, '').toLowerCase();
+
+const NAMES: Record<string, string> = {
+  cerrar: 'cerrar', close: 'cerrar', reabrir: 'reabrir', reopen: 'reabrir', prioridad: 'prioridad', priority: 'prioridad',
+  etapa: 'etapa', stage: 'etapa', asignar: 'asignar', assign: 'asignar', nota: 'nota', note: 'nota', esperar: 'esperar', wait: 'esperar',
+};
+const PRIORITY: Record<string, Priority> = { alta: 'alta', high: 'alta', media: 'media', medium: 'media', baja: 'baja', low: 'baja' };
+const STAGE: Record<string, Stage> = { analisis: 'analisis', analysis: 'analisis', solucion: 'solucion', solution: 'solucion', pruebas: 'pruebas', testing: 'pruebas' };
+const WAITING: Record<string, WaitingOn> = { cliente: 'cliente', customer: 'cliente', tercero: 'tercero', 'third-party': 'tercero', thirdparty: 'tercero', third: 'tercero' };
+
+export interface ParsedCommands {
+  lines: Array<{ name: string; arg: string; line: string } | { error: string; line: string }>;
+  rest: string;
+}
+
+/** Pure: splits the leading command lines off a text. */
+export function parseCommandLines(text: string): ParsedCommands {
+  const all = text.replace(/\r\n/g, '\n').split('\n');
+  const lines: ParsedCommands['lines'] = [];
+  let i = 0;
+  for (; i < all.length; i++) {
+    const line = all[i].trim();
+    if (!line) continue;
+    if (!line.startsWith('/')) break;
+    const m = /^\/(\S+)\s*(.*)$/.exec(line)!;
+    const name = NAMES[fold(m[1])];
+    if (!name) lines.push({ error: `«${line}»: comando desconocido`, line });
+    else lines.push({ name, arg: m[2].trim(), line });
+  }
+  return { lines, rest: all.slice(i).join('\n').trim() };
+}
+
+function resolve(parsed: ParsedCommands, ticket: TicketView | undefined, consultants: readonly string[]): CommandFacts {
+  const commands: Command[] = [];
+  const errors: string[] = [];
+  let stage: Stage | undefined = ticket?.stage;
+  for (const l of parsed.lines) {
+    if ('error' in l) {
+      errors.push(l.error);
+      continue;
+    }
+    const arg = fold(l.arg);
+    const bad = (why: string) => errors.push(`«${l.line}»: ${why}`);
+    switch (l.name) {
+      case 'cerrar':
+      case 'reabrir':
+      case 'etapa': {
+        const to: Stage | undefined = l.name === 'cerrar' ? 'cerrado' : l.name === 'reabrir' ? 'reabierto' : STAGE[arg];
+        if (l.name === 'etapa' && !to) { bad('use analisis, solucion o pruebas'); break; }
+        if (l.name !== 'etapa' && arg) { bad('no lleva argumentos'); break; }
+        if (!stage) { bad('el caso no se encontró'); break; }
+        const name = l.name === 'reabrir' ? (canTransition(stage, 'reabrir') ? 'reabrir' : undefined) : transitionTo(stage, to!);
+        if (!name) { bad(`no se puede pasar de «${stage}» a «${to}»`); break; }
+        commands.push({ kind: 'stage', transition: name, to: to!, line: l.line });
+        stage = to;
+        break;
+      }
+      case 'prioridad':
+        if (!PRIORITY[arg]) bad('use alta, media o baja');
+        else commands.push({ kind: 'priority', priority: PRIORITY[arg], line: l.line });
+        break;
+      case 'asignar': {
+        const who = l.arg.toLowerCase().replace(/^<|>$/g, '');
+        if (!consultants.includes(who)) bad(`«${l.arg || '(vacío)'}» no es un consultor de CONSULTANTS`);
+        else commands.push({ kind: 'assign', assignee: who, line: l.line });
+        break;
+      }
+      case 'esperar':
+        if (!WAITING[arg]) bad('use cliente o tercero');
+        else if (stage === 'cerrado') bad('el caso está cerrado');
+        else commands.push({ kind: 'waiting', waitingOn: WAITING[arg], line: l.line });
+        break;
+      case 'nota':
+        if (arg) bad('no lleva argumentos (escriba la nota en las líneas siguientes)');
+        else commands.push({ kind: 'note', line: l.line });
+        break;
+    }
+  }
+  return { commands: errors.length ? [] : commands, errors, internal: errors.length > 0 || commands.some((c) => c.kind === 'note') };
+}
+
+function targetView(ctx: FilterContext, ticketId: number): TicketView | undefined {
+  return [ctx.taggedTicket, ...ctx.referencedTickets].find((t) => t?.id === ticketId);
+}
+
+export const commands: Filter = {
+  name: 'commands',
+  run(_mail, ctx, facts) {
+    if (facts.sender?.role !== 'consultant' || !facts.target || facts.automated) return next();
+    const parsed = parseCommandLines(facts.visibleText ?? '');
+    if (!parsed.lines.length) return next();
+    return next({ commands: resolve(parsed, targetView(ctx, facts.target.ticketId), ctx.config.consultants), visibleText: parsed.rest });
+  },
+};

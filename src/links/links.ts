@@ -1,0 +1,100 @@
+import type { Db } from '../db/knex.ts';
+import * as repo from '../db/repos/links.ts';
+import { LINK_PATH, linkMac, makeToken, parseToken, sameMac, tokenHash } from './tokens.ts';
+
+/**
+ * Magic links behind "Consultar mi caso" (issue 4 builds the page): one per case and recipient, HMAC-signed with
+ * SECRET_KEY, bound to the case and the recipient, with an expiry; stored hashed; revocable per link and per
+ * case; rotated when a closed case is reopened (the notifier revokes the case's links, the next mail issues new).
+ */
+const DAY = 86_400_000;
+/** A mail never carries a link that dies within this margin: a fresh generation is issued instead. */
+const MIN_REMAINING = 7 * DAY;
+
+export interface LinkSettings {
+  secretKey: string;
+  publicUrl: string;
+  ttlDays: number;
+}
+
+export type VerifyResult =
+  | { ok: true; ticketId: number; number: number; recipient: string; linkId: number }
+  | { ok: false; reason: 'malformed' | 'forged' | 'expired' | 'revoked' };
+
+export function linkUrl(publicUrl: string, token: string): string {
+  return `${publicUrl.replace(/\/+$/, '')}${LINK_PATH}${token}`;
+}
+
+/** The URL for `recipient` on the case: the current link when it has life left, else a new generation. */
+export async function issueLink(
+  trx: Db,
+  s: LinkSettings,
+  p: { ticketId: number; number: number; recipient: string; now: number },
+): Promise<string> {
+  const recipient = p.recipient.toLowerCase();
+  const current = await repo.findUsableLink(trx, p.ticketId, recipient, p.now + Math.min(MIN_REMAINING, (s.ttlDays * DAY) / 2));
+  if (current) return linkUrl(s.publicUrl, makeToken(s.secretKey, { number: p.number, recipient, generation: current.generation, expiresAt: current.expiresAt }));
+  const generation = (await repo.lastGeneration(trx, p.ticketId, recipient)) + 1;
+  const expiresAt = Math.floor((p.now + s.ttlDays * DAY) / 1000) * 1000;
+  const token = makeToken(s.secretKey, { number: p.number, recipient, generation, expiresAt });
+  await repo.insertLink(trx, { ticketId: p.ticketId, recipient, generation, tokenHash: tokenHash(token), expiresAt, now: p.now });
+  return linkUrl(s.publicUrl, token);
+}
+
+/**
+ * Checks a token from a URL. `forged` covers both "never issued" and "wrong MAC" so that the page can answer a
+ * plain 404 without saying whether the case exists; `expired`/`revoked` are only reported for tokens that we did
+ * issue (their MAC checks), so the page may offer a fresh link to the case's own address.
+ */
+export async function verifyToken(db: Db, secretKey: string, token: string, now: number): Promise<VerifyResult> {
+  const parts = typeof token === 'string' && token.length < 100 ? parseToken(token) : undefined;
+  if (!parts) return { ok: false, reason: 'malformed' };
+  const row = await repo.findLinkByHash(db, tokenHash(token));
+  if (!row) return { ok: false, reason: 'forged' };
+  const expected = linkMac(secretKey, { number: row.number, recipient: row.recipient, generation: row.generation, expiresAt: row.expiresAt });
+  if (!sameMac(expected, parts.mac) || parts.number !== row.number || parts.generation !== row.generation || parts.expiresAt !== row.expiresAt) {
+    return { ok: false, reason: 'forged' };
+  }
+  if (row.revokedAt !== undefined) return { ok: false, reason: 'revoked' };
+  if (row.expiresAt <= now) return { ok: false, reason: 'expired' };
+  return { ok: true, ticketId: row.ticketId, number: row.number, recipient: row.recipient, linkId: row.id };
+}
+
+export async function revokeLink(db: Db, linkId: number, now: number, reason = 'revoked'): Promise<boolean> {
+  return (await repo.revokeLinkRow(db, linkId, now, reason)) > 0;
+}
+
+export async function revokeCaseLinks(db: Db, ticketId: number, now: number, reason = 'revoked'): Promise<number> {
+  return repo.revokeLinksOfTicket(db, ticketId, now, reason);
+}
+
+export async function touchLink(db: Db, linkId: number, now: number): Promise<void> {
+  await repo.touchLinkRow(db, linkId, now);
+}
+
+export function linkSettings(config: { secretKey: string; publicUrl: string; outbound: { linkTtlDays: number } }): LinkSettings {
+  return { secretKey: config.secretKey, publicUrl: config.publicUrl, ttlDays: config.outbound.linkTtlDays };
+}
+
+/**
+ * The same operations bound to one config, as the composition root hands them out (`app.links`): the web page
+ * calls `verifyToken(db, token, now)`, the notifier `issueLink(trx, {...})`.
+ */
+export class LinkService {
+  constructor(readonly settings: LinkSettings) {}
+  issueLink(trx: Db, p: { ticketId: number; number: number; recipient: string; now: number }): Promise<string> {
+    return issueLink(trx, this.settings, p);
+  }
+  verifyToken(db: Db, token: string, now: number): Promise<VerifyResult> {
+    return verifyToken(db, this.settings.secretKey, token, now);
+  }
+  revokeLink(db: Db, linkId: number, now: number, reason?: string): Promise<boolean> {
+    return revokeLink(db, linkId, now, reason);
+  }
+  revokeCaseLinks(db: Db, ticketId: number, now: number, reason?: string): Promise<number> {
+    return revokeCaseLinks(db, ticketId, now, reason);
+  }
+  touchLink(db: Db, linkId: number, now: number): Promise<void> {
+    return touchLink(db, linkId, now);
+  }
+}

@@ -1,0 +1,173 @@
+import crypto from 'node:crypto';
+import os from 'node:os';
+import PQueue from 'p-queue';
+import type { Knex } from 'knex';
+import type { Config } from '../config.ts';
+import * as repo from '../db/repos/outbox.ts';
+import type { Logger } from '../logger.ts';
+import type { BlobStore } from '../storage/blobs.ts';
+import { createTransport, type MailTransport } from './transport.ts';
+
+/**
+ * Sends outbox rows. Each row is claimed (a lease, FOR UPDATE SKIP LOCKED on PostgreSQL) before it is sent,
+ * so two instances never send the same row; sent → `sent`; a temporary failure (connection refused, timeout,
+ * 4xx) → back to `pending` with exponential backoff and jitter; a permanent one (5xx) or too many attempts →
+ * `dead`, which `mesa outbox --retry` revives. If the process dies after the SMTP server took a mail but before
+ * the row says so, the lease runs out and that one row is sent again — with the same Message-ID, Date and bytes,
+ * so receivers that de-duplicate on Message-ID show it once.
+ */
+export interface DispatcherOptions {
+  db: Knex;
+  config: Config;
+  blobs: BlobStore;
+  logger: Logger;
+  transport?: MailTransport;
+  clock?: () => number;
+  /** How long a claim holds before another dispatcher may take the row over. */
+  leaseMs?: number;
+  concurrency?: number;
+  /** Test seam: runs after the SMTP server accepted a mail and before the row is marked sent. */
+  afterSend?: (row: repo.OutboxRow) => Promise<void> | void;
+}
+
+export type SendFailure = 'temporary' | 'permanent';
+
+/** RFC 5321 §4.2.1: 4yz transient, 5yz permanent; no answer at all (refused, reset, DNS, timeout) is transient. */
+export function classifySmtpError(err: unknown): SendFailure {
+  const e = err as { responseCode?: number; code?: string };
+  if (typeof e?.responseCode === 'number') return e.responseCode >= 500 ? 'permanent' : 'temporary';
+  if (e?.code === 'ENOENT' || e?.code === 'EMESSAGE') return 'permanent';
+  return 'temporary';
+}
+
+export class Dispatcher {
+  readonly transport: MailTransport;
+  private readonly log: Logger;
+  private readonly queue: PQueue;
+  private readonly owner = `${os.hostname()}:${process.pid}:${crypto.randomBytes(4).toString('hex')}`;
+  private readonly now: () => number;
+  private timer?: NodeJS.Timeout;
+  private running = false;
+  private ticking?: Promise<number>;
+  private again = false;
+
+  constructor(private readonly o: DispatcherOptions) {
+    this.log = o.logger.child({ component: 'outbox' });
+    this.transport = o.transport ?? createTransport(o.config, o.logger);
+    this.queue = new PQueue({ concurrency: o.concurrency ?? o.config.outbound.smtp?.poolSize ?? 2 });
+    this.now = o.clock ?? Date.now;
+  }
+
+  start(): this {
+    if (this.running) return this;
+    this.running = true;
+    this.log.info({ transport: this.transport.kind }, 'despachador de correo iniciado');
+    this.schedule(0);
+    return this;
+  }
+
+  /** Stops claiming, finishes the mail in hand, closes the SMTP pool. */
+  async stop(): Promise<void> {
+    const wasRunning = this.running;
+    this.running = false;
+    if (this.timer) clearTimeout(this.timer);
+    await this.ticking?.catch(() => 0);
+    await this.queue.onIdle();
+    this.transport.close();
+    if (wasRunning) this.log.info('despachador de correo detenido');
+  }
+
+  /** Something was just committed to the outbox: look now rather than at the next poll. */
+  kick(): void {
+    if (!this.running) return;
+    if (this.ticking) this.again = true;
+    else this.schedule(0);
+  }
+
+  /** Sends everything due now and returns how many rows were handled (CLI, demo, tests). */
+  async drain(): Promise<number> {
+    let total = 0;
+    for (;;) {
+      const n = await this.tickOnce();
+      await this.queue.onIdle();
+      if (n === 0) return total;
+      total += n;
+    }
+  }
+
+  private schedule(ms: number): void {
+    if (!this.running) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => void this.loop(), ms);
+  }
+
+  private async loop(): Promise<void> {
+    if (!this.running) return;
+    let claimed = 0;
+    try {
+      this.ticking = this.tickOnce();
+      claimed = await this.ticking;
+      await this.queue.onEmpty();
+    } catch (err) {
+      this.log.error({ err }, 'no se pudo leer la bandeja de salida; se reintentará');
+    } finally {
+      this.ticking = undefined;
+    }
+    const soon = claimed > 0 || this.again;
+    this.again = false;
+    this.schedule(soon ? 0 : this.o.config.outbound.pollMs);
+  }
+
+  private async tickOnce(): Promise<number> {
+    const room = this.queue.concurrency - this.queue.size - this.queue.pending;
+    const rows = await repo.claimDue(this.o.db, { now: this.now(), limit: Math.max(room, 0), owner: this.owner, leaseMs: this.o.leaseMs ?? 5 * 60_000 });
+    for (const row of rows) {
+      void this.queue.add(() => this.send(row)).catch((err) => this.log.error({ err, outbox: row.id }, 'envío interrumpido'));
+    }
+    return rows.length;
+  }
+
+  private async send(row: repo.OutboxRow): Promise<void> {
+    const fields = { outbox: row.id, kind: row.kind, ticketId: row.ticketId, messageId: row.messageId, attempt: row.attempts };
+    try {
+      const m = row.mail;
+      const attachments = [];
+      for (const a of m.attachments) attachments.push({ filename: a.filename, contentType: a.contentType, content: await this.o.blobs.get(a.sha256) });
+      await this.transport.send({
+        rowId: row.id,
+        from: { name: m.from.name, address: m.from.address },
+        to: m.to,
+        replyTo: m.replyTo,
+        subject: m.subject,
+        html: m.html,
+        text: m.text,
+        messageId: `<${row.messageId}>`,
+        date: new Date(row.createdAt),
+        inReplyTo: m.inReplyTo,
+        references: m.references.length ? m.references.join(' ') : undefined,
+        headers: m.headers,
+        attachments,
+        envelope: { from: this.o.config.supportAddress, to: [m.to] },
+      });
+    } catch (err) {
+      const failure = classifySmtpError(err);
+      const why = String((err as Error)?.message ?? err).slice(0, 500);
+      if (failure === 'permanent' || row.attempts >= this.o.config.outbound.maxAttempts) {
+        await repo.markDead(this.o.db, row.id, this.owner, why);
+        this.log.error({ ...fields, err }, 'correo rechazado de forma permanente: queda en la bandeja de muertos');
+      } else {
+        const { retryBaseMs, retryMaxMs } = this.o.config.outbound;
+        const backoff = Math.min(retryMaxMs, retryBaseMs * 2 ** Math.max(0, row.attempts - 1));
+        const delay = Math.round(backoff * (0.8 + Math.random() * 0.4));
+        await repo.markRetry(this.o.db, row.id, this.owner, this.now() + delay, why);
+        this.log.warn({ ...fields, delayMs: delay, reason: why }, 'fallo temporal al enviar: se reintentará');
+        // Wake up for the retry even if nothing else arrives.
+        if (this.running) setTimeout(() => this.kick(), delay + 5).unref();
+      }
+      return;
+    }
+    await this.o.afterSend?.(row);
+    await repo.markSent(this.o.db, row.id, this.owner, this.now());
+    this.log.info(fields, 'correo enviado');
+  }
+}

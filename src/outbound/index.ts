@@ -1,0 +1,33 @@
+import type { Knex } from 'knex';
+import type { Config } from '../config.ts';
+import { LinkService, linkSettings } from '../links/links.ts';
+import type { Logger } from '../logger.ts';
+import type { BlobStore } from '../storage/blobs.ts';
+import { Dispatcher, type DispatcherOptions } from './dispatcher.ts';
+import { MailNotifier } from './notifier.ts';
+import { Outbox } from './outbox.ts';
+import { Refusals } from './refusals.ts';
+import { TemplateRenderer } from './templates.ts';
+
+/** Everything outbound, built once by the composition root. The dispatcher is built but not started. */
+export interface Outbound {
+  renderer: TemplateRenderer;
+  links: LinkService;
+  outbox: Outbox;
+  notifier: MailNotifier;
+  refusals: Refusals;
+  dispatcher: Dispatcher;
+}
+
+export function createOutbound(deps: { db: Knex; config: Config; blobs: BlobStore; logger: Logger; clock?: () => number; dispatcher?: Partial<DispatcherOptions> }): Outbound {
+  const log = deps.logger.child({ component: 'outbound' });
+  const renderer = new TemplateRenderer();
+  const links = new LinkService(linkSettings(deps.config));
+  const outbox = new Outbox({ config: deps.config, renderer, log });
+  const refusals = new Refusals({ config: deps.config, outbox });
+  const notifier = new MailNotifier({ config: deps.config, outbox, links, renderer, log, refusals });
+  const dispatcher = new Dispatcher({ db: deps.db, config: deps.config, blobs: deps.blobs, logger: deps.logger, clock: deps.clock, ...deps.dispatcher });
+  // A committed case change wakes the dispatcher instead of waiting for its next poll.
+  outbox.onCommitted(() => dispatcher.kick());
+  return { renderer, links, outbox, notifier, refusals, dispatcher };
+}

@@ -1,0 +1,231 @@
+import type { Knex } from 'knex';
+import type { Config } from '../config.ts';
+import { suppress } from '../db/repos/outbox.ts';
+import { attachmentsOf, insertEvent, participantsOf } from '../db/repos/tickets.ts';
+import type { LinkService } from '../links/links.ts';
+import type { Logger } from '../logger.ts';
+import type { CaseEvent, Notifier } from '../services/cases.ts';
+import type { Ticket } from '../tickets/types.ts';
+import type { Outbox } from './outbox.ts';
+import type { Refusals } from './refusals.ts';
+import { humanSize, linesOf, type TemplateRenderer } from './templates.ts';
+
+/**
+ * Turns case events into mail, inside the case change's transaction (the transactional outbox):
+ * - case opened → confirmation to the requester; the case to the assignee, or to every consultant while unassigned;
+ * - customer message → to the assignee / consultants;
+ * - consultant answer (verified, not internal) → to the requester and the case's CC'd people, with its files;
+ * - closed → the requester (with the link and a request to rate); reopened after closing → the case's links are
+ *   rotated, the requester and (unless the customer reopened it by writing) the consultants are told;
+ * - a consultant's mail that could not act → that consultant, saying why;
+ * - a hard bounce of our mail → the address gets no automatic mail for BOUNCE_SUPPRESS_DAYS, noted on the case.
+ */
+const DAY = 86_400_000;
+
+interface HeldEvent {
+  type: 'request_held';
+  held: { id: number; createdAt: number; messageId?: string };
+  to: string;
+  subject: string;
+  reason: 'over_limit' | 'not_entitled';
+  openCases: readonly Ticket[];
+  limit?: number;
+}
+const COMMANDS = [
+  { usage: '/cerrar', key: 'cerrar' }, { usage: '/reabrir', key: 'reabrir' }, { usage: '/prioridad alta|media|baja', key: 'prioridad' },
+  { usage: '/etapa analisis|solucion|pruebas', key: 'etapa' }, { usage: '/asignar correo@…', key: 'asignar' }, { usage: '/nota', key: 'nota' },
+  { usage: '/esperar cliente|tercero', key: 'esperar' },
+];
+const COMMANDS_EN = ['/close', '/reopen', '/priority high|medium|low', '/stage analysis|solution|testing', '/assign email@…', '/note', '/wait customer|third-party'];
+
+export class MailNotifier implements Notifier {
+  /** Cases a customer's reply reopened in this transaction: the follow-up mail says so, once. */
+  private readonly reopenedBy = new WeakMap<Knex.Transaction, Set<number>>();
+
+  constructor(private readonly deps: { config: Config; outbox: Outbox; links: LinkService; renderer: TemplateRenderer; log: Logger; refusals?: Refusals }) {}
+
+  private async refuseHeld(trx: Knex.Transaction, e: HeldEvent): Promise<void> {
+    const now = e.held.createdAt;
+    const openCases = [];
+    for (const t of e.openCases.slice(0, 20)) openCases.push({ number: t.number, subject: t.subject, url: await this.link(trx, t, e.to, now) });
+    await this.deps.refusals!.refuse(trx, {
+      key: `refusal:held:${e.held.id}`, to: e.to, subject: e.subject, reason: e.reason, inReplyTo: e.held.messageId,
+      limit: e.limit === undefined ? undefined : String(e.limit), openCases, now,
+    });
+  }
+
+  async onCaseEvent(trx: Knex.Transaction, e: CaseEvent): Promise<void> {
+    switch (e.type) {
+      case 'case_opened':
+        return this.opened(trx, e.ticket, e.messageRowId);
+      case 'message_added':
+        if (e.role === 'customer' && !e.internal) return this.toConsultants(trx, e.ticket, e.messageRowId, this.reopenedBy.get(trx)?.has(e.ticket.id) ? 'headingReopened' : 'headingFollowUp');
+        if (e.role === 'consultant' && !e.internal) return this.answer(trx, e.ticket, e.messageRowId);
+        return;
+      case 'stage_changed':
+        if (e.to === 'cerrado') return this.closed(trx, e.ticket, e.actor);
+        if (e.from === 'cerrado' && e.to === 'reabierto') return this.reopened(trx, e.ticket, e.actor, e.reason);
+        return;
+      case 'consultant_feedback':
+        return this.feedback(trx, e.ticket, e.to, e.kind, e.items, e.messageRowId);
+      case 'assigned':
+        return this.toConsultants(trx, e.ticket, undefined, 'headingAssigned', [e.assignee]);
+      case 'system_note_added':
+        if (e.bounce?.hard) return this.hardBounce(trx, e.ticket, e.bounce.recipients, Number((await this.message(trx, e.messageRowId)).created_at), e.bounce.status);
+        return;
+    }
+    // The lifecycle rules (issue 5) hold requests over the open-case limit or from organizations without a
+    // contract; the refusal is ours. Read by shape so this file does not depend on their event module.
+    const held = e as unknown as HeldEvent;
+    if (held.type === 'request_held' && this.deps.refusals) return this.refuseHeld(trx, held);
+  }
+
+  /** Times come from the case change itself (the ingest clock), so that budgets and links agree with it. */
+  private now(_trx: Knex.Transaction, at: number): number {
+    return at;
+  }
+
+  private link(trx: Knex.Transaction, t: Ticket, recipient: string, now: number): Promise<string> {
+    return this.deps.links.issueLink(trx, { ticketId: t.id, number: t.number, recipient, now });
+  }
+
+  private consultantsFor(t: Ticket): string[] {
+    return t.assignee ? [t.assignee] : [...this.deps.config.consultants];
+  }
+
+  private async message(trx: Knex.Transaction, id: number): Promise<any> {
+    return trx('messages').where({ id }).first();
+  }
+
+  private async files(trx: Knex.Transaction, messageRowId: number) {
+    const rows = (await attachmentsOf(trx, [messageRowId])).filter((a: any) => !a.inline);
+    return {
+      list: rows.map((a: any) => ({ filename: a.filename, size: humanSize(Number(a.size)) })),
+      attach: rows.map((a: any) => ({ filename: a.filename, contentType: a.content_type, sha256: a.sha256 })),
+    };
+  }
+
+  private commandList() {
+    const help = this.deps.renderer.commandHelp(this.deps.config.locale);
+    return COMMANDS.map((c, i) => ({ usage: `${c.usage} (${COMMANDS_EN[i]})`, help: help[c.key] }));
+  }
+
+  private async opened(trx: Knex.Transaction, t: Ticket, messageRowId: number): Promise<void> {
+    const m = await this.message(trx, messageRowId);
+    const now = Number(m.created_at);
+    const files = await this.files(trx, messageRowId);
+    const summary = String(m.body_text ?? '').slice(0, 600);
+    await this.deps.outbox.enqueue(trx, {
+      key: `case:${t.id}:opened:confirmation:${t.requester}`, ticket: t, kind: 'confirmation', to: t.requester, toName: t.requesterName,
+      automatic: true, budgeted: true, autoSubmitted: 'auto-replied', template: 'confirmation', now,
+      data: { summary: linesOf(summary.length < String(m.body_text ?? '').length ? `${summary}…` : summary), caseUrl: await this.link(trx, t, t.requester, now), hasAttachments: files.list.length > 0, attachments: files.list },
+    });
+    await this.toConsultants(trx, t, messageRowId, 'headingNew');
+  }
+
+  private async toConsultants(trx: Knex.Transaction, t: Ticket, messageRowId: number | undefined, heading: string, only?: string[]): Promise<void> {
+    const m = messageRowId ? await this.message(trx, messageRowId) : await trx('messages').where({ ticket_id: t.id, role: 'customer' }).orderBy('id', 'desc').first();
+    const now = this.now(trx, messageRowId ? Number(m.created_at) : t.updatedAt);
+    const files = m ? await this.files(trx, Number(m.id)) : { list: [], attach: [] };
+    const unassigned = this.deps.renderer.table('consultant-case', this.deps.config.locale).unassigned;
+    for (const to of only ?? this.consultantsFor(t)) {
+      await this.deps.outbox.enqueue(trx, {
+        key: `case:${t.id}:msg:${messageRowId ?? 'none'}:${heading}:${to}${heading === 'headingAssigned' ? `:${now}` : ''}`, ticket: t, kind: heading === 'headingNew' ? 'consultant_new_case' : heading === 'headingAssigned' ? 'consultant_assigned' : 'consultant_follow_up',
+        to, automatic: true, budgeted: false, autoSubmitted: 'auto-generated', template: 'consultant-case', pick: { heading }, now,
+        attachments: files.attach,
+        data: {
+          from: m?.from_address ?? t.requester, fromName: m?.from_name ?? t.requesterName ?? '', organization: t.organization, priority: t.priority,
+          stage: t.stage, assignee: t.assignee ?? unassigned, lines: linesOf(String(m?.body_text ?? '')), hasAttachments: files.list.length > 0,
+          attachments: files.list, caseUrl: await this.link(trx, t, to, now), commands: this.commandList(),
+        },
+      });
+    }
+  }
+
+  /** The people a case's news goes to: the requester and the CC'd, never a consultant or our own addresses. */
+  private async customers(trx: Knex.Transaction, t: Ticket): Promise<string[]> {
+    const { config } = this.deps;
+    const people = (await participantsOf(trx, t.id)).filter((p) => p.role === 'requester' || p.role === 'cc').map((p) => p.address);
+    return [...new Set([t.requester, ...people])].filter((a) => !config.consultants.includes(a) && a !== config.supportAddress && a !== config.fallbackAddress);
+  }
+
+  private async answer(trx: Knex.Transaction, t: Ticket, messageRowId: number): Promise<void> {
+    const m = await this.message(trx, messageRowId);
+    const now = Number(m.created_at);
+    const consultant = String(m.from_address ?? '');
+    const consultantName = String(m.from_name || consultant.split('@')[0] || this.deps.config.supportName);
+    // The consultant's own address stays out of what the customer sees (issue 3): answers come from support.
+    const text = String(m.body_text ?? '').replace(new RegExp(consultant.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'), 'gi'), this.deps.config.supportAddress);
+    const files = await this.files(trx, messageRowId);
+    for (const to of await this.customers(trx, t)) {
+      await this.deps.outbox.enqueue(trx, {
+        key: `case:${t.id}:msg:${messageRowId}:answer:${to}`, ticket: t, kind: 'answer', to, toName: to === t.requester ? t.requesterName : undefined,
+        automatic: false, budgeted: false, autoSubmitted: undefined, template: 'answer', now,
+        fromName: `${consultantName} (${this.deps.config.supportName})`, attachments: files.attach,
+        data: { consultantName, lines: linesOf(text), hasAttachments: files.list.length > 0, attachments: files.list, caseUrl: await this.link(trx, t, to, now) },
+      });
+    }
+  }
+
+  private async closed(trx: Knex.Transaction, t: Ticket, actor: string): Promise<void> {
+    const now = this.now(trx, t.updatedAt);
+    for (const to of await this.customers(trx, t)) {
+      const url = await this.link(trx, t, to, now);
+      await this.deps.outbox.enqueue(trx, {
+        key: `case:${t.id}:closed:${t.closedAt ?? now}:${to}`, ticket: t, kind: 'closed', to, toName: to === t.requester ? t.requesterName : undefined,
+        automatic: true, budgeted: true, autoSubmitted: 'auto-generated', template: 'closed', now,
+        data: { caseUrl: url, rateUrl: `${url}#calificar`, actor },
+      });
+    }
+  }
+
+  private async reopened(trx: Knex.Transaction, t: Ticket, actor: string, reason?: string): Promise<void> {
+    const now = this.now(trx, t.updatedAt);
+    // Rotation (issue 4): links handed out before the case was closed stop working; this mail carries new ones.
+    await this.deps.links.revokeCaseLinks(trx, t.id, now, 'reabierto');
+    const customers = await this.customers(trx, t);
+    const lines = reason ? linesOf(reason) : [];
+    for (const to of customers) {
+      await this.deps.outbox.enqueue(trx, {
+        key: `case:${t.id}:reopened:${now}:${to}`, ticket: t, kind: 'reopened', to, toName: to === t.requester ? t.requesterName : undefined,
+        automatic: true, budgeted: true, autoSubmitted: 'auto-generated', template: 'reopened', now,
+        data: { caseUrl: await this.link(trx, t, to, now), hasReason: false, lines },
+      });
+    }
+    if (customers.includes(actor)) {
+      // The customer's own mail reopened it: the consultants get that mail, headed "reopened", right after.
+      const set = this.reopenedBy.get(trx) ?? new Set<number>();
+      set.add(t.id);
+      this.reopenedBy.set(trx, set);
+      return;
+    }
+    for (const to of this.consultantsFor(t)) {
+      await this.deps.outbox.enqueue(trx, {
+        key: `case:${t.id}:reopened:${now}:${to}`, ticket: t, kind: 'reopened', to, automatic: true, budgeted: false,
+        autoSubmitted: 'auto-generated', template: 'reopened', now,
+        data: { caseUrl: await this.link(trx, t, to, now), hasReason: lines.length > 0, lines: reason ? [`${actor}: ${reason}`] : [] },
+      });
+    }
+  }
+
+  private async feedback(trx: Knex.Transaction, t: Ticket, to: string, kind: 'unverified' | 'commands', items: string[], messageRowId: number): Promise<void> {
+    const now = this.now(trx, Number((await this.message(trx, messageRowId)).created_at));
+    const suffix = kind === 'unverified' ? 'Unverified' : 'Commands';
+    await this.deps.outbox.enqueue(trx, {
+      key: `case:${t.id}:msg:${messageRowId}:feedback:${to}`, ticket: t, kind: `notice_${kind}`, to, automatic: true, budgeted: true,
+      autoSubmitted: 'auto-replied', template: 'consultant-notice', now,
+      pick: { heading: `heading${suffix}`, intro: `intro${suffix}`, next: `next${suffix}` },
+      data: { items, commands: kind === 'commands' ? this.commandList() : [] },
+    });
+  }
+
+  private async hardBounce(trx: Knex.Transaction, t: Ticket, recipients: string[], now: number, status?: string): Promise<void> {
+    const days = this.deps.config.outbound.bounceSuppressDays;
+    const ours = new Set([this.deps.config.supportAddress, this.deps.config.fallbackAddress]);
+    for (const address of recipients.filter((a) => !ours.has(a))) {
+      await suppress(trx, { address, reason: `rebote ${status ?? 'permanente'}`, ticketId: t.id, until: now + days * DAY, now });
+      await insertEvent(trx, { ticketId: t.id, type: 'address_suppressed', actor: 'mesa', to: address, reason: `rebote permanente${status ? ` ${status}` : ''}: sin correo automático por ${days} días`, at: now });
+      this.deps.log.warn({ ticket: t.number, status }, 'dirección rebotada: se detiene el correo automático');
+    }
+  }
+}

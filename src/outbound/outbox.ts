@@ -1,0 +1,121 @@
+import type { Config } from '../config.ts';
+import type { Db } from '../db/knex.ts';
+import * as outbox from '../db/repos/outbox.ts';
+import { addThreadIds, insertEvent } from '../db/repos/tickets.ts';
+import { loopToken } from '../inbound/filters/own-loop.ts';
+import type { Logger } from '../logger.ts';
+import { cleanSubject, taggedSubject } from '../tickets/subject.ts';
+import type { Ticket } from '../tickets/types.ts';
+import { automaticHeaders, bracket, threadIndex, type AutoSubmitted } from './headers.ts';
+import { makeMessageId } from './message-id.ts';
+import type { TemplateName, TemplateRenderer } from './templates.ts';
+
+/**
+ * Writes mail into the outbox inside the caller's transaction: rendered now (so a retry sends the very same
+ * mail, Message-ID included), under an idempotency key (one event never enqueues the same mail twice), and
+ * subject to the loop budget: automatic mail to one address is capped per window and per day, and stopped for a
+ * while after that address hard-bounced. Held mail is kept (state `held`) with the reason, also on the case.
+ */
+export interface MailRequest {
+  key: string;
+  ticket?: Ticket;
+  kind: string;
+  to: string;
+  toName?: string;
+  /** Automatic mail (not a person's words) is subject to the bounce stop. */
+  automatic: boolean;
+  /** ...and, when budgeted, to the per-recipient limits. Case notifications to consultants are not budgeted. */
+  budgeted: boolean;
+  template: TemplateName;
+  data: Record<string, unknown>;
+  pick?: Record<string, string>;
+  fromName?: string;
+  autoSubmitted: AutoSubmitted;
+  attachments?: Array<{ filename: string; contentType: string; sha256: string }>;
+  /** For mail not on a case (refusals): the mail it answers. */
+  inReplyTo?: string;
+  subject?: string;
+  now: number;
+}
+
+export type EnqueueResult = { state: 'pending' | 'held' | 'duplicate'; id?: number; messageId: string; heldReason?: string };
+
+const MINUTE = 60_000;
+const DAY = 86_400_000;
+
+export class Outbox {
+  private readonly domain: string;
+  private readonly loop: string;
+  private committed?: () => void;
+
+  constructor(private readonly deps: { config: Config; renderer: TemplateRenderer; log: Logger }) {
+    this.domain = deps.config.supportAddress.split('@')[1];
+    this.loop = loopToken(deps.config);
+  }
+
+  /** Called after the transaction that enqueued mail commits (knex exposes it as `executionPromise`). */
+  onCommitted(listener: () => void): void {
+    this.committed = listener;
+  }
+
+  async enqueue(trx: Db, r: MailRequest): Promise<EnqueueResult> {
+    const { config, renderer } = this.deps;
+    const to = r.to.toLowerCase();
+    const heldReason = r.automatic ? await this.holdReason(trx, to, r.budgeted, r.now) : undefined;
+    const messageId = makeMessageId(config.secretKey, this.domain, r.ticket?.number ?? 0, to);
+    const hours = config.outbound.businessHours ?? (config.locale === 'en' ? 'Monday to Friday, 8:00 to 17:00' : 'lunes a viernes, de 8:00 a 17:00');
+    const data = {
+      brand: config.supportName, hours, name: r.toName || to.split('@')[0],
+      ...(r.ticket ? { number: r.ticket.number, subject: r.ticket.subject || '(sin asunto)' } : {}),
+      ...r.data,
+    };
+    const rendered = renderer.render(r.template, config.locale, data, r.pick);
+    const subject = r.subject ?? (r.ticket ? taggedSubject(r.ticket.number, r.ticket.subject) : rendered.subject);
+    const thread = r.ticket ? await this.thread(trx, r.ticket, to) : { references: r.inReplyTo ? [r.inReplyTo] : [], inReplyTo: r.inReplyTo };
+    const headers: Record<string, string> = { ...automaticHeaders(r.autoSubmitted, this.loop) };
+    if (r.ticket) {
+      headers['Thread-Topic'] = cleanSubject(r.ticket.subject) || subject;
+      headers['Thread-Index'] = threadIndex(config.secretKey, r.ticket.number, r.ticket.createdAt, r.now);
+      headers['X-Mesa-Case'] = String(r.ticket.number);
+    }
+    const mail: outbox.StoredMail = {
+      from: { name: r.fromName ?? config.supportName, address: config.supportAddress },
+      replyTo: config.supportAddress, to, subject, html: rendered.html, text: rendered.text,
+      inReplyTo: thread.inReplyTo ? bracket(thread.inReplyTo) : undefined,
+      references: thread.references.map(bracket), headers, attachments: r.attachments ?? [],
+    };
+    const id = await outbox.insertOutbox(trx, {
+      idempotencyKey: r.key, ticketId: r.ticket?.id, kind: r.kind, recipient: to, automatic: r.automatic, messageId,
+      mail, state: heldReason ? 'held' : 'pending', heldReason, now: r.now,
+    });
+    if (id === undefined) return { state: 'duplicate', messageId };
+    if (r.ticket) {
+      await addThreadIds(trx, r.ticket.id, [messageId]);
+      if (heldReason) await insertEvent(trx, { ticketId: r.ticket.id, type: 'mail_held', actor: 'mesa', to, reason: heldReason, at: r.now, data: { kind: r.kind } });
+    }
+    const done = (trx as { executionPromise?: Promise<unknown> }).executionPromise;
+    if (!heldReason && done && this.committed) done.then(this.committed, () => undefined);
+    if (heldReason) this.deps.log.warn({ ticket: r.ticket?.number, kind: r.kind, reason: heldReason }, 'correo automático retenido');
+    return { state: heldReason ? 'held' : 'pending', id, messageId, heldReason };
+  }
+
+  private async holdReason(trx: Db, to: string, budgeted: boolean, now: number): Promise<string | undefined> {
+    const { budget } = this.deps.config.outbound;
+    const suppressed = await outbox.findSuppression(trx, to, now);
+    if (suppressed) return `rebote: ${suppressed.reason}`.slice(0, 64);
+    if (!budgeted) return undefined;
+    if ((await outbox.countAutomaticSince(trx, to, now - budget.windowMinutes * MINUTE)) >= budget.window) return `limite: ${budget.window} en ${budget.windowMinutes} min`;
+    if ((await outbox.countAutomaticSince(trx, to, now - DAY)) >= budget.day) return `limite: ${budget.day} al dia`;
+    return undefined;
+  }
+
+  /** References: the case's first mail, then this recipient's latest exchange with us; In-Reply-To: the last. */
+  private async thread(trx: Db, ticket: Ticket, to: string): Promise<{ references: string[]; inReplyTo?: string }> {
+    const root = await trx('messages').where({ ticket_id: ticket.id }).whereNotNull('message_id').orderBy('id').first('message_id');
+    const theirs = await trx('messages').where({ ticket_id: ticket.id, from_address: to }).whereNotNull('message_id').orderBy('id', 'desc').limit(4).select('message_id', 'created_at');
+    const ours = await trx('outbox').where({ ticket_id: ticket.id, recipient: to }).whereNot({ state: 'held' }).orderBy('id', 'desc').limit(4).select('message_id', 'created_at');
+    const recent = [...theirs, ...ours].sort((a: any, b: any) => Number(a.created_at) - Number(b.created_at)).map((r: any) => String(r.message_id));
+    const references = [...new Set([root?.message_id, ...recent].filter((x): x is string => Boolean(x)))].slice(-10);
+    return { references, inReplyTo: references.at(-1) };
+  }
+}

@@ -1,0 +1,43 @@
+import type { Knex } from 'knex';
+import type { Config } from '../config.ts';
+import type { RejectedMail } from '../inbound/ingest.ts';
+import type { Outbox } from './outbox.ts';
+import { humanSize } from './templates.ts';
+
+/**
+ * The polite refusal for mail we cannot take. `too_large` comes from the quarantine (only From and Subject were
+ * read); `not_entitled` and `over_limit` are for the lifecycle rules to call with `refuse()`. Never sent to our
+ * own addresses or to daemon-like senders, and always under the loop budget (it is automatic mail).
+ */
+export type RefusalReason = 'too_large' | 'not_entitled' | 'over_limit' | 'other';
+
+const DAEMON = /^(mailer[-_]?daemon|post_?master|mail[-_]?daemon|no[-_]?reply|noreply|bounces?|nobody)$/i;
+
+export class Refusals {
+  constructor(private readonly deps: { config: Config; outbox: Outbox }) {}
+
+  /** For IngestDeps.onRejected. */
+  onRejected = async (trx: Knex.Transaction, r: RejectedMail): Promise<void> => {
+    if (r.reason !== 'too_large' || !r.from) return;
+    await this.refuse(trx, {
+      key: `refusal:quarantine:${r.quarantineId}`, to: r.from, subject: r.subject ?? '', reason: 'too_large', inReplyTo: r.messageId,
+      limit: humanSize(this.deps.config.limits.maxMessageBytes), now: r.now,
+    });
+  };
+
+  async refuse(
+    trx: Knex.Transaction,
+    p: { key: string; to: string; subject: string; reason: RefusalReason; inReplyTo?: string; limit?: string; openCases?: Array<{ number: number; subject: string; url: string }>; now: number },
+  ): Promise<boolean> {
+    const { config } = this.deps;
+    const to = p.to.toLowerCase();
+    if ([config.supportAddress, config.fallbackAddress].includes(to) || DAEMON.test(to.split('@')[0] ?? '')) return false;
+    const subject = p.subject.replace(/\s+/g, ' ').trim().slice(0, 200) || '(sin asunto)';
+    const res = await this.deps.outbox.enqueue(trx, {
+      key: p.key, kind: `refusal_${p.reason}`, to, automatic: true, budgeted: true, autoSubmitted: 'auto-replied', template: 'refusal',
+      pick: { reason: `reasons.${p.reason}` }, inReplyTo: p.inReplyTo, subject: `${/^re:/i.test(subject) ? '' : 'Re: '}${subject}`, now: p.now,
+      data: { subject, limit: p.limit ?? '', openCases: p.openCases ?? [] },
+    });
+    return res.state === 'pending';
+  }
+}

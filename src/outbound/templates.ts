@@ -1,0 +1,125 @@
+import fs from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import mustache from 'mustache';
+
+/**
+ * Mail templates: MJML layout in `templates/<name>.mjml`, a plain-text twin in `templates/<name>.txt`, and the
+ * words in `templates/strings/<locale>.json`, apart from the layout.
+ *
+ * MJML costs about half a second to load and milliseconds per render, so each layout is compiled to HTML ONCE
+ * (on first use) with its `{{placeholders}}` left intact, and every mail is then a Mustache fill of that HTML.
+ * Mustache (not a hand-made replace): it is logic-less, small, and HTML-escapes every `{{value}}` by default, so
+ * text from a mail (subject, body, file names) can never become markup; only our own strings, already rendered
+ * and escaped, go in through `{{{triple}}}` braces. The text part is filled with escaping turned off.
+ */
+export const TEMPLATE_NAMES = ['confirmation', 'consultant-case', 'answer', 'closed', 'reopened', 'refusal', 'consultant-notice'] as const;
+export type TemplateName = (typeof TEMPLATE_NAMES)[number];
+export type Locale = 'es' | 'en';
+
+export interface Rendered {
+  subject: string;
+  html: string;
+  text: string;
+}
+
+export const TEMPLATE_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../templates');
+
+type Strings = Record<string, any>;
+const plain = { escape: (v: unknown) => String(v) };
+
+export class TemplateRenderer {
+  private readonly html = new Map<TemplateName, string>();
+  private readonly text = new Map<TemplateName, string>();
+  private readonly strings = new Map<Locale, Strings>();
+  /** How long the MJML compilations took, for the record (ms). */
+  compileMs = 0;
+
+  constructor(private readonly dir: string = TEMPLATE_DIR) {}
+
+  /** Compiles every template now (a service may call this at start so the first mail does not pay for it). */
+  warm(): this {
+    for (const n of TEMPLATE_NAMES) this.compiled(n);
+    return this;
+  }
+
+  compiled(name: TemplateName): string {
+    let html = this.html.get(name);
+    if (html === undefined) {
+      const started = performance.now();
+      const file = path.join(this.dir, `${name}.mjml`);
+      // mjml 4 is CommonJS and synchronous; loaded on first need only.
+      const mjml2html = createRequire(import.meta.url)('mjml') as (src: string, o: object) => { html: string; errors: Array<{ formattedMessage: string }> };
+      const out = mjml2html(fs.readFileSync(file, 'utf8'), { filePath: file, validationLevel: 'strict', keepComments: false });
+      if (out.errors.length) throw new Error(`MJML ${name}: ${out.errors.map((e) => e.formattedMessage).join('; ')}`);
+      html = out.html;
+      mustache.parse(html); // Mustache caches the parsed template by its text.
+      this.html.set(name, html);
+      this.compileMs += performance.now() - started;
+    }
+    return html;
+  }
+
+  private textOf(name: TemplateName): string {
+    let t = this.text.get(name);
+    if (t === undefined) {
+      t = fs.readFileSync(path.join(this.dir, `${name}.txt`), 'utf8');
+      this.text.set(name, t);
+    }
+    return t;
+  }
+
+  private stringsOf(locale: Locale): Strings {
+    let s = this.strings.get(locale);
+    if (!s) {
+      s = JSON.parse(fs.readFileSync(path.join(this.dir, 'strings', `${locale}.json`), 'utf8')) as Strings;
+      this.strings.set(locale, s);
+    }
+    return s;
+  }
+
+  /** The raw (unrendered) string table for a template: common strings overlaid with the template's own. */
+  table(name: TemplateName, locale: Locale): Strings {
+    const all = this.stringsOf(locale);
+    return { ...all.common, ...all[name] };
+  }
+
+  commandHelp(locale: Locale): Record<string, string> {
+    return this.stringsOf(locale).commands;
+  }
+
+  /**
+   * Fills one template. `pick` chooses variants: `{ heading: 'headingNew' }` uses that key of the template's
+   * strings as `s.heading` (dot paths reach nested tables, e.g. `reasons.too_large`).
+   */
+  render(name: TemplateName, locale: Locale, data: Record<string, unknown>, pick: Record<string, string> = {}): Rendered {
+    const table = this.table(name, locale);
+    for (const [slot, key] of Object.entries(pick)) table[slot] = key.split('.').reduce((o: any, k) => o?.[k], table);
+    const sHtml: Record<string, string> = {};
+    const sText: Record<string, string> = {};
+    for (const [k, v] of Object.entries(table)) {
+      if (typeof v !== 'string') continue;
+      sHtml[k] = mustache.render(v, data);
+      // Our strings may carry a little markup (<strong>); it is dropped from the template text before the
+      // data goes in, so that a "<" written by a customer survives in the text part.
+      sText[k] = mustache.render(v.replace(/<[^>]+>/g, ''), data, {}, plain);
+    }
+    return {
+      subject: sText.title.replace(/\s+/g, ' ').trim(),
+      html: mustache.render(this.compiled(name), { ...data, s: sHtml }),
+      text: mustache.render(this.textOf(name), { ...data, s: sText }, {}, plain).replace(/\n{3,}/g, '\n\n'),
+    };
+  }
+}
+
+/** Text as lines for `{{#lines}}{{.}}<br>{{/lines}}`: escaping stays with Mustache, line breaks stay visible. */
+export function linesOf(text: string, maxChars = 20_000): string[] {
+  return text.slice(0, maxChars).replace(/\r\n/g, '\n').replace(/\n{3,}/g, '\n\n').trim().split('\n');
+}
+
+export function humanSize(bytes: number): string {
+  if (bytes < 1024) return `${bytes} B`;
+  if (bytes < 1024 * 1024) return `${Math.round(bytes / 1024)} KB`;
+  return `${(bytes / 1024 / 1024).toFixed(1)} MB`;
+}

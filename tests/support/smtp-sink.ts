@@ -1,0 +1,180 @@
+import net from 'node:net';
+import { simpleParser, type ParsedMail } from 'mailparser';
+import { SMTPServer, type SMTPServerDataStream, type SMTPServerSession } from 'smtp-server';
+
+/**
+ * A real SMTP server (the `smtp-server` package) in the test process: the outbound sink. It keeps every message
+ * it accepted, parsed with mailparser, and can be stopped and started again on the same port (SMTP down, then
+ * up) or told to answer 4xx/5xx — for everything, or only for mail whose recipient or subject matches.
+ *
+ *   const sink = await startSmtpSink();
+ *   const app = await testApp({ SMTP_HOST: '127.0.0.1', SMTP_PORT: String(sink.port), SMTP_SECURE: 'false' });
+ *   await sink.waitFor((m) => m.subject.includes('[Caso #1]'));
+ */
+export interface SinkMessage {
+  envelopeFrom: string;
+  envelopeTo: string[];
+  raw: Buffer;
+  parsed: ParsedMail;
+  subject: string;
+  messageId: string;
+  to: string;
+  text: string;
+  html: string;
+  header(name: string): string | undefined;
+  receivedAt: number;
+}
+
+export interface Failure {
+  code: number;
+  message?: string;
+  /** Only mail to this recipient / with a matching subject fails; others pass. */
+  recipient?: string;
+  subject?: RegExp;
+  /** How many times to fail before accepting again (Infinity = until cleared). */
+  times?: number;
+}
+
+export interface SmtpSink {
+  readonly port: number;
+  readonly messages: SinkMessage[];
+  /** Connection attempts and RCPTs seen, accepted or not. */
+  readonly stats: { connections: number; rejected: number };
+  failWith(f: Failure): void;
+  clearFailures(): void;
+  stop(): Promise<void>;
+  start(): Promise<void>;
+  waitFor(pred: (m: SinkMessage) => boolean, opts?: { count?: number; timeoutMs?: number }): Promise<SinkMessage[]>;
+  to(address: string): SinkMessage[];
+  close(): Promise<void>;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as net.AddressInfo).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+export async function startSmtpSink(opts: { port?: number } = {}): Promise<SmtpSink> {
+  const port = opts.port ?? (await freePort());
+  const messages: SinkMessage[] = [];
+  const stats = { connections: 0, rejected: 0 };
+  let failures: Failure[] = [];
+  let server: SMTPServer | undefined;
+
+  const smtpError = (f: Failure) => Object.assign(new Error(f.message ?? (f.code >= 500 ? 'Rechazado por la prueba' : 'Intente más tarde')), { responseCode: f.code });
+  const take = (f: Failure) => {
+    if (f.times !== undefined && f.times !== Infinity) {
+      f.times -= 1;
+      if (f.times <= 0) failures = failures.filter((x) => x !== f);
+    }
+  };
+
+  function build(): SMTPServer {
+    return new SMTPServer({
+      authOptional: true,
+      disabledCommands: ['STARTTLS'],
+      logger: false,
+      size: 50 * 1024 * 1024,
+      onConnect(_session, cb) {
+        stats.connections++;
+        cb();
+      },
+      onRcptTo(address, _session, cb) {
+        const f = failures.find((x) => x.recipient && x.recipient.toLowerCase() === address.address.toLowerCase() && !x.subject);
+        if (f) {
+          take(f);
+          stats.rejected++;
+          return cb(smtpError(f));
+        }
+        cb();
+      },
+      onData(stream: SMTPServerDataStream, session: SMTPServerSession, cb) {
+        const chunks: Buffer[] = [];
+        stream.on('data', (c: Buffer) => chunks.push(c));
+        stream.on('end', async () => {
+          const raw = Buffer.concat(chunks);
+          try {
+            const parsed = await simpleParser(raw);
+            const subject = parsed.subject ?? '';
+            const rcpts = session.envelope.rcptTo.map((r) => r.address.toLowerCase());
+            const f = failures.find((x) => (!x.recipient || rcpts.includes(x.recipient.toLowerCase())) && (!x.subject || x.subject.test(subject)) && (x.subject || !x.recipient));
+            if (f) {
+              take(f);
+              stats.rejected++;
+              return cb(smtpError(f));
+            }
+            const to = Array.isArray(parsed.to) ? parsed.to[0] : parsed.to;
+            messages.push({
+              envelopeFrom: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
+              envelopeTo: rcpts, raw, parsed, subject,
+              messageId: (parsed.messageId ?? '').replace(/^<|>$/g, ''),
+              to: to?.value?.[0]?.address?.toLowerCase() ?? rcpts[0] ?? '',
+              text: parsed.text ?? '', html: typeof parsed.html === 'string' ? parsed.html : '',
+              header: (name: string) => {
+                const v = parsed.headers.get(name.toLowerCase());
+                if (v === undefined) return undefined;
+                return typeof v === 'string' ? v : Array.isArray(v) ? v.join(' ') : typeof v === 'object' && 'value' in (v as any) ? String((v as any).value) : String(v);
+              },
+              receivedAt: Date.now(),
+            });
+            cb();
+          } catch (err) {
+            cb(err as Error);
+          }
+        });
+      },
+    });
+  }
+
+  async function start(): Promise<void> {
+    if (server) return;
+    const s = build();
+    s.on('error', () => undefined);
+    await new Promise<void>((resolve, reject) => {
+      s.server.once('error', reject);
+      s.listen(port, '127.0.0.1', () => resolve());
+    });
+    server = s;
+  }
+
+  async function stop(): Promise<void> {
+    const s = server;
+    server = undefined;
+    if (!s) return;
+    // Close open (pooled) client connections too, or a stopped sink would still take mail on them.
+    for (const conn of (s as any).connections ?? []) conn?._socket?.destroy?.();
+    await new Promise<void>((resolve) => s.close(() => resolve()));
+  }
+
+  await start();
+  return {
+    port, messages, stats,
+    failWith(f) {
+      failures.push({ times: Infinity, ...f });
+    },
+    clearFailures() {
+      failures = [];
+    },
+    stop, start,
+    async waitFor(pred, o = {}) {
+      const count = o.count ?? 1;
+      const deadline = Date.now() + (o.timeoutMs ?? 20_000);
+      for (;;) {
+        const found = messages.filter(pred);
+        if (found.length >= count) return found;
+        if (Date.now() > deadline) throw new Error(`el sumidero SMTP recibió ${found.length} de ${count} mensajes esperados (total ${messages.length})`);
+        await new Promise((r) => setTimeout(r, 25));
+      }
+    },
+    to(address) {
+      return messages.filter((m) => m.envelopeTo.includes(address.toLowerCase()));
+    },
+    close: stop,
+  };
+}
