@@ -2,6 +2,7 @@ import { simpleParser, type AddressObject, type ParsedMail } from 'mailparser';
 import { MesaError } from '../errors.ts';
 import { BlobStore } from '../storage/blobs.ts';
 import type { Address, InboundAttachment, InboundMail } from './mail.ts';
+import { relabelUtf8, SniffingIconv } from './charset.ts';
 import { htmlToText } from './quotes.ts';
 
 export interface ParseLimits {
@@ -16,20 +17,17 @@ export interface ParseLimits {
 export async function parseMail(raw: Buffer, limits: ParseLimits = {}): Promise<InboundMail> {
   if (raw.length === 0 || raw.toString('latin1').trim() === '') throw new MesaError('MAIL_EMPTY');
   let parsed: ParsedMail;
-  let timer: NodeJS.Timeout | undefined;
+  const timeoutMs = limits.timeoutMs ?? 30_000;
+  const input = normalizeLineEnds(raw);
   try {
-    parsed = await Promise.race([
-      // HTML-only mail is turned into text by us (quotes.ts), so that quote stripping knows there was no text part.
-      simpleParser(normalizeLineEnds(raw), { skipImageLinks: true, skipTextToHtml: true, skipHtmlToText: true, maxHtmlLengthToParse: 5 * 1024 * 1024 }),
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new MesaError('MAIL_PARSE_TIMEOUT', `${limits.timeoutMs ?? 30_000} ms`)), limits.timeoutMs ?? 30_000);
-      }),
-    ]);
+    parsed = await withTimeout(parser(input), timeoutMs);
+    // A part labelled UTF-8 that is not (see charset.ts): parse again with the label checked against the bytes.
+    if (`${parsed.text ?? ''}${typeof parsed.html === 'string' ? parsed.html : ''}`.includes('\uFFFD')) {
+      parsed = await withTimeout(parser(relabelUtf8(input)), timeoutMs);
+    }
   } catch (err) {
     if (err instanceof MesaError) throw err;
     throw new MesaError('MAIL_UNPARSEABLE', (err as Error).message?.slice(0, 200), { cause: err });
-  } finally {
-    clearTimeout(timer);
   }
 
   const headers = headerMap(parsed);
@@ -87,6 +85,20 @@ export async function parseMail(raw: Buffer, limits: ParseLimits = {}): Promise<
     attachments,
     embeddedHeaders: embedded.join('\n'),
   };
+}
+
+// HTML-only mail is turned into text by us (quotes.ts), so that quote stripping knows there was no text part.
+const parser = (input: Buffer) =>
+  simpleParser(input, { skipImageLinks: true, skipTextToHtml: true, skipHtmlToText: true, maxHtmlLengthToParse: 5 * 1024 * 1024, Iconv: SniffingIconv } as Parameters<typeof simpleParser>[1]);
+
+/** mailparser has no time limit of its own; a parse that runs away becomes a refusal, not a stuck mailbox. */
+async function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([work, new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new MesaError('MAIL_PARSE_TIMEOUT', `${ms} ms`)), ms); })]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 function headerMap(parsed: ParsedMail): Map<string, string[]> {
