@@ -4,7 +4,7 @@ import * as outbox from '../db/repos/outbox.ts';
 import { addThreadIds, insertEvent } from '../db/repos/tickets.ts';
 import { loopToken } from '../inbound/filters/own-loop.ts';
 import type { Logger } from '../logger.ts';
-import { cleanSubject, taggedSubject } from '../tickets/subject.ts';
+import { cleanSubject } from '../tickets/subject.ts';
 import type { Ticket } from '../tickets/types.ts';
 import { automaticHeaders, bracket, threadIndex, type AutoSubmitted } from './headers.ts';
 import { makeMessageId } from './message-id.ts';
@@ -70,7 +70,8 @@ export class Outbox {
       ...r.data,
     };
     const rendered = renderer.render(r.template, config.locale, data, r.pick);
-    const subject = r.subject ?? (r.ticket ? taggedSubject(r.ticket.number, r.ticket.subject) : rendered.subject);
+    // Every mail of a case carries the same `[Caso #N] subject`: Gmail threads only mail whose subjects agree.
+    const subject = r.subject ?? (r.ticket ? `[${config.locale === 'en' ? 'Case' : 'Caso'} #${r.ticket.number}] ${cleanSubject(r.ticket.subject) || '(sin asunto)'}` : rendered.subject);
     const thread = r.ticket ? await this.thread(trx, r.ticket, to) : { references: r.inReplyTo ? [r.inReplyTo] : [], inReplyTo: r.inReplyTo };
     const headers: Record<string, string> = { ...automaticHeaders(r.autoSubmitted, this.loop) };
     if (r.ticket) {

@@ -119,7 +119,11 @@ export async function startSmtpSink(opts: { port?: number } = {}): Promise<SmtpS
               header: (name: string) => {
                 const v = parsed.headers.get(name.toLowerCase());
                 if (v === undefined) return undefined;
-                return typeof v === 'string' ? v : Array.isArray(v) ? v.join(' ') : typeof v === 'object' && 'value' in (v as any) ? String((v as any).value) : String(v);
+                if (typeof v === 'string') return v;
+                if (Array.isArray(v)) return v.join(' ');
+                if (v instanceof Date) return v.toUTCString();
+                const o = v as { text?: string; value?: unknown };
+                return typeof o === 'object' && typeof o.text === 'string' ? o.text : typeof o === 'object' && 'value' in o ? String(o.value) : String(v);
               },
               receivedAt: Date.now(),
             });
