@@ -2,12 +2,15 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { App } from '../app.ts';
 import { listMailboxStates } from '../db/repos/mailbox-state.ts';
 import { stateKey } from '../inbound/poller.ts';
+import { registerMetrics } from './metrics.ts';
+import { slaLight } from './sla-light.ts';
+import { registerStatusPage, type StatusPageOptions } from './status-page.ts';
 
 /**
  * The web adapter. For now only `/healthz`; the status pages are built on this same instance later.
  * Routes only read through repositories/services (DESIGN.md: adapters are thin).
  */
-export function buildServer(app: App): FastifyInstance {
+export function buildServer(app: App, opts: { statusPage?: StatusPageOptions } = {}): FastifyInstance {
   const server = Fastify({
     loggerInstance: app.logger.child({ component: 'web' }) as FastifyBaseLogger,
     // /healthz is hit by probes every few seconds: request lines would drown the mail outcomes in the log.
@@ -34,6 +37,10 @@ export function buildServer(app: App): FastifyInstance {
       return reply.code(503).send({ status: 'error', database: 'error', mailboxes: [] });
     }
   });
+
+  // Issue 4: "Consultar mi caso" behind the magic links, and Prometheus metrics.
+  registerStatusPage(server, app, { sla: slaLight(app, opts.statusPage?.clock), ...opts.statusPage });
+  registerMetrics(server, app);
 
   return server;
 }

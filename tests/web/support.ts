@@ -3,10 +3,8 @@ import MailComposer from 'nodemailer/lib/mail-composer/index.js';
 import type { App } from '../../src/app.ts';
 import type { Env } from '../../src/config.ts';
 import { findTicketByNumber } from '../../src/db/repos/tickets.ts';
-import { registerMetrics } from '../../src/web/metrics.ts';
 import { buildServer } from '../../src/web/server.ts';
-import { slaLight } from '../../src/web/sla-light.ts';
-import { registerStatusPage, type StatusPageOptions } from '../../src/web/status-page.ts';
+import type { StatusPageOptions } from '../../src/web/status-page.ts';
 import { testApp } from '../support/app.ts';
 
 /** A Mesa app with the real web server (the same `buildServer` that `mesa start` uses) and the status page on it. */
@@ -18,9 +16,7 @@ export interface PortalHarness {
 
 export async function portalHarness(extra: Env = {}, opts: { clock?: () => number; page?: StatusPageOptions } = {}): Promise<PortalHarness> {
   const app = await testApp(extra, { clock: opts.clock });
-  const server = buildServer(app);
-  registerStatusPage(server, app, { sla: slaLight(app, opts.clock), clock: opts.clock, ...opts.page });
-  registerMetrics(server, app);
+  const server = buildServer(app, { statusPage: { clock: opts.clock, ...opts.page } });
   await server.ready();
   return {
     app, server,
