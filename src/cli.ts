@@ -103,4 +103,15 @@ program
     process.exitCode = await startCommand(configFromEnvironment());
   });
 
+program
+  .command('outbox')
+  .description('bandeja de salida: correo pendiente, muerto o retenido (--retry reintenta los muertos)')
+  .option('--retry', 'vuelve a poner en cola el correo muerto')
+  .option('--send', 'envía ahora lo que esté pendiente y termina')
+  .option('--json', 'salida JSON')
+  .action(async (opts) => {
+    const { outboxCommand } = await import('./cli/outbox.ts');
+    process.exitCode = await outboxCommand(configFromEnvironment(), opts);
+  });
+
 await program.parseAsync(process.argv);

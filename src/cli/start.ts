@@ -19,6 +19,11 @@ export type ServiceFactory = (app: App) => Service | undefined | Promise<Service
  * returns `{ name, stop }`; return undefined when its configuration turns it off.
  */
 export const services: ServiceFactory[] = [
+  // The outbox dispatcher starts first and so stops last: mail caused by the work the others finish still leaves.
+  (app) => {
+    app.outbound.dispatcher.start();
+    return { name: 'outbox-dispatcher', stop: () => app.outbound.dispatcher.stop() };
+  },
   (app) => {
     if (app.config.mailboxes.length === 0) {
       app.logger.warn({ component: 'start' }, 'IMAP_HOST no está configurado: no se leerá ningún buzón (use mesa ingest)');
