@@ -9,6 +9,7 @@ import type { LinkService } from './links/links.ts';
 import { createOutbound, type Outbound } from './outbound/index.ts';
 import { CaseService } from './services/cases.ts';
 import { LifecycleService } from './services/lifecycle.ts';
+import { LifecycleMailNotifier } from './jobs/lifecycle-mail.ts';
 import { Policy } from './policy/policy.ts';
 import { BlobStore } from './storage/blobs.ts';
 
@@ -39,6 +40,7 @@ export async function createApp(config: Config, logger: Logger, opts: { migrate?
   cases.addNotifier(outbound.notifier);
   const policy = new Policy(config.lifecycle);
   const lifecycle = new LifecycleService({ cases, policy, logger: logger.child({ component: 'lifecycle' }) });
+  cases.addNotifier(new LifecycleMailNotifier({ config, outbox: outbound.outbox, links: outbound.links, policy }));
   const ingest = new IngestService({ db, config, blobs, cases, logger, clock: opts.clock, policy, lifecycle, onRejected: outbound.refusals.onRejected });
   return {
     config, logger, db, blobs, cases, ingest, policy, lifecycle, outbound, links: outbound.links,

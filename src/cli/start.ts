@@ -1,6 +1,7 @@
 import { createApp, type App } from '../app.ts';
 import type { Config } from '../config.ts';
 import { startPollers } from '../inbound/poller.ts';
+import { Scheduler } from '../jobs/scheduler.ts';
 import { createLogger } from '../logger.ts';
 import { buildServer } from '../web/server.ts';
 import { EXIT } from './env.ts';
@@ -31,6 +32,12 @@ export const services: ServiceFactory[] = [
     }
     const pollers = startPollers(app, app.config.mailboxes);
     return { name: 'imap-pollers', stop: () => pollers.stop() };
+  },
+  // The clock-driven lifecycle work (auto-close, SLA lights, held requests, digests) every JOBS_INTERVAL_SECONDS.
+  (app) => {
+    const scheduler = new Scheduler({ db: app.db, config: app.config, cases: app.cases, policy: app.policy, logger: app.logger });
+    scheduler.start();
+    return { name: 'jobs', stop: () => scheduler.stop() };
   },
 ];
 

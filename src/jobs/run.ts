@@ -144,7 +144,7 @@ async function digests(deps: JobDeps, now: number, report: JobReport, fail: Fail
         }));
         // Nothing open and nothing unassigned: no mail that morning (the mark still says the day was done).
         if (!cases.length) return;
-        await deps.cases.publish(trx, { type: 'digest', to: consultant, date, cases });
+        await deps.cases.publish(trx, { type: 'digest', to: consultant, date, cases, at: now });
         report.digests.push(consultant);
       });
     } catch (err) {

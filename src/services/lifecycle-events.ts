@@ -9,13 +9,13 @@ import type { Ticket } from '../tickets/types.ts';
  */
 export type LifecycleEvent =
   /** The case has waited on the customer and will close at `closeAt` unless they answer: warn the requester. */
-  | { type: 'autoclose_warning'; ticket: Ticket; closeAt: number; waitingSince: number }
+  | { type: 'autoclose_warning'; ticket: Ticket; closeAt: number; waitingSince: number; at: number }
   /** The SLA light of the case changed (e.g. to red): consultants may be told. */
   | { type: 'sla_changed'; ticket: Ticket; from?: Light; to: Light; dueAt?: number }
   /** A mail that would have opened a case was held (over the limit / not entitled): politely refuse it. */
   | { type: 'request_held'; ticket?: undefined; held: HeldRequest; to: string; subject: string; reason: HeldRequest['reason']; openCases: readonly Ticket[]; limit?: number }
   /** A consultant's morning digest: their open cases and the unassigned ones, most urgent first. */
-  | { type: 'digest'; ticket?: undefined; to: string; date: string; cases: readonly DigestEntry[] };
+  | { type: 'digest'; ticket?: undefined; to: string; date: string; cases: readonly DigestEntry[]; at: number };
 
 export interface DigestEntry {
   ticket: Ticket;

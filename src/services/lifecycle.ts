@@ -46,7 +46,7 @@ export class LifecycleService {
 
   async warnAutoClose(trx: Knex.Transaction, ticket: Ticket, plan: { waitingSince: number; closeAt: number }, now: number): Promise<void> {
     await insertEvent(trx, { ticketId: ticket.id, type: 'autoclose_warning', actor: 'sistema', reason: 'aviso de cierre automático', at: now, data: { closeAt: plan.closeAt, waitingSince: plan.waitingSince } });
-    await this.deps.cases.publish(trx, { type: 'autoclose_warning', ticket, closeAt: plan.closeAt, waitingSince: plan.waitingSince });
+    await this.deps.cases.publish(trx, { type: 'autoclose_warning', ticket, closeAt: plan.closeAt, waitingSince: plan.waitingSince, at: now });
   }
 
   async autoClose(trx: Knex.Transaction, ticket: Ticket, days: number, now: number): Promise<Ticket> {
