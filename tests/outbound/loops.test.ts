@@ -1,0 +1,102 @@
+import crypto from 'node:crypto';
+import { afterEach, describe, expect, it } from 'vitest';
+import { listOutbox } from '../../src/db/repos/outbox.ts';
+import { caseDetail } from '../../src/services/case-view.ts';
+import type { SinkMessage } from '../support/smtp-sink.ts';
+import { mailWorld, rawMail, replyTo, type MailWorld } from './fixtures.ts';
+
+/**
+ * Mail loops. An auto-responder answers every mail the sink delivers to it by feeding its answer back into the
+ * gateway; the exchange must stop by itself within the loop budget (AUTO_MAIL_LIMIT_WINDOW, default 10 in 10
+ * minutes). A hard bounce stops automatic mail to the address. The figures are printed.
+ */
+let w: MailWorld | undefined;
+afterEach(async () => {
+  await w?.close();
+  w = undefined;
+});
+const ROBOT = 'robot@autorespuesta.example';
+
+type Responder = (m: SinkMessage, n: number) => Buffer;
+
+/** Runs the exchange until the gateway stops writing to the robot; returns [mails in, mails out]. */
+async function exchange(responder: Responder, maxRounds = 200): Promise<{ inbound: number; outbound: number }> {
+  await w!.ingest(rawMail({ from: ROBOT, subject: 'Consulta inicial', body: 'Hola, necesito ayuda.' }));
+  let answered = 0;
+  for (let round = 0; round < maxRounds; round++) {
+    await w!.app.outbound.dispatcher.drain();
+    const fresh = w!.sink.to(ROBOT).slice(answered);
+    if (!fresh.length) break;
+    for (const m of fresh) await w!.ingest(responder(m, ++answered));
+  }
+  return { inbound: answered + 1, outbound: w!.sink.to(ROBOT).length };
+}
+
+const wellBehaved: Responder = (m) =>
+  rawMail({ from: ROBOT, subject: `Respuesta automática: ${m.subject}`, body: 'Estoy fuera de la oficina.', inReplyTo: m.messageId, headers: { 'Auto-Submitted': 'auto-replied' } });
+const naive: Responder = (m) => replyTo(m, { from: ROBOT, body: 'Gracias por su correo, lo leeremos pronto.', quote: false });
+// The worst kind: no RFC 3834 header, no threading, a new subject every time — every answer looks like a new case.
+const hostile: Responder = (_m, n) => rawMail({ from: ROBOT, subject: `Aviso ${n} ${crypto.randomBytes(3).toString('hex')}`, body: `Mensaje automático número ${n}.` });
+
+describe('loop budget', () => {
+  it('an RFC 3834 auto-responder gets one confirmation and its answer is filed, not answered', async () => {
+    w = await mailWorld({}, { start: false });
+    const r = await exchange(wellBehaved);
+    console.log(`auto-respuesta con Auto-Submitted: ${r.inbound} entrantes, ${r.outbound} salientes`);
+    expect(r).toEqual({ inbound: 2, outbound: 1 });
+  });
+
+  it('a naive responder that replies in the thread becomes a follow-up for consultants, never a new mail to it', async () => {
+    w = await mailWorld({}, { start: false });
+    const r = await exchange(naive);
+    console.log(`respondedor ingenuo (Re:, In-Reply-To): ${r.inbound} entrantes, ${r.outbound} salientes`);
+    expect(r).toEqual({ inbound: 2, outbound: 1 });
+  });
+
+  it('a hostile responder (new subject, no headers) is stopped by the per-recipient limit, with the reason recorded', async () => {
+    w = await mailWorld({}, { start: false });
+    const r = await exchange(hostile);
+    console.log(`respondedor hostil (asunto nuevo, sin cabeceras): ${r.inbound} entrantes, ${r.outbound} salientes — se detuvo solo (límite ${w.app.config.outbound.budget.window} en ${w.app.config.outbound.budget.windowMinutes} min)`);
+    expect(r.outbound).toBe(w.app.config.outbound.budget.window);
+    expect(r.inbound).toBe(r.outbound + 1);
+    const held = await listOutbox(w.app.db, { states: ['held'] });
+    expect(held.length).toBe(1);
+    expect(held[0]).toMatchObject({ recipient: ROBOT, kind: 'confirmation' });
+    expect(held[0].heldReason).toBe('limite: 10 en 10 min');
+    const number = Number(/#(\d+)/.exec(held[0].subject)![1]);
+    const d = (await caseDetail(w.app.db, number))!;
+    expect(d.events.find((e) => e.type === 'mail_held')).toMatchObject({ to: ROBOT, reason: 'limite: 10 en 10 min' });
+  });
+
+  it('a hard bounce of our mail stops automatic mail to that address for a while, recorded on the case; a consultant answer still goes', async () => {
+    w = await mailWorld({}, { start: false });
+    const r = await w.ingest(rawMail({ from: 'nadie@empresa.com', subject: 'Error al exportar', body: 'Falla la exportación.' }));
+    await w.app.outbound.dispatcher.drain();
+    const conf = w.sink.to('nadie@empresa.com')[0];
+    const toAna = w.sink.to('ana@mesa.test')[0];
+    const b = `dsn-${crypto.randomBytes(4).toString('hex')}`;
+    const dsn = Buffer.from([
+      'From: Mail Delivery System <MAILER-DAEMON@mx.empresa.com>', 'To: soporte@mesa.test', 'Subject: Undelivered Mail Returned to Sender',
+      `Message-ID: <${b}@mx.empresa.com>`, `Date: ${new Date().toUTCString()}`, 'MIME-Version: 1.0',
+      `Content-Type: multipart/report; report-type=delivery-status; boundary="${b}"`, '',
+      `--${b}`, 'Content-Type: text/plain', '', '<nadie@empresa.com>: host mx.empresa.com said: 550 5.1.1 User unknown', '',
+      `--${b}`, 'Content-Type: message/delivery-status', '', 'Reporting-MTA: dns; mx.empresa.com', '', 'Final-Recipient: rfc822; nadie@empresa.com', 'Action: failed', 'Status: 5.1.1', '',
+      `--${b}`, 'Content-Type: text/rfc822-headers', '', `Message-ID: <${conf.messageId}>`, `Subject: ${conf.subject}`, 'To: nadie@empresa.com', '',
+      `--${b}--`, '',
+    ].join('\r\n'));
+    const bounced = await w.ingest(dsn);
+    expect(bounced).toMatchObject({ outcome: 'accepted', effect: 'system_note', ticketNumber: r.ticketNumber });
+    const d = (await caseDetail(w.app.db, r.ticketNumber!, { includeInternal: true }))!;
+    expect(d.events.find((e) => e.type === 'address_suppressed')).toMatchObject({ to: 'nadie@empresa.com' });
+    expect(d.events.find((e) => e.type === 'address_suppressed')!.reason).toContain('5.1.1');
+
+    // A consultant answers and closes: the answer (a person's words) is sent, the automatic closing notice is held.
+    await w.ingest(replyTo(toAna, { from: 'ana@mesa.test', body: '/cerrar\nLo corregimos en el servidor.' }));
+    await w.app.outbound.dispatcher.drain();
+    const toCustomer = w.sink.to('nadie@empresa.com');
+    expect(toCustomer.length).toBe(2);
+    expect(toCustomer[1].text).toContain('Lo corregimos en el servidor.');
+    const held = await listOutbox(w.app.db, { states: ['held'] });
+    expect(held.map((h) => [h.kind, h.heldReason])).toEqual([['closed', 'rebote: rebote 5.1.1']]);
+  });
+});
