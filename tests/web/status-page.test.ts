@@ -262,3 +262,36 @@ describe('status page', () => {
     expect(res.body).toMatch(/mesa_outbox_messages\{state="pending"\} \d+/);
   });
 });
+
+describe('status page logging', () => {
+  it('never writes a magic-link token to the log, whatever the request', async () => {
+    const { PassThrough } = await import('node:stream');
+    const { createApp } = await import('../../src/app.ts');
+    const { createLogger } = await import('../../src/logger.ts');
+    const { buildServer } = await import('../../src/web/server.ts');
+    const { testConfig } = await import('../support/app.ts');
+    const sink = new PassThrough();
+    let log = '';
+    sink.on('data', (c) => (log += c.toString()));
+    const app = await createApp(await testConfig(), createLogger({ level: 'trace', destination: sink }));
+    const server = buildServer(app);
+    await server.ready();
+    try {
+      const n = await fileCase(app, { from: customer, subject: 'Logs', text: 'x' });
+      const path = await linkPath(app, n, 'laura@cliente.test');
+      const token = path.split('/').pop()!;
+      await server.inject({ method: 'GET', url: path });
+      await server.inject({ method: 'GET', url: `${path}/adjuntos/12345` });
+      await server.inject({ method: 'GET', url: `${path}/no/existe` });
+      await server.inject({ method: 'POST', url: `${path}/mensaje`, payload: { _csrf: 'malo', nonce: 'x' } });
+      await server.inject({ method: 'POST', url: `${path}/calificacion`, headers: { 'content-type': 'application/json' }, payload: '{"roto":' });
+      await server.inject({ method: 'GET', url: `/caso/${token.slice(0, -2)}zz` });
+      expect(log.length).toBeGreaterThan(0);
+      expect(log).not.toContain(token);
+      expect(log).not.toContain(token.split('.').pop()!);
+    } finally {
+      await server.close();
+      await app.close();
+    }
+  });
+});
