@@ -3,7 +3,7 @@ import type { LifecycleEvent } from './lifecycle-events.ts';
 import type { Logger } from '../logger.ts';
 import * as repo from '../db/repos/tickets.ts';
 import { markAnswersRead } from '../db/repos/status-page.ts';
-import { transition, waitingAfterMessage, type TransitionName } from '../tickets/state-machine.ts';
+import { transition, waitingAfterMessage, waitingAfterTransition, type TransitionName } from '../tickets/state-machine.ts';
 import type { Command } from '../inbound/filters/commands.ts';
 import type { Participant, Priority, Ticket, WaitingOn } from '../tickets/types.ts';
 
@@ -140,7 +140,14 @@ export class CaseService {
     if (change.from === 'cerrado') patch.closed_at = null;
     await repo.updateTicket(trx, ticket.id, patch);
     await repo.insertEvent(trx, { ticketId: ticket.id, type: 'stage_changed', actor, from: change.from, to: change.to, reason, at: now, data: { transition: name } });
-    const updated: Ticket = { ...ticket, stage: change.to, updatedAt: now, closedAt: change.to === 'cerrado' ? now : change.from === 'cerrado' ? undefined : ticket.closedAt };
+    let updated: Ticket = { ...ticket, stage: change.to, updatedAt: now, closedAt: change.to === 'cerrado' ? now : change.from === 'cerrado' ? undefined : ticket.closedAt };
+    // Some stage changes say who the case now waits on (state-machine.ts): logged like any other change.
+    const waitingOn = waitingAfterTransition(name, ticket.waitingOn);
+    if (waitingOn !== ticket.waitingOn) {
+      await repo.updateTicket(trx, ticket.id, { waiting_on: waitingOn });
+      await repo.insertEvent(trx, { ticketId: ticket.id, type: 'waiting_changed', actor, from: ticket.waitingOn, to: waitingOn, reason: `etapa ${change.to}`, at: now });
+      updated = { ...updated, waitingOn };
+    }
     this.log.info({ ticket: ticket.number, from: change.from, to: change.to, actor }, 'etapa cambiada');
     await this.emit(trx, { type: 'stage_changed', ticket: updated, from: change.from, to: change.to, actor, reason });
     return updated;

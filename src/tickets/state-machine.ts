@@ -102,3 +102,14 @@ export function logEntry(change: StageChange | WaitingChange, actor: string, at:
   const type = change.transition in TRANSITIONS ? 'stage_changed' : 'waiting_changed';
   return { type, actor, from: change.from, to: change.to, reason, at, data: { transition: change.transition } };
 }
+
+/**
+ * Who the case waits on after a stage change, when the change says so: a reopened case (rejected solution,
+ * `/reabrir`, a reply after closing) or one sent back to analysis is support's again; a case in `pruebas` waits on
+ * the customer, who is testing the solution (so its SLA clock pauses and the auto-close clock runs).
+ */
+export function waitingAfterTransition(name: TransitionName, current: WaitingOn): WaitingOn {
+  if (name === 'reabrir' || name === 'volver_a_analisis') return 'soporte';
+  if (name === 'enviar_a_pruebas') return 'cliente';
+  return current;
+}

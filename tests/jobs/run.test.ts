@@ -99,3 +99,22 @@ describe('mesa jobs: digest', () => {
     expect((await jobsAt(app, '2026-11-29T09:00')).digests).toEqual([]); // Sunday: no digest
   });
 });
+
+describe('mesa jobs: auto-close and reopening', () => {
+  it('a case sent to pruebas waits on the customer and closes by itself; a reply after that reopens it for support, with no new auto-close', async () => {
+    const { setNow } = await setup();
+    await app.ingest.ingest(mail({ From: 'ana@cliente.co', To: 'soporte@mesa.test', Subject: 'INVENTARIOS, kardex', 'Message-ID': '<p1@cliente.co>' }, 'El kardex no cuadra.'), { kind: 'stdin' });
+    setNow('2026-11-23T10:00');
+    await app.ingest.ingest(consultantReply('beto@mesa.test', 1, 'p2@mesa.test', '/etapa pruebas\n\nCorregido; pruebe por favor.'), { kind: 'stdin' });
+    expect(await app.db('tickets').first()).toMatchObject({ stage: 'pruebas', waiting_on: 'cliente' });
+    await jobsAt(app, '2026-11-24T10:00');
+    expect((await jobsAt(app, '2026-11-25T10:00')).closed).toEqual([1]);
+
+    setNow('2026-11-26T09:00');
+    await app.ingest.ingest(mail({ From: 'ana@cliente.co', To: 'soporte@mesa.test', Subject: 'RE: [Caso #1] INVENTARIOS, kardex', 'Message-ID': '<p3@cliente.co>' }, 'Sigue sin cuadrar.'), { kind: 'stdin' });
+    expect(await app.db('tickets').first()).toMatchObject({ stage: 'reabierto', waiting_on: 'soporte' });
+    const later = await jobsAt(app, '2026-12-04T10:00');
+    expect([...later.warned, ...later.closed]).toEqual([]);
+    expect(later.lights).toEqual([{ number: 1, from: 'green', to: 'red' }]);
+  });
+});

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { isMesaError } from '../../src/errors.ts';
 import {
   canTransition, changeWaiting, isOpen, logEntry, transition, transitionTo, TRANSITIONS, WAITING_TRANSITIONS,
-  waitingAfterMessage, type TransitionName, type WaitingTransitionName,
+  waitingAfterMessage, waitingAfterTransition, type TransitionName, type WaitingTransitionName,
 } from '../../src/tickets/state-machine.ts';
 import { STAGES, WAITING_ON, type Stage, type WaitingOn } from '../../src/tickets/types.ts';
 
@@ -80,6 +80,15 @@ describe('waiting-on transitions', () => {
   ] as const)('a %s message while waiting on %s → waiting on %s', (role, current, expected) => {
     expect(waitingAfterMessage(role, current)).toBe(expected);
   });
+});
+
+describe('who the case waits on after a stage change', () => {
+  const expected = (name: TransitionName, current: WaitingOn): WaitingOn =>
+    name === 'reabrir' || name === 'volver_a_analisis' ? 'soporte' : name === 'enviar_a_pruebas' ? 'cliente' : current;
+  it.each((Object.keys(TRANSITIONS) as TransitionName[]).flatMap((name) => WAITING_ON.map((current) => ({ name, current }))))(
+    '$name while waiting on $current', ({ name, current }) => {
+      expect(waitingAfterTransition(name, current)).toBe(expected(name, current));
+    });
 });
 
 describe('event log entries', () => {
