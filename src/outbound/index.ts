@@ -4,6 +4,7 @@ import { LinkService, linkSettings } from '../links/links.ts';
 import type { Logger } from '../logger.ts';
 import type { BlobStore } from '../storage/blobs.ts';
 import { Dispatcher, type DispatcherOptions } from './dispatcher.ts';
+import { LinkMails } from './link-mails.ts';
 import { MailNotifier } from './notifier.ts';
 import { Outbox } from './outbox.ts';
 import { Refusals } from './refusals.ts';
@@ -17,6 +18,8 @@ export interface Outbound {
   notifier: MailNotifier;
   refusals: Refusals;
   dispatcher: Dispatcher;
+  /** For the status page (PortalService `mailer`): fresh-link and lost-link mails. */
+  linkMailer: LinkMails;
 }
 
 export function createOutbound(deps: { db: Knex; config: Config; blobs: BlobStore; logger: Logger; clock?: () => number; dispatcher?: Partial<DispatcherOptions> }): Outbound {
@@ -29,5 +32,5 @@ export function createOutbound(deps: { db: Knex; config: Config; blobs: BlobStor
   const dispatcher = new Dispatcher({ db: deps.db, config: deps.config, blobs: deps.blobs, logger: deps.logger, clock: deps.clock, ...deps.dispatcher });
   // A committed case change wakes the dispatcher instead of waiting for its next poll.
   outbox.onCommitted(() => dispatcher.kick());
-  return { renderer, links, outbox, notifier, refusals, dispatcher };
+  return { renderer, links, outbox, notifier, refusals, dispatcher, linkMailer: new LinkMails({ outbox }) };
 }

@@ -14,7 +14,7 @@ import mustache from 'mustache';
  * text from a mail (subject, body, file names) can never become markup; only our own strings, already rendered
  * and escaped, go in through `{{{triple}}}` braces. The text part is filled with escaping turned off.
  */
-export const TEMPLATE_NAMES = ['confirmation', 'consultant-case', 'answer', 'closed', 'reopened', 'refusal', 'consultant-notice',
+export const TEMPLATE_NAMES = ['confirmation', 'consultant-case', 'answer', 'closed', 'reopened', 'refusal', 'consultant-notice', 'links',
   // Lifecycle mail (issue 5): sent by src/jobs/lifecycle-mail.ts.
   'autoclose-warning', 'digest'] as const;
 export type TemplateName = (typeof TEMPLATE_NAMES)[number];
