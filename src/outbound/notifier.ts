@@ -5,6 +5,7 @@ import { attachmentsOf, insertEvent, participantsOf } from '../db/repos/tickets.
 import type { LinkService } from '../links/links.ts';
 import type { Logger } from '../logger.ts';
 import type { CaseEvent, Notifier } from '../services/cases.ts';
+import { SUBJECT_EXAMPLE, subjectNeedsDetail } from '../tickets/subject-quality.ts';
 import type { Ticket } from '../tickets/types.ts';
 import type { Outbox } from './outbox.ts';
 import type { Refusals } from './refusals.ts';
@@ -118,7 +119,9 @@ export class MailNotifier implements Notifier {
     await this.deps.outbox.enqueue(trx, {
       key: `case:${t.id}:opened:confirmation:${t.requester}`, ticket: t, kind: 'confirmation', to: t.requester, toName: t.requesterName,
       automatic: true, budgeted: true, autoSubmitted: 'auto-replied', template: 'confirmation', now,
-      data: { summary: linesOf(summary.length < String(m.body_text ?? '').length ? `${summary}…` : summary), caseUrl: await this.link(trx, t, t.requester, now), hasAttachments: files.list.length > 0, attachments: files.list },
+      data: { summary: linesOf(summary.length < String(m.body_text ?? '').length ? `${summary}…` : summary), caseUrl: await this.link(trx, t, t.requester, now),
+        // A subject such as "URGENTE" or none at all: ask for the module and the problem (issue 5).
+        askDetail: subjectNeedsDetail(t.subject), subjectExample: SUBJECT_EXAMPLE, hasAttachments: files.list.length > 0, attachments: files.list },
     });
     await this.toConsultants(trx, t, messageRowId, 'headingNew');
   }

@@ -149,4 +149,15 @@ describe('lifecycle end to end (mail in, mesa jobs --now, mail out)', () => {
     expect(text.indexOf('[verde] #2 NOMINA, reciente')).toBeGreaterThan(text.indexOf('[rojo] #1'));
     expect(text).toMatch(/#1 BANCOS[\s\S]*http:\/\/127\.0\.0\.1:8080\/\S+/);
   });
+
+  it('a vague subject still opens a case, and the confirmation asks for the module and the problem', async () => {
+    await setup();
+    expect(await app.ingest.ingest(mail({ From: 'x@cliente.co', To: 'soporte@mesa.test', Subject: 'URGENTE!!', 'Message-ID': '<q1@cliente.co>' }, 'No funciona nada.'), { kind: 'stdin' }))
+      .toMatchObject({ effect: 'new_case', ticketNumber: 1 });
+    await app.ingest.ingest(mail({ From: 'y@cliente.co', To: 'soporte@mesa.test', Subject: 'BANCOS, Factura mal cargada', 'Message-ID': '<q2@cliente.co>' }, 'La factura 9 no carga.'), { kind: 'stdin' });
+    const [vague, clear] = await outbox('confirmation');
+    expect(vague.mail.text).toContain('el módulo y el problema, por ejemplo: «BANCOS, Factura mal cargada»');
+    expect(vague.mail.html).toContain('el módulo y el problema</strong>');
+    expect(clear.mail.text).not.toContain('el módulo y el problema');
+  });
 });
