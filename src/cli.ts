@@ -114,4 +114,15 @@ program
     process.exitCode = await outboxCommand(configFromEnvironment(), opts);
   });
 
-await program.parseAsync(process.argv);
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  // What escapes a command is infrastructure (the database or DATA_DIR not there) or a bug. Either way the mail
+  // must not be lost: EX_TEMPFAIL makes an MTA piping into `mesa ingest -` keep it and retry (as RT's mailgate).
+  const { isRetryable } = await import('./errors.ts');
+  const retry = isRetryable(err);
+  const reason = String((err as Error)?.message ?? err).split('\n')[0].slice(0, 300);
+  process.stderr.write(`mesa: ${retry ? 'fallo temporal, reintente más tarde' : 'error'}: ${reason}\n`);
+  // exit() rather than exitCode: a pool opened before the failure would otherwise keep the process alive.
+  process.exit(retry ? EXIT.TEMPFAIL : EXIT.SOFTWARE);
+}
