@@ -127,7 +127,8 @@ export class IngestService {
         return { result: await this.judgeAndApply(mail, source, sourceKey, now), messageId: mail.messageId };
       } catch (err) {
         // Another delivery of the same content won the race for the effect: run again, it is now a duplicate.
-        if (attempt === 0 && /ingest_effects|unique/i.test(String((err as Error).message)) && !/source_key/.test(String((err as Error).message))) continue;
+        // Match the constraint, not the SQL text: knex puts the whole INSERT (which names source_key) in the message.
+        if (attempt === 0 && /ingest_effects\.content_hash|ingest_effects_pkey/.test(String((err as Error).message))) continue;
         if (isMesaError(err) && err.retryable) throw err;
         if (isInfrastructureError(err)) throw err;
         // A bug tripped over this one mail: keep it, say why, and let the mailbox go on.
