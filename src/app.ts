@@ -36,9 +36,9 @@ export async function createApp(config: Config, logger: Logger, opts: { migrate?
   if (opts.migrate !== false) await migrateLatest(db);
   const blobs = new BlobStore(path.join(config.dataDir, 'blobs'));
   const cases = new CaseService(logger.child({ component: 'cases' }));
-  const outbound = createOutbound({ db, config, blobs, logger, clock: opts.clock });
-  cases.addNotifier(outbound.notifier);
   const policy = new Policy(config.lifecycle);
+  const outbound = createOutbound({ db, config, blobs, logger, clock: opts.clock, extraConsultants: (org) => policy.extraConsultants(org) });
+  cases.addNotifier(outbound.notifier);
   const lifecycle = new LifecycleService({ cases, policy, logger: logger.child({ component: 'lifecycle' }) });
   cases.addNotifier(new LifecycleMailNotifier({ config, outbox: outbound.outbox, links: outbound.links, policy }));
   const ingest = new IngestService({ db, config, blobs, cases, logger, clock: opts.clock, policy, lifecycle, onRejected: outbound.refusals.onRejected });

@@ -22,13 +22,13 @@ export interface Outbound {
   linkMailer: LinkMails;
 }
 
-export function createOutbound(deps: { db: Knex; config: Config; blobs: BlobStore; logger: Logger; clock?: () => number; dispatcher?: Partial<DispatcherOptions> }): Outbound {
+export function createOutbound(deps: { db: Knex; config: Config; blobs: BlobStore; logger: Logger; clock?: () => number; dispatcher?: Partial<DispatcherOptions>; extraConsultants?: (organization: string) => readonly string[] }): Outbound {
   const log = deps.logger.child({ component: 'outbound' });
   const renderer = new TemplateRenderer();
   const links = new LinkService(linkSettings(deps.config));
   const outbox = new Outbox({ config: deps.config, renderer, log });
   const refusals = new Refusals({ config: deps.config, outbox });
-  const notifier = new MailNotifier({ config: deps.config, outbox, links, renderer, log, refusals });
+  const notifier = new MailNotifier({ config: deps.config, outbox, links, renderer, log, refusals, extraConsultants: deps.extraConsultants });
   const dispatcher = new Dispatcher({ db: deps.db, config: deps.config, blobs: deps.blobs, logger: deps.logger, clock: deps.clock, ...deps.dispatcher });
   // A committed case change wakes the dispatcher instead of waiting for its next poll.
   outbox.onCommitted(() => dispatcher.kick());

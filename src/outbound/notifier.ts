@@ -43,7 +43,7 @@ export class MailNotifier implements Notifier {
   /** Cases a customer's reply reopened in this transaction: the follow-up mail says so, once. */
   private readonly reopenedBy = new WeakMap<Knex.Transaction, Set<number>>();
 
-  constructor(private readonly deps: { config: Config; outbox: Outbox; links: LinkService; renderer: TemplateRenderer; log: Logger; refusals?: Refusals }) {}
+  constructor(private readonly deps: { config: Config; outbox: Outbox; links: LinkService; renderer: TemplateRenderer; log: Logger; refusals?: Refusals; extraConsultants?: (organization: string) => readonly string[] }) {}
 
   private async refuseHeld(trx: Knex.Transaction, e: HeldEvent): Promise<void> {
     const now = e.held.createdAt;
@@ -91,7 +91,9 @@ export class MailNotifier implements Notifier {
   }
 
   private consultantsFor(t: Ticket): string[] {
-    return t.assignee ? [t.assignee] : [...this.deps.config.consultants];
+    const base = t.assignee ? [t.assignee] : [...this.deps.config.consultants];
+    // An organization's extra consultants (MESA_CONFIG_FILE organizations[].notify, issue 5) hear about its cases too.
+    return [...new Set([...base, ...(this.deps.extraConsultants?.(t.organization) ?? [])])];
   }
 
   private async message(trx: Knex.Transaction, id: number): Promise<any> {

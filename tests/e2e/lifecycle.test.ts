@@ -108,9 +108,9 @@ describe('lifecycle end to end (mail in, mesa jobs --now, mail out)', () => {
     expect((await outbox('confirmation')).map((x) => x.recipient)).toContain('pedro@cliente.co');
   });
 
-  it('entitlement: an organization not in the list is refused politely and its mail kept; a listed one opens a case', async () => {
+  it('entitlement: an organization not in the list is refused politely and its mail kept; a listed one opens a case, told to its extra consultant too', async () => {
     const file = path.join(fs.mkdtempSync('/tmp/mesa-cfg-'), 'mesa.yaml');
-    fs.writeFileSync(file, 'organizations:\n  - domain: cliente.co\n    maxOpenCases: 5\n');
+    fs.writeFileSync(file, 'organizations:\n  - domain: cliente.co\n    maxOpenCases: 5\n    notify: [gerente@mesa.test]\n');
     await setup({ MESA_CONFIG_FILE: file });
     expect(await app.ingest.ingest(mail({ From: 'x@otra.co', To: 'soporte@mesa.test', Subject: 'BANCOS, hola', 'Message-ID': '<n1@otra.co>' }, 'quiero soporte'), { kind: 'stdin' }))
       .toMatchObject({ outcome: 'accepted', effect: 'held', reason: 'not_entitled' });
@@ -120,6 +120,7 @@ describe('lifecycle end to end (mail in, mesa jobs --now, mail out)', () => {
     expect(refusal.mail.text).toContain('no tiene un contrato de soporte activo');
     expect(await app.ingest.ingest(mail({ From: 'y@cliente.co', To: 'soporte@mesa.test', Subject: 'BANCOS, hola', 'Message-ID': '<n2@cliente.co>' }, 'quiero soporte'), { kind: 'stdin' }))
       .toMatchObject({ effect: 'new_case', ticketNumber: 1 });
+    expect((await outbox('consultant_new_case')).map((r) => r.recipient).sort()).toEqual(['ana@mesa.test', 'beto@mesa.test', 'gerente@mesa.test']);
   });
 
   it('the SLA light turns yellow and red at the right times (alta: 2 business hours, filed Saturday 11:00)', async () => {
