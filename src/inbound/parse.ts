@@ -74,8 +74,8 @@ export async function parseMail(raw: Buffer, limits: ParseLimits = {}): Promise<
     returnPath: returnPathRaw === undefined ? undefined : stripBrackets(returnPathRaw.trim()).toLowerCase(),
     subject: noNul(parsed.subject ?? '').replace(/\s+/g, ' ').trim(),
     date,
-    inReplyTo: idList(parsed.inReplyTo),
-    references: idList(parsed.references),
+    inReplyTo: idList(parsed.inReplyTo).slice(0, 10),
+    references: trimReferences(idList(parsed.references)),
     headers,
     contentType: (ct?.value ?? 'text/plain').toLowerCase(),
     reportType: ct?.params?.['report-type']?.toLowerCase(),
@@ -152,6 +152,17 @@ function normalizeLineEnds(raw: Buffer): Buffer {
   const head = raw.subarray(0, 8192);
   if (head.includes(0x0a) || !head.includes(0x0d)) return raw;
   return Buffer.from(raw.toString('latin1').replace(/\r(?!\n)/g, '\r\n'), 'latin1');
+}
+
+/**
+ * References grows by one id per reply; hostile or endlessly forwarded mail carries thousands (one had 1500, and
+ * storing them all overflowed SQLite's compound-select limit). RFC 5322 §3.6.4 lets a long list be trimmed, and
+ * the convention it inherits (RFC 1036 §2.2.5) keeps the first id, the thread's root, and the most recent ones.
+ */
+const MAX_REFERENCES = 100;
+export function trimReferences(ids: string[]): string[] {
+  const unique = [...new Set(ids)];
+  return unique.length <= MAX_REFERENCES ? unique : [unique[0], ...unique.slice(-(MAX_REFERENCES - 1))];
 }
 
 export function stripBrackets(s: string): string {

@@ -29,7 +29,7 @@ const HTML_QUOTE_MARKERS = [
 ];
 
 const SEPARATOR = /^\s*\**\s*(-{2,}\s*(Mensaje original|Original Message|Mensaje reenviado|Forwarded message|Ursprüngliche Nachricht|Message d'origine|Messaggio originale|Mensagem original)\s*-{2,}|_{10,})\s*\**\s*$/i;
-const MOBILE_SIGNATURE = /^\s*(Enviado desde mi (iPhone|iPad|Android|móvil|movil|celular|Samsung.*|dispositivo.*|smartphone.*|Huawei.*|Xiaomi.*)|Sent from my (iPhone|iPad|Android|mobile device|phone|Samsung.*|Huawei.*)|Obtener Outlook para (iOS|Android)|Get Outlook for (iOS|Android)|Enviado desde Outlook.*|Sent from Outlook.*|Enviado desde Correo para Windows.*|Enviado desde (Yahoo|Mail) .*|Sent from Mail for Windows.*|Sent with Sparrow.*)\s*$/i;
+const MOBILE_SIGNATURE = /^\s*(Enviado desde mi (iPhone|iPad|Android|móvil|movil|celular|Samsung.*|dispositivo.*|smartphone.*|Huawei.*|Xiaomi.*)|Sent from my (iPhone|iPad|Android|mobile device|phone|Samsung.*|Huawei.*)|Obtener Outlook para (iOS|Android)\b.*|Get Outlook for (iOS|Android)\b.*|Enviado desde Outlook.*|Sent from Outlook.*|Enviado desde Correo para Windows.*|Enviado desde (Yahoo|Mail) .*|Sent from Mail for Windows.*|Sent with Sparrow.*)\s*$/i;
 
 /** A header line of a quoted message, in the languages of our customers and of the corpora we test with. */
 const FROM_NAMES = 'from|de|von|da|van|от|od|från|fra|lähettäjä|remitente';
@@ -41,6 +41,9 @@ const FROM_LINE = new RegExp(`^\\s*\\*?\\s*(${FROM_NAMES})\\s*:`, 'i');
 const ATTRIBUTION_VERB = /(wrote|escribió|escribio|escrito|a écrit|écrit|schrieb|ha scritto|scritto|escreveu|skrev|schreef|kirjoitti|napisał\(a\)|napisał|pisze|написал\(а\)|написал|пише|写道|작성)/i;
 const DATEISH = /(\d{1,2}:\d{2}|\b(19|20)\d{2}\b|\b\d{1,2}[./-]\d{1,2}[./-]\d{2,4}\b)/;
 const EMAIL_IN_BRACKETS = /<\s*(mailto:)?[^<>\s@]+@[^<>\s]+\s*>|\[\s*(mailto:)?[^\][\s@]+@[^\][\s]+\s*\]/;
+
+/** What really starts a signature block, as opposed to a closing word the library also treats as one. */
+const SIGNATURE_MARK = /^\s*(--\s*$|-- |_{2,}|\+{2,}|={2,}|sent from|enviado desde|get outlook|obtener outlook|t[ée]l[ée]charger outlook|envoy[ée] |von .* gesendet|gesendet von|sendt fra|verzonden vanaf|verstuurd vanaf)/i;
 
 const MAX_LINE_FOR_LIBRARY = 300;
 const MAX_LINES_FOR_LIBRARY = 3000;
@@ -58,6 +61,9 @@ export function htmlToText(html: string): string {
         { selector: 'head', format: 'skip' },
         { selector: 'title', format: 'skip' },
         { selector: 'hr', format: 'skip' },
+        // Outlook/Word HTML writes each line as <p class=MsoNormal> with no margin and blank lines as
+        // <p><o:p>&nbsp;</o:p></p>: one line break each, or every line would come out double-spaced.
+        { selector: 'p.MsoNormal', format: 'block', options: { leadingLineBreaks: 1, trailingLineBreaks: 1 } },
         { selector: 'h1', options: { uppercase: false } },
         { selector: 'h2', options: { uppercase: false } },
         { selector: 'h3', options: { uppercase: false } },
@@ -160,7 +166,13 @@ function libraryVisible(text: string): string {
   }).join('\n');
   let out: string;
   try {
-    out = new EmailReplyParser().parseReply(input);
+    // The library hides a "signature" that starts at a closing ("Regards", "Cheers", "Cordialement"): that is the
+    // person's own text, and a help desk keeps it. Only real signature marks ("-- ", rules, "Sent from …") go.
+    const fragments = new EmailReplyParser().read(input).getFragments();
+    out = fragments
+      .filter((f) => !f.isHidden() || (f.isSignature() && !f.isQuoted() && !SIGNATURE_MARK.test(f.getContent())))
+      .join('\n')
+      .replace(/~*$/, '');
   } catch {
     out = input;
   }
