@@ -71,7 +71,7 @@ export function registerStatusPage(server: FastifyInstance, app: App, opts: Stat
   const brand = config.supportName;
   const links = opts.links ?? app.links;
   const portal = new PortalService({
-    db: app.db, config, blobs: app.blobs, cases: app.cases, links, mailer: opts.mailer, logger: app.logger, clock: opts.clock,
+    db: app.db, config, blobs: app.blobs, cases: app.cases, links, mailer: opts.mailer ?? app.outbound.linkMailer, logger: app.logger, clock: opts.clock,
   });
   const secure = config.publicUrl.startsWith('https:');
   const hmacKey = crypto.createHmac('sha256', config.secretKey).update('mesa-csrf-v1').digest();

@@ -129,6 +129,9 @@ describe('status page', () => {
     const rows = await h.app.db('links').where({ ticket_id: t.id, recipient: 'laura@cliente.test' }).orderBy('generation');
     expect(rows.length).toBe(2);
     expect(Number(rows[1].expires_at)).toBeGreaterThan(now);
+    // The fresh link goes out by mail (outbox), to the case's address only.
+    const mails = await h.app.db('outbox').where({ ticket_id: t.id, kind: 'link_fresh' });
+    expect(mails.map((m: any) => m.recipient)).toEqual(['laura@cliente.test']);
     expect((await ask()).statusCode).toBe(200);
     expect((await ask()).statusCode).toBe(429);
     // Without the form's CSRF token nothing is sent.
@@ -247,6 +250,9 @@ describe('status page', () => {
     const unknown = await ask('nadie@cliente.test');
     expect(known.statusCode).toBe(200);
     expect(unknown.body).toBe(known.body);
+    // Only the address with an open case gets mail: its links.
+    const lost = await h.app.db('outbox').where({ kind: 'link_lost' });
+    expect(lost.map((m: any) => m.recipient)).toEqual(['laura@cliente.test']);
     expect((await ask('no es un correo')).statusCode).toBe(400);
   });
 
