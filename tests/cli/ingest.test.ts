@@ -15,7 +15,7 @@ const tickets = async (env: Record<string, string | undefined>) => {
   return JSON.parse(r.stdout) as Array<{ number: number; subject: string; requester: string }>;
 };
 
-describe('mesa ingest', () => {
+describe('mesa ingest', { timeout: 120_000 }, () => {
   it('stores a mail piped on stdin (exit 0), and the same mail again is recognised, not doubled', async () => {
     const { env } = await cliEnv();
     const raw = eml({ from: 'Juan <juan@cliente.co>', subject: 'No puedo facturar', id: 'pipe-1@cliente.co', body: 'La factura 88 no sale.' });
@@ -113,7 +113,7 @@ describe('mesa ingest', () => {
   });
 });
 
-describe('configuration errors', () => {
+describe('configuration errors', { timeout: 120_000 }, () => {
   it('names every bad or missing key and exits 78', async () => {
     const { env } = await cliEnv();
     const r = await runCli(['tickets'], { env: { ...env, SUPPORT_ADDRESS: '', SECRET_KEY: 'corta', IMAP_PORT: 'abc', TIMEZONE: 'Marte/Olympus' } });
