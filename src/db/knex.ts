@@ -11,10 +11,20 @@ export type Db = Knex | Knex.Transaction;
  * The one place that knows which database is behind DATABASE_URL. SQLite runs in WAL mode with a busy timeout,
  * so the web server, the pollers and a CLI command can share the file; writes are serialised by SQLite itself.
  */
+/** knex prints its own warnings with console.log, i.e. to stdout, which would corrupt `--json` output and the
+ * one-line answers an MTA pipe reads. Route them to stderr. */
+const log = {
+  warn: (m: unknown) => process.stderr.write(`knex: ${String(m)}\n`),
+  error: (m: unknown) => process.stderr.write(`knex: ${String(m)}\n`),
+  deprecate: (m: unknown) => process.stderr.write(`knex: ${String(m)}\n`),
+  debug: () => {},
+};
+
 export function openDatabase(database: Config['database']): Knex {
   if (database.client === 'pg') {
     return knexFactory({
       client: 'pg',
+      log,
       connection: database.url,
       pool: { min: 0, max: 10 },
       acquireConnectionTimeout: 10_000,
@@ -24,6 +34,7 @@ export function openDatabase(database: Config['database']): Knex {
   fs.mkdirSync(path.dirname(filename), { recursive: true });
   return knexFactory({
     client: 'better-sqlite3',
+    log,
     connection: { filename },
     useNullAsDefault: true,
     pool: {
