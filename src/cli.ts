@@ -96,6 +96,16 @@ program
   });
 
 program
+  .command('held')
+  .description('lista las solicitudes retenidas (límite de casos abiertos, organización no habilitada)')
+  .option('--json', 'salida JSON')
+  .option('--all', 'incluye las ya abiertas como caso')
+  .action(async (opts) => {
+    const { heldCommand } = await import('./cli/jobs.ts');
+    process.exitCode = await heldCommand(configFromEnvironment(), opts);
+  });
+
+program
   .command('start')
   .description('servicio: lee los buzones IMAP, atiende /healthz; se detiene con SIGINT/SIGTERM')
   .action(async () => {

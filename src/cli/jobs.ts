@@ -42,3 +42,32 @@ function describe(r: JobReport, timezone: string): string {
     '',
   ].join('\n');
 }
+
+/** `mesa held`: requests kept back by the open-case limit or entitlement (nothing is dropped; this is the list). */
+export async function heldCommand(config: Config, opts: { json?: boolean; all?: boolean }): Promise<number> {
+  const { heldRequests } = await import('../db/repos/lifecycle.ts');
+  return withApp(config, async (app) => {
+    const rows = await heldRequests(app.db, opts.all ? {} : { state: 'held' });
+    const { findTicketById } = await import('../db/repos/tickets.ts');
+    const view = [];
+    for (const h of rows) {
+      view.push({
+        id: h.id, createdAt: new Date(h.createdAt).toISOString(), organization: h.organization, requester: h.requester,
+        reason: h.reason, subject: h.subject, state: h.state, caseNumber: h.ticketId ? (await findTicketById(app.db, h.ticketId))?.number ?? null : null,
+      });
+    }
+    if (opts.json) {
+      process.stdout.write(`${JSON.stringify(view, null, 2)}\n`);
+      return EXIT.OK;
+    }
+    if (!view.length) {
+      process.stdout.write('No hay solicitudes retenidas.\n');
+      return EXIT.OK;
+    }
+    const reason = { over_limit: 'límite de casos abiertos', not_entitled: 'organización no habilitada' } as const;
+    for (const h of view) {
+      process.stdout.write(`${String(h.id).padStart(5)}  ${h.createdAt.slice(0, 16).replace('T', ' ')}  ${h.state.padEnd(9)} ${reason[h.reason]}  ${h.requester}  «${h.subject}»${h.caseNumber ? `  → caso #${h.caseNumber}` : ''}\n`);
+    }
+    return EXIT.OK;
+  });
+}

@@ -26,10 +26,11 @@ async function setup(extra: Record<string, string> = {}) {
   return { setNow: (local: string) => { now = at(local); } };
 }
 
-async function mesaJobs(nowIso: string): Promise<any> {
-  const { stdout } = await run(process.execPath, [BIN, 'jobs', '--now', nowIso, '--json'], { env, timeout: 60_000 });
+async function mesa(...args: string[]): Promise<any> {
+  const { stdout } = await run(process.execPath, [BIN, ...args, '--json'], { env, timeout: 60_000 });
   return JSON.parse(stdout);
 }
+const mesaJobs = (nowIso: string) => mesa('jobs', '--now', nowIso);
 
 const outbox = async (kind?: string) => (await app.db('outbox').orderBy('id')).filter((r) => !kind || r.kind === kind)
   .map((r) => ({ ...r, mail: JSON.parse(r.mail_json) }));
@@ -82,6 +83,7 @@ describe('lifecycle end to end (mail in, mesa jobs --now, mail out)', () => {
     expect(held).toMatchObject({ organization: 'cliente.co', requester: 'pedro@cliente.co', reason: 'over_limit', state: 'held', subject: 'CONTABILIDAD, tres' });
     expect((await app.blobs.get(held.raw_sha256)).equals(third)).toBe(true);
     expect(await app.db('ingest_ledger').where({ effect: 'held' }).first()).toMatchObject({ outcome: 'accepted', reason: 'over_limit' });
+    expect(await mesa('held')).toEqual([expect.objectContaining({ id: held.id, requester: 'pedro@cliente.co', reason: 'over_limit', state: 'held', caseNumber: null })]);
 
     const [refusal] = await outbox('refusal_over_limit');
     expect(refusal.recipient).toBe('pedro@cliente.co');
@@ -105,6 +107,8 @@ describe('lifecycle end to end (mail in, mesa jobs --now, mail out)', () => {
     expect(opened).toMatchObject({ requester: 'pedro@cliente.co', subject: 'CONTABILIDAD, tres', organization: 'cliente.co' });
     expect((await app.db('messages').where({ ticket_id: opened.id }).first()).body_text).toBe('Texto del tercer caso, con detalle.');
     expect((await app.db('held_requests').first()).state).toBe('opened');
+    expect(await mesa('held')).toEqual([]);
+    expect(await mesa('held', '--all')).toEqual([expect.objectContaining({ id: held.id, state: 'opened', caseNumber: 3 })]);
     expect((await outbox('confirmation')).map((x) => x.recipient)).toContain('pedro@cliente.co');
   });
 
