@@ -1,9 +1,9 @@
 import type { Knex } from 'knex';
 
 /**
- * Mailbox leases: which instance polls which mailbox. One row per lease name; the holder renews `expires_at` by
- * heartbeat and another instance may take the row over once it has expired. Times are epoch milliseconds from the
- * database's own clock, so instances with skewed clocks still agree on who holds what.
+ * Mailbox leases: which instance reads which mailbox. The lock itself is a PostgreSQL advisory lock
+ * (src/db/leases.ts); this table is its visible record: holder, when it took the mailbox, when it last proved
+ * alive (epoch ms).
  */
 export async function up(knex: Knex): Promise<void> {
   await knex.schema.createTable('leases', (t) => {

@@ -3,77 +3,130 @@ import os from 'node:os';
 import type { Knex } from 'knex';
 import type { Logger } from '../logger.ts';
 import { isPostgres } from './knex.ts';
-import { releaseLease, renewLease, tryAcquireLease } from './repos/leases.ts';
+import { clearLeaseHolder, recordLeaseHolder, touchLease } from './repos/leases.ts';
 
 /**
- * Mailbox leases: with several `mesa start` processes on one PostgreSQL database, each mailbox is polled by
- * exactly one of them; when that one dies, another takes over once the lease expires (TTL, default 10 s).
+ * Mailbox leases: with several `mesa start` processes on one PostgreSQL database, each mailbox is read by exactly
+ * one of them, and another takes over as soon as that one dies.
  *
- * Why a table and not `pg_try_advisory_lock`: an advisory lock lives on one session, so it would need a
- * connection pinned outside knex's pool for the life of the process, and a pooler in transaction mode
- * (PgBouncer) silently breaks it. A row with a holder and an expiry needs no special connection, works the same
- * on SQLite, and shows who polls what (`listLeases`) on the status page. The price is that takeover waits for the
- * expiry instead of being immediate.
+ * The lock is a session-level PostgreSQL advisory lock (`pg_try_advisory_lock`) held on a connection of its own,
+ * outside knex's pool. Why not a row with an expiry renewed by heartbeat: an advisory lock dies with its session,
+ * so when the holder is SIGKILLed or its machine drops, the server frees the lock the moment the connection
+ * closes and a waiting instance takes over within its retry interval (default 1 s), instead of waiting for a TTL
+ * to run out after every crash or restart. The cost is one extra connection per mailbox and instance, which must
+ * be a real session: behind PgBouncer, point Mesa at a session-pooling port.
  *
- * A lease is a scheduling aid, not what keeps mail single: if two instances ever overlap (a paused process whose
- * lease expired wakes up), the ingestion ledger's unique source key and the effect claim still give each mail one
- * effect. The poller should stop at the next mail when the lease's signal aborts.
+ * The holder checks its lock connection every few seconds (`SELECT 1`); if that connection fails, the lock is
+ * gone (the server may already have given it to another instance), so the poller is told to stop at the next
+ * mail. If two instances ever overlap for a moment, the ingestion ledger's unique source key and the effect claim
+ * still give each mail one effect: the lease is about not doing the work twice, not about correctness.
+ *
+ * On SQLite one instance is assumed (one file, one machine): the lease is a no-op there.
  */
 
 export interface LeaseOptions {
-  /** How long a lease lasts without renewal. Takeover after a crash takes at most ttl + retryEvery. */
-  ttlMs?: number;
-  /** Heartbeat period; a third of the TTL tolerates two missed beats. */
-  renewEveryMs?: number;
-  /** How often a waiting instance tries to take a held lease. */
+  /** How often a waiting instance tries to take a held lock (default 1 s). */
   retryEveryMs?: number;
-  /** Identifies this process in the table; default host:pid:random. */
+  /** How often the holder checks that its lock connection is alive (default 3 s). */
+  checkEveryMs?: number;
+  /** Identifies this process in the `leases` table; default host:pid:random. */
   holder?: string;
-  /** Use the table even on SQLite (tests). By default the lease is shared only on PostgreSQL: on SQLite one
-   * instance is assumed, and a restarted process should not wait for its dead predecessor's lease to expire. */
-  shared?: boolean;
   logger?: Logger;
 }
 
-export const DEFAULT_LEASE_TTL_MS = 10_000;
+const LOCK_CLASS = 0x4d657361; // "Mesa": the first key of the two-key advisory lock, so other apps' locks never clash
 
 export function defaultHolder(): string {
   return `${os.hostname()}:${process.pid}:${crypto.randomBytes(3).toString('hex')}`;
 }
 
-/** acquire / renew / release on one named lease, for callers that drive their own loop. */
+type PgConnection = {
+  query(sql: string, params?: unknown[]): Promise<{ rows: any[] }>;
+  on(event: 'error' | 'end', fn: (err?: Error) => void): void;
+  end(): Promise<void>;
+};
+
+/** acquire / check / release of one mailbox's lock, for callers that drive their own loop. */
 export class MailboxLease {
   readonly name: string;
   readonly holder: string;
-  readonly ttlMs: number;
   readonly shared: boolean;
+  private conn?: PgConnection;
+  private broken?: Error;
 
-  constructor(private readonly db: Knex, name: string, opts: LeaseOptions = {}) {
-    this.name = `mailbox:${name}`;
+  constructor(private readonly db: Knex, mailbox: string, private readonly opts: LeaseOptions = {}) {
+    this.name = `mailbox:${mailbox}`;
     this.holder = opts.holder ?? defaultHolder();
-    this.ttlMs = opts.ttlMs ?? DEFAULT_LEASE_TTL_MS;
-    this.shared = opts.shared ?? isPostgres(db);
+    this.shared = isPostgres(db);
   }
 
+  get held(): boolean {
+    return !this.shared || (this.conn !== undefined && !this.broken);
+  }
+
+  /** True when this process now holds the lock (or always, on SQLite). */
   async acquire(): Promise<boolean> {
     if (!this.shared) return true;
-    return (await tryAcquireLease(this.db, this.name, this.holder, this.ttlMs)) !== undefined;
+    if (this.held) return true;
+    const conn = await this.connect();
+    const { rows } = await conn.query('SELECT pg_try_advisory_lock($1, hashtext($2)) AS ok', [LOCK_CLASS, this.name]);
+    if (!rows[0]?.ok) {
+      await this.disconnect();
+      return false;
+    }
+    await recordLeaseHolder(this.db, this.name, this.holder, Date.now(), this.checkEvery() * 3).catch((err) =>
+      this.opts.logger?.warn({ err }, 'no se pudo anotar el titular del buzón'));
+    return true;
   }
 
-  async renew(): Promise<boolean> {
+  /** Still holding? A failed lock connection means the server has released the lock. */
+  async check(): Promise<boolean> {
     if (!this.shared) return true;
-    return renewLease(this.db, this.name, this.holder, this.ttlMs);
+    if (!this.held) return false;
+    try {
+      await this.conn!.query('SELECT 1');
+      await touchLease(this.db, this.name, this.holder, Date.now(), this.checkEvery() * 3).catch(() => undefined);
+      return true;
+    } catch (err) {
+      this.broken ??= err as Error;
+      return false;
+    }
   }
 
   async release(): Promise<void> {
-    if (this.shared) await releaseLease(this.db, this.name, this.holder);
+    if (!this.shared) return;
+    if (this.conn && !this.broken) {
+      await this.conn.query('SELECT pg_advisory_unlock($1, hashtext($2))', [LOCK_CLASS, this.name]).catch(() => undefined);
+    }
+    await this.disconnect();
+    await clearLeaseHolder(this.db, this.name, this.holder).catch(() => undefined);
+  }
+
+  checkEvery(): number {
+    return this.opts.checkEveryMs ?? 3000;
+  }
+
+  private async connect(): Promise<PgConnection> {
+    // A raw connection from knex's client: the same settings as the pool, but ours alone for the lock's lifetime.
+    const conn = (await (this.db.client as any).acquireRawConnection()) as PgConnection;
+    this.broken = undefined;
+    conn.on('error', (err) => (this.broken ??= err ?? new Error('conexión del lease con error')));
+    conn.on('end', () => (this.broken ??= new Error('conexión del lease cerrada')));
+    this.conn = conn;
+    return conn;
+  }
+
+  private async disconnect(): Promise<void> {
+    const conn = this.conn;
+    this.conn = undefined;
+    if (conn) await conn.end().catch(() => undefined);
   }
 }
 
 /**
- * Waits until this process holds the mailbox's lease (or `signal` aborts: then resolves undefined without
- * calling fn), runs `fn` with a signal that aborts if the lease is lost, keeps the lease renewed meanwhile, and
- * releases it when fn settles so that a graceful stop hands the mailbox over at once.
+ * Waits until this process holds the mailbox's lock (or `signal` aborts: then resolves undefined without calling
+ * fn), runs `fn` with a signal that aborts if the lock is lost, and releases the lock when fn settles so that a
+ * graceful stop hands the mailbox over at once.
  */
 export async function withMailboxLease<T>(
   db: Knex,
@@ -83,8 +136,7 @@ export async function withMailboxLease<T>(
 ): Promise<T | undefined> {
   const lease = new MailboxLease(db, mailbox, opts);
   const log = opts.logger?.child({ component: 'lease', lease: lease.name, holder: lease.holder });
-  const renewEvery = opts.renewEveryMs ?? Math.max(50, Math.floor(lease.ttlMs / 3));
-  const retryEvery = opts.retryEveryMs ?? Math.max(50, Math.floor(lease.ttlMs / 5));
+  const retryEvery = opts.retryEveryMs ?? 1000;
 
   let waitingLogged = false;
   for (;;) {
@@ -93,38 +145,27 @@ export async function withMailboxLease<T>(
     try {
       got = await lease.acquire();
     } catch (err) {
-      log?.warn({ err }, 'no se pudo consultar el lease; se reintenta');
+      log?.warn({ err }, 'no se pudo pedir el buzón a la base de datos; se reintenta');
     }
     if (got) break;
     if (!waitingLogged) log?.info('el buzón lo atiende otra instancia; en espera');
     waitingLogged = true;
     await sleep(retryEvery, opts.signal);
   }
-  if (lease.shared) log?.info('lease adquirido: esta instancia atiende el buzón');
+  if (lease.shared) log?.info('esta instancia atiende el buzón');
 
   const lost = new AbortController();
   const onOuterAbort = () => lost.abort(opts.signal?.reason);
   opts.signal?.addEventListener('abort', onOuterAbort, { once: true });
-  let lastRenewed = Date.now();
   const beat = lease.shared
     ? setInterval(() => {
-        lease.renew().then(
-          (ok) => {
-            if (ok) lastRenewed = Date.now();
-            else if (!lost.signal.aborted) {
-              log?.warn('lease perdido: otra instancia tomó el buzón');
-              lost.abort(new Error('lease lost'));
-            }
-          },
-          (err) => {
-            // Database unreachable: keep trying until our own TTL runs out, then assume another took over.
-            if (Date.now() - lastRenewed >= lease.ttlMs && !lost.signal.aborted) {
-              log?.warn({ err }, 'lease vencido sin poder renovarlo');
-              lost.abort(err);
-            }
-          },
-        );
-      }, renewEvery)
+        void lease.check().then((ok) => {
+          if (!ok && !lost.signal.aborted) {
+            log?.warn('se perdió la conexión del lease: otra instancia puede tomar el buzón');
+            lost.abort(new Error('lease lost'));
+          }
+        });
+      }, lease.checkEvery())
     : undefined;
   beat?.unref();
   try {
@@ -132,7 +173,7 @@ export async function withMailboxLease<T>(
   } finally {
     if (beat) clearInterval(beat);
     opts.signal?.removeEventListener('abort', onOuterAbort);
-    await lease.release().catch((err) => log?.warn({ err }, 'no se pudo liberar el lease; vencerá solo'));
+    await lease.release().catch((err) => log?.warn({ err }, 'no se pudo liberar el buzón; se libera al cerrar la conexión'));
   }
 }
 

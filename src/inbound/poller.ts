@@ -1,6 +1,7 @@
 import type { ImapFlow } from 'imapflow';
 import type { Knex } from 'knex';
 import type { MailboxConfig } from '../config.ts';
+import { withMailboxLease, type LeaseOptions } from '../db/leases.ts';
 import { getMailboxState, saveMailboxState } from '../db/repos/mailbox-state.ts';
 import type { Logger } from '../logger.ts';
 import { createImapClient, describeImapError } from './imap-client.ts';
@@ -20,6 +21,8 @@ import type { IngestResult, IngestService } from './ingest.ts';
  * - `tempfail` (database or disk trouble) ends the round; it is retried with exponential backoff.
  * - One mailbox failing (bad password, server down) is logged, recorded in mailbox_state and retried with
  *   backoff; it shares nothing with the other mailbox's loop.
+ * - Several instances on one PostgreSQL: a mailbox is read only while this process holds its lease
+ *   (src/db/leases.ts); if the lease is lost, the loop stops at the next mail and waits to get it back.
  */
 
 export interface PollerDeps {
@@ -34,6 +37,8 @@ export interface PollerOptions {
   backoffMaxMs?: number;
   /** Builds the IMAP client (tests never replace it; it exists so the client config lives in one place). */
   createClient?: (mb: MailboxConfig, logger: Logger) => ImapFlow;
+  /** Mailbox lease timings and holder name (several instances on PostgreSQL); defaults in src/db/leases.ts. */
+  lease?: LeaseOptions;
 }
 
 /** The mailbox_state row name of a configured mailbox, e.g. `support:INBOX`. */
@@ -55,6 +60,9 @@ export class MailboxPoller {
   private connecting = false;
   private readonly backoffInitial: number;
   private readonly backoffMax: number;
+  private readonly stopController = new AbortController();
+  /** Aborts when another instance has taken this mailbox's lease over. */
+  private lease?: AbortSignal;
 
   constructor(private readonly deps: PollerDeps, readonly mailbox: MailboxConfig, private readonly opts: PollerOptions = {}) {
     this.log = deps.logger.child({ component: 'poller', mailbox: stateKey(mailbox) });
@@ -63,21 +71,44 @@ export class MailboxPoller {
   }
 
   start(): this {
-    this.running ??= this.loop().catch((err) => this.log.fatal({ err }, 'el lector del buzón terminó por un error inesperado'));
+    this.running ??= this.leased().catch((err) => this.log.fatal({ err }, 'el lector del buzón terminó por un error inesperado'));
     return this;
   }
 
   /** Finishes the mail in hand (its ingest and its move), then logs out. */
   async stop(): Promise<void> {
     this.stopping = true;
+    this.stopController.abort();
     this.wake?.();
     if (this.connecting) this.client?.close();
     await this.running;
   }
 
+  /** Runs the loop while holding the mailbox's lease, and waits for it again if it is lost. */
+  private async leased(): Promise<void> {
+    while (!this.stopping) {
+      await withMailboxLease(this.deps.db, stateKey(this.mailbox), async (lease) => {
+        this.lease = lease;
+        const onLost = () => this.wake?.();
+        lease.addEventListener('abort', onLost, { once: true });
+        try {
+          await this.loop();
+        } finally {
+          lease.removeEventListener('abort', onLost);
+          this.lease = undefined;
+        }
+      }, { ...this.opts.lease, signal: this.stopController.signal, logger: this.deps.logger });
+    }
+  }
+
+  /** Stopping, or no longer holding the lease: finish the mail in hand and leave the loop. */
+  private get halted(): boolean {
+    return this.stopping || this.lease?.aborted === true;
+  }
+
   private async loop(): Promise<void> {
     let failures = 0;
-    while (!this.stopping) {
+    while (!this.halted) {
       const client = (this.opts.createClient ?? createImapClient)(this.mailbox, this.deps.logger);
       this.client = client;
       client.on('error', (err: Error) => this.log.warn({ err: describeImapError(err) }, 'error de la conexión IMAP'));
@@ -93,11 +124,11 @@ export class MailboxPoller {
         } finally {
           this.connecting = false;
         }
-        if (this.stopping) break;
+        if (this.halted) break;
         this.log.info({ host: this.mailbox.host, user: this.mailbox.user, idle: client.capabilities.has('IDLE') }, 'conectado al buzón');
         if (this.mailbox.processedFolder) await this.ensureFolder(client, this.mailbox.processedFolder);
         let tempfails = 0;
-        while (!this.stopping && client.usable) {
+        while (!this.halted && client.usable) {
           const round = await this.round(client);
           if (round === 'stopped') break;
           if (round === 'tempfail') {
@@ -108,9 +139,9 @@ export class MailboxPoller {
           failures = 0;
           await this.waitForNews(client);
         }
-        if (!this.stopping) throw new Error('el servidor cerró la conexión');
+        if (!this.halted) throw new Error('el servidor cerró la conexión');
       } catch (err) {
-        if (this.stopping && !client.usable) break;
+        if (this.halted && !client.usable) break;
         const e = describeImapError(err);
         const wait = this.backoff(failures++);
         this.log.error({ err: e, code: e.code, retryInMs: wait, attempt: failures }, 'no se pudo leer el buzón; se reintentará');
@@ -150,7 +181,7 @@ export class MailboxPoller {
     if (uids.length) this.log.debug({ count: uids.length, from: uids[0] }, 'correos nuevos');
 
     for (const uid of uids) {
-      if (this.stopping) return 'stopped';
+      if (this.halted) return 'stopped';
       const msg = await client.fetchOne(String(uid), { uid: true, source: true }, { uid: true });
       if (msg && msg.source) {
         const result: IngestResult = await this.deps.ingest.ingest(msg.source, {
@@ -173,7 +204,7 @@ export class MailboxPoller {
 
   /** Waits for the server to announce new mail (IDLE, RFC 2177) or for the poll interval, whichever is first. */
   private async waitForNews(client: ImapFlow): Promise<void> {
-    if (this.dirty || this.stopping) return;
+    if (this.dirty || this.halted) return;
     if (client.capabilities.has('IDLE')) {
       // Resolves when IDLE is broken by the next command; errors surface as a closed connection.
       client.idle().catch((err: unknown) => this.log.debug({ err }, 'IDLE terminó con error'));
@@ -182,7 +213,7 @@ export class MailboxPoller {
   }
 
   private async pause(ms: number): Promise<void> {
-    if (this.stopping) return;
+    if (this.halted) return;
     await new Promise<void>((resolve) => {
       const timer = setTimeout(done, ms);
       function done() {

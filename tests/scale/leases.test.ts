@@ -1,99 +1,113 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { App } from '../../src/app.ts';
+import { createApp, type App } from '../../src/app.ts';
+import { loadConfig } from '../../src/config.ts';
 import { MailboxLease, withMailboxLease } from '../../src/db/leases.ts';
-import { findLease, listLeases, tryAcquireLease } from '../../src/db/repos/leases.ts';
-import { testApp } from '../support/app.ts';
-import { until } from './support/pg.ts';
+import { findLease, listLeases } from '../../src/db/repos/leases.ts';
+import { silentLogger } from '../../src/logger.ts';
+import { testEnv } from '../support/app.ts';
+import { freshDatabase, pgReachable, until } from './support/pg.ts';
 
-// Runs on SQLite and, with MESA_TEST_DATABASE=postgres, on PostgreSQL: the table and its SQL work on both.
-let app: App;
-afterEach(async () => app?.close());
+let apps: App[] = [];
+afterEach(async () => {
+  await Promise.all(apps.map((a) => a.close()));
+  apps = [];
+});
 
-describe('mailbox leases', () => {
-  it('lets one holder at a time acquire, renew and release a lease', async () => {
-    app = await testApp();
-    const a = new MailboxLease(app.db, 'support', { holder: 'a', shared: true });
-    const b = new MailboxLease(app.db, 'support', { holder: 'b', shared: true });
-    expect(await a.acquire()).toBe(true);
-    expect(await b.acquire()).toBe(false);
-    expect(await a.acquire()).toBe(true); // re-acquiring our own lease extends it
-    expect(await a.renew()).toBe(true);
-    expect(await b.renew()).toBe(false);
-    expect((await findLease(app.db, 'mailbox:support'))?.holder).toBe('a');
-    await a.release();
-    expect(await b.acquire()).toBe(true);
-    expect((await listLeases(app.db)).map((l) => [l.name, l.holder])).toEqual([['mailbox:support', 'b']]);
+async function instance(databaseUrl?: string): Promise<App> {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mesa-lease-'));
+  const app = await createApp(loadConfig(testEnv(dataDir, databaseUrl ? { DATABASE_URL: databaseUrl } : {})), silentLogger);
+  apps.push(app);
+  return app;
+}
+
+describe('mailbox lease on SQLite', () => {
+  it('is a no-op: one instance is assumed, nothing is locked or recorded', async () => {
+    const app = await instance();
+    const lease = new MailboxLease(app.db, 'support:INBOX');
+    expect(lease.shared).toBe(false);
+    expect(await lease.acquire()).toBe(true);
+    expect(await new MailboxLease(app.db, 'support:INBOX').acquire()).toBe(true);
+    expect(await listLeases(app.db)).toEqual([]);
+  });
+});
+
+describe.runIf(await pgReachable())('mailbox lease on PostgreSQL (advisory lock)', () => {
+  it('lets one instance hold a mailbox, records it, and hands it over on release', async () => {
+    const url = await freshDatabase('mesa_lease');
+    const [a, b] = [await instance(url), await instance(url)];
+    const la = new MailboxLease(a.db, 'support:INBOX', { holder: 'a' });
+    const lb = new MailboxLease(b.db, 'support:INBOX', { holder: 'b' });
+    expect(await la.acquire()).toBe(true);
+    expect(await lb.acquire()).toBe(false);
+    expect(await new MailboxLease(b.db, 'fallback:INBOX', { holder: 'b' }).acquire()).toBe(true); // other mailbox: free
+    expect(await la.check()).toBe(true);
+    expect((await findLease(a.db, 'mailbox:support:INBOX'))?.holder).toBe('a');
+    await la.release();
+    expect(await lb.acquire()).toBe(true);
+    expect((await findLease(a.db, 'mailbox:support:INBOX'))?.holder).toBe('b');
+    await lb.release();
   });
 
-  it('hands an expired lease to another holder, and the old holder learns it lost it on renew', async () => {
-    app = await testApp();
-    const a = new MailboxLease(app.db, 'support', { holder: 'a', shared: true, ttlMs: 150 });
-    const b = new MailboxLease(app.db, 'support', { holder: 'b', shared: true, ttlMs: 150 });
-    expect(await a.acquire()).toBe(true);
-    expect(await b.acquire()).toBe(false);
-    await until(() => b.acquire(), 'b takes over after expiry', 5000, 25);
-    expect(await a.renew()).toBe(false);
-    expect((await findLease(app.db, 'mailbox:support'))?.holder).toBe('b');
-  });
-
-  it('gives exactly one winner when many holders race for a free lease', async () => {
-    app = await testApp();
-    const wins = await Promise.all(Array.from({ length: 12 }, (_, i) => tryAcquireLease(app.db, 'mailbox:race', `h${i}`, 10_000)));
+  it('gives exactly one winner when several instances race for a free mailbox', async () => {
+    const url = await freshDatabase('mesa_lease');
+    const insts = [await instance(url), await instance(url), await instance(url)];
+    const leases = Array.from({ length: 9 }, (_, i) => new MailboxLease(insts[i % 3].db, 'support:INBOX', { holder: `h${i}` }));
+    const wins = await Promise.all(leases.map((l) => l.acquire()));
     expect(wins.filter(Boolean)).toHaveLength(1);
+    await Promise.all(leases.map((l) => l.release()));
   });
 
-  it('runs fn under the lease for one contender at a time and hands over when the first finishes', async () => {
-    app = await testApp();
+  it('runs the work of one instance at a time and hands over when it finishes', async () => {
+    const url = await freshDatabase('mesa_lease');
+    const insts = [await instance(url), await instance(url), await instance(url)];
     let inside = 0;
     let maxInside = 0;
-    const order: string[] = [];
-    const work = (who: string) => withMailboxLease(app.db, 'support', async () => {
+    const work = (i: number) => withMailboxLease(insts[i].db, 'support:INBOX', async () => {
       inside++;
       maxInside = Math.max(maxInside, inside);
-      order.push(who);
-      await new Promise((r) => setTimeout(r, 120));
+      await new Promise((r) => setTimeout(r, 150));
       inside--;
-      return who;
-    }, { holder: who, shared: true, ttlMs: 1000, retryEveryMs: 20 });
-    const results = await Promise.all([work('x'), work('y'), work('z')]);
-    expect(results).toEqual(['x', 'y', 'z']);
+      return i;
+    }, { retryEveryMs: 25 });
+    expect(await Promise.all([work(0), work(1), work(2)])).toEqual([0, 1, 2]);
     expect(maxInside).toBe(1);
-    expect(order).toHaveLength(3);
-    expect(await listLeases(app.db)).toEqual([]); // released on the way out
+    expect(await listLeases(insts[0].db)).toEqual([]);
   });
 
-  it('aborts the holder\'s signal when another instance has taken the lease over', async () => {
-    app = await testApp();
-    let aborted = false;
-    const holding = withMailboxLease(app.db, 'support', (signal) => new Promise<string>((resolve) => {
-      signal.addEventListener('abort', () => { aborted = true; resolve('stopped'); }, { once: true });
-    }), { holder: 'a', shared: true, ttlMs: 600, renewEveryMs: 50 });
-    await until(() => findLease(app.db, 'mailbox:support'), 'a holds the lease', 5000, 20);
-    // Simulate a process paused past its TTL whose lease someone else took.
-    await app.db('leases').where({ name: 'mailbox:support' }).update({ holder: 'b' });
+  it('frees the mailbox at once when the holder\'s session dies, and tells the holder it lost it', async () => {
+    const url = await freshDatabase('mesa_lease');
+    const [a, b] = [await instance(url), await instance(url)];
+    let lostAt = 0;
+    const holding = withMailboxLease(a.db, 'support:INBOX', (signal) => new Promise<string>((resolve) => {
+      signal.addEventListener('abort', () => { lostAt = Date.now(); resolve('stopped'); }, { once: true });
+    }), { holder: 'a', checkEveryMs: 100 });
+    await until(() => findLease(b.db, 'mailbox:support:INBOX'), 'a holds the mailbox', 10_000, 20);
+    let bGotIt = 0;
+    const waiting = withMailboxLease(b.db, 'support:INBOX', async () => { bGotIt = Date.now(); return 'b'; }, { holder: 'b', retryEveryMs: 50 });
+    // The holder's machine disappears: its lock session ends as a crash would end it.
+    const killedAt = Date.now();
+    const killed = await b.db.raw(`SELECT pg_terminate_backend(pid) AS ok FROM pg_locks WHERE locktype = 'advisory' AND classid = ${0x4d657361} AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`);
+    expect(killed.rows).toHaveLength(1);
+    expect(await waiting).toBe('b');
+    expect(bGotIt - killedAt).toBeLessThan(2000);
     expect(await holding).toBe('stopped');
-    expect(aborted).toBe(true);
-    expect((await findLease(app.db, 'mailbox:support'))?.holder).toBe('b'); // a's release does not drop b's lease
+    expect(lostAt).toBeGreaterThan(0);
   });
 
-  it('waits without calling fn when stopped before it gets the lease', async () => {
-    app = await testApp();
-    const other = new MailboxLease(app.db, 'support', { holder: 'other', shared: true, ttlMs: 60_000 });
-    expect(await other.acquire()).toBe(true);
+  it('returns without running the work when stopped while waiting for the mailbox', async () => {
+    const url = await freshDatabase('mesa_lease');
+    const [a, b] = [await instance(url), await instance(url)];
+    const holder = new MailboxLease(a.db, 'support:INBOX', { holder: 'a' });
+    expect(await holder.acquire()).toBe(true);
     const stop = new AbortController();
     let called = false;
-    const waiting = withMailboxLease(app.db, 'support', async () => { called = true; }, { holder: 'me', shared: true, retryEveryMs: 20, signal: stop.signal });
+    const waiting = withMailboxLease(b.db, 'support:INBOX', async () => { called = true; }, { retryEveryMs: 20, signal: stop.signal });
     stop.abort();
     expect(await waiting).toBeUndefined();
     expect(called).toBe(false);
-  });
-
-  it('is a no-op on SQLite by default (one instance assumed), shared on PostgreSQL', async () => {
-    app = await testApp();
-    const lease = new MailboxLease(app.db, 'support');
-    expect(lease.shared).toBe(app.config.database.client === 'pg');
-    expect(await lease.acquire()).toBe(true);
-    expect((await listLeases(app.db)).length).toBe(lease.shared ? 1 : 0);
-    await lease.release();
+    await holder.release();
   });
 });

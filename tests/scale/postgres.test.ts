@@ -5,6 +5,7 @@ import path from 'node:path';
 import knexFactory from 'knex';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createApp, type App } from '../../src/app.ts';
+import type { IngestResult } from '../../src/inbound/ingest.ts';
 import { loadConfig } from '../../src/config.ts';
 import { silentLogger } from '../../src/logger.ts';
 import { testEnv } from '../support/app.ts';
@@ -56,13 +57,23 @@ describe.runIf(await pgReachable())('several instances on one PostgreSQL', () =>
       apps.push(await createApp(loadConfig(testEnv(dataDir, { DATABASE_URL: url })), silentLogger));
     }
     const N = 90;
-    const results = await Promise.all(Array.from({ length: N }, (_, i) => apps[i % 3].ingest.ingest(mail(i), { kind: 'stdin' })));
+    // Each instance works like a poller would: a few mails in flight, a tempfail (pool exhausted on a loaded
+    // machine) retried. Twelve transactions at once race for the counter row.
+    const lanes = (make: (i: number) => Promise<IngestResult>) => Promise.all(Array.from({ length: 12 }, async (_, lane) => {
+      const out: IngestResult[] = [];
+      for (let i = lane; i < N; i += 12) {
+        let r = await make(i);
+        for (let attempt = 0; r.outcome === 'tempfail' && attempt < 5; attempt++) r = await make(i);
+        out.push(r);
+      }
+      return out;
+    })).then((l) => l.flat());
+    const results = await lanes((i) => apps[i % 3].ingest.ingest(mail(i), { kind: 'stdin' }));
     expect(results.filter((r) => r.outcome !== 'accepted')).toEqual([]);
     const numbers = (await apps[0].db('tickets').select('number')).map((r: any) => Number(r.number)).sort((a, b) => a - b);
     expect(numbers).toEqual(Array.from({ length: N }, (_, i) => i + 1));
     // The same mails again as other deliveries, through other instances at once: each is a duplicate, none opens.
-    const again = await Promise.all(Array.from({ length: N }, (_, i) =>
-      apps[(i + 1) % 3].ingest.ingest(mail(i), { kind: 'imap', account: 'support', folder: 'INBOX', uidvalidity: 1, uid: i + 1 })));
+    const again = await lanes((i) => apps[(i + 1) % 3].ingest.ingest(mail(i), { kind: 'imap', account: 'support', folder: 'INBOX', uidvalidity: 1, uid: i + 1 }));
     expect(again.map((r) => r.outcome)).toEqual(Array(N).fill('ignored'));
     expect(Number((await apps[0].db('tickets').count({ n: '*' }))[0].n)).toBe(N);
   });
