@@ -33,17 +33,18 @@ const MOBILE_SIGNATURE = /^\s*(Enviado desde mi (iPhone|iPad|Android|móvil|movi
 
 /** A header line of a quoted message, in the languages of our customers and of the corpora we test with. */
 const FROM_NAMES = 'from|de|von|da|van|от|od|från|fra|lähettäjä|remitente';
-const OTHER_NAMES = 'sent|enviado(?: el)?|enviada|fecha|date|datum|data|gesendet|отправлено|дата|to|para|a|an|aan|til|кому|cc|cco|subject|asunto|betreff|oggetto|objet|onderwerp|тема|assunto|risposta|reply-to|responder a|envoyé|à|verzonden';
+const OTHER_NAMES = 'skickat|till|ämne|sent|enviado(?: el)?|enviada|fecha|date|datum|data|gesendet|отправлено|дата|to|para|a|an|aan|til|кому|cc|cco|subject|asunto|betreff|oggetto|objet|onderwerp|тема|assunto|risposta|reply-to|responder a|envoyé|à|verzonden';
 const HEADER_LINE = new RegExp(`^\\s*\\*?\\s*(${FROM_NAMES}|${OTHER_NAMES})\\s*:\\*?(?:\\s|$)`, 'i');
 const FROM_LINE = new RegExp(`^\\s*\\*?\\s*(${FROM_NAMES})\\s*:`, 'i');
 
 /** The verbs that end an attribution line ("… escribió:", "… wrote:"), in the locales of the corpora. */
-const ATTRIBUTION_VERB = /(wrote|escribió|escribio|escrito|a écrit|écrit|schrieb|ha scritto|scritto|escreveu|skrev|schreef|kirjoitti|napisał\(a\)|napisał|pisze|написал\(а\)|написал|пише|写道|작성)/i;
+const ATTRIBUTION_VERB = /(wrote|geschreven|escribió|escribio|escrito|a écrit|écrit|schrieb|ha scritto|scritto|escreveu|skrev|schreef|kirjoitti|napisał\(a\)|napisał|pisze|написал\(а\)|написал|пише|写道|작성)/i;
+const ATTRIBUTION_OPENING = /^\s*(el|on|le|am|il|em|op|w dniu|den|\d{1,4}[./-])\s?/i;
 const DATEISH = /(\d{1,2}:\d{2}|\b(19|20)\d{2}\b|\b\d{1,2}[./-]\d{1,2}[./-]\d{2,4}\b)/;
 const EMAIL_IN_BRACKETS = /<\s*(mailto:)?[^<>\s@]+@[^<>\s]+\s*>|\[\s*(mailto:)?[^\][\s@]+@[^\][\s]+\s*\]/;
 
 /** What really starts a signature block, as opposed to a closing word the library also treats as one. */
-const SIGNATURE_MARK = /^\s*(--\s*$|-- |_{2,}|\+{2,}|={2,}|sent from|enviado desde|get outlook|obtener outlook|t[ée]l[ée]charger outlook|envoy[ée] |von .* gesendet|gesendet von|sendt fra|verzonden vanaf|verstuurd vanaf)/i;
+const SIGNATURE_MARK = /^\s*(--\s*(\n|$)|-- |_{2,}|\+{2,}|={2,}|sent from|enviado desde|get outlook|obtener outlook|t[ée]l[ée]charger outlook|envoy[ée] |von .* gesendet|gesendet von|sendt fra|verzonden vanaf|verstuurd vanaf)/i;
 
 const MAX_LINE_FOR_LIBRARY = 300;
 const MAX_LINES_FOR_LIBRARY = 3000;
@@ -100,7 +101,9 @@ export function quoteStartLine(lines: string[]): number {
     if (FROM_LINE.test(line) || HEADER_LINE.test(line)) {
       if (headerBlockAt(lines, i)) return i;
     }
-    const paragraphStart = i === 0 || isBlank(lines[i - 1]) || isQuoted(lines[i - 1]);
+    // Mid-paragraph only when the line opens like an attribution: Android and French clients put it right under
+    // the reply with no blank line ("C'est super !\nLe 4 janv. 2016 19:03, …").
+    const paragraphStart = i === 0 || isBlank(lines[i - 1]) || isQuoted(lines[i - 1]) || ATTRIBUTION_OPENING.test(line);
     if (paragraphStart && !isBlank(line)) {
       const end = attributionEnd(lines, i);
       if (end >= 0) return i;
@@ -132,6 +135,10 @@ function headerBlockAt(lines: string[], start: number): boolean {
 
 /** If lines[i..] begin an attribution ("El …, X <x@y> escribió:" possibly wrapped), the index of its last line. */
 function attributionEnd(lines: string[], i: number): number {
+  // The first line must look like the start of one (an opening word, a date or an address), so that the reply's
+  // last line is not glued onto the attribution below it.
+  const first = lines[i] ?? '';
+  if (!(ATTRIBUTION_OPENING.test(first) || DATEISH.test(first) || /\S@\S/.test(first))) return -1;
   let joined = '';
   for (let j = i; j < lines.length && j < i + 4; j++) {
     const l = lines[j];
@@ -141,7 +148,9 @@ function attributionEnd(lines: string[], i: number): number {
     if (!/[:：]\s*$/.test(joined)) continue;
     const hasVerb = ATTRIBUTION_VERB.test(joined);
     const endsWithAddress = /[>\]]\s*[:：]\s*$/.test(joined) && EMAIL_IN_BRACKETS.test(joined);
-    if (!(hasVerb || endsWithAddress) || !DATEISH.test(joined)) return -1;
+    const dated = DATEISH.test(joined);
+    // "El … <x@y> escribió:", "Some One <x@y> wrote:", "2016-10-24 15:36 GMT+02:00 Foo <x@y>:"
+    if (!((hasVerb && (dated || EMAIL_IN_BRACKETS.test(joined))) || (endsWithAddress && dated))) return -1;
     // Quoted text must follow (or the attribution names an address): "escribió:" in a sentence is not a header.
     let k = j + 1;
     while (k < lines.length && isBlank(lines[k])) k++;
@@ -150,6 +159,11 @@ function attributionEnd(lines: string[], i: number): number {
     return -1;
   }
   return -1;
+}
+
+function quoteHeaderOnly(text: string): boolean {
+  const lines = text.split('\n');
+  return quoteStartLine(lines) === 0 && attributionEnd(lines, 0) === lines.length - 1;
 }
 
 /** The library, with long lines masked (see above) and restored afterwards. */
@@ -200,8 +214,12 @@ export function stripQuotedText(text: string): string {
   // The library drops a reply that is all quote; keep the text rather than an empty message.
   if (!visible.trim() && own.trim() && !/^\s*>/.test(own.trim())) visible = own;
   const result = tidy(visible);
+  if (result) return result;
+  // Nothing above the quote: a bottom-posted reply ("On … wrote:\n> …\nHello"); the library sorts the fragments.
+  const bottom = tidy(libraryVisible(t));
+  if (bottom && !quoteHeaderOnly(bottom)) return bottom;
   // A mail that is only a forward or only a quote: better the whole text than nothing.
-  return result || tidy(t.split('\n').filter((l) => !isQuoted(l)).join('\n')) || tidy(t);
+  return tidy(t.split('\n').filter((l) => !isQuoted(l)).join('\n')) || tidy(t);
 }
 
 export function visibleTextOf(mail: { text: string; html?: string; textFromHtml?: boolean }): string {

@@ -1,0 +1,72 @@
+import crypto from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { isMesaError } from '../../src/errors.ts';
+import { parseMail, trimReferences } from '../../src/inbound/parse.ts';
+
+const mail = (head: string, body: Buffer | string) => Buffer.concat([Buffer.from(head.replace(/\n/g, '\r\n') + '\r\n\r\n', 'latin1'), Buffer.isBuffer(body) ? body : Buffer.from(body, 'utf8')]);
+
+function nested(depth: number): Buffer {
+  let s = `From: a@cliente.co\r\nSubject: anidado\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary="n0"\r\n\r\n`;
+  for (let i = 1; i < depth; i++) s += `--n${i - 1}\r\nContent-Type: multipart/mixed; boundary="n${i}"\r\n\r\n`;
+  s += `--n${depth - 1}\r\nContent-Type: text/plain\r\n\r\nHola\r\n`;
+  for (let i = depth - 1; i >= 0; i--) s += `--n${i}--\r\n`;
+  return Buffer.from(s);
+}
+
+describe('parseMail on bad input', () => {
+  it.each([
+    ['labelled ISO-8859-1, really UTF-8', 'iso-8859-1', Buffer.from('Facturación mañana', 'utf8')],
+    ['labelled UTF-8, really Windows-1252', 'utf-8', Buffer.from('Facturación mañana', 'latin1')],
+    ['an unknown charset', 'x-desconocido', Buffer.from('Facturación mañana', 'latin1')],
+  ])('reads text %s by its bytes', async (_n, charset, body) => {
+    const m = await parseMail(mail(`From: a@cliente.co\nSubject: x\nMIME-Version: 1.0\nContent-Type: text/plain; charset=${charset}\nContent-Transfer-Encoding: 8bit`, body));
+    expect(m.text.trim()).toBe('Facturación mañana');
+  });
+
+  it('drops NUL bytes (PostgreSQL text cannot hold them)', async () => {
+    const m = await parseMail(mail('From: a@cliente.co\nSubject: ho\u0000la', 'te\u0000xto'));
+    expect([m.subject, m.text.trim()]).toEqual(['hola', 'texto']);
+  });
+
+  it('reads mail with bare-CR line ends (classic Mac)', async () => {
+    const m = await parseMail(Buffer.from('From: a@cliente.co\rSubject: mac\r\rHola\r'));
+    expect([m.from?.address, m.subject, m.text.trim()]).toEqual(['a@cliente.co', 'mac', 'Hola']);
+  });
+
+  it('parses 200 nested multiparts', async () => {
+    expect((await parseMail(nested(200))).text.trim()).toBe('Hola');
+  });
+
+  it('refuses 5000 nested multiparts with a MesaError (quarantine), quickly', async () => {
+    const started = performance.now();
+    const err = await parseMail(nested(5000)).catch((e) => e);
+    expect(isMesaError(err) && err.code).toBe('MAIL_UNPARSEABLE');
+    expect(performance.now() - started).toBeLessThan(5000);
+  });
+
+  it('refuses a header over 1 MB with a MesaError', async () => {
+    const err = await parseMail(mail(`From: a@cliente.co\nSubject: ${'x'.repeat(1_200_000)}`, 'hola')).catch((e) => e);
+    expect(isMesaError(err) && err.code).toBe('MAIL_UNPARSEABLE');
+  });
+
+  it('survives binary garbage and empty input', async () => {
+    const garbage = await parseMail(crypto.randomBytes(100_000)).catch((e) => e);
+    expect(isMesaError(garbage) || typeof garbage.text === 'string').toBe(true);
+    expect(isMesaError(await parseMail(Buffer.alloc(0)).catch((e) => e))).toBe(true);
+  });
+
+  it('keeps the thread root and the last 99 of thousands of References', async () => {
+    const ids = Array.from({ length: 3000 }, (_, i) => `<r${i}@x.co>`);
+    const m = await parseMail(mail(`From: a@cliente.co\nSubject: x\nReferences: ${ids.join('\n ')}`, 'hola'));
+    expect(m.references).toHaveLength(100);
+    expect(m.references[0]).toBe('r0@x.co');
+    expect(m.references[99]).toBe('r2999@x.co');
+    expect(trimReferences(['a', 'b', 'a'])).toEqual(['a', 'b']);
+  });
+
+  it('marks HTML-only mail so that quote stripping cuts the HTML', async () => {
+    const m = await parseMail(mail('From: a@cliente.co\nSubject: x\nMIME-Version: 1.0\nContent-Type: text/html; charset=utf-8', '<p>Hola <b>mundo</b></p>'));
+    expect(m.textFromHtml).toBe(true);
+    expect(m.text.trim()).toBe('Hola mundo');
+  });
+});
