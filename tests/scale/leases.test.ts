@@ -8,7 +8,8 @@ import { MailboxLease, withMailboxLease } from '../../src/db/leases.ts';
 import { findLease, listLeases } from '../../src/db/repos/leases.ts';
 import { silentLogger } from '../../src/logger.ts';
 import { testEnv } from '../support/app.ts';
-import { freshDatabase, pgReachable, until } from './support/pg.ts';
+import { waitFor } from '../support/wait.ts';
+import { freshDatabase, pgReachable } from './support/pg.ts';
 
 let apps: App[] = [];
 afterEach(async () => {
@@ -84,7 +85,7 @@ describe.runIf(await pgReachable())('mailbox lease on PostgreSQL (advisory lock)
     const holding = withMailboxLease(a.db, 'support:INBOX', (signal) => new Promise<string>((resolve) => {
       signal.addEventListener('abort', () => { lostAt = Date.now(); resolve('stopped'); }, { once: true });
     }), { holder: 'a', checkEveryMs: 100 });
-    await until(() => findLease(b.db, 'mailbox:support:INBOX'), 'a holds the mailbox', 10_000, 20);
+    await waitFor('a holds the mailbox', () => findLease(b.db, 'mailbox:support:INBOX'), 10_000, 20);
     let bGotIt = 0;
     const waiting = withMailboxLease(b.db, 'support:INBOX', async () => { bGotIt = Date.now(); return 'b'; }, { holder: 'b', retryEveryMs: 50 });
     // The holder's machine disappears: its lock session ends as a crash would end it.

@@ -32,14 +32,3 @@ export async function freshDatabase(prefix: string): Promise<string> {
   url.pathname = `/${name}`;
   return url.toString();
 }
-
-/** Polls until `check` returns a truthy value or the deadline passes (no fixed sleeps). */
-export async function until<T>(check: () => Promise<T | undefined | false | null> | T | undefined | false | null, what: string, timeoutMs = 30_000, everyMs = 100): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await check();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`tiempo agotado esperando: ${what}`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-}
