@@ -21,7 +21,7 @@ const BOUNCE_SUBJECT =
 const DAEMON = /^(mailer[-_]?daemon|post_?master|mail[-_]?daemon|mdaemon|mail\.?delivery|mail[-_]?delivery[-_]?(subsystem|system)?|bounces?|nobody)$/i;
 
 /** Mail-server wording for a mailbox or domain that does not exist (English and Spanish). */
-const ADDRESS_GONE = /(user unknown|unknown user|no such (user|mailbox|address|recipient)|does not exist|doesn'?t exist|recipient (address )?rejected: (user unknown|undeliverable)|invalid (recipient|mailbox|address)|mailbox (not found|unavailable)|address (not found|rejected)|host (or domain name )?not found|unrouteable address|no existe|usuario desconocido|dirección no v[aá]lida|no se encontr[oó] (el|la) (destinatario|dirección))/i;
+const ADDRESS_GONE = /(user unknown|unknown user|no such (user|mailbox|address|recipient)|does not exist|doesn'?t exist|recipient (address )?rejected: (user unknown|undeliverable)|invalid (recipient|mailbox|address)|mailbox (not found|unavailable)|address not found|host (or domain name )?not found|unrouteable address|no existe|usuario desconocido|dirección no v[aá]lida|no se encontr[oó] (el|la) (destinatario|dirección))/i;
 
 export function classifyBounce(mail: InboundMail): Automated | undefined {
   const fromHeader = header(mail, 'from') ?? '';
@@ -29,7 +29,11 @@ export function classifyBounce(mail: InboundMail): Automated | undefined {
   const status = statusCode(mail);
   const facts = (why: string, fallbackHard: boolean): Automated => {
     const hard = status ? status.startsWith('5') : fallbackHard;
-    const addressGone = status ? /^5\.1\.(1|2|3|6|10)$/.test(status) || (hard && ADDRESS_GONE.test(diagnostic(mail))) : ADDRESS_GONE.test(diagnostic(mail));
+    // A specific status decides (5.2.x mailbox, 5.7.x policy: the address lives); only an unspecific one
+    // (X.0.x, X.5.x) or none leaves it to the server's wording.
+    const addressGone = status
+      ? /^5\.1\.(1|2|3|6|10)$/.test(status) || (/^5\.[05]\./.test(status) && ADDRESS_GONE.test(diagnostic(mail)))
+      : ADDRESS_GONE.test(diagnostic(mail));
     return { kind: 'bounce', why: `${why}${status ? ` ${status}` : ''}`, hard, addressGone, status };
   };
   if (mail.contentType === 'multipart/report' && mail.reportType === 'feedback-report') {
