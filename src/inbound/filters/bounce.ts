@@ -28,7 +28,9 @@ export function classifyBounce(mail: InboundMail): Automated | undefined {
   const local = (mail.from?.address ?? '').split('@')[0] ?? '';
   const status = statusCode(mail);
   const facts = (why: string, fallbackHard: boolean): Automated => {
-    const hard = status ? status.startsWith('5') : fallbackHard;
+    // RFC 3464 §2.3.3: a report whose recipients are all "Action: delayed" is a warning, the server still tries.
+    const onlyDelayed = /^\s*Action:\s*delayed/im.test(mail.embeddedHeaders) && !/^\s*Action:\s*failed/im.test(mail.embeddedHeaders);
+    const hard = onlyDelayed ? false : status ? status.startsWith('5') : fallbackHard;
     // A specific status decides (5.2.x mailbox, 5.7.x policy: the address lives); only an unspecific one
     // (X.0.x, X.5.x) or none leaves it to the server's wording.
     const addressGone = status
