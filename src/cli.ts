@@ -80,9 +80,10 @@ program
 program
   .command('demo')
   .description('demostración sin servidor de correo: procesa correos de ejemplo en SQLite y muestra los casos')
-  .action(async () => {
+  .option('--serve', 'después, deja en marcha la página "Consultar mi caso" con la configuración de la demo')
+  .action(async (opts) => {
     const { demoCommand } = await import('./cli/demo.ts');
-    process.exitCode = await demoCommand();
+    process.exitCode = await demoCommand(opts);
   });
 
 program
