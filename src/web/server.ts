@@ -1,4 +1,4 @@
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { App } from '../app.ts';
 import { listMailboxStates } from '../db/repos/mailbox-state.ts';
 import { stateKey } from '../inbound/poller.ts';
@@ -14,14 +14,17 @@ export function buildServer(app: App, opts: { statusPage?: StatusPageOptions } =
   const server = Fastify({
     loggerInstance: app.logger.child({ component: 'web' }) as FastifyBaseLogger,
     // /healthz is hit by probes every few seconds: request lines would drown the mail outcomes in the log.
-    disableRequestLogging: true,
+    // (And request lines would carry magic-link tokens in their URLs: the status page must never log those.)
+    logController: new LogController({ disableRequestLogging: true }),
   });
+  const startedAt = Date.now();
 
   /** 200 when the database answers, 503 otherwise; each mailbox's last good read and last error. */
   server.get('/healthz', async (_req, reply) => {
     try {
       await withTimeout(app.db.raw('select 1'), 3000);
       const states = new Map((await listMailboxStates(app.db)).map((s) => [s.name, s]));
+      const now = Date.now();
       const mailboxes = app.config.mailboxes.map((mb) => {
         const s = states.get(stateKey(mb));
         return {
@@ -29,9 +32,13 @@ export function buildServer(app: App, opts: { statusPage?: StatusPageOptions } =
           folder: mb.mailbox,
           lastSuccessAt: s?.lastSuccessAt ? new Date(s.lastSuccessAt).toISOString() : null,
           lastError: s?.lastError ?? null,
+          stale: isStale(s?.lastSuccessAt, mb.pollSeconds, startedAt, now),
         };
       });
-      return reply.code(200).send({ status: 'ok', database: 'ok', mailboxes });
+      // Readiness: a mailbox that has not completed a read for several poll intervals (bad password, server down,
+      // a stuck connection) makes the instance not ready, so a probe or a person notices the mail is not coming in.
+      const ready = mailboxes.every((m) => !m.stale);
+      return reply.code(ready ? 200 : 503).send({ status: ready ? 'ok' : 'degraded', database: 'ok', mailboxes });
     } catch (err) {
       server.log.warn({ err }, 'healthz: la base de datos no responde');
       return reply.code(503).send({ status: 'error', database: 'error', mailboxes: [] });
@@ -50,4 +57,12 @@ function withTimeout<T>(p: PromiseLike<T>, ms: number): Promise<T> {
     const t = setTimeout(() => reject(new Error(`sin respuesta en ${ms} ms`)), ms);
     Promise.resolve(p).then((v) => { clearTimeout(t); resolve(v); }, (e) => { clearTimeout(t); reject(e); });
   });
+}
+
+/** Every poll cycle (IDLE or not) ends with a full read that records lastSuccessAt, at least every pollSeconds. A
+ * mailbox is stale when that has not happened for three intervals (at least three minutes), counted from start-up
+ * at the earliest so that a restart is not reported as an outage. */
+export function isStale(lastSuccessAt: number | undefined, pollSeconds: number, startedAt: number, now: number): boolean {
+  const allowance = Math.max(3 * pollSeconds * 1000, 180_000);
+  return now - Math.max(lastSuccessAt ?? 0, startedAt) > allowance;
 }
