@@ -179,7 +179,9 @@ export class MailNotifier implements Notifier {
       await this.deps.outbox.enqueue(trx, {
         key: `case:${t.id}:closed:${t.closedAt ?? now}:${to}`, ticket: t, kind: 'closed', to, toName: to === t.requester ? t.requesterName : undefined,
         automatic: true, budgeted: true, autoSubmitted: 'auto-generated', template: 'closed', now,
-        data: { caseUrl: url, rateUrl: `${url}#calificar`, actor },
+        // Closed by the auto-close job (actor 'sistema', src/jobs/run.ts): the mail says why.
+        pick: actor === 'sistema' ? { intro: 'introAuto' } : undefined,
+        data: { caseUrl: url, rateUrl: `${url}#calificar`, actor, autoCloseDays: this.deps.config.lifecycle.autoClose.afterBusinessDays },
       });
     }
   }

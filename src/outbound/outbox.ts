@@ -9,6 +9,7 @@ import type { Ticket } from '../tickets/types.ts';
 import { automaticHeaders, bracket, threadIndex, type AutoSubmitted } from './headers.ts';
 import { makeMessageId } from './message-id.ts';
 import type { TemplateName, TemplateRenderer } from './templates.ts';
+import { describeHours } from '../tickets/hours-text.ts';
 
 /**
  * Writes mail into the outbox inside the caller's transaction: rendered now (so a retry sends the very same
@@ -63,7 +64,8 @@ export class Outbox {
     const to = r.to.toLowerCase();
     const heldReason = r.automatic ? await this.holdReason(trx, to, r.budgeted, r.now) : undefined;
     const messageId = makeMessageId(config.secretKey, this.domain, r.ticket?.number ?? 0, to);
-    const hours = config.outbound.businessHours ?? (config.locale === 'en' ? 'Monday to Friday, 8:00 to 17:00' : 'lunes a viernes, de 8:00 a 17:00');
+    // BUSINESS_HOURS overrides; otherwise the hours the SLA clocks count (src/tickets/hours-text.ts).
+    const hours = config.outbound.businessHours ?? describeHours(config.lifecycle.calendar.hours, config.locale);
     const data = {
       brand: config.supportName, hours, name: r.toName || to.split('@')[0],
       ...(r.ticket ? { number: r.ticket.number, subject: r.ticket.subject || '(sin asunto)' } : {}),

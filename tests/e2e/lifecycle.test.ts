@@ -60,6 +60,9 @@ describe('lifecycle end to end (mail in, mesa jobs --now, mail out)', () => {
     expect(Number(t.closed_at)).toBe(at('2026-11-25T10:00'));
     const closing = await outbox('closed');
     expect(closing.map((r) => [r.recipient, r.subject])).toEqual([['juan@cliente.co', '[Caso #1] BANCOS, Factura mal cargada']]);
+    expect(closing[0].mail.text).toContain('porque no recibimos respuesta suya en 2 días hábiles');
+    // The hours the mails promise are the hours the clocks count.
+    expect(warning.mail.text).toContain('Horario de atención: lunes a viernes, de 8:00 a 17:00; sábado, de 9:00 a 12:00');
     // Both in the thread of the case, never twice: a later run does nothing.
     expect(warning.mail.references.length).toBeGreaterThan(0);
     expect(await mesaJobs('2026-11-26T10:00:00-05:00')).toMatchObject({ warned: [], closed: [] });

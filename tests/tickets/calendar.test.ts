@@ -1,6 +1,7 @@
 import { DateTime } from 'luxon';
 import { describe, expect, it } from 'vitest';
 import { BusinessCalendar, DEFAULT_HOURS, hoursFromKeys } from '../../src/tickets/calendar.ts';
+import { describeHours } from '../../src/tickets/hours-text.ts';
 
 const calendar = (timezone: string, extra: { holidayCountry?: string; holidays?: string[]; hours?: Record<string, string[]> } = {}) =>
   new BusinessCalendar({ timezone, hours: hoursFromKeys({ ...DEFAULT_HOURS, ...extra.hours }), holidayCountry: extra.holidayCountry, holidays: extra.holidays });
@@ -101,5 +102,15 @@ describe('business calendar across DST changes', () => {
     expect(day('2026-03-08')).toBe(2);
     expect(day('2026-11-01')).toBe(4);
     expect(day('2026-11-08')).toBe(3);
+  });
+});
+
+describe('business hours in words (for mails)', () => {
+  it.each([
+    ['es', DEFAULT_HOURS, 'lunes a viernes, de 8:00 a 17:00; sábado, de 9:00 a 12:00'],
+    ['en', DEFAULT_HOURS, 'Monday to Friday, 8:00 to 17:00; Saturday, 9:00 to 12:00'],
+    ['es', { ...DEFAULT_HOURS, mon: ['08:00-12:00', '13:00-17:30'], tue: ['08:00-12:00', '13:00-17:30'], sat: [] }, 'lunes y martes, de 8:00 a 12:00 y de 13:00 a 17:30; miércoles a viernes, de 8:00 a 17:00'],
+  ] as const)('%s %j', (locale, hours, expected) => {
+    expect(describeHours(hours, locale)).toBe(expected);
   });
 });
