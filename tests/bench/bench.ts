@@ -1,0 +1,323 @@
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import knexFactory from 'knex';
+import { startDovecot, type Dovecot } from '../support/dovecot.ts';
+import { generateMails, mailWithAttachment } from './corpus.ts';
+import type { ImapTarget, PhaseResult } from './phases.ts';
+import { startBenchSink, type BenchSink } from './sink.ts';
+
+/**
+ * `npm run bench`: Mesa against the machine's own limits, all measured in one run so that the ratios hold on a
+ * noisy machine. See README "Rendimiento" for what each figure means. Flags:
+ *   --mails N        small mails ingested (default 5000)        --notify M    confirmations sent (default 2000)
+ *   --latency K      mails appended one at a time (default 40)  --growth G    mails per growth run (default min(N, 2000))
+ *   --seeds a,b,c    cases already in the database for the growth runs (default 0,10000,100000)
+ *   --big-mb X       attachment size for the memory figure (default 25)
+ *   --database-url   postgres://… to measure on PostgreSQL (default: $DATABASE_URL, else SQLite)
+ *   --only a,b       run only these parts: ingest,notify,latency,memory,growth,startup
+ *   --out FILE       JSON output (default tests/.artifacts/bench.json)
+ */
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const { values: flags } = parseArgs({
+  options: {
+    mails: { type: 'string', default: '5000' }, notify: { type: 'string', default: '2000' }, latency: { type: 'string', default: '40' },
+    growth: { type: 'string' }, seeds: { type: 'string', default: '0,10000,100000' }, 'big-mb': { type: 'string', default: '25' },
+    'database-url': { type: 'string' }, only: { type: 'string' }, out: { type: 'string', default: 'tests/.artifacts/bench.json' },
+  },
+});
+const N = Number(flags.mails);
+const M = Number(flags.notify);
+const K = Number(flags.latency);
+const G = Number(flags.growth ?? Math.min(N, 2000));
+const SEEDS = flags.seeds!.split(',').map(Number);
+const BIG = Math.round(Number(flags['big-mb']) * 1_000_000);
+const DATABASE_URL = flags['database-url'] ?? process.env.DATABASE_URL ?? '';
+const PG = /^postgres(ql)?:\/\//.test(DATABASE_URL);
+const ONLY = flags.only ? new Set(flags.only.split(',')) : undefined;
+const wants = (part: string) => !ONLY || ONLY.has(part);
+
+const MESA_ENV: Record<string, string> = {
+  SUPPORT_ADDRESS: 'soporte@mesa.test', SUPPORT_NAME: 'Soporte Mesa', CONSULTANTS: 'ana@mesa.test',
+  SECRET_KEY: 'bench-secret-key-0123456789abcdef0123456789', PUBLIC_URL: 'http://127.0.0.1:8080', LOG_LEVEL: 'info',
+};
+
+interface Row { figure: string; mesa: number | string; limit?: number | string; ratio?: number; target: string; ok?: boolean; unit: string; note?: string }
+const rows: Row[] = [];
+const json: Record<string, unknown> = {};
+
+async function main() {
+  const started = Date.now();
+  console.error(`mesa bench: N=${N} M=${M} K=${K} G=${G} seeds=${SEEDS.join('/')} db=${PG ? 'postgresql' : 'sqlite'} — ${os.cpus().length} CPU, Node ${process.versions.node}`);
+  const dovecot = await startDovecot({ users: ['support'] });
+  const sink = await startBenchSink();
+  try {
+    const imap = (folder: string): ImapTarget => ({ host: dovecot.host, port: dovecot.port, user: 'support', password: dovecot.users.support.password, folder });
+    if (wants('ingest') || wants('memory')) {
+      await fill(dovecot, 'bench', generateMails(N, { seed: 'bench' }).map((m) => m.raw));
+      const bare = await child<PhaseResult>({ phase: 'bare-ingest', imap: imap('bench'), expected: N });
+      const mesa = await child<PhaseResult>({ phase: 'mesa-ingest', imap: imap('bench'), expected: N, mesa: await mesaDb('ingest') });
+      json.ingest = { bare, mesa };
+      if (wants('ingest')) {
+        const ratio = mesa.rate / bare.rate;
+        rows.push({ figure: 'ingest (mails/s)', mesa: r1(mesa.rate), limit: r1(bare.rate), ratio, target: PG ? '(SQLite ≥ 0.6×)' : '≥ 0.6× limit', ok: PG ? undefined : ratio >= 0.6, unit: 'mails/s', note: 'MailboxPoller path' });
+      }
+      if (wants('memory')) rows.push({ figure: `peak RSS ingesting ${N} mails`, mesa: mesa.peakRssMb, limit: bare.peakRssMb, target: '—', unit: 'MB' });
+    }
+    if (wants('memory')) {
+      await fill(dovecot, 'big', [mailWithAttachment(BIG)]);
+      const big = await child<PhaseResult>({ phase: 'mesa-ingest', imap: imap('big'), expected: 1, mesa: await mesaDb('big') });
+      json.memory = { big };
+      rows.push({ figure: `peak RSS, one mail with ${flags['big-mb']} MB attachment`, mesa: big.peakRssMb, target: '≤ 250 MB', ok: big.peakRssMb <= 250, unit: 'MB' });
+    }
+    if (wants('growth')) {
+      const growth: Record<string, PhaseResult> = {};
+      for (const seed of SEEDS) {
+        const folder = `growth${seed}`;
+        await fill(dovecot, folder, generateMails(G, { base: seed, seed: `g${seed}` }).map((m) => m.raw));
+        growth[seed] = await child<PhaseResult>({ phase: 'mesa-ingest', imap: imap(folder), expected: G, mesa: await mesaDb(`g${seed}`), seed });
+      }
+      json.growth = growth;
+      const base = growth[SEEDS[0]].rate;
+      for (const seed of SEEDS) {
+        const ratio = growth[seed].rate / base;
+        const last = seed === SEEDS[SEEDS.length - 1] && seed !== SEEDS[0];
+        rows.push({ figure: `ingest with ${seed.toLocaleString('en')} cases`, mesa: r1(growth[seed].rate), ratio, target: last ? '≥ 0.9× at 0' : '—', ok: last ? ratio >= 0.9 : undefined, unit: 'mails/s', note: `seeded in ${growth[seed].extra?.seedMs} ms` });
+      }
+    }
+    // notify, latency and startup run `mesa start` and the outbox dispatcher: see below.
+    await laterParts(dovecot, sink, imap);
+  } finally {
+    await sink.stop();
+    await dovecot.stop();
+    await dropBenchDatabases();
+  }
+  json.table = rows;
+  json.meta = { date: new Date().toISOString(), cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, node: process.versions.node, database: PG ? 'postgresql' : 'sqlite', N, M, K, G, seeds: SEEDS, bigBytes: BIG, seconds: Math.round((Date.now() - started) / 1000) };
+  printTable();
+  const out = path.resolve(ROOT, flags.out!);
+  fs.mkdirSync(path.dirname(out), { recursive: true });
+  fs.writeFileSync(out, JSON.stringify(json, null, 2));
+  console.error(`JSON: ${path.relative(process.cwd(), out)}`);
+}
+
+async function laterParts(dovecot: Dovecot, sink: BenchSink, imap: (folder: string) => ImapTarget): Promise<void> {
+  if (wants('notify')) {
+    sink.reset();
+    const mesa = await child<PhaseResult>({ phase: 'mesa-notify', smtp: { host: sink.host, port: sink.port }, count: M, mesa: await mesaDb('notify') });
+    sink.reset();
+    const sample = mesa.extra!.sample as { subject: string; html: string; text: string };
+    const bare = await child<PhaseResult>({ phase: 'bare-send', smtp: { host: sink.host, port: sink.port }, count: mesa.count, sample, poolSize: mesa.extra!.poolSize });
+    delete mesa.extra!.sample;
+    json.notify = { bare, mesa };
+    const ratio = mesa.rate / bare.rate;
+    rows.push({ figure: 'notify (mails/s)', mesa: r1(mesa.rate), limit: r1(bare.rate), ratio, target: '≥ 0.7× limit', ok: ratio >= 0.7, unit: 'mails/s', note: `outbox → dispatcher, ${mesa.extra!.poolSize} SMTP connections each` });
+  }
+  if (wants('latency')) {
+    const floor = await idleFloor(dovecot, imap('floor'), K);
+    const mesa = await startMesa(dovecot, sink, 'latency', await mesaDb('latency'));
+    const samples: number[] = [];
+    try {
+      await mesa.ready;
+      const c = await dovecot.client('support');
+      await c.mailboxCreate('latency').catch(() => undefined);
+      const mails = generateMails(K * 3, { seed: `lat${process.pid}` }).filter((m) => m.kind === 'new').slice(0, K);
+      for (const m of mails) {
+        const t0 = performance.now();
+        await c.append('latency', m.raw);
+        const at = await sink.waitFor((x) => Boolean(x.inReplyTo?.includes(m.messageId) || x.references?.includes(m.messageId)), 1, 30_000);
+        samples.push(at - t0);
+      }
+      await c.logout();
+    } finally {
+      await mesa.stop();
+    }
+    json.latency = { samples: samples.map(Math.round), floor: floor.map(Math.round) };
+    const p = (xs: number[], q: number) => r1(percentile(xs, q));
+    rows.push({ figure: 'latency APPEND → confirmation p50', mesa: p(samples, 50), limit: p(floor, 50), target: '≤ 1000 ms', ok: percentile(samples, 50) <= 1000, unit: 'ms', note: 'limit = Dovecot IDLE notification alone' });
+    rows.push({ figure: 'latency p95', mesa: p(samples, 95), limit: p(floor, 95), target: '—', unit: 'ms' });
+    rows.push({ figure: 'latency p99', mesa: p(samples, 99), limit: p(floor, 99), target: '≤ 2000 ms', ok: percentile(samples, 99) <= 2000, unit: 'ms' });
+  }
+  if (wants('startup')) {
+    const db = await mesaDb('startup');
+    const cold = await startupTime(dovecot, sink, db);
+    const warm: number[] = [];
+    for (let i = 0; i < 3; i++) warm.push(await startupTime(dovecot, sink, db));
+    json.startup = { coldMs: Math.round(cold), warmMs: warm.map(Math.round) };
+    const median = percentile(warm, 50);
+    rows.push({ figure: 'start-up: mesa start → /healthz 200', mesa: Math.round(median), limit: Math.round(cold), target: '≤ 1000 ms', ok: median <= 1000, unit: 'ms', note: 'Mesa = median of 3 on a migrated database; limit column = first start (runs the migrations)' });
+  }
+}
+
+function percentile(xs: number[], q: number): number {
+  if (!xs.length) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.ceil((q / 100) * s.length) - 1)];
+}
+
+/** The floor for latency: APPEND on one connection, time until an IDLE client on the folder hears EXISTS. */
+async function idleFloor(dovecot: Dovecot, target: ImapTarget, k: number): Promise<number[]> {
+  const watcher = await dovecot.client('support');
+  const writer = await dovecot.client('support');
+  await writer.mailboxCreate(target.folder).catch(() => undefined);
+  await watcher.mailboxOpen(target.folder);
+  const out: number[] = [];
+  try {
+    for (let i = 0; i < k; i++) {
+      const heard = new Promise<number>((resolve) => watcher.once('exists', () => resolve(performance.now())));
+      void watcher.idle().catch(() => undefined);
+      // Let IDLE reach the server before the APPEND, as it has in a running Mesa.
+      await new Promise((r) => setTimeout(r, 50));
+      const t0 = performance.now();
+      await writer.append(target.folder, generateMails(1, { seed: `floor${i}` })[0].raw);
+      out.push((await heard) - t0);
+      await watcher.noop(); // breaks IDLE
+    }
+  } finally {
+    await writer.logout();
+    await watcher.logout();
+  }
+  return out;
+}
+
+interface RunningMesa { ready: Promise<number>; stop(): Promise<void> }
+
+/** `mesa start` as an operator runs it: its own process, the bench Dovecot folder, the sink, a free HTTP port. */
+async function startMesa(dovecot: Dovecot, sink: BenchSink, folder: string, db: { databaseUrl?: string; env: Record<string, string> }, dataDir?: string): Promise<RunningMesa> {
+  const dir = dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'mesa-bench-start-'));
+  const port = await freeHttpPort();
+  const t0 = performance.now();
+  const p = spawn(process.execPath, [path.join(ROOT, 'src/bin.js'), 'start'], {
+    cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'],
+    env: {
+      ...process.env, ...db.env, LOG_LEVEL: 'warn', DATA_DIR: dir, DATABASE_URL: db.databaseUrl ?? '', HTTP_PORT: String(port),
+      IMAP_HOST: dovecot.host, IMAP_PORT: String(dovecot.port), IMAP_SECURE: 'false', IMAP_USER: 'support',
+      IMAP_PASSWORD: dovecot.users.support.password, IMAP_MAILBOX: folder, SMTP_HOST: sink.host, SMTP_PORT: String(sink.port), SMTP_SECURE: 'false',
+    },
+  });
+  let err = '';
+  p.stderr!.on('data', (d) => (err = (err + d).slice(-4000)));
+  const exited = new Promise<void>((resolve) => p.once('exit', () => resolve()));
+  const ready = (async () => {
+    for (;;) {
+      if (p.exitCode !== null) throw new Error(`mesa start salió (${p.exitCode}): ${err}`);
+      const ok = await fetch(`http://127.0.0.1:${port}/healthz`).then((r) => r.ok, () => false);
+      if (ok) return performance.now() - t0;
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  })();
+  return {
+    ready,
+    async stop() {
+      p.kill('SIGTERM');
+      const t = setTimeout(() => p.kill('SIGKILL'), 10_000);
+      await exited;
+      clearTimeout(t);
+    },
+  };
+}
+
+async function startupTime(dovecot: Dovecot, sink: BenchSink, db: { databaseUrl?: string; env: Record<string, string> }): Promise<number> {
+  startupDir ??= fs.mkdtempSync(path.join(os.tmpdir(), 'mesa-bench-startup-'));
+  const mesa = await startMesa(dovecot, sink, 'startup', db, startupDir);
+  try {
+    return await mesa.ready;
+  } finally {
+    await mesa.stop();
+  }
+}
+let startupDir: string | undefined;
+
+async function freeHttpPort(): Promise<number> {
+  const net = await import('node:net');
+  return new Promise((resolve) => {
+    const srv = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** APPENDs in order on one connection: follow-ups must get higher UIDs than the mails that opened their cases,
+ * since the predicted case numbers in their tags depend on that order. */
+async function fill(dovecot: Dovecot, folder: string, mails: Buffer[]): Promise<void> {
+  const t0 = Date.now();
+  const c = await dovecot.client('support');
+  await c.mailboxCreate(folder).catch(() => undefined);
+  for (const raw of mails) await c.append(folder, raw);
+  await c.logout();
+  console.error(`  ${mails.length} correos en ${folder} (${Date.now() - t0} ms)`);
+}
+
+const benchDatabases: string[] = [];
+
+/** A fresh database per measurement: an SQLite file in the child's DATA_DIR, or a new PostgreSQL database. */
+async function mesaDb(label: string): Promise<{ databaseUrl?: string; env: Record<string, string> }> {
+  if (!PG) return { env: MESA_ENV };
+  const name = `mesa_bench_${label}_${process.pid}`.toLowerCase();
+  const admin = knexFactory({ client: 'pg', connection: DATABASE_URL });
+  try {
+    await admin.raw(`DROP DATABASE IF EXISTS ${name}`);
+    await admin.raw(`CREATE DATABASE ${name}`);
+  } finally {
+    await admin.destroy();
+  }
+  benchDatabases.push(name);
+  const url = new URL(DATABASE_URL);
+  url.pathname = `/${name}`;
+  return { databaseUrl: url.toString(), env: MESA_ENV };
+}
+
+async function dropBenchDatabases(): Promise<void> {
+  if (!PG || !benchDatabases.length) return;
+  const admin = knexFactory({ client: 'pg', connection: DATABASE_URL });
+  try {
+    for (const name of benchDatabases) await admin.raw(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).catch(() => undefined);
+  } finally {
+    await admin.destroy();
+  }
+}
+
+/** Runs one measurement in its own Node process and returns what it printed. */
+function child<T>(job: Record<string, unknown>): Promise<T> {
+  const label = `${job.phase}${job.seed !== undefined ? `(${job.seed})` : ''}`;
+  process.stderr.write(`  ${label} …`);
+  return new Promise((resolve, reject) => {
+    // BENCH_CPU_PROF=<phase> writes a V8 CPU profile of that phase under tests/.artifacts/prof (open it in Chrome).
+    const prof = process.env.BENCH_CPU_PROF === job.phase ? ['--cpu-prof', `--cpu-prof-dir=${path.join(ROOT, 'tests/.artifacts/prof')}`] : [];
+    const p = spawn(process.execPath, [...prof, '--import', 'tsx', path.join(ROOT, 'tests/bench/child.ts'), JSON.stringify(job)], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    p.stdout.on('data', (d) => (out += d));
+    p.stderr.on('data', (d) => (err += d));
+    p.on('exit', (code) => {
+      const line = out.split('\n').find((l) => l.startsWith('@@RESULT '));
+      if (code !== 0 || !line) return reject(new Error(`${label} falló (${code}):\n${err.slice(-3000)}`));
+      const result = JSON.parse(line.slice(9));
+      process.stderr.write(` ${result.rate ? `${r1(result.rate)}/s` : ''} ${result.peakRssMb ? `${result.peakRssMb} MB` : ''}\n`);
+      resolve(result);
+    });
+  });
+}
+
+const r1 = (n: number) => Math.round(n * 10) / 10;
+
+function printTable(): void {
+  const head = ['figure', 'Mesa', 'limit', 'ratio', 'target', 'ok'];
+  const body = rows.map((r) => [
+    r.figure, `${r.mesa} ${r.unit}`, r.limit === undefined ? '' : `${r.limit} ${r.unit}`, r.ratio === undefined ? '' : `${r.ratio.toFixed(2)}×`,
+    r.target, r.ok === undefined ? '' : r.ok ? 'yes' : 'NO',
+  ]);
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
+  const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i])).join(' | ')} |`;
+  console.log(line(head));
+  console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);
+  for (const b of body) console.log(line(b));
+  console.log(`\n${os.cpus().length} CPU (${os.cpus()[0]?.model ?? '?'}), Node ${process.versions.node}, ${PG ? 'PostgreSQL' : 'SQLite'}`);
+}
+
+await main();

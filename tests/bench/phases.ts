@@ -1,0 +1,142 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { ImapFlow } from 'imapflow';
+import { simpleParser } from 'mailparser';
+import nodemailer from 'nodemailer';
+import { pino } from 'pino';
+import { createApp } from '../../src/app.ts';
+import { loadConfig } from '../../src/config.ts';
+import { seedCases } from './seed.ts';
+
+/**
+ * What runs inside one child process per measurement, so that each peak RSS (process.resourceUsage().maxRSS)
+ * belongs to that measurement alone and one phase's garbage does not slow the next.
+ */
+
+export interface ImapTarget { host: string; port: number; user: string; password: string; folder: string }
+
+export interface PhaseResult { ms: number; count: number; rate: number; peakRssMb: number; extra?: Record<string, unknown> }
+
+export const peakRssMb = () => Math.round(process.resourceUsage().maxRSS / 1024);
+
+/** The floor: one range FETCH, simpleParser, one better-sqlite3 INSERT per mail (autocommit, as Mesa's WAL pragmas). */
+export async function bareIngest(imap: ImapTarget, expected: number): Promise<PhaseResult> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mesa-bare-'));
+  const db = new Database(path.join(dir, 'bare.sqlite'));
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = NORMAL');
+  db.exec('CREATE TABLE mail (uid INTEGER PRIMARY KEY, message_id TEXT, sender TEXT, subject TEXT, body TEXT)');
+  const insert = db.prepare('INSERT INTO mail (uid, message_id, sender, subject, body) VALUES (?, ?, ?, ?, ?)');
+  const client = new ImapFlow({ host: imap.host, port: imap.port, secure: false, auth: { user: imap.user, pass: imap.password }, logger: false, disableAutoIdle: true });
+  await client.connect();
+  const lock = await client.getMailboxLock(imap.folder);
+  let count = 0;
+  const t0 = performance.now();
+  try {
+    for await (const msg of client.fetch('1:*', { uid: true, source: true })) {
+      const parsed = await simpleParser(msg.source!);
+      insert.run(msg.uid, parsed.messageId ?? null, parsed.from?.text ?? null, parsed.subject ?? null, parsed.text ?? '');
+      count++;
+    }
+  } finally {
+    lock.release();
+  }
+  const ms = performance.now() - t0;
+  await client.logout();
+  db.close();
+  fs.rmSync(dir, { recursive: true, force: true });
+  if (count !== expected) throw new Error(`bare: ${count} correos, se esperaban ${expected}`);
+  return { ms, count, rate: (count / ms) * 1000, peakRssMb: peakRssMb() };
+}
+
+export interface MesaEnv { databaseUrl?: string; env: Record<string, string> }
+
+/** Mesa's own path: the MailboxPoller of `mesa start` reading the folder into a fresh (optionally seeded) database. */
+export async function mesaIngest(imap: ImapTarget, expected: number, mesa: MesaEnv, seed = 0): Promise<PhaseResult> {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mesa-bench-'));
+  const config = loadConfig({
+    ...mesa.env, DATA_DIR: dataDir, DATABASE_URL: mesa.databaseUrl ?? '',
+    IMAP_HOST: imap.host, IMAP_PORT: String(imap.port), IMAP_SECURE: 'false', IMAP_USER: imap.user,
+    IMAP_PASSWORD: imap.password, IMAP_MAILBOX: imap.folder, IMAP_POLL_SECONDS: '3600',
+  });
+  // Logs on, as in production (one line per mail), written to /dev/null: the cost of logging is part of Mesa's.
+  const logger = pino({ level: 'info', base: { app: 'mesa' } }, pino.destination({ dest: '/dev/null', sync: false }));
+  const app = await createApp(config, logger);
+  let seedMs = 0;
+  if (seed > 0) {
+    const s0 = performance.now();
+    await seedCases(app.db, seed);
+    seedMs = performance.now() - s0;
+  }
+  const before = Number((await app.db('ingest_ledger').count({ n: '*' }))[0].n);
+  const { MailboxPoller } = await import('../../src/inbound/poller.ts');
+  let inIngest = 0;
+  const timed = { ingest: async (raw: Buffer, source: any) => { const a = performance.now(); try { return await app.ingest.ingest(raw, source); } finally { inIngest += performance.now() - a; } } };
+  const t0 = performance.now();
+  const poller = new MailboxPoller({ db: app.db, ingest: timed, logger }, config.mailboxes[0]).start();
+  let done = 0;
+  for (;;) {
+    done = Number((await app.db('ingest_ledger').count({ n: '*' }))[0].n) - before;
+    if (done >= expected) break;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  const ms = performance.now() - t0;
+  await poller.stop();
+  const outcomes = await app.db('ingest_ledger').select('outcome', 'effect').count({ n: '*' }).groupBy('outcome', 'effect').where('source_key', 'not like', 'imap:support:seed:%');
+  await app.close();
+  fs.rmSync(dataDir, { recursive: true, force: true });
+  return {
+    ms, count: done, rate: (done / ms) * 1000, peakRssMb: peakRssMb(),
+    extra: { inIngestMs: Math.round(inIngest), seedMs: Math.round(seedMs), outcomes: Object.fromEntries(outcomes.map((o: any) => [`${o.outcome}/${o.effect ?? '-'}`, Number(o.n)])) },
+  };
+}
+
+/** The floor for sending: a pooled nodemailer transport sending the same pre-rendered mail M times. */
+export async function bareSend(smtp: { host: string; port: number }, count: number, sample: { subject: string; html: string; text: string }, poolSize = 3): Promise<PhaseResult> {
+  // As many pooled connections as Mesa's dispatcher uses (SMTP_POOL_SIZE), so the ratio compares the software.
+  const transport = nodemailer.createTransport({ host: smtp.host, port: smtp.port, secure: false, ignoreTLS: true, pool: true, maxConnections: poolSize, maxMessages: Infinity });
+  const t0 = performance.now();
+  await Promise.all(Array.from({ length: count }, (_, i) => transport.sendMail({
+    from: '"Soporte" <soporte@mesa.test>', to: `cliente${i}@cliente.com.co`, subject: `[Caso #${i + 1}] ${sample.subject}`,
+    html: sample.html, text: sample.text, messageId: `<bare-${i}-${Date.now()}@mesa.test>`, headers: { 'Auto-Submitted': 'auto-replied', 'X-Mesa-Bench': 'bare' },
+  })));
+  const ms = performance.now() - t0;
+  transport.close();
+  return { ms, count, rate: (count / ms) * 1000, peakRssMb: peakRssMb() };
+}
+
+/**
+ * Mesa's sending path: M confirmations already committed to the outbox (by ingesting M new-case mails with the
+ * dispatcher stopped), then the dispatcher of `mesa start` sends them all to the sink.
+ */
+export async function mesaNotify(smtp: { host: string; port: number }, count: number, mesa: MesaEnv): Promise<PhaseResult> {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mesa-bench-'));
+  const config = loadConfig({
+    ...mesa.env, CONSULTANTS: '', DATA_DIR: dataDir, DATABASE_URL: mesa.databaseUrl ?? '',
+    SMTP_HOST: smtp.host, SMTP_PORT: String(smtp.port), SMTP_SECURE: 'false',
+  });
+  const logger = pino({ level: 'info', base: { app: 'mesa' } }, pino.destination({ dest: '/dev/null', sync: false }));
+  const app = await createApp(config, logger);
+  const { generateMails } = await import('./corpus.ts');
+  const mails = generateMails(count * 3, { seed: 'notify' }).filter((m) => m.kind.startsWith('new')).slice(0, count);
+  for (const m of mails) await app.ingest.ingest(m.raw, { kind: 'stdin' });
+  const rows = Number((await app.db('outbox').count({ n: '*' }))[0].n);
+  const sample = await app.db('outbox').first('mail_json');
+  const t0 = performance.now();
+  app.outbound.dispatcher.start();
+  for (;;) {
+    const sent = Number((await app.db('outbox').where({ state: 'sent' }).count({ n: '*' }))[0].n);
+    if (sent >= rows) break;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  const ms = performance.now() - t0;
+  await app.close();
+  fs.rmSync(dataDir, { recursive: true, force: true });
+  const mail = JSON.parse(sample.mail_json);
+  return {
+    ms, count: rows, rate: (rows / ms) * 1000, peakRssMb: peakRssMb(),
+    extra: { poolSize: config.outbound.smtp?.poolSize, sample: { subject: mail.subject, html: mail.html, text: mail.text } },
+  };
+}
