@@ -1,15 +1,49 @@
+import { spawnSync } from 'node:child_process';
 import { defineConfig } from 'vitest/config';
 
-// Lives in tests/ because the top level of the repository is fixed (see README). Integration tests start real
-// servers (Dovecot, an SMTP sink, Chromium), so files run in forks with generous timeouts.
+/**
+ * Lives in tests/ because the top level of the repository is fixed (see README). Integration tests start real
+ * servers (Dovecot, an SMTP sink, Chromium), so files run in forks with generous timeouts.
+ *
+ * One `npm test` runs the suite twice: on SQLite files ("sqlite") and on the local PostgreSQL server
+ * ("postgres", MESA_TEST_PG_URL, default postgres://postgres@127.0.0.1:5432/test) when it answers. Pure tests
+ * (domain, filters, templates, config) and the scale tests (PostgreSQL only by nature) run once.
+ * MESA_TEST_DATABASES=sqlite (or postgres) runs one of the two.
+ */
+const PG_URL = process.env.MESA_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+
+function pgAnswers(): boolean {
+  const probe = `const k=require('knex')({client:'pg',connection:process.argv[1],acquireConnectionTimeout:3000});` +
+    `k.raw('select 1').then(()=>process.exit(0),()=>process.exit(1)).finally(()=>k.destroy())`;
+  return spawnSync(process.execPath, ['-e', probe, PG_URL], { timeout: 10_000 }).status === 0;
+}
+
+const wanted = (process.env.MESA_TEST_DATABASES ?? 'sqlite,postgres').split(',').map((s) => s.trim());
+const runPg = wanted.includes('postgres') && pgAnswers();
+if (wanted.includes('postgres') && !runPg) console.warn(`[mesa] PostgreSQL no responde en ${PG_URL}: la batería corre solo sobre SQLite`);
+
+const DB_AGNOSTIC = [
+  'tests/tickets/**', 'tests/config/**', 'tests/errors.test.ts', 'tests/policy/**', 'tests/inbound/filters/**',
+  'tests/inbound/quotes.test.ts', 'tests/inbound/parse.test.ts', 'tests/outbound/templates.test.ts',
+  'tests/web/healthz-readiness.test.ts', 'tests/corpus/**', 'tests/scale/**',
+];
+
 export default defineConfig({
   test: {
     root: new URL('..', import.meta.url).pathname,
-    include: ['tests/**/*.test.ts'],
     pool: 'forks',
     testTimeout: 60_000,
     hookTimeout: 120_000,
     maxWorkers: 2,
     minWorkers: 1,
+    globalSetup: runPg ? ['tests/support/global-setup.ts'] : [],
+    projects: [
+      ...(wanted.includes('sqlite') || !runPg
+        ? [{ extends: true, test: { name: 'sqlite', include: ['tests/**/*.test.ts'], env: { MESA_TEST_DATABASE: 'sqlite' } } }]
+        : []),
+      ...(runPg
+        ? [{ extends: true, test: { name: 'postgres', include: ['tests/**/*.test.ts'], exclude: DB_AGNOSTIC, env: { MESA_TEST_DATABASE: 'postgres', MESA_TEST_PG_URL: PG_URL } } }]
+        : []),
+    ],
   },
 });
