@@ -8,6 +8,7 @@
  * `mesa ingest` splits them). The reply corpora whose cases are bodies without headers (discourse, talon's HTML
  * replies) are wrapped in a minimal mail so their expected visible text can be compared.
  */
+import { fork } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -240,6 +241,69 @@ async function runOne(app: App, item: CorpusItem, uid: number, timeoutMs: number
   return out;
 }
 
+/**
+ * The same run in a child process watched from outside: a mail that blocks the event loop (a runaway regex)
+ * cannot be stopped by a timer inside the process, so the parent kills the child when one mail takes longer than
+ * the guard, records that mail as a hang (or as a crash when the child dies), and starts a new child at the next
+ * mail.
+ */
+export async function runCorpusIsolated(items: CorpusItem[], opts: { timeoutMs: number; onProgress?: (done: number, total: number) => void }): Promise<CorpusReport> {
+  const results: ItemResult[] = [];
+  let from = 0;
+  while (from < items.length) {
+    from = await new Promise<number>((resolve) => {
+      const child = fork(fileURLToPath(import.meta.url), ['--child', String(from), String(opts.timeoutMs)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+      let current = from;
+      let timer: NodeJS.Timeout | undefined;
+      let settled = false;
+      const finish = (nextFrom: number) => { if (!settled) { settled = true; clearTimeout(timer); resolve(nextFrom); } };
+      child.on('message', (m: { type: string; i: number; result?: ItemResult }) => {
+        if (m.type === 'start') {
+          current = m.i;
+          clearTimeout(timer);
+          timer = setTimeout(() => {
+            results.push({ id: items[current].id, label: 'hang', ms: opts.timeoutMs, ledgerRows: 0 });
+            child.kill('SIGKILL');
+            finish(current + 1);
+          }, opts.timeoutMs * 1.5);
+        } else if (m.type === 'done' && m.result) {
+          clearTimeout(timer);
+          results.push(m.result);
+          opts.onProgress?.(results.length, items.length);
+        } else if (m.type === 'end') {
+          finish(items.length);
+        }
+      });
+      child.on('exit', () => {
+        if (settled) return;
+        // The child died in the middle of a mail: that mail crashed the process.
+        results.push({ id: items[current].id, label: 'crash', ms: 0, ledgerRows: 0, error: 'proceso terminado' });
+        finish(current + 1);
+      });
+    });
+  }
+  return summarise(items, results);
+}
+
+async function childMain(from: number, timeoutMs: number): Promise<void> {
+  const root = corpusRoot()!;
+  const items = collectCorpus(root);
+  let app: App | undefined;
+  let appGroup = '';
+  for (let i = from; i < items.length; i++) {
+    if (!app || appGroup !== items[i].group) {
+      await app?.close();
+      app = await testApp();
+      appGroup = items[i].group;
+    }
+    process.send!({ type: 'start', i });
+    const result = await runOne(app, items[i], i + 1, timeoutMs);
+    process.send!({ type: 'done', i, result });
+  }
+  await app?.close();
+  process.send!({ type: 'end', i: items.length });
+}
+
 function summarise(items: CorpusItem[], results: ItemResult[]): CorpusReport {
   const byOutcome: Record<string, number> = {};
   for (const r of results) byOutcome[r.label] = (byOutcome[r.label] ?? 0) + 1;
@@ -309,7 +373,7 @@ async function main(): Promise<void> {
   }
   const items = collectCorpus(root);
   const tty = process.stderr.isTTY;
-  const rep = await runCorpus(items, {
+  const rep = await runCorpusIsolated(items, {
     timeoutMs: Number(process.env.CORPUS_TIMEOUT_MS ?? 20_000),
     onProgress: (d, t) => { if (tty && (d % 25 === 0 || d === t)) process.stderr.write(`\r${d}/${t}`); },
   });
@@ -325,5 +389,6 @@ async function main(): Promise<void> {
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href) {
-  main().then(() => process.exit(), (err) => { console.error(err); process.exit(2); });
+  const child = process.argv.indexOf('--child');
+  (child > 0 ? childMain(Number(process.argv[child + 1]), Number(process.argv[child + 2])) : main()).then(() => process.exit(), (err) => { console.error(err); process.exit(2); });
 }
