@@ -72,6 +72,14 @@ export async function startCommand(config: Config): Promise<number> {
       if (service) running.push(service);
     }
     await server.listen({ host: config.http.host, port: config.http.port });
+    // Compile (or read from DATA_DIR/cache) every mail layout now, once listening, rather than on the first mail.
+    setImmediate(() => {
+      try {
+        app.outbound.renderer.warm();
+      } catch (err) {
+        log.error({ err }, 'plantillas de correo inválidas');
+      }
+    });
   } catch (err) {
     log.fatal({ err }, 'no se pudo iniciar Mesa');
     await shutdown();

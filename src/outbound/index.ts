@@ -1,3 +1,4 @@
+import path from 'node:path';
 import type { Knex } from 'knex';
 import type { Config } from '../config.ts';
 import { LinkService, linkSettings } from '../links/links.ts';
@@ -24,7 +25,7 @@ export interface Outbound {
 
 export function createOutbound(deps: { db: Knex; config: Config; blobs: BlobStore; logger: Logger; clock?: () => number; dispatcher?: Partial<DispatcherOptions>; extraConsultants?: (organization: string) => readonly string[] }): Outbound {
   const log = deps.logger.child({ component: 'outbound' });
-  const renderer = new TemplateRenderer();
+  const renderer = new TemplateRenderer(undefined, path.join(deps.config.dataDir, 'cache', 'templates'));
   const links = new LinkService(linkSettings(deps.config));
   const outbox = new Outbox({ config: deps.config, renderer, log });
   const refusals = new Refusals({ config: deps.config, outbox });

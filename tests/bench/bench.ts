@@ -125,7 +125,7 @@ async function laterParts(dovecot: Dovecot, sink: BenchSink, imap: (folder: stri
       await mesa.ready;
       const c = await dovecot.client('support');
       await c.mailboxCreate('latency').catch(() => undefined);
-      const mails = generateMails(K * 3, { seed: `lat${process.pid}` }).filter((m) => m.kind === 'new').slice(0, K);
+      const mails = generateMails(K * 4, { seed: `lat${process.pid}` }).filter((m) => m.kind === 'new').slice(0, K);
       for (const m of mails) {
         const t0 = performance.now();
         await c.append('latency', m.raw);
