@@ -25,7 +25,8 @@ export function isValidUtf8(buf: Buffer): boolean {
 const hasHighBytes = (buf: Buffer) => buf.some((b) => b >= 0x80);
 
 export function decodeText(buf: Buffer, declared: string | undefined): string {
-  const label = (declared ?? '').trim().toLowerCase();
+  let label = (declared ?? '').trim().toLowerCase();
+  if (label.startsWith(`${SNIFF}-`)) label = label.slice(SNIFF.length + 1);
   if (label === SNIFF || label === '' || /^utf-?8$/.test(label)) return isValidUtf8(buf) ? buf.toString('utf8') : iconv.decode(buf, 'windows-1252');
   if (WESTERN.test(label) && hasHighBytes(buf) && isValidUtf8(buf)) return buf.toString('utf8');
   if (iconv.encodingExists(label)) return iconv.decode(buf, label);
@@ -60,11 +61,20 @@ export class SniffingIconv extends Transform {
   }
 }
 
+/** Signs that a parse went wrong on a lying label: U+FFFD, or UTF-8 read as Latin-1 ("facturaciÃ³n"). */
+export function looksMisdecoded(text: string): boolean {
+  return text.includes('\uFFFD') || /[ÃÂ][\u0080-\u00BF]/.test(text);
+}
+
 /**
- * mailparser never decodes parts labelled UTF-8 or US-ASCII (it takes their bytes as UTF-8), so Latin-1 under
- * a UTF-8 label comes out as U+FFFD. When that happens the mail is parsed again with those labels renamed to
- * our sniffing charset; the stored raw source is untouched.
+ * mailparser never decodes parts labelled UTF-8 or US-ASCII (it takes their bytes as UTF-8), and decodes Western
+ * labels without looking. When a parse looks misdecoded the mail is parsed again with those labels renamed to our
+ * sniffing charset (keeping the original name in it, "x-mesa-sniff-iso-8859-15"); other charsets (ISO-2022-JP…)
+ * keep their names. The stored raw source is untouched.
  */
-export function relabelUtf8(raw: Buffer): Buffer {
-  return Buffer.from(raw.toString('latin1').replace(/(;\s*charset\s*=\s*)"?(utf-?8)"?/gi, `$1${SNIFF}`), 'latin1');
+export function relabelForSniffing(raw: Buffer): Buffer {
+  return Buffer.from(
+    raw.toString('latin1').replace(/(;\s*charset\s*=\s*)"?(utf-?8|us-?ascii|iso-?8859-?(?:1|15)|latin-?1|windows-125[02]|cp125[02])"?/gi, (_m, pre: string, cs: string) => `${pre}${SNIFF}-${cs.toLowerCase()}`),
+    'latin1',
+  );
 }

@@ -3,7 +3,7 @@ import { simpleParser, type AddressObject, type ParsedMail } from 'mailparser';
 import { MesaError } from '../errors.ts';
 import { BlobStore } from '../storage/blobs.ts';
 import type { Address, InboundAttachment, InboundMail } from './mail.ts';
-import { relabelUtf8, SniffingIconv } from './charset.ts';
+import { looksMisdecoded, relabelForSniffing, SniffingIconv } from './charset.ts';
 import { htmlToText } from './quotes.ts';
 
 export interface ParseLimits {
@@ -21,10 +21,10 @@ export async function parseMail(raw: Buffer, limits: ParseLimits = {}): Promise<
   const timeoutMs = limits.timeoutMs ?? 30_000;
   const input = normalizeLineEnds(raw);
   try {
-    parsed = await withTimeout(parser(input), timeoutMs);
-    // A part labelled UTF-8 that is not (see charset.ts): parse again with the label checked against the bytes.
-    if (`${parsed.text ?? ''}${typeof parsed.html === 'string' ? parsed.html : ''}`.includes('\uFFFD')) {
-      parsed = await withTimeout(parser(relabelUtf8(input)), timeoutMs);
+    parsed = await withTimeout(parser(input, false), timeoutMs);
+    // A lying charset label (see charset.ts): parse again with the labels checked against the bytes.
+    if (looksMisdecoded(`${parsed.text ?? ''}${typeof parsed.html === 'string' ? parsed.html : ''}`)) {
+      parsed = await withTimeout(parser(relabelForSniffing(input), true), timeoutMs);
     }
   } catch (err) {
     if (err instanceof MesaError) throw err;
@@ -89,8 +89,8 @@ export async function parseMail(raw: Buffer, limits: ParseLimits = {}): Promise<
 }
 
 // HTML-only mail is turned into text by us (quotes.ts), so that quote stripping knows there was no text part.
-const parser = (input: Buffer) =>
-  simpleParser(input, { skipImageLinks: true, skipTextToHtml: true, skipHtmlToText: true, maxHtmlLengthToParse: 5 * 1024 * 1024, Iconv: SniffingIconv } as Parameters<typeof simpleParser>[1]);
+const parser = (input: Buffer, sniff: boolean) =>
+  simpleParser(input, { skipImageLinks: true, skipTextToHtml: true, skipHtmlToText: true, maxHtmlLengthToParse: 5 * 1024 * 1024, ...(sniff ? { Iconv: SniffingIconv } : {}) } as Parameters<typeof simpleParser>[1]);
 
 /** mailparser has no time limit of its own; a parse that runs away becomes a refusal, not a stuck mailbox. */
 async function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
