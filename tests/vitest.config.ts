@@ -25,7 +25,7 @@ if (wanted.includes('postgres') && !runPg) console.warn(`[mesa] PostgreSQL no re
 const DB_AGNOSTIC = [
   'tests/tickets/**', 'tests/config/**', 'tests/errors.test.ts', 'tests/policy/**', 'tests/inbound/filters/**',
   'tests/inbound/quotes.test.ts', 'tests/inbound/parse.test.ts', 'tests/outbound/templates.test.ts',
-  'tests/web/healthz-readiness.test.ts', 'tests/corpus/**', 'tests/scale/**',
+  'tests/web/healthz-readiness.test.ts', 'tests/corpus/**', 'tests/scale/**', 'tests/inbound/content-hash.test.ts',
 ];
 
 export default defineConfig({
@@ -39,10 +39,10 @@ export default defineConfig({
     globalSetup: runPg ? ['tests/support/global-setup.ts'] : [],
     projects: [
       ...(wanted.includes('sqlite') || !runPg
-        ? [{ extends: true, test: { name: 'sqlite', include: ['tests/**/*.test.ts'], env: { MESA_TEST_DATABASE: 'sqlite' } } }]
+        ? [{ extends: true as const, test: { name: 'sqlite', include: ['tests/**/*.test.ts'], env: { MESA_TEST_DATABASE: 'sqlite' } } }]
         : []),
       ...(runPg
-        ? [{ extends: true, test: { name: 'postgres', include: ['tests/**/*.test.ts'], exclude: DB_AGNOSTIC, env: { MESA_TEST_DATABASE: 'postgres', MESA_TEST_PG_URL: PG_URL } } }]
+        ? [{ extends: true as const, test: { name: 'postgres', include: ['tests/**/*.test.ts'], exclude: DB_AGNOSTIC, env: { MESA_TEST_DATABASE: 'postgres', MESA_TEST_PG_URL: PG_URL } } }]
         : []),
     ],
   },
