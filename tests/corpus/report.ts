@@ -41,11 +41,15 @@ export interface CorpusItem {
 
 const MAIL_HEADERS = /^(from|to|subject|date|message-id|received|content-type|mime-version|return-path|delivered-to|x-[a-z0-9-]+|sender|reply-to|cc|references|in-reply-to|dkim-signature|arc-[a-z-]+|authentication-results|x-original-to)$/i;
 
-/** Does this look like a mail? A block of header lines at the very top, with at least two known headers. */
+/** A message has at least one of these; a bare MIME part (Content-Type and friends only) is not a mail. */
+const MESSAGE_HEADERS = /^(from|to|subject|date|message-id|received|return-path|delivered-to|sender|reply-to)$/i;
+
+/** Does this look like a mail? A block of header lines at the very top: two known headers, one of them a message's. */
 export function looksLikeMail(buf: Buffer): boolean {
   const head = buf.subarray(0, 16 * 1024).toString('latin1').replace(/^\uFEFF/, '');
   const lines = head.split(/\r\n|\r|\n/);
   let known = 0;
+  let message = 0;
   let i = 0;
   for (; i < lines.length && i < 400; i++) {
     const line = lines[i];
@@ -54,8 +58,9 @@ export function looksLikeMail(buf: Buffer): boolean {
     const m = /^([!-9;-~]+):/.exec(line);
     if (!m) return false;
     if (MAIL_HEADERS.test(m[1])) known++;
+    if (MESSAGE_HEADERS.test(m[1])) message++;
   }
-  return known >= 2;
+  return known >= 2 && message >= 1;
 }
 
 function isMbox(buf: Buffer): boolean {
