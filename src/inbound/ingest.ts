@@ -225,8 +225,12 @@ export class IngestService {
 
   private async storeBlobs(mail: InboundMail) {
     const { blobs, config } = this.deps;
-    const rawSha256 = await blobs.put(mail.raw);
-    const htmlSha256 = mail.html ? await blobs.put(mail.html) : undefined;
+    // The raw source is fsynced (it is what we must never lose); the HTML and the attachments are extracted from
+    // it and written without fsync (src/storage/blobs.ts says why), in parallel with the raw source's fsync.
+    const rawPut = blobs.put(mail.raw);
+    const htmlPut = mail.html ? blobs.put(mail.html, { derived: true }) : undefined;
+    rawPut.catch(() => undefined);
+    htmlPut?.catch(() => undefined);
     const attachments = [];
     const skipped: string[] = [];
     for (const a of mail.attachments) {
@@ -235,8 +239,10 @@ export class IngestService {
         skipped.push(`${a.filename} (${a.size} bytes)`);
         continue;
       }
-      attachments.push({ filename: a.filename, contentType: a.contentType, size: a.size, sha256: await blobs.put(a.content), contentId: a.contentId, inline: a.inline });
+      attachments.push({ filename: a.filename, contentType: a.contentType, size: a.size, sha256: await blobs.put(a.content, { derived: true }), contentId: a.contentId, inline: a.inline });
     }
+    const rawSha256 = await rawPut;
+    const htmlSha256 = await htmlPut;
     return { rawSha256, htmlSha256, attachments, skipped };
   }
 
