@@ -1,6 +1,5 @@
 import { createApp, type App } from '../app.ts';
 import type { Config } from '../config.ts';
-import { startPollers } from '../inbound/poller.ts';
 import { Scheduler } from '../jobs/scheduler.ts';
 import { createLogger } from '../logger.ts';
 import { buildServer } from '../web/server.ts';
@@ -15,7 +14,8 @@ export type ServiceFactory = (app: App) => Service | undefined | Promise<Service
 
 /**
  * THE HOOK FOR LONG-RUNNING WORKERS. Everything `mesa start` runs besides the web server is listed here; they
- * start in this order (after migrations, before the web server listens) and stop in reverse order on
+ * start in this order (after migrations, right after the web server listens, so that /healthz answers without
+ * waiting for imapflow and the like to load — its mailbox check has a grace period from start-up) and stop in reverse order on
  * SIGINT/SIGTERM. To add one (the outbox dispatcher, the job scheduler), append a factory that starts it and
  * returns `{ name, stop }`; return undefined when its configuration turns it off.
  */
@@ -25,11 +25,13 @@ export const services: ServiceFactory[] = [
     app.outbound.dispatcher.start();
     return { name: 'outbox-dispatcher', stop: () => app.outbound.dispatcher.stop() };
   },
-  (app) => {
+  async (app) => {
     if (app.config.mailboxes.length === 0) {
       app.logger.warn({ component: 'start' }, 'IMAP_HOST no está configurado: no se leerá ningún buzón (use mesa ingest)');
       return undefined;
     }
+    // imapflow and the poller load here, after the web server listens (≈300 ms of start-up on a 2-core machine).
+    const { startPollers } = await import('../inbound/poller.ts');
     const pollers = startPollers(app, app.config.mailboxes);
     return { name: 'imap-pollers', stop: () => pollers.stop() };
   },
@@ -67,11 +69,11 @@ export async function startCommand(config: Config): Promise<number> {
   const running: Service[] = [];
   const server = buildServer(app);
   try {
+    await server.listen({ host: config.http.host, port: config.http.port });
     for (const factory of services) {
       const service = await factory(app);
       if (service) running.push(service);
     }
-    await server.listen({ host: config.http.host, port: config.http.port });
     // Compile (or read from DATA_DIR/cache) every mail layout now, once listening, rather than on the first mail.
     setImmediate(() => {
       try {

@@ -6,6 +6,7 @@ import { getMailboxState, saveMailboxState } from '../db/repos/mailbox-state.ts'
 import type { Logger } from '../logger.ts';
 import { createImapClient, describeImapError } from './imap-client.ts';
 import type { IngestResult, IngestService } from './ingest.ts';
+import { stateKey } from './mailbox-key.ts';
 
 /**
  * The IMAP adapter: one isolated loop per configured mailbox (support, fallback). It only translates between the
@@ -41,10 +42,7 @@ export interface PollerOptions {
   lease?: LeaseOptions;
 }
 
-/** The mailbox_state row name of a configured mailbox, e.g. `support:INBOX`. */
-export function stateKey(mb: Pick<MailboxConfig, 'name' | 'mailbox'>): string {
-  return `${mb.name}:${mb.mailbox}`;
-}
+export { stateKey };
 
 type RoundResult = 'done' | 'tempfail' | 'stopped';
 
