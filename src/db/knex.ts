@@ -27,7 +27,9 @@ export function openDatabase(database: Config['database']): Knex {
       log,
       connection: database.url,
       pool: { min: 0, max: 10 },
-      acquireConnectionTimeout: 10_000,
+      // Generous: a loaded server (or a burst of instances starting) should slow Mesa down, not turn mail into
+      // tempfails. A server that is down fails fast anyway (connection refused).
+      acquireConnectionTimeout: 30_000,
     });
   }
   const filename = database.filename!;
