@@ -35,8 +35,8 @@ export async function testConfig(extra: Env = {}): Promise<Config> {
   return loadConfig(env);
 }
 
-/** A new, empty PostgreSQL database per test app (dropped databases are cleaned up by later runs' names). */
-async function freshPgDatabase(name: string): Promise<string> {
+/** A new, empty PostgreSQL database (tests/support/global-setup.ts drops the ones earlier runs left). */
+export async function freshPgDatabase(name: string): Promise<string> {
   const { default: knex } = await import('knex');
   const admin = knex({ client: 'pg', connection: TEST_PG_URL });
   try {

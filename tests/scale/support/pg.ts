@@ -1,5 +1,5 @@
 import knexFactory from 'knex';
-import { TEST_PG_URL } from '../../support/app.ts';
+import { freshPgDatabase, TEST_PG_URL } from '../../support/app.ts';
 
 /**
  * The scale tests need the local PostgreSQL server (MESA_TEST_PG_URL): several instances on one SQLite file is
@@ -20,15 +20,5 @@ export async function pgReachable(): Promise<boolean> {
 let counter = 0;
 
 export async function freshDatabase(prefix: string): Promise<string> {
-  const name = `${prefix}_${process.pid}_${++counter}_${Date.now() % 100000}`;
-  const admin = knexFactory({ client: 'pg', connection: TEST_PG_URL });
-  try {
-    await admin.raw(`DROP DATABASE IF EXISTS ${name}`);
-    await admin.raw(`CREATE DATABASE ${name}`);
-  } finally {
-    await admin.destroy();
-  }
-  const url = new URL(TEST_PG_URL);
-  url.pathname = `/${name}`;
-  return url.toString();
+  return freshPgDatabase(`${prefix}_${process.pid}_${++counter}_${Date.now() % 100000}`);
 }
