@@ -14,7 +14,8 @@ import { stateKey } from './mailbox-key.ts';
  *
  * Guarantees (DESIGN.md, "Inbound"):
  * - UIDs are taken in ascending order and `mailbox_state.last_uid` only moves past a mail whose ingest returned a
- *   final outcome, so a crash at any point re-reads at most the mail in hand, which the ledger then recognises.
+ *   final outcome; it is written once per fetched batch, so a crash re-reads at most that batch, whose mails the
+ *   ledger then recognises.
  * - The mail is moved to the processed folder (when configured) only after its effect committed. \Seen is never
  *   touched: FETCH uses BODY.PEEK[] (RFC 3501 §6.4.5), because people read the support mailbox too.
  * - A UIDVALIDITY change (RFC 3501 §2.3.1.1) restarts from UID 1; the new source keys are unknown to the ledger,
@@ -45,6 +46,11 @@ export interface PollerOptions {
 export { stateKey };
 
 type RoundResult = 'done' | 'tempfail' | 'stopped';
+
+/** UIDs whose sizes are asked in one FETCH; mails and bytes fetched whole in one FETCH (a larger mail comes alone). */
+const SIZE_CHUNK = 500;
+const BATCH_COUNT = 50;
+const BATCH_BYTES = 8 * 1024 * 1024;
 
 export class MailboxPoller {
   private readonly log: Logger;
@@ -178,26 +184,80 @@ export class MailboxPoller {
     const uids = (found || []).filter((u) => u > lastUid).sort((a, b) => a - b);
     if (uids.length) this.log.debug({ count: uids.length, from: uids[0] }, 'correos nuevos');
 
-    for (const uid of uids) {
-      if (this.halted) return 'stopped';
-      const msg = await client.fetchOne(String(uid), { uid: true, source: true }, { uid: true });
-      if (msg && msg.source) {
-        const result: IngestResult = await this.deps.ingest.ingest(msg.source, {
-          kind: 'imap', account: this.mailbox.name, folder: this.mailbox.mailbox, uidvalidity, uid,
-        });
-        if (result.outcome === 'tempfail') {
-          await this.recordError(`correo UID ${uid} pendiente: ${result.detail ?? result.reason ?? 'tempfail'}`);
-          return 'tempfail';
+    // Sources come in batches (one FETCH per batch instead of one round trip per mail) and last_uid is written once
+    // per batch. A crash in the middle re-reads the batch's first mails: their ledger rows (looked up by source key
+    // before anything else) make them no-ops, so exactly-once still holds. Each mail keeps its own commit.
+    let saved = lastUid;
+    const progress = async () => {
+      if (lastUid !== saved) await saveMailboxState(this.deps.db, name, { lastUid });
+      saved = lastUid;
+    };
+    for (let i = 0; i < uids.length; i += SIZE_CHUNK) {
+      for (const batch of await this.batches(client, uids.slice(i, i + SIZE_CHUNK))) {
+        if (this.halted) return 'stopped';
+        const sources = await this.sources(client, batch);
+        for (const uid of batch) {
+          if (this.halted) break;
+          const source = sources.get(uid);
+          sources.delete(uid); // let the batch's earlier mails be collected while the later ones are ingested
+          if (source) {
+            const result: IngestResult = await this.deps.ingest.ingest(source, {
+              kind: 'imap', account: this.mailbox.name, folder: this.mailbox.mailbox, uidvalidity, uid,
+            });
+            if (result.outcome === 'tempfail') {
+              await progress();
+              await this.recordError(`correo UID ${uid} pendiente: ${result.detail ?? result.reason ?? 'tempfail'}`);
+              return 'tempfail';
+            }
+            // The effect and its ledger row are committed: only now may the mail leave the mailbox.
+            if (this.mailbox.processedFolder) await client.messageMove(String(uid), this.mailbox.processedFolder, { uid: true });
+          }
+          // Expunged by someone between SEARCH and FETCH: nothing to ingest, move on.
+          lastUid = uid;
         }
-        // The effect and its ledger row are committed: only now may the mail leave the mailbox.
-        if (this.mailbox.processedFolder) await client.messageMove(String(uid), this.mailbox.processedFolder, { uid: true });
+        await progress();
+        if (this.halted) return 'stopped';
       }
-      // Expunged by someone between SEARCH and FETCH: nothing to ingest, move on.
-      lastUid = uid;
-      await saveMailboxState(this.deps.db, name, { lastUid });
     }
     await saveMailboxState(this.deps.db, name, { lastSuccessAt: Date.now(), lastError: undefined, errorCount: 0 });
     return 'done';
+  }
+
+  /**
+   * Splits ascending UIDs into runs to fetch whole: at most BATCH_COUNT mails and BATCH_BYTES bytes each (sizes from
+   * one FETCH of RFC822.SIZE, RFC 3501 §6.4.5), a mail larger than that alone, so memory stays bounded.
+   */
+  private async batches(client: ImapFlow, uids: number[]): Promise<number[][]> {
+    if (uids.length <= 1) return uids.length ? [uids] : [];
+    const sizes = new Map<number, number>();
+    for (const m of await client.fetchAll(`${uids[0]}:${uids.at(-1)}`, { uid: true, size: true }, { uid: true })) sizes.set(m.uid, m.size ?? 0);
+    const out: number[][] = [];
+    let current: number[] = [];
+    let bytes = 0;
+    for (const uid of uids) {
+      const size = sizes.get(uid) ?? 0;
+      if (current.length && (current.length >= BATCH_COUNT || bytes + size > BATCH_BYTES)) {
+        out.push(current);
+        current = [];
+        bytes = 0;
+      }
+      current.push(uid);
+      bytes += size;
+    }
+    if (current.length) out.push(current);
+    return out;
+  }
+
+  /** The sources of one batch: a contiguous run of the ascending UIDs, so `first:last` names exactly them (UIDs
+   * only grow, RFC 3501 §2.3.1.1: none can appear inside the run later); others are ignored all the same. */
+  private async sources(client: ImapFlow, batch: number[]): Promise<Map<number, Buffer>> {
+    const out = new Map<number, Buffer>();
+    const wanted = new Set(batch);
+    const range = batch.length === 1 ? String(batch[0]) : `${batch[0]}:${batch.at(-1)}`;
+    for (const m of await client.fetchAll(range, { uid: true, source: true }, { uid: true })) {
+      if (m.source && wanted.has(m.uid)) out.set(m.uid, m.source);
+    }
+    return out;
   }
 
   /** Waits for the server to announce new mail (IDLE, RFC 2177) or for the poll interval, whichever is first. */
