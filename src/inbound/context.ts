@@ -14,8 +14,9 @@ import type { InboundMail, MailSource } from './mail.ts';
 export async function loadContext(db: Db, config: Config, mail: InboundMail, source: MailSource, now: number): Promise<FilterContext> {
   const previous = await previousDeliveries(db, mail.contentHash, mail.messageId);
   const tagged = caseNumberFromSubject(mail.subject);
-  const taggedTicket = tagged ? await viewOf(db, await findTicketByNumber(db, tagged)) : undefined;
   const referencedTickets = await ticketsFor(db, [...mail.inReplyTo, ...[...mail.references].reverse()]);
+  // A reply usually carries both the tag and the headers of one case: the case the headers found is that one.
+  const taggedTicket = tagged ? referencedTickets.find((t) => t.number === tagged) ?? await viewOf(db, await findTicketByNumber(db, tagged)) : undefined;
   let embeddedTickets: TicketView[] = [];
   if (mail.embeddedHeaders) {
     const ids = [...mail.embeddedHeaders.matchAll(/^(?:Message-ID|In-Reply-To|References):\s*(.*)$/gim)]

@@ -7,7 +7,7 @@ import type { Logger } from '../logger.ts';
 import type { CaseEvent, Notifier } from '../services/cases.ts';
 import { SUBJECT_EXAMPLE, subjectNeedsDetail } from '../tickets/subject-quality.ts';
 import type { Ticket } from '../tickets/types.ts';
-import type { Outbox } from './outbox.ts';
+import type { MailRequest, Outbox } from './outbox.ts';
 import type { Refusals } from './refusals.ts';
 import { humanSize, linesOf, type TemplateRenderer } from './templates.ts';
 
@@ -118,26 +118,33 @@ export class MailNotifier implements Notifier {
     const now = Number(m.created_at);
     const files = await this.files(trx, messageRowId);
     const summary = String(m.body_text ?? '').slice(0, 600);
+    // The case was opened in this transaction: its one message is all the thread there is (saves the outbox's reads).
+    const caseMessages = [{ id: Number(m.id), messageId: m.message_id ?? undefined, fromAddress: m.from_address ?? undefined, createdAt: now }];
     await this.deps.outbox.enqueue(trx, {
       key: `case:${t.id}:opened:confirmation:${t.requester}`, ticket: t, kind: 'confirmation', to: t.requester, toName: t.requesterName,
-      automatic: true, budgeted: true, autoSubmitted: 'auto-replied', template: 'confirmation', now,
+      automatic: true, budgeted: true, autoSubmitted: 'auto-replied', template: 'confirmation', now, caseMessages,
       data: { summary: linesOf(summary.length < String(m.body_text ?? '').length ? `${summary}…` : summary), caseUrl: await this.link(trx, t, t.requester, now),
         // A subject such as "URGENTE" or none at all: ask for the module and the problem (issue 5).
         askDetail: subjectNeedsDetail(t.subject), subjectExample: SUBJECT_EXAMPLE, hasAttachments: files.list.length > 0, attachments: files.list },
     });
-    await this.toConsultants(trx, t, messageRowId, 'headingNew');
+    await this.toConsultants(trx, t, messageRowId, 'headingNew', undefined, { m, files, caseMessages });
   }
 
-  private async toConsultants(trx: Knex.Transaction, t: Ticket, messageRowId: number | undefined, heading: string, only?: string[]): Promise<void> {
-    const m = messageRowId ? await this.message(trx, messageRowId) : await trx('messages').where({ ticket_id: t.id, role: 'customer' }).orderBy('id', 'desc').first();
+  /** `known`: the message row and its files when the caller has read them already, and for a case opened in this
+   * transaction, its messages (so that the outbox need not read the thread). */
+  private async toConsultants(
+    trx: Knex.Transaction, t: Ticket, messageRowId: number | undefined, heading: string, only?: string[],
+    known?: { m: any; files: Awaited<ReturnType<MailNotifier['files']>>; caseMessages?: MailRequest['caseMessages'] },
+  ): Promise<void> {
+    const m = known?.m ?? (messageRowId ? await this.message(trx, messageRowId) : await trx('messages').where({ ticket_id: t.id, role: 'customer' }).orderBy('id', 'desc').first());
     const now = this.now(trx, messageRowId ? Number(m.created_at) : t.updatedAt);
-    const files = m ? await this.files(trx, Number(m.id)) : { list: [], attach: [] };
+    const files = known?.files ?? (m ? await this.files(trx, Number(m.id)) : { list: [], attach: [] });
     const unassigned = this.deps.renderer.table('consultant-case', this.deps.config.locale).unassigned;
     for (const to of only ?? this.consultantsFor(t)) {
       await this.deps.outbox.enqueue(trx, {
         key: `case:${t.id}:msg:${messageRowId ?? 'none'}:${heading}:${to}${heading === 'headingAssigned' ? `:${now}` : ''}`, ticket: t, kind: heading === 'headingNew' ? 'consultant_new_case' : heading === 'headingAssigned' ? 'consultant_assigned' : 'consultant_follow_up',
         to, automatic: true, budgeted: false, autoSubmitted: 'auto-generated', template: 'consultant-case', pick: { heading }, now,
-        attachments: files.attach,
+        attachments: files.attach, caseMessages: known?.caseMessages,
         data: {
           from: m?.from_address ?? t.requester, fromName: m?.from_name ?? t.requesterName ?? '', organization: t.organization, priority: t.priority,
           stage: t.stage, assignee: t.assignee ?? unassigned, lines: linesOf(String(m?.body_text ?? '')), hasAttachments: files.list.length > 0,

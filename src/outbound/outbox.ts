@@ -37,6 +37,9 @@ export interface MailRequest {
   inReplyTo?: string;
   subject?: string;
   now: number;
+  /** Every message of the case, when the caller knows them all (a case opened in this same transaction has just
+   * its first): threading then reads them from here instead of the database. */
+  caseMessages?: ReadonlyArray<{ id: number; messageId?: string; fromAddress?: string; createdAt: number }>;
 }
 
 export type EnqueueResult = { state: 'pending' | 'held' | 'duplicate'; id?: number; messageId: string; heldReason?: string };
@@ -74,7 +77,7 @@ export class Outbox {
     const rendered = renderer.render(r.template, config.locale, data, r.pick);
     // Every mail of a case carries the same `[Caso #N] subject`: Gmail threads only mail whose subjects agree.
     const subject = r.subject ?? (r.ticket ? `[${config.locale === 'en' ? 'Case' : 'Caso'} #${r.ticket.number}] ${cleanSubject(r.ticket.subject) || '(sin asunto)'}` : rendered.subject);
-    const thread = r.ticket ? await this.thread(trx, r.ticket, to) : { references: r.inReplyTo ? [r.inReplyTo] : [], inReplyTo: r.inReplyTo };
+    const thread = r.ticket ? await this.thread(trx, r.ticket, to, r.caseMessages) : { references: r.inReplyTo ? [r.inReplyTo] : [], inReplyTo: r.inReplyTo };
     const headers: Record<string, string> = { ...automaticHeaders(r.autoSubmitted, this.loop) };
     if (r.ticket) {
       headers['Thread-Topic'] = cleanSubject(r.ticket.subject) || subject;
@@ -107,15 +110,26 @@ export class Outbox {
     const suppressed = await outbox.findSuppression(trx, to, now);
     if (suppressed) return `rebote: ${suppressed.reason}`.slice(0, 64);
     if (!budgeted) return undefined;
-    if ((await outbox.countAutomaticSince(trx, to, now - budget.windowMinutes * MINUTE)) >= budget.window) return `limite: ${budget.window} en ${budget.windowMinutes} min`;
-    if ((await outbox.countAutomaticSince(trx, to, now - DAY)) >= budget.day) return `limite: ${budget.day} al dia`;
+    // Both windows in one query.
+    const [inWindow, inDay] = await outbox.countAutomaticSinceEach(trx, to, [now - budget.windowMinutes * MINUTE, now - DAY]);
+    if (inWindow >= budget.window) return `limite: ${budget.window} en ${budget.windowMinutes} min`;
+    if (inDay >= budget.day) return `limite: ${budget.day} al dia`;
     return undefined;
   }
 
   /** References: the case's first mail, then this recipient's latest exchange with us; In-Reply-To: the last. */
-  private async thread(trx: Db, ticket: Ticket, to: string): Promise<{ references: string[]; inReplyTo?: string }> {
-    const root = await trx('messages').where({ ticket_id: ticket.id }).whereNotNull('message_id').orderBy('id').first('message_id');
-    const theirs = await trx('messages').where({ ticket_id: ticket.id, from_address: to }).whereNotNull('message_id').orderBy('id', 'desc').limit(4).select('message_id', 'created_at');
+  private async thread(trx: Db, ticket: Ticket, to: string, known?: MailRequest['caseMessages']): Promise<{ references: string[]; inReplyTo?: string }> {
+    let root: { message_id: string } | undefined;
+    let theirs: Array<{ message_id: string; created_at: number }>;
+    if (known) {
+      // The same two reads as below, over the messages the caller handed in.
+      const withId = [...known].filter((k) => k.messageId).sort((a, b) => a.id - b.id);
+      root = withId[0] && { message_id: withId[0].messageId! };
+      theirs = withId.filter((k) => k.fromAddress === to).reverse().slice(0, 4).map((k) => ({ message_id: k.messageId!, created_at: k.createdAt }));
+    } else {
+      root = await trx('messages').where({ ticket_id: ticket.id }).whereNotNull('message_id').orderBy('id').first('message_id');
+      theirs = await trx('messages').where({ ticket_id: ticket.id, from_address: to }).whereNotNull('message_id').orderBy('id', 'desc').limit(4).select('message_id', 'created_at');
+    }
     const ours = await trx('outbox').where({ ticket_id: ticket.id, recipient: to }).whereNot({ state: 'held' }).orderBy('id', 'desc').limit(4).select('message_id', 'created_at');
     const recent = [...theirs, ...ours].sort((a: any, b: any) => Number(a.created_at) - Number(b.created_at)).map((r: any) => String(r.message_id));
     const references = [...new Set([root?.message_id, ...recent].filter((x): x is string => Boolean(x)))].slice(-10);

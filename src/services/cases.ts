@@ -72,7 +72,7 @@ export class CaseService {
       relatedReason: input.related?.reason, now,
     });
     const people: Participant[] = [{ address: input.requester, role: 'requester' }, ...input.cc.map((address) => ({ address, role: 'cc' as const }))];
-    await repo.addParticipants(trx, ticket.id, people, now);
+    await repo.addParticipants(trx, ticket.id, people, now, { newCase: true });
     const messageRowId = await repo.insertMessage(trx, { ...input.message, ticketId: ticket.id });
     await repo.addThreadIds(trx, ticket.id, input.threadIds);
     await repo.insertEvent(trx, {

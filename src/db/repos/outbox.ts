@@ -56,6 +56,13 @@ export async function countAutomaticSince(db: Db, recipient: string, since: numb
   return Number(r?.c ?? 0);
 }
 
+/** The same count for several `since` values, in one query (one scan of the recipient's recent mail). */
+export async function countAutomaticSinceEach(db: Db, recipient: string, since: readonly number[]): Promise<number[]> {
+  const cols = since.map((s, i) => db.raw(`sum(case when created_at >= ? then 1 else 0 end) as c${i}`, [s]));
+  const r: any = await db('outbox').where({ recipient, automatic: true }).whereNot({ state: 'held' }).where('created_at', '>=', Math.min(...since)).first(cols);
+  return since.map((_, i) => Number(r?.[`c${i}`] ?? 0));
+}
+
 /** Message-IDs of our mail to one recipient on a case, oldest first (threading). */
 export async function ourIdsTo(db: Db, ticketId: number, recipient: string, limit: number): Promise<string[]> {
   const rows = await db('outbox').where({ ticket_id: ticketId, recipient }).whereNot({ state: 'held' }).orderBy('id', 'desc').limit(limit).select('message_id');

@@ -21,9 +21,9 @@ export function toTicket(r: any): Ticket {
 /** The next case number, inside the caller's transaction: the row lock (PostgreSQL) or the write lock (SQLite)
  * serialises concurrent openings, and a rollback gives the number back, so numbers have no gaps. */
 export async function nextTicketNumber(trx: Db): Promise<number> {
-  await trx('counters').where({ name: 'ticket_number' }).increment('value', 1);
-  const row = await trx('counters').where({ name: 'ticket_number' }).first('value');
-  return Number(row.value);
+  // One statement: UPDATE … RETURNING (SQLite ≥ 3.35, PostgreSQL) takes the lock and reads the new value.
+  const [row] = await trx('counters').where({ name: 'ticket_number' }).increment('value', 1).returning('value');
+  return Number(typeof row === 'object' ? row.value : row);
 }
 
 export interface NewTicket {
@@ -73,8 +73,11 @@ export async function ticketIdsByThreadIds(db: Db, ids: readonly string[]): Prom
   return rows.map((r: any) => Number(r.ticket_id));
 }
 
-export async function addParticipants(trx: Db, ticketId: number, people: readonly Participant[], now: number): Promise<void> {
-  const seen = new Set((await participantsOf(trx, ticketId)).map((p) => p.address));
+/** Adds the people not on the case yet. `newCase`: the case was inserted in this transaction and has nobody yet,
+ * so the read of its participants is skipped. */
+export async function addParticipants(trx: Db, ticketId: number, people: readonly Participant[], now: number, opts: { newCase?: boolean } = {}): Promise<void> {
+  if (!people.length) return;
+  const seen = new Set(opts.newCase ? [] : (await participantsOf(trx, ticketId)).map((p) => p.address));
   const fresh = people.filter((p) => !seen.has(p.address) && seen.add(p.address));
   if (fresh.length) await trx('participants').insert(fresh.map((p) => ({ ticket_id: ticketId, address: p.address, role: p.role, added_at: now })));
 }
