@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 import type { Config } from '../config.ts';
 import { suppress } from '../db/repos/outbox.ts';
-import { attachmentsOf, insertEvent, participantsOf } from '../db/repos/tickets.ts';
+import { attachmentsOf, insertEvent, participantsOf, type NewMessage } from '../db/repos/tickets.ts';
 import type { LinkService } from '../links/links.ts';
 import type { Logger } from '../logger.ts';
 import type { CaseEvent, Notifier } from '../services/cases.ts';
@@ -55,7 +55,21 @@ export class MailNotifier implements Notifier {
     });
   }
 
+  /** Message rows written in a transaction, as the event carried them: the same columns a read would return. */
+  private readonly written = new WeakMap<Knex.Transaction, Map<number, { row: any; attachments: any[] }>>();
+
+  private remember(trx: Knex.Transaction, id: number, m: Omit<NewMessage, 'ticketId'>): void {
+    const map = this.written.get(trx) ?? new Map();
+    map.set(id, {
+      row: { id, created_at: m.createdAt, body_text: m.bodyText, from_address: m.fromAddress ?? null, from_name: m.fromName ?? null, message_id: m.messageId ?? null },
+      // In insertion order, as attachmentsOf's ORDER BY id returns them.
+      attachments: m.attachments.map((a) => ({ filename: a.filename, size: a.size, content_type: a.contentType, sha256: a.sha256, inline: a.inline })),
+    });
+    this.written.set(trx, map);
+  }
+
   async onCaseEvent(trx: Knex.Transaction, e: CaseEvent): Promise<void> {
+    if ((e.type === 'case_opened' || e.type === 'message_added') && e.message) this.remember(trx, e.messageRowId, e.message);
     switch (e.type) {
       case 'case_opened':
         return this.opened(trx, e.ticket, e.messageRowId);
@@ -97,11 +111,11 @@ export class MailNotifier implements Notifier {
   }
 
   private async message(trx: Knex.Transaction, id: number): Promise<any> {
-    return trx('messages').where({ id }).first();
+    return this.written.get(trx)?.get(id)?.row ?? trx('messages').where({ id }).first();
   }
 
   private async files(trx: Knex.Transaction, messageRowId: number) {
-    const rows = (await attachmentsOf(trx, [messageRowId])).filter((a: any) => !a.inline);
+    const rows = (this.written.get(trx)?.get(messageRowId)?.attachments ?? await attachmentsOf(trx, [messageRowId])).filter((a: any) => !a.inline);
     return {
       list: rows.map((a: any) => ({ filename: a.filename, size: humanSize(Number(a.size)) })),
       attach: rows.map((a: any) => ({ filename: a.filename, contentType: a.content_type, sha256: a.sha256 })),

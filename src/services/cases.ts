@@ -13,8 +13,9 @@ import type { Participant, Priority, Ticket, WaitingOn } from '../tickets/types.
  * none of it does: the transactional outbox of DESIGN.md.
  */
 export type CaseEvent =
-  | { type: 'case_opened'; ticket: Ticket; messageRowId: number }
-  | { type: 'message_added'; ticket: Ticket; messageRowId: number; role: 'customer' | 'consultant'; internal: boolean }
+  /** `message`: what was just written as row `messageRowId`, so that a notifier need not read it back. */
+  | { type: 'case_opened'; ticket: Ticket; messageRowId: number; message?: Omit<repo.NewMessage, 'ticketId'> }
+  | { type: 'message_added'; ticket: Ticket; messageRowId: number; role: 'customer' | 'consultant'; internal: boolean; message?: Omit<repo.NewMessage, 'ticketId'> }
   | { type: 'system_note_added'; ticket: Ticket; messageRowId: number; noteKind: string; bounce?: BounceInfo }
   | { type: 'stage_changed'; ticket: Ticket; from: string; to: string; actor: string; reason?: string }
   /** A consultant's mail could not act (unverified sender, command not understood): tell that consultant. */
@@ -80,7 +81,7 @@ export class CaseService {
       reason: input.related ? `${input.related.reason} #${input.related.number}` : undefined,
       data: { priority: input.priority, category: input.category },
     });
-    await this.emit(trx, { type: 'case_opened', ticket, messageRowId });
+    await this.emit(trx, { type: 'case_opened', ticket, messageRowId, message: input.message });
     return { ticket, messageRowId };
   }
 
@@ -111,7 +112,7 @@ export class CaseService {
       current = { ...current, waitingOn, updatedAt: now, firstResponseAt: current.firstResponseAt ?? (role === 'consultant' ? now : undefined) };
     }
     await repo.insertEvent(trx, { ticketId: ticket.id, type: role === 'consultant' ? 'consultant_message' : 'customer_message', actor: input.message.fromAddress, at: now, data: { internal: input.message.internal } });
-    await this.emit(trx, { type: 'message_added', ticket: current, messageRowId, role, internal: input.message.internal });
+    await this.emit(trx, { type: 'message_added', ticket: current, messageRowId, role, internal: input.message.internal, message: input.message });
     return { ticket: current, messageRowId };
   }
 
