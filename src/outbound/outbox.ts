@@ -51,6 +51,9 @@ export class Outbox {
   private readonly domain: string;
   private readonly loop: string;
   private committed?: () => void;
+  /** Mail (not held) enqueued per transaction, by case and recipient, in order: the thread of a case opened in
+   * that transaction (see thread()). */
+  private readonly enqueued = new WeakMap<object, Map<string, Array<{ message_id: string; created_at: number }>>>();
 
   constructor(private readonly deps: { config: Config; renderer: TemplateRenderer; log: Logger }) {
     this.domain = deps.config.supportAddress.split('@')[1];
@@ -95,6 +98,12 @@ export class Outbox {
       mail, state: heldReason ? 'held' : 'pending', heldReason, now: r.now,
     });
     if (id === undefined) return { state: 'duplicate', messageId };
+    if (r.ticket && !heldReason) {
+      const byKey = this.enqueued.get(trx) ?? new Map<string, Array<{ message_id: string; created_at: number }>>();
+      const key = `${r.ticket.id}\0${to}`;
+      byKey.set(key, [...(byKey.get(key) ?? []), { message_id: messageId, created_at: r.now }]);
+      this.enqueued.set(trx, byKey);
+    }
     if (r.ticket) {
       await addThreadIds(trx, r.ticket.id, [messageId]);
       if (heldReason) await insertEvent(trx, { ticketId: r.ticket.id, type: 'mail_held', actor: 'mesa', to, reason: heldReason, at: r.now, data: { kind: r.kind } });
@@ -130,7 +139,10 @@ export class Outbox {
       root = await trx('messages').where({ ticket_id: ticket.id }).whereNotNull('message_id').orderBy('id').first('message_id');
       theirs = await trx('messages').where({ ticket_id: ticket.id, from_address: to }).whereNotNull('message_id').orderBy('id', 'desc').limit(4).select('message_id', 'created_at');
     }
-    const ours = await trx('outbox').where({ ticket_id: ticket.id, recipient: to }).whereNot({ state: 'held' }).orderBy('id', 'desc').limit(4).select('message_id', 'created_at');
+    // A case opened in this transaction has no mail but what this transaction enqueued: take it from memory.
+    const ours = known
+      ? (this.enqueued.get(trx)?.get(`${ticket.id}\0${to}`) ?? []).slice(-4).reverse()
+      : await trx('outbox').where({ ticket_id: ticket.id, recipient: to }).whereNot({ state: 'held' }).orderBy('id', 'desc').limit(4).select('message_id', 'created_at');
     const recent = [...theirs, ...ours].sort((a: any, b: any) => Number(a.created_at) - Number(b.created_at)).map((r: any) => String(r.message_id));
     const references = [...new Set([root?.message_id, ...recent].filter((x): x is string => Boolean(x)))].slice(-10);
     return { references, inReplyTo: references.at(-1) };
