@@ -25,6 +25,12 @@ class DirectorySource implements Knex.MigrationSource<string> {
   }
 }
 
+/** Whether a migration is still to run (lists names only, imports none). */
+export async function hasPendingMigrations(db: Knex): Promise<boolean> {
+  const [, pending] = await db.migrate.list({ migrationSource: new DirectorySource(), tableName: 'knex_migrations' });
+  return pending.length > 0;
+}
+
 export async function migrateLatest(db: Knex): Promise<string[]> {
   for (let attempt = 0; ; attempt++) {
     try {
