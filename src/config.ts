@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { z } from 'zod';
+import { timezone } from './config-fields.ts';
 import { MesaError } from './errors.ts';
 import { loadLifecycleSettings, type LifecycleSettings } from './policy/settings.ts';
 
@@ -21,14 +22,6 @@ const emailList = z
   .string()
   .transform((v) => v.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean))
   .pipe(z.array(z.string().email('contiene una dirección inválida')));
-const timezone = z.string().refine((tz) => {
-  try {
-    new Intl.DateTimeFormat('en', { timeZone: tz });
-    return true;
-  } catch {
-    return false;
-  }
-}, 'zona horaria IANA desconocida (p. ej. America/Bogota)');
 
 const EnvSchema = z.object({
   DATABASE_URL: z.string().trim().optional(),

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
 import { z } from 'zod';
+import { timezone } from '../config-fields.ts';
 import { BusinessCalendar, DEFAULT_HOURS, hoursFromKeys, parseRange, WEEKDAY_KEYS, type CalendarSpec, type WeekdayKey } from '../tickets/calendar.ts';
 import { DEFAULT_AUTO_CLOSE } from '../tickets/auto-close.ts';
 import { DEFAULT_TARGETS, parseDuration, type BusinessDuration, type SlaTargets } from '../tickets/sla.ts';
@@ -67,14 +68,6 @@ const duration = z.string().transform((s, ctx) => {
   if (!d) ctx.addIssue({ code: 'custom', message: `duración inválida "${s}" (p. ej. 2h, 8h, 1d, 3d)` });
   return d as BusinessDuration;
 });
-const timezone = z.string().refine((tz) => {
-  try {
-    new Intl.DateTimeFormat('en', { timeZone: tz });
-    return true;
-  } catch {
-    return false;
-  }
-}, 'zona horaria IANA desconocida');
 
 const CalendarFile = z.object({
   timezone: timezone.optional(),
