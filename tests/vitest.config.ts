@@ -36,6 +36,7 @@ export default defineConfig({
     hookTimeout: 120_000,
     maxWorkers: 2,
     minWorkers: 1,
+    reporters: ['default', './tests/support/summary-reporter.ts'],
     globalSetup: runPg ? ['tests/support/global-setup.ts'] : [],
     projects: [
       ...(wanted.includes('sqlite') || !runPg
