@@ -26,6 +26,7 @@ const DB_AGNOSTIC = [
   'tests/tickets/**', 'tests/config/**', 'tests/errors.test.ts', 'tests/policy/**', 'tests/inbound/filters/**',
   'tests/inbound/quotes.test.ts', 'tests/inbound/parse.test.ts', 'tests/outbound/templates.test.ts',
   'tests/web/healthz-readiness.test.ts', 'tests/corpus/**', 'tests/scale/**', 'tests/inbound/content-hash.test.ts',
+  'tests/cli/demo.test.ts', // the demo is the embedded SQLite default by definition
 ];
 
 export default defineConfig({

@@ -1,3 +1,4 @@
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,7 +14,9 @@ const SAMPLES = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../d
  */
 export async function demoCommand(opts: { serve?: boolean } = {}): Promise<number> {
   process.env.LOG_LEVEL ??= 'warn';
+  const wroteEnv = writeDemoEnv();
   const config = demoConfig();
+  if (wroteEnv) process.stdout.write('Se creó .env con valores de demostración (edítelo para su buzón real; ver .env.example).\n');
 
   const files = fs.readdirSync(SAMPLES).filter((f) => f.endsWith('.eml')).sort().map((f) => path.join(SAMPLES, f));
   process.stdout.write(`Mesa demo: ${files.length} correos de ejemplo → ${config.database.url}\n\n`);
@@ -29,7 +32,7 @@ export async function demoCommand(opts: { serve?: boolean } = {}): Promise<numbe
   process.stdout.write(`\nCorreos de salida (confirmaciones, avisos a consultores): ${sent}, como archivos .eml en ${emlDir}\n`);
   if (confirmation) {
     process.stdout.write(`La confirmación del caso #1 está en ${confirmation.file}\n`);
-    if (confirmation.link) process.stdout.write(`Su enlace «Consultar mi caso»${opts.serve ? '' : ' (con "npx mesa demo --serve")'}: ${confirmation.link}\n`);
+    if (confirmation.link) process.stdout.write(`Su enlace «Consultar mi caso»${opts.serve ? '' : ' (con "npx mesa start" o "npx mesa demo --serve" en marcha)'}: ${confirmation.link}\n`);
   }
   process.stdout.write(`\nDónde mirar: "npx mesa tickets", "npx mesa show N", "npx mesa quarantine", "npx mesa outbox"; los datos están en ${config.dataDir}.\n`);
   if (!opts.serve) return 0;
@@ -38,15 +41,39 @@ export async function demoCommand(opts: { serve?: boolean } = {}): Promise<numbe
   return startCommand(config);
 }
 
+/**
+ * Without a .env, the demo writes one with its values (and a fresh SECRET_KEY), so that `mesa tickets`, `mesa show`
+ * and `mesa start` afterwards see the same data and accept the links the demo mailed. An existing .env is never
+ * touched.
+ */
+function writeDemoEnv(): boolean {
+  const file = path.resolve('.env');
+  if (fs.existsSync(file)) return false;
+  const lines = [
+    '# Valores de demostración escritos por `mesa demo`. Vea .env.example para conectar un buzón real.',
+    ...Object.entries(DEMO_VALUES).filter(([k]) => k !== 'SECRET_KEY').map(([k, v]) => `${k}="${v}"`),
+    `SECRET_KEY=${crypto.randomBytes(32).toString('hex')}`,
+    '',
+  ];
+  try {
+    fs.writeFileSync(file, lines.join('\n'), { flag: 'wx', mode: 0o600 });
+    return true;
+  } catch {
+    return false; // read-only checkout, or another process wrote it first: the demo still runs with its defaults
+  }
+}
+
+const DEMO_VALUES = {
+  SUPPORT_ADDRESS: 'soporte@mesa-demo.example',
+  SUPPORT_NAME: 'Soporte Demo',
+  FALLBACK_ADDRESS: 'no-puedo-entrar@mesa-demo.example',
+  CONSULTANTS: 'ana.consultora@mesa-demo.example',
+  SECRET_KEY: 'demo-secret-key-only-for-mesa-demo-0123456789',
+};
+
 /** Demo values for whatever .env does not set (the real environment and .env still win). */
 function demoConfig() {
-  return configFromEnvironment({
-    SUPPORT_ADDRESS: 'soporte@mesa-demo.example',
-    SUPPORT_NAME: 'Soporte Demo',
-    FALLBACK_ADDRESS: 'no-puedo-entrar@mesa-demo.example',
-    CONSULTANTS: 'ana.consultora@mesa-demo.example',
-    SECRET_KEY: 'demo-secret-key-only-for-mesa-demo-0123456789',
-  });
+  return configFromEnvironment(DEMO_VALUES);
 }
 
 /** The confirmation mail of case #1 among the written .eml files, and the status-page link in it. */
