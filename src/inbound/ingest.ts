@@ -120,7 +120,7 @@ export class IngestService {
     rawDurable.catch(() => undefined); // awaited (and its error raised) inside the transaction
     let mail: InboundMail;
     try {
-      mail = await parseMail(raw);
+      mail = await parseMail(raw, {}, rawSha);
     } catch (err) {
       if (!isMesaError(err) || err.retryable) throw err;
       const head = await headerSummary(raw);

@@ -16,7 +16,8 @@ export interface ParseLimits {
  * HTML-only mail to text). We add what it leaves raw: the header map, envelope recipients, the report type of
  * DSNs and the text of embedded messages. A parse that throws or runs away becomes a MesaError, never a crash.
  */
-export async function parseMail(raw: Buffer, limits: ParseLimits = {}): Promise<InboundMail> {
+/** `rawSha256`: the caller's hash of `raw`, when it has one (ingest does), so a large mail is not hashed twice. */
+export async function parseMail(raw: Buffer, limits: ParseLimits = {}, rawSha256?: string): Promise<InboundMail> {
   if (isBlank(raw)) throw new MesaError('MAIL_EMPTY');
   let parsed: ParsedMail;
   const timeoutMs = limits.timeoutMs ?? 30_000;
@@ -60,7 +61,7 @@ export async function parseMail(raw: Buffer, limits: ParseLimits = {}): Promise<
   const returnPathRaw = headers.get('return-path')?.[0];
   return {
     raw,
-    rawSha256: BlobStore.sha256(raw),
+    rawSha256: rawSha256 ?? BlobStore.sha256(raw),
     contentHash: contentHash(raw),
     size: raw.length,
     messageId: parsed.messageId ? stripBrackets(parsed.messageId) : undefined,
