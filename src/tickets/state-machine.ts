@@ -22,24 +22,34 @@ export interface StageChange {
   to: Stage;
 }
 
+/** Stages and waiting share one mechanism: a table of named moves, each allowed from a list of states. */
+type MoveTable<S extends string> = Record<string, { readonly from: readonly S[]; readonly to: S }>;
+
+const allowedFrom = <S extends string>(table: MoveTable<S>, name: string, current: S): boolean => table[name].from.includes(current);
+
+/** The move in `table` that reaches `target` from `current`, if one is allowed. */
+function moveTo<S extends string, N extends string>(table: MoveTable<S>, current: S, target: S): N | undefined {
+  for (const [name, t] of Object.entries(table)) {
+    if (t.to === target && t.from.includes(current)) return name as N;
+  }
+  return undefined;
+}
+
 export function transition(current: Stage, name: TransitionName): StageChange {
   const t = TRANSITIONS[name];
-  if (!(t.from as readonly Stage[]).includes(current)) {
+  if (!allowedFrom<Stage>(TRANSITIONS, name, current)) {
     throw new MesaError('TRANSITION_REFUSED', `no se puede "${name}" un caso en etapa "${current}" (permitido desde: ${t.from.join(', ')})`);
   }
   return { transition: name, from: current, to: t.to };
 }
 
 export function canTransition(current: Stage, name: TransitionName): boolean {
-  return (TRANSITIONS[name].from as readonly Stage[]).includes(current);
+  return allowedFrom<Stage>(TRANSITIONS, name, current);
 }
 
 /** The transition that reaches `target` from `current`, if one is allowed. */
 export function transitionTo(current: Stage, target: Stage): TransitionName | undefined {
-  for (const [name, t] of Object.entries(TRANSITIONS)) {
-    if (t.to === target && (t.from as readonly Stage[]).includes(current)) return name as TransitionName;
-  }
-  return undefined;
+  return moveTo<Stage, TransitionName>(TRANSITIONS, current, target);
 }
 
 export function isOpen(stage: Stage): boolean {
@@ -74,17 +84,14 @@ export interface WaitingChange {
 export function changeWaiting(stage: Stage, current: WaitingOn, name: WaitingTransitionName): WaitingChange {
   const t = WAITING_TRANSITIONS[name];
   if (stage === 'cerrado') throw new MesaError('TRANSITION_REFUSED', `no se puede "${name}" en un caso cerrado`);
-  if (!(t.from as readonly WaitingOn[]).includes(current)) {
+  if (!allowedFrom<WaitingOn>(WAITING_TRANSITIONS, name, current)) {
     throw new MesaError('TRANSITION_REFUSED', `no se puede "${name}": el caso ya espera a "${current}"`);
   }
   return { transition: name, from: current, to: t.to };
 }
 
 export function waitingTransitionTo(current: WaitingOn, target: WaitingOn): WaitingTransitionName | undefined {
-  for (const [name, t] of Object.entries(WAITING_TRANSITIONS)) {
-    if (t.to === target && (t.from as readonly WaitingOn[]).includes(current)) return name as WaitingTransitionName;
-  }
-  return undefined;
+  return moveTo<WaitingOn, WaitingTransitionName>(WAITING_TRANSITIONS, current, target);
 }
 
 /** One line of the case's event log for a change: who, when, from, to, why (the "expediente"). */
