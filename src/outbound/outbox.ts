@@ -108,7 +108,10 @@ export class Outbox {
       await addThreadIds(trx, r.ticket.id, [messageId]);
       if (heldReason) await insertEvent(trx, { ticketId: r.ticket.id, type: 'mail_held', actor: 'mesa', to, reason: heldReason, at: r.now, data: { kind: r.kind } });
     }
-    const done = (trx as { executionPromise?: Promise<unknown> }).executionPromise;
+    // The outermost transaction's end: a savepoint's (a nested transaction) is only its release, not the commit.
+    let top = trx as { executionPromise?: Promise<unknown>; parentTransaction?: unknown };
+    while (top.parentTransaction) top = top.parentTransaction as typeof top;
+    const done = top.executionPromise;
     if (!heldReason && done && this.committed) done.then(this.committed, () => undefined);
     if (heldReason) this.deps.log.warn({ ticket: r.ticket?.number, kind: r.kind, reason: heldReason }, 'correo automático retenido');
     return { state: heldReason ? 'held' : 'pending', id, messageId, heldReason };

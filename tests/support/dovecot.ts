@@ -97,8 +97,10 @@ export async function startDovecot(opts: { users?: string[] } = {}): Promise<Dov
     // -F: stay in the foreground, so the process is ours to stop and dies with the test run.
     // detached: its own process group, so stop() can signal the imap/log/auth children together (signalled via
     // the master alone, an orphaned imap process keeps its client connected for ~10 s more).
+    if (!fs.existsSync(DOVECOT)) throw new Error(`no está Dovecot (${DOVECOT}): instálalo con \`apt-get install dovecot-imapd\` (lo hace .ci/run)`);
     child = spawn(DOVECOT, ['-F', '-c', confPath], { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
     child.stderr!.on('data', (d) => (stderr += d));
+    child.once('error', (err) => (stderr += String(err)));
     const exited = new Promise<never>((_, reject) => child!.once('exit', (code) => reject(new Error(`dovecot salió (${code}): ${stderr}\n${readLog()}`))));
     exited.catch(() => undefined);
     await Promise.race([waitForImapGreeting('127.0.0.1', port, 15_000), exited]);
