@@ -29,7 +29,7 @@ import { stateKey } from './mailbox-key.ts';
 
 export interface PollerDeps {
   db: Knex;
-  ingest: Pick<IngestService, 'ingest'>;
+  ingest: Pick<IngestService, 'ingestMany'>;
   logger: Logger;
 }
 
@@ -79,7 +79,7 @@ export class MailboxPoller {
     return this;
   }
 
-  /** Finishes the mail in hand (its ingest and its move), then logs out. */
+  /** Finishes the batch in hand (its ingest and its move), then logs out. */
   async stop(): Promise<void> {
     this.stopping = true;
     this.stopController.abort();
@@ -184,9 +184,9 @@ export class MailboxPoller {
     const uids = (found || []).filter((u) => u > lastUid).sort((a, b) => a - b);
     if (uids.length) this.log.debug({ count: uids.length, from: uids[0] }, 'correos nuevos');
 
-    // Sources come in batches (one FETCH per batch instead of one round trip per mail) and last_uid is written once
-    // per batch. A crash in the middle re-reads the batch's first mails: their ledger rows (looked up by source key
-    // before anything else) make them no-ops, so exactly-once still holds. Each mail keeps its own commit.
+    // Sources come in batches (one FETCH per batch instead of one round trip per mail), each batch is ingested in one
+    // group commit, and last_uid is written once per batch. A crash between the commit and last_uid re-reads the
+    // batch: its ledger rows (looked up by source key before anything else) make it a no-op, so exactly-once holds.
     let saved = lastUid;
     const progress = async () => {
       if (lastUid !== saved) await saveMailboxState(this.deps.db, name, { lastUid });
@@ -196,25 +196,25 @@ export class MailboxPoller {
       for (const batch of await this.batches(client, uids.slice(i, i + SIZE_CHUNK))) {
         if (this.halted) return 'stopped';
         const sources = await this.sources(client, batch);
-        for (const uid of batch) {
-          if (this.halted) break;
-          const source = sources.get(uid);
-          sources.delete(uid); // let the batch's earlier mails be collected while the later ones are ingested
-          if (source) {
-            const result: IngestResult = await this.deps.ingest.ingest(source, {
-              kind: 'imap', account: this.mailbox.name, folder: this.mailbox.mailbox, uidvalidity, uid,
-            });
-            if (result.outcome === 'tempfail') {
-              await progress();
-              await this.recordError(`correo UID ${uid} pendiente: ${result.detail ?? result.reason ?? 'tempfail'}`);
-              return 'tempfail';
-            }
-            // The effect and its ledger row are committed: only now may the mail leave the mailbox.
-            if (this.mailbox.processedFolder) await client.messageMove(String(uid), this.mailbox.processedFolder, { uid: true });
-          }
-          // Expunged by someone between SEARCH and FETCH: nothing to ingest, move on.
-          lastUid = uid;
+        // Expunged by someone between SEARCH and FETCH: no source, nothing to ingest.
+        const present = batch.filter((uid) => sources.has(uid));
+        // The whole batch in one group commit (IngestService.ingestMany); results in order, cut at a tempfail.
+        const results: IngestResult[] = present.length ? await this.deps.ingest.ingestMany(present.map((uid) => ({
+          raw: sources.get(uid)!, source: { kind: 'imap', account: this.mailbox.name, folder: this.mailbox.mailbox, uidvalidity, uid },
+        }))) : [];
+        sources.clear();
+        const committed = present.slice(0, results.filter((r) => r.outcome !== 'tempfail').length);
+        // The effects and their ledger rows are committed: only now may those mails leave the mailbox (one MOVE).
+        if (this.mailbox.processedFolder && committed.length) await client.messageMove(committed.join(','), this.mailbox.processedFolder, { uid: true });
+        const failed = results.find((r) => r.outcome === 'tempfail');
+        if (failed) {
+          const uid = present[results.indexOf(failed)];
+          lastUid = Math.max(lastUid, ...batch.filter((u) => u < uid));
+          await progress();
+          await this.recordError(`correo UID ${uid} pendiente: ${failed.detail ?? failed.reason ?? 'tempfail'}`);
+          return 'tempfail';
         }
+        lastUid = batch.at(-1)!;
         await progress();
         if (this.halted) return 'stopped';
       }

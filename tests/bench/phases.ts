@@ -73,7 +73,7 @@ export async function mesaIngest(imap: ImapTarget, expected: number, mesa: MesaE
   const before = Number((await app.db('ingest_ledger').count({ n: '*' }))[0].n);
   const { MailboxPoller } = await import('../../src/inbound/poller.ts');
   let inIngest = 0;
-  const timed = { ingest: async (raw: Buffer, source: any) => { const a = performance.now(); try { return await app.ingest.ingest(raw, source); } finally { inIngest += performance.now() - a; } } };
+  const timed = { ingestMany: async (items: any) => { const a = performance.now(); try { return await app.ingest.ingestMany(items); } finally { inIngest += performance.now() - a; } } };
   const t0 = performance.now();
   const poller = new MailboxPoller({ db: app.db, ingest: timed, logger }, config.mailboxes[0]).start();
   let done = 0;

@@ -171,10 +171,11 @@ describe('IMAP poller against a real Dovecot', () => {
     const observed = {
       ...a,
       ingest: {
-        ingest: async (raw: Buffer, source: Parameters<App['ingest']['ingest']>[1]) => {
-          const r = await a.ingest.ingest(raw, source);
-          const uid = source.kind === 'imap' ? source.uid : -1;
-          stillThereAfterIngest.push((await folderUids('support', 'T5')).some((m) => m.uid === uid));
+        ingestMany: async (items: Parameters<App['ingest']['ingestMany']>[0]) => {
+          const r = await a.ingest.ingestMany(items);
+          const uids = items.map((it) => (it.source.kind === 'imap' ? it.source.uid : -1));
+          const inbox = (await folderUids('support', 'T5')).map((m) => m.uid);
+          stillThereAfterIngest.push(uids.every((uid) => inbox.includes(uid)));
           return r;
         },
       },

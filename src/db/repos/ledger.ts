@@ -19,6 +19,15 @@ export async function findLedger(db: Db, sourceKey: string): Promise<LedgerRow |
   return r ? fromRow(r) : undefined;
 }
 
+/** The ledger rows of several sources at once (a poller batch), by source key. */
+export async function findLedgers(db: Db, sourceKeys: readonly string[]): Promise<Map<string, LedgerRow>> {
+  const out = new Map<string, LedgerRow>();
+  for (let i = 0; i < sourceKeys.length; i += 500) {
+    for (const r of await db('ingest_ledger').whereIn('source_key', sourceKeys.slice(i, i + 500))) out.set(r.source_key, fromRow(r));
+  }
+  return out;
+}
+
 export async function previousDeliveries(db: Db, contentHash: string, messageId?: string): Promise<LedgerRow[]> {
   const q = db('ingest_ledger').where({ content_hash: contentHash });
   if (messageId) q.orWhere({ message_id: messageId });

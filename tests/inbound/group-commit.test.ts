@@ -1,0 +1,71 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { App } from '../../src/app.ts';
+import type { MailSource } from '../../src/inbound/mail.ts';
+import { listCases } from '../../src/services/case-view.ts';
+import { testApp } from '../support/app.ts';
+
+/** IngestService.ingestMany: a poller batch in one transaction, each mail in its own savepoint. */
+const mail = (headers: Record<string, string>, body: string) =>
+  Buffer.from(Object.entries(headers).map(([k, v]) => `${k}: ${v}`).join('\r\n') + '\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n' + body, 'utf8');
+const imap = (uid: number): MailSource => ({ kind: 'imap', account: 'support', folder: 'INBOX', uidvalidity: 1, uid });
+const count = async (a: App, table: string) => Number((await a.db(table).count({ n: '*' }))[0].n);
+
+let app: App;
+afterEach(async () => app?.close());
+
+describe('group commit (ingestMany)', () => {
+  it('lets a mail continue a case opened earlier in the same batch, and sees a duplicate in it', async () => {
+    app = await testApp();
+    const first = mail({ From: 'Juan <juan@cliente.co>', To: 'soporte@mesa.test', Subject: 'Factura mal cargada', 'Message-ID': '<g1@cliente.co>' }, 'No carga la factura 123.');
+    const reply = mail({ From: 'juan@cliente.co', To: 'soporte@mesa.test', Subject: 'RE: [Caso #1] Factura mal cargada', 'Message-ID': '<g2@cliente.co>', 'In-Reply-To': '<g1@cliente.co>' }, 'Sigue igual.');
+    const results = await app.ingest.ingestMany([{ raw: first, source: imap(1) }, { raw: reply, source: imap(2) }, { raw: first, source: imap(3) }]);
+    expect(results.map((r) => [r.outcome, r.effect ?? r.reason, r.ticketNumber])).toEqual([
+      ['accepted', 'new_case', 1], ['accepted', 'follow_up', 1], ['ignored', 'duplicate', undefined],
+    ]);
+    expect(await count(app, 'ingest_ledger')).toBe(3);
+    expect(await count(app, 'messages')).toBe(2);
+    // The same batch offered again (a crash before last_uid was saved): every mail is known, nothing doubles.
+    const again = await app.ingest.ingestMany([{ raw: first, source: imap(1) }, { raw: reply, source: imap(2) }, { raw: first, source: imap(3) }]);
+    expect(again.every((r) => r.alreadyProcessed)).toBe(true);
+    expect(await count(app, 'ingest_ledger')).toBe(3);
+  });
+
+  it('rolls back only the mail that trips a bug, quarantines it, and keeps the numbers of the others consecutive', async () => {
+    app = await testApp();
+    // A notifier that fails on one case: the failure happens deep inside that mail's writes.
+    app.cases.addNotifier({ onCaseEvent: async (_trx, e) => { if (e.type === 'case_opened' && e.ticket.subject.includes('rompe')) throw new Error('fallo de prueba'); } });
+    const mk = (i: number, subject: string) => mail({ From: `p${i}@org${i}.co`, To: 'soporte@mesa.test', Subject: subject, 'Message-ID': `<b${i}@x>` }, `texto ${i}`);
+    const results = await app.ingest.ingestMany([{ raw: mk(1, 'Uno'), source: imap(1) }, { raw: mk(2, 'Esto rompe'), source: imap(2) }, { raw: mk(3, 'Tres'), source: imap(3) }]);
+    expect(results.map((r) => [r.outcome, r.effect ?? r.reason, r.ticketNumber])).toEqual([
+      ['accepted', 'new_case', 1], ['rejected', 'internal_error', undefined], ['accepted', 'new_case', 2],
+    ]);
+    expect((await listCases(app.db)).map((c) => [c.number, c.subject]).sort()).toEqual([[1, 'Uno'], [2, 'Tres']]);
+    expect(await app.db('quarantine').select('reason', 'subject')).toEqual([{ reason: 'internal_error', subject: 'Esto rompe' }]);
+    // Nothing of the broken mail's case survived: no message, no mail queued for it.
+    expect(await count(app, 'messages')).toBe(2);
+    expect((await app.db('outbox').select('ticket_id')).every((r) => r.ticket_id !== null)).toBe(true);
+    expect(await count(app, 'ingest_ledger')).toBe(3);
+  });
+
+  it('records nothing of the batch when storage fails (tempfail), and all of it on the retry', async () => {
+    app = await testApp();
+    const blobs = path.join(app.config.dataDir, 'blobs');
+    fs.rmSync(blobs, { recursive: true, force: true });
+    fs.writeFileSync(blobs, 'no es una carpeta');
+    const items = [1, 2, 3].map((i) => ({ raw: mail({ From: `p${i}@org${i}.co`, To: 'soporte@mesa.test', Subject: `Caso ${i}`, 'Message-ID': `<t${i}@x>` }, `texto ${i}`), source: imap(i) }));
+    const failed = await app.ingest.ingestMany(items);
+    expect(failed).toHaveLength(1);
+    expect(failed[0]).toMatchObject({ outcome: 'tempfail', reason: 'STORAGE_FAILED' });
+    expect(await count(app, 'ingest_ledger')).toBe(0);
+    expect(await count(app, 'tickets')).toBe(0);
+    expect(await count(app, 'outbox')).toBe(0);
+
+    fs.rmSync(blobs);
+    fs.mkdirSync(blobs);
+    const retried = await app.ingest.ingestMany(items);
+    expect(retried.map((r) => r.ticketNumber)).toEqual([1, 2, 3]);
+    expect(await count(app, 'ingest_ledger')).toBe(3);
+  });
+});
