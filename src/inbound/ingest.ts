@@ -171,7 +171,7 @@ export class IngestService {
     const rawDurable = this.deps.blobs.put(raw);
     rawDurable.catch(() => undefined); // awaited (and its error raised) inside the transaction
     try {
-      return { ...base, kind: 'parsed', mail: await parseMail(raw, {}, rawSha), rawDurable };
+      return { ...base, kind: 'parsed', mail: await parseMail(raw, {}, rawSha, this.deps.blobs), rawDurable };
     } catch (err) {
       if (!isMesaError(err) || err.retryable) throw err;
       const head = await headerSummary(raw);
@@ -307,7 +307,7 @@ export class IngestService {
         skipped.push(`${a.filename} (${a.size} bytes)`);
         continue;
       }
-      attachments.push({ filename: a.filename, contentType: a.contentType, size: a.size, sha256: await blobs.put(a.content, { derived: true }), contentId: a.contentId, inline: a.inline });
+      attachments.push({ filename: a.filename, contentType: a.contentType, size: a.size, sha256: a.sha256 ?? await blobs.put(a.content ?? Buffer.alloc(0), { derived: true }), contentId: a.contentId, inline: a.inline });
     }
     return { rawSha256: mail.rawSha256, rawDurable, htmlSha256, attachments, skipped };
   }

@@ -9,7 +9,11 @@ export interface InboundAttachment {
   filename: string;
   contentType: string;
   size: number;
-  content: Buffer;
+  /** In memory: when parsed without a blob store, and always for embedded messages and delivery reports (small,
+   * read by the filters). Otherwise the content was streamed into the blob store while parsing: see `sha256`. */
+  content?: Buffer;
+  /** The blob already holding the content (written while parsing, src/inbound/mime-stream.ts). */
+  sha256?: string;
   contentId?: string;
   inline: boolean;
 }

@@ -1,11 +1,12 @@
 import crypto from 'node:crypto';
 import { Readable } from 'node:stream';
-import { simpleParser, type AddressObject, type ParsedMail } from 'mailparser';
+import type { AddressObject } from 'mailparser';
 import { MesaError } from '../errors.ts';
 import { BlobStore } from '../storage/blobs.ts';
 import type { Address, InboundAttachment, InboundMail } from './mail.ts';
 import { looksMisdecoded, relabelForSniffing, SniffingIconv } from './charset.ts';
 import { htmlToText } from './quotes.ts';
+import { parseMime, type ParsedMime } from './mime-stream.ts';
 
 export interface ParseLimits {
   timeoutMs?: number;
@@ -16,17 +17,18 @@ export interface ParseLimits {
  * HTML-only mail to text). We add what it leaves raw: the header map, envelope recipients, the report type of
  * DSNs and the text of embedded messages. A parse that throws or runs away becomes a MesaError, never a crash.
  */
-/** `rawSha256`: the caller's hash of `raw`, when it has one (ingest does), so a large mail is not hashed twice. */
-export async function parseMail(raw: Buffer, limits: ParseLimits = {}, rawSha256?: string): Promise<InboundMail> {
+/** `rawSha256`: the caller's hash of `raw`, when it has one (ingest does), so a large mail is not hashed twice.
+ * `store`: attachments are streamed into it while parsing (see mime-stream.ts) instead of held in memory. */
+export async function parseMail(raw: Buffer, limits: ParseLimits = {}, rawSha256?: string, store?: BlobStore): Promise<InboundMail> {
   if (isBlank(raw)) throw new MesaError('MAIL_EMPTY');
-  let parsed: ParsedMail;
+  let parsed: ParsedMime;
   const timeoutMs = limits.timeoutMs ?? 30_000;
   const input = normalizeLineEnds(raw);
   try {
-    parsed = await withTimeout(parser(input, false), timeoutMs);
+    parsed = await withTimeout(parser(input, false, store), timeoutMs);
     // A lying charset label (see charset.ts): parse again with the labels checked against the bytes.
     if (looksMisdecoded(`${parsed.text ?? ''}${typeof parsed.html === 'string' ? parsed.html : ''}`)) {
-      parsed = await withTimeout(parser(relabelForSniffing(input), true), timeoutMs);
+      parsed = await withTimeout(parser(relabelForSniffing(input), true, store), timeoutMs);
     }
   } catch (err) {
     if (err instanceof MesaError) throw err;
@@ -40,13 +42,14 @@ export async function parseMail(raw: Buffer, limits: ParseLimits = {}, rawSha256
   for (const a of parsed.attachments ?? []) {
     const contentType = (a.contentType || 'application/octet-stream').toLowerCase();
     if (contentType === 'message/rfc822' || contentType === 'text/rfc822-headers' || contentType === 'message/delivery-status' || contentType === 'message/global' || contentType === 'message/global-headers') {
-      embedded.push(a.content.subarray(0, 64 * 1024).toString('utf8'));
+      if (a.content) embedded.push(a.content.subarray(0, 64 * 1024).toString('utf8'));
     }
     attachments.push({
       filename: safeFilename(a.filename, contentType, attachments.length + 1),
       contentType,
-      size: a.size ?? a.content.length,
+      size: a.size ?? a.content?.length ?? 0,
       content: a.content,
+      sha256: a.sha256,
       contentId: a.contentId ? stripBrackets(a.contentId) : undefined,
       inline: a.contentDisposition === 'inline' || Boolean(a.related),
     });
@@ -94,8 +97,8 @@ export async function parseMail(raw: Buffer, limits: ParseLimits = {}, rawSha256
 // The source goes in as 64 KiB slices of the same buffer (no copy) through a stream: given one whole Buffer,
 // mailparser splits it into lines with no backpressure and every decoded piece of a large attachment is queued at
 // once (peak RSS +196 MB for a 25 MB attachment; +63 MB streamed).
-const parser = (input: Buffer, sniff: boolean) =>
-  simpleParser(Readable.from(slices(input), { objectMode: false }), { skipImageLinks: true, skipTextToHtml: true, skipHtmlToText: true, maxHtmlLengthToParse: 5 * 1024 * 1024, ...(sniff ? { Iconv: SniffingIconv } : {}) } as Parameters<typeof simpleParser>[1]);
+const parser = (input: Buffer, sniff: boolean, store?: BlobStore) =>
+  parseMime(Readable.from(slices(input), { objectMode: false }), { skipImageLinks: true, skipTextToHtml: true, skipHtmlToText: true, maxHtmlLengthToParse: 5 * 1024 * 1024, ...(sniff ? { Iconv: SniffingIconv } : {}) } as ConstructorParameters<typeof import('mailparser').MailParser>[0], store);
 
 function* slices(buf: Buffer, size = 64 * 1024): Generator<Buffer> {
   for (let i = 0; i < buf.length; i += size) yield buf.subarray(i, i + size);
@@ -111,7 +114,7 @@ async function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
   }
 }
 
-function headerMap(parsed: ParsedMail): Map<string, string[]> {
+function headerMap(parsed: ParsedMime): Map<string, string[]> {
   const map = new Map<string, string[]>();
   for (const { key, line } of parsed.headerLines ?? []) {
     const idx = line.indexOf(':');

@@ -1,7 +1,11 @@
 import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { isMesaError } from '../../src/errors.ts';
 import { parseMail, trimReferences } from '../../src/inbound/parse.ts';
+import { BlobStore } from '../../src/storage/blobs.ts';
 
 const mail = (head: string, body: Buffer | string) => Buffer.concat([Buffer.from(head.replace(/\n/g, '\r\n') + '\r\n\r\n', 'latin1'), Buffer.isBuffer(body) ? body : Buffer.from(body, 'utf8')]);
 
@@ -68,5 +72,39 @@ describe('parseMail on bad input', () => {
     const m = await parseMail(mail('From: a@cliente.co\nSubject: x\nMIME-Version: 1.0\nContent-Type: text/html; charset=utf-8', '<p>Hola <b>mundo</b></p>'));
     expect(m.textFromHtml).toBe(true);
     expect(m.text.trim()).toBe('Hola mundo');
+  });
+});
+
+describe('parseMail with a blob store (attachments streamed to disk)', () => {
+  it('writes an attachment into the store while parsing, and keeps an embedded message in memory for the filters', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mesa-parse-'));
+    try {
+      const store = new BlobStore(dir);
+      const file = crypto.randomBytes(300_000);
+      const original = 'From: soporte@mesa.test\r\nSubject: [Caso #7] Respaldo\r\nMessage-ID: <caso-7@mesa.test>\r\n\r\nHola\r\n';
+      const raw = Buffer.from([
+        'From: a@cliente.co', 'Subject: respaldo', 'MIME-Version: 1.0', 'Content-Type: multipart/mixed; boundary="b"', '',
+        '--b', 'Content-Type: text/plain; charset=utf-8', '', 'Adjunto el respaldo.',
+        '--b', 'Content-Type: application/zip; name="respaldo.zip"', 'Content-Disposition: attachment; filename="respaldo.zip"', 'Content-Transfer-Encoding: base64', '',
+        file.toString('base64').replace(/.{76}/g, '$&\r\n'),
+        '--b', 'Content-Type: message/rfc822', '', original,
+        '--b--', '',
+      ].join('\r\n'));
+      const m = await parseMail(raw, {}, undefined, store);
+      const zip = m.attachments.find((a) => a.filename === 'respaldo.zip')!;
+      expect(zip.content).toBeUndefined();
+      expect(zip.size).toBe(file.length);
+      expect(zip.sha256).toBe(BlobStore.sha256(file));
+      expect((await store.get(zip.sha256!)).equals(file)).toBe(true);
+      const embedded = m.attachments.find((a) => a.contentType === 'message/rfc822')!;
+      expect(embedded.sha256).toBeUndefined();
+      expect(embedded.content?.toString()).toContain('Message-ID: <caso-7@mesa.test>');
+      expect(m.embeddedHeaders).toContain('Message-ID: <caso-7@mesa.test>');
+      expect(m.text.trim()).toBe('Adjunto el respaldo.');
+      // Nothing left half-written.
+      expect(fs.readdirSync(path.join(dir, 'tmp'))).toEqual([]);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

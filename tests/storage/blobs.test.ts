@@ -1,6 +1,8 @@
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { Readable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { BlobStore } from '../../src/storage/blobs.ts';
 
@@ -33,5 +35,19 @@ describe('blob store', () => {
     fs.writeFileSync(blobs.pathFor(sha), ''); // what delayed allocation can leave after a power loss
     expect(await blobs.put(data, { derived: true })).toBe(sha);
     expect(await blobs.get(sha)).toEqual(data);
+  });
+
+  it('stores a stream by its hash without a temporary file left over, and says STORAGE_FAILED when the stream breaks', async () => {
+    const blobs = store();
+    const data = crypto.randomBytes(200_000);
+    const chunks = () => Readable.from([data.subarray(0, 70_000), data.subarray(70_000)]);
+    const first = await blobs.putStream(chunks());
+    expect(first).toEqual({ sha256: BlobStore.sha256(data), size: data.length });
+    expect((await blobs.get(first.sha256)).equals(data)).toBe(true);
+    expect(await blobs.putStream(chunks())).toEqual(first); // same content: same blob
+    const broken = new Readable({ read() { this.destroy(new Error('conexión cortada')); } });
+    const err = await blobs.putStream(broken).catch((e) => e);
+    expect(err).toMatchObject({ code: 'STORAGE_FAILED', retryable: true });
+    expect(fs.readdirSync(path.join(path.dirname(path.dirname(blobs.pathFor(first.sha256))), 'tmp'))).toEqual([]);
   });
 });
