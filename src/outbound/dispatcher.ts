@@ -1,9 +1,11 @@
 import crypto from 'node:crypto';
 import os from 'node:os';
+import fs from 'node:fs';
 import PQueue from 'p-queue';
 import type { Knex } from 'knex';
 import type { Config } from '../config.ts';
 import * as repo from '../db/repos/outbox.ts';
+import { MesaError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 import type { BlobStore } from '../storage/blobs.ts';
 import { createTransport, type MailTransport } from './transport.ts';
@@ -135,7 +137,13 @@ export class Dispatcher {
     try {
       const m = row.mail;
       const attachments = [];
-      for (const a of m.attachments) attachments.push({ filename: a.filename, contentType: a.contentType, content: await this.o.blobs.get(a.sha256) });
+      // By path: nodemailer streams the file into the message, so a 25 MB attachment is never a Buffer here. A blob
+      // gone missing fails this attempt like any other send error (retried, then dead-lettered).
+      for (const a of m.attachments) {
+        const file = this.o.blobs.pathFor(a.sha256);
+        await fs.promises.access(file).catch((err) => { throw new MesaError('STORAGE_FAILED', `adjunto ${a.filename}: ${err.code}`, { cause: err }); });
+        attachments.push({ filename: a.filename, contentType: a.contentType, path: file });
+      }
       await this.transport.send({
         rowId: row.id,
         from: { name: m.from.name, address: m.from.address },
