@@ -70,9 +70,9 @@ async function main() {
     }
     if (wants('memory')) {
       await fill(dovecot, 'big', [mailWithAttachment(BIG)]);
-      const big = await child<PhaseResult>({ phase: 'mesa-ingest', imap: imap('big'), expected: 1, mesa: await mesaDb('big') });
+      const big = await bigMail(dovecot, sink);
       json.memory = { big };
-      rows.push({ figure: `peak RSS, one mail with ${flags['big-mb']} MB attachment`, mesa: big.peakRssMb, target: '≤ 250 MB', ok: big.peakRssMb <= 250, unit: 'MB' });
+      rows.push({ figure: `peak RSS, one mail with ${flags['big-mb']} MB attachment`, mesa: big.peakRssMb, target: '≤ 250 MB', ok: big.peakRssMb <= 250, unit: 'MB', note: `mesa start, until its ${big.sent} mails were sent; ${big.idleRssMb} MB idle` });
     }
     if (wants('growth')) {
       const growth: Record<string, PhaseResult> = {};
@@ -184,7 +184,7 @@ async function idleFloor(dovecot: Dovecot, target: ImapTarget, k: number): Promi
   return out;
 }
 
-interface RunningMesa { ready: Promise<number>; stop(): Promise<void> }
+interface RunningMesa { pid: number; ready: Promise<number>; stop(): Promise<void> }
 
 /** `mesa start` as an operator runs it: its own process, the bench Dovecot folder, the sink, a free HTTP port. */
 async function startMesa(dovecot: Dovecot, sink: BenchSink, folder: string, db: { databaseUrl?: string; env: Record<string, string> }, dataDir?: string): Promise<RunningMesa> {
@@ -211,6 +211,7 @@ async function startMesa(dovecot: Dovecot, sink: BenchSink, folder: string, db: 
     }
   })();
   return {
+    pid: p.pid!,
     ready,
     async stop() {
       p.kill('SIGTERM');
@@ -219,6 +220,54 @@ async function startMesa(dovecot: Dovecot, sink: BenchSink, folder: string, db: 
       clearTimeout(t);
     },
   };
+}
+
+/**
+ * The memory figure as an operator would see it: `mesa start` (the production process, not a bench child) reads one
+ * mail with a large attachment from its folder, files the case and sends its mail (the consultants' notice carries the
+ * file); peak RSS is the kernel's high-water mark (VmHWM) of that process over the whole of it.
+ */
+async function bigMail(dovecot: Dovecot, sink: BenchSink): Promise<{ peakRssMb: number; idleRssMb: number; sent: number; ms: number }> {
+  sink.reset();
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mesa-bench-big-'));
+  const db = await mesaDb('big');
+  const probe = knexFactory(db.databaseUrl ? { client: 'pg', connection: db.databaseUrl } : { client: 'better-sqlite3', connection: { filename: path.join(dir, 'mesa.sqlite') }, useNullAsDefault: true });
+  process.stderr.write('  mesa start (big) …');
+  // A first start on another folder migrates the database and compiles the templates into DATA_DIR/cache, as on any
+  // server after its first day: the figure is a running Mesa's, not the one-off cost of loading mjml.
+  const first = await startMesa(dovecot, sink, 'big-warm', db, dir);
+  await first.ready.finally(() => first.stop());
+  const mesa = await startMesa(dovecot, sink, 'big', db, dir);
+  try {
+    await mesa.ready;
+    const idleRssMb = vmHwmMb(mesa.pid);
+    const t0 = performance.now();
+    let sent = 0;
+    for (;;) {
+      const ledger = await probe('ingest_ledger').count({ n: '*' }).then((r) => Number(r[0].n), () => 0);
+      const open = ledger ? Number((await probe('outbox').whereIn('state', ['pending', 'sending']).count({ n: '*' }))[0].n) : 1;
+      if (ledger >= 1 && open === 0) {
+        sent = Number((await probe('outbox').where({ state: 'sent' }).count({ n: '*' }))[0].n);
+        break;
+      }
+      if (performance.now() - t0 > 120_000) throw new Error('el correo grande no se procesó en 2 minutos');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const ms = performance.now() - t0;
+    const peakRssMb = vmHwmMb(mesa.pid);
+    process.stderr.write(` ${peakRssMb} MB (idle ${idleRssMb} MB)\n`);
+    return { peakRssMb, idleRssMb, sent, ms: Math.round(ms) };
+  } finally {
+    await probe.destroy();
+    await mesa.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** A process's peak resident set so far (Linux /proc), in MB as process.resourceUsage().maxRSS is reported. */
+function vmHwmMb(pid: number): number {
+  const kb = Number(/VmHWM:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]);
+  return Math.round(kb / 1024);
 }
 
 async function startupTime(dovecot: Dovecot, sink: BenchSink, db: { databaseUrl?: string; env: Record<string, string> }): Promise<number> {
