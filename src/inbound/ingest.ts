@@ -19,6 +19,7 @@ import { fullTextOf } from './quotes.ts';
 import { organizationFacts } from './organization-context.ts';
 import type { Policy } from '../policy/policy.ts';
 import type { LifecycleService } from '../services/lifecycle.ts';
+import type { Ticket, TicketView } from '../tickets/types.ts';
 import type { OpenCaseInput } from '../services/cases.ts';
 
 export type Outcome = 'accepted' | 'ignored' | 'rejected' | 'tempfail';
@@ -254,7 +255,9 @@ export class IngestService {
         messageRowId = opened.messageRowId;
         ticketNumber = opened.ticket.number;
       } else {
-        const ticket = await findTicketById(trx, effect.ticketId);
+        // The case as the context read it, in this same savepoint a moment ago: no second read.
+        const seen = [ctx.taggedTicket, ...ctx.referencedTickets, ...ctx.embeddedTickets].find((t) => t?.id === effect.ticketId);
+        const ticket = seen ? withoutParticipants(seen) : await findTicketById(trx, effect.ticketId);
         if (!ticket) throw new Error(`caso ${effect.number} desapareció durante el proceso`);
         ticketId = ticket.id;
         ticketNumber = ticket.number;
@@ -399,6 +402,11 @@ type Job = { index: number; raw: Buffer; rawSha: string; source: MailSource; sou
   | { kind: 'parsed'; mail: InboundMail; rawDurable: Promise<string> }
   | { kind: 'quarantine'; hash: string; reason: ReasonCode; detail: string; head: { from?: string; subject?: string; messageId?: string } }
 );
+
+function withoutParticipants(view: TicketView): Ticket {
+  const { participants: _participants, ...ticket } = view;
+  return ticket;
+}
 
 /** The results in order, up to and including the first tempfail (nothing after it was recorded). */
 function cutAtTempfail(results: IngestResult[]): IngestResult[] {
