@@ -36,6 +36,9 @@ export class TemplateRenderer {
   private readonly html = new Map<TemplateName, string>();
   private readonly text = new Map<TemplateName, string>();
   private readonly strings = new Map<Locale, Strings>();
+  private readonly tables = new Map<string, Strings>();
+  private readonly layouts = new Map<TemplateName, Layout>();
+  private readonly preparedStrings = new Map<string, Prepared>();
   /** How long the MJML compilations took, for the record (ms). */
   compileMs = 0;
 
@@ -48,7 +51,7 @@ export class TemplateRenderer {
 
   /** Compiles every template now (a service may call this at start so the first mail does not pay for it). */
   warm(): this {
-    for (const n of TEMPLATE_NAMES) this.compiled(n);
+    for (const n of TEMPLATE_NAMES) this.layoutOf(n);
     return this;
   }
 
@@ -96,8 +99,35 @@ export class TemplateRenderer {
 
   /** The raw (unrendered) string table for a template: common strings overlaid with the template's own. */
   table(name: TemplateName, locale: Locale): Strings {
-    const all = this.stringsOf(locale);
-    return { ...all.common, ...all[name] };
+    return { ...this.baseTable(name, locale) };
+  }
+
+  /** The same table, built once per template and locale: render() copies it only when a `pick` writes to it. */
+  private baseTable(name: TemplateName, locale: Locale): Strings {
+    const key = `${locale}\0${name}`;
+    let t = this.tables.get(key);
+    if (!t) {
+      const all = this.stringsOf(locale);
+      t = { ...all.common, ...all[name] } as Strings;
+      this.tables.set(key, t);
+    }
+    return t;
+  }
+
+  /**
+   * Both layouts of a template, parsed once, with the `s.<name>` strings each uses (read from Mustache's parse
+   * tree, sections included). Only these are filled per mail: a table holds a dozen strings and a layout uses
+   * some of them.
+   */
+  private layoutOf(name: TemplateName): Layout {
+    let l = this.layouts.get(name);
+    if (!l) {
+      const html = this.compiled(name);
+      const text = this.textOf(name);
+      l = { html, htmlTokens: mustache.parse(html), htmlRefs: referencedStrings(html), text, textTokens: mustache.parse(text), textRefs: referencedStrings(text) };
+      this.layouts.set(name, l);
+    }
+    return l;
   }
 
   commandHelp(locale: Locale): Record<string, string> {
@@ -109,23 +139,96 @@ export class TemplateRenderer {
    * strings as `s.heading` (dot paths reach nested tables, e.g. `reasons.too_large`).
    */
   render(name: TemplateName, locale: Locale, data: Record<string, unknown>, pick: Record<string, string> = {}): Rendered {
-    const table = this.table(name, locale);
-    for (const [slot, key] of Object.entries(pick)) table[slot] = key.split('.').reduce((o: any, k) => o?.[k], table);
+    const layout = this.layoutOf(name);
+    const slots = Object.keys(pick);
+    let table = this.baseTable(name, locale);
+    if (slots.length) {
+      table = { ...table };
+      for (const [slot, key] of Object.entries(pick)) table[slot] = key.split('.').reduce((o: any, k) => o?.[k], table);
+    }
     const sHtml: Record<string, string> = {};
     const sText: Record<string, string> = {};
-    for (const [k, v] of Object.entries(table)) {
-      if (typeof v !== 'string') continue;
-      sHtml[k] = mustache.render(v, data);
+    for (const k of layout.htmlRefs ?? Object.keys(table)) {
+      const v = table[k];
+      if (typeof v !== 'string' || !Object.hasOwn(table, k)) continue;
+      const p = this.prepared(v);
+      sHtml[k] = p.htmlTokens ? fill(p.htmlTokens, v, data) : v;
+    }
+    // The subject comes from the text of `title`; a pick's slot is filled whether or not a layout shows it.
+    for (const k of layout.textRefs ? [...layout.textRefs, 'title', ...slots] : Object.keys(table)) {
+      const v = table[k];
+      if (typeof v !== 'string' || !Object.hasOwn(table, k) || Object.hasOwn(sText, k)) continue;
       // Our strings may carry a little markup (<strong>); it is dropped from the template text before the
       // data goes in, so that a "<" written by a customer survives in the text part.
-      sText[k] = mustache.render(v.replace(/<[^>]+>/g, ''), data, {}, plain);
+      const p = this.prepared(v);
+      sText[k] = p.textTokens ? fill(p.textTokens, p.stripped, data, plain) : p.stripped;
     }
     return {
       subject: sText.title.replace(/\s+/g, ' ').trim(),
-      html: mustache.render(this.compiled(name), { ...data, s: sHtml }),
-      text: mustache.render(this.textOf(name), { ...data, s: sText }, {}, plain).replace(/\n{3,}/g, '\n\n'),
+      html: fill(layout.htmlTokens, layout.html, { ...data, s: sHtml }),
+      text: fill(layout.textTokens, layout.text, { ...data, s: sText }, plain).replace(/\n{3,}/g, '\n\n'),
     };
   }
+
+  /** A string's text form (markup dropped) and each form's parse, when it has a tag at all: without one,
+   * Mustache would return it unchanged, so it is used as is. */
+  private prepared(v: string): Prepared {
+    let p = this.preparedStrings.get(v);
+    if (!p) {
+      const stripped = v.replace(/<[^>]+>/g, '');
+      p = { stripped, htmlTokens: v.includes('{{') ? mustache.parse(v) : undefined, textTokens: stripped.includes('{{') ? mustache.parse(stripped) : undefined };
+      this.preparedStrings.set(v, p);
+    }
+    return p;
+  }
+}
+
+interface Layout {
+  html: string;
+  htmlTokens: Tokens;
+  /** undefined: the layout refers to `s` as a whole (or has a partial), so every string is filled. */
+  htmlRefs?: string[];
+  text: string;
+  textTokens: Tokens;
+  textRefs?: string[];
+}
+
+interface Prepared {
+  stripped: string;
+  htmlTokens?: Tokens;
+  textTokens?: Tokens;
+}
+
+type Tokens = ReturnType<typeof mustache.parse>;
+const writer = new mustache.Writer();
+
+/**
+ * `mustache.render(template, view, undefined, config)` over a template parsed beforehand: render() looks the
+ * parse up in its cache under `template + ':{{:}}'`, which copies and hashes the whole 16 KB layout on every mail.
+ * The rest is what render() does: a new Context over the view, the same tokens, the template for lambdas.
+ */
+function fill(tokens: Tokens, template: string, view: object, config?: typeof plain): string {
+  // @types/mustache declares the tokens as string[][]; they are what mustache.parse() returns.
+  return writer.renderTokens(tokens as unknown as string[][], new mustache.Context(view), undefined, template, config);
+}
+
+/** The names `x` of every `s.x` tag in a template, or undefined when it uses `s` itself or a partial. */
+export function referencedStrings(template: string): string[] | undefined {
+  const names = new Set<string>();
+  let whole = false;
+  const walk = (tokens: any[]): void => {
+    for (const t of tokens) {
+      const [type, value] = t as [string, string];
+      if (type === '>') whole = true;
+      if (type === 'name' || type === '&' || type === '#' || type === '^') {
+        if (value === 's') whole = true;
+        else if (value.startsWith('s.')) names.add(value.slice(2).split('.')[0]);
+      }
+      if (Array.isArray(t[4])) walk(t[4]);
+    }
+  };
+  walk(mustache.parse(template));
+  return whole ? undefined : [...names];
 }
 
 /** Text as lines for `{{#lines}}{{.}}<br>{{/lines}}`: escaping stays with Mustache, line breaks stay visible. */
