@@ -25,16 +25,27 @@ export function linkUrl(publicUrl: string, token: string): string {
   return `${publicUrl.replace(/\/+$/, '')}${LINK_PATH}${token}`;
 }
 
+export interface IssueParams {
+  ticketId: number;
+  number: number;
+  recipient: string;
+  now: number;
+  /**
+   * The recipient has no link on this case yet: the case was opened in this transaction and this is its first
+   * link for them. There is nothing to look up then, so the link is one INSERT of generation 1 (a wrong promise
+   * fails on the (ticket, recipient, generation) unique index, it does not hand out a second link).
+   */
+  fresh?: boolean;
+}
+
 /** The URL for `recipient` on the case: the current link when it has life left, else a new generation. */
-export async function issueLink(
-  trx: Db,
-  s: LinkSettings,
-  p: { ticketId: number; number: number; recipient: string; now: number },
-): Promise<string> {
+export async function issueLink(trx: Db, s: LinkSettings, p: IssueParams): Promise<string> {
   const recipient = p.recipient.toLowerCase();
-  const current = await repo.findUsableLink(trx, p.ticketId, recipient, p.now + Math.min(MIN_REMAINING, (s.ttlDays * DAY) / 2));
-  if (current) return linkUrl(s.publicUrl, makeToken(s.secretKey, { number: p.number, recipient, generation: current.generation, expiresAt: current.expiresAt }));
-  const generation = (await repo.lastGeneration(trx, p.ticketId, recipient)) + 1;
+  if (!p.fresh) {
+    const current = await repo.findUsableLink(trx, p.ticketId, recipient, p.now + Math.min(MIN_REMAINING, (s.ttlDays * DAY) / 2));
+    if (current) return linkUrl(s.publicUrl, makeToken(s.secretKey, { number: p.number, recipient, generation: current.generation, expiresAt: current.expiresAt }));
+  }
+  const generation = p.fresh ? 1 : (await repo.lastGeneration(trx, p.ticketId, recipient)) + 1;
   const expiresAt = Math.floor((p.now + s.ttlDays * DAY) / 1000) * 1000;
   const token = makeToken(s.secretKey, { number: p.number, recipient, generation, expiresAt });
   await repo.insertLink(trx, { ticketId: p.ticketId, recipient, generation, tokenHash: tokenHash(token), expiresAt, now: p.now });
@@ -81,9 +92,27 @@ export function linkSettings(config: { secretKey: string; publicUrl: string; out
  * calls `verifyToken(db, token, now)`, the notifier `issueLink(trx, {...})`.
  */
 export class LinkService {
+  /** (case, recipient) pairs this service issued a link for, per outermost transaction. */
+  private readonly issued = new WeakMap<object, Set<string>>();
+
   constructor(readonly settings: LinkSettings) {}
-  issueLink(trx: Db, p: { ticketId: number; number: number; recipient: string; now: number }): Promise<string> {
-    return issueLink(trx, this.settings, p);
+
+  /**
+   * `fresh`: the case was opened in this transaction (see IssueParams). Only the first link per recipient takes
+   * the one-INSERT path: a second one in the same transaction (the requester is also a consultant) looks up the
+   * first as before. Keyed by the outermost transaction, so that a savepoint's links count for its parent too.
+   */
+  issueLink(trx: Db, p: IssueParams): Promise<string> {
+    // Outside a transaction there is no "this transaction" to speak of, nor anything to remember.
+    if (!(trx as { isTransaction?: boolean }).isTransaction) return issueLink(trx, this.settings, { ...p, fresh: false });
+    let top = trx as { parentTransaction?: unknown };
+    while (top.parentTransaction) top = top.parentTransaction as typeof top;
+    const seen = this.issued.get(top) ?? new Set<string>();
+    this.issued.set(top, seen);
+    const key = `${p.ticketId}\0${p.recipient.toLowerCase()}`;
+    const fresh = Boolean(p.fresh) && !seen.has(key);
+    seen.add(key);
+    return issueLink(trx, this.settings, { ...p, fresh });
   }
   verifyToken(db: Db, token: string, now: number): Promise<VerifyResult> {
     return verifyToken(db, this.settings.secretKey, token, now);

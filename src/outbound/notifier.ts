@@ -100,8 +100,9 @@ export class MailNotifier implements Notifier {
     return at;
   }
 
-  private link(trx: Knex.Transaction, t: Ticket, recipient: string, now: number): Promise<string> {
-    return this.deps.links.issueLink(trx, { ticketId: t.id, number: t.number, recipient, now });
+  /** `fresh`: the case was opened in this transaction, so its links are new rows without a look-up (issueLink). */
+  private link(trx: Knex.Transaction, t: Ticket, recipient: string, now: number, fresh = false): Promise<string> {
+    return this.deps.links.issueLink(trx, { ticketId: t.id, number: t.number, recipient, now, fresh });
   }
 
   private consultantsFor(t: Ticket): string[] {
@@ -137,18 +138,18 @@ export class MailNotifier implements Notifier {
     await this.deps.outbox.enqueue(trx, {
       key: `case:${t.id}:opened:confirmation:${t.requester}`, ticket: t, kind: 'confirmation', to: t.requester, toName: t.requesterName,
       automatic: true, budgeted: true, autoSubmitted: 'auto-replied', template: 'confirmation', now, caseMessages,
-      data: { summary: linesOf(summary.length < String(m.body_text ?? '').length ? `${summary}…` : summary), caseUrl: await this.link(trx, t, t.requester, now),
+      data: { summary: linesOf(summary.length < String(m.body_text ?? '').length ? `${summary}…` : summary), caseUrl: await this.link(trx, t, t.requester, now, true),
         // A subject such as "URGENTE" or none at all: ask for the module and the problem (issue 5).
         askDetail: subjectNeedsDetail(t.subject), subjectExample: SUBJECT_EXAMPLE, hasAttachments: files.list.length > 0, attachments: files.list },
     });
-    await this.toConsultants(trx, t, messageRowId, 'headingNew', undefined, { m, files, caseMessages });
+    await this.toConsultants(trx, t, messageRowId, 'headingNew', undefined, { m, files, caseMessages, opened: true });
   }
 
   /** `known`: the message row and its files when the caller has read them already, and for a case opened in this
-   * transaction, its messages (so that the outbox need not read the thread). */
+   * transaction, its messages (so that the outbox need not read the thread) and `opened` (its links are new). */
   private async toConsultants(
     trx: Knex.Transaction, t: Ticket, messageRowId: number | undefined, heading: string, only?: string[],
-    known?: { m: any; files: Awaited<ReturnType<MailNotifier['files']>>; caseMessages?: MailRequest['caseMessages'] },
+    known?: { m: any; files: Awaited<ReturnType<MailNotifier['files']>>; caseMessages?: MailRequest['caseMessages']; opened?: boolean },
   ): Promise<void> {
     const m = known?.m ?? (messageRowId ? await this.message(trx, messageRowId) : await trx('messages').where({ ticket_id: t.id, role: 'customer' }).orderBy('id', 'desc').first());
     const now = this.now(trx, messageRowId ? Number(m.created_at) : t.updatedAt);
@@ -162,7 +163,7 @@ export class MailNotifier implements Notifier {
         data: {
           from: m?.from_address ?? t.requester, fromName: m?.from_name ?? t.requesterName ?? '', organization: t.organization, priority: t.priority,
           stage: t.stage, assignee: t.assignee ?? unassigned, lines: linesOf(String(m?.body_text ?? '')), hasAttachments: files.list.length > 0,
-          attachments: files.list, caseUrl: await this.link(trx, t, to, now), commands: this.commandList(),
+          attachments: files.list, caseUrl: await this.link(trx, t, to, now, known?.opened), commands: this.commandList(),
         },
       });
     }
