@@ -119,11 +119,13 @@ export class Outbox {
 
   private async holdReason(trx: Db, to: string, budgeted: boolean, now: number): Promise<string | undefined> {
     const { budget } = this.deps.config.outbound;
-    const suppressed = await outbox.findSuppression(trx, to, now);
-    if (suppressed) return `rebote: ${suppressed.reason}`.slice(0, 64);
-    if (!budgeted) return undefined;
-    // Both windows in one query.
-    const [inWindow, inDay] = await outbox.countAutomaticSinceEach(trx, to, [now - budget.windowMinutes * MINUTE, now - DAY]);
+    if (!budgeted) {
+      const suppressed = await outbox.findSuppression(trx, to, now);
+      return suppressed ? `rebote: ${suppressed.reason}`.slice(0, 64) : undefined;
+    }
+    // The bounce stop and both windows in one query.
+    const { suppressed, counts: [inWindow, inDay] } = await outbox.loopBudgetOf(trx, to, [now - budget.windowMinutes * MINUTE, now - DAY], now);
+    if (suppressed !== undefined) return `rebote: ${suppressed}`.slice(0, 64);
     if (inWindow >= budget.window) return `limite: ${budget.window} en ${budget.windowMinutes} min`;
     if (inDay >= budget.day) return `limite: ${budget.day} al dia`;
     return undefined;

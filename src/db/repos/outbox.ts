@@ -56,11 +56,16 @@ export async function countAutomaticSince(db: Db, recipient: string, since: numb
   return Number(r?.c ?? 0);
 }
 
-/** The same count for several `since` values, in one query (one scan of the recipient's recent mail). */
-export async function countAutomaticSinceEach(db: Db, recipient: string, since: readonly number[]): Promise<number[]> {
-  const cols = since.map((s, i) => db.raw(`sum(case when created_at >= ? then 1 else 0 end) as c${i}`, [s]));
+/**
+ * What the loop budget asks about one address, in one statement (one scan of its recent mail): countAutomaticSince
+ * for several `since` values and, when `suppressedAt` is given, the reason of a suppression in force then
+ * (findSuppression's). The aggregate always returns its one row, so the suppression is read even with no mail.
+ */
+export async function loopBudgetOf(db: Db, recipient: string, since: readonly number[], suppressedAt?: number): Promise<{ counts: number[]; suppressed?: string }> {
+  const cols: Array<Knex.Raw | Record<string, Knex.QueryBuilder>> = since.map((s, i) => db.raw(`sum(case when created_at >= ? then 1 else 0 end) as c${i}`, [s]));
+  if (suppressedAt !== undefined) cols.unshift({ suppressed: db('mail_suppressions').where({ address: recipient }).where('until', '>', suppressedAt).select('reason').limit(1) });
   const r: any = await db('outbox').where({ recipient, automatic: true }).whereNot({ state: 'held' }).where('created_at', '>=', Math.min(...since)).first(cols);
-  return since.map((_, i) => Number(r?.[`c${i}`] ?? 0));
+  return { counts: since.map((_, i) => Number(r?.[`c${i}`] ?? 0)), suppressed: r?.suppressed ?? undefined };
 }
 
 /** Message-IDs of our mail to one recipient on a case, oldest first (threading). */
