@@ -133,23 +133,21 @@ export class Outbox {
 
   /** References: the case's first mail, then this recipient's latest exchange with us; In-Reply-To: the last. */
   private async thread(trx: Db, ticket: Ticket, to: string, known?: MailRequest['caseMessages']): Promise<{ references: string[]; inReplyTo?: string }> {
-    let root: { message_id: string } | undefined;
-    let theirs: Array<{ message_id: string; created_at: number }>;
+    let root: string | undefined;
+    let theirs: outbox.ThreadRow[];
+    let ours: outbox.ThreadRow[];
     if (known) {
-      // The same two reads as below, over the messages the caller handed in.
+      // The same reads as threadOf's, over the messages the caller handed in; and a case opened in this
+      // transaction has no mail but what this transaction enqueued: taken from memory.
       const withId = [...known].filter((k) => k.messageId).sort((a, b) => a.id - b.id);
-      root = withId[0] && { message_id: withId[0].messageId! };
+      root = withId[0]?.messageId;
       theirs = withId.filter((k) => k.fromAddress === to).reverse().slice(0, 4).map((k) => ({ message_id: k.messageId!, created_at: k.createdAt }));
+      ours = (this.enqueued.get(trx)?.get(`${ticket.id}\0${to}`) ?? []).slice(-4).reverse();
     } else {
-      root = await trx('messages').where({ ticket_id: ticket.id }).whereNotNull('message_id').orderBy('id').first('message_id');
-      theirs = await trx('messages').where({ ticket_id: ticket.id, from_address: to }).whereNotNull('message_id').orderBy('id', 'desc').limit(4).select('message_id', 'created_at');
+      ({ root, theirs, ours } = await outbox.threadOf(trx, ticket.id, to, 4));
     }
-    // A case opened in this transaction has no mail but what this transaction enqueued: take it from memory.
-    const ours = known
-      ? (this.enqueued.get(trx)?.get(`${ticket.id}\0${to}`) ?? []).slice(-4).reverse()
-      : await trx('outbox').where({ ticket_id: ticket.id, recipient: to }).whereNot({ state: 'held' }).orderBy('id', 'desc').limit(4).select('message_id', 'created_at');
     const recent = [...theirs, ...ours].sort((a: any, b: any) => Number(a.created_at) - Number(b.created_at)).map((r: any) => String(r.message_id));
-    const references = [...new Set([root?.message_id, ...recent].filter((x): x is string => Boolean(x)))].slice(-10);
+    const references = [...new Set([root, ...recent].filter((x): x is string => Boolean(x)))].slice(-10);
     return { references, inReplyTo: references.at(-1) };
   }
 }

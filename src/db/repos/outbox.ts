@@ -68,6 +68,27 @@ export async function loopBudgetOf(db: Db, recipient: string, since: readonly nu
   return { counts: since.map((_, i) => Number(r?.[`c${i}`] ?? 0)), suppressed: r?.suppressed ?? undefined };
 }
 
+export interface ThreadRow {
+  message_id: string;
+  created_at: number;
+}
+
+/**
+ * What threading a mail to `recipient` on a case reads, in one statement: the Message-ID of the case's first
+ * message that has one, and the latest `limit` messages from the recipient and of our mail to them that was not
+ * held, each newest first.
+ */
+export async function threadOf(db: Db, ticketId: number, recipient: string, limit: number): Promise<{ root?: string; theirs: ThreadRow[]; ours: ThreadRow[] }> {
+  const cols = (k: number) => [db.raw(`${k} as k`), 'id', 'message_id', 'created_at'];
+  const root = db('messages').where({ ticket_id: ticketId }).whereNotNull('message_id').orderBy('id').limit(1).select(cols(0));
+  const theirs = db('messages').where({ ticket_id: ticketId, from_address: recipient }).whereNotNull('message_id').orderBy('id', 'desc').limit(limit).select(cols(1));
+  const ours = db('outbox').where({ ticket_id: ticketId, recipient }).whereNot({ state: 'held' }).orderBy('id', 'desc').limit(limit).select(cols(2));
+  // Each part keeps its ORDER BY and LIMIT inside a derived table (SQLite allows neither on a UNION's members).
+  const rows: any[] = await db.select('*').from(root.as('r')).unionAll(db.select('*').from(theirs.as('t'))).unionAll(db.select('*').from(ours.as('o')));
+  const part = (k: number): ThreadRow[] => rows.filter((r) => Number(r.k) === k).sort((a, b) => Number(b.id) - Number(a.id)).map((r) => ({ message_id: r.message_id, created_at: r.created_at }));
+  return { root: part(0)[0]?.message_id, theirs: part(1), ours: part(2) };
+}
+
 /** Message-IDs of our mail to one recipient on a case, oldest first (threading). */
 export async function ourIdsTo(db: Db, ticketId: number, recipient: string, limit: number): Promise<string[]> {
   const rows = await db('outbox').where({ ticket_id: ticketId, recipient }).whereNot({ state: 'held' }).orderBy('id', 'desc').limit(limit).select('message_id');
