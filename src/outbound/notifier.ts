@@ -1,6 +1,5 @@
 import type { Knex } from 'knex';
 import type { Config } from '../config.ts';
-import { suppress } from '../db/repos/outbox.ts';
 import { attachmentsOf, insertEvent, participantsOf, type NewMessage } from '../db/repos/tickets.ts';
 import type { LinkService } from '../links/links.ts';
 import type { Logger } from '../logger.ts';
@@ -252,7 +251,7 @@ export class MailNotifier implements Notifier {
     const days = this.deps.config.outbound.bounceSuppressDays;
     const ours = new Set([this.deps.config.supportAddress, this.deps.config.fallbackAddress]);
     for (const address of recipients.filter((a) => !ours.has(a))) {
-      await suppress(trx, { address, reason: `rebote ${status ?? 'permanente'}`, ticketId: t.id, until: now + days * DAY, now });
+      await this.deps.outbox.suppress(trx, { address, reason: `rebote ${status ?? 'permanente'}`, ticketId: t.id, until: now + days * DAY, now });
       await insertEvent(trx, { ticketId: t.id, type: 'address_suppressed', actor: 'mesa', to: address, reason: `rebote permanente${status ? ` ${status}` : ''}: sin correo automático por ${days} días`, at: now });
       this.deps.log.warn({ ticket: t.number, status }, 'dirección rebotada: se detiene el correo automático');
     }

@@ -11,6 +11,14 @@ import { makeMessageId } from './message-id.ts';
 import type { TemplateName, TemplateRenderer } from './templates.ts';
 import { describeHours } from '../tickets/hours-text.ts';
 
+/** The outermost transaction around `trx` (a savepoint's parent's...), or undefined outside a transaction. */
+function outermost(trx: Db): object | undefined {
+  let top = trx as { isTransaction?: boolean; parentTransaction?: unknown };
+  if (!top.isTransaction) return undefined;
+  while (top.parentTransaction) top = top.parentTransaction as typeof top;
+  return top;
+}
+
 /**
  * Writes mail into the outbox inside the caller's transaction: rendered now (so a retry sends the very same
  * mail, Message-ID included), under an idempotency key (one event never enqueues the same mail twice), and
@@ -54,6 +62,13 @@ export class Outbox {
   /** Mail (not held) enqueued per transaction, by case and recipient, in order: the thread of a case opened in
    * that transaction (see thread()). */
   private readonly enqueued = new WeakMap<object, Map<string, Array<{ message_id: string; created_at: number }>>>();
+  /**
+   * Per outermost transaction (a batch of mail in group commit), the addresses found without a bounce stop, with
+   * the earliest time asked about: none can be in force at that time or later (a stop only ends), unless this
+   * transaction writes one, so every consultant notice of a batch need not ask again. `null` once suppress() ran
+   * in the transaction: from then on every mail asks.
+   */
+  private readonly unstopped = new WeakMap<object, Map<string, number> | null>();
 
   constructor(private readonly deps: { config: Config; renderer: TemplateRenderer; log: Logger }) {
     this.domain = deps.config.supportAddress.split('@')[1];
@@ -117,15 +132,31 @@ export class Outbox {
     return { state: heldReason ? 'held' : 'pending', id, messageId, heldReason };
   }
 
+  /** Stops automatic mail to an address after a hard bounce (see `unstopped`). */
+  async suppress(trx: Db, s: Parameters<typeof outbox.suppress>[1]): Promise<void> {
+    const top = outermost(trx);
+    if (top) this.unstopped.set(top, null);
+    await outbox.suppress(trx, s);
+  }
+
   private async holdReason(trx: Db, to: string, budgeted: boolean, now: number): Promise<string | undefined> {
     const { budget } = this.deps.config.outbound;
+    const top = outermost(trx);
+    let seen = top ? this.unstopped.get(top) : null;
+    if (seen === undefined) this.unstopped.set(top!, (seen = new Map()));
+    const askStop = !(seen && (seen.get(to) ?? Infinity) <= now);
+    let suppressed: string | undefined;
+    let counts: number[] = [];
     if (!budgeted) {
-      const suppressed = await outbox.findSuppression(trx, to, now);
-      return suppressed ? `rebote: ${suppressed.reason}`.slice(0, 64) : undefined;
+      if (askStop) suppressed = (await outbox.findSuppression(trx, to, now))?.reason;
+    } else {
+      // The bounce stop (unless known) and both windows in one query.
+      ({ suppressed, counts } = await outbox.loopBudgetOf(trx, to, [now - budget.windowMinutes * MINUTE, now - DAY], askStop ? now : undefined));
     }
-    // The bounce stop and both windows in one query.
-    const { suppressed, counts: [inWindow, inDay] } = await outbox.loopBudgetOf(trx, to, [now - budget.windowMinutes * MINUTE, now - DAY], now);
     if (suppressed !== undefined) return `rebote: ${suppressed}`.slice(0, 64);
+    if (askStop && seen) seen.set(to, Math.min(seen.get(to) ?? Infinity, now));
+    if (!budgeted) return undefined;
+    const [inWindow, inDay] = counts;
     if (inWindow >= budget.window) return `limite: ${budget.window} en ${budget.windowMinutes} min`;
     if (inDay >= budget.day) return `limite: ${budget.day} al dia`;
     return undefined;
