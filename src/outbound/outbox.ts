@@ -86,7 +86,7 @@ export class Outbox {
     const heldReason = r.automatic ? await this.holdReason(trx, to, r.budgeted, r.now) : undefined;
     const messageId = makeMessageId(config.secretKey, this.domain, r.ticket?.number ?? 0, to);
     // BUSINESS_HOURS overrides; otherwise the hours the SLA clocks count (src/tickets/hours-text.ts).
-    const hours = config.outbound.businessHours ?? describeHours(config.lifecycle.calendar.hours, config.locale);
+    const hours = config.outbound.businessHours ?? this.describedHours();
     const data = {
       brand: config.supportName, hours, name: r.toName || to.split('@')[0],
       ...(r.ticket ? { number: r.ticket.number, subject: r.ticket.subject || '(sin asunto)' } : {}),
@@ -94,11 +94,12 @@ export class Outbox {
     };
     const rendered = renderer.render(r.template, config.locale, data, r.pick);
     // Every mail of a case carries the same `[Caso #N] subject`: Gmail threads only mail whose subjects agree.
-    const subject = r.subject ?? (r.ticket ? `[${config.locale === 'en' ? 'Case' : 'Caso'} #${r.ticket.number}] ${cleanSubject(r.ticket.subject) || '(sin asunto)'}` : rendered.subject);
+    const topic = r.ticket ? cleanSubject(r.ticket.subject) : '';
+    const subject = r.subject ?? (r.ticket ? `[${config.locale === 'en' ? 'Case' : 'Caso'} #${r.ticket.number}] ${topic || '(sin asunto)'}` : rendered.subject);
     const thread = r.ticket ? await this.thread(trx, r.ticket, to, r.caseMessages) : { references: r.inReplyTo ? [r.inReplyTo] : [], inReplyTo: r.inReplyTo };
     const headers: Record<string, string> = { ...automaticHeaders(r.autoSubmitted, this.loop) };
     if (r.ticket) {
-      headers['Thread-Topic'] = cleanSubject(r.ticket.subject) || subject;
+      headers['Thread-Topic'] = topic || subject;
       headers['Thread-Index'] = threadIndex(config.secretKey, r.ticket.number, r.ticket.createdAt, r.now);
       headers['X-Mesa-Case'] = String(r.ticket.number);
     }
@@ -130,6 +131,14 @@ export class Outbox {
     if (!heldReason && done && this.committed) done.then(this.committed, () => undefined);
     if (heldReason) this.deps.log.warn({ ticket: r.ticket?.number, kind: r.kind, reason: heldReason }, 'correo automático retenido');
     return { state: heldReason ? 'held' : 'pending', id, messageId, heldReason };
+  }
+
+  /** The calendar's hours in words, worked out once per calendar (the config is frozen; this is per mail). */
+  private described?: { hours: object; text: string };
+  private describedHours(): string {
+    const { hours } = this.deps.config.lifecycle.calendar;
+    if (this.described?.hours !== hours) this.described = { hours, text: describeHours(hours, this.deps.config.locale) };
+    return this.described.text;
   }
 
   /** Stops automatic mail to an address after a hard bounce (see `unstopped`). */
