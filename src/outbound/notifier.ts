@@ -67,7 +67,12 @@ export class MailNotifier implements Notifier {
     this.written.set(trx, map);
   }
 
-  async onCaseEvent(trx: Knex.Transaction, e: CaseEvent): Promise<void> {
+  /** The mail of one event is written together: their thread ids in one INSERT per case (Outbox.together). */
+  onCaseEvent(trx: Knex.Transaction, e: CaseEvent): Promise<void> {
+    return this.deps.outbox.together(trx, () => this.handle(trx, e));
+  }
+
+  private async handle(trx: Knex.Transaction, e: CaseEvent): Promise<void> {
     if ((e.type === 'case_opened' || e.type === 'message_added') && e.message) this.remember(trx, e.messageRowId, e.message);
     switch (e.type) {
       case 'case_opened':

@@ -69,6 +69,8 @@ export class Outbox {
    * in the transaction: from then on every mail asks.
    */
   private readonly unstopped = new WeakMap<object, Map<string, number> | null>();
+  /** While together() runs in a transaction: the Message-IDs of the mail enqueued, by case, not yet in thread_ids. */
+  private readonly pendingIds = new WeakMap<object, Map<number, string[]>>();
 
   constructor(private readonly deps: { config: Config; renderer: TemplateRenderer; log: Logger }) {
     this.domain = deps.config.supportAddress.split('@')[1];
@@ -121,7 +123,9 @@ export class Outbox {
       this.enqueued.set(trx, byKey);
     }
     if (r.ticket) {
-      await addThreadIds(trx, r.ticket.id, [messageId]);
+      const pending = this.pendingIds.get(trx);
+      if (pending) pending.set(r.ticket.id, [...(pending.get(r.ticket.id) ?? []), messageId]);
+      else await addThreadIds(trx, r.ticket.id, [messageId]);
       if (heldReason) await insertEvent(trx, { ticketId: r.ticket.id, type: 'mail_held', actor: 'mesa', to, reason: heldReason, at: r.now, data: { kind: r.kind } });
     }
     // The outermost transaction's end: a savepoint's (a nested transaction) is only its release, not the commit.
@@ -131,6 +135,28 @@ export class Outbox {
     if (!heldReason && done && this.committed) done.then(this.committed, () => undefined);
     if (heldReason) this.deps.log.warn({ ticket: r.ticket?.number, kind: r.kind, reason: heldReason }, 'correo automático retenido');
     return { state: heldReason ? 'held' : 'pending', id, messageId, heldReason };
+  }
+
+  /**
+   * Runs `fn`, which enqueues the mail of one event (a new case: the confirmation and a notice per consultant),
+   * and then records their Message-IDs in thread_ids with one INSERT per case instead of one per mail. The rows are
+   * the same; they are written also when `fn` fails, as they were mail by mail (unless the database refuses).
+   */
+  async together<T>(trx: Db, fn: () => Promise<T>): Promise<T> {
+    if (this.pendingIds.has(trx)) return fn();
+    const pending = new Map<number, string[]>();
+    this.pendingIds.set(trx, pending);
+    let out: T;
+    try {
+      out = await fn();
+    } catch (err) {
+      this.pendingIds.delete(trx);
+      for (const [ticketId, ids] of pending) await addThreadIds(trx, ticketId, ids).catch(() => undefined);
+      throw err;
+    }
+    this.pendingIds.delete(trx);
+    for (const [ticketId, ids] of pending) await addThreadIds(trx, ticketId, ids);
+    return out;
   }
 
   /** The calendar's hours in words, worked out once per calendar (the config is frozen; this is per mail). */
