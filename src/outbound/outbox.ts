@@ -71,6 +71,8 @@ export class Outbox {
   private readonly unstopped = new WeakMap<object, Map<string, number> | null>();
   /** While together() runs in a transaction: the Message-IDs of the mail enqueued, by case, not yet in thread_ids. */
   private readonly pendingIds = new WeakMap<object, Map<number, string[]>>();
+  /** describeHours() of the calendar, for describedHours(). */
+  private described?: { hours: object; text: string };
 
   constructor(private readonly deps: { config: Config; renderer: TemplateRenderer; log: Logger }) {
     this.domain = deps.config.supportAddress.split('@')[1];
@@ -160,7 +162,6 @@ export class Outbox {
   }
 
   /** The calendar's hours in words, worked out once per calendar (the config is frozen; this is per mail). */
-  private described?: { hours: object; text: string };
   private describedHours(): string {
     const { hours } = this.deps.config.lifecycle.calendar;
     if (this.described?.hours !== hours) this.described = { hours, text: describeHours(hours, this.deps.config.locale) };
