@@ -41,11 +41,12 @@ export interface IssueParams {
 /** The URL for `recipient` on the case: the current link when it has life left, else a new generation. */
 export async function issueLink(trx: Db, s: LinkSettings, p: IssueParams): Promise<string> {
   const recipient = p.recipient.toLowerCase();
-  if (!p.fresh) {
-    const current = await repo.findUsableLink(trx, p.ticketId, recipient, p.now + Math.min(MIN_REMAINING, (s.ttlDays * DAY) / 2));
-    if (current) return linkUrl(s.publicUrl, makeToken(s.secretKey, { number: p.number, recipient, generation: current.generation, expiresAt: current.expiresAt }));
-  }
-  const generation = p.fresh ? 1 : (await repo.lastGeneration(trx, p.ticketId, recipient)) + 1;
+  // The newest link neither revoked nor dying within the margin, else a generation after the last one.
+  const links = p.fresh ? [] : await repo.linkGenerations(trx, p.ticketId, recipient);
+  const validAfter = p.now + Math.min(MIN_REMAINING, (s.ttlDays * DAY) / 2);
+  const current = links.find((l) => l.revokedAt === undefined && l.expiresAt > validAfter);
+  if (current) return linkUrl(s.publicUrl, makeToken(s.secretKey, { number: p.number, recipient, generation: current.generation, expiresAt: current.expiresAt }));
+  const generation = (links[0]?.generation ?? 0) + 1;
   const expiresAt = Math.floor((p.now + s.ttlDays * DAY) / 1000) * 1000;
   const token = makeToken(s.secretKey, { number: p.number, recipient, generation, expiresAt });
   await repo.insertLink(trx, { ticketId: p.ticketId, recipient, generation, tokenHash: tokenHash(token), expiresAt, now: p.now });

@@ -107,7 +107,14 @@ describe('magic links', () => {
     expect(await app.links.verifyToken(app.db, jefe, NOW)).toMatchObject({ ok: true });
     expect(await app.links.revokeCaseLinks(app.db, ticketId, NOW, 'reabierto')).toBe(1);
     expect(await app.links.verifyToken(app.db, jefe, NOW)).toEqual({ ok: false, reason: 'revoked' });
+    // The rotation reads the recipient's generations once and inserts the next one.
+    const sql: string[] = [];
+    const onQuery = (q: { sql: string }) => { if (/\blinks\b/.test(q.sql)) sql.push(q.sql); };
+    app.db.on('query', onQuery);
     const rotated = tokenOf(await issue());
+    app.db.off('query', onQuery);
+    expect(sql.map((q) => q.split(' ')[0].toLowerCase())).toEqual(['select', 'insert']);
+    expect(parseToken(rotated)!.generation).toBe(2);
     expect(rotated).not.toBe(carla);
     expect(await app.links.verifyToken(app.db, rotated, NOW)).toMatchObject({ ok: true, recipient: 'carla@empresa.com' });
   });

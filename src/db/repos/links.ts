@@ -20,20 +20,13 @@ export async function findLinkByHash(db: Db, hash: string): Promise<LinkRow | un
   return r ? toRow(r) : undefined;
 }
 
-/** The newest link of a recipient on a case that is neither revoked nor expiring before `validAfter`. */
-export async function findUsableLink(db: Db, ticketId: number, recipient: string, validAfter: number): Promise<LinkRow | undefined> {
-  const r = await withNumber(db)
-    .where({ 'links.ticket_id': ticketId, 'links.recipient': recipient })
-    .whereNull('links.revoked_at')
-    .where('links.expires_at', '>', validAfter)
-    .orderBy('links.generation', 'desc')
-    .first();
-  return r ? toRow(r) : undefined;
-}
-
-export async function lastGeneration(db: Db, ticketId: number, recipient: string): Promise<number> {
-  const r = await db('links').where({ ticket_id: ticketId, recipient }).max({ g: 'generation' }).first();
-  return Number(r?.g ?? 0);
+/**
+ * Every generation of a recipient's link on a case, newest first: issuing a link needs the newest usable one
+ * and else the last generation, both from these few rows (one per rotation) in one read.
+ */
+export async function linkGenerations(db: Db, ticketId: number, recipient: string): Promise<Array<{ generation: number; expiresAt: number; revokedAt?: number }>> {
+  const rows = await db('links').where({ ticket_id: ticketId, recipient }).orderBy('generation', 'desc').select('generation', 'expires_at', 'revoked_at');
+  return rows.map((r: any) => ({ generation: Number(r.generation), expiresAt: Number(r.expires_at), revokedAt: r.revoked_at == null ? undefined : Number(r.revoked_at) }));
 }
 
 export async function insertLink(db: Db, row: { ticketId: number; recipient: string; generation: number; tokenHash: string; expiresAt: number; now: number }): Promise<number> {
