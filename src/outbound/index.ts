@@ -30,7 +30,7 @@ export function createOutbound(deps: { db: Knex; config: Config; blobs: BlobStor
   const outbox = new Outbox({ config: deps.config, renderer, log });
   const refusals = new Refusals({ config: deps.config, outbox });
   const notifier = new MailNotifier({ config: deps.config, outbox, links, renderer, log, refusals, extraConsultants: deps.extraConsultants });
-  const dispatcher = new Dispatcher({ db: deps.db, config: deps.config, blobs: deps.blobs, logger: deps.logger, clock: deps.clock, ...deps.dispatcher });
+  const dispatcher = new Dispatcher({ db: deps.db, config: deps.config, blobs: deps.blobs, logger: deps.logger, renderer, clock: deps.clock, ...deps.dispatcher });
   // A committed case change wakes the dispatcher instead of waiting for its next poll.
   outbox.onCommitted(() => dispatcher.kick());
   return { renderer, links, outbox, notifier, refusals, dispatcher, linkMailer: new LinkMails({ outbox }) };

@@ -170,6 +170,15 @@ export class TemplateRenderer {
     };
   }
 
+  /** The subject alone (the text of `title`, after `pick`), as render() gives it: for mail stored now and rendered
+   * when it is sent (src/outbound/outbox.ts). */
+  subject(name: TemplateName, locale: Locale, data: Record<string, unknown>, pick: Record<string, string> = {}): string {
+    const table = this.baseTable(name, locale);
+    const title = pick.title === undefined ? table.title : pick.title.split('.').reduce((o: any, k) => o?.[k], table);
+    const p = this.prepared(String(title));
+    return (p.textTokens ? fill(p.textTokens, p.stripped, data, plain) : p.stripped).replace(/\s+/g, ' ').trim();
+  }
+
   /** A string's text form (markup dropped) and each form's parse, when it has a tag at all: without one,
    * Mustache would return it unchanged, so it is used as is. */
   private prepared(v: string): Prepared {

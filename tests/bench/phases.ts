@@ -8,6 +8,7 @@ import nodemailer from 'nodemailer';
 import { pino } from 'pino';
 import { createApp } from '../../src/app.ts';
 import { loadConfig } from '../../src/config.ts';
+import { contentOf } from '../../src/outbound/outbox.ts';
 import { seedCases } from './seed.ts';
 
 /**
@@ -134,7 +135,8 @@ export async function mesaNotify(smtp: { host: string; port: number }, count: nu
   const ms = performance.now() - t0;
   await app.close();
   fs.rmSync(dataDir, { recursive: true, force: true });
-  const mail = JSON.parse(sample.mail_json);
+  const stored = JSON.parse(sample.mail_json);
+  const mail = { subject: stored.subject, ...contentOf(stored, app.outbound.renderer) };
   return {
     ms, count: rows, rate: (rows / ms) * 1000, peakRssMb: peakRssMb(),
     extra: { poolSize: config.outbound.smtp?.poolSize, sample: { subject: mail.subject, html: mail.html, text: mail.text } },

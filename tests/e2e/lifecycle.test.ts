@@ -6,6 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { App } from '../../src/app.ts';
 import { testApp, testEnv } from '../support/app.ts';
 import { at, consultantReply, mail } from '../support/lifecycle.ts';
+import { contentOf } from '../../src/outbound/outbox.ts';
 
 /**
  * Through mail (the real ingest path, the real outbox) and the real `mesa jobs --now` command, run as a child
@@ -33,7 +34,8 @@ async function mesa(...args: string[]): Promise<any> {
 const mesaJobs = (nowIso: string) => mesa('jobs', '--now', nowIso);
 
 const outbox = async (kind?: string) => (await app.db('outbox').orderBy('id')).filter((r) => !kind || r.kind === kind)
-  .map((r) => ({ ...r, mail: JSON.parse(r.mail_json) }));
+  // The mail as the dispatcher will send it (rendered from the stored template and data).
+  .map((r) => { const mail = JSON.parse(r.mail_json); return { ...r, mail: { ...mail, ...contentOf(mail, app.outbound.renderer) } }; });
 
 describe('lifecycle end to end (mail in, mesa jobs --now, mail out)', () => {
   it('a case answered and left waiting on the customer is warned, then closed after 2 business days, with both mails in the outbox', async () => {

@@ -9,8 +9,11 @@ export interface StoredMail {
   replyTo: string;
   to: string;
   subject: string;
-  html: string;
-  text: string;
+  /** What to render when the mail is sent (src/outbound/outbox.ts `contentOf`): the template, its locale and data.
+   * Rows written before this existed carry the rendered `html` and `text` instead. */
+  render?: { template: string; locale: string; data: Record<string, unknown>; pick?: Record<string, string> };
+  html?: string;
+  text?: string;
   inReplyTo?: string;
   references: string[];
   headers: Record<string, string>;

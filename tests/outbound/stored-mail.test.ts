@@ -1,0 +1,52 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { insertOutbox } from '../../src/db/repos/outbox.ts';
+import { waitFor } from '../support/wait.ts';
+import { mailWorld, rawMail, type MailWorld } from './fixtures.ts';
+
+/**
+ * The outbox stores what a mail says (template, data, links, headers), not its rendered HTML; the dispatcher renders
+ * it when it sends. Rows written by versions that stored the HTML still go out as they were stored.
+ */
+let w: MailWorld | undefined;
+afterEach(async () => {
+  await w?.close();
+  w = undefined;
+});
+
+describe('stored mail', () => {
+  it('keeps the template and its data in the row (a small row) and sends it rendered, link included', async () => {
+    w = await mailWorld({}, { start: false });
+    await w.ingest(rawMail({ from: 'carla@empresa.com', subject: 'No puedo facturar', body: 'Sale un error <E42> al facturar.' }));
+    const row = await w.app.db('outbox').where({ kind: 'confirmation' }).first();
+    const stored = JSON.parse(row.mail_json);
+    expect(stored.html).toBeUndefined();
+    expect(stored.render).toMatchObject({ template: 'confirmation', locale: 'es' });
+    expect(stored.render.data.caseUrl).toMatch(/^http:\/\/127\.0\.0\.1:8080\//);
+    expect(row.mail_json.length).toBeLessThan(4000);
+
+    w.app.outbound.dispatcher.start();
+    const [sent] = await w.sink.waitFor((m) => m.envelopeTo.includes('carla@empresa.com'), { timeoutMs: 10_000 });
+    expect(sent.subject).toBe('[Caso #1] No puedo facturar');
+    expect(sent.html).toContain('Consultar mi caso');
+    expect(sent.text).toContain(stored.render.data.caseUrl);
+    expect(sent.html).toContain('Sale un error &lt;E42&gt; al facturar.');
+    expect(sent.text).toContain('Sale un error <E42> al facturar.');
+  });
+
+  it('sends a row stored with its HTML and text by an earlier version as it was stored', async () => {
+    w = await mailWorld();
+    const now = Date.now();
+    await insertOutbox(w.app.db, {
+      idempotencyKey: 'antiguo:1', kind: 'confirmation', recipient: 'ana@cliente.co', automatic: true, messageId: 'antiguo-1@mesa.test', state: 'pending', now,
+      mail: {
+        from: { name: 'Soporte Mesa', address: 'soporte@mesa.test' }, replyTo: 'soporte@mesa.test', to: 'ana@cliente.co', subject: '[Caso #9] Anterior',
+        html: '<p>Guardado <b>antes</b></p>', text: 'Guardado antes', references: [], headers: {}, attachments: [],
+      },
+    });
+    w.app.outbound.dispatcher.kick();
+    await waitFor('enviado', async () => w!.sink.to('ana@cliente.co').length === 1);
+    const [m] = w.sink.to('ana@cliente.co');
+    expect(m.html).toContain('<p>Guardado <b>antes</b></p>');
+    expect(m.text.trim()).toBe('Guardado antes');
+  });
+});
