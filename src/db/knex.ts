@@ -60,10 +60,15 @@ export function openDatabase(database: Config['database']): Knex {
  * reusable once prepared (knex only calls .all/.run on it, synchronously), so keep them per connection, keyed by
  * SQL. Bounded: SQL built with a varying number of placeholders (whereIn) would otherwise grow it without end.
  */
+const ONE_OFF = /^(SAVEPOINT|RELEASE|ROLLBACK TO) /i;
+
 function cacheStatements(conn: { prepare(sql: string): unknown }): void {
   const prepare = conn.prepare.bind(conn);
   const cache = new Map<string, unknown>();
   conn.prepare = (sql: string) => {
+    // knex names each savepoint anew (SAVEPOINT trx17): one per mail in group commit, never run twice. Caching
+    // them would push the statements that do repeat out of the cache.
+    if (ONE_OFF.test(sql)) return prepare(sql);
     let stmt = cache.get(sql);
     if (stmt === undefined) {
       stmt = prepare(sql);
