@@ -79,6 +79,18 @@ function cacheStatements(conn: { prepare(sql: string): unknown }): void {
   };
 }
 
+/**
+ * The outermost transaction around `trx` (a savepoint's parent's…), or undefined outside a transaction: what commits,
+ * so what per-transaction memory is keyed by and whose end (`executionPromise`) means "committed". knex sets
+ * `parentTransaction` on a nested transaction's transactor.
+ */
+export function outermost(trx: Db): (Knex.Transaction & { executionPromise?: Promise<unknown> }) | undefined {
+  let top = trx as Knex.Transaction & { parentTransaction?: Knex.Transaction };
+  if (!top.isTransaction) return undefined;
+  while (top.parentTransaction) top = top.parentTransaction;
+  return top;
+}
+
 export function isPostgres(db: Db): boolean {
   return db.client.config.client === 'pg';
 }

@@ -1,4 +1,4 @@
-import type { Db } from '../db/knex.ts';
+import { outermost, type Db } from '../db/knex.ts';
 import * as repo from '../db/repos/links.ts';
 import { LINK_PATH, linkMac, makeToken, parseToken, sameMac, tokenHash } from './tokens.ts';
 
@@ -106,8 +106,7 @@ export class LinkService {
   issueLink(trx: Db, p: IssueParams): Promise<string> {
     // Outside a transaction there is no "this transaction" to speak of, nor anything to remember.
     if (!(trx as { isTransaction?: boolean }).isTransaction) return issueLink(trx, this.settings, { ...p, fresh: false });
-    let top = trx as { parentTransaction?: unknown };
-    while (top.parentTransaction) top = top.parentTransaction as typeof top;
+    const top = outermost(trx)!;
     const seen = this.issued.get(top) ?? new Set<string>();
     this.issued.set(top, seen);
     const key = `${p.ticketId}\0${p.recipient.toLowerCase()}`;

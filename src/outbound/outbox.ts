@@ -1,5 +1,5 @@
 import type { Config } from '../config.ts';
-import type { Db } from '../db/knex.ts';
+import { outermost, type Db } from '../db/knex.ts';
 import * as outbox from '../db/repos/outbox.ts';
 import { addThreadIds, insertEvent } from '../db/repos/tickets.ts';
 import { loopToken } from '../inbound/filters/own-loop.ts';
@@ -10,14 +10,6 @@ import { automaticHeaders, bracket, threadIndex, type AutoSubmitted } from './he
 import { makeMessageId } from './message-id.ts';
 import type { Locale, TemplateName, TemplateRenderer } from './templates.ts';
 import { describeHours } from '../tickets/hours-text.ts';
-
-/** The outermost transaction around `trx` (a savepoint's parent's...), or undefined outside a transaction. */
-function outermost(trx: Db): object | undefined {
-  let top = trx as { isTransaction?: boolean; parentTransaction?: unknown };
-  if (!top.isTransaction) return undefined;
-  while (top.parentTransaction) top = top.parentTransaction as typeof top;
-  return top;
-}
 
 /**
  * Writes mail into the outbox inside the caller's transaction: everything the mail says is fixed now (its data,
@@ -133,9 +125,7 @@ export class Outbox {
       if (heldReason) await insertEvent(trx, { ticketId: r.ticket.id, type: 'mail_held', actor: 'mesa', to, reason: heldReason, at: r.now, data: { kind: r.kind } });
     }
     // The outermost transaction's end: a savepoint's (a nested transaction) is only its release, not the commit.
-    let top = trx as { executionPromise?: Promise<unknown>; parentTransaction?: unknown };
-    while (top.parentTransaction) top = top.parentTransaction as typeof top;
-    const done = top.executionPromise;
+    const done = outermost(trx)?.executionPromise;
     if (!heldReason && done && this.committed) done.then(this.committed, () => undefined);
     if (heldReason) this.deps.log.warn({ ticket: r.ticket?.number, kind: r.kind, reason: heldReason }, 'correo automático retenido');
     return { state: heldReason ? 'held' : 'pending', id, messageId, heldReason };
