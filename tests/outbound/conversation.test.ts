@@ -65,6 +65,8 @@ describe('mail out and consultants by mail', () => {
       expect(n.text).toContain('/prioridad alta|media|baja');
       expect(n.text).toContain('error <E42>.pdf');
       expect(n.parsed.attachments.map((a) => a.filename)).toEqual(['error <E42>.pdf']);
+      // Streamed to the blob store while parsing, attached by path when sent: the very bytes the customer sent.
+      expect(n.parsed.attachments[0].content.toString()).toBe('%PDF-1.4 prueba');
       // Outlook groups a case by the first 22 bytes of Thread-Index: the same for every mail of the case.
       expect(Buffer.from(n.header('thread-index')!, 'base64').subarray(0, 22)).toEqual(Buffer.from(conf.header('thread-index')!, 'base64').subarray(0, 22));
       // The file name came from mail: escaped in the HTML.
