@@ -5,6 +5,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import knexFactory from 'knex';
+import { freshPgDatabase } from '../support/app.ts';
 import { startDovecot, type Dovecot } from '../support/dovecot.ts';
 import { generateMails, mailWithAttachment } from './corpus.ts';
 import type { ImapTarget, PhaseResult } from './phases.ts';
@@ -308,17 +309,9 @@ const benchDatabases: string[] = [];
 async function mesaDb(label: string): Promise<{ databaseUrl?: string; env: Record<string, string> }> {
   if (!PG) return { env: MESA_ENV };
   const name = `mesa_bench_${label}_${process.pid}`.toLowerCase();
-  const admin = knexFactory({ client: 'pg', connection: DATABASE_URL });
-  try {
-    await admin.raw(`DROP DATABASE IF EXISTS ${name}`);
-    await admin.raw(`CREATE DATABASE ${name}`);
-  } finally {
-    await admin.destroy();
-  }
+  const databaseUrl = await freshPgDatabase(name, DATABASE_URL);
   benchDatabases.push(name);
-  const url = new URL(DATABASE_URL);
-  url.pathname = `/${name}`;
-  return { databaseUrl: url.toString(), env: MESA_ENV };
+  return { databaseUrl, env: MESA_ENV };
 }
 
 async function dropBenchDatabases(): Promise<void> {

@@ -35,17 +35,18 @@ export async function testConfig(extra: Env = {}): Promise<Config> {
   return loadConfig(env);
 }
 
-/** A new, empty PostgreSQL database (tests/support/global-setup.ts drops the ones earlier runs left). */
-export async function freshPgDatabase(name: string): Promise<string> {
+/** A new, empty PostgreSQL database on `server` (tests/support/global-setup.ts drops the ones earlier test runs
+ * left; `npm run bench` drops its own). */
+export async function freshPgDatabase(name: string, server = TEST_PG_URL): Promise<string> {
   const { default: knex } = await import('knex');
-  const admin = knex({ client: 'pg', connection: TEST_PG_URL });
+  const admin = knex({ client: 'pg', connection: server });
   try {
     await admin.raw(`DROP DATABASE IF EXISTS ${name}`);
     await admin.raw(`CREATE DATABASE ${name}`);
   } finally {
     await admin.destroy();
   }
-  const url = new URL(TEST_PG_URL);
+  const url = new URL(server);
   url.pathname = `/${name}`;
   return url.toString();
 }
