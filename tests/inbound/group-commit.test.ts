@@ -5,10 +5,9 @@ import type { App } from '../../src/app.ts';
 import type { MailSource } from '../../src/inbound/mail.ts';
 import { listCases } from '../../src/services/case-view.ts';
 import { testApp } from '../support/app.ts';
+import { mail } from '../support/mail.ts';
 
 /** IngestService.ingestMany: a poller batch in one transaction, each mail in its own savepoint. */
-const mail = (headers: Record<string, string>, body: string) =>
-  Buffer.from(Object.entries(headers).map(([k, v]) => `${k}: ${v}`).join('\r\n') + '\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n' + body, 'utf8');
 const imap = (uid: number): MailSource => ({ kind: 'imap', account: 'support', folder: 'INBOX', uidvalidity: 1, uid });
 const count = async (a: App, table: string) => Number((await a.db(table).count({ n: '*' }))[0].n);
 

@@ -2,9 +2,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { App } from '../../src/app.ts';
 import { caseDetail, listCases } from '../../src/services/case-view.ts';
 import { testApp } from '../support/app.ts';
+import { mail } from '../support/mail.ts';
 
-const mail = (headers: Record<string, string>, body: string) =>
-  Buffer.from(Object.entries(headers).map(([k, v]) => `${k}: ${v}`).join('\r\n') + '\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n' + body, 'utf8');
 
 let app: App;
 afterEach(async () => app?.close());

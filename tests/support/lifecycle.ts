@@ -3,13 +3,13 @@ import type { Knex } from 'knex';
 import type { App } from '../../src/app.ts';
 import { runJobs } from '../../src/jobs/run.ts';
 import type { CaseEvent, Notifier } from '../../src/services/cases.ts';
+import { mail } from './mail.ts';
 
 /** Helpers for the lifecycle tests: local Bogotá times, mail builders, and a run of the jobs as of a time. */
 export const ZONE = 'America/Bogota';
 export const at = (local: string, zone = ZONE) => DateTime.fromISO(local, { zone }).toMillis();
 
-export const mail = (headers: Record<string, string>, body: string) =>
-  Buffer.from(Object.entries(headers).map(([k, v]) => `${k}: ${v}`).join('\r\n') + '\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n' + body, 'utf8');
+export { mail };
 
 /** A consultant's reply that the receiving server vouches for (TRUSTED_AUTHSERV_IDS=mx.mesa.test). */
 export const consultantReply = (from: string, number: number, id: string, body: string) => mail({
