@@ -72,7 +72,6 @@ export class TemplateRenderer {
         html = out.html;
         if (cached) writeCache(cached, html);
       }
-      mustache.parse(html); // Mustache caches the parsed template by its text.
       this.html.set(name, html);
       this.compileMs += performance.now() - started;
     }
@@ -124,7 +123,9 @@ export class TemplateRenderer {
     if (!l) {
       const html = this.compiled(name);
       const text = this.textOf(name);
-      l = { html, htmlTokens: parsed(html), htmlRefs: referencedStrings(html), text, textTokens: parsed(text), textRefs: referencedStrings(text) };
+      const htmlTokens = parsed(html);
+      const textTokens = parsed(text);
+      l = { html, htmlTokens, htmlRefs: stringsIn(htmlTokens), text, textTokens, textRefs: stringsIn(textTokens) };
       this.layouts.set(name, l);
     }
     return l;
@@ -144,7 +145,7 @@ export class TemplateRenderer {
     let table = this.baseTable(name, locale);
     if (slots.length) {
       table = { ...table };
-      for (const [slot, key] of Object.entries(pick)) table[slot] = key.split('.').reduce((o: any, k) => o?.[k], table);
+      for (const [slot, key] of Object.entries(pick)) table[slot] = picked(table, key);
     }
     const sHtml: Record<string, string> = {};
     const sText: Record<string, string> = {};
@@ -174,7 +175,7 @@ export class TemplateRenderer {
    * when it is sent (src/outbound/outbox.ts). */
   subject(name: TemplateName, locale: Locale, data: Record<string, unknown>, pick: Record<string, string> = {}): string {
     const table = this.baseTable(name, locale);
-    const title = pick.title === undefined ? table.title : pick.title.split('.').reduce((o: any, k) => o?.[k], table);
+    const title = pick.title === undefined ? table.title : picked(table, pick.title);
     const p = this.prepared(String(title));
     return (p.textTokens ? fill(p.textTokens, p.stripped, data, plain) : p.stripped).replace(/\s+/g, ' ').trim();
   }
@@ -238,8 +239,18 @@ function fill(tokens: Tokens, template: string, view: object, config?: typeof pl
   return writer.renderTokens(tokens as unknown as string[][], new mustache.Context(view), undefined, template, config);
 }
 
+/** A `pick` key of a string table: a name, or a dot path into a nested table (`reasons.too_large`). */
+function picked(table: Strings, key: string): unknown {
+  return key.split('.').reduce((o: any, k) => o?.[k], table);
+}
+
 /** The names `x` of every `s.x` tag in a template, or undefined when it uses `s` itself or a partial. */
 export function referencedStrings(template: string): string[] | undefined {
+  return stringsIn(mustache.parse(template));
+}
+
+/** referencedStrings over a template already parsed. */
+function stringsIn(tokens: Tokens): string[] | undefined {
   const names = new Set<string>();
   let whole = false;
   const walk = (tokens: any[]): void => {
@@ -253,7 +264,7 @@ export function referencedStrings(template: string): string[] | undefined {
       if (Array.isArray(t[4])) walk(t[4]);
     }
   };
-  walk(mustache.parse(template));
+  walk(tokens as unknown as any[]);
   return whole ? undefined : [...names];
 }
 
