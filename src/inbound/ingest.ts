@@ -330,11 +330,7 @@ export class IngestService {
   }
 
   private ledgerBase(mail: InboundMail, source: MailSource, sourceKey: string, now: number) {
-    return {
-      sourceKey, mailbox: source.kind === 'imap' ? `${source.account}:${source.folder}` : source.kind,
-      uidvalidity: source.kind === 'imap' ? source.uidvalidity : undefined, uid: source.kind === 'imap' ? source.uid : undefined,
-      messageId: mail.messageId, contentHash: mail.contentHash, createdAt: now,
-    };
+    return { sourceKey, ...whereFrom(source), messageId: mail.messageId, contentHash: mail.contentHash, createdAt: now };
   }
 
   private async quarantine(trx: Knex.Transaction, raw: Buffer, rawSha: string, hash: string, source: MailSource, sourceKey: string, reason: ReasonCode, detail: string, head: { from?: string; subject?: string; messageId?: string }, now: number): Promise<IngestResult> {
@@ -345,14 +341,10 @@ export class IngestService {
       return { outcome: 'rejected', sourceKey, reason, detail, quarantineId: source.quarantineId };
     }
     const quarantineId = await insertQuarantine(trx, {
-      rawSha256: rawSha, size: raw.length, sourceKey, mailbox: source.kind === 'imap' ? `${source.account}:${source.folder}` : source.kind,
+      rawSha256: rawSha, size: raw.length, sourceKey, mailbox: whereFrom(source).mailbox,
       reason, detail, fromAddress: head.from, subject: head.subject, messageId: head.messageId, createdAt: now,
     });
-    await insertLedger(trx, {
-      sourceKey, mailbox: source.kind === 'imap' ? `${source.account}:${source.folder}` : source.kind,
-      uidvalidity: source.kind === 'imap' ? source.uidvalidity : undefined, uid: source.kind === 'imap' ? source.uid : undefined,
-      messageId: head.messageId, contentHash: hash, outcome: 'rejected', reason, quarantineId, createdAt: now,
-    });
+    await insertLedger(trx, { sourceKey, ...whereFrom(source), messageId: head.messageId, contentHash: hash, outcome: 'rejected', reason, quarantineId, createdAt: now });
     await this.deps.onRejected?.(trx, { reason, detail, from: head.from, subject: head.subject, messageId: head.messageId, size: raw.length, quarantineId, now });
     return { outcome: 'rejected', sourceKey, reason, detail, quarantineId };
   }
@@ -402,6 +394,12 @@ type Job = { index: number; raw: Buffer; rawSha: string; source: MailSource; sou
   | { kind: 'parsed'; mail: InboundMail; rawDurable: Promise<string> }
   | { kind: 'quarantine'; hash: string; reason: ReasonCode; detail: string; head: { from?: string; subject?: string; messageId?: string } }
 );
+
+/** Where a mail came from, as the ledger and the quarantine record it: `account:folder` and the UID for IMAP. */
+function whereFrom(source: MailSource): { mailbox: string; uidvalidity?: number; uid?: number } {
+  if (source.kind === 'imap') return { mailbox: `${source.account}:${source.folder}`, uidvalidity: source.uidvalidity, uid: source.uid };
+  return { mailbox: source.kind };
+}
 
 function withoutParticipants(view: TicketView): Ticket {
   const { participants: _participants, ...ticket } = view;
