@@ -24,6 +24,9 @@ import { MesaError } from '../errors.ts';
 const SYNC_WRITE_MAX = 1024 * 1024;
 
 export class BlobStore {
+  /** DATA_DIR/blobs/tmp exists (made by the first putStream). */
+  private tmpReady = false;
+
   constructor(private readonly root: string) {}
 
   static sha256(data: Buffer | string): string {
@@ -104,7 +107,8 @@ export class BlobStore {
     const hash = crypto.createHash('sha256');
     let size = 0;
     try {
-      fs.mkdirSync(dir, { recursive: true });
+      if (!this.tmpReady) fs.mkdirSync(dir, { recursive: true });
+      this.tmpReady = true;
       await pipeline(input, new Transform({
         transform(chunk: Buffer, _enc, done) {
           hash.update(chunk);
