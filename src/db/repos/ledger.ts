@@ -14,11 +14,6 @@ const fromRow = (r: any): LedgerRow => ({
   quarantineId: r.quarantine_id == null ? undefined : Number(r.quarantine_id), createdAt: Number(r.created_at),
 });
 
-export async function findLedger(db: Db, sourceKey: string): Promise<LedgerRow | undefined> {
-  const r = await db('ingest_ledger').where({ source_key: sourceKey }).first();
-  return r ? fromRow(r) : undefined;
-}
-
 /** The ledger rows of several sources at once (a poller batch), by source key. */
 export async function findLedgers(db: Db, sourceKeys: readonly string[]): Promise<Map<string, LedgerRow>> {
   const out = new Map<string, LedgerRow>();

@@ -53,16 +53,11 @@ export async function insertOutbox(trx: Db, o: NewOutbox): Promise<number | unde
   return first === undefined ? undefined : Number(typeof first === 'object' ? first.id : first);
 }
 
-/** Automatic mail to an address since `since` that was (or will be) sent: the loop budget counts these. */
-export async function countAutomaticSince(db: Db, recipient: string, since: number): Promise<number> {
-  const r = await db('outbox').where({ recipient, automatic: true }).whereNot({ state: 'held' }).where('created_at', '>=', since).count({ c: '*' }).first();
-  return Number(r?.c ?? 0);
-}
-
 /**
- * What the loop budget asks about one address, in one statement (one scan of its recent mail): countAutomaticSince
- * for several `since` values and, when `suppressedAt` is given, the reason of a suppression in force then
- * (findSuppression's). The aggregate always returns its one row, so the suppression is read even with no mail.
+ * What the loop budget asks about one address, in one statement (one scan of its recent mail): how many automatic
+ * mails to it were (or will be) sent since each `since` value and, when `suppressedAt` is given, the reason of a
+ * suppression in force then (findSuppression's). The aggregate always returns its one row, so the suppression is
+ * read even with no mail.
  */
 export async function loopBudgetOf(db: Db, recipient: string, since: readonly number[], suppressedAt?: number): Promise<{ counts: number[]; suppressed?: string }> {
   const cols: Array<Knex.Raw | Record<string, Knex.QueryBuilder>> = since.map((s, i) => db.raw(`sum(case when created_at >= ? then 1 else 0 end) as c${i}`, [s]));
@@ -90,12 +85,6 @@ export async function threadOf(db: Db, ticketId: number, recipient: string, limi
   const rows: any[] = await db.select('*').from(root.as('r')).unionAll(db.select('*').from(theirs.as('t'))).unionAll(db.select('*').from(ours.as('o')));
   const part = (k: number): ThreadRow[] => rows.filter((r) => Number(r.k) === k).sort((a, b) => Number(b.id) - Number(a.id)).map((r) => ({ message_id: r.message_id, created_at: r.created_at }));
   return { root: part(0)[0]?.message_id, theirs: part(1), ours: part(2) };
-}
-
-/** Message-IDs of our mail to one recipient on a case, oldest first (threading). */
-export async function ourIdsTo(db: Db, ticketId: number, recipient: string, limit: number): Promise<string[]> {
-  const rows = await db('outbox').where({ ticket_id: ticketId, recipient }).whereNot({ state: 'held' }).orderBy('id', 'desc').limit(limit).select('message_id');
-  return rows.map((r: any) => r.message_id).reverse();
 }
 
 /**
