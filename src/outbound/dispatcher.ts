@@ -1,7 +1,6 @@
 import crypto from 'node:crypto';
 import os from 'node:os';
 import fs from 'node:fs';
-import path from 'node:path';
 import PQueue from 'p-queue';
 import type { Knex } from 'knex';
 import type { Config } from '../config.ts';
@@ -10,7 +9,7 @@ import { MesaError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 import type { BlobStore } from '../storage/blobs.ts';
 import { contentOf } from './outbox.ts';
-import { TemplateRenderer } from './templates.ts';
+import type { TemplateRenderer } from './templates.ts';
 import { createTransport, type MailTransport } from './transport.ts';
 
 /**
@@ -27,8 +26,8 @@ export interface DispatcherOptions {
   blobs: BlobStore;
   logger: Logger;
   transport?: MailTransport;
-  /** Renders each mail as it is sent (the outbox stores the template and its data); createOutbound passes its own. */
-  renderer?: TemplateRenderer;
+  /** Renders each mail as it is sent (the outbox stores the template and its data): the app's one renderer. */
+  renderer: TemplateRenderer;
   clock?: () => number;
   /** How long a claim holds before another dispatcher may take the row over. */
   leaseMs?: number;
@@ -53,7 +52,6 @@ export class Dispatcher {
   private readonly queue: PQueue;
   private readonly owner = `${os.hostname()}:${process.pid}:${crypto.randomBytes(4).toString('hex')}`;
   private readonly now: () => number;
-  private readonly renderer: TemplateRenderer;
   private timer?: NodeJS.Timeout;
   private running = false;
   private ticking?: Promise<number>;
@@ -64,7 +62,6 @@ export class Dispatcher {
     this.transport = o.transport ?? createTransport(o.config, o.logger);
     this.queue = new PQueue({ concurrency: o.concurrency ?? o.config.outbound.smtp?.poolSize ?? 2 });
     this.now = o.clock ?? Date.now;
-    this.renderer = o.renderer ?? new TemplateRenderer(undefined, path.join(o.config.dataDir, 'cache', 'templates'));
   }
 
   start(): this {
@@ -157,7 +154,7 @@ export class Dispatcher {
         to: m.to,
         replyTo: m.replyTo,
         subject: m.subject,
-        ...contentOf(m, this.renderer),
+        ...contentOf(m, this.o.renderer),
         messageId: `<${row.messageId}>`,
         date: new Date(row.createdAt),
         inReplyTo: m.inReplyTo,

@@ -88,7 +88,7 @@ describe('outbox dispatcher', () => {
     for (let i = 1; i <= 3; i++) await w.ingest(customer(i));
     let crashed: number | undefined;
     const a = new Dispatcher({
-      db: w.app.db, config: w.app.config, blobs: w.app.blobs, logger: silentLogger, leaseMs: 60_000, concurrency: 1,
+      db: w.app.db, config: w.app.config, blobs: w.app.blobs, renderer: w.app.outbound.renderer, logger: silentLogger, leaseMs: 60_000, concurrency: 1,
       afterSend: (row) => {
         if (crashed === undefined) {
           crashed = row.id;
@@ -102,7 +102,7 @@ describe('outbox dispatcher', () => {
     const stuck = (await listOutbox(w.app.db, { states: ['sending'] })).map((r) => r.id);
     expect(stuck).toEqual([crashed]);
     // Another instance, two minutes later (its clock), takes the row over: the lease has run out.
-    const b = new Dispatcher({ db: w.app.db, config: w.app.config, blobs: w.app.blobs, logger: silentLogger, clock: () => Date.now() + 120_000 });
+    const b = new Dispatcher({ db: w.app.db, config: w.app.config, blobs: w.app.blobs, renderer: w.app.outbound.renderer, logger: silentLogger, clock: () => Date.now() + 120_000 });
     expect(await b.drain()).toBe(1);
     await b.stop();
     expect((await states()).sent).toBe(9);
@@ -121,7 +121,7 @@ describe('outbox dispatcher', () => {
   it('never sends a row twice when several dispatchers share the database', async () => {
     w = await mailWorld({}, { start: false });
     for (let i = 1; i <= 10; i++) await w.ingest(customer(i));
-    const dispatchers = [1, 2, 3].map(() => new Dispatcher({ db: w!.app.db, config: w!.app.config, blobs: w!.app.blobs, logger: silentLogger, concurrency: 3 }));
+    const dispatchers = [1, 2, 3].map(() => new Dispatcher({ db: w!.app.db, config: w!.app.config, blobs: w!.app.blobs, renderer: w!.app.outbound.renderer, logger: silentLogger, concurrency: 3 }));
     const handled = await Promise.all(dispatchers.map((d) => d.drain()));
     await Promise.all(dispatchers.map((d) => d.stop()));
     expect(handled.reduce((a, b) => a + b, 0)).toBe(30);
