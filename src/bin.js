@@ -1,10 +1,13 @@
 #!/usr/bin/env node
 // The `mesa` executable. Mesa is written in TypeScript and there is no build step between a checkout and a
 // working command: the first run bundles src/ with esbuild (the compiler tsx itself uses) into
-// node_modules/.cache/mesa/<hash of the sources>/, and later runs import that. Loading ~100 modules one by one
-// through tsx's loader thread made `mesa start` take 2-3 s to answer /healthz on a loaded 2-core machine; the
-// bundle takes about half that (and the process does not carry tsx's loader thread and its memory). Anything that stops the bundle (a read-only node_modules, esbuild
-// missing) falls back to running the sources through tsx, as before. MESA_NO_BUNDLE=1 forces that path.
+// node_modules/.cache/mesa/<hash of the sources and the lockfile>/, and later runs import that. Loading ~100 modules
+// one by one through tsx's loader thread made `mesa start` take 2-3 s to answer /healthz on a loaded 2-core machine.
+// The bundle holds the pure-JavaScript packages too (see EXTERNAL for the ones that stay outside): Node 20 then
+// compiles a few large files instead of resolving, reading and wrapping ~900 package files one by one, which took
+// `mesa start` to /healthz from ~1.4 s to ~0.9 s (`npm run bench`, README "Rendimiento"). Anything that stops the
+// bundle (a read-only node_modules, esbuild missing, a package esbuild cannot bundle) falls back to running the
+// sources through tsx, as before. MESA_NO_BUNDLE=1 forces that path.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -13,12 +16,28 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 const SRC = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.dirname(SRC);
 
+/**
+ * Packages left outside the bundle, loaded from node_modules at run time: native addons (better-sqlite3, pg's
+ * optional pg-native), knex's drivers for databases Mesa does not use (not installed), packages Mesa loads by name
+ * on first need (mjml, date-holidays, mailauth's DKIM header parser: see their createRequire calls), the TypeScript
+ * loader and esbuild themselves, and pino, whose worker-thread transports find their files next to the package.
+ */
+const EXTERNAL = [
+  'better-sqlite3', 'pg', 'pg-native', 'pg-query-stream', 'sqlite3', '@vscode/sqlite3', 'mysql', 'mysql2', 'mariadb', 'mariadb/*',
+  'oracledb', 'tedious', 'mjml', 'mjml/*', 'date-holidays', 'mailauth', 'mailauth/*', 'tsx', 'tsx/*', 'esbuild', 'pino',
+  'thread-stream',
+];
+
 /** Registers tsx's loader (once): the fallback path, and the migrations (TypeScript files loaded by name). */
 let tsx;
 const loadTypeScript = () => (tsx ??= import('tsx/esm/api').then((m) => m.register()));
 globalThis[Symbol.for('mesa.loadTypeScript')] = loadTypeScript;
 
-const bundle = process.env.MESA_NO_BUNDLE ? undefined : await cachedBundle().catch(() => undefined);
+const bundle = process.env.MESA_NO_BUNDLE ? undefined : await cachedBundle().catch((err) => {
+  // Still works (through tsx), only slower to start: say so once, so that a bundle that stopped building is seen.
+  process.stderr.write(`mesa: aviso: sin paquete precompilado (${String(err?.message ?? err).split('\n')[0]}); se usa tsx\n`);
+  return undefined;
+});
 if (bundle) {
   await import(pathToFileURL(bundle).href);
 } else {
@@ -29,7 +48,9 @@ if (bundle) {
 async function cachedBundle() {
   const files = listSources(SRC).sort();
   const hash = crypto.createHash('sha256');
-  for (const f of [...files, path.join(ROOT, 'tsconfig.json'), path.join(ROOT, 'package.json')]) {
+  const lockfile = path.join(ROOT, 'package-lock.json');
+  // The packages are inside the bundle: a changed lockfile (npm install of another version) is a new bundle.
+  for (const f of [...files, path.join(ROOT, 'tsconfig.json'), path.join(ROOT, 'package.json'), ...(fs.existsSync(lockfile) ? [lockfile] : [])]) {
     hash.update(path.relative(ROOT, f)).update('\0');
     hash.update(fs.readFileSync(f)).update('\0');
   }
@@ -52,9 +73,12 @@ async function cachedBundle() {
         entryPoints: { cli: path.join(SRC, 'cli.ts') }, outdir: tmp, outExtension: { '.js': '.mjs' },
         // Splitting keeps each `await import()` of src/ a chunk of its own, so a command loads only what it uses
         // (in one file, every package any command imports would load on every run).
-        bundle: true, splitting: true, platform: 'node', format: 'esm', target: 'node20', packages: 'external',
-        // Stack traces name src/ files and lines, as they did under tsx.
-        sourcemap: 'linked', sourcesContent: false, logLevel: 'silent',
+        bundle: true, splitting: true, platform: 'node', format: 'esm', target: 'node20', external: EXTERNAL,
+        // CommonJS packages inside an ES module bundle still `require()` Node's modules and the EXTERNAL packages.
+        banner: { js: "import { createRequire as __mesaRequire } from 'node:module'; const require = __mesaRequire(import.meta.url);" },
+        // Less to parse at start-up; names are kept, and stack traces name src/ files and lines (source maps), as
+        // they did under tsx.
+        minifyWhitespace: true, minifySyntax: true, sourcemap: 'linked', sourcesContent: false, logLevel: 'silent',
         plugins: [keepModuleUrls()],
       });
       fs.renameSync(tmp, out);
