@@ -80,7 +80,7 @@ describe('parseMail with a blob store (attachments streamed to disk)', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mesa-parse-'));
     try {
       const store = new BlobStore(dir);
-      const file = crypto.randomBytes(300_000);
+      const file = crypto.randomBytes(1_300_000); // above the store's in-memory limit: written while it arrives
       const original = 'From: soporte@mesa.test\r\nSubject: [Caso #7] Respaldo\r\nMessage-ID: <caso-7@mesa.test>\r\n\r\nHola\r\n';
       const raw = Buffer.from([
         'From: a@cliente.co', 'Subject: respaldo', 'MIME-Version: 1.0', 'Content-Type: multipart/mixed; boundary="b"', '',

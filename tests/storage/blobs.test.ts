@@ -37,17 +37,40 @@ describe('blob store', () => {
     expect(await blobs.get(sha)).toEqual(data);
   });
 
-  it('stores a stream by its hash without a temporary file left over, and says STORAGE_FAILED when the stream breaks', async () => {
+  it('stores a large stream by its hash through a temporary file, none left over, and says STORAGE_FAILED when the stream breaks', async () => {
     const blobs = store();
-    const data = crypto.randomBytes(200_000);
-    const chunks = () => Readable.from([data.subarray(0, 70_000), data.subarray(70_000)]);
+    const data = crypto.randomBytes(1_500_000); // above the in-memory limit: written as it arrives
+    const chunks = () => Readable.from([data.subarray(0, 700_000), data.subarray(700_000, 1_200_000), data.subarray(1_200_000)]);
     const first = await blobs.putStream(chunks());
     expect(first).toEqual({ sha256: BlobStore.sha256(data), size: data.length });
     expect((await blobs.get(first.sha256)).equals(data)).toBe(true);
     expect(await blobs.putStream(chunks())).toEqual(first); // same content: same blob
-    const broken = new Readable({ read() { this.destroy(new Error('conexión cortada')); } });
+    let sent = 0;
+    const broken = new Readable({
+      read() {
+        if (sent++ < 2) this.push(data.subarray(0, 700_000)); // past the limit, so a temporary file exists when it breaks
+        else this.destroy(new Error('conexión cortada'));
+      },
+    });
     const err = await blobs.putStream(broken).catch((e) => e);
     expect(err).toMatchObject({ code: 'STORAGE_FAILED', retryable: true });
     expect(fs.readdirSync(path.join(path.dirname(path.dirname(blobs.pathFor(first.sha256))), 'tmp'))).toEqual([]);
+  });
+
+  it('stores a small stream from memory: the same content again writes no file at all', async () => {
+    const blobs = store();
+    const logo = crypto.randomBytes(20_000);
+    const first = await blobs.putStream(Readable.from([logo.subarray(0, 5000), logo.subarray(5000)]));
+    expect(first).toEqual({ sha256: BlobStore.sha256(logo), size: logo.length });
+    expect((await blobs.get(first.sha256)).equals(logo)).toBe(true);
+    const file = blobs.pathFor(first.sha256);
+    const before = fs.statSync(file);
+    const dir = path.dirname(file);
+    expect(await blobs.putStream(Readable.from([logo]))).toEqual(first);
+    expect(fs.statSync(file).mtimeMs).toBe(before.mtimeMs); // not written again
+    expect(fs.readdirSync(dir)).toEqual([path.basename(file)]); // no temporary file either
+    expect(fs.existsSync(path.join(path.dirname(dir), 'tmp'))).toBe(false);
+    const err = await blobs.putStream(new Readable({ read() { this.destroy(new Error('conexión cortada')); } })).catch((e) => e);
+    expect(err).toMatchObject({ code: 'STORAGE_FAILED', retryable: true });
   });
 });
