@@ -193,9 +193,16 @@ export class MailboxPoller {
       saved = lastUid;
     };
     for (let i = 0; i < uids.length; i += SIZE_CHUNK) {
-      for (const batch of await this.batches(client, uids.slice(i, i + SIZE_CHUNK))) {
+      const batches = await this.batches(client, uids.slice(i, i + SIZE_CHUNK));
+      let next = batches.length ? this.sources(client, batches[0]) : undefined;
+      for (const [b, batch] of batches.entries()) {
         if (this.halted) return 'stopped';
-        const sources = await this.sources(client, batch);
+        const sources = await next!;
+        // The next batch is read while this one is ingested: the server sends it while Mesa parses and writes
+        // (at most two batches in memory). Its failure surfaces when it is awaited, in the next turn; after a
+        // tempfail or a stop it is simply dropped (nothing was done with it, the next round reads it again).
+        next = b + 1 < batches.length ? this.sources(client, batches[b + 1]) : undefined;
+        next?.catch(() => undefined);
         // Expunged by someone between SEARCH and FETCH: no source, nothing to ingest.
         const present = batch.filter((uid) => sources.has(uid));
         // The whole batch in one group commit (IngestService.ingestMany); results in order, cut at a tempfail.

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { App } from '../../src/app.ts';
 import { getMailboxState } from '../../src/db/repos/mailbox-state.ts';
+import { createImapClient } from '../../src/inbound/imap-client.ts';
 import { startPollers } from '../../src/inbound/poller.ts';
 import { caseDetail, listCases } from '../../src/services/case-view.ts';
 import { testApp } from '../support/app.ts';
@@ -201,6 +202,50 @@ describe('IMAP poller against a real Dovecot', () => {
     expect(stillThereAfterIngest.length).toBeGreaterThanOrEqual(3);
     expect(stillThereAfterIngest.every(Boolean)).toBe(true);
     expect((await getMailboxState(a.db, 'support:T5'))!.lastError).toBeUndefined();
+  });
+
+  it('reads the next batch from the server while the current one is ingested, and still ingests in UID order', async () => {
+    await createFolder('support', 'T7');
+    app = await testApp(imapEnv('T7'));
+    const a = app;
+    const c = await dovecot.client('support');
+    for (let i = 1; i <= 60; i++) await c.append('T7', mail({ from: `cliente${i}@org${i}.co`, subject: `Consulta ${i}` })); // two batches of at most 50
+    await c.logout();
+    // Every FETCH of sources the poller sends, by range, observed on the real client.
+    const sourceFetches: string[] = [];
+    const createClient: typeof createImapClient = (mb, logger) => {
+      const client = createImapClient(mb, logger);
+      const fetchAll = client.fetchAll.bind(client);
+      client.fetchAll = ((range: string, query: { source?: boolean }, opts: unknown) => {
+        if (query.source) sourceFetches.push(range);
+        return fetchAll(range, query as never, opts as never);
+      }) as typeof client.fetchAll;
+      return client;
+    };
+    const ingested: number[][] = [];
+    let fetchesWhileFirstBatchIngested = 0;
+    const observed = {
+      ...a,
+      ingest: {
+        ingestMany: async (items: Parameters<App['ingest']['ingestMany']>[0]) => {
+          const uids = items.map((it) => (it.source.kind === 'imap' ? it.source.uid : -1));
+          if (ingested.length === 0) {
+            // The first batch waits here until the second one has been asked for: that is the overlap.
+            await waitFor('the second batch requested', async () => sourceFetches.length >= 2);
+            fetchesWhileFirstBatchIngested = sourceFetches.length;
+          }
+          ingested.push(uids);
+          return a.ingest.ingestMany(items);
+        },
+      },
+    } as unknown as App;
+    pollers = startPollers(observed, a.config.mailboxes, { createClient });
+    await waitFor('sixty cases', async () => (await ledgerCount(a)) === 60, 20_000);
+    expect(fetchesWhileFirstBatchIngested).toBe(2);
+    expect(sourceFetches).toEqual(['1:50', '51:60']);
+    expect(ingested.flat()).toEqual(Array.from({ length: 60 }, (_, i) => i + 1));
+    expect((await listCases(a.db)).map((t) => t.number).sort((x, y) => x - y)).toEqual(Array.from({ length: 60 }, (_, i) => i + 1));
+    expect((await getMailboxState(a.db, 'support:T7'))!.lastUid).toBe(60);
   });
 
   it('re-reads a mailbox whose UIDVALIDITY changed without duplicating anything', async () => {
