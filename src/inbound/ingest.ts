@@ -1,5 +1,4 @@
 import type { Knex } from 'knex';
-import { simpleParser } from 'mailparser';
 import type { Config } from '../config.ts';
 import { isMesaError, MesaError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
@@ -12,15 +11,34 @@ import { cleanSubject } from '../tickets/subject.ts';
 import { loadContext } from './context.ts';
 import type { Facts, ReasonCode } from './filters/types.ts';
 import type { InboundMail, MailSource } from './mail.ts';
-import { contentHash, parseMail } from './parse.ts';
 import { failedRecipients } from '../outbound/bounces.ts';
-import { decide, runFilters, type ConsultantPlan } from './pipeline.ts';
-import { fullTextOf } from './quotes.ts';
+import type { ConsultantPlan } from './pipeline.ts';
 import { organizationFacts } from './organization-context.ts';
 import type { Policy } from '../policy/policy.ts';
 import type { LifecycleService } from '../services/lifecycle.ts';
 import type { Ticket, TicketView } from '../tickets/types.ts';
 import type { OpenCaseInput } from '../services/cases.ts';
+
+/**
+ * The parser and the filters load with the first mail, not with the process: mailparser, iconv-lite, html-to-text
+ * and email-reply-parser are about a quarter of what `mesa start` would otherwise compile before /healthz can
+ * answer (README "Rendimiento", start-up). Loaded once; every later mail finds them ready.
+ */
+let inboundWork: Promise<InboundWork> | undefined;
+const loadInboundWork = () => (inboundWork ??= Promise.all([import('./parse.ts'), import('./pipeline.ts'), import('./quotes.ts'), import('mailparser')])
+  .then(([parse, pipeline, quotes, mailparser]) => ({
+    parseMail: parse.parseMail, contentHash: parse.contentHash, runFilters: pipeline.runFilters, decide: pipeline.decide,
+    fullTextOf: quotes.fullTextOf, simpleParser: mailparser.simpleParser,
+  }))
+  .catch((err) => {
+    inboundWork = undefined; // a later mail tries again
+    throw err;
+  }));
+type InboundWork = {
+  parseMail: typeof import('./parse.ts').parseMail; contentHash: typeof import('./parse.ts').contentHash;
+  runFilters: typeof import('./pipeline.ts').runFilters; decide: typeof import('./pipeline.ts').decide;
+  fullTextOf: typeof import('./quotes.ts').fullTextOf; simpleParser: typeof import('mailparser').simpleParser;
+};
 
 export type Outcome = 'accepted' | 'ignored' | 'rejected' | 'tempfail';
 
@@ -87,6 +105,8 @@ export interface RejectedMail {
 export class IngestService {
   private readonly log: Logger;
   private readonly now: () => number;
+  /** Set by the first ingestMany (see loadInboundWork). */
+  private work!: InboundWork;
 
   constructor(private readonly deps: IngestDeps) {
     this.log = deps.logger.child({ component: 'inbound' });
@@ -113,6 +133,7 @@ export class IngestService {
     const results: IngestResult[] = [];
     const jobs: Job[] = [];
     try {
+      this.work ??= await loadInboundWork();
       const keyed = items.map((it) => {
         const rawSha = BlobStore.sha256(it.raw);
         return { ...it, rawSha, sourceKey: sourceKeyOf(it.source, rawSha) };
@@ -163,8 +184,8 @@ export class IngestService {
     const now = this.now();
     const base = { index, raw, rawSha, source, sourceKey, now };
     if (raw.length > this.deps.config.limits.maxMessageBytes) {
-      const head = await headerSummary(raw);
-      return { ...base, kind: 'quarantine', hash: contentHash(raw), reason: 'too_large', detail: `${raw.length} bytes > MAX_MESSAGE_BYTES ${this.deps.config.limits.maxMessageBytes}`, head };
+      const head = await headerSummary(raw, this.work.simpleParser);
+      return { ...base, kind: 'quarantine', hash: this.work.contentHash(raw), reason: 'too_large', detail: `${raw.length} bytes > MAX_MESSAGE_BYTES ${this.deps.config.limits.maxMessageBytes}`, head };
     }
     // The raw source's write and fsync (~4–9 ms of waiting on a busy disk, `npm run bench`) start now and run in the
     // background beside parsing, filtering and the transaction, which awaits them before it commits. A mail that
@@ -172,11 +193,11 @@ export class IngestService {
     const rawDurable = this.deps.blobs.put(raw);
     rawDurable.catch(() => undefined); // awaited (and its error raised) inside the transaction
     try {
-      return { ...base, kind: 'parsed', mail: await parseMail(raw, {}, rawSha, this.deps.blobs), rawDurable };
+      return { ...base, kind: 'parsed', mail: await this.work.parseMail(raw, {}, rawSha, this.deps.blobs), rawDurable };
     } catch (err) {
       if (!isMesaError(err) || err.retryable) throw err;
-      const head = await headerSummary(raw);
-      return { ...base, kind: 'quarantine', hash: contentHash(raw), reason: REASON_BY_CODE[err.code] ?? 'unparseable', detail: err.detail ?? err.message, head };
+      const head = await headerSummary(raw, this.work.simpleParser);
+      return { ...base, kind: 'quarantine', hash: this.work.contentHash(raw), reason: REASON_BY_CODE[err.code] ?? 'unparseable', detail: err.detail ?? err.message, head };
     }
   }
 
@@ -216,7 +237,7 @@ export class IngestService {
     const { config } = this.deps;
     const ctx = await loadContext(trx, config, mail, source, now);
     if (this.deps.policy) ctx.organization = await organizationFacts(trx, this.deps.policy, mail);
-    const verdict = runFilters(mail, ctx);
+    const verdict = this.work.runFilters(mail, ctx);
     if (verdict.kind === 'stop') {
       if (verdict.outcome === 'tempfail') return { outcome: 'tempfail', sourceKey, reason: verdict.reason, detail: verdict.detail };
       if (verdict.outcome === 'rejected') {
@@ -227,7 +248,7 @@ export class IngestService {
     }
 
     const facts = verdict.facts;
-    const effect = decide(facts);
+    const effect = this.work.decide(facts);
     const stored = await this.storeBlobs(mail, rawDurable);
     const message = this.messageFrom(mail, facts, stored, now, effect.kind === 'system_note', effect.kind === 'follow_up' ? effect.consultant : undefined);
     const threadIds = [mail.messageId, ...mail.inReplyTo, ...mail.references].filter((x): x is string => Boolean(x));
@@ -317,6 +338,7 @@ export class IngestService {
 
   private messageFrom(mail: InboundMail, facts: Readonly<Facts>, stored: Awaited<ReturnType<IngestService['storeBlobs']>>, now: number, systemNote: boolean, consultant?: ConsultantPlan) {
     const role = systemNote ? 'system' : facts.sender?.role ?? 'customer';
+    const { fullTextOf } = this.work;
     let bodyText = systemNote ? fullTextOf(mail).slice(0, 20_000) : facts.visibleText ?? fullTextOf(mail);
     if (stored.skipped.length) bodyText += `\n\n[Adjuntos demasiado grandes, guardados solo en el original: ${stored.skipped.join(', ')}]`;
     return {
@@ -376,7 +398,7 @@ function isInfrastructureError(err: unknown): boolean {
 
 /** From, Subject and Message-ID of a mail we will not parse whole (too large, broken): for the quarantine list
  * and the polite reply the outbound side sends later. Reads at most the first 64 KB. */
-async function headerSummary(raw: Buffer): Promise<{ from?: string; subject?: string; messageId?: string }> {
+async function headerSummary(raw: Buffer, simpleParser: InboundWork['simpleParser']): Promise<{ from?: string; subject?: string; messageId?: string }> {
   try {
     let end = raw.indexOf('\r\n\r\n');
     if (end < 0) end = raw.indexOf('\n\n');
