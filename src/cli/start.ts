@@ -74,13 +74,15 @@ export async function startCommand(config: Config): Promise<number> {
       const service = await factory(app);
       if (service) running.push(service);
     }
-    // Compile (or read from DATA_DIR/cache) every mail layout now, once listening, rather than on the first mail.
+    // Compile (or read from DATA_DIR/cache) every mail layout, and load the mail parser and the filters, now that
+    // /healthz answers, rather than on the first mail (which would otherwise wait for them).
     setImmediate(() => {
       try {
         app.outbound.renderer.warm();
       } catch (err) {
         log.error({ err }, 'plantillas de correo inválidas');
       }
+      app.ingest.warm().catch((err) => log.error({ err }, 'no se pudo cargar el analizador de correo; se reintentará con el primer correo'));
     });
   } catch (err) {
     log.fatal({ err }, 'no se pudo iniciar Mesa');

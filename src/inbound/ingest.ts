@@ -113,6 +113,11 @@ export class IngestService {
     this.now = deps.clock ?? Date.now;
   }
 
+  /** Loads the parser and the filters ahead of the first mail (`mesa start` calls it once it is listening). */
+  async warm(): Promise<void> {
+    this.work ??= await loadInboundWork();
+  }
+
   /** One mail: a group of one (see ingestMany). */
   async ingest(raw: Buffer, source: MailSource): Promise<IngestResult> {
     return (await this.ingestMany([{ raw, source }]))[0];

@@ -1,0 +1,40 @@
+// Where ingest time goes, without IMAP: `npx tsx tests/bench/sqlprof.ts [N]` ingests N bench mails straight through
+// IngestService.ingestMany (batches of 50, as the poller) and prints ms per mail, the SQL statements by knex time,
+// and the time spent inside better-sqlite3 itself. Run it under `node --cpu-prof --import tsx` for a profile.
+import fs from 'node:fs'; import os from 'node:os'; import path from 'node:path';
+import { pino } from 'pino';
+import { createApp } from '../../src/app.ts';
+import { loadConfig } from '../../src/config.ts';
+import { generateMails } from './corpus.ts';
+const N = Number(process.argv[2] ?? 2000);
+const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mesa-sqlprof-'));
+const config = loadConfig({ SUPPORT_ADDRESS: 'soporte@mesa.test', SUPPORT_NAME: 'Soporte Mesa', CONSULTANTS: 'ana@mesa.test', SECRET_KEY: 'bench-secret-key-0123456789abcdef0123456789', PUBLIC_URL: 'http://127.0.0.1:8080', LOG_LEVEL: 'info', DATA_DIR: dataDir });
+const logger = pino({ level: 'info' }, pino.destination({ dest: '/dev/null', sync: false }));
+const app = await createApp(config, logger);
+const stats = new Map<string, { n: number; ms: number }>();
+const started = new Map<string, number>();
+app.db.on('query', (q: any) => started.set(q.__knexQueryUid, performance.now()));
+app.db.on('query-response', (_r: any, q: any) => { const t = started.get(q.__knexQueryUid); if (t === undefined) return; started.delete(q.__knexQueryUid); const k = String(q.sql).replace(/\(\?(, \?)*\)/g, '(?…)').slice(0, 160); const s = stats.get(k) ?? { n: 0, ms: 0 }; s.n++; s.ms += performance.now() - t; stats.set(k, s); });
+import Database from 'better-sqlite3';
+const probe = new Database(':memory:'); const SP = Object.getPrototypeOf(probe.prepare('select 1'));
+const native = new Map<string, { n: number; ms: number }>();
+for (const m of ['run', 'all', 'get']) { const orig = SP[m]; SP[m] = function (...a: unknown[]) { const t = performance.now(); try { return orig.apply(this, a); } finally { const k = String(this.source).slice(0, 70); const s = native.get(k) ?? { n: 0, ms: 0 }; s.n++; s.ms += performance.now() - t; native.set(k, s); } }; }
+const mails = generateMails(N);
+const t0 = performance.now();
+const slices: number[] = [];
+for (let i = 0; i < mails.length; i += 50) {
+  const a = performance.now();
+  await app.ingest.ingestMany(mails.slice(i, i + 50).map((m, j) => ({ raw: m.raw, source: { kind: 'imap' as const, account: 'support', folder: 'INBOX', uidvalidity: 1, uid: i + j + 1 } })));
+  slices.push(performance.now() - a);
+}
+const ms = performance.now() - t0;
+console.log(`${N} mails ${ms.toFixed(0)} ms = ${(ms / N).toFixed(2)} ms/mail; first 10 batches ${(slices.slice(0, 10).reduce((a, b) => a + b, 0) / 500).toFixed(2)} ms/mail, last 10 ${(slices.slice(-10).reduce((a, b) => a + b, 0) / 500).toFixed(2)} ms/mail`);
+const rows = [...stats].sort((a, b) => b[1].ms - a[1].ms);
+let tot = 0, n = 0; for (const [, s] of rows) { tot += s.ms; n += s.n; }
+console.log(`SQL: ${n} statements (${(n / N).toFixed(1)}/mail), ${tot.toFixed(0)} ms in knex query→response`);
+for (const [k, s] of rows.slice(0, 25)) console.log(`${s.ms.toFixed(0).padStart(6)} ms ${String(s.n).padStart(6)} × ${(s.ms / s.n * 1000).toFixed(0).padStart(5)}µs  ${k}`);
+let nt = 0; for (const [, v] of native) nt += v.ms;
+console.log(`inside better-sqlite3 run/all/get: ${nt.toFixed(0)} ms`);
+for (const [k, v] of [...native].sort((a, b) => b[1].ms - a[1].ms).slice(0, 12)) console.log(`${v.ms.toFixed(0).padStart(6)} ms ${String(v.n).padStart(6)} × ${(v.ms / v.n * 1000).toFixed(0).padStart(5)}µs  ${k}`);
+await app.close();
+fs.rmSync(dataDir, { recursive: true, force: true });
