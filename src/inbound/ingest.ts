@@ -105,7 +105,7 @@ export interface RejectedMail {
 export class IngestService {
   private readonly log: Logger;
   private readonly now: () => number;
-  /** Set by the first ingestMany (see loadInboundWork). */
+  /** Set by warm() or by the first ingestMany, whichever comes first (see loadInboundWork). */
   private work!: InboundWork;
 
   constructor(private readonly deps: IngestDeps) {
