@@ -24,21 +24,17 @@ import type { OpenCaseInput } from '../services/cases.ts';
  * and email-reply-parser are about a quarter of what `mesa start` would otherwise compile before /healthz can
  * answer (README "Rendimiento", start-up). Loaded once; every later mail finds them ready.
  */
-let inboundWork: Promise<InboundWork> | undefined;
-const loadInboundWork = () => (inboundWork ??= Promise.all([import('./parse.ts'), import('./pipeline.ts'), import('./quotes.ts'), import('mailparser')])
+const importInboundWork = () => Promise.all([import('./parse.ts'), import('./pipeline.ts'), import('./quotes.ts'), import('mailparser')])
   .then(([parse, pipeline, quotes, mailparser]) => ({
     parseMail: parse.parseMail, contentHash: parse.contentHash, runFilters: pipeline.runFilters, decide: pipeline.decide,
     fullTextOf: quotes.fullTextOf, simpleParser: mailparser.simpleParser,
-  }))
-  .catch((err) => {
-    inboundWork = undefined; // a later mail tries again
-    throw err;
   }));
-type InboundWork = {
-  parseMail: typeof import('./parse.ts').parseMail; contentHash: typeof import('./parse.ts').contentHash;
-  runFilters: typeof import('./pipeline.ts').runFilters; decide: typeof import('./pipeline.ts').decide;
-  fullTextOf: typeof import('./quotes.ts').fullTextOf; simpleParser: typeof import('mailparser').simpleParser;
-};
+type InboundWork = Awaited<ReturnType<typeof importInboundWork>>;
+let inboundWork: Promise<InboundWork> | undefined;
+const loadInboundWork = () => (inboundWork ??= importInboundWork().catch((err) => {
+  inboundWork = undefined; // a later mail tries again
+  throw err;
+}));
 
 export type Outcome = 'accepted' | 'ignored' | 'rejected' | 'tempfail';
 

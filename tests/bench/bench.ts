@@ -8,7 +8,7 @@ import knexFactory from 'knex';
 import { freshPgDatabase } from '../support/app.ts';
 import { startDovecot, type Dovecot } from '../support/dovecot.ts';
 import { generateMails, mailWithAttachment } from './corpus.ts';
-import type { ImapTarget, PhaseResult } from './phases.ts';
+import { MESA_ENV, type ImapTarget, type PhaseResult } from './phases.ts';
 import { startBenchSink, type BenchSink } from './sink.ts';
 
 /**
@@ -41,11 +41,6 @@ const DATABASE_URL = flags['database-url'] ?? process.env.DATABASE_URL ?? '';
 const PG = /^postgres(ql)?:\/\//.test(DATABASE_URL);
 const ONLY = flags.only ? new Set(flags.only.split(',')) : undefined;
 const wants = (part: string) => !ONLY || ONLY.has(part);
-
-const MESA_ENV: Record<string, string> = {
-  SUPPORT_ADDRESS: 'soporte@mesa.test', SUPPORT_NAME: 'Soporte Mesa', CONSULTANTS: 'ana@mesa.test',
-  SECRET_KEY: 'bench-secret-key-0123456789abcdef0123456789', PUBLIC_URL: 'http://127.0.0.1:8080', LOG_LEVEL: 'info',
-};
 
 interface Row { figure: string; mesa: number | string; limit?: number | string; ratio?: number; target: string; ok?: boolean; unit: string; note?: string }
 const rows: Row[] = [];

@@ -16,6 +16,12 @@ import { seedCases } from './seed.ts';
  * belongs to that measurement alone and one phase's garbage does not slow the next.
  */
 
+/** The configuration every measured Mesa runs with (plus its DATA_DIR, database and mailbox). */
+export const MESA_ENV: Record<string, string> = {
+  SUPPORT_ADDRESS: 'soporte@mesa.test', SUPPORT_NAME: 'Soporte Mesa', CONSULTANTS: 'ana@mesa.test',
+  SECRET_KEY: 'bench-secret-key-0123456789abcdef0123456789', PUBLIC_URL: 'http://127.0.0.1:8080', LOG_LEVEL: 'info',
+};
+
 export interface ImapTarget { host: string; port: number; user: string; password: string; folder: string }
 
 export interface PhaseResult { ms: number; count: number; rate: number; peakRssMb: number; extra?: Record<string, unknown> }

@@ -4,7 +4,6 @@ import { caseDetail, listCases } from '../../src/services/case-view.ts';
 import { testApp } from '../support/app.ts';
 import { mail } from '../support/mail.ts';
 
-
 let app: App;
 afterEach(async () => app?.close());
 
