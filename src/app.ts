@@ -4,6 +4,7 @@ import type { Config } from './config.ts';
 import { openDatabase } from './db/knex.ts';
 import { hasPendingMigrations, migrateLatest } from './db/migrate.ts';
 import { IngestService } from './inbound/ingest.ts';
+import { ParseThread } from './inbound/parse-thread.ts';
 import type { Logger } from './logger.ts';
 import type { LinkService } from './links/links.ts';
 import { createOutbound, type Outbound } from './outbound/index.ts';
@@ -41,11 +42,13 @@ export async function createApp(config: Config, logger: Logger, opts: { migrate?
   cases.addNotifier(outbound.notifier);
   const lifecycle = new LifecycleService({ cases, policy, logger: logger.child({ component: 'lifecycle' }) });
   cases.addNotifier(new LifecycleMailNotifier({ config, outbox: outbound.outbox, links: outbound.links, policy }));
-  const ingest = new IngestService({ db, config, blobs, cases, logger, clock: opts.clock, policy, lifecycle, onRejected: outbound.refusals.onRejected });
+  const parser = config.parseWorker ? new ParseThread({ blobs, logger: logger.child({ component: 'inbound' }) }) : undefined;
+  const ingest = new IngestService({ db, config, blobs, cases, logger, clock: opts.clock, policy, lifecycle, parser, onRejected: outbound.refusals.onRejected });
   return {
     config, logger, db, blobs, cases, ingest, policy, lifecycle, outbound, links: outbound.links,
     async close() {
       await outbound.dispatcher.stop();
+      await ingest.close();
       await db.destroy();
     },
   };

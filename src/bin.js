@@ -39,6 +39,8 @@ const bundle = process.env.MESA_NO_BUNDLE ? undefined : await cachedBundle().cat
   return undefined;
 });
 if (bundle) {
+  // Where the bundle's other entry points are: the mail parse thread (src/inbound/parse-thread.ts).
+  globalThis[Symbol.for('mesa.bundleDir')] = path.dirname(bundle);
   await import(pathToFileURL(bundle).href);
 } else {
   await loadTypeScript();
@@ -70,7 +72,7 @@ async function cachedBundle() {
     const tmp = path.join(dir, `tmp-${process.pid}-${crypto.randomBytes(4).toString('hex')}`);
     try {
       await esbuild.build({
-        entryPoints: { cli: path.join(SRC, 'cli.ts') }, outdir: tmp, outExtension: { '.js': '.mjs' },
+        entryPoints: { cli: path.join(SRC, 'cli.ts'), 'parse-worker': path.join(SRC, 'inbound', 'parse-worker.ts') }, outdir: tmp, outExtension: { '.js': '.mjs' },
         // Splitting keeps each `await import()` of src/ a chunk of its own, so a command loads only what it uses
         // (in one file, every package any command imports would load on every run).
         bundle: true, splitting: true, platform: 'node', format: 'esm', target: 'node20', external: EXTERNAL,

@@ -59,6 +59,8 @@ const EnvSchema = z.object({
   LOCALE: z.enum(['es', 'en']).default('es'),
   MAX_MESSAGE_BYTES: positiveInt.default(40 * 1024 * 1024),
   MAX_ATTACHMENT_BYTES: positiveInt.default(25 * 1024 * 1024),
+  /** Parse incoming mail on a worker thread (the second core), beside the database work: src/inbound/parse-thread.ts. */
+  PARSE_WORKER: bool.default(true),
   REOPEN_WINDOW_DAYS: z.coerce.number().int().min(0).default(30),
   /** Status page: fresh-link and lost-link requests per case (or per address) and per client IP, per hour. */
   WEB_LINK_REQUESTS_PER_CASE: positiveInt.default(3),
@@ -117,6 +119,8 @@ export type Config = Readonly<{
   timezone: string;
   locale: 'es' | 'en';
   limits: Readonly<{ maxMessageBytes: number; maxAttachmentBytes: number }>;
+  /** MIME parsing on a worker thread (PARSE_WORKER). */
+  parseWorker: boolean;
   reopenWindowDays: number;
   web: Readonly<{ linkRequestsPerCase: number; linkRequestsPerIp: number }>;
   /** Outbound mail: SMTP (absent = .eml files), dispatcher pacing, loop budget, links, consultant authentication. */
@@ -212,6 +216,7 @@ export function loadConfig(env: Env): Config {
     timezone: e.TIMEZONE,
     locale: e.LOCALE,
     limits: { maxMessageBytes: e.MAX_MESSAGE_BYTES, maxAttachmentBytes: e.MAX_ATTACHMENT_BYTES },
+    parseWorker: e.PARSE_WORKER,
     reopenWindowDays: e.REOPEN_WINDOW_DAYS,
     web: { linkRequestsPerCase: e.WEB_LINK_REQUESTS_PER_CASE, linkRequestsPerIp: e.WEB_LINK_REQUESTS_PER_IP },
     outbound: {

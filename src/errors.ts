@@ -11,6 +11,7 @@ export const ERRORS = {
   MAIL_TOO_LARGE: { retryable: false, message: 'El mensaje supera MAX_MESSAGE_BYTES' },
   MAIL_UNPARSEABLE: { retryable: false, message: 'El mensaje no se pudo interpretar como MIME' },
   MAIL_PARSE_TIMEOUT: { retryable: false, message: 'El análisis del mensaje tardó demasiado' },
+  PARSER_UNAVAILABLE: { retryable: true, message: 'El analizador de correo no está disponible' },
   MAIL_NO_SENDER: { retryable: false, message: 'El mensaje no tiene remitente (From) utilizable' },
   MAIL_EMPTY: { retryable: false, message: 'El mensaje está vacío' },
   ATTACHMENT_TOO_LARGE: { retryable: false, message: 'Un adjunto supera MAX_ATTACHMENT_BYTES' },

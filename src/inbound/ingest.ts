@@ -18,6 +18,7 @@ import type { Policy } from '../policy/policy.ts';
 import type { LifecycleService } from '../services/lifecycle.ts';
 import type { Ticket, TicketView } from '../tickets/types.ts';
 import type { OpenCaseInput } from '../services/cases.ts';
+import { InThreadParser, type MailParser } from './parse-thread.ts';
 
 /**
  * The parser and the filters load with the first mail, not with the process: mailparser, iconv-lite, html-to-text
@@ -26,7 +27,7 @@ import type { OpenCaseInput } from '../services/cases.ts';
  */
 const importInboundWork = () => Promise.all([import('./parse.ts'), import('./pipeline.ts'), import('./quotes.ts'), import('mailparser')])
   .then(([parse, pipeline, quotes, mailparser]) => ({
-    parseMail: parse.parseMail, contentHash: parse.contentHash, runFilters: pipeline.runFilters, decide: pipeline.decide,
+    contentHash: parse.contentHash, runFilters: pipeline.runFilters, decide: pipeline.decide,
     fullTextOf: quotes.fullTextOf, simpleParser: mailparser.simpleParser,
   }));
 type InboundWork = Awaited<ReturnType<typeof importInboundWork>>;
@@ -78,6 +79,8 @@ export interface IngestDeps {
   /** Lifecycle rules (issue 5): entitlement and open-case limit facts, and where held requests go. */
   policy?: Policy;
   lifecycle?: LifecycleService;
+  /** Where MIME parsing runs (src/inbound/parse-thread.ts); on this thread when absent. */
+  parser?: MailParser;
   /** Told, inside the quarantine transaction, when a mail is refused (the outbound side answers politely). */
   onRejected?: (trx: Knex.Transaction, info: RejectedMail) => Promise<void>;
 }
@@ -101,17 +104,25 @@ export interface RejectedMail {
 export class IngestService {
   private readonly log: Logger;
   private readonly now: () => number;
+  private readonly parser: MailParser;
   /** Set by warm() or by the first ingestMany, whichever comes first (see loadInboundWork). */
   private work!: InboundWork;
 
   constructor(private readonly deps: IngestDeps) {
     this.log = deps.logger.child({ component: 'inbound' });
     this.now = deps.clock ?? Date.now;
+    this.parser = deps.parser ?? new InThreadParser(deps.blobs);
   }
 
   /** Loads the parser and the filters ahead of the first mail (`mesa start` calls it once it is listening). */
   async warm(): Promise<void> {
-    this.work ??= await loadInboundWork();
+    const [work] = await Promise.all([loadInboundWork(), this.parser.warm()]);
+    this.work ??= work;
+  }
+
+  /** Stops the parse thread (mails still being parsed are tempfails: nothing of them was recorded). */
+  async close(): Promise<void> {
+    await this.parser.close();
   }
 
   /** One mail: a group of one (see ingestMany). */
@@ -132,7 +143,7 @@ export class IngestService {
    */
   async ingestMany(items: ReadonlyArray<{ raw: Buffer; source: MailSource }>): Promise<IngestResult[]> {
     const results: IngestResult[] = [];
-    const jobs: Job[] = [];
+    const prepared: Array<{ index: number; source: MailSource; sourceKey: string; job: Promise<Job> }> = [];
     try {
       this.work ??= await loadInboundWork();
       const keyed = items.map((it) => {
@@ -145,33 +156,41 @@ export class IngestService {
         if (row) {
           results[index] = this.report({ outcome: row.outcome, sourceKey: k.sourceKey, effect: row.effect as IngestResult['effect'], reason: row.reason, alreadyProcessed: true, ticketNumber: await this.numberOf(row.ticketId) }, this.logFields(k.source), row.messageId);
         } else {
-          try {
-            jobs.push(await this.prepare(index, k.raw, k.rawSha, k.source, k.sourceKey));
-          } catch (err) {
-            // Disk trouble, a parse that must be retried: this mail waits, and so do the ones after it.
-            results[index] = this.tempfail(k.source, k.sourceKey, err);
-            break;
-          }
+          // Started now, all in order: the parse thread works through the batch while the transaction below
+          // judges and writes the mails it has already parsed. Awaited (and its error handled) there.
+          const job = this.prepare(index, k.raw, k.rawSha, k.source, k.sourceKey);
+          job.catch(() => undefined);
+          prepared.push({ index, source: k.source, sourceKey: k.sourceKey, job });
         }
       }
     } catch (err) {
       return [this.tempfail(items[0].source, sourceKeyOf(items[0].source, BlobStore.sha256(items[0].raw)), err)];
     }
-    if (jobs.length) {
+    if (prepared.length) {
       const done: Array<{ job: Job; result: IngestResult; messageId?: string }> = [];
+      let unprepared: { index: number; source: MailSource; sourceKey: string; err: unknown } | undefined;
       try {
         await this.deps.db.transaction(async (trx) => {
-          for (const job of jobs) {
+          for (const p of prepared) {
+            let job: Job;
+            try {
+              job = await p.job;
+            } catch (err) {
+              // Disk trouble, a parse that must be retried: this mail waits, and so do the ones after it.
+              unprepared = { ...p, err };
+              break;
+            }
             const { result, messageId } = await this.run(trx, job);
             done.push({ job, result, messageId });
             if (result.outcome === 'tempfail') break;
           }
         });
       } catch (err) {
-        for (const job of jobs) results[job.index] = this.tempfail(job.source, job.sourceKey, err);
+        for (const p of prepared) results[p.index] = this.tempfail(p.source, p.sourceKey, err);
         return cutAtTempfail(results);
       }
       for (const d of done) results[d.job.index] = this.report(d.result, this.logFields(d.job.source), d.messageId);
+      if (unprepared) results[unprepared.index] = this.tempfail(unprepared.source, unprepared.sourceKey, unprepared.err);
       // Not run: after a tempfail in the group (cut below).
     }
     return cutAtTempfail(results);
@@ -194,7 +213,7 @@ export class IngestService {
     const rawDurable = this.deps.blobs.put(raw);
     rawDurable.catch(() => undefined); // awaited (and its error raised) inside the transaction
     try {
-      return { ...base, kind: 'parsed', mail: await this.work.parseMail(raw, {}, rawSha, this.deps.blobs), rawDurable };
+      return { ...base, kind: 'parsed', mail: await this.parser.parse(raw, rawSha), rawDurable };
     } catch (err) {
       if (!isMesaError(err) || err.retryable) throw err;
       const head = await headerSummary(raw, this.work.simpleParser);

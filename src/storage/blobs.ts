@@ -28,7 +28,7 @@ export class BlobStore {
   /** DATA_DIR/blobs/tmp exists (made by the first large putStream). */
   private tmpReady = false;
 
-  constructor(private readonly root: string) {}
+  constructor(readonly root: string) {}
 
   static sha256(data: Buffer | string): string {
     return crypto.createHash('sha256').update(data).digest('hex');

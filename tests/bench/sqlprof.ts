@@ -9,7 +9,7 @@ import { generateMails } from './corpus.ts';
 import { MESA_ENV } from './phases.ts';
 const N = Number(process.argv[2] ?? 2000);
 const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mesa-sqlprof-'));
-const config = loadConfig({ ...MESA_ENV, DATA_DIR: dataDir });
+const config = loadConfig({ ...MESA_ENV, DATA_DIR: dataDir, ...(process.env.PARSE_WORKER ? { PARSE_WORKER: process.env.PARSE_WORKER } : {}) });
 const logger = pino({ level: 'info' }, pino.destination({ dest: '/dev/null', sync: false }));
 const app = await createApp(config, logger);
 const stats = new Map<string, { n: number; ms: number }>();

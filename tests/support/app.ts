@@ -30,7 +30,9 @@ let schemaCounter = 0;
 
 export async function testConfig(extra: Env = {}): Promise<Config> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mesa-test-'));
-  const env = testEnv(dataDir, extra);
+  // In-process apps parse on the test's own thread (a parse thread under tsx takes ~0.6 s to start, per app);
+  // tests/inbound/parse-thread.test.ts and every `mesa start` child process run the parse thread.
+  const env = testEnv(dataDir, { PARSE_WORKER: 'false', ...extra });
   if (onPostgres && !extra.DATABASE_URL) env.DATABASE_URL = await freshPgDatabase(`mesa_t${process.pid}_${++schemaCounter}_${Date.now() % 100000}`);
   return loadConfig(env);
 }

@@ -1,0 +1,236 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { createRequire } from 'node:module';
+import { pathToFileURL } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { MesaError, type ErrorCode } from '../errors.ts';
+import type { Logger } from '../logger.ts';
+import type { BlobStore } from '../storage/blobs.ts';
+import type { InboundMail } from './mail.ts';
+
+/** How ingest turns raw bytes into an InboundMail: on this thread, or on the parse thread below. */
+export interface MailParser {
+  parse(raw: Buffer, rawSha256: string): Promise<InboundMail>;
+  /** Gets ready ahead of the first mail (`mesa start` calls it once it is listening). */
+  warm(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** mailparser has no time limit of its own (see parse.ts); 30 s is far beyond any real mail. */
+export const PARSE_TIMEOUT_MS = 30_000;
+
+/** Parses on the calling thread, one mail at a time (as the parse thread does: a batch never parses 50 at once). */
+export class InThreadParser implements MailParser {
+  private chain: Promise<unknown> = Promise.resolve();
+
+  constructor(private readonly blobs: BlobStore, private readonly timeoutMs = PARSE_TIMEOUT_MS) {}
+
+  parse(raw: Buffer, rawSha256: string): Promise<InboundMail> {
+    const run = this.chain.then(async () => (await import('./parse.ts')).parseMail(raw, { timeoutMs: this.timeoutMs }, rawSha256, this.blobs));
+    this.chain = run.catch(() => undefined);
+    return run;
+  }
+
+  async warm(): Promise<void> {
+    await import('./parse.ts');
+  }
+
+  async close(): Promise<void> {}
+}
+
+export interface ParseRequest { id: number; raw: Uint8Array; rawSha256: string; timeoutMs: number }
+export type ParseReply =
+  | { id: number; mail: Omit<InboundMail, 'raw'>; error?: undefined }
+  | { id: number; error: { code?: ErrorCode; detail?: string }; mail?: undefined };
+
+interface Pending { req: ParseRequest; raw: Buffer; resolve: (m: InboundMail) => void; reject: (e: unknown) => void }
+
+/**
+ * MIME parsing on a worker thread, the second core of the small machines Mesa runs on: while it parses the next
+ * mails of a batch, the main thread judges and writes the ones before (`npm run bench`, README "Rendimiento").
+ * It also bounds what one hostile mail can do: a parse that hangs the thread past the time limit, or that kills
+ * it, costs that one mail (quarantined as `parse_timeout` / `unparseable`); the thread is started again for the
+ * mails queued behind it, and the main thread, /healthz and the other mailboxes never stop.
+ *
+ * Requests go in order to one thread, which answers them in order. If the thread cannot start at all (a broken
+ * install), parsing falls back to the main thread, with a warning: slower, never stuck.
+ */
+export class ParseThread implements MailParser {
+  private worker?: Worker;
+  /** Sent and not yet answered, oldest first: the first one is the mail being parsed. */
+  private pending: Pending[] = [];
+  private nextId = 1;
+  private deadline?: NodeJS.Timeout;
+  /** The current thread has loaded its modules and said so. */
+  private ready = false;
+  /** The current thread was stopped by us (the deadline, close()): why, for the mail it was parsing. */
+  private stopping?: 'timeout' | 'close';
+  private fallback?: InThreadParser;
+  private closed = false;
+
+  /** `workerUrl`: another body for the thread (tests: one that crashes or hangs on purpose). */
+  constructor(private readonly opts: { blobs: BlobStore; logger: Logger; timeoutMs?: number; workerUrl?: URL }) {}
+
+  /** The running thread's id (undefined when none runs, or when parsing fell back to this thread). */
+  get threadId(): number | undefined {
+    return this.worker?.threadId;
+  }
+
+  parse(raw: Buffer, rawSha256: string): Promise<InboundMail> {
+    if (this.closed) return Promise.reject(new MesaError('PARSER_UNAVAILABLE', 'Mesa se está deteniendo'));
+    if (!this.fallback) {
+      try {
+        this.ensureWorker();
+      } catch {
+        // Could not even be created: giveUp() switched to this thread.
+      }
+    }
+    if (this.fallback) return this.fallback.parse(raw, rawSha256);
+    return new Promise((resolve, reject) => {
+      const item: Pending = { req: { id: this.nextId++, raw, rawSha256, timeoutMs: this.timeoutMs }, raw, resolve, reject };
+      this.pending.push(item);
+      const worker = this.ensureWorker();
+      worker.postMessage(item.req);
+      if (this.pending.length === 1) {
+        worker.ref();
+        if (this.ready) this.armDeadline();
+      }
+    });
+  }
+
+  async warm(): Promise<void> {
+    if (this.closed || this.fallback) return;
+    try {
+      this.ensureWorker();
+    } catch {
+      // giveUp() switched to this thread.
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    const worker = this.worker;
+    if (!worker) return;
+    this.stopping = 'close';
+    await worker.terminate();
+  }
+
+  private get timeoutMs(): number {
+    return this.opts.timeoutMs ?? PARSE_TIMEOUT_MS;
+  }
+
+  private ensureWorker(): Worker {
+    if (this.worker) return this.worker;
+    let worker: Worker;
+    try {
+      worker = startWorker(this.opts.blobs.root, this.opts.workerUrl);
+    } catch (err) {
+      this.giveUp(undefined, err);
+      throw err;
+    }
+    // Ready once its modules have loaded (it says so): a failure before that is a broken install, not a bad mail.
+    let ready = false;
+    this.ready = false;
+    worker.on('message', (reply: ParseReply | { ready: true }) => {
+      if (!('ready' in reply)) return this.answer(reply);
+      ready = this.ready = true;
+      // The time limit is for parsing: the clock starts once the thread is there (under tsx it takes ~0.6 s).
+      if (this.pending.length) this.armDeadline();
+    });
+    worker.on('error', (err) => {
+      if (!ready) return this.giveUp(worker, err);
+      this.opts.logger.error({ err }, 'el hilo de análisis de correo falló');
+    });
+    worker.on('exit', (code) => (ready || this.stopping === 'close' ? this.exited(worker, code) : this.giveUp(worker, new Error(`terminó al iniciar (código ${code})`))));
+    // Idle, it must not keep `mesa ingest` or a test alive; busy, it does (ref'd while a mail is pending).
+    worker.unref();
+    this.worker = worker;
+    this.stopping = undefined;
+    return worker;
+  }
+
+  private answer(reply: ParseReply): void {
+    const item = this.pending[0];
+    if (!item || item.req.id !== reply.id) return; // a thread we already replaced
+    this.pending.shift();
+    clearTimeout(this.deadline);
+    if (this.pending.length) this.armDeadline();
+    else this.worker?.unref();
+    if (reply.mail) {
+      const mail = reply.mail as InboundMail;
+      mail.raw = item.raw;
+      // Buffers come back as plain Uint8Arrays.
+      for (const a of mail.attachments) if (a.content) a.content = Buffer.from(a.content.buffer, a.content.byteOffset, a.content.byteLength);
+      item.resolve(mail);
+    } else {
+      const { code, detail } = reply.error;
+      item.reject(code ? new MesaError(code, detail) : new Error(detail));
+    }
+  }
+
+  /** The thread parsing the first pending mail gets the time limit, plus a margin for its own timer to fire first
+   * (that one only fires if the parse yields; a parse stuck in a loop never does). */
+  private armDeadline(): void {
+    clearTimeout(this.deadline);
+    this.deadline = setTimeout(() => {
+      this.stopping = 'timeout';
+      void this.worker?.terminate();
+    }, this.timeoutMs + Math.min(5_000, this.timeoutMs));
+    this.deadline.unref();
+  }
+
+  /** The thread ended while mails were pending: the one it was parsing is charged with it; the rest go to a new one. */
+  private exited(worker: Worker, code: number): void {
+    if (worker !== this.worker) return;
+    this.worker = undefined;
+    clearTimeout(this.deadline);
+    const [current, ...rest] = this.pending;
+    this.pending = [];
+    if (this.stopping === 'close') {
+      for (const p of [current, ...rest]) p?.reject(new MesaError('PARSER_UNAVAILABLE', 'Mesa se está deteniendo'));
+      return;
+    }
+    if (current) {
+      const reason = this.stopping === 'timeout'
+        ? new MesaError('MAIL_PARSE_TIMEOUT', `${this.timeoutMs} ms; se detuvo el hilo de análisis`)
+        : new MesaError('MAIL_UNPARSEABLE', `el hilo de análisis terminó (código ${code}) con este mensaje`);
+      this.opts.logger.warn({ code, reason: reason.code }, 'el hilo de análisis se detuvo; se inicia otro para los mensajes siguientes');
+      current.reject(reason);
+    }
+    for (const p of rest) {
+      this.pending.push(p);
+      this.ensureWorker().postMessage(p.req);
+    }
+    if (this.pending.length) this.worker!.ref();
+  }
+
+  /** The thread could not start: parse here from now on, including what was already sent to it. */
+  private giveUp(worker: Worker | undefined, err: unknown): void {
+    if (worker !== this.worker) return;
+    this.opts.logger.warn({ err }, 'no se pudo iniciar el hilo de análisis; se analiza en el hilo principal');
+    this.worker = undefined;
+    clearTimeout(this.deadline);
+    void worker?.terminate();
+    this.fallback = new InThreadParser(this.opts.blobs, this.timeoutMs);
+    const waiting = this.pending;
+    this.pending = [];
+    for (const p of waiting) this.fallback.parse(p.raw, p.req.rawSha256).then(p.resolve, p.reject);
+  }
+}
+
+/**
+ * Under `mesa` (src/bin.js) the thread runs the bundle's own parse-worker.mjs; under tsx or vitest, the TypeScript
+ * source, with tsx's loader registered inside the thread first (a worker does not inherit it).
+ */
+function startWorker(blobRoot: string, override?: URL): Worker {
+  const options = { workerData: { blobRoot }, stdout: false, stderr: false };
+  const bundleDir = (globalThis as Record<symbol, unknown>)[Symbol.for('mesa.bundleDir')] as string | undefined;
+  if (!override && bundleDir) return new Worker(pathToFileURL(path.join(bundleDir, 'parse-worker.mjs')), options);
+  const source = (override ?? new URL('./parse-worker.ts', import.meta.url)).href;
+  if (!source.endsWith('.ts')) return new Worker(new URL(source), options);
+  // tsx's ES module API, found through its package.json (a CommonJS resolve would give the .cjs build).
+  const tsxPackage = createRequire(import.meta.url).resolve('tsx/package.json');
+  const entry = JSON.parse(fs.readFileSync(tsxPackage, 'utf8')).exports['./esm/api'].import.default as string;
+  const tsxApi = pathToFileURL(path.join(path.dirname(tsxPackage), entry)).href;
+  return new Worker(`import(${JSON.stringify(tsxApi)}).then((m) => m.register()).then(() => import(${JSON.stringify(source)}))`, { ...options, eval: true });
+}
