@@ -63,6 +63,9 @@ export class ParseThread implements MailParser {
   private deadline?: NodeJS.Timeout;
   /** The current thread has loaded its modules and said so. */
   private ready = false;
+  /** Settles when the current thread is ready or was given up. */
+  private started?: Promise<void>;
+  private settleStarted?: () => void;
   /** The current thread was stopped by us (the deadline, close()): why, for the mail it was parsing. */
   private stopping?: 'timeout' | 'close';
   private fallback?: InThreadParser;
@@ -98,13 +101,15 @@ export class ParseThread implements MailParser {
     });
   }
 
+  /** Starts the thread; resolves once it is ready, or once parsing fell back to this thread. */
   async warm(): Promise<void> {
     if (this.closed || this.fallback) return;
     try {
       this.ensureWorker();
     } catch {
-      // giveUp() switched to this thread.
+      return; // giveUp() switched to this thread
     }
+    await this.started;
   }
 
   async close(): Promise<void> {
@@ -131,9 +136,11 @@ export class ParseThread implements MailParser {
     // Ready once its modules have loaded (it says so): a failure before that is a broken install, not a bad mail.
     let ready = false;
     this.ready = false;
+    this.started = new Promise((resolve) => { this.settleStarted = resolve; });
     worker.on('message', (reply: ParseReply | { ready: true }) => {
       if (!('ready' in reply)) return this.answer(reply);
       ready = this.ready = true;
+      this.settleStarted?.();
       // The time limit is for parsing: the clock starts once the thread is there (under tsx it takes ~0.6 s).
       if (this.pending.length) this.armDeadline();
     });
@@ -183,6 +190,7 @@ export class ParseThread implements MailParser {
   private exited(worker: Worker, code: number): void {
     if (worker !== this.worker) return;
     this.worker = undefined;
+    this.settleStarted?.();
     clearTimeout(this.deadline);
     const [current, ...rest] = this.pending;
     this.pending = [];
@@ -212,6 +220,7 @@ export class ParseThread implements MailParser {
     clearTimeout(this.deadline);
     void worker?.terminate();
     this.fallback = new InThreadParser(this.opts.blobs, this.timeoutMs);
+    this.settleStarted?.();
     const waiting = this.pending;
     this.pending = [];
     for (const p of waiting) this.fallback.parse(p.raw, p.req.rawSha256).then(p.resolve, p.reject);

@@ -77,6 +77,8 @@ export async function mesaIngest(imap: ImapTarget, expected: number, mesa: MesaE
     await seedCases(app.db, seed);
     seedMs = performance.now() - s0;
   }
+  // As `mesa start` does once it listens: the parser, the filters and the parse thread are ready before mail comes.
+  await app.ingest.warm();
   const before = Number((await app.db('ingest_ledger').count({ n: '*' }))[0].n);
   const { MailboxPoller } = await import('../../src/inbound/poller.ts');
   let inIngest = 0;
