@@ -168,6 +168,8 @@ export class IngestService {
     }
     if (prepared.length) {
       const done: Array<{ job: Job; result: IngestResult; messageId?: string }> = [];
+      // The raw sources of the mails whose effect is written: durable before the commit (the rows name them).
+      const durable: Array<Promise<void>> = [];
       let unprepared: { index: number; source: MailSource; sourceKey: string; err: unknown } | undefined;
       try {
         await this.deps.db.transaction(async (trx) => {
@@ -180,10 +182,12 @@ export class IngestService {
               unprepared = { ...p, err };
               break;
             }
-            const { result, messageId } = await this.run(trx, job);
+            const { result, messageId } = await this.run(trx, job, durable);
             done.push({ job, result, messageId });
             if (result.outcome === 'tempfail') break;
           }
+          // The fsyncs started in prepare() and ran beside everything above: one wait for the batch, not one each.
+          await Promise.all(durable);
         });
       } catch (err) {
         for (const p of prepared) results[p.index] = this.tempfail(p.source, p.sourceKey, err);
@@ -222,7 +226,7 @@ export class IngestService {
   }
 
   /** One mail inside the group's transaction. Errors that mean "try later" abort the whole group. */
-  private async run(trx: Knex.Transaction, job: Job): Promise<{ result: IngestResult; messageId?: string }> {
+  private async run(trx: Knex.Transaction, job: Job, durable: Array<Promise<void>>): Promise<{ result: IngestResult; messageId?: string }> {
     if (job.kind === 'quarantine') {
       return { result: await this.quarantine(trx, job.raw, job.rawSha, job.hash, job.source, job.sourceKey, job.reason, job.detail, job.head, job.now), messageId: job.head.messageId };
     }
@@ -230,7 +234,7 @@ export class IngestService {
     for (let attempt = 0; ; attempt++) {
       try {
         // A savepoint: if this mail fails, only its own writes roll back.
-        const result = await trx.transaction((sp) => this.judgeAndApply(sp, mail, job.source, job.sourceKey, job.now, job.rawDurable));
+        const result = await trx.transaction((sp) => this.judgeAndApply(sp, mail, job.source, job.sourceKey, job.now, job.rawDurable, durable));
         return { result, messageId: mail.messageId };
       } catch (err) {
         // Another delivery of the same content won the race for the effect: run again, it is now a duplicate.
@@ -253,7 +257,8 @@ export class IngestService {
   }
 
   /** Runs inside `trx` (the mail's savepoint in the group's transaction): reads its context, judges, applies. */
-  private async judgeAndApply(trx: Knex.Transaction, mail: InboundMail, source: MailSource, sourceKey: string, now: number, rawDurable: Promise<string>): Promise<IngestResult> {
+  /** `durable`: where to add the raw source's write, which the group's commit awaits. */
+  private async judgeAndApply(trx: Knex.Transaction, mail: InboundMail, source: MailSource, sourceKey: string, now: number, rawDurable: Promise<string>, durable: Array<Promise<void>>): Promise<IngestResult> {
     const { config } = this.deps;
     const ctx = await loadContext(trx, config, mail, source, now);
     if (this.deps.policy) ctx.organization = await organizationFacts(trx, this.deps.policy, mail);
@@ -322,8 +327,13 @@ export class IngestService {
       });
     };
     await apply(trx);
-    // The raw source's fsync ran beside the work above; the commit waits for it (the rows name its hash).
-    if ((await stored.rawDurable) !== stored.rawSha256) throw new MesaError('STORAGE_FAILED', 'el hash del original no coincide');
+    // The raw source's fsync runs beside the work; the group's commit waits for it (the rows name its hash). If it
+    // fails, the whole group is a tempfail, as a failure inside this savepoint would make it.
+    const written = stored.rawDurable.then((sha) => {
+      if (sha !== stored.rawSha256) throw new MesaError('STORAGE_FAILED', 'el hash del original no coincide');
+    });
+    written.catch(() => undefined); // raised by the commit's wait (or moot: the group rolled back before it)
+    durable.push(written);
     if (effect.kind === 'held') return { outcome: 'accepted', sourceKey, effect: 'held', reason: effect.reason, detail: `${effect.detail} (solicitud retenida #${heldId})` };
     return { outcome: 'accepted', sourceKey, effect: effect.kind, ticketNumber, reason: facts.related?.reason };
   }
