@@ -46,6 +46,9 @@ export interface InboundMail {
   html?: string;
   /** The mail has no text/plain part: `text` was made from `html` (quote stripping then cuts the HTML instead). */
   textFromHtml?: boolean;
+  /** What the person wrote: `text` (or the HTML) without the quoted history and the signature (quotes.ts). Worked
+   * out with the parse, so on the parse thread when there is one (src/inbound/parse-thread.ts). */
+  visibleText: string;
   attachments: InboundAttachment[];
   /** Text of embedded message/rfc822 and text/rfc822-headers parts (bounces quote our mail there). */
   embeddedHeaders: string;

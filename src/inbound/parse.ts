@@ -5,7 +5,7 @@ import { MesaError } from '../errors.ts';
 import { BlobStore } from '../storage/blobs.ts';
 import type { Address, InboundAttachment, InboundMail } from './mail.ts';
 import { looksMisdecoded, relabelForSniffing, SniffingIconv } from './charset.ts';
-import { htmlToText } from './quotes.ts';
+import { htmlToText, visibleTextOf } from './quotes.ts';
 import { parseMime, type ParsedMime } from './mime-stream.ts';
 
 export interface ParseLimits {
@@ -88,6 +88,7 @@ export async function parseMail(raw: Buffer, limits: ParseLimits = {}, rawSha256
     text,
     html,
     textFromHtml: textFromHtml || undefined,
+    visibleText: visibleTextOf({ text, html, textFromHtml }),
     attachments,
     embeddedHeaders: embedded.join('\n'),
   };
