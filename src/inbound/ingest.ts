@@ -214,7 +214,7 @@ export class IngestService {
     // The raw source's write and fsync (~4–9 ms of waiting on a busy disk, `npm run bench`) start now and run in the
     // background beside parsing, filtering and the transaction, which awaits them before it commits. A mail that
     // is then ignored leaves its raw source as an orphan blob (harmless, see src/storage/blobs.ts).
-    const rawDurable = this.deps.blobs.put(raw);
+    const rawDurable = this.deps.blobs.put(raw, { sha256: rawSha });
     rawDurable.catch(() => undefined); // awaited (and its error raised) inside the transaction
     try {
       return { ...base, kind: 'parsed', mail: await this.parser.parse(raw, rawSha), rawDurable };
@@ -352,7 +352,7 @@ export class IngestService {
    * lose); the HTML and the attachments are extracted from it and written without fsync (src/storage/blobs.ts). */
   private async storeBlobs(mail: InboundMail, rawDurable: Promise<string>) {
     const { blobs, config } = this.deps;
-    const htmlSha256 = mail.html ? await blobs.put(mail.html, { derived: true }) : undefined;
+    const htmlSha256 = mail.html ? mail.htmlSha256 ?? await blobs.put(mail.html, { derived: true }) : undefined;
     const attachments = [];
     const skipped: string[] = [];
     for (const a of mail.attachments) {
@@ -386,7 +386,7 @@ export class IngestService {
   }
 
   private async quarantine(trx: Knex.Transaction, raw: Buffer, rawSha: string, hash: string, source: MailSource, sourceKey: string, reason: ReasonCode, detail: string, head: { from?: string; subject?: string; messageId?: string }, now: number): Promise<IngestResult> {
-    await this.deps.blobs.put(raw);
+    await this.deps.blobs.put(raw, { sha256: rawSha });
     if (source.kind === 'replay') {
       // Still refused: the quarantine row stays held, with the new reason; no second row, no ledger row.
       await updateQuarantineReason(trx, source.quarantineId, reason, detail);

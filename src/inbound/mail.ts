@@ -44,6 +44,8 @@ export interface InboundMail {
   reportType?: string;
   text: string;
   html?: string;
+  /** The blob holding `html`, when parsed with a blob store (written while parsing, like the attachments). */
+  htmlSha256?: string;
   /** The mail has no text/plain part: `text` was made from `html` (quote stripping then cuts the HTML instead). */
   textFromHtml?: boolean;
   /** What the person wrote: `text` (or the HTML) without the quoted history and the signature (quotes.ts). Worked

@@ -57,6 +57,8 @@ export async function parseMail(raw: Buffer, limits: ParseLimits = {}, rawSha256
 
   const from = firstAddress(parsed.from);
   const html = typeof parsed.html === 'string' && parsed.html.length > 0 ? noNul(parsed.html) : undefined;
+  // Stored here, like the attachments: with a parse thread, its hashing and writing leave the main thread too.
+  const htmlSha256 = html !== undefined && store ? await store.put(html, { derived: true }) : undefined;
   let text = noNul(parsed.text ?? '').replace(/\r\n/g, '\n');
   const textFromHtml = !text.trim() && html !== undefined;
   if (textFromHtml) text = htmlToText(html);
@@ -87,6 +89,7 @@ export async function parseMail(raw: Buffer, limits: ParseLimits = {}, rawSha256
     reportType: ct?.params?.['report-type']?.toLowerCase(),
     text,
     html,
+    htmlSha256,
     textFromHtml: textFromHtml || undefined,
     visibleText: visibleTextOf({ text, html, textFromHtml }),
     attachments,

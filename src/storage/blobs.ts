@@ -39,9 +39,10 @@ export class BlobStore {
     return path.join(this.root, sha256.slice(0, 2), sha256.slice(2));
   }
 
-  async put(data: Buffer | string, opts: { derived?: boolean } = {}): Promise<string> {
+  /** `sha256`: the caller's hash of these very bytes, when it has one (ingest hashes each raw mail first). */
+  async put(data: Buffer | string, opts: { derived?: boolean; sha256?: string } = {}): Promise<string> {
     const buf = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
-    const sha = BlobStore.sha256(buf);
+    const sha = opts.sha256 ?? BlobStore.sha256(buf);
     await this.store(sha, buf, !opts.derived);
     return sha;
   }

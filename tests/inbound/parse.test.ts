@@ -107,4 +107,18 @@ describe('parseMail with a blob store (attachments streamed to disk)', () => {
       fs.rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it('stores the HTML part too, and says under which hash', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mesa-parse-'));
+    try {
+      const store = new BlobStore(dir);
+      const m = await parseMail(mail('From: a@cliente.co\nSubject: x\nMIME-Version: 1.0\nContent-Type: text/html; charset=utf-8', '<p>Hola <b>mundo</b></p>'), {}, undefined, store);
+      expect(m.htmlSha256).toBe(BlobStore.sha256(m.html!));
+      expect((await store.get(m.htmlSha256!)).toString('utf8')).toBe(m.html);
+      // Without a store nothing is written, and ingest stores the HTML itself.
+      expect((await parseMail(mail('From: a@cliente.co\nSubject: x\nMIME-Version: 1.0\nContent-Type: text/html; charset=utf-8', '<p>Hola</p>'))).htmlSha256).toBeUndefined();
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
