@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import { isMesaError } from '../../src/errors.ts';
 import { parseMail } from '../../src/inbound/parse.ts';
-import { ParseThread } from '../../src/inbound/parse-thread.ts';
+import { ParseThread, SEND_TO_THREAD_MAX_BYTES } from '../../src/inbound/parse-thread.ts';
 import { BlobStore } from '../../src/storage/blobs.ts';
 import { mail } from '../support/mail.ts';
 import { testApp } from '../support/app.ts';
@@ -75,6 +75,17 @@ describe('the parse thread', () => {
     const pdf = there.at(-1)!.attachments[0];
     expect(pdf).toMatchObject({ filename: 'factura.pdf', size: file.length, sha256: sha(file) });
     expect((await blobs.get(pdf.sha256!)).equals(file)).toBe(true);
+  });
+
+  it('parses a mail larger than SEND_TO_THREAD_MAX_BYTES here (one copy in memory, not three)', async () => {
+    const blobs = store();
+    const { t } = thread({ blobs });
+    const file = crypto.randomBytes(SEND_TO_THREAD_MAX_BYTES);
+    const big = withAttachment(file);
+    const parsed = await t.parse(big, sha(big));
+    expect(parsed.attachments[0]).toMatchObject({ filename: 'factura.pdf', size: file.length, sha256: sha(file) });
+    // The thread was never started for it.
+    expect(t.threadId).toBeUndefined();
   });
 
   it('reports a broken mail with the same error as here', async () => {
