@@ -1,0 +1,60 @@
+// What Mesa's SQL costs by itself: `npx tsx tests/bench/sqlreplay.ts [N]` ingests N bench mails through
+// IngestService.ingestMany (batches of 50, as the poller), records every statement better-sqlite3 ran (BEGIN,
+// savepoints and COMMIT included) with its bindings, then replays them in the same order on a fresh, migrated database
+// with plain prepared statements: no knex, no Mesa, no parsing. The difference between the two figures is what
+// everything but SQLite costs (README "Rendimiento").
+import fs from 'node:fs'; import os from 'node:os'; import path from 'node:path';
+import Database from 'better-sqlite3';
+import { pino } from 'pino';
+import { createApp } from '../../src/app.ts';
+import { loadConfig } from '../../src/config.ts';
+import { generateMails } from './corpus.ts';
+import { MESA_ENV } from './phases.ts';
+
+const N = Number(process.argv[2] ?? 2000);
+const logger = pino({ level: 'silent' });
+const freshApp = async () => {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mesa-sqlreplay-'));
+  return { dataDir, app: await createApp(loadConfig({ ...MESA_ENV, DATA_DIR: dataDir }), logger) };
+};
+
+// Every run/all/get of every better-sqlite3 statement, while recording.
+const Statement = Object.getPrototypeOf(new Database(':memory:').prepare('select 1'));
+const log: Array<[method: 'run' | 'all' | 'get', sql: string, args: unknown[]]> = [];
+let recording = false;
+for (const method of ['run', 'all', 'get'] as const) {
+  const original = Statement[method];
+  Statement[method] = function (this: { source: string }, ...args: unknown[]) {
+    if (recording) log.push([method, this.source, args]);
+    return original.apply(this, args);
+  };
+}
+
+const recorded = await freshApp();
+const target = await freshApp();
+await target.app.close();
+const mails = generateMails(N);
+recording = true;
+const t0 = performance.now();
+for (let i = 0; i < mails.length; i += 50) {
+  await recorded.app.ingest.ingestMany(mails.slice(i, i + 50).map((m, j) => ({ raw: m.raw, source: { kind: 'imap' as const, account: 'support' as const, folder: 'INBOX', uidvalidity: 1, uid: i + j + 1 } })));
+}
+const ingestMs = performance.now() - t0;
+recording = false;
+await recorded.app.close();
+
+const db = new Database(path.join(target.dataDir, 'mesa.sqlite'));
+db.pragma('journal_mode = WAL');
+db.pragma('synchronous = NORMAL');
+db.pragma('foreign_keys = ON');
+const prepared = new Map<string, any>();
+const t1 = performance.now();
+for (const [method, sql, args] of log) {
+  let stmt = prepared.get(sql);
+  if (!stmt) prepared.set(sql, (stmt = db.prepare(sql)));
+  stmt[method](...args);
+}
+const replayMs = performance.now() - t1;
+db.close();
+console.log(`ingest ${(ingestMs / N).toFixed(2)} ms/mail; ${log.length} statements (${(log.length / N).toFixed(1)}/mail) replayed on plain better-sqlite3 in ${(replayMs / N).toFixed(3)} ms/mail`);
+for (const d of [recorded.dataDir, target.dataDir]) fs.rmSync(d, { recursive: true, force: true });
