@@ -219,11 +219,15 @@ export class ParseThread implements MailParser {
       this.opts.logger.warn({ code, reason: reason.code }, 'el hilo de análisis se detuvo; se inicia otro para los mensajes siguientes');
       current.reject(reason);
     }
-    for (const p of rest) {
-      this.pending.push(p);
-      this.ensureWorker().postMessage(p.req);
+    if (!rest.length) return;
+    this.pending.push(...rest);
+    try {
+      const next = this.ensureWorker();
+      for (const p of rest) next.postMessage(p.req);
+      next.ref();
+    } catch {
+      // A new thread could not even be created: giveUp() handed the pending mails to this thread.
     }
-    if (this.pending.length) this.worker!.ref();
   }
 
   /** The thread could not start: parse here from now on, including what was already sent to it. */

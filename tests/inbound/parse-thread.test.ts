@@ -2,6 +2,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import { isMesaError } from '../../src/errors.ts';
@@ -108,6 +109,25 @@ describe('the parse thread', () => {
     expect(err.retryable).toBe(false);
     expect(r3).toMatchObject({ status: 'fulfilled', value: { subject: 'después' } });
     expect(lines.some((l) => l.msg === 'el hilo de análisis se detuvo; se inicia otro para los mensajes siguientes')).toBe(true);
+  });
+
+  it('when no new thread can start after a crash, parses the mails queued behind it here', async () => {
+    // A body that can start once: its file is gone when the thread is started again (a broken install under a
+    // running Mesa).
+    const once = path.join(import.meta.dirname, '../support', `once-parse-worker-${process.pid}.ts`);
+    fs.copyFileSync(fileURLToPath(MISBEHAVING), once);
+    cleanup.push(() => fs.rmSync(once, { force: true }));
+    const { t, lines } = thread({ workerUrl: pathToFileURL(once) });
+    const first = mail({ From: 'a@cliente.co', Subject: 'primero' }, 'uno');
+    await t.parse(first, sha(first));
+    fs.rmSync(once);
+    const bad = mail({ From: 'b@cliente.co', Subject: 'crash-parser' }, 'dos');
+    const after = [mail({ From: 'c@cliente.co', Subject: 'tres' }, 'x'), mail({ From: 'd@cliente.co', Subject: 'cuatro' }, 'y')];
+    const [r1, ...rest] = await Promise.allSettled([bad, ...after].map((raw) => t.parse(raw, sha(raw))));
+    expect(isMesaError((r1 as PromiseRejectedResult).reason, 'MAIL_UNPARSEABLE')).toBe(true);
+    expect(rest.map((r) => (r as PromiseFulfilledResult<{ subject: string }>).value?.subject)).toEqual(['tres', 'cuatro']);
+    expect(t.threadId).toBeUndefined();
+    expect(lines.some((l) => l.msg === 'no se pudo iniciar el hilo de análisis; se analiza en el hilo principal')).toBe(true);
   });
 
   it('stops a thread stuck on one mail after the time limit (parse_timeout) and goes on with the next', async () => {
