@@ -135,7 +135,9 @@ export class IngestService {
    * ledger row and runs in its own savepoint, so one bad mail is rolled back alone and quarantined, exactly as on its
    * own; the mails after it see the effects of the ones before (a follow-up to a case opened earlier in the batch).
    * One commit, and one wait for the raw sources' fsyncs (started together, run side by side in the thread pool),
-   * serve the whole batch instead of one each (`npm run bench`, README "Rendimiento").
+   * serve the whole batch instead of one each (`npm run bench`, README "Rendimiento"). Parsing runs ahead: every
+   * mail of the batch is handed to the parser at once (the parse thread takes them in order), and the transaction
+   * takes each one as soon as it is parsed.
    *
    * Results come back in order and stop at the first `tempfail`: nothing after it was recorded (the caller must not
    * move those mails, and will offer them again). If the transaction itself fails (database or disk trouble), every
@@ -201,8 +203,8 @@ export class IngestService {
   }
 
   /**
-   * Before the transaction: the size check, the raw source's durable write (started now, awaited by the commit)
-   * and parsing. A mail that will be quarantined (too large, unparseable) is prepared as such.
+   * Before the mail's turn in the transaction: the size check, the raw source's durable write (started now,
+   * awaited by the commit) and parsing. A mail that will be quarantined (too large, unparseable) is prepared as such.
    */
   private async prepare(index: number, raw: Buffer, rawSha: string, source: MailSource, sourceKey: string): Promise<Job> {
     const now = this.now();
