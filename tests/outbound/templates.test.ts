@@ -1,8 +1,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TemplateRenderer, linesOf, type Locale, type TemplateName } from '../../src/outbound/templates.ts';
+import { launchChromium } from '../web/browser.ts';
 
 /**
  * The templates: every one renders in Spanish and English with a text part; MJML is compiled once; everything
@@ -71,10 +72,7 @@ describe('mail templates', () => {
   describe('in Chromium', () => {
     let browser: Browser;
     beforeAll(async () => {
-      browser = await chromium.launch({
-        executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-        args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-      });
+      browser = await launchChromium();
       fs.mkdirSync(ARTIFACTS, { recursive: true });
     });
     afterAll(async () => {

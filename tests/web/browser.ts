@@ -6,10 +6,14 @@ import { buildServer } from '../../src/web/server.ts';
 import { freePort } from '../support/smtp-sink.ts';
 import { mailWorld, type MailWorld } from '../outbound/fixtures.ts';
 
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+
 /** Debian's Chromium, headless, with nothing of its own reaching the network. */
 export async function launchChromium(): Promise<Browser> {
+  // Said as the test Dovecot says it (tests/support/dovecot.ts): what is missing and how to get it.
+  if (!fs.existsSync(CHROMIUM)) throw new Error(`no está Chromium (${CHROMIUM}): instálalo con \`apt-get install chromium\` (lo hace .ci/run)`);
   return chromium.launch({
-    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+    executablePath: CHROMIUM,
     headless: true,
     args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-dev-shm-usage'],
   });
