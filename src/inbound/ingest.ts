@@ -171,7 +171,7 @@ export class IngestService {
     if (prepared.length) {
       const done: Array<{ job: Job; result: IngestResult; messageId?: string }> = [];
       // The raw sources of the mails whose effect is written: durable before the commit (the rows name them).
-      const durable: Array<Promise<void>> = [];
+      const durable: Array<Promise<unknown>> = [];
       let unprepared: { index: number; source: MailSource; sourceKey: string; err: unknown } | undefined;
       try {
         await this.deps.db.transaction(async (trx) => {
@@ -228,7 +228,7 @@ export class IngestService {
   }
 
   /** One mail inside the group's transaction. Errors that mean "try later" abort the whole group. */
-  private async run(trx: Knex.Transaction, job: Job, durable: Array<Promise<void>>): Promise<{ result: IngestResult; messageId?: string }> {
+  private async run(trx: Knex.Transaction, job: Job, durable: Array<Promise<unknown>>): Promise<{ result: IngestResult; messageId?: string }> {
     if (job.kind === 'quarantine') {
       return { result: await this.quarantine(trx, job.raw, job.rawSha, job.hash, job.source, job.sourceKey, job.reason, job.detail, job.head, job.now), messageId: job.head.messageId };
     }
@@ -259,8 +259,8 @@ export class IngestService {
   }
 
   /** Runs inside `trx` (the mail's savepoint in the group's transaction): reads its context, judges, applies. */
-  /** `durable`: where to add the raw source's write, which the group's commit awaits. */
-  private async judgeAndApply(trx: Knex.Transaction, mail: InboundMail, source: MailSource, sourceKey: string, now: number, rawDurable: Promise<string>, durable: Array<Promise<void>>): Promise<IngestResult> {
+  /** `durable`: where to add the raw source's write (`rawDurable`), which the group's commit awaits. */
+  private async judgeAndApply(trx: Knex.Transaction, mail: InboundMail, source: MailSource, sourceKey: string, now: number, rawDurable: Promise<unknown>, durable: Array<Promise<unknown>>): Promise<IngestResult> {
     const { config } = this.deps;
     const ctx = await loadContext(trx, config, mail, source, now);
     if (this.deps.policy) ctx.organization = await organizationFacts(trx, this.deps.policy, mail);
@@ -276,7 +276,7 @@ export class IngestService {
 
     const facts = verdict.facts;
     const effect = this.work.decide(facts);
-    const stored = await this.storeBlobs(mail, rawDurable);
+    const stored = await this.storeBlobs(mail);
     const message = this.messageFrom(mail, facts, stored, now, effect.kind === 'system_note', effect.kind === 'follow_up' ? effect.consultant : undefined);
     const threadIds = [mail.messageId, ...mail.inReplyTo, ...mail.references].filter((x): x is string => Boolean(x));
     const cc = [...mail.to, ...mail.cc]
@@ -331,11 +331,7 @@ export class IngestService {
     await apply(trx);
     // The raw source's fsync runs beside the work; the group's commit waits for it (the rows name its hash). If it
     // fails, the whole group is a tempfail, as a failure inside this savepoint would make it.
-    const written = stored.rawDurable.then((sha) => {
-      if (sha !== stored.rawSha256) throw new MesaError('STORAGE_FAILED', 'el hash del original no coincide');
-    });
-    written.catch(() => undefined); // raised by the commit's wait (or moot: the group rolled back before it)
-    durable.push(written);
+    durable.push(rawDurable);
     if (effect.kind === 'held') return { outcome: 'accepted', sourceKey, effect: 'held', reason: effect.reason, detail: `${effect.detail} (solicitud retenida #${heldId})` };
     return { outcome: 'accepted', sourceKey, effect: effect.kind, ticketNumber, reason: facts.related?.reason };
   }
@@ -350,9 +346,10 @@ export class IngestService {
     };
   }
 
-  /** `rawDurable`: the raw source's put, started in process(). The raw source is fsynced (it is what we must never
-   * lose); the HTML and the attachments are extracted from it and written without fsync (src/storage/blobs.ts). */
-  private async storeBlobs(mail: InboundMail, rawDurable: Promise<string>) {
+  /** The HTML and the attachments, extracted from the raw source and written without fsync (src/storage/blobs.ts);
+   * the raw source itself, which we must never lose, is fsynced (its put started in prepare()). Usually already
+   * written by the parser (`htmlSha256`, `sha256`). */
+  private async storeBlobs(mail: InboundMail) {
     const { blobs, config } = this.deps;
     const htmlSha256 = mail.html ? mail.htmlSha256 ?? await blobs.put(mail.html, { derived: true }) : undefined;
     const attachments = [];
@@ -365,7 +362,7 @@ export class IngestService {
       }
       attachments.push({ filename: a.filename, contentType: a.contentType, size: a.size, sha256: a.sha256 ?? await blobs.put(a.content ?? Buffer.alloc(0), { derived: true }), contentId: a.contentId, inline: a.inline });
     }
-    return { rawSha256: mail.rawSha256, rawDurable, htmlSha256, attachments, skipped };
+    return { rawSha256: mail.rawSha256, htmlSha256, attachments, skipped };
   }
 
   private messageFrom(mail: InboundMail, facts: Readonly<Facts>, stored: Awaited<ReturnType<IngestService['storeBlobs']>>, now: number, systemNote: boolean, consultant?: ConsultantPlan) {

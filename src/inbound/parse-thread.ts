@@ -77,9 +77,10 @@ export class ParseThread implements MailParser {
   private settleStarted?: () => void;
   /** The current thread was stopped by us (the deadline, close()): why, for the mail it was parsing. */
   private stopping?: 'timeout' | 'close';
-  private fallback?: InThreadParser;
-  /** Large mails (SEND_TO_THREAD_MAX_BYTES) are parsed here. */
+  /** Parsing on this thread: large mails (SEND_TO_THREAD_MAX_BYTES), and every mail once the thread could not
+   * start (`threadless`). */
   private readonly local: InThreadParser;
+  private threadless = false;
   private closed = false;
 
   /** `workerUrl`: another body for the thread (tests: one that crashes or hangs on purpose). */
@@ -94,19 +95,11 @@ export class ParseThread implements MailParser {
 
   parse(raw: Buffer, rawSha256: string): Promise<InboundMail> {
     if (this.closed) return Promise.reject(new MesaError('PARSER_UNAVAILABLE', 'Mesa se está deteniendo'));
-    if (raw.length > SEND_TO_THREAD_MAX_BYTES) return this.local.parse(raw, rawSha256);
-    if (!this.fallback) {
-      try {
-        this.ensureWorker();
-      } catch {
-        // Could not even be created: giveUp() switched to this thread.
-      }
-    }
-    if (this.fallback) return this.fallback.parse(raw, rawSha256);
+    const worker = raw.length <= SEND_TO_THREAD_MAX_BYTES ? this.thread() : undefined;
+    if (!worker) return this.local.parse(raw, rawSha256);
     return new Promise((resolve, reject) => {
       const item: Pending = { req: { id: this.nextId++, raw, rawSha256, timeoutMs: this.timeoutMs }, raw, resolve, reject };
       this.pending.push(item);
-      const worker = this.ensureWorker();
       worker.postMessage(item.req);
       if (this.pending.length === 1) {
         worker.ref();
@@ -117,12 +110,7 @@ export class ParseThread implements MailParser {
 
   /** Starts the thread; resolves once it is ready, or once parsing fell back to this thread. */
   async warm(): Promise<void> {
-    if (this.closed || this.fallback) return;
-    try {
-      this.ensureWorker();
-    } catch {
-      return; // giveUp() switched to this thread
-    }
+    if (this.closed || !this.thread()) return;
     await this.started;
   }
 
@@ -138,31 +126,35 @@ export class ParseThread implements MailParser {
     return this.opts.timeoutMs ?? PARSE_TIMEOUT_MS;
   }
 
-  private ensureWorker(): Worker {
+  /** The running thread, started if there is none; undefined once parsing fell back to this thread. */
+  private thread(): Worker | undefined {
+    if (this.threadless) return undefined;
     if (this.worker) return this.worker;
     let worker: Worker;
     try {
       worker = startWorker(this.opts.blobs.root, this.opts.workerUrl);
     } catch (err) {
-      this.giveUp(undefined, err);
-      throw err;
+      this.giveUp(undefined, err); // could not even be created
+      return undefined;
     }
     // Ready once its modules have loaded (it says so): a failure before that is a broken install, not a bad mail.
-    let ready = false;
+    // The handlers below act only while `worker` is the current thread (exited() and giveUp() check it).
     this.ready = false;
     this.started = new Promise((resolve) => { this.settleStarted = resolve; });
     worker.on('message', (reply: ParseReply | { ready: true }) => {
+      if (worker !== this.worker) return;
       if (!('ready' in reply)) return this.answer(reply);
-      ready = this.ready = true;
+      this.ready = true;
       this.settleStarted?.();
       // The time limit is for parsing: the clock starts once the thread is there (under tsx it takes ~0.6 s).
       if (this.pending.length) this.armDeadline();
     });
     worker.on('error', (err) => {
-      if (!ready) return this.giveUp(worker, err);
+      if (worker !== this.worker) return;
+      if (!this.ready) return this.giveUp(worker, err);
       this.opts.logger.error({ err }, 'el hilo de análisis de correo falló');
     });
-    worker.on('exit', (code) => (ready || this.stopping === 'close' ? this.exited(worker, code) : this.giveUp(worker, new Error(`terminó al iniciar (código ${code})`))));
+    worker.on('exit', (code) => (this.ready || this.stopping === 'close' ? this.exited(worker, code) : this.giveUp(worker, new Error(`terminó al iniciar (código ${code})`))));
     // Idle, it must not keep `mesa ingest` or a test alive; busy, it does (ref'd while a mail is pending).
     worker.unref();
     this.worker = worker;
@@ -172,7 +164,7 @@ export class ParseThread implements MailParser {
 
   private answer(reply: ParseReply): void {
     const item = this.pending[0];
-    if (!item || item.req.id !== reply.id) return; // a thread we already replaced
+    if (!item || item.req.id !== reply.id) return;
     this.pending.shift();
     clearTimeout(this.deadline);
     if (this.pending.length) this.armDeadline();
@@ -221,13 +213,11 @@ export class ParseThread implements MailParser {
     }
     if (!rest.length) return;
     this.pending.push(...rest);
-    try {
-      const next = this.ensureWorker();
-      for (const p of rest) next.postMessage(p.req);
-      next.ref();
-    } catch {
-      // A new thread could not even be created: giveUp() handed the pending mails to this thread.
-    }
+    // If a new thread cannot even be created, giveUp() hands the pending mails to this thread.
+    const next = this.thread();
+    if (!next) return;
+    for (const p of rest) next.postMessage(p.req);
+    next.ref();
   }
 
   /** The thread could not start: parse here from now on, including what was already sent to it. */
@@ -237,11 +227,11 @@ export class ParseThread implements MailParser {
     this.worker = undefined;
     clearTimeout(this.deadline);
     void worker?.terminate();
-    this.fallback = new InThreadParser(this.opts.blobs, this.timeoutMs);
+    this.threadless = true;
     this.settleStarted?.();
     const waiting = this.pending;
     this.pending = [];
-    for (const p of waiting) this.fallback.parse(p.raw, p.req.rawSha256).then(p.resolve, p.reject);
+    for (const p of waiting) this.local.parse(p.raw, p.req.rawSha256).then(p.resolve, p.reject);
   }
 }
 

@@ -15,9 +15,10 @@ import { describeHours } from '../tickets/hours-text.ts';
  * Writes mail into the outbox inside the caller's transaction: everything the mail says is fixed now (its data,
  * links, Message-ID, threading and headers) and stored with the template's name; the dispatcher renders it when it
  * sends (`contentOf`), so a retry sends the very same mail. Rendering at enqueue time cost the ingest path ~0.5 ms
- * and an 18 KB row per mail (`npm run bench`); the stored intent is ~1–2 KB. Under an idempotency key (one event never enqueues the same mail twice), and
- * subject to the loop budget: automatic mail to one address is capped per window and per day, and stopped for a
- * while after that address hard-bounced. Held mail is kept (state `held`) with the reason, also on the case.
+ * and an 18 KB row per mail (`npm run bench`); the stored intent is ~1–2 KB. Under an idempotency key (one event
+ * never enqueues the same mail twice), and subject to the loop budget: automatic mail to one address is capped per
+ * window and per day, and stopped for a while after that address hard-bounced. Held mail is kept (state `held`)
+ * with the reason, also on the case.
  */
 export interface MailRequest {
   key: string;

@@ -159,13 +159,10 @@ export class TemplateRenderer {
     for (const k of layout.textRefs ? [...layout.textRefs, 'title', ...slots] : Object.keys(table)) {
       const v = table[k];
       if (typeof v !== 'string' || !Object.hasOwn(table, k) || Object.hasOwn(sText, k)) continue;
-      // Our strings may carry a little markup (<strong>); it is dropped from the template text before the
-      // data goes in, so that a "<" written by a customer survives in the text part.
-      const p = this.prepared(v);
-      sText[k] = p.textTokens ? fill(p.textTokens, p.stripped, data, plain) : p.stripped;
+      sText[k] = this.stringText(v, data);
     }
     return {
-      subject: sText.title.replace(/\s+/g, ' ').trim(),
+      subject: subjectLine(sText.title),
       html: fill(layout.htmlTokens, layout.html, { ...data, s: sHtml }),
       text: fill(layout.textTokens, layout.text, { ...data, s: sText }, plain).replace(/\n{3,}/g, '\n\n'),
     };
@@ -176,8 +173,14 @@ export class TemplateRenderer {
   subject(name: TemplateName, locale: Locale, data: Record<string, unknown>, pick: Record<string, string> = {}): string {
     const table = this.baseTable(name, locale);
     const title = pick.title === undefined ? table.title : picked(table, pick.title);
-    const p = this.prepared(String(title));
-    return (p.textTokens ? fill(p.textTokens, p.stripped, data, plain) : p.stripped).replace(/\s+/g, ' ').trim();
+    return subjectLine(this.stringText(String(title), data));
+  }
+
+  /** One string of the table as text, filled with `data`. Our strings may carry a little markup (<strong>); it is
+   * dropped from the template text before the data goes in, so that a "<" written by a customer survives. */
+  private stringText(v: string, data: Record<string, unknown>): string {
+    const p = this.prepared(v);
+    return p.textTokens ? fill(p.textTokens, p.stripped, data, plain) : p.stripped;
   }
 
   /** A string's text form (markup dropped) and each form's parse, when it has a tag at all: without one,
@@ -238,6 +241,9 @@ function fill(tokens: Tokens, template: string, view: object, config?: typeof pl
   // @types/mustache declares the tokens as string[][]; they are what mustache.parse() returns.
   return writer.renderTokens(tokens as unknown as string[][], new mustache.Context(view), undefined, template, config);
 }
+
+/** A subject is one line. */
+const subjectLine = (title: string) => title.replace(/\s+/g, ' ').trim();
 
 /** A `pick` key of a string table: a name, or a dot path into a nested table (`reasons.too_large`). */
 function picked(table: Strings, key: string): unknown {

@@ -8,6 +8,7 @@ import nodemailer from 'nodemailer';
 import { pino } from 'pino';
 import { createApp } from '../../src/app.ts';
 import { loadConfig } from '../../src/config.ts';
+import type { MailSource } from '../../src/inbound/mail.ts';
 import { contentOf } from '../../src/outbound/outbox.ts';
 import { seedCases } from './seed.ts';
 
@@ -21,6 +22,18 @@ export const MESA_ENV: Record<string, string> = {
   SUPPORT_ADDRESS: 'soporte@mesa.test', SUPPORT_NAME: 'Soporte Mesa', CONSULTANTS: 'ana@mesa.test',
   SECRET_KEY: 'bench-secret-key-0123456789abcdef0123456789', PUBLIC_URL: 'http://127.0.0.1:8080', LOG_LEVEL: 'info',
 };
+
+/** Mail straight into `app.ingest` without IMAP, in UID batches of 50 as the poller hands them over (tests/bench/
+ * sqlprof.ts, sqlreplay.ts). Returns each batch's milliseconds. */
+export async function ingestInBatches(app: { ingest: { ingestMany(items: Array<{ raw: Buffer; source: MailSource }>): Promise<unknown> } }, raws: readonly Buffer[]): Promise<number[]> {
+  const batches: number[] = [];
+  for (let i = 0; i < raws.length; i += 50) {
+    const t0 = performance.now();
+    await app.ingest.ingestMany(raws.slice(i, i + 50).map((raw, j) => ({ raw, source: { kind: 'imap', account: 'support', folder: 'INBOX', uidvalidity: 1, uid: i + j + 1 } })));
+    batches.push(performance.now() - t0);
+  }
+  return batches;
+}
 
 export interface ImapTarget { host: string; port: number; user: string; password: string; folder: string }
 

@@ -6,7 +6,7 @@ import { pino } from 'pino';
 import { createApp } from '../../src/app.ts';
 import { loadConfig } from '../../src/config.ts';
 import { generateMails } from './corpus.ts';
-import { MESA_ENV } from './phases.ts';
+import { ingestInBatches, MESA_ENV } from './phases.ts';
 const N = Number(process.argv[2] ?? 2000);
 const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mesa-sqlprof-'));
 const config = loadConfig({ ...MESA_ENV, DATA_DIR: dataDir, ...(process.env.PARSE_WORKER ? { PARSE_WORKER: process.env.PARSE_WORKER } : {}) });
@@ -22,12 +22,7 @@ const native = new Map<string, { n: number; ms: number }>();
 for (const m of ['run', 'all', 'get']) { const orig = SP[m]; SP[m] = function (...a: unknown[]) { const t = performance.now(); try { return orig.apply(this, a); } finally { const k = String(this.source).slice(0, 70); const s = native.get(k) ?? { n: 0, ms: 0 }; s.n++; s.ms += performance.now() - t; native.set(k, s); } }; }
 const mails = generateMails(N);
 const t0 = performance.now();
-const slices: number[] = [];
-for (let i = 0; i < mails.length; i += 50) {
-  const a = performance.now();
-  await app.ingest.ingestMany(mails.slice(i, i + 50).map((m, j) => ({ raw: m.raw, source: { kind: 'imap' as const, account: 'support', folder: 'INBOX', uidvalidity: 1, uid: i + j + 1 } })));
-  slices.push(performance.now() - a);
-}
+const slices = await ingestInBatches(app, mails.map((m) => m.raw));
 const ms = performance.now() - t0;
 console.log(`${N} mails ${ms.toFixed(0)} ms = ${(ms / N).toFixed(2)} ms/mail; first 10 batches ${(slices.slice(0, 10).reduce((a, b) => a + b, 0) / 500).toFixed(2)} ms/mail, last 10 ${(slices.slice(-10).reduce((a, b) => a + b, 0) / 500).toFixed(2)} ms/mail`);
 const rows = [...stats].sort((a, b) => b[1].ms - a[1].ms);

@@ -9,7 +9,7 @@ import { pino } from 'pino';
 import { createApp } from '../../src/app.ts';
 import { loadConfig } from '../../src/config.ts';
 import { generateMails } from './corpus.ts';
-import { MESA_ENV } from './phases.ts';
+import { ingestInBatches, MESA_ENV } from './phases.ts';
 
 const N = Number(process.argv[2] ?? 2000);
 const logger = pino({ level: 'silent' });
@@ -36,9 +36,7 @@ await target.app.close();
 const mails = generateMails(N);
 recording = true;
 const t0 = performance.now();
-for (let i = 0; i < mails.length; i += 50) {
-  await recorded.app.ingest.ingestMany(mails.slice(i, i + 50).map((m, j) => ({ raw: m.raw, source: { kind: 'imap' as const, account: 'support' as const, folder: 'INBOX', uidvalidity: 1, uid: i + j + 1 } })));
-}
+await ingestInBatches(recorded.app, mails.map((m) => m.raw));
 const ingestMs = performance.now() - t0;
 recording = false;
 await recorded.app.close();
