@@ -367,14 +367,14 @@ export class IngestService {
 
   private messageFrom(mail: InboundMail, facts: Readonly<Facts>, stored: Awaited<ReturnType<IngestService['storeBlobs']>>, now: number, systemNote: boolean, consultant?: ConsultantPlan) {
     const role = systemNote ? 'system' : facts.sender?.role ?? 'customer';
-    const { fullTextOf } = this.work;
-    let bodyText = systemNote ? fullTextOf(mail).slice(0, 20_000) : facts.visibleText ?? fullTextOf(mail);
+    const fullText = this.work.fullTextOf(mail);
+    let bodyText = systemNote ? fullText.slice(0, 20_000) : facts.visibleText ?? fullText;
     if (stored.skipped.length) bodyText += `\n\n[Adjuntos demasiado grandes, guardados solo en el original: ${stored.skipped.join(', ')}]`;
     return {
       role: role as 'customer' | 'consultant' | 'system', source: 'mail' as const,
       fromAddress: mail.from?.address ?? facts.sender?.address, fromName: mail.from?.name || undefined,
       to: mail.to.map((a) => a.address), cc: mail.cc.map((a) => a.address), messageId: mail.messageId, subject: mail.subject,
-      bodyText, fullText: fullTextOf(mail), htmlSha256: stored.htmlSha256, rawSha256: stored.rawSha256,
+      bodyText, fullText, htmlSha256: stored.htmlSha256, rawSha256: stored.rawSha256,
       internal: systemNote || Boolean(consultant?.internal), verified: consultant?.verified ?? true, noteKind: systemNote ? facts.automated?.kind : undefined,
       sentAt: mail.date?.getTime(), createdAt: now, attachments: stored.attachments,
     };

@@ -1,4 +1,5 @@
 import type { Db } from '../knex.ts';
+import { insertSql, rows, run } from '../sql.ts';
 
 export interface LedgerRow {
   sourceKey: string; mailbox?: string; uidvalidity?: number; uid?: number; messageId?: string; contentHash: string;
@@ -23,25 +24,30 @@ export async function findLedgers(db: Db, sourceKeys: readonly string[]): Promis
   return out;
 }
 
+/** Every mail asks this (plain SQL, src/db/sql.ts): earlier deliveries of the same content or Message-ID. */
 export async function previousDeliveries(db: Db, contentHash: string, messageId?: string): Promise<LedgerRow[]> {
-  const q = db('ingest_ledger').where({ content_hash: contentHash });
-  if (messageId) q.orWhere({ message_id: messageId });
-  return (await q.limit(20)).map(fromRow);
+  const found = messageId
+    ? await rows(db, 'select * from "ingest_ledger" where "content_hash" = ? or "message_id" = ? limit 20', [contentHash, messageId])
+    : await rows(db, 'select * from "ingest_ledger" where "content_hash" = ? limit 20', [contentHash]);
+  return found.map(fromRow);
 }
 
+const LEDGER_COLUMNS = ['source_key', 'mailbox', 'uidvalidity', 'uid', 'message_id', 'content_hash', 'outcome', 'effect', 'reason', 'ticket_id', 'message_row_id', 'quarantine_id', 'created_at'];
+const INSERT_LEDGER = insertSql('ingest_ledger', LEDGER_COLUMNS);
+
 export async function insertLedger(trx: Db, row: LedgerRow): Promise<void> {
-  await trx('ingest_ledger').insert({
-    source_key: row.sourceKey, mailbox: row.mailbox ?? null, uidvalidity: row.uidvalidity ?? null, uid: row.uid ?? null,
-    message_id: row.messageId ?? null, content_hash: row.contentHash, outcome: row.outcome, effect: row.effect ?? null,
-    reason: row.reason ?? null, ticket_id: row.ticketId ?? null, message_row_id: row.messageRowId ?? null,
-    quarantine_id: row.quarantineId ?? null, created_at: row.createdAt,
-  });
+  await run(trx, INSERT_LEDGER, [
+    row.sourceKey, row.mailbox, row.uidvalidity, row.uid, row.messageId, row.contentHash, row.outcome, row.effect,
+    row.reason, row.ticketId, row.messageRowId, row.quarantineId, row.createdAt,
+  ]);
 }
+
+const CLAIM_EFFECT = insertSql('ingest_effects', ['content_hash', 'source_key']);
 
 /** Claims the content hash for an effect. A second delivery racing the first fails here and is retried as a
  * duplicate (the unique key is what makes "one effect" hold across instances on PostgreSQL). */
 export async function claimEffect(trx: Db, contentHash: string, sourceKey: string): Promise<void> {
-  await trx('ingest_effects').insert({ content_hash: contentHash, source_key: sourceKey });
+  await run(trx, CLAIM_EFFECT, [contentHash, sourceKey]);
 }
 
 export async function outcomeCounts(db: Db): Promise<Record<string, number>> {

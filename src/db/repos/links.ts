@@ -1,4 +1,5 @@
 import type { Db } from '../knex.ts';
+import { insertSql, row, rows } from '../sql.ts';
 
 /** Magic links (hashed). SQL only. */
 
@@ -25,16 +26,15 @@ export async function findLinkByHash(db: Db, hash: string): Promise<LinkRow | un
  * and else the last generation, both from these few rows (one per rotation) in one read.
  */
 export async function linkGenerations(db: Db, ticketId: number, recipient: string): Promise<Array<{ generation: number; expiresAt: number; revokedAt?: number }>> {
-  const rows = await db('links').where({ ticket_id: ticketId, recipient }).orderBy('generation', 'desc').select('generation', 'expires_at', 'revoked_at');
-  return rows.map((r: any) => ({ generation: Number(r.generation), expiresAt: Number(r.expires_at), revokedAt: r.revoked_at == null ? undefined : Number(r.revoked_at) }));
+  const found = await rows(db, 'select "generation", "expires_at", "revoked_at" from "links" where "ticket_id" = ? and "recipient" = ? order by "generation" desc', [ticketId, recipient]);
+  return found.map((r: any) => ({ generation: Number(r.generation), expiresAt: Number(r.expires_at), revokedAt: r.revoked_at == null ? undefined : Number(r.revoked_at) }));
 }
 
-export async function insertLink(db: Db, row: { ticketId: number; recipient: string; generation: number; tokenHash: string; expiresAt: number; now: number }): Promise<number> {
-  const [inserted] = await db('links').insert({
-    ticket_id: row.ticketId, recipient: row.recipient, generation: row.generation, token_hash: row.tokenHash,
-    expires_at: row.expiresAt, created_at: row.now,
-  }).returning('id');
-  return Number(typeof inserted === 'object' ? inserted.id : inserted);
+const INSERT_LINK = insertSql('links', ['ticket_id', 'recipient', 'generation', 'token_hash', 'expires_at', 'created_at'], 1, 'returning "id"');
+
+export async function insertLink(db: Db, link: { ticketId: number; recipient: string; generation: number; tokenHash: string; expiresAt: number; now: number }): Promise<number> {
+  const inserted = await row(db, INSERT_LINK, [link.ticketId, link.recipient, link.generation, link.tokenHash, link.expiresAt, link.now]);
+  return Number(inserted.id);
 }
 
 export async function revokeLinkRow(db: Db, id: number, now: number, reason: string): Promise<number> {

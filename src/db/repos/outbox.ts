@@ -1,4 +1,5 @@
 import { isPostgres, type Db, type Knex } from '../knex.ts';
+import { insertSql, rows } from '../sql.ts';
 
 /** The transactional outbox. SQL only; the rules live in src/outbound/. */
 
@@ -43,14 +44,14 @@ export interface NewOutbox {
 }
 
 /** Inserts unless the idempotency key exists; returns the new id, or undefined when it was already there. */
+const INSERT_OUTBOX = insertSql('outbox', ['idempotency_key', 'ticket_id', 'kind', 'recipient', 'automatic', 'message_id', 'subject', 'mail_json', 'state', 'held_reason', 'next_attempt_at', 'created_at'], 1, 'on conflict ("idempotency_key") do nothing returning "id"');
+
 export async function insertOutbox(trx: Db, o: NewOutbox): Promise<number | undefined> {
-  const rows = await trx('outbox').insert({
-    idempotency_key: o.idempotencyKey, ticket_id: o.ticketId ?? null, kind: o.kind, recipient: o.recipient, automatic: o.automatic,
-    message_id: o.messageId, subject: o.mail.subject, mail_json: JSON.stringify(o.mail), state: o.state, held_reason: o.heldReason ?? null,
-    next_attempt_at: o.now, created_at: o.now,
-  }).onConflict('idempotency_key').ignore().returning('id');
-  const first = rows[0];
-  return first === undefined ? undefined : Number(typeof first === 'object' ? first.id : first);
+  const [first] = await rows(trx, INSERT_OUTBOX, [
+    o.idempotencyKey, o.ticketId, o.kind, o.recipient, o.automatic, o.messageId, o.mail.subject, JSON.stringify(o.mail), o.state,
+    o.heldReason, o.now, o.now,
+  ]);
+  return first === undefined ? undefined : Number(first.id);
 }
 
 /**

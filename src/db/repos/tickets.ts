@@ -1,7 +1,9 @@
 import type { Db } from '../knex.ts';
+import { insertSql, row, rows, run, valuesOf } from '../sql.ts';
 import type { Participant, Priority, Role, Stage, Ticket, TicketView, WaitingOn } from '../../tickets/types.ts';
 
-/** Cases, their people, messages, attachments, thread ids and event log. SQL only; no rules. */
+/** Cases, their people, messages, attachments, thread ids and event log. SQL only; no rules. What every mail runs is
+ * plain SQL (src/db/sql.ts); the rest uses the query builder. */
 
 const num = (v: unknown): number | undefined => (v === null || v === undefined ? undefined : Number(v));
 const str = (v: unknown): string | undefined => (v === null || v === undefined ? undefined : String(v));
@@ -22,8 +24,8 @@ export function toTicket(r: any): Ticket {
  * serialises concurrent openings, and a rollback gives the number back, so numbers have no gaps. */
 export async function nextTicketNumber(trx: Db): Promise<number> {
   // One statement: UPDATE … RETURNING (SQLite ≥ 3.35, PostgreSQL) takes the lock and reads the new value.
-  const [row] = await trx('counters').where({ name: 'ticket_number' }).increment('value', 1).returning('value');
-  return Number(typeof row === 'object' ? row.value : row);
+  const next = await row(trx, 'update "counters" set "value" = "value" + 1 where "name" = ? returning "value"', ['ticket_number']);
+  return Number(next.value);
 }
 
 export interface NewTicket {
@@ -32,35 +34,43 @@ export interface NewTicket {
   relatedNumber?: number; relatedReason?: string; now: number;
 }
 
+const TICKET_COLUMNS = ['number', 'subject', 'requester', 'requester_name', 'organization', 'category', 'priority', 'stage', 'waiting_on', 'mailbox', 'related_number', 'related_reason', 'created_at', 'updated_at'];
+const INSERT_TICKET = insertSql('tickets', TICKET_COLUMNS, 1, 'returning "id"');
+
 export async function insertTicket(trx: Db, t: NewTicket): Promise<Ticket> {
-  const row = {
+  const fields = {
     number: t.number, subject: t.subject, requester: t.requester, requester_name: t.requesterName ?? null,
     organization: t.organization, category: t.category ?? null, priority: t.priority, stage: t.stage,
     waiting_on: t.waitingOn, mailbox: t.mailbox ?? null, related_number: t.relatedNumber ?? null,
     related_reason: t.relatedReason ?? null, created_at: t.now, updated_at: t.now,
   };
-  const [inserted] = await trx('tickets').insert(row).returning('id');
-  const id = typeof inserted === 'object' ? inserted.id : inserted;
-  return toTicket({ ...row, id });
+  const inserted = await row(trx, INSERT_TICKET, valuesOf(TICKET_COLUMNS, [fields]));
+  return toTicket({ ...fields, id: inserted.id });
 }
 
+/** `patch`: column → value. The statement depends only on which columns change (a handful of shapes). */
 export async function updateTicket(trx: Db, id: number, patch: Record<string, unknown>): Promise<void> {
-  await trx('tickets').where({ id }).update(patch);
+  const keys = Object.keys(patch).filter((k) => patch[k] !== undefined);
+  if (!keys.length) return;
+  // Column names go into the SQL text: only the code's own snake_case names, never anything from outside.
+  const bad = keys.find((k) => !/^[a-z_]+$/.test(k));
+  if (bad) throw new Error(`columna inválida para tickets: ${bad.slice(0, 40)}`);
+  await run(trx, `update "tickets" set ${keys.map((k) => `"${k}" = ?`).join(', ')} where "id" = ?`, [...keys.map((k) => patch[k]), id]);
 }
 
 export async function findTicketByNumber(db: Db, number: number): Promise<Ticket | undefined> {
-  const r = await db('tickets').where({ number }).first();
+  const r = await row(db, 'select * from "tickets" where "number" = ?', [number]);
   return r ? toTicket(r) : undefined;
 }
 
 export async function findTicketById(db: Db, id: number): Promise<Ticket | undefined> {
-  const r = await db('tickets').where({ id }).first();
+  const r = await row(db, 'select * from "tickets" where "id" = ?', [id]);
   return r ? toTicket(r) : undefined;
 }
 
 export async function participantsOf(db: Db, ticketId: number): Promise<Participant[]> {
-  const rows = await db('participants').where({ ticket_id: ticketId }).select('address', 'role');
-  return rows.map((r: any) => ({ address: r.address, role: r.role }));
+  const found = await rows(db, 'select "address", "role" from "participants" where "ticket_id" = ?', [ticketId]);
+  return found.map((r: any) => ({ address: r.address, role: r.role }));
 }
 
 export async function viewOf(db: Db, t: Ticket | undefined): Promise<TicketView | undefined> {
@@ -68,10 +78,13 @@ export async function viewOf(db: Db, t: Ticket | undefined): Promise<TicketView 
 }
 
 export async function ticketIdsByThreadIds(db: Db, ids: readonly string[]): Promise<number[]> {
-  if (ids.length === 0) return [];
-  const rows = await db('thread_ids').whereIn('message_id', ids.slice(0, 200)).distinct('ticket_id');
-  return rows.map((r: any) => Number(r.ticket_id));
+  const asked = [...new Set(ids)].slice(0, 200);
+  if (asked.length === 0) return [];
+  const found = await rows(db, `select distinct "ticket_id" from "thread_ids" where "message_id" in (${asked.map(() => '?').join(', ')})`, asked);
+  return found.map((r: any) => Number(r.ticket_id));
 }
+
+const PARTICIPANT_COLUMNS = ['ticket_id', 'address', 'role', 'added_at'];
 
 /** Adds the people not on the case yet. `newCase`: the case was inserted in this transaction and has nobody yet,
  * so the read of its participants is skipped. */
@@ -79,13 +92,13 @@ export async function addParticipants(trx: Db, ticketId: number, people: readonl
   if (!people.length) return;
   const seen = new Set(opts.newCase ? [] : (await participantsOf(trx, ticketId)).map((p) => p.address));
   const fresh = people.filter((p) => !seen.has(p.address) && seen.add(p.address));
-  if (fresh.length) await trx('participants').insert(fresh.map((p) => ({ ticket_id: ticketId, address: p.address, role: p.role, added_at: now })));
+  if (fresh.length) await run(trx, insertSql('participants', PARTICIPANT_COLUMNS, fresh.length), fresh.flatMap((p) => [ticketId, p.address, p.role, now]));
 }
 
 export async function addThreadIds(trx: Db, ticketId: number, ids: readonly string[]): Promise<void> {
   const unique = [...new Set(ids.filter((i) => i && i.length < 998))];
   if (!unique.length) return;
-  await trx('thread_ids').insert(unique.map((message_id) => ({ message_id, ticket_id: ticketId }))).onConflict(['message_id', 'ticket_id']).ignore();
+  await run(trx, insertSql('thread_ids', ['message_id', 'ticket_id'], unique.length, 'on conflict ("message_id", "ticket_id") do nothing'), unique.flatMap((id) => [id, ticketId]));
 }
 
 export interface NewMessage {
@@ -96,20 +109,20 @@ export interface NewMessage {
   attachments: Array<{ filename: string; contentType: string; size: number; sha256: string; contentId?: string; inline: boolean }>;
 }
 
+const MESSAGE_COLUMNS = ['ticket_id', 'role', 'source', 'from_address', 'from_name', 'to_json', 'cc_json', 'message_id', 'subject', 'body_text', 'full_text', 'html_sha256', 'raw_sha256', 'internal', 'verified', 'note_kind', 'sent_at', 'created_at'];
+const INSERT_MESSAGE = insertSql('messages', MESSAGE_COLUMNS, 1, 'returning "id"');
+const ATTACHMENT_COLUMNS = ['message_id', 'filename', 'content_type', 'size', 'sha256', 'content_id', 'inline'];
+
 export async function insertMessage(trx: Db, m: NewMessage): Promise<number> {
-  const [inserted] = await trx('messages').insert({
-    ticket_id: m.ticketId, role: m.role, source: m.source, from_address: m.fromAddress ?? null, from_name: m.fromName ?? null,
-    to_json: m.to ? JSON.stringify(m.to) : null, cc_json: m.cc ? JSON.stringify(m.cc) : null,
-    message_id: m.messageId ?? null, subject: m.subject ?? null, body_text: m.bodyText, full_text: m.fullText ?? null,
-    html_sha256: m.htmlSha256 ?? null, raw_sha256: m.rawSha256 ?? null, internal: m.internal, verified: m.verified,
-    note_kind: m.noteKind ?? null, sent_at: m.sentAt ?? null, created_at: m.createdAt,
-  }).returning('id');
-  const id = Number(typeof inserted === 'object' ? inserted.id : inserted);
+  const inserted = await row(trx, INSERT_MESSAGE, [
+    m.ticketId, m.role, m.source, m.fromAddress, m.fromName, m.to ? JSON.stringify(m.to) : null, m.cc ? JSON.stringify(m.cc) : null,
+    m.messageId, m.subject, m.bodyText, m.fullText, m.htmlSha256, m.rawSha256, m.internal, m.verified, m.noteKind, m.sentAt, m.createdAt,
+  ]);
+  const id = Number(inserted.id);
   if (m.attachments.length) {
-    await trx('attachments').insert(m.attachments.map((a) => ({
-      message_id: id, filename: a.filename, content_type: a.contentType, size: a.size, sha256: a.sha256,
-      content_id: a.contentId ?? null, inline: a.inline,
-    })));
+    await run(trx, insertSql('attachments', ATTACHMENT_COLUMNS, m.attachments.length), m.attachments.flatMap((a) => [
+      id, a.filename, a.contentType, a.size, a.sha256, a.contentId, a.inline,
+    ]));
   }
   return id;
 }
@@ -119,11 +132,10 @@ export interface NewEvent {
   data?: Record<string, unknown>; at: number;
 }
 
+const INSERT_EVENT = insertSql('events', ['ticket_id', 'type', 'actor', 'from_value', 'to_value', 'reason', 'data_json', 'created_at']);
+
 export async function insertEvent(trx: Db, e: NewEvent): Promise<void> {
-  await trx('events').insert({
-    ticket_id: e.ticketId, type: e.type, actor: e.actor ?? null, from_value: e.from ?? null, to_value: e.to ?? null,
-    reason: e.reason ?? null, data_json: e.data ? JSON.stringify(e.data) : null, created_at: e.at,
-  });
+  await run(trx, INSERT_EVENT, [e.ticketId, e.type, e.actor, e.from, e.to, e.reason, e.data ? JSON.stringify(e.data) : null, e.at]);
 }
 
 export async function listTickets(db: Db, opts: { limit?: number; openOnly?: boolean } = {}): Promise<Ticket[]> {

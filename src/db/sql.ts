@@ -1,0 +1,112 @@
+import type { Db } from './knex.ts';
+
+/**
+ * Plain SQL for the statements every mail runs (the ingest path, the outbox), on both databases: identifiers in
+ * double quotes and `?` placeholders, which SQLite and PostgreSQL (through knex's raw) both read.
+ *
+ * Why not the query builder there: building, compiling and running one knex query costs more JavaScript than SQLite
+ * spends executing it. In `npm run bench` knex's own code was 17 % of the main thread while ingesting, and a mail
+ * runs about 16 statements (README "Rendimiento"). Inside a transaction on SQLite these statements go straight to
+ * the transaction's better-sqlite3 connection (its prepared-statement cache, src/db/knex.ts); everywhere else, and
+ * always on PostgreSQL, through `knex.raw`, i.e. knex's pool, transactions and error handling as before.
+ *
+ * knex's `query` and `query-response` events are emitted for them as for any query (tests and tests/bench/sqlprof.ts
+ * listen), only when someone listens.
+ */
+
+interface SqliteStatement {
+  reader: boolean;
+  all(...params: unknown[]): unknown[];
+  run(...params: unknown[]): { changes: number; lastInsertRowid: number | bigint };
+}
+interface SqliteConnection { prepare(sql: string): SqliteStatement }
+interface TransactionClient {
+  acquireConnection(): Promise<SqliteConnection>;
+  listenerCount(event: string): number;
+  emit(event: string, ...args: unknown[]): boolean;
+  config: { client: string };
+}
+type Transaction = { isTransaction?: boolean; isCompleted?: () => boolean; client: TransactionClient };
+
+/** The SQLite connection of each open transaction (a savepoint has its own transaction object, same connection). */
+const connections = new WeakMap<object, SqliteConnection>();
+let uid = 0;
+
+async function sqliteConnectionOf(db: Db): Promise<SqliteConnection | undefined> {
+  const trx = db as unknown as Transaction;
+  if (!trx.isTransaction || trx.client.config.client !== 'better-sqlite3') return undefined;
+  let conn = connections.get(trx);
+  if (!conn) {
+    conn = await trx.client.acquireConnection();
+    connections.set(trx, conn);
+  }
+  return conn;
+}
+
+/** What SQLite can bind: booleans as 0/1, dates as epoch ms, undefined as NULL (as knex's better-sqlite3 client). */
+function sqliteValue(v: unknown): unknown {
+  if (v === undefined) return null;
+  if (typeof v === 'boolean') return v ? 1 : 0;
+  if (v instanceof Date) return v.valueOf();
+  return v;
+}
+
+async function execute(db: Db, sql: string, bindings: readonly unknown[]): Promise<{ rows: any[]; changes: number }> {
+  const conn = await sqliteConnectionOf(db);
+  if (!conn) {
+    const result: any = await db.raw(sql, bindings.map((b) => (b === undefined ? null : b)) as any[]);
+    // PostgreSQL answers { rows, rowCount }; better-sqlite3 through knex answers the rows, or nothing for a write.
+    if (Array.isArray(result)) return { rows: result, changes: result.length };
+    return { rows: result?.rows ?? [], changes: Number(result?.rowCount ?? result?.changes ?? 0) };
+  }
+  const trx = db as unknown as Transaction;
+  if (trx.isCompleted?.()) throw new Error(`Transaction query already complete: ${sql.slice(0, 80)}`);
+  const values = bindings.map(sqliteValue);
+  const listened = trx.client.listenerCount('query') > 0 || trx.client.listenerCount('query-response') > 0;
+  const event = listened ? { sql, bindings: values, method: 'raw', __knexQueryUid: `mesa-sql-${++uid}` } : undefined;
+  if (event) trx.client.emit('query', event);
+  const stmt = conn.prepare(sql);
+  let out: { rows: any[]; changes: number };
+  if (stmt.reader) {
+    const rows = stmt.all(...values) as any[];
+    out = { rows, changes: rows.length };
+  } else {
+    out = { rows: [], changes: stmt.run(...values).changes };
+  }
+  if (event) trx.client.emit('query-response', out.rows, event);
+  return out;
+}
+
+/** The rows of a SELECT, or of an INSERT/UPDATE … RETURNING. */
+export async function rows<T = any>(db: Db, sql: string, bindings: readonly unknown[] = []): Promise<T[]> {
+  return (await execute(db, sql, bindings)).rows as T[];
+}
+
+/** The first row, or undefined. */
+export async function row<T = any>(db: Db, sql: string, bindings: readonly unknown[] = []): Promise<T | undefined> {
+  return (await execute(db, sql, bindings)).rows[0] as T | undefined;
+}
+
+/** A write without RETURNING; how many rows it changed. */
+export async function run(db: Db, sql: string, bindings: readonly unknown[] = []): Promise<number> {
+  return (await execute(db, sql, bindings)).changes;
+}
+
+/** `("a", "b", "c")`: the quoted column list of an INSERT or SELECT. */
+export const columns = (names: readonly string[]): string => `(${names.map((n) => `"${n}"`).join(', ')})`;
+
+/** `(?, ?, ?), (?, ?, ?)`: the placeholders of `count` rows of `width` values. */
+export const placeholders = (count: number, width: number): string =>
+  Array.from({ length: count }, () => `(${Array.from({ length: width }, () => '?').join(', ')})`).join(', ');
+
+/**
+ * An INSERT of one or more rows given as objects with the same keys (their order is the first row's). The SQL
+ * string depends only on the table, the keys and the row count, so the prepared-statement cache keeps it.
+ */
+export function insertSql(table: string, keys: readonly string[], count = 1, tail = ''): string {
+  return `insert into "${table}" ${columns(keys)} values ${placeholders(count, keys.length)}${tail ? ` ${tail}` : ''}`;
+}
+
+/** The values of `rows` in the order of `keys`, flat: the bindings of insertSql. */
+export const valuesOf = (keys: readonly string[], rows: ReadonlyArray<Record<string, unknown>>): unknown[] =>
+  rows.flatMap((r) => keys.map((k) => r[k]));

@@ -1,0 +1,83 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import type { App } from '../../src/app.ts';
+import { updateTicket } from '../../src/db/repos/tickets.ts';
+import { insertSql, row, rows, run } from '../../src/db/sql.ts';
+import { onPostgres, testApp } from '../support/app.ts';
+
+/** src/db/sql.ts: plain SQL on both databases, straight to the transaction's connection on SQLite. */
+let app: App;
+afterEach(async () => app?.close());
+
+const INSERT_EVENT = insertSql('events', ['ticket_id', 'type', 'actor', 'data_json', 'created_at']);
+
+async function aTicket(a: App): Promise<number> {
+  const r = await row(a.db, `${insertSql('tickets', ['number', 'subject', 'requester', 'organization', 'priority', 'stage', 'waiting_on', 'created_at', 'updated_at'])} returning "id"`,
+    [1, 'Prueba', 'carla@empresa.com', 'empresa.com', 'media', 'abierto', 'soporte', 1, 1]);
+  return Number(r.id);
+}
+
+describe('plain SQL (src/db/sql.ts)', () => {
+  it('reads and writes inside a transaction, sees its own writes, and a rolled-back savepoint takes its writes with it', async () => {
+    app = await testApp();
+    const ticketId = await aTicket(app);
+    await app.db.transaction(async (trx) => {
+      expect(await run(trx, INSERT_EVENT, [ticketId, 'uno', 'ana@mesa.test', null, 10])).toBe(1);
+      await expect(trx.transaction(async (sp) => {
+        await run(sp, INSERT_EVENT, [ticketId, 'dos', undefined, null, 11]);
+        expect(await rows(sp, 'select "type" from "events" where "ticket_id" = ? order by "id"', [ticketId])).toEqual([{ type: 'uno' }, { type: 'dos' }]);
+        throw new Error('se deshace');
+      })).rejects.toThrow('se deshace');
+      // The savepoint's write is gone, the transaction's stays; nothing is visible outside until the commit.
+      expect((await rows(trx, 'select "type" from "events" where "ticket_id" = ?', [ticketId])).map((r) => r.type)).toEqual(['uno']);
+    });
+    const stored = await rows(app.db, 'select "type", "actor", "created_at" from "events" where "ticket_id" = ?', [ticketId]);
+    expect(stored.map((r) => [r.type, r.actor, Number(r.created_at)])).toEqual([['uno', 'ana@mesa.test', 10]]);
+  });
+
+  it('binds booleans and undefined as each database stores them, and returns the inserted id', async () => {
+    app = await testApp();
+    const ticketId = await aTicket(app);
+    const inserted = await app.db.transaction((trx) => row(trx, `${insertSql('messages', ['ticket_id', 'role', 'source', 'body_text', 'internal', 'verified', 'from_name', 'created_at'])} returning "id"`,
+      [ticketId, 'customer', 'mail', 'Hola', true, false, undefined, 5]));
+    expect(Number(inserted.id)).toBeGreaterThan(0);
+    const m = await app.db('messages').where({ id: inserted.id }).first();
+    expect([Boolean(m.internal), Boolean(m.verified), m.from_name]).toEqual([true, false, null]);
+  });
+
+  it('fails as knex would: a constraint names itself, and a finished transaction refuses more statements', async () => {
+    app = await testApp();
+    const claim = insertSql('ingest_effects', ['content_hash', 'source_key']);
+    let kept: any;
+    await app.db.transaction(async (trx) => {
+      kept = trx;
+      await run(trx, claim, ['h'.repeat(64), 'file:a']);
+      await expect(run(trx, claim, ['h'.repeat(64), 'file:b'])).rejects.toThrow(onPostgres ? /ingest_effects_pkey/ : /ingest_effects\.content_hash/);
+    }).catch(() => undefined); // PostgreSQL aborts the transaction after the failed statement
+    await expect(run(kept, claim, ['i'.repeat(64), 'file:c'])).rejects.toThrow();
+  });
+
+  it('tells knex listeners about every statement (the tests and tests/bench/sqlprof.ts count them)', async () => {
+    app = await testApp();
+    const seen: string[] = [];
+    const responses: string[] = [];
+    const onQuery = (q: { sql: string }) => seen.push(q.sql);
+    const onResponse = (_r: unknown, q: { sql: string }) => responses.push(q.sql);
+    app.db.on('query', onQuery).on('query-response', onResponse);
+    await app.db.transaction((trx) => rows(trx, 'select "value" from "counters" where "name" = ?', ['ticket_number']));
+    await rows(app.db, 'select "value" from "counters" where "name" = ?', ['ticket_number']);
+    app.db.off('query', onQuery).off('query-response', onResponse);
+    const ours = (list: string[]) => list.filter((s) => /from "counters"/.test(s));
+    expect(ours(seen)).toHaveLength(2);
+    expect(ours(responses)).toHaveLength(2);
+  });
+
+  it('builds an UPDATE of a case from the columns given, and refuses a column name that is not one of ours', async () => {
+    app = await testApp();
+    const ticketId = await aTicket(app);
+    await updateTicket(app.db, ticketId, { waiting_on: 'cliente', closed_at: null, assignee: undefined, updated_at: 7 });
+    const t = await app.db('tickets').where({ id: ticketId }).first();
+    expect([t.waiting_on, t.closed_at, t.assignee, Number(t.updated_at)]).toEqual(['cliente', null, null, 7]);
+    await expect(updateTicket(app.db, ticketId, { 'stage" = \'cerrado\' --': 1 })).rejects.toThrow('columna inválida');
+    expect((await app.db('tickets').where({ id: ticketId }).first()).stage).toBe('abierto');
+  });
+});
