@@ -62,7 +62,7 @@ async function main() {
       json.ingest = { bare, mesa };
       if (wants('ingest')) {
         const ratio = mesa.rate / bare.rate;
-        rows.push({ figure: 'ingest (mails/s)', mesa: r1(mesa.rate), limit: r1(bare.rate), ratio, target: PG ? '(SQLite ≥ 0.6×)' : '≥ 0.6× limit', ok: PG ? undefined : ratio >= 0.6, unit: 'mails/s', note: 'MailboxPoller path' });
+        rows.push({ figure: 'ingest (mails/s)', mesa: r1(mesa.rate), limit: r1(bare.rate), ratio, target: PG ? '(SQLite ≥ 0.6×)' : '≥ 0.6× limit', ok: PG ? undefined : ratio >= 0.6, unit: 'mails/s', note: `MailboxPoller path; CPU per mail ${cpuPerMail(mesa)} vs ${cpuPerMail(bare)} ms` });
       }
       if (wants('memory')) rows.push({ figure: `peak RSS ingesting ${N} mails`, mesa: mesa.peakRssMb, limit: bare.peakRssMb, target: '—', unit: 'MB' });
     }
@@ -347,13 +347,20 @@ function child<T>(job: Record<string, unknown>): Promise<T> {
       const line = out.split('\n').find((l) => l.startsWith('@@RESULT '));
       if (code !== 0 || !line) return reject(new Error(`${label} falló (${code}):\n${err.slice(-3000)}`));
       const result = JSON.parse(line.slice(9));
-      process.stderr.write(` ${result.rate ? `${r1(result.rate)}/s` : ''} ${result.peakRssMb ? `${result.peakRssMb} MB` : ''}\n`);
+      const cpu = result.extra?.cpu ? ` CPU ${result.extra.cpu.processCores} núcleos (máquina ${result.extra.cpu.machineCores})` : '';
+      process.stderr.write(` ${result.rate ? `${r1(result.rate)}/s` : ''} ${result.peakRssMb ? `${result.peakRssMb} MB` : ''}${cpu}\n`);
       resolve(result);
     });
   });
 }
 
 const r1 = (n: number) => Math.round(n * 10) / 10;
+
+/** CPU time per mail, all the process's threads (PhaseResult.extra.cpu): what a 2-core machine has to give. */
+const cpuPerMail = (r: PhaseResult): string => {
+  const cores = (r.extra?.cpu as { processCores?: number } | undefined)?.processCores;
+  return cores === undefined ? '?' : (cores * 1000 / r.rate).toFixed(2);
+};
 
 function printTable(): void {
   const head = ['figure', 'Mesa', 'limit', 'ratio', 'target', 'ok'];

@@ -41,6 +41,29 @@ export interface PhaseResult { ms: number; count: number; rate: number; peakRssM
 
 export const peakRssMb = () => Math.round(process.resourceUsage().maxRSS / 1024);
 
+/**
+ * How many cores a phase kept busy: this process (every thread: main, parse thread, libuv pool, GC) and the whole
+ * machine (Dovecot serving the fetch included), from /proc/stat. On a 2-core machine a phase at ~2.0 machine cores
+ * is bound by the CPU as a whole, and only less work per mail, not more overlap, makes it faster.
+ */
+export function cpuMeter(): () => { processCores: number; machineCores: number } {
+  // Busy milliseconds of all cores: /proc/stat counts in USER_HZ, 100 per second on Linux (sysconf CLK_TCK).
+  const machine = () => {
+    const f = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+    return { busy: (f.reduce((a, b) => a + b, 0) - f[3] - (f[4] ?? 0)) * 10 };
+  };
+  const t0 = performance.now();
+  const p0 = process.cpuUsage();
+  const m0 = machine();
+  return () => {
+    const wallMs = performance.now() - t0;
+    const p = process.cpuUsage(p0);
+    const m1 = machine();
+    const r2 = (x: number) => Math.round(x * 100) / 100;
+    return { processCores: r2((p.user + p.system) / 1000 / wallMs), machineCores: r2((m1.busy - m0.busy) / wallMs) };
+  };
+}
+
 /** The floor: one range FETCH, simpleParser, one better-sqlite3 INSERT per mail (autocommit, as Mesa's WAL pragmas). */
 export async function bareIngest(imap: ImapTarget, expected: number): Promise<PhaseResult> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mesa-bare-'));
@@ -54,6 +77,7 @@ export async function bareIngest(imap: ImapTarget, expected: number): Promise<Ph
   const lock = await client.getMailboxLock(imap.folder);
   let count = 0;
   const t0 = performance.now();
+  const cpu = cpuMeter();
   try {
     for await (const msg of client.fetch('1:*', { uid: true, source: true })) {
       const parsed = await simpleParser(msg.source!);
@@ -64,11 +88,12 @@ export async function bareIngest(imap: ImapTarget, expected: number): Promise<Ph
     lock.release();
   }
   const ms = performance.now() - t0;
+  const cores = cpu();
   await client.logout();
   db.close();
   fs.rmSync(dir, { recursive: true, force: true });
   if (count !== expected) throw new Error(`bare: ${count} correos, se esperaban ${expected}`);
-  return { ms, count, rate: (count / ms) * 1000, peakRssMb: peakRssMb() };
+  return { ms, count, rate: (count / ms) * 1000, peakRssMb: peakRssMb(), extra: { cpu: cores } };
 }
 
 export interface MesaEnv { databaseUrl?: string; env: Record<string, string> }
@@ -113,9 +138,11 @@ export async function mesaIngest(imap: ImapTarget, expected: number, mesa: MesaE
     },
   };
   const t0 = performance.now();
+  const cpu = cpuMeter();
   const poller = new MailboxPoller({ db: app.db, ingest: timed, logger }, config.mailboxes[0]).start();
   await allDone;
   const ms = performance.now() - t0;
+  const cores = cpu();
   await poller.stop();
   const outcomes = await app.db('ingest_ledger').select('outcome', 'effect').count({ n: '*' }).groupBy('outcome', 'effect').where('source_key', 'not like', 'imap:support:seed:%');
   const recorded = outcomes.reduce((sum: number, o: any) => sum + Number(o.n), 0);
@@ -124,7 +151,7 @@ export async function mesaIngest(imap: ImapTarget, expected: number, mesa: MesaE
   fs.rmSync(dataDir, { recursive: true, force: true });
   return {
     ms, count: done, rate: (done / ms) * 1000, peakRssMb: peakRssMb(),
-    extra: { inIngestMs: Math.round(inIngest), seedMs: Math.round(seedMs), outcomes: Object.fromEntries(outcomes.map((o: any) => [`${o.outcome}/${o.effect ?? '-'}`, Number(o.n)])) },
+    extra: { cpu: cores, inIngestMs: Math.round(inIngest), seedMs: Math.round(seedMs), outcomes: Object.fromEntries(outcomes.map((o: any) => [`${o.outcome}/${o.effect ?? '-'}`, Number(o.n)])) },
   };
 }
 
