@@ -78,6 +78,12 @@ async function folderUids(user: string, folder: string): Promise<{ uid: number; 
 
 const run = (a: App) => (pollers = startPollers(a, a.config.mailboxes, { backoffInitialMs: 100, backoffMaxMs: 800 }));
 const ledgerCount = async (a: App) => Number((await a.db('ingest_ledger').count({ n: '*' }))[0].n);
+// last_uid is written after a batch's commit, so a test that has seen the batch's rows waits for it too.
+const stateAtUid = (a: App, key: string, uid: number) =>
+  waitFor(`last_uid ${uid} in ${key}`, async () => {
+    const s = await getMailboxState(a.db, key);
+    return s?.lastUid === uid && s.lastSuccessAt ? s : undefined;
+  });
 
 describe('IMAP poller against a real Dovecot', () => {
   it('turns appended mails into cases, threads a follow-up, and never sets \\Seen', async () => {
@@ -96,7 +102,7 @@ describe('IMAP poller against a real Dovecot', () => {
     expect(detail.subject).toBe('No carga la factura');
     expect(detail.messages.map((m) => m.bodyText)).toEqual(['Buenos días, no carga la factura.', 'Sigue sin cargar.']);
     expect((await listCases(app.db)).length).toBe(2);
-    const state = (await getMailboxState(app.db, 'support:T1'))!;
+    const state = await stateAtUid(app, 'support:T1', 3);
     expect(state.lastUid).toBe(3);
     expect(state.lastSuccessAt).toBeGreaterThan(0);
     expect(state.lastError).toBeUndefined();
@@ -245,7 +251,7 @@ describe('IMAP poller against a real Dovecot', () => {
     expect(sourceFetches).toEqual(['1:50', '51:60']);
     expect(ingested.flat()).toEqual(Array.from({ length: 60 }, (_, i) => i + 1));
     expect((await listCases(a.db)).map((t) => t.number).sort((x, y) => x - y)).toEqual(Array.from({ length: 60 }, (_, i) => i + 1));
-    expect((await getMailboxState(a.db, 'support:T7'))!.lastUid).toBe(60);
+    expect((await stateAtUid(a, 'support:T7', 60)).lastUid).toBe(60);
   });
 
   it('re-reads a mailbox whose UIDVALIDITY changed without duplicating anything', async () => {
@@ -269,7 +275,7 @@ describe('IMAP poller against a real Dovecot', () => {
     await dovecot.append('support', mail({ from: 'nuevo@org9.co', subject: 'Problema nuevo' }), 'T6');
 
     await waitFor('the new mailbox read', async () => (await ledgerCount(a)) === 7, 20_000);
-    const after = (await getMailboxState(a.db, 'support:T6'))!;
+    const after = await stateAtUid(a, 'support:T6', 4);
     expect(after.uidvalidity).not.toBe(before.uidvalidity);
     expect(after.lastUid).toBe(4);
     const reread = await a.db('ingest_ledger').where({ uidvalidity: after.uidvalidity }).orderBy('uid');
