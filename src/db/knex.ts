@@ -60,14 +60,14 @@ export function openDatabase(database: Config['database']): Knex {
  * reusable once prepared (knex only calls .all/.run on it, synchronously), so keep them per connection, keyed by
  * SQL. Bounded: SQL built with a varying number of placeholders (whereIn) would otherwise grow it without end.
  */
-const ONE_OFF = /^(SAVEPOINT|RELEASE|ROLLBACK TO) /i;
+const ONE_OFF = /^(SAVEPOINT|RELEASE SAVEPOINT|ROLLBACK TO SAVEPOINT) trx\d+/i;
 
 function cacheStatements(conn: { prepare(sql: string): unknown }): void {
   const prepare = conn.prepare.bind(conn);
   const cache = new Map<string, unknown>();
   conn.prepare = (sql: string) => {
-    // knex names each savepoint anew (SAVEPOINT trx17): one per mail in group commit, never run twice. Caching
-    // them would push the statements that do repeat out of the cache.
+    // knex names each savepoint anew (SAVEPOINT trx17), never run twice: caching them would push the statements
+    // that do repeat out of the cache. (Group commit's savepoint per mail is sql.ts's, under one name: cached.)
     if (ONE_OFF.test(sql)) return prepare(sql);
     let stmt = cache.get(sql);
     if (stmt === undefined) {

@@ -1,4 +1,4 @@
-import type { Db } from './knex.ts';
+import type { Db, Knex } from './knex.ts';
 
 /**
  * Plain SQL for the statements every mail runs (the ingest path, the outbox), on both databases: identifiers in
@@ -110,3 +110,33 @@ export function insertSql(table: string, keys: readonly string[], count = 1, tai
 /** The values of `rows` in the order of `keys`, flat: the bindings of insertSql. */
 export const valuesOf = (keys: readonly string[], rows: ReadonlyArray<Record<string, unknown>>): unknown[] =>
   rows.flatMap((r) => keys.map((k) => r[k]));
+
+/**
+ * Runs `fn` in a savepoint of `trx`: if it throws, only what it wrote is rolled back, and the error goes on. What
+ * knex's nested `trx.transaction()` does, without building a new transaction object, its promises and its
+ * uncached SAVEPOINT statements for every mail of a group commit (≈ 5 % of the main thread while ingesting,
+ * `npm run bench`).
+ *
+ * `fn` is handed a view of `trx`, not `trx` itself: a separate object, as knex's savepoint was, so that whatever is
+ * remembered per transaction object (Outbox's mail enqueued for a case opened in it) is per mail and dies with a
+ * rolled-back mail; its `parentTransaction` is `trx`, so `outermost()` still finds what commits. Everything else
+ * (queries, `raw`, `client`, `isCompleted`) is `trx`'s own. One name serves every level: ROLLBACK TO and RELEASE
+ * act on the innermost savepoint of that name, on SQLite and PostgreSQL alike.
+ */
+export async function savepoint<T>(trx: Knex.Transaction, fn: (sp: Knex.Transaction) => Promise<T>): Promise<T> {
+  const sp = new Proxy(trx, { get: (target, key) => (key === 'parentTransaction' ? target : Reflect.get(target, key)) });
+  const conn = connections.get(trx);
+  if (conn) connections.set(sp, conn);
+  await run(trx, 'SAVEPOINT mesa_sp');
+  let value: T;
+  try {
+    value = await fn(sp);
+  } catch (err) {
+    // If the rollback itself fails (the connection is gone), that error is the one to report: the transaction is lost.
+    await run(trx, 'ROLLBACK TO SAVEPOINT mesa_sp');
+    await run(trx, 'RELEASE SAVEPOINT mesa_sp');
+    throw err;
+  }
+  await run(trx, 'RELEASE SAVEPOINT mesa_sp');
+  return value;
+}

@@ -19,6 +19,7 @@ import type { LifecycleService } from '../services/lifecycle.ts';
 import type { Ticket, TicketView } from '../tickets/types.ts';
 import type { OpenCaseInput } from '../services/cases.ts';
 import { InThreadParser, type MailParser } from './parse-thread.ts';
+import { savepoint } from '../db/sql.ts';
 
 /**
  * The parser and the filters load with the first mail, not with the process: mailparser, iconv-lite, html-to-text
@@ -236,7 +237,7 @@ export class IngestService {
     for (let attempt = 0; ; attempt++) {
       try {
         // A savepoint: if this mail fails, only its own writes roll back.
-        const result = await trx.transaction((sp) => this.judgeAndApply(sp, mail, job.source, job.sourceKey, job.now, job.rawDurable, durable));
+        const result = await savepoint(trx, (sp) => this.judgeAndApply(sp, mail, job.source, job.sourceKey, job.now, job.rawDurable, durable));
         return { result, messageId: mail.messageId };
       } catch (err) {
         // Another delivery of the same content won the race for the effect: run again, it is now a duplicate.

@@ -1,7 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { App } from '../../src/app.ts';
 import { updateTicket } from '../../src/db/repos/tickets.ts';
-import { insertSql, row, rows, run } from '../../src/db/sql.ts';
+import { outermost } from '../../src/db/knex.ts';
+import { insertSql, row, rows, run, savepoint } from '../../src/db/sql.ts';
 import { onPostgres, testApp } from '../support/app.ts';
 
 /** src/db/sql.ts: plain SQL on both databases, straight to the transaction's connection on SQLite. */
@@ -79,5 +80,53 @@ describe('plain SQL (src/db/sql.ts)', () => {
     expect([t.waiting_on, t.closed_at, t.assignee, Number(t.updated_at)]).toEqual(['cliente', null, null, 7]);
     await expect(updateTicket(app.db, ticketId, { 'stage" = \'cerrado\' --': 1 })).rejects.toThrow('columna inválida');
     expect((await app.db('tickets').where({ id: ticketId }).first()).stage).toBe('abierto');
+  });
+
+  it('savepoint(): a failed mail takes only its own writes with it, even after a failed statement, and the batch goes on', async () => {
+    app = await testApp();
+    const ticketId = await aTicket(app);
+    const claim = insertSql('ingest_effects', ['content_hash', 'source_key']);
+    const types = (db: any) => rows(db, 'select "type" from "events" where "ticket_id" = ? order by "id"', [ticketId]).then((r) => r.map((x) => x.type));
+    await app.db.transaction(async (trx) => {
+      await run(trx, claim, ['a'.repeat(64), 'file:a']);
+      expect(await savepoint(trx, async (sp) => {
+        await run(sp, INSERT_EVENT, [ticketId, 'primero', null, null, 1]);
+        return 'hecho';
+      })).toBe('hecho');
+      // A constraint error inside: on PostgreSQL the statement aborts the transaction until ROLLBACK TO.
+      await expect(savepoint(trx, async (sp) => {
+        await run(sp, INSERT_EVENT, [ticketId, 'deshecho', null, null, 2]);
+        await run(sp, claim, ['a'.repeat(64), 'file:b']);
+      })).rejects.toThrow(onPostgres ? /ingest_effects_pkey/ : /ingest_effects\.content_hash/);
+      // Nested, with the same name at both levels: the inner one's rollback leaves the outer one's writes.
+      await savepoint(trx, async (outer) => {
+        await run(outer, INSERT_EVENT, [ticketId, 'exterior', null, null, 3]);
+        await expect(savepoint(outer, async (inner) => {
+          await outer(`events`).insert({ ticket_id: ticketId, type: 'interior', created_at: 4 });
+          expect(await types(inner)).toEqual(['primero', 'exterior', 'interior']);
+          throw new Error('interior falla');
+        })).rejects.toThrow('interior falla');
+      });
+      expect(await types(trx)).toEqual(['primero', 'exterior']);
+    });
+    expect(await types(app.db)).toEqual(['primero', 'exterior']);
+    expect((await rows(app.db, 'select "source_key" from "ingest_effects"')).map((r) => r.source_key)).toEqual(['file:a']);
+  });
+
+  it('savepoint(): hands fn its own transaction object, whose outermost transaction is the one that commits', async () => {
+    app = await testApp();
+    await app.db.transaction(async (trx) => {
+      const seen: unknown[] = [];
+      await savepoint(trx, async (sp) => {
+        seen.push(sp);
+        expect(sp).not.toBe(trx);
+        expect(outermost(sp)).toBe(trx);
+        expect(sp.isTransaction).toBe(true);
+        expect(Number((await sp('counters').where({ name: 'ticket_number' }).first())?.value ?? 0)).toBeGreaterThanOrEqual(0);
+      });
+      await savepoint(trx, async (sp) => void seen.push(sp));
+      // One object per savepoint: what is remembered per transaction object (Outbox) is per mail.
+      expect(seen[0]).not.toBe(seen[1]);
+    });
   });
 });
