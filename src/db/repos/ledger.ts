@@ -19,7 +19,9 @@ const fromRow = (r: any): LedgerRow => ({
 export async function findLedgers(db: Db, sourceKeys: readonly string[]): Promise<Map<string, LedgerRow>> {
   const out = new Map<string, LedgerRow>();
   for (let i = 0; i < sourceKeys.length; i += 500) {
-    for (const r of await db('ingest_ledger').whereIn('source_key', sourceKeys.slice(i, i + 500))) out.set(r.source_key, fromRow(r));
+    const keys = sourceKeys.slice(i, i + 500);
+    const found = await rows(db, `select * from "ingest_ledger" where "source_key" in (${keys.map(() => '?').join(', ')})`, keys);
+    for (const r of found) out.set(r.source_key, fromRow(r));
   }
   return out;
 }

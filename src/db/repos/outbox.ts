@@ -1,5 +1,5 @@
 import { isPostgres, type Db, type Knex } from '../knex.ts';
-import { insertSql, rows } from '../sql.ts';
+import { insertSql, row, rows } from '../sql.ts';
 
 /** The transactional outbox. SQL only; the rules live in src/outbound/. */
 
@@ -61,9 +61,10 @@ export async function insertOutbox(trx: Db, o: NewOutbox): Promise<number | unde
  * read even with no mail.
  */
 export async function loopBudgetOf(db: Db, recipient: string, since: readonly number[], suppressedAt?: number): Promise<{ counts: number[]; suppressed?: string }> {
-  const cols: Array<Knex.Raw | Record<string, Knex.QueryBuilder>> = since.map((s, i) => db.raw(`sum(case when created_at >= ? then 1 else 0 end) as c${i}`, [s]));
-  if (suppressedAt !== undefined) cols.unshift({ suppressed: db('mail_suppressions').where({ address: recipient }).where('until', '>', suppressedAt).select('reason').limit(1) });
-  const r: any = await db('outbox').where({ recipient, automatic: true }).whereNot({ state: 'held' }).where('created_at', '>=', Math.min(...since)).first(cols);
+  const stop = suppressedAt === undefined ? '' : '(select "reason" from "mail_suppressions" where "address" = ? and "until" > ? limit 1) as "suppressed", ';
+  const sums = since.map((_, i) => `sum(case when "created_at" >= ? then 1 else 0 end) as "c${i}"`).join(', ');
+  const r: any = await row(db, `select ${stop}${sums} from "outbox" where "recipient" = ? and "automatic" = ? and "state" <> 'held' and "created_at" >= ?`,
+    [...(suppressedAt === undefined ? [] : [recipient, suppressedAt]), ...since, recipient, true, Math.min(...since)]);
   return { counts: since.map((_, i) => Number(r?.[`c${i}`] ?? 0)), suppressed: r?.suppressed ?? undefined };
 }
 
@@ -78,13 +79,13 @@ export interface ThreadRow {
  * held, each newest first.
  */
 export async function threadOf(db: Db, ticketId: number, recipient: string, limit: number): Promise<{ root?: string; theirs: ThreadRow[]; ours: ThreadRow[] }> {
-  const cols = (k: number) => [db.raw(`${k} as k`), 'id', 'message_id', 'created_at'];
-  const root = db('messages').where({ ticket_id: ticketId }).whereNotNull('message_id').orderBy('id').limit(1).select(cols(0));
-  const theirs = db('messages').where({ ticket_id: ticketId, from_address: recipient }).whereNotNull('message_id').orderBy('id', 'desc').limit(limit).select(cols(1));
-  const ours = db('outbox').where({ ticket_id: ticketId, recipient }).whereNot({ state: 'held' }).orderBy('id', 'desc').limit(limit).select(cols(2));
   // Each part keeps its ORDER BY and LIMIT inside a derived table (SQLite allows neither on a UNION's members).
-  const rows: any[] = await db.select('*').from(root.as('r')).unionAll(db.select('*').from(theirs.as('t'))).unionAll(db.select('*').from(ours.as('o')));
-  const part = (k: number): ThreadRow[] => rows.filter((r) => Number(r.k) === k).sort((a, b) => Number(b.id) - Number(a.id)).map((r) => ({ message_id: r.message_id, created_at: r.created_at }));
+  const found = await rows(db, [
+    'select * from (select 0 as "k", "id", "message_id", "created_at" from "messages" where "ticket_id" = ? and "message_id" is not null order by "id" asc limit 1) as "r"',
+    'union all select * from (select 1 as "k", "id", "message_id", "created_at" from "messages" where "ticket_id" = ? and "from_address" = ? and "message_id" is not null order by "id" desc limit ?) as "t"',
+    'union all select * from (select 2 as "k", "id", "message_id", "created_at" from "outbox" where "ticket_id" = ? and "recipient" = ? and "state" <> \'held\' order by "id" desc limit ?) as "o"',
+  ].join(' '), [ticketId, ticketId, recipient, limit, ticketId, recipient, limit]);
+  const part = (k: number): ThreadRow[] => found.filter((r) => Number(r.k) === k).sort((a, b) => Number(b.id) - Number(a.id)).map((r) => ({ message_id: r.message_id, created_at: r.created_at }));
   return { root: part(0)[0]?.message_id, theirs: part(1), ours: part(2) };
 }
 
@@ -145,7 +146,7 @@ export async function nextDueAt(db: Db): Promise<number | undefined> {
 }
 
 export async function findSuppression(db: Db, address: string, now: number): Promise<{ reason: string; until: number } | undefined> {
-  const r = await db('mail_suppressions').where({ address }).where('until', '>', now).first();
+  const r = await row(db, 'select "reason", "until" from "mail_suppressions" where "address" = ? and "until" > ? limit 1', [address, now]);
   return r ? { reason: r.reason, until: Number(r.until) } : undefined;
 }
 
