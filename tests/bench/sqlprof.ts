@@ -33,4 +33,4 @@ let nt = 0; for (const [, v] of native) nt += v.ms;
 console.log(`inside better-sqlite3 run/all/get: ${nt.toFixed(0)} ms`);
 for (const [k, v] of [...native].sort((a, b) => b[1].ms - a[1].ms).slice(0, 12)) console.log(`${v.ms.toFixed(0).padStart(6)} ms ${String(v.n).padStart(6)} × ${(v.ms / v.n * 1000).toFixed(0).padStart(5)}µs  ${k}`);
 await app.close();
-fs.rmSync(dataDir, { recursive: true, force: true });
+if (process.env.KEEP) console.log(dataDir); else fs.rmSync(dataDir, { recursive: true, force: true });
