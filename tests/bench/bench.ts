@@ -347,7 +347,7 @@ function child<T>(job: Record<string, unknown>): Promise<T> {
       const line = out.split('\n').find((l) => l.startsWith('@@RESULT '));
       if (code !== 0 || !line) return reject(new Error(`${label} falló (${code}):\n${err.slice(-3000)}`));
       const result = JSON.parse(line.slice(9));
-      const cpu = result.extra?.cpu ? ` CPU ${result.extra.cpu.processCores} núcleos (máquina ${result.extra.cpu.machineCores})` : '';
+      const cpu = result.extra?.cpu ? ` CPU ${result.extra.cpu.processCores} núcleos (máquina ${result.extra.cpu.machineCores}; ms por hilo: ${Object.entries(result.extra.cpu.threadMs ?? {}).filter(([, ms]) => Number(ms) > 0).map(([n, ms]) => `${n} ${ms}`).join(', ')})` : '';
       process.stderr.write(` ${result.rate ? `${r1(result.rate)}/s` : ''} ${result.peakRssMb ? `${result.peakRssMb} MB` : ''}${cpu}\n`);
       resolve(result);
     });

@@ -46,7 +46,7 @@ export const peakRssMb = () => Math.round(process.resourceUsage().maxRSS / 1024)
  * machine (Dovecot serving the fetch included), from /proc/stat. On a 2-core machine a phase at ~2.0 machine cores
  * is bound by the CPU as a whole, and only less work per mail, not more overlap, makes it faster.
  */
-export function cpuMeter(): () => { processCores: number; machineCores: number } {
+export function cpuMeter(): () => { processCores: number; machineCores: number; threadMs: Record<string, number> } {
   // Busy milliseconds of all cores: /proc/stat counts in USER_HZ, 100 per second on Linux (sysconf CLK_TCK).
   const machine = () => {
     const f = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
@@ -55,13 +55,40 @@ export function cpuMeter(): () => { processCores: number; machineCores: number }
   const t0 = performance.now();
   const p0 = process.cpuUsage();
   const m0 = machine();
+  const th0 = threadCpu();
   return () => {
     const wallMs = performance.now() - t0;
     const p = process.cpuUsage(p0);
     const m1 = machine();
+    const th1 = threadCpu();
+    const threadMs: Record<string, number> = {};
+    for (const [id, t] of th1) {
+      // BENCH_TID=1: one entry per thread (Node names its worker, libuv and V8 threads all "node").
+      const key = process.env.BENCH_TID ? `${t.name}:${id}` : t.name;
+      threadMs[key] = (threadMs[key] ?? 0) + t.ms - (th0.get(id)?.ms ?? 0);
+    }
     const r2 = (x: number) => Math.round(x * 100) / 100;
-    return { processCores: r2((p.user + p.system) / 1000 / wallMs), machineCores: r2((m1.busy - m0.busy) / wallMs) };
+    return { processCores: r2((p.user + p.system) / 1000 / wallMs), machineCores: r2((m1.busy - m0.busy) / wallMs), threadMs };
   };
+}
+
+/**
+ * CPU milliseconds of each of this process's threads (/proc/self/task/<tid>/stat, utime + stime in USER_HZ), named
+ * "principal" for the event loop's; Node 20 names every other one "node" (the parse thread, libuv's pool, V8's helpers).
+ */
+function threadCpu(): Map<string, { name: string; ms: number }> {
+  const out = new Map<string, { name: string; ms: number }>();
+  for (const tid of fs.readdirSync('/proc/self/task')) {
+    try {
+      const stat = fs.readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      out.set(tid, { name: tid === String(process.pid) ? 'principal' : name, ms: (Number(f[11]) + Number(f[12])) * 10 });
+    } catch {
+      // The thread ended between the listing and the read.
+    }
+  }
+  return out;
 }
 
 /** The floor: one range FETCH, simpleParser, one better-sqlite3 INSERT per mail (autocommit, as Mesa's WAL pragmas). */
