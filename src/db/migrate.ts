@@ -41,7 +41,19 @@ export async function migrateLatest(db: Knex): Promise<string[]> {
       const msg = String((err as Error).message);
       const contended = /locked|already exists|duplicate key|UNIQUE constraint/i.test(msg);
       if (!contended || attempt >= 30) throw err;
+      if (/already locked/i.test(msg)) await dropDuplicateLockRows(db);
       await new Promise((r) => setTimeout(r, 200 + Math.random() * 300));
     }
   }
+}
+
+/**
+ * knex creates its lock table's one row by reading and then inserting, so instances that migrate an empty database at
+ * the same moment can each insert one. With two rows knex's lock (UPDATE … SET is_locked = 1 WHERE is_locked = 0,
+ * expecting one row changed) can never be taken: every instance gives up with "Migration table is already locked"
+ * (seen in CI, three `mesa migrate` at once on PostgreSQL). Nobody can hold the lock while there are two rows, and no
+ * second row appears once one exists, so deleting all but the first is safe at any time.
+ */
+async function dropDuplicateLockRows(db: Knex): Promise<void> {
+  await db('knex_migrations_lock').whereNot('index', db('knex_migrations_lock').min('index')).del().catch(() => undefined);
 }
