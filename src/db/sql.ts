@@ -95,12 +95,12 @@ export async function run(db: Db, sql: string, bindings: readonly unknown[] = []
 /** `("a", "b", "c")`: the quoted column list of an INSERT or SELECT. */
 export const columns = (names: readonly string[]): string => `(${names.map((n) => `"${n}"`).join(', ')})`;
 
-/** `(?, ?, ?), (?, ?, ?)`: the placeholders of `count` rows of `width` values. */
+/** `(?, ?, ?), (?, ?, ?)`: the placeholders of `count` rows of `width` values (one row: an `in (…)` list). */
 export const placeholders = (count: number, width: number): string =>
   Array.from({ length: count }, () => `(${Array.from({ length: width }, () => '?').join(', ')})`).join(', ');
 
 /**
- * An INSERT of one or more rows given as objects with the same keys (their order is the first row's). The SQL
+ * An INSERT of `count` rows of the columns `keys`, bound in that order (valuesOf turns objects into that). The SQL
  * string depends only on the table, the keys and the row count, so the prepared-statement cache keeps it.
  */
 export function insertSql(table: string, keys: readonly string[], count = 1, tail = ''): string {

@@ -224,14 +224,14 @@ export class IngestService {
     } catch (err) {
       if (!isMesaError(err) || err.retryable) throw err;
       const head = await headerSummary(raw, this.work.simpleParser);
-      return { ...base, kind: 'quarantine', hash: this.work.contentHash(raw), reason: REASON_BY_CODE[err.code] ?? 'unparseable', detail: err.detail ?? err.message, head };
+      return { ...base, kind: 'quarantine', hash: this.work.contentHash(raw), reason: REASON_BY_CODE[err.code] ?? 'unparseable', detail: err.detail ?? err.message, head, rawDurable };
     }
   }
 
   /** One mail inside the group's transaction. Errors that mean "try later" abort the whole group. */
   private async run(trx: Knex.Transaction, job: Job, durable: Array<Promise<unknown>>): Promise<{ result: IngestResult; messageId?: string }> {
     if (job.kind === 'quarantine') {
-      return { result: await this.quarantine(trx, job.raw, job.rawSha, job.hash, job.source, job.sourceKey, job.reason, job.detail, job.head, job.now), messageId: job.head.messageId };
+      return { result: await this.quarantine(trx, job.raw, job.rawSha, job.hash, job.source, job.sourceKey, job.reason, job.detail, job.head, job.now, job.rawDurable), messageId: job.head.messageId };
     }
     const { mail } = job;
     for (let attempt = 0; ; attempt++) {
@@ -248,7 +248,7 @@ export class IngestService {
         // A bug tripped over this one mail: keep it, say why, and let the mailbox go on.
         this.log.error({ err, sourceKey: job.sourceKey }, 'fallo inesperado al procesar; el mensaje va a cuarentena');
         return {
-          result: await this.quarantine(trx, job.raw, job.rawSha, mail.contentHash, job.source, job.sourceKey, 'internal_error', String((err as Error).message).slice(0, 500), { from: mail.from?.address, subject: mail.subject, messageId: mail.messageId }, job.now),
+          result: await this.quarantine(trx, job.raw, job.rawSha, mail.contentHash, job.source, job.sourceKey, 'internal_error', String((err as Error).message).slice(0, 500), { from: mail.from?.address, subject: mail.subject, messageId: mail.messageId }, job.now, job.rawDurable),
           messageId: mail.messageId,
         };
       }
@@ -259,8 +259,8 @@ export class IngestService {
     return this.report({ outcome: 'tempfail', sourceKey, reason: isMesaError(err) ? err.code : 'internal_error', detail: (err as Error).message?.slice(0, 300) }, this.logFields(source), undefined, err);
   }
 
-  /** Runs inside `trx` (the mail's savepoint in the group's transaction): reads its context, judges, applies. */
-  /** `durable`: where to add the raw source's write (`rawDurable`), which the group's commit awaits. */
+  /** Runs inside `trx` (the mail's savepoint in the group's transaction): reads its context, judges, applies.
+   * `durable`: where to add the raw source's write (`rawDurable`), which the group's commit awaits. */
   private async judgeAndApply(trx: Knex.Transaction, mail: InboundMail, source: MailSource, sourceKey: string, now: number, rawDurable: Promise<unknown>, durable: Array<Promise<unknown>>): Promise<IngestResult> {
     const { config } = this.deps;
     const ctx = await loadContext(trx, config, mail, source, now);
@@ -269,7 +269,7 @@ export class IngestService {
     if (verdict.kind === 'stop') {
       if (verdict.outcome === 'tempfail') return { outcome: 'tempfail', sourceKey, reason: verdict.reason, detail: verdict.detail };
       if (verdict.outcome === 'rejected') {
-        return this.quarantine(trx, mail.raw, mail.rawSha256, mail.contentHash, source, sourceKey, verdict.reason, verdict.detail ?? '', { from: mail.from?.address, subject: mail.subject, messageId: mail.messageId }, now);
+        return this.quarantine(trx, mail.raw, mail.rawSha256, mail.contentHash, source, sourceKey, verdict.reason, verdict.detail ?? '', { from: mail.from?.address, subject: mail.subject, messageId: mail.messageId }, now, rawDurable);
       }
       await insertLedger(trx, { ...this.ledgerBase(mail, source, sourceKey, now), outcome: 'ignored', reason: verdict.reason });
       return { outcome: 'ignored', sourceKey, reason: verdict.reason, detail: verdict.detail };
@@ -385,8 +385,9 @@ export class IngestService {
     return { sourceKey, ...whereFrom(source), messageId: mail.messageId, contentHash: mail.contentHash, createdAt: now };
   }
 
-  private async quarantine(trx: Knex.Transaction, raw: Buffer, rawSha: string, hash: string, source: MailSource, sourceKey: string, reason: ReasonCode, detail: string, head: { from?: string; subject?: string; messageId?: string }, now: number): Promise<IngestResult> {
-    await this.deps.blobs.put(raw, { sha256: rawSha });
+  /** `rawDurable`: the raw source's write if prepare() started it (awaited, not written a second time). */
+  private async quarantine(trx: Knex.Transaction, raw: Buffer, rawSha: string, hash: string, source: MailSource, sourceKey: string, reason: ReasonCode, detail: string, head: { from?: string; subject?: string; messageId?: string }, now: number, rawDurable?: Promise<unknown>): Promise<IngestResult> {
+    await (rawDurable ?? this.deps.blobs.put(raw, { sha256: rawSha }));
     if (source.kind === 'replay') {
       // Still refused: the quarantine row stays held, with the new reason; no second row, no ledger row.
       await updateQuarantineReason(trx, source.quarantineId, reason, detail);
@@ -444,7 +445,7 @@ async function headerSummary(raw: Buffer, simpleParser: InboundWork['simpleParse
 /** A mail of a group, ready for the transaction: parsed, or to be quarantined with its reason. */
 type Job = { index: number; raw: Buffer; rawSha: string; source: MailSource; sourceKey: string; now: number } & (
   | { kind: 'parsed'; mail: InboundMail; rawDurable: Promise<string> }
-  | { kind: 'quarantine'; hash: string; reason: ReasonCode; detail: string; head: { from?: string; subject?: string; messageId?: string } }
+  | { kind: 'quarantine'; hash: string; reason: ReasonCode; detail: string; head: { from?: string; subject?: string; messageId?: string }; rawDurable?: Promise<string> }
 );
 
 /** Where a mail came from, as the ledger and the quarantine record it: `account:folder` and the UID for IMAP. */

@@ -1,5 +1,5 @@
 import type { Db } from '../knex.ts';
-import { insertSql, rows, run } from '../sql.ts';
+import { insertSql, placeholders, rows, run } from '../sql.ts';
 
 export interface LedgerRow {
   sourceKey: string; mailbox?: string; uidvalidity?: number; uid?: number; messageId?: string; contentHash: string;
@@ -20,7 +20,7 @@ export async function findLedgers(db: Db, sourceKeys: readonly string[]): Promis
   const out = new Map<string, LedgerRow>();
   for (let i = 0; i < sourceKeys.length; i += 500) {
     const keys = sourceKeys.slice(i, i + 500);
-    const found = await rows(db, `select * from "ingest_ledger" where "source_key" in (${keys.map(() => '?').join(', ')})`, keys);
+    const found = await rows(db, `select * from "ingest_ledger" where "source_key" in ${placeholders(1, keys.length)}`, keys);
     for (const r of found) out.set(r.source_key, fromRow(r));
   }
   return out;

@@ -1,5 +1,5 @@
 import type { Db } from '../knex.ts';
-import { insertSql, row, rows, run, valuesOf } from '../sql.ts';
+import { insertSql, placeholders, row, rows, run, valuesOf } from '../sql.ts';
 import type { Participant, Priority, Role, Stage, Ticket, TicketView, WaitingOn } from '../../tickets/types.ts';
 
 /** Cases, their people, messages, attachments, thread ids and event log. SQL only; no rules. What every mail runs is
@@ -80,7 +80,7 @@ export async function viewOf(db: Db, t: Ticket | undefined): Promise<TicketView 
 export async function ticketIdsByThreadIds(db: Db, ids: readonly string[]): Promise<number[]> {
   const asked = [...new Set(ids)].slice(0, 200);
   if (asked.length === 0) return [];
-  const found = await rows(db, `select distinct "ticket_id" from "thread_ids" where "message_id" in (${asked.map(() => '?').join(', ')})`, asked);
+  const found = await rows(db, `select distinct "ticket_id" from "thread_ids" where "message_id" in ${placeholders(1, asked.length)}`, asked);
   return found.map((r: any) => Number(r.ticket_id));
 }
 
