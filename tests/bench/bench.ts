@@ -338,12 +338,15 @@ function child<T>(job: Record<string, unknown>): Promise<T> {
   return new Promise((resolve, reject) => {
     // BENCH_CPU_PROF=<phase> writes a V8 CPU profile of that phase under tests/.artifacts/prof (open it in Chrome).
     const prof = process.env.BENCH_CPU_PROF === job.phase ? ['--cpu-prof', `--cpu-prof-dir=${path.join(ROOT, 'tests/.artifacts/prof')}`] : [];
-    const p = spawn(process.execPath, [...prof, '--import', 'tsx', path.join(ROOT, 'tests/bench/child.ts'), JSON.stringify(job)], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    // BENCH_NODE_FLAGS="--trace-gc …" passes Node/V8 flags to every measured child (to look, not to measure).
+    const extra = process.env.BENCH_NODE_FLAGS?.split(/\s+/).filter(Boolean) ?? [];
+    const p = spawn(process.execPath, [...extra, ...prof, '--import', 'tsx', path.join(ROOT, 'tests/bench/child.ts'), JSON.stringify(job)], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     p.stdout.on('data', (d) => (out += d));
     p.stderr.on('data', (d) => (err += d));
     p.on('exit', (code) => {
+      if (extra.length) fs.writeFileSync(path.join(ROOT, `tests/.artifacts/${label}.log`), out + err);
       const line = out.split('\n').find((l) => l.startsWith('@@RESULT '));
       if (code !== 0 || !line) return reject(new Error(`${label} falló (${code}):\n${err.slice(-3000)}`));
       const result = JSON.parse(line.slice(9));
