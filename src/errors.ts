@@ -22,6 +22,7 @@ export const ERRORS = {
   TICKET_NOT_FOUND: { retryable: false, message: 'El caso no existe' },
   TRANSITION_REFUSED: { retryable: false, message: 'Cambio de etapa no permitido' },
   QUARANTINE_NOT_FOUND: { retryable: false, message: 'No hay un mensaje en cuarentena con ese ID' },
+  ORIGINAL_MISSING: { retryable: false, message: 'No se encuentra el original del mensaje' },
   INPUT_NOT_FOUND: { retryable: false, message: 'No se encontró el archivo o carpeta' },
   LINK_INVALID: { retryable: false, message: 'Enlace inválido' },
   LINK_EXPIRED: { retryable: false, message: 'Enlace vencido o revocado' },

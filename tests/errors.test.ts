@@ -20,6 +20,7 @@ describe('error catalogue', () => {
         "MAIL_PARSE_TIMEOUT": false,
         "MAIL_TOO_LARGE": false,
         "MAIL_UNPARSEABLE": false,
+        "ORIGINAL_MISSING": false,
         "PARSER_UNAVAILABLE": true,
         "QUARANTINE_NOT_FOUND": false,
         "RATE_LIMITED": true,

@@ -7,6 +7,7 @@ import type { IngestResult } from '../inbound/ingest.ts';
 import { caseDetail, listCases } from '../services/case-view.ts';
 import { cliLogger, EXIT } from './env.ts';
 import { expandInputs } from './sources.ts';
+import { readOriginal } from '../storage/originals.ts';
 import { printCase, printCaseList, printQuarantine } from './format.ts';
 
 export async function withApp<T>(config: Config, fn: (app: App) => Promise<T>): Promise<T> {
@@ -108,7 +109,15 @@ export async function replayCommand(config: Config, idArg: string | undefined): 
         process.stdout.write(`#${id}: ya fue reprocesado (${q.replayResult})\n`);
         continue;
       }
-      const raw = await app.blobs.get(q.rawSha256);
+      const raw = await readOriginal(app.db, app.blobs, q.rawSha256).catch((err: unknown) => {
+        if (!isMesaError(err, 'ORIGINAL_MISSING')) throw err;
+        process.stderr.write(`mesa: #${id}: ${err.message}; sigue en cuarentena\n`);
+        return undefined;
+      });
+      if (!raw) {
+        code = EXIT.NOINPUT;
+        continue;
+      }
       const r = await app.ingest.ingest(raw, { kind: 'replay', quarantineId: id });
       if (r.outcome === 'accepted' || r.outcome === 'ignored') {
         const result = r.outcome === 'accepted' ? `${r.effect} #${r.ticketNumber}` : `ignorado: ${r.reason}`;

@@ -91,6 +91,32 @@ export function outermost(trx: Db): (Knex.Transaction & { executionPromise?: Pro
   return top;
 }
 
+/**
+ * Makes what has been committed durable, before the caller acts on it outside Mesa (the poller moves the mails it
+ * recorded off the server). PostgreSQL fsyncs every commit itself. SQLite runs WAL with synchronous=NORMAL: a commit
+ * is written to the WAL file but not fsynced, so a crash of Mesa loses nothing, while a power cut may lose the last
+ * commits. The ingest calls this once per batch (its mails' raw sources are rows, src/storage/originals.ts): one
+ * fdatasync of the WAL file, in libuv's thread pool rather than on the event loop, instead of synchronous=FULL's
+ * fsync on the event loop at every commit. No WAL file means everything was checkpointed into the database file,
+ * which SQLite syncs after each checkpoint.
+ */
+export async function syncCommitted(db: Knex): Promise<void> {
+  if (db.client.config.client !== 'better-sqlite3') return;
+  const filename = (db.client.config.connection as { filename: string }).filename;
+  let fh: fs.promises.FileHandle;
+  try {
+    fh = await fs.promises.open(`${filename}-wal`, 'r');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw err;
+  }
+  try {
+    await fh.datasync();
+  } finally {
+    await fh.close();
+  }
+}
+
 export function isPostgres(db: Db): boolean {
   return db.client.config.client === 'pg';
 }

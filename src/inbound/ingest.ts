@@ -20,6 +20,8 @@ import type { Ticket, TicketView } from '../tickets/types.ts';
 import type { OpenCaseInput } from '../services/cases.ts';
 import { InThreadParser, type MailParser } from './parse-thread.ts';
 import { savepoint } from '../db/sql.ts';
+import { syncCommitted } from '../db/knex.ts';
+import { keepOriginal } from '../storage/originals.ts';
 
 /**
  * The parser and the filters load with the first mail, not with the process: mailparser, iconv-lite, html-to-text
@@ -135,14 +137,15 @@ export class IngestService {
    * Several mails in order (the poller's UID batch), committed together: group commit. Each mail still has its own
    * ledger row and runs in its own savepoint, so one bad mail is rolled back alone and quarantined, exactly as on its
    * own; the mails after it see the effects of the ones before (a follow-up to a case opened earlier in the batch).
-   * One commit, and one wait for the raw sources' fsyncs (started together, run side by side in the thread pool),
-   * serve the whole batch instead of one each (`npm run bench`, README "Rendimiento"). Parsing runs ahead: every
+   * One commit, and one flush of it to disk (the raw sources are rows of it, src/storage/originals.ts), serve the
+   * whole batch instead of one each (`npm run bench`, README "Rendimiento"). Parsing runs ahead: every
    * mail of the batch is handed to the parser at once (the parse thread takes them in order), and the transaction
    * takes each one as soon as it is parsed.
    *
    * Results come back in order and stop at the first `tempfail`: nothing after it was recorded (the caller must not
    * move those mails, and will offer them again). If the transaction itself fails (database or disk trouble), every
-   * mail of the group is `tempfail` and nothing of it was recorded.
+   * mail of the group is `tempfail` and nothing of it was recorded. If the commit cannot be flushed to disk, every mail
+   * of the group is `tempfail` too: it may be recorded, and offered again it is found in the ledger (exactly once).
    */
   async ingestMany(items: ReadonlyArray<{ raw: Buffer; source: MailSource }>): Promise<IngestResult[]> {
     const results: IngestResult[] = [];
@@ -171,8 +174,6 @@ export class IngestService {
     }
     if (prepared.length) {
       const done: Array<{ job: Job; result: IngestResult; messageId?: string }> = [];
-      // The raw sources of the mails whose effect is written: durable before the commit (the rows name them).
-      const durable: Array<Promise<unknown>> = [];
       let unprepared: { index: number; source: MailSource; sourceKey: string; err: unknown } | undefined;
       try {
         await this.deps.db.transaction(async (trx) => {
@@ -185,13 +186,13 @@ export class IngestService {
               unprepared = { ...p, err };
               break;
             }
-            const { result, messageId } = await this.run(trx, job, durable);
+            const { result, messageId } = await this.run(trx, job);
             done.push({ job, result, messageId });
             if (result.outcome === 'tempfail') break;
           }
-          // The fsyncs started in prepare() and ran beside everything above: one wait for the batch, not one each.
-          await Promise.all(durable);
         });
+        // On disk before the caller moves these mails off the server: one flush for the batch.
+        await syncCommitted(this.deps.db);
       } catch (err) {
         for (const p of prepared) results[p.index] = this.tempfail(p.source, p.sourceKey, err);
         return cutAtTempfail(results);
@@ -204,8 +205,8 @@ export class IngestService {
   }
 
   /**
-   * Before the mail's turn in the transaction: the size check, the raw source's durable write (started now,
-   * awaited by the commit) and parsing. A mail that will be quarantined (too large, unparseable) is prepared as such.
+   * Before the mail's turn in the transaction: the size check and parsing. A mail that will be quarantined (too
+   * large, unparseable) is prepared as such.
    */
   private async prepare(index: number, raw: Buffer, rawSha: string, source: MailSource, sourceKey: string): Promise<Job> {
     const now = this.now();
@@ -214,30 +215,25 @@ export class IngestService {
       const head = await headerSummary(raw, this.work.simpleParser);
       return { ...base, kind: 'quarantine', hash: this.work.contentHash(raw), reason: 'too_large', detail: `${raw.length} bytes > MAX_MESSAGE_BYTES ${this.deps.config.limits.maxMessageBytes}`, head };
     }
-    // The raw source's write and fsync (~4–9 ms of waiting on a busy disk, `npm run bench`) start now and run in the
-    // background beside parsing, filtering and the transaction, which awaits them before it commits. A mail that
-    // is then ignored leaves its raw source as an orphan blob (harmless, see src/storage/blobs.ts).
-    const rawDurable = this.deps.blobs.put(raw, { sha256: rawSha });
-    rawDurable.catch(() => undefined); // awaited (and its error raised) inside the transaction
     try {
-      return { ...base, kind: 'parsed', mail: await this.parser.parse(raw, rawSha), rawDurable };
+      return { ...base, kind: 'parsed', mail: await this.parser.parse(raw, rawSha) };
     } catch (err) {
       if (!isMesaError(err) || err.retryable) throw err;
       const head = await headerSummary(raw, this.work.simpleParser);
-      return { ...base, kind: 'quarantine', hash: this.work.contentHash(raw), reason: REASON_BY_CODE[err.code] ?? 'unparseable', detail: err.detail ?? err.message, head, rawDurable };
+      return { ...base, kind: 'quarantine', hash: this.work.contentHash(raw), reason: REASON_BY_CODE[err.code] ?? 'unparseable', detail: err.detail ?? err.message, head };
     }
   }
 
   /** One mail inside the group's transaction. Errors that mean "try later" abort the whole group. */
-  private async run(trx: Knex.Transaction, job: Job, durable: Array<Promise<unknown>>): Promise<{ result: IngestResult; messageId?: string }> {
+  private async run(trx: Knex.Transaction, job: Job): Promise<{ result: IngestResult; messageId?: string }> {
     if (job.kind === 'quarantine') {
-      return { result: await this.quarantine(trx, job.raw, job.rawSha, job.hash, job.source, job.sourceKey, job.reason, job.detail, job.head, job.now, job.rawDurable), messageId: job.head.messageId };
+      return { result: await this.quarantine(trx, job.raw, job.rawSha, job.hash, job.source, job.sourceKey, job.reason, job.detail, job.head, job.now), messageId: job.head.messageId };
     }
     const { mail } = job;
     for (let attempt = 0; ; attempt++) {
       try {
         // A savepoint: if this mail fails, only its own writes roll back.
-        const result = await savepoint(trx, (sp) => this.judgeAndApply(sp, mail, job.source, job.sourceKey, job.now, job.rawDurable, durable));
+        const result = await savepoint(trx, (sp) => this.judgeAndApply(sp, mail, job.source, job.sourceKey, job.now));
         return { result, messageId: mail.messageId };
       } catch (err) {
         // Another delivery of the same content won the race for the effect: run again, it is now a duplicate.
@@ -248,7 +244,7 @@ export class IngestService {
         // A bug tripped over this one mail: keep it, say why, and let the mailbox go on.
         this.log.error({ err, sourceKey: job.sourceKey }, 'fallo inesperado al procesar; el mensaje va a cuarentena');
         return {
-          result: await this.quarantine(trx, job.raw, job.rawSha, mail.contentHash, job.source, job.sourceKey, 'internal_error', String((err as Error).message).slice(0, 500), { from: mail.from?.address, subject: mail.subject, messageId: mail.messageId }, job.now, job.rawDurable),
+          result: await this.quarantine(trx, job.raw, job.rawSha, mail.contentHash, job.source, job.sourceKey, 'internal_error', String((err as Error).message).slice(0, 500), { from: mail.from?.address, subject: mail.subject, messageId: mail.messageId }, job.now),
           messageId: mail.messageId,
         };
       }
@@ -259,9 +255,8 @@ export class IngestService {
     return this.report({ outcome: 'tempfail', sourceKey, reason: isMesaError(err) ? err.code : 'internal_error', detail: (err as Error).message?.slice(0, 300) }, this.logFields(source), undefined, err);
   }
 
-  /** Runs inside `trx` (the mail's savepoint in the group's transaction): reads its context, judges, applies.
-   * `durable`: where to add the raw source's write (`rawDurable`), which the group's commit awaits. */
-  private async judgeAndApply(trx: Knex.Transaction, mail: InboundMail, source: MailSource, sourceKey: string, now: number, rawDurable: Promise<unknown>, durable: Array<Promise<unknown>>): Promise<IngestResult> {
+  /** Runs inside `trx` (the mail's savepoint in the group's transaction): reads its context, judges, applies. */
+  private async judgeAndApply(trx: Knex.Transaction, mail: InboundMail, source: MailSource, sourceKey: string, now: number): Promise<IngestResult> {
     const { config } = this.deps;
     const ctx = await loadContext(trx, config, mail, source, now);
     if (this.deps.policy) ctx.organization = await organizationFacts(trx, this.deps.policy, mail);
@@ -269,7 +264,7 @@ export class IngestService {
     if (verdict.kind === 'stop') {
       if (verdict.outcome === 'tempfail') return { outcome: 'tempfail', sourceKey, reason: verdict.reason, detail: verdict.detail };
       if (verdict.outcome === 'rejected') {
-        return this.quarantine(trx, mail.raw, mail.rawSha256, mail.contentHash, source, sourceKey, verdict.reason, verdict.detail ?? '', { from: mail.from?.address, subject: mail.subject, messageId: mail.messageId }, now, rawDurable);
+        return this.quarantine(trx, mail.raw, mail.rawSha256, mail.contentHash, source, sourceKey, verdict.reason, verdict.detail ?? '', { from: mail.from?.address, subject: mail.subject, messageId: mail.messageId }, now);
       }
       await insertLedger(trx, { ...this.ledgerBase(mail, source, sourceKey, now), outcome: 'ignored', reason: verdict.reason });
       return { outcome: 'ignored', sourceKey, reason: verdict.reason, detail: verdict.detail };
@@ -330,9 +325,8 @@ export class IngestService {
       });
     };
     await apply(trx);
-    // The raw source's fsync runs beside the work; the group's commit waits for it (the rows name its hash). If it
-    // fails, the whole group is a tempfail, as a failure inside this savepoint would make it.
-    durable.push(rawDurable);
+    // The rows just written name the raw source by its hash: it commits with them (src/storage/originals.ts).
+    await keepOriginal(trx, this.deps.blobs, mail.rawSha256, mail.raw, now);
     if (effect.kind === 'held') return { outcome: 'accepted', sourceKey, effect: 'held', reason: effect.reason, detail: `${effect.detail} (solicitud retenida #${heldId})` };
     return { outcome: 'accepted', sourceKey, effect: effect.kind, ticketNumber, reason: facts.related?.reason };
   }
@@ -348,8 +342,8 @@ export class IngestService {
   }
 
   /** The HTML and the attachments, extracted from the raw source and written without fsync (src/storage/blobs.ts);
-   * the raw source itself, which we must never lose, is fsynced (its put started in prepare()). Usually already
-   * written by the parser (`htmlSha256`, `sha256`). */
+   * the raw source itself, which we must never lose, commits with the mail's rows (src/storage/originals.ts).
+   * Usually already written by the parser (`htmlSha256`, `sha256`). */
   private async storeBlobs(mail: InboundMail) {
     const { blobs, config } = this.deps;
     const htmlSha256 = mail.html ? mail.htmlSha256 ?? await blobs.put(mail.html, { derived: true }) : undefined;
@@ -385,9 +379,8 @@ export class IngestService {
     return { sourceKey, ...whereFrom(source), messageId: mail.messageId, contentHash: mail.contentHash, createdAt: now };
   }
 
-  /** `rawDurable`: the raw source's write if prepare() started it (awaited, not written a second time). */
-  private async quarantine(trx: Knex.Transaction, raw: Buffer, rawSha: string, hash: string, source: MailSource, sourceKey: string, reason: ReasonCode, detail: string, head: { from?: string; subject?: string; messageId?: string }, now: number, rawDurable?: Promise<unknown>): Promise<IngestResult> {
-    await (rawDurable ?? this.deps.blobs.put(raw, { sha256: rawSha }));
+  private async quarantine(trx: Knex.Transaction, raw: Buffer, rawSha: string, hash: string, source: MailSource, sourceKey: string, reason: ReasonCode, detail: string, head: { from?: string; subject?: string; messageId?: string }, now: number): Promise<IngestResult> {
+    await keepOriginal(trx, this.deps.blobs, rawSha, raw, now);
     if (source.kind === 'replay') {
       // Still refused: the quarantine row stays held, with the new reason; no second row, no ledger row.
       await updateQuarantineReason(trx, source.quarantineId, reason, detail);
@@ -444,8 +437,8 @@ async function headerSummary(raw: Buffer, simpleParser: InboundWork['simpleParse
 
 /** A mail of a group, ready for the transaction: parsed, or to be quarantined with its reason. */
 type Job = { index: number; raw: Buffer; rawSha: string; source: MailSource; sourceKey: string; now: number } & (
-  | { kind: 'parsed'; mail: InboundMail; rawDurable: Promise<string> }
-  | { kind: 'quarantine'; hash: string; reason: ReasonCode; detail: string; head: { from?: string; subject?: string; messageId?: string }; rawDurable?: Promise<string> }
+  | { kind: 'parsed'; mail: InboundMail }
+  | { kind: 'quarantine'; hash: string; reason: ReasonCode; detail: string; head: { from?: string; subject?: string; messageId?: string } }
 );
 
 /** Where a mail came from, as the ledger and the quarantine record it: `account:folder` and the UID for IMAP. */

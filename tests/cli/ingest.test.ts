@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { openDatabase } from '../../src/db/knex.ts';
 import { cliEnv, runCli } from '../support/cli.ts';
 
 // The real `mesa` executable, spawned as an MTA or an operator would run it, on a temp DATA_DIR.
@@ -51,6 +52,23 @@ describe('mesa ingest', { timeout: 120_000 }, () => {
     expect(replay.stdout).toMatch(/#1: new_case #1/);
     expect((await tickets(env)).map((t) => t.subject)).toEqual(['Adjunto pesado']);
     expect(JSON.parse((await runCli(['quarantine', '--json'], { env })).stdout)).toEqual([]);
+  });
+
+  it('replay of a mail whose original is gone says so (exit 66) and leaves it in quarantine', async () => {
+    const { env, config } = await cliEnv({ MAX_MESSAGE_BYTES: '600' });
+    const file = path.join(env.DATA_DIR!, 'grande.eml');
+    fs.writeFileSync(file, eml({ from: 'grande@cliente.co', subject: 'Adjunto pesado', id: 'gone@cliente.co', body: 'x'.repeat(2000) }));
+    expect((await runCli(['ingest', file], { env })).code).toBe(65);
+    const db = openDatabase(config.database);
+    try {
+      expect(await db('raw_sources').del()).toBe(1);
+    } finally {
+      await db.destroy();
+    }
+    const replay = await runCli(['replay', '1'], { env: { ...env, MAX_MESSAGE_BYTES: '100000' } });
+    expect(replay.code).toBe(66);
+    expect(replay.stderr).toMatch(/#1: No se encuentra el original del mensaje: [0-9a-f]{12}; sigue en cuarentena/);
+    expect(JSON.parse((await runCli(['quarantine', '--json'], { env })).stdout)).toMatchObject([{ id: 1, reason: 'too_large' }]);
   });
 
   it('exits 75 (EX_TEMPFAIL) with a one-line reason when the database is not there, so the MTA retries', async () => {

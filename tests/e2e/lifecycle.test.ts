@@ -7,6 +7,7 @@ import type { App } from '../../src/app.ts';
 import { testApp, testEnv } from '../support/app.ts';
 import { at, consultantReply, mail } from '../support/lifecycle.ts';
 import { contentOf } from '../../src/outbound/outbox.ts';
+import { readOriginal } from '../../src/storage/originals.ts';
 
 /**
  * Through mail (the real ingest path, the real outbox) and the real `mesa jobs --now` command, run as a child
@@ -83,10 +84,10 @@ describe('lifecycle end to end (mail in, mesa jobs --now, mail out)', () => {
     expect(r).toMatchObject({ outcome: 'accepted', effect: 'held', reason: 'over_limit' });
     expect((await app.db('tickets').select('number')).map((x) => Number(x.number)).sort()).toEqual([1, 2]);
 
-    // Nothing lost: the whole raw mail is in the blob store, and the request is listed as held.
+    // Nothing lost: the whole raw mail is kept (src/storage/originals.ts), and the request is listed as held.
     const held = await app.db('held_requests').first();
     expect(held).toMatchObject({ organization: 'cliente.co', requester: 'pedro@cliente.co', reason: 'over_limit', state: 'held', subject: 'CONTABILIDAD, tres' });
-    expect((await app.blobs.get(held.raw_sha256)).equals(third)).toBe(true);
+    expect((await readOriginal(app.db, app.blobs, held.raw_sha256)).equals(third)).toBe(true);
     expect(await app.db('ingest_ledger').where({ effect: 'held' }).first()).toMatchObject({ outcome: 'accepted', reason: 'over_limit' });
     expect(await mesa('held')).toEqual([expect.objectContaining({ id: held.id, requester: 'pedro@cliente.co', reason: 'over_limit', state: 'held', caseNumber: null })]);
 

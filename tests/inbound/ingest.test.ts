@@ -3,6 +3,7 @@ import type { App } from '../../src/app.ts';
 import { caseDetail, listCases } from '../../src/services/case-view.ts';
 import { testApp } from '../support/app.ts';
 import { mail } from '../support/mail.ts';
+import { readOriginal } from '../../src/storage/originals.ts';
 
 let app: App;
 afterEach(async () => app?.close());
@@ -43,6 +44,6 @@ describe('ingest service', () => {
     expect(r).toMatchObject({ outcome: 'rejected', reason: 'too_large' });
     const q = await app.db('quarantine').first();
     expect(q).toMatchObject({ from_address: 'grande@cliente.co', subject: 'Adjunto pesado', reason: 'too_large', state: 'held' });
-    expect((await app.blobs.get(q.raw_sha256)).equals(big)).toBe(true);
+    expect((await readOriginal(app.db, app.blobs, q.raw_sha256)).equals(big)).toBe(true);
   });
 });

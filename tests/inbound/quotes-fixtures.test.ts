@@ -7,6 +7,7 @@ import { parseMail } from '../../src/inbound/parse.ts';
 import { classifyBounce } from '../../src/inbound/filters/bounce.ts';
 import { caseDetail } from '../../src/services/case-view.ts';
 import { testApp } from '../support/app.ts';
+import { readOriginal } from '../../src/storage/originals.ts';
 
 /**
  * Every Spanish fixture (tests/fixtures/es/X.eml, one per client format) through the real ingest path, compared
@@ -66,7 +67,7 @@ describe('Spanish client fixtures through the ingest path', () => {
       if (exp.stage !== undefined) expect(detail.stage).toBe(exp.stage);
       if (exp.attachments) expect(last.attachments.map((a) => ({ filename: a.filename, contentType: a.contentType }))).toEqual(exp.attachments);
       // The full original is always kept and viewable.
-      expect((await app.blobs.get(last.rawSha256!)).equals(raw)).toBe(true);
+      expect((await readOriginal(app.db, app.blobs, last.rawSha256!)).equals(raw)).toBe(true);
     }
     if (exp.bounce) expect(classifyBounce(await parseMail(raw))).toMatchObject({ kind: 'bounce', ...exp.bounce });
   });
