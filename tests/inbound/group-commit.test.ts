@@ -5,7 +5,7 @@ import type { App } from '../../src/app.ts';
 import type { MailSource } from '../../src/inbound/mail.ts';
 import { listCases } from '../../src/services/case-view.ts';
 import { testApp } from '../support/app.ts';
-import { mail } from '../support/mail.ts';
+import { mail, mailWithAttachment } from '../support/mail.ts';
 
 /** IngestService.ingestMany: a poller batch in one transaction, each mail in its own savepoint. */
 const imap = (uid: number): MailSource => ({ kind: 'imap', account: 'support', folder: 'INBOX', uidvalidity: 1, uid });
@@ -50,10 +50,11 @@ describe('group commit (ingestMany)', () => {
 
   it('records nothing of the batch when storage fails (tempfail), and all of it on the retry', async () => {
     app = await testApp();
+    // Real disk trouble: DATA_DIR/blobs is a file, so storing the attachments fails (STORAGE_FAILED, retryable).
     const blobs = path.join(app.config.dataDir, 'blobs');
     fs.rmSync(blobs, { recursive: true, force: true });
     fs.writeFileSync(blobs, 'no es una carpeta');
-    const items = [1, 2, 3].map((i) => ({ raw: mail({ From: `p${i}@org${i}.co`, To: 'soporte@mesa.test', Subject: `Caso ${i}`, 'Message-ID': `<t${i}@x>` }, `texto ${i}`), source: imap(i) }));
+    const items = [1, 2, 3].map((i) => ({ raw: mailWithAttachment({ From: `p${i}@org${i}.co`, To: 'soporte@mesa.test', Subject: `Caso ${i}`, 'Message-ID': `<t${i}@x>` }, `texto ${i}`, { filename: `f${i}.pdf`, content: Buffer.from(`%PDF ${i}`) }), source: imap(i) }));
     const failed = await app.ingest.ingestMany(items);
     expect(failed).toHaveLength(1);
     expect(failed[0]).toMatchObject({ outcome: 'tempfail', reason: 'STORAGE_FAILED' });

@@ -9,6 +9,7 @@ import { caseDetail, listCases } from '../../src/services/case-view.ts';
 import { testApp } from '../support/app.ts';
 import { startDovecot, type Dovecot } from '../support/dovecot.ts';
 import { waitFor } from '../support/wait.ts';
+import { mail as plainMail, mailWithAttachment } from '../support/mail.ts';
 
 // Real Dovecot, real database (SQLite file, or PostgreSQL with MESA_TEST_DATABASE=postgres). Each test reads its
 // own folders, so the tests share one server without seeing each other's mail. IMAP_POLL_SECONDS is long: mail
@@ -32,15 +33,14 @@ afterEach(async () => {
 });
 
 let seq = 0;
-function mail(o: { from: string; subject: string; body?: string; id?: string; inReplyTo?: string; to?: string }): string {
-  const id = o.id ?? `m${++seq}.${Date.now()}@cliente.co`;
-  return [
-    `From: ${o.from}`, `To: ${o.to ?? 'soporte@mesa.test'}`, `Subject: ${o.subject}`, `Message-ID: <${id}>`,
-    `Date: Mon, 23 Nov 2026 10:00:00 -0500`,
-    ...(o.inReplyTo ? [`In-Reply-To: <${o.inReplyTo}>`, `References: <${o.inReplyTo}>`] : []),
-    'MIME-Version: 1.0', 'Content-Type: text/plain; charset=utf-8', 'Content-Transfer-Encoding: 8bit', '',
-    o.body ?? `Buenos días, ${o.subject.toLowerCase()}.`, '',
-  ].join('\r\n');
+function mail(o: { from: string; subject: string; body?: string; id?: string; inReplyTo?: string; to?: string; attachment?: boolean }): string {
+  const headers: Record<string, string> = {
+    From: o.from, To: o.to ?? 'soporte@mesa.test', Subject: o.subject, 'Message-ID': `<${o.id ?? `m${++seq}.${Date.now()}@cliente.co`}>`,
+    Date: 'Mon, 23 Nov 2026 10:00:00 -0500',
+    ...(o.inReplyTo ? { 'In-Reply-To': `<${o.inReplyTo}>`, References: `<${o.inReplyTo}>` } : {}),
+  };
+  const body = o.body ?? `Buenos días, ${o.subject.toLowerCase()}.`;
+  return (o.attachment ? mailWithAttachment(headers, body) : plainMail(headers, `${body}\r\n`)).toString('utf8');
 }
 
 function imapEnv(folder: string, extra: Record<string, string> = {}): Record<string, string> {
@@ -170,7 +170,7 @@ describe('IMAP poller against a real Dovecot', () => {
     await createFolder('support', 'T5');
     app = await testApp(imapEnv('T5', { IMAP_PROCESSED_FOLDER: 'T5-procesados' }));
     const a = app;
-    // Real disk trouble: DATA_DIR/blobs is a file, so storing the raw mail fails (STORAGE_FAILED, retryable).
+    // Real disk trouble: DATA_DIR/blobs is a file, so storing the attachment fails (STORAGE_FAILED, retryable).
     const blobs = path.join(a.config.dataDir, 'blobs');
     fs.writeFileSync(blobs, 'no es una carpeta');
     // Observe (not replace) the real ingest: when it returns, the mail must still be in the inbox.
@@ -188,7 +188,7 @@ describe('IMAP poller against a real Dovecot', () => {
       },
     } as unknown as App;
     pollers = startPollers(observed, a.config.mailboxes, { backoffInitialMs: 150, backoffMaxMs: 600 });
-    await dovecot.append('support', mail({ from: 'sofia@cliente.co', subject: 'Adjunto el contrato' }), 'T5');
+    await dovecot.append('support', mail({ from: 'sofia@cliente.co', subject: 'Adjunto el contrato', attachment: true }), 'T5');
 
     const failing = await waitFor('tempfail recorded', async () => {
       const s = await getMailboxState(a.db, 'support:T5');
