@@ -110,6 +110,9 @@ export class IngestService {
   private readonly parser: MailParser;
   /** Set by warm() or by the first ingestMany, whichever comes first (see loadInboundWork). */
   private work!: InboundWork;
+  /** Parses started by parseAhead(), by the very Buffer they parse: taken by the ingestMany that gets that Buffer,
+   * dropped with it if none does (a stop, a tempfail before that batch). */
+  private readonly ahead = new WeakMap<Buffer, { rawSha: string; parsed: Promise<InboundMail> }>();
 
   constructor(private readonly deps: IngestDeps) {
     this.log = deps.logger.child({ component: 'inbound' });
@@ -126,6 +129,24 @@ export class IngestService {
   /** Stops the parse thread (mails still being parsed are tempfails: nothing of them was recorded). */
   async close(): Promise<void> {
     await this.parser.close();
+  }
+
+  /**
+   * Starts parsing the next batch while this one is still in its transaction: the poller calls it as soon as the
+   * next batch's sources have arrived. The parse thread takes mails in order, so these queue behind the current
+   * batch's; ingestMany then finds them parsed (or in progress) instead of starting them after the commit. Without
+   * it the parse thread sat idle during each commit and its flush, and the transaction then waited for the first
+   * mails of the next batch (≈ 18 % of the ingest's wall time in `npm run bench`). Nothing is recorded here: a mail
+   * parsed ahead and never ingested leaves at most its derived blobs, orphans (src/storage/blobs.ts).
+   */
+  parseAhead(raws: readonly Buffer[]): void {
+    for (const raw of raws) {
+      if (this.ahead.has(raw) || raw.length > this.deps.config.limits.maxMessageBytes) continue;
+      const rawSha = BlobStore.sha256(raw);
+      const parsed = this.parser.parse(raw, rawSha);
+      parsed.catch(() => undefined); // its error is handled by the ingestMany that takes it
+      this.ahead.set(raw, { rawSha, parsed });
+    }
   }
 
   /** One mail: a group of one (see ingestMany). */
@@ -153,8 +174,10 @@ export class IngestService {
     try {
       this.work ??= await loadInboundWork();
       const keyed = items.map((it) => {
-        const rawSha = BlobStore.sha256(it.raw);
-        return { ...it, rawSha, sourceKey: sourceKeyOf(it.source, rawSha) };
+        const ahead = this.ahead.get(it.raw);
+        this.ahead.delete(it.raw);
+        const rawSha = ahead?.rawSha ?? BlobStore.sha256(it.raw);
+        return { ...it, rawSha, parsed: ahead?.parsed, sourceKey: sourceKeyOf(it.source, rawSha) };
       });
       const seen = await findLedgers(this.deps.db, keyed.map((k) => k.sourceKey));
       for (const [index, k] of keyed.entries()) {
@@ -164,7 +187,7 @@ export class IngestService {
         } else {
           // Started now, all in order: the parse thread works through the batch while the transaction below
           // judges and writes the mails it has already parsed. Awaited (and its error handled) there.
-          const job = this.prepare(index, k.raw, k.rawSha, k.source, k.sourceKey);
+          const job = this.prepare(index, k.raw, k.rawSha, k.source, k.sourceKey, k.parsed);
           job.catch(() => undefined);
           prepared.push({ index, source: k.source, sourceKey: k.sourceKey, job });
         }
@@ -205,10 +228,10 @@ export class IngestService {
   }
 
   /**
-   * Before the mail's turn in the transaction: the size check and parsing. A mail that will be quarantined (too
-   * large, unparseable) is prepared as such.
+   * Before the mail's turn in the transaction: the size check and parsing (`parsed`: started by parseAhead). A mail
+   * that will be quarantined (too large, unparseable) is prepared as such.
    */
-  private async prepare(index: number, raw: Buffer, rawSha: string, source: MailSource, sourceKey: string): Promise<Job> {
+  private async prepare(index: number, raw: Buffer, rawSha: string, source: MailSource, sourceKey: string, parsed?: Promise<InboundMail>): Promise<Job> {
     const now = this.now();
     const base = { index, raw, rawSha, source, sourceKey, now };
     if (raw.length > this.deps.config.limits.maxMessageBytes) {
@@ -216,7 +239,7 @@ export class IngestService {
       return { ...base, kind: 'quarantine', hash: this.work.contentHash(raw), reason: 'too_large', detail: `${raw.length} bytes > MAX_MESSAGE_BYTES ${this.deps.config.limits.maxMessageBytes}`, head };
     }
     try {
-      return { ...base, kind: 'parsed', mail: await this.parser.parse(raw, rawSha) };
+      return { ...base, kind: 'parsed', mail: await (parsed ?? this.parser.parse(raw, rawSha)) };
     } catch (err) {
       if (!isMesaError(err) || err.retryable) throw err;
       const head = await headerSummary(raw, this.work.simpleParser);

@@ -29,7 +29,7 @@ import { stateKey } from './mailbox-key.ts';
 
 export interface PollerDeps {
   db: Knex;
-  ingest: Pick<IngestService, 'ingestMany'>;
+  ingest: Pick<IngestService, 'ingestMany'> & Partial<Pick<IngestService, 'parseAhead'>>;
   logger: Logger;
 }
 
@@ -198,11 +198,15 @@ export class MailboxPoller {
       for (const [b, batch] of batches.entries()) {
         if (this.halted) return 'stopped';
         const sources = await next!;
+        // Parsing starts now for this batch (unless it already has), in UID order (IngestService.parseAhead)…
+        this.deps.ingest.parseAhead?.([...sources.values()]);
         // The next batch is read while this one is ingested: the server sends it while Mesa parses and writes
         // (at most two batches in memory). Its failure surfaces when it is awaited, in the next turn; after a
         // tempfail or a stop it is simply dropped (nothing was done with it, the next round reads it again).
         next = b + 1 < batches.length ? this.sources(client, batches[b + 1]) : undefined;
-        next?.catch(() => undefined);
+        // …and for the next one as soon as it is here, behind this one: the parse thread works through it while
+        // this batch commits, and the next transaction finds its first mails parsed.
+        next?.then((ahead) => this.deps.ingest.parseAhead?.([...ahead.values()]), () => undefined);
         // Expunged by someone between SEARCH and FETCH: no source, nothing to ingest.
         const present = batch.filter((uid) => sources.has(uid));
         // The whole batch in one group commit (IngestService.ingestMany); results in order, cut at a tempfail.

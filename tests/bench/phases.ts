@@ -152,6 +152,7 @@ export async function mesaIngest(imap: ImapTarget, expected: number, mesa: MesaE
   let finished!: () => void;
   const allDone = new Promise<void>((resolve) => { finished = resolve; });
   const timed = {
+    parseAhead: (raws: Buffer[]) => app.ingest.parseAhead(raws),
     ingestMany: async (items: any) => {
       const a = performance.now();
       try {

@@ -1,8 +1,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { App } from '../../src/app.ts';
 import type { MailSource } from '../../src/inbound/mail.ts';
+import type { MailParser } from '../../src/inbound/parse-thread.ts';
 import { listCases } from '../../src/services/case-view.ts';
 import { testApp } from '../support/app.ts';
 import { mail, mailWithAttachment } from '../support/mail.ts';
@@ -46,6 +47,25 @@ describe('group commit (ingestMany)', () => {
     expect(await count(app, 'messages')).toBe(2);
     expect((await app.db('outbox').select('ticket_id')).every((r) => r.ticket_id !== null)).toBe(true);
     expect(await count(app, 'ingest_ledger')).toBe(3);
+  });
+
+  it('takes the parses parseAhead started (each mail parsed once), with the same results as parsing in its turn', async () => {
+    app = await testApp();
+    const parse = vi.spyOn((app.ingest as unknown as { parser: MailParser }).parser, 'parse');
+    const first = mail({ From: 'Juan <juan@cliente.co>', To: 'soporte@mesa.test', Subject: 'Factura mal cargada', 'Message-ID': '<a1@cliente.co>' }, 'No carga la factura 123.');
+    const reply = mail({ From: 'juan@cliente.co', To: 'soporte@mesa.test', Subject: 'RE: [Caso #1] Factura mal cargada', 'Message-ID': '<a2@cliente.co>', 'In-Reply-To': '<a1@cliente.co>' }, 'Sigue igual.');
+    const noSender = mail({ To: 'soporte@mesa.test', Subject: 'Sin remitente', 'Message-ID': '<a3@cliente.co>' }, 'De nadie.');
+    const items = [{ raw: first, source: imap(1) }, { raw: reply, source: imap(2) }, { raw: noSender, source: imap(3) }];
+    app.ingest.parseAhead(items.map((it) => it.raw));
+    app.ingest.parseAhead([first]); // already started: not twice
+    expect(parse).toHaveBeenCalledTimes(3);
+    const results = await app.ingest.ingestMany(items);
+    expect(parse).toHaveBeenCalledTimes(3);
+    expect(results.map((r) => [r.outcome, r.effect ?? r.reason, r.ticketNumber])).toEqual([
+      ['accepted', 'new_case', 1], ['accepted', 'follow_up', 1], ['rejected', 'no_sender', undefined],
+    ]);
+    // Taken once: the same Buffer offered again is parsed again, and found in the ledger.
+    expect((await app.ingest.ingestMany([items[0]]))[0]).toMatchObject({ alreadyProcessed: true });
   });
 
   it('records nothing of the batch when storage fails (tempfail), and all of it on the retry', async () => {

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import type { MailParser } from '../../src/inbound/parse-thread.ts';
 import type { App } from '../../src/app.ts';
 import { getMailboxState } from '../../src/db/repos/mailbox-state.ts';
 import { createImapClient } from '../../src/inbound/imap-client.ts';
@@ -230,15 +231,27 @@ describe('IMAP poller against a real Dovecot', () => {
     };
     const ingested: number[][] = [];
     let fetchesWhileFirstBatchIngested = 0;
+    // What is handed to the parse thread ahead (IngestService.parseAhead): each batch's sources, in order.
+    const parsedAhead: string[][] = [];
+    let parsedAheadWhileFirstBatchIngested = 0;
+    const parse = vi.spyOn((a.ingest as unknown as { parser: MailParser }).parser, 'parse');
+    const subjects = (raws: Buffer[]) => raws.map((r) => /Subject: (.*)\r\n/.exec(r.toString())![1]);
     const observed = {
       ...a,
       ingest: {
+        parseAhead: (raws: Buffer[]) => {
+          parsedAhead.push(subjects(raws));
+          a.ingest.parseAhead(raws);
+        },
         ingestMany: async (items: Parameters<App['ingest']['ingestMany']>[0]) => {
           const uids = items.map((it) => (it.source.kind === 'imap' ? it.source.uid : -1));
           if (ingested.length === 0) {
-            // The first batch waits here until the second one has been asked for: that is the overlap.
+            // The first batch waits here until the second one has been asked for and handed to the parse thread:
+            // that is the overlap.
             await waitFor('the second batch requested', async () => sourceFetches.length >= 2);
             fetchesWhileFirstBatchIngested = sourceFetches.length;
+            await waitFor('the second batch parsed ahead', async () => parsedAhead.length >= 2);
+            parsedAheadWhileFirstBatchIngested = parsedAhead.length;
           }
           ingested.push(uids);
           return a.ingest.ingestMany(items);
@@ -249,6 +262,10 @@ describe('IMAP poller against a real Dovecot', () => {
     await waitFor('sixty cases', async () => (await ledgerCount(a)) === 60, 20_000);
     expect(fetchesWhileFirstBatchIngested).toBe(2);
     expect(sourceFetches).toEqual(['1:50', '51:60']);
+    expect(parsedAheadWhileFirstBatchIngested).toBe(2);
+    // The first batch, then the second as soon as it arrived; offered again in its own turn, it is not parsed twice.
+    expect(parsedAhead.slice(0, 2)).toEqual([Array.from({ length: 50 }, (_, i) => `Consulta ${i + 1}`), Array.from({ length: 10 }, (_, i) => `Consulta ${i + 51}`)]);
+    expect(parse).toHaveBeenCalledTimes(60);
     expect(ingested.flat()).toEqual(Array.from({ length: 60 }, (_, i) => i + 1));
     expect((await listCases(a.db)).map((t) => t.number).sort((x, y) => x - y)).toEqual(Array.from({ length: 60 }, (_, i) => i + 1));
     expect((await stateAtUid(a, 'support:T7', 60)).lastUid).toBe(60);
