@@ -273,10 +273,16 @@ export class MailboxPoller {
 
   /** Waits for the server to announce new mail (IDLE, RFC 2177) or for the poll interval, whichever is first. */
   private async waitForNews(client: ImapFlow): Promise<void> {
-    if (this.dirty || this.halted) return;
+    // A connection that closed before this point fired its 'close' while nobody was waiting (`wake` unset): without
+    // this check the poller slept the whole poll interval before noticing (seen with the CPU busy: Dovecot stopped
+    // right after a round, and the outage was recorded up to IMAP_POLL_SECONDS late).
+    if (this.dirty || this.halted || !client.usable) return;
     if (client.capabilities.has('IDLE')) {
-      // Resolves when IDLE is broken by the next command; errors surface as a closed connection.
-      client.idle().catch((err: unknown) => this.log.debug({ err }, 'IDLE terminó con error'));
+      // Resolves when IDLE is broken by the next command; if it fails because the connection is gone, stop waiting.
+      client.idle().catch((err: unknown) => {
+        this.log.debug({ err }, 'IDLE terminó con error');
+        if (!client.usable) this.wake?.();
+      });
     }
     await this.pause(this.mailbox.pollSeconds * 1000);
   }
