@@ -7,16 +7,18 @@ import { finished } from 'node:stream/promises';
 import { MesaError } from '../errors.ts';
 
 /**
- * Content-addressed files under DATA_DIR/blobs/ab/cdef…: raw mail, original HTML and attachments. Written to a
+ * Content-addressed files under DATA_DIR/blobs/ab/cdef…: the HTML and the attachments of mails, files uploaded on the
+ * status page, and raw mail over 1 MB (smaller raw mail is a database row, src/storage/originals.ts). Written to a
  * temporary name and renamed, so a reader never sees half a file; a blob written for a mail whose transaction
  * then failed is an orphan, never a loss. The database stores only the hash.
  *
- * Durability: an original (the raw source of a mail, a file uploaded on the status page) is fsynced before put()
- * returns, i.e. before the transaction that references it commits — it is the one thing we must never lose.
+ * Durability: an original (a large raw mail, a file uploaded on the status page) is fsynced before put() returns,
+ * i.e. before the transaction that references it commits — it is the one thing we must never lose.
  * A `derived` blob (the HTML part and the attachments extracted from a raw source that is itself stored) is not:
  * an fsync costs ~1–2 ms each (3.4 ms per mail in `npm run bench`), and after a power loss such a file can be
- * extracted again from the raw source. The database side is no stricter (SQLite runs WAL + synchronous=NORMAL, so
- * the last commits may roll back on power loss; PostgreSQL fsyncs each commit). Without the fsync a crash can
+ * extracted again from the raw source. The ingest flushes each batch's commit to disk before the poller moves its
+ * mails (src/db/knex.ts syncCommitted); other commits on SQLite (WAL + synchronous=NORMAL) may roll back on a power
+ * loss, while PostgreSQL fsyncs each commit. Without the fsync a crash can
  * leave the renamed file empty or short (ext4 delayed allocation), so an existing blob only counts when its size
  * matches; otherwise it is written again.
  */
