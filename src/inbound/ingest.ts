@@ -21,7 +21,7 @@ import type { OpenCaseInput } from '../services/cases.ts';
 import { InThreadParser, type MailParser } from './parse-thread.ts';
 import { savepoint } from '../db/sql.ts';
 import { syncCommitted } from '../db/knex.ts';
-import { keepOriginal } from '../storage/originals.ts';
+import { keepOriginals, type Original } from '../storage/originals.ts';
 
 /**
  * The parser and the filters load with the first mail, not with the process: mailparser, iconv-lite, html-to-text
@@ -197,6 +197,9 @@ export class IngestService {
     }
     if (prepared.length) {
       const done: Array<{ job: Job; result: IngestResult; messageId?: string }> = [];
+      // The raw sources of the mails kept (a case's message, a held request, a quarantined mail): the rows just
+      // written name them by hash, so they go into the same transaction, in one statement for the batch.
+      const originals: Original[] = [];
       let unprepared: { index: number; source: MailSource; sourceKey: string; err: unknown } | undefined;
       try {
         await this.deps.db.transaction(async (trx) => {
@@ -211,8 +214,10 @@ export class IngestService {
             }
             const { result, messageId } = await this.run(trx, job);
             done.push({ job, result, messageId });
+            if (result.outcome === 'accepted' || result.outcome === 'rejected') originals.push({ sha256: job.rawSha, raw: job.raw });
             if (result.outcome === 'tempfail') break;
           }
+          await keepOriginals(trx, this.deps.blobs, originals, this.now());
         });
         // On disk before the caller moves these mails off the server: one flush for the batch.
         await syncCommitted(this.deps.db);
@@ -348,8 +353,6 @@ export class IngestService {
       });
     };
     await apply(trx);
-    // The rows just written name the raw source by its hash: it commits with them (src/storage/originals.ts).
-    await keepOriginal(trx, this.deps.blobs, mail.rawSha256, mail.raw, now);
     if (effect.kind === 'held') return { outcome: 'accepted', sourceKey, effect: 'held', reason: effect.reason, detail: `${effect.detail} (solicitud retenida #${heldId})` };
     return { outcome: 'accepted', sourceKey, effect: effect.kind, ticketNumber, reason: facts.related?.reason };
   }
@@ -403,7 +406,6 @@ export class IngestService {
   }
 
   private async quarantine(trx: Knex.Transaction, raw: Buffer, rawSha: string, hash: string, source: MailSource, sourceKey: string, reason: ReasonCode, detail: string, head: { from?: string; subject?: string; messageId?: string }, now: number): Promise<IngestResult> {
-    await keepOriginal(trx, this.deps.blobs, rawSha, raw, now);
     if (source.kind === 'replay') {
       // Still refused: the quarantine row stays held, with the new reason; no second row, no ledger row.
       await updateQuarantineReason(trx, source.quarantineId, reason, detail);

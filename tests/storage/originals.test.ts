@@ -4,7 +4,7 @@ import type { App } from '../../src/app.ts';
 import { syncCommitted } from '../../src/db/knex.ts';
 import { isMesaError } from '../../src/errors.ts';
 import { BlobStore } from '../../src/storage/blobs.ts';
-import { keepOriginal, ORIGINAL_IN_DB_MAX, readOriginal } from '../../src/storage/originals.ts';
+import { keepOriginals, ORIGINAL_IN_DB_MAX, readOriginal } from '../../src/storage/originals.ts';
 import { onPostgres, testApp } from '../support/app.ts';
 import { mail } from '../support/mail.ts';
 
@@ -37,8 +37,8 @@ describe('originals', () => {
     expect(await rawRows(app)).toEqual([]);
     const raw = Buffer.from('From: a@b.co\r\n\r\nhola');
     await app.db.transaction(async (trx) => {
-      await keepOriginal(trx, app.blobs, BlobStore.sha256(raw), raw, 1);
-      await keepOriginal(trx, app.blobs, BlobStore.sha256(raw), raw, 2);
+      await keepOriginals(trx, app.blobs, [{ sha256: BlobStore.sha256(raw), raw }, { sha256: BlobStore.sha256(raw), raw }], 1);
+      await keepOriginals(trx, app.blobs, [{ sha256: BlobStore.sha256(raw), raw }], 2);
     });
     expect(await rawRows(app)).toEqual([[BlobStore.sha256(raw), raw.length]]);
   });
@@ -47,7 +47,7 @@ describe('originals', () => {
     app = await testApp();
     const raw = Buffer.from('From: a@b.co\r\n\r\nse deshace');
     await expect(app.db.transaction(async (trx) => {
-      await keepOriginal(trx, app.blobs, BlobStore.sha256(raw), raw, 1);
+      await keepOriginals(trx, app.blobs, [{ sha256: BlobStore.sha256(raw), raw }], 1);
       throw new Error('falla después');
     })).rejects.toThrow('falla después');
     expect(await rawRows(app)).toEqual([]);
@@ -58,7 +58,7 @@ describe('originals', () => {
     app = await testApp();
     const big = Buffer.alloc(ORIGINAL_IN_DB_MAX + 1, 'a');
     const sha = BlobStore.sha256(big);
-    await app.db.transaction((trx) => keepOriginal(trx, app.blobs, sha, big, 1));
+    await app.db.transaction((trx) => keepOriginals(trx, app.blobs, [{ sha256: sha, raw: big }], 1));
     expect(await rawRows(app)).toEqual([]);
     expect(fs.statSync(app.blobs.pathFor(sha)).size).toBe(big.length);
     expect((await readOriginal(app.db, app.blobs, sha)).equals(big)).toBe(true);
@@ -66,6 +66,20 @@ describe('originals', () => {
     const old = Buffer.from('From: antes@cliente.co\r\n\r\nguardado como archivo');
     const oldSha = await app.blobs.put(old);
     expect((await readOriginal(app.db, app.blobs, oldSha)).equals(old)).toBe(true);
+  });
+
+  it('a batch keeps the originals of the mails it keeps in one INSERT, not those of its ignored or failed mails', async () => {
+    app = await testApp();
+    app.cases.addNotifier({ onCaseEvent: async (_trx, e) => { if (e.type === 'case_opened' && e.ticket.subject.includes('rompe')) throw new Error('fallo de prueba'); } });
+    const mk = (i: number, subject: string, extra: Record<string, string> = {}) => mail({ From: `p${i}@org${i}.co`, To: 'soporte@mesa.test', Subject: subject, 'Message-ID': `<k${i}@x>`, ...extra }, `texto ${i}`);
+    const raws = [mk(1, 'Uno'), mk(2, 'Fuera de la oficina', { 'Auto-Submitted': 'auto-replied' }), mk(3, 'Esto rompe'), mk(4, 'Cuatro')];
+    const inserts: string[] = [];
+    app.db.on('query', (q: { sql: string }) => { if (/insert into "raw_sources"/.test(q.sql)) inserts.push(q.sql); });
+    const results = await app.ingest.ingestMany(raws.map((raw, i) => ({ raw, source: { kind: 'imap' as const, account: 'support', folder: 'INBOX', uidvalidity: 1, uid: i + 1 } })));
+    expect(results.map((r) => [r.outcome, r.effect ?? r.reason])).toEqual([['accepted', 'new_case'], ['ignored', 'auto_reply'], ['rejected', 'internal_error'], ['accepted', 'new_case']]);
+    expect(inserts).toHaveLength(1);
+    // The broken mail's case rolled back, but the mail is quarantined with its original; the auto-reply keeps none.
+    expect((await rawRows(app)).map(([sha]) => sha).sort()).toEqual([raws[0], raws[2], raws[3]].map((r) => BlobStore.sha256(r)).sort());
   });
 
   it('a batch is flushed to disk once after its commit: an fdatasync of the SQLite WAL file (PostgreSQL syncs each commit itself)', async () => {
