@@ -93,7 +93,7 @@ export async function run(db: Db, sql: string, bindings: readonly unknown[] = []
 }
 
 /** `("a", "b", "c")`: the quoted column list of an INSERT or SELECT. */
-export const columns = (names: readonly string[]): string => `(${names.map((n) => `"${n}"`).join(', ')})`;
+const columns = (names: readonly string[]): string => `(${names.map((n) => `"${n}"`).join(', ')})`;
 
 /** `(?, ?, ?), (?, ?, ?)`: the placeholders of `count` rows of `width` values (one row: an `in (…)` list). */
 export const placeholders = (count: number, width: number): string =>

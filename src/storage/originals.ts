@@ -48,8 +48,11 @@ export async function keepOriginals(trx: Db, blobs: BlobStore, originals: readon
 
 /** The raw source with this hash, wherever it was kept (older installations kept every original as a file). */
 export async function readOriginal(db: Db, blobs: BlobStore, sha256: string): Promise<Buffer> {
-  const found = await row<{ data: Buffer | Uint8Array }>(db, 'select "data" from "raw_sources" where "sha256" = ?', [sha256]);
-  if (found) return Buffer.isBuffer(found.data) ? found.data : Buffer.from(found.data);
-  if (blobs.has(sha256)) return blobs.get(sha256);
-  throw new MesaError('ORIGINAL_MISSING', sha256.slice(0, 12));
+  // better-sqlite3 (BLOB) and node-postgres (bytea) both answer a Buffer.
+  const found = await row<{ data: Buffer }>(db, 'select "data" from "raw_sources" where "sha256" = ?', [sha256]);
+  if (found) return found.data;
+  return blobs.get(sha256).catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT') throw new MesaError('ORIGINAL_MISSING', sha256.slice(0, 12));
+    throw err;
+  });
 }
