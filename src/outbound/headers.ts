@@ -1,4 +1,6 @@
 import crypto from 'node:crypto';
+import { boundedMemo } from './memo.ts';
+import { pooledRandomBytes } from './random.ts';
 
 /**
  * Threading and automatic-mail headers, pure.
@@ -20,18 +22,23 @@ function filetime(ms: number): bigint {
   return (BigInt(Math.floor(ms)) + FILETIME_EPOCH_OFFSET) * 10_000n;
 }
 
+/** The 16-byte conversation GUID of a case, derived from its number with SECRET_KEY. A case's mails are usually
+ * written together (the confirmation and the consultants' notices): remembered for the last few cases. */
+const conversationId = boundedMemo(256, (secret: string, caseNumber: number) => `${secret}\0${caseNumber}`, (secret: string, caseNumber: number) =>
+  crypto.createHmac('sha256', secret).update(`mesa-thread-v1|${caseNumber}`).digest().subarray(0, 16));
+
 export function threadIndex(secret: string, caseNumber: number, caseCreatedAt: number, now: number): string {
   const head = Buffer.alloc(22);
   const ft = filetime(caseCreatedAt);
   head[0] = 0x01;
   // The five bytes after the reserved one are the FILETIME's bits 55..16.
   head.writeUIntBE(Number((ft >> 16n) & 0xff_ffff_ffffn), 1, 5);
-  crypto.createHmac('sha256', secret).update(`mesa-thread-v1|${caseNumber}`).digest().copy(head, 6, 0, 16);
+  conversationId(secret, caseNumber).copy(head, 6);
   // Child block: the time since the header (bits 48..18 of the FILETIME difference when it fits), then 8 random bits.
   const delta = filetime(Math.max(now, caseCreatedAt)) - ft;
   const child = Buffer.alloc(5);
   child.writeUInt32BE(Number((delta >> 18n) & 0x7fff_ffffn), 0);
-  child[4] = crypto.randomBytes(1)[0];
+  child[4] = pooledRandomBytes(1)[0];
   return Buffer.concat([head, child]).toString('base64');
 }
 

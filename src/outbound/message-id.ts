@@ -1,4 +1,6 @@
 import crypto from 'node:crypto';
+import { boundedMemo } from './memo.ts';
+import { pooledRandomBytes } from './random.ts';
 
 /**
  * Our Message-IDs carry the case and (as a keyed tag) the recipient, signed with SECRET_KEY:
@@ -13,16 +15,16 @@ function hmac(secret: string, data: string): Buffer {
   return crypto.createHmac('sha256', secret).update(data).digest();
 }
 
-export function recipientTag(secret: string, address: string): string {
-  return BigInt(`0x${hmac(secret, `mesa-rcpt-v1|${address.toLowerCase()}`).subarray(0, 8).toString('hex')}`).toString(36).padStart(12, '0').slice(-12);
-}
+/** Every notice to a consultant, and every mail to a customer who writes again, needs the same tag: remembered. */
+export const recipientTag = boundedMemo(1000, (secret: string, address: string) => `${secret}\0${address.toLowerCase()}`, (secret: string, address: string): string =>
+  BigInt(`0x${hmac(secret, `mesa-rcpt-v1|${address.toLowerCase()}`).subarray(0, 8).toString('hex')}`).toString(36).padStart(12, '0').slice(-12));
 
 function signature(secret: string, number: number, tag: string, nonce: string): string {
   return hmac(secret, `mesa-mid-v1|${number}|${tag}|${nonce}`).subarray(0, 10).toString('hex');
 }
 
 /** A new id (without angle brackets) for a mail about case `number` to `recipient`. */
-export function makeMessageId(secret: string, domain: string, number: number, recipient: string, nonce = crypto.randomBytes(8).readBigUInt64BE().toString(36)): string {
+export function makeMessageId(secret: string, domain: string, number: number, recipient: string, nonce = pooledRandomBytes(8).readBigUInt64BE().toString(36)): string {
   const tag = recipientTag(secret, recipient);
   return `mesa.${number}.${tag}.${nonce}.${signature(secret, number, tag, nonce)}@${domain}`;
 }
