@@ -350,7 +350,9 @@ function child<T>(job: Record<string, unknown>): Promise<T> {
       const line = out.split('\n').find((l) => l.startsWith('@@RESULT '));
       if (code !== 0 || !line) return reject(new Error(`${label} falló (${code}):\n${err.slice(-3000)}`));
       const result = JSON.parse(line.slice(9));
-      const cpu = result.extra?.cpu ? ` CPU ${result.extra.cpu.processCores} núcleos (máquina ${result.extra.cpu.machineCores}; ms por hilo: ${Object.entries(result.extra.cpu.threadMs ?? {}).filter(([, ms]) => Number(ms) > 0).map(([n, ms]) => `${n} ${ms}`).join(', ')})` : '';
+      const c = result.extra?.cpu;
+      const main = c?.main ? `; hilo principal: en un núcleo ${c.main.runningMs} ms, esperando núcleo ${c.main.waitingForCoreMs} ms, dormido ${c.main.asleepMs} ms` : '';
+      const cpu = c ? ` CPU ${c.processCores} núcleos (máquina ${c.machineCores}; ms por hilo: ${Object.entries(c.threadMs ?? {}).filter(([, ms]) => Number(ms) > 0).map(([n, ms]) => `${n} ${ms}`).join(', ')}${main})` : '';
       process.stderr.write(` ${result.rate ? `${r1(result.rate)}/s` : ''} ${result.peakRssMb ? `${result.peakRssMb} MB` : ''}${cpu}\n`);
       resolve(result);
     });

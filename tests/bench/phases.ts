@@ -45,8 +45,13 @@ export const peakRssMb = () => Math.round(process.resourceUsage().maxRSS / 1024)
  * How many cores a phase kept busy: this process (every thread: main, parse thread, libuv pool, GC) and the whole
  * machine (Dovecot serving the fetch included), from /proc/stat. On a 2-core machine a phase at ~2.0 machine cores
  * is bound by the CPU as a whole, and only less work per mail, not more overlap, makes it faster.
+ *
+ * `main`: where the event loop's thread spent the phase's wall time (/proc/self/task/<pid>/schedstat): running on a
+ * core, runnable but waiting for one (the other threads and Dovecot had both), or asleep (waiting for mail, for the
+ * parse thread, or blocked in a system call such as an fsync). A thread that runs 100 % of the time is the limit
+ * itself; one that waits for a core is slowed by the rest of the machine.
  */
-export function cpuMeter(): () => { processCores: number; machineCores: number; threadMs: Record<string, number> } {
+export function cpuMeter(): () => { processCores: number; machineCores: number; threadMs: Record<string, number>; main: { runningMs: number; waitingForCoreMs: number; asleepMs: number } } {
   // Busy milliseconds of all cores: /proc/stat counts in USER_HZ, 100 per second on Linux (sysconf CLK_TCK).
   const machine = () => {
     const f = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
@@ -56,8 +61,10 @@ export function cpuMeter(): () => { processCores: number; machineCores: number; 
   const p0 = process.cpuUsage();
   const m0 = machine();
   const th0 = threadCpu();
+  const s0 = mainSchedstat();
   return () => {
     const wallMs = performance.now() - t0;
+    const s1 = mainSchedstat();
     const p = process.cpuUsage(p0);
     const m1 = machine();
     const th1 = threadCpu();
@@ -68,8 +75,21 @@ export function cpuMeter(): () => { processCores: number; machineCores: number; 
       threadMs[key] = (threadMs[key] ?? 0) + t.ms - (th0.get(id)?.ms ?? 0);
     }
     const r2 = (x: number) => Math.round(x * 100) / 100;
-    return { processCores: r2((p.user + p.system) / 1000 / wallMs), machineCores: r2((m1.busy - m0.busy) / wallMs), threadMs };
+    const runningMs = Math.round((s1.running - s0.running) / 1e6);
+    const waitingForCoreMs = Math.round((s1.waiting - s0.waiting) / 1e6);
+    const main = { runningMs, waitingForCoreMs, asleepMs: Math.max(0, Math.round(wallMs) - runningMs - waitingForCoreMs) };
+    return { processCores: r2((p.user + p.system) / 1000 / wallMs), machineCores: r2((m1.busy - m0.busy) / wallMs), threadMs, main };
   };
+}
+
+/** Nanoseconds the main thread has run on a core and waited, runnable, for one (Linux schedstat). */
+function mainSchedstat(): { running: number; waiting: number } {
+  try {
+    const [running, waiting] = fs.readFileSync(`/proc/self/task/${process.pid}/schedstat`, 'utf8').split(' ').map(Number);
+    return { running, waiting };
+  } catch {
+    return { running: 0, waiting: 0 }; // a kernel without schedstats: the figures read 0
+  }
 }
 
 /**
