@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { z } from 'zod';
-import { timezone } from './config-fields.ts';
+import { timezone, trustProxy } from './config-fields.ts';
 import { MesaError } from './errors.ts';
 import { loadLifecycleSettings, type LifecycleSettings } from './policy/settings.ts';
 
@@ -65,6 +65,8 @@ const EnvSchema = z.object({
   /** Status page: fresh-link and lost-link requests per case (or per address) and per client IP, per hour. */
   WEB_LINK_REQUESTS_PER_CASE: positiveInt.default(3),
   WEB_LINK_REQUESTS_PER_IP: positiveInt.default(20),
+  /** Behind a reverse proxy or balancer: whose X-Forwarded-For to believe (src/config-fields.ts). */
+  TRUST_PROXY: trustProxy.default(false),
 
   // Outbound mail (issue 3). Without SMTP_HOST, mail is written as .eml files under DATA_DIR/outbox-eml.
   SMTP_HOST: z.string().trim().optional(),
@@ -122,7 +124,7 @@ export type Config = Readonly<{
   /** MIME parsing on a worker thread (PARSE_WORKER). */
   parseWorker: boolean;
   reopenWindowDays: number;
-  web: Readonly<{ linkRequestsPerCase: number; linkRequestsPerIp: number }>;
+  web: Readonly<{ linkRequestsPerCase: number; linkRequestsPerIp: number; trustProxy: boolean | number | readonly string[] }>;
   /** Outbound mail: SMTP (absent = .eml files), dispatcher pacing, loop budget, links, consultant authentication. */
   outbound: Readonly<{
     smtp?: Readonly<{ host: string; port: number; secure: boolean; user?: string; password?: string; poolSize: number }>;
@@ -218,7 +220,7 @@ export function loadConfig(env: Env): Config {
     limits: { maxMessageBytes: e.MAX_MESSAGE_BYTES, maxAttachmentBytes: e.MAX_ATTACHMENT_BYTES },
     parseWorker: e.PARSE_WORKER,
     reopenWindowDays: e.REOPEN_WINDOW_DAYS,
-    web: { linkRequestsPerCase: e.WEB_LINK_REQUESTS_PER_CASE, linkRequestsPerIp: e.WEB_LINK_REQUESTS_PER_IP },
+    web: { linkRequestsPerCase: e.WEB_LINK_REQUESTS_PER_CASE, linkRequestsPerIp: e.WEB_LINK_REQUESTS_PER_IP, trustProxy: e.TRUST_PROXY },
     outbound: {
       smtp: e.SMTP_HOST
         ? { host: e.SMTP_HOST, port: e.SMTP_PORT, secure: e.SMTP_SECURE, user: e.SMTP_USER, password: e.SMTP_PASSWORD, poolSize: e.SMTP_POOL_SIZE }

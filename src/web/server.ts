@@ -16,6 +16,8 @@ export function buildServer(app: App, opts: { statusPage?: StatusPageOptions } =
     // /healthz is hit by probes every few seconds: request lines would drown the mail outcomes in the log.
     // (And request lines would carry magic-link tokens in their URLs: the status page must never log those.)
     logController: new LogController({ disableRequestLogging: true }),
+    // TRUST_PROXY: behind a balancer, the client's address comes from X-Forwarded-For (the per-IP limits need it).
+    trustProxy: trustProxyOption(app.config.web.trustProxy),
   });
   const startedAt = Date.now();
 
@@ -50,6 +52,12 @@ export function buildServer(app: App, opts: { statusPage?: StatusPageOptions } =
   registerMetrics(server, app);
 
   return server;
+}
+
+/** TRUST_PROXY as fastify takes it: a number of hops as the function fastify itself builds for one (hop i < n). */
+function trustProxyOption(v: App['config']['web']['trustProxy']): boolean | string[] | ((address: string, hop: number) => boolean) {
+  if (typeof v === 'number') return (_address, hop) => hop < v;
+  return typeof v === 'boolean' ? v : [...v];
 }
 
 function withTimeout<T>(p: PromiseLike<T>, ms: number): Promise<T> {

@@ -18,6 +18,7 @@ import type { Ticket } from '../tickets/types.ts';
 import { formatBytes, strings, type Strings } from './i18n.ts';
 import { casePage } from './views/case-page.ts';
 import { lostLinkPage, messagePage, notFoundPage, stalePage } from './views/pages.ts';
+import { databaseRateLimitStore } from './rate-limit-store.ts';
 
 /**
  * "Consultar mi caso" (issue 4): the page behind the magic links, and "Perdí mi enlace". Everything here is
@@ -104,7 +105,8 @@ export function registerStatusPage(server: FastifyInstance, app: App, opts: Stat
       attachFieldsToBody: true,
       limits: { fileSize: config.limits.maxAttachmentBytes, files: 10, fields: 10, fieldSize: 256 * 1024, parts: 24 },
     });
-    await scope.register(rateLimit, { global: false });
+    // Counted in the database: every instance behind a balancer counts the same requests (rate-limit-store.ts).
+    await scope.register(rateLimit, { global: false, store: databaseRateLimitStore({ db: app.db, logger: app.logger, clock: opts.clock }) });
 
     scope.addHook('onSend', async (_req, reply, payload) => {
       if (!reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');

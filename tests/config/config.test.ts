@@ -34,6 +34,14 @@ describe('config', () => {
     expect(c.mailboxes.map((m) => [m.name, m.port, m.secure, Boolean(m.accessToken)])).toEqual([['support', 993, true, true], ['fallback', 993, true, false]]);
   });
 
+  it('reads TRUST_PROXY as off, every hop, a hop count or a list of addresses and ranges, and names a bad entry', () => {
+    const trust = (v?: string) => loadConfig({ ...base, ...(v === undefined ? {} : { TRUST_PROXY: v }) }).web.trustProxy;
+    expect([trust(), trust('false'), trust('true'), trust('2')]).toEqual([false, false, true, 2]);
+    expect(trust(' 10.0.0.1, 10.1.0.0/16,loopback,fd00::/8 ')).toEqual(['10.0.0.1', '10.1.0.0/16', 'loopback', 'fd00::/8']);
+    expect(problems({ ...base, TRUST_PROXY: '10.0.0.1,balanceador' })).toMatch(/TRUST_PROXY: .*balanceador/);
+    expect(problems({ ...base, TRUST_PROXY: '10.0.0.0/33' })).toContain('TRUST_PROXY');
+  });
+
   it('selects PostgreSQL from a postgres:// DATABASE_URL', () => {
     expect(loadConfig({ ...base, DATABASE_URL: 'postgres://u@db/mesa' }).database).toEqual({ client: 'pg', url: 'postgres://u@db/mesa' });
   });
