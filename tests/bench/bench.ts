@@ -7,6 +7,7 @@ import { parseArgs } from 'node:util';
 import knexFactory from 'knex';
 import { freshPgDatabase } from '../support/app.ts';
 import { startDovecot, type Dovecot } from '../support/dovecot.ts';
+import { compareTables } from './compare.ts';
 import { generateMails, mailWithAttachment } from './corpus.ts';
 import { MESA_ENV, type ImapTarget, type PhaseResult } from './phases.ts';
 import { startBenchSink, type BenchSink } from './sink.ts';
@@ -22,6 +23,7 @@ import { startBenchSink, type BenchSink } from './sink.ts';
  *   --database-url   postgres://… to measure on PostgreSQL (default: $DATABASE_URL, else SQLite)
  *   --only a,b       run only these parts: ingest,notify,latency,memory,growth,startup
  *   --out FILE       JSON output (default tests/.artifacts/bench.json)
+ *   --compare FILE   also print each figure beside the same figure of an earlier run's JSON (tests/bench/compare.ts)
  */
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -29,7 +31,7 @@ const { values: flags } = parseArgs({
   options: {
     mails: { type: 'string', default: '5000' }, notify: { type: 'string', default: '2000' }, latency: { type: 'string', default: '40' },
     growth: { type: 'string' }, seeds: { type: 'string', default: '0,10000,100000' }, 'growth-rounds': { type: 'string', default: '3' }, 'big-mb': { type: 'string', default: '25' },
-    'database-url': { type: 'string' }, only: { type: 'string' }, out: { type: 'string', default: 'tests/.artifacts/bench.json' },
+    'database-url': { type: 'string' }, only: { type: 'string' }, out: { type: 'string', default: 'tests/.artifacts/bench.json' }, compare: { type: 'string' },
   },
 });
 const N = Number(flags.mails);
@@ -107,6 +109,7 @@ async function main() {
   json.table = rows;
   json.meta = { date: new Date().toISOString(), cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, node: process.versions.node, database: PG ? 'postgresql' : 'sqlite', N, M, K, G, seeds: SEEDS, growthRounds: ROUNDS, bigBytes: BIG, seconds: Math.round((Date.now() - started) / 1000) };
   printTable();
+  if (flags.compare) printComparison(flags.compare);
   const out = path.resolve(ROOT, flags.out!);
   fs.mkdirSync(path.dirname(out), { recursive: true });
   fs.writeFileSync(out, JSON.stringify(json, null, 2));
@@ -379,6 +382,25 @@ function printTable(): void {
   console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);
   for (const b of body) console.log(line(b));
   console.log(`\n${os.cpus().length} CPU (${os.cpus()[0]?.model ?? '?'}), Node ${process.versions.node}, ${PG ? 'PostgreSQL' : 'SQLite'}`);
+}
+
+/** --compare: this run's figures beside an earlier run's (its JSON), with the change. */
+function printComparison(file: string): void {
+  let before: { table?: Row[]; meta?: { date?: string } };
+  try {
+    before = JSON.parse(fs.readFileSync(path.resolve(process.cwd(), file), 'utf8'));
+  } catch (err) {
+    console.error(`--compare: no se pudo leer ${file}: ${(err as Error).message}`);
+    return;
+  }
+  const cmp = compareTables(before.table ?? [], rows);
+  const head = ['figure', `before (${before.meta?.date?.slice(0, 10) ?? file})`, 'now', 'change'];
+  const body = cmp.map((c) => [c.figure, c.before, c.now, c.change]);
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
+  const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i])).join(' | ')} |`;
+  console.log(`\n${line(head)}`);
+  console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);
+  for (const b of body) console.log(line(b));
 }
 
 await main();
