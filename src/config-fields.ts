@@ -26,7 +26,7 @@ export const trustProxy = z.string().trim().transform((v, ctx): boolean | number
   const entries = lower.split(',').map((s) => s.trim()).filter(Boolean);
   const bad = entries.filter((e) => !isProxyEntry(e));
   if (bad.length) {
-    ctx.addIssue({ code: z.ZodIssueCode.custom, message: `no es una dirección, un rango CIDR ni loopback/linklocal/uniquelocal: ${bad.join(', ')}` });
+    ctx.addIssue({ code: 'custom', message: `no es una dirección, un rango CIDR ni loopback/linklocal/uniquelocal: ${bad.join(', ')}` });
     return z.NEVER;
   }
   return entries;
