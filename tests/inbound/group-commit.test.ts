@@ -5,7 +5,7 @@ import type { App } from '../../src/app.ts';
 import type { MailSource } from '../../src/inbound/mail.ts';
 import type { MailParser } from '../../src/inbound/parse-thread.ts';
 import { listCases } from '../../src/services/case-view.ts';
-import { testApp } from '../support/app.ts';
+import { onPostgres, testApp } from '../support/app.ts';
 import { mail, mailWithAttachment } from '../support/mail.ts';
 
 /** IngestService.ingestMany: a poller batch in one transaction, each mail in its own savepoint. */
@@ -87,5 +87,35 @@ describe('group commit (ingestMany)', () => {
     const retried = await app.ingest.ingestMany(items);
     expect(retried.map((r) => r.ticketNumber)).toEqual([1, 2, 3]);
     expect(await count(app, 'ingest_ledger')).toBe(3);
+  });
+
+  it('makes the whole batch wait when its commit cannot be flushed to disk, and finds it in the ledger when offered again', async () => {
+    app = await testApp();
+    const items = [1, 2].map((i) => ({ raw: mail({ From: `d${i}@org${i}.co`, To: 'soporte@mesa.test', Subject: `Durable ${i}`, 'Message-ID': `<d${i}@x>` }, `texto ${i}`), source: imap(i) }));
+    // The WAL flush after the commit (an fdatasync, src/db/knex.ts syncCommitted) fails once with EIO.
+    const open = fs.promises.open;
+    const spy = vi.spyOn(fs.promises, 'open').mockImplementation(async (...args: Parameters<typeof open>) => {
+      const fh = await open(...args);
+      if (!String(args[0]).endsWith('-wal')) return fh;
+      spy.mockRestore();
+      fh.datasync = async () => {
+        throw Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' });
+      };
+      return fh;
+    });
+    const first = await app.ingest.ingestMany(items);
+    spy.mockRestore();
+    if (onPostgres) {
+      // PostgreSQL syncs each commit itself: there is no flush afterwards that could fail.
+      expect(first.map((r) => r.outcome)).toEqual(['accepted', 'accepted']);
+    } else {
+      // Committed, but maybe not on disk: the batch waits from its first mail on (the caller must not move it)…
+      expect(first).toHaveLength(1);
+      expect(first[0]).toMatchObject({ outcome: 'tempfail', detail: expect.stringContaining('EIO') });
+    }
+    // …and offered again it is found in the ledger: exactly once.
+    const again = await app.ingest.ingestMany(items);
+    expect(again.map((r) => [r.outcome, r.alreadyProcessed])).toEqual([['accepted', true], ['accepted', true]]);
+    expect(await count(app, 'tickets')).toBe(2);
   });
 });
