@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import knexFactory, { type Knex } from 'knex';
 import type { Config } from '../config.ts';
+import { boundedMemo } from '../memo.ts';
 
 export type { Knex };
 /** Repositories take either the pool or an open transaction. */
@@ -64,19 +65,10 @@ const ONE_OFF = /^(SAVEPOINT|RELEASE SAVEPOINT|ROLLBACK TO SAVEPOINT) trx\d+/i;
 
 function cacheStatements(conn: { prepare(sql: string): unknown }): void {
   const prepare = conn.prepare.bind(conn);
-  const cache = new Map<string, unknown>();
-  conn.prepare = (sql: string) => {
-    // knex names each savepoint anew (SAVEPOINT trx17), never run twice: caching them would push the statements
-    // that do repeat out of the cache. (Group commit's savepoint per mail is sql.ts's, under one name: cached.)
-    if (ONE_OFF.test(sql)) return prepare(sql);
-    let stmt = cache.get(sql);
-    if (stmt === undefined) {
-      stmt = prepare(sql);
-      if (cache.size >= 500) cache.delete(cache.keys().next().value!);
-      cache.set(sql, stmt);
-    }
-    return stmt;
-  };
+  const cached = boundedMemo(500, (sql: string) => sql, prepare);
+  // knex names each savepoint anew (SAVEPOINT trx17), never run twice: caching them would push the statements
+  // that do repeat out of the cache. (Group commit's savepoint per mail is sql.ts's, under one name: cached.)
+  conn.prepare = (sql: string) => (ONE_OFF.test(sql) ? prepare(sql) : cached(sql));
 }
 
 /**

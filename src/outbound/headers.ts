@@ -1,5 +1,5 @@
 import crypto from 'node:crypto';
-import { boundedMemo } from './memo.ts';
+import { boundedMemo } from '../memo.ts';
 import { pooledRandomBytes } from './random.ts';
 
 /**

@@ -1,7 +1,7 @@
 import crypto from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { threadIndex } from '../../src/outbound/headers.ts';
-import { boundedMemo } from '../../src/outbound/memo.ts';
+import { boundedMemo } from '../../src/memo.ts';
 import { makeMessageId, parseOurMessageId, recipientTag, sentTo } from '../../src/outbound/message-id.ts';
 import { pooledRandomBytes } from '../../src/outbound/random.ts';
 

@@ -1,17 +1,12 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { countHit, purgeEndedWindows } from '../../src/db/repos/rate-limits.ts';
 import { onPostgres, testApp } from '../support/app.ts';
-import { cookieHeader, hidden, portalHarness, type PortalHarness } from './support.ts';
+import { askLostLink, portalHarness, type PortalHarness } from './support.ts';
 import type { App } from '../../src/app.ts';
 
-/** "Perdí mi enlace" (a route limited per client IP), asked through `h` from `ip` or, behind a proxy, for `forwarded`. */
-async function askLostLink(h: PortalHarness, n: number, opts: { forwarded?: string } = {}) {
-  const headers = opts.forwarded ? { 'x-forwarded-for': opts.forwarded } : {};
-  const form = await h.server.inject({ method: 'GET', url: '/perdi-mi-enlace', headers });
-  return h.server.inject({
-    method: 'POST', url: '/perdi-mi-enlace', headers: { ...headers, cookie: cookieHeader(form) },
-    payload: { _csrf: hidden(form.body, '_csrf'), correo: `persona${n}@cliente.test` },
-  });
+/** "Perdí mi enlace" (a route limited per client IP), asked through `h`, from 127.0.0.1 or, behind a proxy, for `forwarded`. */
+async function askLostLinkAs(h: PortalHarness, n: number, opts: { forwarded?: string } = {}) {
+  return (await askLostLink(h.server, `persona${n}@cliente.test`, opts.forwarded ? { 'x-forwarded-for': opts.forwarded } : {})).reply;
 }
 
 /** The settings of a second instance on the same database (and DATA_DIR) as `app`. */
@@ -32,15 +27,15 @@ describe('per-IP limits of the status page, counted in the database', () => {
     open.push(b);
     // The same client (127.0.0.1) through both instances, as a balancer would spread it.
     const codes = [];
-    for (const [i, h] of [a, b, a, b].entries()) codes.push((await askLostLink(h, i)).statusCode);
+    for (const [i, h] of [a, b, a, b].entries()) codes.push((await askLostLinkAs(h, i)).statusCode);
     expect(codes).toEqual([200, 200, 200, 429]);
-    const refused = await askLostLink(b, 9);
+    const refused = await askLostLinkAs(b, 9);
     expect(refused.statusCode).toBe(429);
     expect(refused.body).toContain('Recibimos demasiadas solicitudes');
     // A new instance (a restart) still sees the count.
     const c = await portalHarness({ WEB_LINK_REQUESTS_PER_IP: '3', ...sameDatabase(a.app) });
     open.push(c);
-    expect((await askLostLink(c, 10)).statusCode).toBe(429);
+    expect((await askLostLinkAs(c, 10)).statusCode).toBe(429);
     // Nothing was sent for the refused requests: the handler never ran.
     expect(Number((await a.app.db('outbox').count({ n: '*' }))[0].n)).toBe(0);
   });
@@ -49,15 +44,15 @@ describe('per-IP limits of the status page, counted in the database', () => {
     const behind = await portalHarness({ WEB_LINK_REQUESTS_PER_IP: '2', TRUST_PROXY: '127.0.0.1' });
     open.push(behind);
     const one = [];
-    for (let i = 0; i < 3; i++) one.push((await askLostLink(behind, i, { forwarded: '203.0.113.5' })).statusCode);
+    for (let i = 0; i < 3; i++) one.push((await askLostLinkAs(behind, i, { forwarded: '203.0.113.5' })).statusCode);
     expect(one).toEqual([200, 200, 429]);
-    expect((await askLostLink(behind, 3, { forwarded: '203.0.113.6' })).statusCode).toBe(200);
+    expect((await askLostLinkAs(behind, 3, { forwarded: '203.0.113.6' })).statusCode).toBe(200);
 
     // Not trusted (the default): a client cannot get more requests by making up X-Forwarded-For.
     const direct = await portalHarness({ WEB_LINK_REQUESTS_PER_IP: '2' });
     open.push(direct);
     const forged = [];
-    for (let i = 0; i < 3; i++) forged.push((await askLostLink(direct, i, { forwarded: `198.51.100.${i}` })).statusCode);
+    for (let i = 0; i < 3; i++) forged.push((await askLostLinkAs(direct, i, { forwarded: `198.51.100.${i}` })).statusCode);
     expect(forged).toEqual([200, 200, 429]);
   });
 

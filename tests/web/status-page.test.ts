@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { findTicketByNumber } from '../../src/db/repos/tickets.ts';
 import { caseDetail } from '../../src/services/case-view.ts';
 import type { Ticket } from '../../src/tickets/types.ts';
-import { cookieHeader, fileCase, hidden, linkPath, portalHarness, type PortalHarness } from './support.ts';
+import { askLostLink, cookieHeader, fileCase, hidden, linkPath, portalHarness, type PortalHarness } from './support.ts';
 
 /** The status page over HTTP (fastify inject against the real server, SQLite or PostgreSQL). */
 
@@ -242,9 +242,9 @@ describe('status page', () => {
     h = await portalHarness();
     await fileCase(h.app, { from: customer, subject: 'Abierto', text: 'x' });
     const ask = async (correo: string) => {
-      const form = await h!.server.inject({ method: 'GET', url: '/perdi-mi-enlace' });
+      const { form, reply } = await askLostLink(h!.server, correo);
       expect(form.body).toContain('<label for="correo">Correo electrónico</label>');
-      return h!.server.inject({ method: 'POST', url: '/perdi-mi-enlace', headers: { cookie: cookieHeader(form) }, payload: { _csrf: hidden(form.body, '_csrf'), correo } });
+      return reply;
     };
     const known = await ask('laura@cliente.test');
     const unknown = await ask('nadie@cliente.test');

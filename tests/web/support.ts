@@ -70,6 +70,15 @@ export function hidden(page: string, name: string): string {
   return m[1];
 }
 
+/** "Perdí mi enlace" as a browser asks it: the form (its cookie and CSRF token), then the POST for `correo`. */
+export async function askLostLink(server: FastifyInstance, correo: string, headers: Record<string, string> = {}) {
+  const form = await server.inject({ method: 'GET', url: '/perdi-mi-enlace', headers });
+  const reply = await server.inject({
+    method: 'POST', url: '/perdi-mi-enlace', headers: { ...headers, cookie: cookieHeader(form) }, payload: { _csrf: hidden(form.body, '_csrf'), correo },
+  });
+  return { form, reply };
+}
+
 /** Cookies from a fastify inject response, as a Cookie header. */
 export function cookieHeader(res: { cookies: Array<{ name: string; value: string }> }, prev = ''): string {
   const jar = new Map(prev.split(/;\s*/).filter(Boolean).map((c) => c.split('=') as [string, string]));
