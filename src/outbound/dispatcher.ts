@@ -18,7 +18,8 @@ import { createTransport, type MailTransport } from './transport.ts';
  * 4xx) → back to `pending` with exponential backoff and jitter; a permanent one (5xx) or too many attempts →
  * `dead`, which `mesa outbox --retry` revives. If the process dies after the SMTP server took a mail but before
  * the row says so, the lease runs out and that one row is sent again — with the same Message-ID, Date and bytes,
- * so receivers that de-duplicate on Message-ID show it once.
+ * so receivers that de-duplicate on Message-ID show it once. Automatic mail whose recipient hard-bounced after it was
+ * enqueued is held at the claim, with the bounce's reason (repo.claimDue), and logged.
  */
 export interface DispatcherOptions {
   db: Knex;
@@ -129,11 +130,12 @@ export class Dispatcher {
 
   private async tickOnce(): Promise<number> {
     const room = this.queue.concurrency - this.queue.size - this.queue.pending;
-    const rows = await repo.claimDue(this.o.db, { now: this.now(), limit: Math.max(room, 0), owner: this.owner, leaseMs: this.o.leaseMs ?? 5 * 60_000 });
-    for (const row of rows) {
+    const { due, held } = await repo.claimDue(this.o.db, { now: this.now(), limit: Math.max(room, 0), owner: this.owner, leaseMs: this.o.leaseMs ?? 5 * 60_000 });
+    for (const h of held) this.log.warn({ outbox: h.id, kind: h.kind, ticketId: h.ticketId, reason: h.reason }, 'correo automático retenido al enviarlo: la dirección rebotó después de encolarlo');
+    for (const row of due) {
       void this.queue.add(() => this.send(row)).catch((err) => this.log.error({ err, outbox: row.id }, 'envío interrumpido'));
     }
-    return rows.length;
+    return due.length + held.length;
   }
 
   private async send(row: repo.OutboxRow): Promise<void> {

@@ -182,7 +182,7 @@ export class Outbox {
       // The bounce stop (unless known) and both windows in one query.
       ({ suppressed, counts } = await outbox.loopBudgetOf(trx, to, [now - budget.windowMinutes * MINUTE, now - DAY], askStop ? now : undefined));
     }
-    if (suppressed !== undefined) return `rebote: ${suppressed}`.slice(0, 64);
+    if (suppressed !== undefined) return outbox.bounceHoldReason(suppressed);
     if (askStop && seen) seen.set(to, Math.min(seen.get(to) ?? Infinity, now));
     if (!budgeted) return undefined;
     const [inWindow, inDay] = counts;

@@ -74,16 +74,7 @@ describe('loop budget', () => {
     await w.app.outbound.dispatcher.drain();
     const conf = w.sink.to('nadie@empresa.com')[0];
     const toAna = w.sink.to('ana@mesa.test')[0];
-    const b = `dsn-${crypto.randomBytes(4).toString('hex')}`;
-    const dsn = Buffer.from([
-      'From: Mail Delivery System <MAILER-DAEMON@mx.empresa.com>', 'To: soporte@mesa.test', 'Subject: Undelivered Mail Returned to Sender',
-      `Message-ID: <${b}@mx.empresa.com>`, `Date: ${new Date().toUTCString()}`, 'MIME-Version: 1.0',
-      `Content-Type: multipart/report; report-type=delivery-status; boundary="${b}"`, '',
-      `--${b}`, 'Content-Type: text/plain', '', '<nadie@empresa.com>: host mx.empresa.com said: 550 5.1.1 User unknown', '',
-      `--${b}`, 'Content-Type: message/delivery-status', '', 'Reporting-MTA: dns; mx.empresa.com', '', 'Final-Recipient: rfc822; nadie@empresa.com', 'Action: failed', 'Status: 5.1.1', '',
-      `--${b}`, 'Content-Type: text/rfc822-headers', '', `Message-ID: <${conf.messageId}>`, `Subject: ${conf.subject}`, 'To: nadie@empresa.com', '',
-      `--${b}--`, '',
-    ].join('\r\n'));
+    const dsn = hardBounce('nadie@empresa.com', conf);
     const bounced = await w.ingest(dsn);
     expect(bounced).toMatchObject({ outcome: 'accepted', effect: 'system_note', ticketNumber: r.ticketNumber });
     const d = (await caseDetail(w.app.db, r.ticketNumber!, { includeInternal: true }))!;
@@ -92,11 +83,47 @@ describe('loop budget', () => {
 
     // A consultant answers and closes: the answer (a person's words) is sent, the automatic closing notice is held.
     await w.ingest(replyTo(toAna, { from: 'ana@mesa.test', body: '/cerrar\nLo corregimos en el servidor.' }));
+    await onlyTheAnswerGoes('Lo corregimos en el servidor.');
+  });
+
+  it('automatic mail enqueued before the bounce was recorded is held when its turn to be sent comes, not sent; a person\'s words still go', async () => {
+    w = await mailWorld({}, { start: false });
+    const r = await w.ingest(rawMail({ from: 'nadie@empresa.com', subject: 'No llega la factura', body: 'No recibo la factura.' }));
     await w.app.outbound.dispatcher.drain();
-    const toCustomer = w.sink.to('nadie@empresa.com');
-    expect(toCustomer.length).toBe(2);
-    expect(toCustomer[1].text).toContain('Lo corregimos en el servidor.');
-    const held = await listOutbox(w.app.db, { states: ['held'] });
-    expect(held.map((h) => [h.kind, h.heldReason])).toEqual([['closed', 'rebote: rebote 5.1.1']]);
+    const conf = w.sink.to('nadie@empresa.com')[0];
+    // The consultant answers and closes before the bounce of the confirmation comes back: the answer and the
+    // automatic closing notice wait in the outbox (not yet sent), then the bounce is recorded.
+    await w.ingest(replyTo(w.sink.to('ana@mesa.test')[0], { from: 'ana@mesa.test', body: '/cerrar\nLa reenviamos a su otra casilla.' }));
+    expect((await listOutbox(w.app.db, { states: ['pending'] })).map((o) => o.kind).sort()).toEqual(['answer', 'closed']);
+    expect(await w.ingest(hardBounce('nadie@empresa.com', conf))).toMatchObject({ outcome: 'accepted', effect: 'system_note' });
+
+    await onlyTheAnswerGoes('La reenviamos a su otra casilla.');
+    const d = (await caseDetail(w.app.db, r.ticketNumber!, { includeInternal: true }))!;
+    expect(d.events.find((e) => e.type === 'mail_held')).toMatchObject({ to: 'nadie@empresa.com', reason: 'rebote: rebote 5.1.1' });
   });
 });
+
+/** After a hard bounce of nadie@empresa.com: once the outbox is drained, the customer has the confirmation and the
+ * consultant's answer (`answer`), and the automatic closing notice is held with the bounce's reason. */
+async function onlyTheAnswerGoes(answer: string): Promise<void> {
+  await w!.app.outbound.dispatcher.drain();
+  const toCustomer = w!.sink.to('nadie@empresa.com');
+  expect(toCustomer.length).toBe(2);
+  expect(toCustomer[1].text).toContain(answer);
+  const held = await listOutbox(w!.app.db, { states: ['held'] });
+  expect(held.map((h) => [h.kind, h.heldReason])).toEqual([['closed', 'rebote: rebote 5.1.1']]);
+}
+
+/** A DSN (RFC 3464) from the recipient's server: `to` does not exist, for our mail `ours`. */
+function hardBounce(to: string, ours: SinkMessage): Buffer {
+  const b = `dsn-${crypto.randomBytes(4).toString('hex')}`;
+  return Buffer.from([
+    'From: Mail Delivery System <MAILER-DAEMON@mx.empresa.com>', 'To: soporte@mesa.test', 'Subject: Undelivered Mail Returned to Sender',
+    `Message-ID: <${b}@mx.empresa.com>`, `Date: ${new Date().toUTCString()}`, 'MIME-Version: 1.0',
+    `Content-Type: multipart/report; report-type=delivery-status; boundary="${b}"`, '',
+    `--${b}`, 'Content-Type: text/plain', '', `<${to}>: host mx.empresa.com said: 550 5.1.1 User unknown`, '',
+    `--${b}`, 'Content-Type: message/delivery-status', '', 'Reporting-MTA: dns; mx.empresa.com', '', `Final-Recipient: rfc822; ${to}`, 'Action: failed', 'Status: 5.1.1', '',
+    `--${b}`, 'Content-Type: text/rfc822-headers', '', `Message-ID: <${ours.messageId}>`, `Subject: ${ours.subject}`, `To: ${to}`, '',
+    `--${b}--`, '',
+  ].join('\r\n'));
+}

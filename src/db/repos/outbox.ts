@@ -1,5 +1,6 @@
 import { isPostgres, type Db, type Knex } from '../knex.ts';
 import { insertSql, row, rows } from '../sql.ts';
+import { insertEvent } from './tickets.ts';
 
 /** The transactional outbox. SQL only; the rules live in src/outbound/. */
 
@@ -89,13 +90,23 @@ export async function threadOf(db: Db, ticketId: number, recipient: string, limi
   return { root: part(0)[0]?.message_id, theirs: part(1), ours: part(2) };
 }
 
+/** The held reason of mail stopped by a bounce (enqueue's and the claim's alike), within the column's 64 characters. */
+export const bounceHoldReason = (suppression: string): string => `rebote: ${suppression}`.slice(0, 64);
+
+/** A claimed row that was not sent: its recipient's bounce stop came into force after the row was enqueued. */
+export interface HeldAtSend { id: number; ticketId?: number; recipient: string; kind: string; reason: string }
+
 /**
  * Claims up to `limit` due rows for one dispatcher: pending ones whose time has come, and `sending` ones whose
  * lease ran out (their dispatcher died between sending and recording it). On PostgreSQL the rows are locked with
  * FOR UPDATE SKIP LOCKED so that several instances never claim the same row; SQLite has one writer at a time.
+ *
+ * The bounce stop is asked again here, in the claim's transaction: automatic mail enqueued before a hard bounce was
+ * recorded (earlier in the same batch, or by another instance) is held with the stop's reason, as enqueue() would
+ * have held it, instead of going to an address that is known to fail. A person's words (not automatic) still go.
  */
-export async function claimDue(db: Knex, p: { now: number; limit: number; owner: string; leaseMs: number }): Promise<OutboxRow[]> {
-  if (p.limit <= 0) return [];
+export async function claimDue(db: Knex, p: { now: number; limit: number; owner: string; leaseMs: number }): Promise<{ due: OutboxRow[]; held: HeldAtSend[] }> {
+  if (p.limit <= 0) return { due: [], held: [] };
   return db.transaction(async (trx) => {
     let q = trx('outbox')
       .select('id')
@@ -105,9 +116,20 @@ export async function claimDue(db: Knex, p: { now: number; limit: number; owner:
       .limit(p.limit);
     if (isPostgres(trx)) q = q.forUpdate().skipLocked();
     const ids = (await q).map((r: any) => Number(r.id));
-    if (!ids.length) return [];
-    await trx('outbox').whereIn('id', ids).update({ state: 'sending', lease_until: p.now + p.leaseMs, claimed_by: p.owner, attempts: trx.raw('attempts + 1') });
-    return (await trx('outbox').whereIn('id', ids).orderBy('id')).map(toOutboxRow);
+    if (!ids.length) return { due: [], held: [] };
+    const stopped = await trx('outbox as o')
+      .join('mail_suppressions as s', 's.address', 'o.recipient')
+      .whereIn('o.id', ids).andWhere('o.automatic', true).andWhere('s.until', '>', p.now)
+      .select('o.id', 'o.ticket_id', 'o.recipient', 'o.kind', 's.reason');
+    const held: HeldAtSend[] = stopped.map((r: any) => ({ id: Number(r.id), ticketId: n(r.ticket_id), recipient: r.recipient, kind: r.kind, reason: bounceHoldReason(r.reason) }));
+    for (const h of held) {
+      await trx('outbox').where({ id: h.id }).update({ state: 'held', held_reason: h.reason, lease_until: null, claimed_by: null });
+      if (h.ticketId !== undefined) await insertEvent(trx, { ticketId: h.ticketId, type: 'mail_held', actor: 'mesa', to: h.recipient, reason: h.reason, at: p.now, data: { kind: h.kind } });
+    }
+    const send = ids.filter((id) => !held.some((h) => h.id === id));
+    if (!send.length) return { due: [], held };
+    await trx('outbox').whereIn('id', send).update({ state: 'sending', lease_until: p.now + p.leaseMs, claimed_by: p.owner, attempts: trx.raw('attempts + 1') });
+    return { due: (await trx('outbox').whereIn('id', send).orderBy('id')).map(toOutboxRow), held };
   });
 }
 
