@@ -3,13 +3,13 @@ import type { Config } from '../config.ts';
 import { isMesaError, MesaError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 import { claimEffect, findLedgers, insertLedger } from '../db/repos/ledger.ts';
-import { findTicketById } from '../db/repos/tickets.ts';
+import { findTicketById, lockTicket } from '../db/repos/tickets.ts';
 import { insertQuarantine, updateQuarantineReason } from '../db/repos/quarantine.ts';
 import type { CaseService } from '../services/cases.ts';
 import { BlobStore } from '../storage/blobs.ts';
 import { cleanSubject } from '../tickets/subject.ts';
 import { loadContext } from './context.ts';
-import type { Facts, ReasonCode } from './filters/types.ts';
+import type { Facts, FilterContext, ReasonCode } from './filters/types.ts';
 import type { InboundMail, MailSource } from './mail.ts';
 import { failedRecipients } from '../outbound/bounces.ts';
 import type { ConsultantPlan } from './pipeline.ts';
@@ -20,7 +20,7 @@ import type { Ticket, TicketView } from '../tickets/types.ts';
 import type { OpenCaseInput } from '../services/cases.ts';
 import { InThreadParser, type MailParser } from './parse-thread.ts';
 import { savepoint } from '../db/sql.ts';
-import { syncCommitted } from '../db/knex.ts';
+import { isPostgres, syncCommitted } from '../db/knex.ts';
 import { keepOriginals, type Original } from '../storage/originals.ts';
 
 /**
@@ -280,15 +280,28 @@ export class IngestService {
   }
 
   private tempfail(source: MailSource, sourceKey: string, err: unknown): IngestResult {
-    return this.report({ outcome: 'tempfail', sourceKey, reason: isMesaError(err) ? err.code : 'internal_error', detail: (err as Error).message?.slice(0, 300) }, this.logFields(source), undefined, err);
+    const reason = isMesaError(err) ? err.code : isDbConflict(err) ? 'DB_CONFLICT' : 'internal_error';
+    return this.report({ outcome: 'tempfail', sourceKey, reason, detail: (err as Error).message?.slice(0, 300) }, this.logFields(source), undefined, err);
   }
 
   /** Runs inside `trx` (the mail's savepoint in the group's transaction): reads its context, judges, applies. */
-  private async judgeAndApply(trx: Knex.Transaction, mail: InboundMail, source: MailSource, sourceKey: string, now: number): Promise<IngestResult> {
+  private async judgeAndApply(trx: Knex.Transaction, mail: InboundMail, source: MailSource, sourceKey: string, now: number, rejudged = false): Promise<IngestResult> {
     const { config } = this.deps;
     const ctx = await loadContext(trx, config, mail, source, now);
     if (this.deps.policy) ctx.organization = await organizationFacts(trx, this.deps.policy, mail);
     const verdict = this.work.runFilters(mail, ctx);
+    // On PostgreSQL someone else may be changing this mail's case right now: the jobs closing it, a mail on another
+    // mailbox, the status page. Lock it (until the batch commits) and, if it changed since the context read it,
+    // judge the mail again on what is committed now (a reply that meets the auto-close reopens the case instead of
+    // landing on a closed one). Nothing was written yet. SQLite has one writer at a time: nothing to do.
+    if (!rejudged && verdict.kind !== 'stop' && isPostgres(trx)) {
+      const target = verdict.facts.target;
+      if (target) {
+        const seen = caseInContext(ctx, target.ticketId);
+        const locked = await lockTicket(trx, target.ticketId);
+        if (!seen || !locked || changedSince(seen, locked)) return this.judgeAndApply(trx, mail, source, sourceKey, now, true);
+      }
+    }
     if (verdict.kind === 'stop') {
       if (verdict.outcome === 'tempfail') return { outcome: 'tempfail', sourceKey, reason: verdict.reason, detail: verdict.detail };
       if (verdict.outcome === 'rejected') {
@@ -328,7 +341,7 @@ export class IngestService {
         ticketNumber = opened.ticket.number;
       } else {
         // The case as the context read it, in this same savepoint a moment ago: no second read.
-        const seen = [ctx.taggedTicket, ...ctx.referencedTickets, ...ctx.embeddedTickets].find((t) => t?.id === effect.ticketId);
+        const seen = caseInContext(ctx, effect.ticketId);
         const ticket = seen ? withoutParticipants(seen) : await findTicketById(trx, effect.ticketId);
         if (!ticket) throw new Error(`caso ${effect.number} desapareció durante el proceso`);
         ticketId = ticket.id;
@@ -438,11 +451,18 @@ export class IngestService {
   }
 }
 
-/** Driver errors (connection refused, database locked, disk full) mean "try again", not "this mail is bad". */
+/** Driver errors (connection refused, database locked, disk full, a deadlock broken) mean "try again", not "this
+ * mail is bad". */
 function isInfrastructureError(err: unknown): boolean {
   const code = (err as { code?: string })?.code ?? '';
-  return /^(ECONN|ETIMEDOUT|EPIPE|ENOSPC|EIO|EACCES|EROFS|EMFILE|SQLITE_BUSY|SQLITE_LOCKED|SQLITE_IOERR|SQLITE_FULL|SQLITE_CANTOPEN|57P|08|53)/.test(code) ||
+  return isDbConflict(err) || /^(ECONN|ETIMEDOUT|EPIPE|ENOSPC|EIO|EACCES|EROFS|EMFILE|SQLITE_BUSY|SQLITE_LOCKED|SQLITE_IOERR|SQLITE_FULL|SQLITE_CANTOPEN|57P|08|53)/.test(code) ||
     /Knex: Timeout acquiring a connection|Connection terminated|database is locked/i.test(String((err as Error)?.message));
+}
+
+/** PostgreSQL gave up on the transaction to break a deadlock or a serialization conflict (40P01, 40001): two
+ * instances' batches locked the same cases in opposite order. The whole batch is tried again (`DB_CONFLICT`). */
+function isDbConflict(err: unknown): boolean {
+  return /^(40001|40P01)$/.test(String((err as { code?: string })?.code));
 }
 
 /** From, Subject and Message-ID of a mail we will not parse whole (too large, broken): for the quarantine list
@@ -470,6 +490,16 @@ type Job = { index: number; raw: Buffer; rawSha: string; source: MailSource; sou
 function whereFrom(source: MailSource): { mailbox: string; uidvalidity?: number; uid?: number } {
   if (source.kind === 'imap') return { mailbox: `${source.account}:${source.folder}`, uidvalidity: source.uidvalidity, uid: source.uid };
   return { mailbox: source.kind };
+}
+
+/** The case `id` as the mail's context read it (by tag, by headers, or from an embedded original). */
+function caseInContext(ctx: FilterContext, id: number): TicketView | undefined {
+  return [ctx.taggedTicket, ...ctx.referencedTickets, ...ctx.embeddedTickets].find((t) => t?.id === id);
+}
+
+/** What a mail's judgment reads of its case, compared with the case as it is now. */
+function changedSince(seen: Ticket, now: Ticket): boolean {
+  return seen.stage !== now.stage || seen.waitingOn !== now.waitingOn || seen.assignee !== now.assignee || seen.priority !== now.priority || seen.updatedAt !== now.updatedAt || seen.closedAt !== now.closedAt;
 }
 
 function withoutParticipants(view: TicketView): Ticket {

@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 import type { Config } from '../config.ts';
 import * as life from '../db/repos/lifecycle.ts';
-import { findTicketById } from '../db/repos/tickets.ts';
+import { lockTicket } from '../db/repos/tickets.ts';
 import type { Logger } from '../logger.ts';
 import type { Policy } from '../policy/policy.ts';
 import type { CaseService } from '../services/cases.ts';
@@ -64,8 +64,9 @@ async function autoClose(deps: JobDeps, lifecycle: LifecycleService, now: number
       const plan = planAutoClose(cal, deps.policy.autoClose, t, events.get(t.id) ?? [], now);
       if (plan.kind !== 'warn' && plan.kind !== 'close') continue;
       await deps.db.transaction(async (trx) => {
-        // Re-read inside the transaction: a customer reply may have landed since the list was taken.
-        const fresh = await findTicketById(trx, t.id);
+        // Re-read inside the transaction, locked: a customer reply may have landed since the list was taken, or
+        // another instance's jobs may have just warned or closed it.
+        const fresh = await lockTicket(trx, t.id);
         if (!fresh || fresh.stage === 'cerrado' || fresh.waitingOn !== 'cliente') return;
         const freshPlan = planAutoClose(cal, deps.policy.autoClose, fresh, (await life.lifecycleEventsOf(trx, [t.id])).get(t.id) ?? [], now);
         if (freshPlan.kind === 'warn') {
@@ -96,11 +97,16 @@ async function lights(deps: JobDeps, lifecycle: LifecycleService, now: number, r
     const s = states.get(t.id)!;
     if (s.light === t.slaLight) continue;
     try {
-      await deps.db.transaction(async (trx) => {
+      const changed = await deps.db.transaction(async (trx) => {
+        // Locked and read again: another instance's jobs may have recorded this very change a moment ago.
+        const fresh = await lockTicket(trx, t.id);
+        if (!fresh || fresh.slaLight === s.light) return undefined;
+        const from = fresh.slaLight as Light | undefined;
         const due = s.firstResponse.light !== 'green' && t.firstResponseAt === undefined ? s.firstResponse.dueAt : s.resolution.dueAt;
-        await lifecycle.recordLight(trx, t, t.slaLight as Light | undefined, s.light, due, now);
+        await lifecycle.recordLight(trx, t, from, s.light, due, now);
+        return { from };
       });
-      report.lights.push({ number: t.number, from: t.slaLight as Light | undefined, to: s.light });
+      if (changed) report.lights.push({ number: t.number, from: changed.from, to: s.light });
     } catch (err) {
       fail('sla', err, t.number);
     }
@@ -113,7 +119,10 @@ async function releaseHeld(deps: JobDeps, lifecycle: LifecycleService, now: numb
     try {
       const limit = deps.policy.maxOpenCases(held.organization);
       await deps.db.transaction(async (trx) => {
-        if (limit !== undefined && (await life.countOpenTicketsOf(trx, held.organization)) >= limit) return;
+        if (limit !== undefined) {
+          await life.lockOrganization(trx, held.organization);
+          if ((await life.countOpenTicketsOf(trx, held.organization)) >= limit) return;
+        }
         const ticket = await lifecycle.openHeld(trx, held, now);
         if (ticket) report.released.push({ held: held.id, number: ticket.number });
       });

@@ -2,7 +2,7 @@ import type { Knex } from 'knex';
 import type { Config } from '../config.ts';
 import { findLinkByHash } from '../db/repos/links.ts';
 import { claimSubmission, countLinkRequests, openCasesOf, recordLinkRequest, setSubmissionMessage } from '../db/repos/status-page.ts';
-import { attachmentsOf, findTicketById, insertEvent, messagesOf, participantsOf, updateTicket } from '../db/repos/tickets.ts';
+import { attachmentsOf, findTicketById, insertEvent, lockTicket, messagesOf, participantsOf, updateTicket } from '../db/repos/tickets.ts';
 import { MesaError } from '../errors.ts';
 import type { LinkService } from '../links/links.ts';
 import { tokenHash } from '../links/tokens.ts';
@@ -170,7 +170,7 @@ export class PortalService {
     const now = this.now();
     const fromName = a.recipient === a.ticket.requester ? a.ticket.requesterName : undefined;
     const r = await this.once(a.ticket.id, input.nonce, 'message', now, async (trx) => {
-      const ticket = (await findTicketById(trx, a.ticket.id))!;
+      const ticket = (await lockTicket(trx, a.ticket.id))!;
       if (!isOpen(ticket.stage)) throw new MesaError('TRANSITION_REFUSED', 'el caso está cerrado');
       const { messageRowId } = await cases.addMessage(trx, ticket, {
         message: {
@@ -196,7 +196,7 @@ export class PortalService {
     if (input.verdict === 'insatisfactoria' && !comment) throw new MesaError('MAIL_EMPTY', 'falta el comentario');
     const now = this.now();
     const r = await this.once(a.ticket.id, input.nonce, 'rating', now, async (trx) => {
-      const ticket = (await findTicketById(trx, a.ticket.id))!;
+      const ticket = (await lockTicket(trx, a.ticket.id))!;
       if (ticket.stage !== 'pruebas' && ticket.stage !== 'cerrado') throw new MesaError('TRANSITION_REFUSED', `calificar en etapa "${ticket.stage}"`);
       await this.applyRating(trx, ticket, input.verdict, comment, a.recipient, now);
       // Reopening a closed case rotates its links (the notifier revokes them and mails new ones): hand this

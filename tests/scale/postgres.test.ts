@@ -9,6 +9,10 @@ import type { IngestResult } from '../../src/inbound/ingest.ts';
 import { loadConfig } from '../../src/config.ts';
 import { silentLogger } from '../../src/logger.ts';
 import { testEnv } from '../support/app.ts';
+import { at, consultantReply, jobsAt, mail as lifecycleMail } from '../support/lifecycle.ts';
+import { waitFor } from '../support/wait.ts';
+import type { Knex } from 'knex';
+import type { CaseEvent } from '../../src/services/cases.ts';
 import { freshDatabase, pgReachable } from './support/pg.ts';
 
 // Several instances only make sense on PostgreSQL; these run when the local server (MESA_TEST_PG_URL) answers.
@@ -17,6 +21,23 @@ const apps: App[] = [];
 afterEach(async () => {
   await Promise.all(apps.splice(0).map((a) => a.close()));
 });
+
+/** `count` instances (apps, each with its own DATA_DIR) on one fresh PostgreSQL database; closed after the test. */
+async function instances(name: string, count: number, env: Record<string, string> = {}, clock?: () => number): Promise<App[]> {
+  const url = await freshDatabase(name);
+  const started: App[] = [];
+  for (let i = 0; i < count; i++) {
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), `${name}-`));
+    started.push(await createApp(loadConfig(testEnv(dataDir, { DATABASE_URL: url, ...env })), silentLogger, { clock }));
+    apps.push(started[i]);
+  }
+  return started;
+}
+
+/** Until some transaction on `db`'s database waits for a lock (a row lock or an advisory lock). */
+function untilOneWaitsOnALock(db: Knex, what: string): Promise<unknown> {
+  return waitFor(what, async () => Number((await db.raw("select count(*) as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'")).rows[0].n) > 0, 10_000, 10);
+}
 
 const mail = (i: number) => Buffer.from(
   `From: Persona ${i} <p${i}@org${i % 7}.co>\r\nTo: soporte@mesa.test\r\nSubject: Problema ${i}\r\nMessage-ID: <scale-${i}@x>\r\n` +
@@ -51,11 +72,7 @@ describe.runIf(await pgReachable())('several instances on one PostgreSQL', () =>
   });
 
   it('keeps case numbers consecutive, with no duplicate, when three instances ingest at once', async () => {
-    const url = await freshDatabase('mesa_num');
-    for (let i = 0; i < 3; i++) {
-      const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mesa-num-'));
-      apps.push(await createApp(loadConfig(testEnv(dataDir, { DATABASE_URL: url })), silentLogger));
-    }
+    const three = await instances('mesa_num', 3);
     const N = 90;
     // Each instance works like a poller would: a few mails in flight, a tempfail (pool exhausted on a loaded
     // machine) retried. Twelve transactions at once race for the counter row.
@@ -68,13 +85,135 @@ describe.runIf(await pgReachable())('several instances on one PostgreSQL', () =>
       }
       return out;
     })).then((l) => l.flat());
-    const results = await lanes((i) => apps[i % 3].ingest.ingest(mail(i), { kind: 'stdin' }));
+    const results = await lanes((i) => three[i % 3].ingest.ingest(mail(i), { kind: 'stdin' }));
     expect(results.filter((r) => r.outcome !== 'accepted')).toEqual([]);
-    const numbers = (await apps[0].db('tickets').select('number')).map((r: any) => Number(r.number)).sort((a, b) => a - b);
+    const numbers = (await three[0].db('tickets').select('number')).map((r: any) => Number(r.number)).sort((a, b) => a - b);
     expect(numbers).toEqual(Array.from({ length: N }, (_, i) => i + 1));
     // The same mails again as other deliveries, through other instances at once: each is a duplicate, none opens.
-    const again = await lanes((i) => apps[(i + 1) % 3].ingest.ingest(mail(i), { kind: 'imap', account: 'support', folder: 'INBOX', uidvalidity: 1, uid: i + 1 }));
+    const again = await lanes((i) => three[(i + 1) % 3].ingest.ingest(mail(i), { kind: 'imap', account: 'support', folder: 'INBOX', uidvalidity: 1, uid: i + 1 }));
     expect(again.map((r) => r.outcome)).toEqual(Array(N).fill('ignored'));
-    expect(Number((await apps[0].db('tickets').count({ n: '*' }))[0].n)).toBe(N);
+    expect(Number((await three[0].db('tickets').count({ n: '*' }))[0].n)).toBe(N);
+  });
+
+  it('runs the clock-driven jobs on two instances at the same moment, and each case is warned, closed and changes light once', async () => {
+    let now = at('2026-11-23T08:00');
+    const [a, b] = await instances('mesa_jobs', 2, { HOLIDAYS_COUNTRY: 'CO', TRUSTED_AUTHSERV_IDS: 'mx.mesa.test' }, () => now);
+    const N = 12;
+    for (let i = 0; i < N; i++) await a.ingest.ingest(mail(i), { kind: 'stdin' });
+    now = at('2026-11-23T10:00');
+    for (let i = 1; i <= N; i++) {
+      expect(await b.ingest.ingest(consultantReply('beto@mesa.test', i, `r${i}@mesa.test`, 'Pruebe ahora, por favor.'), { kind: 'stdin' })).toMatchObject({ effect: 'follow_up' });
+    }
+    // Every instance runs the jobs on its own timer; started together, their ticks stay together.
+    const both = (local: string) => Promise.all([jobsAt(a, local), jobsAt(b, local)]);
+    const digested: string[] = [];
+    for (const local of ['2026-11-23T14:00', '2026-11-24T10:00', '2026-11-24T16:00', '2026-11-25T10:00']) {
+      const [ra, rb] = await both(local);
+      expect([...ra.errors, ...rb.errors]).toEqual([]);
+      digested.push(...ra.digests, ...rb.digests);
+    }
+    const counts = async (type: string) => (await a.db('events').where({ type }).select('ticket_id').count({ n: '*' }).groupBy('ticket_id')).map((r: any) => Number(r.n));
+    expect(await counts('autoclose_warning')).toEqual(Array(N).fill(1));
+    expect((await a.db('events').where({ type: 'stage_changed', to_value: 'cerrado' }).count({ n: '*' }))[0].n).toBe(String(N));
+    // Each case's light changes form one chain (each starts where the one before ended, and changes something):
+    // a change recorded twice would start where it ends.
+    const lights = await a.db('events').where({ type: 'sla_changed' }).orderBy('id').select('ticket_id', 'from_value', 'to_value');
+    const chains = new Map<number, Array<string | null>>();
+    for (const l of lights) {
+      const chain = chains.get(Number(l.ticket_id)) ?? [null];
+      expect([l.from_value, l.from_value === l.to_value]).toEqual([chain.at(-1), false]);
+      chains.set(Number(l.ticket_id), [...chain, l.to_value]);
+    }
+    expect(chains.size).toBe(N);
+    // One warning and one closing notice per customer in the outbox: no mail twice.
+    const notices = await a.db('outbox').whereIn('kind', ['autoclose_warning', 'closed']).select('recipient', 'kind');
+    expect(notices.length).toBe(2 * N);
+    expect(new Set(notices.map((o: any) => `${o.kind}:${o.recipient}`)).size).toBe(2 * N);
+    // And each consultant's morning digest once a business morning: Monday and Tuesday (by Wednesday's run at 10:00
+    // every case was closed, and with nothing open there is no digest).
+    const digests = await a.db('outbox').where({ kind: 'digest' }).select('recipient', 'idempotency_key');
+    expect(digested.sort()).toEqual(['ana@mesa.test', 'ana@mesa.test', 'beto@mesa.test', 'beto@mesa.test']);
+    expect(digests.map((d: any) => d.idempotency_key).sort()).toEqual(['ana@mesa.test', 'beto@mesa.test'].flatMap((c) => ['2026-11-23', '2026-11-24'].map((d) => `digest:${c}:${d}`)).sort());
+  });
+
+  it('a customer reply that arrives while the jobs are closing its case waits for them, then reopens the case', async () => {
+    let now = at('2026-11-23T08:00');
+    const [app] = await instances('mesa_lock', 1, { HOLIDAYS_COUNTRY: 'CO', TRUSTED_AUTHSERV_IDS: 'mx.mesa.test' }, () => now);
+    await app.ingest.ingest(lifecycleMail({ From: 'ana@cliente.co', To: 'soporte@mesa.test', Subject: 'BANCOS, conciliación', 'Message-ID': '<k1@cliente.co>' }, 'No concilia.'), { kind: 'stdin' });
+    now = at('2026-11-23T10:00');
+    await app.ingest.ingest(consultantReply('beto@mesa.test', 1, 'k2@mesa.test', 'Pruebe ahora, por favor.'), { kind: 'stdin' });
+    expect((await jobsAt(app, '2026-11-24T10:00')).warned).toEqual([1]);
+    now = at('2026-11-25T10:00');
+    // The customer's reply comes in while the auto-close is inside its transaction (the case closed, not committed
+    // yet): it is let go on only once it is waiting on the case's lock.
+    const reply = lifecycleMail({ From: 'ana@cliente.co', To: 'soporte@mesa.test', Subject: 'RE: [Caso #1] BANCOS, conciliación', 'Message-ID': '<k3@cliente.co>' }, 'Sigue sin conciliar.');
+    let replied: ReturnType<typeof app.ingest.ingest> | undefined;
+    app.cases.addNotifier({
+      async onCaseEvent(_trx: Knex.Transaction, e: CaseEvent) {
+        if (e.type !== 'stage_changed' || e.to !== 'cerrado' || replied) return;
+        replied = app.ingest.ingest(reply, { kind: 'stdin' });
+        await untilOneWaitsOnALock(app.db, 'la respuesta esperando el bloqueo del caso');
+      },
+    });
+    expect((await jobsAt(app, '2026-11-25T10:00')).closed).toEqual([1]);
+    expect(await replied).toMatchObject({ outcome: 'accepted', effect: 'follow_up', ticketNumber: 1 });
+    const t = await app.db('tickets').first();
+    expect(t.stage).not.toBe('cerrado');
+    const stages = await app.db('events').where({ type: 'stage_changed' }).orderBy('id').select('to_value');
+    expect(stages.map((e: any) => e.to_value)).toEqual(['cerrado', 'reabierto']);
+  });
+
+  it('two instances whose batches lock the same two cases in opposite order: PostgreSQL breaks the deadlock, the losing batch is tried again, no mail is quarantined', async () => {
+    const [a, b] = await instances('mesa_dead', 2);
+    const open = (n: number) => lifecycleMail({ From: `cliente${n}@org.co`, To: 'soporte@mesa.test', Subject: `Falla ${n}`, 'Message-ID': `<d${n}@org.co>` }, `Falla ${n}.`);
+    const reply = (n: number, k: string) => ({ raw: lifecycleMail({ From: `cliente${n}@org.co`, To: 'soporte@mesa.test', Subject: `RE: [Caso #${n}] Falla ${n}`, 'Message-ID': `<d${n}-${k}@org.co>` }, `Más datos (${k}).`), source: { kind: 'stdin' as const } });
+    await a.ingest.ingest(open(1), { kind: 'stdin' });
+    await a.ingest.ingest(open(2), { kind: 'stdin' });
+    // Each batch holds its first case until the other batch holds its own: then each wants the other's.
+    let arrived = 0;
+    let release!: () => void;
+    const both = new Promise<void>((r) => (release = r));
+    for (const app of [a, b]) {
+      let first = true;
+      app.cases.addNotifier({
+        async onCaseEvent(_trx: Knex.Transaction, e: CaseEvent) {
+          if (e.type !== 'message_added' || !first) return;
+          first = false;
+          if (++arrived === 2) release();
+          await both;
+        },
+      });
+    }
+    const batchA = [reply(1, 'a'), reply(2, 'a')];
+    const batchB = [reply(2, 'b'), reply(1, 'b')];
+    const [ra, rb] = await Promise.all([a.ingest.ingestMany(batchA), b.ingest.ingestMany(batchB)]);
+    const outcomes = [ra, rb].map((r) => r.map((x) => x.outcome).join(','));
+    // One batch went through; the other was refused whole (deadlock_detected) and nothing of it was recorded.
+    expect(outcomes.sort()).toEqual(['accepted,accepted', 'tempfail']);
+    expect([...ra, ...rb].find((x) => x.outcome === 'tempfail')?.reason).toBe('DB_CONFLICT');
+    // The poller offers it again: it goes in.
+    const again = ra[0].outcome === 'tempfail' ? await a.ingest.ingestMany(batchA) : await b.ingest.ingestMany(batchB);
+    expect(again.map((x) => x.outcome)).toEqual(['accepted', 'accepted']);
+    expect(Number((await a.db('quarantine').count({ n: '*' }))[0].n)).toBe(0);
+    const perCase = await a.db('messages').where({ role: 'customer' }).select('ticket_id').count({ n: '*' }).groupBy('ticket_id').orderBy('ticket_id');
+    expect(perCase.map((r: any) => Number(r.n))).toEqual([3, 3]);
+  });
+
+  it('two instances opening cases for one organization at its open-case limit count in turn: the second mail is held, not a case over the limit', async () => {
+    const [a, b] = await instances('mesa_orgl', 2, { MAX_OPEN_CASES_PER_ORG: '1' });
+    const fresh = (k: string) => lifecycleMail({ From: `${k}@ferreteria.co`, To: 'soporte@mesa.test', Subject: `Consulta ${k}`, 'Message-ID': `<o-${k}@ferreteria.co>` }, `Consulta de ${k}.`);
+    // A's case is opened but not committed when B's mail from the same organization comes in; A commits only once
+    // B is waiting on a lock.
+    let second: ReturnType<typeof b.ingest.ingest> | undefined;
+    a.cases.addNotifier({
+      async onCaseEvent(_trx: Knex.Transaction, e: CaseEvent) {
+        if (e.type !== 'case_opened' || second) return;
+        second = b.ingest.ingest(fresh('beto'), { kind: 'stdin' });
+        await untilOneWaitsOnALock(a.db, 'el segundo correo esperando su turno');
+      },
+    });
+    expect(await a.ingest.ingest(fresh('ana'), { kind: 'stdin' })).toMatchObject({ outcome: 'accepted', effect: 'new_case' });
+    expect(await second).toMatchObject({ outcome: 'accepted', effect: 'held', reason: 'over_limit' });
+    expect(Number((await a.db('tickets').whereNot({ stage: 'cerrado' }).count({ n: '*' }))[0].n)).toBe(1);
   });
 });

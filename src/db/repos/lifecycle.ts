@@ -1,4 +1,4 @@
-import type { Db } from '../knex.ts';
+import { isPostgres, type Db } from '../knex.ts';
 import { toTicket } from './tickets.ts';
 import type { Ticket } from '../../tickets/types.ts';
 
@@ -40,6 +40,19 @@ export async function markHeldOpened(trx: Db, id: number, ticketId: number, now:
 
 export async function openTicketsOf(db: Db, organization: string): Promise<Ticket[]> {
   return (await db('tickets').where({ organization }).whereNot({ stage: 'cerrado' }).orderBy('number')).map(toTicket);
+}
+
+/** The first key of the per-organization advisory lock; src/db/leases.ts's mailbox locks use 0x4d657361. */
+const ORGANIZATION_LOCK_CLASS = 0x4d65734f; // "MesO"
+
+/**
+ * Takes the organization's turn until the caller's transaction ends, before its open cases are counted against
+ * its limit (PostgreSQL: a transaction-level advisory lock; SQLite has one writer at a time). Two instances opening
+ * a case for the same organization, or releasing one of its held requests, then count one after the other, and the
+ * limit holds.
+ */
+export async function lockOrganization(trx: Db, organization: string): Promise<void> {
+  if (isPostgres(trx)) await trx.raw('select pg_advisory_xact_lock(?, hashtext(?))', [ORGANIZATION_LOCK_CLASS, organization]);
 }
 
 export async function countOpenTicketsOf(db: Db, organization: string): Promise<number> {
@@ -84,6 +97,7 @@ export async function claimMark(trx: Db, name: string, value: string, now: numbe
   const current = await trx('job_marks').where({ name }).first();
   if (current?.value === value) return false;
   if (current) return (await trx('job_marks').where({ name, value: current.value }).update({ value, updated_at: now })) === 1;
-  await trx('job_marks').insert({ name, value, updated_at: now }).onConflict('name').ignore();
-  return (await trx('job_marks').where({ name }).first())?.value === value;
+  // Only the one whose row went in: another instance inserting the same mark at the same moment gets no row back.
+  const inserted = await trx('job_marks').insert({ name, value, updated_at: now }).onConflict('name').ignore().returning('name');
+  return inserted.length === 1;
 }

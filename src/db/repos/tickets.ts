@@ -1,4 +1,4 @@
-import type { Db } from '../knex.ts';
+import { isPostgres, type Db } from '../knex.ts';
 import { insertSql, placeholders, row, rows, run, valuesOf } from '../sql.ts';
 import type { Participant, Priority, Role, Stage, Ticket, TicketView, WaitingOn } from '../../tickets/types.ts';
 
@@ -66,6 +66,17 @@ export async function findTicketByNumber(db: Db, number: number): Promise<Ticket
 export async function findTicketById(db: Db, id: number): Promise<Ticket | undefined> {
   const r = await row(db, 'select * from "tickets" where "id" = ?', [id]);
   return r ? toTicket(r) : undefined;
+}
+
+/**
+ * A case read to decide a change to it, inside the caller's transaction, and locked until that transaction ends
+ * (FOR UPDATE on PostgreSQL; SQLite has one writer at a time). Whoever else wants to change the case at the same
+ * moment (another instance's jobs, a mail on another mailbox, the status page) waits, then reads what this one
+ * committed. `slaLight` comes along for the jobs.
+ */
+export async function lockTicket(trx: Db, id: number): Promise<(Ticket & { slaLight?: string }) | undefined> {
+  const r = await row(trx, `select * from "tickets" where "id" = ?${isPostgres(trx) ? ' for update' : ''}`, [id]);
+  return r ? { ...toTicket(r), slaLight: str(r.sla_light) } : undefined;
 }
 
 export async function participantsOf(db: Db, ticketId: number): Promise<Participant[]> {
