@@ -376,11 +376,7 @@ function printTable(): void {
     r.figure, `${r.mesa} ${r.unit}`, r.limit === undefined ? '' : `${r.limit} ${r.unit}`, r.ratio === undefined ? '' : `${r.ratio.toFixed(2)}×`,
     r.target, r.ok === undefined ? '' : r.ok ? 'yes' : 'NO',
   ]);
-  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
-  const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i])).join(' | ')} |`;
-  console.log(line(head));
-  console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);
-  for (const b of body) console.log(line(b));
+  console.log(markdownTable(head, body));
   console.log(`\n${os.cpus().length} CPU (${os.cpus()[0]?.model ?? '?'}), Node ${process.versions.node}, ${PG ? 'PostgreSQL' : 'SQLite'}`);
 }
 
@@ -396,11 +392,14 @@ function printComparison(file: string): void {
   const cmp = compareTables(before.table ?? [], rows);
   const head = ['figure', `before (${before.meta?.date?.slice(0, 10) ?? file})`, 'now', 'change'];
   const body = cmp.map((c) => [c.figure, c.before, c.now, c.change]);
+  console.log(`\n${markdownTable(head, body)}`);
+}
+
+/** A Markdown table with its columns padded to their widest cell (as the README shows it). */
+function markdownTable(head: string[], body: string[][]): string {
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
   const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i])).join(' | ')} |`;
-  console.log(`\n${line(head)}`);
-  console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);
-  for (const b of body) console.log(line(b));
+  return [line(head), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...body.map(line)].join('\n');
 }
 
 await main();

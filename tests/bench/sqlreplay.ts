@@ -2,7 +2,8 @@
 // IngestService.ingestMany (batches of 50, as the poller), records every statement better-sqlite3 ran (BEGIN,
 // savepoints and COMMIT included) with its bindings, then replays them in the same order on a fresh, migrated database
 // with plain prepared statements: no knex, no Mesa, no parsing. The difference between the two figures is what
-// everything but SQLite costs (README "Rendimiento").
+// everything but SQLite costs (README "Rendimiento"). It also lists the statements that took longest in the replay;
+// `REPLAY_PRAGMAS="cache_size=-65536;wal_autocheckpoint=0"` runs the replay with extra pragmas, to try one.
 import fs from 'node:fs'; import os from 'node:os'; import path from 'node:path';
 import Database from 'better-sqlite3';
 import { pino } from 'pino';
@@ -45,14 +46,24 @@ const db = new Database(path.join(target.dataDir, 'mesa.sqlite'));
 db.pragma('journal_mode = WAL');
 db.pragma('synchronous = NORMAL');
 db.pragma('foreign_keys = ON');
+for (const p of (process.env.REPLAY_PRAGMAS ?? '').split(';').filter(Boolean)) db.pragma(p);
+const spent = new Map<string, { ms: number; n: number }>();
 const prepared = new Map<string, any>();
 const t1 = performance.now();
 for (const [method, sql, args] of log) {
   let stmt = prepared.get(sql);
   if (!stmt) prepared.set(sql, (stmt = db.prepare(sql)));
+  const a = performance.now();
   stmt[method](...args);
+  const e = spent.get(sql) ?? { ms: 0, n: 0 };
+  e.ms += performance.now() - a;
+  e.n++;
+  spent.set(sql, e);
 }
 const replayMs = performance.now() - t1;
 db.close();
+for (const [sql, e] of [...spent].sort((a, b) => b[1].ms - a[1].ms).slice(0, 12)) {
+  console.log(`${e.ms.toFixed(0).padStart(6)} ms ${String(e.n).padStart(6)} × ${((1000 * e.ms) / e.n).toFixed(1).padStart(7)} µs  ${sql.slice(0, 100)}`);
+}
 console.log(`ingest ${(ingestMs / N).toFixed(2)} ms/mail; ${log.length} statements (${(log.length / N).toFixed(1)}/mail) replayed on plain better-sqlite3 in ${(replayMs / N).toFixed(3)} ms/mail`);
 for (const d of [recorded.dataDir, target.dataDir]) fs.rmSync(d, { recursive: true, force: true });
