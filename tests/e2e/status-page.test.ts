@@ -74,7 +74,10 @@ describe('status page in Chromium', () => {
     await page.getByLabel('Mensaje').fill('Ahora abre, pero los totales no cuadran. Adjunto captura.');
     await page.setInputFiles('#adjuntos', { name: 'totales.csv', mimeType: 'text/csv', buffer: Buffer.from('mes,total\nnov,1200\n') });
     await page.getByRole('button', { name: 'Enviar' }).dblclick();
-    await page.waitForURL(/aviso=mensaje/);
+    // The second click's submission aborts the first one's navigation (net::ERR_ABORTED), and page.waitForURL
+    // throws on any failed navigation it sees, whichever URL it was for: watch where the page ends up instead.
+    await expect.poll(() => page.url()).toMatch(/aviso=mensaje/);
+    await page.waitForLoadState('load');
     await expect.poll(() => page.locator('[role=status]').innerText()).toContain('quedó registrado');
     const [toConsultant] = await world.sink.waitFor((m) => m.to.includes('ana@mesa.test') && m.text.includes('los totales no cuadran'));
     expect(toConsultant.parsed.attachments.map((a) => a.filename)).toContain('totales.csv');
