@@ -216,4 +216,30 @@ describe.runIf(await pgReachable())('several instances on one PostgreSQL', () =>
     expect(await second).toMatchObject({ outcome: 'accepted', effect: 'held', reason: 'over_limit' });
     expect(Number((await a.db('tickets').whereNot({ stage: 'cerrado' }).count({ n: '*' }))[0].n)).toBe(1);
   });
+
+  it('a held request released by the jobs while another instance takes a new mail from the same organization: they count in turn, one case open', async () => {
+    let now = at('2026-11-23T08:00');
+    const [a, b] = await instances('mesa_orgr', 2, { MAX_OPEN_CASES_PER_ORG: '1', HELD_REQUESTS_AUTO_OPEN: 'true', TRUSTED_AUTHSERV_IDS: 'mx.mesa.test' }, () => now);
+    const fresh = (k: string) => lifecycleMail({ From: `${k}@ferreteria.co`, To: 'soporte@mesa.test', Subject: `Consulta ${k}`, 'Message-ID': `<r-${k}@ferreteria.co>` }, `Consulta de ${k}.`);
+    expect(await a.ingest.ingest(fresh('ana'), { kind: 'stdin' })).toMatchObject({ effect: 'new_case' });
+    expect(await a.ingest.ingest(fresh('beto'), { kind: 'stdin' })).toMatchObject({ effect: 'held', reason: 'over_limit' });
+    now = at('2026-11-23T10:00');
+    expect(await a.ingest.ingest(consultantReply('ana@mesa.test', 1, 'cierre-1@mesa.test', '/cerrar\n\nResuelto.'), { kind: 'stdin' })).toMatchObject({ effect: 'follow_up' });
+    expect((await a.db('tickets').where({ number: 1 }).first()).stage).toBe('cerrado');
+    // A's jobs open Beto's held request as a case; before they commit, Carla's new mail reaches B. A commits once B
+    // waits on a lock (or, were the release not to take the organization's turn, once B is done).
+    let third: ReturnType<typeof b.ingest.ingest> | undefined;
+    a.cases.addNotifier({
+      async onCaseEvent(_trx: Knex.Transaction, e: CaseEvent) {
+        if (e.type !== 'case_opened' || third) return;
+        third = b.ingest.ingest(fresh('carla'), { kind: 'stdin' });
+        await Promise.race([untilOneWaitsOnALock(a.db, 'el correo nuevo esperando su turno'), third]);
+      },
+    });
+    const report = await jobsAt(a, '2026-11-23T11:00');
+    expect(report.errors).toEqual([]);
+    expect(report.released).toHaveLength(1);
+    expect(await third).toMatchObject({ outcome: 'accepted', effect: 'held', reason: 'over_limit' });
+    expect(await a.db('tickets').whereNot({ stage: 'cerrado' }).select('requester')).toEqual([{ requester: 'beto@ferreteria.co' }]);
+  });
 });
