@@ -348,7 +348,7 @@ export class IngestService {
         ticketNumber = ticket.number;
         if (effect.kind === 'system_note') {
           const a = facts.automated;
-          const bounce = a?.kind === 'bounce' ? { hard: Boolean(a.hard), recipients: failedRecipients(mail), status: a.status } : undefined;
+          const bounce = a?.kind === 'bounce' ? { hard: Boolean(a.hard), addressGone: Boolean(a.addressGone), recipients: failedRecipients(mail), status: a.status } : undefined;
           messageRowId = await this.deps.cases.addSystemNote(trx, ticket, message, { bounce });
         } else {
           const added = await this.deps.cases.addMessage(trx, ticket, { message, cc, threadIds, reopen: effect.reopen });

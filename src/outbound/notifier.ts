@@ -3,7 +3,7 @@ import type { Config } from '../config.ts';
 import { attachmentsOf, insertEvent, participantsOf, type NewMessage } from '../db/repos/tickets.ts';
 import type { LinkService } from '../links/links.ts';
 import type { Logger } from '../logger.ts';
-import type { CaseEvent, Notifier } from '../services/cases.ts';
+import type { BounceInfo, CaseEvent, Notifier } from '../services/cases.ts';
 import { SUBJECT_EXAMPLE, subjectNeedsDetail } from '../tickets/subject-quality.ts';
 import type { Ticket } from '../tickets/types.ts';
 import type { MailRequest, Outbox } from './outbox.ts';
@@ -90,7 +90,7 @@ export class MailNotifier implements Notifier {
       case 'assigned':
         return this.toConsultants(trx, e.ticket, undefined, 'headingAssigned', [e.assignee]);
       case 'system_note_added':
-        if (e.bounce?.hard) return this.hardBounce(trx, e.ticket, e.bounce.recipients, Number((await this.message(trx, e.messageRowId)).created_at), e.bounce.status);
+        if (e.bounce?.hard) return this.hardBounce(trx, e.ticket, e.bounce, Number((await this.message(trx, e.messageRowId)).created_at));
         return;
     }
     // The lifecycle rules (issue 5) hold requests over the open-case limit or from organizations without a
@@ -252,10 +252,21 @@ export class MailNotifier implements Notifier {
     });
   }
 
-  private async hardBounce(trx: Knex.Transaction, t: Ticket, recipients: string[], now: number, status?: string): Promise<void> {
+  /**
+   * A permanent failure stops automatic mail to the address only when the address itself is gone (user or domain
+   * unknown). A full mailbox or a policy refusal (5.2.2, 5.7.1) failed that message, but the customer still reads
+   * mail there: it is recorded on the case, and the next mail is tried.
+   */
+  private async hardBounce(trx: Knex.Transaction, t: Ticket, bounce: BounceInfo, now: number): Promise<void> {
+    const { recipients, status } = bounce;
     const days = this.deps.config.outbound.bounceSuppressDays;
     const ours = new Set([this.deps.config.supportAddress, this.deps.config.fallbackAddress]);
     for (const address of recipients.filter((a) => !ours.has(a))) {
+      if (!bounce.addressGone) {
+        await insertEvent(trx, { ticketId: t.id, type: 'mail_undelivered', actor: 'mesa', to: address, reason: `rebote permanente${status ? ` ${status}` : ''}: la dirección existe (buzón lleno o rechazo del servidor); el correo automático sigue`, at: now });
+        this.deps.log.warn({ ticket: t.number, status }, 'correo no entregado, la dirección existe: el correo automático sigue');
+        continue;
+      }
       await this.deps.outbox.suppress(trx, { address, reason: `rebote ${status ?? 'permanente'}`, ticketId: t.id, until: now + days * DAY, now });
       await insertEvent(trx, { ticketId: t.id, type: 'address_suppressed', actor: 'mesa', to: address, reason: `rebote permanente${status ? ` ${status}` : ''}: sin correo automático por ${days} días`, at: now });
       this.deps.log.warn({ ticket: t.number, status }, 'dirección rebotada: se detiene el correo automático');

@@ -24,8 +24,11 @@ export type CaseEvent =
   /** Auto-close warnings, SLA light changes, held requests, digests: see lifecycle-events.ts. */
   | LifecycleEvent;
 
-/** A bounce of our own mail: `hard` (RFC 3463 class 5) and the addresses it names as failed. */
-export type BounceInfo = { hard: boolean; recipients: string[]; status?: string };
+/**
+ * A bounce of our own mail: `hard` (RFC 3463 class 5), `addressGone` (the address itself does not exist, not only
+ * this message refused: see classifyBounce) and the addresses it names as failed.
+ */
+export type BounceInfo = { hard: boolean; addressGone: boolean; recipients: string[]; status?: string };
 
 export interface Notifier {
   onCaseEvent(trx: Knex.Transaction, event: CaseEvent): Promise<void>;

@@ -86,6 +86,27 @@ describe('loop budget', () => {
     await onlyTheAnswerGoes('Lo corregimos en el servidor.');
   });
 
+  it('a permanent failure that leaves the address alive (5.2.2 mailbox full) is recorded on the case, and automatic mail to it goes on', async () => {
+    w = await mailWorld({}, { start: false });
+    const r = await w.ingest(rawMail({ from: 'llena@empresa.com', subject: 'No imprime el reporte', body: 'No imprime.' }));
+    await w.app.outbound.dispatcher.drain();
+    const conf = w.sink.to('llena@empresa.com')[0];
+    expect(await w.ingest(hardBounce('llena@empresa.com', conf, '5.2.2', 'Mailbox full'))).toMatchObject({ outcome: 'accepted', effect: 'system_note', ticketNumber: r.ticketNumber });
+    const d = (await caseDetail(w.app.db, r.ticketNumber!, { includeInternal: true }))!;
+    expect(d.events.find((e) => e.type === 'mail_undelivered')).toMatchObject({ to: 'llena@empresa.com' });
+    expect(d.events.find((e) => e.type === 'mail_undelivered')!.reason).toContain('5.2.2');
+    expect(d.events.some((e) => e.type === 'address_suppressed')).toBe(false);
+    expect(await w.app.db('mail_suppressions').where({ address: 'llena@empresa.com' })).toEqual([]);
+
+    // The consultant answers and closes: the answer and the automatic closing notice both go.
+    await w.ingest(replyTo(w.sink.to('ana@mesa.test')[0], { from: 'ana@mesa.test', body: '/cerrar\nYa imprime: era el controlador.' }));
+    await w.app.outbound.dispatcher.drain();
+    expect(await listOutbox(w.app.db, { states: ['held'] })).toEqual([]);
+    const toCustomer = w.sink.to('llena@empresa.com');
+    expect(toCustomer.length).toBe(3);
+    expect(toCustomer.some((m) => m.text.includes('Ya imprime: era el controlador.'))).toBe(true);
+  });
+
   it('automatic mail enqueued before the bounce was recorded is held when its turn to be sent comes, not sent; a person\'s words still go', async () => {
     w = await mailWorld({}, { start: false });
     const r = await w.ingest(rawMail({ from: 'nadie@empresa.com', subject: 'No llega la factura', body: 'No recibo la factura.' }));
@@ -114,15 +135,15 @@ async function onlyTheAnswerGoes(answer: string): Promise<void> {
   expect(held.map((h) => [h.kind, h.heldReason])).toEqual([['closed', 'rebote: rebote 5.1.1']]);
 }
 
-/** A DSN (RFC 3464) from the recipient's server: `to` does not exist, for our mail `ours`. */
-function hardBounce(to: string, ours: SinkMessage): Buffer {
+/** A DSN (RFC 3464) from the recipient's server refusing our mail `ours` for good: by default, `to` does not exist. */
+function hardBounce(to: string, ours: SinkMessage, status = '5.1.1', said = 'User unknown'): Buffer {
   const b = `dsn-${crypto.randomBytes(4).toString('hex')}`;
   return Buffer.from([
     'From: Mail Delivery System <MAILER-DAEMON@mx.empresa.com>', 'To: soporte@mesa.test', 'Subject: Undelivered Mail Returned to Sender',
     `Message-ID: <${b}@mx.empresa.com>`, `Date: ${new Date().toUTCString()}`, 'MIME-Version: 1.0',
     `Content-Type: multipart/report; report-type=delivery-status; boundary="${b}"`, '',
-    `--${b}`, 'Content-Type: text/plain', '', `<${to}>: host mx.empresa.com said: 550 5.1.1 User unknown`, '',
-    `--${b}`, 'Content-Type: message/delivery-status', '', 'Reporting-MTA: dns; mx.empresa.com', '', `Final-Recipient: rfc822; ${to}`, 'Action: failed', 'Status: 5.1.1', '',
+    `--${b}`, 'Content-Type: text/plain', '', `<${to}>: host mx.empresa.com said: 550 ${status} ${said}`, '',
+    `--${b}`, 'Content-Type: message/delivery-status', '', 'Reporting-MTA: dns; mx.empresa.com', '', `Final-Recipient: rfc822; ${to}`, 'Action: failed', `Status: ${status}`, '',
     `--${b}`, 'Content-Type: text/rfc822-headers', '', `Message-ID: <${ours.messageId}>`, `Subject: ${ours.subject}`, `To: ${to}`, '',
     `--${b}--`, '',
   ].join('\r\n'));
