@@ -254,8 +254,8 @@ export class MailNotifier implements Notifier {
 
   /**
    * A permanent failure stops automatic mail to the address only when the address itself is gone (user or domain
-   * unknown). A full mailbox or a policy refusal (5.2.2, 5.7.1) failed that message, but the customer still reads
-   * mail there: it is recorded on the case, and the next mail is tried.
+   * unknown). Any other (a full mailbox, a policy refusal: 5.2.2, 5.7.1, or a bounce that does not say) failed that
+   * message, but the customer may well still read mail there: it is recorded on the case, and the next mail is tried.
    */
   private async hardBounce(trx: Knex.Transaction, t: Ticket, bounce: BounceInfo, now: number): Promise<void> {
     const { recipients, status } = bounce;
@@ -263,8 +263,8 @@ export class MailNotifier implements Notifier {
     const ours = new Set([this.deps.config.supportAddress, this.deps.config.fallbackAddress]);
     for (const address of recipients.filter((a) => !ours.has(a))) {
       if (!bounce.addressGone) {
-        await insertEvent(trx, { ticketId: t.id, type: 'mail_undelivered', actor: 'mesa', to: address, reason: `rebote permanente${status ? ` ${status}` : ''}: la dirección existe (buzón lleno o rechazo del servidor); el correo automático sigue`, at: now });
-        this.deps.log.warn({ ticket: t.number, status }, 'correo no entregado, la dirección existe: el correo automático sigue');
+        await insertEvent(trx, { ticketId: t.id, type: 'mail_undelivered', actor: 'mesa', to: address, reason: `rebote permanente${status ? ` ${status}` : ''}: no dice que la dirección no exista (buzón lleno, rechazo por política…); el correo automático sigue`, at: now });
+        this.deps.log.warn({ ticket: t.number, status }, 'correo no entregado, sin señal de que la dirección no exista: el correo automático sigue');
         continue;
       }
       await this.deps.outbox.suppress(trx, { address, reason: `rebote ${status ?? 'permanente'}`, ticketId: t.id, until: now + days * DAY, now });
