@@ -21,7 +21,7 @@ const BOUNCE_SUBJECT =
 const DAEMON = /^(mailer[-_]?daemon|post_?master|mail[-_]?daemon|mdaemon|mail\.?delivery|mail[-_]?delivery[-_]?(subsystem|system)?|bounces?|nobody)$/i;
 
 /** Mail-server wording for a mailbox or domain that does not exist (English and Spanish). */
-const ADDRESS_GONE = /(user unknown|unknown user|no such (user|mailbox|address|recipient)|does not exist|doesn'?t exist|recipient (address )?rejected: (user unknown|undeliverable)|invalid (recipient|mailbox|address)|mailbox (not found|unavailable)|address not found|host (or domain name )?not found|unrouteable address|no existe|usuario desconocido|dirección no v[aá]lida|no se encontr[oó] (el|la) (destinatario|dirección))/i;
+const ADDRESS_GONE = /(user unknown|unknown user|user not found|host unknown|no such (user|mailbox|address|recipient|domain)|does not exist|doesn'?t exist|recipient (address )?rejected: (user unknown|undeliverable)|invalid (recipient|mailbox|address)|mailbox (not found|unavailable)|address not found|host (or domain name )?not found|unrouteable address|no existe|usuario desconocido|dirección no v[aá]lida|no se encontr[oó] (el|la) (destinatario|dirección))/i;
 
 export function classifyBounce(mail: InboundMail): Automated | undefined {
   const fromHeader = header(mail, 'from') ?? '';

@@ -35,6 +35,9 @@ describe('bounce filter', () => {
     ['MAILER-DAEMON sender', { From: 'MAILER-DAEMON@mx.cliente.co', Subject: 'failure notice' }, 'Hi. This is the qmail-send program. Sorry, no mailbox here by that name. (#5.1.1)', { hard: true }],
     ['postmaster sender, Spanish Exchange subject', { From: 'postmaster@cliente.co', Subject: 'No se pudo entregar: Factura' }, 'No se pudo entregar el mensaje a nadie@cliente.co.', { hard: true }],
     ['"MAILER-DAEMON <>" leaves no address but is still a bounce', { From: 'MAILER-DAEMON <>', Subject: 'Mail delivery failed' }, 'There was an error delivering your mail. 550 5.7.26 DMARC policy.', { hard: true, addressGone: false }],
+    ['sendmail\'s "Host unknown" with no enhanced code: the domain is gone', { From: 'Mail Delivery Subsystem <MAILER-DAEMON@mx.cliente.co>', Subject: 'Returned mail: see transcript for details' }, '----- Transcript of session follows -----\r\n550 cliente.co (smtp)... 550 Host unknown', { hard: true, addressGone: true }],
+    ['an unspecific 5.0.0 that says the user is not found', { From: 'postmaster@cliente.co', Subject: 'Undeliverable: Factura' }, 'Delivery has failed. 550 5.0.0 User not found', { hard: true, addressGone: true }],
+    ['an unspecific 5.0.0 that names a policy, not the address', { From: 'postmaster@cliente.co', Subject: 'Undeliverable: Factura' }, 'Delivery has failed. 550 5.0.0 Invalid domain name in HELO', { hard: true, addressGone: false }],
     ['ARF feedback report (RFC 5965) is kept away, never hard', { 'Content-Type': 'multipart/report; report-type=feedback-report; boundary="B"', From: 'abuse@isp.example', Subject: 'Abuse report' }, '--B\r\nContent-Type: text/plain\r\n\r\nThis is an abuse report\r\n--B\r\nContent-Type: message/feedback-report\r\n\r\nFeedback-Type: abuse\r\n--B--\r\n', { hard: false }],
   ])('recognises %s', async (_name, headers, body, expected) => {
     const m = await mailOf(headers as Record<string, string>, body);
