@@ -1,5 +1,5 @@
 import type { Db } from '../db/knex.ts';
-import { countOpenTicketsOf, lockOrganization } from '../db/repos/lifecycle.ts';
+import { countOpenTicketsInTurn } from '../db/repos/lifecycle.ts';
 import type { Policy } from '../policy/policy.ts';
 import { organizationOf } from '../tickets/organization.ts';
 import type { OrganizationFacts } from './filters/types.ts';
@@ -12,9 +12,6 @@ export async function organizationFacts(db: Db, policy: Policy, mail: InboundMai
   if (!who) return undefined;
   const key = organizationOf(who.address);
   const limit = policy.maxOpenCases(key);
-  const facts = { key, entitled: policy.isEntitled(key), limit, openCount: 0 };
-  if (limit === undefined) return facts;
-  // Counted in turn with every other opening for this organization (until this batch commits): see lockOrganization.
-  await lockOrganization(db, key);
-  return { ...facts, openCount: await countOpenTicketsOf(db, key) };
+  // Counted in turn with every other opening for this organization (its lock lasts until this batch commits).
+  return { key, entitled: policy.isEntitled(key), limit, openCount: limit === undefined ? 0 : await countOpenTicketsInTurn(db, key) };
 }

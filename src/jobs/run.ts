@@ -119,10 +119,7 @@ async function releaseHeld(deps: JobDeps, lifecycle: LifecycleService, now: numb
     try {
       const limit = deps.policy.maxOpenCases(held.organization);
       await deps.db.transaction(async (trx) => {
-        if (limit !== undefined) {
-          await life.lockOrganization(trx, held.organization);
-          if ((await life.countOpenTicketsOf(trx, held.organization)) >= limit) return;
-        }
+        if (limit !== undefined && (await life.countOpenTicketsInTurn(trx, held.organization)) >= limit) return;
         const ticket = await lifecycle.openHeld(trx, held, now);
         if (ticket) report.released.push({ held: held.id, number: ticket.number });
       });

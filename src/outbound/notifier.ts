@@ -259,16 +259,17 @@ export class MailNotifier implements Notifier {
    */
   private async hardBounce(trx: Knex.Transaction, t: Ticket, bounce: BounceInfo, now: number): Promise<void> {
     const { recipients, status } = bounce;
+    const what = `rebote permanente${status ? ` ${status}` : ''}`;
     const days = this.deps.config.outbound.bounceSuppressDays;
     const ours = new Set([this.deps.config.supportAddress, this.deps.config.fallbackAddress]);
     for (const address of recipients.filter((a) => !ours.has(a))) {
       if (!bounce.addressGone) {
-        await insertEvent(trx, { ticketId: t.id, type: 'mail_undelivered', actor: 'mesa', to: address, reason: `rebote permanente${status ? ` ${status}` : ''}: no dice que la dirección no exista (buzón lleno, rechazo por política…); el correo automático sigue`, at: now });
+        await insertEvent(trx, { ticketId: t.id, type: 'mail_undelivered', actor: 'mesa', to: address, reason: `${what}: no dice que la dirección no exista (buzón lleno, rechazo por política…); el correo automático sigue`, at: now });
         this.deps.log.warn({ ticket: t.number, status }, 'correo no entregado, sin señal de que la dirección no exista: el correo automático sigue');
         continue;
       }
       await this.deps.outbox.suppress(trx, { address, reason: `rebote ${status ?? 'permanente'}`, ticketId: t.id, until: now + days * DAY, now });
-      await insertEvent(trx, { ticketId: t.id, type: 'address_suppressed', actor: 'mesa', to: address, reason: `rebote permanente${status ? ` ${status}` : ''}: sin correo automático por ${days} días`, at: now });
+      await insertEvent(trx, { ticketId: t.id, type: 'address_suppressed', actor: 'mesa', to: address, reason: `${what}: sin correo automático por ${days} días`, at: now });
       this.deps.log.warn({ ticket: t.number, status }, 'dirección rebotada: se detiene el correo automático');
     }
   }

@@ -69,10 +69,7 @@ describe('loop budget', () => {
   });
 
   it('a hard bounce of our mail stops automatic mail to that address for a while, recorded on the case; a consultant answer still goes', async () => {
-    w = await mailWorld({}, { start: false });
-    const r = await w.ingest(rawMail({ from: 'nadie@empresa.com', subject: 'Error al exportar', body: 'Falla la exportación.' }));
-    await w.app.outbound.dispatcher.drain();
-    const conf = w.sink.to('nadie@empresa.com')[0];
+    const { w, r, conf } = await caseConfirmedTo('nadie@empresa.com', 'Error al exportar', 'Falla la exportación.');
     const toAna = w.sink.to('ana@mesa.test')[0];
     const dsn = hardBounce('nadie@empresa.com', conf);
     const bounced = await w.ingest(dsn);
@@ -87,10 +84,7 @@ describe('loop budget', () => {
   });
 
   it('a permanent failure that leaves the address alive (5.2.2 mailbox full) is recorded on the case, and automatic mail to it goes on', async () => {
-    w = await mailWorld({}, { start: false });
-    const r = await w.ingest(rawMail({ from: 'llena@empresa.com', subject: 'No imprime el reporte', body: 'No imprime.' }));
-    await w.app.outbound.dispatcher.drain();
-    const conf = w.sink.to('llena@empresa.com')[0];
+    const { w, r, conf } = await caseConfirmedTo('llena@empresa.com', 'No imprime el reporte', 'No imprime.');
     expect(await w.ingest(hardBounce('llena@empresa.com', conf, '5.2.2', 'Mailbox full'))).toMatchObject({ outcome: 'accepted', effect: 'system_note', ticketNumber: r.ticketNumber });
     const d = (await caseDetail(w.app.db, r.ticketNumber!, { includeInternal: true }))!;
     expect(d.events.find((e) => e.type === 'mail_undelivered')).toMatchObject({ to: 'llena@empresa.com' });
@@ -108,10 +102,7 @@ describe('loop budget', () => {
   });
 
   it('automatic mail enqueued before the bounce was recorded is held when its turn to be sent comes, not sent; a person\'s words still go', async () => {
-    w = await mailWorld({}, { start: false });
-    const r = await w.ingest(rawMail({ from: 'nadie@empresa.com', subject: 'No llega la factura', body: 'No recibo la factura.' }));
-    await w.app.outbound.dispatcher.drain();
-    const conf = w.sink.to('nadie@empresa.com')[0];
+    const { w, r, conf } = await caseConfirmedTo('nadie@empresa.com', 'No llega la factura', 'No recibo la factura.');
     // The consultant answers and closes before the bounce of the confirmation comes back: the answer and the
     // automatic closing notice wait in the outbox (not yet sent), then the bounce is recorded.
     await w.ingest(replyTo(w.sink.to('ana@mesa.test')[0], { from: 'ana@mesa.test', body: '/cerrar\nLa reenviamos a su otra casilla.' }));
@@ -123,6 +114,15 @@ describe('loop budget', () => {
     expect(d.events.find((e) => e.type === 'mail_held')).toMatchObject({ to: 'nadie@empresa.com', reason: 'rebote: rebote 5.1.1' });
   });
 });
+
+/** A new world (the suite's `w`, its dispatcher not started) where `from` opened a case and its confirmation was
+ * sent: the world, the case's result and that confirmation, for a bounce to name. */
+async function caseConfirmedTo(from: string, subject: string, body: string): Promise<{ w: MailWorld; r: Awaited<ReturnType<MailWorld['ingest']>>; conf: SinkMessage }> {
+  const world = (w = await mailWorld({}, { start: false }));
+  const r = await world.ingest(rawMail({ from, subject, body }));
+  await world.app.outbound.dispatcher.drain();
+  return { w: world, r, conf: world.sink.to(from)[0] };
+}
 
 /** After a hard bounce of nadie@empresa.com: once the outbox is drained, the customer has the confirmation and the
  * consultant's answer (`answer`), and the automatic closing notice is held with the bounce's reason. */

@@ -39,6 +39,25 @@ function untilOneWaitsOnALock(db: Knex, what: string): Promise<unknown> {
   return waitFor(what, async () => Number((await db.raw("select count(*) as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'")).rows[0].n) > 0, 10_000, 10);
 }
 
+/** A new mail from `who`@ferreteria.co, one organization with an open-case limit in the tests below. */
+const ferreteria = (who: string) => lifecycleMail({ From: `${who}@ferreteria.co`, To: 'soporte@mesa.test', Subject: `Consulta ${who}`, 'Message-ID': `<o-${who}@ferreteria.co>` }, `Consulta de ${who}.`);
+
+/**
+ * The first time `a` opens a case (inside its transaction, not yet committed), starts `other` and holds `a` there
+ * until some transaction waits on a lock, or `other` is done (were nothing to wait for). Returns `other`'s result.
+ */
+function whileOpeningACase(a: App, other: () => Promise<IngestResult>): () => Promise<IngestResult> | undefined {
+  let started: Promise<IngestResult> | undefined;
+  a.cases.addNotifier({
+    async onCaseEvent(_trx: Knex.Transaction, e: CaseEvent) {
+      if (e.type !== 'case_opened' || started) return;
+      started = other();
+      await Promise.race([untilOneWaitsOnALock(a.db, 'el otro correo esperando su turno'), started]);
+    },
+  });
+  return () => started;
+}
+
 const mail = (i: number) => Buffer.from(
   `From: Persona ${i} <p${i}@org${i % 7}.co>\r\nTo: soporte@mesa.test\r\nSubject: Problema ${i}\r\nMessage-ID: <scale-${i}@x>\r\n` +
   `MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nNo funciona el módulo ${i}.\r\n`, 'utf8');
@@ -201,45 +220,29 @@ describe.runIf(await pgReachable())('several instances on one PostgreSQL', () =>
 
   it('two instances opening cases for one organization at its open-case limit count in turn: the second mail is held, not a case over the limit', async () => {
     const [a, b] = await instances('mesa_orgl', 2, { MAX_OPEN_CASES_PER_ORG: '1' });
-    const fresh = (k: string) => lifecycleMail({ From: `${k}@ferreteria.co`, To: 'soporte@mesa.test', Subject: `Consulta ${k}`, 'Message-ID': `<o-${k}@ferreteria.co>` }, `Consulta de ${k}.`);
     // A's case is opened but not committed when B's mail from the same organization comes in; A commits only once
     // B is waiting on a lock.
-    let second: ReturnType<typeof b.ingest.ingest> | undefined;
-    a.cases.addNotifier({
-      async onCaseEvent(_trx: Knex.Transaction, e: CaseEvent) {
-        if (e.type !== 'case_opened' || second) return;
-        second = b.ingest.ingest(fresh('beto'), { kind: 'stdin' });
-        await untilOneWaitsOnALock(a.db, 'el segundo correo esperando su turno');
-      },
-    });
-    expect(await a.ingest.ingest(fresh('ana'), { kind: 'stdin' })).toMatchObject({ outcome: 'accepted', effect: 'new_case' });
-    expect(await second).toMatchObject({ outcome: 'accepted', effect: 'held', reason: 'over_limit' });
+    const second = whileOpeningACase(a, () => b.ingest.ingest(ferreteria('beto'), { kind: 'stdin' }));
+    expect(await a.ingest.ingest(ferreteria('ana'), { kind: 'stdin' })).toMatchObject({ outcome: 'accepted', effect: 'new_case' });
+    expect(await second()).toMatchObject({ outcome: 'accepted', effect: 'held', reason: 'over_limit' });
     expect(Number((await a.db('tickets').whereNot({ stage: 'cerrado' }).count({ n: '*' }))[0].n)).toBe(1);
   });
 
   it('a held request released by the jobs while another instance takes a new mail from the same organization: they count in turn, one case open', async () => {
     let now = at('2026-11-23T08:00');
     const [a, b] = await instances('mesa_orgr', 2, { MAX_OPEN_CASES_PER_ORG: '1', HELD_REQUESTS_AUTO_OPEN: 'true', TRUSTED_AUTHSERV_IDS: 'mx.mesa.test' }, () => now);
-    const fresh = (k: string) => lifecycleMail({ From: `${k}@ferreteria.co`, To: 'soporte@mesa.test', Subject: `Consulta ${k}`, 'Message-ID': `<r-${k}@ferreteria.co>` }, `Consulta de ${k}.`);
-    expect(await a.ingest.ingest(fresh('ana'), { kind: 'stdin' })).toMatchObject({ effect: 'new_case' });
-    expect(await a.ingest.ingest(fresh('beto'), { kind: 'stdin' })).toMatchObject({ effect: 'held', reason: 'over_limit' });
+    expect(await a.ingest.ingest(ferreteria('ana'), { kind: 'stdin' })).toMatchObject({ effect: 'new_case' });
+    expect(await a.ingest.ingest(ferreteria('beto'), { kind: 'stdin' })).toMatchObject({ effect: 'held', reason: 'over_limit' });
     now = at('2026-11-23T10:00');
     expect(await a.ingest.ingest(consultantReply('ana@mesa.test', 1, 'cierre-1@mesa.test', '/cerrar\n\nResuelto.'), { kind: 'stdin' })).toMatchObject({ effect: 'follow_up' });
     expect((await a.db('tickets').where({ number: 1 }).first()).stage).toBe('cerrado');
     // A's jobs open Beto's held request as a case; before they commit, Carla's new mail reaches B. A commits once B
     // waits on a lock (or, were the release not to take the organization's turn, once B is done).
-    let third: ReturnType<typeof b.ingest.ingest> | undefined;
-    a.cases.addNotifier({
-      async onCaseEvent(_trx: Knex.Transaction, e: CaseEvent) {
-        if (e.type !== 'case_opened' || third) return;
-        third = b.ingest.ingest(fresh('carla'), { kind: 'stdin' });
-        await Promise.race([untilOneWaitsOnALock(a.db, 'el correo nuevo esperando su turno'), third]);
-      },
-    });
+    const third = whileOpeningACase(a, () => b.ingest.ingest(ferreteria('carla'), { kind: 'stdin' }));
     const report = await jobsAt(a, '2026-11-23T11:00');
     expect(report.errors).toEqual([]);
     expect(report.released).toHaveLength(1);
-    expect(await third).toMatchObject({ outcome: 'accepted', effect: 'held', reason: 'over_limit' });
+    expect(await third()).toMatchObject({ outcome: 'accepted', effect: 'held', reason: 'over_limit' });
     expect(await a.db('tickets').whereNot({ stage: 'cerrado' }).select('requester')).toEqual([{ requester: 'beto@ferreteria.co' }]);
   });
 });

@@ -46,13 +46,14 @@ export async function openTicketsOf(db: Db, organization: string): Promise<Ticke
 const ORGANIZATION_LOCK_CLASS = 0x4d65734f; // "MesO"
 
 /**
- * Takes the organization's turn until the caller's transaction ends, before its open cases are counted against
- * its limit (PostgreSQL: a transaction-level advisory lock; SQLite has one writer at a time). Two instances opening
- * a case for the same organization, or releasing one of its held requests, then count one after the other, and the
- * limit holds.
+ * The organization's open cases, counted against its limit in its turn: the organization is locked until the
+ * caller's transaction ends (PostgreSQL: a transaction-level advisory lock; SQLite has one writer at a time). Two
+ * instances opening a case for the same organization, or releasing one of its held requests, then count one after
+ * the other, and the limit holds.
  */
-export async function lockOrganization(trx: Db, organization: string): Promise<void> {
+export async function countOpenTicketsInTurn(trx: Db, organization: string): Promise<number> {
   if (isPostgres(trx)) await trx.raw('select pg_advisory_xact_lock(?, hashtext(?))', [ORGANIZATION_LOCK_CLASS, organization]);
+  return countOpenTicketsOf(trx, organization);
 }
 
 export async function countOpenTicketsOf(db: Db, organization: string): Promise<number> {

@@ -126,7 +126,8 @@ export async function claimDue(db: Knex, p: { now: number; limit: number; owner:
       await trx('outbox').where({ id: h.id }).update({ state: 'held', held_reason: h.reason, lease_until: null, claimed_by: null });
       if (h.ticketId !== undefined) await insertEvent(trx, { ticketId: h.ticketId, type: 'mail_held', actor: 'mesa', to: h.recipient, reason: h.reason, at: p.now, data: { kind: h.kind } });
     }
-    const send = ids.filter((id) => !held.some((h) => h.id === id));
+    const heldIds = new Set(held.map((h) => h.id));
+    const send = ids.filter((id) => !heldIds.has(id));
     if (!send.length) return { due: [], held };
     await trx('outbox').whereIn('id', send).update({ state: 'sending', lease_until: p.now + p.leaseMs, claimed_by: p.owner, attempts: trx.raw('attempts + 1') });
     return { due: (await trx('outbox').whereIn('id', send).orderBy('id')).map(toOutboxRow), held };
