@@ -19,6 +19,8 @@ import { startBenchSink, type BenchSink } from './sink.ts';
  *   --latency K      mails appended one at a time (default 40)  --growth G    mails per growth run (default min(N, 2000))
  *   --seeds a,b,c    cases already in the database for the growth runs (default 0,10000,100000)
  *   --growth-rounds R  runs of each growth level, interleaved; the median counts (default 3)
+ *   --ingest-rounds R  rounds of the ingest pair (the limit, then Mesa, on the same mails); the round with the
+ *                      median ratio counts (default 3)
  *   --big-mb X       attachment size for the memory figure (default 25)
  *   --database-url   postgres://… to measure on PostgreSQL (default: $DATABASE_URL, else SQLite)
  *   --only a,b       run only these parts: ingest,notify,latency,memory,growth,startup
@@ -30,7 +32,7 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 const { values: flags } = parseArgs({
   options: {
     mails: { type: 'string', default: '5000' }, notify: { type: 'string', default: '2000' }, latency: { type: 'string', default: '40' },
-    growth: { type: 'string' }, seeds: { type: 'string', default: '0,10000,100000' }, 'growth-rounds': { type: 'string', default: '3' }, 'big-mb': { type: 'string', default: '25' },
+    growth: { type: 'string' }, seeds: { type: 'string', default: '0,10000,100000' }, 'growth-rounds': { type: 'string', default: '3' }, 'ingest-rounds': { type: 'string', default: '3' }, 'big-mb': { type: 'string', default: '25' },
     'database-url': { type: 'string' }, only: { type: 'string' }, out: { type: 'string', default: 'tests/.artifacts/bench.json' }, compare: { type: 'string' },
   },
 });
@@ -40,6 +42,7 @@ const K = Number(flags.latency);
 const G = Number(flags.growth ?? Math.min(N, 2000));
 const SEEDS = flags.seeds!.split(',').map(Number);
 const ROUNDS = Number(flags['growth-rounds']);
+const INGEST_ROUNDS = Math.max(1, Number(flags['ingest-rounds']));
 const BIG = Math.round(Number(flags['big-mb']) * 1_000_000);
 const DATABASE_URL = flags['database-url'] ?? process.env.DATABASE_URL ?? '';
 const PG = /^postgres(ql)?:\/\//.test(DATABASE_URL);
@@ -58,13 +61,22 @@ async function main() {
   try {
     const imap = (folder: string): ImapTarget => ({ host: dovecot.host, port: dovecot.port, user: 'support', password: dovecot.users.support.password, folder });
     if (wants('ingest') || wants('memory')) {
+      // The pair runs INGEST_ROUNDS times on the same folder (neither moves the mails; each Mesa starts from an empty
+      // database): on the 2-core machines this runs on, one pair's ratio ranged 0.28–0.46× from one run to the next
+      // (README "Rendimiento"), and the median of a few pairs moves far less than one pair.
       await fill(dovecot, 'bench', generateMails(N, { seed: 'bench' }).map((m) => m.raw));
-      const bare = await child<PhaseResult>({ phase: 'bare-ingest', imap: imap('bench'), expected: N });
-      const mesa = await child<PhaseResult>({ phase: 'mesa-ingest', imap: imap('bench'), expected: N, mesa: await mesaDb('ingest') });
-      json.ingest = { bare, mesa };
+      const rounds: Array<{ bare: PhaseResult; mesa: PhaseResult; ratio: number }> = [];
+      for (let round = 0; round < INGEST_ROUNDS; round++) {
+        const bare = await child<PhaseResult>({ phase: 'bare-ingest', imap: imap('bench'), expected: N });
+        const mesa = await child<PhaseResult>({ phase: 'mesa-ingest', imap: imap('bench'), expected: N, mesa: await mesaDb(`ingest${round}`) });
+        rounds.push({ bare, mesa, ratio: mesa.rate / bare.rate });
+      }
+      const { bare, mesa, ratio } = [...rounds].sort((a, b) => a.ratio - b.ratio)[Math.floor((rounds.length - 1) / 2)];
+      const ratios = rounds.map((r) => r.ratio.toFixed(2)).join(' / ');
+      console.error(`  ingest: Mesa / limit by round ${ratios}; the median counts (${ratio.toFixed(2)}×)`);
+      json.ingest = { bare, mesa, ratio, rounds: rounds.map((r) => ({ bare: r1(r.bare.rate), mesa: r1(r.mesa.rate), ratio: Math.round(r.ratio * 1000) / 1000 })) };
       if (wants('ingest')) {
-        const ratio = mesa.rate / bare.rate;
-        rows.push({ figure: 'ingest (mails/s)', mesa: r1(mesa.rate), limit: r1(bare.rate), ratio, target: PG ? '(SQLite ≥ 0.6×)' : '≥ 0.6× limit', ok: PG ? undefined : ratio >= 0.6, unit: 'mails/s', note: `MailboxPoller path; CPU per mail ${cpuPerMail(mesa)} vs ${cpuPerMail(bare)} ms` });
+        rows.push({ figure: 'ingest (mails/s)', mesa: r1(mesa.rate), limit: r1(bare.rate), ratio, target: PG ? '(SQLite ≥ 0.6×)' : '≥ 0.6× limit', ok: PG ? undefined : ratio >= 0.6, unit: 'mails/s', note: `MailboxPoller path; the round with the median ratio of ${ratios}; CPU per mail ${cpuPerMail(mesa)} vs ${cpuPerMail(bare)} ms` });
       }
       if (wants('memory')) rows.push({ figure: `peak RSS ingesting ${N} mails`, mesa: mesa.peakRssMb, limit: bare.peakRssMb, target: '—', unit: 'MB' });
     }
@@ -107,7 +119,7 @@ async function main() {
     await dropBenchDatabases();
   }
   json.table = rows;
-  json.meta = { date: new Date().toISOString(), cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, node: process.versions.node, database: PG ? 'postgresql' : 'sqlite', N, M, K, G, seeds: SEEDS, growthRounds: ROUNDS, bigBytes: BIG, seconds: Math.round((Date.now() - started) / 1000) };
+  json.meta = { date: new Date().toISOString(), cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, node: process.versions.node, database: PG ? 'postgresql' : 'sqlite', N, M, K, G, seeds: SEEDS, growthRounds: ROUNDS, ingestRounds: INGEST_ROUNDS, bigBytes: BIG, seconds: Math.round((Date.now() - started) / 1000) };
   printTable();
   if (flags.compare) printComparison(flags.compare);
   const out = path.resolve(ROOT, flags.out!);
