@@ -18,7 +18,7 @@ import { startBenchSink, type BenchSink } from './sink.ts';
  *   --mails N        small mails ingested (default 5000)        --notify M    confirmations sent (default 2000)
  *   --latency K      mails appended one at a time (default 40)  --growth G    mails per growth run (default min(N, 2000))
  *   --seeds a,b,c    cases already in the database for the growth runs (default 0,10000,100000)
- *   --growth-rounds R  runs of each growth level, interleaved; the median counts (default 3)
+ *   --growth-rounds R  runs of each growth level, interleaved; the median counts (default 5)
  *   --ingest-rounds R  rounds of the ingest pair (the limit, then Mesa, on the same mails); the round with the
  *                      median ratio counts (default 3)
  *   --big-mb X       attachment size for the memory figure (default 25)
@@ -32,7 +32,7 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 const { values: flags } = parseArgs({
   options: {
     mails: { type: 'string', default: '5000' }, notify: { type: 'string', default: '2000' }, latency: { type: 'string', default: '40' },
-    growth: { type: 'string' }, seeds: { type: 'string', default: '0,10000,100000' }, 'growth-rounds': { type: 'string', default: '3' }, 'ingest-rounds': { type: 'string', default: '3' }, 'big-mb': { type: 'string', default: '25' },
+    growth: { type: 'string' }, seeds: { type: 'string', default: '0,10000,100000' }, 'growth-rounds': { type: 'string', default: '5' }, 'ingest-rounds': { type: 'string', default: '3' }, 'big-mb': { type: 'string', default: '25' },
     'database-url': { type: 'string' }, only: { type: 'string' }, out: { type: 'string', default: 'tests/.artifacts/bench.json' }, compare: { type: 'string' },
   },
 });
