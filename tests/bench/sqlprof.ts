@@ -12,6 +12,8 @@ const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mesa-sqlprof-'));
 const config = loadConfig({ ...MESA_ENV, DATA_DIR: dataDir, ...(process.env.PARSE_WORKER ? { PARSE_WORKER: process.env.PARSE_WORKER } : {}) });
 const logger = pino({ level: 'info' }, pino.destination({ dest: '/dev/null', sync: false }));
 const app = await createApp(config, logger);
+// SEED=100000: that many cases already in the database, as the bench's growth runs (tests/bench/seed.ts).
+if (process.env.SEED) await (await import('./seed.ts')).seedCases(app.db, Number(process.env.SEED));
 const stats = new Map<string, { n: number; ms: number }>();
 const started = new Map<string, number>();
 app.db.on('query', (q: any) => started.set(q.__knexQueryUid, performance.now()));
@@ -20,7 +22,7 @@ import Database from 'better-sqlite3';
 const probe = new Database(':memory:'); const SP = Object.getPrototypeOf(probe.prepare('select 1'));
 const native = new Map<string, { n: number; ms: number }>();
 for (const m of ['run', 'all', 'get']) { const orig = SP[m]; SP[m] = function (...a: unknown[]) { const t = performance.now(); try { return orig.apply(this, a); } finally { const k = String(this.source).slice(0, 70); const s = native.get(k) ?? { n: 0, ms: 0 }; s.n++; s.ms += performance.now() - t; native.set(k, s); } }; }
-const mails = generateMails(N);
+const mails = generateMails(N, { base: Number(process.env.SEED ?? 0) });
 const t0 = performance.now();
 const slices = await ingestInBatches(app, mails.map((m) => m.raw));
 const ms = performance.now() - t0;
