@@ -27,6 +27,7 @@ const DB_AGNOSTIC = [
   'tests/inbound/quotes.test.ts', 'tests/inbound/parse.test.ts', 'tests/outbound/templates.test.ts',
   'tests/web/healthz-readiness.test.ts', 'tests/corpus/**', 'tests/scale/**', 'tests/inbound/content-hash.test.ts',
   'tests/cli/demo.test.ts', // the demo is the embedded SQLite default by definition
+  'tests/cli/sqlite-statistics.test.ts', // SQLite's own planner statistics
   'tests/outbound/ids-derived.test.ts', 'tests/bench/compare.test.ts',
 ];
 

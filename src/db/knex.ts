@@ -112,3 +112,17 @@ export async function syncCommitted(db: Knex): Promise<void> {
 export function isPostgres(db: Db): boolean {
   return db.client.config.client === 'pg';
 }
+
+/**
+ * True when an SQLite database holds STAT4 samples (`sqlite_stat4`, written by ANALYZE or PRAGMA optimize: Mesa
+ * never runs either). better-sqlite3 is built with SQLITE_ENABLE_STAT4, and with those samples SQLite plans an
+ * indexed lookup again each time the value bound to it changes (sqlite3_prepare_v2's documentation). The ingest makes
+ * such lookups for every mail: its duplicate check cost 97–120 µs instead of 19–21 µs on a database of 100,000
+ * cases (`SEED=100000 npx tsx tests/bench/sqlprof.ts`, README "Rendimiento"). `mesa start` warns about it.
+ */
+export async function hasStat4Samples(db: Knex): Promise<boolean> {
+  if (db.client.config.client !== 'better-sqlite3') return false;
+  const table = await db('sqlite_master').where({ type: 'table', name: 'sqlite_stat4' }).first('name');
+  if (!table) return false;
+  return Boolean(await db('sqlite_stat4').first('tbl'));
+}
