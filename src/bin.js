@@ -1,37 +1,8 @@
 #!/usr/bin/env node
-// The `mesa` executable. Mesa is written in TypeScript and there is no build step between a checkout and a
-// working command: the first run bundles src/ with esbuild (the compiler tsx itself uses) into
-// node_modules/.cache/mesa/<hash of the sources and the lockfile>/, and later runs import that. Loading ~100 modules
-// one by one through tsx's loader thread made `mesa start` take 2-3 s to answer /healthz on a loaded 2-core machine.
-// The bundle holds the pure-JavaScript packages too (see EXTERNAL for the ones that stay outside): Node 20 then
-// compiles a few large files instead of resolving, reading and wrapping ~900 package files one by one, which took
-// `mesa start` to /healthz from ~1.4 s to ~0.9 s (`npm run bench`, README "Rendimiento"). Anything that stops the
-// bundle (a read-only node_modules, esbuild missing, a package esbuild cannot bundle) falls back to running the
-// sources through tsx, as before. MESA_NO_BUNDLE=1 forces that path.
-import crypto from 'node:crypto';
-import fs from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-
-const SRC = path.dirname(fileURLToPath(import.meta.url));
-const ROOT = path.dirname(SRC);
-
-/**
- * Packages left outside the bundle, loaded from node_modules at run time: native addons (better-sqlite3, pg's
- * optional pg-native), knex's drivers for databases Mesa does not use (not installed), packages Mesa loads by name
- * on first need (mjml, date-holidays, mailauth's DKIM header parser: see their createRequire calls), the TypeScript
- * loader and esbuild themselves, and pino, whose worker-thread transports find their files next to the package.
- */
-const EXTERNAL = [
-  'better-sqlite3', 'pg', 'pg-native', 'pg-query-stream', 'sqlite3', '@vscode/sqlite3', 'mysql', 'mysql2', 'mariadb', 'mariadb/*',
-  'oracledb', 'tedious', 'mjml', 'mjml/*', 'date-holidays', 'mailauth', 'mailauth/*', 'tsx', 'tsx/*', 'esbuild', 'pino',
-  'thread-stream',
-];
-
-/** Registers tsx's loader (once): the fallback path, and the migrations (TypeScript files loaded by name). */
-let tsx;
-const loadTypeScript = () => (tsx ??= import('tsx/esm/api').then((m) => m.register()));
-globalThis[Symbol.for('mesa.loadTypeScript')] = loadTypeScript;
+// The `mesa` executable: runs the esbuild bundle of src/ (src/bundle.js says why, and how it is built and cached).
+// Anything that stops the bundle (a read-only node_modules, esbuild missing, a package esbuild cannot bundle) falls
+// back to running the sources through tsx, as before. MESA_NO_BUNDLE=1 forces that path.
+import { cachedBundle, loadTypeScript, runBundle } from './bundle.js';
 
 const bundle = process.env.MESA_NO_BUNDLE ? undefined : await cachedBundle().catch((err) => {
   // Still works (through tsx), only slower to start: say so once, so that a bundle that stopped building is seen.
@@ -39,76 +10,8 @@ const bundle = process.env.MESA_NO_BUNDLE ? undefined : await cachedBundle().cat
   return undefined;
 });
 if (bundle) {
-  // Where the bundle's other entry points are: the mail parse thread (src/inbound/parse-thread.ts).
-  globalThis[Symbol.for('mesa.bundleDir')] = path.dirname(bundle);
-  await import(pathToFileURL(bundle).href);
+  await runBundle(bundle, 'cli.mjs');
 } else {
   await loadTypeScript();
   await import('./cli.ts');
-}
-
-async function cachedBundle() {
-  const files = listSources(SRC).sort();
-  const hash = crypto.createHash('sha256');
-  const lockfile = path.join(ROOT, 'package-lock.json');
-  // The packages are inside the bundle: a changed lockfile (npm install of another version) is a new bundle.
-  for (const f of [...files, path.join(ROOT, 'tsconfig.json'), path.join(ROOT, 'package.json'), ...(fs.existsSync(lockfile) ? [lockfile] : [])]) {
-    hash.update(path.relative(ROOT, f)).update('\0');
-    hash.update(fs.readFileSync(f)).update('\0');
-  }
-  const dir = path.join(ROOT, 'node_modules', '.cache', 'mesa');
-  const out = path.join(dir, hash.digest('hex').slice(0, 20));
-  const entry = path.join(out, 'cli.mjs');
-  if (!fs.existsSync(entry)) {
-    const esbuild = await import('esbuild');
-    fs.mkdirSync(dir, { recursive: true });
-    // Bundles of earlier sources go once a day old (a running `mesa start` has loaded its chunks by then), and
-    // leftovers of interrupted builds with them.
-    for (const old of fs.readdirSync(dir)) {
-      const p = path.join(dir, old);
-      if (Date.now() - fs.statSync(p).mtimeMs > 86_400_000) fs.rmSync(p, { recursive: true, force: true });
-    }
-    // Built under a private name and renamed: two processes starting together never import half a bundle.
-    const tmp = path.join(dir, `tmp-${process.pid}-${crypto.randomBytes(4).toString('hex')}`);
-    try {
-      await esbuild.build({
-        entryPoints: { cli: path.join(SRC, 'cli.ts'), 'parse-worker': path.join(SRC, 'inbound', 'parse-worker.ts') }, outdir: tmp, outExtension: { '.js': '.mjs' },
-        // Splitting keeps each `await import()` of src/ a chunk of its own, so a command loads only what it uses
-        // (in one file, every package any command imports would load on every run).
-        bundle: true, splitting: true, platform: 'node', format: 'esm', target: 'node20', external: EXTERNAL,
-        // CommonJS packages inside an ES module bundle still `require()` Node's modules and the EXTERNAL packages.
-        banner: { js: "import { createRequire as __mesaRequire } from 'node:module'; const require = __mesaRequire(import.meta.url);" },
-        // Less to parse at start-up; names are kept, and stack traces name src/ files and lines (source maps), as
-        // they did under tsx.
-        minifyWhitespace: true, minifySyntax: true, sourcemap: 'linked', sourcesContent: false, logLevel: 'silent',
-        plugins: [keepModuleUrls()],
-      });
-      fs.renameSync(tmp, out);
-    } catch (err) {
-      fs.rmSync(tmp, { recursive: true, force: true });
-      if (!fs.existsSync(entry)) throw err; // else another process finished the same bundle first
-    }
-  }
-  process.setSourceMapsEnabled(true);
-  return entry;
-}
-
-function listSources(dir) {
-  return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
-    const p = path.join(dir, e.name);
-    return e.isDirectory() ? listSources(p) : /\.(ts|js|json)$/.test(e.name) ? [p] : [];
-  });
-}
-
-/** Each module keeps its own `import.meta.url` (they find templates/, migrations/ and each other's files from it). */
-function keepModuleUrls() {
-  return {
-    name: 'keep-module-urls',
-    setup(build) {
-      build.onLoad({ filter: /\.ts$/ }, async (args) => {
-        const source = await fs.promises.readFile(args.path, 'utf8');
-        return { contents: source.replaceAll('import.meta.url', JSON.stringify(pathToFileURL(args.path).href)), loader: 'ts' };
-      });
-    },
-  };
 }
