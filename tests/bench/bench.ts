@@ -10,6 +10,7 @@ import { startDovecot, type Dovecot } from '../support/dovecot.ts';
 import { compareTables } from './compare.ts';
 import { generateMails, mailWithAttachment } from './corpus.ts';
 import { MESA_ENV, type ImapTarget, type PhaseResult } from './phases.ts';
+import { RUNTIME, runChild } from './runner.ts';
 import { startBenchSink, type BenchSink } from './sink.ts';
 
 /**
@@ -55,7 +56,7 @@ const json: Record<string, unknown> = {};
 
 async function main() {
   const started = Date.now();
-  console.error(`mesa bench: N=${N} M=${M} K=${K} G=${G} seeds=${SEEDS.join('/')} db=${PG ? 'postgresql' : 'sqlite'} — ${os.cpus().length} CPU, Node ${process.versions.node}`);
+  console.error(`mesa bench: N=${N} M=${M} K=${K} G=${G} seeds=${SEEDS.join('/')} db=${PG ? 'postgresql' : 'sqlite'} runtime=${RUNTIME} — ${os.cpus().length} CPU, Node ${process.versions.node}`);
   const dovecot = await startDovecot({ users: ['support'] });
   const sink = await startBenchSink();
   try {
@@ -67,8 +68,8 @@ async function main() {
       await fill(dovecot, 'bench', generateMails(N, { seed: 'bench' }).map((m) => m.raw));
       const rounds: Array<{ bare: PhaseResult; mesa: PhaseResult; ratio: number }> = [];
       for (let round = 0; round < INGEST_ROUNDS; round++) {
-        const bare = await child<PhaseResult>({ phase: 'bare-ingest', imap: imap('bench'), expected: N });
-        const mesa = await child<PhaseResult>({ phase: 'mesa-ingest', imap: imap('bench'), expected: N, mesa: await mesaDb(`ingest${round}`) });
+        const bare = await runChild<PhaseResult>({ phase: 'bare-ingest', imap: imap('bench'), expected: N });
+        const mesa = await runChild<PhaseResult>({ phase: 'mesa-ingest', imap: imap('bench'), expected: N, mesa: await mesaDb(`ingest${round}`) });
         rounds.push({ bare, mesa, ratio: mesa.rate / bare.rate });
       }
       const { bare, mesa, ratio } = [...rounds].sort((a, b) => a.ratio - b.ratio)[Math.floor((rounds.length - 1) / 2)];
@@ -94,7 +95,7 @@ async function main() {
       for (const seed of SEEDS) await fill(dovecot, `growth${seed}`, generateMails(G, { base: seed, seed: `g${seed}` }).map((m) => m.raw));
       for (let round = 0; round < ROUNDS; round++) {
         for (const seed of SEEDS) {
-          (runs[seed] ??= []).push(await child<PhaseResult>({ phase: 'mesa-ingest', imap: imap(`growth${seed}`), expected: G, mesa: await mesaDb(`g${seed}r${round}`), seed }));
+          (runs[seed] ??= []).push(await runChild<PhaseResult>({ phase: 'mesa-ingest', imap: imap(`growth${seed}`), expected: G, mesa: await mesaDb(`g${seed}r${round}`), seed }));
         }
       }
       const growth: Record<string, PhaseResult> = {};
@@ -119,7 +120,7 @@ async function main() {
     await dropBenchDatabases();
   }
   json.table = rows;
-  json.meta = { date: new Date().toISOString(), cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, node: process.versions.node, database: PG ? 'postgresql' : 'sqlite', N, M, K, G, seeds: SEEDS, growthRounds: ROUNDS, ingestRounds: INGEST_ROUNDS, bigBytes: BIG, seconds: Math.round((Date.now() - started) / 1000) };
+  json.meta = { date: new Date().toISOString(), cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, node: process.versions.node, database: PG ? 'postgresql' : 'sqlite', runtime: RUNTIME, N, M, K, G, seeds: SEEDS, growthRounds: ROUNDS, ingestRounds: INGEST_ROUNDS, bigBytes: BIG, seconds: Math.round((Date.now() - started) / 1000) };
   printTable();
   if (flags.compare) printComparison(flags.compare);
   const out = path.resolve(ROOT, flags.out!);
@@ -131,10 +132,10 @@ async function main() {
 async function laterParts(dovecot: Dovecot, sink: BenchSink, imap: (folder: string) => ImapTarget): Promise<void> {
   if (wants('notify')) {
     sink.reset();
-    const mesa = await child<PhaseResult>({ phase: 'mesa-notify', smtp: { host: sink.host, port: sink.port }, count: M, mesa: await mesaDb('notify') });
+    const mesa = await runChild<PhaseResult>({ phase: 'mesa-notify', smtp: { host: sink.host, port: sink.port }, count: M, mesa: await mesaDb('notify') });
     sink.reset();
     const sample = mesa.extra!.sample as { subject: string; html: string; text: string };
-    const bare = await child<PhaseResult>({ phase: 'bare-send', smtp: { host: sink.host, port: sink.port }, count: mesa.count, sample, poolSize: mesa.extra!.poolSize });
+    const bare = await runChild<PhaseResult>({ phase: 'bare-send', smtp: { host: sink.host, port: sink.port }, count: mesa.count, sample, poolSize: mesa.extra!.poolSize });
     delete mesa.extra!.sample;
     json.notify = { bare, mesa };
     const ratio = mesa.rate / bare.rate;
@@ -346,34 +347,6 @@ async function dropBenchDatabases(): Promise<void> {
   }
 }
 
-/** Runs one measurement in its own Node process and returns what it printed. */
-function child<T>(job: Record<string, unknown>): Promise<T> {
-  const label = `${job.phase}${job.seed !== undefined ? `(${job.seed})` : ''}`;
-  process.stderr.write(`  ${label} …`);
-  return new Promise((resolve, reject) => {
-    // BENCH_CPU_PROF=<phase> writes a V8 CPU profile of that phase under tests/.artifacts/prof (open it in Chrome).
-    const prof = process.env.BENCH_CPU_PROF === job.phase ? ['--cpu-prof', `--cpu-prof-dir=${path.join(ROOT, 'tests/.artifacts/prof')}`] : [];
-    // BENCH_NODE_FLAGS="--trace-gc …" passes Node/V8 flags to every measured child (to look, not to measure).
-    const extra = process.env.BENCH_NODE_FLAGS?.split(/\s+/).filter(Boolean) ?? [];
-    const p = spawn(process.execPath, [...extra, ...prof, '--import', 'tsx', path.join(ROOT, 'tests/bench/child.ts'), JSON.stringify(job)], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    p.stdout.on('data', (d) => (out += d));
-    p.stderr.on('data', (d) => (err += d));
-    p.on('exit', (code) => {
-      if (extra.length) fs.writeFileSync(path.join(ROOT, `tests/.artifacts/${label}.log`), out + err);
-      const line = out.split('\n').find((l) => l.startsWith('@@RESULT '));
-      if (code !== 0 || !line) return reject(new Error(`${label} falló (${code}):\n${err.slice(-3000)}`));
-      const result = JSON.parse(line.slice(9));
-      const c = result.extra?.cpu;
-      const main = c?.main ? `; hilo principal: en un núcleo ${c.main.runningMs} ms, esperando núcleo ${c.main.waitingForCoreMs} ms, dormido ${c.main.asleepMs} ms` : '';
-      const cpu = c ? ` CPU ${c.processCores} núcleos (máquina ${c.machineCores}; ms por hilo: ${Object.entries(c.threadMs ?? {}).filter(([, ms]) => Number(ms) > 0).map(([n, ms]) => `${n} ${ms}`).join(', ')}${main})` : '';
-      process.stderr.write(` ${result.rate ? `${r1(result.rate)}/s` : ''} ${result.peakRssMb ? `${result.peakRssMb} MB` : ''}${cpu}\n`);
-      resolve(result);
-    });
-  });
-}
-
 const r1 = (n: number) => Math.round(n * 10) / 10;
 
 /** CPU time per mail, all the process's threads (PhaseResult.extra.cpu): what a 2-core machine has to give. */
@@ -389,7 +362,7 @@ function printTable(): void {
     r.target, r.ok === undefined ? '' : r.ok ? 'yes' : 'NO',
   ]);
   console.log(markdownTable(head, body));
-  console.log(`\n${os.cpus().length} CPU (${os.cpus()[0]?.model ?? '?'}), Node ${process.versions.node}, ${PG ? 'PostgreSQL' : 'SQLite'}`);
+  console.log(`\n${os.cpus().length} CPU (${os.cpus()[0]?.model ?? '?'}), Node ${process.versions.node}, ${PG ? 'PostgreSQL' : 'SQLite'}; measured processes: ${RUNTIME === 'bundle' ? 'the esbuild bundle, as `mesa start` runs' : 'tsx (BENCH_RUNTIME=tsx: not what `mesa start` runs)'}`);
 }
 
 /** --compare: this run's figures beside an earlier run's (its JSON), with the change. */

@@ -1,6 +1,10 @@
 import { bareIngest, bareSend, mesaIngest, mesaNotify } from './phases.ts';
 
-/** Child-process entry: `node --import tsx tests/bench/child.ts '<json>'`; prints one JSON line (the result). */
+/**
+ * A measured process (tests/bench/runner.ts): runs one phase and prints one JSON line, the result, with the runtime it
+ * ran under: "bundle" (esbuild, as `mesa start` runs; tests/bench/launch.js) or "tsx" (BENCH_RUNTIME=tsx).
+ */
+const runtime = (globalThis as Record<symbol, unknown>)[Symbol.for('mesa.bundleDir')] ? 'bundle' : 'tsx';
 const job = JSON.parse(process.argv[2]);
 const run: Record<string, () => Promise<unknown>> = {
   'bare-ingest': () => bareIngest(job.imap, job.expected),
@@ -10,7 +14,7 @@ const run: Record<string, () => Promise<unknown>> = {
 };
 try {
   const result = await run[job.phase]();
-  process.stdout.write(`\n@@RESULT ${JSON.stringify(result)}\n`);
+  process.stdout.write(`\n@@RESULT ${JSON.stringify({ ...(result as object), runtime })}\n`);
   process.exit(0);
 } catch (err) {
   process.stderr.write(`${(err as Error).stack}\n`);

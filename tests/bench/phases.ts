@@ -37,7 +37,8 @@ export async function ingestInBatches(app: { ingest: { ingestMany(items: Array<{
 
 export interface ImapTarget { host: string; port: number; user: string; password: string; folder: string }
 
-export interface PhaseResult { ms: number; count: number; rate: number; peakRssMb: number; extra?: Record<string, unknown> }
+/** `runtime`: what ran the measured process (tests/bench/runner.ts): the esbuild bundle `mesa start` runs, or tsx. */
+export interface PhaseResult { ms: number; count: number; rate: number; peakRssMb: number; runtime?: 'bundle' | 'tsx'; extra?: Record<string, unknown> }
 
 export const peakRssMb = () => Math.round(process.resourceUsage().maxRSS / 1024);
 
