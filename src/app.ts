@@ -55,8 +55,8 @@ export async function createApp(config: Config, logger: Logger, opts: { migrate?
 }
 
 /**
- * The `mesa` command runs a bundle of src/ without tsx's loader (src/bin.js), but migrations are TypeScript files
- * loaded by name: when one is pending, the loader is registered first (bin.js leaves the hook). Node remembers a
+ * The `mesa` command runs a bundle of src/ without tsx's loader (src/bundle.js), but migrations are TypeScript files
+ * loaded by name: when one is pending, the loader is registered first (src/bundle.js leaves the hook). Node remembers a
  * failed import, so this must come before the attempt, not after it.
  */
 async function migrate(db: Knex): Promise<string[]> {

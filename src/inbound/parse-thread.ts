@@ -236,8 +236,9 @@ export class ParseThread implements MailParser {
 }
 
 /**
- * Under `mesa` (src/bin.js) the thread runs the bundle's own parse-worker.mjs; under tsx or vitest, the TypeScript
- * source, with tsx's loader registered inside the thread first (a worker does not inherit it).
+ * Under a bundle of src/bundle.js (`mesa`, the bench's measured processes) the thread runs that bundle's own
+ * parse-worker.mjs; under tsx or vitest, the TypeScript source, with tsx's loader registered inside the thread first
+ * (a worker does not inherit it).
  */
 function startWorker(blobRoot: string, override?: URL): Worker {
   const options = { workerData: { blobRoot }, stdout: false, stderr: false };
