@@ -1,12 +1,8 @@
-import { spawn } from 'node:child_process';
-import path from 'node:path';
 import { expect, it } from 'vitest';
 import { createApp } from '../../src/app.ts';
 import { silentLogger } from '../../src/logger.ts';
-import { cliEnv } from '../support/cli.ts';
+import { cliEnv, spawnCli } from '../support/cli.ts';
 import { waitFor } from '../support/wait.ts';
-
-const BIN = path.resolve(import.meta.dirname, '../../src/bin.js');
 
 /** STAT4 statistics make every indexed lookup of the ingest be planned again (src/db/knex.ts hasStat4Samples). */
 it('mesa start warns, and still starts, when an operator ran ANALYZE on the SQLite database; not once they are deleted', async () => {
@@ -20,18 +16,14 @@ it('mesa start warns, and still starts, when an operator ran ANALYZE on the SQLi
   await app.close();
 
   const start = async () => {
-    const child = spawn(process.execPath, [BIN, 'start'], { cwd: env.DATA_DIR, env: { ...process.env, ...env } as NodeJS.ProcessEnv, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout.on('data', (d) => (out += d));
-    child.stderr.on('data', (d) => (out += d));
-    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    const mesa = spawnCli(['start'], { env });
     try {
-      await waitFor(`startup line\n${out}`, () => /Mesa en marcha en http/.test(out), 30_000);
+      await waitFor(`startup line\n${mesa.output()}`, () => /Mesa en marcha en http/.test(mesa.output()), 30_000);
     } finally {
-      child.kill('SIGTERM');
+      mesa.child.kill('SIGTERM');
     }
-    expect(await exited).toBe(0);
-    return out;
+    expect(await mesa.exited).toBe(0);
+    return mesa.output();
   };
 
   expect(await start()).toMatch(/estadísticas STAT4.*DELETE FROM sqlite_stat4/);

@@ -1,15 +1,12 @@
-import { spawn } from 'node:child_process';
-import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createApp } from '../../src/app.ts';
 import { silentLogger } from '../../src/logger.ts';
 import { buildServer } from '../../src/web/server.ts';
 import { testConfig } from '../support/app.ts';
-import { cliEnv } from '../support/cli.ts';
+import { cliEnv, spawnCli } from '../support/cli.ts';
 import { startDovecot, type Dovecot } from '../support/dovecot.ts';
 import { waitFor } from '../support/wait.ts';
 
-const BIN = path.resolve(import.meta.dirname, '../../src/bin.js');
 let dovecot: Dovecot;
 
 beforeAll(async () => {
@@ -24,18 +21,14 @@ it('mesa start reads the mailbox, answers /healthz, and stops with exit 0 on SIG
     IMAP_HOST: dovecot.host, IMAP_PORT: String(dovecot.port), IMAP_SECURE: 'false', IMAP_USER: 'support',
     IMAP_PASSWORD: dovecot.users.support.password, HTTP_PORT: '0', LOG_LEVEL: 'info',
   });
-  const child = spawn(process.execPath, [BIN, 'start'], { cwd: env.DATA_DIR, env: { ...process.env, ...env } as NodeJS.ProcessEnv, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  child.stdout.on('data', (d) => (out += d));
-  child.stderr.on('data', (d) => (out += d));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const { child, output, exited } = spawnCli(['start'], { env });
   try {
     // One startup line with the URL (HTTP_PORT=0: the system picked the port).
-    const url = await waitFor(`startup line\n${out}`, () => out.match(/Mesa en marcha en (http:\/\/127\.0\.0\.1:\d+)/)?.[1], 30_000);
-    expect(out.split('\n').filter((l) => l.includes('Mesa en marcha')).length).toBe(1);
+    const url = await waitFor(`startup line\n${output()}`, () => output().match(/Mesa en marcha en (http:\/\/127\.0\.0\.1:\d+)/)?.[1], 30_000);
+    expect(output().split('\n').filter((l) => l.includes('Mesa en marcha')).length).toBe(1);
 
     await dovecot.append('support', 'From: ana@cliente.co\r\nTo: soporte@mesa.test\r\nSubject: No abre el portal\r\nMessage-ID: <st1@cliente.co>\r\n\r\nNo abre.\r\n');
-    await waitFor(`the mail processed\n${out}`, () => /"verdict":"accepted".*"effect":"new_case"|"effect":"new_case".*"verdict":"accepted"/.test(out), 20_000);
+    await waitFor(`the mail processed\n${output()}`, () => /"verdict":"accepted".*"effect":"new_case"|"effect":"new_case".*"verdict":"accepted"/.test(output()), 20_000);
 
     const health = await waitFor('a successful poll in /healthz', async () => {
       const res = await fetch(`${url}/healthz`);
@@ -45,13 +38,13 @@ it('mesa start reads the mailbox, answers /healthz, and stops with exit 0 on SIG
     expect(health).toMatchObject({ status: 'ok', database: 'ok', mailboxes: [{ name: 'support', lastError: null }] });
     expect(Number.isNaN(Date.parse(health.mailboxes[0].lastSuccessAt))).toBe(false);
     // Bodies and secrets stay out of the log.
-    expect(out).not.toContain(dovecot.users.support.password);
-    expect(out).not.toContain('No abre.');
+    expect(output()).not.toContain(dovecot.users.support.password);
+    expect(output()).not.toContain('No abre.');
   } finally {
     child.kill('SIGTERM');
   }
   expect(await exited).toBe(0);
-  expect(out).toMatch(/Mesa detenida/);
+  expect(output()).toMatch(/Mesa detenida/);
 }, 60_000);
 
 it('/healthz answers 503 when the database does not', async () => {

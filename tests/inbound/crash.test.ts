@@ -1,10 +1,9 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createApp, type App } from '../../src/app.ts';
 import type { Config } from '../../src/config.ts';
 import { silentLogger } from '../../src/logger.ts';
 import { testConfig, testEnv } from '../support/app.ts';
+import { spawnCli, type RunningCli } from '../support/cli.ts';
 import { startDovecot, type Dovecot } from '../support/dovecot.ts';
 import { waitFor } from '../support/wait.ts';
 
@@ -15,7 +14,6 @@ import { waitFor } from '../support/wait.ts';
  * every mail moved to the processed folder (the move only ever follows the commit).
  */
 
-const ROOT = path.resolve(import.meta.dirname, '../..');
 const NEW_CASES = 200;
 const FOLLOW_UPS = 70;
 const REDELIVERIES = 30;
@@ -84,22 +82,17 @@ afterAll(async () => {
   await dovecot?.stop();
 });
 
-function startMesa(): { child: ChildProcess; output: () => string; exited: Promise<number | null> } {
-  const env = {
-    ...process.env,
-    ...testEnv(config.dataDir),
-    DATABASE_URL: config.database.client === 'pg' ? config.database.url : config.database.filename!,
-    IMAP_HOST: dovecot.host, IMAP_PORT: String(dovecot.port), IMAP_SECURE: 'false', IMAP_USER: 'support',
-    IMAP_PASSWORD: dovecot.users.support.password, IMAP_PROCESSED_FOLDER: 'Procesados', HTTP_PORT: '0',
-    LOG_LEVEL: 'warn',
-  };
-  const child = spawn(process.execPath, [path.join(ROOT, 'src/bin.js'), 'start'], { cwd: config.dataDir, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  const keep = (d: Buffer) => (out = (out + d).slice(-8000));
-  child.stdout!.on('data', keep);
-  child.stderr!.on('data', keep);
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  return { child, output: () => out, exited };
+function startMesa(): RunningCli {
+  return spawnCli(['start'], {
+    cwd: config.dataDir, keep: 8000,
+    env: {
+      ...testEnv(config.dataDir),
+      DATABASE_URL: config.database.client === 'pg' ? config.database.url : config.database.filename!,
+      IMAP_HOST: dovecot.host, IMAP_PORT: String(dovecot.port), IMAP_SECURE: 'false', IMAP_USER: 'support',
+      IMAP_PASSWORD: dovecot.users.support.password, IMAP_PROCESSED_FOLDER: 'Procesados', HTTP_PORT: '0',
+      LOG_LEVEL: 'warn',
+    },
+  });
 }
 
 const ledgerCount = async () => Number((await app.db('ingest_ledger').count({ n: '*' }))[0].n);

@@ -1,4 +1,3 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -6,6 +5,7 @@ import knexFactory, { type Knex } from 'knex';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDovecot, type Dovecot } from '../support/dovecot.ts';
 import { testEnv } from '../support/app.ts';
+import { spawnCli, type RunningCli } from '../support/cli.ts';
 import { freePort, startSmtpSink, type SmtpSink } from '../support/smtp-sink.ts';
 import { waitFor } from '../support/wait.ts';
 import { freshDatabase, pgReachable } from './support/pg.ts';
@@ -18,7 +18,7 @@ import { freshDatabase, pgReachable } from './support/pg.ts';
  */
 const ROOT = path.resolve(import.meta.dirname, '../..');
 
-interface Instance { child: ChildProcess; port: number; output: () => string; exited: Promise<number | null> }
+interface Instance extends RunningCli { port: number }
 
 let dovecot: Dovecot;
 let sink: SmtpSink;
@@ -33,21 +33,19 @@ const customerMail = (i: number) =>
   `Content-Type: text/plain; charset=utf-8\r\n\r\nNo puedo guardar el documento ${i}.\r\n`;
 
 function startInstance(port: number): Instance {
-  const env = {
-    ...process.env,
-    ...testEnv(dataDir),
-    DATABASE_URL: databaseUrl, HTTP_PORT: String(port), LOG_LEVEL: 'info',
-    IMAP_HOST: dovecot.host, IMAP_PORT: String(dovecot.port), IMAP_SECURE: 'false', IMAP_USER: 'support',
-    IMAP_PASSWORD: dovecot.users.support.password, IMAP_POLL_SECONDS: '2',
-    SMTP_HOST: '127.0.0.1', SMTP_PORT: String(sink.port), SMTP_SECURE: 'false', OUTBOX_POLL_MS: '200',
+  return {
+    port,
+    ...spawnCli(['start'], {
+      cwd: ROOT, keep: 20_000,
+      env: {
+        ...testEnv(dataDir),
+        DATABASE_URL: databaseUrl, HTTP_PORT: String(port), LOG_LEVEL: 'info',
+        IMAP_HOST: dovecot.host, IMAP_PORT: String(dovecot.port), IMAP_SECURE: 'false', IMAP_USER: 'support',
+        IMAP_PASSWORD: dovecot.users.support.password, IMAP_POLL_SECONDS: '2',
+        SMTP_HOST: '127.0.0.1', SMTP_PORT: String(sink.port), SMTP_SECURE: 'false', OUTBOX_POLL_MS: '200',
+      },
+    }),
   };
-  const child = spawn(process.execPath, [path.join(ROOT, 'src/bin.js'), 'start'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  const keep = (d: Buffer) => (out = (out + d).slice(-20_000));
-  child.stdout!.on('data', keep);
-  child.stderr!.on('data', keep);
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  return { child, port, output: () => out, exited };
 }
 
 const count = async (table: string, where: Record<string, unknown> = {}) => Number((await db(table).where(where).count({ n: '*' }))[0].n);

@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import type { Config, Env } from '../../src/config.ts';
 import { testConfig, testEnv } from './app.ts';
@@ -35,4 +35,23 @@ export function runCli(args: string[], opts: { env: Env; stdin?: string | Buffer
     child.on('close', (code) => resolve({ code, stdout, stderr }));
     child.stdin.end(opts.stdin ?? '');
   });
+}
+
+export interface RunningCli { child: ChildProcess; output: () => string; exited: Promise<number | null> }
+
+/**
+ * Starts the real `mesa` executable and leaves it running (`mesa start`, as an operator or a process manager does):
+ * its environment is this process's plus `env`, its stdout and stderr are kept together (the last `keep` characters),
+ * and `exited` resolves with its exit code.
+ */
+export function spawnCli(args: string[], opts: { env: Env; cwd?: string; keep?: number }): RunningCli {
+  const child = spawn(process.execPath, [BIN, ...args], {
+    cwd: opts.cwd ?? opts.env.DATA_DIR, env: { ...process.env, ...opts.env } as NodeJS.ProcessEnv, stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  const keep = (d: Buffer) => (out = (out + d).slice(-(opts.keep ?? Infinity)));
+  child.stdout!.on('data', keep);
+  child.stderr!.on('data', keep);
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return { child, output: () => out, exited };
 }
