@@ -61,7 +61,8 @@ export async function cachedBundle({ name = 'mesa', entryPoints = MESA_ENTRIES, 
   for (const [entry, file] of Object.entries(entryPoints).sort()) hash.update(`${entry}=${path.relative(ROOT, file)}\0`);
   const dir = path.join(ROOT, 'node_modules', '.cache', name);
   const out = path.join(dir, hash.digest('hex').slice(0, 20));
-  if (!Object.keys(entryPoints).every((entry) => fs.existsSync(path.join(out, `${entry}.mjs`)))) {
+  const built = () => Object.keys(entryPoints).every((entry) => fs.existsSync(path.join(out, `${entry}.mjs`)));
+  if (!built()) {
     const esbuild = await import('esbuild');
     fs.mkdirSync(dir, { recursive: true });
     // Bundles of earlier sources go once a day old (a running `mesa start` has loaded its chunks by then), and
@@ -88,7 +89,7 @@ export async function cachedBundle({ name = 'mesa', entryPoints = MESA_ENTRIES, 
       fs.renameSync(tmp, out);
     } catch (err) {
       fs.rmSync(tmp, { recursive: true, force: true });
-      if (!fs.existsSync(path.join(out, `${Object.keys(entryPoints)[0]}.mjs`))) throw err; // else another process finished the same bundle first
+      if (!built()) throw err; // else another process finished the same bundle first
     }
   }
   return out;

@@ -121,7 +121,7 @@ export function isPostgres(db: Db): boolean {
  * cases (`SEED=100000 npx tsx tests/bench/sqlprof.ts`, README "Rendimiento"). `mesa start` warns about it.
  */
 export async function hasStat4Samples(db: Knex): Promise<boolean> {
-  if (db.client.config.client !== 'better-sqlite3') return false;
+  if (isPostgres(db)) return false;
   const table = await db('sqlite_master').where({ type: 'table', name: 'sqlite_stat4' }).first('name');
   if (!table) return false;
   return Boolean(await db('sqlite_stat4').first('tbl'));
