@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -6,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import knexFactory from 'knex';
 import { freshPgDatabase } from '../support/app.ts';
+import { spawnCli } from '../support/cli.ts';
 import { startDovecot, type Dovecot } from '../support/dovecot.ts';
 import { compareTables } from './compare.ts';
 import { generateMails, mailWithAttachment } from './corpus.ts';
@@ -215,20 +215,17 @@ async function startMesa(dovecot: Dovecot, sink: BenchSink, folder: string, db: 
   const dir = dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'mesa-bench-start-'));
   const port = await freeHttpPort();
   const t0 = performance.now();
-  const p = spawn(process.execPath, [path.join(ROOT, 'src/bin.js'), 'start'], {
-    cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'],
+  const { child: p, output, exited } = spawnCli(['start'], {
+    cwd: ROOT, keep: 4000,
     env: {
-      ...process.env, ...db.env, LOG_LEVEL: 'warn', DATA_DIR: dir, DATABASE_URL: db.databaseUrl ?? '', HTTP_PORT: String(port),
+      ...db.env, LOG_LEVEL: 'warn', DATA_DIR: dir, DATABASE_URL: db.databaseUrl ?? '', HTTP_PORT: String(port),
       IMAP_HOST: dovecot.host, IMAP_PORT: String(dovecot.port), IMAP_SECURE: 'false', IMAP_USER: 'support',
       IMAP_PASSWORD: dovecot.users.support.password, IMAP_MAILBOX: folder, SMTP_HOST: sink.host, SMTP_PORT: String(sink.port), SMTP_SECURE: 'false',
     },
   });
-  let err = '';
-  p.stderr!.on('data', (d) => (err = (err + d).slice(-4000)));
-  const exited = new Promise<void>((resolve) => p.once('exit', () => resolve()));
   const ready = (async () => {
     for (;;) {
-      if (p.exitCode !== null) throw new Error(`mesa start salió (${p.exitCode}): ${err}`);
+      if (p.exitCode !== null) throw new Error(`mesa start salió (${p.exitCode}): ${output()}`);
       const ok = await fetch(`http://127.0.0.1:${port}/healthz`).then((r) => r.ok, () => false);
       if (ok) return performance.now() - t0;
       await new Promise((r) => setTimeout(r, 5));
