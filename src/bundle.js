@@ -4,7 +4,7 @@
 // one by one through tsx's loader thread made `mesa start` take 2-3 s to answer /healthz on a loaded 2-core machine.
 // The bundle holds the pure-JavaScript packages too (see EXTERNAL for the ones that stay outside): Node 20 then
 // compiles a few large files instead of resolving, reading and wrapping ~900 package files one by one, which took
-// `mesa start` to /healthz from ~1.4 s to ~0.9 s (`npm run bench`, README "Rendimiento").
+// `mesa start` to /healthz from ~1.4 s to ~0.9 s (`npm run bench`; tests/bench/README.md, third delivery).
 // The benchmark builds its measured processes with the same function (tests/bench/runner.ts), so that what it
 // measures is the code `mesa start` runs, not the same sources under tsx.
 import crypto from 'node:crypto';

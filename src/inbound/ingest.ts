@@ -26,7 +26,7 @@ import { keepOriginals, type Original } from '../storage/originals.ts';
 /**
  * The parser and the filters load with the first mail, not with the process: mailparser, iconv-lite, html-to-text
  * and email-reply-parser are about a quarter of what `mesa start` would otherwise compile before /healthz can
- * answer (README "Rendimiento", start-up). Loaded once; every later mail finds them ready.
+ * answer (tests/bench/README.md, third delivery). Loaded once; every later mail finds them ready.
  */
 const importInboundWork = () => Promise.all([import('./parse.ts'), import('./pipeline.ts'), import('./quotes.ts'), import('mailparser')])
   .then(([parse, pipeline, quotes, mailparser]) => ({
