@@ -28,6 +28,7 @@ const DB_AGNOSTIC = [
   'tests/web/healthz-readiness.test.ts', 'tests/corpus/**', 'tests/scale/**', 'tests/inbound/content-hash.test.ts',
   'tests/cli/demo.test.ts', // the demo is the embedded SQLite default by definition
   'tests/cli/sqlite-statistics.test.ts', // SQLite's own planner statistics
+  'tests/db/sqlite-statements.test.ts', // SQLite's own journal and planner
   'tests/outbound/ids-derived.test.ts', 'tests/bench/compare.test.ts',
   'tests/bench/runner.test.ts', // how the bench runs its processes, not a database's behaviour
 ];

@@ -1,6 +1,7 @@
 import { isPostgres, type Db, type Knex } from '../knex.ts';
 import { insertSql, row, rows } from '../sql.ts';
 import { insertEvent } from './tickets.ts';
+import { boundedMemo } from '../../memo.ts';
 
 /** The transactional outbox. SQL only; the rules live in src/outbound/. */
 
@@ -74,18 +75,27 @@ export interface ThreadRow {
   created_at: number;
 }
 
+/** threadOf's statement for one limit (an integer from the code, never from outside): one SQL text per limit, so the
+ * prepared-statement cache keeps it. */
+const threadSql = boundedMemo(8, (limit: number) => String(limit), (limit: number): string => {
+  if (!Number.isInteger(limit) || limit < 1 || limit > 100) throw new Error(`límite inválido para el hilo: ${limit}`);
+  return [
+    'select * from (select 0 as "k", "id", "message_id", "created_at" from "messages" where "ticket_id" = ? and "message_id" is not null order by "id" asc limit 1) as "r"',
+    `union all select * from (select 1 as "k", "id", "message_id", "created_at" from "messages" where "ticket_id" = ? and "from_address" = ? and "message_id" is not null order by "id" desc limit ${limit}) as "t"`,
+    `union all select * from (select 2 as "k", "id", "message_id", "created_at" from "outbox" where "ticket_id" = ? and "recipient" = ? and "state" <> 'held' order by "id" desc limit ${limit}) as "o"`,
+  ].join(' ');
+});
+
 /**
  * What threading a mail to `recipient` on a case reads, in one statement: the Message-ID of the case's first
  * message that has one, and the latest `limit` messages from the recipient and of our mail to them that was not
  * held, each newest first.
  */
 export async function threadOf(db: Db, ticketId: number, recipient: string, limit: number): Promise<{ root?: string; theirs: ThreadRow[]; ours: ThreadRow[] }> {
-  // Each part keeps its ORDER BY and LIMIT inside a derived table (SQLite allows neither on a UNION's members).
-  const found = await rows(db, [
-    'select * from (select 0 as "k", "id", "message_id", "created_at" from "messages" where "ticket_id" = ? and "message_id" is not null order by "id" asc limit 1) as "r"',
-    'union all select * from (select 1 as "k", "id", "message_id", "created_at" from "messages" where "ticket_id" = ? and "from_address" = ? and "message_id" is not null order by "id" desc limit ?) as "t"',
-    'union all select * from (select 2 as "k", "id", "message_id", "created_at" from "outbox" where "ticket_id" = ? and "recipient" = ? and "state" <> \'held\' order by "id" desc limit ?) as "o"',
-  ].join(' '), [ticketId, ticketId, recipient, limit, ticketId, recipient, limit]);
+  // Each part keeps its ORDER BY and LIMIT inside a derived table (SQLite allows neither on a UNION's members). The
+  // limit is written into the SQL, not bound: SQLite (3.53) plans a bound LIMIT for its value, and so prepares the
+  // statement again every time that parameter is bound, i.e. at every run (see threadSql).
+  const found = await rows(db, threadSql(limit), [ticketId, ticketId, recipient, ticketId, recipient]);
   const part = (k: number): ThreadRow[] => found.filter((r) => Number(r.k) === k).sort((a, b) => Number(b.id) - Number(a.id)).map((r) => ({ message_id: r.message_id, created_at: r.created_at }));
   return { root: part(0)[0]?.message_id, theirs: part(1), ours: part(2) };
 }
