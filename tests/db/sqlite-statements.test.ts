@@ -1,5 +1,6 @@
 import { afterEach, expect, it } from 'vitest';
 import type { App } from '../../src/app.ts';
+import { WAL_AUTOCHECKPOINT_PAGES } from '../../src/db/knex.ts';
 import { testApp } from '../support/app.ts';
 import { consultantReply, mail } from '../support/lifecycle.ts';
 
@@ -19,6 +20,12 @@ it('keeps savepoint sub-journals and temporary tables in memory (temp_store = ME
     expect(await trx.raw('PRAGMA temp_store')).toEqual([{ temp_store: 2 }]);
   });
   expect(await app.db.raw('PRAGMA temp_store')).toEqual([{ temp_store: 2 }]);
+});
+
+it('checkpoints the WAL every 10,000 pages, not every 1,000', async () => {
+  app = await testApp();
+  expect(await app.db.raw('PRAGMA wal_autocheckpoint')).toEqual([{ wal_autocheckpoint: WAL_AUTOCHECKPOINT_PAGES }]);
+  expect(WAL_AUTOCHECKPOINT_PAGES).toBe(10_000);
 });
 
 it('binds no LIMIT in what an ingest runs: SQLite 3.53 prepares such a statement again at every run', async () => {
