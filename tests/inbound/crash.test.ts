@@ -14,9 +14,11 @@ import { waitFor } from '../support/wait.ts';
  * every mail moved to the processed folder (the move only ever follows the commit).
  */
 
-const NEW_CASES = 200;
-const FOLLOW_UPS = 70;
-const REDELIVERIES = 30;
+// Enough mail for several batches (a batch takes up to 200 on SQLite: src/inbound/poller.ts batchCountFor), so that
+// the kills land in the middle of the work and not only between two runs.
+const NEW_CASES = 600;
+const FOLLOW_UPS = 210;
+const REDELIVERIES = 90;
 const TOTAL = NEW_CASES + FOLLOW_UPS + REDELIVERIES;
 const KILLS = 6;
 
@@ -125,6 +127,9 @@ it(`gives every one of ${TOTAL} mails exactly one effect across ${KILLS} SIGKILL
   const tLast = Date.now();
   const last = startMesa();
   await waitFor(`all ${TOTAL} mails in the ledger\n${last.output()}`, async () => (await ledgerCount()) >= TOTAL, 40_000, 20);
+  // This run has gone through the mailbox once (its poller is up, so are its signal handlers): the SIGTERM below is a
+  // stop, not a kill during start-up, even when the runs before it left nothing to do.
+  await waitFor(`the last run's round\n${last.output()}`, async () => Number((await app.db('mailbox_state').where({ name: 'support:INBOX' }).first('last_success_at'))?.last_success_at ?? 0) >= tLast, 40_000, 20);
   await waitFor('the inbox emptied into Procesados', async () => {
     const c = await dovecot.client('support');
     try {

@@ -216,7 +216,7 @@ describe('IMAP poller against a real Dovecot', () => {
     app = await testApp(imapEnv('T7'));
     const a = app;
     const c = await dovecot.client('support');
-    for (let i = 1; i <= 60; i++) await c.append('T7', mail({ from: `cliente${i}@org${i}.co`, subject: `Consulta ${i}` })); // two batches of at most 50
+    for (let i = 1; i <= 60; i++) await c.append('T7', mail({ from: `cliente${i}@org${i}.co`, subject: `Consulta ${i}` })); // two batches of at most 50 (batchCount below)
     await c.logout();
     // Every FETCH of sources the poller sends, by range, observed on the real client.
     const sourceFetches: string[] = [];
@@ -258,7 +258,7 @@ describe('IMAP poller against a real Dovecot', () => {
         },
       },
     } as unknown as App;
-    pollers = startPollers(observed, a.config.mailboxes, { createClient });
+    pollers = startPollers(observed, a.config.mailboxes, { createClient, batchCount: 50 });
     await waitFor('sixty cases', async () => (await ledgerCount(a)) === 60, 20_000);
     expect(fetchesWhileFirstBatchIngested).toBe(2);
     expect(sourceFetches).toEqual(['1:50', '51:60']);
@@ -269,6 +269,48 @@ describe('IMAP poller against a real Dovecot', () => {
     expect(ingested.flat()).toEqual(Array.from({ length: 60 }, (_, i) => i + 1));
     expect((await listCases(a.db)).map((t) => t.number).sort((x, y) => x - y)).toEqual(Array.from({ length: 60 }, (_, i) => i + 1));
     expect((await stateAtUid(a, 'support:T7', 60)).lastUid).toBe(60);
+  });
+
+  it('reads the first batch of the next run of sizes while the last batch of a run is ingested', async () => {
+    await createFolder('support', 'T8');
+    app = await testApp(imapEnv('T8'));
+    const a = app;
+    const c = await dovecot.client('support');
+    for (let i = 1; i <= 60; i++) await c.append('T8', mail({ from: `cliente${i}@org${i}.co`, subject: `Consulta ${i}` }));
+    await c.logout();
+    // Sizes are asked 30 UIDs at a time and batches hold 20: runs 1-30 and 31-60, batches 1:20, 21:30, 31:50, 51:60.
+    const fetches: string[] = [];
+    const createClient: typeof createImapClient = (mb, logger) => {
+      const client = createImapClient(mb, logger);
+      const fetchAll = client.fetchAll.bind(client);
+      client.fetchAll = ((range: string, query: { source?: boolean; size?: boolean }, opts: unknown) => {
+        fetches.push(`${query.source ? 'source' : 'size'} ${range}`);
+        return fetchAll(range, query as never, opts as never);
+      }) as typeof client.fetchAll;
+      return client;
+    };
+    let askedWhileLastOfRunIngested: string[] = [];
+    const observed = {
+      ...a,
+      ingest: {
+        parseAhead: (raws: Buffer[]) => a.ingest.parseAhead(raws),
+        ingestMany: async (items: Parameters<App['ingest']['ingestMany']>[0]) => {
+          const first = items[0].source.kind === 'imap' ? items[0].source.uid : -1;
+          if (first === 21) {
+            // The batch 21:30 ends the first run: the next run's sizes and its first batch are asked meanwhile.
+            await waitFor('the next run read ahead', async () => fetches.includes('source 31:50'));
+            askedWhileLastOfRunIngested = [...fetches];
+          }
+          return a.ingest.ingestMany(items);
+        },
+      },
+    } as unknown as App;
+    pollers = startPollers(observed, a.config.mailboxes, { createClient, batchCount: 20, sizeChunk: 30 });
+    await waitFor('sixty cases', async () => (await ledgerCount(a)) === 60, 20_000);
+    expect(askedWhileLastOfRunIngested).toEqual(['size 1:30', 'source 1:20', 'source 21:30', 'size 31:60', 'source 31:50']);
+    expect(fetches).toEqual(['size 1:30', 'source 1:20', 'source 21:30', 'size 31:60', 'source 31:50', 'source 51:60']);
+    expect((await listCases(a.db)).map((t) => t.number).sort((x, y) => x - y)).toEqual(Array.from({ length: 60 }, (_, i) => i + 1));
+    expect((await stateAtUid(a, 'support:T8', 60)).lastUid).toBe(60);
   });
 
   it('re-reads a mailbox whose UIDVALIDITY changed without duplicating anything', async () => {
