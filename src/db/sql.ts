@@ -30,11 +30,20 @@ type Transaction = { isTransaction?: boolean; isCompleted?: () => boolean; clien
 
 /** The SQLite connection of each open transaction (a savepoint has its own transaction object, same connection). */
 const connections = new WeakMap<object, SqliteConnection>();
+/** The statements prepared on each connection, by SQL: this module's own cache (knex's statements have theirs, in
+ * src/db/knex.ts), a plain map lookup per statement. Bounded like knex's: SQL built for a varying number of rows. */
+const prepared = new WeakMap<SqliteConnection, Map<string, SqliteStatement>>();
+const PREPARED_MAX = 500;
 let uid = 0;
 
-async function sqliteConnectionOf(db: Db): Promise<SqliteConnection | undefined> {
+/** Whether statements on `db` go straight to a better-sqlite3 connection: inside a transaction, on SQLite. */
+const onSqliteTransaction = (db: Db): boolean => {
   const trx = db as unknown as Transaction;
-  if (!trx.isTransaction || trx.client.config.client !== 'better-sqlite3') return undefined;
+  return Boolean(trx.isTransaction) && trx.client.config.client === 'better-sqlite3';
+};
+
+async function acquire(db: Db): Promise<SqliteConnection> {
+  const trx = db as unknown as Transaction;
   let conn = connections.get(trx);
   if (!conn) {
     conn = await trx.client.acquireConnection();
@@ -51,45 +60,79 @@ function sqliteValue(v: unknown): unknown {
   return v;
 }
 
-async function execute(db: Db, sql: string, bindings: readonly unknown[]): Promise<{ rows: any[]; changes: number }> {
-  const conn = await sqliteConnectionOf(db);
-  if (!conn) {
-    const result: any = await db.raw(sql, bindings.map((b) => (b === undefined ? null : b)) as any[]);
-    // PostgreSQL answers { rows, rowCount }; better-sqlite3 through knex answers the rows, or nothing for a write.
-    if (Array.isArray(result)) return { rows: result, changes: result.length };
-    return { rows: result?.rows ?? [], changes: Number(result?.rowCount ?? result?.changes ?? 0) };
+function statementOf(conn: SqliteConnection, sql: string): SqliteStatement {
+  let cache = prepared.get(conn);
+  if (!cache) prepared.set(conn, (cache = new Map()));
+  let stmt = cache.get(sql);
+  if (!stmt) {
+    stmt = conn.prepare(sql);
+    if (cache.size >= PREPARED_MAX) cache.delete(cache.keys().next().value!);
+    cache.set(sql, stmt);
   }
-  const trx = db as unknown as Transaction;
+  return stmt;
+}
+
+type Want = 'rows' | 'row' | 'changes';
+
+/**
+ * One statement on the transaction's own connection, synchronously (better-sqlite3 is synchronous): no promise, no
+ * tick of the event loop between a mail's statements. Throws as the driver does.
+ */
+function onConnection(trx: Transaction, conn: SqliteConnection, sql: string, bindings: readonly unknown[], want: Want): any {
   if (trx.isCompleted?.()) throw new Error(`Transaction query already complete: ${sql.slice(0, 80)}`);
   const values = bindings.map(sqliteValue);
   const listened = trx.client.listenerCount('query') > 0 || trx.client.listenerCount('query-response') > 0;
   const event = listened ? { sql, bindings: values, method: 'raw', __knexQueryUid: `mesa-sql-${++uid}` } : undefined;
   if (event) trx.client.emit('query', event);
-  const stmt = conn.prepare(sql);
-  let out: { rows: any[]; changes: number };
+  const stmt = statementOf(conn, sql);
+  let rows: any[] = [];
+  let changes: number;
   if (stmt.reader) {
-    const rows = stmt.all(...values) as any[];
-    out = { rows, changes: rows.length };
+    rows = stmt.all(...values) as any[];
+    changes = rows.length;
   } else {
-    out = { rows: [], changes: stmt.run(...values).changes };
+    changes = stmt.run(...values).changes;
   }
-  if (event) trx.client.emit('query-response', out.rows, event);
-  return out;
+  if (event) trx.client.emit('query-response', rows, event);
+  return want === 'rows' ? rows : want === 'row' ? rows[0] : changes;
+}
+
+/** Through knex (its pool, its transactions, PostgreSQL). */
+async function throughKnex(db: Db, sql: string, bindings: readonly unknown[], want: Want): Promise<any> {
+  const result: any = await db.raw(sql, bindings.map((b) => (b === undefined ? null : b)) as any[]);
+  // PostgreSQL answers { rows, rowCount }; better-sqlite3 through knex answers the rows, or nothing for a write.
+  const rows: any[] = Array.isArray(result) ? result : result?.rows ?? [];
+  if (want === 'rows') return rows;
+  if (want === 'row') return rows[0];
+  return Array.isArray(result) ? result.length : Number(result?.rowCount ?? result?.changes ?? 0);
+}
+
+/** One promise per statement: settled already when the statement ran on a known SQLite connection. */
+function execute(db: Db, sql: string, bindings: readonly unknown[], want: Want): Promise<any> {
+  if (!onSqliteTransaction(db)) return throughKnex(db, sql, bindings, want);
+  const trx = db as unknown as Transaction;
+  const conn = connections.get(trx);
+  if (!conn) return acquire(db).then((c) => onConnection(trx, c, sql, bindings, want));
+  try {
+    return Promise.resolve(onConnection(trx, conn, sql, bindings, want));
+  } catch (err) {
+    return Promise.reject(err);
+  }
 }
 
 /** The rows of a SELECT, or of an INSERT/UPDATE … RETURNING. */
-export async function rows<T = any>(db: Db, sql: string, bindings: readonly unknown[] = []): Promise<T[]> {
-  return (await execute(db, sql, bindings)).rows as T[];
+export function rows<T = any>(db: Db, sql: string, bindings: readonly unknown[] = []): Promise<T[]> {
+  return execute(db, sql, bindings, 'rows');
 }
 
 /** The first row, or undefined. */
-export async function row<T = any>(db: Db, sql: string, bindings: readonly unknown[] = []): Promise<T | undefined> {
-  return (await execute(db, sql, bindings)).rows[0] as T | undefined;
+export function row<T = any>(db: Db, sql: string, bindings: readonly unknown[] = []): Promise<T | undefined> {
+  return execute(db, sql, bindings, 'row');
 }
 
 /** A write without RETURNING; how many rows it changed. */
-export async function run(db: Db, sql: string, bindings: readonly unknown[] = []): Promise<number> {
-  return (await execute(db, sql, bindings)).changes;
+export function run(db: Db, sql: string, bindings: readonly unknown[] = []): Promise<number> {
+  return execute(db, sql, bindings, 'changes');
 }
 
 /** `("a", "b", "c")`: the quoted column list of an INSERT or SELECT. */
