@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { App } from '../../src/app.ts';
 import { updateTicket } from '../../src/db/repos/tickets.ts';
 import { outermost } from '../../src/db/knex.ts';
-import { insertSql, row, rows, run, savepoint } from '../../src/db/sql.ts';
+import { insertId, insertSql, row, rows, run, savepoint } from '../../src/db/sql.ts';
 import { onPostgres, testApp } from '../support/app.ts';
 
 /** src/db/sql.ts: plain SQL on both databases, straight to the transaction's connection on SQLite. */
@@ -55,6 +55,22 @@ describe('plain SQL (src/db/sql.ts)', () => {
       await expect(run(trx, claim, ['h'.repeat(64), 'file:b'])).rejects.toThrow(onPostgres ? /ingest_effects_pkey/ : /ingest_effects\.content_hash/);
     }).catch(() => undefined); // PostgreSQL aborts the transaction after the failed statement
     await expect(run(kept, claim, ['i'.repeat(64), 'file:c'])).rejects.toThrow();
+  });
+
+  it('insertId(): the new row\'s id inside and outside a transaction, undefined when a conflict inserted nothing', async () => {
+    app = await testApp();
+    const ticketId = await aTicket(app);
+    const link = insertSql('links', ['ticket_id', 'recipient', 'generation', 'token_hash', 'expires_at', 'created_at'], 1, 'on conflict ("token_hash") do nothing');
+    const outside = await insertId(app.db, link, [ticketId, 'carla@empresa.com', 1, 'h1', 10, 1]);
+    const [inside, again, next] = await app.db.transaction(async (trx) => [
+      await insertId(trx, link, [ticketId, 'carla@empresa.com', 2, 'h2', 10, 1]),
+      await insertId(trx, link, [ticketId, 'carla@empresa.com', 3, 'h2', 10, 1]),
+      await insertId(trx, link, [ticketId, 'carla@empresa.com', 3, 'h3', 10, 1]),
+    ]);
+    const ids = (await app.db('links').orderBy('id').select('id', 'token_hash')).map((r) => [Number(r.id), r.token_hash]);
+    expect(ids).toEqual([[outside, 'h1'], [inside, 'h2'], [next, 'h3']]);
+    expect(again).toBeUndefined();
+    expect(new Set([outside, inside, next]).size).toBe(3);
   });
 
   it('tells knex listeners about every statement (the tests and tests/bench/sqlprof.ts count them)', async () => {

@@ -1,5 +1,5 @@
 import type { Db } from '../knex.ts';
-import { insertSql, row, rows } from '../sql.ts';
+import { insertId, insertSql, rows } from '../sql.ts';
 
 /** Magic links (hashed). SQL only. */
 
@@ -30,11 +30,10 @@ export async function linkGenerations(db: Db, ticketId: number, recipient: strin
   return found.map((r: any) => ({ generation: Number(r.generation), expiresAt: Number(r.expires_at), revokedAt: r.revoked_at == null ? undefined : Number(r.revoked_at) }));
 }
 
-const INSERT_LINK = insertSql('links', ['ticket_id', 'recipient', 'generation', 'token_hash', 'expires_at', 'created_at'], 1, 'returning "id"');
+const INSERT_LINK = insertSql('links', ['ticket_id', 'recipient', 'generation', 'token_hash', 'expires_at', 'created_at']);
 
 export async function insertLink(db: Db, link: { ticketId: number; recipient: string; generation: number; tokenHash: string; expiresAt: number; now: number }): Promise<number> {
-  const inserted = await row(db, INSERT_LINK, [link.ticketId, link.recipient, link.generation, link.tokenHash, link.expiresAt, link.now]);
-  return Number(inserted.id);
+  return (await insertId(db, INSERT_LINK, [link.ticketId, link.recipient, link.generation, link.tokenHash, link.expiresAt, link.now]))!;
 }
 
 export async function revokeLinkRow(db: Db, id: number, now: number, reason: string): Promise<number> {

@@ -1,5 +1,5 @@
 import { isPostgres, type Db, type Knex } from '../knex.ts';
-import { insertSql, row, rows } from '../sql.ts';
+import { insertId, insertSql, row, rows } from '../sql.ts';
 import { insertEvent } from './tickets.ts';
 import { boundedMemo } from '../../memo.ts';
 
@@ -45,15 +45,14 @@ export interface NewOutbox {
   mail: StoredMail; state: 'pending' | 'held'; heldReason?: string; now: number;
 }
 
-const INSERT_OUTBOX = insertSql('outbox', ['idempotency_key', 'ticket_id', 'kind', 'recipient', 'automatic', 'message_id', 'subject', 'mail_json', 'state', 'held_reason', 'next_attempt_at', 'created_at'], 1, 'on conflict ("idempotency_key") do nothing returning "id"');
+const INSERT_OUTBOX = insertSql('outbox', ['idempotency_key', 'ticket_id', 'kind', 'recipient', 'automatic', 'message_id', 'subject', 'mail_json', 'state', 'held_reason', 'next_attempt_at', 'created_at'], 1, 'on conflict ("idempotency_key") do nothing');
 
 /** Inserts unless the idempotency key exists; returns the new id, or undefined when it was already there. */
-export async function insertOutbox(trx: Db, o: NewOutbox): Promise<number | undefined> {
-  const [first] = await rows(trx, INSERT_OUTBOX, [
+export function insertOutbox(trx: Db, o: NewOutbox): Promise<number | undefined> {
+  return insertId(trx, INSERT_OUTBOX, [
     o.idempotencyKey, o.ticketId, o.kind, o.recipient, o.automatic, o.messageId, o.mail.subject, JSON.stringify(o.mail), o.state,
     o.heldReason, o.now, o.now,
   ]);
-  return first === undefined ? undefined : Number(first.id);
 }
 
 /**

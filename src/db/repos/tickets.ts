@@ -1,5 +1,5 @@
 import { isPostgres, type Db } from '../knex.ts';
-import { insertSql, placeholders, row, rows, run, valuesOf } from '../sql.ts';
+import { insertId, insertSql, placeholders, row, rows, run, valuesOf } from '../sql.ts';
 import type { Participant, Priority, Role, Stage, Ticket, TicketView, WaitingOn } from '../../tickets/types.ts';
 
 /** Cases, their people, messages, attachments, thread ids and event log. SQL only; no rules. What every mail runs is
@@ -35,7 +35,7 @@ export interface NewTicket {
 }
 
 const TICKET_COLUMNS = ['number', 'subject', 'requester', 'requester_name', 'organization', 'category', 'priority', 'stage', 'waiting_on', 'mailbox', 'related_number', 'related_reason', 'created_at', 'updated_at'];
-const INSERT_TICKET = insertSql('tickets', TICKET_COLUMNS, 1, 'returning "id"');
+const INSERT_TICKET = insertSql('tickets', TICKET_COLUMNS);
 
 export async function insertTicket(trx: Db, t: NewTicket): Promise<Ticket> {
   const fields = {
@@ -44,8 +44,8 @@ export async function insertTicket(trx: Db, t: NewTicket): Promise<Ticket> {
     waiting_on: t.waitingOn, mailbox: t.mailbox ?? null, related_number: t.relatedNumber ?? null,
     related_reason: t.relatedReason ?? null, created_at: t.now, updated_at: t.now,
   };
-  const inserted = await row(trx, INSERT_TICKET, valuesOf(TICKET_COLUMNS, [fields]));
-  return toTicket({ ...fields, id: inserted.id });
+  const id = await insertId(trx, INSERT_TICKET, valuesOf(TICKET_COLUMNS, [fields]));
+  return toTicket({ ...fields, id });
 }
 
 /** `patch`: column → value. The statement depends only on which columns change (a handful of shapes). */
@@ -121,15 +121,14 @@ export interface NewMessage {
 }
 
 const MESSAGE_COLUMNS = ['ticket_id', 'role', 'source', 'from_address', 'from_name', 'to_json', 'cc_json', 'message_id', 'subject', 'body_text', 'full_text', 'html_sha256', 'raw_sha256', 'internal', 'verified', 'note_kind', 'sent_at', 'created_at'];
-const INSERT_MESSAGE = insertSql('messages', MESSAGE_COLUMNS, 1, 'returning "id"');
+const INSERT_MESSAGE = insertSql('messages', MESSAGE_COLUMNS);
 const ATTACHMENT_COLUMNS = ['message_id', 'filename', 'content_type', 'size', 'sha256', 'content_id', 'inline'];
 
 export async function insertMessage(trx: Db, m: NewMessage): Promise<number> {
-  const inserted = await row(trx, INSERT_MESSAGE, [
+  const id = (await insertId(trx, INSERT_MESSAGE, [
     m.ticketId, m.role, m.source, m.fromAddress, m.fromName, m.to ? JSON.stringify(m.to) : null, m.cc ? JSON.stringify(m.cc) : null,
     m.messageId, m.subject, m.bodyText, m.fullText, m.htmlSha256, m.rawSha256, m.internal, m.verified, m.noteKind, m.sentAt, m.createdAt,
-  ]);
-  const id = Number(inserted.id);
+  ]))!;
   if (m.attachments.length) {
     await run(trx, insertSql('attachments', ATTACHMENT_COLUMNS, m.attachments.length), m.attachments.flatMap((a) => [
       id, a.filename, a.contentType, a.size, a.sha256, a.contentId, a.inline,
