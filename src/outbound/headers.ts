@@ -44,12 +44,10 @@ export function threadIndex(secret: string, caseNumber: number, caseCreatedAt: n
 
 export type AutoSubmitted = 'auto-generated' | 'auto-replied' | undefined;
 
+/** A new object each time: the caller adds the threading headers to it. */
 export function automaticHeaders(autoSubmitted: AutoSubmitted, loopToken: string): Record<string, string> {
-  return {
-    ...(autoSubmitted ? { 'Auto-Submitted': autoSubmitted } : {}),
-    'X-Auto-Response-Suppress': 'All',
-    'X-Mesa-Loop': loopToken,
-  };
+  if (!autoSubmitted) return { 'X-Auto-Response-Suppress': 'All', 'X-Mesa-Loop': loopToken };
+  return { 'Auto-Submitted': autoSubmitted, 'X-Auto-Response-Suppress': 'All', 'X-Mesa-Loop': loopToken };
 }
 
 export function bracket(id: string): string {

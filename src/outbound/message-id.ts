@@ -15,9 +15,15 @@ function hmac(secret: string, data: string): Buffer {
   return crypto.createHmac('sha256', secret).update(data).digest();
 }
 
-/** Every notice to a consultant, and every mail to a customer who writes again, needs the same tag: remembered. */
-export const recipientTag = boundedMemo(1000, (secret: string, address: string) => `${secret}\0${address.toLowerCase()}`, (secret: string, address: string): string =>
-  BigInt(`0x${hmac(secret, `mesa-rcpt-v1|${address.toLowerCase()}`).subarray(0, 8).toString('hex')}`).toString(36).padStart(12, '0').slice(-12));
+/** Every notice to a consultant, and every mail to a customer who writes again, needs the same tag: remembered, per
+ * secret (there is one in a running Mesa) by the address as given, so a look-up builds no key. */
+const tagsBySecret = new Map<string, (address: string) => string>();
+export function recipientTag(secret: string, address: string): string {
+  let tags = tagsBySecret.get(secret);
+  if (!tags) tagsBySecret.set(secret, (tags = boundedMemo(1000, (a: string) => a, (a: string): string =>
+    BigInt(`0x${hmac(secret, `mesa-rcpt-v1|${a.toLowerCase()}`).subarray(0, 8).toString('hex')}`).toString(36).padStart(12, '0').slice(-12))));
+  return tags(address);
+}
 
 function signature(secret: string, number: number, tag: string, nonce: string): string {
   return hmac(secret, `mesa-mid-v1|${number}|${tag}|${nonce}`).subarray(0, 10).toString('hex');

@@ -127,9 +127,14 @@ export class MailNotifier implements Notifier {
     };
   }
 
+  /** The commands a consultant can write, with their help: the same list in every notice, built once. */
+  private commands?: Array<{ usage: string; help: string }>;
   private commandList() {
-    const help = this.deps.renderer.commandHelp(this.deps.config.locale);
-    return COMMANDS.map((c, i) => ({ usage: `${c.usage} (${COMMANDS_EN[i]})`, help: help[c.key] }));
+    if (!this.commands) {
+      const help = this.deps.renderer.commandHelp(this.deps.config.locale);
+      this.commands = COMMANDS.map((c, i) => ({ usage: `${c.usage} (${COMMANDS_EN[i]})`, help: help[c.key] }));
+    }
+    return this.commands;
   }
 
   private async opened(trx: Knex.Transaction, t: Ticket, messageRowId: number): Promise<void> {
@@ -158,7 +163,7 @@ export class MailNotifier implements Notifier {
     const m = known?.m ?? (messageRowId ? await this.message(trx, messageRowId) : await trx('messages').where({ ticket_id: t.id, role: 'customer' }).orderBy('id', 'desc').first());
     const now = this.now(trx, messageRowId ? Number(m.created_at) : t.updatedAt);
     const files = known?.files ?? (m ? await this.files(trx, Number(m.id)) : { list: [], attach: [] });
-    const unassigned = this.deps.renderer.table('consultant-case', this.deps.config.locale).unassigned;
+    const unassigned = this.deps.renderer.tableString('consultant-case', this.deps.config.locale, 'unassigned');
     for (const to of only ?? this.consultantsFor(t)) {
       await this.deps.outbox.enqueue(trx, {
         key: `case:${t.id}:msg:${messageRowId ?? 'none'}:${heading}:${to}${heading === 'headingAssigned' ? `:${now}` : ''}`, ticket: t, kind: heading === 'headingNew' ? 'consultant_new_case' : heading === 'headingAssigned' ? 'consultant_assigned' : 'consultant_follow_up',

@@ -10,6 +10,7 @@ import { automaticHeaders, bracket, threadIndex, type AutoSubmitted } from './he
 import { makeMessageId } from './message-id.ts';
 import type { Locale, TemplateName, TemplateRenderer } from './templates.ts';
 import { describeHours } from '../tickets/hours-text.ts';
+import { boundedMemo } from '../memo.ts';
 
 /**
  * Writes mail into the outbox inside the caller's transaction: everything the mail says is fixed now (its data,
@@ -47,6 +48,9 @@ export interface MailRequest {
 
 export type EnqueueResult = { state: 'pending' | 'held' | 'duplicate'; id?: number; messageId: string; heldReason?: string };
 
+/** A case's subject as every mail of it shows it: cleanSubject() of the same few subjects, again and again. */
+const topicOf = boundedMemo(1000, (subject: string) => subject, cleanSubject);
+
 const MINUTE = 60_000;
 const DAY = 86_400_000;
 
@@ -66,6 +70,8 @@ export class Outbox {
   private readonly unstopped = new WeakMap<object, Map<string, number> | null>();
   /** While together() runs in a transaction: the Message-IDs of the mail enqueued, by case, not yet in thread_ids. */
   private readonly pendingIds = new WeakMap<object, Map<number, string[]>>();
+  /** Outermost transactions whose commit already wakes the dispatcher (see enqueue). */
+  private readonly announced = new WeakSet<object>();
   /** describeHours() of the calendar, for describedHours(). */
   private described?: { hours: object; text: string };
 
@@ -92,10 +98,10 @@ export class Outbox {
       ...r.data,
     };
     // Every mail of a case carries the same `[Caso #N] subject`: Gmail threads only mail whose subjects agree.
-    const topic = r.ticket ? cleanSubject(r.ticket.subject) : '';
+    const topic = r.ticket ? topicOf(r.ticket.subject) : '';
     const subject = r.subject ?? (r.ticket ? `[${config.locale === 'en' ? 'Case' : 'Caso'} #${r.ticket.number}] ${topic || '(sin asunto)'}` : renderer.subject(r.template, config.locale, data, r.pick));
     const thread = r.ticket ? await this.thread(trx, r.ticket, to, r.caseMessages) : { references: r.inReplyTo ? [r.inReplyTo] : [], inReplyTo: r.inReplyTo };
-    const headers: Record<string, string> = { ...automaticHeaders(r.autoSubmitted, this.loop) };
+    const headers = automaticHeaders(r.autoSubmitted, this.loop);
     if (r.ticket) {
       headers['Thread-Topic'] = topic || subject;
       headers['Thread-Index'] = threadIndex(config.secretKey, r.ticket.number, r.ticket.createdAt, r.now);
@@ -126,8 +132,13 @@ export class Outbox {
       if (heldReason) await insertEvent(trx, { ticketId: r.ticket.id, type: 'mail_held', actor: 'mesa', to, reason: heldReason, at: r.now, data: { kind: r.kind } });
     }
     // The outermost transaction's end: a savepoint's (a nested transaction) is only its release, not the commit.
-    const done = outermost(trx)?.executionPromise;
-    if (!heldReason && done && this.committed) done.then(this.committed, () => undefined);
+    // Once per transaction: a batch enqueues hundreds of mails, and one wake-up of the dispatcher serves them all.
+    const top = outermost(trx);
+    const done = top?.executionPromise;
+    if (!heldReason && done && this.committed && !this.announced.has(top!)) {
+      this.announced.add(top!);
+      done.then(this.committed, () => undefined);
+    }
     if (heldReason) this.deps.log.warn({ ticket: r.ticket?.number, kind: r.kind, reason: heldReason }, 'correo automático retenido');
     return { state: heldReason ? 'held' : 'pending', id, messageId, heldReason };
   }

@@ -101,6 +101,11 @@ export class TemplateRenderer {
     return { ...this.baseTable(name, locale) };
   }
 
+  /** One string of that table, read without copying it. */
+  tableString(name: TemplateName, locale: Locale, key: string): string {
+    return this.baseTable(name, locale)[key];
+  }
+
   /** The same table, built once per template and locale: render() copies it only when a `pick` writes to it. */
   private baseTable(name: TemplateName, locale: Locale): Strings {
     const key = `${locale}\0${name}`;
