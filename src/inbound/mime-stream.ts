@@ -17,7 +17,8 @@ export type ParsedMime = Omit<ParsedMail, 'attachments'> & { attachments: Stream
 
 const IN_MEMORY = new Set(['message/rfc822', 'text/rfc822-headers', 'message/delivery-status', 'message/global', 'message/global-headers']);
 
-export function parseMime(input: Readable, options: ConstructorParameters<typeof MailParser>[0], store?: BlobStore): Promise<ParsedMime> {
+/** `input`: a stream, or the whole source as one Buffer (written at once: for a small source). */
+export function parseMime(input: Readable | Buffer, options: ConstructorParameters<typeof MailParser>[0], store?: BlobStore): Promise<ParsedMime> {
   return new Promise((resolve, reject) => {
     // MailParser may emit a non-fatal 'error' and still reach 'end': settle once, the first error or the result.
     let settled = false;
@@ -103,6 +104,10 @@ export function parseMime(input: Readable, options: ConstructorParameters<typeof
         },
       );
     });
+    if (Buffer.isBuffer(input)) {
+      parser.end(input);
+      return;
+    }
     input.once('error', (err) => {
       input.destroy();
       parser.destroy();
