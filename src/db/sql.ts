@@ -28,8 +28,12 @@ interface TransactionClient {
 }
 type Transaction = { isTransaction?: boolean; isCompleted?: () => boolean; client: TransactionClient };
 
-/** The SQLite connection of each open transaction (a savepoint has its own transaction object, same connection). */
-const connections = new WeakMap<object, SqliteConnection>();
+/**
+ * The SQLite connection of each open transaction, with the knex transaction it belongs to: a savepoint has its own
+ * transaction object (a Proxy, see savepoint()) on the same connection, and its statements then read nothing through
+ * the Proxy.
+ */
+const connections = new WeakMap<object, { conn: SqliteConnection; trx: Transaction }>();
 /** The statements prepared on each connection, by SQL: this module's own cache (knex's statements have theirs, in
  * src/db/knex.ts), a plain map lookup per statement. Bounded like knex's: SQL built for a varying number of rows. */
 const prepared = new WeakMap<SqliteConnection, Map<string, SqliteStatement>>();
@@ -42,14 +46,14 @@ const onSqliteTransaction = (db: Db): boolean => {
   return Boolean(trx.isTransaction) && trx.client.config.client === 'better-sqlite3';
 };
 
-async function acquire(db: Db): Promise<SqliteConnection> {
+async function acquire(db: Db): Promise<{ conn: SqliteConnection; trx: Transaction }> {
   const trx = db as unknown as Transaction;
-  let conn = connections.get(trx);
-  if (!conn) {
-    conn = await trx.client.acquireConnection();
-    connections.set(trx, conn);
+  let link = connections.get(trx);
+  if (!link) {
+    link = { conn: await trx.client.acquireConnection(), trx };
+    connections.set(trx, link);
   }
-  return conn;
+  return link;
 }
 
 /** What SQLite can bind: booleans as 0/1, dates as epoch ms, undefined as NULL (as knex's better-sqlite3 client). */
@@ -106,12 +110,13 @@ async function throughKnex(db: Db, sql: string, bindings: readonly unknown[], wa
 
 /** One promise per statement: settled already when the statement ran on a known SQLite connection. */
 function execute(db: Db, sql: string, bindings: readonly unknown[], want: Want): Promise<any> {
-  if (!onSqliteTransaction(db)) return throughKnex(db, sql, bindings, want);
-  const trx = db as unknown as Transaction;
-  const conn = connections.get(trx);
-  if (!conn) return acquire(db).then((c) => onConnection(trx, c, sql, bindings, want));
+  const link = connections.get(db);
+  if (!link) {
+    if (!onSqliteTransaction(db)) return throughKnex(db, sql, bindings, want);
+    return acquire(db).then((l) => onConnection(l.trx, l.conn, sql, bindings, want));
+  }
   try {
-    return Promise.resolve(onConnection(trx, conn, sql, bindings, want));
+    return Promise.resolve(onConnection(link.trx, link.conn, sql, bindings, want));
   } catch (err) {
     return Promise.reject(err);
   }
@@ -139,11 +144,10 @@ export function run(db: Db, sql: string, bindings: readonly unknown[] = []): Pro
  * (tests/bench/sqlreplay.ts) and more in the ingest; everywhere else, `returning "id"`.
  */
 export function insertId(db: Db, sql: string, bindings: readonly unknown[] = []): Promise<number | undefined> {
-  const trx = db as unknown as Transaction;
-  const conn = onSqliteTransaction(db) ? connections.get(trx) : undefined;
-  if (!conn) return execute(db, `${sql} returning "id"`, bindings, 'row').then((r) => (r === undefined ? undefined : Number(r.id)));
+  const link = connections.get(db);
+  if (!link) return execute(db, `${sql} returning "id"`, bindings, 'row').then((r) => (r === undefined ? undefined : Number(r.id)));
   try {
-    const done = onConnection(trx, conn, sql, bindings, 'result') as { changes: number; lastInsertRowid: number | bigint };
+    const done = onConnection(link.trx, link.conn, sql, bindings, 'result') as { changes: number; lastInsertRowid: number | bigint };
     return Promise.resolve(done.changes > 0 ? Number(done.lastInsertRowid) : undefined);
   } catch (err) {
     return Promise.reject(err);
@@ -183,9 +187,9 @@ export const valuesOf = (keys: readonly string[], rows: ReadonlyArray<Record<str
  */
 export async function savepoint<T>(trx: Knex.Transaction, fn: (sp: Knex.Transaction) => Promise<T>): Promise<T> {
   const sp = new Proxy(trx, { get: (target, key) => (key === 'parentTransaction' ? target : Reflect.get(target, key)) });
-  const conn = connections.get(trx);
-  if (conn) connections.set(sp, conn);
   await run(trx, 'SAVEPOINT mesa_sp');
+  const link = connections.get(trx);
+  if (link) connections.set(sp, link);
   let value: T;
   try {
     value = await fn(sp);
