@@ -186,10 +186,8 @@ export const valuesOf = (keys: readonly string[], rows: ReadonlyArray<Record<str
  * act on the innermost savepoint of that name, on SQLite and PostgreSQL alike.
  */
 export async function savepoint<T>(trx: Knex.Transaction, fn: (sp: Knex.Transaction) => Promise<T>): Promise<T> {
-  const sp = new Proxy(trx, { get: (target, key) => (key === 'parentTransaction' ? target : Reflect.get(target, key)) });
   await run(trx, 'SAVEPOINT mesa_sp');
-  const link = connections.get(trx);
-  if (link) connections.set(sp, link);
+  const sp = transactionView(trx);
   let value: T;
   try {
     value = await fn(sp);
@@ -201,4 +199,16 @@ export async function savepoint<T>(trx: Knex.Transaction, fn: (sp: Knex.Transact
   }
   await run(trx, 'RELEASE SAVEPOINT mesa_sp');
   return value;
+}
+
+/**
+ * A view of `trx` as savepoint() hands it to its function, without a savepoint: its own object (what is remembered
+ * per transaction object is per view), `parentTransaction` is `trx`, everything else is `trx`'s own. For work that
+ * will not be rolled back alone (IngestService runs a batch's mails this way first, src/inbound/ingest.ts).
+ */
+export function transactionView(trx: Knex.Transaction): Knex.Transaction {
+  const view = new Proxy(trx, { get: (target, key) => (key === 'parentTransaction' ? target : Reflect.get(target, key)) });
+  const link = connections.get(trx);
+  if (link) connections.set(view, link);
+  return view;
 }

@@ -19,7 +19,7 @@ import type { LifecycleService } from '../services/lifecycle.ts';
 import type { Ticket, TicketView } from '../tickets/types.ts';
 import type { OpenCaseInput } from '../services/cases.ts';
 import { InThreadParser, type MailParser } from './parse-thread.ts';
-import { savepoint } from '../db/sql.ts';
+import { savepoint, transactionView } from '../db/sql.ts';
 import { isPostgres, syncCommitted } from '../db/knex.ts';
 import { keepOriginals, type Original } from '../storage/originals.ts';
 
@@ -196,36 +196,48 @@ export class IngestService {
       return [this.tempfail(items[0].source, sourceKeyOf(items[0].source, BlobStore.sha256(items[0].raw)), err)];
     }
     if (prepared.length) {
-      const done: Array<{ job: Job; result: IngestResult; messageId?: string }> = [];
-      // The raw sources of the mails kept (a case's message, a held request, a quarantined mail): the rows just
-      // written name them by hash, so they go into the same transaction, in one statement for the batch.
-      const originals: Original[] = [];
-      let unprepared: { index: number; source: MailSource; sourceKey: string; err: unknown } | undefined;
-      try {
-        await this.deps.db.transaction(async (trx) => {
-          for (const p of prepared) {
-            let job: Job;
-            try {
-              job = await p.job;
-            } catch (err) {
-              // Disk trouble, a parse that must be retried: this mail waits, and so do the ones after it.
-              unprepared = { ...p, err };
-              break;
+      let done: Array<{ job: Job; result: IngestResult; messageId?: string }> = [];
+      // Set inside the transaction's callback.
+      const waiting: { unprepared?: Unprepared } = {};
+      // First without a savepoint per mail: a savepoint copies every page its mail changes into a sub-journal
+      // (memcpy and malloc, ~5 % of the ingest's main thread, tests/bench/README.md fifteenth delivery), only to be
+      // able to undo one mail, which almost never happens. If a mail does fail, nothing of the batch is kept and it
+      // runs again, each mail in its savepoint as before (`careful`): the failing one alone is quarantined.
+      for (let careful = false; ; careful = true) {
+        done = [];
+        waiting.unprepared = undefined;
+        // The raw sources of the mails kept (a case's message, a held request, a quarantined mail): the rows just
+        // written name them by hash, so they go into the same transaction, in one statement for the batch.
+        const originals: Original[] = [];
+        try {
+          await this.deps.db.transaction(async (trx) => {
+            for (const p of prepared) {
+              let job: Job;
+              try {
+                job = await p.job;
+              } catch (err) {
+                // Disk trouble, a parse that must be retried: this mail waits, and so do the ones after it.
+                waiting.unprepared = { ...p, err };
+                break;
+              }
+              const { result, messageId } = await this.run(trx, job, careful);
+              done.push({ job, result, messageId });
+              if (result.outcome === 'accepted' || result.outcome === 'rejected') originals.push({ sha256: job.rawSha, raw: job.raw });
+              if (result.outcome === 'tempfail') break;
             }
-            const { result, messageId } = await this.run(trx, job);
-            done.push({ job, result, messageId });
-            if (result.outcome === 'accepted' || result.outcome === 'rejected') originals.push({ sha256: job.rawSha, raw: job.raw });
-            if (result.outcome === 'tempfail') break;
-          }
-          await keepOriginals(trx, this.deps.blobs, originals, this.now());
-        });
-        // On disk before the caller moves these mails off the server: one flush for the batch.
-        await syncCommitted(this.deps.db);
-      } catch (err) {
-        for (const p of prepared) results[p.index] = this.tempfail(p.source, p.sourceKey, err);
-        return cutAtTempfail(results);
+            await keepOriginals(trx, this.deps.blobs, originals, this.now());
+          });
+          // On disk before the caller moves these mails off the server: one flush for the batch.
+          await syncCommitted(this.deps.db);
+          break;
+        } catch (err) {
+          if (err instanceof CarefulRunNeeded) continue;
+          for (const p of prepared) results[p.index] = this.tempfail(p.source, p.sourceKey, err);
+          return cutAtTempfail(results);
+        }
       }
       for (const d of done) results[d.job.index] = this.report(d.result, this.logFields(d.job.source), d.messageId);
+      const unprepared = waiting.unprepared as Unprepared | undefined; // assigned in a callback: TypeScript cannot see it
       if (unprepared) results[unprepared.index] = this.tempfail(unprepared.source, unprepared.sourceKey, unprepared.err);
       // Not run: after a tempfail in the group (cut below).
     }
@@ -252,12 +264,24 @@ export class IngestService {
     }
   }
 
-  /** One mail inside the group's transaction. Errors that mean "try later" abort the whole group. */
-  private async run(trx: Knex.Transaction, job: Job): Promise<{ result: IngestResult; messageId?: string }> {
+  /**
+   * One mail inside the group's transaction. Errors that mean "try later" abort the whole group. Not `careful`: the
+   * mail runs without a savepoint of its own, and any other error aborts the group too (CarefulRunNeeded), which
+   * then runs again carefully.
+   */
+  private async run(trx: Knex.Transaction, job: Job, careful: boolean): Promise<{ result: IngestResult; messageId?: string }> {
     if (job.kind === 'quarantine') {
       return { result: await this.quarantine(trx, job.raw, job.rawSha, job.hash, job.source, job.sourceKey, job.reason, job.detail, job.head, job.now), messageId: job.head.messageId };
     }
     const { mail } = job;
+    if (!careful) {
+      try {
+        return { result: await this.judgeAndApply(transactionView(trx), mail, job.source, job.sourceKey, job.now), messageId: mail.messageId };
+      } catch (err) {
+        if ((isMesaError(err) && err.retryable) || isInfrastructureError(err)) throw err;
+        throw new CarefulRunNeeded(err);
+      }
+    }
     for (let attempt = 0; ; attempt++) {
       try {
         // A savepoint: if this mail fails, only its own writes roll back.
@@ -451,6 +475,14 @@ export class IngestService {
   }
 }
 
+/** A mail of a batch run without savepoints failed: the batch is rolled back and runs again, each mail in its own
+ * savepoint (IngestService.ingestMany). */
+class CarefulRunNeeded extends Error {
+  constructor(cause: unknown) {
+    super('un correo de la tanda falló: la tanda se repite con un savepoint por correo', { cause });
+  }
+}
+
 /** Driver errors (connection refused, database locked, disk full, a deadlock broken) mean "try again", not "this
  * mail is bad". */
 function isInfrastructureError(err: unknown): boolean {
@@ -479,6 +511,9 @@ async function headerSummary(raw: Buffer, simpleParser: InboundWork['simpleParse
     return {};
   }
 }
+
+/** A mail whose preparation failed in a way that means "try later" (disk trouble, a parse to retry). */
+type Unprepared = { index: number; source: MailSource; sourceKey: string; err: unknown };
 
 /** A mail of a group, ready for the transaction: parsed, or to be quarantined with its reason. */
 type Job = { index: number; raw: Buffer; rawSha: string; source: MailSource; sourceKey: string; now: number } & (

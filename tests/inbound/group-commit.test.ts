@@ -8,12 +8,19 @@ import { listCases } from '../../src/services/case-view.ts';
 import { onPostgres, testApp } from '../support/app.ts';
 import { mail, mailWithAttachment } from '../support/mail.ts';
 
-/** IngestService.ingestMany: a poller batch in one transaction, each mail in its own savepoint. */
+/** IngestService.ingestMany: a poller batch in one transaction; a mail that fails is undone alone (savepoints). */
 const imap = (uid: number): MailSource => ({ kind: 'imap', account: 'support', folder: 'INBOX', uidvalidity: 1, uid });
 const count = async (a: App, table: string) => Number((await a.db(table).count({ n: '*' }))[0].n);
 
 let app: App;
 afterEach(async () => app?.close());
+
+/** How many SAVEPOINT statements `a` ran since this was called. */
+function savepointsOf(a: App): () => number {
+  let n = 0;
+  a.db.on('query', (q: { sql: string }) => { if (/^SAVEPOINT/i.test(q.sql)) n++; });
+  return () => n;
+}
 
 describe('group commit (ingestMany)', () => {
   it('lets a mail continue a case opened earlier in the same batch, and sees a duplicate in it', async () => {
@@ -37,7 +44,10 @@ describe('group commit (ingestMany)', () => {
     // A notifier that fails on one case: the failure happens deep inside that mail's writes.
     app.cases.addNotifier({ onCaseEvent: async (_trx, e) => { if (e.type === 'case_opened' && e.ticket.subject.includes('rompe')) throw new Error('fallo de prueba'); } });
     const mk = (i: number, subject: string) => mail({ From: `p${i}@org${i}.co`, To: 'soporte@mesa.test', Subject: subject, 'Message-ID': `<b${i}@x>` }, `texto ${i}`);
+    const savepoints = savepointsOf(app);
     const results = await app.ingest.ingestMany([{ raw: mk(1, 'Uno'), source: imap(1) }, { raw: mk(2, 'Esto rompe'), source: imap(2) }, { raw: mk(3, 'Tres'), source: imap(3) }]);
+    // The batch ran first without savepoints, failed on the second mail, and ran again with one per mail.
+    expect(savepoints()).toBe(3);
     expect(results.map((r) => [r.outcome, r.effect ?? r.reason, r.ticketNumber])).toEqual([
       ['accepted', 'new_case', 1], ['rejected', 'internal_error', undefined], ['accepted', 'new_case', 2],
     ]);
@@ -46,6 +56,16 @@ describe('group commit (ingestMany)', () => {
     // Nothing of the broken mail's case survived: no message, no mail queued for it.
     expect(await count(app, 'messages')).toBe(2);
     expect((await app.db('outbox').select('ticket_id')).every((r) => r.ticket_id !== null)).toBe(true);
+    expect(await count(app, 'ingest_ledger')).toBe(3);
+  });
+
+  it('runs a batch without a savepoint per mail when no mail fails', async () => {
+    app = await testApp();
+    const savepoints = savepointsOf(app);
+    const mk = (i: number) => mail({ From: `p${i}@org${i}.co`, To: 'soporte@mesa.test', Subject: `Caso ${i}`, 'Message-ID': `<s${i}@x>` }, `texto ${i}`);
+    const results = await app.ingest.ingestMany([1, 2, 3].map((i) => ({ raw: mk(i), source: imap(i) })));
+    expect(results.map((r) => [r.outcome, r.effect, r.ticketNumber])).toEqual([['accepted', 'new_case', 1], ['accepted', 'new_case', 2], ['accepted', 'new_case', 3]]);
+    expect(savepoints()).toBe(0);
     expect(await count(app, 'ingest_ledger')).toBe(3);
   });
 
