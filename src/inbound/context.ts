@@ -1,7 +1,7 @@
 import type { Config } from '../config.ts';
 import type { Db } from '../db/knex.ts';
 import { previousDeliveries } from '../db/repos/ledger.ts';
-import { findTicketById, findTicketByNumber, ticketIdsByThreadIds, viewOf } from '../db/repos/tickets.ts';
+import { findTicketByNumber, ticketViewsByThreadIds, viewOf } from '../db/repos/tickets.ts';
 import { caseNumberFromSubject } from '../tickets/subject.ts';
 import type { TicketView } from '../tickets/types.ts';
 import type { FilterContext } from './filters/types.ts';
@@ -36,11 +36,6 @@ export async function loadContext(db: Db, config: Config, mail: InboundMail, sou
   };
 }
 
-async function ticketsFor(db: Db, ids: string[]): Promise<TicketView[]> {
-  const out: TicketView[] = [];
-  for (const id of await ticketIdsByThreadIds(db, ids)) {
-    const v = await viewOf(db, await findTicketById(db, id));
-    if (v) out.push(v);
-  }
-  return out;
+function ticketsFor(db: Db, ids: string[]): Promise<TicketView[]> {
+  return ticketViewsByThreadIds(db, ids);
 }

@@ -28,6 +28,19 @@ describe('ingest service', () => {
     expect((await listCases(app.db)).length).toBe(1);
   });
 
+  it('binds a reply that references two cases to the one its In-Reply-To names, whatever the order of the ids', async () => {
+    app = await testApp();
+    const open = (id: string, subject: string) => app.ingest.ingest(mail({ From: 'Juan <juan@cliente.co>', To: 'soporte@mesa.test', Subject: subject, 'Message-ID': `<${id}>` }, subject), { kind: 'stdin' });
+    expect(await open('zz-primero@cliente.co', 'Factura mal cargada')).toMatchObject({ effect: 'new_case', ticketNumber: 1 });
+    expect(await open('aa-segundo@cliente.co', 'No genera el reporte')).toMatchObject({ effect: 'new_case', ticketNumber: 2 });
+    // Its References carry the first case's id too (the customer wrote both from one thread); the id it answers is
+    // the second case's, and it sorts first as text: the case must not depend on that.
+    const reply = mail({ From: 'juan@cliente.co', To: 'soporte@mesa.test', Subject: 'RE: reporte', 'Message-ID': '<r1@cliente.co>', 'In-Reply-To': '<aa-segundo@cliente.co>', References: '<zz-primero@cliente.co> <aa-segundo@cliente.co>' }, 'Sigue sin generar.');
+    expect(await app.ingest.ingest(reply, { kind: 'stdin' })).toMatchObject({ effect: 'follow_up', ticketNumber: 2 });
+    const reply2 = mail({ From: 'juan@cliente.co', To: 'soporte@mesa.test', Subject: 'RE: factura', 'Message-ID': '<r2@cliente.co>', 'In-Reply-To': '<zz-primero@cliente.co>', References: '<aa-segundo@cliente.co> <zz-primero@cliente.co>' }, 'La factura sigue igual.');
+    expect(await app.ingest.ingest(reply2, { kind: 'stdin' })).toMatchObject({ effect: 'follow_up', ticketNumber: 1 });
+  });
+
   it('gives consecutive numbers with no gaps when many mails arrive at once', async () => {
     app = await testApp();
     const results = await Promise.all(Array.from({ length: 25 }, (_, i) =>

@@ -88,12 +88,31 @@ export async function viewOf(db: Db, t: Ticket | undefined): Promise<TicketView 
   return t ? { ...t, participants: await participantsOf(db, t.id) } : undefined;
 }
 
-export async function ticketIdsByThreadIds(db: Db, ids: readonly string[]): Promise<number[]> {
+/**
+ * The cases that `ids` (Message-IDs, in order of preference) belong to, with their people: one statement where a
+ * look-up of the ids, then of each case and of its participants, took three. Ordered by the first id of `ids` each
+ * case matched: the In-Reply-To a caller puts first names the case before an older reference does.
+ */
+export async function ticketViewsByThreadIds(db: Db, ids: readonly string[]): Promise<TicketView[]> {
   const asked = [...new Set(ids)].slice(0, 200);
   if (asked.length === 0) return [];
-  const found = await rows(db, `select distinct "ticket_id" from "thread_ids" where "message_id" in ${placeholders(1, asked.length)}`, asked);
-  return found.map((r: any) => Number(r.ticket_id));
+  const found = await rows(db, `select "x"."message_id" as "thread_message_id", "t".*, "p"."address" as "participant_address", "p"."role" as "participant_role" from "thread_ids" as "x" join "tickets" as "t" on "t"."id" = "x"."ticket_id" left join "participants" as "p" on "p"."ticket_id" = "t"."id" where "x"."message_id" in ${placeholders(1, asked.length)}`, asked);
+  const rank = new Map(asked.map((id, i) => [id, i]));
+  const views = new Map<number, { view: TicketView; rank: number; people: Set<string> }>();
+  for (const r of found) {
+    const id = Number(r.id);
+    let v = views.get(id);
+    if (!v) views.set(id, (v = { view: { ...toTicket(r), participants: [] }, rank: Infinity, people: new Set() }));
+    v.rank = Math.min(v.rank, rank.get(r.thread_message_id) ?? Infinity);
+    // One row per participant and matched id: each participant once.
+    if (r.participant_address !== null && r.participant_address !== undefined && !v.people.has(r.participant_address)) {
+      v.people.add(r.participant_address);
+      (v.view.participants as Participant[]).push({ address: r.participant_address, role: r.participant_role });
+    }
+  }
+  return [...views.values()].sort((a, b) => a.rank - b.rank || a.view.id - b.view.id).map((v) => v.view);
 }
+
 
 const PARTICIPANT_COLUMNS = ['ticket_id', 'address', 'role', 'added_at'];
 
