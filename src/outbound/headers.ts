@@ -1,6 +1,6 @@
 import crypto from 'node:crypto';
 import { boundedMemo } from '../memo.ts';
-import { pooledRandomBytes } from './random.ts';
+import { pooledRandomByte } from './random.ts';
 
 /**
  * Threading and automatic-mail headers, pure.
@@ -38,7 +38,7 @@ export function threadIndex(secret: string, caseNumber: number, caseCreatedAt: n
   const delta = filetime(Math.max(now, caseCreatedAt)) - ft;
   const child = Buffer.alloc(5);
   child.writeUInt32BE(Number((delta >> 18n) & 0x7fff_ffffn), 0);
-  child[4] = pooledRandomBytes(1)[0];
+  child[4] = pooledRandomByte();
   return Buffer.concat([head, child]).toString('base64');
 }
 

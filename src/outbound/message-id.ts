@@ -1,6 +1,6 @@
 import crypto from 'node:crypto';
 import { boundedMemo } from '../memo.ts';
-import { pooledRandomBytes } from './random.ts';
+import { pooledRandomBase36 } from './random.ts';
 
 /**
  * Our Message-IDs carry the case and (as a keyed tag) the recipient, signed with SECRET_KEY:
@@ -30,7 +30,7 @@ function signature(secret: string, number: number, tag: string, nonce: string): 
 }
 
 /** A new id (without angle brackets) for a mail about case `number` to `recipient`. */
-export function makeMessageId(secret: string, domain: string, number: number, recipient: string, nonce = pooledRandomBytes(8).readBigUInt64BE().toString(36)): string {
+export function makeMessageId(secret: string, domain: string, number: number, recipient: string, nonce = pooledRandomBase36()): string {
   const tag = recipientTag(secret, recipient);
   return `mesa.${number}.${tag}.${nonce}.${signature(secret, number, tag, nonce)}@${domain}`;
 }

@@ -31,13 +31,6 @@ interface HeldEvent {
   openCases: readonly Ticket[];
   limit?: number;
 }
-const COMMANDS = [
-  { usage: '/cerrar', key: 'cerrar' }, { usage: '/reabrir', key: 'reabrir' }, { usage: '/prioridad alta|media|baja', key: 'prioridad' },
-  { usage: '/etapa analisis|solucion|pruebas', key: 'etapa' }, { usage: '/asignar correo@…', key: 'asignar' }, { usage: '/nota', key: 'nota' },
-  { usage: '/esperar cliente|tercero', key: 'esperar' },
-];
-const COMMANDS_EN = ['/close', '/reopen', '/priority high|medium|low', '/stage analysis|solution|testing', '/assign email@…', '/note', '/wait customer|third-party'];
-
 export class MailNotifier implements Notifier {
   /** Cases a customer's reply reopened in this transaction: the follow-up mail says so, once. */
   private readonly reopenedBy = new WeakMap<Knex.Transaction, Set<number>>();
@@ -127,16 +120,6 @@ export class MailNotifier implements Notifier {
     };
   }
 
-  /** The commands a consultant can write, with their help: the same list in every notice, built once. */
-  private commands?: Array<{ usage: string; help: string }>;
-  private commandList() {
-    if (!this.commands) {
-      const help = this.deps.renderer.commandHelp(this.deps.config.locale);
-      this.commands = COMMANDS.map((c, i) => ({ usage: `${c.usage} (${COMMANDS_EN[i]})`, help: help[c.key] }));
-    }
-    return this.commands;
-  }
-
   private async opened(trx: Knex.Transaction, t: Ticket, messageRowId: number): Promise<void> {
     const m = await this.message(trx, messageRowId);
     const now = Number(m.created_at);
@@ -172,7 +155,7 @@ export class MailNotifier implements Notifier {
         data: {
           from: m?.from_address ?? t.requester, fromName: m?.from_name ?? t.requesterName ?? '', organization: t.organization, priority: t.priority,
           stage: t.stage, assignee: t.assignee ?? unassigned, lines: linesOf(String(m?.body_text ?? '')), hasAttachments: files.list.length > 0,
-          attachments: files.list, caseUrl: await this.link(trx, t, to, now, known?.opened), commands: this.commandList(),
+          attachments: files.list, caseUrl: await this.link(trx, t, to, now, known?.opened), commands: true,
         },
       });
     }
@@ -253,7 +236,7 @@ export class MailNotifier implements Notifier {
       key: `case:${t.id}:msg:${messageRowId}:feedback:${to}`, ticket: t, kind: `notice_${kind}`, to, automatic: true, budgeted: true,
       autoSubmitted: 'auto-replied', template: 'consultant-notice', now,
       pick: { heading: `heading${suffix}`, intro: `intro${suffix}`, next: `next${suffix}` },
-      data: { items, commands: kind === 'commands' ? this.commandList() : [] },
+      data: { items, commands: kind === 'commands' },
     });
   }
 

@@ -13,12 +13,30 @@ let used = 0;
 
 export function pooledRandomBytes(n: number): Buffer {
   if (n > POOL_BYTES) return crypto.randomBytes(n);
+  const at = take(n); // first: it may refill `pool`
+  // A copy: the caller may keep it, and the pool's bytes must never be seen twice.
+  return Buffer.from(pool.subarray(at, at + n));
+}
+
+/** One random byte from the pool, as a number: no Buffer made for it. */
+export function pooledRandomByte(): number {
+  const at = take(1); // first: it may refill `pool`
+  return pool[at];
+}
+
+/** A random 64-bit integer from the pool, in base 36 (the Message-ID nonce): no Buffer made for it. */
+export function pooledRandomBase36(): string {
+  const at = take(8); // first: it may refill `pool`
+  return pool.readBigUInt64BE(at).toString(36);
+}
+
+/** Where `n` fresh bytes start in the pool, refilled when fewer are left. */
+function take(n: number): number {
   if (used + n > pool.length) {
     pool = crypto.randomBytes(POOL_BYTES);
     used = 0;
   }
-  // A copy: the caller may keep it, and the pool's bytes must never be seen twice.
-  const out = Buffer.from(pool.subarray(used, used + n));
+  const at = used;
   used += n;
-  return out;
+  return at;
 }

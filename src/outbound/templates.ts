@@ -27,6 +27,15 @@ export interface Rendered {
   text: string;
 }
 
+/** The mail commands (src/inbound/filters/commands.ts), as a consultant's notice shows them: Spanish, then English. */
+const COMMANDS = [
+  { usage: '/cerrar', en: '/close', key: 'cerrar' }, { usage: '/reabrir', en: '/reopen', key: 'reabrir' },
+  { usage: '/prioridad alta|media|baja', en: '/priority high|medium|low', key: 'prioridad' },
+  { usage: '/etapa analisis|solucion|pruebas', en: '/stage analysis|solution|testing', key: 'etapa' },
+  { usage: '/asignar correo@…', en: '/assign email@…', key: 'asignar' }, { usage: '/nota', en: '/note', key: 'nota' },
+  { usage: '/esperar cliente|tercero', en: '/wait customer|third-party', key: 'esperar' },
+];
+
 export const TEMPLATE_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../templates');
 
 type Strings = Record<string, any>;
@@ -39,6 +48,7 @@ export class TemplateRenderer {
   private readonly tables = new Map<string, Strings>();
   private readonly layouts = new Map<TemplateName, Layout>();
   private readonly preparedStrings = new Map<string, Prepared>();
+  private readonly commandLists = new Map<Locale, Array<{ usage: string; help: string }>>();
   /** How long the MJML compilations took, for the record (ms). */
   compileMs = 0;
 
@@ -136,8 +146,19 @@ export class TemplateRenderer {
     return l;
   }
 
-  commandHelp(locale: Locale): Record<string, string> {
-    return this.stringsOf(locale).commands;
+  /**
+   * The commands a consultant can write by mail, with their help in `locale`: what a consultant's notice lists. A
+   * stored mail asks for it with `commands: true` and gets it when it is rendered, like every other word of the
+   * template (src/outbound/notifier.ts); mail stored with the list itself renders that list.
+   */
+  commandList(locale: Locale): Array<{ usage: string; help: string }> {
+    let list = this.commandLists.get(locale);
+    if (!list) {
+      const help = this.stringsOf(locale).commands as Record<string, string>;
+      list = COMMANDS.map((c) => ({ usage: `${c.usage} (${c.en})`, help: help[c.key] }));
+      this.commandLists.set(locale, list);
+    }
+    return list;
   }
 
   /**
@@ -146,6 +167,7 @@ export class TemplateRenderer {
    */
   render(name: TemplateName, locale: Locale, data: Record<string, unknown>, pick: Record<string, string> = {}): Rendered {
     const layout = this.layoutOf(name);
+    if (typeof data.commands === 'boolean') data = { ...data, commands: data.commands ? this.commandList(locale) : [] };
     const slots = Object.keys(pick);
     let table = this.baseTable(name, locale);
     if (slots.length) {

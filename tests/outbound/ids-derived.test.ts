@@ -1,9 +1,9 @@
 import crypto from 'node:crypto';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { threadIndex } from '../../src/outbound/headers.ts';
 import { boundedMemo } from '../../src/memo.ts';
 import { makeMessageId, parseOurMessageId, recipientTag, sentTo } from '../../src/outbound/message-id.ts';
-import { pooledRandomBytes } from '../../src/outbound/random.ts';
+import { pooledRandomBase36, pooledRandomByte, pooledRandomBytes } from '../../src/outbound/random.ts';
 
 const SECRET = 'secreto-de-prueba-0123456789abcdef0123456789';
 
@@ -19,6 +19,24 @@ describe('ids of outgoing mail: remembered derivations and pooled randomness', (
     // 64-bit values: a repeat among 600 would mean bytes handed out twice.
     expect(seen.size).toBe(600);
     expect(pooledRandomBytes(5000)).toHaveLength(5000);
+  });
+
+  it('hands out pooled 64-bit nonces and single bytes from a fresh pool, never a byte twice, across refills', async () => {
+    vi.resetModules();
+    const fresh = await import('../../src/outbound/random.ts');
+    const values: bigint[] = [];
+    // The very first call finds the pool empty: it is refilled before it is read. Then the three ways in, interleaved:
+    // 8 + 1 + 8 bytes a turn, 25 KB in all, so the pool is refilled several times at odd offsets.
+    for (let i = 0; i < 1500; i++) {
+      const nonce = fresh.pooledRandomBase36();
+      expect(nonce).toMatch(/^[0-9a-z]{1,13}$/);
+      values.push([...nonce].reduce((n, c) => n * 36n + BigInt(parseInt(c, 36)), 0n));
+      const byte = fresh.pooledRandomByte();
+      expect(Number.isInteger(byte) && byte >= 0 && byte <= 255).toBe(true);
+      values.push(fresh.pooledRandomBytes(8).readBigUInt64BE());
+    }
+    // 64-bit values: a repeat among 3000 would mean bytes handed out twice.
+    expect(new Set(values).size).toBe(values.length);
   });
 
   it('remembers a derivation by key and forgets the oldest past its limit', () => {

@@ -33,6 +33,30 @@ describe('stored mail', () => {
     expect(sent.text).toContain('Sale un error <E42> al facturar.');
   });
 
+  it('stores a consultant notice asking for the command list, and sends it with the list; a row holding the list sends that list', async () => {
+    w = await mailWorld({}, { start: false });
+    await w.ingest(rawMail({ from: 'carla@empresa.com', subject: 'No puedo facturar', body: 'Sale un error al facturar.' }));
+    const row = await w.app.db('outbox').where({ kind: 'consultant_new_case' }).first();
+    const stored = JSON.parse(row.mail_json);
+    // The list is words of the template, as its strings are: not copied into every notice.
+    expect(stored.render.data.commands).toBe(true);
+    const now = Date.now();
+    // A notice stored by an earlier version, with the list in its data.
+    await insertOutbox(w.app.db, {
+      idempotencyKey: 'antiguo:2', kind: 'consultant_new_case', recipient: 'dora@mesa.test', automatic: true, messageId: 'antiguo-2@mesa.test', state: 'pending', now,
+      mail: { ...stored, to: 'dora@mesa.test', render: { ...stored.render, data: { ...stored.render.data, commands: [{ usage: '/antiguo', help: 'un comando de antes' }] } } },
+    });
+    w.app.outbound.dispatcher.start();
+    const [sent] = await w.sink.waitFor((m) => m.envelopeTo.includes(row.recipient), { timeoutMs: 10_000 });
+    for (const line of ['/cerrar (/close) — cierra el caso y le avisa al cliente', '/esperar cliente|tercero (/wait customer|third-party) — marca a quién espera el caso']) {
+      expect(sent.text).toContain(line);
+    }
+    expect(sent.html).toContain('</code> — cambia la prioridad<br');
+    const [old] = await w.sink.waitFor((m) => m.envelopeTo.includes('dora@mesa.test'), { timeoutMs: 10_000 });
+    expect(old.text).toContain('/antiguo — un comando de antes');
+    expect(old.text).not.toContain('/cerrar');
+  });
+
   it('sends a row stored with its HTML and text by an earlier version as it was stored', async () => {
     w = await mailWorld();
     const now = Date.now();
