@@ -17,6 +17,8 @@ port.on('message', (req: ParseRequest) => {
   chain = chain.then(() => answer(req));
 });
 port.postMessage({ ready: true });
+// While the first mails are awaited: every blob's directory ready, so that no parse waits for a mkdir.
+void blobs.makeFanOut();
 
 async function answer(req: ParseRequest): Promise<void> {
   const raw = Buffer.from(req.raw.buffer, req.raw.byteOffset, req.raw.byteLength);
