@@ -1,4 +1,5 @@
 import type { Db, Knex } from './knex.ts';
+import { boundedMemo } from '../memo.ts';
 
 /**
  * Plain SQL for the statements every mail runs (the ingest path, the outbox), on both databases: identifiers in
@@ -158,16 +159,22 @@ export function insertId(db: Db, sql: string, bindings: readonly unknown[] = [])
 const columns = (names: readonly string[]): string => `(${names.map((n) => `"${n}"`).join(', ')})`;
 
 /** `(?, ?, ?), (?, ?, ?)`: the placeholders of `count` rows of `width` values (one row: an `in (…)` list). */
-export const placeholders = (count: number, width: number): string =>
-  Array.from({ length: count }, () => `(${Array.from({ length: width }, () => '?').join(', ')})`).join(', ');
+export const placeholders = boundedMemo(200, (count: number, width: number) => `${count}x${width}`, (count: number, width: number): string => {
+  const row = `(${'?, '.repeat(width - 1)}?)`;
+  return `${row}, `.repeat(count - 1) + row;
+});
 
 /**
  * An INSERT of `count` rows of the columns `keys`, bound in that order (valuesOf turns objects into that). The SQL
- * string depends only on the table, the keys and the row count, so the prepared-statement cache keeps it.
+ * string depends only on the table, the keys and the row count, so the prepared-statement cache keeps it; built
+ * once per shape (a mail with three ids to thread asks for the same text as the one before it).
  */
 export function insertSql(table: string, keys: readonly string[], count = 1, tail = ''): string {
-  return `insert into "${table}" ${columns(keys)} values ${placeholders(count, keys.length)}${tail ? ` ${tail}` : ''}`;
+  return insertSqlOf(table, keys, count, tail);
 }
+const insertSqlOf = boundedMemo(500, (table: string, keys: readonly string[], count: number, tail: string) => `${table}\0${keys.join(',')}\0${count}\0${tail}`,
+  (table: string, keys: readonly string[], count: number, tail: string): string =>
+    `insert into "${table}" ${columns(keys)} values ${placeholders(count, keys.length)}${tail ? ` ${tail}` : ''}`);
 
 /** The values of `rows` in the order of `keys`, flat: the bindings of insertSql. */
 export const valuesOf = (keys: readonly string[], rows: ReadonlyArray<Record<string, unknown>>): unknown[] =>

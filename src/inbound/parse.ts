@@ -74,11 +74,7 @@ export async function parseMail(raw: Buffer, limits: ParseLimits = {}, rawSha256
     replyTo: addresses(parsed.replyTo),
     to: addresses(parsed.to),
     cc: addresses(parsed.cc),
-    deliveredTo: ['delivered-to', 'x-original-to', 'envelope-to', 'x-envelope-to']
-      .flatMap((h) => headers.get(h) ?? [])
-      .flatMap((v) => v.split(','))
-      .map((v) => stripBrackets(v.trim()).toLowerCase())
-      .filter(Boolean),
+    deliveredTo: deliveredTo(headers),
     returnPath: returnPathRaw === undefined ? undefined : stripBrackets(returnPathRaw.trim()).toLowerCase(),
     subject: noNul(parsed.subject ?? '').replace(/\s+/g, ' ').trim(),
     date,
@@ -150,13 +146,33 @@ function firstAddress(obj: AddressObject | AddressObject[] | undefined): Address
   return addresses(obj)[0];
 }
 
+/** The Message-IDs of an In-Reply-To or References header, without brackets. Loops into array literals, as
+ * deliveredTo(): one kind of array, empty or not, so parseMail is not optimized again for the first reply. */
 function idList(v: string | string[] | undefined): string[] {
-  const list = Array.isArray(v) ? v : v ? [v] : [];
-  return list
-    .flatMap((s) => s.match(/<[^<>\s]+>/g) ?? [s])
-    .map((s) => stripBrackets(s.trim()))
-    .filter((s) => s.length > 0 && s.length < 998);
+  const out: string[] = [];
+  for (const value of Array.isArray(v) ? v : v ? [v] : []) {
+    for (const s of value.match(/<[^<>\s]+>/g) ?? [value]) {
+      const id = stripBrackets(s.trim());
+      if (id.length > 0 && id.length < 998) out.push(id);
+    }
+  }
+  return out;
 }
+
+/** Delivered-To, X-Original-To, Envelope-To and X-Envelope-To: where the MTA actually put the mail. */
+function deliveredTo(headers: Map<string, string[]>): string[] {
+  const out: string[] = [];
+  for (const name of DELIVERY_HEADERS) {
+    for (const value of headers.get(name) ?? []) {
+      for (const part of value.split(',')) {
+        const address = stripBrackets(part.trim()).toLowerCase();
+        if (address) out.push(address);
+      }
+    }
+  }
+  return out;
+}
+const DELIVERY_HEADERS = ['delivered-to', 'x-original-to', 'envelope-to', 'x-envelope-to'];
 
 /** PostgreSQL text cannot hold U+0000 and no person typed one: NUL bytes from broken or hostile mail go. */
 function noNul(s: string): string {

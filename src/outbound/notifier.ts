@@ -112,12 +112,19 @@ export class MailNotifier implements Notifier {
     return this.written.get(trx)?.get(id)?.row ?? trx('messages').where({ id }).first();
   }
 
+  /** The files of a message that a mail lists and attaches. Built by push into array literals, whose arrays V8 then
+   * makes of one kind whether they end up empty or not (map() would make two): the notifier's optimized code is not
+   * thrown away the first time a mail with an attachment comes by (`node --trace-deopt`). */
   private async files(trx: Knex.Transaction, messageRowId: number) {
-    const rows = (this.written.get(trx)?.get(messageRowId)?.attachments ?? await attachmentsOf(trx, [messageRowId])).filter((a: any) => !a.inline);
-    return {
-      list: rows.map((a: any) => ({ filename: a.filename, size: humanSize(Number(a.size)) })),
-      attach: rows.map((a: any) => ({ filename: a.filename, contentType: a.content_type, sha256: a.sha256 })),
-    };
+    const rows = this.written.get(trx)?.get(messageRowId)?.attachments ?? await attachmentsOf(trx, [messageRowId]);
+    const list: Array<{ filename: string; size: string }> = [];
+    const attach: Array<{ filename: string; contentType: string; sha256: string }> = [];
+    for (const a of rows) {
+      if (a.inline) continue;
+      list.push({ filename: a.filename, size: humanSize(Number(a.size)) });
+      attach.push({ filename: a.filename, contentType: a.content_type, sha256: a.sha256 });
+    }
+    return { list, attach, any: list.length > 0 };
   }
 
   private async opened(trx: Knex.Transaction, t: Ticket, messageRowId: number): Promise<void> {
@@ -132,7 +139,7 @@ export class MailNotifier implements Notifier {
       automatic: true, budgeted: true, autoSubmitted: 'auto-replied', template: 'confirmation', now, caseMessages,
       data: { summary: linesOf(summary.length < String(m.body_text ?? '').length ? `${summary}…` : summary), caseUrl: await this.link(trx, t, t.requester, now, true),
         // A subject such as "URGENTE" or none at all: ask for the module and the problem (issue 5).
-        askDetail: subjectNeedsDetail(t.subject), subjectExample: SUBJECT_EXAMPLE, hasAttachments: files.list.length > 0, attachments: files.list },
+        askDetail: subjectNeedsDetail(t.subject), subjectExample: SUBJECT_EXAMPLE, hasAttachments: files.any, attachments: files.list },
     });
     await this.toConsultants(trx, t, messageRowId, 'headingNew', undefined, { m, files, caseMessages, opened: true });
   }
@@ -145,7 +152,7 @@ export class MailNotifier implements Notifier {
   ): Promise<void> {
     const m = known?.m ?? (messageRowId ? await this.message(trx, messageRowId) : await trx('messages').where({ ticket_id: t.id, role: 'customer' }).orderBy('id', 'desc').first());
     const now = this.now(trx, messageRowId ? Number(m.created_at) : t.updatedAt);
-    const files = known?.files ?? (m ? await this.files(trx, Number(m.id)) : { list: [], attach: [] });
+    const files = known?.files ?? (m ? await this.files(trx, Number(m.id)) : { list: [], attach: [], any: false });
     const unassigned = this.deps.renderer.tableString('consultant-case', this.deps.config.locale, 'unassigned');
     for (const to of only ?? this.consultantsFor(t)) {
       await this.deps.outbox.enqueue(trx, {
@@ -154,7 +161,7 @@ export class MailNotifier implements Notifier {
         attachments: files.attach, caseMessages: known?.caseMessages,
         data: {
           from: m?.from_address ?? t.requester, fromName: m?.from_name ?? t.requesterName ?? '', organization: t.organization, priority: t.priority,
-          stage: t.stage, assignee: t.assignee ?? unassigned, lines: linesOf(String(m?.body_text ?? '')), hasAttachments: files.list.length > 0,
+          stage: t.stage, assignee: t.assignee ?? unassigned, lines: linesOf(String(m?.body_text ?? '')), hasAttachments: files.any,
           attachments: files.list, caseUrl: await this.link(trx, t, to, now, known?.opened), commands: true,
         },
       });
@@ -181,7 +188,7 @@ export class MailNotifier implements Notifier {
         key: `case:${t.id}:msg:${messageRowId}:answer:${to}`, ticket: t, kind: 'answer', to, toName: to === t.requester ? t.requesterName : undefined,
         automatic: false, budgeted: false, autoSubmitted: undefined, template: 'answer', now,
         fromName: `${consultantName} (${this.deps.config.supportName})`, attachments: files.attach,
-        data: { consultantName, lines: linesOf(text), hasAttachments: files.list.length > 0, attachments: files.list, caseUrl: await this.link(trx, t, to, now) },
+        data: { consultantName, lines: linesOf(text), hasAttachments: files.any, attachments: files.list, caseUrl: await this.link(trx, t, to, now) },
       });
     }
   }

@@ -210,16 +210,35 @@ export class Outbox {
     if (known) {
       // The same reads as threadOf's, over the messages the caller handed in; and a case opened in this
       // transaction has no mail but what this transaction enqueued: taken from memory.
-      const withId = [...known].filter((k) => k.messageId).sort((a, b) => a.id - b.id);
+      const withId: NonNullable<MailRequest['caseMessages']>[number][] = [];
+      for (const k of known) if (k.messageId) withId.push(k);
+      withId.sort((a, b) => a.id - b.id);
       root = withId[0]?.messageId;
-      theirs = withId.filter((k) => k.fromAddress === to).reverse().slice(0, 4).map((k) => ({ message_id: k.messageId!, created_at: k.createdAt }));
-      ours = (this.enqueued.get(trx)?.get(`${ticket.id}\0${to}`) ?? []).slice(-4).reverse();
+      theirs = [];
+      for (let i = withId.length - 1; i >= 0 && theirs.length < 4; i--) {
+        const k = withId[i];
+        if (k.fromAddress === to) theirs.push({ message_id: k.messageId!, created_at: k.createdAt });
+      }
+      ours = [];
+      const mine = this.enqueued.get(trx)?.get(`${ticket.id}\0${to}`);
+      if (mine) for (let i = mine.length - 1; i >= 0 && ours.length < 4; i--) ours.push(mine[i]);
     } else {
       ({ root, theirs, ours } = await outbox.threadOf(trx, ticket.id, to, 4));
     }
-    const recent = [...theirs, ...ours].sort((a: any, b: any) => Number(a.created_at) - Number(b.created_at)).map((r: any) => String(r.message_id));
-    const references = [...new Set([root, ...recent].filter((x): x is string => Boolean(x)))].slice(-10);
-    return { references, inReplyTo: references.at(-1) };
+    // Loops into array literals rather than spreads and maps: one kind of array whatever came in (see
+    // MailNotifier.files), so this code is not optimized again for each mix of empty and full lists.
+    const recent: outbox.ThreadRow[] = [];
+    for (const r of theirs) recent.push(r);
+    for (const r of ours) recent.push(r);
+    recent.sort((a, b) => Number(a.created_at) - Number(b.created_at));
+    const references: string[] = [];
+    if (root) references.push(root);
+    for (const r of recent) {
+      const id = String(r.message_id);
+      if (id && !references.includes(id)) references.push(id);
+    }
+    const last10 = references.length > 10 ? references.slice(-10) : references;
+    return { references: last10, inReplyTo: last10.at(-1) };
   }
 }
 

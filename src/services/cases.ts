@@ -75,7 +75,8 @@ export class CaseService {
       waitingOn: 'soporte', mailbox: input.mailbox, relatedNumber: input.related?.number,
       relatedReason: input.related?.reason, now,
     });
-    const people: Participant[] = [{ address: input.requester, role: 'requester' }, ...input.cc.map((address) => ({ address, role: 'cc' as const }))];
+    const people: Participant[] = [{ address: input.requester, role: 'requester' }];
+    for (const address of input.cc) people.push({ address, role: 'cc' });
     await repo.addParticipants(trx, ticket.id, people, now, { newCase: true });
     const messageRowId = await repo.insertMessage(trx, { ...input.message, ticketId: ticket.id });
     await repo.addThreadIds(trx, ticket.id, input.threadIds);

@@ -95,8 +95,11 @@ export async function threadOf(db: Db, ticketId: number, recipient: string, limi
   // limit is written into the SQL, not bound: SQLite (3.53) plans a bound LIMIT for its value, and so prepares the
   // statement again every time that parameter is bound, i.e. at every run (see threadSql).
   const found = await rows(db, threadSql(limit), [ticketId, ticketId, recipient, ticketId, recipient]);
-  const part = (k: number): ThreadRow[] => found.filter((r) => Number(r.k) === k).sort((a, b) => Number(b.id) - Number(a.id)).map((r) => ({ message_id: r.message_id, created_at: r.created_at }));
-  return { root: part(0)[0]?.message_id, theirs: part(1), ours: part(2) };
+  // Sorted newest first, then split: loops into array literals (one kind of array, empty or not; see the notifier).
+  found.sort((a, b) => Number(b.id) - Number(a.id));
+  const parts: [ThreadRow[], ThreadRow[], ThreadRow[]] = [[], [], []];
+  for (const r of found) parts[Number(r.k)]?.push({ message_id: r.message_id, created_at: r.created_at });
+  return { root: parts[0][0]?.message_id, theirs: parts[1], ours: parts[2] };
 }
 
 /** The held reason of mail stopped by a bounce (enqueue's and the claim's alike), within the column's 64 characters. */

@@ -50,12 +50,18 @@ export async function insertTicket(trx: Db, t: NewTicket): Promise<Ticket> {
 
 /** `patch`: column → value. The statement depends only on which columns change (a handful of shapes). */
 export async function updateTicket(trx: Db, id: number, patch: Record<string, unknown>): Promise<void> {
-  const keys = Object.keys(patch).filter((k) => patch[k] !== undefined);
+  const keys: string[] = [];
+  const values: unknown[] = [];
+  for (const k in patch) {
+    if (patch[k] === undefined) continue;
+    // Column names go into the SQL text: only the code's own snake_case names, never anything from outside.
+    if (!/^[a-z_]+$/.test(k)) throw new Error(`columna inválida para tickets: ${k.slice(0, 40)}`);
+    keys.push(k);
+    values.push(patch[k]);
+  }
   if (!keys.length) return;
-  // Column names go into the SQL text: only the code's own snake_case names, never anything from outside.
-  const bad = keys.find((k) => !/^[a-z_]+$/.test(k));
-  if (bad) throw new Error(`columna inválida para tickets: ${bad.slice(0, 40)}`);
-  await run(trx, `update "tickets" set ${keys.map((k) => `"${k}" = ?`).join(', ')} where "id" = ?`, [...keys.map((k) => patch[k]), id]);
+  values.push(id);
+  await run(trx, `update "tickets" set ${keys.map((k) => `"${k}" = ?`).join(', ')} where "id" = ?`, values);
 }
 
 export async function findTicketByNumber(db: Db, number: number): Promise<Ticket | undefined> {
