@@ -29,11 +29,9 @@ export async function loadContext(db: Db, config: Config, mail: InboundMail, sou
       if (t) embeddedTickets = [t];
     }
   }
-  return {
-    config, now, source,
-    previous: previous.map((p) => ({ contentHash: p.contentHash, messageId: p.messageId, outcome: p.outcome, sourceKey: p.sourceKey })),
-    taggedTicket, referencedTickets, embeddedTickets,
-  };
+  const earlier: FilterContext['previous'][number][] = [];
+  for (const p of previous) earlier.push({ contentHash: p.contentHash, messageId: p.messageId, outcome: p.outcome, sourceKey: p.sourceKey });
+  return { config, now, source, previous: earlier, taggedTicket, referencedTickets, embeddedTickets };
 }
 
 function ticketsFor(db: Db, ids: string[]): Promise<TicketView[]> {

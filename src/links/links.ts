@@ -42,7 +42,7 @@ export interface IssueParams {
 export async function issueLink(trx: Db, s: LinkSettings, p: IssueParams): Promise<string> {
   const recipient = p.recipient.toLowerCase();
   // The newest link neither revoked nor dying within the margin, else a generation after the last one.
-  const links = p.fresh ? [] : await repo.linkGenerations(trx, p.ticketId, recipient);
+  const links = p.fresh ? repo.generationsOf([]) : await repo.linkGenerations(trx, p.ticketId, recipient);
   const validAfter = p.now + Math.min(MIN_REMAINING, (s.ttlDays * DAY) / 2);
   const current = links.find((l) => l.revokedAt === undefined && l.expiresAt > validAfter);
   if (current) return linkUrl(s.publicUrl, makeToken(s.secretKey, { number: p.number, recipient, generation: current.generation, expiresAt: current.expiresAt }));

@@ -52,10 +52,13 @@ export class MailNotifier implements Notifier {
 
   private remember(trx: Knex.Transaction, id: number, m: Omit<NewMessage, 'ticketId'>): void {
     const map = this.written.get(trx) ?? new Map();
+    // Pushed into a literal, as files() reads them (one kind of array, empty or not).
+    const attachments: Array<{ filename: string; size: number; content_type: string; sha256: string; inline: boolean }> = [];
+    for (const a of m.attachments) attachments.push({ filename: a.filename, size: a.size, content_type: a.contentType, sha256: a.sha256, inline: a.inline });
     map.set(id, {
       row: { id, created_at: m.createdAt, body_text: m.bodyText, from_address: m.fromAddress ?? null, from_name: m.fromName ?? null, message_id: m.messageId ?? null },
       // In insertion order, as attachmentsOf's ORDER BY id returns them.
-      attachments: m.attachments.map((a) => ({ filename: a.filename, size: a.size, content_type: a.contentType, sha256: a.sha256, inline: a.inline })),
+      attachments,
     });
     this.written.set(trx, map);
   }

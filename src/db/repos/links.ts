@@ -27,7 +27,15 @@ export async function findLinkByHash(db: Db, hash: string): Promise<LinkRow | un
  */
 export async function linkGenerations(db: Db, ticketId: number, recipient: string): Promise<Array<{ generation: number; expiresAt: number; revokedAt?: number }>> {
   const found = await rows(db, 'select "generation", "expires_at", "revoked_at" from "links" where "ticket_id" = ? and "recipient" = ? order by "generation" desc', [ticketId, recipient]);
-  return found.map((r: any) => ({ generation: Number(r.generation), expiresAt: Number(r.expires_at), revokedAt: r.revoked_at == null ? undefined : Number(r.revoked_at) }));
+  return generationsOf(found);
+}
+
+/** The rows as issueLink reads them, pushed into a literal: also the empty list of a case opened now (one kind of
+ * array for issueLink's optimized code, src/outbound/notifier.ts files()). */
+export function generationsOf(found: readonly any[]): Array<{ generation: number; expiresAt: number; revokedAt?: number }> {
+  const out: Array<{ generation: number; expiresAt: number; revokedAt?: number }> = [];
+  for (const r of found) out.push({ generation: Number(r.generation), expiresAt: Number(r.expires_at), revokedAt: r.revoked_at == null ? undefined : Number(r.revoked_at) });
+  return out;
 }
 
 const INSERT_LINK = insertSql('links', ['ticket_id', 'recipient', 'generation', 'token_hash', 'expires_at', 'created_at']);

@@ -62,11 +62,14 @@ export function insertOutbox(trx: Db, o: NewOutbox): Promise<number | undefined>
  * read even with no mail.
  */
 export async function loopBudgetOf(db: Db, recipient: string, since: readonly number[], suppressedAt?: number): Promise<{ counts: number[]; suppressed?: string }> {
-  const stop = suppressedAt === undefined ? '' : '(select "reason" from "mail_suppressions" where "address" = ? and "until" > ? limit 1) as "suppressed", ';
+  // The same columns either way: one shape of row for the code that reads it.
+  const stop = suppressedAt === undefined ? 'null as "suppressed", ' : '(select "reason" from "mail_suppressions" where "address" = ? and "until" > ? limit 1) as "suppressed", ';
   const sums = since.map((_, i) => `sum(case when "created_at" >= ? then 1 else 0 end) as "c${i}"`).join(', ');
   const r: any = await row(db, `select ${stop}${sums} from "outbox" where "recipient" = ? and "automatic" = ? and "state" <> 'held' and "created_at" >= ?`,
     [...(suppressedAt === undefined ? [] : [recipient, suppressedAt]), ...since, recipient, true, Math.min(...since)]);
-  return { counts: since.map((_, i) => Number(r?.[`c${i}`] ?? 0)), suppressed: r?.suppressed ?? undefined };
+  const counts: number[] = [];
+  for (let i = 0; i < since.length; i++) counts.push(Number(r?.[`c${i}`] ?? 0));
+  return { counts, suppressed: r?.suppressed ?? undefined };
 }
 
 export interface ThreadRow {

@@ -101,7 +101,7 @@ export async function viewOf(db: Db, t: Ticket | undefined): Promise<TicketView 
  */
 export async function ticketViewsByThreadIds(db: Db, ids: readonly string[]): Promise<TicketView[]> {
   const asked = [...new Set(ids)].slice(0, 200);
-  if (asked.length === 0) return [];
+  if (asked.length === 0) return viewsInOrder([]);
   const found = await rows(db, `select "x"."message_id" as "thread_message_id", "t".*, "p"."address" as "participant_address", "p"."role" as "participant_role" from "thread_ids" as "x" join "tickets" as "t" on "t"."id" = "x"."ticket_id" left join "participants" as "p" on "p"."ticket_id" = "t"."id" where "x"."message_id" in ${placeholders(1, asked.length)}`, asked);
   const rank = new Map(asked.map((id, i) => [id, i]));
   const views = new Map<number, { view: TicketView; rank: number; people: Set<string> }>();
@@ -116,7 +116,15 @@ export async function ticketViewsByThreadIds(db: Db, ids: readonly string[]): Pr
       (v.view.participants as Participant[]).push({ address: r.participant_address, role: r.participant_role });
     }
   }
-  return [...views.values()].sort((a, b) => a.rank - b.rank || a.view.id - b.view.id).map((v) => v.view);
+  return viewsInOrder([...views.values()]);
+}
+
+/** The views by rank, pushed into a literal: one kind of array, empty or not (src/outbound/notifier.ts files()). */
+function viewsInOrder(ranked: Array<{ view: TicketView; rank: number }>): TicketView[] {
+  ranked.sort((a, b) => a.rank - b.rank || a.view.id - b.view.id);
+  const out: TicketView[] = [];
+  for (const r of ranked) out.push(r.view);
+  return out;
 }
 
 
