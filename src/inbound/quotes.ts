@@ -1,4 +1,7 @@
 import EmailReplyParser from 'email-reply-parser';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { compile } from 'html-to-text';
 
 /**
@@ -172,6 +175,82 @@ function quoteHeaderOnly(text: string): boolean {
   return quoteStartLine(lines) === 0 && attributionEnd(lines, 0) === lines.length - 1;
 }
 
+/**
+ * What the library makes of a text in which none of its own patterns can fire, without running it. The library
+ * (emailparser.js) splits a text into fragments at quoted lines ("> …"), at lines its signature patterns match and
+ * at blank lines under a line its quote-header patterns match, and first rewrites whatever its quote-header patterns
+ * match in the whole text. When no line matches any of those patterns (tried here as one regular expression per
+ * list and flags, built from the library's own lists) and no line starts with ">", the whole text is one visible
+ * fragment, and what the library returns is the text with each line's trailing whitespace removed and one leading
+ * newline dropped (its own steps, done here directly); blank throughout, it is hidden. That is most mail: a new case,
+ * the part of a reply above its quote. The library costs ~60 regular expressions per line, run on each line
+ * reversed; this was ~12 % of the parse thread in `npm run bench`. tests/inbound/quotes.test.ts holds both ways
+ * equal on the corpus and on generated text. Undefined when a pattern could fire: the library decides.
+ */
+export function unquotedByLibrary(input: string): string | undefined {
+  const patterns = libraryPatterns();
+  if (!patterns || /^>/m.test(input)) return undefined;
+  for (const p of patterns.wholeText) if (p.test(input)) return undefined;
+  const lines = input.split('\n');
+  let visible = false;
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i];
+    const trimmed = line.replace(TRAILING_SPACE, '');
+    for (const p of patterns.perLine) if (p.test(line) || (trimmed !== line && p.test(trimmed))) return undefined;
+    lines[i] = trimmed;
+    if (trimmed) visible = true;
+  }
+  return visible ? lines.join('\n').replace(/^\n/, '').replace(/~*$/, '') : '';
+}
+
+/** The library's trimming of a line's end (its LTrim of the reversed line, /^\s+/). */
+const TRAILING_SPACE = /\s+$/;
+
+/**
+ * email-reply-parser's own pattern lists (dist/regex.js: quote headers, signatures), joined into one expression per
+ * list and set of flags: per line, and over the whole text for the quote headers (the library's first pass). The
+ * file is not among the package's exports, so it is loaded by path; if that ever fails (another layout after an
+ * upgrade), every text goes to the library, as before. The version is pinned in package.json and the equivalence
+ * test compares both ways.
+ */
+type Patterns = { perLine: RegExp[]; wholeText: RegExp[] };
+let patterns: Patterns | null | undefined;
+let loading: Promise<void> | undefined;
+function libraryPatterns(): Patterns | undefined {
+  if (patterns === undefined && !loading) {
+    loading = loadLibraryPatterns().then((p) => { patterns = p; }, () => { patterns = null; });
+  }
+  return patterns ?? undefined;
+}
+
+/** Resolves once the library's patterns are loaded (or could not be): the first texts go to the library. */
+export async function libraryPatternsReady(): Promise<boolean> {
+  libraryPatterns();
+  await loading;
+  return Boolean(patterns);
+}
+
+async function loadLibraryPatterns(): Promise<Patterns | null> {
+  const entry = createRequire(import.meta.url).resolve('email-reply-parser');
+  const module = await import(pathToFileURL(path.join(path.dirname(entry), 'regex.js')).href);
+  const list = module.default as { quoteHeadersRegex?: unknown; signatureRegex?: unknown };
+  const quote = list.quoteHeadersRegex;
+  const signature = list.signatureRegex;
+  if (!Array.isArray(quote) || !Array.isArray(signature) || ![...quote, ...signature].every((r) => r instanceof RegExp)) return null;
+  const joined = (regexes: RegExp[]): RegExp[] => {
+    const byFlags = new Map<string, string[]>();
+    for (const r of regexes) {
+      // Only the flags that change what matches; g and y (state between calls) are never on these.
+      if (r.global || r.sticky) return [];
+      byFlags.set(r.flags, [...(byFlags.get(r.flags) ?? []), `(?:${r.source})`]);
+    }
+    return [...byFlags].map(([flags, sources]) => new RegExp(sources.join('|'), flags));
+  };
+  const perLine = joined([...quote, ...signature] as RegExp[]);
+  const wholeText = joined(quote as RegExp[]);
+  return perLine.length && wholeText.length ? { perLine, wholeText } : null;
+}
+
 /** The library, with long lines masked (see above) and restored afterwards. */
 function libraryVisible(text: string): string {
   const lines = text.split('\n');
@@ -184,22 +263,26 @@ function libraryVisible(text: string): string {
     masked.set(token, l);
     return (/^\s*>/.test(l) ? '> ' : '') + token;
   }).join('\n');
-  let out: string;
-  try {
-    // The library hides a "signature" that starts at a closing ("Regards", "Cheers", "Cordialement"): that is the
-    // person's own text, and a help desk keeps it. Only real signature marks ("-- ", rules, "Sent from …") go.
-    const fragments = new EmailReplyParser().read(input).getFragments();
-    out = fragments
-      .filter((f) => !f.isHidden() || (f.isSignature() && !f.isQuoted() && !SIGNATURE_MARK.test(f.getContent())))
-      .join('\n')
-      .replace(/~*$/, '');
-  } catch {
-    out = input;
-  }
+  let out = unquotedByLibrary(input) ?? visibleByLibrary(input);
   out = out.replace(/(?:> )?MESALONGLINE\d+X/g, (tok) => masked.get(tok.replace(/^> /, '')) ?? tok);
   // Nothing was cut from the head: the rest of a very long message is the person's too.
   if (tail.length && out.trim() === head.join('\n').trim()) out = [out, ...tail].join('\n');
   return out;
+}
+
+/** The library's fragments, as Mesa keeps them. */
+export function visibleByLibrary(input: string): string {
+  try {
+    // The library hides a "signature" that starts at a closing ("Regards", "Cheers", "Cordialement"): that is the
+    // person's own text, and a help desk keeps it. Only real signature marks ("-- ", rules, "Sent from …") go.
+    const fragments = new EmailReplyParser().read(input).getFragments();
+    return fragments
+      .filter((f) => !f.isHidden() || (f.isSignature() && !f.isQuoted() && !SIGNATURE_MARK.test(f.getContent())))
+      .join('\n')
+      .replace(/~*$/, '');
+  } catch {
+    return input;
+  }
 }
 
 function tidy(text: string): string {
