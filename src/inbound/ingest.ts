@@ -54,6 +54,9 @@ export interface IngestResult {
   alreadyProcessed?: boolean;
 }
 
+/** Whether a source's key is its place in a mailbox (account, folder, UIDVALIDITY, UID) rather than its hash. */
+const keyedByUid = (source: MailSource): boolean => source.kind === 'imap' || source.kind === 'replay';
+
 export function sourceKeyOf(source: MailSource, rawSha256: string): string {
   switch (source.kind) {
     case 'imap':
@@ -112,7 +115,7 @@ export class IngestService {
   private work!: InboundWork;
   /** Parses started by parseAhead(), by the very Buffer they parse: taken by the ingestMany that gets that Buffer,
    * dropped with it if none does (a stop, a tempfail before that batch). */
-  private readonly ahead = new WeakMap<Buffer, { rawSha: string; parsed: Promise<InboundMail> }>();
+  private readonly ahead = new WeakMap<Buffer, Promise<InboundMail>>();
 
   constructor(private readonly deps: IngestDeps) {
     this.log = deps.logger.child({ component: 'inbound' });
@@ -142,10 +145,10 @@ export class IngestService {
   parseAhead(raws: readonly Buffer[]): void {
     for (const raw of raws) {
       if (this.ahead.has(raw) || raw.length > this.deps.config.limits.maxMessageBytes) continue;
-      const rawSha = BlobStore.sha256(raw);
-      const parsed = this.parser.parse(raw, rawSha);
+      // The source's hash is worked out by the parse, on the parse thread (the mail's rawSha256).
+      const parsed = this.parser.parse(raw);
       parsed.catch(() => undefined); // its error is handled by the ingestMany that takes it
-      this.ahead.set(raw, { rawSha, parsed });
+      this.ahead.set(raw, parsed);
     }
   }
 
@@ -174,10 +177,12 @@ export class IngestService {
     try {
       this.work ??= await loadInboundWork();
       const keyed = items.map((it) => {
-        const ahead = this.ahead.get(it.raw);
+        const parsed = this.ahead.get(it.raw);
         this.ahead.delete(it.raw);
-        const rawSha = ahead?.rawSha ?? BlobStore.sha256(it.raw);
-        return { ...it, rawSha, parsed: ahead?.parsed, sourceKey: sourceKeyOf(it.source, rawSha) };
+        // A mailbox's source is keyed by its UID: its hash is the parse's to work out. A file or standard input is
+        // keyed by its hash.
+        const rawSha = keyedByUid(it.source) ? undefined : BlobStore.sha256(it.raw);
+        return { ...it, rawSha, parsed, sourceKey: sourceKeyOf(it.source, rawSha ?? '') };
       });
       const seen = await findLedgers(this.deps.db, keyed.map((k) => k.sourceKey));
       for (const [index, k] of keyed.entries()) {
@@ -248,19 +253,20 @@ export class IngestService {
    * Before the mail's turn in the transaction: the size check and parsing (`parsed`: started by parseAhead). A mail
    * that will be quarantined (too large, unparseable) is prepared as such.
    */
-  private async prepare(index: number, raw: Buffer, rawSha: string, source: MailSource, sourceKey: string, parsed?: Promise<InboundMail>): Promise<Job> {
+  private async prepare(index: number, raw: Buffer, known: string | undefined, source: MailSource, sourceKey: string, parsed?: Promise<InboundMail>): Promise<Job> {
     const now = this.now();
-    const base = { index, raw, rawSha, source, sourceKey, now };
+    const base = { index, raw, source, sourceKey, now };
     if (raw.length > this.deps.config.limits.maxMessageBytes) {
       const head = await headerSummary(raw, this.work.simpleParser);
-      return { ...base, kind: 'quarantine', hash: this.work.contentHash(raw), reason: 'too_large', detail: `${raw.length} bytes > MAX_MESSAGE_BYTES ${this.deps.config.limits.maxMessageBytes}`, head };
+      return { ...base, rawSha: known ?? BlobStore.sha256(raw), kind: 'quarantine', hash: this.work.contentHash(raw), reason: 'too_large', detail: `${raw.length} bytes > MAX_MESSAGE_BYTES ${this.deps.config.limits.maxMessageBytes}`, head };
     }
     try {
-      return { ...base, kind: 'parsed', mail: await (parsed ?? this.parser.parse(raw, rawSha)) };
+      const mail = await (parsed ?? this.parser.parse(raw, known));
+      return { ...base, rawSha: mail.rawSha256, kind: 'parsed', mail };
     } catch (err) {
       if (!isMesaError(err) || err.retryable) throw err;
       const head = await headerSummary(raw, this.work.simpleParser);
-      return { ...base, kind: 'quarantine', hash: this.work.contentHash(raw), reason: REASON_BY_CODE[err.code] ?? 'unparseable', detail: err.detail ?? err.message, head };
+      return { ...base, rawSha: known ?? BlobStore.sha256(raw), kind: 'quarantine', hash: this.work.contentHash(raw), reason: REASON_BY_CODE[err.code] ?? 'unparseable', detail: err.detail ?? err.message, head };
     }
   }
 

@@ -10,7 +10,8 @@ import type { InboundMail } from './mail.ts';
 
 /** How ingest turns raw bytes into an InboundMail: on this thread, or on the parse thread below. */
 export interface MailParser {
-  parse(raw: Buffer, rawSha256: string): Promise<InboundMail>;
+  /** `rawSha256`: the caller's hash of `raw` if it has one; otherwise the parse works it out (on the parse thread). */
+  parse(raw: Buffer, rawSha256?: string): Promise<InboundMail>;
   /** Gets ready ahead of the first mail (`mesa start` calls it once it is listening). */
   warm(): Promise<void>;
   close(): Promise<void>;
@@ -33,7 +34,7 @@ export class InThreadParser implements MailParser {
 
   constructor(private readonly blobs: BlobStore, private readonly timeoutMs = PARSE_TIMEOUT_MS) {}
 
-  parse(raw: Buffer, rawSha256: string): Promise<InboundMail> {
+  parse(raw: Buffer, rawSha256?: string): Promise<InboundMail> {
     const run = this.chain.then(async () => (await import('./parse.ts')).parseMail(raw, { timeoutMs: this.timeoutMs }, rawSha256, this.blobs));
     this.chain = run.catch(() => undefined);
     return run;
@@ -46,7 +47,7 @@ export class InThreadParser implements MailParser {
   async close(): Promise<void> {}
 }
 
-export interface ParseRequest { id: number; raw: Uint8Array; rawSha256: string; timeoutMs: number }
+export interface ParseRequest { id: number; raw: Uint8Array; rawSha256?: string; timeoutMs: number }
 export type ParseReply =
   | { id: number; mail: Omit<InboundMail, 'raw'>; error?: undefined }
   | { id: number; error: { code?: ErrorCode; detail?: string }; mail?: undefined };
@@ -93,7 +94,7 @@ export class ParseThread implements MailParser {
     return this.worker?.threadId;
   }
 
-  parse(raw: Buffer, rawSha256: string): Promise<InboundMail> {
+  parse(raw: Buffer, rawSha256?: string): Promise<InboundMail> {
     if (this.closed) return Promise.reject(new MesaError('PARSER_UNAVAILABLE', 'Mesa se está deteniendo'));
     const worker = raw.length <= SEND_TO_THREAD_MAX_BYTES ? this.thread() : undefined;
     if (!worker) return this.local.parse(raw, rawSha256);

@@ -1,5 +1,6 @@
 import { outermost, type Db } from '../db/knex.ts';
 import * as repo from '../db/repos/links.ts';
+import { boundedMemo } from '../memo.ts';
 import { LINK_PATH, linkMac, makeToken, parseToken, sameMac, tokenHash } from './tokens.ts';
 
 /**
@@ -38,6 +39,11 @@ export interface IssueParams {
   fresh?: boolean;
 }
 
+/** The token of a link already issued: the same HMAC for every mail to that recipient on that case (a consultant
+ * gets one per follow-up), remembered for the last few. */
+const tokenOf = boundedMemo(1000, (secret: string, number: number, recipient: string, generation: number, expiresAt: number) => `${secret}\0${number}\0${recipient}\0${generation}\0${expiresAt}`,
+  (secret: string, number: number, recipient: string, generation: number, expiresAt: number) => makeToken(secret, { number, recipient, generation, expiresAt }));
+
 /** The URL for `recipient` on the case: the current link when it has life left, else a new generation. */
 export async function issueLink(trx: Db, s: LinkSettings, p: IssueParams): Promise<string> {
   const recipient = p.recipient.toLowerCase();
@@ -45,7 +51,7 @@ export async function issueLink(trx: Db, s: LinkSettings, p: IssueParams): Promi
   const links = p.fresh ? repo.generationsOf([]) : await repo.linkGenerations(trx, p.ticketId, recipient);
   const validAfter = p.now + Math.min(MIN_REMAINING, (s.ttlDays * DAY) / 2);
   const current = links.find((l) => l.revokedAt === undefined && l.expiresAt > validAfter);
-  if (current) return linkUrl(s.publicUrl, makeToken(s.secretKey, { number: p.number, recipient, generation: current.generation, expiresAt: current.expiresAt }));
+  if (current) return linkUrl(s.publicUrl, tokenOf(s.secretKey, p.number, recipient, current.generation, current.expiresAt));
   const generation = (links[0]?.generation ?? 0) + 1;
   const expiresAt = Math.floor((p.now + s.ttlDays * DAY) / 1000) * 1000;
   const token = makeToken(s.secretKey, { number: p.number, recipient, generation, expiresAt });
