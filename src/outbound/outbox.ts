@@ -1,7 +1,7 @@
 import type { Config } from '../config.ts';
 import { outermost, type Db } from '../db/knex.ts';
 import * as outbox from '../db/repos/outbox.ts';
-import { addThreadIds, insertEvent } from '../db/repos/tickets.ts';
+import { addThreadIds, insertEvent, threadIdsTogether } from '../db/repos/tickets.ts';
 import { loopToken } from '../inbound/filters/own-loop.ts';
 import type { Logger } from '../logger.ts';
 import { cleanSubject } from '../tickets/subject.ts';
@@ -68,8 +68,6 @@ export class Outbox {
    * in the transaction: from then on every mail asks.
    */
   private readonly unstopped = new WeakMap<object, Map<string, number> | null>();
-  /** While together() runs in a transaction: the Message-IDs of the mail enqueued, by case, not yet in thread_ids. */
-  private readonly pendingIds = new WeakMap<object, Map<number, string[]>>();
   /** Outermost transactions whose commit already wakes the dispatcher (see enqueue). */
   private readonly announced = new WeakSet<object>();
   /** describeHours() of the calendar, for describedHours(). */
@@ -126,9 +124,7 @@ export class Outbox {
       this.enqueued.set(trx, byKey);
     }
     if (r.ticket) {
-      const pending = this.pendingIds.get(trx);
-      if (pending) pending.set(r.ticket.id, [...(pending.get(r.ticket.id) ?? []), messageId]);
-      else await addThreadIds(trx, r.ticket.id, [messageId]);
+      await addThreadIds(trx, r.ticket.id, [messageId]);
       if (heldReason) await insertEvent(trx, { ticketId: r.ticket.id, type: 'mail_held', actor: 'mesa', to, reason: heldReason, at: r.now, data: { kind: r.kind } });
     }
     // The outermost transaction's end: a savepoint's (a nested transaction) is only its release, not the commit.
@@ -145,24 +141,11 @@ export class Outbox {
 
   /**
    * Runs `fn`, which enqueues the mail of one event (a new case: the confirmation and a notice per consultant),
-   * and then records their Message-IDs in thread_ids with one INSERT per case instead of one per mail. The rows are
-   * the same; they are written also when `fn` fails, as they were mail by mail (unless the database refuses).
+   * and then records their Message-IDs in thread_ids with one INSERT per case instead of one per mail
+   * (threadIdsTogether; inside a case change that already runs so, they join its INSERT).
    */
-  async together<T>(trx: Db, fn: () => Promise<T>): Promise<T> {
-    if (this.pendingIds.has(trx)) return fn();
-    const pending = new Map<number, string[]>();
-    this.pendingIds.set(trx, pending);
-    let out: T;
-    try {
-      out = await fn();
-    } catch (err) {
-      this.pendingIds.delete(trx);
-      for (const [ticketId, ids] of pending) await addThreadIds(trx, ticketId, ids).catch(() => undefined);
-      throw err;
-    }
-    this.pendingIds.delete(trx);
-    for (const [ticketId, ids] of pending) await addThreadIds(trx, ticketId, ids);
-    return out;
+  together<T>(trx: Db, fn: () => Promise<T>): Promise<T> {
+    return threadIdsTogether(trx, fn);
   }
 
   /** The calendar's hours in words, worked out once per calendar (the config is frozen; this is per mail). */

@@ -48,6 +48,13 @@ export interface OpenCaseInput {
   threadIds: string[];
 }
 
+export interface AddMessageInput {
+  message: Omit<repo.NewMessage, 'ticketId'>;
+  cc: string[];
+  threadIds: string[];
+  reopen: boolean;
+}
+
 export class CaseService {
   private notifiers: Notifier[] = [];
 
@@ -66,7 +73,12 @@ export class CaseService {
     await this.emit(trx, e);
   }
 
-  async openCase(trx: Knex.Transaction, input: OpenCaseInput): Promise<{ ticket: Ticket; messageRowId: number }> {
+  /** The case's Message-IDs (its first mail's, the confirmation's, the notices') go to thread_ids in one INSERT. */
+  openCase(trx: Knex.Transaction, input: OpenCaseInput): Promise<{ ticket: Ticket; messageRowId: number }> {
+    return repo.threadIdsTogether(trx, () => this.open(trx, input));
+  }
+
+  private async open(trx: Knex.Transaction, input: OpenCaseInput): Promise<{ ticket: Ticket; messageRowId: number }> {
     const now = input.message.createdAt;
     const number = await repo.nextTicketNumber(trx);
     const ticket = await repo.insertTicket(trx, {
@@ -89,12 +101,15 @@ export class CaseService {
     return { ticket, messageRowId };
   }
 
-  /** A customer's or consultant's message on an existing case; a customer's reply to a closed case reopens it. */
-  async addMessage(
-    trx: Knex.Transaction,
-    ticket: Ticket,
-    input: { message: Omit<repo.NewMessage, 'ticketId'>; cc: string[]; threadIds: string[]; reopen: boolean },
-  ): Promise<{ ticket: Ticket; messageRowId: number }> {
+  /**
+   * A customer's or consultant's message on an existing case; a customer's reply to a closed case reopens it. Its
+   * Message-IDs and those of the mail it causes go to thread_ids in one INSERT (threadIdsTogether).
+   */
+  addMessage(trx: Knex.Transaction, ticket: Ticket, input: AddMessageInput): Promise<{ ticket: Ticket; messageRowId: number }> {
+    return repo.threadIdsTogether(trx, () => this.add(trx, ticket, input));
+  }
+
+  private async add(trx: Knex.Transaction, ticket: Ticket, input: AddMessageInput): Promise<{ ticket: Ticket; messageRowId: number }> {
     const now = input.message.createdAt;
     const role = input.message.role === 'consultant' ? 'consultant' : 'customer';
     const messageRowId = await repo.insertMessage(trx, { ...input.message, ticketId: ticket.id });

@@ -139,10 +139,46 @@ export async function addParticipants(trx: Db, ticketId: number, people: readonl
   if (fresh.length) await run(trx, insertSql('participants', PARTICIPANT_COLUMNS, fresh.length), fresh.flatMap((p) => [ticketId, p.address, p.role, now]));
 }
 
+/** While threadIdsTogether() runs for a transaction: the Message-IDs to record, by case, not yet in thread_ids. */
+const pendingThreadIds = new WeakMap<object, Map<number, string[]>>();
+
+/** Records Message-IDs that thread into the case; inside threadIdsTogether(trx), when that ends. */
 export async function addThreadIds(trx: Db, ticketId: number, ids: readonly string[]): Promise<void> {
+  const pending = pendingThreadIds.get(trx);
+  if (!pending) return writeThreadIds(trx, ticketId, ids);
+  let list = pending.get(ticketId);
+  if (!list) pending.set(ticketId, (list = []));
+  for (const id of ids) list.push(id);
+}
+
+async function writeThreadIds(trx: Db, ticketId: number, ids: readonly string[]): Promise<void> {
   const unique = [...new Set(ids.filter((i) => i && i.length < 998))];
   if (!unique.length) return;
   await run(trx, insertSql('thread_ids', ['message_id', 'ticket_id'], unique.length, 'on conflict ("message_id", "ticket_id") do nothing'), unique.flatMap((id) => [id, ticketId]));
+}
+
+/**
+ * Runs `fn` (one change to cases: a case opened or a message added, with the mail it enqueues) and records the
+ * Message-IDs it adds to thread_ids in one INSERT per case when it ends, instead of one per call: the mail's own
+ * Message-ID and references, then the confirmation's and each notice's. The rows are the same; nothing inside `fn`
+ * reads thread_ids (only the next mail's context does). They are written also when `fn` fails, as they were call by
+ * call (unless the database refuses). Nested calls for the same transaction run inside the outer one.
+ */
+export async function threadIdsTogether<T>(trx: Db, fn: () => Promise<T>): Promise<T> {
+  if (pendingThreadIds.has(trx)) return fn();
+  const pending = new Map<number, string[]>();
+  pendingThreadIds.set(trx, pending);
+  let out: T;
+  try {
+    out = await fn();
+  } catch (err) {
+    pendingThreadIds.delete(trx);
+    for (const [ticketId, ids] of pending) await writeThreadIds(trx, ticketId, ids).catch(() => undefined);
+    throw err;
+  }
+  pendingThreadIds.delete(trx);
+  for (const [ticketId, ids] of pending) await writeThreadIds(trx, ticketId, ids);
+  return out;
 }
 
 export interface NewMessage {
