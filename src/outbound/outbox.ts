@@ -51,6 +51,15 @@ export type EnqueueResult = { state: 'pending' | 'held' | 'duplicate'; id?: numb
 /** A case's subject as every mail of it shows it: cleanSubject() of the same few subjects, again and again. */
 const topicOf = boundedMemo(1000, (subject: string) => subject, cleanSubject);
 
+const ignore = () => undefined;
+
+/** What comes before the @ (split('@')[0], without the array: its element load threw enqueue's optimized code away
+ * once, on an array of another kind). */
+function localPart(address: string): string {
+  const at = address.indexOf('@');
+  return at < 0 ? address : address.slice(0, at);
+}
+
 const MINUTE = 60_000;
 const DAY = 86_400_000;
 
@@ -68,8 +77,6 @@ export class Outbox {
    * in the transaction: from then on every mail asks.
    */
   private readonly unstopped = new WeakMap<object, Map<string, number> | null>();
-  /** Outermost transactions whose commit already wakes the dispatcher (see enqueue). */
-  private readonly announced = new WeakSet<object>();
   /** describeHours() of the calendar, for describedHours(). */
   private described?: { hours: object; text: string };
 
@@ -91,7 +98,7 @@ export class Outbox {
     // BUSINESS_HOURS overrides; otherwise the hours the SLA clocks count (src/tickets/hours-text.ts).
     const hours = config.outbound.businessHours ?? this.describedHours();
     const data = {
-      brand: config.supportName, hours, name: r.toName || to.split('@')[0],
+      brand: config.supportName, hours, name: r.toName || localPart(to),
       ...(r.ticket ? { number: r.ticket.number, subject: r.ticket.subject || '(sin asunto)' } : {}),
       ...r.data,
     };
@@ -128,13 +135,11 @@ export class Outbox {
       if (heldReason) await insertEvent(trx, { ticketId: r.ticket.id, type: 'mail_held', actor: 'mesa', to, reason: heldReason, at: r.now, data: { kind: r.kind } });
     }
     // The outermost transaction's end: a savepoint's (a nested transaction) is only its release, not the commit.
-    // Once per transaction: a batch enqueues hundreds of mails, and one wake-up of the dispatcher serves them all.
-    const top = outermost(trx);
-    const done = top?.executionPromise;
-    if (!heldReason && done && this.committed && !this.announced.has(top!)) {
-      this.announced.add(top!);
-      done.then(this.committed, () => undefined);
-    }
+    // Every mail hooks it, and the dispatcher's kick() after a commit is cheap when it is already awake. Hooking it
+    // once per transaction was a branch taken once per batch: the first mail of the second batch threw the
+    // optimized enqueue away (node --trace-deopt, "insufficient type feedback"), and TurboFan compiled it again.
+    const done = outermost(trx)?.executionPromise;
+    if (!heldReason && done && this.committed) done.then(this.committed, ignore);
     if (heldReason) this.deps.log.warn({ ticket: r.ticket?.number, kind: r.kind, reason: heldReason }, 'correo automático retenido');
     return { state: heldReason ? 'held' : 'pending', id, messageId, heldReason };
   }
@@ -169,17 +174,17 @@ export class Outbox {
     if (seen === undefined) this.unstopped.set(top!, (seen = new Map()));
     const askStop = !(seen && (seen.get(to) ?? Infinity) <= now);
     let suppressed: string | undefined;
-    let counts: number[] = [];
+    let inWindow = 0;
+    let inDay = 0;
     if (!budgeted) {
       if (askStop) suppressed = (await outbox.findSuppression(trx, to, now))?.reason;
     } else {
       // The bounce stop (unless known) and both windows in one query.
-      ({ suppressed, counts } = await outbox.loopBudgetOf(trx, to, [now - budget.windowMinutes * MINUTE, now - DAY], askStop ? now : undefined));
+      ({ suppressed, inWindow, inDay } = await outbox.loopBudgetOf(trx, to, now - budget.windowMinutes * MINUTE, now - DAY, askStop ? now : undefined));
     }
     if (suppressed !== undefined) return outbox.bounceHoldReason(suppressed);
     if (askStop && seen) seen.set(to, Math.min(seen.get(to) ?? Infinity, now));
     if (!budgeted) return undefined;
-    const [inWindow, inDay] = counts;
     if (inWindow >= budget.window) return `limite: ${budget.window} en ${budget.windowMinutes} min`;
     if (inDay >= budget.day) return `limite: ${budget.day} al dia`;
     return undefined;

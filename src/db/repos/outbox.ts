@@ -55,21 +55,24 @@ export function insertOutbox(trx: Db, o: NewOutbox): Promise<number | undefined>
   ]);
 }
 
+/** loopBudgetOf's statement with and without the bounce stop: two texts, built once (no map() and join() per
+ * mail, whose inlined form made an array of another kind and threw the optimized code away once). */
+const BUDGET_COUNTS = 'sum(case when "created_at" >= ? then 1 else 0 end) as "c0", sum(case when "created_at" >= ? then 1 else 0 end) as "c1" from "outbox" where "recipient" = ? and "automatic" = ? and "state" <> \'held\' and "created_at" >= ?';
+const BUDGET_SQL = `select null as "suppressed", ${BUDGET_COUNTS}`;
+const BUDGET_AND_STOP_SQL = `select (select "reason" from "mail_suppressions" where "address" = ? and "until" > ? limit 1) as "suppressed", ${BUDGET_COUNTS}`;
+
 /**
  * What the loop budget asks about one address, in one statement (one scan of its recent mail): how many automatic
- * mails to it were (or will be) sent since each `since` value and, when `suppressedAt` is given, the reason of a
- * suppression in force then (findSuppression's). The aggregate always returns its one row, so the suppression is
- * read even with no mail.
+ * mails to it were (or will be) sent since `windowSince` and since `daySince` and, when `suppressedAt` is given, the
+ * reason of a suppression in force then (findSuppression's). The aggregate always returns its one row, so the
+ * suppression is read even with no mail. The same columns either way: one shape of row for the code that reads it.
  */
-export async function loopBudgetOf(db: Db, recipient: string, since: readonly number[], suppressedAt?: number): Promise<{ counts: number[]; suppressed?: string }> {
-  // The same columns either way: one shape of row for the code that reads it.
-  const stop = suppressedAt === undefined ? 'null as "suppressed", ' : '(select "reason" from "mail_suppressions" where "address" = ? and "until" > ? limit 1) as "suppressed", ';
-  const sums = since.map((_, i) => `sum(case when "created_at" >= ? then 1 else 0 end) as "c${i}"`).join(', ');
-  const r: any = await row(db, `select ${stop}${sums} from "outbox" where "recipient" = ? and "automatic" = ? and "state" <> 'held' and "created_at" >= ?`,
-    [...(suppressedAt === undefined ? [] : [recipient, suppressedAt]), ...since, recipient, true, Math.min(...since)]);
-  const counts: number[] = [];
-  for (let i = 0; i < since.length; i++) counts.push(Number(r?.[`c${i}`] ?? 0));
-  return { counts, suppressed: r?.suppressed ?? undefined };
+export async function loopBudgetOf(db: Db, recipient: string, windowSince: number, daySince: number, suppressedAt?: number): Promise<{ inWindow: number; inDay: number; suppressed?: string }> {
+  const earliest = Math.min(windowSince, daySince);
+  const r: any = suppressedAt === undefined
+    ? await row(db, BUDGET_SQL, [windowSince, daySince, recipient, true, earliest])
+    : await row(db, BUDGET_AND_STOP_SQL, [recipient, suppressedAt, windowSince, daySince, recipient, true, earliest]);
+  return { inWindow: Number(r?.c0 ?? 0), inDay: Number(r?.c1 ?? 0), suppressed: r?.suppressed ?? undefined };
 }
 
 export interface ThreadRow {

@@ -50,18 +50,20 @@ export async function insertTicket(trx: Db, t: NewTicket): Promise<Ticket> {
 
 /** `patch`: column → value. The statement depends only on which columns change (a handful of shapes). */
 export async function updateTicket(trx: Db, id: number, patch: Record<string, unknown>): Promise<void> {
-  const keys: string[] = [];
+  // The SET list is written as it is read, not by keys.map().join(): TurboFan's inlined map() makes an array of
+  // another kind than the interpreter's, and the join after it threw this function's optimized code away once.
+  let set = '';
   const values: unknown[] = [];
   for (const k in patch) {
     if (patch[k] === undefined) continue;
     // Column names go into the SQL text: only the code's own snake_case names, never anything from outside.
     if (!/^[a-z_]+$/.test(k)) throw new Error(`columna inválida para tickets: ${k.slice(0, 40)}`);
-    keys.push(k);
+    set += `${set ? ', ' : ''}"${k}" = ?`;
     values.push(patch[k]);
   }
-  if (!keys.length) return;
+  if (!set) return;
   values.push(id);
-  await run(trx, `update "tickets" set ${keys.map((k) => `"${k}" = ?`).join(', ')} where "id" = ?`, values);
+  await run(trx, `update "tickets" set ${set} where "id" = ?`, values);
 }
 
 export async function findTicketByNumber(db: Db, number: number): Promise<Ticket | undefined> {
