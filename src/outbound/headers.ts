@@ -16,10 +16,17 @@ import { pooledRandomByte } from './random.ts';
  *   automatic mail; a consultant's relayed answer is a person's mail and carries neither. Exchange honours
  *   `X-Auto-Response-Suppress: All` (MS-OXCMAIL §2.2.3.2.14) and sends no out-of-office or receipts back.
  */
-const FILETIME_EPOCH_OFFSET = 11_644_473_600_000n; // ms between 1601-01-01 and 1970-01-01
+const FILETIME_EPOCH_OFFSET_MS = 11_644_473_600_000; // ms between 1601-01-01 and 1970-01-01
 
-function filetime(ms: number): bigint {
-  return (BigInt(Math.floor(ms)) + FILETIME_EPOCH_OFFSET) * 10_000n;
+/**
+ * floor(ms × 10,000 / 2^shift): the FILETIME (100 ns units) of `ms` milliseconds shifted right, exactly, in doubles.
+ * ms × 10,000 is past 2^53 for today's dates, hence the split into 4096 ms (or 16384 ms) steps and a remainder.
+ */
+function filetimeShifted(ms: number, shift: 16 | 18): number {
+  // 10,000 / 2^16 = 625 / 4096; 10,000 / 2^18 = 625 / 16384.
+  const unit = shift === 16 ? 4096 : 16384;
+  const whole = Math.floor(ms / unit);
+  return whole * 625 + Math.floor((ms - whole * unit) * 625 / unit);
 }
 
 /** The 16-byte conversation GUID of a case, derived from its number with SECRET_KEY. A case's mails are usually
@@ -27,19 +34,22 @@ function filetime(ms: number): bigint {
 const conversationId = boundedMemo(256, (secret: string, caseNumber: number) => `${secret}\0${caseNumber}`, (secret: string, caseNumber: number) =>
   crypto.createHmac('sha256', secret).update(`mesa-thread-v1|${caseNumber}`).digest().subarray(0, 16));
 
+/**
+ * The header block: bytes 1–5 are the FILETIME of the case's creation, bits 55..16, then the GUID. Worked out in
+ * doubles (filetimeShifted), not BigInt: BigInt arithmetic, two Buffers and a concat made this ~10 µs per mail
+ * enqueued, 2 % of the ingest's main thread (`npm run bench`).
+ */
 export function threadIndex(secret: string, caseNumber: number, caseCreatedAt: number, now: number): string {
-  const head = Buffer.alloc(22);
-  const ft = filetime(caseCreatedAt);
-  head[0] = 0x01;
-  // The five bytes after the reserved one are the FILETIME's bits 55..16.
-  head.writeUIntBE(Number((ft >> 16n) & 0xff_ffff_ffffn), 1, 5);
-  conversationId(secret, caseNumber).copy(head, 6);
+  const out = Buffer.allocUnsafe(27);
+  out[0] = 0x01;
+  // Bits 55..16 of the FILETIME: its value shifted 16 bits, low 40 bits kept (2^40 fits a double exactly).
+  out.writeUIntBE(filetimeShifted(Math.floor(caseCreatedAt) + FILETIME_EPOCH_OFFSET_MS, 16) % 2 ** 40, 1, 5);
+  conversationId(secret, caseNumber).copy(out, 6);
   // Child block: the time since the header (bits 48..18 of the FILETIME difference when it fits), then 8 random bits.
-  const delta = filetime(Math.max(now, caseCreatedAt)) - ft;
-  const child = Buffer.alloc(5);
-  child.writeUInt32BE(Number((delta >> 18n) & 0x7fff_ffffn), 0);
-  child[4] = pooledRandomByte();
-  return Buffer.concat([head, child]).toString('base64');
+  const deltaMs = Math.floor(Math.max(now, caseCreatedAt)) - Math.floor(caseCreatedAt);
+  out.writeUInt32BE(filetimeShifted(deltaMs, 18) % 2 ** 31, 22);
+  out[26] = pooledRandomByte();
+  return out.toString('base64');
 }
 
 export type AutoSubmitted = 'auto-generated' | 'auto-replied' | undefined;

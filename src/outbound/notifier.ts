@@ -157,6 +157,8 @@ export class MailNotifier implements Notifier {
     const now = this.now(trx, messageRowId ? Number(m.created_at) : t.updatedAt);
     const files = known?.files ?? (m ? await this.files(trx, Number(m.id)) : { list: [], attach: [], any: false });
     const unassigned = this.deps.renderer.tableString('consultant-case', this.deps.config.locale, 'unassigned');
+    // The same lines for every consultant (each mail stores its own data: one array, serialized per row).
+    const lines = linesOf(String(m?.body_text ?? ''));
     for (const to of only ?? this.consultantsFor(t)) {
       await this.deps.outbox.enqueue(trx, {
         key: `case:${t.id}:msg:${messageRowId ?? 'none'}:${heading}:${to}${heading === 'headingAssigned' ? `:${now}` : ''}`, ticket: t, kind: heading === 'headingNew' ? 'consultant_new_case' : heading === 'headingAssigned' ? 'consultant_assigned' : 'consultant_follow_up',
@@ -164,7 +166,7 @@ export class MailNotifier implements Notifier {
         attachments: files.attach, caseMessages: known?.caseMessages,
         data: {
           from: m?.from_address ?? t.requester, fromName: m?.from_name ?? t.requesterName ?? '', organization: t.organization, priority: t.priority,
-          stage: t.stage, assignee: t.assignee ?? unassigned, lines: linesOf(String(m?.body_text ?? '')), hasAttachments: files.any,
+          stage: t.stage, assignee: t.assignee ?? unassigned, lines, hasAttachments: files.any,
           attachments: files.list, caseUrl: await this.link(trx, t, to, now, known?.opened), commands: true,
         },
       });
