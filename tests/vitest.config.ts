@@ -29,7 +29,7 @@ const DB_AGNOSTIC = [
   'tests/cli/demo.test.ts', // the demo is the embedded SQLite default by definition
   'tests/cli/sqlite-statistics.test.ts', // SQLite's own planner statistics
   'tests/db/sqlite-statements.test.ts', // SQLite's own journal and planner
-  'tests/outbound/ids-derived.test.ts', 'tests/bench/compare.test.ts',
+  'tests/outbound/ids-derived.test.ts', 'tests/outbound/thread-index.test.ts', 'tests/bench/compare.test.ts',
   'tests/bench/runner.test.ts', // how the bench runs its processes, not a database's behaviour
 ];
 

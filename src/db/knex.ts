@@ -51,11 +51,11 @@ export function openDatabase(database: Config['database']): Knex {
         conn.pragma('synchronous = NORMAL');
         conn.pragma('busy_timeout = 10000');
         conn.pragma('foreign_keys = ON');
-        // Each mail of a batch runs in a savepoint (src/db/sql.ts); SQLite copies every page a savepoint changes into a
-        // sub-journal first, and with temp files on disk that is a pwrite() per page to a temporary file once a mail
-        // has changed more than 64 KB: about a third of SQLite's time in the ingest (perf, tests/bench/README.md,
-        // fifteenth delivery). In memory the copy is a memcpy. Temporary tables and sorts also stay in memory, and
-        // the ingest's statements need none.
+        // A savepoint (src/db/sql.ts: each mail of a batch that runs again carefully, src/inbound/ingest.ts) makes
+        // SQLite copy every page it changes into a sub-journal first, and with temp files on disk that is a pwrite()
+        // per page to a temporary file once a mail has changed more than 64 KB: about a third of SQLite's time in the
+        // ingest when every mail had its savepoint (perf, tests/bench/README.md, fifteenth delivery). In memory the
+        // copy is a memcpy. Temporary tables and sorts also stay in memory, and the ingest's statements need none.
         conn.pragma('temp_store = MEMORY');
         // A checkpoint copies every page changed since the last one into the database file, once per page however
         // often it changed. The ingest changes a few pages per mail, many of them again and again (the end of each

@@ -116,8 +116,13 @@ function execute(db: Db, sql: string, bindings: readonly unknown[], want: Want):
     if (!onSqliteTransaction(db)) return throughKnex(db, sql, bindings, want);
     return acquire(db).then((l) => onConnection(l.trx, l.conn, sql, bindings, want));
   }
+  return settled(() => onConnection(link.trx, link.conn, sql, bindings, want));
+}
+
+/** What `fn` returns as a settled promise, or what it throws as a rejected one: a statement that ran synchronously. */
+function settled<T>(fn: () => T): Promise<T> {
   try {
-    return Promise.resolve(onConnection(link.trx, link.conn, sql, bindings, want));
+    return Promise.resolve(fn());
   } catch (err) {
     return Promise.reject(err);
   }
@@ -147,12 +152,10 @@ export function run(db: Db, sql: string, bindings: readonly unknown[] = []): Pro
 export function insertId(db: Db, sql: string, bindings: readonly unknown[] = []): Promise<number | undefined> {
   const link = connections.get(db);
   if (!link) return execute(db, `${sql} returning "id"`, bindings, 'row').then((r) => (r === undefined ? undefined : Number(r.id)));
-  try {
+  return settled(() => {
     const done = onConnection(link.trx, link.conn, sql, bindings, 'result') as { changes: number; lastInsertRowid: number | bigint };
-    return Promise.resolve(done.changes > 0 ? Number(done.lastInsertRowid) : undefined);
-  } catch (err) {
-    return Promise.reject(err);
-  }
+    return done.changes > 0 ? Number(done.lastInsertRowid) : undefined;
+  });
 }
 
 /** `("a", "b", "c")`: the quoted column list of an INSERT or SELECT. */

@@ -14,7 +14,7 @@ import type { InboundMail, MailSource } from './mail.ts';
 export async function loadContext(db: Db, config: Config, mail: InboundMail, source: MailSource, now: number): Promise<FilterContext> {
   const previous = await previousDeliveries(db, mail.contentHash, mail.messageId);
   const tagged = caseNumberFromSubject(mail.subject);
-  const referencedTickets = await ticketsFor(db, [...mail.inReplyTo, ...[...mail.references].reverse()]);
+  const referencedTickets = await ticketViewsByThreadIds(db, [...mail.inReplyTo, ...[...mail.references].reverse()]);
   // A reply usually carries both the tag and the headers of one case: the case the headers found is that one.
   const taggedTicket = tagged ? referencedTickets.find((t) => t.number === tagged) ?? await viewOf(db, await findTicketByNumber(db, tagged)) : undefined;
   let embeddedTickets: TicketView[] = [];
@@ -22,7 +22,7 @@ export async function loadContext(db: Db, config: Config, mail: InboundMail, sou
     const ids = [...mail.embeddedHeaders.matchAll(/^(?:Message-ID|In-Reply-To|References):\s*(.*)$/gim)]
       .flatMap((m) => m[1].match(/<[^<>\s]+>/g) ?? [])
       .map((s) => s.slice(1, -1));
-    embeddedTickets = await ticketsFor(db, ids);
+    embeddedTickets = await ticketViewsByThreadIds(db, ids);
     const embeddedTag = caseNumberFromSubject(/^Subject:\s*(.*)$/im.exec(mail.embeddedHeaders)?.[1] ?? '');
     if (!embeddedTickets.length && embeddedTag) {
       const t = await viewOf(db, await findTicketByNumber(db, embeddedTag));
@@ -32,8 +32,4 @@ export async function loadContext(db: Db, config: Config, mail: InboundMail, sou
   const earlier: FilterContext['previous'][number][] = [];
   for (const p of previous) earlier.push({ contentHash: p.contentHash, messageId: p.messageId, outcome: p.outcome, sourceKey: p.sourceKey });
   return { config, now, source, previous: earlier, taggedTicket, referencedTickets, embeddedTickets };
-}
-
-function ticketsFor(db: Db, ids: string[]): Promise<TicketView[]> {
-  return ticketViewsByThreadIds(db, ids);
 }

@@ -173,7 +173,7 @@ export class IngestService {
    */
   async ingestMany(items: ReadonlyArray<{ raw: Buffer; source: MailSource }>): Promise<IngestResult[]> {
     const results: IngestResult[] = [];
-    const prepared: Array<{ index: number; source: MailSource; sourceKey: string; job: Promise<Job> }> = [];
+    const prepared: Prepared[] = [];
     try {
       this.work ??= await loadInboundWork();
       const keyed = items.map((it) => {
@@ -201,37 +201,14 @@ export class IngestService {
       return [this.tempfail(items[0].source, sourceKeyOf(items[0].source, BlobStore.sha256(items[0].raw)), err)];
     }
     if (prepared.length) {
-      let done: Array<{ job: Job; result: IngestResult; messageId?: string }> = [];
-      // Set inside the transaction's callback.
-      const waiting: { unprepared?: Unprepared } = {};
+      let batch: BatchRun;
       // First without a savepoint per mail: a savepoint copies every page its mail changes into a sub-journal
       // (memcpy and malloc, ~5 % of the ingest's main thread, tests/bench/README.md fifteenth delivery), only to be
       // able to undo one mail, which almost never happens. If a mail does fail, nothing of the batch is kept and it
       // runs again, each mail in its savepoint as before (`careful`): the failing one alone is quarantined.
       for (let careful = false; ; careful = true) {
-        done = [];
-        waiting.unprepared = undefined;
-        // The raw sources of the mails kept (a case's message, a held request, a quarantined mail): the rows just
-        // written name them by hash, so they go into the same transaction, in one statement for the batch.
-        const originals: Original[] = [];
         try {
-          await this.deps.db.transaction(async (trx) => {
-            for (const p of prepared) {
-              let job: Job;
-              try {
-                job = await p.job;
-              } catch (err) {
-                // Disk trouble, a parse that must be retried: this mail waits, and so do the ones after it.
-                waiting.unprepared = { ...p, err };
-                break;
-              }
-              const { result, messageId } = await this.run(trx, job, careful);
-              done.push({ job, result, messageId });
-              if (result.outcome === 'accepted' || result.outcome === 'rejected') originals.push({ sha256: job.rawSha, raw: job.raw });
-              if (result.outcome === 'tempfail') break;
-            }
-            await keepOriginals(trx, this.deps.blobs, originals, this.now());
-          });
+          batch = await this.deps.db.transaction((trx) => this.runBatch(trx, prepared, careful));
           // On disk before the caller moves these mails off the server: one flush for the batch.
           await syncCommitted(this.deps.db);
           break;
@@ -241,12 +218,39 @@ export class IngestService {
           return cutAtTempfail(results);
         }
       }
-      for (const d of done) results[d.job.index] = this.report(d.result, this.logFields(d.job.source), d.messageId);
-      const unprepared = waiting.unprepared as Unprepared | undefined; // assigned in a callback: TypeScript cannot see it
+      for (const d of batch.done) results[d.job.index] = this.report(d.result, this.logFields(d.job.source), d.messageId);
+      const { unprepared } = batch;
       if (unprepared) results[unprepared.index] = this.tempfail(unprepared.source, unprepared.sourceKey, unprepared.err);
       // Not run: after a tempfail in the group (cut below).
     }
     return cutAtTempfail(results);
+  }
+
+  /**
+   * The batch's mails in order inside its transaction, as far as they go: up to a mail not prepared yet (it waits,
+   * and so do the ones after it) or a tempfail; then the raw sources of the mails kept (a case's message, a held
+   * request, a quarantined mail), which the rows just written name by hash, in one statement.
+   */
+  private async runBatch(trx: Knex.Transaction, prepared: ReadonlyArray<Prepared>, careful: boolean): Promise<BatchRun> {
+    const done: BatchRun['done'] = [];
+    const originals: Original[] = [];
+    let unprepared: Unprepared | undefined;
+    for (const p of prepared) {
+      let job: Job;
+      try {
+        job = await p.job;
+      } catch (err) {
+        // Disk trouble, a parse that must be retried.
+        unprepared = { index: p.index, source: p.source, sourceKey: p.sourceKey, err };
+        break;
+      }
+      const { result, messageId } = await this.run(trx, job, careful);
+      done.push({ job, result, messageId });
+      if (result.outcome === 'accepted' || result.outcome === 'rejected') originals.push({ sha256: job.rawSha, raw: job.raw });
+      if (result.outcome === 'tempfail') break;
+    }
+    await keepOriginals(trx, this.deps.blobs, originals, this.now());
+    return { done, unprepared };
   }
 
   /**
@@ -528,6 +532,12 @@ async function headerSummary(raw: Buffer, simpleParser: InboundWork['simpleParse
 
 /** A mail whose preparation failed in a way that means "try later" (disk trouble, a parse to retry). */
 type Unprepared = { index: number; source: MailSource; sourceKey: string; err: unknown };
+
+/** A mail of a batch not found in the ledger, its preparation (parse) under way. */
+type Prepared = { index: number; source: MailSource; sourceKey: string; job: Promise<Job> };
+
+/** What one run of a batch's transaction did: the mails it ran, and the one it stopped at, unprepared. */
+type BatchRun = { done: Array<{ job: Job; result: IngestResult; messageId?: string }>; unprepared?: Unprepared };
 
 /** A mail of a group, ready for the transaction: parsed, or to be quarantined with its reason. */
 type Job = { index: number; raw: Buffer; rawSha: string; source: MailSource; sourceKey: string; now: number } & (

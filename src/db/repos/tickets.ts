@@ -129,7 +129,6 @@ function viewsInOrder(ranked: Array<{ view: TicketView; rank: number }>): Ticket
   return out;
 }
 
-
 const PARTICIPANT_COLUMNS = ['ticket_id', 'address', 'role', 'added_at'];
 
 /** Adds the people not on the case yet. `newCase`: the case was inserted in this transaction and has nobody yet,
