@@ -2,7 +2,7 @@ import path from 'node:path';
 import type { Knex } from 'knex';
 import type { Config } from './config.ts';
 import { openDatabase } from './db/knex.ts';
-import { hasPendingMigrations, migrateLatest } from './db/migrate.ts';
+import { migrateLatest } from './db/migrate.ts';
 import { IngestService } from './inbound/ingest.ts';
 import { ParseThread } from './inbound/parse-thread.ts';
 import type { Logger } from './logger.ts';
@@ -34,7 +34,7 @@ export interface App {
 
 export async function createApp(config: Config, logger: Logger, opts: { migrate?: boolean; clock?: () => number } = {}): Promise<App> {
   const db = openDatabase(config.database);
-  if (opts.migrate !== false) await migrate(db);
+  if (opts.migrate !== false) await migrateLatest(db);
   const blobs = new BlobStore(path.join(config.dataDir, 'blobs'));
   const cases = new CaseService(logger.child({ component: 'cases' }));
   const policy = new Policy(config.lifecycle);
@@ -54,13 +54,3 @@ export async function createApp(config: Config, logger: Logger, opts: { migrate?
   };
 }
 
-/**
- * The `mesa` command runs a bundle of src/ without tsx's loader (src/bundle.js), but migrations are TypeScript files
- * loaded by name: when one is pending, the loader is registered first (src/bundle.js leaves the hook). Node remembers a
- * failed import, so this must come before the attempt, not after it.
- */
-async function migrate(db: Knex): Promise<string[]> {
-  const loadTypeScript = (globalThis as Record<symbol, unknown>)[Symbol.for('mesa.loadTypeScript')] as (() => Promise<unknown>) | undefined;
-  if (loadTypeScript && (await hasPendingMigrations(db).catch(() => true))) await loadTypeScript();
-  return migrateLatest(db);
-}

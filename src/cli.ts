@@ -18,8 +18,6 @@ program
     const config = configFromEnvironment();
     const { openDatabase } = await import('./db/knex.ts');
     const { migrateLatest } = await import('./db/migrate.ts');
-    // Migrations are TypeScript loaded by name: under the bundle (src/bundle.js) that needs tsx's loader.
-    await ((globalThis as Record<symbol, unknown>)[Symbol.for('mesa.loadTypeScript')] as (() => Promise<unknown>) | undefined)?.();
     const db = openDatabase(config.database);
     try {
       const applied = await migrateLatest(db);

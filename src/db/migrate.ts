@@ -7,8 +7,11 @@ const MIGRATIONS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url))
 
 /**
  * Migrations are TypeScript modules in `migrations/`, loaded through our own source so that the same files run
- * under tsx (the CLI) and vitest. knex's lock table keeps two instances that start at once from both migrating;
- * the loser waits and retries.
+ * under tsx (the CLI's fallback) and vitest. The `mesa` command runs a bundle (src/bundle.js) that holds each of them
+ * compiled, `migrations/<name>.mjs`: imported from there, no TypeScript loader is needed. A migration the bundle does
+ * not hold is imported as TypeScript, tsx's loader registered first (Node remembers a failed import: it must come
+ * before the attempt). knex's lock table keeps two instances that start at once from both migrating; the loser waits
+ * and retries.
  */
 class DirectorySource implements Knex.MigrationSource<string> {
   async getMigrations(): Promise<string[]> {
@@ -21,14 +24,19 @@ class DirectorySource implements Knex.MigrationSource<string> {
     return name.replace(/\.ts$/, '');
   }
   async getMigration(name: string): Promise<Knex.Migration> {
+    const bundled = bundledMigration(name);
+    if (bundled) return import(pathToFileURL(bundled).href);
+    await ((globalThis as Record<symbol, unknown>)[Symbol.for('mesa.loadTypeScript')] as (() => Promise<unknown>) | undefined)?.();
     return import(pathToFileURL(path.join(MIGRATIONS_DIR, name)).href);
   }
 }
 
-/** Whether a migration is still to run (lists names only, imports none). */
-export async function hasPendingMigrations(db: Knex): Promise<boolean> {
-  const [, pending] = await db.migrate.list({ migrationSource: new DirectorySource(), tableName: 'knex_migrations' });
-  return pending.length > 0;
+/** The compiled copy of migration `name` (its .ts file name) in the bundle this process runs, if there is one. */
+export function bundledMigration(name: string): string | undefined {
+  const dir = (globalThis as Record<symbol, unknown>)[Symbol.for('mesa.bundleDir')] as string | undefined;
+  if (!dir) return undefined;
+  const file = path.join(dir, 'migrations', name.replace(/\.ts$/, '.mjs'));
+  return fs.existsSync(file) ? file : undefined;
 }
 
 export async function migrateLatest(db: Knex): Promise<string[]> {

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { cachedBundle, MESA_ENTRIES, ROOT } from '../../src/bundle.js';
+import { cachedBundle, MESA_ENTRIES, MIGRATIONS, migrationEntries, ROOT } from '../../src/bundle.js';
 import type { PhaseResult } from './phases.ts';
 
 /**
@@ -17,8 +17,8 @@ let bundle: Promise<string> | undefined;
 /** Built once per bench run (and cached across runs while src/ and tests/bench/ are unchanged). */
 export const benchBundle = (): Promise<string> => (bundle ??= cachedBundle({
   name: 'mesa-bench',
-  entryPoints: { child: path.join(ROOT, 'tests/bench/child.ts'), 'parse-worker': MESA_ENTRIES['parse-worker'] },
-  sources: [path.join(ROOT, 'src'), path.join(ROOT, 'tests/bench')],
+  entryPoints: { child: path.join(ROOT, 'tests/bench/child.ts'), 'parse-worker': MESA_ENTRIES['parse-worker'], ...migrationEntries() },
+  sources: [path.join(ROOT, 'src'), path.join(ROOT, 'tests/bench'), MIGRATIONS],
 }));
 
 const r1 = (n: number) => Math.round(n * 10) / 10;
