@@ -27,7 +27,6 @@ export const MESA_ENTRIES = { cli: path.join(SRC, 'cli.ts'), 'parse-worker': pat
  * machine, tests/bench/README.md, sixteenth delivery).
  */
 export function migrationEntries(dir = MIGRATIONS) {
-  if (!fs.existsSync(dir)) return {};
   return Object.fromEntries(fs.readdirSync(dir).filter((f) => /^\d+_.+\.ts$/.test(f)).sort()
     .map((f) => [`migrations/${f.replace(/\.ts$/, '')}`, path.join(dir, f)]));
 }
@@ -65,7 +64,7 @@ export async function runBundle(dir, file) {
  * package.json and the lockfile (a changed lockfile is other package versions, hence a new bundle).
  */
 export async function cachedBundle({ name = 'mesa', entryPoints = { ...MESA_ENTRIES, ...migrationEntries() }, sources = [SRC, MIGRATIONS] } = {}) {
-  const files = sources.filter((dir) => fs.existsSync(dir)).flatMap((dir) => listSources(dir)).sort();
+  const files = sources.flatMap((dir) => listSources(dir)).sort();
   const hash = crypto.createHash('sha256');
   const lockfile = path.join(ROOT, 'package-lock.json');
   for (const f of [...files, path.join(ROOT, 'tsconfig.json'), path.join(ROOT, 'package.json'), ...(fs.existsSync(lockfile) ? [lockfile] : [])]) {

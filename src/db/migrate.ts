@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Knex } from 'knex';
+import { bundleDir, loadTypeScript } from '../bundled.ts';
 
 const MIGRATIONS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../migrations');
 
@@ -26,14 +27,14 @@ class DirectorySource implements Knex.MigrationSource<string> {
   async getMigration(name: string): Promise<Knex.Migration> {
     const bundled = bundledMigration(name);
     if (bundled) return import(pathToFileURL(bundled).href);
-    await ((globalThis as Record<symbol, unknown>)[Symbol.for('mesa.loadTypeScript')] as (() => Promise<unknown>) | undefined)?.();
+    await loadTypeScript();
     return import(pathToFileURL(path.join(MIGRATIONS_DIR, name)).href);
   }
 }
 
 /** The compiled copy of migration `name` (its .ts file name) in the bundle this process runs, if there is one. */
 export function bundledMigration(name: string): string | undefined {
-  const dir = (globalThis as Record<symbol, unknown>)[Symbol.for('mesa.bundleDir')] as string | undefined;
+  const dir = bundleDir();
   if (!dir) return undefined;
   const file = path.join(dir, 'migrations', name.replace(/\.ts$/, '.mjs'));
   return fs.existsSync(file) ? file : undefined;

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
+import { bundleDir } from '../bundled.ts';
 import { MesaError, type ErrorCode } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 import type { BlobStore } from '../storage/blobs.ts';
@@ -243,8 +244,8 @@ export class ParseThread implements MailParser {
  */
 function startWorker(blobRoot: string, override?: URL): Worker {
   const options = { workerData: { blobRoot }, stdout: false, stderr: false };
-  const bundleDir = (globalThis as Record<symbol, unknown>)[Symbol.for('mesa.bundleDir')] as string | undefined;
-  if (!override && bundleDir) return new Worker(pathToFileURL(path.join(bundleDir, 'parse-worker.mjs')), options);
+  const bundle = bundleDir();
+  if (!override && bundle) return new Worker(pathToFileURL(path.join(bundle, 'parse-worker.mjs')), options);
   const source = (override ?? new URL('./parse-worker.ts', import.meta.url)).href;
   if (!source.endsWith('.ts')) return new Worker(new URL(source), options);
   // tsx's ES module API, found through its package.json (a CommonJS resolve would give the .cjs build).

@@ -1,10 +1,11 @@
+import { bundleDir } from '../../src/bundled.ts';
 import { bareIngest, bareSend, mesaIngest, mesaNotify } from './phases.ts';
 
 /**
  * A measured process (tests/bench/runner.ts): runs one phase and prints one JSON line, the result, with the runtime it
  * ran under: "bundle" (esbuild, as `mesa start` runs; tests/bench/launch.js) or "tsx" (BENCH_RUNTIME=tsx).
  */
-const runtime = (globalThis as Record<symbol, unknown>)[Symbol.for('mesa.bundleDir')] ? 'bundle' : 'tsx';
+const runtime = bundleDir() ? 'bundle' : 'tsx';
 const job = JSON.parse(process.argv[2]);
 const run: Record<string, () => Promise<unknown>> = {
   'bare-ingest': () => bareIngest(job.imap, job.expected),
