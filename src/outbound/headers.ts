@@ -1,6 +1,6 @@
 import crypto from 'node:crypto';
 import { boundedMemo } from '../memo.ts';
-import { pooledRandomByte } from './random.ts';
+import { pooledRandomByte } from '../mail/random.ts';
 
 /**
  * Threading and automatic-mail headers, pure.

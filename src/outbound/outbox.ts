@@ -7,7 +7,7 @@ import type { Logger } from '../logger.ts';
 import { cleanSubject } from '../tickets/subject.ts';
 import type { Ticket } from '../tickets/types.ts';
 import { automaticHeaders, bracket, threadIndex, type AutoSubmitted } from './headers.ts';
-import { makeMessageId } from './message-id.ts';
+import { makeMessageId } from '../mail/message-id.ts';
 import type { Locale, TemplateName, TemplateRenderer } from './templates.ts';
 import { describeHours } from '../tickets/hours-text.ts';
 import { boundedMemo } from '../memo.ts';

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseCommandLines } from '../../src/inbound/filters/commands.ts';
 import { authResultsPass } from '../../src/inbound/filters/consultant-auth.ts';
-import { makeMessageId, parseOurMessageId, recipientTag, sentTo } from '../../src/outbound/message-id.ts';
+import { makeMessageId, parseOurMessageId, recipientTag, sentTo } from '../../src/mail/message-id.ts';
 import { threadIndex } from '../../src/outbound/headers.ts';
 import { failedRecipients } from '../../src/outbound/bounces.ts';
 

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { loopToken } from '../../src/inbound/filters/own-loop.ts';
-import { parseOurMessageId, sentTo } from '../../src/outbound/message-id.ts';
+import { parseOurMessageId, sentTo } from '../../src/mail/message-id.ts';
 import { caseDetail } from '../../src/services/case-view.ts';
 import type { SinkMessage } from '../support/smtp-sink.ts';
 import { mailWorld, rawMail, replyTo, type MailWorld } from './fixtures.ts';

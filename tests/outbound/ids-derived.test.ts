@@ -2,8 +2,8 @@ import crypto from 'node:crypto';
 import { describe, expect, it, vi } from 'vitest';
 import { threadIndex } from '../../src/outbound/headers.ts';
 import { boundedMemo } from '../../src/memo.ts';
-import { makeMessageId, parseOurMessageId, recipientTag, sentTo } from '../../src/outbound/message-id.ts';
-import { pooledRandomBase36, pooledRandomByte, pooledRandomBytes } from '../../src/outbound/random.ts';
+import { makeMessageId, parseOurMessageId, recipientTag, sentTo } from '../../src/mail/message-id.ts';
+import { pooledRandomBase36, pooledRandomByte, pooledRandomBytes } from '../../src/mail/random.ts';
 
 const SECRET = 'secreto-de-prueba-0123456789abcdef0123456789';
 
@@ -23,7 +23,7 @@ describe('ids of outgoing mail: remembered derivations and pooled randomness', (
 
   it('hands out pooled 64-bit nonces and single bytes from a fresh pool, never a byte twice, across refills', async () => {
     vi.resetModules();
-    const fresh = await import('../../src/outbound/random.ts');
+    const fresh = await import('../../src/mail/random.ts');
     const values: bigint[] = [];
     // The very first call finds the pool empty: it is refilled before it is read. Then the three ways in, interleaved:
     // 8 + 1 + 8 bytes a turn, 25 KB in all, so the pool is refilled several times at odd offsets.

@@ -1,5 +1,5 @@
 import { createRequire } from 'node:module';
-import { parseOurMessageId, sentTo } from '../../outbound/message-id.ts';
+import { parseOurMessageId, sentTo } from '../../mail/message-id.ts';
 import { headerAll, type InboundMail } from '../mail.ts';
 import type { Filter } from './types.ts';
 import { next } from './types.ts';
