@@ -2,7 +2,7 @@ import type { Config } from '../config.ts';
 import { outermost, type Db } from '../db/knex.ts';
 import * as outbox from '../db/repos/outbox.ts';
 import { addThreadIds, insertEvent, threadIdsTogether } from '../db/repos/tickets.ts';
-import { loopToken } from '../inbound/filters/own-loop.ts';
+import { loopToken } from '../mail/loop-token.ts';
 import type { Logger } from '../logger.ts';
 import { cleanSubject } from '../tickets/subject.ts';
 import type { Ticket } from '../tickets/types.ts';

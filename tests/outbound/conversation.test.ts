@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { loopToken } from '../../src/inbound/filters/own-loop.ts';
+import { loopToken } from '../../src/mail/loop-token.ts';
 import { parseOurMessageId, sentTo } from '../../src/mail/message-id.ts';
 import { caseDetail } from '../../src/services/case-view.ts';
 import type { SinkMessage } from '../support/smtp-sink.ts';

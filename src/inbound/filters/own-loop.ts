@@ -1,13 +1,7 @@
-import crypto from 'node:crypto';
-import type { Config } from '../../config.ts';
+import { loopToken } from '../../mail/loop-token.ts';
 import { header } from '../mail.ts';
 import type { Filter } from './types.ts';
 import { next } from './types.ts';
-
-/** The marker our outbound mail carries (header X-Mesa-Loop); derived from SECRET_KEY so that it is ours. */
-export function loopToken(config: Pick<Config, 'secretKey'>): string {
-  return crypto.createHmac('sha256', config.secretKey).update('mesa-loop-v1').digest('hex').slice(0, 24);
-}
 
 /**
  * Our own outbound mail coming back (a consultant CC'ing the support address, a forwarding rule, a list that

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { loopToken, ownLoop } from '../../../src/inbound/filters/own-loop.ts';
+import { loopToken } from '../../../src/mail/loop-token.ts';
+import { ownLoop } from '../../../src/inbound/filters/own-loop.ts';
 import { config, ctxOf, mailOf } from './support.ts';
 
 describe('own-loop filter', () => {
