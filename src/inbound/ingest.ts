@@ -11,7 +11,7 @@ import { cleanSubject } from '../tickets/subject.ts';
 import { loadContext } from './context.ts';
 import type { Facts, FilterContext, ReasonCode } from './filters/types.ts';
 import type { InboundMail, MailSource } from './mail.ts';
-import { failedRecipients } from '../outbound/bounces.ts';
+import { failedRecipients } from '../mail/bounces.ts';
 import type { ConsultantPlan } from './pipeline.ts';
 import { organizationFacts } from './organization-context.ts';
 import type { Policy } from '../policy/policy.ts';

@@ -3,7 +3,7 @@ import { parseCommandLines } from '../../src/inbound/filters/commands.ts';
 import { authResultsPass } from '../../src/inbound/filters/consultant-auth.ts';
 import { makeMessageId, parseOurMessageId, recipientTag, sentTo } from '../../src/mail/message-id.ts';
 import { threadIndex } from '../../src/outbound/headers.ts';
-import { failedRecipients } from '../../src/outbound/bounces.ts';
+import { failedRecipients } from '../../src/mail/bounces.ts';
 
 /** The pure parts behind consultants by mail: signed Message-IDs, Authentication-Results, command lines. */
 const SECRET = 'test-secret-key-0123456789abcdef0123456789';
