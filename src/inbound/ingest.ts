@@ -87,19 +87,6 @@ export interface IngestDeps {
   lifecycle?: LifecycleService;
   /** Where MIME parsing runs (src/inbound/parse-thread.ts); on this thread when absent. */
   parser?: MailParser;
-  /** Told, inside the quarantine transaction, when a mail is refused (the outbound side answers politely). */
-  onRejected?: (trx: Knex.Transaction, info: RejectedMail) => Promise<void>;
-}
-
-export interface RejectedMail {
-  reason: ReasonCode;
-  detail: string;
-  from?: string;
-  subject?: string;
-  messageId?: string;
-  size: number;
-  quarantineId: number;
-  now: number;
 }
 
 /**
@@ -471,7 +458,8 @@ export class IngestService {
       reason, detail, fromAddress: head.from, subject: head.subject, messageId: head.messageId, createdAt: now,
     });
     await insertLedger(trx, { sourceKey, ...whereFrom(source), messageId: head.messageId, contentHash: hash, outcome: 'rejected', reason, quarantineId, createdAt: now });
-    await this.deps.onRejected?.(trx, { reason, detail, from: head.from, subject: head.subject, messageId: head.messageId, size: raw.length, quarantineId, now });
+    // The notifiers hear of it inside this transaction (the outbound side answers politely): CaseEvent mail_rejected.
+    await this.deps.cases.publish(trx, { type: 'mail_rejected', reason, detail, from: head.from, subject: head.subject, messageId: head.messageId, size: raw.length, quarantineId, now });
     return { outcome: 'rejected', sourceKey, reason, detail, quarantineId };
   }
 

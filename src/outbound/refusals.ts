@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import type { Config } from '../config.ts';
-import type { RejectedMail } from '../inbound/ingest.ts';
+import type { CaseEvent, Notifier } from '../services/cases.ts';
+import type { MailRejected } from '../services/mail-rejected.ts';
 import type { Outbox } from './outbox.ts';
 import { humanSize } from './templates.ts';
 
@@ -13,11 +14,15 @@ export type RefusalReason = 'too_large' | 'not_entitled' | 'over_limit' | 'other
 
 const DAEMON = /^(mailer[-_]?daemon|post_?master|mail[-_]?daemon|no[-_]?reply|noreply|bounces?|nobody)$/i;
 
-export class Refusals {
+export class Refusals implements Notifier {
   constructor(private readonly deps: { config: Config; outbox: Outbox }) {}
 
-  /** For IngestDeps.onRejected. */
-  onRejected = async (trx: Knex.Transaction, r: RejectedMail): Promise<void> => {
+  /** A mail the ingest refused (CaseEvent `mail_rejected`); the other events are the MailNotifier's. */
+  async onCaseEvent(trx: Knex.Transaction, e: CaseEvent): Promise<void> {
+    if (e.type === 'mail_rejected') await this.onRejected(trx, e);
+  }
+
+  onRejected = async (trx: Knex.Transaction, r: MailRejected): Promise<void> => {
     if (r.reason !== 'too_large' || !r.from) return;
     await this.refuse(trx, {
       key: `refusal:quarantine:${r.quarantineId}`, to: r.from, subject: r.subject ?? '', reason: 'too_large', inReplyTo: r.messageId,

@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import type { LifecycleEvent } from './lifecycle-events.ts';
+import type { MailRejected } from './mail-rejected.ts';
 import type { Logger } from '../logger.ts';
 import * as repo from '../db/repos/tickets.ts';
 import { markAnswersRead } from '../db/repos/status-page.ts';
@@ -22,7 +23,9 @@ export type CaseEvent =
   | { type: 'consultant_feedback'; ticket: Ticket; to: string; kind: 'unverified' | 'commands'; items: string[]; messageRowId: number }
   | { type: 'assigned'; ticket: Ticket; assignee: string; actor: string }
   /** Auto-close warnings, SLA light changes, held requests, digests: see lifecycle-events.ts. */
-  | LifecycleEvent;
+  | LifecycleEvent
+  /** A mail refused and quarantined by the ingest: see mail-rejected.ts. */
+  | MailRejected;
 
 /**
  * A bounce of our own mail: `hard` (RFC 3463 class 5), `addressGone` (the address itself does not exist, not only
@@ -68,8 +71,9 @@ export class CaseService {
     for (const n of this.notifiers) await n.onCaseEvent(trx, e);
   }
 
-  /** For the lifecycle rules (src/services/lifecycle.ts): they record their own rows, then tell the notifiers. */
-  async publish(trx: Knex.Transaction, e: LifecycleEvent): Promise<void> {
+  /** For the lifecycle rules (src/services/lifecycle.ts) and the ingest's quarantine: they record their own rows,
+   * then tell the notifiers. */
+  async publish(trx: Knex.Transaction, e: LifecycleEvent | MailRejected): Promise<void> {
     await this.emit(trx, e);
   }
 
