@@ -3,11 +3,10 @@ import type { Knex } from 'knex';
 import type { MailboxConfig } from '../config.ts';
 import { isPostgres } from '../db/knex.ts';
 import { withMailboxLease, type LeaseOptions } from '../db/leases.ts';
-import { getMailboxState, saveMailboxState } from '../db/repos/mailbox-state.ts';
+import { getMailboxState, saveMailboxState, stateKey } from '../db/repos/mailbox-state.ts';
 import type { Logger } from '../logger.ts';
 import { createImapClient, describeImapError } from './imap-client.ts';
 import type { IngestResult, IngestService } from './ingest.ts';
-import { stateKey } from './mailbox-key.ts';
 
 /**
  * The IMAP adapter: one isolated loop per configured mailbox (support, fallback). It only translates between the

@@ -1,7 +1,6 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { App } from '../app.ts';
-import { listMailboxStates } from '../db/repos/mailbox-state.ts';
-import { stateKey } from '../inbound/mailbox-key.ts';
+import { listMailboxStates, stateKey } from '../db/repos/mailbox-state.ts';
 import { registerMetrics } from './metrics.ts';
 import { slaLight } from './sla-light.ts';
 import { registerStatusPage, type StatusPageOptions } from './status-page.ts';

@@ -1,3 +1,4 @@
+import type { MailboxConfig } from '../../config.ts';
 import type { Db } from '../knex.ts';
 
 export interface MailboxState { name: string; uidvalidity?: number; lastUid: number; lastPollAt?: number; lastSuccessAt?: number; lastError?: string; errorCount: number }
@@ -26,4 +27,10 @@ export async function saveMailboxState(db: Db, name: string, patch: Partial<Omit
   if ('lastError' in patch) row.last_error = patch.lastError ?? null;
   if (patch.errorCount !== undefined) row.error_count = patch.errorCount;
   await db('mailbox_state').insert({ name, last_uid: 0, error_count: 0, ...row }).onConflict('name').merge(row);
+}
+
+/** The mailbox_state row name of a configured mailbox, e.g. `support:INBOX`. Here, not in the poller, so that the web
+ * server (/healthz) can name mailboxes without loading imapflow before it listens. */
+export function stateKey(mb: Pick<MailboxConfig, 'name' | 'mailbox'>): string {
+  return `${mb.name}:${mb.mailbox}`;
 }
