@@ -3,7 +3,7 @@ import { createApp, type App } from '../app.ts';
 import type { Config } from '../config.ts';
 import { isMesaError } from '../errors.ts';
 import { getQuarantine, listQuarantine, markReplayed } from '../db/repos/quarantine.ts';
-import type { IngestResult } from '../inbound/ingest.ts';
+import type { IngestResult } from '../inbound/index.ts';
 import { caseDetail, listCases } from '../services/case-view.ts';
 import { cliLogger, EXIT } from './env.ts';
 import { expandInputs } from './sources.ts';

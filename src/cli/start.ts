@@ -32,7 +32,7 @@ export const services: ServiceFactory[] = [
       return undefined;
     }
     // imapflow and the poller load here, after the web server listens (≈300 ms of start-up on a 2-core machine).
-    const { startPollers } = await import('../inbound/poller.ts');
+    const { startPollers } = await import('../inbound/index.ts');
     const pollers = startPollers(app, app.config.mailboxes);
     return { name: 'imap-pollers', stop: () => pollers.stop() };
   },
