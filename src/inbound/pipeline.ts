@@ -1,5 +1,5 @@
 import { FILTERS } from './filters/index.ts';
-import type { Command } from './filters/commands.ts';
+import type { Command } from '../tickets/commands.ts';
 import type { Facts, Filter, FilterContext, ReasonCode } from './filters/types.ts';
 import type { InboundMail } from './mail.ts';
 

@@ -5,7 +5,7 @@ import type { Logger } from '../logger.ts';
 import * as repo from '../db/repos/tickets.ts';
 import { markAnswersRead } from '../db/repos/status-page.ts';
 import { transition, waitingAfterMessage, waitingAfterTransition, type TransitionName } from '../tickets/state-machine.ts';
-import type { Command } from '../inbound/filters/commands.ts';
+import type { Command } from '../tickets/commands.ts';
 import type { Participant, Priority, Ticket, WaitingOn } from '../tickets/types.ts';
 
 /**

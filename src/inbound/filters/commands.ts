@@ -1,30 +1,8 @@
-import { canTransition, transitionTo, type TransitionName } from '../../tickets/state-machine.ts';
+import type { Command } from '../../tickets/commands.ts';
+import { canTransition, transitionTo } from '../../tickets/state-machine.ts';
 import type { Priority, Stage, TicketView, WaitingOn } from '../../tickets/types.ts';
-import type { Filter, FilterContext } from './types.ts';
+import type { CommandFacts, Filter, FilterContext } from './types.ts';
 import { next } from './types.ts';
-
-/**
- * Commands at the top of a consultant's reply, one per line, Spanish with English aliases:
- *   /cerrar (/close) · /reabrir (/reopen) · /prioridad alta|media|baja (/priority high|medium|low)
- *   /etapa analisis|solucion|pruebas (/stage analysis|solution|testing) · /asignar correo@… (/assign)
- *   /nota (/note: the whole reply is an internal note) · /esperar cliente|tercero (/wait customer|third-party)
- * Parsing stops at the first line that is not a command; the command lines are removed from the text that is
- * relayed. Stage changes are checked here against the state machine on the case as it is now, so that a command
- * that cannot apply is reported before anything changes: one bad line and nothing of the reply acts.
- */
-export type Command =
-  | { kind: 'stage'; transition: TransitionName; to: Stage; line: string }
-  | { kind: 'priority'; priority: Priority; line: string }
-  | { kind: 'assign'; assignee: string; line: string }
-  | { kind: 'waiting'; waitingOn: WaitingOn; line: string }
-  | { kind: 'note'; line: string };
-
-export interface CommandFacts {
-  commands: Command[];
-  /** Lines not understood, each with why: any of them means no command acts and nothing is relayed. */
-  errors: string[];
-  internal: boolean;
-}
 
 const fold = (s: string) => s.normalize('NFD').replace(/[\u0300-\u036f]/g, '').toLowerCase();
 
@@ -111,6 +89,15 @@ function targetView(ctx: FilterContext, ticketId: number): TicketView | undefine
   return [ctx.taggedTicket, ...ctx.referencedTickets].find((t) => t?.id === ticketId);
 }
 
+/**
+ * Commands at the top of a consultant's reply, one per line, Spanish with English aliases:
+ *   /cerrar (/close) · /reabrir (/reopen) · /prioridad alta|media|baja (/priority high|medium|low)
+ *   /etapa analisis|solucion|pruebas (/stage analysis|solution|testing) · /asignar correo@… (/assign)
+ *   /nota (/note: the whole reply is an internal note) · /esperar cliente|tercero (/wait customer|third-party)
+ * Parsing stops at the first line that is not a command; the command lines are removed from the text that is
+ * relayed. Stage changes are checked here against the state machine on the case as it is now, so that a command
+ * that cannot apply is reported before anything changes: one bad line and nothing of the reply acts.
+ */
 export const commands: Filter = {
   name: 'commands',
   run(_mail, ctx, facts) {

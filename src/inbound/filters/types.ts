@@ -1,4 +1,5 @@
 import type { Config } from '../../config.ts';
+import type { Command } from '../../tickets/commands.ts';
 import type { Priority, TicketView } from '../../tickets/types.ts';
 import type { InboundMail, MailSource } from '../mail.ts';
 
@@ -44,7 +45,15 @@ export interface Facts {
    * Message-ID), and a trusted Authentication-Results pass (`dmarc`/`dkim`/`spf`), see consultant-auth.ts. */
   consultantAuth?: { signedCases: number[]; authenticatedBy?: string };
   /** Commands at the top of a consultant's reply, see commands.ts. */
-  commands?: import('./commands.ts').CommandFacts;
+  commands?: CommandFacts;
+}
+
+/** The commands filter's findings (commands.ts). */
+export interface CommandFacts {
+  commands: Command[];
+  /** Lines not understood, each with why: any of them means no command acts and nothing is relayed. */
+  errors: string[];
+  internal: boolean;
 }
 
 /** The sender's organization as the lifecycle rules see it (loaded by inbound/organization-context.ts). */

@@ -1,0 +1,14 @@
+import type { TransitionName } from './state-machine.ts';
+import type { Priority, Stage, WaitingOn } from './types.ts';
+
+/**
+ * A consultant's command on a case, already checked against the case as it is: read from the top of a reply by the
+ * commands filter (src/inbound/filters/commands.ts), applied by CaseService.runCommands. `line` is the command as
+ * written, for the event log.
+ */
+export type Command =
+  | { kind: 'stage'; transition: TransitionName; to: Stage; line: string }
+  | { kind: 'priority'; priority: Priority; line: string }
+  | { kind: 'assign'; assignee: string; line: string }
+  | { kind: 'waiting'; waitingOn: WaitingOn; line: string }
+  | { kind: 'note'; line: string };
