@@ -3,6 +3,7 @@ import { Counter, Gauge, Registry } from 'prom-client';
 import type { App } from '../app.ts';
 import { outcomeCounts } from '../db/repos/ledger.ts';
 import { listMailboxStates } from '../db/repos/mailbox-state.ts';
+import { hasOutboxTable, heldQuarantineCount, openCaseCountsByPriority, outboxCountsByState } from '../db/repos/monitoring.ts';
 
 /**
  * `GET /metrics` in the Prometheus text format (prom-client). Every figure is read from the database when
@@ -27,10 +28,9 @@ export function registerMetrics(server: FastifyInstance, app: App): void {
     name: 'mesa_outbox_messages', help: 'Outgoing mails in the outbox, by state.', labelNames: ['state'], registers: [registry],
     async collect() {
       this.reset();
-      hasOutbox ??= await db.schema.hasTable('outbox');
+      hasOutbox ??= await hasOutboxTable(db);
       if (!hasOutbox) return;
-      const rows: any[] = await db('outbox').select('state').count({ n: '*' }).groupBy('state');
-      for (const r of rows) this.set({ state: String(r.state) }, Number(r.n));
+      for (const r of await outboxCountsByState(db)) this.set({ state: r.state }, r.n);
     },
   });
   new Gauge({
@@ -51,16 +51,14 @@ export function registerMetrics(server: FastifyInstance, app: App): void {
     name: 'mesa_open_cases', help: 'Cases not closed, by priority.', labelNames: ['priority'], registers: [registry],
     async collect() {
       this.reset();
-      const rows = await db('tickets').whereNot('stage', 'cerrado').select('priority').count({ n: '*' }).groupBy('priority');
-      const by = new Map<string, number>(rows.map((r: any) => [String(r.priority), Number(r.n)] as [string, number]));
+      const by = await openCaseCountsByPriority(db);
       for (const p of ['alta', 'media', 'baja']) this.set({ priority: p }, by.get(p) ?? 0);
     },
   });
   new Gauge({
     name: 'mesa_quarantine_held', help: 'Mails held in quarantine, waiting for a decision.', registers: [registry],
     async collect() {
-      const r = await db('quarantine').where({ state: 'held' }).count({ n: '*' }).first();
-      this.set(Number(r?.n ?? 0));
+      this.set(await heldQuarantineCount(db));
     },
   });
 

@@ -1,6 +1,7 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { App } from '../app.ts';
 import { listMailboxStates, stateKey } from '../db/repos/mailbox-state.ts';
+import { pingDatabase } from '../db/repos/monitoring.ts';
 import { registerMetrics } from './metrics.ts';
 import { slaLight } from './sla-light.ts';
 import { registerStatusPage, type StatusPageOptions } from './status-page.ts';
@@ -23,7 +24,7 @@ export function buildServer(app: App, opts: { statusPage?: StatusPageOptions } =
   /** 200 when the database answers, 503 otherwise; each mailbox's last good read and last error. */
   server.get('/healthz', async (_req, reply) => {
     try {
-      await withTimeout(app.db.raw('select 1'), 3000);
+      await withTimeout(pingDatabase(app.db), 3000);
       const states = new Map((await listMailboxStates(app.db)).map((s) => [s.name, s]));
       const now = Date.now();
       const mailboxes = app.config.mailboxes.map((mb) => {
