@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import type { Config } from '../config.ts';
+import { findMessage, lastCustomerMessage } from '../db/repos/messages.ts';
 import { attachmentsOf, insertEvent, participantsOf, type NewMessage } from '../db/repos/tickets.ts';
 import type { LinkService } from '../links/links.ts';
 import type { Logger } from '../logger.ts';
@@ -112,7 +113,7 @@ export class MailNotifier implements Notifier {
   }
 
   private async message(trx: Knex.Transaction, id: number): Promise<any> {
-    return this.written.get(trx)?.get(id)?.row ?? trx('messages').where({ id }).first();
+    return this.written.get(trx)?.get(id)?.row ?? findMessage(trx, id);
   }
 
   /** The files of a message that a mail lists and attaches. Built by push into array literals, whose arrays V8 then
@@ -153,7 +154,7 @@ export class MailNotifier implements Notifier {
     trx: Knex.Transaction, t: Ticket, messageRowId: number | undefined, heading: string, only?: string[],
     known?: { m: any; files: Awaited<ReturnType<MailNotifier['files']>>; caseMessages?: MailRequest['caseMessages']; opened?: boolean },
   ): Promise<void> {
-    const m = known?.m ?? (messageRowId ? await this.message(trx, messageRowId) : await trx('messages').where({ ticket_id: t.id, role: 'customer' }).orderBy('id', 'desc').first());
+    const m = known?.m ?? (messageRowId ? await this.message(trx, messageRowId) : await lastCustomerMessage(trx, t.id));
     const now = this.now(trx, messageRowId ? Number(m.created_at) : t.updatedAt);
     const files = known?.files ?? (m ? await this.files(trx, Number(m.id)) : { list: [], attach: [], any: false });
     const unassigned = this.deps.renderer.tableString('consultant-case', this.deps.config.locale, 'unassigned');

@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import type { Config } from '../config.ts';
 import { findLinkByHash } from '../db/repos/links.ts';
+import { visibleAttachment } from '../db/repos/messages.ts';
 import { claimSubmission, countLinkRequests, openCasesOf, recordLinkRequest, setSubmissionMessage } from '../db/repos/status-page.ts';
 import { attachmentsOf, findTicketById, insertEvent, lockTicket, messagesOf, participantsOf, updateTicket } from '../db/repos/tickets.ts';
 import { MesaError } from '../errors.ts';
@@ -142,11 +143,7 @@ export class PortalService {
   /** An attachment of a message the customer can see on this case; undefined for anything else. */
   async attachment(a: Extract<Access, { kind: 'ok' }>, attachmentId: number): Promise<{ filename: string; contentType: string; data: Buffer } | undefined> {
     const { db, blobs } = this.deps;
-    const row = await db('attachments')
-      .join('messages', 'messages.id', 'attachments.message_id')
-      .where({ 'attachments.id': attachmentId, 'messages.ticket_id': a.ticket.id, 'messages.internal': false })
-      .whereIn('messages.role', ['customer', 'consultant'])
-      .first('attachments.filename', 'attachments.content_type', 'attachments.sha256');
+    const row = await visibleAttachment(db, a.ticket.id, attachmentId);
     if (!row || !blobs.has(row.sha256)) return undefined;
     return { filename: row.filename, contentType: row.content_type, data: await blobs.get(row.sha256) };
   }

@@ -1,0 +1,21 @@
+import type { Db } from '../knex.ts';
+
+/** Single message rows, as the notifier and the status page read them. SQL only. */
+
+export async function findMessage(db: Db, id: number): Promise<any> {
+  return db('messages').where({ id }).first();
+}
+
+/** The case's latest message from its customer (what a consultant's notice quotes when no message is named). */
+export async function lastCustomerMessage(db: Db, ticketId: number): Promise<any> {
+  return db('messages').where({ ticket_id: ticketId, role: 'customer' }).orderBy('id', 'desc').first();
+}
+
+/** An attachment of a message the customer sees on the case (not internal, from the customer or support). */
+export async function visibleAttachment(db: Db, ticketId: number, attachmentId: number): Promise<{ filename: string; content_type: string; sha256: string } | undefined> {
+  return db('attachments')
+    .join('messages', 'messages.id', 'attachments.message_id')
+    .where({ 'attachments.id': attachmentId, 'messages.ticket_id': ticketId, 'messages.internal': false })
+    .whereIn('messages.role', ['customer', 'consultant'])
+    .first('attachments.filename', 'attachments.content_type', 'attachments.sha256');
+}
