@@ -1,8 +1,6 @@
 import EmailReplyParser from 'email-reply-parser';
-import { createRequire } from 'node:module';
-import path from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { compile } from 'html-to-text';
+import { QUOTE_HEADER_PATTERNS, SIGNATURE_PATTERNS } from './reply-parser-patterns.ts';
 
 /**
  * Keeps only what the person wrote. email-reply-parser (Crisp's port of GitHub's parser, with quote headers in
@@ -207,36 +205,25 @@ export function unquotedByLibrary(input: string): string | undefined {
 const TRAILING_SPACE = /\s+$/;
 
 /**
- * email-reply-parser's own pattern lists (dist/regex.js: quote headers, signatures), joined into one expression per
- * list and set of flags: per line, and over the whole text for the quote headers (the library's first pass). The
- * file is not among the package's exports, so it is loaded by path; if that ever fails (another layout after an
- * upgrade), every text goes to the library, as before. The version is pinned in package.json and the equivalence
- * test compares both ways.
+ * email-reply-parser's own pattern lists (quote headers, signatures; copied in reply-parser-patterns.ts), joined into
+ * one expression per list and set of flags: per line, and over the whole text for the quote headers (the library's
+ * first pass). Built with the first text; if they cannot be joined, every text goes to the library.
  */
 type Patterns = { perLine: RegExp[]; wholeText: RegExp[] };
 let patterns: Patterns | null | undefined;
-let loading: Promise<void> | undefined;
 function libraryPatterns(): Patterns | undefined {
-  if (patterns === undefined && !loading) {
-    loading = loadLibraryPatterns().then((p) => { patterns = p; }, () => { patterns = null; });
-  }
+  if (patterns === undefined) patterns = joinLibraryPatterns();
   return patterns ?? undefined;
 }
 
-/** Resolves once the library's patterns are loaded (or could not be): the first texts go to the library. */
+/** Whether the library's patterns could be joined (else every text goes to the library). */
 export async function libraryPatternsReady(): Promise<boolean> {
-  libraryPatterns();
-  await loading;
-  return Boolean(patterns);
+  return Boolean(libraryPatterns());
 }
 
-async function loadLibraryPatterns(): Promise<Patterns | null> {
-  const entry = createRequire(import.meta.url).resolve('email-reply-parser');
-  const module = await import(pathToFileURL(path.join(path.dirname(entry), 'regex.js')).href);
-  const list = module.default as { quoteHeadersRegex?: unknown; signatureRegex?: unknown };
-  const quote = list.quoteHeadersRegex;
-  const signature = list.signatureRegex;
-  if (!Array.isArray(quote) || !Array.isArray(signature) || ![...quote, ...signature].every((r) => r instanceof RegExp)) return null;
+function joinLibraryPatterns(): Patterns | null {
+  const quote = QUOTE_HEADER_PATTERNS;
+  const signature = SIGNATURE_PATTERNS;
   const joined = (regexes: RegExp[]): RegExp[] => {
     const byFlags = new Map<string, string[]>();
     for (const r of regexes) {
