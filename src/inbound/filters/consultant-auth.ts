@@ -1,5 +1,5 @@
-import { createRequire } from 'node:module';
 import { parseOurMessageId, sentTo } from '../../mail/message-id.ts';
+import { parseAuthenticationResults } from '../authentication-results.ts';
 import { headerAll, type InboundMail } from '../mail.ts';
 import type { Filter } from './types.ts';
 import { next } from './types.ts';
@@ -15,8 +15,6 @@ import { next } from './types.ts';
  *      that header too, and RFC 8601 §5 only obliges OUR border MTA to strip forged copies of its own id.
  * The case number of (a) is checked against the case the mail lands on when the effect is decided.
  */
-const parseHeader = createRequire(import.meta.url)('mailauth/lib/parse-dkim-headers.js') as (h: string) => { parsed: any };
-
 export const consultantAuth: Filter = {
   name: 'consultant-auth',
   run(mail, ctx, facts) {
@@ -51,7 +49,7 @@ export function authResultsPass(mail: Pick<InboundMail, 'headers'>, trusted: rea
   for (const value of headerAll(mail, 'authentication-results')) {
     let parsed: any;
     try {
-      parsed = parseHeader(`Authentication-Results: ${value}`).parsed;
+      parsed = parseAuthenticationResults(value);
     } catch {
       continue;
     }
