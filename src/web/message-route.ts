@@ -15,7 +15,7 @@ import { messagePage } from './views/pages.ts';
  * link (404 for anything but a valid one), the per-link limit, the declared length, and the CSRF token, which for
  * this form travels in the form's action URL (`…/mensaje?_csrf=…`; a no-JavaScript browser posts to that URL as it
  * is), not in the body. Only then are the parts read, the files streamed to disk (upload.ts). Any refusal is
- * answered at once with `Connection: close` (status-page.ts's onSend), so the rest of the body is never read.
+ * answered at once and the connection closed after it (linger.ts): the rest of the body is not read.
  */
 type OkAccess = Extract<Access, { kind: 'ok' }>;
 interface TokenParams { token: string }

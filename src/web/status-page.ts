@@ -16,6 +16,7 @@ import { LINK_PATH } from '../links/tokens.ts';
 import { PortalService, type Access, type LinkMailer, type Verdict } from '../services/portal.ts';
 import type { Ticket } from '../tickets/types.ts';
 import { formatBytes, noticeText, strings, type Strings } from './i18n.ts';
+import { closeAfterAnswer } from './linger.ts';
 import { registerMessageRoutes, seenId } from './message-route.ts';
 import { READ_SCRIPT_HASH, casePage } from './views/case-page.ts';
 import { lostLinkPage, messagePage, notFoundPage, stalePage } from './views/pages.ts';
@@ -107,9 +108,8 @@ export function registerStatusPage(server: FastifyInstance, app: App, opts: Stat
 
     scope.addHook('onSend', async (req, reply, payload) => {
       if (!reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');
-      // An answer given before the request's body was read whole (a refused upload): close the connection after it,
-      // so that node does not read (and discard) the rest of the body to keep the connection alive.
-      if (!req.raw.complete) reply.header('connection', 'close');
+      // An answer given before the request's body was read whole (a refused upload): the rest is not read (linger.ts).
+      if (!req.raw.complete) closeAfterAnswer(req.raw);
       reply.header('x-robots-tag', 'noindex, nofollow');
       return payload;
     });
