@@ -18,5 +18,6 @@ export function closeAfterAnswer(req: IncomingMessage): void {
   req.pause();
   // One read of what is buffered marks the body as taken (node's IncomingMessage then does not dump the rest).
   req.read();
-  setTimeout(() => socket.destroy(), LINGER_MS).unref();
+  // Destroying an unfinished request destroys its connection.
+  setTimeout(() => req.destroy(), LINGER_MS).unref();
 }
