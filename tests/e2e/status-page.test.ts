@@ -66,9 +66,12 @@ describe('status page in Chromium', () => {
     await page.setViewportSize({ width: 390, height: 844 });
     console.log(`[status page] first load in Chromium: ${loadMs} ms, HTML ${(await res!.body()).length} bytes`);
 
-    // Opening the page recorded when the answer was read.
-    const afterOpen = (await caseDetail(world.app.db, n))!;
-    expect(afterOpen.messages.find((m) => m.role === 'consultant')!.readAt).not.toBeNull();
+    // Loading the page (what a link scanner does) recorded no read; the first key a person presses on it does.
+    const answerRead = async () => (await caseDetail(world.app.db, n))!.messages.find((m) => m.role === 'consultant')!.readAt;
+    await page.waitForLoadState('networkidle');
+    expect(await answerRead()).toBeNull();
+    await page.keyboard.press('Tab');
+    await expect.poll(answerRead).not.toBeNull();
 
     // A message with an attachment, by keyboard and mouse as a person would; a double click adds it once.
     await page.getByLabel('Mensaje').fill('Ahora abre, pero los totales no cuadran. Adjunto captura.');
@@ -111,5 +114,41 @@ describe('status page in Chromium', () => {
     expect(closed.rating).toBe('satisfactoria');
     await world.sink.waitFor((m) => m.to.includes(CUSTOMER) && /cerr|closed/i.test(m.subject + m.text) && m.receivedAt >= started);
     await context.close();
+  });
+
+  it('records a read on a person\'s input, never on a load alone; without JavaScript, on the "Ya leí" button', async () => {
+    w = await liveWorld();
+    const world = w;
+    const opened = await world.ingest(rawMail({ from: CUSTOMER, fromName: 'Laura Gómez', subject: 'Lectura', body: 'Hola', messageId: 'laura-2@cliente.test' }));
+    const n = opened.ticketNumber!;
+    const [confirmation] = await world.sink.waitFor((m) => m.to.includes(CUSTOMER) && m.subject.includes(`[Caso #${n}]`));
+    const link = linkIn(confirmation, world.baseUrl)!;
+    const [toAna] = await world.sink.waitFor((m) => m.to.includes('ana@mesa.test') && m.subject.includes(`[Caso #${n}]`));
+    expect((await world.ingest(replyTo(toAna, { from: 'ana@mesa.test', fromName: 'Ana Pérez', body: 'Ya lo miramos.' }))).outcome).toBe('accepted');
+    const answerRead = async () => (await caseDetail(world.app.db, n))!.messages.find((m) => m.role === 'consultant')!.readAt;
+
+    // A scanner that renders the page, runs its script and waits for the network to settle: nothing recorded.
+    const scanner = await browser.newContext();
+    const scanned = await scanner.newPage();
+    const posts: string[] = [];
+    scanned.on('request', (r) => (r.method() === 'POST' ? posts.push(r.url()) : undefined));
+    await scanned.goto(link, { waitUntil: 'networkidle' });
+    expect(await scanned.locator('ol.thread > li.support').count()).toBe(1);
+    expect(posts).toEqual([]);
+    expect(await answerRead()).toBeNull();
+    await scanner.close();
+
+    // A browser without JavaScript: the button records it, and the page says so.
+    const noJs = await browser.newContext({ javaScriptEnabled: false });
+    const plain = await noJs.newPage();
+    await plain.goto(link);
+    expect(await answerRead()).toBeNull();
+    await plain.getByRole('button', { name: 'Ya leí las respuestas' }).click();
+    await plain.waitForURL(/aviso=leido/);
+    expect(await plain.locator('[role=status]').innerText()).toContain('Registramos que leíste');
+    expect(await answerRead()).not.toBeNull();
+    // Nothing is left unread, so the button is gone.
+    expect(await plain.getByRole('button', { name: 'Ya leí las respuestas' }).count()).toBe(0);
+    await noJs.close();
   });
 });
