@@ -108,7 +108,7 @@ describe('status page in Chromium', () => {
     await page.getByRole('button', { name: 'Solución satisfactoria' }).click();
     await page.waitForURL(/aviso=vobo/);
     expect(await page.locator('.facts').innerText()).toContain('Cerrado');
-    expect(await page.locator('form[action$="/mensaje"]').count()).toBe(0);
+    expect(await page.locator('form[action*="/mensaje?"]').count()).toBe(0);
     const closed = (await caseDetail(world.app.db, n))!;
     expect(closed.stage).toBe('cerrado');
     expect(closed.rating).toBe('satisfactoria');
