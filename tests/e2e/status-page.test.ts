@@ -116,6 +116,24 @@ describe('status page in Chromium', () => {
     await context.close();
   });
 
+  it('answers a file over the limit with a clear page, without reading the rest of it', async () => {
+    w = await liveWorld({ MAX_ATTACHMENT_BYTES: String(512 * 1024) });
+    const world = w;
+    const opened = await world.ingest(rawMail({ from: CUSTOMER, fromName: 'Laura Gómez', subject: 'Archivo grande', body: 'Hola', messageId: 'laura-3@cliente.test' }));
+    const [confirmation] = await world.sink.waitFor((m) => m.to.includes(CUSTOMER) && m.subject.includes(`[Caso #${opened.ticketNumber}]`));
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    await page.goto(linkIn(confirmation, world.baseUrl)!);
+    await page.getByLabel('Mensaje').fill('Va el respaldo completo.');
+    await page.setInputFiles('#adjuntos', { name: 'respaldo.bak', mimeType: 'application/octet-stream', buffer: Buffer.alloc(20 * 1024 * 1024, 7) });
+    const answer = page.waitForResponse((r) => r.url().includes('/mensaje'));
+    await page.getByRole('button', { name: 'Enviar' }).click();
+    expect((await answer).status()).toBe(413);
+    await expect.poll(() => page.locator('[role=alert]').innerText()).toContain('El archivo es demasiado grande: el límite es 512 KB por archivo.');
+    expect((await world.app.db('messages').where({ source: 'web' })).length).toBe(0);
+    await context.close();
+  });
+
   it('records a read on a person\'s input, never on a load alone; without JavaScript, on the "Ya leí" button', async () => {
     w = await liveWorld();
     const world = w;
