@@ -116,7 +116,7 @@ describe('status page in Chromium', () => {
     await context.close();
   });
 
-  it('answers a file over the limit with a clear page, without reading the rest of it', async () => {
+  it('answers a file over the limit with the form\'s error in Spanish, not a broken connection', async () => {
     w = await liveWorld({ MAX_ATTACHMENT_BYTES: String(512 * 1024) });
     const world = w;
     const opened = await world.ingest(rawMail({ from: CUSTOMER, fromName: 'Laura Gómez', subject: 'Archivo grande', body: 'Hola', messageId: 'laura-3@cliente.test' }));
