@@ -80,7 +80,7 @@ export function registerMessageRoutes(caseScope: FastifyInstance, kit: CaseRoute
     if (!form.ok) {
       req.log.info({ ticket: a.ticket.number, status: form.status, reason: form.reason }, 'mensaje rechazado en la página del caso');
       if (form.status === 429) return tooMany(reply);
-      if (form.status === 413) return kit.renderCase(reply, req.params.token, a, { code: 413, error: { form: 'message', text: tooLargeText(form.reason) } });
+      if (form.status === 413) return kit.renderCase(reply, req.params.token, a, { code: 413, error: { form: 'message', text: tooLargeText(form.reason) }, draft: form.fields.get('mensaje') });
       return kit.page(reply, 400, messagePage({ s, brand, title: s.error, text: s.staleForm }));
     }
     try {

@@ -12,7 +12,8 @@ import type { BlobStore } from '../storage/blobs.ts';
  */
 export type FormResult =
   | { ok: true; fields: Map<string, string>; files: UploadedFile[] }
-  | { ok: false; status: 400 | 413 | 429; reason: 'malformed' | 'file-too-large' | 'total-too-large' | 'too-many-parts' | 'files-limited' };
+  /** `fields`: the text read before the refusal (the form sends it before the files), so the page can keep it. */
+  | { ok: false; status: 400 | 413 | 429; reason: 'malformed' | 'file-too-large' | 'total-too-large' | 'too-many-parts' | 'files-limited'; fields: Map<string, string> };
 
 /** The fields the form has; any other name is read (bounded) and dropped. */
 const FIELDS = new Set(['_csrf', 'nonce', 'mensaje', 'visto']);
@@ -31,7 +32,7 @@ export async function readMessageForm(req: FastifyRequest, blobs: BlobStore, lim
   let total = 0;
   const refuse = async (status: 400 | 413 | 429, reason: Extract<FormResult, { ok: false }>['reason']): Promise<FormResult> => {
     await blobs.discard(files.map((f) => f.staged));
-    return { ok: false, status, reason };
+    return { ok: false, status, reason, fields };
   };
   try {
     for await (const part of req.parts()) {

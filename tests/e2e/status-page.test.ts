@@ -130,6 +130,8 @@ describe('status page in Chromium', () => {
     await page.getByRole('button', { name: 'Enviar' }).click();
     expect((await answer).status()).toBe(413);
     await expect.poll(() => page.locator('[role=alert]').innerText()).toContain('El archivo es demasiado grande: el límite es 512 KB por archivo.');
+    // What was typed is still there, to send with a smaller file.
+    expect(await page.getByLabel('Mensaje').inputValue()).toBe('Va el respaldo completo.');
     expect((await world.app.db('messages').where({ source: 'web' })).length).toBe(0);
     await context.close();
   });
