@@ -4,9 +4,15 @@ import { attachmentsOf, findTicketById, messagesOf } from '../db/repos/tickets.t
 import type { BlobStore } from '../storage/blobs.ts';
 import { isOpen } from '../tickets/state-machine.ts';
 import type { Ticket } from '../tickets/types.ts';
-import type { Access } from './portal.ts';
 
 /** What the "Consultar mi caso" page shows (src/services/portal.ts decides who may see it and who acts). */
+
+/** Who is reading: the link's recipient, as a customer or as a consultant. */
+export interface Reader {
+  ticket: Ticket;
+  recipient: string;
+  role: 'customer' | 'consultant';
+}
 
 export interface PageMessage {
   id: number;
@@ -35,7 +41,7 @@ export interface PageModel {
 /** Original HTML above this size is not shown (the text part still is): the page must stay fast on a phone. */
 const MAX_HTML_BYTES = 512 * 1024;
 
-export async function pageModel(deps: { db: Knex; blobs: BlobStore; config: Config }, a: Extract<Access, { kind: 'ok' }>): Promise<PageModel> {
+export async function pageModel(deps: { db: Knex; blobs: BlobStore; config: Config }, a: Reader): Promise<PageModel> {
   const { db, config } = deps;
   const ticket = (await findTicketById(db, a.ticket.id)) ?? a.ticket;
   const rows = (await messagesOf(db, ticket.id)).filter((m) => !m.internal && (m.role === 'customer' || m.role === 'consultant'));
