@@ -33,7 +33,7 @@ const iso = (ms: number) => new Date(ms).toISOString();
 const READ_SCRIPT = "(function(){var d=document.getElementById('lectura');if(!d)return;var t=['pointerdown','pointermove','keydown','touchstart','wheel'];"
   + "function go(e){if(!e.isTrusted||document.visibilityState!=='visible')return;t.forEach(function(n){removeEventListener(n,go,true)});"
   + "var b=new URLSearchParams();b.set('_csrf',d.dataset.csrf);b.set('hasta',d.dataset.hasta);"
-  + "fetch(d.dataset.accion,{method:'POST',body:b,credentials:'same-origin',headers:{'x-mesa-lectura':'1'},keepalive:true})}"
+  + "fetch(d.dataset.accion,{method:'POST',body:b,credentials:'same-origin',headers:{'x-mesa-lectura':'1'},keepalive:true}).catch(function(){})}"
   + "t.forEach(function(n){addEventListener(n,go,{capture:true,passive:true})})})();";
 export const READ_SCRIPT_HASH = `sha256-${crypto.createHash('sha256').update(READ_SCRIPT).digest('base64')}`;
 
