@@ -71,7 +71,8 @@ describe('status page in Chromium', () => {
     await page.waitForLoadState('networkidle');
     expect(await answerRead()).toBeNull();
     await page.keyboard.press('Tab');
-    await expect.poll(answerRead).not.toBeNull();
+    // The receipt is a fetch and a database write: on a loaded machine, more than expect.poll's default second.
+    await expect.poll(answerRead, { timeout: 15_000 }).not.toBeNull();
 
     // A message with an attachment, by keyboard and mouse as a person would; a double click adds it once.
     await page.getByLabel('Mensaje').fill('Ahora abre, pero los totales no cuadran. Adjunto captura.');
@@ -129,7 +130,7 @@ describe('status page in Chromium', () => {
     const answer = page.waitForResponse((r) => r.url().includes('/mensaje'));
     await page.getByRole('button', { name: 'Enviar' }).click();
     expect((await answer).status()).toBe(413);
-    await expect.poll(() => page.locator('[role=alert]').innerText()).toContain('El archivo es demasiado grande: el límite es 512 KB por archivo.');
+    await expect.poll(() => page.locator('[role=alert]').innerText(), { timeout: 15_000 }).toContain('El archivo es demasiado grande: el límite es 512 KB por archivo.');
     // What was typed is still there, to send with a smaller file.
     expect(await page.getByLabel('Mensaje').inputValue()).toBe('Va el respaldo completo.');
     expect((await world.app.db('messages').where({ source: 'web' })).length).toBe(0);
