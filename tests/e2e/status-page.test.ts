@@ -80,7 +80,8 @@ describe('status page in Chromium', () => {
     await page.getByRole('button', { name: 'Enviar' }).dblclick();
     // The second click's submission aborts the first one's navigation (net::ERR_ABORTED), and page.waitForURL
     // throws on any failed navigation it sees, whichever URL it was for: watch where the page ends up instead.
-    await expect.poll(() => page.url()).toMatch(/aviso=mensaje/);
+    // The post now counts the client's and the link's limits in the database first: allow for a loaded machine.
+    await expect.poll(() => page.url(), { timeout: 15_000 }).toMatch(/aviso=mensaje/);
     await page.waitForLoadState('load');
     await expect.poll(() => page.locator('[role=status]').innerText()).toContain('quedó registrado');
     const [toConsultant] = await world.sink.waitFor((m) => m.to.includes('ana@mesa.test') && m.text.includes('los totales no cuadran'));
