@@ -80,7 +80,8 @@ describe('status page in Chromium', () => {
     await page.getByRole('button', { name: 'Enviar' }).dblclick();
     // The second click's submission aborts the first one's navigation (net::ERR_ABORTED), and page.waitForURL
     // throws on any failed navigation it sees, whichever URL it was for: watch where the page ends up instead.
-    // The post now counts the client's and the link's limits in the database first: allow for a loaded machine.
+    // The post counts the client's and the link's limits in the database before its body is read: allow for a loaded
+    // machine.
     await expect.poll(() => page.url(), { timeout: 15_000 }).toMatch(/aviso=mensaje/);
     await page.waitForLoadState('load');
     await expect.poll(() => page.locator('[role=status]').innerText()).toContain('quedó registrado');
