@@ -65,6 +65,13 @@ const EnvSchema = z.object({
   /** Status page: fresh-link and lost-link requests per case (or per address) and per client IP, per hour. */
   WEB_LINK_REQUESTS_PER_CASE: positiveInt.default(3),
   WEB_LINK_REQUESTS_PER_IP: positiveInt.default(20),
+  /** Status page: messages posted per link and per client IP, files attached per link and per IP, per hour. */
+  WEB_POSTS_PER_LINK: positiveInt.default(10),
+  WEB_POSTS_PER_IP: positiveInt.default(30),
+  WEB_FILES_PER_LINK: positiveInt.default(20),
+  WEB_FILES_PER_IP: positiveInt.default(60),
+  /** Status page: all the files of one message together, in bytes (each one also within MAX_ATTACHMENT_BYTES). */
+  WEB_UPLOAD_MAX_BYTES: positiveInt.default(25 * 1024 * 1024),
   /** Behind a reverse proxy or balancer: whose X-Forwarded-For to believe (src/config-fields.ts). */
   TRUST_PROXY: trustProxy.default(false),
 
@@ -124,7 +131,11 @@ export type Config = Readonly<{
   /** MIME parsing on a worker thread (PARSE_WORKER). */
   parseWorker: boolean;
   reopenWindowDays: number;
-  web: Readonly<{ linkRequestsPerCase: number; linkRequestsPerIp: number; trustProxy: boolean | number | readonly string[] }>;
+  web: Readonly<{
+    linkRequestsPerCase: number; linkRequestsPerIp: number; trustProxy: boolean | number | readonly string[];
+    /** Messages from the status page, per hour, and the bytes of one message's files (src/web/post-limits.ts). */
+    postsPerLink: number; postsPerIp: number; filesPerLink: number; filesPerIp: number; uploadMaxBytes: number;
+  }>;
   /** Outbound mail: SMTP (absent = .eml files), dispatcher pacing, loop budget, links, consultant authentication. */
   outbound: Readonly<{
     smtp?: Readonly<{ host: string; port: number; secure: boolean; user?: string; password?: string; poolSize: number }>;
@@ -220,7 +231,11 @@ export function loadConfig(env: Env): Config {
     limits: { maxMessageBytes: e.MAX_MESSAGE_BYTES, maxAttachmentBytes: e.MAX_ATTACHMENT_BYTES },
     parseWorker: e.PARSE_WORKER,
     reopenWindowDays: e.REOPEN_WINDOW_DAYS,
-    web: { linkRequestsPerCase: e.WEB_LINK_REQUESTS_PER_CASE, linkRequestsPerIp: e.WEB_LINK_REQUESTS_PER_IP, trustProxy: e.TRUST_PROXY },
+    web: {
+      linkRequestsPerCase: e.WEB_LINK_REQUESTS_PER_CASE, linkRequestsPerIp: e.WEB_LINK_REQUESTS_PER_IP, trustProxy: e.TRUST_PROXY,
+      postsPerLink: e.WEB_POSTS_PER_LINK, postsPerIp: e.WEB_POSTS_PER_IP, filesPerLink: e.WEB_FILES_PER_LINK, filesPerIp: e.WEB_FILES_PER_IP,
+      uploadMaxBytes: e.WEB_UPLOAD_MAX_BYTES,
+    },
     outbound: {
       smtp: e.SMTP_HOST
         ? { host: e.SMTP_HOST, port: e.SMTP_PORT, secure: e.SMTP_SECURE, user: e.SMTP_USER, password: e.SMTP_PASSWORD, poolSize: e.SMTP_POOL_SIZE }

@@ -148,11 +148,12 @@ export class CaseService {
   }
 
   /**
-   * The customer opened the status page (issue 4): every support answer not read yet gets its read time, and the
-   * event log says who read how many, so the case file shows when each answer was seen (`mesa show N`).
+   * The customer read the status page (issue 4; what counts as reading is src/services/portal.ts's rule): every
+   * support answer not read yet, up to `upTo` when given, gets its read time, and the event log says who read how
+   * many, so the case file shows when each answer was seen (`mesa show N`).
    */
-  async markRead(trx: Knex.Transaction, ticket: Ticket, reader: string, now: number): Promise<number> {
-    const ids = await markAnswersRead(trx, ticket.id, now);
+  async markRead(trx: Knex.Transaction, ticket: Ticket, reader: string, now: number, upTo?: number): Promise<number> {
+    const ids = await markAnswersRead(trx, ticket.id, now, upTo);
     if (ids.length) await repo.insertEvent(trx, { ticketId: ticket.id, type: 'answers_read', actor: reader, at: now, data: { messages: ids } });
     return ids.length;
   }

@@ -3,54 +3,48 @@ import type { Config } from '../config.ts';
 import { findLinkByHash } from '../db/repos/links.ts';
 import { visibleAttachment } from '../db/repos/messages.ts';
 import { claimSubmission, countLinkRequests, openCasesOf, recordLinkRequest, setSubmissionMessage } from '../db/repos/status-page.ts';
-import { attachmentsOf, findTicketById, insertEvent, lockTicket, messagesOf, participantsOf, updateTicket } from '../db/repos/tickets.ts';
+import { findTicketById, insertEvent, lockTicket, participantsOf, updateTicket } from '../db/repos/tickets.ts';
 import { MesaError } from '../errors.ts';
 import type { LinkService } from '../links/links.ts';
 import { tokenHash } from '../links/tokens.ts';
 import type { Logger } from '../logger.ts';
-import { BlobStore } from '../storage/blobs.ts';
+import { BlobStore, type StagedFile } from '../storage/blobs.ts';
 import { isOpen } from '../tickets/state-machine.ts';
 import type { Ticket } from '../tickets/types.ts';
 import type { CaseService } from './cases.ts';
+import { pageModel, type PageModel } from './portal-page.ts';
 
 /**
  * What a customer can do from the "Consultar mi caso" page (issue 4), behind a magic link: read the case, add a
  * message, rate the solution, ask for a fresh link. The web routes only translate HTTP to these calls; every
  * change goes through CaseService, exactly as a mail would, so the outbound notifier tells the consultants.
+ *
+ * Who acts: a link acts as the person it was mailed to. A consultant's own link (every notice to a consultant
+ * carries one) posts as that consultant — an answer the customers are mailed, as from the consultant's mail
+ * client — never rates the solution for the customer and never records a read. A customer's link acts as that
+ * customer, whoever holds it: it is a bearer credential, so a consultant answers from their own link or by mail.
+ *
+ * What counts as reading: fetching the page does not (mail-security scanners fetch every link in a mail). An
+ * answer is read when the customer's browser reports a person's input on the page (markRead, sent by the page's
+ * one script on the first real key, touch or pointer event), when they press "Ya leí las respuestas" (the same
+ * request, for browsers without script), or when they post a message or a rating from it: each up to the newest
+ * answer that page showed.
  */
 
 export type Access =
-  | { kind: 'ok'; ticket: Ticket; recipient: string; linkId: number }
+  | { kind: 'ok'; ticket: Ticket; recipient: string; linkId: number; role: 'customer' | 'consultant' }
   /** A link we issued that expired or was revoked: the page may offer a fresh one to the case's own address. */
   | { kind: 'stale'; ticketId: number; number: number; recipient: string }
   /** Malformed, forged, or for nothing we know: the page says 404 and nothing more. */
   | { kind: 'invalid' };
 
-export interface PageMessage {
-  id: number;
-  side: 'me' | 'support' | 'other';
-  author: string;
-  at: number;
-  text: string;
-  /** The original HTML of a customer's mail (consultants' originals carry signatures and direct addresses). */
-  html?: string;
-  readAt?: number;
-  attachments: Array<{ id: number; filename: string; contentType: string; size: number; contentId?: string; inline: boolean }>;
-}
+export type { PageMessage, PageModel } from './portal-page.ts';
 
-export interface PageModel {
-  ticket: Ticket;
-  recipient: string;
-  attendedBy?: string;
-  messages: PageMessage[];
-  canWrite: boolean;
-  canRate: boolean;
-}
-
+/** A file posted on the page: already on disk (BlobStore.stage), within the size limits the web route applies. */
 export interface UploadedFile {
   filename: string;
   contentType: string;
-  data: Buffer;
+  staged: StagedFile;
 }
 
 export type Verdict = 'satisfactoria' | 'insatisfactoria';
@@ -70,11 +64,12 @@ export interface PortalDeps {
   mailer?: LinkMailer;
   logger: Logger;
   clock?: () => number;
+  /** The desk's people for a case's organization (CONSULTANTS and the organization's `notify`): their links act
+   * as consultants. */
+  consultantsOf?: (organization: string) => readonly string[];
 }
 
 const HOUR = 3_600_000;
-/** Original HTML above this size is not shown (the text part still is): the page must stay fast on a phone. */
-const MAX_HTML_BYTES = 512 * 1024;
 export const MAX_TEXT_CHARS = 50_000;
 
 export class PortalService {
@@ -91,7 +86,9 @@ export class PortalService {
     const r = await links.verifyToken(db, token, this.now());
     if (r.ok) {
       const ticket = await findTicketById(db, r.ticketId);
-      return ticket ? { kind: 'ok', ticket, recipient: r.recipient, linkId: r.linkId } : { kind: 'invalid' };
+      if (!ticket) return { kind: 'invalid' };
+      const desk = this.deps.consultantsOf?.(ticket.organization) ?? this.deps.config.consultants;
+      return { kind: 'ok', ticket, recipient: r.recipient, linkId: r.linkId, role: desk.includes(r.recipient) ? 'consultant' : 'customer' };
     }
     if (r.reason === 'expired' || r.reason === 'revoked') {
       const row = await findLinkByHash(db, tokenHash(token));
@@ -100,44 +97,16 @@ export class PortalService {
     return { kind: 'invalid' };
   }
 
-  /** The page's content. Opening it is the customer reading every support answer shown (the read receipt). */
+  /** The page's content. Fetching it records that the link was used, not that anything was read (see above). */
   async open(a: Extract<Access, { kind: 'ok' }>): Promise<PageModel> {
-    const { db, cases, links, config } = this.deps;
-    const now = this.now();
-    await db.transaction(async (trx) => {
-      await cases.markRead(trx, a.ticket, a.recipient, now);
-      await links.touchLink(trx, a.linkId, now);
-    });
-    const ticket = (await findTicketById(db, a.ticket.id)) ?? a.ticket;
-    const rows = (await messagesOf(db, ticket.id)).filter((m) => !m.internal && (m.role === 'customer' || m.role === 'consultant'));
-    const atts = await attachmentsOf(db, rows.map((m) => Number(m.id)));
-    const consultantNames = new Map<string, string>();
-    const messages: PageMessage[] = [];
-    for (const m of rows) {
-      const from = (m.from_address ?? '').toLowerCase();
-      if (m.role === 'consultant' && m.from_name) consultantNames.set(from, m.from_name);
-      let html: string | undefined;
-      if (m.role === 'customer' && m.html_sha256) html = await this.readHtml(m.html_sha256);
-      messages.push({
-        id: Number(m.id),
-        side: m.role === 'consultant' ? 'support' : from === a.recipient ? 'me' : 'other',
-        author: m.role === 'consultant' ? config.supportName : m.from_name || m.from_address || '',
-        at: Number(m.created_at),
-        text: m.body_text ?? '',
-        html,
-        readAt: m.read_at == null ? undefined : Number(m.read_at),
-        attachments: atts.filter((x) => Number(x.message_id) === Number(m.id)).map((x) => ({
-          id: Number(x.id), filename: x.filename, contentType: x.content_type, size: Number(x.size),
-          contentId: x.content_id ?? undefined, inline: Boolean(x.inline),
-        })),
-      });
-    }
-    return {
-      ticket, recipient: a.recipient, messages,
-      attendedBy: ticket.assignee ? (consultantNames.get(ticket.assignee) ?? ticket.assignee.split('@')[0]) : undefined,
-      canWrite: isOpen(ticket.stage),
-      canRate: ticket.stage === 'pruebas' || (ticket.stage === 'cerrado' && !ticket.rating),
-    };
+    await this.deps.links.touchLink(this.deps.db, a.linkId, this.now());
+    return pageModel(this.deps, a);
+  }
+
+  /** A person read the page: the customer's unread answers up to `upTo` (the newest that page showed) are read. */
+  async markRead(a: Extract<Access, { kind: 'ok' }>, upTo: number | undefined): Promise<number> {
+    if (a.role !== 'customer' || upTo === undefined) return 0;
+    return this.deps.db.transaction((trx) => this.deps.cases.markRead(trx, a.ticket, a.recipient, this.now(), upTo));
   }
 
   /** An attachment of a message the customer can see on this case; undefined for anything else. */
@@ -152,33 +121,35 @@ export class PortalService {
    * A message typed on the page, added as a mail would be. `nonce` is the form's one-time key: the same form
    * submitted twice (double click, reload after POST) adds the message once.
    */
-  async postMessage(a: Extract<Access, { kind: 'ok' }>, input: { nonce: string; text: string; files: UploadedFile[] }): Promise<{ duplicate: boolean; messageRowId?: number }> {
-    const { db, cases, blobs, config } = this.deps;
+  async postMessage(a: Extract<Access, { kind: 'ok' }>, input: { nonce: string; text: string; files: UploadedFile[]; seen?: number }): Promise<{ duplicate: boolean; messageRowId?: number }> {
+    const { cases, blobs, config } = this.deps;
     if (!isOpen(a.ticket.stage)) throw new MesaError('TRANSITION_REFUSED', 'el caso está cerrado');
     const text = input.text.replace(/\r\n/g, '\n').trim().slice(0, MAX_TEXT_CHARS);
-    const files = input.files.filter((f) => f.data.length > 0);
+    const files = input.files.filter((f) => f.staged.size > 0);
     if (!text && files.length === 0) throw new MesaError('MAIL_EMPTY', 'mensaje vacío');
-    for (const f of files) if (f.data.length > config.limits.maxAttachmentBytes) throw new MesaError('ATTACHMENT_TOO_LARGE', f.filename);
+    for (const f of files) if (f.staged.size > config.limits.maxAttachmentBytes) throw new MesaError('ATTACHMENT_TOO_LARGE', f.filename);
     // Blobs first: a rollback leaves at worst an orphan file, never a message pointing at nothing.
     const attachments: Array<{ filename: string; contentType: string; size: number; sha256: string; inline: boolean }> = [];
     for (const f of files) {
-      attachments.push({ filename: cleanFilename(f.filename), contentType: f.contentType || 'application/octet-stream', size: f.data.length, sha256: await blobs.put(f.data), inline: false });
+      attachments.push({ filename: cleanFilename(f.filename), contentType: f.contentType || 'application/octet-stream', size: f.staged.size, sha256: await blobs.adopt(f.staged), inline: false });
     }
     const now = this.now();
     const fromName = a.recipient === a.ticket.requester ? a.ticket.requesterName : undefined;
     const r = await this.once(a.ticket.id, input.nonce, 'message', now, async (trx) => {
       const ticket = (await lockTicket(trx, a.ticket.id))!;
       if (!isOpen(ticket.stage)) throw new MesaError('TRANSITION_REFUSED', 'el caso está cerrado');
+      // Writing an answer is reading the ones the page showed.
+      if (a.role === 'customer' && input.seen !== undefined) await cases.markRead(trx, ticket, a.recipient, now, input.seen);
       const { messageRowId } = await cases.addMessage(trx, ticket, {
         message: {
-          role: 'customer', source: 'web', fromAddress: a.recipient, fromName, bodyText: text, fullText: text,
+          role: a.role, source: 'web', fromAddress: a.recipient, fromName, bodyText: text, fullText: text,
           subject: `[Caso #${ticket.number}] ${ticket.subject}`, internal: false, verified: true, createdAt: now, attachments,
           to: [config.supportAddress],
         },
         cc: [], threadIds: [], reopen: false,
       });
       await setSubmissionMessage(trx, ticket.id, input.nonce, messageRowId);
-      this.log.info({ ticket: ticket.number, messageRowId, attachments: attachments.length }, 'mensaje desde la página del caso');
+      this.log.info({ ticket: ticket.number, messageRowId, role: a.role, attachments: attachments.length }, 'mensaje desde la página del caso');
       return messageRowId;
     });
     return { duplicate: r.duplicate, messageRowId: r.result };
@@ -188,13 +159,16 @@ export class PortalService {
    * "Solución satisfactoria" (VoBo: closes the case) or "insatisfactoria" (reopens it with the customer's
    * comment, which support is told about again). Offered while the case is in `pruebas` or closed.
    */
-  async rate(a: Extract<Access, { kind: 'ok' }>, input: { nonce: string; verdict: Verdict; comment: string }): Promise<{ duplicate: boolean; url?: string }> {
+  async rate(a: Extract<Access, { kind: 'ok' }>, input: { nonce: string; verdict: Verdict; comment: string; seen?: number }): Promise<{ duplicate: boolean; url?: string }> {
+    // The solution is the customer's to accept or reject, not the desk's.
+    if (a.role !== 'customer') throw new MesaError('TRANSITION_REFUSED', 'calificar desde el enlace de un consultor');
     const comment = input.comment.replace(/\r\n/g, '\n').trim().slice(0, MAX_TEXT_CHARS);
     if (input.verdict === 'insatisfactoria' && !comment) throw new MesaError('MAIL_EMPTY', 'falta el comentario');
     const now = this.now();
     const r = await this.once(a.ticket.id, input.nonce, 'rating', now, async (trx) => {
       const ticket = (await lockTicket(trx, a.ticket.id))!;
       if (ticket.stage !== 'pruebas' && ticket.stage !== 'cerrado') throw new MesaError('TRANSITION_REFUSED', `calificar en etapa "${ticket.stage}"`);
+      if (input.seen !== undefined) await this.deps.cases.markRead(trx, ticket, a.recipient, now, input.seen);
       await this.applyRating(trx, ticket, input.verdict, comment, a.recipient, now);
       // Reopening a closed case rotates its links (the notifier revokes them and mails new ones): hand this
       // browser the recipient's new link too, so the answer to the click is the case, not a dead link.
@@ -289,13 +263,6 @@ export class PortalService {
       if (/web_submissions|unique|duplicate key/i.test(String((err as Error).message))) return { duplicate: true };
       throw err;
     }
-  }
-
-  private async readHtml(sha: string): Promise<string | undefined> {
-    const { blobs } = this.deps;
-    if (!blobs.has(sha)) return undefined;
-    const buf = await blobs.get(sha);
-    return buf.length > MAX_HTML_BYTES ? undefined : buf.toString('utf8');
   }
 }
 

@@ -26,6 +26,13 @@ import { MesaError } from '../errors.ts';
  * larger ones go to a temporary file as they arrive, so a 25 MB attachment is never held whole. */
 const IN_MEMORY_MAX = 1024 * 1024;
 
+/** An upload written to a temporary file (BlobStore.stage), not yet a blob. */
+export interface StagedFile {
+  path: string;
+  sha256: string;
+  size: number;
+}
+
 export class BlobStore {
   /** DATA_DIR/blobs/tmp exists (made by the first large putStream). */
   private tmpReady = false;
@@ -146,6 +153,65 @@ export class BlobStore {
       if (err instanceof MesaError) throw err;
       throw new MesaError('STORAGE_FAILED', (err as NodeJS.ErrnoException).code ?? String(err), { cause: err });
     }
+  }
+
+  /**
+   * Writes an uploaded file to a temporary file under DATA_DIR/blobs/tmp as it arrives, hashing it on the way, and
+   * stops reading at `maxBytes` + 1: nothing of it is held in memory beyond the stream's own chunks. The result
+   * becomes a blob only through adopt(), once the whole request was accepted; a refused request leaves no blob
+   * (discard() removes the file). 'too-large' when the stream had more than `maxBytes` (its file is removed).
+   */
+  async stage(input: Readable, maxBytes: number): Promise<StagedFile | 'too-large'> {
+    const hash = crypto.createHash('sha256');
+    const { tmp, out } = this.spillFile();
+    let size = 0;
+    try {
+      for await (const chunk of input as AsyncIterable<Buffer>) {
+        size += chunk.length;
+        if (size > maxBytes) break;
+        hash.update(chunk);
+        out.write(chunk);
+        if (out.errored) throw out.errored;
+        if (out.writableNeedDrain) await once(out, 'drain');
+      }
+      out.end();
+      await finished(out);
+      if (size > maxBytes) {
+        await fs.promises.rm(tmp, { force: true });
+        return 'too-large';
+      }
+      return { path: tmp, sha256: hash.digest('hex'), size };
+    } catch (err) {
+      const disk = out.errored !== null;
+      out.destroy();
+      fs.rmSync(tmp, { force: true });
+      // The sender's stream failing (a client gone, a malformed form) is theirs to report, not a storage failure.
+      if (!disk) throw err;
+      throw new MesaError('STORAGE_FAILED', (err as NodeJS.ErrnoException).code ?? String(err), { cause: err });
+    }
+  }
+
+  /** A staged upload becomes blob `sha256`, durable (fsynced) before this returns: an upload is an original. */
+  async adopt(staged: StagedFile): Promise<string> {
+    try {
+      const file = this.pathFor(staged.sha256);
+      if (fs.statSync(file, { throwIfNoEntry: false })?.size === staged.size) {
+        await syncFile(file);
+        await fs.promises.rm(staged.path, { force: true });
+        return staged.sha256;
+      }
+      await syncFile(staged.path);
+      await fs.promises.mkdir(path.dirname(file), { recursive: true });
+      await fs.promises.rename(staged.path, file);
+      return staged.sha256;
+    } catch (err) {
+      throw new MesaError('STORAGE_FAILED', (err as NodeJS.ErrnoException).code ?? String(err), { cause: err });
+    }
+  }
+
+  /** Removes staged uploads that will not be kept (a refused or failed request). */
+  async discard(staged: readonly StagedFile[]): Promise<void> {
+    await Promise.all(staged.map((f) => fs.promises.rm(f.path, { force: true })));
   }
 
   /** A temporary file under DATA_DIR/blobs/tmp for a large stream (renamed to its hash once it is whole). */

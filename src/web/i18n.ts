@@ -58,6 +58,10 @@ const es = {
   sendFresh: 'Enviarme un enlace nuevo',
   freshSent: 'Si el caso sigue activo, enviamos un enlace nuevo al correo registrado en él. Revisa tu bandeja de entrada.',
   tooMany: 'Recibimos demasiadas solicitudes. Intenta de nuevo más tarde.',
+  tooManyPosts: 'Recibimos demasiados mensajes o archivos desde este enlace o esta conexión en la última hora. Espera un rato e inténtalo de nuevo, o responde al correo del caso.',
+  tooLargeTotal: (max: string) => `Los archivos son demasiado grandes: el límite es ${max} entre todos los de un mensaje. Envía los demás en otro mensaje.`,
+  readConfirm: 'Ya leí las respuestas',
+  readRecorded: 'Registramos que leíste las respuestas del equipo de soporte.',
   lostTitle: 'Perdí mi enlace',
   lostIntro: 'Escribe tu correo electrónico y te enviaremos los enlaces de tus casos abiertos.',
   emailLabel: 'Correo electrónico',
@@ -128,6 +132,10 @@ const en: Strings = {
   sendFresh: 'Send me a new link',
   freshSent: 'If the case is still active, we sent a new link to the address on it. Check your inbox.',
   tooMany: 'Too many requests. Please try again later.',
+  tooManyPosts: 'Too many messages or files from this link or this connection in the last hour. Wait a while and try again, or answer the case mail.',
+  tooLargeTotal: (max) => `The files are too large: the limit is ${max} for all the files of one message. Send the rest in another message.`,
+  readConfirm: 'I have read the answers',
+  readRecorded: 'We recorded that you read the support team’s answers.',
   lostTitle: 'I lost my link',
   lostIntro: 'Type your e-mail address and we will send you the links to your open cases.',
   emailLabel: 'E-mail address',
@@ -144,6 +152,15 @@ const en: Strings = {
 
 export function strings(locale: 'es' | 'en'): Strings {
   return locale === 'en' ? en : es;
+}
+
+/**
+ * The notice a redirect asks the case page to show (`?aviso=mensaje`): only these keys. A Map, not an object
+ * lookup: `?aviso=constructor` or `__proto__` must find nothing, not a property every object inherits.
+ */
+export function noticeText(s: Strings, key: unknown): string | undefined {
+  const notices = new Map<string, string>([['mensaje', s.sent], ['vobo', s.ratedGood], ['reabierto', s.ratedBad], ['leido', s.readRecorded]]);
+  return typeof key === 'string' ? notices.get(key) : undefined;
 }
 
 /** Human sizes for limits and attachments ("25 MB"). */

@@ -13,10 +13,12 @@ import type { App } from '../app.ts';
 import { isMesaError } from '../errors.ts';
 import type { LinkService } from '../links/links.ts';
 import { LINK_PATH } from '../links/tokens.ts';
-import { PortalService, type Access, type LinkMailer, type UploadedFile, type Verdict } from '../services/portal.ts';
+import { PortalService, type Access, type LinkMailer, type Verdict } from '../services/portal.ts';
 import type { Ticket } from '../tickets/types.ts';
-import { formatBytes, strings, type Strings } from './i18n.ts';
-import { casePage } from './views/case-page.ts';
+import { formatBytes, noticeText, strings, type Strings } from './i18n.ts';
+import { closeAfterAnswer } from './linger.ts';
+import { registerMessageRoutes, seenId } from './message-route.ts';
+import { READ_SCRIPT_HASH, casePage } from './views/case-page.ts';
 import { lostLinkPage, messagePage, notFoundPage, stalePage } from './views/pages.ts';
 import { databaseRateLimitStore } from './rate-limit-store.ts';
 
@@ -47,21 +49,11 @@ const BASE = LINK_PATH.replace(/\/+$/, ''); // "/caso"
 type Body = Record<string, unknown> | undefined;
 interface TokenParams { token: string }
 
-/** A text field from either a urlencoded body (string) or a multipart one with attachFieldsToBody ({ value }). */
-function field(body: Body, name: string): string {
-  const v = body?.[name];
+/** A text field of a urlencoded body (the multipart message form is read part by part: message-route.ts). */
+function field(body: unknown, name: string): string {
+  const v = (body as Body)?.[name];
   const one = Array.isArray(v) ? v[0] : v;
-  if (typeof one === 'string') return one;
-  if (one && typeof one === 'object' && 'value' in one && typeof (one as { value: unknown }).value === 'string') return (one as { value: string }).value;
-  return '';
-}
-
-function files(body: Body, name: string): UploadedFile[] {
-  const v = body?.[name];
-  const list = Array.isArray(v) ? v : v ? [v] : [];
-  return list
-    .filter((p: any) => p && p.type === 'file' && p.filename)
-    .map((p: any) => ({ filename: String(p.filename), contentType: String(p.mimetype || 'application/octet-stream'), data: p._buf ?? Buffer.alloc(0) }));
+  return typeof one === 'string' ? one : '';
 }
 
 const newNonce = () => crypto.randomBytes(18).toString('base64url');
@@ -73,18 +65,20 @@ export function registerStatusPage(server: FastifyInstance, app: App, opts: Stat
   const links = opts.links ?? app.links;
   const portal = new PortalService({
     db: app.db, config, blobs: app.blobs, cases: app.cases, links, mailer: opts.mailer ?? app.outbound.linkMailer, logger: app.logger, clock: opts.clock,
+    consultantsOf: (org) => [...config.consultants, ...app.policy.extraConsultants(org)],
   });
   const secure = config.publicUrl.startsWith('https:');
   const hmacKey = crypto.createHmac('sha256', config.secretKey).update('mesa-csrf-v1').digest();
 
   server.register(async (scope) => {
     await scope.register(helmet, {
-      // The page runs no script at all; styles and images come only from this server (images also as data:
-      // from sanitized mail). Anything a mail smuggled past the sanitizer has nowhere to run or load from.
+      // The page runs one script, ours, allowed by its hash (the read receipt, views/case-page.ts), which may only
+      // post back here; styles and images come only from this server (images also as data: from sanitized mail).
+      // Anything a mail smuggled past the sanitizer has nowhere to run or load from.
       contentSecurityPolicy: {
         useDefaults: false,
         directives: {
-          defaultSrc: ["'none'"], styleSrc: ["'self'"], imgSrc: ["'self'", 'data:'], formAction: ["'self'"],
+          defaultSrc: ["'none'"], scriptSrc: [`'${READ_SCRIPT_HASH}'`], connectSrc: ["'self'"], styleSrc: ["'self'"], imgSrc: ["'self'", 'data:'], formAction: ["'self'"],
           frameAncestors: ["'none'"], baseUri: ["'none'"],
         },
       },
@@ -98,18 +92,24 @@ export function registerStatusPage(server: FastifyInstance, app: App, opts: Stat
       // The form token is bound to the link it was rendered for: a token from one case page is no good on another.
       csrfOpts: { hmacKey, userInfo: true },
       getUserInfo: (req) => (req.params as Partial<TokenParams>)?.token ?? 'perdi-mi-enlace',
-      getToken: (req) => field(req.body as Body, '_csrf'),
+      // In the body for the urlencoded forms; in the action URL for the multipart message form, whose body is not
+      // read before the token is checked (message-route.ts).
+      getToken: (req) => field(req.body, '_csrf') || field(req.query, '_csrf'),
     });
     await scope.register(formbody, { bodyLimit: 256 * 1024 });
+    // Parts are read only by the message route, one at a time, files streamed to disk (upload.ts). fileSize is a
+    // backstop one byte over the limit that upload.ts enforces itself.
     await scope.register(multipart, {
-      attachFieldsToBody: true,
-      limits: { fileSize: config.limits.maxAttachmentBytes, files: 10, fields: 10, fieldSize: 256 * 1024, parts: 24 },
+      throwFileSizeLimit: false,
+      limits: { fileSize: config.limits.maxAttachmentBytes + 1, files: 10, fields: 10, fieldSize: 256 * 1024, parts: 24 },
     });
     // Counted in the database: every instance behind a balancer counts the same requests (rate-limit-store.ts).
     await scope.register(rateLimit, { global: false, store: databaseRateLimitStore({ db: app.db, logger: app.logger, clock: opts.clock }) });
 
-    scope.addHook('onSend', async (_req, reply, payload) => {
+    scope.addHook('onSend', async (req, reply, payload) => {
       if (!reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');
+      // An answer given before the request's body was read whole (a refused upload): the rest is not read (linger.ts).
+      if (!req.raw.complete) closeAfterAnswer(req.raw);
       reply.header('x-robots-tag', 'noindex, nofollow');
       return payload;
     });
@@ -145,8 +145,6 @@ export function registerStatusPage(server: FastifyInstance, app: App, opts: Stat
       }));
     };
 
-    const NOTICES: Record<string, string> = { mensaje: s.sent, vobo: s.ratedGood, reabierto: s.ratedBad };
-
     // The case routes live under their own prefix so that an unknown path below it gets this scope's quiet 404
     // (fastify's default 404 handler would log the URL, token included).
     await scope.register(async (caseScope) => {
@@ -156,7 +154,7 @@ export function registerStatusPage(server: FastifyInstance, app: App, opts: Stat
         const a = await portal.access(req.params.token);
         if (a.kind === 'invalid') return notFound(reply);
         if (a.kind === 'stale') return page(reply, 410, stalePage({ s, brand, action: `${BASE}/${req.params.token}/enlace-nuevo`, csrf: csrfFor(reply, req.params.token) }));
-        return renderCase(reply, req.params.token, a, { notice: NOTICES[req.query.aviso ?? ''] });
+        return renderCase(reply, req.params.token, a, { notice: noticeText(s, req.query.aviso) });
       });
 
       caseScope.get<{ Params: TokenParams & { id: string } }>('/:token/adjuntos/:id', async (req, reply) => {
@@ -175,22 +173,8 @@ export function registerStatusPage(server: FastifyInstance, app: App, opts: Stat
           .send(file.data);
       });
 
-      caseScope.post<{ Params: TokenParams }>('/:token/mensaje', { preHandler: scope.csrfProtection }, async (req, reply) => {
-        const a = await portal.access(req.params.token);
-        if (a.kind !== 'ok') return notFound(reply);
-        const body = req.body as Body;
-        const nonce = field(body, 'nonce');
-        if (!NONCE.test(nonce)) return reply.code(400).send();
-        const text = field(body, 'mensaje');
-        try {
-          const r = await portal.postMessage(a, { nonce, text, files: files(body, 'adjuntos') });
-          return reply.redirect(`${BASE}/${req.params.token}?aviso=mensaje${r.messageRowId ? `#m${r.messageRowId}` : ''}`, 303);
-        } catch (err) {
-          if (isMesaError(err, 'MAIL_EMPTY')) return renderCase(reply, req.params.token, a, { code: 400, error: { form: 'message', text: s.empty }, draft: text });
-          if (isMesaError(err, 'ATTACHMENT_TOO_LARGE')) return renderCase(reply, req.params.token, a, { code: 413, error: { form: 'message', text: s.tooLarge(formatBytes(config.limits.maxAttachmentBytes, config.locale)) }, draft: text });
-          if (isMesaError(err, 'TRANSITION_REFUSED')) return reply.redirect(`${BASE}/${req.params.token}`, 303);
-          throw err;
-        }
+      registerMessageRoutes(caseScope, {
+        app, portal, s, brand, base: BASE, clock: opts.clock, page, notFound, renderCase, csrfProtection: scope.csrfProtection, field,
       });
 
       caseScope.post<{ Params: TokenParams }>('/:token/calificacion', { preHandler: scope.csrfProtection }, async (req, reply) => {
@@ -202,7 +186,7 @@ export function registerStatusPage(server: FastifyInstance, app: App, opts: Stat
         if (!NONCE.test(nonce) || (verdict !== 'satisfactoria' && verdict !== 'insatisfactoria')) return reply.code(400).send();
         const comment = field(body, 'comentario');
         try {
-          const r = await portal.rate(a, { nonce, verdict: verdict as Verdict, comment });
+          const r = await portal.rate(a, { nonce, verdict: verdict as Verdict, comment, seen: seenId(field(body, 'visto')) });
           const path = r.url ? new URL(r.url).pathname : `${BASE}/${req.params.token}`;
           return reply.redirect(`${path}?aviso=${verdict === 'satisfactoria' ? 'vobo' : 'reabierto'}`, 303);
         } catch (err) {

@@ -73,4 +73,29 @@ describe('blob store', () => {
     const err = await blobs.putStream(new Readable({ read() { this.destroy(new Error('conexión cortada')); } })).catch((e) => e);
     expect(err).toMatchObject({ code: 'STORAGE_FAILED', retryable: true });
   });
+
+  it('stages an upload in a temporary file, refuses one over its limit leaving nothing, and adopts it by its hash', async () => {
+    const blobs = store();
+    const chunks = (n: number, size: number) => Readable.from(Array.from({ length: n }, (_, i) => Buffer.alloc(size, i)));
+    const tmpFiles = () => (fs.existsSync(path.join(blobs.root, 'tmp')) ? fs.readdirSync(path.join(blobs.root, 'tmp')) : []);
+    expect(await blobs.stage(chunks(4, 1000), 3999)).toBe('too-large');
+    expect(tmpFiles()).toEqual([]);
+    const staged = await blobs.stage(chunks(4, 1000), 4000);
+    if (staged === 'too-large') throw new Error('no cabía');
+    const bytes = Buffer.concat([0, 1, 2, 3].map((i) => Buffer.alloc(1000, i)));
+    expect({ sha256: staged.sha256, size: staged.size }).toEqual({ sha256: BlobStore.sha256(bytes), size: 4000 });
+    expect(blobs.has(staged.sha256)).toBe(false);
+    expect(await blobs.adopt(staged)).toBe(staged.sha256);
+    expect((await blobs.get(staged.sha256)).equals(bytes)).toBe(true);
+    // The same bytes again: the blob is there already, the second staged file just goes.
+    const again = await blobs.stage(chunks(4, 1000), 4000);
+    if (again === 'too-large') throw new Error('no cabía');
+    await blobs.adopt(again);
+    expect(tmpFiles()).toEqual([]);
+    // A staged file not kept is removed.
+    const dropped = await blobs.stage(chunks(1, 10), 100);
+    if (dropped === 'too-large') throw new Error('no cabía');
+    await blobs.discard([dropped]);
+    expect(tmpFiles()).toEqual([]);
+  });
 });

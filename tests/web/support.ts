@@ -85,3 +85,26 @@ export function cookieHeader(res: { cookies: Array<{ name: string; value: string
   for (const c of res.cookies) jar.set(c.name, c.value);
   return [...jar].map(([k, v]) => `${k}=${v}`).join('; ');
 }
+
+/** The case page's message form: its action (the CSRF token rides in it, `?_csrf=`), the token, and the nonce. */
+export function messageForm(page: string): { action: string; csrf: string; nonce: string } {
+  const m = /<form method="post" action="([^"]+\/mensaje\?_csrf=[^"]+)" enctype="multipart\/form-data">/.exec(page);
+  if (!m) throw new Error('no hay formulario de mensaje');
+  const action = m[1].replace(/&amp;/g, '&');
+  const rest = page.slice(m.index);
+  return { action, csrf: decodeURIComponent(action.split('?_csrf=')[1]), nonce: hidden(rest, 'nonce') };
+}
+
+/** A multipart/form-data body as a browser sends the message form (fields first, then the files). */
+export function multipartBody(fields: Record<string, string>, files: Array<{ name?: string; filename: string; type?: string; content: string | Buffer }> = []) {
+  const boundary = `----mesa${Math.random().toString(36).slice(2)}`;
+  const chunks: Buffer[] = [];
+  for (const [k, v] of Object.entries(fields)) chunks.push(Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="${k}"\r\n\r\n${v}\r\n`));
+  for (const f of files) {
+    chunks.push(Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="${f.name ?? 'adjuntos'}"; filename="${f.filename}"\r\nContent-Type: ${f.type ?? 'text/plain'}\r\n\r\n`));
+    chunks.push(Buffer.isBuffer(f.content) ? f.content : Buffer.from(f.content));
+    chunks.push(Buffer.from('\r\n'));
+  }
+  chunks.push(Buffer.from(`--${boundary}--\r\n`));
+  return { contentType: `multipart/form-data; boundary=${boundary}`, payload: Buffer.concat(chunks) };
+}

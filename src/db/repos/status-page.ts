@@ -2,12 +2,12 @@ import type { Db } from '../knex.ts';
 
 /** What the status page records: read receipts, form submissions (idempotency), link requests. SQL only. */
 
-/** Support answers of a case that the customer has not seen yet, now marked read; returns their ids. */
-export async function markAnswersRead(trx: Db, ticketId: number, now: number): Promise<number[]> {
-  const rows = await trx('messages')
-    .where({ ticket_id: ticketId, role: 'consultant', internal: false })
-    .whereNull('read_at')
-    .select('id');
+/** Support answers of a case that the customer has not seen yet, up to message `upTo` (the newest the page showed)
+ * when given, now marked read; returns their ids. */
+export async function markAnswersRead(trx: Db, ticketId: number, now: number, upTo?: number): Promise<number[]> {
+  const q = trx('messages').where({ ticket_id: ticketId, role: 'consultant', internal: false }).whereNull('read_at');
+  if (upTo !== undefined) q.where('id', '<=', upTo);
+  const rows = await q.select('id');
   const ids = rows.map((r: any) => Number(r.id));
   if (ids.length) await trx('messages').whereIn('id', ids).whereNull('read_at').update({ read_at: now });
   return ids;

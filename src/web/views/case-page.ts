@@ -1,3 +1,4 @@
+import crypto from 'node:crypto';
 import type { PageMessage, PageModel } from '../../services/portal.ts';
 import { html, trusted, type SafeHtml } from '../html.ts';
 import { formatBytes, formatWhen, type Strings } from '../i18n.ts';
@@ -23,6 +24,19 @@ export interface CasePageInput {
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
+/**
+ * The page's one script: the read receipt (src/services/portal.ts). On the first key, touch, wheel or pointer
+ * event a person makes on the visible page (isTrusted: not one a script made), it posts …/leido once. A link
+ * scanner that only fetches or renders the page makes none. Allowed by its hash in the CSP (status-page.ts), so
+ * nothing else inline can run.
+ */
+const READ_SCRIPT = "(function(){var d=document.getElementById('lectura');if(!d)return;var t=['pointerdown','pointermove','keydown','touchstart','wheel'];"
+  + "function go(e){if(!e.isTrusted||document.visibilityState!=='visible')return;t.forEach(function(n){removeEventListener(n,go,true)});"
+  + "var b=new URLSearchParams();b.set('_csrf',d.dataset.csrf);b.set('hasta',d.dataset.hasta);"
+  + "fetch(d.dataset.accion,{method:'POST',body:b,credentials:'same-origin',headers:{'x-mesa-lectura':'1'},keepalive:true}).catch(function(){})}"
+  + "t.forEach(function(n){addEventListener(n,go,{capture:true,passive:true})})})();";
+export const READ_SCRIPT_HASH = `sha256-${crypto.createHash('sha256').update(READ_SCRIPT).digest('base64')}`;
+
 export function casePage(p: CasePageInput): string {
   const { s, model } = p;
   const t = model.ticket;
@@ -47,8 +61,25 @@ ${t.rating ? html`<p class="note">${s.ratingRecorded(s.ratingNames[t.rating] ?? 
   <h2 id="conv-h">${s.conversation}</h2>
   ${model.messages.length ? html`<ol class="thread">${model.messages.map((m) => message(p, m))}</ol>` : html`<p>${s.noMessages}</p>`}
 </section>
-${model.canWrite ? messageForm(p) : ''}`;
+${model.canWrite ? messageForm(p) : ''}
+${model.role === 'customer' && model.unreadUpTo !== undefined ? readReceipt(p, model.unreadUpTo) : ''}`;
   return layout({ s, title: `${s.caseTitle(t.number)} ${t.subject}`, brand: p.brand, body, footer: html`<p>${s.footer}</p>` });
+}
+
+/** Read receipt: sent by the script on a person's input; without script, by the button (a form in <noscript>). */
+function readReceipt(p: CasePageInput, upTo: number): SafeHtml {
+  return html`<span id="lectura" hidden data-accion="${p.base}/leido" data-csrf="${p.csrf}" data-hasta="${upTo}"></span>
+<noscript><form method="post" action="${p.base}/leido" class="read-receipt">
+  <input type="hidden" name="_csrf" value="${p.csrf}">
+  <input type="hidden" name="hasta" value="${upTo}">
+  <button type="submit">${p.s.readConfirm}</button>
+</form></noscript>
+<script>${trusted(READ_SCRIPT)}</script>`;
+}
+
+/** The newest support answer the page shows: a message or a rating sent from it says these were read. */
+function seenField(p: CasePageInput): SafeHtml | string {
+  return p.model.unreadUpTo !== undefined ? html`<input type="hidden" name="visto" value="${p.model.unreadUpTo}">` : '';
 }
 
 function message(p: CasePageInput, m: PageMessage): SafeHtml {
@@ -74,9 +105,9 @@ function messageForm(p: CasePageInput): SafeHtml {
   const err = p.error?.form === 'message' ? p.error.text : undefined;
   return html`<section class="card write" aria-labelledby="write-h">
   <h2 id="write-h">${s.addMessage}</h2>
-  <form method="post" action="${p.base}/mensaje" enctype="multipart/form-data">
-    <input type="hidden" name="_csrf" value="${p.csrf}">
+  <form method="post" action="${p.base}/mensaje?_csrf=${encodeURIComponent(p.csrf)}" enctype="multipart/form-data">
     <input type="hidden" name="nonce" value="${p.messageNonce}">
+    ${seenField(p)}
     ${err ? html`<p class="error" role="alert" id="msg-err">${err}</p>` : ''}
     <label for="mensaje">${s.messageLabel}</label>
     <textarea id="mensaje" name="mensaje" rows="5" maxlength="50000"${err ? trusted(' aria-invalid="true" aria-describedby="msg-err"') : ''}>${p.draft ?? ''}</textarea>
@@ -97,6 +128,7 @@ function ratingForm(p: CasePageInput): SafeHtml {
   <form method="post" action="${p.base}/calificacion">
     <input type="hidden" name="_csrf" value="${p.csrf}">
     <input type="hidden" name="nonce" value="${p.ratingNonce}">
+    ${seenField(p)}
     ${err ? html`<p class="error" role="alert" id="rate-err">${err}</p>` : ''}
     <label for="comentario">${s.ratingComment}</label>
     <textarea id="comentario" name="comentario" rows="3" maxlength="50000" aria-describedby="comentario-hint${err ? ' rate-err' : ''}">${p.error?.form === 'rating' ? (p.draft ?? '') : ''}</textarea>
