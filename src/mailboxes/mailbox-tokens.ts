@@ -89,15 +89,19 @@ export class MailboxTokens {
     return () => this.events.off(mailbox, fn);
   }
 
-  /** A valid access token, refreshed first when it is close to expiry. `refused`: the server just refused this one. */
-  async accessToken(mailbox: MailboxName, opts: { refused?: string } = {}): Promise<AccessToken> {
+  /**
+   * A valid access token, refreshed first when it is close to expiry. `refused`: the server just refused this one.
+   * `renew`: the server refused the caller's token, which may be this one unless this one is brand new (SMTP's pool).
+   */
+  async accessToken(mailbox: MailboxName, opts: { refused?: string; renew?: boolean } = {}): Promise<AccessToken> {
     const mb = this.oauthMailbox(mailbox);
     for (let attempt = 0; attempt < 3; attempt++) {
       const row = await this.row(mailbox);
       const token = row.accessToken ? this.cipher.open(row.accessToken, `${mailbox}:access`) : undefined;
       const now = this.clock();
       if (row.state === 'needs_reauth') throw new MesaError('MAILBOX_SIGN_IN_REQUIRED', explainReauth(mailbox, row.lastErrorCode ?? 'invalid_grant'));
-      const usable = token && row.expiresAt !== undefined && row.expiresAt - now > margin(row) && token !== opts.refused;
+      const renewed = opts.renew && attempt === 0 && now - (row.issuedAt ?? 0) > margin(row);
+      const usable = token && row.expiresAt !== undefined && row.expiresAt - now > margin(row) && token !== opts.refused && !renewed;
       if (usable) return { token, version: row.version, expiresAt: row.expiresAt! };
       if (!row.refreshToken && mb.credential.flow === 'device') throw new MesaError('MAILBOX_SIGN_IN_REQUIRED', `falta iniciar sesión: mesa mailbox login ${mailbox === 'support' ? 'soporte' : 'respaldo'}`);
       if (row.nextAttemptAt && row.nextAttemptAt > now) throw new MesaError('OAUTH_PROVIDER_UNAVAILABLE', `${row.lastErrorCode ?? ''} ${row.lastError ?? ''}`.trim());

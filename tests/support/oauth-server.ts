@@ -20,6 +20,8 @@ export interface OAuthServer {
   /** Lifetime of new access tokens, seconds (tests use a few). */
   accessTtlS: number;
   requests: TokenRequest[];
+  /** Every introspection (Dovecot's and the SMTP sink's logins): the token and the answer. */
+  introspections: Array<{ token: string; active: boolean; at: number }>;
   /** Successful refresh_token grants so far. */
   refreshes(): number;
   /** Approves a pending device login (as the person who signed in at the verification URL). */
@@ -51,6 +53,7 @@ export async function startOAuthServer(opts: { accessTtlS?: number; rotate?: boo
   const refresh = new Map<string, Refresh>();
   const devices = new Map<string, Device>();
   const requests: TokenRequest[] = [];
+  const introspections: OAuthServer['introspections'] = [];
   const waiters = new Set<() => void>();
   let failures = 0;
   let slowDownNext = false;
@@ -89,7 +92,13 @@ export async function startOAuthServer(opts: { accessTtlS?: number; rotate?: boo
         token_endpoint_auth_methods_supported: ['client_secret_post', 'none'], response_types_supported: ['code'],
       });
     }
-    if (url.pathname === '/introspect') return send(200, state.introspect(form.get('token') ?? ''));
+    if (url.pathname === '/introspect') {
+      const token = form.get('token') ?? '';
+      const answer = state.introspect(token);
+      introspections.push({ token, active: answer.active, at: Date.now() });
+      notify();
+      return send(200, answer);
+    }
     if (url.pathname === '/device') {
       const deviceCode = random();
       const userCode = crypto.randomBytes(4).toString('hex').toUpperCase();
@@ -157,6 +166,7 @@ export async function startOAuthServer(opts: { accessTtlS?: number; rotate?: boo
     clientSecret: 'secreto-de-pruebas',
     accessTtlS: opts.accessTtlS ?? 3600,
     requests,
+    introspections,
     refreshes: () => requests.filter((r) => r.grantType === 'refresh_token' && r.ok).length,
     approveDevice(userCode, user) {
       const d = [...devices.values()].find((x) => x.userCode === userCode);
