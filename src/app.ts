@@ -8,6 +8,7 @@ import { ParseThread } from './inbound/parse-thread.ts';
 import type { Logger } from './logger.ts';
 import type { LinkService } from './links/links.ts';
 import { createOutbound, type Outbound } from './outbound/index.ts';
+import { mailboxAlert } from './outbound/mailbox-alert.ts';
 import { CaseService } from './services/cases.ts';
 import { LifecycleService } from './services/lifecycle.ts';
 import { LifecycleMailNotifier } from './jobs/lifecycle-mail.ts';
@@ -41,7 +42,11 @@ export async function createApp(config: Config, logger: Logger, opts: { migrate?
   const blobs = new BlobStore(path.join(config.dataDir, 'blobs'));
   const cases = new CaseService(logger.child({ component: 'cases' }));
   const policy = new Policy(config.lifecycle);
-  const tokens = new MailboxTokens({ db, secretKey: config.secretKey, mailboxes: config.mailboxes, logger });
+  // The alert for a lost grant goes out through the outbox, built just below (called only later, when it happens).
+  const tokens = new MailboxTokens({
+    db, secretKey: config.secretKey, mailboxes: config.mailboxes, logger,
+    onReauth: (notice) => mailboxAlert({ db, config, outbox: outbound.outbox, log: logger })(notice),
+  });
   const outbound = createOutbound({ db, config, tokens, blobs, logger, clock: opts.clock, extraConsultants: (org) => policy.extraConsultants(org) });
   cases.addNotifier(outbound.notifier);
   const lifecycle = new LifecycleService({ cases, policy, logger: logger.child({ component: 'lifecycle' }) });

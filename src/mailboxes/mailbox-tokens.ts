@@ -187,6 +187,7 @@ export class MailboxTokens {
 
   /** Every OAuth2 mailbox's row, for status, /healthz and metrics (no token leaves this module). */
   async states(): Promise<Array<Omit<repo.CredentialRow, 'accessToken' | 'refreshToken'>>> {
+    if (this.configs.size === 0) return [];
     await this.init();
     return (await repo.listCredentials(this.deps.db))
       .filter((r) => this.configs.has(r.mailbox as MailboxName))

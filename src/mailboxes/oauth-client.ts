@@ -1,4 +1,4 @@
-import * as oidc from 'openid-client';
+import type * as oidc from 'openid-client';
 import { isLoopback, type OAuthSettings } from '../config-credentials.ts';
 
 /**
@@ -47,21 +47,26 @@ export class OAuthClient {
 
   constructor(readonly settings: OAuthSettings, private readonly clock: () => number = Date.now) {}
 
+  /** openid-client loads on first use (a mailbox with a password never needs it, and `mesa start` answers sooner). */
+  private async lib(): Promise<typeof oidc> {
+    return import('openid-client');
+  }
+
   private config(): Promise<oidc.Configuration> {
     const s = this.settings;
-    this.configuration ??= oidc.discovery(
+    this.configuration ??= this.lib().then((oidc) => oidc.discovery(
       new URL(s.issuer), s.clientId, s.clientSecret ? { client_secret: s.clientSecret } : undefined,
       s.clientSecret ? oidc.ClientSecretPost(s.clientSecret) : oidc.None(),
       // Plain HTTP is allowed by config only towards this same machine (src/config-credentials.ts).
       isLoopback(new URL(s.issuer).hostname) ? { execute: [oidc.allowInsecureRequests] } : undefined,
-    );
+    ));
     // A failed discovery is asked again next time, not remembered.
     this.configuration.catch(() => (this.configuration = undefined));
     return this.configuration;
   }
 
   async startDeviceLogin(): Promise<DeviceLogin> {
-    const config = await this.config();
+    const [config, oidc] = await Promise.all([this.config(), this.lib()]);
     const started = await oidc.initiateDeviceAuthorization(config, { scope: this.settings.scopes.join(' ') });
     return {
       userCode: started.user_code,
@@ -73,12 +78,12 @@ export class OAuthClient {
   }
 
   async refresh(refreshToken: string): Promise<TokenSet> {
-    const config = await this.config();
+    const [config, oidc] = await Promise.all([this.config(), this.lib()]);
     return this.tokenSet(await oidc.refreshTokenGrant(config, refreshToken, { scope: this.settings.scopes.join(' ') }));
   }
 
   async clientCredentials(): Promise<TokenSet> {
-    const config = await this.config();
+    const [config, oidc] = await Promise.all([this.config(), this.lib()]);
     const scope = this.settings.scopes.join(' ');
     return this.tokenSet(await oidc.clientCredentialsGrant(config, scope ? { scope } : {}));
   }
@@ -92,11 +97,13 @@ export class OAuthClient {
 
 /** Reads what openid-client threw: the provider's error code, Microsoft's AADSTS number, whether the grant is gone. */
 export function describeProviderFailure(err: unknown): ProviderFailure {
-  if (err instanceof oidc.ResponseBodyError) {
-    const description = err.error_description ?? '';
+  // openid-client's ResponseBodyError: the token endpoint answered with an OAuth error body (RFC 6749 §5.2).
+  if ((err as { code?: string })?.code === 'OAUTH_RESPONSE_BODY_ERROR' && typeof (err as { error?: unknown }).error === 'string') {
+    const e = err as { error: string; error_description?: string; message: string };
+    const description = e.error_description ?? '';
     const aadsts = /AADSTS\d+/.exec(description)?.[0];
-    const code = aadsts ? `${err.error} ${aadsts}` : err.error;
-    return { code, description: description || err.message, reauth: GRANT_GONE.has(err.error) };
+    const code = aadsts ? `${e.error} ${aadsts}` : e.error;
+    return { code, description: description || e.message, reauth: GRANT_GONE.has(e.error) };
   }
   const e = err as { name?: string; message?: string; code?: string; cause?: { code?: string; status?: number } };
   if (e?.name === 'AbortError') return { code: 'aborted', description: 'cancelado', reauth: false };
