@@ -6,6 +6,7 @@ import { silentLogger } from '../../src/logger.ts';
 import { MailboxTokens, type ReauthNotice } from '../../src/mailboxes/mailbox-tokens.ts';
 import { testApp } from '../support/app.ts';
 import { startOAuthServer, type OAuthServer } from '../support/oauth-server.ts';
+import { waitFor } from '../support/wait.ts';
 
 // A real authorization server on HTTP (tests/support/oauth-server.ts), real database. Tokens live a few seconds, so
 // the refresh at 75 % of their life happens within the test; every wait is on the server's request log.
@@ -139,6 +140,22 @@ describe('OAuth2 mailbox tokens', () => {
     await waitUntil(() => changed.length > 0);
     expect((await tokens.accessToken('support')).token).toMatch(/^at-/);
     expect(oauth.requests.filter((r) => r.grantType === 'refresh_token' && !r.ok).length).toBe(refused);
+  });
+
+  it('app-only (client_credentials): no sign-in, a token on first use and a new one at 75 % of its life', async () => {
+    app = await testApp({ ...oauthEnv(), OAUTH_FLOW: 'client_credentials', OAUTH_CLIENT_SECRET: oauth.clientSecret });
+    const tokens = tokensOf(app);
+    const before = oauth.requests.filter((r) => r.grantType === 'client_credentials' && r.ok).length;
+    const first = await tokens.accessToken('support');
+    keep(tokens);
+    await oauth.waitFor('a second client_credentials grant', (log) => log.filter((r) => r.grantType === 'client_credentials' && r.ok).length >= before + 2);
+    const row = await waitFor('the second token stored', async () => {
+      const r = (await getCredential(app!.db, 'support'))!;
+      return r.version >= 2 ? r : undefined;
+    });
+    expect(row.refreshToken).toBeUndefined();
+    expect((await tokens.accessToken('support')).token).not.toBe(first.token);
+    await expect(tokens.startLogin('support')).rejects.toThrow(/client_credentials/);
   });
 
   it('a provider that is down is retried with backoff, not in a loop', async () => {
