@@ -11,8 +11,12 @@ import { z } from 'zod';
  */
 
 export type OAuthProvider = 'microsoft' | 'google' | 'oidc';
-/** `device`: a person signs in once (RFC 8628) and Mesa keeps the refresh token; `client_credentials`: app-only. */
-export type OAuthFlow = 'device' | 'client_credentials';
+/**
+ * How the refresh token is obtained: `device`, a person signs in once with a code (RFC 8628); `browser`, a person signs
+ * in once in a browser that comes back to this machine (authorization code with PKCE, RFC 8252: Google's way for
+ * installed apps, its device flow does not grant mail scopes); `client_credentials`, app-only, nobody signs in.
+ */
+export type OAuthFlow = 'device' | 'browser' | 'client_credentials';
 
 export type OAuthSettings = Readonly<{
   provider: OAuthProvider;
@@ -47,7 +51,7 @@ export function credentialKeys(prefix: '' | 'FALLBACK_') {
   return {
     [`${prefix}IMAP_AUTH`]: z.enum(['password', 'oauth2'], { message: 'debe ser password u oauth2' }).optional(),
     [`${prefix}OAUTH_PROVIDER`]: z.enum(['microsoft', 'google', 'oidc'], { message: 'debe ser microsoft, google u oidc' }).optional(),
-    [`${prefix}OAUTH_FLOW`]: z.enum(['device', 'client_credentials'], { message: 'debe ser device o client_credentials' }).optional(),
+    [`${prefix}OAUTH_FLOW`]: z.enum(['device', 'browser', 'client_credentials'], { message: 'debe ser device, browser o client_credentials' }).optional(),
     [`${prefix}OAUTH_TENANT`]: z.string().trim().refine((v) => TENANT_ID.test(v), 'debe ser el ID del inquilino (GUID) que muestra Entra ID').optional(),
     [`${prefix}OAUTH_ISSUER`]: z.string().trim().url('debe ser la URL del emisor (issuer), p. ej. https://sso.suempresa.com/realms/mesa').optional(),
     [`${prefix}OAUTH_CLIENT_ID`]: z.string().trim().min(1).optional(),
@@ -67,12 +71,13 @@ export function credentialFrom(e: Record<string, unknown>, prefix: '' | 'FALLBAC
   if (auth === 'static_token') return { kind: 'static_token' };
 
   const provider = get('OAUTH_PROVIDER') as OAuthProvider | undefined;
-  const flow = (get('OAUTH_FLOW') ?? 'device') as OAuthFlow;
+  const flow = (get('OAUTH_FLOW') ?? (provider === 'google' ? 'browser' : 'device')) as OAuthFlow;
   const clientId = get('OAUTH_CLIENT_ID');
   const clientSecret = get('OAUTH_CLIENT_SECRET');
   if (!provider) problems.push(`${prefix}OAUTH_PROVIDER: falta (obligatoria con ${prefix}IMAP_AUTH=oauth2): microsoft, google u oidc`);
   if (!clientId) problems.push(`${prefix}OAUTH_CLIENT_ID: falta (obligatoria con ${prefix}IMAP_AUTH=oauth2): el ID de la aplicación registrada`);
   if (flow === 'client_credentials' && !clientSecret) problems.push(`${prefix}OAUTH_CLIENT_SECRET: falta (obligatoria con ${prefix}OAUTH_FLOW=client_credentials)`);
+  if (provider === 'google' && !clientSecret) problems.push(`${prefix}OAUTH_CLIENT_SECRET: falta (Google la pide también a las aplicaciones de escritorio)`);
   if (flow === 'client_credentials' && provider === 'google')
     problems.push(`${prefix}OAUTH_FLOW: Google no admite client_credentials para correo; use device (la cuenta de servicio con delegación aún no está disponible)`);
   let issuer = '';

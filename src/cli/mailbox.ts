@@ -1,3 +1,6 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import readline from 'node:readline';
 import type { Config, MailboxConfig } from '../config.ts';
 import { isMesaError } from '../errors.ts';
 import { MAILBOX_ARGUMENT, mailboxFromArgument, STATE_TEXT, type MailboxName } from '../mailboxes/explain.ts';
@@ -21,6 +24,11 @@ export async function loginCommand(config: Config, arg: string): Promise<number>
     process.stderr.write(`mesa: el buzón de ${MAILBOX_ARGUMENT[name]} usa ${kindText(mb)}; para OAuth2 ponga ${name === 'support' ? '' : 'FALLBACK_'}IMAP_AUTH=oauth2 en .env\n`);
     return EXIT.CONFIG;
   }
+  if (mb.credential.flow === 'client_credentials') {
+    process.stdout.write(`El buzón de ${MAILBOX_ARGUMENT[name]} usa acceso de aplicación (client_credentials): no hace falta iniciar sesión. Vea su estado con: mesa mailbox status\n`);
+    return EXIT.OK;
+  }
+  if (mb.credential.flow === 'browser') return browserLoginCommand(config, name, mb);
   return withApp(config, async (app) => {
     const stop = new AbortController();
     const onSignal = () => stop.abort();
@@ -45,6 +53,53 @@ export async function loginCommand(config: Config, arg: string): Promise<number>
       return isMesaError(err) && err.retryable ? EXIT.TEMPFAIL : EXIT.SOFTWARE;
     } finally {
       process.removeListener('SIGINT', onSignal);
+    }
+  });
+}
+
+/**
+ * OAUTH_FLOW=browser (Google): authorization code with PKCE and a loopback redirect (RFC 8252). Mesa listens on
+ * 127.0.0.1 for the browser's return; when the browser runs on another machine (Mesa on a server), the person copies
+ * the address the browser ended on (it will not load there) and pastes it here. Whichever comes first is used.
+ */
+async function browserLoginCommand(config: Config, name: MailboxName, mb: MailboxConfig): Promise<number> {
+  return withApp(config, async (app) => {
+    const server = http.createServer();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const redirectUri = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+    const input = readline.createInterface({ input: process.stdin, terminal: false });
+    try {
+      const login = await app.tokens.startBrowserLogin(name, redirectUri);
+      process.stdout.write([
+        `Para conectar el buzón de ${MAILBOX_ARGUMENT[name]} (${mb.user}):`,
+        '  1. Abra esta dirección en el navegador e inicie sesión con esa cuenta:',
+        `     ${login.url}`,
+        '  2. Acepte los permisos. Si el navegador está en esta misma máquina, Mesa termina sola.',
+        `     Si está en otra, el navegador no podrá abrir la página final (${redirectUri}…): copie esa dirección completa,`,
+        '     péguela aquí y pulse Enter.',
+        '',
+      ].join('\n'));
+      const callback = await new Promise<URL>((resolve) => {
+        server.on('request', (req, res) => {
+          res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' });
+          res.end('Listo: puede cerrar esta ventana y volver a la terminal.\n');
+          resolve(new URL(req.url ?? '/', redirectUri));
+        });
+        input.on('line', (line) => {
+          if (line.trim().startsWith(redirectUri)) resolve(new URL(line.trim()));
+          else if (line.trim()) process.stdout.write(`Esa dirección no empieza por ${redirectUri}; cópiela completa de la barra del navegador.\n`);
+        });
+      });
+      const tokens = await login.complete(callback);
+      process.stdout.write(`Listo: el buzón de ${MAILBOX_ARGUMENT[name]} quedó conectado. Su acceso vence el ${when(tokens.expiresAt)} y Mesa lo renueva solo antes de esa hora.\n`);
+      return EXIT.OK;
+    } catch (err) {
+      process.stderr.write(`mesa: no se conectó el buzón de ${MAILBOX_ARGUMENT[name]}: ${isMesaError(err) ? err.message : String((err as Error)?.message ?? err)}\n`);
+      return isMesaError(err) && err.retryable ? EXIT.TEMPFAIL : EXIT.SOFTWARE;
+    } finally {
+      input.close();
+      server.closeAllConnections();
+      server.close();
     }
   });
 }

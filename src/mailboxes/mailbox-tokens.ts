@@ -8,6 +8,7 @@ import { MesaError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 import { explainReauth, type MailboxName } from './explain.ts';
 import { describeProviderFailure, OAuthClient, type DeviceLogin, type TokenSet } from './oauth-client.ts';
+import { sleep } from './sleep.ts';
 import { TokenCipher } from './token-cipher.ts';
 
 /**
@@ -103,7 +104,7 @@ export class MailboxTokens {
       const renewed = opts.renew && attempt === 0 && now - (row.issuedAt ?? 0) > margin(row);
       const usable = token && row.expiresAt !== undefined && row.expiresAt - now > margin(row) && token !== opts.refused && !renewed;
       if (usable) return { token, version: row.version, expiresAt: row.expiresAt! };
-      if (!row.refreshToken && mb.credential.flow === 'device') throw new MesaError('MAILBOX_SIGN_IN_REQUIRED', `falta iniciar sesión: mesa mailbox login ${mailbox === 'support' ? 'soporte' : 'respaldo'}`);
+      if (!row.refreshToken && mb.credential.flow !== 'client_credentials') throw new MesaError('MAILBOX_SIGN_IN_REQUIRED', `falta iniciar sesión: mesa mailbox login ${mailbox === 'support' ? 'soporte' : 'respaldo'}`);
       if (row.nextAttemptAt && row.nextAttemptAt > now) throw new MesaError('OAUTH_PROVIDER_UNAVAILABLE', `${row.lastErrorCode ?? ''} ${row.lastError ?? ''}`.trim());
       await this.refresh(mailbox, row.version);
     }
@@ -163,10 +164,29 @@ export class MailboxTokens {
     }
   }
 
-  /** `mesa mailbox login`: starts the device flow; `complete()` waits for the person and stores the tokens. */
+  /** `mesa mailbox login` (OAUTH_FLOW=browser): the URL to open; `complete()` takes where the browser came back to. */
+  async startBrowserLogin(mailbox: MailboxName, redirectUri: string): Promise<{ url: string; complete(callback: URL): Promise<TokenSet> }> {
+    this.oauthMailbox(mailbox);
+    await this.init();
+    const failed = (err: unknown): never => {
+      const f = describeProviderFailure(err);
+      throw new MesaError('OAUTH_LOGIN_FAILED', `${f.code}: ${f.description}`, { cause: err });
+    };
+    const login = await this.clients.get(mailbox)!.startBrowserLogin(redirectUri).catch(failed);
+    return {
+      url: login.url,
+      complete: async (callback) => {
+        const tokens = await login.complete(callback).catch(failed);
+        await this.store(mailbox, tokens);
+        return tokens;
+      },
+    };
+  }
+
+  /** `mesa mailbox login` (OAUTH_FLOW=device): starts the device flow; `complete()` waits and stores the tokens. */
   async startLogin(mailbox: MailboxName): Promise<DeviceLogin> {
     const mb = this.oauthMailbox(mailbox);
-    if (mb.credential.flow !== 'device') throw new MesaError('OAUTH_LOGIN_FAILED', 'este buzón usa client_credentials: no necesita iniciar sesión');
+    if (mb.credential.flow !== 'device') throw new MesaError('OAUTH_LOGIN_FAILED', `este buzón usa OAUTH_FLOW=${mb.credential.flow}, no device`);
     await this.init();
     const login = await this.clients.get(mailbox)!.startDeviceLogin().catch((err) => {
       const f = describeProviderFailure(err);
@@ -270,20 +290,4 @@ export class MailboxTokens {
 function margin(row: repo.CredentialRow): number {
   const life = (row.expiresAt ?? 0) - (row.issuedAt ?? 0);
   return Math.min(MIN_REMAINING_MS, (life * (1 - REFRESH_AT)) / 2);
-}
-
-/** Waits `ms`, or until `signal` aborts, or until `subscribe`'s event fires. */
-function sleep(ms: number, signal?: AbortSignal, subscribe?: (fn: () => void) => () => void): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve();
-    const unsubscribe = subscribe?.(done);
-    const t = setTimeout(done, ms);
-    function done() {
-      clearTimeout(t);
-      unsubscribe?.();
-      signal?.removeEventListener('abort', done);
-      resolve();
-    }
-    signal?.addEventListener('abort', done, { once: true });
-  });
 }

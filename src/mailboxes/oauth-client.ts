@@ -77,6 +77,26 @@ export class OAuthClient {
     };
   }
 
+  /**
+   * Authorization code with PKCE (RFC 7636) and a loopback redirect (RFC 8252 §7.3): the URL to open, and the exchange
+   * of the address the browser came back to (its `state` checked) for tokens.
+   */
+  async startBrowserLogin(redirectUri: string): Promise<{ url: string; complete(callback: URL): Promise<TokenSet> }> {
+    const [config, oidc] = await Promise.all([this.config(), this.lib()]);
+    const verifier = oidc.randomPKCECodeVerifier();
+    const state = oidc.randomState();
+    const url = oidc.buildAuthorizationUrl(config, {
+      redirect_uri: redirectUri, scope: this.settings.scopes.join(' '), state, code_challenge_method: 'S256',
+      code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
+      // Google hands out a refresh token only for offline access, and again only when consent is asked.
+      ...(this.settings.provider === 'google' ? { access_type: 'offline', prompt: 'consent' } : {}),
+    });
+    return {
+      url: url.href,
+      complete: async (callback) => this.tokenSet(await oidc.authorizationCodeGrant(config, callback, { pkceCodeVerifier: verifier, expectedState: state })),
+    };
+  }
+
   async refresh(refreshToken: string): Promise<TokenSet> {
     const [config, oidc] = await Promise.all([this.config(), this.lib()]);
     return this.tokenSet(await oidc.refreshTokenGrant(config, refreshToken, { scope: this.settings.scopes.join(' ') }));

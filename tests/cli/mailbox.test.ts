@@ -3,6 +3,7 @@ import { openDatabase } from '../../src/db/knex.ts';
 import { getCredential } from '../../src/db/repos/mailbox-tokens.ts';
 import { cliEnv, runCli, spawnCli } from '../support/cli.ts';
 import { startOAuthServer, type OAuthServer } from '../support/oauth-server.ts';
+import { waitFor } from '../support/wait.ts';
 
 // The real `mesa` executable against a real authorization server: the device login an operator runs once.
 
@@ -50,6 +51,27 @@ describe('mesa mailbox', () => {
     expect(list[0]).toMatchObject({ mailbox: 'support', state: 'ok', kind: 'oauth2 oidc device' });
     // No token anywhere in what the commands printed.
     for (const text of [out, after.stdout, after.stderr]) expect(text).not.toMatch(/\b(at|rt)-[A-Za-z0-9_-]{10,}/);
+  });
+
+  it('browser login (authorization code with PKCE): prints the URL, takes the browser back on 127.0.0.1, stores the tokens', async () => {
+    const { config, env } = await cliEnv({ ...mailboxEnv(), OAUTH_FLOW: 'browser' });
+    oauth.browserUser = 'soporte@mesa.test';
+    const run = spawnCli(['mailbox', 'login', 'soporte'], { env });
+    const url = await waitFor('la dirección de inicio de sesión', () => /https?:\/\/\S+\/authorize\S+/.exec(run.output())?.[0]);
+    expect(url).toContain('code_challenge_method=S256');
+    // The browser: the provider sends it back to Mesa's loopback address.
+    const back = (await fetch(url, { redirect: 'manual' })).headers.get('location')!;
+    expect(back).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/\?code=/);
+    expect(await (await fetch(back)).text()).toContain('Listo');
+    expect(await run.exited).toBe(0);
+    expect(run.output()).toContain('Listo: el buzón de soporte quedó conectado');
+    expect(run.output()).not.toMatch(/\b(at|rt)-[A-Za-z0-9_-]{10,}/);
+    const db = openDatabase(config.database);
+    try {
+      expect((await getCredential(db, 'support'))!).toMatchObject({ state: 'ok', version: 1 });
+    } finally {
+      await db.destroy();
+    }
   });
 
   it('names a bad mailbox and a mailbox without OAuth2', async () => {

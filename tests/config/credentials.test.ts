@@ -29,7 +29,8 @@ describe('mailbox credentials in the config', () => {
     const app = loadConfig({ ...base, IMAP_AUTH: 'oauth2', OAUTH_PROVIDER: 'microsoft', OAUTH_FLOW: 'client_credentials', OAUTH_TENANT: TENANT, OAUTH_CLIENT_ID: 'app', OAUTH_CLIENT_SECRET: 's' }).mailboxes[0].credential;
     expect(app).toMatchObject({ flow: 'client_credentials', scopes: ['https://outlook.office365.com/.default'] });
     const google = loadConfig({ ...base, IMAP_AUTH: 'oauth2', OAUTH_PROVIDER: 'google', OAUTH_CLIENT_ID: 'c', OAUTH_CLIENT_SECRET: 's' }).mailboxes[0].credential;
-    expect(google).toMatchObject({ issuer: 'https://accounts.google.com', scopes: ['https://mail.google.com/'] });
+    expect(google).toMatchObject({ flow: 'browser', issuer: 'https://accounts.google.com', scopes: ['https://mail.google.com/'] });
+    expect(problems({ ...base, IMAP_AUTH: 'oauth2', OAUTH_PROVIDER: 'google', OAUTH_CLIENT_ID: 'c' })).toContain('OAUTH_CLIENT_SECRET: falta (Google');
     const oidc = loadConfig({ ...base, IMAP_AUTH: 'oauth2', OAUTH_PROVIDER: 'oidc', OAUTH_ISSUER: 'https://sso.acme.co/realms/mesa', OAUTH_CLIENT_ID: 'c', OAUTH_SCOPES: 'openid offline_access imap' }).mailboxes[0].credential;
     expect(oidc).toMatchObject({ issuer: 'https://sso.acme.co/realms/mesa', scopes: ['openid', 'offline_access', 'imap'] });
   });

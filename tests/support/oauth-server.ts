@@ -37,6 +37,8 @@ export interface OAuthServer {
   introspect(token: string): { active: boolean; username?: string };
   /** Resolves when `pred` holds for the request log (checked on every request). */
   waitFor(what: string, pred: (log: TokenRequest[]) => boolean, timeoutMs?: number): Promise<void>;
+  /** Who signs in at the authorization endpoint (the browser login): it redirects back at once, as after consent. */
+  browserUser: string;
   /** The next device login is answered `slow_down` once before anything else. */
   slowDownNext(): void;
   /** The next token requests fail with 503 (the provider is down). */
@@ -52,6 +54,7 @@ export async function startOAuthServer(opts: { accessTtlS?: number; rotate?: boo
   const access = new Map<string, Access>();
   const refresh = new Map<string, Refresh>();
   const devices = new Map<string, Device>();
+  const codes = new Map<string, { user: string; challenge: string; redirectUri: string }>();
   const requests: TokenRequest[] = [];
   const introspections: OAuthServer['introspections'] = [];
   const waiters = new Set<() => void>();
@@ -99,6 +102,15 @@ export async function startOAuthServer(opts: { accessTtlS?: number; rotate?: boo
       notify();
       return send(200, answer);
     }
+    if (url.pathname === '/authorize') {
+      const redirect = new URL(url.searchParams.get('redirect_uri') ?? '');
+      const code = `code-${random()}`;
+      codes.set(code, { user: state.browserUser, challenge: url.searchParams.get('code_challenge') ?? '', redirectUri: redirect.href });
+      redirect.searchParams.set('code', code);
+      redirect.searchParams.set('state', url.searchParams.get('state') ?? '');
+      res.writeHead(302, { location: redirect.href });
+      return res.end();
+    }
     if (url.pathname === '/device') {
       const deviceCode = random();
       const userCode = crypto.randomBytes(4).toString('hex').toUpperCase();
@@ -128,6 +140,18 @@ export async function startOAuthServer(opts: { accessTtlS?: number; rotate?: boo
       if (opts.rotate !== false) r.used = true;
       log(true, undefined, r.user);
       return send(200, issue(r.user, opts.rotate !== false));
+    }
+    if (grantType === 'authorization_code') {
+      const c = codes.get(form.get('code') ?? '');
+      codes.delete(form.get('code') ?? '');
+      // RFC 7636 §4.6: the verifier must hash to the challenge; RFC 6749 §4.1.3: the same redirect_uri.
+      const verifier = crypto.createHash('sha256').update(form.get('code_verifier') ?? '').digest('base64url');
+      if (!c || verifier !== c.challenge || form.get('redirect_uri') !== c.redirectUri) {
+        log(false, 'invalid_grant');
+        return send(400, { error: 'invalid_grant' });
+      }
+      log(true, undefined, c.user);
+      return send(200, issue(c.user, true));
     }
     if (grantType === 'client_credentials') {
       if (form.get('client_secret') !== state.clientSecret) {
@@ -164,6 +188,7 @@ export async function startOAuthServer(opts: { accessTtlS?: number; rotate?: boo
     issuer: `http://127.0.0.1:${port}`,
     clientId: 'mesa-pruebas',
     clientSecret: 'secreto-de-pruebas',
+    browserUser: 'support',
     accessTtlS: opts.accessTtlS ?? 3600,
     requests,
     introspections,
