@@ -1,7 +1,8 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { App } from '../../src/app.ts';
+import { createApp, type App } from '../../src/app.ts';
 import { getCredential } from '../../src/db/repos/mailbox-tokens.ts';
 import { startPollers } from '../../src/inbound/poller.ts';
+import { silentLogger } from '../../src/logger.ts';
 import { listCases } from '../../src/services/case-view.ts';
 import { rawMail } from '../outbound/fixtures.ts';
 import { testApp } from '../support/app.ts';
@@ -19,6 +20,8 @@ let dovecot: Dovecot;
 let sink: SmtpSink;
 let app: App | undefined;
 let pollers: ReturnType<typeof startPollers> | undefined;
+/** The tokens of the last sign-in (the test's own view, as the person's browser would have them). */
+let signedIn: { refreshToken?: string } = {};
 
 beforeAll(async () => {
   oauth = await startOAuthServer({ accessTtlS: 4 });
@@ -55,7 +58,7 @@ async function start(folder: string): Promise<App> {
   const login = await app.tokens.startLogin('support');
   const done = login.complete();
   oauth.approveDevice(login.userCode, 'support');
-  await done;
+  signedIn = await done;
   app.outbound.dispatcher.start();
   pollers = startPollers(app, app.config.mailboxes, { backoffInitialMs: 100, backoffMaxMs: 800 });
   return app;
@@ -87,6 +90,33 @@ describe('OAuth2 mailbox over IMAP and SMTP', () => {
     expect(imapTokens.size).toBeGreaterThanOrEqual(3);
     expect(sink.logins.every((l) => l.ok || !l.token)).toBe(true);
     expect((await getCredential(a.db, 'support'))!.state).toBe('ok');
+  });
+
+  it('a rotated refresh token is stored: after a restart on the same database Mesa keeps reading, the old one refused', async () => {
+    const folder = 'Reinicio';
+    const a = await start(folder);
+    const first = (await getCredential(a.db, 'support'))!;
+    const refreshes = oauth.refreshes();
+    await oauth.waitFor('a rotation', () => oauth.refreshes() > refreshes);
+    await waitFor('rotated token stored', async () => (await getCredential(a.db, 'support'))!.version > first.version);
+    expect((await getCredential(a.db, 'support'))!.refreshToken).not.toBe(first.refreshToken);
+    const probe = await fetch(`${oauth.issuer}/token`, { method: 'POST', body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: signedIn.refreshToken!, client_id: oauth.clientId }) });
+    expect((await probe.json()).error).toBe('invalid_grant');
+    const refusedBefore = oauth.requests.filter((r) => r.grantType === 'refresh_token' && !r.ok).length;
+    // Stop everything, then a new process on the same database and configuration.
+    await pollers!.stop();
+    await a.close();
+    app = await createApp(a.config, silentLogger);
+    app.outbound.dispatcher.start();
+    pollers = startPollers(app, app.config.mailboxes, { backoffInitialMs: 100, backoffMaxMs: 800 });
+    const more = oauth.refreshes();
+    await dovecot.append('support', customerMail(folder, 1), folder);
+    await waitFor('caso tras el reinicio', async () => (await listCases(app!.db)).some((c) => c.subject.endsWith(folder)));
+    await oauth.waitFor('a refresh after the restart', () => oauth.refreshes() > more);
+    await sink.waitFor((m) => m.to.endsWith(`@${folder.toLowerCase()}.co`));
+    // Mesa's own refreshes all used the latest rotated token: the only refusal is the probe's.
+    expect(oauth.requests.filter((r) => r.grantType === 'refresh_token' && !r.ok)).toHaveLength(refusedBefore);
+    expect(refusedBefore).toBe(1);
   });
 
   it('a session the server ends, with its token revoked, reconnects with a fresh token', async () => {
