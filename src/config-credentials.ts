@@ -24,6 +24,8 @@ export type OAuthSettings = Readonly<{
   issuer: string;
   clientId: string;
   clientSecret?: string;
+  /** When the client secret stops working (OAUTH_CLIENT_SECRET_EXPIRES, epoch ms): for the gauge and the status. */
+  clientSecretExpiresAt?: number;
   scopes: readonly string[];
 }>;
 
@@ -57,6 +59,8 @@ export function credentialKeys(prefix: '' | 'FALLBACK_') {
     [`${prefix}OAUTH_CLIENT_ID`]: z.string().trim().min(1).optional(),
     [`${prefix}OAUTH_CLIENT_SECRET`]: z.string().optional(),
     [`${prefix}OAUTH_SCOPES`]: z.string().trim().optional(),
+    [`${prefix}OAUTH_CLIENT_SECRET_EXPIRES`]: z.string().trim()
+      .refine((v) => /^\d{4}-\d{2}-\d{2}$/.test(v) && !Number.isNaN(Date.parse(`${v}T00:00:00Z`)), 'debe ser una fecha AAAA-MM-DD (la que muestra el proveedor al crear el secreto)').optional(),
   } as Record<string, z.ZodType<string | undefined>>;
 }
 
@@ -93,7 +97,9 @@ export function credentialFrom(e: Record<string, unknown>, prefix: '' | 'FALLBAC
     else if (!isSafeIssuer(issuer)) problems.push(`${prefix}OAUTH_ISSUER: debe usar https:// (http:// solo hacia esta misma máquina)`);
   }
   const scopes = get('OAUTH_SCOPES')?.split(/[\s,]+/).filter(Boolean) ?? defaultScopes(provider ?? 'oidc', flow);
-  return { kind: 'oauth2', provider: provider ?? 'oidc', flow, issuer, clientId: clientId ?? '', clientSecret, scopes };
+  const expires = get('OAUTH_CLIENT_SECRET_EXPIRES');
+  const clientSecretExpiresAt = expires ? Date.parse(`${expires}T00:00:00Z`) : undefined;
+  return { kind: 'oauth2', provider: provider ?? 'oidc', flow, issuer, clientId: clientId ?? '', clientSecret, clientSecretExpiresAt, scopes };
 }
 
 /** Tokens and secrets travel to the issuer: plain HTTP only to this same machine (a local Keycloak, the tests). */

@@ -121,6 +121,7 @@ export async function statusCommand(config: Config, opts: { json?: boolean }): P
 function describe(s: MailboxStatus): string {
   const lines = [`${MAILBOX_ARGUMENT[s.mailbox as MailboxName]} (${s.user}): ${s.kind} — ${STATE_TEXT[s.state] ?? s.state}`];
   if (s.expiresAt) lines.push(`  acceso vence: ${when(Date.parse(s.expiresAt))}`);
+  if (s.clientSecretExpiresAt) lines.push(`  secreto de la aplicación vence: ${s.clientSecretExpiresAt.slice(0, 10)}`);
   if (s.lastErrorCode || s.lastError) lines.push(`  último error: ${[s.lastErrorCode, s.lastError].filter(Boolean).join(' — ')}`);
   return lines.join('\n');
 }

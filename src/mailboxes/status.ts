@@ -10,6 +10,8 @@ export interface MailboxStatus {
   kind: string;
   state: string;
   expiresAt?: string;
+  /** OAUTH_CLIENT_SECRET_EXPIRES, when configured. */
+  clientSecretExpiresAt?: string;
   lastErrorCode?: string;
   lastError?: string;
 }
@@ -24,6 +26,7 @@ export async function mailboxStatuses(deps: { config: Config; db: Knex; tokens: 
       ...base,
       state: r?.state ?? 'needs_login',
       expiresAt: r?.expiresAt ? new Date(r.expiresAt).toISOString() : undefined,
+      clientSecretExpiresAt: mb.credential.clientSecretExpiresAt ? new Date(mb.credential.clientSecretExpiresAt).toISOString() : undefined,
       lastErrorCode: r?.lastErrorCode,
       lastError: r?.lastError,
     };

@@ -57,6 +57,17 @@ export function registerMetrics(server: FastifyInstance, app: App): void {
     },
   });
   new Gauge({
+    name: 'mesa_mailbox_client_secret_expiry_days', help: 'Days until the configured OAuth2 client secret of each mailbox expires (OAUTH_CLIENT_SECRET_EXPIRES).', labelNames: ['mailbox'], registers: [registry],
+    async collect() {
+      this.reset();
+      const now = Date.now();
+      for (const mb of app.config.mailboxes) {
+        const at = mb.credential.kind === 'oauth2' ? mb.credential.clientSecretExpiresAt : undefined;
+        if (at) this.set({ mailbox: mb.name }, Math.floor((at - now) / 86_400_000));
+      }
+    },
+  });
+  new Gauge({
     name: 'mesa_mailbox_needs_sign_in', help: 'OAuth2 mailboxes that wait for `mesa mailbox login` (1) and are not read meanwhile.', labelNames: ['mailbox'], registers: [registry],
     async collect() {
       this.reset();

@@ -28,6 +28,9 @@ describe('mailbox credentials in the config', () => {
     expect(ms.kind === 'oauth2' && ms.scopes).toEqual(['https://outlook.office.com/IMAP.AccessAsUser.All', 'https://outlook.office.com/SMTP.Send', 'offline_access']);
     const app = loadConfig({ ...base, IMAP_AUTH: 'oauth2', OAUTH_PROVIDER: 'microsoft', OAUTH_FLOW: 'client_credentials', OAUTH_TENANT: TENANT, OAUTH_CLIENT_ID: 'app', OAUTH_CLIENT_SECRET: 's' }).mailboxes[0].credential;
     expect(app).toMatchObject({ flow: 'client_credentials', scopes: ['https://outlook.office365.com/.default'] });
+    const dated = loadConfig({ ...base, IMAP_AUTH: 'oauth2', OAUTH_PROVIDER: 'microsoft', OAUTH_FLOW: 'client_credentials', OAUTH_TENANT: TENANT, OAUTH_CLIENT_ID: 'app', OAUTH_CLIENT_SECRET: 's', OAUTH_CLIENT_SECRET_EXPIRES: '2027-06-30' }).mailboxes[0].credential;
+    expect(dated).toMatchObject({ clientSecretExpiresAt: Date.parse('2027-06-30T00:00:00Z') });
+    expect(problems({ ...base, IMAP_AUTH: 'oauth2', OAUTH_PROVIDER: 'oidc', OAUTH_ISSUER: 'https://sso.acme.co', OAUTH_CLIENT_ID: 'a', OAUTH_CLIENT_SECRET_EXPIRES: '30/06/2027' })).toContain('OAUTH_CLIENT_SECRET_EXPIRES: debe ser una fecha AAAA-MM-DD');
     const google = loadConfig({ ...base, IMAP_AUTH: 'oauth2', OAUTH_PROVIDER: 'google', OAUTH_CLIENT_ID: 'c', OAUTH_CLIENT_SECRET: 's' }).mailboxes[0].credential;
     expect(google).toMatchObject({ flow: 'browser', issuer: 'https://accounts.google.com', scopes: ['https://mail.google.com/'] });
     expect(problems({ ...base, IMAP_AUTH: 'oauth2', OAUTH_PROVIDER: 'google', OAUTH_CLIENT_ID: 'c' })).toContain('OAUTH_CLIENT_SECRET: falta (Google');

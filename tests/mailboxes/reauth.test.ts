@@ -34,6 +34,7 @@ beforeAll(async () => {
     [`${prefix}IMAP_HOST`]: dovecot.host, [`${prefix}IMAP_PORT`]: String(dovecot.port), [`${prefix}IMAP_SECURE`]: 'false',
     [`${prefix}IMAP_USER`]: user, [`${prefix}IMAP_AUTH`]: 'oauth2', [`${prefix}OAUTH_PROVIDER`]: 'oidc',
     [`${prefix}OAUTH_ISSUER`]: oauth.issuer, [`${prefix}OAUTH_CLIENT_ID`]: oauth.clientId,
+    [`${prefix}OAUTH_CLIENT_SECRET_EXPIRES`]: new Date(Date.now() + 40 * 86_400_000).toISOString().slice(0, 10),
   });
   app = await testApp({
     ...oauthKeys('', 'support'), ...oauthKeys('FALLBACK_', 'fallback'), IMAP_POLL_SECONDS: '120', ADMIN_ADDRESS: ADMIN,
@@ -92,6 +93,7 @@ it('invalid_grant: needs_reauth, one alert, /healthz degraded by name, support u
   await web.close();
   expect(metrics.body).toMatch(/mesa_mailbox_needs_sign_in\{mailbox="fallback"\} 1/);
   expect(metrics.body).toMatch(/mesa_mailbox_token_expiry_seconds\{mailbox="support"\} \d/);
+  expect(metrics.body).toMatch(/mesa_mailbox_client_secret_expiry_days\{mailbox="support"\} \d+/);
 
   // The server ends the fallback session: without a token the poller records why and waits.
   await dovecot.kick('fallback');
