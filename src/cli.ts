@@ -135,6 +135,14 @@ mailbox
     process.exitCode = await loginCommand(configFromEnvironment(), name);
   });
 mailbox
+  .command('doctor')
+  .description('comprueba de una vez el token, los permisos, IMAP y SMTP de un buzón, y dice qué corregir')
+  .argument('<buzón>', 'soporte o respaldo')
+  .action(async (name: string) => {
+    const { doctorCommand } = await import('./cli/mailbox-doctor.ts');
+    process.exitCode = await doctorCommand(configFromEnvironment(), name);
+  });
+mailbox
   .command('status')
   .description('tipo de credencial, estado, vencimiento y último error de cada buzón')
   .option('--json', 'salida JSON')
