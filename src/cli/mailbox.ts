@@ -25,8 +25,17 @@ export async function loginCommand(config: Config, arg: string): Promise<number>
     return EXIT.CONFIG;
   }
   if (mb.credential.flow === 'client_credentials') {
-    process.stdout.write(`El buzón de ${MAILBOX_ARGUMENT[name]} usa acceso de aplicación (client_credentials): no hace falta iniciar sesión. Vea su estado con: mesa mailbox status\n`);
-    return EXIT.OK;
+    // Nobody signs in: the command asks for a token now (after a new client secret, it is what brings the mailbox back).
+    return withApp(config, async (app) => {
+      try {
+        const t = await app.tokens.renewAppToken(name);
+        process.stdout.write(`Listo: el buzón de ${MAILBOX_ARGUMENT[name]} usa acceso de aplicación y el proveedor entregó un token (vence el ${when(t.expiresAt)}; Mesa lo renueva sola).\n`);
+        return EXIT.OK;
+      } catch (err) {
+        process.stderr.write(`mesa: el proveedor no entregó un token para el buzón de ${MAILBOX_ARGUMENT[name]}: ${isMesaError(err) ? err.message : String(err)}\n`);
+        return EXIT.TEMPFAIL;
+      }
+    });
   }
   if (mb.credential.flow === 'browser') return browserLoginCommand(config, name, mb);
   return withApp(config, async (app) => {

@@ -164,6 +164,15 @@ export class MailboxTokens {
     }
   }
 
+  /** `mesa mailbox login` for an app-only mailbox (client_credentials): asks the provider for a token right now. */
+  async renewAppToken(mailbox: MailboxName): Promise<AccessToken> {
+    await this.init();
+    await repo.reopenCredential(this.deps.db, mailbox, this.clock());
+    const row = await this.row(mailbox);
+    await this.refresh(mailbox, row.version);
+    return this.accessToken(mailbox);
+  }
+
   /** `mesa mailbox login` (OAUTH_FLOW=browser): the URL to open; `complete()` takes where the browser came back to. */
   async startBrowserLogin(mailbox: MailboxName, redirectUri: string): Promise<{ url: string; complete(callback: URL): Promise<TokenSet> }> {
     this.oauthMailbox(mailbox);

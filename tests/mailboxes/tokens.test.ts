@@ -156,6 +156,15 @@ describe('OAuth2 mailbox tokens', () => {
     expect(row.refreshToken).toBeUndefined();
     expect((await tokens.accessToken('support')).token).not.toBe(first.token);
     await expect(tokens.startLogin('support')).rejects.toThrow(/client_credentials/);
+    // A secret the provider refuses puts the mailbox in needs_reauth; once fixed, `mesa mailbox login` brings it back.
+    const wrong = new MailboxTokens({ db: app.db, secretKey: app.config.secretKey, logger: silentLogger,
+      mailboxes: app.config.mailboxes.map((m) => ({ ...m, credential: { ...m.credential, clientSecret: 'caducado' } as typeof m.credential })) });
+    await wrong.refresh('support', (await getCredential(app.db, 'support'))!.version);
+    expect(await getCredential(app.db, 'support')).toMatchObject({ state: 'needs_reauth', lastErrorCode: 'invalid_client' });
+    await expect(tokens.accessToken('support')).rejects.toThrow(/OAUTH_CLIENT_SECRET/);
+    const back = await tokens.renewAppToken('support');
+    expect(back.token).toMatch(/^at-/);
+    expect((await getCredential(app.db, 'support'))!.state).toBe('ok');
   });
 
   it('a provider that is down is retried with backoff, not in a loop', async () => {

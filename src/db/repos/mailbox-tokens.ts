@@ -94,3 +94,9 @@ export async function takeAlertSlot(db: Db, mailbox: string, now: number, since:
     .update({ alerted_at: now });
   return n === 1;
 }
+
+/** After the operator fixed an app-only credential (a new client secret): the next use asks the provider again. */
+export async function reopenCredential(db: Db, mailbox: string, now: number): Promise<void> {
+  await db('mailbox_credentials').where({ mailbox, state: 'needs_reauth' })
+    .update({ state: 'error', next_attempt_at: null, refresh_claim: null, claim_until: null, updated_at: now });
+}
