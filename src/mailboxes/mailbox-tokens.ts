@@ -30,9 +30,7 @@ import { TokenCipher } from './token-cipher.ts';
 export const REFRESH_AT = 0.75;
 /** A token this close to its expiry is refreshed before being handed out (a request takes time to reach the server). */
 const MIN_REMAINING_MS = 30_000;
-const CLAIM_TTL_MS = 60_000;
-const BACKOFF_FIRST_MS = 5_000;
-const BACKOFF_MAX_MS = 10 * 60_000;
+const [CLAIM_TTL_MS, BACKOFF_FIRST_MS, BACKOFF_MAX_MS] = [60_000, 5_000, 10 * 60_000];
 /** While a mailbox waits for a new sign-in, how often its row is read for one (a cheap local query, no provider). */
 const WATCH_MS = 2_000;
 const ALERT_EVERY_MS = 24 * 3600_000;
@@ -177,15 +175,11 @@ export class MailboxTokens {
   async startBrowserLogin(mailbox: MailboxName, redirectUri: string): Promise<{ url: string; complete(callback: URL): Promise<TokenSet> }> {
     this.oauthMailbox(mailbox);
     await this.init();
-    const failed = (err: unknown): never => {
-      const f = describeProviderFailure(err);
-      throw new MesaError('OAUTH_LOGIN_FAILED', `${f.code}: ${f.description}`, { cause: err });
-    };
-    const login = await this.clients.get(mailbox)!.startBrowserLogin(redirectUri).catch(failed);
+    const login = await this.clients.get(mailbox)!.startBrowserLogin(redirectUri).catch(loginFailed);
     return {
       url: login.url,
       complete: async (callback) => {
-        const tokens = await login.complete(callback).catch(failed);
+        const tokens = await login.complete(callback).catch(loginFailed);
         await this.store(mailbox, tokens);
         return tokens;
       },
@@ -197,17 +191,11 @@ export class MailboxTokens {
     const mb = this.oauthMailbox(mailbox);
     if (mb.credential.flow !== 'device') throw new MesaError('OAUTH_LOGIN_FAILED', `este buzón usa OAUTH_FLOW=${mb.credential.flow}, no device`);
     await this.init();
-    const login = await this.clients.get(mailbox)!.startDeviceLogin().catch((err) => {
-      const f = describeProviderFailure(err);
-      throw new MesaError('OAUTH_LOGIN_FAILED', `${f.code}: ${f.description}`, { cause: err });
-    });
+    const login = await this.clients.get(mailbox)!.startDeviceLogin().catch(loginFailed);
     return {
       ...login,
       complete: async (signal) => {
-        const tokens = await login.complete(signal).catch((err) => {
-          const f = describeProviderFailure(err);
-          throw new MesaError('OAUTH_LOGIN_FAILED', `${f.code}: ${f.description}`, { cause: err });
-        });
+        const tokens = await login.complete(signal).catch(loginFailed);
         await this.store(mailbox, tokens);
         return tokens;
       },
@@ -299,4 +287,9 @@ export class MailboxTokens {
 function margin(row: repo.CredentialRow): number {
   const life = (row.expiresAt ?? 0) - (row.issuedAt ?? 0);
   return Math.min(MIN_REMAINING_MS, (life * (1 - REFRESH_AT)) / 2);
+}
+
+function loginFailed(err: unknown): never {
+  const f = describeProviderFailure(err);
+  throw new MesaError('OAUTH_LOGIN_FAILED', `${f.code}: ${f.description}`, { cause: err });
 }
