@@ -2,6 +2,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import readline from 'node:readline';
 import type { Config, MailboxConfig } from '../config.ts';
+import { appOnly } from '../config-credentials.ts';
 import { isMesaError } from '../errors.ts';
 import { MAILBOX_ARGUMENT, mailboxFromArgument, STATE_TEXT, type MailboxName } from '../mailboxes/explain.ts';
 import { mailboxStatuses, type MailboxStatus } from '../mailboxes/status.ts';
@@ -24,7 +25,7 @@ export async function loginCommand(config: Config, arg: string): Promise<number>
     process.stderr.write(`mesa: el buzón de ${MAILBOX_ARGUMENT[name]} usa ${kindText(mb)}; para OAuth2 ponga ${name === 'support' ? '' : 'FALLBACK_'}IMAP_AUTH=oauth2 en .env\n`);
     return EXIT.CONFIG;
   }
-  if (mb.credential.flow === 'client_credentials') {
+  if (appOnly(mb.credential.flow)) {
     // Nobody signs in: the command asks for a token now (after a new client secret, it is what brings the mailbox back).
     return withApp(config, async (app) => {
       try {

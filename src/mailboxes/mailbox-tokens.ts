@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { Knex } from 'knex';
 import type { MailboxConfig } from '../config.ts';
-import type { OAuthSettings } from '../config-credentials.ts';
+import { appOnly, type OAuthSettings } from '../config-credentials.ts';
 import { defaultHolder } from '../db/leases.ts';
 import * as repo from '../db/repos/mailbox-tokens.ts';
 import { MesaError } from '../errors.ts';
@@ -102,7 +102,7 @@ export class MailboxTokens {
       const renewed = opts.renew && attempt === 0 && now - (row.issuedAt ?? 0) > margin(row);
       const usable = token && row.expiresAt !== undefined && row.expiresAt - now > margin(row) && token !== opts.refused && !renewed;
       if (usable) return { token, version: row.version, expiresAt: row.expiresAt! };
-      if (!row.refreshToken && mb.credential.flow !== 'client_credentials') throw new MesaError('MAILBOX_SIGN_IN_REQUIRED', `falta iniciar sesión: mesa mailbox login ${mailbox === 'support' ? 'soporte' : 'respaldo'}`);
+      if (!row.refreshToken && !appOnly(mb.credential.flow)) throw new MesaError('MAILBOX_SIGN_IN_REQUIRED', `falta iniciar sesión: mesa mailbox login ${mailbox === 'support' ? 'soporte' : 'respaldo'}`);
       if (row.nextAttemptAt && row.nextAttemptAt > now) throw new MesaError('OAUTH_PROVIDER_UNAVAILABLE', `${row.lastErrorCode ?? ''} ${row.lastError ?? ''}`.trim());
       await this.refresh(mailbox, row.version);
     }
@@ -121,7 +121,7 @@ export class MailboxTokens {
         const row = await this.row(mailbox);
         this.noticeVersion(mailbox, row.version);
         const now = this.clock();
-        if (row.state !== 'needs_reauth' && (row.refreshToken || this.configs.get(mailbox)!.credential.flow === 'client_credentials')) {
+        if (row.state !== 'needs_reauth' && (row.refreshToken || appOnly(this.configs.get(mailbox)!.credential.flow))) {
           const due = row.issuedAt !== undefined && row.expiresAt !== undefined ? row.issuedAt + REFRESH_AT * (row.expiresAt - row.issuedAt) : now;
           const at = Math.max(due, row.nextAttemptAt ?? 0);
           if (at <= now) {
@@ -150,6 +150,7 @@ export class MailboxTokens {
     try {
       let tokens: TokenSet;
       if (mb.credential.flow === 'client_credentials') tokens = await client.clientCredentials();
+      else if (mb.credential.flow === 'service_account') tokens = await client.serviceAccount(mb.user);
       else {
         const refreshToken = row.refreshToken ? this.cipher.open(row.refreshToken, `${mailbox}:refresh`) : undefined;
         if (!refreshToken) throw Object.assign(new Error('no hay refresh token guardado (o SECRET_KEY cambió)'), { reauthCode: 'invalid_grant' });
@@ -162,7 +163,7 @@ export class MailboxTokens {
     }
   }
 
-  /** `mesa mailbox login` for an app-only mailbox (client_credentials): asks the provider for a token right now. */
+  /** `mesa mailbox login` for an app-only mailbox (client_credentials, service_account): asks for a token right now. */
   async renewAppToken(mailbox: MailboxName): Promise<AccessToken> {
     await this.init();
     await repo.reopenCredential(this.deps.db, mailbox, this.clock());

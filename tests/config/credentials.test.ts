@@ -46,6 +46,11 @@ describe('mailbox credentials in the config', () => {
     expect(problems({ ...base, IMAP_AUTH: 'oauth2', OAUTH_PROVIDER: 'oidc', OAUTH_ISSUER: 'http://sso.acme.co', OAUTH_CLIENT_ID: 'a' })).toContain('OAUTH_ISSUER: debe usar https://');
     expect(problems({ ...base, IMAP_AUTH: 'oauth2', OAUTH_PROVIDER: 'yahoo', OAUTH_CLIENT_ID: 'a' })).toContain('OAUTH_PROVIDER: debe ser microsoft, google u oidc');
     expect(problems({ ...base, IMAP_AUTH: 'oauth2', OAUTH_PROVIDER: 'google', OAUTH_FLOW: 'client_credentials', OAUTH_CLIENT_ID: 'a', OAUTH_CLIENT_SECRET: 's' })).toContain('OAUTH_FLOW: Google no admite');
+    expect(problems({ ...base, IMAP_AUTH: 'oauth2', OAUTH_PROVIDER: 'google', OAUTH_FLOW: 'service_account' })).toContain('OAUTH_SERVICE_ACCOUNT_FILE: falta');
+    const leak = problems({ ...base, IMAP_AUTH: 'oauth2', OAUTH_PROVIDER: 'google', OAUTH_FLOW: 'service_account', OAUTH_SERVICE_ACCOUNT_FILE: import.meta.filename });
+    expect(leak).toContain('OAUTH_SERVICE_ACCOUNT_FILE: no es un archivo de clave de cuenta de servicio legible (no es JSON válido)');
+    expect(problems({ ...base, IMAP_AUTH: 'oauth2', OAUTH_PROVIDER: 'microsoft', OAUTH_TENANT: TENANT, OAUTH_CLIENT_ID: 'a', OAUTH_FLOW: 'service_account', OAUTH_SERVICE_ACCOUNT_FILE: '/nada' }))
+      .toMatch(/OAUTH_FLOW: service_account es solo para OAUTH_PROVIDER=google.*OAUTH_SERVICE_ACCOUNT_FILE: .*ENOENT/s);
     expect(problems({ ...base, IMAP_PASSWORD: 'p', SMTP_HOST: 'smtp.office365.com', SMTP_AUTH: 'oauth2' })).toContain('SMTP_AUTH: oauth2 usa el token del buzón de soporte');
     expect(problems({ ...base, IMAP_PASSWORD: 'p', FALLBACK_IMAP_HOST: 'h', FALLBACK_IMAP_USER: 'u', FALLBACK_ADDRESS: 'a@acme.co', FALLBACK_IMAP_AUTH: 'oauth2' }))
       .toMatch(/FALLBACK_OAUTH_PROVIDER: falta.*FALLBACK_OAUTH_CLIENT_ID: falta/s);

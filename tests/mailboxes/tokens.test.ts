@@ -1,3 +1,7 @@
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { App } from '../../src/app.ts';
 import { getCredential } from '../../src/db/repos/mailbox-tokens.ts';
@@ -165,6 +169,32 @@ describe('OAuth2 mailbox tokens', () => {
     const back = await tokens.renewAppToken('support');
     expect(back.token).toMatch(/^at-/);
     expect((await getCredential(app.db, 'support'))!.state).toBe('ok');
+  });
+
+  it('Google service account with domain-wide delegation: a signed JWT for the mailbox, a wrong key goes to needs_reauth', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mesa-sa-'));
+    const keyFile = (name: string, email: string) => {
+      const { privateKey, publicKey } = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
+      const file = path.join(dir, name);
+      fs.writeFileSync(file, JSON.stringify({
+        type: 'service_account', client_email: email, private_key_id: 'k1', token_uri: `${oauth.issuer}/token`,
+        private_key: privateKey.export({ type: 'pkcs8', format: 'pem' }),
+      }));
+      return { file, publicKey: publicKey.export({ type: 'spki', format: 'pem' }).toString() };
+    };
+    const good = keyFile('good.json', 'mesa@proyecto.iam.gserviceaccount.com');
+    oauth.trustServiceAccount('mesa@proyecto.iam.gserviceaccount.com', good.publicKey);
+    const googleEnv = { ...oauthEnv(), OAUTH_PROVIDER: 'google', OAUTH_FLOW: 'service_account', OAUTH_SERVICE_ACCOUNT_FILE: good.file };
+    app = await testApp(googleEnv);
+    const t = await tokensOf(app).accessToken('support');
+    // The token is the mailbox's (the JWT's subject), as Google's delegation gives it.
+    expect(oauth.introspect(t.token)).toEqual({ active: true, username: 'support' });
+    await app.close();
+
+    const forged = keyFile('forged.json', 'mesa@proyecto.iam.gserviceaccount.com');
+    app = await testApp({ ...googleEnv, OAUTH_SERVICE_ACCOUNT_FILE: forged.file });
+    await expect(tokensOf(app).accessToken('support')).rejects.toThrow(/iniciar sesión/);
+    expect(await getCredential(app.db, 'support')).toMatchObject({ state: 'needs_reauth', lastErrorCode: 'invalid_grant' });
   });
 
   it('a provider that is down is retried with backoff, not in a loop', async () => {

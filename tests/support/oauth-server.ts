@@ -37,6 +37,8 @@ export interface OAuthServer {
   introspect(token: string): { active: boolean; username?: string };
   /** Resolves when `pred` holds for the request log (checked on every request). */
   waitFor(what: string, pred: (log: TokenRequest[]) => boolean, timeoutMs?: number): Promise<void>;
+  /** Accepts JWT bearer assertions (RFC 7523) signed by this service account's key: Google's domain-wide delegation. */
+  trustServiceAccount(email: string, publicKeyPem: string): void;
   /** Who signs in at the authorization endpoint (the browser login): it redirects back at once, as after consent. */
   browserUser: string;
   /** The next device login is answered `slow_down` once before anything else. */
@@ -54,6 +56,7 @@ export async function startOAuthServer(opts: { accessTtlS?: number; rotate?: boo
   const access = new Map<string, Access>();
   const refresh = new Map<string, Refresh>();
   const devices = new Map<string, Device>();
+  const accounts = new Map<string, string>();
   const codes = new Map<string, { user: string; challenge: string; redirectUri: string }>();
   const requests: TokenRequest[] = [];
   const introspections: OAuthServer['introspections'] = [];
@@ -120,8 +123,9 @@ export async function startOAuthServer(opts: { accessTtlS?: number; rotate?: boo
       return send(200, { device_code: deviceCode, user_code: userCode, verification_uri: `${state.issuer}/activar`, expires_in: 600, interval: 1 });
     }
     if (url.pathname !== '/token') return send(404, { error: 'not_found' });
-    if (form.get('client_id') !== state.clientId) return send(401, { error: 'invalid_client' });
     const grantType = form.get('grant_type') ?? '';
+    // A JWT bearer assertion authenticates by its signature (RFC 7523 §3); every other grant names our client.
+    if (grantType !== 'urn:ietf:params:oauth:grant-type:jwt-bearer' && form.get('client_id') !== state.clientId) return send(401, { error: 'invalid_client' });
     const log = (ok: boolean, error?: string, user?: string) => {
       requests.push({ grantType, at: Date.now(), ok, error, user });
       notify();
@@ -152,6 +156,18 @@ export async function startOAuthServer(opts: { accessTtlS?: number; rotate?: boo
       }
       log(true, undefined, c.user);
       return send(200, issue(c.user, true));
+    }
+    if (grantType === 'urn:ietf:params:oauth:grant-type:jwt-bearer') {
+      const [h, p, sig] = (form.get('assertion') ?? '').split('.');
+      const claims = p ? JSON.parse(Buffer.from(p, 'base64url').toString()) as { iss?: string; sub?: string; aud?: string; exp?: number } : {};
+      const key = accounts.get(claims.iss ?? '');
+      const signed = key && sig && crypto.verify('RSA-SHA256', Buffer.from(`${h}.${p}`), key, Buffer.from(sig, 'base64url'));
+      if (!signed || claims.aud !== `${state.issuer}/token` || !claims.sub || (claims.exp ?? 0) * 1000 < Date.now()) {
+        log(false, 'invalid_grant', claims.sub);
+        return send(400, { error: 'invalid_grant', error_description: 'Invalid JWT Signature.' });
+      }
+      log(true, undefined, claims.sub);
+      return send(200, issue(claims.sub, false));
     }
     if (grantType === 'client_credentials') {
       if (form.get('client_secret') !== state.clientSecret) {
@@ -232,6 +248,9 @@ export async function startOAuthServer(opts: { accessTtlS?: number; rotate?: boo
         waiters.add(check);
         check();
       });
+    },
+    trustServiceAccount(email, publicKeyPem) {
+      accounts.set(email, publicKeyPem);
     },
     slowDownNext() {
       slowDownNext = true;
