@@ -8,9 +8,11 @@ import { ParseThread } from './inbound/parse-thread.ts';
 import type { Logger } from './logger.ts';
 import type { LinkService } from './links/links.ts';
 import { createOutbound, type Outbound } from './outbound/index.ts';
+import { mailboxAlert } from './outbound/mailbox-alert.ts';
 import { CaseService } from './services/cases.ts';
 import { LifecycleService } from './services/lifecycle.ts';
 import { LifecycleMailNotifier } from './jobs/lifecycle-mail.ts';
+import { MailboxTokens } from './mailboxes/mailbox-tokens.ts';
 import { Policy } from './policy/policy.ts';
 import { BlobStore } from './storage/blobs.ts';
 
@@ -29,6 +31,8 @@ export interface App {
   /** Lifecycle rules: calendar, SLA, auto-close, limits, entitlement (issue 5). */
   policy: Policy;
   lifecycle: LifecycleService;
+  /** OAuth2 tokens of the mailboxes (src/mailboxes/): IMAP and SMTP take their access tokens from here. */
+  tokens: MailboxTokens;
   close(): Promise<void>;
 }
 
@@ -38,7 +42,12 @@ export async function createApp(config: Config, logger: Logger, opts: { migrate?
   const blobs = new BlobStore(path.join(config.dataDir, 'blobs'));
   const cases = new CaseService(logger.child({ component: 'cases' }));
   const policy = new Policy(config.lifecycle);
-  const outbound = createOutbound({ db, config, blobs, logger, clock: opts.clock, extraConsultants: (org) => policy.extraConsultants(org) });
+  // The alert for a lost grant goes out through the outbox, built just below (called only later, when it happens).
+  const tokens = new MailboxTokens({
+    db, secretKey: config.secretKey, mailboxes: config.mailboxes, logger,
+    onReauth: (notice) => mailboxAlert({ db, config, outbox: outbound.outbox, log: logger })(notice),
+  });
+  const outbound = createOutbound({ db, config, tokens, blobs, logger, clock: opts.clock, extraConsultants: (org) => policy.extraConsultants(org) });
   cases.addNotifier(outbound.notifier);
   cases.addNotifier(outbound.refusals);
   const lifecycle = new LifecycleService({ cases, policy, logger: logger.child({ component: 'lifecycle' }) });
@@ -46,7 +55,7 @@ export async function createApp(config: Config, logger: Logger, opts: { migrate?
   const parser = config.parseWorker ? new ParseThread({ blobs, logger: logger.child({ component: 'inbound' }) }) : undefined;
   const ingest = new IngestService({ db, config, blobs, cases, logger, clock: opts.clock, policy, lifecycle, parser });
   return {
-    config, logger, db, blobs, cases, ingest, policy, lifecycle, outbound, links: outbound.links,
+    config, logger, db, blobs, cases, ingest, policy, lifecycle, outbound, links: outbound.links, tokens,
     async close() {
       await outbound.dispatcher.stop();
       await ingest.close();

@@ -125,6 +125,32 @@ program
     process.exitCode = await outboxCommand(configFromEnvironment(), opts);
   });
 
+const mailbox = program.command('mailbox').description('buzones: inicio de sesión OAuth2 y estado de sus credenciales');
+mailbox
+  .command('login')
+  .description('conecta un buzón OAuth2 (Microsoft 365, Google, OIDC): muestra un código y una dirección, y espera')
+  .argument('<buzón>', 'soporte o respaldo')
+  .action(async (name: string) => {
+    const { loginCommand } = await import('./cli/mailbox.ts');
+    process.exitCode = await loginCommand(configFromEnvironment(), name);
+  });
+mailbox
+  .command('doctor')
+  .description('comprueba de una vez el token, los permisos, IMAP y SMTP de un buzón, y dice qué corregir')
+  .argument('<buzón>', 'soporte o respaldo')
+  .action(async (name: string) => {
+    const { doctorCommand } = await import('./cli/mailbox-doctor.ts');
+    process.exitCode = await doctorCommand(configFromEnvironment(), name);
+  });
+mailbox
+  .command('status')
+  .description('tipo de credencial, estado, vencimiento y último error de cada buzón')
+  .option('--json', 'salida JSON')
+  .action(async (opts) => {
+    const { statusCommand } = await import('./cli/mailbox.ts');
+    process.exitCode = await statusCommand(configFromEnvironment(), opts);
+  });
+
 try {
   await program.parseAsync(process.argv);
 } catch (err) {

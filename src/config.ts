@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { z } from 'zod';
+import { credentialFrom, credentialKeys, type MailboxCredential } from './config-credentials.ts';
 import { timezone, trustProxy } from './config-fields.ts';
 import { MesaError } from './errors.ts';
 import { loadLifecycleSettings, type LifecycleSettings } from './policy/settings.ts';
@@ -38,6 +39,9 @@ const EnvSchema = z.object({
   IMAP_PROCESSED_FOLDER: z.string().optional(),
   IMAP_TLS_REJECT_UNAUTHORIZED: bool.default(true),
   IMAP_POLL_SECONDS: positiveInt.default(60),
+  // Credential kind per mailbox (password, oauth2 and its provider): src/config-credentials.ts.
+  ...credentialKeys(''),
+  ...credentialKeys('FALLBACK_'),
 
   FALLBACK_ADDRESS: email.optional(),
   FALLBACK_IMAP_HOST: z.string().trim().optional(),
@@ -81,6 +85,10 @@ const EnvSchema = z.object({
   SMTP_SECURE: bool.default(false),
   SMTP_USER: z.string().optional(),
   SMTP_PASSWORD: z.string().optional(),
+  /** oauth2: SMTP signs in (XOAUTH2) with the support mailbox's OAuth2 token, the one IMAP uses. */
+  SMTP_AUTH: z.enum(['password', 'oauth2'], { message: 'debe ser password u oauth2' }).default('password'),
+  /** Who is told when a mailbox needs to be signed in again (src/mailboxes/). */
+  ADMIN_ADDRESS: email.optional(),
   SMTP_POOL_SIZE: positiveInt.default(3),
   OUTBOX_POLL_MS: positiveInt.default(2000),
   OUTBOX_RETRY_BASE_MS: positiveInt.default(30_000),
@@ -107,6 +115,8 @@ export type MailboxConfig = Readonly<{
   user: string;
   password?: string;
   accessToken?: string;
+  /** password, a fixed token, or OAuth2 tokens kept by src/mailboxes/ (src/config-credentials.ts). */
+  credential: MailboxCredential;
   mailbox: string;
   processedFolder?: string;
   rejectUnauthorized: boolean;
@@ -119,6 +129,7 @@ export type Config = Readonly<{
   logLevel: string;
   mailboxes: readonly MailboxConfig[];
   fallbackAddress?: string;
+  adminAddress?: string;
   supportAddress: string;
   supportName: string;
   consultants: readonly string[];
@@ -138,7 +149,7 @@ export type Config = Readonly<{
   }>;
   /** Outbound mail: SMTP (absent = .eml files), dispatcher pacing, loop budget, links, consultant authentication. */
   outbound: Readonly<{
-    smtp?: Readonly<{ host: string; port: number; secure: boolean; user?: string; password?: string; poolSize: number }>;
+    smtp?: Readonly<{ host: string; port: number; secure: boolean; user?: string; password?: string; poolSize: number; auth: 'password' | 'oauth2' }>;
     pollMs: number;
     retryBaseMs: number;
     retryMaxMs: number;
@@ -178,17 +189,17 @@ export function loadConfig(env: Env): Config {
   const e = parsed.success ? parsed.data : undefined;
   if (e) {
     if (e.IMAP_HOST && !e.IMAP_USER) problems.push('IMAP_USER: falta (obligatoria cuando IMAP_HOST está definida)');
-    if (e.IMAP_HOST && !e.IMAP_PASSWORD && !e.IMAP_ACCESS_TOKEN)
-      problems.push('IMAP_PASSWORD: falta (o IMAP_ACCESS_TOKEN para OAuth2)');
     if (e.FALLBACK_IMAP_HOST && !e.FALLBACK_IMAP_USER)
       problems.push('FALLBACK_IMAP_USER: falta (obligatoria cuando FALLBACK_IMAP_HOST está definida)');
-    if (e.FALLBACK_IMAP_HOST && !e.FALLBACK_IMAP_PASSWORD && !e.FALLBACK_IMAP_ACCESS_TOKEN)
-      problems.push('FALLBACK_IMAP_PASSWORD: falta (o FALLBACK_IMAP_ACCESS_TOKEN para OAuth2)');
+    if (e.SMTP_AUTH === 'oauth2' && (!e.IMAP_HOST || (e as Record<string, unknown>).IMAP_AUTH !== 'oauth2'))
+      problems.push('SMTP_AUTH: oauth2 usa el token del buzón de soporte: requiere IMAP_HOST e IMAP_AUTH=oauth2');
     if (e.FALLBACK_IMAP_HOST && !e.FALLBACK_ADDRESS)
       problems.push('FALLBACK_ADDRESS: falta (obligatoria cuando FALLBACK_IMAP_HOST está definida)');
     if (e.DATABASE_URL && !/^(postgres(ql)?:\/\/|sqlite:|file:)/.test(e.DATABASE_URL) && !e.DATABASE_URL.endsWith('.sqlite') && !e.DATABASE_URL.endsWith('.db'))
       problems.push('DATABASE_URL: debe empezar por postgres:// o sqlite: (o ser la ruta de un archivo .sqlite)');
   }
+  const supportCredential = e?.IMAP_HOST ? credentialFrom(e, '', problems) : undefined;
+  const fallbackCredential = e?.FALLBACK_IMAP_HOST ? credentialFrom(e, 'FALLBACK_', problems) : undefined;
   const lifecycle = e ? loadLifecycleSettings(cleaned, e.TIMEZONE, problems) : undefined;
   if (problems.length > 0 || !e || !lifecycle) {
     throw new MesaError('CONFIG_INVALID', `\n  - ${problems.join('\n  - ')}`);
@@ -200,7 +211,7 @@ export function loadConfig(env: Env): Config {
   if (e.IMAP_HOST) {
     mailboxes.push({
       name: 'support', host: e.IMAP_HOST, port: e.IMAP_PORT, secure: e.IMAP_SECURE, user: e.IMAP_USER!,
-      password: e.IMAP_PASSWORD, accessToken: e.IMAP_ACCESS_TOKEN, mailbox: e.IMAP_MAILBOX,
+      password: e.IMAP_PASSWORD, accessToken: e.IMAP_ACCESS_TOKEN, credential: supportCredential!, mailbox: e.IMAP_MAILBOX,
       processedFolder: e.IMAP_PROCESSED_FOLDER, rejectUnauthorized: e.IMAP_TLS_REJECT_UNAUTHORIZED,
       pollSeconds: e.IMAP_POLL_SECONDS,
     });
@@ -208,7 +219,7 @@ export function loadConfig(env: Env): Config {
   if (e.FALLBACK_IMAP_HOST) {
     mailboxes.push({
       name: 'fallback', host: e.FALLBACK_IMAP_HOST, port: e.FALLBACK_IMAP_PORT, secure: e.FALLBACK_IMAP_SECURE,
-      user: e.FALLBACK_IMAP_USER!, password: e.FALLBACK_IMAP_PASSWORD, accessToken: e.FALLBACK_IMAP_ACCESS_TOKEN,
+      user: e.FALLBACK_IMAP_USER!, password: e.FALLBACK_IMAP_PASSWORD, accessToken: e.FALLBACK_IMAP_ACCESS_TOKEN, credential: fallbackCredential!,
       mailbox: e.FALLBACK_IMAP_MAILBOX, processedFolder: e.IMAP_PROCESSED_FOLDER,
       rejectUnauthorized: e.IMAP_TLS_REJECT_UNAUTHORIZED, pollSeconds: e.IMAP_POLL_SECONDS,
     });
@@ -220,6 +231,7 @@ export function loadConfig(env: Env): Config {
     logLevel: e.LOG_LEVEL,
     mailboxes,
     fallbackAddress: e.FALLBACK_ADDRESS,
+    adminAddress: e.ADMIN_ADDRESS,
     supportAddress: e.SUPPORT_ADDRESS,
     supportName: e.SUPPORT_NAME,
     consultants: e.CONSULTANTS,
@@ -238,7 +250,7 @@ export function loadConfig(env: Env): Config {
     },
     outbound: {
       smtp: e.SMTP_HOST
-        ? { host: e.SMTP_HOST, port: e.SMTP_PORT, secure: e.SMTP_SECURE, user: e.SMTP_USER, password: e.SMTP_PASSWORD, poolSize: e.SMTP_POOL_SIZE }
+        ? { host: e.SMTP_HOST, port: e.SMTP_PORT, secure: e.SMTP_SECURE, user: e.SMTP_USER ?? (e.SMTP_AUTH === 'oauth2' ? e.IMAP_USER : undefined), password: e.SMTP_PASSWORD, poolSize: e.SMTP_POOL_SIZE, auth: e.SMTP_AUTH }
         : undefined,
       pollMs: e.OUTBOX_POLL_MS,
       retryBaseMs: e.OUTBOX_RETRY_BASE_MS,

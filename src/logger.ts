@@ -15,6 +15,10 @@ export function createLogger(opts: { level?: string; destination?: NodeJS.Writab
         'password', '*.password', 'pass', '*.pass', 'accessToken', '*.accessToken', 'token', '*.token',
         'secretKey', '*.secretKey', 'auth.pass', 'auth.accessToken', 'req.url', 'req.headers.cookie',
         'req.headers.authorization', 'url',
+        // OAuth2 mailboxes (src/mailboxes/): tokens, client secrets, and the config objects that carry a secret.
+        'refreshToken', '*.refreshToken', 'access_token', '*.access_token', 'refresh_token', '*.refresh_token',
+        'clientSecret', '*.clientSecret', 'client_secret', '*.client_secret', 'credential.clientSecret',
+        '*.credential.clientSecret', 'mailboxes[*].credential.clientSecret', 'mailboxes[*].password', 'mailboxes[*].accessToken',
       ],
       censor: '[oculto]',
     },

@@ -32,6 +32,13 @@ export const services: ServiceFactory[] = [
       return undefined;
     }
     // imapflow and the poller load here, after the web server listens (≈300 ms of start-up on a 2-core machine).
+    // A mailbox still waiting for its first OAuth2 sign-in is said at start (it is read as soon as someone signs in).
+    for (const s of await app.tokens.states().catch(() => [])) {
+      if (s.state === 'needs_login' || s.state === 'needs_reauth') {
+        const arg = s.mailbox === 'support' ? 'soporte' : 'respaldo';
+        app.logger.warn({ component: 'start', mailbox: s.mailbox, state: s.state }, `el buzón de ${arg} espera un inicio de sesión: ejecute mesa mailbox login ${arg}`);
+      }
+    }
     const { startPollers } = await import('../inbound/index.ts');
     const pollers = startPollers(app, app.config.mailboxes);
     return { name: 'imap-pollers', stop: () => pollers.stop() };

@@ -8,7 +8,7 @@ import type { Logger } from '../logger.ts';
  * every command at `debug`; handed our logger at the root's level that would flood the log, so it gets a child
  * that never logs below `warn` (but stays silent when the root is silent).
  */
-export function createImapClient(mb: MailboxConfig, logger: Logger): ImapFlow {
+export function createImapClient(mb: MailboxConfig, logger: Logger, accessToken?: string): ImapFlow {
   const levels = logger.levels.values;
   const level = (levels[logger.level] ?? 0) > levels.warn ? logger.level : 'warn';
   return new ImapFlow({
@@ -16,7 +16,8 @@ export function createImapClient(mb: MailboxConfig, logger: Logger): ImapFlow {
     port: mb.port,
     secure: mb.secure,
     // OAuth2 (Gmail, Microsoft 365): imapflow speaks XOAUTH2/OAUTHBEARER when given an access token.
-    auth: mb.accessToken ? { user: mb.user, accessToken: mb.accessToken } : { user: mb.user, pass: mb.password ?? '' },
+    // With IMAP_AUTH=oauth2 the token comes from the store of src/mailboxes/ (refreshed there), not from the config.
+    auth: (accessToken ?? mb.accessToken) ? { user: mb.user, accessToken: accessToken ?? mb.accessToken } : { user: mb.user, pass: mb.password ?? '' },
     tls: { rejectUnauthorized: mb.rejectUnauthorized },
     logger: logger.child({ component: 'imapflow', mailbox: mb.name }, { level }) as never,
     // We start IDLE ourselves once a round is done (see MailboxPoller.waitForNews): auto-IDLE only begins after

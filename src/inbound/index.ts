@@ -6,3 +6,4 @@
  */
 export type { IngestResult, Outcome } from './ingest.ts';
 export { startPollers } from './poller.ts';
+export { createImapClient, describeImapError } from './imap-client.ts';

@@ -6,6 +6,7 @@ import { withMailboxLease, type LeaseOptions } from '../db/leases.ts';
 import { getMailboxState, saveMailboxState, stateKey } from '../db/repos/mailbox-state.ts';
 import type { Logger } from '../logger.ts';
 import { createImapClient, describeImapError } from './imap-client.ts';
+import { ImapCredentials, type MailboxTokenSource } from './imap-credentials.ts';
 import type { IngestResult, IngestService } from './ingest.ts';
 
 /**
@@ -31,6 +32,8 @@ export interface PollerDeps {
   db: Knex;
   ingest: Pick<IngestService, 'ingestMany'> & Partial<Pick<IngestService, 'parseAhead'>>;
   logger: Logger;
+  /** OAuth2 tokens (IMAP_AUTH=oauth2), kept by src/mailboxes/. */
+  tokens?: MailboxTokenSource;
 }
 
 export interface PollerOptions {
@@ -38,7 +41,7 @@ export interface PollerOptions {
   backoffInitialMs?: number;
   backoffMaxMs?: number;
   /** Builds the IMAP client (tests never replace it; it exists so the client config lives in one place). */
-  createClient?: (mb: MailboxConfig, logger: Logger) => ImapFlow;
+  createClient?: (mb: MailboxConfig, logger: Logger, accessToken?: string) => ImapFlow;
   /** Mailbox lease timings and holder name (several instances on PostgreSQL); defaults in src/db/leases.ts. */
   lease?: LeaseOptions;
   /** Most mails fetched and ingested together (one FETCH, one transaction); default batchCountFor(db). */
@@ -83,6 +86,8 @@ export class MailboxPoller {
   private readonly stopController = new AbortController();
   /** Aborts when another instance has taken this mailbox's lease over. */
   private lease?: AbortSignal;
+  /** The OAuth2 token to log in with, and whether a newer one appeared since (then: reconnect with it). */
+  private readonly credentials: ImapCredentials;
 
   constructor(private readonly deps: PollerDeps, readonly mailbox: MailboxConfig, private readonly opts: PollerOptions = {}) {
     this.log = deps.logger.child({ component: 'poller', mailbox: stateKey(mailbox) });
@@ -90,6 +95,7 @@ export class MailboxPoller {
     this.backoffMax = opts.backoffMaxMs ?? 5 * 60_000;
     this.batchCount = opts.batchCount ?? batchCountFor(deps.db);
     this.sizeChunk = opts.sizeChunk ?? SIZE_CHUNK;
+    this.credentials = new ImapCredentials(mailbox, deps.tokens, () => this.wake?.());
   }
 
   start(): this {
@@ -104,6 +110,7 @@ export class MailboxPoller {
     this.wake?.();
     if (this.connecting) this.client?.close();
     await this.running;
+    this.credentials.dispose();
   }
 
   /** Runs the loop while holding the mailbox's lease, and waits for it again if it is lost. */
@@ -113,6 +120,8 @@ export class MailboxPoller {
         this.lease = lease;
         const onLost = () => this.wake?.();
         lease.addEventListener('abort', onLost, { once: true });
+        // The token is refreshed by the instance that reads the mailbox, and only while it does.
+        this.credentials.keepFresh(lease);
         try {
           await this.loop();
         } finally {
@@ -131,7 +140,20 @@ export class MailboxPoller {
   private async loop(): Promise<void> {
     let failures = 0;
     while (!this.halted) {
-      const client = (this.opts.createClient ?? createImapClient)(this.mailbox, this.deps.logger);
+      let token: string | undefined;
+      try {
+        token = await this.credentials.forConnect();
+      } catch (err) {
+        // No usable token (the grant is gone, the provider is down): recorded, and tried again after the backoff or as
+        // soon as a new token is stored (`mesa mailbox login`), whichever comes first.
+        const e = describeImapError(err);
+        const wait = this.backoff(failures++);
+        this.log.error({ err: e, code: e.code, retryInMs: wait }, 'el buzón no tiene un token de acceso válido');
+        await this.recordError(e.message);
+        if (!this.credentials.changed) await this.pause(wait);
+        continue;
+      }
+      const client = (this.opts.createClient ?? createImapClient)(this.mailbox, this.deps.logger, token);
       this.client = client;
       client.on('error', (err: Error) => this.log.warn({ err: describeImapError(err) }, 'error de la conexión IMAP'));
       client.on('exists', () => {
@@ -150,7 +172,7 @@ export class MailboxPoller {
         this.log.info({ host: this.mailbox.host, user: this.mailbox.user, idle: client.capabilities.has('IDLE') }, 'conectado al buzón');
         if (this.mailbox.processedFolder) await this.ensureFolder(client, this.mailbox.processedFolder);
         let tempfails = 0;
-        while (!this.halted && client.usable) {
+        while (!this.halted && client.usable && !this.credentials.changed) {
           const round = await this.round(client);
           if (round === 'stopped') break;
           if (round === 'tempfail') {
@@ -161,10 +183,15 @@ export class MailboxPoller {
           failures = 0;
           await this.waitForNews(client);
         }
+        if (this.credentials.changed && client.usable) {
+          this.log.info('token nuevo: se vuelve a conectar con él');
+          continue;
+        }
         if (!this.halted) throw new Error('el servidor cerró la conexión');
       } catch (err) {
         if (this.halted && !client.usable) break;
         const e = describeImapError(err);
+        if (e.code === 'IMAP_AUTH_FAILED') this.credentials.loginRefused();
         const wait = this.backoff(failures++);
         this.log.error({ err: e, code: e.code, retryInMs: wait, attempt: failures }, 'no se pudo leer el buzón; se reintentará');
         await this.recordError(e.message);
@@ -310,7 +337,7 @@ export class MailboxPoller {
     // A connection that closed before this point fired its 'close' while nobody was waiting (`wake` unset): without
     // this check the poller slept the whole poll interval before noticing (seen with the CPU busy: Dovecot stopped
     // right after a round, and the outage was recorded up to IMAP_POLL_SECONDS late).
-    if (this.dirty || this.halted || !client.usable) return;
+    if (this.dirty || this.halted || !client.usable || this.credentials.changed) return;
     if (client.capabilities.has('IDLE')) {
       // Resolves when IDLE is broken by the next command; if it fails because the connection is gone, stop waiting.
       client.idle().catch((err: unknown) => {

@@ -10,7 +10,7 @@ import type { Logger } from '../logger.ts';
 import type { BlobStore } from '../storage/blobs.ts';
 import { contentOf } from './outbox.ts';
 import type { TemplateRenderer } from './templates.ts';
-import { createTransport, type MailTransport } from './transport.ts';
+import { createTransport, type MailTransport, type SmtpTokenSource } from './transport.ts';
 
 /**
  * Sends outbox rows. Each row is claimed (a lease, FOR UPDATE SKIP LOCKED on PostgreSQL) before it is sent,
@@ -27,6 +27,8 @@ export interface DispatcherOptions {
   blobs: BlobStore;
   logger: Logger;
   transport?: MailTransport;
+  /** OAuth2 access tokens of the support mailbox, for SMTP_AUTH=oauth2 (src/mailboxes/). */
+  tokens?: SmtpTokenSource;
   /** Renders each mail as it is sent (the outbox stores the template and its data): the app's one renderer. */
   renderer: TemplateRenderer;
   clock?: () => number;
@@ -42,6 +44,8 @@ export type SendFailure = 'temporary' | 'permanent';
 /** RFC 5321 §4.2.1: 4yz transient, 5yz permanent; no answer at all (refused, reset, DNS, timeout) is transient. */
 export function classifySmtpError(err: unknown): SendFailure {
   const e = err as { responseCode?: number; code?: string };
+  // Refused credentials (a password changed, an OAuth2 token being renewed) say nothing about the mail: it waits.
+  if (e?.code === 'EAUTH') return 'temporary';
   if (typeof e?.responseCode === 'number') return e.responseCode >= 500 ? 'permanent' : 'temporary';
   if (e?.code === 'ENOENT' || e?.code === 'EMESSAGE') return 'permanent';
   return 'temporary';
@@ -60,7 +64,7 @@ export class Dispatcher {
 
   constructor(private readonly o: DispatcherOptions) {
     this.log = o.logger.child({ component: 'outbox' });
-    this.transport = o.transport ?? createTransport(o.config, o.logger);
+    this.transport = o.transport ?? createTransport(o.config, o.logger, o.tokens);
     this.queue = new PQueue({ concurrency: o.concurrency ?? o.config.outbound.smtp?.poolSize ?? 2 });
     this.now = o.clock ?? Date.now;
   }

@@ -10,6 +10,7 @@ import { MailNotifier } from './notifier.ts';
 import { Outbox } from './outbox.ts';
 import { Refusals } from './refusals.ts';
 import { TemplateRenderer } from './templates.ts';
+import type { SmtpTokenSource } from './transport.ts';
 
 /** Everything outbound, built once by the composition root. The dispatcher is built but not started. */
 export interface Outbound {
@@ -23,14 +24,14 @@ export interface Outbound {
   linkMailer: LinkMails;
 }
 
-export function createOutbound(deps: { db: Knex; config: Config; blobs: BlobStore; logger: Logger; clock?: () => number; dispatcher?: Partial<DispatcherOptions>; extraConsultants?: (organization: string) => readonly string[] }): Outbound {
+export function createOutbound(deps: { db: Knex; config: Config; blobs: BlobStore; logger: Logger; tokens?: SmtpTokenSource; clock?: () => number; dispatcher?: Partial<DispatcherOptions>; extraConsultants?: (organization: string) => readonly string[] }): Outbound {
   const log = deps.logger.child({ component: 'outbound' });
   const renderer = new TemplateRenderer(undefined, path.join(deps.config.dataDir, 'cache', 'templates'));
   const links = new LinkService(linkSettings(deps.config));
   const outbox = new Outbox({ config: deps.config, renderer, log });
   const refusals = new Refusals({ config: deps.config, outbox });
   const notifier = new MailNotifier({ config: deps.config, outbox, links, renderer, log, refusals, extraConsultants: deps.extraConsultants });
-  const dispatcher = new Dispatcher({ db: deps.db, config: deps.config, blobs: deps.blobs, logger: deps.logger, renderer, clock: deps.clock, ...deps.dispatcher });
+  const dispatcher = new Dispatcher({ db: deps.db, config: deps.config, blobs: deps.blobs, logger: deps.logger, renderer, clock: deps.clock, tokens: deps.tokens, ...deps.dispatcher });
   // A committed case change wakes the dispatcher instead of waiting for its next poll.
   outbox.onCommitted(() => dispatcher.kick());
   return { renderer, links, outbox, notifier, refusals, dispatcher, linkMailer: new LinkMails({ outbox }) };

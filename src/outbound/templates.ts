@@ -17,7 +17,9 @@ import mustache from 'mustache';
  */
 export const TEMPLATE_NAMES = ['confirmation', 'consultant-case', 'answer', 'closed', 'reopened', 'refusal', 'consultant-notice', 'links',
   // Lifecycle mail (issue 5): sent by src/jobs/lifecycle-mail.ts.
-  'autoclose-warning', 'digest'] as const;
+  'autoclose-warning', 'digest',
+  // To ADMIN_ADDRESS when a mailbox's OAuth2 grant is gone (src/mailboxes/).
+  'mailbox-alert'] as const;
 export type TemplateName = (typeof TEMPLATE_NAMES)[number];
 export type Locale = 'es' | 'en';
 

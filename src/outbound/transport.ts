@@ -16,15 +16,21 @@ export interface MailTransport {
   close(): void;
 }
 
-export function createTransport(config: Config, log: Logger): MailTransport {
+/** Where SMTP_AUTH=oauth2 takes its access tokens: the support mailbox's, kept fresh by src/mailboxes/. */
+export interface SmtpTokenSource {
+  accessToken(mailbox: 'support', opts?: { renew?: boolean }): Promise<{ token: string; expiresAt: number }>;
+}
+
+export function createTransport(config: Config, log: Logger, tokens?: SmtpTokenSource): MailTransport {
   const smtp = config.outbound.smtp;
   if (!smtp) return new EmlTransport(path.join(config.dataDir, 'outbox-eml'));
+  const oauth2 = smtp.auth === 'oauth2' && tokens;
   const transporter = nodemailer.createTransport({
     pool: true,
     host: smtp.host,
     port: smtp.port,
     secure: smtp.secure,
-    auth: smtp.user ? { user: smtp.user, pass: smtp.password ?? '' } : undefined,
+    auth: oauth2 ? { type: 'OAuth2', user: smtp.user! } : smtp.user ? { user: smtp.user, pass: smtp.password ?? '' } : undefined,
     maxConnections: smtp.poolSize,
     maxMessages: 100,
     connectionTimeout: 15_000,
@@ -33,6 +39,20 @@ export function createTransport(config: Config, log: Logger): MailTransport {
     logger: log.child({ component: 'smtp' }) as any,
     debug: false,
   });
+  if (oauth2) {
+    // nodemailer asks for a token for each new SMTP session (XOAUTH2), and again with `renew` when the server refused
+    // the one it had. Which one it had it does not say (each pooled connection keeps its own), so a renewal refreshes
+    // only a token that is not itself brand new; a session refused again simply leaves its mail for the next attempt.
+    transporter.set('oauth2_provision_cb', (_user: string, renew: boolean, cb: (err: Error | null, token?: string, expires?: number) => void) => {
+      tokens.accessToken('support', renew ? { renew: true } : {}).then(
+        (t) => {
+          // Asked again a little before expiry (0 would mean "never expires" to nodemailer).
+          cb(null, t.token, Math.max(1, t.expiresAt - Math.min(30_000, (t.expiresAt - Date.now()) / 2)));
+        },
+        (err: Error) => cb(err),
+      );
+    });
+  }
   return {
     kind: 'smtp',
     async send(msg) {

@@ -4,6 +4,7 @@ import type { App } from '../app.ts';
 import { outcomeCounts } from '../db/repos/ledger.ts';
 import { listMailboxStates } from '../db/repos/mailbox-state.ts';
 import { hasOutboxTable, heldQuarantineCount, openCaseCountsByPriority, outboxCountsByState } from '../db/repos/monitoring.ts';
+import { mailboxStatuses } from '../mailboxes/status.ts';
 
 /**
  * `GET /metrics` in the Prometheus text format (prom-client). Every figure is read from the database when
@@ -45,6 +46,32 @@ export function registerMetrics(server: FastifyInstance, app: App): void {
     async collect() {
       this.reset();
       for (const s of await listMailboxStates(db)) if (s.lastSuccessAt) this.set({ mailbox: s.name }, Math.floor(s.lastSuccessAt / 1000));
+    },
+  });
+  new Gauge({
+    name: 'mesa_mailbox_token_expiry_seconds', help: 'Seconds until the OAuth2 access token of each mailbox expires (negative: expired).', labelNames: ['mailbox'], registers: [registry],
+    async collect() {
+      this.reset();
+      const now = Date.now();
+      for (const s of await mailboxStatuses(app)) if (s.expiresAt) this.set({ mailbox: s.mailbox }, Math.round((Date.parse(s.expiresAt) - now) / 1000));
+    },
+  });
+  new Gauge({
+    name: 'mesa_mailbox_client_secret_expiry_days', help: 'Days until the configured OAuth2 client secret of each mailbox expires (OAUTH_CLIENT_SECRET_EXPIRES).', labelNames: ['mailbox'], registers: [registry],
+    async collect() {
+      this.reset();
+      const now = Date.now();
+      for (const mb of app.config.mailboxes) {
+        const at = mb.credential.kind === 'oauth2' ? mb.credential.clientSecretExpiresAt : undefined;
+        if (at) this.set({ mailbox: mb.name }, Math.floor((at - now) / 86_400_000));
+      }
+    },
+  });
+  new Gauge({
+    name: 'mesa_mailbox_needs_sign_in', help: 'OAuth2 mailboxes that wait for `mesa mailbox login` (1) and are not read meanwhile.', labelNames: ['mailbox'], registers: [registry],
+    async collect() {
+      this.reset();
+      for (const s of await mailboxStatuses(app)) if (s.kind.startsWith('oauth2')) this.set({ mailbox: s.mailbox }, s.state === 'needs_reauth' || s.state === 'needs_login' ? 1 : 0);
     },
   });
   new Gauge({

@@ -2,6 +2,8 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } 
 import type { App } from '../app.ts';
 import { listMailboxStates, stateKey } from '../db/repos/mailbox-state.ts';
 import { pingDatabase } from '../db/repos/monitoring.ts';
+import { MAILBOX_ARGUMENT, STATE_TEXT } from '../mailboxes/explain.ts';
+import { mailboxStatuses } from '../mailboxes/status.ts';
 import { registerMetrics } from './metrics.ts';
 import { slaLight } from './sla-light.ts';
 import { registerStatusPage, type StatusPageOptions } from './status-page.ts';
@@ -26,21 +28,28 @@ export function buildServer(app: App, opts: { statusPage?: StatusPageOptions } =
     try {
       await withTimeout(pingDatabase(app.db), 3000);
       const states = new Map((await listMailboxStates(app.db)).map((s) => [s.name, s]));
+      const credentials = new Map((await mailboxStatuses(app)).map((c) => [c.mailbox, c]));
       const now = Date.now();
       const mailboxes = app.config.mailboxes.map((mb) => {
         const s = states.get(stateKey(mb));
+        const c = credentials.get(mb.name)!;
         return {
           name: mb.name,
           folder: mb.mailbox,
           lastSuccessAt: s?.lastSuccessAt ? new Date(s.lastSuccessAt).toISOString() : null,
           lastError: s?.lastError ?? null,
           stale: isStale(s?.lastSuccessAt, mb.pollSeconds, startedAt, now),
+          credential: { kind: c.kind, state: c.state, expiresAt: c.expiresAt ?? null, lastErrorCode: c.lastErrorCode ?? null },
         };
       });
+      // A mailbox whose OAuth2 grant is gone (or never given) is not read until someone signs in: said by name at once,
+      // without waiting for it to go stale.
+      const problems = mailboxes.filter((m) => m.credential.state === 'needs_reauth' || m.credential.state === 'needs_login')
+        .map((m) => `${MAILBOX_ARGUMENT[m.name]}: ${STATE_TEXT[m.credential.state]}${m.credential.lastErrorCode ? ` (${m.credential.lastErrorCode})` : ''}`);
       // Readiness: a mailbox that has not completed a read for several poll intervals (bad password, server down,
       // a stuck connection) makes the instance not ready, so a probe or a person notices the mail is not coming in.
-      const ready = mailboxes.every((m) => !m.stale);
-      return reply.code(ready ? 200 : 503).send({ status: ready ? 'ok' : 'degraded', database: 'ok', mailboxes });
+      const ready = mailboxes.every((m) => !m.stale) && problems.length === 0;
+      return reply.code(ready ? 200 : 503).send({ status: ready ? 'ok' : 'degraded', database: 'ok', mailboxes, ...(problems.length ? { problems } : {}) });
     } catch (err) {
       server.log.warn({ err }, 'healthz: la base de datos no responde');
       return reply.code(503).send({ status: 'error', database: 'error', mailboxes: [] });

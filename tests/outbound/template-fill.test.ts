@@ -56,6 +56,7 @@ const cases: Array<{ name: TemplateName; data: Record<string, unknown>; picks: A
   { name: 'consultant-notice', data: { items: ['«/volar»: comando <desconocido>'], commands }, picks: [{ heading: 'headingCommands', intro: 'introCommands', next: 'nextCommands' }] },
   { name: 'consultant-notice', data: { items: ['sin verificar'], commands: [] }, picks: [{ heading: 'headingUnverified', intro: 'introUnverified', next: 'nextUnverified' }] },
   { name: 'links', data: { cases: [{ number: 42, subject: HOSTILE, url: 'https://mesa.example/caso/42' }, { number: 43, subject: 'Otro', url: 'https://mesa.example/caso/43' }] }, picks: [{ heading: 'headingFresh' }, { heading: 'headingLost' }] },
+  { name: 'mailbox-alert', data: { user: 'soporte@<empresa>.com', code: 'invalid_grant AADSTS50173', explanation: `Buzón de soporte: ${HOSTILE}`, mailboxArgument: 'soporte' }, picks: [undefined] },
   { name: 'autoclose-warning', data: { closeAtText: 'martes 24 de noviembre, 17:00', caseUrl: 'https://mesa.example/caso/1' }, picks: [undefined] },
   {
     name: 'digest',

@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -29,14 +29,21 @@ export interface Dovecot {
   stop(): Promise<void>;
   /** Stops the server (every connection drops), runs `whileDown`, starts it again on the same port and data. */
   restart(whileDown?: () => Promise<void>): Promise<void>;
+  /** Ends every IMAP session of `user` (`doveadm kick`), as a server does when it revokes a session. */
+  kick(user: string): Promise<void>;
   /** The tail of Dovecot's log, for failure messages. */
   log(): string;
 }
 
 const DOVECOT = process.env.DOVECOT_BIN ?? '/usr/sbin/dovecot';
+const DOVEADM = process.env.DOVEADM_BIN ?? '/usr/bin/doveadm';
 const DEFAULT_USERS = ['support', 'fallback', 'other'];
 
-export async function startDovecot(opts: { users?: string[] } = {}): Promise<Dovecot> {
+/**
+ * `oauth2`: besides passwords, XOAUTH2 and OAUTHBEARER logins whose token Dovecot's oauth2 passdb checks at
+ * `introspectionUrl` (RFC 7662, `introspection_mode = post`): the token must be active and name the user.
+ */
+export async function startDovecot(opts: { users?: string[]; oauth2?: { introspectionUrl: string } } = {}): Promise<Dovecot> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mesa-dovecot-'));
   // Dovecot's unprivileged processes (dovenull, the mail user) must be able to traverse to their sockets and mail.
   fs.chmodSync(dir, 0o755);
@@ -56,6 +63,13 @@ export async function startDovecot(opts: { users?: string[] } = {}): Promise<Dov
     Object.values(users).map((u) => `${u.user}:{PLAIN}${u.password}:${mailUid}:${mailGid}::${path.join(mailDir, u.user)}`).join('\n') + '\n',
   );
   const port = await freePort();
+  const oauthConf = path.join(dir, 'dovecot-oauth2.conf.ext');
+  if (opts.oauth2) {
+    fs.writeFileSync(oauthConf, [
+      `introspection_url = ${opts.oauth2.introspectionUrl}`, 'introspection_mode = post', 'force_introspection = yes',
+      'username_attribute = username', 'active_attribute = active', 'active_value = true', '',
+    ].join('\n'));
+  }
   const conf = [
     `base_dir = ${path.join(dir, 'run')}`,
     `state_dir = ${path.join(dir, 'state')}`,
@@ -65,7 +79,7 @@ export async function startDovecot(opts: { users?: string[] } = {}): Promise<Dov
     'ssl = no',
     // Loopback test server: LOGIN without TLS is what the tests speak (2.3 name; 2.4 calls it auth_allow_cleartext).
     'disable_plaintext_auth = no',
-    'auth_mechanisms = plain login',
+    `auth_mechanisms = plain login${opts.oauth2 ? ' xoauth2 oauthbearer' : ''}`,
     'auth_failure_delay = 0',
     // Trusted networks skip the auth penalty (up to 15 s per failure from one IP): the bad-password tests would
     // otherwise measure Dovecot's anti-brute-force delay instead of Mesa's backoff.
@@ -77,7 +91,9 @@ export async function startDovecot(opts: { users?: string[] } = {}): Promise<Dov
     `mail_gid = ${mailGid}`,
     ...(isRoot ? [] : [`default_login_user = ${me.username}`, `default_internal_user = ${me.username}`]),
     'mail_fsync = never',
-    'passdb {', '  driver = passwd-file', `  args = scheme=PLAIN username_format=%u ${path.join(dir, 'users')}`, '}',
+    'passdb {', '  driver = passwd-file', `  args = scheme=PLAIN username_format=%u ${path.join(dir, 'users')}`,
+    ...(opts.oauth2 ? ['  mechanisms = plain login'] : []), '}',
+    ...(opts.oauth2 ? ['passdb {', '  driver = oauth2', '  mechanisms = xoauth2 oauthbearer', `  args = ${oauthConf}`, '}'] : []),
     'userdb {', '  driver = passwd-file', `  args = username_format=%u ${path.join(dir, 'users')}`, '}',
     'service imap-login {', '  inet_listener imap {', `    address = 127.0.0.1`, `    port = ${port}`, '  }',
     '  inet_listener imaps {', '    port = 0', '  }', '}',
@@ -164,6 +180,10 @@ export async function startDovecot(opts: { users?: string[] } = {}): Promise<Dov
       } finally {
         await launch();
       }
+    },
+    async kick(user) {
+      const r = spawnSync(DOVEADM, ['-c', confPath, 'kick', user], { encoding: 'utf8', timeout: 10_000 });
+      if (r.status !== 0) throw new Error(`doveadm kick falló (${r.status}): ${r.stderr}`);
     },
     log: readLog,
   };

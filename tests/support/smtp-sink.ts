@@ -40,6 +40,8 @@ export interface SmtpSink {
   readonly messages: SinkMessage[];
   /** Connection attempts and RCPTs seen, accepted or not. */
   readonly stats: { connections: number; rejected: number };
+  /** XOAUTH2 logins (with `oauth2`): the token offered and whether the authorization server called it active. */
+  readonly logins: Array<{ user: string; token: string; ok: boolean }>;
   failWith(f: Failure): void;
   clearFailures(): void;
   stop(): Promise<void>;
@@ -60,10 +62,16 @@ export async function freePort(): Promise<number> {
   });
 }
 
-export async function startSmtpSink(opts: { port?: number } = {}): Promise<SmtpSink> {
+/**
+ * `oauth2`: AUTH XOAUTH2 is required, and the token is checked at the authorization server's introspection endpoint
+ * (RFC 7662), as a provider's SMTP submission server does.
+ */
+export async function startSmtpSink(opts: { port?: number; oauth2?: { introspectionUrl: string } } = {}): Promise<SmtpSink> {
   const port = opts.port ?? (await freePort());
   const messages: SinkMessage[] = [];
   const stats = { connections: 0, rejected: 0 };
+  const logins: Array<{ user: string; token: string; ok: boolean }> = [];
+  const oauth2 = opts.oauth2;
   let failures: Failure[] = [];
   let server: SMTPServer | undefined;
 
@@ -77,8 +85,21 @@ export async function startSmtpSink(opts: { port?: number } = {}): Promise<SmtpS
 
   function build(): SMTPServer {
     return new SMTPServer({
-      authOptional: true,
+      authOptional: !oauth2,
       disabledCommands: ['STARTTLS'],
+      ...(oauth2 ? { authMethods: ['XOAUTH2'], allowInsecureAuth: true } : {}),
+      onAuth(auth, _session, cb) {
+        if (!oauth2 || auth.method !== 'XOAUTH2') return cb(new Error('Autenticación no admitida'));
+        const token = auth.accessToken ?? '';
+        fetch(oauth2.introspectionUrl, { method: 'POST', body: new URLSearchParams({ token }) })
+          .then((r) => r.json() as Promise<{ active?: boolean; username?: string }>)
+          .then((info) => {
+            const ok = info.active === true && info.username === auth.username;
+            logins.push({ user: auth.username ?? '', token, ok });
+            // RFC 7628 §3.2.2: a refused bearer token gets a JSON challenge, then 535.
+            cb(null, ok ? { user: auth.username } : { data: { status: '401', schemes: 'bearer', scope: 'smtp' } });
+          }, (err: Error) => cb(err));
+      },
       logger: false,
       size: 50 * 1024 * 1024,
       onConnect(_session, cb) {
@@ -158,7 +179,7 @@ export async function startSmtpSink(opts: { port?: number } = {}): Promise<SmtpS
 
   await start();
   return {
-    port, messages, stats,
+    port, messages, stats, logins,
     failWith(f) {
       failures.push({ times: Infinity, ...f });
     },

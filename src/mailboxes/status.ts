@@ -1,0 +1,39 @@
+import type { Knex } from 'knex';
+import type { Config, MailboxConfig } from '../config.ts';
+import type { MailboxTokens } from './mailbox-tokens.ts';
+
+/** One mailbox's credential as `mesa mailbox status`, /healthz and /metrics show it. Never a token. */
+export interface MailboxStatus {
+  mailbox: string;
+  user: string;
+  /** `password`, `static_token`, or `oauth2 <provider> <flow>`. */
+  kind: string;
+  state: string;
+  expiresAt?: string;
+  /** OAUTH_CLIENT_SECRET_EXPIRES, when configured. */
+  clientSecretExpiresAt?: string;
+  lastErrorCode?: string;
+  lastError?: string;
+}
+
+export async function mailboxStatuses(deps: { config: Config; db: Knex; tokens: MailboxTokens }): Promise<MailboxStatus[]> {
+  const rows = new Map((await deps.tokens.states()).map((r) => [r.mailbox, r]));
+  return deps.config.mailboxes.map((mb) => {
+    const base = { mailbox: mb.name, user: mb.user, kind: kindOf(mb) };
+    if (mb.credential.kind !== 'oauth2') return { ...base, state: 'ok' };
+    const r = rows.get(mb.name);
+    return {
+      ...base,
+      state: r?.state ?? 'needs_login',
+      expiresAt: r?.expiresAt ? new Date(r.expiresAt).toISOString() : undefined,
+      clientSecretExpiresAt: mb.credential.clientSecretExpiresAt ? new Date(mb.credential.clientSecretExpiresAt).toISOString() : undefined,
+      lastErrorCode: r?.lastErrorCode,
+      lastError: r?.lastError,
+    };
+  });
+}
+
+function kindOf(mb: MailboxConfig): string {
+  const c = mb.credential;
+  return c.kind === 'oauth2' ? `oauth2 ${c.provider} ${c.flow}` : c.kind;
+}
