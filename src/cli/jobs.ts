@@ -15,7 +15,7 @@ export async function jobsCommand(config: Config, opts: { now?: string; json?: b
     return EXIT.USAGE;
   }
   return withApp(config, async (app) => {
-    const report = await runJobs({ db: app.db, config: app.config, cases: app.cases, policy: app.policy, logger: app.logger }, now);
+    const report = await runJobs({ db: app.db, config: app.config, cases: app.cases, policy: app.policy, logger: app.logger, blobs: app.blobs }, now);
     process.stdout.write(opts.json ? `${JSON.stringify(report, null, 2)}\n` : describe(report, app.policy.calendar.timezone));
     return report.errors.length ? EXIT.SOFTWARE : EXIT.OK;
   });
@@ -38,6 +38,8 @@ function describe(r: JobReport, timezone: string): string {
     `  Semáforo SLA cambiado:       ${r.lights.length ? r.lights.map((l) => `#${l.number} ${l.from ?? '—'}→${l.to}`).join(', ') : '—'}`,
     `  Solicitudes retenidas abiertas: ${r.released.length ? r.released.map((x) => `#${x.number} (retenida ${x.held})`).join(', ') : '—'}`,
     `  Resúmenes enviados:          ${r.digests.length ? r.digests.join(', ') : '—'}`,
+    `  Correos enviados borrados de la bandeja (retención): ${r.purgedMail}`,
+    `  Archivos sin uso borrados (blobs): ${r.removedBlobs}`,
     ...(r.errors.length ? [`  Errores: ${r.errors.map((e) => `${e.job}${e.number ? ` #${e.number}` : ''}: ${e.error}`).join('; ')}`] : []),
     '',
   ].join('\n');

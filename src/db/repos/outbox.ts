@@ -197,3 +197,14 @@ export async function suppress(db: Db, s: { address: string; reason: string; tic
     .onConflict('address')
     .merge({ reason: s.reason, ticket_id: s.ticketId ?? null, until: s.until, created_at: s.now });
 }
+
+/**
+ * Deletes up to `limit` mails sent before `before`, oldest first; returns how many. Their Message-IDs stay in
+ * `thread_ids` (replies still find their case); what goes is the mail's content. Pending, held and dead rows are
+ * kept whatever their age: they have not been delivered.
+ */
+export async function deleteSentBefore(db: Db, before: number, limit: number): Promise<number> {
+  const ids = (await db('outbox').select('id').where({ state: 'sent' }).andWhere('sent_at', '<', before).orderBy('sent_at').limit(limit)).map((r: any) => Number(r.id));
+  if (!ids.length) return 0;
+  return db('outbox').whereIn('id', ids).del();
+}

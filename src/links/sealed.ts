@@ -1,0 +1,80 @@
+import { LINK_PATH, linkMac, makeToken, parseToken, sameMac } from './tokens.ts';
+
+/**
+ * A magic link inside mail waiting in the outbox, without the token. The token is an HMAC with SECRET_KEY of the
+ * case number, the recipient, the generation and the expiry (tokens.ts), so those four values and the key rebuild
+ * it; the key is never in the database, and the four values are already in `links` beside the token's hash. A
+ * database backup (or the outbox of a stolen disk) therefore holds no working link, while the dispatcher builds the
+ * very same URL at every attempt: a retry sends the same bytes.
+ *
+ * Sealed at the one place every mail passes (the outbox, when it stores a mail) rather than by each caller: a link
+ * is found by its shape and kept only when its MAC is the one for this mail's recipient, so words a person wrote are
+ * never touched, and a new kind of mail needs nothing to be safe at rest.
+ */
+export interface SealedLink {
+  $link: { number: number; generation: number; expiresAt: number; fragment?: string };
+}
+
+export interface LinkKeys {
+  secretKey: string;
+  publicUrl: string;
+}
+
+const base = (publicUrl: string) => `${publicUrl.replace(/\/+$/, '')}${LINK_PATH}`;
+
+function isSealed(v: unknown): v is SealedLink {
+  return typeof v === 'object' && v !== null && !Array.isArray(v) && typeof (v as SealedLink).$link === 'object' && (v as SealedLink).$link !== null;
+}
+
+/** The link `url` to `recipient` as a SealedLink, or undefined when it is not one of ours for that recipient. */
+function seal(url: string, prefix: string, secretKey: string, recipient: string): SealedLink | undefined {
+  const hash = url.indexOf('#');
+  const token = url.slice(prefix.length, hash < 0 ? undefined : hash);
+  const parts = parseToken(token);
+  if (!parts) return undefined;
+  const expected = linkMac(secretKey, { number: parts.number, recipient, generation: parts.generation, expiresAt: parts.expiresAt });
+  if (!sameMac(expected, parts.mac)) return undefined;
+  const fragment = hash < 0 ? undefined : url.slice(hash + 1);
+  return { $link: { number: parts.number, generation: parts.generation, expiresAt: parts.expiresAt, ...(fragment ? { fragment } : {}) } };
+}
+
+/** `data` with every link to `recipient` replaced by its SealedLink (a copy; `data` itself is not changed). */
+export function sealLinks<T>(data: T, keys: LinkKeys, recipient: string): T {
+  const prefix = base(keys.publicUrl);
+  const to = recipient.toLowerCase();
+  const walk = (v: unknown): unknown => {
+    if (typeof v === 'string') return v.startsWith(prefix) ? seal(v, prefix, keys.secretKey, to) ?? v : v;
+    if (Array.isArray(v)) {
+      const out: unknown[] = [];
+      for (const x of v) out.push(walk(x));
+      return out;
+    }
+    if (v && typeof v === 'object') {
+      const out: Record<string, unknown> = {};
+      for (const [k, x] of Object.entries(v)) out[k] = walk(x);
+      return out;
+    }
+    return v;
+  };
+  return walk(data) as T;
+}
+
+/** `data` with every SealedLink turned back into the URL for `recipient` (what the dispatcher renders). */
+export function openLinks<T>(data: T, keys: LinkKeys, recipient: string): T {
+  const prefix = base(keys.publicUrl);
+  const to = recipient.toLowerCase();
+  const walk = (v: unknown): unknown => {
+    if (isSealed(v)) {
+      const { number, generation, expiresAt, fragment } = v.$link;
+      return `${prefix}${makeToken(keys.secretKey, { number, recipient: to, generation, expiresAt })}${fragment ? `#${fragment}` : ''}`;
+    }
+    if (Array.isArray(v)) return v.map(walk);
+    if (v && typeof v === 'object') {
+      const out: Record<string, unknown> = {};
+      for (const [k, x] of Object.entries(v)) out[k] = walk(x);
+      return out;
+    }
+    return v;
+  };
+  return walk(data) as T;
+}
