@@ -83,7 +83,8 @@ export class Outbox {
   /** describeHours() of the calendar, for describedHours(). */
   private described?: { hours: object; text: string };
 
-  constructor(private readonly deps: { config: Config; renderer: TemplateRenderer; log: Logger }) {
+  /** `clock`: the dispatcher's (when a mail may leave); a mail's own time (`now`) is the case change's. */
+  constructor(private readonly deps: { config: Config; renderer: TemplateRenderer; log: Logger; clock?: () => number }) {
     this.domain = deps.config.supportAddress.split('@')[1];
     this.loop = loopToken(deps.config);
     this.keys = { secretKey: deps.config.secretKey, publicUrl: deps.config.publicUrl };
@@ -126,6 +127,9 @@ export class Outbox {
     const id = await outbox.insertOutbox(trx, {
       idempotencyKey: r.key, ticketId: r.ticket?.id, kind: r.kind, recipient: to, automatic: r.automatic, messageId,
       mail, state: heldReason ? 'held' : 'pending', heldReason, now: r.now,
+      // Due at once. `now` may be a simulated time (`mesa jobs --now`, in the future): it decides what the mail
+      // says and how it counts, not when it leaves; a mail due at a future `now` would wait until that moment.
+      dueAt: Math.min(r.now, (this.deps.clock ?? Date.now)()),
     });
     if (id === undefined) return { state: 'duplicate', messageId };
     if (r.ticket && !heldReason) {

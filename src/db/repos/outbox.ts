@@ -43,6 +43,8 @@ export function toOutboxRow(r: any): OutboxRow {
 export interface NewOutbox {
   idempotencyKey: string; ticketId?: number; kind: string; recipient: string; automatic: boolean; messageId: string;
   mail: StoredMail; state: 'pending' | 'held'; heldReason?: string; now: number;
+  /** When it may be sent (default: `now`). */
+  dueAt?: number;
 }
 
 const INSERT_OUTBOX = insertSql('outbox', ['idempotency_key', 'ticket_id', 'kind', 'recipient', 'automatic', 'message_id', 'subject', 'mail_json', 'state', 'held_reason', 'next_attempt_at', 'created_at'], 1, 'on conflict ("idempotency_key") do nothing');
@@ -51,7 +53,7 @@ const INSERT_OUTBOX = insertSql('outbox', ['idempotency_key', 'ticket_id', 'kind
 export function insertOutbox(trx: Db, o: NewOutbox): Promise<number | undefined> {
   return insertId(trx, INSERT_OUTBOX, [
     o.idempotencyKey, o.ticketId, o.kind, o.recipient, o.automatic, o.messageId, o.mail.subject, JSON.stringify(o.mail), o.state,
-    o.heldReason, o.now, o.now,
+    o.heldReason, o.dueAt ?? o.now, o.now,
   ]);
 }
 
