@@ -1,6 +1,12 @@
 import fs from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
+import type { Knex } from 'knex';
+import type { Config } from '../../src/config.ts';
+import { openDatabase } from '../../src/db/knex.ts';
 import { runJobs } from '../../src/jobs/run.ts';
+import { cliEnv, spawnCli } from '../support/cli.ts';
+import { startDovecot } from '../support/dovecot.ts';
+import { startSmtpSink } from '../support/smtp-sink.ts';
 import { waitFor } from '../support/wait.ts';
 import { liveWorld, type LiveWorld } from '../web/browser.ts';
 import { rawMail } from './fixtures.ts';
@@ -21,9 +27,8 @@ const DAY = 86_400_000;
 const tokensIn = (text: string) => [...text.matchAll(/\/caso\/([0-9a-z]+\.[0-9a-z]+\.[0-9a-z]+\.[A-Za-z0-9_-]{32})/g)].map((m) => m[1]);
 
 /** Every row of every table, as text. */
-async function dumpRows(world: LiveWorld): Promise<string> {
-  const db = world.app.db;
-  const tables: string[] = world.app.config.database.client === 'pg'
+async function dumpRows(db: Knex, config: Config): Promise<string> {
+  const tables: string[] = config.database.client === 'pg'
     ? (await db.raw("select table_name as name from information_schema.tables where table_schema = current_schema() and table_type = 'BASE TABLE'")).rows.map((r: any) => r.name)
     : (await db.raw("select name from sqlite_master where type = 'table'")).map((r: any) => r.name);
   expect(tables).toEqual(expect.arrayContaining(['outbox', 'links', 'events', 'messages']));
@@ -35,8 +40,8 @@ async function dumpRows(world: LiveWorld): Promise<string> {
 }
 
 /** The SQLite database's bytes on disk (its file and write-ahead log), or nothing on PostgreSQL. */
-function dumpFiles(world: LiveWorld): string {
-  const file = world.app.config.database.filename;
+function dumpFiles(config: Config): string {
+  const file = config.database.filename;
   if (!file) return '';
   return [file, `${file}-wal`].filter((f) => fs.existsSync(f)).map((f) => fs.readFileSync(f).toString('latin1')).join('');
 }
@@ -52,8 +57,8 @@ describe('no link in clear at rest', () => {
     expect(new Set(tokens).size).toBe(3);
     await waitFor('todo marcado como enviado', async () => (await w!.app.db('outbox').whereNot({ state: 'sent' })).length === 0);
 
-    const rows = await dumpRows(w);
-    const files = dumpFiles(w);
+    const rows = await dumpRows(w.app.db, w.app.config);
+    const files = dumpFiles(w.app.config);
     expect(rows).toContain('carla@empresa.com'); // the dump does see the data
     for (const token of tokens) {
       expect(rows).not.toContain(token);
@@ -107,4 +112,38 @@ describe('no link in clear at rest', () => {
     const ids = (await w.app.db('thread_ids')).map((r: any) => r.message_id);
     for (const m of w.sink.messages) expect(ids).toContain(m.messageId.replace(/^<|>$/g, ''));
   });
+
+  it('through mesa start: mail appended to Dovecot, delivered by SMTP, and no delivered link in the database', async () => {
+    const dovecot = await startDovecot({ users: ['support'] });
+    const sink = await startSmtpSink();
+    const { config, env } = await cliEnv({
+      IMAP_HOST: dovecot.host, IMAP_PORT: String(dovecot.port), IMAP_SECURE: 'false', IMAP_USER: 'support', IMAP_PASSWORD: dovecot.users.support.password,
+      IMAP_POLL_SECONDS: '1', SMTP_HOST: '127.0.0.1', SMTP_PORT: String(sink.port), SMTP_SECURE: 'false', OUTBOX_POLL_MS: '100', HTTP_PORT: '0', LOG_LEVEL: 'info',
+    });
+    const { child, output, exited } = spawnCli(['start'], { env });
+    const db = openDatabase(config.database);
+    try {
+      const url = await waitFor(`arranque\n${output()}`, () => output().match(/Mesa en marcha en (http:\/\/127\.0\.0\.1:\d+)/)?.[1], 30_000);
+      await dovecot.append('support', 'From: carla@empresa.com\r\nTo: soporte@mesa.test\r\nSubject: No puedo facturar\r\nMessage-ID: <rest-1@empresa.com>\r\n\r\nSale un error.\r\n');
+      const sent = await sink.waitFor(() => true, { count: 3, timeoutMs: 30_000 });
+      await waitFor('todo marcado como enviado', async () => (await db('outbox').whereNot({ state: 'sent' })).length === 0 && (await db('outbox')).length === 3);
+      const tokens = sent.flatMap((m) => tokensIn(m.text));
+      expect(new Set(tokens).size).toBe(3);
+      const rows = await dumpRows(db, config);
+      const files = dumpFiles(config);
+      expect(rows).toContain('rest-1@empresa.com');
+      for (const token of tokens) {
+        expect(rows).not.toContain(token);
+        expect(files).not.toContain(token);
+      }
+      const page = await fetch(`${url}/caso/${tokensIn(sink.to('carla@empresa.com')[0].text)[0]}`);
+      expect(page.status).toBe(200);
+    } finally {
+      child.kill('SIGTERM');
+      await exited;
+      await db.destroy();
+      await sink.close();
+      await dovecot.stop();
+    }
+  }, 90_000);
 });
