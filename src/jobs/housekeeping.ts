@@ -1,6 +1,7 @@
 import path from 'node:path';
 import type { Knex } from 'knex';
 import type { Config } from '../config.ts';
+import { claimMark } from '../db/repos/lifecycle.ts';
 import { deleteSentBefore } from '../db/repos/outbox.ts';
 import { BlobStore } from '../storage/blobs.ts';
 import { collectBlobs, type GcReport } from '../storage/gc.ts';
@@ -29,3 +30,16 @@ export function collectGarbage(db: Knex, config: Config, blobs?: BlobStore): Pro
   const store = blobs ?? new BlobStore(path.join(config.dataDir, 'blobs'));
   return collectBlobs(db, store, { graceMs: config.storage.blobGcGraceHours * HOUR });
 }
+
+/**
+ * collectGarbage() once per day (by the machine's date), for the scheduled jobs: it reads every blob's directory
+ * entry and asks the database about the old ones, too much to do every few minutes, and an orphan can wait a day.
+ * The job mark makes it once a day across instances too. Undefined when it was done already today.
+ */
+export async function collectGarbageDaily(db: Knex, config: Config, blobs?: BlobStore): Promise<GcReport | undefined> {
+  const now = Date.now();
+  const today = new Date(now).toISOString().slice(0, 10);
+  if (!(await db.transaction((trx) => claimMark(trx, 'blob-gc', today, now)))) return undefined;
+  return collectGarbage(db, config, blobs);
+}
+

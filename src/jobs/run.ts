@@ -11,7 +11,7 @@ import { planAutoClose } from '../tickets/auto-close.ts';
 import { byUrgency, slaState, type Light, type SlaState } from '../tickets/sla.ts';
 import type { Ticket } from '../tickets/types.ts';
 import type { BlobStore } from '../storage/blobs.ts';
-import { collectGarbage, purgeSentMail } from './housekeeping.ts';
+import { collectGarbageDaily, purgeSentMail } from './housekeeping.ts';
 
 /**
  * The clock-driven work, run once as of `now`: auto-close warnings and closings, SLA light changes, release of
@@ -38,7 +38,7 @@ export interface JobReport {
   lights: Array<{ number: number; from?: Light; to: Light }>;
   released: Array<{ held: number; number: number }>;
   digests: string[];
-  /** Sent mail deleted from the outbox (retention), and unnamed blobs removed. */
+  /** Sent mail deleted from the outbox (retention), and unnamed blobs removed (once a day: collectGarbageDaily). */
   purgedMail: number;
   removedBlobs: number;
   errors: Array<{ job: string; number?: number; error: string }>;
@@ -71,7 +71,7 @@ async function housekeeping(deps: JobDeps, now: number, report: JobReport, fail:
     fail('retention', err);
   }
   try {
-    report.removedBlobs = (await collectGarbage(deps.db, deps.config, deps.blobs)).removed;
+    report.removedBlobs = (await collectGarbageDaily(deps.db, deps.config, deps.blobs))?.removed ?? 0;
   } catch (err) {
     fail('gc', err);
   }
