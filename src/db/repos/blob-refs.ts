@@ -12,16 +12,23 @@ const COLUMNS: ReadonlyArray<readonly [table: string, column: string]> = [
   ['held_requests', 'raw_sha256'],
 ];
 
-/** Bound values per statement, far below SQLite's 32 766 and PostgreSQL's 65 535. */
-const CHUNK = 500;
+/** Rows read per statement: memory stays bounded however large the tables are. */
+const PAGE = 5000;
 
-/** The hashes among `candidates` that some row names (committed rows: the caller's own transaction aside). */
+/**
+ * The hashes among `candidates` that some committed row names. Each table is read once, in pages by id: the hash
+ * columns have no index (one more per row written would slow every ingest down for a search made once a day), and
+ * gc's candidates are most of the store, so asking per hash would scan the tables again and again.
+ */
 export async function namedBlobs(db: Db, candidates: readonly string[]): Promise<Set<string>> {
+  const wanted = new Set(candidates);
   const named = new Set<string>();
-  for (let i = 0; i < candidates.length; i += CHUNK) {
-    const chunk = candidates.slice(i, i + CHUNK);
-    for (const [table, column] of COLUMNS) {
-      for (const r of await db(table).distinct({ sha: column }).whereIn(column, chunk)) named.add(String(r.sha));
+  for (const [table, column] of COLUMNS) {
+    for (let after = 0; ;) {
+      const page = await db(table).select('id', { sha: column }).where('id', '>', after).whereNotNull(column).orderBy('id').limit(PAGE);
+      for (const r of page) if (wanted.has(String(r.sha))) named.add(String(r.sha));
+      if (page.length < PAGE) break;
+      after = Number(page[page.length - 1].id);
     }
   }
   // Mail not sent yet attaches files by hash (they are also a message's attachments, but say so here as well).
