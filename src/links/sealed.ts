@@ -38,21 +38,30 @@ function seal(url: string, prefix: string, secretKey: string, recipient: string)
   return { $link: { number: parts.number, generation: parts.generation, expiresAt: parts.expiresAt, ...(fragment ? { fragment } : {}) } };
 }
 
-/** `data` with every link to `recipient` replaced by its SealedLink (a copy; `data` itself is not changed). */
+/**
+ * `data` with every link to `recipient` replaced by its SealedLink. `data` itself is never changed: only what holds a
+ * link is copied (a mail's data is mostly lines of text without one, and every mail that is stored passes here).
+ */
 export function sealLinks<T>(data: T, keys: LinkKeys, recipient: string): T {
   const prefix = base(keys.publicUrl);
   const to = recipient.toLowerCase();
   const walk = (v: unknown): unknown => {
     if (typeof v === 'string') return v.startsWith(prefix) ? seal(v, prefix, keys.secretKey, to) ?? v : v;
     if (Array.isArray(v)) {
-      const out: unknown[] = [];
-      for (const x of v) out.push(walk(x));
-      return out;
+      let out: unknown[] | undefined;
+      for (let i = 0; i < v.length; i++) {
+        const x = walk(v[i]);
+        if (x !== v[i]) (out ??= v.slice())[i] = x;
+      }
+      return out ?? v;
     }
     if (v && typeof v === 'object') {
-      const out: Record<string, unknown> = {};
-      for (const [k, x] of Object.entries(v)) out[k] = walk(x);
-      return out;
+      let out: Record<string, unknown> | undefined;
+      for (const [k, x] of Object.entries(v)) {
+        const y = walk(x);
+        if (y !== x) (out ??= { ...v })[k] = y;
+      }
+      return out ?? v;
     }
     return v;
   };

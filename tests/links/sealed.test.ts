@@ -32,3 +32,12 @@ describe('sealed links', () => {
     expect(reopened.caseUrl).not.toBe(link('carla@empresa.com'));
   });
 });
+
+it('copies only what holds a link: the caller\'s data is never changed', () => {
+  const lines = ['uno', 'dos'];
+  const data = { caseUrl: link('carla@empresa.com'), lines, nested: { a: 'b' } };
+  const sealed = sealLinks(data, keys, 'carla@empresa.com');
+  expect(data.caseUrl).toBe(link('carla@empresa.com'));
+  expect(sealed.lines).toBe(lines);
+  expect(sealed.nested).toBe(data.nested);
+});
