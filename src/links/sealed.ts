@@ -26,14 +26,34 @@ function isSealed(v: unknown): v is SealedLink {
   return typeof v === 'object' && v !== null && !Array.isArray(v) && typeof (v as SealedLink).$link === 'object' && (v as SealedLink).$link !== null;
 }
 
+/**
+ * Links issued lately (links.ts notes each one it hands out), by URL, with their recipient: most links a mail carries
+ * were issued a moment before, in the same transaction, and are sealed from here without computing their MAC again.
+ */
+const ISSUED_MAX = 2000;
+const issued = new Map<string, { recipient: string; number: number; generation: number; expiresAt: number }>();
+
+export function noteIssuedLink(url: string, p: { recipient: string; number: number; generation: number; expiresAt: number }): void {
+  if (issued.has(url)) return;
+  if (issued.size >= ISSUED_MAX) issued.delete(issued.keys().next().value!);
+  issued.set(url, { recipient: p.recipient.toLowerCase(), number: p.number, generation: p.generation, expiresAt: p.expiresAt });
+}
+
 /** The link `url` to `recipient` as a SealedLink, or undefined when it is not one of ours for that recipient. */
 function seal(url: string, prefix: string, secretKey: string, recipient: string): SealedLink | undefined {
   const hash = url.indexOf('#');
-  const token = url.slice(prefix.length, hash < 0 ? undefined : hash);
-  const parts = parseToken(token);
-  if (!parts) return undefined;
-  const expected = linkMac(secretKey, { number: parts.number, recipient, generation: parts.generation, expiresAt: parts.expiresAt });
-  if (!sameMac(expected, parts.mac)) return undefined;
+  const known = issued.get(hash < 0 ? url : url.slice(0, hash));
+  let parts: { number: number; generation: number; expiresAt: number } | undefined;
+  if (known) {
+    if (known.recipient !== recipient) return undefined;
+    parts = known;
+  } else {
+    const token = parseToken(url.slice(prefix.length, hash < 0 ? undefined : hash));
+    if (!token) return undefined;
+    const expected = linkMac(secretKey, { number: token.number, recipient, generation: token.generation, expiresAt: token.expiresAt });
+    if (!sameMac(expected, token.mac)) return undefined;
+    parts = token;
+  }
   const fragment = hash < 0 ? undefined : url.slice(hash + 1);
   return { $link: { number: parts.number, generation: parts.generation, expiresAt: parts.expiresAt, ...(fragment ? { fragment } : {}) } };
 }
@@ -57,9 +77,10 @@ export function sealLinks<T>(data: T, keys: LinkKeys, recipient: string): T {
     }
     if (v && typeof v === 'object') {
       let out: Record<string, unknown> | undefined;
-      for (const [k, x] of Object.entries(v)) {
-        const y = walk(x);
-        if (y !== x) (out ??= { ...v })[k] = y;
+      const o = v as Record<string, unknown>;
+      for (const k in o) {
+        const y = walk(o[k]);
+        if (y !== o[k]) (out ??= { ...o })[k] = y;
       }
       return out ?? v;
     }

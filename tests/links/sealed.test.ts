@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { openLinks, sealLinks } from '../../src/links/sealed.ts';
+import { noteIssuedLink, openLinks, sealLinks } from '../../src/links/sealed.ts';
 import { makeToken } from '../../src/links/tokens.ts';
 
 /** The outbox's sealing of links (src/links/sealed.ts), on its own: what is sealed, what is left alone. */
@@ -40,4 +40,11 @@ it('copies only what holds a link: the caller\'s data is never changed', () => {
   expect(data.caseUrl).toBe(link('carla@empresa.com'));
   expect(sealed.lines).toBe(lines);
   expect(sealed.nested).toBe(data.nested);
+});
+
+it('seals a link just issued without its MAC, and still only for its own recipient', () => {
+  const url = link('dora@empresa.com', 9);
+  noteIssuedLink(url, { recipient: 'Dora@Empresa.com', number: 9, generation: 2, expiresAt: 1_900_000_000_000 });
+  expect(sealLinks({ u: url }, keys, 'dora@empresa.com')).toEqual({ u: { $link: { number: 9, generation: 2, expiresAt: 1_900_000_000_000 } } });
+  expect(sealLinks({ u: url }, keys, 'carla@empresa.com')).toEqual({ u: url });
 });
