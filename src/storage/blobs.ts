@@ -123,7 +123,7 @@ export class BlobStore {
       for await (const chunk of input as AsyncIterable<Buffer>) {
         size += chunk.length;
         if (size > maxBytes) {
-          if (spill) this.dropSpill(spill);
+          if (spill) dropSpill(spill);
           spill = undefined;
           held.length = 0;
           for await (const rest of input as AsyncIterable<Buffer>) size += rest.length;
@@ -157,15 +157,10 @@ export class BlobStore {
       }
       return { sha256, size };
     } catch (err) {
-      if (spill) this.dropSpill(spill);
+      if (spill) dropSpill(spill);
       if (err instanceof MesaError) throw err;
       throw new MesaError('STORAGE_FAILED', (err as NodeJS.ErrnoException).code ?? String(err), { cause: err });
     }
-  }
-
-  private dropSpill(spill: { tmp: string; out: fs.WriteStream }): void {
-    spill.out.destroy();
-    fs.rmSync(spill.tmp, { force: true });
   }
 
   /** A temporary file under DATA_DIR/blobs/tmp for a large stream (renamed to its hash once it is whole). */
@@ -187,6 +182,12 @@ export class BlobStore {
   has(sha256: string): boolean {
     return fs.existsSync(this.pathFor(sha256));
   }
+}
+
+/** A large stream's temporary file, not to be kept (the stream failed, or went over its limit). */
+function dropSpill(spill: { tmp: string; out: fs.WriteStream }): void {
+  spill.out.destroy();
+  fs.rmSync(spill.tmp, { force: true });
 }
 
 /** Marks an existing blob as just used; false when it is not there (any more). */
