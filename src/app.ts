@@ -5,6 +5,7 @@ import { openDatabase } from './db/knex.ts';
 import { migrateLatest } from './db/migrate.ts';
 import { IngestService } from './inbound/ingest.ts';
 import { ParseThread } from './inbound/parse-thread.ts';
+import type { MailParser } from './inbound/parser.ts';
 import type { Logger } from './logger.ts';
 import type { LinkService } from './links/links.ts';
 import { createOutbound, type Outbound } from './outbound/index.ts';
@@ -36,7 +37,8 @@ export interface App {
   close(): Promise<void>;
 }
 
-export async function createApp(config: Config, logger: Logger, opts: { migrate?: boolean; clock?: () => number } = {}): Promise<App> {
+/** `parser`: another parser than the configured one (tests: a parse thread whose body misbehaves on purpose). */
+export async function createApp(config: Config, logger: Logger, opts: { migrate?: boolean; clock?: () => number; parser?: MailParser } = {}): Promise<App> {
   const db = openDatabase(config.database);
   if (opts.migrate !== false) await migrateLatest(db);
   const blobs = new BlobStore(path.join(config.dataDir, 'blobs'));
@@ -52,7 +54,7 @@ export async function createApp(config: Config, logger: Logger, opts: { migrate?
   cases.addNotifier(outbound.refusals);
   const lifecycle = new LifecycleService({ cases, policy, logger: logger.child({ component: 'lifecycle' }) });
   cases.addNotifier(new LifecycleMailNotifier({ config, outbox: outbound.outbox, links: outbound.links, policy }));
-  const parser = config.parseWorker ? new ParseThread({ blobs, logger: logger.child({ component: 'inbound' }) }) : undefined;
+  const parser = opts.parser ?? (config.parseWorker ? new ParseThread({ blobs, logger: logger.child({ component: 'inbound' }), maxAttachmentBytes: config.limits.maxAttachmentBytes }) : undefined);
   const ingest = new IngestService({ db, config, blobs, cases, logger, clock: opts.clock, policy, lifecycle, parser });
   return {
     config, logger, db, blobs, cases, ingest, policy, lifecycle, outbound, links: outbound.links, tokens,

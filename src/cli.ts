@@ -115,6 +115,15 @@ program
   });
 
 program
+  .command('gc')
+  .description('borra los archivos adjuntos y originales que ningún caso ni correo nombra (más viejos que BLOB_GC_GRACE_HOURS)')
+  .option('--json', 'salida JSON')
+  .action(async (opts) => {
+    const { gcCommand } = await import('./cli/gc.ts');
+    process.exitCode = await gcCommand(configFromEnvironment(), opts);
+  });
+
+program
   .command('outbox')
   .description('bandeja de salida: correo pendiente, muerto o retenido (--retry reintenta los muertos)')
   .option('--retry', 'vuelve a poner en cola el correo muerto')

@@ -40,3 +40,51 @@ function isProxyEntry(entry: string): boolean {
   if (bits === undefined) return true;
   return /^\d{1,3}$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128);
 }
+
+/**
+ * SECRET_KEY signs every magic link and Message-ID: whoever guesses it opens every case. Length alone says little
+ * ("x" 40 times is long), so a key must also look random: enough distinct characters, no repeated stretch, and an
+ * estimated entropy of at least MIN_KEY_BITS. The estimate is the smaller of the Shannon entropy of its characters
+ * and of the steps between neighbours (which also sees "abcdef…" and "0123…"), times its length: a generous
+ * upper bound for a human-chosen key, and far above the threshold for `openssl rand -hex 32` (about 220 bits).
+ */
+const MIN_KEY_LENGTH = 32;
+const MIN_DISTINCT = 10;
+const MIN_KEY_BITS = 80;
+
+export function weakKeyReason(key: string): string | undefined {
+  const chars = [...key];
+  const advice = 'genere una con: openssl rand -hex 32';
+  if (chars.length < MIN_KEY_LENGTH) return `debe tener al menos ${MIN_KEY_LENGTH} caracteres (${advice})`;
+  const distinct = new Set(chars).size;
+  if (distinct < MIN_DISTINCT) return `es demasiado predecible: solo ${distinct} caracteres distintos (${advice})`;
+  if (repeatsItself(chars)) return `es demasiado predecible: repite un mismo trozo (${advice})`;
+  const codes = chars.map((c) => c.codePointAt(0)!);
+  const steps = codes.slice(1).map((c, i) => c - codes[i]);
+  const bits = Math.min(shannon(chars) * chars.length, shannon(steps) * steps.length);
+  if (bits < MIN_KEY_BITS) return `es demasiado predecible: entropía estimada ${Math.floor(bits)} bits, se piden ${MIN_KEY_BITS} (${advice})`;
+  return undefined;
+}
+
+/** The key is some shorter piece written again and again (the last copy may be cut short). */
+function repeatsItself(chars: string[]): boolean {
+  for (let period = 1; period <= chars.length / 2; period++) {
+    let same = true;
+    for (let i = period; i < chars.length && same; i++) same = chars[i] === chars[i - period];
+    if (same) return true;
+  }
+  return false;
+}
+
+function shannon(items: ReadonlyArray<string | number>): number {
+  const counts = new Map<string | number, number>();
+  for (const x of items) counts.set(x, (counts.get(x) ?? 0) + 1);
+  let h = 0;
+  for (const c of counts.values()) h -= (c / items.length) * Math.log2(c / items.length);
+  return h;
+}
+
+export const secretKey = z.string().superRefine((key, ctx) => {
+  const why = weakKeyReason(key);
+  if (why) ctx.addIssue({ code: 'custom', message: why });
+});

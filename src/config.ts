@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { z } from 'zod';
 import { credentialFrom, credentialKeys, type MailboxCredential } from './config-credentials.ts';
-import { timezone, trustProxy } from './config-fields.ts';
+import { secretKey, timezone, trustProxy } from './config-fields.ts';
 import { MesaError } from './errors.ts';
 import { loadLifecycleSettings, type LifecycleSettings } from './policy/settings.ts';
 
@@ -58,7 +58,7 @@ const EnvSchema = z.object({
   PUBLIC_URL: z.string().url().default('http://localhost:8080'),
   HTTP_HOST: z.string().default('127.0.0.1'),
   HTTP_PORT: z.coerce.number().int().min(0).max(65535).default(8080),
-  SECRET_KEY: z.string().min(32, 'debe tener al menos 32 caracteres (openssl rand -hex 32)'),
+  SECRET_KEY: secretKey,
   TIMEZONE: timezone.default('America/Bogota'),
   LOCALE: z.enum(['es', 'en']).default('es'),
   MAX_MESSAGE_BYTES: positiveInt.default(40 * 1024 * 1024),
@@ -99,6 +99,10 @@ const EnvSchema = z.object({
   AUTO_MAIL_LIMIT_DAY: positiveInt.default(40),
   BOUNCE_SUPPRESS_DAYS: positiveInt.default(7),
   LINK_TTL_DAYS: positiveInt.default(90),
+  /** Sent mail is deleted from the outbox after this many days (src/jobs/retention.ts). */
+  OUTBOX_RETENTION_DAYS: positiveInt.default(30),
+  /** Blobs no row names are removed once older than this (src/storage/gc.ts says why the wait makes it safe). */
+  BLOB_GC_GRACE_HOURS: positiveInt.default(24),
   TRUSTED_AUTHSERV_IDS: z
     .string()
     .transform((v) => v.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean))
@@ -139,6 +143,8 @@ export type Config = Readonly<{
   timezone: string;
   locale: 'es' | 'en';
   limits: Readonly<{ maxMessageBytes: number; maxAttachmentBytes: number }>;
+  /** Blob collection (`mesa gc`, the scheduled jobs): unnamed blobs younger than this are left alone. */
+  storage: Readonly<{ blobGcGraceHours: number }>;
   /** MIME parsing on a worker thread (PARSE_WORKER). */
   parseWorker: boolean;
   reopenWindowDays: number;
@@ -157,6 +163,8 @@ export type Config = Readonly<{
     budget: Readonly<{ window: number; windowMinutes: number; day: number }>;
     bounceSuppressDays: number;
     linkTtlDays: number;
+    /** Days a sent mail stays in the outbox before the scheduled jobs delete it. */
+    retentionDays: number;
     trustedAuthservIds: readonly string[];
     businessHours?: string;
   }>;
@@ -241,6 +249,7 @@ export function loadConfig(env: Env): Config {
     timezone: e.TIMEZONE,
     locale: e.LOCALE,
     limits: { maxMessageBytes: e.MAX_MESSAGE_BYTES, maxAttachmentBytes: e.MAX_ATTACHMENT_BYTES },
+    storage: { blobGcGraceHours: e.BLOB_GC_GRACE_HOURS },
     parseWorker: e.PARSE_WORKER,
     reopenWindowDays: e.REOPEN_WINDOW_DAYS,
     web: {
@@ -259,6 +268,7 @@ export function loadConfig(env: Env): Config {
       budget: { window: e.AUTO_MAIL_LIMIT_WINDOW, windowMinutes: e.AUTO_MAIL_WINDOW_MINUTES, day: e.AUTO_MAIL_LIMIT_DAY },
       bounceSuppressDays: e.BOUNCE_SUPPRESS_DAYS,
       linkTtlDays: e.LINK_TTL_DAYS,
+      retentionDays: e.OUTBOX_RETENTION_DAYS,
       trustedAuthservIds: e.TRUSTED_AUTHSERV_IDS,
       businessHours: e.BUSINESS_HOURS,
     },

@@ -8,7 +8,7 @@ import { caseDetail, listCases } from '../services/case-view.ts';
 import { cliLogger, EXIT } from './env.ts';
 import { expandInputs } from './sources.ts';
 import { readOriginal } from '../storage/originals.ts';
-import { printCase, printCaseList, printQuarantine } from './format.ts';
+import { jsonForTerminal, oneLine, printCase, printCaseList, printQuarantine } from './format.ts';
 
 export async function withApp<T>(config: Config, fn: (app: App) => Promise<T>): Promise<T> {
   const app = await createApp(config, cliLogger(config));
@@ -39,7 +39,7 @@ export async function ingestCommand(config: Config, inputs: string[], opts: { pr
       last = await app.ingest.ingest(raw, source);
       counts[last.outcome] = (counts[last.outcome] ?? 0) + 1;
       bar?.increment();
-      if (items.length === 1 || !bar) process.stdout.write(describe(item.label, last) + '\n');
+      if (items.length === 1 || !bar) process.stdout.write(oneLine(describe(item.label, last)) + '\n');
     }
     bar?.stop();
     if (items.length > 1) process.stdout.write(`${items.length} correos: ${Object.entries(counts).map(([k, v]) => `${v} ${k}`).join(', ')}\n`);
@@ -61,7 +61,7 @@ function describe(label: string, r: IngestResult): string {
 export async function ticketsCommand(config: Config, opts: { json?: boolean; open?: boolean }): Promise<number> {
   return withApp(config, async (app) => {
     const list = await listCases(app.db, { openOnly: opts.open });
-    if (opts.json) process.stdout.write(JSON.stringify(list, null, 2) + '\n');
+    if (opts.json) process.stdout.write(jsonForTerminal(list) + '\n');
     else printCaseList(list);
     return EXIT.OK;
   });
@@ -79,7 +79,7 @@ export async function showCommand(config: Config, numberArg: string, opts: { jso
       process.stderr.write(`mesa: el caso #${number} no existe\n`);
       return EXIT.NOINPUT;
     }
-    if (opts.json) process.stdout.write(JSON.stringify(detail, null, 2) + '\n');
+    if (opts.json) process.stdout.write(jsonForTerminal(detail) + '\n');
     else printCase(detail);
     return EXIT.OK;
   });
@@ -88,7 +88,7 @@ export async function showCommand(config: Config, numberArg: string, opts: { jso
 export async function quarantineCommand(config: Config, opts: { json?: boolean; all?: boolean }): Promise<number> {
   return withApp(config, async (app) => {
     const rows = await listQuarantine(app.db, { all: opts.all });
-    if (opts.json) process.stdout.write(JSON.stringify(rows, null, 2) + '\n');
+    if (opts.json) process.stdout.write(jsonForTerminal(rows) + '\n');
     else printQuarantine(rows);
     return EXIT.OK;
   });
@@ -122,9 +122,9 @@ export async function replayCommand(config: Config, idArg: string | undefined): 
       if (r.outcome === 'accepted' || r.outcome === 'ignored') {
         const result = r.outcome === 'accepted' ? `${r.effect} #${r.ticketNumber}` : `ignorado: ${r.reason}`;
         await markReplayed(app.db, id, result, Date.now());
-        process.stdout.write(`#${id}: ${result}\n`);
+        process.stdout.write(`#${id}: ${oneLine(result)}\n`);
       } else {
-        process.stdout.write(`#${id}: sigue en cuarentena — ${r.reason}${r.detail ? `: ${r.detail}` : ''}\n`);
+        process.stdout.write(`#${id}: sigue en cuarentena — ${oneLine(`${r.reason}${r.detail ? `: ${r.detail}` : ''}`)}\n`);
         code = r.outcome === 'tempfail' ? EXIT.TEMPFAIL : EXIT.DATAERR;
       }
     }

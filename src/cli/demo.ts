@@ -2,6 +2,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import dotenv from 'dotenv';
 import { simpleParser } from 'mailparser';
 import { configFromEnvironment } from './env.ts';
 import { ingestCommand, showCommand, ticketsCommand, withApp } from './commands.ts';
@@ -15,8 +16,9 @@ const SAMPLES = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../d
 export async function demoCommand(opts: { serve?: boolean } = {}): Promise<number> {
   process.env.LOG_LEVEL ??= 'warn';
   const wroteEnv = writeDemoEnv();
-  const config = demoConfig();
+  const { config, keyFile } = demoConfig();
   if (wroteEnv) process.stdout.write('Se creó .env con valores de demostración (edítelo para su buzón real; ver .env.example).\n');
+  if (keyFile) process.stdout.write(`Su .env no define SECRET_KEY: la demo usa una clave aleatoria propia, guardada en ${keyFile}. Para "mesa start", defina SECRET_KEY en .env (openssl rand -hex 32).\n`);
 
   const files = fs.readdirSync(SAMPLES).filter((f) => f.endsWith('.eml')).sort().map((f) => path.join(SAMPLES, f));
   process.stdout.write(`Mesa demo: ${files.length} correos de ejemplo → ${config.database.url}\n\n`);
@@ -51,7 +53,7 @@ function writeDemoEnv(): boolean {
   if (fs.existsSync(file)) return false;
   const lines = [
     '# Valores de demostración escritos por `mesa demo`. Vea .env.example para conectar un buzón real.',
-    ...Object.entries(DEMO_VALUES).filter(([k]) => k !== 'SECRET_KEY').map(([k, v]) => `${k}="${v}"`),
+    ...Object.entries(DEMO_VALUES).map(([k, v]) => `${k}="${v}"`),
     `SECRET_KEY=${crypto.randomBytes(32).toString('hex')}`,
     '',
   ];
@@ -63,17 +65,35 @@ function writeDemoEnv(): boolean {
   }
 }
 
+/** No SECRET_KEY here: a key printed in the sources would sign the links of every installation that fell back on it. */
 const DEMO_VALUES = {
   SUPPORT_ADDRESS: 'soporte@mesa-demo.example',
   SUPPORT_NAME: 'Soporte Demo',
   FALLBACK_ADDRESS: 'no-puedo-entrar@mesa-demo.example',
   CONSULTANTS: 'ana.consultora@mesa-demo.example',
-  SECRET_KEY: 'demo-secret-key-only-for-mesa-demo-0123456789',
 };
 
-/** Demo values for whatever .env does not set (the real environment and .env still win). */
-function demoConfig() {
-  return configFromEnvironment(DEMO_VALUES);
+/**
+ * Demo values for whatever .env does not set (the real environment and .env still win). An existing .env without
+ * SECRET_KEY gets a random key of the demo's own, kept in its data folder (DATA_DIR/demo-secret-key) so that the
+ * links of one demo still open on the next; it is never used outside the demo.
+ */
+function demoConfig(): { config: ReturnType<typeof configFromEnvironment>; keyFile?: string } {
+  dotenv.config({ quiet: true } as dotenv.DotenvConfigOptions);
+  if (process.env.SECRET_KEY) return { config: configFromEnvironment(DEMO_VALUES) };
+  const keyFile = path.resolve(process.env.DATA_DIR || './data', 'demo-secret-key');
+  return { config: configFromEnvironment({ ...DEMO_VALUES, SECRET_KEY: demoKey(keyFile) }), keyFile };
+}
+
+function demoKey(file: string): string {
+  try {
+    return fs.readFileSync(file, 'utf8').trim();
+  } catch {
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    const key = crypto.randomBytes(32).toString('hex');
+    fs.writeFileSync(file, `${key}\n`, { mode: 0o600 });
+    return key;
+  }
 }
 
 /** The confirmation mail of case #1 among the written .eml files, and the status-page link in it. */

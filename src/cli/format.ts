@@ -1,7 +1,45 @@
 import type { QuarantineRow } from '../db/repos/quarantine.ts';
 import type { CaseDetail, CaseSummary } from '../services/case-view.ts';
 
-/** Human-readable terminal output (Spanish). `--json` bypasses all of this. */
+/** Human-readable terminal output (Spanish). `--json` goes through jsonForTerminal(). */
+
+/**
+ * What mail says reaches an administrator's terminal: a subject, a name, a body, a file name, all written by anyone.
+ * A terminal obeys control characters in what it prints: ESC starts a sequence (ESC[2J clears the screen, OSC 52
+ * writes the clipboard, others retitle the window or make a link), a bare CR returns to the start of the line and
+ * lets a mail overwrite what was printed (a fake line), and the bidirectional overrides and isolates of Unicode
+ * reorder the text that is shown (a file name "gpj.exe" that reads "exe.jpg"). So every C0 control but the line
+ * break (and the tab, as a space), DEL, every C1 control (8-bit CSI and OSC among them) and the bidi controls are
+ * shown as visible escapes (`\x1b`, `\u202e`) instead of being sent to the terminal. A one-line field (a subject,
+ * an address, a reason) also shows its line breaks as `\n`: a value never starts a line of its own.
+ */
+const UNSAFE = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+const UNSAFE_OR_BREAK = /[\u0000-\u0008\u000a-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+const NAMED: Record<string, string> = { '\n': '\\n', '\r': '\\r' };
+
+function visible(c: string): string {
+  const code = c.charCodeAt(0);
+  return NAMED[c] ?? (code <= 0xff ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`);
+}
+
+/** Text for one line of the terminal. */
+export function oneLine(text: string | null | undefined): string {
+  return String(text ?? '').replace(/\t/g, ' ').replace(UNSAFE_OR_BREAK, visible);
+}
+
+/** Text of several lines (a message's body): its line breaks kept, CRLF read as one. */
+export function manyLines(text: string | null | undefined): string {
+  return String(text ?? '').replace(/\r\n/g, '\n').replace(/\t/g, '    ').replace(UNSAFE, visible);
+}
+
+/**
+ * JSON for the terminal: JSON.stringify already writes C0 controls as \u escapes inside strings; the C1 controls and
+ * the bidi controls it leaves raw are escaped the same way (still the same JSON for a program that reads it).
+ */
+const UNSAFE_IN_JSON = /[\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+export function jsonForTerminal(value: unknown): string {
+  return JSON.stringify(value, null, 2).replace(UNSAFE_IN_JSON, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
 
 const when = (iso: string | null) => (iso ? iso.replace('T', ' ').slice(0, 16) : '—');
 
@@ -12,22 +50,22 @@ export function printCaseList(list: CaseSummary[]): void {
   }
   process.stdout.write(`${'Caso'.padEnd(7)} ${'Prioridad'.padEnd(9)} ${'Etapa'.padEnd(10)} ${'Creado'.padEnd(16)} ${'Solicitante'.padEnd(28)} Asunto\n`);
   for (const c of list) {
-    process.stdout.write(`#${String(c.number).padEnd(6)} ${c.priority.padEnd(9)} ${c.stage.padEnd(10)} ${when(c.createdAt).padEnd(16)} ${c.requester.slice(0, 28).padEnd(28)} ${c.subject.slice(0, 60)}\n`);
+    process.stdout.write(`#${String(c.number).padEnd(6)} ${c.priority.padEnd(9)} ${c.stage.padEnd(10)} ${when(c.createdAt).padEnd(16)} ${oneLine(c.requester).slice(0, 28).padEnd(28)} ${oneLine(c.subject).slice(0, 60)}\n`);
   }
 }
 
 export function printCase(c: CaseDetail): void {
   const out: string[] = [];
-  out.push(`[Caso #${c.number}] ${c.subject}`);
-  out.push(`  Etapa: ${c.stage} · espera a: ${c.waitingOn} · prioridad: ${c.priority}${c.category ? ` · categoría: ${c.category}` : ''}`);
-  out.push(`  Solicitante: ${c.requesterName ? `${c.requesterName} <${c.requester}>` : c.requester} · organización: ${c.organization}`);
-  out.push(`  Creado: ${when(c.createdAt)}${c.assignee ? ` · asignado a ${c.assignee}` : ''}${c.relatedNumber ? ` · relacionado con #${c.relatedNumber} (${c.relatedReason})` : ''}`);
+  out.push(`[Caso #${c.number}] ${oneLine(c.subject)}`);
+  out.push(`  Etapa: ${c.stage} · espera a: ${c.waitingOn} · prioridad: ${c.priority}${c.category ? ` · categoría: ${oneLine(c.category)}` : ''}`);
+  out.push(`  Solicitante: ${c.requesterName ? `${oneLine(c.requesterName)} <${oneLine(c.requester)}>` : oneLine(c.requester)} · organización: ${oneLine(c.organization)}`);
+  out.push(`  Creado: ${when(c.createdAt)}${c.assignee ? ` · asignado a ${oneLine(c.assignee)}` : ''}${c.relatedNumber ? ` · relacionado con #${c.relatedNumber} (${oneLine(c.relatedReason)})` : ''}`);
   for (const m of c.messages) {
     const who = m.role === 'customer' ? 'Cliente' : m.role === 'consultant' ? 'Consultor' : 'Sistema';
     out.push('');
-    out.push(`--- ${who} ${m.from ?? ''} · ${when(m.createdAt)}${m.internal ? ' · interno' : ''}${m.readAt ? ` · leído ${when(m.readAt)}` : ''}`);
-    out.push(m.bodyText.split('\n').map((l) => `  ${l}`).join('\n'));
-    for (const a of m.attachments) out.push(`  📎 ${a.filename} (${a.contentType}, ${a.size} bytes)`);
+    out.push(`--- ${who} ${oneLine(m.from)} · ${when(m.createdAt)}${m.internal ? ' · interno' : ''}${m.readAt ? ` · leído ${when(m.readAt)}` : ''}`);
+    out.push(manyLines(m.bodyText).split('\n').map((l) => `  ${l}`).join('\n'));
+    for (const a of m.attachments) out.push(`  📎 ${oneLine(a.filename)} (${oneLine(a.contentType)}, ${a.size} bytes)`);
   }
   process.stdout.write(out.join('\n') + '\n');
 }
@@ -38,6 +76,6 @@ export function printQuarantine(rows: QuarantineRow[]): void {
     return;
   }
   for (const q of rows) {
-    process.stdout.write(`#${q.id} ${new Date(q.createdAt).toISOString().slice(0, 16)} ${q.reason} ${q.state} de ${q.fromAddress ?? '?'} «${(q.subject ?? '').slice(0, 50)}» — ${q.detail ?? ''}\n`);
+    process.stdout.write(`#${q.id} ${new Date(q.createdAt).toISOString().slice(0, 16)} ${q.reason} ${q.state} de ${oneLine(q.fromAddress ?? '?')} «${oneLine(q.subject).slice(0, 50)}» — ${oneLine(q.detail)}\n`);
   }
 }

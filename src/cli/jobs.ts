@@ -2,6 +2,7 @@ import type { Config } from '../config.ts';
 import { runJobs, type JobReport } from '../jobs/run.ts';
 import { withApp } from './commands.ts';
 import { EXIT } from './env.ts';
+import { jsonForTerminal, oneLine } from './format.ts';
 
 /**
  * `mesa jobs [--now ISO-8601]`: the clock-driven work, once, as of the given time (default: now). For cron and
@@ -15,8 +16,8 @@ export async function jobsCommand(config: Config, opts: { now?: string; json?: b
     return EXIT.USAGE;
   }
   return withApp(config, async (app) => {
-    const report = await runJobs({ db: app.db, config: app.config, cases: app.cases, policy: app.policy, logger: app.logger }, now);
-    process.stdout.write(opts.json ? `${JSON.stringify(report, null, 2)}\n` : describe(report, app.policy.calendar.timezone));
+    const report = await runJobs({ db: app.db, config: app.config, cases: app.cases, policy: app.policy, logger: app.logger, blobs: app.blobs }, now);
+    process.stdout.write(opts.json ? `${jsonForTerminal(report)}\n` : describe(report, app.policy.calendar.timezone));
     return report.errors.length ? EXIT.SOFTWARE : EXIT.OK;
   });
 }
@@ -38,7 +39,9 @@ function describe(r: JobReport, timezone: string): string {
     `  Semáforo SLA cambiado:       ${r.lights.length ? r.lights.map((l) => `#${l.number} ${l.from ?? '—'}→${l.to}`).join(', ') : '—'}`,
     `  Solicitudes retenidas abiertas: ${r.released.length ? r.released.map((x) => `#${x.number} (retenida ${x.held})`).join(', ') : '—'}`,
     `  Resúmenes enviados:          ${r.digests.length ? r.digests.join(', ') : '—'}`,
-    ...(r.errors.length ? [`  Errores: ${r.errors.map((e) => `${e.job}${e.number ? ` #${e.number}` : ''}: ${e.error}`).join('; ')}`] : []),
+    `  Correos enviados borrados de la bandeja (retención): ${r.purgedMail}`,
+    `  Archivos sin uso borrados (blobs): ${r.removedBlobs}`,
+    ...(r.errors.length ? [`  Errores: ${r.errors.map((e) => `${e.job}${e.number ? ` #${e.number}` : ''}: ${oneLine(e.error)}`).join('; ')}`] : []),
     '',
   ].join('\n');
 }
@@ -57,7 +60,7 @@ export async function heldCommand(config: Config, opts: { json?: boolean; all?: 
       });
     }
     if (opts.json) {
-      process.stdout.write(`${JSON.stringify(view, null, 2)}\n`);
+      process.stdout.write(`${jsonForTerminal(view)}\n`);
       return EXIT.OK;
     }
     if (!view.length) {
@@ -66,7 +69,7 @@ export async function heldCommand(config: Config, opts: { json?: boolean; all?: 
     }
     const reason = { over_limit: 'límite de casos abiertos', not_entitled: 'organización no habilitada' } as const;
     for (const h of view) {
-      process.stdout.write(`${String(h.id).padStart(5)}  ${h.createdAt.slice(0, 16).replace('T', ' ')}  ${h.state.padEnd(9)} ${reason[h.reason]}  ${h.requester}  «${h.subject}»${h.caseNumber ? `  → caso #${h.caseNumber}` : ''}\n`);
+      process.stdout.write(`${String(h.id).padStart(5)}  ${h.createdAt.slice(0, 16).replace('T', ' ')}  ${h.state.padEnd(9)} ${reason[h.reason]}  ${oneLine(h.requester)}  «${oneLine(h.subject)}»${h.caseNumber ? `  → caso #${h.caseNumber}` : ''}\n`);
     }
     return EXIT.OK;
   });

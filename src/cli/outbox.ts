@@ -2,6 +2,7 @@ import { createApp } from '../app.ts';
 import type { Config } from '../config.ts';
 import { countByState, listOutbox, retryDead } from '../db/repos/outbox.ts';
 import { cliLogger, EXIT } from './env.ts';
+import { jsonForTerminal, oneLine } from './format.ts';
 
 /**
  * `mesa outbox`: the outbound queue by state, and the mail that is not sent (pending, dead, held) with why.
@@ -22,7 +23,7 @@ export async function outboxCommand(config: Config, opts: { retry?: boolean; jso
       error: r.lastError ?? null, heldReason: r.heldReason ?? null, createdAt: new Date(r.createdAt).toISOString(),
     }));
     if (opts.json) {
-      out.write(`${JSON.stringify({ counts, retried, sent, transport: app.outbound.dispatcher.transport.kind, unsent: list }, null, 2)}\n`);
+      out.write(`${jsonForTerminal({ counts, retried, sent, transport: app.outbound.dispatcher.transport.kind, unsent: list })}\n`);
       return EXIT.OK;
     }
     const states = ['pending', 'sending', 'sent', 'dead', 'held'].map((s) => `${s}: ${counts[s] ?? 0}`).join('  ');
@@ -30,8 +31,8 @@ export async function outboxCommand(config: Config, opts: { retry?: boolean; jso
     if (opts.retry) out.write(`Reintentando ${retried} correo(s) muertos.\n`);
     if (opts.send) out.write(`Procesados ${sent} correo(s).\n`);
     for (const r of list) {
-      const why = r.state === 'held' ? `retenido: ${r.heldReason}` : r.error ? `error: ${r.error.split('\n')[0].slice(0, 120)}` : '';
-      out.write(`#${r.id}  ${r.state.padEnd(7)} ${r.kind.padEnd(22)} ${r.to.padEnd(30)} intentos ${r.attempts}  ${r.subject.slice(0, 50)}${why ? `\n        ${why}` : ''}\n`);
+      const why = r.state === 'held' ? `retenido: ${oneLine(r.heldReason)}` : r.error ? `error: ${oneLine(r.error.split('\n')[0]).slice(0, 120)}` : '';
+      out.write(`#${r.id}  ${r.state.padEnd(7)} ${r.kind.padEnd(22)} ${oneLine(r.to).padEnd(30)} intentos ${r.attempts}  ${oneLine(r.subject).slice(0, 50)}${why ? `\n        ${why}` : ''}\n`);
     }
     if (!list.length) out.write('No hay correo pendiente, muerto ni retenido.\n');
     return EXIT.OK;

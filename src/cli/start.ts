@@ -45,7 +45,7 @@ export const services: ServiceFactory[] = [
   },
   // The clock-driven lifecycle work (auto-close, SLA lights, held requests, digests) every JOBS_INTERVAL_SECONDS.
   (app) => {
-    const scheduler = new Scheduler({ db: app.db, config: app.config, cases: app.cases, policy: app.policy, logger: app.logger });
+    const scheduler = new Scheduler({ db: app.db, config: app.config, cases: app.cases, policy: app.policy, logger: app.logger, blobs: app.blobs });
     scheduler.start();
     return { name: 'jobs', stop: () => scheduler.stop() };
   },

@@ -18,7 +18,7 @@ import type { Policy } from '../policy/policy.ts';
 import type { LifecycleService } from '../services/lifecycle.ts';
 import type { Ticket, TicketView } from '../tickets/types.ts';
 import type { OpenCaseInput } from '../services/cases.ts';
-import { InThreadParser, type MailParser } from './parse-thread.ts';
+import { InThreadParser, rawOfFailure, type MailParser } from './parser.ts';
 import { savepoint, transactionView } from '../db/sql.ts';
 import { isPostgres, syncCommitted } from '../db/knex.ts';
 import { keepOriginals, type Original } from '../storage/originals.ts';
@@ -107,7 +107,7 @@ export class IngestService {
   constructor(private readonly deps: IngestDeps) {
     this.log = deps.logger.child({ component: 'inbound' });
     this.now = deps.clock ?? Date.now;
-    this.parser = deps.parser ?? new InThreadParser(deps.blobs);
+    this.parser = deps.parser ?? new InThreadParser(deps.blobs, { maxAttachmentBytes: deps.config.limits.maxAttachmentBytes });
   }
 
   /** Loads the parser and the filters ahead of the first mail (`mesa start` calls it once it is listening). */
@@ -253,11 +253,13 @@ export class IngestService {
     }
     try {
       const mail = await (parsed ?? this.parser.parse(raw, known));
-      return { ...base, rawSha: mail.rawSha256, kind: 'parsed', mail };
+      // The parse thread may have taken a large mail's bytes over: they are the mail's `raw` now.
+      return { ...base, raw: mail.raw, rawSha: mail.rawSha256, kind: 'parsed', mail };
     } catch (err) {
       if (!isMesaError(err) || err.retryable) throw err;
-      const head = await headerSummary(raw, this.work.simpleParser);
-      return { ...base, rawSha: known ?? BlobStore.sha256(raw), kind: 'quarantine', hash: this.work.contentHash(raw), reason: REASON_BY_CODE[err.code] ?? 'unparseable', detail: err.detail ?? err.message, head };
+      const bytes = rawOfFailure(err) ?? raw;
+      const head = await headerSummary(bytes, this.work.simpleParser);
+      return { ...base, raw: bytes, rawSha: known ?? BlobStore.sha256(bytes), kind: 'quarantine', hash: this.work.contentHash(bytes), reason: REASON_BY_CODE[err.code] ?? 'unparseable', detail: err.detail ?? err.message, head };
     }
   }
 

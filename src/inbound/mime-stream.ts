@@ -17,8 +17,9 @@ export type ParsedMime = Omit<ParsedMail, 'attachments'> & { attachments: Stream
 
 const IN_MEMORY = new Set(['message/rfc822', 'text/rfc822-headers', 'message/delivery-status', 'message/global', 'message/global-headers']);
 
-/** `input`: a stream, or the whole source as one Buffer (written at once: for a small source). */
-export function parseMime(input: Readable | Buffer, options: ConstructorParameters<typeof MailParser>[0], store?: BlobStore): Promise<ParsedMime> {
+/** `input`: a stream, or the whole source as one Buffer (written at once: for a small source). An attachment over
+ * `maxAttachmentBytes` is refused (kept only in the raw source): no blob is written for it, `sha256` stays undefined. */
+export function parseMime(input: Readable | Buffer, options: ConstructorParameters<typeof MailParser>[0], store?: BlobStore, maxAttachmentBytes = Infinity): Promise<ParsedMime> {
   return new Promise((resolve, reject) => {
     // MailParser may emit a non-fatal 'error' and still reach 'end': settle once, the first error or the result.
     let settled = false;
@@ -61,7 +62,7 @@ export function parseMime(input: Readable | Buffer, options: ConstructorParamete
         else reader();
       };
       if (store && !IN_MEMORY.has(String(attachment.contentType).toLowerCase())) {
-        store.putStream(attachment.content).then(({ sha256, size }) => {
+        store.putStreamUpTo(attachment.content, maxAttachmentBytes).then(({ sha256, size }) => {
           Object.assign(attachment, { content: undefined, sha256, size });
           done();
         }, done);

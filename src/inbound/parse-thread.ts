@@ -4,56 +4,34 @@ import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { bundleDir } from '../bundled.ts';
-import { MesaError, type ErrorCode } from '../errors.ts';
+import { MesaError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 import type { BlobStore } from '../storage/blobs.ts';
 import type { InboundMail } from './mail.ts';
+import { InThreadParser, withRaw, type MailParser, PARSE_TIMEOUT_MS, type ParseReply, type ParseRequest } from './parser.ts';
 
-/** How ingest turns raw bytes into an InboundMail: on this thread, or on the parse thread below. */
-export interface MailParser {
-  /** `rawSha256`: the caller's hash of `raw` if it has one; otherwise the parse works it out (on the parse thread). */
-  parse(raw: Buffer, rawSha256?: string): Promise<InboundMail>;
-  /** Gets ready ahead of the first mail (`mesa start` calls it once it is listening). */
-  warm(): Promise<void>;
-  close(): Promise<void>;
-}
-
-/** mailparser has no time limit of its own (see parse.ts); 30 s is far beyond any real mail. */
-export const PARSE_TIMEOUT_MS = 30_000;
+export { InThreadParser, PARSE_TIMEOUT_MS, rawOfFailure, type MailParser, type ParseReply, type ParseRequest } from './parser.ts';
 
 /**
- * Mails larger than this are parsed on the main thread. Sending one to the thread copies it (a structured clone is
- * serialised, then copied again into the thread's heap): with a 25 MB attachment, `mesa start` peaked at 280 MB
- * instead of 211 MB (`npm run bench`, memory). Such mails are rare and few per batch, so the parse thread keeps the
- * throughput of ordinary mail, and memory stays that of one copy.
+ * Mails larger than this are handed to the thread by transfer instead of by copy: a copy is a structured clone,
+ * serialised and copied again into the thread's heap, three copies of a mail of tens of MB at once; a transfer moves
+ * the bytes and the thread gives them back with its answer. Such a mail goes alone: only once every mail before it is answered, so that it is the one being
+ * parsed if the thread dies, and its bytes are then found in the spill file the thread wrote on receiving them.
  */
 export const SEND_TO_THREAD_MAX_BYTES = 4 * 1024 * 1024;
 
-/** Parses on the calling thread, one mail at a time (as the parse thread does: a batch never parses 50 at once). */
-export class InThreadParser implements MailParser {
-  private chain: Promise<unknown> = Promise.resolve();
-
-  constructor(private readonly blobs: BlobStore, private readonly timeoutMs = PARSE_TIMEOUT_MS) {}
-
-  parse(raw: Buffer, rawSha256?: string): Promise<InboundMail> {
-    const run = this.chain.then(async () => (await import('./parse.ts')).parseMail(raw, { timeoutMs: this.timeoutMs }, rawSha256, this.blobs));
-    this.chain = run.catch(() => undefined);
-    return run;
-  }
-
-  async warm(): Promise<void> {
-    await import('./parse.ts');
-  }
-
-  async close(): Promise<void> {}
+interface Pending {
+  req: ParseRequest;
+  /** The caller's bytes (taken over, i.e. detached, once a large mail is posted). */
+  raw: Buffer;
+  /** Its length (a transferred buffer's own reads 0). */
+  size: number;
+  /** A large mail: sent by transfer, alone (see SEND_TO_THREAD_MAX_BYTES). */
+  large: boolean;
+  posted: boolean;
+  resolve: (m: InboundMail) => void;
+  reject: (e: unknown) => void;
 }
-
-export interface ParseRequest { id: number; raw: Uint8Array; rawSha256?: string; timeoutMs: number }
-export type ParseReply =
-  | { id: number; mail: Omit<InboundMail, 'raw'>; error?: undefined }
-  | { id: number; error: { code?: ErrorCode; detail?: string }; mail?: undefined };
-
-interface Pending { req: ParseRequest; raw: Buffer; resolve: (m: InboundMail) => void; reject: (e: unknown) => void }
 
 /**
  * MIME parsing on a worker thread, the second core of the small machines Mesa runs on: while it parses the next
@@ -62,9 +40,9 @@ interface Pending { req: ParseRequest; raw: Buffer; resolve: (m: InboundMail) =>
  * it, costs that one mail (quarantined as `parse_timeout` / `unparseable`); the thread is started again for the
  * mails queued behind it, and the main thread, /healthz and the other mailboxes never stop.
  *
- * Requests go in order to one thread, which answers them in order; a mail above SEND_TO_THREAD_MAX_BYTES is parsed
- * on the main thread instead (memory). If the thread cannot start at all (a broken install), parsing falls back to
- * the main thread, with a warning: slower, never stuck.
+ * Requests go in order to one thread, which answers them in order; a mail above SEND_TO_THREAD_MAX_BYTES is
+ * transferred (see there), so that a slow parse of a large mail never stalls the main thread either. If the thread
+ * cannot start at all (a broken install), parsing falls back to the main thread, with a warning: slower, never stuck.
  */
 export class ParseThread implements MailParser {
   private worker?: Worker;
@@ -79,15 +57,21 @@ export class ParseThread implements MailParser {
   private settleStarted?: () => void;
   /** The current thread was stopped by us (the deadline, close()): why, for the mail it was parsing. */
   private stopping?: 'timeout' | 'close';
-  /** Parsing on this thread: large mails (SEND_TO_THREAD_MAX_BYTES), and every mail once the thread could not
-   * start (`threadless`). */
+  /** Parsing on this thread, once the thread could not start (`threadless`). */
   private readonly local: InThreadParser;
   private threadless = false;
   private closed = false;
+  /** Mails the thread answered (parsed or refused). */
+  answered = 0;
 
   /** `workerUrl`: another body for the thread (tests: one that crashes or hangs on purpose). */
-  constructor(private readonly opts: { blobs: BlobStore; logger: Logger; timeoutMs?: number; workerUrl?: URL }) {
-    this.local = new InThreadParser(opts.blobs, opts.timeoutMs);
+  constructor(private readonly opts: { blobs: BlobStore; logger: Logger; timeoutMs?: number; maxAttachmentBytes?: number; workerUrl?: URL }) {
+    this.local = new InThreadParser(opts.blobs, { timeoutMs: opts.timeoutMs, maxAttachmentBytes: opts.maxAttachmentBytes });
+  }
+
+  /** Mails parsed on the calling thread instead (the thread could not start). */
+  get parsedHere(): number {
+    return this.local.parsed;
   }
 
   /** The running thread's id (undefined when none runs, or when parsing fell back to this thread). */
@@ -97,17 +81,40 @@ export class ParseThread implements MailParser {
 
   parse(raw: Buffer, rawSha256?: string): Promise<InboundMail> {
     if (this.closed) return Promise.reject(new MesaError('PARSER_UNAVAILABLE', 'Mesa se está deteniendo'));
-    const worker = raw.length <= SEND_TO_THREAD_MAX_BYTES ? this.thread() : undefined;
-    if (!worker) return this.local.parse(raw, rawSha256);
+    if (!this.thread()) return this.local.parse(raw, rawSha256);
     return new Promise((resolve, reject) => {
-      const item: Pending = { req: { id: this.nextId++, raw, rawSha256, timeoutMs: this.timeoutMs }, raw, resolve, reject };
-      this.pending.push(item);
-      worker.postMessage(item.req);
-      if (this.pending.length === 1) {
-        worker.ref();
-        if (this.ready) this.armDeadline();
-      }
+      const req = { id: this.nextId++, raw, rawSha256, timeoutMs: this.timeoutMs, maxAttachmentBytes: this.opts.maxAttachmentBytes };
+      this.pending.push({ req, raw, size: raw.length, large: raw.length > SEND_TO_THREAD_MAX_BYTES, posted: false, resolve, reject });
+      this.pump();
     });
+  }
+
+  /**
+   * Posts the pending mails not posted yet, in order, up to a large one that cannot go yet: it goes by transfer
+   * only when it is the first pending mail and the thread is ready (SEND_TO_THREAD_MAX_BYTES), and nothing after it
+   * goes before it (the thread answers in order).
+   */
+  private pump(): void {
+    const worker = this.worker;
+    if (!worker) return;
+    for (const [i, p] of this.pending.entries()) {
+      if (p.posted) continue;
+      if (p.large && (i > 0 || !this.ready)) break;
+      if (p.large) {
+        // The caller's own bytes when they are a whole ArrayBuffer; a view into a larger one (which holds other
+        // data) is copied once into one of its own.
+        const own = p.raw.byteOffset === 0 && p.raw.byteLength === p.raw.buffer.byteLength && p.raw.buffer instanceof ArrayBuffer ? p.raw : Buffer.from(p.raw);
+        p.req = { ...p.req, raw: own, spill: path.join(this.opts.blobs.root, 'tmp', `parse-${process.pid}-${p.req.id}.eml`) };
+        worker.postMessage(p.req, [own.buffer as ArrayBuffer]);
+      } else {
+        worker.postMessage(p.req);
+      }
+      p.posted = true;
+    }
+    if (this.pending.length) {
+      worker.ref();
+      if (this.ready && !this.deadline) this.armDeadline();
+    }
   }
 
   /** Starts the thread; resolves once it is ready, or once parsing fell back to this thread. */
@@ -150,6 +157,7 @@ export class ParseThread implements MailParser {
       this.settleStarted?.();
       // The time limit is for parsing: the clock starts once the thread is there (under tsx it takes ~0.6 s).
       if (this.pending.length) this.armDeadline();
+      this.pump();
     });
     worker.on('error', (err) => {
       if (worker !== this.worker) return;
@@ -168,25 +176,34 @@ export class ParseThread implements MailParser {
     const item = this.pending[0];
     if (!item || item.req.id !== reply.id) return;
     this.pending.shift();
-    clearTimeout(this.deadline);
+    this.answered++;
+    this.clearDeadline();
     if (this.pending.length) this.armDeadline();
     else this.worker?.unref();
+    // Buffers come back as plain Uint8Arrays; a transferred mail's bytes come back with the answer.
+    const raw = reply.raw ? Buffer.from(reply.raw.buffer, reply.raw.byteOffset, reply.raw.byteLength) : item.raw;
+    if (item.req.spill) fs.rmSync(item.req.spill, { force: true });
     if (reply.mail) {
       const mail = reply.mail as InboundMail;
-      mail.raw = item.raw;
-      // Buffers come back as plain Uint8Arrays.
+      mail.raw = raw;
       for (const a of mail.attachments) if (a.content) a.content = Buffer.from(a.content.buffer, a.content.byteOffset, a.content.byteLength);
       item.resolve(mail);
     } else {
       const { code, detail } = reply.error;
-      item.reject(code ? new MesaError(code, detail) : new Error(detail));
+      item.reject(withRaw(code ? new MesaError(code, detail) : new Error(detail), raw));
     }
+    this.pump();
+  }
+
+  private clearDeadline(): void {
+    clearTimeout(this.deadline);
+    this.deadline = undefined;
   }
 
   /** The thread parsing the first pending mail gets the time limit, plus a margin for its own timer to fire first
    * (that one only fires if the parse yields; a parse stuck in a loop never does). */
   private armDeadline(): void {
-    clearTimeout(this.deadline);
+    this.clearDeadline();
     this.deadline = setTimeout(() => {
       this.stopping = 'timeout';
       void this.worker?.terminate();
@@ -199,27 +216,34 @@ export class ParseThread implements MailParser {
     if (worker !== this.worker) return;
     this.worker = undefined;
     this.settleStarted?.();
-    clearTimeout(this.deadline);
+    this.clearDeadline();
     const [current, ...rest] = this.pending;
     this.pending = [];
     if (this.stopping === 'close') {
+      // Nothing recorded, so a tempfail: the mail is offered again (its bytes, if transferred, went with the thread).
       for (const p of [current, ...rest]) p?.reject(new MesaError('PARSER_UNAVAILABLE', 'Mesa se está deteniendo'));
       return;
     }
     if (current) {
-      const reason = this.stopping === 'timeout'
+      let reason = this.stopping === 'timeout'
         ? new MesaError('MAIL_PARSE_TIMEOUT', `${this.timeoutMs} ms; se detuvo el hilo de análisis`)
         : new MesaError('MAIL_UNPARSEABLE', `el hilo de análisis terminó (código ${code}) con este mensaje`);
       this.opts.logger.warn({ code, reason: reason.code }, 'el hilo de análisis se detuvo; se inicia otro para los mensajes siguientes');
+      if (current.req.spill) {
+        // A transferred mail died with the thread: its bytes are in the spill file, written before the parse began.
+        // Without it (the thread died on receiving it), nothing is recorded and the mail is offered again.
+        const kept = fs.existsSync(current.req.spill) ? fs.readFileSync(current.req.spill) : undefined;
+        fs.rmSync(current.req.spill, { force: true });
+        reason = kept?.length === current.size ? withRaw(reason, kept) : new MesaError('PARSER_UNAVAILABLE', 'el hilo de análisis terminó al recibir el mensaje');
+      }
       current.reject(reason);
     }
     if (!rest.length) return;
+    // Only small mails can have been posted behind the current one (they were copied): post them all again.
+    for (const p of rest) p.posted = false;
     this.pending.push(...rest);
     // If a new thread cannot even be created, giveUp() hands the pending mails to this thread.
-    const next = this.thread();
-    if (!next) return;
-    for (const p of rest) next.postMessage(p.req);
-    next.ref();
+    if (this.thread()) this.pump();
   }
 
   /** The thread could not start: parse here from now on, including what was already sent to it. */
@@ -227,7 +251,7 @@ export class ParseThread implements MailParser {
     if (worker !== this.worker) return;
     this.opts.logger.warn({ err }, 'no se pudo iniciar el hilo de análisis; se analiza en el hilo principal');
     this.worker = undefined;
-    clearTimeout(this.deadline);
+    this.clearDeadline();
     void worker?.terminate();
     this.threadless = true;
     this.settleStarted?.();

@@ -10,6 +10,8 @@ import { parseMime, type ParsedMime } from './mime-stream.ts';
 
 export interface ParseLimits {
   timeoutMs?: number;
+  /** MAX_ATTACHMENT_BYTES: a larger attachment is not stored apart (see mime-stream.ts). */
+  maxAttachmentBytes?: number;
 }
 
 /**
@@ -25,10 +27,10 @@ export async function parseMail(raw: Buffer, limits: ParseLimits = {}, rawSha256
   const timeoutMs = limits.timeoutMs ?? 30_000;
   const input = normalizeLineEnds(raw);
   try {
-    parsed = await withTimeout(parser(input, false, store), timeoutMs);
+    parsed = await withTimeout(parser(input, false, store, limits.maxAttachmentBytes), timeoutMs);
     // A lying charset label (see charset.ts): parse again with the labels checked against the bytes.
     if (looksMisdecoded(`${parsed.text ?? ''}${typeof parsed.html === 'string' ? parsed.html : ''}`)) {
-      parsed = await withTimeout(parser(relabelForSniffing(input), true, store), timeoutMs);
+      parsed = await withTimeout(parser(relabelForSniffing(input), true, store, limits.maxAttachmentBytes), timeoutMs);
     }
   } catch (err) {
     if (err instanceof MesaError) throw err;
@@ -98,8 +100,8 @@ export async function parseMail(raw: Buffer, limits: ParseLimits = {}, rawSha256
 // mailparser splits it into lines with no backpressure and every decoded piece of a large attachment is queued at
 // once (peak RSS +196 MB for a 25 MB attachment; +63 MB streamed).
 // A source of one slice or less is written whole, as simpleParser does: the same bytes without a stream around them.
-const parser = (input: Buffer, sniff: boolean, store?: BlobStore) =>
-  parseMime(input.length <= SLICE ? input : Readable.from(slices(input), { objectMode: false }), { skipImageLinks: true, skipTextToHtml: true, skipHtmlToText: true, maxHtmlLengthToParse: 5 * 1024 * 1024, ...(sniff ? { Iconv: SniffingIconv } : {}) } as ConstructorParameters<typeof import('mailparser').MailParser>[0], store);
+const parser = (input: Buffer, sniff: boolean, store?: BlobStore, maxAttachmentBytes?: number) =>
+  parseMime(input.length <= SLICE ? input : Readable.from(slices(input), { objectMode: false }), { skipImageLinks: true, skipTextToHtml: true, skipHtmlToText: true, maxHtmlLengthToParse: 5 * 1024 * 1024, ...(sniff ? { Iconv: SniffingIconv } : {}) } as ConstructorParameters<typeof import('mailparser').MailParser>[0], store, maxAttachmentBytes);
 
 const SLICE = 64 * 1024;
 

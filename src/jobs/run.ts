@@ -10,10 +10,13 @@ import { HeldAlreadyResolved, LifecycleService } from '../services/lifecycle.ts'
 import { planAutoClose } from '../tickets/auto-close.ts';
 import { byUrgency, slaState, type Light, type SlaState } from '../tickets/sla.ts';
 import type { Ticket } from '../tickets/types.ts';
+import type { BlobStore } from '../storage/blobs.ts';
+import { collectGarbageDaily, purgeSentMail } from './housekeeping.ts';
 
 /**
  * The clock-driven work, run once as of `now`: auto-close warnings and closings, SLA light changes, release of
- * held requests (when configured), and the consultants' morning digest. Idempotent: the event log and the job
+ * held requests (when configured), the consultants' morning digest, and housekeeping (sent mail past its retention,
+ * unnamed blobs). Idempotent: the event log and the job
  * marks say what was already done, so running it twice, or from two processes, does each thing once. `mesa jobs
  * --now` calls it directly; `mesa start` calls it on a timer (scheduler.ts).
  */
@@ -24,6 +27,8 @@ export interface JobDeps {
   cases: CaseService;
   policy: Policy;
   logger: Logger;
+  /** The app's blob store (default: DATA_DIR/blobs). */
+  blobs?: BlobStore;
 }
 
 export interface JobReport {
@@ -33,13 +38,16 @@ export interface JobReport {
   lights: Array<{ number: number; from?: Light; to: Light }>;
   released: Array<{ held: number; number: number }>;
   digests: string[];
+  /** Sent mail deleted from the outbox (retention), and unnamed blobs removed (once a day: collectGarbageDaily). */
+  purgedMail: number;
+  removedBlobs: number;
   errors: Array<{ job: string; number?: number; error: string }>;
 }
 
 export async function runJobs(deps: JobDeps, now: number): Promise<JobReport> {
   const log = deps.logger.child({ component: 'jobs' });
   const lifecycle = new LifecycleService({ cases: deps.cases, policy: deps.policy, logger: log });
-  const report: JobReport = { now: new Date(now).toISOString(), warned: [], closed: [], lights: [], released: [], digests: [], errors: [] };
+  const report: JobReport = { now: new Date(now).toISOString(), warned: [], closed: [], lights: [], released: [], digests: [], purgedMail: 0, removedBlobs: 0, errors: [] };
   const fail = (job: string, err: unknown, number?: number) => {
     log.error({ err, job, ticket: number }, 'tarea programada falló para este caso; sigue con los demás');
     report.errors.push({ job, number, error: String((err as Error)?.message ?? err) });
@@ -49,11 +57,25 @@ export async function runJobs(deps: JobDeps, now: number): Promise<JobReport> {
   await lights(deps, lifecycle, now, report, fail);
   await releaseHeld(deps, lifecycle, now, report, fail);
   await digests(deps, now, report, fail);
-  log.info({ warned: report.warned.length, closed: report.closed.length, lights: report.lights.length, released: report.released.length, digests: report.digests.length, errors: report.errors.length }, 'tareas programadas');
+  await housekeeping(deps, now, report, fail);
+  log.info({ warned: report.warned.length, closed: report.closed.length, lights: report.lights.length, released: report.released.length, digests: report.digests.length, purgedMail: report.purgedMail, removedBlobs: report.removedBlobs, errors: report.errors.length }, 'tareas programadas');
   return report;
 }
 
 type Fail = (job: string, err: unknown, number?: number) => void;
+
+async function housekeeping(deps: JobDeps, now: number, report: JobReport, fail: Fail): Promise<void> {
+  try {
+    report.purgedMail = await purgeSentMail(deps.db, deps.config, now);
+  } catch (err) {
+    fail('retention', err);
+  }
+  try {
+    report.removedBlobs = (await collectGarbageDaily(deps.db, deps.config, deps.blobs))?.removed ?? 0;
+  } catch (err) {
+    fail('gc', err);
+  }
+}
 
 async function autoClose(deps: JobDeps, lifecycle: LifecycleService, now: number, report: JobReport, fail: Fail): Promise<void> {
   const waiting = (await life.openTickets(deps.db)).filter((t) => t.waitingOn === 'cliente');

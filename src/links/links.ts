@@ -1,6 +1,7 @@
 import { outermost, type Db } from '../db/knex.ts';
 import * as repo from '../db/repos/links.ts';
 import { boundedMemo } from '../memo.ts';
+import { noteIssuedLink } from './sealed.ts';
 import { LINK_PATH, linkMac, makeToken, parseToken, sameMac, tokenHash } from './tokens.ts';
 
 /**
@@ -51,12 +52,18 @@ export async function issueLink(trx: Db, s: LinkSettings, p: IssueParams): Promi
   const links = p.fresh ? repo.generationsOf([]) : await repo.linkGenerations(trx, p.ticketId, recipient);
   const validAfter = p.now + Math.min(MIN_REMAINING, (s.ttlDays * DAY) / 2);
   const current = links.find((l) => l.revokedAt === undefined && l.expiresAt > validAfter);
-  if (current) return linkUrl(s.publicUrl, tokenOf(s.secretKey, p.number, recipient, current.generation, current.expiresAt));
+  if (current) return noted(linkUrl(s.publicUrl, tokenOf(s.secretKey, p.number, recipient, current.generation, current.expiresAt)), { number: p.number, recipient, generation: current.generation, expiresAt: current.expiresAt });
   const generation = (links[0]?.generation ?? 0) + 1;
   const expiresAt = Math.floor((p.now + s.ttlDays * DAY) / 1000) * 1000;
   const token = makeToken(s.secretKey, { number: p.number, recipient, generation, expiresAt });
   await repo.insertLink(trx, { ticketId: p.ticketId, recipient, generation, tokenHash: tokenHash(token), expiresAt, now: p.now });
-  return linkUrl(s.publicUrl, token);
+  return noted(linkUrl(s.publicUrl, token), { number: p.number, recipient, generation, expiresAt });
+}
+
+/** The outbox seals the link when it stores the mail that carries it (sealed.ts): it need not check its MAC again. */
+function noted(url: string, p: { number: number; recipient: string; generation: number; expiresAt: number }): string {
+  noteIssuedLink(url, p);
+  return url;
 }
 
 /**

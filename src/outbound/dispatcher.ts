@@ -160,7 +160,7 @@ export class Dispatcher {
         to: m.to,
         replyTo: m.replyTo,
         subject: m.subject,
-        ...contentOf(m, this.o.renderer),
+        ...contentOf(m, this.o.renderer, { secretKey: this.o.config.secretKey, publicUrl: this.o.config.publicUrl }),
         messageId: `<${row.messageId}>`,
         date: new Date(row.createdAt),
         inReplyTo: m.inReplyTo,

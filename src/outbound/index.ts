@@ -28,7 +28,7 @@ export function createOutbound(deps: { db: Knex; config: Config; blobs: BlobStor
   const log = deps.logger.child({ component: 'outbound' });
   const renderer = new TemplateRenderer(undefined, path.join(deps.config.dataDir, 'cache', 'templates'));
   const links = new LinkService(linkSettings(deps.config));
-  const outbox = new Outbox({ config: deps.config, renderer, log });
+  const outbox = new Outbox({ config: deps.config, renderer, log, clock: deps.dispatcher?.clock ?? deps.clock });
   const refusals = new Refusals({ config: deps.config, outbox });
   const notifier = new MailNotifier({ config: deps.config, outbox, links, renderer, log, refusals, extraConsultants: deps.extraConsultants });
   const dispatcher = new Dispatcher({ db: deps.db, config: deps.config, blobs: deps.blobs, logger: deps.logger, renderer, clock: deps.clock, tokens: deps.tokens, ...deps.dispatcher });

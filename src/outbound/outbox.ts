@@ -11,11 +11,13 @@ import { makeMessageId } from '../mail/message-id.ts';
 import type { Locale, TemplateName, TemplateRenderer } from './templates.ts';
 import { describeHours } from '../tickets/hours-text.ts';
 import { boundedMemo } from '../memo.ts';
+import { openLinks, sealLinks, type LinkKeys } from '../links/sealed.ts';
 
 /**
  * Writes mail into the outbox inside the caller's transaction: everything the mail says is fixed now (its data,
  * links, Message-ID, threading and headers) and stored with the template's name; the dispatcher renders it when it
- * sends (`contentOf`), so a retry sends the very same mail. Rendering at enqueue time cost the ingest path ~0.5 ms
+ * sends (`contentOf`), so a retry sends the very same mail. Links are stored sealed (src/links/sealed.ts): what
+ * rebuilds them with SECRET_KEY, never the token, so the outbox gives no way into a case. Rendering at enqueue time cost the ingest path ~0.5 ms
  * and an 18 KB row per mail (`npm run bench`); the stored intent is ~1–2 KB. Under an idempotency key (one event
  * never enqueues the same mail twice), and subject to the loop budget: automatic mail to one address is capped per
  * window and per day, and stopped for a while after that address hard-bounced. Held mail is kept (state `held`)
@@ -66,6 +68,7 @@ const DAY = 86_400_000;
 export class Outbox {
   private readonly domain: string;
   private readonly loop: string;
+  private readonly keys: LinkKeys;
   private committed?: () => void;
   /** Mail (not held) enqueued per transaction, by case and recipient, in order: the thread of a case opened in
    * that transaction (see thread()). */
@@ -80,9 +83,11 @@ export class Outbox {
   /** describeHours() of the calendar, for describedHours(). */
   private described?: { hours: object; text: string };
 
-  constructor(private readonly deps: { config: Config; renderer: TemplateRenderer; log: Logger }) {
+  /** `clock`: the dispatcher's (when a mail may leave); a mail's own time (`now`) is the case change's. */
+  constructor(private readonly deps: { config: Config; renderer: TemplateRenderer; log: Logger; clock?: () => number }) {
     this.domain = deps.config.supportAddress.split('@')[1];
     this.loop = loopToken(deps.config);
+    this.keys = { secretKey: deps.config.secretKey, publicUrl: deps.config.publicUrl };
   }
 
   /** Called after the transaction that enqueued mail commits (knex exposes it as `executionPromise`). */
@@ -100,7 +105,7 @@ export class Outbox {
     const data = {
       brand: config.supportName, hours, name: r.toName || localPart(to),
       ...(r.ticket ? { number: r.ticket.number, subject: r.ticket.subject || '(sin asunto)' } : {}),
-      ...r.data,
+      ...sealLinks(r.data, this.keys, to),
     };
     // Every mail of a case carries the same `[Caso #N] subject`: Gmail threads only mail whose subjects agree.
     const topic = r.ticket ? topicOf(r.ticket.subject) : '';
@@ -122,6 +127,9 @@ export class Outbox {
     const id = await outbox.insertOutbox(trx, {
       idempotencyKey: r.key, ticketId: r.ticket?.id, kind: r.kind, recipient: to, automatic: r.automatic, messageId,
       mail, state: heldReason ? 'held' : 'pending', heldReason, now: r.now,
+      // Due at once. `now` may be a simulated time (`mesa jobs --now`, in the future): it decides what the mail
+      // says and how it counts, not when it leaves; a mail due at a future `now` would wait until that moment.
+      dueAt: Math.min(r.now, (this.deps.clock ?? Date.now)()),
     });
     if (id === undefined) return { state: 'duplicate', messageId };
     if (r.ticket && !heldReason) {
@@ -230,10 +238,11 @@ export class Outbox {
   }
 }
 
-/** The HTML and text of a stored mail: rendered from its template and data, or as stored by older versions. */
-export function contentOf(mail: outbox.StoredMail, renderer: TemplateRenderer): { html: string; text: string } {
+/** The HTML and text of a stored mail: rendered from its template and data, its sealed links opened again with the
+ * key (`keys`), or as stored by older versions. */
+export function contentOf(mail: outbox.StoredMail, renderer: TemplateRenderer, keys: LinkKeys): { html: string; text: string } {
   if (!mail.render) return { html: mail.html ?? '', text: mail.text ?? '' };
   const { template, locale, data, pick } = mail.render;
-  const rendered = renderer.render(template as TemplateName, locale as Locale, data, pick);
+  const rendered = renderer.render(template as TemplateName, locale as Locale, openLinks(data, keys, mail.to), pick);
   return { html: rendered.html, text: rendered.text };
 }

@@ -79,8 +79,10 @@ export class BlobStore {
   private async store(sha: string, buf: Buffer, durable: boolean): Promise<void> {
     const file = this.pathFor(sha);
     try {
-      if (fs.statSync(file, { throwIfNoEntry: false })?.size === buf.length) {
-        // The same bytes may have been stored before as a derived blob (an attached .eml equal to a raw mail).
+      // The same bytes may have been stored before (the logo every signature carries; an attached .eml equal to a
+      // raw mail stored as a derived blob). Touched, so that `mesa gc` sees it as in use (src/storage/gc.ts); if gc
+      // took it away meanwhile, the touch fails and it is written again.
+      if (fs.statSync(file, { throwIfNoEntry: false })?.size === buf.length && (await touch(file))) {
         if (durable) await syncFile(file);
         return;
       }
@@ -111,14 +113,30 @@ export class BlobStore {
    * hash and the size.
    */
   async putStream(input: Readable): Promise<{ sha256: string; size: number }> {
+    return this.putStreamUpTo(input, Infinity) as Promise<{ sha256: string; size: number }>;
+  }
+
+  /**
+   * putStream for content that is refused above `maxBytes` (an attachment over MAX_ATTACHMENT_BYTES, kept only in the
+   * raw source): once the stream passes the limit nothing of it is kept, the rest is only counted, and no blob is
+   * left behind (`sha256` undefined, `size` the whole size).
+   */
+  async putStreamUpTo(input: Readable, maxBytes: number): Promise<{ sha256?: string; size: number }> {
     const hash = crypto.createHash('sha256');
     const held: Buffer[] = [];
     let size = 0;
     let spill: { tmp: string; out: fs.WriteStream } | undefined;
     try {
       for await (const chunk of input as AsyncIterable<Buffer>) {
-        hash.update(chunk);
         size += chunk.length;
+        if (size > maxBytes) {
+          if (spill) dropSpill(spill);
+          spill = undefined;
+          held.length = 0;
+          for await (const rest of input as AsyncIterable<Buffer>) size += rest.length;
+          return { size };
+        }
+        hash.update(chunk);
         if (!spill) {
           held.push(chunk);
           if (size <= IN_MEMORY_MAX) continue;
@@ -138,7 +156,7 @@ export class BlobStore {
       spill.out.end();
       await finished(spill.out);
       const file = this.pathFor(sha256);
-      if (fs.statSync(file, { throwIfNoEntry: false })?.size === size) {
+      if (fs.statSync(file, { throwIfNoEntry: false })?.size === size && (await touch(file))) {
         await fs.promises.rm(spill.tmp, { force: true });
       } else {
         await fs.promises.mkdir(path.dirname(file), { recursive: true });
@@ -146,10 +164,7 @@ export class BlobStore {
       }
       return { sha256, size };
     } catch (err) {
-      if (spill) {
-        spill.out.destroy();
-        fs.rmSync(spill.tmp, { force: true });
-      }
+      if (spill) dropSpill(spill);
       if (err instanceof MesaError) throw err;
       throw new MesaError('STORAGE_FAILED', (err as NodeJS.ErrnoException).code ?? String(err), { cause: err });
     }
@@ -195,7 +210,7 @@ export class BlobStore {
   async adopt(staged: StagedFile): Promise<string> {
     try {
       const file = this.pathFor(staged.sha256);
-      if (fs.statSync(file, { throwIfNoEntry: false })?.size === staged.size) {
+      if (fs.statSync(file, { throwIfNoEntry: false })?.size === staged.size && (await touch(file))) {
         await syncFile(file);
         await fs.promises.rm(staged.path, { force: true });
         return staged.sha256;
@@ -233,6 +248,18 @@ export class BlobStore {
   has(sha256: string): boolean {
     return fs.existsSync(this.pathFor(sha256));
   }
+}
+
+/** A large stream's temporary file, not to be kept (the stream failed, or went over its limit). */
+function dropSpill(spill: { tmp: string; out: fs.WriteStream }): void {
+  spill.out.destroy();
+  fs.rmSync(spill.tmp, { force: true });
+}
+
+/** Marks an existing blob as just used; false when it is not there (any more). */
+async function touch(file: string): Promise<boolean> {
+  const now = new Date();
+  return fs.promises.utimes(file, now, now).then(() => true, () => false);
 }
 
 async function syncFile(file: string): Promise<void> {

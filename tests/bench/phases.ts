@@ -248,7 +248,7 @@ export async function mesaNotify(smtp: { host: string; port: number }, count: nu
   await app.close();
   fs.rmSync(dataDir, { recursive: true, force: true });
   const stored = JSON.parse(sample.mail_json);
-  const mail = { subject: stored.subject, ...contentOf(stored, app.outbound.renderer) };
+  const mail = { subject: stored.subject, ...contentOf(stored, app.outbound.renderer, app.config) };
   return {
     ms, count: rows, rate: (rows / ms) * 1000, peakRssMb: peakRssMb(),
     extra: { poolSize: config.outbound.smtp?.poolSize, sample: { subject: mail.subject, html: mail.html, text: mail.text } },

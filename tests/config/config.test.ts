@@ -1,8 +1,9 @@
+import crypto from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.ts';
 import { isMesaError } from '../../src/errors.ts';
 
-const base = { SUPPORT_ADDRESS: 'soporte@acme.co', SECRET_KEY: 'x'.repeat(40) };
+const base = { SUPPORT_ADDRESS: 'soporte@acme.co', SECRET_KEY: '3f9c1e0b7a6d4c2e8f5b9a1d0c7e6f4a2b8d9c1e' };
 
 function problems(env: Record<string, string>): string {
   try {
@@ -26,6 +27,30 @@ describe('config', () => {
   it('names every bad or missing key in one message', () => {
     const msg = problems({ IMAP_PORT: 'abc', TIMEZONE: 'Mars/Olympus', CONSULTANTS: 'ana@acme.co,no-es-correo', IMAP_SECURE: 'quizas' });
     for (const key of ['SUPPORT_ADDRESS', 'SECRET_KEY', 'IMAP_PORT', 'TIMEZONE', 'CONSULTANTS', 'IMAP_SECURE']) expect(msg).toContain(key);
+  });
+
+  it('refuses a SECRET_KEY that is short or predictable, naming SECRET_KEY, and takes a random one', () => {
+    const weak = {
+      short: 'a1b2c3d4e5f6',
+      oneLetter: 'x'.repeat(40),
+      twoLetters: 'ab'.repeat(20),
+      fewDistinct: 'password'.repeat(4) + 'passwor',
+      repeatedHex: '0123456789abcdef0123456789abcdef',
+      alphabet: 'abcdefghijklmnopqrstuvwxyz0123456789',
+      keyboard: 'qwertyuiopqwertyuiopqwertyuiopqw',
+    };
+    for (const [name, key] of Object.entries(weak)) {
+      const msg = problems({ ...base, SECRET_KEY: key });
+      expect(msg, name).toMatch(/SECRET_KEY: (debe tener al menos 32 caracteres|es demasiado predecible)/);
+      expect(msg, name).toContain('openssl rand -hex 32');
+    }
+    expect(problems({ ...base, SECRET_KEY: 'x'.repeat(40) })).toContain('solo 1 caracteres distintos');
+    // What the docs say to use, at both lengths, and a long passphrase.
+    for (const bytes of [16, 32]) {
+      for (let i = 0; i < 200; i++) expect(problems({ ...base, SECRET_KEY: crypto.randomBytes(bytes).toString('hex') })).toBe('');
+    }
+    expect(problems({ ...base, SECRET_KEY: crypto.randomBytes(32).toString('base64') })).toBe('');
+    expect(problems({ ...base, SECRET_KEY: 'correct horse battery staple mesa' })).toBe('');
   });
 
   it('requires credentials when a mailbox is configured, and accepts an OAuth2 token instead of a password', () => {

@@ -36,7 +36,7 @@ const mesaJobs = (nowIso: string) => mesa('jobs', '--now', nowIso);
 
 const outbox = async (kind?: string) => (await app.db('outbox').orderBy('id')).filter((r) => !kind || r.kind === kind)
   // The mail as the dispatcher will send it (rendered from the stored template and data).
-  .map((r) => { const mail = JSON.parse(r.mail_json); return { ...r, mail: { ...mail, ...contentOf(mail, app.outbound.renderer) } }; });
+  .map((r) => { const mail = JSON.parse(r.mail_json); return { ...r, mail: { ...mail, ...contentOf(mail, app.outbound.renderer, app.config) } }; });
 
 describe('lifecycle end to end (mail in, mesa jobs --now, mail out)', () => {
   it('a case answered and left waiting on the customer is warned, then closed after 2 business days, with both mails in the outbox', async () => {

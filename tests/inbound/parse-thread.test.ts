@@ -10,8 +10,10 @@ import { parseMail } from '../../src/inbound/parse.ts';
 import { ParseThread, SEND_TO_THREAD_MAX_BYTES } from '../../src/inbound/parse-thread.ts';
 import { BlobStore } from '../../src/storage/blobs.ts';
 import { mail } from '../support/mail.ts';
-import { testApp } from '../support/app.ts';
-import type { App } from '../../src/app.ts';
+import { testApp, testConfig } from '../support/app.ts';
+import { createApp, type App } from '../../src/app.ts';
+import { silentLogger } from '../../src/logger.ts';
+import { readOriginal } from '../../src/storage/originals.ts';
 
 const FIXTURES = path.resolve(import.meta.dirname, '../fixtures/es');
 const MISBEHAVING = new URL('../support/misbehaving-parse-worker.ts', import.meta.url);
@@ -78,15 +80,37 @@ describe('the parse thread', () => {
     expect((await blobs.get(pdf.sha256!)).equals(file)).toBe(true);
   });
 
-  it('parses a mail larger than SEND_TO_THREAD_MAX_BYTES here (one copy in memory, not three)', async () => {
+  it('parses a mail larger than SEND_TO_THREAD_MAX_BYTES on the thread, by transfer, and gives its bytes back (issue 23)', async () => {
     const blobs = store();
     const { t } = thread({ blobs });
     const file = crypto.randomBytes(SEND_TO_THREAD_MAX_BYTES);
     const big = withAttachment(file);
-    const parsed = await t.parse(big, sha(big));
-    expect(parsed.attachments[0]).toMatchObject({ filename: 'factura.pdf', size: file.length, sha256: sha(file) });
-    // The thread was never started for it.
-    expect(t.threadId).toBeUndefined();
+    const bigSha = sha(big);
+    const small = mail({ From: 'a@cliente.co', Subject: 'pequeño' }, 'uno');
+    // Queued behind a small one, and one behind it: answered in order.
+    const [r1, r2, r3] = await Promise.all([t.parse(small, sha(small)), t.parse(big, bigSha), t.parse(small, sha(small))]);
+    expect(r2.attachments[0]).toMatchObject({ filename: 'factura.pdf', size: file.length, sha256: sha(file) });
+    expect([r1.subject, r3.subject]).toEqual(['pequeño', 'pequeño']);
+    expect(t.answered).toBe(3);
+    expect(t.parsedHere).toBe(0);
+    // Transferred, not copied: the caller's buffer was moved to the thread, and the mail's bytes came back whole.
+    expect(big.byteLength).toBe(0);
+    expect(sha(r2.raw)).toBe(bigSha);
+    // Its spill file is gone once answered.
+    expect(fs.existsSync(path.join(blobs.root, 'tmp')) ? fs.readdirSync(path.join(blobs.root, 'tmp')) : []).toEqual([]);
+  });
+
+  it('gives a large mail that kills the thread back with its error, whole, from the spill file', async () => {
+    const { t } = thread({ workerUrl: MISBEHAVING });
+    const bad = Buffer.concat([mail({ From: 'b@cliente.co', Subject: 'crash-parser' }, 'x'.repeat(SEND_TO_THREAD_MAX_BYTES + 10))]);
+    const badSha = sha(bad);
+    const after = mail({ From: 'c@cliente.co', Subject: 'después' }, 'tres');
+    const [r1, r2] = await Promise.allSettled([t.parse(bad, badSha), t.parse(after, sha(after))]);
+    const err = (r1 as PromiseRejectedResult).reason;
+    expect(isMesaError(err, 'MAIL_UNPARSEABLE')).toBe(true);
+    const { rawOfFailure } = await import('../../src/inbound/parser.ts');
+    expect(sha(rawOfFailure(err)!)).toBe(badSha);
+    expect(r2).toMatchObject({ status: 'fulfilled', value: { subject: 'después' } });
   });
 
   it('reports a broken mail with the same error as here', async () => {
@@ -180,5 +204,41 @@ describe('ingest with the parse thread (PARSE_WORKER=true, as `mesa start` runs)
     expect(attachment).toMatchObject({ filename: 'factura.pdf', sha256: sha(file) });
     expect(Number(attachment.size)).toBe(file.length);
     expect((await app.blobs.get(attachment.sha256)).equals(file)).toBe(true);
+  });
+
+  it('parses a mail over 4 MB on the parse thread, parseAhead included, and keeps its original whole (issue 23)', async () => {
+    const config = await testConfig();
+    const parser = new ParseThread({ blobs: new BlobStore(path.join(config.dataDir, 'blobs')), logger: silentLogger, maxAttachmentBytes: config.limits.maxAttachmentBytes });
+    app = await createApp(config, silentLogger, { parser });
+    const file = crypto.randomBytes(SEND_TO_THREAD_MAX_BYTES);
+    const big = withAttachment(file);
+    const bigSha = sha(big);
+    const source = { kind: 'imap' as const, account: 'support' as const, folder: 'INBOX', uidvalidity: 1, uid: 1 };
+    // As the poller does: handed over ahead of its batch, then ingested.
+    app.ingest.parseAhead([big]);
+    const [r] = await app.ingest.ingestMany([{ raw: big, source }]);
+    expect(r).toMatchObject({ outcome: 'accepted', effect: 'new_case', ticketNumber: 1 });
+    expect(parser.answered).toBe(1);
+    expect(parser.parsedHere).toBe(0);
+    expect(big.byteLength).toBe(0); // transferred to the thread, not copied
+    const message = await app.db('messages').first();
+    expect(message.raw_sha256).toBe(bigSha);
+    expect(sha(await readOriginal(app.db, app.blobs, bigSha))).toBe(bigSha);
+    expect((await app.blobs.get((await app.db('attachments').first()).sha256)).equals(file)).toBe(true);
+  });
+
+  it('quarantines a large mail whose parse kills the thread with its whole original', async () => {
+    const config = await testConfig();
+    const blobs = new BlobStore(path.join(config.dataDir, 'blobs'));
+    const parser = new ParseThread({ blobs, logger: silentLogger, workerUrl: MISBEHAVING });
+    app = await createApp(config, silentLogger, { parser });
+    const bad = mail({ From: 'b@cliente.co', To: 'soporte@mesa.test', Subject: 'crash-parser', 'Message-ID': '<crash-big@cliente.co>' }, 'x'.repeat(SEND_TO_THREAD_MAX_BYTES + 10));
+    const [badSha, badSize] = [sha(bad), bad.length];
+    const r = await app.ingest.ingest(bad, { kind: 'stdin' });
+    expect(r).toMatchObject({ outcome: 'rejected', reason: 'unparseable' });
+    const q = await app.db('quarantine').first();
+    expect(q.raw_sha256).toBe(badSha);
+    expect(Number(q.size)).toBe(badSize);
+    expect(sha(await readOriginal(app.db, app.blobs, badSha))).toBe(badSha);
   });
 });

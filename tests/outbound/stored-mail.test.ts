@@ -21,14 +21,15 @@ describe('stored mail', () => {
     const stored = JSON.parse(row.mail_json);
     expect(stored.html).toBeUndefined();
     expect(stored.render).toMatchObject({ template: 'confirmation', locale: 'es' });
-    expect(stored.render.data.caseUrl).toMatch(/^http:\/\/127\.0\.0\.1:8080\//);
+    // The link is sealed (what rebuilds it with SECRET_KEY), never the token: tests/outbound/links-at-rest.test.ts.
+    expect(stored.render.data.caseUrl).toEqual({ $link: expect.objectContaining({ number: 1, generation: 1 }) });
     expect(row.mail_json.length).toBeLessThan(4000);
 
     w.app.outbound.dispatcher.start();
     const [sent] = await w.sink.waitFor((m) => m.envelopeTo.includes('carla@empresa.com'), { timeoutMs: 10_000 });
     expect(sent.subject).toBe('[Caso #1] No puedo facturar');
     expect(sent.html).toContain('Consultar mi caso');
-    expect(sent.text).toContain(stored.render.data.caseUrl);
+    expect(sent.text).toMatch(/http:\/\/127\.0\.0\.1:8080\/caso\/1\.1\.[0-9a-z]+\.[A-Za-z0-9_-]{32}/);
     expect(sent.html).toContain('Sale un error &lt;E42&gt; al facturar.');
     expect(sent.text).toContain('Sale un error <E42> al facturar.');
   });

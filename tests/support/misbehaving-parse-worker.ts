@@ -4,7 +4,8 @@ import { parentPort } from 'node:worker_threads';
  * The real parse thread body (src/inbound/parse-worker.ts), except for two kinds of mail that no real mail is known
  * to trigger but a hostile one might: one whose Subject says `crash-parser` ends the thread, and one that says
  * `hang-parser` spins it forever (a parse stuck in a loop never yields to its own timer). Each request reaches the
- * real body only once the one before it was answered, so the misbehaviour happens in its turn, as a parse's would.
+ * real body only once the one before it was answered, so the misbehaviour happens in its turn, as a parse's would,
+ * after the real body has received it.
  */
 type Req = { id: number; raw: Uint8Array };
 const port = parentPort!;
@@ -12,8 +13,8 @@ const on = port.on.bind(port);
 const post = port.postMessage.bind(port);
 const answered = new Map<number, () => void>();
 let turn: Promise<void> = Promise.resolve();
-port.postMessage = ((reply: { id?: number }) => {
-  post(reply);
+port.postMessage = ((reply: { id?: number }, transfer?: readonly ArrayBuffer[]) => {
+  post(reply, transfer as ArrayBuffer[]);
   if (reply.id !== undefined) answered.get(reply.id)?.();
 }) as typeof port.postMessage;
 port.on = ((event: string, listener: (req: Req) => void) => on(event, event !== 'message' ? listener : (req: Req) => {
@@ -21,9 +22,11 @@ port.on = ((event: string, listener: (req: Req) => void) => on(event, event !== 
   turn = new Promise((resolve) => answered.set(req.id, resolve));
   void mine.then(() => {
     const text = Buffer.from(req.raw).toString('latin1');
+    // The real body has received it (and kept a transferred mail's bytes, as it does on receipt); then the parse
+    // misbehaves.
+    listener(req);
     if (text.includes('Subject: crash-parser')) process.exit(3);
     if (text.includes('Subject: hang-parser')) for (;;);
-    listener(req);
   });
 })) as typeof port.on;
 await import('../../src/inbound/parse-worker.ts');

@@ -43,6 +43,8 @@ export function toOutboxRow(r: any): OutboxRow {
 export interface NewOutbox {
   idempotencyKey: string; ticketId?: number; kind: string; recipient: string; automatic: boolean; messageId: string;
   mail: StoredMail; state: 'pending' | 'held'; heldReason?: string; now: number;
+  /** When it may be sent (default: `now`). */
+  dueAt?: number;
 }
 
 const INSERT_OUTBOX = insertSql('outbox', ['idempotency_key', 'ticket_id', 'kind', 'recipient', 'automatic', 'message_id', 'subject', 'mail_json', 'state', 'held_reason', 'next_attempt_at', 'created_at'], 1, 'on conflict ("idempotency_key") do nothing');
@@ -51,7 +53,7 @@ const INSERT_OUTBOX = insertSql('outbox', ['idempotency_key', 'ticket_id', 'kind
 export function insertOutbox(trx: Db, o: NewOutbox): Promise<number | undefined> {
   return insertId(trx, INSERT_OUTBOX, [
     o.idempotencyKey, o.ticketId, o.kind, o.recipient, o.automatic, o.messageId, o.mail.subject, JSON.stringify(o.mail), o.state,
-    o.heldReason, o.now, o.now,
+    o.heldReason, o.dueAt ?? o.now, o.now,
   ]);
 }
 
@@ -196,4 +198,15 @@ export async function suppress(db: Db, s: { address: string; reason: string; tic
     .insert({ address: s.address, reason: s.reason, ticket_id: s.ticketId ?? null, until: s.until, created_at: s.now })
     .onConflict('address')
     .merge({ reason: s.reason, ticket_id: s.ticketId ?? null, until: s.until, created_at: s.now });
+}
+
+/**
+ * Deletes up to `limit` mails sent before `before`, oldest first; returns how many. Their Message-IDs stay in
+ * `thread_ids` (replies still find their case); what goes is the mail's content. Pending, held and dead rows are
+ * kept whatever their age: they have not been delivered.
+ */
+export async function deleteSentBefore(db: Db, before: number, limit: number): Promise<number> {
+  const ids = (await db('outbox').select('id').where({ state: 'sent' }).andWhere('sent_at', '<', before).orderBy('sent_at').limit(limit)).map((r: any) => Number(r.id));
+  if (!ids.length) return 0;
+  return db('outbox').whereIn('id', ids).del();
 }
