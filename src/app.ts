@@ -32,7 +32,10 @@ export interface App {
   close(): Promise<void>;
 }
 
-export async function createApp(config: Config, logger: Logger, opts: { migrate?: boolean; clock?: () => number } = {}): Promise<App> {
+/** `parseWorkerUrl`: the parse thread's body, when not the built one beside the running code (tests). */
+export async function createApp(
+  config: Config, logger: Logger, opts: { migrate?: boolean; clock?: () => number; parseWorkerUrl?: URL } = {},
+): Promise<App> {
   const db = openDatabase(config.database);
   if (opts.migrate !== false) await migrateLatest(db);
   const blobs = new BlobStore(path.join(config.dataDir, 'blobs'));
@@ -42,7 +45,7 @@ export async function createApp(config: Config, logger: Logger, opts: { migrate?
   cases.addNotifier(outbound.notifier);
   const lifecycle = new LifecycleService({ cases, policy, logger: logger.child({ component: 'lifecycle' }) });
   cases.addNotifier(new LifecycleMailNotifier({ config, outbox: outbound.outbox, links: outbound.links, policy }));
-  const parser = config.parseWorker ? new ParseThread({ blobs, logger: logger.child({ component: 'inbound' }) }) : undefined;
+  const parser = config.parseWorker ? new ParseThread({ blobs, logger: logger.child({ component: 'inbound' }), workerUrl: opts.parseWorkerUrl }) : undefined;
   const ingest = new IngestService({ db, config, blobs, cases, logger, clock: opts.clock, policy, lifecycle, parser, onRejected: outbound.refusals.onRejected });
   return {
     config, logger, db, blobs, cases, ingest, policy, lifecycle, outbound, links: outbound.links,

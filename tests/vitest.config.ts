@@ -42,7 +42,8 @@ export default defineConfig({
     maxWorkers: 2,
     minWorkers: 1,
     reporters: ['default', './tests/support/summary-reporter.ts'],
-    globalSetup: runPg ? ['tests/support/global-setup.ts'] : [],
+    // dist/ built (if stale) before any test spawns `mesa`; then the PostgreSQL databases of earlier runs dropped.
+    globalSetup: ['tests/support/build-setup.ts', ...(runPg ? ['tests/support/global-setup.ts'] : [])],
     projects: [
       ...(wanted.includes('sqlite') || !runPg
         ? [{ extends: true as const, test: { name: 'sqlite', include: ['tests/**/*.test.ts'], env: { MESA_TEST_DATABASE: 'sqlite' } } }]
