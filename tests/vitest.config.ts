@@ -2,8 +2,8 @@ import { spawnSync } from 'node:child_process';
 import { defineConfig } from 'vitest/config';
 
 /**
- * Lives in tests/ because the top level of the repository is fixed (see README). Integration tests start real
- * servers (Dovecot, an SMTP sink, Chromium), so files run in forks with generous timeouts.
+ * The test configuration (`npm test`). Integration tests start real servers (Dovecot, an SMTP sink, Chromium), so
+ * files run in forks with generous timeouts.
  *
  * One `npm test` runs the suite twice: on SQLite files ("sqlite") and on the local PostgreSQL server
  * ("postgres", MESA_TEST_PG_URL, default postgres://postgres@127.0.0.1:5432/test) when it answers. Pure tests

@@ -2,7 +2,7 @@
 // IngestService.ingestMany (batches of 50, as the poller), records every statement better-sqlite3 ran (BEGIN,
 // savepoints and COMMIT included) with its bindings, then replays them in the same order on a fresh, migrated database
 // with plain prepared statements: no knex, no Mesa, no parsing. The difference between the two figures is what
-// everything but SQLite costs (README "Rendimiento"). It also lists the statements that took longest in the replay;
+// everything but SQLite costs (docs/performance.md). It also lists the statements that took longest in the replay;
 // `REPLAY_PRAGMAS="cache_size=-65536;wal_autocheckpoint=0"` runs the replay with extra pragmas, to try one.
 import fs from 'node:fs'; import os from 'node:os'; import path from 'node:path';
 import Database from 'better-sqlite3';
