@@ -2,14 +2,17 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MESA_ENV } from './phases.ts';
-import { benchBuild, runChild } from './runner.ts';
+import { benchBuild, removeBenchBuild, runChild } from './runner.ts';
 import { startBenchSink, type BenchSink } from './sink.ts';
 
 /** The bench measures the code `mesa start` runs: its measured processes run Mesa built as `npm install` builds it, not tsx. */
 describe('bench measured processes', () => {
   let sink: BenchSink;
   beforeAll(async () => { sink = await startBenchSink(); });
-  afterAll(async () => { await sink.stop(); });
+  afterAll(async () => {
+    await sink.stop();
+    removeBenchBuild();
+  });
 
   it('runs Mesa from a build made as `mesa`\'s own (scripts/build.mjs), parse thread and migrations included', async () => {
     const result = await runChild({ phase: 'mesa-notify', smtp: { host: sink.host, port: sink.port }, count: 4, mesa: { env: MESA_ENV } }, { quiet: true });

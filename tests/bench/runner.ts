@@ -20,11 +20,16 @@ export const benchBuild = (): Promise<string> => (built ??= (async () => {
   const artifacts = path.join(ROOT, 'tests', '.artifacts');
   removeBuildsOfEndedProcesses(artifacts);
   const outdir = path.join(artifacts, `bench-dist-${process.pid}`);
-  process.once('exit', () => fs.rmSync(outdir, { recursive: true, force: true }));
+  process.once('exit', removeBenchBuild);
   // The child's output lies in src/ of the build, beside Mesa's own modules (src/paths.ts finds its files from there).
   await build({ outdir, entryPoints: [...mesaEntryPoints(), { in: 'tests/bench/child.ts', out: 'src/bench-child' }] });
   return outdir;
 })());
+
+/** Removes this process's build (on exit; a test runner's worker may be stopped before its exit handlers run). */
+export function removeBenchBuild(): void {
+  fs.rmSync(path.join(ROOT, 'tests', '.artifacts', `bench-dist-${process.pid}`), { recursive: true, force: true });
+}
 
 /** A bench process killed before its exit handler ran (a test runner's worker, Ctrl-C) leaves its build behind. */
 function removeBuildsOfEndedProcesses(dir: string): void {

@@ -11,12 +11,15 @@ import { createApp } from '../../src/app.ts';
 import { loadConfig } from '../../src/config.ts';
 import { generateMails } from './corpus.ts';
 import { ingestInBatches, MESA_ENV } from './phases.ts';
+import { BUILT_PARSE_WORKER, ensureBuilt } from '../support/built.ts';
 
 const N = Number(process.argv[2] ?? 2000);
 const logger = pino({ level: 'silent' });
 const freshApp = async () => {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mesa-sqlreplay-'));
-  return { dataDir, app: await createApp(loadConfig({ ...MESA_ENV, DATA_DIR: dataDir }), logger) };
+  // The parse thread runs the built body: Node 20 cannot start the TypeScript one as a thread.
+  await ensureBuilt();
+  return { dataDir, app: await createApp(loadConfig({ ...MESA_ENV, DATA_DIR: dataDir }), logger, { parseWorkerUrl: BUILT_PARSE_WORKER }) };
 };
 
 // Every run/all/get of every better-sqlite3 statement, while recording.

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { DIST } from '../../scripts/build.mjs';
+import { build, DIST, distIsStale } from '../../scripts/build.mjs';
 
 /**
  * What `npm install` builds (scripts/build.mjs), as the tests run it: the `mesa` executable that CLI tests spawn, and
@@ -9,3 +9,8 @@ import { DIST } from '../../scripts/build.mjs';
  */
 export const MESA_BIN = path.join(DIST, 'src', 'cli.js');
 export const BUILT_PARSE_WORKER = pathToFileURL(path.join(DIST, 'src', 'inbound', 'parse-worker.js'));
+
+/** Builds dist/ if it is missing or older than its sources (scripts run with tsx that start a parse thread). */
+export async function ensureBuilt(): Promise<void> {
+  if (distIsStale()) await build();
+}
