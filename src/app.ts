@@ -37,8 +37,13 @@ export interface App {
   close(): Promise<void>;
 }
 
-/** `parser`: another parser than the configured one (tests: a parse thread whose body misbehaves on purpose). */
-export async function createApp(config: Config, logger: Logger, opts: { migrate?: boolean; clock?: () => number; parser?: MailParser } = {}): Promise<App> {
+/**
+ * `parser`: another parser than the configured one (tests: a parse thread whose body misbehaves on purpose).
+ * `parseWorkerUrl`: the parse thread's body, when not the built one beside the running code (tests).
+ */
+export async function createApp(
+  config: Config, logger: Logger, opts: { migrate?: boolean; clock?: () => number; parser?: MailParser; parseWorkerUrl?: URL } = {},
+): Promise<App> {
   const db = openDatabase(config.database);
   if (opts.migrate !== false) await migrateLatest(db);
   const blobs = new BlobStore(path.join(config.dataDir, 'blobs'));
@@ -54,7 +59,7 @@ export async function createApp(config: Config, logger: Logger, opts: { migrate?
   cases.addNotifier(outbound.refusals);
   const lifecycle = new LifecycleService({ cases, policy, logger: logger.child({ component: 'lifecycle' }) });
   cases.addNotifier(new LifecycleMailNotifier({ config, outbox: outbound.outbox, links: outbound.links, policy }));
-  const parser = opts.parser ?? (config.parseWorker ? new ParseThread({ blobs, logger: logger.child({ component: 'inbound' }), maxAttachmentBytes: config.limits.maxAttachmentBytes }) : undefined);
+  const parser = opts.parser ?? (config.parseWorker ? new ParseThread({ blobs, logger: logger.child({ component: 'inbound' }), maxAttachmentBytes: config.limits.maxAttachmentBytes, workerUrl: opts.parseWorkerUrl }) : undefined);
   const ingest = new IngestService({ db, config, blobs, cases, logger, clock: opts.clock, policy, lifecycle, parser });
   return {
     config, logger, db, blobs, cases, ingest, policy, lifecycle, outbound, links: outbound.links, tokens,

@@ -1,7 +1,14 @@
+#!/usr/bin/env node
 import { Command } from 'commander';
 import { configFromEnvironment, EXIT } from './cli/env.ts';
 
-/** The `mesa` command line. Each command is a thin adapter over a service (DESIGN.md: adapters are thin). */
+// Stack traces of the build (dist/) name src/ files and lines; the build writes the source maps.
+process.setSourceMapsEnabled(true);
+
+/**
+ * The `mesa` command line. Each command is a thin adapter over a service: it reads its arguments, calls the service,
+ * prints the result; the rules live in the services.
+ */
 const program = new Command()
   .name('mesa')
   .description('Mesa: mesa de ayuda por correo electrónico')

@@ -2,8 +2,8 @@ import { spawnSync } from 'node:child_process';
 import { defineConfig } from 'vitest/config';
 
 /**
- * Lives in tests/ because the top level of the repository is fixed (see README). Integration tests start real
- * servers (Dovecot, an SMTP sink, Chromium), so files run in forks with generous timeouts.
+ * The test configuration (`npm test`). Integration tests start real servers (Dovecot, an SMTP sink, Chromium), so
+ * files run in forks with generous timeouts.
  *
  * One `npm test` runs the suite twice: on SQLite files ("sqlite") and on the local PostgreSQL server
  * ("postgres", MESA_TEST_PG_URL, default postgres://postgres@127.0.0.1:5432/test) when it answers. Pure tests
@@ -42,7 +42,8 @@ export default defineConfig({
     maxWorkers: 2,
     minWorkers: 1,
     reporters: ['default', './tests/support/summary-reporter.ts'],
-    globalSetup: runPg ? ['tests/support/global-setup.ts'] : [],
+    // dist/ built (if stale) before any test spawns `mesa`; then the PostgreSQL databases of earlier runs dropped.
+    globalSetup: ['tests/support/build-setup.ts', ...(runPg ? ['tests/support/global-setup.ts'] : [])],
     projects: [
       ...(wanted.includes('sqlite') || !runPg
         ? [{ extends: true as const, test: { name: 'sqlite', include: ['tests/**/*.test.ts'], env: { MESA_TEST_DATABASE: 'sqlite' } } }]

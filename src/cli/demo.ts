@@ -4,10 +4,11 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import dotenv from 'dotenv';
 import { simpleParser } from 'mailparser';
+import { DEMO_SAMPLES_DIR } from '../paths.ts';
 import { configFromEnvironment } from './env.ts';
 import { ingestCommand, showCommand, ticketsCommand, withApp } from './commands.ts';
 
-const SAMPLES = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../demo/samples');
+const SAMPLES = DEMO_SAMPLES_DIR;
 
 /**
  * `mesa demo`: the whole inbound path on one machine, no mail server. Uses DATA_DIR (default ./data) and demo

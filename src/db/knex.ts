@@ -133,7 +133,7 @@ export function isPostgres(db: Db): boolean {
  * never runs either). better-sqlite3 is built with SQLITE_ENABLE_STAT4, and with those samples SQLite plans an
  * indexed lookup again each time the value bound to it changes (sqlite3_prepare_v2's documentation). The ingest makes
  * such lookups for every mail: its duplicate check cost 97–120 µs instead of 19–21 µs on a database of 100,000
- * cases (`SEED=100000 npx tsx tests/bench/sqlprof.ts`, README "Rendimiento"). `mesa start` warns about it.
+ * cases (`SEED=100000 npx tsx tests/bench/sqlprof.ts`, docs/performance.md). `mesa start` warns about it.
  */
 export async function hasStat4Samples(db: Knex): Promise<boolean> {
   if (isPostgres(db)) return false;

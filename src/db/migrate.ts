@@ -1,43 +1,25 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import type { Knex } from 'knex';
-import { bundleDir, loadTypeScript } from '../bundled.ts';
-
-const MIGRATIONS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../migrations');
+import { MIGRATIONS_DIR, MODULE_EXT } from '../paths.ts';
 
 /**
- * Migrations are TypeScript modules in `migrations/`, loaded through our own source so that the same files run
- * under tsx (the CLI's fallback) and vitest. The `mesa` command runs a bundle (src/bundle.js) that holds each of them
- * compiled, `migrations/<name>.mjs`: imported from there, no TypeScript loader is needed. A migration the bundle does
- * not hold is imported as TypeScript, tsx's loader registered first (Node remembers a failed import: it must come
- * before the attempt). knex's lock table keeps two instances that start at once from both migrating; the loser waits
- * and retries.
+ * Migrations are modules in `migrations/`: TypeScript when running the sources (tsx, vitest), built to JavaScript in
+ * dist/migrations/ when running the build (src/paths.ts finds the right folder and extension). knex records each by
+ * its file name without the extension, so a database migrated from the sources sees nothing new from the build.
+ * knex's lock table keeps two instances that start at once from both migrating; the loser waits and retries.
  */
 class DirectorySource implements Knex.MigrationSource<string> {
   async getMigrations(): Promise<string[]> {
-    return fs
-      .readdirSync(MIGRATIONS_DIR)
-      .filter((f) => /^\d+_.+\.ts$/.test(f))
-      .sort();
+    return fs.readdirSync(MIGRATIONS_DIR).filter((f) => /^\d+_/.test(f) && f.endsWith(MODULE_EXT)).sort();
   }
-  getMigrationName(name: string): string {
-    return name.replace(/\.ts$/, '');
+  getMigrationName(file: string): string {
+    return file.slice(0, -MODULE_EXT.length);
   }
-  async getMigration(name: string): Promise<Knex.Migration> {
-    const bundled = bundledMigration(name);
-    if (bundled) return import(pathToFileURL(bundled).href);
-    await loadTypeScript();
-    return import(pathToFileURL(path.join(MIGRATIONS_DIR, name)).href);
+  async getMigration(file: string): Promise<Knex.Migration> {
+    return import(pathToFileURL(path.join(MIGRATIONS_DIR, file)).href);
   }
-}
-
-/** The compiled copy of migration `name` (its .ts file name) in the bundle this process runs, if there is one. */
-export function bundledMigration(name: string): string | undefined {
-  const dir = bundleDir();
-  if (!dir) return undefined;
-  const file = path.join(dir, 'migrations', name.replace(/\.ts$/, '.mjs'));
-  return fs.existsSync(file) ? file : undefined;
 }
 
 export async function migrateLatest(db: Knex): Promise<string[]> {

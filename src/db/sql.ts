@@ -7,7 +7,7 @@ import { boundedMemo } from '../memo.ts';
  *
  * Why not the query builder there: building, compiling and running one knex query costs more JavaScript than SQLite
  * spends executing it. In `npm run bench` knex's own code was 17 % of the main thread while ingesting, and a mail
- * runs about 16 statements (README "Rendimiento"). Inside a transaction on SQLite these statements go straight to
+ * runs about 16 statements (docs/performance.md). Inside a transaction on SQLite these statements go straight to
  * the transaction's better-sqlite3 connection (its prepared-statement cache, src/db/knex.ts); everywhere else, and
  * always on PostgreSQL, through `knex.raw`, i.e. knex's pool, transactions and error handling as before.
  *

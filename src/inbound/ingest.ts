@@ -149,7 +149,7 @@ export class IngestService {
    * ledger row and runs in its own savepoint, so one bad mail is rolled back alone and quarantined, exactly as on its
    * own; the mails after it see the effects of the ones before (a follow-up to a case opened earlier in the batch).
    * One commit, and one flush of it to disk (the raw sources are rows of it, src/storage/originals.ts), serve the
-   * whole batch instead of one each (`npm run bench`, README "Rendimiento"). Parsing runs ahead: every
+   * whole batch instead of one each (`npm run bench`, docs/performance.md). Parsing runs ahead: every
    * mail of the batch is handed to the parser at once (the parse thread takes them in order), and the transaction
    * takes each one as soon as it is parsed.
    *

@@ -1,11 +1,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { createRequire } from 'node:module';
-import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { bundleDir } from '../bundled.ts';
 import { MesaError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
+import { PARSE_WORKER_URL } from '../paths.ts';
 import type { BlobStore } from '../storage/blobs.ts';
 import type { InboundMail } from './mail.ts';
 import { InThreadParser, withRaw, type MailParser, PARSE_TIMEOUT_MS, type ParseReply, type ParseRequest } from './parser.ts';
@@ -35,7 +33,7 @@ interface Pending {
 
 /**
  * MIME parsing on a worker thread, the second core of the small machines Mesa runs on: while it parses the next
- * mails of a batch, the main thread judges and writes the ones before (`npm run bench`, README "Rendimiento").
+ * mails of a batch, the main thread judges and writes the ones before (`npm run bench`, docs/performance.md).
  * It also bounds what one hostile mail can do: a parse that hangs the thread past the time limit, or that kills
  * it, costs that one mail (quarantined as `parse_timeout` / `unparseable`); the thread is started again for the
  * mails queued behind it, and the main thread, /healthz and the other mailboxes never stop.
@@ -64,7 +62,11 @@ export class ParseThread implements MailParser {
   /** Mails the thread answered (parsed or refused). */
   answered = 0;
 
-  /** `workerUrl`: another body for the thread (tests: one that crashes or hangs on purpose). */
+  /**
+   * `workerUrl`: the thread's body, by default the built parse-worker.js beside the running code (src/paths.ts).
+   * Node 20 cannot start a TypeScript file as a thread, so running the sources (tsx, vitest) gives a thread that
+   * cannot start, and mail is parsed on this thread; tests pass the built body, or one that misbehaves on purpose.
+   */
   constructor(private readonly opts: { blobs: BlobStore; logger: Logger; timeoutMs?: number; maxAttachmentBytes?: number; workerUrl?: URL }) {
     this.local = new InThreadParser(opts.blobs, { timeoutMs: opts.timeoutMs, maxAttachmentBytes: opts.maxAttachmentBytes });
   }
@@ -141,7 +143,7 @@ export class ParseThread implements MailParser {
     if (this.worker) return this.worker;
     let worker: Worker;
     try {
-      worker = startWorker(this.opts.blobs.root, this.opts.workerUrl);
+      worker = new Worker(this.opts.workerUrl ?? PARSE_WORKER_URL, { workerData: { blobRoot: this.opts.blobs.root }, stdout: false, stderr: false });
     } catch (err) {
       this.giveUp(undefined, err); // could not even be created
       return undefined;
@@ -155,7 +157,7 @@ export class ParseThread implements MailParser {
       if (!('ready' in reply)) return this.answer(reply);
       this.ready = true;
       this.settleStarted?.();
-      // The time limit is for parsing: the clock starts once the thread is there (under tsx it takes ~0.6 s).
+      // The time limit is for parsing: the clock starts once the thread is there (its modules loaded).
       if (this.pending.length) this.armDeadline();
       this.pump();
     });
@@ -259,22 +261,4 @@ export class ParseThread implements MailParser {
     this.pending = [];
     for (const p of waiting) this.local.parse(p.raw, p.req.rawSha256).then(p.resolve, p.reject);
   }
-}
-
-/**
- * Under a bundle of src/bundle.js (`mesa`, the bench's measured processes) the thread runs that bundle's own
- * parse-worker.mjs; under tsx or vitest, the TypeScript source, with tsx's loader registered inside the thread first
- * (a worker does not inherit it).
- */
-function startWorker(blobRoot: string, override?: URL): Worker {
-  const options = { workerData: { blobRoot }, stdout: false, stderr: false };
-  const bundle = bundleDir();
-  if (!override && bundle) return new Worker(pathToFileURL(path.join(bundle, 'parse-worker.mjs')), options);
-  const source = (override ?? new URL('./parse-worker.ts', import.meta.url)).href;
-  if (!source.endsWith('.ts')) return new Worker(new URL(source), options);
-  // tsx's ES module API, found through its package.json (a CommonJS resolve would give the .cjs build).
-  const tsxPackage = createRequire(import.meta.url).resolve('tsx/package.json');
-  const entry = JSON.parse(fs.readFileSync(tsxPackage, 'utf8')).exports['./esm/api'].import.default as string;
-  const tsxApi = pathToFileURL(path.join(path.dirname(tsxPackage), entry)).href;
-  return new Worker(`import(${JSON.stringify(tsxApi)}).then((m) => m.register()).then(() => import(${JSON.stringify(source)}))`, { ...options, eval: true });
 }

@@ -13,7 +13,7 @@ import type { IngestResult, IngestService } from './ingest.ts';
  * The IMAP adapter: one isolated loop per configured mailbox (support, fallback). It only translates between the
  * server and IngestService; whether a mail opens a case is decided there.
  *
- * Guarantees (DESIGN.md, "Inbound"):
+ * Guarantees (docs/ARCHITECTURE.md, «Garantías»):
  * - UIDs are taken in ascending order and `mailbox_state.last_uid` only moves past a mail whose ingest returned a
  *   final outcome; it is written once per fetched batch, so a crash re-reads at most that batch, whose mails the
  *   ledger then recognises.

@@ -2,8 +2,8 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import mustache from 'mustache';
+import { TEMPLATES_DIR } from '../paths.ts';
 
 /**
  * Mail templates: MJML layout in `templates/<name>.mjml`, a plain-text twin in `templates/<name>.txt`, and the
@@ -38,7 +38,7 @@ const COMMANDS = [
   { usage: '/esperar cliente|tercero', en: '/wait customer|third-party', key: 'esperar' },
 ];
 
-export const TEMPLATE_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../templates');
+export const TEMPLATE_DIR = TEMPLATES_DIR;
 
 type Strings = Record<string, any>;
 const plain = { escape: (v: unknown) => String(v) };

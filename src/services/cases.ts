@@ -11,7 +11,7 @@ import type { Participant, Priority, Ticket, WaitingOn } from '../tickets/types.
 /**
  * The one way cases change. Each method runs inside the caller's transaction and writes the change, its event
  * and (through the notifier, which the outbound side provides) the mail it causes, so that all of it commits or
- * none of it does: the transactional outbox of DESIGN.md.
+ * none of it does: the transactional outbox (docs/ARCHITECTURE.md, «Garantías»).
  */
 export type CaseEvent =
   /** `message`: what was just written as row `messageRowId`, so that a notifier need not read it back. */

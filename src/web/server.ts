@@ -10,7 +10,7 @@ import { registerStatusPage, type StatusPageOptions } from './status-page.ts';
 
 /**
  * The web adapter. For now only `/healthz`; the status pages are built on this same instance later.
- * Routes only read through repositories/services (DESIGN.md: adapters are thin).
+ * Routes only read through repositories/services: adapters are thin (docs/ARCHITECTURE.md).
  */
 export function buildServer(app: App, opts: { statusPage?: StatusPageOptions } = {}): FastifyInstance {
   const server = Fastify({

@@ -11,6 +11,7 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import { z } from 'zod';
 import type { App } from '../app.ts';
 import { isMesaError } from '../errors.ts';
+import { STATUS_PAGE_CSS } from '../paths.ts';
 import type { LinkService } from '../links/links.ts';
 import { LINK_PATH } from '../links/tokens.ts';
 import { PortalService, type Access, type LinkMailer, type Verdict } from '../services/portal.ts';
@@ -41,7 +42,7 @@ export interface StatusPageOptions {
   clock?: () => number;
 }
 
-const CSS = fs.readFileSync(new URL('./assets/mesa.css', import.meta.url));
+const CSS = fs.readFileSync(STATUS_PAGE_CSS);
 const CSS_ETAG = `"${crypto.createHash('sha256').update(CSS).digest('hex').slice(0, 16)}"`;
 const NONCE = /^[A-Za-z0-9_-]{16,64}$/;
 const BASE = LINK_PATH.replace(/\/+$/, ''); // "/caso"

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import knexFactory from 'knex';
+import { build, distIsStale } from '../../scripts/build.mjs';
 import { freshPgDatabase } from '../support/app.ts';
 import { spawnCli } from '../support/cli.ts';
 import { startDovecot, type Dovecot } from '../support/dovecot.ts';
@@ -15,7 +16,7 @@ import { startBenchSink, type BenchSink } from './sink.ts';
 
 /**
  * `npm run bench`: Mesa against the machine's own limits, all measured in one run so that the ratios hold on a
- * noisy machine. See README "Rendimiento" for what each figure means. Flags:
+ * noisy machine. See docs/performance.md for what each figure means. Flags:
  *   --mails N        small mails ingested (default 5000)        --notify M    confirmations sent (default 2000)
  *   --latency K      mails appended one at a time (default 40)  --growth G    mails per growth run (default min(N, 2000))
  *   --seeds a,b,c    cases already in the database for the growth runs (default 0,10000,100000)
@@ -57,6 +58,8 @@ const json: Record<string, unknown> = {};
 async function main() {
   const started = Date.now();
   console.error(`mesa bench: N=${N} M=${M} K=${K} G=${G} seeds=${SEEDS.join('/')} db=${PG ? 'postgresql' : 'sqlite'} runtime=${RUNTIME} — ${os.cpus().length} CPU, Node ${process.versions.node}`);
+  // `mesa start` (start-up, latency, memory) runs the build, as an operator's does: made current first.
+  if (distIsStale()) await build();
   const dovecot = await startDovecot({ users: ['support'] });
   const sink = await startBenchSink();
   try {
@@ -64,7 +67,7 @@ async function main() {
     if (wants('ingest') || wants('memory')) {
       // The pair runs INGEST_ROUNDS times on the same folder (neither moves the mails; each Mesa starts from an empty
       // database): on the 2-core machines this runs on, one pair's ratio ranged 0.28–0.46× from one run to the next
-      // (README "Rendimiento"), and the median of a few pairs moves far less than one pair.
+      // (docs/performance.md), and the median of a few pairs moves far less than one pair.
       await fill(dovecot, 'bench', generateMails(N, { seed: 'bench' }).map((m) => m.raw));
       const rounds: Array<{ bare: PhaseResult; mesa: PhaseResult; ratio: number }> = [];
       for (let round = 0; round < INGEST_ROUNDS; round++) {
@@ -359,7 +362,7 @@ function printTable(): void {
     r.target, r.ok === undefined ? '' : r.ok ? 'yes' : 'NO',
   ]);
   console.log(markdownTable(head, body));
-  console.log(`\n${os.cpus().length} CPU (${os.cpus()[0]?.model ?? '?'}), Node ${process.versions.node}, ${PG ? 'PostgreSQL' : 'SQLite'}; measured processes: ${RUNTIME === 'bundle' ? 'the esbuild bundle, as `mesa start` runs' : 'tsx (BENCH_RUNTIME=tsx: not what `mesa start` runs)'}`);
+  console.log(`\n${os.cpus().length} CPU (${os.cpus()[0]?.model ?? '?'}), Node ${process.versions.node}, ${PG ? 'PostgreSQL' : 'SQLite'}; measured processes: ${RUNTIME === 'bundle' ? 'the build (scripts/build.mjs), as `mesa start` runs' : 'tsx (BENCH_RUNTIME=tsx: not what `mesa start` runs)'}`);
 }
 
 /** --compare: this run's figures beside an earlier run's (its JSON), with the change. */
@@ -377,7 +380,7 @@ function printComparison(file: string): void {
   console.log(`\n${markdownTable(head, body)}`);
 }
 
-/** A Markdown table with its columns padded to their widest cell (as the README shows it). */
+/** A Markdown table with its columns padded to their widest cell (as docs/performance.md shows it). */
 function markdownTable(head: string[], body: string[][]): string {
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
   const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i])).join(' | ')} |`;

@@ -1,11 +1,10 @@
-import { bundleDir } from '../../src/bundled.ts';
 import { bareIngest, bareSend, mesaIngest, mesaNotify } from './phases.ts';
 
 /**
  * A measured process (tests/bench/runner.ts): runs one phase and prints one JSON line, the result, with the runtime it
- * ran under: "bundle" (esbuild, as `mesa start` runs; tests/bench/launch.js) or "tsx" (BENCH_RUNTIME=tsx).
+ * ran under: "bundle" (built by scripts/build.mjs, as `mesa start` runs) or "tsx" (BENCH_RUNTIME=tsx, the sources).
  */
-const runtime = bundleDir() ? 'bundle' : 'tsx';
+const runtime = import.meta.url.endsWith('.js') ? 'bundle' : 'tsx';
 const job = JSON.parse(process.argv[2]);
 const run: Record<string, () => Promise<unknown>> = {
   'bare-ingest': () => bareIngest(job.imap, job.expected),

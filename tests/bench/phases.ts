@@ -13,6 +13,12 @@ import { contentOf } from '../../src/outbound/outbox.ts';
 import { seedCases } from './seed.ts';
 
 /**
+ * Under BENCH_RUNTIME=tsx (profiles) the parse thread runs dist/'s body, built by bench.ts before the phases: Node 20
+ * cannot start the TypeScript one as a thread. Built (as measured), the child runs its own build's body.
+ */
+const parseWorkerUrl = import.meta.url.endsWith('.ts') ? new URL('../../dist/src/inbound/parse-worker.js', import.meta.url) : undefined;
+
+/**
  * What runs inside one child process per measurement, so that each peak RSS (process.resourceUsage().maxRSS)
  * belongs to that measurement alone and one phase's garbage does not slow the next.
  */
@@ -158,7 +164,7 @@ export async function mesaIngest(imap: ImapTarget, expected: number, mesa: MesaE
   });
   // Logs on, as in production (one line per mail), written to /dev/null: the cost of logging is part of Mesa's.
   const logger = pino({ level: 'info', base: { app: 'mesa' } }, pino.destination({ dest: '/dev/null', sync: false }));
-  const app = await createApp(config, logger);
+  const app = await createApp(config, logger, { parseWorkerUrl });
   let seedMs = 0;
   if (seed > 0) {
     const s0 = performance.now();
@@ -231,7 +237,7 @@ export async function mesaNotify(smtp: { host: string; port: number }, count: nu
     SMTP_HOST: smtp.host, SMTP_PORT: String(smtp.port), SMTP_SECURE: 'false',
   });
   const logger = pino({ level: 'info', base: { app: 'mesa' } }, pino.destination({ dest: '/dev/null', sync: false }));
-  const app = await createApp(config, logger);
+  const app = await createApp(config, logger, { parseWorkerUrl });
   const { generateMails } = await import('./corpus.ts');
   const mails = generateMails(count * 3, { seed: 'notify' }).filter((m) => m.kind.startsWith('new')).slice(0, count);
   for (const m of mails) await app.ingest.ingest(m.raw, { kind: 'stdin' });

@@ -1,25 +1,48 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { cachedBundle, MESA_ENTRIES, MIGRATIONS, migrationEntries, ROOT } from '../../src/bundle.js';
+import { build, mesaEntryPoints, ROOT } from '../../scripts/build.mjs';
 import type { PhaseResult } from './phases.ts';
 
 /**
  * Each measurement runs in its own Node process (tests/bench/child.ts), and that process runs what `mesa start` runs:
- * an esbuild bundle built by src/bundle.js with `mesa`'s own options, packages and parse thread, here with the bench's
- * phases as its entry point (node_modules/.cache/mesa-bench/). The limit's phases run from the same bundle, so both
- * sides of each ratio load their code the same way. BENCH_RUNTIME=tsx runs the sources under tsx instead: CPU profiles
- * then name node_modules/ files and packages one by one (tests/bench/profile-summary.ts); to look, not to measure.
+ * Mesa built by scripts/build.mjs with `mesa`'s own options, packages, parse thread and migrations, here with the
+ * bench's phases as one more entry point (tests/.artifacts/bench-dist-<pid>/src/bench-child.js, removed when the bench
+ * process exits). The limit's phases run from the same build, so both sides of each ratio load their code the same
+ * way. BENCH_RUNTIME=tsx runs the sources under tsx instead: CPU profiles then name node_modules/ files and packages one
+ * by one (tests/bench/profile-summary.ts); to look, not to measure.
  */
 export const RUNTIME: 'bundle' | 'tsx' = process.env.BENCH_RUNTIME === 'tsx' ? 'tsx' : 'bundle';
 
-let bundle: Promise<string> | undefined;
-/** Built once per bench run (and cached across runs while src/ and tests/bench/ are unchanged). */
-export const benchBundle = (): Promise<string> => (bundle ??= cachedBundle({
-  name: 'mesa-bench',
-  entryPoints: { child: path.join(ROOT, 'tests/bench/child.ts'), 'parse-worker': MESA_ENTRIES['parse-worker'], ...migrationEntries() },
-  sources: [path.join(ROOT, 'src'), path.join(ROOT, 'tests/bench'), MIGRATIONS],
-}));
+let built: Promise<string> | undefined;
+/** Built once per bench process. */
+export const benchBuild = (): Promise<string> => (built ??= (async () => {
+  const artifacts = path.join(ROOT, 'tests', '.artifacts');
+  removeBuildsOfEndedProcesses(artifacts);
+  const outdir = path.join(artifacts, `bench-dist-${process.pid}`);
+  process.once('exit', removeBenchBuild);
+  // The child's output lies in src/ of the build, beside Mesa's own modules (src/paths.ts finds its files from there).
+  await build({ outdir, entryPoints: [...mesaEntryPoints(), { in: 'tests/bench/child.ts', out: 'src/bench-child' }] });
+  return outdir;
+})());
+
+/** Removes this process's build (on exit; a test runner's worker may be stopped before its exit handlers run). */
+export function removeBenchBuild(): void {
+  fs.rmSync(path.join(ROOT, 'tests', '.artifacts', `bench-dist-${process.pid}`), { recursive: true, force: true });
+}
+
+/** A bench process killed before its exit handler ran (a test runner's worker, Ctrl-C) leaves its build behind. */
+function removeBuildsOfEndedProcesses(dir: string): void {
+  for (const name of fs.existsSync(dir) ? fs.readdirSync(dir) : []) {
+    const pid = Number(/^bench-dist-(\d+)$/.exec(name)?.[1]);
+    if (!pid || pid === process.pid) continue;
+    try {
+      process.kill(pid, 0); // still running: its build is in use
+    } catch {
+      fs.rmSync(path.join(dir, name), { recursive: true, force: true });
+    }
+  }
+}
 
 const r1 = (n: number) => Math.round(n * 10) / 10;
 
@@ -27,15 +50,15 @@ const r1 = (n: number) => Math.round(n * 10) / 10;
 export async function runChild<T extends PhaseResult>(job: Record<string, unknown>, opts: { quiet?: boolean } = {}): Promise<T> {
   const label = `${job.phase}${job.seed !== undefined ? `(${job.seed})` : ''}`;
   const say = (s: string) => opts.quiet || process.stderr.write(s);
-  const dir = RUNTIME === 'bundle' ? await benchBundle() : undefined;
+  const dir = RUNTIME === 'bundle' ? await benchBuild() : undefined;
   say(`  ${label} …`);
   // BENCH_CPU_PROF=<phase> writes a V8 CPU profile of that phase under tests/.artifacts/prof (open it in Chrome).
   const prof = process.env.BENCH_CPU_PROF === job.phase ? ['--cpu-prof', `--cpu-prof-dir=${path.join(ROOT, 'tests/.artifacts/prof')}`] : [];
   // BENCH_NODE_FLAGS="--trace-gc …" passes Node/V8 flags to every measured child (to look, not to measure).
   const extra = process.env.BENCH_NODE_FLAGS?.split(/\s+/).filter(Boolean) ?? [];
-  const entry = dir ? [path.join(ROOT, 'tests/bench/launch.js')] : ['--import', 'tsx', path.join(ROOT, 'tests/bench/child.ts')];
+  const entry = dir ? ['--enable-source-maps', path.join(dir, 'src', 'bench-child.js')] : ['--import', 'tsx', path.join(ROOT, 'tests/bench/child.ts')];
   const p = spawn(process.execPath, [...extra, ...prof, ...entry, JSON.stringify(job)], {
-    cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...(dir ? { MESA_BENCH_BUNDLE: dir } : {}) },
+    cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: process.env,
   });
   let out = '';
   let err = '';

@@ -20,7 +20,7 @@ describe('bench seeding', () => {
     expect(Number((await app.db('counters').where({ name: 'ticket_number' }).first('value')).value)).toBe(300);
     if (!onPostgres) {
       // With sqlite_stat4 (better-sqlite3 is built with SQLITE_ENABLE_STAT4) each indexed lookup is planned again
-      // whenever its bound value changes: the growth runs measured that, not the history (README "Rendimiento").
+      // whenever its bound value changes: the growth runs measured that, not the history (docs/performance.md).
       const stats = await app.db('sqlite_master').where('name', 'like', 'sqlite_stat%').pluck('name');
       expect(stats).toEqual([]);
     }

@@ -37,7 +37,7 @@ export async function seedCases(db: Knex, count: number): Promise<void> {
   // Statistics as a database that grew over months under Mesa has them. PostgreSQL's autovacuum gathers them by
   // itself. Mesa never runs ANALYZE on SQLite, and better-sqlite3 is built with SQLITE_ENABLE_STAT4, so with
   // sqlite_stat4 present every indexed lookup with a bound value is planned again at each run: the ledger's
-  // duplicate check went from 11 to 35 µs at 100,000 cases (README "Rendimiento"). Seeding those statistics gave
+  // duplicate check went from 11 to 35 µs at 100,000 cases (docs/performance.md). Seeding those statistics gave
   // the growth runs a slowdown that no Mesa database has.
   if (pg) await db.raw('ANALYZE');
   // The seeding is one 100 MB transaction: on SQLite, leave no part of it in the WAL for the measured run's first

@@ -11,7 +11,9 @@ const N = Number(process.argv[2] ?? 2000);
 const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mesa-sqlprof-'));
 const config = loadConfig({ ...MESA_ENV, DATA_DIR: dataDir, ...(process.env.PARSE_WORKER ? { PARSE_WORKER: process.env.PARSE_WORKER } : {}) });
 const logger = pino({ level: 'info' }, pino.destination({ dest: '/dev/null', sync: false }));
-const app = await createApp(config, logger);
+// The parse thread (PARSE_WORKER=true) runs the built body: Node 20 cannot start the TypeScript one as a thread.
+await ensureBuilt();
+const app = await createApp(config, logger, { parseWorkerUrl: BUILT_PARSE_WORKER });
 // SEED=100000: that many cases already in the database, as the bench's growth runs (tests/bench/seed.ts).
 if (process.env.SEED) await (await import('./seed.ts')).seedCases(app.db, Number(process.env.SEED));
 const stats = new Map<string, { n: number; ms: number }>();
@@ -19,6 +21,7 @@ const started = new Map<string, number>();
 app.db.on('query', (q: any) => started.set(q.__knexQueryUid, performance.now()));
 app.db.on('query-response', (_r: any, q: any) => { const t = started.get(q.__knexQueryUid); if (t === undefined) return; started.delete(q.__knexQueryUid); const k = String(q.sql).replace(/\(\?(, \?)*\)/g, '(?…)').slice(0, 160); const s = stats.get(k) ?? { n: 0, ms: 0 }; s.n++; s.ms += performance.now() - t; stats.set(k, s); });
 import Database from 'better-sqlite3';
+import { BUILT_PARSE_WORKER, ensureBuilt } from '../support/built.ts';
 const probe = new Database(':memory:'); const SP = Object.getPrototypeOf(probe.prepare('select 1'));
 const native = new Map<string, { n: number; ms: number }>();
 for (const m of ['run', 'all', 'get']) { const orig = SP[m]; SP[m] = function (...a: unknown[]) { const t = performance.now(); try { return orig.apply(this, a); } finally { const k = String(this.source).slice(0, 70); const s = native.get(k) ?? { n: 0, ms: 0 }; s.n++; s.ms += performance.now() - t; native.set(k, s); } }; }

@@ -2,7 +2,7 @@
 // IngestService.ingestMany (batches of 50, as the poller), records every statement better-sqlite3 ran (BEGIN,
 // savepoints and COMMIT included) with its bindings, then replays them in the same order on a fresh, migrated database
 // with plain prepared statements: no knex, no Mesa, no parsing. The difference between the two figures is what
-// everything but SQLite costs (README "Rendimiento"). It also lists the statements that took longest in the replay;
+// everything but SQLite costs (docs/performance.md). It also lists the statements that took longest in the replay;
 // `REPLAY_PRAGMAS="cache_size=-65536;wal_autocheckpoint=0"` runs the replay with extra pragmas, to try one.
 import fs from 'node:fs'; import os from 'node:os'; import path from 'node:path';
 import Database from 'better-sqlite3';
@@ -11,12 +11,15 @@ import { createApp } from '../../src/app.ts';
 import { loadConfig } from '../../src/config.ts';
 import { generateMails } from './corpus.ts';
 import { ingestInBatches, MESA_ENV } from './phases.ts';
+import { BUILT_PARSE_WORKER, ensureBuilt } from '../support/built.ts';
 
 const N = Number(process.argv[2] ?? 2000);
 const logger = pino({ level: 'silent' });
 const freshApp = async () => {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mesa-sqlreplay-'));
-  return { dataDir, app: await createApp(loadConfig({ ...MESA_ENV, DATA_DIR: dataDir }), logger) };
+  // The parse thread runs the built body: Node 20 cannot start the TypeScript one as a thread.
+  await ensureBuilt();
+  return { dataDir, app: await createApp(loadConfig({ ...MESA_ENV, DATA_DIR: dataDir }), logger, { parseWorkerUrl: BUILT_PARSE_WORKER }) };
 };
 
 // Every run/all/get of every better-sqlite3 statement, while recording.

@@ -58,4 +58,4 @@ it('prints cases and a case with its conversation as camelCase JSON', async () =
   const missing = await runCli(['show', '99', '--json'], { env });
   expect(missing.code).toBe(66);
   expect(missing.stderr).toMatch(/#99 no existe/);
-}, 120_000); // several real CLI processes, each paying tsx's start-up
+}, 120_000); // several real CLI processes, each with its own start-up

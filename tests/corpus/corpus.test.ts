@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { collectCorpus, corpusRoot, runCorpus } from './report.ts';
+import { CORPUS_DIR } from '../support/corpus.ts';
 
 /**
- * The public corpus (../shared/corpus) through the real ingest path: no crash, no hang, exactly one recorded
+ * The public corpus (tests/support/corpus.ts) through the real ingest path: no crash, no hang, exactly one recorded
  * outcome per mail. A bounded, evenly spread sample (every group of the corpus represented) keeps the suite
  * fast on PostgreSQL too; MESA_CORPUS_ALL=1 runs all of it, and `npm run corpus` prints the full figures.
  * Without the corpus folder the test says so and passes.
@@ -11,7 +12,7 @@ describe('public corpus', () => {
   it('gives every corpus mail exactly one recorded outcome, with no crash and no hang', async () => {
     const root = corpusRoot();
     if (!root) {
-      console.warn('corpus: ../shared/corpus is absent; nothing to check here');
+      console.warn(`corpus: ${CORPUS_DIR} is absent; nothing to check here`);
       return;
     }
     const all = collectCorpus(root);

@@ -1,5 +1,5 @@
 /**
- * Corpus run: every mail of ../shared/corpus through the REAL ingest path (parse → filters → SQLite), with a
+ * Corpus run: every mail of the public corpus (tests/support/corpus.ts) through the REAL ingest path (parse → filters → SQLite), with a
  * per-mail timeout guard, reported as figures. Run with `npm run corpus` (table on stdout, JSON under
  * tests/.artifacts/). tests/corpus/corpus.test.ts reuses collectCorpus/runCorpus on a sample.
  *
@@ -19,12 +19,13 @@ import type { IngestResult } from '../../src/inbound/ingest.ts';
 import { parseMail } from '../../src/inbound/parse.ts';
 import { caseDetail } from '../../src/services/case-view.ts';
 import { testApp } from '../support/app.ts';
+import { CORPUS_DIR } from '../support/corpus.ts';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 export const REPO_ROOT = path.resolve(HERE, '..', '..');
 
 export function corpusRoot(): string | undefined {
-  const dir = process.env.MESA_CORPUS_DIR ?? path.resolve(REPO_ROOT, '..', 'shared', 'corpus');
+  const dir = CORPUS_DIR;
   return fs.existsSync(path.join(dir, 'README.md')) || fs.existsSync(path.join(dir, 'reply')) ? dir : undefined;
 }
 
@@ -373,7 +374,7 @@ export function formatReport(rep: CorpusReport): string {
 async function main(): Promise<void> {
   const root = corpusRoot();
   if (!root) {
-    console.log('corpus: ../shared/corpus no está presente; nada que medir (set MESA_CORPUS_DIR to point elsewhere).');
+    console.log(`corpus: no está en ${CORPUS_DIR}; nada que medir (MESA_CORPUS_DIR lo ubica).`);
     return;
   }
   const items = collectCorpus(root);

@@ -8,13 +8,14 @@ import { testApp, testEnv } from '../support/app.ts';
 import { at, consultantReply, mail } from '../support/lifecycle.ts';
 import { contentOf } from '../../src/outbound/outbox.ts';
 import { readOriginal } from '../../src/storage/originals.ts';
+import { MESA_BIN } from '../support/built.ts';
 
 /**
  * Through mail (the real ingest path, the real outbox) and the real `mesa jobs --now` command, run as a child
  * process against the same database: what a cron line would do.
  */
 const run = promisify(execFile);
-const BIN = path.resolve('src/bin.js');
+const BIN = MESA_BIN;
 
 let app: App;
 let env: Record<string, string>;

@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { contentHash, parseMail } from '../../src/inbound/parse.ts';
 import { BlobStore } from '../../src/storage/blobs.ts';
 import { generateMails, mailWithAttachment } from '../bench/corpus.ts';
+import { CORPUS_DIR } from '../support/corpus.ts';
 
 /**
  * Regression (npm run bench, peak RSS with a 25 MB attachment): contentHash used to turn the body into three
@@ -32,7 +33,7 @@ function referenceHash(raw: Buffer): string {
 }
 
 function corpusFiles(): string[] {
-  const dir = path.resolve(import.meta.dirname, '../../../shared/corpus');
+  const dir = CORPUS_DIR;
   if (!fs.existsSync(dir)) return [];
   const out: string[] = [];
   const walk = (d: string) => {

@@ -11,12 +11,13 @@ import { ParseThread, SEND_TO_THREAD_MAX_BYTES } from '../../src/inbound/parse-t
 import { BlobStore } from '../../src/storage/blobs.ts';
 import { mail } from '../support/mail.ts';
 import { testApp, testConfig } from '../support/app.ts';
+import { BUILT_PARSE_WORKER } from '../support/built.ts';
 import { createApp, type App } from '../../src/app.ts';
 import { silentLogger } from '../../src/logger.ts';
 import { readOriginal } from '../../src/storage/originals.ts';
 
 const FIXTURES = path.resolve(import.meta.dirname, '../fixtures/es');
-const MISBEHAVING = new URL('../support/misbehaving-parse-worker.ts', import.meta.url);
+const MISBEHAVING = new URL('../support/misbehaving-parse-worker.mjs', import.meta.url);
 
 /** A logger whose lines the test can read. */
 function recordingLogger() {
@@ -48,7 +49,8 @@ function store(): BlobStore {
 
 function thread(opts: Partial<ConstructorParameters<typeof ParseThread>[0]> = {}) {
   const { logger, lines } = recordingLogger();
-  const t = new ParseThread({ blobs: opts.blobs ?? store(), logger, ...opts });
+  // The built body, as `mesa start` runs it (tests/support/built.ts), unless the test gives another.
+  const t = new ParseThread({ blobs: opts.blobs ?? store(), logger, workerUrl: BUILT_PARSE_WORKER, ...opts });
   cleanup.push(() => t.close());
   return { t, lines };
 }
@@ -138,7 +140,7 @@ describe('the parse thread', () => {
   it('when no new thread can start after a crash, parses the mails queued behind it here', async () => {
     // A body that can start once: its file is gone when the thread is started again (a broken install under a
     // running Mesa).
-    const once = path.join(import.meta.dirname, '../support', `once-parse-worker-${process.pid}.ts`);
+    const once = path.join(import.meta.dirname, '../support', `once-parse-worker-${process.pid}.mjs`);
     fs.copyFileSync(fileURLToPath(MISBEHAVING), once);
     cleanup.push(() => fs.rmSync(once, { force: true }));
     const { t, lines } = thread({ workerUrl: pathToFileURL(once) });
@@ -156,7 +158,7 @@ describe('the parse thread', () => {
 
   it('stops a thread stuck on one mail after the time limit (parse_timeout) and goes on with the next', async () => {
     const { t } = thread({ workerUrl: MISBEHAVING, timeoutMs: 1000 });
-    // Warm first: the limit is for parsing, and the thread's own start under tsx can take longer than that.
+    // Warm first: the limit is for parsing, not for the thread's own start.
     const first = mail({ From: 'a@cliente.co', Subject: 'primero' }, 'uno');
     await t.parse(first, sha(first));
     const stuck = mail({ From: 'b@cliente.co', Subject: 'hang-parser' }, 'dos');
@@ -168,7 +170,7 @@ describe('the parse thread', () => {
   });
 
   it('parses on this thread, with a warning, when the thread cannot start', async () => {
-    const { t, lines } = thread({ workerUrl: new URL('./no-such-parse-worker.ts', import.meta.url) });
+    const { t, lines } = thread({ workerUrl: new URL('./no-such-parse-worker.js', import.meta.url) });
     const raws = [mail({ From: 'a@cliente.co', Subject: 'uno' }, 'x'), mail({ From: 'b@cliente.co', Subject: 'dos' }, 'y')];
     const parsed = await Promise.all(raws.map((raw) => t.parse(raw, sha(raw))));
     expect(parsed.map((m) => m.subject)).toEqual(['uno', 'dos']);
@@ -208,7 +210,7 @@ describe('ingest with the parse thread (PARSE_WORKER=true, as `mesa start` runs)
 
   it('parses a mail over 4 MB on the parse thread, parseAhead included, and keeps its original whole (issue 23)', async () => {
     const config = await testConfig();
-    const parser = new ParseThread({ blobs: new BlobStore(path.join(config.dataDir, 'blobs')), logger: silentLogger, maxAttachmentBytes: config.limits.maxAttachmentBytes });
+    const parser = new ParseThread({ blobs: new BlobStore(path.join(config.dataDir, 'blobs')), logger: silentLogger, maxAttachmentBytes: config.limits.maxAttachmentBytes, workerUrl: BUILT_PARSE_WORKER });
     app = await createApp(config, silentLogger, { parser });
     const file = crypto.randomBytes(SEND_TO_THREAD_MAX_BYTES);
     const big = withAttachment(file);

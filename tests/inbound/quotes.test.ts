@@ -3,6 +3,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { htmlToText, libraryPatternsReady, stripQuotedText, unquotedByLibrary, visibleByLibrary, visibleTextOf } from '../../src/inbound/quotes.ts';
 import { generateMails } from '../bench/corpus.ts';
+import { CORPUS_DIR } from '../support/corpus.ts';
 
 describe('quote stripping', () => {
   it.each([
@@ -75,7 +76,7 @@ describe('the library skipped where none of its patterns can fire (unquotedByLib
       '-----Original Message-----', '2026-11-02 10:00 GMT-05:00 Ana <a@b.co>:', 'Ana <a@b.co> schrieb:', 'x'.repeat(500), 'Cordialement',
       'Bonne journée!', 'Verzonden vanaf mijn iPhone', 'Get Outlook for Android', 'Van: Ana <a@b.co>', 'Da: Ana <a@b.co>',
     ]) add(t);
-    const corpus = path.resolve(import.meta.dirname, '../../../shared/corpus/reply');
+    const corpus = path.join(CORPUS_DIR, 'reply');
     if (fs.existsSync(corpus)) {
       const walk = (d: string) => {
         for (const e of fs.readdirSync(d, { withFileTypes: true })) {

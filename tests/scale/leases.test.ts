@@ -10,6 +10,7 @@ import { silentLogger } from '../../src/logger.ts';
 import { testEnv } from '../support/app.ts';
 import { waitFor } from '../support/wait.ts';
 import { freshDatabase, pgReachable } from './support/pg.ts';
+import { BUILT_PARSE_WORKER } from '../support/built.ts';
 
 let apps: App[] = [];
 afterEach(async () => {
@@ -19,7 +20,9 @@ afterEach(async () => {
 
 async function instance(databaseUrl?: string): Promise<App> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mesa-lease-'));
-  const app = await createApp(loadConfig(testEnv(dataDir, databaseUrl ? { DATABASE_URL: databaseUrl } : {})), silentLogger);
+  const app = await createApp(loadConfig(testEnv(dataDir, databaseUrl ? { DATABASE_URL: databaseUrl } : {})), silentLogger, {
+    parseWorkerUrl: BUILT_PARSE_WORKER,
+  });
   apps.push(app);
   return app;
 }

@@ -14,6 +14,7 @@ import { waitFor } from '../support/wait.ts';
 import type { Knex } from 'knex';
 import type { CaseEvent } from '../../src/services/cases.ts';
 import { freshDatabase, pgReachable } from './support/pg.ts';
+import { BUILT_PARSE_WORKER, MESA_BIN } from '../support/built.ts';
 
 // Several instances only make sense on PostgreSQL; these run when the local server (MESA_TEST_PG_URL) answers.
 const ROOT = path.resolve(import.meta.dirname, '../..');
@@ -28,7 +29,7 @@ async function instances(name: string, count: number, env: Record<string, string
   const started: App[] = [];
   for (let i = 0; i < count; i++) {
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), `${name}-`));
-    started.push(await createApp(loadConfig(testEnv(dataDir, { DATABASE_URL: url, ...env })), silentLogger, { clock }));
+    started.push(await createApp(loadConfig(testEnv(dataDir, { DATABASE_URL: url, ...env })), silentLogger, { clock, parseWorkerUrl: BUILT_PARSE_WORKER }));
     apps.push(started[i]);
   }
   return started;
@@ -65,7 +66,7 @@ const mail = (i: number) => Buffer.from(
 function runMigrate(databaseUrl: string): Promise<{ code: number | null; stderr: string }> {
   return new Promise((resolve) => {
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mesa-mig-'));
-    const child = spawn(process.execPath, [path.join(ROOT, 'src/bin.js'), 'migrate'], {
+    const child = spawn(process.execPath, [MESA_BIN, 'migrate'], {
       cwd: ROOT, env: { ...process.env, ...testEnv(dataDir), DATABASE_URL: databaseUrl }, stdio: ['ignore', 'ignore', 'pipe'],
     });
     let stderr = '';

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { createApp, type App } from '../../src/app.ts';
 import { loadConfig, type Config, type Env } from '../../src/config.ts';
 import { silentLogger } from '../../src/logger.ts';
+import { BUILT_PARSE_WORKER } from './built.ts';
 
 /**
  * A fresh Mesa for one test: its own DATA_DIR and SQLite file, or its own schema on PostgreSQL when
@@ -30,7 +31,7 @@ let schemaCounter = 0;
 
 export async function testConfig(extra: Env = {}): Promise<Config> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mesa-test-'));
-  // In-process apps parse on the test's own thread (a parse thread under tsx takes ~0.6 s to start, per app);
+  // In-process apps parse on the test's own thread (a parse thread takes a moment to start, per app);
   // tests/inbound/parse-thread.test.ts and every `mesa start` child process run the parse thread.
   const env = testEnv(dataDir, { PARSE_WORKER: 'false', ...extra });
   if (onPostgres && !extra.DATABASE_URL) env.DATABASE_URL = await freshPgDatabase(`mesa_t${process.pid}_${++schemaCounter}_${Date.now() % 100000}`);
@@ -54,5 +55,6 @@ export async function freshPgDatabase(name: string, server = TEST_PG_URL): Promi
 }
 
 export async function testApp(extra: Env = {}, opts: { clock?: () => number } = {}): Promise<App> {
-  return createApp(await testConfig(extra), silentLogger, opts);
+  // With PARSE_WORKER=true, the thread runs the built body (Node 20 cannot start the TypeScript one as a thread).
+  return createApp(await testConfig(extra), silentLogger, { ...opts, parseWorkerUrl: BUILT_PARSE_WORKER });
 }

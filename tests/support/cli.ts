@@ -1,9 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import path from 'node:path';
 import type { Config, Env } from '../../src/config.ts';
 import { testConfig, testEnv } from './app.ts';
-
-const BIN = path.resolve(import.meta.dirname, '../../src/bin.js');
+import { MESA_BIN as BIN } from './built.ts';
 
 export interface CliResult {
   code: number | null;
@@ -21,7 +19,7 @@ export async function cliEnv(extra: Env = {}): Promise<{ config: Config; env: En
   return { config, env };
 }
 
-/** Runs the real `mesa` executable, as a user or an MTA would, in the DATA_DIR (so no stray .env is read). */
+/** Runs the real `mesa` executable (the build, dist/src/cli.js), as a user or an MTA would, in the DATA_DIR (so no stray .env is read). */
 export function runCli(args: string[], opts: { env: Env; stdin?: string | Buffer; cwd?: string }): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const env: Record<string, string> = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp' };

@@ -1,23 +1,23 @@
 import { parentPort } from 'node:worker_threads';
 
 /**
- * The real parse thread body (src/inbound/parse-worker.ts), except for two kinds of mail that no real mail is known
+ * The real parse thread body (built: dist/src/inbound/parse-worker.js; plain JavaScript here, since Node 20 cannot
+ * start a TypeScript file as a thread), except for two kinds of mail that no real mail is known
  * to trigger but a hostile one might: one whose Subject says `crash-parser` ends the thread, and one that says
  * `hang-parser` spins it forever (a parse stuck in a loop never yields to its own timer). Each request reaches the
  * real body only once the one before it was answered, so the misbehaviour happens in its turn, as a parse's would,
  * after the real body has received it.
  */
-type Req = { id: number; raw: Uint8Array };
-const port = parentPort!;
+const port = parentPort;
 const on = port.on.bind(port);
 const post = port.postMessage.bind(port);
-const answered = new Map<number, () => void>();
-let turn: Promise<void> = Promise.resolve();
-port.postMessage = ((reply: { id?: number }, transfer?: readonly ArrayBuffer[]) => {
-  post(reply, transfer as ArrayBuffer[]);
+const answered = new Map();
+let turn = Promise.resolve();
+port.postMessage = (reply, transfer) => {
+  post(reply, transfer);
   if (reply.id !== undefined) answered.get(reply.id)?.();
-}) as typeof port.postMessage;
-port.on = ((event: string, listener: (req: Req) => void) => on(event, event !== 'message' ? listener : (req: Req) => {
+};
+port.on = (event, listener) => on(event, event !== 'message' ? listener : (req) => {
   const mine = turn;
   turn = new Promise((resolve) => answered.set(req.id, resolve));
   void mine.then(() => {
@@ -28,5 +28,5 @@ port.on = ((event: string, listener: (req: Req) => void) => on(event, event !== 
     if (text.includes('Subject: crash-parser')) process.exit(3);
     if (text.includes('Subject: hang-parser')) for (;;);
   });
-})) as typeof port.on;
-await import('../../src/inbound/parse-worker.ts');
+});
+await import('../../dist/src/inbound/parse-worker.js');

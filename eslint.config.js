@@ -1,0 +1,34 @@
+// ESLint (flat config): `npm run lint`. The recommended JavaScript and typescript-eslint rules, with the exceptions
+// this code base has reasons for; formatting is prettier's (`npm run format`), not the linter's.
+import js from '@eslint/js';
+import globals from 'globals';
+import tseslint from 'typescript-eslint';
+
+export default tseslint.config(
+  { ignores: ['dist/', 'node_modules/', 'coverage/', 'tests/.artifacts/'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    languageOptions: { ecmaVersion: 2022, sourceType: 'module', globals: { ...globals.node } },
+    linterOptions: { reportUnusedDisableDirectives: 'error' },
+    rules: {
+      // A leading underscore marks what is left out on purpose (`const { raw: _raw, ...rest } = mail`).
+      '@typescript-eslint/no-unused-vars': ['error', {
+        argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrorsIgnorePattern: '^_', destructuredArrayIgnorePattern: '^_',
+        ignoreRestSiblings: true,
+      }],
+      // Types only where they are types: `import type` keeps type-only imports out of the runtime graph.
+      '@typescript-eslint/consistent-type-imports': ['error', { fixStyle: 'inline-type-imports', disallowTypeAnnotations: false }],
+      // Untyped data from outside (parsed mail headers, JSON) is sometimes `any` at the edge; say so, do not forbid.
+      '@typescript-eslint/no-explicit-any': 'warn',
+      // An empty catch that says why (a comment) is a decision; an empty one without is not.
+      'no-empty': ['error', { allowEmptyCatch: false }],
+      // Mail and file names are cleaned of control characters on purpose: regular expressions name them.
+      'no-control-regex': 'off',
+      eqeqeq: ['error', 'always', { null: 'ignore' }],
+      'prefer-const': 'error',
+      'no-var': 'error',
+      'object-shorthand': ['error', 'properties'],
+    },
+  },
+);
