@@ -246,7 +246,7 @@ export class MailNotifier implements Notifier {
     const now = this.now(trx, Number((await this.message(trx, messageRowId)).created_at));
     const suffix = kind === 'unverified' ? 'Unverified' : 'Commands';
     await this.deps.outbox.enqueue(trx, {
-      key: `case:${t.id}:msg:${messageRowId}:feedback:${to}`, ticket: t, kind: `notice_${kind}`, to, automatic: true, budgeted: true,
+      key: `case:${t.id}:msg:${messageRowId}:feedback:${to}`, ticket: t, kind: `notice_${kind}`, to, automatic: true, budgeted: false, alert: true,
       autoSubmitted: 'auto-replied', template: 'consultant-notice', now,
       pick: { heading: `heading${suffix}`, intro: `intro${suffix}`, next: `next${suffix}` },
       data: { items, commands: kind === 'commands' },

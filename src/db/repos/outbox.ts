@@ -75,6 +75,13 @@ export async function loopBudgetOf(db: Db, recipient: string, windowSince: numbe
   return { inWindow: Number(r?.c0 ?? 0), inDay: Number(r?.c1 ?? 0), suppressed: r?.suppressed ?? undefined };
 }
 
+/** How many mails of these kinds to `recipient` were (or will be) sent since `since`: the desk's alert limit. */
+export async function countRecentOfKinds(db: Db, recipient: string, kinds: readonly string[], since: number): Promise<number> {
+  const r = await db('outbox').where({ recipient }).andWhere('created_at', '>=', since).whereIn('kind', [...kinds])
+    .andWhereNot({ state: 'held' }).count({ c: '*' }).first();
+  return Number(r?.c ?? 0);
+}
+
 export interface ThreadRow {
   message_id: string;
   created_at: number;
