@@ -82,6 +82,17 @@ export async function countRecentOfKinds(db: Db, recipient: string, kinds: reado
   return Number(r?.c ?? 0);
 }
 
+/**
+ * Of the mail we sent to `recipients`, the rows whose Message-ID is one of `messageIds`: which of them a bounce's
+ * returned headers prove we sent. Read through the (recipient, created_at) index: the ids alone have none.
+ */
+export async function sentMailByIds(db: Db, recipients: readonly string[], messageIds: readonly string[]): Promise<Array<{ messageId: string; recipient: string; ticketId?: number }>> {
+  if (!recipients.length || !messageIds.length) return [];
+  const found = await db('outbox').select('message_id', 'recipient', 'ticket_id')
+    .whereIn('recipient', recipients.slice(0, 50)).whereIn('message_id', messageIds.slice(0, 50)).whereIn('state', ['sent', 'sending']);
+  return found.map((r: any) => ({ messageId: r.message_id, recipient: r.recipient, ticketId: n(r.ticket_id) }));
+}
+
 export interface ThreadRow {
   message_id: string;
   created_at: number;
