@@ -66,6 +66,14 @@ describe('Authentication-Results (RFC 8601)', () => {
     const spoof = { raw: Buffer.from([lmtp, 'Authentication-Results: mx.mesa.test; dmarc=fail header.from=mesa.test', received, forged, 'From: ana@mesa.test', '', 'x'].join('\r\n')) };
     expect(authResultsPass(spoof, trusted, 'ana@mesa.test', 1)).toBeUndefined();
     expect(authResultsPass(spoof, trusted, 'ana@mesa.test', 5)).toBeUndefined();
+    // Gmail's layout: its results below its own Received fields; a sender talking straight to its MX can put a
+    // forged field right under the real one. Only the topmost counts there.
+    const gmail = (real: string) => ({ raw: Buffer.from([lmtp, received, 'Received-SPF: softfail', `Authentication-Results: ${real}`, forged, 'Authentication-Results: mx.mesa.test; dkim=pass header.d=mesa.test', 'From: ana@mesa.test', '', 'x'].join('\r\n')) });
+    expect(authResultsPass(gmail('mx.mesa.test; spf=softfail smtp.mailfrom=mesa.test'), trusted, 'ana@mesa.test', 2)).toBeUndefined();
+    expect(authResultsPass(gmail('mx.mesa.test; spf=pass smtp.mailfrom=mesa.test; dmarc=pass header.from=mesa.test'), trusted, 'ana@mesa.test', 2)).toBe('dmarc');
+    // Above the first Received, every trusted field is the server's (one milter's DKIM, another's DMARC).
+    const milters = { raw: Buffer.from(['Authentication-Results: mx.mesa.test; spf=none', 'Authentication-Results: mx.mesa.test; dkim=pass header.d=mesa.test', received, 'From: ana@mesa.test', '', 'x'].join('\r\n')) };
+    expect(authResultsPass(milters, trusted, 'ana@mesa.test')).toBe('dkim');
   });
   it('trusts nothing when TRUSTED_AUTHSERV_IDS is empty', () => {
     expect(authResultsPass(headers(['mx.mesa.test; dmarc=pass header.from=mesa.test']), [], 'ana@mesa.test')).toBeUndefined();
