@@ -177,14 +177,17 @@ export class Outbox {
   }
 
   private async holdReason(trx: Db, to: string, r: Pick<MailRequest, 'budgeted' | 'alert'>, now: number): Promise<string | undefined> {
-    const { budget, deskAlertsPerHour } = this.deps.config.outbound;
+    const { config } = this.deps;
+    const { budget, deskAlertsPerHour } = config.outbound;
+    const desk = to === config.supportAddress || to === config.fallbackAddress || config.consultants.includes(to);
     // The loop budget guards customers' mailboxes (and us) from a loop with an auto-responder. The desk's own
-    // notices never count against it, so that the alerts a spoofer provokes are not what holds the next one.
-    const budgeted = r.budgeted && !r.alert && !this.deps.config.consultants.includes(to);
+    // notices never count against it, so that the alerts a spoofer provokes are not what holds the next one. And a
+    // bounce never stops mail to the desk (bounce-effects.ts): not even a stop recorded before that rule.
+    const budgeted = r.budgeted && !r.alert && !desk;
     const top = outermost(trx);
     let seen = top ? this.unstopped.get(top) : null;
     if (seen === undefined) this.unstopped.set(top!, (seen = new Map()));
-    const askStop = !(seen && (seen.get(to) ?? Infinity) <= now);
+    const askStop = !desk && !(seen && (seen.get(to) ?? Infinity) <= now);
     let suppressed: string | undefined;
     let inWindow = 0;
     let inDay = 0;

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { listOutbox } from '../../src/db/repos/outbox.ts';
+import { listOutbox, suppress } from '../../src/db/repos/outbox.ts';
 import { caseDetail } from '../../src/services/case-view.ts';
 import { mailWorld, rawMail, type MailWorld } from './fixtures.ts';
 
@@ -55,5 +55,19 @@ describe('desk alerts and the loop budget', () => {
     for (let i = 0; i < 3; i++) await w.ingest(rawMail({ from: 'robot@empresa.com', subject: `Aviso ${i}`, body: 'Mensaje automático.' }));
     const held = await listOutbox(w.app.db, { states: ['held'] });
     expect(held.map((h) => [h.recipient, h.kind, h.heldReason])).toEqual([['robot@empresa.com', 'confirmation', 'limite: 2 en 10 min']]);
+  });
+
+  it('a bounce stop recorded for a consultant (before bounces had to prove themselves) holds none of their notices', async () => {
+    w = await mailWorld({}, { start: false });
+    const now = Date.now();
+    // One case enqueues ana's notice; then a stop for her is recorded before it is sent: the claim still sends it.
+    const { ticketNumber } = await w.ingest(rawMail({ from: 'lucia@cooperativa.co', subject: 'Consulta 0', body: 'Hola.' }));
+    await suppress(w.app.db, { address: 'ana@mesa.test', reason: 'rebote 5.1.1', until: now + 86_400_000, now });
+    await w.app.outbound.dispatcher.drain();
+    // And notices enqueued while the stop lasts go too.
+    await w.ingest(rawMail({ from: 'lucia@cooperativa.co', subject: `RE: [Caso #${ticketNumber}] Consulta 0`, body: 'Sigue igual.' }));
+    await w.app.outbound.dispatcher.drain();
+    expect(w.sink.to('ana@mesa.test').length).toBe(2);
+    expect(await listOutbox(w.app.db, { states: ['held'] })).toEqual([]);
   });
 });

@@ -139,9 +139,10 @@ export interface HeldAtSend { id: number; ticketId?: number; recipient: string; 
  *
  * The bounce stop is asked again here, in the claim's transaction: automatic mail enqueued before a hard bounce was
  * recorded (earlier in the same batch, or by another instance) is held with the stop's reason, as enqueue() would
- * have held it, instead of going to an address that is known to fail. A person's words (not automatic) still go.
+ * have held it, instead of going to an address that is known to fail. A person's words (not automatic) still go, and
+ * so does mail to `neverStopped` (the desk's addresses, which a bounce never stops).
  */
-export async function claimDue(db: Knex, p: { now: number; limit: number; owner: string; leaseMs: number }): Promise<{ due: OutboxRow[]; held: HeldAtSend[] }> {
+export async function claimDue(db: Knex, p: { now: number; limit: number; owner: string; leaseMs: number; neverStopped?: readonly string[] }): Promise<{ due: OutboxRow[]; held: HeldAtSend[] }> {
   if (p.limit <= 0) return { due: [], held: [] };
   return db.transaction(async (trx) => {
     let q = trx('outbox')
@@ -155,7 +156,7 @@ export async function claimDue(db: Knex, p: { now: number; limit: number; owner:
     if (!ids.length) return { due: [], held: [] };
     const stopped = await trx('outbox as o')
       .join('mail_suppressions as s', 's.address', 'o.recipient')
-      .whereIn('o.id', ids).andWhere('o.automatic', true).andWhere('s.until', '>', p.now)
+      .whereIn('o.id', ids).andWhere('o.automatic', true).andWhere('s.until', '>', p.now).whereNotIn('o.recipient', [...p.neverStopped ?? []])
       .select('o.id', 'o.ticket_id', 'o.recipient', 'o.kind', 's.reason');
     const held: HeldAtSend[] = stopped.map((r: any) => ({ id: Number(r.id), ticketId: n(r.ticket_id), recipient: r.recipient, kind: r.kind, reason: bounceHoldReason(r.reason) }));
     for (const h of held) {
