@@ -77,11 +77,6 @@ export function receivingServerResults(mail: Pick<InboundMail, 'raw'>, trusted: 
  * for the From domain counts (a lower `dmarc=pass` under a `dmarc=fail` is the forgery this guards against).
  * Without one, DKIM or SPF passing for a domain aligned with the From domain (RFC 7489 §3.1, relaxed) counts.
  */
-/** authResultsPass with this deployment's settings (TRUSTED_AUTHSERV_IDS, AUTH_RESULTS_RECEIVED_HOPS). */
-export function receivingServerPass(mail: Pick<InboundMail, 'raw'>, config: Pick<Config, 'outbound'>, from: string): ReturnType<typeof authResultsPass> {
-  return authResultsPass(mail, config.outbound.trustedAuthservIds, from, config.outbound.authResultsReceivedHops);
-}
-
 export function authResultsPass(mail: Pick<InboundMail, 'raw'>, trusted: readonly string[], from: string, receivedHops = 0): 'dmarc' | 'dkim' | 'spf' | undefined {
   const fields = receivingServerResults(mail, trusted, receivedHops);
   const domain = domainOf(from);
@@ -97,4 +92,9 @@ export function authResultsPass(mail: Pick<InboundMail, 'raw'>, trusted: readonl
     return spf?.value === 'pass' && aligned(prop(spf, 'smtp', 'mailfrom') ?? prop(spf, 'smtp', 'helo'), domain);
   })) return 'spf';
   return undefined;
+}
+
+/** authResultsPass with this deployment's settings (TRUSTED_AUTHSERV_IDS, AUTH_RESULTS_RECEIVED_HOPS). */
+export function receivingServerPass(mail: Pick<InboundMail, 'raw'>, config: Pick<Config, 'outbound'>, from: string): ReturnType<typeof authResultsPass> {
+  return authResultsPass(mail, config.outbound.trustedAuthservIds, from, config.outbound.authResultsReceivedHops);
 }
