@@ -107,6 +107,10 @@ const EnvSchema = z.object({
     .string()
     .transform((v) => v.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean))
     .default([]),
+  /** Received fields our own servers write above the receiving server's Authentication-Results (consultant-auth.ts). */
+  AUTH_RESULTS_RECEIVED_HOPS: z.coerce.number().int().min(0).max(10).default(0),
+  /** Security alerts and notices about their own mail, per consultant and hour: outside the loop budget. */
+  DESK_ALERTS_PER_HOUR: positiveInt.default(5),
   BUSINESS_HOURS: z.string().trim().optional(),
 });
 
@@ -166,6 +170,9 @@ export type Config = Readonly<{
     /** Days a sent mail stays in the outbox before the scheduled jobs delete it. */
     retentionDays: number;
     trustedAuthservIds: readonly string[];
+    authResultsReceivedHops: number;
+    /** Mail to the desk outside the loop budget (src/outbound/outbox.ts), per consultant and hour. */
+    deskAlertsPerHour: number;
     businessHours?: string;
   }>;
   /** Calendar, SLA, auto-close, limits, entitlement, digest: env keys and MESA_CONFIG_FILE (src/policy/settings.ts). */
@@ -270,6 +277,8 @@ export function loadConfig(env: Env): Config {
       linkTtlDays: e.LINK_TTL_DAYS,
       retentionDays: e.OUTBOX_RETENTION_DAYS,
       trustedAuthservIds: e.TRUSTED_AUTHSERV_IDS,
+      authResultsReceivedHops: e.AUTH_RESULTS_RECEIVED_HOPS,
+      deskAlertsPerHour: e.DESK_ALERTS_PER_HOUR,
       businessHours: e.BUSINESS_HOURS,
     },
     lifecycle,

@@ -1,6 +1,8 @@
 import type { Config } from '../config.ts';
 import type { Db } from '../db/knex.ts';
 import { previousDeliveries } from '../db/repos/ledger.ts';
+import { sentMailByIds } from '../db/repos/outbox.ts';
+import { failedRecipients, returnedMessageIds } from '../mail/bounces.ts';
 import { findTicketByNumber, ticketViewsByThreadIds, viewOf } from '../db/repos/tickets.ts';
 import { caseNumberFromSubject } from '../tickets/subject.ts';
 import type { TicketView } from '../tickets/types.ts';
@@ -18,7 +20,10 @@ export async function loadContext(db: Db, config: Config, mail: InboundMail, sou
   // A reply usually carries both the tag and the headers of one case: the case the headers found is that one.
   const taggedTicket = tagged ? referencedTickets.find((t) => t.number === tagged) ?? await viewOf(db, await findTicketByNumber(db, tagged)) : undefined;
   let embeddedTickets: TicketView[] = [];
+  let returnedMail: FilterContext['returnedMail'] = [];
   if (mail.embeddedHeaders) {
+    const returned = returnedMessageIds(mail);
+    if (returned.length) returnedMail = await sentMailByIds(db, failedRecipients(mail), returned);
     const ids = [...mail.embeddedHeaders.matchAll(/^(?:Message-ID|In-Reply-To|References):\s*(.*)$/gim)]
       .flatMap((m) => m[1].match(/<[^<>\s]+>/g) ?? [])
       .map((s) => s.slice(1, -1));
@@ -31,5 +36,5 @@ export async function loadContext(db: Db, config: Config, mail: InboundMail, sou
   }
   const earlier: FilterContext['previous'][number][] = [];
   for (const p of previous) earlier.push({ contentHash: p.contentHash, messageId: p.messageId, outcome: p.outcome, sourceKey: p.sourceKey });
-  return { config, now, source, previous: earlier, taggedTicket, referencedTickets, embeddedTickets };
+  return { config, now, source, previous: earlier, taggedTicket, referencedTickets, embeddedTickets, returnedMail };
 }

@@ -379,7 +379,10 @@ export class IngestService {
         ticketNumber = ticket.number;
         if (effect.kind === 'system_note') {
           const a = facts.automated;
-          const bounce = a?.kind === 'bounce' ? { hard: Boolean(a.hard), addressGone: Boolean(a.addressGone), recipients: failedRecipients(mail), status: a.status } : undefined;
+          // Only what the bounce proves may stop mail (bounce-proof.ts); what it merely claims is recorded.
+          const proven = facts.returned?.proven ?? [];
+          const claimed = facts.returned?.claimed ?? failedRecipients(mail);
+          const bounce = a?.kind === 'bounce' ? { hard: Boolean(a.hard), addressGone: Boolean(a.addressGone), recipients: proven, unproven: claimed.filter((x) => !proven.includes(x)), status: a.status } : undefined;
           messageRowId = await this.deps.cases.addSystemNote(trx, ticket, message, { bounce });
         } else {
           const added = await this.deps.cases.addMessage(trx, ticket, { message, cc, threadIds, reopen: effect.reopen });

@@ -1,3 +1,13 @@
+import { headerFields } from './header-fields.ts';
+
+/**
+ * Reading a bounce (RFC 3464 delivery status notification, and the older forms servers still send). Pure.
+ *
+ * What a bounce SAYS failed (`failedRecipients`) is only a claim: anyone can write a report naming anyone. What it
+ * PROVES is in the returned message (`returnedMessageIds`): the text/rfc822-headers or message/rfc822 part of the
+ * report (RFC 3464 §2, RFC 6522) carries the Message-ID of the mail that failed, and each of our mails has its own
+ * Message-ID per recipient, known only to that recipient, their servers and us.
+ */
 /** What a bounce is read from: its headers (lower-cased name → every value) and the text of the message and
  * delivery report it returns (message/rfc822, text/rfc822-headers, message/delivery-status parts). */
 export interface BounceReport {
@@ -20,6 +30,26 @@ export function failedRecipients(mail: BounceReport): string[] {
   if (!out.size) {
     const to = /^To:\s*(.+)$/im.exec(mail.embeddedHeaders)?.[1] ?? '';
     for (const a of to.match(ADDRESS) ?? []) out.add(a.toLowerCase());
+  }
+  return [...out];
+}
+
+/** The parts of a report that return (the header of) the failed message; RFC 6533 names the internationalized ones. */
+const RETURNED = new Set(['message/rfc822', 'text/rfc822-headers', 'message/global', 'message/global-headers']);
+
+/**
+ * The Message-IDs (without angle brackets) in the header block of each returned message of a bounce: only the
+ * Message-ID field of that header, never its References or its body, which quote other mail.
+ */
+export function returnedMessageIds(mail: { attachments: ReadonlyArray<{ contentType: string; content?: Buffer }> }): string[] {
+  const out = new Set<string>();
+  for (const a of mail.attachments) {
+    if (!RETURNED.has(a.contentType) || !a.content) continue;
+    for (const f of headerFields(a.content, 64 * 1024)) {
+      if (f.name !== 'message-id') continue;
+      const id = /<([^<>\s]+)>/.exec(f.value)?.[1] ?? f.value.trim();
+      if (id && id.length <= 998) out.add(id);
+    }
   }
   return [...out];
 }

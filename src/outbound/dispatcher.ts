@@ -57,6 +57,11 @@ export class Dispatcher {
   private readonly queue: PQueue;
   private readonly owner = `${os.hostname()}:${process.pid}:${crypto.randomBytes(4).toString('hex')}`;
   private readonly now: () => number;
+  /** A bounce never stops mail to the desk (src/outbound/bounce-effects.ts), not even a stop recorded before. */
+  private get deskAddresses(): readonly string[] {
+    const { config } = this.o;
+    return [config.supportAddress, ...(config.fallbackAddress ? [config.fallbackAddress] : []), ...config.consultants];
+  }
   private timer?: NodeJS.Timeout;
   private running = false;
   private ticking?: Promise<number>;
@@ -134,7 +139,7 @@ export class Dispatcher {
 
   private async tickOnce(): Promise<number> {
     const room = this.queue.concurrency - this.queue.size - this.queue.pending;
-    const { due, held } = await repo.claimDue(this.o.db, { now: this.now(), limit: Math.max(room, 0), owner: this.owner, leaseMs: this.o.leaseMs ?? 5 * 60_000 });
+    const { due, held } = await repo.claimDue(this.o.db, { now: this.now(), limit: Math.max(room, 0), owner: this.owner, leaseMs: this.o.leaseMs ?? 5 * 60_000, neverStopped: this.deskAddresses });
     for (const h of held) this.log.warn({ outbox: h.id, kind: h.kind, ticketId: h.ticketId, reason: h.reason }, 'correo automático retenido al enviarlo: la dirección rebotó después de encolarlo');
     for (const row of due) {
       void this.queue.add(() => this.send(row)).catch((err) => this.log.error({ err, outbox: row.id }, 'envío interrumpido'));

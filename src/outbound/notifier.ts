@@ -4,9 +4,10 @@ import { findMessage, lastCustomerMessage } from '../db/repos/messages.ts';
 import { attachmentsOf, insertEvent, participantsOf, type NewMessage } from '../db/repos/tickets.ts';
 import type { LinkService } from '../links/links.ts';
 import type { Logger } from '../logger.ts';
-import type { BounceInfo, CaseEvent, Notifier } from '../services/cases.ts';
+import type { CaseEvent, Notifier } from '../services/cases.ts';
 import { SUBJECT_EXAMPLE, subjectNeedsDetail } from '../tickets/subject-quality.ts';
 import type { Ticket } from '../tickets/types.ts';
+import { applyHardBounce } from './bounce-effects.ts';
 import type { MailRequest, Outbox } from './outbox.ts';
 import type { Refusals } from './refusals.ts';
 import { humanSize, linesOf, type TemplateRenderer } from './templates.ts';
@@ -19,9 +20,8 @@ import { humanSize, linesOf, type TemplateRenderer } from './templates.ts';
  * - closed → the requester (with the link and a request to rate); reopened after closing → the case's links are
  *   rotated, the requester and (unless the customer reopened it by writing) the consultants are told;
  * - a consultant's mail that could not act → that consultant, saying why;
- * - a hard bounce of our mail → the address gets no automatic mail for BOUNCE_SUPPRESS_DAYS, noted on the case.
+ * - a hard bounce of our mail → see bounce-effects.ts (only a proven address is stopped; the desk's is an alert).
  */
-const DAY = 86_400_000;
 
 interface HeldEvent {
   type: 'request_held';
@@ -87,7 +87,10 @@ export class MailNotifier implements Notifier {
       case 'assigned':
         return this.toConsultants(trx, e.ticket, undefined, 'headingAssigned', [e.assignee]);
       case 'system_note_added':
-        if (e.bounce?.hard) return this.hardBounce(trx, e.ticket, e.bounce, Number((await this.message(trx, e.messageRowId)).created_at));
+        if (e.bounce?.hard) {
+          const deps = { ...this.deps, desk: (t: Ticket) => this.deps.extraConsultants?.(t.organization) ?? [] };
+          return applyHardBounce(deps, trx, e.ticket, e.bounce, e.messageRowId, Number((await this.message(trx, e.messageRowId)).created_at));
+        }
         return;
     }
     // The lifecycle rules (issue 5) hold requests over the open-case limit or from organizations without a
@@ -246,32 +249,10 @@ export class MailNotifier implements Notifier {
     const now = this.now(trx, Number((await this.message(trx, messageRowId)).created_at));
     const suffix = kind === 'unverified' ? 'Unverified' : 'Commands';
     await this.deps.outbox.enqueue(trx, {
-      key: `case:${t.id}:msg:${messageRowId}:feedback:${to}`, ticket: t, kind: `notice_${kind}`, to, automatic: true, budgeted: true,
+      key: `case:${t.id}:msg:${messageRowId}:feedback:${to}`, ticket: t, kind: `notice_${kind}`, to, automatic: true, budgeted: false, alert: true,
       autoSubmitted: 'auto-replied', template: 'consultant-notice', now,
       pick: { heading: `heading${suffix}`, intro: `intro${suffix}`, next: `next${suffix}` },
       data: { items, commands: kind === 'commands' },
     });
-  }
-
-  /**
-   * A permanent failure stops automatic mail to the address only when the address itself is gone (user or domain
-   * unknown). Any other (a full mailbox, a policy refusal: 5.2.2, 5.7.1, or a bounce that does not say) failed that
-   * message, but the customer may well still read mail there: it is recorded on the case, and the next mail is tried.
-   */
-  private async hardBounce(trx: Knex.Transaction, t: Ticket, bounce: BounceInfo, now: number): Promise<void> {
-    const { recipients, status } = bounce;
-    const what = `rebote permanente${status ? ` ${status}` : ''}`;
-    const days = this.deps.config.outbound.bounceSuppressDays;
-    const ours = new Set([this.deps.config.supportAddress, this.deps.config.fallbackAddress]);
-    for (const address of recipients.filter((a) => !ours.has(a))) {
-      if (!bounce.addressGone) {
-        await insertEvent(trx, { ticketId: t.id, type: 'mail_undelivered', actor: 'mesa', to: address, reason: `${what}: no dice que la dirección no exista (buzón lleno, rechazo por política…); el correo automático sigue`, at: now });
-        this.deps.log.warn({ ticket: t.number, status }, 'correo no entregado, sin señal de que la dirección no exista: el correo automático sigue');
-        continue;
-      }
-      await this.deps.outbox.suppress(trx, { address, reason: `rebote ${status ?? 'permanente'}`, ticketId: t.id, until: now + days * DAY, now });
-      await insertEvent(trx, { ticketId: t.id, type: 'address_suppressed', actor: 'mesa', to: address, reason: `${what}: sin correo automático por ${days} días`, at: now });
-      this.deps.log.warn({ ticket: t.number, status }, 'dirección rebotada: se detiene el correo automático');
-    }
   }
 }

@@ -31,8 +31,13 @@ export interface MailRequest {
   toName?: string;
   /** Automatic mail (not a person's words) is subject to the bounce stop. */
   automatic: boolean;
-  /** ...and, when budgeted, to the per-recipient limits. Case notifications to consultants are not budgeted. */
+  /** ...and, when budgeted, to the per-recipient limits (the loop budget). It counts and holds automatic mail to
+   * customers only: mail to a consultant is never held by it, whatever this says. */
   budgeted: boolean;
+  /** A notice to a consultant about mail in their name (someone wrote as them, their command failed, their mailbox
+   * bounced): never held by the loop budget, which an attacker could fill, but limited per consultant and hour
+   * (DESK_ALERTS_PER_HOUR) so that nobody can mail-bomb the desk through them. Its kind is one of DESK_ALERT_KINDS. */
+  alert?: boolean;
   template: TemplateName;
   data: Record<string, unknown>;
   pick?: Record<string, string>;
@@ -63,6 +68,10 @@ function localPart(address: string): string {
 }
 
 const MINUTE = 60_000;
+const HOUR = 3_600_000;
+
+/** The kinds of mail the desk's alert limit counts (MailRequest.alert). */
+export const DESK_ALERT_KINDS = ['notice_unverified', 'notice_commands', 'alert_bounce'] as const;
 const DAY = 86_400_000;
 
 export class Outbox {
@@ -98,7 +107,7 @@ export class Outbox {
   async enqueue(trx: Db, r: MailRequest): Promise<EnqueueResult> {
     const { config, renderer } = this.deps;
     const to = r.to.toLowerCase();
-    const heldReason = r.automatic ? await this.holdReason(trx, to, r.budgeted, r.now) : undefined;
+    const heldReason = r.automatic ? await this.holdReason(trx, to, r, r.now) : undefined;
     const messageId = makeMessageId(config.secretKey, this.domain, r.ticket?.number ?? 0, to);
     // BUSINESS_HOURS overrides; otherwise the hours the SLA clocks count (src/tickets/hours-text.ts).
     const hours = config.outbound.businessHours ?? this.describedHours();
@@ -175,12 +184,18 @@ export class Outbox {
     await outbox.suppress(trx, s);
   }
 
-  private async holdReason(trx: Db, to: string, budgeted: boolean, now: number): Promise<string | undefined> {
-    const { budget } = this.deps.config.outbound;
+  private async holdReason(trx: Db, to: string, r: Pick<MailRequest, 'budgeted' | 'alert'>, now: number): Promise<string | undefined> {
+    const { config } = this.deps;
+    const { budget, deskAlertsPerHour } = config.outbound;
+    const desk = to === config.supportAddress || to === config.fallbackAddress || config.consultants.includes(to);
+    // The loop budget guards customers' mailboxes (and us) from a loop with an auto-responder. The desk's own
+    // notices never count against it, so that the alerts a spoofer provokes are not what holds the next one. And a
+    // bounce never stops mail to the desk (bounce-effects.ts): not even a stop recorded before that rule.
+    const budgeted = r.budgeted && !r.alert && !desk;
     const top = outermost(trx);
     let seen = top ? this.unstopped.get(top) : null;
     if (seen === undefined) this.unstopped.set(top!, (seen = new Map()));
-    const askStop = !(seen && (seen.get(to) ?? Infinity) <= now);
+    const askStop = !desk && !(seen && (seen.get(to) ?? Infinity) <= now);
     let suppressed: string | undefined;
     let inWindow = 0;
     let inDay = 0;
@@ -192,6 +207,10 @@ export class Outbox {
     }
     if (suppressed !== undefined) return outbox.bounceHoldReason(suppressed);
     if (askStop && seen) seen.set(to, Math.min(seen.get(to) ?? Infinity, now));
+    if (r.alert) {
+      const sent = await outbox.countRecentOfKinds(trx, to, DESK_ALERT_KINDS, now - HOUR);
+      return sent >= deskAlertsPerHour ? `limite: ${deskAlertsPerHour} avisos por hora` : undefined;
+    }
     if (!budgeted) return undefined;
     if (inWindow >= budget.window) return `limite: ${budget.window} en ${budget.windowMinutes} min`;
     if (inDay >= budget.day) return `limite: ${budget.day} al dia`;

@@ -29,9 +29,11 @@ export type CaseEvent =
 
 /**
  * A bounce of our own mail: `hard` (RFC 3463 class 5), `addressGone` (the address itself does not exist, not only
- * this message refused: see classifyBounce) and the addresses it names as failed.
+ * this message refused: see classifyBounce), the addresses it names as failed AND proves we sent the returned mail
+ * to (`recipients`, see src/inbound/filters/bounce-proof.ts), and those it names without that proof (`unproven`:
+ * recorded, never acted on).
  */
-export type BounceInfo = { hard: boolean; addressGone: boolean; recipients: string[]; status?: string };
+export type BounceInfo = { hard: boolean; addressGone: boolean; recipients: string[]; unproven: string[]; status?: string };
 
 export interface Notifier {
   onCaseEvent(trx: Knex.Transaction, event: CaseEvent): Promise<void>;

@@ -7,7 +7,10 @@ import { failedRecipients } from '../../src/mail/bounces.ts';
 
 /** The pure parts behind consultants by mail: signed Message-IDs, Authentication-Results, command lines. */
 const SECRET = 'test-secret-key-0123456789abcdef0123456789';
-const headers = (ar: string[]) => ({ headers: new Map([['authentication-results', ar]]) });
+/** A mail whose header starts with these fields, in this order, then what the sender wrote. */
+const headers = (ar: string[], below: string[] = []) => ({
+  raw: Buffer.from([...ar.map((v) => `Authentication-Results: ${v}`), ...below, 'From: ana@mesa.test', 'Subject: x', '', 'Hola'].join('\r\n')),
+});
 
 describe('signed Message-IDs', () => {
   it('encode the case and the recipient, and only verify with our key', () => {
@@ -48,6 +51,29 @@ describe('Authentication-Results (RFC 8601)', () => {
     [['mx.mesa.test; none'], undefined],
   ])('%j → %s', (ar, expected) => {
     expect(authResultsPass(headers(ar), trusted, 'ana@mesa.test')).toBe(expected);
+  });
+  it('believes only the results above the first Received (or above as many as AUTH_RESULTS_RECEIVED_HOPS says are ours)', () => {
+    const received = 'Received: from mx.atacante.example by mx.mesa.test (Postfix) with ESMTPS id 1;\r\n Mon, 1 Dec 2026 10:00:00 +0000';
+    const forged = 'Authentication-Results: mx.mesa.test; dmarc=pass header.from=mesa.test';
+    expect(authResultsPass(headers([], [received, forged]), trusted, 'ana@mesa.test')).toBeUndefined();
+    expect(authResultsPass(headers(['mx.mesa.test; dmarc=fail header.from=mesa.test'], [forged]), trusted, 'ana@mesa.test')).toBeUndefined();
+    expect(authResultsPass(headers(['mx.mesa.test; spf=none'], [received, forged]), trusted, 'ana@mesa.test')).toBeUndefined();
+    // Dovecot's LMTP on top: one Received of ours above the real results; the forged ones stay below the border's.
+    const lmtp = 'Received: from mx.mesa.test by imap.mesa.test with LMTP id 2';
+    const ours = { raw: Buffer.from([lmtp, 'Authentication-Results: mx.mesa.test; dmarc=pass header.from=mesa.test', received, 'From: ana@mesa.test', '', 'x'].join('\r\n')) };
+    expect(authResultsPass(ours, trusted, 'ana@mesa.test')).toBeUndefined();
+    expect(authResultsPass(ours, trusted, 'ana@mesa.test', 1)).toBe('dmarc');
+    const spoof = { raw: Buffer.from([lmtp, 'Authentication-Results: mx.mesa.test; dmarc=fail header.from=mesa.test', received, forged, 'From: ana@mesa.test', '', 'x'].join('\r\n')) };
+    expect(authResultsPass(spoof, trusted, 'ana@mesa.test', 1)).toBeUndefined();
+    expect(authResultsPass(spoof, trusted, 'ana@mesa.test', 5)).toBeUndefined();
+    // Gmail's layout: its results below its own Received fields; a sender talking straight to its MX can put a
+    // forged field right under the real one. Only the topmost counts there.
+    const gmail = (real: string) => ({ raw: Buffer.from([lmtp, received, 'Received-SPF: softfail', `Authentication-Results: ${real}`, forged, 'Authentication-Results: mx.mesa.test; dkim=pass header.d=mesa.test', 'From: ana@mesa.test', '', 'x'].join('\r\n')) });
+    expect(authResultsPass(gmail('mx.mesa.test; spf=softfail smtp.mailfrom=mesa.test'), trusted, 'ana@mesa.test', 2)).toBeUndefined();
+    expect(authResultsPass(gmail('mx.mesa.test; spf=pass smtp.mailfrom=mesa.test; dmarc=pass header.from=mesa.test'), trusted, 'ana@mesa.test', 2)).toBe('dmarc');
+    // Above the first Received, every trusted field is the server's (one milter's DKIM, another's DMARC).
+    const milters = { raw: Buffer.from(['Authentication-Results: mx.mesa.test; spf=none', 'Authentication-Results: mx.mesa.test; dkim=pass header.d=mesa.test', received, 'From: ana@mesa.test', '', 'x'].join('\r\n')) };
+    expect(authResultsPass(milters, trusted, 'ana@mesa.test')).toBe('dkim');
   });
   it('trusts nothing when TRUSTED_AUTHSERV_IDS is empty', () => {
     expect(authResultsPass(headers(['mx.mesa.test; dmarc=pass header.from=mesa.test']), [], 'ana@mesa.test')).toBeUndefined();

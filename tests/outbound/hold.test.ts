@@ -70,28 +70,28 @@ describe('outbox holds', () => {
     app.db.on('query', onQuery);
     const { outbox } = app.outbound;
     await app.db.transaction(async (trx) => {
-      // A batch (group commit): one mail per savepoint, each with a notice to the same consultant.
-      for (let i = 0; i < 2; i++) await trx.transaction(async (sp) => expect(await outbox.enqueue(sp, mail('ana@mesa.test', { budgeted: false, now: NOW + i }))).toMatchObject({ state: 'pending' }));
-      expect(await outbox.enqueue(trx, mail('ana@mesa.test', { now: NOW + 3 }))).toMatchObject({ state: 'pending' });
+      // A batch (group commit): one mail per savepoint, each with a mail to the same customer.
+      for (let i = 0; i < 2; i++) await trx.transaction(async (sp) => expect(await outbox.enqueue(sp, mail('carla@empresa.com', { budgeted: false, now: NOW + i }))).toMatchObject({ state: 'pending' }));
+      expect(await outbox.enqueue(trx, mail('carla@empresa.com', { now: NOW + 3 }))).toMatchObject({ state: 'pending' });
       expect(reads).toHaveLength(1);
       // A time before the one asked about is asked about again.
-      expect(await outbox.enqueue(trx, mail('ana@mesa.test', { budgeted: false, now: NOW - 1 }))).toMatchObject({ state: 'pending' });
+      expect(await outbox.enqueue(trx, mail('carla@empresa.com', { budgeted: false, now: NOW - 1 }))).toMatchObject({ state: 'pending' });
       expect(reads).toHaveLength(2);
       // A bounce in a savepoint of this transaction: the stop counts at once, for this mail and the next ones.
-      await trx.transaction((sp) => outbox.suppress(sp, { address: 'ana@mesa.test', reason: 'rebote 5.1.1', until: NOW + DAY, now: NOW }));
-      expect(await outbox.enqueue(trx, mail('ana@mesa.test', { budgeted: false, now: NOW + 4 }))).toMatchObject({ state: 'held', heldReason: 'rebote: rebote 5.1.1' });
-      expect(await outbox.enqueue(trx, mail('ana@mesa.test', { now: NOW + 5 }))).toMatchObject({ state: 'held', heldReason: 'rebote: rebote 5.1.1' });
+      await trx.transaction((sp) => outbox.suppress(sp, { address: 'carla@empresa.com', reason: 'rebote 5.1.1', until: NOW + DAY, now: NOW }));
+      expect(await outbox.enqueue(trx, mail('carla@empresa.com', { budgeted: false, now: NOW + 4 }))).toMatchObject({ state: 'held', heldReason: 'rebote: rebote 5.1.1' });
+      expect(await outbox.enqueue(trx, mail('carla@empresa.com', { now: NOW + 5 }))).toMatchObject({ state: 'held', heldReason: 'rebote: rebote 5.1.1' });
       expect(reads).toHaveLength(4);
     });
     // A stop written in a savepoint that rolled back is gone: the next mail asks and goes.
     await app.db.transaction(async (trx) => {
       await trx('mail_suppressions').del();
-      expect(await outbox.enqueue(trx, mail('beto@mesa.test', { budgeted: false }))).toMatchObject({ state: 'pending' });
+      expect(await outbox.enqueue(trx, mail('dario@empresa.com', { budgeted: false }))).toMatchObject({ state: 'pending' });
       await trx.transaction(async (sp) => {
-        await outbox.suppress(sp, { address: 'beto@mesa.test', reason: 'rebote 5.1.1', until: NOW + DAY, now: NOW });
+        await outbox.suppress(sp, { address: 'dario@empresa.com', reason: 'rebote 5.1.1', until: NOW + DAY, now: NOW });
         throw new Error('rollback');
       }).catch(() => undefined);
-      expect(await outbox.enqueue(trx, mail('beto@mesa.test', { budgeted: false, now: NOW + 1 }))).toMatchObject({ state: 'pending' });
+      expect(await outbox.enqueue(trx, mail('dario@empresa.com', { budgeted: false, now: NOW + 1 }))).toMatchObject({ state: 'pending' });
     });
     app.db.off('query', onQuery);
     expect(reads).toHaveLength(6);

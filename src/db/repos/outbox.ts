@@ -77,6 +77,24 @@ export async function loopBudgetOf(db: Db, recipient: string, windowSince: numbe
   return { inWindow: Number(r?.c0 ?? 0), inDay: Number(r?.c1 ?? 0), suppressed: r?.suppressed ?? undefined };
 }
 
+/** How many mails of these kinds to `recipient` were (or will be) sent since `since`: the desk's alert limit. */
+export async function countRecentOfKinds(db: Db, recipient: string, kinds: readonly string[], since: number): Promise<number> {
+  const r = await db('outbox').where({ recipient }).andWhere('created_at', '>=', since).whereIn('kind', [...kinds])
+    .andWhereNot({ state: 'held' }).count({ c: '*' }).first();
+  return Number(r?.c ?? 0);
+}
+
+/**
+ * Of the mail we sent to `recipients`, the rows whose Message-ID is one of `messageIds`: which of them a bounce's
+ * returned headers prove we sent. Read through the (recipient, created_at) index: the ids alone have none.
+ */
+export async function sentMailByIds(db: Db, recipients: readonly string[], messageIds: readonly string[]): Promise<Array<{ messageId: string; recipient: string; ticketId?: number }>> {
+  if (!recipients.length || !messageIds.length) return [];
+  const found = await db('outbox').select('message_id', 'recipient', 'ticket_id')
+    .whereIn('recipient', recipients.slice(0, 50)).whereIn('message_id', messageIds.slice(0, 50)).whereIn('state', ['sent', 'sending']);
+  return found.map((r: any) => ({ messageId: r.message_id, recipient: r.recipient, ticketId: n(r.ticket_id) }));
+}
+
 export interface ThreadRow {
   message_id: string;
   created_at: number;
@@ -123,9 +141,10 @@ export interface HeldAtSend { id: number; ticketId?: number; recipient: string; 
  *
  * The bounce stop is asked again here, in the claim's transaction: automatic mail enqueued before a hard bounce was
  * recorded (earlier in the same batch, or by another instance) is held with the stop's reason, as enqueue() would
- * have held it, instead of going to an address that is known to fail. A person's words (not automatic) still go.
+ * have held it, instead of going to an address that is known to fail. A person's words (not automatic) still go, and
+ * so does mail to `neverStopped` (the desk's addresses, which a bounce never stops).
  */
-export async function claimDue(db: Knex, p: { now: number; limit: number; owner: string; leaseMs: number }): Promise<{ due: OutboxRow[]; held: HeldAtSend[] }> {
+export async function claimDue(db: Knex, p: { now: number; limit: number; owner: string; leaseMs: number; neverStopped?: readonly string[] }): Promise<{ due: OutboxRow[]; held: HeldAtSend[] }> {
   if (p.limit <= 0) return { due: [], held: [] };
   return db.transaction(async (trx) => {
     let q = trx('outbox')
@@ -139,7 +158,7 @@ export async function claimDue(db: Knex, p: { now: number; limit: number; owner:
     if (!ids.length) return { due: [], held: [] };
     const stopped = await trx('outbox as o')
       .join('mail_suppressions as s', 's.address', 'o.recipient')
-      .whereIn('o.id', ids).andWhere('o.automatic', true).andWhere('s.until', '>', p.now)
+      .whereIn('o.id', ids).andWhere('o.automatic', true).andWhere('s.until', '>', p.now).whereNotIn('o.recipient', [...p.neverStopped ?? []])
       .select('o.id', 'o.ticket_id', 'o.recipient', 'o.kind', 's.reason');
     const held: HeldAtSend[] = stopped.map((r: any) => ({ id: Number(r.id), ticketId: n(r.ticket_id), recipient: r.recipient, kind: r.kind, reason: bounceHoldReason(r.reason) }));
     for (const h of held) {

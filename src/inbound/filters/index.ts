@@ -1,6 +1,7 @@
 import { autoReply } from './auto-reply.ts';
 import { automatedRouting } from './automated-routing.ts';
 import { bounce } from './bounce.ts';
+import { bounceProof } from './bounce-proof.ts';
 import { commands } from './commands.ts';
 import { consultantAuth } from './consultant-auth.ts';
 import { duplicate } from './duplicate.ts';
@@ -23,6 +24,7 @@ export const FILTERS: readonly Filter[] = [
   duplicate,
   ownLoop,
   bounce,
+  bounceProof,
   autoReply,
   mailingList,
   senderIdentity,

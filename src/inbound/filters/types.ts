@@ -44,6 +44,9 @@ export interface Facts {
   /** For a consultant's mail: the cases whose notification to this consultant it answers (our signed
    * Message-ID), and a trusted Authentication-Results pass (`dmarc`/`dkim`/`spf`), see consultant-auth.ts. */
   consultantAuth?: { signedCases: number[]; authenticatedBy?: string };
+  /** For a bounce: the addresses it says failed, and those of them it proves we sent the returned mail to
+   * (bounce-proof.ts). Only `proven` addresses may be stopped. */
+  returned?: { claimed: string[]; proven: string[] };
   /** Commands at the top of a consultant's reply, see commands.ts. */
   commands?: CommandFacts;
 }
@@ -78,6 +81,8 @@ export interface FilterContext {
   referencedTickets: readonly TicketView[];
   /** Cases named by our Message-IDs or tags inside embedded (bounced) messages. */
   embeddedTickets: readonly TicketView[];
+  /** Mail we sent whose Message-ID a bounce returns, to an address the bounce says failed (sentMailByIds). */
+  returnedMail: ReadonlyArray<{ messageId: string; recipient: string; ticketId?: number }>;
 }
 
 export type Verdict =

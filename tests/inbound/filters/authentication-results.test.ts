@@ -40,7 +40,7 @@ describe('Authentication-Results parser', () => {
   });
 
   it('lets a trusted authserv-id with a version number authenticate a consultant, and no other', () => {
-    const headers = (ar: string[]) => ({ headers: new Map([['authentication-results', ar]]) });
+    const headers = (ar: string[]) => ({ raw: Buffer.from([...ar.map((v) => `Authentication-Results: ${v}`), 'From: ana@mesa.test', '', 'x'].join('\r\n')) });
     expect(authResultsPass(headers(['mx.mesa.test 1; dmarc=pass header.from=mesa.test']), ['mx.mesa.test'], 'ana@mesa.test')).toBe('dmarc');
     expect(authResultsPass(headers(['mx.mesa.test (dmarc=pass header.from=mesa.test); dmarc=fail header.from=mesa.test']), ['mx.mesa.test'], 'ana@mesa.test')).toBeUndefined();
     expect(authResultsPass(headers(['"mx.mesa.test"; dkim=pass header.d="mesa.test"']), ['mx.mesa.test'], 'ana@mesa.test')).toBe('dkim');

@@ -21,7 +21,7 @@ export async function mailOf(headers: Record<string, string | string[]>, body = 
 }
 
 export function ctxOf(over: Partial<FilterContext> = {}): FilterContext {
-  return { config, now: Date.UTC(2026, 10, 22, 12), source: { kind: 'stdin' } as MailSource, previous: [], referencedTickets: [], embeddedTickets: [], ...over };
+  return { config, now: Date.UTC(2026, 10, 22, 12), source: { kind: 'stdin' } as MailSource, previous: [], referencedTickets: [], embeddedTickets: [], returnedMail: [], ...over };
 }
 
 export function ticket(over: Partial<TicketView> = {}): TicketView {
