@@ -10,7 +10,9 @@ import { markdownTable, times, withUnit, yesNo, type Row } from './table.ts';
  */
 
 /** A figure over several runs: the median of each value, and each run's values in the order the runs ran. */
-export interface MedianRow extends Row { runs: { mesa: Array<number | string>; limit: Array<number | string | undefined>; ratio: Array<number | undefined> } }
+export interface MedianRow extends Row {
+  runs: { mesa: Array<number | string>; limit: Array<number | string | undefined>; ratio: Array<number | undefined> };
+}
 
 /** The median of numbers: the middle one, or the mean of the two middle ones for an even count. */
 export function median(xs: readonly number[]): number {
@@ -20,7 +22,8 @@ export function median(xs: readonly number[]): number {
   return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
 }
 
-const numeric = (xs: ReadonlyArray<number | string | undefined>): xs is number[] => xs.length > 0 && xs.every((x) => typeof x === 'number' && Number.isFinite(x));
+const numeric = (xs: ReadonlyArray<number | string | undefined>): xs is number[] =>
+  xs.length > 0 && xs.every((x) => typeof x === 'number' && Number.isFinite(x));
 
 /**
  * Merges the tables of several runs figure by figure (in the order the figures first appear). Mesa's value, the limit
@@ -39,7 +42,9 @@ export function mergeRuns(tables: ReadonlyArray<readonly Row[]>): MedianRow[] {
     const byValue = [...rows].sort((a, b) => Number(a.ratio ?? a.mesa) - Number(b.ratio ?? b.mesa));
     const middle = byValue[Math.floor((byValue.length - 1) / 2)];
     const merged: MedianRow = {
-      figure, unit: rows[0].unit, target: rows[0].target,
+      figure,
+      unit: rows[0].unit,
+      target: rows[0].target,
       mesa: numeric(mesas) ? round(median(mesas)) : middle.mesa,
       runs: { mesa: mesas, limit: limits, ratio: ratios },
     };
@@ -58,8 +63,17 @@ export function medianTable(rows: readonly MedianRow[]): string {
   const head = ['figure', 'Mesa', 'limit', 'ratio', 'runs', 'target', 'ok'];
   const body = rows.map((r) => {
     const mesaRuns = r.runs.mesa.join(' / ');
-    const runs = r.ratio === undefined ? `${mesaRuns} ${r.unit}` : `${r.runs.ratio.map(times).join(' / ')} (Mesa ${mesaRuns})`;
-    return [r.figure, withUnit(r.mesa, r.unit), r.limit === undefined ? '' : withUnit(r.limit, r.unit), times(r.ratio), runs, r.target, yesNo(r.ok)];
+    const runs =
+      r.ratio === undefined ? `${mesaRuns} ${r.unit}` : `${r.runs.ratio.map(times).join(' / ')} (Mesa ${mesaRuns})`;
+    return [
+      r.figure,
+      withUnit(r.mesa, r.unit),
+      r.limit === undefined ? '' : withUnit(r.limit, r.unit),
+      times(r.ratio),
+      runs,
+      r.target,
+      yesNo(r.ok),
+    ];
   });
   return markdownTable(head, body);
 }
@@ -79,7 +93,12 @@ export function runArgs(argv: readonly string[], out: string): string[] {
 }
 
 /** Runs `script` (bench.ts) `runs` times in a row, each as its own process, and returns each run's JSON. */
-export async function runSeveral(script: string, argv: readonly string[], runs: number, outDir: string): Promise<Array<{ table: Row[]; meta: Record<string, unknown> }>> {
+export async function runSeveral(
+  script: string,
+  argv: readonly string[],
+  runs: number,
+  outDir: string,
+): Promise<Array<{ table: Row[]; meta: Record<string, unknown> }>> {
   const results = [];
   for (let i = 1; i <= runs; i++) {
     const out = path.join(outDir, `bench-run${i}.json`);

@@ -17,7 +17,10 @@ import type { BenchSink } from './sink.ts';
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
 /** A measured Mesa's database: an SQLite file in its DATA_DIR (no URL), or a fresh PostgreSQL database. */
-export interface BenchDb { databaseUrl?: string; env: Record<string, string> }
+export interface BenchDb {
+  databaseUrl?: string;
+  env: Record<string, string>;
+}
 
 /** The floor for latency: APPEND on one connection, time until an IDLE client on the folder hears EXISTS. */
 export async function idleFloor(dovecot: Dovecot, target: ImapTarget, k: number): Promise<number[]> {
@@ -44,25 +47,54 @@ export async function idleFloor(dovecot: Dovecot, target: ImapTarget, k: number)
   return out;
 }
 
-export interface RunningMesa { pid: number; ready: Promise<number>; stop(): Promise<void> }
+export interface RunningMesa {
+  pid: number;
+  ready: Promise<number>;
+  stop(): Promise<void>;
+}
 
 /** `mesa start` as an operator runs it: its own process, the bench Dovecot folder, the sink, a free HTTP port. */
-export async function startMesa(dovecot: Dovecot, sink: BenchSink, folder: string, db: BenchDb, dataDir?: string): Promise<RunningMesa> {
+export async function startMesa(
+  dovecot: Dovecot,
+  sink: BenchSink,
+  folder: string,
+  db: BenchDb,
+  dataDir?: string,
+): Promise<RunningMesa> {
   const dir = dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'mesa-bench-start-'));
   const port = await freeHttpPort();
   const t0 = performance.now();
-  const { child: p, output, exited } = spawnCli(['start'], {
-    cwd: ROOT, keep: 4000,
+  const {
+    child: p,
+    output,
+    exited,
+  } = spawnCli(['start'], {
+    cwd: ROOT,
+    keep: 4000,
     env: {
-      ...db.env, LOG_LEVEL: 'warn', DATA_DIR: dir, DATABASE_URL: db.databaseUrl ?? '', HTTP_PORT: String(port),
-      IMAP_HOST: dovecot.host, IMAP_PORT: String(dovecot.port), IMAP_SECURE: 'false', IMAP_USER: 'support',
-      IMAP_PASSWORD: dovecot.users.support.password, IMAP_MAILBOX: folder, SMTP_HOST: sink.host, SMTP_PORT: String(sink.port), SMTP_SECURE: 'false',
+      ...db.env,
+      LOG_LEVEL: 'warn',
+      DATA_DIR: dir,
+      DATABASE_URL: db.databaseUrl ?? '',
+      HTTP_PORT: String(port),
+      IMAP_HOST: dovecot.host,
+      IMAP_PORT: String(dovecot.port),
+      IMAP_SECURE: 'false',
+      IMAP_USER: 'support',
+      IMAP_PASSWORD: dovecot.users.support.password,
+      IMAP_MAILBOX: folder,
+      SMTP_HOST: sink.host,
+      SMTP_PORT: String(sink.port),
+      SMTP_SECURE: 'false',
     },
   });
   const ready = (async () => {
     for (;;) {
       if (p.exitCode !== null) throw new Error(`mesa start salió (${p.exitCode}): ${output()}`);
-      const ok = await fetch(`http://127.0.0.1:${port}/healthz`).then((r) => r.ok, () => false);
+      const ok = await fetch(`http://127.0.0.1:${port}/healthz`).then(
+        (r) => r.ok,
+        () => false,
+      );
       if (ok) return performance.now() - t0;
       await new Promise((r) => setTimeout(r, 5));
     }
@@ -84,10 +116,18 @@ export async function startMesa(dovecot: Dovecot, sink: BenchSink, folder: strin
  * mail with a large attachment from its folder, files the case and sends its mail (the consultants' notice carries the
  * file); peak RSS is the kernel's high-water mark (VmHWM) of that process over the whole of it.
  */
-export async function bigMail(dovecot: Dovecot, sink: BenchSink, db: BenchDb): Promise<{ peakRssMb: number; idleRssMb: number; sent: number; ms: number }> {
+export async function bigMail(
+  dovecot: Dovecot,
+  sink: BenchSink,
+  db: BenchDb,
+): Promise<{ peakRssMb: number; idleRssMb: number; sent: number; ms: number }> {
   sink.reset();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mesa-bench-big-'));
-  const probe = knexFactory(db.databaseUrl ? { client: 'pg', connection: db.databaseUrl } : { client: 'better-sqlite3', connection: { filename: path.join(dir, 'mesa.sqlite') }, useNullAsDefault: true });
+  const probe = knexFactory(
+    db.databaseUrl
+      ? { client: 'pg', connection: db.databaseUrl }
+      : { client: 'better-sqlite3', connection: { filename: path.join(dir, 'mesa.sqlite') }, useNullAsDefault: true },
+  );
   process.stderr.write('  mesa start (big) …');
   // A first start on another folder migrates the database and compiles the templates into DATA_DIR/cache, as on any
   // server after its first day: the figure is a running Mesa's, not the one-off cost of loading mjml.
@@ -100,8 +140,15 @@ export async function bigMail(dovecot: Dovecot, sink: BenchSink, db: BenchDb): P
     const t0 = performance.now();
     let sent = 0;
     for (;;) {
-      const ledger = await probe('ingest_ledger').count({ n: '*' }).then((r) => Number(r[0].n), () => 0);
-      const open = ledger ? Number((await probe('outbox').whereIn('state', ['pending', 'sending']).count({ n: '*' }))[0].n) : 1;
+      const ledger = await probe('ingest_ledger')
+        .count({ n: '*' })
+        .then(
+          (r) => Number(r[0].n),
+          () => 0,
+        );
+      const open = ledger
+        ? Number((await probe('outbox').whereIn('state', ['pending', 'sending']).count({ n: '*' }))[0].n)
+        : 1;
       if (ledger >= 1 && open === 0) {
         sent = Number((await probe('outbox').where({ state: 'sent' }).count({ n: '*' }))[0].n);
         break;
@@ -146,4 +193,3 @@ async function freeHttpPort(): Promise<number> {
     });
   });
 }
-

@@ -4,12 +4,28 @@ import path from 'node:path';
 import { compareTables } from './compare.ts';
 
 /** One figure of the bench's table: Mesa's value, the limit it is compared with (if any) and their ratio. */
-export interface Row { figure: string; mesa: number | string; limit?: number | string; ratio?: number; target: string; ok?: boolean; unit: string; note?: string }
+export interface Row {
+  figure: string;
+  mesa: number | string;
+  limit?: number | string;
+  ratio?: number;
+  target: string;
+  ok?: boolean;
+  unit: string;
+  note?: string;
+}
 
 /** The table of one run, as `npm run bench` prints it. */
 export function runTable(rows: readonly Row[]): string {
   const head = ['figure', 'Mesa', 'limit', 'ratio', 'target', 'ok'];
-  const body = rows.map((r) => [r.figure, withUnit(r.mesa, r.unit), r.limit === undefined ? '' : withUnit(r.limit, r.unit), times(r.ratio), r.target, yesNo(r.ok)]);
+  const body = rows.map((r) => [
+    r.figure,
+    withUnit(r.mesa, r.unit),
+    r.limit === undefined ? '' : withUnit(r.limit, r.unit),
+    times(r.ratio),
+    r.target,
+    yesNo(r.ok),
+  ]);
   return markdownTable(head, body);
 }
 
@@ -33,7 +49,10 @@ export function comparisonTable(file: string, rows: readonly Row[]): string | un
   }
   const cmp = compareTables(before.table ?? [], rows);
   const head = ['figure', `before (${before.meta?.date?.slice(0, 10) ?? file})`, 'now', 'change'];
-  return markdownTable(head, cmp.map((c) => [c.figure, c.before, c.now, c.change]));
+  return markdownTable(
+    head,
+    cmp.map((c) => [c.figure, c.before, c.now, c.change]),
+  );
 }
 
 /** A Markdown table with its columns padded to their widest cell (as the README shows it). */

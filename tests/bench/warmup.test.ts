@@ -15,7 +15,13 @@ let dovecot: Dovecot;
 let sink: BenchSink;
 const WARM = 60;
 const N = 70;
-const imap = (): ImapTarget => ({ host: dovecot.host, port: dovecot.port, user: 'support', password: dovecot.users.support.password, folder: 'timed' });
+const imap = (): ImapTarget => ({
+  host: dovecot.host,
+  port: dovecot.port,
+  user: 'support',
+  password: dovecot.users.support.password,
+  folder: 'timed',
+});
 const warm = { folder: 'warm', count: WARM };
 let databases = 0;
 const freshDb = () => freshPgDatabase(`mesa_bench_warm_${process.pid}_${++databases}`);
@@ -25,7 +31,10 @@ beforeAll(async () => {
   sink = await startBenchSink();
   const mails = generateMails(WARM + N, { seed: 'warmup' }).map((m) => m.raw);
   const c = await dovecot.client('support');
-  for (const [folder, raws] of [['warm', mails.slice(0, WARM)], ['timed', mails.slice(WARM)]] as const) {
+  for (const [folder, raws] of [
+    ['warm', mails.slice(0, WARM)],
+    ['timed', mails.slice(WARM)],
+  ] as const) {
     await c.mailboxCreate(folder);
     for (const raw of raws) await c.append(folder, raw);
   }
@@ -39,7 +48,16 @@ afterAll(async () => {
 /** The store the limit of this database writes to, counting what reaches it. */
 function counting(store: BareStore): { store: BareStore; inserted: () => number } {
   let n = 0;
-  return { store: { ...store, insert: (uid, parsed) => { n++; return store.insert(uid, parsed); } }, inserted: () => n };
+  return {
+    store: {
+      ...store,
+      insert: (uid, parsed) => {
+        n++;
+        return store.insert(uid, parsed);
+      },
+    },
+    inserted: () => n,
+  };
 }
 
 describe('bench warm-up', () => {
@@ -62,7 +80,13 @@ describe('bench warm-up', () => {
   });
 
   it('Mesa ingests the warm-up folder through its poller first, into the same database, and times only the rest', async () => {
-    const result = await mesaIngest(imap(), N, { databaseUrl: onPostgres ? await freshDb() : undefined, env: MESA_ENV }, 0, warm);
+    const result = await mesaIngest(
+      imap(),
+      N,
+      { databaseUrl: onPostgres ? await freshDb() : undefined, env: MESA_ENV },
+      0,
+      warm,
+    );
     expect(result.count).toBe(N);
     expect(result.extra).toMatchObject({ warm: WARM });
     expect(Number(result.extra!.warmMs)).toBeGreaterThan(0);
@@ -73,18 +97,32 @@ describe('bench warm-up', () => {
 
   it('both sides of the notify pair send the warm-up mails first and count only the timed ones', async () => {
     sink.reset();
-    const mesa = await mesaNotify({ host: sink.host, port: sink.port }, 4, { databaseUrl: onPostgres ? await freshDb() : undefined, env: MESA_ENV }, 3);
+    const mesa = await mesaNotify(
+      { host: sink.host, port: sink.port },
+      4,
+      { databaseUrl: onPostgres ? await freshDb() : undefined, env: MESA_ENV },
+      3,
+    );
     expect(mesa.count).toBe(4);
     expect(mesa.extra).toMatchObject({ warm: 3 });
     expect(sink.mails).toHaveLength(7);
     expect(new Set(sink.mails.map((m) => m.inReplyTo)).size).toBe(7);
     // The timed confirmations were held back until the warm-up ones had gone: those came first.
-    const customers = generateMails(21, { seed: 'notify' }).filter((m) => m.kind.startsWith('new')).slice(0, 3);
-    expect(sink.mails.slice(0, 3).map((m) => m.inReplyTo).sort()).toEqual(customers.map((m) => `<${m.messageId}>`).sort());
+    const customers = generateMails(21, { seed: 'notify' })
+      .filter((m) => m.kind.startsWith('new'))
+      .slice(0, 3);
+    expect(
+      sink.mails
+        .slice(0, 3)
+        .map((m) => m.inReplyTo)
+        .sort(),
+    ).toEqual(customers.map((m) => `<${m.messageId}>`).sort());
     sink.reset();
     const sample = mesa.extra!.sample as { subject: string; html: string; text: string };
     const bare = await bareSend({ host: sink.host, port: sink.port }, 4, sample, 2, 3);
     expect(bare.count).toBe(4);
-    expect(sink.mails.map((m) => m.to[0])).toEqual(expect.arrayContaining(Array.from({ length: 7 }, (_, i) => `cliente${i}@cliente.com.co`)));
+    expect(sink.mails.map((m) => m.to[0])).toEqual(
+      expect.arrayContaining(Array.from({ length: 7 }, (_, i) => `cliente${i}@cliente.com.co`)),
+    );
   });
 });
