@@ -6,13 +6,15 @@ import { parseArgs } from 'node:util';
 import knexFactory from 'knex';
 import { build, distIsStale } from '../../scripts/build.mjs';
 import { freshPgDatabase } from '../support/app.ts';
-import { spawnCli } from '../support/cli.ts';
 import { startDovecot, type Dovecot } from '../support/dovecot.ts';
-import { compareTables } from './compare.ts';
 import { generateMails, mailWithAttachment } from './corpus.ts';
-import { MESA_ENV, type ImapTarget, type PhaseResult } from './phases.ts';
+import { PG_BATCH } from './limits.ts';
+import { medianTable, mergeRuns, runSeveral } from './median.ts';
+import { MESA_ENV, type ImapTarget, type PhaseResult, type Warm } from './phases.ts';
 import { RUNTIME, runChild } from './runner.ts';
+import { bigMail, idleFloor, startMesa, startupTime, type BenchDb } from './served.ts';
 import { startBenchSink, type BenchSink } from './sink.ts';
+import { comparisonTable, machineLine, runTable, type Row } from './table.ts';
 
 /**
  * `npm run bench`: Mesa against the machine's own limits, all measured in one run so that the ratios hold on a
@@ -23,8 +25,13 @@ import { startBenchSink, type BenchSink } from './sink.ts';
  *   --growth-rounds R  runs of each growth level, interleaved; the median counts (default 5)
  *   --ingest-rounds R  rounds of the ingest pair (the limit, then Mesa, on the same mails); the round with the
  *                      median ratio counts (default 3)
+ *   --warm W         mails each side of a limit (ingest, notify) handles before its timed part, same kind, not
+ *                    counted (default 500)
+ *   --runs R         the whole bench R times, each its own process and JSON; the table gives each figure's median
+ *                    and every run's value (tests/bench/median.ts; default 1)
  *   --big-mb X       attachment size for the memory figure (default 25)
- *   --database-url   postgres://… to measure on PostgreSQL (default: $DATABASE_URL, else SQLite)
+ *   --database-url   postgres://… to measure on PostgreSQL (default: $DATABASE_URL, else SQLite); the ingest is then
+ *                    also compared with a bare PostgreSQL limit (tests/bench/limits.ts)
  *   --only a,b       run only these parts: ingest,notify,latency,memory,growth,startup
  *   --out FILE       JSON output (default tests/.artifacts/bench.json)
  *   --compare FILE   also print each figure beside the same figure of an earlier run's JSON (tests/bench/compare.ts)
@@ -35,6 +42,7 @@ const { values: flags } = parseArgs({
   options: {
     mails: { type: 'string', default: '5000' }, notify: { type: 'string', default: '2000' }, latency: { type: 'string', default: '40' },
     growth: { type: 'string' }, seeds: { type: 'string', default: '0,10000,100000' }, 'growth-rounds': { type: 'string', default: '5' }, 'ingest-rounds': { type: 'string', default: '3' }, 'big-mb': { type: 'string', default: '25' },
+    warm: { type: 'string', default: '500' }, runs: { type: 'string', default: '1' },
     'database-url': { type: 'string' }, only: { type: 'string' }, out: { type: 'string', default: 'tests/.artifacts/bench.json' }, compare: { type: 'string' },
   },
 });
@@ -45,19 +53,20 @@ const G = Number(flags.growth ?? Math.min(N, 2000));
 const SEEDS = flags.seeds!.split(',').map(Number);
 const ROUNDS = Number(flags['growth-rounds']);
 const INGEST_ROUNDS = Math.max(1, Number(flags['ingest-rounds']));
+const WARM = Math.max(0, Number(flags.warm));
+const RUNS = Math.max(1, Number(flags.runs));
 const BIG = Math.round(Number(flags['big-mb']) * 1_000_000);
 const DATABASE_URL = flags['database-url'] ?? process.env.DATABASE_URL ?? '';
 const PG = /^postgres(ql)?:\/\//.test(DATABASE_URL);
 const ONLY = flags.only ? new Set(flags.only.split(',')) : undefined;
 const wants = (part: string) => !ONLY || ONLY.has(part);
 
-interface Row { figure: string; mesa: number | string; limit?: number | string; ratio?: number; target: string; ok?: boolean; unit: string; note?: string }
 const rows: Row[] = [];
 const json: Record<string, unknown> = {};
 
 async function main() {
   const started = Date.now();
-  console.error(`mesa bench: N=${N} M=${M} K=${K} G=${G} seeds=${SEEDS.join('/')} db=${PG ? 'postgresql' : 'sqlite'} runtime=${RUNTIME} — ${os.cpus().length} CPU, Node ${process.versions.node}`);
+  console.error(`mesa bench: N=${N} M=${M} K=${K} G=${G} warm=${WARM} seeds=${SEEDS.join('/')} db=${PG ? 'postgresql' : 'sqlite'} runtime=${RUNTIME} — ${os.cpus().length} CPU, Node ${process.versions.node}`);
   // `mesa start` (start-up, latency, memory) runs the build, as an operator's does: made current first.
   if (distIsStale()) await build();
   const dovecot = await startDovecot({ users: ['support'] });
@@ -68,25 +77,32 @@ async function main() {
       // The pair runs INGEST_ROUNDS times on the same folder (neither moves the mails; each Mesa starts from an empty
       // database): on the 2-core machines this runs on, one pair's ratio ranged 0.28–0.46× from one run to the next
       // (docs/performance.md), and the median of a few pairs moves far less than one pair.
-      await fill(dovecot, 'bench', generateMails(N, { seed: 'bench' }).map((m) => m.raw));
-      const rounds: Array<{ bare: PhaseResult; mesa: PhaseResult; ratio: number }> = [];
+      // One sequence: the warm-up is its first WARM mails, the timed folder the N after them (whose follow-ups may
+      // answer cases the warm-up opened, as on a mailbox already in use).
+      const mails = generateMails(WARM + N, { seed: 'bench' }).map((m) => m.raw);
+      const warm: Warm | undefined = WARM ? { folder: 'bench-warm', count: WARM } : undefined;
+      if (warm) await fill(dovecot, warm.folder, mails.slice(0, WARM));
+      await fill(dovecot, 'bench', mails.slice(WARM));
+      const rounds: Array<{ bare: PhaseResult; mesa: PhaseResult; ratio: number; barePg?: PhaseResult; pgRatio?: number }> = [];
       for (let round = 0; round < INGEST_ROUNDS; round++) {
-        const bare = await runChild<PhaseResult>({ phase: 'bare-ingest', imap: imap('bench'), expected: N });
-        const mesa = await runChild<PhaseResult>({ phase: 'mesa-ingest', imap: imap('bench'), expected: N, mesa: await mesaDb(`ingest${round}`) });
-        rounds.push({ bare, mesa, ratio: mesa.rate / bare.rate });
+        const bare = await runChild<PhaseResult>({ phase: 'bare-ingest', imap: imap('bench'), expected: N, warm });
+        const barePg = PG ? await runChild<PhaseResult>({ phase: 'bare-ingest-pg', imap: imap('bench'), expected: N, warm, databaseUrl: (await mesaDb(`bare${round}`)).databaseUrl }) : undefined;
+        const mesa = await runChild<PhaseResult>({ phase: 'mesa-ingest', imap: imap('bench'), expected: N, mesa: await mesaDb(`ingest${round}`), warm });
+        rounds.push({ bare, mesa, ratio: mesa.rate / bare.rate, barePg, pgRatio: barePg && mesa.rate / barePg.rate });
       }
       const { bare, mesa, ratio } = [...rounds].sort((a, b) => a.ratio - b.ratio)[Math.floor((rounds.length - 1) / 2)];
       const ratios = rounds.map((r) => r.ratio.toFixed(2)).join(' / ');
       console.error(`  ingest: Mesa / limit by round ${ratios}; the median counts (${ratio.toFixed(2)}×)`);
-      json.ingest = { bare, mesa, ratio, rounds: rounds.map((r) => ({ bare: r1(r.bare.rate), mesa: r1(r.mesa.rate), ratio: Math.round(r.ratio * 1000) / 1000 })) };
+      json.ingest = { bare, mesa, ratio, warm: WARM, rounds: rounds.map((r) => ({ bare: r1(r.bare.rate), mesa: r1(r.mesa.rate), ratio: Math.round(r.ratio * 1000) / 1000 })) };
       if (wants('ingest')) {
-        rows.push({ figure: 'ingest (mails/s)', mesa: r1(mesa.rate), limit: r1(bare.rate), ratio, target: PG ? '(SQLite ≥ 0.6×)' : '≥ 0.6× limit', ok: PG ? undefined : ratio >= 0.6, unit: 'mails/s', note: `MailboxPoller path; the round with the median ratio of ${ratios}; CPU per mail ${cpuPerMail(mesa)} vs ${cpuPerMail(bare)} ms` });
+        rows.push({ figure: 'ingest (mails/s)', mesa: r1(mesa.rate), limit: r1(bare.rate), ratio, target: PG ? '(SQLite ≥ 0.6×)' : '≥ 0.6× limit', ok: PG ? undefined : ratio >= 0.6, unit: 'mails/s', note: `MailboxPoller path, after ${WARM} warm-up mails each; the round with the median ratio of ${ratios}; CPU per mail ${cpuPerMail(mesa)} vs ${cpuPerMail(bare)} ms` });
       }
+      if (PG) pgLimitRow(rounds as Array<{ mesa: PhaseResult; barePg: PhaseResult; pgRatio: number }>);
       if (wants('memory')) rows.push({ figure: `peak RSS ingesting ${N} mails`, mesa: mesa.peakRssMb, limit: bare.peakRssMb, target: '—', unit: 'MB' });
     }
     if (wants('memory')) {
       await fill(dovecot, 'big', [mailWithAttachment(BIG)]);
-      const big = await bigMail(dovecot, sink);
+      const big = await bigMail(dovecot, sink, await mesaDb('big'));
       json.memory = { big };
       rows.push({ figure: `peak RSS, one mail with ${flags['big-mb']} MB attachment`, mesa: big.peakRssMb, target: '≤ 250 MB', ok: big.peakRssMb <= 250, unit: 'MB', note: `mesa start, until its ${big.sent} mails were sent; ${big.idleRssMb} MB idle` });
     }
@@ -123,9 +139,13 @@ async function main() {
     await dropBenchDatabases();
   }
   json.table = rows;
-  json.meta = { date: new Date().toISOString(), cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, node: process.versions.node, database: PG ? 'postgresql' : 'sqlite', runtime: RUNTIME, N, M, K, G, seeds: SEEDS, growthRounds: ROUNDS, ingestRounds: INGEST_ROUNDS, bigBytes: BIG, seconds: Math.round((Date.now() - started) / 1000) };
-  printTable();
-  if (flags.compare) printComparison(flags.compare);
+  json.meta = { warm: WARM, pgBatch: PG ? PG_BATCH : undefined, date: new Date().toISOString(), cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, node: process.versions.node, database: PG ? 'postgresql' : 'sqlite', runtime: RUNTIME, N, M, K, G, seeds: SEEDS, growthRounds: ROUNDS, ingestRounds: INGEST_ROUNDS, bigBytes: BIG, seconds: Math.round((Date.now() - started) / 1000) };
+  console.log(runTable(rows));
+  console.log(`\n${machineLine(PG ? 'postgresql' : 'sqlite', RUNTIME)}`);
+  if (flags.compare) {
+    const cmp = comparisonTable(flags.compare, rows);
+    if (cmp) console.log(`\n${cmp}`);
+  }
   const out = path.resolve(ROOT, flags.out!);
   fs.mkdirSync(path.dirname(out), { recursive: true });
   fs.writeFileSync(out, JSON.stringify(json, null, 2));
@@ -135,14 +155,14 @@ async function main() {
 async function laterParts(dovecot: Dovecot, sink: BenchSink, imap: (folder: string) => ImapTarget): Promise<void> {
   if (wants('notify')) {
     sink.reset();
-    const mesa = await runChild<PhaseResult>({ phase: 'mesa-notify', smtp: { host: sink.host, port: sink.port }, count: M, mesa: await mesaDb('notify') });
+    const mesa = await runChild<PhaseResult>({ phase: 'mesa-notify', smtp: { host: sink.host, port: sink.port }, count: M, mesa: await mesaDb('notify'), warm: WARM });
     sink.reset();
     const sample = mesa.extra!.sample as { subject: string; html: string; text: string };
-    const bare = await runChild<PhaseResult>({ phase: 'bare-send', smtp: { host: sink.host, port: sink.port }, count: mesa.count, sample, poolSize: mesa.extra!.poolSize });
+    const bare = await runChild<PhaseResult>({ phase: 'bare-send', smtp: { host: sink.host, port: sink.port }, count: mesa.count, sample, poolSize: mesa.extra!.poolSize, warm: mesa.extra!.warm });
     delete mesa.extra!.sample;
     json.notify = { bare, mesa };
     const ratio = mesa.rate / bare.rate;
-    rows.push({ figure: 'notify (mails/s)', mesa: r1(mesa.rate), limit: r1(bare.rate), ratio, target: '≥ 0.7× limit', ok: ratio >= 0.7, unit: 'mails/s', note: `outbox → dispatcher, ${mesa.extra!.poolSize} SMTP connections each` });
+    rows.push({ figure: 'notify (mails/s)', mesa: r1(mesa.rate), limit: r1(bare.rate), ratio, target: '≥ 0.7× limit', ok: ratio >= 0.7, unit: 'mails/s', note: `outbox → dispatcher, ${mesa.extra!.poolSize} SMTP connections each, after ${mesa.extra!.warm} warm-up mails each` });
   }
   if (wants('latency')) {
     const floor = await idleFloor(dovecot, imap('floor'), K);
@@ -186,135 +206,6 @@ function percentile(xs: number[], q: number): number {
   return s[Math.min(s.length - 1, Math.ceil((q / 100) * s.length) - 1)];
 }
 
-/** The floor for latency: APPEND on one connection, time until an IDLE client on the folder hears EXISTS. */
-async function idleFloor(dovecot: Dovecot, target: ImapTarget, k: number): Promise<number[]> {
-  const watcher = await dovecot.client('support');
-  const writer = await dovecot.client('support');
-  await writer.mailboxCreate(target.folder).catch(() => undefined);
-  await watcher.mailboxOpen(target.folder);
-  const out: number[] = [];
-  try {
-    for (let i = 0; i < k; i++) {
-      const heard = new Promise<number>((resolve) => watcher.once('exists', () => resolve(performance.now())));
-      void watcher.idle().catch(() => undefined);
-      // Let IDLE reach the server before the APPEND, as it has in a running Mesa.
-      await new Promise((r) => setTimeout(r, 50));
-      const t0 = performance.now();
-      await writer.append(target.folder, generateMails(1, { seed: `floor${i}` })[0].raw);
-      out.push((await heard) - t0);
-      await watcher.noop(); // breaks IDLE
-    }
-  } finally {
-    await writer.logout();
-    await watcher.logout();
-  }
-  return out;
-}
-
-interface RunningMesa { pid: number; ready: Promise<number>; stop(): Promise<void> }
-
-/** `mesa start` as an operator runs it: its own process, the bench Dovecot folder, the sink, a free HTTP port. */
-async function startMesa(dovecot: Dovecot, sink: BenchSink, folder: string, db: { databaseUrl?: string; env: Record<string, string> }, dataDir?: string): Promise<RunningMesa> {
-  const dir = dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'mesa-bench-start-'));
-  const port = await freeHttpPort();
-  const t0 = performance.now();
-  const { child: p, output, exited } = spawnCli(['start'], {
-    cwd: ROOT, keep: 4000,
-    env: {
-      ...db.env, LOG_LEVEL: 'warn', DATA_DIR: dir, DATABASE_URL: db.databaseUrl ?? '', HTTP_PORT: String(port),
-      IMAP_HOST: dovecot.host, IMAP_PORT: String(dovecot.port), IMAP_SECURE: 'false', IMAP_USER: 'support',
-      IMAP_PASSWORD: dovecot.users.support.password, IMAP_MAILBOX: folder, SMTP_HOST: sink.host, SMTP_PORT: String(sink.port), SMTP_SECURE: 'false',
-    },
-  });
-  const ready = (async () => {
-    for (;;) {
-      if (p.exitCode !== null) throw new Error(`mesa start salió (${p.exitCode}): ${output()}`);
-      const ok = await fetch(`http://127.0.0.1:${port}/healthz`).then((r) => r.ok, () => false);
-      if (ok) return performance.now() - t0;
-      await new Promise((r) => setTimeout(r, 5));
-    }
-  })();
-  return {
-    pid: p.pid!,
-    ready,
-    async stop() {
-      p.kill('SIGTERM');
-      const t = setTimeout(() => p.kill('SIGKILL'), 10_000);
-      await exited;
-      clearTimeout(t);
-    },
-  };
-}
-
-/**
- * The memory figure as an operator would see it: `mesa start` (the production process, not a bench child) reads one
- * mail with a large attachment from its folder, files the case and sends its mail (the consultants' notice carries the
- * file); peak RSS is the kernel's high-water mark (VmHWM) of that process over the whole of it.
- */
-async function bigMail(dovecot: Dovecot, sink: BenchSink): Promise<{ peakRssMb: number; idleRssMb: number; sent: number; ms: number }> {
-  sink.reset();
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mesa-bench-big-'));
-  const db = await mesaDb('big');
-  const probe = knexFactory(db.databaseUrl ? { client: 'pg', connection: db.databaseUrl } : { client: 'better-sqlite3', connection: { filename: path.join(dir, 'mesa.sqlite') }, useNullAsDefault: true });
-  process.stderr.write('  mesa start (big) …');
-  // A first start on another folder migrates the database and compiles the templates into DATA_DIR/cache, as on any
-  // server after its first day: the figure is a running Mesa's, not the one-off cost of loading mjml.
-  const first = await startMesa(dovecot, sink, 'big-warm', db, dir);
-  await first.ready.finally(() => first.stop());
-  const mesa = await startMesa(dovecot, sink, 'big', db, dir);
-  try {
-    await mesa.ready;
-    const idleRssMb = vmHwmMb(mesa.pid);
-    const t0 = performance.now();
-    let sent = 0;
-    for (;;) {
-      const ledger = await probe('ingest_ledger').count({ n: '*' }).then((r) => Number(r[0].n), () => 0);
-      const open = ledger ? Number((await probe('outbox').whereIn('state', ['pending', 'sending']).count({ n: '*' }))[0].n) : 1;
-      if (ledger >= 1 && open === 0) {
-        sent = Number((await probe('outbox').where({ state: 'sent' }).count({ n: '*' }))[0].n);
-        break;
-      }
-      if (performance.now() - t0 > 120_000) throw new Error('el correo grande no se procesó en 2 minutos');
-      await new Promise((r) => setTimeout(r, 20));
-    }
-    const ms = performance.now() - t0;
-    const peakRssMb = vmHwmMb(mesa.pid);
-    process.stderr.write(` ${peakRssMb} MB (idle ${idleRssMb} MB)\n`);
-    return { peakRssMb, idleRssMb, sent, ms: Math.round(ms) };
-  } finally {
-    await probe.destroy();
-    await mesa.stop();
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
-}
-
-/** A process's peak resident set so far (Linux /proc), in MB as process.resourceUsage().maxRSS is reported. */
-function vmHwmMb(pid: number): number {
-  const kb = Number(/VmHWM:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]);
-  return Math.round(kb / 1024);
-}
-
-async function startupTime(dovecot: Dovecot, sink: BenchSink, db: { databaseUrl?: string; env: Record<string, string> }): Promise<number> {
-  startupDir ??= fs.mkdtempSync(path.join(os.tmpdir(), 'mesa-bench-startup-'));
-  const mesa = await startMesa(dovecot, sink, 'startup', db, startupDir);
-  try {
-    return await mesa.ready;
-  } finally {
-    await mesa.stop();
-  }
-}
-let startupDir: string | undefined;
-
-async function freeHttpPort(): Promise<number> {
-  const net = await import('node:net');
-  return new Promise((resolve) => {
-    const srv = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
 /** APPENDs in order on one connection: follow-ups must get higher UIDs than the mails that opened their cases,
  * since the predicted case numbers in their tags depend on that order. */
 async function fill(dovecot: Dovecot, folder: string, mails: Buffer[]): Promise<void> {
@@ -329,7 +220,7 @@ async function fill(dovecot: Dovecot, folder: string, mails: Buffer[]): Promise<
 const benchDatabases: string[] = [];
 
 /** A fresh database per measurement: an SQLite file in the child's DATA_DIR, or a new PostgreSQL database. */
-async function mesaDb(label: string): Promise<{ databaseUrl?: string; env: Record<string, string> }> {
+async function mesaDb(label: string): Promise<BenchDb> {
   if (!PG) return { env: MESA_ENV };
   const name = `mesa_bench_${label}_${process.pid}`.toLowerCase();
   const databaseUrl = await freshPgDatabase(name, DATABASE_URL);
@@ -355,36 +246,38 @@ const cpuPerMail = (r: PhaseResult): string => {
   return cores === undefined ? '?' : (cores * 1000 / r.rate).toFixed(2);
 };
 
-function printTable(): void {
-  const head = ['figure', 'Mesa', 'limit', 'ratio', 'target', 'ok'];
-  const body = rows.map((r) => [
-    r.figure, `${r.mesa} ${r.unit}`, r.limit === undefined ? '' : `${r.limit} ${r.unit}`, r.ratio === undefined ? '' : `${r.ratio.toFixed(2)}×`,
-    r.target, r.ok === undefined ? '' : r.ok ? 'yes' : 'NO',
-  ]);
-  console.log(markdownTable(head, body));
-  console.log(`\n${os.cpus().length} CPU (${os.cpus()[0]?.model ?? '?'}), Node ${process.versions.node}, ${PG ? 'PostgreSQL' : 'SQLite'}; measured processes: ${RUNTIME === 'bundle' ? 'the build (scripts/build.mjs), as `mesa start` runs' : 'tsx (BENCH_RUNTIME=tsx: not what `mesa start` runs)'}`);
+/**
+ * The bare PostgreSQL limit (--database-url): the same mails, fetched and parsed as the SQLite limit does, one pg
+ * INSERT per mail in transactions of PG_BATCH mails as Mesa's poller batches on PostgreSQL. The round with the median
+ * ratio counts.
+ */
+function pgLimitRow(rounds: Array<{ mesa: PhaseResult; barePg: PhaseResult; pgRatio: number }>): void {
+  const { mesa, barePg, pgRatio } = [...rounds].sort((a, b) => a.pgRatio - b.pgRatio)[Math.floor((rounds.length - 1) / 2)];
+  const ratios = rounds.map((r) => r.pgRatio.toFixed(2)).join(' / ');
+  console.error(`  ingest on PostgreSQL: Mesa / bare PostgreSQL limit by round ${ratios}; the median counts (${pgRatio.toFixed(2)}×)`);
+  json.ingestPg = { barePg, mesa, ratio: pgRatio, rounds: rounds.map((r) => ({ barePg: r1(r.barePg.rate), mesa: r1(r.mesa.rate), ratio: Math.round(r.pgRatio * 1000) / 1000 })) };
+  if (!wants('ingest')) return;
+  rows.push({ figure: 'ingest on PostgreSQL vs bare pg (mails/s)', mesa: r1(mesa.rate), limit: r1(barePg.rate), ratio: pgRatio, target: '≥ 0.5× limit', ok: pgRatio >= 0.5, unit: 'mails/s', note: `pg, one INSERT per mail, ${PG_BATCH} per transaction, after ${WARM} warm-up mails each; rounds ${ratios}; CPU per mail ${cpuPerMail(mesa)} vs ${cpuPerMail(barePg)} ms` });
 }
 
-/** --compare: this run's figures beside an earlier run's (its JSON), with the change. */
-function printComparison(file: string): void {
-  let before: { table?: Row[]; meta?: { date?: string } };
-  try {
-    before = JSON.parse(fs.readFileSync(path.resolve(process.cwd(), file), 'utf8'));
-  } catch (err) {
-    console.error(`--compare: no se pudo leer ${file}: ${(err as Error).message}`);
-    return;
+/** --runs R: the bench R times, then each figure's median and every run's value (tests/bench/median.ts). */
+async function medianOfRuns(): Promise<void> {
+  const outDir = path.dirname(path.resolve(ROOT, flags.out!));
+  fs.mkdirSync(outDir, { recursive: true });
+  const runs = await runSeveral(fileURLToPath(import.meta.url), process.argv.slice(2), RUNS, outDir);
+  const table = mergeRuns(runs.map((r) => r.table));
+  const meta = runs[0].meta as { database?: 'postgresql' | 'sqlite'; runtime?: 'bundle' | 'tsx' };
+  console.log(`\nMedian of ${RUNS} runs, each warmed with ${WARM} mails per side:\n`);
+  console.log(medianTable(table));
+  console.log(`\n${machineLine(meta.database ?? 'sqlite', meta.runtime ?? RUNTIME)}`);
+  if (flags.compare) {
+    const cmp = comparisonTable(flags.compare, table);
+    if (cmp) console.log(`\n${cmp}`);
   }
-  const cmp = compareTables(before.table ?? [], rows);
-  const head = ['figure', `before (${before.meta?.date?.slice(0, 10) ?? file})`, 'now', 'change'];
-  const body = cmp.map((c) => [c.figure, c.before, c.now, c.change]);
-  console.log(`\n${markdownTable(head, body)}`);
+  const out = path.resolve(ROOT, flags.out!);
+  fs.writeFileSync(out, JSON.stringify({ table, runs, meta: { ...runs[0].meta, runs: RUNS, date: new Date().toISOString() } }, null, 2));
+  console.error(`JSON: ${path.relative(process.cwd(), out)}`);
 }
 
-/** A Markdown table with its columns padded to their widest cell (as docs/performance.md shows it). */
-function markdownTable(head: string[], body: string[][]): string {
-  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
-  const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i])).join(' | ')} |`;
-  return [line(head), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...body.map(line)].join('\n');
-}
-
-await main();
+if (RUNS > 1) await medianOfRuns();
+else await main();

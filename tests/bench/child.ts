@@ -1,4 +1,5 @@
-import { bareIngest, bareSend, mesaIngest, mesaNotify } from './phases.ts';
+import { bareIngest, bareSend, pgStore, sqliteStore } from './limits.ts';
+import { mesaIngest, mesaNotify } from './phases.ts';
 
 /**
  * A measured process (tests/bench/runner.ts): runs one phase and prints one JSON line, the result, with the runtime it
@@ -7,10 +8,11 @@ import { bareIngest, bareSend, mesaIngest, mesaNotify } from './phases.ts';
 const runtime = import.meta.url.endsWith('.js') ? 'bundle' : 'tsx';
 const job = JSON.parse(process.argv[2]);
 const run: Record<string, () => Promise<unknown>> = {
-  'bare-ingest': () => bareIngest(job.imap, job.expected),
-  'mesa-ingest': () => mesaIngest(job.imap, job.expected, job.mesa, job.seed),
-  'bare-send': () => bareSend(job.smtp, job.count, job.sample, job.poolSize),
-  'mesa-notify': () => mesaNotify(job.smtp, job.count, job.mesa),
+  'bare-ingest': () => bareIngest(job.imap, job.expected, job.warm, sqliteStore()),
+  'bare-ingest-pg': async () => bareIngest(job.imap, job.expected, job.warm, await pgStore(job.databaseUrl)),
+  'mesa-ingest': () => mesaIngest(job.imap, job.expected, job.mesa, job.seed, job.warm),
+  'bare-send': () => bareSend(job.smtp, job.count, job.sample, job.poolSize, job.warm),
+  'mesa-notify': () => mesaNotify(job.smtp, job.count, job.mesa, job.warm),
 };
 try {
   const result = await run[job.phase]();

@@ -1,13 +1,9 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import Database from 'better-sqlite3';
-import { ImapFlow } from 'imapflow';
-import { simpleParser } from 'mailparser';
-import nodemailer from 'nodemailer';
-import { pino } from 'pino';
+import { pino, type Logger } from 'pino';
 import { createApp } from '../../src/app.ts';
-import { loadConfig } from '../../src/config.ts';
+import { loadConfig, type MailboxConfig } from '../../src/config.ts';
 import type { MailSource } from '../../src/inbound/mail.ts';
 import { contentOf } from '../../src/outbound/outbox.ts';
 import { seedCases } from './seed.ts';
@@ -42,6 +38,14 @@ export async function ingestInBatches(app: { ingest: { ingestMany(items: Array<{
 }
 
 export interface ImapTarget { host: string; port: number; user: string; password: string; folder: string }
+
+/**
+ * The warm-up before a timed phase: `count` mails of the same kind, in their own folder, read by the same code in the
+ * same process (and into the same database) before the timed folder. A fresh process runs its first few hundred mails
+ * on cold code (V8 compiles the hot paths as it goes, the connections and pools open), and both sides of a ratio get
+ * the same warm-up so that each is timed at its steady pace.
+ */
+export interface Warm { folder: string; count: number }
 
 /** `runtime`: what ran the measured process (tests/bench/runner.ts): the esbuild bundle `mesa start` runs, or tsx. */
 export interface PhaseResult { ms: number; count: number; rate: number; peakRssMb: number; runtime?: 'bundle' | 'tsx'; extra?: Record<string, unknown> }
@@ -118,44 +122,50 @@ function threadCpu(): Map<string, { name: string; ms: number }> {
   return out;
 }
 
-/** The floor: one range FETCH, simpleParser, one better-sqlite3 INSERT per mail (autocommit, as Mesa's WAL pragmas). */
-export async function bareIngest(imap: ImapTarget, expected: number): Promise<PhaseResult> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mesa-bare-'));
-  const db = new Database(path.join(dir, 'bare.sqlite'));
-  db.pragma('journal_mode = WAL');
-  db.pragma('synchronous = NORMAL');
-  db.exec('CREATE TABLE mail (uid INTEGER PRIMARY KEY, message_id TEXT, sender TEXT, subject TEXT, body TEXT)');
-  const insert = db.prepare('INSERT INTO mail (uid, message_id, sender, subject, body) VALUES (?, ?, ?, ?, ?)');
-  // Timed from before connecting, as Mesa's side is (its poller connects, logs in and selects the folder inside its
-  // timed span): both sides of the ratio count the same work around the mail.
-  let count = 0;
-  const t0 = performance.now();
-  const cpu = cpuMeter();
-  const client = new ImapFlow({ host: imap.host, port: imap.port, secure: false, auth: { user: imap.user, pass: imap.password }, logger: false, disableAutoIdle: true });
-  await client.connect();
-  const lock = await client.getMailboxLock(imap.folder);
-  try {
-    for await (const msg of client.fetch('1:*', { uid: true, source: true })) {
-      const parsed = await simpleParser(msg.source!);
-      insert.run(msg.uid, parsed.messageId ?? null, parsed.from?.text ?? null, parsed.subject ?? null, parsed.text ?? '');
-      count++;
-    }
-  } finally {
-    lock.release();
-  }
-  const ms = performance.now() - t0;
-  const cores = cpu();
-  await client.logout();
-  db.close();
-  fs.rmSync(dir, { recursive: true, force: true });
-  if (count !== expected) throw new Error(`bare: ${count} correos, se esperaban ${expected}`);
-  return { ms, count, rate: (count / ms) * 1000, peakRssMb: peakRssMb(), extra: { cpu: cores } };
-}
-
 export interface MesaEnv { databaseUrl?: string; env: Record<string, string> }
 
-/** Mesa's own path: the MailboxPoller of `mesa start` reading the folder into a fresh (optionally seeded) database. */
-export async function mesaIngest(imap: ImapTarget, expected: number, mesa: MesaEnv, seed = 0): Promise<PhaseResult> {
+type Ingest = Awaited<ReturnType<typeof createApp>>['ingest'];
+
+/**
+ * One MailboxPoller over one folder until `expected` mails are recorded, timed from its start. Counted from what
+ * ingestMany returns (each recorded mail once), not by polling the ledger: a COUNT(*) every few ms would run on Mesa's
+ * own thread and database connection, and be measured as Mesa's.
+ */
+async function pollFolder(app: Awaited<ReturnType<typeof createApp>>, mailbox: MailboxConfig, expected: number, logger: Logger) {
+  const { MailboxPoller } = await import('../../src/inbound/poller.ts');
+  let inIngest = 0;
+  let done = 0;
+  let finished!: () => void;
+  const allDone = new Promise<void>((resolve) => { finished = resolve; });
+  const timed = {
+    parseAhead: (raws: Buffer[]) => app.ingest.parseAhead(raws),
+    ingestMany: async (items: Parameters<Ingest['ingestMany']>[0]) => {
+      const a = performance.now();
+      try {
+        const results = await app.ingest.ingestMany(items);
+        done += results.filter((r) => r.outcome !== 'tempfail' && !r.alreadyProcessed).length;
+        if (done >= expected) finished();
+        return results;
+      } finally {
+        inIngest += performance.now() - a;
+      }
+    },
+  };
+  const t0 = performance.now();
+  const meter = cpuMeter();
+  const poller = new MailboxPoller({ db: app.db, ingest: timed, logger }, mailbox).start();
+  await allDone;
+  const ms = performance.now() - t0;
+  const cpu = meter();
+  await poller.stop();
+  return { ms, cpu, done, inIngest };
+}
+
+/**
+ * Mesa's own path: the MailboxPoller of `mesa start` reading the folder into a fresh (optionally seeded) database,
+ * after the warm-up folder has gone through the same poller into the same database (not timed).
+ */
+export async function mesaIngest(imap: ImapTarget, expected: number, mesa: MesaEnv, seed = 0, warm?: Warm): Promise<PhaseResult> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mesa-bench-'));
   const config = loadConfig({
     ...mesa.env, DATA_DIR: dataDir, DATABASE_URL: mesa.databaseUrl ?? '',
@@ -173,64 +183,30 @@ export async function mesaIngest(imap: ImapTarget, expected: number, mesa: MesaE
   }
   // As `mesa start` does once it listens: the parser, the filters and the parse thread are ready before mail comes.
   await app.ingest.warm();
-  const { MailboxPoller } = await import('../../src/inbound/poller.ts');
-  let inIngest = 0;
-  // Counted from what ingestMany returns (each recorded mail once), not by polling the ledger: a COUNT(*) every few
-  // ms would run on Mesa's own thread and database connection, and be measured as Mesa's.
-  let done = 0;
-  let finished!: () => void;
-  const allDone = new Promise<void>((resolve) => { finished = resolve; });
-  const timed = {
-    parseAhead: (raws: Buffer[]) => app.ingest.parseAhead(raws),
-    ingestMany: async (items: any) => {
-      const a = performance.now();
-      try {
-        const results = await app.ingest.ingestMany(items);
-        done += results.filter((r) => r.outcome !== 'tempfail' && !r.alreadyProcessed).length;
-        if (done >= expected) finished();
-        return results;
-      } finally {
-        inIngest += performance.now() - a;
-      }
-    },
-  };
-  const t0 = performance.now();
-  const cpu = cpuMeter();
-  const poller = new MailboxPoller({ db: app.db, ingest: timed, logger }, config.mailboxes[0]).start();
-  await allDone;
-  const ms = performance.now() - t0;
-  const cores = cpu();
-  await poller.stop();
-  const outcomes = await app.db('ingest_ledger').select('outcome', 'effect').count({ n: '*' }).groupBy('outcome', 'effect').where('source_key', 'not like', 'imap:support:seed:%');
+  let warmMs = 0;
+  if (warm) {
+    const w = await pollFolder(app, { ...config.mailboxes[0], mailbox: warm.folder }, warm.count, logger);
+    if (w.done !== warm.count) throw new Error(`mesa: ${w.done} correos de calentamiento, se esperaban ${warm.count}`);
+    warmMs = Math.round(w.ms);
+  }
+  const { ms, cpu, done, inIngest } = await pollFolder(app, config.mailboxes[0], expected, logger);
+  const outcomes = await app.db('ingest_ledger').select('outcome', 'effect').count({ n: '*' }).groupBy('outcome', 'effect').where('source_key', 'like', `imap:support:${imap.folder}:%`);
   const recorded = outcomes.reduce((sum: number, o: any) => sum + Number(o.n), 0);
   if (recorded !== done) throw new Error(`mesa: ${done} correos según ingestMany, ${recorded} en el registro`);
   await app.close();
   fs.rmSync(dataDir, { recursive: true, force: true });
   return {
     ms, count: done, rate: (done / ms) * 1000, peakRssMb: peakRssMb(),
-    extra: { cpu: cores, inIngestMs: Math.round(inIngest), seedMs: Math.round(seedMs), outcomes: Object.fromEntries(outcomes.map((o: any) => [`${o.outcome}/${o.effect ?? '-'}`, Number(o.n)])) },
+    extra: { cpu, inIngestMs: Math.round(inIngest), seedMs: Math.round(seedMs), warm: warm?.count ?? 0, warmMs, outcomes: Object.fromEntries(outcomes.map((o: any) => [`${o.outcome}/${o.effect ?? '-'}`, Number(o.n)])) },
   };
 }
 
-/** The floor for sending: a pooled nodemailer transport sending the same pre-rendered mail M times. */
-export async function bareSend(smtp: { host: string; port: number }, count: number, sample: { subject: string; html: string; text: string }, poolSize = 3): Promise<PhaseResult> {
-  // As many pooled connections as Mesa's dispatcher uses (SMTP_POOL_SIZE), so the ratio compares the software.
-  const transport = nodemailer.createTransport({ host: smtp.host, port: smtp.port, secure: false, ignoreTLS: true, pool: true, maxConnections: poolSize, maxMessages: Infinity });
-  const t0 = performance.now();
-  await Promise.all(Array.from({ length: count }, (_, i) => transport.sendMail({
-    from: '"Soporte" <soporte@mesa.test>', to: `cliente${i}@cliente.com.co`, subject: `[Caso #${i + 1}] ${sample.subject}`,
-    html: sample.html, text: sample.text, messageId: `<bare-${i}-${Date.now()}@mesa.test>`, headers: { 'Auto-Submitted': 'auto-replied', 'X-Mesa-Bench': 'bare' },
-  })));
-  const ms = performance.now() - t0;
-  transport.close();
-  return { ms, count, rate: (count / ms) * 1000, peakRssMb: peakRssMb() };
-}
-
 /**
- * Mesa's sending path: M confirmations already committed to the outbox (by ingesting M new-case mails with the
- * dispatcher stopped), then the dispatcher of `mesa start` sends them all to the sink.
+ * Mesa's sending path: `warm` + M confirmations committed to the outbox (by ingesting new-case mails with the
+ * dispatcher stopped), the M timed ones held back (due in a day); the dispatcher of `mesa start` sends the warm-up
+ * ones, then the M are made due and it sends them all to the sink, on the same SMTP pool: only these are timed.
  */
-export async function mesaNotify(smtp: { host: string; port: number }, count: number, mesa: MesaEnv): Promise<PhaseResult> {
+export async function mesaNotify(smtp: { host: string; port: number }, count: number, mesa: MesaEnv, warm = 0): Promise<PhaseResult> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mesa-bench-'));
   const config = loadConfig({
     ...mesa.env, CONSULTANTS: '', DATA_DIR: dataDir, DATABASE_URL: mesa.databaseUrl ?? '',
@@ -239,17 +215,23 @@ export async function mesaNotify(smtp: { host: string; port: number }, count: nu
   const logger = pino({ level: 'info', base: { app: 'mesa' } }, pino.destination({ dest: '/dev/null', sync: false }));
   const app = await createApp(config, logger, { parseWorkerUrl });
   const { generateMails } = await import('./corpus.ts');
-  const mails = generateMails(count * 3, { seed: 'notify' }).filter((m) => m.kind.startsWith('new')).slice(0, count);
-  for (const m of mails) await app.ingest.ingest(m.raw, { kind: 'stdin' });
-  const rows = Number((await app.db('outbox').count({ n: '*' }))[0].n);
-  const sample = await app.db('outbox').first('mail_json');
-  const t0 = performance.now();
+  // One sequence for both, so that no timed customer is a warm-up customer (each has a cap on automatic replies).
+  const mails = generateMails((count + warm) * 3, { seed: 'notify' }).filter((m) => m.kind.startsWith('new')).slice(0, count + warm);
+  const sentCount = async () => Number((await app.db('outbox').where({ state: 'sent' }).count({ n: '*' }))[0].n);
+  for (const m of mails.slice(0, warm)) await app.ingest.ingest(m.raw, { kind: 'stdin' });
+  const warmRows = Number((await app.db('outbox').count({ n: '*' }))[0].n);
+  const lastWarm = Number((await app.db('outbox').max({ id: 'id' }))[0].id ?? 0);
+  for (const m of mails.slice(warm)) await app.ingest.ingest(m.raw, { kind: 'stdin' });
+  const timed = app.db('outbox').where('id', '>', lastWarm);
+  await timed.clone().update({ next_attempt_at: Date.now() + 86_400_000 });
+  const rows = Number((await timed.clone().count({ n: '*' }))[0].n);
+  const sample = await timed.clone().first('mail_json');
   app.outbound.dispatcher.start();
-  for (;;) {
-    const sent = Number((await app.db('outbox').where({ state: 'sent' }).count({ n: '*' }))[0].n);
-    if (sent >= rows) break;
-    await new Promise((r) => setTimeout(r, 10));
-  }
+  while ((await sentCount()) < warmRows) await new Promise((r) => setTimeout(r, 10));
+  const t0 = performance.now();
+  await timed.clone().update({ next_attempt_at: Date.now() });
+  app.outbound.dispatcher.kick();
+  while ((await sentCount()) < warmRows + rows) await new Promise((r) => setTimeout(r, 10));
   const ms = performance.now() - t0;
   await app.close();
   fs.rmSync(dataDir, { recursive: true, force: true });
@@ -257,6 +239,6 @@ export async function mesaNotify(smtp: { host: string; port: number }, count: nu
   const mail = { subject: stored.subject, ...contentOf(stored, app.outbound.renderer, app.config) };
   return {
     ms, count: rows, rate: (rows / ms) * 1000, peakRssMb: peakRssMb(),
-    extra: { poolSize: config.outbound.smtp?.poolSize, sample: { subject: mail.subject, html: mail.html, text: mail.text } },
+    extra: { poolSize: config.outbound.smtp?.poolSize, warm: warmRows, sample: { subject: mail.subject, html: mail.html, text: mail.text } },
   };
 }
