@@ -12,6 +12,7 @@ import { CaseService } from './services/cases.ts';
 import { LifecycleService } from './services/lifecycle.ts';
 import { LifecycleMailNotifier } from './jobs/lifecycle-mail.ts';
 import { Policy } from './policy/policy.ts';
+import { matcherFor } from './tickets/products.ts';
 import { BlobStore } from './storage/blobs.ts';
 
 /** The composition root: builds every service once, from one config and one logger. */
@@ -36,7 +37,7 @@ export async function createApp(config: Config, logger: Logger, opts: { migrate?
   const db = openDatabase(config.database);
   if (opts.migrate !== false) await migrateLatest(db);
   const blobs = new BlobStore(path.join(config.dataDir, 'blobs'));
-  const cases = new CaseService(logger.child({ component: 'cases' }));
+  const cases = new CaseService(logger.child({ component: 'cases' }), { products: matcherFor(config.products) });
   const policy = new Policy(config.lifecycle);
   const outbound = createOutbound({ db, config, blobs, logger, clock: opts.clock, extraConsultants: (org) => policy.extraConsultants(org) });
   cases.addNotifier(outbound.notifier);

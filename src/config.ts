@@ -2,7 +2,9 @@ import path from 'node:path';
 import { z } from 'zod';
 import { timezone, trustProxy } from './config-fields.ts';
 import { MesaError } from './errors.ts';
+import { loadCatalogue } from './policy/products.ts';
 import { loadLifecycleSettings, type LifecycleSettings } from './policy/settings.ts';
+import type { Catalogue } from './tickets/products.ts';
 
 /**
  * Configuration is read once, from an env-shaped object, validated with zod and frozen. Every bad or missing key
@@ -89,6 +91,8 @@ const EnvSchema = z.object({
     .transform((v) => v.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean))
     .default([]),
   BUSINESS_HOURS: z.string().trim().optional(),
+  /** The products and modules customers name in their subjects (src/policy/products.ts). */
+  PRODUCTS_FILE: z.string().trim().optional(),
 });
 
 export type MailboxConfig = Readonly<{
@@ -140,6 +144,8 @@ export type Config = Readonly<{
   }>;
   /** Calendar, SLA, auto-close, limits, entitlement, digest: env keys and MESA_CONFIG_FILE (src/policy/settings.ts). */
   lifecycle: LifecycleSettings;
+  /** Products, modules and versions a case may be about (PRODUCTS_FILE or DATA_DIR/productos.yaml); may be empty. */
+  products: Catalogue;
 }>;
 
 export type Env = Record<string, string | undefined>;
@@ -179,7 +185,8 @@ export function loadConfig(env: Env): Config {
       problems.push('DATABASE_URL: debe empezar por postgres:// o sqlite: (o ser la ruta de un archivo .sqlite)');
   }
   const lifecycle = e ? loadLifecycleSettings(cleaned, e.TIMEZONE, problems) : undefined;
-  if (problems.length > 0 || !e || !lifecycle) {
+  const products = e ? loadCatalogue(cleaned, path.resolve(e.DATA_DIR), problems) : undefined;
+  if (problems.length > 0 || !e || !lifecycle || !products) {
     throw new MesaError('CONFIG_INVALID', `\n  - ${problems.join('\n  - ')}`);
   }
 
@@ -236,6 +243,7 @@ export function loadConfig(env: Env): Config {
       businessHours: e.BUSINESS_HOURS,
     },
     lifecycle,
+    products,
   } satisfies Config);
 }
 

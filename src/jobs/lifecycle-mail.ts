@@ -6,6 +6,7 @@ import type { Outbox } from '../outbound/outbox.ts';
 import type { Policy } from '../policy/policy.ts';
 import type { CaseEvent, Notifier } from '../services/cases.ts';
 import type { DigestEntry } from '../services/lifecycle-events.ts';
+import { productLabel } from '../tickets/products.ts';
 import type { Light } from '../tickets/sla.ts';
 import type { Ticket } from '../tickets/types.ts';
 
@@ -55,7 +56,7 @@ export class LifecycleMailNotifier implements Notifier {
     const cases = [];
     for (const c of entries) {
       cases.push({
-        number: c.ticket.number, subject: c.ticket.subject || '(sin asunto)', organization: c.ticket.organization,
+        number: c.ticket.number, subject: c.ticket.subject || '(sin asunto)', organization: c.ticket.organization, product: productLabel(c.ticket) ?? '',
         priority: c.ticket.priority, stage: c.ticket.stage, unassigned: !c.ticket.assignee, lightLabel: LIGHT_WORDS[locale][c.light],
         color: LIGHT_COLORS[c.light], due: c.dueAt ? this.when(c.dueAt, c.ticket.organization) : '—',
         url: await this.deps.links.issueLink(trx, { ticketId: c.ticket.id, number: c.ticket.number, recipient: to, now }),

@@ -5,6 +5,7 @@ import { attachmentsOf, insertEvent, participantsOf, type NewMessage } from '../
 import type { LinkService } from '../links/links.ts';
 import type { Logger } from '../logger.ts';
 import type { BounceInfo, CaseEvent, Notifier } from '../services/cases.ts';
+import { productLabel } from '../tickets/products.ts';
 import { SUBJECT_EXAMPLE, subjectNeedsDetail } from '../tickets/subject-quality.ts';
 import type { Ticket } from '../tickets/types.ts';
 import type { MailRequest, Outbox } from './outbox.ts';
@@ -138,12 +139,18 @@ export class MailNotifier implements Notifier {
     const summary = String(m.body_text ?? '').slice(0, 600);
     // The case was opened in this transaction: its one message is all the thread there is (saves the outbox's reads).
     const caseMessages = [{ id: Number(m.id), messageId: m.message_id ?? undefined, fromAddress: m.from_address ?? undefined, createdAt: now }];
+    const askDetail = subjectNeedsDetail(t.subject);
+    const catalogue = this.deps.config.products.products;
     await this.deps.outbox.enqueue(trx, {
       key: `case:${t.id}:opened:confirmation:${t.requester}`, ticket: t, kind: 'confirmation', to: t.requester, toName: t.requesterName,
       automatic: true, budgeted: true, autoSubmitted: 'auto-replied', template: 'confirmation', now, caseMessages,
       data: { summary: linesOf(summary.length < String(m.body_text ?? '').length ? `${summary}…` : summary), caseUrl: await this.link(trx, t, t.requester, now, true),
         // A subject such as "URGENTE" or none at all: ask for the module and the problem (issue 5).
-        askDetail: subjectNeedsDetail(t.subject), subjectExample: SUBJECT_EXAMPLE, hasAttachments: files.any, attachments: files.list },
+        askDetail, subjectExample: SUBJECT_EXAMPLE, hasAttachments: files.any, attachments: files.list,
+        // The product could not be told from the subject: ask which (unless the subject ask above already does).
+        product: productLabel(t) ?? '', askProduct: !askDetail && !t.product && catalogue.length > 0,
+        productChoices: catalogue.map((p) => (p.modules.length ? `${p.name} (${p.modules.map((m) => m.name).join(', ')})` : p.name)).join('; '),
+        productExample: catalogue[0]?.modules[0] ? `${catalogue[0].modules[0].name.toUpperCase()}, ${SUBJECT_EXAMPLE.split(', ')[1]}` : SUBJECT_EXAMPLE },
     });
     await this.toConsultants(trx, t, messageRowId, 'headingNew', undefined, { m, files, caseMessages, opened: true });
   }
@@ -166,7 +173,7 @@ export class MailNotifier implements Notifier {
         to, automatic: true, budgeted: false, autoSubmitted: 'auto-generated', template: 'consultant-case', pick: { heading }, now,
         attachments: files.attach, caseMessages: known?.caseMessages,
         data: {
-          from: m?.from_address ?? t.requester, fromName: m?.from_name ?? t.requesterName ?? '', organization: t.organization, priority: t.priority,
+          from: m?.from_address ?? t.requester, fromName: m?.from_name ?? t.requesterName ?? '', organization: t.organization, product: productLabel(t) ?? '', priority: t.priority,
           stage: t.stage, assignee: t.assignee ?? unassigned, lines, hasAttachments: files.any,
           attachments: files.list, caseUrl: await this.link(trx, t, to, now, known?.opened), commands: true,
         },

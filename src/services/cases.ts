@@ -6,6 +6,7 @@ import * as repo from '../db/repos/tickets.ts';
 import { markAnswersRead } from '../db/repos/status-page.ts';
 import { transition, waitingAfterMessage, waitingAfterTransition, type TransitionName } from '../tickets/state-machine.ts';
 import type { Command } from '../tickets/commands.ts';
+import { productLabel, type ProductGuess, type ProductMatcher } from '../tickets/products.ts';
 import type { Participant, Priority, Ticket, WaitingOn } from '../tickets/types.ts';
 
 /**
@@ -61,7 +62,8 @@ export interface AddMessageInput {
 export class CaseService {
   private notifiers: Notifier[] = [];
 
-  constructor(private readonly log: Logger) {}
+  /** `products`: reads the product, module and version from a new case's subject (src/tickets/products.ts). */
+  constructor(private readonly log: Logger, private readonly opts: { products?: ProductMatcher } = {}) {}
 
   addNotifier(n: Notifier): void {
     this.notifiers.push(n);
@@ -85,7 +87,9 @@ export class CaseService {
   private async open(trx: Knex.Transaction, input: OpenCaseInput): Promise<{ ticket: Ticket; messageRowId: number }> {
     const now = input.message.createdAt;
     const number = await repo.nextTicketNumber(trx);
+    const guess = this.opts.products?.identify(input.subject, input.message.bodyText);
     const ticket = await repo.insertTicket(trx, {
+      product: guess?.product, productModule: guess?.module, productVersion: guess?.version,
       number, subject: input.subject, requester: input.requester, requesterName: input.requesterName,
       organization: input.organization, category: input.category, priority: input.priority, stage: 'abierto',
       waitingOn: 'soporte', mailbox: input.mailbox, relatedNumber: input.related?.number,
@@ -99,7 +103,7 @@ export class CaseService {
     await repo.insertEvent(trx, {
       ticketId: ticket.id, type: 'case_opened', actor: input.requester, to: 'abierto', at: now,
       reason: input.related ? `${input.related.reason} #${input.related.number}` : undefined,
-      data: { priority: input.priority, category: input.category },
+      data: { priority: input.priority, category: input.category, product: productLabel(ticket), productCandidates: guess?.candidates.length ? guess.candidates : undefined },
     });
     await this.emit(trx, { type: 'case_opened', ticket, messageRowId, message: input.message });
     return { ticket, messageRowId };
@@ -123,6 +127,7 @@ export class CaseService {
     if (input.reopen && ticket.stage === 'cerrado') {
       current = await this.changeStage(trx, current, 'reabrir', input.message.fromAddress ?? 'cliente', 'respuesta del cliente a un caso cerrado', now);
     }
+    if (role === 'customer' && !current.product && !input.message.internal) current = await this.productFromAnswer(trx, current, input.message, now);
     if (!input.message.internal) {
       const waitingOn = waitingAfterMessage(role, current.waitingOn);
       const patch: Record<string, unknown> = { updated_at: now };
@@ -192,6 +197,25 @@ export class CaseService {
     return updated;
   }
 
+  /**
+   * The confirmation of a case whose product was unknown asks for it: a short first line of the customer's next
+   * mail ("Es de BANCOS", "Módulo Nómina 4.2") answers. Longer text is about the problem, not an answer.
+   */
+  private async productFromAnswer(trx: Knex.Transaction, ticket: Ticket, message: { bodyText: string; fromAddress?: string }, now: number): Promise<Ticket> {
+    const first = message.bodyText.split('\n').map((l) => l.trim()).find(Boolean) ?? '';
+    if (!this.opts.products || first.split(/\s+/).length > 8) return ticket;
+    const guess = this.opts.products.identify(first);
+    return guess.product ? this.setProduct(trx, ticket, guess, message.fromAddress ?? ticket.requester, now) : ticket;
+  }
+
+  /** Product, module and version of the case (the `/producto` command, or the customer's answer to the ask). */
+  async setProduct(trx: Knex.Transaction, ticket: Ticket, p: Omit<ProductGuess, 'candidates'>, actor: string, now: number): Promise<Ticket> {
+    const updated: Ticket = { ...ticket, product: p.product, productModule: p.module, productVersion: p.version ?? (p.product === ticket.product ? ticket.productVersion : undefined), updatedAt: now };
+    await repo.updateTicket(trx, ticket.id, { product: updated.product ?? null, product_module: updated.productModule ?? null, product_version: updated.productVersion ?? null, updated_at: now });
+    await repo.insertEvent(trx, { ticketId: ticket.id, type: 'product_changed', actor, from: productLabel(ticket), to: productLabel(updated), at: now });
+    return updated;
+  }
+
   async setPriority(trx: Knex.Transaction, ticket: Ticket, priority: Priority, actor: string, now: number): Promise<Ticket> {
     await repo.updateTicket(trx, ticket.id, { priority, updated_at: now });
     await repo.insertEvent(trx, { ticketId: ticket.id, type: 'priority_changed', actor, from: ticket.priority, to: priority, at: now });
@@ -216,6 +240,7 @@ export class CaseService {
       else if (c.kind === 'priority' && c.priority !== current.priority) current = await this.setPriority(trx, current, c.priority, actor, now);
       else if (c.kind === 'assign' && c.assignee !== current.assignee) current = await this.assign(trx, current, c.assignee, actor, now);
       else if (c.kind === 'waiting' && c.waitingOn !== current.waitingOn) current = await this.setWaitingOn(trx, current, c.waitingOn, actor, now);
+      else if (c.kind === 'product') current = await this.setProduct(trx, current, c, actor, now);
     }
     return current;
   }

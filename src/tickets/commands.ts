@@ -11,4 +11,6 @@ export type Command =
   | { kind: 'priority'; priority: Priority; line: string }
   | { kind: 'assign'; assignee: string; line: string }
   | { kind: 'waiting'; waitingOn: WaitingOn; line: string }
-  | { kind: 'note'; line: string };
+  | { kind: 'note'; line: string }
+  /** `/producto NÓMINA 4.2`: product (and module, version) of the case, resolved against the catalogue. */
+  | { kind: 'product'; product: string; module?: string; version?: string; line: string };
