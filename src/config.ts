@@ -69,6 +69,8 @@ const EnvSchema = z.object({
   WEB_LINK_REQUESTS_PER_IP: positiveInt.default(20),
   /** Behind a reverse proxy or balancer: whose X-Forwarded-For to believe (src/config-fields.ts). */
   TRUST_PROXY: trustProxy.default(false),
+  /** Organizations whose people all see the organization's cases in "Mis casos" (comma list, or *). */
+  CASE_LIST_ORGANIZATIONS: z.string().trim().toLowerCase().default(''),
 
   // Outbound mail (issue 3). Without SMTP_HOST, mail is written as .eml files under DATA_DIR/outbox-eml.
   SMTP_HOST: z.string().trim().optional(),
@@ -128,7 +130,7 @@ export type Config = Readonly<{
   /** MIME parsing on a worker thread (PARSE_WORKER). */
   parseWorker: boolean;
   reopenWindowDays: number;
-  web: Readonly<{ linkRequestsPerCase: number; linkRequestsPerIp: number; trustProxy: boolean | number | readonly string[] }>;
+  web: Readonly<{ linkRequestsPerCase: number; linkRequestsPerIp: number; trustProxy: boolean | number | readonly string[]; caseListOrganizations: '*' | readonly string[] }>;
   /** Outbound mail: SMTP (absent = .eml files), dispatcher pacing, loop budget, links, consultant authentication. */
   outbound: Readonly<{
     smtp?: Readonly<{ host: string; port: number; secure: boolean; user?: string; password?: string; poolSize: number }>;
@@ -227,7 +229,8 @@ export function loadConfig(env: Env): Config {
     limits: { maxMessageBytes: e.MAX_MESSAGE_BYTES, maxAttachmentBytes: e.MAX_ATTACHMENT_BYTES },
     parseWorker: e.PARSE_WORKER,
     reopenWindowDays: e.REOPEN_WINDOW_DAYS,
-    web: { linkRequestsPerCase: e.WEB_LINK_REQUESTS_PER_CASE, linkRequestsPerIp: e.WEB_LINK_REQUESTS_PER_IP, trustProxy: e.TRUST_PROXY },
+    web: { linkRequestsPerCase: e.WEB_LINK_REQUESTS_PER_CASE, linkRequestsPerIp: e.WEB_LINK_REQUESTS_PER_IP, trustProxy: e.TRUST_PROXY,
+      caseListOrganizations: e.CASE_LIST_ORGANIZATIONS === '*' ? '*' : e.CASE_LIST_ORGANIZATIONS.split(',').map((o) => o.trim()).filter(Boolean) },
     outbound: {
       smtp: e.SMTP_HOST
         ? { host: e.SMTP_HOST, port: e.SMTP_PORT, secure: e.SMTP_SECURE, user: e.SMTP_USER, password: e.SMTP_PASSWORD, poolSize: e.SMTP_POOL_SIZE }

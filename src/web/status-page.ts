@@ -16,6 +16,7 @@ import { LINK_PATH } from '../links/tokens.ts';
 import { PortalService, type Access, type LinkMailer, type UploadedFile, type Verdict } from '../services/portal.ts';
 import type { Ticket } from '../tickets/types.ts';
 import { formatBytes, strings, type Strings } from './i18n.ts';
+import { registerCaseList } from './case-list-route.ts';
 import { casePage } from './views/case-page.ts';
 import { lostLinkPage, messagePage, notFoundPage, stalePage } from './views/pages.ts';
 import { databaseRateLimitStore } from './rate-limit-store.ts';
@@ -223,6 +224,7 @@ export function registerStatusPage(server: FastifyInstance, app: App, opts: Stat
         if (r === 'limited') return page(reply, 429, messagePage({ s, brand, title: s.tooMany, text: s.tooMany }));
         return page(reply, 200, messagePage({ s, brand, title: s.sendFresh, text: s.freshSent }));
       });
+      registerCaseList(caseScope, { app, portal, s, brand, clock: opts.clock, page, notFound });
     }, { prefix: BASE });
 
     scope.get('/perdi-mi-enlace', async (_req, reply) => page(reply, 200, lostLinkPage({ s, brand, csrf: reply.generateCsrf({ userInfo: 'perdi-mi-enlace' }) })));
