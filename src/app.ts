@@ -9,6 +9,7 @@ import type { Logger } from './logger.ts';
 import type { LinkService } from './links/links.ts';
 import { createOutbound, type Outbound } from './outbound/index.ts';
 import { CaseService } from './services/cases.ts';
+import { KnowledgeService } from './services/knowledge.ts';
 import { LifecycleService } from './services/lifecycle.ts';
 import { LifecycleMailNotifier } from './jobs/lifecycle-mail.ts';
 import { Policy } from './policy/policy.ts';
@@ -30,6 +31,8 @@ export interface App {
   /** Lifecycle rules: calendar, SLA, auto-close, limits, entitlement (issue 5). */
   policy: Policy;
   lifecycle: LifecycleService;
+  /** Solved cases indexed for search, and the articles published from them. */
+  knowledge: KnowledgeService;
   close(): Promise<void>;
 }
 
@@ -37,9 +40,10 @@ export async function createApp(config: Config, logger: Logger, opts: { migrate?
   const db = openDatabase(config.database);
   if (opts.migrate !== false) await migrateLatest(db);
   const blobs = new BlobStore(path.join(config.dataDir, 'blobs'));
-  const cases = new CaseService(logger.child({ component: 'cases' }), { products: matcherFor(config.products) });
+  const knowledge = new KnowledgeService({ db });
+  const cases = new CaseService(logger.child({ component: 'cases' }), { products: matcherFor(config.products), knowledge });
   const policy = new Policy(config.lifecycle);
-  const outbound = createOutbound({ db, config, blobs, logger, clock: opts.clock, extraConsultants: (org) => policy.extraConsultants(org) });
+  const outbound = createOutbound({ db, config, blobs, logger, clock: opts.clock, extraConsultants: (org) => policy.extraConsultants(org), suggestions: knowledge });
   cases.addNotifier(outbound.notifier);
   cases.addNotifier(outbound.refusals);
   const lifecycle = new LifecycleService({ cases, policy, logger: logger.child({ component: 'lifecycle' }) });
@@ -47,7 +51,7 @@ export async function createApp(config: Config, logger: Logger, opts: { migrate?
   const parser = config.parseWorker ? new ParseThread({ blobs, logger: logger.child({ component: 'inbound' }) }) : undefined;
   const ingest = new IngestService({ db, config, blobs, cases, logger, clock: opts.clock, policy, lifecycle, parser });
   return {
-    config, logger, db, blobs, cases, ingest, policy, lifecycle, outbound, links: outbound.links,
+    config, logger, db, blobs, cases, ingest, policy, lifecycle, outbound, links: outbound.links, knowledge,
     async close() {
       await outbound.dispatcher.stop();
       await ingest.close();

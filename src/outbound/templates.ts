@@ -35,6 +35,7 @@ const COMMANDS = [
   { usage: '/asignar correo@…', en: '/assign email@…', key: 'asignar' }, { usage: '/nota', en: '/note', key: 'nota' },
   { usage: '/esperar cliente|tercero', en: '/wait customer|third-party', key: 'esperar' },
   { usage: '/producto NÓMINA 4.2', en: '/product NÓMINA 4.2', key: 'producto' },
+  { usage: '/publicar [título]', en: '/publish [title]', key: 'publicar' },
 ];
 
 export const TEMPLATE_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../templates');

@@ -6,6 +6,7 @@ import * as repo from '../db/repos/tickets.ts';
 import { markAnswersRead } from '../db/repos/status-page.ts';
 import { transition, waitingAfterMessage, waitingAfterTransition, type TransitionName } from '../tickets/state-machine.ts';
 import type { Command } from '../tickets/commands.ts';
+import type { KnowledgeService } from './knowledge.ts';
 import { productLabel, type ProductGuess, type ProductMatcher } from '../tickets/products.ts';
 import type { Participant, Priority, Ticket, WaitingOn } from '../tickets/types.ts';
 
@@ -63,7 +64,8 @@ export class CaseService {
   private notifiers: Notifier[] = [];
 
   /** `products`: reads the product, module and version from a new case's subject (src/tickets/products.ts). */
-  constructor(private readonly log: Logger, private readonly opts: { products?: ProductMatcher } = {}) {}
+  /** `knowledge`: indexes closed cases and publishes articles (src/services/knowledge.ts). */
+  constructor(private readonly log: Logger, private readonly opts: { products?: ProductMatcher; knowledge?: KnowledgeService } = {}) {}
 
   addNotifier(n: Notifier): void {
     this.notifiers.push(n);
@@ -178,6 +180,7 @@ export class CaseService {
       updated = { ...updated, waitingOn };
     }
     this.log.info({ ticket: ticket.number, from: change.from, to: change.to, actor }, 'etapa cambiada');
+    if (change.to === 'cerrado') await this.opts.knowledge?.indexSolvedCase(trx, updated);
     await this.emit(trx, { type: 'stage_changed', ticket: updated, from: change.from, to: change.to, actor, reason });
     return updated;
   }
@@ -241,6 +244,7 @@ export class CaseService {
       else if (c.kind === 'assign' && c.assignee !== current.assignee) current = await this.assign(trx, current, c.assignee, actor, now);
       else if (c.kind === 'waiting' && c.waitingOn !== current.waitingOn) current = await this.setWaitingOn(trx, current, c.waitingOn, actor, now);
       else if (c.kind === 'product') current = await this.setProduct(trx, current, c, actor, now);
+      else if (c.kind === 'publish') await this.opts.knowledge?.publish(trx, current, { title: c.title, text: c.text, actor, now });
     }
     return current;
   }

@@ -31,14 +31,26 @@ export class KnowledgeService {
     return { ...article, id: 0 };
   }
 
-  /** The cases (or articles) whose text is closest to `text`, best first. */
-  async similar(db: Db, text: string, p: { kind: SearchKind; limit: number; product?: string; exceptTicketId?: number }): Promise<number[]> {
+  /**
+   * The cases (or articles) whose text is closest to `text`, best first. The engines match any term and rank;
+   * `minTerms` asks that many of the question's terms to be in a document (fewer for a shorter question): what is
+   * offered unasked to a customer should share more than one word ("vencida" in "licencia vencida").
+   */
+  async similar(db: Db, text: string, p: { kind: SearchKind; limit: number; product?: string; exceptTicketId?: number; minTerms?: number }): Promise<number[]> {
     const terms = queryTerms(text);
-    return (await searchDocs(db, { kind: p.kind, terms, product: p.product, limit: p.limit, exceptTicketId: p.exceptTicketId })).map((r) => r.ticketId);
+    const needed = Math.min(p.minTerms ?? 1, terms.length);
+    const found = await searchDocs(db, { kind: p.kind, terms, product: p.product, limit: p.limit * 4, exceptTicketId: p.exceptTicketId });
+    return found
+      .filter((r) => {
+        const words = r.stemmed.split(' ');
+        return terms.filter((t) => words.some((w) => w.startsWith(t))).length >= needed;
+      })
+      .slice(0, p.limit)
+      .map((r) => r.ticketId);
   }
 
   async similarArticles(db: Db, text: string, limit: number, exceptTicketId?: number): Promise<ArticleRow[]> {
-    const ids = await this.similar(db, text, { kind: 'article', limit, exceptTicketId });
+    const ids = await this.similar(db, text, { kind: 'article', limit, exceptTicketId, minTerms: 2 });
     const rows = new Map((await articlesByTicketIds(db, ids)).map((a) => [a.ticketId, a]));
     return ids.map((id) => rows.get(id)).filter((a): a is ArticleRow => Boolean(a));
   }

@@ -13,4 +13,7 @@ export type Command =
   | { kind: 'waiting'; waitingOn: WaitingOn; line: string }
   | { kind: 'note'; line: string }
   /** `/producto NÓMINA 4.2`: product (and module, version) of the case, resolved against the catalogue. */
-  | { kind: 'product'; product: string; module?: string; version?: string; line: string };
+  | { kind: 'product'; product: string; module?: string; version?: string; line: string }
+  /** `/publicar [título]`: the solved case becomes a knowledge-base article; `text` (the rest of the mail) is its
+   * body when given. The mail itself stays internal. */
+  | { kind: 'publish'; title?: string; text: string; line: string };

@@ -29,6 +29,16 @@ const es = {
   next: 'Siguiente',
   pagination: 'Páginas',
   noLink: 'sin enlace: no estás en este caso',
+  kb: 'Base de conocimiento',
+  kbIntro: 'Soluciones a casos parecidos que ya resolvimos. Busca con tus palabras: no importan las tildes ni los plurales.',
+  kbSearch: 'Buscar',
+  kbQuery: 'Qué problema tienes',
+  kbAll: 'Ver todo',
+  kbResults: (n: number, q: string) => `${n} ${n === 1 ? 'solución' : 'soluciones'} para «${q}»`,
+  kbCount: (n: number) => `${n} ${n === 1 ? 'solución publicada' : 'soluciones publicadas'}`,
+  kbNone: 'No encontramos soluciones publicadas con esas palabras. Prueba con otras, o escríbenos desde tu caso.',
+  kbBack: 'Volver a la base de conocimiento',
+  kbFromCase: (n: number) => `Solución del caso #${n}`,
 };
 
 const en: typeof es = {
@@ -61,6 +71,16 @@ const en: typeof es = {
   next: 'Next',
   pagination: 'Pages',
   noLink: 'no link: you are not on this case',
+  kb: 'Knowledge base',
+  kbIntro: 'Solutions to similar cases we already solved. Search in your own words.',
+  kbSearch: 'Search',
+  kbQuery: 'What is the problem',
+  kbAll: 'See all',
+  kbResults: (n: number, q: string) => `${n} ${n === 1 ? 'solution' : 'solutions'} for «${q}»`,
+  kbCount: (n: number) => `${n} published ${n === 1 ? 'solution' : 'solutions'}`,
+  kbNone: 'No published solution matches those words. Try others, or write to us from your case.',
+  kbBack: 'Back to the knowledge base',
+  kbFromCase: (n: number) => `Solution of case #${n}`,
 };
 
 export type ListStrings = typeof es;

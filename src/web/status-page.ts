@@ -17,6 +17,7 @@ import { PortalService, type Access, type LinkMailer, type UploadedFile, type Ve
 import type { Ticket } from '../tickets/types.ts';
 import { formatBytes, strings, type Strings } from './i18n.ts';
 import { registerCaseList } from './case-list-route.ts';
+import { registerKnowledge } from './knowledge-route.ts';
 import { casePage } from './views/case-page.ts';
 import { lostLinkPage, messagePage, notFoundPage, stalePage } from './views/pages.ts';
 import { databaseRateLimitStore } from './rate-limit-store.ts';
@@ -225,6 +226,7 @@ export function registerStatusPage(server: FastifyInstance, app: App, opts: Stat
         return page(reply, 200, messagePage({ s, brand, title: s.sendFresh, text: s.freshSent }));
       });
       registerCaseList(caseScope, { app, portal, s, brand, clock: opts.clock, page, notFound });
+      registerKnowledge(caseScope, { app, portal, s, brand, page, notFound });
     }, { prefix: BASE });
 
     scope.get('/perdi-mi-enlace', async (_req, reply) => page(reply, 200, lostLinkPage({ s, brand, csrf: reply.generateCsrf({ userInfo: 'perdi-mi-enlace' }) })));

@@ -31,7 +31,7 @@ export async function upsertSearchDoc(db: Db, d: SearchDoc): Promise<void> {
 }
 
 /** Terms must be plain stems ([a-z0-9]): they are written into the engine's query syntax. */
-export async function searchDocs(db: Db, p: { kind: SearchKind; terms: readonly string[]; product?: string; limit: number; exceptTicketId?: number }): Promise<Array<{ ticketId: number; score: number }>> {
+export async function searchDocs(db: Db, p: { kind: SearchKind; terms: readonly string[]; product?: string; limit: number; exceptTicketId?: number }): Promise<Array<{ ticketId: number; score: number; stemmed: string }>> {
   const terms = p.terms.filter((t) => /^[a-z0-9]+$/.test(t));
   if (!terms.length) return [];
   const filters: string[] = ['"d"."kind" = ?'];
@@ -41,14 +41,14 @@ export async function searchDocs(db: Db, p: { kind: SearchKind; terms: readonly 
   let rows: any[];
   if (isPostgres(db)) {
     const query = terms.map((t) => `${t}:*`).join(' | ');
-    const r = await db.raw(`select "d"."ticket_id", ts_rank("d"."tsv", "q") as "score" from "search_docs" as "d", to_tsquery('simple', ?) as "q" where "d"."tsv" @@ "q" and ${filters.join(' and ')} order by "score" desc, "d"."ticket_id" desc limit ?`, [query, ...values, p.limit]);
+    const r = await db.raw(`select "d"."ticket_id", "d"."stemmed", ts_rank("d"."tsv", "q") as "score" from "search_docs" as "d", to_tsquery('simple', ?) as "q" where "d"."tsv" @@ "q" and ${filters.join(' and ')} order by "score" desc, "d"."ticket_id" desc limit ?`, [query, ...values, p.limit]);
     rows = r.rows;
   } else {
     const query = terms.map((t) => `"${t}"*`).join(' OR ');
     // bm25() is lower for better matches: negated so that both engines rank "higher is better".
-    rows = await db.raw(`select "d"."ticket_id", -bm25("search_fts") as "score" from "search_fts" join "search_docs" as "d" on "d"."id" = "search_fts".rowid where "search_fts" match ? and ${filters.join(' and ')} order by "score" desc, "d"."ticket_id" desc limit ?`, [query, ...values, p.limit]);
+    rows = await db.raw(`select "d"."ticket_id", "d"."stemmed", -bm25("search_fts") as "score" from "search_fts" join "search_docs" as "d" on "d"."id" = "search_fts".rowid where "search_fts" match ? and ${filters.join(' and ')} order by "score" desc, "d"."ticket_id" desc limit ?`, [query, ...values, p.limit]);
   }
-  return rows.map((r) => ({ ticketId: Number(r.ticket_id), score: Number(r.score) }));
+  return rows.map((r) => ({ ticketId: Number(r.ticket_id), score: Number(r.score), stemmed: String(r.stemmed) }));
 }
 
 export interface ArticleRow {

@@ -73,7 +73,7 @@ export function caseListPage(p: CaseListPageInput): string {
   const nav = m.pages > 1
     ? html`<nav class="pager" aria-label="${l.pagination}">${m.page > 1 ? html`<a rel="prev" href="${pageUrl(m.page - 1)}">${l.previous}</a>` : ''} <span aria-current="page">${m.page} / ${m.pages}</span> ${m.page < m.pages ? html`<a rel="next" href="${pageUrl(m.page + 1)}">${l.next}</a>` : ''}</nav>`
     : '';
-  const body = html`<p class="back"><a href="${p.base}">${l.backToCase(p.caseNumber)}</a></p>
+  const body = html`<nav class="crumbs" aria-label="${l.kb}"><a href="${p.base}">${l.backToCase(p.caseNumber)}</a> · <a href="${p.base}/conocimiento">${l.kb}</a></nav>
 <h1>${heading}</h1>
 ${m.ignored.length ? html`<p class="notice error" role="alert">${l.ignored(m.ignored.join(', '))}</p>` : ''}
 ${form}

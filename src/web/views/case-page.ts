@@ -39,7 +39,7 @@ export function casePage(p: CasePageInput): string {
 </dl>`;
 
   const body = html`
-<nav class="crumbs" aria-label="${s.lang === 'en' ? 'Sections' : 'Secciones'}"><a href="${p.base}/casos">${s.lang === 'en' ? 'My cases' : 'Mis casos'}</a></nav>
+<nav class="crumbs" aria-label="${s.lang === 'en' ? 'Sections' : 'Secciones'}"><a href="${p.base}/casos">${s.lang === 'en' ? 'My cases' : 'Mis casos'}</a> · <a href="${p.base}/conocimiento">${s.lang === 'en' ? 'Knowledge base' : 'Base de conocimiento'}</a></nav>
 <h1><span class="case-no">${s.caseTitle(t.number)}</span> <span class="subject">${t.subject}</span></h1>
 <section class="card summary" aria-label="${s.radicado}">${facts}</section>
 ${p.notice ? html`<p class="notice" role="status">${p.notice}</p>` : ''}
