@@ -7,6 +7,7 @@ import type { Policy } from '../policy/policy.ts';
 import type { CaseEvent, Notifier } from '../services/cases.ts';
 import type { DigestEntry } from '../services/lifecycle-events.ts';
 import { productLabel } from '../tickets/products.ts';
+import { consultantListUrl } from '../links/consultant-list.ts';
 import type { Light } from '../tickets/sla.ts';
 import type { Ticket } from '../tickets/types.ts';
 
@@ -67,7 +68,7 @@ export class LifecycleMailNotifier implements Notifier {
       key: `digest:${to}:${date}`, kind: 'digest', to, automatic: true, budgeted: false, autoSubmitted: 'auto-generated',
       template: 'digest', now,
       data: {
-        dateText, cases, count: cases.length, redCount: entries.filter((c) => c.light === 'red').length,
+        dateText, cases, count: cases.length, listUrl: consultantListUrl(this.deps.config.publicUrl, this.deps.config.secretKey, to, now), redCount: entries.filter((c) => c.light === 'red').length,
         yellowCount: entries.filter((c) => c.light === 'yellow').length,
       },
     });

@@ -5,6 +5,7 @@ import { attachmentsOf, insertEvent, participantsOf, type NewMessage } from '../
 import type { LinkService } from '../links/links.ts';
 import type { Logger } from '../logger.ts';
 import type { BounceInfo, CaseEvent, Notifier } from '../services/cases.ts';
+import { enqueueListLink, type Suggestions } from './consultant-extras.ts';
 import { productLabel } from '../tickets/products.ts';
 import { SUBJECT_EXAMPLE, subjectNeedsDetail } from '../tickets/subject-quality.ts';
 import type { Ticket } from '../tickets/types.ts';
@@ -33,12 +34,6 @@ interface HeldEvent {
   openCases: readonly Ticket[];
   limit?: number;
 }
-/** Published solutions and solved cases like a new one (src/services/knowledge.ts provides them). */
-export interface Suggestions {
-  similarArticles(db: Knex.Transaction, text: string, limit: number, exceptTicketId?: number): Promise<Array<{ id: number; title: string }>>;
-  similarCases(db: Knex.Transaction, text: string, limit: number, exceptTicketId?: number): Promise<Ticket[]>;
-}
-
 export class MailNotifier implements Notifier {
   /** Cases a customer's reply reopened in this transaction: the follow-up mail says so, once. */
   private readonly reopenedBy = new WeakMap<Knex.Transaction, Set<number>>();
@@ -91,6 +86,8 @@ export class MailNotifier implements Notifier {
         return;
       case 'consultant_feedback':
         return this.feedback(trx, e.ticket, e.to, e.kind, e.items, e.messageRowId);
+      case 'list_requested':
+        return enqueueListLink(trx, this.deps, e.ticket, e.to, e.at);
       case 'assigned':
         return this.toConsultants(trx, e.ticket, undefined, 'headingAssigned', [e.assignee]);
       case 'system_note_added':

@@ -36,6 +36,7 @@ const COMMANDS = [
   { usage: '/esperar cliente|tercero', en: '/wait customer|third-party', key: 'esperar' },
   { usage: '/producto NÓMINA 4.2', en: '/product NÓMINA 4.2', key: 'producto' },
   { usage: '/publicar [título]', en: '/publish [title]', key: 'publicar' },
+  { usage: '/lista', en: '/list', key: 'lista' },
 ];
 
 export const TEMPLATE_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../templates');

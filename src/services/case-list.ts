@@ -1,5 +1,5 @@
 import type { Db } from '../db/knex.ts';
-import { choicesInScope, clockEventsOf, findCasesInScope, type CaseListFilter, type CaseListOrder, type CaseListScope } from '../db/repos/case-list.ts';
+import { choicesInScope, clockEventsOf, findCasesInScope, internalNotesCount, type CaseListFilter, type CaseListOrder, type CaseListScope } from '../db/repos/case-list.ts';
 import type { Policy } from '../policy/policy.ts';
 import { productLabel } from '../tickets/products.ts';
 import { slaState, LIGHT_ORDER, type Light } from '../tickets/sla.ts';
@@ -27,6 +27,8 @@ export interface CaseListRow {
   vobo?: 'si' | 'no';
   /** The viewer's own link to the case, when the viewer is on it. */
   url?: string;
+  /** Consultants' list only. */
+  notes?: number;
 }
 
 export interface CaseListModel {
@@ -39,6 +41,8 @@ export interface CaseListModel {
   ignored: string[];
   choices: { products: string[]; consultants: string[] };
   wholeOrganization: boolean;
+  /** The consultants' list: every organization, notes counted, assignees by address. */
+  consultantView: boolean;
 }
 
 const consultantName = (address: string) => address.split('@')[0];
@@ -96,9 +100,17 @@ export class CaseListService {
       }
     }
     for (const r of rows) r.url = await linkFor(r.ticket);
+    const consultantView = 'allOrganizations' in scope;
+    if (consultantView) {
+      const notes = await internalNotesCount(db, rows.map((r) => r.ticket.id));
+      for (const r of rows) {
+        r.notes = notes.get(r.ticket.id) ?? 0;
+        r.consultant = r.ticket.assignee;
+      }
+    }
     return {
       rows, total, page, pages: Math.max(1, Math.ceil(total / PAGE_SIZE)), query: q, ignored,
-      choices: { products: choices.products, consultants }, wholeOrganization: scope.participant === undefined,
+      choices: { products: choices.products, consultants }, wholeOrganization: consultantView || scope.participant === undefined, consultantView,
     };
   }
 

@@ -24,6 +24,8 @@ export type CaseEvent =
   /** A consultant's mail could not act (unverified sender, command not understood): tell that consultant. */
   | { type: 'consultant_feedback'; ticket: Ticket; to: string; kind: 'unverified' | 'commands'; items: string[]; messageRowId: number }
   | { type: 'assigned'; ticket: Ticket; assignee: string; actor: string }
+  /** A consultant's `/lista`: mail them their link to the consultants' list. */
+  | { type: 'list_requested'; ticket: Ticket; to: string; at: number }
   /** Auto-close warnings, SLA light changes, held requests, digests: see lifecycle-events.ts. */
   | LifecycleEvent
   /** A mail refused and quarantined by the ingest: see mail-rejected.ts. */
@@ -244,6 +246,7 @@ export class CaseService {
       else if (c.kind === 'assign' && c.assignee !== current.assignee) current = await this.assign(trx, current, c.assignee, actor, now);
       else if (c.kind === 'waiting' && c.waitingOn !== current.waitingOn) current = await this.setWaitingOn(trx, current, c.waitingOn, actor, now);
       else if (c.kind === 'product') current = await this.setProduct(trx, current, c, actor, now);
+      else if (c.kind === 'list') await this.emit(trx, { type: 'list_requested', ticket: current, to: actor, at: now });
       else if (c.kind === 'publish') await this.opts.knowledge?.publish(trx, current, { title: c.title, text: c.text, actor, now });
     }
     return current;

@@ -16,4 +16,6 @@ export type Command =
   | { kind: 'product'; product: string; module?: string; version?: string; line: string }
   /** `/publicar [título]`: the solved case becomes a knowledge-base article; `text` (the rest of the mail) is its
    * body when given. The mail itself stays internal. */
-  | { kind: 'publish'; title?: string; text: string; line: string };
+  | { kind: 'publish'; title?: string; text: string; line: string }
+  /** `/lista`: mail the consultant their signed link to every organization's cases. */
+  | { kind: 'list'; line: string };

@@ -2,6 +2,10 @@
 const es = {
   myCases: 'Mis casos',
   orgCases: 'Casos de mi organización',
+  allCases: 'Casos de todas las organizaciones',
+  organization: 'Organización',
+  notes: 'Notas internas',
+  readOnly: 'Solo lectura: para actuar sobre un caso, responda al correo del caso como siempre.',
   backToCase: (n: number) => `Volver al caso #${n}`,
   filters: 'Filtrar',
   number: 'Número',
@@ -44,6 +48,10 @@ const es = {
 const en: typeof es = {
   myCases: 'My cases',
   orgCases: "My organization's cases",
+  allCases: 'Cases of every organization',
+  organization: 'Organization',
+  notes: 'Internal notes',
+  readOnly: 'Read-only: to act on a case, reply to its mail as usual.',
   backToCase: (n: number) => `Back to case #${n}`,
   filters: 'Filter',
   number: 'Number',

@@ -18,6 +18,7 @@ import type { Ticket } from '../tickets/types.ts';
 import { formatBytes, strings, type Strings } from './i18n.ts';
 import { registerCaseList } from './case-list-route.ts';
 import { registerKnowledge } from './knowledge-route.ts';
+import { registerConsultantList } from './consultant-list-route.ts';
 import { casePage } from './views/case-page.ts';
 import { lostLinkPage, messagePage, notFoundPage, stalePage } from './views/pages.ts';
 import { databaseRateLimitStore } from './rate-limit-store.ts';
@@ -228,6 +229,8 @@ export function registerStatusPage(server: FastifyInstance, app: App, opts: Stat
       registerCaseList(caseScope, { app, portal, s, brand, clock: opts.clock, page, notFound });
       registerKnowledge(caseScope, { app, portal, s, brand, page, notFound });
     }, { prefix: BASE });
+
+    registerConsultantList(scope, { app, s, brand, clock: opts.clock, page, notFound });
 
     scope.get('/perdi-mi-enlace', async (_req, reply) => page(reply, 200, lostLinkPage({ s, brand, csrf: reply.generateCsrf({ userInfo: 'perdi-mi-enlace' }) })));
 

@@ -9,11 +9,14 @@ import type { Stage, Ticket, WaitingOn } from '../../tickets/types.ts';
  * shares its list, the cases the viewer is on (requester or CC). Callers build the scope from a verified link,
  * never from the request.
  */
-export interface CaseListScope {
-  organization: string;
-  /** Only the cases this address is on; undefined = every case of the organization. */
-  participant?: string;
-}
+export type CaseListScope =
+  | {
+    organization: string;
+    /** Only the cases this address is on; undefined = every case of the organization. */
+    participant?: string;
+  }
+  /** The consultants' list (a signed consultant link): every organization. */
+  | { allOrganizations: true };
 
 export interface CaseListFilter {
   number?: number;
@@ -34,6 +37,7 @@ const ORDER: Record<CaseListOrder, Array<{ column: string; order: 'asc' | 'desc'
 };
 
 function scoped(db: Db, scope: CaseListScope): Knex.QueryBuilder {
+  if ('allOrganizations' in scope) return db('tickets');
   const q = db('tickets').where('tickets.organization', scope.organization);
   if (scope.participant !== undefined) {
     const who = scope.participant.toLowerCase();
@@ -85,5 +89,14 @@ export async function clockEventsOf(db: Db, ticketIds: readonly number[]): Promi
     const rows = await db('events').select('ticket_id', 'type', 'to_value', 'created_at').whereIn('ticket_id', ticketIds.slice(i, i + 500)).orderBy([{ column: 'ticket_id' }, { column: 'created_at' }, { column: 'id' }]);
     for (const r of rows) out.get(Number(r.ticket_id))?.push({ type: String(r.type), to: r.to_value ?? null, at: Number(r.created_at) });
   }
+  return out;
+}
+
+/** Internal notes per case (what only consultants see), for the consultants' list. */
+export async function internalNotesCount(db: Db, ticketIds: readonly number[]): Promise<Map<number, number>> {
+  const out = new Map<number, number>();
+  if (!ticketIds.length) return out;
+  const rows = await db('messages').select('ticket_id').count({ n: '*' }).whereIn('ticket_id', [...ticketIds]).andWhere({ internal: true }).whereNot({ role: 'system' }).groupBy('ticket_id');
+  for (const r of rows as any[]) out.set(Number(r.ticket_id), Number(r.n));
   return out;
 }

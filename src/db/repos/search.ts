@@ -38,15 +38,18 @@ export async function searchDocs(db: Db, p: { kind: SearchKind; terms: readonly 
   const values: Array<string | number> = [p.kind];
   if (p.product !== undefined) { filters.push('"d"."product" = ?'); values.push(p.product); }
   if (p.exceptTicketId !== undefined) { filters.push('"d"."ticket_id" <> ?'); values.push(p.exceptTicketId); }
+  // Written into the SQL, not bound: SQLite prepares a statement with a bound LIMIT again at every run, and the
+  // callers use a handful of fixed limits.
+  const limit = Math.max(1, Math.min(500, Math.floor(p.limit)));
   let rows: any[];
   if (isPostgres(db)) {
     const query = terms.map((t) => `${t}:*`).join(' | ');
-    const r = await db.raw(`select "d"."ticket_id", "d"."stemmed", ts_rank("d"."tsv", "q") as "score" from "search_docs" as "d", to_tsquery('simple', ?) as "q" where "d"."tsv" @@ "q" and ${filters.join(' and ')} order by "score" desc, "d"."ticket_id" desc limit ?`, [query, ...values, p.limit]);
+    const r = await db.raw(`select "d"."ticket_id", "d"."stemmed", ts_rank("d"."tsv", "q") as "score" from "search_docs" as "d", to_tsquery('simple', ?) as "q" where "d"."tsv" @@ "q" and ${filters.join(' and ')} order by "score" desc, "d"."ticket_id" desc limit ${limit}`, [query, ...values]);
     rows = r.rows;
   } else {
     const query = terms.map((t) => `"${t}"*`).join(' OR ');
     // bm25() is lower for better matches: negated so that both engines rank "higher is better".
-    rows = await db.raw(`select "d"."ticket_id", "d"."stemmed", -bm25("search_fts") as "score" from "search_fts" join "search_docs" as "d" on "d"."id" = "search_fts".rowid where "search_fts" match ? and ${filters.join(' and ')} order by "score" desc, "d"."ticket_id" desc limit ?`, [query, ...values, p.limit]);
+    rows = await db.raw(`select "d"."ticket_id", "d"."stemmed", -bm25("search_fts") as "score" from "search_fts" join "search_docs" as "d" on "d"."id" = "search_fts".rowid where "search_fts" match ? and ${filters.join(' and ')} order by "score" desc, "d"."ticket_id" desc limit ${limit}`, [query, ...values]);
   }
   return rows.map((r) => ({ ticketId: Number(r.ticket_id), score: Number(r.score), stemmed: String(r.stemmed) }));
 }
@@ -91,7 +94,11 @@ export async function articleProducts(db: Db): Promise<string[]> {
 
 /** A solved case's text for the index: its first customer message and support's last answer (never notes). */
 export async function caseTextForIndex(db: Db, ticketId: number): Promise<{ question: string; answer: string }> {
-  const first = await db('messages').where({ ticket_id: ticketId, role: 'customer', internal: false }).orderBy('id', 'asc').first('body_text');
-  const last = await db('messages').where({ ticket_id: ticketId, role: 'consultant', internal: false }).orderBy('id', 'desc').first('body_text');
-  return { question: String(first?.body_text ?? ''), answer: String(last?.body_text ?? '') };
+  // LIMIT 1 written, not bound (see searchDocs): this runs when a mail closes a case.
+  const pick = async (role: string, order: 'asc' | 'desc') => {
+    const r = await db.raw(`select "body_text" from "messages" where "ticket_id" = ? and "role" = ? and "internal" = ? order by "id" ${order} limit 1`, [ticketId, role, false]);
+    const found = Array.isArray(r) ? r[0] : r.rows[0];
+    return String(found?.body_text ?? '');
+  };
+  return { question: await pick('customer', 'asc'), answer: await pick('consultant', 'desc') };
 }

@@ -11,6 +11,7 @@ const NAMES: Record<string, string> = {
   cerrar: 'cerrar', close: 'cerrar', reabrir: 'reabrir', reopen: 'reabrir', prioridad: 'prioridad', priority: 'prioridad',
   etapa: 'etapa', stage: 'etapa', asignar: 'asignar', assign: 'asignar', nota: 'nota', note: 'nota', esperar: 'esperar', wait: 'esperar',
   producto: 'producto', product: 'producto', modulo: 'producto', module: 'producto', publicar: 'publicar', publish: 'publicar',
+  lista: 'lista', list: 'lista',
 };
 const PRIORITY: Record<string, Priority> = { alta: 'alta', high: 'alta', media: 'media', medium: 'media', baja: 'baja', low: 'baja' };
 const STAGE: Record<string, Stage> = { analisis: 'analisis', analysis: 'analisis', solucion: 'solucion', solution: 'solucion', pruebas: 'pruebas', testing: 'pruebas' };
@@ -92,13 +93,17 @@ function resolve(parsed: ParsedCommands, ticket: TicketView | undefined, config:
         if (ticket?.stage !== 'cerrado' || ticket.rating !== 'satisfactoria') bad('solo se publican casos cerrados con el visto bueno o una calificación satisfactoria del cliente');
         else commands.push({ kind: 'publish', title: l.arg.trim().slice(0, 300) || undefined, text: parsed.rest, line: l.line });
         break;
+      case 'lista':
+        if (arg) bad('no lleva argumentos');
+        else commands.push({ kind: 'list', line: l.line });
+        break;
       case 'nota':
         if (arg) bad('no lleva argumentos (escriba la nota en las líneas siguientes)');
         else commands.push({ kind: 'note', line: l.line });
         break;
     }
   }
-  return { commands: errors.length ? [] : commands, errors, internal: errors.length > 0 || commands.some((c) => c.kind === 'note' || c.kind === 'publish') };
+  return { commands: errors.length ? [] : commands, errors, internal: errors.length > 0 || commands.some((c) => c.kind === 'note' || c.kind === 'publish' || c.kind === 'list') };
 }
 
 function targetView(ctx: FilterContext, ticketId: number): TicketView | undefined {
@@ -112,6 +117,7 @@ function targetView(ctx: FilterContext, ticketId: number): TicketView | undefine
  *   /nota (/note: the whole reply is an internal note) · /esperar cliente|tercero (/wait customer|third-party)
  *   /producto NÓMINA 4.2 (/product; also /modulo): product, module and version, from the catalogue
  *   /publicar [título] (/publish): the solved case becomes an article; the rest of the mail, if any, is its text
+ *   /lista (/list): the consultant gets their signed link to the list of every case
  * Parsing stops at the first line that is not a command; the command lines are removed from the text that is
  * relayed. Stage changes are checked here against the state machine on the case as it is now, so that a command
  * that cannot apply is reported before anything changes: one bad line and nothing of the reply acts.

@@ -19,6 +19,8 @@ export interface CaseListPageInput {
   base: string;
   caseNumber: number;
   model: CaseListModel;
+  /** The consultants' list lives at its own signed path, with no case behind it. */
+  self?: string;
 }
 
 const option = (value: string, label: string, current: string) => html`<option value="${value}"${current === value ? html` selected` : ''}>${label}</option>`;
@@ -30,14 +32,15 @@ function select(name: string, label: string, current: string, options: SafeHtml[
 export function caseListPage(p: CaseListPageInput): string {
   const { s, l, model: m } = p;
   const q = m.query;
-  const self = `${p.base}/casos`;
+  const self = p.self ?? `${p.base}/casos`;
+  const staff = m.consultantView;
   const pageUrl = (n: number) => {
     const params = new URLSearchParams(Object.entries(q).filter(([, v]) => v !== '' && v !== undefined) as Array<[string, string]>);
     if (n > 1) params.set('pagina', String(n));
     const qs = params.toString();
     return qs ? `${self}?${qs}` : self;
   };
-  const heading = m.wholeOrganization ? l.orgCases : l.myCases;
+  const heading = staff ? l.allCases : m.wholeOrganization ? l.orgCases : l.myCases;
   const form = html`<form class="filters" method="get" action="${self}" role="search" aria-label="${l.filters}">
   <div class="field"><label for="f-numero">${l.number}</label><input id="f-numero" name="numero" inputmode="numeric" pattern="#?[0-9]*" value="${q.numero}" size="8"></div>
   <div class="field"><label for="f-texto">${l.text}</label><input id="f-texto" name="texto" type="search" value="${q.texto}" maxlength="100"></div>
@@ -54,6 +57,7 @@ export function caseListPage(p: CaseListPageInput): string {
     return html`<tr>
   <th scope="row">${r.url ? html`<a href="${new URL(r.url).pathname}">#${t.number}</a>` : html`#${t.number}`}</th>
   <td>${t.subject || '—'}</td>
+  ${staff ? html`<td>${t.organization}</td>` : ''}
   <td>${r.product ?? '—'}</td>
   <td><span class="badge stage-${t.stage}">${s.stages[t.stage]}</span></td>
   <td>${t.stage === 'cerrado' ? '—' : (s.waiting[t.waitingOn] ?? t.waitingOn)}</td>
@@ -61,19 +65,20 @@ export function caseListPage(p: CaseListPageInput): string {
   <td>${r.consultant ?? s.unassigned}</td>
   <td><time datetime="${new Date(t.createdAt).toISOString()}">${formatWhen(t.createdAt, s, p.timeZone)}</time></td>
   <td>${r.vobo ? l.voboNames[r.vobo] : '—'}</td>
+  ${staff ? html`<td>${r.notes ?? 0}</td>` : ''}
 </tr>`;
   });
   const table = m.rows.length
     ? html`<div class="table-scroll" role="region" aria-labelledby="cases-caption" tabindex="0"><table class="cases">
 <caption id="cases-caption">${l.caption(m.total, m.page, m.pages)}</caption>
-<thead><tr><th scope="col">${l.number}</th><th scope="col">${l.title}</th><th scope="col">${l.product}</th><th scope="col">${l.state}</th><th scope="col">${l.waitingOn}</th><th scope="col">${l.light}</th><th scope="col">${l.consultant}</th><th scope="col">${l.openedAt}</th><th scope="col">${l.vobo}</th></tr></thead>
+<thead><tr><th scope="col">${l.number}</th><th scope="col">${l.title}</th>${staff ? html`<th scope="col">${l.organization}</th>` : ''}<th scope="col">${l.product}</th><th scope="col">${l.state}</th><th scope="col">${l.waitingOn}</th><th scope="col">${l.light}</th><th scope="col">${l.consultant}</th><th scope="col">${l.openedAt}</th><th scope="col">${l.vobo}</th>${staff ? html`<th scope="col">${l.notes}</th>` : ''}</tr></thead>
 <tbody>${rows}</tbody>
 </table></div>`
     : html`<p class="empty">${l.none}</p>`;
   const nav = m.pages > 1
     ? html`<nav class="pager" aria-label="${l.pagination}">${m.page > 1 ? html`<a rel="prev" href="${pageUrl(m.page - 1)}">${l.previous}</a>` : ''} <span aria-current="page">${m.page} / ${m.pages}</span> ${m.page < m.pages ? html`<a rel="next" href="${pageUrl(m.page + 1)}">${l.next}</a>` : ''}</nav>`
     : '';
-  const body = html`<nav class="crumbs" aria-label="${l.kb}"><a href="${p.base}">${l.backToCase(p.caseNumber)}</a> · <a href="${p.base}/conocimiento">${l.kb}</a></nav>
+  const body = html`${staff ? html`<p>${l.readOnly}</p>` : html`<nav class="crumbs" aria-label="${l.kb}"><a href="${p.base}">${l.backToCase(p.caseNumber)}</a> · <a href="${p.base}/conocimiento">${l.kb}</a></nav>`}
 <h1>${heading}</h1>
 ${m.ignored.length ? html`<p class="notice error" role="alert">${l.ignored(m.ignored.join(', '))}</p>` : ''}
 ${form}
