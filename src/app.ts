@@ -11,10 +11,12 @@ import type { LinkService } from './links/links.ts';
 import { createOutbound, type Outbound } from './outbound/index.ts';
 import { mailboxAlert } from './outbound/mailbox-alert.ts';
 import { CaseService } from './services/cases.ts';
+import { KnowledgeService } from './services/knowledge.ts';
 import { LifecycleService } from './services/lifecycle.ts';
 import { LifecycleMailNotifier } from './jobs/lifecycle-mail.ts';
 import { MailboxTokens } from './mailboxes/mailbox-tokens.ts';
 import { Policy } from './policy/policy.ts';
+import { matcherFor } from './tickets/products.ts';
 import { BlobStore } from './storage/blobs.ts';
 
 /** The composition root: builds every service once, from one config and one logger. */
@@ -34,6 +36,8 @@ export interface App {
   lifecycle: LifecycleService;
   /** OAuth2 tokens of the mailboxes (src/mailboxes/): IMAP and SMTP take their access tokens from here. */
   tokens: MailboxTokens;
+  /** Solved cases indexed for search, and the articles published from them. */
+  knowledge: KnowledgeService;
   close(): Promise<void>;
 }
 
@@ -47,14 +51,15 @@ export async function createApp(
   const db = openDatabase(config.database);
   if (opts.migrate !== false) await migrateLatest(db);
   const blobs = new BlobStore(path.join(config.dataDir, 'blobs'));
-  const cases = new CaseService(logger.child({ component: 'cases' }));
+  const knowledge = new KnowledgeService({ db });
+  const cases = new CaseService(logger.child({ component: 'cases' }), { products: matcherFor(config.products), knowledge });
   const policy = new Policy(config.lifecycle);
   // The alert for a lost grant goes out through the outbox, built just below (called only later, when it happens).
   const tokens = new MailboxTokens({
     db, secretKey: config.secretKey, mailboxes: config.mailboxes, logger,
     onReauth: (notice) => mailboxAlert({ db, config, outbox: outbound.outbox, log: logger })(notice),
   });
-  const outbound = createOutbound({ db, config, tokens, blobs, logger, clock: opts.clock, extraConsultants: (org) => policy.extraConsultants(org) });
+  const outbound = createOutbound({ db, config, tokens, blobs, logger, clock: opts.clock, extraConsultants: (org) => policy.extraConsultants(org), suggestions: knowledge });
   cases.addNotifier(outbound.notifier);
   cases.addNotifier(outbound.refusals);
   const lifecycle = new LifecycleService({ cases, policy, logger: logger.child({ component: 'lifecycle' }) });
@@ -62,7 +67,7 @@ export async function createApp(
   const parser = opts.parser ?? (config.parseWorker ? new ParseThread({ blobs, logger: logger.child({ component: 'inbound' }), maxAttachmentBytes: config.limits.maxAttachmentBytes, workerUrl: opts.parseWorkerUrl }) : undefined);
   const ingest = new IngestService({ db, config, blobs, cases, logger, clock: opts.clock, policy, lifecycle, parser });
   return {
-    config, logger, db, blobs, cases, ingest, policy, lifecycle, outbound, links: outbound.links, tokens,
+    config, logger, db, blobs, cases, ingest, policy, lifecycle, outbound, links: outbound.links, tokens, knowledge,
     async close() {
       await outbound.dispatcher.stop();
       await ingest.close();

@@ -3,7 +3,9 @@ import { z } from 'zod';
 import { credentialFrom, credentialKeys, type MailboxCredential } from './config-credentials.ts';
 import { secretKey, timezone, trustProxy } from './config-fields.ts';
 import { MesaError } from './errors.ts';
+import { loadCatalogue } from './policy/products.ts';
 import { loadLifecycleSettings, type LifecycleSettings } from './policy/settings.ts';
+import type { Catalogue } from './tickets/products.ts';
 
 /**
  * Configuration is read once, from an env-shaped object, validated with zod and frozen. Every bad or missing key
@@ -78,6 +80,8 @@ const EnvSchema = z.object({
   WEB_UPLOAD_MAX_BYTES: positiveInt.default(25 * 1024 * 1024),
   /** Behind a reverse proxy or balancer: whose X-Forwarded-For to believe (src/config-fields.ts). */
   TRUST_PROXY: trustProxy.default(false),
+  /** Organizations whose people all see the organization's cases in "Mis casos" (comma list, or *). */
+  CASE_LIST_ORGANIZATIONS: z.string().trim().toLowerCase().default(''),
 
   // Outbound mail (issue 3). Without SMTP_HOST, mail is written as .eml files under DATA_DIR/outbox-eml.
   SMTP_HOST: z.string().trim().optional(),
@@ -112,6 +116,8 @@ const EnvSchema = z.object({
   /** Security alerts and notices about their own mail, per consultant and hour: outside the loop budget. */
   DESK_ALERTS_PER_HOUR: positiveInt.default(5),
   BUSINESS_HOURS: z.string().trim().optional(),
+  /** The products and modules customers name in their subjects (src/policy/products.ts). */
+  PRODUCTS_FILE: z.string().trim().optional(),
 });
 
 export type MailboxConfig = Readonly<{
@@ -156,6 +162,7 @@ export type Config = Readonly<{
     linkRequestsPerCase: number; linkRequestsPerIp: number; trustProxy: boolean | number | readonly string[];
     /** Messages from the status page, per hour, and the bytes of one message's files (src/web/post-limits.ts). */
     postsPerLink: number; postsPerIp: number; filesPerLink: number; filesPerIp: number; uploadMaxBytes: number;
+    caseListOrganizations: '*' | readonly string[];
   }>;
   /** Outbound mail: SMTP (absent = .eml files), dispatcher pacing, loop budget, links, consultant authentication. */
   outbound: Readonly<{
@@ -177,6 +184,8 @@ export type Config = Readonly<{
   }>;
   /** Calendar, SLA, auto-close, limits, entitlement, digest: env keys and MESA_CONFIG_FILE (src/policy/settings.ts). */
   lifecycle: LifecycleSettings;
+  /** Products, modules and versions a case may be about (PRODUCTS_FILE or DATA_DIR/productos.yaml); may be empty. */
+  products: Catalogue;
 }>;
 
 export type Env = Record<string, string | undefined>;
@@ -216,7 +225,8 @@ export function loadConfig(env: Env): Config {
   const supportCredential = e?.IMAP_HOST ? credentialFrom(e, '', problems) : undefined;
   const fallbackCredential = e?.FALLBACK_IMAP_HOST ? credentialFrom(e, 'FALLBACK_', problems) : undefined;
   const lifecycle = e ? loadLifecycleSettings(cleaned, e.TIMEZONE, problems) : undefined;
-  if (problems.length > 0 || !e || !lifecycle) {
+  const products = e ? loadCatalogue(cleaned, path.resolve(e.DATA_DIR), problems) : undefined;
+  if (problems.length > 0 || !e || !lifecycle || !products) {
     throw new MesaError('CONFIG_INVALID', `\n  - ${problems.join('\n  - ')}`);
   }
 
@@ -263,6 +273,7 @@ export function loadConfig(env: Env): Config {
       linkRequestsPerCase: e.WEB_LINK_REQUESTS_PER_CASE, linkRequestsPerIp: e.WEB_LINK_REQUESTS_PER_IP, trustProxy: e.TRUST_PROXY,
       postsPerLink: e.WEB_POSTS_PER_LINK, postsPerIp: e.WEB_POSTS_PER_IP, filesPerLink: e.WEB_FILES_PER_LINK, filesPerIp: e.WEB_FILES_PER_IP,
       uploadMaxBytes: e.WEB_UPLOAD_MAX_BYTES,
+      caseListOrganizations: e.CASE_LIST_ORGANIZATIONS === '*' ? '*' : e.CASE_LIST_ORGANIZATIONS.split(',').map((o) => o.trim()).filter(Boolean),
     },
     outbound: {
       smtp: e.SMTP_HOST
@@ -282,6 +293,7 @@ export function loadConfig(env: Env): Config {
       businessHours: e.BUSINESS_HOURS,
     },
     lifecycle,
+    products,
   } satisfies Config);
 }
 

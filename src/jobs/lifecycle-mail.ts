@@ -6,6 +6,8 @@ import type { Outbox } from '../outbound/outbox.ts';
 import type { Policy } from '../policy/policy.ts';
 import type { CaseEvent, Notifier } from '../services/cases.ts';
 import type { DigestEntry } from '../services/lifecycle-events.ts';
+import { productLabel } from '../tickets/products.ts';
+import { consultantListUrl } from '../links/consultant-list.ts';
 import type { Light } from '../tickets/sla.ts';
 import type { Ticket } from '../tickets/types.ts';
 
@@ -55,7 +57,7 @@ export class LifecycleMailNotifier implements Notifier {
     const cases = [];
     for (const c of entries) {
       cases.push({
-        number: c.ticket.number, subject: c.ticket.subject || '(sin asunto)', organization: c.ticket.organization,
+        number: c.ticket.number, subject: c.ticket.subject || '(sin asunto)', organization: c.ticket.organization, product: productLabel(c.ticket) ?? '',
         priority: c.ticket.priority, stage: c.ticket.stage, unassigned: !c.ticket.assignee, lightLabel: LIGHT_WORDS[locale][c.light],
         color: LIGHT_COLORS[c.light], due: c.dueAt ? this.when(c.dueAt, c.ticket.organization) : '—',
         url: await this.deps.links.issueLink(trx, { ticketId: c.ticket.id, number: c.ticket.number, recipient: to, now }),
@@ -66,7 +68,7 @@ export class LifecycleMailNotifier implements Notifier {
       key: `digest:${to}:${date}`, kind: 'digest', to, automatic: true, budgeted: false, autoSubmitted: 'auto-generated',
       template: 'digest', now,
       data: {
-        dateText, cases, count: cases.length, redCount: entries.filter((c) => c.light === 'red').length,
+        dateText, cases, count: cases.length, listUrl: consultantListUrl(this.deps.config.publicUrl, this.deps.config.secretKey, to, now), redCount: entries.filter((c) => c.light === 'red').length,
         yellowCount: entries.filter((c) => c.light === 'yellow').length,
       },
     });

@@ -4,7 +4,9 @@ import { findMessage, lastCustomerMessage } from '../db/repos/messages.ts';
 import { attachmentsOf, insertEvent, participantsOf, type NewMessage } from '../db/repos/tickets.ts';
 import type { LinkService } from '../links/links.ts';
 import type { Logger } from '../logger.ts';
-import type { CaseEvent, Notifier } from '../services/cases.ts';
+import type { BounceInfo, CaseEvent, Notifier } from '../services/cases.ts';
+import { enqueueListLink, type Suggestions } from './consultant-extras.ts';
+import { productLabel } from '../tickets/products.ts';
 import { SUBJECT_EXAMPLE, subjectNeedsDetail } from '../tickets/subject-quality.ts';
 import type { Ticket } from '../tickets/types.ts';
 import { applyHardBounce } from './bounce-effects.ts';
@@ -36,7 +38,7 @@ export class MailNotifier implements Notifier {
   /** Cases a customer's reply reopened in this transaction: the follow-up mail says so, once. */
   private readonly reopenedBy = new WeakMap<Knex.Transaction, Set<number>>();
 
-  constructor(private readonly deps: { config: Config; outbox: Outbox; links: LinkService; renderer: TemplateRenderer; log: Logger; refusals?: Refusals; extraConsultants?: (organization: string) => readonly string[] }) {}
+  constructor(private readonly deps: { config: Config; outbox: Outbox; links: LinkService; renderer: TemplateRenderer; log: Logger; refusals?: Refusals; extraConsultants?: (organization: string) => readonly string[]; suggestions?: Suggestions }) {}
 
   private async refuseHeld(trx: Knex.Transaction, e: HeldEvent): Promise<void> {
     const now = e.held.createdAt;
@@ -84,6 +86,8 @@ export class MailNotifier implements Notifier {
         return;
       case 'consultant_feedback':
         return this.feedback(trx, e.ticket, e.to, e.kind, e.items, e.messageRowId);
+      case 'list_requested':
+        return enqueueListLink(trx, this.deps, e.ticket, e.to, e.at);
       case 'assigned':
         return this.toConsultants(trx, e.ticket, undefined, 'headingAssigned', [e.assignee]);
       case 'system_note_added':
@@ -141,21 +145,33 @@ export class MailNotifier implements Notifier {
     const summary = String(m.body_text ?? '').slice(0, 600);
     // The case was opened in this transaction: its one message is all the thread there is (saves the outbox's reads).
     const caseMessages = [{ id: Number(m.id), messageId: m.message_id ?? undefined, fromAddress: m.from_address ?? undefined, createdAt: now }];
+    const askDetail = subjectNeedsDetail(t.subject);
+    const catalogue = this.deps.config.products.products;
+    const question = `${t.subject}\n${String(m.body_text ?? '').slice(0, 2000)}`;
+    const caseUrl = await this.link(trx, t, t.requester, now, true);
+    // "¿Le sirve alguna de estas soluciones?": published articles only, read through the requester's own link.
+    const articles = (await this.deps.suggestions?.similarArticles(trx, question, 3, t.id)) ?? [];
+    const suggestions = articles.map((a) => ({ title: a.title, url: `${caseUrl}/conocimiento/${a.id}` }));
     await this.deps.outbox.enqueue(trx, {
       key: `case:${t.id}:opened:confirmation:${t.requester}`, ticket: t, kind: 'confirmation', to: t.requester, toName: t.requesterName,
       automatic: true, budgeted: true, autoSubmitted: 'auto-replied', template: 'confirmation', now, caseMessages,
-      data: { summary: linesOf(summary.length < String(m.body_text ?? '').length ? `${summary}…` : summary), caseUrl: await this.link(trx, t, t.requester, now, true),
+      data: { summary: linesOf(summary.length < String(m.body_text ?? '').length ? `${summary}…` : summary), caseUrl, suggestions, hasSuggestions: suggestions.length > 0,
         // A subject such as "URGENTE" or none at all: ask for the module and the problem (issue 5).
-        askDetail: subjectNeedsDetail(t.subject), subjectExample: SUBJECT_EXAMPLE, hasAttachments: files.any, attachments: files.list },
+        askDetail, subjectExample: SUBJECT_EXAMPLE, hasAttachments: files.any, attachments: files.list,
+        // The product could not be told from the subject: ask which (unless the subject ask above already does).
+        product: productLabel(t) ?? '', askProduct: !askDetail && !t.product && catalogue.length > 0,
+        productChoices: catalogue.map((p) => (p.modules.length ? `${p.name} (${p.modules.map((m) => m.name).join(', ')})` : p.name)).join('; '),
+        productExample: catalogue[0]?.modules[0] ? `${catalogue[0].modules[0].name.toUpperCase()}, ${SUBJECT_EXAMPLE.split(', ')[1]}` : SUBJECT_EXAMPLE },
     });
-    await this.toConsultants(trx, t, messageRowId, 'headingNew', undefined, { m, files, caseMessages, opened: true });
+    const similar = (await this.deps.suggestions?.similarCases(trx, question, 3, t.id)) ?? [];
+    await this.toConsultants(trx, t, messageRowId, 'headingNew', undefined, { m, files, caseMessages, opened: true, similar });
   }
 
   /** `known`: the message row and its files when the caller has read them already, and for a case opened in this
    * transaction, its messages (so that the outbox need not read the thread) and `opened` (its links are new). */
   private async toConsultants(
     trx: Knex.Transaction, t: Ticket, messageRowId: number | undefined, heading: string, only?: string[],
-    known?: { m: any; files: Awaited<ReturnType<MailNotifier['files']>>; caseMessages?: MailRequest['caseMessages']; opened?: boolean },
+    known?: { m: any; files: Awaited<ReturnType<MailNotifier['files']>>; caseMessages?: MailRequest['caseMessages']; opened?: boolean; similar?: Ticket[] },
   ): Promise<void> {
     const m = known?.m ?? (messageRowId ? await this.message(trx, messageRowId) : await lastCustomerMessage(trx, t.id));
     const now = this.now(trx, messageRowId ? Number(m.created_at) : t.updatedAt);
@@ -164,14 +180,17 @@ export class MailNotifier implements Notifier {
     // The same lines for every consultant (each mail stores its own data: one array, serialized per row).
     const lines = linesOf(String(m?.body_text ?? ''));
     for (const to of only ?? this.consultantsFor(t)) {
+      // Solved cases like this one (published or not: consultants see the whole case), each through this consultant's link.
+      const similar = [];
+      for (const c of known?.similar ?? []) similar.push({ number: c.number, subject: c.subject, url: await this.link(trx, c, to, now) });
       await this.deps.outbox.enqueue(trx, {
         key: `case:${t.id}:msg:${messageRowId ?? 'none'}:${heading}:${to}${heading === 'headingAssigned' ? `:${now}` : ''}`, ticket: t, kind: heading === 'headingNew' ? 'consultant_new_case' : heading === 'headingAssigned' ? 'consultant_assigned' : 'consultant_follow_up',
         to, automatic: true, budgeted: false, autoSubmitted: 'auto-generated', template: 'consultant-case', pick: { heading }, now,
         attachments: files.attach, caseMessages: known?.caseMessages,
         data: {
-          from: m?.from_address ?? t.requester, fromName: m?.from_name ?? t.requesterName ?? '', organization: t.organization, priority: t.priority,
+          from: m?.from_address ?? t.requester, fromName: m?.from_name ?? t.requesterName ?? '', organization: t.organization, product: productLabel(t) ?? '', priority: t.priority,
           stage: t.stage, assignee: t.assignee ?? unassigned, lines, hasAttachments: files.any,
-          attachments: files.list, caseUrl: await this.link(trx, t, to, now, known?.opened), commands: true,
+          attachments: files.list, caseUrl: await this.link(trx, t, to, now, known?.opened), commands: true, similar, hasSimilar: similar.length > 0,
         },
       });
     }

@@ -36,6 +36,9 @@ const COMMANDS = [
   { usage: '/etapa analisis|solucion|pruebas', en: '/stage analysis|solution|testing', key: 'etapa' },
   { usage: '/asignar correo@…', en: '/assign email@…', key: 'asignar' }, { usage: '/nota', en: '/note', key: 'nota' },
   { usage: '/esperar cliente|tercero', en: '/wait customer|third-party', key: 'esperar' },
+  { usage: '/producto NÓMINA 4.2', en: '/product NÓMINA 4.2', key: 'producto' },
+  { usage: '/publicar [título]', en: '/publish [title]', key: 'publicar' },
+  { usage: '/lista', en: '/list', key: 'lista' },
 ];
 
 export const TEMPLATE_DIR = TEMPLATES_DIR;

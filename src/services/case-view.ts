@@ -33,6 +33,7 @@ export interface CaseMessage {
 export interface CaseDetail extends CaseSummary {
   requesterName: string | null; category: string | null; relatedReason: string | null; rating: string | null;
   ratingComment: string | null; closedAt: string | null; firstResponseAt: string | null;
+  product: string | null; productModule: string | null; productVersion: string | null;
   participants: Array<{ address: string; role: string }>;
   messages: CaseMessage[];
   events: Array<{ type: string; actor: string | null; from: string | null; to: string | null; reason: string | null; createdAt: string }>;
@@ -54,6 +55,7 @@ export async function caseDetail(db: Db, number: number, opts: { includeInternal
   return {
     ...summary(t), requesterName: t.requesterName ?? null, category: t.category ?? null, relatedReason: t.relatedReason ?? null,
     rating: t.rating ?? null, ratingComment: t.ratingComment ?? null, closedAt: iso(t.closedAt), firstResponseAt: iso(t.firstResponseAt),
+    product: t.product ?? null, productModule: t.productModule ?? null, productVersion: t.productVersion ?? null,
     participants: await participantsOf(db, t.id),
     messages,
     events: (await eventsOf(db, t.id)).map((e) => ({ type: e.type, actor: e.actor ?? null, from: e.from_value ?? null, to: e.to_value ?? null, reason: e.reason ?? null, createdAt: iso(e.created_at)! })),

@@ -6,6 +6,8 @@ import * as repo from '../db/repos/tickets.ts';
 import { markAnswersRead } from '../db/repos/status-page.ts';
 import { transition, waitingAfterMessage, waitingAfterTransition, type TransitionName } from '../tickets/state-machine.ts';
 import type { Command } from '../tickets/commands.ts';
+import type { KnowledgeService } from './knowledge.ts';
+import { productLabel, type ProductGuess, type ProductMatcher } from '../tickets/products.ts';
 import type { Participant, Priority, Ticket, WaitingOn } from '../tickets/types.ts';
 
 /**
@@ -22,6 +24,8 @@ export type CaseEvent =
   /** A consultant's mail could not act (unverified sender, command not understood): tell that consultant. */
   | { type: 'consultant_feedback'; ticket: Ticket; to: string; kind: 'unverified' | 'commands'; items: string[]; messageRowId: number }
   | { type: 'assigned'; ticket: Ticket; assignee: string; actor: string }
+  /** A consultant's `/lista`: mail them their link to the consultants' list. */
+  | { type: 'list_requested'; ticket: Ticket; to: string; at: number }
   /** Auto-close warnings, SLA light changes, held requests, digests: see lifecycle-events.ts. */
   | LifecycleEvent
   /** A mail refused and quarantined by the ingest: see mail-rejected.ts. */
@@ -63,7 +67,9 @@ export interface AddMessageInput {
 export class CaseService {
   private notifiers: Notifier[] = [];
 
-  constructor(private readonly log: Logger) {}
+  /** `products`: reads the product, module and version from a new case's subject (src/tickets/products.ts). */
+  /** `knowledge`: indexes closed cases and publishes articles (src/services/knowledge.ts). */
+  constructor(private readonly log: Logger, private readonly opts: { products?: ProductMatcher; knowledge?: KnowledgeService } = {}) {}
 
   addNotifier(n: Notifier): void {
     this.notifiers.push(n);
@@ -87,7 +93,9 @@ export class CaseService {
   private async open(trx: Knex.Transaction, input: OpenCaseInput): Promise<{ ticket: Ticket; messageRowId: number }> {
     const now = input.message.createdAt;
     const number = await repo.nextTicketNumber(trx);
+    const guess = this.opts.products?.identify(input.subject, input.message.bodyText);
     const ticket = await repo.insertTicket(trx, {
+      product: guess?.product, productModule: guess?.module, productVersion: guess?.version,
       number, subject: input.subject, requester: input.requester, requesterName: input.requesterName,
       organization: input.organization, category: input.category, priority: input.priority, stage: 'abierto',
       waitingOn: 'soporte', mailbox: input.mailbox, relatedNumber: input.related?.number,
@@ -101,7 +109,7 @@ export class CaseService {
     await repo.insertEvent(trx, {
       ticketId: ticket.id, type: 'case_opened', actor: input.requester, to: 'abierto', at: now,
       reason: input.related ? `${input.related.reason} #${input.related.number}` : undefined,
-      data: { priority: input.priority, category: input.category },
+      data: { priority: input.priority, category: input.category, product: productLabel(ticket), productCandidates: guess?.candidates.length ? guess.candidates : undefined },
     });
     await this.emit(trx, { type: 'case_opened', ticket, messageRowId, message: input.message });
     return { ticket, messageRowId };
@@ -125,6 +133,7 @@ export class CaseService {
     if (input.reopen && ticket.stage === 'cerrado') {
       current = await this.changeStage(trx, current, 'reabrir', input.message.fromAddress ?? 'cliente', 'respuesta del cliente a un caso cerrado', now);
     }
+    if (role === 'customer' && !current.product && !input.message.internal) current = await this.productFromAnswer(trx, current, input.message, now);
     if (!input.message.internal) {
       const waitingOn = waitingAfterMessage(role, current.waitingOn);
       const patch: Record<string, unknown> = { updated_at: now };
@@ -176,6 +185,7 @@ export class CaseService {
       updated = { ...updated, waitingOn };
     }
     this.log.info({ ticket: ticket.number, from: change.from, to: change.to, actor }, 'etapa cambiada');
+    if (change.to === 'cerrado') await this.opts.knowledge?.indexSolvedCase(trx, updated);
     await this.emit(trx, { type: 'stage_changed', ticket: updated, from: change.from, to: change.to, actor, reason });
     return updated;
   }
@@ -192,6 +202,25 @@ export class CaseService {
     await repo.insertEvent(trx, { ticketId: ticket.id, type: 'assigned', actor, from: ticket.assignee, to: assignee, at: now });
     const updated = { ...ticket, assignee, updatedAt: now };
     await this.emit(trx, { type: 'assigned', ticket: updated, assignee, actor });
+    return updated;
+  }
+
+  /**
+   * The confirmation of a case whose product was unknown asks for it: a short first line of the customer's next
+   * mail ("Es de BANCOS", "Módulo Nómina 4.2") answers. Longer text is about the problem, not an answer.
+   */
+  private async productFromAnswer(trx: Knex.Transaction, ticket: Ticket, message: { bodyText: string; fromAddress?: string }, now: number): Promise<Ticket> {
+    const first = message.bodyText.split('\n').map((l) => l.trim()).find(Boolean) ?? '';
+    if (!this.opts.products || first.split(/\s+/).length > 8) return ticket;
+    const guess = this.opts.products.identify(first);
+    return guess.product ? this.setProduct(trx, ticket, guess, message.fromAddress ?? ticket.requester, now) : ticket;
+  }
+
+  /** Product, module and version of the case (the `/producto` command, or the customer's answer to the ask). */
+  async setProduct(trx: Knex.Transaction, ticket: Ticket, p: Omit<ProductGuess, 'candidates'>, actor: string, now: number): Promise<Ticket> {
+    const updated: Ticket = { ...ticket, product: p.product, productModule: p.module, productVersion: p.version ?? (p.product === ticket.product ? ticket.productVersion : undefined), updatedAt: now };
+    await repo.updateTicket(trx, ticket.id, { product: updated.product ?? null, product_module: updated.productModule ?? null, product_version: updated.productVersion ?? null, updated_at: now });
+    await repo.insertEvent(trx, { ticketId: ticket.id, type: 'product_changed', actor, from: productLabel(ticket), to: productLabel(updated), at: now });
     return updated;
   }
 
@@ -219,6 +248,9 @@ export class CaseService {
       else if (c.kind === 'priority' && c.priority !== current.priority) current = await this.setPriority(trx, current, c.priority, actor, now);
       else if (c.kind === 'assign' && c.assignee !== current.assignee) current = await this.assign(trx, current, c.assignee, actor, now);
       else if (c.kind === 'waiting' && c.waitingOn !== current.waitingOn) current = await this.setWaitingOn(trx, current, c.waitingOn, actor, now);
+      else if (c.kind === 'product') current = await this.setProduct(trx, current, c, actor, now);
+      else if (c.kind === 'list') await this.emit(trx, { type: 'list_requested', ticket: current, to: actor, at: now });
+      else if (c.kind === 'publish') await this.opts.knowledge?.publish(trx, current, { title: c.title, text: c.text, actor, now });
     }
     return current;
   }

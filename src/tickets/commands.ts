@@ -11,4 +11,11 @@ export type Command =
   | { kind: 'priority'; priority: Priority; line: string }
   | { kind: 'assign'; assignee: string; line: string }
   | { kind: 'waiting'; waitingOn: WaitingOn; line: string }
-  | { kind: 'note'; line: string };
+  | { kind: 'note'; line: string }
+  /** `/producto NÓMINA 4.2`: product (and module, version) of the case, resolved against the catalogue. */
+  | { kind: 'product'; product: string; module?: string; version?: string; line: string }
+  /** `/publicar [título]`: the solved case becomes a knowledge-base article; `text` (the rest of the mail) is its
+   * body when given. The mail itself stays internal. */
+  | { kind: 'publish'; title?: string; text: string; line: string }
+  /** `/lista`: mail the consultant their signed link to every organization's cases. */
+  | { kind: 'list'; line: string };

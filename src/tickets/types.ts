@@ -20,6 +20,9 @@ export interface Ticket {
   organization: string;
   category?: string;
   product?: string;
+  /** The module of `product` and its version, when known (src/tickets/products.ts). */
+  productModule?: string;
+  productVersion?: string;
   priority: Priority;
   stage: Stage;
   waitingOn: WaitingOn;

@@ -20,6 +20,9 @@ import { formatBytes, noticeText, strings, type Strings } from './i18n.ts';
 import { closeAfterAnswer } from './linger.ts';
 import { registerMessageRoutes, seenId } from './message-route.ts';
 import { READ_SCRIPT_HASH, casePage } from './views/case-page.ts';
+import { registerCaseList } from './case-list-route.ts';
+import { registerKnowledge } from './knowledge-route.ts';
+import { registerConsultantList } from './consultant-list-route.ts';
 import { lostLinkPage, messagePage, notFoundPage, stalePage } from './views/pages.ts';
 import { databaseRateLimitStore } from './rate-limit-store.ts';
 
@@ -208,7 +211,11 @@ export function registerStatusPage(server: FastifyInstance, app: App, opts: Stat
         if (r === 'limited') return page(reply, 429, messagePage({ s, brand, title: s.tooMany, text: s.tooMany }));
         return page(reply, 200, messagePage({ s, brand, title: s.sendFresh, text: s.freshSent }));
       });
+      registerCaseList(caseScope, { app, portal, s, brand, clock: opts.clock, page, notFound });
+      registerKnowledge(caseScope, { app, portal, s, brand, page, notFound });
     }, { prefix: BASE });
+
+    registerConsultantList(scope, { app, s, brand, clock: opts.clock, page, notFound });
 
     scope.get('/perdi-mi-enlace', async (_req, reply) => page(reply, 200, lostLinkPage({ s, brand, csrf: reply.generateCsrf({ userInfo: 'perdi-mi-enlace' }) })));
 

@@ -160,6 +160,9 @@ describe('lifecycle end to end (mail in, mesa jobs --now, mail out)', () => {
     expect(text.indexOf('[rojo] #1 BANCOS, antiguo')).toBeGreaterThan(-1);
     expect(text.indexOf('[verde] #2 NOMINA, reciente')).toBeGreaterThan(text.indexOf('[rojo] #1'));
     expect(text).toMatch(/#1 BANCOS[\s\S]*http:\/\/127\.0\.0\.1:8080\/\S+/);
+    // The product (none here: no catalogue) and the consultant's signed link to the whole list.
+    expect(text).toContain('#1 BANCOS, antiguo — uno.co, producto sin identificar, media');
+    expect(text).toMatch(/Todos los casos, con filtros \(enlace personal, vence en 7 días\):\nhttp:\/\/127\.0\.0\.1:8080\/consultores\/lista\/\S+/);
   });
 
   it('a vague subject still opens a case, and the confirmation asks for the module and the problem', async () => {

@@ -12,7 +12,7 @@ export function toTicket(r: any): Ticket {
   return {
     id: Number(r.id), number: Number(r.number), subject: r.subject, requester: r.requester,
     requesterName: str(r.requester_name), organization: r.organization, category: str(r.category),
-    product: str(r.product), priority: r.priority as Priority, stage: r.stage as Stage,
+    product: str(r.product), productModule: str(r.product_module), productVersion: str(r.product_version), priority: r.priority as Priority, stage: r.stage as Stage,
     waitingOn: r.waiting_on as WaitingOn, assignee: str(r.assignee), relatedNumber: num(r.related_number),
     relatedReason: str(r.related_reason), rating: str(r.rating), ratingComment: str(r.rating_comment),
     createdAt: Number(r.created_at), updatedAt: Number(r.updated_at), firstResponseAt: num(r.first_response_at),
@@ -32,9 +32,10 @@ export interface NewTicket {
   number: number; subject: string; requester: string; requesterName?: string; organization: string;
   category?: string; priority: Priority; stage: Stage; waitingOn: WaitingOn; mailbox?: string;
   relatedNumber?: number; relatedReason?: string; now: number;
+  product?: string; productModule?: string; productVersion?: string;
 }
 
-const TICKET_COLUMNS = ['number', 'subject', 'requester', 'requester_name', 'organization', 'category', 'priority', 'stage', 'waiting_on', 'mailbox', 'related_number', 'related_reason', 'created_at', 'updated_at'];
+const TICKET_COLUMNS = ['number', 'subject', 'requester', 'requester_name', 'organization', 'category', 'priority', 'stage', 'waiting_on', 'mailbox', 'related_number', 'related_reason', 'created_at', 'updated_at', 'product', 'product_module', 'product_version'];
 const INSERT_TICKET = insertSql('tickets', TICKET_COLUMNS);
 
 export async function insertTicket(trx: Db, t: NewTicket): Promise<Ticket> {
@@ -43,6 +44,7 @@ export async function insertTicket(trx: Db, t: NewTicket): Promise<Ticket> {
     organization: t.organization, category: t.category ?? null, priority: t.priority, stage: t.stage,
     waiting_on: t.waitingOn, mailbox: t.mailbox ?? null, related_number: t.relatedNumber ?? null,
     related_reason: t.relatedReason ?? null, created_at: t.now, updated_at: t.now,
+    product: t.product ?? null, product_module: t.productModule ?? null, product_version: t.productVersion ?? null,
   };
   const id = await insertId(trx, INSERT_TICKET, valuesOf(TICKET_COLUMNS, [fields]));
   return toTicket({ ...fields, id });

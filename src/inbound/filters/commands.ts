@@ -1,4 +1,5 @@
 import type { Command } from '../../tickets/commands.ts';
+import { matcherFor } from '../../tickets/products.ts';
 import { canTransition, transitionTo } from '../../tickets/state-machine.ts';
 import type { Priority, Stage, TicketView, WaitingOn } from '../../tickets/types.ts';
 import type { CommandFacts, Filter, FilterContext } from './types.ts';
@@ -9,6 +10,8 @@ const fold = (s: string) => s.normalize('NFD').replace(/[\u0300-\u036f]/g, '').t
 const NAMES: Record<string, string> = {
   cerrar: 'cerrar', close: 'cerrar', reabrir: 'reabrir', reopen: 'reabrir', prioridad: 'prioridad', priority: 'prioridad',
   etapa: 'etapa', stage: 'etapa', asignar: 'asignar', assign: 'asignar', nota: 'nota', note: 'nota', esperar: 'esperar', wait: 'esperar',
+  producto: 'producto', product: 'producto', modulo: 'producto', module: 'producto', publicar: 'publicar', publish: 'publicar',
+  lista: 'lista', list: 'lista',
 };
 const PRIORITY: Record<string, Priority> = { alta: 'alta', high: 'alta', media: 'media', medium: 'media', baja: 'baja', low: 'baja' };
 const STAGE: Record<string, Stage> = { analisis: 'analisis', analysis: 'analisis', solucion: 'solucion', solution: 'solucion', pruebas: 'pruebas', testing: 'pruebas' };
@@ -36,7 +39,8 @@ export function parseCommandLines(text: string): ParsedCommands {
   return { lines, rest: all.slice(i).join('\n').trim() };
 }
 
-function resolve(parsed: ParsedCommands, ticket: TicketView | undefined, consultants: readonly string[]): CommandFacts {
+function resolve(parsed: ParsedCommands, ticket: TicketView | undefined, config: FilterContext['config']): CommandFacts {
+  const consultants = config.consultants;
   const commands: Command[] = [];
   const errors: string[] = [];
   let stage: Stage | undefined = ticket?.stage;
@@ -76,13 +80,30 @@ function resolve(parsed: ParsedCommands, ticket: TicketView | undefined, consult
         else if (stage === 'cerrado') bad('el caso está cerrado');
         else commands.push({ kind: 'waiting', waitingOn: WAITING[arg], line: l.line });
         break;
+      case 'producto': {
+        const products = config.products.products;
+        if (!products.length) { bad('no hay catálogo de productos (PRODUCTS_FILE)'); break; }
+        const g = matcherFor(config.products).identify(l.arg);
+        if (!g.product) bad(g.candidates.length ? `¿cuál? ${g.candidates.join(', ')}` : `no está en el catálogo (${products.map((p) => p.name).join(', ')})`);
+        else commands.push({ kind: 'product', product: g.product, module: g.module, version: g.version, line: l.line });
+        break;
+      }
+      case 'publicar':
+        // Only what the customer accepted is worth teaching: a VoBo or a satisfactory rating on a closed case.
+        if (ticket?.stage !== 'cerrado' || ticket.rating !== 'satisfactoria') bad('solo se publican casos cerrados con el visto bueno o una calificación satisfactoria del cliente');
+        else commands.push({ kind: 'publish', title: l.arg.trim().slice(0, 300) || undefined, text: parsed.rest, line: l.line });
+        break;
+      case 'lista':
+        if (arg) bad('no lleva argumentos');
+        else commands.push({ kind: 'list', line: l.line });
+        break;
       case 'nota':
         if (arg) bad('no lleva argumentos (escriba la nota en las líneas siguientes)');
         else commands.push({ kind: 'note', line: l.line });
         break;
     }
   }
-  return { commands: errors.length ? [] : commands, errors, internal: errors.length > 0 || commands.some((c) => c.kind === 'note') };
+  return { commands: errors.length ? [] : commands, errors, internal: errors.length > 0 || commands.some((c) => c.kind === 'note' || c.kind === 'publish' || c.kind === 'list') };
 }
 
 function targetView(ctx: FilterContext, ticketId: number): TicketView | undefined {
@@ -94,6 +115,9 @@ function targetView(ctx: FilterContext, ticketId: number): TicketView | undefine
  *   /cerrar (/close) · /reabrir (/reopen) · /prioridad alta|media|baja (/priority high|medium|low)
  *   /etapa analisis|solucion|pruebas (/stage analysis|solution|testing) · /asignar correo@… (/assign)
  *   /nota (/note: the whole reply is an internal note) · /esperar cliente|tercero (/wait customer|third-party)
+ *   /producto NÓMINA 4.2 (/product; also /modulo): product, module and version, from the catalogue
+ *   /publicar [título] (/publish): the solved case becomes an article; the rest of the mail, if any, is its text
+ *   /lista (/list): the consultant gets their signed link to the list of every case
  * Parsing stops at the first line that is not a command; the command lines are removed from the text that is
  * relayed. Stage changes are checked here against the state machine on the case as it is now, so that a command
  * that cannot apply is reported before anything changes: one bad line and nothing of the reply acts.
@@ -104,6 +128,6 @@ export const commands: Filter = {
     if (facts.sender?.role !== 'consultant' || !facts.target || facts.automated) return next();
     const parsed = parseCommandLines(facts.visibleText ?? '');
     if (!parsed.lines.length) return next();
-    return next({ commands: resolve(parsed, targetView(ctx, facts.target.ticketId), ctx.config.consultants), visibleText: parsed.rest });
+    return next({ commands: resolve(parsed, targetView(ctx, facts.target.ticketId), ctx.config), visibleText: parsed.rest });
   },
 };

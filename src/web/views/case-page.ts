@@ -1,4 +1,5 @@
 import crypto from 'node:crypto';
+import { productLabel } from '../../tickets/products.ts';
 import type { PageMessage, PageModel } from '../../services/portal.ts';
 import { html, trusted, type SafeHtml } from '../html.ts';
 import { formatBytes, formatWhen, type Strings } from '../i18n.ts';
@@ -45,12 +46,14 @@ export function casePage(p: CasePageInput): string {
   <div><dt>${s.filed}</dt><dd><time datetime="${iso(t.createdAt)}">${formatWhen(t.createdAt, s, p.timeZone)}</time></dd></div>
   <div><dt>${s.stage}</dt><dd><span class="badge stage-${t.stage}">${s.stages[t.stage]}</span></dd></div>
   <div><dt>${s.priority}</dt><dd><span class="badge prio-${t.priority}">${s.priorities[t.priority]}</span></dd></div>
+  ${productLabel(t) ? html`<div><dt>${s.product}</dt><dd>${productLabel(t)}</dd></div>` : ''}
   <div><dt>${s.attendedBy}</dt><dd>${model.attendedBy ?? s.unassigned}</dd></div>
   ${t.stage !== 'cerrado' ? html`<div><dt>${s.waitingOn}</dt><dd>${s.waiting[t.waitingOn] ?? t.waitingOn}</dd></div>` : ''}
   ${p.sla ? html`<div><dt>${s.sla}</dt><dd><span class="light light-${p.sla}" aria-hidden="true"></span> ${s.slaLight[p.sla]}</dd></div>` : ''}
 </dl>`;
 
   const body = html`
+<nav class="crumbs" aria-label="${s.lang === 'en' ? 'Sections' : 'Secciones'}"><a href="${p.base}/casos">${s.lang === 'en' ? 'My cases' : 'Mis casos'}</a> · <a href="${p.base}/conocimiento">${s.lang === 'en' ? 'Knowledge base' : 'Base de conocimiento'}</a></nav>
 <h1><span class="case-no">${s.caseTitle(t.number)}</span> <span class="subject">${t.subject}</span></h1>
 <section class="card summary" aria-label="${s.radicado}">${facts}</section>
 ${p.notice ? html`<p class="notice" role="status">${p.notice}</p>` : ''}

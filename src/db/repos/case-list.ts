@@ -1,0 +1,102 @@
+import type { Knex } from 'knex';
+import { isPostgres, type Db } from '../knex.ts';
+import { toTicket } from './tickets.ts';
+import type { ClockEvent } from '../../tickets/sla.ts';
+import type { Stage, Ticket, WaitingOn } from '../../tickets/types.ts';
+
+/**
+ * "Mis casos": the cases a customer may list. The scope is always an organization, and, unless that organization
+ * shares its list, the cases the viewer is on (requester or CC). Callers build the scope from a verified link,
+ * never from the request.
+ */
+export type CaseListScope =
+  | {
+    organization: string;
+    /** Only the cases this address is on; undefined = every case of the organization. */
+    participant?: string;
+  }
+  /** The consultants' list (a signed consultant link): every organization. */
+  | { allOrganizations: true };
+
+export interface CaseListFilter {
+  number?: number;
+  stages?: readonly Stage[];
+  product?: string;
+  assignee?: string;
+  waitingOn?: WaitingOn;
+  text?: string;
+}
+
+export type CaseListOrder = 'recientes' | 'antiguos' | 'numero' | 'actualizados';
+
+const ORDER: Record<CaseListOrder, Array<{ column: string; order: 'asc' | 'desc' }>> = {
+  recientes: [{ column: 'created_at', order: 'desc' }, { column: 'number', order: 'desc' }],
+  antiguos: [{ column: 'created_at', order: 'asc' }, { column: 'number', order: 'asc' }],
+  numero: [{ column: 'number', order: 'desc' }],
+  actualizados: [{ column: 'updated_at', order: 'desc' }, { column: 'number', order: 'desc' }],
+};
+
+function scoped(db: Db, scope: CaseListScope): Knex.QueryBuilder {
+  if ('allOrganizations' in scope) return db('tickets');
+  const q = db('tickets').where('tickets.organization', scope.organization);
+  if (scope.participant !== undefined) {
+    const who = scope.participant.toLowerCase();
+    q.andWhere((w) => {
+      w.where('tickets.requester', who).orWhereExists(
+        db('participants').select(db.raw('1')).whereRaw('"participants"."ticket_id" = "tickets"."id"').andWhere('participants.address', who).whereIn('participants.role', ['requester', 'cc']),
+      );
+    });
+  }
+  return q;
+}
+
+function filtered(db: Db, scope: CaseListScope, f: CaseListFilter): Knex.QueryBuilder {
+  const q = scoped(db, scope);
+  if (f.number !== undefined) q.andWhere('tickets.number', f.number);
+  if (f.stages?.length) q.whereIn('tickets.stage', [...f.stages]);
+  if (f.product !== undefined) q.andWhere('tickets.product', f.product);
+  if (f.assignee !== undefined) q.andWhere('tickets.assignee', f.assignee);
+  if (f.waitingOn !== undefined) q.andWhere('tickets.waiting_on', f.waitingOn).whereNot('tickets.stage', 'cerrado');
+  if (f.text) {
+    // The text is a bound value; its LIKE wildcards are escaped so "100%" means those characters.
+    const pattern = `%${f.text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+    q.andWhere((w) => {
+      const op = isPostgres(db) ? 'ilike' : 'like';
+      w.whereRaw(`"tickets"."subject" ${op} ? escape '\\'`, [pattern]).orWhereRaw(`"tickets"."product_module" ${op} ? escape '\\'`, [pattern]);
+    });
+  }
+  return q;
+}
+
+export async function findCasesInScope(db: Db, scope: CaseListScope, f: CaseListFilter, order: CaseListOrder, page?: { limit: number; offset: number }): Promise<{ tickets: Ticket[]; total: number }> {
+  const [{ n }] = await filtered(db, scope, f).count({ n: '*' });
+  const q = filtered(db, scope, f).select('tickets.*').orderBy(ORDER[order]);
+  if (page) q.limit(page.limit).offset(page.offset);
+  return { tickets: (await q).map(toTicket), total: Number(n) };
+}
+
+/** The consultants and products that appear in the scope, for the filter's choices. */
+export async function choicesInScope(db: Db, scope: CaseListScope): Promise<{ assignees: string[]; products: string[] }> {
+  const assignees = await scoped(db, scope).whereNotNull('tickets.assignee').distinct('tickets.assignee').orderBy('tickets.assignee');
+  const products = await scoped(db, scope).whereNotNull('tickets.product').distinct('tickets.product').orderBy('tickets.product');
+  return { assignees: assignees.map((r: any) => String(r.assignee)), products: products.map((r: any) => String(r.product)) };
+}
+
+/** The events the SLA clocks read, for several cases in one query. */
+export async function clockEventsOf(db: Db, ticketIds: readonly number[]): Promise<Map<number, ClockEvent[]>> {
+  const out = new Map<number, ClockEvent[]>(ticketIds.map((id) => [id, []]));
+  for (let i = 0; i < ticketIds.length; i += 500) {
+    const rows = await db('events').select('ticket_id', 'type', 'to_value', 'created_at').whereIn('ticket_id', ticketIds.slice(i, i + 500)).orderBy([{ column: 'ticket_id' }, { column: 'created_at' }, { column: 'id' }]);
+    for (const r of rows) out.get(Number(r.ticket_id))?.push({ type: String(r.type), to: r.to_value ?? null, at: Number(r.created_at) });
+  }
+  return out;
+}
+
+/** Internal notes per case (what only consultants see), for the consultants' list. */
+export async function internalNotesCount(db: Db, ticketIds: readonly number[]): Promise<Map<number, number>> {
+  const out = new Map<number, number>();
+  if (!ticketIds.length) return out;
+  const rows = await db('messages').select('ticket_id').count({ n: '*' }).whereIn('ticket_id', [...ticketIds]).andWhere({ internal: true }).whereNot({ role: 'system' }).groupBy('ticket_id');
+  for (const r of rows as any[]) out.set(Number(r.ticket_id), Number(r.n));
+  return out;
+}

@@ -1,0 +1,129 @@
+import type { Db } from '../db/knex.ts';
+import { choicesInScope, clockEventsOf, findCasesInScope, internalNotesCount, type CaseListFilter, type CaseListOrder, type CaseListScope } from '../db/repos/case-list.ts';
+import type { Policy } from '../policy/policy.ts';
+import { productLabel } from '../tickets/products.ts';
+import { slaState, LIGHT_ORDER, type Light } from '../tickets/sla.ts';
+import { STAGES, WAITING_ON, type Stage, type Ticket, type WaitingOn } from '../tickets/types.ts';
+
+/**
+ * "Mis casos" (the list behind a customer's magic link): the scope comes from the verified link alone (its case's
+ * organization and recipient); the query only narrows it. Every parameter is checked here; one that does not parse
+ * is dropped and named back to the page, never passed on.
+ */
+
+export const PAGE_SIZE = 20;
+/** Above this many cases in a scope, a filter or order by SLA light reads only the most recent ones. */
+const LIGHT_SCAN_LIMIT = 2000;
+const LIGHTS: readonly Light[] = ['green', 'yellow', 'red'];
+const ORDERS: readonly (CaseListOrder | 'semaforo')[] = ['recientes', 'antiguos', 'numero', 'actualizados', 'semaforo'];
+
+export type CaseListQuery = Partial<Record<'numero' | 'estado' | 'producto' | 'consultor' | 'espera' | 'semaforo' | 'texto' | 'orden' | 'pagina', string>>;
+
+export interface CaseListRow {
+  ticket: Ticket;
+  product?: string;
+  light?: Light;
+  consultant?: string;
+  vobo?: 'si' | 'no';
+  /** The viewer's own link to the case, when the viewer is on it. */
+  url?: string;
+  /** Consultants' list only. */
+  notes?: number;
+}
+
+export interface CaseListModel {
+  rows: CaseListRow[];
+  total: number;
+  page: number;
+  pages: number;
+  /** The query as understood (what the form shows back). */
+  query: Required<Omit<CaseListQuery, 'pagina'>>;
+  ignored: string[];
+  choices: { products: string[]; consultants: string[] };
+  wholeOrganization: boolean;
+  /** The consultants' list: every organization, notes counted, assignees by address. */
+  consultantView: boolean;
+}
+
+const consultantName = (address: string) => address.split('@')[0];
+
+export class CaseListService {
+  constructor(private readonly deps: { db: Db; policy: Policy; clock?: () => number }) {}
+
+  async list(scope: CaseListScope, raw: CaseListQuery, linkFor: (t: Ticket) => Promise<string | undefined>): Promise<CaseListModel> {
+    const { db } = this.deps;
+    const now = (this.deps.clock ?? Date.now)();
+    const ignored: string[] = [];
+    const text = (k: keyof CaseListQuery, max = 100) => (typeof raw[k] === 'string' ? raw[k]!.trim().slice(0, max) : '');
+    const choices = await choicesInScope(db, scope);
+    const consultants = [...new Set(choices.assignees.map(consultantName))].sort();
+
+    const filter: CaseListFilter = {};
+    const q = { numero: text('numero', 12).replace(/^#/, ''), estado: text('estado'), producto: text('producto'), consultor: text('consultor'), espera: text('espera'), semaforo: text('semaforo'), texto: text('texto'), orden: text('orden') || 'recientes' };
+    const drop = (k: keyof typeof q, label: string) => { ignored.push(label); q[k] = k === 'orden' ? 'recientes' : ''; };
+    if (q.numero) { if (/^\d{1,9}$/.test(q.numero)) filter.number = Number(q.numero); else drop('numero', 'número'); }
+    if (q.estado === 'abiertos') filter.stages = STAGES.filter((st) => st !== 'cerrado');
+    else if (q.estado) { if ((STAGES as readonly string[]).includes(q.estado)) filter.stages = [q.estado as Stage]; else drop('estado', 'estado'); }
+    if (q.producto) { if (choices.products.includes(q.producto)) filter.product = q.producto; else drop('producto', 'producto'); }
+    if (q.consultor) {
+      const address = choices.assignees.find((a) => consultantName(a) === q.consultor);
+      if (address) filter.assignee = address; else drop('consultor', 'consultor');
+    }
+    if (q.espera) { if ((WAITING_ON as readonly string[]).includes(q.espera)) filter.waitingOn = q.espera as WaitingOn; else drop('espera', 'a la espera de'); }
+    if (q.semaforo && !(LIGHTS as readonly string[]).includes(q.semaforo)) drop('semaforo', 'semáforo');
+    if (q.texto) filter.text = q.texto;
+    if (!(ORDERS as readonly string[]).includes(q.orden)) drop('orden', 'orden');
+    const pageAsked = /^\d{1,6}$/.test(text('pagina')) ? Math.max(1, Number(text('pagina'))) : 1;
+    if (text('pagina') && !/^\d{1,6}$/.test(text('pagina'))) ignored.push('página');
+
+    const byLight = Boolean(q.semaforo) || q.orden === 'semaforo';
+    let rows: CaseListRow[];
+    let total: number;
+    let page = pageAsked;
+    if (byLight) {
+      // The light is computed from each case's event log, not stored: filter and order after computing it.
+      const found = await findCasesInScope(db, scope, filter, 'recientes', { limit: LIGHT_SCAN_LIMIT, offset: 0 });
+      let all = await this.withLights(found.tickets, now);
+      if (q.semaforo) all = all.filter((r) => r.light === q.semaforo);
+      if (q.orden === 'semaforo') all.sort((a, b) => (a.light ? LIGHT_ORDER[a.light] : 9) - (b.light ? LIGHT_ORDER[b.light] : 9) || b.ticket.number - a.ticket.number);
+      total = all.length;
+      page = Math.min(page, Math.max(1, Math.ceil(total / PAGE_SIZE)));
+      rows = all.slice((page - 1) * PAGE_SIZE, page * PAGE_SIZE);
+    } else {
+      const counted = await findCasesInScope(db, scope, filter, q.orden as CaseListOrder, { limit: PAGE_SIZE, offset: (page - 1) * PAGE_SIZE });
+      total = counted.total;
+      if (!counted.tickets.length && page > 1 && total > 0) {
+        page = Math.ceil(total / PAGE_SIZE);
+        rows = await this.withLights((await findCasesInScope(db, scope, filter, q.orden as CaseListOrder, { limit: PAGE_SIZE, offset: (page - 1) * PAGE_SIZE })).tickets, now);
+      } else {
+        rows = await this.withLights(counted.tickets, now);
+      }
+    }
+    for (const r of rows) r.url = await linkFor(r.ticket);
+    const consultantView = 'allOrganizations' in scope;
+    if (consultantView) {
+      const notes = await internalNotesCount(db, rows.map((r) => r.ticket.id));
+      for (const r of rows) {
+        r.notes = notes.get(r.ticket.id) ?? 0;
+        r.consultant = r.ticket.assignee;
+      }
+    }
+    return {
+      rows, total, page, pages: Math.max(1, Math.ceil(total / PAGE_SIZE)), query: q, ignored,
+      choices: { products: choices.products, consultants }, wholeOrganization: consultantView || scope.participant === undefined, consultantView,
+    };
+  }
+
+  private async withLights(tickets: Ticket[], now: number): Promise<CaseListRow[]> {
+    const open = tickets.filter((t) => t.stage !== 'cerrado');
+    const events = await clockEventsOf(this.deps.db, open.map((t) => t.id));
+    const { policy } = this.deps;
+    return tickets.map((t) => ({
+      ticket: t,
+      product: productLabel(t),
+      consultant: t.assignee ? consultantName(t.assignee) : undefined,
+      vobo: t.rating === 'satisfactoria' ? 'si' : t.rating === 'insatisfactoria' ? 'no' : undefined,
+      light: t.stage === 'cerrado' ? undefined : slaState(policy.calendarFor(t.organization), policy.sla, { priority: t.priority, createdAt: t.createdAt, firstResponseAt: t.firstResponseAt, stage: t.stage }, events.get(t.id) ?? [], now).light,
+    }));
+  }
+}

@@ -1,0 +1,52 @@
+import { newStemmer } from 'snowball-stemmers';
+
+/**
+ * Spanish text as the search index stores it and as queries are read: words without accents, stemmed with the
+ * Snowball Spanish stemmer, without the words that say nothing about a problem. The same function feeds both
+ * engines (SQLite FTS5, PostgreSQL's `simple` configuration), so "facturas electronicas" and "facturación
+ * electrónica" meet at "factur electron" on both.
+ */
+const stemmer = newStemmer('spanish');
+
+const STOPWORDS = new Set(`a al algo algun alguna algunas alguno algunos ante antes aqui asi aun bien buen buenas
+buenos cada como con contra cual cuando de del desde donde dos el ella ellas ellos en entre era es esa esas ese eso
+esos esta estaba estamos estan estar este esto estos fue fueron gracias ha hace hacer han hasta hay hola la las le
+les lo los mas me mi mis mucho muy nada ni no nos nosotros o otra otro para pero poco por porque pues que quedo
+saludos se sea segun ser si sin sobre solo son su sus tambien te tenemos tengo tiene tienen todo todos tu un una uno
+unos usted ustedes y ya yo favor por_favor dia dias tarde tardes ayuda ayudar urgente caso error problema problemas
+sale salen`.split(/\s+/));
+
+const fold = (s: string) => s.normalize('NFD').replace(/[\u0300-\u036f]/g, '').toLowerCase();
+
+/**
+ * The stemmer expects written Spanish, accents included; customers often leave them out. The suffixes whose
+ * stemming depends on the accent ("-ción", "-sión") get it back before stemming, so "facturacion" stems like
+ * "facturación".
+ */
+function reaccent(word: string): string {
+  return word.replace(/([cs])ion$/, '$1ión');
+}
+
+export function stemWord(word: string): string {
+  return fold(stemmer.stem(reaccent(fold(word))));
+}
+
+/** The stems of a text, in order (repeats kept: they weigh in the ranking). */
+export function searchTerms(text: string): string[] {
+  const words = fold(text).match(/[a-z0-9]+/g) ?? [];
+  const out: string[] = [];
+  for (const w of words) {
+    if (STOPWORDS.has(w) || (w.length < 3 && !/\d/.test(w))) continue;
+    const stem = stemWord(w);
+    if (stem.length >= 2) out.push(stem);
+  }
+  return out;
+}
+
+/** What is stored in the index's text column. */
+export const indexText = (text: string): string => searchTerms(text).join(' ');
+
+/** The distinct stems of a query, at most `max` (a pasted mail should not become a 500-term query). */
+export function queryTerms(text: string, max = 24): string[] {
+  return [...new Set(searchTerms(text))].slice(0, max);
+}

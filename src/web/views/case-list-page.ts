@@ -1,0 +1,88 @@
+import type { CaseListModel } from '../../services/case-list.ts';
+import { STAGES, WAITING_ON } from '../../tickets/types.ts';
+import type { ListStrings } from '../case-list-strings.ts';
+import { html, type SafeHtml } from '../html.ts';
+import { formatWhen, type Strings } from '../i18n.ts';
+import { layout } from './layout.ts';
+
+/**
+ * "Mis casos": a plain GET form (works without script, with a keyboard, on a phone) above a table with a caption
+ * and header cells a screen reader announces with each cell. The filters are links' query strings only; what may
+ * be listed comes from the link, never from them.
+ */
+export interface CaseListPageInput {
+  s: Strings;
+  l: ListStrings;
+  brand: string;
+  timeZone: string;
+  /** `/caso/<token>`: the case the link is for; the list is at `${base}/casos`. */
+  base: string;
+  caseNumber: number;
+  model: CaseListModel;
+  /** The consultants' list lives at its own signed path, with no case behind it. */
+  self?: string;
+}
+
+const option = (value: string, label: string, current: string) => html`<option value="${value}"${current === value ? html` selected` : ''}>${label}</option>`;
+
+function select(name: string, label: string, current: string, options: SafeHtml[], anyLabel: string): SafeHtml {
+  return html`<div class="field"><label for="f-${name}">${label}</label><select id="f-${name}" name="${name}">${option('', anyLabel, current)}${options}</select></div>`;
+}
+
+export function caseListPage(p: CaseListPageInput): string {
+  const { s, l, model: m } = p;
+  const q = m.query;
+  const self = p.self ?? `${p.base}/casos`;
+  const staff = m.consultantView;
+  const pageUrl = (n: number) => {
+    const params = new URLSearchParams(Object.entries(q).filter(([, v]) => v !== '' && v !== undefined) as Array<[string, string]>);
+    if (n > 1) params.set('pagina', String(n));
+    const qs = params.toString();
+    return qs ? `${self}?${qs}` : self;
+  };
+  const heading = staff ? l.allCases : m.wholeOrganization ? l.orgCases : l.myCases;
+  const form = html`<form class="filters" method="get" action="${self}" role="search" aria-label="${l.filters}">
+  <div class="field"><label for="f-numero">${l.number}</label><input id="f-numero" name="numero" inputmode="numeric" pattern="#?[0-9]*" value="${q.numero}" size="8"></div>
+  <div class="field"><label for="f-texto">${l.text}</label><input id="f-texto" name="texto" type="search" value="${q.texto}" maxlength="100"></div>
+  ${select('estado', l.state, q.estado, [option('abiertos', l.openOnes, q.estado), ...STAGES.map((st) => option(st, s.stages[st], q.estado))], l.any)}
+  ${select('producto', l.product, q.producto, m.choices.products.map((pr) => option(pr, pr, q.producto)), l.any)}
+  ${select('consultor', l.consultant, q.consultor, m.choices.consultants.map((c) => option(c, c, q.consultor)), l.any)}
+  ${select('espera', l.waitingOn, q.espera, WAITING_ON.map((w) => option(w, s.waiting[w] ?? w, q.espera)), l.any)}
+  ${select('semaforo', l.light, q.semaforo, ['green', 'yellow', 'red'].map((li) => option(li, l.lights[li], q.semaforo)), l.any)}
+  <div class="field"><label for="f-orden">${l.order}</label><select id="f-orden" name="orden">${Object.entries(l.orders).map(([k, v]) => option(k, v, q.orden))}</select></div>
+  <div class="actions"><button type="submit">${l.apply}</button> <a href="${self}">${l.clear}</a></div>
+</form>`;
+  const rows = m.rows.map((r) => {
+    const t = r.ticket;
+    return html`<tr>
+  <th scope="row">${r.url ? html`<a href="${new URL(r.url).pathname}">#${t.number}</a>` : html`#${t.number}`}</th>
+  <td>${t.subject || '—'}</td>
+  ${staff ? html`<td>${t.organization}</td>` : ''}
+  <td>${r.product ?? '—'}</td>
+  <td><span class="badge stage-${t.stage}">${s.stages[t.stage]}</span></td>
+  <td>${t.stage === 'cerrado' ? '—' : (s.waiting[t.waitingOn] ?? t.waitingOn)}</td>
+  <td>${r.light ? html`<span class="light light-${r.light}" aria-hidden="true"></span> ${l.lights[r.light]}` : '—'}</td>
+  <td>${r.consultant ?? s.unassigned}</td>
+  <td><time datetime="${new Date(t.createdAt).toISOString()}">${formatWhen(t.createdAt, s, p.timeZone)}</time></td>
+  <td>${r.vobo ? l.voboNames[r.vobo] : '—'}</td>
+  ${staff ? html`<td>${r.notes ?? 0}</td>` : ''}
+</tr>`;
+  });
+  const table = m.rows.length
+    ? html`<div class="table-scroll" role="region" aria-labelledby="cases-caption" tabindex="0"><table class="cases">
+<caption id="cases-caption">${l.caption(m.total, m.page, m.pages)}</caption>
+<thead><tr><th scope="col">${l.number}</th><th scope="col">${l.title}</th>${staff ? html`<th scope="col">${l.organization}</th>` : ''}<th scope="col">${l.product}</th><th scope="col">${l.state}</th><th scope="col">${l.waitingOn}</th><th scope="col">${l.light}</th><th scope="col">${l.consultant}</th><th scope="col">${l.openedAt}</th><th scope="col">${l.vobo}</th>${staff ? html`<th scope="col">${l.notes}</th>` : ''}</tr></thead>
+<tbody>${rows}</tbody>
+</table></div>`
+    : html`<p class="empty">${l.none}</p>`;
+  const nav = m.pages > 1
+    ? html`<nav class="pager" aria-label="${l.pagination}">${m.page > 1 ? html`<a rel="prev" href="${pageUrl(m.page - 1)}">${l.previous}</a>` : ''} <span aria-current="page">${m.page} / ${m.pages}</span> ${m.page < m.pages ? html`<a rel="next" href="${pageUrl(m.page + 1)}">${l.next}</a>` : ''}</nav>`
+    : '';
+  const body = html`${staff ? html`<p>${l.readOnly}</p>` : html`<nav class="crumbs" aria-label="${l.kb}"><a href="${p.base}">${l.backToCase(p.caseNumber)}</a> · <a href="${p.base}/conocimiento">${l.kb}</a></nav>`}
+<h1>${heading}</h1>
+${m.ignored.length ? html`<p class="notice error" role="alert">${l.ignored(m.ignored.join(', '))}</p>` : ''}
+${form}
+${table}
+${nav}`;
+  return layout({ s, title: heading, brand: p.brand, body, footer: html`<p>${s.footer}</p>` });
+}
