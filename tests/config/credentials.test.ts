@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.ts';
 import { isMesaError } from '../../src/errors.ts';
 
-const base = { SUPPORT_ADDRESS: 'soporte@acme.co', SECRET_KEY: 'x'.repeat(40), IMAP_HOST: 'outlook.office365.com', IMAP_USER: 'soporte@acme.co' };
+const base = { SUPPORT_ADDRESS: 'soporte@acme.co', SECRET_KEY: '7c2e9a4f1b8d3e6a0c5f9b2d4e7a1c8f3b6d0e9a', IMAP_HOST: 'outlook.office365.com', IMAP_USER: 'soporte@acme.co' };
 const TENANT = '0e4b6c1a-1111-4222-8333-444455556666';
 
 function problems(env: Record<string, string>): string {

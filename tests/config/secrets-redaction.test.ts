@@ -10,7 +10,7 @@ describe('OAuth2 secrets', () => {
     const sink = new Writable({ write(chunk, _enc, cb) { out += chunk; cb(); } });
     const log = createLogger({ level: 'info', destination: sink });
     const config = loadConfig({
-      SUPPORT_ADDRESS: 'soporte@acme.co', SECRET_KEY: 'x'.repeat(40), IMAP_HOST: 'outlook.office365.com', IMAP_USER: 'soporte@acme.co',
+      SUPPORT_ADDRESS: 'soporte@acme.co', SECRET_KEY: '7c2e9a4f1b8d3e6a0c5f9b2d4e7a1c8f3b6d0e9a', IMAP_HOST: 'outlook.office365.com', IMAP_USER: 'soporte@acme.co',
       IMAP_AUTH: 'oauth2', OAUTH_PROVIDER: 'microsoft', OAUTH_FLOW: 'client_credentials', OAUTH_TENANT: '0e4b6c1a-1111-4222-8333-444455556666',
       OAUTH_CLIENT_ID: 'app-id', OAUTH_CLIENT_SECRET: 'SECRETO-CLIENTE',
     });
