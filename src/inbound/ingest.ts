@@ -201,6 +201,10 @@ export class IngestService {
       return [this.tempfail(items[0].source, sourceKeyOf(items[0].source, BlobStore.sha256(items[0].raw)), err)];
     }
     if (prepared.length) {
+      // A transaction holds the database's write lock from its BEGIN (src/db/knex.ts): the first mail is parsed
+      // before it begins, not while other processes wait for the lock (`mesa ingest -` starts its parse thread for
+      // that mail). The batch's later mails parse while the earlier ones are written. Its error is the batch's.
+      await prepared[0].job.catch(() => undefined);
       let batch: BatchRun;
       // First without a savepoint per mail: a savepoint copies every page its mail changes into a sub-journal
       // (memcpy and malloc, ~5 % of the ingest's main thread, tests/bench/README.md fifteenth delivery), only to be
