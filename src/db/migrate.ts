@@ -3,6 +3,7 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Knex } from 'knex';
 import { bundleDir, loadTypeScript } from '../bundled.ts';
+import { isPostgres } from './knex.ts';
 
 const MIGRATIONS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../migrations');
 
@@ -11,8 +12,7 @@ const MIGRATIONS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url))
  * under tsx (the CLI's fallback) and vitest. The `mesa` command runs a bundle (src/bundle.js) that holds each of them
  * compiled, `migrations/<name>.mjs`: imported from there, no TypeScript loader is needed. A migration the bundle does
  * not hold is imported as TypeScript, tsx's loader registered first (Node remembers a failed import: it must come
- * before the attempt). knex's lock table keeps two instances that start at once from both migrating; the loser waits
- * and retries.
+ * before the attempt).
  */
 class DirectorySource implements Knex.MigrationSource<string> {
   async getMigrations(): Promise<string[]> {
@@ -40,11 +40,21 @@ export function bundledMigration(name: string): string | undefined {
   return fs.existsSync(file) ? file : undefined;
 }
 
+/**
+ * Brings the schema up to date; every `mesa` command does it first. On SQLite it all runs in one transaction, so
+ * under the file's write lock (src/db/knex.ts begins transactions IMMEDIATE): processes that start together on a new
+ * file (an MTA's parallel `mesa ingest -` beside `mesa start`) take turns, and each later one finds knex's tables
+ * made and the migrations recorded, instead of racing to create them. On PostgreSQL knex's lock table serialises
+ * the migrations, and its tables are made outside it: the loser of that race waits and tries again.
+ */
 export async function migrateLatest(db: Knex): Promise<string[]> {
+  const latest = async (k: Knex) => {
+    const [, applied] = await k.migrate.latest({ migrationSource: new DirectorySource(), tableName: 'knex_migrations' });
+    return applied as string[];
+  };
   for (let attempt = 0; ; attempt++) {
     try {
-      const [, applied] = await db.migrate.latest({ migrationSource: new DirectorySource(), tableName: 'knex_migrations' });
-      return applied as string[];
+      return isPostgres(db) ? await latest(db) : await db.transaction((trx) => latest(trx));
     } catch (err) {
       // Another instance holds the migration lock (or created the lock table first): wait and try again.
       const msg = String((err as Error).message);
