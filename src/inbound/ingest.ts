@@ -210,14 +210,22 @@ export class IngestService {
       // (memcpy and malloc, ~5 % of the ingest's main thread, tests/bench/README.md fifteenth delivery), only to be
       // able to undo one mail, which almost never happens. If a mail does fail, nothing of the batch is kept and it
       // runs again, each mail in its savepoint as before (`careful`): the failing one alone is quarantined.
-      for (let careful = false; ; careful = true) {
+      for (let careful = false, conflicts = 0; ;) {
         try {
           batch = await this.deps.db.transaction((trx) => this.runBatch(trx, prepared, careful));
           // On disk before the caller moves these mails off the server: one flush for the batch.
           await syncCommitted(this.deps.db);
           break;
         } catch (err) {
-          if (err instanceof CarefulRunNeeded) continue;
+          if (err instanceof CarefulRunNeeded) {
+            careful = true;
+            continue;
+          }
+          // PostgreSQL rolled the whole transaction back to break a deadlock or a serialization conflict with another
+          // process (an MTA's parallel deliveries, the jobs, another instance): nothing of it was recorded, and
+          // running it again is the documented answer to those codes. Bounded: a conflict that keeps coming back
+          // becomes a tempfail (`DB_CONFLICT`), which the poller or the MTA retries later.
+          if (isDbConflict(err) && ++conflicts <= DB_CONFLICT_RETRIES) continue;
           for (const p of prepared) results[p.index] = this.tempfail(p.source, p.sourceKey, err);
           return cutAtTempfail(results);
         }
@@ -513,8 +521,11 @@ function isInfrastructureError(err: unknown): boolean {
     /Knex: Timeout acquiring a connection|Connection terminated|database is locked/i.test(String((err as Error)?.message));
 }
 
-/** PostgreSQL gave up on the transaction to break a deadlock or a serialization conflict (40P01, 40001): two
- * instances' batches locked the same cases in opposite order. The whole batch is tried again (`DB_CONFLICT`). */
+/** How many times a batch whose transaction PostgreSQL rolled back for a conflict runs again at once. */
+const DB_CONFLICT_RETRIES = 3;
+
+/** PostgreSQL gave up on the transaction to break a deadlock or a serialization conflict (40P01, 40001): e.g. two
+ * instances' batches locked the same cases in opposite order. The whole batch runs again (DB_CONFLICT_RETRIES). */
 function isDbConflict(err: unknown): boolean {
   return /^(40001|40P01)$/.test(String((err as { code?: string })?.code));
 }
