@@ -148,6 +148,12 @@ export async function syncCommitted(db: Knex): Promise<void> {
   }
 }
 
+/** SQLite gave up waiting for a lock another connection held (SQLITE_BUSY and its extended codes): past busy_timeout,
+ * or, for a transaction that did not begin IMMEDIATE, at once. */
+export function isLockTimeout(err: unknown): boolean {
+  return /^SQLITE_BUSY/.test(String((err as { code?: string })?.code));
+}
+
 export function isPostgres(db: Db): boolean {
   return db.client.config.client === 'pg';
 }

@@ -20,7 +20,7 @@ import type { Ticket, TicketView } from '../tickets/types.ts';
 import type { OpenCaseInput } from '../services/cases.ts';
 import { InThreadParser, type MailParser } from './parse-thread.ts';
 import { savepoint, transactionView } from '../db/sql.ts';
-import { isPostgres, syncCommitted } from '../db/knex.ts';
+import { isLockTimeout, isPostgres, syncCommitted } from '../db/knex.ts';
 import { keepOriginals, type Original } from '../storage/originals.ts';
 
 /**
@@ -325,9 +325,12 @@ export class IngestService {
     }
   }
 
-  private tempfail(source: MailSource, sourceKey: string, err: unknown): IngestResult {
+  private tempfail(source: MailSource, sourceKey: string, cause: unknown): IngestResult {
+    // A write that waited its whole turn (SQLITE_LOCK_WAIT_SECONDS) says so in words: an MTA shows it as the reason
+    // of the deferral.
+    const err = isLockTimeout(cause) ? new MesaError('DB_BUSY', undefined, { cause }) : cause;
     const reason = isMesaError(err) ? err.code : isDbConflict(err) ? 'DB_CONFLICT' : 'internal_error';
-    return this.report({ outcome: 'tempfail', sourceKey, reason, detail: (err as Error).message?.slice(0, 300) }, this.logFields(source), undefined, err);
+    return this.report({ outcome: 'tempfail', sourceKey, reason, detail: (err as Error).message?.slice(0, 300) }, this.logFields(source), undefined, cause);
   }
 
   /** Runs inside `trx` (the mail's savepoint in the group's transaction): reads its context, judges, applies. */
