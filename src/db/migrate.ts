@@ -48,6 +48,7 @@ export function bundledMigration(name: string): string | undefined {
  * the migrations, and its tables are made outside it: the loser of that race waits and tries again.
  */
 export async function migrateLatest(db: Knex): Promise<string[]> {
+  if (await upToDate(db)) return [];
   const latest = async (k: Knex) => {
     const [, applied] = await k.migrate.latest({ migrationSource: new DirectorySource(), tableName: 'knex_migrations' });
     return applied as string[];
@@ -64,6 +65,24 @@ export async function migrateLatest(db: Knex): Promise<string[]> {
       await new Promise((r) => setTimeout(r, 200 + Math.random() * 300));
     }
   }
+}
+
+/**
+ * Whether the database has recorded exactly the migrations of migrations/: then there is nothing to do, and a command
+ * (each of an MTA's parallel `mesa ingest -`) neither takes the write lock nor runs knex's migrator, whose checks
+ * (its tables, its lock, a transaction) cost each process tens of milliseconds. One read; any doubt (no table yet, a
+ * database migrated by a newer Mesa) goes to knex, which says what is wrong.
+ */
+async function upToDate(db: Knex): Promise<boolean> {
+  const names = (await new DirectorySource().getMigrations()).map((f) => f.replace(/\.ts$/, ''));
+  let recorded: string[];
+  try {
+    recorded = (await db('knex_migrations').select('name')).map((r: { name: string }) => r.name);
+  } catch {
+    return false;
+  }
+  const mine = new Set(names);
+  return recorded.length === names.length && recorded.every((n) => mine.has(n));
 }
 
 /**
