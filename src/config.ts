@@ -109,8 +109,8 @@ export type MailboxConfig = Readonly<{
 }>;
 
 export type Config = Readonly<{
-  /** lockWaitMs: SQLite's busy timeout, how long a writer waits for another process's write lock. */
-  database: Readonly<{ client: 'better-sqlite3' | 'pg'; url: string; filename?: string; lockWaitMs: number }>;
+  /** SQLite's lockWaitMs: its busy timeout, how long a write waits for another process's write lock. */
+  database: Readonly<{ client: 'pg'; url: string; filename?: undefined } | { client: 'better-sqlite3'; url: string; filename: string; lockWaitMs: number }>;
   dataDir: string;
   logLevel: string;
   mailboxes: readonly MailboxConfig[];
@@ -243,7 +243,7 @@ export function loadConfig(env: Env): Config {
 }
 
 function databaseFrom(url: string | undefined, dataDir: string, lockWaitMs: number): Config['database'] {
-  if (url && /^postgres(ql)?:\/\//.test(url)) return { client: 'pg', url, lockWaitMs };
+  if (url && /^postgres(ql)?:\/\//.test(url)) return { client: 'pg', url };
   let filename = path.join(dataDir, 'mesa.sqlite');
   if (url) filename = path.resolve(url.replace(/^sqlite:(\/\/)?/, '').replace(/^file:(\/\/)?/, ''));
   return { client: 'better-sqlite3', url: `sqlite:${filename}`, filename, lockWaitMs };

@@ -36,7 +36,7 @@ export function openDatabase(database: Config['database']): Knex {
       acquireConnectionTimeout: 30_000,
     });
   }
-  const filename = database.filename!;
+  const { filename, lockWaitMs } = database;
   fs.mkdirSync(path.dirname(filename), { recursive: true });
   return knexFactory({
     client: 'better-sqlite3',
@@ -49,7 +49,7 @@ export function openDatabase(database: Config['database']): Knex {
       afterCreate(conn: any, done: (err: Error | null, conn: unknown) => void) {
         // First: how long a statement waits for a lock another process holds, before anything else asks for one
         // (switching a new file to WAL does).
-        conn.pragma(`busy_timeout = ${database.lockWaitMs}`);
+        conn.pragma(`busy_timeout = ${lockWaitMs}`);
         conn.pragma('journal_mode = WAL');
         conn.pragma('synchronous = NORMAL');
         conn.pragma('foreign_keys = ON');
