@@ -97,6 +97,7 @@ async function measure(writers: number, run: number): Promise<Row> {
   if (failed.length) throw new Error(`${failed.length} de ${MAILS} entregas fallaron; la primera (${failed[0].code}): ${failed[0].stdout}${failed[0].stderr.slice(-1500)}`);
 
   const tickets = await runCli(['tickets', '--json'], { env });
+  if (tickets.code !== 0) throw new Error(`mesa tickets (${tickets.code}): ${tickets.stderr.slice(-1500)}`);
   const cases = (JSON.parse(tickets.stdout) as unknown[]).length;
   if (cases !== MAILS) throw new Error(`${MAILS} correos y ${cases} casos`);
   fs.rmSync(dataDir, { recursive: true, force: true });
