@@ -4,6 +4,7 @@ import Database from 'better-sqlite3';
 import { afterEach, expect, it } from 'vitest';
 import type { App } from '../../src/app.ts';
 import { SQLITE_BEGIN } from '../../src/db/knex.ts';
+import { claimDue } from '../../src/db/repos/outbox.ts';
 import { testApp } from '../support/app.ts';
 import { mail } from '../support/lifecycle.ts';
 
@@ -89,4 +90,13 @@ it('a lock held past SQLITE_LOCK_WAIT_SECONDS defers the mail with DB_BUSY, noth
   await lock.release();
   expect(await app.db('ingest_ledger').count({ n: '*' })).toEqual([{ n: 0 }]);
   expect(await app.ingest.ingest(newCase(2), { kind: 'stdin' })).toMatchObject({ outcome: 'accepted', effect: 'new_case' });
+});
+
+it('an outbox poll with nothing due (`mesa start`, every OUTBOX_POLL_MS) neither waits for nor takes the write lock', async () => {
+  app = await testApp({ SQLITE_LOCK_WAIT_SECONDS: '1' });
+  const lock = await holdWriteLock(app.config.database.filename!);
+  const started = Date.now();
+  expect(await claimDue(app.db, { now: Date.now(), limit: 10, owner: 'prueba', leaseMs: 60_000 })).toEqual({ due: [], held: [] });
+  expect(Date.now() - started).toBeLessThan(500);
+  await lock.release();
 });
