@@ -28,6 +28,8 @@ const emailList = z
 
 const EnvSchema = z.object({
   DATABASE_URL: z.string().trim().optional(),
+  /** SQLite: how long a write waits its turn for the file's write lock before giving up (src/db/knex.ts). */
+  SQLITE_LOCK_WAIT_SECONDS: positiveInt.default(30),
   DATA_DIR: z.string().trim().default('./data'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 
@@ -138,7 +140,8 @@ export type MailboxConfig = Readonly<{
 }>;
 
 export type Config = Readonly<{
-  database: Readonly<{ client: 'better-sqlite3' | 'pg'; url: string; filename?: string }>;
+  /** SQLite's lockWaitMs: its busy timeout, how long a write waits for another process's write lock. */
+  database: Readonly<{ client: 'pg'; url: string; filename?: undefined } | { client: 'better-sqlite3'; url: string; filename: string; lockWaitMs: number }>;
   dataDir: string;
   logLevel: string;
   mailboxes: readonly MailboxConfig[];
@@ -231,7 +234,7 @@ export function loadConfig(env: Env): Config {
   }
 
   const dataDir = path.resolve(e.DATA_DIR);
-  const database = databaseFrom(e.DATABASE_URL, dataDir);
+  const database = databaseFrom(e.DATABASE_URL, dataDir, e.SQLITE_LOCK_WAIT_SECONDS * 1000);
   const mailboxes: MailboxConfig[] = [];
   if (e.IMAP_HOST) {
     mailboxes.push({
@@ -297,9 +300,9 @@ export function loadConfig(env: Env): Config {
   } satisfies Config);
 }
 
-function databaseFrom(url: string | undefined, dataDir: string): Config['database'] {
+function databaseFrom(url: string | undefined, dataDir: string, lockWaitMs: number): Config['database'] {
   if (url && /^postgres(ql)?:\/\//.test(url)) return { client: 'pg', url };
   let filename = path.join(dataDir, 'mesa.sqlite');
   if (url) filename = path.resolve(url.replace(/^sqlite:(\/\/)?/, '').replace(/^file:(\/\/)?/, ''));
-  return { client: 'better-sqlite3', url: `sqlite:${filename}`, filename };
+  return { client: 'better-sqlite3', url: `sqlite:${filename}`, filename, lockWaitMs };
 }

@@ -29,6 +29,7 @@ const DB_AGNOSTIC = [
   'tests/cli/demo.test.ts', // the demo is the embedded SQLite default by definition
   'tests/cli/sqlite-statistics.test.ts', // SQLite's own planner statistics
   'tests/db/sqlite-statements.test.ts', // SQLite's own journal and planner
+  'tests/db/sqlite-write-lock.test.ts', // SQLite's one write lock, shared by processes
   'tests/outbound/ids-derived.test.ts', 'tests/outbound/thread-index.test.ts', 'tests/bench/compare.test.ts',
   'tests/bench/runner.test.ts', // how the bench runs its processes, not a database's behaviour
 ];

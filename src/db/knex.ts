@@ -36,7 +36,7 @@ export function openDatabase(database: Config['database']): Knex {
       acquireConnectionTimeout: 30_000,
     });
   }
-  const filename = database.filename!;
+  const { filename, lockWaitMs } = database;
   fs.mkdirSync(path.dirname(filename), { recursive: true });
   return knexFactory({
     client: 'better-sqlite3',
@@ -47,9 +47,11 @@ export function openDatabase(database: Config['database']): Knex {
       min: 1,
       max: 1,
       afterCreate(conn: any, done: (err: Error | null, conn: unknown) => void) {
+        // First: how long a statement waits for a lock another process holds, before anything else asks for one
+        // (switching a new file to WAL does).
+        conn.pragma(`busy_timeout = ${lockWaitMs}`);
         conn.pragma('journal_mode = WAL');
         conn.pragma('synchronous = NORMAL');
-        conn.pragma('busy_timeout = 10000');
         conn.pragma('foreign_keys = ON');
         // A savepoint (src/db/sql.ts: each mail of a batch that runs again carefully, src/inbound/ingest.ts) makes
         // SQLite copy every page it changes into a sub-journal first, and with temp files on disk that is a pwrite()
@@ -64,6 +66,7 @@ export function openDatabase(database: Config['database']): Knex {
         // ingest's main thread from 588 to 525 µs per mail (tests/bench/README.md, fifteenth delivery).
         conn.pragma(`wal_autocheckpoint = ${WAL_AUTOCHECKPOINT_PAGES}`);
         cacheStatements(conn);
+        beginImmediate(conn);
         done(null, conn);
       },
     },
@@ -84,6 +87,27 @@ function cacheStatements(conn: { prepare(sql: string): unknown }): void {
   // knex names each savepoint anew (SAVEPOINT trx17), never run twice: caching them would push the statements
   // that do repeat out of the cache. (Group commit's savepoint per mail is sql.ts's, under one name: cached.)
   conn.prepare = (sql: string) => (ONE_OFF.test(sql) ? prepare(sql) : cached(sql));
+}
+
+/**
+ * How a transaction begins on SQLite: IMMEDIATE, holding the database's one write lock from BEGIN to COMMIT. knex
+ * begins every transaction with a plain BEGIN (DEFERRED): the transaction starts as a reader and asks for the write
+ * lock at its first write. In WAL mode SQLite cannot wait there. A reader that wants to become the writer while
+ * another connection holds the write lock, or after another connection committed since the reader's snapshot, gets
+ * SQLITE_BUSY (SQLITE_BUSY_SNAPSHOT) at once, without calling the busy handler: its snapshot is stale and no amount of
+ * waiting makes it fresh (sqlite.org/lang_transaction.html, sqlite.org/rescode.html#busy_snapshot). Every Mesa
+ * transaction reads, then writes (the ingest's duplicate check before its ledger row, the jobs' locked re-read, the
+ * outbox claim, migrations), so with several processes on one file (an MTA's parallel `mesa ingest -`, `mesa start`,
+ * cron's `mesa jobs`) they failed as "database is locked" while the lock was free a few milliseconds later.
+ * IMMEDIATE asks for the lock at BEGIN, where the busy handler waits for it (`busy_timeout`, SQLITE_LOCK_WAIT_SECONDS):
+ * writers take turns. Reads outside a transaction never take it. Every transaction Mesa opens writes.
+ */
+export const SQLITE_BEGIN = 'BEGIN IMMEDIATE';
+
+/** knex's BEGIN on this connection is SQLITE_BEGIN: the one place that decides how a SQLite transaction starts. */
+function beginImmediate(conn: { prepare(sql: string): unknown }): void {
+  const prepare = conn.prepare.bind(conn);
+  conn.prepare = (sql: string) => prepare(/^BEGIN( DEFERRED)?( TRANSACTION)?;?$/i.test(sql.trim()) ? SQLITE_BEGIN : sql);
 }
 
 /**
@@ -122,6 +146,12 @@ export async function syncCommitted(db: Knex): Promise<void> {
   } finally {
     await fh.close();
   }
+}
+
+/** SQLite gave up waiting for a lock another connection held (SQLITE_BUSY and its extended codes): past busy_timeout,
+ * or, for a transaction that did not begin IMMEDIATE, at once. */
+export function isLockTimeout(err: unknown): boolean {
+  return /^SQLITE_BUSY/.test(String((err as { code?: string })?.code));
 }
 
 export function isPostgres(db: Db): boolean {

@@ -20,7 +20,7 @@ import type { Ticket, TicketView } from '../tickets/types.ts';
 import type { OpenCaseInput } from '../services/cases.ts';
 import { InThreadParser, rawOfFailure, type MailParser } from './parser.ts';
 import { savepoint, transactionView } from '../db/sql.ts';
-import { isPostgres, syncCommitted } from '../db/knex.ts';
+import { isLockTimeout, isPostgres, syncCommitted } from '../db/knex.ts';
 import { keepOriginals, type Original } from '../storage/originals.ts';
 
 /**
@@ -188,19 +188,31 @@ export class IngestService {
       return [this.tempfail(items[0].source, sourceKeyOf(items[0].source, BlobStore.sha256(items[0].raw)), err)];
     }
     if (prepared.length) {
+      // A transaction holds the database's write lock from its BEGIN (src/db/knex.ts): the first mail is parsed
+      // before it begins, not while other processes wait for the lock (`mesa ingest -` starts its parse thread for
+      // that mail). The batch's later mails parse while the earlier ones are written. Its error is the batch's.
+      await prepared[0].job.catch(() => undefined);
       let batch: BatchRun;
       // First without a savepoint per mail: a savepoint copies every page its mail changes into a sub-journal
       // (memcpy and malloc, ~5 % of the ingest's main thread, tests/bench/README.md fifteenth delivery), only to be
       // able to undo one mail, which almost never happens. If a mail does fail, nothing of the batch is kept and it
       // runs again, each mail in its savepoint as before (`careful`): the failing one alone is quarantined.
-      for (let careful = false; ; careful = true) {
+      for (let careful = false, conflicts = 0; ;) {
         try {
           batch = await this.deps.db.transaction((trx) => this.runBatch(trx, prepared, careful));
           // On disk before the caller moves these mails off the server: one flush for the batch.
           await syncCommitted(this.deps.db);
           break;
         } catch (err) {
-          if (err instanceof CarefulRunNeeded) continue;
+          if (err instanceof CarefulRunNeeded) {
+            careful = true;
+            continue;
+          }
+          // PostgreSQL rolled the whole transaction back to break a deadlock or a serialization conflict with another
+          // process (an MTA's parallel deliveries, the jobs, another instance): nothing of it was recorded, and
+          // running it again is the documented answer to those codes. Bounded: a conflict that keeps coming back
+          // becomes a tempfail (`DB_CONFLICT`), which the poller or the MTA retries later.
+          if (isDbConflict(err) && ++conflicts <= DB_CONFLICT_RETRIES) continue;
           for (const p of prepared) results[p.index] = this.tempfail(p.source, p.sourceKey, err);
           return cutAtTempfail(results);
         }
@@ -302,9 +314,12 @@ export class IngestService {
     }
   }
 
-  private tempfail(source: MailSource, sourceKey: string, err: unknown): IngestResult {
+  private tempfail(source: MailSource, sourceKey: string, cause: unknown): IngestResult {
+    // A write that waited its whole turn (SQLITE_LOCK_WAIT_SECONDS) says so in words: an MTA shows it as the reason
+    // of the deferral.
+    const err = isLockTimeout(cause) ? new MesaError('DB_BUSY', undefined, { cause }) : cause;
     const reason = isMesaError(err) ? err.code : isDbConflict(err) ? 'DB_CONFLICT' : 'internal_error';
-    return this.report({ outcome: 'tempfail', sourceKey, reason, detail: (err as Error).message?.slice(0, 300) }, this.logFields(source), undefined, err);
+    return this.report({ outcome: 'tempfail', sourceKey, reason, detail: (err as Error).message?.slice(0, 300) }, this.logFields(source), undefined, cause);
   }
 
   /** Runs inside `trx` (the mail's savepoint in the group's transaction): reads its context, judges, applies. */
@@ -502,8 +517,11 @@ function isInfrastructureError(err: unknown): boolean {
     /Knex: Timeout acquiring a connection|Connection terminated|database is locked/i.test(String((err as Error)?.message));
 }
 
-/** PostgreSQL gave up on the transaction to break a deadlock or a serialization conflict (40P01, 40001): two
- * instances' batches locked the same cases in opposite order. The whole batch is tried again (`DB_CONFLICT`). */
+/** How many times a batch whose transaction PostgreSQL rolled back for a conflict runs again at once. */
+const DB_CONFLICT_RETRIES = 3;
+
+/** PostgreSQL gave up on the transaction to break a deadlock or a serialization conflict (40P01, 40001): e.g. two
+ * instances' batches locked the same cases in opposite order. The whole batch runs again (DB_CONFLICT_RETRIES). */
 function isDbConflict(err: unknown): boolean {
   return /^(40001|40P01)$/.test(String((err as { code?: string })?.code));
 }

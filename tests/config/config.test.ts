@@ -67,6 +67,12 @@ describe('config', () => {
     expect(problems({ ...base, TRUST_PROXY: '10.0.0.0/33' })).toContain('TRUST_PROXY');
   });
 
+  it('reads SQLITE_LOCK_WAIT_SECONDS (default 30) as SQLite\'s lock wait in ms, and names a bad value', () => {
+    expect(loadConfig(base).database).toMatchObject({ client: 'better-sqlite3', lockWaitMs: 30_000 });
+    expect(loadConfig({ ...base, SQLITE_LOCK_WAIT_SECONDS: '5' }).database).toMatchObject({ lockWaitMs: 5_000 });
+    expect(problems({ ...base, SQLITE_LOCK_WAIT_SECONDS: '0' })).toContain('SQLITE_LOCK_WAIT_SECONDS');
+  });
+
   it('selects PostgreSQL from a postgres:// DATABASE_URL', () => {
     expect(loadConfig({ ...base, DATABASE_URL: 'postgres://u@db/mesa' }).database).toEqual({ client: 'pg', url: 'postgres://u@db/mesa' });
   });

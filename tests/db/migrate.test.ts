@@ -62,3 +62,21 @@ describe('migrations', () => {
     expect(await migrateLatest(db)).toEqual([]);
   });
 });
+
+describe('migrations already applied', () => {
+  it('are seen with one read: no transaction, no write, nothing of knex\'s migrator', async () => {
+    db = await emptyDatabase();
+    await migrateLatest(db);
+    const sql: string[] = [];
+    db.on('query', (q: { sql: string }) => sql.push(q.sql));
+    expect(await migrateLatest(db)).toEqual([]);
+    expect(sql.map((q) => q.replace(/[`"]/g, ''))).toEqual(['select name from knex_migrations']);
+  });
+
+  it('a database a newer Mesa migrated (a migration this one lacks) still goes to knex, which refuses it by name', async () => {
+    db = await emptyDatabase();
+    await migrateLatest(db);
+    await db('knex_migrations').insert({ name: '20990101000000_de_una_version_nueva', batch: 2, migration_time: new Date() });
+    await expect(migrateLatest(db)).rejects.toThrow(/20990101000000_de_una_version_nueva/);
+  });
+});

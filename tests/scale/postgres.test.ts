@@ -183,7 +183,7 @@ describe.runIf(await pgReachable())('several instances on one PostgreSQL', () =>
     expect(stages.map((e: any) => e.to_value)).toEqual(['cerrado', 'reabierto']);
   });
 
-  it('two instances whose batches lock the same two cases in opposite order: PostgreSQL breaks the deadlock, the losing batch is tried again, no mail is quarantined', async () => {
+  it('two instances whose batches lock the same two cases in opposite order: PostgreSQL breaks the deadlock, the losing batch runs again at once, no mail is quarantined', async () => {
     const [a, b] = await instances('mesa_dead', 2);
     const open = (n: number) => lifecycleMail({ From: `cliente${n}@org.co`, To: 'soporte@mesa.test', Subject: `Falla ${n}`, 'Message-ID': `<d${n}@org.co>` }, `Falla ${n}.`);
     const reply = (n: number, k: string) => ({ raw: lifecycleMail({ From: `cliente${n}@org.co`, To: 'soporte@mesa.test', Subject: `RE: [Caso #${n}] Falla ${n}`, 'Message-ID': `<d${n}-${k}@org.co>` }, `Más datos (${k}).`), source: { kind: 'stdin' as const } });
@@ -191,12 +191,14 @@ describe.runIf(await pgReachable())('several instances on one PostgreSQL', () =>
     await a.ingest.ingest(open(2), { kind: 'stdin' });
     // Each batch holds its first case until the other batch holds its own: then each wants the other's.
     let arrived = 0;
+    let added = 0;
     let release!: () => void;
     const both = new Promise<void>((r) => (release = r));
     for (const app of [a, b]) {
       let first = true;
       app.cases.addNotifier({
         async onCaseEvent(_trx: Knex.Transaction, e: CaseEvent) {
+          if (e.type === 'message_added') added++;
           if (e.type !== 'message_added' || !first) return;
           first = false;
           if (++arrived === 2) release();
@@ -207,13 +209,11 @@ describe.runIf(await pgReachable())('several instances on one PostgreSQL', () =>
     const batchA = [reply(1, 'a'), reply(2, 'a')];
     const batchB = [reply(2, 'b'), reply(1, 'b')];
     const [ra, rb] = await Promise.all([a.ingest.ingestMany(batchA), b.ingest.ingestMany(batchB)]);
-    const outcomes = [ra, rb].map((r) => r.map((x) => x.outcome).join(','));
-    // One batch went through; the other was refused whole (deadlock_detected) and nothing of it was recorded.
-    expect(outcomes.sort()).toEqual(['accepted,accepted', 'tempfail']);
-    expect([...ra, ...rb].find((x) => x.outcome === 'tempfail')?.reason).toBe('DB_CONFLICT');
-    // The poller offers it again: it goes in.
-    const again = ra[0].outcome === 'tempfail' ? await a.ingest.ingestMany(batchA) : await b.ingest.ingestMany(batchB);
-    expect(again.map((x) => x.outcome)).toEqual(['accepted', 'accepted']);
+    // PostgreSQL refused one batch whole (deadlock_detected) after its first mail, nothing of it recorded; that batch
+    // ran again at once (its two mails once more) and went in: no tempfail for the poller, or an MTA's `mesa ingest -`,
+    // to retry minutes later.
+    expect(added).toBe(2 + 1 + 2);
+    expect([ra, rb].map((r) => r.map((x) => x.outcome).join(','))).toEqual(['accepted,accepted', 'accepted,accepted']);
     expect(Number((await a.db('quarantine').count({ n: '*' }))[0].n)).toBe(0);
     const perCase = await a.db('messages').where({ role: 'customer' }).select('ticket_id').count({ n: '*' }).groupBy('ticket_id').orderBy('ticket_id');
     expect(perCase.map((r: any) => Number(r.n))).toEqual([3, 3]);

@@ -146,6 +146,16 @@ export interface HeldAtSend { id: number; ticketId?: number; recipient: string; 
  */
 export async function claimDue(db: Knex, p: { now: number; limit: number; owner: string; leaseMs: number; neverStopped?: readonly string[] }): Promise<{ due: OutboxRow[]; held: HeldAtSend[] }> {
   if (p.limit <= 0) return { due: [], held: [] };
+  // Most polls find nothing due. On SQLite a transaction takes the file's write lock at BEGIN (src/db/knex.ts), and
+  // `mesa start` polls every OUTBOX_POLL_MS: ask with a plain read first, so an idle poll never waits for, nor holds
+  // up, the other processes writing the file (an MTA's parallel `mesa ingest -`). PostgreSQL locks rows, not the
+  // database: there the claim's own SELECT … SKIP LOCKED asks, one round trip fewer.
+  if (!isPostgres(db)) {
+    const anyDue = await db('outbox').first('id')
+      .where((b) => b.where({ state: 'pending' }).andWhere('next_attempt_at', '<=', p.now))
+      .orWhere((b) => b.where({ state: 'sending' }).andWhere('lease_until', '<', p.now));
+    if (!anyDue) return { due: [], held: [] };
+  }
   return db.transaction(async (trx) => {
     let q = trx('outbox')
       .select('id')
