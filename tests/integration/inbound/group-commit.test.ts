@@ -59,16 +59,6 @@ describe('group commit (ingestMany)', () => {
     expect(await count(app, 'ingest_ledger')).toBe(3);
   });
 
-  it('runs a batch without a savepoint per mail when no mail fails', async () => {
-    app = await testApp();
-    const savepoints = savepointsOf(app);
-    const mk = (i: number) => mail({ From: `p${i}@org${i}.co`, To: 'soporte@mesa.test', Subject: `Caso ${i}`, 'Message-ID': `<s${i}@x>` }, `texto ${i}`);
-    const results = await app.ingest.ingestMany([1, 2, 3].map((i) => ({ raw: mk(i), source: imap(i) })));
-    expect(results.map((r) => [r.outcome, r.effect, r.ticketNumber])).toEqual([['accepted', 'new_case', 1], ['accepted', 'new_case', 2], ['accepted', 'new_case', 3]]);
-    expect(savepoints()).toBe(0);
-    expect(await count(app, 'ingest_ledger')).toBe(3);
-  });
-
   it('takes the parses parseAhead started (each mail parsed once), with the same results as parsing in its turn', async () => {
     app = await testApp();
     const parse = vi.spyOn((app.ingest as unknown as { parser: MailParser }).parser, 'parse');

@@ -70,34 +70,6 @@ describe('magic links', () => {
     expect(await app.links.verifyToken(app.db, second, NOW + 91 * DAY)).toMatchObject({ ok: true });
   });
 
-  it('gives a case opened in the transaction its first link with one INSERT of generation 1, which later mail reuses', async () => {
-    const fresh = (trx: any, recipient: string) => app.links.issueLink(trx, { ticketId, number: 7, recipient, now: NOW, fresh: true });
-    const sql: string[] = [];
-    const onQuery = (q: { sql: string }) => { if (/\blinks\b/.test(q.sql)) sql.push(q.sql); };
-    app.db.on('query', onQuery);
-    const url = await app.db.transaction(async (trx) => {
-      const first = await fresh(trx, 'Carla@empresa.com');
-      expect(sql).toHaveLength(1);
-      expect(sql[0]).toMatch(/^insert into ["`]links["`]/i);
-      // The same recipient again in this transaction (a requester who is also a consultant): looked up, the same link.
-      expect(await fresh(trx, 'carla@empresa.com')).toBe(first);
-      // So is one issued inside a savepoint, for the transaction around it.
-      await trx.transaction(async (sp) => fresh(sp, 'jefe@empresa.com'));
-      expect(await fresh(trx, 'jefe@empresa.com')).not.toBe(first);
-      return first;
-    });
-    app.db.off('query', onQuery);
-    const token = tokenOf(url);
-    expect(parseToken(token)!.generation).toBe(1);
-    expect(await app.links.verifyToken(app.db, token, NOW + DAY)).toMatchObject({ ok: true, ticketId, number: 7, recipient: 'carla@empresa.com' });
-    // A later transaction (the next mail on the case) finds and reuses it.
-    expect(await issue()).toBe(url);
-    expect(Number((await app.db('links').where({ ticket_id: ticketId }).count({ c: '*' }).first())!.c)).toBe(2);
-    // `fresh` is a promise that no link exists: broken, it fails on the unique index instead of adding a second one.
-    await expect(app.db.transaction((trx) => fresh(trx, 'carla@empresa.com'))).rejects.toThrow();
-    expect(Number((await app.db('links').where({ ticket_id: ticketId, recipient: 'carla@empresa.com' }).count({ c: '*' }).first())!.c)).toBe(1);
-  });
-
   it('revokes one link or every link of a case; the next issue rotates', async () => {
     const carla = tokenOf(await issue());
     const jefe = tokenOf(await issue('jefe@empresa.com'));
