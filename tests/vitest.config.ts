@@ -2,13 +2,21 @@ import { spawnSync } from 'node:child_process';
 import { defineConfig } from 'vitest/config';
 
 /**
- * The test configuration (`npm test`). Integration tests start real servers (Dovecot, an SMTP sink, Chromium), so
- * files run in forks with generous timeouts.
+ * The test configuration. Integration tests start real servers (Dovecot, an SMTP sink, Chromium), so files run in
+ * forks with generous timeouts.
  *
- * One `npm test` runs the suite twice: on SQLite files ("sqlite") and on the local PostgreSQL server
- * ("postgres", MESA_TEST_PG_URL, default postgres://postgres@127.0.0.1:5432/test) when it answers. Pure tests
- * (domain, filters, templates, config) and the scale tests (PostgreSQL only by nature) run once.
- * MESA_TEST_DATABASES=sqlite (or postgres) runs one of the two.
+ * A test's folder says how it runs; below each folder the layout mirrors src/:
+ * - tests/unit/ (no database): once ("unit"). So do the bench tool's pure tests (tests/bench/*.test.ts), the
+ *   reporter's (tests/support/) and tests/corpus/, which reads the public corpus and no database.
+ * - tests/integration/ (a database and/or real servers): on SQLite files ("sqlite") and on the local PostgreSQL
+ *   ("postgres", MESA_TEST_PG_URL, default postgres://postgres@127.0.0.1:5432/test) when it answers.
+ * - tests/sqlite/ and tests/postgres/ (about that database by nature: the embedded demo, SQLite's planner statistics;
+ *   several instances on one PostgreSQL): once, when that database is run ("sqlite-only", "postgres-only").
+ * - tests/perf/ (what a change of implementation may change without a user noticing: statement counts and shapes,
+ *   PRAGMA values): `npm run test:perf` ("perf-sqlite", "perf-postgres"; tests/perf/sqlite/ on SQLite only), never
+ *   in `npm test`, which runs every project but those.
+ * tests/support/ and tests/fixtures/ hold helpers and sample mail; tests/bench/ is the `npm run bench` tool.
+ * MESA_TEST_DATABASES=sqlite (or postgres) runs the database projects of one of the two.
  */
 const PG_URL = process.env.MESA_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 
@@ -21,18 +29,13 @@ function pgAnswers(): boolean {
 const wanted = (process.env.MESA_TEST_DATABASES ?? 'sqlite,postgres').split(',').map((s) => s.trim());
 const runPg = wanted.includes('postgres') && pgAnswers();
 if (wanted.includes('postgres') && !runPg) console.warn(`[mesa] PostgreSQL no responde en ${PG_URL}: la batería corre solo sobre SQLite`);
+const runSqlite = wanted.includes('sqlite') || !runPg;
 
-const DB_AGNOSTIC = [
-  'tests/tickets/**', 'tests/config/**', 'tests/errors.test.ts', 'tests/policy/**', 'tests/inbound/filters/**',
-  'tests/inbound/quotes.test.ts', 'tests/inbound/parse.test.ts', 'tests/outbound/templates.test.ts',
-  'tests/web/healthz-readiness.test.ts', 'tests/corpus/**', 'tests/scale/**', 'tests/inbound/content-hash.test.ts',
-  'tests/cli/demo.test.ts', // the demo is the embedded SQLite default by definition
-  'tests/cli/sqlite-statistics.test.ts', // SQLite's own planner statistics
-  'tests/db/sqlite-statements.test.ts', // SQLite's own journal and planner
-  'tests/db/sqlite-write-lock.test.ts', // SQLite's one write lock, shared by processes
-  'tests/outbound/ids-derived.test.ts', 'tests/outbound/thread-index.test.ts', 'tests/bench/compare.test.ts',
-  'tests/bench/runner.test.ts', // how the bench runs its processes, not a database's behaviour
-];
+const UNIT = ['tests/unit/**/*.test.ts', 'tests/bench/**/*.test.ts', 'tests/support/**/*.test.ts', 'tests/corpus/**/*.test.ts'];
+const SQLITE = { MESA_TEST_DATABASE: 'sqlite' };
+const POSTGRES = { MESA_TEST_DATABASE: 'postgres', MESA_TEST_PG_URL: PG_URL };
+const project = (name: string, include: string[], env: Record<string, string>, exclude: string[] = []) =>
+  ({ extends: true as const, test: { name, include, exclude, env } });
 
 export default defineConfig({
   test: {
@@ -46,11 +49,22 @@ export default defineConfig({
     // dist/ built (if stale) before any test spawns `mesa`; then the PostgreSQL databases of earlier runs dropped.
     globalSetup: ['tests/support/build-setup.ts', ...(runPg ? ['tests/support/global-setup.ts'] : [])],
     projects: [
-      ...(wanted.includes('sqlite') || !runPg
-        ? [{ extends: true as const, test: { name: 'sqlite', include: ['tests/**/*.test.ts'], env: { MESA_TEST_DATABASE: 'sqlite' } } }]
+      project('unit', UNIT, SQLITE),
+      ...(runSqlite
+        ? [
+            project('sqlite', ['tests/integration/**/*.test.ts'], SQLITE),
+            project('sqlite-only', ['tests/sqlite/**/*.test.ts'], SQLITE),
+            project('perf-sqlite', ['tests/perf/**/*.test.ts'], SQLITE),
+          ]
         : []),
       ...(runPg
-        ? [{ extends: true as const, test: { name: 'postgres', include: ['tests/**/*.test.ts'], exclude: DB_AGNOSTIC, env: { MESA_TEST_DATABASE: 'postgres', MESA_TEST_PG_URL: PG_URL } } }]
+        ? [
+            project('postgres', ['tests/integration/**/*.test.ts'], POSTGRES),
+            // As before the folders: these reach PostgreSQL themselves (tests/postgres/support/pg.ts) and use testApp's
+            // SQLite for what is not about it.
+            project('postgres-only', ['tests/postgres/**/*.test.ts'], SQLITE),
+            project('perf-postgres', ['tests/perf/**/*.test.ts'], POSTGRES, ['tests/perf/sqlite/**']),
+          ]
         : []),
     ],
   },

@@ -182,7 +182,7 @@ function quoteHeaderOnly(text: string): boolean {
  * fragment, and what the library returns is the text with each line's trailing whitespace removed and one leading
  * newline dropped (its own steps, done here directly); blank throughout, it is hidden. That is most mail: a new case,
  * the part of a reply above its quote. The library costs ~60 regular expressions per line, run on each line
- * reversed; this was ~12 % of the parse thread in `npm run bench`. tests/inbound/quotes.test.ts holds both ways
+ * reversed; this was ~12 % of the parse thread in `npm run bench`. tests/unit/inbound/quotes.test.ts holds both ways
  * equal on the corpus and on generated text. Undefined when a pattern could fire: the library decides.
  */
 export function unquotedByLibrary(input: string): string | undefined {

@@ -4,7 +4,7 @@
  * dist/regex.js), copied unchanged with their comments. quotes.ts uses them to know when none of the library's
  * patterns can fire in a text, so that the text need not go through the library. The package does not export them,
  * hence the copy under the library's licence (below). The copy must follow the version pinned in package.json:
- * tests/inbound/quotes.test.ts holds Mesa's shortcut equal to the library's own result.
+ * tests/unit/inbound/quotes.test.ts holds Mesa's shortcut equal to the library's own result.
  *
  * The MIT License (MIT)
  *

@@ -32,7 +32,7 @@ let schemaCounter = 0;
 export async function testConfig(extra: Env = {}): Promise<Config> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mesa-test-'));
   // In-process apps parse on the test's own thread (a parse thread takes a moment to start, per app);
-  // tests/inbound/parse-thread.test.ts and every `mesa start` child process run the parse thread.
+  // tests/integration/inbound/parse-thread.test.ts and every `mesa start` child process run the parse thread.
   const env = testEnv(dataDir, { PARSE_WORKER: 'false', ...extra });
   if (onPostgres && !extra.DATABASE_URL) env.DATABASE_URL = await freshPgDatabase(`mesa_t${process.pid}_${++schemaCounter}_${Date.now() % 100000}`);
   return loadConfig(env);

@@ -1,0 +1,142 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { openDatabase } from '../../../src/db/knex.ts';
+import { cliEnv, runCli } from '../../support/cli.ts';
+
+// The real `mesa` executable, spawned as an MTA or an operator would run it, on a temp DATA_DIR.
+
+const eml = (o: { from: string; subject: string; id: string; body: string; extra?: string[] }) =>
+  [`From: ${o.from}`, 'To: soporte@mesa.test', `Subject: ${o.subject}`, `Message-ID: <${o.id}>`, 'Date: Mon, 23 Nov 2026 10:00:00 -0500',
+    ...(o.extra ?? []), 'MIME-Version: 1.0', 'Content-Type: text/plain; charset=utf-8', '', o.body, ''].join('\n');
+
+const tickets = async (env: Record<string, string | undefined>) => {
+  const r = await runCli(['tickets', '--json'], { env });
+  expect(r.code).toBe(0);
+  return JSON.parse(r.stdout) as Array<{ number: number; subject: string; requester: string }>;
+};
+
+describe('mesa ingest', { timeout: 120_000 }, () => {
+  it('stores a mail piped on stdin (exit 0), and the same mail again is recognised, not doubled', async () => {
+    const { env } = await cliEnv();
+    const raw = eml({ from: 'Juan <juan@cliente.co>', subject: 'No puedo facturar', id: 'pipe-1@cliente.co', body: 'La factura 88 no sale.' });
+    const first = await runCli(['ingest', '-'], { env, stdin: raw });
+    expect(first.code).toBe(0);
+    expect(first.stdout.trim()).toBe('stdin: caso nuevo #1');
+    const again = await runCli(['ingest'], { env, stdin: raw }); // no argument = stdin, as an MTA pipe calls it
+    expect(again.code).toBe(0);
+    expect(again.stdout).toMatch(/ya procesado antes|duplicate/);
+    expect((await tickets(env)).map((t) => [t.number, t.subject, t.requester])).toEqual([[1, 'No puedo facturar', 'juan@cliente.co']]);
+  });
+
+  it('refuses an oversized mail with exit 65 and a one-line reason; quarantine lists it and replay stores it', async () => {
+    const { env } = await cliEnv({ MAX_MESSAGE_BYTES: '600' });
+    const file = path.join(env.DATA_DIR!, 'grande.eml');
+    fs.writeFileSync(file, eml({ from: 'grande@cliente.co', subject: 'Adjunto pesado', id: 'big@cliente.co', body: 'x'.repeat(2000) }));
+    const r = await runCli(['ingest', file], { env });
+    expect(r.code).toBe(65);
+    const lines = r.stdout.trim().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/rechazado: too_large .*MAX_MESSAGE_BYTES.*\(cuarentena #1\)/);
+
+    const q = await runCli(['quarantine', '--json'], { env });
+    expect(q.code).toBe(0);
+    expect(JSON.parse(q.stdout)).toMatchObject([{ id: 1, reason: 'too_large', fromAddress: 'grande@cliente.co', subject: 'Adjunto pesado' }]);
+    const listed = await runCli(['quarantine'], { env });
+    expect(listed.stdout).toMatch(/grande@cliente\.co/);
+
+    // Still too large: stays held, exit 65.
+    expect((await runCli(['replay', '1'], { env })).code).toBe(65);
+    const replay = await runCli(['replay', '1'], { env: { ...env, MAX_MESSAGE_BYTES: '100000' } });
+    expect(replay.code).toBe(0);
+    expect(replay.stdout).toMatch(/#1: new_case #1/);
+    expect((await tickets(env)).map((t) => t.subject)).toEqual(['Adjunto pesado']);
+    expect(JSON.parse((await runCli(['quarantine', '--json'], { env })).stdout)).toEqual([]);
+  });
+
+  it('replay of a mail whose original is gone says so (exit 66) and leaves it in quarantine', async () => {
+    const { env, config } = await cliEnv({ MAX_MESSAGE_BYTES: '600' });
+    const file = path.join(env.DATA_DIR!, 'grande.eml');
+    fs.writeFileSync(file, eml({ from: 'grande@cliente.co', subject: 'Adjunto pesado', id: 'gone@cliente.co', body: 'x'.repeat(2000) }));
+    expect((await runCli(['ingest', file], { env })).code).toBe(65);
+    const db = openDatabase(config.database);
+    try {
+      expect(await db('raw_sources').del()).toBe(1);
+    } finally {
+      await db.destroy();
+    }
+    const replay = await runCli(['replay', '1'], { env: { ...env, MAX_MESSAGE_BYTES: '100000' } });
+    expect(replay.code).toBe(66);
+    expect(replay.stderr).toMatch(/#1: No se encuentra el original del mensaje: [0-9a-f]{12}; sigue en cuarentena/);
+    expect(JSON.parse((await runCli(['quarantine', '--json'], { env })).stdout)).toMatchObject([{ id: 1, reason: 'too_large' }]);
+  });
+
+  it('exits 75 (EX_TEMPFAIL) with a one-line reason when the database is not there, so the MTA retries', async () => {
+    const { env } = await cliEnv();
+    // A PostgreSQL URL on a port where nothing listens: a real connection refusal, the retryable path.
+    const r = await runCli(['ingest', '-'], {
+      env: { ...env, DATABASE_URL: 'postgres://mesa@127.0.0.1:9/mesa' },
+      stdin: eml({ from: 'a@cliente.co', subject: 'Hola', id: 'down@cliente.co', body: 'hola' }),
+    });
+    expect(r.code).toBe(75);
+    expect(r.stderr.trim().split('\n').at(-1)).toMatch(/^mesa: fallo temporal, reintente más tarde: .*ECONNREFUSED/);
+    expect(r.stdout).toBe(''); // knex's own connection warnings go to stderr, never into an MTA's answer
+  });
+
+  it('reads every message of an mbox, undoing ">From " quoting', async () => {
+    const { env } = await cliEnv();
+    const mbox = [
+      'From juan@cliente.co Mon Nov 23 10:00:00 2026',
+      eml({ from: 'juan@cliente.co', subject: 'Primero', id: 'mb1@cliente.co', body: 'Texto uno.\n>From the start it failed.\nFin.' }),
+      'From maria@otra.co Mon Nov 23 10:05:00 2026',
+      eml({ from: 'maria@otra.co', subject: 'Segundo', id: 'mb2@otra.co', body: 'Texto dos.' }),
+      'From pedro@tercera.co Mon Nov 23 10:07:00 2026',
+      eml({ from: 'pedro@tercera.co', subject: 'Tercero', id: 'mb3@tercera.co', body: 'Texto tres.' }),
+    ].join('\n');
+    const file = path.join(env.DATA_DIR!, 'buzon.mbox');
+    fs.writeFileSync(file, mbox);
+    const r = await runCli(['ingest', file], { env });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/3 correos: 3 accepted/);
+    expect((await tickets(env)).map((t) => t.subject).sort()).toEqual(['Primero', 'Segundo', 'Tercero']);
+    const first = (await tickets(env)).find((t) => t.subject === 'Primero')!;
+    const show = JSON.parse((await runCli(['show', String(first.number), '--json'], { env })).stdout);
+    expect(show.messages[0].bodyText).toBe('Texto uno.\nFrom the start it failed.\nFin.');
+  });
+
+  it('reads a Maildir (new/ and cur/, not tmp/) and a folder of .eml files', async () => {
+    const { env } = await cliEnv();
+    const md = path.join(env.DATA_DIR!, 'Maildir');
+    for (const d of ['new', 'cur', 'tmp']) fs.mkdirSync(path.join(md, d), { recursive: true });
+    fs.writeFileSync(path.join(md, 'new', '1700000000.M1P1.host'), eml({ from: 'a@uno.co', subject: 'Nuevo en new', id: 'md1@uno.co', body: 'uno' }));
+    fs.writeFileSync(path.join(md, 'cur', '1700000001.M2P1.host:2,S'), eml({ from: 'b@dos.co', subject: 'Leído en cur', id: 'md2@dos.co', body: 'dos' }));
+    fs.writeFileSync(path.join(md, 'tmp', '1700000002.M3P1.host'), eml({ from: 'c@tres.co', subject: 'A medio escribir', id: 'md3@tres.co', body: 'tres' }));
+    const r = await runCli(['ingest', md], { env });
+    expect(r.code).toBe(0);
+    expect((await tickets(env)).map((t) => t.subject).sort()).toEqual(['Leído en cur', 'Nuevo en new']);
+
+    const dir = path.join(env.DATA_DIR!, 'correos');
+    fs.mkdirSync(dir);
+    fs.writeFileSync(path.join(dir, 'a.eml'), eml({ from: 'd@cuatro.co', subject: 'Desde carpeta', id: 'dir1@cuatro.co', body: 'cuatro' }));
+    fs.writeFileSync(path.join(dir, 'notas.pdf'), 'no es correo');
+    expect((await runCli(['ingest', dir], { env })).code).toBe(0);
+    expect((await tickets(env)).length).toBe(3);
+  });
+
+  it('reports a missing input file and exits 66', async () => {
+    const { env } = await cliEnv();
+    const r = await runCli(['ingest', path.join(env.DATA_DIR!, 'no-existe.eml')], { env });
+    expect(r.code).toBe(66);
+    expect(r.stderr).toMatch(/no-existe\.eml/);
+  });
+});
+
+describe('configuration errors', { timeout: 120_000 }, () => {
+  it('names every bad or missing key and exits 78', async () => {
+    const { env } = await cliEnv();
+    const r = await runCli(['tickets'], { env: { ...env, SUPPORT_ADDRESS: '', SECRET_KEY: 'corta', IMAP_PORT: 'abc', TIMEZONE: 'Marte/Olympus' } });
+    expect(r.code).toBe(78);
+    for (const key of ['SUPPORT_ADDRESS', 'SECRET_KEY', 'IMAP_PORT', 'TIMEZONE']) expect(r.stderr).toContain(`${key}:`);
+    expect(r.stdout).toBe('');
+  });
+});

@@ -1,0 +1,61 @@
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { createApp } from '../../../src/app.ts';
+import { silentLogger } from '../../../src/logger.ts';
+import { buildServer } from '../../../src/web/server.ts';
+import { testConfig } from '../../support/app.ts';
+import { cliEnv, spawnCli } from '../../support/cli.ts';
+import { startDovecot, type Dovecot } from '../../support/dovecot.ts';
+import { waitFor } from '../../support/wait.ts';
+
+let dovecot: Dovecot;
+
+beforeAll(async () => {
+  dovecot = await startDovecot({ users: ['support'] });
+});
+afterAll(async () => {
+  await dovecot?.stop();
+});
+
+it('mesa start reads the mailbox, answers /healthz, and stops with exit 0 on SIGTERM', async () => {
+  const { env } = await cliEnv({
+    IMAP_HOST: dovecot.host, IMAP_PORT: String(dovecot.port), IMAP_SECURE: 'false', IMAP_USER: 'support',
+    IMAP_PASSWORD: dovecot.users.support.password, HTTP_PORT: '0', LOG_LEVEL: 'info',
+  });
+  const { child, output, exited } = spawnCli(['start'], { env });
+  try {
+    // One startup line with the URL (HTTP_PORT=0: the system picked the port).
+    const url = await waitFor(`startup line\n${output()}`, () => output().match(/Mesa en marcha en (http:\/\/127\.0\.0\.1:\d+)/)?.[1], 30_000);
+    expect(output().split('\n').filter((l) => l.includes('Mesa en marcha')).length).toBe(1);
+
+    await dovecot.append('support', 'From: ana@cliente.co\r\nTo: soporte@mesa.test\r\nSubject: No abre el portal\r\nMessage-ID: <st1@cliente.co>\r\n\r\nNo abre.\r\n');
+    await waitFor(`the mail processed\n${output()}`, () => /"verdict":"accepted".*"effect":"new_case"|"effect":"new_case".*"verdict":"accepted"/.test(output()), 20_000);
+
+    const health = await waitFor('a successful poll in /healthz', async () => {
+      const res = await fetch(`${url}/healthz`);
+      const body = await res.json();
+      return res.status === 200 && body.mailboxes[0]?.lastSuccessAt ? body : undefined;
+    });
+    expect(health).toMatchObject({ status: 'ok', database: 'ok', mailboxes: [{ name: 'support', lastError: null }] });
+    expect(Number.isNaN(Date.parse(health.mailboxes[0].lastSuccessAt))).toBe(false);
+    // Bodies and secrets stay out of the log.
+    expect(output()).not.toContain(dovecot.users.support.password);
+    expect(output()).not.toContain('No abre.');
+  } finally {
+    child.kill('SIGTERM');
+  }
+  expect(await exited).toBe(0);
+  expect(output()).toMatch(/Mesa detenida/);
+}, 60_000);
+
+it('/healthz answers 503 when the database does not', async () => {
+  const app = await createApp(await testConfig(), silentLogger);
+  const server = buildServer(app);
+  const ok = await server.inject({ method: 'GET', url: '/healthz' });
+  expect(ok.statusCode).toBe(200);
+  expect(ok.json()).toEqual({ status: 'ok', database: 'ok', mailboxes: [] });
+  await app.db.destroy(); // the database goes away under a running server
+  const down = await server.inject({ method: 'GET', url: '/healthz' });
+  expect(down.statusCode).toBe(503);
+  expect(down.json()).toMatchObject({ status: 'error', database: 'error' });
+  await server.close();
+});

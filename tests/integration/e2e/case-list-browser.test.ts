@@ -1,0 +1,81 @@
+import fs from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { rawMail } from '../outbound/fixtures.ts';
+import { artifactPath, launchChromium, liveWorld, type LiveWorld } from '../web/browser.ts';
+
+/**
+ * "Mis casos" and the knowledge base in a real headless Chromium at phone width: reached from the mailed link,
+ * filtered with the keyboard, checked with axe-core (no serious or critical finding), with screenshots kept in
+ * tests/.artifacts/.
+ */
+const PRODUCTS_FILE = path.join(import.meta.dirname, '../../fixtures/products/productos.yaml');
+const AXE = fs.readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+const CUSTOMER = 'laura@cliente.test';
+let browser: Browser;
+let w: LiveWorld | undefined;
+
+beforeAll(async () => {
+  browser = await launchChromium();
+});
+afterAll(async () => {
+  await browser?.close();
+});
+afterEach(async () => {
+  await w?.close();
+  w = undefined;
+});
+
+/** axe-core's serious and critical findings on the page as it is. The page's CSP forbids scripts: the test context
+ * bypasses it to inject axe, as a browser extension would. */
+async function seriousFindings(page: Page): Promise<string[]> {
+  await page.evaluate(AXE);
+  const result = await page.evaluate(() => (globalThis as any).axe.run(document, { resultTypes: ['violations'] }));
+  return (result.violations as Array<{ id: string; impact: string; nodes: unknown[] }>).filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${v.id} (${v.nodes.length})`);
+}
+
+describe('Mis casos and the knowledge base in Chromium', () => {
+  it('lists, filters with the keyboard and searches at phone width, with no serious accessibility finding', async () => {
+    w = await liveWorld({ PRODUCTS_FILE });
+    const world = w;
+    const subjects = ['BANCOS, Factura mal cargada', 'Nómina 4.2: no liquida la prima', 'POS, caja bloqueada'];
+    let last = 0;
+    for (const subject of subjects) last = (await world.ingest(rawMail({ from: CUSTOMER, fromName: 'Laura Gómez', subject, body: 'Buenos días,\nadjunto el detalle.' }))).ticketNumber!;
+    const [confirmation] = await world.sink.waitFor((m) => m.to.includes(CUSTOMER) && m.subject.includes(`[Caso #${last}]`));
+    const link = new RegExp(`${world.baseUrl.replace(/[.:/]/g, '\\$&')}/caso/[^\\s"<>]+`).exec(confirmation.text)![0];
+
+    const context = await browser.newContext({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true, locale: 'es-CO', bypassCSP: true });
+    const page = await context.newPage();
+    await page.goto(link, { waitUntil: 'load' });
+    await page.getByRole('link', { name: 'Mis casos' }).click();
+    await page.waitForURL(/\/casos$/);
+    const table = page.getByRole('table', { name: '3 casos' });
+    await expect(table.isVisible()).resolves.toBe(true);
+    expect(await table.getByRole('rowheader').allTextContents()).toEqual([`#${last}`, `#${last - 1}`, `#${last - 2}`]);
+    expect(await page.getByRole('columnheader').allTextContents()).toEqual(['Número', 'Asunto', 'Producto', 'Estado', 'En espera de', 'Semáforo', 'Consultor', 'Abierto el', 'Visto bueno']);
+    // Nothing wider than the phone but the table, which scrolls in its own region.
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+    await page.screenshot({ path: artifactPath('mis-casos-telefono.png'), fullPage: true });
+    expect(await seriousFindings(page)).toEqual([]);
+
+    // The product filter by keyboard: choose in the select found by its label, then Enter on the submit button.
+    await page.getByLabel('Producto', { exact: true }).selectOption('Nómina');
+    await page.getByRole('button', { name: 'Aplicar' }).focus();
+    await page.keyboard.press('Enter');
+    await page.waitForURL(/producto=N%C3%B3mina/);
+    expect(await page.getByRole('rowheader').allTextContents()).toEqual([`#${last - 1}`]);
+    await page.screenshot({ path: artifactPath('mis-casos-filtro-telefono.png'), fullPage: true });
+
+    await page.getByRole('link', { name: 'Base de conocimiento' }).click();
+    await page.waitForURL(/\/conocimiento$/);
+    await page.getByLabel('Qué problema tienes').fill('facturas rechazadas');
+    await page.keyboard.press('Enter');
+    await page.waitForURL(/q=facturas/);
+    expect(await page.getByRole('heading', { level: 2 }).textContent()).toBe('0 soluciones para «facturas rechazadas»');
+    await page.screenshot({ path: artifactPath('conocimiento-telefono.png'), fullPage: true });
+    expect(await seriousFindings(page)).toEqual([]);
+    await context.close();
+  });
+});

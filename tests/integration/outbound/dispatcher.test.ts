@@ -1,0 +1,162 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { PassThrough } from 'node:stream';
+import { simpleParser } from 'mailparser';
+import { afterEach, describe, expect, it } from 'vitest';
+import { outboxCommand } from '../../../src/cli/outbox.ts';
+import { countByState, listOutbox } from '../../../src/db/repos/outbox.ts';
+import { Dispatcher } from '../../../src/outbound/dispatcher.ts';
+import { silentLogger } from '../../../src/logger.ts';
+import { testApp } from '../../support/app.ts';
+import { waitFor } from '../../support/wait.ts';
+import { mailWorld, rawMail, type MailWorld } from './fixtures.ts';
+
+/**
+ * Sending: SMTP down then up, 4xx and 5xx answers, a crash between "sent" and "marked sent", several
+ * dispatchers on one database, graceful stop, and the .eml fallback — all against a real SMTP server.
+ */
+let w: MailWorld | undefined;
+afterEach(async () => {
+  await w?.close();
+  w = undefined;
+});
+
+const customer = (i: number) => rawMail({ from: `cliente${i}@empresa${i}.com`, subject: `Problema ${i}`, body: `Detalle del problema ${i}` });
+const states = async () => countByState(w!.app.db);
+const uniqueIds = () => new Set(w!.sink.messages.map((m) => m.messageId));
+
+describe('outbox dispatcher', () => {
+  it('keeps mail while SMTP is down and delivers every one exactly once when it is back', async () => {
+    w = await mailWorld();
+    await w.sink.stop();
+    for (let i = 1; i <= 5; i++) await w.ingest(customer(i));
+    // 5 confirmations + 5 × 2 consultant notifications; the dispatcher keeps failing with "connection refused".
+    await waitFor('reintentos con el servidor SMTP caído', async () => {
+      const rows = await listOutbox(w!.app.db, { limit: 100 });
+      return rows.length === 15 && rows.every((r) => r.state === 'pending' && r.attempts >= 2 && /ECONNREFUSED|connect/i.test(r.lastError ?? ''));
+    });
+    const attemptsWhileDown = (await listOutbox(w.app.db, { limit: 100 })).reduce((n, r) => n + r.attempts, 0);
+    await w.sink.start();
+    await waitFor('todo enviado', async () => (await states()).sent === 15, 20_000);
+    expect(w.sink.messages.length).toBe(15);
+    expect(uniqueIds().size).toBe(15);
+    console.log(`SMTP caído: ${attemptsWhileDown} intentos fallidos en total; al volver: ${w.sink.messages.length} entregados, ${w.sink.messages.length - uniqueIds().size} duplicados`);
+  });
+
+  it('dead-letters only the mail the server refuses with 5xx; mesa outbox shows it and --retry sends it once fixed', async () => {
+    w = await mailWorld();
+    w.sink.failWith({ code: 550, recipient: 'beto@mesa.test', message: '5.1.1 Usuario desconocido' });
+    await w.ingest(customer(1));
+    await waitFor('uno muerto y dos enviados', async () => {
+      const s = await states();
+      return s.dead === 1 && s.sent === 2;
+    });
+    const [dead] = await listOutbox(w.app.db, { states: ['dead'] });
+    expect(dead.recipient).toBe('beto@mesa.test');
+    expect(dead.lastError).toContain('550');
+    expect(dead.attempts).toBe(1);
+    expect(w.sink.messages.map((m) => m.to).sort()).toEqual(['ana@mesa.test', 'cliente1@empresa1.com']);
+
+    const out = new PassThrough();
+    let text = '';
+    out.on('data', (c) => (text += c));
+    await outboxCommand(w.app.config, { out });
+    expect(text).toContain('dead: 1');
+    expect(text).toContain('beto@mesa.test');
+    expect(text).toContain('550');
+
+    w.sink.clearFailures();
+    await outboxCommand(w.app.config, { retry: true, out });
+    await waitFor('reintento entregado', async () => (await states()).sent === 3);
+    expect(w.sink.to('beto@mesa.test').length).toBe(1);
+    expect(uniqueIds().size).toBe(3);
+  });
+
+  it('retries a 4xx answer with backoff and delivers it', async () => {
+    w = await mailWorld();
+    w.sink.failWith({ code: 451, recipient: 'cliente1@empresa1.com', subject: /Problema 1/, times: 2, message: '4.3.0 Intente más tarde' });
+    await w.ingest(customer(1));
+    await waitFor('todo enviado', async () => (await states()).sent === 3);
+    const rows = await listOutbox(w.app.db, { limit: 10 });
+    expect(rows.map((r) => r.attempts).sort()).toEqual([1, 1, 3]);
+    expect(w.sink.stats.rejected).toBe(2);
+    expect(uniqueIds().size).toBe(3);
+  });
+
+  it('after a crash between "sent" and "marked sent", resends only that mail, with the same Message-ID', async () => {
+    w = await mailWorld({}, { start: false });
+    for (let i = 1; i <= 3; i++) await w.ingest(customer(i));
+    let crashed: number | undefined;
+    const a = new Dispatcher({
+      db: w.app.db, config: w.app.config, blobs: w.app.blobs, renderer: w.app.outbound.renderer, logger: silentLogger, leaseMs: 60_000, concurrency: 1,
+      afterSend: (row) => {
+        if (crashed === undefined) {
+          crashed = row.id;
+          throw new Error('el proceso murió aquí');
+        }
+      },
+    });
+    await a.drain();
+    await a.stop();
+    expect(w.sink.messages.length).toBe(9);
+    const stuck = (await listOutbox(w.app.db, { states: ['sending'] })).map((r) => r.id);
+    expect(stuck).toEqual([crashed]);
+    // Another instance, two minutes later (its clock), takes the row over: the lease has run out.
+    const b = new Dispatcher({ db: w.app.db, config: w.app.config, blobs: w.app.blobs, renderer: w.app.outbound.renderer, logger: silentLogger, clock: () => Date.now() + 120_000 });
+    expect(await b.drain()).toBe(1);
+    await b.stop();
+    expect((await states()).sent).toBe(9);
+    expect(w.sink.messages.length).toBe(10);
+    const byId = new Map<string, number>();
+    for (const m of w.sink.messages) byId.set(m.messageId, (byId.get(m.messageId) ?? 0) + 1);
+    const twice = [...byId].filter(([, n]) => n > 1);
+    expect(twice.length).toBe(1);
+    const crashedRow = (await listOutbox(w.app.db, { limit: 20 })).find((r) => r.id === crashed)!;
+    expect(twice[0][0]).toBe(crashedRow.messageId);
+    // Same bytes apart from transport details: same Date and subject.
+    const copies = w.sink.messages.filter((m) => m.messageId === crashedRow.messageId);
+    expect(copies[0].header('date')).toBe(copies[1].header('date'));
+  });
+
+  it('never sends a row twice when several dispatchers share the database', async () => {
+    w = await mailWorld({}, { start: false });
+    for (let i = 1; i <= 10; i++) await w.ingest(customer(i));
+    const dispatchers = [1, 2, 3].map(() => new Dispatcher({ db: w!.app.db, config: w!.app.config, blobs: w!.app.blobs, renderer: w!.app.outbound.renderer, logger: silentLogger, concurrency: 3 }));
+    const handled = await Promise.all(dispatchers.map((d) => d.drain()));
+    await Promise.all(dispatchers.map((d) => d.stop()));
+    expect(handled.reduce((a, b) => a + b, 0)).toBe(30);
+    expect(w.sink.messages.length).toBe(30);
+    expect(uniqueIds().size).toBe(30);
+    console.log(`3 despachadores a la vez: ${handled.join(' + ')} = 30 filas, ${w.sink.messages.length} correos, 0 duplicados`);
+  });
+
+  it('stops gracefully: the mail in hand is finished, nothing is left claimed', async () => {
+    w = await mailWorld();
+    for (let i = 1; i <= 4; i++) await w.ingest(customer(i));
+    await waitFor('primer envío', () => w!.sink.messages.length > 0);
+    await w.app.outbound.dispatcher.stop();
+    const s = await states();
+    expect(s.sending ?? 0).toBe(0);
+    expect((s.sent ?? 0) + (s.pending ?? 0)).toBe(12);
+    expect(w.sink.messages.length).toBe(s.sent);
+  });
+
+  it('writes .eml files under DATA_DIR/outbox-eml when SMTP_HOST is not set', async () => {
+    const app = await testApp();
+    try {
+      await app.ingest.ingest(customer(1), { kind: 'file', path: 'x.eml' });
+      expect(await app.outbound.dispatcher.drain()).toBe(3);
+      const dir = path.join(app.config.dataDir, 'outbox-eml');
+      const files = fs.readdirSync(dir).filter((f) => f.endsWith('.eml'));
+      expect(files.length).toBe(3);
+      const parsed = await Promise.all(files.map((f) => simpleParser(fs.readFileSync(path.join(dir, f)))));
+      const conf = parsed.find((p) => (Array.isArray(p.to) ? p.to[0] : p.to)?.text.includes('cliente1@empresa1.com'))!;
+      expect(conf.subject).toBe('[Caso #1] Problema 1');
+      expect(conf.headers.get('auto-submitted')).toBe('auto-replied');
+      expect(conf.text).toContain('Consultar mi caso: http://127.0.0.1:8080/caso/');
+      expect((await countByState(app.db)).sent).toBe(3);
+    } finally {
+      await app.close();
+    }
+  });
+});

@@ -1,0 +1,79 @@
+import crypto from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../../../src/config.ts';
+import { isMesaError } from '../../../src/errors.ts';
+
+const base = { SUPPORT_ADDRESS: 'soporte@acme.co', SECRET_KEY: '3f9c1e0b7a6d4c2e8f5b9a1d0c7e6f4a2b8d9c1e' };
+
+function problems(env: Record<string, string>): string {
+  try {
+    loadConfig(env);
+  } catch (err) {
+    if (isMesaError(err, 'CONFIG_INVALID')) return err.message;
+    throw err;
+  }
+  return '';
+}
+
+describe('config', () => {
+  it('applies the documented defaults and freezes the result', () => {
+    const c = loadConfig(base);
+    expect(c).toMatchObject({ timezone: 'America/Bogota', locale: 'es', supportName: 'Soporte', mailboxes: [] });
+    expect(c.database.client).toBe('better-sqlite3');
+    expect(c.database.filename).toMatch(/data\/mesa\.sqlite$/);
+    expect(Object.isFrozen(c) && Object.isFrozen(c.limits)).toBe(true);
+  });
+
+  it('names every bad or missing key in one message', () => {
+    const msg = problems({ IMAP_PORT: 'abc', TIMEZONE: 'Mars/Olympus', CONSULTANTS: 'ana@acme.co,no-es-correo', IMAP_SECURE: 'quizas' });
+    for (const key of ['SUPPORT_ADDRESS', 'SECRET_KEY', 'IMAP_PORT', 'TIMEZONE', 'CONSULTANTS', 'IMAP_SECURE']) expect(msg).toContain(key);
+  });
+
+  it('refuses a SECRET_KEY that is short or predictable, naming SECRET_KEY, and takes a random one', () => {
+    const weak = {
+      short: 'a1b2c3d4e5f6',
+      oneLetter: 'x'.repeat(40),
+      twoLetters: 'ab'.repeat(20),
+      fewDistinct: 'password'.repeat(4) + 'passwor',
+      repeatedHex: '0123456789abcdef0123456789abcdef',
+      alphabet: 'abcdefghijklmnopqrstuvwxyz0123456789',
+      keyboard: 'qwertyuiopqwertyuiopqwertyuiopqw',
+    };
+    for (const [name, key] of Object.entries(weak)) {
+      const msg = problems({ ...base, SECRET_KEY: key });
+      expect(msg, name).toMatch(/SECRET_KEY: (debe tener al menos 32 caracteres|es demasiado predecible)/);
+      expect(msg, name).toContain('openssl rand -hex 32');
+    }
+    expect(problems({ ...base, SECRET_KEY: 'x'.repeat(40) })).toContain('solo 1 caracteres distintos');
+    // What the docs say to use, at both lengths, and a long passphrase.
+    for (const bytes of [16, 32]) {
+      for (let i = 0; i < 200; i++) expect(problems({ ...base, SECRET_KEY: crypto.randomBytes(bytes).toString('hex') })).toBe('');
+    }
+    expect(problems({ ...base, SECRET_KEY: crypto.randomBytes(32).toString('base64') })).toBe('');
+    expect(problems({ ...base, SECRET_KEY: 'correct horse battery staple mesa' })).toBe('');
+  });
+
+  it('requires credentials when a mailbox is configured, and accepts an OAuth2 token instead of a password', () => {
+    expect(problems({ ...base, IMAP_HOST: 'imap.gmail.com' })).toMatch(/IMAP_USER.*\n.*IMAP_PASSWORD/s);
+    const c = loadConfig({ ...base, IMAP_HOST: 'imap.gmail.com', IMAP_USER: 'soporte@acme.co', IMAP_ACCESS_TOKEN: 'ya29.x', FALLBACK_IMAP_HOST: 'imap.gmail.com', FALLBACK_IMAP_USER: 'acceso@acme.co', FALLBACK_IMAP_PASSWORD: 'p', FALLBACK_ADDRESS: 'acceso@acme.co' });
+    expect(c.mailboxes.map((m) => [m.name, m.port, m.secure, Boolean(m.accessToken)])).toEqual([['support', 993, true, true], ['fallback', 993, true, false]]);
+  });
+
+  it('reads TRUST_PROXY as off, every hop, a hop count or a list of addresses and ranges, and names a bad entry', () => {
+    const trust = (v?: string) => loadConfig({ ...base, ...(v === undefined ? {} : { TRUST_PROXY: v }) }).web.trustProxy;
+    expect([trust(), trust('false'), trust('true'), trust('2')]).toEqual([false, false, true, 2]);
+    expect(trust(' 10.0.0.1, 10.1.0.0/16,loopback,fd00::/8 ')).toEqual(['10.0.0.1', '10.1.0.0/16', 'loopback', 'fd00::/8']);
+    expect(problems({ ...base, TRUST_PROXY: '10.0.0.1,balanceador' })).toMatch(/TRUST_PROXY: .*balanceador/);
+    expect(problems({ ...base, TRUST_PROXY: '10.0.0.0/33' })).toContain('TRUST_PROXY');
+  });
+
+  it('reads SQLITE_LOCK_WAIT_SECONDS (default 30) as SQLite\'s lock wait in ms, and names a bad value', () => {
+    expect(loadConfig(base).database).toMatchObject({ client: 'better-sqlite3', lockWaitMs: 30_000 });
+    expect(loadConfig({ ...base, SQLITE_LOCK_WAIT_SECONDS: '5' }).database).toMatchObject({ lockWaitMs: 5_000 });
+    expect(problems({ ...base, SQLITE_LOCK_WAIT_SECONDS: '0' })).toContain('SQLITE_LOCK_WAIT_SECONDS');
+  });
+
+  it('selects PostgreSQL from a postgres:// DATABASE_URL', () => {
+    expect(loadConfig({ ...base, DATABASE_URL: 'postgres://u@db/mesa' }).database).toEqual({ client: 'pg', url: 'postgres://u@db/mesa' });
+  });
+});
