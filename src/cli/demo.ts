@@ -1,7 +1,6 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import dotenv from 'dotenv';
 import { simpleParser } from 'mailparser';
 import { DEMO_SAMPLES_DIR } from '../paths.ts';

@@ -3,7 +3,7 @@ import { describe, expect, it, vi } from 'vitest';
 import { threadIndex } from '../../../src/outbound/headers.ts';
 import { boundedMemo } from '../../../src/memo.ts';
 import { makeMessageId, parseOurMessageId, recipientTag, sentTo } from '../../../src/mail/message-id.ts';
-import { pooledRandomBase36, pooledRandomByte, pooledRandomBytes } from '../../../src/mail/random.ts';
+import { pooledRandomBytes } from '../../../src/mail/random.ts';
 
 const SECRET = 'secreto-de-prueba-0123456789abcdef0123456789';
 
