@@ -36,7 +36,7 @@ export async function createApp(config: Config, logger: Logger, opts: { migrate?
   const db = openDatabase(config.database);
   if (opts.migrate !== false) await migrateLatest(db);
   const blobs = new BlobStore(path.join(config.dataDir, 'blobs'));
-  const cases = new CaseService(logger.child({ component: 'cases' }));
+  const cases = new CaseService(logger.child({ component: 'cases' }), config.participants);
   const policy = new Policy(config.lifecycle);
   const outbound = createOutbound({ db, config, blobs, logger, clock: opts.clock, extraConsultants: (org) => policy.extraConsultants(org) });
   cases.addNotifier(outbound.notifier);

@@ -23,6 +23,7 @@ describe('error catalogue', () => {
         "MAIL_UNPARSEABLE": false,
         "ORIGINAL_MISSING": false,
         "PARSER_UNAVAILABLE": true,
+        "PARTICIPANT_REFUSED": false,
         "QUARANTINE_NOT_FOUND": false,
         "RATE_LIMITED": true,
         "SMTP_PERMANENT": false,

@@ -34,6 +34,7 @@ const COMMANDS = [
   { usage: '/etapa analisis|solucion|pruebas', en: '/stage analysis|solution|testing', key: 'etapa' },
   { usage: '/asignar correo@…', en: '/assign email@…', key: 'asignar' }, { usage: '/nota', en: '/note', key: 'nota' },
   { usage: '/esperar cliente|tercero', en: '/wait customer|third-party', key: 'esperar' },
+  { usage: '/cc +correo@… -correo@…', en: '/add email@… · /remove email@…', key: 'cc' },
 ];
 
 export const TEMPLATE_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../templates');

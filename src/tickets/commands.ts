@@ -11,4 +11,6 @@ export type Command =
   | { kind: 'priority'; priority: Priority; line: string }
   | { kind: 'assign'; assignee: string; line: string }
   | { kind: 'waiting'; waitingOn: WaitingOn; line: string }
-  | { kind: 'note'; line: string };
+  | { kind: 'note'; line: string }
+  /** `/cc +a@… -b@…` (/agregar, /quitar, /add, /remove): people put on or taken off the case. */
+  | { kind: 'participants'; add: string[]; remove: string[]; line: string };

@@ -3,6 +3,7 @@ import { automatedRouting } from './automated-routing.ts';
 import { bounce } from './bounce.ts';
 import { commands } from './commands.ts';
 import { consultantAuth } from './consultant-auth.ts';
+import { customerProof } from './customer-proof.ts';
 import { duplicate } from './duplicate.ts';
 import { entitlement } from './entitlement.ts';
 import { fallbackAccess } from './fallback-access.ts';
@@ -27,6 +28,7 @@ export const FILTERS: readonly Filter[] = [
   mailingList,
   senderIdentity,
   consultantAuth,
+  customerProof,
   fallbackAccess,
   followUp,
   automatedRouting,

@@ -34,8 +34,9 @@ export interface Facts {
   sender?: { address: string; name: string; role: 'customer' | 'consultant'; organization: string };
   /** The mail reached the locked-out fallback address: an access case, priority alta. */
   access?: { priority: Priority; category: string; via: string };
-  /** The case this mail continues, when one matched and the sender may write on it. */
-  target?: { ticketId: number; number: number; via: 'tag' | 'header' | 'embedded'; reopen: boolean };
+  /** The case this mail continues, when one matched and the sender may write on it. For a customer, `proof` says
+   * how the mail proved it comes from its From on this case (customer-proof.ts); absent: unproven, kept as text only. */
+  target?: { ticketId: number; number: number; via: 'tag' | 'header' | 'embedded'; reopen: boolean; proof?: 'signed_reply' | 'dmarc' };
   /** Opening a new case that names another one (a stranger's reply, or a case closed long ago). */
   related?: { number: number; reason: 'stranger' | 'closed_long_ago' };
   visibleText?: string;
@@ -44,6 +45,9 @@ export interface Facts {
   /** For a consultant's mail: the cases whose notification to this consultant it answers (our signed
    * Message-ID), and a trusted Authentication-Results pass (`dmarc`/`dkim`/`spf`), see consultant-auth.ts. */
   consultantAuth?: { signedCases: number[]; authenticatedBy?: string };
+  /** For a customer's mail: the cases whose mail to this address it answers (our signed Message-ID), and whether a
+   * trusted Authentication-Results says DMARC passed for the From domain, see customer-proof.ts. */
+  customerProof?: { signedCases: number[]; dmarc: boolean };
   /** Commands at the top of a consultant's reply, see commands.ts. */
   commands?: CommandFacts;
 }
