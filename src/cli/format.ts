@@ -25,7 +25,7 @@ export function printCase(c: CaseDetail): void {
   for (const m of c.messages) {
     const who = m.role === 'customer' ? 'Cliente' : m.role === 'consultant' ? 'Consultor' : 'Sistema';
     out.push('');
-    out.push(`--- ${who} ${m.from ?? ''} · ${when(m.createdAt)}${m.internal ? ' · interno' : ''}${m.readAt ? ` · leído ${when(m.readAt)}` : ''}`);
+    out.push(`--- ${who} ${m.from ?? ''} · ${when(m.createdAt)}${m.internal ? ' · interno' : ''}${m.role === 'customer' && !m.verified ? ' · remitente sin verificar' : ''}${m.readAt ? ` · leído ${when(m.readAt)}` : ''}`);
     out.push(m.bodyText.split('\n').map((l) => `  ${l}`).join('\n'));
     for (const a of m.attachments) out.push(`  📎 ${a.filename} (${a.contentType}, ${a.size} bytes)`);
   }

@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import type { Db } from '../db/knex.ts';
 import * as repo from '../db/repos/tickets.ts';
 import { MesaError } from '../errors.ts';
 import { revokeRecipientLinks } from '../links/links.ts';
@@ -83,4 +84,21 @@ export async function removeParticipant(trx: Knex.Transaction, ticket: Ticket, a
   }
   const revoked = await revokeRecipientLinks(trx, ticket.id, who, now, 'quitado del caso');
   await repo.insertEvent(trx, { ticketId: ticket.id, type: 'participant_removed', actor, to: who, at: now, data: { linksRevoked: revoked } });
+}
+
+/** For `mesa participants N`: who is on the case, how and when each was added. */
+export async function listParticipants(db: Db, number: number): Promise<Array<{ address: string; role: string; addedBy: string; addedAt: string }>> {
+  const t = await repo.findTicketByNumber(db, number);
+  if (!t) throw new MesaError('TICKET_NOT_FOUND', `#${number}`);
+  return (await repo.participantRecords(db, t.id)).map((p) => ({ address: p.address, role: p.role, addedBy: p.addedBy ?? 'unproven', addedAt: new Date(p.addedAt).toISOString() }));
+}
+
+/** For `mesa participants N --remove correo`: the same removal as a consultant's `/cc -`, in its own transaction. */
+export async function removeFromCase(db: Knex, number: number, address: string, actor: string, now: number): Promise<void> {
+  await db.transaction(async (trx) => {
+    const found = await repo.findTicketByNumber(trx, number);
+    const t = found && (await repo.lockTicket(trx, found.id));
+    if (!t) throw new MesaError('TICKET_NOT_FOUND', `#${number}`);
+    await removeParticipant(trx, t, address, actor, now);
+  });
 }
