@@ -184,11 +184,8 @@ export class MailNotifier implements Notifier {
     }
   }
 
-  /**
-   * The people a case's news goes to: the requester and the CC'd, never a consultant or our own addresses; at most
-   * MAX_RECIPIENTS_PER_ANSWER, the requester first, then those added by a proven path, earliest first. What is left
-   * out is recorded on the case (`what`: the mail it was, for the event log).
-   */
+  /** The people a case's news goes to: the requester and the CC'd, never a consultant or our own addresses; at most
+   * MAX_RECIPIENTS_PER_ANSWER (requester, then proven, earliest first), the rest recorded as `what` was sent. */
   private async customers(trx: Knex.Transaction, t: Ticket, what: string, now: number): Promise<string[]> {
     const { config } = this.deps;
     const people = (await participantsOf(trx, t.id)).filter((p) => p.role === 'requester' || p.role === 'cc');
