@@ -23,7 +23,7 @@ it('an answer goes to at most MAX_RECIPIENTS_PER_ANSWER people, the requester fi
   const sent = await w.sink.waitFor((m) => m.text.includes('Ya restablecimos el acceso.'), { count: 3 });
   expect(sent.map((m) => m.to)).toContain('jefa@muchos.co');
   // The requester, then the earliest added; added together (by one mail), by address.
-  expect((await w.app.db('outbox').where({ kind: 'answer' })).map((r) => r.recipient)).toEqual(['jefa@muchos.co', 'cinco@muchos.co', 'cuatro@muchos.co']);
+  expect((await w.app.db('outbox').where({ kind: 'answer' }).orderBy('id')).map((r) => r.recipient)).toEqual(['jefa@muchos.co', 'cinco@muchos.co', 'cuatro@muchos.co']);
   const capped = await w.app.db('events').where({ ticket_id: t.id, type: 'fanout_capped' }).first();
   expect(JSON.parse(capped.data_json)).toEqual({ sent: 3, skipped: 3, kind: 'respuesta' });
   expect(capped.reason).toContain('enviado a 3 de 6 personas (MAX_RECIPIENTS_PER_ANSWER); sin enviar: dos@muchos.co, tres@muchos.co, uno@muchos.co');
