@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { commands, parseCommandLines } from '../../../src/inbound/filters/commands.ts';
 import { customerProof } from '../../../src/inbound/filters/customer-proof.ts';
-import { makeMessageId } from '../../../src/outbound/message-id.ts';
+import { makeMessageId } from '../../../src/mail/message-id.ts';
 import { config, ctxOf, customer, mailOf, ticket } from './support.ts';
 
 /** `/cc +persona@… -otra@…` and its Spanish and English aliases (commands.ts), checked against the case. */
