@@ -20,7 +20,7 @@ it('lists who is on a case and how each was added; --remove takes a Cc off the c
   expect((await runCli(['ingest', dir], { env })).code).toBe(0);
 
   const listed = await runCli(['participants', '1', '--json'], { env });
-  expect(listed.code).toBe(0);
+  expect(listed.code, listed.stderr).toBe(0);
   expect(JSON.parse(listed.stdout).map((p: any) => [p.address, p.role, p.addedBy])).toEqual([
     ['juan@cliente.co', 'requester', 'requester'], ['marta@cliente.co', 'cc', 'opening'],
   ]);
@@ -36,7 +36,9 @@ it('lists who is on a case and how each was added; --remove takes a Cc off the c
   const removed = await runCli(['participants', '1', '--remove', 'Marta@Cliente.co'], { env });
   expect(removed.code).toBe(0);
   expect(removed.stdout).toContain('marta@cliente.co ya no está en el caso #1; sus enlaces quedaron revocados.');
-  expect(JSON.parse((await runCli(['participants', '1', '--json'], { env })).stdout).map((p: any) => p.address)).toEqual(['juan@cliente.co']);
+  const after = await runCli(['participants', '1', '--json'], { env });
+  expect(after.code, after.stderr).toBe(0);
+  expect(JSON.parse(after.stdout).map((p: any) => p.address)).toEqual(['juan@cliente.co']);
 
   const app = await createApp(config, silentLogger);
   try {
@@ -48,4 +50,4 @@ it('lists who is on a case and how each was added; --remove takes a Cc off the c
   } finally {
     await app.close();
   }
-});
+}, 120_000); // several real CLI processes, each paying its start-up
