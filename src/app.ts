@@ -52,7 +52,7 @@ export async function createApp(
   if (opts.migrate !== false) await migrateLatest(db);
   const blobs = new BlobStore(path.join(config.dataDir, 'blobs'));
   const knowledge = new KnowledgeService({ db });
-  const cases = new CaseService(logger.child({ component: 'cases' }), { products: matcherFor(config.products), knowledge });
+  const cases = new CaseService(logger.child({ component: 'cases' }), { products: matcherFor(config.products), knowledge, participants: config.participants });
   const policy = new Policy(config.lifecycle);
   // The alert for a lost grant goes out through the outbox, built just below (called only later, when it happens).
   const tokens = new MailboxTokens({

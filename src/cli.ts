@@ -66,6 +66,17 @@ program
   });
 
 program
+  .command('participants')
+  .description('lista las personas de un caso y cómo se agregó cada una; --remove quita a una (sus enlaces dejan de servir)')
+  .argument('<number>', 'número del caso')
+  .option('--remove <correo>', 'quita esta dirección del caso')
+  .option('--json', 'salida JSON')
+  .action(async (number: string, opts) => {
+    const { participantsCommand } = await import('./cli/participants.ts');
+    process.exitCode = await participantsCommand(configFromEnvironment(), number, opts);
+  });
+
+program
   .command('quarantine')
   .description('lista los correos en cuarentena y el motivo')
   .option('--json', 'salida JSON')

@@ -70,6 +70,10 @@ const EnvSchema = z.object({
   /** Parse incoming mail on a worker thread (the second core), beside the database work: src/inbound/parse-thread.ts. */
   PARSE_WORKER: bool.default(true),
   REOPEN_WINDOW_DAYS: z.coerce.number().int().min(0).default(30),
+  /** People one mail may put on a case (To/Cc), people on a case (requester included), recipients of one answer. */
+  MAX_PARTICIPANTS_PER_MAIL: positiveInt.default(10),
+  MAX_PARTICIPANTS_PER_CASE: positiveInt.default(25),
+  MAX_RECIPIENTS_PER_ANSWER: positiveInt.default(25),
   /** Status page: fresh-link and lost-link requests per case (or per address) and per client IP, per hour. */
   WEB_LINK_REQUESTS_PER_CASE: positiveInt.default(3),
   WEB_LINK_REQUESTS_PER_IP: positiveInt.default(20),
@@ -161,6 +165,8 @@ export type Config = Readonly<{
   /** MIME parsing on a worker thread (PARSE_WORKER). */
   parseWorker: boolean;
   reopenWindowDays: number;
+  /** Caps against fan-out: see src/services/participants.ts. */
+  participants: Readonly<{ perMail: number; perCase: number; perAnswer: number }>;
   web: Readonly<{
     linkRequestsPerCase: number; linkRequestsPerIp: number; trustProxy: boolean | number | readonly string[];
     /** Messages from the status page, per hour, and the bytes of one message's files (src/web/post-limits.ts). */
@@ -272,6 +278,7 @@ export function loadConfig(env: Env): Config {
     storage: { blobGcGraceHours: e.BLOB_GC_GRACE_HOURS },
     parseWorker: e.PARSE_WORKER,
     reopenWindowDays: e.REOPEN_WINDOW_DAYS,
+    participants: { perMail: e.MAX_PARTICIPANTS_PER_MAIL, perCase: e.MAX_PARTICIPANTS_PER_CASE, perAnswer: e.MAX_RECIPIENTS_PER_ANSWER },
     web: {
       linkRequestsPerCase: e.WEB_LINK_REQUESTS_PER_CASE, linkRequestsPerIp: e.WEB_LINK_REQUESTS_PER_IP, trustProxy: e.TRUST_PROXY,
       postsPerLink: e.WEB_POSTS_PER_LINK, postsPerIp: e.WEB_POSTS_PER_IP, filesPerLink: e.WEB_FILES_PER_LINK, filesPerIp: e.WEB_FILES_PER_IP,

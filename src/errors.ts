@@ -32,6 +32,7 @@ export const ERRORS = {
   LINK_INVALID: { retryable: false, message: 'Enlace inválido' },
   LINK_EXPIRED: { retryable: false, message: 'Enlace vencido o revocado' },
   COMMAND_INVALID: { retryable: false, message: 'Comando no reconocido' },
+  PARTICIPANT_REFUSED: { retryable: false, message: 'No se puede quitar a esa persona del caso' },
   RATE_LIMITED: { retryable: true, message: 'Demasiadas solicitudes' },
 } as const satisfies Record<string, { retryable: boolean; message: string }>;
 

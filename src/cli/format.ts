@@ -63,7 +63,7 @@ export function printCase(c: CaseDetail): void {
   for (const m of c.messages) {
     const who = m.role === 'customer' ? 'Cliente' : m.role === 'consultant' ? 'Consultor' : 'Sistema';
     out.push('');
-    out.push(`--- ${who} ${oneLine(m.from)} · ${when(m.createdAt)}${m.internal ? ' · interno' : ''}${m.readAt ? ` · leído ${when(m.readAt)}` : ''}`);
+    out.push(`--- ${who} ${oneLine(m.from)} · ${when(m.createdAt)}${m.internal ? ' · interno' : ''}${m.role === 'customer' && !m.verified ? ' · remitente sin verificar' : ''}${m.readAt ? ` · leído ${when(m.readAt)}` : ''}`);
     out.push(manyLines(m.bodyText).split('\n').map((l) => `  ${l}`).join('\n'));
     for (const a of m.attachments) out.push(`  📎 ${oneLine(a.filename)} (${oneLine(a.contentType)}, ${a.size} bytes)`);
   }

@@ -400,13 +400,18 @@ export class IngestService {
           const bounce = a?.kind === 'bounce' ? { hard: Boolean(a.hard), addressGone: Boolean(a.addressGone), recipients: proven, unproven: claimed.filter((x) => !proven.includes(x)), status: a.status } : undefined;
           messageRowId = await this.deps.cases.addSystemNote(trx, ticket, message, { bounce });
         } else {
-          const added = await this.deps.cases.addMessage(trx, ticket, { message, cc, threadIds, reopen: effect.reopen });
-          messageRowId = added.messageRowId;
-          // A consultant's reply: either it cannot act (told why) or its commands act after the message is kept.
+          // A consultant's reply: either it cannot act (told why) or its commands act after the message is kept;
+          // except `/cc`, which acts first, so that the people it adds get this very answer.
           const plan = effect.kind === 'follow_up' ? effect.consultant : undefined;
           const actor = facts.sender?.address ?? '';
+          const people = plan?.feedback ? [] : plan?.commands.filter((c) => c.kind === 'participants') ?? [];
+          if (people.length) await this.deps.cases.runCommands(trx, ticket, people, actor, now);
+          // A customer's Cc joins the case only when the mail proved its origin (target.proof, follow-up.ts).
+          const added = await this.deps.cases.addMessage(trx, ticket, { message, cc, ccAddedBy: facts.target?.proof, threadIds, reopen: effect.reopen });
+          messageRowId = added.messageRowId;
+          const rest = plan?.commands.filter((c) => c.kind !== 'participants') ?? [];
           if (plan?.feedback) await this.deps.cases.tellConsultant(trx, added.ticket, { to: actor, kind: plan.feedback.kind, items: plan.feedback.items, messageRowId, at: now });
-          else if (plan?.commands.length) await this.deps.cases.runCommands(trx, added.ticket, plan.commands, actor, now);
+          else if (rest.length) await this.deps.cases.runCommands(trx, added.ticket, rest, actor, now);
         }
       }
       await insertLedger(trx, {
@@ -458,7 +463,7 @@ export class IngestService {
       fromAddress: mail.from?.address ?? facts.sender?.address, fromName: mail.from?.name || undefined,
       to: mail.to.map((a) => a.address), cc: mail.cc.map((a) => a.address), messageId: mail.messageId, subject: mail.subject,
       bodyText, fullText, htmlSha256: stored.htmlSha256, rawSha256: stored.rawSha256,
-      internal: systemNote || Boolean(consultant?.internal), verified: consultant?.verified ?? true, noteKind: systemNote ? facts.automated?.kind : undefined,
+      internal: systemNote || Boolean(consultant?.internal), verified: consultant?.verified ?? customerVerified(facts, systemNote), noteKind: systemNote ? facts.automated?.kind : undefined,
       sentAt: mail.date?.getTime(), createdAt: now, attachments: stored.attachments,
     };
   }
@@ -560,6 +565,12 @@ type Job = { index: number; raw: Buffer; rawSha: string; source: MailSource; sou
 function whereFrom(source: MailSource): { mailbox: string; uidvalidity?: number; uid?: number } {
   if (source.kind === 'imap') return { mailbox: `${source.account}:${source.folder}`, uidvalidity: source.uidvalidity, uid: source.uid };
   return { mailbox: source.kind };
+}
+
+/** A customer's mail counts as theirs when it opens a case (the case is that mail's own) or proves its origin on the
+ * case it continues (follow-up.ts); an unproven follow-up is kept, marked unverified. */
+function customerVerified(facts: Readonly<Facts>, systemNote: boolean): boolean {
+  return systemNote || !facts.target || facts.sender?.role !== 'customer' || facts.target.proof !== undefined;
 }
 
 /** The case `id` as the mail's context read it (by tag, by headers, or from an embedded original). */

@@ -42,7 +42,8 @@ export class LifecycleMailNotifier implements Notifier {
     const { config } = this.deps;
     const people = (await participantsOf(trx, t.id)).filter((p) => p.role === 'requester' || p.role === 'cc').map((p) => p.address);
     const recipients = [...new Set([t.requester, ...people])].filter((a) => !config.consultants.includes(a) && a !== config.supportAddress && a !== config.fallbackAddress);
-    for (const to of recipients) {
+    // The same fan-out cap as an answer (MAX_RECIPIENTS_PER_ANSWER): the requester and the earliest added.
+    for (const to of recipients.slice(0, config.participants.perAnswer)) {
       await this.deps.outbox.enqueue(trx, {
         key: `case:${t.id}:autoclose-warning:${waitingSince}:${to}`, ticket: t, kind: 'autoclose_warning', to,
         toName: to === t.requester ? t.requesterName : undefined, automatic: true, budgeted: true, autoSubmitted: 'auto-generated',

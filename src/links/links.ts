@@ -93,6 +93,11 @@ export async function revokeCaseLinks(db: Db, ticketId: number, now: number, rea
   return repo.revokeLinksOfTicket(db, ticketId, now, reason);
 }
 
+/** Every link of one person on a case (taken off the case): the page answers them as revoked. */
+export async function revokeRecipientLinks(db: Db, ticketId: number, recipient: string, now: number, reason = 'revoked'): Promise<number> {
+  return repo.revokeLinksOfRecipient(db, ticketId, recipient.toLowerCase(), now, reason);
+}
+
 export async function touchLink(db: Db, linkId: number, now: number): Promise<void> {
   await repo.touchLinkRow(db, linkId, now);
 }

@@ -4,11 +4,12 @@ import { findMessage, lastCustomerMessage } from '../db/repos/messages.ts';
 import { attachmentsOf, insertEvent, participantsOf, type NewMessage } from '../db/repos/tickets.ts';
 import type { LinkService } from '../links/links.ts';
 import type { Logger } from '../logger.ts';
-import type { BounceInfo, CaseEvent, Notifier } from '../services/cases.ts';
+import type { CaseEvent, Notifier } from '../services/cases.ts';
+import type { CappedNotice } from '../services/participants.ts';
 import { enqueueListLink, type Suggestions } from './consultant-extras.ts';
 import { productLabel } from '../tickets/products.ts';
 import { SUBJECT_EXAMPLE, subjectNeedsDetail } from '../tickets/subject-quality.ts';
-import type { Ticket } from '../tickets/types.ts';
+import { PROVEN_ORIGINS, type Ticket } from '../tickets/types.ts';
 import { applyHardBounce } from './bounce-effects.ts';
 import type { MailRequest, Outbox } from './outbox.ts';
 import type { Refusals } from './refusals.ts';
@@ -18,7 +19,10 @@ import { humanSize, linesOf, type TemplateRenderer } from './templates.ts';
  * Turns case events into mail, inside the case change's transaction (the transactional outbox):
  * - case opened → confirmation to the requester; the case to the assignee, or to every consultant while unassigned;
  * - customer message → to the assignee / consultants;
- * - consultant answer (verified, not internal) → to the requester and the case's CC'd people, with its files;
+ * - consultant answer (verified, not internal) → to the requester and the case's CC'd people, with its files, at most
+ *   MAX_RECIPIENTS_PER_ANSWER of them (the requester first, then by how proven and how early; the excess recorded);
+ * - a customer's message not proven to be theirs, or one naming more people than the caps let on the case → the
+ *   consultants' notice says so;
  * - closed → the requester (with the link and a request to rate); reopened after closing → the case's links are
  *   rotated, the requester and (unless the customer reopened it by writing) the consultants are told;
  * - a consultant's mail that could not act → that consultant, saying why;
@@ -59,7 +63,7 @@ export class MailNotifier implements Notifier {
     const attachments: Array<{ filename: string; size: number; content_type: string; sha256: string; inline: boolean }> = [];
     for (const a of m.attachments) attachments.push({ filename: a.filename, size: a.size, content_type: a.contentType, sha256: a.sha256, inline: a.inline });
     map.set(id, {
-      row: { id, created_at: m.createdAt, body_text: m.bodyText, from_address: m.fromAddress ?? null, from_name: m.fromName ?? null, message_id: m.messageId ?? null },
+      row: { id, created_at: m.createdAt, body_text: m.bodyText, from_address: m.fromAddress ?? null, from_name: m.fromName ?? null, message_id: m.messageId ?? null, role: m.role, verified: m.verified },
       // In insertion order, as attachmentsOf's ORDER BY id returns them.
       attachments,
     });
@@ -75,9 +79,9 @@ export class MailNotifier implements Notifier {
     if ((e.type === 'case_opened' || e.type === 'message_added') && e.message) this.remember(trx, e.messageRowId, e.message);
     switch (e.type) {
       case 'case_opened':
-        return this.opened(trx, e.ticket, e.messageRowId);
+        return this.opened(trx, e.ticket, e.messageRowId, e.capped);
       case 'message_added':
-        if (e.role === 'customer' && !e.internal) return this.toConsultants(trx, e.ticket, e.messageRowId, this.reopenedBy.get(trx)?.has(e.ticket.id) ? 'headingReopened' : 'headingFollowUp');
+        if (e.role === 'customer' && !e.internal) return this.toConsultants(trx, e.ticket, e.messageRowId, this.reopenedBy.get(trx)?.has(e.ticket.id) ? 'headingReopened' : 'headingFollowUp', undefined, undefined, e.capped);
         if (e.role === 'consultant' && !e.internal) return this.answer(trx, e.ticket, e.messageRowId);
         return;
       case 'stage_changed':
@@ -138,7 +142,7 @@ export class MailNotifier implements Notifier {
     return { list, attach, any: list.length > 0 };
   }
 
-  private async opened(trx: Knex.Transaction, t: Ticket, messageRowId: number): Promise<void> {
+  private async opened(trx: Knex.Transaction, t: Ticket, messageRowId: number, capped?: CappedNotice): Promise<void> {
     const m = await this.message(trx, messageRowId);
     const now = Number(m.created_at);
     const files = await this.files(trx, messageRowId);
@@ -164,7 +168,7 @@ export class MailNotifier implements Notifier {
         productExample: catalogue[0]?.modules[0] ? `${catalogue[0].modules[0].name.toUpperCase()}, ${SUBJECT_EXAMPLE.split(', ')[1]}` : SUBJECT_EXAMPLE },
     });
     const similar = (await this.deps.suggestions?.similarCases(trx, question, 3, t.id)) ?? [];
-    await this.toConsultants(trx, t, messageRowId, 'headingNew', undefined, { m, files, caseMessages, opened: true, similar });
+    await this.toConsultants(trx, t, messageRowId, 'headingNew', undefined, { m, files, caseMessages, opened: true, similar }, capped);
   }
 
   /** `known`: the message row and its files when the caller has read them already, and for a case opened in this
@@ -172,6 +176,7 @@ export class MailNotifier implements Notifier {
   private async toConsultants(
     trx: Knex.Transaction, t: Ticket, messageRowId: number | undefined, heading: string, only?: string[],
     known?: { m: any; files: Awaited<ReturnType<MailNotifier['files']>>; caseMessages?: MailRequest['caseMessages']; opened?: boolean; similar?: Ticket[] },
+    capped?: CappedNotice,
   ): Promise<void> {
     const m = known?.m ?? (messageRowId ? await this.message(trx, messageRowId) : await lastCustomerMessage(trx, t.id));
     const now = this.now(trx, messageRowId ? Number(m.created_at) : t.updatedAt);
@@ -179,6 +184,11 @@ export class MailNotifier implements Notifier {
     const unassigned = this.deps.renderer.tableString('consultant-case', this.deps.config.locale, 'unassigned');
     // The same lines for every consultant (each mail stores its own data: one array, serialized per row).
     const lines = linesOf(String(m?.body_text ?? ''));
+    // What the consultants must know before acting on this mail (see the consultant-case strings).
+    const warnings = {
+      unverified: Boolean(m && m.role === 'customer' && !m.verified),
+      cappedPerMail: capped?.limit === 'per_mail', cappedPerCase: capped?.limit === 'per_case', cappedDropped: capped?.dropped ?? 0, cappedMax: capped?.max ?? 0,
+    };
     for (const to of only ?? this.consultantsFor(t)) {
       // Solved cases like this one (published or not: consultants see the whole case), each through this consultant's link.
       const similar = [];
@@ -190,17 +200,29 @@ export class MailNotifier implements Notifier {
         data: {
           from: m?.from_address ?? t.requester, fromName: m?.from_name ?? t.requesterName ?? '', organization: t.organization, product: productLabel(t) ?? '', priority: t.priority,
           stage: t.stage, assignee: t.assignee ?? unassigned, lines, hasAttachments: files.any,
-          attachments: files.list, caseUrl: await this.link(trx, t, to, now, known?.opened), commands: true, similar, hasSimilar: similar.length > 0,
+          attachments: files.list, caseUrl: await this.link(trx, t, to, now, known?.opened), commands: true, similar, hasSimilar: similar.length > 0, ...warnings,
         },
       });
     }
   }
 
-  /** The people a case's news goes to: the requester and the CC'd, never a consultant or our own addresses. */
-  private async customers(trx: Knex.Transaction, t: Ticket): Promise<string[]> {
+  /** The people a case's news goes to: the requester and the CC'd, never a consultant or our own addresses; at most
+   * MAX_RECIPIENTS_PER_ANSWER (requester, then proven, earliest first), the rest recorded as `what` was sent. */
+  private async customers(trx: Knex.Transaction, t: Ticket, what: string, now: number): Promise<string[]> {
     const { config } = this.deps;
-    const people = (await participantsOf(trx, t.id)).filter((p) => p.role === 'requester' || p.role === 'cc').map((p) => p.address);
-    return [...new Set([t.requester, ...people])].filter((a) => !config.consultants.includes(a) && a !== config.supportAddress && a !== config.fallbackAddress);
+    const people = (await participantsOf(trx, t.id)).filter((p) => p.role === 'requester' || p.role === 'cc');
+    const proven = (p: (typeof people)[number]) => (PROVEN_ORIGINS.includes(p.addedBy ?? 'unproven') ? 0 : 1);
+    const ordered = [...people].sort((a, b) => proven(a) - proven(b)).map((p) => p.address);
+    const all = [...new Set([t.requester, ...ordered])].filter((a) => !config.consultants.includes(a) && a !== config.supportAddress && a !== config.fallbackAddress);
+    const max = config.participants.perAnswer;
+    if (all.length <= max) return all;
+    const left = all.slice(max);
+    await insertEvent(trx, {
+      ticketId: t.id, type: 'fanout_capped', actor: 'mesa', at: now, reason: `${what}: enviado a ${max} de ${all.length} personas (MAX_RECIPIENTS_PER_ANSWER); sin enviar: ${left.slice(0, 10).join(', ')}${left.length > 10 ? '…' : ''}`,
+      data: { sent: max, skipped: left.length, kind: what },
+    });
+    this.deps.log.warn({ ticket: t.number, sent: max, skipped: left.length, kind: what }, 'demasiados destinatarios: el correo va solo a los primeros');
+    return all.slice(0, max);
   }
 
   private async answer(trx: Knex.Transaction, t: Ticket, messageRowId: number): Promise<void> {
@@ -211,7 +233,7 @@ export class MailNotifier implements Notifier {
     // The consultant's own address stays out of what the customer sees (issue 3): answers come from support.
     const text = String(m.body_text ?? '').replace(new RegExp(consultant.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'), 'gi'), this.deps.config.supportAddress);
     const files = await this.files(trx, messageRowId);
-    for (const to of await this.customers(trx, t)) {
+    for (const to of await this.customers(trx, t, 'respuesta', now)) {
       await this.deps.outbox.enqueue(trx, {
         key: `case:${t.id}:msg:${messageRowId}:answer:${to}`, ticket: t, kind: 'answer', to, toName: to === t.requester ? t.requesterName : undefined,
         automatic: false, budgeted: false, autoSubmitted: undefined, template: 'answer', now,
@@ -223,7 +245,7 @@ export class MailNotifier implements Notifier {
 
   private async closed(trx: Knex.Transaction, t: Ticket, actor: string): Promise<void> {
     const now = this.now(trx, t.updatedAt);
-    for (const to of await this.customers(trx, t)) {
+    for (const to of await this.customers(trx, t, 'cierre', now)) {
       const url = await this.link(trx, t, to, now);
       await this.deps.outbox.enqueue(trx, {
         key: `case:${t.id}:closed:${t.closedAt ?? now}:${to}`, ticket: t, kind: 'closed', to, toName: to === t.requester ? t.requesterName : undefined,
@@ -239,7 +261,7 @@ export class MailNotifier implements Notifier {
     const now = this.now(trx, t.updatedAt);
     // Rotation (issue 4): links handed out before the case was closed stop working; this mail carries new ones.
     await this.deps.links.revokeCaseLinks(trx, t.id, now, 'reabierto');
-    const customers = await this.customers(trx, t);
+    const customers = await this.customers(trx, t, 'reapertura', now);
     const lines = reason ? linesOf(reason) : [];
     for (const to of customers) {
       await this.deps.outbox.enqueue(trx, {

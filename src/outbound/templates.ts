@@ -39,6 +39,7 @@ const COMMANDS = [
   { usage: '/producto NÓMINA 4.2', en: '/product NÓMINA 4.2', key: 'producto' },
   { usage: '/publicar [título]', en: '/publish [title]', key: 'publicar' },
   { usage: '/lista', en: '/list', key: 'lista' },
+  { usage: '/cc +correo@… -correo@…', en: '/add email@… · /remove email@…', key: 'cc' },
 ];
 
 export const TEMPLATE_DIR = TEMPLATES_DIR;

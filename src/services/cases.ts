@@ -8,7 +8,8 @@ import { transition, waitingAfterMessage, waitingAfterTransition, type Transitio
 import type { Command } from '../tickets/commands.ts';
 import type { KnowledgeService } from './knowledge.ts';
 import { productLabel, type ProductGuess, type ProductMatcher } from '../tickets/products.ts';
-import type { Participant, Priority, Ticket, WaitingOn } from '../tickets/types.ts';
+import type { ParticipantOrigin, Priority, Ticket, WaitingOn } from '../tickets/types.ts';
+import { addCapped, removeParticipant, type CappedNotice, type ParticipantLimits } from './participants.ts';
 
 /**
  * The one way cases change. Each method runs inside the caller's transaction and writes the change, its event
@@ -17,8 +18,9 @@ import type { Participant, Priority, Ticket, WaitingOn } from '../tickets/types.
  */
 export type CaseEvent =
   /** `message`: what was just written as row `messageRowId`, so that a notifier need not read it back. */
-  | { type: 'case_opened'; ticket: Ticket; messageRowId: number; message?: Omit<repo.NewMessage, 'ticketId'> }
-  | { type: 'message_added'; ticket: Ticket; messageRowId: number; role: 'customer' | 'consultant'; internal: boolean; message?: Omit<repo.NewMessage, 'ticketId'> }
+  /** `capped`: addresses of the mail left off the case by the participant caps (the consultants are told). */
+  | { type: 'case_opened'; ticket: Ticket; messageRowId: number; message?: Omit<repo.NewMessage, 'ticketId'>; capped?: CappedNotice }
+  | { type: 'message_added'; ticket: Ticket; messageRowId: number; role: 'customer' | 'consultant'; internal: boolean; message?: Omit<repo.NewMessage, 'ticketId'>; capped?: CappedNotice }
   | { type: 'system_note_added'; ticket: Ticket; messageRowId: number; noteKind: string; bounce?: BounceInfo }
   | { type: 'stage_changed'; ticket: Ticket; from: string; to: string; actor: string; reason?: string }
   /** A consultant's mail could not act (unverified sender, command not understood): tell that consultant. */
@@ -59,7 +61,9 @@ export interface OpenCaseInput {
 
 export interface AddMessageInput {
   message: Omit<repo.NewMessage, 'ticketId'>;
+  /** Added to the case only with `ccAddedBy`: a customer's follow-up whose origin was proven (how, recorded). */
   cc: string[];
+  ccAddedBy?: ParticipantOrigin;
   threadIds: string[];
   reopen: boolean;
 }
@@ -69,7 +73,15 @@ export class CaseService {
 
   /** `products`: reads the product, module and version from a new case's subject (src/tickets/products.ts). */
   /** `knowledge`: indexes closed cases and publishes articles (src/services/knowledge.ts). */
-  constructor(private readonly log: Logger, private readonly opts: { products?: ProductMatcher; knowledge?: KnowledgeService } = {}) {}
+  /** `participants`: how many people one mail and one case may add (src/services/participants.ts). */
+  constructor(
+    private readonly log: Logger,
+    private readonly opts: { products?: ProductMatcher; knowledge?: KnowledgeService; participants?: ParticipantLimits } = {},
+  ) {}
+
+  private get limits(): ParticipantLimits {
+    return this.opts.participants ?? { perMail: 10, perCase: 25 };
+  }
 
   addNotifier(n: Notifier): void {
     this.notifiers.push(n);
@@ -101,9 +113,9 @@ export class CaseService {
       waitingOn: 'soporte', mailbox: input.mailbox, relatedNumber: input.related?.number,
       relatedReason: input.related?.reason, now,
     });
-    const people: Participant[] = [{ address: input.requester, role: 'requester' }];
-    for (const address of input.cc) people.push({ address, role: 'cc' });
-    await repo.addParticipants(trx, ticket.id, people, now, { newCase: true });
+    await repo.addParticipants(trx, ticket.id, [{ address: input.requester, role: 'requester', addedBy: 'requester' }], now, { newCase: true });
+    // The opening mail's To/Cc: the case is that mail's own, so they belong on it, up to the caps.
+    const capped = await addCapped(trx, ticket, input.cc, 'opening', this.limits, input.requester, now, { newCase: true, onCase: new Set([input.requester]) });
     const messageRowId = await repo.insertMessage(trx, { ...input.message, ticketId: ticket.id });
     await repo.addThreadIds(trx, ticket.id, input.threadIds);
     await repo.insertEvent(trx, {
@@ -111,12 +123,14 @@ export class CaseService {
       reason: input.related ? `${input.related.reason} #${input.related.number}` : undefined,
       data: { priority: input.priority, category: input.category, product: productLabel(ticket), productCandidates: guess?.candidates.length ? guess.candidates : undefined },
     });
-    await this.emit(trx, { type: 'case_opened', ticket, messageRowId, message: input.message });
+    await this.emit(trx, { type: 'case_opened', ticket, messageRowId, message: input.message, ...(capped ? { capped } : {}) });
     return { ticket, messageRowId };
   }
 
   /**
-   * A customer's or consultant's message on an existing case; a customer's reply to a closed case reopens it. Its
+   * A customer's or consultant's message on an existing case; a customer's reply to a closed case reopens it. A
+   * customer's message not proven to come from its sender (`verified: false`) is kept and told to the consultants,
+   * but adds nobody and changes nothing of the case (no reopening, no change of whom it waits on). Its
    * Message-IDs and those of the mail it causes go to thread_ids in one INSERT (threadIdsTogether).
    */
   addMessage(trx: Knex.Transaction, ticket: Ticket, input: AddMessageInput): Promise<{ ticket: Ticket; messageRowId: number }> {
@@ -128,13 +142,16 @@ export class CaseService {
     const role = input.message.role === 'consultant' ? 'consultant' : 'customer';
     const messageRowId = await repo.insertMessage(trx, { ...input.message, ticketId: ticket.id });
     await repo.addThreadIds(trx, ticket.id, input.threadIds);
-    if (role === 'customer') await repo.addParticipants(trx, ticket.id, input.cc.map((address) => ({ address, role: 'cc' as const })), now);
+    const proven = input.message.verified;
+    const capped = role === 'customer' && proven && input.ccAddedBy
+      ? await addCapped(trx, ticket, input.cc, input.ccAddedBy, this.limits, input.message.fromAddress, now)
+      : undefined;
     let current = ticket;
-    if (input.reopen && ticket.stage === 'cerrado') {
+    if (input.reopen && proven && ticket.stage === 'cerrado') {
       current = await this.changeStage(trx, current, 'reabrir', input.message.fromAddress ?? 'cliente', 'respuesta del cliente a un caso cerrado', now);
     }
-    if (role === 'customer' && !current.product && !input.message.internal) current = await this.productFromAnswer(trx, current, input.message, now);
-    if (!input.message.internal) {
+    if (role === 'customer' && proven && !current.product && !input.message.internal) current = await this.productFromAnswer(trx, current, input.message, now);
+    if (!input.message.internal && proven) {
       const waitingOn = waitingAfterMessage(role, current.waitingOn);
       const patch: Record<string, unknown> = { updated_at: now };
       if (waitingOn !== current.waitingOn) {
@@ -145,8 +162,8 @@ export class CaseService {
       await repo.updateTicket(trx, ticket.id, patch);
       current = { ...current, waitingOn, updatedAt: now, firstResponseAt: current.firstResponseAt ?? (role === 'consultant' ? now : undefined) };
     }
-    await repo.insertEvent(trx, { ticketId: ticket.id, type: role === 'consultant' ? 'consultant_message' : 'customer_message', actor: input.message.fromAddress, at: now, data: { internal: input.message.internal } });
-    await this.emit(trx, { type: 'message_added', ticket: current, messageRowId, role, internal: input.message.internal, message: input.message });
+    await repo.insertEvent(trx, { ticketId: ticket.id, type: role === 'consultant' ? 'consultant_message' : 'customer_message', actor: input.message.fromAddress, at: now, data: { internal: input.message.internal, ...(proven ? {} : { unverified: true }) } });
+    await this.emit(trx, { type: 'message_added', ticket: current, messageRowId, role, internal: input.message.internal, message: input.message, ...(capped ? { capped } : {}) });
     return { ticket: current, messageRowId };
   }
 
@@ -251,7 +268,22 @@ export class CaseService {
       else if (c.kind === 'product') current = await this.setProduct(trx, current, c, actor, now);
       else if (c.kind === 'list') await this.emit(trx, { type: 'list_requested', ticket: current, to: actor, at: now });
       else if (c.kind === 'publish') await this.opts.knowledge?.publish(trx, current, { title: c.title, text: c.text, actor, now });
+      else if (c.kind === 'participants') await this.changeParticipants(trx, current, c.add, c.remove, actor, now);
     }
     return current;
+  }
+
+  /**
+   * A verified consultant's `/cc +persona@… -otra@…`: the added ones are recorded as added by a consultant (they
+   * get the case's mail and may ask for their link); the removed ones lose their links (src/services/participants.ts).
+   */
+  async changeParticipants(trx: Knex.Transaction, ticket: Ticket, add: readonly string[], remove: readonly string[], actor: string, now: number): Promise<void> {
+    for (const address of remove) await removeParticipant(trx, ticket, address, actor, now);
+    if (!add.length) return;
+    const before = new Set((await repo.participantsOf(trx, ticket.id)).map((p) => p.address));
+    await addCapped(trx, ticket, add, 'consultant', { perMail: add.length, perCase: this.limits.perCase }, actor, now);
+    for (const p of await repo.participantsOf(trx, ticket.id)) {
+      if (!before.has(p.address)) await repo.insertEvent(trx, { ticketId: ticket.id, type: 'participant_added', actor, to: p.address, reason: 'comando del consultor', at: now });
+    }
   }
 }

@@ -23,6 +23,8 @@ export interface PageMessage {
   /** The original HTML of a customer's mail (consultants' originals carry signatures and direct addresses). */
   html?: string;
   readAt?: number;
+  /** A customer's mail that did not prove it comes from its From (follow-up.ts): shown marked as such. */
+  unverified: boolean;
   attachments: Array<{ id: number; filename: string; contentType: string; size: number; contentId?: string; inline: boolean }>;
 }
 
@@ -61,6 +63,7 @@ export async function pageModel(deps: { db: Knex; blobs: BlobStore; config: Conf
       text: m.body_text ?? '',
       html,
       readAt: m.read_at == null ? undefined : Number(m.read_at),
+      unverified: m.role === 'customer' && !m.verified,
       attachments: atts.filter((x) => Number(x.message_id) === Number(m.id)).map((x) => ({
         id: Number(x.id), filename: x.filename, contentType: x.content_type, size: Number(x.size),
         contentId: x.content_id ?? undefined, inline: Boolean(x.inline),

@@ -10,7 +10,7 @@ import { tokenHash } from '../links/tokens.ts';
 import type { Logger } from '../logger.ts';
 import { BlobStore, type StagedFile } from '../storage/blobs.ts';
 import { isOpen } from '../tickets/state-machine.ts';
-import type { Ticket } from '../tickets/types.ts';
+import { PROVEN_ORIGINS, type Ticket } from '../tickets/types.ts';
 import type { CaseService } from './cases.ts';
 import { pageModel, type PageModel } from './portal-page.ts';
 
@@ -219,7 +219,8 @@ export class PortalService {
       const ticket = await findTicketById(trx, s.ticketId);
       if (!ticket) return;
       const people = await participantsOf(trx, ticket.id);
-      const belongs = s.recipient === ticket.requester || people.some((p) => p.address === s.recipient && p.role !== 'consultant');
+      // Only someone put on the case by a proven path (never a Cc a forged follow-up may have added).
+      const belongs = s.recipient === ticket.requester || people.some((p) => p.address === s.recipient && p.role !== 'consultant' && PROVEN_ORIGINS.includes(p.addedBy ?? 'unproven'));
       const recipient = belongs ? s.recipient : ticket.requester;
       const url = await links.issueLink(trx, { ticketId: ticket.id, number: ticket.number, recipient, now });
       if (mailer) await mailer.freshLink(trx, { ticket, recipient, url, now });

@@ -18,4 +18,6 @@ export type Command =
    * body when given. The mail itself stays internal. */
   | { kind: 'publish'; title?: string; text: string; line: string }
   /** `/lista`: mail the consultant their signed link to every organization's cases. */
-  | { kind: 'list'; line: string };
+  | { kind: 'list'; line: string }
+  /** `/cc +a@… -b@…` (/agregar, /quitar, /add, /remove): people put on or taken off the case. */
+  | { kind: 'participants'; add: string[]; remove: string[]; line: string };

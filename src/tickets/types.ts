@@ -37,9 +37,22 @@ export interface Ticket {
   closedAt?: number;
 }
 
+/**
+ * How a person came to be on a case. A follow-up's From header proves nothing, so a Cc counts as proven only when
+ * the mail that named it was itself proven: the opening mail (the case is that mail's own), a reply to a mail we
+ * sent that address (our signed Message-ID), DMARC passing for the From domain at our receiving server, or a
+ * verified consultant's command. `unproven`: rows from before this was recorded, added by a follow-up nobody checked.
+ */
+export const PARTICIPANT_ORIGINS = ['requester', 'opening', 'signed_reply', 'dmarc', 'consultant', 'assigned', 'unproven'] as const;
+export type ParticipantOrigin = (typeof PARTICIPANT_ORIGINS)[number];
+/** The origins whose addresses "Perdí mi enlace" may mail: every one but `unproven`. */
+export const PROVEN_ORIGINS: readonly ParticipantOrigin[] = PARTICIPANT_ORIGINS.filter((o) => o !== 'unproven');
+
 export interface Participant {
   address: string;
   role: 'requester' | 'cc' | 'consultant';
+  /** Absent when read by a query that does not need it (the follow-up filter's case views). */
+  addedBy?: ParticipantOrigin;
 }
 
 /** What the follow-up filter needs to know about a candidate case. */

@@ -17,6 +17,13 @@ export const consultantReply = (from: string, number: number, id: string, body: 
   'Authentication-Results': 'mx.mesa.test; dmarc=pass header.from=mesa.test; spf=pass smtp.mailfrom=mesa.test',
 }, body);
 
+/** A customer's reply whose domain passed DMARC at the receiving server: proven, so it may reopen the case and
+ * change whom it waits on (an unproven one is kept as text only, src/inbound/filters/customer-proof.ts). */
+export const customerReply = (from: string, number: number, subject: string, id: string, body: string) => mail({
+  From: from, To: 'soporte@mesa.test', Subject: `RE: [Caso #${number}] ${subject}`, 'Message-ID': `<${id}>`,
+  'Authentication-Results': `mx.mesa.test; dmarc=pass header.from=${from.split('@')[1]}`,
+}, body);
+
 export function jobsAt(app: App, local: string) {
   return runJobs({ db: app.db, config: app.config, cases: app.cases, policy: app.policy, logger: app.logger }, at(local));
 }

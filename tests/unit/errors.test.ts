@@ -27,6 +27,7 @@ describe('error catalogue', () => {
         "OAUTH_PROVIDER_UNAVAILABLE": true,
         "ORIGINAL_MISSING": false,
         "PARSER_UNAVAILABLE": true,
+        "PARTICIPANT_REFUSED": false,
         "QUARANTINE_NOT_FOUND": false,
         "RATE_LIMITED": true,
         "SMTP_PERMANENT": false,

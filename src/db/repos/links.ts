@@ -52,6 +52,10 @@ export async function revokeLinksOfTicket(db: Db, ticketId: number, now: number,
   return db('links').where({ ticket_id: ticketId }).whereNull('revoked_at').update({ revoked_at: now, revoked_reason: reason });
 }
 
+export async function revokeLinksOfRecipient(db: Db, ticketId: number, recipient: string, now: number, reason: string): Promise<number> {
+  return db('links').where({ ticket_id: ticketId, recipient }).whereNull('revoked_at').update({ revoked_at: now, revoked_reason: reason });
+}
+
 export async function touchLinkRow(db: Db, id: number, now: number): Promise<void> {
   await db('links').where({ id }).update({ last_used_at: now });
 }

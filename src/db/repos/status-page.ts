@@ -1,4 +1,5 @@
 import type { Db } from '../knex.ts';
+import { PROVEN_ORIGINS } from '../../tickets/types.ts';
 
 /** What the status page records: read receipts, form submissions (idempotency), link requests. SQL only. */
 
@@ -37,11 +38,12 @@ export async function recordLinkRequest(db: Db, kind: 'fresh' | 'lost', subjectK
   await db('link_requests').insert({ kind, subject_key: subjectKey, created_at: now });
 }
 
-/** Open cases where the address is the requester or a participant (for "lost my link"). */
+/** Open cases where the address is the requester or a participant added by a proven path (for "lost my link": a Cc
+ * that a forged follow-up could have added never gets a link this way). */
 export async function openCasesOf(db: Db, address: string, limit = 20): Promise<Array<{ id: number; number: number; subject: string }>> {
   const rows = await db('tickets')
     .whereNot('stage', 'cerrado')
-    .where((q) => q.where('requester', address).orWhereIn('id', db('participants').where({ address }).whereIn('role', ['requester', 'cc']).select('ticket_id')))
+    .where((q) => q.where('requester', address).orWhereIn('id', db('participants').where({ address }).whereIn('role', ['requester', 'cc']).whereIn('added_by', PROVEN_ORIGINS).select('ticket_id')))
     .orderBy('number', 'desc')
     .limit(limit)
     .select('id', 'number', 'subject');

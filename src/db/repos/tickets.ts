@@ -1,6 +1,6 @@
 import { isPostgres, type Db } from '../knex.ts';
 import { insertId, insertSql, placeholders, row, rows, run, valuesOf } from '../sql.ts';
-import type { Participant, Priority, Role, Stage, Ticket, TicketView, WaitingOn } from '../../tickets/types.ts';
+import type { Participant, ParticipantOrigin, Priority, Role, Stage, Ticket, TicketView, WaitingOn } from '../../tickets/types.ts';
 
 /** Cases, their people, messages, attachments, thread ids and event log. SQL only; no rules. What every mail runs is
  * plain SQL (src/db/sql.ts); the rest uses the query builder. */
@@ -89,9 +89,21 @@ export async function lockTicket(trx: Db, id: number): Promise<(Ticket & { slaLi
   return r ? { ...toTicket(r), slaLight: str(r.sla_light) } : undefined;
 }
 
+/** The case's people in the order they were added (the requester first): fan-out caps keep the earliest. */
 export async function participantsOf(db: Db, ticketId: number): Promise<Participant[]> {
-  const found = await rows(db, 'select "address", "role" from "participants" where "ticket_id" = ?', [ticketId]);
-  return found.map((r: any) => ({ address: r.address, role: r.role }));
+  const found = await rows(db, 'select "address", "role", "added_by" from "participants" where "ticket_id" = ? order by "added_at", case when "role" = \'requester\' then 0 else 1 end, "address"', [ticketId]);
+  return found.map((r: any) => ({ address: r.address, role: r.role, addedBy: r.added_by ?? 'unproven' }));
+}
+
+/** For `mesa participants`: each person with how and when they were added. */
+export async function participantRecords(db: Db, ticketId: number): Promise<Array<Participant & { addedAt: number }>> {
+  const found = await rows(db, 'select "address", "role", "added_by", "added_at" from "participants" where "ticket_id" = ? order by "added_at", "address"', [ticketId]);
+  return found.map((r: any) => ({ address: r.address, role: r.role, addedBy: r.added_by ?? 'unproven', addedAt: Number(r.added_at) }));
+}
+
+/** Takes a Cc'd person off the case; the requester and consultants are not removed this way. Returns whether one was. */
+export async function deleteCcParticipant(trx: Db, ticketId: number, address: string): Promise<boolean> {
+  return (await trx('participants').where({ ticket_id: ticketId, address, role: 'cc' }).del()) > 0;
 }
 
 export async function viewOf(db: Db, t: Ticket | undefined): Promise<TicketView | undefined> {
@@ -131,15 +143,17 @@ function viewsInOrder(ranked: Array<{ view: TicketView; rank: number }>): Ticket
   return out;
 }
 
-const PARTICIPANT_COLUMNS = ['ticket_id', 'address', 'role', 'added_at'];
+const PARTICIPANT_COLUMNS = ['ticket_id', 'address', 'role', 'added_by', 'added_at'];
+const DEFAULT_ORIGIN: Record<Participant['role'], ParticipantOrigin> = { requester: 'requester', consultant: 'assigned', cc: 'unproven' };
 
-/** Adds the people not on the case yet. `newCase`: the case was inserted in this transaction and has nobody yet,
- * so the read of its participants is skipped. */
-export async function addParticipants(trx: Db, ticketId: number, people: readonly Participant[], now: number, opts: { newCase?: boolean } = {}): Promise<void> {
-  if (!people.length) return;
+/** Adds the people not on the case yet; returns those added. `newCase`: the case was inserted in this transaction and
+ * has nobody yet, so the read of its participants is skipped. */
+export async function addParticipants(trx: Db, ticketId: number, people: readonly Participant[], now: number, opts: { newCase?: boolean } = {}): Promise<Participant[]> {
+  if (!people.length) return [];
   const seen = new Set(opts.newCase ? [] : (await participantsOf(trx, ticketId)).map((p) => p.address));
   const fresh = people.filter((p) => !seen.has(p.address) && seen.add(p.address));
-  if (fresh.length) await run(trx, insertSql('participants', PARTICIPANT_COLUMNS, fresh.length), fresh.flatMap((p) => [ticketId, p.address, p.role, now]));
+  if (fresh.length) await run(trx, insertSql('participants', PARTICIPANT_COLUMNS, fresh.length), fresh.flatMap((p) => [ticketId, p.address, p.role, p.addedBy ?? DEFAULT_ORIGIN[p.role], now]));
+  return fresh;
 }
 
 /** While threadIdsTogether() runs for a transaction: the Message-IDs to record, by case, not yet in thread_ids. */

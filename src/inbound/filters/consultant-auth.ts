@@ -19,16 +19,22 @@ export const consultantAuth: Filter = {
   run(mail, ctx, facts) {
     const s = facts.sender;
     if (!s || s.role !== 'consultant' || facts.automated) return next();
-    const signedCases = [...new Set(
-      [...mail.inReplyTo, ...mail.references]
-        .map((id) => parseOurMessageId(ctx.config.secretKey, id))
-        .filter((id) => id !== undefined && sentTo(ctx.config.secretKey, id, s.address))
-        .map((id) => id!.number),
-    )];
+    const signedCases = signedCasesFor(mail, ctx.config.secretKey, s.address);
     const authenticatedBy = receivingServerPass(mail, ctx.config, s.address);
     return next({ consultantAuth: { signedCases, authenticatedBy } });
   },
 };
+
+/** The cases of our signed Message-IDs in In-Reply-To/References that were sent to `address` (recipient tag). Also
+ * the customers' proof (customer-proof.ts): only that mailbox ever saw those ids. */
+export function signedCasesFor(mail: Pick<InboundMail, 'inReplyTo' | 'references'>, secretKey: string, address: string): number[] {
+  return [...new Set(
+    [...mail.inReplyTo, ...mail.references]
+      .map((id) => parseOurMessageId(secretKey, id))
+      .filter((id) => id !== undefined && sentTo(secretKey, id, address))
+      .map((id) => id!.number),
+  )];
+}
 
 function domainOf(address: string): string {
   return address.slice(address.lastIndexOf('@') + 1).toLowerCase();

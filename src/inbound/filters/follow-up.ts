@@ -7,9 +7,13 @@ const DAY = 86_400_000;
 /**
  * Threading and binding. A case is named by the subject tag `[Caso #N]`, else by In-Reply-To/References against
  * the Message-IDs stored for it. The match continues the case only when the sender belongs on it: the requester,
- * someone already on it (CC), a consultant, or someone of the same organization. Anyone else opens a new case
- * that records the number they named, so a stranger's text never reaches the original requester. A reply to a
- * case closed more than REOPEN_WINDOW_DAYS ago opens a new case that references the old one.
+ * someone already on it (CC), a consultant, or someone of the same organization whose mail proves its origin
+ * (customer-proof.ts; an unproven colleague's address is anyone's to write). Anyone else opens a new case that
+ * records the number they named, so a stranger's text never reaches the original requester. A reply to a case
+ * closed more than REOPEN_WINDOW_DAYS ago opens a new case that references the old one.
+ *
+ * A customer's follow-up carries its proof for this case (`target.proof`): without one it is kept as text, marked
+ * unverified, and neither reopens the case nor adds the people it names (cases.ts, ingest.ts).
  */
 export const followUp: Filter = {
   name: 'follow-up',
@@ -25,22 +29,32 @@ export const followUp: Filter = {
     const candidate = byTag ?? byHeader;
     if (!candidate) return next();
     const via = byTag ? 'tag' : 'header';
-    if (!mayWriteOn(candidate, facts)) return next({ related: { number: candidate.number, reason: 'stranger' } });
+    const proof = proofFor(candidate, facts);
+    if (!mayWriteOn(candidate, facts, proof)) return next({ related: { number: candidate.number, reason: 'stranger' } });
     if (candidate.stage === 'cerrado' && candidate.closedAt !== undefined && ctx.now - candidate.closedAt > ctx.config.reopenWindowDays * DAY) {
       return next({ related: { number: candidate.number, reason: 'closed_long_ago' } });
     }
-    const reopen = candidate.stage === 'cerrado' && facts.sender?.role === 'customer';
-    return next({ target: { ticketId: candidate.id, number: candidate.number, via, reopen } });
+    const customer = facts.sender?.role === 'customer';
+    const reopen = candidate.stage === 'cerrado' && customer && proof !== undefined;
+    return next({ target: { ticketId: candidate.id, number: candidate.number, via, reopen, ...(customer && proof ? { proof } : {}) } });
   },
 };
 
-export function mayWriteOn(ticket: TicketView, facts: Pick<Facts, 'sender'>): boolean {
+/** How a customer's mail proves it comes from its From on this case: a signed reference must be for this case. */
+export function proofFor(ticket: TicketView, facts: Pick<Facts, 'customerProof'>): 'signed_reply' | 'dmarc' | undefined {
+  const p = facts.customerProof;
+  if (!p) return undefined;
+  if (p.signedCases.includes(ticket.number)) return 'signed_reply';
+  return p.dmarc ? 'dmarc' : undefined;
+}
+
+export function mayWriteOn(ticket: TicketView, facts: Pick<Facts, 'sender'>, proof?: 'signed_reply' | 'dmarc'): boolean {
   const s = facts.sender;
   if (!s) return false;
   if (s.role === 'consultant') return true;
   if (s.address === ticket.requester) return true;
   if (ticket.participants.some((p) => p.address === s.address)) return true;
-  return s.organization === ticket.organization;
+  return s.organization === ticket.organization && proof !== undefined;
 }
 
 export type { FilterContext };

@@ -4,6 +4,7 @@ import { bounce } from './bounce.ts';
 import { bounceProof } from './bounce-proof.ts';
 import { commands } from './commands.ts';
 import { consultantAuth } from './consultant-auth.ts';
+import { customerProof } from './customer-proof.ts';
 import { duplicate } from './duplicate.ts';
 import { entitlement } from './entitlement.ts';
 import { fallbackAccess } from './fallback-access.ts';
@@ -29,6 +30,7 @@ export const FILTERS: readonly Filter[] = [
   mailingList,
   senderIdentity,
   consultantAuth,
+  customerProof,
   fallbackAccess,
   followUp,
   automatedRouting,

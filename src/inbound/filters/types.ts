@@ -34,8 +34,9 @@ export interface Facts {
   sender?: { address: string; name: string; role: 'customer' | 'consultant'; organization: string };
   /** The mail reached the locked-out fallback address: an access case, priority alta. */
   access?: { priority: Priority; category: string; via: string };
-  /** The case this mail continues, when one matched and the sender may write on it. */
-  target?: { ticketId: number; number: number; via: 'tag' | 'header' | 'embedded'; reopen: boolean };
+  /** The case this mail continues, when one matched and the sender may write on it. For a customer, `proof` says
+   * how the mail proved it comes from its From on this case (customer-proof.ts); absent: unproven, kept as text only. */
+  target?: { ticketId: number; number: number; via: 'tag' | 'header' | 'embedded'; reopen: boolean; proof?: 'signed_reply' | 'dmarc' };
   /** Opening a new case that names another one (a stranger's reply, or a case closed long ago). */
   related?: { number: number; reason: 'stranger' | 'closed_long_ago' };
   visibleText?: string;
@@ -47,6 +48,9 @@ export interface Facts {
   /** For a bounce: the addresses it says failed, and those of them it proves we sent the returned mail to
    * (bounce-proof.ts). Only `proven` addresses may be stopped. */
   returned?: { claimed: string[]; proven: string[] };
+  /** For a customer's mail: the cases whose mail to this address it answers (our signed Message-ID), and whether a
+   * trusted Authentication-Results says DMARC passed for the From domain, see customer-proof.ts. */
+  customerProof?: { signedCases: number[]; dmarc: boolean };
   /** Commands at the top of a consultant's reply, see commands.ts. */
   commands?: CommandFacts;
 }

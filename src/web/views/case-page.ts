@@ -95,7 +95,7 @@ function message(p: CasePageInput, m: PageMessage): SafeHtml {
   const files = m.attachments.filter((a) => !a.inline || !a.contentId);
   return html`<li class="msg ${m.side}" id="m${m.id}">
   <article class="bubble" aria-label="${who}, ${formatWhen(m.at, s, p.timeZone)}">
-    <p class="meta"><span class="who">${who}</span> <time datetime="${iso(m.at)}">${formatWhen(m.at, s, p.timeZone)}</time>${m.side === 'support' && m.readAt ? html` <span class="read">· ${s.read}</span>` : ''}</p>
+    <p class="meta"><span class="who">${who}</span> <time datetime="${iso(m.at)}">${formatWhen(m.at, s, p.timeZone)}</time>${m.side === 'support' && m.readAt ? html` <span class="read">· ${s.read}</span>` : ''}${m.unverified ? html` <span class="unverified" title="${s.unverifiedHint}">· ${s.unverified}</span>` : ''}</p>
     <div class="text">${m.text}</div>
     ${files.length ? html`<ul class="files" aria-label="${s.attachments}">${files.map((a) => html`<li><a href="${p.base}/adjuntos/${a.id}" download>${a.filename}</a> <span class="size">(${formatBytes(a.size, s.lang as 'es' | 'en')})</span></li>`)}</ul>` : ''}
     ${original ? html`<details class="original"><summary>${s.originalFormat}</summary><div class="mail-html">${original}</div></details>` : ''}

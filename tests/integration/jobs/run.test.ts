@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { App } from '../../../src/app.ts';
 import { testApp } from '../../support/app.ts';
-import { at, consultantReply, jobsAt, mail, RecordingNotifier } from '../../support/lifecycle.ts';
+import { at, consultantReply, customerReply, jobsAt, mail, RecordingNotifier } from '../../support/lifecycle.ts';
 
 let app: App;
 afterEach(async () => app?.close());
@@ -74,10 +74,25 @@ describe('mesa jobs: auto-close', () => {
     await app.ingest.ingest(consultantReply('beto@mesa.test', 1, 'r2@mesa.test', 'Pruebe ahora.'), { kind: 'stdin' });
     expect((await jobsAt(app, '2026-11-24T10:00')).warned).toEqual([1]);
     setNow('2026-11-24T15:00');
-    await app.ingest.ingest(mail({ From: 'ana@cliente.co', To: 'soporte@mesa.test', Subject: 'RE: [Caso #1] BANCOS, conciliación', 'Message-ID': '<c3@cliente.co>' }, 'Sigue sin conciliar.'), { kind: 'stdin' });
+    await app.ingest.ingest(customerReply('ana@cliente.co', 1, 'BANCOS, conciliación', 'c3@cliente.co', 'Sigue sin conciliar.'), { kind: 'stdin' });
     const later = await jobsAt(app, '2026-11-27T10:00');
     expect(later.closed).toEqual([]);
     expect((await app.db('tickets').first()).stage).not.toBe('cerrado');
+  });
+
+  it('a reply that proves nothing (no reference to our mail, no DMARC) is kept for support but does not hold the closing', async () => {
+    const { setNow } = await setup();
+    await app.ingest.ingest(mail({ From: 'ana@cliente.co', To: 'soporte@mesa.test', Subject: 'BANCOS, conciliación', 'Message-ID': '<u1@cliente.co>' }, 'No concilia.'), { kind: 'stdin' });
+    setNow('2026-11-23T10:00');
+    await app.ingest.ingest(consultantReply('beto@mesa.test', 1, 'u2@mesa.test', 'Pruebe ahora.'), { kind: 'stdin' });
+    expect((await jobsAt(app, '2026-11-24T10:00')).warned).toEqual([1]);
+    setNow('2026-11-24T15:00');
+    // Anyone can write this From: it must not keep a case open (nor reopen one) on the customer's behalf.
+    expect(await app.ingest.ingest(mail({ From: 'ana@cliente.co', To: 'soporte@mesa.test', Subject: 'RE: [Caso #1] BANCOS, conciliación', 'Message-ID': '<u3@cliente.co>' }, 'No lo cierren.'), { kind: 'stdin' }))
+      .toMatchObject({ outcome: 'accepted', effect: 'follow_up' });
+    expect(await app.db('tickets').first()).toMatchObject({ waiting_on: 'cliente' });
+    expect((await jobsAt(app, '2026-11-27T10:00')).closed).toEqual([1]);
+    expect(Boolean((await app.db('messages').where({ message_id: 'u3@cliente.co' }).first()).verified)).toBe(false);
   });
 });
 
@@ -111,7 +126,7 @@ describe('mesa jobs: auto-close and reopening', () => {
     expect((await jobsAt(app, '2026-11-25T10:00')).closed).toEqual([1]);
 
     setNow('2026-11-26T09:00');
-    await app.ingest.ingest(mail({ From: 'ana@cliente.co', To: 'soporte@mesa.test', Subject: 'RE: [Caso #1] INVENTARIOS, kardex', 'Message-ID': '<p3@cliente.co>' }, 'Sigue sin cuadrar.'), { kind: 'stdin' });
+    await app.ingest.ingest(customerReply('ana@cliente.co', 1, 'INVENTARIOS, kardex', 'p3@cliente.co', 'Sigue sin cuadrar.'), { kind: 'stdin' });
     expect(await app.db('tickets').first()).toMatchObject({ stage: 'reabierto', waiting_on: 'soporte' });
     const later = await jobsAt(app, '2026-12-04T10:00');
     expect([...later.warned, ...later.closed]).toEqual([]);

@@ -36,12 +36,27 @@ describe('follow-up filter: who may write on a case', () => {
     ['the requester', customer('juan@cliente.co'), true],
     ['someone already on the case (CC)', customer('marta@socio.co'), true],
     ['a consultant', { address: 'ana@mesa.test', name: 'Ana', role: 'consultant', organization: 'mesa.test' }, true],
-    ['a colleague of the same organization', customer('pedro@cliente.co'), true],
     ['a stranger', customer('intruso@otra.co'), false],
+    // Anyone can write an address at the customer's domain: a colleague needs a proven origin (below).
+    ['an unproven colleague of the same organization', customer('pedro@cliente.co'), false],
   ])('%s', async (_n, sender, continues) => {
     const v = followUp.run(await mailOf({ Subject: 'RE: [Caso #7] Factura' }), ctxOf({ taggedTicket: t }), { sender });
     if (continues) expect(v.facts?.target?.number).toBe(7);
     else expect(v.facts).toEqual({ related: { number: 7, reason: 'stranger' } });
+  });
+
+  it('a colleague whose domain passed DMARC continues the case, with that proof', async () => {
+    const v = followUp.run(await mailOf({ Subject: 'RE: [Caso #7] Factura' }), ctxOf({ taggedTicket: t }), { sender: customer('pedro@cliente.co'), customerProof: { signedCases: [], dmarc: true } });
+    expect(v.facts?.target).toMatchObject({ number: 7, proof: 'dmarc' });
+  });
+
+  it('a signed reference proves only the case it was sent about', async () => {
+    const mail = await mailOf({ Subject: 'RE: [Caso #7] Factura' });
+    expect(followUp.run(mail, ctxOf({ taggedTicket: t }), { sender: customer('juan@cliente.co'), customerProof: { signedCases: [7], dmarc: false } }).facts?.target)
+      .toMatchObject({ number: 7, proof: 'signed_reply' });
+    const other = followUp.run(mail, ctxOf({ taggedTicket: t }), { sender: customer('juan@cliente.co'), customerProof: { signedCases: [3], dmarc: false } }).facts?.target;
+    expect(other?.number).toBe(7);
+    expect(other?.proof).toBeUndefined();
   });
 
   it('never counts a public mail domain as the same organization', async () => {
@@ -52,10 +67,16 @@ describe('follow-up filter: who may write on a case', () => {
 });
 
 describe('follow-up filter: closed cases', () => {
-  it('reopens a case closed within REOPEN_WINDOW_DAYS when the customer writes', async () => {
+  it('reopens a case closed within REOPEN_WINDOW_DAYS when the customer writes, proving it is them', async () => {
     const t = ticket({ stage: 'cerrado', closedAt: now - 5 * DAY });
-    const v = followUp.run(await mailOf({ Subject: 'RE: [Caso #7] Factura' }), ctxOf({ taggedTicket: t }), { sender: customer('juan@cliente.co') });
-    expect(v.facts?.target).toMatchObject({ number: 7, reopen: true });
+    const v = followUp.run(await mailOf({ Subject: 'RE: [Caso #7] Factura' }), ctxOf({ taggedTicket: t }), { sender: customer('juan@cliente.co'), customerProof: { signedCases: [7], dmarc: false } });
+    expect(v.facts?.target).toMatchObject({ number: 7, reopen: true, proof: 'signed_reply' });
+  });
+
+  it('never reopens a closed case for a follow-up that proves nothing (its text is still kept)', async () => {
+    const t = ticket({ stage: 'cerrado', closedAt: now - 5 * DAY });
+    const v = followUp.run(await mailOf({ Subject: 'RE: [Caso #7] Factura' }), ctxOf({ taggedTicket: t }), { sender: customer('juan@cliente.co'), customerProof: { signedCases: [], dmarc: false } });
+    expect(v.facts?.target).toEqual({ ticketId: t.id, number: 7, via: 'tag', reopen: false });
   });
 
   it('opens a new, related case when the case closed more than REOPEN_WINDOW_DAYS ago', async () => {
