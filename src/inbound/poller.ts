@@ -1,17 +1,19 @@
 import type { ImapFlow } from 'imapflow';
 import type { Knex } from 'knex';
 import type { MailboxConfig } from '../config.ts';
-import { isPostgres } from '../db/knex.ts';
 import { withMailboxLease, type LeaseOptions } from '../db/leases.ts';
-import { getMailboxState, saveMailboxState, stateKey } from '../db/repos/mailbox-state.ts';
+import { stateKey } from '../db/repos/mailbox-state.ts';
 import type { Logger } from '../logger.ts';
+import { SIZE_CHUNK, batchCountFor } from './imap-batches.ts';
 import { createImapClient, describeImapError } from './imap-client.ts';
 import { ImapCredentials, type MailboxTokenSource } from './imap-credentials.ts';
-import type { IngestResult, IngestService } from './ingest.ts';
+import { readRound, recordMailboxError, type RoundContext, type RoundIngest, type RoundResult } from './mailbox-round.ts';
 
 /**
  * The IMAP adapter: one isolated loop per configured mailbox (support, fallback). It only translates between the
- * server and IngestService; whether a mail opens a case is decided there.
+ * server and IngestService; whether a mail opens a case is decided there. This file holds the loop's life: the
+ * lease, connecting and reconnecting with backoff, waiting for news (IDLE or the poll interval). One pass over the
+ * mailbox is mailbox-round.ts; cutting the new UIDs into batches and fetching them is imap-batches.ts.
  *
  * Guarantees (docs/ARCHITECTURE.md, «Garantías»):
  * - UIDs are taken in ascending order and `mailbox_state.last_uid` only moves past a mail whose ingest returned a
@@ -30,7 +32,7 @@ import type { IngestResult, IngestService } from './ingest.ts';
 
 export interface PollerDeps {
   db: Knex;
-  ingest: Pick<IngestService, 'ingestMany'> & Partial<Pick<IngestService, 'parseAhead'>>;
+  ingest: RoundIngest;
   logger: Logger;
   /** OAuth2 tokens (IMAP_AUTH=oauth2), kept by src/mailboxes/. */
   tokens?: MailboxTokenSource;
@@ -50,24 +52,7 @@ export interface PollerOptions {
   sizeChunk?: number;
 }
 
-export { stateKey };
-
-type RoundResult = 'done' | 'tempfail' | 'stopped';
-
-/** UIDs whose sizes are asked in one FETCH; bytes fetched whole in one FETCH (a larger mail comes alone). */
-const SIZE_CHUNK = 500;
-const BATCH_BYTES = 8 * 1024 * 1024;
-
-/**
- * How many mails one batch takes at most: one FETCH, one transaction, one flush to disk. On SQLite a commit writes
- * every page the batch changed to the WAL, once however many of its mails changed it (the end of each table and index,
- * the counters): 200 mails wrote 4.3 pages each where 50 wrote 7.9, and the ingest ran ~10 % faster
- * (tests/bench/README.md, fifteenth delivery). On PostgreSQL a batch holds the row locks of its cases and the
- * organization lock until it commits, and other instances wait for them: 50 keeps that short.
- */
-export function batchCountFor(db: Knex): number {
-  return isPostgres(db) ? 50 : 200;
-}
+export { stateKey, batchCountFor };
 
 export class MailboxPoller {
   private readonly log: Logger;
@@ -205,138 +190,24 @@ export class MailboxPoller {
     this.log.info('lector del buzón detenido');
   }
 
-  /** One pass over the mailbox: every UID above last_uid, in order. */
-  private async round(client: ImapFlow): Promise<RoundResult> {
-    const name = stateKey(this.mailbox);
+  /** One pass over the mailbox (mailbox-round.ts); news announced from here on count for the wait after it. */
+  private round(client: ImapFlow): Promise<RoundResult> {
     this.dirty = false;
-    const now = Date.now();
-    await saveMailboxState(this.deps.db, name, { lastPollAt: now });
-    // SELECT each round: it is what reports a new UIDVALIDITY if the mailbox was recreated meanwhile.
-    const box = await client.mailboxOpen(this.mailbox.mailbox);
-    const uidvalidity = Number(box.uidValidity);
-    let state = await getMailboxState(this.deps.db, name);
-    if (state?.uidvalidity !== undefined && state.uidvalidity !== uidvalidity) {
-      this.log.warn({ before: state.uidvalidity, now: uidvalidity }, 'UIDVALIDITY cambió: se relee el buzón desde el principio (el registro evita duplicados)');
-    }
-    if (state?.uidvalidity !== uidvalidity) {
-      await saveMailboxState(this.deps.db, name, { uidvalidity, lastUid: 0 });
-      state = await getMailboxState(this.deps.db, name);
-    }
-    let lastUid = state?.lastUid ?? 0;
+    return readRound(this.roundContext, client);
+  }
 
-    // "N:*" always matches the highest UID even when it is below N (RFC 3501 §6.4.8), hence the filter.
-    const found = box.exists === 0 ? [] : await client.search({ uid: `${lastUid + 1}:*` }, { uid: true });
-    const uids = (found || []).filter((u) => u > lastUid).sort((a, b) => a - b);
-    if (uids.length) this.log.debug({ count: uids.length, from: uids[0] }, 'correos nuevos');
-
-    // Sources come in batches (one FETCH per batch instead of one round trip per mail), each batch is ingested in one
-    // group commit, and last_uid is written once per batch. A crash between the commit and last_uid re-reads the
-    // batch: its ledger rows (looked up by source key before anything else) make it a no-op, so exactly-once holds.
-    let saved = lastUid;
-    const progress = async () => {
-      if (lastUid !== saved) await saveMailboxState(this.deps.db, name, { lastUid });
-      saved = lastUid;
+  private get roundContext(): RoundContext {
+    return {
+      db: this.deps.db, ingest: this.deps.ingest, mailbox: this.mailbox, log: this.log,
+      halted: () => this.halted, batchCount: this.batchCount, sizeChunk: this.sizeChunk,
     };
-    // Each batch is read from the server while the one before it is ingested (at most two batches in memory), also
-    // across the runs of sizeChunk UIDs that batches() plans, so the parse thread never waits for a round trip.
-    const plan = this.plan(client, uids);
-    let next = this.readNext(client, plan);
-    for (let ahead = await next; ahead; ahead = await next) {
-      if (this.halted) return 'stopped';
-      const { batch } = ahead;
-      const sources = await ahead.sources;
-      // Parsing starts now for this batch (unless it already has), in UID order (IngestService.parseAhead)…
-      this.deps.ingest.parseAhead?.([...sources.values()]);
-      // The next batch is read while this one is ingested: the server sends it while Mesa parses and writes. Its
-      // failure surfaces when it is awaited, in the next turn; after a tempfail or a stop it is simply dropped
-      // (nothing was done with it, the next round reads it again).
-      next = this.readNext(client, plan);
-      // …and for the next one as soon as it is here, behind this one: the parse thread works through it while
-      // this batch commits, and the next transaction finds its first mails parsed.
-      next.then((following) => following?.sources.then((got) => this.deps.ingest.parseAhead?.([...got.values()]))).catch(() => undefined);
-      // Expunged by someone between SEARCH and FETCH: no source, nothing to ingest.
-      const present = batch.filter((uid) => sources.has(uid));
-      // The whole batch in one group commit (IngestService.ingestMany); results in order, cut at a tempfail.
-      const results: IngestResult[] = present.length ? await this.deps.ingest.ingestMany(present.map((uid) => ({
-        raw: sources.get(uid)!, source: { kind: 'imap', account: this.mailbox.name, folder: this.mailbox.mailbox, uidvalidity, uid },
-      }))) : [];
-      sources.clear();
-      const committed = present.slice(0, results.filter((r) => r.outcome !== 'tempfail').length);
-      // The effects and their ledger rows are committed: only now may those mails leave the mailbox (one MOVE).
-      if (this.mailbox.processedFolder && committed.length) await client.messageMove(committed.join(','), this.mailbox.processedFolder, { uid: true });
-      const failed = results.find((r) => r.outcome === 'tempfail');
-      if (failed) {
-        const uid = present[results.indexOf(failed)];
-        lastUid = Math.max(lastUid, ...batch.filter((u) => u < uid));
-        await progress();
-        await this.recordError(`correo UID ${uid} pendiente: ${failed.detail ?? failed.reason ?? 'tempfail'}`);
-        return 'tempfail';
-      }
-      lastUid = batch.at(-1)!;
-      await progress();
-      if (this.halted) return 'stopped';
-    }
-    await saveMailboxState(this.deps.db, name, { lastSuccessAt: Date.now(), lastError: undefined, errorCount: 0 });
-    return 'done';
-  }
-
-  /** The batches of `uids` in order, their sizes asked sizeChunk UIDs at a time, as the reading gets there. */
-  private async *plan(client: ImapFlow, uids: number[]): AsyncGenerator<number[]> {
-    for (let i = 0; i < uids.length; i += this.sizeChunk) yield* await this.batches(client, uids.slice(i, i + this.sizeChunk));
-  }
-
-  /** The plan's next batch, its sources already asked for; undefined when the plan is done. A failure (of the size
-   * FETCH or of the sources) rejects when awaited. */
-  private async readNext(client: ImapFlow, plan: AsyncGenerator<number[]>): Promise<{ batch: number[]; sources: Promise<Map<number, Buffer>> } | undefined> {
-    const step = await plan.next();
-    if (step.done) return undefined;
-    const sources = this.sources(client, step.value);
-    sources.catch(() => undefined); // handled where it is awaited
-    return { batch: step.value, sources };
-  }
-
-  /**
-   * Splits ascending UIDs into runs to fetch whole: at most batchCount mails and BATCH_BYTES bytes each (sizes from
-   * one FETCH of RFC822.SIZE, RFC 3501 §6.4.5), a mail larger than that alone, so memory stays bounded.
-   */
-  private async batches(client: ImapFlow, uids: number[]): Promise<number[][]> {
-    if (uids.length <= 1) return uids.length ? [uids] : [];
-    const sizes = new Map<number, number>();
-    for (const m of await client.fetchAll(`${uids[0]}:${uids.at(-1)}`, { uid: true, size: true }, { uid: true })) sizes.set(m.uid, m.size ?? 0);
-    const out: number[][] = [];
-    let current: number[] = [];
-    let bytes = 0;
-    for (const uid of uids) {
-      const size = sizes.get(uid) ?? 0;
-      if (current.length && (current.length >= this.batchCount || bytes + size > BATCH_BYTES)) {
-        out.push(current);
-        current = [];
-        bytes = 0;
-      }
-      current.push(uid);
-      bytes += size;
-    }
-    if (current.length) out.push(current);
-    return out;
-  }
-
-  /** The sources of one batch: a contiguous run of the ascending UIDs, so `first:last` names exactly them (UIDs
-   * only grow, RFC 3501 §2.3.1.1: none can appear inside the run later); others are ignored all the same. */
-  private async sources(client: ImapFlow, batch: number[]): Promise<Map<number, Buffer>> {
-    const out = new Map<number, Buffer>();
-    const wanted = new Set(batch);
-    const range = batch.length === 1 ? String(batch[0]) : `${batch[0]}:${batch.at(-1)}`;
-    for (const m of await client.fetchAll(range, { uid: true, source: true }, { uid: true })) {
-      if (m.source && wanted.has(m.uid)) out.set(m.uid, m.source);
-    }
-    return out;
   }
 
   /** Waits for the server to announce new mail (IDLE, RFC 2177) or for the poll interval, whichever is first. */
   private async waitForNews(client: ImapFlow): Promise<void> {
     // A connection that closed before this point fired its 'close' while nobody was waiting (`wake` unset): without
-    // this check the poller slept the whole poll interval before noticing (seen with the CPU busy: Dovecot stopped
-    // right after a round, and the outage was recorded up to IMAP_POLL_SECONDS late).
+    // this check the poller would sleep the whole poll interval before noticing, and a server that went away right
+    // after a round would be recorded as down up to IMAP_POLL_SECONDS late.
     if (this.dirty || this.halted || !client.usable || this.credentials.changed) return;
     if (client.capabilities.has('IDLE')) {
       // Resolves when IDLE is broken by the next command; if it fails because the connection is gone, stop waiting.
@@ -373,15 +244,8 @@ export class MailboxPoller {
     this.log.info({ folder }, 'carpeta de procesados creada');
   }
 
-  private async recordError(message: string): Promise<void> {
-    try {
-      const state = await getMailboxState(this.deps.db, stateKey(this.mailbox));
-      await saveMailboxState(this.deps.db, stateKey(this.mailbox), {
-        lastError: message.slice(0, 1000), errorCount: (state?.errorCount ?? 0) + 1, lastPollAt: Date.now(),
-      });
-    } catch (err) {
-      this.log.warn({ err }, 'no se pudo registrar el error del buzón en la base de datos');
-    }
+  private recordError(message: string): Promise<void> {
+    return recordMailboxError({ db: this.deps.db, mailbox: this.mailbox, log: this.log }, message);
   }
 }
 

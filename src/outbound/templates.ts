@@ -1,22 +1,21 @@
-import crypto from 'node:crypto';
 import fs from 'node:fs';
-import { createRequire } from 'node:module';
 import path from 'node:path';
-import mustache from 'mustache';
 import { TEMPLATES_DIR } from '../paths.ts';
+import { compileLayout } from './mjml-layout.ts';
+import { fill, parsed, plain, stringsIn, type Tokens } from './mustache-tokens.ts';
 
 /**
  * Mail templates: MJML layout in `templates/<name>.mjml`, a plain-text twin in `templates/<name>.txt`, and the
  * words in `templates/strings/<locale>.json`, apart from the layout.
  *
- * MJML costs about half a second to load and milliseconds per render, so each layout is compiled to HTML ONCE
- * (on first use) with its `{{placeholders}}` left intact, and every mail is then a Mustache fill of that HTML.
+ * MJML is slow to load and to render, so each layout is compiled to HTML ONCE (on first use, mjml-layout.ts) with
+ * its `{{placeholders}}` left intact, and every mail is then a Mustache fill of that HTML (mustache-tokens.ts).
  * Mustache (not a hand-made replace): it is logic-less, small, and HTML-escapes every `{{value}}` by default, so
  * text from a mail (subject, body, file names) can never become markup; only our own strings, already rendered
  * and escaped, go in through `{{{triple}}}` braces. The text part is filled with escaping turned off.
  */
 export const TEMPLATE_NAMES = ['confirmation', 'consultant-case', 'answer', 'closed', 'reopened', 'refusal', 'consultant-notice', 'links',
-  // Lifecycle mail (issue 5): sent by src/jobs/lifecycle-mail.ts.
+  // Lifecycle mail: sent by src/jobs/lifecycle-mail.ts.
   'autoclose-warning', 'digest',
   // To ADMIN_ADDRESS when a mailbox's OAuth2 grant is gone (src/mailboxes/).
   'mailbox-alert'] as const;
@@ -44,8 +43,9 @@ const COMMANDS = [
 
 export const TEMPLATE_DIR = TEMPLATES_DIR;
 
+export { referencedStrings } from './mustache-tokens.ts';
+
 type Strings = Record<string, any>;
-const plain = { escape: (v: unknown) => String(v) };
 
 export class TemplateRenderer {
   private readonly html = new Map<TemplateName, string>();
@@ -60,8 +60,7 @@ export class TemplateRenderer {
 
   /**
    * `cacheDir` (DATA_DIR/cache/templates in Mesa) keeps each compiled layout on disk, keyed by its MJML source and
-   * the mjml version: a restarted `mesa start` then never loads mjml at all, and its first mail does not wait
-   * ~1 s for it (npm run bench, latency p99 and start-up).
+   * the mjml version: a restarted `mesa start` then never loads mjml at all, and its first mail does not wait for it.
    */
   constructor(private readonly dir: string = TEMPLATE_DIR, private readonly cacheDir?: string) {}
 
@@ -75,19 +74,7 @@ export class TemplateRenderer {
     let html = this.html.get(name);
     if (html === undefined) {
       const started = performance.now();
-      const file = path.join(this.dir, `${name}.mjml`);
-      const source = fs.readFileSync(file, 'utf8');
-      const cached = this.cacheDir && path.join(this.cacheDir, `${name}-${crypto.createHash('sha256').update(`${mjmlVersion()}\0${source}`).digest('hex').slice(0, 16)}.html`);
-      if (cached && fs.existsSync(cached)) {
-        html = fs.readFileSync(cached, 'utf8');
-      } else {
-        // mjml 4 is CommonJS and synchronous; loaded on first need only.
-        const mjml2html = createRequire(import.meta.url)('mjml') as (src: string, o: object) => { html: string; errors: Array<{ formattedMessage: string }> };
-        const out = mjml2html(source, { filePath: file, validationLevel: 'strict', keepComments: false });
-        if (out.errors.length) throw new Error(`MJML ${name}: ${out.errors.map((e) => e.formattedMessage).join('; ')}`);
-        html = out.html;
-        if (cached) writeCache(cached, html);
-      }
+      html = compileLayout(this.dir, name, this.cacheDir);
       this.html.set(name, html);
       this.compileMs += performance.now() - started;
     }
@@ -245,66 +232,12 @@ interface Prepared {
   textTokens?: Tokens;
 }
 
-type Tokens = ReturnType<typeof mustache.parse>;
-const writer = new mustache.Writer();
-
-/**
- * Mustache's parse, with every text token's value made one flat string. Its parser pushes a token per character
- * and then joins neighbours with `+=`, so the text of a layout is a chain of ~15,000 one-character V8 rope nodes;
- * they are never flattened in place, so every mail's HTML was a rope over them, and whoever first read it whole
- * (JSON.stringify in the outbox insert) walked them all again: ~0.14 ms per mail. The same characters, one copy.
- */
-function parsed(template: string): Tokens {
-  const flat = (tokens: Tokens): Tokens => tokens.map((t) => {
-    const copy = [...t] as typeof t;
-    // A JSON round trip is an exact copy of any string (lone surrogates included), and a flat one.
-    if (copy[0] === 'text') copy[1] = JSON.parse(JSON.stringify(copy[1])) as string;
-    if (Array.isArray(copy[4])) copy[4] = flat(copy[4]);
-    return copy;
-  }) as Tokens;
-  return flat(mustache.parse(template));
-}
-
-/**
- * `mustache.render(template, view, undefined, config)` over a template parsed beforehand: render() looks the
- * parse up in its cache under `template + ':{{:}}'`, which copies and hashes the whole 16 KB layout on every mail.
- * The rest is what render() does: a new Context over the view, the same tokens, the template for lambdas.
- */
-function fill(tokens: Tokens, template: string, view: object, config?: typeof plain): string {
-  // @types/mustache declares the tokens as string[][]; they are what mustache.parse() returns.
-  return writer.renderTokens(tokens as unknown as string[][], new mustache.Context(view), undefined, template, config);
-}
-
 /** A subject is one line. */
 const subjectLine = (title: string) => title.replace(/\s+/g, ' ').trim();
 
 /** A `pick` key of a string table: a name, or a dot path into a nested table (`reasons.too_large`). */
 function picked(table: Strings, key: string): unknown {
   return key.split('.').reduce((o: any, k) => o?.[k], table);
-}
-
-/** The names `x` of every `s.x` tag in a template, or undefined when it uses `s` itself or a partial. */
-export function referencedStrings(template: string): string[] | undefined {
-  return stringsIn(mustache.parse(template));
-}
-
-/** referencedStrings over a template already parsed. */
-function stringsIn(tokens: Tokens): string[] | undefined {
-  const names = new Set<string>();
-  let whole = false;
-  const walk = (tokens: any[]): void => {
-    for (const t of tokens) {
-      const [type, value] = t as [string, string];
-      if (type === '>') whole = true;
-      if (type === 'name' || type === '&' || type === '#' || type === '^') {
-        if (value === 's') whole = true;
-        else if (value.startsWith('s.')) names.add(value.slice(2).split('.')[0]);
-      }
-      if (Array.isArray(t[4])) walk(t[4]);
-    }
-  };
-  walk(tokens as unknown as any[]);
-  return whole ? undefined : [...names];
 }
 
 /** Text as lines for `{{#lines}}{{.}}<br>{{/lines}}`: escaping stays with Mustache, line breaks stay visible. */
@@ -316,20 +249,4 @@ export function humanSize(bytes: number): string {
   if (bytes < 1024) return `${bytes} B`;
   if (bytes < 1024 * 1024) return `${Math.round(bytes / 1024)} KB`;
   return `${(bytes / 1024 / 1024).toFixed(1)} MB`;
-}
-
-function mjmlVersion(): string {
-  return (createRequire(import.meta.url)('mjml/package.json') as { version: string }).version;
-}
-
-/** Best effort: a cache that cannot be written (read-only DATA_DIR) only costs the compile next time. */
-function writeCache(file: string, html: string): void {
-  try {
-    fs.mkdirSync(path.dirname(file), { recursive: true });
-    const tmp = `${file}.${process.pid}.tmp`;
-    fs.writeFileSync(tmp, html);
-    fs.renameSync(tmp, file);
-  } catch {
-    // ignored on purpose
-  }
 }

@@ -44,7 +44,7 @@ export function sqliteStore(): BareStore {
   };
 }
 
-/** Mails per transaction on PostgreSQL, as Mesa's poller batches there (src/inbound/poller.ts, batchCountFor). */
+/** Mails per transaction on PostgreSQL, as Mesa's poller batches there (src/inbound/imap-batches.ts, batchCountFor). */
 export const PG_BATCH = 50;
 
 /** PostgreSQL: node-postgres on one connection, a prepared INSERT per mail, a transaction every PG_BATCH mails. */

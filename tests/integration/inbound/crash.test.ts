@@ -14,7 +14,7 @@ import { waitFor } from '../../support/wait.ts';
  * every mail moved to the processed folder (the move only ever follows the commit).
  */
 
-// Enough mail for several batches (a batch takes up to 200 on SQLite: src/inbound/poller.ts batchCountFor), so that
+// Enough mail for several batches (a batch takes up to 200 on SQLite: src/inbound/imap-batches.ts batchCountFor), so that
 // the kills land in the middle of the work and not only between two runs.
 const NEW_CASES = 600;
 const FOLLOW_UPS = 210;
