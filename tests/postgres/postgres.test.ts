@@ -9,7 +9,7 @@ import type { IngestResult } from '../../src/inbound/ingest.ts';
 import { loadConfig } from '../../src/config.ts';
 import { silentLogger } from '../../src/logger.ts';
 import { testEnv } from '../support/app.ts';
-import { at, consultantReply, jobsAt, mail as lifecycleMail } from '../support/lifecycle.ts';
+import { at, consultantReply, customerReply, jobsAt, mail as lifecycleMail } from '../support/lifecycle.ts';
 import { waitFor } from '../support/wait.ts';
 import type { Knex } from 'knex';
 import type { CaseEvent } from '../../src/services/cases.ts';
@@ -166,7 +166,8 @@ describe.runIf(await pgReachable())('several instances on one PostgreSQL', () =>
     now = at('2026-11-25T10:00');
     // The customer's reply comes in while the auto-close is inside its transaction (the case closed, not committed
     // yet): it is let go on only once it is waiting on the case's lock.
-    const reply = lifecycleMail({ From: 'ana@cliente.co', To: 'soporte@mesa.test', Subject: 'RE: [Caso #1] BANCOS, conciliación', 'Message-ID': '<k3@cliente.co>' }, 'Sigue sin conciliar.');
+    // A proven reply (DMARC passed at our receiving server): only such a reply may reopen a case.
+    const reply = customerReply('ana@cliente.co', 1, 'BANCOS, conciliación', 'k3@cliente.co', 'Sigue sin conciliar.');
     let replied: ReturnType<typeof app.ingest.ingest> | undefined;
     app.cases.addNotifier({
       async onCaseEvent(_trx: Knex.Transaction, e: CaseEvent) {
