@@ -1,7 +1,8 @@
 import path from 'node:path';
 import { z } from 'zod';
 import { credentialFrom, credentialKeys, type MailboxCredential } from './config-credentials.ts';
-import { secretKey, timezone, trustProxy } from './config-fields.ts';
+import { secretKey, timezone } from './config-fields.ts';
+import { webFrom, webKeys, type WebConfig } from './config-web.ts';
 import { MesaError } from './errors.ts';
 import { loadCatalogue } from './policy/products.ts';
 import { loadLifecycleSettings, type LifecycleSettings } from './policy/settings.ts';
@@ -74,20 +75,8 @@ const EnvSchema = z.object({
   MAX_PARTICIPANTS_PER_MAIL: positiveInt.default(10),
   MAX_PARTICIPANTS_PER_CASE: positiveInt.default(25),
   MAX_RECIPIENTS_PER_ANSWER: positiveInt.default(25),
-  /** Status page: fresh-link and lost-link requests per case (or per address) and per client IP, per hour. */
-  WEB_LINK_REQUESTS_PER_CASE: positiveInt.default(3),
-  WEB_LINK_REQUESTS_PER_IP: positiveInt.default(20),
-  /** Status page: messages posted per link and per client IP, files attached per link and per IP, per hour. */
-  WEB_POSTS_PER_LINK: positiveInt.default(10),
-  WEB_POSTS_PER_IP: positiveInt.default(30),
-  WEB_FILES_PER_LINK: positiveInt.default(20),
-  WEB_FILES_PER_IP: positiveInt.default(60),
-  /** Status page: all the files of one message together, in bytes (each one also within MAX_ATTACHMENT_BYTES). */
-  WEB_UPLOAD_MAX_BYTES: positiveInt.default(25 * 1024 * 1024),
-  /** Behind a reverse proxy or balancer: whose X-Forwarded-For to believe (src/config-fields.ts). */
-  TRUST_PROXY: trustProxy.default(false),
-  /** Organizations whose people all see the organization's cases in "Mis casos" (comma list, or *). */
-  CASE_LIST_ORGANIZATIONS: z.string().trim().toLowerCase().default(''),
+  // Status page (rate limits, trusted proxies, shared case lists): src/config-web.ts.
+  ...webKeys,
 
   // Outbound mail (issue 3). Without SMTP_HOST, mail is written as .eml files under DATA_DIR/outbox-eml.
   SMTP_HOST: z.string().trim().optional(),
@@ -167,12 +156,7 @@ export type Config = Readonly<{
   reopenWindowDays: number;
   /** Caps against fan-out: see src/services/participants.ts. */
   participants: Readonly<{ perMail: number; perCase: number; perAnswer: number }>;
-  web: Readonly<{
-    linkRequestsPerCase: number; linkRequestsPerIp: number; trustProxy: boolean | number | readonly string[];
-    /** Messages from the status page, per hour, and the bytes of one message's files (src/web/post-limits.ts). */
-    postsPerLink: number; postsPerIp: number; filesPerLink: number; filesPerIp: number; uploadMaxBytes: number;
-    caseListOrganizations: '*' | readonly string[];
-  }>;
+  web: WebConfig;
   /** Outbound mail: SMTP (absent = .eml files), dispatcher pacing, loop budget, links, consultant authentication. */
   outbound: Readonly<{
     smtp?: Readonly<{ host: string; port: number; secure: boolean; user?: string; password?: string; poolSize: number; auth: 'password' | 'oauth2' }>;
@@ -279,12 +263,7 @@ export function loadConfig(env: Env): Config {
     parseWorker: e.PARSE_WORKER,
     reopenWindowDays: e.REOPEN_WINDOW_DAYS,
     participants: { perMail: e.MAX_PARTICIPANTS_PER_MAIL, perCase: e.MAX_PARTICIPANTS_PER_CASE, perAnswer: e.MAX_RECIPIENTS_PER_ANSWER },
-    web: {
-      linkRequestsPerCase: e.WEB_LINK_REQUESTS_PER_CASE, linkRequestsPerIp: e.WEB_LINK_REQUESTS_PER_IP, trustProxy: e.TRUST_PROXY,
-      postsPerLink: e.WEB_POSTS_PER_LINK, postsPerIp: e.WEB_POSTS_PER_IP, filesPerLink: e.WEB_FILES_PER_LINK, filesPerIp: e.WEB_FILES_PER_IP,
-      uploadMaxBytes: e.WEB_UPLOAD_MAX_BYTES,
-      caseListOrganizations: e.CASE_LIST_ORGANIZATIONS === '*' ? '*' : e.CASE_LIST_ORGANIZATIONS.split(',').map((o) => o.trim()).filter(Boolean),
-    },
+    web: webFrom(e),
     outbound: {
       smtp: e.SMTP_HOST
         ? { host: e.SMTP_HOST, port: e.SMTP_PORT, secure: e.SMTP_SECURE, user: e.SMTP_USER ?? (e.SMTP_AUTH === 'oauth2' ? e.IMAP_USER : undefined), password: e.SMTP_PASSWORD, poolSize: e.SMTP_POOL_SIZE, auth: e.SMTP_AUTH }

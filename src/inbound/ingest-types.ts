@@ -1,0 +1,48 @@
+import type { Knex } from 'knex';
+import type { Config } from '../config.ts';
+import type { Logger } from '../logger.ts';
+import type { Policy } from '../policy/policy.ts';
+import type { CaseService } from '../services/cases.ts';
+import type { LifecycleService } from '../services/lifecycle.ts';
+import type { BlobStore } from '../storage/blobs.ts';
+import type { ReasonCode } from './filters/types.ts';
+import type { InboundWork } from './inbound-work.ts';
+import type { MailParser } from './parser.ts';
+
+export type Outcome = 'accepted' | 'ignored' | 'rejected' | 'tempfail';
+
+export interface IngestResult {
+  outcome: Outcome;
+  sourceKey: string;
+  effect?: 'new_case' | 'follow_up' | 'system_note' | 'held';
+  reason?: ReasonCode;
+  detail?: string;
+  ticketNumber?: number;
+  quarantineId?: number;
+  /** The ledger already had this source: nothing was done again. */
+  alreadyProcessed?: boolean;
+}
+
+export interface IngestDeps {
+  db: Knex;
+  config: Config;
+  blobs: BlobStore;
+  cases: CaseService;
+  logger: Logger;
+  clock?: () => number;
+  /** Lifecycle rules (issue 5): entitlement and open-case limit facts, and where held requests go. */
+  policy?: Policy;
+  lifecycle?: LifecycleService;
+  /** Where MIME parsing runs (src/inbound/parse-thread.ts); on this thread when absent. */
+  parser?: MailParser;
+}
+
+/** What the stages of an ingest (batch, effects, quarantine) read of the IngestService that runs them: its
+ * dependencies, its clock and log, where it parses, and the parser and filters once loaded. */
+export interface IngestContext {
+  deps: IngestDeps;
+  log: Logger;
+  now: () => number;
+  parser: MailParser;
+  work: InboundWork;
+}
