@@ -106,7 +106,13 @@ export class PortalService {
   /** A person read the page: the customer's unread answers up to `upTo` (the newest that page showed) are read. */
   async markRead(a: Extract<Access, { kind: 'ok' }>, upTo: number | undefined): Promise<number> {
     if (a.role !== 'customer' || upTo === undefined) return 0;
-    return this.deps.db.transaction((trx) => this.deps.cases.markRead(trx, a.ticket, a.recipient, this.now(), upTo));
+    // The case row first, as every other write of the page takes it (rate, post): marking answers read locks their
+    // message rows and then the case (the event's foreign key), and a rating locks the case and then the same
+    // messages. In opposite orders, a read receipt sent while the customer submits a rating deadlocked on PostgreSQL.
+    return this.deps.db.transaction(async (trx) => {
+      const ticket = (await lockTicket(trx, a.ticket.id)) ?? a.ticket;
+      return this.deps.cases.markRead(trx, ticket, a.recipient, this.now(), upTo);
+    });
   }
 
   /** An attachment of a message the customer can see on this case; undefined for anything else. */
