@@ -2,27 +2,16 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { App } from '../../../src/app.ts';
-import type { MailSource } from '../../../src/inbound/mail.ts';
 import type { MailParser } from '../../../src/inbound/parser.ts';
 import { listCases } from '../../../src/services/case-view.ts';
 import { onPostgres, testApp } from '../../support/app.ts';
+import { imapSource, rowCount, savepointsOf } from '../../support/ingest-batches.ts';
 import { mail, mailWithAttachment } from '../../support/mail.ts';
 
 /** IngestService.ingestMany: a poller batch in one transaction; a mail that fails is undone alone (savepoints). */
-const imap = (uid: number): MailSource => ({ kind: 'imap', account: 'support', folder: 'INBOX', uidvalidity: 1, uid });
-const count = async (a: App, table: string) => Number((await a.db(table).count({ n: '*' }))[0].n);
 
 let app: App;
 afterEach(async () => app?.close());
-
-/** How many SAVEPOINT statements `a` ran since this was called. */
-function savepointsOf(a: App): () => number {
-  let n = 0;
-  a.db.on('query', (q: { sql: string }) => {
-    if (/^SAVEPOINT/i.test(q.sql)) n++;
-  });
-  return () => n;
-}
 
 describe('group commit (ingestMany)', () => {
   it('lets a mail continue a case opened earlier in the same batch, and sees a duplicate in it', async () => {
@@ -47,25 +36,25 @@ describe('group commit (ingestMany)', () => {
       'Sigue igual.',
     );
     const results = await app.ingest.ingestMany([
-      { raw: first, source: imap(1) },
-      { raw: reply, source: imap(2) },
-      { raw: first, source: imap(3) },
+      { raw: first, source: imapSource(1) },
+      { raw: reply, source: imapSource(2) },
+      { raw: first, source: imapSource(3) },
     ]);
     expect(results.map((r) => [r.outcome, r.effect ?? r.reason, r.ticketNumber])).toEqual([
       ['accepted', 'new_case', 1],
       ['accepted', 'follow_up', 1],
       ['ignored', 'duplicate', undefined],
     ]);
-    expect(await count(app, 'ingest_ledger')).toBe(3);
-    expect(await count(app, 'messages')).toBe(2);
+    expect(await rowCount(app, 'ingest_ledger')).toBe(3);
+    expect(await rowCount(app, 'messages')).toBe(2);
     // The same batch offered again (a crash before last_uid was saved): every mail is known, nothing doubles.
     const again = await app.ingest.ingestMany([
-      { raw: first, source: imap(1) },
-      { raw: reply, source: imap(2) },
-      { raw: first, source: imap(3) },
+      { raw: first, source: imapSource(1) },
+      { raw: reply, source: imapSource(2) },
+      { raw: first, source: imapSource(3) },
     ]);
     expect(again.every((r) => r.alreadyProcessed)).toBe(true);
-    expect(await count(app, 'ingest_ledger')).toBe(3);
+    expect(await rowCount(app, 'ingest_ledger')).toBe(3);
   });
 
   it('rolls back only the mail that trips a bug, quarantines it, and keeps the numbers of the others consecutive', async () => {
@@ -83,9 +72,9 @@ describe('group commit (ingestMany)', () => {
       );
     const savepoints = savepointsOf(app);
     const results = await app.ingest.ingestMany([
-      { raw: mk(1, 'Uno'), source: imap(1) },
-      { raw: mk(2, 'Esto rompe'), source: imap(2) },
-      { raw: mk(3, 'Tres'), source: imap(3) },
+      { raw: mk(1, 'Uno'), source: imapSource(1) },
+      { raw: mk(2, 'Esto rompe'), source: imapSource(2) },
+      { raw: mk(3, 'Tres'), source: imapSource(3) },
     ]);
     // The batch ran first without savepoints, failed on the second mail, and ran again with one per mail.
     expect(savepoints()).toBe(3);
@@ -102,9 +91,9 @@ describe('group commit (ingestMany)', () => {
       { reason: 'internal_error', subject: 'Esto rompe' },
     ]);
     // Nothing of the broken mail's case survived: no message, no mail queued for it.
-    expect(await count(app, 'messages')).toBe(2);
+    expect(await rowCount(app, 'messages')).toBe(2);
     expect((await app.db('outbox').select('ticket_id')).every((r) => r.ticket_id !== null)).toBe(true);
-    expect(await count(app, 'ingest_ledger')).toBe(3);
+    expect(await rowCount(app, 'ingest_ledger')).toBe(3);
   });
 
   it('takes the parses parseAhead started (each mail parsed once), with the same results as parsing in its turn', async () => {
@@ -134,9 +123,9 @@ describe('group commit (ingestMany)', () => {
       'De nadie.',
     );
     const items = [
-      { raw: first, source: imap(1) },
-      { raw: reply, source: imap(2) },
-      { raw: noSender, source: imap(3) },
+      { raw: first, source: imapSource(1) },
+      { raw: reply, source: imapSource(2) },
+      { raw: noSender, source: imapSource(3) },
     ];
     app.ingest.parseAhead(items.map((it) => it.raw));
     app.ingest.parseAhead([first]); // already started: not twice
@@ -164,20 +153,20 @@ describe('group commit (ingestMany)', () => {
         `texto ${i}`,
         { filename: `f${i}.pdf`, content: Buffer.from(`%PDF ${i}`) },
       ),
-      source: imap(i),
+      source: imapSource(i),
     }));
     const failed = await app.ingest.ingestMany(items);
     expect(failed).toHaveLength(1);
     expect(failed[0]).toMatchObject({ outcome: 'tempfail', reason: 'STORAGE_FAILED' });
-    expect(await count(app, 'ingest_ledger')).toBe(0);
-    expect(await count(app, 'tickets')).toBe(0);
-    expect(await count(app, 'outbox')).toBe(0);
+    expect(await rowCount(app, 'ingest_ledger')).toBe(0);
+    expect(await rowCount(app, 'tickets')).toBe(0);
+    expect(await rowCount(app, 'outbox')).toBe(0);
 
     fs.rmSync(blobs);
     fs.mkdirSync(blobs);
     const retried = await app.ingest.ingestMany(items);
     expect(retried.map((r) => r.ticketNumber)).toEqual([1, 2, 3]);
-    expect(await count(app, 'ingest_ledger')).toBe(3);
+    expect(await rowCount(app, 'ingest_ledger')).toBe(3);
   });
 
   it('makes the whole batch wait when its commit cannot be flushed to disk, and finds it in the ledger when offered again', async () => {
@@ -187,7 +176,7 @@ describe('group commit (ingestMany)', () => {
         { From: `d${i}@org${i}.co`, To: 'soporte@mesa.test', Subject: `Durable ${i}`, 'Message-ID': `<d${i}@x>` },
         `texto ${i}`,
       ),
-      source: imap(i),
+      source: imapSource(i),
     }));
     // The WAL flush after the commit (an fdatasync, src/db/knex.ts syncCommitted) fails once with EIO.
     const open = fs.promises.open;
@@ -216,6 +205,6 @@ describe('group commit (ingestMany)', () => {
       ['accepted', true],
       ['accepted', true],
     ]);
-    expect(await count(app, 'tickets')).toBe(2);
+    expect(await rowCount(app, 'tickets')).toBe(2);
   });
 });
