@@ -1,7 +1,20 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
 
-/** Field validators shared by the environment (src/config.ts) and the optional config file (src/policy/settings.ts). */
+/** Field validators shared by the environment (src/config.ts, config-*.ts) and the optional config file
+ * (src/policy/settings-file.ts). */
+
+/** Yes or no, in either language. */
+export const bool = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .refine((v) => ['true', 'false', '1', '0', 'yes', 'no', 'si', 'sí'].includes(v), 'debe ser true o false')
+  .transform((v) => ['true', '1', 'yes', 'si', 'sí'].includes(v));
+export const port = z.coerce.number().int().min(1).max(65535);
+export const positiveInt = z.coerce.number().int().positive();
+export const email = z.string().trim().toLowerCase().email();
+
 export const timezone = z.string().refine((tz) => {
   try {
     new Intl.DateTimeFormat('en', { timeZone: tz });
@@ -18,19 +31,28 @@ export const timezone = z.string().refine((tz) => {
  * `loopback`, `linklocal`, `uniquelocal`). Behind a balancer without it, every client has the balancer's address,
  * so the per-IP limits of the status page would count everyone together.
  */
-export const trustProxy = z.string().trim().transform((v, ctx): boolean | number | string[] => {
-  const lower = v.toLowerCase();
-  if (lower === '' || lower === 'false' || lower === 'no') return false;
-  if (lower === 'true' || lower === 'si' || lower === 'sí' || lower === 'yes') return true;
-  if (/^\d+$/.test(lower)) return Number(lower);
-  const entries = lower.split(',').map((s) => s.trim()).filter(Boolean);
-  const bad = entries.filter((e) => !isProxyEntry(e));
-  if (bad.length) {
-    ctx.addIssue({ code: 'custom', message: `no es una dirección, un rango CIDR ni loopback/linklocal/uniquelocal: ${bad.join(', ')}` });
-    return z.NEVER;
-  }
-  return entries;
-});
+export const trustProxy = z
+  .string()
+  .trim()
+  .transform((v, ctx): boolean | number | string[] => {
+    const lower = v.toLowerCase();
+    if (lower === '' || lower === 'false' || lower === 'no') return false;
+    if (lower === 'true' || lower === 'si' || lower === 'sí' || lower === 'yes') return true;
+    if (/^\d+$/.test(lower)) return Number(lower);
+    const entries = lower
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
+    const bad = entries.filter((e) => !isProxyEntry(e));
+    if (bad.length) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `no es una dirección, un rango CIDR ni loopback/linklocal/uniquelocal: ${bad.join(', ')}`,
+      });
+      return z.NEVER;
+    }
+    return entries;
+  });
 
 function isProxyEntry(entry: string): boolean {
   if (['loopback', 'linklocal', 'uniquelocal'].includes(entry)) return true;
@@ -62,7 +84,8 @@ export function weakKeyReason(key: string): string | undefined {
   const codes = chars.map((c) => c.codePointAt(0)!);
   const steps = codes.slice(1).map((c, i) => c - codes[i]);
   const bits = Math.min(shannon(chars) * chars.length, shannon(steps) * steps.length);
-  if (bits < MIN_KEY_BITS) return `es demasiado predecible: entropía estimada ${Math.floor(bits)} bits, se piden ${MIN_KEY_BITS} (${advice})`;
+  if (bits < MIN_KEY_BITS)
+    return `es demasiado predecible: entropía estimada ${Math.floor(bits)} bits, se piden ${MIN_KEY_BITS} (${advice})`;
   return undefined;
 }
 

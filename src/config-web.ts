@@ -27,9 +27,15 @@ export const webKeys = {
 };
 
 export type WebConfig = Readonly<{
-  linkRequestsPerCase: number; linkRequestsPerIp: number; trustProxy: boolean | number | readonly string[];
+  linkRequestsPerCase: number;
+  linkRequestsPerIp: number;
+  trustProxy: boolean | number | readonly string[];
   /** Messages from the status page, per hour, and the bytes of one message's files (src/web/post-limits.ts). */
-  postsPerLink: number; postsPerIp: number; filesPerLink: number; filesPerIp: number; uploadMaxBytes: number;
+  postsPerLink: number;
+  postsPerIp: number;
+  filesPerLink: number;
+  filesPerIp: number;
+  uploadMaxBytes: number;
   caseListOrganizations: '*' | readonly string[];
 }>;
 
@@ -37,9 +43,19 @@ type WebEnv = { [K in keyof typeof webKeys]: z.output<(typeof webKeys)[K]> };
 
 export function webFrom(e: WebEnv): WebConfig {
   return {
-    linkRequestsPerCase: e.WEB_LINK_REQUESTS_PER_CASE, linkRequestsPerIp: e.WEB_LINK_REQUESTS_PER_IP, trustProxy: e.TRUST_PROXY,
-    postsPerLink: e.WEB_POSTS_PER_LINK, postsPerIp: e.WEB_POSTS_PER_IP, filesPerLink: e.WEB_FILES_PER_LINK, filesPerIp: e.WEB_FILES_PER_IP,
+    linkRequestsPerCase: e.WEB_LINK_REQUESTS_PER_CASE,
+    linkRequestsPerIp: e.WEB_LINK_REQUESTS_PER_IP,
+    trustProxy: e.TRUST_PROXY,
+    postsPerLink: e.WEB_POSTS_PER_LINK,
+    postsPerIp: e.WEB_POSTS_PER_IP,
+    filesPerLink: e.WEB_FILES_PER_LINK,
+    filesPerIp: e.WEB_FILES_PER_IP,
     uploadMaxBytes: e.WEB_UPLOAD_MAX_BYTES,
-    caseListOrganizations: e.CASE_LIST_ORGANIZATIONS === '*' ? '*' : e.CASE_LIST_ORGANIZATIONS.split(',').map((o) => o.trim()).filter(Boolean),
+    caseListOrganizations:
+      e.CASE_LIST_ORGANIZATIONS === '*'
+        ? '*'
+        : e.CASE_LIST_ORGANIZATIONS.split(',')
+            .map((o) => o.trim())
+            .filter(Boolean),
   };
 }

@@ -1,11 +1,14 @@
 import path from 'node:path';
 import { z } from 'zod';
-import { credentialFrom, credentialKeys, type MailboxCredential } from './config-credentials.ts';
-import { secretKey, timezone } from './config-fields.ts';
+import { credentialFrom, credentialKeys } from './config-credentials.ts';
+import { bool, email, positiveInt, secretKey, timezone } from './config-fields.ts';
+import { mailboxesFrom, mailboxKeys, mailboxProblems, type MailboxConfig } from './config-mailboxes.ts';
+import { outboundFrom, outboundKeys, type OutboundConfig } from './config-outbound.ts';
 import { webFrom, webKeys, type WebConfig } from './config-web.ts';
 import { MesaError } from './errors.ts';
 import { loadCatalogue } from './policy/products.ts';
-import { loadLifecycleSettings, type LifecycleSettings } from './policy/settings.ts';
+import { loadLifecycleSettings } from './policy/settings.ts';
+import type { LifecycleSettings } from './policy/settings-types.ts';
 import type { Catalogue } from './tickets/products.ts';
 
 /**
@@ -13,18 +16,14 @@ import type { Catalogue } from './tickets/products.ts';
  * is reported by its name in one message. Tests build their own config with `loadConfig({...})`: no globals.
  */
 
-const bool = z
-  .string()
-  .trim()
-  .toLowerCase()
-  .refine((v) => ['true', 'false', '1', '0', 'yes', 'no', 'si', 'sí'].includes(v), 'debe ser true o false')
-  .transform((v) => ['true', '1', 'yes', 'si', 'sí'].includes(v));
-const port = z.coerce.number().int().min(1).max(65535);
-const positiveInt = z.coerce.number().int().positive();
-const email = z.string().trim().toLowerCase().email();
 const emailList = z
   .string()
-  .transform((v) => v.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean))
+  .transform((v) =>
+    v
+      .split(',')
+      .map((s) => s.trim().toLowerCase())
+      .filter(Boolean),
+  )
   .pipe(z.array(z.string().email('contiene una dirección inválida')));
 
 const EnvSchema = z.object({
@@ -34,28 +33,11 @@ const EnvSchema = z.object({
   DATA_DIR: z.string().trim().default('./data'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 
-  IMAP_HOST: z.string().trim().optional(),
-  IMAP_PORT: port.default(993),
-  IMAP_SECURE: bool.default(true),
-  IMAP_USER: z.string().optional(),
-  IMAP_PASSWORD: z.string().optional(),
-  IMAP_ACCESS_TOKEN: z.string().optional(),
-  IMAP_MAILBOX: z.string().default('INBOX'),
-  IMAP_PROCESSED_FOLDER: z.string().optional(),
-  IMAP_TLS_REJECT_UNAUTHORIZED: bool.default(true),
-  IMAP_POLL_SECONDS: positiveInt.default(60),
+  // The support and fallback mailboxes (IMAP): src/config-mailboxes.ts.
+  ...mailboxKeys,
   // Credential kind per mailbox (password, oauth2 and its provider): src/config-credentials.ts.
   ...credentialKeys(''),
   ...credentialKeys('FALLBACK_'),
-
-  FALLBACK_ADDRESS: email.optional(),
-  FALLBACK_IMAP_HOST: z.string().trim().optional(),
-  FALLBACK_IMAP_PORT: port.default(993),
-  FALLBACK_IMAP_SECURE: bool.default(true),
-  FALLBACK_IMAP_USER: z.string().optional(),
-  FALLBACK_IMAP_PASSWORD: z.string().optional(),
-  FALLBACK_IMAP_ACCESS_TOKEN: z.string().optional(),
-  FALLBACK_IMAP_MAILBOX: z.string().default('INBOX'),
 
   SUPPORT_ADDRESS: email,
   SUPPORT_NAME: z.string().trim().min(1).default('Soporte'),
@@ -78,63 +60,25 @@ const EnvSchema = z.object({
   // Status page (rate limits, trusted proxies, shared case lists): src/config-web.ts.
   ...webKeys,
 
-  // Outbound mail (issue 3). Without SMTP_HOST, mail is written as .eml files under DATA_DIR/outbox-eml.
-  SMTP_HOST: z.string().trim().optional(),
-  SMTP_PORT: port.default(587),
-  SMTP_SECURE: bool.default(false),
-  SMTP_USER: z.string().optional(),
-  SMTP_PASSWORD: z.string().optional(),
-  /** oauth2: SMTP signs in (XOAUTH2) with the support mailbox's OAuth2 token, the one IMAP uses. */
-  SMTP_AUTH: z.enum(['password', 'oauth2'], { message: 'debe ser password u oauth2' }).default('password'),
   /** Who is told when a mailbox needs to be signed in again (src/mailboxes/). */
   ADMIN_ADDRESS: email.optional(),
-  SMTP_POOL_SIZE: positiveInt.default(3),
-  OUTBOX_POLL_MS: positiveInt.default(2000),
-  OUTBOX_RETRY_BASE_MS: positiveInt.default(30_000),
-  OUTBOX_RETRY_MAX_MS: positiveInt.default(3_600_000),
-  OUTBOX_MAX_ATTEMPTS: positiveInt.default(12),
-  AUTO_MAIL_LIMIT_WINDOW: positiveInt.default(10),
-  AUTO_MAIL_WINDOW_MINUTES: positiveInt.default(10),
-  AUTO_MAIL_LIMIT_DAY: positiveInt.default(40),
-  BOUNCE_SUPPRESS_DAYS: positiveInt.default(7),
-  LINK_TTL_DAYS: positiveInt.default(90),
-  /** Sent mail is deleted from the outbox after this many days (src/jobs/retention.ts). */
-  OUTBOX_RETENTION_DAYS: positiveInt.default(30),
+  // Outbound mail: SMTP, the dispatcher's pacing, the loop budget, links: src/config-outbound.ts.
+  ...outboundKeys,
   /** Blobs no row names are removed once older than this (src/storage/gc.ts says why the wait makes it safe). */
   BLOB_GC_GRACE_HOURS: positiveInt.default(24),
-  TRUSTED_AUTHSERV_IDS: z
-    .string()
-    .transform((v) => v.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean))
-    .default([]),
-  /** Received fields our own servers write above the receiving server's Authentication-Results (consultant-auth.ts). */
-  AUTH_RESULTS_RECEIVED_HOPS: z.coerce.number().int().min(0).max(10).default(0),
-  /** Security alerts and notices about their own mail, per consultant and hour: outside the loop budget. */
-  DESK_ALERTS_PER_HOUR: positiveInt.default(5),
-  BUSINESS_HOURS: z.string().trim().optional(),
   /** The products and modules customers name in their subjects (src/policy/products.ts). */
   PRODUCTS_FILE: z.string().trim().optional(),
 });
 
-export type MailboxConfig = Readonly<{
-  /** Stable name used in the ledger: `support` or `fallback`. */
-  name: 'support' | 'fallback';
-  host: string;
-  port: number;
-  secure: boolean;
-  user: string;
-  password?: string;
-  accessToken?: string;
-  /** password, a fixed token, or OAuth2 tokens kept by src/mailboxes/ (src/config-credentials.ts). */
-  credential: MailboxCredential;
-  mailbox: string;
-  processedFolder?: string;
-  rejectUnauthorized: boolean;
-  pollSeconds: number;
-}>;
+// Where the mailboxes' settings are read (src/config-mailboxes.ts); many modules name the type from here.
+export type { MailboxConfig };
 
 export type Config = Readonly<{
   /** SQLite's lockWaitMs: its busy timeout, how long a write waits for another process's write lock. */
-  database: Readonly<{ client: 'pg'; url: string; filename?: undefined } | { client: 'better-sqlite3'; url: string; filename: string; lockWaitMs: number }>;
+  database: Readonly<
+    | { client: 'pg'; url: string; filename?: undefined }
+    | { client: 'better-sqlite3'; url: string; filename: string; lockWaitMs: number }
+  >;
   dataDir: string;
   logLevel: string;
   mailboxes: readonly MailboxConfig[];
@@ -158,23 +102,7 @@ export type Config = Readonly<{
   participants: Readonly<{ perMail: number; perCase: number; perAnswer: number }>;
   web: WebConfig;
   /** Outbound mail: SMTP (absent = .eml files), dispatcher pacing, loop budget, links, consultant authentication. */
-  outbound: Readonly<{
-    smtp?: Readonly<{ host: string; port: number; secure: boolean; user?: string; password?: string; poolSize: number; auth: 'password' | 'oauth2' }>;
-    pollMs: number;
-    retryBaseMs: number;
-    retryMaxMs: number;
-    maxAttempts: number;
-    budget: Readonly<{ window: number; windowMinutes: number; day: number }>;
-    bounceSuppressDays: number;
-    linkTtlDays: number;
-    /** Days a sent mail stays in the outbox before the scheduled jobs delete it. */
-    retentionDays: number;
-    trustedAuthservIds: readonly string[];
-    authResultsReceivedHops: number;
-    /** Mail to the desk outside the loop budget (src/outbound/outbox.ts), per consultant and hour. */
-    deskAlertsPerHour: number;
-    businessHours?: string;
-  }>;
+  outbound: OutboundConfig;
   /** Calendar, SLA, auto-close, limits, entitlement, digest: env keys and MESA_CONFIG_FILE (src/policy/settings.ts). */
   lifecycle: LifecycleSettings;
   /** Products, modules and versions a case may be about (PRODUCTS_FILE or DATA_DIR/productos.yaml); may be empty. */
@@ -205,14 +133,15 @@ export function loadConfig(env: Env): Config {
   }
   const e = parsed.success ? parsed.data : undefined;
   if (e) {
-    if (e.IMAP_HOST && !e.IMAP_USER) problems.push('IMAP_USER: falta (obligatoria cuando IMAP_HOST está definida)');
-    if (e.FALLBACK_IMAP_HOST && !e.FALLBACK_IMAP_USER)
-      problems.push('FALLBACK_IMAP_USER: falta (obligatoria cuando FALLBACK_IMAP_HOST está definida)');
+    mailboxProblems(e, problems);
     if (e.SMTP_AUTH === 'oauth2' && (!e.IMAP_HOST || (e as Record<string, unknown>).IMAP_AUTH !== 'oauth2'))
       problems.push('SMTP_AUTH: oauth2 usa el token del buzón de soporte: requiere IMAP_HOST e IMAP_AUTH=oauth2');
-    if (e.FALLBACK_IMAP_HOST && !e.FALLBACK_ADDRESS)
-      problems.push('FALLBACK_ADDRESS: falta (obligatoria cuando FALLBACK_IMAP_HOST está definida)');
-    if (e.DATABASE_URL && !/^(postgres(ql)?:\/\/|sqlite:|file:)/.test(e.DATABASE_URL) && !e.DATABASE_URL.endsWith('.sqlite') && !e.DATABASE_URL.endsWith('.db'))
+    if (
+      e.DATABASE_URL &&
+      !/^(postgres(ql)?:\/\/|sqlite:|file:)/.test(e.DATABASE_URL) &&
+      !e.DATABASE_URL.endsWith('.sqlite') &&
+      !e.DATABASE_URL.endsWith('.db')
+    )
       problems.push('DATABASE_URL: debe empezar por postgres:// o sqlite: (o ser la ruta de un archivo .sqlite)');
   }
   const supportCredential = e?.IMAP_HOST ? credentialFrom(e, '', problems) : undefined;
@@ -225,23 +154,7 @@ export function loadConfig(env: Env): Config {
 
   const dataDir = path.resolve(e.DATA_DIR);
   const database = databaseFrom(e.DATABASE_URL, dataDir, e.SQLITE_LOCK_WAIT_SECONDS * 1000);
-  const mailboxes: MailboxConfig[] = [];
-  if (e.IMAP_HOST) {
-    mailboxes.push({
-      name: 'support', host: e.IMAP_HOST, port: e.IMAP_PORT, secure: e.IMAP_SECURE, user: e.IMAP_USER!,
-      password: e.IMAP_PASSWORD, accessToken: e.IMAP_ACCESS_TOKEN, credential: supportCredential!, mailbox: e.IMAP_MAILBOX,
-      processedFolder: e.IMAP_PROCESSED_FOLDER, rejectUnauthorized: e.IMAP_TLS_REJECT_UNAUTHORIZED,
-      pollSeconds: e.IMAP_POLL_SECONDS,
-    });
-  }
-  if (e.FALLBACK_IMAP_HOST) {
-    mailboxes.push({
-      name: 'fallback', host: e.FALLBACK_IMAP_HOST, port: e.FALLBACK_IMAP_PORT, secure: e.FALLBACK_IMAP_SECURE,
-      user: e.FALLBACK_IMAP_USER!, password: e.FALLBACK_IMAP_PASSWORD, accessToken: e.FALLBACK_IMAP_ACCESS_TOKEN, credential: fallbackCredential!,
-      mailbox: e.FALLBACK_IMAP_MAILBOX, processedFolder: e.IMAP_PROCESSED_FOLDER,
-      rejectUnauthorized: e.IMAP_TLS_REJECT_UNAUTHORIZED, pollSeconds: e.IMAP_POLL_SECONDS,
-    });
-  }
+  const mailboxes = mailboxesFrom(e, supportCredential, fallbackCredential);
 
   return deepFreeze({
     database,
@@ -262,25 +175,13 @@ export function loadConfig(env: Env): Config {
     storage: { blobGcGraceHours: e.BLOB_GC_GRACE_HOURS },
     parseWorker: e.PARSE_WORKER,
     reopenWindowDays: e.REOPEN_WINDOW_DAYS,
-    participants: { perMail: e.MAX_PARTICIPANTS_PER_MAIL, perCase: e.MAX_PARTICIPANTS_PER_CASE, perAnswer: e.MAX_RECIPIENTS_PER_ANSWER },
-    web: webFrom(e),
-    outbound: {
-      smtp: e.SMTP_HOST
-        ? { host: e.SMTP_HOST, port: e.SMTP_PORT, secure: e.SMTP_SECURE, user: e.SMTP_USER ?? (e.SMTP_AUTH === 'oauth2' ? e.IMAP_USER : undefined), password: e.SMTP_PASSWORD, poolSize: e.SMTP_POOL_SIZE, auth: e.SMTP_AUTH }
-        : undefined,
-      pollMs: e.OUTBOX_POLL_MS,
-      retryBaseMs: e.OUTBOX_RETRY_BASE_MS,
-      retryMaxMs: e.OUTBOX_RETRY_MAX_MS,
-      maxAttempts: e.OUTBOX_MAX_ATTEMPTS,
-      budget: { window: e.AUTO_MAIL_LIMIT_WINDOW, windowMinutes: e.AUTO_MAIL_WINDOW_MINUTES, day: e.AUTO_MAIL_LIMIT_DAY },
-      bounceSuppressDays: e.BOUNCE_SUPPRESS_DAYS,
-      linkTtlDays: e.LINK_TTL_DAYS,
-      retentionDays: e.OUTBOX_RETENTION_DAYS,
-      trustedAuthservIds: e.TRUSTED_AUTHSERV_IDS,
-      authResultsReceivedHops: e.AUTH_RESULTS_RECEIVED_HOPS,
-      deskAlertsPerHour: e.DESK_ALERTS_PER_HOUR,
-      businessHours: e.BUSINESS_HOURS,
+    participants: {
+      perMail: e.MAX_PARTICIPANTS_PER_MAIL,
+      perCase: e.MAX_PARTICIPANTS_PER_CASE,
+      perAnswer: e.MAX_RECIPIENTS_PER_ANSWER,
     },
+    web: webFrom(e),
+    outbound: outboundFrom(e),
     lifecycle,
     products,
   } satisfies Config);

@@ -1,34 +1,27 @@
 import fs from 'node:fs';
-import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { MesaError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 import { PARSE_WORKER_URL } from '../paths.ts';
 import type { BlobStore } from '../storage/blobs.ts';
 import type { InboundMail } from './mail.ts';
-import { InThreadParser, withRaw, type MailParser, PARSE_TIMEOUT_MS, type ParseReply, type ParseRequest } from './parser.ts';
+import { InThreadParser, withRaw, type MailParser, PARSE_TIMEOUT_MS, type ParseReply } from './parser.ts';
+import {
+  asBuffer,
+  mailFromThread,
+  ownBytes,
+  SEND_TO_THREAD_MAX_BYTES,
+  spillPath,
+  withSpilledBytes,
+  type Pending,
+} from './parse-thread-transfer.ts';
 
-export { InThreadParser, PARSE_TIMEOUT_MS, rawOfFailure, type MailParser, type ParseReply, type ParseRequest } from './parser.ts';
-
-/**
- * Mails larger than this are handed to the thread by transfer instead of by copy: a copy is a structured clone,
- * serialised and copied again into the thread's heap, three copies of a mail of tens of MB at once; a transfer moves
- * the bytes and the thread gives them back with its answer. Such a mail goes alone: only once every mail before it is answered, so that it is the one being
- * parsed if the thread dies, and its bytes are then found in the spill file the thread wrote on receiving them.
- */
-export const SEND_TO_THREAD_MAX_BYTES = 4 * 1024 * 1024;
-
-interface Pending {
-  req: ParseRequest;
-  /** The caller's bytes (taken over, i.e. detached, once a large mail is posted). */
-  raw: Buffer;
-  /** Its length (a transferred buffer's own reads 0). */
-  size: number;
-  /** A large mail: sent by transfer, alone (see SEND_TO_THREAD_MAX_BYTES). */
-  large: boolean;
-  posted: boolean;
-  resolve: (m: InboundMail) => void;
-  reject: (e: unknown) => void;
+export interface ParseThreadOptions {
+  blobs: BlobStore;
+  logger: Logger;
+  timeoutMs?: number;
+  maxAttachmentBytes?: number;
+  workerUrl?: URL;
 }
 
 /**
@@ -67,8 +60,11 @@ export class ParseThread implements MailParser {
    * Node 20 cannot start a TypeScript file as a thread, so running the sources (tsx, vitest) gives a thread that
    * cannot start, and mail is parsed on this thread; tests pass the built body, or one that misbehaves on purpose.
    */
-  constructor(private readonly opts: { blobs: BlobStore; logger: Logger; timeoutMs?: number; maxAttachmentBytes?: number; workerUrl?: URL }) {
-    this.local = new InThreadParser(opts.blobs, { timeoutMs: opts.timeoutMs, maxAttachmentBytes: opts.maxAttachmentBytes });
+  constructor(private readonly opts: ParseThreadOptions) {
+    this.local = new InThreadParser(opts.blobs, {
+      timeoutMs: opts.timeoutMs,
+      maxAttachmentBytes: opts.maxAttachmentBytes,
+    });
   }
 
   /** Mails parsed on the calling thread instead (the thread could not start). */
@@ -85,8 +81,22 @@ export class ParseThread implements MailParser {
     if (this.closed) return Promise.reject(new MesaError('PARSER_UNAVAILABLE', 'Mesa se está deteniendo'));
     if (!this.thread()) return this.local.parse(raw, rawSha256);
     return new Promise((resolve, reject) => {
-      const req = { id: this.nextId++, raw, rawSha256, timeoutMs: this.timeoutMs, maxAttachmentBytes: this.opts.maxAttachmentBytes };
-      this.pending.push({ req, raw, size: raw.length, large: raw.length > SEND_TO_THREAD_MAX_BYTES, posted: false, resolve, reject });
+      const req = {
+        id: this.nextId++,
+        raw,
+        rawSha256,
+        timeoutMs: this.timeoutMs,
+        maxAttachmentBytes: this.opts.maxAttachmentBytes,
+      };
+      this.pending.push({
+        req,
+        raw,
+        size: raw.length,
+        large: raw.length > SEND_TO_THREAD_MAX_BYTES,
+        posted: false,
+        resolve,
+        reject,
+      });
       this.pump();
     });
   }
@@ -103,10 +113,8 @@ export class ParseThread implements MailParser {
       if (p.posted) continue;
       if (p.large && (i > 0 || !this.ready)) break;
       if (p.large) {
-        // The caller's own bytes when they are a whole ArrayBuffer; a view into a larger one (which holds other
-        // data) is copied once into one of its own.
-        const own = p.raw.byteOffset === 0 && p.raw.byteLength === p.raw.buffer.byteLength && p.raw.buffer instanceof ArrayBuffer ? p.raw : Buffer.from(p.raw);
-        p.req = { ...p.req, raw: own, spill: path.join(this.opts.blobs.root, 'tmp', `parse-${process.pid}-${p.req.id}.eml`) };
+        const own = ownBytes(p.raw);
+        p.req = { ...p.req, raw: own, spill: spillPath(this.opts.blobs.root, p.req.id) };
         worker.postMessage(p.req, [own.buffer as ArrayBuffer]);
       } else {
         worker.postMessage(p.req);
@@ -143,7 +151,11 @@ export class ParseThread implements MailParser {
     if (this.worker) return this.worker;
     let worker: Worker;
     try {
-      worker = new Worker(this.opts.workerUrl ?? PARSE_WORKER_URL, { workerData: { blobRoot: this.opts.blobs.root }, stdout: false, stderr: false });
+      worker = new Worker(this.opts.workerUrl ?? PARSE_WORKER_URL, {
+        workerData: { blobRoot: this.opts.blobs.root },
+        stdout: false,
+        stderr: false,
+      });
     } catch (err) {
       this.giveUp(undefined, err); // could not even be created
       return undefined;
@@ -151,7 +163,9 @@ export class ParseThread implements MailParser {
     // Ready once its modules have loaded (it says so): a failure before that is a broken install, not a bad mail.
     // The handlers below act only while `worker` is the current thread (exited() and giveUp() check it).
     this.ready = false;
-    this.started = new Promise((resolve) => { this.settleStarted = resolve; });
+    this.started = new Promise((resolve) => {
+      this.settleStarted = resolve;
+    });
     worker.on('message', (reply: ParseReply | { ready: true }) => {
       if (worker !== this.worker) return;
       if (!('ready' in reply)) return this.answer(reply);
@@ -166,7 +180,11 @@ export class ParseThread implements MailParser {
       if (!this.ready) return this.giveUp(worker, err);
       this.opts.logger.error({ err }, 'el hilo de análisis de correo falló');
     });
-    worker.on('exit', (code) => (this.ready || this.stopping === 'close' ? this.exited(worker, code) : this.giveUp(worker, new Error(`terminó al iniciar (código ${code})`))));
+    worker.on('exit', (code) =>
+      this.ready || this.stopping === 'close'
+        ? this.exited(worker, code)
+        : this.giveUp(worker, new Error(`terminó al iniciar (código ${code})`)),
+    );
     // Idle, it must not keep `mesa ingest` or a test alive; busy, it does (ref'd while a mail is pending).
     worker.unref();
     this.worker = worker;
@@ -182,14 +200,11 @@ export class ParseThread implements MailParser {
     this.clearDeadline();
     if (this.pending.length) this.armDeadline();
     else this.worker?.unref();
-    // Buffers come back as plain Uint8Arrays; a transferred mail's bytes come back with the answer.
-    const raw = reply.raw ? Buffer.from(reply.raw.buffer, reply.raw.byteOffset, reply.raw.byteLength) : item.raw;
+    // A transferred mail's bytes come back with the answer.
+    const raw = reply.raw ? asBuffer(reply.raw) : item.raw;
     if (item.req.spill) fs.rmSync(item.req.spill, { force: true });
     if (reply.mail) {
-      const mail = reply.mail as InboundMail;
-      mail.raw = raw;
-      for (const a of mail.attachments) if (a.content) a.content = Buffer.from(a.content.buffer, a.content.byteOffset, a.content.byteLength);
-      item.resolve(mail);
+      item.resolve(mailFromThread(reply.mail, raw));
     } else {
       const { code, detail } = reply.error;
       item.reject(withRaw(code ? new MesaError(code, detail) : new Error(detail), raw));
@@ -206,10 +221,13 @@ export class ParseThread implements MailParser {
    * (that one only fires if the parse yields; a parse stuck in a loop never does). */
   private armDeadline(): void {
     this.clearDeadline();
-    this.deadline = setTimeout(() => {
-      this.stopping = 'timeout';
-      void this.worker?.terminate();
-    }, this.timeoutMs + Math.min(5_000, this.timeoutMs));
+    this.deadline = setTimeout(
+      () => {
+        this.stopping = 'timeout';
+        void this.worker?.terminate();
+      },
+      this.timeoutMs + Math.min(5_000, this.timeoutMs),
+    );
     this.deadline.unref();
   }
 
@@ -227,18 +245,15 @@ export class ParseThread implements MailParser {
       return;
     }
     if (current) {
-      let reason = this.stopping === 'timeout'
-        ? new MesaError('MAIL_PARSE_TIMEOUT', `${this.timeoutMs} ms; se detuvo el hilo de análisis`)
-        : new MesaError('MAIL_UNPARSEABLE', `el hilo de análisis terminó (código ${code}) con este mensaje`);
-      this.opts.logger.warn({ code, reason: reason.code }, 'el hilo de análisis se detuvo; se inicia otro para los mensajes siguientes');
-      if (current.req.spill) {
-        // A transferred mail died with the thread: its bytes are in the spill file, written before the parse began.
-        // Without it (the thread died on receiving it), nothing is recorded and the mail is offered again.
-        const kept = fs.existsSync(current.req.spill) ? fs.readFileSync(current.req.spill) : undefined;
-        fs.rmSync(current.req.spill, { force: true });
-        reason = kept?.length === current.size ? withRaw(reason, kept) : new MesaError('PARSER_UNAVAILABLE', 'el hilo de análisis terminó al recibir el mensaje');
-      }
-      current.reject(reason);
+      const stopped =
+        this.stopping === 'timeout'
+          ? new MesaError('MAIL_PARSE_TIMEOUT', `${this.timeoutMs} ms; se detuvo el hilo de análisis`)
+          : new MesaError('MAIL_UNPARSEABLE', `el hilo de análisis terminó (código ${code}) con este mensaje`);
+      this.opts.logger.warn(
+        { code, reason: stopped.code },
+        'el hilo de análisis se detuvo; se inicia otro para los mensajes siguientes',
+      );
+      current.reject(current.req.spill ? withSpilledBytes(stopped, current.req.spill, current.size) : stopped);
     }
     if (!rest.length) return;
     // Only small mails can have been posted behind the current one (they were copied): post them all again.

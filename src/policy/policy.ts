@@ -2,7 +2,8 @@ import { BusinessCalendar } from '../tickets/calendar.ts';
 import { organizationOf } from '../tickets/organization.ts';
 import type { SlaPolicy } from '../tickets/sla.ts';
 import type { AutoClosePolicy } from '../tickets/auto-close.ts';
-import { calendarSpec, type LifecycleSettings, type OrganizationSettings } from './settings.ts';
+import { calendarSpec } from './settings.ts';
+import type { LifecycleSettings, OrganizationSettings } from './settings-types.ts';
 
 /**
  * The lifecycle rules as runtime objects, built once from the validated settings: the business calendar (and any
@@ -21,7 +22,8 @@ export class Policy {
     this.autoClose = settings.autoClose;
     if (settings.organizations) {
       this.orgs = new Map(settings.organizations.map((o) => [o.domain, o]));
-      for (const o of settings.organizations) if (o.calendar) this.orgCalendars.set(o.domain, new BusinessCalendar(calendarSpec(o.calendar)));
+      for (const o of settings.organizations)
+        if (o.calendar) this.orgCalendars.set(o.domain, new BusinessCalendar(calendarSpec(o.calendar)));
     }
   }
 

@@ -4,7 +4,8 @@ import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { rawMail } from '../outbound/fixtures.ts';
-import { artifactPath, launchChromium, liveWorld, type LiveWorld } from '../web/browser.ts';
+import { artifactPath, launchChromium } from '../web/browser.ts';
+import { type LiveWorld, liveWorld } from '../../support/worlds.ts';
 
 /**
  * "Mis casos" and the knowledge base in a real headless Chromium at phone width: reached from the mailed link,
@@ -33,7 +34,9 @@ afterEach(async () => {
 async function seriousFindings(page: Page): Promise<string[]> {
   await page.evaluate(AXE);
   const result = await page.evaluate(() => (globalThis as any).axe.run(document, { resultTypes: ['violations'] }));
-  return (result.violations as Array<{ id: string; impact: string; nodes: unknown[] }>).filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${v.id} (${v.nodes.length})`);
+  return (result.violations as Array<{ id: string; impact: string; nodes: unknown[] }>)
+    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+    .map((v) => `${v.id} (${v.nodes.length})`);
 }
 
 describe('Mis casos and the knowledge base in Chromium', () => {
@@ -42,11 +45,25 @@ describe('Mis casos and the knowledge base in Chromium', () => {
     const world = w;
     const subjects = ['BANCOS, Factura mal cargada', 'Nómina 4.2: no liquida la prima', 'POS, caja bloqueada'];
     let last = 0;
-    for (const subject of subjects) last = (await world.ingest(rawMail({ from: CUSTOMER, fromName: 'Laura Gómez', subject, body: 'Buenos días,\nadjunto el detalle.' }))).ticketNumber!;
-    const [confirmation] = await world.sink.waitFor((m) => m.to.includes(CUSTOMER) && m.subject.includes(`[Caso #${last}]`));
+    for (const subject of subjects)
+      last = (
+        await world.ingest(
+          rawMail({ from: CUSTOMER, fromName: 'Laura Gómez', subject, body: 'Buenos días,\nadjunto el detalle.' }),
+        )
+      ).ticketNumber!;
+    const [confirmation] = await world.sink.waitFor(
+      (m) => m.to.includes(CUSTOMER) && m.subject.includes(`[Caso #${last}]`),
+    );
     const link = new RegExp(`${world.baseUrl.replace(/[.:/]/g, '\\$&')}/caso/[^\\s"<>]+`).exec(confirmation.text)![0];
 
-    const context = await browser.newContext({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true, locale: 'es-CO', bypassCSP: true });
+    const context = await browser.newContext({
+      viewport: { width: 390, height: 844 },
+      deviceScaleFactor: 2,
+      isMobile: true,
+      hasTouch: true,
+      locale: 'es-CO',
+      bypassCSP: true,
+    });
     const page = await context.newPage();
     await page.goto(link, { waitUntil: 'load' });
     await page.getByRole('link', { name: 'Mis casos' }).click();
@@ -54,7 +71,17 @@ describe('Mis casos and the knowledge base in Chromium', () => {
     const table = page.getByRole('table', { name: '3 casos' });
     await expect(table.isVisible()).resolves.toBe(true);
     expect(await table.getByRole('rowheader').allTextContents()).toEqual([`#${last}`, `#${last - 1}`, `#${last - 2}`]);
-    expect(await page.getByRole('columnheader').allTextContents()).toEqual(['Número', 'Asunto', 'Producto', 'Estado', 'En espera de', 'Semáforo', 'Consultor', 'Abierto el', 'Visto bueno']);
+    expect(await page.getByRole('columnheader').allTextContents()).toEqual([
+      'Número',
+      'Asunto',
+      'Producto',
+      'Estado',
+      'En espera de',
+      'Semáforo',
+      'Consultor',
+      'Abierto el',
+      'Visto bueno',
+    ]);
     // Nothing wider than the phone but the table, which scrolls in its own region.
     expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
     await page.screenshot({ path: artifactPath('mis-casos-telefono.png'), fullPage: true });

@@ -1,12 +1,11 @@
 import crypto from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { App } from '../../../src/app.ts';
-import { startPollers } from '../../../src/inbound/poller.ts';
 import { caseDetail } from '../../../src/services/case-view.ts';
-import { testApp } from '../../support/app.ts';
-import { startDovecot, type Dovecot } from '../../support/dovecot.ts';
-import { startSmtpSink, type SinkMessage, type SmtpSink } from '../../support/smtp-sink.ts';
+import type { Dovecot } from '../../support/dovecot.ts';
+import type { SinkMessage, SmtpSink } from '../../support/smtp-sink.ts';
 import { waitFor } from '../../support/wait.ts';
+import { mailboxWorld, type MailboxWorld } from '../../support/worlds.ts';
 import { rawMail } from '../outbound/fixtures.ts';
 
 /**
@@ -16,36 +15,29 @@ import { rawMail } from '../outbound/fixtures.ts';
  * for a consultant's mailbox stops nothing and alerts the other consultants. Every mail goes through a real
  * Dovecot and the IMAP poller.
  */
+let world: MailboxWorld;
 let dovecot: Dovecot;
 let sink: SmtpSink;
 let app: App;
-let pollers: ReturnType<typeof startPollers>;
 const CUSTOMER = 'lucia@cooperativa.co';
 
 beforeAll(async () => {
-  dovecot = await startDovecot({ users: ['support'] });
-  sink = await startSmtpSink();
-  app = await testApp({
-    IMAP_HOST: dovecot.host, IMAP_PORT: String(dovecot.port), IMAP_SECURE: 'false', IMAP_USER: 'support',
-    IMAP_PASSWORD: dovecot.users.support.password, IMAP_POLL_SECONDS: '1',
-    SMTP_HOST: '127.0.0.1', SMTP_PORT: String(sink.port), SMTP_SECURE: 'false', OUTBOX_POLL_MS: '100',
-  });
-  app.outbound.dispatcher.start();
-  pollers = startPollers(app, app.config.mailboxes, { backoffInitialMs: 100, backoffMaxMs: 800 });
+  world = await mailboxWorld();
+  ({ dovecot, sink, app } = world);
 });
 
 afterAll(async () => {
-  await pollers?.stop();
-  await app?.close();
-  await sink?.close();
-  await dovecot?.stop();
+  await world?.close();
 });
 
 /** The header block of a mail as it left through SMTP: what a Postfix DSN returns in text/rfc822-headers. */
 const headerOf = (m: SinkMessage) => m.raw.toString('utf8').split(/\r?\n\r?\n/)[0];
 
 /** A Postfix bounce (multipart/report, RFC 3464) saying `failed` could not be reached, returning `returned`. */
-function postfixDsn(p: { failed: string; returned: string; status?: string; xFailed?: string }): { raw: Buffer; id: string } {
+function postfixDsn(p: { failed: string; returned: string; status?: string; xFailed?: string }): {
+  raw: Buffer;
+  id: string;
+} {
   const b = `${crypto.randomBytes(5).toString('hex')}.1764583200/mx.cooperativa.co`;
   const id = `20261201100000.${crypto.randomBytes(4).toString('hex')}@mx.cooperativa.co`;
   const status = p.status ?? '5.1.1';
@@ -72,7 +64,7 @@ function postfixDsn(p: { failed: string; returned: string; status?: string; xFai
     'This is the mail system at host mx.cooperativa.co.',
     '',
     "I'm sorry to have to inform you that your message could not",
-    'be delivered to one or more recipients. It\'s attached below.',
+    "be delivered to one or more recipients. It's attached below.",
     '',
     `<${p.failed}>: host buzones.cooperativa.co[10.0.0.5] said: 550 ${status} <${p.failed}>: Recipient address rejected: User unknown (in reply to RCPT TO command)`,
     '',
@@ -105,10 +97,14 @@ function postfixDsn(p: { failed: string; returned: string; status?: string; xFai
 }
 
 async function ingested(id: string): Promise<void> {
-  await waitFor(`ledger de ${id}`, async () => (await app.db('ingest_ledger').where({ message_id: id }).first()) ?? undefined);
+  await waitFor(
+    `ledger de ${id}`,
+    async () => (await app.db('ingest_ledger').where({ message_id: id }).first()) ?? undefined,
+  );
 }
 
-const suppressions = async () => (await app.db('mail_suppressions').select('address')).map((r: any) => r.address).sort();
+const suppressions = async () =>
+  (await app.db('mail_suppressions').select('address')).map((r: any) => r.address).sort();
 
 describe('bounces through Dovecot', () => {
   let number = 0;
@@ -116,7 +112,10 @@ describe('bounces through Dovecot', () => {
   let toAna: SinkMessage;
 
   beforeAll(async () => {
-    await dovecot.append('support', rawMail({ from: CUSTOMER, subject: 'El reporte no descarga', body: 'Aparece una página en blanco.' }));
+    await dovecot.append(
+      'support',
+      rawMail({ from: CUSTOMER, subject: 'El reporte no descarga', body: 'Aparece una página en blanco.' }),
+    );
     [conf] = await sink.waitFor((m) => m.to === CUSTOMER);
     [toAna] = await sink.waitFor((m) => m.to === 'ana@mesa.test');
     await sink.waitFor((m) => m.to === 'beto@mesa.test');
@@ -124,17 +123,35 @@ describe('bounces through Dovecot', () => {
   });
 
   it.each([
-    ['naming a consultant, returning a made-up Message-ID', () => postfixDsn({
-      failed: 'ana@mesa.test', xFailed: 'ana@mesa.test',
-      returned: `From: Soporte Mesa <soporte@mesa.test>\r\nTo: ana@mesa.test\r\nSubject: [Caso #${number}] El reporte no descarga\r\nMessage-ID: <mesa.${number}.aaaaaaaaaaaa.bbbbbbbb.0123456789abcdef0123@mesa.test>`,
-    }), 'ana@mesa.test'],
-    ['naming an address on no case, returning the header of a mail we did send (to the customer)', () => postfixDsn({
-      failed: 'gerencia@otra-empresa.example', returned: headerOf(conf).replace(/^To: .*$/im, 'To: gerencia@otra-empresa.example'),
-    }), 'gerencia@otra-empresa.example'],
-    ['naming the customer without our Message-ID', () => postfixDsn({
-      failed: CUSTOMER, xFailed: CUSTOMER,
-      returned: `From: Soporte Mesa <soporte@mesa.test>\r\nTo: ${CUSTOMER}\r\nSubject: [Caso #${number}] El reporte no descarga\r\nReferences: <${conf.messageId}>\r\nMessage-ID: <otro-${crypto.randomUUID()}@mesa.test>`,
-    }), CUSTOMER],
+    [
+      'naming a consultant, returning a made-up Message-ID',
+      () =>
+        postfixDsn({
+          failed: 'ana@mesa.test',
+          xFailed: 'ana@mesa.test',
+          returned: `From: Soporte Mesa <soporte@mesa.test>\r\nTo: ana@mesa.test\r\nSubject: [Caso #${number}] El reporte no descarga\r\nMessage-ID: <mesa.${number}.aaaaaaaaaaaa.bbbbbbbb.0123456789abcdef0123@mesa.test>`,
+        }),
+      'ana@mesa.test',
+    ],
+    [
+      'naming an address on no case, returning the header of a mail we did send (to the customer)',
+      () =>
+        postfixDsn({
+          failed: 'gerencia@otra-empresa.example',
+          returned: headerOf(conf).replace(/^To: .*$/im, 'To: gerencia@otra-empresa.example'),
+        }),
+      'gerencia@otra-empresa.example',
+    ],
+    [
+      'naming the customer without our Message-ID',
+      () =>
+        postfixDsn({
+          failed: CUSTOMER,
+          xFailed: CUSTOMER,
+          returned: `From: Soporte Mesa <soporte@mesa.test>\r\nTo: ${CUSTOMER}\r\nSubject: [Caso #${number}] El reporte no descarga\r\nReferences: <${conf.messageId}>\r\nMessage-ID: <otro-${crypto.randomUUID()}@mesa.test>`,
+        }),
+      CUSTOMER,
+    ],
   ])('a forged bounce %s is filed on the case and stops nothing', async (_what, make, named) => {
     const dsn = make();
     await dovecot.append('support', dsn.raw);
@@ -147,7 +164,14 @@ describe('bounces through Dovecot', () => {
   });
 
   it('after the forged bounces, the consultants and the customer still get their mail', async () => {
-    await dovecot.append('support', rawMail({ from: CUSTOMER, subject: `RE: [Caso #${number}] El reporte no descarga`, body: 'Sigue igual esta mañana.' }));
+    await dovecot.append(
+      'support',
+      rawMail({
+        from: CUSTOMER,
+        subject: `RE: [Caso #${number}] El reporte no descarga`,
+        body: 'Sigue igual esta mañana.',
+      }),
+    );
     await sink.waitFor((m) => m.to === 'ana@mesa.test' && m.text.includes('Sigue igual esta mañana.'));
     await app.outbound.dispatcher.drain();
     expect((await app.db('outbox').where({ state: 'held' })).length).toBe(0);
@@ -159,10 +183,12 @@ describe('bounces through Dovecot', () => {
     await ingested(dsn.id);
     expect(await suppressions()).toEqual([CUSTOMER]);
     const d = (await caseDetail(app.db, number, { includeInternal: true }))!;
-    expect(d.events.filter((e) => e.type === 'address_suppressed').map((e) => [e.to, e.reason])).toEqual([[CUSTOMER, 'rebote permanente 5.1.1: sin correo automático por 7 días']]);
+    expect(d.events.filter((e) => e.type === 'address_suppressed').map((e) => [e.to, e.reason])).toEqual([
+      [CUSTOMER, 'rebote permanente 5.1.1: sin correo automático por 7 días'],
+    ]);
   });
 
-  it('a real DSN for a consultant\'s mailbox stops nothing and alerts the other consultants', async () => {
+  it("a real DSN for a consultant's mailbox stops nothing and alerts the other consultants", async () => {
     const dsn = postfixDsn({ failed: 'ana@mesa.test', returned: headerOf(toAna) });
     await dovecot.append('support', dsn.raw);
     await ingested(dsn.id);

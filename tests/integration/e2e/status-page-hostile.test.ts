@@ -3,7 +3,8 @@ import type { AddressInfo } from 'node:net';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import MailComposer from 'nodemailer/lib/mail-composer/index.js';
-import { launchChromium, liveWorld, type LiveWorld } from '../web/browser.ts';
+import { launchChromium } from '../web/browser.ts';
+import { type LiveWorld, liveWorld } from '../../support/worlds.ts';
 
 /**
  * A case from a hostile HTML mail, opened in a real Chromium: nothing the mail carries may run or load. Checked
@@ -31,7 +32,10 @@ afterAll(async () => {
 });
 
 // A 1×1 PNG, sent as an inline (cid:) part of the mail: the one image that may show, served by us.
-const PNG = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==', 'base64');
+const PNG = Buffer.from(
+  'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==',
+  'base64',
+);
 
 function hostileHtml(t: string): string {
   return `<html><head>
@@ -65,13 +69,20 @@ describe('hostile mail on the status page', () => {
   it('runs no script, loads nothing remote and keeps no form, handler or style from the mail', async () => {
     const t = `http://127.0.0.1:${(tracker.address() as AddressInfo).port}`;
     const raw = await new MailComposer({
-      from: 'Mallory <mallory@cliente.test>', to: 'soporte@mesa.test', subject: 'Error <script>window.__pwned="subject"</script> al guardar',
-      html: hostileHtml(t), text: 'Hola, el sistema muestra un error al guardar.',
+      from: 'Mallory <mallory@cliente.test>',
+      to: 'soporte@mesa.test',
+      subject: 'Error <script>window.__pwned="subject"</script> al guardar',
+      html: hostileHtml(t),
+      text: 'Hola, el sistema muestra un error al guardar.',
       attachments: [{ filename: 'logo.png', content: PNG, contentType: 'image/png', cid: 'logo@cliente.test' }],
-    }).compile().build();
+    })
+      .compile()
+      .build();
     const r = await w.ingest(raw);
     expect(r.outcome).toBe('accepted');
-    const [conf] = await w.sink.waitFor((m) => m.to.includes('mallory@cliente.test') && m.subject.includes(`[Caso #${r.ticketNumber}]`));
+    const [conf] = await w.sink.waitFor(
+      (m) => m.to.includes('mallory@cliente.test') && m.subject.includes(`[Caso #${r.ticketNumber}]`),
+    );
     const link = new RegExp(`${w.baseUrl.replace(/[.:/]/g, '\\$&')}/caso/[^\\s"<>]+`).exec(conf.text)![0];
 
     const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
@@ -91,7 +102,10 @@ describe('hostile mail on the status page', () => {
     // Event handlers would fire on these if they had survived.
     await page.locator('.mail-html p').first().hover();
     await page.locator('.mail-html p').first().click();
-    await page.locator('.mail-html a', { hasText: 'Haz clic aquí' }).click({ modifiers: [] }).catch(() => undefined);
+    await page
+      .locator('.mail-html a', { hasText: 'Haz clic aquí' })
+      .click({ modifiers: [] })
+      .catch(() => undefined);
 
     expect(await page.evaluate(() => (window as unknown as { __pwned?: string }).__pwned)).toBeUndefined();
     expect(dialogs).toEqual([]);
@@ -103,10 +117,26 @@ describe('hostile mail on the status page', () => {
       const root = document.querySelector('.mail-html')!;
       const all = [...root.querySelectorAll('*')];
       return {
-        dangerous: all.filter((e) => /^(script|style|link|meta|base|form|input|button|iframe|object|embed|svg|math|video|audio|source)$/i.test(e.tagName)).map((e) => e.tagName),
-        handlerOrStyle: all.flatMap((e) => [...e.attributes].filter((a) => /^on|^style$|^background$|^srcset$|^class$|^id$/i.test(a.name)).map((a) => `${e.tagName}@${a.name}`)),
-        links: [...root.querySelectorAll('a')].map((a) => ({ href: a.getAttribute('href'), rel: a.getAttribute('rel') })),
-        images: [...root.querySelectorAll('img')].map((i) => ({ src: (i as HTMLImageElement).src, loaded: (i as HTMLImageElement).naturalWidth })),
+        dangerous: all
+          .filter((e) =>
+            /^(script|style|link|meta|base|form|input|button|iframe|object|embed|svg|math|video|audio|source)$/i.test(
+              e.tagName,
+            ),
+          )
+          .map((e) => e.tagName),
+        handlerOrStyle: all.flatMap((e) =>
+          [...e.attributes]
+            .filter((a) => /^on|^style$|^background$|^srcset$|^class$|^id$/i.test(a.name))
+            .map((a) => `${e.tagName}@${a.name}`),
+        ),
+        links: [...root.querySelectorAll('a')].map((a) => ({
+          href: a.getAttribute('href'),
+          rel: a.getAttribute('rel'),
+        })),
+        images: [...root.querySelectorAll('img')].map((i) => ({
+          src: (i as HTMLImageElement).src,
+          loaded: (i as HTMLImageElement).naturalWidth,
+        })),
         pageForms: document.querySelectorAll('form').length,
         title: document.querySelector('h1')!.textContent,
       };

@@ -7,7 +7,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import { isMesaError } from '../../../src/errors.ts';
 import { parseMail } from '../../../src/inbound/parse.ts';
-import { ParseThread, SEND_TO_THREAD_MAX_BYTES } from '../../../src/inbound/parse-thread.ts';
+import { ParseThread } from '../../../src/inbound/parse-thread.ts';
+import { SEND_TO_THREAD_MAX_BYTES } from '../../../src/inbound/parse-thread-transfer.ts';
 import { BlobStore } from '../../../src/storage/blobs.ts';
 import { mail } from '../../support/mail.ts';
 import { testApp, testConfig } from '../../support/app.ts';
@@ -26,14 +27,30 @@ function recordingLogger() {
   return { logger, lines };
 }
 
-const withAttachment = (file: Buffer) => Buffer.from([
-  'From: Carla <carla@cliente.co>', 'To: soporte@mesa.test', 'Subject: Factura con adjunto', 'Message-ID: <adj-1@cliente.co>',
-  'MIME-Version: 1.0', 'Content-Type: multipart/mixed; boundary="b"', '',
-  '--b', 'Content-Type: text/plain; charset=utf-8', '', 'Adjunto la factura.',
-  '--b', 'Content-Type: application/pdf; name="factura.pdf"', 'Content-Disposition: attachment; filename="factura.pdf"', 'Content-Transfer-Encoding: base64', '',
-  file.toString('base64').replace(/.{76}/g, '$&\r\n'),
-  '--b--', '',
-].join('\r\n'));
+const withAttachment = (file: Buffer) =>
+  Buffer.from(
+    [
+      'From: Carla <carla@cliente.co>',
+      'To: soporte@mesa.test',
+      'Subject: Factura con adjunto',
+      'Message-ID: <adj-1@cliente.co>',
+      'MIME-Version: 1.0',
+      'Content-Type: multipart/mixed; boundary="b"',
+      '',
+      '--b',
+      'Content-Type: text/plain; charset=utf-8',
+      '',
+      'Adjunto la factura.',
+      '--b',
+      'Content-Type: application/pdf; name="factura.pdf"',
+      'Content-Disposition: attachment; filename="factura.pdf"',
+      'Content-Transfer-Encoding: base64',
+      '',
+      file.toString('base64').replace(/.{76}/g, '$&\r\n'),
+      '--b--',
+      '',
+    ].join('\r\n'),
+  );
 
 let cleanup: Array<() => Promise<unknown> | unknown> = [];
 afterEach(async () => {
@@ -63,7 +80,11 @@ describe('the parse thread', () => {
     const { t } = thread({ blobs });
     const file = crypto.randomBytes(1_300_000);
     const raws = [
-      ...fs.readdirSync(FIXTURES).filter((f) => f.endsWith('.eml')).slice(0, 8).map((f) => fs.readFileSync(path.join(FIXTURES, f))),
+      ...fs
+        .readdirSync(FIXTURES)
+        .filter((f) => f.endsWith('.eml'))
+        .slice(0, 8)
+        .map((f) => fs.readFileSync(path.join(FIXTURES, f))),
       withAttachment(file),
     ];
     // All sent at once, as ingest does with a batch: the answers still come back each to its own mail.
@@ -90,7 +111,11 @@ describe('the parse thread', () => {
     const bigSha = sha(big);
     const small = mail({ From: 'a@cliente.co', Subject: 'pequeño' }, 'uno');
     // Queued behind a small one, and one behind it: answered in order.
-    const [r1, r2, r3] = await Promise.all([t.parse(small, sha(small)), t.parse(big, bigSha), t.parse(small, sha(small))]);
+    const [r1, r2, r3] = await Promise.all([
+      t.parse(small, sha(small)),
+      t.parse(big, bigSha),
+      t.parse(small, sha(small)),
+    ]);
     expect(r2.attachments[0]).toMatchObject({ filename: 'factura.pdf', size: file.length, sha256: sha(file) });
     expect([r1.subject, r3.subject]).toEqual(['pequeño', 'pequeño']);
     expect(t.answered).toBe(3);
@@ -104,7 +129,9 @@ describe('the parse thread', () => {
 
   it('gives a large mail that kills the thread back with its error, whole, from the spill file', async () => {
     const { t } = thread({ workerUrl: MISBEHAVING });
-    const bad = Buffer.concat([mail({ From: 'b@cliente.co', Subject: 'crash-parser' }, 'x'.repeat(SEND_TO_THREAD_MAX_BYTES + 10))]);
+    const bad = Buffer.concat([
+      mail({ From: 'b@cliente.co', Subject: 'crash-parser' }, 'x'.repeat(SEND_TO_THREAD_MAX_BYTES + 10)),
+    ]);
     const badSha = sha(bad);
     const after = mail({ From: 'c@cliente.co', Subject: 'después' }, 'tres');
     const [r1, r2] = await Promise.allSettled([t.parse(bad, badSha), t.parse(after, sha(after))]);
@@ -134,7 +161,9 @@ describe('the parse thread', () => {
     expect(isMesaError(err, 'MAIL_UNPARSEABLE')).toBe(true);
     expect(err.retryable).toBe(false);
     expect(r3).toMatchObject({ status: 'fulfilled', value: { subject: 'después' } });
-    expect(lines.some((l) => l.msg === 'el hilo de análisis se detuvo; se inicia otro para los mensajes siguientes')).toBe(true);
+    expect(
+      lines.some((l) => l.msg === 'el hilo de análisis se detuvo; se inicia otro para los mensajes siguientes'),
+    ).toBe(true);
   });
 
   it('when no new thread can start after a crash, parses the mails queued behind it here', async () => {
@@ -148,12 +177,20 @@ describe('the parse thread', () => {
     await t.parse(first, sha(first));
     fs.rmSync(once);
     const bad = mail({ From: 'b@cliente.co', Subject: 'crash-parser' }, 'dos');
-    const after = [mail({ From: 'c@cliente.co', Subject: 'tres' }, 'x'), mail({ From: 'd@cliente.co', Subject: 'cuatro' }, 'y')];
+    const after = [
+      mail({ From: 'c@cliente.co', Subject: 'tres' }, 'x'),
+      mail({ From: 'd@cliente.co', Subject: 'cuatro' }, 'y'),
+    ];
     const [r1, ...rest] = await Promise.allSettled([bad, ...after].map((raw) => t.parse(raw, sha(raw))));
     expect(isMesaError((r1 as PromiseRejectedResult).reason, 'MAIL_UNPARSEABLE')).toBe(true);
-    expect(rest.map((r) => (r as PromiseFulfilledResult<{ subject: string }>).value?.subject)).toEqual(['tres', 'cuatro']);
+    expect(rest.map((r) => (r as PromiseFulfilledResult<{ subject: string }>).value?.subject)).toEqual([
+      'tres',
+      'cuatro',
+    ]);
     expect(t.threadId).toBeUndefined();
-    expect(lines.some((l) => l.msg === 'no se pudo iniciar el hilo de análisis; se analiza en el hilo principal')).toBe(true);
+    expect(lines.some((l) => l.msg === 'no se pudo iniciar el hilo de análisis; se analiza en el hilo principal')).toBe(
+      true,
+    );
   });
 
   it('stops a thread stuck on one mail after the time limit (parse_timeout) and goes on with the next', async () => {
@@ -171,11 +208,16 @@ describe('the parse thread', () => {
 
   it('parses on this thread, with a warning, when the thread cannot start', async () => {
     const { t, lines } = thread({ workerUrl: new URL('./no-such-parse-worker.js', import.meta.url) });
-    const raws = [mail({ From: 'a@cliente.co', Subject: 'uno' }, 'x'), mail({ From: 'b@cliente.co', Subject: 'dos' }, 'y')];
+    const raws = [
+      mail({ From: 'a@cliente.co', Subject: 'uno' }, 'x'),
+      mail({ From: 'b@cliente.co', Subject: 'dos' }, 'y'),
+    ];
     const parsed = await Promise.all(raws.map((raw) => t.parse(raw, sha(raw))));
     expect(parsed.map((m) => m.subject)).toEqual(['uno', 'dos']);
     expect(t.threadId).toBeUndefined();
-    expect(lines.filter((l) => l.msg === 'no se pudo iniciar el hilo de análisis; se analiza en el hilo principal')).toHaveLength(1);
+    expect(
+      lines.filter((l) => l.msg === 'no se pudo iniciar el hilo de análisis; se analiza en el hilo principal'),
+    ).toHaveLength(1);
   });
 
   it('after close(), a mail waits (retryable) instead of being parsed or lost', async () => {
@@ -199,9 +241,26 @@ describe('ingest with the parse thread (PARSE_WORKER=true, as `mesa start` runs)
     app = await testApp({ PARSE_WORKER: 'true' });
     const file = crypto.randomBytes(40_000);
     const first = withAttachment(file);
-    const second = mail({ From: 'carla@cliente.co', To: 'soporte@mesa.test', Subject: 'Re: Factura con adjunto', 'Message-ID': '<adj-2@cliente.co>', 'In-Reply-To': '<adj-1@cliente.co>' }, 'Ya la encontré, gracias.');
-    const results = await app.ingest.ingestMany([first, second].map((raw, i) => ({ raw, source: { kind: 'imap' as const, account: 'support' as const, folder: 'INBOX', uidvalidity: 1, uid: i + 1 } })));
-    expect(results.map((r) => [r.outcome, r.effect, r.ticketNumber])).toEqual([['accepted', 'new_case', 1], ['accepted', 'follow_up', 1]]);
+    const second = mail(
+      {
+        From: 'carla@cliente.co',
+        To: 'soporte@mesa.test',
+        Subject: 'Re: Factura con adjunto',
+        'Message-ID': '<adj-2@cliente.co>',
+        'In-Reply-To': '<adj-1@cliente.co>',
+      },
+      'Ya la encontré, gracias.',
+    );
+    const results = await app.ingest.ingestMany(
+      [first, second].map((raw, i) => ({
+        raw,
+        source: { kind: 'imap' as const, account: 'support' as const, folder: 'INBOX', uidvalidity: 1, uid: i + 1 },
+      })),
+    );
+    expect(results.map((r) => [r.outcome, r.effect, r.ticketNumber])).toEqual([
+      ['accepted', 'new_case', 1],
+      ['accepted', 'follow_up', 1],
+    ]);
     const attachment = await app.db('attachments').first();
     expect(attachment).toMatchObject({ filename: 'factura.pdf', sha256: sha(file) });
     expect(Number(attachment.size)).toBe(file.length);
@@ -210,7 +269,12 @@ describe('ingest with the parse thread (PARSE_WORKER=true, as `mesa start` runs)
 
   it('parses a mail over 4 MB on the parse thread, parseAhead included, and keeps its original whole (issue 23)', async () => {
     const config = await testConfig();
-    const parser = new ParseThread({ blobs: new BlobStore(path.join(config.dataDir, 'blobs')), logger: silentLogger, maxAttachmentBytes: config.limits.maxAttachmentBytes, workerUrl: BUILT_PARSE_WORKER });
+    const parser = new ParseThread({
+      blobs: new BlobStore(path.join(config.dataDir, 'blobs')),
+      logger: silentLogger,
+      maxAttachmentBytes: config.limits.maxAttachmentBytes,
+      workerUrl: BUILT_PARSE_WORKER,
+    });
     app = await createApp(config, silentLogger, { parser });
     const file = crypto.randomBytes(SEND_TO_THREAD_MAX_BYTES);
     const big = withAttachment(file);
@@ -234,7 +298,15 @@ describe('ingest with the parse thread (PARSE_WORKER=true, as `mesa start` runs)
     const blobs = new BlobStore(path.join(config.dataDir, 'blobs'));
     const parser = new ParseThread({ blobs, logger: silentLogger, workerUrl: MISBEHAVING });
     app = await createApp(config, silentLogger, { parser });
-    const bad = mail({ From: 'b@cliente.co', To: 'soporte@mesa.test', Subject: 'crash-parser', 'Message-ID': '<crash-big@cliente.co>' }, 'x'.repeat(SEND_TO_THREAD_MAX_BYTES + 10));
+    const bad = mail(
+      {
+        From: 'b@cliente.co',
+        To: 'soporte@mesa.test',
+        Subject: 'crash-parser',
+        'Message-ID': '<crash-big@cliente.co>',
+      },
+      'x'.repeat(SEND_TO_THREAD_MAX_BYTES + 10),
+    );
     const [badSha, badSize] = [sha(bad), bad.length];
     const r = await app.ingest.ingest(bad, { kind: 'stdin' });
     expect(r).toMatchObject({ outcome: 'rejected', reason: 'unparseable' });

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import type { MailParser } from '../../../src/inbound/parse-thread.ts';
+import type { MailParser } from '../../../src/inbound/parser.ts';
 import type { App } from '../../../src/app.ts';
 import { getMailboxState } from '../../../src/db/repos/mailbox-state.ts';
 import { createImapClient } from '../../../src/inbound/imap-client.ts';
@@ -34,9 +34,20 @@ afterEach(async () => {
 });
 
 let seq = 0;
-function mail(o: { from: string; subject: string; body?: string; id?: string; inReplyTo?: string; to?: string; attachment?: boolean }): string {
+function mail(o: {
+  from: string;
+  subject: string;
+  body?: string;
+  id?: string;
+  inReplyTo?: string;
+  to?: string;
+  attachment?: boolean;
+}): string {
   const headers: Record<string, string> = {
-    From: o.from, To: o.to ?? 'soporte@mesa.test', Subject: o.subject, 'Message-ID': `<${o.id ?? `m${++seq}.${Date.now()}@cliente.co`}>`,
+    From: o.from,
+    To: o.to ?? 'soporte@mesa.test',
+    Subject: o.subject,
+    'Message-ID': `<${o.id ?? `m${++seq}.${Date.now()}@cliente.co`}>`,
     Date: 'Mon, 23 Nov 2026 10:00:00 -0500',
     ...(o.inReplyTo ? { 'In-Reply-To': `<${o.inReplyTo}>`, References: `<${o.inReplyTo}>` } : {}),
   };
@@ -46,15 +57,25 @@ function mail(o: { from: string; subject: string; body?: string; id?: string; in
 
 function imapEnv(folder: string, extra: Record<string, string> = {}): Record<string, string> {
   return {
-    IMAP_HOST: dovecot.host, IMAP_PORT: String(dovecot.port), IMAP_SECURE: 'false', IMAP_USER: 'support',
-    IMAP_PASSWORD: dovecot.users.support.password, IMAP_MAILBOX: folder, IMAP_POLL_SECONDS: '120', ...extra,
+    IMAP_HOST: dovecot.host,
+    IMAP_PORT: String(dovecot.port),
+    IMAP_SECURE: 'false',
+    IMAP_USER: 'support',
+    IMAP_PASSWORD: dovecot.users.support.password,
+    IMAP_MAILBOX: folder,
+    IMAP_POLL_SECONDS: '120',
+    ...extra,
   };
 }
 
 function fallbackEnv(folder: string, password = dovecot.users.fallback.password): Record<string, string> {
   return {
-    FALLBACK_IMAP_HOST: dovecot.host, FALLBACK_IMAP_PORT: String(dovecot.port), FALLBACK_IMAP_SECURE: 'false',
-    FALLBACK_IMAP_USER: 'fallback', FALLBACK_IMAP_PASSWORD: password, FALLBACK_IMAP_MAILBOX: folder,
+    FALLBACK_IMAP_HOST: dovecot.host,
+    FALLBACK_IMAP_PORT: String(dovecot.port),
+    FALLBACK_IMAP_SECURE: 'false',
+    FALLBACK_IMAP_USER: 'fallback',
+    FALLBACK_IMAP_PASSWORD: password,
+    FALLBACK_IMAP_MAILBOX: folder,
   };
 }
 
@@ -70,7 +91,8 @@ async function folderUids(user: string, folder: string): Promise<{ uid: number; 
     const box = await c.mailboxOpen(folder, { readOnly: true });
     if (box.exists === 0) return [];
     const out: { uid: number; seen: boolean }[] = [];
-    for await (const m of c.fetch('1:*', { uid: true, flags: true })) out.push({ uid: m.uid, seen: m.flags?.has('\\Seen') ?? false });
+    for await (const m of c.fetch('1:*', { uid: true, flags: true }))
+      out.push({ uid: m.uid, seen: m.flags?.has('\\Seen') ?? false });
     return out;
   } finally {
     await c.logout();
@@ -90,13 +112,26 @@ describe('IMAP poller against a real Dovecot', () => {
   it('turns appended mails into cases, threads a follow-up, and never sets \\Seen', async () => {
     await createFolder('support', 'T1');
     app = await testApp(imapEnv('T1'));
-    await dovecot.append('support', mail({ from: 'Juan Pérez <juan@cliente.co>', subject: 'No carga la factura', id: 'fact-1@cliente.co' }), 'T1');
+    await dovecot.append(
+      'support',
+      mail({ from: 'Juan Pérez <juan@cliente.co>', subject: 'No carga la factura', id: 'fact-1@cliente.co' }),
+      'T1',
+    );
     await dovecot.append('support', mail({ from: 'maria@otra.co', subject: 'Error al exportar' }), 'T1');
     run(app);
     await waitFor('two cases', async () => (await listCases(app!.db)).length === 2);
 
     // Arrives while the poller is idle: IDLE must announce it.
-    await dovecot.append('support', mail({ from: 'juan@cliente.co', subject: 'RE: No carga la factura', inReplyTo: 'fact-1@cliente.co', body: 'Sigue sin cargar.\r\n\r\nEl lun, 23 nov 2026, Soporte escribió:\r\n> ¿Puede enviar una captura?' }), 'T1');
+    await dovecot.append(
+      'support',
+      mail({
+        from: 'juan@cliente.co',
+        subject: 'RE: No carga la factura',
+        inReplyTo: 'fact-1@cliente.co',
+        body: 'Sigue sin cargar.\r\n\r\nEl lun, 23 nov 2026, Soporte escribió:\r\n> ¿Puede enviar una captura?',
+      }),
+      'T1',
+    );
     await waitFor('the follow-up', async () => (await caseDetail(app!.db, 1))?.messages.length === 2, 10_000);
 
     const detail = (await caseDetail(app.db, 1))!;
@@ -115,7 +150,11 @@ describe('IMAP poller against a real Dovecot', () => {
     await createFolder('support', 'T2');
     await createFolder('fallback', 'T2');
     app = await testApp({ ...imapEnv('T2'), ...fallbackEnv('T2') });
-    const raw = mail({ from: 'luis@cliente.co', subject: 'No puedo entrar', to: 'soporte@mesa.test, acceso@mesa.test' });
+    const raw = mail({
+      from: 'luis@cliente.co',
+      subject: 'No puedo entrar',
+      to: 'soporte@mesa.test, acceso@mesa.test',
+    });
     await dovecot.append('support', raw, 'T2');
     await dovecot.append('fallback', raw, 'T2');
     run(app);
@@ -144,7 +183,11 @@ describe('IMAP poller against a real Dovecot', () => {
     expect(fb.lastError).toMatch(/credenciales|AUTHENTICATIONFAILED|Authentication failed/i);
     expect(fb.lastSuccessAt).toBeUndefined();
     await dovecot.append('support', mail({ from: 'ana@cliente.co', subject: 'Otra consulta' }), 'T3');
-    await waitFor('a second support case despite the failing fallback', async () => (await listCases(app!.db)).length === 2, 10_000);
+    await waitFor(
+      'a second support case despite the failing fallback',
+      async () => (await listCases(app!.db)).length === 2,
+      10_000,
+    );
     expect((await getMailboxState(app.db, 'support:T3'))!.lastError).toBeUndefined();
   });
 
@@ -163,8 +206,15 @@ describe('IMAP poller against a real Dovecot', () => {
     await dovecot.append('support', mail({ from: 'pedro@cliente.co', subject: 'Después de la caída' }), 'T4');
     await dovecot.append('support', mail({ from: 'rosa@cliente.co', subject: 'También después' }), 'T4');
     await waitFor('caught up after the restart', async () => (await listCases(a.db)).length === 3, 20_000);
-    await waitFor('error cleared by a good round', async () => (await getMailboxState(a.db, 'support:T4'))?.lastError === undefined);
-    expect((await listCases(a.db)).map((c) => c.subject).sort()).toEqual(['Antes de la caída', 'Después de la caída', 'También después']);
+    await waitFor(
+      'error cleared by a good round',
+      async () => (await getMailboxState(a.db, 'support:T4'))?.lastError === undefined,
+    );
+    expect((await listCases(a.db)).map((c) => c.subject).sort()).toEqual([
+      'Antes de la caída',
+      'Después de la caída',
+      'También después',
+    ]);
   });
 
   it('moves a mail to the processed folder only after its effect committed, and not at all on tempfail', async () => {
@@ -189,7 +239,11 @@ describe('IMAP poller against a real Dovecot', () => {
       },
     } as unknown as App;
     pollers = startPollers(observed, a.config.mailboxes, { backoffInitialMs: 150, backoffMaxMs: 600 });
-    await dovecot.append('support', mail({ from: 'sofia@cliente.co', subject: 'Adjunto el contrato', attachment: true }), 'T5');
+    await dovecot.append(
+      'support',
+      mail({ from: 'sofia@cliente.co', subject: 'Adjunto el contrato', attachment: true }),
+      'T5',
+    );
 
     const failing = await waitFor('tempfail recorded', async () => {
       const s = await getMailboxState(a.db, 'support:T5');
@@ -216,7 +270,8 @@ describe('IMAP poller against a real Dovecot', () => {
     app = await testApp(imapEnv('T7'));
     const a = app;
     const c = await dovecot.client('support');
-    for (let i = 1; i <= 60; i++) await c.append('T7', mail({ from: `cliente${i}@org${i}.co`, subject: `Consulta ${i}` })); // two batches of at most 50 (batchCount below)
+    for (let i = 1; i <= 60; i++)
+      await c.append('T7', mail({ from: `cliente${i}@org${i}.co`, subject: `Consulta ${i}` })); // two batches of at most 50 (batchCount below)
     await c.logout();
     // Every FETCH of sources the poller sends, by range, observed on the real client.
     const sourceFetches: string[] = [];
@@ -264,10 +319,15 @@ describe('IMAP poller against a real Dovecot', () => {
     expect(sourceFetches).toEqual(['1:50', '51:60']);
     expect(parsedAheadWhileFirstBatchIngested).toBe(2);
     // The first batch, then the second as soon as it arrived; offered again in its own turn, it is not parsed twice.
-    expect(parsedAhead.slice(0, 2)).toEqual([Array.from({ length: 50 }, (_, i) => `Consulta ${i + 1}`), Array.from({ length: 10 }, (_, i) => `Consulta ${i + 51}`)]);
+    expect(parsedAhead.slice(0, 2)).toEqual([
+      Array.from({ length: 50 }, (_, i) => `Consulta ${i + 1}`),
+      Array.from({ length: 10 }, (_, i) => `Consulta ${i + 51}`),
+    ]);
     expect(parse).toHaveBeenCalledTimes(60);
     expect(ingested.flat()).toEqual(Array.from({ length: 60 }, (_, i) => i + 1));
-    expect((await listCases(a.db)).map((t) => t.number).sort((x, y) => x - y)).toEqual(Array.from({ length: 60 }, (_, i) => i + 1));
+    expect((await listCases(a.db)).map((t) => t.number).sort((x, y) => x - y)).toEqual(
+      Array.from({ length: 60 }, (_, i) => i + 1),
+    );
     expect((await stateAtUid(a, 'support:T7', 60)).lastUid).toBe(60);
   });
 
@@ -276,7 +336,8 @@ describe('IMAP poller against a real Dovecot', () => {
     app = await testApp(imapEnv('T8'));
     const a = app;
     const c = await dovecot.client('support');
-    for (let i = 1; i <= 60; i++) await c.append('T8', mail({ from: `cliente${i}@org${i}.co`, subject: `Consulta ${i}` }));
+    for (let i = 1; i <= 60; i++)
+      await c.append('T8', mail({ from: `cliente${i}@org${i}.co`, subject: `Consulta ${i}` }));
     await c.logout();
     // Sizes are asked 30 UIDs at a time and batches hold 20: runs 1-30 and 31-60, batches 1:20, 21:30, 31:50, 51:60.
     const fetches: string[] = [];
@@ -307,9 +368,17 @@ describe('IMAP poller against a real Dovecot', () => {
     } as unknown as App;
     pollers = startPollers(observed, a.config.mailboxes, { createClient, batchCount: 20, sizeChunk: 30 });
     await waitFor('sixty cases', async () => (await ledgerCount(a)) === 60, 20_000);
-    expect(askedWhileLastOfRunIngested).toEqual(['size 1:30', 'source 1:20', 'source 21:30', 'size 31:60', 'source 31:50']);
+    expect(askedWhileLastOfRunIngested).toEqual([
+      'size 1:30',
+      'source 1:20',
+      'source 21:30',
+      'size 31:60',
+      'source 31:50',
+    ]);
     expect(fetches).toEqual(['size 1:30', 'source 1:20', 'source 21:30', 'size 31:60', 'source 31:50', 'source 51:60']);
-    expect((await listCases(a.db)).map((t) => t.number).sort((x, y) => x - y)).toEqual(Array.from({ length: 60 }, (_, i) => i + 1));
+    expect((await listCases(a.db)).map((t) => t.number).sort((x, y) => x - y)).toEqual(
+      Array.from({ length: 60 }, (_, i) => i + 1),
+    );
     expect((await stateAtUid(a, 'support:T8', 60)).lastUid).toBe(60);
   });
 
@@ -339,7 +408,10 @@ describe('IMAP poller against a real Dovecot', () => {
     expect(after.lastUid).toBe(4);
     const reread = await a.db('ingest_ledger').where({ uidvalidity: after.uidvalidity }).orderBy('uid');
     expect(reread.map((r) => [Number(r.uid), r.outcome, r.reason ?? null])).toEqual([
-      [1, 'ignored', 'duplicate'], [2, 'ignored', 'duplicate'], [3, 'ignored', 'duplicate'], [4, 'accepted', null],
+      [1, 'ignored', 'duplicate'],
+      [2, 'ignored', 'duplicate'],
+      [3, 'ignored', 'duplicate'],
+      [4, 'accepted', null],
     ]);
     expect((await listCases(a.db)).length).toBe(4);
     expect(Number((await a.db('messages').count({ n: '*' }))[0].n)).toBe(4);

@@ -3,7 +3,8 @@ import { loopToken } from '../../../src/mail/loop-token.ts';
 import { parseOurMessageId, sentTo } from '../../../src/mail/message-id.ts';
 import { caseDetail } from '../../../src/services/case-view.ts';
 import type { SinkMessage } from '../../support/smtp-sink.ts';
-import { mailWorld, rawMail, replyTo, type MailWorld } from './fixtures.ts';
+import { rawMail, replyTo } from './fixtures.ts';
+import { type MailWorld, mailWorld } from '../../support/worlds.ts';
 
 /**
  * The conversation by mail, through the real ingest path and a real SMTP server as the sink: what each side
@@ -15,7 +16,14 @@ const sent = async () => w.app.outbound.dispatcher.drain();
 const linkIn = (m: SinkMessage) => /http:\/\/127\.0\.0\.1:8080\/caso\/([^\s"<>]+)/.exec(m.text)?.[1];
 
 async function openCase(extra: Partial<Parameters<typeof rawMail>[0]> = {}) {
-  const raw = rawMail({ from: CUSTOMER, fromName: 'Carla Ríos', subject: 'No puedo facturar', body: 'Hola,\nal facturar sale el error E-42.\nGracias', messageId: 'orig-1@empresa.com', ...extra });
+  const raw = rawMail({
+    from: CUSTOMER,
+    fromName: 'Carla Ríos',
+    subject: 'No puedo facturar',
+    body: 'Hola,\nal facturar sale el error E-42.\nGracias',
+    messageId: 'orig-1@empresa.com',
+    ...extra,
+  });
   const r = await w.ingest(raw);
   expect(r.outcome).toBe('accepted');
   await sent();
@@ -68,7 +76,9 @@ describe('mail out and consultants by mail', () => {
       // Streamed to the blob store while parsing, attached by path when sent: the very bytes the customer sent.
       expect(n.parsed.attachments[0].content.toString()).toBe('%PDF-1.4 prueba');
       // Outlook groups a case by the first 22 bytes of Thread-Index: the same for every mail of the case.
-      expect(Buffer.from(n.header('thread-index')!, 'base64').subarray(0, 22)).toEqual(Buffer.from(conf.header('thread-index')!, 'base64').subarray(0, 22));
+      expect(Buffer.from(n.header('thread-index')!, 'base64').subarray(0, 22)).toEqual(
+        Buffer.from(conf.header('thread-index')!, 'base64').subarray(0, 22),
+      );
       // The file name came from mail: escaped in the HTML.
       expect(n.html).toContain('error &lt;E42&gt;.pdf');
     }
@@ -77,12 +87,21 @@ describe('mail out and consultants by mail', () => {
   it('relays a consultant reply to the requester and the CC, without quotes, signature or the consultant address, in the same thread', async () => {
     const { number, toAna } = await openCase({ cc: 'jefe@empresa.com' });
     const conf = w.sink.to(CUSTOMER)[0];
-    const r = await w.ingest(replyTo(toAna, { from: 'ana@mesa.test', fromName: 'Ana Pérez', body: 'Hola Carla, ya quedó corregido.\nEscríbame a ana@mesa.test si sigue.\n\n-- \nAna Pérez\nConsultora' }));
+    const r = await w.ingest(
+      replyTo(toAna, {
+        from: 'ana@mesa.test',
+        fromName: 'Ana Pérez',
+        body: 'Hola Carla, ya quedó corregido.\nEscríbame a ana@mesa.test si sigue.\n\n-- \nAna Pérez\nConsultora',
+      }),
+    );
     expect(r).toMatchObject({ outcome: 'accepted', effect: 'follow_up', ticketNumber: number });
     await sent();
     const answer = w.sink.to(CUSTOMER).at(-1)!;
     expect(answer.subject).toBe(`[Caso #${number}] No puedo facturar`);
-    expect(answer.parsed.from?.value[0]).toMatchObject({ name: 'Ana Pérez (Soporte Mesa)', address: 'soporte@mesa.test' });
+    expect(answer.parsed.from?.value[0]).toMatchObject({
+      name: 'Ana Pérez (Soporte Mesa)',
+      address: 'soporte@mesa.test',
+    });
     expect(answer.header('auto-submitted')).toBeUndefined();
     expect(answer.text).toContain('ya quedó corregido');
     expect(answer.text).not.toContain('escribió:');
@@ -104,8 +123,11 @@ describe('mail out and consultants by mail', () => {
     // The tag names the case; a real notification of ANOTHER consultant does not vouch for ana either.
     const toBeto = w.sink.to('beto@mesa.test')[0];
     const forged = rawMail({
-      from: 'ana@mesa.test', fromName: 'Ana Pérez', subject: `RE: [Caso #${number}] No puedo facturar`,
-      body: '/cerrar\nSu clave nueva es 1234, ingrese en http://phishing.example', references: [toBeto.messageId],
+      from: 'ana@mesa.test',
+      fromName: 'Ana Pérez',
+      subject: `RE: [Caso #${number}] No puedo facturar`,
+      body: '/cerrar\nSu clave nueva es 1234, ingrese en http://phishing.example',
+      references: [toBeto.messageId],
       headers: { 'Authentication-Results': 'mx.atacante.example; dmarc=pass header.from=mesa.test' },
     });
     const r = await w.ingest(forged);
@@ -125,30 +147,55 @@ describe('mail out and consultants by mail', () => {
     await w.close();
     w = await mailWorld({ TRUSTED_AUTHSERV_IDS: 'mx.mesa.test' }, { start: false });
     const { number } = await openCase();
-    const fresh = (ar: string, body: string) => rawMail({ from: 'ana@mesa.test', subject: `[Caso #${number}] No puedo facturar`, body, headers: { 'Authentication-Results': ar } });
+    const fresh = (ar: string, body: string) =>
+      rawMail({
+        from: 'ana@mesa.test',
+        subject: `[Caso #${number}] No puedo facturar`,
+        body,
+        headers: { 'Authentication-Results': ar },
+      });
     await w.ingest(fresh('mx.otro.example; dmarc=pass header.from=mesa.test', 'Texto con AR de un servidor ajeno'));
     await w.ingest(fresh('mx.mesa.test; dmarc=fail header.from=mesa.test', 'Texto con DMARC fallido'));
-    await w.ingest(fresh('mx.mesa.test;\r\n dkim=pass header.d=mesa.test header.s=s1;\r\n dmarc=pass (p=reject) header.from=mesa.test', 'Texto autenticado de Ana'));
+    await w.ingest(
+      fresh(
+        'mx.mesa.test;\r\n dkim=pass header.d=mesa.test header.s=s1;\r\n dmarc=pass (p=reject) header.from=mesa.test',
+        'Texto autenticado de Ana',
+      ),
+    );
     await sent();
-    const relayed = w.sink.to(CUSTOMER).slice(1).map((m) => m.text);
+    const relayed = w.sink
+      .to(CUSTOMER)
+      .slice(1)
+      .map((m) => m.text);
     expect(relayed.length).toBe(1);
     expect(relayed[0]).toContain('Texto autenticado de Ana');
   });
 
   it('runs commands at the top of a reply, records who and when, and relays only the rest', async () => {
     const { number, toAna } = await openCase();
-    await w.ingest(replyTo(toAna, { from: 'ana@mesa.test', body: '/prioridad alta\n/etapa analisis\n/esperar tercero\n\nEstamos revisando con el proveedor.' }));
+    await w.ingest(
+      replyTo(toAna, {
+        from: 'ana@mesa.test',
+        body: '/prioridad alta\n/etapa analisis\n/esperar tercero\n\nEstamos revisando con el proveedor.',
+      }),
+    );
     await sent();
     let d = await detail(number);
     expect(d).toMatchObject({ priority: 'alta', stage: 'analisis', waitingOn: 'tercero' });
     const cmds = d.events.filter((e) => e.type === 'command');
-    expect(cmds.map((e) => [e.actor, e.reason])).toEqual([['ana@mesa.test', '/prioridad alta'], ['ana@mesa.test', '/etapa analisis'], ['ana@mesa.test', '/esperar tercero']]);
+    expect(cmds.map((e) => [e.actor, e.reason])).toEqual([
+      ['ana@mesa.test', '/prioridad alta'],
+      ['ana@mesa.test', '/etapa analisis'],
+      ['ana@mesa.test', '/esperar tercero'],
+    ]);
     const answer = w.sink.to(CUSTOMER).at(-1)!;
     expect(answer.text).toContain('Estamos revisando con el proveedor.');
     expect(answer.text).not.toContain('/prioridad');
 
     // English aliases; assignment: from now on customer news go to the assignee only.
-    await w.ingest(replyTo(toAna, { from: 'ana@mesa.test', body: '/assign beto@mesa.test\n/note\nBeto conoce este módulo.' }));
+    await w.ingest(
+      replyTo(toAna, { from: 'ana@mesa.test', body: '/assign beto@mesa.test\n/note\nBeto conoce este módulo.' }),
+    );
     await sent();
     d = await detail(number);
     expect(d.assignee).toBe('beto@mesa.test');
@@ -165,7 +212,12 @@ describe('mail out and consultants by mail', () => {
   it('changes nothing on an unknown or malformed command, relays nothing, and tells the consultant what was not understood', async () => {
     const { number, toAna } = await openCase();
     const before = w.sink.to(CUSTOMER).length;
-    await w.ingest(replyTo(toAna, { from: 'ana@mesa.test', body: '/prioridad urgentisima\n/cerrar\n/volar\nTexto que no debe salir.' }));
+    await w.ingest(
+      replyTo(toAna, {
+        from: 'ana@mesa.test',
+        body: '/prioridad urgentisima\n/cerrar\n/volar\nTexto que no debe salir.',
+      }),
+    );
     await sent();
     const d = await detail(number);
     expect(d).toMatchObject({ priority: 'media', stage: 'abierto' });
@@ -181,7 +233,9 @@ describe('mail out and consultants by mail', () => {
   it('closes with a rating request, and a customer reply reopens with rotated links; consultants hear it once', async () => {
     const { number, toAna } = await openCase();
     const oldToken = linkIn(w.sink.to(CUSTOMER)[0])!;
-    await w.ingest(replyTo(toAna, { from: 'ana@mesa.test', body: '/cerrar\nQuedó resuelto, gracias por su paciencia.' }));
+    await w.ingest(
+      replyTo(toAna, { from: 'ana@mesa.test', body: '/cerrar\nQuedó resuelto, gracias por su paciencia.' }),
+    );
     await sent();
     const answer = w.sink.to(CUSTOMER).find((m) => m.text.includes('Quedó resuelto'))!;
     const closed = w.sink.to(CUSTOMER).find((m) => m.text.includes('Cerramos su caso'))!;

@@ -9,7 +9,8 @@ import { Dispatcher } from '../../../src/outbound/dispatcher.ts';
 import { silentLogger } from '../../../src/logger.ts';
 import { testApp } from '../../support/app.ts';
 import { waitFor } from '../../support/wait.ts';
-import { mailWorld, rawMail, type MailWorld } from './fixtures.ts';
+import { rawMail } from './fixtures.ts';
+import { type MailWorld, mailWorld } from '../../support/worlds.ts';
 
 /**
  * Sending: SMTP down then up, 4xx and 5xx answers, a crash between "sent" and "marked sent", several
@@ -21,7 +22,8 @@ afterEach(async () => {
   w = undefined;
 });
 
-const customer = (i: number) => rawMail({ from: `cliente${i}@empresa${i}.com`, subject: `Problema ${i}`, body: `Detalle del problema ${i}` });
+const customer = (i: number) =>
+  rawMail({ from: `cliente${i}@empresa${i}.com`, subject: `Problema ${i}`, body: `Detalle del problema ${i}` });
 const states = async () => countByState(w!.app.db);
 const uniqueIds = () => new Set(w!.sink.messages.map((m) => m.messageId));
 
@@ -33,14 +35,19 @@ describe('outbox dispatcher', () => {
     // 5 confirmations + 5 × 2 consultant notifications; the dispatcher keeps failing with "connection refused".
     await waitFor('reintentos con el servidor SMTP caído', async () => {
       const rows = await listOutbox(w!.app.db, { limit: 100 });
-      return rows.length === 15 && rows.every((r) => r.state === 'pending' && r.attempts >= 2 && /ECONNREFUSED|connect/i.test(r.lastError ?? ''));
+      return (
+        rows.length === 15 &&
+        rows.every((r) => r.state === 'pending' && r.attempts >= 2 && /ECONNREFUSED|connect/i.test(r.lastError ?? ''))
+      );
     });
     const attemptsWhileDown = (await listOutbox(w.app.db, { limit: 100 })).reduce((n, r) => n + r.attempts, 0);
     await w.sink.start();
     await waitFor('todo enviado', async () => (await states()).sent === 15, 20_000);
     expect(w.sink.messages.length).toBe(15);
     expect(uniqueIds().size).toBe(15);
-    console.log(`SMTP caído: ${attemptsWhileDown} intentos fallidos en total; al volver: ${w.sink.messages.length} entregados, ${w.sink.messages.length - uniqueIds().size} duplicados`);
+    console.log(
+      `SMTP caído: ${attemptsWhileDown} intentos fallidos en total; al volver: ${w.sink.messages.length} entregados, ${w.sink.messages.length - uniqueIds().size} duplicados`,
+    );
   });
 
   it('dead-letters only the mail the server refuses with 5xx; mesa outbox shows it and --retry sends it once fixed', async () => {
@@ -74,7 +81,13 @@ describe('outbox dispatcher', () => {
 
   it('retries a 4xx answer with backoff and delivers it', async () => {
     w = await mailWorld();
-    w.sink.failWith({ code: 451, recipient: 'cliente1@empresa1.com', subject: /Problema 1/, times: 2, message: '4.3.0 Intente más tarde' });
+    w.sink.failWith({
+      code: 451,
+      recipient: 'cliente1@empresa1.com',
+      subject: /Problema 1/,
+      times: 2,
+      message: '4.3.0 Intente más tarde',
+    });
     await w.ingest(customer(1));
     await waitFor('todo enviado', async () => (await states()).sent === 3);
     const rows = await listOutbox(w.app.db, { limit: 10 });
@@ -88,7 +101,13 @@ describe('outbox dispatcher', () => {
     for (let i = 1; i <= 3; i++) await w.ingest(customer(i));
     let crashed: number | undefined;
     const a = new Dispatcher({
-      db: w.app.db, config: w.app.config, blobs: w.app.blobs, renderer: w.app.outbound.renderer, logger: silentLogger, leaseMs: 60_000, concurrency: 1,
+      db: w.app.db,
+      config: w.app.config,
+      blobs: w.app.blobs,
+      renderer: w.app.outbound.renderer,
+      logger: silentLogger,
+      leaseMs: 60_000,
+      concurrency: 1,
       afterSend: (row) => {
         if (crashed === undefined) {
           crashed = row.id;
@@ -102,7 +121,14 @@ describe('outbox dispatcher', () => {
     const stuck = (await listOutbox(w.app.db, { states: ['sending'] })).map((r) => r.id);
     expect(stuck).toEqual([crashed]);
     // Another instance, two minutes later (its clock), takes the row over: the lease has run out.
-    const b = new Dispatcher({ db: w.app.db, config: w.app.config, blobs: w.app.blobs, renderer: w.app.outbound.renderer, logger: silentLogger, clock: () => Date.now() + 120_000 });
+    const b = new Dispatcher({
+      db: w.app.db,
+      config: w.app.config,
+      blobs: w.app.blobs,
+      renderer: w.app.outbound.renderer,
+      logger: silentLogger,
+      clock: () => Date.now() + 120_000,
+    });
     expect(await b.drain()).toBe(1);
     await b.stop();
     expect((await states()).sent).toBe(9);
@@ -121,13 +147,25 @@ describe('outbox dispatcher', () => {
   it('never sends a row twice when several dispatchers share the database', async () => {
     w = await mailWorld({}, { start: false });
     for (let i = 1; i <= 10; i++) await w.ingest(customer(i));
-    const dispatchers = [1, 2, 3].map(() => new Dispatcher({ db: w!.app.db, config: w!.app.config, blobs: w!.app.blobs, renderer: w!.app.outbound.renderer, logger: silentLogger, concurrency: 3 }));
+    const dispatchers = [1, 2, 3].map(
+      () =>
+        new Dispatcher({
+          db: w!.app.db,
+          config: w!.app.config,
+          blobs: w!.app.blobs,
+          renderer: w!.app.outbound.renderer,
+          logger: silentLogger,
+          concurrency: 3,
+        }),
+    );
     const handled = await Promise.all(dispatchers.map((d) => d.drain()));
     await Promise.all(dispatchers.map((d) => d.stop()));
     expect(handled.reduce((a, b) => a + b, 0)).toBe(30);
     expect(w.sink.messages.length).toBe(30);
     expect(uniqueIds().size).toBe(30);
-    console.log(`3 despachadores a la vez: ${handled.join(' + ')} = 30 filas, ${w.sink.messages.length} correos, 0 duplicados`);
+    console.log(
+      `3 despachadores a la vez: ${handled.join(' + ')} = 30 filas, ${w.sink.messages.length} correos, 0 duplicados`,
+    );
   });
 
   it('stops gracefully: the mail in hand is finished, nothing is left claimed', async () => {

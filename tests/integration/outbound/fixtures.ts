@@ -1,12 +1,19 @@
 import crypto from 'node:crypto';
-import type { App } from '../../../src/app.ts';
-import { testApp } from '../../support/app.ts';
-import { startSmtpSink, type SinkMessage, type SmtpSink } from '../../support/smtp-sink.ts';
+import type { SinkMessage } from '../../support/smtp-sink.ts';
 
 /** Raw mail for the tests, written the way clients write it (CRLF, RFC 5322 headers). */
 export function rawMail(p: {
-  from: string; fromName?: string; to?: string; cc?: string; subject: string; body: string; messageId?: string;
-  inReplyTo?: string; references?: string[]; headers?: Record<string, string>; attachment?: { filename: string; content: string; type?: string };
+  from: string;
+  fromName?: string;
+  to?: string;
+  cc?: string;
+  subject: string;
+  body: string;
+  messageId?: string;
+  inReplyTo?: string;
+  references?: string[];
+  headers?: Record<string, string>;
+  attachment?: { filename: string; content: string; type?: string };
 }): Buffer {
   const id = p.messageId ?? `${crypto.randomUUID()}@cliente.test`;
   const lines = [
@@ -17,7 +24,9 @@ export function rawMail(p: {
     `Date: ${new Date().toUTCString()}`,
     `Message-ID: <${id}>`,
     ...(p.inReplyTo ? [`In-Reply-To: <${p.inReplyTo.replace(/^<|>$/g, '')}>`] : []),
-    ...(p.references?.length ? [`References: ${p.references.map((r) => `<${r.replace(/^<|>$/g, '')}>`).join(' ')}`] : []),
+    ...(p.references?.length
+      ? [`References: ${p.references.map((r) => `<${r.replace(/^<|>$/g, '')}>`).join(' ')}`]
+      : []),
     ...Object.entries(p.headers ?? {}).map(([k, v]) => `${k}: ${v}`),
     'MIME-Version: 1.0',
   ];
@@ -26,40 +35,47 @@ export function rawMail(p: {
   } else {
     const b = `b-${crypto.randomBytes(6).toString('hex')}`;
     lines.push(
-      `Content-Type: multipart/mixed; boundary="${b}"`, '', `--${b}`, 'Content-Type: text/plain; charset=utf-8', 'Content-Transfer-Encoding: 8bit', '', p.body,
-      `--${b}`, `Content-Type: ${p.attachment.type ?? 'application/pdf'}; name="${p.attachment.filename}"`, `Content-Disposition: attachment; filename="${p.attachment.filename}"`,
-      'Content-Transfer-Encoding: base64', '', Buffer.from(p.attachment.content).toString('base64'), `--${b}--`,
+      `Content-Type: multipart/mixed; boundary="${b}"`,
+      '',
+      `--${b}`,
+      'Content-Type: text/plain; charset=utf-8',
+      'Content-Transfer-Encoding: 8bit',
+      '',
+      p.body,
+      `--${b}`,
+      `Content-Type: ${p.attachment.type ?? 'application/pdf'}; name="${p.attachment.filename}"`,
+      `Content-Disposition: attachment; filename="${p.attachment.filename}"`,
+      'Content-Transfer-Encoding: base64',
+      '',
+      Buffer.from(p.attachment.content).toString('base64'),
+      `--${b}--`,
     );
   }
   return Buffer.from(lines.join('\r\n') + '\r\n');
 }
 
 /** A reply to one of our mails, as a mail client writes it: Re: subject, In-Reply-To/References, quoted text. */
-export function replyTo(m: SinkMessage, p: { from: string; fromName?: string; body: string; headers?: Record<string, string>; quote?: boolean }): Buffer {
-  const refs = [...String(m.header('references') ?? '').match(/<[^>]+>/g) ?? [], `<${m.messageId}>`].map((r) => r.slice(1, -1));
-  const quoted = p.quote === false ? '' : `\n\nEl lun, 3 mar 2026 a las 10:15, Soporte Mesa <soporte@mesa.test> escribió:\n${m.text.split('\n').map((l) => `> ${l}`).join('\n')}`;
-  return rawMail({ from: p.from, fromName: p.fromName, subject: `RE: ${m.subject}`, body: `${p.body}${quoted}`, inReplyTo: m.messageId, references: refs, headers: p.headers });
-}
-
-export interface MailWorld {
-  app: App;
-  sink: SmtpSink;
-  ingest(raw: Buffer): ReturnType<App['ingest']['ingest']>;
-  close(): Promise<void>;
-}
-
-/** An app whose dispatcher sends to a real SMTP sink, started. */
-export async function mailWorld(env: Record<string, string> = {}, opts: { clock?: () => number; start?: boolean } = {}): Promise<MailWorld> {
-  const sink = await startSmtpSink();
-  const app = await testApp({ SMTP_HOST: '127.0.0.1', SMTP_PORT: String(sink.port), SMTP_SECURE: 'false', OUTBOX_POLL_MS: '50', OUTBOX_RETRY_BASE_MS: '100', OUTBOX_RETRY_MAX_MS: '400', ...env }, { clock: opts.clock });
-  if (opts.start !== false) app.outbound.dispatcher.start();
-  let n = 0;
-  return {
-    app, sink,
-    ingest: (raw) => app.ingest.ingest(raw, { kind: 'file', path: `test-${++n}.eml` }),
-    async close() {
-      await app.close();
-      await sink.close();
-    },
-  };
+export function replyTo(
+  m: SinkMessage,
+  p: { from: string; fromName?: string; body: string; headers?: Record<string, string>; quote?: boolean },
+): Buffer {
+  const refs = [...(String(m.header('references') ?? '').match(/<[^>]+>/g) ?? []), `<${m.messageId}>`].map((r) =>
+    r.slice(1, -1),
+  );
+  const quoted =
+    p.quote === false
+      ? ''
+      : `\n\nEl lun, 3 mar 2026 a las 10:15, Soporte Mesa <soporte@mesa.test> escribió:\n${m.text
+          .split('\n')
+          .map((l) => `> ${l}`)
+          .join('\n')}`;
+  return rawMail({
+    from: p.from,
+    fromName: p.fromName,
+    subject: `RE: ${m.subject}`,
+    body: `${p.body}${quoted}`,
+    inReplyTo: m.messageId,
+    references: refs,
+    headers: p.headers,
+  });
 }

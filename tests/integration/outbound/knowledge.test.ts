@@ -2,7 +2,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { caseDetail } from '../../../src/services/case-view.ts';
 import { buildServer } from '../../../src/web/server.ts';
 import { cookieHeader, hidden, linkPath } from '../web/support.ts';
-import { mailWorld, rawMail, replyTo, type MailWorld } from './fixtures.ts';
+import { rawMail, replyTo } from './fixtures.ts';
+import { type MailWorld, mailWorld } from '../../support/worlds.ts';
 
 /**
  * The knowledge base through the real paths: a consultant publishes a solved case by mail (/publicar), only once
@@ -16,12 +17,26 @@ const sent = () => w.app.outbound.dispatcher.drain();
 const detail = async (n: number) => (await caseDetail(w.app.db, n, { includeInternal: true }))!;
 
 async function solvedCase() {
-  const r = await w.ingest(rawMail({ from: CUSTOMER, fromName: 'Carla Ríos', subject: 'Factura electrónica rechazada por la DIAN', body: 'Hola, la DIAN rechaza todas las facturas desde ayer.\nCarla Ríos\nCalle 45 # 12-30, Bogotá\nTel. 310 555 1234' }));
+  const r = await w.ingest(
+    rawMail({
+      from: CUSTOMER,
+      fromName: 'Carla Ríos',
+      subject: 'Factura electrónica rechazada por la DIAN',
+      body: 'Hola, la DIAN rechaza todas las facturas desde ayer.\nCarla Ríos\nCalle 45 # 12-30, Bogotá\nTel. 310 555 1234',
+    }),
+  );
   await sent();
   const number = r.ticketNumber!;
   const toAna = w.sink.to('ana@mesa.test').at(-1)!;
-  await w.ingest(replyTo(toAna, { from: 'ana@mesa.test', body: '/nota\nNOTA INTERNA: el cliente debe dos meses de soporte.' }));
-  await w.ingest(replyTo(toAna, { from: 'ana@mesa.test', body: '/cerrar\nHola Carla, la resolución de numeración estaba vencida: cargamos la nueva resolución en Parámetros > Numeración y reenviamos las facturas. Si necesita algo, escríbanos a carla@empresa.com o al 310 555 1234.' }));
+  await w.ingest(
+    replyTo(toAna, { from: 'ana@mesa.test', body: '/nota\nNOTA INTERNA: el cliente debe dos meses de soporte.' }),
+  );
+  await w.ingest(
+    replyTo(toAna, {
+      from: 'ana@mesa.test',
+      body: '/cerrar\nHola Carla, la resolución de numeración estaba vencida: cargamos la nueva resolución en Parámetros > Numeración y reenviamos las facturas. Si necesita algo, escríbanos a carla@empresa.com o al 310 555 1234.',
+    }),
+  );
   await sent();
   return { number, toAna };
 }
@@ -32,7 +47,17 @@ async function rateSatisfied(number: number) {
     const path = await linkPath(w.app, number, CUSTOMER);
     const page = await server.inject({ method: 'GET', url: path });
     const section = page.body.slice(page.body.indexOf('id="calificar"'));
-    const res = await server.inject({ method: 'POST', url: `${path}/calificacion`, headers: { cookie: cookieHeader(page) }, payload: { _csrf: hidden(section, '_csrf'), nonce: hidden(section, 'nonce'), veredicto: 'satisfactoria', comentario: '' } });
+    const res = await server.inject({
+      method: 'POST',
+      url: `${path}/calificacion`,
+      headers: { cookie: cookieHeader(page) },
+      payload: {
+        _csrf: hidden(section, '_csrf'),
+        nonce: hidden(section, 'nonce'),
+        veredicto: 'satisfactoria',
+        comentario: '',
+      },
+    });
     expect(res.statusCode).toBe(303);
   } finally {
     await server.close();
@@ -52,7 +77,9 @@ describe('knowledge base', () => {
     await w.ingest(replyTo(toAna, { from: 'ana@mesa.test', body: '/publicar' }));
     await sent();
     const notice = w.sink.to('ana@mesa.test').at(-1)!;
-    expect(notice.text).toContain('«/publicar»: solo se publican casos cerrados con el visto bueno o una calificación satisfactoria del cliente');
+    expect(notice.text).toContain(
+      '«/publicar»: solo se publican casos cerrados con el visto bueno o una calificación satisfactoria del cliente',
+    );
     expect((await detail(number)).events.some((e) => e.type === 'published')).toBe(false);
     expect(Number((await w.app.db('kb_articles').count({ n: '*' }).first())!.n)).toBe(0);
   });
@@ -67,16 +94,26 @@ describe('knowledge base', () => {
     const [article] = await w.app.db('kb_articles').select('*');
     expect(article.title).toBe('Factura electrónica rechazada por la DIAN');
     expect(article.body).toContain('la resolución de numeración estaba vencida');
-    for (const secret of ['Carla', 'carla@empresa.com', '310 555 1234', 'NOTA INTERNA', 'debe dos meses']) expect(article.body).not.toContain(secret);
+    for (const secret of ['Carla', 'carla@empresa.com', '310 555 1234', 'NOTA INTERNA', 'debe dos meses'])
+      expect(article.body).not.toContain(secret);
     expect((await detail(number)).events.find((e) => e.type === 'published')).toMatchObject({ actor: 'ana@mesa.test' });
 
     // Another customer of another organization finds it with other words, accents and plurals.
-    const other = await w.ingest(rawMail({ from: 'luis@otra.com', subject: 'facturas electronicas rechazadas', body: 'La dian nos rechaza las facturas.' }));
+    const other = await w.ingest(
+      rawMail({
+        from: 'luis@otra.com',
+        subject: 'facturas electronicas rechazadas',
+        body: 'La dian nos rechaza las facturas.',
+      }),
+    );
     await sent();
     const server = buildServer(w.app);
     try {
       const base = await linkPath(w.app, other.ticketNumber!, 'luis@otra.com');
-      const found = await server.inject({ method: 'GET', url: `${base}/conocimiento?q=${encodeURIComponent('facturacion electronica rechazo')}` });
+      const found = await server.inject({
+        method: 'GET',
+        url: `${base}/conocimiento?q=${encodeURIComponent('facturacion electronica rechazo')}`,
+      });
       expect(found.statusCode).toBe(200);
       expect(found.body).toContain('1 solución para «facturacion electronica rechazo»');
       const href = new RegExp(`href="(${base}/conocimiento/\\d+)"`).exec(found.body)![1];
@@ -98,22 +135,41 @@ describe('knowledge base', () => {
   it('suggests published solutions in the confirmation and similar solved cases to the consultants', async () => {
     const { number, toAna } = await solvedCase();
     await rateSatisfied(number);
-    await w.ingest(replyTo(toAna, { from: 'ana@mesa.test', body: '/publicar Cómo resolver el rechazo de la DIAN por resolución vencida\nLa resolución de numeración vence: cargue la nueva en Parámetros > Numeración y reenvíe las facturas rechazadas.' }));
+    await w.ingest(
+      replyTo(toAna, {
+        from: 'ana@mesa.test',
+        body: '/publicar Cómo resolver el rechazo de la DIAN por resolución vencida\nLa resolución de numeración vence: cargue la nueva en Parámetros > Numeración y reenvíe las facturas rechazadas.',
+      }),
+    );
     const [article] = await w.app.db('kb_articles').select('*');
     expect(article.title).toBe('Cómo resolver el rechazo de la DIAN por resolución vencida');
-    expect(article.body).toBe('La resolución de numeración vence: cargue la nueva en Parámetros > Numeración y reenvíe las facturas rechazadas.');
+    expect(article.body).toBe(
+      'La resolución de numeración vence: cargue la nueva en Parámetros > Numeración y reenvíe las facturas rechazadas.',
+    );
 
-    const r = await w.ingest(rawMail({ from: 'luis@otra.com', subject: 'La DIAN rechazó nuestras facturas electronicas', body: 'Desde hoy todas salen rechazadas.' }));
+    const r = await w.ingest(
+      rawMail({
+        from: 'luis@otra.com',
+        subject: 'La DIAN rechazó nuestras facturas electronicas',
+        body: 'Desde hoy todas salen rechazadas.',
+      }),
+    );
     await sent();
     const confirmation = w.sink.to('luis@otra.com').at(-1)!;
     expect(confirmation.text).toContain('¿Le sirve alguna de estas soluciones?');
-    expect(confirmation.text).toMatch(/- Cómo resolver el rechazo de la DIAN por resolución vencida: http:\/\/127\.0\.0\.1:8080\/caso\/\S+\/conocimiento\/\d+/);
+    expect(confirmation.text).toMatch(
+      /- Cómo resolver el rechazo de la DIAN por resolución vencida: http:\/\/127\.0\.0\.1:8080\/caso\/\S+\/conocimiento\/\d+/,
+    );
     const toConsultant = w.sink.to('beto@mesa.test').find((m) => m.subject.includes(`#${r.ticketNumber}`))!;
     expect(toConsultant.text).toContain('Casos resueltos parecidos:');
-    expect(toConsultant.text).toMatch(new RegExp(`#${number} Factura electrónica rechazada por la DIAN: http://127\\.0\\.0\\.1:8080/caso/\\S+`));
+    expect(toConsultant.text).toMatch(
+      new RegExp(`#${number} Factura electrónica rechazada por la DIAN: http://127\\.0\\.0\\.1:8080/caso/\\S+`),
+    );
 
     // An unrelated new case gets no suggestion.
-    await w.ingest(rawMail({ from: 'luis@otra.com', subject: 'Licencia vencida', body: 'Sale que la licencia expiró.' }));
+    await w.ingest(
+      rawMail({ from: 'luis@otra.com', subject: 'Licencia vencida', body: 'Sale que la licencia expiró.' }),
+    );
     await sent();
     expect(w.sink.to('luis@otra.com').at(-1)!.text).not.toContain('¿Le sirve alguna');
   });

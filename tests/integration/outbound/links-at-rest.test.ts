@@ -8,8 +8,8 @@ import { cliEnv, spawnCli } from '../../support/cli.ts';
 import { startDovecot } from '../../support/dovecot.ts';
 import { startSmtpSink } from '../../support/smtp-sink.ts';
 import { waitFor } from '../../support/wait.ts';
-import { liveWorld, type LiveWorld } from '../web/browser.ts';
 import { rawMail } from './fixtures.ts';
+import { liveWorld, supportMailboxEnv, type LiveWorld } from '../../support/worlds.ts';
 
 /**
  * Issue 23: a database backup must not open cases. The outbox keeps mail sealed (src/links/sealed.ts): every link
@@ -24,17 +24,24 @@ afterEach(async () => {
 });
 
 const DAY = 86_400_000;
-const tokensIn = (text: string) => [...text.matchAll(/\/caso\/([0-9a-z]+\.[0-9a-z]+\.[0-9a-z]+\.[A-Za-z0-9_-]{32})/g)].map((m) => m[1]);
+const tokensIn = (text: string) =>
+  [...text.matchAll(/\/caso\/([0-9a-z]+\.[0-9a-z]+\.[0-9a-z]+\.[A-Za-z0-9_-]{32})/g)].map((m) => m[1]);
 
 /** Every row of every table, as text. */
 async function dumpRows(db: Knex, config: Config): Promise<string> {
-  const tables: string[] = config.database.client === 'pg'
-    ? (await db.raw("select table_name as name from information_schema.tables where table_schema = current_schema() and table_type = 'BASE TABLE'")).rows.map((r: any) => r.name)
-    : (await db.raw("select name from sqlite_master where type = 'table'")).map((r: any) => r.name);
+  const tables: string[] =
+    config.database.client === 'pg'
+      ? (
+          await db.raw(
+            "select table_name as name from information_schema.tables where table_schema = current_schema() and table_type = 'BASE TABLE'",
+          )
+        ).rows.map((r: any) => r.name)
+      : (await db.raw("select name from sqlite_master where type = 'table'")).map((r: any) => r.name);
   expect(tables).toEqual(expect.arrayContaining(['outbox', 'links', 'events', 'messages']));
   let out = '';
   for (const t of tables) {
-    for (const r of await db.select('*').from(t)) out += `${JSON.stringify(r, (_k, v) => (v?.type === 'Buffer' ? Buffer.from(v.data).toString('latin1') : v))}\n`;
+    for (const r of await db.select('*').from(t))
+      out += `${JSON.stringify(r, (_k, v) => (v?.type === 'Buffer' ? Buffer.from(v.data).toString('latin1') : v))}\n`;
   }
   return out;
 }
@@ -43,19 +50,27 @@ async function dumpRows(db: Knex, config: Config): Promise<string> {
 function dumpFiles(config: Config): string {
   const file = config.database.filename;
   if (!file) return '';
-  return [file, `${file}-wal`].filter((f) => fs.existsSync(f)).map((f) => fs.readFileSync(f).toString('latin1')).join('');
+  return [file, `${file}-wal`]
+    .filter((f) => fs.existsSync(f))
+    .map((f) => fs.readFileSync(f).toString('latin1'))
+    .join('');
 }
 
 describe('no link in clear at rest', () => {
   it('keeps no delivered link in the database, and the link opens the case on the page', async () => {
     w = await liveWorld();
-    const r = await w.ingest(rawMail({ from: 'carla@empresa.com', subject: 'No puedo facturar', body: 'Sale un error al facturar.' }));
+    const r = await w.ingest(
+      rawMail({ from: 'carla@empresa.com', subject: 'No puedo facturar', body: 'Sale un error al facturar.' }),
+    );
     expect(r.outcome).toBe('accepted');
     const sent = await w.sink.waitFor(() => true, { count: 3, timeoutMs: 15_000 });
     const tokens = sent.flatMap((m) => [...tokensIn(m.text), ...tokensIn(m.html)]);
     // The customer's confirmation and each consultant's notice carry a link; one token per recipient.
     expect(new Set(tokens).size).toBe(3);
-    await waitFor('todo marcado como enviado', async () => (await w!.app.db('outbox').whereNot({ state: 'sent' })).length === 0);
+    await waitFor(
+      'todo marcado como enviado',
+      async () => (await w!.app.db('outbox').whereNot({ state: 'sent' })).length === 0,
+    );
 
     const rows = await dumpRows(w.app.db, w.app.config);
     const files = dumpFiles(w.app.config);
@@ -79,9 +94,15 @@ describe('no link in clear at rest', () => {
     w = await liveWorld();
     await w.ingest(rawMail({ from: 'carla@empresa.com', subject: 'Otra consulta', body: 'Hola.' }));
     const [first] = await w.sink.waitFor((m) => m.to.includes('carla@empresa.com'), { timeoutMs: 15_000 });
-    await waitFor('marcado como enviado', async () => (await w!.app.db('outbox').where({ kind: 'confirmation', state: 'sent' })).length === 1);
+    await waitFor(
+      'marcado como enviado',
+      async () => (await w!.app.db('outbox').where({ kind: 'confirmation', state: 'sent' })).length === 1,
+    );
     // A dispatcher that died between the SMTP server's "250" and recording it: the row is sent again.
-    await w.app.db('outbox').where({ kind: 'confirmation' }).update({ state: 'pending', next_attempt_at: Date.now(), sent_at: null });
+    await w.app
+      .db('outbox')
+      .where({ kind: 'confirmation' })
+      .update({ state: 'pending', next_attempt_at: Date.now(), sent_at: null });
     w.app.outbound.dispatcher.kick();
     const both = await w.sink.waitFor((m) => m.to.includes('carla@empresa.com'), { count: 2, timeoutMs: 15_000 });
     expect(both[1].messageId).toBe(first.messageId);
@@ -95,7 +116,14 @@ describe('no link in clear at rest', () => {
     await waitFor('tres enviados', async () => (await w!.app.db('outbox').where({ state: 'sent' })).length === 3);
     // A mail that could not be sent yet (held by the loop budget, say) is never purged.
     await w.app.db('outbox').where({ recipient: 'beto@mesa.test' }).update({ state: 'held', held_reason: 'prueba' });
-    const deps = { db: w.app.db, config: w.app.config, cases: w.app.cases, policy: w.app.policy, logger: w.app.logger, blobs: w.app.blobs };
+    const deps = {
+      db: w.app.db,
+      config: w.app.config,
+      cases: w.app.cases,
+      policy: w.app.policy,
+      logger: w.app.logger,
+      blobs: w.app.blobs,
+    };
     const caseMail = await w.sink.waitFor(() => true, { count: 3 });
 
     const early = await runJobs(deps, Date.now() + 29 * DAY);
@@ -118,16 +146,31 @@ describe('no link in clear at rest', () => {
     const dovecot = await startDovecot({ users: ['support'] });
     const sink = await startSmtpSink();
     const { config, env } = await cliEnv({
-      IMAP_HOST: dovecot.host, IMAP_PORT: String(dovecot.port), IMAP_SECURE: 'false', IMAP_USER: 'support', IMAP_PASSWORD: dovecot.users.support.password,
-      IMAP_POLL_SECONDS: '1', SMTP_HOST: '127.0.0.1', SMTP_PORT: String(sink.port), SMTP_SECURE: 'false', OUTBOX_POLL_MS: '100', HTTP_PORT: '0', LOG_LEVEL: 'info',
+      ...supportMailboxEnv(dovecot),
+      SMTP_HOST: '127.0.0.1',
+      SMTP_PORT: String(sink.port),
+      SMTP_SECURE: 'false',
+      OUTBOX_POLL_MS: '100',
+      HTTP_PORT: '0',
+      LOG_LEVEL: 'info',
     });
     const { child, output, exited } = spawnCli(['start'], { env });
     const db = openDatabase(config.database);
     try {
-      const url = await waitFor(`arranque\n${output()}`, () => output().match(/Mesa en marcha en (http:\/\/127\.0\.0\.1:\d+)/)?.[1], 30_000);
-      await dovecot.append('support', 'From: carla@empresa.com\r\nTo: soporte@mesa.test\r\nSubject: No puedo facturar\r\nMessage-ID: <rest-1@empresa.com>\r\n\r\nSale un error.\r\n');
+      const url = await waitFor(
+        `arranque\n${output()}`,
+        () => output().match(/Mesa en marcha en (http:\/\/127\.0\.0\.1:\d+)/)?.[1],
+        30_000,
+      );
+      await dovecot.append(
+        'support',
+        'From: carla@empresa.com\r\nTo: soporte@mesa.test\r\nSubject: No puedo facturar\r\nMessage-ID: <rest-1@empresa.com>\r\n\r\nSale un error.\r\n',
+      );
       const sent = await sink.waitFor(() => true, { count: 3, timeoutMs: 30_000 });
-      await waitFor('todo marcado como enviado', async () => (await db('outbox').whereNot({ state: 'sent' })).length === 0 && (await db('outbox')).length === 3);
+      await waitFor(
+        'todo marcado como enviado',
+        async () => (await db('outbox').whereNot({ state: 'sent' })).length === 0 && (await db('outbox')).length === 3,
+      );
       const tokens = sent.flatMap((m) => tokensIn(m.text));
       expect(new Set(tokens).size).toBe(3);
       const rows = await dumpRows(db, config);

@@ -3,7 +3,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { caseDetail } from '../../../src/services/case-view.ts';
 import { buildServer } from '../../../src/web/server.ts';
 import { linkPath } from '../web/support.ts';
-import { mailWorld, rawMail, replyTo, type MailWorld } from './fixtures.ts';
+import { rawMail, replyTo } from './fixtures.ts';
+import { type MailWorld, mailWorld } from '../../support/worlds.ts';
 
 /**
  * Product, module and version on the case, through the real ingest path and a real SMTP sink: read from the
@@ -19,7 +20,11 @@ async function openCase(subject: string, body = 'Hola,\nadjunto el detalle.\nGra
   const r = await w.ingest(rawMail({ from: CUSTOMER, fromName: 'Carla Ríos', subject, body }));
   expect(r.outcome).toBe('accepted');
   await sent();
-  return { number: r.ticketNumber!, confirmation: w.sink.to(CUSTOMER).at(-1)!, toAna: w.sink.to('ana@mesa.test').at(-1)! };
+  return {
+    number: r.ticketNumber!,
+    confirmation: w.sink.to(CUSTOMER).at(-1)!,
+    toAna: w.sink.to('ana@mesa.test').at(-1)!,
+  };
 }
 
 describe('product, module and version on the case', () => {
@@ -32,7 +37,11 @@ describe('product, module and version on the case', () => {
 
   it('reads them from the subject when the case opens and shows them to the customer and the consultants', async () => {
     const { number, confirmation, toAna } = await openCase('BANCOS, Factura mal cargada en la versión 4.2');
-    expect(await detail(number)).toMatchObject({ product: 'Contabilidad', productModule: 'Bancos', productVersion: '4.2' });
+    expect(await detail(number)).toMatchObject({
+      product: 'Contabilidad',
+      productModule: 'Bancos',
+      productVersion: '4.2',
+    });
     expect(confirmation.text).toContain('Producto: Contabilidad · Bancos · v4.2');
     expect(confirmation.text).not.toContain('No pudimos saber de qué producto');
     expect(toAna.text).toContain('Producto: Contabilidad · Bancos · v4.2');
@@ -49,39 +58,61 @@ describe('product, module and version on the case', () => {
     }
   });
 
-  it('asks which product when it cannot tell, and takes the customer\'s short answer', async () => {
+  it("asks which product when it cannot tell, and takes the customer's short answer", async () => {
     const { number, confirmation, toAna } = await openCase('Informes de fin de mes vacíos');
     expect((await detail(number)).product).toBeNull();
     expect(confirmation.text).toContain('No pudimos saber de qué producto o módulo es su caso');
-    expect(confirmation.text).toContain('Nómina (Liquidación, Vacaciones, Seguridad social, Prestaciones sociales, Informes)');
+    expect(confirmation.text).toContain(
+      'Nómina (Liquidación, Vacaciones, Seguridad social, Prestaciones sociales, Informes)',
+    );
     expect(confirmation.html).toContain('No pudimos saber de qué producto');
     expect(toAna.text).toContain('Producto: sin identificar (use /producto)');
     const d0 = await detail(number);
     expect(d0.events.find((e) => e.type === 'case_opened')).toBeTruthy();
 
-    await w.ingest(replyTo(confirmation, { from: CUSTOMER, body: 'Es del módulo de Nómina, versión 4.0\n\nLos informes salen sin datos.' }));
+    await w.ingest(
+      replyTo(confirmation, {
+        from: CUSTOMER,
+        body: 'Es del módulo de Nómina, versión 4.0\n\nLos informes salen sin datos.',
+      }),
+    );
     const d = await detail(number);
     expect(d).toMatchObject({ product: 'Nómina', productModule: null, productVersion: '4.0' });
-    expect(d.events.find((e) => e.type === 'product_changed')).toMatchObject({ actor: CUSTOMER, from: null, to: 'Nómina · v4.0' });
+    expect(d.events.find((e) => e.type === 'product_changed')).toMatchObject({
+      actor: CUSTOMER,
+      from: null,
+      to: 'Nómina · v4.0',
+    });
   });
 
   it('does not ask when the subject ask already asks for the module, nor read a long answer as one', async () => {
     const { number, confirmation } = await openCase('URGENTE');
     expect(confirmation.text).toContain('el módulo y el problema');
     expect(confirmation.text).not.toContain('No pudimos saber de qué producto');
-    await w.ingest(replyTo(confirmation, { from: CUSTOMER, body: 'Desde ayer cuando intento cerrar el mes en nómina la pantalla se queda en blanco y no avanza' }));
+    await w.ingest(
+      replyTo(confirmation, {
+        from: CUSTOMER,
+        body: 'Desde ayer cuando intento cerrar el mes en nómina la pantalla se queda en blanco y no avanza',
+      }),
+    );
     expect((await detail(number)).product).toBeNull();
   });
 
   it('lets a consultant set or correct them with /producto, and refuses a product outside the catalogue', async () => {
     const { number, toAna } = await openCase('CARTERA, intereses de mora mal');
     expect((await detail(number)).productModule).toBe('Cartera');
-    await w.ingest(replyTo(toAna, { from: 'ana@mesa.test', body: '/producto NÓMINA 4.2\nLo revisamos con el equipo de nómina.' }));
+    await w.ingest(
+      replyTo(toAna, { from: 'ana@mesa.test', body: '/producto NÓMINA 4.2\nLo revisamos con el equipo de nómina.' }),
+    );
     await sent();
     let d = await detail(number);
     expect(d).toMatchObject({ product: 'Nómina', productModule: null, productVersion: '4.2' });
     expect(d.events.filter((e) => e.type === 'command').map((e) => e.reason)).toEqual(['/producto NÓMINA 4.2']);
-    expect(d.events.find((e) => e.type === 'product_changed')).toMatchObject({ actor: 'ana@mesa.test', from: 'Contabilidad · Cartera', to: 'Nómina · v4.2' });
+    expect(d.events.find((e) => e.type === 'product_changed')).toMatchObject({
+      actor: 'ana@mesa.test',
+      from: 'Contabilidad · Cartera',
+      to: 'Nómina · v4.2',
+    });
     const answer = w.sink.to(CUSTOMER).at(-1)!;
     expect(answer.text).toContain('Lo revisamos con el equipo de nómina.');
     expect(answer.text).not.toContain('/producto');
@@ -92,8 +123,15 @@ describe('product, module and version on the case', () => {
     d = await detail(number);
     expect(d).toMatchObject({ product: 'Nómina', productVersion: '4.2' });
     // Sent side by side: in whichever order the SMTP server took them.
-    const notices = w.sink.to('ana@mesa.test').slice(-2).map((m) => m.text).sort().join('\n');
-    expect(notices).toContain('«/producto Zapatería»: no está en el catálogo (Contabilidad, Nómina, Facturación electrónica, Inventarios, POS)');
+    const notices = w.sink
+      .to('ana@mesa.test')
+      .slice(-2)
+      .map((m) => m.text)
+      .sort()
+      .join('\n');
+    expect(notices).toContain(
+      '«/producto Zapatería»: no está en el catálogo (Contabilidad, Nómina, Facturación electrónica, Inventarios, POS)',
+    );
     expect(notices).toContain('«/modulo informes»: ¿cuál? Contabilidad, Nómina');
   });
 });

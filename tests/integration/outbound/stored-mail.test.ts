@@ -1,7 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { insertOutbox } from '../../../src/db/repos/outbox.ts';
 import { waitFor } from '../../support/wait.ts';
-import { mailWorld, rawMail, type MailWorld } from './fixtures.ts';
+import { rawMail } from './fixtures.ts';
+import { type MailWorld, mailWorld } from '../../support/worlds.ts';
 
 /**
  * The outbox stores what a mail says (template, data, links, headers), not its rendered HTML; the dispatcher renders
@@ -16,7 +17,9 @@ afterEach(async () => {
 describe('stored mail', () => {
   it('keeps the template and its data in the row (a small row) and sends it rendered, link included', async () => {
     w = await mailWorld({}, { start: false });
-    await w.ingest(rawMail({ from: 'carla@empresa.com', subject: 'No puedo facturar', body: 'Sale un error <E42> al facturar.' }));
+    await w.ingest(
+      rawMail({ from: 'carla@empresa.com', subject: 'No puedo facturar', body: 'Sale un error <E42> al facturar.' }),
+    );
     const row = await w.app.db('outbox').where({ kind: 'confirmation' }).first();
     const stored = JSON.parse(row.mail_json);
     expect(stored.html).toBeUndefined();
@@ -36,7 +39,9 @@ describe('stored mail', () => {
 
   it('stores a consultant notice asking for the command list, and sends it with the list; a row holding the list sends that list', async () => {
     w = await mailWorld({}, { start: false });
-    await w.ingest(rawMail({ from: 'carla@empresa.com', subject: 'No puedo facturar', body: 'Sale un error al facturar.' }));
+    await w.ingest(
+      rawMail({ from: 'carla@empresa.com', subject: 'No puedo facturar', body: 'Sale un error al facturar.' }),
+    );
     const row = await w.app.db('outbox').where({ kind: 'consultant_new_case' }).first();
     const stored = JSON.parse(row.mail_json);
     // The list is words of the template, as its strings are: not copied into every notice.
@@ -44,12 +49,28 @@ describe('stored mail', () => {
     const now = Date.now();
     // A notice stored by an earlier version, with the list in its data.
     await insertOutbox(w.app.db, {
-      idempotencyKey: 'antiguo:2', kind: 'consultant_new_case', recipient: 'dora@mesa.test', automatic: true, messageId: 'antiguo-2@mesa.test', state: 'pending', now,
-      mail: { ...stored, to: 'dora@mesa.test', render: { ...stored.render, data: { ...stored.render.data, commands: [{ usage: '/antiguo', help: 'un comando de antes' }] } } },
+      idempotencyKey: 'antiguo:2',
+      kind: 'consultant_new_case',
+      recipient: 'dora@mesa.test',
+      automatic: true,
+      messageId: 'antiguo-2@mesa.test',
+      state: 'pending',
+      now,
+      mail: {
+        ...stored,
+        to: 'dora@mesa.test',
+        render: {
+          ...stored.render,
+          data: { ...stored.render.data, commands: [{ usage: '/antiguo', help: 'un comando de antes' }] },
+        },
+      },
     });
     w.app.outbound.dispatcher.start();
     const [sent] = await w.sink.waitFor((m) => m.envelopeTo.includes(row.recipient), { timeoutMs: 10_000 });
-    for (const line of ['/cerrar (/close) — cierra el caso y le avisa al cliente', '/esperar cliente|tercero (/wait customer|third-party) — marca a quién espera el caso']) {
+    for (const line of [
+      '/cerrar (/close) — cierra el caso y le avisa al cliente',
+      '/esperar cliente|tercero (/wait customer|third-party) — marca a quién espera el caso',
+    ]) {
       expect(sent.text).toContain(line);
     }
     expect(sent.html).toContain('</code> — cambia la prioridad<br');
@@ -62,10 +83,23 @@ describe('stored mail', () => {
     w = await mailWorld();
     const now = Date.now();
     await insertOutbox(w.app.db, {
-      idempotencyKey: 'antiguo:1', kind: 'confirmation', recipient: 'ana@cliente.co', automatic: true, messageId: 'antiguo-1@mesa.test', state: 'pending', now,
+      idempotencyKey: 'antiguo:1',
+      kind: 'confirmation',
+      recipient: 'ana@cliente.co',
+      automatic: true,
+      messageId: 'antiguo-1@mesa.test',
+      state: 'pending',
+      now,
       mail: {
-        from: { name: 'Soporte Mesa', address: 'soporte@mesa.test' }, replyTo: 'soporte@mesa.test', to: 'ana@cliente.co', subject: '[Caso #9] Anterior',
-        html: '<p>Guardado <b>antes</b></p>', text: 'Guardado antes', references: [], headers: {}, attachments: [],
+        from: { name: 'Soporte Mesa', address: 'soporte@mesa.test' },
+        replyTo: 'soporte@mesa.test',
+        to: 'ana@cliente.co',
+        subject: '[Caso #9] Anterior',
+        html: '<p>Guardado <b>antes</b></p>',
+        text: 'Guardado antes',
+        references: [],
+        headers: {},
+        attachments: [],
       },
     });
     w.app.outbound.dispatcher.kick();

@@ -1,8 +1,9 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { consultantListToken, consultantListUrl } from '../../../src/links/consultant-list.ts';
 import { buildServer } from '../../../src/web/server.ts';
-import { mailWorld, rawMail, replyTo, type MailWorld } from '../outbound/fixtures.ts';
+import { rawMail, replyTo } from '../outbound/fixtures.ts';
 import { linkPath } from './support.ts';
+import { type MailWorld, mailWorld } from '../../support/worlds.ts';
 
 /**
  * The consultants' list: every organization, read-only, behind a signed expiring consultant link mailed on
@@ -12,7 +13,7 @@ let w: MailWorld;
 const sent = () => w.app.outbound.dispatcher.drain();
 const SECRET = 'test-secret-key-0123456789abcdef0123456789';
 
-describe('consultants\' list', () => {
+describe("consultants' list", () => {
   beforeEach(async () => {
     w = await mailWorld({}, { start: false });
   });
@@ -53,10 +54,18 @@ describe('consultants\' list', () => {
       // A customer's case link is no consultant token; forged, expired and non-consultant tokens are refused.
       const customer = (await linkPath(w.app, a.ticketNumber!, 'carla@empresa.com')).split('/').pop()!;
       const now = Date.now();
-      for (const token of [customer, `${url.split('/').pop()!.slice(0, -2)}xx`, consultantListToken(SECRET, 'ana@mesa.test', now - 1000), consultantListToken(SECRET, 'carla@empresa.com', now + 86_400_000), consultantListToken('otra-clave-de-al-menos-32-caracteres-xx', 'ana@mesa.test', now + 86_400_000)]) {
+      for (const token of [
+        customer,
+        `${url.split('/').pop()!.slice(0, -2)}xx`,
+        consultantListToken(SECRET, 'ana@mesa.test', now - 1000),
+        consultantListToken(SECRET, 'carla@empresa.com', now + 86_400_000),
+        consultantListToken('otra-clave-de-al-menos-32-caracteres-xx', 'ana@mesa.test', now + 86_400_000),
+      ]) {
         expect((await server.inject({ method: 'GET', url: `/consultores/lista/${token}` })).statusCode).toBe(404);
       }
-      expect(new URL(consultantListUrl('http://x', SECRET, 'ana@mesa.test', now)).pathname).toMatch(/^\/consultores\/lista\//);
+      expect(new URL(consultantListUrl('http://x', SECRET, 'ana@mesa.test', now)).pathname).toMatch(
+        /^\/consultores\/lista\//,
+      );
     } finally {
       await server.close();
     }

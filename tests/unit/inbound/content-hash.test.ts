@@ -2,7 +2,8 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { contentHash, parseMail } from '../../../src/inbound/parse.ts';
+import { contentHash } from '../../../src/inbound/content-hash.ts';
+import { parseMail } from '../../../src/inbound/parse.ts';
 import { BlobStore } from '../../../src/storage/blobs.ts';
 import { generateMails, mailWithAttachment } from '../../bench/corpus.ts';
 import { CORPUS_DIR } from '../../support/corpus.ts';
@@ -12,23 +13,34 @@ import { CORPUS_DIR } from '../../support/corpus.ts';
  * latin1 strings. It now hashes the buffer in place; the hashes must stay exactly what the ledger already holds,
  * so the string version is kept here as the reference.
  */
-const TRACE = /^(received|delivered-to|x-original-to|envelope-to|x-envelope-to|return-path|x-received|authentication-results|arc-[a-z-]+|received-spf|x-spam[a-z-]*|x-virus[a-z-]*|x-apparently-to|x-mesa-[a-z-]+|x-gm-[a-z-]+|x-google-smtp-source|x-ms-exchange-[a-z-]+|x-forefront-[a-z-]+|x-microsoft-[a-z-]+):/i;
+const TRACE =
+  /^(received|delivered-to|x-original-to|envelope-to|x-envelope-to|return-path|x-received|authentication-results|arc-[a-z-]+|received-spf|x-spam[a-z-]*|x-virus[a-z-]*|x-apparently-to|x-mesa-[a-z-]+|x-gm-[a-z-]+|x-google-smtp-source|x-ms-exchange-[a-z-]+|x-forefront-[a-z-]+|x-microsoft-[a-z-]+):/i;
 
 function referenceHash(raw: Buffer): string {
   let end = raw.indexOf('\r\n\r\n');
   let sepLen = 4;
   const lf = raw.indexOf('\n\n');
-  if (lf >= 0 && (end < 0 || lf < end)) { end = lf; sepLen = 2; }
+  if (lf >= 0 && (end < 0 || lf < end)) {
+    end = lf;
+    sepLen = 2;
+  }
   if (end < 0) return BlobStore.sha256(raw);
   const head = raw.subarray(0, end).toString('latin1').replace(/\r\n/g, '\n');
   const kept: string[] = [];
   let skipping = false;
   for (const line of head.split('\n')) {
-    if (/^[ \t]/.test(line)) { if (!skipping) kept.push(line); continue; }
+    if (/^[ \t]/.test(line)) {
+      if (!skipping) kept.push(line);
+      continue;
+    }
     skipping = TRACE.test(line);
     if (!skipping) kept.push(line);
   }
-  const body = raw.subarray(end + sepLen).toString('latin1').replace(/\r\n/g, '\n').replace(/\s+$/, '');
+  const body = raw
+    .subarray(end + sepLen)
+    .toString('latin1')
+    .replace(/\r\n/g, '\n')
+    .replace(/\s+$/, '');
   return BlobStore.sha256(Buffer.from(kept.join('\n') + '\n\n' + body, 'latin1'));
 }
 
@@ -59,7 +71,10 @@ describe('contentHash', () => {
       const bytes = crypto.randomBytes(1 + (n % 97));
       const body = Buffer.from([...bytes].map((b) => alphabet[b % alphabet.length]));
       const sep = n % 2 ? '\r\n\r\n' : '\n\n';
-      const raw = Buffer.concat([Buffer.from(`From: a@b.co\r\nReceived: x${n}\r\nSubject: s${n % 5}${sep}`, 'latin1'), body]);
+      const raw = Buffer.concat([
+        Buffer.from(`From: a@b.co\r\nReceived: x${n}\r\nSubject: s${n % 5}${sep}`, 'latin1'),
+        body,
+      ]);
       expect(contentHash(raw)).toBe(referenceHash(raw));
     }
   });

@@ -4,10 +4,15 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { isMesaError } from '../../../src/errors.ts';
-import { parseMail, trimReferences } from '../../../src/inbound/parse.ts';
+import { parseMail } from '../../../src/inbound/parse.ts';
+import { trimReferences } from '../../../src/inbound/header-values.ts';
 import { BlobStore } from '../../../src/storage/blobs.ts';
 
-const mail = (head: string, body: Buffer | string) => Buffer.concat([Buffer.from(head.replace(/\n/g, '\r\n') + '\r\n\r\n', 'latin1'), Buffer.isBuffer(body) ? body : Buffer.from(body, 'utf8')]);
+const mail = (head: string, body: Buffer | string) =>
+  Buffer.concat([
+    Buffer.from(head.replace(/\n/g, '\r\n') + '\r\n\r\n', 'latin1'),
+    Buffer.isBuffer(body) ? body : Buffer.from(body, 'utf8'),
+  ]);
 
 function nested(depth: number): Buffer {
   let s = `From: a@cliente.co\r\nSubject: anidado\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary="n0"\r\n\r\n`;
@@ -23,7 +28,12 @@ describe('parseMail on bad input', () => {
     ['labelled UTF-8, really Windows-1252', 'utf-8', Buffer.from('Facturación mañana', 'latin1')],
     ['an unknown charset', 'x-desconocido', Buffer.from('Facturación mañana', 'latin1')],
   ])('reads text %s by its bytes', async (_n, charset, body) => {
-    const m = await parseMail(mail(`From: a@cliente.co\nSubject: x\nMIME-Version: 1.0\nContent-Type: text/plain; charset=${charset}\nContent-Transfer-Encoding: 8bit`, body));
+    const m = await parseMail(
+      mail(
+        `From: a@cliente.co\nSubject: x\nMIME-Version: 1.0\nContent-Type: text/plain; charset=${charset}\nContent-Transfer-Encoding: 8bit`,
+        body,
+      ),
+    );
     expect(m.text.trim()).toBe('Facturación mañana');
   });
 
@@ -69,7 +79,12 @@ describe('parseMail on bad input', () => {
   });
 
   it('marks HTML-only mail so that quote stripping cuts the HTML', async () => {
-    const m = await parseMail(mail('From: a@cliente.co\nSubject: x\nMIME-Version: 1.0\nContent-Type: text/html; charset=utf-8', '<p>Hola <b>mundo</b></p>'));
+    const m = await parseMail(
+      mail(
+        'From: a@cliente.co\nSubject: x\nMIME-Version: 1.0\nContent-Type: text/html; charset=utf-8',
+        '<p>Hola <b>mundo</b></p>',
+      ),
+    );
     expect(m.textFromHtml).toBe(true);
     expect(m.text.trim()).toBe('Hola mundo');
   });
@@ -81,15 +96,33 @@ describe('parseMail with a blob store (attachments streamed to disk)', () => {
     try {
       const store = new BlobStore(dir);
       const file = crypto.randomBytes(1_300_000); // above the store's in-memory limit: written while it arrives
-      const original = 'From: soporte@mesa.test\r\nSubject: [Caso #7] Respaldo\r\nMessage-ID: <caso-7@mesa.test>\r\n\r\nHola\r\n';
-      const raw = Buffer.from([
-        'From: a@cliente.co', 'Subject: respaldo', 'MIME-Version: 1.0', 'Content-Type: multipart/mixed; boundary="b"', '',
-        '--b', 'Content-Type: text/plain; charset=utf-8', '', 'Adjunto el respaldo.',
-        '--b', 'Content-Type: application/zip; name="respaldo.zip"', 'Content-Disposition: attachment; filename="respaldo.zip"', 'Content-Transfer-Encoding: base64', '',
-        file.toString('base64').replace(/.{76}/g, '$&\r\n'),
-        '--b', 'Content-Type: message/rfc822', '', original,
-        '--b--', '',
-      ].join('\r\n'));
+      const original =
+        'From: soporte@mesa.test\r\nSubject: [Caso #7] Respaldo\r\nMessage-ID: <caso-7@mesa.test>\r\n\r\nHola\r\n';
+      const raw = Buffer.from(
+        [
+          'From: a@cliente.co',
+          'Subject: respaldo',
+          'MIME-Version: 1.0',
+          'Content-Type: multipart/mixed; boundary="b"',
+          '',
+          '--b',
+          'Content-Type: text/plain; charset=utf-8',
+          '',
+          'Adjunto el respaldo.',
+          '--b',
+          'Content-Type: application/zip; name="respaldo.zip"',
+          'Content-Disposition: attachment; filename="respaldo.zip"',
+          'Content-Transfer-Encoding: base64',
+          '',
+          file.toString('base64').replace(/.{76}/g, '$&\r\n'),
+          '--b',
+          'Content-Type: message/rfc822',
+          '',
+          original,
+          '--b--',
+          '',
+        ].join('\r\n'),
+      );
       const m = await parseMail(raw, {}, undefined, store);
       const zip = m.attachments.find((a) => a.filename === 'respaldo.zip')!;
       expect(zip.content).toBeUndefined();
@@ -112,11 +145,28 @@ describe('parseMail with a blob store (attachments streamed to disk)', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mesa-parse-'));
     try {
       const store = new BlobStore(dir);
-      const m = await parseMail(mail('From: a@cliente.co\nSubject: x\nMIME-Version: 1.0\nContent-Type: text/html; charset=utf-8', '<p>Hola <b>mundo</b></p>'), {}, undefined, store);
+      const m = await parseMail(
+        mail(
+          'From: a@cliente.co\nSubject: x\nMIME-Version: 1.0\nContent-Type: text/html; charset=utf-8',
+          '<p>Hola <b>mundo</b></p>',
+        ),
+        {},
+        undefined,
+        store,
+      );
       expect(m.htmlSha256).toBe(BlobStore.sha256(m.html!));
       expect((await store.get(m.htmlSha256!)).toString('utf8')).toBe(m.html);
       // Without a store nothing is written, and ingest stores the HTML itself.
-      expect((await parseMail(mail('From: a@cliente.co\nSubject: x\nMIME-Version: 1.0\nContent-Type: text/html; charset=utf-8', '<p>Hola</p>'))).htmlSha256).toBeUndefined();
+      expect(
+        (
+          await parseMail(
+            mail(
+              'From: a@cliente.co\nSubject: x\nMIME-Version: 1.0\nContent-Type: text/html; charset=utf-8',
+              '<p>Hola</p>',
+            ),
+          )
+        ).htmlSha256,
+      ).toBeUndefined();
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }

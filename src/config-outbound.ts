@@ -1,0 +1,102 @@
+import { z } from 'zod';
+import { bool, port, positiveInt } from './config-fields.ts';
+
+/**
+ * Outbound mail: SMTP (without SMTP_HOST, mail is written as .eml files under DATA_DIR/outbox-eml), the dispatcher's
+ * pacing and retries, the loop budget, bounces, magic links, and what consultant authentication trusts. Read from
+ * the environment by src/config.ts; every bad value is named by its key.
+ */
+
+export const outboundKeys = {
+  SMTP_HOST: z.string().trim().optional(),
+  SMTP_PORT: port.default(587),
+  SMTP_SECURE: bool.default(false),
+  SMTP_USER: z.string().optional(),
+  SMTP_PASSWORD: z.string().optional(),
+  /** oauth2: SMTP signs in (XOAUTH2) with the support mailbox's OAuth2 token, the one IMAP uses. */
+  SMTP_AUTH: z.enum(['password', 'oauth2'], { message: 'debe ser password u oauth2' }).default('password'),
+  SMTP_POOL_SIZE: positiveInt.default(3),
+  OUTBOX_POLL_MS: positiveInt.default(2000),
+  OUTBOX_RETRY_BASE_MS: positiveInt.default(30_000),
+  OUTBOX_RETRY_MAX_MS: positiveInt.default(3_600_000),
+  OUTBOX_MAX_ATTEMPTS: positiveInt.default(12),
+  AUTO_MAIL_LIMIT_WINDOW: positiveInt.default(10),
+  AUTO_MAIL_WINDOW_MINUTES: positiveInt.default(10),
+  AUTO_MAIL_LIMIT_DAY: positiveInt.default(40),
+  BOUNCE_SUPPRESS_DAYS: positiveInt.default(7),
+  LINK_TTL_DAYS: positiveInt.default(90),
+  /** Sent mail is deleted from the outbox after this many days (src/jobs/retention.ts). */
+  OUTBOX_RETENTION_DAYS: positiveInt.default(30),
+
+  TRUSTED_AUTHSERV_IDS: z
+    .string()
+    .transform((v) =>
+      v
+        .split(',')
+        .map((s) => s.trim().toLowerCase())
+        .filter(Boolean),
+    )
+    .default([]),
+  /** Received fields our own servers write above the receiving server's Authentication-Results (consultant-auth.ts). */
+  AUTH_RESULTS_RECEIVED_HOPS: z.coerce.number().int().min(0).max(10).default(0),
+  /** Security alerts and notices about their own mail, per consultant and hour: outside the loop budget. */
+  DESK_ALERTS_PER_HOUR: positiveInt.default(5),
+  BUSINESS_HOURS: z.string().trim().optional(),
+};
+
+export type OutboundConfig = Readonly<{
+  smtp?: Readonly<{
+    host: string;
+    port: number;
+    secure: boolean;
+    user?: string;
+    password?: string;
+    poolSize: number;
+    auth: 'password' | 'oauth2';
+  }>;
+  pollMs: number;
+  retryBaseMs: number;
+  retryMaxMs: number;
+  maxAttempts: number;
+  budget: Readonly<{ window: number; windowMinutes: number; day: number }>;
+  bounceSuppressDays: number;
+  linkTtlDays: number;
+  /** Days a sent mail stays in the outbox before the scheduled jobs delete it. */
+  retentionDays: number;
+  trustedAuthservIds: readonly string[];
+  authResultsReceivedHops: number;
+  /** Mail to the desk outside the loop budget (src/outbound/outbox.ts), per consultant and hour. */
+  deskAlertsPerHour: number;
+  businessHours?: string;
+}>;
+
+type OutboundEnv = z.output<z.ZodObject<typeof outboundKeys>>;
+
+/** `IMAP_USER`: with SMTP_AUTH=oauth2 and no SMTP_USER, SMTP signs in as the support mailbox. */
+export function outboundFrom(e: OutboundEnv & { IMAP_USER?: string }): OutboundConfig {
+  return {
+    smtp: e.SMTP_HOST
+      ? {
+          host: e.SMTP_HOST,
+          port: e.SMTP_PORT,
+          secure: e.SMTP_SECURE,
+          user: e.SMTP_USER ?? (e.SMTP_AUTH === 'oauth2' ? e.IMAP_USER : undefined),
+          password: e.SMTP_PASSWORD,
+          poolSize: e.SMTP_POOL_SIZE,
+          auth: e.SMTP_AUTH,
+        }
+      : undefined,
+    pollMs: e.OUTBOX_POLL_MS,
+    retryBaseMs: e.OUTBOX_RETRY_BASE_MS,
+    retryMaxMs: e.OUTBOX_RETRY_MAX_MS,
+    maxAttempts: e.OUTBOX_MAX_ATTEMPTS,
+    budget: { window: e.AUTO_MAIL_LIMIT_WINDOW, windowMinutes: e.AUTO_MAIL_WINDOW_MINUTES, day: e.AUTO_MAIL_LIMIT_DAY },
+    bounceSuppressDays: e.BOUNCE_SUPPRESS_DAYS,
+    linkTtlDays: e.LINK_TTL_DAYS,
+    retentionDays: e.OUTBOX_RETENTION_DAYS,
+    trustedAuthservIds: e.TRUSTED_AUTHSERV_IDS,
+    authResultsReceivedHops: e.AUTH_RESULTS_RECEIVED_HOPS,
+    deskAlertsPerHour: e.DESK_ALERTS_PER_HOUR,
+    businessHours: e.BUSINESS_HOURS,
+  };
+}

@@ -1,0 +1,28 @@
+import type { App } from '../../src/app.ts';
+import type { MailSource } from '../../src/inbound/mail.ts';
+
+/**
+ * What the group-commit tests share: where a batch's mails come from, how many rows a table has, and how many
+ * savepoints the batch ran (tests/integration/inbound/group-commit.test.ts says what a batch does,
+ * tests/perf/inbound/group-commit.test.ts what a clean one costs).
+ */
+
+/** Mail number `uid` of the support mailbox's INBOX, as the IMAP poller hands it over. */
+export const imapSource = (uid: number): MailSource => ({
+  kind: 'imap',
+  account: 'support',
+  folder: 'INBOX',
+  uidvalidity: 1,
+  uid,
+});
+
+export const rowCount = async (a: App, table: string) => Number((await a.db(table).count({ n: '*' }))[0].n);
+
+/** How many SAVEPOINT statements `a` ran since this was called. */
+export function savepointsOf(a: App): () => number {
+  let n = 0;
+  a.db.on('query', (q: { sql: string }) => {
+    if (/^SAVEPOINT/i.test(q.sql)) n++;
+  });
+  return () => n;
+}
