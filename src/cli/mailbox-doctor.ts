@@ -4,12 +4,14 @@ import { createImapClient, describeImapError } from '../inbound/index.ts';
 import { isMesaError } from '../errors.ts';
 import { MAILBOX_ARGUMENT, mailboxFromArgument } from '../mailboxes/explain.ts';
 import { withApp } from './commands.ts';
+import { doctorGraph } from './mailbox-doctor-graph.ts';
 import { EXIT } from './env.ts';
 
 /**
  * `mesa mailbox doctor <soporte|respaldo>`: in one go, whether the mailbox has a token, whether the provider granted the
  * scopes asked for, whether IMAP accepts it, and (for the support mailbox with SMTP_AUTH=oauth2) whether SMTP does. Each
- * line says in Spanish what to fix. Nothing is read or sent; tokens are never printed.
+ * line says in Spanish what to fix. Nothing is read or sent; tokens are never printed. A mailbox on Microsoft Graph is
+ * checked by ./mailbox-doctor-graph.ts.
  */
 export async function doctorCommand(config: Config, arg: string): Promise<number> {
   const name = mailboxFromArgument(arg);
@@ -25,6 +27,11 @@ export async function doctorCommand(config: Config, arg: string): Promise<number
       if (!ok) failed++;
       process.stdout.write(`${ok ? '✔' : '✘'} ${text}\n`);
     };
+    if (mb.transport === 'graph') {
+      await doctorGraph(app, mb, say);
+      process.stdout.write(failed ? `${failed} problema(s) por resolver.\n` : 'Todo en orden.\n');
+      return failed ? EXIT.TEMPFAIL : EXIT.OK;
+    }
     process.stdout.write(`Buzón de ${MAILBOX_ARGUMENT[name]} (${mb.user}), ${mb.host}:${mb.port}\n`);
     let token: string | undefined;
     if (mb.credential.kind === 'oauth2') {
