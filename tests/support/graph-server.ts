@@ -60,8 +60,8 @@ export interface GraphServer {
   deliver(user: string, mime: Buffer, folder?: string): string;
   /** Ids of the messages now in a user's folder. */
   folderIds(user: string, folder: string): string[];
-  /** The next `count` requests are answered 429 with `Retry-After: seconds`. */
-  throttleNext(count: number, seconds: number): void;
+  /** The next `count` requests (whose path contains `only`, when given) are answered 429 with `Retry-After: seconds`. */
+  throttleNext(count: number, seconds: number, only?: string): void;
   /** Every delta token issued so far answers 410 Gone (SyncStateNotFound). */
   expireDeltaTokens(): void;
   /** `user`'s mailbox refuses every request (403 ErrorAccessDenied): the app has no permission on it. */
@@ -84,7 +84,7 @@ export async function startGraphServer(opts: { introspectionUrl: string; pageSiz
   const sent: SentMail[] = [];
   let seq = 0;
   let staleBefore = 0;
-  let throttle = { count: 0, seconds: 0 };
+  let throttle = { count: 0, seconds: 0, only: '' };
   let hold: { after: number; gate: Promise<void>; reached: () => void } | undefined;
   const random = () => crypto.randomBytes(12).toString('base64url');
   const notify = () => [...waiters].forEach((w) => w());
@@ -129,7 +129,7 @@ export async function startGraphServer(opts: { introspectionUrl: string; pageSiz
     const fail = (status: number, code: string, message: string, headers: Record<string, string> = {}) =>
       send(status, { error: { code, message } }, headers);
 
-    if (throttle.count > 0) {
+    if (throttle.count > 0 && url.pathname.includes(throttle.only)) {
       throttle.count--;
       return fail(429, 'ApplicationThrottled', 'prueba: demasiadas solicitudes', {
         'retry-after': String(throttle.seconds),
@@ -247,8 +247,8 @@ export async function startGraphServer(opts: { introspectionUrl: string; pageSiz
       return id;
     },
     folderIds: (user, folder) => inFolder(user, folder),
-    throttleNext(count, seconds) {
-      throttle = { count, seconds };
+    throttleNext(count, seconds, only = '') {
+      throttle = { count, seconds, only };
     },
     expireDeltaTokens() {
       staleBefore = Date.now() + 1;
