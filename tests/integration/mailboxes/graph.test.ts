@@ -160,6 +160,24 @@ it('429 with Retry-After: the reader waits that long, then goes on', async () =>
   expect(retry!.at - throttled[0].at).toBeGreaterThanOrEqual(950);
 });
 
+it('an access token revoked early (401 from Graph): renewed once, and the reading goes on', async () => {
+  // Right after a refresh, so the reader meets the revoked token well before its next planned refresh.
+  const before = oauth.refreshes();
+  await oauth.waitFor('una renovación', () => oauth.refreshes() > before);
+  const refreshes = oauth.refreshes();
+  oauth.revokeAccessTokens('support');
+  await graph.waitFor('401', (log) => log.some((r) => r.status === 401));
+  deliver(1);
+  await settled(16);
+  const refused = graph.requests.filter((r) => r.status === 401);
+  expect(refused.length).toBeGreaterThan(0);
+  // Every refused token was replaced by a new one: no request went twice with a token Graph had refused.
+  const tokens = refused.map((r) => r.token);
+  expect(new Set(tokens).size).toBe(tokens.length);
+  expect(oauth.refreshes()).toBeGreaterThan(refreshes);
+  expect((await getCredential(app.db, 'support'))?.state).toBe('ok');
+});
+
 it('invalid_grant: the Graph mailbox goes to needs_reauth while the IMAP fallback keeps working', async () => {
   oauth.revokeGrants('support');
   const row = await waitFor('needs_reauth', async () => {
