@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { isLoopback, type MailboxTransport } from './config-credentials.ts';
+import { credentialFrom, isLoopback, type MailboxCredential, type MailboxTransport } from './config-credentials.ts';
 
 /**
  * Microsoft Graph as a mailbox's transport (issue 26), for Microsoft 365 tenants where IMAP and SMTP AUTH are switched
@@ -37,7 +37,7 @@ export const graphKeys = {
 } as Record<string, z.ZodType<string | undefined>>;
 
 /** The transport of the mailbox whose keys start with `prefix` ('' support, 'FALLBACK_' fallback). */
-export function transportOf(e: Record<string, unknown>, prefix: '' | 'FALLBACK_'): MailboxTransport {
+function transportOf(e: Record<string, unknown>, prefix: '' | 'FALLBACK_'): MailboxTransport {
   return (
     (e[prefix ? 'FALLBACK_MAILBOX_TRANSPORT' : 'SUPPORT_MAILBOX_TRANSPORT'] as MailboxTransport | undefined) ?? 'imap'
   );
@@ -75,4 +75,56 @@ export function graphFrom(
     folder: get('GRAPH_FOLDER') ?? 'inbox',
     processedFolder: e.GRAPH_PROCESSED_FOLDER as string | undefined,
   };
+}
+
+/** What MailboxConfig (src/config.ts) says of its transport: imap by default; on graph, where the mailbox is. */
+export type TransportFields = Readonly<{ transport?: MailboxTransport; graph?: GraphSettings }>;
+
+/** A mailbox read and written through Microsoft Graph, shaped as src/config.ts's MailboxConfig: no IMAP host, its
+ * folder as `mailbox` (mailbox_state's name), always OAuth2. */
+export type GraphMailbox = Readonly<{
+  name: 'support' | 'fallback';
+  host: '';
+  port: 0;
+  secure: true;
+  user: string;
+  credential: MailboxCredential;
+  mailbox: string;
+  processedFolder?: string;
+  rejectUnauthorized: true;
+  pollSeconds: number;
+  transport: 'graph';
+  graph: GraphSettings;
+}>;
+
+/** The mailboxes set to Graph (each with its OAuth2 credential); problems are appended by key name. */
+export function graphMailboxes(
+  e: Record<string, unknown>,
+  problems: string[],
+): { support?: GraphMailbox; fallback?: GraphMailbox } {
+  const out: { support?: GraphMailbox; fallback?: GraphMailbox } = {};
+  for (const [name, prefix] of [
+    ['support', ''],
+    ['fallback', 'FALLBACK_'],
+  ] as const) {
+    const graph = graphFrom(e, prefix, problems);
+    if (!graph) continue;
+    if (name === 'fallback' && !e.FALLBACK_ADDRESS)
+      problems.push('FALLBACK_ADDRESS: falta (obligatoria cuando FALLBACK_MAILBOX_TRANSPORT=graph)');
+    out[name] = {
+      name,
+      host: '',
+      port: 0,
+      secure: true,
+      user: graph.user,
+      credential: credentialFrom(e, prefix, problems, 'graph'),
+      mailbox: graph.folder,
+      processedFolder: graph.processedFolder,
+      rejectUnauthorized: true,
+      pollSeconds: Number(e.IMAP_POLL_SECONDS ?? 60),
+      transport: 'graph',
+      graph,
+    };
+  }
+  return out;
 }

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { z } from 'zod';
 import { credentialFrom, credentialKeys, type MailboxCredential } from './config-credentials.ts';
-import { graphFrom, graphKeys, transportOf, type GraphSettings, type MailboxTransport } from './config-graph.ts';
+import { graphKeys, graphMailboxes, type TransportFields } from './config-graph.ts';
 import { secretKey, timezone } from './config-fields.ts';
 import { webFrom, webKeys, type WebConfig } from './config-web.ts';
 import { MesaError } from './errors.ts';
@@ -48,8 +48,7 @@ const EnvSchema = z.object({
   // Credential kind per mailbox (password, oauth2 and its provider): src/config-credentials.ts.
   ...credentialKeys(''),
   ...credentialKeys('FALLBACK_'),
-  // Transport per mailbox (IMAP/SMTP or Microsoft Graph) and Graph's settings: src/config-graph.ts.
-  ...graphKeys,
+  ...graphKeys, // Transport per mailbox (IMAP/SMTP or Microsoft Graph) and Graph's settings: src/config-graph.ts.
 
   FALLBACK_ADDRESS: email.optional(),
   FALLBACK_IMAP_HOST: z.string().trim().optional(),
@@ -133,10 +132,7 @@ export type MailboxConfig = Readonly<{
   processedFolder?: string;
   rejectUnauthorized: boolean;
   pollSeconds: number;
-  /** imap (default) or graph; on graph `host` is empty and `graph` says where the mailbox is (src/config-graph.ts). */
-  transport?: MailboxTransport;
-  graph?: GraphSettings;
-}>;
+}> & TransportFields;
 
 export type Config = Readonly<{
   /** SQLite's lockWaitMs: its busy timeout, how long a write waits for another process's write lock. */
@@ -221,11 +217,9 @@ export function loadConfig(env: Env): Config {
     if (e.DATABASE_URL && !/^(postgres(ql)?:\/\/|sqlite:|file:)/.test(e.DATABASE_URL) && !e.DATABASE_URL.endsWith('.sqlite') && !e.DATABASE_URL.endsWith('.db'))
       problems.push('DATABASE_URL: debe empezar por postgres:// o sqlite: (o ser la ruta de un archivo .sqlite)');
   }
-  const supportGraph = e ? graphFrom(e, '', problems) : undefined;
-  const fallbackGraph = e ? graphFrom(e, 'FALLBACK_', problems) : undefined;
-  if (fallbackGraph && !e?.FALLBACK_ADDRESS) problems.push('FALLBACK_ADDRESS: falta (obligatoria cuando FALLBACK_MAILBOX_TRANSPORT=graph)');
-  const supportCredential = e?.IMAP_HOST || supportGraph ? credentialFrom(e!, '', problems, transportOf(e!, '')) : undefined;
-  const fallbackCredential = e?.FALLBACK_IMAP_HOST || fallbackGraph ? credentialFrom(e!, 'FALLBACK_', problems, transportOf(e!, 'FALLBACK_')) : undefined;
+  const supportCredential = e?.IMAP_HOST ? credentialFrom(e, '', problems) : undefined;
+  const fallbackCredential = e?.FALLBACK_IMAP_HOST ? credentialFrom(e, 'FALLBACK_', problems) : undefined;
+  const graph = e ? graphMailboxes(e, problems) : {};
   const lifecycle = e ? loadLifecycleSettings(cleaned, e.TIMEZONE, problems) : undefined;
   const products = e ? loadCatalogue(cleaned, path.resolve(e.DATA_DIR), problems) : undefined;
   if (problems.length > 0 || !e || !lifecycle || !products) {
@@ -234,8 +228,7 @@ export function loadConfig(env: Env): Config {
 
   const dataDir = path.resolve(e.DATA_DIR);
   const database = databaseFrom(e.DATABASE_URL, dataDir, e.SQLITE_LOCK_WAIT_SECONDS * 1000);
-  const mailboxes: MailboxConfig[] = [];
-  if (supportGraph) mailboxes.push(graphMailbox('support', supportGraph, supportCredential!, e.IMAP_POLL_SECONDS));
+  const mailboxes: MailboxConfig[] = graph.support ? [graph.support] : [];
   if (e.IMAP_HOST) {
     mailboxes.push({
       name: 'support', host: e.IMAP_HOST, port: e.IMAP_PORT, secure: e.IMAP_SECURE, user: e.IMAP_USER!,
@@ -244,7 +237,7 @@ export function loadConfig(env: Env): Config {
       pollSeconds: e.IMAP_POLL_SECONDS,
     });
   }
-  if (fallbackGraph) mailboxes.push(graphMailbox('fallback', fallbackGraph, fallbackCredential!, e.IMAP_POLL_SECONDS));
+  if (graph.fallback) mailboxes.push(graph.fallback);
   if (e.FALLBACK_IMAP_HOST) {
     mailboxes.push({
       name: 'fallback', host: e.FALLBACK_IMAP_HOST, port: e.FALLBACK_IMAP_PORT, secure: e.FALLBACK_IMAP_SECURE,
@@ -295,11 +288,6 @@ export function loadConfig(env: Env): Config {
     lifecycle,
     products,
   } satisfies Config);
-}
-
-/** A mailbox read and written through Microsoft Graph: no IMAP host, its folder as `mailbox` (mailbox_state's name). */
-function graphMailbox(name: 'support' | 'fallback', graph: GraphSettings, credential: MailboxCredential, pollSeconds: number): MailboxConfig {
-  return { name, host: '', port: 0, secure: true, user: graph.user, credential, mailbox: graph.folder, processedFolder: graph.processedFolder, rejectUnauthorized: true, pollSeconds, transport: 'graph', graph };
 }
 
 function databaseFrom(url: string | undefined, dataDir: string, lockWaitMs: number): Config['database'] {
