@@ -12,6 +12,8 @@ import { z } from 'zod';
  */
 
 export type OAuthProvider = 'microsoft' | 'google' | 'oidc';
+/** How a mailbox is read and written: IMAP/SMTP, or Microsoft Graph's REST API (src/config-graph.ts). */
+export type MailboxTransport = 'imap' | 'graph';
 /**
  * How the refresh token is obtained: `device`, a person signs in once with a code (RFC 8628); `browser`, a person signs
  * in once in a browser that comes back to this machine (authorization code with PKCE, RFC 8252: Google's way for
@@ -50,7 +52,12 @@ export type MailboxCredential =
 
 /** Scopes asked for when OAUTH_SCOPES is not set. Microsoft's IMAP and SMTP scopes belong to Exchange Online's
  * resource (outlook.office.com); app-only tokens take the resource's `.default`. Google's one scope covers both. */
-export function defaultScopes(provider: OAuthProvider, flow: OAuthFlow): string[] {
+export function defaultScopes(
+  provider: OAuthProvider,
+  flow: OAuthFlow,
+  transport: MailboxTransport = 'imap',
+): string[] {
+  if (provider === 'microsoft' && transport === 'graph') return graphScopes(flow);
   if (provider === 'microsoft') {
     return flow === 'client_credentials'
       ? ['https://outlook.office365.com/.default']
@@ -58,6 +65,14 @@ export function defaultScopes(provider: OAuthProvider, flow: OAuthFlow): string[
   }
   if (provider === 'google') return ['https://mail.google.com/'];
   return flow === 'client_credentials' ? [] : ['openid', 'offline_access'];
+}
+
+/** Delegated scopes a Graph mailbox needs (read and move its mail, send as it); app-only takes the resource's
+ * `.default` (application permissions Mail.ReadWrite and Mail.Send, granted by an admin). */
+export function graphScopes(flow: OAuthFlow): string[] {
+  return flow === 'client_credentials'
+    ? ['https://graph.microsoft.com/.default']
+    : ['https://graph.microsoft.com/Mail.ReadWrite', 'https://graph.microsoft.com/Mail.Send', 'offline_access'];
 }
 
 const TENANT_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -99,14 +114,18 @@ export function credentialKeys(prefix: '' | 'FALLBACK_') {
   } as Record<string, z.ZodType<string | undefined>>;
 }
 
-/** The credential of the mailbox whose keys start with `prefix`; problems are appended by key name. */
+/** The credential of the mailbox whose keys start with `prefix`; problems are appended by key name. A mailbox on
+ * Microsoft Graph (src/config-graph.ts) is always OAuth2: IMAP_AUTH may be left out. */
 export function credentialFrom(
   e: Record<string, unknown>,
   prefix: '' | 'FALLBACK_',
   problems: string[],
+  transport: MailboxTransport = 'imap',
 ): MailboxCredential {
   const get = (key: string) => e[`${prefix}${key}`] as string | undefined;
-  const auth = get('IMAP_AUTH') ?? (get('IMAP_ACCESS_TOKEN') ? 'static_token' : 'password');
+  const auth =
+    get('IMAP_AUTH') ?? (transport === 'graph' ? 'oauth2' : get('IMAP_ACCESS_TOKEN') ? 'static_token' : 'password');
+  if (auth === 'password' && transport === 'graph') return { kind: 'password' }; // refused by name in graphFrom()
   if (auth === 'password') {
     if (!get('IMAP_PASSWORD') && !get('IMAP_ACCESS_TOKEN'))
       problems.push(`${prefix}IMAP_PASSWORD: falta (o ${prefix}IMAP_AUTH=oauth2)`);
@@ -160,7 +179,7 @@ export function credentialFrom(
   const scopes =
     get('OAUTH_SCOPES')
       ?.split(/[\s,]+/)
-      .filter(Boolean) ?? defaultScopes(provider ?? 'oidc', flow);
+      .filter(Boolean) ?? defaultScopes(provider ?? 'oidc', flow, transport);
   const expires = get('OAUTH_CLIENT_SECRET_EXPIRES');
   const clientSecretExpiresAt = expires ? Date.parse(`${expires}T00:00:00Z`) : undefined;
   return {

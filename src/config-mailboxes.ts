@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { MailboxCredential } from './config-credentials.ts';
 import { bool, email, port, positiveInt } from './config-fields.ts';
+import type { TransportFields } from './config-graph.ts';
 
 /**
  * The mailboxes Mesa reads: the support mailbox and an optional fallback (another address whose mail also becomes
@@ -45,7 +46,8 @@ export type MailboxConfig = Readonly<{
   processedFolder?: string;
   rejectUnauthorized: boolean;
   pollSeconds: number;
-}>;
+}> &
+  TransportFields;
 
 type MailboxEnv = z.output<z.ZodObject<typeof mailboxKeys>>;
 
@@ -63,8 +65,10 @@ export function mailboxesFrom(
   e: MailboxEnv,
   supportCredential?: MailboxCredential,
   fallbackCredential?: MailboxCredential,
+  graph: { support?: MailboxConfig; fallback?: MailboxConfig } = {},
 ): MailboxConfig[] {
-  const mailboxes: MailboxConfig[] = [];
+  // A mailbox on Microsoft Graph (src/config-graph.ts) has no IMAP host; each name is read one way or the other.
+  const mailboxes: MailboxConfig[] = graph.support ? [graph.support] : [];
   if (e.IMAP_HOST) {
     mailboxes.push({
       name: 'support',
@@ -81,6 +85,7 @@ export function mailboxesFrom(
       pollSeconds: e.IMAP_POLL_SECONDS,
     });
   }
+  if (graph.fallback) mailboxes.push(graph.fallback);
   if (e.FALLBACK_IMAP_HOST) {
     mailboxes.push({
       name: 'fallback',

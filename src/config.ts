@@ -2,6 +2,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { credentialFrom, credentialKeys } from './config-credentials.ts';
 import { bool, email, positiveInt, secretKey, timezone } from './config-fields.ts';
+import { graphKeys, graphMailboxes } from './config-graph.ts';
 import { mailboxesFrom, mailboxKeys, mailboxProblems, type MailboxConfig } from './config-mailboxes.ts';
 import { outboundFrom, outboundKeys, type OutboundConfig } from './config-outbound.ts';
 import { webFrom, webKeys, type WebConfig } from './config-web.ts';
@@ -38,6 +39,7 @@ const EnvSchema = z.object({
   // Credential kind per mailbox (password, oauth2 and its provider): src/config-credentials.ts.
   ...credentialKeys(''),
   ...credentialKeys('FALLBACK_'),
+  ...graphKeys, // Transport per mailbox (IMAP/SMTP or Microsoft Graph) and Graph's settings: src/config-graph.ts.
 
   SUPPORT_ADDRESS: email,
   SUPPORT_NAME: z.string().trim().min(1).default('Soporte'),
@@ -146,6 +148,7 @@ export function loadConfig(env: Env): Config {
   }
   const supportCredential = e?.IMAP_HOST ? credentialFrom(e, '', problems) : undefined;
   const fallbackCredential = e?.FALLBACK_IMAP_HOST ? credentialFrom(e, 'FALLBACK_', problems) : undefined;
+  const graph = e ? graphMailboxes(e, problems) : {};
   const lifecycle = e ? loadLifecycleSettings(cleaned, e.TIMEZONE, problems) : undefined;
   const products = e ? loadCatalogue(cleaned, path.resolve(e.DATA_DIR), problems) : undefined;
   if (problems.length > 0 || !e || !lifecycle || !products) {
@@ -154,7 +157,7 @@ export function loadConfig(env: Env): Config {
 
   const dataDir = path.resolve(e.DATA_DIR);
   const database = databaseFrom(e.DATABASE_URL, dataDir, e.SQLITE_LOCK_WAIT_SECONDS * 1000);
-  const mailboxes = mailboxesFrom(e, supportCredential, fallbackCredential);
+  const mailboxes = mailboxesFrom(e, supportCredential, fallbackCredential, graph);
 
   return deepFreeze({
     database,

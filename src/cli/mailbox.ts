@@ -22,7 +22,9 @@ export async function loginCommand(config: Config, arg: string): Promise<number>
     return EXIT.USAGE;
   }
   if (mb.credential.kind !== 'oauth2') {
-    process.stderr.write(`mesa: el buzón de ${MAILBOX_ARGUMENT[name]} usa ${kindText(mb)}; para OAuth2 ponga ${name === 'support' ? '' : 'FALLBACK_'}IMAP_AUTH=oauth2 en .env\n`);
+    process.stderr.write(
+      `mesa: el buzón de ${MAILBOX_ARGUMENT[name]} usa ${kindText(mb)}; para OAuth2 ponga ${name === 'support' ? '' : 'FALLBACK_'}IMAP_AUTH=oauth2 en .env\n`,
+    );
     return EXIT.CONFIG;
   }
   if (appOnly(mb.credential.flow)) {
@@ -30,10 +32,14 @@ export async function loginCommand(config: Config, arg: string): Promise<number>
     return withApp(config, async (app) => {
       try {
         const t = await app.tokens.renewAppToken(name);
-        process.stdout.write(`Listo: el buzón de ${MAILBOX_ARGUMENT[name]} usa acceso de aplicación y el proveedor entregó un token (vence el ${when(t.expiresAt)}; Mesa lo renueva sola).\n`);
+        process.stdout.write(
+          `Listo: el buzón de ${MAILBOX_ARGUMENT[name]} usa acceso de aplicación y el proveedor entregó un token (vence el ${when(t.expiresAt)}; Mesa lo renueva sola).\n`,
+        );
         return EXIT.OK;
       } catch (err) {
-        process.stderr.write(`mesa: el proveedor no entregó un token para el buzón de ${MAILBOX_ARGUMENT[name]}: ${isMesaError(err) ? err.message : String(err)}\n`);
+        process.stderr.write(
+          `mesa: el proveedor no entregó un token para el buzón de ${MAILBOX_ARGUMENT[name]}: ${isMesaError(err) ? err.message : String(err)}\n`,
+        );
         return EXIT.TEMPFAIL;
       }
     });
@@ -46,19 +52,27 @@ export async function loginCommand(config: Config, arg: string): Promise<number>
     try {
       const login = await app.tokens.startLogin(name);
       const minutes = Math.round(login.expiresInSeconds / 60);
-      process.stdout.write([
-        `Para conectar el buzón de ${MAILBOX_ARGUMENT[name]} (${mb.user}):`,
-        `  1. Abra en el navegador: ${login.verificationUri}`,
-        `  2. Escriba este código: ${login.userCode}`,
-        `  3. Inicie sesión con la cuenta ${mb.user} y acepte los permisos que pide la aplicación.`,
-        `Esperando a que termine (el código vence en ${minutes} minutos; Ctrl+C para cancelar)…`,
-        '',
-      ].join('\n'));
+      process.stdout.write(
+        [
+          `Para conectar el buzón de ${MAILBOX_ARGUMENT[name]} (${mb.user}):`,
+          `  1. Abra en el navegador: ${login.verificationUri}`,
+          `  2. Escriba este código: ${login.userCode}`,
+          `  3. Inicie sesión con la cuenta ${mb.user} y acepte los permisos que pide la aplicación.`,
+          `Esperando a que termine (el código vence en ${minutes} minutos; Ctrl+C para cancelar)…`,
+          '',
+        ].join('\n'),
+      );
       const tokens = await login.complete(stop.signal);
-      process.stdout.write(`Listo: el buzón de ${MAILBOX_ARGUMENT[name]} quedó conectado. Su acceso vence el ${when(tokens.expiresAt)} y Mesa lo renueva solo antes de esa hora.\n`);
+      process.stdout.write(
+        `Listo: el buzón de ${MAILBOX_ARGUMENT[name]} quedó conectado. Su acceso vence el ${when(tokens.expiresAt)} y Mesa lo renueva solo antes de esa hora.\n`,
+      );
       return EXIT.OK;
     } catch (err) {
-      const reason = stop.signal.aborted ? 'cancelado' : isMesaError(err) ? err.message : String((err as Error)?.message ?? err);
+      const reason = stop.signal.aborted
+        ? 'cancelado'
+        : isMesaError(err)
+          ? err.message
+          : String((err as Error)?.message ?? err);
       process.stderr.write(`mesa: no se conectó el buzón de ${MAILBOX_ARGUMENT[name]}: ${reason}\n`);
       return isMesaError(err) && err.retryable ? EXIT.TEMPFAIL : EXIT.SOFTWARE;
     } finally {
@@ -80,15 +94,17 @@ async function browserLoginCommand(config: Config, name: MailboxName, mb: Mailbo
     const input = readline.createInterface({ input: process.stdin, terminal: false });
     try {
       const login = await app.tokens.startBrowserLogin(name, redirectUri);
-      process.stdout.write([
-        `Para conectar el buzón de ${MAILBOX_ARGUMENT[name]} (${mb.user}):`,
-        '  1. Abra esta dirección en el navegador e inicie sesión con esa cuenta:',
-        `     ${login.url}`,
-        '  2. Acepte los permisos. Si el navegador está en esta misma máquina, Mesa termina sola.',
-        `     Si está en otra, el navegador no podrá abrir la página final (${redirectUri}…): copie esa dirección completa,`,
-        '     péguela aquí y pulse Enter.',
-        '',
-      ].join('\n'));
+      process.stdout.write(
+        [
+          `Para conectar el buzón de ${MAILBOX_ARGUMENT[name]} (${mb.user}):`,
+          '  1. Abra esta dirección en el navegador e inicie sesión con esa cuenta:',
+          `     ${login.url}`,
+          '  2. Acepte los permisos. Si el navegador está en esta misma máquina, Mesa termina sola.',
+          `     Si está en otra, el navegador no podrá abrir la página final (${redirectUri}…): copie esa dirección completa,`,
+          '     péguela aquí y pulse Enter.',
+          '',
+        ].join('\n'),
+      );
       const callback = await new Promise<URL>((resolve) => {
         server.on('request', (req, res) => {
           res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' });
@@ -97,14 +113,21 @@ async function browserLoginCommand(config: Config, name: MailboxName, mb: Mailbo
         });
         input.on('line', (line) => {
           if (line.trim().startsWith(redirectUri)) resolve(new URL(line.trim()));
-          else if (line.trim()) process.stdout.write(`Esa dirección no empieza por ${redirectUri}; cópiela completa de la barra del navegador.\n`);
+          else if (line.trim())
+            process.stdout.write(
+              `Esa dirección no empieza por ${redirectUri}; cópiela completa de la barra del navegador.\n`,
+            );
         });
       });
       const tokens = await login.complete(callback);
-      process.stdout.write(`Listo: el buzón de ${MAILBOX_ARGUMENT[name]} quedó conectado. Su acceso vence el ${when(tokens.expiresAt)} y Mesa lo renueva solo antes de esa hora.\n`);
+      process.stdout.write(
+        `Listo: el buzón de ${MAILBOX_ARGUMENT[name]} quedó conectado. Su acceso vence el ${when(tokens.expiresAt)} y Mesa lo renueva solo antes de esa hora.\n`,
+      );
       return EXIT.OK;
     } catch (err) {
-      process.stderr.write(`mesa: no se conectó el buzón de ${MAILBOX_ARGUMENT[name]}: ${isMesaError(err) ? err.message : String((err as Error)?.message ?? err)}\n`);
+      process.stderr.write(
+        `mesa: no se conectó el buzón de ${MAILBOX_ARGUMENT[name]}: ${isMesaError(err) ? err.message : String((err as Error)?.message ?? err)}\n`,
+      );
       return isMesaError(err) && err.retryable ? EXIT.TEMPFAIL : EXIT.SOFTWARE;
     } finally {
       input.close();
@@ -117,7 +140,7 @@ async function browserLoginCommand(config: Config, name: MailboxName, mb: Mailbo
 /** `mesa mailbox status`: every configured mailbox's credential kind, state, expiry and last error. */
 export async function statusCommand(config: Config, opts: { json?: boolean }): Promise<number> {
   if (config.mailboxes.length === 0) {
-    process.stdout.write('No hay buzones configurados (IMAP_HOST).\n');
+    process.stdout.write('No hay buzones configurados (IMAP_HOST o SUPPORT_MAILBOX_TRANSPORT=graph).\n');
     return EXIT.OK;
   }
   return withApp(config, async (app) => {
@@ -129,10 +152,14 @@ export async function statusCommand(config: Config, opts: { json?: boolean }): P
 }
 
 function describe(s: MailboxStatus): string {
-  const lines = [`${MAILBOX_ARGUMENT[s.mailbox as MailboxName]} (${s.user}): ${s.kind} — ${STATE_TEXT[s.state] ?? s.state}`];
+  const lines = [
+    `${MAILBOX_ARGUMENT[s.mailbox as MailboxName]} (${s.user}): ${s.kind} — ${STATE_TEXT[s.state] ?? s.state}`,
+  ];
+  lines.push(`  transporte: ${s.transport === 'graph' ? 'Microsoft Graph' : 'IMAP/SMTP'}`);
   if (s.expiresAt) lines.push(`  acceso vence: ${when(Date.parse(s.expiresAt))}`);
   if (s.clientSecretExpiresAt) lines.push(`  secreto de la aplicación vence: ${s.clientSecretExpiresAt.slice(0, 10)}`);
-  if (s.lastErrorCode || s.lastError) lines.push(`  último error: ${[s.lastErrorCode, s.lastError].filter(Boolean).join(' — ')}`);
+  if (s.lastErrorCode || s.lastError)
+    lines.push(`  último error: ${[s.lastErrorCode, s.lastError].filter(Boolean).join(' — ')}`);
   return lines.join('\n');
 }
 
@@ -141,5 +168,8 @@ function kindText(mb: MailboxConfig): string {
 }
 
 function when(ms: number): string {
-  return new Date(ms).toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC');
+  return new Date(ms)
+    .toISOString()
+    .replace('T', ' ')
+    .replace(/\.\d+Z$/, ' UTC');
 }

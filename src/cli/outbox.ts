@@ -27,7 +27,7 @@ export async function outboxCommand(config: Config, opts: { retry?: boolean; jso
       return EXIT.OK;
     }
     const states = ['pending', 'sending', 'sent', 'dead', 'held'].map((s) => `${s}: ${counts[s] ?? 0}`).join('  ');
-    out.write(`Bandeja de salida (${app.outbound.dispatcher.transport.kind === 'smtp' ? 'SMTP' : `archivos .eml en ${config.dataDir}/outbox-eml`}) — ${states}\n`);
+    out.write(`Bandeja de salida (${app.outbound.dispatcher.transport.kind === 'smtp' ? 'SMTP' : app.outbound.dispatcher.transport.kind === 'graph' ? 'Microsoft Graph' : `archivos .eml en ${config.dataDir}/outbox-eml`}) — ${states}\n`);
     if (opts.retry) out.write(`Reintentando ${retried} correo(s) muertos.\n`);
     if (opts.send) out.write(`Procesados ${sent} correo(s).\n`);
     for (const r of list) {

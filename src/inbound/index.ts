@@ -5,5 +5,5 @@
  * imports it lazily, after the web server listens.
  */
 export type { IngestResult, Outcome } from './ingest.ts';
-export { startPollers } from './poller.ts';
+export { startPollers } from './readers.ts';
 export { createImapClient, describeImapError } from './imap-client.ts';

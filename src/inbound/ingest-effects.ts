@@ -13,7 +13,7 @@ import type { InboundMail, MailSource } from './mail.ts';
 import { organizationFacts } from './organization-context.ts';
 import type { ConsultantPlan } from './pipeline.ts';
 import { quarantine } from './quarantine.ts';
-import { whereFrom } from './source-key.ts';
+import { mailboxOf, whereFrom } from './source-key.ts';
 
 /** Runs inside `trx` (the mail's savepoint in the group's transaction): reads its context, judges, applies. */
 export async function judgeAndApply(service: IngestContext, trx: Knex.Transaction, mail: InboundMail, source: MailSource, sourceKey: string, now: number, rejudged = false): Promise<IngestResult> {
@@ -123,7 +123,7 @@ function caseInput(mail: InboundMail, facts: Readonly<Facts>, source: MailSource
   return {
     subject: cleanSubject(mail.subject), requester: sender.address, requesterName: sender.name || undefined,
     organization: sender.organization, priority: facts.access?.priority ?? 'media', category: facts.access?.category,
-    mailbox: source.kind === 'imap' ? source.account : source.kind, related: facts.related, cc, message, threadIds,
+    mailbox: mailboxOf(source) ?? source.kind, related: facts.related, cc, message, threadIds,
   };
 }
 

@@ -59,6 +59,8 @@ export interface InboundMail {
 /** Where a mail came from: an IMAP mailbox (with its UID), a file, or standard input. */
 export type MailSource =
   | { kind: 'imap'; account: 'support' | 'fallback'; folder: string; uidvalidity: number; uid: number }
+  /** A mailbox read through Microsoft Graph: the message's immutable id (it survives a move between folders). */
+  | { kind: 'graph'; account: 'support' | 'fallback'; folder: string; id: string }
   | { kind: 'file'; path: string; index?: number }
   | { kind: 'stdin' }
   /** A quarantined mail taken again by `mesa replay`. */

@@ -249,7 +249,7 @@ export class MailboxPoller {
   }
 }
 
-/** All configured mailboxes, each in its own loop. */
+/** All configured IMAP mailboxes, each in its own loop (readers.ts also starts the ones on Microsoft Graph). */
 export function startPollers(deps: PollerDeps, mailboxes: readonly MailboxConfig[], opts: PollerOptions = {}) {
   const pollers = mailboxes.map((mb) => new MailboxPoller(deps, mb, opts).start());
   return {

@@ -8,6 +8,8 @@ export interface MailboxStatus {
   user: string;
   /** `password`, `static_token`, or `oauth2 <provider> <flow>`. */
   kind: string;
+  /** How the mailbox is read and written: `imap` (IMAP/SMTP) or `graph` (Microsoft Graph). */
+  transport: 'imap' | 'graph';
   state: string;
   expiresAt?: string;
   /** OAUTH_CLIENT_SECRET_EXPIRES, when configured. */
@@ -16,17 +18,23 @@ export interface MailboxStatus {
   lastError?: string;
 }
 
-export async function mailboxStatuses(deps: { config: Config; db: Knex; tokens: MailboxTokens }): Promise<MailboxStatus[]> {
+export async function mailboxStatuses(deps: {
+  config: Config;
+  db: Knex;
+  tokens: MailboxTokens;
+}): Promise<MailboxStatus[]> {
   const rows = new Map((await deps.tokens.states()).map((r) => [r.mailbox, r]));
   return deps.config.mailboxes.map((mb) => {
-    const base = { mailbox: mb.name, user: mb.user, kind: kindOf(mb) };
+    const base = { mailbox: mb.name, user: mb.user, kind: kindOf(mb), transport: mb.transport ?? 'imap' };
     if (mb.credential.kind !== 'oauth2') return { ...base, state: 'ok' };
     const r = rows.get(mb.name);
     return {
       ...base,
       state: r?.state ?? 'needs_login',
       expiresAt: r?.expiresAt ? new Date(r.expiresAt).toISOString() : undefined,
-      clientSecretExpiresAt: mb.credential.clientSecretExpiresAt ? new Date(mb.credential.clientSecretExpiresAt).toISOString() : undefined,
+      clientSecretExpiresAt: mb.credential.clientSecretExpiresAt
+        ? new Date(mb.credential.clientSecretExpiresAt).toISOString()
+        : undefined,
       lastErrorCode: r?.lastErrorCode,
       lastError: r?.lastError,
     };

@@ -43,7 +43,9 @@ export type SendFailure = 'temporary' | 'permanent';
 
 /** RFC 5321 §4.2.1: 4yz transient, 5yz permanent; no answer at all (refused, reset, DNS, timeout) is transient. */
 export function classifySmtpError(err: unknown): SendFailure {
-  const e = err as { responseCode?: number; code?: string };
+  const e = err as { responseCode?: number; code?: string; failure?: SendFailure };
+  // A transport that already knows (Microsoft Graph's, src/outbound/graph-transport.ts).
+  if (e?.failure === 'temporary' || e?.failure === 'permanent') return e.failure;
   // Refused credentials (a password changed, an OAuth2 token being renewed) say nothing about the mail: it waits.
   if (e?.code === 'EAUTH') return 'temporary';
   if (typeof e?.responseCode === 'number') return e.responseCode >= 500 ? 'permanent' : 'temporary';
@@ -183,7 +185,8 @@ export class Dispatcher {
       } else {
         const { retryBaseMs, retryMaxMs } = this.o.config.outbound;
         const backoff = Math.min(retryMaxMs, retryBaseMs * 2 ** Math.max(0, row.attempts - 1));
-        const delay = Math.round(backoff * (0.8 + Math.random() * 0.4));
+        // Never sooner than the server asked (Graph's Retry-After on a 429).
+        const delay = Math.max(Math.round(backoff * (0.8 + Math.random() * 0.4)), (err as { retryAfterMs?: number })?.retryAfterMs ?? 0);
         await repo.markRetry(this.o.db, row.id, this.owner, this.now() + delay, why);
         this.log.warn({ ...fields, delayMs: delay, reason: why }, 'fallo temporal al enviar: se reintentará');
         // Wake up for the retry even if nothing else arrives.

@@ -4,6 +4,7 @@ import nodemailer from 'nodemailer';
 import type { SendMailOptions } from 'nodemailer';
 import type { Config } from '../config.ts';
 import type { Logger } from '../logger.ts';
+import { GraphTransport } from './graph-transport.ts';
 
 /**
  * Where mail leaves: pooled SMTP through nodemailer (SMTP_HOST set), or, for the demo and for one-machine setups,
@@ -11,18 +12,24 @@ import type { Logger } from '../logger.ts';
  * file, as the same Message-ID would be resent over SMTP).
  */
 export interface MailTransport {
-  readonly kind: 'smtp' | 'eml';
+  readonly kind: 'smtp' | 'eml' | 'graph';
   send(msg: SendMailOptions & { rowId: number }): Promise<{ response?: string; file?: string }>;
   close(): void;
 }
 
 /** Where SMTP_AUTH=oauth2 takes its access tokens: the support mailbox's, kept fresh by src/mailboxes/. */
 export interface SmtpTokenSource {
-  accessToken(mailbox: 'support', opts?: { renew?: boolean }): Promise<{ token: string; expiresAt: number }>;
+  accessToken(
+    mailbox: 'support' | 'fallback',
+    opts?: { renew?: boolean; refused?: string },
+  ): Promise<{ token: string; expiresAt: number }>;
 }
 
 export function createTransport(config: Config, log: Logger, tokens?: SmtpTokenSource): MailTransport {
   const smtp = config.outbound.smtp;
+  // The support mailbox on Microsoft Graph and no SMTP server: mail leaves by Graph's sendMail (./graph-transport.ts).
+  const graph = config.mailboxes.find((mb) => mb.name === 'support' && mb.transport === 'graph')?.graph;
+  if (!smtp && graph && tokens) return new GraphTransport(graph, tokens, log);
   if (!smtp) return new EmlTransport(path.join(config.dataDir, 'outbox-eml'));
   const oauth2 = smtp.auth === 'oauth2' && tokens;
   const transporter = nodemailer.createTransport({
@@ -30,7 +37,11 @@ export function createTransport(config: Config, log: Logger, tokens?: SmtpTokenS
     host: smtp.host,
     port: smtp.port,
     secure: smtp.secure,
-    auth: oauth2 ? { type: 'OAuth2', user: smtp.user! } : smtp.user ? { user: smtp.user, pass: smtp.password ?? '' } : undefined,
+    auth: oauth2
+      ? { type: 'OAuth2', user: smtp.user! }
+      : smtp.user
+        ? { user: smtp.user, pass: smtp.password ?? '' }
+        : undefined,
     maxConnections: smtp.poolSize,
     maxMessages: 100,
     connectionTimeout: 15_000,
@@ -43,15 +54,18 @@ export function createTransport(config: Config, log: Logger, tokens?: SmtpTokenS
     // nodemailer asks for a token for each new SMTP session (XOAUTH2), and again with `renew` when the server refused
     // the one it had. Which one it had it does not say (each pooled connection keeps its own), so a renewal refreshes
     // only a token that is not itself brand new; a session refused again simply leaves its mail for the next attempt.
-    transporter.set('oauth2_provision_cb', (_user: string, renew: boolean, cb: (err: Error | null, token?: string, expires?: number) => void) => {
-      tokens.accessToken('support', renew ? { renew: true } : {}).then(
-        (t) => {
-          // Asked again a little before expiry (0 would mean "never expires" to nodemailer).
-          cb(null, t.token, Math.max(1, t.expiresAt - Math.min(30_000, (t.expiresAt - Date.now()) / 2)));
-        },
-        (err: Error) => cb(err),
-      );
-    });
+    transporter.set(
+      'oauth2_provision_cb',
+      (_user: string, renew: boolean, cb: (err: Error | null, token?: string, expires?: number) => void) => {
+        tokens.accessToken('support', renew ? { renew: true } : {}).then(
+          (t) => {
+            // Asked again a little before expiry (0 would mean "never expires" to nodemailer).
+            cb(null, t.token, Math.max(1, t.expiresAt - Math.min(30_000, (t.expiresAt - Date.now()) / 2)));
+          },
+          (err: Error) => cb(err),
+        );
+      },
+    );
   }
   return {
     kind: 'smtp',

@@ -52,7 +52,8 @@ interface Access { user: string; expiresAt: number; revoked?: boolean }
 interface Refresh { user: string; used?: boolean; revoked?: boolean }
 interface Device { userCode: string; user?: string; polls: number; slowDownOnce: boolean }
 
-export async function startOAuthServer(opts: { accessTtlS?: number; rotate?: boolean } = {}): Promise<OAuthServer> {
+/** `scope`: what the token responses say was granted (default `openid offline_access`). */
+export async function startOAuthServer(opts: { accessTtlS?: number; rotate?: boolean; scope?: string } = {}): Promise<OAuthServer> {
   const access = new Map<string, Access>();
   const refresh = new Map<string, Refresh>();
   const devices = new Map<string, Device>();
@@ -69,7 +70,7 @@ export async function startOAuthServer(opts: { accessTtlS?: number; rotate?: boo
   const issue = (user: string, withRefresh: boolean) => {
     const accessToken = `at-${random()}`;
     access.set(accessToken, { user, expiresAt: Date.now() + state.accessTtlS * 1000 });
-    const out: Record<string, unknown> = { access_token: accessToken, token_type: 'Bearer', expires_in: state.accessTtlS, scope: 'openid offline_access' };
+    const out: Record<string, unknown> = { access_token: accessToken, token_type: 'Bearer', expires_in: state.accessTtlS, scope: opts.scope ?? 'openid offline_access' };
     if (withRefresh) {
       const refreshToken = `rt-${random()}`;
       refresh.set(refreshToken, { user });

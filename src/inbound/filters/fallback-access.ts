@@ -1,5 +1,6 @@
 import type { Filter } from './types.ts';
 import { next } from './types.ts';
+import { mailboxOf } from '../source-key.ts';
 
 /**
  * A customer who cannot log in writes to the fallback address: that is an access problem, priority alta
@@ -10,7 +11,7 @@ export const fallbackAccess: Filter = {
   name: 'fallback-access',
   run(mail, ctx) {
     const fallback = ctx.config.fallbackAddress;
-    if (ctx.source.kind === 'imap' && ctx.source.account === 'fallback') {
+    if (mailboxOf(ctx.source) === 'fallback') {
       return next({ access: { priority: 'alta', category: 'acceso', via: 'buzón de respaldo' } });
     }
     if (!fallback) return next();

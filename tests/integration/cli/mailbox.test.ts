@@ -16,8 +16,15 @@ afterAll(async () => {
 });
 
 const mailboxEnv = () => ({
-  IMAP_HOST: '127.0.0.1', IMAP_USER: 'soporte@mesa.test', IMAP_AUTH: 'oauth2', OAUTH_PROVIDER: 'oidc', OAUTH_ISSUER: oauth.issuer,
-  OAUTH_CLIENT_ID: oauth.clientId, FALLBACK_IMAP_HOST: '127.0.0.1', FALLBACK_IMAP_USER: 'acceso@mesa.test', FALLBACK_IMAP_PASSWORD: 'x',
+  IMAP_HOST: '127.0.0.1',
+  IMAP_USER: 'soporte@mesa.test',
+  IMAP_AUTH: 'oauth2',
+  OAUTH_PROVIDER: 'oidc',
+  OAUTH_ISSUER: oauth.issuer,
+  OAUTH_CLIENT_ID: oauth.clientId,
+  FALLBACK_IMAP_HOST: '127.0.0.1',
+  FALLBACK_IMAP_USER: 'acceso@mesa.test',
+  FALLBACK_IMAP_PASSWORD: 'x',
 });
 
 describe('mesa mailbox', () => {
@@ -25,7 +32,7 @@ describe('mesa mailbox', () => {
     const { config, env } = await cliEnv(mailboxEnv());
     const before = await runCli(['mailbox', 'status'], { env });
     expect(before.stdout).toContain('soporte (soporte@mesa.test): oauth2 oidc device — falta iniciar sesión');
-    expect(before.stdout).toContain('respaldo (acceso@mesa.test): password — conectado');
+    expect(before.stdout).toContain('respaldo (acceso@mesa.test): password — conectado\n  transporte: IMAP/SMTP');
     expect(before.code).toBe(75);
 
     const run = spawnCli(['mailbox', 'login', 'soporte'], { env });
@@ -57,7 +64,10 @@ describe('mesa mailbox', () => {
     const { config, env } = await cliEnv({ ...mailboxEnv(), OAUTH_FLOW: 'browser' });
     oauth.browserUser = 'soporte@mesa.test';
     const run = spawnCli(['mailbox', 'login', 'soporte'], { env });
-    const url = await waitFor('la dirección de inicio de sesión', () => /https?:\/\/\S+\/authorize\S+/.exec(run.output())?.[0]);
+    const url = await waitFor(
+      'la dirección de inicio de sesión',
+      () => /https?:\/\/\S+\/authorize\S+/.exec(run.output())?.[0],
+    );
     expect(url).toContain('code_challenge_method=S256');
     // The browser: the provider sends it back to Mesa's loopback address.
     const back = (await fetch(url, { redirect: 'manual' })).headers.get('location')!;
