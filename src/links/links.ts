@@ -20,7 +20,7 @@ export interface LinkSettings {
 }
 
 export type VerifyResult =
-  | { ok: true; ticketId: number; number: number; recipient: string; linkId: number }
+  | { ok: true; ticketId: number; number: number; recipient: string; linkId: number; lastUsedAt?: number }
   | { ok: false; reason: 'malformed' | 'forged' | 'expired' | 'revoked' };
 
 export function linkUrl(publicUrl: string, token: string): string {
@@ -42,8 +42,13 @@ export interface IssueParams {
 
 /** The token of a link already issued: the same HMAC for every mail to that recipient on that case (a consultant
  * gets one per follow-up), remembered for the last few. */
-const tokenOf = boundedMemo(1000, (secret: string, number: number, recipient: string, generation: number, expiresAt: number) => `${secret}\0${number}\0${recipient}\0${generation}\0${expiresAt}`,
-  (secret: string, number: number, recipient: string, generation: number, expiresAt: number) => makeToken(secret, { number, recipient, generation, expiresAt }));
+const tokenOf = boundedMemo(
+  1000,
+  (secret: string, number: number, recipient: string, generation: number, expiresAt: number) =>
+    `${secret}\0${number}\0${recipient}\0${generation}\0${expiresAt}`,
+  (secret: string, number: number, recipient: string, generation: number, expiresAt: number) =>
+    makeToken(secret, { number, recipient, generation, expiresAt }),
+);
 
 /** The URL for `recipient` on the case: the current link when it has life left, else a new generation. */
 export async function issueLink(trx: Db, s: LinkSettings, p: IssueParams): Promise<string> {
@@ -52,11 +57,22 @@ export async function issueLink(trx: Db, s: LinkSettings, p: IssueParams): Promi
   const links = p.fresh ? repo.generationsOf([]) : await repo.linkGenerations(trx, p.ticketId, recipient);
   const validAfter = p.now + Math.min(MIN_REMAINING, (s.ttlDays * DAY) / 2);
   const current = links.find((l) => l.revokedAt === undefined && l.expiresAt > validAfter);
-  if (current) return noted(linkUrl(s.publicUrl, tokenOf(s.secretKey, p.number, recipient, current.generation, current.expiresAt)), { number: p.number, recipient, generation: current.generation, expiresAt: current.expiresAt });
+  if (current)
+    return noted(
+      linkUrl(s.publicUrl, tokenOf(s.secretKey, p.number, recipient, current.generation, current.expiresAt)),
+      { number: p.number, recipient, generation: current.generation, expiresAt: current.expiresAt },
+    );
   const generation = (links[0]?.generation ?? 0) + 1;
   const expiresAt = Math.floor((p.now + s.ttlDays * DAY) / 1000) * 1000;
   const token = makeToken(s.secretKey, { number: p.number, recipient, generation, expiresAt });
-  await repo.insertLink(trx, { ticketId: p.ticketId, recipient, generation, tokenHash: tokenHash(token), expiresAt, now: p.now });
+  await repo.insertLink(trx, {
+    ticketId: p.ticketId,
+    recipient,
+    generation,
+    tokenHash: tokenHash(token),
+    expiresAt,
+    now: p.now,
+  });
   return noted(linkUrl(s.publicUrl, token), { number: p.number, recipient, generation, expiresAt });
 }
 
@@ -76,13 +92,30 @@ export async function verifyToken(db: Db, secretKey: string, token: string, now:
   if (!parts) return { ok: false, reason: 'malformed' };
   const row = await repo.findLinkByHash(db, tokenHash(token));
   if (!row) return { ok: false, reason: 'forged' };
-  const expected = linkMac(secretKey, { number: row.number, recipient: row.recipient, generation: row.generation, expiresAt: row.expiresAt });
-  if (!sameMac(expected, parts.mac) || parts.number !== row.number || parts.generation !== row.generation || parts.expiresAt !== row.expiresAt) {
+  const expected = linkMac(secretKey, {
+    number: row.number,
+    recipient: row.recipient,
+    generation: row.generation,
+    expiresAt: row.expiresAt,
+  });
+  if (
+    !sameMac(expected, parts.mac) ||
+    parts.number !== row.number ||
+    parts.generation !== row.generation ||
+    parts.expiresAt !== row.expiresAt
+  ) {
     return { ok: false, reason: 'forged' };
   }
   if (row.revokedAt !== undefined) return { ok: false, reason: 'revoked' };
   if (row.expiresAt <= now) return { ok: false, reason: 'expired' };
-  return { ok: true, ticketId: row.ticketId, number: row.number, recipient: row.recipient, linkId: row.id };
+  return {
+    ok: true,
+    ticketId: row.ticketId,
+    number: row.number,
+    recipient: row.recipient,
+    linkId: row.id,
+    lastUsedAt: row.lastUsedAt,
+  };
 }
 
 export async function revokeLink(db: Db, linkId: number, now: number, reason = 'revoked'): Promise<boolean> {
@@ -94,7 +127,13 @@ export async function revokeCaseLinks(db: Db, ticketId: number, now: number, rea
 }
 
 /** Every link of one person on a case (taken off the case): the page answers them as revoked. */
-export async function revokeRecipientLinks(db: Db, ticketId: number, recipient: string, now: number, reason = 'revoked'): Promise<number> {
+export async function revokeRecipientLinks(
+  db: Db,
+  ticketId: number,
+  recipient: string,
+  now: number,
+  reason = 'revoked',
+): Promise<number> {
   return repo.revokeLinksOfRecipient(db, ticketId, recipient.toLowerCase(), now, reason);
 }
 
@@ -102,7 +141,11 @@ export async function touchLink(db: Db, linkId: number, now: number): Promise<vo
   await repo.touchLinkRow(db, linkId, now);
 }
 
-export function linkSettings(config: { secretKey: string; publicUrl: string; outbound: { linkTtlDays: number } }): LinkSettings {
+export function linkSettings(config: {
+  secretKey: string;
+  publicUrl: string;
+  outbound: { linkTtlDays: number };
+}): LinkSettings {
   return { secretKey: config.secretKey, publicUrl: config.publicUrl, ttlDays: config.outbound.linkTtlDays };
 }
 
@@ -123,7 +166,8 @@ export class LinkService {
    */
   issueLink(trx: Db, p: IssueParams): Promise<string> {
     // Outside a transaction there is no "this transaction" to speak of, nor anything to remember.
-    if (!(trx as { isTransaction?: boolean }).isTransaction) return issueLink(trx, this.settings, { ...p, fresh: false });
+    if (!(trx as { isTransaction?: boolean }).isTransaction)
+      return issueLink(trx, this.settings, { ...p, fresh: false });
     const top = outermost(trx)!;
     const seen = this.issued.get(top) ?? new Set<string>();
     this.issued.set(top, seen);

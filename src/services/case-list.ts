@@ -1,5 +1,14 @@
 import type { Db } from '../db/knex.ts';
-import { choicesInScope, clockEventsOf, findCasesInScope, internalNotesCount, type CaseListFilter, type CaseListOrder, type CaseListScope } from '../db/repos/case-list.ts';
+import {
+  choicesInScope,
+  clockEventsOf,
+  findCasesInScope,
+  internalNotesCount,
+  type CaseListFilter,
+  type CaseListOrder,
+  type CaseListScope,
+} from '../db/repos/case-list.ts';
+import { expiringCache } from '../memo.ts';
 import type { Policy } from '../policy/policy.ts';
 import { productLabel } from '../tickets/products.ts';
 import { slaState, LIGHT_ORDER, type Light } from '../tickets/sla.ts';
@@ -17,7 +26,9 @@ const LIGHT_SCAN_LIMIT = 2000;
 const LIGHTS: readonly Light[] = ['green', 'yellow', 'red'];
 const ORDERS: readonly (CaseListOrder | 'semaforo')[] = ['recientes', 'antiguos', 'numero', 'actualizados', 'semaforo'];
 
-export type CaseListQuery = Partial<Record<'numero' | 'estado' | 'producto' | 'consultor' | 'espera' | 'semaforo' | 'texto' | 'orden' | 'pagina', string>>;
+export type CaseListQuery = Partial<
+  Record<'numero' | 'estado' | 'producto' | 'consultor' | 'espera' | 'semaforo' | 'texto' | 'orden' | 'pagina', string>
+>;
 
 export interface CaseListRow {
   ticket: Ticket;
@@ -47,29 +58,75 @@ export interface CaseListModel {
 
 const consultantName = (address: string) => address.split('@')[0];
 
-export class CaseListService {
-  constructor(private readonly deps: { db: Db; policy: Policy; clock?: () => number }) {}
+/** The filter's choices (the products and consultants of a scope) are read again at most this often. */
+const CHOICES_TTL_MS = 60_000;
+/** A case's SLA light is computed again at most this often while the case does not change. */
+const LIGHT_TTL_MS = 60_000;
 
-  async list(scope: CaseListScope, raw: CaseListQuery, linkFor: (t: Ticket) => Promise<string | undefined>): Promise<CaseListModel> {
+export class CaseListService {
+  /** Reading the choices means going over every case of the scope: for a page that only offers them, once a minute. */
+  private readonly lights = new Map<string, { at: number; light: Light }>();
+  private readonly choices: (
+    key: string,
+    make: () => ReturnType<typeof choicesInScope>,
+  ) => ReturnType<typeof choicesInScope>;
+
+  constructor(private readonly deps: { db: Db; policy: Policy; clock?: () => number }) {
+    this.choices = expiringCache(1000, CHOICES_TTL_MS, deps.clock);
+  }
+
+  /** `linkFor` gives a listed case's link (or none); `beforeLinks` may first read what it needs for the whole page. */
+  async list(
+    scope: CaseListScope,
+    raw: CaseListQuery,
+    linkFor: (t: Ticket) => Promise<string | undefined>,
+    beforeLinks?: (tickets: Ticket[]) => Promise<void>,
+  ): Promise<CaseListModel> {
     const { db } = this.deps;
     const now = (this.deps.clock ?? Date.now)();
     const ignored: string[] = [];
-    const text = (k: keyof CaseListQuery, max = 100) => (typeof raw[k] === 'string' ? raw[k]!.trim().slice(0, max) : '');
-    const choices = await choicesInScope(db, scope);
+    const text = (k: keyof CaseListQuery, max = 100) =>
+      typeof raw[k] === 'string' ? raw[k]!.trim().slice(0, max) : '';
+    const choices = await this.choices(JSON.stringify(scope), () => choicesInScope(db, scope));
     const consultants = [...new Set(choices.assignees.map(consultantName))].sort();
 
     const filter: CaseListFilter = {};
-    const q = { numero: text('numero', 12).replace(/^#/, ''), estado: text('estado'), producto: text('producto'), consultor: text('consultor'), espera: text('espera'), semaforo: text('semaforo'), texto: text('texto'), orden: text('orden') || 'recientes' };
-    const drop = (k: keyof typeof q, label: string) => { ignored.push(label); q[k] = k === 'orden' ? 'recientes' : ''; };
-    if (q.numero) { if (/^\d{1,9}$/.test(q.numero)) filter.number = Number(q.numero); else drop('numero', 'número'); }
+    const q = {
+      numero: text('numero', 12).replace(/^#/, ''),
+      estado: text('estado'),
+      producto: text('producto'),
+      consultor: text('consultor'),
+      espera: text('espera'),
+      semaforo: text('semaforo'),
+      texto: text('texto'),
+      orden: text('orden') || 'recientes',
+    };
+    const drop = (k: keyof typeof q, label: string) => {
+      ignored.push(label);
+      q[k] = k === 'orden' ? 'recientes' : '';
+    };
+    if (q.numero) {
+      if (/^\d{1,9}$/.test(q.numero)) filter.number = Number(q.numero);
+      else drop('numero', 'número');
+    }
     if (q.estado === 'abiertos') filter.stages = STAGES.filter((st) => st !== 'cerrado');
-    else if (q.estado) { if ((STAGES as readonly string[]).includes(q.estado)) filter.stages = [q.estado as Stage]; else drop('estado', 'estado'); }
-    if (q.producto) { if (choices.products.includes(q.producto)) filter.product = q.producto; else drop('producto', 'producto'); }
+    else if (q.estado) {
+      if ((STAGES as readonly string[]).includes(q.estado)) filter.stages = [q.estado as Stage];
+      else drop('estado', 'estado');
+    }
+    if (q.producto) {
+      if (choices.products.includes(q.producto)) filter.product = q.producto;
+      else drop('producto', 'producto');
+    }
     if (q.consultor) {
       const address = choices.assignees.find((a) => consultantName(a) === q.consultor);
-      if (address) filter.assignee = address; else drop('consultor', 'consultor');
+      if (address) filter.assignee = address;
+      else drop('consultor', 'consultor');
     }
-    if (q.espera) { if ((WAITING_ON as readonly string[]).includes(q.espera)) filter.waitingOn = q.espera as WaitingOn; else drop('espera', 'a la espera de'); }
+    if (q.espera) {
+      if ((WAITING_ON as readonly string[]).includes(q.espera)) filter.waitingOn = q.espera as WaitingOn;
+      else drop('espera', 'a la espera de');
+    }
     if (q.semaforo && !(LIGHTS as readonly string[]).includes(q.semaforo)) drop('semaforo', 'semáforo');
     if (q.texto) filter.text = q.texto;
     if (!(ORDERS as readonly string[]).includes(q.orden)) drop('orden', 'orden');
@@ -85,45 +142,89 @@ export class CaseListService {
       const found = await findCasesInScope(db, scope, filter, 'recientes', { limit: LIGHT_SCAN_LIMIT, offset: 0 });
       let all = await this.withLights(found.tickets, now);
       if (q.semaforo) all = all.filter((r) => r.light === q.semaforo);
-      if (q.orden === 'semaforo') all.sort((a, b) => (a.light ? LIGHT_ORDER[a.light] : 9) - (b.light ? LIGHT_ORDER[b.light] : 9) || b.ticket.number - a.ticket.number);
+      if (q.orden === 'semaforo')
+        all.sort(
+          (a, b) =>
+            (a.light ? LIGHT_ORDER[a.light] : 9) - (b.light ? LIGHT_ORDER[b.light] : 9) ||
+            b.ticket.number - a.ticket.number,
+        );
       total = all.length;
       page = Math.min(page, Math.max(1, Math.ceil(total / PAGE_SIZE)));
       rows = all.slice((page - 1) * PAGE_SIZE, page * PAGE_SIZE);
     } else {
-      const counted = await findCasesInScope(db, scope, filter, q.orden as CaseListOrder, { limit: PAGE_SIZE, offset: (page - 1) * PAGE_SIZE });
+      const counted = await findCasesInScope(db, scope, filter, q.orden as CaseListOrder, {
+        limit: PAGE_SIZE,
+        offset: (page - 1) * PAGE_SIZE,
+      });
       total = counted.total;
       if (!counted.tickets.length && page > 1 && total > 0) {
         page = Math.ceil(total / PAGE_SIZE);
-        rows = await this.withLights((await findCasesInScope(db, scope, filter, q.orden as CaseListOrder, { limit: PAGE_SIZE, offset: (page - 1) * PAGE_SIZE })).tickets, now);
+        rows = await this.withLights(
+          (
+            await findCasesInScope(db, scope, filter, q.orden as CaseListOrder, {
+              limit: PAGE_SIZE,
+              offset: (page - 1) * PAGE_SIZE,
+            })
+          ).tickets,
+          now,
+        );
       } else {
         rows = await this.withLights(counted.tickets, now);
       }
     }
+    await beforeLinks?.(rows.map((r) => r.ticket));
     for (const r of rows) r.url = await linkFor(r.ticket);
     const consultantView = 'allOrganizations' in scope;
     if (consultantView) {
-      const notes = await internalNotesCount(db, rows.map((r) => r.ticket.id));
+      const notes = await internalNotesCount(
+        db,
+        rows.map((r) => r.ticket.id),
+      );
       for (const r of rows) {
         r.notes = notes.get(r.ticket.id) ?? 0;
         r.consultant = r.ticket.assignee;
       }
     }
     return {
-      rows, total, page, pages: Math.max(1, Math.ceil(total / PAGE_SIZE)), query: q, ignored,
-      choices: { products: choices.products, consultants }, wholeOrganization: consultantView || scope.participant === undefined, consultantView,
+      rows,
+      total,
+      page,
+      pages: Math.max(1, Math.ceil(total / PAGE_SIZE)),
+      query: q,
+      ignored,
+      choices: { products: choices.products, consultants },
+      wholeOrganization: consultantView || scope.participant === undefined,
+      consultantView,
     };
   }
 
   private async withLights(tickets: Ticket[], now: number): Promise<CaseListRow[]> {
-    const open = tickets.filter((t) => t.stage !== 'cerrado');
-    const events = await clockEventsOf(this.deps.db, open.map((t) => t.id));
     const { policy } = this.deps;
+    // A case's light for a minute per version of the case, as on the case page (src/web/sla-light.ts).
+    const keyOf = (t: Ticket) => `${t.id}:${t.updatedAt}:${t.stage}:${t.firstResponseAt ?? ''}`;
+    const known = new Map<number, Light>();
+    for (const t of tickets) {
+      const hit = this.lights.get(keyOf(t));
+      if (t.stage !== 'cerrado' && hit && now - hit.at < LIGHT_TTL_MS) known.set(t.id, hit.light);
+    }
+    const missing = tickets.filter((t) => t.stage !== 'cerrado' && !known.has(t.id));
+    const events = await clockEventsOf(
+      this.deps.db,
+      missing.map((t) => t.id),
+    );
+    for (const t of missing) {
+      const c = { priority: t.priority, createdAt: t.createdAt, firstResponseAt: t.firstResponseAt, stage: t.stage };
+      const light = slaState(policy.calendarFor(t.organization), policy.sla, c, events.get(t.id) ?? [], now).light;
+      known.set(t.id, light);
+      if (this.lights.size >= 5000) this.lights.delete(this.lights.keys().next().value!);
+      this.lights.set(keyOf(t), { at: now, light });
+    }
     return tickets.map((t) => ({
       ticket: t,
       product: productLabel(t),
       consultant: t.assignee ? consultantName(t.assignee) : undefined,
       vobo: t.rating === 'satisfactoria' ? 'si' : t.rating === 'insatisfactoria' ? 'no' : undefined,
-      light: t.stage === 'cerrado' ? undefined : slaState(policy.calendarFor(t.organization), policy.sla, { priority: t.priority, createdAt: t.createdAt, firstResponseAt: t.firstResponseAt, stage: t.stage }, events.get(t.id) ?? [], now).light,
+      light: known.get(t.id),
     }));
   }
 }

@@ -25,7 +25,14 @@ export interface PageMessage {
   readAt?: number;
   /** A customer's mail that did not prove it comes from its From (follow-up.ts): shown marked as such. */
   unverified: boolean;
-  attachments: Array<{ id: number; filename: string; contentType: string; size: number; contentId?: string; inline: boolean }>;
+  attachments: Array<{
+    id: number;
+    filename: string;
+    contentType: string;
+    size: number;
+    contentId?: string;
+    inline: boolean;
+  }>;
 }
 
 export interface PageModel {
@@ -43,11 +50,21 @@ export interface PageModel {
 /** Original HTML above this size is not shown (the text part still is): the page must stay fast on a phone. */
 const MAX_HTML_BYTES = 512 * 1024;
 
-export async function pageModel(deps: { db: Knex; blobs: BlobStore; config: Config }, a: Reader): Promise<PageModel> {
+/** `fresh`: the case as just read (by the link's check), not read again. */
+export async function pageModel(
+  deps: { db: Knex; blobs: BlobStore; config: Config },
+  a: Reader,
+  fresh?: Ticket,
+): Promise<PageModel> {
   const { db, config } = deps;
-  const ticket = (await findTicketById(db, a.ticket.id)) ?? a.ticket;
-  const rows = (await messagesOf(db, ticket.id)).filter((m) => !m.internal && (m.role === 'customer' || m.role === 'consultant'));
-  const atts = await attachmentsOf(db, rows.map((m) => Number(m.id)));
+  const ticket = fresh ?? (await findTicketById(db, a.ticket.id)) ?? a.ticket;
+  const rows = (await messagesOf(db, ticket.id)).filter(
+    (m) => !m.internal && (m.role === 'customer' || m.role === 'consultant'),
+  );
+  const atts = await attachmentsOf(
+    db,
+    rows.map((m) => Number(m.id)),
+  );
   const consultantNames = new Map<string, string>();
   const messages: PageMessage[] = [];
   for (const m of rows) {
@@ -64,15 +81,25 @@ export async function pageModel(deps: { db: Knex; blobs: BlobStore; config: Conf
       html,
       readAt: m.read_at == null ? undefined : Number(m.read_at),
       unverified: m.role === 'customer' && !m.verified,
-      attachments: atts.filter((x) => Number(x.message_id) === Number(m.id)).map((x) => ({
-        id: Number(x.id), filename: x.filename, contentType: x.content_type, size: Number(x.size),
-        contentId: x.content_id ?? undefined, inline: Boolean(x.inline),
-      })),
+      attachments: atts
+        .filter((x) => Number(x.message_id) === Number(m.id))
+        .map((x) => ({
+          id: Number(x.id),
+          filename: x.filename,
+          contentType: x.content_type,
+          size: Number(x.size),
+          contentId: x.content_id ?? undefined,
+          inline: Boolean(x.inline),
+        })),
     });
   }
   const unread = a.role === 'customer' ? messages.filter((m) => m.side === 'support' && m.readAt === undefined) : [];
   return {
-    ticket, recipient: a.recipient, role: a.role, messages, unreadUpTo: unread.length ? unread[unread.length - 1].id : undefined,
+    ticket,
+    recipient: a.recipient,
+    role: a.role,
+    messages,
+    unreadUpTo: unread.length ? unread[unread.length - 1].id : undefined,
     attendedBy: ticket.assignee ? (consultantNames.get(ticket.assignee) ?? ticket.assignee.split('@')[0]) : undefined,
     canWrite: isOpen(ticket.stage),
     canRate: a.role === 'customer' && (ticket.stage === 'pruebas' || (ticket.stage === 'cerrado' && !ticket.rating)),

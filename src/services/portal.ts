@@ -1,18 +1,16 @@
 import type { Knex } from 'knex';
-import type { Config } from '../config.ts';
 import { findLinkByHash } from '../db/repos/links.ts';
 import { visibleAttachment } from '../db/repos/messages.ts';
-import { claimSubmission, countLinkRequests, openCasesOf, recordLinkRequest, setSubmissionMessage } from '../db/repos/status-page.ts';
-import { findTicketById, insertEvent, lockTicket, participantsOf, updateTicket } from '../db/repos/tickets.ts';
+import { claimSubmission, setSubmissionMessage } from '../db/repos/status-page.ts';
+import { findTicketById, lockTicket } from '../db/repos/tickets.ts';
 import { MesaError } from '../errors.ts';
-import type { LinkService } from '../links/links.ts';
 import { tokenHash } from '../links/tokens.ts';
 import type { Logger } from '../logger.ts';
-import { BlobStore, type StagedFile } from '../storage/blobs.ts';
 import { isOpen } from '../tickets/state-machine.ts';
-import { PROVEN_ORIGINS, type Ticket } from '../tickets/types.ts';
-import type { CaseService } from './cases.ts';
+import { lostLinks, requestFreshLink } from './portal-links.ts';
+import { applyRating } from './portal-rating.ts';
 import { pageModel, type PageModel } from './portal-page.ts';
+import type { Access, PortalDeps, UploadedFile, Verdict } from './portal-types.ts';
 
 /**
  * What a customer can do from the "Consultar mi caso" page (issue 4), behind a magic link: read the case, add a
@@ -31,43 +29,8 @@ import { pageModel, type PageModel } from './portal-page.ts';
  * answer that page showed.
  */
 
-export type Access =
-  | { kind: 'ok'; ticket: Ticket; recipient: string; linkId: number; role: 'customer' | 'consultant' }
-  /** A link we issued that expired or was revoked: the page may offer a fresh one to the case's own address. */
-  | { kind: 'stale'; ticketId: number; number: number; recipient: string }
-  /** Malformed, forged, or for nothing we know: the page says 404 and nothing more. */
-  | { kind: 'invalid' };
-
+export type { Access, LinkMailer, PortalDeps, UploadedFile, Verdict } from './portal-types.ts';
 export type { PageMessage, PageModel } from './portal-page.ts';
-
-/** A file posted on the page: already on disk (BlobStore.stage), within the size limits the web route applies. */
-export interface UploadedFile {
-  filename: string;
-  contentType: string;
-  staged: StagedFile;
-}
-
-export type Verdict = 'satisfactoria' | 'insatisfactoria';
-
-/** How link mails leave: the outbound side queues them in the caller's transaction (transactional outbox). */
-export interface LinkMailer {
-  freshLink(trx: Knex.Transaction, p: { ticket: Ticket; recipient: string; url: string; now: number }): Promise<void>;
-  lostLinks(trx: Knex.Transaction, p: { address: string; cases: Array<{ ticket: Ticket; url: string }>; now: number }): Promise<void>;
-}
-
-export interface PortalDeps {
-  db: Knex;
-  config: Config;
-  blobs: BlobStore;
-  cases: CaseService;
-  links: LinkService;
-  mailer?: LinkMailer;
-  logger: Logger;
-  clock?: () => number;
-  /** The desk's people for a case's organization (CONSULTANTS and the organization's `notify`): their links act
-   * as consultants. */
-  consultantsOf?: (organization: string) => readonly string[];
-}
 
 const HOUR = 3_600_000;
 export const MAX_TEXT_CHARS = 50_000;
@@ -88,7 +51,14 @@ export class PortalService {
       const ticket = await findTicketById(db, r.ticketId);
       if (!ticket) return { kind: 'invalid' };
       const desk = this.deps.consultantsOf?.(ticket.organization) ?? this.deps.config.consultants;
-      return { kind: 'ok', ticket, recipient: r.recipient, linkId: r.linkId, role: desk.includes(r.recipient) ? 'consultant' : 'customer' };
+      return {
+        kind: 'ok',
+        ticket,
+        recipient: r.recipient,
+        linkId: r.linkId,
+        lastUsedAt: r.lastUsedAt,
+        role: desk.includes(r.recipient) ? 'consultant' : 'customer',
+      };
     }
     if (r.reason === 'expired' || r.reason === 'revoked') {
       const row = await findLinkByHash(db, tokenHash(token));
@@ -97,10 +67,16 @@ export class PortalService {
     return { kind: 'invalid' };
   }
 
-  /** The page's content. Fetching it records that the link was used, not that anything was read (see above). */
+  /**
+   * The page's content. Fetching it records that the link was used, not that anything was read (see above); to the
+   * hour: "last used" is for an operator deciding whether a link is alive, and a write on every view made each
+   * reader of the page wait for the database's one writer.
+   */
   async open(a: Extract<Access, { kind: 'ok' }>): Promise<PageModel> {
-    await this.deps.links.touchLink(this.deps.db, a.linkId, this.now());
-    return pageModel(this.deps, a);
+    const now = this.now();
+    if (a.lastUsedAt === undefined || now - a.lastUsedAt >= HOUR)
+      await this.deps.links.touchLink(this.deps.db, a.linkId, now);
+    return pageModel(this.deps, a, a.ticket);
   }
 
   /** A person read the page: the customer's unread answers up to `upTo` (the newest that page showed) are read. */
@@ -116,7 +92,10 @@ export class PortalService {
   }
 
   /** An attachment of a message the customer can see on this case; undefined for anything else. */
-  async attachment(a: Extract<Access, { kind: 'ok' }>, attachmentId: number): Promise<{ filename: string; contentType: string; data: Buffer } | undefined> {
+  async attachment(
+    a: Extract<Access, { kind: 'ok' }>,
+    attachmentId: number,
+  ): Promise<{ filename: string; contentType: string; data: Buffer } | undefined> {
     const { db, blobs } = this.deps;
     const row = await visibleAttachment(db, a.ticket.id, attachmentId);
     if (!row || !blobs.has(row.sha256)) return undefined;
@@ -127,17 +106,28 @@ export class PortalService {
    * A message typed on the page, added as a mail would be. `nonce` is the form's one-time key: the same form
    * submitted twice (double click, reload after POST) adds the message once.
    */
-  async postMessage(a: Extract<Access, { kind: 'ok' }>, input: { nonce: string; text: string; files: UploadedFile[]; seen?: number }): Promise<{ duplicate: boolean; messageRowId?: number }> {
+  async postMessage(
+    a: Extract<Access, { kind: 'ok' }>,
+    input: { nonce: string; text: string; files: UploadedFile[]; seen?: number },
+  ): Promise<{ duplicate: boolean; messageRowId?: number }> {
     const { cases, blobs, config } = this.deps;
     if (!isOpen(a.ticket.stage)) throw new MesaError('TRANSITION_REFUSED', 'el caso está cerrado');
     const text = input.text.replace(/\r\n/g, '\n').trim().slice(0, MAX_TEXT_CHARS);
     const files = input.files.filter((f) => f.staged.size > 0);
     if (!text && files.length === 0) throw new MesaError('MAIL_EMPTY', 'mensaje vacío');
-    for (const f of files) if (f.staged.size > config.limits.maxAttachmentBytes) throw new MesaError('ATTACHMENT_TOO_LARGE', f.filename);
+    for (const f of files)
+      if (f.staged.size > config.limits.maxAttachmentBytes) throw new MesaError('ATTACHMENT_TOO_LARGE', f.filename);
     // Blobs first: a rollback leaves at worst an orphan file, never a message pointing at nothing.
-    const attachments: Array<{ filename: string; contentType: string; size: number; sha256: string; inline: boolean }> = [];
+    const attachments: Array<{ filename: string; contentType: string; size: number; sha256: string; inline: boolean }> =
+      [];
     for (const f of files) {
-      attachments.push({ filename: cleanFilename(f.filename), contentType: f.contentType || 'application/octet-stream', size: f.staged.size, sha256: await blobs.adopt(f.staged), inline: false });
+      attachments.push({
+        filename: cleanFilename(f.filename),
+        contentType: f.contentType || 'application/octet-stream',
+        size: f.staged.size,
+        sha256: await blobs.adopt(f.staged),
+        inline: false,
+      });
     }
     const now = this.now();
     const fromName = a.recipient === a.ticket.requester ? a.ticket.requesterName : undefined;
@@ -145,17 +135,32 @@ export class PortalService {
       const ticket = (await lockTicket(trx, a.ticket.id))!;
       if (!isOpen(ticket.stage)) throw new MesaError('TRANSITION_REFUSED', 'el caso está cerrado');
       // Writing an answer is reading the ones the page showed.
-      if (a.role === 'customer' && input.seen !== undefined) await cases.markRead(trx, ticket, a.recipient, now, input.seen);
+      if (a.role === 'customer' && input.seen !== undefined)
+        await cases.markRead(trx, ticket, a.recipient, now, input.seen);
       const { messageRowId } = await cases.addMessage(trx, ticket, {
         message: {
-          role: a.role, source: 'web', fromAddress: a.recipient, fromName, bodyText: text, fullText: text,
-          subject: `[Caso #${ticket.number}] ${ticket.subject}`, internal: false, verified: true, createdAt: now, attachments,
+          role: a.role,
+          source: 'web',
+          fromAddress: a.recipient,
+          fromName,
+          bodyText: text,
+          fullText: text,
+          subject: `[Caso #${ticket.number}] ${ticket.subject}`,
+          internal: false,
+          verified: true,
+          createdAt: now,
+          attachments,
           to: [config.supportAddress],
         },
-        cc: [], threadIds: [], reopen: false,
+        cc: [],
+        threadIds: [],
+        reopen: false,
       });
       await setSubmissionMessage(trx, ticket.id, input.nonce, messageRowId);
-      this.log.info({ ticket: ticket.number, messageRowId, role: a.role, attachments: attachments.length }, 'mensaje desde la página del caso');
+      this.log.info(
+        { ticket: ticket.number, messageRowId, role: a.role, attachments: attachments.length },
+        'mensaje desde la página del caso',
+      );
       return messageRowId;
     });
     return { duplicate: r.duplicate, messageRowId: r.result };
@@ -165,7 +170,10 @@ export class PortalService {
    * "Solución satisfactoria" (VoBo: closes the case) or "insatisfactoria" (reopens it with the customer's
    * comment, which support is told about again). Offered while the case is in `pruebas` or closed.
    */
-  async rate(a: Extract<Access, { kind: 'ok' }>, input: { nonce: string; verdict: Verdict; comment: string; seen?: number }): Promise<{ duplicate: boolean; url?: string }> {
+  async rate(
+    a: Extract<Access, { kind: 'ok' }>,
+    input: { nonce: string; verdict: Verdict; comment: string; seen?: number },
+  ): Promise<{ duplicate: boolean; url?: string }> {
     // The solution is the customer's to accept or reject, not the desk's.
     if (a.role !== 'customer') throw new MesaError('TRANSITION_REFUSED', 'calificar desde el enlace de un consultor');
     const comment = input.comment.replace(/\r\n/g, '\n').trim().slice(0, MAX_TEXT_CHARS);
@@ -173,93 +181,42 @@ export class PortalService {
     const now = this.now();
     const r = await this.once(a.ticket.id, input.nonce, 'rating', now, async (trx) => {
       const ticket = (await lockTicket(trx, a.ticket.id))!;
-      if (ticket.stage !== 'pruebas' && ticket.stage !== 'cerrado') throw new MesaError('TRANSITION_REFUSED', `calificar en etapa "${ticket.stage}"`);
+      if (ticket.stage !== 'pruebas' && ticket.stage !== 'cerrado')
+        throw new MesaError('TRANSITION_REFUSED', `calificar en etapa "${ticket.stage}"`);
       if (input.seen !== undefined) await this.deps.cases.markRead(trx, ticket, a.recipient, now, input.seen);
-      await this.applyRating(trx, ticket, input.verdict, comment, a.recipient, now);
+      await applyRating(this.deps, this.log, trx, { ticket, verdict: input.verdict, comment, actor: a.recipient, now });
       // Reopening a closed case rotates its links (the notifier revokes them and mails new ones): hand this
       // browser the recipient's new link too, so the answer to the click is the case, not a dead link.
-      if (ticket.stage === 'cerrado') return this.deps.links.issueLink(trx, { ticketId: ticket.id, number: ticket.number, recipient: a.recipient, now });
+      if (ticket.stage === 'cerrado')
+        return this.deps.links.issueLink(trx, {
+          ticketId: ticket.id,
+          number: ticket.number,
+          recipient: a.recipient,
+          now,
+        });
       return undefined;
     });
     return { duplicate: r.duplicate, url: r.result };
   }
 
-  /**
-   * The rating is recorded on the case and in its event log. VoBo closes a case in `pruebas`; "insatisfactoria"
-   * reopens it (from `pruebas` or closed) and adds the comment to the conversation as the customer's message, so
-   * the consultants are told through the same notifier as for a mail. Both stage changes go through the state
-   * machine (CaseService.changeStage), never around it.
-   */
-  private async applyRating(trx: Knex.Transaction, ticket: Ticket, verdict: Verdict, comment: string, actor: string, now: number): Promise<void> {
-    const { cases, config } = this.deps;
-    let current = ticket;
-    if (verdict === 'satisfactoria') {
-      if (current.stage === 'pruebas') current = await cases.changeStage(trx, current, 'cerrar', actor, 'visto bueno del cliente (solución satisfactoria)', now);
-    } else {
-      current = await cases.changeStage(trx, current, 'reabrir', actor, 'solución insatisfactoria', now);
-      await cases.addMessage(trx, current, {
-        message: {
-          role: 'customer', source: 'web', fromAddress: actor, fromName: actor === current.requester ? current.requesterName : undefined,
-          bodyText: comment, fullText: comment, subject: `[Caso #${current.number}] ${current.subject}`, internal: false, verified: true,
-          createdAt: now, attachments: [], to: [config.supportAddress],
-        },
-        cc: [], threadIds: [], reopen: false,
-      });
-    }
-    await updateTicket(trx, ticket.id, { rating: verdict, rating_comment: comment || null, updated_at: now });
-    await insertEvent(trx, { ticketId: ticket.id, type: 'rated', actor, to: verdict, reason: comment ? comment.slice(0, 1000) : undefined, at: now, data: { source: 'web' } });
-    this.log.info({ ticket: ticket.number, verdict }, 'calificación desde la página del caso');
+  /** A fresh link for a stale one (portal-links.ts). */
+  requestFreshLink(s: Extract<Access, { kind: 'stale' }>): Promise<'sent' | 'limited'> {
+    return requestFreshLink(this.deps, this.log, this.now(), s);
   }
 
-  /**
-   * A fresh link for a stale one, sent to the address the old link was made for when it still belongs to the
-   * case, else to the requester: never to an address typed in. Limited per case; the route limits per client.
-   */
-  async requestFreshLink(s: Extract<Access, { kind: 'stale' }>): Promise<'sent' | 'limited'> {
-    const { db, config, links, mailer } = this.deps;
-    const now = this.now();
-    const key = `case:${s.ticketId}`;
-    if ((await countLinkRequests(db, key, now - HOUR)) >= config.web.linkRequestsPerCase) return 'limited';
-    await db.transaction(async (trx) => {
-      await recordLinkRequest(trx, 'fresh', key, now);
-      const ticket = await findTicketById(trx, s.ticketId);
-      if (!ticket) return;
-      const people = await participantsOf(trx, ticket.id);
-      // Only someone put on the case by a proven path (never a Cc a forged follow-up may have added).
-      const belongs = s.recipient === ticket.requester || people.some((p) => p.address === s.recipient && p.role !== 'consultant' && PROVEN_ORIGINS.includes(p.addedBy ?? 'unproven'));
-      const recipient = belongs ? s.recipient : ticket.requester;
-      const url = await links.issueLink(trx, { ticketId: ticket.id, number: ticket.number, recipient, now });
-      if (mailer) await mailer.freshLink(trx, { ticket, recipient, url, now });
-      else this.log.warn({ ticket: ticket.number }, 'no hay quién envíe el enlace nuevo (outbound sin conectar)');
-    });
-    return 'sent';
-  }
-
-  /**
-   * "Perdí mi enlace": mails the address the links to its open cases. The caller shows the same answer whatever
-   * happens here, so the page does not tell who has cases; limited per address (hashed) as well as per client.
-   */
-  async lostLinks(address: string): Promise<void> {
-    const { db, config, links, mailer } = this.deps;
-    const now = this.now();
-    const addr = address.trim().toLowerCase();
-    const key = `addr:${BlobStore.sha256(addr)}`;
-    if ((await countLinkRequests(db, key, now - HOUR)) >= config.web.linkRequestsPerCase) return;
-    const open = await openCasesOf(db, addr);
-    await db.transaction(async (trx) => {
-      await recordLinkRequest(trx, 'lost', key, now);
-      if (open.length === 0) return;
-      const found: Array<{ ticket: Ticket; url: string }> = [];
-      for (const c of open) {
-        const ticket = await findTicketById(trx, c.id);
-        if (ticket) found.push({ ticket, url: await links.issueLink(trx, { ticketId: ticket.id, number: ticket.number, recipient: addr, now }) });
-      }
-      if (mailer) await mailer.lostLinks(trx, { address: addr, cases: found, now });
-    });
+  /** "Perdí mi enlace" (portal-links.ts). */
+  lostLinks(address: string): Promise<void> {
+    return lostLinks(this.deps, this.now(), address);
   }
 
   /** Runs `effect` once per (case, nonce): a second submission of the same form finds the claim and does nothing. */
-  private async once<T>(ticketId: number, nonce: string, kind: 'message' | 'rating', now: number, effect: (trx: Knex.Transaction) => Promise<T>): Promise<{ duplicate: boolean; result?: T }> {
+  private async once<T>(
+    ticketId: number,
+    nonce: string,
+    kind: 'message' | 'rating',
+    now: number,
+    effect: (trx: Knex.Transaction) => Promise<T>,
+  ): Promise<{ duplicate: boolean; result?: T }> {
     try {
       return await this.deps.db.transaction(async (trx) => {
         if (!(await claimSubmission(trx, ticketId, nonce, kind, now))) return { duplicate: true };
@@ -276,6 +233,9 @@ export class PortalService {
 /** A file name as typed by a browser: no path, no control characters, something left. */
 export function cleanFilename(name: string): string {
   const base = name.split(/[\\/]/).pop() ?? '';
-  const clean = base.replace(/[\u0000-\u001f\u007f]/g, '').trim().slice(0, 200);
+  const clean = base
+    .replace(/[\u0000-\u001f\u007f]/g, '')
+    .trim()
+    .slice(0, 200);
   return clean || 'adjunto';
 }

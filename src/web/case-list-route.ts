@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { App } from '../app.ts';
-import { participantsOf } from '../db/repos/tickets.ts';
+import { casesWithParticipant } from '../db/repos/case-list.ts';
 import type { PortalService } from '../services/portal.ts';
 import { CaseListService, type CaseListQuery } from '../services/case-list.ts';
 import type { Ticket } from '../tickets/types.ts';
@@ -13,10 +13,18 @@ import { caseListPage } from './views/case-list-page.ts';
  * 404). The organization and the viewer come from the verified link; the query string can only narrow them. A
  * consultant's link opens no customer list.
  */
-export function registerCaseList(caseScope: FastifyInstance, deps: {
-  app: App; portal: PortalService; s: Strings; brand: string; clock?: () => number;
-  page: (reply: FastifyReply, code: number, body: string) => FastifyReply; notFound: (reply: FastifyReply) => FastifyReply;
-}): void {
+export function registerCaseList(
+  caseScope: FastifyInstance,
+  deps: {
+    app: App;
+    portal: PortalService;
+    s: Strings;
+    brand: string;
+    clock?: () => number;
+    page: (reply: FastifyReply, code: number, body: string) => FastifyReply;
+    notFound: (reply: FastifyReply) => FastifyReply;
+  },
+): void {
   const { app, portal, s } = deps;
   const l = listStrings(app.config.locale);
   const service = new CaseListService({ db: app.db, policy: app.policy, clock: deps.clock });
@@ -29,14 +37,40 @@ export function registerCaseList(caseScope: FastifyInstance, deps: {
     const organization = a.ticket.organization;
     const whole = shared === '*' || shared.includes(organization);
     const now = (deps.clock ?? Date.now)();
-    const isOn = async (t: Ticket) => t.requester === viewer || (await participantsOf(app.db, t.id)).some((p) => p.address === viewer && p.role !== 'consultant');
+    let on = new Set<number>();
+    const beforeLinks = async (tickets: Ticket[]) => {
+      on = await casesWithParticipant(
+        app.db,
+        tickets.map((t) => t.id),
+        viewer,
+      );
+    };
     const linkFor = async (t: Ticket) => {
       // A link only to cases the viewer is on: the organization's list shows the others, it does not open them.
-      if (whole && !(await isOn(t))) return undefined;
-      return app.db.transaction((trx) => app.links.issueLink(trx, { ticketId: t.id, number: t.number, recipient: viewer, now }));
+      if (whole && t.requester !== viewer && !on.has(t.id)) return undefined;
+      return app.db.transaction((trx) =>
+        app.links.issueLink(trx, { ticketId: t.id, number: t.number, recipient: viewer, now }),
+      );
     };
     const query = (req.query ?? {}) as CaseListQuery;
-    const model = await service.list({ organization, participant: whole ? undefined : viewer }, query, linkFor);
-    return deps.page(reply, 200, caseListPage({ s, l, brand: deps.brand, timeZone: app.config.timezone, base: `/caso/${req.params.token}`, caseNumber: a.ticket.number, model }));
+    const model = await service.list(
+      { organization, participant: whole ? undefined : viewer },
+      query,
+      linkFor,
+      beforeLinks,
+    );
+    return deps.page(
+      reply,
+      200,
+      caseListPage({
+        s,
+        l,
+        brand: deps.brand,
+        timeZone: app.config.timezone,
+        base: `/caso/${req.params.token}`,
+        caseNumber: a.ticket.number,
+        model,
+      }),
+    );
   });
 }

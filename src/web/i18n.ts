@@ -1,3 +1,4 @@
+import { boundedMemo } from '../memo.ts';
 import type { Priority, Stage } from '../tickets/types.ts';
 
 /**
@@ -22,15 +23,20 @@ const es = {
   waitingOn: 'En espera de',
   waiting: { soporte: 'Soporte', cliente: 'Tu respuesta', tercero: 'Un tercero' } as Record<string, string>,
   stages: {
-    abierto: 'Abierto', analisis: 'En análisis', solucion: 'Preparando la solución', pruebas: 'En pruebas: esperamos tu confirmación',
-    cerrado: 'Cerrado', reabierto: 'Reabierto',
+    abierto: 'Abierto',
+    analisis: 'En análisis',
+    solucion: 'Preparando la solución',
+    pruebas: 'En pruebas: esperamos tu confirmación',
+    cerrado: 'Cerrado',
+    reabierto: 'Reabierto',
   } satisfies Record<Stage, string>,
   priorities: { alta: 'Alta', media: 'Media', baja: 'Baja' } satisfies Record<Priority, string>,
   conversation: 'Conversación',
   me: 'Yo',
   read: 'Leído',
   unverified: 'Remitente sin verificar',
-  unverifiedHint: 'Este correo no responde a uno nuestro ni su dominio lo autenticó: pudo escribirlo otra persona con esta dirección.',
+  unverifiedHint:
+    'Este correo no responde a uno nuestro ni su dominio lo autenticó: pudo escribirlo otra persona con esta dirección.',
   attachments: 'Adjuntos',
   download: 'Descargar',
   originalFormat: 'Ver el mensaje con su formato original',
@@ -42,7 +48,8 @@ const es = {
   send: 'Enviar',
   sent: 'Tu mensaje quedó registrado en el caso. El equipo de soporte ya fue avisado.',
   empty: 'Escribe un mensaje o adjunta un archivo.',
-  closedNote: 'Este caso está cerrado. Si el problema volvió, califica la solución como insatisfactoria para reabrirlo.',
+  closedNote:
+    'Este caso está cerrado. Si el problema volvió, califica la solución como insatisfactoria para reabrirlo.',
   ratingTitle: '¿Cómo te fue con la solución?',
   ratingIntro: 'Cuéntanos si la solución propuesta resolvió tu caso.',
   ratingComment: 'Comentario',
@@ -53,16 +60,23 @@ const es = {
   ratedGood: 'Gracias. Registramos tu visto bueno y el caso quedó cerrado.',
   ratedBad: 'Reabrimos el caso con tu comentario; el equipo de soporte ya fue avisado.',
   ratingRecorded: (r: string) => `Tu calificación: ${r}.`,
-  ratingNames: { satisfactoria: 'solución satisfactoria', insatisfactoria: 'solución insatisfactoria' } as Record<string, string>,
+  ratingNames: { satisfactoria: 'solución satisfactoria', insatisfactoria: 'solución insatisfactoria' } as Record<
+    string,
+    string
+  >,
   notFoundTitle: 'Página no encontrada',
   notFound: 'No encontramos esta página.',
   expiredTitle: 'Este enlace ya no es válido',
-  expired: 'El enlace venció o fue reemplazado por uno más reciente. Podemos enviar un enlace nuevo al correo registrado en el caso.',
+  expired:
+    'El enlace venció o fue reemplazado por uno más reciente. Podemos enviar un enlace nuevo al correo registrado en el caso.',
   sendFresh: 'Enviarme un enlace nuevo',
-  freshSent: 'Si el caso sigue activo, enviamos un enlace nuevo al correo registrado en él. Revisa tu bandeja de entrada.',
+  freshSent:
+    'Si el caso sigue activo, enviamos un enlace nuevo al correo registrado en él. Revisa tu bandeja de entrada.',
   tooMany: 'Recibimos demasiadas solicitudes. Intenta de nuevo más tarde.',
-  tooManyPosts: 'Recibimos demasiados mensajes o archivos desde este enlace o esta conexión en la última hora. Espera un rato e inténtalo de nuevo, o responde al correo del caso.',
-  tooLargeTotal: (max: string) => `Los archivos son demasiado grandes: el límite es ${max} entre todos los de un mensaje. Envía los demás en otro mensaje.`,
+  tooManyPosts:
+    'Recibimos demasiados mensajes o archivos desde este enlace o esta conexión en la última hora. Espera un rato e inténtalo de nuevo, o responde al correo del caso.',
+  tooLargeTotal: (max: string) =>
+    `Los archivos son demasiado grandes: el límite es ${max} entre todos los de un mensaje. Envía los demás en otro mensaje.`,
   readConfirm: 'Ya leí las respuestas',
   readRecorded: 'Registramos que leíste las respuestas del equipo de soporte.',
   lostTitle: 'Perdí mi enlace',
@@ -99,15 +113,20 @@ const en: Strings = {
   waitingOn: 'Waiting on',
   waiting: { soporte: 'Support', cliente: 'Your answer', tercero: 'A third party' },
   stages: {
-    abierto: 'Open', analisis: 'Under analysis', solucion: 'Preparing a solution', pruebas: 'Testing: waiting for your confirmation',
-    cerrado: 'Closed', reabierto: 'Reopened',
+    abierto: 'Open',
+    analisis: 'Under analysis',
+    solucion: 'Preparing a solution',
+    pruebas: 'Testing: waiting for your confirmation',
+    cerrado: 'Closed',
+    reabierto: 'Reopened',
   },
   priorities: { alta: 'High', media: 'Medium', baja: 'Low' },
   conversation: 'Conversation',
   me: 'Me',
   read: 'Read',
   unverified: 'Sender not verified',
-  unverifiedHint: 'This mail does not answer one of ours and its domain did not authenticate it: someone else may have written it with this address.',
+  unverifiedHint:
+    'This mail does not answer one of ours and its domain did not authenticate it: someone else may have written it with this address.',
   attachments: 'Attachments',
   download: 'Download',
   originalFormat: 'Show the message with its original formatting',
@@ -138,8 +157,10 @@ const en: Strings = {
   sendFresh: 'Send me a new link',
   freshSent: 'If the case is still active, we sent a new link to the address on it. Check your inbox.',
   tooMany: 'Too many requests. Please try again later.',
-  tooManyPosts: 'Too many messages or files from this link or this connection in the last hour. Wait a while and try again, or answer the case mail.',
-  tooLargeTotal: (max) => `The files are too large: the limit is ${max} for all the files of one message. Send the rest in another message.`,
+  tooManyPosts:
+    'Too many messages or files from this link or this connection in the last hour. Wait a while and try again, or answer the case mail.',
+  tooLargeTotal: (max) =>
+    `The files are too large: the limit is ${max} for all the files of one message. Send the rest in another message.`,
   readConfirm: 'I have read the answers',
   readRecorded: 'We recorded that you read the support team’s answers.',
   lostTitle: 'I lost my link',
@@ -165,7 +186,12 @@ export function strings(locale: 'es' | 'en'): Strings {
  * lookup: `?aviso=constructor` or `__proto__` must find nothing, not a property every object inherits.
  */
 export function noticeText(s: Strings, key: unknown): string | undefined {
-  const notices = new Map<string, string>([['mensaje', s.sent], ['vobo', s.ratedGood], ['reabierto', s.ratedBad], ['leido', s.readRecorded]]);
+  const notices = new Map<string, string>([
+    ['mensaje', s.sent],
+    ['vobo', s.ratedGood],
+    ['reabierto', s.ratedBad],
+    ['leido', s.readRecorded],
+  ]);
   return typeof key === 'string' ? notices.get(key) : undefined;
 }
 
@@ -179,5 +205,13 @@ export function formatBytes(bytes: number, locale: 'es' | 'en'): string {
 
 /** Date and time in the configured zone, e.g. "22 nov 2026, 9:15 a. m.". */
 export function formatWhen(ms: number, s: Strings, timeZone: string): string {
-  return new Intl.DateTimeFormat(s.dateLocale, { timeZone, dateStyle: 'medium', timeStyle: 'short' }).format(new Date(ms));
+  return whenFormat(s.dateLocale, timeZone).format(new Date(ms));
 }
+
+/** Building an Intl formatter costs far more than using one: one per locale and zone, made once. */
+const whenFormat = boundedMemo(
+  16,
+  (locale: string, timeZone: string) => `${locale}\0${timeZone}`,
+  (locale: string, timeZone: string) =>
+    new Intl.DateTimeFormat(locale, { timeZone, dateStyle: 'medium', timeStyle: 'short' }),
+);

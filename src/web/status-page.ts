@@ -6,24 +6,20 @@ import formbody from '@fastify/formbody';
 import helmet from '@fastify/helmet';
 import multipart from '@fastify/multipart';
 import rateLimit from '@fastify/rate-limit';
-import contentDisposition from 'content-disposition';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { z } from 'zod';
 import type { App } from '../app.ts';
-import { isMesaError } from '../errors.ts';
 import { STATUS_PAGE_CSS } from '../paths.ts';
 import type { LinkService } from '../links/links.ts';
 import { LINK_PATH } from '../links/tokens.ts';
-import { PortalService, type Access, type LinkMailer, type Verdict } from '../services/portal.ts';
+import { PortalService, type Access, type LinkMailer } from '../services/portal.ts';
 import type { Ticket } from '../tickets/types.ts';
-import { formatBytes, noticeText, strings, type Strings } from './i18n.ts';
+import { formatBytes, strings, type Strings } from './i18n.ts';
 import { closeAfterAnswer } from './linger.ts';
-import { registerMessageRoutes, seenId } from './message-route.ts';
 import { READ_SCRIPT_HASH, casePage } from './views/case-page.ts';
-import { registerCaseList } from './case-list-route.ts';
-import { registerKnowledge } from './knowledge-route.ts';
+import { registerCaseRoutes } from './case-routes.ts';
 import { registerConsultantList } from './consultant-list-route.ts';
-import { lostLinkPage, messagePage, notFoundPage, stalePage } from './views/pages.ts';
+import { lostLinkPage, messagePage, notFoundPage } from './views/pages.ts';
 import { databaseRateLimitStore } from './rate-limit-store.ts';
 
 /**
@@ -47,11 +43,12 @@ export interface StatusPageOptions {
 
 const CSS = fs.readFileSync(STATUS_PAGE_CSS);
 const CSS_ETAG = `"${crypto.createHash('sha256').update(CSS).digest('hex').slice(0, 16)}"`;
-const NONCE = /^[A-Za-z0-9_-]{16,64}$/;
 const BASE = LINK_PATH.replace(/\/+$/, ''); // "/caso"
 
 type Body = Record<string, unknown> | undefined;
-interface TokenParams { token: string }
+interface TokenParams {
+  token: string;
+}
 
 /** A text field of a urlencoded body (the multipart message form is read part by part: message-route.ts). */
 function field(body: unknown, name: string): string {
@@ -68,7 +65,14 @@ export function registerStatusPage(server: FastifyInstance, app: App, opts: Stat
   const brand = config.supportName;
   const links = opts.links ?? app.links;
   const portal = new PortalService({
-    db: app.db, config, blobs: app.blobs, cases: app.cases, links, mailer: opts.mailer ?? app.outbound.linkMailer, logger: app.logger, clock: opts.clock,
+    db: app.db,
+    config,
+    blobs: app.blobs,
+    cases: app.cases,
+    links,
+    mailer: opts.mailer ?? app.outbound.linkMailer,
+    logger: app.logger,
+    clock: opts.clock,
     consultantsOf: (org) => [...config.consultants, ...app.policy.extraConsultants(org)],
   });
   const secure = config.publicUrl.startsWith('https:');
@@ -82,8 +86,14 @@ export function registerStatusPage(server: FastifyInstance, app: App, opts: Stat
       contentSecurityPolicy: {
         useDefaults: false,
         directives: {
-          defaultSrc: ["'none'"], scriptSrc: [`'${READ_SCRIPT_HASH}'`], connectSrc: ["'self'"], styleSrc: ["'self'"], imgSrc: ["'self'", 'data:'], formAction: ["'self'"],
-          frameAncestors: ["'none'"], baseUri: ["'none'"],
+          defaultSrc: ["'none'"],
+          scriptSrc: [`'${READ_SCRIPT_HASH}'`],
+          connectSrc: ["'self'"],
+          styleSrc: ["'self'"],
+          imgSrc: ["'self'", 'data:'],
+          formAction: ["'self'"],
+          frameAncestors: ["'none'"],
+          baseUri: ["'none'"],
         },
       },
       referrerPolicy: { policy: 'no-referrer' },
@@ -105,10 +115,19 @@ export function registerStatusPage(server: FastifyInstance, app: App, opts: Stat
     // backstop one byte over the limit that upload.ts enforces itself.
     await scope.register(multipart, {
       throwFileSizeLimit: false,
-      limits: { fileSize: config.limits.maxAttachmentBytes + 1, files: 10, fields: 10, fieldSize: 256 * 1024, parts: 24 },
+      limits: {
+        fileSize: config.limits.maxAttachmentBytes + 1,
+        files: 10,
+        fields: 10,
+        fieldSize: 256 * 1024,
+        parts: 24,
+      },
     });
     // Counted in the database: every instance behind a balancer counts the same requests (rate-limit-store.ts).
-    await scope.register(rateLimit, { global: false, store: databaseRateLimitStore({ db: app.db, logger: app.logger, clock: opts.clock }) });
+    await scope.register(rateLimit, {
+      global: false,
+      store: databaseRateLimitStore({ db: app.db, logger: app.logger, clock: opts.clock }),
+    });
 
     scope.addHook('onSend', async (req, reply, payload) => {
       if (!reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');
@@ -118,7 +137,8 @@ export function registerStatusPage(server: FastifyInstance, app: App, opts: Stat
       return payload;
     });
 
-    const page = (reply: FastifyReply, code: number, body: string) => reply.code(code).type('text/html; charset=utf-8').send(body);
+    const page = (reply: FastifyReply, code: number, body: string) =>
+      reply.code(code).type('text/html; charset=utf-8').send(body);
     const notFound = (reply: FastifyReply) => page(reply, 404, notFoundPage(s, brand));
     const csrfFor = (reply: FastifyReply, token: string) => reply.generateCsrf({ userInfo: token });
 
@@ -126,8 +146,19 @@ export function registerStatusPage(server: FastifyInstance, app: App, opts: Stat
       const code = Number(err.statusCode) || 500;
       if (code >= 500) req.log.error({ err }, 'error en la página del caso');
       else req.log.info({ code: err.code, status: code }, 'petición rechazada en la página del caso');
-      if (code === 403 && /CSRF/.test(String(err.code))) return page(reply, 403, messagePage({ s, brand, title: s.staleForm, text: s.staleForm }));
-      if (code === 413) return page(reply, 413, messagePage({ s, brand, title: s.tooLarge(formatBytes(config.limits.maxAttachmentBytes, config.locale)), text: s.tooLarge(formatBytes(config.limits.maxAttachmentBytes, config.locale)) }));
+      if (code === 403 && /CSRF/.test(String(err.code)))
+        return page(reply, 403, messagePage({ s, brand, title: s.staleForm, text: s.staleForm }));
+      if (code === 413)
+        return page(
+          reply,
+          413,
+          messagePage({
+            s,
+            brand,
+            title: s.tooLarge(formatBytes(config.limits.maxAttachmentBytes, config.locale)),
+            text: s.tooLarge(formatBytes(config.limits.maxAttachmentBytes, config.locale)),
+          }),
+        );
       if (code === 429) return page(reply, 429, messagePage({ s, brand, title: s.tooMany, text: s.tooMany }));
       if (code === 404) return notFound(reply);
       return page(reply, code >= 500 ? 500 : code, messagePage({ s, brand, title: s.error, text: s.error }));
@@ -139,98 +170,93 @@ export function registerStatusPage(server: FastifyInstance, app: App, opts: Stat
       return reply.type('text/css; charset=utf-8').send(CSS);
     });
 
-    const renderCase = async (reply: FastifyReply, token: string, a: Extract<Access, { kind: 'ok' }>, extra: { code?: number; notice?: string; error?: { form: 'message' | 'rating'; text: string }; draft?: string } = {}) => {
+    const renderCase = async (
+      reply: FastifyReply,
+      token: string,
+      a: Extract<Access, { kind: 'ok' }>,
+      extra: {
+        code?: number;
+        notice?: string;
+        error?: { form: 'message' | 'rating'; text: string };
+        draft?: string;
+      } = {},
+    ) => {
       const model = await portal.open(a);
       const sla = opts.sla ? await opts.sla(model.ticket).catch(() => undefined) : undefined;
-      return page(reply, extra.code ?? 200, casePage({
-        s, brand, timeZone: config.timezone, base: `${BASE}/${token}`, model, sla, csrf: csrfFor(reply, token),
-        messageNonce: newNonce(), ratingNonce: newNonce(), maxAttachmentBytes: config.limits.maxAttachmentBytes,
-        notice: extra.notice, error: extra.error, draft: extra.draft,
-      }));
+      return page(
+        reply,
+        extra.code ?? 200,
+        casePage({
+          s,
+          brand,
+          timeZone: config.timezone,
+          base: `${BASE}/${token}`,
+          model,
+          sla,
+          csrf: csrfFor(reply, token),
+          messageNonce: newNonce(),
+          ratingNonce: newNonce(),
+          maxAttachmentBytes: config.limits.maxAttachmentBytes,
+          notice: extra.notice,
+          error: extra.error,
+          draft: extra.draft,
+        }),
+      );
     };
 
     // The case routes live under their own prefix so that an unknown path below it gets this scope's quiet 404
     // (fastify's default 404 handler would log the URL, token included).
-    await scope.register(async (caseScope) => {
-      caseScope.setNotFoundHandler(async (_req, reply) => notFound(reply));
-
-      caseScope.get<{ Params: TokenParams; Querystring: { aviso?: string } }>('/:token', async (req, reply) => {
-        const a = await portal.access(req.params.token);
-        if (a.kind === 'invalid') return notFound(reply);
-        if (a.kind === 'stale') return page(reply, 410, stalePage({ s, brand, action: `${BASE}/${req.params.token}/enlace-nuevo`, csrf: csrfFor(reply, req.params.token) }));
-        return renderCase(reply, req.params.token, a, { notice: noticeText(s, req.query.aviso) });
-      });
-
-      caseScope.get<{ Params: TokenParams & { id: string } }>('/:token/adjuntos/:id', async (req, reply) => {
-        const a = await portal.access(req.params.token);
-        if (a.kind !== 'ok' || !/^\d{1,12}$/.test(req.params.id)) return notFound(reply);
-        const file = await portal.attachment(a, Number(req.params.id));
-        if (!file) return notFound(reply);
-        // Served as a download, in a sandbox, never sniffed: a hostile attachment cannot run as a page of ours.
-        // Images keep their type so that sanitized mail HTML may show them inline (cid: references).
-        const type = /^image\/(png|jpeg|gif|webp)$/i.test(file.contentType) ? file.contentType.toLowerCase() : 'application/octet-stream';
-        return reply
-          .header('content-disposition', contentDisposition(file.filename, { type: 'attachment' }))
-          .header('content-security-policy', "default-src 'none'; sandbox")
-          .header('cache-control', 'private, no-store')
-          .type(type)
-          .send(file.data);
-      });
-
-      registerMessageRoutes(caseScope, {
-        app, portal, s, brand, base: BASE, clock: opts.clock, page, notFound, renderCase, csrfProtection: scope.csrfProtection, field,
-      });
-
-      caseScope.post<{ Params: TokenParams }>('/:token/calificacion', { preHandler: scope.csrfProtection }, async (req, reply) => {
-        const a = await portal.access(req.params.token);
-        if (a.kind !== 'ok') return notFound(reply);
-        const body = req.body as Body;
-        const nonce = field(body, 'nonce');
-        const verdict = field(body, 'veredicto');
-        if (!NONCE.test(nonce) || (verdict !== 'satisfactoria' && verdict !== 'insatisfactoria')) return reply.code(400).send();
-        const comment = field(body, 'comentario');
-        try {
-          const r = await portal.rate(a, { nonce, verdict: verdict as Verdict, comment, seen: seenId(field(body, 'visto')) });
-          const path = r.url ? new URL(r.url).pathname : `${BASE}/${req.params.token}`;
-          return reply.redirect(`${path}?aviso=${verdict === 'satisfactoria' ? 'vobo' : 'reabierto'}`, 303);
-        } catch (err) {
-          if (isMesaError(err, 'MAIL_EMPTY')) return renderCase(reply, req.params.token, a, { code: 400, error: { form: 'rating', text: s.needComment }, draft: comment });
-          if (isMesaError(err, 'TRANSITION_REFUSED')) return reply.redirect(`${BASE}/${req.params.token}`, 303);
-          throw err;
-        }
-      });
-
-      caseScope.post<{ Params: TokenParams }>('/:token/enlace-nuevo', {
-        preHandler: scope.csrfProtection,
-        config: { rateLimit: { max: config.web.linkRequestsPerIp, timeWindow: '1 hour' } },
-      }, async (req, reply) => {
-        const a = await portal.access(req.params.token);
-        if (a.kind === 'invalid') return notFound(reply);
-        if (a.kind === 'ok') return reply.redirect(`${BASE}/${req.params.token}`, 303);
-        const r = await portal.requestFreshLink(a);
-        if (r === 'limited') return page(reply, 429, messagePage({ s, brand, title: s.tooMany, text: s.tooMany }));
-        return page(reply, 200, messagePage({ s, brand, title: s.sendFresh, text: s.freshSent }));
-      });
-      registerCaseList(caseScope, { app, portal, s, brand, clock: opts.clock, page, notFound });
-      registerKnowledge(caseScope, { app, portal, s, brand, page, notFound });
-    }, { prefix: BASE });
+    await scope.register(
+      async (caseScope) => {
+        registerCaseRoutes(caseScope, {
+          app,
+          portal,
+          s,
+          brand,
+          clock: opts.clock,
+          page,
+          notFound,
+          csrfFor,
+          renderCase,
+          csrfProtection: scope.csrfProtection,
+          field,
+        });
+      },
+      { prefix: BASE },
+    );
 
     registerConsultantList(scope, { app, s, brand, clock: opts.clock, page, notFound });
 
-    scope.get('/perdi-mi-enlace', async (_req, reply) => page(reply, 200, lostLinkPage({ s, brand, csrf: reply.generateCsrf({ userInfo: 'perdi-mi-enlace' }) })));
+    scope.get('/perdi-mi-enlace', async (_req, reply) =>
+      page(reply, 200, lostLinkPage({ s, brand, csrf: reply.generateCsrf({ userInfo: 'perdi-mi-enlace' }) })),
+    );
 
     const emailSchema = z.string().trim().toLowerCase().max(320).email();
-    scope.post('/perdi-mi-enlace', {
-      preHandler: scope.csrfProtection,
-      config: { rateLimit: { max: config.web.linkRequestsPerIp, timeWindow: '1 hour' } },
-    }, async (req, reply) => {
-      const typed = field(req.body as Body, 'correo');
-      const parsed = emailSchema.safeParse(typed);
-      if (!parsed.success) return page(reply, 400, lostLinkPage({ s, brand, csrf: reply.generateCsrf({ userInfo: 'perdi-mi-enlace' }), error: s.badEmail, value: typed.slice(0, 320) }));
-      // The same answer whether or not the address has cases (and whether or not its own limit was reached).
-      await portal.lostLinks(parsed.data);
-      return page(reply, 200, messagePage({ s, brand, title: s.lostTitle, text: s.lostSent }));
-    });
+    scope.post(
+      '/perdi-mi-enlace',
+      {
+        preHandler: scope.csrfProtection,
+        config: { rateLimit: { max: config.web.linkRequestsPerIp, timeWindow: '1 hour' } },
+      },
+      async (req, reply) => {
+        const typed = field(req.body as Body, 'correo');
+        const parsed = emailSchema.safeParse(typed);
+        if (!parsed.success)
+          return page(
+            reply,
+            400,
+            lostLinkPage({
+              s,
+              brand,
+              csrf: reply.generateCsrf({ userInfo: 'perdi-mi-enlace' }),
+              error: s.badEmail,
+              value: typed.slice(0, 320),
+            }),
+          );
+        // The same answer whether or not the address has cases (and whether or not its own limit was reached).
+        await portal.lostLinks(parsed.data);
+        return page(reply, 200, messagePage({ s, brand, title: s.lostTitle, text: s.lostSent }));
+      },
+    );
   });
 }
-

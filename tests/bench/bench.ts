@@ -15,6 +15,7 @@ import { RUNTIME, runChild } from './runner.ts';
 import { bigMail, idleFloor, startMesa, startupTime, type BenchDb } from './served.ts';
 import { startBenchSink, type BenchSink } from './sink.ts';
 import { comparisonTable, machineLine, runTable, type Row } from './table.ts';
+import { webBench } from './web.ts';
 
 /**
  * `npm run bench`: Mesa against the machine's own limits, all measured in one run so that the ratios hold on a
@@ -32,7 +33,9 @@ import { comparisonTable, machineLine, runTable, type Row } from './table.ts';
  *   --big-mb X       attachment size for the memory figure (default 25)
  *   --database-url   postgres://… to measure on PostgreSQL (default: $DATABASE_URL, else SQLite); the ingest is then
  *                    also compared with a bare PostgreSQL limit (tests/bench/limits.ts)
- *   --only a,b       run only these parts: ingest,notify,latency,memory,growth,startup
+ *   --only a,b       run only these parts: ingest,notify,latency,memory,growth,startup,web
+ *   --web-cases C    cases seeded for the web figures (default 100000)
+ *   --web-connections K, --web-seconds S  concurrent clients (default 20) and seconds per figure (default 10)
  *   --out FILE       JSON output (default tests/.artifacts/bench.json)
  *   --compare FILE   also print each figure beside the same figure of an earlier run's JSON (tests/bench/compare.ts)
  */
@@ -43,6 +46,7 @@ const { values: flags } = parseArgs({
     mails: { type: 'string', default: '5000' }, notify: { type: 'string', default: '2000' }, latency: { type: 'string', default: '40' },
     growth: { type: 'string' }, seeds: { type: 'string', default: '0,10000,100000' }, 'growth-rounds': { type: 'string', default: '5' }, 'ingest-rounds': { type: 'string', default: '3' }, 'big-mb': { type: 'string', default: '25' },
     warm: { type: 'string', default: '500' }, runs: { type: 'string', default: '1' },
+    'web-cases': { type: 'string', default: '100000' }, 'web-connections': { type: 'string', default: '20' }, 'web-seconds': { type: 'string', default: '10' },
     'database-url': { type: 'string' }, only: { type: 'string' }, out: { type: 'string', default: 'tests/.artifacts/bench.json' }, compare: { type: 'string' },
   },
 });
@@ -197,6 +201,16 @@ async function laterParts(dovecot: Dovecot, sink: BenchSink, imap: (folder: stri
     json.startup = { coldMs: Math.round(cold), warmMs: warm.map(Math.round) };
     const median = percentile(warm, 50);
     rows.push({ figure: 'start-up: mesa start → /healthz 200', mesa: Math.round(median), limit: Math.round(cold), target: '≤ 1000 ms', ok: median <= 1000, unit: 'ms', note: 'Mesa = median of 3 on a migrated database; limit column = first start (runs the migrations)' });
+  }
+  if (wants('web')) {
+    const web = await webBench(dovecot, sink, await mesaDb('web'), { count: Number(flags['web-cases']), connections: Number(flags['web-connections']), seconds: Number(flags['web-seconds']), warm: 3 });
+    json.web = web;
+    const hello = web.figures.filter((f) => f.name.startsWith('bare'));
+    const limit = Math.round(hello.reduce((a, f) => a + f.rps, 0) / hello.length);
+    for (const f of web.figures.filter((x) => !x.name.startsWith('bare'))) {
+      rows.push({ figure: `web ${f.name} (req/s)`, mesa: f.rps, limit, ratio: f.rps / limit, target: '—', unit: 'req/s', note: `${web.connections} clients, ${web.cases.toLocaleString('en')} cases; limit = bare fastify "hello" (${hello.map((h) => h.rps).join(' / ')})` });
+      rows.push({ figure: `web ${f.name} p50 / p95 / p99`, mesa: `${f.p50} / ${f.p95} / ${f.p99}`, target: 'p95 ≤ 50 ms', ok: f.p95 <= 50 && !f.errors && !f.non2xx, unit: 'ms', note: f.errors || f.non2xx ? `${f.errors} errors, ${f.non2xx} non-2xx` : undefined });
+    }
   }
 }
 

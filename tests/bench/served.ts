@@ -20,6 +20,7 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 export interface BenchDb {
   databaseUrl?: string;
   env: Record<string, string>;
+  nodeArgs?: string[];
 }
 
 /** The floor for latency: APPEND on one connection, time until an IDLE client on the folder hears EXISTS. */
@@ -49,6 +50,8 @@ export async function idleFloor(dovecot: Dovecot, target: ImapTarget, k: number)
 
 export interface RunningMesa {
   pid: number;
+  /** Its web server, http://127.0.0.1:<port>. */
+  url: string;
   ready: Promise<number>;
   stop(): Promise<void>;
 }
@@ -71,6 +74,8 @@ export async function startMesa(
   } = spawnCli(['start'], {
     cwd: ROOT,
     keep: 4000,
+    // BENCH_CPU_PROF=web (tests/bench/web.ts): a V8 profile of the measured `mesa start`, written when it stops.
+    nodeArgs: db.nodeArgs,
     env: {
       ...db.env,
       LOG_LEVEL: 'warn',
@@ -101,6 +106,7 @@ export async function startMesa(
   })();
   return {
     pid: p.pid!,
+    url: `http://127.0.0.1:${port}`,
     ready,
     async stop() {
       p.kill('SIGTERM');

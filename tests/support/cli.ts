@@ -24,7 +24,11 @@ export function runCli(args: string[], opts: { env: Env; stdin?: string | Buffer
   return new Promise((resolve, reject) => {
     const env: Record<string, string> = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp' };
     for (const [k, v] of Object.entries(opts.env)) if (v !== undefined) env[k] = v;
-    const child = spawn(process.execPath, [BIN, ...args], { cwd: opts.cwd ?? opts.env.DATA_DIR, env, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [BIN, ...args], {
+      cwd: opts.cwd ?? opts.env.DATA_DIR,
+      env,
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
@@ -35,16 +39,25 @@ export function runCli(args: string[], opts: { env: Env; stdin?: string | Buffer
   });
 }
 
-export interface RunningCli { child: ChildProcess; output: () => string; exited: Promise<number | null> }
+export interface RunningCli {
+  child: ChildProcess;
+  output: () => string;
+  exited: Promise<number | null>;
+}
 
 /**
  * Starts the real `mesa` executable and leaves it running (`mesa start`, as an operator or a process manager does):
  * its environment is this process's plus `env`, its stdout and stderr are kept together (the last `keep` characters),
  * and `exited` resolves with its exit code.
  */
-export function spawnCli(args: string[], opts: { env: Env; cwd?: string; keep?: number }): RunningCli {
-  const child = spawn(process.execPath, [BIN, ...args], {
-    cwd: opts.cwd ?? opts.env.DATA_DIR, env: { ...process.env, ...opts.env } as NodeJS.ProcessEnv, stdio: ['ignore', 'pipe', 'pipe'],
+export function spawnCli(
+  args: string[],
+  opts: { env: Env; cwd?: string; keep?: number; nodeArgs?: string[] },
+): RunningCli {
+  const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), BIN, ...args], {
+    cwd: opts.cwd ?? opts.env.DATA_DIR,
+    env: { ...process.env, ...opts.env } as NodeJS.ProcessEnv,
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
   const keep = (d: Buffer) => (out = (out + d).slice(-(opts.keep ?? Infinity)));

@@ -4,17 +4,33 @@ import { insertId, insertSql, rows } from '../sql.ts';
 /** Magic links (hashed). SQL only. */
 
 export interface LinkRow {
-  id: number; ticketId: number; number: number; recipient: string; generation: number; tokenHash: string;
-  expiresAt: number; revokedAt?: number; revokedReason?: string;
+  id: number;
+  ticketId: number;
+  number: number;
+  recipient: string;
+  generation: number;
+  tokenHash: string;
+  expiresAt: number;
+  revokedAt?: number;
+  revokedReason?: string;
+  lastUsedAt?: number;
 }
 
 const toRow = (r: any): LinkRow => ({
-  id: Number(r.id), ticketId: Number(r.ticket_id), number: Number(r.number), recipient: r.recipient, generation: Number(r.generation),
-  tokenHash: r.token_hash, expiresAt: Number(r.expires_at), revokedAt: r.revoked_at == null ? undefined : Number(r.revoked_at),
+  id: Number(r.id),
+  ticketId: Number(r.ticket_id),
+  number: Number(r.number),
+  recipient: r.recipient,
+  generation: Number(r.generation),
+  tokenHash: r.token_hash,
+  expiresAt: Number(r.expires_at),
+  revokedAt: r.revoked_at == null ? undefined : Number(r.revoked_at),
   revokedReason: r.revoked_reason ?? undefined,
+  lastUsedAt: r.last_used_at == null ? undefined : Number(r.last_used_at),
 });
 
-const withNumber = (db: Db) => db('links').join('tickets', 'tickets.id', 'links.ticket_id').select('links.*', 'tickets.number');
+const withNumber = (db: Db) =>
+  db('links').join('tickets', 'tickets.id', 'links.ticket_id').select('links.*', 'tickets.number');
 
 export async function findLinkByHash(db: Db, hash: string): Promise<LinkRow | undefined> {
   const r = await withNumber(db).where('links.token_hash', hash).first();
@@ -25,23 +41,55 @@ export async function findLinkByHash(db: Db, hash: string): Promise<LinkRow | un
  * Every generation of a recipient's link on a case, newest first: issuing a link needs the newest usable one
  * and else the last generation, both from these few rows (one per rotation) in one read.
  */
-export async function linkGenerations(db: Db, ticketId: number, recipient: string): Promise<Array<{ generation: number; expiresAt: number; revokedAt?: number }>> {
-  const found = await rows(db, 'select "generation", "expires_at", "revoked_at" from "links" where "ticket_id" = ? and "recipient" = ? order by "generation" desc', [ticketId, recipient]);
+export async function linkGenerations(
+  db: Db,
+  ticketId: number,
+  recipient: string,
+): Promise<Array<{ generation: number; expiresAt: number; revokedAt?: number }>> {
+  const found = await rows(
+    db,
+    'select "generation", "expires_at", "revoked_at" from "links" where "ticket_id" = ? and "recipient" = ? order by "generation" desc',
+    [ticketId, recipient],
+  );
   return generationsOf(found);
 }
 
 /** The rows as issueLink reads them, pushed into a literal: also the empty list of a case opened now (one kind of
  * array for issueLink's optimized code, src/outbound/notifier.ts files()). */
-export function generationsOf(found: readonly any[]): Array<{ generation: number; expiresAt: number; revokedAt?: number }> {
+export function generationsOf(
+  found: readonly any[],
+): Array<{ generation: number; expiresAt: number; revokedAt?: number }> {
   const out: Array<{ generation: number; expiresAt: number; revokedAt?: number }> = [];
-  for (const r of found) out.push({ generation: Number(r.generation), expiresAt: Number(r.expires_at), revokedAt: r.revoked_at == null ? undefined : Number(r.revoked_at) });
+  for (const r of found)
+    out.push({
+      generation: Number(r.generation),
+      expiresAt: Number(r.expires_at),
+      revokedAt: r.revoked_at == null ? undefined : Number(r.revoked_at),
+    });
   return out;
 }
 
-const INSERT_LINK = insertSql('links', ['ticket_id', 'recipient', 'generation', 'token_hash', 'expires_at', 'created_at']);
+const INSERT_LINK = insertSql('links', [
+  'ticket_id',
+  'recipient',
+  'generation',
+  'token_hash',
+  'expires_at',
+  'created_at',
+]);
 
-export async function insertLink(db: Db, link: { ticketId: number; recipient: string; generation: number; tokenHash: string; expiresAt: number; now: number }): Promise<number> {
-  return (await insertId(db, INSERT_LINK, [link.ticketId, link.recipient, link.generation, link.tokenHash, link.expiresAt, link.now]))!;
+export async function insertLink(
+  db: Db,
+  link: { ticketId: number; recipient: string; generation: number; tokenHash: string; expiresAt: number; now: number },
+): Promise<number> {
+  return (await insertId(db, INSERT_LINK, [
+    link.ticketId,
+    link.recipient,
+    link.generation,
+    link.tokenHash,
+    link.expiresAt,
+    link.now,
+  ]))!;
 }
 
 export async function revokeLinkRow(db: Db, id: number, now: number, reason: string): Promise<number> {
@@ -49,11 +97,23 @@ export async function revokeLinkRow(db: Db, id: number, now: number, reason: str
 }
 
 export async function revokeLinksOfTicket(db: Db, ticketId: number, now: number, reason: string): Promise<number> {
-  return db('links').where({ ticket_id: ticketId }).whereNull('revoked_at').update({ revoked_at: now, revoked_reason: reason });
+  return db('links')
+    .where({ ticket_id: ticketId })
+    .whereNull('revoked_at')
+    .update({ revoked_at: now, revoked_reason: reason });
 }
 
-export async function revokeLinksOfRecipient(db: Db, ticketId: number, recipient: string, now: number, reason: string): Promise<number> {
-  return db('links').where({ ticket_id: ticketId, recipient }).whereNull('revoked_at').update({ revoked_at: now, revoked_reason: reason });
+export async function revokeLinksOfRecipient(
+  db: Db,
+  ticketId: number,
+  recipient: string,
+  now: number,
+  reason: string,
+): Promise<number> {
+  return db('links')
+    .where({ ticket_id: ticketId, recipient })
+    .whereNull('revoked_at')
+    .update({ revoked_at: now, revoked_reason: reason });
 }
 
 export async function touchLinkRow(db: Db, id: number, now: number): Promise<void> {
