@@ -1,4 +1,4 @@
-import type { Knex } from 'knex';
+import type { UnitOfWork } from '../db/unit-of-work.ts';
 import { claimEffect, insertLedger } from '../db/repos/ledger.ts';
 import { findTicketById, lockTicket } from '../db/repos/tickets.ts';
 import { isPostgres } from '../db/knex.ts';
@@ -15,30 +15,30 @@ import type { ConsultantPlan } from './pipeline.ts';
 import { quarantine } from './quarantine.ts';
 import { whereFrom } from './source-key.ts';
 
-/** Runs inside `trx` (the mail's savepoint in the group's transaction): reads its context, judges, applies. */
-export async function judgeAndApply(service: IngestContext, trx: Knex.Transaction, mail: InboundMail, source: MailSource, sourceKey: string, now: number, rejudged = false): Promise<IngestResult> {
+/** Runs inside `uow` (the mail's savepoint in the group's transaction): reads its context, judges, applies. */
+export async function judgeAndApply(service: IngestContext, uow: UnitOfWork, mail: InboundMail, source: MailSource, sourceKey: string, now: number, rejudged = false): Promise<IngestResult> {
   const { config } = service.deps;
-  const ctx = await loadContext(trx, config, mail, source, now);
-  if (service.deps.policy) ctx.organization = await organizationFacts(trx, service.deps.policy, mail);
+  const ctx = await loadContext(uow, config, mail, source, now);
+  if (service.deps.policy) ctx.organization = await organizationFacts(uow, service.deps.policy, mail);
   const verdict = service.work.runFilters(mail, ctx);
   // On PostgreSQL someone else may be changing this mail's case right now: the jobs closing it, a mail on another
   // mailbox, the status page. Lock it (until the batch commits) and, if it changed since the context read it,
   // judge the mail again on what is committed now (a reply that meets the auto-close reopens the case instead of
   // landing on a closed one). Nothing was written yet. SQLite has one writer at a time: nothing to do.
-  if (!rejudged && verdict.kind !== 'stop' && isPostgres(trx)) {
+  if (!rejudged && verdict.kind !== 'stop' && isPostgres(uow)) {
     const target = verdict.facts.target;
     if (target) {
       const seen = caseInContext(ctx, target.ticketId);
-      const locked = await lockTicket(trx, target.ticketId);
-      if (!seen || !locked || changedSince(seen, locked)) return judgeAndApply(service, trx, mail, source, sourceKey, now, true);
+      const locked = await lockTicket(uow, target.ticketId);
+      if (!seen || !locked || changedSince(seen, locked)) return judgeAndApply(service, uow, mail, source, sourceKey, now, true);
     }
   }
   if (verdict.kind === 'stop') {
     if (verdict.outcome === 'tempfail') return { outcome: 'tempfail', sourceKey, reason: verdict.reason, detail: verdict.detail };
     if (verdict.outcome === 'rejected') {
-      return quarantine(service, trx, mail.raw, mail.rawSha256, mail.contentHash, source, sourceKey, verdict.reason, verdict.detail ?? '', { from: mail.from?.address, subject: mail.subject, messageId: mail.messageId }, now);
+      return quarantine(service, uow, mail.raw, mail.rawSha256, mail.contentHash, source, sourceKey, verdict.reason, verdict.detail ?? '', { from: mail.from?.address, subject: mail.subject, messageId: mail.messageId }, now);
     }
-    await insertLedger(trx, { ...ledgerBase(mail, source, sourceKey, now), outcome: 'ignored', reason: verdict.reason });
+    await insertLedger(uow, { ...ledgerBase(mail, source, sourceKey, now), outcome: 'ignored', reason: verdict.reason });
     return { outcome: 'ignored', sourceKey, reason: verdict.reason, detail: verdict.detail };
   }
 
@@ -61,27 +61,27 @@ export async function judgeAndApply(service: IngestContext, trx: Knex.Transactio
 
   let ticketNumber = 0;
   let heldId = 0;
-  const apply = async (trx: Knex.Transaction) => {
-    await claimEffect(trx, mail.contentHash, sourceKey);
+  const apply = async (uow: UnitOfWork) => {
+    await claimEffect(uow, mail.contentHash, sourceKey);
     let ticketId: number;
     let messageRowId: number;
     if (effect.kind === 'held') {
       // Kept whole (the raw source and attachments are already in the blob store) and refused politely.
       if (!service.deps.lifecycle) throw new Error('solicitud retenida sin servicio de ciclo de vida configurado');
-      const held = await service.deps.lifecycle.holdRequest(trx, caseInput(mail, facts, source, message, cc, threadIds), effect.reason, now);
-      await insertLedger(trx, { ...ledgerBase(mail, source, sourceKey, now), outcome: 'accepted', effect: 'held', reason: effect.reason });
+      const held = await service.deps.lifecycle.holdRequest(uow, caseInput(mail, facts, source, message, cc, threadIds), effect.reason, now);
+      await insertLedger(uow, { ...ledgerBase(mail, source, sourceKey, now), outcome: 'accepted', effect: 'held', reason: effect.reason });
       heldId = held.id;
       return;
     }
     if (effect.kind === 'new_case') {
-      const opened = await service.deps.cases.openCase(trx, caseInput(mail, facts, source, message, cc, threadIds));
+      const opened = await service.deps.cases.openCase(uow, caseInput(mail, facts, source, message, cc, threadIds));
       ticketId = opened.ticket.id;
       messageRowId = opened.messageRowId;
       ticketNumber = opened.ticket.number;
     } else {
       // The case as the context read it, in this same savepoint a moment ago: no second read.
       const seen = caseInContext(ctx, effect.ticketId);
-      const ticket = seen ? withoutParticipants(seen) : await findTicketById(trx, effect.ticketId);
+      const ticket = seen ? withoutParticipants(seen) : await findTicketById(uow, effect.ticketId);
       if (!ticket) throw new Error(`caso ${effect.number} desapareció durante el proceso`);
       ticketId = ticket.id;
       ticketNumber = ticket.number;
@@ -91,28 +91,28 @@ export async function judgeAndApply(service: IngestContext, trx: Knex.Transactio
         const proven = facts.returned?.proven ?? [];
         const claimed = facts.returned?.claimed ?? failedRecipients(mail);
         const bounce = a?.kind === 'bounce' ? { hard: Boolean(a.hard), addressGone: Boolean(a.addressGone), recipients: proven, unproven: claimed.filter((x) => !proven.includes(x)), status: a.status } : undefined;
-        messageRowId = await service.deps.cases.addSystemNote(trx, ticket, message, { bounce });
+        messageRowId = await service.deps.cases.addSystemNote(uow, ticket, message, { bounce });
       } else {
         // A consultant's reply: either it cannot act (told why) or its commands act after the message is kept;
         // except `/cc`, which acts first, so that the people it adds get this very answer.
         const plan = effect.kind === 'follow_up' ? effect.consultant : undefined;
         const actor = facts.sender?.address ?? '';
         const people = plan?.feedback ? [] : plan?.commands.filter((c) => c.kind === 'participants') ?? [];
-        if (people.length) await service.deps.cases.runCommands(trx, ticket, people, actor, now);
+        if (people.length) await service.deps.cases.runCommands(uow, ticket, people, actor, now);
         // A customer's Cc joins the case only when the mail proved its origin (target.proof, follow-up.ts).
-        const added = await service.deps.cases.addMessage(trx, ticket, { message, cc, ccAddedBy: facts.target?.proof, threadIds, reopen: effect.reopen });
+        const added = await service.deps.cases.addMessage(uow, ticket, { message, cc, ccAddedBy: facts.target?.proof, threadIds, reopen: effect.reopen });
         messageRowId = added.messageRowId;
         const rest = plan?.commands.filter((c) => c.kind !== 'participants') ?? [];
-        if (plan?.feedback) await service.deps.cases.tellConsultant(trx, added.ticket, { to: actor, kind: plan.feedback.kind, items: plan.feedback.items, messageRowId, at: now });
-        else if (rest.length) await service.deps.cases.runCommands(trx, added.ticket, rest, actor, now);
+        if (plan?.feedback) await service.deps.cases.tellConsultant(uow, added.ticket, { to: actor, kind: plan.feedback.kind, items: plan.feedback.items, messageRowId, at: now });
+        else if (rest.length) await service.deps.cases.runCommands(uow, added.ticket, rest, actor, now);
       }
     }
-    await insertLedger(trx, {
+    await insertLedger(uow, {
       ...ledgerBase(mail, source, sourceKey, now), outcome: 'accepted', effect: effect.kind,
       reason: facts.messageIdReused ? 'message_id_reused' : facts.related?.reason, ticketId, messageRowId,
     });
   };
-  await apply(trx);
+  await apply(uow);
   if (effect.kind === 'held') return { outcome: 'accepted', sourceKey, effect: 'held', reason: effect.reason, detail: `${effect.detail} (solicitud retenida #${heldId})` };
   return { outcome: 'accepted', sourceKey, effect: effect.kind, ticketNumber, reason: facts.related?.reason };
 }

@@ -1,6 +1,7 @@
 import { isMesaError, MesaError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 import { findLedgers } from '../db/repos/ledger.ts';
+import { inUnitOfWork } from '../db/unit-of-work.ts';
 import { findTicketById } from '../db/repos/tickets.ts';
 import { BlobStore } from '../storage/blobs.ts';
 import type { InboundMail, MailSource } from './mail.ts';
@@ -125,7 +126,7 @@ export class IngestService {
       // runs again, each mail in its savepoint as before (`careful`): the failing one alone is quarantined.
       for (let careful = false, conflicts = 0; ;) {
         try {
-          batch = await this.deps.db.transaction((trx) => runBatch(this.service, trx, prepared, careful));
+          batch = await inUnitOfWork(this.deps.db, (uow) => runBatch(this.service, uow, prepared, careful));
           // On disk before the caller moves these mails off the server: one flush for the batch.
           await syncCommitted(this.deps.db);
           break;

@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { inUnitOfWork } from '../db/unit-of-work.ts';
 import type { Config } from '../config.ts';
 import * as life from '../db/repos/lifecycle.ts';
 import { lockTicket } from '../db/repos/tickets.ts';
@@ -85,17 +86,17 @@ async function autoClose(deps: JobDeps, lifecycle: LifecycleService, now: number
       const cal = deps.policy.calendarFor(t.organization);
       const plan = planAutoClose(cal, deps.policy.autoClose, t, events.get(t.id) ?? [], now);
       if (plan.kind !== 'warn' && plan.kind !== 'close') continue;
-      await deps.db.transaction(async (trx) => {
+      await inUnitOfWork(deps.db, async (uow) => {
         // Re-read inside the transaction, locked: a customer reply may have landed since the list was taken, or
         // another instance's jobs may have just warned or closed it.
-        const fresh = await lockTicket(trx, t.id);
+        const fresh = await lockTicket(uow, t.id);
         if (!fresh || fresh.stage === 'cerrado' || fresh.waitingOn !== 'cliente') return;
-        const freshPlan = planAutoClose(cal, deps.policy.autoClose, fresh, (await life.lifecycleEventsOf(trx, [t.id])).get(t.id) ?? [], now);
+        const freshPlan = planAutoClose(cal, deps.policy.autoClose, fresh, (await life.lifecycleEventsOf(uow, [t.id])).get(t.id) ?? [], now);
         if (freshPlan.kind === 'warn') {
-          await lifecycle.warnAutoClose(trx, fresh, freshPlan, now);
+          await lifecycle.warnAutoClose(uow, fresh, freshPlan, now);
           report.warned.push(t.number);
         } else if (freshPlan.kind === 'close') {
-          await lifecycle.autoClose(trx, fresh, deps.policy.autoClose.afterBusinessDays, now);
+          await lifecycle.autoClose(uow, fresh, deps.policy.autoClose.afterBusinessDays, now);
           report.closed.push(t.number);
         }
       });
@@ -119,13 +120,13 @@ async function lights(deps: JobDeps, lifecycle: LifecycleService, now: number, r
     const s = states.get(t.id)!;
     if (s.light === t.slaLight) continue;
     try {
-      const changed = await deps.db.transaction(async (trx) => {
+      const changed = await inUnitOfWork(deps.db, async (uow) => {
         // Locked and read again: another instance's jobs may have recorded this very change a moment ago.
-        const fresh = await lockTicket(trx, t.id);
+        const fresh = await lockTicket(uow, t.id);
         if (!fresh || fresh.slaLight === s.light) return undefined;
         const from = fresh.slaLight as Light | undefined;
         const due = s.firstResponse.light !== 'green' && t.firstResponseAt === undefined ? s.firstResponse.dueAt : s.resolution.dueAt;
-        await lifecycle.recordLight(trx, t, from, s.light, due, now);
+        await lifecycle.recordLight(uow, t, from, s.light, due, now);
         return { from };
       });
       if (changed) report.lights.push({ number: t.number, from: changed.from, to: s.light });
@@ -140,9 +141,9 @@ async function releaseHeld(deps: JobDeps, lifecycle: LifecycleService, now: numb
   for (const held of await life.heldRequests(deps.db, { state: 'held', reason: 'over_limit' })) {
     try {
       const limit = deps.policy.maxOpenCases(held.organization);
-      await deps.db.transaction(async (trx) => {
-        if (limit !== undefined && (await life.countOpenTicketsInTurn(trx, held.organization)) >= limit) return;
-        const ticket = await lifecycle.openHeld(trx, held, now);
+      await inUnitOfWork(deps.db, async (uow) => {
+        if (limit !== undefined && (await life.countOpenTicketsInTurn(uow, held.organization)) >= limit) return;
+        const ticket = await lifecycle.openHeld(uow, held, now);
         if (ticket) report.released.push({ held: held.id, number: ticket.number });
       });
     } catch (err) {
@@ -161,8 +162,8 @@ async function digests(deps: JobDeps, now: number, report: JobReport, fail: Fail
   const states = await slaOf(deps, open, now);
   for (const consultant of deps.config.consultants) {
     try {
-      await deps.db.transaction(async (trx) => {
-        if (!(await life.claimMark(trx, `digest:${consultant}`, date, now))) return;
+      await inUnitOfWork(deps.db, async (uow) => {
+        if (!(await life.claimMark(uow, `digest:${consultant}`, date, now))) return;
         const mine = open.filter((t) => t.assignee === consultant || !t.assignee)
           .map((t) => ({ ticket: t, number: t.number, sla: states.get(t.id)! }))
           .sort(byUrgency);
@@ -172,7 +173,7 @@ async function digests(deps: JobDeps, now: number, report: JobReport, fail: Fail
         }));
         // Nothing open and nothing unassigned: no mail that morning (the mark still says the day was done).
         if (!cases.length) return;
-        await deps.cases.publish(trx, { type: 'digest', to: consultant, date, cases, at: now });
+        await deps.cases.publish(uow, { type: 'digest', to: consultant, date, cases, at: now });
         report.digests.push(consultant);
       });
     } catch (err) {

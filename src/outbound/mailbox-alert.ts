@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { inUnitOfWork } from '../db/unit-of-work.ts';
 import type { Config } from '../config.ts';
 import type { Logger } from '../logger.ts';
 import { MAILBOX_ARGUMENT } from '../mailboxes/explain.ts';
@@ -17,7 +18,7 @@ export function mailboxAlert(deps: { db: Knex; config: Config; outbox: Outbox; l
       deps.log.warn({ mailbox: n.mailbox }, 'ADMIN_ADDRESS no está configurada: nadie recibe el aviso de que el buzón necesita iniciar sesión');
       return;
     }
-    await deps.db.transaction((trx) => deps.outbox.enqueue(trx, {
+    await inUnitOfWork(deps.db, (uow) => deps.outbox.enqueue(uow, {
       key: `mailbox-alert:${n.mailbox}:${n.at}`, kind: 'mailbox_alert', to, automatic: false, budgeted: false,
       template: 'mailbox-alert', autoSubmitted: 'auto-generated', now: n.at,
       data: { user: n.user, code: n.code, explanation: n.explanation, mailboxArgument: MAILBOX_ARGUMENT[n.mailbox] },

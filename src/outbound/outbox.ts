@@ -1,5 +1,5 @@
 import type { Config } from '../config.ts';
-import { outermost, type Db } from '../db/knex.ts';
+import { memoKey, type UnitOfWork } from '../db/unit-of-work.ts';
 import * as outbox from '../db/repos/outbox.ts';
 import { addThreadIds, insertEvent, threadIdsTogether } from '../db/repos/tickets.ts';
 import { loopToken } from '../mail/loop-token.ts';
@@ -58,8 +58,6 @@ export type EnqueueResult = { state: 'pending' | 'held' | 'duplicate'; id?: numb
 /** A case's subject as every mail of it shows it: cleanSubject() of the same few subjects, again and again. */
 const topicOf = boundedMemo(1000, (subject: string) => subject, cleanSubject);
 
-const ignore = () => undefined;
-
 /** What comes before the @ (split('@')[0], without the array: its element load threw enqueue's optimized code away
  * once, on an array of another kind). */
 function localPart(address: string): string {
@@ -74,21 +72,23 @@ const HOUR = 3_600_000;
 export const DESK_ALERT_KINDS = ['notice_unverified', 'notice_commands', 'alert_bounce'] as const;
 const DAY = 86_400_000;
 
+/** Mail (not held) a unit of work enqueued, by case and recipient, in order: the thread of a case opened in it
+ * (see Outbox.thread()). A mail's own: a child unit starts without its parent's. */
+const ENQUEUED = memoKey('outbox.enqueued', () => new Map<string, Array<{ message_id: string; created_at: number }>>());
+
+/**
+ * For the whole unit of work (a batch of mail in group commit), the addresses found without a bounce stop, with the
+ * earliest time asked about: none can be in force at that time or later (a stop only ends), unless this transaction
+ * writes one, so every consultant notice of a batch need not ask again. `null` once suppress() ran in it: from then
+ * on every mail asks.
+ */
+const UNSTOPPED = memoKey<Map<string, number> | null>('outbox.unstopped', () => new Map(), (parent) => (parent ? new Map(parent) : null));
+
 export class Outbox {
   private readonly domain: string;
   private readonly loop: string;
   private readonly keys: LinkKeys;
   private committed?: () => void;
-  /** Mail (not held) enqueued per transaction, by case and recipient, in order: the thread of a case opened in
-   * that transaction (see thread()). */
-  private readonly enqueued = new WeakMap<object, Map<string, Array<{ message_id: string; created_at: number }>>>();
-  /**
-   * Per outermost transaction (a batch of mail in group commit), the addresses found without a bounce stop, with
-   * the earliest time asked about: none can be in force at that time or later (a stop only ends), unless this
-   * transaction writes one, so every consultant notice of a batch need not ask again. `null` once suppress() ran
-   * in the transaction: from then on every mail asks.
-   */
-  private readonly unstopped = new WeakMap<object, Map<string, number> | null>();
   /** describeHours() of the calendar, for describedHours(). */
   private described?: { hours: object; text: string };
 
@@ -99,15 +99,15 @@ export class Outbox {
     this.keys = { secretKey: deps.config.secretKey, publicUrl: deps.config.publicUrl };
   }
 
-  /** Called after the transaction that enqueued mail commits (knex exposes it as `executionPromise`). */
+  /** Called after the unit of work that enqueued mail commits (UnitOfWork.afterCommit). */
   onCommitted(listener: () => void): void {
     this.committed = listener;
   }
 
-  async enqueue(trx: Db, r: MailRequest): Promise<EnqueueResult> {
+  async enqueue(uow: UnitOfWork, r: MailRequest): Promise<EnqueueResult> {
     const { config, renderer } = this.deps;
     const to = r.to.toLowerCase();
-    const heldReason = r.automatic ? await this.holdReason(trx, to, r, r.now) : undefined;
+    const heldReason = r.automatic ? await this.holdReason(uow, to, r, r.now) : undefined;
     const messageId = makeMessageId(config.secretKey, this.domain, r.ticket?.number ?? 0, to);
     // BUSINESS_HOURS overrides; otherwise the hours the SLA clocks count (src/tickets/hours-text.ts).
     const hours = config.outbound.businessHours ?? this.describedHours();
@@ -119,7 +119,7 @@ export class Outbox {
     // Every mail of a case carries the same `[Caso #N] subject`: Gmail threads only mail whose subjects agree.
     const topic = r.ticket ? topicOf(r.ticket.subject) : '';
     const subject = r.subject ?? (r.ticket ? `[${config.locale === 'en' ? 'Case' : 'Caso'} #${r.ticket.number}] ${topic || '(sin asunto)'}` : renderer.subject(r.template, config.locale, data, r.pick));
-    const thread = r.ticket ? await this.thread(trx, r.ticket, to, r.caseMessages) : { references: r.inReplyTo ? [r.inReplyTo] : [], inReplyTo: r.inReplyTo };
+    const thread = r.ticket ? await this.thread(uow, r.ticket, to, r.caseMessages) : { references: r.inReplyTo ? [r.inReplyTo] : [], inReplyTo: r.inReplyTo };
     const headers = automaticHeaders(r.autoSubmitted, this.loop);
     if (r.ticket) {
       headers['Thread-Topic'] = topic || subject;
@@ -133,7 +133,7 @@ export class Outbox {
       inReplyTo: thread.inReplyTo ? bracket(thread.inReplyTo) : undefined,
       references: thread.references.map(bracket), headers, attachments: r.attachments ?? [],
     };
-    const id = await outbox.insertOutbox(trx, {
+    const id = await outbox.insertOutbox(uow, {
       idempotencyKey: r.key, ticketId: r.ticket?.id, kind: r.kind, recipient: to, automatic: r.automatic, messageId,
       mail, state: heldReason ? 'held' : 'pending', heldReason, now: r.now,
       // Due at once. `now` may be a simulated time (`mesa jobs --now`, in the future): it decides what the mail
@@ -142,21 +142,16 @@ export class Outbox {
     });
     if (id === undefined) return { state: 'duplicate', messageId };
     if (r.ticket && !heldReason) {
-      const byKey = this.enqueued.get(trx) ?? new Map<string, Array<{ message_id: string; created_at: number }>>();
+      const byKey = uow.memo(ENQUEUED);
       const key = `${r.ticket.id}\0${to}`;
       byKey.set(key, [...(byKey.get(key) ?? []), { message_id: messageId, created_at: r.now }]);
-      this.enqueued.set(trx, byKey);
     }
     if (r.ticket) {
-      await addThreadIds(trx, r.ticket.id, [messageId]);
-      if (heldReason) await insertEvent(trx, { ticketId: r.ticket.id, type: 'mail_held', actor: 'mesa', to, reason: heldReason, at: r.now, data: { kind: r.kind } });
+      await addThreadIds(uow, r.ticket.id, [messageId]);
+      if (heldReason) await insertEvent(uow, { ticketId: r.ticket.id, type: 'mail_held', actor: 'mesa', to, reason: heldReason, at: r.now, data: { kind: r.kind } });
     }
-    // The outermost transaction's end: a savepoint's (a nested transaction) is only its release, not the commit.
-    // Every mail hooks it, and the dispatcher's kick() after a commit is cheap when it is already awake. Hooking it
-    // once per transaction was a branch taken once per batch: the first mail of the second batch threw the
-    // optimized enqueue away (node --trace-deopt, "insufficient type feedback"), and TurboFan compiled it again.
-    const done = outermost(trx)?.executionPromise;
-    if (!heldReason && done && this.committed) done.then(this.committed, ignore);
+    // After the outermost commit (a savepoint's release is not one): the dispatcher may send it from then on.
+    if (!heldReason && this.committed) uow.afterCommit(this.committed);
     if (heldReason) this.deps.log.warn({ ticket: r.ticket?.number, kind: r.kind, reason: heldReason }, 'correo automático retenido');
     return { state: heldReason ? 'held' : 'pending', id, messageId, heldReason };
   }
@@ -166,8 +161,8 @@ export class Outbox {
    * and then records their Message-IDs in thread_ids with one INSERT per case instead of one per mail
    * (threadIdsTogether; inside a case change that already runs so, they join its INSERT).
    */
-  together<T>(trx: Db, fn: () => Promise<T>): Promise<T> {
-    return threadIdsTogether(trx, fn);
+  together<T>(uow: UnitOfWork, fn: () => Promise<T>): Promise<T> {
+    return threadIdsTogether(uow, fn);
   }
 
   /** The calendar's hours in words, worked out once per calendar (the config is frozen; this is per mail). */
@@ -178,13 +173,12 @@ export class Outbox {
   }
 
   /** Stops automatic mail to an address after a hard bounce (see `unstopped`). */
-  async suppress(trx: Db, s: Parameters<typeof outbox.suppress>[1]): Promise<void> {
-    const top = outermost(trx);
-    if (top) this.unstopped.set(top, null);
-    await outbox.suppress(trx, s);
+  async suppress(uow: UnitOfWork, s: Parameters<typeof outbox.suppress>[1]): Promise<void> {
+    uow.setMemo(UNSTOPPED, null);
+    await outbox.suppress(uow, s);
   }
 
-  private async holdReason(trx: Db, to: string, r: Pick<MailRequest, 'budgeted' | 'alert'>, now: number): Promise<string | undefined> {
+  private async holdReason(uow: UnitOfWork, to: string, r: Pick<MailRequest, 'budgeted' | 'alert'>, now: number): Promise<string | undefined> {
     const { config } = this.deps;
     const { budget, deskAlertsPerHour } = config.outbound;
     const desk = to === config.supportAddress || to === config.fallbackAddress || config.consultants.includes(to);
@@ -192,23 +186,21 @@ export class Outbox {
     // notices never count against it, so that the alerts a spoofer provokes are not what holds the next one. And a
     // bounce never stops mail to the desk (bounce-effects.ts): not even a stop recorded before that rule.
     const budgeted = r.budgeted && !r.alert && !desk;
-    const top = outermost(trx);
-    let seen = top ? this.unstopped.get(top) : null;
-    if (seen === undefined) this.unstopped.set(top!, (seen = new Map()));
+    const seen = uow.memo(UNSTOPPED);
     const askStop = !desk && !(seen && (seen.get(to) ?? Infinity) <= now);
     let suppressed: string | undefined;
     let inWindow = 0;
     let inDay = 0;
     if (!budgeted) {
-      if (askStop) suppressed = (await outbox.findSuppression(trx, to, now))?.reason;
+      if (askStop) suppressed = (await outbox.findSuppression(uow, to, now))?.reason;
     } else {
       // The bounce stop (unless known) and both windows in one query.
-      ({ suppressed, inWindow, inDay } = await outbox.loopBudgetOf(trx, to, now - budget.windowMinutes * MINUTE, now - DAY, askStop ? now : undefined));
+      ({ suppressed, inWindow, inDay } = await outbox.loopBudgetOf(uow, to, now - budget.windowMinutes * MINUTE, now - DAY, askStop ? now : undefined));
     }
     if (suppressed !== undefined) return outbox.bounceHoldReason(suppressed);
     if (askStop && seen) seen.set(to, Math.min(seen.get(to) ?? Infinity, now));
     if (r.alert) {
-      const sent = await outbox.countRecentOfKinds(trx, to, DESK_ALERT_KINDS, now - HOUR);
+      const sent = await outbox.countRecentOfKinds(uow, to, DESK_ALERT_KINDS, now - HOUR);
       return sent >= deskAlertsPerHour ? `limite: ${deskAlertsPerHour} avisos por hora` : undefined;
     }
     if (!budgeted) return undefined;
@@ -218,7 +210,7 @@ export class Outbox {
   }
 
   /** References: the case's first mail, then this recipient's latest exchange with us; In-Reply-To: the last. */
-  private async thread(trx: Db, ticket: Ticket, to: string, known?: MailRequest['caseMessages']): Promise<{ references: string[]; inReplyTo?: string }> {
+  private async thread(uow: UnitOfWork, ticket: Ticket, to: string, known?: MailRequest['caseMessages']): Promise<{ references: string[]; inReplyTo?: string }> {
     let root: string | undefined;
     let theirs: outbox.ThreadRow[];
     let ours: outbox.ThreadRow[];
@@ -235,10 +227,10 @@ export class Outbox {
         if (k.fromAddress === to) theirs.push({ message_id: k.messageId!, created_at: k.createdAt });
       }
       ours = [];
-      const mine = this.enqueued.get(trx)?.get(`${ticket.id}\0${to}`);
+      const mine = uow.peekMemo(ENQUEUED)?.get(`${ticket.id}\0${to}`);
       if (mine) for (let i = mine.length - 1; i >= 0 && ours.length < 4; i--) ours.push(mine[i]);
     } else {
-      ({ root, theirs, ours } = await outbox.threadOf(trx, ticket.id, to, 4));
+      ({ root, theirs, ours } = await outbox.threadOf(uow, ticket.id, to, 4));
     }
     // Loops into array literals rather than spreads and maps: one kind of array whatever came in (see
     // MailNotifier.files), so this code is not optimized again for each mix of empty and full lists.

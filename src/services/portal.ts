@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { inUnitOfWork, type UnitOfWork } from '../db/unit-of-work.ts';
 import type { Config } from '../config.ts';
 import { findLinkByHash } from '../db/repos/links.ts';
 import { visibleAttachment } from '../db/repos/messages.ts';
@@ -51,8 +52,8 @@ export type Verdict = 'satisfactoria' | 'insatisfactoria';
 
 /** How link mails leave: the outbound side queues them in the caller's transaction (transactional outbox). */
 export interface LinkMailer {
-  freshLink(trx: Knex.Transaction, p: { ticket: Ticket; recipient: string; url: string; now: number }): Promise<void>;
-  lostLinks(trx: Knex.Transaction, p: { address: string; cases: Array<{ ticket: Ticket; url: string }>; now: number }): Promise<void>;
+  freshLink(trx: UnitOfWork, p: { ticket: Ticket; recipient: string; url: string; now: number }): Promise<void>;
+  lostLinks(trx: UnitOfWork, p: { address: string; cases: Array<{ ticket: Ticket; url: string }>; now: number }): Promise<void>;
 }
 
 export interface PortalDeps {
@@ -109,7 +110,7 @@ export class PortalService {
     // The case row first, as every other write of the page takes it (rate, post): marking answers read locks their
     // message rows and then the case (the event's foreign key), and a rating locks the case and then the same
     // messages. In opposite orders, a read receipt sent while the customer submits a rating deadlocked on PostgreSQL.
-    return this.deps.db.transaction(async (trx) => {
+    return inUnitOfWork(this.deps.db, async (trx) => {
       const ticket = (await lockTicket(trx, a.ticket.id)) ?? a.ticket;
       return this.deps.cases.markRead(trx, ticket, a.recipient, this.now(), upTo);
     });
@@ -190,7 +191,7 @@ export class PortalService {
    * the consultants are told through the same notifier as for a mail. Both stage changes go through the state
    * machine (CaseService.changeStage), never around it.
    */
-  private async applyRating(trx: Knex.Transaction, ticket: Ticket, verdict: Verdict, comment: string, actor: string, now: number): Promise<void> {
+  private async applyRating(trx: UnitOfWork, ticket: Ticket, verdict: Verdict, comment: string, actor: string, now: number): Promise<void> {
     const { cases, config } = this.deps;
     let current = ticket;
     if (verdict === 'satisfactoria') {
@@ -220,7 +221,7 @@ export class PortalService {
     const now = this.now();
     const key = `case:${s.ticketId}`;
     if ((await countLinkRequests(db, key, now - HOUR)) >= config.web.linkRequestsPerCase) return 'limited';
-    await db.transaction(async (trx) => {
+    await inUnitOfWork(db, async (trx) => {
       await recordLinkRequest(trx, 'fresh', key, now);
       const ticket = await findTicketById(trx, s.ticketId);
       if (!ticket) return;
@@ -246,7 +247,7 @@ export class PortalService {
     const key = `addr:${BlobStore.sha256(addr)}`;
     if ((await countLinkRequests(db, key, now - HOUR)) >= config.web.linkRequestsPerCase) return;
     const open = await openCasesOf(db, addr);
-    await db.transaction(async (trx) => {
+    await inUnitOfWork(db, async (trx) => {
       await recordLinkRequest(trx, 'lost', key, now);
       if (open.length === 0) return;
       const found: Array<{ ticket: Ticket; url: string }> = [];
@@ -259,9 +260,9 @@ export class PortalService {
   }
 
   /** Runs `effect` once per (case, nonce): a second submission of the same form finds the claim and does nothing. */
-  private async once<T>(ticketId: number, nonce: string, kind: 'message' | 'rating', now: number, effect: (trx: Knex.Transaction) => Promise<T>): Promise<{ duplicate: boolean; result?: T }> {
+  private async once<T>(ticketId: number, nonce: string, kind: 'message' | 'rating', now: number, effect: (trx: UnitOfWork) => Promise<T>): Promise<{ duplicate: boolean; result?: T }> {
     try {
-      return await this.deps.db.transaction(async (trx) => {
+      return await inUnitOfWork(this.deps.db, async (trx) => {
         if (!(await claimSubmission(trx, ticketId, nonce, kind, now))) return { duplicate: true };
         return { duplicate: false, result: await effect(trx) };
       });

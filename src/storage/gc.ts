@@ -1,6 +1,6 @@
+import type { Queryable } from '../db/sql.ts';
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Db } from '../db/knex.ts';
 import { namedBlobs } from '../db/repos/blob-refs.ts';
 import type { BlobStore } from './blobs.ts';
 
@@ -27,7 +27,7 @@ export interface GcReport {
 const BLOB_NAME = /^[0-9a-f]{62}$/;
 const FAN_OUT = /^[0-9a-f]{2}$/;
 
-export async function collectBlobs(db: Db, blobs: BlobStore, opts: { graceMs: number; now?: number }): Promise<GcReport> {
+export async function collectBlobs(db: Queryable, blobs: BlobStore, opts: { graceMs: number; now?: number }): Promise<GcReport> {
   const cutoff = (opts.now ?? Date.now()) - opts.graceMs;
   const report: GcReport = { examined: 0, removed: 0, removedBytes: 0, temporaryRemoved: 0 };
   const old: Array<{ sha256: string; file: string }> = [];

@@ -12,6 +12,7 @@ import { testEnv } from '../support/app.ts';
 import { at, consultantReply, customerReply, jobsAt, mail as lifecycleMail } from '../support/lifecycle.ts';
 import { waitFor } from '../support/wait.ts';
 import type { Knex } from 'knex';
+import type { UnitOfWork } from '../../src/db/unit-of-work.ts';
 import type { CaseEvent } from '../../src/services/cases.ts';
 import { freshDatabase, pgReachable } from './support/pg.ts';
 import { BUILT_PARSE_WORKER, MESA_BIN } from '../support/built.ts';
@@ -50,7 +51,7 @@ const ferreteria = (who: string) => lifecycleMail({ From: `${who}@ferreteria.co`
 function whileOpeningACase(a: App, other: () => Promise<IngestResult>): () => Promise<IngestResult> | undefined {
   let started: Promise<IngestResult> | undefined;
   a.cases.addNotifier({
-    async onCaseEvent(_trx: Knex.Transaction, e: CaseEvent) {
+    async onCaseEvent(_uow: UnitOfWork, e: CaseEvent) {
       if (e.type !== 'case_opened' || started) return;
       started = other();
       await Promise.race([untilOneWaitsOnALock(a.db, 'el otro correo esperando su turno'), started]);
@@ -170,7 +171,7 @@ describe.runIf(await pgReachable())('several instances on one PostgreSQL', () =>
     const reply = customerReply('ana@cliente.co', 1, 'BANCOS, conciliación', 'k3@cliente.co', 'Sigue sin conciliar.');
     let replied: ReturnType<typeof app.ingest.ingest> | undefined;
     app.cases.addNotifier({
-      async onCaseEvent(_trx: Knex.Transaction, e: CaseEvent) {
+      async onCaseEvent(_uow: UnitOfWork, e: CaseEvent) {
         if (e.type !== 'stage_changed' || e.to !== 'cerrado' || replied) return;
         replied = app.ingest.ingest(reply, { kind: 'stdin' });
         await untilOneWaitsOnALock(app.db, 'la respuesta esperando el bloqueo del caso');
@@ -198,7 +199,7 @@ describe.runIf(await pgReachable())('several instances on one PostgreSQL', () =>
     for (const app of [a, b]) {
       let first = true;
       app.cases.addNotifier({
-        async onCaseEvent(_trx: Knex.Transaction, e: CaseEvent) {
+        async onCaseEvent(_uow: UnitOfWork, e: CaseEvent) {
           if (e.type === 'message_added') added++;
           if (e.type !== 'message_added' || !first) return;
           first = false;

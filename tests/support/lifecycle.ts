@@ -1,5 +1,5 @@
 import { DateTime } from 'luxon';
-import type { Knex } from 'knex';
+import type { UnitOfWork } from '../../src/db/unit-of-work.ts';
 import type { App } from '../../src/app.ts';
 import { runJobs } from '../../src/jobs/run.ts';
 import type { CaseEvent, Notifier } from '../../src/services/cases.ts';
@@ -31,7 +31,7 @@ export function jobsAt(app: App, local: string) {
 /** Records the events the notifiers are told about (for tests of which events fire, apart from their mail). */
 export class RecordingNotifier implements Notifier {
   readonly events: CaseEvent[] = [];
-  async onCaseEvent(_trx: Knex.Transaction, e: CaseEvent): Promise<void> {
+  async onCaseEvent(_uow: UnitOfWork, e: CaseEvent): Promise<void> {
     this.events.push(e);
   }
   of<T extends CaseEvent['type']>(type: T): Array<Extract<CaseEvent, { type: T }>> {

@@ -1,4 +1,4 @@
-import type { Db } from '../knex.ts';
+import { knexOf, type Queryable } from '../sql.ts';
 
 /**
  * Which blobs the database names (for `mesa gc`, src/storage/gc.ts). Every column that holds a blob's hash is listed
@@ -20,7 +20,8 @@ const PAGE = 5000;
  * columns have no index (one more per row written would slow every ingest down for a search made once a day), and
  * gc's candidates are most of the store, so asking per hash would scan the tables again and again.
  */
-export async function namedBlobs(db: Db, candidates: readonly string[]): Promise<Set<string>> {
+export async function namedBlobs(queryable: Queryable, candidates: readonly string[]): Promise<Set<string>> {
+  const db = knexOf(queryable);
   const wanted = new Set(candidates);
   const named = new Set<string>();
   for (const [table, column] of COLUMNS) {

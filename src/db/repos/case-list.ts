@@ -1,5 +1,6 @@
+import { knexOf, type Queryable } from '../sql.ts';
 import type { Knex } from 'knex';
-import { isPostgres, type Db } from '../knex.ts';
+import { isPostgres } from '../knex.ts';
 import { toTicket } from './tickets.ts';
 import type { ClockEvent } from '../../tickets/sla.ts';
 import type { Stage, Ticket, WaitingOn } from '../../tickets/types.ts';
@@ -36,7 +37,8 @@ const ORDER: Record<CaseListOrder, Array<{ column: string; order: 'asc' | 'desc'
   actualizados: [{ column: 'updated_at', order: 'desc' }, { column: 'number', order: 'desc' }],
 };
 
-function scoped(db: Db, scope: CaseListScope): Knex.QueryBuilder {
+function scoped(queryable: Queryable, scope: CaseListScope): Knex.QueryBuilder {
+  const db = knexOf(queryable);
   if ('allOrganizations' in scope) return db('tickets');
   const q = db('tickets').where('tickets.organization', scope.organization);
   if (scope.participant !== undefined) {
@@ -50,7 +52,7 @@ function scoped(db: Db, scope: CaseListScope): Knex.QueryBuilder {
   return q;
 }
 
-function filtered(db: Db, scope: CaseListScope, f: CaseListFilter): Knex.QueryBuilder {
+function filtered(db: Queryable, scope: CaseListScope, f: CaseListFilter): Knex.QueryBuilder {
   const q = scoped(db, scope);
   if (f.number !== undefined) q.andWhere('tickets.number', f.number);
   if (f.stages?.length) q.whereIn('tickets.stage', [...f.stages]);
@@ -68,7 +70,7 @@ function filtered(db: Db, scope: CaseListScope, f: CaseListFilter): Knex.QueryBu
   return q;
 }
 
-export async function findCasesInScope(db: Db, scope: CaseListScope, f: CaseListFilter, order: CaseListOrder, page?: { limit: number; offset: number }): Promise<{ tickets: Ticket[]; total: number }> {
+export async function findCasesInScope(db: Queryable, scope: CaseListScope, f: CaseListFilter, order: CaseListOrder, page?: { limit: number; offset: number }): Promise<{ tickets: Ticket[]; total: number }> {
   const [{ n }] = await filtered(db, scope, f).count({ n: '*' });
   const q = filtered(db, scope, f).select('tickets.*').orderBy(ORDER[order]);
   if (page) q.limit(page.limit).offset(page.offset);
@@ -76,14 +78,15 @@ export async function findCasesInScope(db: Db, scope: CaseListScope, f: CaseList
 }
 
 /** The consultants and products that appear in the scope, for the filter's choices. */
-export async function choicesInScope(db: Db, scope: CaseListScope): Promise<{ assignees: string[]; products: string[] }> {
+export async function choicesInScope(db: Queryable, scope: CaseListScope): Promise<{ assignees: string[]; products: string[] }> {
   const assignees = await scoped(db, scope).whereNotNull('tickets.assignee').distinct('tickets.assignee').orderBy('tickets.assignee');
   const products = await scoped(db, scope).whereNotNull('tickets.product').distinct('tickets.product').orderBy('tickets.product');
   return { assignees: assignees.map((r: any) => String(r.assignee)), products: products.map((r: any) => String(r.product)) };
 }
 
 /** The events the SLA clocks read, for several cases in one query. */
-export async function clockEventsOf(db: Db, ticketIds: readonly number[]): Promise<Map<number, ClockEvent[]>> {
+export async function clockEventsOf(queryable: Queryable, ticketIds: readonly number[]): Promise<Map<number, ClockEvent[]>> {
+  const db = knexOf(queryable);
   const out = new Map<number, ClockEvent[]>(ticketIds.map((id) => [id, []]));
   for (let i = 0; i < ticketIds.length; i += 500) {
     const rows = await db('events').select('ticket_id', 'type', 'to_value', 'created_at').whereIn('ticket_id', ticketIds.slice(i, i + 500)).orderBy([{ column: 'ticket_id' }, { column: 'created_at' }, { column: 'id' }]);
@@ -93,7 +96,8 @@ export async function clockEventsOf(db: Db, ticketIds: readonly number[]): Promi
 }
 
 /** Internal notes per case (what only consultants see), for the consultants' list. */
-export async function internalNotesCount(db: Db, ticketIds: readonly number[]): Promise<Map<number, number>> {
+export async function internalNotesCount(queryable: Queryable, ticketIds: readonly number[]): Promise<Map<number, number>> {
+  const db = knexOf(queryable);
   const out = new Map<number, number>();
   if (!ticketIds.length) return out;
   const rows = await db('messages').select('ticket_id').count({ n: '*' }).whereIn('ticket_id', [...ticketIds]).andWhere({ internal: true }).whereNot({ role: 'system' }).groupBy('ticket_id');

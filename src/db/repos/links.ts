@@ -1,5 +1,5 @@
 import type { Db } from '../knex.ts';
-import { insertId, insertSql, rows } from '../sql.ts';
+import { insertId, insertSql, rows, knexOf, type Queryable } from '../sql.ts';
 
 /** Magic links (hashed). SQL only. */
 
@@ -16,8 +16,8 @@ const toRow = (r: any): LinkRow => ({
 
 const withNumber = (db: Db) => db('links').join('tickets', 'tickets.id', 'links.ticket_id').select('links.*', 'tickets.number');
 
-export async function findLinkByHash(db: Db, hash: string): Promise<LinkRow | undefined> {
-  const r = await withNumber(db).where('links.token_hash', hash).first();
+export async function findLinkByHash(db: Queryable, hash: string): Promise<LinkRow | undefined> {
+  const r = await withNumber(knexOf(db)).where('links.token_hash', hash).first();
   return r ? toRow(r) : undefined;
 }
 
@@ -25,7 +25,7 @@ export async function findLinkByHash(db: Db, hash: string): Promise<LinkRow | un
  * Every generation of a recipient's link on a case, newest first: issuing a link needs the newest usable one
  * and else the last generation, both from these few rows (one per rotation) in one read.
  */
-export async function linkGenerations(db: Db, ticketId: number, recipient: string): Promise<Array<{ generation: number; expiresAt: number; revokedAt?: number }>> {
+export async function linkGenerations(db: Queryable, ticketId: number, recipient: string): Promise<Array<{ generation: number; expiresAt: number; revokedAt?: number }>> {
   const found = await rows(db, 'select "generation", "expires_at", "revoked_at" from "links" where "ticket_id" = ? and "recipient" = ? order by "generation" desc', [ticketId, recipient]);
   return generationsOf(found);
 }
@@ -40,22 +40,26 @@ export function generationsOf(found: readonly any[]): Array<{ generation: number
 
 const INSERT_LINK = insertSql('links', ['ticket_id', 'recipient', 'generation', 'token_hash', 'expires_at', 'created_at']);
 
-export async function insertLink(db: Db, link: { ticketId: number; recipient: string; generation: number; tokenHash: string; expiresAt: number; now: number }): Promise<number> {
+export async function insertLink(db: Queryable, link: { ticketId: number; recipient: string; generation: number; tokenHash: string; expiresAt: number; now: number }): Promise<number> {
   return (await insertId(db, INSERT_LINK, [link.ticketId, link.recipient, link.generation, link.tokenHash, link.expiresAt, link.now]))!;
 }
 
-export async function revokeLinkRow(db: Db, id: number, now: number, reason: string): Promise<number> {
+export async function revokeLinkRow(queryable: Queryable, id: number, now: number, reason: string): Promise<number> {
+  const db = knexOf(queryable);
   return db('links').where({ id }).whereNull('revoked_at').update({ revoked_at: now, revoked_reason: reason });
 }
 
-export async function revokeLinksOfTicket(db: Db, ticketId: number, now: number, reason: string): Promise<number> {
+export async function revokeLinksOfTicket(queryable: Queryable, ticketId: number, now: number, reason: string): Promise<number> {
+  const db = knexOf(queryable);
   return db('links').where({ ticket_id: ticketId }).whereNull('revoked_at').update({ revoked_at: now, revoked_reason: reason });
 }
 
-export async function revokeLinksOfRecipient(db: Db, ticketId: number, recipient: string, now: number, reason: string): Promise<number> {
+export async function revokeLinksOfRecipient(queryable: Queryable, ticketId: number, recipient: string, now: number, reason: string): Promise<number> {
+  const db = knexOf(queryable);
   return db('links').where({ ticket_id: ticketId, recipient }).whereNull('revoked_at').update({ revoked_at: now, revoked_reason: reason });
 }
 
-export async function touchLinkRow(db: Db, id: number, now: number): Promise<void> {
+export async function touchLinkRow(queryable: Queryable, id: number, now: number): Promise<void> {
+  const db = knexOf(queryable);
   await db('links').where({ id }).update({ last_used_at: now });
 }

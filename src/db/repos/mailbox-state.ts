@@ -1,5 +1,5 @@
+import { knexOf, type Queryable } from '../sql.ts';
 import type { MailboxConfig } from '../../config.ts';
-import type { Db } from '../knex.ts';
 
 export interface MailboxState { name: string; uidvalidity?: number; lastUid: number; lastPollAt?: number; lastSuccessAt?: number; lastError?: string; errorCount: number }
 
@@ -9,16 +9,19 @@ const fromRow = (r: any): MailboxState => ({
   lastError: r.last_error ?? undefined, errorCount: Number(r.error_count ?? 0),
 });
 
-export async function getMailboxState(db: Db, name: string): Promise<MailboxState | undefined> {
+export async function getMailboxState(queryable: Queryable, name: string): Promise<MailboxState | undefined> {
+  const db = knexOf(queryable);
   const r = await db('mailbox_state').where({ name }).first();
   return r ? fromRow(r) : undefined;
 }
 
-export async function listMailboxStates(db: Db): Promise<MailboxState[]> {
+export async function listMailboxStates(queryable: Queryable): Promise<MailboxState[]> {
+  const db = knexOf(queryable);
   return (await db('mailbox_state').orderBy('name')).map(fromRow);
 }
 
-export async function saveMailboxState(db: Db, name: string, patch: Partial<Omit<MailboxState, 'name'>>): Promise<void> {
+export async function saveMailboxState(queryable: Queryable, name: string, patch: Partial<Omit<MailboxState, 'name'>>): Promise<void> {
+  const db = knexOf(queryable);
   const row: Record<string, unknown> = {};
   if ('uidvalidity' in patch) row.uidvalidity = patch.uidvalidity ?? null;
   if (patch.lastUid !== undefined) row.last_uid = patch.lastUid;

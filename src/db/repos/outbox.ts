@@ -1,5 +1,5 @@
-import { isPostgres, type Db, type Knex } from '../knex.ts';
-import { insertId, insertSql, row, rows } from '../sql.ts';
+import { isPostgres, type Knex } from '../knex.ts';
+import { insertId, insertSql, row, rows, knexOf, type Queryable } from '../sql.ts';
 import { insertEvent } from './tickets.ts';
 import { boundedMemo } from '../../memo.ts';
 
@@ -50,7 +50,7 @@ export interface NewOutbox {
 const INSERT_OUTBOX = insertSql('outbox', ['idempotency_key', 'ticket_id', 'kind', 'recipient', 'automatic', 'message_id', 'subject', 'mail_json', 'state', 'held_reason', 'next_attempt_at', 'created_at'], 1, 'on conflict ("idempotency_key") do nothing');
 
 /** Inserts unless the idempotency key exists; returns the new id, or undefined when it was already there. */
-export function insertOutbox(trx: Db, o: NewOutbox): Promise<number | undefined> {
+export function insertOutbox(trx: Queryable, o: NewOutbox): Promise<number | undefined> {
   return insertId(trx, INSERT_OUTBOX, [
     o.idempotencyKey, o.ticketId, o.kind, o.recipient, o.automatic, o.messageId, o.mail.subject, JSON.stringify(o.mail), o.state,
     o.heldReason, o.dueAt ?? o.now, o.now,
@@ -69,7 +69,7 @@ const BUDGET_AND_STOP_SQL = `select (select "reason" from "mail_suppressions" wh
  * reason of a suppression in force then (findSuppression's). The aggregate always returns its one row, so the
  * suppression is read even with no mail. The same columns either way: one shape of row for the code that reads it.
  */
-export async function loopBudgetOf(db: Db, recipient: string, windowSince: number, daySince: number, suppressedAt?: number): Promise<{ inWindow: number; inDay: number; suppressed?: string }> {
+export async function loopBudgetOf(db: Queryable, recipient: string, windowSince: number, daySince: number, suppressedAt?: number): Promise<{ inWindow: number; inDay: number; suppressed?: string }> {
   const earliest = Math.min(windowSince, daySince);
   const r: any = suppressedAt === undefined
     ? await row(db, BUDGET_SQL, [windowSince, daySince, recipient, true, earliest])
@@ -78,7 +78,8 @@ export async function loopBudgetOf(db: Db, recipient: string, windowSince: numbe
 }
 
 /** How many mails of these kinds to `recipient` were (or will be) sent since `since`: the desk's alert limit. */
-export async function countRecentOfKinds(db: Db, recipient: string, kinds: readonly string[], since: number): Promise<number> {
+export async function countRecentOfKinds(queryable: Queryable, recipient: string, kinds: readonly string[], since: number): Promise<number> {
+  const db = knexOf(queryable);
   const r = await db('outbox').where({ recipient }).andWhere('created_at', '>=', since).whereIn('kind', [...kinds])
     .andWhereNot({ state: 'held' }).count({ c: '*' }).first();
   return Number(r?.c ?? 0);
@@ -88,7 +89,8 @@ export async function countRecentOfKinds(db: Db, recipient: string, kinds: reado
  * Of the mail we sent to `recipients`, the rows whose Message-ID is one of `messageIds`: which of them a bounce's
  * returned headers prove we sent. Read through the (recipient, created_at) index: the ids alone have none.
  */
-export async function sentMailByIds(db: Db, recipients: readonly string[], messageIds: readonly string[]): Promise<Array<{ messageId: string; recipient: string; ticketId?: number }>> {
+export async function sentMailByIds(queryable: Queryable, recipients: readonly string[], messageIds: readonly string[]): Promise<Array<{ messageId: string; recipient: string; ticketId?: number }>> {
+  const db = knexOf(queryable);
   if (!recipients.length || !messageIds.length) return [];
   const found = await db('outbox').select('message_id', 'recipient', 'ticket_id')
     .whereIn('recipient', recipients.slice(0, 50)).whereIn('message_id', messageIds.slice(0, 50)).whereIn('state', ['sent', 'sending']);
@@ -116,7 +118,7 @@ const threadSql = boundedMemo(8, (limit: number) => String(limit), (limit: numbe
  * message that has one, and the latest `limit` messages from the recipient and of our mail to them that was not
  * held, each newest first.
  */
-export async function threadOf(db: Db, ticketId: number, recipient: string, limit: number): Promise<{ root?: string; theirs: ThreadRow[]; ours: ThreadRow[] }> {
+export async function threadOf(db: Queryable, ticketId: number, recipient: string, limit: number): Promise<{ root?: string; theirs: ThreadRow[]; ours: ThreadRow[] }> {
   // Each part keeps its ORDER BY and LIMIT inside a derived table (SQLite allows neither on a UNION's members). The
   // limit is written into the SQL, not bound: SQLite (3.53) plans a bound LIMIT for its value, and so prepares the
   // statement again every time that parameter is bound, i.e. at every run (see threadSql).
@@ -184,45 +186,53 @@ export async function claimDue(db: Knex, p: { now: number; limit: number; owner:
 }
 
 /** Only the claimant may settle a row: a dispatcher that lost its lease does not overwrite the new owner. */
-export async function markSent(db: Db, id: number, owner: string, now: number): Promise<void> {
+export async function markSent(queryable: Queryable, id: number, owner: string, now: number): Promise<void> {
+  const db = knexOf(queryable);
   await db('outbox').where({ id, claimed_by: owner, state: 'sending' }).update({ state: 'sent', sent_at: now, lease_until: null, last_error: null });
 }
 
-export async function markRetry(db: Db, id: number, owner: string, nextAt: number, error: string): Promise<void> {
+export async function markRetry(queryable: Queryable, id: number, owner: string, nextAt: number, error: string): Promise<void> {
+  const db = knexOf(queryable);
   await db('outbox').where({ id, claimed_by: owner, state: 'sending' }).update({ state: 'pending', next_attempt_at: nextAt, lease_until: null, last_error: error.slice(0, 1000) });
 }
 
-export async function markDead(db: Db, id: number, owner: string, error: string): Promise<void> {
+export async function markDead(queryable: Queryable, id: number, owner: string, error: string): Promise<void> {
+  const db = knexOf(queryable);
   await db('outbox').where({ id, claimed_by: owner, state: 'sending' }).update({ state: 'dead', lease_until: null, last_error: error.slice(0, 1000) });
 }
 
 /** `mesa outbox --retry`: dead rows go back to pending, attempts reset. */
-export async function retryDead(db: Db, now: number): Promise<number> {
+export async function retryDead(queryable: Queryable, now: number): Promise<number> {
+  const db = knexOf(queryable);
   return db('outbox').where({ state: 'dead' }).update({ state: 'pending', attempts: 0, next_attempt_at: now, last_error: null });
 }
 
-export async function countByState(db: Db): Promise<Record<string, number>> {
+export async function countByState(queryable: Queryable): Promise<Record<string, number>> {
+  const db = knexOf(queryable);
   const rows = await db('outbox').select('state').count({ c: '*' }).groupBy('state');
   return Object.fromEntries(rows.map((r: any) => [r.state, Number(r.c)]));
 }
 
-export async function listOutbox(db: Db, opts: { states?: OutboxState[]; limit?: number } = {}): Promise<OutboxRow[]> {
+export async function listOutbox(queryable: Queryable, opts: { states?: OutboxState[]; limit?: number } = {}): Promise<OutboxRow[]> {
+  const db = knexOf(queryable);
   let q = db('outbox').orderBy('id', 'desc').limit(opts.limit ?? 100);
   if (opts.states?.length) q = q.whereIn('state', opts.states);
   return (await q).map(toOutboxRow);
 }
 
-export async function nextDueAt(db: Db): Promise<number | undefined> {
+export async function nextDueAt(queryable: Queryable): Promise<number | undefined> {
+  const db = knexOf(queryable);
   const r = await db('outbox').where({ state: 'pending' }).min({ t: 'next_attempt_at' }).first();
   return n(r?.t);
 }
 
-export async function findSuppression(db: Db, address: string, now: number): Promise<{ reason: string; until: number } | undefined> {
+export async function findSuppression(db: Queryable, address: string, now: number): Promise<{ reason: string; until: number } | undefined> {
   const r = await row(db, 'select "reason", "until" from "mail_suppressions" where "address" = ? and "until" > ? limit 1', [address, now]);
   return r ? { reason: r.reason, until: Number(r.until) } : undefined;
 }
 
-export async function suppress(db: Db, s: { address: string; reason: string; ticketId?: number; until: number; now: number }): Promise<void> {
+export async function suppress(queryable: Queryable, s: { address: string; reason: string; ticketId?: number; until: number; now: number }): Promise<void> {
+  const db = knexOf(queryable);
   await db('mail_suppressions')
     .insert({ address: s.address, reason: s.reason, ticket_id: s.ticketId ?? null, until: s.until, created_at: s.now })
     .onConflict('address')
@@ -234,7 +244,8 @@ export async function suppress(db: Db, s: { address: string; reason: string; tic
  * `thread_ids` (replies still find their case); what goes is the mail's content. Pending, held and dead rows are
  * kept whatever their age: they have not been delivered.
  */
-export async function deleteSentBefore(db: Db, before: number, limit: number): Promise<number> {
+export async function deleteSentBefore(queryable: Queryable, before: number, limit: number): Promise<number> {
+  const db = knexOf(queryable);
   const ids = (await db('outbox').select('id').where({ state: 'sent' }).andWhere('sent_at', '<', before).orderBy('sent_at').limit(limit)).map((r: any) => Number(r.id));
   if (!ids.length) return 0;
   return db('outbox').whereIn('id', ids).del();

@@ -1,4 +1,5 @@
-import { isPostgres, type Db } from '../knex.ts';
+import { knexOf, type Queryable } from '../sql.ts';
+import { isPostgres } from '../knex.ts';
 
 /**
  * The full-text index of solved cases and published articles. The text arrives stemmed (one engine-neutral form,
@@ -14,7 +15,8 @@ export interface SearchDoc {
   stemmed: string;
 }
 
-export async function upsertSearchDoc(db: Db, d: SearchDoc): Promise<void> {
+export async function upsertSearchDoc(queryable: Queryable, d: SearchDoc): Promise<void> {
+  const db = knexOf(queryable);
   const existing = await db('search_docs').where({ ticket_id: d.ticketId, kind: d.kind }).first('id');
   let id: number;
   if (existing) {
@@ -31,7 +33,8 @@ export async function upsertSearchDoc(db: Db, d: SearchDoc): Promise<void> {
 }
 
 /** Terms must be plain stems ([a-z0-9]): they are written into the engine's query syntax. */
-export async function searchDocs(db: Db, p: { kind: SearchKind; terms: readonly string[]; product?: string; limit: number; exceptTicketId?: number }): Promise<Array<{ ticketId: number; score: number; stemmed: string }>> {
+export async function searchDocs(queryable: Queryable, p: { kind: SearchKind; terms: readonly string[]; product?: string; limit: number; exceptTicketId?: number }): Promise<Array<{ ticketId: number; score: number; stemmed: string }>> {
+  const db = knexOf(queryable);
   const terms = p.terms.filter((t) => /^[a-z0-9]+$/.test(t));
   if (!terms.length) return [];
   const filters: string[] = ['"d"."kind" = ?'];
@@ -64,36 +67,42 @@ const toArticle = (r: any): ArticleRow => ({
   product: r.product ?? undefined, productModule: r.product_module ?? undefined, publishedBy: r.published_by, publishedAt: Number(r.published_at),
 });
 
-export async function saveArticle(db: Db, a: Omit<ArticleRow, 'id'>): Promise<void> {
+export async function saveArticle(queryable: Queryable, a: Omit<ArticleRow, 'id'>): Promise<void> {
+  const db = knexOf(queryable);
   const row = { ticket_id: a.ticketId, number: a.number, title: a.title, body: a.body, product: a.product ?? null, product_module: a.productModule ?? null, published_by: a.publishedBy, published_at: a.publishedAt };
   const existing = await db('kb_articles').where({ ticket_id: a.ticketId }).first('id');
   if (existing) await db('kb_articles').where({ id: existing.id }).update(row);
   else await db('kb_articles').insert(row);
 }
 
-export async function articlesByTicketIds(db: Db, ids: readonly number[]): Promise<ArticleRow[]> {
+export async function articlesByTicketIds(queryable: Queryable, ids: readonly number[]): Promise<ArticleRow[]> {
+  const db = knexOf(queryable);
   if (!ids.length) return [];
   return (await db('kb_articles').whereIn('ticket_id', [...ids])).map(toArticle);
 }
 
-export async function listArticles(db: Db, p: { product?: string; limit: number; offset: number }): Promise<{ articles: ArticleRow[]; total: number }> {
+export async function listArticles(queryable: Queryable, p: { product?: string; limit: number; offset: number }): Promise<{ articles: ArticleRow[]; total: number }> {
+  const db = knexOf(queryable);
   const base = () => (p.product !== undefined ? db('kb_articles').where({ product: p.product }) : db('kb_articles'));
   const [{ n }] = await base().count({ n: '*' });
   const rows = await base().orderBy([{ column: 'published_at', order: 'desc' }, { column: 'id', order: 'desc' }]).limit(p.limit).offset(p.offset);
   return { articles: rows.map(toArticle), total: Number(n) };
 }
 
-export async function findArticle(db: Db, id: number): Promise<ArticleRow | undefined> {
+export async function findArticle(queryable: Queryable, id: number): Promise<ArticleRow | undefined> {
+  const db = knexOf(queryable);
   const r = await db('kb_articles').where({ id }).first();
   return r ? toArticle(r) : undefined;
 }
 
-export async function articleProducts(db: Db): Promise<string[]> {
+export async function articleProducts(queryable: Queryable): Promise<string[]> {
+  const db = knexOf(queryable);
   return (await db('kb_articles').whereNotNull('product').distinct('product').orderBy('product')).map((r: any) => String(r.product));
 }
 
 /** A solved case's text for the index: its first customer message and support's last answer (never notes). */
-export async function caseTextForIndex(db: Db, ticketId: number): Promise<{ question: string; answer: string }> {
+export async function caseTextForIndex(queryable: Queryable, ticketId: number): Promise<{ question: string; answer: string }> {
+  const db = knexOf(queryable);
   // LIMIT 1 written, not bound (see searchDocs): this runs when a mail closes a case.
   const pick = async (role: string, order: 'asc' | 'desc') => {
     const r = await db.raw(`select "body_text" from "messages" where "ticket_id" = ? and "role" = ? and "internal" = ? order by "id" ${order} limit 1`, [ticketId, role, false]);

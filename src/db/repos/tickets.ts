@@ -1,5 +1,6 @@
-import { isPostgres, type Db } from '../knex.ts';
-import { insertId, insertSql, placeholders, row, rows, run, valuesOf } from '../sql.ts';
+import { memoKey, UnitOfWork } from '../unit-of-work.ts';
+import { isPostgres } from '../knex.ts';
+import { insertId, insertSql, placeholders, row, rows, run, valuesOf, knexOf, type Queryable } from '../sql.ts';
 import type { Participant, ParticipantOrigin, Priority, Role, Stage, Ticket, TicketView, WaitingOn } from '../../tickets/types.ts';
 
 /** Cases, their people, messages, attachments, thread ids and event log. SQL only; no rules. What every mail runs is
@@ -22,7 +23,7 @@ export function toTicket(r: any): Ticket {
 
 /** The next case number, inside the caller's transaction: the row lock (PostgreSQL) or the write lock (SQLite)
  * serialises concurrent openings, and a rollback gives the number back, so numbers have no gaps. */
-export async function nextTicketNumber(trx: Db): Promise<number> {
+export async function nextTicketNumber(trx: Queryable): Promise<number> {
   // One statement: UPDATE … RETURNING (SQLite ≥ 3.35, PostgreSQL) takes the lock and reads the new value.
   const next = await row(trx, 'update "counters" set "value" = "value" + 1 where "name" = ? returning "value"', ['ticket_number']);
   return Number(next.value);
@@ -38,7 +39,7 @@ export interface NewTicket {
 const TICKET_COLUMNS = ['number', 'subject', 'requester', 'requester_name', 'organization', 'category', 'priority', 'stage', 'waiting_on', 'mailbox', 'related_number', 'related_reason', 'created_at', 'updated_at', 'product', 'product_module', 'product_version'];
 const INSERT_TICKET = insertSql('tickets', TICKET_COLUMNS);
 
-export async function insertTicket(trx: Db, t: NewTicket): Promise<Ticket> {
+export async function insertTicket(trx: Queryable, t: NewTicket): Promise<Ticket> {
   const fields = {
     number: t.number, subject: t.subject, requester: t.requester, requester_name: t.requesterName ?? null,
     organization: t.organization, category: t.category ?? null, priority: t.priority, stage: t.stage,
@@ -51,7 +52,7 @@ export async function insertTicket(trx: Db, t: NewTicket): Promise<Ticket> {
 }
 
 /** `patch`: column → value. The statement depends only on which columns change (a handful of shapes). */
-export async function updateTicket(trx: Db, id: number, patch: Record<string, unknown>): Promise<void> {
+export async function updateTicket(trx: Queryable, id: number, patch: Record<string, unknown>): Promise<void> {
   // The SET list is written as it is read, not by keys.map().join(): TurboFan's inlined map() makes an array of
   // another kind than the interpreter's, and the join after it threw this function's optimized code away once.
   let set = '';
@@ -68,12 +69,12 @@ export async function updateTicket(trx: Db, id: number, patch: Record<string, un
   await run(trx, `update "tickets" set ${set} where "id" = ?`, values);
 }
 
-export async function findTicketByNumber(db: Db, number: number): Promise<Ticket | undefined> {
+export async function findTicketByNumber(db: Queryable, number: number): Promise<Ticket | undefined> {
   const r = await row(db, 'select * from "tickets" where "number" = ?', [number]);
   return r ? toTicket(r) : undefined;
 }
 
-export async function findTicketById(db: Db, id: number): Promise<Ticket | undefined> {
+export async function findTicketById(db: Queryable, id: number): Promise<Ticket | undefined> {
   const r = await row(db, 'select * from "tickets" where "id" = ?', [id]);
   return r ? toTicket(r) : undefined;
 }
@@ -84,29 +85,30 @@ export async function findTicketById(db: Db, id: number): Promise<Ticket | undef
  * moment (another instance's jobs, a mail on another mailbox, the status page) waits, then reads what this one
  * committed. `slaLight` comes along for the jobs.
  */
-export async function lockTicket(trx: Db, id: number): Promise<(Ticket & { slaLight?: string }) | undefined> {
+export async function lockTicket(trx: Queryable, id: number): Promise<(Ticket & { slaLight?: string }) | undefined> {
   const r = await row(trx, `select * from "tickets" where "id" = ?${isPostgres(trx) ? ' for update' : ''}`, [id]);
   return r ? { ...toTicket(r), slaLight: str(r.sla_light) } : undefined;
 }
 
 /** The case's people in the order they were added (the requester first): fan-out caps keep the earliest. */
-export async function participantsOf(db: Db, ticketId: number): Promise<Participant[]> {
+export async function participantsOf(db: Queryable, ticketId: number): Promise<Participant[]> {
   const found = await rows(db, 'select "address", "role", "added_by" from "participants" where "ticket_id" = ? order by "added_at", case when "role" = \'requester\' then 0 else 1 end, "address"', [ticketId]);
   return found.map((r: any) => ({ address: r.address, role: r.role, addedBy: r.added_by ?? 'unproven' }));
 }
 
 /** For `mesa participants`: each person with how and when they were added. */
-export async function participantRecords(db: Db, ticketId: number): Promise<Array<Participant & { addedAt: number }>> {
+export async function participantRecords(db: Queryable, ticketId: number): Promise<Array<Participant & { addedAt: number }>> {
   const found = await rows(db, 'select "address", "role", "added_by", "added_at" from "participants" where "ticket_id" = ? order by "added_at", "address"', [ticketId]);
   return found.map((r: any) => ({ address: r.address, role: r.role, addedBy: r.added_by ?? 'unproven', addedAt: Number(r.added_at) }));
 }
 
 /** Takes a Cc'd person off the case; the requester and consultants are not removed this way. Returns whether one was. */
-export async function deleteCcParticipant(trx: Db, ticketId: number, address: string): Promise<boolean> {
+export async function deleteCcParticipant(queryable: Queryable, ticketId: number, address: string): Promise<boolean> {
+  const trx = knexOf(queryable);
   return (await trx('participants').where({ ticket_id: ticketId, address, role: 'cc' }).del()) > 0;
 }
 
-export async function viewOf(db: Db, t: Ticket | undefined): Promise<TicketView | undefined> {
+export async function viewOf(db: Queryable, t: Ticket | undefined): Promise<TicketView | undefined> {
   return t ? { ...t, participants: await participantsOf(db, t.id) } : undefined;
 }
 
@@ -115,7 +117,7 @@ export async function viewOf(db: Db, t: Ticket | undefined): Promise<TicketView 
  * look-up of the ids, then of each case and of its participants, took three. Ordered by the first id of `ids` each
  * case matched: the In-Reply-To a caller puts first names the case before an older reference does.
  */
-export async function ticketViewsByThreadIds(db: Db, ids: readonly string[]): Promise<TicketView[]> {
+export async function ticketViewsByThreadIds(db: Queryable, ids: readonly string[]): Promise<TicketView[]> {
   const asked = [...new Set(ids)].slice(0, 200);
   if (asked.length === 0) return viewsInOrder([]);
   const found = await rows(db, `select "x"."message_id" as "thread_message_id", "t".*, "p"."address" as "participant_address", "p"."role" as "participant_role" from "thread_ids" as "x" join "tickets" as "t" on "t"."id" = "x"."ticket_id" left join "participants" as "p" on "p"."ticket_id" = "t"."id" where "x"."message_id" in ${placeholders(1, asked.length)}`, asked);
@@ -148,7 +150,7 @@ const DEFAULT_ORIGIN: Record<Participant['role'], ParticipantOrigin> = { request
 
 /** Adds the people not on the case yet; returns those added. `newCase`: the case was inserted in this transaction and
  * has nobody yet, so the read of its participants is skipped. */
-export async function addParticipants(trx: Db, ticketId: number, people: readonly Participant[], now: number, opts: { newCase?: boolean } = {}): Promise<Participant[]> {
+export async function addParticipants(trx: Queryable, ticketId: number, people: readonly Participant[], now: number, opts: { newCase?: boolean } = {}): Promise<Participant[]> {
   if (!people.length) return [];
   const seen = new Set(opts.newCase ? [] : (await participantsOf(trx, ticketId)).map((p) => p.address));
   const fresh = people.filter((p) => !seen.has(p.address) && seen.add(p.address));
@@ -156,19 +158,19 @@ export async function addParticipants(trx: Db, ticketId: number, people: readonl
   return fresh;
 }
 
-/** While threadIdsTogether() runs for a transaction: the Message-IDs to record, by case, not yet in thread_ids. */
-const pendingThreadIds = new WeakMap<object, Map<number, string[]>>();
+/** While threadIdsTogether() runs for a unit of work: the Message-IDs to record, by case, not yet in thread_ids. */
+const PENDING_THREAD_IDS = memoKey<Map<number, string[]> | undefined>('tickets.pendingThreadIds', () => undefined);
 
-/** Records Message-IDs that thread into the case; inside threadIdsTogether(trx), when that ends. */
-export async function addThreadIds(trx: Db, ticketId: number, ids: readonly string[]): Promise<void> {
-  const pending = pendingThreadIds.get(trx);
+/** Records Message-IDs that thread into the case; inside threadIdsTogether(uow), when that ends. */
+export async function addThreadIds(trx: Queryable, ticketId: number, ids: readonly string[]): Promise<void> {
+  const pending = trx instanceof UnitOfWork ? trx.peekMemo(PENDING_THREAD_IDS) : undefined;
   if (!pending) return writeThreadIds(trx, ticketId, ids);
   let list = pending.get(ticketId);
   if (!list) pending.set(ticketId, (list = []));
   for (const id of ids) list.push(id);
 }
 
-async function writeThreadIds(trx: Db, ticketId: number, ids: readonly string[]): Promise<void> {
+async function writeThreadIds(trx: Queryable, ticketId: number, ids: readonly string[]): Promise<void> {
   const unique = [...new Set(ids.filter((i) => i && i.length < 998))];
   if (!unique.length) return;
   await run(trx, insertSql('thread_ids', ['message_id', 'ticket_id'], unique.length, 'on conflict ("message_id", "ticket_id") do nothing'), unique.flatMap((id) => [id, ticketId]));
@@ -181,19 +183,19 @@ async function writeThreadIds(trx: Db, ticketId: number, ids: readonly string[])
  * reads thread_ids (only the next mail's context does). They are written also when `fn` fails, as they were call by
  * call (unless the database refuses). Nested calls for the same transaction run inside the outer one.
  */
-export async function threadIdsTogether<T>(trx: Db, fn: () => Promise<T>): Promise<T> {
-  if (pendingThreadIds.has(trx)) return fn();
+export async function threadIdsTogether<T>(trx: UnitOfWork, fn: () => Promise<T>): Promise<T> {
+  if (trx.peekMemo(PENDING_THREAD_IDS)) return fn();
   const pending = new Map<number, string[]>();
-  pendingThreadIds.set(trx, pending);
+  trx.setMemo(PENDING_THREAD_IDS, pending);
   let out: T;
   try {
     out = await fn();
   } catch (err) {
-    pendingThreadIds.delete(trx);
+    trx.setMemo(PENDING_THREAD_IDS, undefined);
     for (const [ticketId, ids] of pending) await writeThreadIds(trx, ticketId, ids).catch(() => undefined);
     throw err;
   }
-  pendingThreadIds.delete(trx);
+  trx.setMemo(PENDING_THREAD_IDS, undefined);
   for (const [ticketId, ids] of pending) await writeThreadIds(trx, ticketId, ids);
   return out;
 }
@@ -210,7 +212,7 @@ const MESSAGE_COLUMNS = ['ticket_id', 'role', 'source', 'from_address', 'from_na
 const INSERT_MESSAGE = insertSql('messages', MESSAGE_COLUMNS);
 const ATTACHMENT_COLUMNS = ['message_id', 'filename', 'content_type', 'size', 'sha256', 'content_id', 'inline'];
 
-export async function insertMessage(trx: Db, m: NewMessage): Promise<number> {
+export async function insertMessage(trx: Queryable, m: NewMessage): Promise<number> {
   const id = (await insertId(trx, INSERT_MESSAGE, [
     m.ticketId, m.role, m.source, m.fromAddress, m.fromName, m.to ? JSON.stringify(m.to) : null, m.cc ? JSON.stringify(m.cc) : null,
     m.messageId, m.subject, m.bodyText, m.fullText, m.htmlSha256, m.rawSha256, m.internal, m.verified, m.noteKind, m.sentAt, m.createdAt,
@@ -230,25 +232,29 @@ export interface NewEvent {
 
 const INSERT_EVENT = insertSql('events', ['ticket_id', 'type', 'actor', 'from_value', 'to_value', 'reason', 'data_json', 'created_at']);
 
-export async function insertEvent(trx: Db, e: NewEvent): Promise<void> {
+export async function insertEvent(trx: Queryable, e: NewEvent): Promise<void> {
   await run(trx, INSERT_EVENT, [e.ticketId, e.type, e.actor, e.from, e.to, e.reason, e.data ? JSON.stringify(e.data) : null, e.at]);
 }
 
-export async function listTickets(db: Db, opts: { limit?: number; openOnly?: boolean } = {}): Promise<Ticket[]> {
+export async function listTickets(queryable: Queryable, opts: { limit?: number; openOnly?: boolean } = {}): Promise<Ticket[]> {
+  const db = knexOf(queryable);
   let q = db('tickets').orderBy('number', 'desc').limit(opts.limit ?? 200);
   if (opts.openOnly) q = q.whereNot({ stage: 'cerrado' });
   return (await q).map(toTicket);
 }
 
-export async function messagesOf(db: Db, ticketId: number): Promise<any[]> {
+export async function messagesOf(queryable: Queryable, ticketId: number): Promise<any[]> {
+  const db = knexOf(queryable);
   return db('messages').where({ ticket_id: ticketId }).orderBy([{ column: 'created_at' }, { column: 'id' }]);
 }
 
-export async function attachmentsOf(db: Db, messageIds: number[]): Promise<any[]> {
+export async function attachmentsOf(queryable: Queryable, messageIds: number[]): Promise<any[]> {
+  const db = knexOf(queryable);
   if (!messageIds.length) return [];
   return db('attachments').whereIn('message_id', messageIds).orderBy('id');
 }
 
-export async function eventsOf(db: Db, ticketId: number): Promise<any[]> {
+export async function eventsOf(queryable: Queryable, ticketId: number): Promise<any[]> {
+  const db = knexOf(queryable);
   return db('events').where({ ticket_id: ticketId }).orderBy([{ column: 'created_at' }, { column: 'id' }]);
 }

@@ -7,6 +7,7 @@ import type { MailParser } from '../../../src/inbound/parse-thread.ts';
 import { listCases } from '../../../src/services/case-view.ts';
 import { onPostgres, testApp } from '../../support/app.ts';
 import { mail, mailWithAttachment } from '../../support/mail.ts';
+import { onStatements } from '../../../src/db/storage.ts';
 
 /** IngestService.ingestMany: a poller batch in one transaction; a mail that fails is undone alone (savepoints). */
 const imap = (uid: number): MailSource => ({ kind: 'imap', account: 'support', folder: 'INBOX', uidvalidity: 1, uid });
@@ -18,7 +19,7 @@ afterEach(async () => app?.close());
 /** How many SAVEPOINT statements `a` ran since this was called. */
 function savepointsOf(a: App): () => number {
   let n = 0;
-  a.db.on('query', (q: { sql: string }) => { if (/^SAVEPOINT/i.test(q.sql)) n++; });
+  onStatements(a.db, (q: { sql: string }) => { if (/^SAVEPOINT/i.test(q.sql)) n++; });
   return () => n;
 }
 

@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { App } from '../../../src/app.ts';
 import { linkMac, makeToken, parseToken, tokenHash } from '../../../src/links/tokens.ts';
 import { testApp } from '../../support/app.ts';
+import { onStatements } from '../../../src/db/storage.ts';
 
 /** Magic links: format, signing, hashed storage, expiry, revocation and rotation. */
 const DAY = 86_400_000;
@@ -82,9 +83,9 @@ describe('magic links', () => {
     // The rotation reads the recipient's generations once and inserts the next one.
     const sql: string[] = [];
     const onQuery = (q: { sql: string }) => { if (/\blinks\b/.test(q.sql)) sql.push(q.sql); };
-    app.db.on('query', onQuery);
+    const stopListening = onStatements(app.db, onQuery);
     const rotated = tokenOf(await issue());
-    app.db.off('query', onQuery);
+    stopListening();
     expect(sql.map((q) => q.split(' ')[0].toLowerCase())).toEqual(['select', 'insert']);
     expect(parseToken(rotated)!.generation).toBe(2);
     expect(rotated).not.toBe(carla);

@@ -3,6 +3,7 @@ import type { App } from '../../../src/app.ts';
 import { suppress } from '../../../src/db/repos/outbox.ts';
 import type { MailRequest } from '../../../src/outbound/outbox.ts';
 import { testApp } from '../../support/app.ts';
+import { inUnitOfWork } from '../../../src/db/unit-of-work.ts';
 
 /**
  * The outbox's hold rules, one mail at a time: a bounce stop holds automatic mail (budgeted or not) while it
@@ -27,7 +28,7 @@ const mail = (to: string, p: { budgeted?: boolean; now?: number; automatic?: boo
   key: `test:${++n}`, kind: 'refusal_other', to, automatic: p.automatic ?? true, budgeted: p.budgeted ?? true, autoSubmitted: 'auto-replied',
   template: 'refusal', pick: { reason: 'reasons.other' }, data: { subject: 'Hola', limit: '', openCases: [] }, subject: 'Re: Hola', now: p.now ?? NOW,
 });
-const enqueue = (r: MailRequest) => app.db.transaction((trx) => app.outbound.outbox.enqueue(trx, r));
+const enqueue = (r: MailRequest) => inUnitOfWork(app.db, (trx) => app.outbound.outbox.enqueue(trx, r));
 
 describe('outbox holds', () => {
   it('holds automatic mail to a hard-bounced address while the stop lasts, though nothing was sent to it lately', async () => {

@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { findTicketByNumber } from '../../../src/db/repos/tickets.ts';
 import { mailWorld, rawMail, type MailWorld } from './fixtures.ts';
+import { inUnitOfWork } from '../../../src/db/unit-of-work.ts';
 
 /** The polite refusal for mail that cannot be taken, and the status page's link mails. */
 let w: MailWorld | undefined;
@@ -33,7 +34,7 @@ describe('refusals and link mails', () => {
     await w.app.outbound.dispatcher.drain();
     const before = w.sink.to('sofia@empresa.com').length;
     const now = Date.now();
-    await w.app.db.transaction(async (trx) => {
+    await inUnitOfWork(w.app.db, async (trx) => {
       const cases = [];
       for (const n of [r1.ticketNumber!, r2.ticketNumber!]) {
         const ticket = (await findTicketByNumber(trx, n))!;

@@ -3,6 +3,7 @@ import type { App } from '../../../src/app.ts';
 import { insertTicket } from '../../../src/db/repos/tickets.ts';
 import type { MailRequest } from '../../../src/outbound/outbox.ts';
 import { testApp } from '../../support/app.ts';
+import { inUnitOfWork } from '../../../src/db/unit-of-work.ts';
 
 /**
  * Every Message-ID of our mail on a case goes into thread_ids (a reply quoting it finds the case). A change to a
@@ -28,7 +29,7 @@ describe('thread ids of our mail', () => {
       pick: { heading: 'headingCommands', intro: 'introCommands', next: 'nextCommands' }, data: { items: ['x'], commands: [] }, now: NOW,
     });
     const { outbox } = app.outbound;
-    const ids = await app.db.transaction(async (trx) => {
+    const ids = await inUnitOfWork(app.db, async (trx) => {
       const got: string[] = [];
       await outbox.together(trx, async () => {
         got.push((await outbox.enqueue(trx, request('ana@mesa.test'))).messageId);

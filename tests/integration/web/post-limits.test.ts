@@ -3,6 +3,7 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { findTicketByNumber } from '../../../src/db/repos/tickets.ts';
 import { cookieHeader, fileCase, linkPath, messageForm, multipartBody, portalHarness, type PortalHarness } from './support.ts';
+import { inUnitOfWork } from '../../../src/db/unit-of-work.ts';
 
 /**
  * Issue 23 on the case page: hourly limits per link and per client for messages and files (counted in the database),
@@ -125,7 +126,7 @@ describe('who acts from a link', () => {
     const n = await fileCase(h.app, { from: customer, subject: 'Desde el enlace del consultor', text: 'Hola' });
     const t = (await findTicketByNumber(h.app.db, n))!;
     // An earlier answer by mail, unread by the customer.
-    const earlier = await h.app.db.transaction(async (trx) => h!.app.cases.addMessage(trx, t, {
+    const earlier = await inUnitOfWork(h.app.db, async (trx) => h!.app.cases.addMessage(trx, t, {
       message: { role: 'consultant', source: 'mail', fromAddress: 'beto@mesa.test', bodyText: 'Primera respuesta', internal: false, verified: true, createdAt: Date.now(), attachments: [] },
       cc: [], threadIds: [], reopen: false,
     }));
@@ -146,7 +147,7 @@ describe('who acts from a link', () => {
     // Nothing the consultant did counts as the customer reading.
     expect((await h.app.db('messages').where({ id: earlier.messageRowId }).first()).read_at).toBeNull();
     // Rating is the customer's: the consultant's link shows no rating form and a forged one changes nothing.
-    await h.app.db.transaction(async (trx) => h!.app.cases.changeStage(trx, (await findTicketByNumber(trx, n))!, 'enviar_a_pruebas', 'ana@mesa.test', undefined, Date.now()));
+    await inUnitOfWork(h.app.db, async (trx) => h!.app.cases.changeStage(trx, (await findTicketByNumber(trx, n))!, 'enviar_a_pruebas', 'ana@mesa.test', undefined, Date.now()));
     const inTesting = await h.server.inject({ method: 'GET', url: ana });
     expect(inTesting.body).not.toContain('Solución satisfactoria');
     const csrf = decodeURIComponent(messageForm(inTesting.body).action.split('?_csrf=')[1]);

@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { findTicketByNumber } from '../../../src/db/repos/tickets.ts';
 import { caseDetail } from '../../../src/services/case-view.ts';
 import { cookieHeader, fileCase, linkPath, portalHarness, type PortalHarness } from './support.ts';
+import { inUnitOfWork } from '../../../src/db/unit-of-work.ts';
 
 /**
  * The read receipt over HTTP: fetching the page (what a mail-security scanner does with every link) records no read;
@@ -18,7 +19,7 @@ const customer = 'Laura Gómez <laura@cliente.test>';
 
 async function consultantAnswer(n: number, text: string) {
   const { app } = h!;
-  return app.db.transaction(async (trx) => {
+  return inUnitOfWork(app.db, async (trx) => {
     const t = (await findTicketByNumber(trx, n))!;
     return app.cases.addMessage(trx, t, {
       message: { role: 'consultant', source: 'mail', fromAddress: 'ana@mesa.test', fromName: 'Ana Pérez', bodyText: text, internal: false, verified: true, createdAt: Date.now(), attachments: [] },

@@ -3,6 +3,7 @@ import { findTicketByNumber } from '../../../src/db/repos/tickets.ts';
 import type { Ticket } from '../../../src/tickets/types.ts';
 import { READ_SCRIPT_HASH } from '../../../src/web/views/case-page.ts';
 import { askLostLink, cookieHeader, fileCase, hidden, linkPath, messageForm, multipartBody, portalHarness, type PortalHarness } from './support.ts';
+import { inUnitOfWork } from '../../../src/db/unit-of-work.ts';
 
 /** The status page over HTTP (fastify inject against the real server, SQLite or PostgreSQL). */
 
@@ -20,7 +21,7 @@ async function ticket(n: number): Promise<Ticket> {
 
 async function consultantAnswer(n: number, text: string, extra: { internal?: boolean; attachments?: Array<{ filename: string; sha256: string; size: number }> } = {}) {
   const { app } = h!;
-  return app.db.transaction(async (trx) => {
+  return inUnitOfWork(app.db, async (trx) => {
     const t = (await findTicketByNumber(trx, n))!;
     return app.cases.addMessage(trx, t, {
       message: {
@@ -34,7 +35,7 @@ async function consultantAnswer(n: number, text: string, extra: { internal?: boo
 
 async function toStage(n: number, name: 'enviar_a_pruebas' | 'cerrar') {
   const { app } = h!;
-  await app.db.transaction(async (trx) => app.cases.changeStage(trx, (await findTicketByNumber(trx, n))!, name, 'ana@mesa.test', undefined, Date.now()));
+  await inUnitOfWork(app.db, async (trx) => app.cases.changeStage(trx, (await findTicketByNumber(trx, n))!, name, 'ana@mesa.test', undefined, Date.now()));
 }
 
 describe('status page', () => {

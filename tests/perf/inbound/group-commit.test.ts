@@ -3,6 +3,7 @@ import type { App } from '../../../src/app.ts';
 import type { MailSource } from '../../../src/inbound/mail.ts';
 import { testApp } from '../../support/app.ts';
 import { mail } from '../../support/mail.ts';
+import { onStatements } from '../../../src/db/storage.ts';
 
 /** What a clean poller batch costs (tests/integration/inbound/group-commit.test.ts has what it does): no savepoints. */
 const imap = (uid: number): MailSource => ({ kind: 'imap', account: 'support', folder: 'INBOX', uidvalidity: 1, uid });
@@ -14,7 +15,7 @@ afterEach(async () => app?.close());
 /** How many SAVEPOINT statements `a` ran since this was called. */
 function savepointsOf(a: App): () => number {
   let n = 0;
-  a.db.on('query', (q: { sql: string }) => { if (/^SAVEPOINT/i.test(q.sql)) n++; });
+  onStatements(a.db, (q: { sql: string }) => { if (/^SAVEPOINT/i.test(q.sql)) n++; });
   return () => n;
 }
 describe('group commit (ingestMany): statements', () => {

@@ -3,6 +3,7 @@ import type { App } from '../../../src/app.ts';
 import { BlobStore } from '../../../src/storage/blobs.ts';
 import { testApp } from '../../support/app.ts';
 import { mail } from '../../support/mail.ts';
+import { onStatements } from '../../../src/db/storage.ts';
 
 /** How many INSERTs a batch's originals cost (tests/integration/storage/originals.test.ts has where they live). */
 let app: App;
@@ -20,7 +21,7 @@ describe('originals: statements', () => {
     const mk = (i: number, subject: string, extra: Record<string, string> = {}) => mail({ From: `p${i}@org${i}.co`, To: 'soporte@mesa.test', Subject: subject, 'Message-ID': `<k${i}@x>`, ...extra }, `texto ${i}`);
     const raws = [mk(1, 'Uno'), mk(2, 'Fuera de la oficina', { 'Auto-Submitted': 'auto-replied' }), mk(3, 'Esto rompe'), mk(4, 'Cuatro')];
     const inserts: string[] = [];
-    app.db.on('query', (q: { sql: string }) => { if (/insert into "raw_sources"/.test(q.sql)) inserts.push(q.sql); });
+    onStatements(app.db, (q: { sql: string }) => { if (/insert into "raw_sources"/.test(q.sql)) inserts.push(q.sql); });
     const results = await app.ingest.ingestMany(raws.map((raw, i) => ({ raw, source: { kind: 'imap' as const, account: 'support', folder: 'INBOX', uidvalidity: 1, uid: i + 1 } })));
     expect(results.map((r) => [r.outcome, r.effect ?? r.reason])).toEqual([['accepted', 'new_case'], ['ignored', 'auto_reply'], ['rejected', 'internal_error'], ['accepted', 'new_case']]);
     expect(inserts).toHaveLength(1);

@@ -3,6 +3,7 @@ import type { App } from '../../../../src/app.ts';
 import { WAL_AUTOCHECKPOINT_PAGES } from '../../../../src/db/knex.ts';
 import { testApp } from '../../../support/app.ts';
 import { consultantReply, mail } from '../../../support/lifecycle.ts';
+import { onStatements } from '../../../../src/db/storage.ts';
 
 /**
  * How Mesa talks to SQLite on the ingest path (src/db/knex.ts, src/db/sql.ts). SQLite only by nature (listed in
@@ -32,7 +33,7 @@ it('binds no LIMIT in what an ingest runs: SQLite 3.53 prepares such a statement
   app = await testApp({ TRUSTED_AUTHSERV_IDS: 'mx.mesa.test' });
   const bound: string[] = [];
   let seen = 0;
-  app.db.on('query', (q: { sql: string }) => {
+  onStatements(app.db, (q: { sql: string }) => {
     seen++;
     if (/\b(limit|offset)\s+\?/i.test(q.sql)) bound.push(q.sql);
   });
