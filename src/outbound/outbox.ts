@@ -12,6 +12,7 @@ import type { Locale, TemplateName, TemplateRenderer } from './templates.ts';
 import { describeHours } from '../tickets/hours-text.ts';
 import { boundedMemo } from '../memo.ts';
 import { openLinks, sealLinks, type LinkKeys } from '../links/sealed.ts';
+import { rememberEnqueued, threadOf, type CaseMessage } from './outbox-thread.ts';
 
 /**
  * Writes mail into the outbox inside the caller's transaction: everything the mail says is fixed now (its data,
@@ -50,10 +51,15 @@ export interface MailRequest {
   now: number;
   /** Every message of the case, when the caller knows them all (a case opened in this same transaction has just
    * its first): threading then reads them from here instead of the database. */
-  caseMessages?: ReadonlyArray<{ id: number; messageId?: string; fromAddress?: string; createdAt: number }>;
+  caseMessages?: readonly CaseMessage[];
 }
 
-export type EnqueueResult = { state: 'pending' | 'held' | 'duplicate'; id?: number; messageId: string; heldReason?: string };
+export type EnqueueResult = {
+  state: 'pending' | 'held' | 'duplicate';
+  id?: number;
+  messageId: string;
+  heldReason?: string;
+};
 
 /** A case's subject as every mail of it shows it: cleanSubject() of the same few subjects, again and again. */
 const topicOf = boundedMemo(1000, (subject: string) => subject, cleanSubject);
@@ -72,17 +78,17 @@ const HOUR = 3_600_000;
 export const DESK_ALERT_KINDS = ['notice_unverified', 'notice_commands', 'alert_bounce'] as const;
 const DAY = 86_400_000;
 
-/** Mail (not held) a unit of work enqueued, by case and recipient, in order: the thread of a case opened in it
- * (see Outbox.thread()). A mail's own: a child unit starts without its parent's. */
-const ENQUEUED = memoKey('outbox.enqueued', () => new Map<string, Array<{ message_id: string; created_at: number }>>());
-
 /**
  * For the whole unit of work (a batch of mail in group commit), the addresses found without a bounce stop, with the
  * earliest time asked about: none can be in force at that time or later (a stop only ends), unless this transaction
  * writes one, so every consultant notice of a batch need not ask again. `null` once suppress() ran in it: from then
  * on every mail asks.
  */
-const UNSTOPPED = memoKey<Map<string, number> | null>('outbox.unstopped', () => new Map(), (parent) => (parent ? new Map(parent) : null));
+const UNSTOPPED = memoKey<Map<string, number> | null>(
+  'outbox.unstopped',
+  () => new Map(),
+  (parent) => (parent ? new Map(parent) : null),
+);
 
 export class Outbox {
   private readonly domain: string;
@@ -93,7 +99,9 @@ export class Outbox {
   private described?: { hours: object; text: string };
 
   /** `clock`: the dispatcher's (when a mail may leave); a mail's own time (`now`) is the case change's. */
-  constructor(private readonly deps: { config: Config; renderer: TemplateRenderer; log: Logger; clock?: () => number }) {
+  constructor(
+    private readonly deps: { config: Config; renderer: TemplateRenderer; log: Logger; clock?: () => number },
+  ) {
     this.domain = deps.config.supportAddress.split('@')[1];
     this.loop = loopToken(deps.config);
     this.keys = { secretKey: deps.config.secretKey, publicUrl: deps.config.publicUrl };
@@ -112,14 +120,22 @@ export class Outbox {
     // BUSINESS_HOURS overrides; otherwise the hours the SLA clocks count (src/tickets/hours-text.ts).
     const hours = config.outbound.businessHours ?? this.describedHours();
     const data = {
-      brand: config.supportName, hours, name: r.toName || localPart(to),
+      brand: config.supportName,
+      hours,
+      name: r.toName || localPart(to),
       ...(r.ticket ? { number: r.ticket.number, subject: r.ticket.subject || '(sin asunto)' } : {}),
       ...sealLinks(r.data, this.keys, to),
     };
     // Every mail of a case carries the same `[Caso #N] subject`: Gmail threads only mail whose subjects agree.
     const topic = r.ticket ? topicOf(r.ticket.subject) : '';
-    const subject = r.subject ?? (r.ticket ? `[${config.locale === 'en' ? 'Case' : 'Caso'} #${r.ticket.number}] ${topic || '(sin asunto)'}` : renderer.subject(r.template, config.locale, data, r.pick));
-    const thread = r.ticket ? await this.thread(uow, r.ticket, to, r.caseMessages) : { references: r.inReplyTo ? [r.inReplyTo] : [], inReplyTo: r.inReplyTo };
+    const subject =
+      r.subject ??
+      (r.ticket
+        ? `[${config.locale === 'en' ? 'Case' : 'Caso'} #${r.ticket.number}] ${topic || '(sin asunto)'}`
+        : renderer.subject(r.template, config.locale, data, r.pick));
+    const thread = r.ticket
+      ? await threadOf(uow, r.ticket, to, r.caseMessages)
+      : { references: r.inReplyTo ? [r.inReplyTo] : [], inReplyTo: r.inReplyTo };
     const headers = automaticHeaders(r.autoSubmitted, this.loop);
     if (r.ticket) {
       headers['Thread-Topic'] = topic || subject;
@@ -128,31 +144,51 @@ export class Outbox {
     }
     const mail: outbox.StoredMail = {
       from: { name: r.fromName ?? config.supportName, address: config.supportAddress },
-      replyTo: config.supportAddress, to, subject,
+      replyTo: config.supportAddress,
+      to,
+      subject,
       render: { template: r.template, locale: config.locale, data, ...(r.pick ? { pick: r.pick } : {}) },
       inReplyTo: thread.inReplyTo ? bracket(thread.inReplyTo) : undefined,
-      references: thread.references.map(bracket), headers, attachments: r.attachments ?? [],
+      references: thread.references.map(bracket),
+      headers,
+      attachments: r.attachments ?? [],
     };
     const id = await outbox.insertOutbox(uow, {
-      idempotencyKey: r.key, ticketId: r.ticket?.id, kind: r.kind, recipient: to, automatic: r.automatic, messageId,
-      mail, state: heldReason ? 'held' : 'pending', heldReason, now: r.now,
+      idempotencyKey: r.key,
+      ticketId: r.ticket?.id,
+      kind: r.kind,
+      recipient: to,
+      automatic: r.automatic,
+      messageId,
+      mail,
+      state: heldReason ? 'held' : 'pending',
+      heldReason,
+      now: r.now,
       // Due at once. `now` may be a simulated time (`mesa jobs --now`, in the future): it decides what the mail
       // says and how it counts, not when it leaves; a mail due at a future `now` would wait until that moment.
       dueAt: Math.min(r.now, (this.deps.clock ?? Date.now)()),
     });
     if (id === undefined) return { state: 'duplicate', messageId };
     if (r.ticket && !heldReason) {
-      const byKey = uow.memo(ENQUEUED);
-      const key = `${r.ticket.id}\0${to}`;
-      byKey.set(key, [...(byKey.get(key) ?? []), { message_id: messageId, created_at: r.now }]);
+      rememberEnqueued(uow, r.ticket.id, to, messageId, r.now);
     }
     if (r.ticket) {
       await addThreadIds(uow, r.ticket.id, [messageId]);
-      if (heldReason) await insertEvent(uow, { ticketId: r.ticket.id, type: 'mail_held', actor: 'mesa', to, reason: heldReason, at: r.now, data: { kind: r.kind } });
+      if (heldReason)
+        await insertEvent(uow, {
+          ticketId: r.ticket.id,
+          type: 'mail_held',
+          actor: 'mesa',
+          to,
+          reason: heldReason,
+          at: r.now,
+          data: { kind: r.kind },
+        });
     }
     // After the outermost commit (a savepoint's release is not one): the dispatcher may send it from then on.
     if (!heldReason && this.committed) uow.afterCommit(this.committed);
-    if (heldReason) this.deps.log.warn({ ticket: r.ticket?.number, kind: r.kind, reason: heldReason }, 'correo automático retenido');
+    if (heldReason)
+      this.deps.log.warn({ ticket: r.ticket?.number, kind: r.kind, reason: heldReason }, 'correo automático retenido');
     return { state: heldReason ? 'held' : 'pending', id, messageId, heldReason };
   }
 
@@ -168,7 +204,8 @@ export class Outbox {
   /** The calendar's hours in words, worked out once per calendar (the config is frozen; this is per mail). */
   private describedHours(): string {
     const { hours } = this.deps.config.lifecycle.calendar;
-    if (this.described?.hours !== hours) this.described = { hours, text: describeHours(hours, this.deps.config.locale) };
+    if (this.described?.hours !== hours)
+      this.described = { hours, text: describeHours(hours, this.deps.config.locale) };
     return this.described.text;
   }
 
@@ -178,7 +215,12 @@ export class Outbox {
     await outbox.suppress(uow, s);
   }
 
-  private async holdReason(uow: UnitOfWork, to: string, r: Pick<MailRequest, 'budgeted' | 'alert'>, now: number): Promise<string | undefined> {
+  private async holdReason(
+    uow: UnitOfWork,
+    to: string,
+    r: Pick<MailRequest, 'budgeted' | 'alert'>,
+    now: number,
+  ): Promise<string | undefined> {
     const { config } = this.deps;
     const { budget, deskAlertsPerHour } = config.outbound;
     const desk = to === config.supportAddress || to === config.fallbackAddress || config.consultants.includes(to);
@@ -195,7 +237,13 @@ export class Outbox {
       if (askStop) suppressed = (await outbox.findSuppression(uow, to, now))?.reason;
     } else {
       // The bounce stop (unless known) and both windows in one query.
-      ({ suppressed, inWindow, inDay } = await outbox.loopBudgetOf(uow, to, now - budget.windowMinutes * MINUTE, now - DAY, askStop ? now : undefined));
+      ({ suppressed, inWindow, inDay } = await outbox.loopBudgetOf(
+        uow,
+        to,
+        now - budget.windowMinutes * MINUTE,
+        now - DAY,
+        askStop ? now : undefined,
+      ));
     }
     if (suppressed !== undefined) return outbox.bounceHoldReason(suppressed);
     if (askStop && seen) seen.set(to, Math.min(seen.get(to) ?? Infinity, now));
@@ -208,50 +256,15 @@ export class Outbox {
     if (inDay >= budget.day) return `limite: ${budget.day} al dia`;
     return undefined;
   }
-
-  /** References: the case's first mail, then this recipient's latest exchange with us; In-Reply-To: the last. */
-  private async thread(uow: UnitOfWork, ticket: Ticket, to: string, known?: MailRequest['caseMessages']): Promise<{ references: string[]; inReplyTo?: string }> {
-    let root: string | undefined;
-    let theirs: outbox.ThreadRow[];
-    let ours: outbox.ThreadRow[];
-    if (known) {
-      // The same reads as threadOf's, over the messages the caller handed in; and a case opened in this
-      // transaction has no mail but what this transaction enqueued: taken from memory.
-      const withId: NonNullable<MailRequest['caseMessages']>[number][] = [];
-      for (const k of known) if (k.messageId) withId.push(k);
-      withId.sort((a, b) => a.id - b.id);
-      root = withId[0]?.messageId;
-      theirs = [];
-      for (let i = withId.length - 1; i >= 0 && theirs.length < 4; i--) {
-        const k = withId[i];
-        if (k.fromAddress === to) theirs.push({ message_id: k.messageId!, created_at: k.createdAt });
-      }
-      ours = [];
-      const mine = uow.peekMemo(ENQUEUED)?.get(`${ticket.id}\0${to}`);
-      if (mine) for (let i = mine.length - 1; i >= 0 && ours.length < 4; i--) ours.push(mine[i]);
-    } else {
-      ({ root, theirs, ours } = await outbox.threadOf(uow, ticket.id, to, 4));
-    }
-    // Loops into array literals rather than spreads and maps: one kind of array whatever came in (see
-    // MailNotifier.files), so this code is not optimized again for each mix of empty and full lists.
-    const recent: outbox.ThreadRow[] = [];
-    for (const r of theirs) recent.push(r);
-    for (const r of ours) recent.push(r);
-    recent.sort((a, b) => Number(a.created_at) - Number(b.created_at));
-    const references: string[] = [];
-    if (root) references.push(root);
-    for (const r of recent) {
-      const id = String(r.message_id);
-      if (id && !references.includes(id)) references.push(id);
-    }
-    const last10 = references.length > 10 ? references.slice(-10) : references;
-    return { references: last10, inReplyTo: last10.at(-1) };
-  }
 }
 
 /** The HTML and text of a stored mail: rendered from its template and data, its sealed links opened again with the
  * key (`keys`), or as stored by older versions. */
-export function contentOf(mail: outbox.StoredMail, renderer: TemplateRenderer, keys: LinkKeys): { html: string; text: string } {
+export function contentOf(
+  mail: outbox.StoredMail,
+  renderer: TemplateRenderer,
+  keys: LinkKeys,
+): { html: string; text: string } {
   if (!mail.render) return { html: mail.html ?? '', text: mail.text ?? '' };
   const { template, locale, data, pick } = mail.render;
   const rendered = renderer.render(template as TemplateName, locale as Locale, openLinks(data, keys, mail.to), pick);
