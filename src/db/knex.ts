@@ -29,7 +29,10 @@ export function openDatabase(database: Config['database']): Knex {
     // knex's default wait for a pooled connection (60 s) is generous on purpose: a loaded server (or a burst of
     // instances starting) should slow Mesa down, not turn mail into tempfails. A server that is down fails fast anyway
     // (connection refused).
-    return withStorage(knexFactory({ client: 'pg', log, connection: database.url, pool: { min: 0, max: 10 } }), new Storage());
+    return withStorage(
+      knexFactory({ client: 'pg', log, connection: database.url, pool: { min: 0, max: 10 } }),
+      new Storage(),
+    );
   }
   const { filename, lockWaitMs } = database;
   fs.mkdirSync(path.dirname(filename), { recursive: true });
@@ -50,17 +53,15 @@ export function openDatabase(database: Config['database']): Knex {
         conn.pragma('journal_mode = WAL');
         conn.pragma('synchronous = NORMAL');
         conn.pragma('foreign_keys = ON');
-        // A savepoint (src/db/unit-of-work.ts: each mail of a batch that runs again carefully, src/inbound/ingest.ts) makes
-        // SQLite copy every page it changes into a sub-journal first, and with temp files on disk that is a pwrite()
-        // per page to a temporary file once a mail has changed more than 64 KB: about a third of SQLite's time in the
-        // ingest when every mail had its savepoint (perf, tests/bench/README.md, fifteenth delivery). In memory the
-        // copy is a memcpy. Temporary tables and sorts also stay in memory, and the ingest's statements need none.
+        // A savepoint (src/db/unit-of-work.ts: each mail of a batch that runs again carefully) makes SQLite copy every
+        // page it changes into a sub-journal first; with temp files on disk that is a pwrite() per page to a temporary
+        // file once a mail has changed more than 64 KB. In memory the copy is a memcpy. Temporary tables and sorts
+        // also stay in memory, and the ingest's statements need none (docs/performance.md).
         conn.pragma('temp_store = MEMORY');
         // A checkpoint copies every page changed since the last one into the database file, once per page however
         // often it changed. The ingest changes a few pages per mail, many of them again and again (the end of each
         // table, the counters), so checkpointing every 10,000 pages (40 MB of WAL) instead of SQLite's 1,000 copies
-        // the same pages far fewer times: the SQL of 5,000 bench mails went from 0.184 to 0.143 ms per mail, the
-        // ingest's main thread from 588 to 525 µs per mail (tests/bench/README.md, fifteenth delivery).
+        // the same pages far fewer times (docs/performance.md).
         conn.pragma(`wal_autocheckpoint = ${WAL_AUTOCHECKPOINT_PAGES}`);
         beginImmediate(conn);
         storage.connected(conn as SqliteConnection);
@@ -99,7 +100,8 @@ export const SQLITE_BEGIN = 'BEGIN IMMEDIATE';
  */
 function beginImmediate(conn: { prepare(sql: string): unknown }): void {
   const prepare = conn.prepare.bind(conn);
-  conn.prepare = (sql: string) => prepare(/^BEGIN( DEFERRED)?( TRANSACTION)?;?$/i.test(sql.trim()) ? SQLITE_BEGIN : sql);
+  conn.prepare = (sql: string) =>
+    prepare(/^BEGIN( DEFERRED)?( TRANSACTION)?;?$/i.test(sql.trim()) ? SQLITE_BEGIN : sql);
 }
 
 /**
@@ -143,8 +145,8 @@ export function isPostgres(db: Db | { readonly trx: Knex.Transaction }): boolean
  * True when an SQLite database holds STAT4 samples (`sqlite_stat4`, written by ANALYZE or PRAGMA optimize: Mesa
  * never runs either). better-sqlite3 is built with SQLITE_ENABLE_STAT4, and with those samples SQLite plans an
  * indexed lookup again each time the value bound to it changes (sqlite3_prepare_v2's documentation). The ingest makes
- * such lookups for every mail: its duplicate check cost 97–120 µs instead of 19–21 µs on a database of 100,000
- * cases (`SEED=100000 npx tsx tests/bench/sqlprof.ts`, docs/performance.md). `mesa start` warns about it.
+ * such lookups for every mail, and its duplicate check becomes several times slower on a large database
+ * (`SEED=100000 npx tsx tests/bench/sqlprof.ts`, docs/performance.md). `mesa start` warns about it.
  */
 export async function hasStat4Samples(db: Knex): Promise<boolean> {
   if (isPostgres(db)) return false;

@@ -38,17 +38,23 @@ export function run(q: Queryable, sql: string, bindings: readonly unknown[] = []
 /** An INSERT of one row (`sql` without RETURNING): the new row's "id", or undefined when it inserted nothing. */
 export function insertId(q: Queryable, sql: string, bindings: readonly unknown[] = []): Promise<number | undefined> {
   if (q instanceof UnitOfWork) return q.insertId(sql, bindings);
-  return throughRaw(q, `${sql} returning "id"`, bindings, 'row').then((r) => (r === undefined ? undefined : Number(r.id)));
+  return throughRaw(q, `${sql} returning "id"`, bindings, 'row').then((r) =>
+    r === undefined ? undefined : Number(r.id),
+  );
 }
 
 /** `("a", "b", "c")`: the quoted column list of an INSERT or SELECT. */
 const columns = (names: readonly string[]): string => `(${names.map((n) => `"${n}"`).join(', ')})`;
 
 /** `(?, ?, ?), (?, ?, ?)`: the placeholders of `count` rows of `width` values (one row: an `in (…)` list). */
-export const placeholders = boundedMemo(200, (count: number, width: number) => `${count}x${width}`, (count: number, width: number): string => {
-  const row = `(${'?, '.repeat(width - 1)}?)`;
-  return `${row}, `.repeat(count - 1) + row;
-});
+export const placeholders = boundedMemo(
+  200,
+  (count: number, width: number) => `${count}x${width}`,
+  (count: number, width: number): string => {
+    const row = `(${'?, '.repeat(width - 1)}?)`;
+    return `${row}, `.repeat(count - 1) + row;
+  },
+);
 
 /**
  * An INSERT of `count` rows of the columns `keys`, bound in that order (valuesOf turns objects into that). The SQL
@@ -58,9 +64,13 @@ export const placeholders = boundedMemo(200, (count: number, width: number) => `
 export function insertSql(table: string, keys: readonly string[], count = 1, tail = ''): string {
   return insertSqlOf(table, keys, count, tail);
 }
-const insertSqlOf = boundedMemo(500, (table: string, keys: readonly string[], count: number, tail: string) => `${table}\0${keys.join(',')}\0${count}\0${tail}`,
+const insertSqlOf = boundedMemo(
+  500,
+  (table: string, keys: readonly string[], count: number, tail: string) =>
+    `${table}\0${keys.join(',')}\0${count}\0${tail}`,
   (table: string, keys: readonly string[], count: number, tail: string): string =>
-    `insert into "${table}" ${columns(keys)} values ${placeholders(count, keys.length)}${tail ? ` ${tail}` : ''}`);
+    `insert into "${table}" ${columns(keys)} values ${placeholders(count, keys.length)}${tail ? ` ${tail}` : ''}`,
+);
 
 /** The values of `rows` in the order of `keys`, flat: the bindings of insertSql. */
 export const valuesOf = (keys: readonly string[], rows: ReadonlyArray<Record<string, unknown>>): unknown[] =>

@@ -78,7 +78,8 @@ export function storageOf(db: Knex | Knex.Transaction): Storage {
  * SQLite connection directly. For tests and tests/bench/sqlprof.ts; returns the way to stop listening.
  */
 export function onStatements(db: Knex, listener: StatementListener): () => void {
-  const onQuery = (q: { sql: string; bindings?: readonly unknown[] }) => listener({ sql: q.sql, bindings: q.bindings ?? [] });
+  const onQuery = (q: { sql: string; bindings?: readonly unknown[] }) =>
+    listener({ sql: q.sql, bindings: q.bindings ?? [] });
   db.on('query', onQuery);
   const stop = storageOf(db).onStatement(listener);
   return () => {

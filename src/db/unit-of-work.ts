@@ -52,7 +52,9 @@ export class UnitOfWork {
    */
   insertId(sql: string, bindings: readonly unknown[] = []): Promise<number | undefined> {
     if (!this.tx.storage.sqlite) {
-      return this.execute(`${sql} returning "id"`, bindings, 'row').then((r) => (r === undefined ? undefined : Number(r.id)));
+      return this.execute(`${sql} returning "id"`, bindings, 'row').then((r) =>
+        r === undefined ? undefined : Number(r.id),
+      );
     }
     return settled(() => {
       const done = this.onSqlite(sql, bindings, 'result') as { changes: number; lastInsertRowid: number | bigint };
@@ -218,7 +220,12 @@ function sqliteValue(v: unknown): unknown {
 }
 
 /** Through knex's public raw (its pool or transaction; PostgreSQL, or SQLite outside a unit of work). */
-export async function throughRaw(db: Knex | Knex.Transaction, sql: string, bindings: readonly unknown[], want: Want): Promise<any> {
+export async function throughRaw(
+  db: Knex | Knex.Transaction,
+  sql: string,
+  bindings: readonly unknown[],
+  want: Want,
+): Promise<any> {
   const result: any = await db.raw(sql, bindings.map((b) => (b === undefined ? null : b)) as any[]);
   // PostgreSQL answers { rows, rowCount }; better-sqlite3 through knex answers the rows, or nothing for a write.
   const rows: any[] = Array.isArray(result) ? result : (result?.rows ?? []);

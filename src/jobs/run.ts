@@ -48,7 +48,17 @@ export interface JobReport {
 export async function runJobs(deps: JobDeps, now: number): Promise<JobReport> {
   const log = deps.logger.child({ component: 'jobs' });
   const lifecycle = new LifecycleService({ cases: deps.cases, policy: deps.policy, logger: log });
-  const report: JobReport = { now: new Date(now).toISOString(), warned: [], closed: [], lights: [], released: [], digests: [], purgedMail: 0, removedBlobs: 0, errors: [] };
+  const report: JobReport = {
+    now: new Date(now).toISOString(),
+    warned: [],
+    closed: [],
+    lights: [],
+    released: [],
+    digests: [],
+    purgedMail: 0,
+    removedBlobs: 0,
+    errors: [],
+  };
   const fail = (job: string, err: unknown, number?: number) => {
     log.error({ err, job, ticket: number }, 'tarea programada falló para este caso; sigue con los demás');
     report.errors.push({ job, number, error: String((err as Error)?.message ?? err) });
@@ -59,7 +69,19 @@ export async function runJobs(deps: JobDeps, now: number): Promise<JobReport> {
   await releaseHeld(deps, lifecycle, now, report, fail);
   await digests(deps, now, report, fail);
   await housekeeping(deps, now, report, fail);
-  log.info({ warned: report.warned.length, closed: report.closed.length, lights: report.lights.length, released: report.released.length, digests: report.digests.length, purgedMail: report.purgedMail, removedBlobs: report.removedBlobs, errors: report.errors.length }, 'tareas programadas');
+  log.info(
+    {
+      warned: report.warned.length,
+      closed: report.closed.length,
+      lights: report.lights.length,
+      released: report.released.length,
+      digests: report.digests.length,
+      purgedMail: report.purgedMail,
+      removedBlobs: report.removedBlobs,
+      errors: report.errors.length,
+    },
+    'tareas programadas',
+  );
   return report;
 }
 
@@ -78,9 +100,18 @@ async function housekeeping(deps: JobDeps, now: number, report: JobReport, fail:
   }
 }
 
-async function autoClose(deps: JobDeps, lifecycle: LifecycleService, now: number, report: JobReport, fail: Fail): Promise<void> {
+async function autoClose(
+  deps: JobDeps,
+  lifecycle: LifecycleService,
+  now: number,
+  report: JobReport,
+  fail: Fail,
+): Promise<void> {
   const waiting = (await life.openTickets(deps.db)).filter((t) => t.waitingOn === 'cliente');
-  const events = await life.lifecycleEventsOf(deps.db, waiting.map((t) => t.id));
+  const events = await life.lifecycleEventsOf(
+    deps.db,
+    waiting.map((t) => t.id),
+  );
   for (const t of waiting) {
     try {
       const cal = deps.policy.calendarFor(t.organization);
@@ -91,7 +122,13 @@ async function autoClose(deps: JobDeps, lifecycle: LifecycleService, now: number
         // another instance's jobs may have just warned or closed it.
         const fresh = await lockTicket(uow, t.id);
         if (!fresh || fresh.stage === 'cerrado' || fresh.waitingOn !== 'cliente') return;
-        const freshPlan = planAutoClose(cal, deps.policy.autoClose, fresh, (await life.lifecycleEventsOf(uow, [t.id])).get(t.id) ?? [], now);
+        const freshPlan = planAutoClose(
+          cal,
+          deps.policy.autoClose,
+          fresh,
+          (await life.lifecycleEventsOf(uow, [t.id])).get(t.id) ?? [],
+          now,
+        );
         if (freshPlan.kind === 'warn') {
           await lifecycle.warnAutoClose(uow, fresh, freshPlan, now);
           report.warned.push(t.number);
@@ -107,13 +144,23 @@ async function autoClose(deps: JobDeps, lifecycle: LifecycleService, now: number
 }
 
 async function slaOf(deps: JobDeps, tickets: readonly Ticket[], now: number): Promise<Map<number, SlaState>> {
-  const events = await life.lifecycleEventsOf(deps.db, tickets.map((t) => t.id));
+  const events = await life.lifecycleEventsOf(
+    deps.db,
+    tickets.map((t) => t.id),
+  );
   const out = new Map<number, SlaState>();
-  for (const t of tickets) out.set(t.id, slaState(deps.policy.calendarFor(t.organization), deps.policy.sla, t, events.get(t.id) ?? [], now));
+  for (const t of tickets)
+    out.set(t.id, slaState(deps.policy.calendarFor(t.organization), deps.policy.sla, t, events.get(t.id) ?? [], now));
   return out;
 }
 
-async function lights(deps: JobDeps, lifecycle: LifecycleService, now: number, report: JobReport, fail: Fail): Promise<void> {
+async function lights(
+  deps: JobDeps,
+  lifecycle: LifecycleService,
+  now: number,
+  report: JobReport,
+  fail: Fail,
+): Promise<void> {
   const open = await life.openTickets(deps.db);
   const states = await slaOf(deps, open, now);
   for (const t of open) {
@@ -125,7 +172,10 @@ async function lights(deps: JobDeps, lifecycle: LifecycleService, now: number, r
         const fresh = await lockTicket(uow, t.id);
         if (!fresh || fresh.slaLight === s.light) return undefined;
         const from = fresh.slaLight as Light | undefined;
-        const due = s.firstResponse.light !== 'green' && t.firstResponseAt === undefined ? s.firstResponse.dueAt : s.resolution.dueAt;
+        const due =
+          s.firstResponse.light !== 'green' && t.firstResponseAt === undefined
+            ? s.firstResponse.dueAt
+            : s.resolution.dueAt;
         await lifecycle.recordLight(uow, t, from, s.light, due, now);
         return { from };
       });
@@ -136,7 +186,13 @@ async function lights(deps: JobDeps, lifecycle: LifecycleService, now: number, r
   }
 }
 
-async function releaseHeld(deps: JobDeps, lifecycle: LifecycleService, now: number, report: JobReport, fail: Fail): Promise<void> {
+async function releaseHeld(
+  deps: JobDeps,
+  lifecycle: LifecycleService,
+  now: number,
+  report: JobReport,
+  fail: Fail,
+): Promise<void> {
   if (!deps.policy.settings.heldAutoOpen) return;
   for (const held of await life.heldRequests(deps.db, { state: 'held', reason: 'over_limit' })) {
     try {
@@ -164,11 +220,14 @@ async function digests(deps: JobDeps, now: number, report: JobReport, fail: Fail
     try {
       await inUnitOfWork(deps.db, async (uow) => {
         if (!(await life.claimMark(uow, `digest:${consultant}`, date, now))) return;
-        const mine = open.filter((t) => t.assignee === consultant || !t.assignee)
+        const mine = open
+          .filter((t) => t.assignee === consultant || !t.assignee)
           .map((t) => ({ ticket: t, number: t.number, sla: states.get(t.id)! }))
           .sort(byUrgency);
         const cases: DigestEntry[] = mine.map((m) => ({
-          ticket: m.ticket, light: m.sla.light, assigned: m.ticket.assignee === consultant,
+          ticket: m.ticket,
+          light: m.sla.light,
+          assigned: m.ticket.assignee === consultant,
           dueAt: m.ticket.firstResponseAt === undefined ? m.sla.firstResponse.dueAt : m.sla.resolution.dueAt,
         }));
         // Nothing open and nothing unassigned: no mail that morning (the mark still says the day was done).

@@ -43,8 +43,13 @@ export interface IssueParams {
 
 /** The token of a link already issued: the same HMAC for every mail to that recipient on that case (a consultant
  * gets one per follow-up), remembered for the last few. */
-const tokenOf = boundedMemo(1000, (secret: string, number: number, recipient: string, generation: number, expiresAt: number) => `${secret}\0${number}\0${recipient}\0${generation}\0${expiresAt}`,
-  (secret: string, number: number, recipient: string, generation: number, expiresAt: number) => makeToken(secret, { number, recipient, generation, expiresAt }));
+const tokenOf = boundedMemo(
+  1000,
+  (secret: string, number: number, recipient: string, generation: number, expiresAt: number) =>
+    `${secret}\0${number}\0${recipient}\0${generation}\0${expiresAt}`,
+  (secret: string, number: number, recipient: string, generation: number, expiresAt: number) =>
+    makeToken(secret, { number, recipient, generation, expiresAt }),
+);
 
 /** The URL for `recipient` on the case: the current link when it has life left, else a new generation. */
 export async function issueLink(trx: Queryable, s: LinkSettings, p: IssueParams): Promise<string> {
@@ -53,11 +58,22 @@ export async function issueLink(trx: Queryable, s: LinkSettings, p: IssueParams)
   const links = p.fresh ? repo.generationsOf([]) : await repo.linkGenerations(trx, p.ticketId, recipient);
   const validAfter = p.now + Math.min(MIN_REMAINING, (s.ttlDays * DAY) / 2);
   const current = links.find((l) => l.revokedAt === undefined && l.expiresAt > validAfter);
-  if (current) return noted(linkUrl(s.publicUrl, tokenOf(s.secretKey, p.number, recipient, current.generation, current.expiresAt)), { number: p.number, recipient, generation: current.generation, expiresAt: current.expiresAt });
+  if (current)
+    return noted(
+      linkUrl(s.publicUrl, tokenOf(s.secretKey, p.number, recipient, current.generation, current.expiresAt)),
+      { number: p.number, recipient, generation: current.generation, expiresAt: current.expiresAt },
+    );
   const generation = (links[0]?.generation ?? 0) + 1;
   const expiresAt = Math.floor((p.now + s.ttlDays * DAY) / 1000) * 1000;
   const token = makeToken(s.secretKey, { number: p.number, recipient, generation, expiresAt });
-  await repo.insertLink(trx, { ticketId: p.ticketId, recipient, generation, tokenHash: tokenHash(token), expiresAt, now: p.now });
+  await repo.insertLink(trx, {
+    ticketId: p.ticketId,
+    recipient,
+    generation,
+    tokenHash: tokenHash(token),
+    expiresAt,
+    now: p.now,
+  });
   return noted(linkUrl(s.publicUrl, token), { number: p.number, recipient, generation, expiresAt });
 }
 
@@ -77,8 +93,18 @@ export async function verifyToken(db: Queryable, secretKey: string, token: strin
   if (!parts) return { ok: false, reason: 'malformed' };
   const row = await repo.findLinkByHash(db, tokenHash(token));
   if (!row) return { ok: false, reason: 'forged' };
-  const expected = linkMac(secretKey, { number: row.number, recipient: row.recipient, generation: row.generation, expiresAt: row.expiresAt });
-  if (!sameMac(expected, parts.mac) || parts.number !== row.number || parts.generation !== row.generation || parts.expiresAt !== row.expiresAt) {
+  const expected = linkMac(secretKey, {
+    number: row.number,
+    recipient: row.recipient,
+    generation: row.generation,
+    expiresAt: row.expiresAt,
+  });
+  if (
+    !sameMac(expected, parts.mac) ||
+    parts.number !== row.number ||
+    parts.generation !== row.generation ||
+    parts.expiresAt !== row.expiresAt
+  ) {
     return { ok: false, reason: 'forged' };
   }
   if (row.revokedAt !== undefined) return { ok: false, reason: 'revoked' };
@@ -90,12 +116,23 @@ export async function revokeLink(db: Queryable, linkId: number, now: number, rea
   return (await repo.revokeLinkRow(db, linkId, now, reason)) > 0;
 }
 
-export async function revokeCaseLinks(db: Queryable, ticketId: number, now: number, reason = 'revoked'): Promise<number> {
+export async function revokeCaseLinks(
+  db: Queryable,
+  ticketId: number,
+  now: number,
+  reason = 'revoked',
+): Promise<number> {
   return repo.revokeLinksOfTicket(db, ticketId, now, reason);
 }
 
 /** Every link of one person on a case (taken off the case): the page answers them as revoked. */
-export async function revokeRecipientLinks(db: Queryable, ticketId: number, recipient: string, now: number, reason = 'revoked'): Promise<number> {
+export async function revokeRecipientLinks(
+  db: Queryable,
+  ticketId: number,
+  recipient: string,
+  now: number,
+  reason = 'revoked',
+): Promise<number> {
   return repo.revokeLinksOfRecipient(db, ticketId, recipient.toLowerCase(), now, reason);
 }
 
@@ -103,7 +140,11 @@ export async function touchLink(db: Queryable, linkId: number, now: number): Pro
   await repo.touchLinkRow(db, linkId, now);
 }
 
-export function linkSettings(config: { secretKey: string; publicUrl: string; outbound: { linkTtlDays: number } }): LinkSettings {
+export function linkSettings(config: {
+  secretKey: string;
+  publicUrl: string;
+  outbound: { linkTtlDays: number };
+}): LinkSettings {
   return { secretKey: config.secretKey, publicUrl: config.publicUrl, ttlDays: config.outbound.linkTtlDays };
 }
 
@@ -112,7 +153,11 @@ export function linkSettings(config: { secretKey: string; publicUrl: string; out
  * calls `verifyToken(db, token, now)`, the notifier `issueLink(trx, {...})`.
  */
 /** (case, recipient) pairs a unit of work issued a link for; a mail's (child unit's) join its batch's when it succeeds. */
-const ISSUED_LINKS = memoKey('links.issued', () => new Set<string>(), (parent) => new Set(parent));
+const ISSUED_LINKS = memoKey(
+  'links.issued',
+  () => new Set<string>(),
+  (parent) => new Set(parent),
+);
 
 export class LinkService {
   constructor(readonly settings: LinkSettings) {}

@@ -18,8 +18,8 @@ import { rememberEnqueued, threadOf, type CaseMessage } from './outbox-thread.ts
  * Writes mail into the outbox inside the caller's transaction: everything the mail says is fixed now (its data,
  * links, Message-ID, threading and headers) and stored with the template's name; the dispatcher renders it when it
  * sends (`contentOf`), so a retry sends the very same mail. Links are stored sealed (src/links/sealed.ts): what
- * rebuilds them with SECRET_KEY, never the token, so the outbox gives no way into a case. Rendering at enqueue time cost the ingest path ~0.5 ms
- * and an 18 KB row per mail (`npm run bench`); the stored intent is ~1–2 KB. Under an idempotency key (one event
+ * rebuilds them with SECRET_KEY, never the token, so the outbox gives no way into a case. Rendering at enqueue time would cost the ingest
+ * path CPU and a full rendered row per mail; the stored intent is small (docs/performance.md). Under an idempotency key (one event
  * never enqueues the same mail twice), and subject to the loop budget: automatic mail to one address is capped per
  * window and per day, and stopped for a while after that address hard-bounced. Held mail is kept (state `held`)
  * with the reason, also on the case.

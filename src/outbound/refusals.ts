@@ -25,22 +25,46 @@ export class Refusals implements Notifier {
   onRejected = async (uow: UnitOfWork, r: MailRejected): Promise<void> => {
     if (r.reason !== 'too_large' || !r.from) return;
     await this.refuse(uow, {
-      key: `refusal:quarantine:${r.quarantineId}`, to: r.from, subject: r.subject ?? '', reason: 'too_large', inReplyTo: r.messageId,
-      limit: humanSize(this.deps.config.limits.maxMessageBytes), now: r.now,
+      key: `refusal:quarantine:${r.quarantineId}`,
+      to: r.from,
+      subject: r.subject ?? '',
+      reason: 'too_large',
+      inReplyTo: r.messageId,
+      limit: humanSize(this.deps.config.limits.maxMessageBytes),
+      now: r.now,
     });
   };
 
   async refuse(
     uow: UnitOfWork,
-    p: { key: string; to: string; subject: string; reason: RefusalReason; inReplyTo?: string; limit?: string; openCases?: Array<{ number: number; subject: string; url: string }>; now: number },
+    p: {
+      key: string;
+      to: string;
+      subject: string;
+      reason: RefusalReason;
+      inReplyTo?: string;
+      limit?: string;
+      openCases?: Array<{ number: number; subject: string; url: string }>;
+      now: number;
+    },
   ): Promise<boolean> {
     const { config } = this.deps;
     const to = p.to.toLowerCase();
-    if ([config.supportAddress, config.fallbackAddress].includes(to) || DAEMON.test(to.split('@')[0] ?? '')) return false;
+    if ([config.supportAddress, config.fallbackAddress].includes(to) || DAEMON.test(to.split('@')[0] ?? ''))
+      return false;
     const subject = p.subject.replace(/\s+/g, ' ').trim().slice(0, 200) || '(sin asunto)';
     const res = await this.deps.outbox.enqueue(uow, {
-      key: p.key, kind: `refusal_${p.reason}`, to, automatic: true, budgeted: true, autoSubmitted: 'auto-replied', template: 'refusal',
-      pick: { reason: `reasons.${p.reason}` }, inReplyTo: p.inReplyTo, subject: `${/^re:/i.test(subject) ? '' : 'Re: '}${subject}`, now: p.now,
+      key: p.key,
+      kind: `refusal_${p.reason}`,
+      to,
+      automatic: true,
+      budgeted: true,
+      autoSubmitted: 'auto-replied',
+      template: 'refusal',
+      pick: { reason: `reasons.${p.reason}` },
+      inReplyTo: p.inReplyTo,
+      subject: `${/^re:/i.test(subject) ? '' : 'Re: '}${subject}`,
+      now: p.now,
       data: { subject, limit: p.limit ?? '', openCases: p.openCases ?? [] },
     });
     return res.state === 'pending';

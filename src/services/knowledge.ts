@@ -1,6 +1,14 @@
 import type { Db } from '../db/knex.ts';
 import type { Queryable } from '../db/sql.ts';
-import { articlesByTicketIds, caseTextForIndex, saveArticle, searchDocs, upsertSearchDoc, type ArticleRow, type SearchKind } from '../db/repos/search.ts';
+import {
+  articlesByTicketIds,
+  caseTextForIndex,
+  saveArticle,
+  searchDocs,
+  upsertSearchDoc,
+  type ArticleRow,
+  type SearchKind,
+} from '../db/repos/search.ts';
 import { findTicketById, insertEvent } from '../db/repos/tickets.ts';
 import { withoutPersonalData } from '../tickets/personal-data.ts';
 import { indexText, queryTerms } from '../tickets/search-text.ts';
@@ -18,17 +26,46 @@ export class KnowledgeService {
   async indexSolvedCase(trx: Queryable, t: Ticket): Promise<void> {
     const { question, answer } = await caseTextForIndex(trx, t.id);
     // The subject twice: it is the customer's own summary of the problem.
-    await upsertSearchDoc(trx, { ticketId: t.id, kind: 'case', product: t.product, stemmed: indexText(`${t.subject}\n${t.subject}\n${question.slice(0, 4000)}\n${answer.slice(0, 4000)}`) });
+    await upsertSearchDoc(trx, {
+      ticketId: t.id,
+      kind: 'case',
+      product: t.product,
+      stemmed: indexText(`${t.subject}\n${t.subject}\n${question.slice(0, 4000)}\n${answer.slice(0, 4000)}`),
+    });
   }
 
-  async publish(trx: Queryable, t: Ticket, p: { title?: string; text?: string; actor: string; now: number }): Promise<ArticleRow> {
+  async publish(
+    trx: Queryable,
+    t: Ticket,
+    p: { title?: string; text?: string; actor: string; now: number },
+  ): Promise<ArticleRow> {
     const { answer } = await caseTextForIndex(trx, t.id);
     const title = (p.title?.trim() || withoutPersonalData(t.subject, t)).slice(0, 300) || `Caso #${t.number}`;
     const body = (p.text?.trim() || withoutPersonalData(answer, t)).slice(0, 20_000);
-    const article = { ticketId: t.id, number: t.number, title, body, product: t.product, productModule: t.productModule, publishedBy: p.actor, publishedAt: p.now };
+    const article = {
+      ticketId: t.id,
+      number: t.number,
+      title,
+      body,
+      product: t.product,
+      productModule: t.productModule,
+      publishedBy: p.actor,
+      publishedAt: p.now,
+    };
     await saveArticle(trx, article);
-    await upsertSearchDoc(trx, { ticketId: t.id, kind: 'article', product: t.product, stemmed: indexText(`${title}\n${title}\n${body}`) });
-    await insertEvent(trx, { ticketId: t.id, type: 'published', actor: p.actor, reason: title.slice(0, 200), at: p.now });
+    await upsertSearchDoc(trx, {
+      ticketId: t.id,
+      kind: 'article',
+      product: t.product,
+      stemmed: indexText(`${title}\n${title}\n${body}`),
+    });
+    await insertEvent(trx, {
+      ticketId: t.id,
+      type: 'published',
+      actor: p.actor,
+      reason: title.slice(0, 200),
+      at: p.now,
+    });
     return { ...article, id: 0 };
   }
 
@@ -37,10 +74,20 @@ export class KnowledgeService {
    * `minTerms` asks that many of the question's terms to be in a document (fewer for a shorter question): what is
    * offered unasked to a customer should share more than one word ("vencida" in "licencia vencida").
    */
-  async similar(db: Queryable, text: string, p: { kind: SearchKind; limit: number; product?: string; exceptTicketId?: number; minTerms?: number }): Promise<number[]> {
+  async similar(
+    db: Queryable,
+    text: string,
+    p: { kind: SearchKind; limit: number; product?: string; exceptTicketId?: number; minTerms?: number },
+  ): Promise<number[]> {
     const terms = queryTerms(text);
     const needed = Math.min(p.minTerms ?? 1, terms.length);
-    const found = await searchDocs(db, { kind: p.kind, terms, product: p.product, limit: p.limit * 4, exceptTicketId: p.exceptTicketId });
+    const found = await searchDocs(db, {
+      kind: p.kind,
+      terms,
+      product: p.product,
+      limit: p.limit * 4,
+      exceptTicketId: p.exceptTicketId,
+    });
     return found
       .filter((r) => {
         const words = r.stemmed.split(' ');

@@ -20,15 +20,31 @@ export class LifecycleService {
   }
 
   /** Keeps a mail that would have opened a case, and tells the notifiers so the sender gets a polite refusal. */
-  async holdRequest(uow: UnitOfWork, input: OpenCaseInput, reason: life.HeldRequest['reason'], now: number): Promise<life.HeldRequest> {
+  async holdRequest(
+    uow: UnitOfWork,
+    input: OpenCaseInput,
+    reason: life.HeldRequest['reason'],
+    now: number,
+  ): Promise<life.HeldRequest> {
     const held = await life.insertHeld(uow, {
-      organization: input.organization, requester: input.requester, reason, subject: input.subject,
-      messageId: input.message.messageId, rawSha256: input.message.rawSha256, caseJson: JSON.stringify(input), createdAt: now,
+      organization: input.organization,
+      requester: input.requester,
+      reason,
+      subject: input.subject,
+      messageId: input.message.messageId,
+      rawSha256: input.message.rawSha256,
+      caseJson: JSON.stringify(input),
+      createdAt: now,
     });
     const openCases = reason === 'over_limit' ? await life.openTicketsOf(uow, input.organization) : [];
     this.log.info({ held: held.id, organization: input.organization, reason }, 'solicitud retenida');
     await this.deps.cases.publish(uow, {
-      type: 'request_held', held, to: input.requester, subject: input.subject, reason, openCases,
+      type: 'request_held',
+      held,
+      to: input.requester,
+      subject: input.subject,
+      reason,
+      openCases,
       limit: reason === 'over_limit' ? this.deps.policy.maxOpenCases(input.organization) : undefined,
     });
     return held;
@@ -40,13 +56,38 @@ export class LifecycleService {
     // The case starts now (its SLA too); the message keeps the time the mail arrived.
     const { ticket } = await this.deps.cases.openCase(uow, { ...input, message: { ...input.message, createdAt: now } });
     if (!(await life.markHeldOpened(uow, held.id, ticket.id, now))) throw new HeldAlreadyResolved();
-    await insertEvent(uow, { ticketId: ticket.id, type: 'held_released', actor: 'sistema', reason: `solicitud retenida #${held.id} (${held.reason})`, at: now, data: { heldAt: held.createdAt } });
+    await insertEvent(uow, {
+      ticketId: ticket.id,
+      type: 'held_released',
+      actor: 'sistema',
+      reason: `solicitud retenida #${held.id} (${held.reason})`,
+      at: now,
+      data: { heldAt: held.createdAt },
+    });
     return ticket;
   }
 
-  async warnAutoClose(uow: UnitOfWork, ticket: Ticket, plan: { waitingSince: number; closeAt: number }, now: number): Promise<void> {
-    await insertEvent(uow, { ticketId: ticket.id, type: 'autoclose_warning', actor: 'sistema', reason: 'aviso de cierre automático', at: now, data: { closeAt: plan.closeAt, waitingSince: plan.waitingSince } });
-    await this.deps.cases.publish(uow, { type: 'autoclose_warning', ticket, closeAt: plan.closeAt, waitingSince: plan.waitingSince, at: now });
+  async warnAutoClose(
+    uow: UnitOfWork,
+    ticket: Ticket,
+    plan: { waitingSince: number; closeAt: number },
+    now: number,
+  ): Promise<void> {
+    await insertEvent(uow, {
+      ticketId: ticket.id,
+      type: 'autoclose_warning',
+      actor: 'sistema',
+      reason: 'aviso de cierre automático',
+      at: now,
+      data: { closeAt: plan.closeAt, waitingSince: plan.waitingSince },
+    });
+    await this.deps.cases.publish(uow, {
+      type: 'autoclose_warning',
+      ticket,
+      closeAt: plan.closeAt,
+      waitingSince: plan.waitingSince,
+      at: now,
+    });
   }
 
   async autoClose(uow: UnitOfWork, ticket: Ticket, days: number, now: number): Promise<Ticket> {
@@ -54,9 +95,24 @@ export class LifecycleService {
     return this.deps.cases.changeStage(uow, ticket, 'cerrar', 'sistema', reason, now);
   }
 
-  async recordLight(uow: UnitOfWork, ticket: Ticket, from: Light | undefined, to: Light, dueAt: number | undefined, now: number): Promise<void> {
+  async recordLight(
+    uow: UnitOfWork,
+    ticket: Ticket,
+    from: Light | undefined,
+    to: Light,
+    dueAt: number | undefined,
+    now: number,
+  ): Promise<void> {
     await life.setSlaLight(uow, ticket.id, to);
-    await insertEvent(uow, { ticketId: ticket.id, type: 'sla_changed', actor: 'sistema', from, to, at: now, data: dueAt ? { dueAt } : undefined });
+    await insertEvent(uow, {
+      ticketId: ticket.id,
+      type: 'sla_changed',
+      actor: 'sistema',
+      from,
+      to,
+      at: now,
+      data: dueAt ? { dueAt } : undefined,
+    });
     await this.deps.cases.publish(uow, { type: 'sla_changed', ticket, from, to, dueAt });
   }
 }

@@ -32,7 +32,12 @@ const ROWS_PER_INSERT = 100;
  * mails' savepoints and before the commit: one multi-row INSERT instead of one per mail (on PostgreSQL each statement
  * is a round trip).
  */
-export async function keepOriginals(trx: Queryable, blobs: BlobStore, originals: readonly Original[], now: number): Promise<void> {
+export async function keepOriginals(
+  trx: Queryable,
+  blobs: BlobStore,
+  originals: readonly Original[],
+  now: number,
+): Promise<void> {
   const rows = new Map<string, Buffer>();
   for (const o of originals) {
     if (o.raw.length > ORIGINAL_IN_DB_MAX) await blobs.put(o.raw, { sha256: o.sha256 });
@@ -41,8 +46,16 @@ export async function keepOriginals(trx: Queryable, blobs: BlobStore, originals:
   const all = [...rows];
   for (let i = 0; i < all.length; i += ROWS_PER_INSERT) {
     const chunk = all.slice(i, i + ROWS_PER_INSERT);
-    await run(trx, insertSql('raw_sources', ['sha256', 'size', 'data', 'created_at'], chunk.length, 'on conflict ("sha256") do nothing'),
-      chunk.flatMap(([sha256, raw]) => [sha256, raw.length, raw, now]));
+    await run(
+      trx,
+      insertSql(
+        'raw_sources',
+        ['sha256', 'size', 'data', 'created_at'],
+        chunk.length,
+        'on conflict ("sha256") do nothing',
+      ),
+      chunk.flatMap(([sha256, raw]) => [sha256, raw.length, raw, now]),
+    );
   }
 }
 

@@ -12,20 +12,37 @@ export const at = (local: string, zone = ZONE) => DateTime.fromISO(local, { zone
 export { mail };
 
 /** A consultant's reply that the receiving server vouches for (TRUSTED_AUTHSERV_IDS=mx.mesa.test). */
-export const consultantReply = (from: string, number: number, id: string, body: string) => mail({
-  From: from, To: 'soporte@mesa.test', Subject: `RE: [Caso #${number}] respuesta`, 'Message-ID': `<${id}>`,
-  'Authentication-Results': 'mx.mesa.test; dmarc=pass header.from=mesa.test; spf=pass smtp.mailfrom=mesa.test',
-}, body);
+export const consultantReply = (from: string, number: number, id: string, body: string) =>
+  mail(
+    {
+      From: from,
+      To: 'soporte@mesa.test',
+      Subject: `RE: [Caso #${number}] respuesta`,
+      'Message-ID': `<${id}>`,
+      'Authentication-Results': 'mx.mesa.test; dmarc=pass header.from=mesa.test; spf=pass smtp.mailfrom=mesa.test',
+    },
+    body,
+  );
 
 /** A customer's reply whose domain passed DMARC at the receiving server: proven, so it may reopen the case and
  * change whom it waits on (an unproven one is kept as text only, src/inbound/filters/customer-proof.ts). */
-export const customerReply = (from: string, number: number, subject: string, id: string, body: string) => mail({
-  From: from, To: 'soporte@mesa.test', Subject: `RE: [Caso #${number}] ${subject}`, 'Message-ID': `<${id}>`,
-  'Authentication-Results': `mx.mesa.test; dmarc=pass header.from=${from.split('@')[1]}`,
-}, body);
+export const customerReply = (from: string, number: number, subject: string, id: string, body: string) =>
+  mail(
+    {
+      From: from,
+      To: 'soporte@mesa.test',
+      Subject: `RE: [Caso #${number}] ${subject}`,
+      'Message-ID': `<${id}>`,
+      'Authentication-Results': `mx.mesa.test; dmarc=pass header.from=${from.split('@')[1]}`,
+    },
+    body,
+  );
 
 export function jobsAt(app: App, local: string) {
-  return runJobs({ db: app.db, config: app.config, cases: app.cases, policy: app.policy, logger: app.logger }, at(local));
+  return runJobs(
+    { db: app.db, config: app.config, cases: app.cases, policy: app.policy, logger: app.logger },
+    at(local),
+  );
 }
 
 /** Records the events the notifiers are told about (for tests of which events fire, apart from their mail). */

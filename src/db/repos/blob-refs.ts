@@ -26,15 +26,24 @@ export async function namedBlobs(queryable: Queryable, candidates: readonly stri
   const named = new Set<string>();
   for (const [table, column] of COLUMNS) {
     for (let after = 0; ;) {
-      const page = await db(table).select('id', { sha: column }).where('id', '>', after).whereNotNull(column).orderBy('id').limit(PAGE);
+      const page = await db(table)
+        .select('id', { sha: column })
+        .where('id', '>', after)
+        .whereNotNull(column)
+        .orderBy('id')
+        .limit(PAGE);
       for (const r of page) if (wanted.has(String(r.sha))) named.add(String(r.sha));
       if (page.length < PAGE) break;
       after = Number(page[page.length - 1].id);
     }
   }
   // Mail not sent yet attaches files by hash (they are also a message's attachments, but say so here as well).
-  for (const r of await db('outbox').select('mail_json').whereNot({ state: 'sent' }).andWhere('mail_json', 'like', '%sha256%')) {
-    for (const a of (JSON.parse(r.mail_json).attachments ?? []) as Array<{ sha256?: string }>) if (a.sha256) named.add(a.sha256);
+  for (const r of await db('outbox')
+    .select('mail_json')
+    .whereNot({ state: 'sent' })
+    .andWhere('mail_json', 'like', '%sha256%')) {
+    for (const a of (JSON.parse(r.mail_json).attachments ?? []) as Array<{ sha256?: string }>)
+      if (a.sha256) named.add(a.sha256);
   }
   return named;
 }

@@ -12,10 +12,10 @@ import type { Stage, Ticket, WaitingOn } from '../../tickets/types.ts';
  */
 export type CaseListScope =
   | {
-    organization: string;
-    /** Only the cases this address is on; undefined = every case of the organization. */
-    participant?: string;
-  }
+      organization: string;
+      /** Only the cases this address is on; undefined = every case of the organization. */
+      participant?: string;
+    }
   /** The consultants' list (a signed consultant link): every organization. */
   | { allOrganizations: true };
 
@@ -31,10 +31,19 @@ export interface CaseListFilter {
 export type CaseListOrder = 'recientes' | 'antiguos' | 'numero' | 'actualizados';
 
 const ORDER: Record<CaseListOrder, Array<{ column: string; order: 'asc' | 'desc' }>> = {
-  recientes: [{ column: 'created_at', order: 'desc' }, { column: 'number', order: 'desc' }],
-  antiguos: [{ column: 'created_at', order: 'asc' }, { column: 'number', order: 'asc' }],
+  recientes: [
+    { column: 'created_at', order: 'desc' },
+    { column: 'number', order: 'desc' },
+  ],
+  antiguos: [
+    { column: 'created_at', order: 'asc' },
+    { column: 'number', order: 'asc' },
+  ],
   numero: [{ column: 'number', order: 'desc' }],
-  actualizados: [{ column: 'updated_at', order: 'desc' }, { column: 'number', order: 'desc' }],
+  actualizados: [
+    { column: 'updated_at', order: 'desc' },
+    { column: 'number', order: 'desc' },
+  ],
 };
 
 function scoped(queryable: Queryable, scope: CaseListScope): Knex.QueryBuilder {
@@ -45,7 +54,11 @@ function scoped(queryable: Queryable, scope: CaseListScope): Knex.QueryBuilder {
     const who = scope.participant.toLowerCase();
     q.andWhere((w) => {
       w.where('tickets.requester', who).orWhereExists(
-        db('participants').select(db.raw('1')).whereRaw('"participants"."ticket_id" = "tickets"."id"').andWhere('participants.address', who).whereIn('participants.role', ['requester', 'cc']),
+        db('participants')
+          .select(db.raw('1'))
+          .whereRaw('"participants"."ticket_id" = "tickets"."id"')
+          .andWhere('participants.address', who)
+          .whereIn('participants.role', ['requester', 'cc']),
       );
     });
   }
@@ -64,13 +77,22 @@ function filtered(db: Queryable, scope: CaseListScope, f: CaseListFilter): Knex.
     const pattern = `%${f.text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
     q.andWhere((w) => {
       const op = isPostgres(db) ? 'ilike' : 'like';
-      w.whereRaw(`"tickets"."subject" ${op} ? escape '\\'`, [pattern]).orWhereRaw(`"tickets"."product_module" ${op} ? escape '\\'`, [pattern]);
+      w.whereRaw(`"tickets"."subject" ${op} ? escape '\\'`, [pattern]).orWhereRaw(
+        `"tickets"."product_module" ${op} ? escape '\\'`,
+        [pattern],
+      );
     });
   }
   return q;
 }
 
-export async function findCasesInScope(db: Queryable, scope: CaseListScope, f: CaseListFilter, order: CaseListOrder, page?: { limit: number; offset: number }): Promise<{ tickets: Ticket[]; total: number }> {
+export async function findCasesInScope(
+  db: Queryable,
+  scope: CaseListScope,
+  f: CaseListFilter,
+  order: CaseListOrder,
+  page?: { limit: number; offset: number },
+): Promise<{ tickets: Ticket[]; total: number }> {
   const [{ n }] = await filtered(db, scope, f).count({ n: '*' });
   const q = filtered(db, scope, f).select('tickets.*').orderBy(ORDER[order]);
   if (page) q.limit(page.limit).offset(page.offset);
@@ -78,29 +100,57 @@ export async function findCasesInScope(db: Queryable, scope: CaseListScope, f: C
 }
 
 /** The consultants and products that appear in the scope, for the filter's choices. */
-export async function choicesInScope(db: Queryable, scope: CaseListScope): Promise<{ assignees: string[]; products: string[] }> {
-  const assignees = await scoped(db, scope).whereNotNull('tickets.assignee').distinct('tickets.assignee').orderBy('tickets.assignee');
-  const products = await scoped(db, scope).whereNotNull('tickets.product').distinct('tickets.product').orderBy('tickets.product');
-  return { assignees: assignees.map((r: any) => String(r.assignee)), products: products.map((r: any) => String(r.product)) };
+export async function choicesInScope(
+  db: Queryable,
+  scope: CaseListScope,
+): Promise<{ assignees: string[]; products: string[] }> {
+  const assignees = await scoped(db, scope)
+    .whereNotNull('tickets.assignee')
+    .distinct('tickets.assignee')
+    .orderBy('tickets.assignee');
+  const products = await scoped(db, scope)
+    .whereNotNull('tickets.product')
+    .distinct('tickets.product')
+    .orderBy('tickets.product');
+  return {
+    assignees: assignees.map((r: any) => String(r.assignee)),
+    products: products.map((r: any) => String(r.product)),
+  };
 }
 
 /** The events the SLA clocks read, for several cases in one query. */
-export async function clockEventsOf(queryable: Queryable, ticketIds: readonly number[]): Promise<Map<number, ClockEvent[]>> {
+export async function clockEventsOf(
+  queryable: Queryable,
+  ticketIds: readonly number[],
+): Promise<Map<number, ClockEvent[]>> {
   const db = knexOf(queryable);
   const out = new Map<number, ClockEvent[]>(ticketIds.map((id) => [id, []]));
   for (let i = 0; i < ticketIds.length; i += 500) {
-    const rows = await db('events').select('ticket_id', 'type', 'to_value', 'created_at').whereIn('ticket_id', ticketIds.slice(i, i + 500)).orderBy([{ column: 'ticket_id' }, { column: 'created_at' }, { column: 'id' }]);
-    for (const r of rows) out.get(Number(r.ticket_id))?.push({ type: String(r.type), to: r.to_value ?? null, at: Number(r.created_at) });
+    const rows = await db('events')
+      .select('ticket_id', 'type', 'to_value', 'created_at')
+      .whereIn('ticket_id', ticketIds.slice(i, i + 500))
+      .orderBy([{ column: 'ticket_id' }, { column: 'created_at' }, { column: 'id' }]);
+    for (const r of rows)
+      out.get(Number(r.ticket_id))?.push({ type: String(r.type), to: r.to_value ?? null, at: Number(r.created_at) });
   }
   return out;
 }
 
 /** Internal notes per case (what only consultants see), for the consultants' list. */
-export async function internalNotesCount(queryable: Queryable, ticketIds: readonly number[]): Promise<Map<number, number>> {
+export async function internalNotesCount(
+  queryable: Queryable,
+  ticketIds: readonly number[],
+): Promise<Map<number, number>> {
   const db = knexOf(queryable);
   const out = new Map<number, number>();
   if (!ticketIds.length) return out;
-  const rows = await db('messages').select('ticket_id').count({ n: '*' }).whereIn('ticket_id', [...ticketIds]).andWhere({ internal: true }).whereNot({ role: 'system' }).groupBy('ticket_id');
+  const rows = await db('messages')
+    .select('ticket_id')
+    .count({ n: '*' })
+    .whereIn('ticket_id', [...ticketIds])
+    .andWhere({ internal: true })
+    .whereNot({ role: 'system' })
+    .groupBy('ticket_id');
   for (const r of rows as any[]) out.set(Number(r.ticket_id), Number(r.n));
   return out;
 }

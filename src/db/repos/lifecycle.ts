@@ -6,29 +6,59 @@ import type { Ticket } from '../../tickets/types.ts';
 /** Held requests, once-a-day marks, and the case look-ups the lifecycle jobs need. SQL only; no rules. */
 
 export interface HeldRequest {
-  id: number; organization: string; requester: string; reason: 'over_limit' | 'not_entitled'; subject: string;
-  messageId?: string; rawSha256?: string; caseJson: string; state: 'held' | 'opened' | 'dismissed';
-  ticketId?: number; createdAt: number; resolvedAt?: number;
+  id: number;
+  organization: string;
+  requester: string;
+  reason: 'over_limit' | 'not_entitled';
+  subject: string;
+  messageId?: string;
+  rawSha256?: string;
+  caseJson: string;
+  state: 'held' | 'opened' | 'dismissed';
+  ticketId?: number;
+  createdAt: number;
+  resolvedAt?: number;
 }
 
 const toHeld = (r: any): HeldRequest => ({
-  id: Number(r.id), organization: r.organization, requester: r.requester, reason: r.reason, subject: r.subject,
-  messageId: r.message_id ?? undefined, rawSha256: r.raw_sha256 ?? undefined, caseJson: r.case_json, state: r.state,
-  ticketId: r.ticket_id == null ? undefined : Number(r.ticket_id), createdAt: Number(r.created_at),
+  id: Number(r.id),
+  organization: r.organization,
+  requester: r.requester,
+  reason: r.reason,
+  subject: r.subject,
+  messageId: r.message_id ?? undefined,
+  rawSha256: r.raw_sha256 ?? undefined,
+  caseJson: r.case_json,
+  state: r.state,
+  ticketId: r.ticket_id == null ? undefined : Number(r.ticket_id),
+  createdAt: Number(r.created_at),
   resolvedAt: r.resolved_at == null ? undefined : Number(r.resolved_at),
 });
 
-export async function insertHeld(queryable: Queryable, h: Omit<HeldRequest, 'id' | 'state' | 'ticketId' | 'resolvedAt'>): Promise<HeldRequest> {
+export async function insertHeld(
+  queryable: Queryable,
+  h: Omit<HeldRequest, 'id' | 'state' | 'ticketId' | 'resolvedAt'>,
+): Promise<HeldRequest> {
   const trx = knexOf(queryable);
   const row = {
-    organization: h.organization, requester: h.requester, reason: h.reason, subject: h.subject, message_id: h.messageId ?? null,
-    raw_sha256: h.rawSha256 ?? null, case_json: h.caseJson, state: 'held', created_at: h.createdAt,
+    organization: h.organization,
+    requester: h.requester,
+    reason: h.reason,
+    subject: h.subject,
+    message_id: h.messageId ?? null,
+    raw_sha256: h.rawSha256 ?? null,
+    case_json: h.caseJson,
+    state: 'held',
+    created_at: h.createdAt,
   };
   const [inserted] = await trx('held_requests').insert(row).returning('id');
   return toHeld({ ...row, id: typeof inserted === 'object' ? inserted.id : inserted });
 }
 
-export async function heldRequests(queryable: Queryable, opts: { state?: HeldRequest['state']; reason?: HeldRequest['reason'] } = {}): Promise<HeldRequest[]> {
+export async function heldRequests(
+  queryable: Queryable,
+  opts: { state?: HeldRequest['state']; reason?: HeldRequest['reason'] } = {},
+): Promise<HeldRequest[]> {
   const db = knexOf(queryable);
   const q = db('held_requests').orderBy([{ column: 'created_at' }, { column: 'id' }]);
   if (opts.state) q.where({ state: opts.state });
@@ -37,9 +67,18 @@ export async function heldRequests(queryable: Queryable, opts: { state?: HeldReq
 }
 
 /** Marks a held request opened, only if still held (two job runners at once: one wins). */
-export async function markHeldOpened(queryable: Queryable, id: number, ticketId: number, now: number): Promise<boolean> {
+export async function markHeldOpened(
+  queryable: Queryable,
+  id: number,
+  ticketId: number,
+  now: number,
+): Promise<boolean> {
   const trx = knexOf(queryable);
-  return (await trx('held_requests').where({ id, state: 'held' }).update({ state: 'opened', ticket_id: ticketId, resolved_at: now })) === 1;
+  return (
+    (await trx('held_requests')
+      .where({ id, state: 'held' })
+      .update({ state: 'opened', ticket_id: ticketId, resolved_at: now })) === 1
+  );
 }
 
 export async function openTicketsOf(queryable: Queryable, organization: string): Promise<Ticket[]> {
@@ -58,7 +97,8 @@ const ORGANIZATION_LOCK_CLASS = 0x4d65734f; // "MesO"
  */
 export async function countOpenTicketsInTurn(queryable: Queryable, organization: string): Promise<number> {
   const trx = knexOf(queryable);
-  if (isPostgres(trx)) await trx.raw('select pg_advisory_xact_lock(?, hashtext(?))', [ORGANIZATION_LOCK_CLASS, organization]);
+  if (isPostgres(trx))
+    await trx.raw('select pg_advisory_xact_lock(?, hashtext(?))', [ORGANIZATION_LOCK_CLASS, organization]);
   return countOpenTicketsOf(trx, organization);
 }
 
@@ -70,10 +110,19 @@ export async function countOpenTicketsOf(queryable: Queryable, organization: str
 
 export async function openTickets(queryable: Queryable): Promise<Array<Ticket & { slaLight?: string }>> {
   const db = knexOf(queryable);
-  return (await db('tickets').whereNot({ stage: 'cerrado' }).orderBy('number')).map((r: any) => ({ ...toTicket(r), slaLight: r.sla_light ?? undefined }));
+  return (await db('tickets').whereNot({ stage: 'cerrado' }).orderBy('number')).map((r: any) => ({
+    ...toTicket(r),
+    slaLight: r.sla_light ?? undefined,
+  }));
 }
 
-export interface EventRow { ticketId: number; type: string; to?: string; at: number; internal?: boolean }
+export interface EventRow {
+  ticketId: number;
+  type: string;
+  to?: string;
+  at: number;
+  internal?: boolean;
+}
 
 /** The clock-relevant events of many cases at once, grouped by case (one query, not one per case). */
 export async function lifecycleEventsOf(queryable: Queryable, ticketIds: number[]): Promise<Map<number, EventRow[]>> {
@@ -88,7 +137,15 @@ export async function lifecycleEventsOf(queryable: Queryable, ticketIds: number[
       const id = Number(r.ticket_id);
       const data = r.data_json ? JSON.parse(r.data_json) : {};
       if (!out.has(id)) out.set(id, []);
-      out.get(id)!.push({ ticketId: id, type: r.type, to: r.to_value ?? undefined, at: Number(r.created_at), internal: Boolean(data.internal) });
+      out
+        .get(id)!
+        .push({
+          ticketId: id,
+          type: r.type,
+          to: r.to_value ?? undefined,
+          at: Number(r.created_at),
+          internal: Boolean(data.internal),
+        });
     }
   }
   return out;
@@ -109,8 +166,13 @@ export async function claimMark(queryable: Queryable, name: string, value: strin
   const trx = knexOf(queryable);
   const current = await trx('job_marks').where({ name }).first();
   if (current?.value === value) return false;
-  if (current) return (await trx('job_marks').where({ name, value: current.value }).update({ value, updated_at: now })) === 1;
+  if (current)
+    return (await trx('job_marks').where({ name, value: current.value }).update({ value, updated_at: now })) === 1;
   // Only the one whose row went in: another instance inserting the same mark at the same moment gets no row back.
-  const inserted = await trx('job_marks').insert({ name, value, updated_at: now }).onConflict('name').ignore().returning('name');
+  const inserted = await trx('job_marks')
+    .insert({ name, value, updated_at: now })
+    .onConflict('name')
+    .ignore()
+    .returning('name');
   return inserted.length === 1;
 }

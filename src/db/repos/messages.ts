@@ -14,7 +14,11 @@ export async function lastCustomerMessage(queryable: Queryable, ticketId: number
 }
 
 /** An attachment of a message the customer sees on the case (not internal, from the customer or support). */
-export async function visibleAttachment(queryable: Queryable, ticketId: number, attachmentId: number): Promise<{ filename: string; content_type: string; sha256: string } | undefined> {
+export async function visibleAttachment(
+  queryable: Queryable,
+  ticketId: number,
+  attachmentId: number,
+): Promise<{ filename: string; content_type: string; sha256: string } | undefined> {
   const db = knexOf(queryable);
   return db('attachments')
     .join('messages', 'messages.id', 'attachments.message_id')

@@ -21,7 +21,11 @@ export async function outboxCountsByState(queryable: Queryable): Promise<Array<{
 /** Cases not closed, by priority. */
 export async function openCaseCountsByPriority(queryable: Queryable): Promise<Map<string, number>> {
   const db = knexOf(queryable);
-  const rows = await db('tickets').whereNot('stage', 'cerrado').select('priority').count({ n: '*' }).groupBy('priority');
+  const rows = await db('tickets')
+    .whereNot('stage', 'cerrado')
+    .select('priority')
+    .count({ n: '*' })
+    .groupBy('priority');
   return new Map<string, number>(rows.map((r: any) => [String(r.priority), Number(r.n)] as [string, number]));
 }
 

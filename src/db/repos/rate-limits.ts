@@ -7,7 +7,12 @@ import { row, knexOf, type Queryable } from '../sql.ts';
  * starts with the first request after the previous one ended. One statement (an upsert), atomic on both databases:
  * two instances counting the same key at once never lose a request.
  */
-export async function countHit(db: Queryable, key: string, now: number, windowMs: number): Promise<{ hits: number; expiresAt: number }> {
+export async function countHit(
+  db: Queryable,
+  key: string,
+  now: number,
+  windowMs: number,
+): Promise<{ hits: number; expiresAt: number }> {
   const r = await row(
     db,
     'insert into "rate_limits" ("key", "hits", "expires_at") values (?, 1, ?) on conflict ("key") do update set ' +

@@ -13,8 +13,11 @@ afterEach(async () => app?.close());
 const INSERT_EVENT = insertSql('events', ['ticket_id', 'type', 'actor', 'data_json', 'created_at']);
 
 async function aTicket(a: App): Promise<number> {
-  const r = await row(a.db, `${insertSql('tickets', ['number', 'subject', 'requester', 'organization', 'priority', 'stage', 'waiting_on', 'created_at', 'updated_at'])} returning "id"`,
-    [1, 'Prueba', 'carla@empresa.com', 'empresa.com', 'media', 'abierto', 'soporte', 1, 1]);
+  const r = await row(
+    a.db,
+    `${insertSql('tickets', ['number', 'subject', 'requester', 'organization', 'priority', 'stage', 'waiting_on', 'created_at', 'updated_at'])} returning "id"`,
+    [1, 'Prueba', 'carla@empresa.com', 'empresa.com', 'media', 'abierto', 'soporte', 1, 1],
+  );
   return Number(r.id);
 }
 
@@ -24,23 +27,36 @@ describe('plain SQL (src/db/sql.ts)', () => {
     const ticketId = await aTicket(app);
     await inUnitOfWork(app.db, async (trx) => {
       expect(await run(trx, INSERT_EVENT, [ticketId, 'uno', 'ana@mesa.test', null, 10])).toBe(1);
-      await expect(trx.savepoint(async (sp) => {
-        await run(sp, INSERT_EVENT, [ticketId, 'dos', undefined, null, 11]);
-        expect(await rows(sp, 'select "type" from "events" where "ticket_id" = ? order by "id"', [ticketId])).toEqual([{ type: 'uno' }, { type: 'dos' }]);
-        throw new Error('se deshace');
-      })).rejects.toThrow('se deshace');
+      await expect(
+        trx.savepoint(async (sp) => {
+          await run(sp, INSERT_EVENT, [ticketId, 'dos', undefined, null, 11]);
+          expect(await rows(sp, 'select "type" from "events" where "ticket_id" = ? order by "id"', [ticketId])).toEqual(
+            [{ type: 'uno' }, { type: 'dos' }],
+          );
+          throw new Error('se deshace');
+        }),
+      ).rejects.toThrow('se deshace');
       // The savepoint's write is gone, the transaction's stays; nothing is visible outside until the commit.
-      expect((await rows(trx, 'select "type" from "events" where "ticket_id" = ?', [ticketId])).map((r) => r.type)).toEqual(['uno']);
+      expect(
+        (await rows(trx, 'select "type" from "events" where "ticket_id" = ?', [ticketId])).map((r) => r.type),
+      ).toEqual(['uno']);
     });
-    const stored = await rows(app.db, 'select "type", "actor", "created_at" from "events" where "ticket_id" = ?', [ticketId]);
+    const stored = await rows(app.db, 'select "type", "actor", "created_at" from "events" where "ticket_id" = ?', [
+      ticketId,
+    ]);
     expect(stored.map((r) => [r.type, r.actor, Number(r.created_at)])).toEqual([['uno', 'ana@mesa.test', 10]]);
   });
 
   it('binds booleans and undefined as each database stores them, and returns the inserted id', async () => {
     app = await testApp();
     const ticketId = await aTicket(app);
-    const inserted = await inUnitOfWork(app.db, (trx) => row(trx, `${insertSql('messages', ['ticket_id', 'role', 'source', 'body_text', 'internal', 'verified', 'from_name', 'created_at'])} returning "id"`,
-      [ticketId, 'customer', 'mail', 'Hola', true, false, undefined, 5]));
+    const inserted = await inUnitOfWork(app.db, (trx) =>
+      row(
+        trx,
+        `${insertSql('messages', ['ticket_id', 'role', 'source', 'body_text', 'internal', 'verified', 'from_name', 'created_at'])} returning "id"`,
+        [ticketId, 'customer', 'mail', 'Hola', true, false, undefined, 5],
+      ),
+    );
     expect(Number(inserted.id)).toBeGreaterThan(0);
     const m = await app.db('messages').where({ id: inserted.id }).first();
     expect([Boolean(m.internal), Boolean(m.verified), m.from_name]).toEqual([true, false, null]);
@@ -53,23 +69,37 @@ describe('plain SQL (src/db/sql.ts)', () => {
     await inUnitOfWork(app.db, async (trx) => {
       kept = trx;
       await run(trx, claim, ['h'.repeat(64), 'file:a']);
-      await expect(run(trx, claim, ['h'.repeat(64), 'file:b'])).rejects.toThrow(onPostgres ? /ingest_effects_pkey/ : /ingest_effects\.content_hash/);
+      await expect(run(trx, claim, ['h'.repeat(64), 'file:b'])).rejects.toThrow(
+        onPostgres ? /ingest_effects_pkey/ : /ingest_effects\.content_hash/,
+      );
     }).catch(() => undefined); // PostgreSQL aborts the transaction after the failed statement
     await expect(run(kept, claim, ['i'.repeat(64), 'file:c'])).rejects.toThrow();
   });
 
-  it('insertId(): the new row\'s id inside and outside a transaction, undefined when a conflict inserted nothing', async () => {
+  it("insertId(): the new row's id inside and outside a transaction, undefined when a conflict inserted nothing", async () => {
     app = await testApp();
     const ticketId = await aTicket(app);
-    const link = insertSql('links', ['ticket_id', 'recipient', 'generation', 'token_hash', 'expires_at', 'created_at'], 1, 'on conflict ("token_hash") do nothing');
+    const link = insertSql(
+      'links',
+      ['ticket_id', 'recipient', 'generation', 'token_hash', 'expires_at', 'created_at'],
+      1,
+      'on conflict ("token_hash") do nothing',
+    );
     const outside = await insertId(app.db, link, [ticketId, 'carla@empresa.com', 1, 'h1', 10, 1]);
     const [inside, again, next] = await inUnitOfWork(app.db, async (trx) => [
       await insertId(trx, link, [ticketId, 'carla@empresa.com', 2, 'h2', 10, 1]),
       await insertId(trx, link, [ticketId, 'carla@empresa.com', 3, 'h2', 10, 1]),
       await insertId(trx, link, [ticketId, 'carla@empresa.com', 3, 'h3', 10, 1]),
     ]);
-    const ids = (await app.db('links').orderBy('id').select('id', 'token_hash')).map((r) => [Number(r.id), r.token_hash]);
-    expect(ids).toEqual([[outside, 'h1'], [inside, 'h2'], [next, 'h3']]);
+    const ids = (await app.db('links').orderBy('id').select('id', 'token_hash')).map((r) => [
+      Number(r.id),
+      r.token_hash,
+    ]);
+    expect(ids).toEqual([
+      [outside, 'h1'],
+      [inside, 'h2'],
+      [next, 'h3'],
+    ]);
     expect(again).toBeUndefined();
     expect(new Set([outside, inside, next]).size).toBe(3);
   });
@@ -78,7 +108,9 @@ describe('plain SQL (src/db/sql.ts)', () => {
     app = await testApp();
     const seen: Array<{ sql: string; bindings: readonly unknown[] }> = [];
     const stop = onStatements(app.db, (s) => seen.push(s));
-    await inUnitOfWork(app.db, (uow) => rows(uow, 'select "value" from "counters" where "name" = ?', ['ticket_number']));
+    await inUnitOfWork(app.db, (uow) =>
+      rows(uow, 'select "value" from "counters" where "name" = ?', ['ticket_number']),
+    );
     await rows(app.db, 'select "value" from "counters" where "name" = ?', ['ticket_number']);
     stop();
     await rows(app.db, 'select "value" from "counters" where "name" = ?', ['ticket_number']);
@@ -90,10 +122,15 @@ describe('plain SQL (src/db/sql.ts)', () => {
   it('builds an UPDATE of a case from the columns given, and refuses a column name that is not one of ours', async () => {
     app = await testApp();
     const ticketId = await aTicket(app);
-    await updateTicket(app.db, ticketId, { waiting_on: 'cliente', closed_at: null, assignee: undefined, updated_at: 7 });
+    await updateTicket(app.db, ticketId, {
+      waiting_on: 'cliente',
+      closed_at: null,
+      assignee: undefined,
+      updated_at: 7,
+    });
     const t = await app.db('tickets').where({ id: ticketId }).first();
     expect([t.waiting_on, t.closed_at, t.assignee, Number(t.updated_at)]).toEqual(['cliente', null, null, 7]);
-    await expect(updateTicket(app.db, ticketId, { 'stage" = \'cerrado\' --': 1 })).rejects.toThrow('columna inválida');
+    await expect(updateTicket(app.db, ticketId, { "stage\" = 'cerrado' --": 1 })).rejects.toThrow('columna inválida');
     expect((await app.db('tickets').where({ id: ticketId }).first()).stage).toBe('abierto');
   });
 
@@ -101,37 +138,52 @@ describe('plain SQL (src/db/sql.ts)', () => {
     app = await testApp();
     const ticketId = await aTicket(app);
     const claim = insertSql('ingest_effects', ['content_hash', 'source_key']);
-    const types = (db: any) => rows(db, 'select "type" from "events" where "ticket_id" = ? order by "id"', [ticketId]).then((r) => r.map((x) => x.type));
+    const types = (db: any) =>
+      rows(db, 'select "type" from "events" where "ticket_id" = ? order by "id"', [ticketId]).then((r) =>
+        r.map((x) => x.type),
+      );
     await inUnitOfWork(app.db, async (trx) => {
       await run(trx, claim, ['a'.repeat(64), 'file:a']);
-      expect(await trx.savepoint(async (sp) => {
-        await run(sp, INSERT_EVENT, [ticketId, 'primero', null, null, 1]);
-        return 'hecho';
-      })).toBe('hecho');
+      expect(
+        await trx.savepoint(async (sp) => {
+          await run(sp, INSERT_EVENT, [ticketId, 'primero', null, null, 1]);
+          return 'hecho';
+        }),
+      ).toBe('hecho');
       // A constraint error inside: on PostgreSQL the statement aborts the transaction until ROLLBACK TO.
-      await expect(trx.savepoint(async (sp) => {
-        await run(sp, INSERT_EVENT, [ticketId, 'deshecho', null, null, 2]);
-        await run(sp, claim, ['a'.repeat(64), 'file:b']);
-      })).rejects.toThrow(onPostgres ? /ingest_effects_pkey/ : /ingest_effects\.content_hash/);
+      await expect(
+        trx.savepoint(async (sp) => {
+          await run(sp, INSERT_EVENT, [ticketId, 'deshecho', null, null, 2]);
+          await run(sp, claim, ['a'.repeat(64), 'file:b']);
+        }),
+      ).rejects.toThrow(onPostgres ? /ingest_effects_pkey/ : /ingest_effects\.content_hash/);
       // Nested, with the same name at both levels: the inner one's rollback leaves the outer one's writes.
       await trx.savepoint(async (outer) => {
         await run(outer, INSERT_EVENT, [ticketId, 'exterior', null, null, 3]);
-        await expect(outer.savepoint(async (inner) => {
-          await outer.trx(`events`).insert({ ticket_id: ticketId, type: 'interior', created_at: 4 });
-          expect(await types(inner)).toEqual(['primero', 'exterior', 'interior']);
-          throw new Error('interior falla');
-        })).rejects.toThrow('interior falla');
+        await expect(
+          outer.savepoint(async (inner) => {
+            await outer.trx(`events`).insert({ ticket_id: ticketId, type: 'interior', created_at: 4 });
+            expect(await types(inner)).toEqual(['primero', 'exterior', 'interior']);
+            throw new Error('interior falla');
+          }),
+        ).rejects.toThrow('interior falla');
       });
       expect(await types(trx)).toEqual(['primero', 'exterior']);
     });
     expect(await types(app.db)).toEqual(['primero', 'exterior']);
-    expect((await rows(app.db, 'select "source_key" from "ingest_effects"')).map((r) => r.source_key)).toEqual(['file:a']);
+    expect((await rows(app.db, 'select "source_key" from "ingest_effects"')).map((r) => r.source_key)).toEqual([
+      'file:a',
+    ]);
   });
 
   it('savepoint(): a child unit whose memo and after-commit work join its parent when released, and are dropped when it rolls back', async () => {
     app = await testApp();
     const perUnit = memoKey('test.perUnit', () => [] as string[]);
-    const shared = memoKey('test.shared', () => [] as string[], (parent) => [...parent]);
+    const shared = memoKey(
+      'test.shared',
+      () => [] as string[],
+      (parent) => [...parent],
+    );
     const ran: string[] = [];
     await inUnitOfWork(app.db, async (uow) => {
       uow.memo(shared).push('lote');
@@ -143,11 +195,13 @@ describe('plain SQL (src/db/sql.ts)', () => {
         mail.memo(shared).push('correo 1');
         mail.afterCommit(() => ran.push('correo 1'));
       });
-      await expect(uow.savepoint(async (mail) => {
-        mail.memo(shared).push('correo 2');
-        mail.afterCommit(() => ran.push('correo 2'));
-        throw new Error('el correo 2 falla');
-      })).rejects.toThrow('el correo 2 falla');
+      await expect(
+        uow.savepoint(async (mail) => {
+          mail.memo(shared).push('correo 2');
+          mail.afterCommit(() => ran.push('correo 2'));
+          throw new Error('el correo 2 falla');
+        }),
+      ).rejects.toThrow('el correo 2 falla');
       await uow.scope(async (mail) => void mail.memo(shared).push('correo 3'));
       expect(uow.memo(shared)).toEqual(['lote', 'correo 1', 'correo 3']);
       expect(uow.memo(perUnit)).toEqual(['lote']);
@@ -160,11 +214,13 @@ describe('plain SQL (src/db/sql.ts)', () => {
   it('afterCommit(): nothing runs when the unit of work rolls back', async () => {
     app = await testApp();
     const ran: string[] = [];
-    await expect(inUnitOfWork(app.db, async (uow) => {
-      uow.afterCommit(() => ran.push('no'));
-      await uow.savepoint(async (mail) => void mail.afterCommit(() => ran.push('tampoco')));
-      throw new Error('se deshace todo');
-    })).rejects.toThrow('se deshace todo');
+    await expect(
+      inUnitOfWork(app.db, async (uow) => {
+        uow.afterCommit(() => ran.push('no'));
+        await uow.savepoint(async (mail) => void mail.afterCommit(() => ran.push('tampoco')));
+        throw new Error('se deshace todo');
+      }),
+    ).rejects.toThrow('se deshace todo');
     expect(ran).toEqual([]);
   });
 });

@@ -19,23 +19,52 @@ afterEach(async () => app?.close());
 /** How many SAVEPOINT statements `a` ran since this was called. */
 function savepointsOf(a: App): () => number {
   let n = 0;
-  onStatements(a.db, (q: { sql: string }) => { if (/^SAVEPOINT/i.test(q.sql)) n++; });
+  onStatements(a.db, (q: { sql: string }) => {
+    if (/^SAVEPOINT/i.test(q.sql)) n++;
+  });
   return () => n;
 }
 
 describe('group commit (ingestMany)', () => {
   it('lets a mail continue a case opened earlier in the same batch, and sees a duplicate in it', async () => {
     app = await testApp();
-    const first = mail({ From: 'Juan <juan@cliente.co>', To: 'soporte@mesa.test', Subject: 'Factura mal cargada', 'Message-ID': '<g1@cliente.co>' }, 'No carga la factura 123.');
-    const reply = mail({ From: 'juan@cliente.co', To: 'soporte@mesa.test', Subject: 'RE: [Caso #1] Factura mal cargada', 'Message-ID': '<g2@cliente.co>', 'In-Reply-To': '<g1@cliente.co>' }, 'Sigue igual.');
-    const results = await app.ingest.ingestMany([{ raw: first, source: imap(1) }, { raw: reply, source: imap(2) }, { raw: first, source: imap(3) }]);
+    const first = mail(
+      {
+        From: 'Juan <juan@cliente.co>',
+        To: 'soporte@mesa.test',
+        Subject: 'Factura mal cargada',
+        'Message-ID': '<g1@cliente.co>',
+      },
+      'No carga la factura 123.',
+    );
+    const reply = mail(
+      {
+        From: 'juan@cliente.co',
+        To: 'soporte@mesa.test',
+        Subject: 'RE: [Caso #1] Factura mal cargada',
+        'Message-ID': '<g2@cliente.co>',
+        'In-Reply-To': '<g1@cliente.co>',
+      },
+      'Sigue igual.',
+    );
+    const results = await app.ingest.ingestMany([
+      { raw: first, source: imap(1) },
+      { raw: reply, source: imap(2) },
+      { raw: first, source: imap(3) },
+    ]);
     expect(results.map((r) => [r.outcome, r.effect ?? r.reason, r.ticketNumber])).toEqual([
-      ['accepted', 'new_case', 1], ['accepted', 'follow_up', 1], ['ignored', 'duplicate', undefined],
+      ['accepted', 'new_case', 1],
+      ['accepted', 'follow_up', 1],
+      ['ignored', 'duplicate', undefined],
     ]);
     expect(await count(app, 'ingest_ledger')).toBe(3);
     expect(await count(app, 'messages')).toBe(2);
     // The same batch offered again (a crash before last_uid was saved): every mail is known, nothing doubles.
-    const again = await app.ingest.ingestMany([{ raw: first, source: imap(1) }, { raw: reply, source: imap(2) }, { raw: first, source: imap(3) }]);
+    const again = await app.ingest.ingestMany([
+      { raw: first, source: imap(1) },
+      { raw: reply, source: imap(2) },
+      { raw: first, source: imap(3) },
+    ]);
     expect(again.every((r) => r.alreadyProcessed)).toBe(true);
     expect(await count(app, 'ingest_ledger')).toBe(3);
   });
@@ -43,17 +72,36 @@ describe('group commit (ingestMany)', () => {
   it('rolls back only the mail that trips a bug, quarantines it, and keeps the numbers of the others consecutive', async () => {
     app = await testApp();
     // A notifier that fails on one case: the failure happens deep inside that mail's writes.
-    app.cases.addNotifier({ onCaseEvent: async (_trx, e) => { if (e.type === 'case_opened' && e.ticket.subject.includes('rompe')) throw new Error('fallo de prueba'); } });
-    const mk = (i: number, subject: string) => mail({ From: `p${i}@org${i}.co`, To: 'soporte@mesa.test', Subject: subject, 'Message-ID': `<b${i}@x>` }, `texto ${i}`);
+    app.cases.addNotifier({
+      onCaseEvent: async (_trx, e) => {
+        if (e.type === 'case_opened' && e.ticket.subject.includes('rompe')) throw new Error('fallo de prueba');
+      },
+    });
+    const mk = (i: number, subject: string) =>
+      mail(
+        { From: `p${i}@org${i}.co`, To: 'soporte@mesa.test', Subject: subject, 'Message-ID': `<b${i}@x>` },
+        `texto ${i}`,
+      );
     const savepoints = savepointsOf(app);
-    const results = await app.ingest.ingestMany([{ raw: mk(1, 'Uno'), source: imap(1) }, { raw: mk(2, 'Esto rompe'), source: imap(2) }, { raw: mk(3, 'Tres'), source: imap(3) }]);
+    const results = await app.ingest.ingestMany([
+      { raw: mk(1, 'Uno'), source: imap(1) },
+      { raw: mk(2, 'Esto rompe'), source: imap(2) },
+      { raw: mk(3, 'Tres'), source: imap(3) },
+    ]);
     // The batch ran first without savepoints, failed on the second mail, and ran again with one per mail.
     expect(savepoints()).toBe(3);
     expect(results.map((r) => [r.outcome, r.effect ?? r.reason, r.ticketNumber])).toEqual([
-      ['accepted', 'new_case', 1], ['rejected', 'internal_error', undefined], ['accepted', 'new_case', 2],
+      ['accepted', 'new_case', 1],
+      ['rejected', 'internal_error', undefined],
+      ['accepted', 'new_case', 2],
     ]);
-    expect((await listCases(app.db)).map((c) => [c.number, c.subject]).sort()).toEqual([[1, 'Uno'], [2, 'Tres']]);
-    expect(await app.db('quarantine').select('reason', 'subject')).toEqual([{ reason: 'internal_error', subject: 'Esto rompe' }]);
+    expect((await listCases(app.db)).map((c) => [c.number, c.subject]).sort()).toEqual([
+      [1, 'Uno'],
+      [2, 'Tres'],
+    ]);
+    expect(await app.db('quarantine').select('reason', 'subject')).toEqual([
+      { reason: 'internal_error', subject: 'Esto rompe' },
+    ]);
     // Nothing of the broken mail's case survived: no message, no mail queued for it.
     expect(await count(app, 'messages')).toBe(2);
     expect((await app.db('outbox').select('ticket_id')).every((r) => r.ticket_id !== null)).toBe(true);
@@ -63,17 +111,43 @@ describe('group commit (ingestMany)', () => {
   it('takes the parses parseAhead started (each mail parsed once), with the same results as parsing in its turn', async () => {
     app = await testApp();
     const parse = vi.spyOn((app.ingest as unknown as { parser: MailParser }).parser, 'parse');
-    const first = mail({ From: 'Juan <juan@cliente.co>', To: 'soporte@mesa.test', Subject: 'Factura mal cargada', 'Message-ID': '<a1@cliente.co>' }, 'No carga la factura 123.');
-    const reply = mail({ From: 'juan@cliente.co', To: 'soporte@mesa.test', Subject: 'RE: [Caso #1] Factura mal cargada', 'Message-ID': '<a2@cliente.co>', 'In-Reply-To': '<a1@cliente.co>' }, 'Sigue igual.');
-    const noSender = mail({ To: 'soporte@mesa.test', Subject: 'Sin remitente', 'Message-ID': '<a3@cliente.co>' }, 'De nadie.');
-    const items = [{ raw: first, source: imap(1) }, { raw: reply, source: imap(2) }, { raw: noSender, source: imap(3) }];
+    const first = mail(
+      {
+        From: 'Juan <juan@cliente.co>',
+        To: 'soporte@mesa.test',
+        Subject: 'Factura mal cargada',
+        'Message-ID': '<a1@cliente.co>',
+      },
+      'No carga la factura 123.',
+    );
+    const reply = mail(
+      {
+        From: 'juan@cliente.co',
+        To: 'soporte@mesa.test',
+        Subject: 'RE: [Caso #1] Factura mal cargada',
+        'Message-ID': '<a2@cliente.co>',
+        'In-Reply-To': '<a1@cliente.co>',
+      },
+      'Sigue igual.',
+    );
+    const noSender = mail(
+      { To: 'soporte@mesa.test', Subject: 'Sin remitente', 'Message-ID': '<a3@cliente.co>' },
+      'De nadie.',
+    );
+    const items = [
+      { raw: first, source: imap(1) },
+      { raw: reply, source: imap(2) },
+      { raw: noSender, source: imap(3) },
+    ];
     app.ingest.parseAhead(items.map((it) => it.raw));
     app.ingest.parseAhead([first]); // already started: not twice
     expect(parse).toHaveBeenCalledTimes(3);
     const results = await app.ingest.ingestMany(items);
     expect(parse).toHaveBeenCalledTimes(3);
     expect(results.map((r) => [r.outcome, r.effect ?? r.reason, r.ticketNumber])).toEqual([
-      ['accepted', 'new_case', 1], ['accepted', 'follow_up', 1], ['rejected', 'no_sender', undefined],
+      ['accepted', 'new_case', 1],
+      ['accepted', 'follow_up', 1],
+      ['rejected', 'no_sender', undefined],
     ]);
     // Taken once: the same Buffer offered again is parsed again, and found in the ledger.
     expect((await app.ingest.ingestMany([items[0]]))[0]).toMatchObject({ alreadyProcessed: true });
@@ -85,7 +159,14 @@ describe('group commit (ingestMany)', () => {
     const blobs = path.join(app.config.dataDir, 'blobs');
     fs.rmSync(blobs, { recursive: true, force: true });
     fs.writeFileSync(blobs, 'no es una carpeta');
-    const items = [1, 2, 3].map((i) => ({ raw: mailWithAttachment({ From: `p${i}@org${i}.co`, To: 'soporte@mesa.test', Subject: `Caso ${i}`, 'Message-ID': `<t${i}@x>` }, `texto ${i}`, { filename: `f${i}.pdf`, content: Buffer.from(`%PDF ${i}`) }), source: imap(i) }));
+    const items = [1, 2, 3].map((i) => ({
+      raw: mailWithAttachment(
+        { From: `p${i}@org${i}.co`, To: 'soporte@mesa.test', Subject: `Caso ${i}`, 'Message-ID': `<t${i}@x>` },
+        `texto ${i}`,
+        { filename: `f${i}.pdf`, content: Buffer.from(`%PDF ${i}`) },
+      ),
+      source: imap(i),
+    }));
     const failed = await app.ingest.ingestMany(items);
     expect(failed).toHaveLength(1);
     expect(failed[0]).toMatchObject({ outcome: 'tempfail', reason: 'STORAGE_FAILED' });
@@ -102,7 +183,13 @@ describe('group commit (ingestMany)', () => {
 
   it('makes the whole batch wait when its commit cannot be flushed to disk, and finds it in the ledger when offered again', async () => {
     app = await testApp();
-    const items = [1, 2].map((i) => ({ raw: mail({ From: `d${i}@org${i}.co`, To: 'soporte@mesa.test', Subject: `Durable ${i}`, 'Message-ID': `<d${i}@x>` }, `texto ${i}`), source: imap(i) }));
+    const items = [1, 2].map((i) => ({
+      raw: mail(
+        { From: `d${i}@org${i}.co`, To: 'soporte@mesa.test', Subject: `Durable ${i}`, 'Message-ID': `<d${i}@x>` },
+        `texto ${i}`,
+      ),
+      source: imap(i),
+    }));
     // The WAL flush after the commit (an fdatasync, src/db/knex.ts syncCommitted) fails once with EIO.
     const open = fs.promises.open;
     const spy = vi.spyOn(fs.promises, 'open').mockImplementation(async (...args: Parameters<typeof open>) => {
@@ -126,7 +213,10 @@ describe('group commit (ingestMany)', () => {
     }
     // …and offered again it is found in the ledger: exactly once.
     const again = await app.ingest.ingestMany(items);
-    expect(again.map((r) => [r.outcome, r.alreadyProcessed])).toEqual([['accepted', true], ['accepted', true]]);
+    expect(again.map((r) => [r.outcome, r.alreadyProcessed])).toEqual([
+      ['accepted', true],
+      ['accepted', true],
+    ]);
     expect(await count(app, 'tickets')).toBe(2);
   });
 });

@@ -12,17 +12,28 @@ const NOW = Date.UTC(2026, 10, 22, 12);
 
 beforeEach(async () => {
   app = await testApp({ LINK_TTL_DAYS: '90' });
-  const [row] = await app.db('tickets').insert({
-    number: 7, subject: 'Prueba', requester: 'carla@empresa.com', organization: 'empresa.com', priority: 'media', stage: 'abierto',
-    waiting_on: 'soporte', created_at: NOW, updated_at: NOW,
-  }).returning('id');
+  const [row] = await app
+    .db('tickets')
+    .insert({
+      number: 7,
+      subject: 'Prueba',
+      requester: 'carla@empresa.com',
+      organization: 'empresa.com',
+      priority: 'media',
+      stage: 'abierto',
+      waiting_on: 'soporte',
+      created_at: NOW,
+      updated_at: NOW,
+    })
+    .returning('id');
   ticketId = Number(typeof row === 'object' ? row.id : row);
 });
 afterEach(async () => {
   await app.close();
 });
 
-const issue = (recipient = 'carla@empresa.com', now = NOW) => app.db.transaction((trx) => app.links.issueLink(trx, { ticketId, number: 7, recipient, now }));
+const issue = (recipient = 'carla@empresa.com', now = NOW) =>
+  app.db.transaction((trx) => app.links.issueLink(trx, { ticketId, number: 7, recipient, now }));
 const tokenOf = (url: string) => url.slice(url.lastIndexOf('/') + 1);
 
 describe('magic links', () => {
@@ -33,7 +44,12 @@ describe('magic links', () => {
     expect(token).not.toContain('carla');
     expect(await issue()).toBe(url); // the same link in every mail
     expect(await issue('CARLA@empresa.com')).toBe(url);
-    expect(await app.links.verifyToken(app.db, token, NOW + DAY)).toMatchObject({ ok: true, ticketId, number: 7, recipient: 'carla@empresa.com' });
+    expect(await app.links.verifyToken(app.db, token, NOW + DAY)).toMatchObject({
+      ok: true,
+      ticketId,
+      number: 7,
+      recipient: 'carla@empresa.com',
+    });
     const rows = await app.db('links').select('*');
     expect(rows.length).toBe(1);
     expect(rows[0].token_hash).toBe(tokenHash(token));
@@ -51,13 +67,33 @@ describe('magic links', () => {
     const flipped = token.slice(0, -1) + (token.endsWith('A') ? 'B' : 'A');
     expect(await app.links.verifyToken(app.db, flipped, NOW)).toEqual({ ok: false, reason: 'forged' });
     // Another case number with the same MAC, a later expiry, or a MAC made with another key: all forged.
-    expect(await app.links.verifyToken(app.db, token.replace(/^7\./, '8.'), NOW)).toEqual({ ok: false, reason: 'forged' });
-    const later = makeToken(app.config.secretKey, { number: 7, recipient: 'carla@empresa.com', generation: 1, expiresAt: p.expiresAt + 365 * DAY });
+    expect(await app.links.verifyToken(app.db, token.replace(/^7\./, '8.'), NOW)).toEqual({
+      ok: false,
+      reason: 'forged',
+    });
+    const later = makeToken(app.config.secretKey, {
+      number: 7,
+      recipient: 'carla@empresa.com',
+      generation: 1,
+      expiresAt: p.expiresAt + 365 * DAY,
+    });
     expect(await app.links.verifyToken(app.db, later, NOW)).toEqual({ ok: false, reason: 'forged' });
-    const otherKey = makeToken('otra-clave-0123456789abcdef0123456789', { number: 7, recipient: 'carla@empresa.com', generation: 1, expiresAt: p.expiresAt });
+    const otherKey = makeToken('otra-clave-0123456789abcdef0123456789', {
+      number: 7,
+      recipient: 'carla@empresa.com',
+      generation: 1,
+      expiresAt: p.expiresAt,
+    });
     expect(await app.links.verifyToken(app.db, otherKey, NOW)).toEqual({ ok: false, reason: 'forged' });
     // A leaked database row (the hash) gives no token: the MAC needs SECRET_KEY.
-    expect(linkMac(app.config.secretKey, { number: 7, recipient: 'carla@empresa.com', generation: 1, expiresAt: p.expiresAt })).toBe(p.mac);
+    expect(
+      linkMac(app.config.secretKey, {
+        number: 7,
+        recipient: 'carla@empresa.com',
+        generation: 1,
+        expiresAt: p.expiresAt,
+      }),
+    ).toBe(p.mac);
   });
 
   it('expires after LINK_TTL_DAYS and a later mail carries a fresh generation', async () => {
@@ -82,13 +118,18 @@ describe('magic links', () => {
     expect(await app.links.verifyToken(app.db, jefe, NOW)).toEqual({ ok: false, reason: 'revoked' });
     // The rotation reads the recipient's generations once and inserts the next one.
     const sql: string[] = [];
-    const onQuery = (q: { sql: string }) => { if (/\blinks\b/.test(q.sql)) sql.push(q.sql); };
+    const onQuery = (q: { sql: string }) => {
+      if (/\blinks\b/.test(q.sql)) sql.push(q.sql);
+    };
     const stopListening = onStatements(app.db, onQuery);
     const rotated = tokenOf(await issue());
     stopListening();
     expect(sql.map((q) => q.split(' ')[0].toLowerCase())).toEqual(['select', 'insert']);
     expect(parseToken(rotated)!.generation).toBe(2);
     expect(rotated).not.toBe(carla);
-    expect(await app.links.verifyToken(app.db, rotated, NOW)).toMatchObject({ ok: true, recipient: 'carla@empresa.com' });
+    expect(await app.links.verifyToken(app.db, rotated, NOW)).toMatchObject({
+      ok: true,
+      recipient: 'carla@empresa.com',
+    });
   });
 });

@@ -13,7 +13,12 @@ afterEach(async () => {
 describe('refusals and link mails', () => {
   it('answers a too-large mail politely, in its thread, as an automatic reply; never a daemon', async () => {
     w = await mailWorld({ MAX_MESSAGE_BYTES: '4000' }, { start: false });
-    const big = rawMail({ from: 'pedro@empresa.com', subject: 'Log completo', body: 'x'.repeat(6000), messageId: 'grande-1@empresa.com' });
+    const big = rawMail({
+      from: 'pedro@empresa.com',
+      subject: 'Log completo',
+      body: 'x'.repeat(6000),
+      messageId: 'grande-1@empresa.com',
+    });
     const r = await w.ingest(big);
     expect(r).toMatchObject({ outcome: 'rejected', reason: 'too_large' });
     await w.ingest(rawMail({ from: 'MAILER-DAEMON@empresa.com', subject: 'Undelivered', body: 'y'.repeat(6000) }));
@@ -38,20 +43,37 @@ describe('refusals and link mails', () => {
       const cases = [];
       for (const n of [r1.ticketNumber!, r2.ticketNumber!]) {
         const ticket = (await findTicketByNumber(trx, n))!;
-        cases.push({ ticket, url: await w!.app.links.issueLink(trx, { ticketId: ticket.id, number: n, recipient: 'sofia@empresa.com', now }) });
+        cases.push({
+          ticket,
+          url: await w!.app.links.issueLink(trx, {
+            ticketId: ticket.id,
+            number: n,
+            recipient: 'sofia@empresa.com',
+            now,
+          }),
+        });
       }
       await w!.app.outbound.linkMailer.lostLinks(trx, { address: 'sofia@empresa.com', cases, now });
-      await w!.app.outbound.linkMailer.freshLink(trx, { ticket: cases[0].ticket, recipient: 'sofia@empresa.com', url: cases[0].url, now });
+      await w!.app.outbound.linkMailer.freshLink(trx, {
+        ticket: cases[0].ticket,
+        recipient: 'sofia@empresa.com',
+        url: cases[0].url,
+        now,
+      });
     });
     await w.app.outbound.dispatcher.drain();
-    const [lost, fresh] = w.sink.to('sofia@empresa.com').slice(before).sort((a, b) => a.subject.localeCompare(b.subject));
+    const [lost, fresh] = w.sink
+      .to('sofia@empresa.com')
+      .slice(before)
+      .sort((a, b) => a.subject.localeCompare(b.subject));
     const strings = w.app.outbound.renderer.table('links', 'es');
     expect(fresh.subject).toBe(strings.title);
     expect(fresh.text).toMatch(/#\d+ — Caso uno[\s\S]*#\d+ — Caso dos/);
     expect(lost.subject).toBe(`[Caso #${r1.ticketNumber}] Caso uno`);
     expect(lost.text).toContain(strings.headingFresh.replace('{{number}}', String(r1.ticketNumber)));
     for (const m of [lost, fresh]) {
-      for (const t of m.text.match(/\/caso\/(\S+)/g)!) expect(await w.app.links.verifyToken(w.app.db, t.slice(6), now)).toMatchObject({ ok: true });
+      for (const t of m.text.match(/\/caso\/(\S+)/g)!)
+        expect(await w.app.links.verifyToken(w.app.db, t.slice(6), now)).toMatchObject({ ok: true });
     }
   });
 });

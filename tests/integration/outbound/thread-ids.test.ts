@@ -21,24 +21,45 @@ afterEach(async () => {
 });
 
 describe('thread ids of our mail', () => {
-
   it('records the mail enqueued before a failure when the caller carries on', async () => {
-    const ticket = await insertTicket(app.db, { number: 5, subject: 'Prueba', requester: 'carla@empresa.com', organization: 'empresa.com', priority: 'media', stage: 'abierto', waitingOn: 'soporte', now: NOW });
+    const ticket = await insertTicket(app.db, {
+      number: 5,
+      subject: 'Prueba',
+      requester: 'carla@empresa.com',
+      organization: 'empresa.com',
+      priority: 'media',
+      stage: 'abierto',
+      waitingOn: 'soporte',
+      now: NOW,
+    });
     const request = (to: string): MailRequest => ({
-      key: `t:${to}`, ticket, kind: 'consultant_new_case', to, automatic: true, budgeted: false, autoSubmitted: 'auto-generated', template: 'consultant-notice',
-      pick: { heading: 'headingCommands', intro: 'introCommands', next: 'nextCommands' }, data: { items: ['x'], commands: [] }, now: NOW,
+      key: `t:${to}`,
+      ticket,
+      kind: 'consultant_new_case',
+      to,
+      automatic: true,
+      budgeted: false,
+      autoSubmitted: 'auto-generated',
+      template: 'consultant-notice',
+      pick: { heading: 'headingCommands', intro: 'introCommands', next: 'nextCommands' },
+      data: { items: ['x'], commands: [] },
+      now: NOW,
     });
     const { outbox } = app.outbound;
     const ids = await inUnitOfWork(app.db, async (trx) => {
       const got: string[] = [];
-      await outbox.together(trx, async () => {
-        got.push((await outbox.enqueue(trx, request('ana@mesa.test'))).messageId);
-        got.push((await outbox.enqueue(trx, request('beto@mesa.test'))).messageId);
-        throw new Error('plantilla rota');
-      }).catch((err: Error) => expect(err.message).toBe('plantilla rota'));
+      await outbox
+        .together(trx, async () => {
+          got.push((await outbox.enqueue(trx, request('ana@mesa.test'))).messageId);
+          got.push((await outbox.enqueue(trx, request('beto@mesa.test'))).messageId);
+          throw new Error('plantilla rota');
+        })
+        .catch((err: Error) => expect(err.message).toBe('plantilla rota'));
       return got;
     });
-    const rows = (await app.db('thread_ids').where({ ticket_id: ticket.id }).select('message_id')).map((t) => t.message_id);
+    const rows = (await app.db('thread_ids').where({ ticket_id: ticket.id }).select('message_id')).map(
+      (t) => t.message_id,
+    );
     expect(rows.sort()).toEqual([...ids].sort());
   });
 });

@@ -13,24 +13,38 @@ const NOW = Date.UTC(2026, 10, 22, 12);
 
 beforeEach(async () => {
   app = await testApp({ LINK_TTL_DAYS: '90' });
-  const [row] = await app.db('tickets').insert({
-    number: 7, subject: 'Prueba', requester: 'carla@empresa.com', organization: 'empresa.com', priority: 'media', stage: 'abierto',
-    waiting_on: 'soporte', created_at: NOW, updated_at: NOW,
-  }).returning('id');
+  const [row] = await app
+    .db('tickets')
+    .insert({
+      number: 7,
+      subject: 'Prueba',
+      requester: 'carla@empresa.com',
+      organization: 'empresa.com',
+      priority: 'media',
+      stage: 'abierto',
+      waiting_on: 'soporte',
+      created_at: NOW,
+      updated_at: NOW,
+    })
+    .returning('id');
   ticketId = Number(typeof row === 'object' ? row.id : row);
 });
 afterEach(async () => {
   await app.close();
 });
 
-const issue = (recipient = 'carla@empresa.com', now = NOW) => app.db.transaction((trx) => app.links.issueLink(trx, { ticketId, number: 7, recipient, now }));
+const issue = (recipient = 'carla@empresa.com', now = NOW) =>
+  app.db.transaction((trx) => app.links.issueLink(trx, { ticketId, number: 7, recipient, now }));
 const tokenOf = (url: string) => url.slice(url.lastIndexOf('/') + 1);
 
 describe('magic links: statements', () => {
   it('gives a case opened in the transaction its first link with one INSERT of generation 1, which later mail reuses', async () => {
-    const fresh = (trx: any, recipient: string) => app.links.issueLink(trx, { ticketId, number: 7, recipient, now: NOW, fresh: true });
+    const fresh = (trx: any, recipient: string) =>
+      app.links.issueLink(trx, { ticketId, number: 7, recipient, now: NOW, fresh: true });
     const sql: string[] = [];
-    const onQuery = (q: { sql: string }) => { if (/\blinks\b/.test(q.sql)) sql.push(q.sql); };
+    const onQuery = (q: { sql: string }) => {
+      if (/\blinks\b/.test(q.sql)) sql.push(q.sql);
+    };
     const stopListening = onStatements(app.db, onQuery);
     const url = await inUnitOfWork(app.db, async (trx) => {
       const first = await fresh(trx, 'Carla@empresa.com');
@@ -46,12 +60,25 @@ describe('magic links: statements', () => {
     stopListening();
     const token = tokenOf(url);
     expect(parseToken(token)!.generation).toBe(1);
-    expect(await app.links.verifyToken(app.db, token, NOW + DAY)).toMatchObject({ ok: true, ticketId, number: 7, recipient: 'carla@empresa.com' });
+    expect(await app.links.verifyToken(app.db, token, NOW + DAY)).toMatchObject({
+      ok: true,
+      ticketId,
+      number: 7,
+      recipient: 'carla@empresa.com',
+    });
     // A later transaction (the next mail on the case) finds and reuses it.
     expect(await issue()).toBe(url);
     expect(Number((await app.db('links').where({ ticket_id: ticketId }).count({ c: '*' }).first())!.c)).toBe(2);
     // `fresh` is a promise that no link exists: broken, it fails on the unique index instead of adding a second one.
     await expect(inUnitOfWork(app.db, (trx) => fresh(trx, 'carla@empresa.com'))).rejects.toThrow();
-    expect(Number((await app.db('links').where({ ticket_id: ticketId, recipient: 'carla@empresa.com' }).count({ c: '*' }).first())!.c)).toBe(1);
+    expect(
+      Number(
+        (await app
+          .db('links')
+          .where({ ticket_id: ticketId, recipient: 'carla@empresa.com' })
+          .count({ c: '*' })
+          .first())!.c,
+      ),
+    ).toBe(1);
   });
 });

@@ -23,15 +23,26 @@ afterEach(async () => {
 let n = 0;
 /** A refusal-like mail (not on a case), automatic. */
 const mail = (to: string, p: { budgeted?: boolean; now?: number; automatic?: boolean } = {}): MailRequest => ({
-  key: `test:${++n}`, kind: 'refusal_other', to, automatic: p.automatic ?? true, budgeted: p.budgeted ?? true, autoSubmitted: 'auto-replied',
-  template: 'refusal', pick: { reason: 'reasons.other' }, data: { subject: 'Hola', limit: '', openCases: [] }, subject: 'Re: Hola', now: p.now ?? NOW,
+  key: `test:${++n}`,
+  kind: 'refusal_other',
+  to,
+  automatic: p.automatic ?? true,
+  budgeted: p.budgeted ?? true,
+  autoSubmitted: 'auto-replied',
+  template: 'refusal',
+  pick: { reason: 'reasons.other' },
+  data: { subject: 'Hola', limit: '', openCases: [] },
+  subject: 'Re: Hola',
+  now: p.now ?? NOW,
 });
 const enqueue = (r: MailRequest) => inUnitOfWork(app.db, (trx) => app.outbound.outbox.enqueue(trx, r));
 
 describe('outbox holds: statements', () => {
   it('asks about a budgeted mail in one statement, and about an unbudgeted one in one too', async () => {
     const reads: string[] = [];
-    const onQuery = (q: { sql: string }) => { if (/^select/i.test(q.sql)) reads.push(q.sql); };
+    const onQuery = (q: { sql: string }) => {
+      if (/^select/i.test(q.sql)) reads.push(q.sql);
+    };
     const stopListening = onStatements(app.db, onQuery);
     await enqueue(mail('carla@empresa.com'));
     expect(reads).toHaveLength(1);
@@ -43,33 +54,63 @@ describe('outbox holds: statements', () => {
 
   it('asks once per transaction whether an address is stopped, and again once a stop is written in it', async () => {
     const reads: string[] = [];
-    const onQuery = (q: { sql: string }) => { if (/mail_suppressions/.test(q.sql) && /^select/i.test(q.sql)) reads.push(q.sql); };
+    const onQuery = (q: { sql: string }) => {
+      if (/mail_suppressions/.test(q.sql) && /^select/i.test(q.sql)) reads.push(q.sql);
+    };
     const stopListening = onStatements(app.db, onQuery);
     const { outbox } = app.outbound;
     await inUnitOfWork(app.db, async (trx) => {
       // A batch (group commit): one mail per savepoint, each with a mail to the same customer.
-      for (let i = 0; i < 2; i++) await trx.savepoint(async (sp) => expect(await outbox.enqueue(sp, mail('carla@empresa.com', { budgeted: false, now: NOW + i }))).toMatchObject({ state: 'pending' }));
-      expect(await outbox.enqueue(trx, mail('carla@empresa.com', { now: NOW + 3 }))).toMatchObject({ state: 'pending' });
+      for (let i = 0; i < 2; i++)
+        await trx.savepoint(async (sp) =>
+          expect(await outbox.enqueue(sp, mail('carla@empresa.com', { budgeted: false, now: NOW + i }))).toMatchObject({
+            state: 'pending',
+          }),
+        );
+      expect(await outbox.enqueue(trx, mail('carla@empresa.com', { now: NOW + 3 }))).toMatchObject({
+        state: 'pending',
+      });
       expect(reads).toHaveLength(1);
       // A time before the one asked about is asked about again.
-      expect(await outbox.enqueue(trx, mail('carla@empresa.com', { budgeted: false, now: NOW - 1 }))).toMatchObject({ state: 'pending' });
+      expect(await outbox.enqueue(trx, mail('carla@empresa.com', { budgeted: false, now: NOW - 1 }))).toMatchObject({
+        state: 'pending',
+      });
       expect(reads).toHaveLength(2);
       // A bounce in a savepoint of this transaction: the stop counts at once, for this mail and the next ones.
-      await trx.savepoint((sp) => outbox.suppress(sp, { address: 'carla@empresa.com', reason: 'rebote 5.1.1', until: NOW + DAY, now: NOW }));
-      expect(await outbox.enqueue(trx, mail('carla@empresa.com', { budgeted: false, now: NOW + 4 }))).toMatchObject({ state: 'held', heldReason: 'rebote: rebote 5.1.1' });
-      expect(await outbox.enqueue(trx, mail('carla@empresa.com', { now: NOW + 5 }))).toMatchObject({ state: 'held', heldReason: 'rebote: rebote 5.1.1' });
+      await trx.savepoint((sp) =>
+        outbox.suppress(sp, { address: 'carla@empresa.com', reason: 'rebote 5.1.1', until: NOW + DAY, now: NOW }),
+      );
+      expect(await outbox.enqueue(trx, mail('carla@empresa.com', { budgeted: false, now: NOW + 4 }))).toMatchObject({
+        state: 'held',
+        heldReason: 'rebote: rebote 5.1.1',
+      });
+      expect(await outbox.enqueue(trx, mail('carla@empresa.com', { now: NOW + 5 }))).toMatchObject({
+        state: 'held',
+        heldReason: 'rebote: rebote 5.1.1',
+      });
       expect(reads).toHaveLength(4);
     });
     // A stop written in a savepoint that rolled back is gone, and so is what it told the unit of work (its memo dies
     // with the savepoint): the next mail goes, without asking again what the unit of work asked before.
     await inUnitOfWork(app.db, async (trx) => {
       await trx.trx('mail_suppressions').del();
-      expect(await outbox.enqueue(trx, mail('dario@empresa.com', { budgeted: false }))).toMatchObject({ state: 'pending' });
-      await trx.savepoint(async (sp) => {
-        await outbox.suppress(sp, { address: 'dario@empresa.com', reason: 'rebote 5.1.1', until: NOW + DAY, now: NOW });
-        throw new Error('rollback');
-      }).catch(() => undefined);
-      expect(await outbox.enqueue(trx, mail('dario@empresa.com', { budgeted: false, now: NOW + 1 }))).toMatchObject({ state: 'pending' });
+      expect(await outbox.enqueue(trx, mail('dario@empresa.com', { budgeted: false }))).toMatchObject({
+        state: 'pending',
+      });
+      await trx
+        .savepoint(async (sp) => {
+          await outbox.suppress(sp, {
+            address: 'dario@empresa.com',
+            reason: 'rebote 5.1.1',
+            until: NOW + DAY,
+            now: NOW,
+          });
+          throw new Error('rollback');
+        })
+        .catch(() => undefined);
+      expect(await outbox.enqueue(trx, mail('dario@empresa.com', { budgeted: false, now: NOW + 1 }))).toMatchObject({
+        state: 'pending',
+      });
     });
     stopListening();
     expect(reads).toHaveLength(5);
