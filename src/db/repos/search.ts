@@ -1,4 +1,4 @@
-import { knexOf, type Queryable } from '../sql.ts';
+import { knexOf, rows as sqlRows, type Queryable } from '../sql.ts';
 import { isPostgres } from '../knex.ts';
 
 /**
@@ -41,7 +41,6 @@ export async function searchDocs(
   queryable: Queryable,
   p: { kind: SearchKind; terms: readonly string[]; product?: string; limit: number; exceptTicketId?: number },
 ): Promise<Array<{ ticketId: number; score: number; stemmed: string }>> {
-  const db = knexOf(queryable);
   const terms = p.terms.filter((t) => /^[a-z0-9]+$/.test(t));
   if (!terms.length) return [];
   const filters: string[] = ['"d"."kind" = ?'];
@@ -58,17 +57,19 @@ export async function searchDocs(
   // callers use a handful of fixed limits.
   const limit = Math.max(1, Math.min(500, Math.floor(p.limit)));
   let rows: any[];
-  if (isPostgres(db)) {
+  if (isPostgres(queryable)) {
     const query = terms.map((t) => `${t}:*`).join(' | ');
-    const r = await db.raw(
+    rows = await sqlRows(
+      queryable,
       `select "d"."ticket_id", "d"."stemmed", ts_rank("d"."tsv", "q") as "score" from "search_docs" as "d", to_tsquery('simple', ?) as "q" where "d"."tsv" @@ "q" and ${filters.join(' and ')} order by "score" desc, "d"."ticket_id" desc limit ${limit}`,
       [query, ...values],
     );
-    rows = r.rows;
   } else {
     const query = terms.map((t) => `"${t}"*`).join(' OR ');
     // bm25() is lower for better matches: negated so that both engines rank "higher is better".
-    rows = await db.raw(
+    // Plain SQL through the unit of work (src/db/sql.ts): a statement every new case runs, kept prepared.
+    rows = await sqlRows(
+      queryable,
       `select "d"."ticket_id", "d"."stemmed", -bm25("search_fts") as "score" from "search_fts" join "search_docs" as "d" on "d"."id" = "search_fts".rowid where "search_fts" match ? and ${filters.join(' and ')} order by "score" desc, "d"."ticket_id" desc limit ${limit}`,
       [query, ...values],
     );
