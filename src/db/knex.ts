@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import knexFactory, { type Knex } from 'knex';
 import type { Config } from '../config.ts';
-import { boundedMemo } from '../memo.ts';
+import { Storage, type SqliteConnection } from './storage.ts';
 
 export type { Knex };
 /** Repositories take either the pool or an open transaction. */
@@ -26,23 +26,23 @@ export const WAL_AUTOCHECKPOINT_PAGES = 10_000;
 
 export function openDatabase(database: Config['database']): Knex {
   if (database.client === 'pg') {
-    return knexFactory({
-      client: 'pg',
-      log,
-      connection: database.url,
-      pool: { min: 0, max: 10 },
-      // Generous: a loaded server (or a burst of instances starting) should slow Mesa down, not turn mail into
-      // tempfails. A server that is down fails fast anyway (connection refused).
-      acquireConnectionTimeout: 30_000,
-    });
+    // knex's default wait for a pooled connection (60 s) is generous on purpose: a loaded server (or a burst of
+    // instances starting) should slow Mesa down, not turn mail into tempfails. A server that is down fails fast anyway
+    // (connection refused).
+    return withStorage(
+      knexFactory({ client: 'pg', log, connection: database.url, pool: { min: 0, max: 10 } }),
+      new Storage(),
+    );
   }
   const { filename, lockWaitMs } = database;
   fs.mkdirSync(path.dirname(filename), { recursive: true });
-  return knexFactory({
+  const storage = new Storage();
+  const db = knexFactory({
     client: 'better-sqlite3',
     log,
     connection: { filename },
     useNullAsDefault: true,
+    // One connection: inside a transaction, the pool's connection is the transaction's (src/db/storage.ts).
     pool: {
       min: 1,
       max: 1,
@@ -53,40 +53,29 @@ export function openDatabase(database: Config['database']): Knex {
         conn.pragma('journal_mode = WAL');
         conn.pragma('synchronous = NORMAL');
         conn.pragma('foreign_keys = ON');
-        // A savepoint (src/db/sql.ts: each mail of a batch that runs again carefully, src/inbound/ingest.ts) makes
-        // SQLite copy every page it changes into a sub-journal first, and with temp files on disk that is a pwrite()
-        // per page to a temporary file once a mail has changed more than 64 KB: about a third of SQLite's time in the
-        // ingest when every mail had its savepoint (perf, tests/bench/README.md, fifteenth delivery). In memory the
-        // copy is a memcpy. Temporary tables and sorts also stay in memory, and the ingest's statements need none.
+        // A savepoint (src/db/unit-of-work.ts: each mail of a batch that runs again carefully) makes SQLite copy every
+        // page it changes into a sub-journal first; with temp files on disk that is a pwrite() per page to a temporary
+        // file once a mail has changed more than 64 KB. In memory the copy is a memcpy. Temporary tables and sorts
+        // also stay in memory, and the ingest's statements need none (docs/performance.md).
         conn.pragma('temp_store = MEMORY');
         // A checkpoint copies every page changed since the last one into the database file, once per page however
         // often it changed. The ingest changes a few pages per mail, many of them again and again (the end of each
         // table, the counters), so checkpointing every 10,000 pages (40 MB of WAL) instead of SQLite's 1,000 copies
-        // the same pages far fewer times: the SQL of 5,000 bench mails went from 0.184 to 0.143 ms per mail, the
-        // ingest's main thread from 588 to 525 µs per mail (tests/bench/README.md, fifteenth delivery).
+        // the same pages far fewer times (docs/performance.md).
         conn.pragma(`wal_autocheckpoint = ${WAL_AUTOCHECKPOINT_PAGES}`);
-        cacheStatements(conn);
         beginImmediate(conn);
+        storage.connected(conn as SqliteConnection);
         done(null, conn);
       },
     },
   });
+  return withStorage(db, storage);
 }
 
-/**
- * knex prepares every statement anew on better-sqlite3; the ingest path runs the same few dozen statements for
- * every mail, and preparing them was about a tenth of its CPU (`npm run bench`, node --cpu-prof). A statement is
- * reusable once prepared (knex only calls .all/.run on it, synchronously), so keep them per connection, keyed by
- * SQL. Bounded: SQL built with a varying number of placeholders (whereIn) would otherwise grow it without end.
- */
-const ONE_OFF = /^(SAVEPOINT|RELEASE SAVEPOINT|ROLLBACK TO SAVEPOINT) trx\d+/i;
-
-function cacheStatements(conn: { prepare(sql: string): unknown }): void {
-  const prepare = conn.prepare.bind(conn);
-  const cached = boundedMemo(500, (sql: string) => sql, prepare);
-  // knex names each savepoint anew (SAVEPOINT trx17), never run twice: caching them would push the statements
-  // that do repeat out of the cache. (Group commit's savepoint per mail is sql.ts's, under one name: cached.)
-  conn.prepare = (sql: string) => (ONE_OFF.test(sql) ? prepare(sql) : cached(sql));
+/** `db` with its Storage in knex's public `userParams`, which its transactions share (storageOf). */
+function withStorage(db: Knex, storage: Storage): Knex {
+  db.userParams = { ...db.userParams, storage };
+  return db;
 }
 
 /**
@@ -104,22 +93,15 @@ function cacheStatements(conn: { prepare(sql: string): unknown }): void {
  */
 export const SQLITE_BEGIN = 'BEGIN IMMEDIATE';
 
-/** knex's BEGIN on this connection is SQLITE_BEGIN: the one place that decides how a SQLite transaction starts. */
+/**
+ * knex's BEGIN on this connection is SQLITE_BEGIN: the one place that decides how a SQLite transaction starts, and the
+ * only thing Mesa changes on the driver's connection. knex offers no public way to choose how its transactions begin
+ * on better-sqlite3, and without it concurrent writers fail with SQLITE_BUSY_SNAPSHOT (above).
+ */
 function beginImmediate(conn: { prepare(sql: string): unknown }): void {
   const prepare = conn.prepare.bind(conn);
-  conn.prepare = (sql: string) => prepare(/^BEGIN( DEFERRED)?( TRANSACTION)?;?$/i.test(sql.trim()) ? SQLITE_BEGIN : sql);
-}
-
-/**
- * The outermost transaction around `trx` (a savepoint's parent's…), or undefined outside a transaction: what commits,
- * so what per-transaction memory is keyed by and whose end (`executionPromise`) means "committed". knex sets
- * `parentTransaction` on a nested transaction's transactor.
- */
-export function outermost(trx: Db): (Knex.Transaction & { executionPromise?: Promise<unknown> }) | undefined {
-  let top = trx as Knex.Transaction & { parentTransaction?: Knex.Transaction };
-  if (!top.isTransaction) return undefined;
-  while (top.parentTransaction) top = top.parentTransaction;
-  return top;
+  conn.prepare = (sql: string) =>
+    prepare(/^BEGIN( DEFERRED)?( TRANSACTION)?;?$/i.test(sql.trim()) ? SQLITE_BEGIN : sql);
 }
 
 /**
@@ -154,16 +136,17 @@ export function isLockTimeout(err: unknown): boolean {
   return /^SQLITE_BUSY/.test(String((err as { code?: string })?.code));
 }
 
-export function isPostgres(db: Db): boolean {
-  return db.client.config.client === 'pg';
+/** On PostgreSQL? Of knex, or of a unit of work (its `trx`). */
+export function isPostgres(db: Db | { readonly trx: Knex.Transaction }): boolean {
+  return ('trx' in db ? db.trx : db).client.config.client === 'pg';
 }
 
 /**
  * True when an SQLite database holds STAT4 samples (`sqlite_stat4`, written by ANALYZE or PRAGMA optimize: Mesa
  * never runs either). better-sqlite3 is built with SQLITE_ENABLE_STAT4, and with those samples SQLite plans an
  * indexed lookup again each time the value bound to it changes (sqlite3_prepare_v2's documentation). The ingest makes
- * such lookups for every mail: its duplicate check cost 97–120 µs instead of 19–21 µs on a database of 100,000
- * cases (`SEED=100000 npx tsx tests/bench/sqlprof.ts`, docs/performance.md). `mesa start` warns about it.
+ * such lookups for every mail, and its duplicate check becomes several times slower on a large database
+ * (`SEED=100000 npx tsx tests/bench/sqlprof.ts`, docs/performance.md). `mesa start` warns about it.
  */
 export async function hasStat4Samples(db: Knex): Promise<boolean> {
   if (isPostgres(db)) return false;

@@ -1,5 +1,5 @@
+import type { Queryable } from '../db/sql.ts';
 import type { Config } from '../config.ts';
-import type { Db } from '../db/knex.ts';
 import { previousDeliveries } from '../db/repos/ledger.ts';
 import { sentMailByIds } from '../db/repos/outbox.ts';
 import { failedRecipients, returnedMessageIds } from '../mail/bounces.ts';
@@ -13,12 +13,20 @@ import type { InboundMail, MailSource } from './mail.ts';
  * Reads, once and up front, everything the filters may consult, so that the filters stay pure functions of
  * (mail, context). All look-ups go through indexes: the tag by case number, headers by thread id.
  */
-export async function loadContext(db: Db, config: Config, mail: InboundMail, source: MailSource, now: number): Promise<FilterContext> {
+export async function loadContext(
+  db: Queryable,
+  config: Config,
+  mail: InboundMail,
+  source: MailSource,
+  now: number,
+): Promise<FilterContext> {
   const previous = await previousDeliveries(db, mail.contentHash, mail.messageId);
   const tagged = caseNumberFromSubject(mail.subject);
   const referencedTickets = await ticketViewsByThreadIds(db, [...mail.inReplyTo, ...[...mail.references].reverse()]);
   // A reply usually carries both the tag and the headers of one case: the case the headers found is that one.
-  const taggedTicket = tagged ? referencedTickets.find((t) => t.number === tagged) ?? await viewOf(db, await findTicketByNumber(db, tagged)) : undefined;
+  const taggedTicket = tagged
+    ? (referencedTickets.find((t) => t.number === tagged) ?? (await viewOf(db, await findTicketByNumber(db, tagged))))
+    : undefined;
   let embeddedTickets: TicketView[] = [];
   let returnedMail: FilterContext['returnedMail'] = [];
   if (mail.embeddedHeaders) {
@@ -35,6 +43,7 @@ export async function loadContext(db: Db, config: Config, mail: InboundMail, sou
     }
   }
   const earlier: FilterContext['previous'][number][] = [];
-  for (const p of previous) earlier.push({ contentHash: p.contentHash, messageId: p.messageId, outcome: p.outcome, sourceKey: p.sourceKey });
+  for (const p of previous)
+    earlier.push({ contentHash: p.contentHash, messageId: p.messageId, outcome: p.outcome, sourceKey: p.sourceKey });
   return { config, now, source, previous: earlier, taggedTicket, referencedTickets, embeddedTickets, returnedMail };
 }

@@ -1,6 +1,5 @@
-import type { Knex } from 'knex';
+import type { UnitOfWork } from '../db/unit-of-work.ts';
 import { isMesaError } from '../errors.ts';
-import { savepoint, transactionView } from '../db/sql.ts';
 import { BlobStore } from '../storage/blobs.ts';
 import { keepOriginals, type Original } from '../storage/originals.ts';
 import { isInfrastructureError } from './driver-errors.ts';
@@ -12,7 +11,10 @@ import { rawOfFailure } from './parser.ts';
 import { headerSummary, quarantine } from './quarantine.ts';
 
 const REASON_BY_CODE: Record<string, ReasonCode> = {
-  MAIL_TOO_LARGE: 'too_large', MAIL_UNPARSEABLE: 'unparseable', MAIL_PARSE_TIMEOUT: 'parse_timeout', MAIL_EMPTY: 'empty',
+  MAIL_TOO_LARGE: 'too_large',
+  MAIL_UNPARSEABLE: 'unparseable',
+  MAIL_PARSE_TIMEOUT: 'parse_timeout',
+  MAIL_EMPTY: 'empty',
   MAIL_NO_SENDER: 'no_sender',
 };
 
@@ -21,7 +23,12 @@ const REASON_BY_CODE: Record<string, ReasonCode> = {
  * and so do the ones after it) or a tempfail; then the raw sources of the mails kept (a case's message, a held
  * request, a quarantined mail), which the rows just written name by hash, in one statement.
  */
-export async function runBatch(service: IngestContext, trx: Knex.Transaction, prepared: ReadonlyArray<Prepared>, careful: boolean): Promise<BatchRun> {
+export async function runBatch(
+  service: IngestContext,
+  uow: UnitOfWork,
+  prepared: ReadonlyArray<Prepared>,
+  careful: boolean,
+): Promise<BatchRun> {
   const done: BatchRun['done'] = [];
   const originals: Original[] = [];
   let unprepared: Unprepared | undefined;
@@ -34,12 +41,13 @@ export async function runBatch(service: IngestContext, trx: Knex.Transaction, pr
       unprepared = { index: p.index, source: p.source, sourceKey: p.sourceKey, err };
       break;
     }
-    const { result, messageId } = await run(service, trx, job, careful);
+    const { result, messageId } = await run(service, uow, job, careful);
     done.push({ job, result, messageId });
-    if (result.outcome === 'accepted' || result.outcome === 'rejected') originals.push({ sha256: job.rawSha, raw: job.raw });
+    if (result.outcome === 'accepted' || result.outcome === 'rejected')
+      originals.push({ sha256: job.rawSha, raw: job.raw });
     if (result.outcome === 'tempfail') break;
   }
-  await keepOriginals(trx, service.deps.blobs, originals, service.now());
+  await keepOriginals(uow, service.deps.blobs, originals, service.now());
   return { done, unprepared };
 }
 
@@ -47,12 +55,28 @@ export async function runBatch(service: IngestContext, trx: Knex.Transaction, pr
  * Before the mail's turn in the transaction: the size check and parsing (`parsed`: started by parseAhead). A mail
  * that will be quarantined (too large, unparseable) is prepared as such.
  */
-export async function prepare(service: IngestContext, index: number, raw: Buffer, known: string | undefined, source: MailSource, sourceKey: string, parsed?: Promise<InboundMail>): Promise<Job> {
+export async function prepare(
+  service: IngestContext,
+  index: number,
+  raw: Buffer,
+  known: string | undefined,
+  source: MailSource,
+  sourceKey: string,
+  parsed?: Promise<InboundMail>,
+): Promise<Job> {
   const now = service.now();
   const base = { index, raw, source, sourceKey, now };
   if (raw.length > service.deps.config.limits.maxMessageBytes) {
     const head = await headerSummary(raw, service.work.simpleParser);
-    return { ...base, rawSha: known ?? BlobStore.sha256(raw), kind: 'quarantine', hash: service.work.contentHash(raw), reason: 'too_large', detail: `${raw.length} bytes > MAX_MESSAGE_BYTES ${service.deps.config.limits.maxMessageBytes}`, head };
+    return {
+      ...base,
+      rawSha: known ?? BlobStore.sha256(raw),
+      kind: 'quarantine',
+      hash: service.work.contentHash(raw),
+      reason: 'too_large',
+      detail: `${raw.length} bytes > MAX_MESSAGE_BYTES ${service.deps.config.limits.maxMessageBytes}`,
+      head,
+    };
   }
   try {
     const mail = await (parsed ?? service.parser.parse(raw, known));
@@ -62,7 +86,16 @@ export async function prepare(service: IngestContext, index: number, raw: Buffer
     if (!isMesaError(err) || err.retryable) throw err;
     const bytes = rawOfFailure(err) ?? raw;
     const head = await headerSummary(bytes, service.work.simpleParser);
-    return { ...base, raw: bytes, rawSha: known ?? BlobStore.sha256(bytes), kind: 'quarantine', hash: service.work.contentHash(bytes), reason: REASON_BY_CODE[err.code] ?? 'unparseable', detail: err.detail ?? err.message, head };
+    return {
+      ...base,
+      raw: bytes,
+      rawSha: known ?? BlobStore.sha256(bytes),
+      kind: 'quarantine',
+      hash: service.work.contentHash(bytes),
+      reason: REASON_BY_CODE[err.code] ?? 'unparseable',
+      detail: err.detail ?? err.message,
+      head,
+    };
   }
 }
 
@@ -71,14 +104,37 @@ export async function prepare(service: IngestContext, index: number, raw: Buffer
  * mail runs without a savepoint of its own, and any other error aborts the group too (CarefulRunNeeded), which
  * then runs again carefully.
  */
-async function run(service: IngestContext, trx: Knex.Transaction, job: Job, careful: boolean): Promise<{ result: IngestResult; messageId?: string }> {
+async function run(
+  service: IngestContext,
+  uow: UnitOfWork,
+  job: Job,
+  careful: boolean,
+): Promise<{ result: IngestResult; messageId?: string }> {
   if (job.kind === 'quarantine') {
-    return { result: await quarantine(service, trx, job.raw, job.rawSha, job.hash, job.source, job.sourceKey, job.reason, job.detail, job.head, job.now), messageId: job.head.messageId };
+    return {
+      result: await quarantine(
+        service,
+        uow,
+        job.raw,
+        job.rawSha,
+        job.hash,
+        job.source,
+        job.sourceKey,
+        job.reason,
+        job.detail,
+        job.head,
+        job.now,
+      ),
+      messageId: job.head.messageId,
+    };
   }
   const { mail } = job;
   if (!careful) {
     try {
-      return { result: await judgeAndApply(service, transactionView(trx), mail, job.source, job.sourceKey, job.now), messageId: mail.messageId };
+      return {
+        result: await uow.scope((mailUow) => judgeAndApply(service, mailUow, mail, job.source, job.sourceKey, job.now)),
+        messageId: mail.messageId,
+      };
     } catch (err) {
       if ((isMesaError(err) && err.retryable) || isInfrastructureError(err)) throw err;
       throw new CarefulRunNeeded(err);
@@ -87,18 +143,33 @@ async function run(service: IngestContext, trx: Knex.Transaction, job: Job, care
   for (let attempt = 0; ; attempt++) {
     try {
       // A savepoint: if this mail fails, only its own writes roll back.
-      const result = await savepoint(trx, (sp) => judgeAndApply(service, sp, mail, job.source, job.sourceKey, job.now));
+      const result = await uow.savepoint((mailUow) =>
+        judgeAndApply(service, mailUow, mail, job.source, job.sourceKey, job.now),
+      );
       return { result, messageId: mail.messageId };
     } catch (err) {
       // Another delivery of the same content won the race for the effect: run again, it is now a duplicate.
       // Match the constraint, not the SQL text: knex puts the whole INSERT (which names source_key) in the message.
-      if (attempt === 0 && /ingest_effects\.content_hash|ingest_effects_pkey/.test(String((err as Error).message))) continue;
+      if (attempt === 0 && /ingest_effects\.content_hash|ingest_effects_pkey/.test(String((err as Error).message)))
+        continue;
       if (isMesaError(err) && err.retryable) throw err;
       if (isInfrastructureError(err)) throw err;
       // A bug tripped over this one mail: keep it, say why, and let the mailbox go on.
       service.log.error({ err, sourceKey: job.sourceKey }, 'fallo inesperado al procesar; el mensaje va a cuarentena');
       return {
-        result: await quarantine(service, trx, job.raw, job.rawSha, mail.contentHash, job.source, job.sourceKey, 'internal_error', String((err as Error).message).slice(0, 500), { from: mail.from?.address, subject: mail.subject, messageId: mail.messageId }, job.now),
+        result: await quarantine(
+          service,
+          uow,
+          job.raw,
+          job.rawSha,
+          mail.contentHash,
+          job.source,
+          job.sourceKey,
+          'internal_error',
+          String((err as Error).message).slice(0, 500),
+          { from: mail.from?.address, subject: mail.subject, messageId: mail.messageId },
+          job.now,
+        ),
         messageId: mail.messageId,
       };
     }
@@ -125,7 +196,13 @@ export type BatchRun = { done: Array<{ job: Job; result: IngestResult; messageId
 /** A mail of a group, ready for the transaction: parsed, or to be quarantined with its reason. */
 export type Job = { index: number; raw: Buffer; rawSha: string; source: MailSource; sourceKey: string; now: number } & (
   | { kind: 'parsed'; mail: InboundMail }
-  | { kind: 'quarantine'; hash: string; reason: ReasonCode; detail: string; head: { from?: string; subject?: string; messageId?: string } }
+  | {
+      kind: 'quarantine';
+      hash: string;
+      reason: ReasonCode;
+      detail: string;
+      head: { from?: string; subject?: string; messageId?: string };
+    }
 );
 
 /** The results in order, up to and including the first tempfail (nothing after it was recorded). */

@@ -1,6 +1,7 @@
 import { isMesaError, MesaError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 import { findLedgers } from '../db/repos/ledger.ts';
+import { inUnitOfWork } from '../db/unit-of-work.ts';
 import { findTicketById } from '../db/repos/tickets.ts';
 import { BlobStore } from '../storage/blobs.ts';
 import type { InboundMail, MailSource } from './mail.ts';
@@ -34,7 +35,8 @@ export class IngestService {
   constructor(private readonly deps: IngestDeps) {
     this.log = deps.logger.child({ component: 'inbound' });
     this.now = deps.clock ?? Date.now;
-    this.parser = deps.parser ?? new InThreadParser(deps.blobs, { maxAttachmentBytes: deps.config.limits.maxAttachmentBytes });
+    this.parser =
+      deps.parser ?? new InThreadParser(deps.blobs, { maxAttachmentBytes: deps.config.limits.maxAttachmentBytes });
   }
 
   /** Loads the parser and the filters ahead of the first mail (`mesa start` calls it once it is listening). */
@@ -98,11 +100,25 @@ export class IngestService {
         const rawSha = keyedByUid(it.source) ? undefined : BlobStore.sha256(it.raw);
         return { ...it, rawSha, parsed, sourceKey: sourceKeyOf(it.source, rawSha ?? '') };
       });
-      const seen = await findLedgers(this.deps.db, keyed.map((k) => k.sourceKey));
+      const seen = await findLedgers(
+        this.deps.db,
+        keyed.map((k) => k.sourceKey),
+      );
       for (const [index, k] of keyed.entries()) {
         const row = seen.get(k.sourceKey);
         if (row) {
-          results[index] = this.report({ outcome: row.outcome, sourceKey: k.sourceKey, effect: row.effect as IngestResult['effect'], reason: row.reason, alreadyProcessed: true, ticketNumber: await this.numberOf(row.ticketId) }, this.logFields(k.source), row.messageId);
+          results[index] = this.report(
+            {
+              outcome: row.outcome,
+              sourceKey: k.sourceKey,
+              effect: row.effect as IngestResult['effect'],
+              reason: row.reason,
+              alreadyProcessed: true,
+              ticketNumber: await this.numberOf(row.ticketId),
+            },
+            this.logFields(k.source),
+            row.messageId,
+          );
         } else {
           // Started now, all in order: the parse thread works through the batch while the transaction below
           // judges and writes the mails it has already parsed. Awaited (and its error handled) there.
@@ -125,7 +141,7 @@ export class IngestService {
       // runs again, each mail in its savepoint as before (`careful`): the failing one alone is quarantined.
       for (let careful = false, conflicts = 0; ;) {
         try {
-          batch = await this.deps.db.transaction((trx) => runBatch(this.service, trx, prepared, careful));
+          batch = await inUnitOfWork(this.deps.db, (uow) => runBatch(this.service, uow, prepared, careful));
           // On disk before the caller moves these mails off the server: one flush for the batch.
           await syncCommitted(this.deps.db);
           break;
@@ -143,9 +159,11 @@ export class IngestService {
           return cutAtTempfail(results);
         }
       }
-      for (const d of batch.done) results[d.job.index] = this.report(d.result, this.logFields(d.job.source), d.messageId);
+      for (const d of batch.done)
+        results[d.job.index] = this.report(d.result, this.logFields(d.job.source), d.messageId);
       const { unprepared } = batch;
-      if (unprepared) results[unprepared.index] = this.tempfail(unprepared.source, unprepared.sourceKey, unprepared.err);
+      if (unprepared)
+        results[unprepared.index] = this.tempfail(unprepared.source, unprepared.sourceKey, unprepared.err);
       // Not run: after a tempfail in the group (cut below).
     }
     return cutAtTempfail(results);
@@ -156,7 +174,12 @@ export class IngestService {
     // of the deferral.
     const err = isLockTimeout(cause) ? new MesaError('DB_BUSY', undefined, { cause }) : cause;
     const reason = isMesaError(err) ? err.code : isDbConflict(err) ? 'DB_CONFLICT' : 'internal_error';
-    return this.report({ outcome: 'tempfail', sourceKey, reason, detail: (err as Error).message?.slice(0, 300) }, this.logFields(source), undefined, cause);
+    return this.report(
+      { outcome: 'tempfail', sourceKey, reason, detail: (err as Error).message?.slice(0, 300) },
+      this.logFields(source),
+      undefined,
+      cause,
+    );
   }
 
   /** What the batch, effect and quarantine stages read of this service; built once the parser and the filters are
@@ -171,12 +194,28 @@ export class IngestService {
   }
 
   private logFields(source: MailSource): Record<string, unknown> {
-    if (source.kind === 'imap') return { mailbox: `${source.account}:${source.folder}`, uidvalidity: source.uidvalidity, uid: source.uid };
-    return source.kind === 'replay' ? { mailbox: 'replay', quarantineId: source.quarantineId } : { mailbox: source.kind };
+    if (source.kind === 'imap')
+      return { mailbox: `${source.account}:${source.folder}`, uidvalidity: source.uidvalidity, uid: source.uid };
+    return source.kind === 'replay'
+      ? { mailbox: 'replay', quarantineId: source.quarantineId }
+      : { mailbox: source.kind };
   }
 
-  private report(result: IngestResult, fields: Record<string, unknown>, messageId?: string, err?: unknown): IngestResult {
-    const line = { ...fields, messageId, ticket: result.ticketNumber, verdict: result.outcome, effect: result.effect, reason: result.reason, alreadyProcessed: result.alreadyProcessed || undefined };
+  private report(
+    result: IngestResult,
+    fields: Record<string, unknown>,
+    messageId?: string,
+    err?: unknown,
+  ): IngestResult {
+    const line = {
+      ...fields,
+      messageId,
+      ticket: result.ticketNumber,
+      verdict: result.outcome,
+      effect: result.effect,
+      reason: result.reason,
+      alreadyProcessed: result.alreadyProcessed || undefined,
+    };
     if (result.outcome === 'tempfail') this.log.warn({ ...line, err }, 'correo pendiente: se reintentará');
     else this.log.info(line, 'correo procesado');
     return result;

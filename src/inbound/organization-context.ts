@@ -1,4 +1,4 @@
-import type { Db } from '../db/knex.ts';
+import type { Queryable } from '../db/sql.ts';
 import { countOpenTicketsInTurn } from '../db/repos/lifecycle.ts';
 import type { Policy } from '../policy/policy.ts';
 import { organizationOf } from '../tickets/organization.ts';
@@ -7,11 +7,20 @@ import type { InboundMail } from './mail.ts';
 
 /** Read up front for the entitlement and open-case-limit filters (which stay pure): the sender's organization,
  * whether it may file cases, its limit and how many cases it has open. */
-export async function organizationFacts(db: Db, policy: Policy, mail: InboundMail): Promise<OrganizationFacts | undefined> {
+export async function organizationFacts(
+  db: Queryable,
+  policy: Policy,
+  mail: InboundMail,
+): Promise<OrganizationFacts | undefined> {
   const who = mail.from ?? mail.replyTo[0];
   if (!who) return undefined;
   const key = organizationOf(who.address);
   const limit = policy.maxOpenCases(key);
   // Counted in turn with every other opening for this organization (its lock lasts until this batch commits).
-  return { key, entitled: policy.isEntitled(key), limit, openCount: limit === undefined ? 0 : await countOpenTicketsInTurn(db, key) };
+  return {
+    key,
+    entitled: policy.isEntitled(key),
+    limit,
+    openCount: limit === undefined ? 0 : await countOpenTicketsInTurn(db, key),
+  };
 }

@@ -1,4 +1,4 @@
-import type { Knex } from 'knex';
+import type { UnitOfWork } from '../db/unit-of-work.ts';
 import { insertQuarantine, updateQuarantineReason } from '../db/repos/quarantine.ts';
 import { insertLedger } from '../db/repos/ledger.ts';
 import type { ReasonCode } from './filters/types.ts';
@@ -9,32 +9,78 @@ import { whereFrom } from './source-key.ts';
 
 /** A mail refused (too large, unparseable, a filter's rejection, a bug tripped over it): its raw source is kept with
  * its reason in the quarantine, and the ledger records it as `rejected`. */
-export async function quarantine(service: IngestContext, trx: Knex.Transaction, raw: Buffer, rawSha: string, hash: string, source: MailSource, sourceKey: string, reason: ReasonCode, detail: string, head: { from?: string; subject?: string; messageId?: string }, now: number): Promise<IngestResult> {
+export async function quarantine(
+  service: IngestContext,
+  uow: UnitOfWork,
+  raw: Buffer,
+  rawSha: string,
+  hash: string,
+  source: MailSource,
+  sourceKey: string,
+  reason: ReasonCode,
+  detail: string,
+  head: { from?: string; subject?: string; messageId?: string },
+  now: number,
+): Promise<IngestResult> {
   if (source.kind === 'replay') {
     // Still refused: the quarantine row stays held, with the new reason; no second row, no ledger row.
-    await updateQuarantineReason(trx, source.quarantineId, reason, detail);
+    await updateQuarantineReason(uow, source.quarantineId, reason, detail);
     return { outcome: 'rejected', sourceKey, reason, detail, quarantineId: source.quarantineId };
   }
-  const quarantineId = await insertQuarantine(trx, {
-    rawSha256: rawSha, size: raw.length, sourceKey, mailbox: whereFrom(source).mailbox,
-    reason, detail, fromAddress: head.from, subject: head.subject, messageId: head.messageId, createdAt: now,
+  const quarantineId = await insertQuarantine(uow, {
+    rawSha256: rawSha,
+    size: raw.length,
+    sourceKey,
+    mailbox: whereFrom(source).mailbox,
+    reason,
+    detail,
+    fromAddress: head.from,
+    subject: head.subject,
+    messageId: head.messageId,
+    createdAt: now,
   });
-  await insertLedger(trx, { sourceKey, ...whereFrom(source), messageId: head.messageId, contentHash: hash, outcome: 'rejected', reason, quarantineId, createdAt: now });
+  await insertLedger(uow, {
+    sourceKey,
+    ...whereFrom(source),
+    messageId: head.messageId,
+    contentHash: hash,
+    outcome: 'rejected',
+    reason,
+    quarantineId,
+    createdAt: now,
+  });
   // The notifiers hear of it inside this transaction (the outbound side answers politely): CaseEvent mail_rejected.
-  await service.deps.cases.publish(trx, { type: 'mail_rejected', reason, detail, from: head.from, subject: head.subject, messageId: head.messageId, size: raw.length, quarantineId, now });
+  await service.deps.cases.publish(uow, {
+    type: 'mail_rejected',
+    reason,
+    detail,
+    from: head.from,
+    subject: head.subject,
+    messageId: head.messageId,
+    size: raw.length,
+    quarantineId,
+    now,
+  });
   return { outcome: 'rejected', sourceKey, reason, detail, quarantineId };
 }
 
 /** From, Subject and Message-ID of a mail we will not parse whole (too large, broken): for the quarantine list
  * and the polite reply the outbound side sends later. Reads at most the first 64 KB. */
-export async function headerSummary(raw: Buffer, simpleParser: InboundWork['simpleParser']): Promise<{ from?: string; subject?: string; messageId?: string }> {
+export async function headerSummary(
+  raw: Buffer,
+  simpleParser: InboundWork['simpleParser'],
+): Promise<{ from?: string; subject?: string; messageId?: string }> {
   try {
     let end = raw.indexOf('\r\n\r\n');
     if (end < 0) end = raw.indexOf('\n\n');
     const head = raw.subarray(0, Math.min(end < 0 ? raw.length : end, 64 * 1024));
     const parsed = await simpleParser(Buffer.concat([head, Buffer.from('\r\n\r\n')]));
     const from = Array.isArray(parsed.from) ? parsed.from[0] : parsed.from;
-    return { from: from?.value?.[0]?.address?.toLowerCase(), subject: parsed.subject?.slice(0, 500), messageId: parsed.messageId?.replace(/^<|>$/g, '') };
+    return {
+      from: from?.value?.[0]?.address?.toLowerCase(),
+      subject: parsed.subject?.slice(0, 500),
+      messageId: parsed.messageId?.replace(/^<|>$/g, ''),
+    };
   } catch {
     return {};
   }

@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { inUnitOfWork } from '../db/unit-of-work.ts';
 import type { Config } from '../config.ts';
 import * as life from '../db/repos/lifecycle.ts';
 import { lockTicket } from '../db/repos/tickets.ts';
@@ -47,7 +48,17 @@ export interface JobReport {
 export async function runJobs(deps: JobDeps, now: number): Promise<JobReport> {
   const log = deps.logger.child({ component: 'jobs' });
   const lifecycle = new LifecycleService({ cases: deps.cases, policy: deps.policy, logger: log });
-  const report: JobReport = { now: new Date(now).toISOString(), warned: [], closed: [], lights: [], released: [], digests: [], purgedMail: 0, removedBlobs: 0, errors: [] };
+  const report: JobReport = {
+    now: new Date(now).toISOString(),
+    warned: [],
+    closed: [],
+    lights: [],
+    released: [],
+    digests: [],
+    purgedMail: 0,
+    removedBlobs: 0,
+    errors: [],
+  };
   const fail = (job: string, err: unknown, number?: number) => {
     log.error({ err, job, ticket: number }, 'tarea programada falló para este caso; sigue con los demás');
     report.errors.push({ job, number, error: String((err as Error)?.message ?? err) });
@@ -58,7 +69,19 @@ export async function runJobs(deps: JobDeps, now: number): Promise<JobReport> {
   await releaseHeld(deps, lifecycle, now, report, fail);
   await digests(deps, now, report, fail);
   await housekeeping(deps, now, report, fail);
-  log.info({ warned: report.warned.length, closed: report.closed.length, lights: report.lights.length, released: report.released.length, digests: report.digests.length, purgedMail: report.purgedMail, removedBlobs: report.removedBlobs, errors: report.errors.length }, 'tareas programadas');
+  log.info(
+    {
+      warned: report.warned.length,
+      closed: report.closed.length,
+      lights: report.lights.length,
+      released: report.released.length,
+      digests: report.digests.length,
+      purgedMail: report.purgedMail,
+      removedBlobs: report.removedBlobs,
+      errors: report.errors.length,
+    },
+    'tareas programadas',
+  );
   return report;
 }
 
@@ -77,25 +100,40 @@ async function housekeeping(deps: JobDeps, now: number, report: JobReport, fail:
   }
 }
 
-async function autoClose(deps: JobDeps, lifecycle: LifecycleService, now: number, report: JobReport, fail: Fail): Promise<void> {
+async function autoClose(
+  deps: JobDeps,
+  lifecycle: LifecycleService,
+  now: number,
+  report: JobReport,
+  fail: Fail,
+): Promise<void> {
   const waiting = (await life.openTickets(deps.db)).filter((t) => t.waitingOn === 'cliente');
-  const events = await life.lifecycleEventsOf(deps.db, waiting.map((t) => t.id));
+  const events = await life.lifecycleEventsOf(
+    deps.db,
+    waiting.map((t) => t.id),
+  );
   for (const t of waiting) {
     try {
       const cal = deps.policy.calendarFor(t.organization);
       const plan = planAutoClose(cal, deps.policy.autoClose, t, events.get(t.id) ?? [], now);
       if (plan.kind !== 'warn' && plan.kind !== 'close') continue;
-      await deps.db.transaction(async (trx) => {
+      await inUnitOfWork(deps.db, async (uow) => {
         // Re-read inside the transaction, locked: a customer reply may have landed since the list was taken, or
         // another instance's jobs may have just warned or closed it.
-        const fresh = await lockTicket(trx, t.id);
+        const fresh = await lockTicket(uow, t.id);
         if (!fresh || fresh.stage === 'cerrado' || fresh.waitingOn !== 'cliente') return;
-        const freshPlan = planAutoClose(cal, deps.policy.autoClose, fresh, (await life.lifecycleEventsOf(trx, [t.id])).get(t.id) ?? [], now);
+        const freshPlan = planAutoClose(
+          cal,
+          deps.policy.autoClose,
+          fresh,
+          (await life.lifecycleEventsOf(uow, [t.id])).get(t.id) ?? [],
+          now,
+        );
         if (freshPlan.kind === 'warn') {
-          await lifecycle.warnAutoClose(trx, fresh, freshPlan, now);
+          await lifecycle.warnAutoClose(uow, fresh, freshPlan, now);
           report.warned.push(t.number);
         } else if (freshPlan.kind === 'close') {
-          await lifecycle.autoClose(trx, fresh, deps.policy.autoClose.afterBusinessDays, now);
+          await lifecycle.autoClose(uow, fresh, deps.policy.autoClose.afterBusinessDays, now);
           report.closed.push(t.number);
         }
       });
@@ -106,26 +144,39 @@ async function autoClose(deps: JobDeps, lifecycle: LifecycleService, now: number
 }
 
 async function slaOf(deps: JobDeps, tickets: readonly Ticket[], now: number): Promise<Map<number, SlaState>> {
-  const events = await life.lifecycleEventsOf(deps.db, tickets.map((t) => t.id));
+  const events = await life.lifecycleEventsOf(
+    deps.db,
+    tickets.map((t) => t.id),
+  );
   const out = new Map<number, SlaState>();
-  for (const t of tickets) out.set(t.id, slaState(deps.policy.calendarFor(t.organization), deps.policy.sla, t, events.get(t.id) ?? [], now));
+  for (const t of tickets)
+    out.set(t.id, slaState(deps.policy.calendarFor(t.organization), deps.policy.sla, t, events.get(t.id) ?? [], now));
   return out;
 }
 
-async function lights(deps: JobDeps, lifecycle: LifecycleService, now: number, report: JobReport, fail: Fail): Promise<void> {
+async function lights(
+  deps: JobDeps,
+  lifecycle: LifecycleService,
+  now: number,
+  report: JobReport,
+  fail: Fail,
+): Promise<void> {
   const open = await life.openTickets(deps.db);
   const states = await slaOf(deps, open, now);
   for (const t of open) {
     const s = states.get(t.id)!;
     if (s.light === t.slaLight) continue;
     try {
-      const changed = await deps.db.transaction(async (trx) => {
+      const changed = await inUnitOfWork(deps.db, async (uow) => {
         // Locked and read again: another instance's jobs may have recorded this very change a moment ago.
-        const fresh = await lockTicket(trx, t.id);
+        const fresh = await lockTicket(uow, t.id);
         if (!fresh || fresh.slaLight === s.light) return undefined;
         const from = fresh.slaLight as Light | undefined;
-        const due = s.firstResponse.light !== 'green' && t.firstResponseAt === undefined ? s.firstResponse.dueAt : s.resolution.dueAt;
-        await lifecycle.recordLight(trx, t, from, s.light, due, now);
+        const due =
+          s.firstResponse.light !== 'green' && t.firstResponseAt === undefined
+            ? s.firstResponse.dueAt
+            : s.resolution.dueAt;
+        await lifecycle.recordLight(uow, t, from, s.light, due, now);
         return { from };
       });
       if (changed) report.lights.push({ number: t.number, from: changed.from, to: s.light });
@@ -135,14 +186,20 @@ async function lights(deps: JobDeps, lifecycle: LifecycleService, now: number, r
   }
 }
 
-async function releaseHeld(deps: JobDeps, lifecycle: LifecycleService, now: number, report: JobReport, fail: Fail): Promise<void> {
+async function releaseHeld(
+  deps: JobDeps,
+  lifecycle: LifecycleService,
+  now: number,
+  report: JobReport,
+  fail: Fail,
+): Promise<void> {
   if (!deps.policy.settings.heldAutoOpen) return;
   for (const held of await life.heldRequests(deps.db, { state: 'held', reason: 'over_limit' })) {
     try {
       const limit = deps.policy.maxOpenCases(held.organization);
-      await deps.db.transaction(async (trx) => {
-        if (limit !== undefined && (await life.countOpenTicketsInTurn(trx, held.organization)) >= limit) return;
-        const ticket = await lifecycle.openHeld(trx, held, now);
+      await inUnitOfWork(deps.db, async (uow) => {
+        if (limit !== undefined && (await life.countOpenTicketsInTurn(uow, held.organization)) >= limit) return;
+        const ticket = await lifecycle.openHeld(uow, held, now);
         if (ticket) report.released.push({ held: held.id, number: ticket.number });
       });
     } catch (err) {
@@ -161,18 +218,21 @@ async function digests(deps: JobDeps, now: number, report: JobReport, fail: Fail
   const states = await slaOf(deps, open, now);
   for (const consultant of deps.config.consultants) {
     try {
-      await deps.db.transaction(async (trx) => {
-        if (!(await life.claimMark(trx, `digest:${consultant}`, date, now))) return;
-        const mine = open.filter((t) => t.assignee === consultant || !t.assignee)
+      await inUnitOfWork(deps.db, async (uow) => {
+        if (!(await life.claimMark(uow, `digest:${consultant}`, date, now))) return;
+        const mine = open
+          .filter((t) => t.assignee === consultant || !t.assignee)
           .map((t) => ({ ticket: t, number: t.number, sla: states.get(t.id)! }))
           .sort(byUrgency);
         const cases: DigestEntry[] = mine.map((m) => ({
-          ticket: m.ticket, light: m.sla.light, assigned: m.ticket.assignee === consultant,
+          ticket: m.ticket,
+          light: m.sla.light,
+          assigned: m.ticket.assignee === consultant,
           dueAt: m.ticket.firstResponseAt === undefined ? m.sla.firstResponse.dueAt : m.sla.resolution.dueAt,
         }));
         // Nothing open and nothing unassigned: no mail that morning (the mark still says the day was done).
         if (!cases.length) return;
-        await deps.cases.publish(trx, { type: 'digest', to: consultant, date, cases, at: now });
+        await deps.cases.publish(uow, { type: 'digest', to: consultant, date, cases, at: now });
         report.digests.push(consultant);
       });
     } catch (err) {

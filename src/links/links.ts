@@ -1,4 +1,5 @@
-import { outermost, type Db } from '../db/knex.ts';
+import type { Queryable } from '../db/sql.ts';
+import { memoKey, UnitOfWork } from '../db/unit-of-work.ts';
 import * as repo from '../db/repos/links.ts';
 import { boundedMemo } from '../memo.ts';
 import { noteIssuedLink } from './sealed.ts';
@@ -51,7 +52,7 @@ const tokenOf = boundedMemo(
 );
 
 /** The URL for `recipient` on the case: the current link when it has life left, else a new generation. */
-export async function issueLink(trx: Db, s: LinkSettings, p: IssueParams): Promise<string> {
+export async function issueLink(trx: Queryable, s: LinkSettings, p: IssueParams): Promise<string> {
   const recipient = p.recipient.toLowerCase();
   // The newest link neither revoked nor dying within the margin, else a generation after the last one.
   const links = p.fresh ? repo.generationsOf([]) : await repo.linkGenerations(trx, p.ticketId, recipient);
@@ -87,7 +88,7 @@ function noted(url: string, p: { number: number; recipient: string; generation: 
  * plain 404 without saying whether the case exists; `expired`/`revoked` are only reported for tokens that we did
  * issue (their MAC checks), so the page may offer a fresh link to the case's own address.
  */
-export async function verifyToken(db: Db, secretKey: string, token: string, now: number): Promise<VerifyResult> {
+export async function verifyToken(db: Queryable, secretKey: string, token: string, now: number): Promise<VerifyResult> {
   const parts = typeof token === 'string' && token.length < 100 ? parseToken(token) : undefined;
   if (!parts) return { ok: false, reason: 'malformed' };
   const row = await repo.findLinkByHash(db, tokenHash(token));
@@ -118,17 +119,22 @@ export async function verifyToken(db: Db, secretKey: string, token: string, now:
   };
 }
 
-export async function revokeLink(db: Db, linkId: number, now: number, reason = 'revoked'): Promise<boolean> {
+export async function revokeLink(db: Queryable, linkId: number, now: number, reason = 'revoked'): Promise<boolean> {
   return (await repo.revokeLinkRow(db, linkId, now, reason)) > 0;
 }
 
-export async function revokeCaseLinks(db: Db, ticketId: number, now: number, reason = 'revoked'): Promise<number> {
+export async function revokeCaseLinks(
+  db: Queryable,
+  ticketId: number,
+  now: number,
+  reason = 'revoked',
+): Promise<number> {
   return repo.revokeLinksOfTicket(db, ticketId, now, reason);
 }
 
 /** Every link of one person on a case (taken off the case): the page answers them as revoked. */
 export async function revokeRecipientLinks(
-  db: Db,
+  db: Queryable,
   ticketId: number,
   recipient: string,
   now: number,
@@ -137,7 +143,7 @@ export async function revokeRecipientLinks(
   return repo.revokeLinksOfRecipient(db, ticketId, recipient.toLowerCase(), now, reason);
 }
 
-export async function touchLink(db: Db, linkId: number, now: number): Promise<void> {
+export async function touchLink(db: Queryable, linkId: number, now: number): Promise<void> {
   await repo.touchLinkRow(db, linkId, now);
 }
 
@@ -153,39 +159,40 @@ export function linkSettings(config: {
  * The same operations bound to one config, as the composition root hands them out (`app.links`): the web page
  * calls `verifyToken(db, token, now)`, the notifier `issueLink(trx, {...})`.
  */
-export class LinkService {
-  /** (case, recipient) pairs this service issued a link for, per outermost transaction. */
-  private readonly issued = new WeakMap<object, Set<string>>();
+/** (case, recipient) pairs a unit of work issued a link for; a mail's (child unit's) join its batch's when it succeeds. */
+const ISSUED_LINKS = memoKey(
+  'links.issued',
+  () => new Set<string>(),
+  (parent) => new Set(parent),
+);
 
+export class LinkService {
   constructor(readonly settings: LinkSettings) {}
 
   /**
    * `fresh`: the case was opened in this transaction (see IssueParams). Only the first link per recipient takes
    * the one-INSERT path: a second one in the same transaction (the requester is also a consultant) looks up the
-   * first as before. Keyed by the outermost transaction, so that a savepoint's links count for its parent too.
+   * first as before. Remembered for the whole unit of work (ISSUED_LINKS): a mail's links count for the batch too.
    */
-  issueLink(trx: Db, p: IssueParams): Promise<string> {
-    // Outside a transaction there is no "this transaction" to speak of, nor anything to remember.
-    if (!(trx as { isTransaction?: boolean }).isTransaction)
-      return issueLink(trx, this.settings, { ...p, fresh: false });
-    const top = outermost(trx)!;
-    const seen = this.issued.get(top) ?? new Set<string>();
-    this.issued.set(top, seen);
+  issueLink(q: Queryable, p: IssueParams): Promise<string> {
+    // Outside a unit of work there is no "this transaction" to speak of, nor anything to remember.
+    if (!(q instanceof UnitOfWork)) return issueLink(q, this.settings, { ...p, fresh: false });
+    const seen = q.memo(ISSUED_LINKS);
     const key = `${p.ticketId}\0${p.recipient.toLowerCase()}`;
     const fresh = Boolean(p.fresh) && !seen.has(key);
     seen.add(key);
-    return issueLink(trx, this.settings, { ...p, fresh });
+    return issueLink(q, this.settings, { ...p, fresh });
   }
-  verifyToken(db: Db, token: string, now: number): Promise<VerifyResult> {
+  verifyToken(db: Queryable, token: string, now: number): Promise<VerifyResult> {
     return verifyToken(db, this.settings.secretKey, token, now);
   }
-  revokeLink(db: Db, linkId: number, now: number, reason?: string): Promise<boolean> {
+  revokeLink(db: Queryable, linkId: number, now: number, reason?: string): Promise<boolean> {
     return revokeLink(db, linkId, now, reason);
   }
-  revokeCaseLinks(db: Db, ticketId: number, now: number, reason?: string): Promise<number> {
+  revokeCaseLinks(db: Queryable, ticketId: number, now: number, reason?: string): Promise<number> {
     return revokeCaseLinks(db, ticketId, now, reason);
   }
-  touchLink(db: Db, linkId: number, now: number): Promise<void> {
+  touchLink(db: Queryable, linkId: number, now: number): Promise<void> {
     return touchLink(db, linkId, now);
   }
 }

@@ -1,4 +1,4 @@
-import type { Knex } from 'knex';
+import type { UnitOfWork } from '../db/unit-of-work.ts';
 import type { Config } from '../config.ts';
 import { insertEvent } from '../db/repos/tickets.ts';
 import type { Logger } from '../logger.ts';
@@ -21,28 +21,56 @@ const DAY = 86_400_000;
  */
 export async function applyHardBounce(
   deps: { config: Config; outbox: Outbox; log: Logger; desk: (t: Ticket) => readonly string[] },
-  trx: Knex.Transaction, t: Ticket, bounce: BounceInfo, messageRowId: number, now: number,
+  uow: UnitOfWork,
+  t: Ticket,
+  bounce: BounceInfo,
+  messageRowId: number,
+  now: number,
 ): Promise<void> {
   const { config, outbox, log } = deps;
   const { status } = bounce;
   const what = `rebote permanente${status ? ` ${status}` : ''}`;
   for (const address of bounce.unproven.slice(0, 20)) {
-    await insertEvent(trx, { ticketId: t.id, type: 'bounce_unproven', actor: 'mesa', to: address, at: now,
-      reason: `${what}: el rebote no devuelve un correo que le enviamos a esta dirección; no se detiene nada` });
+    await insertEvent(uow, {
+      ticketId: t.id,
+      type: 'bounce_unproven',
+      actor: 'mesa',
+      to: address,
+      at: now,
+      reason: `${what}: el rebote no devuelve un correo que le enviamos a esta dirección; no se detiene nada`,
+    });
   }
-  if (bounce.unproven.length) log.warn({ ticket: t.number, claimed: bounce.unproven.length }, 'rebote sin prueba: se anota en el caso, no se detiene ningún correo');
+  if (bounce.unproven.length)
+    log.warn(
+      { ticket: t.number, claimed: bounce.unproven.length },
+      'rebote sin prueba: se anota en el caso, no se detiene ningún correo',
+    );
 
   const desk = new Set([config.supportAddress, config.fallbackAddress, ...config.consultants, ...deps.desk(t)]);
   const days = config.outbound.bounceSuppressDays;
   for (const address of bounce.recipients) {
     if (desk.has(address)) {
-      await insertEvent(trx, { ticketId: t.id, type: 'desk_address_bounced', actor: 'mesa', to: address, at: now,
-        reason: `${what}: una dirección del equipo de soporte no recibe correo; nunca se detiene, revise ese buzón` });
+      await insertEvent(uow, {
+        ticketId: t.id,
+        type: 'desk_address_bounced',
+        actor: 'mesa',
+        to: address,
+        at: now,
+        reason: `${what}: una dirección del equipo de soporte no recibe correo; nunca se detiene, revise ese buzón`,
+      });
       log.error({ ticket: t.number, status }, 'rebote permanente de una dirección del equipo de soporte');
       for (const to of config.consultants.filter((c) => c !== address)) {
-        await outbox.enqueue(trx, {
-          key: `case:${t.id}:msg:${messageRowId}:bounce-alert:${address}:${to}`, ticket: t, kind: 'alert_bounce', to, automatic: true,
-          budgeted: false, alert: true, autoSubmitted: 'auto-generated', template: 'consultant-notice', now,
+        await outbox.enqueue(uow, {
+          key: `case:${t.id}:msg:${messageRowId}:bounce-alert:${address}:${to}`,
+          ticket: t,
+          kind: 'alert_bounce',
+          to,
+          automatic: true,
+          budgeted: false,
+          alert: true,
+          autoSubmitted: 'auto-generated',
+          template: 'consultant-notice',
+          now,
           pick: { heading: 'headingBounce', intro: 'introBounce', next: 'nextBounce', preview: 'previewBounce' },
           data: { items: [`${address}${status ? ` (${status})` : ''}`], commands: false },
         });
@@ -50,12 +78,35 @@ export async function applyHardBounce(
       continue;
     }
     if (!bounce.addressGone) {
-      await insertEvent(trx, { ticketId: t.id, type: 'mail_undelivered', actor: 'mesa', to: address, reason: `${what}: no dice que la dirección no exista (buzón lleno, rechazo por política…); el correo automático sigue`, at: now });
-      log.warn({ ticket: t.number, status }, 'correo no entregado, sin señal de que la dirección no exista: el correo automático sigue');
+      await insertEvent(uow, {
+        ticketId: t.id,
+        type: 'mail_undelivered',
+        actor: 'mesa',
+        to: address,
+        reason: `${what}: no dice que la dirección no exista (buzón lleno, rechazo por política…); el correo automático sigue`,
+        at: now,
+      });
+      log.warn(
+        { ticket: t.number, status },
+        'correo no entregado, sin señal de que la dirección no exista: el correo automático sigue',
+      );
       continue;
     }
-    await outbox.suppress(trx, { address, reason: `rebote ${status ?? 'permanente'}`, ticketId: t.id, until: now + days * DAY, now });
-    await insertEvent(trx, { ticketId: t.id, type: 'address_suppressed', actor: 'mesa', to: address, reason: `${what}: sin correo automático por ${days} días`, at: now });
+    await outbox.suppress(uow, {
+      address,
+      reason: `rebote ${status ?? 'permanente'}`,
+      ticketId: t.id,
+      until: now + days * DAY,
+      now,
+    });
+    await insertEvent(uow, {
+      ticketId: t.id,
+      type: 'address_suppressed',
+      actor: 'mesa',
+      to: address,
+      reason: `${what}: sin correo automático por ${days} días`,
+      at: now,
+    });
     log.warn({ ticket: t.number, status }, 'dirección rebotada: se detiene el correo automático');
   }
 }

@@ -1,4 +1,4 @@
-import type { Knex } from 'knex';
+import type { UnitOfWork } from '../db/unit-of-work.ts';
 import type { Config } from '../config.ts';
 import { consultantListUrl } from '../links/consultant-list.ts';
 import type { Ticket } from '../tickets/types.ts';
@@ -6,15 +6,33 @@ import type { Outbox } from './outbox.ts';
 
 /** Published solutions and solved cases like a new one, for the new-case mails (src/services/knowledge.ts). */
 export interface Suggestions {
-  similarArticles(db: Knex.Transaction, text: string, limit: number, exceptTicketId?: number): Promise<Array<{ id: number; title: string }>>;
-  similarCases(db: Knex.Transaction, text: string, limit: number, exceptTicketId?: number): Promise<Ticket[]>;
+  similarArticles(
+    db: UnitOfWork,
+    text: string,
+    limit: number,
+    exceptTicketId?: number,
+  ): Promise<Array<{ id: number; title: string }>>;
+  similarCases(db: UnitOfWork, text: string, limit: number, exceptTicketId?: number): Promise<Ticket[]>;
 }
 
 /** A consultant's `/lista`: their signed link to every organization's cases, as a consultant notice. */
-export async function enqueueListLink(trx: Knex.Transaction, deps: { config: Config; outbox: Outbox }, t: Ticket, to: string, now: number): Promise<void> {
-  await deps.outbox.enqueue(trx, {
-    key: `case:${t.id}:list:${to}:${now}`, ticket: t, kind: 'notice_list', to, automatic: true, budgeted: true,
-    autoSubmitted: 'auto-replied', template: 'consultant-notice', now,
+export async function enqueueListLink(
+  uow: UnitOfWork,
+  deps: { config: Config; outbox: Outbox },
+  t: Ticket,
+  to: string,
+  now: number,
+): Promise<void> {
+  await deps.outbox.enqueue(uow, {
+    key: `case:${t.id}:list:${to}:${now}`,
+    ticket: t,
+    kind: 'notice_list',
+    to,
+    automatic: true,
+    budgeted: true,
+    autoSubmitted: 'auto-replied',
+    template: 'consultant-notice',
+    now,
     pick: { heading: 'headingList', intro: 'introList', next: 'nextList' },
     data: { items: [consultantListUrl(deps.config.publicUrl, deps.config.secretKey, to, now)], commands: false },
   });

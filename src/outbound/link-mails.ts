@@ -1,4 +1,4 @@
-import type { Knex } from 'knex';
+import type { UnitOfWork } from '../db/unit-of-work.ts';
 import type { Ticket } from '../tickets/types.ts';
 import type { Outbox } from './outbox.ts';
 
@@ -11,20 +11,38 @@ import type { Outbox } from './outbox.ts';
 export class LinkMails {
   constructor(private readonly deps: { outbox: Outbox }) {}
 
-  async freshLink(trx: Knex.Transaction, p: { ticket: Ticket; recipient: string; url: string; now: number }): Promise<void> {
-    await this.deps.outbox.enqueue(trx, {
-      key: `links:fresh:${p.ticket.id}:${p.recipient}:${p.now}`, ticket: p.ticket, kind: 'link_fresh', to: p.recipient,
-      toName: p.recipient === p.ticket.requester ? p.ticket.requesterName : undefined, automatic: true, budgeted: true,
-      autoSubmitted: 'auto-generated', template: 'links', pick: { heading: 'headingFresh' }, now: p.now,
+  async freshLink(uow: UnitOfWork, p: { ticket: Ticket; recipient: string; url: string; now: number }): Promise<void> {
+    await this.deps.outbox.enqueue(uow, {
+      key: `links:fresh:${p.ticket.id}:${p.recipient}:${p.now}`,
+      ticket: p.ticket,
+      kind: 'link_fresh',
+      to: p.recipient,
+      toName: p.recipient === p.ticket.requester ? p.ticket.requesterName : undefined,
+      automatic: true,
+      budgeted: true,
+      autoSubmitted: 'auto-generated',
+      template: 'links',
+      pick: { heading: 'headingFresh' },
+      now: p.now,
       data: { cases: [{ number: p.ticket.number, subject: p.ticket.subject, url: p.url }] },
     });
   }
 
-  async lostLinks(trx: Knex.Transaction, p: { address: string; cases: Array<{ ticket: Ticket; url: string }>; now: number }): Promise<void> {
+  async lostLinks(
+    uow: UnitOfWork,
+    p: { address: string; cases: Array<{ ticket: Ticket; url: string }>; now: number },
+  ): Promise<void> {
     if (!p.cases.length) return;
-    await this.deps.outbox.enqueue(trx, {
-      key: `links:lost:${p.address}:${p.now}`, kind: 'link_lost', to: p.address, automatic: true, budgeted: true,
-      autoSubmitted: 'auto-generated', template: 'links', pick: { heading: 'headingLost' }, now: p.now,
+    await this.deps.outbox.enqueue(uow, {
+      key: `links:lost:${p.address}:${p.now}`,
+      kind: 'link_lost',
+      to: p.address,
+      automatic: true,
+      budgeted: true,
+      autoSubmitted: 'auto-generated',
+      template: 'links',
+      pick: { heading: 'headingLost' },
+      now: p.now,
       data: { cases: p.cases.map((c) => ({ number: c.ticket.number, subject: c.ticket.subject, url: c.url })) },
     });
   }

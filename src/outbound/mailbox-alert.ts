@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { inUnitOfWork } from '../db/unit-of-work.ts';
 import type { Config } from '../config.ts';
 import type { Logger } from '../logger.ts';
 import { MAILBOX_ARGUMENT } from '../mailboxes/explain.ts';
@@ -14,13 +15,24 @@ export function mailboxAlert(deps: { db: Knex; config: Config; outbox: Outbox; l
   return async (n: ReauthNotice): Promise<void> => {
     const to = deps.config.adminAddress;
     if (!to) {
-      deps.log.warn({ mailbox: n.mailbox }, 'ADMIN_ADDRESS no está configurada: nadie recibe el aviso de que el buzón necesita iniciar sesión');
+      deps.log.warn(
+        { mailbox: n.mailbox },
+        'ADMIN_ADDRESS no está configurada: nadie recibe el aviso de que el buzón necesita iniciar sesión',
+      );
       return;
     }
-    await deps.db.transaction((trx) => deps.outbox.enqueue(trx, {
-      key: `mailbox-alert:${n.mailbox}:${n.at}`, kind: 'mailbox_alert', to, automatic: false, budgeted: false,
-      template: 'mailbox-alert', autoSubmitted: 'auto-generated', now: n.at,
-      data: { user: n.user, code: n.code, explanation: n.explanation, mailboxArgument: MAILBOX_ARGUMENT[n.mailbox] },
-    }));
+    await inUnitOfWork(deps.db, (uow) =>
+      deps.outbox.enqueue(uow, {
+        key: `mailbox-alert:${n.mailbox}:${n.at}`,
+        kind: 'mailbox_alert',
+        to,
+        automatic: false,
+        budgeted: false,
+        template: 'mailbox-alert',
+        autoSubmitted: 'auto-generated',
+        now: n.at,
+        data: { user: n.user, code: n.code, explanation: n.explanation, mailboxArgument: MAILBOX_ARGUMENT[n.mailbox] },
+      }),
+    );
   };
 }

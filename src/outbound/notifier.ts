@@ -1,19 +1,17 @@
-import type { Knex } from 'knex';
-import type { Config } from '../config.ts';
-import { findMessage, lastCustomerMessage } from '../db/repos/messages.ts';
-import { attachmentsOf, insertEvent, participantsOf, type NewMessage } from '../db/repos/tickets.ts';
-import type { LinkService } from '../links/links.ts';
-import type { Logger } from '../logger.ts';
+import { type UnitOfWork } from '../db/unit-of-work.ts';
+import { lastCustomerMessage } from '../db/repos/messages.ts';
 import type { CaseEvent, Notifier } from '../services/cases.ts';
 import type { CappedNotice } from '../services/participants.ts';
-import { enqueueListLink, type Suggestions } from './consultant-extras.ts';
+import { enqueueListLink } from './consultant-extras.ts';
 import { productLabel } from '../tickets/products.ts';
 import { SUBJECT_EXAMPLE, subjectNeedsDetail } from '../tickets/subject-quality.ts';
-import { PROVEN_ORIGINS, type Ticket } from '../tickets/types.ts';
+import { type Ticket } from '../tickets/types.ts';
 import { applyHardBounce } from './bounce-effects.ts';
-import type { MailRequest, Outbox } from './outbox.ts';
-import type { Refusals } from './refusals.ts';
-import { humanSize, linesOf, type TemplateRenderer } from './templates.ts';
+import type { MailRequest } from './outbox.ts';
+import { linesOf } from './templates.ts';
+
+import { CustomerMail } from './notifier-customers.ts';
+import { REOPENED_BY } from './notifier-context.ts';
 
 /**
  * Turns case events into mail, inside the case change's transaction (the transactional outbox):
@@ -38,260 +36,240 @@ interface HeldEvent {
   openCases: readonly Ticket[];
   limit?: number;
 }
-export class MailNotifier implements Notifier {
-  /** Cases a customer's reply reopened in this transaction: the follow-up mail says so, once. */
-  private readonly reopenedBy = new WeakMap<Knex.Transaction, Set<number>>();
-
-  constructor(private readonly deps: { config: Config; outbox: Outbox; links: LinkService; renderer: TemplateRenderer; log: Logger; refusals?: Refusals; extraConsultants?: (organization: string) => readonly string[]; suggestions?: Suggestions }) {}
-
-  private async refuseHeld(trx: Knex.Transaction, e: HeldEvent): Promise<void> {
+export class MailNotifier extends CustomerMail implements Notifier {
+  private async refuseHeld(uow: UnitOfWork, e: HeldEvent): Promise<void> {
     const now = e.held.createdAt;
     const openCases = [];
-    for (const t of e.openCases.slice(0, 20)) openCases.push({ number: t.number, subject: t.subject, url: await this.link(trx, t, e.to, now) });
-    await this.deps.refusals!.refuse(trx, {
-      key: `refusal:held:${e.held.id}`, to: e.to, subject: e.subject, reason: e.reason, inReplyTo: e.held.messageId,
-      limit: e.limit === undefined ? undefined : String(e.limit), openCases, now,
+    for (const t of e.openCases.slice(0, 20))
+      openCases.push({ number: t.number, subject: t.subject, url: await this.link(uow, t, e.to, now) });
+    await this.deps.refusals!.refuse(uow, {
+      key: `refusal:held:${e.held.id}`,
+      to: e.to,
+      subject: e.subject,
+      reason: e.reason,
+      inReplyTo: e.held.messageId,
+      limit: e.limit === undefined ? undefined : String(e.limit),
+      openCases,
+      now,
     });
-  }
-
-  /** Message rows written in a transaction, as the event carried them: the same columns a read would return. */
-  private readonly written = new WeakMap<Knex.Transaction, Map<number, { row: any; attachments: any[] }>>();
-
-  private remember(trx: Knex.Transaction, id: number, m: Omit<NewMessage, 'ticketId'>): void {
-    const map = this.written.get(trx) ?? new Map();
-    // Pushed into a literal, as files() reads them (one kind of array, empty or not).
-    const attachments: Array<{ filename: string; size: number; content_type: string; sha256: string; inline: boolean }> = [];
-    for (const a of m.attachments) attachments.push({ filename: a.filename, size: a.size, content_type: a.contentType, sha256: a.sha256, inline: a.inline });
-    map.set(id, {
-      row: { id, created_at: m.createdAt, body_text: m.bodyText, from_address: m.fromAddress ?? null, from_name: m.fromName ?? null, message_id: m.messageId ?? null, role: m.role, verified: m.verified },
-      // In insertion order, as attachmentsOf's ORDER BY id returns them.
-      attachments,
-    });
-    this.written.set(trx, map);
   }
 
   /** The mail of one event is written together: their thread ids in one INSERT per case (Outbox.together). */
-  onCaseEvent(trx: Knex.Transaction, e: CaseEvent): Promise<void> {
-    return this.deps.outbox.together(trx, () => this.handle(trx, e));
+  onCaseEvent(uow: UnitOfWork, e: CaseEvent): Promise<void> {
+    return this.deps.outbox.together(uow, () => this.handle(uow, e));
   }
 
-  private async handle(trx: Knex.Transaction, e: CaseEvent): Promise<void> {
-    if ((e.type === 'case_opened' || e.type === 'message_added') && e.message) this.remember(trx, e.messageRowId, e.message);
+  private async handle(uow: UnitOfWork, e: CaseEvent): Promise<void> {
+    if ((e.type === 'case_opened' || e.type === 'message_added') && e.message)
+      this.remember(uow, e.messageRowId, e.message);
     switch (e.type) {
       case 'case_opened':
-        return this.opened(trx, e.ticket, e.messageRowId, e.capped);
+        return this.opened(uow, e.ticket, e.messageRowId, e.capped);
       case 'message_added':
-        if (e.role === 'customer' && !e.internal) return this.toConsultants(trx, e.ticket, e.messageRowId, this.reopenedBy.get(trx)?.has(e.ticket.id) ? 'headingReopened' : 'headingFollowUp', undefined, undefined, e.capped);
-        if (e.role === 'consultant' && !e.internal) return this.answer(trx, e.ticket, e.messageRowId);
+        if (e.role === 'customer' && !e.internal)
+          return this.toConsultants(
+            uow,
+            e.ticket,
+            e.messageRowId,
+            uow.peekMemo(REOPENED_BY)?.has(e.ticket.id) ? 'headingReopened' : 'headingFollowUp',
+            undefined,
+            undefined,
+            e.capped,
+          );
+        if (e.role === 'consultant' && !e.internal) return this.answer(uow, e.ticket, e.messageRowId);
         return;
       case 'stage_changed':
-        if (e.to === 'cerrado') return this.closed(trx, e.ticket, e.actor);
-        if (e.from === 'cerrado' && e.to === 'reabierto') return this.reopened(trx, e.ticket, e.actor, e.reason);
+        if (e.to === 'cerrado') return this.closed(uow, e.ticket, e.actor);
+        if (e.from === 'cerrado' && e.to === 'reabierto') return this.reopened(uow, e.ticket, e.actor, e.reason);
         return;
       case 'consultant_feedback':
-        return this.feedback(trx, e.ticket, e.to, e.kind, e.items, e.messageRowId);
+        return this.feedback(uow, e.ticket, e.to, e.kind, e.items, e.messageRowId);
       case 'list_requested':
-        return enqueueListLink(trx, this.deps, e.ticket, e.to, e.at);
+        return enqueueListLink(uow, this.deps, e.ticket, e.to, e.at);
       case 'assigned':
-        return this.toConsultants(trx, e.ticket, undefined, 'headingAssigned', [e.assignee]);
+        return this.toConsultants(uow, e.ticket, undefined, 'headingAssigned', [e.assignee]);
       case 'system_note_added':
         if (e.bounce?.hard) {
           const deps = { ...this.deps, desk: (t: Ticket) => this.deps.extraConsultants?.(t.organization) ?? [] };
-          return applyHardBounce(deps, trx, e.ticket, e.bounce, e.messageRowId, Number((await this.message(trx, e.messageRowId)).created_at));
+          return applyHardBounce(
+            deps,
+            uow,
+            e.ticket,
+            e.bounce,
+            e.messageRowId,
+            Number((await this.message(uow, e.messageRowId)).created_at),
+          );
         }
         return;
     }
     // The lifecycle rules (issue 5) hold requests over the open-case limit or from organizations without a
     // contract; the refusal is ours. Read by shape so this file does not depend on their event module.
     const held = e as unknown as HeldEvent;
-    if (held.type === 'request_held' && this.deps.refusals) return this.refuseHeld(trx, held);
+    if (held.type === 'request_held' && this.deps.refusals) return this.refuseHeld(uow, held);
   }
 
-  /** Times come from the case change itself (the ingest clock), so that budgets and links agree with it. */
-  private now(_trx: Knex.Transaction, at: number): number {
-    return at;
-  }
-
-  /** `fresh`: the case was opened in this transaction, so its links are new rows without a look-up (issueLink). */
-  private link(trx: Knex.Transaction, t: Ticket, recipient: string, now: number, fresh = false): Promise<string> {
-    return this.deps.links.issueLink(trx, { ticketId: t.id, number: t.number, recipient, now, fresh });
-  }
-
-  private consultantsFor(t: Ticket): string[] {
-    const base = t.assignee ? [t.assignee] : [...this.deps.config.consultants];
-    // An organization's extra consultants (MESA_CONFIG_FILE organizations[].notify, issue 5) hear about its cases too.
-    return [...new Set([...base, ...(this.deps.extraConsultants?.(t.organization) ?? [])])];
-  }
-
-  private async message(trx: Knex.Transaction, id: number): Promise<any> {
-    return this.written.get(trx)?.get(id)?.row ?? findMessage(trx, id);
-  }
-
-  /** The files of a message that a mail lists and attaches. Built by push into array literals, whose arrays V8 then
-   * makes of one kind whether they end up empty or not (map() would make two): the notifier's optimized code is not
-   * thrown away the first time a mail with an attachment comes by (`node --trace-deopt`). */
-  private async files(trx: Knex.Transaction, messageRowId: number) {
-    const rows = this.written.get(trx)?.get(messageRowId)?.attachments ?? await attachmentsOf(trx, [messageRowId]);
-    const list: Array<{ filename: string; size: string }> = [];
-    const attach: Array<{ filename: string; contentType: string; sha256: string }> = [];
-    for (const a of rows) {
-      if (a.inline) continue;
-      list.push({ filename: a.filename, size: humanSize(Number(a.size)) });
-      attach.push({ filename: a.filename, contentType: a.content_type, sha256: a.sha256 });
-    }
-    return { list, attach, any: list.length > 0 };
-  }
-
-  private async opened(trx: Knex.Transaction, t: Ticket, messageRowId: number, capped?: CappedNotice): Promise<void> {
-    const m = await this.message(trx, messageRowId);
+  private async opened(uow: UnitOfWork, t: Ticket, messageRowId: number, capped?: CappedNotice): Promise<void> {
+    const m = await this.message(uow, messageRowId);
     const now = Number(m.created_at);
-    const files = await this.files(trx, messageRowId);
+    const files = await this.files(uow, messageRowId);
     const summary = String(m.body_text ?? '').slice(0, 600);
     // The case was opened in this transaction: its one message is all the thread there is (saves the outbox's reads).
-    const caseMessages = [{ id: Number(m.id), messageId: m.message_id ?? undefined, fromAddress: m.from_address ?? undefined, createdAt: now }];
+    const caseMessages = [
+      {
+        id: Number(m.id),
+        messageId: m.message_id ?? undefined,
+        fromAddress: m.from_address ?? undefined,
+        createdAt: now,
+      },
+    ];
     const askDetail = subjectNeedsDetail(t.subject);
     const catalogue = this.deps.config.products.products;
     const question = `${t.subject}\n${String(m.body_text ?? '').slice(0, 2000)}`;
-    const caseUrl = await this.link(trx, t, t.requester, now, true);
+    const caseUrl = await this.link(uow, t, t.requester, now, true);
     // "¿Le sirve alguna de estas soluciones?": published articles only, read through the requester's own link.
-    const articles = (await this.deps.suggestions?.similarArticles(trx, question, 3, t.id)) ?? [];
+    const articles = (await this.deps.suggestions?.similarArticles(uow, question, 3, t.id)) ?? [];
     const suggestions = articles.map((a) => ({ title: a.title, url: `${caseUrl}/conocimiento/${a.id}` }));
-    await this.deps.outbox.enqueue(trx, {
-      key: `case:${t.id}:opened:confirmation:${t.requester}`, ticket: t, kind: 'confirmation', to: t.requester, toName: t.requesterName,
-      automatic: true, budgeted: true, autoSubmitted: 'auto-replied', template: 'confirmation', now, caseMessages,
-      data: { summary: linesOf(summary.length < String(m.body_text ?? '').length ? `${summary}…` : summary), caseUrl, suggestions, hasSuggestions: suggestions.length > 0,
+    await this.deps.outbox.enqueue(uow, {
+      key: `case:${t.id}:opened:confirmation:${t.requester}`,
+      ticket: t,
+      kind: 'confirmation',
+      to: t.requester,
+      toName: t.requesterName,
+      automatic: true,
+      budgeted: true,
+      autoSubmitted: 'auto-replied',
+      template: 'confirmation',
+      now,
+      caseMessages,
+      data: {
+        summary: linesOf(summary.length < String(m.body_text ?? '').length ? `${summary}…` : summary),
+        caseUrl,
+        suggestions,
+        hasSuggestions: suggestions.length > 0,
         // A subject such as "URGENTE" or none at all: ask for the module and the problem (issue 5).
-        askDetail, subjectExample: SUBJECT_EXAMPLE, hasAttachments: files.any, attachments: files.list,
+        askDetail,
+        subjectExample: SUBJECT_EXAMPLE,
+        hasAttachments: files.any,
+        attachments: files.list,
         // The product could not be told from the subject: ask which (unless the subject ask above already does).
-        product: productLabel(t) ?? '', askProduct: !askDetail && !t.product && catalogue.length > 0,
-        productChoices: catalogue.map((p) => (p.modules.length ? `${p.name} (${p.modules.map((m) => m.name).join(', ')})` : p.name)).join('; '),
-        productExample: catalogue[0]?.modules[0] ? `${catalogue[0].modules[0].name.toUpperCase()}, ${SUBJECT_EXAMPLE.split(', ')[1]}` : SUBJECT_EXAMPLE },
+        product: productLabel(t) ?? '',
+        askProduct: !askDetail && !t.product && catalogue.length > 0,
+        productChoices: catalogue
+          .map((p) => (p.modules.length ? `${p.name} (${p.modules.map((m) => m.name).join(', ')})` : p.name))
+          .join('; '),
+        productExample: catalogue[0]?.modules[0]
+          ? `${catalogue[0].modules[0].name.toUpperCase()}, ${SUBJECT_EXAMPLE.split(', ')[1]}`
+          : SUBJECT_EXAMPLE,
+      },
     });
-    const similar = (await this.deps.suggestions?.similarCases(trx, question, 3, t.id)) ?? [];
-    await this.toConsultants(trx, t, messageRowId, 'headingNew', undefined, { m, files, caseMessages, opened: true, similar }, capped);
+    const similar = (await this.deps.suggestions?.similarCases(uow, question, 3, t.id)) ?? [];
+    await this.toConsultants(
+      uow,
+      t,
+      messageRowId,
+      'headingNew',
+      undefined,
+      { m, files, caseMessages, opened: true, similar },
+      capped,
+    );
   }
 
   /** `known`: the message row and its files when the caller has read them already, and for a case opened in this
    * transaction, its messages (so that the outbox need not read the thread) and `opened` (its links are new). */
   private async toConsultants(
-    trx: Knex.Transaction, t: Ticket, messageRowId: number | undefined, heading: string, only?: string[],
-    known?: { m: any; files: Awaited<ReturnType<MailNotifier['files']>>; caseMessages?: MailRequest['caseMessages']; opened?: boolean; similar?: Ticket[] },
+    uow: UnitOfWork,
+    t: Ticket,
+    messageRowId: number | undefined,
+    heading: string,
+    only?: string[],
+    known?: {
+      m: any;
+      files: Awaited<ReturnType<MailNotifier['files']>>;
+      caseMessages?: MailRequest['caseMessages'];
+      opened?: boolean;
+      similar?: Ticket[];
+    },
     capped?: CappedNotice,
   ): Promise<void> {
-    const m = known?.m ?? (messageRowId ? await this.message(trx, messageRowId) : await lastCustomerMessage(trx, t.id));
-    const now = this.now(trx, messageRowId ? Number(m.created_at) : t.updatedAt);
-    const files = known?.files ?? (m ? await this.files(trx, Number(m.id)) : { list: [], attach: [], any: false });
+    const m = known?.m ?? (messageRowId ? await this.message(uow, messageRowId) : await lastCustomerMessage(uow, t.id));
+    const now = this.now(uow, messageRowId ? Number(m.created_at) : t.updatedAt);
+    const files = known?.files ?? (m ? await this.files(uow, Number(m.id)) : { list: [], attach: [], any: false });
     const unassigned = this.deps.renderer.tableString('consultant-case', this.deps.config.locale, 'unassigned');
     // The same lines for every consultant (each mail stores its own data: one array, serialized per row).
     const lines = linesOf(String(m?.body_text ?? ''));
     // What the consultants must know before acting on this mail (see the consultant-case strings).
     const warnings = {
       unverified: Boolean(m && m.role === 'customer' && !m.verified),
-      cappedPerMail: capped?.limit === 'per_mail', cappedPerCase: capped?.limit === 'per_case', cappedDropped: capped?.dropped ?? 0, cappedMax: capped?.max ?? 0,
+      cappedPerMail: capped?.limit === 'per_mail',
+      cappedPerCase: capped?.limit === 'per_case',
+      cappedDropped: capped?.dropped ?? 0,
+      cappedMax: capped?.max ?? 0,
     };
     for (const to of only ?? this.consultantsFor(t)) {
       // Solved cases like this one (published or not: consultants see the whole case), each through this consultant's link.
       const similar = [];
-      for (const c of known?.similar ?? []) similar.push({ number: c.number, subject: c.subject, url: await this.link(trx, c, to, now) });
-      await this.deps.outbox.enqueue(trx, {
-        key: `case:${t.id}:msg:${messageRowId ?? 'none'}:${heading}:${to}${heading === 'headingAssigned' ? `:${now}` : ''}`, ticket: t, kind: heading === 'headingNew' ? 'consultant_new_case' : heading === 'headingAssigned' ? 'consultant_assigned' : 'consultant_follow_up',
-        to, automatic: true, budgeted: false, autoSubmitted: 'auto-generated', template: 'consultant-case', pick: { heading }, now,
-        attachments: files.attach, caseMessages: known?.caseMessages,
+      for (const c of known?.similar ?? [])
+        similar.push({ number: c.number, subject: c.subject, url: await this.link(uow, c, to, now) });
+      await this.deps.outbox.enqueue(uow, {
+        key: `case:${t.id}:msg:${messageRowId ?? 'none'}:${heading}:${to}${heading === 'headingAssigned' ? `:${now}` : ''}`,
+        ticket: t,
+        kind:
+          heading === 'headingNew'
+            ? 'consultant_new_case'
+            : heading === 'headingAssigned'
+              ? 'consultant_assigned'
+              : 'consultant_follow_up',
+        to,
+        automatic: true,
+        budgeted: false,
+        autoSubmitted: 'auto-generated',
+        template: 'consultant-case',
+        pick: { heading },
+        now,
+        attachments: files.attach,
+        caseMessages: known?.caseMessages,
         data: {
-          from: m?.from_address ?? t.requester, fromName: m?.from_name ?? t.requesterName ?? '', organization: t.organization, product: productLabel(t) ?? '', priority: t.priority,
-          stage: t.stage, assignee: t.assignee ?? unassigned, lines, hasAttachments: files.any,
-          attachments: files.list, caseUrl: await this.link(trx, t, to, now, known?.opened), commands: true, similar, hasSimilar: similar.length > 0, ...warnings,
+          from: m?.from_address ?? t.requester,
+          fromName: m?.from_name ?? t.requesterName ?? '',
+          organization: t.organization,
+          product: productLabel(t) ?? '',
+          priority: t.priority,
+          stage: t.stage,
+          assignee: t.assignee ?? unassigned,
+          lines,
+          hasAttachments: files.any,
+          attachments: files.list,
+          caseUrl: await this.link(uow, t, to, now, known?.opened),
+          commands: true,
+          similar,
+          hasSimilar: similar.length > 0,
+          ...warnings,
         },
       });
     }
   }
 
-  /** The people a case's news goes to: the requester and the CC'd, never a consultant or our own addresses; at most
-   * MAX_RECIPIENTS_PER_ANSWER (requester, then proven, earliest first), the rest recorded as `what` was sent. */
-  private async customers(trx: Knex.Transaction, t: Ticket, what: string, now: number): Promise<string[]> {
-    const { config } = this.deps;
-    const people = (await participantsOf(trx, t.id)).filter((p) => p.role === 'requester' || p.role === 'cc');
-    const proven = (p: (typeof people)[number]) => (PROVEN_ORIGINS.includes(p.addedBy ?? 'unproven') ? 0 : 1);
-    const ordered = [...people].sort((a, b) => proven(a) - proven(b)).map((p) => p.address);
-    const all = [...new Set([t.requester, ...ordered])].filter((a) => !config.consultants.includes(a) && a !== config.supportAddress && a !== config.fallbackAddress);
-    const max = config.participants.perAnswer;
-    if (all.length <= max) return all;
-    const left = all.slice(max);
-    await insertEvent(trx, {
-      ticketId: t.id, type: 'fanout_capped', actor: 'mesa', at: now, reason: `${what}: enviado a ${max} de ${all.length} personas (MAX_RECIPIENTS_PER_ANSWER); sin enviar: ${left.slice(0, 10).join(', ')}${left.length > 10 ? '…' : ''}`,
-      data: { sent: max, skipped: left.length, kind: what },
-    });
-    this.deps.log.warn({ ticket: t.number, sent: max, skipped: left.length, kind: what }, 'demasiados destinatarios: el correo va solo a los primeros');
-    return all.slice(0, max);
-  }
-
-  private async answer(trx: Knex.Transaction, t: Ticket, messageRowId: number): Promise<void> {
-    const m = await this.message(trx, messageRowId);
-    const now = Number(m.created_at);
-    const consultant = String(m.from_address ?? '');
-    const consultantName = String(m.from_name || consultant.split('@')[0] || this.deps.config.supportName);
-    // The consultant's own address stays out of what the customer sees (issue 3): answers come from support.
-    const text = String(m.body_text ?? '').replace(new RegExp(consultant.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'), 'gi'), this.deps.config.supportAddress);
-    const files = await this.files(trx, messageRowId);
-    for (const to of await this.customers(trx, t, 'respuesta', now)) {
-      await this.deps.outbox.enqueue(trx, {
-        key: `case:${t.id}:msg:${messageRowId}:answer:${to}`, ticket: t, kind: 'answer', to, toName: to === t.requester ? t.requesterName : undefined,
-        automatic: false, budgeted: false, autoSubmitted: undefined, template: 'answer', now,
-        fromName: `${consultantName} (${this.deps.config.supportName})`, attachments: files.attach,
-        data: { consultantName, lines: linesOf(text), hasAttachments: files.any, attachments: files.list, caseUrl: await this.link(trx, t, to, now) },
-      });
-    }
-  }
-
-  private async closed(trx: Knex.Transaction, t: Ticket, actor: string): Promise<void> {
-    const now = this.now(trx, t.updatedAt);
-    for (const to of await this.customers(trx, t, 'cierre', now)) {
-      const url = await this.link(trx, t, to, now);
-      await this.deps.outbox.enqueue(trx, {
-        key: `case:${t.id}:closed:${t.closedAt ?? now}:${to}`, ticket: t, kind: 'closed', to, toName: to === t.requester ? t.requesterName : undefined,
-        automatic: true, budgeted: true, autoSubmitted: 'auto-generated', template: 'closed', now,
-        // Closed by the auto-close job (actor 'sistema', src/jobs/run.ts): the mail says why.
-        pick: actor === 'sistema' ? { intro: 'introAuto' } : undefined,
-        data: { caseUrl: url, rateUrl: `${url}#calificar`, actor, autoCloseDays: this.deps.config.lifecycle.autoClose.afterBusinessDays },
-      });
-    }
-  }
-
-  private async reopened(trx: Knex.Transaction, t: Ticket, actor: string, reason?: string): Promise<void> {
-    const now = this.now(trx, t.updatedAt);
-    // Rotation (issue 4): links handed out before the case was closed stop working; this mail carries new ones.
-    await this.deps.links.revokeCaseLinks(trx, t.id, now, 'reabierto');
-    const customers = await this.customers(trx, t, 'reapertura', now);
-    const lines = reason ? linesOf(reason) : [];
-    for (const to of customers) {
-      await this.deps.outbox.enqueue(trx, {
-        key: `case:${t.id}:reopened:${now}:${to}`, ticket: t, kind: 'reopened', to, toName: to === t.requester ? t.requesterName : undefined,
-        automatic: true, budgeted: true, autoSubmitted: 'auto-generated', template: 'reopened', now,
-        data: { caseUrl: await this.link(trx, t, to, now), hasReason: false, lines },
-      });
-    }
-    if (customers.includes(actor)) {
-      // The customer's own mail reopened it: the consultants get that mail, headed "reopened", right after.
-      const set = this.reopenedBy.get(trx) ?? new Set<number>();
-      set.add(t.id);
-      this.reopenedBy.set(trx, set);
-      return;
-    }
-    for (const to of this.consultantsFor(t)) {
-      await this.deps.outbox.enqueue(trx, {
-        key: `case:${t.id}:reopened:${now}:${to}`, ticket: t, kind: 'reopened', to, automatic: true, budgeted: false,
-        autoSubmitted: 'auto-generated', template: 'reopened', now,
-        data: { caseUrl: await this.link(trx, t, to, now), hasReason: lines.length > 0, lines: reason ? [`${actor}: ${reason}`] : [] },
-      });
-    }
-  }
-
-  private async feedback(trx: Knex.Transaction, t: Ticket, to: string, kind: 'unverified' | 'commands', items: string[], messageRowId: number): Promise<void> {
-    const now = this.now(trx, Number((await this.message(trx, messageRowId)).created_at));
+  private async feedback(
+    uow: UnitOfWork,
+    t: Ticket,
+    to: string,
+    kind: 'unverified' | 'commands',
+    items: string[],
+    messageRowId: number,
+  ): Promise<void> {
+    const now = this.now(uow, Number((await this.message(uow, messageRowId)).created_at));
     const suffix = kind === 'unverified' ? 'Unverified' : 'Commands';
-    await this.deps.outbox.enqueue(trx, {
-      key: `case:${t.id}:msg:${messageRowId}:feedback:${to}`, ticket: t, kind: `notice_${kind}`, to, automatic: true, budgeted: false, alert: true,
-      autoSubmitted: 'auto-replied', template: 'consultant-notice', now,
+    await this.deps.outbox.enqueue(uow, {
+      key: `case:${t.id}:msg:${messageRowId}:feedback:${to}`,
+      ticket: t,
+      kind: `notice_${kind}`,
+      to,
+      automatic: true,
+      budgeted: false,
+      alert: true,
+      autoSubmitted: 'auto-replied',
+      template: 'consultant-notice',
+      now,
       pick: { heading: `heading${suffix}`, intro: `intro${suffix}`, next: `next${suffix}` },
       data: { items, commands: kind === 'commands' },
     });

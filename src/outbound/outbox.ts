@@ -1,5 +1,5 @@
 import type { Config } from '../config.ts';
-import { outermost, type Db } from '../db/knex.ts';
+import { memoKey, type UnitOfWork } from '../db/unit-of-work.ts';
 import * as outbox from '../db/repos/outbox.ts';
 import { addThreadIds, insertEvent, threadIdsTogether } from '../db/repos/tickets.ts';
 import { loopToken } from '../mail/loop-token.ts';
@@ -12,13 +12,14 @@ import type { Locale, TemplateName, TemplateRenderer } from './templates.ts';
 import { describeHours } from '../tickets/hours-text.ts';
 import { boundedMemo } from '../memo.ts';
 import { openLinks, sealLinks, type LinkKeys } from '../links/sealed.ts';
+import { rememberEnqueued, threadOf, type CaseMessage } from './outbox-thread.ts';
 
 /**
  * Writes mail into the outbox inside the caller's transaction: everything the mail says is fixed now (its data,
  * links, Message-ID, threading and headers) and stored with the template's name; the dispatcher renders it when it
  * sends (`contentOf`), so a retry sends the very same mail. Links are stored sealed (src/links/sealed.ts): what
- * rebuilds them with SECRET_KEY, never the token, so the outbox gives no way into a case. Rendering at enqueue time cost the ingest path ~0.5 ms
- * and an 18 KB row per mail (`npm run bench`); the stored intent is ~1–2 KB. Under an idempotency key (one event
+ * rebuilds them with SECRET_KEY, never the token, so the outbox gives no way into a case. Rendering at enqueue time would cost the ingest
+ * path CPU and a full rendered row per mail; the stored intent is small (docs/performance.md). Under an idempotency key (one event
  * never enqueues the same mail twice), and subject to the loop budget: automatic mail to one address is capped per
  * window and per day, and stopped for a while after that address hard-bounced. Held mail is kept (state `held`)
  * with the reason, also on the case.
@@ -50,15 +51,18 @@ export interface MailRequest {
   now: number;
   /** Every message of the case, when the caller knows them all (a case opened in this same transaction has just
    * its first): threading then reads them from here instead of the database. */
-  caseMessages?: ReadonlyArray<{ id: number; messageId?: string; fromAddress?: string; createdAt: number }>;
+  caseMessages?: readonly CaseMessage[];
 }
 
-export type EnqueueResult = { state: 'pending' | 'held' | 'duplicate'; id?: number; messageId: string; heldReason?: string };
+export type EnqueueResult = {
+  state: 'pending' | 'held' | 'duplicate';
+  id?: number;
+  messageId: string;
+  heldReason?: string;
+};
 
 /** A case's subject as every mail of it shows it: cleanSubject() of the same few subjects, again and again. */
 const topicOf = boundedMemo(1000, (subject: string) => subject, cleanSubject);
-
-const ignore = () => undefined;
 
 /** What comes before the @ (split('@')[0], without the array: its element load threw enqueue's optimized code away
  * once, on an array of another kind). */
@@ -74,52 +78,64 @@ const HOUR = 3_600_000;
 export const DESK_ALERT_KINDS = ['notice_unverified', 'notice_commands', 'alert_bounce'] as const;
 const DAY = 86_400_000;
 
+/**
+ * For the whole unit of work (a batch of mail in group commit), the addresses found without a bounce stop, with the
+ * earliest time asked about: none can be in force at that time or later (a stop only ends), unless this transaction
+ * writes one, so every consultant notice of a batch need not ask again. `null` once suppress() ran in it: from then
+ * on every mail asks.
+ */
+const UNSTOPPED = memoKey<Map<string, number> | null>(
+  'outbox.unstopped',
+  () => new Map(),
+  (parent) => (parent ? new Map(parent) : null),
+);
+
 export class Outbox {
   private readonly domain: string;
   private readonly loop: string;
   private readonly keys: LinkKeys;
   private committed?: () => void;
-  /** Mail (not held) enqueued per transaction, by case and recipient, in order: the thread of a case opened in
-   * that transaction (see thread()). */
-  private readonly enqueued = new WeakMap<object, Map<string, Array<{ message_id: string; created_at: number }>>>();
-  /**
-   * Per outermost transaction (a batch of mail in group commit), the addresses found without a bounce stop, with
-   * the earliest time asked about: none can be in force at that time or later (a stop only ends), unless this
-   * transaction writes one, so every consultant notice of a batch need not ask again. `null` once suppress() ran
-   * in the transaction: from then on every mail asks.
-   */
-  private readonly unstopped = new WeakMap<object, Map<string, number> | null>();
   /** describeHours() of the calendar, for describedHours(). */
   private described?: { hours: object; text: string };
 
   /** `clock`: the dispatcher's (when a mail may leave); a mail's own time (`now`) is the case change's. */
-  constructor(private readonly deps: { config: Config; renderer: TemplateRenderer; log: Logger; clock?: () => number }) {
+  constructor(
+    private readonly deps: { config: Config; renderer: TemplateRenderer; log: Logger; clock?: () => number },
+  ) {
     this.domain = deps.config.supportAddress.split('@')[1];
     this.loop = loopToken(deps.config);
     this.keys = { secretKey: deps.config.secretKey, publicUrl: deps.config.publicUrl };
   }
 
-  /** Called after the transaction that enqueued mail commits (knex exposes it as `executionPromise`). */
+  /** Called after the unit of work that enqueued mail commits (UnitOfWork.afterCommit). */
   onCommitted(listener: () => void): void {
     this.committed = listener;
   }
 
-  async enqueue(trx: Db, r: MailRequest): Promise<EnqueueResult> {
+  async enqueue(uow: UnitOfWork, r: MailRequest): Promise<EnqueueResult> {
     const { config, renderer } = this.deps;
     const to = r.to.toLowerCase();
-    const heldReason = r.automatic ? await this.holdReason(trx, to, r, r.now) : undefined;
+    const heldReason = r.automatic ? await this.holdReason(uow, to, r, r.now) : undefined;
     const messageId = makeMessageId(config.secretKey, this.domain, r.ticket?.number ?? 0, to);
     // BUSINESS_HOURS overrides; otherwise the hours the SLA clocks count (src/tickets/hours-text.ts).
     const hours = config.outbound.businessHours ?? this.describedHours();
     const data = {
-      brand: config.supportName, hours, name: r.toName || localPart(to),
+      brand: config.supportName,
+      hours,
+      name: r.toName || localPart(to),
       ...(r.ticket ? { number: r.ticket.number, subject: r.ticket.subject || '(sin asunto)' } : {}),
       ...sealLinks(r.data, this.keys, to),
     };
     // Every mail of a case carries the same `[Caso #N] subject`: Gmail threads only mail whose subjects agree.
     const topic = r.ticket ? topicOf(r.ticket.subject) : '';
-    const subject = r.subject ?? (r.ticket ? `[${config.locale === 'en' ? 'Case' : 'Caso'} #${r.ticket.number}] ${topic || '(sin asunto)'}` : renderer.subject(r.template, config.locale, data, r.pick));
-    const thread = r.ticket ? await this.thread(trx, r.ticket, to, r.caseMessages) : { references: r.inReplyTo ? [r.inReplyTo] : [], inReplyTo: r.inReplyTo };
+    const subject =
+      r.subject ??
+      (r.ticket
+        ? `[${config.locale === 'en' ? 'Case' : 'Caso'} #${r.ticket.number}] ${topic || '(sin asunto)'}`
+        : renderer.subject(r.template, config.locale, data, r.pick));
+    const thread = r.ticket
+      ? await threadOf(uow, r.ticket, to, r.caseMessages)
+      : { references: r.inReplyTo ? [r.inReplyTo] : [], inReplyTo: r.inReplyTo };
     const headers = automaticHeaders(r.autoSubmitted, this.loop);
     if (r.ticket) {
       headers['Thread-Topic'] = topic || subject;
@@ -128,36 +144,51 @@ export class Outbox {
     }
     const mail: outbox.StoredMail = {
       from: { name: r.fromName ?? config.supportName, address: config.supportAddress },
-      replyTo: config.supportAddress, to, subject,
+      replyTo: config.supportAddress,
+      to,
+      subject,
       render: { template: r.template, locale: config.locale, data, ...(r.pick ? { pick: r.pick } : {}) },
       inReplyTo: thread.inReplyTo ? bracket(thread.inReplyTo) : undefined,
-      references: thread.references.map(bracket), headers, attachments: r.attachments ?? [],
+      references: thread.references.map(bracket),
+      headers,
+      attachments: r.attachments ?? [],
     };
-    const id = await outbox.insertOutbox(trx, {
-      idempotencyKey: r.key, ticketId: r.ticket?.id, kind: r.kind, recipient: to, automatic: r.automatic, messageId,
-      mail, state: heldReason ? 'held' : 'pending', heldReason, now: r.now,
+    const id = await outbox.insertOutbox(uow, {
+      idempotencyKey: r.key,
+      ticketId: r.ticket?.id,
+      kind: r.kind,
+      recipient: to,
+      automatic: r.automatic,
+      messageId,
+      mail,
+      state: heldReason ? 'held' : 'pending',
+      heldReason,
+      now: r.now,
       // Due at once. `now` may be a simulated time (`mesa jobs --now`, in the future): it decides what the mail
       // says and how it counts, not when it leaves; a mail due at a future `now` would wait until that moment.
       dueAt: Math.min(r.now, (this.deps.clock ?? Date.now)()),
     });
     if (id === undefined) return { state: 'duplicate', messageId };
     if (r.ticket && !heldReason) {
-      const byKey = this.enqueued.get(trx) ?? new Map<string, Array<{ message_id: string; created_at: number }>>();
-      const key = `${r.ticket.id}\0${to}`;
-      byKey.set(key, [...(byKey.get(key) ?? []), { message_id: messageId, created_at: r.now }]);
-      this.enqueued.set(trx, byKey);
+      rememberEnqueued(uow, r.ticket.id, to, messageId, r.now);
     }
     if (r.ticket) {
-      await addThreadIds(trx, r.ticket.id, [messageId]);
-      if (heldReason) await insertEvent(trx, { ticketId: r.ticket.id, type: 'mail_held', actor: 'mesa', to, reason: heldReason, at: r.now, data: { kind: r.kind } });
+      await addThreadIds(uow, r.ticket.id, [messageId]);
+      if (heldReason)
+        await insertEvent(uow, {
+          ticketId: r.ticket.id,
+          type: 'mail_held',
+          actor: 'mesa',
+          to,
+          reason: heldReason,
+          at: r.now,
+          data: { kind: r.kind },
+        });
     }
-    // The outermost transaction's end: a savepoint's (a nested transaction) is only its release, not the commit.
-    // Every mail hooks it, and the dispatcher's kick() after a commit is cheap when it is already awake. Hooking it
-    // once per transaction was a branch taken once per batch: the first mail of the second batch threw the
-    // optimized enqueue away (node --trace-deopt, "insufficient type feedback"), and TurboFan compiled it again.
-    const done = outermost(trx)?.executionPromise;
-    if (!heldReason && done && this.committed) done.then(this.committed, ignore);
-    if (heldReason) this.deps.log.warn({ ticket: r.ticket?.number, kind: r.kind, reason: heldReason }, 'correo automático retenido');
+    // After the outermost commit (a savepoint's release is not one): the dispatcher may send it from then on.
+    if (!heldReason && this.committed) uow.afterCommit(this.committed);
+    if (heldReason)
+      this.deps.log.warn({ ticket: r.ticket?.number, kind: r.kind, reason: heldReason }, 'correo automático retenido');
     return { state: heldReason ? 'held' : 'pending', id, messageId, heldReason };
   }
 
@@ -166,25 +197,30 @@ export class Outbox {
    * and then records their Message-IDs in thread_ids with one INSERT per case instead of one per mail
    * (threadIdsTogether; inside a case change that already runs so, they join its INSERT).
    */
-  together<T>(trx: Db, fn: () => Promise<T>): Promise<T> {
-    return threadIdsTogether(trx, fn);
+  together<T>(uow: UnitOfWork, fn: () => Promise<T>): Promise<T> {
+    return threadIdsTogether(uow, fn);
   }
 
   /** The calendar's hours in words, worked out once per calendar (the config is frozen; this is per mail). */
   private describedHours(): string {
     const { hours } = this.deps.config.lifecycle.calendar;
-    if (this.described?.hours !== hours) this.described = { hours, text: describeHours(hours, this.deps.config.locale) };
+    if (this.described?.hours !== hours)
+      this.described = { hours, text: describeHours(hours, this.deps.config.locale) };
     return this.described.text;
   }
 
   /** Stops automatic mail to an address after a hard bounce (see `unstopped`). */
-  async suppress(trx: Db, s: Parameters<typeof outbox.suppress>[1]): Promise<void> {
-    const top = outermost(trx);
-    if (top) this.unstopped.set(top, null);
-    await outbox.suppress(trx, s);
+  async suppress(uow: UnitOfWork, s: Parameters<typeof outbox.suppress>[1]): Promise<void> {
+    uow.setMemo(UNSTOPPED, null);
+    await outbox.suppress(uow, s);
   }
 
-  private async holdReason(trx: Db, to: string, r: Pick<MailRequest, 'budgeted' | 'alert'>, now: number): Promise<string | undefined> {
+  private async holdReason(
+    uow: UnitOfWork,
+    to: string,
+    r: Pick<MailRequest, 'budgeted' | 'alert'>,
+    now: number,
+  ): Promise<string | undefined> {
     const { config } = this.deps;
     const { budget, deskAlertsPerHour } = config.outbound;
     const desk = to === config.supportAddress || to === config.fallbackAddress || config.consultants.includes(to);
@@ -192,23 +228,27 @@ export class Outbox {
     // notices never count against it, so that the alerts a spoofer provokes are not what holds the next one. And a
     // bounce never stops mail to the desk (bounce-effects.ts): not even a stop recorded before that rule.
     const budgeted = r.budgeted && !r.alert && !desk;
-    const top = outermost(trx);
-    let seen = top ? this.unstopped.get(top) : null;
-    if (seen === undefined) this.unstopped.set(top!, (seen = new Map()));
+    const seen = uow.memo(UNSTOPPED);
     const askStop = !desk && !(seen && (seen.get(to) ?? Infinity) <= now);
     let suppressed: string | undefined;
     let inWindow = 0;
     let inDay = 0;
     if (!budgeted) {
-      if (askStop) suppressed = (await outbox.findSuppression(trx, to, now))?.reason;
+      if (askStop) suppressed = (await outbox.findSuppression(uow, to, now))?.reason;
     } else {
       // The bounce stop (unless known) and both windows in one query.
-      ({ suppressed, inWindow, inDay } = await outbox.loopBudgetOf(trx, to, now - budget.windowMinutes * MINUTE, now - DAY, askStop ? now : undefined));
+      ({ suppressed, inWindow, inDay } = await outbox.loopBudgetOf(
+        uow,
+        to,
+        now - budget.windowMinutes * MINUTE,
+        now - DAY,
+        askStop ? now : undefined,
+      ));
     }
     if (suppressed !== undefined) return outbox.bounceHoldReason(suppressed);
     if (askStop && seen) seen.set(to, Math.min(seen.get(to) ?? Infinity, now));
     if (r.alert) {
-      const sent = await outbox.countRecentOfKinds(trx, to, DESK_ALERT_KINDS, now - HOUR);
+      const sent = await outbox.countRecentOfKinds(uow, to, DESK_ALERT_KINDS, now - HOUR);
       return sent >= deskAlertsPerHour ? `limite: ${deskAlertsPerHour} avisos por hora` : undefined;
     }
     if (!budgeted) return undefined;
@@ -216,50 +256,15 @@ export class Outbox {
     if (inDay >= budget.day) return `limite: ${budget.day} al dia`;
     return undefined;
   }
-
-  /** References: the case's first mail, then this recipient's latest exchange with us; In-Reply-To: the last. */
-  private async thread(trx: Db, ticket: Ticket, to: string, known?: MailRequest['caseMessages']): Promise<{ references: string[]; inReplyTo?: string }> {
-    let root: string | undefined;
-    let theirs: outbox.ThreadRow[];
-    let ours: outbox.ThreadRow[];
-    if (known) {
-      // The same reads as threadOf's, over the messages the caller handed in; and a case opened in this
-      // transaction has no mail but what this transaction enqueued: taken from memory.
-      const withId: NonNullable<MailRequest['caseMessages']>[number][] = [];
-      for (const k of known) if (k.messageId) withId.push(k);
-      withId.sort((a, b) => a.id - b.id);
-      root = withId[0]?.messageId;
-      theirs = [];
-      for (let i = withId.length - 1; i >= 0 && theirs.length < 4; i--) {
-        const k = withId[i];
-        if (k.fromAddress === to) theirs.push({ message_id: k.messageId!, created_at: k.createdAt });
-      }
-      ours = [];
-      const mine = this.enqueued.get(trx)?.get(`${ticket.id}\0${to}`);
-      if (mine) for (let i = mine.length - 1; i >= 0 && ours.length < 4; i--) ours.push(mine[i]);
-    } else {
-      ({ root, theirs, ours } = await outbox.threadOf(trx, ticket.id, to, 4));
-    }
-    // Loops into array literals rather than spreads and maps: one kind of array whatever came in (see
-    // MailNotifier.files), so this code is not optimized again for each mix of empty and full lists.
-    const recent: outbox.ThreadRow[] = [];
-    for (const r of theirs) recent.push(r);
-    for (const r of ours) recent.push(r);
-    recent.sort((a, b) => Number(a.created_at) - Number(b.created_at));
-    const references: string[] = [];
-    if (root) references.push(root);
-    for (const r of recent) {
-      const id = String(r.message_id);
-      if (id && !references.includes(id)) references.push(id);
-    }
-    const last10 = references.length > 10 ? references.slice(-10) : references;
-    return { references: last10, inReplyTo: last10.at(-1) };
-  }
 }
 
 /** The HTML and text of a stored mail: rendered from its template and data, its sealed links opened again with the
  * key (`keys`), or as stored by older versions. */
-export function contentOf(mail: outbox.StoredMail, renderer: TemplateRenderer, keys: LinkKeys): { html: string; text: string } {
+export function contentOf(
+  mail: outbox.StoredMail,
+  renderer: TemplateRenderer,
+  keys: LinkKeys,
+): { html: string; text: string } {
   if (!mail.render) return { html: mail.html ?? '', text: mail.text ?? '' };
   const { template, locale, data, pick } = mail.render;
   const rendered = renderer.render(template as TemplateName, locale as Locale, openLinks(data, keys, mail.to), pick);

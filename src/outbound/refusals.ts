@@ -1,4 +1,4 @@
-import type { Knex } from 'knex';
+import type { UnitOfWork } from '../db/unit-of-work.ts';
 import type { Config } from '../config.ts';
 import type { CaseEvent, Notifier } from '../services/cases.ts';
 import type { MailRejected } from '../services/mail-rejected.ts';
@@ -18,29 +18,53 @@ export class Refusals implements Notifier {
   constructor(private readonly deps: { config: Config; outbox: Outbox }) {}
 
   /** A mail the ingest refused (CaseEvent `mail_rejected`); the other events are the MailNotifier's. */
-  async onCaseEvent(trx: Knex.Transaction, e: CaseEvent): Promise<void> {
-    if (e.type === 'mail_rejected') await this.onRejected(trx, e);
+  async onCaseEvent(uow: UnitOfWork, e: CaseEvent): Promise<void> {
+    if (e.type === 'mail_rejected') await this.onRejected(uow, e);
   }
 
-  onRejected = async (trx: Knex.Transaction, r: MailRejected): Promise<void> => {
+  onRejected = async (uow: UnitOfWork, r: MailRejected): Promise<void> => {
     if (r.reason !== 'too_large' || !r.from) return;
-    await this.refuse(trx, {
-      key: `refusal:quarantine:${r.quarantineId}`, to: r.from, subject: r.subject ?? '', reason: 'too_large', inReplyTo: r.messageId,
-      limit: humanSize(this.deps.config.limits.maxMessageBytes), now: r.now,
+    await this.refuse(uow, {
+      key: `refusal:quarantine:${r.quarantineId}`,
+      to: r.from,
+      subject: r.subject ?? '',
+      reason: 'too_large',
+      inReplyTo: r.messageId,
+      limit: humanSize(this.deps.config.limits.maxMessageBytes),
+      now: r.now,
     });
   };
 
   async refuse(
-    trx: Knex.Transaction,
-    p: { key: string; to: string; subject: string; reason: RefusalReason; inReplyTo?: string; limit?: string; openCases?: Array<{ number: number; subject: string; url: string }>; now: number },
+    uow: UnitOfWork,
+    p: {
+      key: string;
+      to: string;
+      subject: string;
+      reason: RefusalReason;
+      inReplyTo?: string;
+      limit?: string;
+      openCases?: Array<{ number: number; subject: string; url: string }>;
+      now: number;
+    },
   ): Promise<boolean> {
     const { config } = this.deps;
     const to = p.to.toLowerCase();
-    if ([config.supportAddress, config.fallbackAddress].includes(to) || DAEMON.test(to.split('@')[0] ?? '')) return false;
+    if ([config.supportAddress, config.fallbackAddress].includes(to) || DAEMON.test(to.split('@')[0] ?? ''))
+      return false;
     const subject = p.subject.replace(/\s+/g, ' ').trim().slice(0, 200) || '(sin asunto)';
-    const res = await this.deps.outbox.enqueue(trx, {
-      key: p.key, kind: `refusal_${p.reason}`, to, automatic: true, budgeted: true, autoSubmitted: 'auto-replied', template: 'refusal',
-      pick: { reason: `reasons.${p.reason}` }, inReplyTo: p.inReplyTo, subject: `${/^re:/i.test(subject) ? '' : 'Re: '}${subject}`, now: p.now,
+    const res = await this.deps.outbox.enqueue(uow, {
+      key: p.key,
+      kind: `refusal_${p.reason}`,
+      to,
+      automatic: true,
+      budgeted: true,
+      autoSubmitted: 'auto-replied',
+      template: 'refusal',
+      pick: { reason: `reasons.${p.reason}` },
+      inReplyTo: p.inReplyTo,
+      subject: `${/^re:/i.test(subject) ? '' : 'Re: '}${subject}`,
+      now: p.now,
       data: { subject, limit: p.limit ?? '', openCases: p.openCases ?? [] },
     });
     return res.state === 'pending';

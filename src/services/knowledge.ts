@@ -1,5 +1,14 @@
 import type { Db } from '../db/knex.ts';
-import { articlesByTicketIds, caseTextForIndex, saveArticle, searchDocs, upsertSearchDoc, type ArticleRow, type SearchKind } from '../db/repos/search.ts';
+import type { Queryable } from '../db/sql.ts';
+import {
+  articlesByTicketIds,
+  caseTextForIndex,
+  saveArticle,
+  searchDocs,
+  upsertSearchDoc,
+  type ArticleRow,
+  type SearchKind,
+} from '../db/repos/search.ts';
 import { findTicketById, insertEvent } from '../db/repos/tickets.ts';
 import { withoutPersonalData } from '../tickets/personal-data.ts';
 import { indexText, queryTerms } from '../tickets/search-text.ts';
@@ -14,20 +23,49 @@ export class KnowledgeService {
   constructor(private readonly deps: { db: Db }) {}
 
   /** A case just closed: its question and answer go into the consultants' index. */
-  async indexSolvedCase(trx: Db, t: Ticket): Promise<void> {
+  async indexSolvedCase(trx: Queryable, t: Ticket): Promise<void> {
     const { question, answer } = await caseTextForIndex(trx, t.id);
     // The subject twice: it is the customer's own summary of the problem.
-    await upsertSearchDoc(trx, { ticketId: t.id, kind: 'case', product: t.product, stemmed: indexText(`${t.subject}\n${t.subject}\n${question.slice(0, 4000)}\n${answer.slice(0, 4000)}`) });
+    await upsertSearchDoc(trx, {
+      ticketId: t.id,
+      kind: 'case',
+      product: t.product,
+      stemmed: indexText(`${t.subject}\n${t.subject}\n${question.slice(0, 4000)}\n${answer.slice(0, 4000)}`),
+    });
   }
 
-  async publish(trx: Db, t: Ticket, p: { title?: string; text?: string; actor: string; now: number }): Promise<ArticleRow> {
+  async publish(
+    trx: Queryable,
+    t: Ticket,
+    p: { title?: string; text?: string; actor: string; now: number },
+  ): Promise<ArticleRow> {
     const { answer } = await caseTextForIndex(trx, t.id);
     const title = (p.title?.trim() || withoutPersonalData(t.subject, t)).slice(0, 300) || `Caso #${t.number}`;
     const body = (p.text?.trim() || withoutPersonalData(answer, t)).slice(0, 20_000);
-    const article = { ticketId: t.id, number: t.number, title, body, product: t.product, productModule: t.productModule, publishedBy: p.actor, publishedAt: p.now };
+    const article = {
+      ticketId: t.id,
+      number: t.number,
+      title,
+      body,
+      product: t.product,
+      productModule: t.productModule,
+      publishedBy: p.actor,
+      publishedAt: p.now,
+    };
     await saveArticle(trx, article);
-    await upsertSearchDoc(trx, { ticketId: t.id, kind: 'article', product: t.product, stemmed: indexText(`${title}\n${title}\n${body}`) });
-    await insertEvent(trx, { ticketId: t.id, type: 'published', actor: p.actor, reason: title.slice(0, 200), at: p.now });
+    await upsertSearchDoc(trx, {
+      ticketId: t.id,
+      kind: 'article',
+      product: t.product,
+      stemmed: indexText(`${title}\n${title}\n${body}`),
+    });
+    await insertEvent(trx, {
+      ticketId: t.id,
+      type: 'published',
+      actor: p.actor,
+      reason: title.slice(0, 200),
+      at: p.now,
+    });
     return { ...article, id: 0 };
   }
 
@@ -36,10 +74,20 @@ export class KnowledgeService {
    * `minTerms` asks that many of the question's terms to be in a document (fewer for a shorter question): what is
    * offered unasked to a customer should share more than one word ("vencida" in "licencia vencida").
    */
-  async similar(db: Db, text: string, p: { kind: SearchKind; limit: number; product?: string; exceptTicketId?: number; minTerms?: number }): Promise<number[]> {
+  async similar(
+    db: Queryable,
+    text: string,
+    p: { kind: SearchKind; limit: number; product?: string; exceptTicketId?: number; minTerms?: number },
+  ): Promise<number[]> {
     const terms = queryTerms(text);
     const needed = Math.min(p.minTerms ?? 1, terms.length);
-    const found = await searchDocs(db, { kind: p.kind, terms, product: p.product, limit: p.limit * 4, exceptTicketId: p.exceptTicketId });
+    const found = await searchDocs(db, {
+      kind: p.kind,
+      terms,
+      product: p.product,
+      limit: p.limit * 4,
+      exceptTicketId: p.exceptTicketId,
+    });
     return found
       .filter((r) => {
         const words = r.stemmed.split(' ');
@@ -49,13 +97,13 @@ export class KnowledgeService {
       .map((r) => r.ticketId);
   }
 
-  async similarArticles(db: Db, text: string, limit: number, exceptTicketId?: number): Promise<ArticleRow[]> {
+  async similarArticles(db: Queryable, text: string, limit: number, exceptTicketId?: number): Promise<ArticleRow[]> {
     const ids = await this.similar(db, text, { kind: 'article', limit, exceptTicketId, minTerms: 2 });
     const rows = new Map((await articlesByTicketIds(db, ids)).map((a) => [a.ticketId, a]));
     return ids.map((id) => rows.get(id)).filter((a): a is ArticleRow => Boolean(a));
   }
 
-  async similarCases(db: Db, text: string, limit: number, exceptTicketId?: number): Promise<Ticket[]> {
+  async similarCases(db: Queryable, text: string, limit: number, exceptTicketId?: number): Promise<Ticket[]> {
     const out: Ticket[] = [];
     for (const id of await this.similar(db, text, { kind: 'case', limit, exceptTicketId })) {
       const t = await findTicketById(db, id);

@@ -1,4 +1,4 @@
-import type { Knex } from 'knex';
+import type { UnitOfWork } from '../db/unit-of-work.ts';
 import type { Logger } from '../logger.ts';
 import * as life from '../db/repos/lifecycle.ts';
 import { insertEvent } from '../db/repos/tickets.ts';
@@ -20,44 +20,100 @@ export class LifecycleService {
   }
 
   /** Keeps a mail that would have opened a case, and tells the notifiers so the sender gets a polite refusal. */
-  async holdRequest(trx: Knex.Transaction, input: OpenCaseInput, reason: life.HeldRequest['reason'], now: number): Promise<life.HeldRequest> {
-    const held = await life.insertHeld(trx, {
-      organization: input.organization, requester: input.requester, reason, subject: input.subject,
-      messageId: input.message.messageId, rawSha256: input.message.rawSha256, caseJson: JSON.stringify(input), createdAt: now,
+  async holdRequest(
+    uow: UnitOfWork,
+    input: OpenCaseInput,
+    reason: life.HeldRequest['reason'],
+    now: number,
+  ): Promise<life.HeldRequest> {
+    const held = await life.insertHeld(uow, {
+      organization: input.organization,
+      requester: input.requester,
+      reason,
+      subject: input.subject,
+      messageId: input.message.messageId,
+      rawSha256: input.message.rawSha256,
+      caseJson: JSON.stringify(input),
+      createdAt: now,
     });
-    const openCases = reason === 'over_limit' ? await life.openTicketsOf(trx, input.organization) : [];
+    const openCases = reason === 'over_limit' ? await life.openTicketsOf(uow, input.organization) : [];
     this.log.info({ held: held.id, organization: input.organization, reason }, 'solicitud retenida');
-    await this.deps.cases.publish(trx, {
-      type: 'request_held', held, to: input.requester, subject: input.subject, reason, openCases,
+    await this.deps.cases.publish(uow, {
+      type: 'request_held',
+      held,
+      to: input.requester,
+      subject: input.subject,
+      reason,
+      openCases,
       limit: reason === 'over_limit' ? this.deps.policy.maxOpenCases(input.organization) : undefined,
     });
     return held;
   }
 
   /** Opens a held request as the case it would have been; false when another runner got it first. */
-  async openHeld(trx: Knex.Transaction, held: life.HeldRequest, now: number): Promise<Ticket | undefined> {
+  async openHeld(uow: UnitOfWork, held: life.HeldRequest, now: number): Promise<Ticket | undefined> {
     const input = JSON.parse(held.caseJson) as OpenCaseInput;
     // The case starts now (its SLA too); the message keeps the time the mail arrived.
-    const { ticket } = await this.deps.cases.openCase(trx, { ...input, message: { ...input.message, createdAt: now } });
-    if (!(await life.markHeldOpened(trx, held.id, ticket.id, now))) throw new HeldAlreadyResolved();
-    await insertEvent(trx, { ticketId: ticket.id, type: 'held_released', actor: 'sistema', reason: `solicitud retenida #${held.id} (${held.reason})`, at: now, data: { heldAt: held.createdAt } });
+    const { ticket } = await this.deps.cases.openCase(uow, { ...input, message: { ...input.message, createdAt: now } });
+    if (!(await life.markHeldOpened(uow, held.id, ticket.id, now))) throw new HeldAlreadyResolved();
+    await insertEvent(uow, {
+      ticketId: ticket.id,
+      type: 'held_released',
+      actor: 'sistema',
+      reason: `solicitud retenida #${held.id} (${held.reason})`,
+      at: now,
+      data: { heldAt: held.createdAt },
+    });
     return ticket;
   }
 
-  async warnAutoClose(trx: Knex.Transaction, ticket: Ticket, plan: { waitingSince: number; closeAt: number }, now: number): Promise<void> {
-    await insertEvent(trx, { ticketId: ticket.id, type: 'autoclose_warning', actor: 'sistema', reason: 'aviso de cierre automático', at: now, data: { closeAt: plan.closeAt, waitingSince: plan.waitingSince } });
-    await this.deps.cases.publish(trx, { type: 'autoclose_warning', ticket, closeAt: plan.closeAt, waitingSince: plan.waitingSince, at: now });
+  async warnAutoClose(
+    uow: UnitOfWork,
+    ticket: Ticket,
+    plan: { waitingSince: number; closeAt: number },
+    now: number,
+  ): Promise<void> {
+    await insertEvent(uow, {
+      ticketId: ticket.id,
+      type: 'autoclose_warning',
+      actor: 'sistema',
+      reason: 'aviso de cierre automático',
+      at: now,
+      data: { closeAt: plan.closeAt, waitingSince: plan.waitingSince },
+    });
+    await this.deps.cases.publish(uow, {
+      type: 'autoclose_warning',
+      ticket,
+      closeAt: plan.closeAt,
+      waitingSince: plan.waitingSince,
+      at: now,
+    });
   }
 
-  async autoClose(trx: Knex.Transaction, ticket: Ticket, days: number, now: number): Promise<Ticket> {
+  async autoClose(uow: UnitOfWork, ticket: Ticket, days: number, now: number): Promise<Ticket> {
     const reason = `cierre automático: ${days} ${days === 1 ? 'día hábil' : 'días hábiles'} esperando respuesta del cliente`;
-    return this.deps.cases.changeStage(trx, ticket, 'cerrar', 'sistema', reason, now);
+    return this.deps.cases.changeStage(uow, ticket, 'cerrar', 'sistema', reason, now);
   }
 
-  async recordLight(trx: Knex.Transaction, ticket: Ticket, from: Light | undefined, to: Light, dueAt: number | undefined, now: number): Promise<void> {
-    await life.setSlaLight(trx, ticket.id, to);
-    await insertEvent(trx, { ticketId: ticket.id, type: 'sla_changed', actor: 'sistema', from, to, at: now, data: dueAt ? { dueAt } : undefined });
-    await this.deps.cases.publish(trx, { type: 'sla_changed', ticket, from, to, dueAt });
+  async recordLight(
+    uow: UnitOfWork,
+    ticket: Ticket,
+    from: Light | undefined,
+    to: Light,
+    dueAt: number | undefined,
+    now: number,
+  ): Promise<void> {
+    await life.setSlaLight(uow, ticket.id, to);
+    await insertEvent(uow, {
+      ticketId: ticket.id,
+      type: 'sla_changed',
+      actor: 'sistema',
+      from,
+      to,
+      at: now,
+      data: dueAt ? { dueAt } : undefined,
+    });
+    await this.deps.cases.publish(uow, { type: 'sla_changed', ticket, from, to, dueAt });
   }
 }
 

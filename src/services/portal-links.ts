@@ -1,3 +1,4 @@
+import { inUnitOfWork } from '../db/unit-of-work.ts';
 import { countLinkRequests, openCasesOf, recordLinkRequest } from '../db/repos/status-page.ts';
 import { findTicketById, participantsOf } from '../db/repos/tickets.ts';
 import type { Logger } from '../logger.ts';
@@ -23,7 +24,7 @@ export async function requestFreshLink(
   const { db, config, links, mailer } = deps;
   const key = `case:${s.ticketId}`;
   if ((await countLinkRequests(db, key, now - HOUR)) >= config.web.linkRequestsPerCase) return 'limited';
-  await db.transaction(async (trx) => {
+  await inUnitOfWork(db, async (trx) => {
     await recordLinkRequest(trx, 'fresh', key, now);
     const ticket = await findTicketById(trx, s.ticketId);
     if (!ticket) return;
@@ -52,7 +53,7 @@ export async function lostLinks(deps: PortalDeps, now: number, address: string):
   const key = `addr:${BlobStore.sha256(addr)}`;
   if ((await countLinkRequests(db, key, now - HOUR)) >= config.web.linkRequestsPerCase) return;
   const open = await openCasesOf(db, addr);
-  await db.transaction(async (trx) => {
+  await inUnitOfWork(db, async (trx) => {
     await recordLinkRequest(trx, 'lost', key, now);
     if (open.length === 0) return;
     const found: Array<{ ticket: Ticket; url: string }> = [];

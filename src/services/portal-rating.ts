@@ -1,4 +1,4 @@
-import type { Knex } from 'knex';
+import type { UnitOfWork } from '../db/unit-of-work.ts';
 import { insertEvent, updateTicket } from '../db/repos/tickets.ts';
 import type { Logger } from '../logger.ts';
 import type { Ticket } from '../tickets/types.ts';
@@ -13,7 +13,7 @@ import type { PortalDeps, Verdict } from './portal-types.ts';
 export async function applyRating(
   deps: PortalDeps,
   log: Logger,
-  trx: Knex.Transaction,
+  trx: UnitOfWork,
   p: { ticket: Ticket; verdict: Verdict; comment: string; actor: string; now: number },
 ): Promise<void> {
   const { cases, config } = deps;

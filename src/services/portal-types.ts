@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import type { UnitOfWork } from '../db/unit-of-work.ts';
 import type { Config } from '../config.ts';
 import type { LinkService } from '../links/links.ts';
 import type { Logger } from '../logger.ts';
@@ -33,9 +34,9 @@ export type Verdict = 'satisfactoria' | 'insatisfactoria';
 
 /** How link mails leave: the outbound side queues them in the caller's transaction (transactional outbox). */
 export interface LinkMailer {
-  freshLink(trx: Knex.Transaction, p: { ticket: Ticket; recipient: string; url: string; now: number }): Promise<void>;
+  freshLink(trx: UnitOfWork, p: { ticket: Ticket; recipient: string; url: string; now: number }): Promise<void>;
   lostLinks(
-    trx: Knex.Transaction,
+    trx: UnitOfWork,
     p: { address: string; cases: Array<{ ticket: Ticket; url: string }>; now: number },
   ): Promise<void>;
 }

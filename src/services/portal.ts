@@ -1,4 +1,4 @@
-import type { Knex } from 'knex';
+import { inUnitOfWork, type UnitOfWork } from '../db/unit-of-work.ts';
 import { findLinkByHash } from '../db/repos/links.ts';
 import { visibleAttachment } from '../db/repos/messages.ts';
 import { claimSubmission, setSubmissionMessage } from '../db/repos/status-page.ts';
@@ -85,7 +85,7 @@ export class PortalService {
     // The case row first, as every other write of the page takes it (rate, post): marking answers read locks their
     // message rows and then the case (the event's foreign key), and a rating locks the case and then the same
     // messages. In opposite orders, a read receipt sent while the customer submits a rating deadlocked on PostgreSQL.
-    return this.deps.db.transaction(async (trx) => {
+    return inUnitOfWork(this.deps.db, async (trx) => {
       const ticket = (await lockTicket(trx, a.ticket.id)) ?? a.ticket;
       return this.deps.cases.markRead(trx, ticket, a.recipient, this.now(), upTo);
     });
@@ -215,10 +215,10 @@ export class PortalService {
     nonce: string,
     kind: 'message' | 'rating',
     now: number,
-    effect: (trx: Knex.Transaction) => Promise<T>,
+    effect: (trx: UnitOfWork) => Promise<T>,
   ): Promise<{ duplicate: boolean; result?: T }> {
     try {
-      return await this.deps.db.transaction(async (trx) => {
+      return await inUnitOfWork(this.deps.db, async (trx) => {
         if (!(await claimSubmission(trx, ticketId, nonce, kind, now))) return { duplicate: true };
         return { duplicate: false, result: await effect(trx) };
       });

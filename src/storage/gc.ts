@@ -1,6 +1,6 @@
+import type { Queryable } from '../db/sql.ts';
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Db } from '../db/knex.ts';
 import { namedBlobs } from '../db/repos/blob-refs.ts';
 import type { BlobStore } from './blobs.ts';
 
@@ -27,7 +27,11 @@ export interface GcReport {
 const BLOB_NAME = /^[0-9a-f]{62}$/;
 const FAN_OUT = /^[0-9a-f]{2}$/;
 
-export async function collectBlobs(db: Db, blobs: BlobStore, opts: { graceMs: number; now?: number }): Promise<GcReport> {
+export async function collectBlobs(
+  db: Queryable,
+  blobs: BlobStore,
+  opts: { graceMs: number; now?: number },
+): Promise<GcReport> {
   const cutoff = (opts.now ?? Date.now()) - opts.graceMs;
   const report: GcReport = { examined: 0, removed: 0, removedBytes: 0, temporaryRemoved: 0 };
   const old: Array<{ sha256: string; file: string }> = [];
@@ -48,7 +52,9 @@ export async function collectBlobs(db: Db, blobs: BlobStore, opts: { graceMs: nu
         // Set aside by a gc that stopped half-way: back under its name (judged again next time) or, if written
         // again since, no longer needed.
         const blob = file.slice(0, -'.gc'.length);
-        await (fs.existsSync(blob) ? fs.promises.rm(file, { force: true }) : fs.promises.rename(file, blob)).catch(() => undefined);
+        await (fs.existsSync(blob) ? fs.promises.rm(file, { force: true }) : fs.promises.rename(file, blob)).catch(
+          () => undefined,
+        );
         continue;
       }
       if (!BLOB_NAME.test(name)) continue;
@@ -58,7 +64,10 @@ export async function collectBlobs(db: Db, blobs: BlobStore, opts: { graceMs: nu
     }
   }
   if (!old.length) return report;
-  const named = await namedBlobs(db, old.map((o) => o.sha256));
+  const named = await namedBlobs(
+    db,
+    old.map((o) => o.sha256),
+  );
   for (const o of old) {
     if (named.has(o.sha256)) continue;
     const aside = `${o.file}.gc`;

@@ -1,5 +1,4 @@
-import type { Db } from '../db/knex.ts';
-import { insertSql, row, run } from '../db/sql.ts';
+import { insertSql, row, run, type Queryable } from '../db/sql.ts';
 import { MesaError } from '../errors.ts';
 import type { BlobStore } from './blobs.ts';
 
@@ -33,7 +32,12 @@ const ROWS_PER_INSERT = 100;
  * mails' savepoints and before the commit: one multi-row INSERT instead of one per mail (on PostgreSQL each statement
  * is a round trip).
  */
-export async function keepOriginals(trx: Db, blobs: BlobStore, originals: readonly Original[], now: number): Promise<void> {
+export async function keepOriginals(
+  trx: Queryable,
+  blobs: BlobStore,
+  originals: readonly Original[],
+  now: number,
+): Promise<void> {
   const rows = new Map<string, Buffer>();
   for (const o of originals) {
     if (o.raw.length > ORIGINAL_IN_DB_MAX) await blobs.put(o.raw, { sha256: o.sha256 });
@@ -42,13 +46,21 @@ export async function keepOriginals(trx: Db, blobs: BlobStore, originals: readon
   const all = [...rows];
   for (let i = 0; i < all.length; i += ROWS_PER_INSERT) {
     const chunk = all.slice(i, i + ROWS_PER_INSERT);
-    await run(trx, insertSql('raw_sources', ['sha256', 'size', 'data', 'created_at'], chunk.length, 'on conflict ("sha256") do nothing'),
-      chunk.flatMap(([sha256, raw]) => [sha256, raw.length, raw, now]));
+    await run(
+      trx,
+      insertSql(
+        'raw_sources',
+        ['sha256', 'size', 'data', 'created_at'],
+        chunk.length,
+        'on conflict ("sha256") do nothing',
+      ),
+      chunk.flatMap(([sha256, raw]) => [sha256, raw.length, raw, now]),
+    );
   }
 }
 
 /** The raw source with this hash, wherever it was kept (older installations kept every original as a file). */
-export async function readOriginal(db: Db, blobs: BlobStore, sha256: string): Promise<Buffer> {
+export async function readOriginal(db: Queryable, blobs: BlobStore, sha256: string): Promise<Buffer> {
   // better-sqlite3 (BLOB) and node-postgres (bytea) both answer a Buffer.
   const found = await row<{ data: Buffer }>(db, 'select "data" from "raw_sources" where "sha256" = ?', [sha256]);
   if (found) return found.data;

@@ -34,7 +34,8 @@ export async function testConfig(extra: Env = {}): Promise<Config> {
   // In-process apps parse on the test's own thread (a parse thread takes a moment to start, per app);
   // tests/integration/inbound/parse-thread.test.ts and every `mesa start` child process run the parse thread.
   const env = testEnv(dataDir, { PARSE_WORKER: 'false', ...extra });
-  if (onPostgres && !extra.DATABASE_URL) env.DATABASE_URL = await freshPgDatabase(`mesa_t${process.pid}_${++schemaCounter}_${Date.now() % 100000}`);
+  if (onPostgres && !extra.DATABASE_URL)
+    env.DATABASE_URL = await freshPgDatabase(`mesa_t${process.pid}_${++schemaCounter}_${Date.now() % 100000}`);
   return loadConfig(env);
 }
 

@@ -43,7 +43,9 @@ const DEFAULT_USERS = ['support', 'fallback', 'other'];
  * `oauth2`: besides passwords, XOAUTH2 and OAUTHBEARER logins whose token Dovecot's oauth2 passdb checks at
  * `introspectionUrl` (RFC 7662, `introspection_mode = post`): the token must be active and name the user.
  */
-export async function startDovecot(opts: { users?: string[]; oauth2?: { introspectionUrl: string } } = {}): Promise<Dovecot> {
+export async function startDovecot(
+  opts: { users?: string[]; oauth2?: { introspectionUrl: string } } = {},
+): Promise<Dovecot> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mesa-dovecot-'));
   // Dovecot's unprivileged processes (dovenull, the mail user) must be able to traverse to their sockets and mail.
   fs.chmodSync(dir, 0o755);
@@ -52,23 +54,33 @@ export async function startDovecot(opts: { users?: string[]; oauth2?: { introspe
 
   const isRoot = process.getuid?.() === 0;
   const me = os.userInfo();
-  const mailUid = isRoot ? uidOf('mail') ?? 8 : me.uid;
-  const mailGid = isRoot ? gidOf('mail') ?? 8 : me.gid;
+  const mailUid = isRoot ? (uidOf('mail') ?? 8) : me.uid;
+  const mailGid = isRoot ? (gidOf('mail') ?? 8) : me.gid;
   const mailDir = path.join(dir, 'mail');
   fs.mkdirSync(mailDir, { recursive: true });
   if (isRoot) fs.chownSync(mailDir, mailUid, mailGid);
 
   fs.writeFileSync(
     path.join(dir, 'users'),
-    Object.values(users).map((u) => `${u.user}:{PLAIN}${u.password}:${mailUid}:${mailGid}::${path.join(mailDir, u.user)}`).join('\n') + '\n',
+    Object.values(users)
+      .map((u) => `${u.user}:{PLAIN}${u.password}:${mailUid}:${mailGid}::${path.join(mailDir, u.user)}`)
+      .join('\n') + '\n',
   );
   const port = await freePort();
   const oauthConf = path.join(dir, 'dovecot-oauth2.conf.ext');
   if (opts.oauth2) {
-    fs.writeFileSync(oauthConf, [
-      `introspection_url = ${opts.oauth2.introspectionUrl}`, 'introspection_mode = post', 'force_introspection = yes',
-      'username_attribute = username', 'active_attribute = active', 'active_value = true', '',
-    ].join('\n'));
+    fs.writeFileSync(
+      oauthConf,
+      [
+        `introspection_url = ${opts.oauth2.introspectionUrl}`,
+        'introspection_mode = post',
+        'force_introspection = yes',
+        'username_attribute = username',
+        'active_attribute = active',
+        'active_value = true',
+        '',
+      ].join('\n'),
+    );
   }
   const conf = [
     `base_dir = ${path.join(dir, 'run')}`,
@@ -91,33 +103,61 @@ export async function startDovecot(opts: { users?: string[]; oauth2?: { introspe
     `mail_gid = ${mailGid}`,
     ...(isRoot ? [] : [`default_login_user = ${me.username}`, `default_internal_user = ${me.username}`]),
     'mail_fsync = never',
-    'passdb {', '  driver = passwd-file', `  args = scheme=PLAIN username_format=%u ${path.join(dir, 'users')}`,
-    ...(opts.oauth2 ? ['  mechanisms = plain login'] : []), '}',
-    ...(opts.oauth2 ? ['passdb {', '  driver = oauth2', '  mechanisms = xoauth2 oauthbearer', `  args = ${oauthConf}`, '}'] : []),
-    'userdb {', '  driver = passwd-file', `  args = username_format=%u ${path.join(dir, 'users')}`, '}',
-    'service imap-login {', '  inet_listener imap {', `    address = 127.0.0.1`, `    port = ${port}`, '  }',
-    '  inet_listener imaps {', '    port = 0', '  }', '}',
-    'service anvil {', '  chroot =', '}',
-    'service imap-login {', '  chroot =', '}',
-    'namespace inbox {', '  inbox = yes', '  separator = /', '}',
+    'passdb {',
+    '  driver = passwd-file',
+    `  args = scheme=PLAIN username_format=%u ${path.join(dir, 'users')}`,
+    ...(opts.oauth2 ? ['  mechanisms = plain login'] : []),
+    '}',
+    ...(opts.oauth2
+      ? ['passdb {', '  driver = oauth2', '  mechanisms = xoauth2 oauthbearer', `  args = ${oauthConf}`, '}']
+      : []),
+    'userdb {',
+    '  driver = passwd-file',
+    `  args = username_format=%u ${path.join(dir, 'users')}`,
+    '}',
+    'service imap-login {',
+    '  inet_listener imap {',
+    `    address = 127.0.0.1`,
+    `    port = ${port}`,
+    '  }',
+    '  inet_listener imaps {',
+    '    port = 0',
+    '  }',
+    '}',
+    'service anvil {',
+    '  chroot =',
+    '}',
+    'service imap-login {',
+    '  chroot =',
+    '}',
+    'namespace inbox {',
+    '  inbox = yes',
+    '  separator = /',
+    '}',
   ].join('\n');
   const confPath = path.join(dir, 'dovecot.conf');
   fs.writeFileSync(confPath, conf + '\n');
 
   let child: ChildProcess | undefined;
   const logFile = path.join(dir, 'dovecot.log');
-  const readLog = () => (fs.existsSync(logFile) ? fs.readFileSync(logFile, 'utf8').split('\n').slice(-40).join('\n') : '');
+  const readLog = () =>
+    fs.existsSync(logFile) ? fs.readFileSync(logFile, 'utf8').split('\n').slice(-40).join('\n') : '';
 
   const launch = async () => {
     let stderr = '';
     // -F: stay in the foreground, so the process is ours to stop and dies with the test run.
     // detached: its own process group, so stop() can signal the imap/log/auth children together (signalled via
     // the master alone, an orphaned imap process keeps its client connected for ~10 s more).
-    if (!fs.existsSync(DOVECOT)) throw new Error(`no está Dovecot (${DOVECOT}): instálalo con \`apt-get install dovecot-imapd\` (lo hace .ci/run)`);
+    if (!fs.existsSync(DOVECOT))
+      throw new Error(
+        `no está Dovecot (${DOVECOT}): instálalo con \`apt-get install dovecot-imapd\` (lo hace .ci/run)`,
+      );
     child = spawn(DOVECOT, ['-F', '-c', confPath], { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
     child.stderr!.on('data', (d) => (stderr += d));
     child.once('error', (err) => (stderr += String(err)));
-    const exited = new Promise<never>((_, reject) => child!.once('exit', (code) => reject(new Error(`dovecot salió (${code}): ${stderr}\n${readLog()}`))));
+    const exited = new Promise<never>((_, reject) =>
+      child!.once('exit', (code) => reject(new Error(`dovecot salió (${code}): ${stderr}\n${readLog()}`))),
+    );
     exited.catch(() => undefined);
     await Promise.race([waitForImapGreeting('127.0.0.1', port, 15_000), exited]);
   };
@@ -145,7 +185,14 @@ export async function startDovecot(opts: { users?: string[]; oauth2?: { introspe
   const client = async (user: string) => {
     const u = users[user];
     if (!u) throw new Error(`usuario de prueba desconocido: ${user}`);
-    const c = new ImapFlow({ host: '127.0.0.1', port, secure: false, auth: { user: u.user, pass: u.password }, logger: false, disableAutoIdle: true });
+    const c = new ImapFlow({
+      host: '127.0.0.1',
+      port,
+      secure: false,
+      auth: { user: u.user, pass: u.password },
+      logger: false,
+      disableAutoIdle: true,
+    });
     await c.connect();
     return c;
   };
@@ -198,12 +245,18 @@ function signalGroup(c: ChildProcess, signal: NodeJS.Signals): void {
 }
 
 function uidOf(name: string): number | undefined {
-  const line = fs.readFileSync('/etc/passwd', 'utf8').split('\n').find((l) => l.startsWith(`${name}:`));
+  const line = fs
+    .readFileSync('/etc/passwd', 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith(`${name}:`));
   return line ? Number(line.split(':')[2]) : undefined;
 }
 
 function gidOf(name: string): number | undefined {
-  const line = fs.readFileSync('/etc/group', 'utf8').split('\n').find((l) => l.startsWith(`${name}:`));
+  const line = fs
+    .readFileSync('/etc/group', 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith(`${name}:`));
   return line ? Number(line.split(':')[2]) : undefined;
 }
 

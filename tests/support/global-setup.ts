@@ -7,7 +7,12 @@ import { TEST_PG_URL } from './app.ts';
  * is left alone.
  */
 export default async function setup(): Promise<void> {
-  const admin = knexFactory({ client: 'pg', connection: TEST_PG_URL, pool: { min: 0, max: 1 }, acquireConnectionTimeout: 3000 });
+  const admin = knexFactory({
+    client: 'pg',
+    connection: TEST_PG_URL,
+    pool: { min: 0, max: 1 },
+    acquireConnectionTimeout: 3000,
+  });
   try {
     const rows = await admin('pg_database').select('datname').where('datname', 'like', 'mesa\\_%');
     for (const { datname } of rows as Array<{ datname: string }>) {

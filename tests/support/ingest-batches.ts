@@ -1,3 +1,4 @@
+import { onStatements } from '../../src/db/storage.ts';
 import type { App } from '../../src/app.ts';
 import type { MailSource } from '../../src/inbound/mail.ts';
 
@@ -21,7 +22,7 @@ export const rowCount = async (a: App, table: string) => Number((await a.db(tabl
 /** How many SAVEPOINT statements `a` ran since this was called. */
 export function savepointsOf(a: App): () => number {
   let n = 0;
-  a.db.on('query', (q: { sql: string }) => {
+  onStatements(a.db, (q: { sql: string }) => {
     if (/^SAVEPOINT/i.test(q.sql)) n++;
   });
   return () => n;

@@ -1,12 +1,38 @@
 /** A plain-text UTF-8 mail from a header map and a body: the raw bytes ingest takes. */
 export const mail = (headers: Record<string, string>, body: string) =>
-  Buffer.from(Object.entries(headers).map(([k, v]) => `${k}: ${v}`).join('\r\n') + '\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n' + body, 'utf8');
+  Buffer.from(
+    Object.entries(headers)
+      .map(([k, v]) => `${k}: ${v}`)
+      .join('\r\n') +
+      '\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n' +
+      body,
+    'utf8',
+  );
 
 /** The same with a small attachment (multipart/mixed): a mail whose ingest writes a file to the blob store. */
-export const mailWithAttachment = (headers: Record<string, string>, body: string, file = { filename: 'contrato.pdf', content: Buffer.from('%PDF-1.4 contrato firmado') }) =>
-  Buffer.from([
-    ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`), 'MIME-Version: 1.0', 'Content-Type: multipart/mixed; boundary="b1"', '',
-    '--b1', 'Content-Type: text/plain; charset=utf-8', '', body,
-    '--b1', `Content-Type: application/pdf; name="${file.filename}"`, `Content-Disposition: attachment; filename="${file.filename}"`, 'Content-Transfer-Encoding: base64', '',
-    file.content.toString('base64'), '--b1--', '',
-  ].join('\r\n'), 'utf8');
+export const mailWithAttachment = (
+  headers: Record<string, string>,
+  body: string,
+  file = { filename: 'contrato.pdf', content: Buffer.from('%PDF-1.4 contrato firmado') },
+) =>
+  Buffer.from(
+    [
+      ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`),
+      'MIME-Version: 1.0',
+      'Content-Type: multipart/mixed; boundary="b1"',
+      '',
+      '--b1',
+      'Content-Type: text/plain; charset=utf-8',
+      '',
+      body,
+      '--b1',
+      `Content-Type: application/pdf; name="${file.filename}"`,
+      `Content-Disposition: attachment; filename="${file.filename}"`,
+      'Content-Transfer-Encoding: base64',
+      '',
+      file.content.toString('base64'),
+      '--b1--',
+      '',
+    ].join('\r\n'),
+    'utf8',
+  );

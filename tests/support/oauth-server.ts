@@ -11,7 +11,13 @@ import type { AddressInfo } from 'node:net';
  *
  * Every token request is logged (`requests`), so tests await the refresh they expect instead of sleeping.
  */
-export interface TokenRequest { grantType: string; at: number; ok: boolean; error?: string; user?: string }
+export interface TokenRequest {
+  grantType: string;
+  at: number;
+  ok: boolean;
+  error?: string;
+  user?: string;
+}
 
 export interface OAuthServer {
   issuer: string;
@@ -48,12 +54,27 @@ export interface OAuthServer {
   close(): Promise<void>;
 }
 
-interface Access { user: string; expiresAt: number; revoked?: boolean }
-interface Refresh { user: string; used?: boolean; revoked?: boolean }
-interface Device { userCode: string; user?: string; polls: number; slowDownOnce: boolean }
+interface Access {
+  user: string;
+  expiresAt: number;
+  revoked?: boolean;
+}
+interface Refresh {
+  user: string;
+  used?: boolean;
+  revoked?: boolean;
+}
+interface Device {
+  userCode: string;
+  user?: string;
+  polls: number;
+  slowDownOnce: boolean;
+}
 
 /** `scope`: what the token responses say was granted (default `openid offline_access`). */
-export async function startOAuthServer(opts: { accessTtlS?: number; rotate?: boolean; scope?: string } = {}): Promise<OAuthServer> {
+export async function startOAuthServer(
+  opts: { accessTtlS?: number; rotate?: boolean; scope?: string } = {},
+): Promise<OAuthServer> {
   const access = new Map<string, Access>();
   const refresh = new Map<string, Refresh>();
   const devices = new Map<string, Device>();
@@ -70,7 +91,12 @@ export async function startOAuthServer(opts: { accessTtlS?: number; rotate?: boo
   const issue = (user: string, withRefresh: boolean) => {
     const accessToken = `at-${random()}`;
     access.set(accessToken, { user, expiresAt: Date.now() + state.accessTtlS * 1000 });
-    const out: Record<string, unknown> = { access_token: accessToken, token_type: 'Bearer', expires_in: state.accessTtlS, scope: opts.scope ?? 'openid offline_access' };
+    const out: Record<string, unknown> = {
+      access_token: accessToken,
+      token_type: 'Bearer',
+      expires_in: state.accessTtlS,
+      scope: opts.scope ?? 'openid offline_access',
+    };
     if (withRefresh) {
       const refreshToken = `rt-${random()}`;
       refresh.set(refreshToken, { user });
@@ -93,10 +119,14 @@ export async function startOAuthServer(opts: { accessTtlS?: number; rotate?: boo
     const url = new URL(req.url ?? '/', state.issuer);
     if (url.pathname === '/.well-known/openid-configuration') {
       return send(200, {
-        issuer: state.issuer, token_endpoint: `${state.issuer}/token`, device_authorization_endpoint: `${state.issuer}/device`,
-        introspection_endpoint: `${state.issuer}/introspect`, authorization_endpoint: `${state.issuer}/authorize`,
+        issuer: state.issuer,
+        token_endpoint: `${state.issuer}/token`,
+        device_authorization_endpoint: `${state.issuer}/device`,
+        introspection_endpoint: `${state.issuer}/introspect`,
+        authorization_endpoint: `${state.issuer}/authorize`,
         grant_types_supported: ['refresh_token', 'client_credentials', 'urn:ietf:params:oauth:grant-type:device_code'],
-        token_endpoint_auth_methods_supported: ['client_secret_post', 'none'], response_types_supported: ['code'],
+        token_endpoint_auth_methods_supported: ['client_secret_post', 'none'],
+        response_types_supported: ['code'],
       });
     }
     if (url.pathname === '/introspect') {
@@ -109,7 +139,11 @@ export async function startOAuthServer(opts: { accessTtlS?: number; rotate?: boo
     if (url.pathname === '/authorize') {
       const redirect = new URL(url.searchParams.get('redirect_uri') ?? '');
       const code = `code-${random()}`;
-      codes.set(code, { user: state.browserUser, challenge: url.searchParams.get('code_challenge') ?? '', redirectUri: redirect.href });
+      codes.set(code, {
+        user: state.browserUser,
+        challenge: url.searchParams.get('code_challenge') ?? '',
+        redirectUri: redirect.href,
+      });
       redirect.searchParams.set('code', code);
       redirect.searchParams.set('state', url.searchParams.get('state') ?? '');
       res.writeHead(302, { location: redirect.href });
@@ -121,12 +155,19 @@ export async function startOAuthServer(opts: { accessTtlS?: number; rotate?: boo
       devices.set(deviceCode, { userCode, polls: 0, slowDownOnce: slowDownNext });
       slowDownNext = false;
       notify();
-      return send(200, { device_code: deviceCode, user_code: userCode, verification_uri: `${state.issuer}/activar`, expires_in: 600, interval: 1 });
+      return send(200, {
+        device_code: deviceCode,
+        user_code: userCode,
+        verification_uri: `${state.issuer}/activar`,
+        expires_in: 600,
+        interval: 1,
+      });
     }
     if (url.pathname !== '/token') return send(404, { error: 'not_found' });
     const grantType = form.get('grant_type') ?? '';
     // A JWT bearer assertion authenticates by its signature (RFC 7523 §3); every other grant names our client.
-    if (grantType !== 'urn:ietf:params:oauth:grant-type:jwt-bearer' && form.get('client_id') !== state.clientId) return send(401, { error: 'invalid_client' });
+    if (grantType !== 'urn:ietf:params:oauth:grant-type:jwt-bearer' && form.get('client_id') !== state.clientId)
+      return send(401, { error: 'invalid_client' });
     const log = (ok: boolean, error?: string, user?: string) => {
       requests.push({ grantType, at: Date.now(), ok, error, user });
       notify();
@@ -140,7 +181,10 @@ export async function startOAuthServer(opts: { accessTtlS?: number; rotate?: boo
       const r = refresh.get(form.get('refresh_token') ?? '');
       if (!r || r.revoked || r.used) {
         log(false, 'invalid_grant', r?.user);
-        return send(400, { error: 'invalid_grant', error_description: r?.used ? 'refresh token already used (rotated)' : 'refresh token revoked' });
+        return send(400, {
+          error: 'invalid_grant',
+          error_description: r?.used ? 'refresh token already used (rotated)' : 'refresh token revoked',
+        });
       }
       if (opts.rotate !== false) r.used = true;
       log(true, undefined, r.user);
@@ -150,7 +194,10 @@ export async function startOAuthServer(opts: { accessTtlS?: number; rotate?: boo
       const c = codes.get(form.get('code') ?? '');
       codes.delete(form.get('code') ?? '');
       // RFC 7636 §4.6: the verifier must hash to the challenge; RFC 6749 §4.1.3: the same redirect_uri.
-      const verifier = crypto.createHash('sha256').update(form.get('code_verifier') ?? '').digest('base64url');
+      const verifier = crypto
+        .createHash('sha256')
+        .update(form.get('code_verifier') ?? '')
+        .digest('base64url');
       if (!c || verifier !== c.challenge || form.get('redirect_uri') !== c.redirectUri) {
         log(false, 'invalid_grant');
         return send(400, { error: 'invalid_grant' });
@@ -160,9 +207,17 @@ export async function startOAuthServer(opts: { accessTtlS?: number; rotate?: boo
     }
     if (grantType === 'urn:ietf:params:oauth:grant-type:jwt-bearer') {
       const [h, p, sig] = (form.get('assertion') ?? '').split('.');
-      const claims = p ? JSON.parse(Buffer.from(p, 'base64url').toString()) as { iss?: string; sub?: string; aud?: string; exp?: number } : {};
+      const claims = p
+        ? (JSON.parse(Buffer.from(p, 'base64url').toString()) as {
+            iss?: string;
+            sub?: string;
+            aud?: string;
+            exp?: number;
+          })
+        : {};
       const key = accounts.get(claims.iss ?? '');
-      const signed = key && sig && crypto.verify('RSA-SHA256', Buffer.from(`${h}.${p}`), key, Buffer.from(sig, 'base64url'));
+      const signed =
+        key && sig && crypto.verify('RSA-SHA256', Buffer.from(`${h}.${p}`), key, Buffer.from(sig, 'base64url'));
       if (!signed || claims.aud !== `${state.issuer}/token` || !claims.sub || (claims.exp ?? 0) * 1000 < Date.now()) {
         log(false, 'invalid_grant', claims.sub);
         return send(400, { error: 'invalid_grant', error_description: 'Invalid JWT Signature.' });
@@ -259,10 +314,11 @@ export async function startOAuthServer(opts: { accessTtlS?: number; rotate?: boo
     failNext(count) {
       failures = count;
     },
-    close: () => new Promise<void>((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
   return state;
 }

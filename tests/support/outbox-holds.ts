@@ -1,5 +1,6 @@
 import { afterEach, beforeEach } from 'vitest';
 import type { App } from '../../src/app.ts';
+import { inUnitOfWork } from '../../src/db/unit-of-work.ts';
 import type { MailRequest } from '../../src/outbound/outbox.ts';
 import { testApp } from './app.ts';
 
@@ -34,7 +35,7 @@ export const automaticMail = (
 
 /** Enqueues one mail in a transaction of its own. */
 export const enqueueIn = (app: App) => (r: MailRequest) =>
-  app.db.transaction((trx) => app.outbound.outbox.enqueue(trx, r));
+  inUnitOfWork(app.db, (trx) => app.outbound.outbox.enqueue(trx, r));
 
 /** A fresh app with HOLD_LIMITS for every test of the file, handed to `use`; closed after the test. */
 export function holdAppForEachTest(use: (app: App) => void): void {

@@ -66,7 +66,9 @@ export async function freePort(): Promise<number> {
  * `oauth2`: AUTH XOAUTH2 is required, and the token is checked at the authorization server's introspection endpoint
  * (RFC 7662), as a provider's SMTP submission server does.
  */
-export async function startSmtpSink(opts: { port?: number; oauth2?: { introspectionUrl: string } } = {}): Promise<SmtpSink> {
+export async function startSmtpSink(
+  opts: { port?: number; oauth2?: { introspectionUrl: string } } = {},
+): Promise<SmtpSink> {
   const port = opts.port ?? (await freePort());
   const messages: SinkMessage[] = [];
   const stats = { connections: 0, rejected: 0 };
@@ -75,7 +77,10 @@ export async function startSmtpSink(opts: { port?: number; oauth2?: { introspect
   let failures: Failure[] = [];
   let server: SMTPServer | undefined;
 
-  const smtpError = (f: Failure) => Object.assign(new Error(f.message ?? (f.code >= 500 ? 'Rechazado por la prueba' : 'Intente más tarde')), { responseCode: f.code });
+  const smtpError = (f: Failure) =>
+    Object.assign(new Error(f.message ?? (f.code >= 500 ? 'Rechazado por la prueba' : 'Intente más tarde')), {
+      responseCode: f.code,
+    });
   const take = (f: Failure) => {
     if (f.times !== undefined && f.times !== Infinity) {
       f.times -= 1;
@@ -93,12 +98,15 @@ export async function startSmtpSink(opts: { port?: number; oauth2?: { introspect
         const token = auth.accessToken ?? '';
         fetch(oauth2.introspectionUrl, { method: 'POST', body: new URLSearchParams({ token }) })
           .then((r) => r.json() as Promise<{ active?: boolean; username?: string }>)
-          .then((info) => {
-            const ok = info.active === true && info.username === auth.username;
-            logins.push({ user: auth.username ?? '', token, ok });
-            // RFC 7628 §3.2.2: a refused bearer token gets a JSON challenge, then 535.
-            cb(null, ok ? { user: auth.username } : { data: { status: '401', schemes: 'bearer', scope: 'smtp' } });
-          }, (err: Error) => cb(err));
+          .then(
+            (info) => {
+              const ok = info.active === true && info.username === auth.username;
+              logins.push({ user: auth.username ?? '', token, ok });
+              // RFC 7628 §3.2.2: a refused bearer token gets a JSON challenge, then 535.
+              cb(null, ok ? { user: auth.username } : { data: { status: '401', schemes: 'bearer', scope: 'smtp' } });
+            },
+            (err: Error) => cb(err),
+          );
       },
       logger: false,
       size: 50 * 1024 * 1024,
@@ -107,7 +115,9 @@ export async function startSmtpSink(opts: { port?: number; oauth2?: { introspect
         cb();
       },
       onRcptTo(address, _session, cb) {
-        const f = failures.find((x) => x.recipient && x.recipient.toLowerCase() === address.address.toLowerCase() && !x.subject);
+        const f = failures.find(
+          (x) => x.recipient && x.recipient.toLowerCase() === address.address.toLowerCase() && !x.subject,
+        );
         if (f) {
           take(f);
           stats.rejected++;
@@ -124,7 +134,12 @@ export async function startSmtpSink(opts: { port?: number; oauth2?: { introspect
             const parsed = await simpleParser(raw);
             const subject = parsed.subject ?? '';
             const rcpts = session.envelope.rcptTo.map((r) => r.address.toLowerCase());
-            const f = failures.find((x) => (!x.recipient || rcpts.includes(x.recipient.toLowerCase())) && (!x.subject || x.subject.test(subject)) && (x.subject || !x.recipient));
+            const f = failures.find(
+              (x) =>
+                (!x.recipient || rcpts.includes(x.recipient.toLowerCase())) &&
+                (!x.subject || x.subject.test(subject)) &&
+                (x.subject || !x.recipient),
+            );
             if (f) {
               take(f);
               stats.rejected++;
@@ -133,10 +148,14 @@ export async function startSmtpSink(opts: { port?: number; oauth2?: { introspect
             const to = Array.isArray(parsed.to) ? parsed.to[0] : parsed.to;
             messages.push({
               envelopeFrom: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
-              envelopeTo: rcpts, raw, parsed, subject,
+              envelopeTo: rcpts,
+              raw,
+              parsed,
+              subject,
               messageId: (parsed.messageId ?? '').replace(/^<|>$/g, ''),
               to: to?.value?.[0]?.address?.toLowerCase() ?? rcpts[0] ?? '',
-              text: parsed.text ?? '', html: typeof parsed.html === 'string' ? parsed.html : '',
+              text: parsed.text ?? '',
+              html: typeof parsed.html === 'string' ? parsed.html : '',
               header: (name: string) => {
                 const v = parsed.headers.get(name.toLowerCase());
                 if (v === undefined) return undefined;
@@ -144,7 +163,11 @@ export async function startSmtpSink(opts: { port?: number; oauth2?: { introspect
                 if (Array.isArray(v)) return v.join(' ');
                 if (v instanceof Date) return v.toUTCString();
                 const o = v as { text?: string; value?: unknown };
-                return typeof o === 'object' && typeof o.text === 'string' ? o.text : typeof o === 'object' && 'value' in o ? String(o.value) : String(v);
+                return typeof o === 'object' && typeof o.text === 'string'
+                  ? o.text
+                  : typeof o === 'object' && 'value' in o
+                    ? String(o.value)
+                    : String(v);
               },
               receivedAt: Date.now(),
             });
@@ -179,21 +202,28 @@ export async function startSmtpSink(opts: { port?: number; oauth2?: { introspect
 
   await start();
   return {
-    port, messages, stats, logins,
+    port,
+    messages,
+    stats,
+    logins,
     failWith(f) {
       failures.push({ times: Infinity, ...f });
     },
     clearFailures() {
       failures = [];
     },
-    stop, start,
+    stop,
+    start,
     async waitFor(pred, o = {}) {
       const count = o.count ?? 1;
       const deadline = Date.now() + (o.timeoutMs ?? 20_000);
       for (;;) {
         const found = messages.filter(pred);
         if (found.length >= count) return found;
-        if (Date.now() > deadline) throw new Error(`el sumidero SMTP recibió ${found.length} de ${count} mensajes esperados (total ${messages.length})`);
+        if (Date.now() > deadline)
+          throw new Error(
+            `el sumidero SMTP recibió ${found.length} de ${count} mensajes esperados (total ${messages.length})`,
+          );
         await new Promise((r) => setTimeout(r, 25));
       }
     },

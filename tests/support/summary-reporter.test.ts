@@ -16,13 +16,21 @@ const test = (state: string) => ({ type: 'test', mode: state === 'skip' ? 'skip'
 
 describe('the summary line', () => {
   it('counts passed and failed tests', () => {
-    expect(lineFor([{ type: 'suite', result: { state: 'fail' }, tasks: [test('pass'), test('fail')] }])).toBe('1 passed, 1 failed');
+    expect(lineFor([{ type: 'suite', result: { state: 'fail' }, tasks: [test('pass'), test('fail')] }])).toBe(
+      '1 passed, 1 failed',
+    );
   });
 
   it('counts the tests of a file whose beforeAll failed (no Dovecot, no Chromium) as failed, not skipped', () => {
     // What vitest reports then: the file failed, its suite and tests marked skip.
-    const file = { type: 'suite', result: { state: 'fail' }, tasks: [{ type: 'suite', mode: 'skip', result: { state: 'skip' }, tasks: [test('skip'), test('skip')] }] };
-    expect(lineFor([file, { type: 'suite', result: { state: 'pass' }, tasks: [test('pass')] }])).toBe('1 passed, 2 failed');
+    const file = {
+      type: 'suite',
+      result: { state: 'fail' },
+      tasks: [{ type: 'suite', mode: 'skip', result: { state: 'skip' }, tasks: [test('skip'), test('skip')] }],
+    };
+    expect(lineFor([file, { type: 'suite', result: { state: 'pass' }, tasks: [test('pass')] }])).toBe(
+      '1 passed, 2 failed',
+    );
   });
 
   it('counts a file that failed to load, with no tests at all', () => {

@@ -24,6 +24,8 @@ export default class SummaryReporter implements Reporter {
     files.forEach((f) => walk(f, false));
     // A file that failed to load has no tests but a failed result: count it, so it cannot pass silently.
     count.failed += files.filter((f) => f.result?.state === 'fail' && !(f.tasks ?? []).length).length;
-    process.stdout.write(`\n${count.passed} passed, ${count.failed} failed${count.skipped ? `, ${count.skipped} skipped` : ''}\n`);
+    process.stdout.write(
+      `\n${count.passed} passed, ${count.failed} failed${count.skipped ? `, ${count.skipped} skipped` : ''}\n`,
+    );
   }
 }

@@ -1,5 +1,6 @@
+import { knexOf, type Queryable } from '../sql.ts';
 import type { Knex } from 'knex';
-import { isPostgres, type Db } from '../knex.ts';
+import { isPostgres } from '../knex.ts';
 import { toTicket } from './tickets.ts';
 import type { ClockEvent } from '../../tickets/sla.ts';
 import type { Stage, Ticket, WaitingOn } from '../../tickets/types.ts';
@@ -45,7 +46,8 @@ const ORDER: Record<CaseListOrder, Array<{ column: string; order: 'asc' | 'desc'
   ],
 };
 
-function scoped(db: Db, scope: CaseListScope): Knex.QueryBuilder {
+function scoped(queryable: Queryable, scope: CaseListScope): Knex.QueryBuilder {
+  const db = knexOf(queryable);
   if ('allOrganizations' in scope) return db('tickets');
   const q = db('tickets').where('tickets.organization', scope.organization);
   if (scope.participant !== undefined) {
@@ -63,7 +65,7 @@ function scoped(db: Db, scope: CaseListScope): Knex.QueryBuilder {
   return q;
 }
 
-function filtered(db: Db, scope: CaseListScope, f: CaseListFilter): Knex.QueryBuilder {
+function filtered(db: Queryable, scope: CaseListScope, f: CaseListFilter): Knex.QueryBuilder {
   const q = scoped(db, scope);
   if (f.number !== undefined) q.andWhere('tickets.number', f.number);
   if (f.stages?.length) q.whereIn('tickets.stage', [...f.stages]);
@@ -85,7 +87,7 @@ function filtered(db: Db, scope: CaseListScope, f: CaseListFilter): Knex.QueryBu
 }
 
 export async function findCasesInScope(
-  db: Db,
+  db: Queryable,
   scope: CaseListScope,
   f: CaseListFilter,
   order: CaseListOrder,
@@ -99,7 +101,7 @@ export async function findCasesInScope(
 
 /** The consultants and products that appear in the scope, for the filter's choices. */
 export async function choicesInScope(
-  db: Db,
+  db: Queryable,
   scope: CaseListScope,
 ): Promise<{ assignees: string[]; products: string[] }> {
   const assignees = await scoped(db, scope)
@@ -117,7 +119,11 @@ export async function choicesInScope(
 }
 
 /** The events the SLA clocks read, for several cases in one query. */
-export async function clockEventsOf(db: Db, ticketIds: readonly number[]): Promise<Map<number, ClockEvent[]>> {
+export async function clockEventsOf(
+  queryable: Queryable,
+  ticketIds: readonly number[],
+): Promise<Map<number, ClockEvent[]>> {
+  const db = knexOf(queryable);
   const out = new Map<number, ClockEvent[]>(ticketIds.map((id) => [id, []]));
   for (let i = 0; i < ticketIds.length; i += 500) {
     const rows = await db('events')
@@ -131,7 +137,11 @@ export async function clockEventsOf(db: Db, ticketIds: readonly number[]): Promi
 }
 
 /** Internal notes per case (what only consultants see), for the consultants' list. */
-export async function internalNotesCount(db: Db, ticketIds: readonly number[]): Promise<Map<number, number>> {
+export async function internalNotesCount(
+  queryable: Queryable,
+  ticketIds: readonly number[],
+): Promise<Map<number, number>> {
+  const db = knexOf(queryable);
   const out = new Map<number, number>();
   if (!ticketIds.length) return out;
   const rows = await db('messages')
@@ -147,12 +157,12 @@ export async function internalNotesCount(db: Db, ticketIds: readonly number[]): 
 
 /** Of these cases, the ones `address` is on as requester or CC (one query for a page of the list). */
 export async function casesWithParticipant(
-  db: Db,
+  db: Queryable,
   ticketIds: readonly number[],
   address: string,
 ): Promise<Set<number>> {
   if (!ticketIds.length) return new Set();
-  const rows = await db('participants')
+  const rows = await knexOf(db)('participants')
     .select('ticket_id')
     .whereIn('ticket_id', [...ticketIds])
     .andWhere('address', address)

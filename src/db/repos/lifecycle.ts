@@ -1,32 +1,65 @@
-import { isPostgres, type Db } from '../knex.ts';
+import { knexOf, type Queryable } from '../sql.ts';
+import { isPostgres } from '../knex.ts';
 import { toTicket } from './tickets.ts';
 import type { Ticket } from '../../tickets/types.ts';
 
 /** Held requests, once-a-day marks, and the case look-ups the lifecycle jobs need. SQL only; no rules. */
 
 export interface HeldRequest {
-  id: number; organization: string; requester: string; reason: 'over_limit' | 'not_entitled'; subject: string;
-  messageId?: string; rawSha256?: string; caseJson: string; state: 'held' | 'opened' | 'dismissed';
-  ticketId?: number; createdAt: number; resolvedAt?: number;
+  id: number;
+  organization: string;
+  requester: string;
+  reason: 'over_limit' | 'not_entitled';
+  subject: string;
+  messageId?: string;
+  rawSha256?: string;
+  caseJson: string;
+  state: 'held' | 'opened' | 'dismissed';
+  ticketId?: number;
+  createdAt: number;
+  resolvedAt?: number;
 }
 
 const toHeld = (r: any): HeldRequest => ({
-  id: Number(r.id), organization: r.organization, requester: r.requester, reason: r.reason, subject: r.subject,
-  messageId: r.message_id ?? undefined, rawSha256: r.raw_sha256 ?? undefined, caseJson: r.case_json, state: r.state,
-  ticketId: r.ticket_id == null ? undefined : Number(r.ticket_id), createdAt: Number(r.created_at),
+  id: Number(r.id),
+  organization: r.organization,
+  requester: r.requester,
+  reason: r.reason,
+  subject: r.subject,
+  messageId: r.message_id ?? undefined,
+  rawSha256: r.raw_sha256 ?? undefined,
+  caseJson: r.case_json,
+  state: r.state,
+  ticketId: r.ticket_id == null ? undefined : Number(r.ticket_id),
+  createdAt: Number(r.created_at),
   resolvedAt: r.resolved_at == null ? undefined : Number(r.resolved_at),
 });
 
-export async function insertHeld(trx: Db, h: Omit<HeldRequest, 'id' | 'state' | 'ticketId' | 'resolvedAt'>): Promise<HeldRequest> {
+export async function insertHeld(
+  queryable: Queryable,
+  h: Omit<HeldRequest, 'id' | 'state' | 'ticketId' | 'resolvedAt'>,
+): Promise<HeldRequest> {
+  const trx = knexOf(queryable);
   const row = {
-    organization: h.organization, requester: h.requester, reason: h.reason, subject: h.subject, message_id: h.messageId ?? null,
-    raw_sha256: h.rawSha256 ?? null, case_json: h.caseJson, state: 'held', created_at: h.createdAt,
+    organization: h.organization,
+    requester: h.requester,
+    reason: h.reason,
+    subject: h.subject,
+    message_id: h.messageId ?? null,
+    raw_sha256: h.rawSha256 ?? null,
+    case_json: h.caseJson,
+    state: 'held',
+    created_at: h.createdAt,
   };
   const [inserted] = await trx('held_requests').insert(row).returning('id');
   return toHeld({ ...row, id: typeof inserted === 'object' ? inserted.id : inserted });
 }
 
-export async function heldRequests(db: Db, opts: { state?: HeldRequest['state']; reason?: HeldRequest['reason'] } = {}): Promise<HeldRequest[]> {
+export async function heldRequests(
+  queryable: Queryable,
+  opts: { state?: HeldRequest['state']; reason?: HeldRequest['reason'] } = {},
+): Promise<HeldRequest[]> {
+  const db = knexOf(queryable);
   const q = db('held_requests').orderBy([{ column: 'created_at' }, { column: 'id' }]);
   if (opts.state) q.where({ state: opts.state });
   if (opts.reason) q.where({ reason: opts.reason });
@@ -34,11 +67,22 @@ export async function heldRequests(db: Db, opts: { state?: HeldRequest['state'];
 }
 
 /** Marks a held request opened, only if still held (two job runners at once: one wins). */
-export async function markHeldOpened(trx: Db, id: number, ticketId: number, now: number): Promise<boolean> {
-  return (await trx('held_requests').where({ id, state: 'held' }).update({ state: 'opened', ticket_id: ticketId, resolved_at: now })) === 1;
+export async function markHeldOpened(
+  queryable: Queryable,
+  id: number,
+  ticketId: number,
+  now: number,
+): Promise<boolean> {
+  const trx = knexOf(queryable);
+  return (
+    (await trx('held_requests')
+      .where({ id, state: 'held' })
+      .update({ state: 'opened', ticket_id: ticketId, resolved_at: now })) === 1
+  );
 }
 
-export async function openTicketsOf(db: Db, organization: string): Promise<Ticket[]> {
+export async function openTicketsOf(queryable: Queryable, organization: string): Promise<Ticket[]> {
+  const db = knexOf(queryable);
   return (await db('tickets').where({ organization }).whereNot({ stage: 'cerrado' }).orderBy('number')).map(toTicket);
 }
 
@@ -51,24 +95,38 @@ const ORGANIZATION_LOCK_CLASS = 0x4d65734f; // "MesO"
  * instances opening a case for the same organization, or releasing one of its held requests, then count one after
  * the other, and the limit holds.
  */
-export async function countOpenTicketsInTurn(trx: Db, organization: string): Promise<number> {
-  if (isPostgres(trx)) await trx.raw('select pg_advisory_xact_lock(?, hashtext(?))', [ORGANIZATION_LOCK_CLASS, organization]);
+export async function countOpenTicketsInTurn(queryable: Queryable, organization: string): Promise<number> {
+  const trx = knexOf(queryable);
+  if (isPostgres(trx))
+    await trx.raw('select pg_advisory_xact_lock(?, hashtext(?))', [ORGANIZATION_LOCK_CLASS, organization]);
   return countOpenTicketsOf(trx, organization);
 }
 
-export async function countOpenTicketsOf(db: Db, organization: string): Promise<number> {
+export async function countOpenTicketsOf(queryable: Queryable, organization: string): Promise<number> {
+  const db = knexOf(queryable);
   const r = await db('tickets').where({ organization }).whereNot({ stage: 'cerrado' }).count({ n: '*' }).first();
   return Number(r?.n ?? 0);
 }
 
-export async function openTickets(db: Db): Promise<Array<Ticket & { slaLight?: string }>> {
-  return (await db('tickets').whereNot({ stage: 'cerrado' }).orderBy('number')).map((r: any) => ({ ...toTicket(r), slaLight: r.sla_light ?? undefined }));
+export async function openTickets(queryable: Queryable): Promise<Array<Ticket & { slaLight?: string }>> {
+  const db = knexOf(queryable);
+  return (await db('tickets').whereNot({ stage: 'cerrado' }).orderBy('number')).map((r: any) => ({
+    ...toTicket(r),
+    slaLight: r.sla_light ?? undefined,
+  }));
 }
 
-export interface EventRow { ticketId: number; type: string; to?: string; at: number; internal?: boolean }
+export interface EventRow {
+  ticketId: number;
+  type: string;
+  to?: string;
+  at: number;
+  internal?: boolean;
+}
 
 /** The clock-relevant events of many cases at once, grouped by case (one query, not one per case). */
-export async function lifecycleEventsOf(db: Db, ticketIds: number[]): Promise<Map<number, EventRow[]>> {
+export async function lifecycleEventsOf(queryable: Queryable, ticketIds: number[]): Promise<Map<number, EventRow[]>> {
+  const db = knexOf(queryable);
   const out = new Map<number, EventRow[]>();
   for (let i = 0; i < ticketIds.length; i += 500) {
     const rows = await db('events')
@@ -79,26 +137,40 @@ export async function lifecycleEventsOf(db: Db, ticketIds: number[]): Promise<Ma
       const id = Number(r.ticket_id);
       const data = r.data_json ? JSON.parse(r.data_json) : {};
       if (!out.has(id)) out.set(id, []);
-      out.get(id)!.push({ ticketId: id, type: r.type, to: r.to_value ?? undefined, at: Number(r.created_at), internal: Boolean(data.internal) });
+      out.get(id)!.push({
+        ticketId: id,
+        type: r.type,
+        to: r.to_value ?? undefined,
+        at: Number(r.created_at),
+        internal: Boolean(data.internal),
+      });
     }
   }
   return out;
 }
 
-export async function setSlaLight(trx: Db, ticketId: number, light: string): Promise<void> {
+export async function setSlaLight(queryable: Queryable, ticketId: number, light: string): Promise<void> {
+  const trx = knexOf(queryable);
   await trx('tickets').where({ id: ticketId }).update({ sla_light: light });
 }
 
-export async function getMark(db: Db, name: string): Promise<string | undefined> {
+export async function getMark(queryable: Queryable, name: string): Promise<string | undefined> {
+  const db = knexOf(queryable);
   return (await db('job_marks').where({ name }).first())?.value;
 }
 
 /** Sets a mark unless it already has this value; true when this call set it (the job should run). */
-export async function claimMark(trx: Db, name: string, value: string, now: number): Promise<boolean> {
+export async function claimMark(queryable: Queryable, name: string, value: string, now: number): Promise<boolean> {
+  const trx = knexOf(queryable);
   const current = await trx('job_marks').where({ name }).first();
   if (current?.value === value) return false;
-  if (current) return (await trx('job_marks').where({ name, value: current.value }).update({ value, updated_at: now })) === 1;
+  if (current)
+    return (await trx('job_marks').where({ name, value: current.value }).update({ value, updated_at: now })) === 1;
   // Only the one whose row went in: another instance inserting the same mark at the same moment gets no row back.
-  const inserted = await trx('job_marks').insert({ name, value, updated_at: now }).onConflict('name').ignore().returning('name');
+  const inserted = await trx('job_marks')
+    .insert({ name, value, updated_at: now })
+    .onConflict('name')
+    .ignore()
+    .returning('name');
   return inserted.length === 1;
 }

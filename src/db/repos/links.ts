@@ -1,5 +1,5 @@
 import type { Db } from '../knex.ts';
-import { insertId, insertSql, rows } from '../sql.ts';
+import { insertId, insertSql, rows, knexOf, type Queryable } from '../sql.ts';
 
 /** Magic links (hashed). SQL only. */
 
@@ -32,8 +32,8 @@ const toRow = (r: any): LinkRow => ({
 const withNumber = (db: Db) =>
   db('links').join('tickets', 'tickets.id', 'links.ticket_id').select('links.*', 'tickets.number');
 
-export async function findLinkByHash(db: Db, hash: string): Promise<LinkRow | undefined> {
-  const r = await withNumber(db).where('links.token_hash', hash).first();
+export async function findLinkByHash(db: Queryable, hash: string): Promise<LinkRow | undefined> {
+  const r = await withNumber(knexOf(db)).where('links.token_hash', hash).first();
   return r ? toRow(r) : undefined;
 }
 
@@ -42,7 +42,7 @@ export async function findLinkByHash(db: Db, hash: string): Promise<LinkRow | un
  * and else the last generation, both from these few rows (one per rotation) in one read.
  */
 export async function linkGenerations(
-  db: Db,
+  db: Queryable,
   ticketId: number,
   recipient: string,
 ): Promise<Array<{ generation: number; expiresAt: number; revokedAt?: number }>> {
@@ -79,7 +79,7 @@ const INSERT_LINK = insertSql('links', [
 ]);
 
 export async function insertLink(
-  db: Db,
+  db: Queryable,
   link: { ticketId: number; recipient: string; generation: number; tokenHash: string; expiresAt: number; now: number },
 ): Promise<number> {
   return (await insertId(db, INSERT_LINK, [
@@ -92,11 +92,18 @@ export async function insertLink(
   ]))!;
 }
 
-export async function revokeLinkRow(db: Db, id: number, now: number, reason: string): Promise<number> {
+export async function revokeLinkRow(queryable: Queryable, id: number, now: number, reason: string): Promise<number> {
+  const db = knexOf(queryable);
   return db('links').where({ id }).whereNull('revoked_at').update({ revoked_at: now, revoked_reason: reason });
 }
 
-export async function revokeLinksOfTicket(db: Db, ticketId: number, now: number, reason: string): Promise<number> {
+export async function revokeLinksOfTicket(
+  queryable: Queryable,
+  ticketId: number,
+  now: number,
+  reason: string,
+): Promise<number> {
+  const db = knexOf(queryable);
   return db('links')
     .where({ ticket_id: ticketId })
     .whereNull('revoked_at')
@@ -104,18 +111,20 @@ export async function revokeLinksOfTicket(db: Db, ticketId: number, now: number,
 }
 
 export async function revokeLinksOfRecipient(
-  db: Db,
+  queryable: Queryable,
   ticketId: number,
   recipient: string,
   now: number,
   reason: string,
 ): Promise<number> {
+  const db = knexOf(queryable);
   return db('links')
     .where({ ticket_id: ticketId, recipient })
     .whereNull('revoked_at')
     .update({ revoked_at: now, revoked_reason: reason });
 }
 
-export async function touchLinkRow(db: Db, id: number, now: number): Promise<void> {
+export async function touchLinkRow(queryable: Queryable, id: number, now: number): Promise<void> {
+  const db = knexOf(queryable);
   await db('links').where({ id }).update({ last_used_at: now });
 }

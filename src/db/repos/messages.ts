@@ -1,18 +1,25 @@
-import type { Db } from '../knex.ts';
+import { knexOf, type Queryable } from '../sql.ts';
 
 /** Single message rows, as the notifier and the status page read them. SQL only. */
 
-export async function findMessage(db: Db, id: number): Promise<any> {
+export async function findMessage(queryable: Queryable, id: number): Promise<any> {
+  const db = knexOf(queryable);
   return db('messages').where({ id }).first();
 }
 
 /** The case's latest message from its customer (what a consultant's notice quotes when no message is named). */
-export async function lastCustomerMessage(db: Db, ticketId: number): Promise<any> {
+export async function lastCustomerMessage(queryable: Queryable, ticketId: number): Promise<any> {
+  const db = knexOf(queryable);
   return db('messages').where({ ticket_id: ticketId, role: 'customer' }).orderBy('id', 'desc').first();
 }
 
 /** An attachment of a message the customer sees on the case (not internal, from the customer or support). */
-export async function visibleAttachment(db: Db, ticketId: number, attachmentId: number): Promise<{ filename: string; content_type: string; sha256: string } | undefined> {
+export async function visibleAttachment(
+  queryable: Queryable,
+  ticketId: number,
+  attachmentId: number,
+): Promise<{ filename: string; content_type: string; sha256: string } | undefined> {
+  const db = knexOf(queryable);
   return db('attachments')
     .join('messages', 'messages.id', 'attachments.message_id')
     .where({ 'attachments.id': attachmentId, 'messages.ticket_id': ticketId, 'messages.internal': false })

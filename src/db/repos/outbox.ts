@@ -1,7 +1,9 @@
-import { isPostgres, type Db, type Knex } from '../knex.ts';
-import { insertId, insertSql, row, rows } from '../sql.ts';
+import { isPostgres, type Knex } from '../knex.ts';
+import { insertId, insertSql, knexOf, type Queryable } from '../sql.ts';
+import { bounceHoldReason } from './outbox-budget.ts';
 import { insertEvent } from './tickets.ts';
-import { boundedMemo } from '../../memo.ts';
+
+export * from './outbox-budget.ts';
 
 /** The transactional outbox. SQL only; the rules live in src/outbound/. */
 
@@ -24,115 +26,111 @@ export interface StoredMail {
 }
 
 export interface OutboxRow {
-  id: number; idempotencyKey: string; ticketId?: number; kind: string; recipient: string; automatic: boolean;
-  messageId: string; subject: string; mail: StoredMail; state: OutboxState; attempts: number; nextAttemptAt: number;
-  leaseUntil?: number; claimedBy?: string; lastError?: string; heldReason?: string; createdAt: number; sentAt?: number;
+  id: number;
+  idempotencyKey: string;
+  ticketId?: number;
+  kind: string;
+  recipient: string;
+  automatic: boolean;
+  messageId: string;
+  subject: string;
+  mail: StoredMail;
+  state: OutboxState;
+  attempts: number;
+  nextAttemptAt: number;
+  leaseUntil?: number;
+  claimedBy?: string;
+  lastError?: string;
+  heldReason?: string;
+  createdAt: number;
+  sentAt?: number;
 }
 
 const n = (v: unknown) => (v === null || v === undefined ? undefined : Number(v));
 
 export function toOutboxRow(r: any): OutboxRow {
   return {
-    id: Number(r.id), idempotencyKey: r.idempotency_key, ticketId: n(r.ticket_id), kind: r.kind, recipient: r.recipient,
-    automatic: Boolean(r.automatic), messageId: r.message_id, subject: r.subject, mail: JSON.parse(r.mail_json), state: r.state,
-    attempts: Number(r.attempts), nextAttemptAt: Number(r.next_attempt_at), leaseUntil: n(r.lease_until), claimedBy: r.claimed_by ?? undefined,
-    lastError: r.last_error ?? undefined, heldReason: r.held_reason ?? undefined, createdAt: Number(r.created_at), sentAt: n(r.sent_at),
+    id: Number(r.id),
+    idempotencyKey: r.idempotency_key,
+    ticketId: n(r.ticket_id),
+    kind: r.kind,
+    recipient: r.recipient,
+    automatic: Boolean(r.automatic),
+    messageId: r.message_id,
+    subject: r.subject,
+    mail: JSON.parse(r.mail_json),
+    state: r.state,
+    attempts: Number(r.attempts),
+    nextAttemptAt: Number(r.next_attempt_at),
+    leaseUntil: n(r.lease_until),
+    claimedBy: r.claimed_by ?? undefined,
+    lastError: r.last_error ?? undefined,
+    heldReason: r.held_reason ?? undefined,
+    createdAt: Number(r.created_at),
+    sentAt: n(r.sent_at),
   };
 }
 
 export interface NewOutbox {
-  idempotencyKey: string; ticketId?: number; kind: string; recipient: string; automatic: boolean; messageId: string;
-  mail: StoredMail; state: 'pending' | 'held'; heldReason?: string; now: number;
+  idempotencyKey: string;
+  ticketId?: number;
+  kind: string;
+  recipient: string;
+  automatic: boolean;
+  messageId: string;
+  mail: StoredMail;
+  state: 'pending' | 'held';
+  heldReason?: string;
+  now: number;
   /** When it may be sent (default: `now`). */
   dueAt?: number;
 }
 
-const INSERT_OUTBOX = insertSql('outbox', ['idempotency_key', 'ticket_id', 'kind', 'recipient', 'automatic', 'message_id', 'subject', 'mail_json', 'state', 'held_reason', 'next_attempt_at', 'created_at'], 1, 'on conflict ("idempotency_key") do nothing');
+const INSERT_OUTBOX = insertSql(
+  'outbox',
+  [
+    'idempotency_key',
+    'ticket_id',
+    'kind',
+    'recipient',
+    'automatic',
+    'message_id',
+    'subject',
+    'mail_json',
+    'state',
+    'held_reason',
+    'next_attempt_at',
+    'created_at',
+  ],
+  1,
+  'on conflict ("idempotency_key") do nothing',
+);
 
 /** Inserts unless the idempotency key exists; returns the new id, or undefined when it was already there. */
-export function insertOutbox(trx: Db, o: NewOutbox): Promise<number | undefined> {
+export function insertOutbox(trx: Queryable, o: NewOutbox): Promise<number | undefined> {
   return insertId(trx, INSERT_OUTBOX, [
-    o.idempotencyKey, o.ticketId, o.kind, o.recipient, o.automatic, o.messageId, o.mail.subject, JSON.stringify(o.mail), o.state,
-    o.heldReason, o.dueAt ?? o.now, o.now,
+    o.idempotencyKey,
+    o.ticketId,
+    o.kind,
+    o.recipient,
+    o.automatic,
+    o.messageId,
+    o.mail.subject,
+    JSON.stringify(o.mail),
+    o.state,
+    o.heldReason,
+    o.dueAt ?? o.now,
+    o.now,
   ]);
 }
 
-/** loopBudgetOf's statement with and without the bounce stop: two texts, built once (no map() and join() per
- * mail, whose inlined form made an array of another kind and threw the optimized code away once). */
-const BUDGET_COUNTS = 'sum(case when "created_at" >= ? then 1 else 0 end) as "c0", sum(case when "created_at" >= ? then 1 else 0 end) as "c1" from "outbox" where "recipient" = ? and "automatic" = ? and "state" <> \'held\' and "created_at" >= ?';
-const BUDGET_SQL = `select null as "suppressed", ${BUDGET_COUNTS}`;
-const BUDGET_AND_STOP_SQL = `select (select "reason" from "mail_suppressions" where "address" = ? and "until" > ? limit 1) as "suppressed", ${BUDGET_COUNTS}`;
-
-/**
- * What the loop budget asks about one address, in one statement (one scan of its recent mail): how many automatic
- * mails to it were (or will be) sent since `windowSince` and since `daySince` and, when `suppressedAt` is given, the
- * reason of a suppression in force then (findSuppression's). The aggregate always returns its one row, so the
- * suppression is read even with no mail. The same columns either way: one shape of row for the code that reads it.
- */
-export async function loopBudgetOf(db: Db, recipient: string, windowSince: number, daySince: number, suppressedAt?: number): Promise<{ inWindow: number; inDay: number; suppressed?: string }> {
-  const earliest = Math.min(windowSince, daySince);
-  const r: any = suppressedAt === undefined
-    ? await row(db, BUDGET_SQL, [windowSince, daySince, recipient, true, earliest])
-    : await row(db, BUDGET_AND_STOP_SQL, [recipient, suppressedAt, windowSince, daySince, recipient, true, earliest]);
-  return { inWindow: Number(r?.c0 ?? 0), inDay: Number(r?.c1 ?? 0), suppressed: r?.suppressed ?? undefined };
+export interface HeldAtSend {
+  id: number;
+  ticketId?: number;
+  recipient: string;
+  kind: string;
+  reason: string;
 }
-
-/** How many mails of these kinds to `recipient` were (or will be) sent since `since`: the desk's alert limit. */
-export async function countRecentOfKinds(db: Db, recipient: string, kinds: readonly string[], since: number): Promise<number> {
-  const r = await db('outbox').where({ recipient }).andWhere('created_at', '>=', since).whereIn('kind', [...kinds])
-    .andWhereNot({ state: 'held' }).count({ c: '*' }).first();
-  return Number(r?.c ?? 0);
-}
-
-/**
- * Of the mail we sent to `recipients`, the rows whose Message-ID is one of `messageIds`: which of them a bounce's
- * returned headers prove we sent. Read through the (recipient, created_at) index: the ids alone have none.
- */
-export async function sentMailByIds(db: Db, recipients: readonly string[], messageIds: readonly string[]): Promise<Array<{ messageId: string; recipient: string; ticketId?: number }>> {
-  if (!recipients.length || !messageIds.length) return [];
-  const found = await db('outbox').select('message_id', 'recipient', 'ticket_id')
-    .whereIn('recipient', recipients.slice(0, 50)).whereIn('message_id', messageIds.slice(0, 50)).whereIn('state', ['sent', 'sending']);
-  return found.map((r: any) => ({ messageId: r.message_id, recipient: r.recipient, ticketId: n(r.ticket_id) }));
-}
-
-export interface ThreadRow {
-  message_id: string;
-  created_at: number;
-}
-
-/** threadOf's statement for one limit (an integer from the code, never from outside): one SQL text per limit, so the
- * prepared-statement cache keeps it. */
-const threadSql = boundedMemo(8, (limit: number) => String(limit), (limit: number): string => {
-  if (!Number.isInteger(limit) || limit < 1 || limit > 100) throw new Error(`límite inválido para el hilo: ${limit}`);
-  return [
-    'select * from (select 0 as "k", "id", "message_id", "created_at" from "messages" where "ticket_id" = ? and "message_id" is not null order by "id" asc limit 1) as "r"',
-    `union all select * from (select 1 as "k", "id", "message_id", "created_at" from "messages" where "ticket_id" = ? and "from_address" = ? and "message_id" is not null order by "id" desc limit ${limit}) as "t"`,
-    `union all select * from (select 2 as "k", "id", "message_id", "created_at" from "outbox" where "ticket_id" = ? and "recipient" = ? and "state" <> 'held' order by "id" desc limit ${limit}) as "o"`,
-  ].join(' ');
-});
-
-/**
- * What threading a mail to `recipient` on a case reads, in one statement: the Message-ID of the case's first
- * message that has one, and the latest `limit` messages from the recipient and of our mail to them that was not
- * held, each newest first.
- */
-export async function threadOf(db: Db, ticketId: number, recipient: string, limit: number): Promise<{ root?: string; theirs: ThreadRow[]; ours: ThreadRow[] }> {
-  // Each part keeps its ORDER BY and LIMIT inside a derived table (SQLite allows neither on a UNION's members). The
-  // limit is written into the SQL, not bound: SQLite (3.53) plans a bound LIMIT for its value, and so prepares the
-  // statement again every time that parameter is bound, i.e. at every run (see threadSql).
-  const found = await rows(db, threadSql(limit), [ticketId, ticketId, recipient, ticketId, recipient]);
-  // Sorted newest first, then split: loops into array literals (one kind of array, empty or not; see the notifier).
-  found.sort((a, b) => Number(b.id) - Number(a.id));
-  const parts: [ThreadRow[], ThreadRow[], ThreadRow[]] = [[], [], []];
-  for (const r of found) parts[Number(r.k)]?.push({ message_id: r.message_id, created_at: r.created_at });
-  return { root: parts[0][0]?.message_id, theirs: parts[1], ours: parts[2] };
-}
-
-/** The held reason of mail stopped by a bounce (enqueue's and the claim's alike), within the column's 64 characters. */
-export const bounceHoldReason = (suppression: string): string => `rebote: ${suppression}`.slice(0, 64);
-
-/** A claimed row that was not sent: its recipient's bounce stop came into force after the row was enqueued. */
-export interface HeldAtSend { id: number; ticketId?: number; recipient: string; kind: string; reason: string }
 
 /**
  * Claims up to `limit` due rows for one dispatcher: pending ones whose time has come, and `sending` ones whose
@@ -144,14 +142,18 @@ export interface HeldAtSend { id: number; ticketId?: number; recipient: string; 
  * have held it, instead of going to an address that is known to fail. A person's words (not automatic) still go, and
  * so does mail to `neverStopped` (the desk's addresses, which a bounce never stops).
  */
-export async function claimDue(db: Knex, p: { now: number; limit: number; owner: string; leaseMs: number; neverStopped?: readonly string[] }): Promise<{ due: OutboxRow[]; held: HeldAtSend[] }> {
+export async function claimDue(
+  db: Knex,
+  p: { now: number; limit: number; owner: string; leaseMs: number; neverStopped?: readonly string[] },
+): Promise<{ due: OutboxRow[]; held: HeldAtSend[] }> {
   if (p.limit <= 0) return { due: [], held: [] };
   // Most polls find nothing due. On SQLite a transaction takes the file's write lock at BEGIN (src/db/knex.ts), and
   // `mesa start` polls every OUTBOX_POLL_MS: ask with a plain read first, so an idle poll never waits for, nor holds
   // up, the other processes writing the file (an MTA's parallel `mesa ingest -`). PostgreSQL locks rows, not the
   // database: there the claim's own SELECT … SKIP LOCKED asks, one round trip fewer.
   if (!isPostgres(db)) {
-    const anyDue = await db('outbox').first('id')
+    const anyDue = await db('outbox')
+      .first('id')
       .where((b) => b.where({ state: 'pending' }).andWhere('next_attempt_at', '<=', p.now))
       .orWhere((b) => b.where({ state: 'sending' }).andWhere('lease_until', '<', p.now));
     if (!anyDue) return { due: [], held: [] };
@@ -168,65 +170,106 @@ export async function claimDue(db: Knex, p: { now: number; limit: number; owner:
     if (!ids.length) return { due: [], held: [] };
     const stopped = await trx('outbox as o')
       .join('mail_suppressions as s', 's.address', 'o.recipient')
-      .whereIn('o.id', ids).andWhere('o.automatic', true).andWhere('s.until', '>', p.now).whereNotIn('o.recipient', [...p.neverStopped ?? []])
+      .whereIn('o.id', ids)
+      .andWhere('o.automatic', true)
+      .andWhere('s.until', '>', p.now)
+      .whereNotIn('o.recipient', [...(p.neverStopped ?? [])])
       .select('o.id', 'o.ticket_id', 'o.recipient', 'o.kind', 's.reason');
-    const held: HeldAtSend[] = stopped.map((r: any) => ({ id: Number(r.id), ticketId: n(r.ticket_id), recipient: r.recipient, kind: r.kind, reason: bounceHoldReason(r.reason) }));
+    const held: HeldAtSend[] = stopped.map((r: any) => ({
+      id: Number(r.id),
+      ticketId: n(r.ticket_id),
+      recipient: r.recipient,
+      kind: r.kind,
+      reason: bounceHoldReason(r.reason),
+    }));
     for (const h of held) {
-      await trx('outbox').where({ id: h.id }).update({ state: 'held', held_reason: h.reason, lease_until: null, claimed_by: null });
-      if (h.ticketId !== undefined) await insertEvent(trx, { ticketId: h.ticketId, type: 'mail_held', actor: 'mesa', to: h.recipient, reason: h.reason, at: p.now, data: { kind: h.kind } });
+      await trx('outbox')
+        .where({ id: h.id })
+        .update({ state: 'held', held_reason: h.reason, lease_until: null, claimed_by: null });
+      if (h.ticketId !== undefined)
+        await insertEvent(trx, {
+          ticketId: h.ticketId,
+          type: 'mail_held',
+          actor: 'mesa',
+          to: h.recipient,
+          reason: h.reason,
+          at: p.now,
+          data: { kind: h.kind },
+        });
     }
     const heldIds = new Set(held.map((h) => h.id));
     const send = ids.filter((id) => !heldIds.has(id));
     if (!send.length) return { due: [], held };
-    await trx('outbox').whereIn('id', send).update({ state: 'sending', lease_until: p.now + p.leaseMs, claimed_by: p.owner, attempts: trx.raw('attempts + 1') });
+    await trx('outbox')
+      .whereIn('id', send)
+      .update({
+        state: 'sending',
+        lease_until: p.now + p.leaseMs,
+        claimed_by: p.owner,
+        attempts: trx.raw('attempts + 1'),
+      });
     return { due: (await trx('outbox').whereIn('id', send).orderBy('id')).map(toOutboxRow), held };
   });
 }
 
 /** Only the claimant may settle a row: a dispatcher that lost its lease does not overwrite the new owner. */
-export async function markSent(db: Db, id: number, owner: string, now: number): Promise<void> {
-  await db('outbox').where({ id, claimed_by: owner, state: 'sending' }).update({ state: 'sent', sent_at: now, lease_until: null, last_error: null });
+export async function markSent(queryable: Queryable, id: number, owner: string, now: number): Promise<void> {
+  const db = knexOf(queryable);
+  await db('outbox')
+    .where({ id, claimed_by: owner, state: 'sending' })
+    .update({ state: 'sent', sent_at: now, lease_until: null, last_error: null });
 }
 
-export async function markRetry(db: Db, id: number, owner: string, nextAt: number, error: string): Promise<void> {
-  await db('outbox').where({ id, claimed_by: owner, state: 'sending' }).update({ state: 'pending', next_attempt_at: nextAt, lease_until: null, last_error: error.slice(0, 1000) });
+export async function markRetry(
+  queryable: Queryable,
+  id: number,
+  owner: string,
+  nextAt: number,
+  error: string,
+): Promise<void> {
+  const db = knexOf(queryable);
+  await db('outbox')
+    .where({ id, claimed_by: owner, state: 'sending' })
+    .update({ state: 'pending', next_attempt_at: nextAt, lease_until: null, last_error: error.slice(0, 1000) });
 }
 
-export async function markDead(db: Db, id: number, owner: string, error: string): Promise<void> {
-  await db('outbox').where({ id, claimed_by: owner, state: 'sending' }).update({ state: 'dead', lease_until: null, last_error: error.slice(0, 1000) });
+export async function markDead(queryable: Queryable, id: number, owner: string, error: string): Promise<void> {
+  const db = knexOf(queryable);
+  await db('outbox')
+    .where({ id, claimed_by: owner, state: 'sending' })
+    .update({ state: 'dead', lease_until: null, last_error: error.slice(0, 1000) });
 }
 
 /** `mesa outbox --retry`: dead rows go back to pending, attempts reset. */
-export async function retryDead(db: Db, now: number): Promise<number> {
-  return db('outbox').where({ state: 'dead' }).update({ state: 'pending', attempts: 0, next_attempt_at: now, last_error: null });
+export async function retryDead(queryable: Queryable, now: number): Promise<number> {
+  const db = knexOf(queryable);
+  return db('outbox')
+    .where({ state: 'dead' })
+    .update({ state: 'pending', attempts: 0, next_attempt_at: now, last_error: null });
 }
 
-export async function countByState(db: Db): Promise<Record<string, number>> {
+export async function countByState(queryable: Queryable): Promise<Record<string, number>> {
+  const db = knexOf(queryable);
   const rows = await db('outbox').select('state').count({ c: '*' }).groupBy('state');
   return Object.fromEntries(rows.map((r: any) => [r.state, Number(r.c)]));
 }
 
-export async function listOutbox(db: Db, opts: { states?: OutboxState[]; limit?: number } = {}): Promise<OutboxRow[]> {
-  let q = db('outbox').orderBy('id', 'desc').limit(opts.limit ?? 100);
+export async function listOutbox(
+  queryable: Queryable,
+  opts: { states?: OutboxState[]; limit?: number } = {},
+): Promise<OutboxRow[]> {
+  const db = knexOf(queryable);
+  let q = db('outbox')
+    .orderBy('id', 'desc')
+    .limit(opts.limit ?? 100);
   if (opts.states?.length) q = q.whereIn('state', opts.states);
   return (await q).map(toOutboxRow);
 }
 
-export async function nextDueAt(db: Db): Promise<number | undefined> {
+export async function nextDueAt(queryable: Queryable): Promise<number | undefined> {
+  const db = knexOf(queryable);
   const r = await db('outbox').where({ state: 'pending' }).min({ t: 'next_attempt_at' }).first();
   return n(r?.t);
-}
-
-export async function findSuppression(db: Db, address: string, now: number): Promise<{ reason: string; until: number } | undefined> {
-  const r = await row(db, 'select "reason", "until" from "mail_suppressions" where "address" = ? and "until" > ? limit 1', [address, now]);
-  return r ? { reason: r.reason, until: Number(r.until) } : undefined;
-}
-
-export async function suppress(db: Db, s: { address: string; reason: string; ticketId?: number; until: number; now: number }): Promise<void> {
-  await db('mail_suppressions')
-    .insert({ address: s.address, reason: s.reason, ticket_id: s.ticketId ?? null, until: s.until, created_at: s.now })
-    .onConflict('address')
-    .merge({ reason: s.reason, ticket_id: s.ticketId ?? null, until: s.until, created_at: s.now });
 }
 
 /**
@@ -234,8 +277,16 @@ export async function suppress(db: Db, s: { address: string; reason: string; tic
  * `thread_ids` (replies still find their case); what goes is the mail's content. Pending, held and dead rows are
  * kept whatever their age: they have not been delivered.
  */
-export async function deleteSentBefore(db: Db, before: number, limit: number): Promise<number> {
-  const ids = (await db('outbox').select('id').where({ state: 'sent' }).andWhere('sent_at', '<', before).orderBy('sent_at').limit(limit)).map((r: any) => Number(r.id));
+export async function deleteSentBefore(queryable: Queryable, before: number, limit: number): Promise<number> {
+  const db = knexOf(queryable);
+  const ids = (
+    await db('outbox')
+      .select('id')
+      .where({ state: 'sent' })
+      .andWhere('sent_at', '<', before)
+      .orderBy('sent_at')
+      .limit(limit)
+  ).map((r: any) => Number(r.id));
   if (!ids.length) return 0;
   return db('outbox').whereIn('id', ids).del();
 }

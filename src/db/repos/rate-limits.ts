@@ -1,5 +1,4 @@
-import type { Db } from '../knex.ts';
-import { row } from '../sql.ts';
+import { row, knexOf, type Queryable } from '../sql.ts';
 
 /** Counters of the status page's request limits (src/web/rate-limit-store.ts). SQL only. */
 
@@ -8,7 +7,12 @@ import { row } from '../sql.ts';
  * starts with the first request after the previous one ended. One statement (an upsert), atomic on both databases:
  * two instances counting the same key at once never lose a request.
  */
-export async function countHit(db: Db, key: string, now: number, windowMs: number): Promise<{ hits: number; expiresAt: number }> {
+export async function countHit(
+  db: Queryable,
+  key: string,
+  now: number,
+  windowMs: number,
+): Promise<{ hits: number; expiresAt: number }> {
   const r = await row(
     db,
     'insert into "rate_limits" ("key", "hits", "expires_at") values (?, 1, ?) on conflict ("key") do update set ' +
@@ -21,6 +25,7 @@ export async function countHit(db: Db, key: string, now: number, windowMs: numbe
 }
 
 /** Drops the counters whose window has ended; returns how many. */
-export async function purgeEndedWindows(db: Db, now: number): Promise<number> {
+export async function purgeEndedWindows(queryable: Queryable, now: number): Promise<number> {
+  const db = knexOf(queryable);
   return Number(await db('rate_limits').where('expires_at', '<=', now).delete());
 }

@@ -1,4 +1,5 @@
-import { isPostgres, type Db } from '../knex.ts';
+import { knexOf, rows as sqlRows, type Queryable } from '../sql.ts';
+import { isPostgres } from '../knex.ts';
 
 /**
  * The full-text index of solved cases and published articles. The text arrives stemmed (one engine-neutral form,
@@ -14,14 +15,19 @@ export interface SearchDoc {
   stemmed: string;
 }
 
-export async function upsertSearchDoc(db: Db, d: SearchDoc): Promise<void> {
+export async function upsertSearchDoc(queryable: Queryable, d: SearchDoc): Promise<void> {
+  const db = knexOf(queryable);
   const existing = await db('search_docs').where({ ticket_id: d.ticketId, kind: d.kind }).first('id');
   let id: number;
   if (existing) {
     id = Number(existing.id);
-    await db('search_docs').where({ id }).update({ product: d.product ?? null, stemmed: d.stemmed });
+    await db('search_docs')
+      .where({ id })
+      .update({ product: d.product ?? null, stemmed: d.stemmed });
   } else {
-    const [row] = await db('search_docs').insert({ ticket_id: d.ticketId, kind: d.kind, product: d.product ?? null, stemmed: d.stemmed }).returning('id');
+    const [row] = await db('search_docs')
+      .insert({ ticket_id: d.ticketId, kind: d.kind, product: d.product ?? null, stemmed: d.stemmed })
+      .returning('id');
     id = Number(typeof row === 'object' ? row.id : row);
   }
   if (!isPostgres(db)) {
@@ -31,72 +37,135 @@ export async function upsertSearchDoc(db: Db, d: SearchDoc): Promise<void> {
 }
 
 /** Terms must be plain stems ([a-z0-9]): they are written into the engine's query syntax. */
-export async function searchDocs(db: Db, p: { kind: SearchKind; terms: readonly string[]; product?: string; limit: number; exceptTicketId?: number }): Promise<Array<{ ticketId: number; score: number; stemmed: string }>> {
+export async function searchDocs(
+  queryable: Queryable,
+  p: { kind: SearchKind; terms: readonly string[]; product?: string; limit: number; exceptTicketId?: number },
+): Promise<Array<{ ticketId: number; score: number; stemmed: string }>> {
   const terms = p.terms.filter((t) => /^[a-z0-9]+$/.test(t));
   if (!terms.length) return [];
   const filters: string[] = ['"d"."kind" = ?'];
   const values: Array<string | number> = [p.kind];
-  if (p.product !== undefined) { filters.push('"d"."product" = ?'); values.push(p.product); }
-  if (p.exceptTicketId !== undefined) { filters.push('"d"."ticket_id" <> ?'); values.push(p.exceptTicketId); }
+  if (p.product !== undefined) {
+    filters.push('"d"."product" = ?');
+    values.push(p.product);
+  }
+  if (p.exceptTicketId !== undefined) {
+    filters.push('"d"."ticket_id" <> ?');
+    values.push(p.exceptTicketId);
+  }
   // Written into the SQL, not bound: SQLite prepares a statement with a bound LIMIT again at every run, and the
   // callers use a handful of fixed limits.
   const limit = Math.max(1, Math.min(500, Math.floor(p.limit)));
   let rows: any[];
-  if (isPostgres(db)) {
+  if (isPostgres(queryable)) {
     const query = terms.map((t) => `${t}:*`).join(' | ');
-    const r = await db.raw(`select "d"."ticket_id", "d"."stemmed", ts_rank("d"."tsv", "q") as "score" from "search_docs" as "d", to_tsquery('simple', ?) as "q" where "d"."tsv" @@ "q" and ${filters.join(' and ')} order by "score" desc, "d"."ticket_id" desc limit ${limit}`, [query, ...values]);
-    rows = r.rows;
+    rows = await sqlRows(
+      queryable,
+      `select "d"."ticket_id", "d"."stemmed", ts_rank("d"."tsv", "q") as "score" from "search_docs" as "d", to_tsquery('simple', ?) as "q" where "d"."tsv" @@ "q" and ${filters.join(' and ')} order by "score" desc, "d"."ticket_id" desc limit ${limit}`,
+      [query, ...values],
+    );
   } else {
     const query = terms.map((t) => `"${t}"*`).join(' OR ');
     // bm25() is lower for better matches: negated so that both engines rank "higher is better".
-    rows = await db.raw(`select "d"."ticket_id", "d"."stemmed", -bm25("search_fts") as "score" from "search_fts" join "search_docs" as "d" on "d"."id" = "search_fts".rowid where "search_fts" match ? and ${filters.join(' and ')} order by "score" desc, "d"."ticket_id" desc limit ${limit}`, [query, ...values]);
+    // Plain SQL through the unit of work (src/db/sql.ts): a statement every new case runs, kept prepared.
+    rows = await sqlRows(
+      queryable,
+      `select "d"."ticket_id", "d"."stemmed", -bm25("search_fts") as "score" from "search_fts" join "search_docs" as "d" on "d"."id" = "search_fts".rowid where "search_fts" match ? and ${filters.join(' and ')} order by "score" desc, "d"."ticket_id" desc limit ${limit}`,
+      [query, ...values],
+    );
   }
   return rows.map((r) => ({ ticketId: Number(r.ticket_id), score: Number(r.score), stemmed: String(r.stemmed) }));
 }
 
 export interface ArticleRow {
-  id: number; ticketId: number; number: number; title: string; body: string; product?: string; productModule?: string;
-  publishedBy: string; publishedAt: number;
+  id: number;
+  ticketId: number;
+  number: number;
+  title: string;
+  body: string;
+  product?: string;
+  productModule?: string;
+  publishedBy: string;
+  publishedAt: number;
 }
 
 const toArticle = (r: any): ArticleRow => ({
-  id: Number(r.id), ticketId: Number(r.ticket_id), number: Number(r.number), title: r.title, body: r.body,
-  product: r.product ?? undefined, productModule: r.product_module ?? undefined, publishedBy: r.published_by, publishedAt: Number(r.published_at),
+  id: Number(r.id),
+  ticketId: Number(r.ticket_id),
+  number: Number(r.number),
+  title: r.title,
+  body: r.body,
+  product: r.product ?? undefined,
+  productModule: r.product_module ?? undefined,
+  publishedBy: r.published_by,
+  publishedAt: Number(r.published_at),
 });
 
-export async function saveArticle(db: Db, a: Omit<ArticleRow, 'id'>): Promise<void> {
-  const row = { ticket_id: a.ticketId, number: a.number, title: a.title, body: a.body, product: a.product ?? null, product_module: a.productModule ?? null, published_by: a.publishedBy, published_at: a.publishedAt };
+export async function saveArticle(queryable: Queryable, a: Omit<ArticleRow, 'id'>): Promise<void> {
+  const db = knexOf(queryable);
+  const row = {
+    ticket_id: a.ticketId,
+    number: a.number,
+    title: a.title,
+    body: a.body,
+    product: a.product ?? null,
+    product_module: a.productModule ?? null,
+    published_by: a.publishedBy,
+    published_at: a.publishedAt,
+  };
   const existing = await db('kb_articles').where({ ticket_id: a.ticketId }).first('id');
   if (existing) await db('kb_articles').where({ id: existing.id }).update(row);
   else await db('kb_articles').insert(row);
 }
 
-export async function articlesByTicketIds(db: Db, ids: readonly number[]): Promise<ArticleRow[]> {
+export async function articlesByTicketIds(queryable: Queryable, ids: readonly number[]): Promise<ArticleRow[]> {
+  const db = knexOf(queryable);
   if (!ids.length) return [];
   return (await db('kb_articles').whereIn('ticket_id', [...ids])).map(toArticle);
 }
 
-export async function listArticles(db: Db, p: { product?: string; limit: number; offset: number }): Promise<{ articles: ArticleRow[]; total: number }> {
+export async function listArticles(
+  queryable: Queryable,
+  p: { product?: string; limit: number; offset: number },
+): Promise<{ articles: ArticleRow[]; total: number }> {
+  const db = knexOf(queryable);
   const base = () => (p.product !== undefined ? db('kb_articles').where({ product: p.product }) : db('kb_articles'));
   const [{ n }] = await base().count({ n: '*' });
-  const rows = await base().orderBy([{ column: 'published_at', order: 'desc' }, { column: 'id', order: 'desc' }]).limit(p.limit).offset(p.offset);
+  const rows = await base()
+    .orderBy([
+      { column: 'published_at', order: 'desc' },
+      { column: 'id', order: 'desc' },
+    ])
+    .limit(p.limit)
+    .offset(p.offset);
   return { articles: rows.map(toArticle), total: Number(n) };
 }
 
-export async function findArticle(db: Db, id: number): Promise<ArticleRow | undefined> {
+export async function findArticle(queryable: Queryable, id: number): Promise<ArticleRow | undefined> {
+  const db = knexOf(queryable);
   const r = await db('kb_articles').where({ id }).first();
   return r ? toArticle(r) : undefined;
 }
 
-export async function articleProducts(db: Db): Promise<string[]> {
-  return (await db('kb_articles').whereNotNull('product').distinct('product').orderBy('product')).map((r: any) => String(r.product));
+export async function articleProducts(queryable: Queryable): Promise<string[]> {
+  const db = knexOf(queryable);
+  return (await db('kb_articles').whereNotNull('product').distinct('product').orderBy('product')).map((r: any) =>
+    String(r.product),
+  );
 }
 
 /** A solved case's text for the index: its first customer message and support's last answer (never notes). */
-export async function caseTextForIndex(db: Db, ticketId: number): Promise<{ question: string; answer: string }> {
+export async function caseTextForIndex(
+  queryable: Queryable,
+  ticketId: number,
+): Promise<{ question: string; answer: string }> {
+  const db = knexOf(queryable);
   // LIMIT 1 written, not bound (see searchDocs): this runs when a mail closes a case.
   const pick = async (role: string, order: 'asc' | 'desc') => {
-    const r = await db.raw(`select "body_text" from "messages" where "ticket_id" = ? and "role" = ? and "internal" = ? order by "id" ${order} limit 1`, [ticketId, role, false]);
+    const r = await db.raw(
+      `select "body_text" from "messages" where "ticket_id" = ? and "role" = ? and "internal" = ? order by "id" ${order} limit 1`,
+      [ticketId, role, false],
+    );
     const found = Array.isArray(r) ? r[0] : r.rows[0];
     return String(found?.body_text ?? '');
   };

@@ -1,11 +1,17 @@
-import type { Db } from '../knex.ts';
+import { knexOf, type Queryable } from '../sql.ts';
 import { PROVEN_ORIGINS } from '../../tickets/types.ts';
 
 /** What the status page records: read receipts, form submissions (idempotency), link requests. SQL only. */
 
 /** Support answers of a case that the customer has not seen yet, up to message `upTo` (the newest the page showed)
  * when given, now marked read; returns their ids. */
-export async function markAnswersRead(trx: Db, ticketId: number, now: number, upTo?: number): Promise<number[]> {
+export async function markAnswersRead(
+  queryable: Queryable,
+  ticketId: number,
+  now: number,
+  upTo?: number,
+): Promise<number[]> {
+  const trx = knexOf(queryable);
   const q = trx('messages').where({ ticket_id: ticketId, role: 'consultant', internal: false }).whereNull('read_at');
   if (upTo !== undefined) q.where('id', '<=', upTo);
   const rows = await q.select('id');
@@ -18,32 +24,72 @@ export async function markAnswersRead(trx: Db, ticketId: number, now: number, up
  * Claims a form nonce for a case. Returns false when that form was already submitted (the primary key refuses
  * the second row; on PostgreSQL a concurrent twin waits for the first transaction and then fails here).
  */
-export async function claimSubmission(trx: Db, ticketId: number, nonce: string, kind: 'message' | 'rating', now: number): Promise<boolean> {
+export async function claimSubmission(
+  queryable: Queryable,
+  ticketId: number,
+  nonce: string,
+  kind: 'message' | 'rating',
+  now: number,
+): Promise<boolean> {
+  const trx = knexOf(queryable);
   const existing = await trx('web_submissions').where({ ticket_id: ticketId, nonce }).first();
   if (existing) return false;
   await trx('web_submissions').insert({ ticket_id: ticketId, nonce, kind, created_at: now });
   return true;
 }
 
-export async function setSubmissionMessage(trx: Db, ticketId: number, nonce: string, messageRowId: number): Promise<void> {
+export async function setSubmissionMessage(
+  queryable: Queryable,
+  ticketId: number,
+  nonce: string,
+  messageRowId: number,
+): Promise<void> {
+  const trx = knexOf(queryable);
   await trx('web_submissions').where({ ticket_id: ticketId, nonce }).update({ message_row_id: messageRowId });
 }
 
-export async function countLinkRequests(db: Db, subjectKey: string, since: number): Promise<number> {
-  const r = await db('link_requests').where({ subject_key: subjectKey }).where('created_at', '>', since).count({ n: '*' }).first();
+export async function countLinkRequests(queryable: Queryable, subjectKey: string, since: number): Promise<number> {
+  const db = knexOf(queryable);
+  const r = await db('link_requests')
+    .where({ subject_key: subjectKey })
+    .where('created_at', '>', since)
+    .count({ n: '*' })
+    .first();
   return Number(r?.n ?? 0);
 }
 
-export async function recordLinkRequest(db: Db, kind: 'fresh' | 'lost', subjectKey: string, now: number): Promise<void> {
+export async function recordLinkRequest(
+  queryable: Queryable,
+  kind: 'fresh' | 'lost',
+  subjectKey: string,
+  now: number,
+): Promise<void> {
+  const db = knexOf(queryable);
   await db('link_requests').insert({ kind, subject_key: subjectKey, created_at: now });
 }
 
 /** Open cases where the address is the requester or a participant added by a proven path (for "lost my link": a Cc
  * that a forged follow-up could have added never gets a link this way). */
-export async function openCasesOf(db: Db, address: string, limit = 20): Promise<Array<{ id: number; number: number; subject: string }>> {
+export async function openCasesOf(
+  queryable: Queryable,
+  address: string,
+  limit = 20,
+): Promise<Array<{ id: number; number: number; subject: string }>> {
+  const db = knexOf(queryable);
   const rows = await db('tickets')
     .whereNot('stage', 'cerrado')
-    .where((q) => q.where('requester', address).orWhereIn('id', db('participants').where({ address }).whereIn('role', ['requester', 'cc']).whereIn('added_by', PROVEN_ORIGINS).select('ticket_id')))
+    .where((q) =>
+      q
+        .where('requester', address)
+        .orWhereIn(
+          'id',
+          db('participants')
+            .where({ address })
+            .whereIn('role', ['requester', 'cc'])
+            .whereIn('added_by', PROVEN_ORIGINS)
+            .select('ticket_id'),
+        ),
+    )
     .orderBy('number', 'desc')
     .limit(limit)
     .select('id', 'number', 'subject');

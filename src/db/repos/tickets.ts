@@ -1,6 +1,11 @@
-import { isPostgres, type Db } from '../knex.ts';
-import { insertId, insertSql, placeholders, row, rows, run, valuesOf } from '../sql.ts';
-import type { Participant, ParticipantOrigin, Priority, Role, Stage, Ticket, TicketView, WaitingOn } from '../../tickets/types.ts';
+import { isPostgres } from '../knex.ts';
+import { insertId, insertSql, placeholders, row, rows, run, valuesOf, knexOf, type Queryable } from '../sql.ts';
+import type { Participant, Priority, Stage, Ticket, TicketView, WaitingOn } from '../../tickets/types.ts';
+import { participantsOf } from './participants.ts';
+
+export * from './case-messages.ts';
+export * from './participants.ts';
+export * from './thread-ids.ts';
 
 /** Cases, their people, messages, attachments, thread ids and event log. SQL only; no rules. What every mail runs is
  * plain SQL (src/db/sql.ts); the rest uses the query builder. */
@@ -10,48 +15,107 @@ const str = (v: unknown): string | undefined => (v === null || v === undefined ?
 
 export function toTicket(r: any): Ticket {
   return {
-    id: Number(r.id), number: Number(r.number), subject: r.subject, requester: r.requester,
-    requesterName: str(r.requester_name), organization: r.organization, category: str(r.category),
-    product: str(r.product), productModule: str(r.product_module), productVersion: str(r.product_version), priority: r.priority as Priority, stage: r.stage as Stage,
-    waitingOn: r.waiting_on as WaitingOn, assignee: str(r.assignee), relatedNumber: num(r.related_number),
-    relatedReason: str(r.related_reason), rating: str(r.rating), ratingComment: str(r.rating_comment),
-    createdAt: Number(r.created_at), updatedAt: Number(r.updated_at), firstResponseAt: num(r.first_response_at),
+    id: Number(r.id),
+    number: Number(r.number),
+    subject: r.subject,
+    requester: r.requester,
+    requesterName: str(r.requester_name),
+    organization: r.organization,
+    category: str(r.category),
+    product: str(r.product),
+    productModule: str(r.product_module),
+    productVersion: str(r.product_version),
+    priority: r.priority as Priority,
+    stage: r.stage as Stage,
+    waitingOn: r.waiting_on as WaitingOn,
+    assignee: str(r.assignee),
+    relatedNumber: num(r.related_number),
+    relatedReason: str(r.related_reason),
+    rating: str(r.rating),
+    ratingComment: str(r.rating_comment),
+    createdAt: Number(r.created_at),
+    updatedAt: Number(r.updated_at),
+    firstResponseAt: num(r.first_response_at),
     closedAt: num(r.closed_at),
   };
 }
 
 /** The next case number, inside the caller's transaction: the row lock (PostgreSQL) or the write lock (SQLite)
  * serialises concurrent openings, and a rollback gives the number back, so numbers have no gaps. */
-export async function nextTicketNumber(trx: Db): Promise<number> {
+export async function nextTicketNumber(trx: Queryable): Promise<number> {
   // One statement: UPDATE … RETURNING (SQLite ≥ 3.35, PostgreSQL) takes the lock and reads the new value.
-  const next = await row(trx, 'update "counters" set "value" = "value" + 1 where "name" = ? returning "value"', ['ticket_number']);
+  const next = await row(trx, 'update "counters" set "value" = "value" + 1 where "name" = ? returning "value"', [
+    'ticket_number',
+  ]);
   return Number(next.value);
 }
 
 export interface NewTicket {
-  number: number; subject: string; requester: string; requesterName?: string; organization: string;
-  category?: string; priority: Priority; stage: Stage; waitingOn: WaitingOn; mailbox?: string;
-  relatedNumber?: number; relatedReason?: string; now: number;
-  product?: string; productModule?: string; productVersion?: string;
+  number: number;
+  subject: string;
+  requester: string;
+  requesterName?: string;
+  organization: string;
+  category?: string;
+  priority: Priority;
+  stage: Stage;
+  waitingOn: WaitingOn;
+  mailbox?: string;
+  relatedNumber?: number;
+  relatedReason?: string;
+  now: number;
+  product?: string;
+  productModule?: string;
+  productVersion?: string;
 }
 
-const TICKET_COLUMNS = ['number', 'subject', 'requester', 'requester_name', 'organization', 'category', 'priority', 'stage', 'waiting_on', 'mailbox', 'related_number', 'related_reason', 'created_at', 'updated_at', 'product', 'product_module', 'product_version'];
+const TICKET_COLUMNS = [
+  'number',
+  'subject',
+  'requester',
+  'requester_name',
+  'organization',
+  'category',
+  'priority',
+  'stage',
+  'waiting_on',
+  'mailbox',
+  'related_number',
+  'related_reason',
+  'created_at',
+  'updated_at',
+  'product',
+  'product_module',
+  'product_version',
+];
 const INSERT_TICKET = insertSql('tickets', TICKET_COLUMNS);
 
-export async function insertTicket(trx: Db, t: NewTicket): Promise<Ticket> {
+export async function insertTicket(trx: Queryable, t: NewTicket): Promise<Ticket> {
   const fields = {
-    number: t.number, subject: t.subject, requester: t.requester, requester_name: t.requesterName ?? null,
-    organization: t.organization, category: t.category ?? null, priority: t.priority, stage: t.stage,
-    waiting_on: t.waitingOn, mailbox: t.mailbox ?? null, related_number: t.relatedNumber ?? null,
-    related_reason: t.relatedReason ?? null, created_at: t.now, updated_at: t.now,
-    product: t.product ?? null, product_module: t.productModule ?? null, product_version: t.productVersion ?? null,
+    number: t.number,
+    subject: t.subject,
+    requester: t.requester,
+    requester_name: t.requesterName ?? null,
+    organization: t.organization,
+    category: t.category ?? null,
+    priority: t.priority,
+    stage: t.stage,
+    waiting_on: t.waitingOn,
+    mailbox: t.mailbox ?? null,
+    related_number: t.relatedNumber ?? null,
+    related_reason: t.relatedReason ?? null,
+    created_at: t.now,
+    updated_at: t.now,
+    product: t.product ?? null,
+    product_module: t.productModule ?? null,
+    product_version: t.productVersion ?? null,
   };
   const id = await insertId(trx, INSERT_TICKET, valuesOf(TICKET_COLUMNS, [fields]));
   return toTicket({ ...fields, id });
 }
 
 /** `patch`: column → value. The statement depends only on which columns change (a handful of shapes). */
-export async function updateTicket(trx: Db, id: number, patch: Record<string, unknown>): Promise<void> {
+export async function updateTicket(trx: Queryable, id: number, patch: Record<string, unknown>): Promise<void> {
   // The SET list is written as it is read, not by keys.map().join(): TurboFan's inlined map() makes an array of
   // another kind than the interpreter's, and the join after it threw this function's optimized code away once.
   let set = '';
@@ -68,12 +132,12 @@ export async function updateTicket(trx: Db, id: number, patch: Record<string, un
   await run(trx, `update "tickets" set ${set} where "id" = ?`, values);
 }
 
-export async function findTicketByNumber(db: Db, number: number): Promise<Ticket | undefined> {
+export async function findTicketByNumber(db: Queryable, number: number): Promise<Ticket | undefined> {
   const r = await row(db, 'select * from "tickets" where "number" = ?', [number]);
   return r ? toTicket(r) : undefined;
 }
 
-export async function findTicketById(db: Db, id: number): Promise<Ticket | undefined> {
+export async function findTicketById(db: Queryable, id: number): Promise<Ticket | undefined> {
   const r = await row(db, 'select * from "tickets" where "id" = ?', [id]);
   return r ? toTicket(r) : undefined;
 }
@@ -84,29 +148,12 @@ export async function findTicketById(db: Db, id: number): Promise<Ticket | undef
  * moment (another instance's jobs, a mail on another mailbox, the status page) waits, then reads what this one
  * committed. `slaLight` comes along for the jobs.
  */
-export async function lockTicket(trx: Db, id: number): Promise<(Ticket & { slaLight?: string }) | undefined> {
+export async function lockTicket(trx: Queryable, id: number): Promise<(Ticket & { slaLight?: string }) | undefined> {
   const r = await row(trx, `select * from "tickets" where "id" = ?${isPostgres(trx) ? ' for update' : ''}`, [id]);
   return r ? { ...toTicket(r), slaLight: str(r.sla_light) } : undefined;
 }
 
-/** The case's people in the order they were added (the requester first): fan-out caps keep the earliest. */
-export async function participantsOf(db: Db, ticketId: number): Promise<Participant[]> {
-  const found = await rows(db, 'select "address", "role", "added_by" from "participants" where "ticket_id" = ? order by "added_at", case when "role" = \'requester\' then 0 else 1 end, "address"', [ticketId]);
-  return found.map((r: any) => ({ address: r.address, role: r.role, addedBy: r.added_by ?? 'unproven' }));
-}
-
-/** For `mesa participants`: each person with how and when they were added. */
-export async function participantRecords(db: Db, ticketId: number): Promise<Array<Participant & { addedAt: number }>> {
-  const found = await rows(db, 'select "address", "role", "added_by", "added_at" from "participants" where "ticket_id" = ? order by "added_at", "address"', [ticketId]);
-  return found.map((r: any) => ({ address: r.address, role: r.role, addedBy: r.added_by ?? 'unproven', addedAt: Number(r.added_at) }));
-}
-
-/** Takes a Cc'd person off the case; the requester and consultants are not removed this way. Returns whether one was. */
-export async function deleteCcParticipant(trx: Db, ticketId: number, address: string): Promise<boolean> {
-  return (await trx('participants').where({ ticket_id: ticketId, address, role: 'cc' }).del()) > 0;
-}
-
-export async function viewOf(db: Db, t: Ticket | undefined): Promise<TicketView | undefined> {
+export async function viewOf(db: Queryable, t: Ticket | undefined): Promise<TicketView | undefined> {
   return t ? { ...t, participants: await participantsOf(db, t.id) } : undefined;
 }
 
@@ -115,10 +162,14 @@ export async function viewOf(db: Db, t: Ticket | undefined): Promise<TicketView 
  * look-up of the ids, then of each case and of its participants, took three. Ordered by the first id of `ids` each
  * case matched: the In-Reply-To a caller puts first names the case before an older reference does.
  */
-export async function ticketViewsByThreadIds(db: Db, ids: readonly string[]): Promise<TicketView[]> {
+export async function ticketViewsByThreadIds(db: Queryable, ids: readonly string[]): Promise<TicketView[]> {
   const asked = [...new Set(ids)].slice(0, 200);
   if (asked.length === 0) return viewsInOrder([]);
-  const found = await rows(db, `select "x"."message_id" as "thread_message_id", "t".*, "p"."address" as "participant_address", "p"."role" as "participant_role" from "thread_ids" as "x" join "tickets" as "t" on "t"."id" = "x"."ticket_id" left join "participants" as "p" on "p"."ticket_id" = "t"."id" where "x"."message_id" in ${placeholders(1, asked.length)}`, asked);
+  const found = await rows(
+    db,
+    `select "x"."message_id" as "thread_message_id", "t".*, "p"."address" as "participant_address", "p"."role" as "participant_role" from "thread_ids" as "x" join "tickets" as "t" on "t"."id" = "x"."ticket_id" left join "participants" as "p" on "p"."ticket_id" = "t"."id" where "x"."message_id" in ${placeholders(1, asked.length)}`,
+    asked,
+  );
   const rank = new Map(asked.map((id, i) => [id, i]));
   const views = new Map<number, { view: TicketView; rank: number; people: Set<string> }>();
   for (const r of found) {
@@ -143,112 +194,34 @@ function viewsInOrder(ranked: Array<{ view: TicketView; rank: number }>): Ticket
   return out;
 }
 
-const PARTICIPANT_COLUMNS = ['ticket_id', 'address', 'role', 'added_by', 'added_at'];
-const DEFAULT_ORIGIN: Record<Participant['role'], ParticipantOrigin> = { requester: 'requester', consultant: 'assigned', cc: 'unproven' };
-
-/** Adds the people not on the case yet; returns those added. `newCase`: the case was inserted in this transaction and
- * has nobody yet, so the read of its participants is skipped. */
-export async function addParticipants(trx: Db, ticketId: number, people: readonly Participant[], now: number, opts: { newCase?: boolean } = {}): Promise<Participant[]> {
-  if (!people.length) return [];
-  const seen = new Set(opts.newCase ? [] : (await participantsOf(trx, ticketId)).map((p) => p.address));
-  const fresh = people.filter((p) => !seen.has(p.address) && seen.add(p.address));
-  if (fresh.length) await run(trx, insertSql('participants', PARTICIPANT_COLUMNS, fresh.length), fresh.flatMap((p) => [ticketId, p.address, p.role, p.addedBy ?? DEFAULT_ORIGIN[p.role], now]));
-  return fresh;
-}
-
-/** While threadIdsTogether() runs for a transaction: the Message-IDs to record, by case, not yet in thread_ids. */
-const pendingThreadIds = new WeakMap<object, Map<number, string[]>>();
-
-/** Records Message-IDs that thread into the case; inside threadIdsTogether(trx), when that ends. */
-export async function addThreadIds(trx: Db, ticketId: number, ids: readonly string[]): Promise<void> {
-  const pending = pendingThreadIds.get(trx);
-  if (!pending) return writeThreadIds(trx, ticketId, ids);
-  let list = pending.get(ticketId);
-  if (!list) pending.set(ticketId, (list = []));
-  for (const id of ids) list.push(id);
-}
-
-async function writeThreadIds(trx: Db, ticketId: number, ids: readonly string[]): Promise<void> {
-  const unique = [...new Set(ids.filter((i) => i && i.length < 998))];
-  if (!unique.length) return;
-  await run(trx, insertSql('thread_ids', ['message_id', 'ticket_id'], unique.length, 'on conflict ("message_id", "ticket_id") do nothing'), unique.flatMap((id) => [id, ticketId]));
-}
-
-/**
- * Runs `fn` (one change to cases: a case opened or a message added, with the mail it enqueues) and records the
- * Message-IDs it adds to thread_ids in one INSERT per case when it ends, instead of one per call: the mail's own
- * Message-ID and references, then the confirmation's and each notice's. The rows are the same; nothing inside `fn`
- * reads thread_ids (only the next mail's context does). They are written also when `fn` fails, as they were call by
- * call (unless the database refuses). Nested calls for the same transaction run inside the outer one.
- */
-export async function threadIdsTogether<T>(trx: Db, fn: () => Promise<T>): Promise<T> {
-  if (pendingThreadIds.has(trx)) return fn();
-  const pending = new Map<number, string[]>();
-  pendingThreadIds.set(trx, pending);
-  let out: T;
-  try {
-    out = await fn();
-  } catch (err) {
-    pendingThreadIds.delete(trx);
-    for (const [ticketId, ids] of pending) await writeThreadIds(trx, ticketId, ids).catch(() => undefined);
-    throw err;
-  }
-  pendingThreadIds.delete(trx);
-  for (const [ticketId, ids] of pending) await writeThreadIds(trx, ticketId, ids);
-  return out;
-}
-
-export interface NewMessage {
-  ticketId: number; role: Role; source: 'mail' | 'web' | 'system'; fromAddress?: string; fromName?: string;
-  to?: string[]; cc?: string[]; messageId?: string; subject?: string; bodyText: string; fullText?: string;
-  htmlSha256?: string; rawSha256?: string; internal: boolean; verified: boolean; noteKind?: string;
-  sentAt?: number; createdAt: number;
-  attachments: Array<{ filename: string; contentType: string; size: number; sha256: string; contentId?: string; inline: boolean }>;
-}
-
-const MESSAGE_COLUMNS = ['ticket_id', 'role', 'source', 'from_address', 'from_name', 'to_json', 'cc_json', 'message_id', 'subject', 'body_text', 'full_text', 'html_sha256', 'raw_sha256', 'internal', 'verified', 'note_kind', 'sent_at', 'created_at'];
-const INSERT_MESSAGE = insertSql('messages', MESSAGE_COLUMNS);
-const ATTACHMENT_COLUMNS = ['message_id', 'filename', 'content_type', 'size', 'sha256', 'content_id', 'inline'];
-
-export async function insertMessage(trx: Db, m: NewMessage): Promise<number> {
-  const id = (await insertId(trx, INSERT_MESSAGE, [
-    m.ticketId, m.role, m.source, m.fromAddress, m.fromName, m.to ? JSON.stringify(m.to) : null, m.cc ? JSON.stringify(m.cc) : null,
-    m.messageId, m.subject, m.bodyText, m.fullText, m.htmlSha256, m.rawSha256, m.internal, m.verified, m.noteKind, m.sentAt, m.createdAt,
-  ]))!;
-  if (m.attachments.length) {
-    await run(trx, insertSql('attachments', ATTACHMENT_COLUMNS, m.attachments.length), m.attachments.flatMap((a) => [
-      id, a.filename, a.contentType, a.size, a.sha256, a.contentId, a.inline,
-    ]));
-  }
-  return id;
-}
-
-export interface NewEvent {
-  ticketId: number; type: string; actor?: string; from?: string; to?: string; reason?: string;
-  data?: Record<string, unknown>; at: number;
-}
-
-const INSERT_EVENT = insertSql('events', ['ticket_id', 'type', 'actor', 'from_value', 'to_value', 'reason', 'data_json', 'created_at']);
-
-export async function insertEvent(trx: Db, e: NewEvent): Promise<void> {
-  await run(trx, INSERT_EVENT, [e.ticketId, e.type, e.actor, e.from, e.to, e.reason, e.data ? JSON.stringify(e.data) : null, e.at]);
-}
-
-export async function listTickets(db: Db, opts: { limit?: number; openOnly?: boolean } = {}): Promise<Ticket[]> {
-  let q = db('tickets').orderBy('number', 'desc').limit(opts.limit ?? 200);
+export async function listTickets(
+  queryable: Queryable,
+  opts: { limit?: number; openOnly?: boolean } = {},
+): Promise<Ticket[]> {
+  const db = knexOf(queryable);
+  let q = db('tickets')
+    .orderBy('number', 'desc')
+    .limit(opts.limit ?? 200);
   if (opts.openOnly) q = q.whereNot({ stage: 'cerrado' });
   return (await q).map(toTicket);
 }
 
-export async function messagesOf(db: Db, ticketId: number): Promise<any[]> {
-  return db('messages').where({ ticket_id: ticketId }).orderBy([{ column: 'created_at' }, { column: 'id' }]);
+export async function messagesOf(queryable: Queryable, ticketId: number): Promise<any[]> {
+  const db = knexOf(queryable);
+  return db('messages')
+    .where({ ticket_id: ticketId })
+    .orderBy([{ column: 'created_at' }, { column: 'id' }]);
 }
 
-export async function attachmentsOf(db: Db, messageIds: number[]): Promise<any[]> {
+export async function attachmentsOf(queryable: Queryable, messageIds: number[]): Promise<any[]> {
+  const db = knexOf(queryable);
   if (!messageIds.length) return [];
   return db('attachments').whereIn('message_id', messageIds).orderBy('id');
 }
 
-export async function eventsOf(db: Db, ticketId: number): Promise<any[]> {
-  return db('events').where({ ticket_id: ticketId }).orderBy([{ column: 'created_at' }, { column: 'id' }]);
+export async function eventsOf(queryable: Queryable, ticketId: number): Promise<any[]> {
+  const db = knexOf(queryable);
+  return db('events')
+    .where({ ticket_id: ticketId })
+    .orderBy([{ column: 'created_at' }, { column: 'id' }]);
 }

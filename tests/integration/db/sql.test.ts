@@ -1,8 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { App } from '../../../src/app.ts';
 import { updateTicket } from '../../../src/db/repos/tickets.ts';
-import { outermost } from '../../../src/db/knex.ts';
-import { insertId, insertSql, row, rows, run, savepoint } from '../../../src/db/sql.ts';
+import { insertId, insertSql, row, rows, run } from '../../../src/db/sql.ts';
+import { inUnitOfWork, memoKey } from '../../../src/db/unit-of-work.ts';
+import { onStatements } from '../../../src/db/storage.ts';
 import { onPostgres, testApp } from '../../support/app.ts';
 
 /** src/db/sql.ts: plain SQL on both databases, straight to the transaction's connection on SQLite. */
@@ -12,8 +13,11 @@ afterEach(async () => app?.close());
 const INSERT_EVENT = insertSql('events', ['ticket_id', 'type', 'actor', 'data_json', 'created_at']);
 
 async function aTicket(a: App): Promise<number> {
-  const r = await row(a.db, `${insertSql('tickets', ['number', 'subject', 'requester', 'organization', 'priority', 'stage', 'waiting_on', 'created_at', 'updated_at'])} returning "id"`,
-    [1, 'Prueba', 'carla@empresa.com', 'empresa.com', 'media', 'abierto', 'soporte', 1, 1]);
+  const r = await row(
+    a.db,
+    `${insertSql('tickets', ['number', 'subject', 'requester', 'organization', 'priority', 'stage', 'waiting_on', 'created_at', 'updated_at'])} returning "id"`,
+    [1, 'Prueba', 'carla@empresa.com', 'empresa.com', 'media', 'abierto', 'soporte', 1, 1],
+  );
   return Number(r.id);
 }
 
@@ -21,25 +25,38 @@ describe('plain SQL (src/db/sql.ts)', () => {
   it('reads and writes inside a transaction, sees its own writes, and a rolled-back savepoint takes its writes with it', async () => {
     app = await testApp();
     const ticketId = await aTicket(app);
-    await app.db.transaction(async (trx) => {
+    await inUnitOfWork(app.db, async (trx) => {
       expect(await run(trx, INSERT_EVENT, [ticketId, 'uno', 'ana@mesa.test', null, 10])).toBe(1);
-      await expect(trx.transaction(async (sp) => {
-        await run(sp, INSERT_EVENT, [ticketId, 'dos', undefined, null, 11]);
-        expect(await rows(sp, 'select "type" from "events" where "ticket_id" = ? order by "id"', [ticketId])).toEqual([{ type: 'uno' }, { type: 'dos' }]);
-        throw new Error('se deshace');
-      })).rejects.toThrow('se deshace');
+      await expect(
+        trx.savepoint(async (sp) => {
+          await run(sp, INSERT_EVENT, [ticketId, 'dos', undefined, null, 11]);
+          expect(await rows(sp, 'select "type" from "events" where "ticket_id" = ? order by "id"', [ticketId])).toEqual(
+            [{ type: 'uno' }, { type: 'dos' }],
+          );
+          throw new Error('se deshace');
+        }),
+      ).rejects.toThrow('se deshace');
       // The savepoint's write is gone, the transaction's stays; nothing is visible outside until the commit.
-      expect((await rows(trx, 'select "type" from "events" where "ticket_id" = ?', [ticketId])).map((r) => r.type)).toEqual(['uno']);
+      expect(
+        (await rows(trx, 'select "type" from "events" where "ticket_id" = ?', [ticketId])).map((r) => r.type),
+      ).toEqual(['uno']);
     });
-    const stored = await rows(app.db, 'select "type", "actor", "created_at" from "events" where "ticket_id" = ?', [ticketId]);
+    const stored = await rows(app.db, 'select "type", "actor", "created_at" from "events" where "ticket_id" = ?', [
+      ticketId,
+    ]);
     expect(stored.map((r) => [r.type, r.actor, Number(r.created_at)])).toEqual([['uno', 'ana@mesa.test', 10]]);
   });
 
   it('binds booleans and undefined as each database stores them, and returns the inserted id', async () => {
     app = await testApp();
     const ticketId = await aTicket(app);
-    const inserted = await app.db.transaction((trx) => row(trx, `${insertSql('messages', ['ticket_id', 'role', 'source', 'body_text', 'internal', 'verified', 'from_name', 'created_at'])} returning "id"`,
-      [ticketId, 'customer', 'mail', 'Hola', true, false, undefined, 5]));
+    const inserted = await inUnitOfWork(app.db, (trx) =>
+      row(
+        trx,
+        `${insertSql('messages', ['ticket_id', 'role', 'source', 'body_text', 'internal', 'verified', 'from_name', 'created_at'])} returning "id"`,
+        [ticketId, 'customer', 'mail', 'Hola', true, false, undefined, 5],
+      ),
+    );
     expect(Number(inserted.id)).toBeGreaterThan(0);
     const m = await app.db('messages').where({ id: inserted.id }).first();
     expect([Boolean(m.internal), Boolean(m.verified), m.from_name]).toEqual([true, false, null]);
@@ -49,52 +66,71 @@ describe('plain SQL (src/db/sql.ts)', () => {
     app = await testApp();
     const claim = insertSql('ingest_effects', ['content_hash', 'source_key']);
     let kept: any;
-    await app.db.transaction(async (trx) => {
+    await inUnitOfWork(app.db, async (trx) => {
       kept = trx;
       await run(trx, claim, ['h'.repeat(64), 'file:a']);
-      await expect(run(trx, claim, ['h'.repeat(64), 'file:b'])).rejects.toThrow(onPostgres ? /ingest_effects_pkey/ : /ingest_effects\.content_hash/);
+      await expect(run(trx, claim, ['h'.repeat(64), 'file:b'])).rejects.toThrow(
+        onPostgres ? /ingest_effects_pkey/ : /ingest_effects\.content_hash/,
+      );
     }).catch(() => undefined); // PostgreSQL aborts the transaction after the failed statement
     await expect(run(kept, claim, ['i'.repeat(64), 'file:c'])).rejects.toThrow();
   });
 
-  it('insertId(): the new row\'s id inside and outside a transaction, undefined when a conflict inserted nothing', async () => {
+  it("insertId(): the new row's id inside and outside a transaction, undefined when a conflict inserted nothing", async () => {
     app = await testApp();
     const ticketId = await aTicket(app);
-    const link = insertSql('links', ['ticket_id', 'recipient', 'generation', 'token_hash', 'expires_at', 'created_at'], 1, 'on conflict ("token_hash") do nothing');
+    const link = insertSql(
+      'links',
+      ['ticket_id', 'recipient', 'generation', 'token_hash', 'expires_at', 'created_at'],
+      1,
+      'on conflict ("token_hash") do nothing',
+    );
     const outside = await insertId(app.db, link, [ticketId, 'carla@empresa.com', 1, 'h1', 10, 1]);
-    const [inside, again, next] = await app.db.transaction(async (trx) => [
+    const [inside, again, next] = await inUnitOfWork(app.db, async (trx) => [
       await insertId(trx, link, [ticketId, 'carla@empresa.com', 2, 'h2', 10, 1]),
       await insertId(trx, link, [ticketId, 'carla@empresa.com', 3, 'h2', 10, 1]),
       await insertId(trx, link, [ticketId, 'carla@empresa.com', 3, 'h3', 10, 1]),
     ]);
-    const ids = (await app.db('links').orderBy('id').select('id', 'token_hash')).map((r) => [Number(r.id), r.token_hash]);
-    expect(ids).toEqual([[outside, 'h1'], [inside, 'h2'], [next, 'h3']]);
+    const ids = (await app.db('links').orderBy('id').select('id', 'token_hash')).map((r) => [
+      Number(r.id),
+      r.token_hash,
+    ]);
+    expect(ids).toEqual([
+      [outside, 'h1'],
+      [inside, 'h2'],
+      [next, 'h3'],
+    ]);
     expect(again).toBeUndefined();
     expect(new Set([outside, inside, next]).size).toBe(3);
   });
 
-  it('tells knex listeners about every statement (the tests and tests/bench/sqlprof.ts count them)', async () => {
+  it('tells statement listeners about every statement, in a unit of work or not (tests and tests/bench/sqlprof.ts count them)', async () => {
     app = await testApp();
-    const seen: string[] = [];
-    const responses: string[] = [];
-    const onQuery = (q: { sql: string }) => seen.push(q.sql);
-    const onResponse = (_r: unknown, q: { sql: string }) => responses.push(q.sql);
-    app.db.on('query', onQuery).on('query-response', onResponse);
-    await app.db.transaction((trx) => rows(trx, 'select "value" from "counters" where "name" = ?', ['ticket_number']));
+    const seen: Array<{ sql: string; bindings: readonly unknown[] }> = [];
+    const stop = onStatements(app.db, (s) => seen.push(s));
+    await inUnitOfWork(app.db, (uow) =>
+      rows(uow, 'select "value" from "counters" where "name" = ?', ['ticket_number']),
+    );
     await rows(app.db, 'select "value" from "counters" where "name" = ?', ['ticket_number']);
-    app.db.off('query', onQuery).off('query-response', onResponse);
-    const ours = (list: string[]) => list.filter((s) => /from "counters"/.test(s));
-    expect(ours(seen)).toHaveLength(2);
-    expect(ours(responses)).toHaveLength(2);
+    stop();
+    await rows(app.db, 'select "value" from "counters" where "name" = ?', ['ticket_number']);
+    const ours = seen.filter((s) => /from "counters"/.test(s.sql));
+    expect(ours).toHaveLength(2);
+    expect(ours.map((s) => s.bindings)).toEqual([['ticket_number'], ['ticket_number']]);
   });
 
   it('builds an UPDATE of a case from the columns given, and refuses a column name that is not one of ours', async () => {
     app = await testApp();
     const ticketId = await aTicket(app);
-    await updateTicket(app.db, ticketId, { waiting_on: 'cliente', closed_at: null, assignee: undefined, updated_at: 7 });
+    await updateTicket(app.db, ticketId, {
+      waiting_on: 'cliente',
+      closed_at: null,
+      assignee: undefined,
+      updated_at: 7,
+    });
     const t = await app.db('tickets').where({ id: ticketId }).first();
     expect([t.waiting_on, t.closed_at, t.assignee, Number(t.updated_at)]).toEqual(['cliente', null, null, 7]);
-    await expect(updateTicket(app.db, ticketId, { 'stage" = \'cerrado\' --': 1 })).rejects.toThrow('columna inválida');
+    await expect(updateTicket(app.db, ticketId, { "stage\" = 'cerrado' --": 1 })).rejects.toThrow('columna inválida');
     expect((await app.db('tickets').where({ id: ticketId }).first()).stage).toBe('abierto');
   });
 
@@ -102,47 +138,89 @@ describe('plain SQL (src/db/sql.ts)', () => {
     app = await testApp();
     const ticketId = await aTicket(app);
     const claim = insertSql('ingest_effects', ['content_hash', 'source_key']);
-    const types = (db: any) => rows(db, 'select "type" from "events" where "ticket_id" = ? order by "id"', [ticketId]).then((r) => r.map((x) => x.type));
-    await app.db.transaction(async (trx) => {
+    const types = (db: any) =>
+      rows(db, 'select "type" from "events" where "ticket_id" = ? order by "id"', [ticketId]).then((r) =>
+        r.map((x) => x.type),
+      );
+    await inUnitOfWork(app.db, async (trx) => {
       await run(trx, claim, ['a'.repeat(64), 'file:a']);
-      expect(await savepoint(trx, async (sp) => {
-        await run(sp, INSERT_EVENT, [ticketId, 'primero', null, null, 1]);
-        return 'hecho';
-      })).toBe('hecho');
+      expect(
+        await trx.savepoint(async (sp) => {
+          await run(sp, INSERT_EVENT, [ticketId, 'primero', null, null, 1]);
+          return 'hecho';
+        }),
+      ).toBe('hecho');
       // A constraint error inside: on PostgreSQL the statement aborts the transaction until ROLLBACK TO.
-      await expect(savepoint(trx, async (sp) => {
-        await run(sp, INSERT_EVENT, [ticketId, 'deshecho', null, null, 2]);
-        await run(sp, claim, ['a'.repeat(64), 'file:b']);
-      })).rejects.toThrow(onPostgres ? /ingest_effects_pkey/ : /ingest_effects\.content_hash/);
+      await expect(
+        trx.savepoint(async (sp) => {
+          await run(sp, INSERT_EVENT, [ticketId, 'deshecho', null, null, 2]);
+          await run(sp, claim, ['a'.repeat(64), 'file:b']);
+        }),
+      ).rejects.toThrow(onPostgres ? /ingest_effects_pkey/ : /ingest_effects\.content_hash/);
       // Nested, with the same name at both levels: the inner one's rollback leaves the outer one's writes.
-      await savepoint(trx, async (outer) => {
+      await trx.savepoint(async (outer) => {
         await run(outer, INSERT_EVENT, [ticketId, 'exterior', null, null, 3]);
-        await expect(savepoint(outer, async (inner) => {
-          await outer(`events`).insert({ ticket_id: ticketId, type: 'interior', created_at: 4 });
-          expect(await types(inner)).toEqual(['primero', 'exterior', 'interior']);
-          throw new Error('interior falla');
-        })).rejects.toThrow('interior falla');
+        await expect(
+          outer.savepoint(async (inner) => {
+            await outer.trx(`events`).insert({ ticket_id: ticketId, type: 'interior', created_at: 4 });
+            expect(await types(inner)).toEqual(['primero', 'exterior', 'interior']);
+            throw new Error('interior falla');
+          }),
+        ).rejects.toThrow('interior falla');
       });
       expect(await types(trx)).toEqual(['primero', 'exterior']);
     });
     expect(await types(app.db)).toEqual(['primero', 'exterior']);
-    expect((await rows(app.db, 'select "source_key" from "ingest_effects"')).map((r) => r.source_key)).toEqual(['file:a']);
+    expect((await rows(app.db, 'select "source_key" from "ingest_effects"')).map((r) => r.source_key)).toEqual([
+      'file:a',
+    ]);
   });
 
-  it('savepoint(): hands fn its own transaction object, whose outermost transaction is the one that commits', async () => {
+  it('savepoint(): a child unit whose memo and after-commit work join its parent when released, and are dropped when it rolls back', async () => {
     app = await testApp();
-    await app.db.transaction(async (trx) => {
-      const seen: unknown[] = [];
-      await savepoint(trx, async (sp) => {
-        seen.push(sp);
-        expect(sp).not.toBe(trx);
-        expect(outermost(sp)).toBe(trx);
-        expect(sp.isTransaction).toBe(true);
-        expect(Number((await sp('counters').where({ name: 'ticket_number' }).first())?.value ?? 0)).toBeGreaterThanOrEqual(0);
+    const perUnit = memoKey('test.perUnit', () => [] as string[]);
+    const shared = memoKey(
+      'test.shared',
+      () => [] as string[],
+      (parent) => [...parent],
+    );
+    const ran: string[] = [];
+    await inUnitOfWork(app.db, async (uow) => {
+      uow.memo(shared).push('lote');
+      uow.memo(perUnit).push('lote');
+      await uow.savepoint(async (mail) => {
+        // A child starts from its parent's state about the whole unit, and afresh on its own.
+        expect(mail.memo(shared)).toEqual(['lote']);
+        expect(mail.memo(perUnit)).toEqual([]);
+        mail.memo(shared).push('correo 1');
+        mail.afterCommit(() => ran.push('correo 1'));
       });
-      await savepoint(trx, async (sp) => void seen.push(sp));
-      // One object per savepoint: what is remembered per transaction object (Outbox) is per mail.
-      expect(seen[0]).not.toBe(seen[1]);
+      await expect(
+        uow.savepoint(async (mail) => {
+          mail.memo(shared).push('correo 2');
+          mail.afterCommit(() => ran.push('correo 2'));
+          throw new Error('el correo 2 falla');
+        }),
+      ).rejects.toThrow('el correo 2 falla');
+      await uow.scope(async (mail) => void mail.memo(shared).push('correo 3'));
+      expect(uow.memo(shared)).toEqual(['lote', 'correo 1', 'correo 3']);
+      expect(uow.memo(perUnit)).toEqual(['lote']);
+      // Nothing runs before the commit.
+      expect(ran).toEqual([]);
     });
+    expect(ran).toEqual(['correo 1']);
+  });
+
+  it('afterCommit(): nothing runs when the unit of work rolls back', async () => {
+    app = await testApp();
+    const ran: string[] = [];
+    await expect(
+      inUnitOfWork(app.db, async (uow) => {
+        uow.afterCommit(() => ran.push('no'));
+        await uow.savepoint(async (mail) => void mail.afterCommit(() => ran.push('tampoco')));
+        throw new Error('se deshace todo');
+      }),
+    ).rejects.toThrow('se deshace todo');
+    expect(ran).toEqual([]);
   });
 });

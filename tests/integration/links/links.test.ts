@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { onStatements } from '../../../src/db/storage.ts';
 import type { App } from '../../../src/app.ts';
 import { linkMac, makeToken, parseToken, tokenHash } from '../../../src/links/tokens.ts';
 import { linkCaseForEachTest, LINK_NOW, tokenOf, type LinkCase } from '../../support/link-case.ts';
@@ -97,9 +98,9 @@ describe('magic links', () => {
     const onQuery = (q: { sql: string }) => {
       if (/\blinks\b/.test(q.sql)) sql.push(q.sql);
     };
-    app.db.on('query', onQuery);
+    const stopListening = onStatements(app.db, onQuery);
     const rotated = tokenOf(await issue());
-    app.db.off('query', onQuery);
+    stopListening();
     expect(sql.map((q) => q.split(' ')[0].toLowerCase())).toEqual(['select', 'insert']);
     expect(parseToken(rotated)!.generation).toBe(2);
     expect(rotated).not.toBe(carla);

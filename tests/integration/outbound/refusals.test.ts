@@ -1,3 +1,4 @@
+import { inUnitOfWork } from '../../../src/db/unit-of-work.ts';
 import { afterEach, describe, expect, it } from 'vitest';
 import { findTicketByNumber } from '../../../src/db/repos/tickets.ts';
 import { rawMail } from './fixtures.ts';
@@ -39,7 +40,7 @@ describe('refusals and link mails', () => {
     await w.app.outbound.dispatcher.drain();
     const before = w.sink.to('sofia@empresa.com').length;
     const now = Date.now();
-    await w.app.db.transaction(async (trx) => {
+    await inUnitOfWork(w.app.db, async (trx) => {
       const cases = [];
       for (const n of [r1.ticketNumber!, r2.ticketNumber!]) {
         const ticket = (await findTicketByNumber(trx, n))!;

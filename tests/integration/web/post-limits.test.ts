@@ -2,7 +2,16 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { findTicketByNumber } from '../../../src/db/repos/tickets.ts';
-import { cookieHeader, fileCase, linkPath, messageForm, multipartBody, portalHarness, type PortalHarness } from './support.ts';
+import {
+  cookieHeader,
+  fileCase,
+  linkPath,
+  messageForm,
+  multipartBody,
+  portalHarness,
+  type PortalHarness,
+} from './support.ts';
+import { inUnitOfWork } from '../../../src/db/unit-of-work.ts';
 
 /**
  * Issue 23 on the case page: hourly limits per link and per client for messages and files (counted in the database),
@@ -18,11 +27,21 @@ afterEach(async () => {
 const customer = 'Laura Gómez <laura@cliente.test>';
 
 /** Opens the page at `link` (as a browser: cookie and form) and posts the message form with `text` and `files`. */
-async function post(link: string, text: string, files: Array<{ filename: string; content: string | Buffer }> = [], headers: Record<string, string> = {}) {
+async function post(
+  link: string,
+  text: string,
+  files: Array<{ filename: string; content: string | Buffer }> = [],
+  headers: Record<string, string> = {},
+) {
   const page = await h!.server.inject({ method: 'GET', url: link, headers });
   const form = messageForm(page.body);
   const { contentType, payload } = multipartBody({ nonce: form.nonce, mensaje: text }, files);
-  return h!.server.inject({ method: 'POST', url: form.action, headers: { ...headers, cookie: cookieHeader(page), 'content-type': contentType }, payload });
+  return h!.server.inject({
+    method: 'POST',
+    url: form.action,
+    headers: { ...headers, cookie: cookieHeader(page), 'content-type': contentType },
+    payload,
+  });
 }
 
 async function webMessages(n: number) {
@@ -33,7 +52,12 @@ async function webMessages(n: number) {
 /** Every file under DATA_DIR/blobs (none yet, before the first blob). */
 function blobFiles(): string[] {
   const dir = path.join(h!.app.config.dataDir, 'blobs');
-  return fs.existsSync(dir) ? fs.readdirSync(dir, { recursive: true }).map(String).filter((f) => fs.statSync(path.join(dir, f)).isFile()) : [];
+  return fs.existsSync(dir)
+    ? fs
+        .readdirSync(dir, { recursive: true })
+        .map(String)
+        .filter((f) => fs.statSync(path.join(dir, f)).isFile())
+    : [];
 }
 
 /** Files in the blob store's temporary folder: a refused upload leaves none. */
@@ -70,7 +94,15 @@ describe('hourly limits of the case page', () => {
     const linkB = await linkPath(h.app, b, 'otro@cliente.test');
     expect((await post(linkA, 'uno', [], from('203.0.113.5'))).statusCode).toBe(303);
     // A bad link counts against the client too (it is how links are guessed).
-    expect((await h.server.inject({ method: 'POST', url: '/caso/1.1.abc.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA/mensaje', headers: from('203.0.113.5') })).statusCode).toBe(404);
+    expect(
+      (
+        await h.server.inject({
+          method: 'POST',
+          url: '/caso/1.1.abc.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA/mensaje',
+          headers: from('203.0.113.5'),
+        })
+      ).statusCode,
+    ).toBe(404);
     expect((await post(linkB, 'dos', [], from('203.0.113.5'))).statusCode).toBe(303);
     expect((await post(linkB, 'tres', [], from('203.0.113.5'))).statusCode).toBe(429);
     expect((await post(linkA, 'cuatro', [], from('203.0.113.5'))).statusCode).toBe(429);
@@ -102,33 +134,55 @@ describe('size limits of the case page', () => {
     const one = await post(laura, 'uno grande', [{ filename: 'grande.bin', content: Buffer.alloc(1001, 1) }]);
     expect(one.statusCode).toBe(413);
     expect(one.body).toContain('El archivo es demasiado grande: el límite es 1000 B por archivo.');
-    const two = await post(laura, 'dos medianos', [{ filename: 'a.bin', content: Buffer.alloc(900, 2) }, { filename: 'b.bin', content: Buffer.alloc(900, 3) }]);
+    const two = await post(laura, 'dos medianos', [
+      { filename: 'a.bin', content: Buffer.alloc(900, 2) },
+      { filename: 'b.bin', content: Buffer.alloc(900, 3) },
+    ]);
     expect(two.statusCode).toBe(413);
     expect(two.body).toContain('el límite es 1,5 KB entre todos los de un mensaje');
     expect(await webMessages(n)).toEqual([]);
     expect(staged()).toEqual([]);
     expect(blobFiles()).toEqual(blobsBefore);
     // Within both limits the files are kept, whole.
-    const ok = await post(laura, 'dos chicos', [{ filename: 'a.bin', content: Buffer.alloc(700, 4) }, { filename: 'b.bin', content: Buffer.alloc(700, 5) }]);
+    const ok = await post(laura, 'dos chicos', [
+      { filename: 'a.bin', content: Buffer.alloc(700, 4) },
+      { filename: 'b.bin', content: Buffer.alloc(700, 5) },
+    ]);
     expect(ok.statusCode).toBe(303);
     const [m] = await webMessages(n);
     const atts = await h.app.db('attachments').where({ message_id: m.id }).orderBy('id');
-    expect(atts.map((a: any) => [a.filename, Number(a.size)])).toEqual([['a.bin', 700], ['b.bin', 700]]);
+    expect(atts.map((a: any) => [a.filename, Number(a.size)])).toEqual([
+      ['a.bin', 700],
+      ['b.bin', 700],
+    ]);
     expect((await h.app.blobs.get(atts[1].sha256)).equals(Buffer.alloc(700, 5))).toBe(true);
     expect(staged()).toEqual([]);
   });
 });
 
 describe('who acts from a link', () => {
-  it('a consultant\'s own link posts as the consultant (the customer is mailed the answer) and neither rates nor reads', async () => {
+  it("a consultant's own link posts as the consultant (the customer is mailed the answer) and neither rates nor reads", async () => {
     h = await portalHarness();
     const n = await fileCase(h.app, { from: customer, subject: 'Desde el enlace del consultor', text: 'Hola' });
     const t = (await findTicketByNumber(h.app.db, n))!;
     // An earlier answer by mail, unread by the customer.
-    const earlier = await h.app.db.transaction(async (trx) => h!.app.cases.addMessage(trx, t, {
-      message: { role: 'consultant', source: 'mail', fromAddress: 'beto@mesa.test', bodyText: 'Primera respuesta', internal: false, verified: true, createdAt: Date.now(), attachments: [] },
-      cc: [], threadIds: [], reopen: false,
-    }));
+    const earlier = await inUnitOfWork(h.app.db, async (trx) =>
+      h!.app.cases.addMessage(trx, t, {
+        message: {
+          role: 'consultant',
+          source: 'mail',
+          fromAddress: 'beto@mesa.test',
+          bodyText: 'Primera respuesta',
+          internal: false,
+          verified: true,
+          createdAt: Date.now(),
+          attachments: [],
+        },
+        cc: [],
+        threadIds: [],
+        reopen: false,
+      }),
+    );
     const ana = await linkPath(h.app, n, 'ana@mesa.test');
     const page = await h.server.inject({ method: 'GET', url: ana });
     expect(page.statusCode).toBe(200);
@@ -137,7 +191,11 @@ describe('who acts from a link', () => {
     const r = await post(ana, 'Hola Laura, ya lo revisamos.');
     expect(r.statusCode).toBe(303);
     const [m] = await webMessages(n);
-    expect({ role: m.role, from: m.from_address, text: m.body_text }).toEqual({ role: 'consultant', from: 'ana@mesa.test', text: 'Hola Laura, ya lo revisamos.' });
+    expect({ role: m.role, from: m.from_address, text: m.body_text }).toEqual({
+      role: 'consultant',
+      from: 'ana@mesa.test',
+      text: 'Hola Laura, ya lo revisamos.',
+    });
     // The customer is mailed it as an answer from support; the case now waits on the customer.
     const answers = await h.app.db('outbox').where({ ticket_id: t.id, kind: 'answer' });
     // (Beto's answer by mail, then Ana's from the page.)
@@ -146,12 +204,23 @@ describe('who acts from a link', () => {
     // Nothing the consultant did counts as the customer reading.
     expect((await h.app.db('messages').where({ id: earlier.messageRowId }).first()).read_at).toBeNull();
     // Rating is the customer's: the consultant's link shows no rating form and a forged one changes nothing.
-    await h.app.db.transaction(async (trx) => h!.app.cases.changeStage(trx, (await findTicketByNumber(trx, n))!, 'enviar_a_pruebas', 'ana@mesa.test', undefined, Date.now()));
+    await inUnitOfWork(h.app.db, async (trx) =>
+      h!.app.cases.changeStage(
+        trx,
+        (await findTicketByNumber(trx, n))!,
+        'enviar_a_pruebas',
+        'ana@mesa.test',
+        undefined,
+        Date.now(),
+      ),
+    );
     const inTesting = await h.server.inject({ method: 'GET', url: ana });
     expect(inTesting.body).not.toContain('Solución satisfactoria');
     const csrf = decodeURIComponent(messageForm(inTesting.body).action.split('?_csrf=')[1]);
     const rate = await h.server.inject({
-      method: 'POST', url: `${ana}/calificacion`, headers: { cookie: cookieHeader(inTesting) },
+      method: 'POST',
+      url: `${ana}/calificacion`,
+      headers: { cookie: cookieHeader(inTesting) },
       payload: { _csrf: csrf, nonce: 'cccccccccccccccccccccccc', veredicto: 'satisfactoria', comentario: '' },
     });
     expect(rate.statusCode).toBe(303);
@@ -166,13 +235,23 @@ describe('notices on the case page', () => {
     const laura = await linkPath(h.app, n, 'laura@cliente.test');
     const known = await h.server.inject({ method: 'GET', url: `${laura}?aviso=mensaje` });
     expect(known.body).toContain('<p class="notice" role="status">Tu mensaje quedó registrado');
-    for (const key of ['constructor', '__proto__', 'toString', 'hasOwnProperty', 'valueOf', '__defineGetter__', 'otra']) {
+    for (const key of [
+      'constructor',
+      '__proto__',
+      'toString',
+      'hasOwnProperty',
+      'valueOf',
+      '__defineGetter__',
+      'otra',
+    ]) {
       const res = await h.server.inject({ method: 'GET', url: `${laura}?aviso=${key}` });
       expect(res.statusCode, key).toBe(200);
       expect(res.body, key).not.toContain('class="notice"');
       expect(res.body, key).not.toMatch(/function|native code|\[object/);
     }
     // Twice in the query (an array): nothing either.
-    expect((await h.server.inject({ method: 'GET', url: `${laura}?aviso=mensaje&aviso=vobo` })).body).not.toContain('class="notice"');
+    expect((await h.server.inject({ method: 'GET', url: `${laura}?aviso=mensaje&aviso=vobo` })).body).not.toContain(
+      'class="notice"',
+    );
   });
 });

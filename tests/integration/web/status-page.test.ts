@@ -2,7 +2,18 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { findTicketByNumber } from '../../../src/db/repos/tickets.ts';
 import type { Ticket } from '../../../src/tickets/types.ts';
 import { READ_SCRIPT_HASH } from '../../../src/web/views/case-page.ts';
-import { askLostLink, cookieHeader, fileCase, hidden, linkPath, messageForm, multipartBody, portalHarness, type PortalHarness } from './support.ts';
+import {
+  askLostLink,
+  cookieHeader,
+  fileCase,
+  hidden,
+  linkPath,
+  messageForm,
+  multipartBody,
+  portalHarness,
+  type PortalHarness,
+} from './support.ts';
+import { inUnitOfWork } from '../../../src/db/unit-of-work.ts';
 
 /** The status page over HTTP (fastify inject against the real server, SQLite or PostgreSQL). */
 
@@ -18,35 +29,56 @@ async function ticket(n: number): Promise<Ticket> {
   return (await findTicketByNumber(h!.app.db, n))!;
 }
 
-async function consultantAnswer(n: number, text: string, extra: { internal?: boolean; attachments?: Array<{ filename: string; sha256: string; size: number }> } = {}) {
+async function consultantAnswer(
+  n: number,
+  text: string,
+  extra: { internal?: boolean; attachments?: Array<{ filename: string; sha256: string; size: number }> } = {},
+) {
   const { app } = h!;
-  return app.db.transaction(async (trx) => {
+  return inUnitOfWork(app.db, async (trx) => {
     const t = (await findTicketByNumber(trx, n))!;
     return app.cases.addMessage(trx, t, {
       message: {
-        role: 'consultant', source: 'mail', fromAddress: 'ana@mesa.test', fromName: 'Ana Pérez', bodyText: text, internal: extra.internal ?? false,
-        verified: true, createdAt: Date.now(), attachments: (extra.attachments ?? []).map((a) => ({ ...a, contentType: 'application/pdf', inline: false })),
+        role: 'consultant',
+        source: 'mail',
+        fromAddress: 'ana@mesa.test',
+        fromName: 'Ana Pérez',
+        bodyText: text,
+        internal: extra.internal ?? false,
+        verified: true,
+        createdAt: Date.now(),
+        attachments: (extra.attachments ?? []).map((a) => ({ ...a, contentType: 'application/pdf', inline: false })),
       },
-      cc: [], threadIds: [], reopen: false,
+      cc: [],
+      threadIds: [],
+      reopen: false,
     });
   });
 }
 
 async function toStage(n: number, name: 'enviar_a_pruebas' | 'cerrar') {
   const { app } = h!;
-  await app.db.transaction(async (trx) => app.cases.changeStage(trx, (await findTicketByNumber(trx, n))!, name, 'ana@mesa.test', undefined, Date.now()));
+  await inUnitOfWork(app.db, async (trx) =>
+    app.cases.changeStage(trx, (await findTicketByNumber(trx, n))!, name, 'ana@mesa.test', undefined, Date.now()),
+  );
 }
 
 describe('status page', () => {
   it('shows the case with its conversation, strict security headers and no internal notes', async () => {
     h = await portalHarness();
-    const n = await fileCase(h.app, { from: customer, subject: 'No puedo generar la factura', text: 'Al generar la factura sale un error 500.' });
+    const n = await fileCase(h.app, {
+      from: customer,
+      subject: 'No puedo generar la factura',
+      text: 'Al generar la factura sale un error 500.',
+    });
     await consultantAnswer(n, 'Estamos revisando el módulo de facturación.');
     await consultantAnswer(n, 'NOTA INTERNA: el cliente debe dinero', { internal: true });
     const path = await linkPath(h.app, n, 'laura@cliente.test');
     const res = await h.server.inject({ method: 'GET', url: path });
     expect(res.statusCode).toBe(200);
-    expect(res.headers['content-security-policy']).toBe(`default-src 'none';script-src '${READ_SCRIPT_HASH}';connect-src 'self';style-src 'self';img-src 'self' data:;form-action 'self';frame-ancestors 'none';base-uri 'none'`);
+    expect(res.headers['content-security-policy']).toBe(
+      `default-src 'none';script-src '${READ_SCRIPT_HASH}';connect-src 'self';style-src 'self';img-src 'self' data:;form-action 'self';frame-ancestors 'none';base-uri 'none'`,
+    );
     expect(res.headers['referrer-policy']).toBe('no-referrer');
     expect(res.headers['cache-control']).toBe('no-store');
     expect(res.headers['x-content-type-options']).toBe('nosniff');
@@ -104,12 +136,21 @@ describe('status page', () => {
     const stale = await h.server.inject({ method: 'GET', url: path });
     const cookies = cookieHeader(stale);
     const csrf = hidden(stale.body, '_csrf');
-    const ask = () => h!.server.inject({ method: 'POST', url: `${path}/enlace-nuevo`, headers: { cookie: cookies }, payload: { _csrf: csrf } });
+    const ask = () =>
+      h!.server.inject({
+        method: 'POST',
+        url: `${path}/enlace-nuevo`,
+        headers: { cookie: cookies },
+        payload: { _csrf: csrf },
+      });
     const first = await ask();
     expect(first.statusCode).toBe(200);
     expect(first.body).toContain('enviamos un enlace nuevo');
     const t = await ticket(n);
-    const rows = await h.app.db('links').where({ ticket_id: t.id, recipient: 'laura@cliente.test' }).orderBy('generation');
+    const rows = await h.app
+      .db('links')
+      .where({ ticket_id: t.id, recipient: 'laura@cliente.test' })
+      .orderBy('generation');
     expect(rows.length).toBe(2);
     expect(Number(rows[1].expires_at)).toBeGreaterThan(now);
     // The fresh link goes out by mail (outbox), to the case's address only.
@@ -118,7 +159,9 @@ describe('status page', () => {
     expect((await ask()).statusCode).toBe(200);
     expect((await ask()).statusCode).toBe(429);
     // Without the form's CSRF token nothing is sent.
-    expect((await h.server.inject({ method: 'POST', url: `${path}/enlace-nuevo`, payload: { _csrf: 'x' } })).statusCode).toBe(403);
+    expect(
+      (await h.server.inject({ method: 'POST', url: `${path}/enlace-nuevo`, payload: { _csrf: 'x' } })).statusCode,
+    ).toBe(403);
   });
 
   it('adds a message once per form (double submit), only with a valid CSRF token, and tells the consultants', async () => {
@@ -131,7 +174,12 @@ describe('status page', () => {
     expect(action.startsWith(`${path}/mensaje?_csrf=`)).toBe(true);
     const form = (url: string, fields: Record<string, string>) => {
       const { contentType, payload } = multipartBody(fields, [{ filename: 'log.txt', content: 'linea 1\nlinea 2' }]);
-      return h!.server.inject({ method: 'POST', url, headers: { cookie: cookies, 'content-type': contentType }, payload });
+      return h!.server.inject({
+        method: 'POST',
+        url,
+        headers: { cookie: cookies, 'content-type': contentType },
+        payload,
+      });
     };
     const send = () => form(action, { nonce, mensaje: 'Adjunto el log del error.' });
     const [a, b] = await Promise.all([send(), send()]);
@@ -146,7 +194,10 @@ describe('status page', () => {
     expect(atts.map((x: any) => x.filename)).toEqual(['log.txt']);
     expect((await h.app.blobs.get(atts[0].sha256)).toString()).toBe('linea 1\nlinea 2');
     // The consultants are told through the same outbox as for a mail.
-    const outbox = await h.app.db('outbox').where({ ticket_id: t.id }).whereIn('recipient', ['ana@mesa.test', 'beto@mesa.test']);
+    const outbox = await h.app
+      .db('outbox')
+      .where({ ticket_id: t.id })
+      .whereIn('recipient', ['ana@mesa.test', 'beto@mesa.test']);
     expect(outbox.length).toBeGreaterThanOrEqual(4); // the new case and this follow-up, to both consultants
     // A forged CSRF token is refused, and so is the right one in the body instead of the URL (it is checked before
     // the body is read).
@@ -160,10 +211,23 @@ describe('status page', () => {
 
   it('serves attachments of the case only, as downloads', async () => {
     h = await portalHarness();
-    const n = await fileCase(h.app, { from: customer, subject: 'Con adjunto', text: 'Va el archivo', attachments: [{ filename: 'captura "1".html', content: '<script>alert(1)</script>', contentType: 'text/html' }] });
-    const other = await fileCase(h.app, { from: 'otro@cliente.test', subject: 'Ajeno', text: 'x', attachments: [{ filename: 'ajeno.pdf', content: Buffer.from('%PDF-1.4 ajeno'), contentType: 'application/pdf' }] });
+    const n = await fileCase(h.app, {
+      from: customer,
+      subject: 'Con adjunto',
+      text: 'Va el archivo',
+      attachments: [{ filename: 'captura "1".html', content: '<script>alert(1)</script>', contentType: 'text/html' }],
+    });
+    const other = await fileCase(h.app, {
+      from: 'otro@cliente.test',
+      subject: 'Ajeno',
+      text: 'x',
+      attachments: [{ filename: 'ajeno.pdf', content: Buffer.from('%PDF-1.4 ajeno'), contentType: 'application/pdf' }],
+    });
     const secret = await h.app.blobs.put(Buffer.from('interno'));
-    const note = await consultantAnswer(n, 'nota', { internal: true, attachments: [{ filename: 'interno.pdf', sha256: secret, size: 7 }] });
+    const note = await consultantAnswer(n, 'nota', {
+      internal: true,
+      attachments: [{ filename: 'interno.pdf', sha256: secret, size: 7 }],
+    });
     const path = await linkPath(h.app, n, 'laura@cliente.test');
     const page = await h.server.inject({ method: 'GET', url: path });
     const href = /href="([^"]+\/adjuntos\/(\d+))"/.exec(page.body)!;
@@ -173,7 +237,11 @@ describe('status page', () => {
     expect(res.headers['content-type']).toBe('application/octet-stream');
     expect(res.headers['content-security-policy']).toBe("default-src 'none'; sandbox");
     expect(res.body).toBe('<script>alert(1)</script>');
-    const foreign = await h.app.db('attachments').join('messages', 'messages.id', 'attachments.message_id').where('messages.ticket_id', (await ticket(other)).id).first('attachments.id');
+    const foreign = await h.app
+      .db('attachments')
+      .join('messages', 'messages.id', 'attachments.message_id')
+      .where('messages.ticket_id', (await ticket(other)).id)
+      .first('attachments.id');
     const internal = await h.app.db('attachments').where({ message_id: note.messageRowId }).first('id');
     for (const id of [foreign.id, internal.id, 999999]) {
       expect((await h.server.inject({ method: 'GET', url: `${path}/adjuntos/${id}` })).statusCode).toBe(404);
@@ -191,8 +259,15 @@ describe('status page', () => {
       expect(page.body).toContain('Solución insatisfactoria');
       const section = page.body.slice(page.body.indexOf('id="calificar"'));
       return h!.server.inject({
-        method: 'POST', url: `${path}/calificacion`, headers: { cookie: cookieHeader(page) },
-        payload: { _csrf: hidden(section, '_csrf'), nonce: hidden(section, 'nonce'), veredicto: verdict, comentario: comment },
+        method: 'POST',
+        url: `${path}/calificacion`,
+        headers: { cookie: cookieHeader(page) },
+        payload: {
+          _csrf: hidden(section, '_csrf'),
+          nonce: hidden(section, 'nonce'),
+          veredicto: verdict,
+          comentario: comment,
+        },
       });
     };
     const missing = await rate('insatisfactoria', '  ');
@@ -204,7 +279,9 @@ describe('status page', () => {
     let t = await ticket(n);
     expect(t.stage).toBe('reabierto');
     expect(t.rating).toBe('insatisfactoria');
-    expect((await h.app.db('messages').where({ ticket_id: t.id, source: 'web' }).first()).body_text).toBe('Sigue saliendo el error 500.');
+    expect((await h.app.db('messages').where({ ticket_id: t.id, source: 'web' }).first()).body_text).toBe(
+      'Sigue saliendo el error 500.',
+    );
     await toStage(n, 'enviar_a_pruebas');
     const good = await rate('satisfactoria', 'Gracias, funciona.');
     expect(good.statusCode).toBe(303);
@@ -270,7 +347,12 @@ describe('status page logging', () => {
       await server.inject({ method: 'GET', url: `${path}/adjuntos/12345` });
       await server.inject({ method: 'GET', url: `${path}/no/existe` });
       await server.inject({ method: 'POST', url: `${path}/mensaje`, payload: { _csrf: 'malo', nonce: 'x' } });
-      await server.inject({ method: 'POST', url: `${path}/calificacion`, headers: { 'content-type': 'application/json' }, payload: '{"roto":' });
+      await server.inject({
+        method: 'POST',
+        url: `${path}/calificacion`,
+        headers: { 'content-type': 'application/json' },
+        payload: '{"roto":',
+      });
       await server.inject({ method: 'GET', url: `/caso/${token.slice(0, -2)}zz` });
       expect(log.length).toBeGreaterThan(0);
       expect(log).not.toContain(token);

@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { onStatements } from '../../../src/db/storage.ts';
+import { inUnitOfWork } from '../../../src/db/unit-of-work.ts';
 import type { App } from '../../../src/app.ts';
 import { parseToken } from '../../../src/links/tokens.ts';
 import { linkCaseForEachTest, LINK_NOW, tokenOf, type LinkCase } from '../../support/link-case.ts';
@@ -20,19 +22,19 @@ describe('magic links: statements', () => {
     const onQuery = (q: { sql: string }) => {
       if (/\blinks\b/.test(q.sql)) sql.push(q.sql);
     };
-    app.db.on('query', onQuery);
-    const url = await app.db.transaction(async (trx) => {
+    const stopListening = onStatements(app.db, onQuery);
+    const url = await inUnitOfWork(app.db, async (trx) => {
       const first = await fresh(trx, 'Carla@empresa.com');
       expect(sql).toHaveLength(1);
       expect(sql[0]).toMatch(/^insert into ["`]links["`]/i);
       // The same recipient again in this transaction (a requester who is also a consultant): looked up, the same link.
       expect(await fresh(trx, 'carla@empresa.com')).toBe(first);
       // So is one issued inside a savepoint, for the transaction around it.
-      await trx.transaction(async (sp) => fresh(sp, 'jefe@empresa.com'));
+      await trx.savepoint(async (sp) => fresh(sp, 'jefe@empresa.com'));
       expect(await fresh(trx, 'jefe@empresa.com')).not.toBe(first);
       return first;
     });
-    app.db.off('query', onQuery);
+    stopListening();
     const token = tokenOf(url);
     expect(parseToken(token)!.generation).toBe(1);
     expect(await app.links.verifyToken(app.db, token, NOW + DAY)).toMatchObject({
@@ -45,7 +47,7 @@ describe('magic links: statements', () => {
     expect(await issue()).toBe(url);
     expect(Number((await app.db('links').where({ ticket_id: ticketId }).count({ c: '*' }).first())!.c)).toBe(2);
     // `fresh` is a promise that no link exists: broken, it fails on the unique index instead of adding a second one.
-    await expect(app.db.transaction((trx) => fresh(trx, 'carla@empresa.com'))).rejects.toThrow();
+    await expect(inUnitOfWork(app.db, (trx) => fresh(trx, 'carla@empresa.com'))).rejects.toThrow();
     expect(
       Number(
         (await app

@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { App } from '../../../src/app.ts';
 import { testApp } from '../../support/app.ts';
 import { rawMail } from '../../integration/outbound/fixtures.ts';
+import { onStatements } from '../../../src/db/storage.ts';
 
 /**
  * How many INSERTs thread_ids costs (tests/integration/outbound/thread-ids.test.ts has what is recorded): a change
@@ -18,36 +19,63 @@ afterEach(async () => {
 describe('thread ids of our mail: statements', () => {
   it("records a new case's own Message-ID, its confirmation and every consultant notice, in one INSERT", async () => {
     const inserts: unknown[][] = [];
-    const onQuery = (q: { sql: string; bindings?: unknown[] }) => {
-      if (/^insert into ["`]thread_ids["`]/i.test(q.sql)) inserts.push(q.bindings ?? []);
+    const onQuery = (q: { sql: string; bindings: readonly unknown[] }) => {
+      if (/^insert into ["`]thread_ids["`]/i.test(q.sql)) inserts.push([...q.bindings]);
     };
-    app.db.on('query', onQuery);
-    const r = await app.ingest.ingest(rawMail({ from: 'carla@empresa.com', subject: 'No puedo facturar', body: 'Sale el error E42.', messageId: 'e42@empresa.com' }), { kind: 'file', path: 't.eml' });
-    app.db.off('query', onQuery);
+    const stopListening = onStatements(app.db, onQuery);
+    const r = await app.ingest.ingest(
+      rawMail({
+        from: 'carla@empresa.com',
+        subject: 'No puedo facturar',
+        body: 'Sale el error E42.',
+        messageId: 'e42@empresa.com',
+      }),
+      { kind: 'file', path: 't.eml' },
+    );
+    stopListening();
     expect(r).toMatchObject({ outcome: 'accepted' });
     const mail = await app.db('outbox').orderBy('id').select('message_id', 'recipient', 'ticket_id');
     expect(mail.map((m) => m.recipient)).toEqual(['carla@empresa.com', 'ana@mesa.test', 'beto@mesa.test']);
-    const ids = (await app.db('thread_ids').where({ ticket_id: mail[0].ticket_id }).select('message_id')).map((t) => t.message_id);
+    const ids = (await app.db('thread_ids').where({ ticket_id: mail[0].ticket_id }).select('message_id')).map(
+      (t) => t.message_id,
+    );
     expect(ids.sort()).toEqual(['e42@empresa.com', ...mail.map((m) => m.message_id)].sort());
     expect(inserts).toHaveLength(1);
     expect(inserts[0]).toEqual(expect.arrayContaining(['e42@empresa.com', ...mail.map((m) => m.message_id)]));
   });
 
   it("records a follow-up's Message-ID, its references and the consultants' notices, in one INSERT", async () => {
-    await app.ingest.ingest(rawMail({ from: 'carla@empresa.com', subject: 'No puedo facturar', body: 'Sale el error E42.', messageId: 'e42@empresa.com' }), { kind: 'file', path: 'a.eml' });
+    await app.ingest.ingest(
+      rawMail({
+        from: 'carla@empresa.com',
+        subject: 'No puedo facturar',
+        body: 'Sale el error E42.',
+        messageId: 'e42@empresa.com',
+      }),
+      { kind: 'file', path: 'a.eml' },
+    );
     const opened = await app.db('outbox').max({ id: 'id' }).first();
     const inserts: unknown[][] = [];
-    const onQuery = (q: { sql: string; bindings?: unknown[] }) => {
-      if (/^insert into ["`]thread_ids["`]/i.test(q.sql)) inserts.push(q.bindings ?? []);
+    const onQuery = (q: { sql: string; bindings: readonly unknown[] }) => {
+      if (/^insert into ["`]thread_ids["`]/i.test(q.sql)) inserts.push([...q.bindings]);
     };
-    app.db.on('query', onQuery);
-    const r = await app.ingest.ingest(rawMail({
-      from: 'carla@empresa.com', subject: 'Re: [Caso #1] No puedo facturar', body: 'Ahora sale E43.', messageId: 'e43@empresa.com',
-      inReplyTo: 'e42@empresa.com', references: ['e42@empresa.com', 'otro@empresa.com'],
-    }), { kind: 'file', path: 'b.eml' });
-    app.db.off('query', onQuery);
+    const stopListening = onStatements(app.db, onQuery);
+    const r = await app.ingest.ingest(
+      rawMail({
+        from: 'carla@empresa.com',
+        subject: 'Re: [Caso #1] No puedo facturar',
+        body: 'Ahora sale E43.',
+        messageId: 'e43@empresa.com',
+        inReplyTo: 'e42@empresa.com',
+        references: ['e42@empresa.com', 'otro@empresa.com'],
+      }),
+      { kind: 'file', path: 'b.eml' },
+    );
+    stopListening();
     expect(r).toMatchObject({ outcome: 'accepted', effect: 'follow_up', ticketNumber: 1 });
-    const notices = (await app.db('outbox').where('id', '>', Number(opened!.id)).select('message_id')).map((m) => m.message_id);
+    const notices = (await app.db('outbox').where('id', '>', Number(opened!.id)).select('message_id')).map(
+      (m) => m.message_id,
+    );
     expect(notices.length).toBeGreaterThan(0);
     expect(inserts).toHaveLength(1);
     expect(inserts[0]).toEqual(expect.arrayContaining(['e43@empresa.com', 'otro@empresa.com', ...notices]));

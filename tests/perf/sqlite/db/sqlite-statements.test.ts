@@ -3,6 +3,7 @@ import type { App } from '../../../../src/app.ts';
 import { WAL_AUTOCHECKPOINT_PAGES } from '../../../../src/db/knex.ts';
 import { testApp } from '../../../support/app.ts';
 import { consultantReply, mail } from '../../../support/lifecycle.ts';
+import { onStatements } from '../../../../src/db/storage.ts';
 
 /**
  * How Mesa talks to SQLite on the ingest path (src/db/knex.ts, src/db/sql.ts). SQLite only by nature (listed in
@@ -32,19 +33,55 @@ it('binds no LIMIT in what an ingest runs: SQLite 3.53 prepares such a statement
   app = await testApp({ TRUSTED_AUTHSERV_IDS: 'mx.mesa.test' });
   const bound: string[] = [];
   let seen = 0;
-  app.db.on('query', (q: { sql: string }) => {
+  onStatements(app.db, (q: { sql: string }) => {
     seen++;
     if (/\b(limit|offset)\s+\?/i.test(q.sql)) bound.push(q.sql);
   });
   const ingest = (raw: Buffer) => app.ingest.ingest(raw, { kind: 'stdin' });
   // A new case, the customer's follow-up, a consultant's answer (threaded to the customer), the customer again.
-  expect(await ingest(mail({ From: 'Juan <juan@cliente.co>', To: 'soporte@mesa.test', Subject: 'Factura mal cargada', 'Message-ID': '<l1@cliente.co>' }, 'No carga la factura 123.')))
-    .toMatchObject({ effect: 'new_case', ticketNumber: 1 });
-  expect(await ingest(mail({ From: 'juan@cliente.co', To: 'soporte@mesa.test', Subject: 'RE: [Caso #1] Factura mal cargada', 'Message-ID': '<l2@cliente.co>', 'In-Reply-To': '<l1@cliente.co>' }, 'Sigue igual.')))
-    .toMatchObject({ effect: 'follow_up', ticketNumber: 1 });
-  expect(await ingest(consultantReply('ana@mesa.test', 1, 'l3@mesa.test', 'Ya quedó corregida, por favor verifique.'))).toMatchObject({ effect: 'follow_up' });
-  expect(await ingest(mail({ From: 'juan@cliente.co', To: 'soporte@mesa.test', Subject: 'RE: [Caso #1] Factura mal cargada', 'Message-ID': '<l4@cliente.co>' }, 'Ahora sí, gracias.')))
-    .toMatchObject({ effect: 'follow_up' });
+  expect(
+    await ingest(
+      mail(
+        {
+          From: 'Juan <juan@cliente.co>',
+          To: 'soporte@mesa.test',
+          Subject: 'Factura mal cargada',
+          'Message-ID': '<l1@cliente.co>',
+        },
+        'No carga la factura 123.',
+      ),
+    ),
+  ).toMatchObject({ effect: 'new_case', ticketNumber: 1 });
+  expect(
+    await ingest(
+      mail(
+        {
+          From: 'juan@cliente.co',
+          To: 'soporte@mesa.test',
+          Subject: 'RE: [Caso #1] Factura mal cargada',
+          'Message-ID': '<l2@cliente.co>',
+          'In-Reply-To': '<l1@cliente.co>',
+        },
+        'Sigue igual.',
+      ),
+    ),
+  ).toMatchObject({ effect: 'follow_up', ticketNumber: 1 });
+  expect(
+    await ingest(consultantReply('ana@mesa.test', 1, 'l3@mesa.test', 'Ya quedó corregida, por favor verifique.')),
+  ).toMatchObject({ effect: 'follow_up' });
+  expect(
+    await ingest(
+      mail(
+        {
+          From: 'juan@cliente.co',
+          To: 'soporte@mesa.test',
+          Subject: 'RE: [Caso #1] Factura mal cargada',
+          'Message-ID': '<l4@cliente.co>',
+        },
+        'Ahora sí, gracias.',
+      ),
+    ),
+  ).toMatchObject({ effect: 'follow_up' });
   // The answer went to the customer threaded on the case (threadOf read it), so the path above was all run.
   expect(await app.db('outbox').where({ kind: 'answer' }).count({ n: '*' })).toEqual([{ n: 1 }]);
   expect(seen).toBeGreaterThan(40);

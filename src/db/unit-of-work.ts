@@ -1,0 +1,244 @@
+import type { Knex } from 'knex';
+import { storageOf, type Storage } from './storage.ts';
+
+/**
+ * A unit of work: one database transaction, and what belongs to it, as an object passed through the signatures.
+ *
+ * - `trx`: the knex transaction, for query-builder code.
+ * - rows/row/run/insertId: the statements every mail runs (src/db/sql.ts), on SQLite straight on the transaction's
+ *   better-sqlite3 connection (synchronous: no tick of the event loop between a mail's statements), on PostgreSQL
+ *   through `trx.raw`.
+ * - afterCommit(fn): work that must happen only once the outermost transaction has committed (the dispatcher's kick
+ *   for mail just enqueued); nothing runs if it rolls back.
+ * - memo: state remembered for this unit (what it wrote, what it already asked), under typed keys (MemoKey).
+ * - savepoint(fn) / scope(fn): a child unit (one mail of a group commit). What the child remembers and registers
+ *   after commit joins its parent when it succeeds and is dropped when it fails, as its writes are.
+ *
+ * Opened by inUnitOfWork(db, fn): the ingest's batch, each job, the outbox claim, the web's changes.
+ */
+export class UnitOfWork {
+  private readonly memos = new Map<MemoKey<any>, unknown>();
+  private readonly after = new Set<() => void>();
+
+  private constructor(
+    private readonly tx: TransactionState,
+    private readonly parent?: UnitOfWork,
+  ) {}
+
+  /** The knex transaction, for the query builder. */
+  get trx(): Knex.Transaction {
+    return this.tx.trx;
+  }
+
+  /** The rows of a SELECT, or of an INSERT/UPDATE … RETURNING. */
+  rows<T = any>(sql: string, bindings: readonly unknown[] = []): Promise<T[]> {
+    return this.execute(sql, bindings, 'rows');
+  }
+
+  /** The first row, or undefined. */
+  row<T = any>(sql: string, bindings: readonly unknown[] = []): Promise<T | undefined> {
+    return this.execute(sql, bindings, 'row');
+  }
+
+  /** A write without RETURNING; how many rows it changed. */
+  run(sql: string, bindings: readonly unknown[] = []): Promise<number> {
+    return this.execute(sql, bindings, 'changes');
+  }
+
+  /**
+   * An INSERT of one row (`sql` without RETURNING): the new row's "id", or undefined when it inserted nothing (an
+   * `on conflict … do nothing`). On SQLite the statement's lastInsertRowid (RETURNING there costs a temporary table
+   * per statement); on PostgreSQL `returning "id"`.
+   */
+  insertId(sql: string, bindings: readonly unknown[] = []): Promise<number | undefined> {
+    if (!this.tx.storage.sqlite) {
+      return this.execute(`${sql} returning "id"`, bindings, 'row').then((r) =>
+        r === undefined ? undefined : Number(r.id),
+      );
+    }
+    return settled(() => {
+      const done = this.onSqlite(sql, bindings, 'result') as { changes: number; lastInsertRowid: number | bigint };
+      return done.changes > 0 ? Number(done.lastInsertRowid) : undefined;
+    });
+  }
+
+  /** Runs `fn` once the outermost transaction has committed; never if it (or this child's savepoint) rolls back. The
+   * same function registered twice runs once. */
+  afterCommit(fn: () => void): void {
+    this.after.add(fn);
+  }
+
+  /** This unit's value under `key`, made by key.init (or, in a child, from the parent's by key.inherit). */
+  memo<T>(key: MemoKey<T>): T {
+    if (this.memos.has(key)) return this.memos.get(key) as T;
+    const value = key.inherit && this.parent ? key.inherit(this.parent.memo(key)) : key.init();
+    this.memos.set(key, value);
+    return value;
+  }
+
+  /** This unit's value under `key`, if it has one (not made, not inherited). */
+  peekMemo<T>(key: MemoKey<T>): T | undefined {
+    return this.memos.get(key) as T | undefined;
+  }
+
+  setMemo<T>(key: MemoKey<T>, value: T | undefined): void {
+    if (value === undefined) this.memos.delete(key);
+    else this.memos.set(key, value);
+  }
+
+  /**
+   * Runs `fn` in a savepoint: if it throws, only what it wrote is rolled back (and what its child unit remembered
+   * and registered after commit is dropped), and the error goes on. One savepoint name serves every level: ROLLBACK
+   * TO and RELEASE act on the innermost savepoint of that name, on SQLite and PostgreSQL alike.
+   */
+  async savepoint<T>(fn: (child: UnitOfWork) => Promise<T>): Promise<T> {
+    await this.run('SAVEPOINT mesa_sp');
+    const child = new UnitOfWork(this.tx, this);
+    let value: T;
+    try {
+      value = await fn(child);
+    } catch (err) {
+      // If the rollback itself fails (the connection is gone), that error is the one to report: the transaction is lost.
+      await this.run('ROLLBACK TO SAVEPOINT mesa_sp');
+      await this.run('RELEASE SAVEPOINT mesa_sp');
+      throw err;
+    }
+    await this.run('RELEASE SAVEPOINT mesa_sp');
+    this.adopt(child);
+    return value;
+  }
+
+  /**
+   * Runs `fn` as a child unit without a savepoint: for work whose failure rolls the whole transaction back (a mail
+   * of a group commit on its first run, src/inbound/ingest-batch.ts). Its memo is its own, as a savepoint's.
+   */
+  async scope<T>(fn: (child: UnitOfWork) => Promise<T>): Promise<T> {
+    const child = new UnitOfWork(this.tx, this);
+    const value = await fn(child);
+    this.adopt(child);
+    return value;
+  }
+
+  /** A child that succeeded: its inherited memos replace the parent's, its after-commit work joins the parent's. */
+  private adopt(child: UnitOfWork): void {
+    for (const [key, value] of child.memos) if (key.inherit) this.memos.set(key, value);
+    for (const fn of child.after) this.after.add(fn);
+  }
+
+  private execute(sql: string, bindings: readonly unknown[], want: Want): Promise<any> {
+    if (!this.tx.storage.sqlite) return throughRaw(this.tx.trx, sql, bindings, want);
+    return settled(() => this.onSqlite(sql, bindings, want));
+  }
+
+  /** One statement on the transaction's SQLite connection, synchronously. Throws as the driver does. */
+  private onSqlite(sql: string, bindings: readonly unknown[], want: Want | 'result'): any {
+    if (!this.tx.open) throw new Error(`la unidad de trabajo ya terminó: ${sql.slice(0, 80)}`);
+    const values = bindings.map(sqliteValue);
+    const stmt = this.tx.storage.statement(sql);
+    const started = this.tx.storage.listened ? performance.now() : 0;
+    let rows: any[] = [];
+    let result: { changes: number; lastInsertRowid: number | bigint } | undefined;
+    if (stmt.reader) rows = stmt.all(...values) as any[];
+    else result = stmt.run(...values);
+    if (started) this.tx.storage.emit(sql, values, performance.now() - started);
+    if (want === 'result') return result;
+    return want === 'rows' ? rows : want === 'row' ? rows[0] : (result?.changes ?? rows.length);
+  }
+
+  /** @internal inUnitOfWork's: a root unit over `trx`. */
+  static open(trx: Knex.Transaction, storage: Storage): { unit: UnitOfWork; close(): Array<() => void> } {
+    const tx: TransactionState = { trx, storage, open: true };
+    const unit = new UnitOfWork(tx);
+    return {
+      unit,
+      close: () => {
+        tx.open = false;
+        return [...unit.after];
+      },
+    };
+  }
+}
+
+/**
+ * A typed key of a unit's memo. `init` makes the value a unit starts with. With `inherit`, a child unit starts from
+ * (a copy of) its parent's value and hands its own back when it succeeds: state about the whole transaction. Without,
+ * a child starts afresh: state about this unit's own work (one mail's).
+ */
+export interface MemoKey<T> {
+  readonly name: string;
+  readonly init: () => T;
+  readonly inherit?: (parent: T) => T;
+}
+
+export function memoKey<T>(name: string, init: () => T, inherit?: (parent: T) => T): MemoKey<T> {
+  return { name, init, inherit };
+}
+
+/**
+ * Runs `fn` in a unit of work on `db` (a knex transaction under the hood: committed when `fn` resolves, rolled back
+ * when it throws), then what it registered with afterCommit, once the commit has resolved.
+ */
+export async function inUnitOfWork<T>(db: Knex, fn: (uow: UnitOfWork) => Promise<T>): Promise<T> {
+  const storage = storageOf(db);
+  let after: Array<() => void> = [];
+  const value = await db.transaction(async (trx) => {
+    const { unit, close } = UnitOfWork.open(trx, storage);
+    try {
+      const out = await fn(unit);
+      after = close();
+      return out;
+    } catch (err) {
+      close();
+      throw err;
+    }
+  });
+  for (const f of after) {
+    try {
+      f();
+    } catch (err) {
+      // The transaction is committed: a failing follow-up must not turn it into a failure for the caller.
+      process.emitWarning(err as Error);
+    }
+  }
+  return value;
+}
+
+interface TransactionState {
+  readonly trx: Knex.Transaction;
+  readonly storage: Storage;
+  open: boolean;
+}
+
+type Want = 'rows' | 'row' | 'changes';
+
+/** What SQLite can bind: booleans as 0/1, dates as epoch ms, undefined as NULL (as knex's better-sqlite3 client). */
+function sqliteValue(v: unknown): unknown {
+  if (v === undefined) return null;
+  if (typeof v === 'boolean') return v ? 1 : 0;
+  if (v instanceof Date) return v.valueOf();
+  return v;
+}
+
+/** Through knex's public raw (its pool or transaction; PostgreSQL, or SQLite outside a unit of work). */
+export async function throughRaw(
+  db: Knex | Knex.Transaction,
+  sql: string,
+  bindings: readonly unknown[],
+  want: Want,
+): Promise<any> {
+  const result: any = await db.raw(sql, bindings.map((b) => (b === undefined ? null : b)) as any[]);
+  // PostgreSQL answers { rows, rowCount }; better-sqlite3 through knex answers the rows, or nothing for a write.
+  const rows: any[] = Array.isArray(result) ? result : (result?.rows ?? []);
+  if (want === 'rows') return rows;
+  if (want === 'row') return rows[0];
+  return Array.isArray(result) ? result.length : Number(result?.rowCount ?? result?.changes ?? 0);
+}
+
+/** What `fn` returns as a settled promise, or what it throws as a rejected one: a statement that ran synchronously. */
+function settled<T>(fn: () => T): Promise<T> {
+  try {
+    return Promise.resolve(fn());
+  } catch (err) {
+    return Promise.reject(err);
+  }
+}
