@@ -3,7 +3,9 @@ import type { Config } from '../config.ts';
 import { attachmentsOf, findTicketById, messagesOf } from '../db/repos/tickets.ts';
 import type { BlobStore } from '../storage/blobs.ts';
 import { isOpen } from '../tickets/state-machine.ts';
+import type { CatalogueProduct } from '../tickets/products.ts';
 import type { Ticket } from '../tickets/types.ts';
+import { productChoices } from './portal-product.ts';
 
 /** What the "Consultar mi caso" page shows (src/services/portal.ts decides who may see it and who acts). */
 
@@ -45,6 +47,8 @@ export interface PageModel {
   messages: PageMessage[];
   canWrite: boolean;
   canRate: boolean;
+  /** The catalogue's products, while the case has none and this reader is its customer (portal-product.ts). */
+  productChoices: readonly CatalogueProduct[];
 }
 
 /** Original HTML above this size is not shown (the text part still is): the page must stay fast on a phone. */
@@ -103,6 +107,7 @@ export async function pageModel(
     attendedBy: ticket.assignee ? (consultantNames.get(ticket.assignee) ?? ticket.assignee.split('@')[0]) : undefined,
     canWrite: isOpen(ticket.stage),
     canRate: a.role === 'customer' && (ticket.stage === 'pruebas' || (ticket.stage === 'cerrado' && !ticket.rating)),
+    productChoices: productChoices(config.products, { role: a.role, ticket }),
   };
 }
 

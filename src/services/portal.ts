@@ -8,6 +8,7 @@ import { tokenHash } from '../links/tokens.ts';
 import type { Logger } from '../logger.ts';
 import { isOpen } from '../tickets/state-machine.ts';
 import { lostLinks, requestFreshLink } from './portal-links.ts';
+import { chooseProduct, type ProductChoiceResult } from './portal-product.ts';
 import { applyRating } from './portal-rating.ts';
 import { pageModel, type PageModel } from './portal-page.ts';
 import type { Access, PortalDeps, UploadedFile, Verdict } from './portal-types.ts';
@@ -31,6 +32,7 @@ import type { Access, PortalDeps, UploadedFile, Verdict } from './portal-types.t
 
 export type { Access, LinkMailer, PortalDeps, UploadedFile, Verdict } from './portal-types.ts';
 export type { PageMessage, PageModel } from './portal-page.ts';
+export type { ProductChoiceResult } from './portal-product.ts';
 
 const HOUR = 3_600_000;
 export const MAX_TEXT_CHARS = 50_000;
@@ -197,6 +199,14 @@ export class PortalService {
       return undefined;
     });
     return { duplicate: r.duplicate, url: r.result };
+  }
+
+  /** The customer's choice of product, module and version, while the case has none (portal-product.ts). */
+  chooseProduct(
+    a: Extract<Access, { kind: 'ok' }>,
+    input: { choice: string; version: string },
+  ): Promise<ProductChoiceResult> {
+    return chooseProduct(this.deps, this.log, a, input, this.now());
   }
 
   /** A fresh link for a stale one (portal-links.ts). */

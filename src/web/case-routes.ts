@@ -8,7 +8,9 @@ import { registerCaseList } from './case-list-route.ts';
 import { noticeText, type Strings } from './i18n.ts';
 import { registerKnowledge } from './knowledge-route.ts';
 import { registerMessageRoutes, seenId } from './message-route.ts';
+import type { PageError } from './views/case-page.ts';
 import { messagePage, stalePage } from './views/pages.ts';
+import { registerProductChoice } from './product-route.ts';
 
 /**
  * The routes under /caso/<token> (status-page.ts registers them in their own scope, with its headers, cookies,
@@ -38,7 +40,13 @@ export interface CaseRouteDeps {
     reply: FastifyReply,
     token: string,
     a: Ok,
-    extra?: { code?: number; notice?: string; error?: { form: 'message' | 'rating'; text: string }; draft?: string },
+    extra?: {
+      code?: number;
+      notice?: string;
+      error?: PageError;
+      draft?: string;
+      productDraft?: { choice: string; version: string };
+    },
   ) => Promise<FastifyReply>;
   csrfProtection: preHandlerHookHandler;
   field: (body: unknown, name: string) => string;
@@ -149,6 +157,16 @@ export function registerCaseRoutes(caseScope: FastifyInstance, d: CaseRouteDeps)
       return page(reply, 200, messagePage({ s, brand, title: s.sendFresh, text: s.freshSent }));
     },
   );
+  registerProductChoice(caseScope, {
+    portal,
+    s,
+    brand,
+    page,
+    notFound,
+    renderCase,
+    csrfProtection: scope.csrfProtection,
+    field,
+  });
   registerCaseList(caseScope, { app, portal, s, brand, clock: opts.clock, page, notFound });
   registerKnowledge(caseScope, { app, portal, s, brand, page, notFound });
 }

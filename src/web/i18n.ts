@@ -57,6 +57,27 @@ const es = {
   good: 'Solución satisfactoria',
   bad: 'Solución insatisfactoria',
   needComment: 'Cuéntanos qué falta para que podamos reabrir el caso con esa información.',
+  productTitle: '¿Sobre qué producto es tu caso?',
+  productIntro:
+    'No pudimos saber a qué producto o módulo se refiere tu caso. Elígelo para que lo atienda quien conoce ese módulo.',
+  productField: 'Producto y módulo',
+  productPick: 'Elige un producto',
+  productAnyModule: (p: string) => `${p} (no sé el módulo)`,
+  productHint: 'Si no sabes el módulo, elige solo el producto.',
+  versionField: 'Versión (opcional)',
+  versionHint: 'Por ejemplo 4.2. Si no la sabes, déjala en blanco.',
+  productSave: 'Guardar el producto',
+  productSaved: 'Registramos el producto de tu caso; el equipo de soporte lo verá en el caso.',
+  productUnknown: (v: string) =>
+    v ? `«${v}» no está en el catálogo de productos. Elige uno de la lista.` : 'Elige un producto de la lista.',
+  versionUnknown: (v: string, p: string, versions: readonly string[]) =>
+    versions.length
+      ? `La versión «${v}» no está en el catálogo de ${p} (versiones: ${versions.join(', ')}).`
+      : `«${v}» no es una versión: escríbela con números, por ejemplo 4.2.`,
+  productTaken: (label: string) =>
+    `Este caso ya tiene producto: ${label}. Si no es el correcto, cuéntaselo al equipo de soporte en un mensaje.`,
+  productNotCustomer:
+    'Solo el cliente elige el producto desde su enlace. Como consultor, corrígelo respondiendo al caso con /producto.',
   ratedGood: 'Gracias. Registramos tu visto bueno y el caso quedó cerrado.',
   ratedBad: 'Reabrimos el caso con tu comentario; el equipo de soporte ya fue avisado.',
   ratingRecorded: (r: string) => `Tu calificación: ${r}.`,
@@ -146,6 +167,27 @@ const en: Strings = {
   good: 'Solution satisfactory',
   bad: 'Solution unsatisfactory',
   needComment: 'Tell us what is missing so we can reopen the case with that information.',
+  productTitle: 'Which product is your case about?',
+  productIntro:
+    'We could not tell which product or module your case is about. Choose it so that the right person answers.',
+  productField: 'Product and module',
+  productPick: 'Choose a product',
+  productAnyModule: (p) => `${p} (module unknown)`,
+  productHint: 'If you do not know the module, choose the product only.',
+  versionField: 'Version (optional)',
+  versionHint: 'For example 4.2. Leave it blank if you do not know it.',
+  productSave: 'Save the product',
+  productSaved: 'We recorded the product of your case; the support team will see it on the case.',
+  productUnknown: (v) =>
+    v ? `“${v}” is not in the product catalogue. Choose one from the list.` : 'Choose a product from the list.',
+  versionUnknown: (v, p, versions) =>
+    versions.length
+      ? `Version “${v}” is not in the catalogue for ${p} (versions: ${versions.join(', ')}).`
+      : `“${v}” is not a version: write it in numbers, for example 4.2.`,
+  productTaken: (label) =>
+    `This case already has a product: ${label}. If it is wrong, tell the support team in a message.`,
+  productNotCustomer:
+    'Only the customer chooses the product from their link. As a consultant, correct it by answering the case with /producto.',
   ratedGood: 'Thank you. Your approval was recorded and the case is closed.',
   ratedBad: 'We reopened the case with your comment; the support team has been told.',
   ratingRecorded: (r) => `Your rating: ${r}.`,
@@ -191,6 +233,7 @@ export function noticeText(s: Strings, key: unknown): string | undefined {
     ['vobo', s.ratedGood],
     ['reabierto', s.ratedBad],
     ['leido', s.readRecorded],
+    ['producto', s.productSaved],
   ]);
   return typeof key === 'string' ? notices.get(key) : undefined;
 }

@@ -16,7 +16,7 @@ import { PortalService, type Access, type LinkMailer } from '../services/portal.
 import type { Ticket } from '../tickets/types.ts';
 import { formatBytes, strings, type Strings } from './i18n.ts';
 import { closeAfterAnswer } from './linger.ts';
-import { READ_SCRIPT_HASH, casePage } from './views/case-page.ts';
+import { READ_SCRIPT_HASH, casePage, type PageError } from './views/case-page.ts';
 import { registerCaseRoutes } from './case-routes.ts';
 import { registerConsultantList } from './consultant-list-route.ts';
 import { lostLinkPage, messagePage, notFoundPage } from './views/pages.ts';
@@ -177,8 +177,9 @@ export function registerStatusPage(server: FastifyInstance, app: App, opts: Stat
       extra: {
         code?: number;
         notice?: string;
-        error?: { form: 'message' | 'rating'; text: string };
+        error?: PageError;
         draft?: string;
+        productDraft?: { choice: string; version: string };
       } = {},
     ) => {
       const model = await portal.open(a);
@@ -200,6 +201,7 @@ export function registerStatusPage(server: FastifyInstance, app: App, opts: Stat
           notice: extra.notice,
           error: extra.error,
           draft: extra.draft,
+          productDraft: extra.productDraft,
         }),
       );
     };

@@ -114,7 +114,14 @@ export async function seedWebCases(db: Knex, count: number, secretKey: string, s
     await trx.raw(
       `INSERT INTO search_docs (ticket_id, kind, product, stemmed) SELECT a.ticket_id, 'article', a.product, d.stemmed FROM kb_articles a JOIN search_docs d ON d.ticket_id = a.ticket_id AND d.kind = 'case'`,
     );
-    if (!pg) await trx.raw('INSERT INTO search_fts (rowid, stemmed) SELECT id, stemmed FROM search_docs');
+    if (!pg) {
+      await trx.raw(
+        "INSERT INTO search_fts_cases (rowid, stemmed) SELECT id, stemmed FROM search_docs WHERE kind = 'case'",
+      );
+      await trx.raw(
+        "INSERT INTO search_fts_articles (rowid, stemmed) SELECT id, stemmed FROM search_docs WHERE kind = 'article'",
+      );
+    }
     await trx('counters').where({ name: 'ticket_number' }).update({ value: count });
     if (pg) {
       for (const table of ['tickets', 'messages', 'events', 'search_docs', 'kb_articles'])

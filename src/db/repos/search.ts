@@ -4,9 +4,15 @@ import { isPostgres } from '../knex.ts';
 /**
  * The full-text index of solved cases and published articles. The text arrives stemmed (one engine-neutral form,
  * src/tickets/search-text.ts); each engine ranks with its own function: FTS5's bm25 on SQLite, ts_rank over a GIN
- * index on PostgreSQL. Terms are prefixes ("factur" also finds "facturar"'s stem family).
+ * index on PostgreSQL. Terms are prefixes ("factur" also finds "facturar"'s stem family). Each kind has its own
+ * index (an FTS5 table, a partial GIN index): a search for articles never ranks the many solved cases.
  */
 export type SearchKind = 'article' | 'case';
+
+/** The SQLite FTS5 table of each kind (migrations/20261205000900_search_by_kind.ts). */
+const FTS_TABLE: Record<SearchKind, string> = { article: 'search_fts_articles', case: 'search_fts_cases' };
+/** The kind as SQL text: a literal, so that PostgreSQL's planner can pick that kind's partial index. */
+const KIND_LITERAL: Record<SearchKind, string> = { article: "'article'", case: "'case'" };
 
 export interface SearchDoc {
   ticketId: number;
@@ -31,8 +37,9 @@ export async function upsertSearchDoc(queryable: Queryable, d: SearchDoc): Promi
     id = Number(typeof row === 'object' ? row.id : row);
   }
   if (!isPostgres(db)) {
-    await db.raw('delete from "search_fts" where rowid = ?', [id]);
-    await db.raw('insert into "search_fts" (rowid, "stemmed") values (?, ?)', [id, d.stemmed]);
+    const fts = FTS_TABLE[d.kind];
+    await db.raw(`delete from "${fts}" where rowid = ?`, [id]);
+    await db.raw(`insert into "${fts}" (rowid, "stemmed") values (?, ?)`, [id, d.stemmed]);
   }
 }
 
@@ -43,8 +50,8 @@ export async function searchDocs(
 ): Promise<Array<{ ticketId: number; score: number; stemmed: string }>> {
   const terms = p.terms.filter((t) => /^[a-z0-9]+$/.test(t));
   if (!terms.length) return [];
-  const filters: string[] = ['"d"."kind" = ?'];
-  const values: Array<string | number> = [p.kind];
+  const filters: string[] = [`"d"."kind" = ${KIND_LITERAL[p.kind]}`];
+  const values: Array<string | number> = [];
   if (p.product !== undefined) {
     filters.push('"d"."product" = ?');
     values.push(p.product);
@@ -66,11 +73,12 @@ export async function searchDocs(
     );
   } else {
     const query = terms.map((t) => `"${t}"*`).join(' OR ');
+    const fts = FTS_TABLE[p.kind];
     // bm25() is lower for better matches: negated so that both engines rank "higher is better".
     // Plain SQL through the unit of work (src/db/sql.ts): a statement every new case runs, kept prepared.
     rows = await sqlRows(
       queryable,
-      `select "d"."ticket_id", "d"."stemmed", -bm25("search_fts") as "score" from "search_fts" join "search_docs" as "d" on "d"."id" = "search_fts".rowid where "search_fts" match ? and ${filters.join(' and ')} order by "score" desc, "d"."ticket_id" desc limit ${limit}`,
+      `select "d"."ticket_id", "d"."stemmed", -bm25("${fts}") as "score" from "${fts}" join "search_docs" as "d" on "d"."id" = "${fts}".rowid where "${fts}" match ? and ${filters.join(' and ')} order by "score" desc, "d"."ticket_id" desc limit ${limit}`,
       [query, ...values],
     );
   }

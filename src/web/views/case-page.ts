@@ -5,6 +5,7 @@ import { html, trusted, type SafeHtml } from '../html.ts';
 import { formatBytes, formatWhen, type Strings } from '../i18n.ts';
 import { sanitizeMailHtml } from '../sanitize.ts';
 import { layout } from './layout.ts';
+import { productForm } from './product-form.ts';
 
 export interface CasePageInput {
   s: Strings;
@@ -19,10 +20,19 @@ export interface CasePageInput {
   ratingNonce: string;
   maxAttachmentBytes: number;
   notice?: string;
-  error?: { form: 'message' | 'rating'; text: string };
+  error?: PageError;
   draft?: string;
+  /** What the customer chose in the product form, shown again beside its error. */
+  productDraft?: { choice: string; version: string };
 }
 
+/** A form's refusal, shown beside that form. */
+export interface PageError {
+  form: 'message' | 'rating' | 'product';
+  text: string;
+}
+
+// The page's markup is laid out by hand (`prettier-ignore` on each template): what is sent is what the tests read.
 const iso = (ms: number) => new Date(ms).toISOString();
 
 /**
@@ -31,16 +41,18 @@ const iso = (ms: number) => new Date(ms).toISOString();
  * scanner that only fetches or renders the page makes none. Allowed by its hash in the CSP (status-page.ts), so
  * nothing else inline can run.
  */
-const READ_SCRIPT = "(function(){var d=document.getElementById('lectura');if(!d)return;var t=['pointerdown','pointermove','keydown','touchstart','wheel'];"
-  + "function go(e){if(!e.isTrusted||document.visibilityState!=='visible')return;t.forEach(function(n){removeEventListener(n,go,true)});"
-  + "var b=new URLSearchParams();b.set('_csrf',d.dataset.csrf);b.set('hasta',d.dataset.hasta);"
-  + "fetch(d.dataset.accion,{method:'POST',body:b,credentials:'same-origin',headers:{'x-mesa-lectura':'1'},keepalive:true}).catch(function(){})}"
-  + "t.forEach(function(n){addEventListener(n,go,{capture:true,passive:true})})})();";
+const READ_SCRIPT =
+  "(function(){var d=document.getElementById('lectura');if(!d)return;var t=['pointerdown','pointermove','keydown','touchstart','wheel'];" +
+  "function go(e){if(!e.isTrusted||document.visibilityState!=='visible')return;t.forEach(function(n){removeEventListener(n,go,true)});" +
+  "var b=new URLSearchParams();b.set('_csrf',d.dataset.csrf);b.set('hasta',d.dataset.hasta);" +
+  "fetch(d.dataset.accion,{method:'POST',body:b,credentials:'same-origin',headers:{'x-mesa-lectura':'1'},keepalive:true}).catch(function(){})}" +
+  't.forEach(function(n){addEventListener(n,go,{capture:true,passive:true})})})();';
 export const READ_SCRIPT_HASH = `sha256-${crypto.createHash('sha256').update(READ_SCRIPT).digest('base64')}`;
 
 export function casePage(p: CasePageInput): string {
   const { s, model } = p;
   const t = model.ticket;
+  // prettier-ignore
   const facts = html`<dl class="facts">
   <div><dt>${s.radicado}</dt><dd class="num">#${t.number}</dd></div>
   <div><dt>${s.filed}</dt><dd><time datetime="${iso(t.createdAt)}">${formatWhen(t.createdAt, s, p.timeZone)}</time></dd></div>
@@ -52,11 +64,13 @@ export function casePage(p: CasePageInput): string {
   ${p.sla ? html`<div><dt>${s.sla}</dt><dd><span class="light light-${p.sla}" aria-hidden="true"></span> ${s.slaLight[p.sla]}</dd></div>` : ''}
 </dl>`;
 
+  // prettier-ignore
   const body = html`
 <nav class="crumbs" aria-label="${s.lang === 'en' ? 'Sections' : 'Secciones'}"><a href="${p.base}/casos">${s.lang === 'en' ? 'My cases' : 'Mis casos'}</a> · <a href="${p.base}/conocimiento">${s.lang === 'en' ? 'Knowledge base' : 'Base de conocimiento'}</a></nav>
 <h1><span class="case-no">${s.caseTitle(t.number)}</span> <span class="subject">${t.subject}</span></h1>
 <section class="card summary" aria-label="${s.radicado}">${facts}</section>
 ${p.notice ? html`<p class="notice" role="status">${p.notice}</p>` : ''}
+${model.productChoices.length ? productForm({ ...p, choices: model.productChoices }) : ''}
 ${model.canRate ? ratingForm(p) : ''}
 ${!model.canWrite && !model.canRate ? html`<p class="note">${s.closedNote}</p>` : ''}
 ${t.rating ? html`<p class="note">${s.ratingRecorded(s.ratingNames[t.rating] ?? t.rating)}</p>` : ''}
@@ -66,11 +80,18 @@ ${t.rating ? html`<p class="note">${s.ratingRecorded(s.ratingNames[t.rating] ?? 
 </section>
 ${model.canWrite ? messageForm(p) : ''}
 ${model.role === 'customer' && model.unreadUpTo !== undefined ? readReceipt(p, model.unreadUpTo) : ''}`;
-  return layout({ s, title: `${s.caseTitle(t.number)} ${t.subject}`, brand: p.brand, body, footer: html`<p>${s.footer}</p>` });
+  return layout({
+    s,
+    title: `${s.caseTitle(t.number)} ${t.subject}`,
+    brand: p.brand,
+    body,
+    footer: html`<p>${s.footer}</p>`,
+  });
 }
 
 /** Read receipt: sent by the script on a person's input; without script, by the button (a form in <noscript>). */
 function readReceipt(p: CasePageInput, upTo: number): SafeHtml {
+  // prettier-ignore
   return html`<span id="lectura" hidden data-accion="${p.base}/leido" data-csrf="${p.csrf}" data-hasta="${upTo}"></span>
 <noscript><form method="post" action="${p.base}/leido" class="read-receipt">
   <input type="hidden" name="_csrf" value="${p.csrf}">
@@ -82,7 +103,9 @@ function readReceipt(p: CasePageInput, upTo: number): SafeHtml {
 
 /** The newest support answer the page shows: a message or a rating sent from it says these were read. */
 function seenField(p: CasePageInput): SafeHtml | string {
-  return p.model.unreadUpTo !== undefined ? html`<input type="hidden" name="visto" value="${p.model.unreadUpTo}">` : '';
+  return p.model.unreadUpTo !== undefined
+    ? html`<input type="hidden" name="visto" value="${p.model.unreadUpTo}" />`
+    : '';
 }
 
 function message(p: CasePageInput, m: PageMessage): SafeHtml {
@@ -90,9 +113,14 @@ function message(p: CasePageInput, m: PageMessage): SafeHtml {
   const who = m.side === 'me' ? s.me : m.author;
   const byCid = new Map(m.attachments.filter((a) => a.contentId).map((a) => [a.contentId!, a.id]));
   const original = m.html
-    ? trusted(sanitizeMailHtml(m.html, { inlineImage: (cid) => (byCid.has(cid) ? `${p.base}/adjuntos/${byCid.get(cid)}` : undefined) }))
+    ? trusted(
+        sanitizeMailHtml(m.html, {
+          inlineImage: (cid) => (byCid.has(cid) ? `${p.base}/adjuntos/${byCid.get(cid)}` : undefined),
+        }),
+      )
     : undefined;
   const files = m.attachments.filter((a) => !a.inline || !a.contentId);
+  // prettier-ignore
   return html`<li class="msg ${m.side}" id="m${m.id}">
   <article class="bubble" aria-label="${who}, ${formatWhen(m.at, s, p.timeZone)}">
     <p class="meta"><span class="who">${who}</span> <time datetime="${iso(m.at)}">${formatWhen(m.at, s, p.timeZone)}</time>${m.side === 'support' && m.readAt ? html` <span class="read">· ${s.read}</span>` : ''}${m.unverified ? html` <span class="unverified" title="${s.unverifiedHint}">· ${s.unverified}</span>` : ''}</p>
@@ -106,6 +134,7 @@ function message(p: CasePageInput, m: PageMessage): SafeHtml {
 function messageForm(p: CasePageInput): SafeHtml {
   const { s } = p;
   const err = p.error?.form === 'message' ? p.error.text : undefined;
+  // prettier-ignore
   return html`<section class="card write" aria-labelledby="write-h">
   <h2 id="write-h">${s.addMessage}</h2>
   <form method="post" action="${p.base}/mensaje?_csrf=${encodeURIComponent(p.csrf)}" enctype="multipart/form-data">
@@ -125,6 +154,7 @@ function messageForm(p: CasePageInput): SafeHtml {
 function ratingForm(p: CasePageInput): SafeHtml {
   const { s } = p;
   const err = p.error?.form === 'rating' ? p.error.text : undefined;
+  // prettier-ignore
   return html`<section class="card rate" id="calificar" aria-labelledby="rate-h">
   <h2 id="rate-h">${s.ratingTitle}</h2>
   <p>${s.ratingIntro}</p>
