@@ -27,8 +27,10 @@ const AADSTS: Record<string, string> = {
 };
 
 const CODES: Record<string, string> = {
-  invalid_grant: 'el permiso que se le dio a Mesa ya no vale (revocado, contraseña cambiada, consentimiento retirado o caducado)',
-  invalid_client: 'el proveedor no reconoce la aplicación: revise OAUTH_CLIENT_ID y OAUTH_CLIENT_SECRET (¿caducó el secreto?)',
+  invalid_grant:
+    'el permiso que se le dio a Mesa ya no vale (revocado, contraseña cambiada, consentimiento retirado o caducado)',
+  invalid_client:
+    'el proveedor no reconoce la aplicación: revise OAUTH_CLIENT_ID y OAUTH_CLIENT_SECRET (¿caducó el secreto?)',
   unauthorized_client: 'la aplicación no tiene permitido este tipo de acceso en el proveedor',
   access_denied: 'la persona rechazó el inicio de sesión o el administrador bloqueó la aplicación',
   consent_required: 'falta el consentimiento para los permisos de correo',
@@ -43,9 +45,10 @@ export function explainReauth(mailbox: MailboxName, code: string): string {
   const aadsts = /AADSTS\d+/.exec(code)?.[0];
   const base = code.split(' ')[0];
   const what = (aadsts && AADSTS[aadsts]) ?? CODES[base] ?? `el proveedor rechazó la renovación del token (${code})`;
-  const fix = base === 'invalid_client' || aadsts === 'AADSTS7000222' || aadsts === 'AADSTS7000215' || aadsts === 'AADSTS700016'
-    ? 'Corrija la aplicación en el proveedor y el archivo .env, y luego ejecute'
-    : 'Inicie sesión de nuevo con';
+  const fix =
+    base === 'invalid_client' || aadsts === 'AADSTS7000222' || aadsts === 'AADSTS7000215' || aadsts === 'AADSTS700016'
+      ? 'Corrija la aplicación en el proveedor y el archivo .env, y luego ejecute'
+      : 'Inicie sesión de nuevo con';
   return `Buzón de ${MAILBOX_ARGUMENT[mailbox]}: ${what}. ${fix}: mesa mailbox login ${MAILBOX_ARGUMENT[mailbox]}`;
 }
 

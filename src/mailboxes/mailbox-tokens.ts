@@ -1,5 +1,4 @@
 import { EventEmitter } from 'node:events';
-import type { Knex } from 'knex';
 import type { MailboxConfig } from '../config.ts';
 import { appOnly, type OAuthSettings } from '../config-credentials.ts';
 import { defaultHolder } from '../db/leases.ts';
@@ -7,9 +6,15 @@ import * as repo from '../db/repos/mailbox-tokens.ts';
 import { MesaError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 import { explainReauth, type MailboxName } from './explain.ts';
-import { describeProviderFailure, OAuthClient, type DeviceLogin, type TokenSet } from './oauth-client.ts';
+import { OAuthClient, type DeviceLogin, type TokenSet } from './oauth-client.ts';
 import { sleep } from './sleep.ts';
+import { loginFailed, recordRefreshFailure } from './token-failures.ts';
+import { margin, REFRESH_AT } from './token-timing.ts';
+import type { AccessToken, MailboxTokensDeps } from './token-types.ts';
 import { TokenCipher } from './token-cipher.ts';
+
+export type { AccessToken, MailboxTokensDeps, ReauthNotice } from './token-types.ts';
+export { REFRESH_AT } from './token-timing.ts';
 
 /**
  * The lifecycle of each OAuth2 mailbox's tokens, shared by IMAP (src/inbound/poller.ts) and SMTP
@@ -27,30 +32,9 @@ import { TokenCipher } from './token-cipher.ts';
  *   expires, and a mailbox signed in again from another process recovers without anything being restarted.
  */
 
-export const REFRESH_AT = 0.75;
-/** A token this close to its expiry is refreshed before being handed out (a request takes time to reach the server). */
-const MIN_REMAINING_MS = 30_000;
-const [CLAIM_TTL_MS, BACKOFF_FIRST_MS, BACKOFF_MAX_MS] = [60_000, 5_000, 10 * 60_000];
+const CLAIM_TTL_MS = 60_000;
 /** While a mailbox waits for a new sign-in, how often its row is read for one (a cheap local query, no provider). */
 const WATCH_MS = 2_000;
-const ALERT_EVERY_MS = 24 * 3600_000;
-
-export interface AccessToken { token: string; version: number; expiresAt: number }
-
-/** What the alert mail and the log get when a mailbox must be signed in again. */
-export interface ReauthNotice { mailbox: MailboxName; user: string; code: string; explanation: string; at: number }
-
-export interface MailboxTokensDeps {
-  db: Knex;
-  secretKey: string;
-  mailboxes: readonly MailboxConfig[];
-  logger: Logger;
-  clock?: () => number;
-  /** Called once per lost grant (and at most once a day per mailbox, across instances): the alert mail. */
-  onReauth?: (notice: ReauthNotice) => Promise<void>;
-  /** Watch interval while waiting for a sign-in (tests shorten it). */
-  watchMs?: number;
-}
 
 type OAuthMailbox = MailboxConfig & { credential: { kind: 'oauth2' } & OAuthSettings };
 
@@ -98,12 +82,19 @@ export class MailboxTokens {
       const row = await this.row(mailbox);
       const token = row.accessToken ? this.cipher.open(row.accessToken, `${mailbox}:access`) : undefined;
       const now = this.clock();
-      if (row.state === 'needs_reauth') throw new MesaError('MAILBOX_SIGN_IN_REQUIRED', explainReauth(mailbox, row.lastErrorCode ?? 'invalid_grant'));
+      if (row.state === 'needs_reauth')
+        throw new MesaError('MAILBOX_SIGN_IN_REQUIRED', explainReauth(mailbox, row.lastErrorCode ?? 'invalid_grant'));
       const renewed = opts.renew && attempt === 0 && now - (row.issuedAt ?? 0) > margin(row);
-      const usable = token && row.expiresAt !== undefined && row.expiresAt - now > margin(row) && token !== opts.refused && !renewed;
+      const usable =
+        token && row.expiresAt !== undefined && row.expiresAt - now > margin(row) && token !== opts.refused && !renewed;
       if (usable) return { token, version: row.version, expiresAt: row.expiresAt! };
-      if (!row.refreshToken && !appOnly(mb.credential.flow)) throw new MesaError('MAILBOX_SIGN_IN_REQUIRED', `falta iniciar sesión: mesa mailbox login ${mailbox === 'support' ? 'soporte' : 'respaldo'}`);
-      if (row.nextAttemptAt && row.nextAttemptAt > now) throw new MesaError('OAUTH_PROVIDER_UNAVAILABLE', `${row.lastErrorCode ?? ''} ${row.lastError ?? ''}`.trim());
+      if (!row.refreshToken && !appOnly(mb.credential.flow))
+        throw new MesaError(
+          'MAILBOX_SIGN_IN_REQUIRED',
+          `falta iniciar sesión: mesa mailbox login ${mailbox === 'support' ? 'soporte' : 'respaldo'}`,
+        );
+      if (row.nextAttemptAt && row.nextAttemptAt > now)
+        throw new MesaError('OAUTH_PROVIDER_UNAVAILABLE', `${row.lastErrorCode ?? ''} ${row.lastError ?? ''}`.trim());
       await this.refresh(mailbox, row.version);
     }
     throw new MesaError('OAUTH_PROVIDER_UNAVAILABLE', 'no se obtuvo un token nuevo');
@@ -122,7 +113,10 @@ export class MailboxTokens {
         this.noticeVersion(mailbox, row.version);
         const now = this.clock();
         if (row.state !== 'needs_reauth' && (row.refreshToken || appOnly(this.configs.get(mailbox)!.credential.flow))) {
-          const due = row.issuedAt !== undefined && row.expiresAt !== undefined ? row.issuedAt + REFRESH_AT * (row.expiresAt - row.issuedAt) : now;
+          const due =
+            row.issuedAt !== undefined && row.expiresAt !== undefined
+              ? row.issuedAt + REFRESH_AT * (row.expiresAt - row.issuedAt)
+              : now;
           const at = Math.max(due, row.nextAttemptAt ?? 0);
           if (at <= now) {
             await this.refresh(mailbox, row.version);
@@ -141,7 +135,14 @@ export class MailboxTokens {
   async refresh(mailbox: MailboxName, seen: number): Promise<void> {
     const mb = this.oauthMailbox(mailbox);
     const now = this.clock();
-    if (!(await repo.claimRefresh(this.deps.db, mailbox, { holder: this.holder, version: seen, now, ttlMs: CLAIM_TTL_MS }))) {
+    if (
+      !(await repo.claimRefresh(this.deps.db, mailbox, {
+        holder: this.holder,
+        version: seen,
+        now,
+        ttlMs: CLAIM_TTL_MS,
+      }))
+    ) {
       await this.waitForVersionAfter(mailbox, seen, now + CLAIM_TTL_MS);
       return;
     }
@@ -153,11 +154,22 @@ export class MailboxTokens {
       else if (mb.credential.flow === 'service_account') tokens = await client.serviceAccount(mb.user);
       else {
         const refreshToken = row.refreshToken ? this.cipher.open(row.refreshToken, `${mailbox}:refresh`) : undefined;
-        if (!refreshToken) throw Object.assign(new Error('no hay refresh token guardado (o SECRET_KEY cambió)'), { reauthCode: 'invalid_grant' });
+        if (!refreshToken)
+          throw Object.assign(new Error('no hay refresh token guardado (o SECRET_KEY cambió)'), {
+            reauthCode: 'invalid_grant',
+          });
         tokens = await client.refresh(refreshToken);
       }
       const version = await this.store(mailbox, tokens);
-      this.log.info({ mailbox, version, expiresAt: new Date(tokens.expiresAt).toISOString(), rotated: Boolean(tokens.refreshToken) }, 'token del buzón renovado');
+      this.log.info(
+        {
+          mailbox,
+          version,
+          expiresAt: new Date(tokens.expiresAt).toISOString(),
+          rotated: Boolean(tokens.refreshToken),
+        },
+        'token del buzón renovado',
+      );
     } catch (err) {
       await this.recordFailure(mailbox, err, row.failures);
     }
@@ -173,7 +185,10 @@ export class MailboxTokens {
   }
 
   /** `mesa mailbox login` (OAUTH_FLOW=browser): the URL to open; `complete()` takes where the browser came back to. */
-  async startBrowserLogin(mailbox: MailboxName, redirectUri: string): Promise<{ url: string; complete(callback: URL): Promise<TokenSet> }> {
+  async startBrowserLogin(
+    mailbox: MailboxName,
+    redirectUri: string,
+  ): Promise<{ url: string; complete(callback: URL): Promise<TokenSet> }> {
     this.oauthMailbox(mailbox);
     await this.init();
     const login = await this.clients.get(mailbox)!.startBrowserLogin(redirectUri).catch(loginFailed);
@@ -190,7 +205,8 @@ export class MailboxTokens {
   /** `mesa mailbox login` (OAUTH_FLOW=device): starts the device flow; `complete()` waits and stores the tokens. */
   async startLogin(mailbox: MailboxName): Promise<DeviceLogin> {
     const mb = this.oauthMailbox(mailbox);
-    if (mb.credential.flow !== 'device') throw new MesaError('OAUTH_LOGIN_FAILED', `este buzón usa OAUTH_FLOW=${mb.credential.flow}, no device`);
+    if (mb.credential.flow !== 'device')
+      throw new MesaError('OAUTH_LOGIN_FAILED', `este buzón usa OAUTH_FLOW=${mb.credential.flow}, no device`);
     await this.init();
     const login = await this.clients.get(mailbox)!.startDeviceLogin().catch(loginFailed);
     return {
@@ -215,7 +231,8 @@ export class MailboxTokens {
   /** Creates the rows of the configured OAuth2 mailboxes (state needs_login until the first sign-in). */
   init(): Promise<void> {
     this.ready ??= (async () => {
-      for (const mb of this.configs.values()) await repo.ensureCredential(this.deps.db, mb.name, mb.credential.flow, mb.credential.provider, this.clock());
+      for (const mb of this.configs.values())
+        await repo.ensureCredential(this.deps.db, mb.name, mb.credential.flow, mb.credential.provider, this.clock());
     })();
     this.ready.catch(() => (this.ready = undefined));
     return this.ready;
@@ -225,31 +242,22 @@ export class MailboxTokens {
     const version = await repo.storeTokens(this.deps.db, mailbox, {
       accessToken: this.cipher.seal(t.accessToken, `${mailbox}:access`),
       refreshToken: t.refreshToken === undefined ? undefined : this.cipher.seal(t.refreshToken, `${mailbox}:refresh`),
-      issuedAt: t.issuedAt, expiresAt: t.expiresAt, scope: t.scope, now: this.clock(),
+      issuedAt: t.issuedAt,
+      expiresAt: t.expiresAt,
+      scope: t.scope,
+      now: this.clock(),
     });
     this.noticeVersion(mailbox, version);
     return version;
   }
 
-  private async recordFailure(mailbox: MailboxName, err: unknown, failures: number): Promise<void> {
-    const reauthCode = (err as { reauthCode?: string }).reauthCode;
-    const f = reauthCode ? { code: reauthCode, description: String((err as Error).message), reauth: true } : describeProviderFailure(err);
-    const now = this.clock();
-    if (f.reauth) {
-      const explanation = explainReauth(mailbox, f.code);
-      await repo.recordCredentialFailure(this.deps.db, mailbox, { state: 'needs_reauth', code: f.code, message: `${explanation} (${f.description})`, now });
-      this.log.error({ mailbox, code: f.code }, explanation);
-      if (this.deps.onReauth && (await repo.takeAlertSlot(this.deps.db, mailbox, now, now - ALERT_EVERY_MS))) {
-        const user = this.configs.get(mailbox)!.user;
-        await this.deps.onReauth({ mailbox, user, code: f.code, explanation, at: now }).catch((e) => this.log.error({ err: e, mailbox }, 'no se pudo encolar el aviso al administrador'));
-      }
-      return;
-    }
-    const wait = Math.min(BACKOFF_MAX_MS, BACKOFF_FIRST_MS * 2 ** Math.min(failures, 16));
-    const row = await this.row(mailbox);
-    const expired = !row.expiresAt || row.expiresAt <= now;
-    await repo.recordCredentialFailure(this.deps.db, mailbox, { state: expired ? 'error' : 'ok', code: f.code, message: f.description, nextAttemptAt: now + wait, now });
-    this.log.warn({ mailbox, code: f.code, retryInMs: wait }, 'no se pudo renovar el token del buzón; se reintentará');
+  private recordFailure(mailbox: MailboxName, err: unknown, failures: number): Promise<void> {
+    const { db, onReauth } = this.deps;
+    const user = this.configs.get(mailbox)!.user;
+    return recordRefreshFailure({ db, log: this.log, onReauth, user, row: () => this.row(mailbox) }, mailbox, err, {
+      failures,
+      now: this.clock(),
+    });
   }
 
   private async waitForVersionAfter(mailbox: MailboxName, seen: number, until: number): Promise<void> {
@@ -281,16 +289,4 @@ export class MailboxTokens {
     if (!mb) throw new MesaError('CONFIG_INVALID', `el buzón ${mailbox} no usa OAuth2 (IMAP_AUTH=oauth2)`);
     return mb;
   }
-}
-
-/** How long before expiry a token stops being handed out: MIN_REMAINING_MS, or less for a short-lived token (half of
- * the time between its planned refresh and its expiry). */
-function margin(row: repo.CredentialRow): number {
-  const life = (row.expiresAt ?? 0) - (row.issuedAt ?? 0);
-  return Math.min(MIN_REMAINING_MS, (life * (1 - REFRESH_AT)) / 2);
-}
-
-function loginFailed(err: unknown): never {
-  const f = describeProviderFailure(err);
-  throw new MesaError('OAUTH_LOGIN_FAILED', `${f.code}: ${f.description}`, { cause: err });
 }

@@ -36,8 +36,17 @@ export interface ProviderFailure {
 }
 
 /** Token endpoint errors after which the stored grant cannot work again (RFC 6749 §5.2, OIDC Core §3.1.2.6). */
-const GRANT_GONE = new Set(['invalid_grant', 'invalid_client', 'unauthorized_client', 'access_denied', 'consent_required',
-  'interaction_required', 'login_required', 'invalid_scope', 'expired_token']);
+const GRANT_GONE = new Set([
+  'invalid_grant',
+  'invalid_client',
+  'unauthorized_client',
+  'access_denied',
+  'consent_required',
+  'interaction_required',
+  'login_required',
+  'invalid_scope',
+  'expired_token',
+]);
 
 /** A token without `expires_in` is taken to last an hour (the usual lifetime at Microsoft and Google). */
 const DEFAULT_LIFETIME_S = 3600;
@@ -45,7 +54,10 @@ const DEFAULT_LIFETIME_S = 3600;
 export class OAuthClient {
   private configuration?: Promise<oidc.Configuration>;
 
-  constructor(readonly settings: OAuthSettings, private readonly clock: () => number = Date.now) {}
+  constructor(
+    readonly settings: OAuthSettings,
+    private readonly clock: () => number = Date.now,
+  ) {}
 
   /** openid-client loads on first use (a mailbox with a password never needs it, and `mesa start` answers sooner). */
   private async lib(): Promise<typeof oidc> {
@@ -54,12 +66,16 @@ export class OAuthClient {
 
   private config(): Promise<oidc.Configuration> {
     const s = this.settings;
-    this.configuration ??= this.lib().then((oidc) => oidc.discovery(
-      new URL(s.issuer), s.clientId, s.clientSecret ? { client_secret: s.clientSecret } : undefined,
-      s.clientSecret ? oidc.ClientSecretPost(s.clientSecret) : oidc.None(),
-      // Plain HTTP is allowed by config only towards this same machine (src/config-credentials.ts).
-      isLoopback(new URL(s.issuer).hostname) ? { execute: [oidc.allowInsecureRequests] } : undefined,
-    ));
+    this.configuration ??= this.lib().then((oidc) =>
+      oidc.discovery(
+        new URL(s.issuer),
+        s.clientId,
+        s.clientSecret ? { client_secret: s.clientSecret } : undefined,
+        s.clientSecret ? oidc.ClientSecretPost(s.clientSecret) : oidc.None(),
+        // Plain HTTP is allowed by config only towards this same machine (src/config-credentials.ts).
+        isLoopback(new URL(s.issuer).hostname) ? { execute: [oidc.allowInsecureRequests] } : undefined,
+      ),
+    );
     // A failed discovery is asked again next time, not remembered.
     this.configuration.catch(() => (this.configuration = undefined));
     return this.configuration;
@@ -73,7 +89,8 @@ export class OAuthClient {
       verificationUri: started.verification_uri,
       verificationUriComplete: started.verification_uri_complete,
       expiresInSeconds: started.expires_in,
-      complete: async (signal) => this.tokenSet(await oidc.pollDeviceAuthorizationGrant(config, started, undefined, { signal })),
+      complete: async (signal) =>
+        this.tokenSet(await oidc.pollDeviceAuthorizationGrant(config, started, undefined, { signal })),
     };
   }
 
@@ -86,14 +103,20 @@ export class OAuthClient {
     const verifier = oidc.randomPKCECodeVerifier();
     const state = oidc.randomState();
     const url = oidc.buildAuthorizationUrl(config, {
-      redirect_uri: redirectUri, scope: this.settings.scopes.join(' '), state, code_challenge_method: 'S256',
+      redirect_uri: redirectUri,
+      scope: this.settings.scopes.join(' '),
+      state,
+      code_challenge_method: 'S256',
       code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
       // Google hands out a refresh token only for offline access, and again only when consent is asked.
       ...(this.settings.provider === 'google' ? { access_type: 'offline', prompt: 'consent' } : {}),
     });
     return {
       url: url.href,
-      complete: async (callback) => this.tokenSet(await oidc.authorizationCodeGrant(config, callback, { pkceCodeVerifier: verifier, expectedState: state })),
+      complete: async (callback) =>
+        this.tokenSet(
+          await oidc.authorizationCodeGrant(config, callback, { pkceCodeVerifier: verifier, expectedState: state }),
+        ),
     };
   }
 
@@ -109,14 +132,25 @@ export class OAuthClient {
   async serviceAccount(subject: string): Promise<TokenSet> {
     const key = this.settings.serviceAccount!;
     const [oidc, jose] = await Promise.all([this.lib(), import('jose')]);
-    const config = new oidc.Configuration({ issuer: this.settings.issuer, token_endpoint: key.tokenUri }, key.clientEmail, undefined, oidc.None());
+    const config = new oidc.Configuration(
+      { issuer: this.settings.issuer, token_endpoint: key.tokenUri },
+      key.clientEmail,
+      undefined,
+      oidc.None(),
+    );
     if (isLoopback(new URL(key.tokenUri).hostname)) oidc.allowInsecureRequests(config);
     const now = Math.floor(this.clock() / 1000);
     const assertion = await new jose.SignJWT({ scope: this.settings.scopes.join(' ') })
       .setProtectedHeader({ alg: 'RS256', ...(key.privateKeyId ? { kid: key.privateKeyId } : {}) })
-      .setIssuer(key.clientEmail).setSubject(subject).setAudience(key.tokenUri).setIssuedAt(now).setExpirationTime(now + 3600)
+      .setIssuer(key.clientEmail)
+      .setSubject(subject)
+      .setAudience(key.tokenUri)
+      .setIssuedAt(now)
+      .setExpirationTime(now + 3600)
       .sign(await jose.importPKCS8(key.privateKey, 'RS256'));
-    return this.tokenSet(await oidc.genericGrantRequest(config, 'urn:ietf:params:oauth:grant-type:jwt-bearer', { assertion }));
+    return this.tokenSet(
+      await oidc.genericGrantRequest(config, 'urn:ietf:params:oauth:grant-type:jwt-bearer', { assertion }),
+    );
   }
 
   async clientCredentials(): Promise<TokenSet> {
@@ -128,14 +162,23 @@ export class OAuthClient {
   private tokenSet(r: oidc.TokenEndpointResponse & oidc.TokenEndpointResponseHelpers): TokenSet {
     const now = this.clock();
     const lifetime = r.expiresIn() ?? DEFAULT_LIFETIME_S;
-    return { accessToken: r.access_token, refreshToken: r.refresh_token, issuedAt: now, expiresAt: now + lifetime * 1000, scope: r.scope };
+    return {
+      accessToken: r.access_token,
+      refreshToken: r.refresh_token,
+      issuedAt: now,
+      expiresAt: now + lifetime * 1000,
+      scope: r.scope,
+    };
   }
 }
 
 /** Reads what openid-client threw: the provider's error code, Microsoft's AADSTS number, whether the grant is gone. */
 export function describeProviderFailure(err: unknown): ProviderFailure {
   // openid-client's ResponseBodyError: the token endpoint answered with an OAuth error body (RFC 6749 §5.2).
-  if ((err as { code?: string })?.code === 'OAUTH_RESPONSE_BODY_ERROR' && typeof (err as { error?: unknown }).error === 'string') {
+  if (
+    (err as { code?: string })?.code === 'OAUTH_RESPONSE_BODY_ERROR' &&
+    typeof (err as { error?: unknown }).error === 'string'
+  ) {
     const e = err as { error: string; error_description?: string; message: string };
     const description = e.error_description ?? '';
     const aadsts = /AADSTS\d+/.exec(description)?.[0];
@@ -145,7 +188,8 @@ export function describeProviderFailure(err: unknown): ProviderFailure {
   const e = err as { name?: string; message?: string; code?: string; cause?: { code?: string; status?: number } };
   if (e?.name === 'AbortError') return { code: 'aborted', description: 'cancelado', reauth: false };
   // A token endpoint that answers 5xx (or anything not OAuth-shaped): the provider is down, try again later.
-  if (typeof e?.cause?.status === 'number') return { code: `http_${e.cause.status}`, description: e.message ?? '', reauth: false };
+  if (typeof e?.cause?.status === 'number')
+    return { code: `http_${e.cause.status}`, description: e.message ?? '', reauth: false };
   const code = e?.cause?.code ?? e?.code ?? 'provider_unavailable';
   return { code: String(code), description: e?.message ?? String(err), reauth: false };
 }

@@ -18,7 +18,9 @@ export class TokenCipher {
     const cipher = crypto.createCipheriv('aes-256-gcm', this.key, nonce);
     cipher.setAAD(Buffer.from(context));
     const body = Buffer.concat([cipher.update(plain, 'utf8'), cipher.final()]);
-    return ['v1', nonce, body, cipher.getAuthTag()].map((p) => (typeof p === 'string' ? p : p.toString('base64url'))).join('.');
+    return ['v1', nonce, body, cipher.getAuthTag()]
+      .map((p) => (typeof p === 'string' ? p : p.toString('base64url')))
+      .join('.');
   }
 
   /** Undefined when the value was sealed under another SECRET_KEY or for another row (the tag does not match). */
