@@ -33,7 +33,8 @@ function entryPoints(name) {
     const file = literal(path.posix.join(dir, target)).replace(/\\\*/g, '.+');
     targets.add(`^${file}$`);
     // `main` may omit the extension or name a folder, as Node allows.
-    if (!/\.[cm]?[jt]s$|\.json$/.test(target)) for (const end of ['.js', '.d.ts', '/index.js', '/index.d.ts']) targets.add(`^${file}${literal(end)}$`);
+    if (!/\.[cm]?[jt]s$|\.json$/.test(target))
+      for (const end of ['.js', '.d.ts', '/index.js', '/index.d.ts']) targets.add(`^${file}${literal(end)}$`);
   };
   const walk = (node) => {
     if (typeof node === 'string') add(node);
@@ -49,11 +50,15 @@ function entryPoints(name) {
 
 const pkg = JSON.parse(fs.readFileSync(path.join(__dirname, 'package.json'), 'utf8'));
 const declared = Object.keys({ ...pkg.dependencies, ...pkg.devDependencies });
-const PUBLIC_ENTRY_POINTS = [...new Set(declared.flatMap((name) => [
-  ...entryPoints(name),
-  // A package's types may come from DefinitelyTyped (@types/luxon for luxon, @types/scope__name for @scope/name).
-  ...entryPoints(`@types/${name.startsWith('@') ? name.slice(1).replace('/', '__') : name}`),
-]))];
+const PUBLIC_ENTRY_POINTS = [
+  ...new Set(
+    declared.flatMap((name) => [
+      ...entryPoints(name),
+      // A package's types may come from DefinitelyTyped (@types/luxon for luxon, @types/scope__name for @scope/name).
+      ...entryPoints(`@types/${name.startsWith('@') ? name.slice(1).replace('/', '__') : name}`),
+    ]),
+  ),
+];
 
 module.exports = {
   forbidden: [
@@ -109,8 +114,8 @@ module.exports = {
     {
       name: 'no-deep-package-imports',
       comment:
-        "A package is used through the entry points its package.json declares (main, module, types, exports), " +
-        "never through its private files (e.g. email-reply-parser/dist/regex.js, mailauth/lib/…).",
+        'A package is used through the entry points its package.json declares (main, module, types, exports), ' +
+        'never through its private files (e.g. email-reply-parser/dist/regex.js, mailauth/lib/…).',
       severity: 'error',
       from: { path: '^src/' },
       to: { path: '^node_modules/', pathNot: PUBLIC_ENTRY_POINTS },

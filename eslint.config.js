@@ -15,12 +15,21 @@ export default tseslint.config(
     linterOptions: { reportUnusedDisableDirectives: 'error' },
     rules: {
       // A leading underscore marks what is left out on purpose (`const { raw: _raw, ...rest } = mail`).
-      '@typescript-eslint/no-unused-vars': ['error', {
-        argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrorsIgnorePattern: '^_', destructuredArrayIgnorePattern: '^_',
-        ignoreRestSiblings: true,
-      }],
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        {
+          argsIgnorePattern: '^_',
+          varsIgnorePattern: '^_',
+          caughtErrorsIgnorePattern: '^_',
+          destructuredArrayIgnorePattern: '^_',
+          ignoreRestSiblings: true,
+        },
+      ],
       // Types only where they are types: `import type` keeps type-only imports out of the runtime graph.
-      '@typescript-eslint/consistent-type-imports': ['error', { fixStyle: 'inline-type-imports', disallowTypeAnnotations: false }],
+      '@typescript-eslint/consistent-type-imports': [
+        'error',
+        { fixStyle: 'inline-type-imports', disallowTypeAnnotations: false },
+      ],
       // Untyped data from outside (parsed mail headers, JSON) is sometimes `any` at the edge; say so, do not forbid.
       '@typescript-eslint/no-explicit-any': 'warn',
       // An empty catch that says why (a comment) is a decision; an empty one without is not.
@@ -34,5 +43,9 @@ export default tseslint.config(
     },
   },
   // CommonJS config files (dependency-cruiser's) load with require().
-  { files: ['**/*.cjs', '.dependency-cruiser.cjs'], languageOptions: { sourceType: 'commonjs' }, rules: { '@typescript-eslint/no-require-imports': 'off' } },
+  {
+    files: ['**/*.cjs', '.dependency-cruiser.cjs'],
+    languageOptions: { sourceType: 'commonjs' },
+    rules: { '@typescript-eslint/no-require-imports': 'off' },
+  },
 );

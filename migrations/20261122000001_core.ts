@@ -163,7 +163,19 @@ export async function up(knex: Knex): Promise<void> {
 }
 
 export async function down(knex: Knex): Promise<void> {
-  for (const table of ['mailbox_state', 'quarantine', 'ingest_effects', 'ingest_ledger', 'events', 'attachments', 'thread_ids', 'messages', 'participants', 'tickets', 'counters']) {
+  for (const table of [
+    'mailbox_state',
+    'quarantine',
+    'ingest_effects',
+    'ingest_ledger',
+    'events',
+    'attachments',
+    'thread_ids',
+    'messages',
+    'participants',
+    'tickets',
+    'counters',
+  ]) {
     await knex.schema.dropTableIfExists(table);
   }
 }

@@ -14,8 +14,14 @@ export async function up(knex: Knex): Promise<void> {
   });
   await knex('participants').where({ role: 'requester' }).update({ added_by: 'requester' });
   await knex('participants').where({ role: 'consultant' }).update({ added_by: 'assigned' });
-  await knex('participants').where({ role: 'cc' })
-    .whereIn('ticket_id', knex('tickets').select('id').whereRaw('"tickets"."id" = "participants"."ticket_id" and "tickets"."created_at" = "participants"."added_at"'))
+  await knex('participants')
+    .where({ role: 'cc' })
+    .whereIn(
+      'ticket_id',
+      knex('tickets')
+        .select('id')
+        .whereRaw('"tickets"."id" = "participants"."ticket_id" and "tickets"."created_at" = "participants"."added_at"'),
+    )
     .update({ added_by: 'opening' });
   await knex('participants').whereNull('added_by').update({ added_by: 'unproven' });
 }

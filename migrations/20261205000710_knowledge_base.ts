@@ -29,10 +29,14 @@ export async function up(knex: Knex): Promise<void> {
     t.unique(['ticket_id', 'kind']);
   });
   if (knex.client.config.client === 'pg') {
-    await knex.raw(`alter table "search_docs" add column "tsv" tsvector generated always as (to_tsvector('simple', "stemmed")) stored`);
+    await knex.raw(
+      `alter table "search_docs" add column "tsv" tsvector generated always as (to_tsvector('simple', "stemmed")) stored`,
+    );
     await knex.raw('create index "search_docs_tsv" on "search_docs" using gin ("tsv")');
   } else {
-    await knex.raw(`create virtual table "search_fts" using fts5("stemmed", tokenize = "unicode61 remove_diacritics 2")`);
+    await knex.raw(
+      `create virtual table "search_fts" using fts5("stemmed", tokenize = "unicode61 remove_diacritics 2")`,
+    );
   }
 }
 

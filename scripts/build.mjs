@@ -18,7 +18,15 @@ export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '
 export const DIST = path.join(ROOT, 'dist');
 
 /** What the build is made from: a change to any of these makes dist/ stale (tests/support/build-setup.ts). */
-export const INPUTS = ['src', 'migrations', 'templates', 'scripts', 'package.json', 'package-lock.json', 'tsconfig.json'];
+export const INPUTS = [
+  'src',
+  'migrations',
+  'templates',
+  'scripts',
+  'package.json',
+  'package-lock.json',
+  'tsconfig.json',
+];
 
 /** Data files read at run time, copied to the same place under dist/. */
 const DATA = ['templates', 'src/web/assets', 'src/demo/samples'];
@@ -30,8 +38,24 @@ const DATA = ['templates', 'src/web/assets', 'src/demo/samples'];
  * transports find their files next to the package.
  */
 const EXTERNAL = [
-  'better-sqlite3', 'pg', 'pg-native', 'pg-query-stream', 'sqlite3', '@vscode/sqlite3', 'mysql', 'mysql2', 'mariadb',
-  'mariadb/*', 'oracledb', 'tedious', 'mjml', 'mjml/*', 'date-holidays', 'mailauth', 'mailauth/*', 'pino',
+  'better-sqlite3',
+  'pg',
+  'pg-native',
+  'pg-query-stream',
+  'sqlite3',
+  '@vscode/sqlite3',
+  'mysql',
+  'mysql2',
+  'mariadb',
+  'mariadb/*',
+  'oracledb',
+  'tedious',
+  'mjml',
+  'mjml/*',
+  'date-holidays',
+  'mailauth',
+  'mailauth/*',
+  'pino',
   'thread-stream',
 ];
 
@@ -40,7 +64,10 @@ const EXTERNAL = [
  * @returns {Array<string | { in: string, out: string }>}
  */
 export function mesaEntryPoints() {
-  const migrations = fs.readdirSync(path.join(ROOT, 'migrations')).filter((f) => /^\d+_.+\.ts$/.test(f)).sort();
+  const migrations = fs
+    .readdirSync(path.join(ROOT, 'migrations'))
+    .filter((f) => /^\d+_.+\.ts$/.test(f))
+    .sort();
   return ['src/cli.ts', 'src/inbound/parse-worker.ts', ...migrations.map((f) => `migrations/${f}`)];
 }
 
@@ -60,12 +87,23 @@ export async function build({ outdir = DIST, entryPoints = mesaEntryPoints() } =
     // Shared code lies in dist/src/ beside cli.js, at the depth src/paths.ts expects (checked below).
     chunkNames: 'src/[name]-[hash]',
     // Splitting keeps each `await import()` of src/ a chunk of its own, so a command loads only what it uses.
-    bundle: true, splitting: true, platform: 'node', format: 'esm', target: 'node20', external: EXTERNAL,
+    bundle: true,
+    splitting: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    external: EXTERNAL,
     // CommonJS packages inside an ES module bundle still `require()` Node's modules and the EXTERNAL packages.
-    banner: { js: "import { createRequire as __mesaRequire } from 'node:module'; const require = __mesaRequire(import.meta.url);" },
+    banner: {
+      js: "import { createRequire as __mesaRequire } from 'node:module'; const require = __mesaRequire(import.meta.url);",
+    },
     // Less to parse at start-up; names are kept, and stack traces name src/ files and lines (source maps).
-    minifyWhitespace: true, minifySyntax: true, sourcemap: 'linked', sourcesContent: false,
-    metafile: true, logLevel: 'warning',
+    minifyWhitespace: true,
+    minifySyntax: true,
+    sourcemap: 'linked',
+    sourcesContent: false,
+    metafile: true,
+    logLevel: 'warning',
   });
   checkPathsDepth(result.metafile, outdir);
   for (const dir of DATA) fs.cpSync(path.join(ROOT, dir), path.join(outdir, dir), { recursive: true });

@@ -46,28 +46,66 @@ export interface App {
  * `parseWorkerUrl`: the parse thread's body, when not the built one beside the running code (tests).
  */
 export async function createApp(
-  config: Config, logger: Logger, opts: { migrate?: boolean; clock?: () => number; parser?: MailParser; parseWorkerUrl?: URL } = {},
+  config: Config,
+  logger: Logger,
+  opts: { migrate?: boolean; clock?: () => number; parser?: MailParser; parseWorkerUrl?: URL } = {},
 ): Promise<App> {
   const db = openDatabase(config.database);
   if (opts.migrate !== false) await migrateLatest(db);
   const blobs = new BlobStore(path.join(config.dataDir, 'blobs'));
   const knowledge = new KnowledgeService({ db });
-  const cases = new CaseService(logger.child({ component: 'cases' }), { products: matcherFor(config.products), knowledge, participants: config.participants });
+  const cases = new CaseService(logger.child({ component: 'cases' }), {
+    products: matcherFor(config.products),
+    knowledge,
+    participants: config.participants,
+  });
   const policy = new Policy(config.lifecycle);
   // The alert for a lost grant goes out through the outbox, built just below (called only later, when it happens).
   const tokens = new MailboxTokens({
-    db, secretKey: config.secretKey, mailboxes: config.mailboxes, logger,
+    db,
+    secretKey: config.secretKey,
+    mailboxes: config.mailboxes,
+    logger,
     onReauth: (notice) => mailboxAlert({ db, config, outbox: outbound.outbox, log: logger })(notice),
   });
-  const outbound = createOutbound({ db, config, tokens, blobs, logger, clock: opts.clock, extraConsultants: (org) => policy.extraConsultants(org), suggestions: knowledge });
+  const outbound = createOutbound({
+    db,
+    config,
+    tokens,
+    blobs,
+    logger,
+    clock: opts.clock,
+    extraConsultants: (org) => policy.extraConsultants(org),
+    suggestions: knowledge,
+  });
   cases.addNotifier(outbound.notifier);
   cases.addNotifier(outbound.refusals);
   const lifecycle = new LifecycleService({ cases, policy, logger: logger.child({ component: 'lifecycle' }) });
   cases.addNotifier(new LifecycleMailNotifier({ config, outbox: outbound.outbox, links: outbound.links, policy }));
-  const parser = opts.parser ?? (config.parseWorker ? new ParseThread({ blobs, logger: logger.child({ component: 'inbound' }), maxAttachmentBytes: config.limits.maxAttachmentBytes, workerUrl: opts.parseWorkerUrl }) : undefined);
+  const parser =
+    opts.parser ??
+    (config.parseWorker
+      ? new ParseThread({
+          blobs,
+          logger: logger.child({ component: 'inbound' }),
+          maxAttachmentBytes: config.limits.maxAttachmentBytes,
+          workerUrl: opts.parseWorkerUrl,
+        })
+      : undefined);
   const ingest = new IngestService({ db, config, blobs, cases, logger, clock: opts.clock, policy, lifecycle, parser });
   return {
-    config, logger, db, blobs, cases, ingest, policy, lifecycle, outbound, links: outbound.links, tokens, knowledge,
+    config,
+    logger,
+    db,
+    blobs,
+    cases,
+    ingest,
+    policy,
+    lifecycle,
+    outbound,
+    links: outbound.links,
+    tokens,
+    knowledge,
     async close() {
       await outbound.dispatcher.stop();
       await ingest.close();
@@ -75,4 +113,3 @@ export async function createApp(
     },
   };
 }
-

@@ -21,19 +21,23 @@ const run = (fn: () => Promise<number>) => async () => {
 program
   .command('migrate')
   .description('crea o actualiza las tablas de la base de datos')
-  .action(run(async () => {
-    const config = configFromEnvironment();
-    const { openDatabase } = await import('./db/knex.ts');
-    const { migrateLatest } = await import('./db/migrate.ts');
-    const db = openDatabase(config.database);
-    try {
-      const applied = await migrateLatest(db);
-      process.stdout.write(applied.length ? `Migraciones aplicadas: ${applied.join(', ')}\n` : 'La base de datos ya está al día.\n');
-    } finally {
-      await db.destroy();
-    }
-    return EXIT.OK;
-  }));
+  .action(
+    run(async () => {
+      const config = configFromEnvironment();
+      const { openDatabase } = await import('./db/knex.ts');
+      const { migrateLatest } = await import('./db/migrate.ts');
+      const db = openDatabase(config.database);
+      try {
+        const applied = await migrateLatest(db);
+        process.stdout.write(
+          applied.length ? `Migraciones aplicadas: ${applied.join(', ')}\n` : 'La base de datos ya está al día.\n',
+        );
+      } finally {
+        await db.destroy();
+      }
+      return EXIT.OK;
+    }),
+  );
 
 program
   .command('ingest')
@@ -67,7 +71,9 @@ program
 
 program
   .command('participants')
-  .description('lista las personas de un caso y cómo se agregó cada una; --remove quita a una (sus enlaces dejan de servir)')
+  .description(
+    'lista las personas de un caso y cómo se agregó cada una; --remove quita a una (sus enlaces dejan de servir)',
+  )
   .argument('<number>', 'número del caso')
   .option('--remove <correo>', 'quita esta dirección del caso')
   .option('--json', 'salida JSON')
@@ -134,7 +140,9 @@ program
 
 program
   .command('gc')
-  .description('borra los archivos adjuntos y originales que ningún caso ni correo nombra (más viejos que BLOB_GC_GRACE_HOURS)')
+  .description(
+    'borra los archivos adjuntos y originales que ningún caso ni correo nombra (más viejos que BLOB_GC_GRACE_HOURS)',
+  )
   .option('--json', 'salida JSON')
   .action(async (opts) => {
     const { gcCommand } = await import('./cli/gc.ts');
@@ -185,7 +193,9 @@ try {
   // must not be lost: EX_TEMPFAIL makes an MTA piping into `mesa ingest -` keep it and retry (as RT's mailgate).
   const { isRetryable } = await import('./errors.ts');
   const retry = isRetryable(err);
-  const reason = String((err as Error)?.message ?? err).split('\n')[0].slice(0, 300);
+  const reason = String((err as Error)?.message ?? err)
+    .split('\n')[0]
+    .slice(0, 300);
   process.stderr.write(`mesa: ${retry ? 'fallo temporal, reintente más tarde' : 'error'}: ${reason}\n`);
   // exit() rather than exitCode: a pool opened before the failure would otherwise keep the process alive.
   process.exit(retry ? EXIT.TEMPFAIL : EXIT.SOFTWARE);

@@ -8,7 +8,10 @@ export const ERRORS = {
   CONFIG_INVALID: { retryable: false, message: 'Configuración inválida' },
   DB_UNAVAILABLE: { retryable: true, message: 'La base de datos no responde' },
   DB_BUSY: { retryable: true, message: 'Otro proceso tuvo ocupada la base de datos más de SQLITE_LOCK_WAIT_SECONDS' },
-  DB_CONFLICT: { retryable: true, message: 'La base de datos deshizo la transacción por un conflicto con otra (bloqueo mutuo)' },
+  DB_CONFLICT: {
+    retryable: true,
+    message: 'La base de datos deshizo la transacción por un conflicto con otra (bloqueo mutuo)',
+  },
   STORAGE_FAILED: { retryable: true, message: 'No se pudo guardar en DATA_DIR' },
   MAIL_TOO_LARGE: { retryable: false, message: 'El mensaje supera MAX_MESSAGE_BYTES' },
   MAIL_UNPARSEABLE: { retryable: false, message: 'El mensaje no se pudo interpretar como MIME' },

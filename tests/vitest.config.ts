@@ -21,21 +21,30 @@ import { defineConfig } from 'vitest/config';
 const PG_URL = process.env.MESA_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 
 function pgAnswers(): boolean {
-  const probe = `const k=require('knex')({client:'pg',connection:process.argv[1],acquireConnectionTimeout:3000});` +
+  const probe =
+    `const k=require('knex')({client:'pg',connection:process.argv[1],acquireConnectionTimeout:3000});` +
     `k.raw('select 1').then(()=>process.exit(0),()=>process.exit(1)).finally(()=>k.destroy())`;
   return spawnSync(process.execPath, ['-e', probe, PG_URL], { timeout: 10_000 }).status === 0;
 }
 
 const wanted = (process.env.MESA_TEST_DATABASES ?? 'sqlite,postgres').split(',').map((s) => s.trim());
 const runPg = wanted.includes('postgres') && pgAnswers();
-if (wanted.includes('postgres') && !runPg) console.warn(`[mesa] PostgreSQL no responde en ${PG_URL}: la batería corre solo sobre SQLite`);
+if (wanted.includes('postgres') && !runPg)
+  console.warn(`[mesa] PostgreSQL no responde en ${PG_URL}: la batería corre solo sobre SQLite`);
 const runSqlite = wanted.includes('sqlite') || !runPg;
 
-const UNIT = ['tests/unit/**/*.test.ts', 'tests/bench/**/*.test.ts', 'tests/support/**/*.test.ts', 'tests/corpus/**/*.test.ts'];
+const UNIT = [
+  'tests/unit/**/*.test.ts',
+  'tests/bench/**/*.test.ts',
+  'tests/support/**/*.test.ts',
+  'tests/corpus/**/*.test.ts',
+];
 const SQLITE = { MESA_TEST_DATABASE: 'sqlite' };
 const POSTGRES = { MESA_TEST_DATABASE: 'postgres', MESA_TEST_PG_URL: PG_URL };
-const project = (name: string, include: string[], env: Record<string, string>, exclude: string[] = []) =>
-  ({ extends: true as const, test: { name, include, exclude, env } });
+const project = (name: string, include: string[], env: Record<string, string>, exclude: string[] = []) => ({
+  extends: true as const,
+  test: { name, include, exclude, env },
+});
 
 export default defineConfig({
   test: {

@@ -27,22 +27,37 @@ export async function ingestCommand(config: Config, inputs: string[], opts: { pr
   });
   if (!items) return EXIT.NOINPUT;
   return withApp(config, async (app) => {
-    const bar = opts.progress !== false && process.stderr.isTTY && items.length > 20
-      ? new cliProgress.SingleBar({ format: 'Importando |{bar}| {value}/{total} correos · {eta_formatted} restantes', stream: process.stderr }, cliProgress.Presets.shades_classic)
-      : undefined;
+    const bar =
+      opts.progress !== false && process.stderr.isTTY && items.length > 20
+        ? new cliProgress.SingleBar(
+            {
+              format: 'Importando |{bar}| {value}/{total} correos · {eta_formatted} restantes',
+              stream: process.stderr,
+            },
+            cliProgress.Presets.shades_classic,
+          )
+        : undefined;
     bar?.start(items.length, 0);
     const counts: Record<string, number> = {};
     let last: IngestResult | undefined;
     for (const item of items) {
       const raw = await item.read();
-      const source = item.label === 'stdin' ? ({ kind: 'stdin' } as const) : ({ kind: 'file', path: item.path!, index: item.index } as const);
+      const source =
+        item.label === 'stdin'
+          ? ({ kind: 'stdin' } as const)
+          : ({ kind: 'file', path: item.path!, index: item.index } as const);
       last = await app.ingest.ingest(raw, source);
       counts[last.outcome] = (counts[last.outcome] ?? 0) + 1;
       bar?.increment();
       if (items.length === 1 || !bar) process.stdout.write(oneLine(describe(item.label, last)) + '\n');
     }
     bar?.stop();
-    if (items.length > 1) process.stdout.write(`${items.length} correos: ${Object.entries(counts).map(([k, v]) => `${v} ${k}`).join(', ')}\n`);
+    if (items.length > 1)
+      process.stdout.write(
+        `${items.length} correos: ${Object.entries(counts)
+          .map(([k, v]) => `${v} ${k}`)
+          .join(', ')}\n`,
+      );
     if (counts.tempfail) return EXIT.TEMPFAIL;
     if (items.length === 1 && last?.outcome === 'rejected') return EXIT.DATAERR;
     return EXIT.OK;
@@ -50,11 +65,14 @@ export async function ingestCommand(config: Config, inputs: string[], opts: { pr
 }
 
 function describe(label: string, r: IngestResult): string {
-  const what = r.outcome === 'accepted'
-    ? `${r.effect === 'new_case' ? 'caso nuevo' : r.effect === 'follow_up' ? 'seguimiento del caso' : 'nota en el caso'} #${r.ticketNumber}`
-    : r.outcome === 'ignored' ? `ignorado (${r.reason})`
-    : r.outcome === 'rejected' ? `rechazado: ${r.reason}${r.detail ? ` — ${r.detail}` : ''} (cuarentena #${r.quarantineId})`
-    : `pendiente, reintente más tarde: ${r.detail ?? r.reason}`;
+  const what =
+    r.outcome === 'accepted'
+      ? `${r.effect === 'new_case' ? 'caso nuevo' : r.effect === 'follow_up' ? 'seguimiento del caso' : 'nota en el caso'} #${r.ticketNumber}`
+      : r.outcome === 'ignored'
+        ? `ignorado (${r.reason})`
+        : r.outcome === 'rejected'
+          ? `rechazado: ${r.reason}${r.detail ? ` — ${r.detail}` : ''} (cuarentena #${r.quarantineId})`
+          : `pendiente, reintente más tarde: ${r.detail ?? r.reason}`;
   return `${label}: ${what}${r.alreadyProcessed ? ' [ya procesado antes]' : ''}`;
 }
 
@@ -124,7 +142,9 @@ export async function replayCommand(config: Config, idArg: string | undefined): 
         await markReplayed(app.db, id, result, Date.now());
         process.stdout.write(`#${id}: ${oneLine(result)}\n`);
       } else {
-        process.stdout.write(`#${id}: sigue en cuarentena — ${oneLine(`${r.reason}${r.detail ? `: ${r.detail}` : ''}`)}\n`);
+        process.stdout.write(
+          `#${id}: sigue en cuarentena — ${oneLine(`${r.reason}${r.detail ? `: ${r.detail}` : ''}`)}\n`,
+        );
         code = r.outcome === 'tempfail' ? EXIT.TEMPFAIL : EXIT.DATAERR;
       }
     }

@@ -17,10 +17,18 @@ export async function demoCommand(opts: { serve?: boolean } = {}): Promise<numbe
   process.env.LOG_LEVEL ??= 'warn';
   const wroteEnv = writeDemoEnv();
   const { config, keyFile } = demoConfig();
-  if (wroteEnv) process.stdout.write('Se creó .env con valores de demostración (edítelo para su buzón real; ver .env.example).\n');
-  if (keyFile) process.stdout.write(`Su .env no define SECRET_KEY: la demo usa una clave aleatoria propia, guardada en ${keyFile}. Para "mesa start", defina SECRET_KEY en .env (openssl rand -hex 32).\n`);
+  if (wroteEnv)
+    process.stdout.write('Se creó .env con valores de demostración (edítelo para su buzón real; ver .env.example).\n');
+  if (keyFile)
+    process.stdout.write(
+      `Su .env no define SECRET_KEY: la demo usa una clave aleatoria propia, guardada en ${keyFile}. Para "mesa start", defina SECRET_KEY en .env (openssl rand -hex 32).\n`,
+    );
 
-  const files = fs.readdirSync(SAMPLES).filter((f) => f.endsWith('.eml')).sort().map((f) => path.join(SAMPLES, f));
+  const files = fs
+    .readdirSync(SAMPLES)
+    .filter((f) => f.endsWith('.eml'))
+    .sort()
+    .map((f) => path.join(SAMPLES, f));
   process.stdout.write(`Mesa demo: ${files.length} correos de ejemplo → ${config.database.url}\n\n`);
   await ingestCommand(config, files, { progress: false });
   // Without SMTP_HOST the outbox writes each mail as an .eml file: send what the samples caused, now.
@@ -31,12 +39,19 @@ export async function demoCommand(opts: { serve?: boolean } = {}): Promise<numbe
   await ticketsCommand(config, {});
   process.stdout.write('\nEl caso #1 completo:\n');
   await showCommand(config, '1', {});
-  process.stdout.write(`\nCorreos de salida (confirmaciones, avisos a consultores): ${sent}, como archivos .eml en ${emlDir}\n`);
+  process.stdout.write(
+    `\nCorreos de salida (confirmaciones, avisos a consultores): ${sent}, como archivos .eml en ${emlDir}\n`,
+  );
   if (confirmation) {
     process.stdout.write(`La confirmación del caso #1 está en ${confirmation.file}\n`);
-    if (confirmation.link) process.stdout.write(`Su enlace «Consultar mi caso»${opts.serve ? '' : ' (con "npx mesa start" o "npx mesa demo --serve" en marcha)'}: ${confirmation.link}\n`);
+    if (confirmation.link)
+      process.stdout.write(
+        `Su enlace «Consultar mi caso»${opts.serve ? '' : ' (con "npx mesa start" o "npx mesa demo --serve" en marcha)'}: ${confirmation.link}\n`,
+      );
   }
-  process.stdout.write(`\nDónde mirar: "npx mesa tickets", "npx mesa show N", "npx mesa quarantine", "npx mesa outbox"; los datos están en ${config.dataDir}.\n`);
+  process.stdout.write(
+    `\nDónde mirar: "npx mesa tickets", "npx mesa show N", "npx mesa quarantine", "npx mesa outbox"; los datos están en ${config.dataDir}.\n`,
+  );
   if (!opts.serve) return 0;
   process.stdout.write('\nPágina de estado en marcha (Ctrl-C para salir).\n');
   const { startCommand } = await import('./start.ts');
@@ -102,7 +117,8 @@ async function firstConfirmation(dir: string): Promise<{ file: string; link?: st
     const file = path.join(dir, name);
     const mail = await simpleParser(fs.readFileSync(file));
     const to = Array.isArray(mail.to) ? mail.to[0] : mail.to;
-    if (!mail.subject?.startsWith('[Caso #1]') || !to?.value.some((a) => a.address?.startsWith('juan.perez@'))) continue;
+    if (!mail.subject?.startsWith('[Caso #1]') || !to?.value.some((a) => a.address?.startsWith('juan.perez@')))
+      continue;
     const link = /https?:\/\/\S+\/caso\/\S+/.exec(mail.text ?? '')?.[0];
     return { file, link };
   }

@@ -23,5 +23,8 @@ export function configFromEnvironment(overrides: Record<string, string> = {}): C
 
 /** CLI commands log to stderr, so that stdout stays for their output (and --json). */
 export function cliLogger(config: Config): Logger {
-  return createLogger({ level: process.env.LOG_LEVEL ?? (process.stderr.isTTY ? 'warn' : config.logLevel), destination: process.stderr });
+  return createLogger({
+    level: process.env.LOG_LEVEL ?? (process.stderr.isTTY ? 'warn' : config.logLevel),
+    destination: process.stderr,
+  });
 }

@@ -19,17 +19,24 @@ const NAMED: Record<string, string> = { '\n': '\\n', '\r': '\\r' };
 
 function visible(c: string): string {
   const code = c.charCodeAt(0);
-  return NAMED[c] ?? (code <= 0xff ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`);
+  return (
+    NAMED[c] ?? (code <= 0xff ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`)
+  );
 }
 
 /** Text for one line of the terminal. */
 export function oneLine(text: string | null | undefined): string {
-  return String(text ?? '').replace(/\t/g, ' ').replace(UNSAFE_OR_BREAK, visible);
+  return String(text ?? '')
+    .replace(/\t/g, ' ')
+    .replace(UNSAFE_OR_BREAK, visible);
 }
 
 /** Text of several lines (a message's body): its line breaks kept, CRLF read as one. */
 export function manyLines(text: string | null | undefined): string {
-  return String(text ?? '').replace(/\r\n/g, '\n').replace(/\t/g, '    ').replace(UNSAFE, visible);
+  return String(text ?? '')
+    .replace(/\r\n/g, '\n')
+    .replace(/\t/g, '    ')
+    .replace(UNSAFE, visible);
 }
 
 /**
@@ -38,7 +45,10 @@ export function manyLines(text: string | null | undefined): string {
  */
 const UNSAFE_IN_JSON = /[\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
 export function jsonForTerminal(value: unknown): string {
-  return JSON.stringify(value, null, 2).replace(UNSAFE_IN_JSON, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return JSON.stringify(value, null, 2).replace(
+    UNSAFE_IN_JSON,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
 }
 
 const when = (iso: string | null) => (iso ? iso.replace('T', ' ').slice(0, 16) : '—');
@@ -48,23 +58,40 @@ export function printCaseList(list: CaseSummary[]): void {
     process.stdout.write('No hay casos todavía.\n');
     return;
   }
-  process.stdout.write(`${'Caso'.padEnd(7)} ${'Prioridad'.padEnd(9)} ${'Etapa'.padEnd(10)} ${'Creado'.padEnd(16)} ${'Solicitante'.padEnd(28)} Asunto\n`);
+  process.stdout.write(
+    `${'Caso'.padEnd(7)} ${'Prioridad'.padEnd(9)} ${'Etapa'.padEnd(10)} ${'Creado'.padEnd(16)} ${'Solicitante'.padEnd(28)} Asunto\n`,
+  );
   for (const c of list) {
-    process.stdout.write(`#${String(c.number).padEnd(6)} ${c.priority.padEnd(9)} ${c.stage.padEnd(10)} ${when(c.createdAt).padEnd(16)} ${oneLine(c.requester).slice(0, 28).padEnd(28)} ${oneLine(c.subject).slice(0, 60)}\n`);
+    process.stdout.write(
+      `#${String(c.number).padEnd(6)} ${c.priority.padEnd(9)} ${c.stage.padEnd(10)} ${when(c.createdAt).padEnd(16)} ${oneLine(c.requester).slice(0, 28).padEnd(28)} ${oneLine(c.subject).slice(0, 60)}\n`,
+    );
   }
 }
 
 export function printCase(c: CaseDetail): void {
   const out: string[] = [];
   out.push(`[Caso #${c.number}] ${oneLine(c.subject)}`);
-  out.push(`  Etapa: ${c.stage} · espera a: ${c.waitingOn} · prioridad: ${c.priority}${c.category ? ` · categoría: ${oneLine(c.category)}` : ''}`);
-  out.push(`  Solicitante: ${c.requesterName ? `${oneLine(c.requesterName)} <${oneLine(c.requester)}>` : oneLine(c.requester)} · organización: ${oneLine(c.organization)}`);
-  out.push(`  Creado: ${when(c.createdAt)}${c.assignee ? ` · asignado a ${oneLine(c.assignee)}` : ''}${c.relatedNumber ? ` · relacionado con #${c.relatedNumber} (${oneLine(c.relatedReason)})` : ''}`);
+  out.push(
+    `  Etapa: ${c.stage} · espera a: ${c.waitingOn} · prioridad: ${c.priority}${c.category ? ` · categoría: ${oneLine(c.category)}` : ''}`,
+  );
+  out.push(
+    `  Solicitante: ${c.requesterName ? `${oneLine(c.requesterName)} <${oneLine(c.requester)}>` : oneLine(c.requester)} · organización: ${oneLine(c.organization)}`,
+  );
+  out.push(
+    `  Creado: ${when(c.createdAt)}${c.assignee ? ` · asignado a ${oneLine(c.assignee)}` : ''}${c.relatedNumber ? ` · relacionado con #${c.relatedNumber} (${oneLine(c.relatedReason)})` : ''}`,
+  );
   for (const m of c.messages) {
     const who = m.role === 'customer' ? 'Cliente' : m.role === 'consultant' ? 'Consultor' : 'Sistema';
     out.push('');
-    out.push(`--- ${who} ${oneLine(m.from)} · ${when(m.createdAt)}${m.internal ? ' · interno' : ''}${m.role === 'customer' && !m.verified ? ' · remitente sin verificar' : ''}${m.readAt ? ` · leído ${when(m.readAt)}` : ''}`);
-    out.push(manyLines(m.bodyText).split('\n').map((l) => `  ${l}`).join('\n'));
+    out.push(
+      `--- ${who} ${oneLine(m.from)} · ${when(m.createdAt)}${m.internal ? ' · interno' : ''}${m.role === 'customer' && !m.verified ? ' · remitente sin verificar' : ''}${m.readAt ? ` · leído ${when(m.readAt)}` : ''}`,
+    );
+    out.push(
+      manyLines(m.bodyText)
+        .split('\n')
+        .map((l) => `  ${l}`)
+        .join('\n'),
+    );
     for (const a of m.attachments) out.push(`  📎 ${oneLine(a.filename)} (${oneLine(a.contentType)}, ${a.size} bytes)`);
   }
   process.stdout.write(out.join('\n') + '\n');
@@ -76,6 +103,8 @@ export function printQuarantine(rows: QuarantineRow[]): void {
     return;
   }
   for (const q of rows) {
-    process.stdout.write(`#${q.id} ${new Date(q.createdAt).toISOString().slice(0, 16)} ${q.reason} ${q.state} de ${oneLine(q.fromAddress ?? '?')} «${oneLine(q.subject).slice(0, 50)}» — ${oneLine(q.detail)}\n`);
+    process.stdout.write(
+      `#${q.id} ${new Date(q.createdAt).toISOString().slice(0, 16)} ${q.reason} ${q.state} de ${oneLine(q.fromAddress ?? '?')} «${oneLine(q.subject).slice(0, 50)}» — ${oneLine(q.detail)}\n`,
+    );
   }
 }

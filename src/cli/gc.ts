@@ -16,7 +16,9 @@ export async function gcCommand(config: Config, opts: { json?: boolean }): Promi
       return EXIT.OK;
     }
     const mb = (r.removedBytes / 1024 / 1024).toFixed(1);
-    process.stdout.write(`Archivos revisados: ${r.examined}; borrados sin uso: ${r.removed} (${mb} MB); temporales abandonados: ${r.temporaryRemoved}.\n`);
+    process.stdout.write(
+      `Archivos revisados: ${r.examined}; borrados sin uso: ${r.removed} (${mb} MB); temporales abandonados: ${r.temporaryRemoved}.\n`,
+    );
     process.stdout.write(`(Solo se borran los de más de ${config.storage.blobGcGraceHours} h: BLOB_GC_GRACE_HOURS.)\n`);
     return EXIT.OK;
   });

@@ -12,11 +12,16 @@ import { jsonForTerminal, oneLine } from './format.ts';
 export async function jobsCommand(config: Config, opts: { now?: string; json?: boolean }): Promise<number> {
   const now = opts.now === undefined ? Date.now() : parseNow(opts.now);
   if (now === undefined) {
-    process.stderr.write(`mesa jobs: --now debe ser una fecha ISO 8601 con zona, p. ej. 2026-11-25T10:00:00-05:00 (recibido "${opts.now}")\n`);
+    process.stderr.write(
+      `mesa jobs: --now debe ser una fecha ISO 8601 con zona, p. ej. 2026-11-25T10:00:00-05:00 (recibido "${opts.now}")\n`,
+    );
     return EXIT.USAGE;
   }
   return withApp(config, async (app) => {
-    const report = await runJobs({ db: app.db, config: app.config, cases: app.cases, policy: app.policy, logger: app.logger, blobs: app.blobs }, now);
+    const report = await runJobs(
+      { db: app.db, config: app.config, cases: app.cases, policy: app.policy, logger: app.logger, blobs: app.blobs },
+      now,
+    );
     process.stdout.write(opts.json ? `${jsonForTerminal(report)}\n` : describe(report, app.policy.calendar.timezone));
     return report.errors.length ? EXIT.SOFTWARE : EXIT.OK;
   });
@@ -41,7 +46,11 @@ function describe(r: JobReport, timezone: string): string {
     `  Resúmenes enviados:          ${r.digests.length ? r.digests.join(', ') : '—'}`,
     `  Correos enviados borrados de la bandeja (retención): ${r.purgedMail}`,
     `  Archivos sin uso borrados (blobs): ${r.removedBlobs}`,
-    ...(r.errors.length ? [`  Errores: ${r.errors.map((e) => `${e.job}${e.number ? ` #${e.number}` : ''}: ${oneLine(e.error)}`).join('; ')}`] : []),
+    ...(r.errors.length
+      ? [
+          `  Errores: ${r.errors.map((e) => `${e.job}${e.number ? ` #${e.number}` : ''}: ${oneLine(e.error)}`).join('; ')}`,
+        ]
+      : []),
     '',
   ].join('\n');
 }
@@ -55,8 +64,14 @@ export async function heldCommand(config: Config, opts: { json?: boolean; all?: 
     const view = [];
     for (const h of rows) {
       view.push({
-        id: h.id, createdAt: new Date(h.createdAt).toISOString(), organization: h.organization, requester: h.requester,
-        reason: h.reason, subject: h.subject, state: h.state, caseNumber: h.ticketId ? (await findTicketById(app.db, h.ticketId))?.number ?? null : null,
+        id: h.id,
+        createdAt: new Date(h.createdAt).toISOString(),
+        organization: h.organization,
+        requester: h.requester,
+        reason: h.reason,
+        subject: h.subject,
+        state: h.state,
+        caseNumber: h.ticketId ? ((await findTicketById(app.db, h.ticketId))?.number ?? null) : null,
       });
     }
     if (opts.json) {
@@ -69,7 +84,9 @@ export async function heldCommand(config: Config, opts: { json?: boolean; all?: 
     }
     const reason = { over_limit: 'límite de casos abiertos', not_entitled: 'organización no habilitada' } as const;
     for (const h of view) {
-      process.stdout.write(`${String(h.id).padStart(5)}  ${h.createdAt.slice(0, 16).replace('T', ' ')}  ${h.state.padEnd(9)} ${reason[h.reason]}  ${oneLine(h.requester)}  «${oneLine(h.subject)}»${h.caseNumber ? `  → caso #${h.caseNumber}` : ''}\n`);
+      process.stdout.write(
+        `${String(h.id).padStart(5)}  ${h.createdAt.slice(0, 16).replace('T', ' ')}  ${h.state.padEnd(9)} ${reason[h.reason]}  ${oneLine(h.requester)}  «${oneLine(h.subject)}»${h.caseNumber ? `  → caso #${h.caseNumber}` : ''}\n`,
+      );
     }
     return EXIT.OK;
   });

@@ -15,7 +15,10 @@ export function splitMbox(data: Buffer): Buffer[] {
   for (let i = 0; i < starts.length; i++) {
     const begin = text.indexOf('\n', starts[i]) + 1;
     const end = i + 1 < starts.length ? starts[i + 1] : text.length;
-    const body = text.slice(begin, end).replace(/\r?\n$/, '').replace(/^>(>*From )/gm, '$1');
+    const body = text
+      .slice(begin, end)
+      .replace(/\r?\n$/, '')
+      .replace(/^>(>*From )/gm, '$1');
     if (body.trim()) out.push(Buffer.from(body, 'latin1'));
   }
   return out;

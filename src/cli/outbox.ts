@@ -9,7 +9,10 @@ import { jsonForTerminal, oneLine } from './format.ts';
  * `--retry` puts dead mail back in the queue (after fixing what refused it). `--send` sends what is due now and
  * returns (for one-shot setups and the demo; `mesa start` sends continuously).
  */
-export async function outboxCommand(config: Config, opts: { retry?: boolean; json?: boolean; send?: boolean; out?: NodeJS.WritableStream }): Promise<number> {
+export async function outboxCommand(
+  config: Config,
+  opts: { retry?: boolean; json?: boolean; send?: boolean; out?: NodeJS.WritableStream },
+): Promise<number> {
   const out = opts.out ?? process.stdout;
   const app = await createApp(config, cliLogger(config));
   try {
@@ -18,21 +21,39 @@ export async function outboxCommand(config: Config, opts: { retry?: boolean; jso
     const counts = await countByState(app.db);
     const rows = await listOutbox(app.db, { states: ['pending', 'sending', 'dead', 'held'], limit: 50 });
     const list = rows.map((r) => ({
-      id: r.id, state: r.state, kind: r.kind, to: r.recipient, subject: r.subject, attempts: r.attempts,
+      id: r.id,
+      state: r.state,
+      kind: r.kind,
+      to: r.recipient,
+      subject: r.subject,
+      attempts: r.attempts,
       nextAttemptAt: r.state === 'pending' ? new Date(r.nextAttemptAt).toISOString() : null,
-      error: r.lastError ?? null, heldReason: r.heldReason ?? null, createdAt: new Date(r.createdAt).toISOString(),
+      error: r.lastError ?? null,
+      heldReason: r.heldReason ?? null,
+      createdAt: new Date(r.createdAt).toISOString(),
     }));
     if (opts.json) {
-      out.write(`${jsonForTerminal({ counts, retried, sent, transport: app.outbound.dispatcher.transport.kind, unsent: list })}\n`);
+      out.write(
+        `${jsonForTerminal({ counts, retried, sent, transport: app.outbound.dispatcher.transport.kind, unsent: list })}\n`,
+      );
       return EXIT.OK;
     }
     const states = ['pending', 'sending', 'sent', 'dead', 'held'].map((s) => `${s}: ${counts[s] ?? 0}`).join('  ');
-    out.write(`Bandeja de salida (${app.outbound.dispatcher.transport.kind === 'smtp' ? 'SMTP' : app.outbound.dispatcher.transport.kind === 'graph' ? 'Microsoft Graph' : `archivos .eml en ${config.dataDir}/outbox-eml`}) — ${states}\n`);
+    out.write(
+      `Bandeja de salida (${app.outbound.dispatcher.transport.kind === 'smtp' ? 'SMTP' : app.outbound.dispatcher.transport.kind === 'graph' ? 'Microsoft Graph' : `archivos .eml en ${config.dataDir}/outbox-eml`}) — ${states}\n`,
+    );
     if (opts.retry) out.write(`Reintentando ${retried} correo(s) muertos.\n`);
     if (opts.send) out.write(`Procesados ${sent} correo(s).\n`);
     for (const r of list) {
-      const why = r.state === 'held' ? `retenido: ${oneLine(r.heldReason)}` : r.error ? `error: ${oneLine(r.error.split('\n')[0]).slice(0, 120)}` : '';
-      out.write(`#${r.id}  ${r.state.padEnd(7)} ${r.kind.padEnd(22)} ${oneLine(r.to).padEnd(30)} intentos ${r.attempts}  ${oneLine(r.subject).slice(0, 50)}${why ? `\n        ${why}` : ''}\n`);
+      const why =
+        r.state === 'held'
+          ? `retenido: ${oneLine(r.heldReason)}`
+          : r.error
+            ? `error: ${oneLine(r.error.split('\n')[0]).slice(0, 120)}`
+            : '';
+      out.write(
+        `#${r.id}  ${r.state.padEnd(7)} ${r.kind.padEnd(22)} ${oneLine(r.to).padEnd(30)} intentos ${r.attempts}  ${oneLine(r.subject).slice(0, 50)}${why ? `\n        ${why}` : ''}\n`,
+      );
     }
     if (!list.length) out.write('No hay correo pendiente, muerto ni retenido.\n');
     return EXIT.OK;

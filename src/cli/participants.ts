@@ -6,12 +6,21 @@ import { EXIT } from './env.ts';
 
 /** How each origin reads in the list (src/tickets/types.ts ParticipantOrigin). */
 const ORIGIN: Record<string, string> = {
-  requester: 'abrió el caso', opening: 'en el correo que abrió el caso', signed_reply: 'respuesta verificada (Message-ID nuestro)',
-  dmarc: 'respuesta con DMARC válido', consultant: 'agregado por un consultor', assigned: 'consultor asignado', unproven: 'sin verificar (anterior)',
+  requester: 'abrió el caso',
+  opening: 'en el correo que abrió el caso',
+  signed_reply: 'respuesta verificada (Message-ID nuestro)',
+  dmarc: 'respuesta con DMARC válido',
+  consultant: 'agregado por un consultor',
+  assigned: 'consultor asignado',
+  unproven: 'sin verificar (anterior)',
 };
 
 /** `mesa participants N [--remove correo]`: lists who is on a case, or takes one Cc'd person off it (links revoked). */
-export async function participantsCommand(config: Config, numberArg: string, opts: { remove?: string; json?: boolean }): Promise<number> {
+export async function participantsCommand(
+  config: Config,
+  numberArg: string,
+  opts: { remove?: string; json?: boolean },
+): Promise<number> {
   const number = Number(String(numberArg).replace(/^#/, ''));
   if (!Number.isInteger(number) || number <= 0) {
     process.stderr.write(`mesa: "${numberArg}" no es un número de caso\n`);
@@ -28,7 +37,11 @@ export async function participantsCommand(config: Config, numberArg: string, opt
       }
       const list = await listParticipants(app.db, number);
       if (opts.json) process.stdout.write(JSON.stringify(list, null, 2) + '\n');
-      else for (const p of list) process.stdout.write(`${p.address.padEnd(40)} ${p.role.padEnd(10)} ${p.addedAt.replace('T', ' ').slice(0, 16)}  ${ORIGIN[p.addedBy] ?? p.addedBy}\n`);
+      else
+        for (const p of list)
+          process.stdout.write(
+            `${p.address.padEnd(40)} ${p.role.padEnd(10)} ${p.addedAt.replace('T', ' ').slice(0, 16)}  ${ORIGIN[p.addedBy] ?? p.addedBy}\n`,
+          );
       return EXIT.OK;
     } catch (err) {
       if (isMesaError(err, 'TICKET_NOT_FOUND')) {

@@ -28,7 +28,10 @@ export const services: ServiceFactory[] = [
   },
   async (app) => {
     if (app.config.mailboxes.length === 0) {
-      app.logger.warn({ component: 'start' }, 'IMAP_HOST no está configurado: no se leerá ningún buzón (use mesa ingest)');
+      app.logger.warn(
+        { component: 'start' },
+        'IMAP_HOST no está configurado: no se leerá ningún buzón (use mesa ingest)',
+      );
       return undefined;
     }
     // imapflow and the poller load here, after the web server listens (≈300 ms of start-up on a 2-core machine).
@@ -36,7 +39,10 @@ export const services: ServiceFactory[] = [
     for (const s of await app.tokens.states().catch(() => [])) {
       if (s.state === 'needs_login' || s.state === 'needs_reauth') {
         const arg = s.mailbox === 'support' ? 'soporte' : 'respaldo';
-        app.logger.warn({ component: 'start', mailbox: s.mailbox, state: s.state }, `el buzón de ${arg} espera un inicio de sesión: ejecute mesa mailbox login ${arg}`);
+        app.logger.warn(
+          { component: 'start', mailbox: s.mailbox, state: s.state },
+          `el buzón de ${arg} espera un inicio de sesión: ejecute mesa mailbox login ${arg}`,
+        );
       }
     }
     const { startPollers } = await import('../inbound/index.ts');
@@ -45,7 +51,14 @@ export const services: ServiceFactory[] = [
   },
   // The clock-driven lifecycle work (auto-close, SLA lights, held requests, digests) every JOBS_INTERVAL_SECONDS.
   (app) => {
-    const scheduler = new Scheduler({ db: app.db, config: app.config, cases: app.cases, policy: app.policy, logger: app.logger, blobs: app.blobs });
+    const scheduler = new Scheduler({
+      db: app.db,
+      config: app.config,
+      cases: app.cases,
+      policy: app.policy,
+      logger: app.logger,
+      blobs: app.blobs,
+    });
     scheduler.start();
     return { name: 'jobs', stop: () => scheduler.stop() };
   },
@@ -97,7 +110,11 @@ export async function startCommand(config: Config): Promise<number> {
       } catch (err) {
         log.error({ err }, 'plantillas de correo inválidas');
       }
-      app.ingest.warm().catch((err) => log.error({ err }, 'no se pudo cargar el analizador de correo; se reintentará con el primer correo'));
+      app.ingest
+        .warm()
+        .catch((err) =>
+          log.error({ err }, 'no se pudo cargar el analizador de correo; se reintentará con el primer correo'),
+        );
     });
   } catch (err) {
     log.fatal({ err }, 'no se pudo iniciar Mesa');
@@ -107,7 +124,10 @@ export async function startCommand(config: Config): Promise<number> {
   const addr = server.server.address();
   const port = typeof addr === 'object' && addr ? addr.port : config.http.port;
   const url = `http://${config.http.host.includes(':') ? `[${config.http.host}]` : config.http.host}:${port}`;
-  log.info({ url, mailboxes: config.mailboxes.map((m) => m.name), services: running.map((s) => s.name) }, `Mesa en marcha en ${url} (salud: ${url}/healthz)`);
+  log.info(
+    { url, mailboxes: config.mailboxes.map((m) => m.name), services: running.map((s) => s.name) },
+    `Mesa en marcha en ${url} (salud: ${url}/healthz)`,
+  );
 
   const signal = await stopSignal;
   log.info({ signal }, 'deteniendo: se termina el correo en curso');
@@ -120,7 +140,9 @@ export async function startCommand(config: Config): Promise<number> {
   async function shutdown() {
     await server.close().catch((err) => log.warn({ err }, 'cierre del servidor web'));
     for (const service of [...running].reverse()) {
-      await service.stop().catch((err) => log.error({ err, service: service.name }, 'el servicio no se detuvo limpiamente'));
+      await service
+        .stop()
+        .catch((err) => log.error({ err, service: service.name }, 'el servicio no se detuvo limpiamente'));
     }
     await app.close();
   }

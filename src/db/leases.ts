@@ -54,7 +54,11 @@ export class MailboxLease {
   private conn?: PgConnection;
   private broken?: Error;
 
-  constructor(private readonly db: Knex, mailbox: string, private readonly opts: LeaseOptions = {}) {
+  constructor(
+    private readonly db: Knex,
+    mailbox: string,
+    private readonly opts: LeaseOptions = {},
+  ) {
     this.name = `mailbox:${mailbox}`;
     this.holder = opts.holder ?? defaultHolder();
     this.shared = isPostgres(db);
@@ -75,7 +79,8 @@ export class MailboxLease {
       return false;
     }
     await recordLeaseHolder(this.db, this.name, this.holder, Date.now(), this.checkEvery() * 3).catch((err) =>
-      this.opts.logger?.warn({ err }, 'no se pudo anotar el titular del buzón'));
+      this.opts.logger?.warn({ err }, 'no se pudo anotar el titular del buzón'),
+    );
     return true;
   }
 
@@ -96,7 +101,9 @@ export class MailboxLease {
   async release(): Promise<void> {
     if (!this.shared) return;
     if (this.conn && !this.broken) {
-      await this.conn.query('SELECT pg_advisory_unlock($1, hashtext($2))', [LOCK_CLASS, this.name]).catch(() => undefined);
+      await this.conn
+        .query('SELECT pg_advisory_unlock($1, hashtext($2))', [LOCK_CLASS, this.name])
+        .catch(() => undefined);
     }
     await this.disconnect();
     await clearLeaseHolder(this.db, this.name, this.holder).catch(() => undefined);
@@ -173,7 +180,9 @@ export async function withMailboxLease<T>(
   } finally {
     if (beat) clearInterval(beat);
     opts.signal?.removeEventListener('abort', onOuterAbort);
-    await lease.release().catch((err) => log?.warn({ err }, 'no se pudo liberar el buzón; se libera al cerrar la conexión'));
+    await lease
+      .release()
+      .catch((err) => log?.warn({ err }, 'no se pudo liberar el buzón; se libera al cerrar la conexión'));
   }
 }
 

@@ -12,7 +12,10 @@ import { isPostgres } from './knex.ts';
  */
 class DirectorySource implements Knex.MigrationSource<string> {
   async getMigrations(): Promise<string[]> {
-    return fs.readdirSync(MIGRATIONS_DIR).filter((f) => /^\d+_/.test(f) && f.endsWith(MODULE_EXT)).sort();
+    return fs
+      .readdirSync(MIGRATIONS_DIR)
+      .filter((f) => /^\d+_/.test(f) && f.endsWith(MODULE_EXT))
+      .sort();
   }
   getMigrationName(file: string): string {
     return file.slice(0, -MODULE_EXT.length);
@@ -32,7 +35,10 @@ class DirectorySource implements Knex.MigrationSource<string> {
 export async function migrateLatest(db: Knex): Promise<string[]> {
   if (await upToDate(db)) return [];
   const latest = async (k: Knex) => {
-    const [, applied] = await k.migrate.latest({ migrationSource: new DirectorySource(), tableName: 'knex_migrations' });
+    const [, applied] = await k.migrate.latest({
+      migrationSource: new DirectorySource(),
+      tableName: 'knex_migrations',
+    });
     return applied as string[];
   };
   for (let attempt = 0; ; attempt++) {
@@ -76,5 +82,8 @@ async function upToDate(db: Knex): Promise<boolean> {
  * second row appears once one exists, so deleting all but the first is safe at any time.
  */
 async function dropDuplicateLockRows(db: Knex): Promise<void> {
-  await db('knex_migrations_lock').whereNot('index', db('knex_migrations_lock').min('index')).del().catch(() => undefined);
+  await db('knex_migrations_lock')
+    .whereNot('index', db('knex_migrations_lock').min('index'))
+    .del()
+    .catch(() => undefined);
 }

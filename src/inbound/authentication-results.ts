@@ -71,7 +71,8 @@ function joinEquals(tokens: string[]): string[] {
   const out: string[] = [];
   for (const t of tokens) {
     const last = out.length ? out[out.length - 1] : undefined;
-    if (last !== undefined && (/^[^=]+=$/.test(last) || (t.startsWith('=') && !last.includes('=')))) out[out.length - 1] = last + t;
+    if (last !== undefined && (/^[^=]+=$/.test(last) || (t.startsWith('=') && !last.includes('='))))
+      out[out.length - 1] = last + t;
     else out.push(t);
   }
   return out;
@@ -104,7 +105,10 @@ export function parseAuthenticationResults(field: string): AuthenticationResults
       }
       const ptype = kv[0].slice(0, dot);
       if (ptype === 'value' || ptype === 'reason') continue;
-      const props = (typeof entry[ptype] === 'object' ? entry[ptype] : (entry[ptype] = Object.create(null))) as Record<string, string>;
+      const props = (typeof entry[ptype] === 'object' ? entry[ptype] : (entry[ptype] = Object.create(null))) as Record<
+        string,
+        string
+      >;
       props[kv[0].slice(dot + 1)] = kv[1];
     }
     if (method === 'dkim') (parsed.dkim ??= []).push(entry);

@@ -27,7 +27,8 @@ const hasHighBytes = (buf: Buffer) => buf.some((b) => b >= 0x80);
 export function decodeText(buf: Buffer, declared: string | undefined): string {
   let label = (declared ?? '').trim().toLowerCase();
   if (label.startsWith(`${SNIFF}-`)) label = label.slice(SNIFF.length + 1);
-  if (label === SNIFF || label === '' || /^utf-?8$/.test(label)) return isValidUtf8(buf) ? buf.toString('utf8') : iconv.decode(buf, 'windows-1252');
+  if (label === SNIFF || label === '' || /^utf-?8$/.test(label))
+    return isValidUtf8(buf) ? buf.toString('utf8') : iconv.decode(buf, 'windows-1252');
   if (WESTERN.test(label) && hasHighBytes(buf) && isValidUtf8(buf)) return buf.toString('utf8');
   if (iconv.encodingExists(label)) return iconv.decode(buf, label);
   return isValidUtf8(buf) ? buf.toString('utf8') : iconv.decode(buf, 'windows-1252');
@@ -37,7 +38,10 @@ export function decodeText(buf: Buffer, declared: string | undefined): string {
 export class SniffingIconv extends Transform {
   private readonly chunks: Buffer[] = [];
 
-  constructor(private readonly from: string, _to?: string) {
+  constructor(
+    private readonly from: string,
+    _to?: string,
+  ) {
     super();
   }
 
@@ -74,7 +78,12 @@ export function looksMisdecoded(text: string): boolean {
  */
 export function relabelForSniffing(raw: Buffer): Buffer {
   return Buffer.from(
-    raw.toString('latin1').replace(/(;\s*charset\s*=\s*)"?(utf-?8|us-?ascii|iso-?8859-?(?:1|15)|latin-?1|windows-125[02]|cp125[02])"?/gi, (_m, pre: string, cs: string) => `${pre}${SNIFF}-${cs.toLowerCase()}`),
+    raw
+      .toString('latin1')
+      .replace(
+        /(;\s*charset\s*=\s*)"?(utf-?8|us-?ascii|iso-?8859-?(?:1|15)|latin-?1|windows-125[02]|cp125[02])"?/gi,
+        (_m, pre: string, cs: string) => `${pre}${SNIFF}-${cs.toLowerCase()}`,
+      ),
     'latin1',
   );
 }

@@ -2,8 +2,15 @@
  * mail is bad". */
 export function isInfrastructureError(err: unknown): boolean {
   const code = (err as { code?: string })?.code ?? '';
-  return isDbConflict(err) || /^(ECONN|ETIMEDOUT|EPIPE|ENOSPC|EIO|EACCES|EROFS|EMFILE|SQLITE_BUSY|SQLITE_LOCKED|SQLITE_IOERR|SQLITE_FULL|SQLITE_CANTOPEN|57P|08|53)/.test(code) ||
-    /Knex: Timeout acquiring a connection|Connection terminated|database is locked/i.test(String((err as Error)?.message));
+  return (
+    isDbConflict(err) ||
+    /^(ECONN|ETIMEDOUT|EPIPE|ENOSPC|EIO|EACCES|EROFS|EMFILE|SQLITE_BUSY|SQLITE_LOCKED|SQLITE_IOERR|SQLITE_FULL|SQLITE_CANTOPEN|57P|08|53)/.test(
+      code,
+    ) ||
+    /Knex: Timeout acquiring a connection|Connection terminated|database is locked/i.test(
+      String((err as Error)?.message),
+    )
+  );
 }
 
 /** How many times a batch whose transaction PostgreSQL rolled back for a conflict runs again at once. */

@@ -46,7 +46,11 @@ export function htmlToText(html: string): string {
     return toText(html);
   } catch {
     // Pathological HTML (nesting beyond the stack): fall back to dropping tags, never lose the message.
-    return html.slice(0, 5 * 1024 * 1024).replace(/<(script|style)[^>]*>[\s\S]*?<\/\1>/gi, ' ').replace(/<[^>]{0,2000}>/g, ' ').replace(/[ \t]+/g, ' ');
+    return html
+      .slice(0, 5 * 1024 * 1024)
+      .replace(/<(script|style)[^>]*>[\s\S]*?<\/\1>/gi, ' ')
+      .replace(/<[^>]{0,2000}>/g, ' ')
+      .replace(/[ \t]+/g, ' ');
   }
 }
 

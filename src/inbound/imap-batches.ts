@@ -30,8 +30,14 @@ export interface ReadAhead {
 }
 
 /** The batches of `uids` in order, their sizes asked sizeChunk UIDs at a time, as the reading gets there. */
-export async function* planBatches(client: ImapFlow, uids: number[], sizeChunk: number, batchCount: number): AsyncGenerator<number[]> {
-  for (let i = 0; i < uids.length; i += sizeChunk) yield* await batchesOf(client, uids.slice(i, i + sizeChunk), batchCount);
+export async function* planBatches(
+  client: ImapFlow,
+  uids: number[],
+  sizeChunk: number,
+  batchCount: number,
+): AsyncGenerator<number[]> {
+  for (let i = 0; i < uids.length; i += sizeChunk)
+    yield* await batchesOf(client, uids.slice(i, i + sizeChunk), batchCount);
 }
 
 /** The plan's next batch, its sources already asked for; undefined when the plan is done. A failure (of the size
@@ -51,7 +57,8 @@ export async function readNext(client: ImapFlow, plan: AsyncGenerator<number[]>)
 async function batchesOf(client: ImapFlow, uids: number[], batchCount: number): Promise<number[][]> {
   if (uids.length <= 1) return uids.length ? [uids] : [];
   const sizes = new Map<number, number>();
-  for (const m of await client.fetchAll(`${uids[0]}:${uids.at(-1)}`, { uid: true, size: true }, { uid: true })) sizes.set(m.uid, m.size ?? 0);
+  for (const m of await client.fetchAll(`${uids[0]}:${uids.at(-1)}`, { uid: true, size: true }, { uid: true }))
+    sizes.set(m.uid, m.size ?? 0);
   const out: number[][] = [];
   let current: number[] = [];
   let bytes = 0;

@@ -17,7 +17,10 @@ export function createImapClient(mb: MailboxConfig, logger: Logger, accessToken?
     secure: mb.secure,
     // OAuth2 (Gmail, Microsoft 365): imapflow speaks XOAUTH2/OAUTHBEARER when given an access token.
     // With IMAP_AUTH=oauth2 the token comes from the store of src/mailboxes/ (refreshed there), not from the config.
-    auth: (accessToken ?? mb.accessToken) ? { user: mb.user, accessToken: accessToken ?? mb.accessToken } : { user: mb.user, pass: mb.password ?? '' },
+    auth:
+      (accessToken ?? mb.accessToken)
+        ? { user: mb.user, accessToken: accessToken ?? mb.accessToken }
+        : { user: mb.user, pass: mb.password ?? '' },
     tls: { rejectUnauthorized: mb.rejectUnauthorized },
     logger: logger.child({ component: 'imapflow', mailbox: mb.name }, { level }) as never,
     // We start IDLE ourselves once a round is done (see MailboxPoller.waitForNews): auto-IDLE only begins after
@@ -34,5 +37,9 @@ export function describeImapError(err: unknown): MesaError {
   const e = err as { authenticationFailed?: boolean; code?: string; responseText?: string; message?: string };
   if (e?.authenticationFailed) return new MesaError('IMAP_AUTH_FAILED', e.responseText ?? e.message, { cause: err });
   if (err instanceof MesaError) return err;
-  return new MesaError('IMAP_UNAVAILABLE', [e?.code, e?.responseText ?? e?.message].filter(Boolean).join(' ') || String(err), { cause: err });
+  return new MesaError(
+    'IMAP_UNAVAILABLE',
+    [e?.code, e?.responseText ?? e?.message].filter(Boolean).join(' ') || String(err),
+    { cause: err },
+  );
 }

@@ -21,7 +21,11 @@ export class ImapCredentials {
   private refused?: string;
   private readonly unsubscribe?: () => void;
 
-  constructor(private readonly mb: MailboxConfig, private readonly tokens: MailboxTokenSource | undefined, onChange: () => void) {
+  constructor(
+    private readonly mb: MailboxConfig,
+    private readonly tokens: MailboxTokenSource | undefined,
+    onChange: () => void,
+  ) {
     if (this.oauth) {
       this.unsubscribe = tokens!.onChange(mb.name, () => {
         this.changed = true;

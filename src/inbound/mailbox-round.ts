@@ -39,7 +39,10 @@ export async function readRound(ctx: RoundContext, client: ImapFlow): Promise<Ro
   const uidvalidity = Number(box.uidValidity);
   let state = await getMailboxState(ctx.db, name);
   if (state?.uidvalidity !== undefined && state.uidvalidity !== uidvalidity) {
-    ctx.log.warn({ before: state.uidvalidity, now: uidvalidity }, 'UIDVALIDITY cambió: se relee el buzón desde el principio (el registro evita duplicados)');
+    ctx.log.warn(
+      { before: state.uidvalidity, now: uidvalidity },
+      'UIDVALIDITY cambió: se relee el buzón desde el principio (el registro evita duplicados)',
+    );
   }
   if (state?.uidvalidity !== uidvalidity) {
     await saveMailboxState(ctx.db, name, { uidvalidity, lastUid: 0 });
@@ -76,17 +79,25 @@ export async function readRound(ctx: RoundContext, client: ImapFlow): Promise<Ro
     next = readNext(client, plan);
     // …and for the next one as soon as it is here, behind this one: the parse thread works through it while
     // this batch commits, and the next transaction finds its first mails parsed.
-    next.then((following) => following?.sources.then((got) => ctx.ingest.parseAhead?.([...got.values()]))).catch(() => undefined);
+    next
+      .then((following) => following?.sources.then((got) => ctx.ingest.parseAhead?.([...got.values()])))
+      .catch(() => undefined);
     // Expunged by someone between SEARCH and FETCH: no source, nothing to ingest.
     const present = batch.filter((uid) => sources.has(uid));
     // The whole batch in one group commit (IngestService.ingestMany); results in order, cut at a tempfail.
-    const results: IngestResult[] = present.length ? await ctx.ingest.ingestMany(present.map((uid) => ({
-      raw: sources.get(uid)!, source: { kind: 'imap', account: ctx.mailbox.name, folder: ctx.mailbox.mailbox, uidvalidity, uid },
-    }))) : [];
+    const results: IngestResult[] = present.length
+      ? await ctx.ingest.ingestMany(
+          present.map((uid) => ({
+            raw: sources.get(uid)!,
+            source: { kind: 'imap', account: ctx.mailbox.name, folder: ctx.mailbox.mailbox, uidvalidity, uid },
+          })),
+        )
+      : [];
     sources.clear();
     const committed = present.slice(0, results.filter((r) => r.outcome !== 'tempfail').length);
     // The effects and their ledger rows are committed: only now may those mails leave the mailbox (one MOVE).
-    if (ctx.mailbox.processedFolder && committed.length) await client.messageMove(committed.join(','), ctx.mailbox.processedFolder, { uid: true });
+    if (ctx.mailbox.processedFolder && committed.length)
+      await client.messageMove(committed.join(','), ctx.mailbox.processedFolder, { uid: true });
     const failed = results.find((r) => r.outcome === 'tempfail');
     if (failed) {
       const uid = present[results.indexOf(failed)];
@@ -104,11 +115,16 @@ export async function readRound(ctx: RoundContext, client: ImapFlow): Promise<Ro
 }
 
 /** Records a failure in mailbox_state, where the operator sees it; a database that cannot take it only logs. */
-export async function recordMailboxError(ctx: Pick<RoundContext, 'db' | 'mailbox' | 'log'>, message: string): Promise<void> {
+export async function recordMailboxError(
+  ctx: Pick<RoundContext, 'db' | 'mailbox' | 'log'>,
+  message: string,
+): Promise<void> {
   try {
     const state = await getMailboxState(ctx.db, stateKey(ctx.mailbox));
     await saveMailboxState(ctx.db, stateKey(ctx.mailbox), {
-      lastError: message.slice(0, 1000), errorCount: (state?.errorCount ?? 0) + 1, lastPollAt: Date.now(),
+      lastError: message.slice(0, 1000),
+      errorCount: (state?.errorCount ?? 0) + 1,
+      lastPollAt: Date.now(),
     });
   } catch (err) {
     ctx.log.warn({ err }, 'no se pudo registrar el error del buzón en la base de datos');

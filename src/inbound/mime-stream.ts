@@ -12,14 +12,28 @@ import type { BlobStore } from '../storage/blobs.ts';
  *
  * The result has simpleParser's shape; a streamed attachment has `content` undefined and `sha256` set.
  */
-export type StreamedAttachment = Omit<ParsedMail['attachments'][number], 'content'> & { content?: Buffer; sha256?: string };
+export type StreamedAttachment = Omit<ParsedMail['attachments'][number], 'content'> & {
+  content?: Buffer;
+  sha256?: string;
+};
 export type ParsedMime = Omit<ParsedMail, 'attachments'> & { attachments: StreamedAttachment[] };
 
-const IN_MEMORY = new Set(['message/rfc822', 'text/rfc822-headers', 'message/delivery-status', 'message/global', 'message/global-headers']);
+const IN_MEMORY = new Set([
+  'message/rfc822',
+  'text/rfc822-headers',
+  'message/delivery-status',
+  'message/global',
+  'message/global-headers',
+]);
 
 /** `input`: a stream, or the whole source as one Buffer (written at once: for a small source). An attachment over
  * `maxAttachmentBytes` is refused (kept only in the raw source): no blob is written for it, `sha256` stays undefined. */
-export function parseMime(input: Readable | Buffer, options: ConstructorParameters<typeof MailParser>[0], store?: BlobStore, maxAttachmentBytes = Infinity): Promise<ParsedMime> {
+export function parseMime(
+  input: Readable | Buffer,
+  options: ConstructorParameters<typeof MailParser>[0],
+  store?: BlobStore,
+  maxAttachmentBytes = Infinity,
+): Promise<ParsedMime> {
   return new Promise((resolve, reject) => {
     // MailParser may emit a non-fatal 'error' and still reach 'end': settle once, the first error or the result.
     let settled = false;
@@ -85,14 +99,27 @@ export function parseMime(input: Readable | Buffer, options: ConstructorParamete
       if (!reading) reader();
     });
     parser.on('end', () => {
-      for (const key of ['subject', 'references', 'date', 'to', 'from', 'cc', 'bcc', 'message-id', 'in-reply-to', 'reply-to']) {
-        if (mail.headers?.has(key)) mail[key.replace(/-([a-z])/g, (_m, c: string) => c.toUpperCase())] = mail.headers.get(key);
+      for (const key of [
+        'subject',
+        'references',
+        'date',
+        'to',
+        'from',
+        'cc',
+        'bcc',
+        'message-id',
+        'in-reply-to',
+        'reply-to',
+      ]) {
+        if (mail.headers?.has(key))
+          mail[key.replace(/-([a-z])/g, (_m, c: string) => c.toUpperCase())] = mail.headers.get(key);
       }
       // As simpleParser: cid: images in the HTML become data: URIs (the page shows the HTML without fetching parts).
       (parser as any).updateImageLinks(
         (a: StreamedAttachment, replaced: (err: unknown, url?: string) => void) => {
           try {
-            const content = a.content ?? (a.sha256 && store ? fs.readFileSync(store.pathFor(a.sha256)) : Buffer.alloc(0));
+            const content =
+              a.content ?? (a.sha256 && store ? fs.readFileSync(store.pathFor(a.sha256)) : Buffer.alloc(0));
             replaced(false, `data:${a.contentType};base64,${content.toString('base64')}`);
           } catch (err) {
             replaced(err);
@@ -109,10 +136,12 @@ export function parseMime(input: Readable | Buffer, options: ConstructorParamete
       parser.end(input);
       return;
     }
-    input.once('error', (err) => {
-      input.destroy();
-      parser.destroy();
-      settle(err);
-    }).pipe(parser);
+    input
+      .once('error', (err) => {
+        input.destroy();
+        parser.destroy();
+        settle(err);
+      })
+      .pipe(parser);
   });
 }

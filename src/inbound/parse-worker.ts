@@ -39,11 +39,22 @@ async function answer(req: ParseRequest): Promise<void> {
   const back = req.spill ? { raw: req.raw } : {};
   let reply: ParseReply;
   try {
-    const { raw: _mine, ...mail } = await parseMail(raw, { timeoutMs: req.timeoutMs, maxAttachmentBytes: req.maxAttachmentBytes }, req.rawSha256, blobs);
+    const { raw: _mine, ...mail } = await parseMail(
+      raw,
+      { timeoutMs: req.timeoutMs, maxAttachmentBytes: req.maxAttachmentBytes },
+      req.rawSha256,
+      blobs,
+    );
     reply = { id: req.id, mail, ...back };
   } catch (err) {
     const e = err as Error;
-    reply = { id: req.id, error: isMesaError(err) ? { code: err.code, detail: err.detail } : { detail: String(e?.message ?? e).slice(0, 300) }, ...back };
+    reply = {
+      id: req.id,
+      error: isMesaError(err)
+        ? { code: err.code, detail: err.detail }
+        : { detail: String(e?.message ?? e).slice(0, 300) },
+      ...back,
+    };
   }
   port.postMessage(reply, req.spill ? [req.raw.buffer as ArrayBuffer] : []);
 }

@@ -30,10 +30,16 @@ export class InThreadParser implements MailParser {
   /** Mails parsed here (the parse thread's fallback counts into it). */
   parsed = 0;
 
-  constructor(private readonly blobs: BlobStore, private readonly limits: ParserLimits = {}) {}
+  constructor(
+    private readonly blobs: BlobStore,
+    private readonly limits: ParserLimits = {},
+  ) {}
 
   parse(raw: Buffer, rawSha256?: string): Promise<InboundMail> {
-    const limits = { timeoutMs: this.limits.timeoutMs ?? PARSE_TIMEOUT_MS, maxAttachmentBytes: this.limits.maxAttachmentBytes };
+    const limits = {
+      timeoutMs: this.limits.timeoutMs ?? PARSE_TIMEOUT_MS,
+      maxAttachmentBytes: this.limits.maxAttachmentBytes,
+    };
     const run = this.chain.then(async () => {
       this.parsed++;
       return (await import('./parse.ts')).parseMail(raw, limits, rawSha256, this.blobs);
@@ -53,7 +59,14 @@ export class InThreadParser implements MailParser {
  * One mail for the parse thread. `spill`: set when `raw` is transferred (a large mail): the thread writes the bytes
  * there as soon as it receives them, so that they survive the thread if the parse kills it.
  */
-export interface ParseRequest { id: number; raw: Uint8Array; rawSha256?: string; timeoutMs: number; maxAttachmentBytes?: number; spill?: string }
+export interface ParseRequest {
+  id: number;
+  raw: Uint8Array;
+  rawSha256?: string;
+  timeoutMs: number;
+  maxAttachmentBytes?: number;
+  spill?: string;
+}
 /** `raw`: the transferred bytes, given back. */
 export type ParseReply =
   | { id: number; mail: Omit<InboundMail, 'raw'>; error?: undefined; raw?: Uint8Array }

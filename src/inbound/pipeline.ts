@@ -5,10 +5,21 @@ import type { InboundMail } from './mail.ts';
 
 export type PipelineResult =
   | { kind: 'effect'; facts: Readonly<Facts>; trail: string[] }
-  | { kind: 'stop'; outcome: 'ignored' | 'rejected' | 'tempfail'; reason: ReasonCode; detail?: string; facts: Readonly<Facts>; trail: string[] };
+  | {
+      kind: 'stop';
+      outcome: 'ignored' | 'rejected' | 'tempfail';
+      reason: ReasonCode;
+      detail?: string;
+      facts: Readonly<Facts>;
+      trail: string[];
+    };
 
 /** Runs the filters in their declared order, folding each verdict's facts into a new frozen object. */
-export function runFilters(mail: InboundMail, ctx: FilterContext, filters: readonly Filter[] = FILTERS): PipelineResult {
+export function runFilters(
+  mail: InboundMail,
+  ctx: FilterContext,
+  filters: readonly Filter[] = FILTERS,
+): PipelineResult {
   let facts: Readonly<Facts> = Object.freeze({});
   const trail: string[] = [];
   for (const f of filters) {
@@ -43,10 +54,18 @@ export type Effect =
 
 /** What the facts amount to. Pure. */
 export function decide(facts: Readonly<Facts>): Effect {
-  if (facts.target && facts.automated) return { kind: 'system_note', ticketId: facts.target.ticketId, number: facts.target.number };
+  if (facts.target && facts.automated)
+    return { kind: 'system_note', ticketId: facts.target.ticketId, number: facts.target.number };
   if (facts.target) {
-    const base = { kind: 'follow_up' as const, ticketId: facts.target.ticketId, number: facts.target.number, reopen: facts.target.reopen };
-    return facts.sender?.role === 'consultant' ? { ...base, consultant: consultantPlan(facts, facts.target.number) } : base;
+    const base = {
+      kind: 'follow_up' as const,
+      ticketId: facts.target.ticketId,
+      number: facts.target.number,
+      reopen: facts.target.reopen,
+    };
+    return facts.sender?.role === 'consultant'
+      ? { ...base, consultant: consultantPlan(facts, facts.target.number) }
+      : base;
   }
   if (facts.hold) return { kind: 'held', reason: facts.hold.reason, detail: facts.hold.detail };
   return { kind: 'new_case' };
@@ -59,6 +78,11 @@ function consultantPlan(facts: Readonly<Facts>, number: number): ConsultantPlan 
   const verified = Boolean(auth && (auth.authenticatedBy || auth.signedCases.includes(number)));
   if (!verified) return { verified: false, internal: true, commands: [], feedback: { kind: 'unverified', items: [] } };
   const c = facts.commands;
-  if (c?.errors.length) return { verified: true, internal: true, commands: [], feedback: { kind: 'commands', items: c.errors } };
-  return { verified: true, internal: Boolean(c?.internal) || !(facts.visibleText ?? '').trim(), commands: c?.commands ?? [] };
+  if (c?.errors.length)
+    return { verified: true, internal: true, commands: [], feedback: { kind: 'commands', items: c.errors } };
+  return {
+    verified: true,
+    internal: Boolean(c?.internal) || !(facts.visibleText ?? '').trim(),
+    commands: c?.commands ?? [],
+  };
 }

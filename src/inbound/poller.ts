@@ -7,7 +7,13 @@ import type { Logger } from '../logger.ts';
 import { SIZE_CHUNK, batchCountFor } from './imap-batches.ts';
 import { createImapClient, describeImapError } from './imap-client.ts';
 import { ImapCredentials, type MailboxTokenSource } from './imap-credentials.ts';
-import { readRound, recordMailboxError, type RoundContext, type RoundIngest, type RoundResult } from './mailbox-round.ts';
+import {
+  readRound,
+  recordMailboxError,
+  type RoundContext,
+  type RoundIngest,
+  type RoundResult,
+} from './mailbox-round.ts';
 
 /**
  * The IMAP adapter: one isolated loop per configured mailbox (support, fallback). It only translates between the
@@ -74,7 +80,11 @@ export class MailboxPoller {
   /** The OAuth2 token to log in with, and whether a newer one appeared since (then: reconnect with it). */
   private readonly credentials: ImapCredentials;
 
-  constructor(private readonly deps: PollerDeps, readonly mailbox: MailboxConfig, private readonly opts: PollerOptions = {}) {
+  constructor(
+    private readonly deps: PollerDeps,
+    readonly mailbox: MailboxConfig,
+    private readonly opts: PollerOptions = {},
+  ) {
     this.log = deps.logger.child({ component: 'poller', mailbox: stateKey(mailbox) });
     this.backoffInitial = opts.backoffInitialMs ?? 1000;
     this.backoffMax = opts.backoffMaxMs ?? 5 * 60_000;
@@ -84,7 +94,9 @@ export class MailboxPoller {
   }
 
   start(): this {
-    this.running ??= this.leased().catch((err) => this.log.fatal({ err }, 'el lector del buzón terminó por un error inesperado'));
+    this.running ??= this.leased().catch((err) =>
+      this.log.fatal({ err }, 'el lector del buzón terminó por un error inesperado'),
+    );
     return this;
   }
 
@@ -101,19 +113,24 @@ export class MailboxPoller {
   /** Runs the loop while holding the mailbox's lease, and waits for it again if it is lost. */
   private async leased(): Promise<void> {
     while (!this.stopping) {
-      await withMailboxLease(this.deps.db, stateKey(this.mailbox), async (lease) => {
-        this.lease = lease;
-        const onLost = () => this.wake?.();
-        lease.addEventListener('abort', onLost, { once: true });
-        // The token is refreshed by the instance that reads the mailbox, and only while it does.
-        this.credentials.keepFresh(lease);
-        try {
-          await this.loop();
-        } finally {
-          lease.removeEventListener('abort', onLost);
-          this.lease = undefined;
-        }
-      }, { ...this.opts.lease, signal: this.stopController.signal, logger: this.deps.logger });
+      await withMailboxLease(
+        this.deps.db,
+        stateKey(this.mailbox),
+        async (lease) => {
+          this.lease = lease;
+          const onLost = () => this.wake?.();
+          lease.addEventListener('abort', onLost, { once: true });
+          // The token is refreshed by the instance that reads the mailbox, and only while it does.
+          this.credentials.keepFresh(lease);
+          try {
+            await this.loop();
+          } finally {
+            lease.removeEventListener('abort', onLost);
+            this.lease = undefined;
+          }
+        },
+        { ...this.opts.lease, signal: this.stopController.signal, logger: this.deps.logger },
+      );
     }
   }
 
@@ -154,7 +171,10 @@ export class MailboxPoller {
           this.connecting = false;
         }
         if (this.halted) break;
-        this.log.info({ host: this.mailbox.host, user: this.mailbox.user, idle: client.capabilities.has('IDLE') }, 'conectado al buzón');
+        this.log.info(
+          { host: this.mailbox.host, user: this.mailbox.user, idle: client.capabilities.has('IDLE') },
+          'conectado al buzón',
+        );
         if (this.mailbox.processedFolder) await this.ensureFolder(client, this.mailbox.processedFolder);
         let tempfails = 0;
         while (!this.halted && client.usable && !this.credentials.changed) {
@@ -178,7 +198,10 @@ export class MailboxPoller {
         const e = describeImapError(err);
         if (e.code === 'IMAP_AUTH_FAILED') this.credentials.loginRefused();
         const wait = this.backoff(failures++);
-        this.log.error({ err: e, code: e.code, retryInMs: wait, attempt: failures }, 'no se pudo leer el buzón; se reintentará');
+        this.log.error(
+          { err: e, code: e.code, retryInMs: wait, attempt: failures },
+          'no se pudo leer el buzón; se reintentará',
+        );
         await this.recordError(e.message);
         await this.pause(wait);
       } finally {
@@ -198,8 +221,13 @@ export class MailboxPoller {
 
   private get roundContext(): RoundContext {
     return {
-      db: this.deps.db, ingest: this.deps.ingest, mailbox: this.mailbox, log: this.log,
-      halted: () => this.halted, batchCount: this.batchCount, sizeChunk: this.sizeChunk,
+      db: this.deps.db,
+      ingest: this.deps.ingest,
+      mailbox: this.mailbox,
+      log: this.log,
+      halted: () => this.halted,
+      batchCount: this.batchCount,
+      sizeChunk: this.sizeChunk,
     };
   }
 

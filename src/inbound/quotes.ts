@@ -17,7 +17,8 @@ function tidy(text: string): string {
   const lines: string[] = [];
   for (const l of text.split('\n')) lines.push(l.replace(/[ \t\u00a0]+$/, ''));
   // Trailing rules (Outlook's "________", a text-rendered <hr>) and Gmail's tracking mark "ᐧ" are not text.
-  while (lines.length && (isBlank(lines[lines.length - 1]) || /^\s*([-_=*]{5,}|ᐧ)\s*$/.test(lines[lines.length - 1]))) lines.pop();
+  while (lines.length && (isBlank(lines[lines.length - 1]) || /^\s*([-_=*]{5,}|ᐧ)\s*$/.test(lines[lines.length - 1])))
+    lines.pop();
   while (lines.length && isBlank(lines[0])) lines.shift();
   return lines.join('\n').replace(/\n{3,}/g, '\n\n');
 }
@@ -37,7 +38,14 @@ export function stripQuotedText(text: string): string {
   const bottom = tidy(libraryVisible(t));
   if (bottom && !quoteHeaderOnly(bottom)) return bottom;
   // A mail that is only a forward or only a quote: better the whole text than nothing.
-  return tidy(t.split('\n').filter((l) => !isQuoted(l)).join('\n')) || tidy(t);
+  return (
+    tidy(
+      t
+        .split('\n')
+        .filter((l) => !isQuoted(l))
+        .join('\n'),
+    ) || tidy(t)
+  );
 }
 
 export function visibleTextOf(mail: { text: string; html?: string; textFromHtml?: boolean }): string {

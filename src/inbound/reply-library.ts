@@ -9,7 +9,8 @@ import { QUOTE_HEADER_PATTERNS, SIGNATURE_PATTERNS } from './reply-parser-patter
  */
 
 /** What really starts a signature block, as opposed to a closing word the library also treats as one. */
-const SIGNATURE_MARK = /^\s*(--\s*(\n|$)|-- |_{2,}|\+{2,}|={2,}|sent from|enviado desde|get outlook|obtener outlook|t[ée]l[ée]charger outlook|envoy[ée] |von .* gesendet|gesendet von|sendt fra|verzonden vanaf|verstuurd vanaf)/i;
+const SIGNATURE_MARK =
+  /^\s*(--\s*(\n|$)|-- |_{2,}|\+{2,}|={2,}|sent from|enviado desde|get outlook|obtener outlook|t[ée]l[ée]charger outlook|envoy[ée] |von .* gesendet|gesendet von|sendt fra|verzonden vanaf|verstuurd vanaf)/i;
 
 const MAX_LINE_FOR_LIBRARY = 300;
 const MAX_LINES_FOR_LIBRARY = 3000;
@@ -85,12 +86,14 @@ export function libraryVisible(text: string): string {
   const head = lines.slice(0, MAX_LINES_FOR_LIBRARY);
   const tail = lines.slice(MAX_LINES_FOR_LIBRARY);
   const masked = new Map<string, string>();
-  const input = head.map((l, n) => {
-    if (l.length <= MAX_LINE_FOR_LIBRARY) return l;
-    const token = `MESALONGLINE${n}X`;
-    masked.set(token, l);
-    return (/^\s*>/.test(l) ? '> ' : '') + token;
-  }).join('\n');
+  const input = head
+    .map((l, n) => {
+      if (l.length <= MAX_LINE_FOR_LIBRARY) return l;
+      const token = `MESALONGLINE${n}X`;
+      masked.set(token, l);
+      return (/^\s*>/.test(l) ? '> ' : '') + token;
+    })
+    .join('\n');
   let out = unquotedByLibrary(input) ?? visibleByLibrary(input);
   out = out.replace(/(?:> )?MESALONGLINE\d+X/g, (tok) => masked.get(tok.replace(/^> /, '')) ?? tok);
   // Nothing was cut from the head: the rest of a very long message is the person's too.

@@ -42,4 +42,3 @@ export async function collectGarbageDaily(db: Knex, config: Config, blobs?: Blob
   if (!(await db.transaction((trx) => claimMark(trx, 'blob-gc', today, now)))) return undefined;
   return collectGarbage(db, config, blobs);
 }
-

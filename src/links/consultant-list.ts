@@ -9,7 +9,11 @@ export const CONSULTANT_LIST_PATH = '/consultores/lista/';
 export const CONSULTANT_LIST_TTL_MS = 7 * 86_400_000;
 
 const mac = (secret: string, consultant: string, expiresAt: number) =>
-  crypto.createHmac('sha256', secret).update(`mesa-lista-v1\0${consultant}\0${expiresAt}`).digest('base64url').slice(0, 32);
+  crypto
+    .createHmac('sha256', secret)
+    .update(`mesa-lista-v1\0${consultant}\0${expiresAt}`)
+    .digest('base64url')
+    .slice(0, 32);
 
 export function consultantListToken(secret: string, consultant: string, expiresAt: number): string {
   const who = consultant.toLowerCase();
@@ -22,8 +26,15 @@ export function consultantListUrl(publicUrl: string, secret: string, consultant:
 }
 
 /** The consultant a token names, if its signature holds and it has not expired. */
-export function verifyConsultantListToken(secret: string, token: string, now: number): { consultant: string; expiresAt: number } | undefined {
-  const m = typeof token === 'string' && token.length < 400 ? /^([A-Za-z0-9_-]{1,300})\.(\d{10,15})\.([A-Za-z0-9_-]{32})$/.exec(token) : null;
+export function verifyConsultantListToken(
+  secret: string,
+  token: string,
+  now: number,
+): { consultant: string; expiresAt: number } | undefined {
+  const m =
+    typeof token === 'string' && token.length < 400
+      ? /^([A-Za-z0-9_-]{1,300})\.(\d{10,15})\.([A-Za-z0-9_-]{32})$/.exec(token)
+      : null;
   if (!m) return undefined;
   const consultant = Buffer.from(m[1], 'base64url').toString('utf8');
   const expiresAt = Number(m[2]);

@@ -23,7 +23,13 @@ export interface LinkKeys {
 const base = (publicUrl: string) => `${publicUrl.replace(/\/+$/, '')}${LINK_PATH}`;
 
 function isSealed(v: unknown): v is SealedLink {
-  return typeof v === 'object' && v !== null && !Array.isArray(v) && typeof (v as SealedLink).$link === 'object' && (v as SealedLink).$link !== null;
+  return (
+    typeof v === 'object' &&
+    v !== null &&
+    !Array.isArray(v) &&
+    typeof (v as SealedLink).$link === 'object' &&
+    (v as SealedLink).$link !== null
+  );
 }
 
 /**
@@ -33,10 +39,18 @@ function isSealed(v: unknown): v is SealedLink {
 const ISSUED_MAX = 2000;
 const issued = new Map<string, { recipient: string; number: number; generation: number; expiresAt: number }>();
 
-export function noteIssuedLink(url: string, p: { recipient: string; number: number; generation: number; expiresAt: number }): void {
+export function noteIssuedLink(
+  url: string,
+  p: { recipient: string; number: number; generation: number; expiresAt: number },
+): void {
   if (issued.has(url)) return;
   if (issued.size >= ISSUED_MAX) issued.delete(issued.keys().next().value!);
-  issued.set(url, { recipient: p.recipient.toLowerCase(), number: p.number, generation: p.generation, expiresAt: p.expiresAt });
+  issued.set(url, {
+    recipient: p.recipient.toLowerCase(),
+    number: p.number,
+    generation: p.generation,
+    expiresAt: p.expiresAt,
+  });
 }
 
 /** The link `url` to `recipient` as a SealedLink, or undefined when it is not one of ours for that recipient. */
@@ -50,12 +64,24 @@ function seal(url: string, prefix: string, secretKey: string, recipient: string)
   } else {
     const token = parseToken(url.slice(prefix.length, hash < 0 ? undefined : hash));
     if (!token) return undefined;
-    const expected = linkMac(secretKey, { number: token.number, recipient, generation: token.generation, expiresAt: token.expiresAt });
+    const expected = linkMac(secretKey, {
+      number: token.number,
+      recipient,
+      generation: token.generation,
+      expiresAt: token.expiresAt,
+    });
     if (!sameMac(expected, token.mac)) return undefined;
     parts = token;
   }
   const fragment = hash < 0 ? undefined : url.slice(hash + 1);
-  return { $link: { number: parts.number, generation: parts.generation, expiresAt: parts.expiresAt, ...(fragment ? { fragment } : {}) } };
+  return {
+    $link: {
+      number: parts.number,
+      generation: parts.generation,
+      expiresAt: parts.expiresAt,
+      ...(fragment ? { fragment } : {}),
+    },
+  };
 }
 
 /**
@@ -66,7 +92,7 @@ export function sealLinks<T>(data: T, keys: LinkKeys, recipient: string): T {
   const prefix = base(keys.publicUrl);
   const to = recipient.toLowerCase();
   const walk = (v: unknown): unknown => {
-    if (typeof v === 'string') return v.startsWith(prefix) ? seal(v, prefix, keys.secretKey, to) ?? v : v;
+    if (typeof v === 'string') return v.startsWith(prefix) ? (seal(v, prefix, keys.secretKey, to) ?? v) : v;
     if (Array.isArray(v)) {
       let out: unknown[] | undefined;
       for (let i = 0; i < v.length; i++) {

@@ -18,7 +18,10 @@ export interface TokenParts {
   mac: string;
 }
 
-export function linkMac(secret: string, p: { number: number; recipient: string; generation: number; expiresAt: number }): string {
+export function linkMac(
+  secret: string,
+  p: { number: number; recipient: string; generation: number; expiresAt: number },
+): string {
   return crypto
     .createHmac('sha256', secret)
     .update(`mesa-link-v1|${p.number}|${p.recipient.toLowerCase()}|${p.generation}|${Math.floor(p.expiresAt / 1000)}`)
@@ -26,7 +29,10 @@ export function linkMac(secret: string, p: { number: number; recipient: string; 
     .slice(0, 32);
 }
 
-export function makeToken(secret: string, p: { number: number; recipient: string; generation: number; expiresAt: number }): string {
+export function makeToken(
+  secret: string,
+  p: { number: number; recipient: string; generation: number; expiresAt: number },
+): string {
   return `${p.number}.${p.generation}.${Math.floor(p.expiresAt / 1000).toString(36)}.${linkMac(secret, p)}`;
 }
 

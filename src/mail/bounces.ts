@@ -23,7 +23,8 @@ const ADDRESS = /[^\s<>;,"']+@[^\s<>;,"']+\.[^\s<>;,"']+/g;
  */
 export function failedRecipients(mail: BounceReport): string[] {
   const out = new Set<string>();
-  for (const v of mail.headers.get('x-failed-recipients') ?? []) for (const a of v.match(ADDRESS) ?? []) out.add(a.toLowerCase());
+  for (const v of mail.headers.get('x-failed-recipients') ?? [])
+    for (const a of v.match(ADDRESS) ?? []) out.add(a.toLowerCase());
   for (const m of mail.embeddedHeaders.matchAll(/^(?:Final|Original)-Recipient:\s*rfc822\s*;\s*(.+)$/gim)) {
     for (const a of m[1].match(ADDRESS) ?? []) out.add(a.toLowerCase());
   }
@@ -41,7 +42,9 @@ const RETURNED = new Set(['message/rfc822', 'text/rfc822-headers', 'message/glob
  * The Message-IDs (without angle brackets) in the header block of each returned message of a bounce: only the
  * Message-ID field of that header, never its References or its body, which quote other mail.
  */
-export function returnedMessageIds(mail: { attachments: ReadonlyArray<{ contentType: string; content?: Buffer }> }): string[] {
+export function returnedMessageIds(mail: {
+  attachments: ReadonlyArray<{ contentType: string; content?: Buffer }>;
+}): string[] {
   const out = new Set<string>();
   for (const a of mail.attachments) {
     if (!RETURNED.has(a.contentType) || !a.content) continue;

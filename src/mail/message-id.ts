@@ -20,8 +20,19 @@ function hmac(secret: string, data: string): Buffer {
 const tagsBySecret = new Map<string, (address: string) => string>();
 export function recipientTag(secret: string, address: string): string {
   let tags = tagsBySecret.get(secret);
-  if (!tags) tagsBySecret.set(secret, (tags = boundedMemo(1000, (a: string) => a, (a: string): string =>
-    BigInt(`0x${hmac(secret, `mesa-rcpt-v1|${a.toLowerCase()}`).subarray(0, 8).toString('hex')}`).toString(36).padStart(12, '0').slice(-12))));
+  if (!tags)
+    tagsBySecret.set(
+      secret,
+      (tags = boundedMemo(
+        1000,
+        (a: string) => a,
+        (a: string): string =>
+          BigInt(`0x${hmac(secret, `mesa-rcpt-v1|${a.toLowerCase()}`).subarray(0, 8).toString('hex')}`)
+            .toString(36)
+            .padStart(12, '0')
+            .slice(-12),
+      )),
+    );
   return tags(address);
 }
 
@@ -30,7 +41,13 @@ function signature(secret: string, number: number, tag: string, nonce: string): 
 }
 
 /** A new id (without angle brackets) for a mail about case `number` to `recipient`. */
-export function makeMessageId(secret: string, domain: string, number: number, recipient: string, nonce = pooledRandomBase36()): string {
+export function makeMessageId(
+  secret: string,
+  domain: string,
+  number: number,
+  recipient: string,
+  nonce = pooledRandomBase36(),
+): string {
   const tag = recipientTag(secret, recipient);
   return `mesa.${number}.${tag}.${nonce}.${signature(secret, number, tag, nonce)}@${domain}`;
 }

@@ -128,7 +128,8 @@ export class Dispatcher {
       await this.queue.onEmpty();
       // Claim again only when a sending slot is free: onEmpty() resolves while every slot is still busy, and a
       // claim with no room finds nothing and sleeps a whole poll interval (found by `npm run bench`: 1.5 mails/s).
-      while (this.running && this.queue.pending >= this.queue.concurrency) await new Promise((r) => this.queue.once('next', r));
+      while (this.running && this.queue.pending >= this.queue.concurrency)
+        await new Promise((r) => this.queue.once('next', r));
     } catch (err) {
       this.log.error({ err }, 'no se pudo leer la bandeja de salida; se reintentará');
     } finally {
@@ -141,16 +142,34 @@ export class Dispatcher {
 
   private async tickOnce(): Promise<number> {
     const room = this.queue.concurrency - this.queue.size - this.queue.pending;
-    const { due, held } = await repo.claimDue(this.o.db, { now: this.now(), limit: Math.max(room, 0), owner: this.owner, leaseMs: this.o.leaseMs ?? 5 * 60_000, neverStopped: this.deskAddresses });
-    for (const h of held) this.log.warn({ outbox: h.id, kind: h.kind, ticketId: h.ticketId, reason: h.reason }, 'correo automático retenido al enviarlo: la dirección rebotó después de encolarlo');
+    const { due, held } = await repo.claimDue(this.o.db, {
+      now: this.now(),
+      limit: Math.max(room, 0),
+      owner: this.owner,
+      leaseMs: this.o.leaseMs ?? 5 * 60_000,
+      neverStopped: this.deskAddresses,
+    });
+    for (const h of held)
+      this.log.warn(
+        { outbox: h.id, kind: h.kind, ticketId: h.ticketId, reason: h.reason },
+        'correo automático retenido al enviarlo: la dirección rebotó después de encolarlo',
+      );
     for (const row of due) {
-      void this.queue.add(() => this.send(row)).catch((err) => this.log.error({ err, outbox: row.id }, 'envío interrumpido'));
+      void this.queue
+        .add(() => this.send(row))
+        .catch((err) => this.log.error({ err, outbox: row.id }, 'envío interrumpido'));
     }
     return due.length + held.length;
   }
 
   private async send(row: repo.OutboxRow): Promise<void> {
-    const fields = { outbox: row.id, kind: row.kind, ticketId: row.ticketId, messageId: row.messageId, attempt: row.attempts };
+    const fields = {
+      outbox: row.id,
+      kind: row.kind,
+      ticketId: row.ticketId,
+      messageId: row.messageId,
+      attempt: row.attempts,
+    };
     try {
       const m = row.mail;
       const attachments = [];
@@ -158,7 +177,9 @@ export class Dispatcher {
       // gone missing fails this attempt like any other send error (retried, then dead-lettered).
       for (const a of m.attachments) {
         const file = this.o.blobs.pathFor(a.sha256);
-        await fs.promises.access(file).catch((err) => { throw new MesaError('STORAGE_FAILED', `adjunto ${a.filename}: ${err.code}`, { cause: err }); });
+        await fs.promises.access(file).catch((err) => {
+          throw new MesaError('STORAGE_FAILED', `adjunto ${a.filename}: ${err.code}`, { cause: err });
+        });
         attachments.push({ filename: a.filename, contentType: a.contentType, path: file });
       }
       await this.transport.send({
@@ -186,7 +207,10 @@ export class Dispatcher {
         const { retryBaseMs, retryMaxMs } = this.o.config.outbound;
         const backoff = Math.min(retryMaxMs, retryBaseMs * 2 ** Math.max(0, row.attempts - 1));
         // Never sooner than the server asked (Graph's Retry-After on a 429).
-        const delay = Math.max(Math.round(backoff * (0.8 + Math.random() * 0.4)), (err as { retryAfterMs?: number })?.retryAfterMs ?? 0);
+        const delay = Math.max(
+          Math.round(backoff * (0.8 + Math.random() * 0.4)),
+          (err as { retryAfterMs?: number })?.retryAfterMs ?? 0,
+        );
         await repo.markRetry(this.o.db, row.id, this.owner, this.now() + delay, why);
         this.log.warn({ ...fields, delayMs: delay, reason: why }, 'fallo temporal al enviar: se reintentará');
         // Wake up for the retry even if nothing else arrives.

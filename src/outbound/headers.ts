@@ -26,13 +26,17 @@ function filetimeShifted(ms: number, shift: 16 | 18): number {
   // 10,000 / 2^16 = 625 / 4096; 10,000 / 2^18 = 625 / 16384.
   const unit = shift === 16 ? 4096 : 16384;
   const whole = Math.floor(ms / unit);
-  return whole * 625 + Math.floor((ms - whole * unit) * 625 / unit);
+  return whole * 625 + Math.floor(((ms - whole * unit) * 625) / unit);
 }
 
 /** The 16-byte conversation GUID of a case, derived from its number with SECRET_KEY. A case's mails are usually
  * written together (the confirmation and the consultants' notices): remembered for the last few cases. */
-const conversationId = boundedMemo(256, (secret: string, caseNumber: number) => `${secret}\0${caseNumber}`, (secret: string, caseNumber: number) =>
-  crypto.createHmac('sha256', secret).update(`mesa-thread-v1|${caseNumber}`).digest().subarray(0, 16));
+const conversationId = boundedMemo(
+  256,
+  (secret: string, caseNumber: number) => `${secret}\0${caseNumber}`,
+  (secret: string, caseNumber: number) =>
+    crypto.createHmac('sha256', secret).update(`mesa-thread-v1|${caseNumber}`).digest().subarray(0, 16),
+);
 
 /**
  * The header block: bytes 1–5 are the FILETIME of the case's creation, bits 55..16, then the GUID. Worked out in

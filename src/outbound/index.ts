@@ -25,14 +25,42 @@ export interface Outbound {
   linkMailer: LinkMails;
 }
 
-export function createOutbound(deps: { db: Knex; config: Config; blobs: BlobStore; logger: Logger; tokens?: SmtpTokenSource; clock?: () => number; dispatcher?: Partial<DispatcherOptions>; extraConsultants?: (organization: string) => readonly string[]; suggestions?: Suggestions }): Outbound {
+export function createOutbound(deps: {
+  db: Knex;
+  config: Config;
+  blobs: BlobStore;
+  logger: Logger;
+  tokens?: SmtpTokenSource;
+  clock?: () => number;
+  dispatcher?: Partial<DispatcherOptions>;
+  extraConsultants?: (organization: string) => readonly string[];
+  suggestions?: Suggestions;
+}): Outbound {
   const log = deps.logger.child({ component: 'outbound' });
   const renderer = new TemplateRenderer(undefined, path.join(deps.config.dataDir, 'cache', 'templates'));
   const links = new LinkService(linkSettings(deps.config));
   const outbox = new Outbox({ config: deps.config, renderer, log, clock: deps.dispatcher?.clock ?? deps.clock });
   const refusals = new Refusals({ config: deps.config, outbox });
-  const notifier = new MailNotifier({ config: deps.config, outbox, links, renderer, log, refusals, extraConsultants: deps.extraConsultants, suggestions: deps.suggestions });
-  const dispatcher = new Dispatcher({ db: deps.db, config: deps.config, blobs: deps.blobs, logger: deps.logger, renderer, clock: deps.clock, tokens: deps.tokens, ...deps.dispatcher });
+  const notifier = new MailNotifier({
+    config: deps.config,
+    outbox,
+    links,
+    renderer,
+    log,
+    refusals,
+    extraConsultants: deps.extraConsultants,
+    suggestions: deps.suggestions,
+  });
+  const dispatcher = new Dispatcher({
+    db: deps.db,
+    config: deps.config,
+    blobs: deps.blobs,
+    logger: deps.logger,
+    renderer,
+    clock: deps.clock,
+    tokens: deps.tokens,
+    ...deps.dispatcher,
+  });
   // A committed case change wakes the dispatcher instead of waiting for its next poll.
   outbox.onCommitted(() => dispatcher.kick());
   return { renderer, links, outbox, notifier, refusals, dispatcher, linkMailer: new LinkMails({ outbox }) };

@@ -12,12 +12,20 @@ export function compileLayout(dir: string, name: string, cacheDir?: string): str
   let html: string;
   const file = path.join(dir, `${name}.mjml`);
   const source = fs.readFileSync(file, 'utf8');
-  const cached = cacheDir && path.join(cacheDir, `${name}-${crypto.createHash('sha256').update(`${mjmlVersion()}\0${source}`).digest('hex').slice(0, 16)}.html`);
+  const cached =
+    cacheDir &&
+    path.join(
+      cacheDir,
+      `${name}-${crypto.createHash('sha256').update(`${mjmlVersion()}\0${source}`).digest('hex').slice(0, 16)}.html`,
+    );
   if (cached && fs.existsSync(cached)) {
     html = fs.readFileSync(cached, 'utf8');
   } else {
     // mjml 4 is CommonJS and synchronous; loaded on first need only.
-    const mjml2html = createRequire(import.meta.url)('mjml') as (src: string, o: object) => { html: string; errors: Array<{ formattedMessage: string }> };
+    const mjml2html = createRequire(import.meta.url)('mjml') as (
+      src: string,
+      o: object,
+    ) => { html: string; errors: Array<{ formattedMessage: string }> };
     const out = mjml2html(source, { filePath: file, validationLevel: 'strict', keepComments: false });
     if (out.errors.length) throw new Error(`MJML ${name}: ${out.errors.map((e) => e.formattedMessage).join('; ')}`);
     html = out.html;

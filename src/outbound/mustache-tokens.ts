@@ -18,13 +18,14 @@ const writer = new mustache.Writer();
  * whole (JSON.stringify in the outbox insert) would walk them all again. The same characters, one copy.
  */
 export function parsed(template: string): Tokens {
-  const flat = (tokens: Tokens): Tokens => tokens.map((t) => {
-    const copy = [...t] as typeof t;
-    // A JSON round trip is an exact copy of any string (lone surrogates included), and a flat one.
-    if (copy[0] === 'text') copy[1] = JSON.parse(JSON.stringify(copy[1])) as string;
-    if (Array.isArray(copy[4])) copy[4] = flat(copy[4]);
-    return copy;
-  }) as Tokens;
+  const flat = (tokens: Tokens): Tokens =>
+    tokens.map((t) => {
+      const copy = [...t] as typeof t;
+      // A JSON round trip is an exact copy of any string (lone surrogates included), and a flat one.
+      if (copy[0] === 'text') copy[1] = JSON.parse(JSON.stringify(copy[1])) as string;
+      if (Array.isArray(copy[4])) copy[4] = flat(copy[4]);
+      return copy;
+    }) as Tokens;
   return flat(mustache.parse(template));
 }
 

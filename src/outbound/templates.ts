@@ -14,11 +14,21 @@ import { fill, parsed, plain, stringsIn, type Tokens } from './mustache-tokens.t
  * text from a mail (subject, body, file names) can never become markup; only our own strings, already rendered
  * and escaped, go in through `{{{triple}}}` braces. The text part is filled with escaping turned off.
  */
-export const TEMPLATE_NAMES = ['confirmation', 'consultant-case', 'answer', 'closed', 'reopened', 'refusal', 'consultant-notice', 'links',
+export const TEMPLATE_NAMES = [
+  'confirmation',
+  'consultant-case',
+  'answer',
+  'closed',
+  'reopened',
+  'refusal',
+  'consultant-notice',
+  'links',
   // Lifecycle mail: sent by src/jobs/lifecycle-mail.ts.
-  'autoclose-warning', 'digest',
+  'autoclose-warning',
+  'digest',
   // To ADMIN_ADDRESS when a mailbox's OAuth2 grant is gone (src/mailboxes/).
-  'mailbox-alert'] as const;
+  'mailbox-alert',
+] as const;
 export type TemplateName = (typeof TEMPLATE_NAMES)[number];
 export type Locale = 'es' | 'en';
 
@@ -30,10 +40,12 @@ export interface Rendered {
 
 /** The mail commands (src/inbound/filters/commands.ts), as a consultant's notice shows them: Spanish, then English. */
 const COMMANDS = [
-  { usage: '/cerrar', en: '/close', key: 'cerrar' }, { usage: '/reabrir', en: '/reopen', key: 'reabrir' },
+  { usage: '/cerrar', en: '/close', key: 'cerrar' },
+  { usage: '/reabrir', en: '/reopen', key: 'reabrir' },
   { usage: '/prioridad alta|media|baja', en: '/priority high|medium|low', key: 'prioridad' },
   { usage: '/etapa analisis|solucion|pruebas', en: '/stage analysis|solution|testing', key: 'etapa' },
-  { usage: '/asignar correo@…', en: '/assign email@…', key: 'asignar' }, { usage: '/nota', en: '/note', key: 'nota' },
+  { usage: '/asignar correo@…', en: '/assign email@…', key: 'asignar' },
+  { usage: '/nota', en: '/note', key: 'nota' },
   { usage: '/esperar cliente|tercero', en: '/wait customer|third-party', key: 'esperar' },
   { usage: '/producto NÓMINA 4.2', en: '/product NÓMINA 4.2', key: 'producto' },
   { usage: '/publicar [título]', en: '/publish [title]', key: 'publicar' },
@@ -62,7 +74,10 @@ export class TemplateRenderer {
    * `cacheDir` (DATA_DIR/cache/templates in Mesa) keeps each compiled layout on disk, keyed by its MJML source and
    * the mjml version: a restarted `mesa start` then never loads mjml at all, and its first mail does not wait for it.
    */
-  constructor(private readonly dir: string = TEMPLATE_DIR, private readonly cacheDir?: string) {}
+  constructor(
+    private readonly dir: string = TEMPLATE_DIR,
+    private readonly cacheDir?: string,
+  ) {}
 
   /** Compiles every template now (a service may call this at start so the first mail does not pay for it). */
   warm(): this {
@@ -158,7 +173,12 @@ export class TemplateRenderer {
    * Fills one template. `pick` chooses variants: `{ heading: 'headingNew' }` uses that key of the template's
    * strings as `s.heading` (dot paths reach nested tables, e.g. `reasons.too_large`).
    */
-  render(name: TemplateName, locale: Locale, data: Record<string, unknown>, pick: Record<string, string> = {}): Rendered {
+  render(
+    name: TemplateName,
+    locale: Locale,
+    data: Record<string, unknown>,
+    pick: Record<string, string> = {},
+  ): Rendered {
     const layout = this.layoutOf(name);
     if (typeof data.commands === 'boolean') data = { ...data, commands: data.commands ? this.commandList(locale) : [] };
     const slots = Object.keys(pick);
@@ -190,7 +210,12 @@ export class TemplateRenderer {
 
   /** The subject alone (the text of `title`, after `pick`), as render() gives it: for mail stored now and rendered
    * when it is sent (src/outbound/outbox.ts). */
-  subject(name: TemplateName, locale: Locale, data: Record<string, unknown>, pick: Record<string, string> = {}): string {
+  subject(
+    name: TemplateName,
+    locale: Locale,
+    data: Record<string, unknown>,
+    pick: Record<string, string> = {},
+  ): string {
     const table = this.baseTable(name, locale);
     const title = pick.title === undefined ? table.title : picked(table, pick.title);
     return subjectLine(this.stringText(String(title), data));
@@ -209,7 +234,11 @@ export class TemplateRenderer {
     let p = this.preparedStrings.get(v);
     if (!p) {
       const stripped = v.replace(/<[^>]+>/g, '');
-      p = { stripped, htmlTokens: v.includes('{{') ? parsed(v) : undefined, textTokens: stripped.includes('{{') ? parsed(stripped) : undefined };
+      p = {
+        stripped,
+        htmlTokens: v.includes('{{') ? parsed(v) : undefined,
+        textTokens: stripped.includes('{{') ? parsed(stripped) : undefined,
+      };
       this.preparedStrings.set(v, p);
     }
     return p;
@@ -242,7 +271,12 @@ function picked(table: Strings, key: string): unknown {
 
 /** Text as lines for `{{#lines}}{{.}}<br>{{/lines}}`: escaping stays with Mustache, line breaks stay visible. */
 export function linesOf(text: string, maxChars = 20_000): string[] {
-  return text.slice(0, maxChars).replace(/\r\n/g, '\n').replace(/\n{3,}/g, '\n\n').trim().split('\n');
+  return text
+    .slice(0, maxChars)
+    .replace(/\r\n/g, '\n')
+    .replace(/\n{3,}/g, '\n\n')
+    .trim()
+    .split('\n');
 }
 
 export function humanSize(bytes: number): string {

@@ -13,7 +13,16 @@ export type LifecycleEvent =
   /** The SLA light of the case changed (e.g. to red): consultants may be told. */
   | { type: 'sla_changed'; ticket: Ticket; from?: Light; to: Light; dueAt?: number }
   /** A mail that would have opened a case was held (over the limit / not entitled): politely refuse it. */
-  | { type: 'request_held'; ticket?: undefined; held: HeldRequest; to: string; subject: string; reason: HeldRequest['reason']; openCases: readonly Ticket[]; limit?: number }
+  | {
+      type: 'request_held';
+      ticket?: undefined;
+      held: HeldRequest;
+      to: string;
+      subject: string;
+      reason: HeldRequest['reason'];
+      openCases: readonly Ticket[];
+      limit?: number;
+    }
   /** A consultant's morning digest: their open cases and the unassigned ones, most urgent first. */
   | { type: 'digest'; ticket?: undefined; to: string; date: string; cases: readonly DigestEntry[]; at: number };
 

@@ -52,7 +52,8 @@ export class BlobStore {
   async makeFanOut(): Promise<void> {
     const dirs = Array.from({ length: 256 }, (_, i) => path.join(this.root, i.toString(16).padStart(2, '0')));
     try {
-      for (let i = 0; i < dirs.length; i += 32) await Promise.all(dirs.slice(i, i + 32).map((d) => fs.promises.mkdir(d, { recursive: true })));
+      for (let i = 0; i < dirs.length; i += 32)
+        await Promise.all(dirs.slice(i, i + 32).map((d) => fs.promises.mkdir(d, { recursive: true })));
     } catch {
       // A read-only or full disk: each write reports its own error.
     }
@@ -259,7 +260,10 @@ function dropSpill(spill: { tmp: string; out: fs.WriteStream }): void {
 /** Marks an existing blob as just used; false when it is not there (any more). */
 async function touch(file: string): Promise<boolean> {
   const now = new Date();
-  return fs.promises.utimes(file, now, now).then(() => true, () => false);
+  return fs.promises.utimes(file, now, now).then(
+    () => true,
+    () => false,
+  );
 }
 
 async function syncFile(file: string): Promise<void> {

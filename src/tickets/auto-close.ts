@@ -60,8 +60,13 @@ export function planAutoClose(
   const warnAt = cal.addBusinessDays(since, policy.afterBusinessDays - warnBefore);
   const closeAt = cal.addBusinessDays(since, policy.afterBusinessDays);
   const warned = [...events].reverse().find((e) => e.type === 'autoclose_warning' && e.at >= since);
-  if (!warned) return now >= warnAt ? { kind: 'warn', waitingSince: since, closeAt: Math.max(closeAt, cal.addBusinessDays(now, warnBefore)) } : { kind: 'wait', waitingSince: since, warnAt, closeAt };
+  if (!warned)
+    return now >= warnAt
+      ? { kind: 'warn', waitingSince: since, closeAt: Math.max(closeAt, cal.addBusinessDays(now, warnBefore)) }
+      : { kind: 'wait', waitingSince: since, warnAt, closeAt };
   // The customer always gets the full notice, even when the jobs did not run on time.
   const due = Math.max(closeAt, cal.addBusinessDays(warned.at, warnBefore));
-  return now >= due ? { kind: 'close', waitingSince: since, warnedAt: warned.at } : { kind: 'wait', waitingSince: since, warnAt, closeAt: due };
+  return now >= due
+    ? { kind: 'close', waitingSince: since, warnedAt: warned.at }
+    : { kind: 'wait', waitingSince: since, warnAt, closeAt: due };
 }

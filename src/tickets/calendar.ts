@@ -36,8 +36,13 @@ export type WeekdayKey = (typeof WEEKDAY_KEYS)[number];
 
 /** The guides' hours: Monday to Friday 08:00–17:00, Saturday 09:00–12:00. */
 export const DEFAULT_HOURS: Readonly<Record<WeekdayKey, readonly string[]>> = {
-  mon: ['08:00-17:00'], tue: ['08:00-17:00'], wed: ['08:00-17:00'], thu: ['08:00-17:00'], fri: ['08:00-17:00'],
-  sat: ['09:00-12:00'], sun: [],
+  mon: ['08:00-17:00'],
+  tue: ['08:00-17:00'],
+  wed: ['08:00-17:00'],
+  thu: ['08:00-17:00'],
+  fri: ['08:00-17:00'],
+  sat: ['09:00-12:00'],
+  sun: [],
 };
 
 const RANGE = /^([01]\d|2[0-4]):([0-5]\d)\s*-\s*([01]\d|2[0-4]):([0-5]\d)$/;
@@ -111,7 +116,12 @@ export class BusinessCalendar {
     let set = this.yearCache.get(year);
     if (!set) {
       // Only public (bank) holidays close the office; observances such as Easter Sunday are on non-working days anyway.
-      set = new Set(this.countryHolidays.getHolidays(year).filter((h) => h.type === 'public').map((h) => h.date.slice(0, 10)));
+      set = new Set(
+        this.countryHolidays
+          .getHolidays(year)
+          .filter((h) => h.type === 'public')
+          .map((h) => h.date.slice(0, 10)),
+      );
       this.yearCache.set(year, set);
     }
     return set.has(isoDate);
@@ -122,7 +132,9 @@ export class BusinessCalendar {
     const local = day.setZone(this.timezone).startOf('day');
     if (this.isHoliday(local.toISODate()!)) return [];
     const ranges = this.hours[local.weekday as Weekday] ?? [];
-    return ranges.map((r) => ({ start: this.at(local, r.start), end: this.at(local, r.end) })).filter((i) => i.end > i.start);
+    return ranges
+      .map((r) => ({ start: this.at(local, r.start), end: this.at(local, r.end) }))
+      .filter((i) => i.end > i.start);
   }
 
   isBusinessDay(ms: number): boolean {
@@ -194,7 +206,9 @@ export class BusinessCalendar {
       if (target <= first.start) return first.start;
       if (target >= last.end) return last.end;
       // Inside a break between two ranges (e.g. lunch): the next opening.
-      return intervals.some((i) => target >= i.start && target < i.end) ? target : intervals.find((i) => i.start > target)!.start;
+      return intervals.some((i) => target >= i.start && target < i.end)
+        ? target
+        : intervals.find((i) => i.start > target)!.start;
     }
     throw new Error(`el calendario no tiene días hábiles en ${MAX_DAYS_SCANNED} días`);
   }

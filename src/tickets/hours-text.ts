@@ -12,7 +12,10 @@ const DAYS = {
 
 const clock = (minute: number) => `${Math.floor(minute / 60)}:${String(minute % 60).padStart(2, '0')}`;
 
-export function describeHours(hours: Readonly<Partial<Record<WeekdayKey, readonly string[]>>>, locale: 'es' | 'en'): string {
+export function describeHours(
+  hours: Readonly<Partial<Record<WeekdayKey, readonly string[]>>>,
+  locale: 'es' | 'en',
+): string {
   const ranges = WEEKDAY_KEYS.map((k) => (hours[k] ?? []).map((r) => parseRange(r)).filter((r) => r !== undefined));
   const key = (i: number) => ranges[i].map((r) => `${r.start}-${r.end}`).join(',');
   const groups: Array<{ from: number; to: number }> = [];
@@ -24,9 +27,20 @@ export function describeHours(hours: Readonly<Partial<Record<WeekdayKey, readonl
   }
   const days = DAYS[locale];
   const join = locale === 'es' ? ' a ' : ' to ';
-  return groups.map((g) => {
-    const span = g.from === g.to ? days[g.from] : g.to === g.from + 1 ? `${days[g.from]} ${locale === 'es' ? 'y' : 'and'} ${days[g.to]}` : `${days[g.from]}${join}${days[g.to]}`;
-    const times = ranges[g.from].map((r) => (locale === 'es' ? `de ${clock(r.start)} a ${clock(r.end)}` : `${clock(r.start)} to ${clock(r.end)}`)).join(locale === 'es' ? ' y ' : ' and ');
-    return `${span}, ${times}`;
-  }).join('; ');
+  return groups
+    .map((g) => {
+      const span =
+        g.from === g.to
+          ? days[g.from]
+          : g.to === g.from + 1
+            ? `${days[g.from]} ${locale === 'es' ? 'y' : 'and'} ${days[g.to]}`
+            : `${days[g.from]}${join}${days[g.to]}`;
+      const times = ranges[g.from]
+        .map((r) =>
+          locale === 'es' ? `de ${clock(r.start)} a ${clock(r.end)}` : `${clock(r.start)} to ${clock(r.end)}`,
+        )
+        .join(locale === 'es' ? ' y ' : ' and ');
+      return `${span}, ${times}`;
+    })
+    .join('; ');
 }

@@ -32,7 +32,11 @@ export interface ProductGuess {
 
 export const EMPTY_CATALOGUE: Catalogue = Object.freeze({ products: Object.freeze([]) as readonly CatalogueProduct[] });
 
-export const foldText = (s: string): string => s.normalize('NFD').replace(/[\u0300-\u036f]/g, '').toLowerCase();
+export const foldText = (s: string): string =>
+  s
+    .normalize('NFD')
+    .replace(/[\u0300-\u036f]/g, '')
+    .toLowerCase();
 
 const WORD = /[a-z]+|\d+(?:\.\d+)*/g;
 const wordsOf = (s: string): string[] => foldText(s).match(WORD) ?? [];
@@ -54,7 +58,8 @@ function withinOneEdit(a: string, b: string): boolean {
 }
 
 /** Spanish plurals: "banco"/"bancos", "orden"/"ordenes", "reporte"/"reportes". */
-const samePlural = (a: string, b: string): boolean => a === b || a + 's' === b || b + 's' === a || a + 'es' === b || b + 'es' === a;
+const samePlural = (a: string, b: string): boolean =>
+  a === b || a + 's' === b || b + 's' === a || a + 'es' === b || b + 'es' === a;
 
 const TYPO_MIN_LENGTH = 5;
 
@@ -68,7 +73,12 @@ function isTypoOf(word: string, name: string): boolean {
 const EXPLICIT = new Set(['modulo', 'producto', 'aplicativo', 'sistema']);
 const FILLER = new Set(['de', 'del', 'la', 'el', 'los', 'las']);
 
-interface Mention { entry: Entry; start: number; end: number; explicit: boolean }
+interface Mention {
+  entry: Entry;
+  start: number;
+  end: number;
+  explicit: boolean;
+}
 
 /** An index of the catalogue's names, built once per catalogue. */
 export class ProductMatcher {
@@ -78,7 +88,8 @@ export class ProductMatcher {
   constructor(readonly catalogue: Catalogue) {
     for (const p of catalogue.products) {
       for (const n of [p.name, ...p.aliases]) this.add({ product: p.name, words: wordsOf(n) });
-      for (const m of p.modules) for (const n of [m.name, ...m.aliases]) this.add({ product: p.name, module: m.name, words: wordsOf(n) });
+      for (const m of p.modules)
+        for (const n of [m.name, ...m.aliases]) this.add({ product: p.name, module: m.name, words: wordsOf(n) });
     }
     // Longest names first: "Cuentas por pagar" before "Cuentas".
     this.entries.sort((a, b) => b.words.length - a.words.length);
@@ -121,7 +132,9 @@ export class ProductMatcher {
       }
     }
     // A longer name covers the shorter ones inside it.
-    return found.filter((m) => !found.some((o) => o !== m && o.start <= m.start && o.end >= m.end && o.end - o.start > m.end - m.start));
+    return found.filter(
+      (m) => !found.some((o) => o !== m && o.start <= m.start && o.end >= m.end && o.end - o.start > m.end - m.start),
+    );
   }
 
   /**
@@ -146,7 +159,9 @@ export class ProductMatcher {
     if (fits.length !== 1) return { ...guess, candidates: fits };
     const product = fits[0];
     // The module: named in the deciding part, or else anywhere in the subject, if only one of this product's is.
-    const modulesIn = (ms: Mention[]) => [...new Set(ms.filter((m) => m.entry.module && m.entry.product === product).map((m) => m.entry.module!))];
+    const modulesIn = (ms: Mention[]) => [
+      ...new Set(ms.filter((m) => m.entry.module && m.entry.product === product).map((m) => m.entry.module!)),
+    ];
     let modules = modulesIn(tier);
     if (!modules.length && tier !== tiers[2]) modules = modulesIn(inSubject);
     return { ...guess, product, module: modules.length === 1 ? modules[0] : undefined };
@@ -154,7 +169,16 @@ export class ProductMatcher {
 
   /** Each name implies the products that have it (a module name may belong to several); all must agree. */
   private productsFitting(mentions: Mention[]): string[] {
-    const sets = mentions.map((m) => new Set(this.entries.filter((e) => Boolean(e.module) === Boolean(m.entry.module) && e.words.join(' ') === m.entry.words.join(' ')).map((e) => e.product)));
+    const sets = mentions.map(
+      (m) =>
+        new Set(
+          this.entries
+            .filter(
+              (e) => Boolean(e.module) === Boolean(m.entry.module) && e.words.join(' ') === m.entry.words.join(' '),
+            )
+            .map((e) => e.product),
+        ),
+    );
     const common = sets.reduce((acc, set) => new Set([...acc].filter((p) => set.has(p))));
     return [...(common.size ? common : new Set(sets.flatMap((set) => [...set])))].sort();
   }
@@ -177,7 +201,9 @@ function leadingPart(subject: string): string | undefined {
 function versionIn(text: string): string | undefined {
   const f = foldText(text);
   // "versión 4.2", "version: 4", "ver. 4.2.1"; "v4.2" and "v 4.2" only with a dot ("v2" is too often a draft).
-  const m = /\b(?:version|vers|ver|release)\.?\s*:?\s*(\d+(?:\.\d+){0,3})\b/.exec(f) ?? /\bv\.?\s?(\d+(?:\.\d+){1,3})\b/.exec(f);
+  const m =
+    /\b(?:version|vers|ver|release)\.?\s*:?\s*(\d+(?:\.\d+){0,3})\b/.exec(f) ??
+    /\bv\.?\s?(\d+(?:\.\d+){1,3})\b/.exec(f);
   return m?.[1];
 }
 
@@ -190,7 +216,11 @@ export function matcherFor(catalogue: Catalogue): ProductMatcher {
 }
 
 /** "Contabilidad · Bancos · 4.2", for mails and pages; undefined when nothing is known. */
-export function productLabel(t: { product?: string; productModule?: string; productVersion?: string }): string | undefined {
+export function productLabel(t: {
+  product?: string;
+  productModule?: string;
+  productVersion?: string;
+}): string | undefined {
   const parts = [t.product, t.productModule, t.productVersion && `v${t.productVersion}`].filter(Boolean);
   return parts.length ? parts.join(' · ') : undefined;
 }

@@ -8,15 +8,21 @@ import { newStemmer } from 'snowball-stemmers';
  */
 const stemmer = newStemmer('spanish');
 
-const STOPWORDS = new Set(`a al algo algun alguna algunas alguno algunos ante antes aqui asi aun bien buen buenas
+const STOPWORDS = new Set(
+  `a al algo algun alguna algunas alguno algunos ante antes aqui asi aun bien buen buenas
 buenos cada como con contra cual cuando de del desde donde dos el ella ellas ellos en entre era es esa esas ese eso
 esos esta estaba estamos estan estar este esto estos fue fueron gracias ha hace hacer han hasta hay hola la las le
 les lo los mas me mi mis mucho muy nada ni no nos nosotros o otra otro para pero poco por porque pues que quedo
 saludos se sea segun ser si sin sobre solo son su sus tambien te tenemos tengo tiene tienen todo todos tu un una uno
 unos usted ustedes y ya yo favor por_favor dia dias tarde tardes ayuda ayudar urgente caso error problema problemas
-sale salen`.split(/\s+/));
+sale salen`.split(/\s+/),
+);
 
-const fold = (s: string) => s.normalize('NFD').replace(/[\u0300-\u036f]/g, '').toLowerCase();
+const fold = (s: string) =>
+  s
+    .normalize('NFD')
+    .replace(/[\u0300-\u036f]/g, '')
+    .toLowerCase();
 
 /**
  * The stemmer expects written Spanish, accents included; customers often leave them out. The suffixes whose

@@ -119,7 +119,13 @@ function lightOf(share: number, warnShare: number): Light {
 }
 
 /** Where, along the running intervals, `target` business ms are reached; beyond them, from `now` if still running. */
-function reachAt(cal: BusinessCalendar, intervals: readonly Interval[], target: number, running: boolean, now: number): number | undefined {
+function reachAt(
+  cal: BusinessCalendar,
+  intervals: readonly Interval[],
+  target: number,
+  running: boolean,
+  now: number,
+): number | undefined {
   let acc = 0;
   for (const i of intervals) {
     const b = cal.businessMsBetween(i.start, i.end);
@@ -130,27 +136,61 @@ function reachAt(cal: BusinessCalendar, intervals: readonly Interval[], target: 
   return running ? cal.addBusinessMs(now, target - acc) : undefined;
 }
 
-function clock(cal: BusinessCalendar, intervals: Interval[], budget: number, stopAt: number | undefined, now: number, warnShare: number): ClockState {
+function clock(
+  cal: BusinessCalendar,
+  intervals: Interval[],
+  budget: number,
+  stopAt: number | undefined,
+  now: number,
+  warnShare: number,
+): ClockState {
   const until = Math.min(stopAt ?? now, now);
-  const clipped = intervals.map((i) => ({ start: i.start, end: Math.min(i.end, until) })).filter((i) => i.end > i.start);
+  const clipped = intervals
+    .map((i) => ({ start: i.start, end: Math.min(i.end, until) }))
+    .filter((i) => i.end > i.start);
   const elapsedMs = clipped.reduce((s, i) => s + cal.businessMsBetween(i.start, i.end), 0);
   const last = intervals[intervals.length - 1];
   const running = stopAt === undefined && last !== undefined && last.end >= now;
   const share = budget > 0 ? elapsedMs / budget : 1;
   return {
-    budgetMs: budget, elapsedMs, share, light: lightOf(share, warnShare), running, stoppedAt: stopAt,
+    budgetMs: budget,
+    elapsedMs,
+    share,
+    light: lightOf(share, warnShare),
+    running,
+    stoppedAt: stopAt,
     yellowAt: reachAt(cal, clipped, Math.ceil(budget * warnShare), running, now),
     dueAt: reachAt(cal, clipped, budget, running, now),
   };
 }
 
 /** The SLA state of a case as of `now`: both clocks and the case's light (the worse of the clocks still running). */
-export function slaState(cal: BusinessCalendar, policy: SlaPolicy, c: SlaCase, events: readonly ClockEvent[], now: number): SlaState {
+export function slaState(
+  cal: BusinessCalendar,
+  policy: SlaPolicy,
+  c: SlaCase,
+  events: readonly ClockEvent[],
+  now: number,
+): SlaState {
   const targets = policy.targets[c.priority];
   const intervals = runningIntervals(c.createdAt, events, now);
-  const closedAt = c.stage === 'cerrado' ? lastCloseAt(events) ?? now : undefined;
-  const first = clock(cal, intervals, budgetMs(cal, c.createdAt, targets.firstResponse), c.firstResponseAt ?? closedAt, now, policy.warnShare);
-  const resolution = clock(cal, intervals, budgetMs(cal, c.createdAt, targets.resolution), closedAt, now, policy.warnShare);
+  const closedAt = c.stage === 'cerrado' ? (lastCloseAt(events) ?? now) : undefined;
+  const first = clock(
+    cal,
+    intervals,
+    budgetMs(cal, c.createdAt, targets.firstResponse),
+    c.firstResponseAt ?? closedAt,
+    now,
+    policy.warnShare,
+  );
+  const resolution = clock(
+    cal,
+    intervals,
+    budgetMs(cal, c.createdAt, targets.resolution),
+    closedAt,
+    now,
+    policy.warnShare,
+  );
   // An answered case is judged by its resolution clock; an unanswered one by whichever is worse.
   const candidates = c.firstResponseAt === undefined ? [first.light, resolution.light] : [resolution.light];
   const light = candidates.sort((a, b) => LIGHT_ORDER[a] - LIGHT_ORDER[b])[0];
@@ -165,5 +205,9 @@ function lastCloseAt(events: readonly ClockEvent[]): number | undefined {
 
 /** Cases ordered for a consultant's attention: red first, then yellow, then green; earliest due first within each. */
 export function byUrgency<T extends { sla: SlaState; number: number }>(a: T, b: T): number {
-  return LIGHT_ORDER[a.sla.light] - LIGHT_ORDER[b.sla.light] || (a.sla.resolution.dueAt ?? Infinity) - (b.sla.resolution.dueAt ?? Infinity) || a.number - b.number;
+  return (
+    LIGHT_ORDER[a.sla.light] - LIGHT_ORDER[b.sla.light] ||
+    (a.sla.resolution.dueAt ?? Infinity) - (b.sla.resolution.dueAt ?? Infinity) ||
+    a.number - b.number
+  );
 }

@@ -25,7 +25,8 @@ export interface StageChange {
 /** Stages and waiting share one mechanism: a table of named moves, each allowed from a list of states. */
 type MoveTable<S extends string> = Record<string, { readonly from: readonly S[]; readonly to: S }>;
 
-const allowedFrom = <S extends string>(table: MoveTable<S>, name: string, current: S): boolean => table[name].from.includes(current);
+const allowedFrom = <S extends string>(table: MoveTable<S>, name: string, current: S): boolean =>
+  table[name].from.includes(current);
 
 /** The move in `table` that reaches `target` from `current`, if one is allowed. */
 function moveTo<S extends string, N extends string>(table: MoveTable<S>, current: S, target: S): N | undefined {
@@ -38,7 +39,10 @@ function moveTo<S extends string, N extends string>(table: MoveTable<S>, current
 export function transition(current: Stage, name: TransitionName): StageChange {
   const t = TRANSITIONS[name];
   if (!allowedFrom<Stage>(TRANSITIONS, name, current)) {
-    throw new MesaError('TRANSITION_REFUSED', `no se puede "${name}" un caso en etapa "${current}" (permitido desde: ${t.from.join(', ')})`);
+    throw new MesaError(
+      'TRANSITION_REFUSED',
+      `no se puede "${name}" un caso en etapa "${current}" (permitido desde: ${t.from.join(', ')})`,
+    );
   }
   return { transition: name, from: current, to: t.to };
 }
@@ -105,7 +109,12 @@ export interface LifecycleEntry {
   data: { transition: string };
 }
 
-export function logEntry(change: StageChange | WaitingChange, actor: string, at: number, reason?: string): LifecycleEntry {
+export function logEntry(
+  change: StageChange | WaitingChange,
+  actor: string,
+  at: number,
+  reason?: string,
+): LifecycleEntry {
   const type = change.transition in TRANSITIONS ? 'stage_changed' : 'waiting_changed';
   return { type, actor, from: change.from, to: change.to, reason, at, data: { transition: change.transition } };
 }

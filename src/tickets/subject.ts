@@ -4,7 +4,8 @@
  * also with counters such as "RE[2]:" or full-width colons from phone keyboards.
  */
 const TAG = /\[\s*(?:caso|case|ticket)\s*#?\s*(\d{1,9})\s*\]/i;
-const PREFIX = /^\s*(?:(?:re|rv|res|fwd?|fw|tr|aw|wg|sv|vs|r|enc|ref|rif|antw|doorst)\s*(?:\[\d+\]|\(\d+\))?\s*[:：]\s*)+/i;
+const PREFIX =
+  /^\s*(?:(?:re|rv|res|fwd?|fw|tr|aw|wg|sv|vs|r|enc|ref|rif|antw|doorst)\s*(?:\[\d+\]|\(\d+\))?\s*[:：]\s*)+/i;
 
 export function caseNumberFromSubject(subject: string): number | undefined {
   const m = TAG.exec(subject);

@@ -43,7 +43,15 @@ export interface Ticket {
  * sent that address (our signed Message-ID), DMARC passing for the From domain at our receiving server, or a
  * verified consultant's command. `unproven`: rows from before this was recorded, added by a follow-up nobody checked.
  */
-export const PARTICIPANT_ORIGINS = ['requester', 'opening', 'signed_reply', 'dmarc', 'consultant', 'assigned', 'unproven'] as const;
+export const PARTICIPANT_ORIGINS = [
+  'requester',
+  'opening',
+  'signed_reply',
+  'dmarc',
+  'consultant',
+  'assigned',
+  'unproven',
+] as const;
 export type ParticipantOrigin = (typeof PARTICIPANT_ORIGINS)[number];
 /** The origins whose addresses "Perdí mi enlace" may mail: every one but `unproven`. */
 export const PROVEN_ORIGINS: readonly ParticipantOrigin[] = PARTICIPANT_ORIGINS.filter((o) => o !== 'unproven');

@@ -12,46 +12,79 @@ import { articlePage, knowledgePage } from './views/knowledge-page.ts';
  */
 const PAGE = 10;
 
-export function registerKnowledge(caseScope: FastifyInstance, deps: {
-  app: App; portal: PortalService; s: Strings; brand: string;
-  page: (reply: FastifyReply, code: number, body: string) => FastifyReply; notFound: (reply: FastifyReply) => FastifyReply;
-}): void {
+export function registerKnowledge(
+  caseScope: FastifyInstance,
+  deps: {
+    app: App;
+    portal: PortalService;
+    s: Strings;
+    brand: string;
+    page: (reply: FastifyReply, code: number, body: string) => FastifyReply;
+    notFound: (reply: FastifyReply) => FastifyReply;
+  },
+): void {
   const { app, portal, s, brand } = deps;
   const l = listStrings(app.config.locale);
   const one = (v: unknown) => (typeof v === 'string' ? v : '');
 
-  caseScope.get<{ Params: { token: string }; Querystring: Record<string, unknown> }>('/:token/conocimiento', async (req, reply) => {
-    const a = await portal.access(req.params.token);
-    if (a.kind !== 'ok') return deps.notFound(reply);
-    const query = one(req.query.q).trim().slice(0, 200);
-    const products = await articleProducts(app.db);
-    const asked = one(req.query.producto).trim();
-    const product = products.includes(asked) ? asked : '';
-    const page = /^\d{1,5}$/.test(one(req.query.pagina)) ? Math.max(1, Number(one(req.query.pagina))) : 1;
-    let articles;
-    let total;
-    if (query) {
-      const ids = await app.knowledge.similar(app.db, query, { kind: 'article', limit: 50, product: product || undefined });
-      const byTicket = new Map((await articlesByTicketIds(app.db, ids)).map((x) => [x.ticketId, x]));
-      const ranked = ids.map((id) => byTicket.get(id)!).filter(Boolean);
-      total = ranked.length;
-      articles = ranked.slice((page - 1) * PAGE, page * PAGE);
-    } else {
-      const r = await listArticles(app.db, { product: product || undefined, limit: PAGE, offset: (page - 1) * PAGE });
-      total = r.total;
-      articles = r.articles;
-    }
-    return deps.page(reply, 200, knowledgePage({
-      s, l, brand, timeZone: app.config.timezone, base: `/caso/${req.params.token}`, caseNumber: a.ticket.number, query, product, products,
-      articles, total, page, pages: Math.max(1, Math.ceil(total / PAGE)),
-    }));
-  });
+  caseScope.get<{ Params: { token: string }; Querystring: Record<string, unknown> }>(
+    '/:token/conocimiento',
+    async (req, reply) => {
+      const a = await portal.access(req.params.token);
+      if (a.kind !== 'ok') return deps.notFound(reply);
+      const query = one(req.query.q).trim().slice(0, 200);
+      const products = await articleProducts(app.db);
+      const asked = one(req.query.producto).trim();
+      const product = products.includes(asked) ? asked : '';
+      const page = /^\d{1,5}$/.test(one(req.query.pagina)) ? Math.max(1, Number(one(req.query.pagina))) : 1;
+      let articles;
+      let total;
+      if (query) {
+        const ids = await app.knowledge.similar(app.db, query, {
+          kind: 'article',
+          limit: 50,
+          product: product || undefined,
+        });
+        const byTicket = new Map((await articlesByTicketIds(app.db, ids)).map((x) => [x.ticketId, x]));
+        const ranked = ids.map((id) => byTicket.get(id)!).filter(Boolean);
+        total = ranked.length;
+        articles = ranked.slice((page - 1) * PAGE, page * PAGE);
+      } else {
+        const r = await listArticles(app.db, { product: product || undefined, limit: PAGE, offset: (page - 1) * PAGE });
+        total = r.total;
+        articles = r.articles;
+      }
+      return deps.page(
+        reply,
+        200,
+        knowledgePage({
+          s,
+          l,
+          brand,
+          timeZone: app.config.timezone,
+          base: `/caso/${req.params.token}`,
+          caseNumber: a.ticket.number,
+          query,
+          product,
+          products,
+          articles,
+          total,
+          page,
+          pages: Math.max(1, Math.ceil(total / PAGE)),
+        }),
+      );
+    },
+  );
 
   caseScope.get<{ Params: { token: string; id: string } }>('/:token/conocimiento/:id', async (req, reply) => {
     const a = await portal.access(req.params.token);
     if (a.kind !== 'ok' || !/^\d{1,9}$/.test(req.params.id)) return deps.notFound(reply);
     const article = await findArticle(app.db, Number(req.params.id));
     if (!article) return deps.notFound(reply);
-    return deps.page(reply, 200, articlePage({ s, l, brand, timeZone: app.config.timezone, base: `/caso/${req.params.token}`, article }));
+    return deps.page(
+      reply,
+      200,
+      articlePage({ s, l, brand, timeZone: app.config.timezone, base: `/caso/${req.params.token}`, article }),
+    );
   });
 }

@@ -18,7 +18,9 @@ import { messagePage } from './views/pages.ts';
  * answered at once and the connection closed after it (linger.ts): the rest of the body is not read.
  */
 type OkAccess = Extract<Access, { kind: 'ok' }>;
-interface TokenParams { token: string }
+interface TokenParams {
+  token: string;
+}
 
 export interface CaseRouteKit {
   app: App;
@@ -30,7 +32,12 @@ export interface CaseRouteKit {
   clock?: () => number;
   page(reply: FastifyReply, code: number, body: string): FastifyReply;
   notFound(reply: FastifyReply): FastifyReply;
-  renderCase(reply: FastifyReply, token: string, a: OkAccess, extra: { code?: number; notice?: string; error?: { form: 'message' | 'rating'; text: string }; draft?: string }): Promise<FastifyReply>;
+  renderCase(
+    reply: FastifyReply,
+    token: string,
+    a: OkAccess,
+    extra: { code?: number; notice?: string; error?: { form: 'message' | 'rating'; text: string }; draft?: string },
+  ): Promise<FastifyReply>;
   csrfProtection: FastifyInstance['csrfProtection'];
   /** A text field of a urlencoded body. */
   field(body: unknown, name: string): string;
@@ -51,8 +58,12 @@ export function registerMessageRoutes(caseScope: FastifyInstance, kit: CaseRoute
   const limits = new PostLimits({ db: app.db, config, clock: kit.clock });
   const accessOf = new WeakMap<FastifyRequest, OkAccess>();
   const bytes = (n: number) => formatBytes(n, config.locale);
-  const tooMany = (reply: FastifyReply) => kit.page(reply, 429, messagePage({ s, brand, title: s.tooMany, text: s.tooManyPosts }));
-  const tooLargeText = (reason: string) => (reason === 'file-too-large' ? s.tooLarge(bytes(config.limits.maxAttachmentBytes)) : s.tooLargeTotal(bytes(config.web.uploadMaxBytes)));
+  const tooMany = (reply: FastifyReply) =>
+    kit.page(reply, 429, messagePage({ s, brand, title: s.tooMany, text: s.tooManyPosts }));
+  const tooLargeText = (reason: string) =>
+    reason === 'file-too-large'
+      ? s.tooLarge(bytes(config.limits.maxAttachmentBytes))
+      : s.tooLargeTotal(bytes(config.web.uploadMaxBytes));
 
   const gate = async (req: FastifyRequest<{ Params: TokenParams }>, reply: FastifyReply) => {
     if (!(await limits.post({ kind: 'ip', ip: req.ip }))) return tooMany(reply);
@@ -61,46 +72,89 @@ export function registerMessageRoutes(caseScope: FastifyInstance, kit: CaseRoute
     if (!(await limits.post({ kind: 'link', linkId: a.linkId }))) return tooMany(reply);
     const declared = Number(req.headers['content-length'] ?? 0);
     if (declared > config.web.uploadMaxBytes + FORM_ALLOWANCE) {
-      return kit.page(reply, 413, messagePage({ s, brand, title: s.tooLargeTotal(bytes(config.web.uploadMaxBytes)), text: s.tooLargeTotal(bytes(config.web.uploadMaxBytes)), back: `${base}/${req.params.token}` }));
+      return kit.page(
+        reply,
+        413,
+        messagePage({
+          s,
+          brand,
+          title: s.tooLargeTotal(bytes(config.web.uploadMaxBytes)),
+          text: s.tooLargeTotal(bytes(config.web.uploadMaxBytes)),
+          back: `${base}/${req.params.token}`,
+        }),
+      );
     }
     accessOf.set(req, a);
     return undefined;
   };
 
-  caseScope.post<{ Params: TokenParams }>('/:token/mensaje', {
-    // A body of another type would be parsed before the handler (which refuses it): keep that one small.
-    bodyLimit: 64 * 1024,
-    onRequest: [gate, kit.csrfProtection],
-  }, async (req, reply) => {
-    const a = accessOf.get(req)!;
-    if (!req.isMultipart()) return kit.page(reply, 400, messagePage({ s, brand, title: s.error, text: s.staleForm }));
-    const form = await readMessageForm(req, app.blobs, {
-      maxFileBytes: config.limits.maxAttachmentBytes, maxTotalBytes: config.web.uploadMaxBytes, allowFile: () => limits.file(req.ip, a.linkId),
-    });
-    if (!form.ok) {
-      req.log.info({ ticket: a.ticket.number, status: form.status, reason: form.reason }, 'mensaje rechazado en la página del caso');
-      if (form.status === 429) return tooMany(reply);
-      if (form.status === 413) return kit.renderCase(reply, req.params.token, a, { code: 413, error: { form: 'message', text: tooLargeText(form.reason) }, draft: form.fields.get('mensaje') });
-      return kit.page(reply, 400, messagePage({ s, brand, title: s.error, text: s.staleForm }));
-    }
-    try {
-      const nonce = form.fields.get('nonce') ?? '';
-      if (!NONCE.test(nonce)) return kit.page(reply, 400, messagePage({ s, brand, title: s.error, text: s.staleForm }));
-      const text = form.fields.get('mensaje') ?? '';
-      try {
-        const r = await portal.postMessage(a, { nonce, text, files: form.files, seen: seenId(form.fields.get('visto')) });
-        return reply.redirect(`${base}/${req.params.token}?aviso=mensaje${r.messageRowId ? `#m${r.messageRowId}` : ''}`, 303);
-      } catch (err) {
-        if (isMesaError(err, 'MAIL_EMPTY')) return kit.renderCase(reply, req.params.token, a, { code: 400, error: { form: 'message', text: s.empty }, draft: text });
-        if (isMesaError(err, 'ATTACHMENT_TOO_LARGE')) return kit.renderCase(reply, req.params.token, a, { code: 413, error: { form: 'message', text: tooLargeText('file-too-large') }, draft: text });
-        if (isMesaError(err, 'TRANSITION_REFUSED')) return reply.redirect(`${base}/${req.params.token}`, 303);
-        throw err;
+  caseScope.post<{ Params: TokenParams }>(
+    '/:token/mensaje',
+    {
+      // A body of another type would be parsed before the handler (which refuses it): keep that one small.
+      bodyLimit: 64 * 1024,
+      onRequest: [gate, kit.csrfProtection],
+    },
+    async (req, reply) => {
+      const a = accessOf.get(req)!;
+      if (!req.isMultipart()) return kit.page(reply, 400, messagePage({ s, brand, title: s.error, text: s.staleForm }));
+      const form = await readMessageForm(req, app.blobs, {
+        maxFileBytes: config.limits.maxAttachmentBytes,
+        maxTotalBytes: config.web.uploadMaxBytes,
+        allowFile: () => limits.file(req.ip, a.linkId),
+      });
+      if (!form.ok) {
+        req.log.info(
+          { ticket: a.ticket.number, status: form.status, reason: form.reason },
+          'mensaje rechazado en la página del caso',
+        );
+        if (form.status === 429) return tooMany(reply);
+        if (form.status === 413)
+          return kit.renderCase(reply, req.params.token, a, {
+            code: 413,
+            error: { form: 'message', text: tooLargeText(form.reason) },
+            draft: form.fields.get('mensaje'),
+          });
+        return kit.page(reply, 400, messagePage({ s, brand, title: s.error, text: s.staleForm }));
       }
-    } finally {
-      // What the message kept was moved into the blob store; anything still staged goes.
-      await app.blobs.discard(form.files.map((f) => f.staged));
-    }
-  });
+      try {
+        const nonce = form.fields.get('nonce') ?? '';
+        if (!NONCE.test(nonce))
+          return kit.page(reply, 400, messagePage({ s, brand, title: s.error, text: s.staleForm }));
+        const text = form.fields.get('mensaje') ?? '';
+        try {
+          const r = await portal.postMessage(a, {
+            nonce,
+            text,
+            files: form.files,
+            seen: seenId(form.fields.get('visto')),
+          });
+          return reply.redirect(
+            `${base}/${req.params.token}?aviso=mensaje${r.messageRowId ? `#m${r.messageRowId}` : ''}`,
+            303,
+          );
+        } catch (err) {
+          if (isMesaError(err, 'MAIL_EMPTY'))
+            return kit.renderCase(reply, req.params.token, a, {
+              code: 400,
+              error: { form: 'message', text: s.empty },
+              draft: text,
+            });
+          if (isMesaError(err, 'ATTACHMENT_TOO_LARGE'))
+            return kit.renderCase(reply, req.params.token, a, {
+              code: 413,
+              error: { form: 'message', text: tooLargeText('file-too-large') },
+              draft: text,
+            });
+          if (isMesaError(err, 'TRANSITION_REFUSED')) return reply.redirect(`${base}/${req.params.token}`, 303);
+          throw err;
+        }
+      } finally {
+        // What the message kept was moved into the blob store; anything still staged goes.
+        await app.blobs.discard(form.files.map((f) => f.staged));
+      }
+    },
+  );
 
   // The read receipt (src/services/portal.ts): the page's script posts here on a person's first input, a browser
   // without script through the "Ya leí las respuestas" button. Never on a GET.

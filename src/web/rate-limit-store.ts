@@ -21,18 +21,27 @@ export interface RateLimitStoreDeps {
 const PURGE_EVERY = 200;
 
 /** The plugin calls incr(key, callback, timeWindow, max) (its typings still list only the first two). */
-type Incr = (key: string, cb: (err: Error | null, res?: { current: number; ttl: number }) => void, timeWindow?: number) => void;
+type Incr = (
+  key: string,
+  cb: (err: Error | null, res?: { current: number; ttl: number }) => void,
+  timeWindow?: number,
+) => void;
 
 /** The store class the plugin instantiates (`store` option): bound to this app's database. */
 export function databaseRateLimitStore(deps: RateLimitStoreDeps) {
   const now = () => (deps.clock ?? Date.now)();
   let counted = 0;
   const purge = () => {
-    purgeEndedWindows(deps.db, now()).catch((err) => deps.logger.warn({ err }, 'no se pudieron borrar contadores vencidos de límites de pedidos'));
+    purgeEndedWindows(deps.db, now()).catch((err) =>
+      deps.logger.warn({ err }, 'no se pudieron borrar contadores vencidos de límites de pedidos'),
+    );
   };
   return class DatabaseRateLimitStore {
     /** Route keys are prefixed with the route (`child`), as the plugin's own stores do. */
-    constructor(_globalParams?: unknown, private readonly prefix = '') {}
+    constructor(
+      _globalParams?: unknown,
+      private readonly prefix = '',
+    ) {}
 
     incr: Incr = (key, cb, timeWindow) => {
       if (!timeWindow) return cb(new Error('límite de pedidos sin ventana de tiempo'));
@@ -46,9 +55,16 @@ export function databaseRateLimitStore(deps: RateLimitStoreDeps) {
 
     /** At run time the plugin passes the route's merged limit options, the route under `routeInfo` (its typings say
      * the route options themselves): either way, the route's method and URL. */
-    child(routeOptions: { method?: string | string[]; url?: string; routeInfo?: { method?: string | string[]; url?: string } }) {
+    child(routeOptions: {
+      method?: string | string[];
+      url?: string;
+      routeInfo?: { method?: string | string[]; url?: string };
+    }) {
       const route = routeOptions.routeInfo ?? routeOptions;
-      return new DatabaseRateLimitStore(undefined, `${this.prefix}${[route.method ?? ''].flat().join(',')} ${route.url ?? ''}|`);
+      return new DatabaseRateLimitStore(
+        undefined,
+        `${this.prefix}${[route.method ?? ''].flat().join(',')} ${route.url ?? ''}|`,
+      );
     }
   };
 }

@@ -16,7 +16,9 @@ import sanitizeHtml from 'sanitize-html';
 
 const ALLOWED_TAGS = [
   ...sanitizeHtml.defaults.allowedTags.filter((t) => !['main', 'nav'].includes(t)),
-  'img', 'center', 'font',
+  'img',
+  'center',
+  'font',
 ];
 
 const INLINE_IMAGE = /^data:image\/(png|jpe?g|gif|webp);base64,[a-z0-9+/=\s]+$/i;
@@ -46,14 +48,23 @@ export function sanitizeMailHtml(dirty: string, opts: SanitizeOptions = {}): str
     parseStyleAttributes: false,
     transformTags: {
       // Links open elsewhere and tell the target nothing about this (token-bearing) page.
-      a: (tagName, attribs) => ({ tagName, attribs: { ...(attribs.href ? { href: attribs.href } : {}), ...(attribs.title ? { title: attribs.title } : {}), rel: 'noopener noreferrer nofollow', target: '_blank' } }),
+      a: (tagName, attribs) => ({
+        tagName,
+        attribs: {
+          ...(attribs.href ? { href: attribs.href } : {}),
+          ...(attribs.title ? { title: attribs.title } : {}),
+          rel: 'noopener noreferrer nofollow',
+          target: '_blank',
+        },
+      }),
       img: (tagName, attribs) => {
         const src = (attribs.src ?? '').trim();
         let safe: string | undefined;
         if (/^cid:/i.test(src)) safe = opts.inlineImage?.(decodeURIComponent(src.slice(4)).replace(/^<|>$/g, ''));
         else if (INLINE_IMAGE.test(src)) safe = src;
         const kept: Record<string, string> = {};
-        for (const k of ['alt', 'title', 'width', 'height']) if (attribs[k] && (k === 'alt' || k === 'title' || /^\d{1,4}$/.test(attribs[k]))) kept[k] = attribs[k];
+        for (const k of ['alt', 'title', 'width', 'height'])
+          if (attribs[k] && (k === 'alt' || k === 'title' || /^\d{1,4}$/.test(attribs[k]))) kept[k] = attribs[k];
         return { tagName, attribs: safe ? { ...kept, src: safe } : kept };
       },
       font: 'span',

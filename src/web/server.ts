@@ -39,17 +39,31 @@ export function buildServer(app: App, opts: { statusPage?: StatusPageOptions } =
           lastSuccessAt: s?.lastSuccessAt ? new Date(s.lastSuccessAt).toISOString() : null,
           lastError: s?.lastError ?? null,
           stale: isStale(s?.lastSuccessAt, mb.pollSeconds, startedAt, now),
-          credential: { kind: c.kind, state: c.state, expiresAt: c.expiresAt ?? null, lastErrorCode: c.lastErrorCode ?? null },
+          credential: {
+            kind: c.kind,
+            state: c.state,
+            expiresAt: c.expiresAt ?? null,
+            lastErrorCode: c.lastErrorCode ?? null,
+          },
         };
       });
       // A mailbox whose OAuth2 grant is gone (or never given) is not read until someone signs in: said by name at once,
       // without waiting for it to go stale.
-      const problems = mailboxes.filter((m) => m.credential.state === 'needs_reauth' || m.credential.state === 'needs_login')
-        .map((m) => `${MAILBOX_ARGUMENT[m.name]}: ${STATE_TEXT[m.credential.state]}${m.credential.lastErrorCode ? ` (${m.credential.lastErrorCode})` : ''}`);
+      const problems = mailboxes
+        .filter((m) => m.credential.state === 'needs_reauth' || m.credential.state === 'needs_login')
+        .map(
+          (m) =>
+            `${MAILBOX_ARGUMENT[m.name]}: ${STATE_TEXT[m.credential.state]}${m.credential.lastErrorCode ? ` (${m.credential.lastErrorCode})` : ''}`,
+        );
       // Readiness: a mailbox that has not completed a read for several poll intervals (bad password, server down,
       // a stuck connection) makes the instance not ready, so a probe or a person notices the mail is not coming in.
       const ready = mailboxes.every((m) => !m.stale) && problems.length === 0;
-      return reply.code(ready ? 200 : 503).send({ status: ready ? 'ok' : 'degraded', database: 'ok', mailboxes, ...(problems.length ? { problems } : {}) });
+      return reply.code(ready ? 200 : 503).send({
+        status: ready ? 'ok' : 'degraded',
+        database: 'ok',
+        mailboxes,
+        ...(problems.length ? { problems } : {}),
+      });
     } catch (err) {
       server.log.warn({ err }, 'healthz: la base de datos no responde');
       return reply.code(503).send({ status: 'error', database: 'error', mailboxes: [] });
@@ -64,7 +78,9 @@ export function buildServer(app: App, opts: { statusPage?: StatusPageOptions } =
 }
 
 /** TRUST_PROXY as fastify takes it: a number of hops as the function fastify itself builds for one (hop i < n). */
-function trustProxyOption(v: App['config']['web']['trustProxy']): boolean | string[] | ((address: string, hop: number) => boolean) {
+function trustProxyOption(
+  v: App['config']['web']['trustProxy'],
+): boolean | string[] | ((address: string, hop: number) => boolean) {
   if (typeof v === 'number') return (_address, hop) => hop < v;
   return typeof v === 'boolean' ? v : [...v];
 }
@@ -72,14 +88,28 @@ function trustProxyOption(v: App['config']['web']['trustProxy']): boolean | stri
 function withTimeout<T>(p: PromiseLike<T>, ms: number): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     const t = setTimeout(() => reject(new Error(`sin respuesta en ${ms} ms`)), ms);
-    Promise.resolve(p).then((v) => { clearTimeout(t); resolve(v); }, (e) => { clearTimeout(t); reject(e); });
+    Promise.resolve(p).then(
+      (v) => {
+        clearTimeout(t);
+        resolve(v);
+      },
+      (e) => {
+        clearTimeout(t);
+        reject(e);
+      },
+    );
   });
 }
 
 /** Every poll cycle (IDLE or not) ends with a full read that records lastSuccessAt, at least every pollSeconds. A
  * mailbox is stale when that has not happened for three intervals (at least three minutes), counted from start-up
  * at the earliest so that a restart is not reported as an outage. */
-export function isStale(lastSuccessAt: number | undefined, pollSeconds: number, startedAt: number, now: number): boolean {
+export function isStale(
+  lastSuccessAt: number | undefined,
+  pollSeconds: number,
+  startedAt: number,
+  now: number,
+): boolean {
   const allowance = Math.max(3 * pollSeconds * 1000, 180_000);
   return now - Math.max(lastSuccessAt ?? 0, startedAt) > allowance;
 }

@@ -13,7 +13,12 @@ import type { BlobStore } from '../storage/blobs.ts';
 export type FormResult =
   | { ok: true; fields: Map<string, string>; files: UploadedFile[] }
   /** `fields`: the text read before the refusal (the form sends it before the files), so the page can keep it. */
-  | { ok: false; status: 400 | 413 | 429; reason: 'malformed' | 'file-too-large' | 'total-too-large' | 'too-many-parts' | 'files-limited'; fields: Map<string, string> };
+  | {
+      ok: false;
+      status: 400 | 413 | 429;
+      reason: 'malformed' | 'file-too-large' | 'total-too-large' | 'too-many-parts' | 'files-limited';
+      fields: Map<string, string>;
+    };
 
 /** The fields the form has; any other name is read (bounded) and dropped. */
 const FIELDS = new Set(['_csrf', 'nonce', 'mensaje', 'visto']);
@@ -30,14 +35,18 @@ export async function readMessageForm(req: FastifyRequest, blobs: BlobStore, lim
   const fields = new Map<string, string>();
   const files: UploadedFile[] = [];
   let total = 0;
-  const refuse = async (status: 400 | 413 | 429, reason: Extract<FormResult, { ok: false }>['reason']): Promise<FormResult> => {
+  const refuse = async (
+    status: 400 | 413 | 429,
+    reason: Extract<FormResult, { ok: false }>['reason'],
+  ): Promise<FormResult> => {
     await blobs.discard(files.map((f) => f.staged));
     return { ok: false, status, reason, fields };
   };
   try {
     for await (const part of req.parts()) {
       if (part.type === 'field') {
-        if (FIELDS.has(part.fieldname) && !fields.has(part.fieldname) && typeof part.value === 'string') fields.set(part.fieldname, part.value);
+        if (FIELDS.has(part.fieldname) && !fields.has(part.fieldname) && typeof part.value === 'string')
+          fields.set(part.fieldname, part.value);
         continue;
       }
       // A file input left empty is sent as a part without a name and without bytes.
@@ -45,7 +54,8 @@ export async function readMessageForm(req: FastifyRequest, blobs: BlobStore, lim
       if (named && !(await limits.allowFile())) return await refuse(429, 'files-limited');
       const room = Math.min(limits.maxFileBytes, limits.maxTotalBytes - total);
       const staged = await blobs.stage(part.file, named ? room : 0);
-      if (staged === 'too-large') return await refuse(413, room < limits.maxFileBytes ? 'total-too-large' : 'file-too-large');
+      if (staged === 'too-large')
+        return await refuse(413, room < limits.maxFileBytes ? 'total-too-large' : 'file-too-large');
       if (!named || staged.size === 0) {
         await blobs.discard([staged]);
         continue;

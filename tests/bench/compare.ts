@@ -3,9 +3,20 @@
  * versions. A figure measured against a limit (ingest, notify) is compared by its ratio, since the limits themselves
  * move with the machine; the others by their value.
  */
-export interface BenchRow { figure: string; mesa: number | string; limit?: number | string; ratio?: number; unit: string }
+export interface BenchRow {
+  figure: string;
+  mesa: number | string;
+  limit?: number | string;
+  ratio?: number;
+  unit: string;
+}
 
-export interface Comparison { figure: string; before: string; now: string; change: string }
+export interface Comparison {
+  figure: string;
+  before: string;
+  now: string;
+  change: string;
+}
 
 export function compareTables(before: readonly BenchRow[], now: readonly BenchRow[]): Comparison[] {
   const old = new Map(before.map((r) => [r.figure, r]));
@@ -15,7 +26,10 @@ export function compareTables(before: readonly BenchRow[], now: readonly BenchRo
     const show = (x: BenchRow) => (byRatio && x.ratio !== undefined ? `${x.ratio.toFixed(2)}×` : `${x.mesa} ${x.unit}`);
     if (!b) return { figure: r.figure, before: '—', now: show(r), change: '' };
     const [was, is] = byRatio && b.ratio !== undefined ? [b.ratio, r.ratio!] : [Number(b.mesa), Number(r.mesa)];
-    const change = Number.isFinite(was) && Number.isFinite(is) && was !== 0 ? `${is >= was ? '+' : ''}${(((is - was) / was) * 100).toFixed(0)} %` : '';
+    const change =
+      Number.isFinite(was) && Number.isFinite(is) && was !== 0
+        ? `${is >= was ? '+' : ''}${(((is - was) / was) * 100).toFixed(0)} %`
+        : '';
     return { figure: r.figure, before: show(b), now: show(r), change };
   });
 }

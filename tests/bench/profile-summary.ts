@@ -40,7 +40,9 @@ if (mode === '--callers') {
   const incl = new Map<string, number>();
   const walk = (id: number, onStack: Set<string>): number => {
     const cf = frame(id);
-    const key = String(cf.url).includes(match) ? `${cf.functionName || '(anon)'} ${String(cf.url).split('/').slice(-2).join('/')}` : undefined;
+    const key = String(cf.url).includes(match)
+      ? `${cf.functionName || '(anon)'} ${String(cf.url).split('/').slice(-2).join('/')}`
+      : undefined;
     const fresh = key !== undefined && !onStack.has(key);
     if (fresh) onStack.add(key!);
     let sum = self.get(id) ?? 0;
@@ -53,18 +55,31 @@ if (mode === '--callers') {
   };
   walk(prof.nodes[0].id, new Set());
   console.log(`total ${(total / 1000).toFixed(0)} ms, idle ${(idle / 1000).toFixed(0)} ms`);
-  for (const [k, v] of ranked(incl, 45)) console.log(`${ms(v)} ${((v / (total - idle)) * 100).toFixed(1).padStart(5)}%  ${k}`);
+  for (const [k, v] of ranked(incl, 45))
+    console.log(`${ms(v)} ${((v / (total - idle)) * 100).toFixed(1).padStart(5)}%  ${k}`);
 } else {
   const fnTotals = new Map<string, number>();
   const fileTotals = new Map<string, number>();
   for (const [id, us] of self) {
     const cf = frame(id);
-    const url = String(cf.url || '(native)').replace(/^file:\/\//, '').replace(/.*node_modules\//, 'nm:');
+    const url = String(cf.url || '(native)')
+      .replace(/^file:\/\//, '')
+      .replace(/.*node_modules\//, 'nm:');
     const key = `${cf.functionName || '(anon)'} ${url.split('/').slice(-2).join('/')}:${cf.lineNumber}`;
     fnTotals.set(key, (fnTotals.get(key) ?? 0) + us);
-    const pkg = url.startsWith('nm:') ? url.split('/').slice(0, url.startsWith('nm:@') ? 2 : 1).join('/') : url.split('/').slice(-2).join('/');
+    const pkg = url.startsWith('nm:')
+      ? url
+          .split('/')
+          .slice(0, url.startsWith('nm:@') ? 2 : 1)
+          .join('/')
+      : url.split('/').slice(-2).join('/');
     fileTotals.set(pkg, (fileTotals.get(pkg) ?? 0) + us);
   }
-  const top = (m: Map<string, number>, n: number) => ranked(m, n).map(([k, v]) => `${((v / total) * 100).toFixed(1).padStart(5)}%  ${k}`).join('\n');
-  console.log(`total ${(total / 1000).toFixed(0)} ms\n-- by file/package --\n${top(fileTotals, 25)}\n-- by function --\n${top(fnTotals, 30)}`);
+  const top = (m: Map<string, number>, n: number) =>
+    ranked(m, n)
+      .map(([k, v]) => `${((v / total) * 100).toFixed(1).padStart(5)}%  ${k}`)
+      .join('\n');
+  console.log(
+    `total ${(total / 1000).toFixed(0)} ms\n-- by file/package --\n${top(fileTotals, 25)}\n-- by function --\n${top(fnTotals, 30)}`,
+  );
 }

@@ -16,15 +16,19 @@ export const RUNTIME: 'bundle' | 'tsx' = process.env.BENCH_RUNTIME === 'tsx' ? '
 
 let built: Promise<string> | undefined;
 /** Built once per bench process. */
-export const benchBuild = (): Promise<string> => (built ??= (async () => {
-  const artifacts = path.join(ROOT, 'tests', '.artifacts');
-  removeBuildsOfEndedProcesses(artifacts);
-  const outdir = path.join(artifacts, `bench-dist-${process.pid}`);
-  process.once('exit', removeBenchBuild);
-  // The child's output lies in src/ of the build, beside Mesa's own modules (src/paths.ts finds its files from there).
-  await build({ outdir, entryPoints: [...mesaEntryPoints(), { in: 'tests/bench/child.ts', out: 'src/bench-child' }] });
-  return outdir;
-})());
+export const benchBuild = (): Promise<string> =>
+  (built ??= (async () => {
+    const artifacts = path.join(ROOT, 'tests', '.artifacts');
+    removeBuildsOfEndedProcesses(artifacts);
+    const outdir = path.join(artifacts, `bench-dist-${process.pid}`);
+    process.once('exit', removeBenchBuild);
+    // The child's output lies in src/ of the build, beside Mesa's own modules (src/paths.ts finds its files from there).
+    await build({
+      outdir,
+      entryPoints: [...mesaEntryPoints(), { in: 'tests/bench/child.ts', out: 'src/bench-child' }],
+    });
+    return outdir;
+  })());
 
 /** Removes this process's build (on exit; a test runner's worker may be stopped before its exit handlers run). */
 export function removeBenchBuild(): void {
@@ -47,18 +51,28 @@ function removeBuildsOfEndedProcesses(dir: string): void {
 const r1 = (n: number) => Math.round(n * 10) / 10;
 
 /** Runs one measurement in its own Node process and returns what it printed; `quiet` leaves stderr alone (tests). */
-export async function runChild<T extends PhaseResult>(job: Record<string, unknown>, opts: { quiet?: boolean } = {}): Promise<T> {
+export async function runChild<T extends PhaseResult>(
+  job: Record<string, unknown>,
+  opts: { quiet?: boolean } = {},
+): Promise<T> {
   const label = `${job.phase}${job.seed !== undefined ? `(${job.seed})` : ''}`;
   const say = (s: string) => opts.quiet || process.stderr.write(s);
   const dir = RUNTIME === 'bundle' ? await benchBuild() : undefined;
   say(`  ${label} …`);
   // BENCH_CPU_PROF=<phase> writes a V8 CPU profile of that phase under tests/.artifacts/prof (open it in Chrome).
-  const prof = process.env.BENCH_CPU_PROF === job.phase ? ['--cpu-prof', `--cpu-prof-dir=${path.join(ROOT, 'tests/.artifacts/prof')}`] : [];
+  const prof =
+    process.env.BENCH_CPU_PROF === job.phase
+      ? ['--cpu-prof', `--cpu-prof-dir=${path.join(ROOT, 'tests/.artifacts/prof')}`]
+      : [];
   // BENCH_NODE_FLAGS="--trace-gc …" passes Node/V8 flags to every measured child (to look, not to measure).
   const extra = process.env.BENCH_NODE_FLAGS?.split(/\s+/).filter(Boolean) ?? [];
-  const entry = dir ? ['--enable-source-maps', path.join(dir, 'src', 'bench-child.js')] : ['--import', 'tsx', path.join(ROOT, 'tests/bench/child.ts')];
+  const entry = dir
+    ? ['--enable-source-maps', path.join(dir, 'src', 'bench-child.js')]
+    : ['--import', 'tsx', path.join(ROOT, 'tests/bench/child.ts')];
   const p = spawn(process.execPath, [...extra, ...prof, ...entry, JSON.stringify(job)], {
-    cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: process.env,
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: process.env,
   });
   let out = '';
   let err = '';
@@ -69,9 +83,23 @@ export async function runChild<T extends PhaseResult>(job: Record<string, unknow
   const line = out.split('\n').find((l) => l.startsWith('@@RESULT '));
   if (code !== 0 || !line) throw new Error(`${label} falló (${code}):\n${err.slice(-3000)}`);
   const result = JSON.parse(line.slice(9)) as T;
-  const c = result.extra?.cpu as { processCores: number; machineCores: number; threadMs?: Record<string, number>; main?: { runningMs: number; waitingForCoreMs: number; asleepMs: number } } | undefined;
-  const main = c?.main ? `; hilo principal: en un núcleo ${c.main.runningMs} ms, esperando núcleo ${c.main.waitingForCoreMs} ms, dormido ${c.main.asleepMs} ms` : '';
-  const cpu = c ? ` CPU ${c.processCores} núcleos (máquina ${c.machineCores}; ms por hilo: ${Object.entries(c.threadMs ?? {}).filter(([, ms]) => Number(ms) > 0).map(([n, ms]) => `${n} ${ms}`).join(', ')}${main})` : '';
+  const c = result.extra?.cpu as
+    | {
+        processCores: number;
+        machineCores: number;
+        threadMs?: Record<string, number>;
+        main?: { runningMs: number; waitingForCoreMs: number; asleepMs: number };
+      }
+    | undefined;
+  const main = c?.main
+    ? `; hilo principal: en un núcleo ${c.main.runningMs} ms, esperando núcleo ${c.main.waitingForCoreMs} ms, dormido ${c.main.asleepMs} ms`
+    : '';
+  const cpu = c
+    ? ` CPU ${c.processCores} núcleos (máquina ${c.machineCores}; ms por hilo: ${Object.entries(c.threadMs ?? {})
+        .filter(([, ms]) => Number(ms) > 0)
+        .map(([n, ms]) => `${n} ${ms}`)
+        .join(', ')}${main})`
+    : '';
   say(` ${result.rate ? `${r1(result.rate)}/s` : ''} ${result.peakRssMb ? `${result.peakRssMb} MB` : ''}${cpu}\n`);
   return result;
 }

@@ -25,12 +25,16 @@ export async function seedCases(db: Knex, count: number): Promise<void> {
     await trx.raw(`${series} INSERT INTO messages (ticket_id, role, source, from_address, message_id, subject, body_text, full_text, internal, verified, created_at)
       SELECT i, 'customer', 'mail', 'sembrado' || i || '@org' || (i % 500) || '.co', 'seed-' || i || '@org' || (i % 500) || '.co',
         'Caso sembrado ' || i, 'Texto del caso sembrado ' || i, 'Texto del caso sembrado ' || i, FALSE, TRUE, ${t0} + i * 1000 FROM s`);
-    await trx.raw(`${series} INSERT INTO thread_ids (message_id, ticket_id) SELECT 'seed-' || i || '@org' || (i % 500) || '.co', i FROM s`);
+    await trx.raw(
+      `${series} INSERT INTO thread_ids (message_id, ticket_id) SELECT 'seed-' || i || '@org' || (i % 500) || '.co', i FROM s`,
+    );
     await trx.raw(`${series} INSERT INTO events (ticket_id, type, actor, to_value, created_at)
       SELECT i, 'case_opened', 'sembrado' || i || '@org' || (i % 500) || '.co', 'abierto', ${t0} + i * 1000 FROM s`);
     await trx.raw(`${series} INSERT INTO ingest_ledger (source_key, mailbox, uidvalidity, uid, message_id, content_hash, outcome, effect, ticket_id, created_at)
       SELECT 'imap:support:seed:1:' || i, 'support:seed', 1, i, 'seed-' || i || '@org' || (i % 500) || '.co', 'seedhash' || i, 'accepted', 'new_case', i, ${t0} + i * 1000 FROM s`);
-    await trx.raw(`${series} INSERT INTO ingest_effects (content_hash, source_key) SELECT 'seedhash' || i, 'imap:support:seed:1:' || i FROM s`);
+    await trx.raw(
+      `${series} INSERT INTO ingest_effects (content_hash, source_key) SELECT 'seedhash' || i, 'imap:support:seed:1:' || i FROM s`,
+    );
     await trx('counters').where({ name: 'ticket_number' }).update({ value: count });
     if (pg) await trx.raw(`SELECT setval(pg_get_serial_sequence('tickets', 'id'), ${count})`);
   });

@@ -4,7 +4,9 @@
 // with plain prepared statements: no knex, no Mesa, no parsing. The difference between the two figures is what
 // everything but SQLite costs (docs/performance.md). It also lists the statements that took longest in the replay;
 // `REPLAY_PRAGMAS="cache_size=-65536;wal_autocheckpoint=0"` runs the replay with extra pragmas, to try one.
-import fs from 'node:fs'; import os from 'node:os'; import path from 'node:path';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import Database from 'better-sqlite3';
 import { pino } from 'pino';
 import { createApp } from '../../src/app.ts';
@@ -19,7 +21,12 @@ const freshApp = async () => {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mesa-sqlreplay-'));
   // The parse thread runs the built body: Node 20 cannot start the TypeScript one as a thread.
   await ensureBuilt();
-  return { dataDir, app: await createApp(loadConfig({ ...MESA_ENV, DATA_DIR: dataDir }), logger, { parseWorkerUrl: BUILT_PARSE_WORKER }) };
+  return {
+    dataDir,
+    app: await createApp(loadConfig({ ...MESA_ENV, DATA_DIR: dataDir }), logger, {
+      parseWorkerUrl: BUILT_PARSE_WORKER,
+    }),
+  };
 };
 
 // Every run/all/get of every better-sqlite3 statement, while recording.
@@ -40,7 +47,10 @@ await target.app.close();
 const mails = generateMails(N);
 recording = true;
 const t0 = performance.now();
-await ingestInBatches(recorded.app, mails.map((m) => m.raw));
+await ingestInBatches(
+  recorded.app,
+  mails.map((m) => m.raw),
+);
 const ingestMs = performance.now() - t0;
 recording = false;
 await recorded.app.close();
@@ -66,7 +76,11 @@ for (const [method, sql, args] of log) {
 const replayMs = performance.now() - t1;
 db.close();
 for (const [sql, e] of [...spent].sort((a, b) => b[1].ms - a[1].ms).slice(0, 12)) {
-  console.log(`${e.ms.toFixed(0).padStart(6)} ms ${String(e.n).padStart(6)} × ${((1000 * e.ms) / e.n).toFixed(1).padStart(7)} µs  ${sql.slice(0, 100)}`);
+  console.log(
+    `${e.ms.toFixed(0).padStart(6)} ms ${String(e.n).padStart(6)} × ${((1000 * e.ms) / e.n).toFixed(1).padStart(7)} µs  ${sql.slice(0, 100)}`,
+  );
 }
-console.log(`ingest ${(ingestMs / N).toFixed(2)} ms/mail; ${log.length} statements (${(log.length / N).toFixed(1)}/mail) replayed on plain better-sqlite3 in ${(replayMs / N).toFixed(3)} ms/mail`);
+console.log(
+  `ingest ${(ingestMs / N).toFixed(2)} ms/mail; ${log.length} statements (${(log.length / N).toFixed(1)}/mail) replayed on plain better-sqlite3 in ${(replayMs / N).toFixed(3)} ms/mail`,
+);
 for (const d of [recorded.dataDir, target.dataDir]) fs.rmSync(d, { recursive: true, force: true });

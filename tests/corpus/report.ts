@@ -40,14 +40,18 @@ export interface CorpusItem {
   sisimai?: Array<{ hard: boolean; reason: string; status: string }>;
 }
 
-const MAIL_HEADERS = /^(from|to|subject|date|message-id|received|content-type|mime-version|return-path|delivered-to|x-[a-z0-9-]+|sender|reply-to|cc|references|in-reply-to|dkim-signature|arc-[a-z-]+|authentication-results|x-original-to)$/i;
+const MAIL_HEADERS =
+  /^(from|to|subject|date|message-id|received|content-type|mime-version|return-path|delivered-to|x-[a-z0-9-]+|sender|reply-to|cc|references|in-reply-to|dkim-signature|arc-[a-z-]+|authentication-results|x-original-to)$/i;
 
 /** A message has at least one of these; a bare MIME part (Content-Type and friends only) is not a mail. */
 const MESSAGE_HEADERS = /^(from|to|subject|date|message-id|received|return-path|delivered-to|sender|reply-to)$/i;
 
 /** Does this look like a mail? A block of header lines at the very top: two known headers, one of them a message's. */
 export function looksLikeMail(buf: Buffer): boolean {
-  const head = buf.subarray(0, 16 * 1024).toString('latin1').replace(/^\uFEFF/, '');
+  const head = buf
+    .subarray(0, 16 * 1024)
+    .toString('latin1')
+    .replace(/^\uFEFF/, '');
   const lines = head.split(/\r\n|\r|\n/);
   let known = 0;
   let message = 0;
@@ -96,9 +100,15 @@ function wrap(body: string, kind: 'text' | 'html', n: number): Buffer {
 export function collectCorpus(root: string): CorpusItem[] {
   const items: CorpusItem[] = [];
   const talonFile = path.join(root, 'reply/talon/EXPECTED.talon.json');
-  const talon: Record<string, { visible_reply_text: string; compare: string }> = fs.existsSync(talonFile) ? JSON.parse(fs.readFileSync(talonFile, 'utf8')).cases : {};
+  const talon: Record<string, { visible_reply_text: string; compare: string }> = fs.existsSync(talonFile)
+    ? JSON.parse(fs.readFileSync(talonFile, 'utf8')).cases
+    : {};
   const sisimaiFile = path.join(root, 'bounce/sisimai-set-of-emails/EXPECTED.sisimai.json');
-  const sisimai: Record<string, Array<{ hard_bounce: boolean; reason: string; status: string }>> = fs.existsSync(sisimaiFile) ? JSON.parse(fs.readFileSync(sisimaiFile, 'utf8')).files : {};
+  const sisimai: Record<string, Array<{ hard_bounce: boolean; reason: string; status: string }>> = fs.existsSync(
+    sisimaiFile,
+  )
+    ? JSON.parse(fs.readFileSync(sisimaiFile, 'utf8')).files
+    : {};
   const discourse = path.join(root, 'reply/discourse-email_reply_trimmer/test');
   let wrappedN = 0;
 
@@ -109,18 +119,34 @@ export function collectCorpus(root: string): CorpusItem[] {
     if (buf.length === 0) continue;
     const talonKey = rel.replace(/^reply\/talon\//, '');
     const talonCase = rel.startsWith('reply/talon/') ? talon[talonKey] : undefined;
-    const expectedVisible = talonCase ? { text: talonCase.visible_reply_text, compare: talonCase.compare.startsWith('exact') ? 'exact' as const : 'whitespace' as const } : undefined;
+    const expectedVisible = talonCase
+      ? {
+          text: talonCase.visible_reply_text,
+          compare: talonCase.compare.startsWith('exact') ? ('exact' as const) : ('whitespace' as const),
+        }
+      : undefined;
 
     if (rel.startsWith('reply/discourse-email_reply_trimmer/test/emails/')) {
       const trimmed = path.join(discourse, 'trimmed', path.basename(file));
       items.push({
-        id: rel, group, raw: wrap(buf.toString('utf8'), 'text', ++wrappedN), wrapped: 'text',
-        expectedVisible: fs.existsSync(trimmed) ? { text: fs.readFileSync(trimmed, 'utf8'), compare: 'exact' } : undefined,
+        id: rel,
+        group,
+        raw: wrap(buf.toString('utf8'), 'text', ++wrappedN),
+        wrapped: 'text',
+        expectedVisible: fs.existsSync(trimmed)
+          ? { text: fs.readFileSync(trimmed, 'utf8'), compare: 'exact' }
+          : undefined,
       });
       continue;
     }
     if (talonCase && rel.endsWith('.html')) {
-      items.push({ id: rel, group, raw: wrap(buf.toString('utf8'), 'html', ++wrappedN), wrapped: 'html', expectedVisible });
+      items.push({
+        id: rel,
+        group,
+        raw: wrap(buf.toString('utf8'), 'html', ++wrappedN),
+        wrapped: 'html',
+        expectedVisible,
+      });
       continue;
     }
     if (isMbox(buf)) {
@@ -130,7 +156,10 @@ export function collectCorpus(root: string): CorpusItem[] {
     if (!looksLikeMail(buf)) continue;
     const exp = rel.startsWith('bounce/sisimai-set-of-emails/maildir/bsd/') ? sisimai[path.basename(file)] : undefined;
     items.push({
-      id: rel, group, raw: buf, expectedVisible,
+      id: rel,
+      group,
+      raw: buf,
+      expectedVisible,
       sisimai: exp?.map((r) => ({ hard: r.hard_bounce, reason: r.reason, status: r.status })),
     });
   }
@@ -147,7 +176,14 @@ export interface ItemResult {
   visible?: string;
   visibleExact?: boolean;
   visibleLoose?: boolean;
-  bounce?: { recognised: boolean; automated: boolean; ourHard?: boolean; expectedHard: boolean; hardAgrees?: boolean; classAgrees?: boolean };
+  bounce?: {
+    recognised: boolean;
+    automated: boolean;
+    ourHard?: boolean;
+    expectedHard: boolean;
+    hardAgrees?: boolean;
+    classAgrees?: boolean;
+  };
   error?: string;
 }
 
@@ -157,8 +193,27 @@ export interface CorpusReport {
   crashes: number;
   hangs: number;
   notExactlyOneOutcome: string[];
-  visible: { compared: number; exact: number; loose: number; exactPct: number; loosePct: number; misses: Array<{ id: string; expected: string; got: string }> };
-  bounces: { expected: number; recognised: number; recognisedPct: number; automated: number; hardCompared: number; hardAgree: number; hardAgreePct: number; classCompared: number; classAgree: number; classAgreePct: number; notRecognised: string[] };
+  visible: {
+    compared: number;
+    exact: number;
+    loose: number;
+    exactPct: number;
+    loosePct: number;
+    misses: Array<{ id: string; expected: string; got: string }>;
+  };
+  bounces: {
+    expected: number;
+    recognised: number;
+    recognisedPct: number;
+    automated: number;
+    hardCompared: number;
+    hardAgree: number;
+    hardAgreePct: number;
+    classCompared: number;
+    classAgree: number;
+    classAgreePct: number;
+    notRecognised: string[];
+  };
   slowest: Array<{ id: string; ms: number }>;
   items: ItemResult[];
 }
@@ -172,7 +227,10 @@ function labelOf(r: IngestResult): string {
 }
 
 /** Runs items through ingest, one app per group (created lazily, closed when the group ends). */
-export async function runCorpus(items: CorpusItem[], opts: { timeoutMs?: number; onProgress?: (done: number, total: number) => void } = {}): Promise<CorpusReport> {
+export async function runCorpus(
+  items: CorpusItem[],
+  opts: { timeoutMs?: number; onProgress?: (done: number, total: number) => void } = {},
+): Promise<CorpusReport> {
   const timeoutMs = opts.timeoutMs ?? 20_000;
   const results: ItemResult[] = [];
   let app: App | undefined;
@@ -202,10 +260,18 @@ async function runOne(app: App, item: CorpusItem, uid: number, timeoutMs: number
   try {
     r = await Promise.race([
       app.ingest.ingest(item.raw, source),
-      new Promise<'hang'>((resolve) => { timer = setTimeout(() => resolve('hang'), timeoutMs); }),
+      new Promise<'hang'>((resolve) => {
+        timer = setTimeout(() => resolve('hang'), timeoutMs);
+      }),
     ]);
   } catch (err) {
-    return { id: item.id, label: 'crash', ms: performance.now() - started, ledgerRows: 0, error: String((err as Error)?.stack ?? err).slice(0, 500) };
+    return {
+      id: item.id,
+      label: 'crash',
+      ms: performance.now() - started,
+      ledgerRows: 0,
+      error: String((err as Error)?.stack ?? err).slice(0, 500),
+    };
   } finally {
     clearTimeout(timer);
   }
@@ -233,13 +299,24 @@ async function runOne(app: App, item: CorpusItem, uid: number, timeoutMs: number
     const expectedHard = item.sisimai.some((s) => s.hard);
     const expectedClass = item.sisimai.map((s) => s.status[0]).find((c) => c === '4' || c === '5');
     let b: ReturnType<typeof classifyBounce>;
-    try { b = classifyBounce(await parseMail(item.raw)); } catch { /* unparseable: counted by the outcome */ }
+    try {
+      b = classifyBounce(await parseMail(item.raw));
+    } catch {
+      /* unparseable: counted by the outcome */
+    }
     const isBounce = b?.kind === 'bounce';
     // A copy of an earlier corpus mail is ignored as a duplicate; what it would have been is what the original got.
-    const recognised = label === 'ignored:bounce' || (isBounce && (label === 'accepted:system_note' || label === 'ignored:duplicate'));
-    const automated = recognised || /^ignored:(auto_reply|mailing_list)$/.test(label) || (label === 'ignored:duplicate' && b !== undefined);
+    const recognised =
+      label === 'ignored:bounce' || (isBounce && (label === 'accepted:system_note' || label === 'ignored:duplicate'));
+    const automated =
+      recognised ||
+      /^ignored:(auto_reply|mailing_list)$/.test(label) ||
+      (label === 'ignored:duplicate' && b !== undefined);
     out.bounce = {
-      recognised, automated, expectedHard, ourHard: isBounce ? b!.addressGone : undefined,
+      recognised,
+      automated,
+      expectedHard,
+      ourHard: isBounce ? b!.addressGone : undefined,
       hardAgrees: recognised && isBounce ? Boolean(b!.addressGone) === expectedHard : undefined,
       classAgrees: recognised && isBounce && expectedClass ? (b!.hard ? '5' : '4') === expectedClass : undefined,
     };
@@ -253,16 +330,27 @@ async function runOne(app: App, item: CorpusItem, uid: number, timeoutMs: number
  * the guard, records that mail as a hang (or as a crash when the child dies), and starts a new child at the next
  * mail.
  */
-export async function runCorpusIsolated(items: CorpusItem[], opts: { timeoutMs: number; onProgress?: (done: number, total: number) => void }): Promise<CorpusReport> {
+export async function runCorpusIsolated(
+  items: CorpusItem[],
+  opts: { timeoutMs: number; onProgress?: (done: number, total: number) => void },
+): Promise<CorpusReport> {
   const results: ItemResult[] = [];
   let from = 0;
   while (from < items.length) {
     from = await new Promise<number>((resolve) => {
-      const child = fork(fileURLToPath(import.meta.url), ['--child', String(from), String(opts.timeoutMs)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+      const child = fork(fileURLToPath(import.meta.url), ['--child', String(from), String(opts.timeoutMs)], {
+        stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      });
       let current = from;
       let timer: NodeJS.Timeout | undefined;
       let settled = false;
-      const finish = (nextFrom: number) => { if (!settled) { settled = true; clearTimeout(timer); resolve(nextFrom); } };
+      const finish = (nextFrom: number) => {
+        if (!settled) {
+          settled = true;
+          clearTimeout(timer);
+          resolve(nextFrom);
+        }
+      };
       child.on('message', (m: { type: string; i: number; result?: ItemResult }) => {
         if (m.type === 'start') {
           current = m.i;
@@ -316,7 +404,11 @@ function summarise(items: CorpusItem[], results: ItemResult[]): CorpusReport {
   const vis = results.filter((r) => r.visibleExact !== undefined);
   const expById = new Map(items.map((i) => [i.id, i]));
   // Bounce figures: sisimai's cases that are delivery failures (not its "feedback", "vacation" or "delivered").
-  const bounceRows = results.filter((r) => r.bounce && expById.get(r.id)!.sisimai!.some((s) => !['feedback', 'vacation', 'delivered', 'undefined'].includes(s.reason)));
+  const bounceRows = results.filter(
+    (r) =>
+      r.bounce &&
+      expById.get(r.id)!.sisimai!.some((s) => !['feedback', 'vacation', 'delivered', 'undefined'].includes(s.reason)),
+  );
   const hardCompared = bounceRows.filter((r) => r.bounce!.hardAgrees !== undefined);
   const classCompared = bounceRows.filter((r) => r.bounce!.classAgrees !== undefined);
   return {
@@ -324,14 +416,22 @@ function summarise(items: CorpusItem[], results: ItemResult[]): CorpusReport {
     byOutcome: Object.fromEntries(Object.entries(byOutcome).sort((a, b) => b[1] - a[1])),
     crashes: results.filter((r) => r.label === 'crash').length,
     hangs: results.filter((r) => r.label === 'hang').length,
-    notExactlyOneOutcome: results.filter((r) => r.label !== 'crash' && r.label !== 'hang' && !r.label.startsWith('tempfail') && r.ledgerRows !== 1).map((r) => r.id),
+    notExactlyOneOutcome: results
+      .filter((r) => r.label !== 'crash' && r.label !== 'hang' && !r.label.startsWith('tempfail') && r.ledgerRows !== 1)
+      .map((r) => r.id),
     visible: {
       compared: vis.length,
       exact: vis.filter((r) => r.visibleExact).length,
       loose: vis.filter((r) => r.visibleLoose).length,
       exactPct: pct(vis.filter((r) => r.visibleExact).length, vis.length),
       loosePct: pct(vis.filter((r) => r.visibleLoose).length, vis.length),
-      misses: vis.filter((r) => !r.visibleLoose).map((r) => ({ id: r.id, expected: expById.get(r.id)!.expectedVisible!.text.slice(0, 300), got: (r.visible ?? '').slice(0, 300) })),
+      misses: vis
+        .filter((r) => !r.visibleLoose)
+        .map((r) => ({
+          id: r.id,
+          expected: expById.get(r.id)!.expectedVisible!.text.slice(0, 300),
+          got: (r.visible ?? '').slice(0, 300),
+        })),
     },
     bounces: {
       expected: bounceRows.length,
@@ -346,7 +446,10 @@ function summarise(items: CorpusItem[], results: ItemResult[]): CorpusReport {
       classAgreePct: pct(classCompared.filter((r) => r.bounce!.classAgrees).length, classCompared.length),
       notRecognised: bounceRows.filter((r) => !r.bounce!.recognised).map((r) => `${r.id} → ${r.label}`),
     },
-    slowest: [...results].sort((a, b) => b.ms - a.ms).slice(0, 5).map((r) => ({ id: r.id, ms: Math.round(r.ms) })),
+    slowest: [...results]
+      .sort((a, b) => b.ms - a.ms)
+      .slice(0, 5)
+      .map((r) => ({ id: r.id, ms: Math.round(r.ms) })),
     items: results,
   };
 }
@@ -364,8 +467,14 @@ export function formatReport(rep: CorpusReport): string {
     ['sisimai delivery failures', String(rep.bounces.expected)],
     ['  recognised as bounce', `${rep.bounces.recognised} (${rep.bounces.recognisedPct} %)`],
     ['  kept out of cases (bounce/auto/list)', String(rep.bounces.automated)],
-    ['  hard (address gone) vs sisimai hard_bounce', `${rep.bounces.hardAgree}/${rep.bounces.hardCompared} (${rep.bounces.hardAgreePct} %)`],
-    ['  permanent/transient (5.x.x/4.x.x) vs status', `${rep.bounces.classAgree}/${rep.bounces.classCompared} (${rep.bounces.classAgreePct} %)`],
+    [
+      '  hard (address gone) vs sisimai hard_bounce',
+      `${rep.bounces.hardAgree}/${rep.bounces.hardCompared} (${rep.bounces.hardAgreePct} %)`,
+    ],
+    [
+      '  permanent/transient (5.x.x/4.x.x) vs status',
+      `${rep.bounces.classAgree}/${rep.bounces.classCompared} (${rep.bounces.classAgreePct} %)`,
+    ],
   ];
   const w = Math.max(...rows.map((r) => r[0].length));
   return rows.map(([k, v]) => `${k.padEnd(w)}  ${v}`).join('\n');
@@ -381,7 +490,9 @@ async function main(): Promise<void> {
   const tty = process.stderr.isTTY;
   const rep = await runCorpusIsolated(items, {
     timeoutMs: Number(process.env.CORPUS_TIMEOUT_MS ?? 20_000),
-    onProgress: (d, t) => { if (tty && (d % 25 === 0 || d === t)) process.stderr.write(`\r${d}/${t}`); },
+    onProgress: (d, t) => {
+      if (tty && (d % 25 === 0 || d === t)) process.stderr.write(`\r${d}/${t}`);
+    },
   });
   if (tty) process.stderr.write('\n');
   console.log(formatReport(rep));
@@ -396,5 +507,11 @@ async function main(): Promise<void> {
 
 if (process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href) {
   const child = process.argv.indexOf('--child');
-  (child > 0 ? childMain(Number(process.argv[child + 1]), Number(process.argv[child + 2])) : main()).then(() => process.exit(), (err) => { console.error(err); process.exit(2); });
+  (child > 0 ? childMain(Number(process.argv[child + 1]), Number(process.argv[child + 2])) : main()).then(
+    () => process.exit(),
+    (err) => {
+      console.error(err);
+      process.exit(2);
+    },
+  );
 }

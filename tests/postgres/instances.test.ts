@@ -18,7 +18,9 @@ import { freshDatabase, pgReachable } from './support/pg.ts';
  */
 const ROOT = path.resolve(import.meta.dirname, '../..');
 
-interface Instance extends RunningCli { port: number }
+interface Instance extends RunningCli {
+  port: number;
+}
 
 let dovecot: Dovecot;
 let sink: SmtpSink;
@@ -36,24 +38,36 @@ function startInstance(port: number): Instance {
   return {
     port,
     ...spawnCli(['start'], {
-      cwd: ROOT, keep: 20_000,
+      cwd: ROOT,
+      keep: 20_000,
       env: {
         ...testEnv(dataDir),
-        DATABASE_URL: databaseUrl, HTTP_PORT: String(port), LOG_LEVEL: 'info',
-        IMAP_HOST: dovecot.host, IMAP_PORT: String(dovecot.port), IMAP_SECURE: 'false', IMAP_USER: 'support',
-        IMAP_PASSWORD: dovecot.users.support.password, IMAP_POLL_SECONDS: '2',
-        SMTP_HOST: '127.0.0.1', SMTP_PORT: String(sink.port), SMTP_SECURE: 'false', OUTBOX_POLL_MS: '200',
+        DATABASE_URL: databaseUrl,
+        HTTP_PORT: String(port),
+        LOG_LEVEL: 'info',
+        IMAP_HOST: dovecot.host,
+        IMAP_PORT: String(dovecot.port),
+        IMAP_SECURE: 'false',
+        IMAP_USER: 'support',
+        IMAP_PASSWORD: dovecot.users.support.password,
+        IMAP_POLL_SECONDS: '2',
+        SMTP_HOST: '127.0.0.1',
+        SMTP_PORT: String(sink.port),
+        SMTP_SECURE: 'false',
+        OUTBOX_POLL_MS: '200',
       },
     }),
   };
 }
 
-const count = async (table: string, where: Record<string, unknown> = {}) => Number((await db(table).where(where).count({ n: '*' }))[0].n);
+const count = async (table: string, where: Record<string, unknown> = {}) =>
+  Number((await db(table).where(where).count({ n: '*' }))[0].n);
 const holderPid = async () => {
   const row = await db('leases').where({ name: 'mailbox:support:INBOX' }).first();
   return row ? Number(String(row.holder).split(':')[1]) : undefined;
 };
-const logs = () => instances.map((i, n) => `--- instancia ${n} (pid ${i.child.pid}) ---\n${i.output().slice(-3000)}`).join('\n');
+const logs = () =>
+  instances.map((i, n) => `--- instancia ${n} (pid ${i.child.pid}) ---\n${i.output().slice(-3000)}`).join('\n');
 
 describe.runIf(await pgReachable())('three mesa start instances on one PostgreSQL', () => {
   beforeAll(async () => {
@@ -81,10 +95,25 @@ describe.runIf(await pgReachable())('three mesa start instances on one PostgreSQ
 
     // Every instance serves its own status page and health check.
     for (const inst of instances) {
-      await waitFor(`/healthz on ${inst.port}\n${logs()}`, async () => (await fetch(`http://127.0.0.1:${inst.port}/healthz`)).ok, 60_000, 100);
+      await waitFor(
+        `/healthz on ${inst.port}\n${logs()}`,
+        async () => (await fetch(`http://127.0.0.1:${inst.port}/healthz`)).ok,
+        60_000,
+        100,
+      );
     }
-    await waitFor(`${FIRST} mails ingested\n${logs()}`, async () => (await count('ingest_ledger')) >= FIRST, 90_000, 100);
-    await waitFor(`outbox drained\n${logs()}`, async () => (await count('outbox')) > 0 && (await count('outbox', { state: 'sent' })) === (await count('outbox')), 90_000, 100);
+    await waitFor(
+      `${FIRST} mails ingested\n${logs()}`,
+      async () => (await count('ingest_ledger')) >= FIRST,
+      90_000,
+      100,
+    );
+    await waitFor(
+      `outbox drained\n${logs()}`,
+      async () => (await count('outbox')) > 0 && (await count('outbox', { state: 'sent' })) === (await count('outbox')),
+      90_000,
+      100,
+    );
 
     // Exactly one instance holds the mailbox; kill it while it is idle.
     const pid = await waitFor('a recorded mailbox holder', holderPid, 10_000);
@@ -95,14 +124,29 @@ describe.runIf(await pgReachable())('three mesa start instances on one PostgreSQ
     await victim!.exited;
     for (let i = FIRST; i < FIRST + SECOND; i++) await dovecot.append('support', customerMail(i));
 
-    const newHolder = await waitFor(`another instance takes the mailbox\n${logs()}`, async () => {
-      const p = await holderPid();
-      return p !== undefined && p !== pid ? p : undefined;
-    }, 30_000, 50);
+    const newHolder = await waitFor(
+      `another instance takes the mailbox\n${logs()}`,
+      async () => {
+        const p = await holderPid();
+        return p !== undefined && p !== pid ? p : undefined;
+      },
+      30_000,
+      50,
+    );
     const takeoverMs = Date.now() - killedAt;
     expect(instances.some((i) => i.child.pid === newHolder && i.child.exitCode === null)).toBe(true);
-    await waitFor(`all ${FIRST + SECOND} mails ingested after the kill\n${logs()}`, async () => (await count('ingest_ledger')) >= FIRST + SECOND, 90_000, 100);
-    await waitFor(`outbox drained again\n${logs()}`, async () => (await count('outbox', { state: 'sent' })) === (await count('outbox')), 90_000, 100);
+    await waitFor(
+      `all ${FIRST + SECOND} mails ingested after the kill\n${logs()}`,
+      async () => (await count('ingest_ledger')) >= FIRST + SECOND,
+      90_000,
+      100,
+    );
+    await waitFor(
+      `outbox drained again\n${logs()}`,
+      async () => (await count('outbox', { state: 'sent' })) === (await count('outbox')),
+      90_000,
+      100,
+    );
 
     // No duplicate case, consecutive numbers, one ledger row per mail.
     const numbers = (await db('tickets').select('number').orderBy('number')).map((r: any) => Number(r.number));
@@ -114,8 +158,12 @@ describe.runIf(await pgReachable())('three mesa start instances on one PostgreSQ
     expect(new Set(sent).size).toBe(sent.length);
     expect(sent.sort()).toEqual(outbox.map((r: any) => String(r.message_id).replace(/^<|>$/g, '')).sort());
     // Both surviving instances sent mail: the dispatchers share the outbox (FOR UPDATE SKIP LOCKED).
-    const senders = new Set((await db('outbox').select('claimed_by')).map((r: any) => String(r.claimed_by).split(':')[1]));
-    console.log(`multi-instance: ${FIRST + SECOND} mails, ${sent.length} sent by ${senders.size} dispatchers; mailbox taken over ${takeoverMs} ms after SIGKILL`);
+    const senders = new Set(
+      (await db('outbox').select('claimed_by')).map((r: any) => String(r.claimed_by).split(':')[1]),
+    );
+    console.log(
+      `multi-instance: ${FIRST + SECOND} mails, ${sent.length} sent by ${senders.size} dispatchers; mailbox taken over ${takeoverMs} ms after SIGKILL`,
+    );
     expect(senders.size).toBeGreaterThanOrEqual(2);
     // Its own limit, above the sum of its waits: when it fails, the message names the stage that stalled (with the
     // instances' logs) instead of the suite's 60 s timeout cutting it off first.

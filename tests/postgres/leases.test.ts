@@ -20,9 +20,13 @@ afterEach(async () => {
 
 async function instance(databaseUrl?: string): Promise<App> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mesa-lease-'));
-  const app = await createApp(loadConfig(testEnv(dataDir, databaseUrl ? { DATABASE_URL: databaseUrl } : {})), silentLogger, {
-    parseWorkerUrl: BUILT_PARSE_WORKER,
-  });
+  const app = await createApp(
+    loadConfig(testEnv(dataDir, databaseUrl ? { DATABASE_URL: databaseUrl } : {})),
+    silentLogger,
+    {
+      parseWorkerUrl: BUILT_PARSE_WORKER,
+    },
+  );
   apps.push(app);
   return app;
 }
@@ -58,7 +62,10 @@ describe.runIf(await pgReachable())('mailbox lease on PostgreSQL (advisory lock)
   it('gives exactly one winner when several instances race for a free mailbox', async () => {
     const url = await freshDatabase('mesa_lease');
     const insts = [await instance(url), await instance(url), await instance(url)];
-    const leases = Array.from({ length: 9 }, (_, i) => new MailboxLease(insts[i % 3].db, 'support:INBOX', { holder: `h${i}` }));
+    const leases = Array.from(
+      { length: 9 },
+      (_, i) => new MailboxLease(insts[i % 3].db, 'support:INBOX', { holder: `h${i}` }),
+    );
     const wins = await Promise.all(leases.map((l) => l.acquire()));
     expect(wins.filter(Boolean)).toHaveLength(1);
     await Promise.all(leases.map((l) => l.release()));
@@ -69,31 +76,60 @@ describe.runIf(await pgReachable())('mailbox lease on PostgreSQL (advisory lock)
     const insts = [await instance(url), await instance(url), await instance(url)];
     let inside = 0;
     let maxInside = 0;
-    const work = (i: number) => withMailboxLease(insts[i].db, 'support:INBOX', async () => {
-      inside++;
-      maxInside = Math.max(maxInside, inside);
-      await new Promise((r) => setTimeout(r, 150));
-      inside--;
-      return i;
-    }, { retryEveryMs: 25 });
+    const work = (i: number) =>
+      withMailboxLease(
+        insts[i].db,
+        'support:INBOX',
+        async () => {
+          inside++;
+          maxInside = Math.max(maxInside, inside);
+          await new Promise((r) => setTimeout(r, 150));
+          inside--;
+          return i;
+        },
+        { retryEveryMs: 25 },
+      );
     expect(await Promise.all([work(0), work(1), work(2)])).toEqual([0, 1, 2]);
     expect(maxInside).toBe(1);
     expect(await listLeases(insts[0].db)).toEqual([]);
   });
 
-  it('frees the mailbox at once when the holder\'s session dies, and tells the holder it lost it', async () => {
+  it("frees the mailbox at once when the holder's session dies, and tells the holder it lost it", async () => {
     const url = await freshDatabase('mesa_lease');
     const [a, b] = [await instance(url), await instance(url)];
     let lostAt = 0;
-    const holding = withMailboxLease(a.db, 'support:INBOX', (signal) => new Promise<string>((resolve) => {
-      signal.addEventListener('abort', () => { lostAt = Date.now(); resolve('stopped'); }, { once: true });
-    }), { holder: 'a', checkEveryMs: 100 });
+    const holding = withMailboxLease(
+      a.db,
+      'support:INBOX',
+      (signal) =>
+        new Promise<string>((resolve) => {
+          signal.addEventListener(
+            'abort',
+            () => {
+              lostAt = Date.now();
+              resolve('stopped');
+            },
+            { once: true },
+          );
+        }),
+      { holder: 'a', checkEveryMs: 100 },
+    );
     await waitFor('a holds the mailbox', () => findLease(b.db, 'mailbox:support:INBOX'), 10_000, 20);
     let bGotIt = 0;
-    const waiting = withMailboxLease(b.db, 'support:INBOX', async () => { bGotIt = Date.now(); return 'b'; }, { holder: 'b', retryEveryMs: 50 });
+    const waiting = withMailboxLease(
+      b.db,
+      'support:INBOX',
+      async () => {
+        bGotIt = Date.now();
+        return 'b';
+      },
+      { holder: 'b', retryEveryMs: 50 },
+    );
     // The holder's machine disappears: its lock session ends as a crash would end it.
     const killedAt = Date.now();
-    const killed = await b.db.raw(`SELECT pg_terminate_backend(pid) AS ok FROM pg_locks WHERE locktype = 'advisory' AND classid = ${0x4d657361} AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`);
+    const killed = await b.db.raw(
+      `SELECT pg_terminate_backend(pid) AS ok FROM pg_locks WHERE locktype = 'advisory' AND classid = ${0x4d657361} AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`,
+    );
     expect(killed.rows).toHaveLength(1);
     expect(await waiting).toBe('b');
     expect(bGotIt - killedAt).toBeLessThan(2000);
@@ -108,7 +144,14 @@ describe.runIf(await pgReachable())('mailbox lease on PostgreSQL (advisory lock)
     expect(await holder.acquire()).toBe(true);
     const stop = new AbortController();
     let called = false;
-    const waiting = withMailboxLease(b.db, 'support:INBOX', async () => { called = true; }, { retryEveryMs: 20, signal: stop.signal });
+    const waiting = withMailboxLease(
+      b.db,
+      'support:INBOX',
+      async () => {
+        called = true;
+      },
+      { retryEveryMs: 20, signal: stop.signal },
+    );
     stop.abort();
     expect(await waiting).toBeUndefined();
     expect(called).toBe(false);

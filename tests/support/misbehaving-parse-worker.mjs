@@ -17,16 +17,22 @@ port.postMessage = (reply, transfer) => {
   post(reply, transfer);
   if (reply.id !== undefined) answered.get(reply.id)?.();
 };
-port.on = (event, listener) => on(event, event !== 'message' ? listener : (req) => {
-  const mine = turn;
-  turn = new Promise((resolve) => answered.set(req.id, resolve));
-  void mine.then(() => {
-    const text = Buffer.from(req.raw).toString('latin1');
-    // The real body has received it (and kept a transferred mail's bytes, as it does on receipt); then the parse
-    // misbehaves.
-    listener(req);
-    if (text.includes('Subject: crash-parser')) process.exit(3);
-    if (text.includes('Subject: hang-parser')) for (;;);
-  });
-});
+port.on = (event, listener) =>
+  on(
+    event,
+    event !== 'message'
+      ? listener
+      : (req) => {
+          const mine = turn;
+          turn = new Promise((resolve) => answered.set(req.id, resolve));
+          void mine.then(() => {
+            const text = Buffer.from(req.raw).toString('latin1');
+            // The real body has received it (and kept a transferred mail's bytes, as it does on receipt); then the parse
+            // misbehaves.
+            listener(req);
+            if (text.includes('Subject: crash-parser')) process.exit(3);
+            if (text.includes('Subject: hang-parser')) for (;;);
+          });
+        },
+  );
 await import('../../dist/src/inbound/parse-worker.js');

@@ -30,7 +30,8 @@ export function autoReplyReason(mail: Parameters<Filter['run']>[0]): string | un
   const precedence = header(mail, 'precedence') ?? header(mail, 'x-precedence');
   if (precedence && /\b(bulk|junk|auto_reply)\b/i.test(precedence)) return `Precedence: ${precedence.slice(0, 20)}`;
   const subject = mail.subject.replace(/^\s*(?:re|rv|fw|fwd|aw)\s*:\s*/i, '');
-  if (OOO_SUBJECT.test(subject) || OOO_SUBJECT.test(cleanSubject(mail.subject))) return 'asunto de respuesta automática';
+  if (OOO_SUBJECT.test(subject) || OOO_SUBJECT.test(cleanSubject(mail.subject)))
+    return 'asunto de respuesta automática';
   return undefined;
 }
 

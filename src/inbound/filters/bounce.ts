@@ -18,10 +18,12 @@ import { next } from './types.ts';
 const BOUNCE_SUBJECT =
   /(undeliver(ed|able)|delivery (status|failure|has failed|problem|notification)|mail delivery (failed|failure|system|subsystem)|returned mail|failure notice|non[- ]?delivery|could not be delivered|delivery report|no se (pudo|puede) entregar|no entregad[oa]|error de entrega|devoluci[oó]n de correo|mensaje no entregado|notificaci[oó]n de estado de (la )?entrega|correo devuelto|unzustellbar|non remis|warning: could not send|mail system error|nondeliverable)/i;
 
-const DAEMON = /^(mailer[-_]?daemon|post_?master|mail[-_]?daemon|mdaemon|mail\.?delivery|mail[-_]?delivery[-_]?(subsystem|system)?|bounces?|nobody)$/i;
+const DAEMON =
+  /^(mailer[-_]?daemon|post_?master|mail[-_]?daemon|mdaemon|mail\.?delivery|mail[-_]?delivery[-_]?(subsystem|system)?|bounces?|nobody)$/i;
 
 /** Mail-server wording for a mailbox or domain that does not exist (English and Spanish). */
-const ADDRESS_GONE = /(user unknown|unknown user|user not found|host unknown|no such (user|mailbox|address|recipient|domain)|does not exist|doesn'?t exist|recipient (address )?rejected: (user unknown|undeliverable)|invalid (recipient|mailbox|address)|mailbox (not found|unavailable)|address not found|host (or domain name )?not found|unrouteable address|no existe|usuario desconocido|dirección no v[aá]lida|no se encontr[oó] (el|la) (destinatario|dirección))/i;
+const ADDRESS_GONE =
+  /(user unknown|unknown user|user not found|host unknown|no such (user|mailbox|address|recipient|domain)|does not exist|doesn'?t exist|recipient (address )?rejected: (user unknown|undeliverable)|invalid (recipient|mailbox|address)|mailbox (not found|unavailable)|address not found|host (or domain name )?not found|unrouteable address|no existe|usuario desconocido|dirección no v[aá]lida|no se encontr[oó] (el|la) (destinatario|dirección))/i;
 
 export function classifyBounce(mail: InboundMail): Automated | undefined {
   const fromHeader = header(mail, 'from') ?? '';
@@ -29,7 +31,8 @@ export function classifyBounce(mail: InboundMail): Automated | undefined {
   const status = statusCode(mail);
   const facts = (why: string, fallbackHard: boolean): Automated => {
     // RFC 3464 §2.3.3: a report whose recipients are all "Action: delayed" is a warning, the server still tries.
-    const onlyDelayed = /^\s*Action:\s*delayed/im.test(mail.embeddedHeaders) && !/^\s*Action:\s*failed/im.test(mail.embeddedHeaders);
+    const onlyDelayed =
+      /^\s*Action:\s*delayed/im.test(mail.embeddedHeaders) && !/^\s*Action:\s*failed/im.test(mail.embeddedHeaders);
     const hard = onlyDelayed ? false : status ? status.startsWith('5') : fallbackHard;
     // A specific status decides (5.2.x mailbox, 5.7.x policy: the address lives); only an unspecific one
     // (X.0.x, X.5.x) or none leaves it to the server's wording.
@@ -44,19 +47,35 @@ export function classifyBounce(mail: InboundMail): Automated | undefined {
   if (mail.contentType === 'multipart/report' && mail.reportType === 'disposition-notification') {
     return { kind: 'auto_reply', why: 'acuse de lectura (MDN)' };
   }
-  if (mail.contentType === 'multipart/report' && (mail.reportType === 'delivery-status' || mail.reportType === 'global-delivery-status' || mail.reportType === undefined)) {
+  if (
+    mail.contentType === 'multipart/report' &&
+    (mail.reportType === 'delivery-status' ||
+      mail.reportType === 'global-delivery-status' ||
+      mail.reportType === undefined)
+  ) {
     // A DSN without a Status is a relay notice ("delayed", "relayed"): soft unless it says otherwise.
     return facts('DSN', false);
   }
   const subjectSaysBounce = BOUNCE_SUBJECT.test(mail.subject);
   // `From: MAILER-DAEMON <>` parses to no address; read the raw header. `From: <>` is the null sender itself.
-  const daemonName = /^\s*"?(mailer[-_ ]?daemon|mail delivery (subsystem|system)|postmaster)\b/i.test(fromHeader) || /^\s*<>\s*$/.test(fromHeader);
+  const daemonName =
+    /^\s*"?(mailer[-_ ]?daemon|mail delivery (subsystem|system)|postmaster)\b/i.test(fromHeader) ||
+    /^\s*<>\s*$/.test(fromHeader);
   if (DAEMON.test(local) || daemonName) {
     // A postmaster writing a normal message (no report, no bounce subject, no status) is still automatic mail.
     return facts(`remitente ${local || fromHeader.trim().slice(0, 40) || '<>'}`, subjectSaysBounce || Boolean(status));
   }
   if (mail.returnPath === '' && (subjectSaysBounce || status)) return facts('Return-Path vacío', true);
-  if (subjectSaysBounce && (/^(mail delivery|postmaster|mailer|mail system|delivery)/i.test(mail.from?.name ?? '') || mail.attachments.some((a) => a.contentType === 'message/rfc822' || a.contentType === 'text/rfc822-headers' || a.contentType === 'message/delivery-status'))) {
+  if (
+    subjectSaysBounce &&
+    (/^(mail delivery|postmaster|mailer|mail system|delivery)/i.test(mail.from?.name ?? '') ||
+      mail.attachments.some(
+        (a) =>
+          a.contentType === 'message/rfc822' ||
+          a.contentType === 'text/rfc822-headers' ||
+          a.contentType === 'message/delivery-status',
+      ))
+  ) {
     return facts('asunto de rebote', true);
   }
   if (header(mail, 'x-failed-recipients')) return facts('X-Failed-Recipients', true);
@@ -65,7 +84,9 @@ export function classifyBounce(mail: InboundMail): Automated | undefined {
 
 /** The Status of the report (RFC 3464 §2.3.4), else the first enhanced code in the text (non-DSN bounces). */
 function statusCode(mail: InboundMail): string | undefined {
-  const m = /^\s*Status:\s*([245]\.\d{1,3}\.\d{1,3})/im.exec(mail.embeddedHeaders) ?? /(?:^|[\s(#])([45]\.\d{1,3}\.\d{1,3})\b/.exec(mail.text.slice(0, 8000));
+  const m =
+    /^\s*Status:\s*([245]\.\d{1,3}\.\d{1,3})/im.exec(mail.embeddedHeaders) ??
+    /(?:^|[\s(#])([45]\.\d{1,3}\.\d{1,3})\b/.exec(mail.text.slice(0, 8000));
   return m?.[1];
 }
 

@@ -5,21 +5,68 @@ import type { Priority, Stage, TicketView, WaitingOn } from '../../tickets/types
 import type { CommandFacts, Filter, FilterContext } from './types.ts';
 import { next } from './types.ts';
 
-const fold = (s: string) => s.normalize('NFD').replace(/[\u0300-\u036f]/g, '').toLowerCase();
+const fold = (s: string) =>
+  s
+    .normalize('NFD')
+    .replace(/[\u0300-\u036f]/g, '')
+    .toLowerCase();
 
 const NAMES: Record<string, string> = {
-  cerrar: 'cerrar', close: 'cerrar', reabrir: 'reabrir', reopen: 'reabrir', prioridad: 'prioridad', priority: 'prioridad',
-  etapa: 'etapa', stage: 'etapa', asignar: 'asignar', assign: 'asignar', nota: 'nota', note: 'nota', esperar: 'esperar', wait: 'esperar',
-  producto: 'producto', product: 'producto', modulo: 'producto', module: 'producto', publicar: 'publicar', publish: 'publicar',
-  lista: 'lista', list: 'lista',
-  cc: 'cc', agregar: 'agregar', add: 'agregar', quitar: 'quitar', remove: 'quitar',
+  cerrar: 'cerrar',
+  close: 'cerrar',
+  reabrir: 'reabrir',
+  reopen: 'reabrir',
+  prioridad: 'prioridad',
+  priority: 'prioridad',
+  etapa: 'etapa',
+  stage: 'etapa',
+  asignar: 'asignar',
+  assign: 'asignar',
+  nota: 'nota',
+  note: 'nota',
+  esperar: 'esperar',
+  wait: 'esperar',
+  producto: 'producto',
+  product: 'producto',
+  modulo: 'producto',
+  module: 'producto',
+  publicar: 'publicar',
+  publish: 'publicar',
+  lista: 'lista',
+  list: 'lista',
+  cc: 'cc',
+  agregar: 'agregar',
+  add: 'agregar',
+  quitar: 'quitar',
+  remove: 'quitar',
 };
 /** `cc +persona@…` written without the slash, as the issue and people write it: only this exact shape. */
 const BARE_CC = /^cc\s+[+-]\s*\S+@/i;
 const EMAIL = /^[^\s@<>(),;:"]+@[^\s@<>(),;:"]+\.[^\s@<>(),;:"]+$/;
-const PRIORITY: Record<string, Priority> = { alta: 'alta', high: 'alta', media: 'media', medium: 'media', baja: 'baja', low: 'baja' };
-const STAGE: Record<string, Stage> = { analisis: 'analisis', analysis: 'analisis', solucion: 'solucion', solution: 'solucion', pruebas: 'pruebas', testing: 'pruebas' };
-const WAITING: Record<string, WaitingOn> = { cliente: 'cliente', customer: 'cliente', tercero: 'tercero', 'third-party': 'tercero', thirdparty: 'tercero', third: 'tercero' };
+const PRIORITY: Record<string, Priority> = {
+  alta: 'alta',
+  high: 'alta',
+  media: 'media',
+  medium: 'media',
+  baja: 'baja',
+  low: 'baja',
+};
+const STAGE: Record<string, Stage> = {
+  analisis: 'analisis',
+  analysis: 'analisis',
+  solucion: 'solucion',
+  solution: 'solucion',
+  pruebas: 'pruebas',
+  testing: 'pruebas',
+};
+const WAITING: Record<string, WaitingOn> = {
+  cliente: 'cliente',
+  customer: 'cliente',
+  tercero: 'tercero',
+  'third-party': 'tercero',
+  thirdparty: 'tercero',
+  third: 'tercero',
+};
 
 export interface ParsedCommands {
   lines: Array<{ name: string; arg: string; line: string } | { error: string; line: string }>;
@@ -62,11 +109,24 @@ function resolve(parsed: ParsedCommands, ticket: TicketView | undefined, ctx: Fi
       case 'reabrir':
       case 'etapa': {
         const to: Stage | undefined = l.name === 'cerrar' ? 'cerrado' : l.name === 'reabrir' ? 'reabierto' : STAGE[arg];
-        if (l.name === 'etapa' && !to) { bad('use analisis, solucion o pruebas'); break; }
-        if (l.name !== 'etapa' && arg) { bad('no lleva argumentos'); break; }
-        if (!stage) { bad('el caso no se encontró'); break; }
-        const name = l.name === 'reabrir' ? (canTransition(stage, 'reabrir') ? 'reabrir' : undefined) : transitionTo(stage, to!);
-        if (!name) { bad(`no se puede pasar de «${stage}» a «${to}»`); break; }
+        if (l.name === 'etapa' && !to) {
+          bad('use analisis, solucion o pruebas');
+          break;
+        }
+        if (l.name !== 'etapa' && arg) {
+          bad('no lleva argumentos');
+          break;
+        }
+        if (!stage) {
+          bad('el caso no se encontró');
+          break;
+        }
+        const name =
+          l.name === 'reabrir' ? (canTransition(stage, 'reabrir') ? 'reabrir' : undefined) : transitionTo(stage, to!);
+        if (!name) {
+          bad(`no se puede pasar de «${stage}» a «${to}»`);
+          break;
+        }
         commands.push({ kind: 'stage', transition: name, to: to!, line: l.line });
         stage = to;
         break;
@@ -88,16 +148,31 @@ function resolve(parsed: ParsedCommands, ticket: TicketView | undefined, ctx: Fi
         break;
       case 'producto': {
         const products = ctx.config.products.products;
-        if (!products.length) { bad('no hay catálogo de productos (PRODUCTS_FILE)'); break; }
+        if (!products.length) {
+          bad('no hay catálogo de productos (PRODUCTS_FILE)');
+          break;
+        }
         const g = matcherFor(ctx.config.products).identify(l.arg);
-        if (!g.product) bad(g.candidates.length ? `¿cuál? ${g.candidates.join(', ')}` : `no está en el catálogo (${products.map((p) => p.name).join(', ')})`);
+        if (!g.product)
+          bad(
+            g.candidates.length
+              ? `¿cuál? ${g.candidates.join(', ')}`
+              : `no está en el catálogo (${products.map((p) => p.name).join(', ')})`,
+          );
         else commands.push({ kind: 'product', product: g.product, module: g.module, version: g.version, line: l.line });
         break;
       }
       case 'publicar':
         // Only what the customer accepted is worth teaching: a VoBo or a satisfactory rating on a closed case.
-        if (ticket?.stage !== 'cerrado' || ticket.rating !== 'satisfactoria') bad('solo se publican casos cerrados con el visto bueno o una calificación satisfactoria del cliente');
-        else commands.push({ kind: 'publish', title: l.arg.trim().slice(0, 300) || undefined, text: parsed.rest, line: l.line });
+        if (ticket?.stage !== 'cerrado' || ticket.rating !== 'satisfactoria')
+          bad('solo se publican casos cerrados con el visto bueno o una calificación satisfactoria del cliente');
+        else
+          commands.push({
+            kind: 'publish',
+            title: l.arg.trim().slice(0, 300) || undefined,
+            text: parsed.rest,
+            line: l.line,
+          });
         break;
       case 'lista':
         if (arg) bad('no lleva argumentos');
@@ -110,7 +185,10 @@ function resolve(parsed: ParsedCommands, ticket: TicketView | undefined, ctx: Fi
       case 'cc':
       case 'agregar':
       case 'quitar': {
-        if (!ticket) { bad('el caso no se encontró'); break; }
+        if (!ticket) {
+          bad('el caso no se encontró');
+          break;
+        }
         const c = participantChange(l.name, l.arg, ticket, people, ctx);
         if (c.errors.length) for (const e of c.errors) bad(e);
         else commands.push({ kind: 'participants', add: c.add, remove: c.remove, line: l.line });
@@ -118,11 +196,21 @@ function resolve(parsed: ParsedCommands, ticket: TicketView | undefined, ctx: Fi
       }
     }
   }
-  return { commands: errors.length ? [] : commands, errors, internal: errors.length > 0 || commands.some((c) => c.kind === 'note' || c.kind === 'publish' || c.kind === 'list') };
+  return {
+    commands: errors.length ? [] : commands,
+    errors,
+    internal: errors.length > 0 || commands.some((c) => c.kind === 'note' || c.kind === 'publish' || c.kind === 'list'),
+  };
 }
 
 /** One `/cc`, `/agregar` or `/quitar` line, checked against the case: `people` is updated as if it had acted. */
-function participantChange(name: string, arg: string, ticket: TicketView, people: Set<string>, ctx: FilterContext): { add: string[]; remove: string[]; errors: string[] } {
+function participantChange(
+  name: string,
+  arg: string,
+  ticket: TicketView,
+  people: Set<string>,
+  ctx: FilterContext,
+): { add: string[]; remove: string[]; errors: string[] } {
   const { consultants, supportAddress, fallbackAddress, participants: limits } = ctx.config;
   const add: string[] = [];
   const remove: string[] = [];
@@ -133,16 +221,28 @@ function participantChange(name: string, arg: string, ticket: TicketView, people
     const signed = name === 'cc' && /^[+-]/.test(token);
     const removing = name === 'quitar' || (signed && token.startsWith('-'));
     const address = (signed ? token.slice(1) : token).replace(/^<|>$/g, '').toLowerCase();
-    if (!EMAIL.test(address)) { errors.push(`«${address || token}» no es una dirección de correo`); continue; }
+    if (!EMAIL.test(address)) {
+      errors.push(`«${address || token}» no es una dirección de correo`);
+      continue;
+    }
     if (removing) {
       if (address === ticket.requester) errors.push(`${address} es quien abrió el caso: no se puede quitar`);
       else if (!people.has(address)) errors.push(`${address} no está en el caso`);
-      else { people.delete(address); remove.push(address); }
+      else {
+        people.delete(address);
+        remove.push(address);
+      }
     } else if (consultants.includes(address) || address === supportAddress || address === fallbackAddress) {
       errors.push(`${address} es del equipo de soporte (use /asignar para un consultor)`);
     } else if (!people.has(address)) {
-      if (people.size >= limits.perCase) errors.push(`el caso ya tiene ${people.size} personas (límite MAX_PARTICIPANTS_PER_CASE = ${limits.perCase}): no se agrega ${address}`);
-      else { people.add(address); add.push(address); }
+      if (people.size >= limits.perCase)
+        errors.push(
+          `el caso ya tiene ${people.size} personas (límite MAX_PARTICIPANTS_PER_CASE = ${limits.perCase}): no se agrega ${address}`,
+        );
+      else {
+        people.add(address);
+        add.push(address);
+      }
     }
   }
   return { add, remove, errors };

@@ -1,7 +1,11 @@
 import type { Config } from '../../config.ts';
 import { headerFields } from '../../mail/header-fields.ts';
 import { parseOurMessageId, sentTo } from '../../mail/message-id.ts';
-import { parseAuthenticationResults, type AuthenticationResults, type MethodResult } from '../authentication-results.ts';
+import {
+  parseAuthenticationResults,
+  type AuthenticationResults,
+  type MethodResult,
+} from '../authentication-results.ts';
 import type { InboundMail } from '../mail.ts';
 import type { Filter } from './types.ts';
 import { next } from './types.ts';
@@ -27,13 +31,19 @@ export const consultantAuth: Filter = {
 
 /** The cases of our signed Message-IDs in In-Reply-To/References that were sent to `address` (recipient tag). Also
  * the customers' proof (customer-proof.ts): only that mailbox ever saw those ids. */
-export function signedCasesFor(mail: Pick<InboundMail, 'inReplyTo' | 'references'>, secretKey: string, address: string): number[] {
-  return [...new Set(
-    [...mail.inReplyTo, ...mail.references]
-      .map((id) => parseOurMessageId(secretKey, id))
-      .filter((id) => id !== undefined && sentTo(secretKey, id, address))
-      .map((id) => id!.number),
-  )];
+export function signedCasesFor(
+  mail: Pick<InboundMail, 'inReplyTo' | 'references'>,
+  secretKey: string,
+  address: string,
+): number[] {
+  return [
+    ...new Set(
+      [...mail.inReplyTo, ...mail.references]
+        .map((id) => parseOurMessageId(secretKey, id))
+        .filter((id) => id !== undefined && sentTo(secretKey, id, address))
+        .map((id) => id!.number),
+    ),
+  ];
 }
 
 function domainOf(address: string): string {
@@ -59,7 +69,11 @@ function aligned(a: string | undefined, b: string): boolean {
  *   that many Received fields counts: a sender talking straight to the border MTA can put a forged field right
  *   under the real one, with nothing between them.
  */
-export function receivingServerResults(mail: Pick<InboundMail, 'raw'>, trusted: readonly string[], receivedHops = 0): AuthenticationResults[] {
+export function receivingServerResults(
+  mail: Pick<InboundMail, 'raw'>,
+  trusted: readonly string[],
+  receivedHops = 0,
+): AuthenticationResults[] {
   if (!trusted.length) return [];
   const onTop: AuthenticationResults[] = [];
   let received = 0;
@@ -83,7 +97,12 @@ export function receivingServerResults(mail: Pick<InboundMail, 'raw'>, trusted: 
  * for the From domain counts (a lower `dmarc=pass` under a `dmarc=fail` is the forgery this guards against).
  * Without one, DKIM or SPF passing for a domain aligned with the From domain (RFC 7489 §3.1, relaxed) counts.
  */
-export function authResultsPass(mail: Pick<InboundMail, 'raw'>, trusted: readonly string[], from: string, receivedHops = 0): 'dmarc' | 'dkim' | 'spf' | undefined {
+export function authResultsPass(
+  mail: Pick<InboundMail, 'raw'>,
+  trusted: readonly string[],
+  from: string,
+  receivedHops = 0,
+): 'dmarc' | 'dkim' | 'spf' | undefined {
   const fields = receivingServerResults(mail, trusted, receivedHops);
   const domain = domainOf(from);
   const prop = (r: MethodResult | undefined, ptype: string, name: string): string | undefined => {
@@ -91,16 +110,33 @@ export function authResultsPass(mail: Pick<InboundMail, 'raw'>, trusted: readonl
     return typeof props === 'object' ? props[name] : undefined;
   };
   const dmarc = fields.find((f) => f.dmarc)?.dmarc as MethodResult | undefined;
-  if (dmarc) return dmarc.value === 'pass' && (prop(dmarc, 'header', 'from') ?? '').toLowerCase() === domain ? 'dmarc' : undefined;
-  if (fields.some((f) => (f.dkim ?? []).some((d) => d.value === 'pass' && aligned(prop(d, 'header', 'd') ?? prop(d, 'header', 'i'), domain)))) return 'dkim';
-  if (fields.some((f) => {
-    const spf = f.spf as MethodResult | undefined;
-    return spf?.value === 'pass' && aligned(prop(spf, 'smtp', 'mailfrom') ?? prop(spf, 'smtp', 'helo'), domain);
-  })) return 'spf';
+  if (dmarc)
+    return dmarc.value === 'pass' && (prop(dmarc, 'header', 'from') ?? '').toLowerCase() === domain
+      ? 'dmarc'
+      : undefined;
+  if (
+    fields.some((f) =>
+      (f.dkim ?? []).some(
+        (d) => d.value === 'pass' && aligned(prop(d, 'header', 'd') ?? prop(d, 'header', 'i'), domain),
+      ),
+    )
+  )
+    return 'dkim';
+  if (
+    fields.some((f) => {
+      const spf = f.spf as MethodResult | undefined;
+      return spf?.value === 'pass' && aligned(prop(spf, 'smtp', 'mailfrom') ?? prop(spf, 'smtp', 'helo'), domain);
+    })
+  )
+    return 'spf';
   return undefined;
 }
 
 /** authResultsPass with this deployment's settings (TRUSTED_AUTHSERV_IDS, AUTH_RESULTS_RECEIVED_HOPS). */
-export function receivingServerPass(mail: Pick<InboundMail, 'raw'>, config: Pick<Config, 'outbound'>, from: string): ReturnType<typeof authResultsPass> {
+export function receivingServerPass(
+  mail: Pick<InboundMail, 'raw'>,
+  config: Pick<Config, 'outbound'>,
+  from: string,
+): ReturnType<typeof authResultsPass> {
   return authResultsPass(mail, config.outbound.trustedAuthservIds, from, config.outbound.authResultsReceivedHops);
 }

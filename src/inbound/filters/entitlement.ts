@@ -10,7 +10,10 @@ export const entitlement: Filter = {
   name: 'entitlement',
   run(_mail, ctx, facts) {
     const org = ctx.organization;
-    if (!org || org.entitled || facts.target || facts.automated || facts.hold || facts.sender?.role !== 'customer') return next();
-    return next({ hold: { reason: 'not_entitled', detail: `la organización ${org.key} no está habilitada para radicar casos` } });
+    if (!org || org.entitled || facts.target || facts.automated || facts.hold || facts.sender?.role !== 'customer')
+      return next();
+    return next({
+      hold: { reason: 'not_entitled', detail: `la organización ${org.key} no está habilitada para radicar casos` },
+    });
   },
 };

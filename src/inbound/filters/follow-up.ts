@@ -24,31 +24,58 @@ export const followUp: Filter = {
       // Automatic mail is filed as a note on the case it is about; binding does not apply (it is never relayed).
       const t = byTag ?? byHeader ?? ctx.embeddedTickets[0];
       if (!t) return next();
-      return next({ target: { ticketId: t.id, number: t.number, via: byTag ? 'tag' : byHeader ? 'header' : 'embedded', reopen: false } });
+      return next({
+        target: {
+          ticketId: t.id,
+          number: t.number,
+          via: byTag ? 'tag' : byHeader ? 'header' : 'embedded',
+          reopen: false,
+        },
+      });
     }
     const candidate = byTag ?? byHeader;
     if (!candidate) return next();
     const via = byTag ? 'tag' : 'header';
     const proof = proofFor(candidate, facts);
-    if (!mayWriteOn(candidate, facts, proof)) return next({ related: { number: candidate.number, reason: 'stranger' } });
-    if (candidate.stage === 'cerrado' && candidate.closedAt !== undefined && ctx.now - candidate.closedAt > ctx.config.reopenWindowDays * DAY) {
+    if (!mayWriteOn(candidate, facts, proof))
+      return next({ related: { number: candidate.number, reason: 'stranger' } });
+    if (
+      candidate.stage === 'cerrado' &&
+      candidate.closedAt !== undefined &&
+      ctx.now - candidate.closedAt > ctx.config.reopenWindowDays * DAY
+    ) {
       return next({ related: { number: candidate.number, reason: 'closed_long_ago' } });
     }
     const customer = facts.sender?.role === 'customer';
     const reopen = candidate.stage === 'cerrado' && customer && proof !== undefined;
-    return next({ target: { ticketId: candidate.id, number: candidate.number, via, reopen, ...(customer && proof ? { proof } : {}) } });
+    return next({
+      target: {
+        ticketId: candidate.id,
+        number: candidate.number,
+        via,
+        reopen,
+        ...(customer && proof ? { proof } : {}),
+      },
+    });
   },
 };
 
 /** How a customer's mail proves it comes from its From on this case: a signed reference must be for this case. */
-export function proofFor(ticket: TicketView, facts: Pick<Facts, 'customerProof'>): 'signed_reply' | 'dmarc' | undefined {
+export function proofFor(
+  ticket: TicketView,
+  facts: Pick<Facts, 'customerProof'>,
+): 'signed_reply' | 'dmarc' | undefined {
   const p = facts.customerProof;
   if (!p) return undefined;
   if (p.signedCases.includes(ticket.number)) return 'signed_reply';
   return p.dmarc ? 'dmarc' : undefined;
 }
 
-export function mayWriteOn(ticket: TicketView, facts: Pick<Facts, 'sender'>, proof?: 'signed_reply' | 'dmarc'): boolean {
+export function mayWriteOn(
+  ticket: TicketView,
+  facts: Pick<Facts, 'sender'>,
+  proof?: 'signed_reply' | 'dmarc',
+): boolean {
   const s = facts.sender;
   if (!s) return false;
   if (s.role === 'consultant') return true;

@@ -12,7 +12,8 @@ export const mailingList: Filter = {
     for (const h of ['list-unsubscribe', 'list-post', 'x-mailing-list', 'mailing-list']) {
       if (header(mail, h) !== undefined) return next({ automated: { kind: 'mailing_list', why: h } });
     }
-    if (/\blist\b/i.test(header(mail, 'precedence') ?? '')) return next({ automated: { kind: 'mailing_list', why: 'Precedence: list' } });
+    if (/\blist\b/i.test(header(mail, 'precedence') ?? ''))
+      return next({ automated: { kind: 'mailing_list', why: 'Precedence: list' } });
     return next();
   },
 };

@@ -10,8 +10,18 @@ export const openCaseLimit: Filter = {
   name: 'open-case-limit',
   run(_mail, ctx, facts) {
     const org = ctx.organization;
-    if (!org || org.limit === undefined || facts.target || facts.automated || facts.hold || facts.sender?.role !== 'customer') return next();
+    if (
+      !org ||
+      org.limit === undefined ||
+      facts.target ||
+      facts.automated ||
+      facts.hold ||
+      facts.sender?.role !== 'customer'
+    )
+      return next();
     if (org.openCount < org.limit) return next();
-    return next({ hold: { reason: 'over_limit', detail: `${org.key} tiene ${org.openCount} casos abiertos (límite ${org.limit})` } });
+    return next({
+      hold: { reason: 'over_limit', detail: `${org.key} tiene ${org.openCount} casos abiertos (límite ${org.limit})` },
+    });
   },
 };

@@ -24,7 +24,13 @@ export type ReasonCode =
  * Automatic mail. For bounces: `hard` = permanent failure (RFC 3463 class 5), `addressGone` = the address itself
  * is dead (X.1.x addressing codes or "user unknown"), `status` = the enhanced status code when one was given.
  */
-export type Automated = { kind: 'auto_reply' | 'bounce' | 'mailing_list'; why: string; hard?: boolean; addressGone?: boolean; status?: string };
+export type Automated = {
+  kind: 'auto_reply' | 'bounce' | 'mailing_list';
+  why: string;
+  hard?: boolean;
+  addressGone?: boolean;
+  status?: string;
+};
 
 /** What the filters have established so far. Each filter returns a patch; the pipeline merges, never mutates. */
 export interface Facts {
@@ -36,7 +42,13 @@ export interface Facts {
   access?: { priority: Priority; category: string; via: string };
   /** The case this mail continues, when one matched and the sender may write on it. For a customer, `proof` says
    * how the mail proved it comes from its From on this case (customer-proof.ts); absent: unproven, kept as text only. */
-  target?: { ticketId: number; number: number; via: 'tag' | 'header' | 'embedded'; reopen: boolean; proof?: 'signed_reply' | 'dmarc' };
+  target?: {
+    ticketId: number;
+    number: number;
+    via: 'tag' | 'header' | 'embedded';
+    reopen: boolean;
+    proof?: 'signed_reply' | 'dmarc';
+  };
   /** Opening a new case that names another one (a stranger's reply, or a case closed long ago). */
   related?: { number: number; reason: 'stranger' | 'closed_long_ago' };
   visibleText?: string;
@@ -91,7 +103,13 @@ export interface FilterContext {
 
 export type Verdict =
   | { kind: 'continue'; facts?: Partial<Facts> }
-  | { kind: 'stop'; outcome: 'ignored' | 'rejected' | 'tempfail'; reason: ReasonCode; detail?: string; facts?: Partial<Facts> };
+  | {
+      kind: 'stop';
+      outcome: 'ignored' | 'rejected' | 'tempfail';
+      reason: ReasonCode;
+      detail?: string;
+      facts?: Partial<Facts>;
+    };
 
 export interface Filter {
   readonly name: string;

@@ -23,7 +23,8 @@ export interface CaseListPageInput {
   self?: string;
 }
 
-const option = (value: string, label: string, current: string) => html`<option value="${value}"${current === value ? html` selected` : ''}>${label}</option>`;
+const option = (value: string, label: string, current: string) =>
+  html`<option value="${value}"${current === value ? html` selected` : ''}>${label}</option>`;
 
 function select(name: string, label: string, current: string, options: SafeHtml[], anyLabel: string): SafeHtml {
   return html`<div class="field"><label for="f-${name}">${label}</label><select id="f-${name}" name="${name}">${option('', anyLabel, current)}${options}</select></div>`;
@@ -35,7 +36,9 @@ export function caseListPage(p: CaseListPageInput): string {
   const self = p.self ?? `${p.base}/casos`;
   const staff = m.consultantView;
   const pageUrl = (n: number) => {
-    const params = new URLSearchParams(Object.entries(q).filter(([, v]) => v !== '' && v !== undefined) as Array<[string, string]>);
+    const params = new URLSearchParams(
+      Object.entries(q).filter(([, v]) => v !== '' && v !== undefined) as Array<[string, string]>,
+    );
     if (n > 1) params.set('pagina', String(n));
     const qs = params.toString();
     return qs ? `${self}?${qs}` : self;
@@ -45,10 +48,34 @@ export function caseListPage(p: CaseListPageInput): string {
   <div class="field"><label for="f-numero">${l.number}</label><input id="f-numero" name="numero" inputmode="numeric" pattern="#?[0-9]*" value="${q.numero}" size="8"></div>
   <div class="field"><label for="f-texto">${l.text}</label><input id="f-texto" name="texto" type="search" value="${q.texto}" maxlength="100"></div>
   ${select('estado', l.state, q.estado, [option('abiertos', l.openOnes, q.estado), ...STAGES.map((st) => option(st, s.stages[st], q.estado))], l.any)}
-  ${select('producto', l.product, q.producto, m.choices.products.map((pr) => option(pr, pr, q.producto)), l.any)}
-  ${select('consultor', l.consultant, q.consultor, m.choices.consultants.map((c) => option(c, c, q.consultor)), l.any)}
-  ${select('espera', l.waitingOn, q.espera, WAITING_ON.map((w) => option(w, s.waiting[w] ?? w, q.espera)), l.any)}
-  ${select('semaforo', l.light, q.semaforo, ['green', 'yellow', 'red'].map((li) => option(li, l.lights[li], q.semaforo)), l.any)}
+  ${select(
+    'producto',
+    l.product,
+    q.producto,
+    m.choices.products.map((pr) => option(pr, pr, q.producto)),
+    l.any,
+  )}
+  ${select(
+    'consultor',
+    l.consultant,
+    q.consultor,
+    m.choices.consultants.map((c) => option(c, c, q.consultor)),
+    l.any,
+  )}
+  ${select(
+    'espera',
+    l.waitingOn,
+    q.espera,
+    WAITING_ON.map((w) => option(w, s.waiting[w] ?? w, q.espera)),
+    l.any,
+  )}
+  ${select(
+    'semaforo',
+    l.light,
+    q.semaforo,
+    ['green', 'yellow', 'red'].map((li) => option(li, l.lights[li], q.semaforo)),
+    l.any,
+  )}
   <div class="field"><label for="f-orden">${l.order}</label><select id="f-orden" name="orden">${Object.entries(l.orders).map(([k, v]) => option(k, v, q.orden))}</select></div>
   <div class="actions"><button type="submit">${l.apply}</button> <a href="${self}">${l.clear}</a></div>
 </form>`;
@@ -75,9 +102,10 @@ export function caseListPage(p: CaseListPageInput): string {
 <tbody>${rows}</tbody>
 </table></div>`
     : html`<p class="empty">${l.none}</p>`;
-  const nav = m.pages > 1
-    ? html`<nav class="pager" aria-label="${l.pagination}">${m.page > 1 ? html`<a rel="prev" href="${pageUrl(m.page - 1)}">${l.previous}</a>` : ''} <span aria-current="page">${m.page} / ${m.pages}</span> ${m.page < m.pages ? html`<a rel="next" href="${pageUrl(m.page + 1)}">${l.next}</a>` : ''}</nav>`
-    : '';
+  const nav =
+    m.pages > 1
+      ? html`<nav class="pager" aria-label="${l.pagination}">${m.page > 1 ? html`<a rel="prev" href="${pageUrl(m.page - 1)}">${l.previous}</a>` : ''} <span aria-current="page">${m.page} / ${m.pages}</span> ${m.page < m.pages ? html`<a rel="next" href="${pageUrl(m.page + 1)}">${l.next}</a>` : ''}</nav>`
+      : '';
   const body = html`${staff ? html`<p>${l.readOnly}</p>` : html`<nav class="crumbs" aria-label="${l.kb}"><a href="${p.base}">${l.backToCase(p.caseNumber)}</a> · <a href="${p.base}/conocimiento">${l.kb}</a></nav>`}
 <h1>${heading}</h1>
 ${m.ignored.length ? html`<p class="notice error" role="alert">${l.ignored(m.ignored.join(', '))}</p>` : ''}

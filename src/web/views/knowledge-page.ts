@@ -27,7 +27,8 @@ export function knowledgePage(p: KnowledgePageInput): string {
   const { s, l } = p;
   const self = `${p.base}/conocimiento`;
   const heading = p.query ? l.kbResults(p.total, p.query) : l.kbCount(p.total);
-  const pageUrl = (n: number) => `${self}?${new URLSearchParams({ ...(p.query ? { q: p.query } : {}), ...(p.product ? { producto: p.product } : {}), pagina: String(n) })}`;
+  const pageUrl = (n: number) =>
+    `${self}?${new URLSearchParams({ ...(p.query ? { q: p.query } : {}), ...(p.product ? { producto: p.product } : {}), pagina: String(n) })}`;
   const body = html`<nav class="crumbs" aria-label="${l.kb}"><a href="${p.base}">${l.backToCase(p.caseNumber)}</a> · <a href="${p.base}/casos">${l.myCases}</a></nav>
 <h1>${l.kb}</h1>
 <p>${l.kbIntro}</p>
@@ -43,7 +44,14 @@ ${p.pages > 1 ? html`<nav class="pager" aria-label="${l.pagination}">${p.page > 
   return layout({ s, title: l.kb, brand: p.brand, body, footer: html`<p>${s.footer}</p>` });
 }
 
-export function articlePage(p: { s: Strings; l: ListStrings; brand: string; timeZone: string; base: string; article: ArticleRow }): string {
+export function articlePage(p: {
+  s: Strings;
+  l: ListStrings;
+  brand: string;
+  timeZone: string;
+  base: string;
+  article: ArticleRow;
+}): string {
   const { s, l, article: a } = p;
   const body = html`<nav class="crumbs" aria-label="${l.kb}"><a href="${p.base}/conocimiento">${l.kbBack}</a></nav>
 <article class="kb-article">

@@ -11,7 +11,9 @@ export function notFoundPage(s: Strings, brand: string): string {
 export function stalePage(p: { s: Strings; brand: string; action: string; csrf: string }): string {
   const { s } = p;
   return layout({
-    s, brand: p.brand, title: s.expiredTitle,
+    s,
+    brand: p.brand,
+    title: s.expiredTitle,
     body: html`<h1>${s.expiredTitle}</h1>
 <section class="card"><p>${s.expired}</p>
 <form method="post" action="${p.action}">
@@ -24,7 +26,9 @@ export function stalePage(p: { s: Strings; brand: string; action: string; csrf: 
 export function lostLinkPage(p: { s: Strings; brand: string; csrf: string; error?: string; value?: string }): string {
   const { s } = p;
   return layout({
-    s, brand: p.brand, title: s.lostTitle,
+    s,
+    brand: p.brand,
+    title: s.lostTitle,
     body: html`<h1>${s.lostTitle}</h1>
 <section class="card"><p>${s.lostIntro}</p>
 <form method="post" action="/perdi-mi-enlace">
@@ -40,7 +44,9 @@ export function lostLinkPage(p: { s: Strings; brand: string; csrf: string; error
 export function messagePage(p: { s: Strings; brand: string; title: string; text: string; back?: string }): string {
   const { s } = p;
   return layout({
-    s, brand: p.brand, title: p.title,
+    s,
+    brand: p.brand,
+    title: p.title,
     body: html`<h1>${p.title}</h1><section class="card"><p role="status">${p.text}</p>${p.back ? html`<p><a href="${p.back}">${s.back}</a></p>` : ''}</section>`,
   });
 }

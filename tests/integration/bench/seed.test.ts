@@ -14,7 +14,15 @@ describe('bench seeding', () => {
   it('fills every table the ingest looks up, and on SQLite leaves no planner statistics, as Mesa never gathers them', async () => {
     app = await testApp();
     await seedCases(app.db, 300);
-    for (const table of ['tickets', 'participants', 'messages', 'thread_ids', 'events', 'ingest_ledger', 'ingest_effects']) {
+    for (const table of [
+      'tickets',
+      'participants',
+      'messages',
+      'thread_ids',
+      'events',
+      'ingest_ledger',
+      'ingest_effects',
+    ]) {
       expect(Number((await app.db(table).count({ n: '*' }))[0].n), table).toBe(300);
     }
     expect(Number((await app.db('counters').where({ name: 'ticket_number' }).first('value')).value)).toBe(300);

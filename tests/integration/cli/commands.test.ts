@@ -6,17 +6,44 @@ import { cliEnv, runCli } from '../../support/cli.ts';
 // `mesa tickets --json` and `mesa show N --json`: the camelCase shape issue 2 fixes, from the real executable.
 
 const first = [
-  'From: Juan Pérez <juan@cliente.co>', 'To: soporte@mesa.test', 'Subject: Error al exportar', 'Message-ID: <exp-1@cliente.co>',
-  'Date: Mon, 23 Nov 2026 10:00:00 -0500', 'MIME-Version: 1.0', 'Content-Type: multipart/mixed; boundary="b1"', '',
-  '--b1', 'Content-Type: text/plain; charset=utf-8', '', 'El reporte sale vacío. Adjunto el log.', '',
-  '--b1', 'Content-Type: text/plain; name="export.log"', 'Content-Disposition: attachment; filename="export.log"', '',
-  'linea 1', 'linea 2', '--b1--', '',
+  'From: Juan Pérez <juan@cliente.co>',
+  'To: soporte@mesa.test',
+  'Subject: Error al exportar',
+  'Message-ID: <exp-1@cliente.co>',
+  'Date: Mon, 23 Nov 2026 10:00:00 -0500',
+  'MIME-Version: 1.0',
+  'Content-Type: multipart/mixed; boundary="b1"',
+  '',
+  '--b1',
+  'Content-Type: text/plain; charset=utf-8',
+  '',
+  'El reporte sale vacío. Adjunto el log.',
+  '',
+  '--b1',
+  'Content-Type: text/plain; name="export.log"',
+  'Content-Disposition: attachment; filename="export.log"',
+  '',
+  'linea 1',
+  'linea 2',
+  '--b1--',
+  '',
 ].join('\r\n');
 
 const reply = [
-  'From: juan@cliente.co', 'To: soporte@mesa.test', 'Subject: RE: [Caso #1] Error al exportar', 'Message-ID: <exp-2@cliente.co>',
-  'In-Reply-To: <exp-1@cliente.co>', 'Date: Mon, 23 Nov 2026 12:00:00 -0500', 'MIME-Version: 1.0', 'Content-Type: text/plain; charset=utf-8', '',
-  'Ya probé de nuevo y sigue igual.', '', 'El lun, 23 nov 2026 a las 10:30, Soporte <soporte@mesa.test> escribió:', '> ¿Puede reintentar?', '',
+  'From: juan@cliente.co',
+  'To: soporte@mesa.test',
+  'Subject: RE: [Caso #1] Error al exportar',
+  'Message-ID: <exp-2@cliente.co>',
+  'In-Reply-To: <exp-1@cliente.co>',
+  'Date: Mon, 23 Nov 2026 12:00:00 -0500',
+  'MIME-Version: 1.0',
+  'Content-Type: text/plain; charset=utf-8',
+  '',
+  'Ya probé de nuevo y sigue igual.',
+  '',
+  'El lun, 23 nov 2026 a las 10:30, Soporte <soporte@mesa.test> escribió:',
+  '> ¿Puede reintentar?',
+  '',
 ].join('\r\n');
 
 it('prints cases and a case with its conversation as camelCase JSON', async () => {
@@ -31,23 +58,48 @@ it('prints cases and a case with its conversation as camelCase JSON', async () =
   expect(list.code).toBe(0);
   const cases = JSON.parse(list.stdout);
   expect(cases).toHaveLength(1);
-  expect(cases[0]).toMatchObject({ number: 1, subject: 'Error al exportar', stage: 'abierto', priority: 'media', requester: 'juan@cliente.co', organization: 'cliente.co' });
+  expect(cases[0]).toMatchObject({
+    number: 1,
+    subject: 'Error al exportar',
+    stage: 'abierto',
+    priority: 'media',
+    requester: 'juan@cliente.co',
+    organization: 'cliente.co',
+  });
   expect(Number.isNaN(Date.parse(cases[0].createdAt))).toBe(false);
 
   const show = await runCli(['show', '1', '--json'], { env });
   expect(show.code).toBe(0);
   const c = JSON.parse(show.stdout);
-  expect(c).toMatchObject({ number: 1, subject: 'Error al exportar', stage: 'abierto', priority: 'media', requester: 'juan@cliente.co', organization: 'cliente.co' });
+  expect(c).toMatchObject({
+    number: 1,
+    subject: 'Error al exportar',
+    stage: 'abierto',
+    priority: 'media',
+    requester: 'juan@cliente.co',
+    organization: 'cliente.co',
+  });
   expect(typeof c.createdAt).toBe('string');
   const customer = c.messages.filter((m: { role: string }) => m.role === 'customer');
   expect(customer).toHaveLength(2);
   expect(customer[0]).toMatchObject({
-    role: 'customer', from: 'juan@cliente.co', bodyText: 'El reporte sale vacío. Adjunto el log.', readAt: null, internal: false,
+    role: 'customer',
+    from: 'juan@cliente.co',
+    bodyText: 'El reporte sale vacío. Adjunto el log.',
+    readAt: null,
+    internal: false,
     attachments: [{ filename: 'export.log', contentType: 'text/plain', size: expect.any(Number) }],
   });
   expect(customer[0].attachments[0].size).toBeGreaterThan(10);
-  expect(customer[1]).toMatchObject({ role: 'customer', bodyText: 'Ya probé de nuevo y sigue igual.', attachments: [] });
-  for (const m of c.messages) expect(Object.keys(m)).toEqual(expect.arrayContaining(['role', 'from', 'bodyText', 'createdAt', 'readAt', 'internal', 'attachments']));
+  expect(customer[1]).toMatchObject({
+    role: 'customer',
+    bodyText: 'Ya probé de nuevo y sigue igual.',
+    attachments: [],
+  });
+  for (const m of c.messages)
+    expect(Object.keys(m)).toEqual(
+      expect.arrayContaining(['role', 'from', 'bodyText', 'createdAt', 'readAt', 'internal', 'attachments']),
+    );
   // camelCase throughout: no snake_case key anywhere in the output.
   expect(show.stdout).not.toMatch(/"[a-z]+_[a-z_]+":/);
 

@@ -7,8 +7,19 @@ import { cliEnv, runCli } from '../../support/cli.ts';
 // The real `mesa` executable, spawned as an MTA or an operator would run it, on a temp DATA_DIR.
 
 const eml = (o: { from: string; subject: string; id: string; body: string; extra?: string[] }) =>
-  [`From: ${o.from}`, 'To: soporte@mesa.test', `Subject: ${o.subject}`, `Message-ID: <${o.id}>`, 'Date: Mon, 23 Nov 2026 10:00:00 -0500',
-    ...(o.extra ?? []), 'MIME-Version: 1.0', 'Content-Type: text/plain; charset=utf-8', '', o.body, ''].join('\n');
+  [
+    `From: ${o.from}`,
+    'To: soporte@mesa.test',
+    `Subject: ${o.subject}`,
+    `Message-ID: <${o.id}>`,
+    'Date: Mon, 23 Nov 2026 10:00:00 -0500',
+    ...(o.extra ?? []),
+    'MIME-Version: 1.0',
+    'Content-Type: text/plain; charset=utf-8',
+    '',
+    o.body,
+    '',
+  ].join('\n');
 
 const tickets = async (env: Record<string, string | undefined>) => {
   const r = await runCli(['tickets', '--json'], { env });
@@ -19,20 +30,30 @@ const tickets = async (env: Record<string, string | undefined>) => {
 describe('mesa ingest', { timeout: 120_000 }, () => {
   it('stores a mail piped on stdin (exit 0), and the same mail again is recognised, not doubled', async () => {
     const { env } = await cliEnv();
-    const raw = eml({ from: 'Juan <juan@cliente.co>', subject: 'No puedo facturar', id: 'pipe-1@cliente.co', body: 'La factura 88 no sale.' });
+    const raw = eml({
+      from: 'Juan <juan@cliente.co>',
+      subject: 'No puedo facturar',
+      id: 'pipe-1@cliente.co',
+      body: 'La factura 88 no sale.',
+    });
     const first = await runCli(['ingest', '-'], { env, stdin: raw });
     expect(first.code).toBe(0);
     expect(first.stdout.trim()).toBe('stdin: caso nuevo #1');
     const again = await runCli(['ingest'], { env, stdin: raw }); // no argument = stdin, as an MTA pipe calls it
     expect(again.code).toBe(0);
     expect(again.stdout).toMatch(/ya procesado antes|duplicate/);
-    expect((await tickets(env)).map((t) => [t.number, t.subject, t.requester])).toEqual([[1, 'No puedo facturar', 'juan@cliente.co']]);
+    expect((await tickets(env)).map((t) => [t.number, t.subject, t.requester])).toEqual([
+      [1, 'No puedo facturar', 'juan@cliente.co'],
+    ]);
   });
 
   it('refuses an oversized mail with exit 65 and a one-line reason; quarantine lists it and replay stores it', async () => {
     const { env } = await cliEnv({ MAX_MESSAGE_BYTES: '600' });
     const file = path.join(env.DATA_DIR!, 'grande.eml');
-    fs.writeFileSync(file, eml({ from: 'grande@cliente.co', subject: 'Adjunto pesado', id: 'big@cliente.co', body: 'x'.repeat(2000) }));
+    fs.writeFileSync(
+      file,
+      eml({ from: 'grande@cliente.co', subject: 'Adjunto pesado', id: 'big@cliente.co', body: 'x'.repeat(2000) }),
+    );
     const r = await runCli(['ingest', file], { env });
     expect(r.code).toBe(65);
     const lines = r.stdout.trim().split('\n');
@@ -41,7 +62,9 @@ describe('mesa ingest', { timeout: 120_000 }, () => {
 
     const q = await runCli(['quarantine', '--json'], { env });
     expect(q.code).toBe(0);
-    expect(JSON.parse(q.stdout)).toMatchObject([{ id: 1, reason: 'too_large', fromAddress: 'grande@cliente.co', subject: 'Adjunto pesado' }]);
+    expect(JSON.parse(q.stdout)).toMatchObject([
+      { id: 1, reason: 'too_large', fromAddress: 'grande@cliente.co', subject: 'Adjunto pesado' },
+    ]);
     const listed = await runCli(['quarantine'], { env });
     expect(listed.stdout).toMatch(/grande@cliente\.co/);
 
@@ -57,7 +80,10 @@ describe('mesa ingest', { timeout: 120_000 }, () => {
   it('replay of a mail whose original is gone says so (exit 66) and leaves it in quarantine', async () => {
     const { env, config } = await cliEnv({ MAX_MESSAGE_BYTES: '600' });
     const file = path.join(env.DATA_DIR!, 'grande.eml');
-    fs.writeFileSync(file, eml({ from: 'grande@cliente.co', subject: 'Adjunto pesado', id: 'gone@cliente.co', body: 'x'.repeat(2000) }));
+    fs.writeFileSync(
+      file,
+      eml({ from: 'grande@cliente.co', subject: 'Adjunto pesado', id: 'gone@cliente.co', body: 'x'.repeat(2000) }),
+    );
     expect((await runCli(['ingest', file], { env })).code).toBe(65);
     const db = openDatabase(config.database);
     try {
@@ -68,7 +94,9 @@ describe('mesa ingest', { timeout: 120_000 }, () => {
     const replay = await runCli(['replay', '1'], { env: { ...env, MAX_MESSAGE_BYTES: '100000' } });
     expect(replay.code).toBe(66);
     expect(replay.stderr).toMatch(/#1: No se encuentra el original del mensaje: [0-9a-f]{12}; sigue en cuarentena/);
-    expect(JSON.parse((await runCli(['quarantine', '--json'], { env })).stdout)).toMatchObject([{ id: 1, reason: 'too_large' }]);
+    expect(JSON.parse((await runCli(['quarantine', '--json'], { env })).stdout)).toMatchObject([
+      { id: 1, reason: 'too_large' },
+    ]);
   });
 
   it('exits 75 (EX_TEMPFAIL) with a one-line reason when the database is not there, so the MTA retries', async () => {
@@ -87,7 +115,12 @@ describe('mesa ingest', { timeout: 120_000 }, () => {
     const { env } = await cliEnv();
     const mbox = [
       'From juan@cliente.co Mon Nov 23 10:00:00 2026',
-      eml({ from: 'juan@cliente.co', subject: 'Primero', id: 'mb1@cliente.co', body: 'Texto uno.\n>From the start it failed.\nFin.' }),
+      eml({
+        from: 'juan@cliente.co',
+        subject: 'Primero',
+        id: 'mb1@cliente.co',
+        body: 'Texto uno.\n>From the start it failed.\nFin.',
+      }),
       'From maria@otra.co Mon Nov 23 10:05:00 2026',
       eml({ from: 'maria@otra.co', subject: 'Segundo', id: 'mb2@otra.co', body: 'Texto dos.' }),
       'From pedro@tercera.co Mon Nov 23 10:07:00 2026',
@@ -108,16 +141,28 @@ describe('mesa ingest', { timeout: 120_000 }, () => {
     const { env } = await cliEnv();
     const md = path.join(env.DATA_DIR!, 'Maildir');
     for (const d of ['new', 'cur', 'tmp']) fs.mkdirSync(path.join(md, d), { recursive: true });
-    fs.writeFileSync(path.join(md, 'new', '1700000000.M1P1.host'), eml({ from: 'a@uno.co', subject: 'Nuevo en new', id: 'md1@uno.co', body: 'uno' }));
-    fs.writeFileSync(path.join(md, 'cur', '1700000001.M2P1.host:2,S'), eml({ from: 'b@dos.co', subject: 'Leído en cur', id: 'md2@dos.co', body: 'dos' }));
-    fs.writeFileSync(path.join(md, 'tmp', '1700000002.M3P1.host'), eml({ from: 'c@tres.co', subject: 'A medio escribir', id: 'md3@tres.co', body: 'tres' }));
+    fs.writeFileSync(
+      path.join(md, 'new', '1700000000.M1P1.host'),
+      eml({ from: 'a@uno.co', subject: 'Nuevo en new', id: 'md1@uno.co', body: 'uno' }),
+    );
+    fs.writeFileSync(
+      path.join(md, 'cur', '1700000001.M2P1.host:2,S'),
+      eml({ from: 'b@dos.co', subject: 'Leído en cur', id: 'md2@dos.co', body: 'dos' }),
+    );
+    fs.writeFileSync(
+      path.join(md, 'tmp', '1700000002.M3P1.host'),
+      eml({ from: 'c@tres.co', subject: 'A medio escribir', id: 'md3@tres.co', body: 'tres' }),
+    );
     const r = await runCli(['ingest', md], { env });
     expect(r.code).toBe(0);
     expect((await tickets(env)).map((t) => t.subject).sort()).toEqual(['Leído en cur', 'Nuevo en new']);
 
     const dir = path.join(env.DATA_DIR!, 'correos');
     fs.mkdirSync(dir);
-    fs.writeFileSync(path.join(dir, 'a.eml'), eml({ from: 'd@cuatro.co', subject: 'Desde carpeta', id: 'dir1@cuatro.co', body: 'cuatro' }));
+    fs.writeFileSync(
+      path.join(dir, 'a.eml'),
+      eml({ from: 'd@cuatro.co', subject: 'Desde carpeta', id: 'dir1@cuatro.co', body: 'cuatro' }),
+    );
     fs.writeFileSync(path.join(dir, 'notas.pdf'), 'no es correo');
     expect((await runCli(['ingest', dir], { env })).code).toBe(0);
     expect((await tickets(env)).length).toBe(3);
@@ -134,7 +179,9 @@ describe('mesa ingest', { timeout: 120_000 }, () => {
 describe('configuration errors', { timeout: 120_000 }, () => {
   it('names every bad or missing key and exits 78', async () => {
     const { env } = await cliEnv();
-    const r = await runCli(['tickets'], { env: { ...env, SUPPORT_ADDRESS: '', SECRET_KEY: 'corta', IMAP_PORT: 'abc', TIMEZONE: 'Marte/Olympus' } });
+    const r = await runCli(['tickets'], {
+      env: { ...env, SUPPORT_ADDRESS: '', SECRET_KEY: 'corta', IMAP_PORT: 'abc', TIMEZONE: 'Marte/Olympus' },
+    });
     expect(r.code).toBe(78);
     for (const key of ['SUPPORT_ADDRESS', 'SECRET_KEY', 'IMAP_PORT', 'TIMEZONE']) expect(r.stderr).toContain(`${key}:`);
     expect(r.stdout).toBe('');

@@ -26,7 +26,18 @@ it('queues the mail of mesa jobs --now <future> as due at once, and mesa outbox 
   sink = await startSmtpSink();
   const { env } = await cliEnv({ SMTP_HOST: '127.0.0.1', SMTP_PORT: String(sink.port), SMTP_SECURE: 'false' });
   const file = path.join(env.DATA_DIR!, 'caso.eml');
-  fs.writeFileSync(file, ['From: Juan <juan@cliente.co>', 'To: soporte@mesa.test', 'Subject: No carga la factura', 'Message-ID: <jn-1@cliente.co>', '', 'La factura 123 no carga.', ''].join('\r\n'));
+  fs.writeFileSync(
+    file,
+    [
+      'From: Juan <juan@cliente.co>',
+      'To: soporte@mesa.test',
+      'Subject: No carga la factura',
+      'Message-ID: <jn-1@cliente.co>',
+      '',
+      'La factura 123 no carga.',
+      '',
+    ].join('\r\n'),
+  );
   expect((await runCli(['ingest', file], { env })).code).toBe(0);
   expect((await runCli(['outbox', '--send'], { env })).code).toBe(0);
   const before = sink.messages.length;

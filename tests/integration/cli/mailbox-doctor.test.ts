@@ -28,9 +28,18 @@ afterAll(async () => {
 
 it('checks token, IMAP and SMTP in one go, and names what fails', async () => {
   const { config, env } = await cliEnv({
-    IMAP_HOST: dovecot.host, IMAP_PORT: String(dovecot.port), IMAP_SECURE: 'false', IMAP_USER: 'support', IMAP_AUTH: 'oauth2',
-    OAUTH_PROVIDER: 'oidc', OAUTH_ISSUER: oauth.issuer, OAUTH_CLIENT_ID: oauth.clientId,
-    SMTP_HOST: '127.0.0.1', SMTP_PORT: String(sink.port), SMTP_SECURE: 'false', SMTP_AUTH: 'oauth2',
+    IMAP_HOST: dovecot.host,
+    IMAP_PORT: String(dovecot.port),
+    IMAP_SECURE: 'false',
+    IMAP_USER: 'support',
+    IMAP_AUTH: 'oauth2',
+    OAUTH_PROVIDER: 'oidc',
+    OAUTH_ISSUER: oauth.issuer,
+    OAUTH_CLIENT_ID: oauth.clientId,
+    SMTP_HOST: '127.0.0.1',
+    SMTP_PORT: String(sink.port),
+    SMTP_SECURE: 'false',
+    SMTP_AUTH: 'oauth2',
   });
   const missing = await runCli(['mailbox', 'doctor', 'soporte'], { env });
   expect(missing.code).toBe(75);
@@ -40,7 +49,12 @@ it('checks token, IMAP and SMTP in one go, and names what fails', async () => {
   const db = openDatabase(config.database);
   try {
     await migrateLatest(db);
-    const tokens = new MailboxTokens({ db, secretKey: config.secretKey, mailboxes: config.mailboxes, logger: silentLogger });
+    const tokens = new MailboxTokens({
+      db,
+      secretKey: config.secretKey,
+      mailboxes: config.mailboxes,
+      logger: silentLogger,
+    });
     const login = await tokens.startLogin('support');
     const done = login.complete();
     oauth.approveDevice(login.userCode, 'support');

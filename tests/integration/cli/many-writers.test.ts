@@ -26,24 +26,44 @@ afterAll(async () => {
 const crlf = (lines: string[]) => `${lines.join('\r\n')}\r\n`;
 
 /** Lane `lane`'s mail `i`: the first opens a case, the next ones answer it (threaded by In-Reply-To). */
-const delivery = (lane: number, i: number) => crlf([
-  `From: Cliente ${lane} <cliente${lane}@empresa${lane % 5}.co>`, 'To: soporte@mesa.test',
-  `Subject: ${i === 0 ? '' : 'RE: '}Falla ${lane} en facturación`, `Message-ID: <lane${lane}-${i}@empresa${lane % 5}.co>`,
-  ...(i === 0 ? [] : [`In-Reply-To: <lane${lane}-0@empresa${lane % 5}.co>`, `References: <lane${lane}-0@empresa${lane % 5}.co>`]),
-  'Date: Mon, 23 Nov 2026 10:00:00 -0500', 'MIME-Version: 1.0', 'Content-Type: text/plain; charset=utf-8', '',
-  `Mensaje ${i + 1} del cliente ${lane}: la factura no sale.`,
-]);
+const delivery = (lane: number, i: number) =>
+  crlf([
+    `From: Cliente ${lane} <cliente${lane}@empresa${lane % 5}.co>`,
+    'To: soporte@mesa.test',
+    `Subject: ${i === 0 ? '' : 'RE: '}Falla ${lane} en facturación`,
+    `Message-ID: <lane${lane}-${i}@empresa${lane % 5}.co>`,
+    ...(i === 0
+      ? []
+      : [`In-Reply-To: <lane${lane}-0@empresa${lane % 5}.co>`, `References: <lane${lane}-0@empresa${lane % 5}.co>`]),
+    'Date: Mon, 23 Nov 2026 10:00:00 -0500',
+    'MIME-Version: 1.0',
+    'Content-Type: text/plain; charset=utf-8',
+    '',
+    `Mensaje ${i + 1} del cliente ${lane}: la factura no sale.`,
+  ]);
 
-const mailboxMail = (n: number) => crlf([
-  `From: Buzón ${n} <buzon${n}@otra.co>`, 'To: soporte@mesa.test', `Subject: Consulta ${n} por el buzón`,
-  `Message-ID: <imap${n}@otra.co>`, 'Date: Mon, 23 Nov 2026 10:00:00 -0500', 'Content-Type: text/plain; charset=utf-8', '',
-  `Consulta ${n}.`,
-]);
+const mailboxMail = (n: number) =>
+  crlf([
+    `From: Buzón ${n} <buzon${n}@otra.co>`,
+    'To: soporte@mesa.test',
+    `Subject: Consulta ${n} por el buzón`,
+    `Message-ID: <imap${n}@otra.co>`,
+    'Date: Mon, 23 Nov 2026 10:00:00 -0500',
+    'Content-Type: text/plain; charset=utf-8',
+    '',
+    `Consulta ${n}.`,
+  ]);
 
 it(`${LANES} concurrent \`mesa ingest -\` beside \`mesa start\` on Dovecot and \`mesa jobs\`: every delivery exits 0, every mail is one effect`, async () => {
   const { env, config } = await cliEnv({
-    IMAP_HOST: dovecot.host, IMAP_PORT: String(dovecot.port), IMAP_SECURE: 'false', IMAP_USER: 'support',
-    IMAP_PASSWORD: dovecot.users.support.password, IMAP_POLL_SECONDS: '1', HTTP_PORT: '0', LOG_LEVEL: 'info',
+    IMAP_HOST: dovecot.host,
+    IMAP_PORT: String(dovecot.port),
+    IMAP_SECURE: 'false',
+    IMAP_USER: 'support',
+    IMAP_PASSWORD: dovecot.users.support.password,
+    IMAP_POLL_SECONDS: '1',
+    HTTP_PORT: '0',
+    LOG_LEVEL: 'info',
   });
   for (let n = 0; n < FROM_IMAP / 2; n++) await dovecot.append('support', mailboxMail(n));
   const start = spawnCli(['start'], { env, keep: 200_000 });
@@ -63,7 +83,10 @@ it(`${LANES} concurrent \`mesa ingest -\` beside \`mesa start\` on Dovecot and \
     const jobs = (async () => {
       const runs: CliResult[] = [];
       // Three days on: the SLA lights of the cases being written change, in transactions of their own.
-      for (let k = 0; k < JOB_RUNS; k++) runs.push(await runCli(['jobs', '--json', '--now', new Date(Date.now() + (k + 1) * 86_400_000).toISOString()], { env }));
+      for (let k = 0; k < JOB_RUNS; k++)
+        runs.push(
+          await runCli(['jobs', '--json', '--now', new Date(Date.now() + (k + 1) * 86_400_000).toISOString()], { env }),
+        );
       return runs;
     })();
     const delivered = await Promise.all(lanes);
@@ -81,9 +104,14 @@ it(`${LANES} concurrent \`mesa ingest -\` beside \`mesa start\` on Dovecot and \
     for (const r of jobRuns) expect(r.code, r.stdout + r.stderr.slice(-2000)).toBe(0);
 
     db = openDatabase(config.database);
-    const count = async (q: Knex.QueryBuilder) => Number(((await q.count({ n: '*' })) as Array<{ n: number | string }>)[0].n);
-    await waitFor(`mesa start takes the mailbox's ${FROM_IMAP} mails\n${start.output().slice(-3000)}`,
-      async () => (await count(db!('ingest_ledger').where('mailbox', 'like', 'support:%'))) === FROM_IMAP, 40_000, 100);
+    const count = async (q: Knex.QueryBuilder) =>
+      Number(((await q.count({ n: '*' })) as Array<{ n: number | string }>)[0].n);
+    await waitFor(
+      `mesa start takes the mailbox's ${FROM_IMAP} mails\n${start.output().slice(-3000)}`,
+      async () => (await count(db!('ingest_ledger').where('mailbox', 'like', 'support:%'))) === FROM_IMAP,
+      40_000,
+      100,
+    );
 
     const total = LANES * PER_LANE + FROM_IMAP;
     const ledger = await db('ingest_ledger').select('outcome', 'effect', 'source_key');
@@ -95,8 +123,14 @@ it(`${LANES} concurrent \`mesa ingest -\` beside \`mesa start\` on Dovecot and \
     expect(await count(db('messages').where({ role: 'customer' }))).toBe(total);
     expect(await count(db('quarantine'))).toBe(0);
     // One case per lane, holding that lane's mails and nobody else's.
-    const perCase = await db('messages').where({ role: 'customer' }).groupBy('ticket_id').select('ticket_id').count({ n: '*' });
-    expect(perCase.map((r) => Number(r.n)).sort()).toEqual([...Array(FROM_IMAP).fill(1), ...Array(LANES).fill(PER_LANE)].sort());
+    const perCase = await db('messages')
+      .where({ role: 'customer' })
+      .groupBy('ticket_id')
+      .select('ticket_id')
+      .count({ n: '*' });
+    expect(perCase.map((r) => Number(r.n)).sort()).toEqual(
+      [...Array(FROM_IMAP).fill(1), ...Array(LANES).fill(PER_LANE)].sort(),
+    );
   } finally {
     await db?.destroy();
     start.child.kill('SIGTERM');

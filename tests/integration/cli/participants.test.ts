@@ -11,18 +11,40 @@ it('lists who is on a case and how each was added; --remove takes a Cc off the c
   const { config, env } = await cliEnv({ TRUSTED_AUTHSERV_IDS: 'mx.mesa.test' });
   const dir = path.join(env.DATA_DIR!, 'entrada');
   fs.mkdirSync(dir);
-  fs.writeFileSync(path.join(dir, '1.eml'), mail({ From: 'Juan <juan@cliente.co>', To: 'soporte@mesa.test', Cc: 'marta@cliente.co', Subject: 'Error al exportar', 'Message-ID': '<p-1@cliente.co>' }, 'El reporte sale vacío.'));
+  fs.writeFileSync(
+    path.join(dir, '1.eml'),
+    mail(
+      {
+        From: 'Juan <juan@cliente.co>',
+        To: 'soporte@mesa.test',
+        Cc: 'marta@cliente.co',
+        Subject: 'Error al exportar',
+        'Message-ID': '<p-1@cliente.co>',
+      },
+      'El reporte sale vacío.',
+    ),
+  );
   // A consultant's answer (vouched for by the receiving server) mails, and so links, both customers.
-  fs.writeFileSync(path.join(dir, '2.eml'), mail({
-    From: 'ana@mesa.test', To: 'soporte@mesa.test', Subject: 'RE: [Caso #1] Error al exportar', 'Message-ID': '<p-2@mesa.test>',
-    'Authentication-Results': 'mx.mesa.test; dmarc=pass header.from=mesa.test',
-  }, 'Ya lo revisamos.'));
+  fs.writeFileSync(
+    path.join(dir, '2.eml'),
+    mail(
+      {
+        From: 'ana@mesa.test',
+        To: 'soporte@mesa.test',
+        Subject: 'RE: [Caso #1] Error al exportar',
+        'Message-ID': '<p-2@mesa.test>',
+        'Authentication-Results': 'mx.mesa.test; dmarc=pass header.from=mesa.test',
+      },
+      'Ya lo revisamos.',
+    ),
+  );
   expect((await runCli(['ingest', dir], { env })).code).toBe(0);
 
   const listed = await runCli(['participants', '1', '--json'], { env });
   expect(listed.code, listed.stderr).toBe(0);
   expect(JSON.parse(listed.stdout).map((p: any) => [p.address, p.role, p.addedBy])).toEqual([
-    ['juan@cliente.co', 'requester', 'requester'], ['marta@cliente.co', 'cc', 'opening'],
+    ['juan@cliente.co', 'requester', 'requester'],
+    ['marta@cliente.co', 'cc', 'opening'],
   ]);
   const human = await runCli(['participants', '#1'], { env });
   expect(human.stdout).toMatch(/marta@cliente\.co\s+cc\s+.*en el correo que abrió el caso/);
@@ -30,7 +52,9 @@ it('lists who is on a case and how each was added; --remove takes a Cc off the c
   const refused = await runCli(['participants', '1', '--remove', 'juan@cliente.co'], { env });
   expect(refused.code).toBe(65);
   expect(refused.stderr).toContain('juan@cliente.co es quien abrió el caso #1');
-  expect((await runCli(['participants', '1', '--remove', 'nadie@cliente.co'], { env })).stderr).toContain('nadie@cliente.co no está en el caso #1');
+  expect((await runCli(['participants', '1', '--remove', 'nadie@cliente.co'], { env })).stderr).toContain(
+    'nadie@cliente.co no está en el caso #1',
+  );
   const missing = await runCli(['participants', '9', '--remove', 'marta@cliente.co'], { env });
   expect(missing.code, missing.stderr).toBe(66);
 
@@ -45,9 +69,12 @@ it('lists who is on a case and how each was added; --remove takes a Cc off the c
   try {
     const links = await app.db('links').whereLike('recipient', '%@cliente.co').orderBy('recipient');
     expect(links.map((l) => [l.recipient, l.revoked_at !== null, l.revoked_reason ?? null])).toEqual([
-      ['juan@cliente.co', false, null], ['marta@cliente.co', true, 'quitado del caso'],
+      ['juan@cliente.co', false, null],
+      ['marta@cliente.co', true, 'quitado del caso'],
     ]);
-    expect(await app.db('events').where({ type: 'participant_removed' }).first()).toMatchObject({ to_value: 'marta@cliente.co' });
+    expect(await app.db('events').where({ type: 'participant_removed' }).first()).toMatchObject({
+      to_value: 'marta@cliente.co',
+    });
   } finally {
     await app.close();
   }

@@ -18,17 +18,37 @@ afterAll(async () => {
 
 it('mesa start reads the mailbox, answers /healthz, and stops with exit 0 on SIGTERM', async () => {
   const { env } = await cliEnv({
-    IMAP_HOST: dovecot.host, IMAP_PORT: String(dovecot.port), IMAP_SECURE: 'false', IMAP_USER: 'support',
-    IMAP_PASSWORD: dovecot.users.support.password, HTTP_PORT: '0', LOG_LEVEL: 'info',
+    IMAP_HOST: dovecot.host,
+    IMAP_PORT: String(dovecot.port),
+    IMAP_SECURE: 'false',
+    IMAP_USER: 'support',
+    IMAP_PASSWORD: dovecot.users.support.password,
+    HTTP_PORT: '0',
+    LOG_LEVEL: 'info',
   });
   const { child, output, exited } = spawnCli(['start'], { env });
   try {
     // One startup line with the URL (HTTP_PORT=0: the system picked the port).
-    const url = await waitFor(`startup line\n${output()}`, () => output().match(/Mesa en marcha en (http:\/\/127\.0\.0\.1:\d+)/)?.[1], 30_000);
-    expect(output().split('\n').filter((l) => l.includes('Mesa en marcha')).length).toBe(1);
+    const url = await waitFor(
+      `startup line\n${output()}`,
+      () => output().match(/Mesa en marcha en (http:\/\/127\.0\.0\.1:\d+)/)?.[1],
+      30_000,
+    );
+    expect(
+      output()
+        .split('\n')
+        .filter((l) => l.includes('Mesa en marcha')).length,
+    ).toBe(1);
 
-    await dovecot.append('support', 'From: ana@cliente.co\r\nTo: soporte@mesa.test\r\nSubject: No abre el portal\r\nMessage-ID: <st1@cliente.co>\r\n\r\nNo abre.\r\n');
-    await waitFor(`the mail processed\n${output()}`, () => /"verdict":"accepted".*"effect":"new_case"|"effect":"new_case".*"verdict":"accepted"/.test(output()), 20_000);
+    await dovecot.append(
+      'support',
+      'From: ana@cliente.co\r\nTo: soporte@mesa.test\r\nSubject: No abre el portal\r\nMessage-ID: <st1@cliente.co>\r\n\r\nNo abre.\r\n',
+    );
+    await waitFor(
+      `the mail processed\n${output()}`,
+      () => /"verdict":"accepted".*"effect":"new_case"|"effect":"new_case".*"verdict":"accepted"/.test(output()),
+      20_000,
+    );
 
     const health = await waitFor('a successful poll in /healthz', async () => {
       const res = await fetch(`${url}/healthz`);

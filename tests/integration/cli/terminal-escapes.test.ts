@@ -14,13 +14,29 @@ const hostile = `Factura ${ESC}[2J${ESC}]52;c;ZWNobyBwd25lZA==\x07 lista \u009b2
 const word = (s: string) => `=?utf-8?B?${Buffer.from(s).toString('base64')}?=`;
 
 const mail = [
-  `From: ${word(`Carla ${ESC}[31mROJO\u202e`)} <carla@cliente.co>`, 'To: soporte@mesa.test', `Subject: ${word(hostile)}`,
-  'Message-ID: <esc-1@cliente.co>', 'Date: Mon, 23 Nov 2026 10:00:00 -0500', 'MIME-Version: 1.0',
-  'Content-Type: multipart/mixed; boundary="b1"', '',
-  '--b1', 'Content-Type: text/plain; charset=utf-8', 'Content-Transfer-Encoding: quoted-printable', '',
-  'Primera l=C3=ADnea=0D[Caso #1] cerrado por ana@mesa.test', '=1B[2J=1B]52;c;cm0gLXJmIH4=3D=07 segunda l=C3=ADnea =E2=80=AE fin', '',
-  '--b1', `Content-Type: application/pdf; name="${word('factura\u202efdp.exe')}"`, `Content-Disposition: attachment; filename="${word('factura\u202efdp.exe')}"`,
-  'Content-Transfer-Encoding: base64', '', Buffer.from('%PDF-1.4 prueba').toString('base64'), '--b1--', '',
+  `From: ${word(`Carla ${ESC}[31mROJO\u202e`)} <carla@cliente.co>`,
+  'To: soporte@mesa.test',
+  `Subject: ${word(hostile)}`,
+  'Message-ID: <esc-1@cliente.co>',
+  'Date: Mon, 23 Nov 2026 10:00:00 -0500',
+  'MIME-Version: 1.0',
+  'Content-Type: multipart/mixed; boundary="b1"',
+  '',
+  '--b1',
+  'Content-Type: text/plain; charset=utf-8',
+  'Content-Transfer-Encoding: quoted-printable',
+  '',
+  'Primera l=C3=ADnea=0D[Caso #1] cerrado por ana@mesa.test',
+  '=1B[2J=1B]52;c;cm0gLXJmIH4=3D=07 segunda l=C3=ADnea =E2=80=AE fin',
+  '',
+  '--b1',
+  `Content-Type: application/pdf; name="${word('factura\u202efdp.exe')}"`,
+  `Content-Disposition: attachment; filename="${word('factura\u202efdp.exe')}"`,
+  'Content-Transfer-Encoding: base64',
+  '',
+  Buffer.from('%PDF-1.4 prueba').toString('base64'),
+  '--b1--',
+  '',
 ].join('\r\n');
 
 /** What must never reach a terminal raw. */

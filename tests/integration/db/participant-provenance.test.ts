@@ -18,7 +18,16 @@ it('classifies the participants of a database migrated before, and lost-link sto
   const db = app.db;
   await provenance.down(db);
   const opened = 1_700_000_000_000;
-  const t = await insertTicket(db, { number: 1, subject: 'Caso viejo', requester: 'juan@cliente.co', organization: 'cliente.co', priority: 'media', stage: 'abierto', waitingOn: 'soporte', now: opened });
+  const t = await insertTicket(db, {
+    number: 1,
+    subject: 'Caso viejo',
+    requester: 'juan@cliente.co',
+    organization: 'cliente.co',
+    priority: 'media',
+    stage: 'abierto',
+    waitingOn: 'soporte',
+    now: opened,
+  });
   await db('participants').insert([
     { ticket_id: t.id, address: 'juan@cliente.co', role: 'requester', added_at: opened },
     { ticket_id: t.id, address: 'marta@cliente.co', role: 'cc', added_at: opened },
@@ -28,7 +37,10 @@ it('classifies the participants of a database migrated before, and lost-link sto
   await provenance.up(db);
   const rows = await db('participants').where({ ticket_id: t.id }).orderBy('address');
   expect(Object.fromEntries(rows.map((r) => [r.address, r.added_by]))).toEqual({
-    'ana@mesa.test': 'assigned', 'intruso@evil.example': 'unproven', 'juan@cliente.co': 'requester', 'marta@cliente.co': 'opening',
+    'ana@mesa.test': 'assigned',
+    'intruso@evil.example': 'unproven',
+    'juan@cliente.co': 'requester',
+    'marta@cliente.co': 'opening',
   });
   expect((await openCasesOf(db, 'marta@cliente.co')).map((c) => c.number)).toEqual([1]);
   expect(await openCasesOf(db, 'intruso@evil.example')).toEqual([]);

@@ -36,11 +36,16 @@ function hugeForm(files: number, size: number): { contentType: string; body: Rea
   const boundary = '----mesaGrande';
   const chunk = Buffer.alloc(256 * 1024, 0x61);
   async function* parts() {
-    yield Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="nonce"\r\n\r\nnonce-de-prueba-0123456789\r\n`);
+    yield Buffer.from(
+      `--${boundary}\r\nContent-Disposition: form-data; name="nonce"\r\n\r\nnonce-de-prueba-0123456789\r\n`,
+    );
     yield Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="mensaje"\r\n\r\nVan los archivos\r\n`);
     for (let f = 0; f < files; f++) {
-      yield Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="adjuntos"; filename="grande-${f}.bin"\r\nContent-Type: application/octet-stream\r\n\r\n`);
-      for (let sent = 0; sent < size; sent += chunk.length) yield chunk.subarray(0, Math.min(chunk.length, size - sent));
+      yield Buffer.from(
+        `--${boundary}\r\nContent-Disposition: form-data; name="adjuntos"; filename="grande-${f}.bin"\r\nContent-Type: application/octet-stream\r\n\r\n`,
+      );
+      for (let sent = 0; sent < size; sent += chunk.length)
+        yield chunk.subarray(0, Math.min(chunk.length, size - sent));
       yield Buffer.from('\r\n');
     }
     yield Buffer.from(`--${boundary}--\r\n`);
@@ -49,18 +54,25 @@ function hugeForm(files: number, size: number): { contentType: string; body: Rea
 }
 
 /** Posts a generated body (chunked, no Content-Length) and resolves with the answer and how much of the body left. */
-function postHuge(path: string, headers: Record<string, string> = {}): Promise<{ status: number; text: string; sentBytes: number; closed: Promise<void> }> {
+function postHuge(
+  path: string,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; text: string; sentBytes: number; closed: Promise<void> }> {
   const { contentType, body } = hugeForm(10, FILE);
   return new Promise((resolve, reject) => {
     let sentBytes = 0;
-    const req = http.request(`${base}${path}`, { method: 'POST', headers: { 'content-type': contentType, ...headers } }, (res) => {
-      // A client that got its answer stops sending, as browsers do.
-      body.destroy();
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (d) => (text += d));
-      res.on('end', () => resolve({ status: res.statusCode!, text, sentBytes, closed }));
-    });
+    const req = http.request(
+      `${base}${path}`,
+      { method: 'POST', headers: { 'content-type': contentType, ...headers } },
+      (res) => {
+        // A client that got its answer stops sending, as browsers do.
+        body.destroy();
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (d) => (text += d));
+        res.on('end', () => resolve({ status: res.statusCode!, text, sentBytes, closed }));
+      },
+    );
     const closed = new Promise<void>((r) => req.once('close', () => r()));
     // The server closes the connection after its answer: writes after that fail, as they should; a failure before
     // any answer fails the test.
@@ -76,19 +88,35 @@ function postHuge(path: string, headers: Record<string, string> = {}): Promise<{
 
 beforeAll(async () => {
   // The hourly post limits have their own tests (tests/web/post-limits.test.ts): here they stay out of the way.
-  const { config, env } = await cliEnv({ HTTP_PORT: '0', LOG_LEVEL: 'info', WEB_POSTS_PER_LINK: '100', WEB_POSTS_PER_IP: '100' });
+  const { config, env } = await cliEnv({
+    HTTP_PORT: '0',
+    LOG_LEVEL: 'info',
+    WEB_POSTS_PER_LINK: '100',
+    WEB_POSTS_PER_IP: '100',
+  });
   dataDir = config.dataDir;
   // The case and its link, written to the database the server will use.
   const app = await createApp(config, silentLogger);
-  const n = await fileCase(app, { from: 'Laura Gómez <laura@cliente.test>', subject: 'Adjuntos grandes', text: 'Hola' });
+  const n = await fileCase(app, {
+    from: 'Laura Gómez <laura@cliente.test>',
+    subject: 'Adjuntos grandes',
+    text: 'Hola',
+  });
   const path = await linkPath(app, n, 'laura@cliente.test');
   await app.close();
   mesa = spawnCli(['start'], { env, keep: 20_000 });
-  base = await waitFor(`mesa start\n${mesa.output()}`, () => mesa.output().match(/Mesa en marcha en (http:\/\/127\.0\.0\.1:\d+)/)?.[1], 30_000);
+  base = await waitFor(
+    `mesa start\n${mesa.output()}`,
+    () => mesa.output().match(/Mesa en marcha en (http:\/\/127\.0\.0\.1:\d+)/)?.[1],
+    30_000,
+  );
   const res = await fetch(`${base}${path}`);
   expect(res.status).toBe(200);
   const html = await res.text();
-  const cookie = res.headers.getSetCookie().map((c) => c.split(';')[0]).join('; ');
+  const cookie = res.headers
+    .getSetCookie()
+    .map((c) => c.split(';')[0])
+    .join('; ');
   page = { path, cookie, action: messageForm(html).action };
 }, 60_000);
 
@@ -101,14 +129,23 @@ describe('a 10 × 24 MB upload to the case page', () => {
   it('to a bad link, or to a good link without the CSRF token, is refused before its body is read; the memory stays', async () => {
     const pid = mesa.child.pid!;
     // Warm up the paths the refusals take (first requests load code), then read the baseline.
-    const warm = await Promise.all([1, 2, 3, 4].flatMap(() => [postHuge('/caso/1.1.abc.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA/mensaje'), postHuge(`${page.path}/mensaje`, { cookie: page.cookie })]));
+    const warm = await Promise.all(
+      [1, 2, 3, 4].flatMap(() => [
+        postHuge('/caso/1.1.abc.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA/mensaje'),
+        postHuge(`${page.path}/mensaje`, { cookie: page.cookie }),
+      ]),
+    );
     expect(warm.map((r) => r.status).sort()).toEqual([403, 403, 403, 403, 404, 404, 404, 404]);
     const before = rssOf(pid);
 
-    const bad = await Promise.all([1, 2, 3, 4].map(() => postHuge('/caso/1.1.abc.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA/mensaje')));
+    const bad = await Promise.all(
+      [1, 2, 3, 4].map(() => postHuge('/caso/1.1.abc.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA/mensaje')),
+    );
     const noCsrf = await Promise.all([1, 2, 3, 4].map(() => postHuge(`${page.path}/mensaje`, { cookie: page.cookie })));
     const after = rssOf(pid);
-    console.log(`[upload] RSS before ${(before / MB).toFixed(1)} MB, after 8 × 240 MB refused ${(after / MB).toFixed(1)} MB; sent before the answer: ${[...bad, ...noCsrf].map((r) => (r.sentBytes / MB).toFixed(1)).join(', ')} MB`);
+    console.log(
+      `[upload] RSS before ${(before / MB).toFixed(1)} MB, after 8 × 240 MB refused ${(after / MB).toFixed(1)} MB; sent before the answer: ${[...bad, ...noCsrf].map((r) => (r.sentBytes / MB).toFixed(1)).join(', ')} MB`,
+    );
 
     for (const r of bad) {
       expect(r.status).toBe(404);
@@ -142,14 +179,18 @@ describe('a 10 × 24 MB upload to the case page', () => {
     // Four at once (the issue's 1.1 GB): each is read through disk, in chunks, and the memory does not add up.
     const four = await Promise.all([1, 2, 3, 4].map(() => postHuge(page.action, { cookie: page.cookie })));
     const after = rssOf(pid);
-    console.log(`[upload] good link: RSS ${(before / MB).toFixed(1)} -> ${(first / MB).toFixed(1)} (one) -> ${(after / MB).toFixed(1)} MB (four more at once); sent before the 413: ${[r, ...four].map((x) => (x.sentBytes / MB).toFixed(1)).join(', ')} MB`);
+    console.log(
+      `[upload] good link: RSS ${(before / MB).toFixed(1)} -> ${(first / MB).toFixed(1)} (one) -> ${(after / MB).toFixed(1)} MB (four more at once); sent before the 413: ${[r, ...four].map((x) => (x.sentBytes / MB).toFixed(1)).join(', ')} MB`,
+    );
     for (const x of four) expect(x.status).toBe(413);
     // The first one's growth is the allocator keeping what the 24 MB passed through (garbage not yet collected, pages
     // not given back); four more at once, 116 MB of body between them, add less than one file: nothing is held whole.
     expect(first - before).toBeLessThan(48 * MB);
     expect(after - first).toBeLessThan(FILE);
     expect(staged()).toEqual([]);
-    const blobs = fs.readdirSync(`${dataDir}/blobs`, { recursive: true, withFileTypes: true }).filter((e) => e.isFile() && fs.statSync(`${e.parentPath}/${e.name}`).size >= FILE);
+    const blobs = fs
+      .readdirSync(`${dataDir}/blobs`, { recursive: true, withFileTypes: true })
+      .filter((e) => e.isFile() && fs.statSync(`${e.parentPath}/${e.name}`).size >= FILE);
     expect(blobs).toEqual([]);
   }, 120_000);
 });

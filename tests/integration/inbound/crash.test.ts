@@ -29,30 +29,51 @@ let config: Config;
 // A seeded generator: a failure can be reproduced with the same MESA_CRASH_SEED.
 const seed = Number(process.env.MESA_CRASH_SEED ?? Date.now() % 100000);
 let state = seed;
-const rand = () => ((state = (state * 1103515245 + 12345) % 2147483648) / 2147483648);
+const rand = () => (state = (state * 1103515245 + 12345) % 2147483648) / 2147483648;
 
 function newCase(i: number): string {
   return [
-    `From: Cliente ${i} <cliente${i}@empresa${i}.co>`, 'To: soporte@mesa.test', `Subject: Problema número ${i}`,
-    `Message-ID: <caso-${i}@empresa${i}.co>`, 'Date: Mon, 23 Nov 2026 10:00:00 -0500', 'MIME-Version: 1.0',
-    'Content-Type: text/plain; charset=utf-8', 'Content-Transfer-Encoding: 8bit', '', `El módulo ${i} no responde desde ayer.`, '',
+    `From: Cliente ${i} <cliente${i}@empresa${i}.co>`,
+    'To: soporte@mesa.test',
+    `Subject: Problema número ${i}`,
+    `Message-ID: <caso-${i}@empresa${i}.co>`,
+    'Date: Mon, 23 Nov 2026 10:00:00 -0500',
+    'MIME-Version: 1.0',
+    'Content-Type: text/plain; charset=utf-8',
+    'Content-Transfer-Encoding: 8bit',
+    '',
+    `El módulo ${i} no responde desde ayer.`,
+    '',
   ].join('\r\n');
 }
 
 function followUp(j: number, of: number): string {
   return [
-    `From: cliente${of}@empresa${of}.co`, 'To: soporte@mesa.test', `Subject: RE: Problema número ${of}`,
-    `Message-ID: <seguimiento-${j}@empresa${of}.co>`, `In-Reply-To: <caso-${of}@empresa${of}.co>`, `References: <caso-${of}@empresa${of}.co>`,
-    'Date: Mon, 23 Nov 2026 11:00:00 -0500', 'MIME-Version: 1.0', 'Content-Type: text/plain; charset=utf-8', '',
-    `Seguimiento ${j}: sigue igual.`, '',
+    `From: cliente${of}@empresa${of}.co`,
+    'To: soporte@mesa.test',
+    `Subject: RE: Problema número ${of}`,
+    `Message-ID: <seguimiento-${j}@empresa${of}.co>`,
+    `In-Reply-To: <caso-${of}@empresa${of}.co>`,
+    `References: <caso-${of}@empresa${of}.co>`,
+    'Date: Mon, 23 Nov 2026 11:00:00 -0500',
+    'MIME-Version: 1.0',
+    'Content-Type: text/plain; charset=utf-8',
+    '',
+    `Seguimiento ${j}: sigue igual.`,
+    '',
   ].join('\r\n');
 }
 
 beforeAll(async () => {
   dovecot = await startDovecot({ users: ['support'] });
   config = await testConfig({
-    IMAP_HOST: dovecot.host, IMAP_PORT: String(dovecot.port), IMAP_SECURE: 'false', IMAP_USER: 'support',
-    IMAP_PASSWORD: dovecot.users.support.password, IMAP_PROCESSED_FOLDER: 'Procesados', HTTP_PORT: '0',
+    IMAP_HOST: dovecot.host,
+    IMAP_PORT: String(dovecot.port),
+    IMAP_SECURE: 'false',
+    IMAP_USER: 'support',
+    IMAP_PASSWORD: dovecot.users.support.password,
+    IMAP_PROCESSED_FOLDER: 'Procesados',
+    HTTP_PORT: '0',
   });
   app = await createApp(config, silentLogger);
 
@@ -86,12 +107,18 @@ afterAll(async () => {
 
 function startMesa(): RunningCli {
   return spawnCli(['start'], {
-    cwd: config.dataDir, keep: 8000,
+    cwd: config.dataDir,
+    keep: 8000,
     env: {
       ...testEnv(config.dataDir),
       DATABASE_URL: config.database.client === 'pg' ? config.database.url : config.database.filename!,
-      IMAP_HOST: dovecot.host, IMAP_PORT: String(dovecot.port), IMAP_SECURE: 'false', IMAP_USER: 'support',
-      IMAP_PASSWORD: dovecot.users.support.password, IMAP_PROCESSED_FOLDER: 'Procesados', HTTP_PORT: '0',
+      IMAP_HOST: dovecot.host,
+      IMAP_PORT: String(dovecot.port),
+      IMAP_SECURE: 'false',
+      IMAP_USER: 'support',
+      IMAP_PASSWORD: dovecot.users.support.password,
+      IMAP_PROCESSED_FOLDER: 'Procesados',
+      HTTP_PORT: '0',
       LOG_LEVEL: 'warn',
     },
   });
@@ -115,7 +142,12 @@ it(`gives every one of ${TOTAL} mails exactly one effect across ${KILLS} SIGKILL
       // A kill in the middle of the work: after a random number of further mails, plus a random few ms so it
       // lands anywhere in the fetch → ingest → commit → move → last_uid sequence.
       const target = Math.min(TOTAL - 1, before + 5 + Math.floor(rand() * 45));
-      await waitFor(`ledger reaching ${target} (run ${k})\n${run.output()}`, async () => (await ledgerCount()) >= target, 30_000, 10);
+      await waitFor(
+        `ledger reaching ${target} (run ${k})\n${run.output()}`,
+        async () => (await ledgerCount()) >= target,
+        30_000,
+        10,
+      );
       await new Promise((r) => setTimeout(r, rand() * 15));
     }
     run.child.kill('SIGKILL');
@@ -126,14 +158,27 @@ it(`gives every one of ${TOTAL} mails exactly one effect across ${KILLS} SIGKILL
 
   const tLast = Date.now();
   const last = startMesa();
-  await waitFor(`all ${TOTAL} mails in the ledger\n${last.output()}`, async () => (await ledgerCount()) >= TOTAL, 40_000, 20);
+  await waitFor(
+    `all ${TOTAL} mails in the ledger\n${last.output()}`,
+    async () => (await ledgerCount()) >= TOTAL,
+    40_000,
+    20,
+  );
   // This run has gone through the mailbox once (its poller is up, so are its signal handlers): the SIGTERM below is a
   // stop, not a kill during start-up, even when the runs before it left nothing to do.
-  await waitFor(`the last run's round\n${last.output()}`, async () => Number((await app.db('mailbox_state').where({ name: 'support:INBOX' }).first('last_success_at'))?.last_success_at ?? 0) >= tLast, 40_000, 20);
+  await waitFor(
+    `the last run's round\n${last.output()}`,
+    async () =>
+      Number(
+        (await app.db('mailbox_state').where({ name: 'support:INBOX' }).first('last_success_at'))?.last_success_at ?? 0,
+      ) >= tLast,
+    40_000,
+    20,
+  );
   await waitFor('the inbox emptied into Procesados', async () => {
     const c = await dovecot.client('support');
     try {
-      return (await c.status('INBOX', { messages: true }) || { messages: -1 }).messages === 0;
+      return ((await c.status('INBOX', { messages: true })) || { messages: -1 }).messages === 0;
     } finally {
       await c.logout();
     }
@@ -142,7 +187,9 @@ it(`gives every one of ${TOTAL} mails exactly one effect across ${KILLS} SIGKILL
   last.child.kill('SIGTERM');
   expect(await last.exited).toBe(0);
   const seconds = (Date.now() - t0) / 1000;
-  console.log(`crash test (${config.database.client}, seed ${seed}): ${TOTAL} mails, ${progress.length} SIGKILLs at ledger counts ${progress.join(', ')} (runs of ${timings.join(', ')} ms), final run ${TOTAL - progress.at(-1)!} mails in ${lastMs} ms, total ${seconds.toFixed(1)} s`);
+  console.log(
+    `crash test (${config.database.client}, seed ${seed}): ${TOTAL} mails, ${progress.length} SIGKILLs at ledger counts ${progress.join(', ')} (runs of ${timings.join(', ')} ms), final run ${TOTAL - progress.at(-1)!} mails in ${lastMs} ms, total ${seconds.toFixed(1)} s`,
+  );
 
   // One ledger row per UID, UIDs 1..TOTAL of one UIDVALIDITY.
   const ledger = await app.db('ingest_ledger').select('uid', 'uidvalidity', 'outcome', 'reason', 'effect');
@@ -159,13 +206,15 @@ it(`gives every one of ${TOTAL} mails exactly one effect across ${KILLS} SIGKILL
   // Cases numbered 1..NEW_CASES without gaps; every mail's Message-ID stored exactly once.
   const numbers = (await app.db('tickets').select('number').orderBy('number')).map((t) => Number(t.number));
   expect(numbers).toEqual(Array.from({ length: NEW_CASES }, (_, i) => i + 1));
-  const stored = (await app.db('messages').where({ source: 'mail' }).select('message_id')).map((m) => m.message_id as string);
+  const stored = (await app.db('messages').where({ source: 'mail' }).select('message_id')).map(
+    (m) => m.message_id as string,
+  );
   expect(stored.length).toBe(NEW_CASES + FOLLOW_UPS);
   expect(new Set(stored).size).toBe(stored.length);
   expect(stored.filter((id) => id.startsWith('seguimiento-')).length).toBe(FOLLOW_UPS);
 
   // Moved only after commit, and every one of them moved exactly once.
   const c = await dovecot.client('support');
-  expect((await c.status('Procesados', { messages: true }) || { messages: -1 }).messages).toBe(TOTAL);
+  expect(((await c.status('Procesados', { messages: true })) || { messages: -1 }).messages).toBe(TOTAL);
   await c.logout();
 }, 90_000);

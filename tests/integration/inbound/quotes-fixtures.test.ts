@@ -16,11 +16,22 @@ import { readOriginal } from '../../../src/storage/originals.ts';
  */
 const FIXTURES = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..', 'fixtures');
 const dir = path.join(FIXTURES, 'es');
-const names = fs.readdirSync(dir).filter((f) => f.endsWith('.eml') && fs.existsSync(path.join(dir, f.replace(/\.eml$/, '.expected.json')))).sort();
+const names = fs
+  .readdirSync(dir)
+  .filter((f) => f.endsWith('.eml') && fs.existsSync(path.join(dir, f.replace(/\.eml$/, '.expected.json'))))
+  .sort();
 
 interface Expected {
-  outcome: string; effect?: string; reason?: string; ticketNumber?: number; visibleText?: string; subject?: string;
-  requester?: string; requesterName?: string; stage?: string; seed?: boolean;
+  outcome: string;
+  effect?: string;
+  reason?: string;
+  ticketNumber?: number;
+  visibleText?: string;
+  subject?: string;
+  requester?: string;
+  requesterName?: string;
+  stage?: string;
+  seed?: boolean;
   attachments?: Array<{ filename: string; contentType: string }>;
   bounce?: { hard?: boolean; addressGone?: boolean; status?: string };
 }
@@ -41,13 +52,22 @@ describe('Spanish client fixtures through the ingest path', () => {
     const exp: Expected = JSON.parse(fs.readFileSync(path.join(dir, name.replace(/\.eml$/, '.expected.json')), 'utf8'));
     app = await testApp();
     if (exp.seed !== false) {
-      const seed = await app.ingest.ingest(fs.readFileSync(path.join(FIXTURES, 'seed', 'caso-1.eml')), { kind: 'stdin' });
+      const seed = await app.ingest.ingest(fs.readFileSync(path.join(FIXTURES, 'seed', 'caso-1.eml')), {
+        kind: 'stdin',
+      });
       expect(seed).toMatchObject({ outcome: 'accepted', effect: 'new_case', ticketNumber: 1 });
     }
 
     const r = await app.ingest.ingest(raw, { kind: 'stdin' });
     expect({ outcome: r.outcome, effect: r.effect, reason: r.reason, ticketNumber: r.ticketNumber }).toMatchObject(
-      Object.fromEntries(Object.entries({ outcome: exp.outcome, effect: exp.effect, reason: exp.reason, ticketNumber: exp.ticketNumber }).filter(([, v]) => v !== undefined)),
+      Object.fromEntries(
+        Object.entries({
+          outcome: exp.outcome,
+          effect: exp.effect,
+          reason: exp.reason,
+          ticketNumber: exp.ticketNumber,
+        }).filter(([, v]) => v !== undefined),
+      ),
     );
     const ledger = await app.db('ingest_ledger').where({ source_key: r.sourceKey });
     expect(ledger).toHaveLength(1);
@@ -65,7 +85,10 @@ describe('Spanish client fixtures through the ingest path', () => {
       if (exp.requester !== undefined) expect(detail.requester).toBe(exp.requester);
       if (exp.requesterName !== undefined) expect(detail.requesterName).toBe(exp.requesterName);
       if (exp.stage !== undefined) expect(detail.stage).toBe(exp.stage);
-      if (exp.attachments) expect(last.attachments.map((a) => ({ filename: a.filename, contentType: a.contentType }))).toEqual(exp.attachments);
+      if (exp.attachments)
+        expect(last.attachments.map((a) => ({ filename: a.filename, contentType: a.contentType }))).toEqual(
+          exp.attachments,
+        );
       // The full original is always kept and viewable.
       expect((await readOriginal(app.db, app.blobs, last.rawSha256!)).equals(raw)).toBe(true);
     }

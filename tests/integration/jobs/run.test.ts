@@ -11,13 +11,29 @@ async function setup(env: Record<string, string> = {}) {
   app = await testApp({ HOLIDAYS_COUNTRY: 'CO', TRUSTED_AUTHSERV_IDS: 'mx.mesa.test', ...env }, { clock: () => now });
   const seen = new RecordingNotifier();
   app.cases.addNotifier(seen);
-  return { seen, setNow: (local: string) => { now = at(local); } };
+  return {
+    seen,
+    setNow: (local: string) => {
+      now = at(local);
+    },
+  };
 }
 
 describe('mesa jobs: SLA light', () => {
   it('turns a media case yellow at 75% of its 8 business hours and red at 8 h, once each', async () => {
     const { seen } = await setup();
-    await app.ingest.ingest(mail({ From: 'ana@cliente.co', To: 'soporte@mesa.test', Subject: 'BANCOS, Factura mal cargada', 'Message-ID': '<s1@cliente.co>' }, 'No carga.'), { kind: 'stdin' });
+    await app.ingest.ingest(
+      mail(
+        {
+          From: 'ana@cliente.co',
+          To: 'soporte@mesa.test',
+          Subject: 'BANCOS, Factura mal cargada',
+          'Message-ID': '<s1@cliente.co>',
+        },
+        'No carga.',
+      ),
+      { kind: 'stdin' },
+    );
 
     expect((await jobsAt(app, '2026-11-23T13:59')).lights).toEqual([{ number: 1, to: 'green' }]);
     expect((await jobsAt(app, '2026-11-23T14:00')).lights).toEqual([{ number: 1, from: 'green', to: 'yellow' }]);
@@ -26,7 +42,9 @@ describe('mesa jobs: SLA light', () => {
 
     const logged = await app.db('events').where({ type: 'sla_changed' }).orderBy('id');
     expect(logged.map((e) => [e.from_value, e.to_value, new Date(Number(e.created_at)).toISOString()])).toEqual([
-      [null, 'green', '2026-11-23T18:59:00.000Z'], ['green', 'yellow', '2026-11-23T19:00:00.000Z'], ['yellow', 'red', '2026-11-23T21:00:00.000Z'],
+      [null, 'green', '2026-11-23T18:59:00.000Z'],
+      ['green', 'yellow', '2026-11-23T19:00:00.000Z'],
+      ['yellow', 'red', '2026-11-23T21:00:00.000Z'],
     ]);
     expect(seen.of('sla_changed').map((e) => e.to)).toEqual(['green', 'yellow', 'red']);
     expect((await app.db('tickets').first()).sla_light).toBe('red');
@@ -35,7 +53,18 @@ describe('mesa jobs: SLA light', () => {
   it('does not count the night or the weekend: filed Friday 16:00, yellow at Monday 10:00', async () => {
     const { setNow } = await setup();
     setNow('2026-11-20T16:00');
-    await app.ingest.ingest(mail({ From: 'ana@cliente.co', To: 'soporte@mesa.test', Subject: 'NOMINA, no liquida', 'Message-ID': '<s2@cliente.co>' }, 'Falla.'), { kind: 'stdin' });
+    await app.ingest.ingest(
+      mail(
+        {
+          From: 'ana@cliente.co',
+          To: 'soporte@mesa.test',
+          Subject: 'NOMINA, no liquida',
+          'Message-ID': '<s2@cliente.co>',
+        },
+        'Falla.',
+      ),
+      { kind: 'stdin' },
+    );
     // 1 h Friday + 3 h Saturday + 2 h Monday = 6 h of 8: yellow exactly at Monday 10:00.
     expect((await jobsAt(app, '2026-11-23T09:59')).lights).toEqual([{ number: 1, to: 'green' }]);
     expect((await jobsAt(app, '2026-11-23T10:00')).lights).toEqual([{ number: 1, from: 'green', to: 'yellow' }]);
@@ -45,9 +74,23 @@ describe('mesa jobs: SLA light', () => {
 describe('mesa jobs: auto-close', () => {
   it('warns after one business day waiting on the customer, closes after two, and records both', async () => {
     const { seen, setNow } = await setup();
-    await app.ingest.ingest(mail({ From: 'ana@cliente.co', To: 'soporte@mesa.test', Subject: 'BANCOS, conciliación', 'Message-ID': '<c1@cliente.co>' }, 'No concilia.'), { kind: 'stdin' });
+    await app.ingest.ingest(
+      mail(
+        {
+          From: 'ana@cliente.co',
+          To: 'soporte@mesa.test',
+          Subject: 'BANCOS, conciliación',
+          'Message-ID': '<c1@cliente.co>',
+        },
+        'No concilia.',
+      ),
+      { kind: 'stdin' },
+    );
     setNow('2026-11-23T10:00');
-    const answered = await app.ingest.ingest(consultantReply('beto@mesa.test', 1, 'r1@mesa.test', 'Pruebe ahora, por favor.'), { kind: 'stdin' });
+    const answered = await app.ingest.ingest(
+      consultantReply('beto@mesa.test', 1, 'r1@mesa.test', 'Pruebe ahora, por favor.'),
+      { kind: 'stdin' },
+    );
     expect(answered).toMatchObject({ outcome: 'accepted', effect: 'follow_up' });
     expect((await app.db('tickets').first()).waiting_on).toBe('cliente');
 
@@ -61,7 +104,10 @@ describe('mesa jobs: auto-close', () => {
     const t = await app.db('tickets').first();
     expect(t.stage).toBe('cerrado');
     const events = await app.db('events').whereIn('type', ['autoclose_warning', 'stage_changed']).orderBy('id');
-    expect(events.map((e) => [e.type, e.actor, e.to_value])).toEqual([['autoclose_warning', 'sistema', null], ['stage_changed', 'sistema', 'cerrado']]);
+    expect(events.map((e) => [e.type, e.actor, e.to_value])).toEqual([
+      ['autoclose_warning', 'sistema', null],
+      ['stage_changed', 'sistema', 'cerrado'],
+    ]);
     expect(events[1].reason).toMatch(/cierre automático: 2 días hábiles/);
     expect(seen.of('autoclose_warning')).toHaveLength(1);
     expect(seen.of('stage_changed').map((e) => e.to)).toEqual(['cerrado']);
@@ -69,12 +115,26 @@ describe('mesa jobs: auto-close', () => {
 
   it('a customer reply after the warning cancels the closing', async () => {
     const { setNow } = await setup();
-    await app.ingest.ingest(mail({ From: 'ana@cliente.co', To: 'soporte@mesa.test', Subject: 'BANCOS, conciliación', 'Message-ID': '<c2@cliente.co>' }, 'No concilia.'), { kind: 'stdin' });
+    await app.ingest.ingest(
+      mail(
+        {
+          From: 'ana@cliente.co',
+          To: 'soporte@mesa.test',
+          Subject: 'BANCOS, conciliación',
+          'Message-ID': '<c2@cliente.co>',
+        },
+        'No concilia.',
+      ),
+      { kind: 'stdin' },
+    );
     setNow('2026-11-23T10:00');
     await app.ingest.ingest(consultantReply('beto@mesa.test', 1, 'r2@mesa.test', 'Pruebe ahora.'), { kind: 'stdin' });
     expect((await jobsAt(app, '2026-11-24T10:00')).warned).toEqual([1]);
     setNow('2026-11-24T15:00');
-    await app.ingest.ingest(customerReply('ana@cliente.co', 1, 'BANCOS, conciliación', 'c3@cliente.co', 'Sigue sin conciliar.'), { kind: 'stdin' });
+    await app.ingest.ingest(
+      customerReply('ana@cliente.co', 1, 'BANCOS, conciliación', 'c3@cliente.co', 'Sigue sin conciliar.'),
+      { kind: 'stdin' },
+    );
     const later = await jobsAt(app, '2026-11-27T10:00');
     expect(later.closed).toEqual([]);
     expect((await app.db('tickets').first()).stage).not.toBe('cerrado');
@@ -82,14 +142,37 @@ describe('mesa jobs: auto-close', () => {
 
   it('a reply that proves nothing (no reference to our mail, no DMARC) is kept for support but does not hold the closing', async () => {
     const { setNow } = await setup();
-    await app.ingest.ingest(mail({ From: 'ana@cliente.co', To: 'soporte@mesa.test', Subject: 'BANCOS, conciliación', 'Message-ID': '<u1@cliente.co>' }, 'No concilia.'), { kind: 'stdin' });
+    await app.ingest.ingest(
+      mail(
+        {
+          From: 'ana@cliente.co',
+          To: 'soporte@mesa.test',
+          Subject: 'BANCOS, conciliación',
+          'Message-ID': '<u1@cliente.co>',
+        },
+        'No concilia.',
+      ),
+      { kind: 'stdin' },
+    );
     setNow('2026-11-23T10:00');
     await app.ingest.ingest(consultantReply('beto@mesa.test', 1, 'u2@mesa.test', 'Pruebe ahora.'), { kind: 'stdin' });
     expect((await jobsAt(app, '2026-11-24T10:00')).warned).toEqual([1]);
     setNow('2026-11-24T15:00');
     // Anyone can write this From: it must not keep a case open (nor reopen one) on the customer's behalf.
-    expect(await app.ingest.ingest(mail({ From: 'ana@cliente.co', To: 'soporte@mesa.test', Subject: 'RE: [Caso #1] BANCOS, conciliación', 'Message-ID': '<u3@cliente.co>' }, 'No lo cierren.'), { kind: 'stdin' }))
-      .toMatchObject({ outcome: 'accepted', effect: 'follow_up' });
+    expect(
+      await app.ingest.ingest(
+        mail(
+          {
+            From: 'ana@cliente.co',
+            To: 'soporte@mesa.test',
+            Subject: 'RE: [Caso #1] BANCOS, conciliación',
+            'Message-ID': '<u3@cliente.co>',
+          },
+          'No lo cierren.',
+        ),
+        { kind: 'stdin' },
+      ),
+    ).toMatchObject({ outcome: 'accepted', effect: 'follow_up' });
     expect(await app.db('tickets').first()).toMatchObject({ waiting_on: 'cliente' });
     expect((await jobsAt(app, '2026-11-27T10:00')).closed).toEqual([1]);
     expect(Boolean((await app.db('messages').where({ message_id: 'u3@cliente.co' }).first()).verified)).toBe(false);
@@ -100,9 +183,15 @@ describe('mesa jobs: digest', () => {
   it('sends each consultant, once per business morning, their cases and the unassigned ones, red first', async () => {
     const { seen, setNow } = await setup();
     setNow('2026-11-23T08:00');
-    await app.ingest.ingest(mail({ From: 'a@uno.co', To: 'soporte@mesa.test', Subject: 'BANCOS, uno', 'Message-ID': '<d1@uno.co>' }, 'uno'), { kind: 'stdin' });
+    await app.ingest.ingest(
+      mail({ From: 'a@uno.co', To: 'soporte@mesa.test', Subject: 'BANCOS, uno', 'Message-ID': '<d1@uno.co>' }, 'uno'),
+      { kind: 'stdin' },
+    );
     setNow('2026-11-23T15:00');
-    await app.ingest.ingest(mail({ From: 'b@dos.co', To: 'soporte@mesa.test', Subject: 'NOMINA, dos', 'Message-ID': '<d2@dos.co>' }, 'dos'), { kind: 'stdin' });
+    await app.ingest.ingest(
+      mail({ From: 'b@dos.co', To: 'soporte@mesa.test', Subject: 'NOMINA, dos', 'Message-ID': '<d2@dos.co>' }, 'dos'),
+      { kind: 'stdin' },
+    );
 
     expect((await jobsAt(app, '2026-11-24T07:59')).digests).toEqual([]); // before DIGEST_TIME (08:00)
     const first = await jobsAt(app, '2026-11-24T08:05');
@@ -110,7 +199,10 @@ describe('mesa jobs: digest', () => {
     expect((await jobsAt(app, '2026-11-24T09:00')).digests).toEqual([]); // once a day
     const d = seen.of('digest').find((e) => e.to === 'ana@mesa.test')!;
     // Case 1 (filed Monday 08:00) is past its 8 h; case 2 (Monday 15:00) has used 2 h.
-    expect(d.cases.map((c) => [c.ticket.number, c.light])).toEqual([[1, 'red'], [2, 'green']]);
+    expect(d.cases.map((c) => [c.ticket.number, c.light])).toEqual([
+      [1, 'red'],
+      [2, 'green'],
+    ]);
     expect((await jobsAt(app, '2026-11-29T09:00')).digests).toEqual([]); // Sunday: no digest
   });
 });
@@ -118,15 +210,32 @@ describe('mesa jobs: digest', () => {
 describe('mesa jobs: auto-close and reopening', () => {
   it('a case sent to pruebas waits on the customer and closes by itself; a reply after that reopens it for support, with no new auto-close', async () => {
     const { setNow } = await setup();
-    await app.ingest.ingest(mail({ From: 'ana@cliente.co', To: 'soporte@mesa.test', Subject: 'INVENTARIOS, kardex', 'Message-ID': '<p1@cliente.co>' }, 'El kardex no cuadra.'), { kind: 'stdin' });
+    await app.ingest.ingest(
+      mail(
+        {
+          From: 'ana@cliente.co',
+          To: 'soporte@mesa.test',
+          Subject: 'INVENTARIOS, kardex',
+          'Message-ID': '<p1@cliente.co>',
+        },
+        'El kardex no cuadra.',
+      ),
+      { kind: 'stdin' },
+    );
     setNow('2026-11-23T10:00');
-    await app.ingest.ingest(consultantReply('beto@mesa.test', 1, 'p2@mesa.test', '/etapa pruebas\n\nCorregido; pruebe por favor.'), { kind: 'stdin' });
+    await app.ingest.ingest(
+      consultantReply('beto@mesa.test', 1, 'p2@mesa.test', '/etapa pruebas\n\nCorregido; pruebe por favor.'),
+      { kind: 'stdin' },
+    );
     expect(await app.db('tickets').first()).toMatchObject({ stage: 'pruebas', waiting_on: 'cliente' });
     await jobsAt(app, '2026-11-24T10:00');
     expect((await jobsAt(app, '2026-11-25T10:00')).closed).toEqual([1]);
 
     setNow('2026-11-26T09:00');
-    await app.ingest.ingest(customerReply('ana@cliente.co', 1, 'INVENTARIOS, kardex', 'p3@cliente.co', 'Sigue sin cuadrar.'), { kind: 'stdin' });
+    await app.ingest.ingest(
+      customerReply('ana@cliente.co', 1, 'INVENTARIOS, kardex', 'p3@cliente.co', 'Sigue sin cuadrar.'),
+      { kind: 'stdin' },
+    );
     expect(await app.db('tickets').first()).toMatchObject({ stage: 'reabierto', waiting_on: 'soporte' });
     const later = await jobsAt(app, '2026-12-04T10:00');
     expect([...later.warned, ...later.closed]).toEqual([]);

@@ -16,8 +16,14 @@ describe('Scheduler (mesa start)', () => {
   it('runs the jobs on start and on every tick, and stop() waits for the run in progress', async () => {
     let now = at('2026-11-23T08:00');
     app = await testApp({}, { clock: () => now });
-    await app.ingest.ingest(mail({ From: 'a@uno.co', To: 'soporte@mesa.test', Subject: 'BANCOS, uno', 'Message-ID': '<k1@uno.co>' }, 'uno'), { kind: 'stdin' });
-    scheduler = new Scheduler({ db: app.db, config: app.config, cases: app.cases, policy: app.policy, logger: app.logger }, { intervalMs: 50, clock: () => now });
+    await app.ingest.ingest(
+      mail({ From: 'a@uno.co', To: 'soporte@mesa.test', Subject: 'BANCOS, uno', 'Message-ID': '<k1@uno.co>' }, 'uno'),
+      { kind: 'stdin' },
+    );
+    scheduler = new Scheduler(
+      { db: app.db, config: app.config, cases: app.cases, policy: app.policy, logger: app.logger },
+      { intervalMs: 50, clock: () => now },
+    );
     scheduler.start();
     await waitFor('first run: green', async () => (await app.db('tickets').first()).sla_light === 'green');
     now = at('2026-11-23T16:00');

@@ -44,9 +44,21 @@ afterEach(async () => {
 
 function env(folder: string): Record<string, string> {
   return {
-    IMAP_HOST: dovecot.host, IMAP_PORT: String(dovecot.port), IMAP_SECURE: 'false', IMAP_USER: 'support', IMAP_MAILBOX: folder,
-    IMAP_POLL_SECONDS: '120', IMAP_AUTH: 'oauth2', OAUTH_PROVIDER: 'oidc', OAUTH_ISSUER: oauth.issuer, OAUTH_CLIENT_ID: oauth.clientId,
-    SMTP_HOST: '127.0.0.1', SMTP_PORT: String(sink.port), SMTP_SECURE: 'false', SMTP_AUTH: 'oauth2', OUTBOX_POLL_MS: '100',
+    IMAP_HOST: dovecot.host,
+    IMAP_PORT: String(dovecot.port),
+    IMAP_SECURE: 'false',
+    IMAP_USER: 'support',
+    IMAP_MAILBOX: folder,
+    IMAP_POLL_SECONDS: '120',
+    IMAP_AUTH: 'oauth2',
+    OAUTH_PROVIDER: 'oidc',
+    OAUTH_ISSUER: oauth.issuer,
+    OAUTH_CLIENT_ID: oauth.clientId,
+    SMTP_HOST: '127.0.0.1',
+    SMTP_PORT: String(sink.port),
+    SMTP_SECURE: 'false',
+    SMTP_AUTH: 'oauth2',
+    OUTBOX_POLL_MS: '100',
   };
 }
 
@@ -66,7 +78,12 @@ async function start(folder: string): Promise<App> {
 
 let seq = 0;
 function customerMail(folder: string, i: number) {
-  return rawMail({ from: `cliente${i}@${folder.toLowerCase()}.co`, subject: `Consulta ${i} ${folder}`, messageId: `m${++seq}-${Date.now()}@cliente.co`, body: `Hola, consulta número ${i}.` });
+  return rawMail({
+    from: `cliente${i}@${folder.toLowerCase()}.co`,
+    subject: `Consulta ${i} ${folder}`,
+    messageId: `m${++seq}-${Date.now()}@cliente.co`,
+    body: `Hola, consulta número ${i}.`,
+  });
 }
 
 describe('OAuth2 mailbox over IMAP and SMTP', () => {
@@ -80,7 +97,10 @@ describe('OAuth2 mailbox over IMAP and SMTP', () => {
       // Every other mail waits for a new token, so the mails straddle at least three token versions.
       if (i % 2 === 1) await oauth.waitFor('a refresh', () => oauth.refreshes() > refreshes);
     }
-    await waitFor('N casos', async () => (await listCases(a.db)).filter((c) => c.subject.endsWith(folder)).length === N);
+    await waitFor(
+      'N casos',
+      async () => (await listCases(a.db)).filter((c) => c.subject.endsWith(folder)).length === N,
+    );
     const confirmations = await sink.waitFor((m) => m.to.endsWith(`@${folder.toLowerCase()}.co`), { count: N });
     expect(confirmations).toHaveLength(N);
     expect(new Set(confirmations.map((m) => m.to)).size).toBe(N);
@@ -103,7 +123,14 @@ describe('OAuth2 mailbox over IMAP and SMTP', () => {
     await oauth.waitFor('a rotation', () => oauth.refreshes() > refreshes);
     await waitFor('rotated token stored', async () => (await getCredential(a.db, 'support'))!.version > first.version);
     expect((await getCredential(a.db, 'support'))!.refreshToken).not.toBe(first.refreshToken);
-    const probe = await fetch(`${oauth.issuer}/token`, { method: 'POST', body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: signedIn.refreshToken!, client_id: oauth.clientId }) });
+    const probe = await fetch(`${oauth.issuer}/token`, {
+      method: 'POST',
+      body: new URLSearchParams({
+        grant_type: 'refresh_token',
+        refresh_token: signedIn.refreshToken!,
+        client_id: oauth.clientId,
+      }),
+    });
     expect((await probe.json()).error).toBe('invalid_grant');
     const refusedBefore = oauth.requests.filter((r) => r.grantType === 'refresh_token' && !r.ok).length;
     // Stop everything, then a new process on the same database and configuration.
@@ -114,7 +141,9 @@ describe('OAuth2 mailbox over IMAP and SMTP', () => {
     pollers = startPollers(app, app.config.mailboxes, { backoffInitialMs: 100, backoffMaxMs: 800 });
     const more = oauth.refreshes();
     await dovecot.append('support', customerMail(folder, 1), folder);
-    await waitFor('caso tras el reinicio', async () => (await listCases(app!.db)).some((c) => c.subject.endsWith(folder)));
+    await waitFor('caso tras el reinicio', async () =>
+      (await listCases(app!.db)).some((c) => c.subject.endsWith(folder)),
+    );
     await oauth.waitFor('a refresh after the restart', () => oauth.refreshes() > more);
     await sink.waitFor((m) => m.to.endsWith(`@${folder.toLowerCase()}.co`));
     // Mesa's own refreshes all used the latest rotated token: the only refusal is the probe's.
@@ -135,7 +164,10 @@ describe('OAuth2 mailbox over IMAP and SMTP', () => {
     oauth.revokeAccessTokens('support');
     await dovecot.kick('support');
     await dovecot.append('support', customerMail(folder, 2), folder);
-    await waitFor('segundo caso', async () => (await listCases(a.db)).filter((c) => c.subject.endsWith(folder)).length === 2);
+    await waitFor(
+      'segundo caso',
+      async () => (await listCases(a.db)).filter((c) => c.subject.endsWith(folder)).length === 2,
+    );
     expect(oauth.refreshes()).toBeGreaterThan(before);
     expect(oauth.introspections.some((x) => !x.active)).toBe(true);
   });

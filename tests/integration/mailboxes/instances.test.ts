@@ -32,8 +32,15 @@ afterAll(async () => {
 
 it('two instances: one refresh per token version, every mail once', async () => {
   const config = await testConfig({
-    IMAP_HOST: dovecot.host, IMAP_PORT: String(dovecot.port), IMAP_SECURE: 'false', IMAP_USER: 'support', IMAP_POLL_SECONDS: '120',
-    IMAP_AUTH: 'oauth2', OAUTH_PROVIDER: 'oidc', OAUTH_ISSUER: oauth.issuer, OAUTH_CLIENT_ID: oauth.clientId,
+    IMAP_HOST: dovecot.host,
+    IMAP_PORT: String(dovecot.port),
+    IMAP_SECURE: 'false',
+    IMAP_USER: 'support',
+    IMAP_POLL_SECONDS: '120',
+    IMAP_AUTH: 'oauth2',
+    OAUTH_PROVIDER: 'oidc',
+    OAUTH_ISSUER: oauth.issuer,
+    OAUTH_CLIENT_ID: oauth.clientId,
   });
   for (let i = 0; i < 2; i++) apps.push(await createApp(config, silentLogger));
   const login = await apps[0].tokens.startLogin('support');
@@ -42,14 +49,27 @@ it('two instances: one refresh per token version, every mail once', async () => 
   await done;
   const signedIn = (await getCredential(apps[0].db, 'support'))!.version;
   const base = oauth.refreshes();
-  for (const a of apps) runs.push(startPollers(a, a.config.mailboxes, { backoffInitialMs: 100, backoffMaxMs: 800, lease: { retryEveryMs: 200, checkEveryMs: 500 } }));
+  for (const a of apps)
+    runs.push(
+      startPollers(a, a.config.mailboxes, {
+        backoffInitialMs: 100,
+        backoffMaxMs: 800,
+        lease: { retryEveryMs: 200, checkEveryMs: 500 },
+      }),
+    );
 
   for (let i = 0; i < 4; i++) {
     const before = oauth.refreshes();
-    await dovecot.append('support', rawMail({ from: `cliente${i}@dos.co`, subject: `Dos instancias ${i}`, body: 'Hola.' }));
+    await dovecot.append(
+      'support',
+      rawMail({ from: `cliente${i}@dos.co`, subject: `Dos instancias ${i}`, body: 'Hola.' }),
+    );
     await oauth.waitFor('a refresh', () => oauth.refreshes() > before);
   }
-  await waitFor('4 casos', async () => (await listCases(apps[0].db)).filter((c) => c.subject.startsWith('Dos instancias')).length === 4);
+  await waitFor(
+    '4 casos',
+    async () => (await listCases(apps[0].db)).filter((c) => c.subject.startsWith('Dos instancias')).length === 4,
+  );
   for (const r of runs.splice(0)) await r.stop();
 
   const stored = (await getCredential(apps[0].db, 'support'))!.version - signedIn;

@@ -31,14 +31,26 @@ beforeAll(async () => {
   dovecot = await startDovecot({ users: ['support', 'fallback'], oauth2: { introspectionUrl } });
   sink = await startSmtpSink({ oauth2: { introspectionUrl } });
   const oauthKeys = (prefix: string, user: string) => ({
-    [`${prefix}IMAP_HOST`]: dovecot.host, [`${prefix}IMAP_PORT`]: String(dovecot.port), [`${prefix}IMAP_SECURE`]: 'false',
-    [`${prefix}IMAP_USER`]: user, [`${prefix}IMAP_AUTH`]: 'oauth2', [`${prefix}OAUTH_PROVIDER`]: 'oidc',
-    [`${prefix}OAUTH_ISSUER`]: oauth.issuer, [`${prefix}OAUTH_CLIENT_ID`]: oauth.clientId,
+    [`${prefix}IMAP_HOST`]: dovecot.host,
+    [`${prefix}IMAP_PORT`]: String(dovecot.port),
+    [`${prefix}IMAP_SECURE`]: 'false',
+    [`${prefix}IMAP_USER`]: user,
+    [`${prefix}IMAP_AUTH`]: 'oauth2',
+    [`${prefix}OAUTH_PROVIDER`]: 'oidc',
+    [`${prefix}OAUTH_ISSUER`]: oauth.issuer,
+    [`${prefix}OAUTH_CLIENT_ID`]: oauth.clientId,
     [`${prefix}OAUTH_CLIENT_SECRET_EXPIRES`]: new Date(Date.now() + 40 * 86_400_000).toISOString().slice(0, 10),
   });
   app = await testApp({
-    ...oauthKeys('', 'support'), ...oauthKeys('FALLBACK_', 'fallback'), IMAP_POLL_SECONDS: '120', ADMIN_ADDRESS: ADMIN,
-    SMTP_HOST: '127.0.0.1', SMTP_PORT: String(sink.port), SMTP_SECURE: 'false', SMTP_AUTH: 'oauth2', OUTBOX_POLL_MS: '100',
+    ...oauthKeys('', 'support'),
+    ...oauthKeys('FALLBACK_', 'fallback'),
+    IMAP_POLL_SECONDS: '120',
+    ADMIN_ADDRESS: ADMIN,
+    SMTP_HOST: '127.0.0.1',
+    SMTP_PORT: String(sink.port),
+    SMTP_SECURE: 'false',
+    SMTP_AUTH: 'oauth2',
+    OUTBOX_POLL_MS: '100',
   });
   await signIn(app.tokens, 'support');
   await signIn(app.tokens, 'fallback');
@@ -97,11 +109,15 @@ it('invalid_grant: needs_reauth, one alert, /healthz degraded by name, support u
 
   // The server ends the fallback session: without a token the poller records why and waits.
   await dovecot.kick('fallback');
-  await waitFor('error registrado', async () => (await getMailboxState(app.db, 'fallback:INBOX'))?.lastError?.includes('iniciar sesión'));
+  await waitFor('error registrado', async () =>
+    (await getMailboxState(app.db, 'fallback:INBOX'))?.lastError?.includes('iniciar sesión'),
+  );
 
   // The support mailbox keeps reading and sending meanwhile.
   await dovecot.append('support', rawMail({ from: 'carla@cliente.co', subject: 'Sigue funcionando', body: 'Hola.' }));
-  await waitFor('caso en soporte', async () => (await listCases(app.db)).some((c) => c.subject === 'Sigue funcionando'));
+  await waitFor('caso en soporte', async () =>
+    (await listCases(app.db)).some((c) => c.subject === 'Sigue funcionando'),
+  );
   await sink.waitFor((m) => m.to === 'carla@cliente.co');
 
   // One alert, one refused refresh: no retry loop against the provider.
@@ -109,11 +125,28 @@ it('invalid_grant: needs_reauth, one alert, /healthz degraded by name, support u
   expect(oauth.requests.filter((r) => r.grantType === 'refresh_token' && r.error === 'invalid_grant')).toHaveLength(1);
 
   // `mesa mailbox login respaldo`, from another process (its own token store on the same database).
-  await signIn(new MailboxTokens({ db: app.db, secretKey: app.config.secretKey, mailboxes: app.config.mailboxes, logger: silentLogger }), 'fallback');
-  const uid = await dovecot.append('fallback', rawMail({ from: 'luis@cliente.co', to: 'acceso@mesa.test', subject: 'No puedo entrar', body: 'Ayuda.' }));
-  await waitFor('buzón de respaldo leído de nuevo', async () => ((await getMailboxState(app.db, 'fallback:INBOX'))?.lastUid ?? 0) >= uid);
+  await signIn(
+    new MailboxTokens({
+      db: app.db,
+      secretKey: app.config.secretKey,
+      mailboxes: app.config.mailboxes,
+      logger: silentLogger,
+    }),
+    'fallback',
+  );
+  const uid = await dovecot.append(
+    'fallback',
+    rawMail({ from: 'luis@cliente.co', to: 'acceso@mesa.test', subject: 'No puedo entrar', body: 'Ayuda.' }),
+  );
+  await waitFor(
+    'buzón de respaldo leído de nuevo',
+    async () => ((await getMailboxState(app.db, 'fallback:INBOX'))?.lastUid ?? 0) >= uid,
+  );
   const healthy = await healthz();
   expect(healthy.body.problems).toBeUndefined();
-  expect(healthy.body.mailboxes.map((m: { credential: { state: string } }) => m.credential.state)).toEqual(['ok', 'ok']);
+  expect(healthy.body.mailboxes.map((m: { credential: { state: string } }) => m.credential.state)).toEqual([
+    'ok',
+    'ok',
+  ]);
   expect(sink.to(ADMIN)).toHaveLength(1);
 });

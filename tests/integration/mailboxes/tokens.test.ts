@@ -34,13 +34,24 @@ afterEach(async () => {
 
 function oauthEnv(): Record<string, string> {
   return {
-    IMAP_HOST: '127.0.0.1', IMAP_USER: 'support', IMAP_AUTH: 'oauth2', OAUTH_PROVIDER: 'oidc', OAUTH_ISSUER: oauth.issuer,
+    IMAP_HOST: '127.0.0.1',
+    IMAP_USER: 'support',
+    IMAP_AUTH: 'oauth2',
+    OAUTH_PROVIDER: 'oidc',
+    OAUTH_ISSUER: oauth.issuer,
     OAUTH_CLIENT_ID: oauth.clientId,
   };
 }
 
 function tokensOf(a: App, onReauth?: (n: ReauthNotice) => Promise<void>): MailboxTokens {
-  return new MailboxTokens({ db: a.db, secretKey: a.config.secretKey, mailboxes: a.config.mailboxes, logger: silentLogger, onReauth, watchMs: 100 });
+  return new MailboxTokens({
+    db: a.db,
+    secretKey: a.config.secretKey,
+    mailboxes: a.config.mailboxes,
+    logger: silentLogger,
+    onReauth,
+    watchMs: 100,
+  });
 }
 
 async function signIn(tokens: MailboxTokens, user = 'support') {
@@ -91,7 +102,14 @@ describe('OAuth2 mailbox tokens', () => {
     const current = await tokens.accessToken('support');
     expect(current.token).not.toBe(first.accessToken);
     // The old refresh token was rotated away: the provider refuses it.
-    const res = await fetch(`${oauth.issuer}/token`, { method: 'POST', body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: first.refreshToken!, client_id: oauth.clientId }) });
+    const res = await fetch(`${oauth.issuer}/token`, {
+      method: 'POST',
+      body: new URLSearchParams({
+        grant_type: 'refresh_token',
+        refresh_token: first.refreshToken!,
+        client_id: oauth.clientId,
+      }),
+    });
     expect((await res.json()).error).toBe('invalid_grant');
     // A new process (new MailboxTokens, same database) refreshes with the stored, rotated refresh token.
     const restarted = tokensOf(app);
@@ -152,7 +170,10 @@ describe('OAuth2 mailbox tokens', () => {
     const before = oauth.requests.filter((r) => r.grantType === 'client_credentials' && r.ok).length;
     const first = await tokens.accessToken('support');
     keep(tokens);
-    await oauth.waitFor('a second client_credentials grant', (log) => log.filter((r) => r.grantType === 'client_credentials' && r.ok).length >= before + 2);
+    await oauth.waitFor(
+      'a second client_credentials grant',
+      (log) => log.filter((r) => r.grantType === 'client_credentials' && r.ok).length >= before + 2,
+    );
     const row = await waitFor('the second token stored', async () => {
       const r = (await getCredential(app!.db, 'support'))!;
       return r.version >= 2 ? r : undefined;
@@ -161,10 +182,20 @@ describe('OAuth2 mailbox tokens', () => {
     expect((await tokens.accessToken('support')).token).not.toBe(first.token);
     await expect(tokens.startLogin('support')).rejects.toThrow(/client_credentials/);
     // A secret the provider refuses puts the mailbox in needs_reauth; once fixed, `mesa mailbox login` brings it back.
-    const wrong = new MailboxTokens({ db: app.db, secretKey: app.config.secretKey, logger: silentLogger,
-      mailboxes: app.config.mailboxes.map((m) => ({ ...m, credential: { ...m.credential, clientSecret: 'caducado' } as typeof m.credential })) });
+    const wrong = new MailboxTokens({
+      db: app.db,
+      secretKey: app.config.secretKey,
+      logger: silentLogger,
+      mailboxes: app.config.mailboxes.map((m) => ({
+        ...m,
+        credential: { ...m.credential, clientSecret: 'caducado' } as typeof m.credential,
+      })),
+    });
     await wrong.refresh('support', (await getCredential(app.db, 'support'))!.version);
-    expect(await getCredential(app.db, 'support')).toMatchObject({ state: 'needs_reauth', lastErrorCode: 'invalid_client' });
+    expect(await getCredential(app.db, 'support')).toMatchObject({
+      state: 'needs_reauth',
+      lastErrorCode: 'invalid_client',
+    });
     await expect(tokens.accessToken('support')).rejects.toThrow(/OAUTH_CLIENT_SECRET/);
     const back = await tokens.renewAppToken('support');
     expect(back.token).toMatch(/^at-/);
@@ -176,15 +207,26 @@ describe('OAuth2 mailbox tokens', () => {
     const keyFile = (name: string, email: string) => {
       const { privateKey, publicKey } = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
       const file = path.join(dir, name);
-      fs.writeFileSync(file, JSON.stringify({
-        type: 'service_account', client_email: email, private_key_id: 'k1', token_uri: `${oauth.issuer}/token`,
-        private_key: privateKey.export({ type: 'pkcs8', format: 'pem' }),
-      }));
+      fs.writeFileSync(
+        file,
+        JSON.stringify({
+          type: 'service_account',
+          client_email: email,
+          private_key_id: 'k1',
+          token_uri: `${oauth.issuer}/token`,
+          private_key: privateKey.export({ type: 'pkcs8', format: 'pem' }),
+        }),
+      );
       return { file, publicKey: publicKey.export({ type: 'spki', format: 'pem' }).toString() };
     };
     const good = keyFile('good.json', 'mesa@proyecto.iam.gserviceaccount.com');
     oauth.trustServiceAccount('mesa@proyecto.iam.gserviceaccount.com', good.publicKey);
-    const googleEnv = { ...oauthEnv(), OAUTH_PROVIDER: 'google', OAUTH_FLOW: 'service_account', OAUTH_SERVICE_ACCOUNT_FILE: good.file };
+    const googleEnv = {
+      ...oauthEnv(),
+      OAUTH_PROVIDER: 'google',
+      OAUTH_FLOW: 'service_account',
+      OAUTH_SERVICE_ACCOUNT_FILE: good.file,
+    };
     app = await testApp(googleEnv);
     const t = await tokensOf(app).accessToken('support');
     // The token is the mailbox's (the JWT's subject), as Google's delegation gives it.
@@ -194,7 +236,10 @@ describe('OAuth2 mailbox tokens', () => {
     const forged = keyFile('forged.json', 'mesa@proyecto.iam.gserviceaccount.com');
     app = await testApp({ ...googleEnv, OAUTH_SERVICE_ACCOUNT_FILE: forged.file });
     await expect(tokensOf(app).accessToken('support')).rejects.toThrow(/iniciar sesión/);
-    expect(await getCredential(app.db, 'support')).toMatchObject({ state: 'needs_reauth', lastErrorCode: 'invalid_grant' });
+    expect(await getCredential(app.db, 'support')).toMatchObject({
+      state: 'needs_reauth',
+      lastErrorCode: 'invalid_grant',
+    });
   });
 
   it('a provider that is down is retried with backoff, not in a loop', async () => {

@@ -10,8 +10,15 @@ import { testApp } from '../../support/app.ts';
  * The similar-case search on the real engine (SQLite FTS5 or PostgreSQL), over 200 solved cases written for the
  * tests: for each query, the cases of its theme should come first. Reports recall@3 and MRR.
  */
-interface Theme { key: string; product: string | null; cases: Array<[string, string]>; queries: string[] }
-const { themes } = JSON.parse(fs.readFileSync(path.join(import.meta.dirname, '../../fixtures/search/solved-cases.json'), 'utf8')) as { themes: Theme[] };
+interface Theme {
+  key: string;
+  product: string | null;
+  cases: Array<[string, string]>;
+  queries: string[];
+}
+const { themes } = JSON.parse(
+  fs.readFileSync(path.join(import.meta.dirname, '../../fixtures/search/solved-cases.json'), 'utf8'),
+) as { themes: Theme[] };
 
 let app: App;
 const themeOf = new Map<number, string>();
@@ -23,9 +30,39 @@ beforeAll(async () => {
   await app.db.transaction(async (trx) => {
     for (const th of themes) {
       for (const [subject, answer] of th.cases) {
-        const t = await insertTicket(trx, { number: await nextTicketNumber(trx), subject, requester: 'cliente@empresa.com', organization: 'empresa.com', priority: 'media', stage: 'cerrado', waitingOn: 'soporte', product: th.product ?? undefined, now });
-        await insertMessage(trx, { ticketId: t.id, role: 'customer', source: 'mail', fromAddress: 'cliente@empresa.com', bodyText: subject, internal: false, verified: true, createdAt: now, attachments: [] } as any);
-        await insertMessage(trx, { ticketId: t.id, role: 'consultant', source: 'mail', fromAddress: 'ana@mesa.test', bodyText: answer, internal: false, verified: true, createdAt: now + 1, attachments: [] } as any);
+        const t = await insertTicket(trx, {
+          number: await nextTicketNumber(trx),
+          subject,
+          requester: 'cliente@empresa.com',
+          organization: 'empresa.com',
+          priority: 'media',
+          stage: 'cerrado',
+          waitingOn: 'soporte',
+          product: th.product ?? undefined,
+          now,
+        });
+        await insertMessage(trx, {
+          ticketId: t.id,
+          role: 'customer',
+          source: 'mail',
+          fromAddress: 'cliente@empresa.com',
+          bodyText: subject,
+          internal: false,
+          verified: true,
+          createdAt: now,
+          attachments: [],
+        } as any);
+        await insertMessage(trx, {
+          ticketId: t.id,
+          role: 'consultant',
+          source: 'mail',
+          fromAddress: 'ana@mesa.test',
+          bodyText: answer,
+          internal: false,
+          verified: true,
+          createdAt: now + 1,
+          attachments: [],
+        } as any);
         await knowledge().indexSolvedCase(trx, t);
         themeOf.set(t.id, th.key);
       }
@@ -52,12 +89,20 @@ describe('similar solved cases', () => {
         recall += hits / Math.min(3, relevant);
         const first = ids.findIndex((id) => themeOf.get(id) === th.key);
         rr += first < 0 ? 0 : 1 / (first + 1);
-        if (hits < 3) misses.push(`«${q}»: ${hits}/3 (${ids.slice(0, 3).map((id) => themeOf.get(id)).join(', ')})`);
+        if (hits < 3)
+          misses.push(
+            `«${q}»: ${hits}/3 (${ids
+              .slice(0, 3)
+              .map((id) => themeOf.get(id))
+              .join(', ')})`,
+          );
         queries++;
       }
     }
     const engine = app.config.database.client === 'pg' ? 'PostgreSQL' : 'SQLite FTS5';
-    console.log(`${engine}: ${queries} consultas, recall@3 = ${(recall / queries).toFixed(3)}, MRR = ${(rr / queries).toFixed(3)}\n  ${misses.join('\n  ')}`);
+    console.log(
+      `${engine}: ${queries} consultas, recall@3 = ${(recall / queries).toFixed(3)}, MRR = ${(rr / queries).toFixed(3)}\n  ${misses.join('\n  ')}`,
+    );
     expect(recall / queries).toBeGreaterThanOrEqual(0.8);
   });
 
@@ -67,7 +112,11 @@ describe('similar solved cases', () => {
   });
 
   it('answers nothing, not an error, to a query of only empty words or symbols', async () => {
-    expect(await knowledge().similar(app.db, 'de la por favor urgente !!! "*" OR', { kind: 'case', limit: 3 })).toEqual([]);
-    expect(await knowledge().similar(app.db, "'; drop table tickets; --", { kind: 'case', limit: 3 })).toBeInstanceOf(Array);
+    expect(await knowledge().similar(app.db, 'de la por favor urgente !!! "*" OR', { kind: 'case', limit: 3 })).toEqual(
+      [],
+    );
+    expect(await knowledge().similar(app.db, "'; drop table tickets; --", { kind: 'case', limit: 3 })).toBeInstanceOf(
+      Array,
+    );
   });
 });

@@ -24,9 +24,28 @@ const sha = BlobStore.sha256;
 const DAY = 86_400_000;
 
 function withAttachments(files: Array<{ name: string; data: Buffer }>, id = crypto.randomUUID()): Buffer {
-  const lines = ['From: Carla <carla@cliente.co>', 'To: soporte@mesa.test', 'Subject: Adjuntos', `Message-ID: <${id}@cliente.co>`, 'MIME-Version: 1.0', 'Content-Type: multipart/mixed; boundary="b"', '', '--b', 'Content-Type: text/plain; charset=utf-8', '', 'Van los archivos.'];
+  const lines = [
+    'From: Carla <carla@cliente.co>',
+    'To: soporte@mesa.test',
+    'Subject: Adjuntos',
+    `Message-ID: <${id}@cliente.co>`,
+    'MIME-Version: 1.0',
+    'Content-Type: multipart/mixed; boundary="b"',
+    '',
+    '--b',
+    'Content-Type: text/plain; charset=utf-8',
+    '',
+    'Van los archivos.',
+  ];
   for (const f of files) {
-    lines.push('--b', `Content-Type: application/octet-stream; name="${f.name}"`, `Content-Disposition: attachment; filename="${f.name}"`, 'Content-Transfer-Encoding: base64', '', f.data.toString('base64').replace(/.{76}/g, '$&\r\n'));
+    lines.push(
+      '--b',
+      `Content-Type: application/octet-stream; name="${f.name}"`,
+      `Content-Disposition: attachment; filename="${f.name}"`,
+      'Content-Transfer-Encoding: base64',
+      '',
+      f.data.toString('base64').replace(/.{76}/g, '$&\r\n'),
+    );
   }
   lines.push('--b--', '');
   return Buffer.from(lines.join('\r\n'));
@@ -56,7 +75,14 @@ describe('refused attachments', () => {
     const kept = crypto.randomBytes(200_000);
     const refusedSmall = crypto.randomBytes(500_000); // gathered in memory by the blob store
     const refusedLarge = crypto.randomBytes(2_000_000); // spilled to a temporary file by the blob store
-    const r = await app.ingest.ingest(withAttachments([{ name: 'ok.bin', data: kept }, { name: 'medio.bin', data: refusedSmall }, { name: 'grande.bin', data: refusedLarge }]), { kind: 'stdin' });
+    const r = await app.ingest.ingest(
+      withAttachments([
+        { name: 'ok.bin', data: kept },
+        { name: 'medio.bin', data: refusedSmall },
+        { name: 'grande.bin', data: refusedLarge },
+      ]),
+      { kind: 'stdin' },
+    );
     expect(r).toMatchObject({ outcome: 'accepted', effect: 'new_case' });
     const names = blobFiles(app);
     expect(names).toContain(sha(kept));
@@ -64,7 +90,9 @@ describe('refused attachments', () => {
     expect(names).not.toContain(sha(refusedLarge));
     expect(names.filter((n) => n.startsWith('tmp') || n.endsWith('.tmp'))).toEqual([]);
     const message = await app.db('messages').first();
-    expect(message.body_text).toContain('guardados solo en el original: medio.bin (500000 bytes), grande.bin (2000000 bytes)');
+    expect(message.body_text).toContain(
+      'guardados solo en el original: medio.bin (500000 bytes), grande.bin (2000000 bytes)',
+    );
     expect((await app.db('attachments')).map((a: any) => a.filename)).toEqual(['ok.bin']);
   });
 });
@@ -85,7 +113,10 @@ describe('mesa gc', () => {
     fs.writeFileSync(leftover, 'medio');
     fs.utimesSync(leftover, new Date(Date.now() - 2 * DAY), new Date(Date.now() - 2 * DAY));
 
-    const env = { ...testEnv(app.config.dataDir), DATABASE_URL: app.config.database.client === 'pg' ? app.config.database.url : app.config.database.filename };
+    const env = {
+      ...testEnv(app.config.dataDir),
+      DATABASE_URL: app.config.database.client === 'pg' ? app.config.database.url : app.config.database.filename,
+    };
     const gc = await runCli(['gc', '--json'], { env });
     expect(gc.code).toBe(0);
     expect(JSON.parse(gc.stdout)).toMatchObject({ removed: 1, temporaryRemoved: 1 });
@@ -96,7 +127,14 @@ describe('mesa gc', () => {
 
     const second = await app.blobs.put(crypto.randomBytes(5000), { derived: true });
     age(app, second, 2 * DAY);
-    const deps = { db: app.db, config: app.config, cases: app.cases, policy: app.policy, logger: app.logger, blobs: app.blobs };
+    const deps = {
+      db: app.db,
+      config: app.config,
+      cases: app.cases,
+      policy: app.policy,
+      logger: app.logger,
+      blobs: app.blobs,
+    };
     const report = await runJobs(deps, Date.now());
     expect(report.removedBlobs).toBe(1);
     expect(blobFiles(app)).not.toContain(second);

@@ -15,12 +15,21 @@ afterEach(async () => {
   await app?.close();
 });
 
-const rawRows = async (a: App) => (await a.db('raw_sources').select('sha256', 'size')).map((r) => [r.sha256, Number(r.size)]);
+const rawRows = async (a: App) =>
+  (await a.db('raw_sources').select('sha256', 'size')).map((r) => [r.sha256, Number(r.size)]);
 
 describe('originals', () => {
   it('a new case keeps its raw source as a row committed with the case, with no file in the blob store', async () => {
     app = await testApp();
-    const raw = mail({ From: 'Ana <ana@cliente.co>', To: 'soporte@mesa.test', Subject: 'No carga el reporte', 'Message-ID': '<o1@cliente.co>' }, 'El reporte de ventas no carga desde ayer.');
+    const raw = mail(
+      {
+        From: 'Ana <ana@cliente.co>',
+        To: 'soporte@mesa.test',
+        Subject: 'No carga el reporte',
+        'Message-ID': '<o1@cliente.co>',
+      },
+      'El reporte de ventas no carga desde ayer.',
+    );
     expect(await app.ingest.ingest(raw, { kind: 'stdin' })).toMatchObject({ outcome: 'accepted', effect: 'new_case' });
     const sha = BlobStore.sha256(raw);
     expect(await rawRows(app)).toEqual([[sha, raw.length]]);
@@ -32,12 +41,29 @@ describe('originals', () => {
 
   it('an ignored mail keeps no original (nothing names it), and keeping the same bytes twice is one row', async () => {
     app = await testApp();
-    const auto = mail({ From: 'ana@cliente.co', To: 'soporte@mesa.test', Subject: 'Fuera de la oficina', 'Message-ID': '<o2@cliente.co>', 'Auto-Submitted': 'auto-replied' }, 'Vuelvo el lunes.');
+    const auto = mail(
+      {
+        From: 'ana@cliente.co',
+        To: 'soporte@mesa.test',
+        Subject: 'Fuera de la oficina',
+        'Message-ID': '<o2@cliente.co>',
+        'Auto-Submitted': 'auto-replied',
+      },
+      'Vuelvo el lunes.',
+    );
     expect(await app.ingest.ingest(auto, { kind: 'stdin' })).toMatchObject({ outcome: 'ignored' });
     expect(await rawRows(app)).toEqual([]);
     const raw = Buffer.from('From: a@b.co\r\n\r\nhola');
     await app.db.transaction(async (trx) => {
-      await keepOriginals(trx, app.blobs, [{ sha256: BlobStore.sha256(raw), raw }, { sha256: BlobStore.sha256(raw), raw }], 1);
+      await keepOriginals(
+        trx,
+        app.blobs,
+        [
+          { sha256: BlobStore.sha256(raw), raw },
+          { sha256: BlobStore.sha256(raw), raw },
+        ],
+        1,
+      );
       await keepOriginals(trx, app.blobs, [{ sha256: BlobStore.sha256(raw), raw }], 2);
     });
     expect(await rawRows(app)).toEqual([[BlobStore.sha256(raw), raw.length]]);
@@ -46,12 +72,16 @@ describe('originals', () => {
   it('a rolled-back transaction takes its original with it', async () => {
     app = await testApp();
     const raw = Buffer.from('From: a@b.co\r\n\r\nse deshace');
-    await expect(app.db.transaction(async (trx) => {
-      await keepOriginals(trx, app.blobs, [{ sha256: BlobStore.sha256(raw), raw }], 1);
-      throw new Error('falla después');
-    })).rejects.toThrow('falla después');
+    await expect(
+      app.db.transaction(async (trx) => {
+        await keepOriginals(trx, app.blobs, [{ sha256: BlobStore.sha256(raw), raw }], 1);
+        throw new Error('falla después');
+      }),
+    ).rejects.toThrow('falla después');
     expect(await rawRows(app)).toEqual([]);
-    await expect(readOriginal(app.db, app.blobs, BlobStore.sha256(raw))).rejects.toSatisfy((err) => isMesaError(err, 'ORIGINAL_MISSING'));
+    await expect(readOriginal(app.db, app.blobs, BlobStore.sha256(raw))).rejects.toSatisfy((err) =>
+      isMesaError(err, 'ORIGINAL_MISSING'),
+    );
   });
 
   it('an original over ORIGINAL_IN_DB_MAX is a file of the blob store, and one kept as a file by an older version is still read', async () => {
@@ -71,7 +101,17 @@ describe('originals', () => {
   it('a batch is flushed to disk once after its commit: an fdatasync of the SQLite WAL file (PostgreSQL syncs each commit itself)', async () => {
     app = await testApp();
     const open = vi.spyOn(fs.promises, 'open');
-    const mails = [1, 2, 3].map((i) => mail({ From: `c${i}@cliente.co`, To: 'soporte@mesa.test', Subject: `Consulta ${i}`, 'Message-ID': `<f${i}@cliente.co>` }, `Texto ${i}.`));
+    const mails = [1, 2, 3].map((i) =>
+      mail(
+        {
+          From: `c${i}@cliente.co`,
+          To: 'soporte@mesa.test',
+          Subject: `Consulta ${i}`,
+          'Message-ID': `<f${i}@cliente.co>`,
+        },
+        `Texto ${i}.`,
+      ),
+    );
     const results = await app.ingest.ingestMany(mails.map((raw) => ({ raw, source: { kind: 'stdin' as const } })));
     expect(results.map((r) => r.outcome)).toEqual(['accepted', 'accepted', 'accepted']);
     const walOpens = open.mock.calls.filter(([file]) => String(file).endsWith('-wal'));
@@ -80,7 +120,9 @@ describe('originals', () => {
     } else {
       expect(walOpens).toEqual([[`${app.config.database.filename}-wal`, 'r']]);
       // Without a WAL file (everything checkpointed into the database file, which SQLite syncs) there is nothing to do.
-      const gone = vi.spyOn(fs.promises, 'open').mockRejectedValueOnce(Object.assign(new Error('no WAL'), { code: 'ENOENT' }));
+      const gone = vi
+        .spyOn(fs.promises, 'open')
+        .mockRejectedValueOnce(Object.assign(new Error('no WAL'), { code: 'ENOENT' }));
       await expect(syncCommitted(app.db)).resolves.toBeUndefined();
       expect(gone).toHaveBeenCalled();
     }

@@ -16,8 +16,10 @@ afterEach(async () => {
 
 let clockAt = Date.now();
 const get = async (url: string) => h!.server.inject({ method: 'GET', url });
-const listOf = async (number: number, who: string, query = '') => get(`${await linkPath(h!.app, number, who)}/casos${query}`);
-const numbersIn = (body: string) => [...body.matchAll(/<th scope="row">(?:<a href="[^"]+">)?#(\d+)/g)].map((m) => Number(m[1]));
+const listOf = async (number: number, who: string, query = '') =>
+  get(`${await linkPath(h!.app, number, who)}/casos${query}`);
+const numbersIn = (body: string) =>
+  [...body.matchAll(/<th scope="row">(?:<a href="[^"]+">)?#(\d+)/g)].map((m) => Number(m[1]));
 
 async function world(env: Record<string, string> = {}) {
   clockAt = Date.now();
@@ -27,13 +29,21 @@ async function world(env: Record<string, string> = {}) {
     await fileCase(h.app, { from: 'Carla <carla@empresa.com>', subject: 'Nómina 4.2: no liquida la prima', text: 'b' }),
     await fileCase(h.app, { from: 'Carla <carla@empresa.com>', subject: 'POS, caja bloqueada 100%', text: 'c' }),
   ];
-  const pedro = await fileCase(h.app, { from: 'Pedro <pedro@empresa.com>', subject: 'CARTERA, saldo duplicado', text: 'd' });
-  const stranger = await fileCase(h.app, { from: 'Otro <x@otra.com>', subject: 'BANCOS, extracto de otra empresa', text: 'e' });
+  const pedro = await fileCase(h.app, {
+    from: 'Pedro <pedro@empresa.com>',
+    subject: 'CARTERA, saldo duplicado',
+    text: 'd',
+  });
+  const stranger = await fileCase(h.app, {
+    from: 'Otro <x@otra.com>',
+    subject: 'BANCOS, extracto de otra empresa',
+    text: 'e',
+  });
   return { carla, pedro, stranger };
 }
 
 describe('Mis casos', () => {
-  it('lists the customer\'s own cases of their organization, with links that open them, in an accessible table', async () => {
+  it("lists the customer's own cases of their organization, with links that open them, in an accessible table", async () => {
     const { carla, pedro, stranger } = await world();
     const res = await listOf(carla[0], 'carla@empresa.com');
     expect(res.statusCode).toBe(200);
@@ -48,7 +58,8 @@ describe('Mis casos', () => {
     expect(res.body).toContain('Nómina · v4.2');
     expect(res.body).toContain('A tiempo');
     // Every control of the form has its label.
-    for (const id of res.body.matchAll(/<(?:input|select) id="([^"]+)"/g)) expect(res.body).toContain(`<label for="${id[1]}">`);
+    for (const id of res.body.matchAll(/<(?:input|select) id="([^"]+)"/g))
+      expect(res.body).toContain(`<label for="${id[1]}">`);
     // Each row links to that case with the viewer's own link.
     const href = /<th scope="row"><a href="([^"]+)">#(\d+)/.exec(res.body)!;
     const page = await get(href[1]);
@@ -66,7 +77,9 @@ describe('Mis casos', () => {
     expect(numbersIn((await listOf(carla[0], 'carla@empresa.com', '?texto=100%25')).body)).toEqual([carla[2]]);
     expect(numbersIn((await listOf(carla[0], 'carla@empresa.com', '?texto=_')).body)).toEqual([]);
     expect(numbersIn((await listOf(carla[0], 'carla@empresa.com', '?orden=antiguos')).body)).toEqual(carla);
-    expect(numbersIn((await listOf(carla[0], 'carla@empresa.com', '?espera=soporte&estado=abiertos')).body)).toHaveLength(3);
+    expect(
+      numbersIn((await listOf(carla[0], 'carla@empresa.com', '?espera=soporte&estado=abiertos')).body),
+    ).toHaveLength(3);
     expect(numbersIn((await listOf(carla[0], 'carla@empresa.com', '?espera=cliente')).body)).toEqual([]);
     expect(numbersIn((await listOf(carla[0], 'carla@empresa.com', '?semaforo=red')).body)).toEqual([]);
     // A month later, unanswered: every open case is late.
@@ -75,24 +88,36 @@ describe('Mis casos', () => {
     expect(numbersIn(late.body)).toHaveLength(3);
     expect(late.body).toContain('Retrasado');
     // Bad values are named back and ignored, never passed on.
-    const bad = await listOf(carla[0], 'carla@empresa.com', '?estado=borrado&numero=1%20or%201=1&orden=x&producto=Zapatos');
+    const bad = await listOf(
+      carla[0],
+      'carla@empresa.com',
+      '?estado=borrado&numero=1%20or%201=1&orden=x&producto=Zapatos',
+    );
     expect(bad.statusCode).toBe(200);
     expect(bad.body).toContain('Se ignoraron filtros no válidos: número, estado, producto, orden.');
     expect(numbersIn(bad.body)).toHaveLength(3);
 
-    for (let i = 0; i < 19; i++) await fileCase(h!.app, { from: 'carla@empresa.com', subject: `Caso de relleno ${i}`, text: 'x' });
+    for (let i = 0; i < 19; i++)
+      await fileCase(h!.app, { from: 'carla@empresa.com', subject: `Caso de relleno ${i}`, text: 'x' });
     const first = await listOf(carla[0], 'carla@empresa.com');
     expect(numbersIn(first.body)).toHaveLength(20);
     expect(first.body).toContain('22 casos, página 1 de 2');
     const next = /<a rel="next" href="([^"]+)"/.exec(first.body)![1].replace(/&amp;/g, '&');
     const second = await get(next);
     expect(numbersIn(second.body)).toEqual(carla.slice(0, 2).reverse());
-    expect(numbersIn((await listOf(carla[0], 'carla@empresa.com', '?pagina=99')).body)).toEqual(carla.slice(0, 2).reverse());
+    expect(numbersIn((await listOf(carla[0], 'carla@empresa.com', '?pagina=99')).body)).toEqual(
+      carla.slice(0, 2).reverse(),
+    );
   });
 
-  it('never shows another organization\'s case, whatever the URL or the filter says', async () => {
+  it("never shows another organization's case, whatever the URL or the filter says", async () => {
     const { carla, stranger } = await world({ CASE_LIST_ORGANIZATIONS: '*' });
-    for (const q of [`?numero=${stranger}`, '?texto=otra%20empresa', '?organization=otra.com', '?organizacion=otra.com&requester=x%40otra.com']) {
+    for (const q of [
+      `?numero=${stranger}`,
+      '?texto=otra%20empresa',
+      '?organization=otra.com',
+      '?organizacion=otra.com&requester=x%40otra.com',
+    ]) {
       const res = await listOf(carla[0], 'carla@empresa.com', q);
       expect(numbersIn(res.body)).not.toContain(stranger);
       expect(res.body).not.toContain('extracto de otra empresa');
@@ -101,7 +126,7 @@ describe('Mis casos', () => {
     expect(numbersIn((await listOf(stranger, 'x@otra.com')).body)).toEqual([stranger]);
   });
 
-  it('shows the whole organization where it shares its list, but opens only the viewer\'s own cases', async () => {
+  it("shows the whole organization where it shares its list, but opens only the viewer's own cases", async () => {
     const { carla, pedro, stranger } = await world({ CASE_LIST_ORGANIZATIONS: 'empresa.com' });
     const res = await listOf(carla[0], 'carla@empresa.com');
     expect(res.body).toContain('Casos de mi organización');
@@ -116,7 +141,7 @@ describe('Mis casos', () => {
     expect(numbersIn((await listOf(stranger, 'x@otra.com')).body)).toEqual([stranger]);
   });
 
-  it('answers 404 to a forged token and to a consultant\'s link', async () => {
+  it("answers 404 to a forged token and to a consultant's link", async () => {
     const { carla } = await world();
     expect((await get('/caso/1.1.abc.def/casos')).statusCode).toBe(404);
     const consultant = await listOf(carla[0], 'ana@mesa.test');

@@ -6,7 +6,9 @@ import type { App } from '../../../src/app.ts';
 
 /** "Perdí mi enlace" (a route limited per client IP), asked through `h`, from 127.0.0.1 or, behind a proxy, for `forwarded`. */
 async function askLostLinkAs(h: PortalHarness, n: number, opts: { forwarded?: string } = {}) {
-  return (await askLostLink(h.server, `persona${n}@cliente.test`, opts.forwarded ? { 'x-forwarded-for': opts.forwarded } : {})).reply;
+  return (
+    await askLostLink(h.server, `persona${n}@cliente.test`, opts.forwarded ? { 'x-forwarded-for': opts.forwarded } : {})
+  ).reply;
 }
 
 /** The settings of a second instance on the same database (and DATA_DIR) as `app`. */
@@ -52,7 +54,8 @@ describe('per-IP limits of the status page, counted in the database', () => {
     const direct = await portalHarness({ WEB_LINK_REQUESTS_PER_IP: '2' });
     open.push(direct);
     const forged = [];
-    for (let i = 0; i < 3; i++) forged.push((await askLostLinkAs(direct, i, { forwarded: `198.51.100.${i}` })).statusCode);
+    for (let i = 0; i < 3; i++)
+      forged.push((await askLostLinkAs(direct, i, { forwarded: `198.51.100.${i}` })).statusCode);
     expect(forged).toEqual([200, 200, 429]);
   });
 
@@ -75,7 +78,9 @@ describe('per-IP limits of the status page, counted in the database', () => {
     const other = await testApp(sameDatabase(app));
     open.push(other);
     const now = Date.now();
-    const results = await Promise.all(Array.from({ length: 20 }, (_, i) => countHit(i % 2 ? other.db : app.db, 'a la vez', now, 3_600_000)));
+    const results = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => countHit(i % 2 ? other.db : app.db, 'a la vez', now, 3_600_000)),
+    );
     expect(results.map((r) => r.hits).sort((x, y) => x - y)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
   });
 });

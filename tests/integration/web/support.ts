@@ -14,12 +14,16 @@ export interface PortalHarness {
   close(): Promise<void>;
 }
 
-export async function portalHarness(extra: Env = {}, opts: { clock?: () => number; page?: StatusPageOptions } = {}): Promise<PortalHarness> {
+export async function portalHarness(
+  extra: Env = {},
+  opts: { clock?: () => number; page?: StatusPageOptions } = {},
+): Promise<PortalHarness> {
   const app = await testApp(extra, { clock: opts.clock });
   const server = buildServer(app, { statusPage: { clock: opts.clock, ...opts.page } });
   await server.ready();
   return {
-    app, server,
+    app,
+    server,
     async close() {
       await server.close();
       await app.close();
@@ -41,8 +45,16 @@ export interface MailSpec {
 /** A raw RFC 5322 message built with nodemailer's composer (no hand-made MIME). */
 export async function rawMail(m: MailSpec): Promise<Buffer> {
   const composer = new MailComposer({
-    from: m.from, to: m.to ?? 'soporte@mesa.test', subject: m.subject, text: m.text, html: m.html,
-    messageId: m.messageId, inReplyTo: m.inReplyTo, references: m.inReplyTo, attachments: m.attachments, date: new Date(),
+    from: m.from,
+    to: m.to ?? 'soporte@mesa.test',
+    subject: m.subject,
+    text: m.text,
+    html: m.html,
+    messageId: m.messageId,
+    inReplyTo: m.inReplyTo,
+    references: m.inReplyTo,
+    attachments: m.attachments,
+    date: new Date(),
   });
   return composer.compile().build();
 }
@@ -74,14 +86,22 @@ export function hidden(page: string, name: string): string {
 export async function askLostLink(server: FastifyInstance, correo: string, headers: Record<string, string> = {}) {
   const form = await server.inject({ method: 'GET', url: '/perdi-mi-enlace', headers });
   const reply = await server.inject({
-    method: 'POST', url: '/perdi-mi-enlace', headers: { ...headers, cookie: cookieHeader(form) }, payload: { _csrf: hidden(form.body, '_csrf'), correo },
+    method: 'POST',
+    url: '/perdi-mi-enlace',
+    headers: { ...headers, cookie: cookieHeader(form) },
+    payload: { _csrf: hidden(form.body, '_csrf'), correo },
   });
   return { form, reply };
 }
 
 /** Cookies from a fastify inject response, as a Cookie header. */
 export function cookieHeader(res: { cookies: Array<{ name: string; value: string }> }, prev = ''): string {
-  const jar = new Map(prev.split(/;\s*/).filter(Boolean).map((c) => c.split('=') as [string, string]));
+  const jar = new Map(
+    prev
+      .split(/;\s*/)
+      .filter(Boolean)
+      .map((c) => c.split('=') as [string, string]),
+  );
   for (const c of res.cookies) jar.set(c.name, c.value);
   return [...jar].map(([k, v]) => `${k}=${v}`).join('; ');
 }
@@ -96,12 +116,20 @@ export function messageForm(page: string): { action: string; csrf: string; nonce
 }
 
 /** A multipart/form-data body as a browser sends the message form (fields first, then the files). */
-export function multipartBody(fields: Record<string, string>, files: Array<{ name?: string; filename: string; type?: string; content: string | Buffer }> = []) {
+export function multipartBody(
+  fields: Record<string, string>,
+  files: Array<{ name?: string; filename: string; type?: string; content: string | Buffer }> = [],
+) {
   const boundary = `----mesa${Math.random().toString(36).slice(2)}`;
   const chunks: Buffer[] = [];
-  for (const [k, v] of Object.entries(fields)) chunks.push(Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="${k}"\r\n\r\n${v}\r\n`));
+  for (const [k, v] of Object.entries(fields))
+    chunks.push(Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="${k}"\r\n\r\n${v}\r\n`));
   for (const f of files) {
-    chunks.push(Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="${f.name ?? 'adjuntos'}"; filename="${f.filename}"\r\nContent-Type: ${f.type ?? 'text/plain'}\r\n\r\n`));
+    chunks.push(
+      Buffer.from(
+        `--${boundary}\r\nContent-Disposition: form-data; name="${f.name ?? 'adjuntos'}"; filename="${f.filename}"\r\nContent-Type: ${f.type ?? 'text/plain'}\r\n\r\n`,
+      ),
+    );
     chunks.push(Buffer.isBuffer(f.content) ? f.content : Buffer.from(f.content));
     chunks.push(Buffer.from('\r\n'));
   }

@@ -6,7 +6,12 @@ import { freshPgDatabase, TEST_PG_URL } from '../../support/app.ts';
  * not a supported set-up. Each test makes its own database.
  */
 export async function pgReachable(): Promise<boolean> {
-  const admin = knexFactory({ client: 'pg', connection: TEST_PG_URL, pool: { min: 0, max: 1 }, acquireConnectionTimeout: 3000 });
+  const admin = knexFactory({
+    client: 'pg',
+    connection: TEST_PG_URL,
+    pool: { min: 0, max: 1 },
+    acquireConnectionTimeout: 3000,
+  });
   try {
     await admin.raw('select 1');
     return true;

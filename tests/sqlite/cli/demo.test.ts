@@ -27,7 +27,11 @@ describe('mesa demo (quick start)', () => {
     expect(cases.find((c) => c.number === 3)?.relatedNumber).toBe(1); // a stranger's reply to case #1
 
     const show = await runCli(['show', '1', '--json'], { env, cwd: dir });
-    expect(JSON.parse(show.stdout).messages.map((m: { role: string }) => m.role)).toEqual(['customer', 'customer', 'system']);
+    expect(JSON.parse(show.stdout).messages.map((m: { role: string }) => m.role)).toEqual([
+      'customer',
+      'customer',
+      'system',
+    ]);
 
     // A second demo keeps the user's .env and finds the samples already processed (no duplicates).
     const again = await runCli(['demo'], { env, cwd: dir });
@@ -53,7 +57,14 @@ describe('mesa demo (quick start)', () => {
       // The link the demo mailed is signed with that key.
       const token = /Consultar mi caso.*: http:\/\/localhost:8080\/caso\/(\S+)/.exec(demo.stdout)![1];
       const parts = parseToken(token)!;
-      expect(linkMac(key, { number: parts.number, recipient: 'juan.perez@ferreteria-andina.co', generation: parts.generation, expiresAt: parts.expiresAt })).toBe(parts.mac);
+      expect(
+        linkMac(key, {
+          number: parts.number,
+          recipient: 'juan.perez@ferreteria-andina.co',
+          generation: parts.generation,
+          expiresAt: parts.expiresAt,
+        }),
+      ).toBe(parts.mac);
       // The .env is the user's: untouched. A second demo in the same folder keeps the key (its links still open).
       expect(fs.readFileSync(path.join(dir, '.env'), 'utf8')).not.toContain('SECRET_KEY');
       await runCli(['demo'], { env, cwd: dir });

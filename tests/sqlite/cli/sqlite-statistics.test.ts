@@ -8,10 +8,18 @@ import { waitFor } from '../../support/wait.ts';
 it('mesa start warns, and still starts, when an operator ran ANALYZE on the SQLite database; not once they are deleted', async () => {
   const { config, env } = await cliEnv({ HTTP_PORT: '0', LOG_LEVEL: 'info' });
   const app = await createApp(config, silentLogger);
-  await app.db('ingest_ledger').insert([1, 2, 3].map((uid) => ({
-    source_key: `imap:support:INBOX:1:${uid}`, mailbox: 'support', uidvalidity: 1, uid, message_id: `m${uid}@cliente.co`,
-    content_hash: `hash${uid}`, outcome: 'accepted', created_at: Date.now(),
-  })));
+  await app.db('ingest_ledger').insert(
+    [1, 2, 3].map((uid) => ({
+      source_key: `imap:support:INBOX:1:${uid}`,
+      mailbox: 'support',
+      uidvalidity: 1,
+      uid,
+      message_id: `m${uid}@cliente.co`,
+      content_hash: `hash${uid}`,
+      outcome: 'accepted',
+      created_at: Date.now(),
+    })),
+  );
   await app.db.raw('ANALYZE');
   await app.close();
 

@@ -28,13 +28,18 @@ afterEach(async () => {
  * event loop and all, so a connection of this process holding it could never commit while another one waits; for the
  * same reason the release while this process waits is timed by the other process.
  */
-async function holdWriteLock(filename: string, holdMs?: number): Promise<{ release(): Promise<void>; done: Promise<unknown> }> {
+async function holdWriteLock(
+  filename: string,
+  holdMs?: number,
+): Promise<{ release(): Promise<void>; done: Promise<unknown> }> {
   const code = `const db = new (require('better-sqlite3'))(process.argv[1]);
     db.exec("BEGIN IMMEDIATE; insert into counters (name, value) values ('holder', 1)");
     process.stdout.write('held\\n');
     const commit = () => { db.exec('COMMIT'); db.close(); process.exit(0); };
     if (process.argv[2]) setTimeout(commit, Number(process.argv[2])); else process.stdin.resume().on('end', commit);`;
-  const child = spawn(process.execPath, ['-e', code, filename, holdMs ? String(holdMs) : ''], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, ['-e', code, filename, holdMs ? String(holdMs) : ''], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
   holder = child;
   const done = once(child, 'exit');
   await once(child.stdout!, 'data');
@@ -47,7 +52,16 @@ async function holdWriteLock(filename: string, holdMs?: number): Promise<{ relea
   };
 }
 
-const newCase = (n: number) => mail({ From: `cliente${n}@empresa.co`, To: 'soporte@mesa.test', Subject: `Falla ${n}`, 'Message-ID': `<lock${n}@empresa.co>` }, `No funciona (${n}).`);
+const newCase = (n: number) =>
+  mail(
+    {
+      From: `cliente${n}@empresa.co`,
+      To: 'soporte@mesa.test',
+      Subject: `Falla ${n}`,
+      'Message-ID': `<lock${n}@empresa.co>`,
+    },
+    `No funciona (${n}).`,
+  );
 
 it('a transaction holds the write lock from its BEGIN: another writer finds the lock taken before any statement of it ran', async () => {
   app = await testApp();
@@ -64,13 +78,17 @@ it('a transaction holds the write lock from its BEGIN: another writer finds the 
   }
 });
 
-it('a mail whose transaction reads, then writes, waits for another process\'s write lock and is stored (it was SQLITE_BUSY at once)', async () => {
+it("a mail whose transaction reads, then writes, waits for another process's write lock and is stored (it was SQLITE_BUSY at once)", async () => {
   app = await testApp();
   // Everything the ingest loads on its first mail, loaded: the next one reaches its transaction within milliseconds.
   expect(await app.ingest.ingest(newCase(0), { kind: 'stdin' })).toMatchObject({ outcome: 'accepted' });
   const lock = await holdWriteLock(app.config.database.filename!, 700);
   const started = Date.now();
-  expect(await app.ingest.ingest(newCase(1), { kind: 'stdin' })).toMatchObject({ outcome: 'accepted', effect: 'new_case', ticketNumber: 2 });
+  expect(await app.ingest.ingest(newCase(1), { kind: 'stdin' })).toMatchObject({
+    outcome: 'accepted',
+    effect: 'new_case',
+    ticketNumber: 2,
+  });
   // It waited for the other process's commit (whose row is there), rather than finding the lock free.
   expect(Date.now() - started).toBeGreaterThan(300);
   await lock.done;
@@ -89,14 +107,20 @@ it('a lock held past SQLITE_LOCK_WAIT_SECONDS defers the mail with DB_BUSY, noth
   expect(deferred.detail).toMatch(/SQLITE_LOCK_WAIT_SECONDS/);
   await lock.release();
   expect(await app.db('ingest_ledger').count({ n: '*' })).toEqual([{ n: 0 }]);
-  expect(await app.ingest.ingest(newCase(2), { kind: 'stdin' })).toMatchObject({ outcome: 'accepted', effect: 'new_case' });
+  expect(await app.ingest.ingest(newCase(2), { kind: 'stdin' })).toMatchObject({
+    outcome: 'accepted',
+    effect: 'new_case',
+  });
 });
 
 it('an outbox poll with nothing due (`mesa start`, every OUTBOX_POLL_MS) neither waits for nor takes the write lock', async () => {
   app = await testApp({ SQLITE_LOCK_WAIT_SECONDS: '1' });
   const lock = await holdWriteLock(app.config.database.filename!);
   const started = Date.now();
-  expect(await claimDue(app.db, { now: Date.now(), limit: 10, owner: 'prueba', leaseMs: 60_000 })).toEqual({ due: [], held: [] });
+  expect(await claimDue(app.db, { now: Date.now(), limit: 10, owner: 'prueba', leaseMs: 60_000 })).toEqual({
+    due: [],
+    held: [],
+  });
   expect(Date.now() - started).toBeLessThan(500);
   await lock.release();
 });

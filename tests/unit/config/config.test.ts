@@ -25,8 +25,14 @@ describe('config', () => {
   });
 
   it('names every bad or missing key in one message', () => {
-    const msg = problems({ IMAP_PORT: 'abc', TIMEZONE: 'Mars/Olympus', CONSULTANTS: 'ana@acme.co,no-es-correo', IMAP_SECURE: 'quizas' });
-    for (const key of ['SUPPORT_ADDRESS', 'SECRET_KEY', 'IMAP_PORT', 'TIMEZONE', 'CONSULTANTS', 'IMAP_SECURE']) expect(msg).toContain(key);
+    const msg = problems({
+      IMAP_PORT: 'abc',
+      TIMEZONE: 'Mars/Olympus',
+      CONSULTANTS: 'ana@acme.co,no-es-correo',
+      IMAP_SECURE: 'quizas',
+    });
+    for (const key of ['SUPPORT_ADDRESS', 'SECRET_KEY', 'IMAP_PORT', 'TIMEZONE', 'CONSULTANTS', 'IMAP_SECURE'])
+      expect(msg).toContain(key);
   });
 
   it('refuses a SECRET_KEY that is short or predictable, naming SECRET_KEY, and takes a random one', () => {
@@ -47,7 +53,8 @@ describe('config', () => {
     expect(problems({ ...base, SECRET_KEY: 'x'.repeat(40) })).toContain('solo 1 caracteres distintos');
     // What the docs say to use, at both lengths, and a long passphrase.
     for (const bytes of [16, 32]) {
-      for (let i = 0; i < 200; i++) expect(problems({ ...base, SECRET_KEY: crypto.randomBytes(bytes).toString('hex') })).toBe('');
+      for (let i = 0; i < 200; i++)
+        expect(problems({ ...base, SECRET_KEY: crypto.randomBytes(bytes).toString('hex') })).toBe('');
     }
     expect(problems({ ...base, SECRET_KEY: crypto.randomBytes(32).toString('base64') })).toBe('');
     expect(problems({ ...base, SECRET_KEY: 'correct horse battery staple mesa' })).toBe('');
@@ -55,25 +62,46 @@ describe('config', () => {
 
   it('requires credentials when a mailbox is configured, and accepts an OAuth2 token instead of a password', () => {
     expect(problems({ ...base, IMAP_HOST: 'imap.gmail.com' })).toMatch(/IMAP_USER.*\n.*IMAP_PASSWORD/s);
-    const c = loadConfig({ ...base, IMAP_HOST: 'imap.gmail.com', IMAP_USER: 'soporte@acme.co', IMAP_ACCESS_TOKEN: 'ya29.x', FALLBACK_IMAP_HOST: 'imap.gmail.com', FALLBACK_IMAP_USER: 'acceso@acme.co', FALLBACK_IMAP_PASSWORD: 'p', FALLBACK_ADDRESS: 'acceso@acme.co' });
-    expect(c.mailboxes.map((m) => [m.name, m.port, m.secure, Boolean(m.accessToken)])).toEqual([['support', 993, true, true], ['fallback', 993, true, false]]);
+    const c = loadConfig({
+      ...base,
+      IMAP_HOST: 'imap.gmail.com',
+      IMAP_USER: 'soporte@acme.co',
+      IMAP_ACCESS_TOKEN: 'ya29.x',
+      FALLBACK_IMAP_HOST: 'imap.gmail.com',
+      FALLBACK_IMAP_USER: 'acceso@acme.co',
+      FALLBACK_IMAP_PASSWORD: 'p',
+      FALLBACK_ADDRESS: 'acceso@acme.co',
+    });
+    expect(c.mailboxes.map((m) => [m.name, m.port, m.secure, Boolean(m.accessToken)])).toEqual([
+      ['support', 993, true, true],
+      ['fallback', 993, true, false],
+    ]);
   });
 
   it('reads TRUST_PROXY as off, every hop, a hop count or a list of addresses and ranges, and names a bad entry', () => {
-    const trust = (v?: string) => loadConfig({ ...base, ...(v === undefined ? {} : { TRUST_PROXY: v }) }).web.trustProxy;
+    const trust = (v?: string) =>
+      loadConfig({ ...base, ...(v === undefined ? {} : { TRUST_PROXY: v }) }).web.trustProxy;
     expect([trust(), trust('false'), trust('true'), trust('2')]).toEqual([false, false, true, 2]);
-    expect(trust(' 10.0.0.1, 10.1.0.0/16,loopback,fd00::/8 ')).toEqual(['10.0.0.1', '10.1.0.0/16', 'loopback', 'fd00::/8']);
+    expect(trust(' 10.0.0.1, 10.1.0.0/16,loopback,fd00::/8 ')).toEqual([
+      '10.0.0.1',
+      '10.1.0.0/16',
+      'loopback',
+      'fd00::/8',
+    ]);
     expect(problems({ ...base, TRUST_PROXY: '10.0.0.1,balanceador' })).toMatch(/TRUST_PROXY: .*balanceador/);
     expect(problems({ ...base, TRUST_PROXY: '10.0.0.0/33' })).toContain('TRUST_PROXY');
   });
 
-  it('reads SQLITE_LOCK_WAIT_SECONDS (default 30) as SQLite\'s lock wait in ms, and names a bad value', () => {
+  it("reads SQLITE_LOCK_WAIT_SECONDS (default 30) as SQLite's lock wait in ms, and names a bad value", () => {
     expect(loadConfig(base).database).toMatchObject({ client: 'better-sqlite3', lockWaitMs: 30_000 });
     expect(loadConfig({ ...base, SQLITE_LOCK_WAIT_SECONDS: '5' }).database).toMatchObject({ lockWaitMs: 5_000 });
     expect(problems({ ...base, SQLITE_LOCK_WAIT_SECONDS: '0' })).toContain('SQLITE_LOCK_WAIT_SECONDS');
   });
 
   it('selects PostgreSQL from a postgres:// DATABASE_URL', () => {
-    expect(loadConfig({ ...base, DATABASE_URL: 'postgres://u@db/mesa' }).database).toEqual({ client: 'pg', url: 'postgres://u@db/mesa' });
+    expect(loadConfig({ ...base, DATABASE_URL: 'postgres://u@db/mesa' }).database).toEqual({
+      client: 'pg',
+      url: 'postgres://u@db/mesa',
+    });
   });
 });

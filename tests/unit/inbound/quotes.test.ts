@@ -1,22 +1,53 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { htmlToText, libraryPatternsReady, stripQuotedText, unquotedByLibrary, visibleByLibrary, visibleTextOf } from '../../../src/inbound/quotes.ts';
+import {
+  htmlToText,
+  libraryPatternsReady,
+  stripQuotedText,
+  unquotedByLibrary,
+  visibleByLibrary,
+  visibleTextOf,
+} from '../../../src/inbound/quotes.ts';
 import { generateMails } from '../../bench/corpus.ts';
 import { CORPUS_DIR } from '../../support/corpus.ts';
 
 describe('quote stripping', () => {
   it.each([
-    ['a Gmail attribution wrapped over three lines', 'Listo.\n\nEl lun, 16 nov 2026 a las 9:14, Soporte Mesa - Ferretería (<\nsoporte@mesa.test>)\nescribió:\n> Hola', 'Listo.'],
-    ['an attribution right under the reply, no blank line (Android, French clients)', 'Gracias\n16.11.2026 9:14 "Soporte" <soporte@mesa.test> escribió:\n\n> Hola', 'Gracias'],
-    ['Gmail\'s date-first form ending in the address', 'Ok\n\n2026-11-16 9:14 GMT-05:00 Soporte Mesa <soporte@mesa.test>:\n\n> Hola', 'Ok'],
-    ['an Outlook header block in another order, with CC', 'Hecho.\n\nDe: Soporte <soporte@mesa.test>\nPara: Juan\nCC: Ana\nEnviado el: lunes\nAsunto: X\n\nTexto viejo', 'Hecho.'],
-    ['a bold "*De:*" block from HTML', 'Hecho.\n\n*De:* Soporte <soporte@mesa.test>\n*Enviado:* lunes\n*Para:* Juan\n*Asunto:* X', 'Hecho.'],
+    [
+      'a Gmail attribution wrapped over three lines',
+      'Listo.\n\nEl lun, 16 nov 2026 a las 9:14, Soporte Mesa - Ferretería (<\nsoporte@mesa.test>)\nescribió:\n> Hola',
+      'Listo.',
+    ],
+    [
+      'an attribution right under the reply, no blank line (Android, French clients)',
+      'Gracias\n16.11.2026 9:14 "Soporte" <soporte@mesa.test> escribió:\n\n> Hola',
+      'Gracias',
+    ],
+    [
+      "Gmail's date-first form ending in the address",
+      'Ok\n\n2026-11-16 9:14 GMT-05:00 Soporte Mesa <soporte@mesa.test>:\n\n> Hola',
+      'Ok',
+    ],
+    [
+      'an Outlook header block in another order, with CC',
+      'Hecho.\n\nDe: Soporte <soporte@mesa.test>\nPara: Juan\nCC: Ana\nEnviado el: lunes\nAsunto: X\n\nTexto viejo',
+      'Hecho.',
+    ],
+    [
+      'a bold "*De:*" block from HTML',
+      'Hecho.\n\n*De:* Soporte <soporte@mesa.test>\n*Enviado:* lunes\n*Para:* Juan\n*Asunto:* X',
+      'Hecho.',
+    ],
     ['"*-------- Original Message --------*"', 'Bar\n\n*-------- Original Message --------*\nFrom: x', 'Bar'],
-    ['a bottom-posted reply', 'El lun, 16 nov 2026 a las 9:14, Soporte <soporte@mesa.test> escribió:\n> ¿Funciona?\n\nSí, ya funciona.', 'Sí, ya funciona.'],
+    [
+      'a bottom-posted reply',
+      'El lun, 16 nov 2026 a las 9:14, Soporte <soporte@mesa.test> escribió:\n> ¿Funciona?\n\nSí, ya funciona.',
+      'Sí, ya funciona.',
+    ],
     ['a closing the library takes for a signature', 'Todo bien.\n\nRegards\nJohn', 'Todo bien.\n\nRegards\nJohn'],
     ['a "-- " signature', 'Todo bien.\n\n-- \nJuan\nGerente', 'Todo bien.'],
-    ['Gmail\'s tracking mark and a trailing rule', 'Todo bien.\n\nᐧ\n\n-----------------------', 'Todo bien.'],
+    ["Gmail's tracking mark and a trailing rule", 'Todo bien.\n\nᐧ\n\n-----------------------', 'Todo bien.'],
   ])('cuts %s', (_n, text, visible) => {
     expect(stripQuotedText(text)).toBe(visible);
   });
@@ -30,7 +61,9 @@ describe('quote stripping', () => {
   });
 
   it('keeps a mail that is only a forward rather than returning nothing', () => {
-    expect(stripQuotedText('-----Mensaje original-----\nDe: a@b.co\nEnviado: hoy\nPara: c@d.co\nAsunto: x\n\nTexto')).toContain('Texto');
+    expect(
+      stripQuotedText('-----Mensaje original-----\nDe: a@b.co\nEnviado: hoy\nPara: c@d.co\nAsunto: x\n\nTexto'),
+    ).toContain('Texto');
   });
 
   it('does not hang on hostile long lines (the library backtracks cubically on them)', () => {
@@ -65,17 +98,48 @@ describe('the library skipped where none of its patterns can fire (unquotedByLib
     const body = (raw: string) => raw.slice(raw.search(/\r?\n\r?\n/) + 2);
     const fixtures = path.resolve(import.meta.dirname, '../../fixtures');
     for (const dir of ['es', 'seed']) {
-      for (const f of fs.readdirSync(path.join(fixtures, dir)).filter((n) => n.endsWith('.eml'))) add(body(fs.readFileSync(path.join(fixtures, dir, f), 'latin1')));
+      for (const f of fs.readdirSync(path.join(fixtures, dir)).filter((n) => n.endsWith('.eml')))
+        add(body(fs.readFileSync(path.join(fixtures, dir, f), 'latin1')));
     }
     for (const m of generateMails(40)) add(body(m.raw.toString('utf8')));
     for (const t of [
-      'Hola\n\nGracias,\nAna  \t', '\nHola\n', '\n\n\n', '   \n\t\n', 'Hola~~\n~', 'Hola\u00a0\u00a0\nChao\u2003', 'Best regards,\nJuan', 'Regards',
-      'Cheers!\nJ', 'Enviado desde mi iPhone', 'Sent from my Android', '--\nJuan', '-- \nJuan', '__\nJuan', '____', '+++', '==',
-      'Texto\n> citado\nmás', ' > no es cita', 'On Mon, 2 Nov 2026 at 10:00, Ana <a@b.co>\nwrote:\n> x', 'El lun, 2 nov 2026, Ana <a@b.co> escribió:',
-      'Le 2 nov. 2026 à 10:00, Ana a écrit :', 'Am 2. Nov. 2026 schrieb Ana <a@b.co>:', 'De: Ana <a@b.co>\nEnviado: hoy', 'From: Ana <a@b.co>',
-      '-----Original Message-----', '2026-11-02 10:00 GMT-05:00 Ana <a@b.co>:', 'Ana <a@b.co> schrieb:', 'x'.repeat(500), 'Cordialement',
-      'Bonne journée!', 'Verzonden vanaf mijn iPhone', 'Get Outlook for Android', 'Van: Ana <a@b.co>', 'Da: Ana <a@b.co>',
-    ]) add(t);
+      'Hola\n\nGracias,\nAna  \t',
+      '\nHola\n',
+      '\n\n\n',
+      '   \n\t\n',
+      'Hola~~\n~',
+      'Hola\u00a0\u00a0\nChao\u2003',
+      'Best regards,\nJuan',
+      'Regards',
+      'Cheers!\nJ',
+      'Enviado desde mi iPhone',
+      'Sent from my Android',
+      '--\nJuan',
+      '-- \nJuan',
+      '__\nJuan',
+      '____',
+      '+++',
+      '==',
+      'Texto\n> citado\nmás',
+      ' > no es cita',
+      'On Mon, 2 Nov 2026 at 10:00, Ana <a@b.co>\nwrote:\n> x',
+      'El lun, 2 nov 2026, Ana <a@b.co> escribió:',
+      'Le 2 nov. 2026 à 10:00, Ana a écrit :',
+      'Am 2. Nov. 2026 schrieb Ana <a@b.co>:',
+      'De: Ana <a@b.co>\nEnviado: hoy',
+      'From: Ana <a@b.co>',
+      '-----Original Message-----',
+      '2026-11-02 10:00 GMT-05:00 Ana <a@b.co>:',
+      'Ana <a@b.co> schrieb:',
+      'x'.repeat(500),
+      'Cordialement',
+      'Bonne journée!',
+      'Verzonden vanaf mijn iPhone',
+      'Get Outlook for Android',
+      'Van: Ana <a@b.co>',
+      'Da: Ana <a@b.co>',
+    ])
+      add(t);
     const corpus = path.join(CORPUS_DIR, 'reply');
     if (fs.existsSync(corpus)) {
       const walk = (d: string) => {
@@ -103,7 +167,12 @@ describe('the library skipped where none of its patterns can fire (unquotedByLib
     // Most of it: a reply's lines above its quote, a new case's text.
     expect(skipped).toBeGreaterThan(all.length / 4);
     // And never where the library would cut something.
-    for (const t of ['Texto\n> citado', 'Todo bien.\n\n-- \nJuan', 'Listo\n\nEnviado desde mi iPhone', 'Ok\n\nOn Mon, 2 Nov 2026 at 10:00, Ana <a@b.co> wrote:\n> x']) {
+    for (const t of [
+      'Texto\n> citado',
+      'Todo bien.\n\n-- \nJuan',
+      'Listo\n\nEnviado desde mi iPhone',
+      'Ok\n\nOn Mon, 2 Nov 2026 at 10:00, Ana <a@b.co> wrote:\n> x',
+    ]) {
       expect(unquotedByLibrary(t)).toBeUndefined();
     }
   });

@@ -41,7 +41,11 @@ describe('ids of outgoing mail: remembered derivations and pooled randomness', (
 
   it('remembers a derivation by key and forgets the oldest past its limit', () => {
     let calls = 0;
-    const double = boundedMemo(2, (n: number) => String(n), (n: number) => (calls++, n * 2));
+    const double = boundedMemo(
+      2,
+      (n: number) => String(n),
+      (n: number) => (calls++, n * 2),
+    );
     expect([double(1), double(1), double(2)]).toEqual([2, 2, 4]);
     expect(calls).toBe(2);
     double(3); // 1 goes out
@@ -52,11 +56,21 @@ describe('ids of outgoing mail: remembered derivations and pooled randomness', (
   });
 
   it('gives the same recipient tag as the HMAC it stands for, per secret and whatever the case of the address', () => {
-    const expected = (secret: string, address: string) => BigInt(`0x${crypto.createHmac('sha256', secret).update(`mesa-rcpt-v1|${address}`).digest().subarray(0, 8).toString('hex')}`).toString(36).padStart(12, '0').slice(-12);
+    const expected = (secret: string, address: string) =>
+      BigInt(
+        `0x${crypto.createHmac('sha256', secret).update(`mesa-rcpt-v1|${address}`).digest().subarray(0, 8).toString('hex')}`,
+      )
+        .toString(36)
+        .padStart(12, '0')
+        .slice(-12);
     expect(recipientTag(SECRET, 'Carla@Cliente.com.co')).toBe(expected(SECRET, 'carla@cliente.com.co'));
     expect(recipientTag(SECRET, 'carla@cliente.com.co')).toBe(expected(SECRET, 'carla@cliente.com.co'));
-    expect(recipientTag('otro-secreto-0123456789abcdef0123456789', 'carla@cliente.com.co')).toBe(expected('otro-secreto-0123456789abcdef0123456789', 'carla@cliente.com.co'));
-    expect(recipientTag('otro-secreto-0123456789abcdef0123456789', 'carla@cliente.com.co')).not.toBe(recipientTag(SECRET, 'carla@cliente.com.co'));
+    expect(recipientTag('otro-secreto-0123456789abcdef0123456789', 'carla@cliente.com.co')).toBe(
+      expected('otro-secreto-0123456789abcdef0123456789', 'carla@cliente.com.co'),
+    );
+    expect(recipientTag('otro-secreto-0123456789abcdef0123456789', 'carla@cliente.com.co')).not.toBe(
+      recipientTag(SECRET, 'carla@cliente.com.co'),
+    );
   });
 
   it('makes signed Message-IDs with a fresh nonce each time, bound to case and recipient', () => {
@@ -72,12 +86,15 @@ describe('ids of outgoing mail: remembered derivations and pooled randomness', (
   });
 
   it('shares the 22-byte Thread-Index header within a case, derived from the case number and the secret', () => {
-    const header = (secret: string, n: number) => Buffer.from(threadIndex(secret, n, Date.UTC(2026, 10, 1), Date.UTC(2026, 10, 2)), 'base64');
+    const header = (secret: string, n: number) =>
+      Buffer.from(threadIndex(secret, n, Date.UTC(2026, 10, 1), Date.UTC(2026, 10, 2)), 'base64');
     const a = header(SECRET, 7);
     const b = header(SECRET, 7);
     expect(a).toHaveLength(27);
     expect(a.subarray(0, 22)).toEqual(b.subarray(0, 22));
-    expect(a.subarray(6, 22)).toEqual(crypto.createHmac('sha256', SECRET).update('mesa-thread-v1|7').digest().subarray(0, 16));
+    expect(a.subarray(6, 22)).toEqual(
+      crypto.createHmac('sha256', SECRET).update('mesa-thread-v1|7').digest().subarray(0, 16),
+    );
     expect(header(SECRET, 8).subarray(6, 22)).not.toEqual(a.subarray(6, 22));
     expect(header('otro-secreto-0123456789abcdef0123456789', 7).subarray(6, 22)).not.toEqual(a.subarray(6, 22));
   });

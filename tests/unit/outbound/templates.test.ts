@@ -13,21 +13,65 @@ const ARTIFACTS = path.resolve(import.meta.dirname, '../../.artifacts');
 const HOSTILE = 'Factura <script>alert("x")</script> <img src=x onerror=alert(1)> & "comillas"';
 
 const sample: Partial<Record<TemplateName, { data: Record<string, unknown>; pick?: Record<string, string> }>> = {
-  confirmation: { data: { summary: linesOf(`Hola,\nal facturar sale el error E-42.\n${HOSTILE}`), caseUrl: 'https://mesa.example/caso/1.1.abc.def', hasAttachments: true, attachments: [{ filename: 'captura <1>.png', size: '120 KB' }] } },
+  confirmation: {
+    data: {
+      summary: linesOf(`Hola,\nal facturar sale el error E-42.\n${HOSTILE}`),
+      caseUrl: 'https://mesa.example/caso/1.1.abc.def',
+      hasAttachments: true,
+      attachments: [{ filename: 'captura <1>.png', size: '120 KB' }],
+    },
+  },
   'consultant-case': {
-    data: { from: 'carla@empresa.com', fromName: 'Carla Ríos', organization: 'empresa.com', priority: 'alta', stage: 'abierto', assignee: 'sin asignar', lines: linesOf(`No puedo entrar.\n${HOSTILE}`), hasAttachments: true, attachments: [{ filename: 'log.txt', size: '2 KB' }], caseUrl: 'https://mesa.example/caso/1', commands: [{ usage: '/cerrar (/close)', help: 'cierra el caso' }] },
+    data: {
+      from: 'carla@empresa.com',
+      fromName: 'Carla Ríos',
+      organization: 'empresa.com',
+      priority: 'alta',
+      stage: 'abierto',
+      assignee: 'sin asignar',
+      lines: linesOf(`No puedo entrar.\n${HOSTILE}`),
+      hasAttachments: true,
+      attachments: [{ filename: 'log.txt', size: '2 KB' }],
+      caseUrl: 'https://mesa.example/caso/1',
+      commands: [{ usage: '/cerrar (/close)', help: 'cierra el caso' }],
+    },
     pick: { heading: 'headingNew' },
   },
-  answer: { data: { consultantName: 'Ana Pérez', lines: linesOf('Hola Carla,\nya quedó corregido.\nSaludos'), hasAttachments: true, attachments: [{ filename: 'parche.zip', size: '1.2 MB' }], caseUrl: 'https://mesa.example/caso/1' } },
+  answer: {
+    data: {
+      consultantName: 'Ana Pérez',
+      lines: linesOf('Hola Carla,\nya quedó corregido.\nSaludos'),
+      hasAttachments: true,
+      attachments: [{ filename: 'parche.zip', size: '1.2 MB' }],
+      caseUrl: 'https://mesa.example/caso/1',
+    },
+  },
   closed: { data: { caseUrl: 'https://mesa.example/caso/1', rateUrl: 'https://mesa.example/caso/1#calificar' } },
-  reopened: { data: { caseUrl: 'https://mesa.example/caso/1', hasReason: true, lines: ['carla@empresa.com: sigue fallando'] } },
-  refusal: { data: { limit: '40 MB', openCases: [{ number: 3, subject: 'Otro caso', url: 'https://mesa.example/caso/3' }] }, pick: { reason: 'reasons.too_large' } },
-  'consultant-notice': { data: { items: ['«/volar»: comando desconocido'], commands: [{ usage: '/cerrar (/close)', help: 'cierra el caso' }] }, pick: { heading: 'headingCommands', intro: 'introCommands', next: 'nextCommands' } },
+  reopened: {
+    data: { caseUrl: 'https://mesa.example/caso/1', hasReason: true, lines: ['carla@empresa.com: sigue fallando'] },
+  },
+  refusal: {
+    data: { limit: '40 MB', openCases: [{ number: 3, subject: 'Otro caso', url: 'https://mesa.example/caso/3' }] },
+    pick: { reason: 'reasons.too_large' },
+  },
+  'consultant-notice': {
+    data: {
+      items: ['«/volar»: comando desconocido'],
+      commands: [{ usage: '/cerrar (/close)', help: 'cierra el caso' }],
+    },
+    pick: { heading: 'headingCommands', intro: 'introCommands', next: 'nextCommands' },
+  },
 };
 
 /** The templates of this issue (the lifecycle ones have their own tests). */
 const MINE = Object.keys(sample) as TemplateName[];
-const common = { brand: 'Soporte Mesa', hours: 'lunes a viernes, 8:00–17:00', name: 'Carla Ríos', number: 42, subject: HOSTILE };
+const common = {
+  brand: 'Soporte Mesa',
+  hours: 'lunes a viernes, 8:00–17:00',
+  name: 'Carla Ríos',
+  number: 42,
+  subject: HOSTILE,
+};
 
 describe('mail templates', () => {
   const renderer = new TemplateRenderer();
@@ -65,7 +109,9 @@ describe('mail templates', () => {
     for (let i = 0; i < N; i++) r.render('confirmation', 'es', { ...common, ...sample.confirmation!.data, number: i });
     const each = (performance.now() - t1) / N;
     expect(r.compileMs).toBe(compiled); // no second compilation
-    console.log(`MJML: primera vez ${first.toFixed(0)} ms (compilación ${compiled.toFixed(0)} ms); después ${each.toFixed(3)} ms por correo`);
+    console.log(
+      `MJML: primera vez ${first.toFixed(0)} ms (compilación ${compiled.toFixed(0)} ms); después ${each.toFixed(3)} ms por correo`,
+    );
     expect(each).toBeLessThan(first / 5);
   });
 
@@ -80,7 +126,10 @@ describe('mail templates', () => {
     });
 
     it('lays out every template on a phone and a desktop width, with no script running and the button visible', async () => {
-      for (const [w, label] of [[390, 'phone'], [800, 'desktop']] as const) {
+      for (const [w, label] of [
+        [390, 'phone'],
+        [800, 'desktop'],
+      ] as const) {
         const page = await browser.newPage({ viewport: { width: w, height: 900 } });
         const dialogs: string[] = [];
         page.on('dialog', (d) => {

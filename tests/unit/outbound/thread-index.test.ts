@@ -23,16 +23,39 @@ function reference(secret: string, caseNumber: number, createdAt: number, now: n
 }
 
 describe('Thread-Index', () => {
-  it('is the specification\'s bytes for any date and delay, with one random byte at the end', () => {
-    const dates = [0, 1, 4095, 4096, 65_535, Date.UTC(2026, 11, 4, 12, 30, 15, 123), Date.UTC(2057, 0, 1), Date.UTC(2400, 5, 1), 1_700_000_000_000.7];
+  it("is the specification's bytes for any date and delay, with one random byte at the end", () => {
+    const dates = [
+      0,
+      1,
+      4095,
+      4096,
+      65_535,
+      Date.UTC(2026, 11, 4, 12, 30, 15, 123),
+      Date.UTC(2057, 0, 1),
+      Date.UTC(2400, 5, 1),
+      1_700_000_000_000.7,
+    ];
     for (let i = 0; i < 2000; i++) dates.push(Math.floor(Math.random() * Date.UTC(2400, 0, 1)));
-    const delays = [0, 1, 999, 16_383, 16_384, 60_000, 86_400_000, 400 * 86_400_000, 10 * 365 * 86_400_000, 50 * 365 * 86_400_000];
+    const delays = [
+      0,
+      1,
+      999,
+      16_383,
+      16_384,
+      60_000,
+      86_400_000,
+      400 * 86_400_000,
+      10 * 365 * 86_400_000,
+      50 * 365 * 86_400_000,
+    ];
     let compared = 0;
     for (const [n, created] of dates.entries()) {
       for (const delay of [...delays, Math.floor(Math.random() * 5 * 365 * 86_400_000)]) {
         const got = Buffer.from(threadIndex(SECRET, n + 1, created, created + delay), 'base64');
         expect(got.length).toBe(27);
-        expect(got.subarray(0, 26).toString('hex')).toBe(reference(SECRET, n + 1, created, created + delay).toString('hex'));
+        expect(got.subarray(0, 26).toString('hex')).toBe(
+          reference(SECRET, n + 1, created, created + delay).toString('hex'),
+        );
         compared++;
       }
     }

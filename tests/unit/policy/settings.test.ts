@@ -27,8 +27,14 @@ describe('lifecycle settings (env + MESA_CONFIG_FILE)', () => {
     const c = config({});
     expect(c.lifecycle).toMatchObject({
       calendar: { timezone: 'America/Bogota', hours: { mon: ['08:00-17:00'], sat: ['09:00-12:00'], sun: [] } },
-      sla: { warnShare: 0.75, targets: { alta: { firstResponse: { unit: 'hours', amount: 2 }, resolution: { unit: 'days', amount: 1 } } } },
-      autoClose: { afterBusinessDays: 2, warnBeforeBusinessDays: 1 }, maxOpenCasesPerOrg: undefined, heldAutoOpen: false, digestMinute: 480,
+      sla: {
+        warnShare: 0.75,
+        targets: { alta: { firstResponse: { unit: 'hours', amount: 2 }, resolution: { unit: 'days', amount: 1 } } },
+      },
+      autoClose: { afterBusinessDays: 2, warnBeforeBusinessDays: 1 },
+      maxOpenCasesPerOrg: undefined,
+      heldAutoOpen: false,
+      digestMinute: 480,
     });
     const policy = new Policy(c.lifecycle);
     expect(policy.isEntitled('cualquiera.co')).toBe(true);
@@ -37,13 +43,27 @@ describe('lifecycle settings (env + MESA_CONFIG_FILE)', () => {
 
   it('reads the calendar, targets and organizations from a YAML file, with per-organization limit, calendar and consultants', () => {
     const c = config({
-      MAX_OPEN_CASES_PER_ORG: '3', HOLIDAYS: '2026-12-24',
-      MESA_CONFIG_FILE: file('ok.yaml', [
-        'calendar:', '  hours: { mon: ["08:00-12:00", "13:00-17:00"] }', '  holidayCountry: CO', '  holidays: ["2026-12-31"]',
-        'sla:', '  warnShare: 0.8', '  targets:', '    alta: { firstResponse: 1h, resolution: 4h }',
-        'organizations:', '  - domain: cliente.co', '    maxOpenCases: 5', '    notify: [gerente@mesa.test]',
-        '  - domain: chile.cl', '    calendar: { timezone: America/Santiago }',
-      ].join('\n')),
+      MAX_OPEN_CASES_PER_ORG: '3',
+      HOLIDAYS: '2026-12-24',
+      MESA_CONFIG_FILE: file(
+        'ok.yaml',
+        [
+          'calendar:',
+          '  hours: { mon: ["08:00-12:00", "13:00-17:00"] }',
+          '  holidayCountry: CO',
+          '  holidays: ["2026-12-31"]',
+          'sla:',
+          '  warnShare: 0.8',
+          '  targets:',
+          '    alta: { firstResponse: 1h, resolution: 4h }',
+          'organizations:',
+          '  - domain: cliente.co',
+          '    maxOpenCases: 5',
+          '    notify: [gerente@mesa.test]',
+          '  - domain: chile.cl',
+          '    calendar: { timezone: America/Santiago }',
+        ].join('\n'),
+      ),
     });
     const policy = new Policy(c.lifecycle);
     expect(c.lifecycle.calendar.holidays).toEqual(['2026-12-24', '2026-12-31']);
@@ -63,16 +83,26 @@ describe('lifecycle settings (env + MESA_CONFIG_FILE)', () => {
 
   it('reports every bad key by name, in the environment and in the file', () => {
     const msg = problems({
-      SLA_WARN_SHARE: '75', MAX_OPEN_CASES_PER_ORG: '-1', DIGEST_TIME: '8am', HOLIDAYS: '24/12/2026', HOLIDAYS_COUNTRY: 'XX',
+      SLA_WARN_SHARE: '75',
+      MAX_OPEN_CASES_PER_ORG: '-1',
+      DIGEST_TIME: '8am',
+      HOLIDAYS: '24/12/2026',
+      HOLIDAYS_COUNTRY: 'XX',
     });
-    for (const key of ['SLA_WARN_SHARE', 'MAX_OPEN_CASES_PER_ORG', 'DIGEST_TIME', 'HOLIDAYS:', 'HOLIDAYS_COUNTRY']) expect(msg).toContain(key);
+    for (const key of ['SLA_WARN_SHARE', 'MAX_OPEN_CASES_PER_ORG', 'DIGEST_TIME', 'HOLIDAYS:', 'HOLIDAYS_COUNTRY'])
+      expect(msg).toContain(key);
 
-    const bad = problems({ MESA_CONFIG_FILE: file('bad.json', JSON.stringify({
-      calendar: { hours: { mon: ['17:00-08:00'] }, timezone: 'Mars/Olympus' },
-      sla: { targets: { alta: { firstResponse: 'pronto', resolution: '1d' } } },
-      organizations: [{ domain: 'cliente.co', maxOpenCases: 0, notify: ['no-es-correo'] }],
-      extra: true,
-    }) ) });
+    const bad = problems({
+      MESA_CONFIG_FILE: file(
+        'bad.json',
+        JSON.stringify({
+          calendar: { hours: { mon: ['17:00-08:00'] }, timezone: 'Mars/Olympus' },
+          sla: { targets: { alta: { firstResponse: 'pronto', resolution: '1d' } } },
+          organizations: [{ domain: 'cliente.co', maxOpenCases: 0, notify: ['no-es-correo'] }],
+          extra: true,
+        }),
+      ),
+    });
     expect(bad).toContain('MESA_CONFIG_FILE calendar.hours.mon.0');
     expect(bad).toContain('MESA_CONFIG_FILE calendar.timezone');
     expect(bad).toContain('MESA_CONFIG_FILE sla.targets.alta.firstResponse: duración inválida "pronto"');
@@ -80,7 +110,11 @@ describe('lifecycle settings (env + MESA_CONFIG_FILE)', () => {
     expect(bad).toContain('MESA_CONFIG_FILE organizations.0.notify.0');
     expect(bad).toContain('MESA_CONFIG_FILE (raíz): Unrecognized key: "extra"');
 
-    expect(problems({ MESA_CONFIG_FILE: path.join(dir, 'missing.yaml') })).toMatch(/MESA_CONFIG_FILE: no se pudo leer .*ENOENT/);
-    expect(problems({ MESA_CONFIG_FILE: file('broken.yaml', 'calendar: [') })).toMatch(/MESA_CONFIG_FILE: .* no es YAML válido/);
+    expect(problems({ MESA_CONFIG_FILE: path.join(dir, 'missing.yaml') })).toMatch(
+      /MESA_CONFIG_FILE: no se pudo leer .*ENOENT/,
+    );
+    expect(problems({ MESA_CONFIG_FILE: file('broken.yaml', 'calendar: [') })).toMatch(
+      /MESA_CONFIG_FILE: .* no es YAML válido/,
+    );
   });
 });

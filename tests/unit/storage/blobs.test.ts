@@ -40,7 +40,8 @@ describe('blob store', () => {
   it('stores a large stream by its hash through a temporary file, none left over, and says STORAGE_FAILED when the stream breaks', async () => {
     const blobs = store();
     const data = crypto.randomBytes(1_500_000); // above the in-memory limit: written as it arrives
-    const chunks = () => Readable.from([data.subarray(0, 700_000), data.subarray(700_000, 1_200_000), data.subarray(1_200_000)]);
+    const chunks = () =>
+      Readable.from([data.subarray(0, 700_000), data.subarray(700_000, 1_200_000), data.subarray(1_200_000)]);
     const first = await blobs.putStream(chunks());
     expect(first).toEqual({ sha256: BlobStore.sha256(data), size: data.length });
     expect((await blobs.get(first.sha256)).equals(data)).toBe(true);
@@ -48,7 +49,8 @@ describe('blob store', () => {
     let sent = 0;
     const broken = new Readable({
       read() {
-        if (sent++ < 2) this.push(data.subarray(0, 700_000)); // past the limit, so a temporary file exists when it breaks
+        if (sent++ < 2)
+          this.push(data.subarray(0, 700_000)); // past the limit, so a temporary file exists when it breaks
         else this.destroy(new Error('conexión cortada'));
       },
     });
@@ -72,14 +74,24 @@ describe('blob store', () => {
     expect(fs.statSync(file).mtimeMs).toBeGreaterThanOrEqual(before.mtimeMs);
     expect(fs.readdirSync(dir)).toEqual([path.basename(file)]); // no temporary file either
     expect(fs.existsSync(path.join(path.dirname(dir), 'tmp'))).toBe(false);
-    const err = await blobs.putStream(new Readable({ read() { this.destroy(new Error('conexión cortada')); } })).catch((e) => e);
+    const err = await blobs
+      .putStream(
+        new Readable({
+          read() {
+            this.destroy(new Error('conexión cortada'));
+          },
+        }),
+      )
+      .catch((e) => e);
     expect(err).toMatchObject({ code: 'STORAGE_FAILED', retryable: true });
   });
 
   it('stages an upload in a temporary file, refuses one over its limit leaving nothing, and adopts it by its hash', async () => {
     const blobs = store();
-    const chunks = (n: number, size: number) => Readable.from(Array.from({ length: n }, (_, i) => Buffer.alloc(size, i)));
-    const tmpFiles = () => (fs.existsSync(path.join(blobs.root, 'tmp')) ? fs.readdirSync(path.join(blobs.root, 'tmp')) : []);
+    const chunks = (n: number, size: number) =>
+      Readable.from(Array.from({ length: n }, (_, i) => Buffer.alloc(size, i)));
+    const tmpFiles = () =>
+      fs.existsSync(path.join(blobs.root, 'tmp')) ? fs.readdirSync(path.join(blobs.root, 'tmp')) : [];
     expect(await blobs.stage(chunks(4, 1000), 3999)).toBe('too-large');
     expect(tmpFiles()).toEqual([]);
     const staged = await blobs.stage(chunks(4, 1000), 4000);

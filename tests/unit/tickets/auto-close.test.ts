@@ -3,7 +3,11 @@ import { describe, expect, it } from 'vitest';
 import { planAutoClose, type AutoCloseEvent } from '../../../src/tickets/auto-close.ts';
 import { BusinessCalendar, DEFAULT_HOURS, hoursFromKeys } from '../../../src/tickets/calendar.ts';
 
-const cal = new BusinessCalendar({ timezone: 'America/Bogota', hours: hoursFromKeys(DEFAULT_HOURS), holidayCountry: 'CO' });
+const cal = new BusinessCalendar({
+  timezone: 'America/Bogota',
+  hours: hoursFromKeys(DEFAULT_HOURS),
+  holidayCountry: 'CO',
+});
 const policy = { afterBusinessDays: 2, warnBeforeBusinessDays: 1 };
 const at = (local: string) => DateTime.fromISO(local, { zone: 'America/Bogota' }).toMillis();
 const waitingCase = { stage: 'solucion' as const, waitingOn: 'cliente' as const, updatedAt: at('2026-11-23T10:00') };
@@ -16,9 +20,24 @@ describe('auto-close plan (answered Monday 2026-11-23 10:00, waiting on the cust
     ['Tuesday 10:00: one business day left, warn', answered, '2026-11-24T10:00', 'warn'],
     ['warned; Wednesday 09:59: wait', warnedTue, '2026-11-25T09:59', 'wait'],
     ['warned; Wednesday 10:00: close', warnedTue, '2026-11-25T10:00', 'close'],
-    ['customer replied Tuesday 15:00: cancelled', [...warnedTue, { type: 'waiting_changed', to: 'soporte', at: at('2026-11-24T15:00') }], '2026-11-26T10:00', 'none'],
-    ['support answered again Tuesday 11:00: the wait restarts', [...warnedTue, { type: 'consultant_message', at: at('2026-11-24T11:00') }], '2026-11-25T10:00', 'wait'],
-    ['an internal note does not restart it', [...warnedTue, { type: 'consultant_message', internal: true, at: at('2026-11-24T11:00') }], '2026-11-25T10:00', 'close'],
+    [
+      'customer replied Tuesday 15:00: cancelled',
+      [...warnedTue, { type: 'waiting_changed', to: 'soporte', at: at('2026-11-24T15:00') }],
+      '2026-11-26T10:00',
+      'none',
+    ],
+    [
+      'support answered again Tuesday 11:00: the wait restarts',
+      [...warnedTue, { type: 'consultant_message', at: at('2026-11-24T11:00') }],
+      '2026-11-25T10:00',
+      'wait',
+    ],
+    [
+      'an internal note does not restart it',
+      [...warnedTue, { type: 'consultant_message', internal: true, at: at('2026-11-24T11:00') }],
+      '2026-11-25T10:00',
+      'close',
+    ],
   ] as const)('%s', (_name, events, now, kind) => {
     const c = kind === 'none' ? { ...waitingCase, waitingOn: 'soporte' as const } : waitingCase;
     expect(planAutoClose(cal, policy, c, events, at(now)).kind).toBe(kind);
@@ -41,7 +60,11 @@ describe('auto-close plan (answered Monday 2026-11-23 10:00, waiting on the cust
   });
 
   it('is off with AUTO_CLOSE_BUSINESS_DAYS=0, and never touches closed cases', () => {
-    expect(planAutoClose(cal, { ...policy, afterBusinessDays: 0 }, waitingCase, answered, at('2027-01-01T10:00')).kind).toBe('none');
-    expect(planAutoClose(cal, policy, { ...waitingCase, stage: 'cerrado' }, answered, at('2027-01-01T10:00')).kind).toBe('none');
+    expect(
+      planAutoClose(cal, { ...policy, afterBusinessDays: 0 }, waitingCase, answered, at('2027-01-01T10:00')).kind,
+    ).toBe('none');
+    expect(
+      planAutoClose(cal, policy, { ...waitingCase, stage: 'cerrado' }, answered, at('2027-01-01T10:00')).kind,
+    ).toBe('none');
   });
 });

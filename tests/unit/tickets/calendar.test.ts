@@ -3,8 +3,16 @@ import { describe, expect, it } from 'vitest';
 import { BusinessCalendar, DEFAULT_HOURS, hoursFromKeys } from '../../../src/tickets/calendar.ts';
 import { describeHours } from '../../../src/tickets/hours-text.ts';
 
-const calendar = (timezone: string, extra: { holidayCountry?: string; holidays?: string[]; hours?: Record<string, string[]> } = {}) =>
-  new BusinessCalendar({ timezone, hours: hoursFromKeys({ ...DEFAULT_HOURS, ...extra.hours }), holidayCountry: extra.holidayCountry, holidays: extra.holidays });
+const calendar = (
+  timezone: string,
+  extra: { holidayCountry?: string; holidays?: string[]; hours?: Record<string, string[]> } = {},
+) =>
+  new BusinessCalendar({
+    timezone,
+    hours: hoursFromKeys({ ...DEFAULT_HOURS, ...extra.hours }),
+    holidayCountry: extra.holidayCountry,
+    holidays: extra.holidays,
+  });
 
 const bogota = calendar('America/Bogota', { holidayCountry: 'CO' });
 const newYork = calendar('America/New_York');
@@ -12,7 +20,8 @@ const santiago = calendar('America/Santiago');
 
 /** Local wall time in the calendar's zone → epoch ms, and back, so the tables read as the guides speak. */
 const at = (cal: BusinessCalendar, local: string) => DateTime.fromISO(local, { zone: cal.timezone }).toMillis();
-const show = (cal: BusinessCalendar, ms: number) => DateTime.fromMillis(ms, { zone: cal.timezone }).toFormat("ccc yyyy-MM-dd HH:mm");
+const show = (cal: BusinessCalendar, ms: number) =>
+  DateTime.fromMillis(ms, { zone: cal.timezone }).toFormat('ccc yyyy-MM-dd HH:mm');
 const utc = (ms: number) => new Date(ms).toISOString().slice(0, 16);
 
 describe('business calendar: hours per weekday, Saturday half-day, Colombian holidays (America/Bogota)', () => {
@@ -55,7 +64,9 @@ describe('business calendar: hours per weekday, Saturday half-day, Colombian hol
   });
 
   it('counts business time between two instants: 9 h Friday + 3 h Saturday + 9 h Monday', () => {
-    expect(bogota.businessMsBetween(at(bogota, '2026-11-20T00:00'), at(bogota, '2026-11-23T23:59')) / 3_600_000).toBe(21);
+    expect(bogota.businessMsBetween(at(bogota, '2026-11-20T00:00'), at(bogota, '2026-11-23T23:59')) / 3_600_000).toBe(
+      21,
+    );
   });
 
   it('takes holidays from a config list as well', () => {
@@ -77,11 +88,39 @@ describe('business calendar: hours per weekday, Saturday half-day, Colombian hol
 describe('business calendar across DST changes', () => {
   it.each([
     // America/New_York springs forward on Sun 2026-03-08 and falls back on Sun 2026-11-01.
-    ['New York, Sat 11:00 EST + 2 h → Mon 09:00 EDT', newYork, '2026-03-07T11:00', 2, 'Mon 2026-03-09 09:00', '2026-03-09T13:00'],
-    ['New York, Sat 11:00 EDT + 2 h → Mon 09:00 EST', newYork, '2026-10-31T11:00', 2, 'Mon 2026-11-02 09:00', '2026-11-02T14:00'],
+    [
+      'New York, Sat 11:00 EST + 2 h → Mon 09:00 EDT',
+      newYork,
+      '2026-03-07T11:00',
+      2,
+      'Mon 2026-03-09 09:00',
+      '2026-03-09T13:00',
+    ],
+    [
+      'New York, Sat 11:00 EDT + 2 h → Mon 09:00 EST',
+      newYork,
+      '2026-10-31T11:00',
+      2,
+      'Mon 2026-11-02 09:00',
+      '2026-11-02T14:00',
+    ],
     // America/Santiago springs forward at local midnight on Sun 2026-09-06 (that day has no 00:00).
-    ['Santiago, Sat 11:00 CLT + 2 h → Mon 09:00 CLST', santiago, '2026-09-05T11:00', 2, 'Mon 2026-09-07 09:00', '2026-09-07T12:00'],
-    ['Santiago, Sat 11:00 CLST + 2 h → Mon 09:00 CLT (falls back 2026-04-05)', santiago, '2026-04-04T11:00', 2, 'Mon 2026-04-06 09:00', '2026-04-06T13:00'],
+    [
+      'Santiago, Sat 11:00 CLT + 2 h → Mon 09:00 CLST',
+      santiago,
+      '2026-09-05T11:00',
+      2,
+      'Mon 2026-09-07 09:00',
+      '2026-09-07T12:00',
+    ],
+    [
+      'Santiago, Sat 11:00 CLST + 2 h → Mon 09:00 CLT (falls back 2026-04-05)',
+      santiago,
+      '2026-04-04T11:00',
+      2,
+      'Mon 2026-04-06 09:00',
+      '2026-04-06T13:00',
+    ],
   ])('%s', (_name, cal, start, hours, local, utcExpected) => {
     const due = cal.addBusinessHours(at(cal, start), hours);
     expect(show(cal, due)).toBe(local);
@@ -109,7 +148,11 @@ describe('business hours in words (for mails)', () => {
   it.each([
     ['es', DEFAULT_HOURS, 'lunes a viernes, de 8:00 a 17:00; sábado, de 9:00 a 12:00'],
     ['en', DEFAULT_HOURS, 'Monday to Friday, 8:00 to 17:00; Saturday, 9:00 to 12:00'],
-    ['es', { ...DEFAULT_HOURS, mon: ['08:00-12:00', '13:00-17:30'], tue: ['08:00-12:00', '13:00-17:30'], sat: [] }, 'lunes y martes, de 8:00 a 12:00 y de 13:00 a 17:30; miércoles a viernes, de 8:00 a 17:00'],
+    [
+      'es',
+      { ...DEFAULT_HOURS, mon: ['08:00-12:00', '13:00-17:30'], tue: ['08:00-12:00', '13:00-17:30'], sat: [] },
+      'lunes y martes, de 8:00 a 12:00 y de 13:00 a 17:30; miércoles a viernes, de 8:00 a 17:00',
+    ],
   ] as const)('%s %j', (locale, hours, expected) => {
     expect(describeHours(hours, locale)).toBe(expected);
   });

@@ -16,7 +16,9 @@ const matcher = new ProductMatcher(catalogue);
 
 describe('product, module and version from what customers write', () => {
   it('reads the labelled subjects with ≥ 95 % accuracy and never chooses a wrong product', () => {
-    const { cases } = JSON.parse(fs.readFileSync(path.join(FIXTURES, 'subjects.json'), 'utf8')) as { cases: Array<[string, string | null, string | null, string | null]> };
+    const { cases } = JSON.parse(fs.readFileSync(path.join(FIXTURES, 'subjects.json'), 'utf8')) as {
+      cases: Array<[string, string | null, string | null, string | null]>;
+    };
     expect(cases.length).toBeGreaterThanOrEqual(100);
     let right = 0;
     const wrongProduct: string[] = [];
@@ -29,18 +31,25 @@ describe('product, module and version from what customers write', () => {
       if (g.product && g.product !== product) wrongProduct.push(subject);
     }
     const accuracy = right / cases.length;
-    console.log(`producto/módulo/versión: ${right}/${cases.length} = ${(accuracy * 100).toFixed(1)} %; productos equivocados: ${wrongProduct.length}${misses.length ? `\n  ${misses.join('\n  ')}` : ''}`);
+    console.log(
+      `producto/módulo/versión: ${right}/${cases.length} = ${(accuracy * 100).toFixed(1)} %; productos equivocados: ${wrongProduct.length}${misses.length ? `\n  ${misses.join('\n  ')}` : ''}`,
+    );
     expect(wrongProduct).toEqual([]);
     expect(accuracy).toBeGreaterThanOrEqual(0.95);
   });
 
   it('takes the head of the subject over the rest, and names the candidates when it cannot choose', () => {
-    expect(matcher.identify('BANCOS, la nómina salió dos veces')).toMatchObject({ product: 'Contabilidad', module: 'Bancos' });
+    expect(matcher.identify('BANCOS, la nómina salió dos veces')).toMatchObject({
+      product: 'Contabilidad',
+      module: 'Bancos',
+    });
     expect(matcher.identify('Informes del mes vacíos')).toEqual({ candidates: ['Contabilidad', 'Nómina'] });
   });
 
   it('reads explicit forms from the body only when the subject names nothing', () => {
-    expect(matcher.identify('No funciona', 'Buenos días,\nen el módulo de Vacaciones versión 4.0 no deja programar.')).toMatchObject({ product: 'Nómina', module: 'Vacaciones', version: '4.0' });
+    expect(
+      matcher.identify('No funciona', 'Buenos días,\nen el módulo de Vacaciones versión 4.0 no deja programar.'),
+    ).toMatchObject({ product: 'Nómina', module: 'Vacaciones', version: '4.0' });
     // A body that merely mentions a module does not decide it.
     expect(matcher.identify('No funciona', 'Desde que pagamos la nómina no funciona').product).toBeUndefined();
     expect(matcher.identify('KARDEX, saldos', 'el módulo de nómina está bien').product).toBe('Inventarios');
@@ -52,7 +61,10 @@ describe('product, module and version from what customers write', () => {
   });
 
   it('works with no catalogue at all: only the version', () => {
-    expect(new ProductMatcher({ products: [] }).identify('Nómina versión 4.2')).toEqual({ version: '4.2', candidates: [] });
+    expect(new ProductMatcher({ products: [] }).identify('Nómina versión 4.2')).toEqual({
+      version: '4.2',
+      candidates: [],
+    });
   });
 });
 
@@ -65,14 +77,22 @@ describe('the catalogue file', () => {
 
   it('is found in DATA_DIR without PRODUCTS_FILE, and is empty when there is none', () => {
     const dir = path.dirname(write('productos:\n  - nombre: POS\n    modulos: [Cajas]\n'));
-    expect(loadCatalogue({}, dir, []).products.map((p) => [p.name, p.modules.map((m) => m.name)])).toEqual([['POS', ['Cajas']]]);
+    expect(loadCatalogue({}, dir, []).products.map((p) => [p.name, p.modules.map((m) => m.name)])).toEqual([
+      ['POS', ['Cajas']],
+    ]);
     expect(loadCatalogue({}, fs.mkdtempSync(path.join(os.tmpdir(), 'mesa-vacio-')), []).products).toEqual([]);
   });
 
   it('reports every bad key by its name', () => {
-    expect(catalogueFrom(write('productos:\n  - nombre: ""\n    versiones: ["cuatro"]\n    color: rojo\n')).problems.join('\n')).toMatch(/productos\.0\.nombre: nombre vacío[\s\S]*versiones\.0[\s\S]*color/);
+    expect(
+      catalogueFrom(write('productos:\n  - nombre: ""\n    versiones: ["cuatro"]\n    color: rojo\n')).problems.join(
+        '\n',
+      ),
+    ).toMatch(/productos\.0\.nombre: nombre vacío[\s\S]*versiones\.0[\s\S]*color/);
     expect(catalogueFrom(write('productos: [')).problems[0]).toMatch(/no es YAML válido/);
     expect(catalogueFrom('/no/existe.yaml').problems[0]).toMatch(/PRODUCTS_FILE: no se pudo leer/);
-    expect(catalogueFrom(write('{"productos":[{"nombre":"POS"},{"nombre":"Caja","alias":["pos"]}]}', 'json')).problems[0]).toMatch(/«pos» nombra a dos productos/);
+    expect(
+      catalogueFrom(write('{"productos":[{"nombre":"POS"},{"nombre":"Caja","alias":["pos"]}]}', 'json')).problems[0],
+    ).toMatch(/«pos» nombra a dos productos/);
   });
 });

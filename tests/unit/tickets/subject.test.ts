@@ -3,9 +3,18 @@ import { caseNumberFromSubject, cleanSubject, taggedSubject } from '../../../src
 
 describe('subjects', () => {
   it.each([
-    ['RE: [Caso #12] Factura', 12], ['RV: [Caso #12] Factura', 12], ['Fwd: [Caso #12] Factura', 12], ['RE: RE: [Caso #12] Factura', 12],
-    ['AW: [Caso #12] Factura', 12], ['Fw: [Caso #12] Factura', 12], ['re:[caso#12] Factura', 12], ['RE :  [ CASO # 12 ] Factura', 12],
-    ['Respuesta automática: [Caso #12] Factura', 12], ['Factura [Caso #12]', 12], ['Factura sin caso', undefined], ['[Caso #0] nada', undefined],
+    ['RE: [Caso #12] Factura', 12],
+    ['RV: [Caso #12] Factura', 12],
+    ['Fwd: [Caso #12] Factura', 12],
+    ['RE: RE: [Caso #12] Factura', 12],
+    ['AW: [Caso #12] Factura', 12],
+    ['Fw: [Caso #12] Factura', 12],
+    ['re:[caso#12] Factura', 12],
+    ['RE :  [ CASO # 12 ] Factura', 12],
+    ['Respuesta automática: [Caso #12] Factura', 12],
+    ['Factura [Caso #12]', 12],
+    ['Factura sin caso', undefined],
+    ['[Caso #0] nada', undefined],
   ])('finds the case number in "%s"', (subject, n) => {
     expect(caseNumberFromSubject(subject)).toBe(n);
   });

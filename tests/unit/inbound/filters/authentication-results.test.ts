@@ -5,7 +5,9 @@ import { authResultsPass } from '../../../../src/inbound/filters/consultant-auth
 /** RFC 8601 §2.2 syntax, as the consultant-auth filter reads it (and the examples of RFC 8601 Appendix B). */
 describe('Authentication-Results parser', () => {
   it('reads the authserv-id, its version and each method with its properties', () => {
-    const p = parseAuthenticationResults('mx.mesa.test 1; dkim=pass header.d=mesa.test header.s=s1; spf=fail smtp.mailfrom=x@otro.example; dmarc=pass header.from=mesa.test');
+    const p = parseAuthenticationResults(
+      'mx.mesa.test 1; dkim=pass header.d=mesa.test header.s=s1; spf=fail smtp.mailfrom=x@otro.example; dmarc=pass header.from=mesa.test',
+    );
     expect(p.value).toBe('mx.mesa.test');
     expect(p.version).toBe('1');
     expect(p.dkim).toEqual([{ value: 'pass', header: { d: 'mesa.test', s: 's1' } }]);
@@ -23,16 +25,29 @@ describe('Authentication-Results parser', () => {
   });
 
   it('takes spaces around =, method versions, upper case, one dkim result per signature', () => {
-    const p = parseAuthenticationResults('MX.Mesa.Test; DKIM/1 = PASS Header.D = a.example; dkim=fail header.d=b.example; auth=pass smtp.auth=ana');
+    const p = parseAuthenticationResults(
+      'MX.Mesa.Test; DKIM/1 = PASS Header.D = a.example; dkim=fail header.d=b.example; auth=pass smtp.auth=ana',
+    );
     expect(p.value).toBe('MX.Mesa.Test');
-    expect(p.dkim).toEqual([{ value: 'pass', header: { d: 'a.example' } }, { value: 'fail', header: { d: 'b.example' } }]);
+    expect(p.dkim).toEqual([
+      { value: 'pass', header: { d: 'a.example' } },
+      { value: 'fail', header: { d: 'b.example' } },
+    ]);
     expect(p.auth).toEqual({ value: 'pass', smtp: { auth: 'ana' } });
   });
 
   it('has no results for `none`, an empty or a malformed field, and never throws', () => {
     expect(parseAuthenticationResults('mx.mesa.test; none')).toEqual({ value: 'mx.mesa.test' });
     expect(parseAuthenticationResults('')).toEqual({ value: '' });
-    for (const bad of ['mx;;;', '(sin cerrar', 'mx; =pass', 'mx; dkim', '"sin cerrar', 'mx; dkim=pass header.=x .d=y', 'mx; __proto__=pass; constructor=pass __proto__.x=1']) {
+    for (const bad of [
+      'mx;;;',
+      '(sin cerrar',
+      'mx; =pass',
+      'mx; dkim',
+      '"sin cerrar',
+      'mx; dkim=pass header.=x .d=y',
+      'mx; __proto__=pass; constructor=pass __proto__.x=1',
+    ]) {
       expect(() => parseAuthenticationResults(bad)).not.toThrow();
     }
     expect(Object.prototype).not.toHaveProperty('x');
@@ -40,10 +55,28 @@ describe('Authentication-Results parser', () => {
   });
 
   it('lets a trusted authserv-id with a version number authenticate a consultant, and no other', () => {
-    const headers = (ar: string[]) => ({ raw: Buffer.from([...ar.map((v) => `Authentication-Results: ${v}`), 'From: ana@mesa.test', '', 'x'].join('\r\n')) });
-    expect(authResultsPass(headers(['mx.mesa.test 1; dmarc=pass header.from=mesa.test']), ['mx.mesa.test'], 'ana@mesa.test')).toBe('dmarc');
-    expect(authResultsPass(headers(['mx.mesa.test (dmarc=pass header.from=mesa.test); dmarc=fail header.from=mesa.test']), ['mx.mesa.test'], 'ana@mesa.test')).toBeUndefined();
-    expect(authResultsPass(headers(['"mx.mesa.test"; dkim=pass header.d="mesa.test"']), ['mx.mesa.test'], 'ana@mesa.test')).toBe('dkim');
-    expect(authResultsPass(headers(['mx.mesa.test.otro.example; dmarc=pass header.from=mesa.test']), ['mx.mesa.test'], 'ana@mesa.test')).toBeUndefined();
+    const headers = (ar: string[]) => ({
+      raw: Buffer.from([...ar.map((v) => `Authentication-Results: ${v}`), 'From: ana@mesa.test', '', 'x'].join('\r\n')),
+    });
+    expect(
+      authResultsPass(headers(['mx.mesa.test 1; dmarc=pass header.from=mesa.test']), ['mx.mesa.test'], 'ana@mesa.test'),
+    ).toBe('dmarc');
+    expect(
+      authResultsPass(
+        headers(['mx.mesa.test (dmarc=pass header.from=mesa.test); dmarc=fail header.from=mesa.test']),
+        ['mx.mesa.test'],
+        'ana@mesa.test',
+      ),
+    ).toBeUndefined();
+    expect(
+      authResultsPass(headers(['"mx.mesa.test"; dkim=pass header.d="mesa.test"']), ['mx.mesa.test'], 'ana@mesa.test'),
+    ).toBe('dkim');
+    expect(
+      authResultsPass(
+        headers(['mx.mesa.test.otro.example; dmarc=pass header.from=mesa.test']),
+        ['mx.mesa.test'],
+        'ana@mesa.test',
+      ),
+    ).toBeUndefined();
   });
 });

@@ -30,7 +30,10 @@ describe('auto-reply filter', () => {
     ['Auto-Submitted: no', { 'Auto-Submitted': 'no', Subject: 'Factura' }],
     ['"Vacaciones mal calculadas en NÓMINA"', { Subject: 'Vacaciones mal calculadas en NÓMINA' }],
     ['"Ausencias no aparecen en el reporte"', { Subject: 'Ausencias no aparecen en el reporte' }],
-    ['"Respuesta automática del portal no envía correos"', { Subject: 'Respuesta automática del portal no envía correos' }],
+    [
+      '"Respuesta automática del portal no envía correos"',
+      { Subject: 'Respuesta automática del portal no envía correos' },
+    ],
     ['"El módulo de oficina fuera de servicio"', { Subject: 'El módulo de oficina fuera de servicio' }],
     ['Precedence: first-class', { Precedence: 'first-class' }],
   ])('does not take %s for an auto-reply', async (_name, headers) => {

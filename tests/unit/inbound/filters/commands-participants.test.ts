@@ -6,10 +6,19 @@ import { config, ctxOf, customer, mailOf, ticket } from './support.ts';
 
 /** `/cc +persona@… -otra@…` and its Spanish and English aliases (commands.ts), checked against the case. */
 const ana = { address: 'ana@mesa.test', name: 'Ana', role: 'consultant' as const, organization: 'mesa.test' };
-const onCase = ticket({ participants: [{ address: 'juan@cliente.co', role: 'requester' }, { address: 'marta@cliente.co', role: 'cc' }] });
+const onCase = ticket({
+  participants: [
+    { address: 'juan@cliente.co', role: 'requester' },
+    { address: 'marta@cliente.co', role: 'cc' },
+  ],
+});
 
 async function run(text: string, t = onCase) {
-  const v = commands.run(await mailOf({}), ctxOf({ taggedTicket: t }), { sender: ana, target: { ticketId: t.id, number: t.number, via: 'tag', reopen: false }, visibleText: text });
+  const v = commands.run(await mailOf({}), ctxOf({ taggedTicket: t }), {
+    sender: ana,
+    target: { ticketId: t.id, number: t.number, via: 'tag', reopen: false },
+    visibleText: text,
+  });
   return v.facts?.commands;
 }
 
@@ -27,7 +36,9 @@ describe('participant commands', () => {
   });
 
   it('is parsed only at the top of the reply, and a bare "cc" line only in its exact shape', () => {
-    expect(parseCommandLines('cc +pedro@cliente.co\nHola').lines).toEqual([{ name: 'cc', arg: '+pedro@cliente.co', line: 'cc +pedro@cliente.co' }]);
+    expect(parseCommandLines('cc +pedro@cliente.co\nHola').lines).toEqual([
+      { name: 'cc', arg: '+pedro@cliente.co', line: 'cc +pedro@cliente.co' },
+    ]);
     expect(parseCommandLines('cc: a todos los interesados\nHola').lines).toEqual([]);
     expect(parseCommandLines('Hola\ncc +pedro@cliente.co').lines).toEqual([]);
   });
@@ -47,9 +58,16 @@ describe('participant commands', () => {
   });
 
   it('refuses to add beyond MAX_PARTICIPANTS_PER_CASE', async () => {
-    const full = ticket({ participants: Array.from({ length: config.participants.perCase }, (_, i) => ({ address: i ? `p${i}@cliente.co` : 'juan@cliente.co', role: i ? 'cc' as const : 'requester' as const })) });
+    const full = ticket({
+      participants: Array.from({ length: config.participants.perCase }, (_, i) => ({
+        address: i ? `p${i}@cliente.co` : 'juan@cliente.co',
+        role: i ? ('cc' as const) : ('requester' as const),
+      })),
+    });
     const c = await run('/cc -p1@cliente.co +nuevo@cliente.co +otro@cliente.co', full);
-    expect(c?.errors).toEqual([`«/cc -p1@cliente.co +nuevo@cliente.co +otro@cliente.co»: el caso ya tiene ${config.participants.perCase} personas (límite MAX_PARTICIPANTS_PER_CASE = ${config.participants.perCase}): no se agrega otro@cliente.co`]);
+    expect(c?.errors).toEqual([
+      `«/cc -p1@cliente.co +nuevo@cliente.co +otro@cliente.co»: el caso ya tiene ${config.participants.perCase} personas (límite MAX_PARTICIPANTS_PER_CASE = ${config.participants.perCase}): no se agrega otro@cliente.co`,
+    ]);
   });
 });
 
@@ -59,7 +77,8 @@ describe('customer proof', () => {
     const toJuan = makeMessageId(config.secretKey, 'mesa.test', 7, 'juan@cliente.co');
     const toMarta = makeMessageId(config.secretKey, 'mesa.test', 7, 'marta@cliente.co');
     const forged = `mesa.7.${'a'.repeat(12)}.abcdef.${'0'.repeat(20)}@mesa.test`;
-    const proofOf = async (h: Record<string, string>) => customerProof.run(await mailOf(h), ctxOf(), { sender: juan }).facts?.customerProof;
+    const proofOf = async (h: Record<string, string>) =>
+      customerProof.run(await mailOf(h), ctxOf(), { sender: juan }).facts?.customerProof;
     expect(await proofOf({ 'In-Reply-To': `<${toJuan}>` })).toEqual({ signedCases: [7], dmarc: false });
     expect(await proofOf({ References: `<x@cliente.co> <${toJuan}>` })).toEqual({ signedCases: [7], dmarc: false });
     expect(await proofOf({ 'In-Reply-To': `<${toMarta}>` })).toEqual({ signedCases: [], dmarc: false });
@@ -67,8 +86,12 @@ describe('customer proof', () => {
   });
 
   it('takes DMARC pass from a trusted authserv-id only, and not DKIM or SPF alone', async () => {
-    const ctx = ctxOf({ config: { ...config, outbound: { ...config.outbound, trustedAuthservIds: ['mx.mesa.test'] } } });
-    const proofOf = async (ar: string) => customerProof.run(await mailOf({ 'Authentication-Results': ar }), ctx, { sender: juan }).facts?.customerProof?.dmarc;
+    const ctx = ctxOf({
+      config: { ...config, outbound: { ...config.outbound, trustedAuthservIds: ['mx.mesa.test'] } },
+    });
+    const proofOf = async (ar: string) =>
+      customerProof.run(await mailOf({ 'Authentication-Results': ar }), ctx, { sender: juan }).facts?.customerProof
+        ?.dmarc;
     expect(await proofOf('mx.mesa.test; dmarc=pass header.from=cliente.co')).toBe(true);
     expect(await proofOf('mx.evil.example; dmarc=pass header.from=cliente.co')).toBe(false);
     expect(await proofOf('mx.mesa.test; dmarc=pass header.from=otra.co')).toBe(false);

@@ -4,13 +4,32 @@ import { ctxOf, mailOf } from './support.ts';
 
 describe('duplicate filter', () => {
   it.each([
-    ['the same content was accepted before', 'accepted', true, { kind: 'stop', outcome: 'ignored', reason: 'duplicate' }],
+    [
+      'the same content was accepted before',
+      'accepted',
+      true,
+      { kind: 'stop', outcome: 'ignored', reason: 'duplicate' },
+    ],
     ['the same content was ignored before', 'ignored', true, { kind: 'stop', outcome: 'ignored', reason: 'duplicate' }],
     ['the same content was quarantined before (a replay must go on)', 'rejected', true, { kind: 'continue' }],
-    ['only the Message-ID was seen, with other content', 'accepted', false, { kind: 'continue', facts: { messageIdReused: true } }],
+    [
+      'only the Message-ID was seen, with other content',
+      'accepted',
+      false,
+      { kind: 'continue', facts: { messageIdReused: true } },
+    ],
   ])('%s', async (_n, outcome, sameHash, expected) => {
     const m = await mailOf({});
-    const ctx = ctxOf({ previous: [{ contentHash: sameHash ? m.contentHash : 'otro', messageId: m.messageId, outcome, sourceKey: 'imap:support:INBOX:1:5' }] });
+    const ctx = ctxOf({
+      previous: [
+        {
+          contentHash: sameHash ? m.contentHash : 'otro',
+          messageId: m.messageId,
+          outcome,
+          sourceKey: 'imap:support:INBOX:1:5',
+        },
+      ],
+    });
     expect(duplicate.run(m, ctx, {})).toMatchObject(expected);
   });
 

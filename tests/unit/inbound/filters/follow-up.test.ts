@@ -9,8 +9,16 @@ const now = ctxOf().now;
 
 describe('follow-up filter: finding the case', () => {
   it.each([
-    'RE: [Caso #7] Factura', 'RV: [Caso #7] Factura', 'Fwd: [Caso #7] Factura', 'RE: RE: [Caso #7] Factura', 'AW: [Caso #7] Factura',
-    'Fw: [Caso #7] Factura', 're:[caso #7] Factura', 'RE :  [ Caso  # 7 ]  Factura', 'RV: RE: Fwd: [CASO #7] Factura', 'Re[2]: [Caso #7] Factura',
+    'RE: [Caso #7] Factura',
+    'RV: [Caso #7] Factura',
+    'Fwd: [Caso #7] Factura',
+    'RE: RE: [Caso #7] Factura',
+    'AW: [Caso #7] Factura',
+    'Fw: [Caso #7] Factura',
+    're:[caso #7] Factura',
+    'RE :  [ Caso  # 7 ]  Factura',
+    'RV: RE: Fwd: [CASO #7] Factura',
+    'Re[2]: [Caso #7] Factura',
   ])('reads the tag in "%s"', async (subject) => {
     expect(caseNumberFromSubject(subject)).toBe(7);
     const m = await mailOf({ Subject: subject });
@@ -26,12 +34,19 @@ describe('follow-up filter: finding the case', () => {
   });
 
   it('opens a new case when nothing matches', async () => {
-    expect(followUp.run(await mailOf({ Subject: 'Otra cosa' }), ctxOf(), { sender: customer('juan@cliente.co') }).facts).toBeUndefined();
+    expect(
+      followUp.run(await mailOf({ Subject: 'Otra cosa' }), ctxOf(), { sender: customer('juan@cliente.co') }).facts,
+    ).toBeUndefined();
   });
 });
 
 describe('follow-up filter: who may write on a case', () => {
-  const t = ticket({ participants: [{ address: 'juan@cliente.co', role: 'requester' }, { address: 'marta@socio.co', role: 'cc' }] });
+  const t = ticket({
+    participants: [
+      { address: 'juan@cliente.co', role: 'requester' },
+      { address: 'marta@socio.co', role: 'cc' },
+    ],
+  });
   it.each<[string, Facts['sender'], boolean]>([
     ['the requester', customer('juan@cliente.co'), true],
     ['someone already on the case (CC)', customer('marta@socio.co'), true],
@@ -46,22 +61,37 @@ describe('follow-up filter: who may write on a case', () => {
   });
 
   it('a colleague whose domain passed DMARC continues the case, with that proof', async () => {
-    const v = followUp.run(await mailOf({ Subject: 'RE: [Caso #7] Factura' }), ctxOf({ taggedTicket: t }), { sender: customer('pedro@cliente.co'), customerProof: { signedCases: [], dmarc: true } });
+    const v = followUp.run(await mailOf({ Subject: 'RE: [Caso #7] Factura' }), ctxOf({ taggedTicket: t }), {
+      sender: customer('pedro@cliente.co'),
+      customerProof: { signedCases: [], dmarc: true },
+    });
     expect(v.facts?.target).toMatchObject({ number: 7, proof: 'dmarc' });
   });
 
   it('a signed reference proves only the case it was sent about', async () => {
     const mail = await mailOf({ Subject: 'RE: [Caso #7] Factura' });
-    expect(followUp.run(mail, ctxOf({ taggedTicket: t }), { sender: customer('juan@cliente.co'), customerProof: { signedCases: [7], dmarc: false } }).facts?.target)
-      .toMatchObject({ number: 7, proof: 'signed_reply' });
-    const other = followUp.run(mail, ctxOf({ taggedTicket: t }), { sender: customer('juan@cliente.co'), customerProof: { signedCases: [3], dmarc: false } }).facts?.target;
+    expect(
+      followUp.run(mail, ctxOf({ taggedTicket: t }), {
+        sender: customer('juan@cliente.co'),
+        customerProof: { signedCases: [7], dmarc: false },
+      }).facts?.target,
+    ).toMatchObject({ number: 7, proof: 'signed_reply' });
+    const other = followUp.run(mail, ctxOf({ taggedTicket: t }), {
+      sender: customer('juan@cliente.co'),
+      customerProof: { signedCases: [3], dmarc: false },
+    }).facts?.target;
     expect(other?.number).toBe(7);
     expect(other?.proof).toBeUndefined();
   });
 
   it('never counts a public mail domain as the same organization', async () => {
-    const pub = ticket({ requester: 'pepa@gmail.com', participants: [{ address: 'pepa@gmail.com', role: 'requester' }] });
-    const v = followUp.run(await mailOf({ Subject: 'RE: [Caso #7] Factura' }), ctxOf({ taggedTicket: pub }), { sender: customer('otro@gmail.com') });
+    const pub = ticket({
+      requester: 'pepa@gmail.com',
+      participants: [{ address: 'pepa@gmail.com', role: 'requester' }],
+    });
+    const v = followUp.run(await mailOf({ Subject: 'RE: [Caso #7] Factura' }), ctxOf({ taggedTicket: pub }), {
+      sender: customer('otro@gmail.com'),
+    });
     expect(v.facts).toEqual({ related: { number: 7, reason: 'stranger' } });
   });
 });
@@ -69,25 +99,37 @@ describe('follow-up filter: who may write on a case', () => {
 describe('follow-up filter: closed cases', () => {
   it('reopens a case closed within REOPEN_WINDOW_DAYS when the customer writes, proving it is them', async () => {
     const t = ticket({ stage: 'cerrado', closedAt: now - 5 * DAY });
-    const v = followUp.run(await mailOf({ Subject: 'RE: [Caso #7] Factura' }), ctxOf({ taggedTicket: t }), { sender: customer('juan@cliente.co'), customerProof: { signedCases: [7], dmarc: false } });
+    const v = followUp.run(await mailOf({ Subject: 'RE: [Caso #7] Factura' }), ctxOf({ taggedTicket: t }), {
+      sender: customer('juan@cliente.co'),
+      customerProof: { signedCases: [7], dmarc: false },
+    });
     expect(v.facts?.target).toMatchObject({ number: 7, reopen: true, proof: 'signed_reply' });
   });
 
   it('never reopens a closed case for a follow-up that proves nothing (its text is still kept)', async () => {
     const t = ticket({ stage: 'cerrado', closedAt: now - 5 * DAY });
-    const v = followUp.run(await mailOf({ Subject: 'RE: [Caso #7] Factura' }), ctxOf({ taggedTicket: t }), { sender: customer('juan@cliente.co'), customerProof: { signedCases: [], dmarc: false } });
+    const v = followUp.run(await mailOf({ Subject: 'RE: [Caso #7] Factura' }), ctxOf({ taggedTicket: t }), {
+      sender: customer('juan@cliente.co'),
+      customerProof: { signedCases: [], dmarc: false },
+    });
     expect(v.facts?.target).toEqual({ ticketId: t.id, number: 7, via: 'tag', reopen: false });
   });
 
   it('opens a new, related case when the case closed more than REOPEN_WINDOW_DAYS ago', async () => {
     const t = ticket({ stage: 'cerrado', closedAt: now - 31 * DAY });
-    const v = followUp.run(await mailOf({ Subject: 'RE: [Caso #7] Factura' }), ctxOf({ taggedTicket: t }), { sender: customer('juan@cliente.co') });
+    const v = followUp.run(await mailOf({ Subject: 'RE: [Caso #7] Factura' }), ctxOf({ taggedTicket: t }), {
+      sender: customer('juan@cliente.co'),
+    });
     expect(v.facts).toEqual({ related: { number: 7, reason: 'closed_long_ago' } });
   });
 
   it('files automatic mail about a closed case on it without reopening', async () => {
     const t = ticket({ stage: 'cerrado', closedAt: now - 400 * DAY });
-    const v = followUp.run(await mailOf({ Subject: 'Respuesta automática: [Caso #7] Factura' }), ctxOf({ taggedTicket: t }), { automated: { kind: 'auto_reply', why: 'x' } });
+    const v = followUp.run(
+      await mailOf({ Subject: 'Respuesta automática: [Caso #7] Factura' }),
+      ctxOf({ taggedTicket: t }),
+      { automated: { kind: 'auto_reply', why: 'x' } },
+    );
     expect(v.facts?.target).toMatchObject({ number: 7, reopen: false });
   });
 });

@@ -13,12 +13,14 @@ describe('mailing-list filter', () => {
     expect(v.facts?.automated?.kind).toBe('mailing_list');
   });
 
-  it('passes a person\'s mail', async () => {
+  it("passes a person's mail", async () => {
     expect(mailingList.run(await mailOf({}), ctxOf(), {}).facts).toBeUndefined();
   });
 
   it('does not override an earlier automatic verdict', async () => {
-    const v = mailingList.run(await mailOf({ 'List-Id': '<x.y>' }), ctxOf(), { automated: { kind: 'auto_reply', why: 'x' } });
+    const v = mailingList.run(await mailOf({ 'List-Id': '<x.y>' }), ctxOf(), {
+      automated: { kind: 'auto_reply', why: 'x' },
+    });
     expect(v.facts).toBeUndefined();
   });
 });
