@@ -1,6 +1,7 @@
 import crypto from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { requestWatch } from './wait.ts';
 
 /**
  * A stub of Microsoft Graph's mail API, as a real HTTP server in the test process. Microsoft Graph itself cannot run
@@ -79,7 +80,6 @@ export async function startGraphServer(opts: { introspectionUrl: string; pageSiz
   const passes = new Map<string, { items: string[]; endSeq: number; user: string; folder: string; page: number }>();
   const folders = new Map<string, { id: string; displayName: string; user: string }>();
   const denied = new Set<string>();
-  const waiters = new Set<() => void>();
   const requests: GraphRequest[] = [];
   const sent: SentMail[] = [];
   let seq = 0;
@@ -87,7 +87,8 @@ export async function startGraphServer(opts: { introspectionUrl: string; pageSiz
   let throttle = { count: 0, seconds: 0, only: '' };
   let hold: { after: number; gate: Promise<void>; reached: () => void } | undefined;
   const random = () => crypto.randomBytes(12).toString('base64url');
-  const notify = () => [...waiters].forEach((w) => w());
+  const watch = requestWatch('Graph', requests);
+  const notify = watch.notify;
 
   const inFolder = (user: string, folder: string) =>
     [...messages.values()].filter((m) => m.user === user && m.folder === folder).map((m) => m.id);
@@ -270,22 +271,7 @@ export async function startGraphServer(opts: { introspectionUrl: string; pageSiz
         },
       };
     },
-    waitFor(what, pred, timeoutMs = 30_000) {
-      return new Promise<void>((resolve, reject) => {
-        const check = () => {
-          if (!pred(requests)) return;
-          clearTimeout(timer);
-          waiters.delete(check);
-          resolve();
-        };
-        const timer = setTimeout(() => {
-          waiters.delete(check);
-          reject(new Error(`tiempo agotado esperando en el servidor Graph: ${what} (${requests.length} solicitudes)`));
-        }, timeoutMs);
-        waiters.add(check);
-        check();
-      });
-    },
+    waitFor: watch.waitFor,
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();

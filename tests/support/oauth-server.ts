@@ -1,6 +1,7 @@
 import crypto from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { requestWatch } from './wait.ts';
 
 /**
  * A real OAuth2 / OpenID Connect authorization server in the test process, on the same protocol as Microsoft's,
@@ -82,11 +83,11 @@ export async function startOAuthServer(
   const codes = new Map<string, { user: string; challenge: string; redirectUri: string }>();
   const requests: TokenRequest[] = [];
   const introspections: OAuthServer['introspections'] = [];
-  const waiters = new Set<() => void>();
   let failures = 0;
   let slowDownNext = false;
   const random = () => crypto.randomBytes(18).toString('base64url');
-  const notify = () => [...waiters].forEach((w) => w());
+  const watch = requestWatch('OAuth', requests);
+  const notify = watch.notify;
 
   const issue = (user: string, withRefresh: boolean) => {
     const accessToken = `at-${random()}`;
@@ -289,22 +290,7 @@ export async function startOAuthServer(
       if (!a || a.revoked || a.expiresAt <= Date.now()) return { active: false };
       return { active: true, username: a.user };
     },
-    waitFor(what, pred, timeoutMs = 30_000) {
-      return new Promise<void>((resolve, reject) => {
-        const check = () => {
-          if (!pred(requests)) return;
-          clearTimeout(timer);
-          waiters.delete(check);
-          resolve();
-        };
-        const timer = setTimeout(() => {
-          waiters.delete(check);
-          reject(new Error(`tiempo agotado esperando en el servidor OAuth: ${what} (${requests.length} solicitudes)`));
-        }, timeoutMs);
-        waiters.add(check);
-        check();
-      });
-    },
+    waitFor: watch.waitFor,
     trustServiceAccount(email, publicKeyPem) {
       accounts.set(email, publicKeyPem);
     },

@@ -19,3 +19,32 @@ export async function waitFor<T>(
     await new Promise((r) => setTimeout(r, everyMs));
   }
 }
+
+/**
+ * What a test server (tests/support/oauth-server.ts, graph-server.ts) lets a test wait for: a condition on the
+ * requests it has seen, checked again each time one arrives (`notify`), not by polling.
+ */
+export function requestWatch<R>(server: string, requests: R[]) {
+  const waiters = new Set<() => void>();
+  return {
+    notify: () => [...waiters].forEach((w) => w()),
+    waitFor(what: string, pred: (requests: R[]) => boolean, timeoutMs = 30_000): Promise<void> {
+      return new Promise<void>((resolve, reject) => {
+        const check = () => {
+          if (!pred(requests)) return;
+          clearTimeout(timer);
+          waiters.delete(check);
+          resolve();
+        };
+        const timer = setTimeout(() => {
+          waiters.delete(check);
+          reject(
+            new Error(`tiempo agotado esperando en el servidor ${server}: ${what} (${requests.length} solicitudes)`),
+          );
+        }, timeoutMs);
+        waiters.add(check);
+        check();
+      });
+    },
+  };
+}
