@@ -198,3 +198,16 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
     signal?.addEventListener('abort', done, { once: true });
   });
 }
+
+/**
+ * A mailbox reader's life: holds the mailbox's lock and runs `fn` with it, again each time the lock is lost and won
+ * back, until `opts.signal` aborts. One reader per mailbox across instances; the others wait their turn.
+ */
+export async function whileMailboxLease(
+  db: Knex,
+  mailbox: string,
+  fn: (leaseSignal: AbortSignal) => Promise<void>,
+  opts: LeaseOptions & { signal: AbortSignal },
+): Promise<void> {
+  while (!opts.signal.aborted) await withMailboxLease(db, mailbox, fn, opts);
+}

@@ -1,5 +1,5 @@
 import type { MailboxConfig } from '../config.ts';
-import { withMailboxLease } from '../db/leases.ts';
+import { whileMailboxLease } from '../db/leases.ts';
 import { stateKey } from '../db/repos/mailbox-state.ts';
 import { isMesaError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
@@ -59,22 +59,20 @@ export class GraphMailboxReader {
   }
 
   private async leased(): Promise<void> {
-    while (!this.stopping) {
-      await withMailboxLease(
-        this.deps.db,
-        stateKey(this.mailbox),
-        async (lease) => {
-          this.lease = lease;
-          if (this.deps.tokens?.manages(this.mailbox.name)) void this.deps.tokens.keepFresh(this.mailbox.name, lease);
-          try {
-            await this.loop(AbortSignal.any([this.stopController.signal, lease]));
-          } finally {
-            this.lease = undefined;
-          }
-        },
-        { ...this.opts.lease, signal: this.stopController.signal, logger: this.deps.logger },
-      );
-    }
+    await whileMailboxLease(
+      this.deps.db,
+      stateKey(this.mailbox),
+      async (lease) => {
+        this.lease = lease;
+        if (this.deps.tokens?.manages(this.mailbox.name)) void this.deps.tokens.keepFresh(this.mailbox.name, lease);
+        try {
+          await this.loop(AbortSignal.any([this.stopController.signal, lease]));
+        } finally {
+          this.lease = undefined;
+        }
+      },
+      { ...this.opts.lease, signal: this.stopController.signal, logger: this.deps.logger },
+    );
   }
 
   private async loop(signal: AbortSignal): Promise<void> {

@@ -1,7 +1,7 @@
 import type { ImapFlow } from 'imapflow';
 import type { Knex } from 'knex';
 import type { MailboxConfig } from '../config.ts';
-import { withMailboxLease, type LeaseOptions } from '../db/leases.ts';
+import { whileMailboxLease, type LeaseOptions } from '../db/leases.ts';
 import { stateKey } from '../db/repos/mailbox-state.ts';
 import type { Logger } from '../logger.ts';
 import { SIZE_CHUNK, batchCountFor } from './imap-batches.ts';
@@ -112,26 +112,24 @@ export class MailboxPoller {
 
   /** Runs the loop while holding the mailbox's lease, and waits for it again if it is lost. */
   private async leased(): Promise<void> {
-    while (!this.stopping) {
-      await withMailboxLease(
-        this.deps.db,
-        stateKey(this.mailbox),
-        async (lease) => {
-          this.lease = lease;
-          const onLost = () => this.wake?.();
-          lease.addEventListener('abort', onLost, { once: true });
-          // The token is refreshed by the instance that reads the mailbox, and only while it does.
-          this.credentials.keepFresh(lease);
-          try {
-            await this.loop();
-          } finally {
-            lease.removeEventListener('abort', onLost);
-            this.lease = undefined;
-          }
-        },
-        { ...this.opts.lease, signal: this.stopController.signal, logger: this.deps.logger },
-      );
-    }
+    await whileMailboxLease(
+      this.deps.db,
+      stateKey(this.mailbox),
+      async (lease) => {
+        this.lease = lease;
+        const onLost = () => this.wake?.();
+        lease.addEventListener('abort', onLost, { once: true });
+        // The token is refreshed by the instance that reads the mailbox, and only while it does.
+        this.credentials.keepFresh(lease);
+        try {
+          await this.loop();
+        } finally {
+          lease.removeEventListener('abort', onLost);
+          this.lease = undefined;
+        }
+      },
+      { ...this.opts.lease, signal: this.stopController.signal, logger: this.deps.logger },
+    );
   }
 
   /** Stopping, or no longer holding the lease: finish the mail in hand and leave the loop. */
