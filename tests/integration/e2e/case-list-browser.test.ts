@@ -1,10 +1,8 @@
-import fs from 'node:fs';
-import { createRequire } from 'node:module';
 import path from 'node:path';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { rawMail } from '../outbound/fixtures.ts';
-import { artifactPath, launchChromium } from '../web/browser.ts';
+import { artifactPath, launchChromium, seriousFindings } from '../web/browser.ts';
 import { type LiveWorld, liveWorld } from '../../support/worlds.ts';
 
 /**
@@ -13,7 +11,6 @@ import { type LiveWorld, liveWorld } from '../../support/worlds.ts';
  * tests/.artifacts/.
  */
 const PRODUCTS_FILE = path.join(import.meta.dirname, '../../fixtures/products/productos.yaml');
-const AXE = fs.readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 const CUSTOMER = 'laura@cliente.test';
 let browser: Browser;
 let w: LiveWorld | undefined;
@@ -31,13 +28,6 @@ afterEach(async () => {
 
 /** axe-core's serious and critical findings on the page as it is. The page's CSP forbids scripts: the test context
  * bypasses it to inject axe, as a browser extension would. */
-async function seriousFindings(page: Page): Promise<string[]> {
-  await page.evaluate(AXE);
-  const result = await page.evaluate(() => (globalThis as any).axe.run(document, { resultTypes: ['violations'] }));
-  return (result.violations as Array<{ id: string; impact: string; nodes: unknown[] }>)
-    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
-    .map((v) => `${v.id} (${v.nodes.length})`);
-}
 
 describe('Mis casos and the knowledge base in Chromium', () => {
   it('lists, filters with the keyboard and searches at phone width, with no serious accessibility finding', async () => {

@@ -1,11 +1,9 @@
-import fs from 'node:fs';
-import { createRequire } from 'node:module';
 import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { caseDetail } from '../../../src/services/case-view.ts';
 import { rawMail } from '../outbound/fixtures.ts';
-import { artifactPath, launchChromium } from '../web/browser.ts';
+import { artifactPath, launchChromium, seriousFindings } from '../web/browser.ts';
 import { type LiveWorld, liveWorld } from '../../support/worlds.ts';
 
 /**
@@ -14,7 +12,6 @@ import { type LiveWorld, liveWorld } from '../../support/worlds.ts';
  * serious or critical finding), with screenshots kept in tests/.artifacts/.
  */
 const PRODUCTS_FILE = path.join(import.meta.dirname, '../../fixtures/products/productos.yaml');
-const AXE = fs.readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 const CUSTOMER = 'carla@empresa.com';
 let browser: Browser;
 let w: LiveWorld | undefined;
@@ -29,15 +26,6 @@ afterEach(async () => {
   await w?.close();
   w = undefined;
 });
-
-/** axe-core's serious and critical findings (the test context bypasses the page's CSP to inject it). */
-async function seriousFindings(page: Page): Promise<string[]> {
-  await page.evaluate(AXE);
-  const result = await page.evaluate(() => (globalThis as any).axe.run(document, { resultTypes: ['violations'] }));
-  return (result.violations as Array<{ id: string; impact: string; nodes: unknown[] }>)
-    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
-    .map((v) => `${v.id} (${v.nodes.length})`);
-}
 
 const focusedId = (page: Page) => page.evaluate(() => document.activeElement?.id ?? '');
 
