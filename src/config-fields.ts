@@ -71,7 +71,8 @@ function isProxyEntry(entry: string): boolean {
  * upper bound for a human-chosen key, and far above the threshold for `openssl rand -hex 32` (about 220 bits).
  */
 const MIN_KEY_LENGTH = 32;
-const MIN_DISTINCT = 10;
+/** Low enough that no random hex key of 16 bytes falls under it (one in 10,000 has only 8 or 9 distinct digits). */
+const MIN_DISTINCT = 6;
 const MIN_KEY_BITS = 80;
 
 export function weakKeyReason(key: string): string | undefined {

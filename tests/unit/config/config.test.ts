@@ -57,6 +57,8 @@ describe('config', () => {
         expect(problems({ ...base, SECRET_KEY: crypto.randomBytes(bytes).toString('hex') })).toBe('');
     }
     expect(problems({ ...base, SECRET_KEY: crypto.randomBytes(32).toString('base64') })).toBe('');
+    // A real `openssl rand -hex 16` output with only 8 distinct digits (about 1 key in 10,000 is like it) was refused.
+    expect(problems({ ...base, SECRET_KEY: '6ed2ab2b92eedd60669ede9bade0eb0d' })).toBe('');
     expect(problems({ ...base, SECRET_KEY: 'correct horse battery staple mesa' })).toBe('');
   });
 
