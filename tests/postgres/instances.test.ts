@@ -6,7 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDovecot, type Dovecot } from '../support/dovecot.ts';
 import { testEnv } from '../support/app.ts';
 import { spawnCli, type RunningCli } from '../support/cli.ts';
-import { freePort, startSmtpSink, type SmtpSink } from '../support/smtp-sink.ts';
+import { freePort } from '../support/ports.ts';
+import { startSmtpSink, type SmtpSink } from '../support/smtp-sink.ts';
 import { waitFor } from '../support/wait.ts';
 import { freshDatabase, pgReachable } from './support/pg.ts';
 

@@ -4,6 +4,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { ImapFlow } from 'imapflow';
+import { freePort } from './ports.ts';
 
 /**
  * A real Dovecot for one test file: its own config in a temporary folder, listening on 127.0.0.1 on a free port,
@@ -258,18 +259,6 @@ function gidOf(name: string): number | undefined {
     .split('\n')
     .find((l) => l.startsWith(`${name}:`));
   return line ? Number(line.split(':')[2]) : undefined;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 /** Connects until the server sends its "* OK" greeting (the port being open is not enough: imap-login may lag). */

@@ -1,4 +1,4 @@
-import net from 'node:net';
+import { freePort } from './ports.ts';
 import { simpleParser, type ParsedMail } from 'mailparser';
 import { SMTPServer, type SMTPServerDataStream, type SMTPServerSession } from 'smtp-server';
 
@@ -49,17 +49,6 @@ export interface SmtpSink {
   waitFor(pred: (m: SinkMessage) => boolean, opts?: { count?: number; timeoutMs?: number }): Promise<SinkMessage[]>;
   to(address: string): SinkMessage[];
   close(): Promise<void>;
-}
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 /**

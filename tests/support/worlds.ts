@@ -4,7 +4,8 @@ import { startPollers } from '../../src/inbound/poller.ts';
 import { buildServer } from '../../src/web/server.ts';
 import { testApp } from './app.ts';
 import { startDovecot, type Dovecot } from './dovecot.ts';
-import { freePort, startSmtpSink, type SmtpSink } from './smtp-sink.ts';
+import { freePort } from './ports.ts';
+import { startSmtpSink, type SmtpSink } from './smtp-sink.ts';
 
 /**
  * Mesa with its real neighbours, for the tests that need more than a database: each world adds one to the one
