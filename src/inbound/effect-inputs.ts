@@ -1,4 +1,4 @@
-import type { OpenCaseInput } from '../services/cases.ts';
+import type { OpenCaseInput } from '../services/case-events.ts';
 import { cleanSubject } from '../tickets/subject.ts';
 import type { Ticket, TicketView } from '../tickets/types.ts';
 import type { Facts, FilterContext } from './filters/types.ts';

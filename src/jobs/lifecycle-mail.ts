@@ -4,7 +4,7 @@ import { participantsOf } from '../db/repos/tickets.ts';
 import type { LinkService } from '../links/links.ts';
 import type { Outbox } from '../outbound/outbox.ts';
 import type { Policy } from '../policy/policy.ts';
-import type { CaseEvent, Notifier } from '../services/cases.ts';
+import type { CaseEvent, Notifier } from '../services/case-events.ts';
 import type { DigestEntry } from '../services/lifecycle-events.ts';
 import { productLabel } from '../tickets/products.ts';
 import { consultantListUrl } from '../links/consultant-list.ts';

@@ -13,9 +13,6 @@ import { margin, REFRESH_AT } from './token-timing.ts';
 import type { AccessToken, MailboxTokensDeps } from './token-types.ts';
 import { TokenCipher } from './token-cipher.ts';
 
-export type { AccessToken, MailboxTokensDeps, ReauthNotice } from './token-types.ts';
-export { REFRESH_AT } from './token-timing.ts';
-
 /**
  * The lifecycle of each OAuth2 mailbox's tokens, shared by IMAP (src/inbound/poller.ts) and SMTP
  * (src/outbound/transport.ts), which only ask for `accessToken()`:

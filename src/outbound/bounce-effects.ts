@@ -2,7 +2,7 @@ import type { UnitOfWork } from '../db/unit-of-work.ts';
 import type { Config } from '../config.ts';
 import { insertEvent } from '../db/repos/tickets.ts';
 import type { Logger } from '../logger.ts';
-import type { BounceInfo } from '../services/cases.ts';
+import type { BounceInfo } from '../services/case-events.ts';
 import type { Ticket } from '../tickets/types.ts';
 import type { Outbox } from './outbox.ts';
 

@@ -3,7 +3,7 @@ import { inUnitOfWork } from '../db/unit-of-work.ts';
 import type { Config } from '../config.ts';
 import type { Logger } from '../logger.ts';
 import { MAILBOX_ARGUMENT } from '../mailboxes/explain.ts';
-import type { ReauthNotice } from '../mailboxes/mailbox-tokens.ts';
+import type { ReauthNotice } from '../mailboxes/token-types.ts';
 import type { Outbox } from './outbox.ts';
 
 /**

@@ -1,6 +1,6 @@
 import { type UnitOfWork } from '../db/unit-of-work.ts';
 import { lastCustomerMessage } from '../db/repos/messages.ts';
-import type { CaseEvent, Notifier } from '../services/cases.ts';
+import type { CaseEvent, Notifier } from '../services/case-events.ts';
 import type { CappedNotice } from '../services/participants.ts';
 import { enqueueListLink } from './consultant-extras.ts';
 import { productLabel } from '../tickets/products.ts';

@@ -1,6 +1,6 @@
 import type { UnitOfWork } from '../db/unit-of-work.ts';
 import type { Config } from '../config.ts';
-import type { CaseEvent, Notifier } from '../services/cases.ts';
+import type { CaseEvent, Notifier } from '../services/case-events.ts';
 import type { MailRejected } from '../services/mail-rejected.ts';
 import type { Outbox } from './outbox.ts';
 import { humanSize } from './templates.ts';

@@ -8,8 +8,6 @@ import type { Command } from '../tickets/commands.ts';
 import { addCapped, removeParticipant } from './participants.ts';
 import type { AddMessageInput, BounceInfo, OpenCaseInput } from './case-events.ts';
 
-export type { AddMessageInput, BounceInfo, CaseEvent, Notifier, OpenCaseInput } from './case-events.ts';
-
 /**
  * The one way cases change. Each method runs inside the caller's transaction and writes the change, its event
  * and (through the notifier, which the outbound side provides) the mail it causes, so that all of it commits or

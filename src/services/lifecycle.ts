@@ -5,7 +5,8 @@ import { insertEvent } from '../db/repos/tickets.ts';
 import type { Policy } from '../policy/policy.ts';
 import type { Light } from '../tickets/sla.ts';
 import type { Ticket } from '../tickets/types.ts';
-import type { CaseService, OpenCaseInput } from './cases.ts';
+import type { CaseService } from './cases.ts';
+import type { OpenCaseInput } from './case-events.ts';
 
 /**
  * The lifecycle rules that write: holding a request back (limit, entitlement), releasing it, the auto-close

@@ -30,10 +30,6 @@ import type { Access, PortalDeps, UploadedFile, Verdict } from './portal-types.t
  * answer that page showed.
  */
 
-export type { Access, LinkMailer, PortalDeps, UploadedFile, Verdict } from './portal-types.ts';
-export type { PageMessage, PageModel } from './portal-page.ts';
-export type { ProductChoiceResult } from './portal-product.ts';
-
 const HOUR = 3_600_000;
 export const MAX_TEXT_CHARS = 50_000;
 

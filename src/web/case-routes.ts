@@ -3,7 +3,8 @@ import type { FastifyInstance, FastifyReply, preHandlerHookHandler } from 'fasti
 import type { App } from '../app.ts';
 import { isMesaError } from '../errors.ts';
 import { LINK_PATH } from '../links/tokens.ts';
-import type { Access, PortalService, Verdict } from '../services/portal.ts';
+import type { PortalService } from '../services/portal.ts';
+import type { Access, Verdict } from '../services/portal-types.ts';
 import { registerCaseList } from './case-list-route.ts';
 import { noticeText, type Strings } from './i18n.ts';
 import { registerKnowledge } from './knowledge-route.ts';

@@ -1,7 +1,8 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { App } from '../app.ts';
 import { isMesaError } from '../errors.ts';
-import type { Access, PortalService } from '../services/portal.ts';
+import type { PortalService } from '../services/portal.ts';
+import type { Access } from '../services/portal-types.ts';
 import { formatBytes, type Strings } from './i18n.ts';
 import { PostLimits } from './post-limits.ts';
 import { readMessageForm } from './upload.ts';

@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyReply, preHandlerHookHandler } from 'fastify';
 import { LINK_PATH } from '../links/tokens.ts';
-import type { Access, PortalService } from '../services/portal.ts';
+import type { PortalService } from '../services/portal.ts';
+import type { Access } from '../services/portal-types.ts';
 import type { Strings } from './i18n.ts';
 import type { PageError } from './views/case-page.ts';
 import { messagePage } from './views/pages.ts';

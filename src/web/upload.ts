@@ -1,6 +1,6 @@
 import type { FastifyRequest } from 'fastify';
 import { isMesaError } from '../errors.ts';
-import type { UploadedFile } from '../services/portal.ts';
+import type { UploadedFile } from '../services/portal-types.ts';
 import type { BlobStore } from '../storage/blobs.ts';
 
 /**

@@ -13,7 +13,7 @@ import { at, consultantReply, customerReply, jobsAt, mail as lifecycleMail } fro
 import { waitFor } from '../support/wait.ts';
 import type { Knex } from 'knex';
 import type { UnitOfWork } from '../../src/db/unit-of-work.ts';
-import type { CaseEvent } from '../../src/services/cases.ts';
+import type { CaseEvent } from '../../src/services/case-events.ts';
 import { freshDatabase, pgReachable } from './support/pg.ts';
 import { BUILT_PARSE_WORKER, MESA_BIN } from '../support/built.ts';
 

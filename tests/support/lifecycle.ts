@@ -2,7 +2,7 @@ import { DateTime } from 'luxon';
 import type { UnitOfWork } from '../../src/db/unit-of-work.ts';
 import type { App } from '../../src/app.ts';
 import { runJobs } from '../../src/jobs/run.ts';
-import type { CaseEvent, Notifier } from '../../src/services/cases.ts';
+import type { CaseEvent, Notifier } from '../../src/services/case-events.ts';
 import { mail } from './mail.ts';
 
 /** Helpers for the lifecycle tests: local Bogotá times, mail builders, and a run of the jobs as of a time. */

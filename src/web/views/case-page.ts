@@ -1,6 +1,6 @@
 import crypto from 'node:crypto';
 import { productLabel } from '../../tickets/products.ts';
-import type { PageMessage, PageModel } from '../../services/portal.ts';
+import type { PageMessage, PageModel } from '../../services/portal-page.ts';
 import { html, trusted, type SafeHtml } from '../html.ts';
 import { formatBytes, formatWhen, type Strings } from '../i18n.ts';
 import { sanitizeMailHtml } from '../sanitize.ts';
