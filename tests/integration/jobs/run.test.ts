@@ -19,21 +19,25 @@ async function setup(env: Record<string, string> = {}) {
   };
 }
 
+/** A customer's new case, through the ingest as a mail with no reference to anything Mesa sent. */
+function fileCase(subject: string, messageId: string, body: string, from = 'ana@cliente.co') {
+  return app.ingest.ingest(
+    mail({ From: from, To: 'soporte@mesa.test', Subject: subject, 'Message-ID': `<${messageId}>` }, body),
+    {
+      kind: 'stdin',
+    },
+  );
+}
+
+/** Beto answers case 1 by Reply, authenticated by the receiving server (mx.mesa.test). */
+function betoAnswers(messageId: string, body: string) {
+  return app.ingest.ingest(consultantReply('beto@mesa.test', 1, messageId, body), { kind: 'stdin' });
+}
+
 describe('mesa jobs: SLA light', () => {
   it('turns a media case yellow at 75% of its 8 business hours and red at 8 h, once each', async () => {
     const { seen } = await setup();
-    await app.ingest.ingest(
-      mail(
-        {
-          From: 'ana@cliente.co',
-          To: 'soporte@mesa.test',
-          Subject: 'BANCOS, Factura mal cargada',
-          'Message-ID': '<s1@cliente.co>',
-        },
-        'No carga.',
-      ),
-      { kind: 'stdin' },
-    );
+    await fileCase('BANCOS, Factura mal cargada', 's1@cliente.co', 'No carga.');
 
     expect((await jobsAt(app, '2026-11-23T13:59')).lights).toEqual([{ number: 1, to: 'green' }]);
     expect((await jobsAt(app, '2026-11-23T14:00')).lights).toEqual([{ number: 1, from: 'green', to: 'yellow' }]);
@@ -53,18 +57,7 @@ describe('mesa jobs: SLA light', () => {
   it('does not count the night or the weekend: filed Friday 16:00, yellow at Monday 10:00', async () => {
     const { setNow } = await setup();
     setNow('2026-11-20T16:00');
-    await app.ingest.ingest(
-      mail(
-        {
-          From: 'ana@cliente.co',
-          To: 'soporte@mesa.test',
-          Subject: 'NOMINA, no liquida',
-          'Message-ID': '<s2@cliente.co>',
-        },
-        'Falla.',
-      ),
-      { kind: 'stdin' },
-    );
+    await fileCase('NOMINA, no liquida', 's2@cliente.co', 'Falla.');
     // 1 h Friday + 3 h Saturday + 2 h Monday = 6 h of 8: yellow exactly at Monday 10:00.
     expect((await jobsAt(app, '2026-11-23T09:59')).lights).toEqual([{ number: 1, to: 'green' }]);
     expect((await jobsAt(app, '2026-11-23T10:00')).lights).toEqual([{ number: 1, from: 'green', to: 'yellow' }]);
@@ -74,23 +67,9 @@ describe('mesa jobs: SLA light', () => {
 describe('mesa jobs: auto-close', () => {
   it('warns after one business day waiting on the customer, closes after two, and records both', async () => {
     const { seen, setNow } = await setup();
-    await app.ingest.ingest(
-      mail(
-        {
-          From: 'ana@cliente.co',
-          To: 'soporte@mesa.test',
-          Subject: 'BANCOS, conciliación',
-          'Message-ID': '<c1@cliente.co>',
-        },
-        'No concilia.',
-      ),
-      { kind: 'stdin' },
-    );
+    await fileCase('BANCOS, conciliación', 'c1@cliente.co', 'No concilia.');
     setNow('2026-11-23T10:00');
-    const answered = await app.ingest.ingest(
-      consultantReply('beto@mesa.test', 1, 'r1@mesa.test', 'Pruebe ahora, por favor.'),
-      { kind: 'stdin' },
-    );
+    const answered = await betoAnswers('r1@mesa.test', 'Pruebe ahora, por favor.');
     expect(answered).toMatchObject({ outcome: 'accepted', effect: 'follow_up' });
     expect((await app.db('tickets').first()).waiting_on).toBe('cliente');
 
@@ -115,20 +94,9 @@ describe('mesa jobs: auto-close', () => {
 
   it('a customer reply after the warning cancels the closing', async () => {
     const { setNow } = await setup();
-    await app.ingest.ingest(
-      mail(
-        {
-          From: 'ana@cliente.co',
-          To: 'soporte@mesa.test',
-          Subject: 'BANCOS, conciliación',
-          'Message-ID': '<c2@cliente.co>',
-        },
-        'No concilia.',
-      ),
-      { kind: 'stdin' },
-    );
+    await fileCase('BANCOS, conciliación', 'c2@cliente.co', 'No concilia.');
     setNow('2026-11-23T10:00');
-    await app.ingest.ingest(consultantReply('beto@mesa.test', 1, 'r2@mesa.test', 'Pruebe ahora.'), { kind: 'stdin' });
+    await betoAnswers('r2@mesa.test', 'Pruebe ahora.');
     expect((await jobsAt(app, '2026-11-24T10:00')).warned).toEqual([1]);
     setNow('2026-11-24T15:00');
     await app.ingest.ingest(
@@ -142,20 +110,9 @@ describe('mesa jobs: auto-close', () => {
 
   it('a reply that proves nothing (no reference to our mail, no DMARC) is kept for support but does not hold the closing', async () => {
     const { setNow } = await setup();
-    await app.ingest.ingest(
-      mail(
-        {
-          From: 'ana@cliente.co',
-          To: 'soporte@mesa.test',
-          Subject: 'BANCOS, conciliación',
-          'Message-ID': '<u1@cliente.co>',
-        },
-        'No concilia.',
-      ),
-      { kind: 'stdin' },
-    );
+    await fileCase('BANCOS, conciliación', 'u1@cliente.co', 'No concilia.');
     setNow('2026-11-23T10:00');
-    await app.ingest.ingest(consultantReply('beto@mesa.test', 1, 'u2@mesa.test', 'Pruebe ahora.'), { kind: 'stdin' });
+    await betoAnswers('u2@mesa.test', 'Pruebe ahora.');
     expect((await jobsAt(app, '2026-11-24T10:00')).warned).toEqual([1]);
     setNow('2026-11-24T15:00');
     // Anyone can write this From: it must not keep a case open (nor reopen one) on the customer's behalf.
@@ -183,15 +140,9 @@ describe('mesa jobs: digest', () => {
   it('sends each consultant, once per business morning, their cases and the unassigned ones, red first', async () => {
     const { seen, setNow } = await setup();
     setNow('2026-11-23T08:00');
-    await app.ingest.ingest(
-      mail({ From: 'a@uno.co', To: 'soporte@mesa.test', Subject: 'BANCOS, uno', 'Message-ID': '<d1@uno.co>' }, 'uno'),
-      { kind: 'stdin' },
-    );
+    await fileCase('BANCOS, uno', 'd1@uno.co', 'uno', 'a@uno.co');
     setNow('2026-11-23T15:00');
-    await app.ingest.ingest(
-      mail({ From: 'b@dos.co', To: 'soporte@mesa.test', Subject: 'NOMINA, dos', 'Message-ID': '<d2@dos.co>' }, 'dos'),
-      { kind: 'stdin' },
-    );
+    await fileCase('NOMINA, dos', 'd2@dos.co', 'dos', 'b@dos.co');
 
     expect((await jobsAt(app, '2026-11-24T07:59')).digests).toEqual([]); // before DIGEST_TIME (08:00)
     const first = await jobsAt(app, '2026-11-24T08:05');
@@ -210,23 +161,9 @@ describe('mesa jobs: digest', () => {
 describe('mesa jobs: auto-close and reopening', () => {
   it('a case sent to pruebas waits on the customer and closes by itself; a reply after that reopens it for support, with no new auto-close', async () => {
     const { setNow } = await setup();
-    await app.ingest.ingest(
-      mail(
-        {
-          From: 'ana@cliente.co',
-          To: 'soporte@mesa.test',
-          Subject: 'INVENTARIOS, kardex',
-          'Message-ID': '<p1@cliente.co>',
-        },
-        'El kardex no cuadra.',
-      ),
-      { kind: 'stdin' },
-    );
+    await fileCase('INVENTARIOS, kardex', 'p1@cliente.co', 'El kardex no cuadra.');
     setNow('2026-11-23T10:00');
-    await app.ingest.ingest(
-      consultantReply('beto@mesa.test', 1, 'p2@mesa.test', '/etapa pruebas\n\nCorregido; pruebe por favor.'),
-      { kind: 'stdin' },
-    );
+    await betoAnswers('p2@mesa.test', '/etapa pruebas\n\nCorregido; pruebe por favor.');
     expect(await app.db('tickets').first()).toMatchObject({ stage: 'pruebas', waiting_on: 'cliente' });
     await jobsAt(app, '2026-11-24T10:00');
     expect((await jobsAt(app, '2026-11-25T10:00')).closed).toEqual([1]);
