@@ -1,14 +1,10 @@
 import type { MailboxConfig } from '../config.ts';
-import { whileMailboxLease } from '../db/leases.ts';
-import { stateKey } from '../db/repos/mailbox-state.ts';
 import { isMesaError } from '../errors.ts';
-import type { Logger } from '../logger.ts';
 import { GraphClient, GraphError } from '../mailboxes/graph-client.ts';
 import { sleep } from '../mailboxes/sleep.ts';
 import { batchCountFor } from './imap-batches.ts';
 import { processedFolderId, readGraphRound } from './graph-round.ts';
-import { recordMailboxError } from './mailbox-round.ts';
-import type { PollerDeps, PollerOptions } from './poller.ts';
+import { LeasedMailboxReader, type PollerDeps, type PollerOptions } from './mailbox-reader.ts';
 
 /**
  * The Microsoft Graph adapter (SUPPORT_MAILBOX_TRANSPORT=graph): the same life as the IMAP poller (poller.ts) for a
@@ -20,59 +16,17 @@ import type { PollerDeps, PollerOptions } from './poller.ts';
  * mailbox without a usable token (needs_reauth) waits for the next sign-in or the backoff, whichever comes first;
  * anything else is recorded in mailbox_state and retried with exponential backoff and jitter.
  */
-export class GraphMailboxReader {
-  private readonly log: Logger;
-  private stopping = false;
-  private running?: Promise<void>;
-  private readonly stopController = new AbortController();
-  private lease?: AbortSignal;
-  private readonly backoffInitial: number;
-  private readonly backoffMax: number;
+export class GraphMailboxReader extends LeasedMailboxReader {
   private folderId?: string;
 
-  constructor(
-    private readonly deps: PollerDeps,
-    readonly mailbox: MailboxConfig,
-    private readonly opts: PollerOptions = {},
-  ) {
-    this.log = deps.logger.child({ component: 'graph-reader', mailbox: stateKey(mailbox) });
-    this.backoffInitial = opts.backoffInitialMs ?? 1000;
-    this.backoffMax = opts.backoffMaxMs ?? 5 * 60_000;
+  constructor(deps: PollerDeps, mailbox: MailboxConfig, opts: PollerOptions = {}) {
+    super(deps, mailbox, opts, 'graph-reader');
   }
 
-  start(): this {
-    this.running ??= this.leased().catch((err) =>
-      this.log.fatal({ err }, 'el lector del buzón terminó por un error inesperado'),
-    );
-    return this;
-  }
-
-  /** Finishes the page in hand (its ingest), then stops; a request under way is abandoned. */
-  async stop(): Promise<void> {
-    this.stopping = true;
-    this.stopController.abort();
-    await this.running;
-  }
-
-  private get halted(): boolean {
-    return this.stopping || this.lease?.aborted === true;
-  }
-
-  private async leased(): Promise<void> {
-    await whileMailboxLease(
-      this.deps.db,
-      stateKey(this.mailbox),
-      async (lease) => {
-        this.lease = lease;
-        if (this.deps.tokens?.manages(this.mailbox.name)) void this.deps.tokens.keepFresh(this.mailbox.name, lease);
-        try {
-          await this.loop(AbortSignal.any([this.stopController.signal, lease]));
-        } finally {
-          this.lease = undefined;
-        }
-      },
-      { ...this.opts.lease, signal: this.stopController.signal, logger: this.deps.logger },
-    );
+  protected async whileLeased(lease: AbortSignal): Promise<void> {
+    // The token is refreshed by the instance that reads the mailbox, and only while it does.
+    if (this.deps.tokens?.manages(this.mailbox.name)) void this.deps.tokens.keepFresh(this.mailbox.name, lease);
+    await this.loop(AbortSignal.any([this.stopController.signal, lease]));
   }
 
   private async loop(signal: AbortSignal): Promise<void> {
@@ -121,16 +75,11 @@ export class GraphMailboxReader {
             ? 'el buzón no tiene un token de acceso válido'
             : 'no se pudo leer el buzón por Microsoft Graph; se reintentará',
         );
-        await recordMailboxError({ db: this.deps.db, mailbox: this.mailbox, log: this.log }, message);
+        await this.recordError(message);
       }
       // Waiting for a sign-in: a token stored by `mesa mailbox login` (any process) ends the wait at once.
       await sleep(wait, signal, untilNewToken ? (fn) => tokens.onChange(this.mailbox.name, fn) : undefined);
     }
     this.log.info('lector del buzón detenido');
-  }
-
-  private backoff(attempt: number): number {
-    const base = Math.min(this.backoffMax, this.backoffInitial * 2 ** Math.min(attempt, 20));
-    return Math.round(base * (0.75 + Math.random() * 0.5));
   }
 }

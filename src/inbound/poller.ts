@@ -1,25 +1,17 @@
 import type { ImapFlow } from 'imapflow';
-import type { Knex } from 'knex';
 import type { MailboxConfig } from '../config.ts';
-import { whileMailboxLease, type LeaseOptions } from '../db/leases.ts';
-import { stateKey } from '../db/repos/mailbox-state.ts';
-import type { Logger } from '../logger.ts';
 import { SIZE_CHUNK, batchCountFor } from './imap-batches.ts';
 import { createImapClient, describeImapError } from './imap-client.ts';
-import { ImapCredentials, type MailboxTokenSource } from './imap-credentials.ts';
-import {
-  readRound,
-  recordMailboxError,
-  type RoundContext,
-  type RoundIngest,
-  type RoundResult,
-} from './mailbox-round.ts';
+import { ImapCredentials } from './imap-credentials.ts';
+import { LeasedMailboxReader, type PollerDeps, type PollerOptions } from './mailbox-reader.ts';
+import { readRound, type RoundContext, type RoundResult } from './mailbox-round.ts';
 
 /**
  * The IMAP adapter: one isolated loop per configured mailbox (support, fallback). It only translates between the
- * server and IngestService; whether a mail opens a case is decided there. This file holds the loop's life: the
- * lease, connecting and reconnecting with backoff, waiting for news (IDLE or the poll interval). One pass over the
- * mailbox is mailbox-round.ts; cutting the new UIDs into batches and fetching them is imap-batches.ts.
+ * server and IngestService; whether a mail opens a case is decided there. This file holds the IMAP side of the
+ * loop: connecting and reconnecting, waiting for news (IDLE or the poll interval). The lease and the backoff are
+ * mailbox-reader.ts, shared with Microsoft Graph; one pass over the mailbox is mailbox-round.ts; cutting the new
+ * UIDs into batches and fetching them is imap-batches.ts.
  *
  * Guarantees (docs/ARCHITECTURE.md, «Garantías»):
  * - UIDs are taken in ascending order and `mailbox_state.last_uid` only moves past a mail whose ingest returned a
@@ -36,105 +28,44 @@ import {
  *   (src/db/leases.ts); if the lease is lost, the loop stops at the next mail and waits to get it back.
  */
 
-export interface PollerDeps {
-  db: Knex;
-  ingest: RoundIngest;
-  logger: Logger;
-  /** OAuth2 tokens (IMAP_AUTH=oauth2), kept by src/mailboxes/. */
-  tokens?: MailboxTokenSource;
-}
-
-export interface PollerOptions {
-  /** Exponential backoff after a failure: first wait, cap. Defaults 1 s and 5 min. */
-  backoffInitialMs?: number;
-  backoffMaxMs?: number;
-  /** Builds the IMAP client (tests never replace it; it exists so the client config lives in one place). */
-  createClient?: (mb: MailboxConfig, logger: Logger, accessToken?: string) => ImapFlow;
-  /** Mailbox lease timings and holder name (several instances on PostgreSQL); defaults in src/db/leases.ts. */
-  lease?: LeaseOptions;
-  /** Most mails fetched and ingested together (one FETCH, one transaction); default batchCountFor(db). */
-  batchCount?: number;
-  /** UIDs whose sizes are asked in one FETCH (default SIZE_CHUNK; tests use fewer). */
-  sizeChunk?: number;
-}
-
-export { stateKey, batchCountFor };
-
-export class MailboxPoller {
-  private readonly log: Logger;
-  private stopping = false;
-  private running?: Promise<void>;
+export class MailboxPoller extends LeasedMailboxReader {
   private client?: ImapFlow;
   /** Set by the server's EXISTS (new mail) during a round, so the wait after it is skipped. */
   private dirty = false;
   private wake?: () => void;
   /** True while connecting/logging in: stop() may then drop the connection, there is no mail in hand. */
   private connecting = false;
-  private readonly backoffInitial: number;
-  private readonly backoffMax: number;
   private readonly batchCount: number;
   private readonly sizeChunk: number;
-  private readonly stopController = new AbortController();
-  /** Aborts when another instance has taken this mailbox's lease over. */
-  private lease?: AbortSignal;
   /** The OAuth2 token to log in with, and whether a newer one appeared since (then: reconnect with it). */
   private readonly credentials: ImapCredentials;
 
-  constructor(
-    private readonly deps: PollerDeps,
-    readonly mailbox: MailboxConfig,
-    private readonly opts: PollerOptions = {},
-  ) {
-    this.log = deps.logger.child({ component: 'poller', mailbox: stateKey(mailbox) });
-    this.backoffInitial = opts.backoffInitialMs ?? 1000;
-    this.backoffMax = opts.backoffMaxMs ?? 5 * 60_000;
+  constructor(deps: PollerDeps, mailbox: MailboxConfig, opts: PollerOptions = {}) {
+    super(deps, mailbox, opts, 'poller');
     this.batchCount = opts.batchCount ?? batchCountFor(deps.db);
     this.sizeChunk = opts.sizeChunk ?? SIZE_CHUNK;
     this.credentials = new ImapCredentials(mailbox, deps.tokens, () => this.wake?.());
   }
 
-  start(): this {
-    this.running ??= this.leased().catch((err) =>
-      this.log.fatal({ err }, 'el lector del buzón terminó por un error inesperado'),
-    );
-    return this;
-  }
-
-  /** Finishes the batch in hand (its ingest and its move), then logs out. */
-  async stop(): Promise<void> {
-    this.stopping = true;
-    this.stopController.abort();
+  protected override interrupt(): void {
     this.wake?.();
     if (this.connecting) this.client?.close();
-    await this.running;
+  }
+
+  protected override stopped(): void {
     this.credentials.dispose();
   }
 
-  /** Runs the loop while holding the mailbox's lease, and waits for it again if it is lost. */
-  private async leased(): Promise<void> {
-    await whileMailboxLease(
-      this.deps.db,
-      stateKey(this.mailbox),
-      async (lease) => {
-        this.lease = lease;
-        const onLost = () => this.wake?.();
-        lease.addEventListener('abort', onLost, { once: true });
-        // The token is refreshed by the instance that reads the mailbox, and only while it does.
-        this.credentials.keepFresh(lease);
-        try {
-          await this.loop();
-        } finally {
-          lease.removeEventListener('abort', onLost);
-          this.lease = undefined;
-        }
-      },
-      { ...this.opts.lease, signal: this.stopController.signal, logger: this.deps.logger },
-    );
-  }
-
-  /** Stopping, or no longer holding the lease: finish the mail in hand and leave the loop. */
-  private get halted(): boolean {
-    return this.stopping || this.lease?.aborted === true;
+  protected async whileLeased(lease: AbortSignal): Promise<void> {
+    const onLost = () => this.wake?.();
+    lease.addEventListener('abort', onLost, { once: true });
+    // The token is refreshed by the instance that reads the mailbox, and only while it does.
+    this.credentials.keepFresh(lease);
+    try {
+      await this.loop();
+    } finally {
+      lease.removeEventListener('abort', onLost);
+    }
   }
 
   private async loop(): Promise<void> {
@@ -258,30 +189,10 @@ export class MailboxPoller {
     this.wake = undefined;
   }
 
-  private backoff(attempt: number): number {
-    const base = Math.min(this.backoffMax, this.backoffInitial * 2 ** Math.min(attempt, 20));
-    return Math.round(base * (0.75 + Math.random() * 0.5)); // jitter, so two failing mailboxes do not beat in step
-  }
-
   private async ensureFolder(client: ImapFlow, folder: string): Promise<void> {
     const list = await client.list();
     if (list.some((f) => f.path === folder)) return;
     await client.mailboxCreate(folder);
     this.log.info({ folder }, 'carpeta de procesados creada');
   }
-
-  private recordError(message: string): Promise<void> {
-    return recordMailboxError({ db: this.deps.db, mailbox: this.mailbox, log: this.log }, message);
-  }
-}
-
-/** All configured IMAP mailboxes, each in its own loop (readers.ts also starts the ones on Microsoft Graph). */
-export function startPollers(deps: PollerDeps, mailboxes: readonly MailboxConfig[], opts: PollerOptions = {}) {
-  const pollers = mailboxes.map((mb) => new MailboxPoller(deps, mb, opts).start());
-  return {
-    pollers,
-    async stop() {
-      await Promise.all(pollers.map((p) => p.stop()));
-    },
-  };
 }

@@ -1,6 +1,7 @@
 import type { MailboxConfig } from '../config.ts';
 import { GraphMailboxReader } from './graph-poller.ts';
-import { MailboxPoller, type PollerDeps, type PollerOptions } from './poller.ts';
+import type { PollerDeps, PollerOptions } from './mailbox-reader.ts';
+import { MailboxPoller } from './poller.ts';
 
 /** All configured mailboxes, each in its own loop: IMAP (poller.ts) or Microsoft Graph (graph-poller.ts) as its
  * transport says. A mailbox's failure stays in its loop. */

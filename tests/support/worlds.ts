@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { App } from '../../src/app.ts';
-import { startPollers } from '../../src/inbound/poller.ts';
+import { startPollers } from '../../src/inbound/readers.ts';
 import { buildServer } from '../../src/web/server.ts';
 import { testApp } from './app.ts';
 import { startDovecot, type Dovecot } from './dovecot.ts';

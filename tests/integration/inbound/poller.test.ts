@@ -5,7 +5,7 @@ import type { MailParser } from '../../../src/inbound/parser.ts';
 import type { App } from '../../../src/app.ts';
 import { getMailboxState } from '../../../src/db/repos/mailbox-state.ts';
 import { createImapClient } from '../../../src/inbound/imap-client.ts';
-import { startPollers } from '../../../src/inbound/poller.ts';
+import { startPollers } from '../../../src/inbound/readers.ts';
 import { caseDetail, listCases } from '../../../src/services/case-view.ts';
 import { testApp } from '../../support/app.ts';
 import { startDovecot, type Dovecot } from '../../support/dovecot.ts';

@@ -1,7 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createApp, type App } from '../../../src/app.ts';
 import { getCredential } from '../../../src/db/repos/mailbox-tokens.ts';
-import { startPollers } from '../../../src/inbound/poller.ts';
+import { startPollers } from '../../../src/inbound/readers.ts';
 import { silentLogger } from '../../../src/logger.ts';
 import { listCases } from '../../../src/services/case-view.ts';
 import { rawMail } from '../outbound/fixtures.ts';

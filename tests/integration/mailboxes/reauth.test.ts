@@ -2,7 +2,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { App } from '../../../src/app.ts';
 import { getMailboxState } from '../../../src/db/repos/mailbox-state.ts';
 import { getCredential } from '../../../src/db/repos/mailbox-tokens.ts';
-import { startPollers } from '../../../src/inbound/poller.ts';
+import { startPollers } from '../../../src/inbound/readers.ts';
 import { silentLogger } from '../../../src/logger.ts';
 import { MailboxTokens } from '../../../src/mailboxes/mailbox-tokens.ts';
 import { listCases } from '../../../src/services/case-view.ts';
