@@ -52,6 +52,11 @@ export function searchTerms(text: string): string[] {
 /** What is stored in the index's text column. */
 export const indexText = (text: string): string => searchTerms(text).join(' ');
 
+/** What a new case asks, for the suggestions of its first mails: its subject and the start of its first message. */
+export function caseQuestion(subject: string, body: string): string {
+  return `${subject}\n${body.slice(0, 2000)}`;
+}
+
 /** The distinct stems of a query, at most `max` (a pasted mail should not become a 500-term query). */
 export function queryTerms(text: string, max = 24): string[] {
   return [...new Set(searchTerms(text))].slice(0, max);
