@@ -127,7 +127,10 @@ export async function judgeAndApply(
       return;
     }
     if (effect.kind === 'new_case') {
-      const opened = await service.deps.cases.openCase(uow, caseInput(mail, facts, source, message, cc, threadIds));
+      const input = caseInput(mail, facts, source, message, cc, threadIds);
+      // The parse's stems are of the mail's visible text: good for the case when that is its message's text.
+      if (mail.questionTerms && message.bodyText === mail.visibleText) input.questionTerms = mail.questionTerms;
+      const opened = await service.deps.cases.openCase(uow, input);
       ticketId = opened.ticket.id;
       messageRowId = opened.messageRowId;
       ticketNumber = opened.ticket.number;

@@ -51,6 +51,10 @@ export interface InboundMail {
   /** What the person wrote: `text` (or the HTML) without the quoted history and the signature (quotes.ts). Worked
    * out with the parse, so on the parse thread when there is one (src/inbound/parse-thread.ts). */
   visibleText: string;
+  /** The search stems of what a case opened by this mail asks (its cleaned subject and visible text: caseQuestion in
+   * src/tickets/search-text.ts), for the similar cases and articles of its first mails. Worked out with the parse;
+   * absent for a mail that names an earlier mail or a case, which usually continues one. */
+  questionTerms?: string[];
   attachments: InboundAttachment[];
   /** Text of embedded message/rfc822 and text/rfc822-headers parts (bounces quote our mail there). */
   embeddedHeaders: string;

@@ -1,6 +1,8 @@
 import { Readable } from 'node:stream';
 import { MesaError } from '../errors.ts';
 import { BlobStore } from '../storage/blobs.ts';
+import { caseQuestion, queryTerms } from '../tickets/search-text.ts';
+import { caseNumberFromSubject, cleanSubject } from '../tickets/subject.ts';
 import type { InboundAttachment, InboundMail } from './mail.ts';
 import { looksMisdecoded, relabelForSniffing, SniffingIconv } from './charset.ts';
 import { htmlToText, visibleTextOf } from './quotes.ts';
@@ -86,6 +88,14 @@ export async function parseMail(
   if (textFromHtml) text = htmlToText(html);
   const date = parsed.date && !Number.isNaN(parsed.date.getTime()) ? parsed.date : undefined;
   const returnPathRaw = headers.get('return-path')?.[0];
+  const subject = noNul(parsed.subject ?? '')
+    .replace(/\s+/g, ' ')
+    .trim();
+  const inReplyTo = idList(parsed.inReplyTo).slice(0, 10);
+  const references = trimReferences(idList(parsed.references));
+  const visibleText = visibleTextOf({ text, html, textFromHtml });
+  // Stemming is slow and needs only the mail: done here, on the parse thread, for a mail that may open a case.
+  const continues = inReplyTo.length > 0 || references.length > 0 || caseNumberFromSubject(subject) !== undefined;
   return {
     raw,
     rawSha256: rawSha256 ?? BlobStore.sha256(raw),
@@ -98,12 +108,10 @@ export async function parseMail(
     cc: addresses(parsed.cc),
     deliveredTo: deliveredTo(headers),
     returnPath: returnPathRaw === undefined ? undefined : stripBrackets(returnPathRaw.trim()).toLowerCase(),
-    subject: noNul(parsed.subject ?? '')
-      .replace(/\s+/g, ' ')
-      .trim(),
+    subject,
     date,
-    inReplyTo: idList(parsed.inReplyTo).slice(0, 10),
-    references: trimReferences(idList(parsed.references)),
+    inReplyTo,
+    references,
     headers,
     contentType: (ct?.value ?? 'text/plain').toLowerCase(),
     reportType: ct?.params?.['report-type']?.toLowerCase(),
@@ -111,7 +119,8 @@ export async function parseMail(
     html,
     htmlSha256,
     textFromHtml: textFromHtml || undefined,
-    visibleText: visibleTextOf({ text, html, textFromHtml }),
+    visibleText,
+    questionTerms: continues ? undefined : queryTerms(caseQuestion(cleanSubject(subject), visibleText)),
     attachments,
     embeddedHeaders: embedded.join('\n'),
   };

@@ -4,15 +4,16 @@ import { consultantListUrl } from '../links/consultant-list.ts';
 import type { Ticket } from '../tickets/types.ts';
 import type { Outbox } from './outbox.ts';
 
-/** Published solutions and solved cases like a new one, for the new-case mails (src/services/knowledge.ts). */
+/** Published solutions and solved cases like a new one, for the new-case mails (src/services/knowledge.ts); `terms`:
+ * the new case's question as search stems (src/tickets/search-text.ts). */
 export interface Suggestions {
   similarArticles(
     db: UnitOfWork,
-    text: string,
+    terms: readonly string[],
     limit: number,
     exceptTicketId?: number,
   ): Promise<Array<{ id: number; title: string }>>;
-  similarCases(db: UnitOfWork, text: string, limit: number, exceptTicketId?: number): Promise<Ticket[]>;
+  similarCases(db: UnitOfWork, terms: readonly string[], limit: number, exceptTicketId?: number): Promise<Ticket[]>;
 }
 
 /** A consultant's `/lista`: their signed link to every organization's cases, as a consultant notice. */

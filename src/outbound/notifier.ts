@@ -4,6 +4,7 @@ import type { CaseEvent, Notifier } from '../services/case-events.ts';
 import type { CappedNotice } from '../services/participants.ts';
 import { enqueueListLink } from './consultant-extras.ts';
 import { productLabel } from '../tickets/products.ts';
+import { caseQuestion, queryTerms } from '../tickets/search-text.ts';
 import { SUBJECT_EXAMPLE, subjectNeedsDetail } from '../tickets/subject-quality.ts';
 import { type Ticket } from '../tickets/types.ts';
 import { applyHardBounce } from './bounce-effects.ts';
@@ -64,7 +65,7 @@ export class MailNotifier extends CustomerMail implements Notifier {
       this.remember(uow, e.messageRowId, e.message);
     switch (e.type) {
       case 'case_opened':
-        return this.opened(uow, e.ticket, e.messageRowId, e.capped);
+        return this.opened(uow, e.ticket, e.messageRowId, e.capped, e.questionTerms);
       case 'message_added':
         if (e.role === 'customer' && !e.internal)
           return this.toConsultants(
@@ -108,7 +109,14 @@ export class MailNotifier extends CustomerMail implements Notifier {
     if (held.type === 'request_held' && this.deps.refusals) return this.refuseHeld(uow, held);
   }
 
-  private async opened(uow: UnitOfWork, t: Ticket, messageRowId: number, capped?: CappedNotice): Promise<void> {
+  /** `terms`: what the case asks, as search stems, when the opener worked them out (OpenCaseInput.questionTerms). */
+  private async opened(
+    uow: UnitOfWork,
+    t: Ticket,
+    messageRowId: number,
+    capped?: CappedNotice,
+    terms?: readonly string[],
+  ): Promise<void> {
     const m = await this.message(uow, messageRowId);
     const now = Number(m.created_at);
     const files = await this.files(uow, messageRowId);
@@ -124,10 +132,12 @@ export class MailNotifier extends CustomerMail implements Notifier {
     ];
     const askDetail = subjectNeedsDetail(t.subject);
     const catalogue = this.deps.config.products.products;
-    const question = `${t.subject}\n${String(m.body_text ?? '').slice(0, 2000)}`;
+    // Stemmed once for both searches (the articles for the requester, the cases for the consultants).
+    const suggest = this.deps.suggestions;
+    const asked = suggest ? (terms ?? queryTerms(caseQuestion(t.subject, String(m.body_text ?? '')))) : [];
     const caseUrl = await this.link(uow, t, t.requester, now, true);
     // "¿Le sirve alguna de estas soluciones?": published articles only, read through the requester's own link.
-    const articles = (await this.deps.suggestions?.similarArticles(uow, question, 3, t.id)) ?? [];
+    const articles = (await suggest?.similarArticles(uow, asked, 3, t.id)) ?? [];
     const suggestions = articles.map((a) => ({ title: a.title, url: `${caseUrl}/conocimiento/${a.id}` }));
     await this.deps.outbox.enqueue(uow, {
       key: `case:${t.id}:opened:confirmation:${t.requester}`,
@@ -162,7 +172,7 @@ export class MailNotifier extends CustomerMail implements Notifier {
           : SUBJECT_EXAMPLE,
       },
     });
-    const similar = (await this.deps.suggestions?.similarCases(uow, question, 3, t.id)) ?? [];
+    const similar = (await suggest?.similarCases(uow, asked, 3, t.id)) ?? [];
     await this.toConsultants(
       uow,
       t,

@@ -15,6 +15,8 @@ export type CaseEvent =
       messageRowId: number;
       message?: Omit<NewMessage, 'ticketId'>;
       capped?: CappedNotice;
+      /** What the case asks, as search stems (OpenCaseInput.questionTerms), when the opener had them. */
+      questionTerms?: readonly string[];
     }
   | {
       type: 'message_added';
@@ -74,6 +76,9 @@ export interface OpenCaseInput {
   cc: string[];
   message: Omit<NewMessage, 'ticketId'>;
   threadIds: string[];
+  /** The search stems of caseQuestion(subject, message.bodyText) (src/tickets/search-text.ts), when the caller has
+   * them already (the ingest's parse thread works them out): the notices' suggestions then need no stemming. */
+  questionTerms?: readonly string[];
 }
 
 export interface AddMessageInput {

@@ -75,6 +75,7 @@ export class CaseService extends CaseChanges {
       messageRowId,
       message: input.message,
       ...(capped ? { capped } : {}),
+      ...(input.questionTerms ? { questionTerms: input.questionTerms } : {}),
     });
     return { ticket, messageRowId };
   }

@@ -14,6 +14,15 @@ import { withoutPersonalData } from '../tickets/personal-data.ts';
 import { indexText, queryTerms } from '../tickets/search-text.ts';
 import type { Ticket } from '../tickets/types.ts';
 
+/** What similar() looks for: `minTerms` of the question's terms at least in each document found (see there). */
+export type SimilarParams = {
+  kind: SearchKind;
+  limit: number;
+  product?: string;
+  exceptTicketId?: number;
+  minTerms?: number;
+};
+
 /**
  * The knowledge base: solved cases indexed for the consultants ("similar solved cases"), and articles a consultant
  * published from them for the customers. An article is the consultant's own text, or the subject and support's last
@@ -74,12 +83,12 @@ export class KnowledgeService {
    * `minTerms` asks that many of the question's terms to be in a document (fewer for a shorter question): what is
    * offered unasked to a customer should share more than one word ("vencida" in "licencia vencida").
    */
-  async similar(
-    db: Queryable,
-    text: string,
-    p: { kind: SearchKind; limit: number; product?: string; exceptTicketId?: number; minTerms?: number },
-  ): Promise<number[]> {
-    const terms = queryTerms(text);
+  similar(db: Queryable, text: string, p: SimilarParams): Promise<number[]> {
+    return this.similarTo(db, queryTerms(text), p);
+  }
+
+  /** As similar(), for a question already stemmed (queryTerms). */
+  async similarTo(db: Queryable, terms: readonly string[], p: SimilarParams): Promise<number[]> {
     const needed = Math.min(p.minTerms ?? 1, terms.length);
     const found = await searchDocs(db, {
       kind: p.kind,
@@ -97,15 +106,25 @@ export class KnowledgeService {
       .map((r) => r.ticketId);
   }
 
-  async similarArticles(db: Queryable, text: string, limit: number, exceptTicketId?: number): Promise<ArticleRow[]> {
-    const ids = await this.similar(db, text, { kind: 'article', limit, exceptTicketId, minTerms: 2 });
+  async similarArticles(
+    db: Queryable,
+    terms: readonly string[],
+    limit: number,
+    exceptTicketId?: number,
+  ): Promise<ArticleRow[]> {
+    const ids = await this.similarTo(db, terms, { kind: 'article', limit, exceptTicketId, minTerms: 2 });
     const rows = new Map((await articlesByTicketIds(db, ids)).map((a) => [a.ticketId, a]));
     return ids.map((id) => rows.get(id)).filter((a): a is ArticleRow => Boolean(a));
   }
 
-  async similarCases(db: Queryable, text: string, limit: number, exceptTicketId?: number): Promise<Ticket[]> {
+  async similarCases(
+    db: Queryable,
+    terms: readonly string[],
+    limit: number,
+    exceptTicketId?: number,
+  ): Promise<Ticket[]> {
     const out: Ticket[] = [];
-    for (const id of await this.similar(db, text, { kind: 'case', limit, exceptTicketId })) {
+    for (const id of await this.similarTo(db, terms, { kind: 'case', limit, exceptTicketId })) {
       const t = await findTicketById(db, id);
       if (t) out.push(t);
     }

@@ -7,6 +7,7 @@ import { isMesaError } from '../../../src/errors.ts';
 import { parseMail } from '../../../src/inbound/parse.ts';
 import { trimReferences } from '../../../src/inbound/header-values.ts';
 import { BlobStore } from '../../../src/storage/blobs.ts';
+import { caseQuestion, queryTerms } from '../../../src/tickets/search-text.ts';
 
 const mail = (head: string, body: Buffer | string) =>
   Buffer.concat([
@@ -170,5 +171,27 @@ describe('parseMail with a blob store (attachments streamed to disk)', () => {
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('parseMail and the question a new case asks', () => {
+  it('stems the cleaned subject and the visible text of a mail that may open a case', async () => {
+    const m = await parseMail(
+      mail(
+        'From: a@cliente.co\nSubject: RE: Facturacion electronica rechazada\nContent-Type: text/plain; charset=utf-8',
+        'La factura electrónica 123 sale rechazada por la DIAN.\n\nEl lun, 2 nov 2026, Soporte escribió:\n> hola\n',
+      ),
+    );
+    expect(m.questionTerms).toEqual(queryTerms(caseQuestion('Facturacion electronica rechazada', m.visibleText)));
+    expect(m.questionTerms).toEqual(expect.arrayContaining(['factur', 'electron', 'rechaz', 'dian']));
+    expect(m.questionTerms).not.toContain('hola');
+  });
+
+  it.each([
+    ['names an earlier mail', 'In-Reply-To: <x@cliente.co>\nSubject: Factura rechazada'],
+    ['carries a case tag', 'Subject: [Caso #12] Factura rechazada'],
+  ])('leaves them out when the mail %s (it usually continues a case)', async (_n, head) => {
+    const m = await parseMail(mail(`From: a@cliente.co\n${head}`, 'La factura sale rechazada.\n'));
+    expect(m.questionTerms).toBeUndefined();
   });
 });
