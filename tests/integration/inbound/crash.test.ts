@@ -217,4 +217,4 @@ it(`gives every one of ${TOTAL} mails exactly one effect across ${KILLS} SIGKILL
   const c = await dovecot.client('support');
   expect(((await c.status('Procesados', { messages: true })) || { messages: -1 }).messages).toBe(TOTAL);
   await c.logout();
-}, 90_000);
+}, 240_000);
