@@ -75,12 +75,11 @@ export class CaseListService {
     this.choices = expiringCache(1000, CHOICES_TTL_MS, deps.clock);
   }
 
-  /** `linkFor` gives a listed case's link (or none); `beforeLinks` may first read what it needs for the whole page. */
+  /** `linksFor` gives the links of the listed cases the viewer may open, by case id, for the whole page at once. */
   async list(
     scope: CaseListScope,
     raw: CaseListQuery,
-    linkFor: (t: Ticket) => Promise<string | undefined>,
-    beforeLinks?: (tickets: Ticket[]) => Promise<void>,
+    linksFor: (tickets: Ticket[]) => Promise<Map<number, string>>,
   ): Promise<CaseListModel> {
     const { db } = this.deps;
     const now = (this.deps.clock ?? Date.now)();
@@ -172,8 +171,8 @@ export class CaseListService {
         rows = await this.withLights(counted.tickets, now);
       }
     }
-    await beforeLinks?.(rows.map((r) => r.ticket));
-    for (const r of rows) r.url = await linkFor(r.ticket);
+    const urls = await linksFor(rows.map((r) => r.ticket));
+    for (const r of rows) r.url = urls.get(r.ticket.id);
     const consultantView = 'allOrganizations' in scope;
     if (consultantView) {
       const notes = await internalNotesCount(
