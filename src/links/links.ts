@@ -1,7 +1,9 @@
+import type { Db } from '../db/knex.ts';
 import type { Queryable } from '../db/sql.ts';
 import { memoKey, UnitOfWork } from '../db/unit-of-work.ts';
 import * as repo from '../db/repos/links.ts';
 import { boundedMemo } from '../memo.ts';
+import type { Ticket } from '../tickets/types.ts';
 import { noteIssuedLink } from './sealed.ts';
 import { LINK_PATH, linkMac, makeToken, parseToken, sameMac, tokenHash } from './tokens.ts';
 
@@ -21,7 +23,16 @@ export interface LinkSettings {
 }
 
 export type VerifyResult =
-  | { ok: true; ticketId: number; number: number; recipient: string; linkId: number; lastUsedAt?: number }
+  | {
+      ok: true;
+      ticketId: number;
+      number: number;
+      recipient: string;
+      linkId: number;
+      lastUsedAt?: number;
+      /** The case, read with the link: the page the link opens needs it next. */
+      ticket: Ticket;
+    }
   | { ok: false; reason: 'malformed' | 'forged' | 'expired' | 'revoked' };
 
 export function linkUrl(publicUrl: string, token: string): string {
@@ -56,13 +67,8 @@ export async function issueLink(trx: Queryable, s: LinkSettings, p: IssueParams)
   const recipient = p.recipient.toLowerCase();
   // The newest link neither revoked nor dying within the margin, else a generation after the last one.
   const links = p.fresh ? repo.generationsOf([]) : await repo.linkGenerations(trx, p.ticketId, recipient);
-  const validAfter = p.now + Math.min(MIN_REMAINING, (s.ttlDays * DAY) / 2);
-  const current = links.find((l) => l.revokedAt === undefined && l.expiresAt > validAfter);
-  if (current)
-    return noted(
-      linkUrl(s.publicUrl, tokenOf(s.secretKey, p.number, recipient, current.generation, current.expiresAt)),
-      { number: p.number, recipient, generation: current.generation, expiresAt: current.expiresAt },
-    );
+  const current = currentLinkUrl(s, { ...p, recipient }, links);
+  if (current) return current;
   const generation = (links[0]?.generation ?? 0) + 1;
   const expiresAt = Math.floor((p.now + s.ttlDays * DAY) / 1000) * 1000;
   const token = makeToken(s.secretKey, { number: p.number, recipient, generation, expiresAt });
@@ -75,6 +81,57 @@ export async function issueLink(trx: Queryable, s: LinkSettings, p: IssueParams)
     now: p.now,
   });
   return noted(linkUrl(s.publicUrl, token), { number: p.number, recipient, generation, expiresAt });
+}
+
+type Generations = ReturnType<typeof repo.generationsOf>;
+
+/** The URL of the newest link of `links` neither revoked nor dying within the margin, if there is one. */
+function currentLinkUrl(
+  s: LinkSettings,
+  p: { number: number; recipient: string; now: number },
+  links: Generations,
+): string | undefined {
+  const validAfter = p.now + Math.min(MIN_REMAINING, (s.ttlDays * DAY) / 2);
+  const current = links.find((l) => l.revokedAt === undefined && l.expiresAt > validAfter);
+  if (!current) return undefined;
+  const { generation, expiresAt } = current;
+  return noted(linkUrl(s.publicUrl, tokenOf(s.secretKey, p.number, p.recipient, generation, expiresAt)), {
+    number: p.number,
+    recipient: p.recipient,
+    generation,
+    expiresAt,
+  });
+}
+
+/**
+ * One recipient's links to several cases (a page of the case list): the current ones read in one statement without
+ * a transaction; one transaction, only when some case needs a new generation, issues those.
+ */
+export async function linksForCases(
+  db: Db,
+  s: LinkSettings,
+  cases: ReadonlyArray<{ id: number; number: number }>,
+  p: { recipient: string; now: number },
+): Promise<Map<number, string>> {
+  const recipient = p.recipient.toLowerCase();
+  const out = new Map<number, string>();
+  const known = await repo.linkGenerationsOfCases(
+    db,
+    cases.map((c) => c.id),
+    recipient,
+  );
+  const missing: Array<{ id: number; number: number }> = [];
+  for (const c of cases) {
+    const url = currentLinkUrl(s, { number: c.number, recipient, now: p.now }, known.get(c.id) ?? []);
+    if (url) out.set(c.id, url);
+    else missing.push(c);
+  }
+  if (missing.length)
+    await db.transaction(async (trx) => {
+      for (const c of missing)
+        out.set(c.id, await issueLink(trx, s, { ticketId: c.id, number: c.number, recipient, now: p.now }));
+    });
+  return out;
 }
 
 /** The outbox seals the link when it stores the mail that carries it (sealed.ts): it need not check its MAC again. */
@@ -91,8 +148,9 @@ function noted(url: string, p: { number: number; recipient: string; generation: 
 export async function verifyToken(db: Queryable, secretKey: string, token: string, now: number): Promise<VerifyResult> {
   const parts = typeof token === 'string' && token.length < 100 ? parseToken(token) : undefined;
   if (!parts) return { ok: false, reason: 'malformed' };
-  const row = await repo.findLinkByHash(db, tokenHash(token));
-  if (!row) return { ok: false, reason: 'forged' };
+  const found = await repo.findLinkWithTicketByHash(db, tokenHash(token));
+  if (!found) return { ok: false, reason: 'forged' };
+  const row = found.link;
   const expected = linkMac(secretKey, {
     number: row.number,
     recipient: row.recipient,
@@ -116,6 +174,7 @@ export async function verifyToken(db: Queryable, secretKey: string, token: strin
     recipient: row.recipient,
     linkId: row.id,
     lastUsedAt: row.lastUsedAt,
+    ticket: found.ticket,
   };
 }
 
@@ -182,6 +241,13 @@ export class LinkService {
     const fresh = Boolean(p.fresh) && !seen.has(key);
     seen.add(key);
     return issueLink(q, this.settings, { ...p, fresh });
+  }
+  linksForCases(
+    db: Db,
+    cases: ReadonlyArray<{ id: number; number: number }>,
+    p: { recipient: string; now: number },
+  ): Promise<Map<number, string>> {
+    return linksForCases(db, this.settings, cases, p);
   }
   verifyToken(db: Queryable, token: string, now: number): Promise<VerifyResult> {
     return verifyToken(db, this.settings.secretKey, token, now);

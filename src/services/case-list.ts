@@ -2,9 +2,12 @@ import type { Db } from '../db/knex.ts';
 import {
   choicesInScope,
   clockEventsOf,
+  countCasesInScope,
   findCasesInScope,
   internalNotesCount,
+  keyOf,
   type CaseListFilter,
+  type CaseListKey,
   type CaseListOrder,
   type CaseListScope,
 } from '../db/repos/case-list.ts';
@@ -21,13 +24,29 @@ import { STAGES, WAITING_ON, type Stage, type Ticket, type WaitingOn } from '../
  */
 
 export const PAGE_SIZE = 20;
+/** The total is counted up to this many; past it the list says "more than" (counting every case of a large
+ * organization cost more than the page itself). */
+export const COUNT_LIMIT = 1000;
 /** Above this many cases in a scope, a filter or order by SLA light reads only the most recent ones. */
 const LIGHT_SCAN_LIMIT = 2000;
 const LIGHTS: readonly Light[] = ['green', 'yellow', 'red'];
 const ORDERS: readonly (CaseListOrder | 'semaforo')[] = ['recientes', 'antiguos', 'numero', 'actualizados', 'semaforo'];
 
 export type CaseListQuery = Partial<
-  Record<'numero' | 'estado' | 'producto' | 'consultor' | 'espera' | 'semaforo' | 'texto' | 'orden' | 'pagina', string>
+  Record<
+    | 'numero'
+    | 'estado'
+    | 'producto'
+    | 'consultor'
+    | 'espera'
+    | 'semaforo'
+    | 'texto'
+    | 'orden'
+    | 'pagina'
+    | 'desde'
+    | 'antes',
+    string
+  >
 >;
 
 export interface CaseListRow {
@@ -44,11 +63,17 @@ export interface CaseListRow {
 
 export interface CaseListModel {
   rows: CaseListRow[];
+  /** Counted up to COUNT_LIMIT: `more` when there are more than that. */
   total: number;
+  more: boolean;
   page: number;
   pages: number;
+  /** The keys of the first and last rows shown, for the links to the pages before and after (keyset pages). */
+  prevKey?: string;
+  nextKey?: string;
+  hasNext: boolean;
   /** The query as understood (what the form shows back). */
-  query: Required<Omit<CaseListQuery, 'pagina'>>;
+  query: Required<Omit<CaseListQuery, 'pagina' | 'desde' | 'antes'>>;
   ignored: string[];
   choices: { products: string[]; consultants: string[] };
   wholeOrganization: boolean;
@@ -57,6 +82,9 @@ export interface CaseListModel {
 }
 
 const consultantName = (address: string) => address.split('@')[0];
+/** The orders whose key carries a date before the number ("fecha-número"); 'numero' keys are the number alone. */
+const KEY_COLUMN_ORDERS: ReadonlySet<string> = new Set(['recientes', 'antiguos', 'actualizados']);
+const keyText = (k: CaseListKey) => (k.at === undefined ? String(k.number) : `${k.at}-${k.number}`);
 
 /** The filter's choices (the products and consultants of a scope) are read again at most this often. */
 const CHOICES_TTL_MS = 60_000;
@@ -75,12 +103,11 @@ export class CaseListService {
     this.choices = expiringCache(1000, CHOICES_TTL_MS, deps.clock);
   }
 
-  /** `linkFor` gives a listed case's link (or none); `beforeLinks` may first read what it needs for the whole page. */
+  /** `linksFor` gives the links of the listed cases the viewer may open, by case id, for the whole page at once. */
   async list(
     scope: CaseListScope,
     raw: CaseListQuery,
-    linkFor: (t: Ticket) => Promise<string | undefined>,
-    beforeLinks?: (tickets: Ticket[]) => Promise<void>,
+    linksFor: (tickets: Ticket[]) => Promise<Map<number, string>>,
   ): Promise<CaseListModel> {
     const { db } = this.deps;
     const now = (this.deps.clock ?? Date.now)();
@@ -137,9 +164,11 @@ export class CaseListService {
     let rows: CaseListRow[];
     let total: number;
     let page = pageAsked;
+    let hasNext: boolean;
+    let keys: { prev?: string; next?: string } = {};
     if (byLight) {
       // The light is computed from each case's event log, not stored: filter and order after computing it.
-      const found = await findCasesInScope(db, scope, filter, 'recientes', { limit: LIGHT_SCAN_LIMIT, offset: 0 });
+      const found = await findCasesInScope(db, scope, filter, 'recientes', { limit: LIGHT_SCAN_LIMIT });
       let all = await this.withLights(found.tickets, now);
       if (q.semaforo) all = all.filter((r) => r.light === q.semaforo);
       if (q.orden === 'semaforo')
@@ -151,29 +180,39 @@ export class CaseListService {
       total = all.length;
       page = Math.min(page, Math.max(1, Math.ceil(total / PAGE_SIZE)));
       rows = all.slice((page - 1) * PAGE_SIZE, page * PAGE_SIZE);
+      hasNext = page * PAGE_SIZE < total;
     } else {
-      const counted = await findCasesInScope(db, scope, filter, q.orden as CaseListOrder, {
-        limit: PAGE_SIZE,
-        offset: (page - 1) * PAGE_SIZE,
-      });
-      total = counted.total;
-      if (!counted.tickets.length && page > 1 && total > 0) {
-        page = Math.ceil(total / PAGE_SIZE);
-        rows = await this.withLights(
-          (
-            await findCasesInScope(db, scope, filter, q.orden as CaseListOrder, {
-              limit: PAGE_SIZE,
-              offset: (page - 1) * PAGE_SIZE,
-            })
-          ).tickets,
-          now,
-        );
-      } else {
-        rows = await this.withLights(counted.tickets, now);
+      const order = q.orden as CaseListOrder;
+      const key = (k: 'desde' | 'antes') => {
+        const v = text(k, 40);
+        const m = (KEY_COLUMN_ORDERS.has(order) ? /^(\d{1,15})-(\d{1,9})$/ : /^()(\d{1,9})$/).exec(v);
+        if (v && !m) ignored.push('página');
+        return m ? { at: m[1] ? Number(m[1]) : undefined, number: Number(m[2]) } : undefined;
+      };
+      const after = key('desde');
+      const before = after ? undefined : key('antes');
+      total = await countCasesInScope(db, scope, filter, COUNT_LIMIT);
+      let found = await this.page(scope, filter, order, after, before, page);
+      if (!found.tickets.length && total > 0 && (page > 1 || after || before)) {
+        // Past the end (a page number typed, a key of a case gone): the last page.
+        page = Math.max(1, Math.ceil(Math.min(total, COUNT_LIMIT) / PAGE_SIZE));
+        found = await this.page(scope, filter, order, undefined, undefined, page);
       }
+      rows = await this.withLights(found.tickets, now);
+      // Read backwards, `more` says whether pages come before; else whether they come after.
+      const backwards = found.backwards;
+      if (backwards && !found.more) page = 1;
+      else if (after) page = Math.max(2, page);
+      hasNext = backwards ? true : found.more;
+      const first = rows[0]?.ticket;
+      const last = rows.at(-1)?.ticket;
+      keys = {
+        prev: first && page > 1 ? keyText(keyOf(first, order)) : undefined,
+        next: last && hasNext ? keyText(keyOf(last, order)) : undefined,
+      };
     }
-    await beforeLinks?.(rows.map((r) => r.ticket));
-    for (const r of rows) r.url = await linkFor(r.ticket);
+    const urls = await linksFor(rows.map((r) => r.ticket));
+    for (const r of rows) r.url = urls.get(r.ticket.id);
     const consultantView = 'allOrganizations' in scope;
     if (consultantView) {
       const notes = await internalNotesCount(
@@ -185,17 +224,37 @@ export class CaseListService {
         r.consultant = r.ticket.assignee;
       }
     }
+    const more = !byLight && total > COUNT_LIMIT;
     return {
       rows,
-      total,
+      total: more ? COUNT_LIMIT : total,
+      more,
       page,
-      pages: Math.max(1, Math.ceil(total / PAGE_SIZE)),
+      pages: Math.max(1, Math.ceil(Math.min(total, COUNT_LIMIT) / PAGE_SIZE)),
+      prevKey: keys.prev,
+      nextKey: keys.next,
+      hasNext,
       query: q,
       ignored,
       choices: { products: choices.products, consultants },
       wholeOrganization: consultantView || scope.participant === undefined,
       consultantView,
     };
+  }
+
+  /** One page by key (after/before) or by number (offset), with whether the list goes on in the direction read. */
+  private async page(
+    scope: CaseListScope,
+    filter: CaseListFilter,
+    order: CaseListOrder,
+    after: CaseListKey | undefined,
+    before: CaseListKey | undefined,
+    page: number,
+  ): Promise<{ tickets: Ticket[]; more: boolean; backwards: boolean }> {
+    const limit = PAGE_SIZE;
+    const offset = after || before ? undefined : (page - 1) * PAGE_SIZE;
+    const found = await findCasesInScope(this.deps.db, scope, filter, order, { limit, offset, after, before });
+    return { ...found, backwards: !after && Boolean(before) };
   }
 
   private async withLights(tickets: Ticket[], now: number): Promise<CaseListRow[]> {

@@ -90,13 +90,18 @@ export class KnowledgeService {
   /** As similar(), for a question already stemmed (queryTerms). */
   async similarTo(db: Queryable, terms: readonly string[], p: SimilarParams): Promise<number[]> {
     const needed = Math.min(p.minTerms ?? 1, terms.length);
+    // Every document the engine matched has at least one of the terms: only a stricter minimum reads their text
+    // and asks for more candidates than it keeps.
+    const strict = needed > 1;
     const found = await searchDocs(db, {
       kind: p.kind,
       terms,
       product: p.product,
-      limit: p.limit * 4,
+      limit: strict ? p.limit * 4 : p.limit,
       exceptTicketId: p.exceptTicketId,
+      withText: strict,
     });
+    if (!strict) return found.map((r) => r.ticketId);
     return found
       .filter((r) => {
         const words = r.stemmed.split(' ');

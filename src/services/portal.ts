@@ -2,7 +2,7 @@ import { inUnitOfWork, type UnitOfWork } from '../db/unit-of-work.ts';
 import { findLinkByHash } from '../db/repos/links.ts';
 import { visibleAttachment } from '../db/repos/messages.ts';
 import { claimSubmission, setSubmissionMessage } from '../db/repos/status-page.ts';
-import { findTicketById, lockTicket } from '../db/repos/tickets.ts';
+import { lockTicket } from '../db/repos/tickets.ts';
 import { MesaError } from '../errors.ts';
 import { tokenHash } from '../links/tokens.ts';
 import type { Logger } from '../logger.ts';
@@ -46,8 +46,7 @@ export class PortalService {
     const { db, links } = this.deps;
     const r = await links.verifyToken(db, token, this.now());
     if (r.ok) {
-      const ticket = await findTicketById(db, r.ticketId);
-      if (!ticket) return { kind: 'invalid' };
+      const { ticket } = r;
       const desk = this.deps.consultantsOf?.(ticket.organization) ?? this.deps.config.consultants;
       return {
         kind: 'ok',

@@ -37,28 +37,20 @@ export function registerCaseList(
     const organization = a.ticket.organization;
     const whole = shared === '*' || shared.includes(organization);
     const now = (deps.clock ?? Date.now)();
-    let on = new Set<number>();
-    const beforeLinks = async (tickets: Ticket[]) => {
-      on = await casesWithParticipant(
-        app.db,
-        tickets.map((t) => t.id),
-        viewer,
-      );
-    };
-    const linkFor = async (t: Ticket) => {
+    const linksFor = async (tickets: Ticket[]) => {
+      const on = whole
+        ? await casesWithParticipant(
+            app.db,
+            tickets.map((t) => t.id),
+            viewer,
+          )
+        : undefined;
       // A link only to cases the viewer is on: the organization's list shows the others, it does not open them.
-      if (whole && t.requester !== viewer && !on.has(t.id)) return undefined;
-      return app.db.transaction((trx) =>
-        app.links.issueLink(trx, { ticketId: t.id, number: t.number, recipient: viewer, now }),
-      );
+      const theirs = on ? tickets.filter((t) => t.requester === viewer || on.has(t.id)) : tickets;
+      return app.links.linksForCases(app.db, theirs, { recipient: viewer, now });
     };
     const query = (req.query ?? {}) as CaseListQuery;
-    const model = await service.list(
-      { organization, participant: whole ? undefined : viewer },
-      query,
-      linkFor,
-      beforeLinks,
-    );
+    const model = await service.list({ organization, participant: whole ? undefined : viewer }, query, linksFor);
     return deps.page(
       reply,
       200,

@@ -32,12 +32,14 @@ const es = {
     semaforo: 'Semáforo (retrasados primero)',
   } as Record<string, string>,
   voboNames: { si: 'Sí', no: 'No (insatisfactoria)' } as Record<string, string>,
-  caption: (total: number, page: number, pages: number) =>
-    `${total} ${total === 1 ? 'caso' : 'casos'}${pages > 1 ? `, página ${page} de ${pages}` : ''}`,
+  caption: (total: number, page: number, pages: number, more = false) =>
+    more
+      ? `más de ${total} casos, página ${page}`
+      : `${total} ${total === 1 ? 'caso' : 'casos'}${pages > 1 ? `, página ${page} de ${pages}` : ''}`,
   none: 'No hay casos con estos filtros.',
   ignored: (names: string) => `Se ignoraron filtros no válidos: ${names}.`,
-  previous: 'Anterior',
-  next: 'Siguiente',
+  previous: 'Anteriores',
+  next: 'Siguientes',
   pagination: 'Páginas',
   noLink: 'sin enlace: no estás en este caso',
   kb: 'Base de conocimiento',
@@ -86,8 +88,10 @@ const en: typeof es = {
     semaforo: 'SLA light (late first)',
   },
   voboNames: { si: 'Yes', no: 'No (unsatisfactory)' },
-  caption: (total: number, page: number, pages: number) =>
-    `${total} ${total === 1 ? 'case' : 'cases'}${pages > 1 ? `, page ${page} of ${pages}` : ''}`,
+  caption: (total: number, page: number, pages: number, more = false) =>
+    more
+      ? `more than ${total} cases, page ${page}`
+      : `${total} ${total === 1 ? 'case' : 'cases'}${pages > 1 ? `, page ${page} of ${pages}` : ''}`,
   none: 'No cases match these filters.',
   ignored: (names: string) => `Invalid filters were ignored: ${names}.`,
   previous: 'Previous',

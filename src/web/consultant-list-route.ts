@@ -30,11 +30,9 @@ export function registerConsultantList(
       const now = (deps.clock ?? Date.now)();
       const v = verifyConsultantListToken(app.config.secretKey, req.params.token, now);
       if (!v || !app.config.consultants.includes(v.consultant)) return deps.notFound(reply);
-      const linkFor = (t: { id: number; number: number }) =>
-        app.db.transaction((trx) =>
-          app.links.issueLink(trx, { ticketId: t.id, number: t.number, recipient: v.consultant, now }),
-        );
-      const model = await service.list({ allOrganizations: true }, (req.query ?? {}) as CaseListQuery, linkFor);
+      const linksFor = (tickets: Array<{ id: number; number: number }>) =>
+        app.links.linksForCases(app.db, tickets, { recipient: v.consultant, now });
+      const model = await service.list({ allOrganizations: true }, (req.query ?? {}) as CaseListQuery, linksFor);
       return deps.page(
         reply,
         200,

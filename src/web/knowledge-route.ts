@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { App } from '../app.ts';
 import { articleProducts, articlesByTicketIds, findArticle, listArticles } from '../db/repos/search.ts';
+import { expiringCache } from '../memo.ts';
 import type { PortalService } from '../services/portal.ts';
 import { listStrings } from './case-list-strings.ts';
 import type { Strings } from './i18n.ts';
@@ -11,6 +12,8 @@ import { articlePage, knowledgePage } from './views/knowledge-page.ts';
  * inside the status page's case scope. Articles are published text only: what a consultant chose to show.
  */
 const PAGE = 10;
+/** The product filter's choices are read again at most this often: a new product shows within a minute. */
+const PRODUCTS_TTL_MS = 60_000;
 
 export function registerKnowledge(
   caseScope: FastifyInstance,
@@ -26,6 +29,8 @@ export function registerKnowledge(
   const { app, portal, s, brand } = deps;
   const l = listStrings(app.config.locale);
   const one = (v: unknown) => (typeof v === 'string' ? v : '');
+  // Every page of the knowledge base offers them; they change when a consultant publishes a new product's case.
+  const productsOf = expiringCache<string[]>(1, PRODUCTS_TTL_MS);
 
   caseScope.get<{ Params: { token: string }; Querystring: Record<string, unknown> }>(
     '/:token/conocimiento',
@@ -33,7 +38,7 @@ export function registerKnowledge(
       const a = await portal.access(req.params.token);
       if (a.kind !== 'ok') return deps.notFound(reply);
       const query = one(req.query.q).trim().slice(0, 200);
-      const products = await articleProducts(app.db);
+      const products = await productsOf('', () => articleProducts(app.db));
       const asked = one(req.query.producto).trim();
       const product = products.includes(asked) ? asked : '';
       const page = /^\d{1,5}$/.test(one(req.query.pagina)) ? Math.max(1, Number(one(req.query.pagina))) : 1;
@@ -45,10 +50,11 @@ export function registerKnowledge(
           limit: 50,
           product: product || undefined,
         });
-        const byTicket = new Map((await articlesByTicketIds(app.db, ids)).map((x) => [x.ticketId, x]));
-        const ranked = ids.map((id) => byTicket.get(id)!).filter(Boolean);
-        total = ranked.length;
-        articles = ranked.slice((page - 1) * PAGE, page * PAGE);
+        // Only the shown page's articles are read; an article and its index entry are written together.
+        const shown = ids.slice((page - 1) * PAGE, page * PAGE);
+        const byTicket = new Map((await articlesByTicketIds(app.db, shown)).map((x) => [x.ticketId, x]));
+        total = ids.length;
+        articles = shown.map((id) => byTicket.get(id)!).filter(Boolean);
       } else {
         const r = await listArticles(app.db, { product: product || undefined, limit: PAGE, offset: (page - 1) * PAGE });
         total = r.total;

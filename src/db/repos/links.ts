@@ -1,5 +1,7 @@
 import type { Db } from '../knex.ts';
-import { insertId, insertSql, rows, knexOf, type Queryable } from '../sql.ts';
+import { insertId, insertSql, placeholders, row, rows, knexOf, type Queryable } from '../sql.ts';
+import type { Ticket } from '../../tickets/types.ts';
+import { toTicket } from './tickets.ts';
 
 /** Magic links (hashed). SQL only. */
 
@@ -35,6 +37,45 @@ const withNumber = (db: Db) =>
 export async function findLinkByHash(db: Queryable, hash: string): Promise<LinkRow | undefined> {
   const r = await withNumber(knexOf(db)).where('links.token_hash', hash).first();
   return r ? toRow(r) : undefined;
+}
+
+/** The link's columns beside the case's own (`tickets`.*): a page opened by a link reads both in one statement. */
+const LINK_AS = ['id', 'ticket_id', 'recipient', 'generation', 'token_hash', 'expires_at', 'revoked_at']
+  .concat(['revoked_reason', 'last_used_at'])
+  .map((c) => `"links"."${c}" as "link_${c}"`)
+  .join(', ');
+
+/** A link by its hash with its case's row, as every page a link opens needs both. */
+export async function findLinkWithTicketByHash(
+  db: Queryable,
+  hash: string,
+): Promise<{ link: LinkRow; ticket: Ticket } | undefined> {
+  const r = await row(
+    db,
+    `select "tickets".*, ${LINK_AS} from "links" join "tickets" on "tickets"."id" = "links"."ticket_id" where "links"."token_hash" = ?`,
+    [hash],
+  );
+  if (!r) return undefined;
+  const link: Record<string, unknown> = { number: r.number };
+  for (const k of Object.keys(r)) if (k.startsWith('link_')) link[k.slice(5)] = r[k];
+  return { link: toRow(link), ticket: toTicket(r) };
+}
+
+/** linkGenerations for several cases of one recipient, in one read (a page of the case list). */
+export async function linkGenerationsOfCases(
+  db: Queryable,
+  ticketIds: readonly number[],
+  recipient: string,
+): Promise<Map<number, ReturnType<typeof generationsOf>>> {
+  const out = new Map<number, any[]>(ticketIds.map((id) => [id, []]));
+  if (!ticketIds.length) return new Map();
+  const found = await rows(
+    db,
+    `select "ticket_id", "generation", "expires_at", "revoked_at" from "links" where "ticket_id" in ${placeholders(1, ticketIds.length)} and "recipient" = ? order by "generation" desc`,
+    [...ticketIds, recipient],
+  );
+  for (const r of found) out.get(Number(r.ticket_id))?.push(r);
+  return new Map([...out].map(([id, list]) => [id, generationsOf(list)]));
 }
 
 /**

@@ -43,10 +43,21 @@ export async function upsertSearchDoc(queryable: Queryable, d: SearchDoc): Promi
   }
 }
 
-/** Terms must be plain stems ([a-z0-9]): they are written into the engine's query syntax. */
+/**
+ * Terms must be plain stems ([a-z0-9]): they are written into the engine's query syntax. `withText: false` leaves
+ * each document's stemmed text out (stemmed = ''): carrying it through the sort of every match costs more than the
+ * match itself when a caller only wants the ids.
+ */
 export async function searchDocs(
   queryable: Queryable,
-  p: { kind: SearchKind; terms: readonly string[]; product?: string; limit: number; exceptTicketId?: number },
+  p: {
+    kind: SearchKind;
+    terms: readonly string[];
+    product?: string;
+    limit: number;
+    exceptTicketId?: number;
+    withText?: boolean;
+  },
 ): Promise<Array<{ ticketId: number; score: number; stemmed: string }>> {
   const terms = p.terms.filter((t) => /^[a-z0-9]+$/.test(t));
   if (!terms.length) return [];
@@ -63,12 +74,13 @@ export async function searchDocs(
   // Written into the SQL, not bound: SQLite prepares a statement with a bound LIMIT again at every run, and the
   // callers use a handful of fixed limits.
   const limit = Math.max(1, Math.min(500, Math.floor(p.limit)));
+  const text = p.withText === false ? '' : '"d"."stemmed", ';
   let rows: any[];
   if (isPostgres(queryable)) {
     const query = terms.map((t) => `${t}:*`).join(' | ');
     rows = await sqlRows(
       queryable,
-      `select "d"."ticket_id", "d"."stemmed", ts_rank("d"."tsv", "q") as "score" from "search_docs" as "d", to_tsquery('simple', ?) as "q" where "d"."tsv" @@ "q" and ${filters.join(' and ')} order by "score" desc, "d"."ticket_id" desc limit ${limit}`,
+      `select "d"."ticket_id", ${text}ts_rank("d"."tsv", "q") as "score" from "search_docs" as "d", to_tsquery('simple', ?) as "q" where "d"."tsv" @@ "q" and ${filters.join(' and ')} order by "score" desc, "d"."ticket_id" desc limit ${limit}`,
       [query, ...values],
     );
   } else {
@@ -78,11 +90,15 @@ export async function searchDocs(
     // Plain SQL through the unit of work (src/db/sql.ts): a statement every new case runs, kept prepared.
     rows = await sqlRows(
       queryable,
-      `select "d"."ticket_id", "d"."stemmed", -bm25("${fts}") as "score" from "${fts}" join "search_docs" as "d" on "d"."id" = "${fts}".rowid where "${fts}" match ? and ${filters.join(' and ')} order by "score" desc, "d"."ticket_id" desc limit ${limit}`,
+      `select "d"."ticket_id", ${text}-bm25("${fts}") as "score" from "${fts}" join "search_docs" as "d" on "d"."id" = "${fts}".rowid where "${fts}" match ? and ${filters.join(' and ')} order by "score" desc, "d"."ticket_id" desc limit ${limit}`,
       [query, ...values],
     );
   }
-  return rows.map((r) => ({ ticketId: Number(r.ticket_id), score: Number(r.score), stemmed: String(r.stemmed) }));
+  return rows.map((r) => ({
+    ticketId: Number(r.ticket_id),
+    score: Number(r.score),
+    stemmed: String(r.stemmed ?? ''),
+  }));
 }
 
 export interface ArticleRow {

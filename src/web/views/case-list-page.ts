@@ -35,14 +35,20 @@ export function caseListPage(p: CaseListPageInput): string {
   const q = m.query;
   const self = p.self ?? `${p.base}/casos`;
   const staff = m.consultantView;
-  const pageUrl = (n: number) => {
+  // The filters travel with the page: a key ("desde"/"antes", where the next or previous page starts) and the
+  // page's number, which only labels it.
+  const pageUrl = (n: number, key?: ['desde' | 'antes', string]) => {
     const params = new URLSearchParams(
       Object.entries(q).filter(([, v]) => v !== '' && v !== undefined) as Array<[string, string]>,
     );
+    if (key) params.set(...key);
     if (n > 1) params.set('pagina', String(n));
     const qs = params.toString();
     return qs ? `${self}?${qs}` : self;
   };
+  const prevUrl = pageUrl(m.page - 1, m.prevKey ? ['antes', m.prevKey] : undefined);
+  const nextUrl = pageUrl(m.page + 1, m.nextKey ? ['desde', m.nextKey] : undefined);
+  const position = m.more ? String(m.page) : `${m.page} / ${m.pages}`;
   const heading = staff ? l.allCases : m.wholeOrganization ? l.orgCases : l.myCases;
   const form = html`<form class="filters" method="get" action="${self}" role="search" aria-label="${l.filters}">
   <div class="field"><label for="f-numero">${l.number}</label><input id="f-numero" name="numero" inputmode="numeric" pattern="#?[0-9]*" value="${q.numero}" size="8"></div>
@@ -97,14 +103,14 @@ export function caseListPage(p: CaseListPageInput): string {
   });
   const table = m.rows.length
     ? html`<div class="table-scroll" role="region" aria-labelledby="cases-caption" tabindex="0"><table class="cases">
-<caption id="cases-caption">${l.caption(m.total, m.page, m.pages)}</caption>
+<caption id="cases-caption">${l.caption(m.total, m.page, m.pages, m.more)}</caption>
 <thead><tr><th scope="col">${l.number}</th><th scope="col">${l.title}</th>${staff ? html`<th scope="col">${l.organization}</th>` : ''}<th scope="col">${l.product}</th><th scope="col">${l.state}</th><th scope="col">${l.waitingOn}</th><th scope="col">${l.light}</th><th scope="col">${l.consultant}</th><th scope="col">${l.openedAt}</th><th scope="col">${l.vobo}</th>${staff ? html`<th scope="col">${l.notes}</th>` : ''}</tr></thead>
 <tbody>${rows}</tbody>
 </table></div>`
     : html`<p class="empty">${l.none}</p>`;
   const nav =
-    m.pages > 1
-      ? html`<nav class="pager" aria-label="${l.pagination}">${m.page > 1 ? html`<a rel="prev" href="${pageUrl(m.page - 1)}">${l.previous}</a>` : ''} <span aria-current="page">${m.page} / ${m.pages}</span> ${m.page < m.pages ? html`<a rel="next" href="${pageUrl(m.page + 1)}">${l.next}</a>` : ''}</nav>`
+    m.page > 1 || m.hasNext
+      ? html`<nav class="pager" aria-label="${l.pagination}">${m.page > 1 ? html`<a rel="prev" href="${prevUrl}">${l.previous}</a>` : ''} <span aria-current="page">${position}</span> ${m.hasNext ? html`<a rel="next" href="${nextUrl}">${l.next}</a>` : ''}</nav>`
       : '';
   const body = html`${staff ? html`<p>${l.readOnly}</p>` : html`<nav class="crumbs" aria-label="${l.kb}"><a href="${p.base}">${l.backToCase(p.caseNumber)}</a> · <a href="${p.base}/conocimiento">${l.kb}</a></nav>`}
 <h1>${heading}</h1>

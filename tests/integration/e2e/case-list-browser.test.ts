@@ -93,6 +93,35 @@ describe('Mis casos and the knowledge base in Chromium', () => {
     expect(await page.getByRole('heading', { level: 2 }).textContent()).toBe('0 soluciones para «facturas rechazadas»');
     await page.screenshot({ path: artifactPath('conocimiento-telefono.png'), fullPage: true });
     expect(await seriousFindings(page)).toEqual([]);
+
+    // More cases than a page: "Siguientes" and "Anteriores" are plain links that carry the page's key and the
+    // filters, followed with the keyboard.
+    let newest = last;
+    for (let i = 0; i < 20; i++)
+      newest = (await world.ingest(rawMail({ from: CUSTOMER, subject: `Consulta de relleno ${i}`, body: 'x' })))
+        .ticketNumber!;
+    await page.getByRole('link', { name: 'Mis casos' }).click();
+    await page.waitForURL(/\/casos$/);
+    await page.getByLabel('Estado', { exact: true }).selectOption('abiertos');
+    await page.getByRole('button', { name: 'Aplicar' }).focus();
+    await page.keyboard.press('Enter');
+    await page.waitForURL(/estado=abiertos/);
+    await expect(page.getByRole('table', { name: '23 casos, página 1 de 2' }).isVisible()).resolves.toBe(true);
+    expect((await page.getByRole('rowheader').allTextContents())[0]).toBe(`#${newest}`);
+    await page.getByRole('navigation', { name: 'Páginas' }).getByRole('link', { name: 'Siguientes' }).focus();
+    await page.keyboard.press('Enter');
+    await page.waitForURL(/desde=[\d-]+.*pagina=2/);
+    expect(page.url()).toContain('estado=abiertos');
+    await expect(page.getByRole('table', { name: '23 casos, página 2 de 2' }).isVisible()).resolves.toBe(true);
+    expect(await page.getByRole('rowheader').allTextContents()).toEqual([`#${last}`, `#${last - 1}`, `#${last - 2}`]);
+    await page.screenshot({ path: artifactPath('mis-casos-pagina-2-telefono.png'), fullPage: true });
+    expect(await seriousFindings(page)).toEqual([]);
+    await page.getByRole('link', { name: 'Anteriores' }).focus();
+    await page.keyboard.press('Enter');
+    await page.waitForURL(/antes=[\d-]+/);
+    expect(page.url()).toContain('estado=abiertos');
+    expect(await page.getByRole('rowheader').count()).toBe(20);
+    expect((await page.getByRole('rowheader').allTextContents())[0]).toBe(`#${newest}`);
     await context.close();
   });
 });

@@ -110,6 +110,54 @@ describe('Mis casos', () => {
     );
   });
 
+  it('pages by key with links that carry the filters, forwards and back, in every order', async () => {
+    const { carla, stranger } = await world();
+    const filed = [...carla];
+    for (let i = 0; i < 41; i++)
+      filed.push(await fileCase(h!.app, { from: 'carla@empresa.com', subject: `Caso de relleno ${i}`, text: 'x' }));
+    const hrefOf = (body: string, rel: string) =>
+      new RegExp(`<a rel="${rel}" href="([^"]+)"`).exec(body)?.[1].replace(/&amp;/g, '&');
+    for (const [orden, expected] of [
+      ['recientes', [...filed].reverse()],
+      ['antiguos', filed],
+      ['numero', [...filed].reverse()],
+      ['actualizados', [...filed].reverse()],
+    ] as const) {
+      const first = await listOf(carla[0], 'carla@empresa.com', `?estado=abiertos&orden=${orden}`);
+      expect(first.body).toContain('44 casos, página 1 de 3');
+      expect(numbersIn(first.body)).toEqual(expected.slice(0, 20));
+      expect(hrefOf(first.body, 'prev')).toBeUndefined();
+      // The next page's link: its key, its number, and the filters and order of this one; no script needed.
+      const next = hrefOf(first.body, 'next')!;
+      expect(next).toMatch(/[?&]desde=[\d-]+(&|$)/);
+      expect(next).toContain('estado=abiertos');
+      expect(next).toContain(`orden=${orden}`);
+      expect(next).toContain('pagina=2');
+      const second = await get(next);
+      expect(second.body).toContain('44 casos, página 2 de 3');
+      expect(numbersIn(second.body)).toEqual(expected.slice(20, 40));
+      const third = await get(hrefOf(second.body, 'next')!);
+      expect(numbersIn(third.body)).toEqual(expected.slice(40));
+      expect(hrefOf(third.body, 'next')).toBeUndefined();
+      // Back from the last page by its "Anteriores" key, then back to the first.
+      const prev = hrefOf(third.body, 'prev')!;
+      expect(prev).toMatch(/[?&]antes=[\d-]+(&|$)/);
+      const back = await get(prev);
+      expect(numbersIn(back.body)).toEqual(expected.slice(20, 40));
+      const start = await get(hrefOf(back.body, 'prev')!);
+      expect(numbersIn(start.body)).toEqual(expected.slice(0, 20));
+      expect(start.body).toContain('44 casos, página 1 de 3');
+      expect(hrefOf(start.body, 'prev')).toBeUndefined();
+    }
+    // A key is a position, never a scope: past another organization's case it still lists this organization's only.
+    const past = await listOf(carla[0], 'carla@empresa.com', `?desde=${Date.now() + 86_400_000}-${stranger + 1}`);
+    expect(numbersIn(past.body)).not.toContain(stranger);
+    expect(numbersIn(past.body).length).toBe(20);
+    const bad = await listOf(carla[0], 'carla@empresa.com', '?desde=1%20or%201=1');
+    expect(bad.body).toContain('Se ignoraron filtros no válidos: página.');
+    expect(numbersIn(bad.body)).toEqual([...filed].reverse().slice(0, 20));
+  });
+
   it("never shows another organization's case, whatever the URL or the filter says", async () => {
     const { carla, stranger } = await world({ CASE_LIST_ORGANIZATIONS: '*' });
     for (const q of [
