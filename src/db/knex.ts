@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import knexFactory, { type Knex } from 'knex';
 import type { Config } from '../config.ts';
-import { Storage, type SqliteStatement } from './storage.ts';
+import { Storage, type SqliteConnection } from './storage.ts';
 
 export type { Knex };
 /** Repositories take either the pool or an open transaction. */
@@ -63,7 +63,8 @@ export function openDatabase(database: Config['database']): Knex {
         // table, the counters), so checkpointing every 10,000 pages (40 MB of WAL) instead of SQLite's 1,000 copies
         // the same pages far fewer times (docs/performance.md).
         conn.pragma(`wal_autocheckpoint = ${WAL_AUTOCHECKPOINT_PAGES}`);
-        preparedOnce(conn, storage);
+        beginImmediate(conn);
+        storage.connected(conn as SqliteConnection);
         done(null, conn);
       },
     },
@@ -93,18 +94,14 @@ function withStorage(db: Knex, storage: Storage): Knex {
 export const SQLITE_BEGIN = 'BEGIN IMMEDIATE';
 
 /**
- * What Mesa changes on the driver's connection, through its public `prepare`: knex's BEGIN becomes SQLITE_BEGIN (knex
- * offers no public way to choose how its transactions begin on better-sqlite3, and without it concurrent writers
- * fail with SQLITE_BUSY_SNAPSHOT, above), and a statement is prepared once and kept (Storage's bounded cache, which
- * units of work share). knex prepares every statement it runs anew, and for the web pages' reads SQLite spent as
- * long compiling the SQL as running it; the driver's statements are reusable, and knex only calls all() or run().
+ * knex's BEGIN on this connection is SQLITE_BEGIN: the one place that decides how a SQLite transaction starts, and the
+ * only thing Mesa changes on the driver's connection. knex offers no public way to choose how its transactions begin
+ * on better-sqlite3, and without it concurrent writers fail with SQLITE_BUSY_SNAPSHOT (above).
  */
-function preparedOnce(conn: { prepare(sql: string): unknown }, storage: Storage): void {
-  const prepare = conn.prepare.bind(conn) as (sql: string) => SqliteStatement;
-  storage.connected({
-    prepare: (sql: string) => prepare(/^BEGIN( DEFERRED)?( TRANSACTION)?;?$/i.test(sql.trim()) ? SQLITE_BEGIN : sql),
-  });
-  conn.prepare = (sql: string) => storage.statement(sql);
+function beginImmediate(conn: { prepare(sql: string): unknown }): void {
+  const prepare = conn.prepare.bind(conn);
+  conn.prepare = (sql: string) =>
+    prepare(/^BEGIN( DEFERRED)?( TRANSACTION)?;?$/i.test(sql.trim()) ? SQLITE_BEGIN : sql);
 }
 
 /**
