@@ -20,8 +20,9 @@ const REASON_BY_CODE: Record<string, ReasonCode> = {
 
 /**
  * The batch's mails in order inside its transaction, as far as they go: up to a mail not prepared yet (it waits,
- * and so do the ones after it) or a tempfail; then the raw sources of the mails kept (a case's message, a held
- * request, a quarantined mail), which the rows just written name by hash, in one statement.
+ * and so do the ones after it) or a tempfail; then the rows they gathered (ledger, effect claims, case events, thread
+ * ids: one INSERT per table for the batch, UnitOfWork.gather) and the raw sources of the mails kept (a case's message,
+ * a held request, a quarantined mail), which the rows just written name by hash, in one statement.
  */
 export async function runBatch(
   service: IngestContext,
@@ -32,6 +33,7 @@ export async function runBatch(
   const done: BatchRun['done'] = [];
   const originals: Original[] = [];
   let unprepared: Unprepared | undefined;
+  uow.gather();
   for (const p of prepared) {
     let job: Job;
     try {
@@ -47,6 +49,13 @@ export async function runBatch(
       originals.push({ sha256: job.rawSha, raw: job.raw });
     if (result.outcome === 'tempfail') break;
   }
+  // Carefully, each mail wrote its rows at the end of its savepoint; what is left is the quarantined mails' ledger.
+  await uow.flush().catch((err) => {
+    // A row refused here (another delivery of the same content claimed it first) belongs to one mail of the batch:
+    // run the batch again, each mail in its savepoint, where that mail alone meets it.
+    if (careful || (isMesaError(err) && err.retryable) || isInfrastructureError(err)) throw err;
+    throw new CarefulRunNeeded(err);
+  });
   await keepOriginals(uow, service.deps.blobs, originals, service.now());
   return { done, unprepared };
 }

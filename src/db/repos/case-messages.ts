@@ -1,4 +1,4 @@
-import { insertId, insertSql, run, type Queryable } from '../sql.ts';
+import { insertId, insertLater, insertSql, run, type Queryable } from '../sql.ts';
 import type { Role } from '../../tickets/types.ts';
 
 /** A case's messages, their attachments and its event log: the rows every mail writes. */
@@ -97,26 +97,12 @@ export interface NewEvent {
   at: number;
 }
 
-const INSERT_EVENT = insertSql('events', [
-  'ticket_id',
-  'type',
-  'actor',
-  'from_value',
-  'to_value',
-  'reason',
-  'data_json',
-  'created_at',
-]);
+const EVENT_COLUMNS = ['ticket_id', 'type', 'actor', 'from_value', 'to_value', 'reason', 'data_json', 'created_at'];
 
+/** An entry of the case's log; in the ingest's batch written with the batch's others (insertLater): the readers of
+ * the log flush them first (flushFor). */
 export async function insertEvent(trx: Queryable, e: NewEvent): Promise<void> {
-  await run(trx, INSERT_EVENT, [
-    e.ticketId,
-    e.type,
-    e.actor,
-    e.from,
-    e.to,
-    e.reason,
-    e.data ? JSON.stringify(e.data) : null,
-    e.at,
+  await insertLater(trx, 'events', EVENT_COLUMNS, [
+    [e.ticketId, e.type, e.actor, e.from, e.to, e.reason, e.data ? JSON.stringify(e.data) : null, e.at],
   ]);
 }

@@ -1,4 +1,4 @@
-import { insertSql, placeholders, rows, run, knexOf, type Queryable } from '../sql.ts';
+import { flushFor, insertLater, placeholders, rows, knexOf, type Queryable } from '../sql.ts';
 
 export interface LedgerRow {
   sourceKey: string;
@@ -49,6 +49,12 @@ export async function findLedgers(db: Queryable, sourceKeys: readonly string[]):
 
 /** Every mail asks this (plain SQL, src/db/sql.ts): earlier deliveries of the same content or Message-ID. */
 export async function previousDeliveries(db: Queryable, contentHash: string, messageId?: string): Promise<LedgerRow[]> {
+  // An earlier mail of the same batch may have left its row waiting (insertLedger): written first if it matches.
+  await flushFor(
+    db,
+    'ingest_ledger',
+    (v) => v('content_hash') === contentHash || (messageId !== undefined && v('message_id') === messageId),
+  );
   const found = messageId
     ? await rows(db, 'select * from "ingest_ledger" where "content_hash" = ? or "message_id" = ? limit 20', [
         contentHash,
@@ -76,32 +82,32 @@ const LEDGER_COLUMNS = [
   'quarantine_id',
   'created_at',
 ];
-const INSERT_LEDGER = insertSql('ingest_ledger', LEDGER_COLUMNS);
-
+/** The mail's ledger row; in the ingest's batch written with the batch's others (insertLater). */
 export async function insertLedger(trx: Queryable, row: LedgerRow): Promise<void> {
-  await run(trx, INSERT_LEDGER, [
-    row.sourceKey,
-    row.mailbox,
-    row.uidvalidity,
-    row.uid,
-    row.messageId,
-    row.contentHash,
-    row.outcome,
-    row.effect,
-    row.reason,
-    row.ticketId,
-    row.messageRowId,
-    row.quarantineId,
-    row.createdAt,
+  await insertLater(trx, 'ingest_ledger', LEDGER_COLUMNS, [
+    [
+      row.sourceKey,
+      row.mailbox,
+      row.uidvalidity,
+      row.uid,
+      row.messageId,
+      row.contentHash,
+      row.outcome,
+      row.effect,
+      row.reason,
+      row.ticketId,
+      row.messageRowId,
+      row.quarantineId,
+      row.createdAt,
+    ],
   ]);
 }
 
-const CLAIM_EFFECT = insertSql('ingest_effects', ['content_hash', 'source_key']);
-
-/** Claims the content hash for an effect. A second delivery racing the first fails here and is retried as a
- * duplicate (the unique key is what makes "one effect" hold across instances on PostgreSQL). */
+/** Claims the content hash for an effect. A second delivery racing the first fails when this row is written (in the
+ * ingest's batch, with the batch's others: the batch then runs again mail by mail, and the mail that failed is retried
+ * as a duplicate). The unique key is what makes "one effect" hold across instances on PostgreSQL. */
 export async function claimEffect(trx: Queryable, contentHash: string, sourceKey: string): Promise<void> {
-  await run(trx, CLAIM_EFFECT, [contentHash, sourceKey]);
+  await insertLater(trx, 'ingest_effects', ['content_hash', 'source_key'], [[contentHash, sourceKey]]);
 }
 
 export async function outcomeCounts(queryable: Queryable): Promise<Record<string, number>> {

@@ -1,5 +1,16 @@
 import { isPostgres } from '../knex.ts';
-import { insertId, insertSql, placeholders, row, rows, run, valuesOf, knexOf, type Queryable } from '../sql.ts';
+import {
+  flushFor,
+  insertId,
+  insertSql,
+  placeholders,
+  row,
+  rows,
+  run,
+  valuesOf,
+  knexOf,
+  type Queryable,
+} from '../sql.ts';
 import type { Participant, Priority, Stage, Ticket, TicketView, WaitingOn } from '../../tickets/types.ts';
 import { participantsOf } from './participants.ts';
 
@@ -165,6 +176,8 @@ export async function viewOf(db: Queryable, t: Ticket | undefined): Promise<Tick
 export async function ticketViewsByThreadIds(db: Queryable, ids: readonly string[]): Promise<TicketView[]> {
   const asked = [...new Set(ids)].slice(0, 200);
   if (asked.length === 0) return viewsInOrder([]);
+  // An earlier mail of the same batch may have left its thread ids waiting (addThreadIds): written first if asked.
+  await flushFor(db, 'thread_ids', (v) => asked.includes(v('message_id') as string));
   const found = await rows(
     db,
     `select "x"."message_id" as "thread_message_id", "t".*, "p"."address" as "participant_address", "p"."role" as "participant_role" from "thread_ids" as "x" join "tickets" as "t" on "t"."id" = "x"."ticket_id" left join "participants" as "p" on "p"."ticket_id" = "t"."id" where "x"."message_id" in ${placeholders(1, asked.length)}`,
@@ -220,6 +233,7 @@ export async function attachmentsOf(queryable: Queryable, messageIds: number[]):
 }
 
 export async function eventsOf(queryable: Queryable, ticketId: number): Promise<any[]> {
+  await flushFor(queryable, 'events');
   const db = knexOf(queryable);
   return db('events')
     .where({ ticket_id: ticketId })
