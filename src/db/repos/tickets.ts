@@ -80,8 +80,8 @@ export interface NewTicket {
   productVersion?: string;
 }
 
-const TICKET_COLUMNS = [
-  'number',
+/** The columns of a new case after its number. */
+const TICKET_FIELDS = [
   'subject',
   'requester',
   'requester_name',
@@ -99,11 +99,32 @@ const TICKET_COLUMNS = [
   'product_module',
   'product_version',
 ];
+const TICKET_COLUMNS = ['number', ...TICKET_FIELDS];
 const INSERT_TICKET = insertSql('tickets', TICKET_COLUMNS);
 
 export async function insertTicket(trx: Queryable, t: NewTicket): Promise<Ticket> {
-  const fields = {
-    number: t.number,
+  const fields = { ...ticketFields(t), number: t.number };
+  const id = await insertId(trx, INSERT_TICKET, valuesOf(TICKET_COLUMNS, [fields]));
+  return toTicket({ ...fields, id });
+}
+
+/**
+ * A new case under the next case number (nextTicketNumber). On PostgreSQL one statement, the counter's UPDATE in a
+ * CTE of the INSERT: one round trip instead of two, and the number is taken and used in the same statement. SQLite
+ * allows no UPDATE in a CTE: two statements there, run in-process.
+ */
+export async function insertNumberedTicket(trx: Queryable, t: Omit<NewTicket, 'number'>): Promise<Ticket> {
+  if (!isPostgres(trx)) return insertTicket(trx, { ...t, number: await nextTicketNumber(trx) });
+  const fields = ticketFields(t);
+  const r = await row(trx, INSERT_NUMBERED_TICKET, ['ticket_number', ...valuesOf(TICKET_FIELDS, [fields])]);
+  return toTicket({ ...fields, id: Number(r.id), number: Number(r.number) });
+}
+const INSERT_NUMBERED_TICKET =
+  'with "n" as (update "counters" set "value" = "value" + 1 where "name" = ? returning "value") ' +
+  `insert into "tickets" ("${TICKET_COLUMNS.join('", "')}") values ((select "value" from "n"), ${placeholders(1, TICKET_FIELDS.length).slice(1)} returning "id", "number"`;
+
+function ticketFields(t: Omit<NewTicket, 'number'>): Record<string, unknown> {
+  return {
     subject: t.subject,
     requester: t.requester,
     requester_name: t.requesterName ?? null,
@@ -121,8 +142,6 @@ export async function insertTicket(trx: Queryable, t: NewTicket): Promise<Ticket
     product_module: t.productModule ?? null,
     product_version: t.productVersion ?? null,
   };
-  const id = await insertId(trx, INSERT_TICKET, valuesOf(TICKET_COLUMNS, [fields]));
-  return toTicket({ ...fields, id });
 }
 
 /** `patch`: column → value. The statement depends only on which columns change (a handful of shapes). */
