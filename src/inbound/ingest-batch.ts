@@ -1,4 +1,5 @@
 import type { UnitOfWork } from '../db/unit-of-work.ts';
+import { forgetDeliveriesAhead, lookAheadDeliveries } from '../db/repos/ledger.ts';
 import { isMesaError } from '../errors.ts';
 import { BlobStore } from '../storage/blobs.ts';
 import { keepOriginals, type Original } from '../storage/originals.ts';
@@ -34,7 +35,15 @@ export async function runBatch(
   const originals: Original[] = [];
   let unprepared: Unprepared | undefined;
   uow.gather();
-  for (const p of prepared) {
+  // The mails parsed before their turn: their earlier deliveries are read together, ahead (lookAheadDeliveries).
+  const ready: Array<InboundMail | undefined> = [];
+  prepared.forEach((p, i) =>
+    p.job.then(
+      (j) => void (ready[i] = j.kind === 'parsed' ? j.mail : undefined),
+      () => undefined,
+    ),
+  );
+  for (const [i, p] of prepared.entries()) {
     let job: Job;
     try {
       job = await p.job;
@@ -43,6 +52,7 @@ export async function runBatch(
       unprepared = { index: p.index, source: p.source, sourceKey: p.sourceKey, err };
       break;
     }
+    if (job.kind === 'parsed') await lookAheadDeliveries(uow, job.mail, readyAfter(ready, i));
     const { result, messageId } = await run(service, uow, job, careful);
     done.push({ job, result, messageId });
     if (result.outcome === 'accepted' || result.outcome === 'rejected')
@@ -159,8 +169,10 @@ async function run(
     } catch (err) {
       // Another delivery of the same content won the race for the effect: run again, it is now a duplicate.
       // Match the constraint, not the SQL text: knex puts the whole INSERT (which names source_key) in the message.
-      if (attempt === 0 && /ingest_effects\.content_hash|ingest_effects_pkey/.test(String((err as Error).message)))
+      if (attempt === 0 && /ingest_effects\.content_hash|ingest_effects_pkey/.test(String((err as Error).message))) {
+        forgetDeliveriesAhead(uow);
         continue;
+      }
       if (isMesaError(err) && err.retryable) throw err;
       if (isInfrastructureError(err)) throw err;
       // A bug tripped over this one mail: keep it, say why, and let the mailbox go on.
@@ -213,6 +225,13 @@ export type Job = { index: number; raw: Buffer; rawSha: string; source: MailSour
       head: { from?: string; subject?: string; messageId?: string };
     }
 );
+
+/** The mails after the `i`-th already parsed, in order. */
+function readyAfter(ready: ReadonlyArray<InboundMail | undefined>, i: number): InboundMail[] {
+  const out: InboundMail[] = [];
+  for (let j = i + 1; j < ready.length; j++) if (ready[j]) out.push(ready[j]!);
+  return out;
+}
 
 /** The results in order, up to and including the first tempfail (nothing after it was recorded). */
 export function cutAtTempfail(results: IngestResult[]): IngestResult[] {
