@@ -58,17 +58,27 @@ export async function insertLater(
   if (rows.length) await run(q, insertSql(table, keys, rows.length, tail), rows.flat());
 }
 
+/** Whether `q` (a unit of work) has rows of `table` waiting to be written (insertLater) that `matters` picks, given
+ * the row's value by column. */
+export function waiting(
+  q: Queryable,
+  table: string,
+  matters: (value: (column: string) => unknown) => boolean = () => true,
+): boolean {
+  if (!(q instanceof UnitOfWork)) return false;
+  return q.laterRows(table).some((r) => matters((column) => r.values[r.keys.indexOf(column)]));
+}
+
 /**
  * Before a read of `table` inside a unit of work: writes what the unit gathered if one of the rows of `table` still
- * waiting matters to the read (`matters`, given the row's value by column), so that the read sees it.
+ * waiting matters to the read (waiting()), so that the read sees it.
  */
 export async function flushFor(
   q: Queryable,
   table: string,
-  matters: (value: (column: string) => unknown) => boolean = () => true,
+  matters?: (value: (column: string) => unknown) => boolean,
 ): Promise<void> {
-  if (!(q instanceof UnitOfWork)) return;
-  if (q.laterRows(table).some((r) => matters((column) => r.values[r.keys.indexOf(column)]))) await q.flush();
+  if (q instanceof UnitOfWork && waiting(q, table, matters)) await q.flush();
 }
 
 export { insertSql, placeholders, valuesOf } from './sql-text.ts';

@@ -163,6 +163,7 @@ export async function casesWithParticipant(
   address: string,
 ): Promise<Set<number>> {
   if (!ticketIds.length) return new Set();
+  await flushFor(db, 'participants');
   const rows = await knexOf(db)('participants')
     .select('ticket_id')
     .whereIn('ticket_id', [...ticketIds])

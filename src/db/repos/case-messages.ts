@@ -1,4 +1,4 @@
-import { insertId, insertLater, insertSql, run, type Queryable } from '../sql.ts';
+import { insertId, insertLater, insertSql, type Queryable } from '../sql.ts';
 import type { Role } from '../../tickets/types.ts';
 
 /** A case's messages, their attachments and its event log: the rows every mail writes. */
@@ -76,13 +76,13 @@ export async function insertMessage(trx: Queryable, m: NewMessage): Promise<numb
     m.sentAt,
     m.createdAt,
   ]))!;
-  if (m.attachments.length) {
-    await run(
-      trx,
-      insertSql('attachments', ATTACHMENT_COLUMNS, m.attachments.length),
-      m.attachments.flatMap((a) => [id, a.filename, a.contentType, a.size, a.sha256, a.contentId, a.inline]),
-    );
-  }
+  // In the ingest's batch with the batch's others (insertLater): attachmentsOf writes them first (flushFor).
+  await insertLater(
+    trx,
+    'attachments',
+    ATTACHMENT_COLUMNS,
+    m.attachments.map((a) => [id, a.filename, a.contentType, a.size, a.sha256, a.contentId, a.inline]),
+  );
   return id;
 }
 

@@ -1,6 +1,7 @@
 import { isPostgres } from '../knex.ts';
 import {
   flushFor,
+  waiting,
   insertId,
   insertSql,
   placeholders,
@@ -197,11 +198,14 @@ export async function ticketViewsByThreadIds(db: Queryable, ids: readonly string
   if (asked.length === 0) return viewsInOrder([]);
   // An earlier mail of the same batch may have left its thread ids waiting (addThreadIds): written first if asked.
   await flushFor(db, 'thread_ids', (v) => asked.includes(v('message_id') as string));
-  const found = await rows(
-    db,
-    `select "x"."message_id" as "thread_message_id", "t".*, "p"."address" as "participant_address", "p"."role" as "participant_role" from "thread_ids" as "x" join "tickets" as "t" on "t"."id" = "x"."ticket_id" left join "participants" as "p" on "p"."ticket_id" = "t"."id" where "x"."message_id" in ${placeholders(1, asked.length)}`,
-    asked,
-  );
+  const sql = `select "x"."message_id" as "thread_message_id", "t".*, "p"."address" as "participant_address", "p"."role" as "participant_role" from "thread_ids" as "x" join "tickets" as "t" on "t"."id" = "x"."ticket_id" left join "participants" as "p" on "p"."ticket_id" = "t"."id" where "x"."message_id" in ${placeholders(1, asked.length)}`;
+  let found = await rows(db, sql, asked);
+  // A case opened earlier in the same batch may have people still waiting (addParticipants): then again, written.
+  const cases = new Set(found.map((r) => Number(r.id)));
+  if (cases.size && waiting(db, 'participants', (v) => cases.has(v('ticket_id') as number))) {
+    await flushFor(db, 'participants');
+    found = await rows(db, sql, asked);
+  }
   const rank = new Map(asked.map((id, i) => [id, i]));
   const views = new Map<number, { view: TicketView; rank: number; people: Set<string> }>();
   for (const r of found) {
@@ -248,6 +252,7 @@ export async function messagesOf(queryable: Queryable, ticketId: number): Promis
 export async function attachmentsOf(queryable: Queryable, messageIds: number[]): Promise<any[]> {
   const db = knexOf(queryable);
   if (!messageIds.length) return [];
+  await flushFor(queryable, 'attachments', (v) => messageIds.includes(v('message_id') as number));
   return db('attachments').whereIn('message_id', messageIds).orderBy('id');
 }
 
