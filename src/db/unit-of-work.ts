@@ -71,26 +71,30 @@ export class UnitOfWork {
    * ingest's batch asks for it. Without it they are written at once.
    */
   gather(): void {
-    this.tx.later ??= [];
+    this.tx.later ??= new Map();
   }
 
   /** An INSERT of `rows` of `keys` (`tail`: an `on conflict … do nothing`): now or, when gathering, at flush(). */
   async insertLater(table: string, keys: readonly string[], rows: ReadonlyArray<readonly unknown[]>, tail = '') {
     if (!rows.length) return;
-    if (this.tx.later) for (const values of rows) this.tx.later.push({ table, keys, values, tail });
-    else await this.run(insertSql(table, keys, rows.length, tail), rows.flat());
+    const later = this.tx.later;
+    if (!later) return void (await this.run(insertSql(table, keys, rows.length, tail), rows.flat()));
+    let same = later.get(table);
+    if (!same) later.set(table, (same = []));
+    for (const values of rows) same.push({ table, keys, values, tail });
   }
 
   /** The rows of `table` given to insertLater and not written yet: a reader checks them to know whether to flush. */
-  laterRows(table: string): LaterRow[] {
-    return this.tx.later?.filter((r) => r.table === table) ?? [];
+  laterRows(table: string): readonly LaterRow[] {
+    return this.tx.later?.get(table) ?? NONE;
   }
 
   /** Writes the rows gathered so far, one multi-row INSERT per table. */
   async flush(): Promise<void> {
     const later = this.tx.later;
-    if (!later?.length) return;
-    const rows = later.splice(0);
+    if (!later?.size) return;
+    const rows = [...later.values()].flat();
+    later.clear();
     for (const { sql, bindings } of insertsOf(rows, Boolean(this.tx.storage.sqlite))) await this.run(sql, bindings);
   }
 
@@ -134,7 +138,7 @@ export class UnitOfWork {
       // Inside the savepoint: a row refused (a unique key) fails this child alone, as if written at once.
       await child.flush();
     } catch (err) {
-      if (this.tx.later) this.tx.later.length = 0;
+      this.tx.later?.clear();
       // If the rollback itself fails (the connection is gone), that error is the one to report: the transaction is lost.
       await this.run('ROLLBACK TO SAVEPOINT mesa_sp');
       await this.run('RELEASE SAVEPOINT mesa_sp');
@@ -246,10 +250,12 @@ interface TransactionState {
   readonly storage: Storage;
   open: boolean;
   /** Rows insertLater keeps until flush(), once gather() was asked; undefined: written at once. */
-  later?: LaterRow[];
+  later?: Map<string, LaterRow[]>;
 }
 
 type Want = 'rows' | 'row' | 'changes';
+
+const NONE: readonly LaterRow[] = [];
 
 /** What SQLite can bind: booleans as 0/1, dates as epoch ms, undefined as NULL (as knex's better-sqlite3 client). */
 function sqliteValue(v: unknown): unknown {

@@ -108,7 +108,7 @@ const AHEAD_MOST = 64;
 
 /**
  * Reads the earlier deliveries of `first` and of `later` (mails of the same batch, ready before their turn) in one
- * statement, unless `first` was read ahead already: previousDeliveries then answers them from memory, with the rows
+ * statement, unless `first` was read ahead already or no mail is ready after it: previousDeliveries then answers them from memory, with the rows
  * the unit wrote since, instead of one read per mail. Rows another process commits after this read are not seen,
  * as they would not be by a read a moment earlier: the effect's unique claim (claimEffect) is what stops a second
  * effect; a mail retried after losing that race reads again (forgetDeliveriesAhead).
@@ -121,6 +121,9 @@ export async function lookAheadDeliveries(
   const ahead = uow.memo(DELIVERIES_AHEAD) ?? { hashes: new Set(), messageIds: new Set(), found: [], written: [] };
   if (covers(ahead, first.contentHash, first.messageId)) return;
   const mails = [first, ...later.filter((m) => !covers(ahead, m.contentHash, m.messageId))].slice(0, AHEAD_MOST);
+  // No mail ready after this one (the parse has not got ahead, as on SQLite, where the batch keeps up with it): its
+  // own read in previousDeliveries is as good.
+  if (mails.length === 1) return;
   const hashes = padded(mails.map((m) => m.contentHash));
   const ids = padded(mails.flatMap((m) => (m.messageId === undefined ? [] : [m.messageId])));
   const found = await rows(
