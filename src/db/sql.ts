@@ -66,7 +66,22 @@ export function waiting(
   matters: (value: (column: string) => unknown) => boolean = () => true,
 ): boolean {
   if (!(q instanceof UnitOfWork)) return false;
-  return q.laterRows(table).some((r) => matters((column) => r.values[r.keys.indexOf(column)]));
+  const rows = q.laterRows(table);
+  if (!rows.length) return false;
+  // A table's waiting rows share their columns (one writer per table): each column is looked up once per call.
+  const keys = rows[0].keys;
+  const at = new Map<string, number>();
+  let values: readonly unknown[] = [];
+  const value = (column: string): unknown => {
+    let i = at.get(column);
+    if (i === undefined) at.set(column, (i = keys.indexOf(column)));
+    return values[i];
+  };
+  for (const r of rows) {
+    values = r.values;
+    if (matters(value)) return true;
+  }
+  return false;
 }
 
 /**
