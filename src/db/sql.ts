@@ -1,6 +1,6 @@
 import type { Db } from './knex.ts';
-import { boundedMemo } from '../memo.ts';
 import { throughRaw, UnitOfWork } from './unit-of-work.ts';
+import { insertSql } from './sql-text.ts';
 
 /**
  * Plain SQL for the statements every mail runs (the ingest path, the outbox), on both databases: identifiers in
@@ -43,35 +43,57 @@ export function insertId(q: Queryable, sql: string, bindings: readonly unknown[]
   );
 }
 
-/** `("a", "b", "c")`: the quoted column list of an INSERT or SELECT. */
-const columns = (names: readonly string[]): string => `(${names.map((n) => `"${n}"`).join(', ')})`;
+/**
+ * An INSERT of `rows` that may wait for the unit of work's flush, with the other rows of its table (gather(),
+ * src/db/later-rows.ts); given knex, or a unit not gathering, at once, in one statement.
+ */
+export async function insertLater(
+  q: Queryable,
+  table: string,
+  keys: readonly string[],
+  rows: ReadonlyArray<readonly unknown[]>,
+  tail = '',
+): Promise<void> {
+  if (q instanceof UnitOfWork) return q.insertLater(table, keys, rows, tail);
+  if (rows.length) await run(q, insertSql(table, keys, rows.length, tail), rows.flat());
+}
 
-/** `(?, ?, ?), (?, ?, ?)`: the placeholders of `count` rows of `width` values (one row: an `in (…)` list). */
-export const placeholders = boundedMemo(
-  200,
-  (count: number, width: number) => `${count}x${width}`,
-  (count: number, width: number): string => {
-    const row = `(${'?, '.repeat(width - 1)}?)`;
-    return `${row}, `.repeat(count - 1) + row;
-  },
-);
+/** Whether `q` (a unit of work) has rows of `table` waiting to be written (insertLater) that `matters` picks, given
+ * the row's value by column. */
+export function waiting(
+  q: Queryable,
+  table: string,
+  matters: (value: (column: string) => unknown) => boolean = () => true,
+): boolean {
+  if (!(q instanceof UnitOfWork)) return false;
+  const rows = q.laterRows(table);
+  if (!rows.length) return false;
+  // A table's waiting rows share their columns (one writer per table): each column is looked up once per call.
+  const keys = rows[0].keys;
+  const at = new Map<string, number>();
+  let values: readonly unknown[] = [];
+  const value = (column: string): unknown => {
+    let i = at.get(column);
+    if (i === undefined) at.set(column, (i = keys.indexOf(column)));
+    return values[i];
+  };
+  for (const r of rows) {
+    values = r.values;
+    if (matters(value)) return true;
+  }
+  return false;
+}
 
 /**
- * An INSERT of `count` rows of the columns `keys`, bound in that order (valuesOf turns objects into that). The SQL
- * string depends only on the table, the keys and the row count, so the prepared-statement cache keeps it; built
- * once per shape (a mail with three ids to thread asks for the same text as the one before it).
+ * Before a read of `table` inside a unit of work: writes what the unit gathered if one of the rows of `table` still
+ * waiting matters to the read (waiting()), so that the read sees it.
  */
-export function insertSql(table: string, keys: readonly string[], count = 1, tail = ''): string {
-  return insertSqlOf(table, keys, count, tail);
+export async function flushFor(
+  q: Queryable,
+  table: string,
+  matters?: (value: (column: string) => unknown) => boolean,
+): Promise<void> {
+  if (q instanceof UnitOfWork && waiting(q, table, matters)) await q.flush();
 }
-const insertSqlOf = boundedMemo(
-  500,
-  (table: string, keys: readonly string[], count: number, tail: string) =>
-    `${table}\0${keys.join(',')}\0${count}\0${tail}`,
-  (table: string, keys: readonly string[], count: number, tail: string): string =>
-    `insert into "${table}" ${columns(keys)} values ${placeholders(count, keys.length)}${tail ? ` ${tail}` : ''}`,
-);
 
-/** The values of `rows` in the order of `keys`, flat: the bindings of insertSql. */
-export const valuesOf = (keys: readonly string[], rows: ReadonlyArray<Record<string, unknown>>): unknown[] =>
-  rows.flatMap((r) => keys.map((k) => r[k]));
+export { insertSql, placeholders, valuesOf } from './sql-text.ts';

@@ -1,5 +1,7 @@
 import type { Knex } from 'knex';
 import { storageOf, type Storage } from './storage.ts';
+import { insertsOf, type LaterRow } from './later-rows.ts';
+import { insertSql } from './sql-text.ts';
 
 /**
  * A unit of work: one database transaction, and what belongs to it, as an object passed through the signatures.
@@ -11,6 +13,8 @@ import { storageOf, type Storage } from './storage.ts';
  * - afterCommit(fn): work that must happen only once the outermost transaction has committed (the dispatcher's kick
  *   for mail just enqueued); nothing runs if it rolls back.
  * - memo: state remembered for this unit (what it wrote, what it already asked), under typed keys (MemoKey).
+ * - insertLater/flush: rows that wait for the end of the unit, once its opener asked for it (gather()), and are then
+ *   written with one INSERT per table: a batch of mails costs a round trip per table, not per row.
  * - savepoint(fn) / scope(fn): a child unit (one mail of a group commit). What the child remembers and registers
  *   after commit joins its parent when it succeeds and is dropped when it fails, as its writes are.
  *
@@ -62,6 +66,38 @@ export class UnitOfWork {
     });
   }
 
+  /**
+   * From now on, rows given to insertLater wait until flush() (or the end of a savepoint, or of the unit): the
+   * ingest's batch asks for it. Without it they are written at once.
+   */
+  gather(): void {
+    this.tx.later ??= new Map();
+  }
+
+  /** An INSERT of `rows` of `keys` (`tail`: an `on conflict … do nothing`): now or, when gathering, at flush(). */
+  async insertLater(table: string, keys: readonly string[], rows: ReadonlyArray<readonly unknown[]>, tail = '') {
+    if (!rows.length) return;
+    const later = this.tx.later;
+    if (!later) return void (await this.run(insertSql(table, keys, rows.length, tail), rows.flat()));
+    let same = later.get(table);
+    if (!same) later.set(table, (same = []));
+    for (const values of rows) same.push({ table, keys, values, tail });
+  }
+
+  /** The rows of `table` given to insertLater and not written yet: a reader checks them to know whether to flush. */
+  laterRows(table: string): readonly LaterRow[] {
+    return this.tx.later?.get(table) ?? NONE;
+  }
+
+  /** Writes the rows gathered so far, one multi-row INSERT per table. */
+  async flush(): Promise<void> {
+    const later = this.tx.later;
+    if (!later?.size) return;
+    const rows = [...later.values()].flat();
+    later.clear();
+    for (const { sql, bindings } of insertsOf(rows, Boolean(this.tx.storage.sqlite))) await this.run(sql, bindings);
+  }
+
   /** Runs `fn` once the outermost transaction has committed; never if it (or this child's savepoint) rolls back. The
    * same function registered twice runs once. */
   afterCommit(fn: () => void): void {
@@ -92,12 +128,17 @@ export class UnitOfWork {
    * TO and RELEASE act on the innermost savepoint of that name, on SQLite and PostgreSQL alike.
    */
   async savepoint<T>(fn: (child: UnitOfWork) => Promise<T>): Promise<T> {
+    // What waits to be written is this unit's, not the savepoint's: written before it, it is not undone with it.
+    await this.flush();
     await this.run('SAVEPOINT mesa_sp');
     const child = new UnitOfWork(this.tx, this);
     let value: T;
     try {
       value = await fn(child);
+      // Inside the savepoint: a row refused (a unique key) fails this child alone, as if written at once.
+      await child.flush();
     } catch (err) {
+      this.tx.later?.clear();
       // If the rollback itself fails (the connection is gone), that error is the one to report: the transaction is lost.
       await this.run('ROLLBACK TO SAVEPOINT mesa_sp');
       await this.run('RELEASE SAVEPOINT mesa_sp');
@@ -185,6 +226,7 @@ export async function inUnitOfWork<T>(db: Knex, fn: (uow: UnitOfWork) => Promise
     const { unit, close } = UnitOfWork.open(trx, storage);
     try {
       const out = await fn(unit);
+      await unit.flush();
       after = close();
       return out;
     } catch (err) {
@@ -207,9 +249,13 @@ interface TransactionState {
   readonly trx: Knex.Transaction;
   readonly storage: Storage;
   open: boolean;
+  /** Rows insertLater keeps until flush(), once gather() was asked; undefined: written at once. */
+  later?: Map<string, LaterRow[]>;
 }
 
 type Want = 'rows' | 'row' | 'changes';
+
+const NONE: readonly LaterRow[] = [];
 
 /** What SQLite can bind: booleans as 0/1, dates as epoch ms, undefined as NULL (as knex's better-sqlite3 client). */
 function sqliteValue(v: unknown): unknown {

@@ -1,4 +1,5 @@
 import type { UnitOfWork } from '../db/unit-of-work.ts';
+import { forgetDeliveriesAhead, lookAheadDeliveries } from '../db/repos/ledger.ts';
 import { isMesaError } from '../errors.ts';
 import { BlobStore } from '../storage/blobs.ts';
 import { keepOriginals, type Original } from '../storage/originals.ts';
@@ -20,8 +21,9 @@ const REASON_BY_CODE: Record<string, ReasonCode> = {
 
 /**
  * The batch's mails in order inside its transaction, as far as they go: up to a mail not prepared yet (it waits,
- * and so do the ones after it) or a tempfail; then the raw sources of the mails kept (a case's message, a held
- * request, a quarantined mail), which the rows just written name by hash, in one statement.
+ * and so do the ones after it) or a tempfail; then the rows they gathered (ledger, effect claims, case events, thread
+ * ids: one INSERT per table for the batch, UnitOfWork.gather) and the raw sources of the mails kept (a case's message,
+ * a held request, a quarantined mail), which the rows just written name by hash, in one statement.
  */
 export async function runBatch(
   service: IngestContext,
@@ -32,7 +34,16 @@ export async function runBatch(
   const done: BatchRun['done'] = [];
   const originals: Original[] = [];
   let unprepared: Unprepared | undefined;
-  for (const p of prepared) {
+  uow.gather();
+  // The mails parsed before their turn: their earlier deliveries are read together, ahead (lookAheadDeliveries).
+  const ready: Array<InboundMail | undefined> = [];
+  prepared.forEach((p, i) =>
+    p.job.then(
+      (j) => void (ready[i] = j.kind === 'parsed' ? j.mail : undefined),
+      () => undefined,
+    ),
+  );
+  for (const [i, p] of prepared.entries()) {
     let job: Job;
     try {
       job = await p.job;
@@ -41,12 +52,20 @@ export async function runBatch(
       unprepared = { index: p.index, source: p.source, sourceKey: p.sourceKey, err };
       break;
     }
+    if (job.kind === 'parsed') await lookAheadDeliveries(uow, job.mail, readyAfter(ready, i));
     const { result, messageId } = await run(service, uow, job, careful);
     done.push({ job, result, messageId });
     if (result.outcome === 'accepted' || result.outcome === 'rejected')
       originals.push({ sha256: job.rawSha, raw: job.raw });
     if (result.outcome === 'tempfail') break;
   }
+  // Carefully, each mail wrote its rows at the end of its savepoint; what is left is the quarantined mails' ledger.
+  await uow.flush().catch((err) => {
+    // A row refused here (another delivery of the same content claimed it first) belongs to one mail of the batch:
+    // run the batch again, each mail in its savepoint, where that mail alone meets it.
+    if (careful || (isMesaError(err) && err.retryable) || isInfrastructureError(err)) throw err;
+    throw new CarefulRunNeeded(err);
+  });
   await keepOriginals(uow, service.deps.blobs, originals, service.now());
   return { done, unprepared };
 }
@@ -150,8 +169,10 @@ async function run(
     } catch (err) {
       // Another delivery of the same content won the race for the effect: run again, it is now a duplicate.
       // Match the constraint, not the SQL text: knex puts the whole INSERT (which names source_key) in the message.
-      if (attempt === 0 && /ingest_effects\.content_hash|ingest_effects_pkey/.test(String((err as Error).message)))
+      if (attempt === 0 && /ingest_effects\.content_hash|ingest_effects_pkey/.test(String((err as Error).message))) {
+        forgetDeliveriesAhead(uow);
         continue;
+      }
       if (isMesaError(err) && err.retryable) throw err;
       if (isInfrastructureError(err)) throw err;
       // A bug tripped over this one mail: keep it, say why, and let the mailbox go on.
@@ -204,6 +225,13 @@ export type Job = { index: number; raw: Buffer; rawSha: string; source: MailSour
       head: { from?: string; subject?: string; messageId?: string };
     }
 );
+
+/** The mails after the `i`-th already parsed, in order. */
+function readyAfter(ready: ReadonlyArray<InboundMail | undefined>, i: number): InboundMail[] {
+  const out: InboundMail[] = [];
+  for (let j = i + 1; j < ready.length; j++) if (ready[j]) out.push(ready[j]!);
+  return out;
+}
 
 /** The results in order, up to and including the first tempfail (nothing after it was recorded). */
 export function cutAtTempfail(results: IngestResult[]): IngestResult[] {

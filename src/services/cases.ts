@@ -21,13 +21,11 @@ export class CaseService extends CaseChanges {
 
   private async open(uow: UnitOfWork, input: OpenCaseInput): Promise<{ ticket: Ticket; messageRowId: number }> {
     const now = input.message.createdAt;
-    const number = await repo.nextTicketNumber(uow);
     const guess = this.opts.products?.identify(input.subject, input.message.bodyText);
-    const ticket = await repo.insertTicket(uow, {
+    const ticket = await repo.insertNumberedTicket(uow, {
       product: guess?.product,
       productModule: guess?.module,
       productVersion: guess?.version,
-      number,
       subject: input.subject,
       requester: input.requester,
       requesterName: input.requesterName,

@@ -32,10 +32,11 @@ export const MESA_ENV: Record<string, string> = {
 };
 
 /** Mail straight into `app.ingest` without IMAP, in UID batches of 50 as the poller hands them over (tests/bench/
- * sqlprof.ts, sqlreplay.ts). Returns each batch's milliseconds. */
+ * sqlprof.ts, sqlreplay.ts), their UIDs numbered after `uidsAfter`. Returns each batch's milliseconds. */
 export async function ingestInBatches(
   app: { ingest: { ingestMany(items: Array<{ raw: Buffer; source: MailSource }>): Promise<unknown> } },
   raws: readonly Buffer[],
+  uidsAfter = 0,
 ): Promise<number[]> {
   const batches: number[] = [];
   for (let i = 0; i < raws.length; i += 50) {
@@ -43,7 +44,7 @@ export async function ingestInBatches(
     await app.ingest.ingestMany(
       raws.slice(i, i + 50).map((raw, j) => ({
         raw,
-        source: { kind: 'imap', account: 'support', folder: 'INBOX', uidvalidity: 1, uid: i + j + 1 },
+        source: { kind: 'imap', account: 'support', folder: 'INBOX', uidvalidity: 1, uid: uidsAfter + i + j + 1 },
       })),
     );
     batches.push(performance.now() - t0);

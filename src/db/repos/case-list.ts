@@ -1,4 +1,4 @@
-import { knexOf, type Queryable } from '../sql.ts';
+import { flushFor, knexOf, type Queryable } from '../sql.ts';
 import type { Knex } from 'knex';
 import { isPostgres } from '../knex.ts';
 import { toTicket } from './tickets.ts';
@@ -187,6 +187,7 @@ export async function clockEventsOf(
   queryable: Queryable,
   ticketIds: readonly number[],
 ): Promise<Map<number, ClockEvent[]>> {
+  await flushFor(queryable, 'events');
   const db = knexOf(queryable);
   const out = new Map<number, ClockEvent[]>(ticketIds.map((id) => [id, []]));
   for (let i = 0; i < ticketIds.length; i += 500) {
@@ -226,6 +227,7 @@ export async function casesWithParticipant(
   address: string,
 ): Promise<Set<number>> {
   if (!ticketIds.length) return new Set();
+  await flushFor(db, 'participants');
   const rows = await knexOf(db)('participants')
     .select('ticket_id')
     .whereIn('ticket_id', [...ticketIds])

@@ -1,4 +1,4 @@
-import { insertId, insertSql, run, type Queryable } from '../sql.ts';
+import { insertId, insertLater, insertSql, type Queryable } from '../sql.ts';
 import type { Role } from '../../tickets/types.ts';
 
 /** A case's messages, their attachments and its event log: the rows every mail writes. */
@@ -76,13 +76,13 @@ export async function insertMessage(trx: Queryable, m: NewMessage): Promise<numb
     m.sentAt,
     m.createdAt,
   ]))!;
-  if (m.attachments.length) {
-    await run(
-      trx,
-      insertSql('attachments', ATTACHMENT_COLUMNS, m.attachments.length),
-      m.attachments.flatMap((a) => [id, a.filename, a.contentType, a.size, a.sha256, a.contentId, a.inline]),
-    );
-  }
+  // In the ingest's batch with the batch's others (insertLater): attachmentsOf writes them first (flushFor).
+  await insertLater(
+    trx,
+    'attachments',
+    ATTACHMENT_COLUMNS,
+    m.attachments.map((a) => [id, a.filename, a.contentType, a.size, a.sha256, a.contentId, a.inline]),
+  );
   return id;
 }
 
@@ -97,26 +97,12 @@ export interface NewEvent {
   at: number;
 }
 
-const INSERT_EVENT = insertSql('events', [
-  'ticket_id',
-  'type',
-  'actor',
-  'from_value',
-  'to_value',
-  'reason',
-  'data_json',
-  'created_at',
-]);
+const EVENT_COLUMNS = ['ticket_id', 'type', 'actor', 'from_value', 'to_value', 'reason', 'data_json', 'created_at'];
 
+/** An entry of the case's log; in the ingest's batch written with the batch's others (insertLater): the readers of
+ * the log flush them first (flushFor). */
 export async function insertEvent(trx: Queryable, e: NewEvent): Promise<void> {
-  await run(trx, INSERT_EVENT, [
-    e.ticketId,
-    e.type,
-    e.actor,
-    e.from,
-    e.to,
-    e.reason,
-    e.data ? JSON.stringify(e.data) : null,
-    e.at,
+  await insertLater(trx, 'events', EVENT_COLUMNS, [
+    [e.ticketId, e.type, e.actor, e.from, e.to, e.reason, e.data ? JSON.stringify(e.data) : null, e.at],
   ]);
 }

@@ -1,4 +1,4 @@
-import { knexOf, type Queryable } from '../sql.ts';
+import { flushFor, knexOf, type Queryable } from '../sql.ts';
 import { isPostgres } from '../knex.ts';
 import { toTicket } from './tickets.ts';
 import type { Ticket } from '../../tickets/types.ts';
@@ -126,6 +126,7 @@ export interface EventRow {
 
 /** The clock-relevant events of many cases at once, grouped by case (one query, not one per case). */
 export async function lifecycleEventsOf(queryable: Queryable, ticketIds: number[]): Promise<Map<number, EventRow[]>> {
+  await flushFor(queryable, 'events');
   const db = knexOf(queryable);
   const out = new Map<number, EventRow[]>();
   for (let i = 0; i < ticketIds.length; i += 500) {

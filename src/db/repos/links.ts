@@ -1,5 +1,5 @@
 import type { Db } from '../knex.ts';
-import { insertId, insertSql, placeholders, row, rows, knexOf, type Queryable } from '../sql.ts';
+import { flushFor, insertLater, placeholders, row, rows, knexOf, type Queryable } from '../sql.ts';
 import type { Ticket } from '../../tickets/types.ts';
 import { toTicket } from './tickets.ts';
 
@@ -35,6 +35,7 @@ const withNumber = (db: Db) =>
   db('links').join('tickets', 'tickets.id', 'links.ticket_id').select('links.*', 'tickets.number');
 
 export async function findLinkByHash(db: Queryable, hash: string): Promise<LinkRow | undefined> {
+  await flushFor(db, 'links');
   const r = await withNumber(knexOf(db)).where('links.token_hash', hash).first();
   return r ? toRow(r) : undefined;
 }
@@ -87,6 +88,8 @@ export async function linkGenerations(
   ticketId: number,
   recipient: string,
 ): Promise<Array<{ generation: number; expiresAt: number; revokedAt?: number }>> {
+  // A link issued earlier in the same batch (insertLink) may still wait: written first if it is this one's.
+  await flushFor(db, 'links', (v) => v('ticket_id') === ticketId && v('recipient') === recipient);
   const found = await rows(
     db,
     'select "generation", "expires_at", "revoked_at" from "links" where "ticket_id" = ? and "recipient" = ? order by "generation" desc',
@@ -110,30 +113,21 @@ export function generationsOf(
   return out;
 }
 
-const INSERT_LINK = insertSql('links', [
-  'ticket_id',
-  'recipient',
-  'generation',
-  'token_hash',
-  'expires_at',
-  'created_at',
-]);
+const LINK_COLUMNS = ['ticket_id', 'recipient', 'generation', 'token_hash', 'expires_at', 'created_at'];
 
+/** A new generation of a link; in the ingest's batch written with the batch's others (insertLater): every read and
+ * change of links here writes them first (flushFor). */
 export async function insertLink(
   db: Queryable,
   link: { ticketId: number; recipient: string; generation: number; tokenHash: string; expiresAt: number; now: number },
-): Promise<number> {
-  return (await insertId(db, INSERT_LINK, [
-    link.ticketId,
-    link.recipient,
-    link.generation,
-    link.tokenHash,
-    link.expiresAt,
-    link.now,
-  ]))!;
+): Promise<void> {
+  await insertLater(db, 'links', LINK_COLUMNS, [
+    [link.ticketId, link.recipient, link.generation, link.tokenHash, link.expiresAt, link.now],
+  ]);
 }
 
 export async function revokeLinkRow(queryable: Queryable, id: number, now: number, reason: string): Promise<number> {
+  await flushFor(queryable, 'links');
   const db = knexOf(queryable);
   return db('links').where({ id }).whereNull('revoked_at').update({ revoked_at: now, revoked_reason: reason });
 }
@@ -144,6 +138,7 @@ export async function revokeLinksOfTicket(
   now: number,
   reason: string,
 ): Promise<number> {
+  await flushFor(queryable, 'links');
   const db = knexOf(queryable);
   return db('links')
     .where({ ticket_id: ticketId })
@@ -158,6 +153,7 @@ export async function revokeLinksOfRecipient(
   now: number,
   reason: string,
 ): Promise<number> {
+  await flushFor(queryable, 'links');
   const db = knexOf(queryable);
   return db('links')
     .where({ ticket_id: ticketId, recipient })
@@ -166,6 +162,7 @@ export async function revokeLinksOfRecipient(
 }
 
 export async function touchLinkRow(queryable: Queryable, id: number, now: number): Promise<void> {
+  await flushFor(queryable, 'links');
   const db = knexOf(queryable);
   await db('links').where({ id }).update({ last_used_at: now });
 }

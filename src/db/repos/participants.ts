@@ -1,10 +1,12 @@
-import { insertSql, rows, run, knexOf, type Queryable } from '../sql.ts';
+import { flushFor, insertLater, rows, knexOf, type Queryable } from '../sql.ts';
 import type { Participant, ParticipantOrigin } from '../../tickets/types.ts';
 
 /** The people of a case: who they are, how they came onto it. */
 
 /** The case's people in the order they were added (the requester first): fan-out caps keep the earliest. */
 export async function participantsOf(db: Queryable, ticketId: number): Promise<Participant[]> {
+  // People added earlier in the same batch (addParticipants) may still wait: written first if they are this case's.
+  await flushFor(db, 'participants', (v) => v('ticket_id') === ticketId);
   const found = await rows(
     db,
     'select "address", "role", "added_by" from "participants" where "ticket_id" = ? order by "added_at", case when "role" = \'requester\' then 0 else 1 end, "address"',
@@ -18,6 +20,7 @@ export async function participantRecords(
   db: Queryable,
   ticketId: number,
 ): Promise<Array<Participant & { addedAt: number }>> {
+  await flushFor(db, 'participants', (v) => v('ticket_id') === ticketId);
   const found = await rows(
     db,
     'select "address", "role", "added_by", "added_at" from "participants" where "ticket_id" = ? order by "added_at", "address"',
@@ -33,6 +36,7 @@ export async function participantRecords(
 
 /** Takes a Cc'd person off the case; the requester and consultants are not removed this way. Returns whether one was. */
 export async function deleteCcParticipant(queryable: Queryable, ticketId: number, address: string): Promise<boolean> {
+  await flushFor(queryable, 'participants');
   const trx = knexOf(queryable);
   return (await trx('participants').where({ ticket_id: ticketId, address, role: 'cc' }).del()) > 0;
 }
@@ -45,7 +49,8 @@ const DEFAULT_ORIGIN: Record<Participant['role'], ParticipantOrigin> = {
 };
 
 /** Adds the people not on the case yet; returns those added. `newCase`: the case was inserted in this transaction and
- * has nobody yet, so the read of its participants is skipped. */
+ * has nobody yet, so the read of its participants is skipped. In the ingest's batch the rows are written with the
+ * batch's others (insertLater); the readers of participants write them first (flushFor). */
 export async function addParticipants(
   trx: Queryable,
   ticketId: number,
@@ -56,11 +61,11 @@ export async function addParticipants(
   if (!people.length) return [];
   const seen = new Set(opts.newCase ? [] : (await participantsOf(trx, ticketId)).map((p) => p.address));
   const fresh = people.filter((p) => !seen.has(p.address) && seen.add(p.address));
-  if (fresh.length)
-    await run(
-      trx,
-      insertSql('participants', PARTICIPANT_COLUMNS, fresh.length),
-      fresh.flatMap((p) => [ticketId, p.address, p.role, p.addedBy ?? DEFAULT_ORIGIN[p.role], now]),
-    );
+  await insertLater(
+    trx,
+    'participants',
+    PARTICIPANT_COLUMNS,
+    fresh.map((p) => [ticketId, p.address, p.role, p.addedBy ?? DEFAULT_ORIGIN[p.role], now]),
+  );
   return fresh;
 }

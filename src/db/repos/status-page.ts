@@ -1,4 +1,4 @@
-import { knexOf, type Queryable } from '../sql.ts';
+import { flushFor, knexOf, type Queryable } from '../sql.ts';
 import { PROVEN_ORIGINS } from '../../tickets/types.ts';
 
 /** What the status page records: read receipts, form submissions (idempotency), link requests. SQL only. */
@@ -75,6 +75,7 @@ export async function openCasesOf(
   address: string,
   limit = 20,
 ): Promise<Array<{ id: number; number: number; subject: string }>> {
+  await flushFor(queryable, 'participants');
   const db = knexOf(queryable);
   const rows = await db('tickets')
     .whereNot('stage', 'cerrado')

@@ -1,5 +1,5 @@
 import { memoKey, UnitOfWork } from '../unit-of-work.ts';
-import { insertSql, run, type Queryable } from '../sql.ts';
+import { insertLater, type Queryable } from '../sql.ts';
 
 /** While threadIdsTogether() runs for a unit of work: the Message-IDs to record, by case, not yet in thread_ids. */
 const PENDING_THREAD_IDS = memoKey<Map<number, string[]> | undefined>('tickets.pendingThreadIds', () => undefined);
@@ -16,15 +16,12 @@ export async function addThreadIds(trx: Queryable, ticketId: number, ids: readon
 async function writeThreadIds(trx: Queryable, ticketId: number, ids: readonly string[]): Promise<void> {
   const unique = [...new Set(ids.filter((i) => i && i.length < 998))];
   if (!unique.length) return;
-  await run(
+  await insertLater(
     trx,
-    insertSql(
-      'thread_ids',
-      ['message_id', 'ticket_id'],
-      unique.length,
-      'on conflict ("message_id", "ticket_id") do nothing',
-    ),
-    unique.flatMap((id) => [id, ticketId]),
+    'thread_ids',
+    ['message_id', 'ticket_id'],
+    unique.map((id) => [id, ticketId]),
+    'on conflict ("message_id", "ticket_id") do nothing',
   );
 }
 

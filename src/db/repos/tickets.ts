@@ -1,5 +1,17 @@
 import { isPostgres } from '../knex.ts';
-import { insertId, insertSql, placeholders, row, rows, run, valuesOf, knexOf, type Queryable } from '../sql.ts';
+import {
+  flushFor,
+  waiting,
+  insertId,
+  insertSql,
+  placeholders,
+  row,
+  rows,
+  run,
+  valuesOf,
+  knexOf,
+  type Queryable,
+} from '../sql.ts';
 import type { Participant, Priority, Stage, Ticket, TicketView, WaitingOn } from '../../tickets/types.ts';
 import { participantsOf } from './participants.ts';
 
@@ -69,8 +81,8 @@ export interface NewTicket {
   productVersion?: string;
 }
 
-const TICKET_COLUMNS = [
-  'number',
+/** The columns of a new case after its number. */
+const TICKET_FIELDS = [
   'subject',
   'requester',
   'requester_name',
@@ -88,11 +100,32 @@ const TICKET_COLUMNS = [
   'product_module',
   'product_version',
 ];
+const TICKET_COLUMNS = ['number', ...TICKET_FIELDS];
 const INSERT_TICKET = insertSql('tickets', TICKET_COLUMNS);
 
 export async function insertTicket(trx: Queryable, t: NewTicket): Promise<Ticket> {
-  const fields = {
-    number: t.number,
+  const fields = { ...ticketFields(t), number: t.number };
+  const id = await insertId(trx, INSERT_TICKET, valuesOf(TICKET_COLUMNS, [fields]));
+  return toTicket({ ...fields, id });
+}
+
+/**
+ * A new case under the next case number (nextTicketNumber). On PostgreSQL one statement, the counter's UPDATE in a
+ * CTE of the INSERT: one round trip instead of two, and the number is taken and used in the same statement. SQLite
+ * allows no UPDATE in a CTE: two statements there, run in-process.
+ */
+export async function insertNumberedTicket(trx: Queryable, t: Omit<NewTicket, 'number'>): Promise<Ticket> {
+  if (!isPostgres(trx)) return insertTicket(trx, { ...t, number: await nextTicketNumber(trx) });
+  const fields = ticketFields(t);
+  const r = await row(trx, INSERT_NUMBERED_TICKET, ['ticket_number', ...valuesOf(TICKET_FIELDS, [fields])]);
+  return toTicket({ ...fields, id: Number(r.id), number: Number(r.number) });
+}
+const INSERT_NUMBERED_TICKET =
+  'with "n" as (update "counters" set "value" = "value" + 1 where "name" = ? returning "value") ' +
+  `insert into "tickets" ("${TICKET_COLUMNS.join('", "')}") values ((select "value" from "n"), ${placeholders(1, TICKET_FIELDS.length).slice(1)} returning "id", "number"`;
+
+function ticketFields(t: Omit<NewTicket, 'number'>): Record<string, unknown> {
+  return {
     subject: t.subject,
     requester: t.requester,
     requester_name: t.requesterName ?? null,
@@ -110,8 +143,6 @@ export async function insertTicket(trx: Queryable, t: NewTicket): Promise<Ticket
     product_module: t.productModule ?? null,
     product_version: t.productVersion ?? null,
   };
-  const id = await insertId(trx, INSERT_TICKET, valuesOf(TICKET_COLUMNS, [fields]));
-  return toTicket({ ...fields, id });
 }
 
 /** `patch`: column → value. The statement depends only on which columns change (a handful of shapes). */
@@ -165,11 +196,16 @@ export async function viewOf(db: Queryable, t: Ticket | undefined): Promise<Tick
 export async function ticketViewsByThreadIds(db: Queryable, ids: readonly string[]): Promise<TicketView[]> {
   const asked = [...new Set(ids)].slice(0, 200);
   if (asked.length === 0) return viewsInOrder([]);
-  const found = await rows(
-    db,
-    `select "x"."message_id" as "thread_message_id", "t".*, "p"."address" as "participant_address", "p"."role" as "participant_role" from "thread_ids" as "x" join "tickets" as "t" on "t"."id" = "x"."ticket_id" left join "participants" as "p" on "p"."ticket_id" = "t"."id" where "x"."message_id" in ${placeholders(1, asked.length)}`,
-    asked,
-  );
+  // An earlier mail of the same batch may have left its thread ids waiting (addThreadIds): written first if asked.
+  await flushFor(db, 'thread_ids', (v) => asked.includes(v('message_id') as string));
+  const sql = `select "x"."message_id" as "thread_message_id", "t".*, "p"."address" as "participant_address", "p"."role" as "participant_role" from "thread_ids" as "x" join "tickets" as "t" on "t"."id" = "x"."ticket_id" left join "participants" as "p" on "p"."ticket_id" = "t"."id" where "x"."message_id" in ${placeholders(1, asked.length)}`;
+  let found = await rows(db, sql, asked);
+  // A case opened earlier in the same batch may have people still waiting (addParticipants): then again, written.
+  const cases = new Set(found.map((r) => Number(r.id)));
+  if (cases.size && waiting(db, 'participants', (v) => cases.has(v('ticket_id') as number))) {
+    await flushFor(db, 'participants');
+    found = await rows(db, sql, asked);
+  }
   const rank = new Map(asked.map((id, i) => [id, i]));
   const views = new Map<number, { view: TicketView; rank: number; people: Set<string> }>();
   for (const r of found) {
@@ -216,10 +252,12 @@ export async function messagesOf(queryable: Queryable, ticketId: number): Promis
 export async function attachmentsOf(queryable: Queryable, messageIds: number[]): Promise<any[]> {
   const db = knexOf(queryable);
   if (!messageIds.length) return [];
+  await flushFor(queryable, 'attachments', (v) => messageIds.includes(v('message_id') as number));
   return db('attachments').whereIn('message_id', messageIds).orderBy('id');
 }
 
 export async function eventsOf(queryable: Queryable, ticketId: number): Promise<any[]> {
+  await flushFor(queryable, 'events');
   const db = knexOf(queryable);
   return db('events')
     .where({ ticket_id: ticketId })

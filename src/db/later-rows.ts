@@ -1,0 +1,53 @@
+import { insertSql } from './sql-text.ts';
+
+/**
+ * Rows a unit of work writes later (UnitOfWork.insertLater): rows that nothing in the same transaction reads back
+ * before they are flushed, or whose readers flush them first (the ledger, thread ids, the event log). A batch of mails
+ * then writes each table's rows with one multi-row INSERT instead of one statement, and one round trip to
+ * PostgreSQL, per row.
+ */
+export interface LaterRow {
+  readonly table: string;
+  readonly keys: readonly string[];
+  readonly values: readonly unknown[];
+  /** What follows the VALUES: an `on conflict … do nothing`. */
+  readonly tail: string;
+}
+
+/** Values bound by one statement: below SQLite's (32 766) and PostgreSQL's (65 535) limits on parameters. */
+const MOST_VALUES = 30_000;
+/** Where statements are prepared and kept by their text (SQLite): any count of rows up to the first, above it powers of
+ * two up to the second, so that a few texts serve every batch and do not push the hot statements out of the cache. */
+const EXACT_ROWS_PREPARED = 16;
+const MOST_ROWS_PREPARED = 64;
+
+/**
+ * The INSERTs that write `rows`: one per table (and column list and tail), the tables in the order they first
+ * appear, each table's rows in the order they were given (so ids keep that order). With `prepared` (SQLite, whose
+ * statements are prepared and kept by their text) many rows go by powers of two; otherwise (PostgreSQL) in as few
+ * statements as the parameter limit allows.
+ */
+export function insertsOf(rows: readonly LaterRow[], prepared: boolean): Array<{ sql: string; bindings: unknown[] }> {
+  const tables = new Map<string, LaterRow[]>();
+  for (const r of rows) {
+    const key = `${r.table}\0${r.keys.join(',')}\0${r.tail}`;
+    const same = tables.get(key);
+    if (same) same.push(r);
+    else tables.set(key, [r]);
+  }
+  const out: Array<{ sql: string; bindings: unknown[] }> = [];
+  for (const same of tables.values()) {
+    const { table, keys, tail } = same[0];
+    const most = Math.max(1, Math.floor(MOST_VALUES / keys.length));
+    for (let i = 0; i < same.length;) {
+      let count = Math.min(same.length - i, most);
+      if (prepared && count > EXACT_ROWS_PREPARED)
+        count = 2 ** Math.floor(Math.log2(Math.min(count, MOST_ROWS_PREPARED)));
+      const bindings: unknown[] = [];
+      for (const r of same.slice(i, i + count)) for (const v of r.values) bindings.push(v);
+      out.push({ sql: insertSql(table, keys, count, tail), bindings });
+      i += count;
+    }
+  }
+  return out;
+}
