@@ -3,6 +3,7 @@ import { insertId, insertSql, knexOf, type Queryable } from '../sql.ts';
 import { bounceHoldReason } from './outbox-budget.ts';
 import { insertEvent } from './tickets.ts';
 
+// The outbox repository as outbound sees it (`import * as repo`): the rows here, the loop budget in its own file.
 export * from './outbox-budget.ts';
 
 /** The transactional outbox. SQL only; the rules live in src/outbound/. */

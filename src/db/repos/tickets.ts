@@ -15,6 +15,8 @@ import {
 import type { Participant, Priority, Stage, Ticket, TicketView, WaitingOn } from '../../tickets/types.ts';
 import { participantsOf } from './participants.ts';
 
+// The case repository as the services see it (`import * as repo`): cases here; messages, people and thread ids in
+// their own files, under 300 lines each.
 export * from './case-messages.ts';
 export * from './participants.ts';
 export * from './thread-ids.ts';
