@@ -5,7 +5,7 @@ import { findLedgers } from '../db/repos/ledger.ts';
 import { saveMailboxState, stateKey } from '../db/repos/mailbox-state.ts';
 import type { Logger } from '../logger.ts';
 import { GraphError, isStaleDelta, type GraphClient } from '../mailboxes/graph-client.ts';
-import type { IngestResult } from './ingest.ts';
+import type { IngestResult } from './ingest-types.ts';
 import type { MailSource } from './mail.ts';
 import { recordMailboxError, type RoundIngest, type RoundResult } from './mailbox-round.ts';
 import { sourceKeyOf } from './source-key.ts';

@@ -13,9 +13,6 @@ import { CarefulRunNeeded, cutAtTempfail, prepare, runBatch, type BatchRun, type
 import type { IngestContext, IngestDeps, IngestResult } from './ingest-types.ts';
 import { keyedByUid, sourceKeyOf } from './source-key.ts';
 
-export type { IngestDeps, IngestResult, Outcome } from './ingest-types.ts';
-export { sourceKeyOf } from './source-key.ts';
-
 /**
  * Raw mail in, exactly one recorded effect out. The effect and the ledger row commit in one transaction; the
  * caller (poller, CLI) may flag or move the mail on the server only after this returns a final outcome.

@@ -4,7 +4,8 @@ import type { MailboxConfig } from '../config.ts';
 import { getMailboxState, saveMailboxState, stateKey } from '../db/repos/mailbox-state.ts';
 import type { Logger } from '../logger.ts';
 import { planBatches, readNext } from './imap-batches.ts';
-import type { IngestResult, IngestService } from './ingest.ts';
+import type { IngestService } from './ingest.ts';
+import type { IngestResult } from './ingest-types.ts';
 
 /**
  * One pass over a mailbox: every UID above `mailbox_state.last_uid`, in ascending order, ingested batch by batch.

@@ -5,7 +5,8 @@ import { caseQuestion, queryTerms } from '../tickets/search-text.ts';
 import { caseNumberFromSubject, cleanSubject } from '../tickets/subject.ts';
 import type { InboundAttachment, InboundMail } from './mail.ts';
 import { looksMisdecoded, relabelForSniffing, SniffingIconv } from './charset.ts';
-import { htmlToText, visibleTextOf } from './quotes.ts';
+import { visibleTextOf } from './quotes.ts';
+import { htmlToText } from './html-text.ts';
 import { parseMime, type ParsedMime } from './mime-stream.ts';
 import { contentHash, isSpaceByte } from './content-hash.ts';
 import {

@@ -9,10 +9,6 @@ import { libraryVisible } from './reply-library.ts';
  * HTML-only mail, cut at the clients' quote containers before it becomes text (html-text.ts).
  */
 
-export { htmlToText } from './html-text.ts';
-export { quoteStartLine } from './quote-start.ts';
-export { libraryPatternsReady, unquotedByLibrary, visibleByLibrary } from './reply-library.ts';
-
 function tidy(text: string): string {
   const lines: string[] = [];
   for (const l of text.split('\n')) lines.push(l.replace(/[ \t\u00a0]+$/, ''));

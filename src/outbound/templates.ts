@@ -55,8 +55,6 @@ const COMMANDS = [
 
 export const TEMPLATE_DIR = TEMPLATES_DIR;
 
-export { referencedStrings } from './mustache-tokens.ts';
-
 type Strings = Record<string, any>;
 
 export class TemplateRenderer {

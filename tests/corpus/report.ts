@@ -15,7 +15,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { App } from '../../src/app.ts';
 import { splitMbox } from '../../src/cli/mbox.ts';
 import { classifyBounce } from '../../src/inbound/filters/bounce.ts';
-import type { IngestResult } from '../../src/inbound/ingest.ts';
+import type { IngestResult } from '../../src/inbound/ingest-types.ts';
 import { parseMail } from '../../src/inbound/parse.ts';
 import { caseDetail } from '../../src/services/case-view.ts';
 import { testApp } from '../support/app.ts';

@@ -5,7 +5,7 @@ import path from 'node:path';
 import knexFactory from 'knex';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createApp, type App } from '../../src/app.ts';
-import type { IngestResult } from '../../src/inbound/ingest.ts';
+import type { IngestResult } from '../../src/inbound/ingest-types.ts';
 import { loadConfig } from '../../src/config.ts';
 import { silentLogger } from '../../src/logger.ts';
 import { testEnv } from '../support/app.ts';

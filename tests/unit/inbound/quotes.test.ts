@@ -1,14 +1,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import {
-  htmlToText,
-  libraryPatternsReady,
-  stripQuotedText,
-  unquotedByLibrary,
-  visibleByLibrary,
-  visibleTextOf,
-} from '../../../src/inbound/quotes.ts';
+import { stripQuotedText, visibleTextOf } from '../../../src/inbound/quotes.ts';
+import { htmlToText } from '../../../src/inbound/html-text.ts';
+import { libraryPatternsReady, unquotedByLibrary, visibleByLibrary } from '../../../src/inbound/reply-library.ts';
 import { generateMails } from '../../bench/corpus.ts';
 import { CORPUS_DIR } from '../../support/corpus.ts';
 

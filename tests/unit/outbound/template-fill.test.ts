@@ -8,11 +8,11 @@ import {
   TEMPLATE_NAMES,
   TemplateRenderer,
   linesOf,
-  referencedStrings,
   type Locale,
   type Rendered,
   type TemplateName,
 } from '../../../src/outbound/templates.ts';
+import { referencedStrings } from '../../../src/outbound/mustache-tokens.ts';
 
 /**
  * render() fills only the strings a layout uses (sqlprof: it filled every string of the table twice per mail).
