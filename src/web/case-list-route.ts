@@ -1,30 +1,18 @@
-import type { FastifyInstance, FastifyReply } from 'fastify';
-import type { App } from '../app.ts';
+import type { FastifyInstance } from 'fastify';
 import { casesWithParticipant } from '../db/repos/case-list.ts';
 import type { PortalService } from '../services/portal.ts';
 import { CaseListService, type CaseListQuery } from '../services/case-list.ts';
 import type { Ticket } from '../tickets/types.ts';
 import { listStrings } from './case-list-strings.ts';
-import type { Strings } from './i18n.ts';
 import { caseListPage } from './views/case-list-page.ts';
+import type { PageDeps } from './page-deps.ts';
 
 /**
  * GET /caso/<token>/casos: "Mis casos", registered inside the status page's case scope (its headers, its quiet
  * 404). The organization and the viewer come from the verified link; the query string can only narrow them. A
  * consultant's link opens no customer list.
  */
-export function registerCaseList(
-  caseScope: FastifyInstance,
-  deps: {
-    app: App;
-    portal: PortalService;
-    s: Strings;
-    brand: string;
-    clock?: () => number;
-    page: (reply: FastifyReply, code: number, body: string) => FastifyReply;
-    notFound: (reply: FastifyReply) => FastifyReply;
-  },
-): void {
+export function registerCaseList(caseScope: FastifyInstance, deps: PageDeps & { portal: PortalService }): void {
   const { app, portal, s } = deps;
   const l = listStrings(app.config.locale);
   const service = new CaseListService({ db: app.db, policy: app.policy, clock: deps.clock });

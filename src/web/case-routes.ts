@@ -1,17 +1,17 @@
 import contentDisposition from 'content-disposition';
 import type { FastifyInstance, FastifyReply, preHandlerHookHandler } from 'fastify';
-import type { App } from '../app.ts';
 import { isMesaError } from '../errors.ts';
 import { LINK_PATH } from '../links/tokens.ts';
 import type { PortalService } from '../services/portal.ts';
 import type { Access, Verdict } from '../services/portal-types.ts';
 import { registerCaseList } from './case-list-route.ts';
-import { noticeText, type Strings } from './i18n.ts';
+import { noticeText } from './i18n.ts';
 import { registerKnowledge } from './knowledge-route.ts';
 import { registerMessageRoutes, seenId } from './message-route.ts';
 import type { PageError } from './views/case-page.ts';
 import { messagePage, stalePage } from './views/pages.ts';
 import { registerProductChoice } from './product-route.ts';
+import type { PageDeps } from './page-deps.ts';
 
 /**
  * The routes under /caso/<token> (status-page.ts registers them in their own scope, with its headers, cookies,
@@ -28,14 +28,8 @@ interface TokenParams {
 }
 type Ok = Extract<Access, { kind: 'ok' }>;
 
-export interface CaseRouteDeps {
-  app: App;
+export interface CaseRouteDeps extends PageDeps {
   portal: PortalService;
-  s: Strings;
-  brand: string;
-  clock?: () => number;
-  page: (reply: FastifyReply, code: number, body: string) => FastifyReply;
-  notFound: (reply: FastifyReply) => FastifyReply;
   csrfFor: (reply: FastifyReply, token: string) => string;
   renderCase: (
     reply: FastifyReply,

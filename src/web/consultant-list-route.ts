@@ -1,26 +1,15 @@
-import type { FastifyInstance, FastifyReply } from 'fastify';
-import type { App } from '../app.ts';
+import type { FastifyInstance } from 'fastify';
 import { CONSULTANT_LIST_PATH, verifyConsultantListToken } from '../links/consultant-list.ts';
 import { CaseListService, type CaseListQuery } from '../services/case-list.ts';
 import { listStrings } from './case-list-strings.ts';
-import type { Strings } from './i18n.ts';
 import { caseListPage } from './views/case-list-page.ts';
+import type { PageDeps } from './page-deps.ts';
 
 /**
  * GET /consultores/lista/<token>: every organization's cases for a consultant, read-only, behind a signed expiring
  * consultant link (src/links/consultant-list.ts). A customer's case link is not such a token and gets a 404.
  */
-export function registerConsultantList(
-  scope: FastifyInstance,
-  deps: {
-    app: App;
-    s: Strings;
-    brand: string;
-    clock?: () => number;
-    page: (reply: FastifyReply, code: number, body: string) => FastifyReply;
-    notFound: (reply: FastifyReply) => FastifyReply;
-  },
-): void {
+export function registerConsultantList(scope: FastifyInstance, deps: PageDeps): void {
   const { app, s } = deps;
   const l = listStrings(app.config.locale);
   const service = new CaseListService({ db: app.db, policy: app.policy, clock: deps.clock });

@@ -1,11 +1,10 @@
-import type { FastifyInstance, FastifyReply } from 'fastify';
-import type { App } from '../app.ts';
+import type { FastifyInstance } from 'fastify';
 import { articleProducts, articlesByTicketIds, findArticle, listArticles } from '../db/repos/search.ts';
 import { expiringCache } from '../memo.ts';
 import type { PortalService } from '../services/portal.ts';
 import { listStrings } from './case-list-strings.ts';
-import type { Strings } from './i18n.ts';
 import { articlePage, knowledgePage } from './views/knowledge-page.ts';
+import type { PageDeps } from './page-deps.ts';
 
 /**
  * GET /caso/<token>/conocimiento (search, product filter, every article) and /conocimiento/<id> (one article),
@@ -15,17 +14,7 @@ const PAGE = 10;
 /** The product filter's choices are read again at most this often: a new product shows within a minute. */
 const PRODUCTS_TTL_MS = 60_000;
 
-export function registerKnowledge(
-  caseScope: FastifyInstance,
-  deps: {
-    app: App;
-    portal: PortalService;
-    s: Strings;
-    brand: string;
-    page: (reply: FastifyReply, code: number, body: string) => FastifyReply;
-    notFound: (reply: FastifyReply) => FastifyReply;
-  },
-): void {
+export function registerKnowledge(caseScope: FastifyInstance, deps: PageDeps & { portal: PortalService }): void {
   const { app, portal, s, brand } = deps;
   const l = listStrings(app.config.locale);
   const one = (v: unknown) => (typeof v === 'string' ? v : '');

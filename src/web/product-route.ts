@@ -2,9 +2,9 @@ import type { FastifyInstance, FastifyReply, preHandlerHookHandler } from 'fasti
 import { LINK_PATH } from '../links/tokens.ts';
 import type { PortalService } from '../services/portal.ts';
 import type { Access } from '../services/portal-types.ts';
-import type { Strings } from './i18n.ts';
 import type { PageError } from './views/case-page.ts';
 import { messagePage } from './views/pages.ts';
+import type { PageDeps } from './page-deps.ts';
 
 /**
  * POST /caso/<token>/producto: the customer's choice of product, module and version (services/portal-product.ts),
@@ -13,12 +13,8 @@ import { messagePage } from './views/pages.ts';
  */
 const BASE = LINK_PATH.replace(/\/+$/, ''); // "/caso"
 
-export interface ProductRouteDeps {
+export interface ProductRouteDeps extends Pick<PageDeps, 's' | 'brand' | 'page' | 'notFound'> {
   portal: PortalService;
-  s: Strings;
-  brand: string;
-  page: (reply: FastifyReply, code: number, body: string) => FastifyReply;
-  notFound: (reply: FastifyReply) => FastifyReply;
   renderCase: (
     reply: FastifyReply,
     token: string,
