@@ -1,7 +1,6 @@
 import type { Db } from '../db/knex.ts';
 import {
   choicesInScope,
-  clockEventsOf,
   countCasesInScope,
   findCasesInScope,
   internalNotesCount,
@@ -13,8 +12,9 @@ import {
 } from '../db/repos/case-list.ts';
 import { expiringCache } from '../memo.ts';
 import type { Policy } from '../policy/policy.ts';
+import { CaseLights } from './case-lights.ts';
 import { productLabel } from '../tickets/products.ts';
-import { slaState, LIGHT_ORDER, type Light } from '../tickets/sla.ts';
+import { LIGHT_ORDER, type Light } from '../tickets/sla.ts';
 import { STAGES, WAITING_ON, type Stage, type Ticket, type WaitingOn } from '../tickets/types.ts';
 
 /**
@@ -88,12 +88,10 @@ const keyText = (k: CaseListKey) => (k.at === undefined ? String(k.number) : `${
 
 /** The filter's choices (the products and consultants of a scope) are read again at most this often. */
 const CHOICES_TTL_MS = 60_000;
-/** A case's SLA light is computed again at most this often while the case does not change. */
-const LIGHT_TTL_MS = 60_000;
 
 export class CaseListService {
+  private readonly lights: CaseLights;
   /** Reading the choices means going over every case of the scope: for a page that only offers them, once a minute. */
-  private readonly lights = new Map<string, { at: number; light: Light }>();
   private readonly choices: (
     key: string,
     make: () => ReturnType<typeof choicesInScope>,
@@ -101,6 +99,7 @@ export class CaseListService {
 
   constructor(private readonly deps: { db: Db; policy: Policy; clock?: () => number }) {
     this.choices = expiringCache(1000, CHOICES_TTL_MS, deps.clock);
+    this.lights = new CaseLights(deps);
   }
 
   /** `linksFor` gives the links of the listed cases the viewer may open, by case id, for the whole page at once. */
@@ -258,26 +257,11 @@ export class CaseListService {
   }
 
   private async withLights(tickets: Ticket[], now: number): Promise<CaseListRow[]> {
-    const { policy } = this.deps;
-    // A case's light for a minute per version of the case, as on the case page (src/web/sla-light.ts).
-    const keyOf = (t: Ticket) => `${t.id}:${t.updatedAt}:${t.stage}:${t.firstResponseAt ?? ''}`;
-    const known = new Map<number, Light>();
-    for (const t of tickets) {
-      const hit = this.lights.get(keyOf(t));
-      if (t.stage !== 'cerrado' && hit && now - hit.at < LIGHT_TTL_MS) known.set(t.id, hit.light);
-    }
-    const missing = tickets.filter((t) => t.stage !== 'cerrado' && !known.has(t.id));
-    const events = await clockEventsOf(
-      this.deps.db,
-      missing.map((t) => t.id),
+    // A closed case shows no light in the list.
+    const known = await this.lights.of(
+      tickets.filter((t) => t.stage !== 'cerrado'),
+      now,
     );
-    for (const t of missing) {
-      const c = { priority: t.priority, createdAt: t.createdAt, firstResponseAt: t.firstResponseAt, stage: t.stage };
-      const light = slaState(policy.calendarFor(t.organization), policy.sla, c, events.get(t.id) ?? [], now).light;
-      known.set(t.id, light);
-      if (this.lights.size >= 5000) this.lights.delete(this.lights.keys().next().value!);
-      this.lights.set(keyOf(t), { at: now, light });
-    }
     return tickets.map((t) => ({
       ticket: t,
       product: productLabel(t),
