@@ -1,6 +1,6 @@
 /**
  * `make`, remembered by `keyOf` of its arguments, for what is asked again and again with the same input: an HMAC of a
- * recipient or of a case number (once per mail enqueued), a prepared SQL statement (src/db/knex.ts). Bounded: past
+ * recipient or of a case number (once per mail enqueued), the SQL text of an INSERT (src/db/sql-text.ts). Bounded: past
  * `limit` entries the oldest goes first.
  */
 export function boundedMemo<A extends unknown[], V>(
