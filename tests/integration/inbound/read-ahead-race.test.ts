@@ -33,7 +33,7 @@ const raws = Array.from({ length: MAILS }, (_, i) =>
   ),
 );
 const from =
-  (account: string) =>
+  (account: 'support' | 'fallback') =>
   (uid: number): MailSource => ({
     kind: 'imap',
     account,
@@ -53,16 +53,18 @@ describe.runIf(onPostgres)('two instances reading ahead over the same mails', ()
       onStatements(a.db, (s) => {
         if (/from "ingest_ledger" where "content_hash" in/.test(s.sql)) readsAhead++;
       });
-    const batch = (account: string) => raws.slice(0, 12).map((raw, i) => ({ raw, source: from(account)(i + 1) }));
-    const rest = (account: string) => raws.slice(12).map((raw, i) => ({ raw, source: from(account)(i + 13) }));
+    const batch = (account: 'support' | 'fallback') =>
+      raws.slice(0, 12).map((raw, i) => ({ raw, source: from(account)(i + 1) }));
+    const rest = (account: 'support' | 'fallback') =>
+      raws.slice(12).map((raw, i) => ({ raw, source: from(account)(i + 13) }));
     // Each instance takes its mailbox's mails in two batches; the two run at the same time.
     const [a, b] = await Promise.all([
       first.ingest
         .ingestMany(batch('support'))
         .then(async (r) => [...r, ...(await first.ingest.ingestMany(rest('support')))]),
       second.ingest
-        .ingestMany(batch('acceso'))
-        .then(async (r) => [...r, ...(await second.ingest.ingestMany(rest('acceso')))]),
+        .ingestMany(batch('fallback'))
+        .then(async (r) => [...r, ...(await second.ingest.ingestMany(rest('fallback')))]),
     ]);
     expect(readsAhead).toBeGreaterThan(0);
     const effects = [...a, ...b].filter((r) => r.outcome === 'accepted');
