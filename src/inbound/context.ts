@@ -3,15 +3,20 @@ import type { Config } from '../config.ts';
 import { previousDeliveries } from '../db/repos/ledger.ts';
 import { sentMailByIds } from '../db/repos/outbox.ts';
 import { failedRecipients, returnedMessageIds } from '../mail/bounces.ts';
-import { findTicketByNumber, ticketViewsByThreadIds, viewOf } from '../db/repos/tickets.ts';
+import { findTicketByNumber, lockTicketViewsByThreadIds, ticketViewsByThreadIds, viewOf } from '../db/repos/tickets.ts';
 import { caseNumberFromSubject } from '../tickets/subject.ts';
 import type { TicketView } from '../tickets/types.ts';
 import type { FilterContext } from './filters/types.ts';
 import type { InboundMail, MailSource } from './mail.ts';
 
+/** What loadContext read: the filters' context, and the cases its thread look-up locked (PostgreSQL), each with
+ * whether another transaction changed it while the look-up waited for its lock (lockTicketViewsByThreadIds). */
+export type LoadedContext = FilterContext & { lockedCases: ReadonlyMap<number, boolean> };
+
 /**
  * Reads, once and up front, everything the filters may consult, so that the filters stay pure functions of
- * (mail, context). All look-ups go through indexes: the tag by case number, headers by thread id.
+ * (mail, context). All look-ups go through indexes: the tag by case number, headers by thread id. The cases the
+ * headers name are locked as they are read: a reply's case is usually the one it changes (judgeAndApply).
  */
 export async function loadContext(
   db: Queryable,
@@ -19,10 +24,11 @@ export async function loadContext(
   mail: InboundMail,
   source: MailSource,
   now: number,
-): Promise<FilterContext> {
+): Promise<LoadedContext> {
   const previous = await previousDeliveries(db, mail.contentHash, mail.messageId);
   const tagged = caseNumberFromSubject(mail.subject);
-  const referencedTickets = await ticketViewsByThreadIds(db, [...mail.inReplyTo, ...[...mail.references].reverse()]);
+  const threads = await lockTicketViewsByThreadIds(db, [...mail.inReplyTo, ...[...mail.references].reverse()]);
+  const referencedTickets = threads.views;
   // A reply usually carries both the tag and the headers of one case: the case the headers found is that one.
   const taggedTicket = tagged
     ? (referencedTickets.find((t) => t.number === tagged) ?? (await viewOf(db, await findTicketByNumber(db, tagged))))
@@ -45,5 +51,15 @@ export async function loadContext(
   const earlier: FilterContext['previous'][number][] = [];
   for (const p of previous)
     earlier.push({ contentHash: p.contentHash, messageId: p.messageId, outcome: p.outcome, sourceKey: p.sourceKey });
-  return { config, now, source, previous: earlier, taggedTicket, referencedTickets, embeddedTickets, returnedMail };
+  return {
+    config,
+    now,
+    source,
+    previous: earlier,
+    taggedTicket,
+    referencedTickets,
+    embeddedTickets,
+    returnedMail,
+    lockedCases: threads.locked,
+  };
 }

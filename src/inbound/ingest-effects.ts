@@ -29,16 +29,21 @@ export async function judgeAndApply(
   rejudged = false,
 ): Promise<IngestResult> {
   const { config } = service.deps;
-  const ctx = await loadContext(uow, config, mail, source, now);
+  let ctx = await loadContext(uow, config, mail, source, now);
+  // The thread look-up waited for another transaction that changed a case it locked: that case's row is the one
+  // committed, its people (and the rest of the context) are not. Read again, the cases now held: only a case not
+  // locked before can be waited for, so this ends.
+  while ([...ctx.lockedCases.values()].includes(true)) ctx = await loadContext(uow, config, mail, source, now);
   if (service.deps.policy) ctx.organization = await organizationFacts(uow, service.deps.policy, mail);
   const verdict = service.work.runFilters(mail, ctx);
   // On PostgreSQL someone else may be changing this mail's case right now: the jobs closing it, a mail on another
   // mailbox, the status page. Lock it (until the batch commits) and, if it changed since the context read it,
   // judge the mail again on what is committed now (a reply that meets the auto-close reopens the case instead of
-  // landing on a closed one). Nothing was written yet. SQLite has one writer at a time: nothing to do.
+  // landing on a closed one). Nothing was written yet. SQLite has one writer at a time: nothing to do. A case the
+  // mail's headers name was locked as the context read it (above).
   if (!rejudged && verdict.kind !== 'stop' && isPostgres(uow)) {
     const target = verdict.facts.target;
-    if (target) {
+    if (target && !ctx.lockedCases.has(target.ticketId)) {
       const seen = caseInContext(ctx, target.ticketId);
       const locked = await lockTicket(uow, target.ticketId);
       if (!seen || !locked || changedSince(seen, locked))

@@ -4,16 +4,15 @@ import { consultantListUrl } from '../links/consultant-list.ts';
 import type { Ticket } from '../tickets/types.ts';
 import type { Outbox } from './outbox.ts';
 
-/** Published solutions and solved cases like a new one, for the new-case mails (src/services/knowledge.ts); `terms`:
- * the new case's question as search stems (src/tickets/search-text.ts). */
+/** Published solutions and solved cases like a new one, for the new-case mails (src/services/knowledge.ts), asked
+ * for together: `terms`, the new case's question as search stems (src/tickets/search-text.ts); `limit` of each. */
 export interface Suggestions {
-  similarArticles(
+  suggestionsFor(
     db: UnitOfWork,
     terms: readonly string[],
     limit: number,
     exceptTicketId?: number,
-  ): Promise<Array<{ id: number; title: string }>>;
-  similarCases(db: UnitOfWork, terms: readonly string[], limit: number, exceptTicketId?: number): Promise<Ticket[]>;
+  ): Promise<{ articles: Array<{ id: number; title: string }>; cases: Ticket[] }>;
 }
 
 /** A consultant's `/lista`: their signed link to every organization's cases, as a consultant notice. */

@@ -37,6 +37,8 @@ interface HeldEvent {
   openCases: readonly Ticket[];
   limit?: number;
 }
+const NO_SUGGESTIONS = { articles: [], cases: [] };
+
 export class MailNotifier extends CustomerMail implements Notifier {
   private async refuseHeld(uow: UnitOfWork, e: HeldEvent): Promise<void> {
     const now = e.held.createdAt;
@@ -132,12 +134,13 @@ export class MailNotifier extends CustomerMail implements Notifier {
     ];
     const askDetail = subjectNeedsDetail(t.subject);
     const catalogue = this.deps.config.products.products;
-    // Stemmed once for both searches (the articles for the requester, the cases for the consultants).
+    // Stemmed once for both suggestions (the articles for the requester, the cases for the consultants).
     const suggest = this.deps.suggestions;
     const asked = suggest ? (terms ?? queryTerms(caseQuestion(t.subject, String(m.body_text ?? '')))) : [];
+    // Both asked at once: "¿Le sirve alguna de estas soluciones?" (published articles only, read through the
+    // requester's own link) and the consultants' solved cases like this one.
+    const { articles, cases: similar } = (await suggest?.suggestionsFor(uow, asked, 3, t.id)) ?? NO_SUGGESTIONS;
     const caseUrl = await this.link(uow, t, t.requester, now, true);
-    // "¿Le sirve alguna de estas soluciones?": published articles only, read through the requester's own link.
-    const articles = (await suggest?.similarArticles(uow, asked, 3, t.id)) ?? [];
     const suggestions = articles.map((a) => ({ title: a.title, url: `${caseUrl}/conocimiento/${a.id}` }));
     await this.deps.outbox.enqueue(uow, {
       key: `case:${t.id}:opened:confirmation:${t.requester}`,
@@ -172,7 +175,6 @@ export class MailNotifier extends CustomerMail implements Notifier {
           : SUBJECT_EXAMPLE,
       },
     });
-    const similar = (await suggest?.similarCases(uow, asked, 3, t.id)) ?? [];
     await this.toConsultants(
       uow,
       t,

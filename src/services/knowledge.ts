@@ -4,7 +4,7 @@ import {
   articlesByTicketIds,
   caseTextForIndex,
   saveArticle,
-  searchDocs,
+  searchDocsEach,
   upsertSearchDoc,
   type ArticleRow,
   type SearchKind,
@@ -89,50 +89,62 @@ export class KnowledgeService {
 
   /** As similar(), for a question already stemmed (queryTerms). */
   async similarTo(db: Queryable, terms: readonly string[], p: SimilarParams): Promise<number[]> {
-    const needed = Math.min(p.minTerms ?? 1, terms.length);
+    return (await this.similarEach(db, terms, [p]))[0];
+  }
+
+  /** As similarTo(), for several searches of one question, in one statement (searchDocsEach). */
+  private async similarEach(
+    db: Queryable,
+    terms: readonly string[],
+    ps: readonly SimilarParams[],
+  ): Promise<number[][]> {
+    const needed = ps.map((p) => Math.min(p.minTerms ?? 1, terms.length));
     // Every document the engine matched has at least one of the terms: only a stricter minimum reads their text
     // and asks for more candidates than it keeps.
-    const strict = needed > 1;
-    const found = await searchDocs(db, {
-      kind: p.kind,
-      terms,
-      product: p.product,
-      limit: strict ? p.limit * 4 : p.limit,
-      exceptTicketId: p.exceptTicketId,
-      withText: strict,
+    const found = await searchDocsEach(
+      db,
+      ps.map((p, i) => ({
+        kind: p.kind,
+        terms,
+        product: p.product,
+        limit: needed[i] > 1 ? p.limit * 4 : p.limit,
+        exceptTicketId: p.exceptTicketId,
+        withText: needed[i] > 1,
+      })),
+    );
+    return found.map((hits, i) => {
+      if (needed[i] <= 1) return hits.map((r) => r.ticketId);
+      return hits
+        .filter((r) => {
+          const words = r.stemmed.split(' ');
+          return terms.filter((t) => words.some((w) => w.startsWith(t))).length >= needed[i];
+        })
+        .slice(0, ps[i].limit)
+        .map((r) => r.ticketId);
     });
-    if (!strict) return found.map((r) => r.ticketId);
-    return found
-      .filter((r) => {
-        const words = r.stemmed.split(' ');
-        return terms.filter((t) => words.some((w) => w.startsWith(t))).length >= needed;
-      })
-      .slice(0, p.limit)
-      .map((r) => r.ticketId);
   }
 
-  async similarArticles(
+  /**
+   * What a new case's first mails suggest, both looked for in one statement: published articles for the requester
+   * (sharing two of the question's terms, see similar()), solved cases for the consultants; `limit` of each.
+   */
+  async suggestionsFor(
     db: Queryable,
     terms: readonly string[],
     limit: number,
     exceptTicketId?: number,
-  ): Promise<ArticleRow[]> {
-    const ids = await this.similarTo(db, terms, { kind: 'article', limit, exceptTicketId, minTerms: 2 });
-    const rows = new Map((await articlesByTicketIds(db, ids)).map((a) => [a.ticketId, a]));
-    return ids.map((id) => rows.get(id)).filter((a): a is ArticleRow => Boolean(a));
-  }
-
-  async similarCases(
-    db: Queryable,
-    terms: readonly string[],
-    limit: number,
-    exceptTicketId?: number,
-  ): Promise<Ticket[]> {
-    const out: Ticket[] = [];
-    for (const id of await this.similarTo(db, terms, { kind: 'case', limit, exceptTicketId })) {
+  ): Promise<{ articles: ArticleRow[]; cases: Ticket[] }> {
+    const [articleIds, caseIds] = await this.similarEach(db, terms, [
+      { kind: 'article', limit, exceptTicketId, minTerms: 2 },
+      { kind: 'case', limit, exceptTicketId },
+    ]);
+    const rows = new Map((await articlesByTicketIds(db, articleIds)).map((a) => [a.ticketId, a]));
+    const articles = articleIds.map((id) => rows.get(id)).filter((a): a is ArticleRow => Boolean(a));
+    const cases: Ticket[] = [];
+    for (const id of caseIds) {
       const t = await findTicketById(db, id);
-      if (t) out.push(t);
+      if (t) cases.push(t);
     }
-    return out;
+    return { articles, cases };
   }
 }

@@ -43,24 +43,73 @@ export async function upsertSearchDoc(queryable: Queryable, d: SearchDoc): Promi
   }
 }
 
+/** One search: `kind`'s documents matching any of `terms`, best first. */
+export interface SearchQuery {
+  kind: SearchKind;
+  terms: readonly string[];
+  product?: string;
+  limit: number;
+  exceptTicketId?: number;
+  withText?: boolean;
+}
+export type SearchHit = { ticketId: number; score: number; stemmed: string };
+/** A row as the driver gives it: numbers may come as text (PostgreSQL's bigint), no stemmed text when not asked. */
+type HitRow = { ticket_id: number | string; score: number | string; stemmed?: string | null };
+
 /**
  * Terms must be plain stems ([a-z0-9]): they are written into the engine's query syntax. `withText: false` leaves
  * each document's stemmed text out (stemmed = ''): carrying it through the sort of every match costs more than the
  * match itself when a caller only wants the ids.
  */
-export async function searchDocs(
+export async function searchDocs(queryable: Queryable, p: SearchQuery): Promise<SearchHit[]> {
+  return (await searchDocsEach(queryable, [p]))[0];
+}
+
+/**
+ * Several searches in one statement (a new case looks for articles for its requester and solved cases for the
+ * consultants at once): each search its own ranked, limited SELECT, as searchDocs alone would run it, joined by UNION
+ * ALL and told apart by a "part" column; the answers, in the order of `queries`, are those of separate searches.
+ */
+export async function searchDocsEach(queryable: Queryable, queries: readonly SearchQuery[]): Promise<SearchHit[][]> {
+  const out: SearchHit[][] = queries.map(() => []);
+  const parts: Array<{ index: number; sql: string; values: Array<string | number> }> = [];
+  queries.forEach((q, index) => {
+    const part = rankedSelect(queryable, q, queries.length > 1);
+    if (part) parts.push({ index, ...part });
+  });
+  if (!parts.length) return out;
+  const hit = (r: HitRow): SearchHit => ({
+    ticketId: Number(r.ticket_id),
+    score: Number(r.score),
+    stemmed: String(r.stemmed ?? ''),
+  });
+  if (parts.length === 1) {
+    out[parts[0].index] = (await sqlRows<HitRow>(queryable, parts[0].sql, parts[0].values)).map(hit);
+    return out;
+  }
+  // Each part keeps its own ORDER BY and LIMIT inside its subquery; the outer ORDER BY repeats the parts' order (rank,
+  // then ticket), which a UNION ALL alone does not promise to keep.
+  const sql = parts
+    .map((p) => `select ${p.index} as "part", "s${p.index}".* from (${p.sql}) as "s${p.index}"`)
+    .join(' union all ');
+  const rows = await sqlRows<HitRow & { part: number | string }>(
+    queryable,
+    `${sql} order by "part", "score" desc, "ticket_id" desc`,
+    parts.flatMap((p) => p.values),
+  );
+  for (const r of rows) out[Number(r.part)].push(hit(r));
+  return out;
+}
+
+/** The SELECT of one search, or none when no term is left. `together`: always a "stemmed" column (maybe ''), so
+ * that the parts of a UNION ALL have the same columns. */
+function rankedSelect(
   queryable: Queryable,
-  p: {
-    kind: SearchKind;
-    terms: readonly string[];
-    product?: string;
-    limit: number;
-    exceptTicketId?: number;
-    withText?: boolean;
-  },
-): Promise<Array<{ ticketId: number; score: number; stemmed: string }>> {
+  p: SearchQuery,
+  together: boolean,
+): { sql: string; values: Array<string | number> } | undefined {
   const terms = p.terms.filter((t) => /^[a-z0-9]+$/.test(t));
-  if (!terms.length) return [];
+  if (!terms.length) return undefined;
   const filters: string[] = [`"d"."kind" = ${KIND_LITERAL[p.kind]}`];
   const values: Array<string | number> = [];
   if (p.product !== undefined) {
@@ -74,31 +123,22 @@ export async function searchDocs(
   // Written into the SQL, not bound: SQLite prepares a statement with a bound LIMIT again at every run, and the
   // callers use a handful of fixed limits.
   const limit = Math.max(1, Math.min(500, Math.floor(p.limit)));
-  const text = p.withText === false ? '' : '"d"."stemmed", ';
-  let rows: any[];
+  const text = p.withText !== false ? '"d"."stemmed", ' : together ? `'' as "stemmed", ` : '';
   if (isPostgres(queryable)) {
     const query = terms.map((t) => `${t}:*`).join(' | ');
-    rows = await sqlRows(
-      queryable,
-      `select "d"."ticket_id", ${text}ts_rank("d"."tsv", "q") as "score" from "search_docs" as "d", to_tsquery('simple', ?) as "q" where "d"."tsv" @@ "q" and ${filters.join(' and ')} order by "score" desc, "d"."ticket_id" desc limit ${limit}`,
-      [query, ...values],
-    );
-  } else {
-    const query = terms.map((t) => `"${t}"*`).join(' OR ');
-    const fts = FTS_TABLE[p.kind];
-    // bm25() is lower for better matches: negated so that both engines rank "higher is better".
-    // Plain SQL through the unit of work (src/db/sql.ts): a statement every new case runs, kept prepared.
-    rows = await sqlRows(
-      queryable,
-      `select "d"."ticket_id", ${text}-bm25("${fts}") as "score" from "${fts}" join "search_docs" as "d" on "d"."id" = "${fts}".rowid where "${fts}" match ? and ${filters.join(' and ')} order by "score" desc, "d"."ticket_id" desc limit ${limit}`,
-      [query, ...values],
-    );
+    return {
+      sql: `select "d"."ticket_id", ${text}ts_rank("d"."tsv", "q") as "score" from "search_docs" as "d", to_tsquery('simple', ?) as "q" where "d"."tsv" @@ "q" and ${filters.join(' and ')} order by "score" desc, "d"."ticket_id" desc limit ${limit}`,
+      values: [query, ...values],
+    };
   }
-  return rows.map((r) => ({
-    ticketId: Number(r.ticket_id),
-    score: Number(r.score),
-    stemmed: String(r.stemmed ?? ''),
-  }));
+  const query = terms.map((t) => `"${t}"*`).join(' OR ');
+  const fts = FTS_TABLE[p.kind];
+  // bm25() is lower for better matches: negated so that both engines rank "higher is better".
+  // Plain SQL through the unit of work (src/db/sql.ts): a statement every new case runs, kept prepared.
+  return {
+    sql: `select "d"."ticket_id", ${text}-bm25("${fts}") as "score" from "${fts}" join "search_docs" as "d" on "d"."id" = "${fts}".rowid where "${fts}" match ? and ${filters.join(' and ')} order by "score" desc, "d"."ticket_id" desc limit ${limit}`,
+    values: [query, ...values],
+  };
 }
 
 export interface ArticleRow {
