@@ -1,5 +1,6 @@
 import { row, rows, knexOf, type Queryable } from '../sql.ts';
 import { boundedMemo } from '../../memo.ts';
+import { waitingOutbox } from './outbox-rows.ts';
 
 /** The loop budget and bounce stops of automatic mail, and the reads that thread a mail into its case. */
 
@@ -17,6 +18,11 @@ const BUDGET_AND_STOP_SQL = `select (select "reason" from "mail_suppressions" wh
  * mails to it were (or will be) sent since `windowSince` and since `daySince` and, when `suppressedAt` is given, the
  * reason of a suppression in force then (findSuppression's). The aggregate always returns its one row, so the
  * suppression is read even with no mail. The same columns either way: one shape of row for the code that reads it.
+ *
+ * Mail the ingest batch enqueued and that still waits for its flush (letOutboxWait) counts too, from memory: a
+ * batch of automatic mail to one address meets the budget as mail enqueued one transaction at a time would. Counted
+ * rather than flushed: a flush here would write every table's waiting rows for each new case, the round trips the
+ * waiting saves.
  */
 export async function loopBudgetOf(
   db: Queryable,
@@ -30,10 +36,18 @@ export async function loopBudgetOf(
     suppressedAt === undefined
       ? await row(db, BUDGET_SQL, [windowSince, daySince, recipient, true, earliest])
       : await row(db, BUDGET_AND_STOP_SQL, [recipient, suppressedAt, windowSince, daySince, recipient, true, earliest]);
-  return { inWindow: Number(r?.c0 ?? 0), inDay: Number(r?.c1 ?? 0), suppressed: r?.suppressed ?? undefined };
+  let inWindow = Number(r?.c0 ?? 0);
+  let inDay = Number(r?.c1 ?? 0);
+  for (const w of waitingOutbox(db)) {
+    if (w.recipient !== recipient || !w.automatic || w.state === 'held') continue;
+    if (w.createdAt >= windowSince) inWindow++;
+    if (w.createdAt >= daySince) inDay++;
+  }
+  return { inWindow, inDay, suppressed: r?.suppressed ?? undefined };
 }
 
-/** How many mails of these kinds to `recipient` were (or will be) sent since `since`: the desk's alert limit. */
+/** How many mails of these kinds to `recipient` were (or will be) sent since `since`: the desk's alert limit. Mail
+ * still waiting for the batch's flush counts from memory, as in loopBudgetOf. */
 export async function countRecentOfKinds(
   queryable: Queryable,
   recipient: string,
@@ -48,12 +62,16 @@ export async function countRecentOfKinds(
     .andWhereNot({ state: 'held' })
     .count({ c: '*' })
     .first();
-  return Number(r?.c ?? 0);
+  let count = Number(r?.c ?? 0);
+  for (const w of waitingOutbox(queryable))
+    if (w.recipient === recipient && w.createdAt >= since && kinds.includes(w.kind) && w.state !== 'held') count++;
+  return count;
 }
 
 /**
  * Of the mail we sent to `recipients`, the rows whose Message-ID is one of `messageIds`: which of them a bounce's
- * returned headers prove we sent. Read through the (recipient, created_at) index: the ids alone have none.
+ * returned headers prove we sent. Read through the (recipient, created_at) index: the ids alone have none. Rows
+ * waiting for the batch's flush are left out rightly: they are pending or held, never sent.
  */
 export async function sentMailByIds(
   queryable: Queryable,
@@ -93,7 +111,8 @@ const threadSql = boundedMemo(
 /**
  * What threading a mail to `recipient` on a case reads, in one statement: the Message-ID of the case's first
  * message that has one, and the latest `limit` messages from the recipient and of our mail to them that was not
- * held, each newest first.
+ * held, each newest first. Our mail still waiting for the batch's flush is the newest (its ids come after the
+ * table's): taken from memory, before the rows read.
  */
 export async function threadOf(
   db: Queryable,
@@ -107,9 +126,20 @@ export async function threadOf(
   const found = await rows(db, threadSql(limit), [ticketId, ticketId, recipient, ticketId, recipient]);
   // Sorted newest first, then split: loops into array literals (one kind of array, empty or not; see the notifier).
   found.sort((a, b) => Number(b.id) - Number(a.id));
-  const parts: [ThreadRow[], ThreadRow[], ThreadRow[]] = [[], [], []];
-  for (const r of found) parts[Number(r.k)]?.push({ message_id: r.message_id, created_at: r.created_at });
-  return { root: parts[0][0]?.message_id, theirs: parts[1], ours: parts[2] };
+  const parts: [ThreadRow[], ThreadRow[]] = [[], []];
+  const ours: ThreadRow[] = [];
+  const waiting = waitingOutbox(db);
+  for (let i = waiting.length - 1; i >= 0 && ours.length < limit; i--) {
+    const w = waiting[i];
+    if (w.ticketId === ticketId && w.recipient === recipient && w.state !== 'held')
+      ours.push({ message_id: w.messageId, created_at: w.createdAt });
+  }
+  for (const r of found) {
+    const k = Number(r.k);
+    if (k === 2 && ours.length < limit) ours.push({ message_id: r.message_id, created_at: r.created_at });
+    else if (k !== 2) parts[k]?.push({ message_id: r.message_id, created_at: r.created_at });
+  }
+  return { root: parts[0][0]?.message_id, theirs: parts[1], ours };
 }
 
 /** The held reason of mail stopped by a bounce (enqueue's and the claim's alike), within the column's 64 characters. */
