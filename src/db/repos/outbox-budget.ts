@@ -1,4 +1,5 @@
-import { row, rows, knexOf, type Queryable } from '../sql.ts';
+import { flushFor, row, rows, knexOf, type Queryable } from '../sql.ts';
+import { generationsOf } from './links.ts';
 import { boundedMemo } from '../../memo.ts';
 import { waitingOutbox } from './outbox-rows.ts';
 
@@ -94,25 +95,61 @@ export interface ThreadRow {
 }
 
 /** threadOf's statement for one limit (an integer from the code, never from outside): one SQL text per limit, so the
- * prepared-statement cache keeps it. */
+ * prepared-statement cache keeps it. With `links`, the recipient's link generations on the case follow as rows of
+ * kind 3 (generation as "id", expires_at as "created_at"): the read of a mail that carries the case's link. */
 const threadSql = boundedMemo(
   8,
-  (limit: number) => String(limit),
-  (limit: number): string => {
+  (limit: number, links: boolean) => `${limit}:${links}`,
+  (limit: number, links: boolean): string => {
     if (!Number.isInteger(limit) || limit < 1 || limit > 100) throw new Error(`límite inválido para el hilo: ${limit}`);
+    const none = 'cast(null as bigint) as "revoked_at"';
     return [
-      'select * from (select 0 as "k", "id", "message_id", "created_at" from "messages" where "ticket_id" = ? and "message_id" is not null order by "id" asc limit 1) as "r"',
-      `union all select * from (select 1 as "k", "id", "message_id", "created_at" from "messages" where "ticket_id" = ? and "from_address" = ? and "message_id" is not null order by "id" desc limit ${limit}) as "t"`,
-      `union all select * from (select 2 as "k", "id", "message_id", "created_at" from "outbox" where "ticket_id" = ? and "recipient" = ? and "state" <> 'held' order by "id" desc limit ${limit}) as "o"`,
+      `select * from (select 0 as "k", "id", "message_id", "created_at", ${none} from "messages" where "ticket_id" = ? and "message_id" is not null order by "id" asc limit 1) as "r"`,
+      `union all select * from (select 1 as "k", "id", "message_id", "created_at", ${none} from "messages" where "ticket_id" = ? and "from_address" = ? and "message_id" is not null order by "id" desc limit ${limit}) as "t"`,
+      `union all select * from (select 2 as "k", "id", "message_id", "created_at", ${none} from "outbox" where "ticket_id" = ? and "recipient" = ? and "state" <> 'held' order by "id" desc limit ${limit}) as "o"`,
+      ...(links
+        ? [
+            'union all select 3 as "k", "generation" as "id", null as "message_id", "expires_at" as "created_at", "revoked_at" from "links" where "ticket_id" = ? and "recipient" = ?',
+          ]
+        : []),
     ].join(' ');
   },
 );
 
 /**
+ * The rows threadOf reads for a mail to `recipient` on a case (threadFrom() makes its answer of them) and, with
+ * `links`, that recipient's link generations on the case (linkGenerationsIn()), in one statement. Each part keeps its
+ * ORDER BY and LIMIT inside a derived table (SQLite allows neither on a UNION's members). The limit is written into
+ * the SQL, not bound: SQLite (3.53) plans a bound LIMIT for its value, and so prepares the statement again every time
+ * that parameter is bound, i.e. at every run (see threadSql).
+ */
+export async function threadRows(
+  db: Queryable,
+  ticketId: number,
+  recipient: string,
+  limit: number,
+  links = false,
+): Promise<any[]> {
+  const bindings = [ticketId, ticketId, recipient, ticketId, recipient];
+  if (!links) return rows(db, threadSql(limit, false), bindings);
+  // A link issued earlier in the same batch (insertLink) may still wait: written first if it is this one's.
+  await flushFor(db, 'links', (v) => v('ticket_id') === ticketId && v('recipient') === recipient);
+  return rows(db, threadSql(limit, true), [...bindings, ticketId, recipient]);
+}
+
+/** The link generations among threadRows' rows, newest first (linkGenerations' answer). */
+export function linkGenerationsIn(found: readonly any[]): ReturnType<typeof generationsOf> {
+  const links: Array<{ generation: unknown; expires_at: unknown; revoked_at: unknown }> = [];
+  for (const r of found)
+    if (Number(r.k) === 3) links.push({ generation: r.id, expires_at: r.created_at, revoked_at: r.revoked_at });
+  links.sort((a, b) => Number(b.generation) - Number(a.generation));
+  return generationsOf(links);
+}
+
+/**
  * What threading a mail to `recipient` on a case reads, in one statement: the Message-ID of the case's first
  * message that has one, and the latest `limit` messages from the recipient and of our mail to them that was not
- * held, each newest first. Our mail still waiting for the batch's flush is the newest (its ids come after the
- * table's): taken from memory, before the rows read.
+ * held, each newest first.
  */
 export async function threadOf(
   db: Queryable,
@@ -120,10 +157,20 @@ export async function threadOf(
   recipient: string,
   limit: number,
 ): Promise<{ root?: string; theirs: ThreadRow[]; ours: ThreadRow[] }> {
-  // Each part keeps its ORDER BY and LIMIT inside a derived table (SQLite allows neither on a UNION's members). The
-  // limit is written into the SQL, not bound: SQLite (3.53) plans a bound LIMIT for its value, and so prepares the
-  // statement again every time that parameter is bound, i.e. at every run (see threadSql).
-  const found = await rows(db, threadSql(limit), [ticketId, ticketId, recipient, ticketId, recipient]);
+  return threadFrom(db, await threadRows(db, ticketId, recipient, limit), ticketId, recipient, limit);
+}
+
+/**
+ * threadOf's answer from threadRows' rows. Our mail still waiting for the batch's flush is the newest (its ids come
+ * after the table's): taken from memory, before the rows read, and asked now (a flush since the read leaves none).
+ */
+export function threadFrom(
+  db: Queryable,
+  found: any[],
+  ticketId: number,
+  recipient: string,
+  limit: number,
+): { root?: string; theirs: ThreadRow[]; ours: ThreadRow[] } {
   // Sorted newest first, then split: loops into array literals (one kind of array, empty or not; see the notifier).
   found.sort((a, b) => Number(b.id) - Number(a.id));
   const parts: [ThreadRow[], ThreadRow[]] = [[], []];
@@ -137,7 +184,7 @@ export async function threadOf(
   for (const r of found) {
     const k = Number(r.k);
     if (k === 2 && ours.length < limit) ours.push({ message_id: r.message_id, created_at: r.created_at });
-    else if (k !== 2) parts[k]?.push({ message_id: r.message_id, created_at: r.created_at });
+    else if (k < 2) parts[k].push({ message_id: r.message_id, created_at: r.created_at });
   }
   return { root: parts[0][0]?.message_id, theirs: parts[1], ours };
 }
