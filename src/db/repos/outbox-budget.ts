@@ -1,4 +1,4 @@
-import { flushFor, row, rows, knexOf, type Queryable } from '../sql.ts';
+import { row, rows, knexOf, type Queryable } from '../sql.ts';
 import { generationsOf } from './links.ts';
 import { boundedMemo } from '../../memo.ts';
 import { waitingOutbox } from './outbox-rows.ts';
@@ -6,6 +6,9 @@ import { waitingOutbox } from './outbox-rows.ts';
 /** The loop budget and bounce stops of automatic mail, and the reads that thread a mail into its case. */
 
 const n = (v: unknown) => (v === null || v === undefined ? undefined : Number(v));
+
+/** For the reads here that add the outbox rows still waiting from memory (waitingOutbox): none is written first. */
+const OUTBOX_COUNTED = { outbox: () => false };
 
 /** loopBudgetOf's statement with and without the bounce stop: two texts, built once (no map() and join() per
  * mail, whose inlined form made an array of another kind and threw the optimized code away once). */
@@ -33,10 +36,16 @@ export async function loopBudgetOf(
   suppressedAt?: number,
 ): Promise<{ inWindow: number; inDay: number; suppressed?: string }> {
   const earliest = Math.min(windowSince, daySince);
+  // Not written for this read (UnitOfWork): the rows waiting are counted below.
   const r: any =
     suppressedAt === undefined
-      ? await row(db, BUDGET_SQL, [windowSince, daySince, recipient, true, earliest])
-      : await row(db, BUDGET_AND_STOP_SQL, [recipient, suppressedAt, windowSince, daySince, recipient, true, earliest]);
+      ? await row(db, BUDGET_SQL, [windowSince, daySince, recipient, true, earliest], OUTBOX_COUNTED)
+      : await row(
+          db,
+          BUDGET_AND_STOP_SQL,
+          [recipient, suppressedAt, windowSince, daySince, recipient, true, earliest],
+          OUTBOX_COUNTED,
+        );
   let inWindow = Number(r?.c0 ?? 0);
   let inDay = Number(r?.c1 ?? 0);
   for (const w of waitingOutbox(db)) {
@@ -131,10 +140,12 @@ export async function threadRows(
   links = false,
 ): Promise<any[]> {
   const bindings = [ticketId, ticketId, recipient, ticketId, recipient];
-  if (!links) return rows(db, threadSql(limit, false), bindings);
+  if (!links) return rows(db, threadSql(limit, false), bindings, OUTBOX_COUNTED);
   // A link issued earlier in the same batch (insertLink) may still wait: written first if it is this one's.
-  await flushFor(db, 'links', (v) => v('ticket_id') === ticketId && v('recipient') === recipient);
-  return rows(db, threadSql(limit, true), [...bindings, ticketId, recipient]);
+  return rows(db, threadSql(limit, true), [...bindings, ticketId, recipient], {
+    ...OUTBOX_COUNTED,
+    links: (v) => v('ticket_id') === ticketId && v('recipient') === recipient,
+  });
 }
 
 /** The link generations among threadRows' rows, newest first (linkGenerations' answer). */
