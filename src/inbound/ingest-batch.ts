@@ -1,5 +1,6 @@
 import type { UnitOfWork } from '../db/unit-of-work.ts';
 import { forgetDeliveriesAhead, lookAheadDeliveries } from '../db/repos/ledger.ts';
+import { letOutboxWait } from '../db/repos/outbox.ts';
 import { isMesaError } from '../errors.ts';
 import { BlobStore } from '../storage/blobs.ts';
 import { keepOriginals, type Original } from '../storage/originals.ts';
@@ -35,6 +36,8 @@ export async function runBatch(
   const originals: Original[] = [];
   let unprepared: Unprepared | undefined;
   uow.gather();
+  // The batch's mail too, unless carefully: there each row must know at once whether its key is new (letOutboxWait).
+  if (!careful) letOutboxWait(uow);
   // The mails parsed before their turn: their earlier deliveries are read together, ahead (lookAheadDeliveries).
   const ready: Array<InboundMail | undefined> = [];
   prepared.forEach((p, i) =>
@@ -61,8 +64,9 @@ export async function runBatch(
   }
   // Carefully, each mail wrote its rows at the end of its savepoint; what is left is the quarantined mails' ledger.
   await uow.flush().catch((err) => {
-    // A row refused here (another delivery of the same content claimed it first) belongs to one mail of the batch:
-    // run the batch again, each mail in its savepoint, where that mail alone meets it.
+    // A row refused here (another delivery of the same content claimed it first, a mail whose idempotency key the
+    // outbox already has) belongs to one mail of the batch: run the batch again, each mail in its savepoint, where
+    // that mail alone meets it.
     if (careful || (isMesaError(err) && err.retryable) || isInfrastructureError(err)) throw err;
     throw new CarefulRunNeeded(err);
   });

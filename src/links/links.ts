@@ -50,6 +50,9 @@ export interface IssueParams {
    * fails on the (ticket, recipient, generation) unique index, it does not hand out a second link).
    */
   fresh?: boolean;
+  /** The recipient's link generations on the case, newest first, when the caller has just read them (with the thread
+   * of the mail that carries the link, src/outbound/outbox-thread.ts readWithLink): not read again. */
+  generations?: Generations;
 }
 
 /** The token of a link already issued: the same HMAC for every mail to that recipient on that case (a consultant
@@ -66,7 +69,9 @@ const tokenOf = boundedMemo(
 export async function issueLink(trx: Queryable, s: LinkSettings, p: IssueParams): Promise<string> {
   const recipient = p.recipient.toLowerCase();
   // The newest link neither revoked nor dying within the margin, else a generation after the last one.
-  const links = p.fresh ? repo.generationsOf([]) : await repo.linkGenerations(trx, p.ticketId, recipient);
+  const links = p.fresh
+    ? repo.generationsOf([])
+    : (p.generations ?? (await repo.linkGenerations(trx, p.ticketId, recipient)));
   const current = currentLinkUrl(s, { ...p, recipient }, links);
   if (current) return current;
   const generation = (links[0]?.generation ?? 0) + 1;

@@ -7,6 +7,7 @@ import type { Logger } from '../logger.ts';
 import { type Suggestions } from './consultant-extras.ts';
 import { PROVEN_ORIGINS, type Ticket } from '../tickets/types.ts';
 import type { Outbox } from './outbox.ts';
+import { readWithLink } from './outbox-thread.ts';
 import type { Refusals } from './refusals.ts';
 import { humanSize, type TemplateRenderer } from './templates.ts';
 
@@ -76,6 +77,24 @@ export class NotifierContext {
   /** `fresh`: the case was opened in this transaction, so its links are new rows without a look-up (issueLink). */
   protected link(uow: UnitOfWork, t: Ticket, recipient: string, now: number, fresh = false): Promise<string> {
     return this.deps.links.issueLink(uow, { ticketId: t.id, number: t.number, recipient, now, fresh });
+  }
+
+  /**
+   * The case's link in a mail to `recipient` about to be enqueued on `t`. When that mail's thread comes from the
+   * database (the case was not opened in this transaction, no MailRequest.caseMessages), the link generations and the
+   * thread are read in one statement (readWithLink), the thread kept for the enqueue that follows at once.
+   */
+  protected async mailLink(
+    uow: UnitOfWork,
+    t: Ticket,
+    recipient: string,
+    now: number,
+    threadKnown: boolean,
+    fresh = false,
+  ): Promise<string> {
+    if (fresh || threadKnown) return this.link(uow, t, recipient, now, fresh);
+    const generations = await readWithLink(uow, t.id, recipient);
+    return this.deps.links.issueLink(uow, { ticketId: t.id, number: t.number, recipient, now, generations });
   }
 
   protected consultantsFor(t: Ticket): string[] {

@@ -36,7 +36,7 @@ export class CustomerMail extends NotifierContext {
           lines: linesOf(text),
           hasAttachments: files.any,
           attachments: files.list,
-          caseUrl: await this.link(uow, t, to, now),
+          caseUrl: await this.mailLink(uow, t, to, now, false),
         },
       });
     }

@@ -251,7 +251,7 @@ export class MailNotifier extends CustomerMail implements Notifier {
           lines,
           hasAttachments: files.any,
           attachments: files.list,
-          caseUrl: await this.link(uow, t, to, now, known?.opened),
+          caseUrl: await this.mailLink(uow, t, to, now, Boolean(known?.caseMessages), known?.opened),
           commands: true,
           similar,
           hasSimilar: similar.length > 0,

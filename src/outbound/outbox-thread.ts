@@ -9,6 +9,24 @@ export type CaseMessage = { id: number; messageId?: string; fromAddress?: string
  * (see threadOf()). A mail's own: a child unit starts without its parent's. */
 const ENQUEUED = memoKey('outbox.enqueued', () => new Map<string, Array<{ message_id: string; created_at: number }>>());
 
+/** How many of the recipient's and of our latest messages a mail's References name, besides the case's first. */
+const THREAD_LIMIT = 4;
+
+/** The rows of the thread of the next mail this unit enqueues on a case, read with its link (readWithLink()). A mail's
+ * own; taken by the next threadOf() of the unit, whichever mail it threads. */
+const READ_WITH_LINK = memoKey<{ key: string; found: any[] } | undefined>('outbox.readWithLink', () => undefined);
+
+/**
+ * Before a mail to `to` on `ticketId` that carries the case's link and reads its thread from the database (no
+ * MailRequest.caseMessages): that recipient's link generations (what LinkService.issueLink reads), and the mail's
+ * thread, in one statement. The thread is kept for the threadOf() of that mail, which comes next.
+ */
+export async function readWithLink(uow: UnitOfWork, ticketId: number, to: string) {
+  const found = await outbox.threadRows(uow, ticketId, to.toLowerCase(), THREAD_LIMIT, true);
+  uow.setMemo(READ_WITH_LINK, { key: `${ticketId}\0${to.toLowerCase()}`, found });
+  return outbox.linkGenerationsIn(found);
+}
+
 /** Records mail enqueued (not held) in this unit of work, for threadOf() of a case opened in it. */
 export function rememberEnqueued(uow: UnitOfWork, ticketId: number, to: string, messageId: string, at: number): void {
   const byKey = uow.memo(ENQUEUED);
@@ -34,16 +52,22 @@ export async function threadOf(
     withId.sort((a, b) => a.id - b.id);
     root = withId[0]?.messageId;
     theirs = [];
-    for (let i = withId.length - 1; i >= 0 && theirs.length < 4; i--) {
+    for (let i = withId.length - 1; i >= 0 && theirs.length < THREAD_LIMIT; i--) {
       const k = withId[i];
       if (k.fromAddress === to) theirs.push({ message_id: k.messageId!, created_at: k.createdAt });
     }
     ours = [];
     const mine = uow.peekMemo(ENQUEUED)?.get(`${ticket.id}\0${to}`);
-    if (mine) for (let i = mine.length - 1; i >= 0 && ours.length < 4; i--) ours.push(mine[i]);
+    if (mine) for (let i = mine.length - 1; i >= 0 && ours.length < THREAD_LIMIT; i--) ours.push(mine[i]);
   } else {
-    ({ root, theirs, ours } = await outbox.threadOf(uow, ticket.id, to, 4));
+    // Read with the link just issued for this mail (readWithLink), or now.
+    const ahead = uow.peekMemo(READ_WITH_LINK);
+    const found =
+      ahead?.key === `${ticket.id}\0${to}` ? ahead.found : await outbox.threadRows(uow, ticket.id, to, THREAD_LIMIT);
+    ({ root, theirs, ours } = outbox.threadFrom(uow, found, ticket.id, to, THREAD_LIMIT));
   }
+  // Whether used or not: kept for the next mail only, so it never stands for rows read before others were written.
+  uow.setMemo(READ_WITH_LINK, undefined);
   // Loops into array literals rather than spreads and maps: one kind of array whatever came in (see
   // MailNotifier.files), so this code is not optimized again for each mix of empty and full lists.
   const recent: outbox.ThreadRow[] = [];

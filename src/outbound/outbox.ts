@@ -56,6 +56,7 @@ export interface MailRequest {
 
 export type EnqueueResult = {
   state: 'pending' | 'held' | 'duplicate';
+  /** The row's id; none for a row that waits for the ingest batch's flush (letOutboxWait). */
   id?: number;
   messageId: string;
   heldReason?: string;
@@ -168,6 +169,7 @@ export class Outbox {
       // says and how it counts, not when it leaves; a mail due at a future `now` would wait until that moment.
       dueAt: Math.min(r.now, (this.deps.clock ?? Date.now)()),
     });
+    // 'waiting': the ingest batch writes the row with its others (its id is not known yet); new all the same.
     if (id === undefined) return { state: 'duplicate', messageId };
     if (r.ticket && !heldReason) {
       rememberEnqueued(uow, r.ticket.id, to, messageId, r.now);
@@ -189,7 +191,7 @@ export class Outbox {
     if (!heldReason && this.committed) uow.afterCommit(this.committed);
     if (heldReason)
       this.deps.log.warn({ ticket: r.ticket?.number, kind: r.kind, reason: heldReason }, 'correo automático retenido');
-    return { state: heldReason ? 'held' : 'pending', id, messageId, heldReason };
+    return { state: heldReason ? 'held' : 'pending', id: id === 'waiting' ? undefined : id, messageId, heldReason };
   }
 
   /**

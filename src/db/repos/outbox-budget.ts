@@ -1,9 +1,14 @@
 import { row, rows, knexOf, type Queryable } from '../sql.ts';
+import { generationsOf } from './links.ts';
 import { boundedMemo } from '../../memo.ts';
+import { waitingOutbox } from './outbox-rows.ts';
 
 /** The loop budget and bounce stops of automatic mail, and the reads that thread a mail into its case. */
 
 const n = (v: unknown) => (v === null || v === undefined ? undefined : Number(v));
+
+/** For the reads here that add the outbox rows still waiting from memory (waitingOutbox): none is written first. */
+const OUTBOX_COUNTED = { outbox: () => false };
 
 /** loopBudgetOf's statement with and without the bounce stop: two texts, built once (no map() and join() per
  * mail, whose inlined form made an array of another kind and threw the optimized code away once). */
@@ -17,6 +22,11 @@ const BUDGET_AND_STOP_SQL = `select (select "reason" from "mail_suppressions" wh
  * mails to it were (or will be) sent since `windowSince` and since `daySince` and, when `suppressedAt` is given, the
  * reason of a suppression in force then (findSuppression's). The aggregate always returns its one row, so the
  * suppression is read even with no mail. The same columns either way: one shape of row for the code that reads it.
+ *
+ * Mail the ingest batch enqueued and that still waits for its flush (letOutboxWait) counts too, from memory: a
+ * batch of automatic mail to one address meets the budget as mail enqueued one transaction at a time would. Counted
+ * rather than flushed: a flush here would write every table's waiting rows for each new case, the round trips the
+ * waiting saves.
  */
 export async function loopBudgetOf(
   db: Queryable,
@@ -26,14 +36,28 @@ export async function loopBudgetOf(
   suppressedAt?: number,
 ): Promise<{ inWindow: number; inDay: number; suppressed?: string }> {
   const earliest = Math.min(windowSince, daySince);
+  // Not written for this read (UnitOfWork): the rows waiting are counted below.
   const r: any =
     suppressedAt === undefined
-      ? await row(db, BUDGET_SQL, [windowSince, daySince, recipient, true, earliest])
-      : await row(db, BUDGET_AND_STOP_SQL, [recipient, suppressedAt, windowSince, daySince, recipient, true, earliest]);
-  return { inWindow: Number(r?.c0 ?? 0), inDay: Number(r?.c1 ?? 0), suppressed: r?.suppressed ?? undefined };
+      ? await row(db, BUDGET_SQL, [windowSince, daySince, recipient, true, earliest], OUTBOX_COUNTED)
+      : await row(
+          db,
+          BUDGET_AND_STOP_SQL,
+          [recipient, suppressedAt, windowSince, daySince, recipient, true, earliest],
+          OUTBOX_COUNTED,
+        );
+  let inWindow = Number(r?.c0 ?? 0);
+  let inDay = Number(r?.c1 ?? 0);
+  for (const w of waitingOutbox(db)) {
+    if (w.recipient !== recipient || !w.automatic || w.state === 'held') continue;
+    if (w.createdAt >= windowSince) inWindow++;
+    if (w.createdAt >= daySince) inDay++;
+  }
+  return { inWindow, inDay, suppressed: r?.suppressed ?? undefined };
 }
 
-/** How many mails of these kinds to `recipient` were (or will be) sent since `since`: the desk's alert limit. */
+/** How many mails of these kinds to `recipient` were (or will be) sent since `since`: the desk's alert limit. Mail
+ * still waiting for the batch's flush counts from memory, as in loopBudgetOf. */
 export async function countRecentOfKinds(
   queryable: Queryable,
   recipient: string,
@@ -48,12 +72,16 @@ export async function countRecentOfKinds(
     .andWhereNot({ state: 'held' })
     .count({ c: '*' })
     .first();
-  return Number(r?.c ?? 0);
+  let count = Number(r?.c ?? 0);
+  for (const w of waitingOutbox(queryable))
+    if (w.recipient === recipient && w.createdAt >= since && kinds.includes(w.kind) && w.state !== 'held') count++;
+  return count;
 }
 
 /**
  * Of the mail we sent to `recipients`, the rows whose Message-ID is one of `messageIds`: which of them a bounce's
- * returned headers prove we sent. Read through the (recipient, created_at) index: the ids alone have none.
+ * returned headers prove we sent. Read through the (recipient, created_at) index: the ids alone have none. Rows
+ * waiting for the batch's flush are left out rightly: they are pending or held, never sent.
  */
 export async function sentMailByIds(
   queryable: Queryable,
@@ -76,19 +104,58 @@ export interface ThreadRow {
 }
 
 /** threadOf's statement for one limit (an integer from the code, never from outside): one SQL text per limit, so the
- * prepared-statement cache keeps it. */
+ * prepared-statement cache keeps it. With `links`, the recipient's link generations on the case follow as rows of
+ * kind 3 (generation as "id", expires_at as "created_at"): the read of a mail that carries the case's link. */
 const threadSql = boundedMemo(
   8,
-  (limit: number) => String(limit),
-  (limit: number): string => {
+  (limit: number, links: boolean) => `${limit}:${links}`,
+  (limit: number, links: boolean): string => {
     if (!Number.isInteger(limit) || limit < 1 || limit > 100) throw new Error(`límite inválido para el hilo: ${limit}`);
+    const none = 'cast(null as bigint) as "revoked_at"';
     return [
-      'select * from (select 0 as "k", "id", "message_id", "created_at" from "messages" where "ticket_id" = ? and "message_id" is not null order by "id" asc limit 1) as "r"',
-      `union all select * from (select 1 as "k", "id", "message_id", "created_at" from "messages" where "ticket_id" = ? and "from_address" = ? and "message_id" is not null order by "id" desc limit ${limit}) as "t"`,
-      `union all select * from (select 2 as "k", "id", "message_id", "created_at" from "outbox" where "ticket_id" = ? and "recipient" = ? and "state" <> 'held' order by "id" desc limit ${limit}) as "o"`,
+      `select * from (select 0 as "k", "id", "message_id", "created_at", ${none} from "messages" where "ticket_id" = ? and "message_id" is not null order by "id" asc limit 1) as "r"`,
+      `union all select * from (select 1 as "k", "id", "message_id", "created_at", ${none} from "messages" where "ticket_id" = ? and "from_address" = ? and "message_id" is not null order by "id" desc limit ${limit}) as "t"`,
+      `union all select * from (select 2 as "k", "id", "message_id", "created_at", ${none} from "outbox" where "ticket_id" = ? and "recipient" = ? and "state" <> 'held' order by "id" desc limit ${limit}) as "o"`,
+      ...(links
+        ? [
+            'union all select 3 as "k", "generation" as "id", null as "message_id", "expires_at" as "created_at", "revoked_at" from "links" where "ticket_id" = ? and "recipient" = ?',
+          ]
+        : []),
     ].join(' ');
   },
 );
+
+/**
+ * The rows threadOf reads for a mail to `recipient` on a case (threadFrom() makes its answer of them) and, with
+ * `links`, that recipient's link generations on the case (linkGenerationsIn()), in one statement. Each part keeps its
+ * ORDER BY and LIMIT inside a derived table (SQLite allows neither on a UNION's members). The limit is written into
+ * the SQL, not bound: SQLite (3.53) plans a bound LIMIT for its value, and so prepares the statement again every time
+ * that parameter is bound, i.e. at every run (see threadSql).
+ */
+export async function threadRows(
+  db: Queryable,
+  ticketId: number,
+  recipient: string,
+  limit: number,
+  links = false,
+): Promise<any[]> {
+  const bindings = [ticketId, ticketId, recipient, ticketId, recipient];
+  if (!links) return rows(db, threadSql(limit, false), bindings, OUTBOX_COUNTED);
+  // A link issued earlier in the same batch (insertLink) may still wait: written first if it is this one's.
+  return rows(db, threadSql(limit, true), [...bindings, ticketId, recipient], {
+    ...OUTBOX_COUNTED,
+    links: (v) => v('ticket_id') === ticketId && v('recipient') === recipient,
+  });
+}
+
+/** The link generations among threadRows' rows, newest first (linkGenerations' answer). */
+export function linkGenerationsIn(found: readonly any[]): ReturnType<typeof generationsOf> {
+  const links: Array<{ generation: unknown; expires_at: unknown; revoked_at: unknown }> = [];
+  for (const r of found)
+    if (Number(r.k) === 3) links.push({ generation: r.id, expires_at: r.created_at, revoked_at: r.revoked_at });
+  links.sort((a, b) => Number(b.generation) - Number(a.generation));
+  return generationsOf(links);
+}
 
 /**
  * What threading a mail to `recipient` on a case reads, in one statement: the Message-ID of the case's first
@@ -101,15 +168,36 @@ export async function threadOf(
   recipient: string,
   limit: number,
 ): Promise<{ root?: string; theirs: ThreadRow[]; ours: ThreadRow[] }> {
-  // Each part keeps its ORDER BY and LIMIT inside a derived table (SQLite allows neither on a UNION's members). The
-  // limit is written into the SQL, not bound: SQLite (3.53) plans a bound LIMIT for its value, and so prepares the
-  // statement again every time that parameter is bound, i.e. at every run (see threadSql).
-  const found = await rows(db, threadSql(limit), [ticketId, ticketId, recipient, ticketId, recipient]);
+  return threadFrom(db, await threadRows(db, ticketId, recipient, limit), ticketId, recipient, limit);
+}
+
+/**
+ * threadOf's answer from threadRows' rows. Our mail still waiting for the batch's flush is the newest (its ids come
+ * after the table's): taken from memory, before the rows read, and asked now (a flush since the read leaves none).
+ */
+export function threadFrom(
+  db: Queryable,
+  found: any[],
+  ticketId: number,
+  recipient: string,
+  limit: number,
+): { root?: string; theirs: ThreadRow[]; ours: ThreadRow[] } {
   // Sorted newest first, then split: loops into array literals (one kind of array, empty or not; see the notifier).
   found.sort((a, b) => Number(b.id) - Number(a.id));
-  const parts: [ThreadRow[], ThreadRow[], ThreadRow[]] = [[], [], []];
-  for (const r of found) parts[Number(r.k)]?.push({ message_id: r.message_id, created_at: r.created_at });
-  return { root: parts[0][0]?.message_id, theirs: parts[1], ours: parts[2] };
+  const parts: [ThreadRow[], ThreadRow[]] = [[], []];
+  const ours: ThreadRow[] = [];
+  const waiting = waitingOutbox(db);
+  for (let i = waiting.length - 1; i >= 0 && ours.length < limit; i--) {
+    const w = waiting[i];
+    if (w.ticketId === ticketId && w.recipient === recipient && w.state !== 'held')
+      ours.push({ message_id: w.messageId, created_at: w.createdAt });
+  }
+  for (const r of found) {
+    const k = Number(r.k);
+    if (k === 2 && ours.length < limit) ours.push({ message_id: r.message_id, created_at: r.created_at });
+    else if (k < 2) parts[k].push({ message_id: r.message_id, created_at: r.created_at });
+  }
+  return { root: parts[0][0]?.message_id, theirs: parts[1], ours };
 }
 
 /** The held reason of mail stopped by a bounce (enqueue's and the claim's alike), within the column's 64 characters. */

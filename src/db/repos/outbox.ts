@@ -1,30 +1,17 @@
 import { isPostgres, type Knex } from '../knex.ts';
-import { insertId, insertSql, knexOf, type Queryable } from '../sql.ts';
+import { knexOf, type Queryable } from '../sql.ts';
+import type { StoredMail } from './outbox-rows.ts';
 import { bounceHoldReason } from './outbox-budget.ts';
 import { insertEvent } from './tickets.ts';
 
-// The outbox repository as outbound sees it (`import * as repo`): the rows here, the loop budget in its own file.
+// The outbox repository as outbound sees it (`import * as repo`): the claim and the rows' states here, the loop
+// budget and the writing of new rows (which may wait for the ingest batch's flush) in their own files.
 export * from './outbox-budget.ts';
+export * from './outbox-rows.ts';
 
 /** The transactional outbox. SQL only; the rules live in src/outbound/. */
 
 export type OutboxState = 'pending' | 'sending' | 'sent' | 'dead' | 'held';
-
-export interface StoredMail {
-  from: { name: string; address: string };
-  replyTo: string;
-  to: string;
-  subject: string;
-  /** What to render when the mail is sent (src/outbound/outbox.ts `contentOf`): the template, its locale and data.
-   * Rows written before this existed carry the rendered `html` and `text` instead. */
-  render?: { template: string; locale: string; data: Record<string, unknown>; pick?: Record<string, string> };
-  html?: string;
-  text?: string;
-  inReplyTo?: string;
-  references: string[];
-  headers: Record<string, string>;
-  attachments: Array<{ filename: string; contentType: string; sha256: string }>;
-}
 
 export interface OutboxRow {
   id: number;
@@ -70,59 +57,6 @@ export function toOutboxRow(r: any): OutboxRow {
     createdAt: Number(r.created_at),
     sentAt: n(r.sent_at),
   };
-}
-
-export interface NewOutbox {
-  idempotencyKey: string;
-  ticketId?: number;
-  kind: string;
-  recipient: string;
-  automatic: boolean;
-  messageId: string;
-  mail: StoredMail;
-  state: 'pending' | 'held';
-  heldReason?: string;
-  now: number;
-  /** When it may be sent (default: `now`). */
-  dueAt?: number;
-}
-
-const INSERT_OUTBOX = insertSql(
-  'outbox',
-  [
-    'idempotency_key',
-    'ticket_id',
-    'kind',
-    'recipient',
-    'automatic',
-    'message_id',
-    'subject',
-    'mail_json',
-    'state',
-    'held_reason',
-    'next_attempt_at',
-    'created_at',
-  ],
-  1,
-  'on conflict ("idempotency_key") do nothing',
-);
-
-/** Inserts unless the idempotency key exists; returns the new id, or undefined when it was already there. */
-export function insertOutbox(trx: Queryable, o: NewOutbox): Promise<number | undefined> {
-  return insertId(trx, INSERT_OUTBOX, [
-    o.idempotencyKey,
-    o.ticketId,
-    o.kind,
-    o.recipient,
-    o.automatic,
-    o.messageId,
-    o.mail.subject,
-    JSON.stringify(o.mail),
-    o.state,
-    o.heldReason,
-    o.dueAt ?? o.now,
-    o.now,
-  ]);
 }
 
 export interface HeldAtSend {
