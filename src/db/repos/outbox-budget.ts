@@ -1,5 +1,6 @@
 import { row, rows, knexOf, type Queryable } from '../sql.ts';
 import { boundedMemo } from '../../memo.ts';
+import { waitingThreadRows } from './case-messages.ts';
 
 /** The loop budget and bounce stops of automatic mail, and the reads that thread a mail into its case. */
 
@@ -105,11 +106,16 @@ export async function threadOf(
   // limit is written into the SQL, not bound: SQLite (3.53) plans a bound LIMIT for its value, and so prepares the
   // statement again every time that parameter is bound, i.e. at every run (see threadSql).
   const found = await rows(db, threadSql(limit), [ticketId, ticketId, recipient, ticketId, recipient]);
+  // The case's messages still waiting for the ingest batch's flush join what was read (not written first for it).
+  for (const w of waitingThreadRows(db, ticketId)) {
+    found.push({ k: 0, ...w });
+    if (w.from_address === recipient) found.push({ k: 1, ...w });
+  }
   // Sorted newest first, then split: loops into array literals (one kind of array, empty or not; see the notifier).
   found.sort((a, b) => Number(b.id) - Number(a.id));
   const parts: [ThreadRow[], ThreadRow[], ThreadRow[]] = [[], [], []];
   for (const r of found) parts[Number(r.k)]?.push({ message_id: r.message_id, created_at: r.created_at });
-  return { root: parts[0][0]?.message_id, theirs: parts[1], ours: parts[2] };
+  return { root: parts[0].at(-1)?.message_id, theirs: parts[1].slice(0, limit), ours: parts[2] };
 }
 
 /** The held reason of mail stopped by a bounce (enqueue's and the claim's alike), within the column's 64 characters. */
