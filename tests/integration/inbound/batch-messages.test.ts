@@ -1,6 +1,10 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { App } from '../../../src/app.ts';
-import { insertMessage } from '../../../src/db/repos/tickets.ts';
+import { expectMessages } from '../../../src/db/repos/message-ids.ts';
+import { findMessage, lastCustomerMessage } from '../../../src/db/repos/messages.ts';
+import { attachmentsOf, insertMessage, messagesOf } from '../../../src/db/repos/tickets.ts';
+import type { UnitOfWork } from '../../../src/db/unit-of-work.ts';
+import { KnowledgeService } from '../../../src/services/knowledge.ts';
 import { inUnitOfWork } from '../../../src/db/unit-of-work.ts';
 import { testApp } from '../../support/app.ts';
 import { imapSource, rowCount } from '../../support/ingest-batches.ts';
@@ -57,6 +61,49 @@ describe('the messages of an ingest batch', () => {
     // The case's first message with a Message-ID is the reply itself: the notice's References start with it.
     const [followUp] = await referencesOf(app, 'consultant_follow_up', 'ana@mesa.test');
     expect(followUp[0]).toBe('<s2@cliente.co>');
+  });
+
+  it('lets each reader of messages in the unit see a message still waiting for the flush', async () => {
+    app = await testApp();
+    await app.ingest.ingestMany([{ raw: customer('<v1@cliente.co>', 'Uno', 'primero'), source: imapSource(1) }]);
+    const [t] = await app.db('tickets').select('id', 'subject');
+    // Each read in a unit of its own, as a batch's (gathering, expecting a message), right after the message.
+    const after = <T>(
+      read: (uow: UnitOfWork, id: number) => Promise<T>,
+      role: 'customer' | 'consultant' = 'customer',
+    ) =>
+      inUnitOfWork(app.db, async (uow) => {
+        uow.gather();
+        expectMessages(uow, 1);
+        const id = await insertMessage(uow, {
+          ticketId: t.id,
+          role,
+          source: 'mail',
+          fromAddress: 'juan@cliente.co',
+          messageId: 'w@cliente.co',
+          bodyText: 'el que espera la impresora',
+          internal: false,
+          verified: true,
+          createdAt: Date.now(),
+          attachments: [
+            { filename: 'f.pdf', contentType: 'application/pdf', size: 3, sha256: 'a'.repeat(64), inline: false },
+          ],
+        });
+        return read(uow, id);
+      });
+    expect(await after(async (uow, id) => (await findMessage(uow, id))?.body_text)).toBe('el que espera la impresora');
+    expect(await after(async (uow) => (await lastCustomerMessage(uow, t.id))?.body_text)).toBe(
+      'el que espera la impresora',
+    );
+    expect(await after(async (uow) => (await messagesOf(uow, t.id)).at(-1)?.body_text)).toBe(
+      'el que espera la impresora',
+    );
+    expect(await after(async (uow, id) => (await attachmentsOf(uow, [id])).map((a) => a.filename))).toEqual(['f.pdf']);
+    // A case closed by a consultant's mail of the batch is indexed with that answer.
+    const knowledge = new KnowledgeService({ db: app.db });
+    await after((uow) => knowledge.indexSolvedCase(uow, { ...t, product: undefined } as never), 'consultant');
+    const [doc] = await app.db('search_docs').where({ ticket_id: t.id, kind: 'case' }).select('stemmed');
+    expect(String(doc.stemmed)).toMatch(/impres/);
   });
 
   it('gives every message its own id across batches and a message written between them, files on the right one', async () => {
