@@ -14,6 +14,34 @@ export interface LaterRow {
   readonly tail: string;
 }
 
+/** A test of one waiting row, given the row's value by column. */
+export type RowTest = (value: (column: string) => unknown) => boolean;
+
+/**
+ * Which waiting rows a read needs to see, by table. A read that names a table with waiting rows has them written
+ * first (UnitOfWork); one that lists the table here has them written only when one of them passes its test.
+ */
+export type WaitingThatMatters = Readonly<Record<string, RowTest>>;
+
+/** Whether one of `rows` (of one table) passes `test`. */
+export function anyMatters(rows: readonly LaterRow[], test: RowTest): boolean {
+  if (!rows.length) return false;
+  // A table's waiting rows share their columns (one writer per table): each column is looked up once per call.
+  const keys = rows[0].keys;
+  const at = new Map<string, number>();
+  let values: readonly unknown[] = [];
+  const value = (column: string): unknown => {
+    let i = at.get(column);
+    if (i === undefined) at.set(column, (i = keys.indexOf(column)));
+    return values[i];
+  };
+  for (const r of rows) {
+    values = r.values;
+    if (test(value)) return true;
+  }
+  return false;
+}
+
 /** Values bound by one statement: below SQLite's (32 766) and PostgreSQL's (65 535) limits on parameters. */
 const MOST_VALUES = 30_000;
 /** Where statements are prepared and kept by their text (SQLite): any count of rows up to the first, above it powers of

@@ -1,5 +1,7 @@
 import type { Db } from './knex.ts';
-import { throughRaw, UnitOfWork } from './unit-of-work.ts';
+import { UnitOfWork } from './unit-of-work.ts';
+import { throughRaw } from './raw.ts';
+import { anyMatters, type RowTest, type WaitingThatMatters } from './later-rows.ts';
 import { insertSql } from './sql-text.ts';
 
 /**
@@ -21,13 +23,23 @@ export function knexOf(q: Queryable): Db {
 }
 
 /** The rows of a SELECT, or of an INSERT/UPDATE … RETURNING. */
-export function rows<T = any>(q: Queryable, sql: string, bindings: readonly unknown[] = []): Promise<T[]> {
-  return q instanceof UnitOfWork ? q.rows<T>(sql, bindings) : throughRaw(q, sql, bindings, 'rows');
+export function rows<T = any>(
+  q: Queryable,
+  sql: string,
+  bindings: readonly unknown[] = [],
+  matters?: WaitingThatMatters,
+): Promise<T[]> {
+  return q instanceof UnitOfWork ? q.rows<T>(sql, bindings, matters) : throughRaw(q, sql, bindings, 'rows');
 }
 
 /** The first row, or undefined. */
-export function row<T = any>(q: Queryable, sql: string, bindings: readonly unknown[] = []): Promise<T | undefined> {
-  return q instanceof UnitOfWork ? q.row<T>(sql, bindings) : throughRaw(q, sql, bindings, 'row');
+export function row<T = any>(
+  q: Queryable,
+  sql: string,
+  bindings: readonly unknown[] = [],
+  matters?: WaitingThatMatters,
+): Promise<T | undefined> {
+  return q instanceof UnitOfWork ? q.row<T>(sql, bindings, matters) : throughRaw(q, sql, bindings, 'row');
 }
 
 /** A write without RETURNING; how many rows it changed. */
@@ -58,42 +70,19 @@ export async function insertLater(
   if (rows.length) await run(q, insertSql(table, keys, rows.length, tail), rows.flat());
 }
 
-/** Whether `q` (a unit of work) has rows of `table` waiting to be written (insertLater) that `matters` picks, given
- * the row's value by column. */
-export function waiting(
-  q: Queryable,
-  table: string,
-  matters: (value: (column: string) => unknown) => boolean = () => true,
-): boolean {
-  if (!(q instanceof UnitOfWork)) return false;
-  const rows = q.laterRows(table);
-  if (!rows.length) return false;
-  // A table's waiting rows share their columns (one writer per table): each column is looked up once per call.
-  const keys = rows[0].keys;
-  const at = new Map<string, number>();
-  let values: readonly unknown[] = [];
-  const value = (column: string): unknown => {
-    let i = at.get(column);
-    if (i === undefined) at.set(column, (i = keys.indexOf(column)));
-    return values[i];
-  };
-  for (const r of rows) {
-    values = r.values;
-    if (matters(value)) return true;
-  }
-  return false;
+/** Whether `q` (a unit of work) has rows of `table` waiting to be written (insertLater) that `matters` picks. */
+export function waiting(q: Queryable, table: string, matters: RowTest = () => true): boolean {
+  return q instanceof UnitOfWork && anyMatters(q.laterRows(table), matters);
 }
 
 /**
- * Before a read of `table` inside a unit of work: writes what the unit gathered if one of the rows of `table` still
- * waiting matters to the read (waiting()), so that the read sees it.
+ * Before a read of `table` through the query builder inside a unit of work (knexOf): writes what the unit gathered if
+ * one of the rows of `table` still waiting matters to the read (waiting()), so that the read sees it. Plain SQL run
+ * through this module needs no call: the unit writes the rows first itself (UnitOfWork, `matters` there).
  */
-export async function flushFor(
-  q: Queryable,
-  table: string,
-  matters?: (value: (column: string) => unknown) => boolean,
-): Promise<void> {
+export async function flushFor(q: Queryable, table: string, matters?: RowTest): Promise<void> {
   if (q instanceof UnitOfWork && waiting(q, table, matters)) await q.flush();
 }
 
 export { insertSql, placeholders, valuesOf } from './sql-text.ts';
+export type { RowTest, WaitingThatMatters } from './later-rows.ts';

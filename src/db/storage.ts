@@ -23,11 +23,18 @@ export type StatementListener = (statement: { sql: string; bindings: readonly un
 
 /** Statements kept prepared per connection: SQL built for a varying number of rows must not grow it without end. */
 const PREPARED_MAX = 500;
+/**
+ * Statement texts named on PostgreSQL. A named statement stays prepared in each server connection until it closes
+ * (node-postgres has no way to forget one), so the first texts get a name and later ones run unnamed.
+ */
+const NAMED_MAX = 200;
 
 export class Storage {
   private connection?: SqliteConnection;
   private prepared = new Map<string, SqliteStatement>();
   private readonly listeners = new Set<StatementListener>();
+  private names = new Map<string, string>();
+  private generation = 1;
 
   /** pool.afterCreate: the pool's (new) connection; what was prepared on an earlier one is dropped. */
   connected(connection: SqliteConnection): void {
@@ -49,6 +56,29 @@ export class Storage {
       this.prepared.set(sql, stmt);
     }
     return stmt;
+  }
+
+  /**
+   * PostgreSQL: the name `sql` runs under as a prepared statement (parsed and planned once per connection), or
+   * undefined once NAMED_MAX texts have one.
+   */
+  preparedName(sql: string): string | undefined {
+    let name = this.names.get(sql);
+    if (name === undefined && this.names.size < NAMED_MAX)
+      this.names.set(sql, (name = `mesa_${this.generation}_${this.names.size + 1}`));
+    return name;
+  }
+
+  /**
+   * A statement failed. When the server refused a prepared plan because a table changed under it (another instance
+   * migrated: `select *` now has other columns), the names start again under a new generation, so the next attempt
+   * prepares afresh instead of failing on every connection that kept the old plan.
+   */
+  failed(err: unknown): void {
+    if (isStalePlan(err)) {
+      this.generation++;
+      this.names = new Map();
+    }
   }
 
   /** Listens to the statements units of work run on the SQLite connection; returns the way to stop. */
@@ -86,4 +116,11 @@ export function onStatements(db: Knex, listener: StatementListener): () => void 
     db.off('query', onQuery);
     stop();
   };
+}
+
+/** PostgreSQL refused a statement prepared before a table changed under it (0A000, "cached plan must not change
+ * result type"): worth trying again once the names start afresh (Storage.failed). */
+export function isStalePlan(err: unknown): boolean {
+  const e = err as { code?: string; message?: string } | undefined;
+  return e?.code === '0A000' && /cached plan/i.test(String(e?.message));
 }

@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import { storageOf, type Storage } from './storage.ts';
-import { insertsOf, type LaterRow } from './later-rows.ts';
+import { anyMatters, insertsOf, type LaterRow, type WaitingThatMatters } from './later-rows.ts';
+import { settled, sqliteValue, throughRaw, type Want } from './raw.ts';
 import { insertSql } from './sql-text.ts';
 
 /**
@@ -34,14 +35,17 @@ export class UnitOfWork {
     return this.tx.trx;
   }
 
-  /** The rows of a SELECT, or of an INSERT/UPDATE … RETURNING. */
-  rows<T = any>(sql: string, bindings: readonly unknown[] = []): Promise<T[]> {
-    return this.execute(sql, bindings, 'rows');
+  /**
+   * The rows of a SELECT, or of an INSERT/UPDATE … RETURNING. Rows still waiting (insertLater) in a table the
+   * statement names are written first; `matters` narrows that, per table, to the rows the statement needs to see.
+   */
+  rows<T = any>(sql: string, bindings: readonly unknown[] = [], matters?: WaitingThatMatters): Promise<T[]> {
+    return this.execute(sql, bindings, 'rows', matters);
   }
 
   /** The first row, or undefined. */
-  row<T = any>(sql: string, bindings: readonly unknown[] = []): Promise<T | undefined> {
-    return this.execute(sql, bindings, 'row');
+  row<T = any>(sql: string, bindings: readonly unknown[] = [], matters?: WaitingThatMatters): Promise<T | undefined> {
+    return this.execute(sql, bindings, 'row', matters);
   }
 
   /** A write without RETURNING; how many rows it changed. */
@@ -60,6 +64,7 @@ export class UnitOfWork {
         r === undefined ? undefined : Number(r.id),
       );
     }
+    if (this.mustFlushBefore(sql)) return this.flush().then(() => this.insertId(sql, bindings));
     return settled(() => {
       const done = this.onSqlite(sql, bindings, 'result') as { changes: number; lastInsertRowid: number | bigint };
       return done.changes > 0 ? Number(done.lastInsertRowid) : undefined;
@@ -95,7 +100,10 @@ export class UnitOfWork {
     if (!later?.size) return;
     const rows = [...later.values()].flat();
     later.clear();
-    for (const { sql, bindings } of insertsOf(rows, Boolean(this.tx.storage.sqlite))) await this.run(sql, bindings);
+    // Unnamed on PostgreSQL: their text varies with the count of rows, and a named statement lives as long as the
+    // connection.
+    for (const { sql, bindings } of insertsOf(rows, Boolean(this.tx.storage.sqlite)))
+      await this.execute(sql, bindings, 'changes', undefined, false);
   }
 
   /** Runs `fn` once the outermost transaction has committed; never if it (or this child's savepoint) rolls back. The
@@ -166,9 +174,39 @@ export class UnitOfWork {
     for (const fn of child.after) this.after.add(fn);
   }
 
-  private execute(sql: string, bindings: readonly unknown[], want: Want): Promise<any> {
-    if (!this.tx.storage.sqlite) return throughRaw(this.tx.trx, sql, bindings, want);
-    return settled(() => this.onSqlite(sql, bindings, want));
+  private execute(
+    sql: string,
+    bindings: readonly unknown[],
+    want: Want,
+    matters?: WaitingThatMatters,
+    named = true,
+  ): Promise<any> {
+    if (this.mustFlushBefore(sql, matters))
+      return this.flush().then(() => this.execute(sql, bindings, want, matters, named));
+    if (this.tx.storage.sqlite) return settled(() => this.onSqlite(sql, bindings, want));
+    const storage = this.tx.storage;
+    return throughRaw(this.tx.trx, sql, bindings, want, named ? storage.preparedName(sql) : undefined).catch(
+      (err: unknown) => {
+        storage.failed(err);
+        throw err;
+      },
+    );
+  }
+
+  /**
+   * Whether rows still waiting (insertLater) must be written before `sql` runs: it names their table (a read that
+   * must see them, or a write that must come after them), unless `matters` says none of them concerns it. Every
+   * statement of this module names its tables in double quotes.
+   */
+  private mustFlushBefore(sql: string, matters?: WaitingThatMatters): boolean {
+    const later = this.tx.later;
+    if (!later?.size) return false;
+    for (const [table, rows] of later) {
+      if (!sql.includes(`"${table}"`)) continue;
+      const test = matters?.[table];
+      if (!test || anyMatters(rows, test)) return true;
+    }
+    return false;
   }
 
   /** One statement on the transaction's SQLite connection, synchronously. Throws as the driver does. */
@@ -253,38 +291,4 @@ interface TransactionState {
   later?: Map<string, LaterRow[]>;
 }
 
-type Want = 'rows' | 'row' | 'changes';
-
 const NONE: readonly LaterRow[] = [];
-
-/** What SQLite can bind: booleans as 0/1, dates as epoch ms, undefined as NULL (as knex's better-sqlite3 client). */
-function sqliteValue(v: unknown): unknown {
-  if (v === undefined) return null;
-  if (typeof v === 'boolean') return v ? 1 : 0;
-  if (v instanceof Date) return v.valueOf();
-  return v;
-}
-
-/** Through knex's public raw (its pool or transaction; PostgreSQL, or SQLite outside a unit of work). */
-export async function throughRaw(
-  db: Knex | Knex.Transaction,
-  sql: string,
-  bindings: readonly unknown[],
-  want: Want,
-): Promise<any> {
-  const result: any = await db.raw(sql, bindings.map((b) => (b === undefined ? null : b)) as any[]);
-  // PostgreSQL answers { rows, rowCount }; better-sqlite3 through knex answers the rows, or nothing for a write.
-  const rows: any[] = Array.isArray(result) ? result : (result?.rows ?? []);
-  if (want === 'rows') return rows;
-  if (want === 'row') return rows[0];
-  return Array.isArray(result) ? result.length : Number(result?.rowCount ?? result?.changes ?? 0);
-}
-
-/** What `fn` returns as a settled promise, or what it throws as a rejected one: a statement that ran synchronously. */
-function settled<T>(fn: () => T): Promise<T> {
-  try {
-    return Promise.resolve(fn());
-  } catch (err) {
-    return Promise.reject(err);
-  }
-}

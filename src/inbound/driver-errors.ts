@@ -1,3 +1,5 @@
+import { isStalePlan } from '../db/storage.ts';
+
 /** Driver errors (connection refused, database locked, disk full, a deadlock broken) mean "try again", not "this
  * mail is bad". */
 export function isInfrastructureError(err: unknown): boolean {
@@ -9,7 +11,9 @@ export function isInfrastructureError(err: unknown): boolean {
     ) ||
     /Knex: Timeout acquiring a connection|Connection terminated|database is locked/i.test(
       String((err as Error)?.message),
-    )
+    ) ||
+    // A plan prepared before another instance migrated a table: the storage prepares afresh, the mail is fine.
+    isStalePlan(err)
   );
 }
 

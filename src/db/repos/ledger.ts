@@ -1,4 +1,4 @@
-import { flushFor, insertLater, placeholders, rows, knexOf, type Queryable } from '../sql.ts';
+import { insertLater, placeholders, rows, knexOf, type Queryable } from '../sql.ts';
 import { memoKey, UnitOfWork } from '../unit-of-work.ts';
 
 export interface LedgerRow {
@@ -53,17 +53,18 @@ export async function previousDeliveries(db: Queryable, contentHash: string, mes
   const ahead = db instanceof UnitOfWork ? db.memo(DELIVERIES_AHEAD) : undefined;
   if (ahead && covers(ahead, contentHash, messageId)) return deliveriesIn(ahead, contentHash, messageId);
   // An earlier mail of the same batch may have left its row waiting (insertLedger): written first if it matches.
-  await flushFor(
-    db,
-    'ingest_ledger',
-    (v) => v('content_hash') === contentHash || (messageId !== undefined && v('message_id') === messageId),
-  );
+  const matters = {
+    ingest_ledger: (v: (column: string) => unknown) =>
+      v('content_hash') === contentHash || (messageId !== undefined && v('message_id') === messageId),
+  };
   const found = messageId
-    ? await rows(db, 'select * from "ingest_ledger" where "content_hash" = ? or "message_id" = ? limit 20', [
-        contentHash,
-        messageId,
-      ])
-    : await rows(db, 'select * from "ingest_ledger" where "content_hash" = ? limit 20', [contentHash]);
+    ? await rows(
+        db,
+        'select * from "ingest_ledger" where "content_hash" = ? or "message_id" = ? limit 20',
+        [contentHash, messageId],
+        matters,
+      )
+    : await rows(db, 'select * from "ingest_ledger" where "content_hash" = ? limit 20', [contentHash], matters);
   // Into an array literal, not map(): one kind of array whether or not the mail was seen before (see the notifier).
   const out: LedgerRow[] = [];
   for (const r of found) out.push(fromRow(r));
@@ -131,6 +132,8 @@ export async function lookAheadDeliveries(
     `select * from "ingest_ledger" where "content_hash" in ${placeholders(1, hashes.length)}` +
       (ids.length ? ` or "message_id" in ${placeholders(1, ids.length)}` : ''),
     [...hashes, ...ids],
+    // The unit's own waiting rows are counted from memory below, so they need not be written for this read.
+    { ingest_ledger: () => false },
   );
   for (const r of found) ahead.found.push(fromRow(r));
   // The unit's rows still waiting to be written (insertLater) are not in the ledger yet: they count as found.

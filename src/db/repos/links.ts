@@ -89,11 +89,11 @@ export async function linkGenerations(
   recipient: string,
 ): Promise<Array<{ generation: number; expiresAt: number; revokedAt?: number }>> {
   // A link issued earlier in the same batch (insertLink) may still wait: written first if it is this one's.
-  await flushFor(db, 'links', (v) => v('ticket_id') === ticketId && v('recipient') === recipient);
   const found = await rows(
     db,
     'select "generation", "expires_at", "revoked_at" from "links" where "ticket_id" = ? and "recipient" = ? order by "generation" desc',
     [ticketId, recipient],
+    { links: (v) => v('ticket_id') === ticketId && v('recipient') === recipient },
   );
   return generationsOf(found);
 }

@@ -6,11 +6,11 @@ import type { Participant, ParticipantOrigin } from '../../tickets/types.ts';
 /** The case's people in the order they were added (the requester first): fan-out caps keep the earliest. */
 export async function participantsOf(db: Queryable, ticketId: number): Promise<Participant[]> {
   // People added earlier in the same batch (addParticipants) may still wait: written first if they are this case's.
-  await flushFor(db, 'participants', (v) => v('ticket_id') === ticketId);
   const found = await rows(
     db,
     'select "address", "role", "added_by" from "participants" where "ticket_id" = ? order by "added_at", case when "role" = \'requester\' then 0 else 1 end, "address"',
     [ticketId],
+    { participants: (v) => v('ticket_id') === ticketId },
   );
   return found.map((r: any) => ({ address: r.address, role: r.role, addedBy: r.added_by ?? 'unproven' }));
 }
@@ -20,11 +20,11 @@ export async function participantRecords(
   db: Queryable,
   ticketId: number,
 ): Promise<Array<Participant & { addedAt: number }>> {
-  await flushFor(db, 'participants', (v) => v('ticket_id') === ticketId);
   const found = await rows(
     db,
     'select "address", "role", "added_by", "added_at" from "participants" where "ticket_id" = ? order by "added_at", "address"',
     [ticketId],
+    { participants: (v) => v('ticket_id') === ticketId },
   );
   return found.map((r: any) => ({
     address: r.address,

@@ -200,14 +200,18 @@ export async function ticketViewsByThreadIds(db: Queryable, ids: readonly string
   const asked = [...new Set(ids)].slice(0, 200);
   if (asked.length === 0) return viewsInOrder([]);
   // An earlier mail of the same batch may have left its thread ids waiting (addThreadIds): written first if asked.
-  await flushFor(db, 'thread_ids', (v) => asked.includes(v('message_id') as string));
+  // Its people are weighed below, once the cases found are known.
+  const matters = {
+    thread_ids: (v: (c: string) => unknown) => asked.includes(v('message_id') as string),
+    participants: () => false,
+  };
   const sql = `select "x"."message_id" as "thread_message_id", "t".*, "p"."address" as "participant_address", "p"."role" as "participant_role" from "thread_ids" as "x" join "tickets" as "t" on "t"."id" = "x"."ticket_id" left join "participants" as "p" on "p"."ticket_id" = "t"."id" where "x"."message_id" in ${placeholders(1, asked.length)}`;
-  let found = await rows(db, sql, asked);
+  let found = await rows(db, sql, asked, matters);
   // A case opened earlier in the same batch may have people still waiting (addParticipants): then again, written.
   const cases = new Set(found.map((r) => Number(r.id)));
   if (cases.size && waiting(db, 'participants', (v) => cases.has(v('ticket_id') as number))) {
     await flushFor(db, 'participants');
-    found = await rows(db, sql, asked);
+    found = await rows(db, sql, asked, matters);
   }
   const rank = new Map(asked.map((id, i) => [id, i]));
   const views = new Map<number, { view: TicketView; rank: number; people: Set<string> }>();
