@@ -105,8 +105,11 @@ export async function threadOf(
   // Each part keeps its ORDER BY and LIMIT inside a derived table (SQLite allows neither on a UNION's members). The
   // limit is written into the SQL, not bound: SQLite (3.53) plans a bound LIMIT for its value, and so prepares the
   // statement again every time that parameter is bound, i.e. at every run (see threadSql).
-  const found = await rows(db, threadSql(limit), [ticketId, ticketId, recipient, ticketId, recipient]);
-  // The case's messages still waiting for the ingest batch's flush join what was read (not written first for it).
+  // The case's messages still waiting for the ingest batch's flush join what was read, rather than being written
+  // first for this read (`() => false`).
+  const found = await rows(db, threadSql(limit), [ticketId, ticketId, recipient, ticketId, recipient], {
+    messages: () => false,
+  });
   for (const w of waitingThreadRows(db, ticketId)) {
     found.push({ k: 0, ...w });
     if (w.from_address === recipient) found.push({ k: 1, ...w });
