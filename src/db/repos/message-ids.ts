@@ -8,9 +8,10 @@ import { memoKey, UnitOfWork } from '../unit-of-work.ts';
  * once) is already known. One statement takes the ids of all the mails still to apply; each message takes the next.
  *
  * Ids taken and never used (a mail that ends up ignored or quarantined, a batch rolled back) are gaps in an internal
- * key that nobody reads for order or count: harmless, as the gaps a rolled-back insert leaves in the sequence anyway.
- * A savepoint rolled back hands its ids back (the child's memo is dropped): its rows are gone with it, so the next
- * mail may use them.
+ * key that nothing counts: harmless, as the gaps a rolled-back insert leaves in the sequence anyway. A savepoint
+ * rolled back hands its ids back (the child's memo is dropped): its rows are gone with it, so the next mail may use
+ * them. The batch's messages keep their order by id; a message another transaction writes to one of their cases
+ * while the batch runs may get a higher id than the batch's later one, as it could already commit in either order.
  */
 interface Reserved {
   /** Taken from the sequence, in ascending order. */
