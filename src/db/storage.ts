@@ -34,6 +34,7 @@ export class Storage {
   private prepared = new Map<string, SqliteStatement>();
   private readonly listeners = new Set<StatementListener>();
   private names = new Map<string, string>();
+  private identifiers = new Map<string, ReadonlySet<string>>();
   private generation = 1;
 
   /** pool.afterCreate: the pool's (new) connection; what was prepared on an earlier one is dropped. */
@@ -56,6 +57,17 @@ export class Storage {
       this.prepared.set(sql, stmt);
     }
     return stmt;
+  }
+
+  /** The identifiers `sql` names in double quotes (tables, aliases, columns), read once per text. */
+  identifiersOf(sql: string): ReadonlySet<string> {
+    let found = this.identifiers.get(sql);
+    if (!found) {
+      found = new Set(Array.from(sql.matchAll(/"([^"]+)"/g), (m) => m[1]));
+      if (this.identifiers.size >= PREPARED_MAX) this.identifiers.delete(this.identifiers.keys().next().value!);
+      this.identifiers.set(sql, found);
+    }
+    return found;
   }
 
   /**

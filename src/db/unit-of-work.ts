@@ -201,8 +201,9 @@ export class UnitOfWork {
   private mustFlushBefore(sql: string, matters?: WaitingThatMatters): boolean {
     const later = this.tx.later;
     if (!later?.size) return false;
+    const named = this.tx.storage.identifiersOf(sql);
     for (const [table, rows] of later) {
-      if (!sql.includes(`"${table}"`)) continue;
+      if (!named.has(table)) continue;
       const test = matters?.[table];
       if (!test || anyMatters(rows, test)) return true;
     }

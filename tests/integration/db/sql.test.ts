@@ -5,6 +5,7 @@ import { insertId, insertSql, row, rows, run } from '../../../src/db/sql.ts';
 import { inUnitOfWork, memoKey } from '../../../src/db/unit-of-work.ts';
 import { onStatements } from '../../../src/db/storage.ts';
 import { onPostgres, testApp } from '../../support/app.ts';
+import { bareCase } from '../../support/bare-case.ts';
 
 /** src/db/sql.ts: plain SQL on both databases, straight to the transaction's connection on SQLite. */
 let app: App;
@@ -12,19 +13,10 @@ afterEach(async () => app?.close());
 
 const INSERT_EVENT = insertSql('events', ['ticket_id', 'type', 'actor', 'data_json', 'created_at']);
 
-async function aTicket(a: App): Promise<number> {
-  const r = await row(
-    a.db,
-    `${insertSql('tickets', ['number', 'subject', 'requester', 'organization', 'priority', 'stage', 'waiting_on', 'created_at', 'updated_at'])} returning "id"`,
-    [1, 'Prueba', 'carla@empresa.com', 'empresa.com', 'media', 'abierto', 'soporte', 1, 1],
-  );
-  return Number(r.id);
-}
-
 describe('plain SQL (src/db/sql.ts)', () => {
   it('reads and writes inside a transaction, sees its own writes, and a rolled-back savepoint takes its writes with it', async () => {
     app = await testApp();
-    const ticketId = await aTicket(app);
+    const ticketId = await bareCase(app);
     await inUnitOfWork(app.db, async (trx) => {
       expect(await run(trx, INSERT_EVENT, [ticketId, 'uno', 'ana@mesa.test', null, 10])).toBe(1);
       await expect(
@@ -49,7 +41,7 @@ describe('plain SQL (src/db/sql.ts)', () => {
 
   it('binds booleans and undefined as each database stores them, and returns the inserted id', async () => {
     app = await testApp();
-    const ticketId = await aTicket(app);
+    const ticketId = await bareCase(app);
     const inserted = await inUnitOfWork(app.db, (trx) =>
       row(
         trx,
@@ -78,7 +70,7 @@ describe('plain SQL (src/db/sql.ts)', () => {
 
   it("insertId(): the new row's id inside and outside a transaction, undefined when a conflict inserted nothing", async () => {
     app = await testApp();
-    const ticketId = await aTicket(app);
+    const ticketId = await bareCase(app);
     const link = insertSql(
       'links',
       ['ticket_id', 'recipient', 'generation', 'token_hash', 'expires_at', 'created_at'],
@@ -121,7 +113,7 @@ describe('plain SQL (src/db/sql.ts)', () => {
 
   it('builds an UPDATE of a case from the columns given, and refuses a column name that is not one of ours', async () => {
     app = await testApp();
-    const ticketId = await aTicket(app);
+    const ticketId = await bareCase(app);
     await updateTicket(app.db, ticketId, {
       waiting_on: 'cliente',
       closed_at: null,
@@ -136,7 +128,7 @@ describe('plain SQL (src/db/sql.ts)', () => {
 
   it('savepoint(): a failed mail takes only its own writes with it, even after a failed statement, and the batch goes on', async () => {
     app = await testApp();
-    const ticketId = await aTicket(app);
+    const ticketId = await bareCase(app);
     const claim = insertSql('ingest_effects', ['content_hash', 'source_key']);
     const types = (db: any) =>
       rows(db, 'select "type" from "events" where "ticket_id" = ? order by "id"', [ticketId]).then((r) =>

@@ -1,10 +1,11 @@
 import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { App } from '../../../src/app.ts';
-import { insertLater, insertSql, row, rows } from '../../../src/db/sql.ts';
+import { insertLater, insertSql, rows } from '../../../src/db/sql.ts';
 import { inUnitOfWork } from '../../../src/db/unit-of-work.ts';
 import { onStatements } from '../../../src/db/storage.ts';
 import { onPostgres, testApp } from '../../support/app.ts';
+import { bareCase } from '../../support/bare-case.ts';
 
 /**
  * Rows a unit of work gathers (insertLater) and the statements that run while they wait: a statement that names
@@ -16,19 +17,10 @@ afterEach(async () => app?.close());
 
 const EVENT_COLUMNS = ['ticket_id', 'type', 'actor', 'data_json', 'created_at'];
 
-async function aTicket(a: App): Promise<number> {
-  const r = await row(
-    a.db,
-    `${insertSql('tickets', ['number', 'subject', 'requester', 'organization', 'priority', 'stage', 'waiting_on', 'created_at', 'updated_at'])} returning "id"`,
-    [1, 'Prueba', 'carla@empresa.com', 'empresa.com', 'media', 'abierto', 'soporte', 1, 1],
-  );
-  return Number(r.id);
-}
-
 describe('rows that wait for the end of a unit of work', () => {
   it('a plain read of their table sees them: they are written just before it, with no call from the reader', async () => {
     app = await testApp();
-    const ticketId = await aTicket(app);
+    const ticketId = await bareCase(app);
     const order: string[] = [];
     const stop = onStatements(app.db, (s) => {
       if (/"events"/.test(s.sql)) order.push(s.sql.startsWith('insert') ? 'insert' : 'select');
@@ -52,16 +44,8 @@ describe('rows that wait for the end of a unit of work', () => {
 
   it('a read that says which waiting rows matter to it leaves the others waiting, and writes them when one matters', async () => {
     app = await testApp();
-    const mine = await aTicket(app);
-    const other = Number(
-      (
-        await row(
-          app.db,
-          `${insertSql('tickets', ['number', 'subject', 'requester', 'organization', 'priority', 'stage', 'waiting_on', 'created_at', 'updated_at'])} returning "id"`,
-          [2, 'Otro', 'beto@empresa.com', 'empresa.com', 'media', 'abierto', 'soporte', 1, 1],
-        )
-      ).id,
-    );
+    const mine = await bareCase(app);
+    const other = await bareCase(app, 2, 'beto@empresa.com');
     const read = (uow: Parameters<Parameters<typeof inUnitOfWork>[1]>[0], ticketId: number) =>
       rows(uow, 'select "type" from "events" where "ticket_id" = ?', [ticketId], {
         events: (v) => v('ticket_id') === ticketId,
@@ -80,7 +64,7 @@ describe('rows that wait for the end of a unit of work', () => {
 
   it('a write to their table comes after them, so ids keep the order the rows were given in', async () => {
     app = await testApp();
-    const ticketId = await aTicket(app);
+    const ticketId = await bareCase(app);
     await inUnitOfWork(app.db, async (uow) => {
       uow.gather();
       await insertLater(uow, 'events', EVENT_COLUMNS, [[ticketId, 'primero', 'ana@mesa.test', null, 10]]);
@@ -94,7 +78,7 @@ describe('rows that wait for the end of a unit of work', () => {
 describe.runIf(onPostgres)('named prepared statements on PostgreSQL', () => {
   it("runs a unit's statements prepared under a name, and the gathered multi-row INSERTs unnamed", async () => {
     app = await testApp();
-    const ticketId = await aTicket(app);
+    const ticketId = await bareCase(app);
     const prepared = await inUnitOfWork(app.db, async (uow) => {
       uow.gather();
       await insertLater(uow, 'events', EVENT_COLUMNS, [[ticketId, 'uno', 'ana@mesa.test', null, 10]]);
@@ -111,7 +95,7 @@ describe.runIf(onPostgres)('named prepared statements on PostgreSQL', () => {
 
   it('prepares afresh after another process changed a table under a kept plan: one statement fails, the next works', async () => {
     app = await testApp();
-    const ticketId = await aTicket(app);
+    const ticketId = await bareCase(app);
     const readAll = () =>
       inUnitOfWork(app.db, (uow) => rows(uow, 'select * from "events" where "ticket_id" = ?', [ticketId]));
     await readAll();
