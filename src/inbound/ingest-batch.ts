@@ -1,6 +1,7 @@
 import type { UnitOfWork } from '../db/unit-of-work.ts';
 import { forgetDeliveriesAhead, lookAheadDeliveries } from '../db/repos/ledger.ts';
 import { letOutboxWait } from '../db/repos/outbox.ts';
+import { expectMessages } from '../db/repos/message-ids.ts';
 import { isMesaError } from '../errors.ts';
 import { BlobStore } from '../storage/blobs.ts';
 import { keepOriginals, type Original } from '../storage/originals.ts';
@@ -56,6 +57,8 @@ export async function runBatch(
       break;
     }
     if (job.kind === 'parsed') await lookAheadDeliveries(uow, job.mail, readyAfter(ready, i));
+    // This mail and the ones after it may each keep a message: their rows wait for the flush too (message-ids.ts).
+    expectMessages(uow, prepared.length - i);
     const { result, messageId } = await run(service, uow, job, careful);
     done.push({ job, result, messageId });
     if (result.outcome === 'accepted' || result.outcome === 'rejected')

@@ -1,4 +1,6 @@
-import { insertId, insertLater, insertSql, type Queryable } from '../sql.ts';
+import { flushFor, insertId, insertLater, insertSql, type Queryable } from '../sql.ts';
+import { UnitOfWork } from '../unit-of-work.ts';
+import { reservedMessageId } from './message-ids.ts';
 import type { Role } from '../../tickets/types.ts';
 
 /** A case's messages, their attachments and its event log: the rows every mail writes. */
@@ -53,10 +55,19 @@ const MESSAGE_COLUMNS = [
   'created_at',
 ];
 const INSERT_MESSAGE = insertSql('messages', MESSAGE_COLUMNS);
+const MESSAGE_COLUMNS_WITH_ID = ['id', ...MESSAGE_COLUMNS];
+/** Where a waiting message row (MESSAGE_COLUMNS_WITH_ID) keeps the columns a read of the thread needs. */
+const AT = Object.fromEntries(MESSAGE_COLUMNS_WITH_ID.map((c, i) => [c, i])) as Record<string, number>;
 const ATTACHMENT_COLUMNS = ['message_id', 'filename', 'content_type', 'size', 'sha256', 'content_id', 'inline'];
 
+/**
+ * A new message row and its attachments; its id. In the ingest's batch on PostgreSQL the row waits for the flush
+ * with the batch's others, under an id taken ahead (message-ids.ts): one INSERT for the batch's messages instead of
+ * a round trip per mail. Its readers in the unit write it first (flushFor, or the unit itself for plain SQL).
+ * Elsewhere, and on SQLite, it is written at once and the database gives its id.
+ */
 export async function insertMessage(trx: Queryable, m: NewMessage): Promise<number> {
-  const id = (await insertId(trx, INSERT_MESSAGE, [
+  const values = [
     m.ticketId,
     m.role,
     m.source,
@@ -75,8 +86,12 @@ export async function insertMessage(trx: Queryable, m: NewMessage): Promise<numb
     m.noteKind,
     m.sentAt,
     m.createdAt,
-  ]))!;
-  // In the ingest's batch with the batch's others (insertLater): attachmentsOf writes them first (flushFor).
+  ];
+  const reserved = await reservedMessageId(trx);
+  const id = reserved ?? (await insertId(trx, INSERT_MESSAGE, values))!;
+  if (reserved !== undefined) await insertLater(trx, 'messages', MESSAGE_COLUMNS_WITH_ID, [[id, ...values]]);
+  // In the ingest's batch with the batch's others (insertLater): attachmentsOf writes them first (flushFor). The
+  // flush writes a table's rows in the order the tables first waited: the message before its attachments.
   await insertLater(
     trx,
     'attachments',
@@ -84,6 +99,33 @@ export async function insertMessage(trx: Queryable, m: NewMessage): Promise<numb
     m.attachments.map((a) => [id, a.filename, a.contentType, a.size, a.sha256, a.contentId, a.inline]),
   );
   return id;
+}
+
+/**
+ * The messages of a case still waiting for the flush (insertMessage) that have a Message-ID, as a read of the case's
+ * thread returns them: such a read adds them to what it read instead of having the batch written first (threadOf).
+ */
+export function waitingThreadRows(
+  q: Queryable,
+  ticketId: number,
+): Array<{ id: number; message_id: string; created_at: number; from_address: string | null }> {
+  const out: Array<{ id: number; message_id: string; created_at: number; from_address: string | null }> = [];
+  if (!(q instanceof UnitOfWork)) return out;
+  for (const { values: v } of q.laterRows('messages')) {
+    if (v[AT.ticket_id] !== ticketId || v[AT.message_id] == null) continue;
+    out.push({
+      id: v[AT.id] as number,
+      message_id: v[AT.message_id] as string,
+      created_at: v[AT.created_at] as number,
+      from_address: (v[AT.from_address] as string | undefined) ?? null,
+    });
+  }
+  return out;
+}
+
+/** Before a read of a case's messages inside a unit of work: its rows still waiting (insertMessage) are written. */
+export function messagesOfCaseWritten(q: Queryable, ticketId: number): Promise<void> {
+  return flushFor(q, 'messages', (v) => v('ticket_id') === ticketId);
 }
 
 export interface NewEvent {

@@ -2,13 +2,16 @@ import { row, rows, knexOf, type Queryable } from '../sql.ts';
 import { generationsOf } from './links.ts';
 import { boundedMemo } from '../../memo.ts';
 import { waitingOutbox } from './outbox-rows.ts';
+import { waitingThreadRows } from './case-messages.ts';
 
 /** The loop budget and bounce stops of automatic mail, and the reads that thread a mail into its case. */
 
 const n = (v: unknown) => (v === null || v === undefined ? undefined : Number(v));
 
 /** For the reads here that add the outbox rows still waiting from memory (waitingOutbox): none is written first. */
+/** The outbox rows and case messages still waiting are added by the readers themselves (threadFrom, waitingOutbox). */
 const OUTBOX_COUNTED = { outbox: () => false };
+const THREAD_COUNTED = { outbox: () => false, messages: () => false };
 
 /** loopBudgetOf's statement with and without the bounce stop: two texts, built once (no map() and join() per
  * mail, whose inlined form made an array of another kind and threw the optimized code away once). */
@@ -140,10 +143,10 @@ export async function threadRows(
   links = false,
 ): Promise<any[]> {
   const bindings = [ticketId, ticketId, recipient, ticketId, recipient];
-  if (!links) return rows(db, threadSql(limit, false), bindings, OUTBOX_COUNTED);
+  if (!links) return rows(db, threadSql(limit, false), bindings, THREAD_COUNTED);
   // A link issued earlier in the same batch (insertLink) may still wait: written first if it is this one's.
   return rows(db, threadSql(limit, true), [...bindings, ticketId, recipient], {
-    ...OUTBOX_COUNTED,
+    ...THREAD_COUNTED,
     links: (v) => v('ticket_id') === ticketId && v('recipient') === recipient,
   });
 }
@@ -172,8 +175,9 @@ export async function threadOf(
 }
 
 /**
- * threadOf's answer from threadRows' rows. Our mail still waiting for the batch's flush is the newest (its ids come
- * after the table's): taken from memory, before the rows read, and asked now (a flush since the read leaves none).
+ * threadOf's answer from threadRows' rows. What still waits for the batch's flush joins them, from memory: the case's
+ * messages (their ids come after the table's) and our mail, the newest; both asked now, after the read (a flush
+ * since the read leaves none waiting, so no row counts twice).
  */
 export function threadFrom(
   db: Queryable,
@@ -182,6 +186,10 @@ export function threadFrom(
   recipient: string,
   limit: number,
 ): { root?: string; theirs: ThreadRow[]; ours: ThreadRow[] } {
+  for (const w of waitingThreadRows(db, ticketId)) {
+    found.push({ k: 0, ...w });
+    if (w.from_address === recipient) found.push({ k: 1, ...w });
+  }
   // Sorted newest first, then split: loops into array literals (one kind of array, empty or not; see the notifier).
   found.sort((a, b) => Number(b.id) - Number(a.id));
   const parts: [ThreadRow[], ThreadRow[]] = [[], []];
@@ -197,7 +205,8 @@ export function threadFrom(
     if (k === 2 && ours.length < limit) ours.push({ message_id: r.message_id, created_at: r.created_at });
     else if (k < 2) parts[k].push({ message_id: r.message_id, created_at: r.created_at });
   }
-  return { root: parts[0][0]?.message_id, theirs: parts[1], ours };
+  // The root is the oldest of the case's first message read and those waiting; theirs, the newest `limit`.
+  return { root: parts[0].at(-1)?.message_id, theirs: parts[1].slice(0, limit), ours };
 }
 
 /** The held reason of mail stopped by a bounce (enqueue's and the claim's alike), within the column's 64 characters. */

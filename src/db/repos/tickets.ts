@@ -14,6 +14,7 @@ import {
 } from '../sql.ts';
 import type { Participant, Priority, Stage, Ticket, TicketView, WaitingOn } from '../../tickets/types.ts';
 import { participantsOf } from './participants.ts';
+import { messagesOfCaseWritten } from './case-messages.ts';
 
 // The case repository as the services see it (`import * as repo`): cases here; messages, people and thread ids in
 // their own files, under 300 lines each.
@@ -276,6 +277,7 @@ export async function listTickets(
 }
 
 export async function messagesOf(queryable: Queryable, ticketId: number): Promise<any[]> {
+  await messagesOfCaseWritten(queryable, ticketId);
   const db = knexOf(queryable);
   return db('messages')
     .where({ ticket_id: ticketId })

@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { App } from '../../../src/app.ts';
-import { testApp } from '../../support/app.ts';
+import { onStatements } from '../../../src/db/storage.ts';
+import { onPostgres, testApp } from '../../support/app.ts';
 import { imapSource, rowCount, savepointsOf } from '../../support/ingest-batches.ts';
 import { mail } from '../../support/mail.ts';
 
@@ -25,5 +26,22 @@ describe('group commit (ingestMany): statements', () => {
     ]);
     expect(savepoints()).toBe(0);
     expect(await rowCount(app, 'ingest_ledger')).toBe(3);
+  });
+
+  it("writes the batch's messages with one INSERT on PostgreSQL (ids taken ahead in one statement)", async () => {
+    app = await testApp();
+    const shapes: string[] = [];
+    onStatements(app.db, ({ sql }) => {
+      if (/^insert into "messages"|nextval/.test(sql)) shapes.push(sql.startsWith('insert') ? 'insert' : 'ids');
+    });
+    const mk = (i: number) =>
+      mail(
+        { From: `p${i}@org${i}.co`, To: 'soporte@mesa.test', Subject: `Caso ${i}`, 'Message-ID': `<m${i}@x>` },
+        `texto ${i}`,
+      );
+    await app.ingest.ingestMany([1, 2, 3].map((i) => ({ raw: mk(i), source: imapSource(i) })));
+    // SQLite: one statement per message, in process (lastInsertRowid); gathering them does not pay there.
+    expect(shapes).toEqual(onPostgres ? ['ids', 'insert'] : ['insert', 'insert', 'insert']);
+    expect(await rowCount(app, 'messages')).toBe(3);
   });
 });
