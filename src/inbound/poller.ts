@@ -33,6 +33,8 @@ export class MailboxPoller extends LeasedMailboxReader {
   /** Set by the server's EXISTS (new mail) during a round, so the wait after it is skipped. */
   private dirty = false;
   private wake?: () => void;
+  /** The connection whose news (EXISTS) or end may cut the current wait short: set only while waiting for news. */
+  private idleOn?: ImapFlow;
   /** True while connecting/logging in: stop() may then drop the connection, there is no mail in hand. */
   private connecting = false;
   private readonly batchCount: number;
@@ -87,11 +89,15 @@ export class MailboxPoller extends LeasedMailboxReader {
       const client = (this.opts.createClient ?? createImapClient)(this.mailbox, this.deps.logger, token);
       this.client = client;
       client.on('error', (err: Error) => this.log.warn({ err: describeImapError(err) }, 'error de la conexión IMAP'));
+      // News and the end of this connection cut short the wait for news on it (waitForNews), never a backoff: a
+      // connection that failed announces its close a moment later, and waking the backoff then made a busy loop.
       client.on('exists', () => {
         this.dirty = true;
-        this.wake?.();
+        if (this.idleOn === client) this.wake?.();
       });
-      client.on('close', () => this.wake?.());
+      client.on('close', () => {
+        if (this.idleOn === client) this.wake?.();
+      });
       try {
         this.connecting = true;
         try {
@@ -170,10 +176,15 @@ export class MailboxPoller extends LeasedMailboxReader {
       // Resolves when IDLE is broken by the next command; if it fails because the connection is gone, stop waiting.
       client.idle().catch((err: unknown) => {
         this.log.debug({ err }, 'IDLE terminó con error');
-        if (!client.usable) this.wake?.();
+        if (!client.usable && this.idleOn === client) this.wake?.();
       });
     }
-    await this.pause(this.mailbox.pollSeconds * 1000);
+    this.idleOn = client;
+    try {
+      await this.pause(this.mailbox.pollSeconds * 1000);
+    } finally {
+      this.idleOn = undefined;
+    }
   }
 
   private async pause(ms: number): Promise<void> {
