@@ -63,6 +63,22 @@ export function spawnCli(
   const keep = (d: Buffer) => (out = (out + d).slice(-(opts.keep ?? Infinity)));
   child.stdout!.on('data', keep);
   child.stderr!.on('data', keep);
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  running.add(child);
+  const exited = new Promise<number | null>((resolve) =>
+    child.once('exit', (code) => {
+      running.delete(child);
+      resolve(code);
+    }),
+  );
   return { child, output: () => out, exited };
 }
+
+/**
+ * Every `mesa` this test process started and that still runs. A test that fails while one runs (a wait that timed
+ * out) must not leave it behind: it would keep polling a Dovecot that is gone, and load the machine for the tests
+ * after it.
+ */
+const running = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const child of running) child.kill('SIGKILL');
+});
