@@ -7,7 +7,7 @@ import type { Logger } from '../logger.ts';
 import { type Suggestions } from './consultant-extras.ts';
 import { PROVEN_ORIGINS, type Ticket } from '../tickets/types.ts';
 import type { Outbox } from './outbox.ts';
-import { readWithLink } from './outbox-thread.ts';
+import { readWithLink, type ThreadRead } from './outbox-thread.ts';
 import type { Refusals } from './refusals.ts';
 import { humanSize, type TemplateRenderer } from './templates.ts';
 
@@ -82,7 +82,7 @@ export class NotifierContext {
   /**
    * The case's link in a mail to `recipient` about to be enqueued on `t`. When that mail's thread comes from the
    * database (the case was not opened in this transaction, no MailRequest.caseMessages), the link generations and the
-   * thread are read in one statement (readWithLink), the thread kept for the enqueue that follows at once.
+   * thread are read in one statement (readWithLink): `thread` goes to that mail's enqueue (MailRequest.threadRead).
    */
   protected async mailLink(
     uow: UnitOfWork,
@@ -91,10 +91,11 @@ export class NotifierContext {
     now: number,
     threadKnown: boolean,
     fresh = false,
-  ): Promise<string> {
-    if (fresh || threadKnown) return this.link(uow, t, recipient, now, fresh);
-    const generations = await readWithLink(uow, t.id, recipient);
-    return this.deps.links.issueLink(uow, { ticketId: t.id, number: t.number, recipient, now, generations });
+  ): Promise<{ url: string; thread?: ThreadRead }> {
+    if (fresh || threadKnown) return { url: await this.link(uow, t, recipient, now, fresh) };
+    const { generations, thread } = await readWithLink(uow, t.id, recipient);
+    const url = await this.deps.links.issueLink(uow, { ticketId: t.id, number: t.number, recipient, now, generations });
+    return { url, thread };
   }
 
   protected consultantsFor(t: Ticket): string[] {

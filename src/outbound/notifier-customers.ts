@@ -18,6 +18,7 @@ export class CustomerMail extends NotifierContext {
     );
     const files = await this.files(uow, messageRowId);
     for (const to of await this.customers(uow, t, 'respuesta', now)) {
+      const link = await this.mailLink(uow, t, to, now, false);
       await this.deps.outbox.enqueue(uow, {
         key: `case:${t.id}:msg:${messageRowId}:answer:${to}`,
         ticket: t,
@@ -31,12 +32,13 @@ export class CustomerMail extends NotifierContext {
         now,
         fromName: `${consultantName} (${this.deps.config.supportName})`,
         attachments: files.attach,
+        threadRead: link.thread,
         data: {
           consultantName,
           lines: linesOf(text),
           hasAttachments: files.any,
           attachments: files.list,
-          caseUrl: await this.mailLink(uow, t, to, now, false),
+          caseUrl: link.url,
         },
       });
     }

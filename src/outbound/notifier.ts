@@ -222,6 +222,7 @@ export class MailNotifier extends CustomerMail implements Notifier {
       const similar = [];
       for (const c of known?.similar ?? [])
         similar.push({ number: c.number, subject: c.subject, url: await this.link(uow, c, to, now) });
+      const link = await this.mailLink(uow, t, to, now, Boolean(known?.caseMessages), known?.opened);
       await this.deps.outbox.enqueue(uow, {
         key: `case:${t.id}:msg:${messageRowId ?? 'none'}:${heading}:${to}${heading === 'headingAssigned' ? `:${now}` : ''}`,
         ticket: t,
@@ -240,6 +241,7 @@ export class MailNotifier extends CustomerMail implements Notifier {
         now,
         attachments: files.attach,
         caseMessages: known?.caseMessages,
+        threadRead: link.thread,
         data: {
           from: m?.from_address ?? t.requester,
           fromName: m?.from_name ?? t.requesterName ?? '',
@@ -251,7 +253,7 @@ export class MailNotifier extends CustomerMail implements Notifier {
           lines,
           hasAttachments: files.any,
           attachments: files.list,
-          caseUrl: await this.mailLink(uow, t, to, now, Boolean(known?.caseMessages), known?.opened),
+          caseUrl: link.url,
           commands: true,
           similar,
           hasSimilar: similar.length > 0,

@@ -12,19 +12,17 @@ const ENQUEUED = memoKey('outbox.enqueued', () => new Map<string, Array<{ messag
 /** How many of the recipient's and of our latest messages a mail's References name, besides the case's first. */
 const THREAD_LIMIT = 4;
 
-/** The rows of the thread of the next mail this unit enqueues on a case, read with its link (readWithLink()). A mail's
- * own; taken by the next threadOf() of the unit, whichever mail it threads. */
-const READ_WITH_LINK = memoKey<{ key: string; found: any[] } | undefined>('outbox.readWithLink', () => undefined);
+/** A mail's thread as read from the database with its link (readWithLink): what MailRequest.threadRead carries. */
+export type ThreadRead = readonly any[];
 
 /**
  * Before a mail to `to` on `ticketId` that carries the case's link and reads its thread from the database (no
  * MailRequest.caseMessages): that recipient's link generations (what LinkService.issueLink reads), and the mail's
- * thread, in one statement. The thread is kept for the threadOf() of that mail, which comes next.
+ * thread, in one statement. The caller hands the thread to the enqueue of that mail (MailRequest.threadRead).
  */
 export async function readWithLink(uow: UnitOfWork, ticketId: number, to: string) {
-  const found = await outbox.threadRows(uow, ticketId, to.toLowerCase(), THREAD_LIMIT, true);
-  uow.setMemo(READ_WITH_LINK, { key: `${ticketId}\0${to.toLowerCase()}`, found });
-  return outbox.linkGenerationsIn(found);
+  const thread: ThreadRead = await outbox.threadRows(uow, ticketId, to.toLowerCase(), THREAD_LIMIT, true);
+  return { generations: outbox.linkGenerationsIn(thread), thread };
 }
 
 /** Records mail enqueued (not held) in this unit of work, for threadOf() of a case opened in it. */
@@ -40,6 +38,7 @@ export async function threadOf(
   ticket: Ticket,
   to: string,
   known?: readonly CaseMessage[],
+  read?: ThreadRead,
 ): Promise<{ references: string[]; inReplyTo?: string }> {
   let root: string | undefined;
   let theirs: outbox.ThreadRow[];
@@ -60,14 +59,10 @@ export async function threadOf(
     const mine = uow.peekMemo(ENQUEUED)?.get(`${ticket.id}\0${to}`);
     if (mine) for (let i = mine.length - 1; i >= 0 && ours.length < THREAD_LIMIT; i--) ours.push(mine[i]);
   } else {
-    // Read with the link just issued for this mail (readWithLink), or now.
-    const ahead = uow.peekMemo(READ_WITH_LINK);
-    const found =
-      ahead?.key === `${ticket.id}\0${to}` ? ahead.found : await outbox.threadRows(uow, ticket.id, to, THREAD_LIMIT);
+    // Read with this mail's link (readWithLink), or now. A copy: threadFrom adds what still waits to the rows.
+    const found = read ? [...read] : await outbox.threadRows(uow, ticket.id, to, THREAD_LIMIT);
     ({ root, theirs, ours } = outbox.threadFrom(uow, found, ticket.id, to, THREAD_LIMIT));
   }
-  // Whether used or not: kept for the next mail only, so it never stands for rows read before others were written.
-  uow.setMemo(READ_WITH_LINK, undefined);
   // Loops into array literals rather than spreads and maps: one kind of array whatever came in (see
   // MailNotifier.files), so this code is not optimized again for each mix of empty and full lists.
   const recent: outbox.ThreadRow[] = [];

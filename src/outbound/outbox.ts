@@ -12,7 +12,7 @@ import type { Locale, TemplateName, TemplateRenderer } from './templates.ts';
 import { describeHours } from '../tickets/hours-text.ts';
 import { boundedMemo } from '../memo.ts';
 import { openLinks, sealLinks, type LinkKeys } from '../links/sealed.ts';
-import { rememberEnqueued, threadOf, type CaseMessage } from './outbox-thread.ts';
+import { rememberEnqueued, threadOf, type CaseMessage, type ThreadRead } from './outbox-thread.ts';
 
 /**
  * Writes mail into the outbox inside the caller's transaction: everything the mail says is fixed now (its data,
@@ -52,6 +52,8 @@ export interface MailRequest {
   /** Every message of the case, when the caller knows them all (a case opened in this same transaction has just
    * its first): threading then reads them from here instead of the database. */
   caseMessages?: readonly CaseMessage[];
+  /** The mail's thread as read with its link just before (readWithLink): threading does not read it again. */
+  threadRead?: ThreadRead;
 }
 
 export type EnqueueResult = {
@@ -135,7 +137,7 @@ export class Outbox {
         ? `[${config.locale === 'en' ? 'Case' : 'Caso'} #${r.ticket.number}] ${topic || '(sin asunto)'}`
         : renderer.subject(r.template, config.locale, data, r.pick));
     const thread = r.ticket
-      ? await threadOf(uow, r.ticket, to, r.caseMessages)
+      ? await threadOf(uow, r.ticket, to, r.caseMessages, r.threadRead)
       : { references: r.inReplyTo ? [r.inReplyTo] : [], inReplyTo: r.inReplyTo };
     const headers = automaticHeaders(r.autoSubmitted, this.loop);
     if (r.ticket) {
