@@ -76,6 +76,15 @@ export function waiting(q: Queryable, table: string, matters: RowTest = () => tr
 }
 
 /**
+ * The rows of `table` a unit of work still has waiting (insertLater), in the order they were given, each as its value
+ * by column: for a reader that adds them to what it read instead of having them written first.
+ */
+export function waitingRows(q: Queryable, table: string): Array<Record<string, unknown>> {
+  if (!(q instanceof UnitOfWork)) return [];
+  return q.laterRows(table).map((r) => Object.fromEntries(r.keys.map((k, i) => [k, r.values[i]])));
+}
+
+/**
  * Before a read of `table` through the query builder inside a unit of work (knexOf): writes what the unit gathered if
  * one of the rows of `table` still waiting matters to the read (waiting()), so that the read sees it. Plain SQL run
  * through this module needs no call: the unit writes the rows first itself (UnitOfWork, `matters` there).

@@ -1,5 +1,4 @@
-import { flushFor, insertId, insertLater, insertSql, type Queryable } from '../sql.ts';
-import { UnitOfWork } from '../unit-of-work.ts';
+import { flushFor, insertId, insertLater, insertSql, waitingRows, type Queryable } from '../sql.ts';
 import { reservedMessageId } from './message-ids.ts';
 import type { Role } from '../../tickets/types.ts';
 
@@ -56,8 +55,6 @@ const MESSAGE_COLUMNS = [
 ];
 const INSERT_MESSAGE = insertSql('messages', MESSAGE_COLUMNS);
 const MESSAGE_COLUMNS_WITH_ID = ['id', ...MESSAGE_COLUMNS];
-/** Where a waiting message row (MESSAGE_COLUMNS_WITH_ID) keeps the columns a read of the thread needs. */
-const AT = Object.fromEntries(MESSAGE_COLUMNS_WITH_ID.map((c, i) => [c, i])) as Record<string, number>;
 const ATTACHMENT_COLUMNS = ['message_id', 'filename', 'content_type', 'size', 'sha256', 'content_id', 'inline'];
 
 /**
@@ -109,18 +106,14 @@ export function waitingThreadRows(
   q: Queryable,
   ticketId: number,
 ): Array<{ id: number; message_id: string; created_at: number; from_address: string | null }> {
-  const out: Array<{ id: number; message_id: string; created_at: number; from_address: string | null }> = [];
-  if (!(q instanceof UnitOfWork)) return out;
-  for (const { values: v } of q.laterRows('messages')) {
-    if (v[AT.ticket_id] !== ticketId || v[AT.message_id] == null) continue;
-    out.push({
-      id: v[AT.id] as number,
-      message_id: v[AT.message_id] as string,
-      created_at: v[AT.created_at] as number,
-      from_address: (v[AT.from_address] as string | undefined) ?? null,
-    });
-  }
-  return out;
+  return waitingRows(q, 'messages')
+    .filter((r) => r.ticket_id === ticketId && r.message_id != null)
+    .map((r) => ({
+      id: r.id as number,
+      message_id: r.message_id as string,
+      created_at: r.created_at as number,
+      from_address: (r.from_address as string | undefined) ?? null,
+    }));
 }
 
 /** Before a read of a case's messages inside a unit of work: its rows still waiting (insertMessage) are written. */

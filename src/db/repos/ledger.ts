@@ -1,4 +1,4 @@
-import { insertLater, placeholders, rows, knexOf, type Queryable } from '../sql.ts';
+import { insertLater, placeholders, rows, knexOf, waitingRows, type Queryable } from '../sql.ts';
 import { memoKey, UnitOfWork } from '../unit-of-work.ts';
 
 export interface LedgerRow {
@@ -137,8 +137,7 @@ export async function lookAheadDeliveries(
   );
   for (const r of found) ahead.found.push(fromRow(r));
   // The unit's rows still waiting to be written (insertLater) are not in the ledger yet: they count as found.
-  for (const r of uow.laterRows('ingest_ledger'))
-    ahead.found.push(fromRow(Object.fromEntries(r.keys.map((k, i) => [k, r.values[i]]))));
+  for (const r of waitingRows(uow, 'ingest_ledger')) ahead.found.push(fromRow(r));
   for (const m of mails) {
     ahead.hashes.add(m.contentHash);
     if (m.messageId !== undefined) ahead.messageIds.add(m.messageId);

@@ -8,8 +8,8 @@ import { waitingThreadRows } from './case-messages.ts';
 
 const n = (v: unknown) => (v === null || v === undefined ? undefined : Number(v));
 
-/** For the reads here that add the outbox rows still waiting from memory (waitingOutbox): none is written first. */
-/** The outbox rows and case messages still waiting are added by the readers themselves (threadFrom, waitingOutbox). */
+/** For the reads here that add the rows still waiting from memory (waitingOutbox, waitingThreadRows in threadFrom):
+ * none is written first. */
 const OUTBOX_COUNTED = { outbox: () => false };
 const THREAD_COUNTED = { outbox: () => false, messages: () => false };
 

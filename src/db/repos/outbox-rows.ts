@@ -1,4 +1,4 @@
-import { insertId, insertLater, insertSql, waiting, type Queryable } from '../sql.ts';
+import { insertId, insertLater, insertSql, waiting, waitingRows, type Queryable } from '../sql.ts';
 import { memoKey, UnitOfWork } from '../unit-of-work.ts';
 
 /** A row of the outbox as enqueue() writes it, and the rows that wait for the ingest batch's flush. */
@@ -48,9 +48,6 @@ const COLUMNS = [
   'next_attempt_at',
   'created_at',
 ] as const;
-
-/** Where each column's value is in a row's values. */
-const AT = Object.fromEntries(COLUMNS.map((c, i) => [c, i])) as Record<(typeof COLUMNS)[number], number>;
 
 const INSERT_OUTBOX = insertSql('outbox', COLUMNS, 1, 'on conflict ("idempotency_key") do nothing');
 
@@ -117,18 +114,13 @@ export interface WaitingOutbox {
  * threadOf), asked after its statement: a flush during that statement leaves none waiting, so no row counts twice.
  */
 export function waitingOutbox(q: Queryable): WaitingOutbox[] {
-  const out: WaitingOutbox[] = [];
-  if (!(q instanceof UnitOfWork)) return out;
-  for (const { values: v } of q.laterRows('outbox')) {
-    out.push({
-      ticketId: v[AT.ticket_id] as number | undefined,
-      kind: v[AT.kind] as string,
-      recipient: v[AT.recipient] as string,
-      automatic: Boolean(v[AT.automatic]),
-      messageId: v[AT.message_id] as string,
-      state: v[AT.state] as string,
-      createdAt: v[AT.created_at] as number,
-    });
-  }
-  return out;
+  return waitingRows(q, 'outbox').map((r) => ({
+    ticketId: r.ticket_id as number | undefined,
+    kind: r.kind as string,
+    recipient: r.recipient as string,
+    automatic: Boolean(r.automatic),
+    messageId: r.message_id as string,
+    state: r.state as string,
+    createdAt: r.created_at as number,
+  }));
 }

@@ -1,6 +1,6 @@
 import { isPostgres, type Knex } from '../knex.ts';
 import { knexOf, type Queryable } from '../sql.ts';
-import type { StoredMail } from './outbox-rows.ts';
+import type { NewOutbox } from './outbox-rows.ts';
 import { bounceHoldReason } from './outbox-budget.ts';
 import { insertEvent } from './tickets.ts';
 
@@ -13,23 +13,19 @@ export * from './outbox-rows.ts';
 
 export type OutboxState = 'pending' | 'sending' | 'sent' | 'dead' | 'held';
 
-export interface OutboxRow {
+/** A row of the outbox as the dispatcher and `mesa outbox` read it: what enqueue wrote (NewOutbox), and its life since. */
+export interface OutboxRow extends Pick<
+  NewOutbox,
+  'idempotencyKey' | 'ticketId' | 'kind' | 'recipient' | 'automatic' | 'messageId' | 'mail' | 'heldReason'
+> {
   id: number;
-  idempotencyKey: string;
-  ticketId?: number;
-  kind: string;
-  recipient: string;
-  automatic: boolean;
-  messageId: string;
   subject: string;
-  mail: StoredMail;
   state: OutboxState;
   attempts: number;
   nextAttemptAt: number;
   leaseUntil?: number;
   claimedBy?: string;
   lastError?: string;
-  heldReason?: string;
   createdAt: number;
   sentAt?: number;
 }
