@@ -5,8 +5,8 @@ import knexFactory, { type Knex } from 'knex';
 import { afterEach, describe, expect, it } from 'vitest';
 import { migrateLatest } from '../../../src/db/migrate.ts';
 import { searchDocs, upsertSearchDoc } from '../../../src/db/repos/search.ts';
-import { insertTicket, nextTicketNumber } from '../../../src/db/repos/tickets.ts';
 import { onPostgres } from '../../support/app.ts';
+import { insertSolvedCase } from '../../support/solved-cases.ts';
 import { freshDatabase } from '../../postgres/support/pg.ts';
 
 /**
@@ -44,17 +44,7 @@ const before: Knex.MigrationSource<string> = {
 };
 
 async function solvedCase(k: Knex, subject: string): Promise<number> {
-  const t = await insertTicket(k, {
-    number: await nextTicketNumber(k),
-    subject,
-    requester: 'cliente@empresa.com',
-    organization: 'empresa.com',
-    priority: 'media',
-    stage: 'cerrado',
-    waitingOn: 'soporte',
-    now: Date.now(),
-  } as any);
-  return t.id;
+  return (await insertSolvedCase(k, subject)).id;
 }
 
 describe('search index by kind', () => {

@@ -1,5 +1,3 @@
-import fs from 'node:fs';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { App } from '../../../src/app.ts';
 import {
@@ -9,10 +7,10 @@ import {
   upsertSearchDoc,
   type SearchQuery,
 } from '../../../src/db/repos/search.ts';
-import { insertTicket, nextTicketNumber } from '../../../src/db/repos/tickets.ts';
 import { KnowledgeService } from '../../../src/services/knowledge.ts';
 import { indexText, queryTerms } from '../../../src/tickets/search-text.ts';
 import { testApp } from '../../support/app.ts';
+import { insertSolvedCase, solvedCaseThemes } from '../../support/solved-cases.ts';
 
 /**
  * A new case asks for articles (for its requester) and solved cases (for the consultants) in one statement
@@ -20,15 +18,7 @@ import { testApp } from '../../support/app.ts';
  * documents in the same order with the same scores, on the real engine. Over the solved cases written for the
  * search tests, every third also published, some twice with the same text (ties, cut by the limit).
  */
-interface Theme {
-  key: string;
-  product: string | null;
-  cases: Array<[string, string]>;
-  queries: string[];
-}
-const { themes } = JSON.parse(
-  fs.readFileSync(path.join(import.meta.dirname, '../../fixtures/search/solved-cases.json'), 'utf8'),
-) as { themes: Theme[] };
+const themes = solvedCaseThemes();
 
 let app: App;
 const products = new Set<string>();
@@ -44,17 +34,7 @@ beforeAll(async () => {
       for (const [subject, answer] of th.cases) {
         // Every fifth case twice: two documents of the same text rank the same, and only the ticket orders them.
         for (let copy = 0; copy < (n % 5 === 0 ? 2 : 1); copy++) {
-          const t = await insertTicket(trx, {
-            number: await nextTicketNumber(trx),
-            subject,
-            requester: 'cliente@empresa.com',
-            organization: 'empresa.com',
-            priority: 'media',
-            stage: 'cerrado',
-            waitingOn: 'soporte',
-            product: th.product ?? undefined,
-            now,
-          });
+          const t = await insertSolvedCase(trx, subject, { product: th.product ?? undefined, now });
           const stemmed = indexText(`${subject}\n${subject}\n${answer}`);
           await upsertSearchDoc(trx, { ticketId: t.id, kind: 'case', product: th.product ?? undefined, stemmed });
           if (n % 3 !== 0) continue;

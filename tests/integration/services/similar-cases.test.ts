@@ -1,24 +1,15 @@
-import fs from 'node:fs';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { App } from '../../../src/app.ts';
-import { insertMessage, insertTicket, nextTicketNumber } from '../../../src/db/repos/tickets.ts';
+import { insertMessage } from '../../../src/db/repos/tickets.ts';
 import { KnowledgeService } from '../../../src/services/knowledge.ts';
 import { testApp } from '../../support/app.ts';
+import { insertSolvedCase, solvedCaseThemes } from '../../support/solved-cases.ts';
 
 /**
  * The similar-case search on the real engine (SQLite FTS5 or PostgreSQL), over 200 solved cases written for the
  * tests: for each query, the cases of its theme should come first. Reports recall@3 and MRR.
  */
-interface Theme {
-  key: string;
-  product: string | null;
-  cases: Array<[string, string]>;
-  queries: string[];
-}
-const { themes } = JSON.parse(
-  fs.readFileSync(path.join(import.meta.dirname, '../../fixtures/search/solved-cases.json'), 'utf8'),
-) as { themes: Theme[] };
+const themes = solvedCaseThemes();
 
 let app: App;
 const themeOf = new Map<number, string>();
@@ -30,17 +21,7 @@ beforeAll(async () => {
   await app.db.transaction(async (trx) => {
     for (const th of themes) {
       for (const [subject, answer] of th.cases) {
-        const t = await insertTicket(trx, {
-          number: await nextTicketNumber(trx),
-          subject,
-          requester: 'cliente@empresa.com',
-          organization: 'empresa.com',
-          priority: 'media',
-          stage: 'cerrado',
-          waitingOn: 'soporte',
-          product: th.product ?? undefined,
-          now,
-        });
+        const t = await insertSolvedCase(trx, subject, { product: th.product ?? undefined, now });
         await insertMessage(trx, {
           ticketId: t.id,
           role: 'customer',
