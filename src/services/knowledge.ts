@@ -9,7 +9,7 @@ import {
   type ArticleRow,
   type SearchKind,
 } from '../db/repos/search.ts';
-import { findTicketById, insertEvent, messagesOfCaseWritten } from '../db/repos/tickets.ts';
+import { findTicketById, insertEvent } from '../db/repos/tickets.ts';
 import { withoutPersonalData } from '../tickets/personal-data.ts';
 import { indexText, queryTerms } from '../tickets/search-text.ts';
 import type { Ticket } from '../tickets/types.ts';
@@ -33,8 +33,6 @@ export class KnowledgeService {
 
   /** A case just closed: its question and answer go into the consultants' index. */
   async indexSolvedCase(trx: Queryable, t: Ticket): Promise<void> {
-    // A mail of the ingest's batch may close the case: its own message, still waiting for the flush, is part of it.
-    await messagesOfCaseWritten(trx, t.id);
     const { question, answer } = await caseTextForIndex(trx, t.id);
     // The subject twice: it is the customer's own summary of the problem.
     await upsertSearchDoc(trx, {
@@ -50,7 +48,6 @@ export class KnowledgeService {
     t: Ticket,
     p: { title?: string; text?: string; actor: string; now: number },
   ): Promise<ArticleRow> {
-    await messagesOfCaseWritten(trx, t.id);
     const { answer } = await caseTextForIndex(trx, t.id);
     const title = (p.title?.trim() || withoutPersonalData(t.subject, t)).slice(0, 300) || `Caso #${t.number}`;
     const body = (p.text?.trim() || withoutPersonalData(answer, t)).slice(0, 20_000);

@@ -1,4 +1,4 @@
-import { knexOf, rows as sqlRows, type Queryable } from '../sql.ts';
+import { knexOf, row, rows as sqlRows, type Queryable } from '../sql.ts';
 import { isPostgres } from '../knex.ts';
 
 /**
@@ -223,14 +223,15 @@ export async function caseTextForIndex(
   queryable: Queryable,
   ticketId: number,
 ): Promise<{ question: string; answer: string }> {
-  const db = knexOf(queryable);
-  // LIMIT 1 written, not bound (see searchDocs): this runs when a mail closes a case.
+  // LIMIT 1 written, not bound (see searchDocs): this runs when a mail closes a case. The case's messages still
+  // waiting for the ingest batch's flush (a mail that closes the case is one) are written first.
   const pick = async (role: string, order: 'asc' | 'desc') => {
-    const r = await db.raw(
+    const found = await row(
+      queryable,
       `select "body_text" from "messages" where "ticket_id" = ? and "role" = ? and "internal" = ? order by "id" ${order} limit 1`,
       [ticketId, role, false],
+      { messages: (v) => v('ticket_id') === ticketId },
     );
-    const found = Array.isArray(r) ? r[0] : r.rows[0];
     return String(found?.body_text ?? '');
   };
   return { question: await pick('customer', 'asc'), answer: await pick('consultant', 'desc') };
