@@ -26,8 +26,23 @@ export type WaitingThatMatters = Readonly<Record<string, RowTest>>;
 /** Whether one of `rows` (of one table) passes `test`. */
 export function anyMatters(rows: readonly LaterRow[], test: RowTest): boolean {
   if (!rows.length) return false;
-  // A table's waiting rows share their columns (one writer per table): each column is looked up once per call.
-  const keys = rows[0].keys;
+  const read = readerOf(rows[0].keys);
+  for (const r of rows) if (read(r, test)) return true;
+  return false;
+}
+
+/** The rows of `rows` (of one table) that pass `test`, in their order. */
+export function matching(rows: readonly LaterRow[], test: RowTest): LaterRow[] {
+  if (!rows.length) return [];
+  const read = readerOf(rows[0].keys);
+  return rows.filter((r) => read(r, test));
+}
+
+/**
+ * Runs a test on rows of one table by column name. A table's waiting rows share their columns (one writer per
+ * table): each column's place is looked up once per reader, not once per row.
+ */
+function readerOf(keys: readonly string[]): (row: LaterRow, test: RowTest) => boolean {
   const at = new Map<string, number>();
   let values: readonly unknown[] = [];
   const value = (column: string): unknown => {
@@ -35,11 +50,10 @@ export function anyMatters(rows: readonly LaterRow[], test: RowTest): boolean {
     if (i === undefined) at.set(column, (i = keys.indexOf(column)));
     return values[i];
   };
-  for (const r of rows) {
-    values = r.values;
-    if (test(value)) return true;
-  }
-  return false;
+  return (row, test) => {
+    values = row.values;
+    return test(value);
+  };
 }
 
 /** Values bound by one statement: below SQLite's (32 766) and PostgreSQL's (65 535) limits on parameters. */

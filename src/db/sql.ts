@@ -1,7 +1,7 @@
 import type { Db } from './knex.ts';
 import { UnitOfWork } from './unit-of-work.ts';
 import { throughRaw } from './raw.ts';
-import { anyMatters, type RowTest, type WaitingThatMatters } from './later-rows.ts';
+import { anyMatters, matching, type RowTest, type WaitingThatMatters } from './later-rows.ts';
 import { insertSql } from './sql-text.ts';
 
 /**
@@ -76,12 +76,13 @@ export function waiting(q: Queryable, table: string, matters: RowTest = () => tr
 }
 
 /**
- * The rows of `table` a unit of work still has waiting (insertLater), in the order they were given, each as its value
- * by column: for a reader that adds them to what it read instead of having them written first.
+ * The rows of `table` a unit of work still has waiting (insertLater) that pass `which`, in the order they were given,
+ * each as its value by column: for a reader that adds them to what it read instead of having them written first.
+ * Tested before they are decoded: a batch's reader asks for its few among all the batch has waiting.
  */
-export function waitingRows(q: Queryable, table: string): Array<Record<string, unknown>> {
+export function waitingRows(q: Queryable, table: string, which: RowTest = () => true): Array<Record<string, unknown>> {
   if (!(q instanceof UnitOfWork)) return [];
-  return q.laterRows(table).map((r) => Object.fromEntries(r.keys.map((k, i) => [k, r.values[i]])));
+  return matching(q.laterRows(table), which).map((r) => Object.fromEntries(r.keys.map((k, i) => [k, r.values[i]])));
 }
 
 /**

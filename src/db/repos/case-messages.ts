@@ -106,14 +106,12 @@ export function waitingThreadRows(
   q: Queryable,
   ticketId: number,
 ): Array<{ id: number; message_id: string; created_at: number; from_address: string | null }> {
-  return waitingRows(q, 'messages')
-    .filter((r) => r.ticket_id === ticketId && r.message_id != null)
-    .map((r) => ({
-      id: r.id as number,
-      message_id: r.message_id as string,
-      created_at: r.created_at as number,
-      from_address: (r.from_address as string | undefined) ?? null,
-    }));
+  return waitingRows(q, 'messages', (v) => v('ticket_id') === ticketId && v('message_id') != null).map((r) => ({
+    id: r.id as number,
+    message_id: r.message_id as string,
+    created_at: r.created_at as number,
+    from_address: (r.from_address as string | undefined) ?? null,
+  }));
 }
 
 /** Before a read of a case's messages inside a unit of work: its rows still waiting (insertMessage) are written. */

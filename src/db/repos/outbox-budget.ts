@@ -51,8 +51,8 @@ export async function loopBudgetOf(
         );
   let inWindow = Number(r?.c0 ?? 0);
   let inDay = Number(r?.c1 ?? 0);
-  for (const w of waitingOutbox(db)) {
-    if (w.recipient !== recipient || !w.automatic || w.state === 'held') continue;
+  for (const w of waitingOutbox(db, (v) => v('recipient') === recipient)) {
+    if (!w.automatic || w.state === 'held') continue;
     if (w.createdAt >= windowSince) inWindow++;
     if (w.createdAt >= daySince) inDay++;
   }
@@ -76,8 +76,8 @@ export async function countRecentOfKinds(
     .count({ c: '*' })
     .first();
   let count = Number(r?.c ?? 0);
-  for (const w of waitingOutbox(queryable))
-    if (w.recipient === recipient && w.createdAt >= since && kinds.includes(w.kind) && w.state !== 'held') count++;
+  for (const w of waitingOutbox(queryable, (v) => v('recipient') === recipient))
+    if (w.createdAt >= since && kinds.includes(w.kind) && w.state !== 'held') count++;
   return count;
 }
 
@@ -194,11 +194,10 @@ export function threadFrom(
   found.sort((a, b) => Number(b.id) - Number(a.id));
   const parts: [ThreadRow[], ThreadRow[]] = [[], []];
   const ours: ThreadRow[] = [];
-  const waiting = waitingOutbox(db);
+  const waiting = waitingOutbox(db, (v) => v('ticket_id') === ticketId && v('recipient') === recipient);
   for (let i = waiting.length - 1; i >= 0 && ours.length < limit; i--) {
     const w = waiting[i];
-    if (w.ticketId === ticketId && w.recipient === recipient && w.state !== 'held')
-      ours.push({ message_id: w.messageId, created_at: w.createdAt });
+    if (w.state !== 'held') ours.push({ message_id: w.messageId, created_at: w.createdAt });
   }
   for (const r of found) {
     const k = Number(r.k);

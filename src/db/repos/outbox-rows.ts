@@ -1,4 +1,4 @@
-import { insertId, insertLater, insertSql, waiting, waitingRows, type Queryable } from '../sql.ts';
+import { insertId, insertLater, insertSql, waiting, waitingRows, type Queryable, type RowTest } from '../sql.ts';
 import { memoKey, UnitOfWork } from '../unit-of-work.ts';
 
 /** A row of the outbox as enqueue() writes it, and the rows that wait for the ingest batch's flush. */
@@ -113,8 +113,8 @@ export interface WaitingOutbox {
  * written). Every reader of the outbox inside a unit adds these to what it read (loopBudgetOf, countRecentOfKinds,
  * threadOf), asked after its statement: a flush during that statement leaves none waiting, so no row counts twice.
  */
-export function waitingOutbox(q: Queryable): WaitingOutbox[] {
-  return waitingRows(q, 'outbox').map((r) => ({
+export function waitingOutbox(q: Queryable, which?: RowTest): WaitingOutbox[] {
+  return waitingRows(q, 'outbox', which).map((r) => ({
     ticketId: r.ticket_id as number | undefined,
     kind: r.kind as string,
     recipient: r.recipient as string,
