@@ -3,6 +3,7 @@ import { forgetDeliveriesAhead, lookAheadDeliveries } from '../db/repos/ledger.t
 import { letOutboxWait } from '../db/repos/outbox.ts';
 import { expectMessages } from '../db/repos/message-ids.ts';
 import { isMesaError } from '../errors.ts';
+import { expectQuestions } from '../services/suggestions-ahead.ts';
 import { BlobStore } from '../storage/blobs.ts';
 import { keepOriginals, type Original } from '../storage/originals.ts';
 import { isInfrastructureError } from './driver-errors.ts';
@@ -39,7 +40,8 @@ export async function runBatch(
   uow.gather();
   // The batch's mail too, unless carefully: there each row must know at once whether its key is new (letOutboxWait).
   if (!careful) letOutboxWait(uow);
-  // The mails parsed before their turn: their earlier deliveries are read together, ahead (lookAheadDeliveries).
+  // The mails parsed before their turn: their earlier deliveries are read together, ahead (lookAheadDeliveries), and
+  // so are their new cases' suggestions (expectQuestions).
   const ready: Array<InboundMail | undefined> = [];
   prepared.forEach((p, i) =>
     p.job.then(
@@ -56,7 +58,13 @@ export async function runBatch(
       unprepared = { index: p.index, source: p.source, sourceKey: p.sourceKey, err };
       break;
     }
-    if (job.kind === 'parsed') await lookAheadDeliveries(uow, job.mail, readyAfter(ready, i));
+    if (job.kind === 'parsed') {
+      const later = readyAfter(ready, i);
+      await lookAheadDeliveries(uow, job.mail, later);
+      // Their questions too, for the suggestions of the new cases they may open (searched together when the first
+      // of those needs its own, suggestions-ahead.ts); carefully, each mail searches alone.
+      if (!careful) expectQuestions(uow, questionsOf(later));
+    }
     // This mail and the ones after it may each keep a message: their rows wait for the flush too (message-ids.ts).
     expectMessages(uow, prepared.length - i);
     const { result, messageId } = await run(service, uow, job, careful);
@@ -237,6 +245,13 @@ export type Job = { index: number; raw: Buffer; rawSha: string; source: MailSour
 function readyAfter(ready: ReadonlyArray<InboundMail | undefined>, i: number): InboundMail[] {
   const out: InboundMail[] = [];
   for (let j = i + 1; j < ready.length; j++) if (ready[j]) out.push(ready[j]!);
+  return out;
+}
+
+/** The questions (search stems) of the mails that may open a case, in order. */
+function questionsOf(mails: readonly InboundMail[]): string[][] {
+  const out: string[][] = [];
+  for (const m of mails) if (m.questionTerms) out.push(m.questionTerms);
   return out;
 }
 

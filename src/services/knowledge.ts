@@ -10,6 +10,7 @@ import {
   type SearchKind,
 } from '../db/repos/search.ts';
 import { findTicketById, insertEvent } from '../db/repos/tickets.ts';
+import { forgetSuggestionsAhead, searchedAhead } from './suggestions-ahead.ts';
 import { withoutPersonalData } from '../tickets/personal-data.ts';
 import { indexText, queryTerms } from '../tickets/search-text.ts';
 import type { Ticket } from '../tickets/types.ts';
@@ -41,6 +42,7 @@ export class KnowledgeService {
       product: t.product,
       stemmed: indexText(`${t.subject}\n${t.subject}\n${question.slice(0, 4000)}\n${answer.slice(0, 4000)}`),
     });
+    forgetSuggestionsAhead(trx);
   }
 
   async publish(
@@ -68,6 +70,7 @@ export class KnowledgeService {
       product: t.product,
       stemmed: indexText(`${title}\n${title}\n${body}`),
     });
+    forgetSuggestionsAhead(trx);
     await insertEvent(trx, {
       ticketId: t.id,
       type: 'published',
@@ -92,26 +95,51 @@ export class KnowledgeService {
     return (await this.similarEach(db, terms, [p]))[0];
   }
 
-  /** As similarTo(), for several searches of one question, in one statement (searchDocsEach). */
+  /**
+   * As similarTo(), for several searches of one question, in one statement (searchDocsEach). `ahead`: the searches'
+   * shape when a batch may have read them ahead for its new cases (suggestions-ahead.ts), the same for every question.
+   */
   private async similarEach(
     db: Queryable,
     terms: readonly string[],
     ps: readonly SimilarParams[],
+    ahead?: string,
   ): Promise<number[][]> {
     const needed = ps.map((p) => Math.min(p.minTerms ?? 1, terms.length));
     // Every document the engine matched has at least one of the terms: only a stricter minimum reads their text
     // and asks for more candidates than it keeps.
-    const found = await searchDocsEach(
-      db,
-      ps.map((p, i) => ({
-        kind: p.kind,
-        terms,
-        product: p.product,
-        limit: needed[i] > 1 ? p.limit * 4 : p.limit,
-        exceptTicketId: p.exceptTicketId,
-        withText: needed[i] > 1,
-      })),
-    );
+    const limits = ps.map((p, i) => (needed[i] > 1 ? p.limit * 4 : p.limit));
+    // Read ahead for any case (the batch's new cases have no id yet): one candidate more than kept, this case's left
+    // out here, are the candidates a search without it gives; the text whenever a question might need it, so that
+    // every question asks the same.
+    const early =
+      ahead === undefined
+        ? undefined
+        : await searchedAhead(db, ahead, terms, (t) =>
+            ps.map((p) => {
+              const strict = (p.minTerms ?? 1) > 1;
+              return {
+                kind: p.kind,
+                terms: t,
+                product: p.product,
+                limit: (strict ? 4 : 1) * p.limit + 1,
+                withText: strict,
+              };
+            }),
+          );
+    const found =
+      early?.map((hits, i) => hits.filter((r) => r.ticketId !== ps[i].exceptTicketId).slice(0, limits[i])) ??
+      (await searchDocsEach(
+        db,
+        ps.map((p, i) => ({
+          kind: p.kind,
+          terms,
+          product: p.product,
+          limit: limits[i],
+          exceptTicketId: p.exceptTicketId,
+          withText: needed[i] > 1,
+        })),
+      ));
     return found.map((hits, i) => {
       if (needed[i] <= 1) return hits.map((r) => r.ticketId);
       return hits
@@ -134,10 +162,15 @@ export class KnowledgeService {
     limit: number,
     exceptTicketId?: number,
   ): Promise<{ articles: ArticleRow[]; cases: Ticket[] }> {
-    const [articleIds, caseIds] = await this.similarEach(db, terms, [
-      { kind: 'article', limit, exceptTicketId, minTerms: 2 },
-      { kind: 'case', limit, exceptTicketId },
-    ]);
+    const [articleIds, caseIds] = await this.similarEach(
+      db,
+      terms,
+      [
+        { kind: 'article', limit, exceptTicketId, minTerms: 2 },
+        { kind: 'case', limit, exceptTicketId },
+      ],
+      `suggestions ${limit}`,
+    );
     const rows = new Map((await articlesByTicketIds(db, articleIds)).map((a) => [a.ticketId, a]));
     const articles = articleIds.map((id) => rows.get(id)).filter((a): a is ArticleRow => Boolean(a));
     const cases: Ticket[] = [];

@@ -101,6 +101,11 @@ export async function searchDocsEach(queryable: Queryable, queries: readonly Sea
   return out;
 }
 
+const isTerm = (t: string) => /^[a-z0-9]+$/.test(t);
+
+/** Whether a search for `terms` asks the engine anything (a plain stem among them): else it finds nothing, unread. */
+export const searchable = (terms: readonly string[]): boolean => terms.some(isTerm);
+
 /** The SELECT of one search, or none when no term is left. `together`: always a "stemmed" column (maybe ''), so
  * that the parts of a UNION ALL have the same columns. */
 function rankedSelect(
@@ -108,7 +113,7 @@ function rankedSelect(
   p: SearchQuery,
   together: boolean,
 ): { sql: string; values: Array<string | number> } | undefined {
-  const terms = p.terms.filter((t) => /^[a-z0-9]+$/.test(t));
+  const terms = p.terms.filter(isTerm);
   if (!terms.length) return undefined;
   const filters: string[] = [`"d"."kind" = ${KIND_LITERAL[p.kind]}`];
   const values: Array<string | number> = [];
