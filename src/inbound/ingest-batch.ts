@@ -1,6 +1,7 @@
 import type { UnitOfWork } from '../db/unit-of-work.ts';
 import { forgetDeliveriesAhead, lookAheadDeliveries } from '../db/repos/ledger.ts';
 import { letOutboxWait } from '../db/repos/outbox.ts';
+import { expectBudgetAsks } from '../db/repos/outbox-ahead.ts';
 import { expectMessages } from '../db/repos/message-ids.ts';
 import { isMesaError } from '../errors.ts';
 import { BlobStore } from '../storage/blobs.ts';
@@ -39,11 +40,12 @@ export async function runBatch(
   uow.gather();
   // The batch's mail too, unless carefully: there each row must know at once whether its key is new (letOutboxWait).
   if (!careful) letOutboxWait(uow);
-  // The mails parsed before their turn: their earlier deliveries are read together, ahead (lookAheadDeliveries).
-  const ready: Array<InboundMail | undefined> = [];
+  // The mails parsed before their turn: their earlier deliveries are read together, ahead (lookAheadDeliveries), and
+  // so is the loop budget of their senders, by the first notice that reads it (expectBudgetAsks).
+  const ready: Array<Parsed | undefined> = [];
   prepared.forEach((p, i) =>
     p.job.then(
-      (j) => void (ready[i] = j.kind === 'parsed' ? j.mail : undefined),
+      (j) => void (ready[i] = j.kind === 'parsed' ? j : undefined),
       () => undefined,
     ),
   );
@@ -56,7 +58,16 @@ export async function runBatch(
       unprepared = { index: p.index, source: p.source, sourceKey: p.sourceKey, err };
       break;
     }
-    if (job.kind === 'parsed') await lookAheadDeliveries(uow, job.mail, readyAfter(ready, i));
+    if (job.kind === 'parsed') {
+      const after = readyAfter(ready, i);
+      await lookAheadDeliveries(
+        uow,
+        job.mail,
+        after.map((j) => j.mail),
+      );
+      // Carefully, each notice reads its budget alone (letOutboxWait is off: its rows are written at once).
+      if (!careful) expectBudgetAsks(uow, sendersOf(after));
+    }
     // This mail and the ones after it may each keep a message: their rows wait for the flush too (message-ids.ts).
     expectMessages(uow, prepared.length - i);
     const { result, messageId } = await run(service, uow, job, careful);
@@ -233,10 +244,19 @@ export type Job = { index: number; raw: Buffer; rawSha: string; source: MailSour
     }
 );
 
+type Parsed = Extract<Job, { kind: 'parsed' }>;
+
 /** The mails after the `i`-th already parsed, in order. */
-function readyAfter(ready: ReadonlyArray<InboundMail | undefined>, i: number): InboundMail[] {
-  const out: InboundMail[] = [];
+function readyAfter(ready: ReadonlyArray<Parsed | undefined>, i: number): Parsed[] {
+  const out: Parsed[] = [];
   for (let j = i + 1; j < ready.length; j++) if (ready[j]) out.push(ready[j]!);
+  return out;
+}
+
+/** Their senders, lower-cased as the notices to them are addressed, with their times. */
+function sendersOf(jobs: readonly Parsed[]): Array<{ address: string; now: number }> {
+  const out: Array<{ address: string; now: number }> = [];
+  for (const j of jobs) if (j.mail.from?.address) out.push({ address: j.mail.from.address.toLowerCase(), now: j.now });
   return out;
 }
 
