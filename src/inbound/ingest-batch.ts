@@ -1,6 +1,7 @@
 import type { UnitOfWork } from '../db/unit-of-work.ts';
 import { forgetDeliveriesAhead, lookAheadDeliveries } from '../db/repos/ledger.ts';
 import { letOutboxWait } from '../db/repos/outbox.ts';
+import { expectBudgetAsks } from '../db/repos/outbox-ahead.ts';
 import { expectMessages } from '../db/repos/message-ids.ts';
 import { isMesaError } from '../errors.ts';
 import { expectQuestions } from '../services/suggestions-ahead.ts';
@@ -41,11 +42,12 @@ export async function runBatch(
   // The batch's mail too, unless carefully: there each row must know at once whether its key is new (letOutboxWait).
   if (!careful) letOutboxWait(uow);
   // The mails parsed before their turn: their earlier deliveries are read together, ahead (lookAheadDeliveries), and
-  // so are their new cases' suggestions (expectQuestions).
-  const ready: Array<InboundMail | undefined> = [];
+  // so are their new cases' suggestions (expectQuestions) and the loop budget of their senders, by the first notice
+  // that reads it (expectBudgetAsks).
+  const ready: Array<Parsed | undefined> = [];
   prepared.forEach((p, i) =>
     p.job.then(
-      (j) => void (ready[i] = j.kind === 'parsed' ? j.mail : undefined),
+      (j) => void (ready[i] = j.kind === 'parsed' ? j : undefined),
       () => undefined,
     ),
   );
@@ -59,11 +61,16 @@ export async function runBatch(
       break;
     }
     if (job.kind === 'parsed') {
-      const later = readyAfter(ready, i);
+      const after = readyAfter(ready, i);
+      const later = after.map((j) => j.mail);
       await lookAheadDeliveries(uow, job.mail, later);
-      // Their questions too, for the suggestions of the new cases they may open (searched together when the first
-      // of those needs its own, suggestions-ahead.ts); carefully, each mail searches alone.
-      if (!careful) expectQuestions(uow, questionsOf(later));
+      if (!careful) {
+        // Their questions too, for the suggestions of the new cases they may open (searched together when the first
+        // of those needs its own, suggestions-ahead.ts). Carefully, each mail searches alone, and each notice reads
+        // its budget alone (letOutboxWait is off: its rows are written at once).
+        expectQuestions(uow, questionsOf(later));
+        expectBudgetAsks(uow, sendersOf(after));
+      }
     }
     // This mail and the ones after it may each keep a message: their rows wait for the flush too (message-ids.ts).
     expectMessages(uow, prepared.length - i);
@@ -241,9 +248,11 @@ export type Job = { index: number; raw: Buffer; rawSha: string; source: MailSour
     }
 );
 
+type Parsed = Extract<Job, { kind: 'parsed' }>;
+
 /** The mails after the `i`-th already parsed, in order. */
-function readyAfter(ready: ReadonlyArray<InboundMail | undefined>, i: number): InboundMail[] {
-  const out: InboundMail[] = [];
+function readyAfter(ready: ReadonlyArray<Parsed | undefined>, i: number): Parsed[] {
+  const out: Parsed[] = [];
   for (let j = i + 1; j < ready.length; j++) if (ready[j]) out.push(ready[j]!);
   return out;
 }
@@ -252,6 +261,13 @@ function readyAfter(ready: ReadonlyArray<InboundMail | undefined>, i: number): I
 function questionsOf(mails: readonly InboundMail[]): string[][] {
   const out: string[][] = [];
   for (const m of mails) if (m.questionTerms) out.push(m.questionTerms);
+  return out;
+}
+
+/** Their senders, lower-cased as the notices to them are addressed, with their times. */
+function sendersOf(jobs: readonly Parsed[]): Array<{ address: string; now: number }> {
+  const out: Array<{ address: string; now: number }> = [];
+  for (const j of jobs) if (j.mail.from?.address) out.push({ address: j.mail.from.address.toLowerCase(), now: j.now });
   return out;
 }
 

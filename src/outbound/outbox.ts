@@ -100,6 +100,8 @@ export class Outbox {
   private committed?: () => void;
   /** describeHours() of the calendar, for describedHours(). */
   private described?: { hours: object; text: string };
+  /** How the loop budget asks about the senders of the ingest batch's mails ahead (loopBudgetOf). */
+  private readonly ahead: outbox.AheadSpans;
 
   /** `clock`: the dispatcher's (when a mail may leave); a mail's own time (`now`) is the case change's. */
   constructor(
@@ -108,6 +110,16 @@ export class Outbox {
     this.domain = deps.config.supportAddress.split('@')[1];
     this.loop = loopToken(deps.config);
     this.keys = { secretKey: deps.config.secretKey, publicUrl: deps.config.publicUrl };
+    const { budget } = deps.config.outbound;
+    this.ahead = { window: budget.windowMinutes * MINUTE, day: DAY, never: (address) => this.isDesk(address) };
+  }
+
+  /** The desk's own addresses: never budgeted, never stopped by a bounce. */
+  private isDesk(address: string): boolean {
+    const { config } = this.deps;
+    return (
+      address === config.supportAddress || address === config.fallbackAddress || config.consultants.includes(address)
+    );
   }
 
   /** Called after the unit of work that enqueued mail commits (UnitOfWork.afterCommit). */
@@ -227,7 +239,7 @@ export class Outbox {
   ): Promise<string | undefined> {
     const { config } = this.deps;
     const { budget, deskAlertsPerHour } = config.outbound;
-    const desk = to === config.supportAddress || to === config.fallbackAddress || config.consultants.includes(to);
+    const desk = this.isDesk(to);
     // The loop budget guards customers' mailboxes (and us) from a loop with an auto-responder. The desk's own
     // notices never count against it, so that the alerts a spoofer provokes are not what holds the next one. And a
     // bounce never stops mail to the desk (bounce-effects.ts): not even a stop recorded before that rule.
@@ -240,13 +252,14 @@ export class Outbox {
     if (!budgeted) {
       if (askStop) suppressed = (await outbox.findSuppression(uow, to, now))?.reason;
     } else {
-      // The bounce stop (unless known) and both windows in one query.
+      // The bounce stop (unless known) and both windows in one query, with the batch's senders ahead (or from it).
       ({ suppressed, inWindow, inDay } = await outbox.loopBudgetOf(
         uow,
         to,
         now - budget.windowMinutes * MINUTE,
         now - DAY,
         askStop ? now : undefined,
+        this.ahead,
       ));
     }
     if (suppressed !== undefined) return outbox.bounceHoldReason(suppressed);

@@ -2,84 +2,16 @@ import { row, rows, knexOf, type Queryable } from '../sql.ts';
 import { generationsOf } from './links.ts';
 import { boundedMemo } from '../../memo.ts';
 import { waitingOutbox } from './outbox-rows.ts';
+import { forgetBudgetAhead } from './outbox-ahead.ts';
 import { waitingThreadRows } from './case-messages.ts';
 
-/** The loop budget and bounce stops of automatic mail, and the reads that thread a mail into its case. */
+/** The bounce stops of automatic mail, and the reads that thread a mail into its case (the loop budget: outbox-loop-budget.ts). */
 
 const n = (v: unknown) => (v === null || v === undefined ? undefined : Number(v));
 
-/** For the reads here that add the rows still waiting from memory (waitingOutbox, waitingThreadRows in threadFrom):
+/** For the reads here that add the rows still waiting from memory (waitingThreadRows, waitingOutbox in threadFrom):
  * none is written first. */
-const OUTBOX_COUNTED = { outbox: () => false };
 const THREAD_COUNTED = { outbox: () => false, messages: () => false };
-
-/** loopBudgetOf's statement with and without the bounce stop: two texts, built once (no map() and join() per
- * mail, whose inlined form made an array of another kind and threw the optimized code away once). */
-const BUDGET_COUNTS =
-  'sum(case when "created_at" >= ? then 1 else 0 end) as "c0", sum(case when "created_at" >= ? then 1 else 0 end) as "c1" from "outbox" where "recipient" = ? and "automatic" = ? and "state" <> \'held\' and "created_at" >= ?';
-const BUDGET_SQL = `select null as "suppressed", ${BUDGET_COUNTS}`;
-const BUDGET_AND_STOP_SQL = `select (select "reason" from "mail_suppressions" where "address" = ? and "until" > ? limit 1) as "suppressed", ${BUDGET_COUNTS}`;
-
-/**
- * What the loop budget asks about one address, in one statement (one scan of its recent mail): how many automatic
- * mails to it were (or will be) sent since `windowSince` and since `daySince` and, when `suppressedAt` is given, the
- * reason of a suppression in force then (findSuppression's). The aggregate always returns its one row, so the
- * suppression is read even with no mail. The same columns either way: one shape of row for the code that reads it.
- *
- * Mail the ingest batch enqueued and that still waits for its flush (letOutboxWait) counts too, from memory: a
- * batch of automatic mail to one address meets the budget as mail enqueued one transaction at a time would. Counted
- * rather than flushed: a flush here would write every table's waiting rows for each new case, the round trips the
- * waiting saves.
- */
-export async function loopBudgetOf(
-  db: Queryable,
-  recipient: string,
-  windowSince: number,
-  daySince: number,
-  suppressedAt?: number,
-): Promise<{ inWindow: number; inDay: number; suppressed?: string }> {
-  const earliest = Math.min(windowSince, daySince);
-  // Not written for this read (UnitOfWork): the rows waiting are counted below.
-  const r: any =
-    suppressedAt === undefined
-      ? await row(db, BUDGET_SQL, [windowSince, daySince, recipient, true, earliest], OUTBOX_COUNTED)
-      : await row(
-          db,
-          BUDGET_AND_STOP_SQL,
-          [recipient, suppressedAt, windowSince, daySince, recipient, true, earliest],
-          OUTBOX_COUNTED,
-        );
-  let inWindow = Number(r?.c0 ?? 0);
-  let inDay = Number(r?.c1 ?? 0);
-  for (const w of waitingOutbox(db, (v) => v('recipient') === recipient)) {
-    if (!w.automatic || w.state === 'held') continue;
-    if (w.createdAt >= windowSince) inWindow++;
-    if (w.createdAt >= daySince) inDay++;
-  }
-  return { inWindow, inDay, suppressed: r?.suppressed ?? undefined };
-}
-
-/** How many mails of these kinds to `recipient` were (or will be) sent since `since`: the desk's alert limit. Mail
- * still waiting for the batch's flush counts from memory, as in loopBudgetOf. */
-export async function countRecentOfKinds(
-  queryable: Queryable,
-  recipient: string,
-  kinds: readonly string[],
-  since: number,
-): Promise<number> {
-  const db = knexOf(queryable);
-  const r = await db('outbox')
-    .where({ recipient })
-    .andWhere('created_at', '>=', since)
-    .whereIn('kind', [...kinds])
-    .andWhereNot({ state: 'held' })
-    .count({ c: '*' })
-    .first();
-  let count = Number(r?.c ?? 0);
-  for (const w of waitingOutbox(queryable, (v) => v('recipient') === recipient))
-    if (w.createdAt >= since && kinds.includes(w.kind) && w.state !== 'held') count++;
-  return count;
-}
 
 /**
  * Of the mail we sent to `recipients`, the rows whose Message-ID is one of `messageIds`: which of them a bounce's
@@ -229,6 +161,8 @@ export async function suppress(
   queryable: Queryable,
   s: { address: string; reason: string; ticketId?: number; until: number; now: number },
 ): Promise<void> {
+  // Read ahead before this stop: read again when next asked.
+  forgetBudgetAhead(queryable, s.address.toLowerCase());
   const db = knexOf(queryable);
   await db('mail_suppressions')
     .insert({ address: s.address, reason: s.reason, ticket_id: s.ticketId ?? null, until: s.until, created_at: s.now })

@@ -7,6 +7,8 @@ import { insertEvent } from './tickets.ts';
 // The outbox repository as outbound sees it (`import * as repo`): the claim and the rows' states here, the loop
 // budget and the writing of new rows (which may wait for the ingest batch's flush) in their own files.
 export * from './outbox-budget.ts';
+export * from './outbox-loop-budget.ts';
+export type { AheadSpans } from './outbox-ahead.ts';
 export * from './outbox-rows.ts';
 
 /** The transactional outbox. SQL only; the rules live in src/outbound/. */
