@@ -2,11 +2,13 @@ import type { UnitOfWork } from '../db/unit-of-work.ts';
 import { forgetDeliveriesAhead, lookAheadDeliveries } from '../db/repos/ledger.ts';
 import { letOutboxWait } from '../db/repos/outbox.ts';
 import { expectMessages } from '../db/repos/message-ids.ts';
+import { lookAheadThreads, type ThreadAsk } from '../db/repos/threads-ahead.ts';
 import { isMesaError } from '../errors.ts';
 import { BlobStore } from '../storage/blobs.ts';
 import { keepOriginals, type Original } from '../storage/originals.ts';
 import { isInfrastructureError } from './driver-errors.ts';
 import type { ReasonCode } from './filters/types.ts';
+import { threadAsk } from './context.ts';
 import { judgeAndApply } from './ingest-effects.ts';
 import type { IngestContext, IngestResult } from './ingest-types.ts';
 import type { InboundMail, MailSource } from './mail.ts';
@@ -39,11 +41,17 @@ export async function runBatch(
   uow.gather();
   // The batch's mail too, unless carefully: there each row must know at once whether its key is new (letOutboxWait).
   if (!careful) letOutboxWait(uow);
-  // The mails parsed before their turn: their earlier deliveries are read together, ahead (lookAheadDeliveries).
+  // The mails parsed before their turn: their earlier deliveries and the cases they name are read together, ahead
+  // (lookAheadDeliveries, lookAheadThreads). Not carefully: each mail there reads its own cases in its savepoint.
   const ready: Array<InboundMail | undefined> = [];
+  const asks: Array<ThreadAsk | undefined> = [];
   prepared.forEach((p, i) =>
     p.job.then(
-      (j) => void (ready[i] = j.kind === 'parsed' ? j.mail : undefined),
+      (j) => {
+        if (j.kind !== 'parsed') return;
+        ready[i] = j.mail;
+        if (!careful) asks[i] = threadAsk(j.mail);
+      },
       () => undefined,
     ),
   );
@@ -56,7 +64,10 @@ export async function runBatch(
       unprepared = { index: p.index, source: p.source, sourceKey: p.sourceKey, err };
       break;
     }
-    if (job.kind === 'parsed') await lookAheadDeliveries(uow, job.mail, readyAfter(ready, i));
+    if (job.kind === 'parsed') {
+      await lookAheadDeliveries(uow, job.mail, readyAfter(ready, i));
+      if (!careful) await lookAheadThreads(uow, asks[i] ?? threadAsk(job.mail), readyAfter(asks, i));
+    }
     // This mail and the ones after it may each keep a message: their rows wait for the flush too (message-ids.ts).
     expectMessages(uow, prepared.length - i);
     const { result, messageId } = await run(service, uow, job, careful);
@@ -233,9 +244,9 @@ export type Job = { index: number; raw: Buffer; rawSha: string; source: MailSour
     }
 );
 
-/** The mails after the `i`-th already parsed, in order. */
-function readyAfter(ready: ReadonlyArray<InboundMail | undefined>, i: number): InboundMail[] {
-  const out: InboundMail[] = [];
+/** The mails (or what they ask) after the `i`-th already parsed, in order. */
+function readyAfter<T>(ready: ReadonlyArray<T | undefined>, i: number): T[] {
+  const out: T[] = [];
   for (let j = i + 1; j < ready.length; j++) if (ready[j]) out.push(ready[j]!);
   return out;
 }
