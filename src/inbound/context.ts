@@ -4,6 +4,7 @@ import { previousDeliveries } from '../db/repos/ledger.ts';
 import { sentMailByIds } from '../db/repos/outbox.ts';
 import { failedRecipients, returnedMessageIds } from '../mail/bounces.ts';
 import { findTicketByNumber, lockTicketViewsByThreadIds, ticketViewsByThreadIds, viewOf } from '../db/repos/tickets.ts';
+import { threadsFromMemory, type ThreadAsk } from '../db/repos/threads-ahead.ts';
 import { caseNumberFromSubject } from '../tickets/subject.ts';
 import type { TicketView } from '../tickets/types.ts';
 import type { FilterContext } from './filters/types.ts';
@@ -26,12 +27,16 @@ export async function loadContext(
   now: number,
 ): Promise<LoadedContext> {
   const previous = await previousDeliveries(db, mail.contentHash, mail.messageId);
-  const tagged = caseNumberFromSubject(mail.subject);
-  const threads = await lockTicketViewsByThreadIds(db, [...mail.inReplyTo, ...[...mail.references].reverse()]);
+  const ask = threadAsk(mail);
+  const tagged = ask.number;
+  // Read ahead with the batch's other mails (lookAheadThreads), or now.
+  const memory = threadsFromMemory(db, ask);
+  const threads = memory ?? (await lockTicketViewsByThreadIds(db, ask.ids));
   const referencedTickets = threads.views;
   // A reply usually carries both the tag and the headers of one case: the case the headers found is that one.
   const taggedTicket = tagged
-    ? (referencedTickets.find((t) => t.number === tagged) ?? (await viewOf(db, await findTicketByNumber(db, tagged))))
+    ? (referencedTickets.find((t) => t.number === tagged) ??
+      (memory ? memory.tagged : await viewOf(db, await findTicketByNumber(db, tagged))))
     : undefined;
   let embeddedTickets: TicketView[] = [];
   let returnedMail: FilterContext['returnedMail'] = [];
@@ -62,4 +67,10 @@ export async function loadContext(
     returnedMail,
     lockedCases: threads.locked,
   };
+}
+
+/** What the thread look-up asks for a mail: the Message-IDs of its headers, In-Reply-To first and then the nearest
+ * references, and its subject's case number. */
+export function threadAsk(mail: InboundMail): ThreadAsk {
+  return { ids: [...mail.inReplyTo, ...[...mail.references].reverse()], number: caseNumberFromSubject(mail.subject) };
 }

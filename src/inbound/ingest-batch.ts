@@ -3,12 +3,14 @@ import { forgetDeliveriesAhead, lookAheadDeliveries } from '../db/repos/ledger.t
 import { letOutboxWait } from '../db/repos/outbox.ts';
 import { expectBudgetAsks } from '../db/repos/outbox-ahead.ts';
 import { expectMessages } from '../db/repos/message-ids.ts';
+import { lookAheadThreads, type ThreadAsk } from '../db/repos/threads-ahead.ts';
 import { isMesaError } from '../errors.ts';
 import { expectQuestions } from '../services/suggestions-ahead.ts';
 import { BlobStore } from '../storage/blobs.ts';
 import { keepOriginals, type Original } from '../storage/originals.ts';
 import { isInfrastructureError } from './driver-errors.ts';
 import type { ReasonCode } from './filters/types.ts';
+import { threadAsk } from './context.ts';
 import { judgeAndApply } from './ingest-effects.ts';
 import type { IngestContext, IngestResult } from './ingest-types.ts';
 import type { InboundMail, MailSource } from './mail.ts';
@@ -41,13 +43,20 @@ export async function runBatch(
   uow.gather();
   // The batch's mail too, unless carefully: there each row must know at once whether its key is new (letOutboxWait).
   if (!careful) letOutboxWait(uow);
-  // The mails parsed before their turn: their earlier deliveries are read together, ahead (lookAheadDeliveries), and
-  // so are their new cases' suggestions (expectQuestions) and the loop budget of their senders, by the first notice
-  // that reads it (expectBudgetAsks).
+  // The mails parsed before their turn: their earlier deliveries and the cases they name are read together, ahead
+  // (lookAheadDeliveries, lookAheadThreads), and so are their new cases' suggestions (expectQuestions) and the loop
+  // budget of their senders, by the first notice that reads it (expectBudgetAsks). Not carefully: each mail there
+  // reads its own cases in its savepoint, searches alone, and each notice reads its budget alone (letOutboxWait is
+  // off: its rows are written at once).
   const ready: Array<Parsed | undefined> = [];
+  const asks: Array<ThreadAsk | undefined> = [];
   prepared.forEach((p, i) =>
     p.job.then(
-      (j) => void (ready[i] = j.kind === 'parsed' ? j : undefined),
+      (j) => {
+        if (j.kind !== 'parsed') return;
+        ready[i] = j;
+        if (!careful) asks[i] = threadAsk(j.mail);
+      },
       () => undefined,
     ),
   );
@@ -65,9 +74,7 @@ export async function runBatch(
       const later = after.map((j) => j.mail);
       await lookAheadDeliveries(uow, job.mail, later);
       if (!careful) {
-        // Their questions too, for the suggestions of the new cases they may open (searched together when the first
-        // of those needs its own, suggestions-ahead.ts). Carefully, each mail searches alone, and each notice reads
-        // its budget alone (letOutboxWait is off: its rows are written at once).
+        await lookAheadThreads(uow, asks[i] ?? threadAsk(job.mail), readyAfter(asks, i));
         expectQuestions(uow, questionsOf(later));
         expectBudgetAsks(uow, sendersOf(after));
       }
@@ -250,9 +257,9 @@ export type Job = { index: number; raw: Buffer; rawSha: string; source: MailSour
 
 type Parsed = Extract<Job, { kind: 'parsed' }>;
 
-/** The mails after the `i`-th already parsed, in order. */
-function readyAfter(ready: ReadonlyArray<Parsed | undefined>, i: number): Parsed[] {
-  const out: Parsed[] = [];
+/** The mails (or what they ask) after the `i`-th already parsed, in order. */
+function readyAfter<T>(ready: ReadonlyArray<T | undefined>, i: number): T[] {
+  const out: T[] = [];
   for (let j = i + 1; j < ready.length; j++) if (ready[j]) out.push(ready[j]!);
   return out;
 }

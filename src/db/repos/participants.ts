@@ -1,5 +1,6 @@
 import { flushFor, insertLater, rows, knexOf, type Queryable } from '../sql.ts';
 import type { Participant, ParticipantOrigin } from '../../tickets/types.ts';
+import { caseWritten } from './threads-ahead.ts';
 
 /** The people of a case: who they are, how they came onto it. */
 
@@ -37,6 +38,7 @@ export async function participantRecords(
 /** Takes a Cc'd person off the case; the requester and consultants are not removed this way. Returns whether one was. */
 export async function deleteCcParticipant(queryable: Queryable, ticketId: number, address: string): Promise<boolean> {
   await flushFor(queryable, 'participants');
+  caseWritten(queryable, ticketId);
   const trx = knexOf(queryable);
   return (await trx('participants').where({ ticket_id: ticketId, address, role: 'cc' }).del()) > 0;
 }
@@ -61,6 +63,7 @@ export async function addParticipants(
   if (!people.length) return [];
   const seen = new Set(opts.newCase ? [] : (await participantsOf(trx, ticketId)).map((p) => p.address));
   const fresh = people.filter((p) => !seen.has(p.address) && seen.add(p.address));
+  if (fresh.length) caseWritten(trx, ticketId);
   await insertLater(
     trx,
     'participants',

@@ -1,5 +1,6 @@
 import { memoKey, UnitOfWork } from '../unit-of-work.ts';
 import { insertLater, type Queryable } from '../sql.ts';
+import { threadIdsWritten } from './threads-ahead.ts';
 
 /** While threadIdsTogether() runs for a unit of work: the Message-IDs to record, by case, not yet in thread_ids. */
 const PENDING_THREAD_IDS = memoKey<Map<number, string[]> | undefined>('tickets.pendingThreadIds', () => undefined);
@@ -16,6 +17,7 @@ export async function addThreadIds(trx: Queryable, ticketId: number, ids: readon
 async function writeThreadIds(trx: Queryable, ticketId: number, ids: readonly string[]): Promise<void> {
   const unique = [...new Set(ids.filter((i) => i && i.length < 998))];
   if (!unique.length) return;
+  threadIdsWritten(trx, unique);
   await insertLater(
     trx,
     'thread_ids',

@@ -1,19 +1,9 @@
 import { isPostgres } from '../knex.ts';
-import {
-  flushFor,
-  waiting,
-  insertId,
-  insertSql,
-  placeholders,
-  row,
-  rows,
-  run,
-  valuesOf,
-  knexOf,
-  type Queryable,
-} from '../sql.ts';
-import type { Participant, Priority, Stage, Ticket, TicketView, WaitingOn } from '../../tickets/types.ts';
+import { flushFor, insertId, insertSql, placeholders, row, run, valuesOf, knexOf, type Queryable } from '../sql.ts';
+import type { Priority, Stage, Ticket, TicketView, WaitingOn } from '../../tickets/types.ts';
 import { participantsOf } from './participants.ts';
+import { str, toTicket } from './ticket-row.ts';
+import { caseOpened, caseWritten } from './threads-ahead.ts';
 import { messagesOfCaseWritten } from './case-messages.ts';
 
 // The case repository as the services see it (`import * as repo`): cases here; messages, people and thread ids in
@@ -21,39 +11,11 @@ import { messagesOfCaseWritten } from './case-messages.ts';
 export * from './case-messages.ts';
 export * from './participants.ts';
 export * from './thread-ids.ts';
+export * from './thread-views.ts';
+export { toTicket } from './ticket-row.ts';
 
 /** Cases, their people, messages, attachments, thread ids and event log. SQL only; no rules. What every mail runs is
  * plain SQL (src/db/sql.ts); the rest uses the query builder. */
-
-const num = (v: unknown): number | undefined => (v === null || v === undefined ? undefined : Number(v));
-const str = (v: unknown): string | undefined => (v === null || v === undefined ? undefined : String(v));
-
-export function toTicket(r: any): Ticket {
-  return {
-    id: Number(r.id),
-    number: Number(r.number),
-    subject: r.subject,
-    requester: r.requester,
-    requesterName: str(r.requester_name),
-    organization: r.organization,
-    category: str(r.category),
-    product: str(r.product),
-    productModule: str(r.product_module),
-    productVersion: str(r.product_version),
-    priority: r.priority as Priority,
-    stage: r.stage as Stage,
-    waitingOn: r.waiting_on as WaitingOn,
-    assignee: str(r.assignee),
-    relatedNumber: num(r.related_number),
-    relatedReason: str(r.related_reason),
-    rating: str(r.rating),
-    ratingComment: str(r.rating_comment),
-    createdAt: Number(r.created_at),
-    updatedAt: Number(r.updated_at),
-    firstResponseAt: num(r.first_response_at),
-    closedAt: num(r.closed_at),
-  };
-}
 
 /** The next case number, inside the caller's transaction: the row lock (PostgreSQL) or the write lock (SQLite)
  * serialises concurrent openings, and a rollback gives the number back, so numbers have no gaps. */
@@ -109,6 +71,7 @@ const INSERT_TICKET = insertSql('tickets', TICKET_COLUMNS);
 export async function insertTicket(trx: Queryable, t: NewTicket): Promise<Ticket> {
   const fields = { ...ticketFields(t), number: t.number };
   const id = await insertId(trx, INSERT_TICKET, valuesOf(TICKET_COLUMNS, [fields]));
+  caseOpened(trx, t.number);
   return toTicket({ ...fields, id });
 }
 
@@ -121,6 +84,7 @@ export async function insertNumberedTicket(trx: Queryable, t: Omit<NewTicket, 'n
   if (!isPostgres(trx)) return insertTicket(trx, { ...t, number: await nextTicketNumber(trx) });
   const fields = ticketFields(t);
   const r = await row(trx, INSERT_NUMBERED_TICKET, ['ticket_number', ...valuesOf(TICKET_FIELDS, [fields])]);
+  caseOpened(trx, Number(r.number));
   return toTicket({ ...fields, id: Number(r.id), number: Number(r.number) });
 }
 const INSERT_NUMBERED_TICKET =
@@ -162,6 +126,7 @@ export async function updateTicket(trx: Queryable, id: number, patch: Record<str
     values.push(patch[k]);
   }
   if (!set) return;
+  caseWritten(trx, id);
   values.push(id);
   await run(trx, `update "tickets" set ${set} where "id" = ?`, values);
 }
@@ -189,79 +154,6 @@ export async function lockTicket(trx: Queryable, id: number): Promise<(Ticket & 
 
 export async function viewOf(db: Queryable, t: Ticket | undefined): Promise<TicketView | undefined> {
   return t ? { ...t, participants: await participantsOf(db, t.id) } : undefined;
-}
-
-/**
- * The cases that `ids` (Message-IDs, in order of preference) belong to, with their people: one statement where a
- * look-up of the ids, then of each case and of its participants, took three. Ordered by the first id of `ids` each
- * case matched: the In-Reply-To a caller puts first names the case before an older reference does.
- */
-export async function ticketViewsByThreadIds(db: Queryable, ids: readonly string[]): Promise<TicketView[]> {
-  return (await threadViews(db, ids, false)).views;
-}
-
-/**
- * As ticketViewsByThreadIds, and on PostgreSQL each case found is locked by the same statement (as lockTicket) until
- * the caller's transaction ends. `locked`: each locked case, and whether another transaction changed it while this
- * one waited for it; such a case's row is the one committed, but its people are as they were when the statement
- * began, so the caller reads again (see lockTicket). SQLite has one writer at a time: nothing locked.
- */
-export async function lockTicketViewsByThreadIds(
-  db: Queryable,
-  ids: readonly string[],
-): Promise<{ views: TicketView[]; locked: ReadonlyMap<number, boolean> }> {
-  return threadViews(db, ids, isPostgres(db));
-}
-
-// Only "t" is locked ("p" is the nullable side of an outer join). The case as the statement's snapshot saw it is read
-// apart: a row version (ctid) other than the locked one was replaced by a commit the lock waited for.
-const MOVED = `, "t"."ctid" <> (select "o"."ctid" from "tickets" as "o" where "o"."id" = "t"."id") as "moved"`;
-
-async function threadViews(
-  db: Queryable,
-  ids: readonly string[],
-  lock: boolean,
-): Promise<{ views: TicketView[]; locked: Map<number, boolean> }> {
-  const locked = new Map<number, boolean>();
-  const asked = [...new Set(ids)].slice(0, 200);
-  if (asked.length === 0) return { views: viewsInOrder([]), locked };
-  // An earlier mail of the same batch may have left its thread ids waiting (addThreadIds): written first if asked.
-  // Its people are weighed below, once the cases found are known.
-  const matters = {
-    thread_ids: (v: (c: string) => unknown) => asked.includes(v('message_id') as string),
-    participants: () => false,
-  };
-  const sql = `select "x"."message_id" as "thread_message_id", "t".*, "p"."address" as "participant_address", "p"."role" as "participant_role"${lock ? MOVED : ''} from "thread_ids" as "x" join "tickets" as "t" on "t"."id" = "x"."ticket_id" left join "participants" as "p" on "p"."ticket_id" = "t"."id" where "x"."message_id" in ${placeholders(1, asked.length)}${lock ? ' for update of "t"' : ''}`;
-  let found = await rows(db, sql, asked, matters);
-  // A case opened earlier in the same batch may have people still waiting (addParticipants): then again, written.
-  const cases = new Set(found.map((r) => Number(r.id)));
-  if (cases.size && waiting(db, 'participants', (v) => cases.has(v('ticket_id') as number))) {
-    await flushFor(db, 'participants');
-    found = await rows(db, sql, asked, matters);
-  }
-  const rank = new Map(asked.map((id, i) => [id, i]));
-  const views = new Map<number, { view: TicketView; rank: number; people: Set<string> }>();
-  for (const r of found) {
-    const id = Number(r.id);
-    if (lock) locked.set(id, locked.get(id) === true || r.moved === true);
-    let v = views.get(id);
-    if (!v) views.set(id, (v = { view: { ...toTicket(r), participants: [] }, rank: Infinity, people: new Set() }));
-    v.rank = Math.min(v.rank, rank.get(r.thread_message_id) ?? Infinity);
-    // One row per participant and matched id: each participant once.
-    if (r.participant_address !== null && r.participant_address !== undefined && !v.people.has(r.participant_address)) {
-      v.people.add(r.participant_address);
-      (v.view.participants as Participant[]).push({ address: r.participant_address, role: r.participant_role });
-    }
-  }
-  return { views: viewsInOrder([...views.values()]), locked };
-}
-
-/** The views by rank, pushed into a literal: one kind of array, empty or not (src/outbound/notifier.ts files()). */
-function viewsInOrder(ranked: Array<{ view: TicketView; rank: number }>): TicketView[] {
-  ranked.sort((a, b) => a.rank - b.rank || a.view.id - b.view.id);
-  const out: TicketView[] = [];
-  for (const r of ranked) out.push(r.view);
-  return out;
 }
 
 export async function listTickets(

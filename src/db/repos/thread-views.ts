@@ -1,0 +1,83 @@
+import { isPostgres } from '../knex.ts';
+import { flushFor, placeholders, rows, waiting, type Queryable } from '../sql.ts';
+import type { Participant, TicketView } from '../../tickets/types.ts';
+import { toTicket } from './ticket-row.ts';
+
+/**
+ * The cases that `ids` (Message-IDs, in order of preference) belong to, with their people: one statement where a
+ * look-up of the ids, then of each case and of its participants, took three. Ordered by the first id of `ids` each
+ * case matched: the In-Reply-To a caller puts first names the case before an older reference does.
+ */
+export async function ticketViewsByThreadIds(db: Queryable, ids: readonly string[]): Promise<TicketView[]> {
+  return (await threadViews(db, ids, false)).views;
+}
+
+/**
+ * As ticketViewsByThreadIds, and on PostgreSQL each case found is locked by the same statement (as lockTicket) until
+ * the caller's transaction ends. `locked`: each locked case, and whether another transaction changed it while this
+ * one waited for it; such a case's row is the one committed, but its people are as they were when the statement
+ * began, so the caller reads again (see lockTicket). SQLite has one writer at a time: nothing locked.
+ */
+export async function lockTicketViewsByThreadIds(
+  db: Queryable,
+  ids: readonly string[],
+): Promise<{ views: TicketView[]; locked: ReadonlyMap<number, boolean> }> {
+  return threadViews(db, ids, isPostgres(db));
+}
+
+// Only "t" is locked ("p" is the nullable side of an outer join). The case as the statement's snapshot saw it is read
+// apart: a row version (ctid) other than the locked one was replaced by a commit the lock waited for.
+export const MOVED = `, "t"."ctid" <> (select "o"."ctid" from "tickets" as "o" where "o"."id" = "t"."id") as "moved"`;
+
+async function threadViews(
+  db: Queryable,
+  ids: readonly string[],
+  lock: boolean,
+): Promise<{ views: TicketView[]; locked: Map<number, boolean> }> {
+  const locked = new Map<number, boolean>();
+  const asked = askedThreadIds(ids);
+  if (asked.length === 0) return { views: viewsInOrder([]), locked };
+  // An earlier mail of the same batch may have left its thread ids waiting (addThreadIds): written first if asked.
+  // Its people are weighed below, once the cases found are known.
+  const matters = {
+    thread_ids: (v: (c: string) => unknown) => asked.includes(v('message_id') as string),
+    participants: () => false,
+  };
+  const sql = `select "x"."message_id" as "thread_message_id", "t".*, "p"."address" as "participant_address", "p"."role" as "participant_role"${lock ? MOVED : ''} from "thread_ids" as "x" join "tickets" as "t" on "t"."id" = "x"."ticket_id" left join "participants" as "p" on "p"."ticket_id" = "t"."id" where "x"."message_id" in ${placeholders(1, asked.length)}${lock ? ' for update of "t"' : ''}`;
+  let found = await rows(db, sql, asked, matters);
+  // A case opened earlier in the same batch may have people still waiting (addParticipants): then again, written.
+  const cases = new Set(found.map((r) => Number(r.id)));
+  if (cases.size && waiting(db, 'participants', (v) => cases.has(v('ticket_id') as number))) {
+    await flushFor(db, 'participants');
+    found = await rows(db, sql, asked, matters);
+  }
+  const rank = new Map(asked.map((id, i) => [id, i]));
+  const views = new Map<number, { view: TicketView; rank: number; people: Set<string> }>();
+  for (const r of found) {
+    const id = Number(r.id);
+    if (lock) locked.set(id, locked.get(id) === true || r.moved === true);
+    let v = views.get(id);
+    if (!v) views.set(id, (v = { view: { ...toTicket(r), participants: [] }, rank: Infinity, people: new Set() }));
+    v.rank = Math.min(v.rank, rank.get(r.thread_message_id) ?? Infinity);
+    // One row per participant and matched id: each participant once.
+    if (r.participant_address !== null && r.participant_address !== undefined && !v.people.has(r.participant_address)) {
+      v.people.add(r.participant_address);
+      (v.view.participants as Participant[]).push({ address: r.participant_address, role: r.participant_role });
+    }
+  }
+  return { views: viewsInOrder([...views.values()]), locked };
+}
+
+/** The views by rank, pushed into a literal: one kind of array, empty or not (src/outbound/notifier.ts files()). */
+export function viewsInOrder(ranked: Array<{ view: TicketView; rank: number }>): TicketView[] {
+  ranked.sort((a, b) => a.rank - b.rank || a.view.id - b.view.id);
+  const out: TicketView[] = [];
+  for (const r of ranked) out.push(r.view);
+  return out;
+}
+
+/** The Message-IDs a look-up asks for: each once, in order of preference, at most 200 (a mail's References can be
+ * long; the nearest come first). */
+export function askedThreadIds(ids: readonly string[]): string[] {
+  return [...new Set(ids)].slice(0, 200);
+}

@@ -1,0 +1,218 @@
+import { isPostgres } from '../knex.ts';
+import { placeholders, rows, waitingRows, type Queryable } from '../sql.ts';
+import { memoKey, UnitOfWork } from '../unit-of-work.ts';
+import type { Participant, TicketView } from '../../tickets/types.ts';
+import { toTicket } from './ticket-row.ts';
+import { askedThreadIds, MOVED, viewsInOrder } from './thread-views.ts';
+
+/** What a mail asks the thread look-up: the Message-IDs its headers name (In-Reply-To first), its subject's case
+ * number. */
+export interface ThreadAsk {
+  ids: readonly string[];
+  number?: number;
+}
+
+/**
+ * What a unit of work read ahead of its mails' turns (lookAheadThreads): the Message-IDs and case numbers it asked,
+ * the cases they named and those cases as read (locked on PostgreSQL), and what the unit changed since: a case
+ * written (its row or people), a thread id or a case number recorded. A mail that names any of those is not answered
+ * from memory (threadsFromMemory): its own look-up reads them as they are now. A child unit (one mail) works on a
+ * copy: a mail rolled back takes its marks with it.
+ */
+interface ThreadsAhead {
+  ids: Set<string>;
+  numbers: Set<number>;
+  byId: Map<string, number[]>;
+  byNumber: Map<number, number>;
+  views: Map<number, TicketView>;
+  stale: Set<number>;
+  idsAdded: Set<string>;
+  numbersOpened: Set<number>;
+}
+const THREADS_AHEAD = memoKey<ThreadsAhead | undefined>(
+  'tickets.threadsAhead',
+  () => undefined,
+  (parent) =>
+    parent && {
+      ...parent,
+      stale: new Set(parent.stale),
+      idsAdded: new Set(parent.idsAdded),
+      numbersOpened: new Set(parent.numbersOpened),
+    },
+);
+
+const aheadOf = (db: Queryable): ThreadsAhead | undefined =>
+  db instanceof UnitOfWork ? db.memo(THREADS_AHEAD) : undefined;
+
+/** The case's row or people changed in this unit (tickets.ts, participants.ts). */
+export function caseWritten(db: Queryable, ticketId: number): void {
+  aheadOf(db)?.stale.add(ticketId);
+}
+
+/** A case opened in this unit under `number`. */
+export function caseOpened(db: Queryable, number: number): void {
+  aheadOf(db)?.numbersOpened.add(number);
+}
+
+/** Message-IDs recorded in this unit as threading into a case (thread-ids.ts). */
+export function threadIdsWritten(db: Queryable, ids: readonly string[]): void {
+  const ahead = aheadOf(db);
+  if (ahead) for (const id of ids) ahead.idsAdded.add(id);
+}
+
+const covers = (ahead: ThreadsAhead, ask: ThreadAsk): boolean =>
+  (ask.number === undefined || ahead.numbers.has(ask.number)) &&
+  askedThreadIds(ask.ids).every((id) => ahead.ids.has(id));
+
+/** Mails read ahead in one statement, and Message-IDs (in powers of two, the list padded with its last value). */
+const AHEAD_MOST = 64;
+const IDS_MOST = 512;
+
+/**
+ * Reads the cases that `first` and `later` (mails of the same batch, ready before their turn) name, by Message-ID
+ * and by case number, in one statement, unless `first` was read ahead already or no mail is ready after it (its own
+ * look-up is as good). On PostgreSQL the statement locks every case it finds, in the order of their ids (two
+ * instances reading ahead lock in the same order), until the batch commits; a case another transaction changed while
+ * the lock waited is marked stale (its people were read before that commit), as is every case the batch writes
+ * afterwards. Rows another process commits after this read (a thread id of a case on another mailbox) are not seen,
+ * as they would not be by a read a moment earlier.
+ */
+export async function lookAheadThreads(uow: UnitOfWork, first: ThreadAsk, later: readonly ThreadAsk[]): Promise<void> {
+  const ahead = uow.memo(THREADS_AHEAD) ?? {
+    ids: new Set(),
+    numbers: new Set(),
+    byId: new Map(),
+    byNumber: new Map(),
+    views: new Map(),
+    stale: new Set(),
+    idsAdded: new Set(),
+    numbersOpened: new Set(),
+  };
+  if (covers(ahead, first)) return;
+  const ids = new Set<string>();
+  const numbers = new Set<number>();
+  let taken = 0;
+  for (const ask of [first, ...later]) {
+    if (taken === AHEAD_MOST) break;
+    if (taken > 0 && covers(ahead, ask)) continue;
+    const mine = askedThreadIds(ask.ids);
+    if (taken > 0 && ids.size + mine.length > IDS_MOST) break;
+    for (const id of mine) ids.add(id);
+    if (ask.number !== undefined) numbers.add(ask.number);
+    taken++;
+  }
+  if (taken === 1) return;
+  const found = await readCases(uow, padded([...ids]), padded([...numbers]));
+  for (const id of ids) {
+    ahead.ids.add(id);
+    ahead.idsAdded.delete(id);
+    ahead.byId.set(id, []);
+  }
+  for (const n of numbers) {
+    ahead.numbers.add(n);
+    ahead.numbersOpened.delete(n);
+    ahead.byNumber.delete(n);
+  }
+  // Read just now, after what the unit wrote: fresh, unless another transaction changed it while the lock waited.
+  for (const [id, { view, moved }] of found.cases) {
+    ahead.views.set(id, view);
+    if (moved) ahead.stale.add(id);
+    else ahead.stale.delete(id);
+    if (numbers.has(view.number)) ahead.byNumber.set(view.number, id);
+  }
+  for (const [messageId, cases] of found.byId) ahead.byId.set(messageId, cases);
+  uow.setMemo(THREADS_AHEAD, ahead);
+}
+
+/**
+ * The thread look-up of a mail (`ask`) from what was read ahead, or undefined when it must read (not read ahead, or
+ * it names a case, a Message-ID or a case number the unit wrote since). `tagged`: the case of its subject's number.
+ * `locked` as lockTicketViewsByThreadIds, the tagged case included: the read ahead locked it too.
+ */
+export function threadsFromMemory(
+  db: Queryable,
+  ask: ThreadAsk,
+): { views: TicketView[]; locked: Map<number, boolean>; tagged?: TicketView } | undefined {
+  const ahead = aheadOf(db);
+  if (!ahead || !covers(ahead, ask)) return undefined;
+  const rank = new Map<number, number>();
+  for (const [i, id] of askedThreadIds(ask.ids).entries()) {
+    if (ahead.idsAdded.has(id)) return undefined;
+    for (const c of ahead.byId.get(id) ?? []) if (!rank.has(c)) rank.set(c, i);
+  }
+  const tagged = ask.number === undefined ? undefined : ahead.byNumber.get(ask.number);
+  if (ask.number !== undefined && tagged === undefined && ahead.numbersOpened.has(ask.number)) return undefined;
+  const cases = [...rank.keys()];
+  if (tagged !== undefined) cases.push(tagged);
+  if (cases.some((c) => ahead.stale.has(c))) return undefined;
+  // Copies: a mail's context is its own.
+  const copy = (c: number): TicketView => {
+    const v = ahead.views.get(c)!;
+    return { ...v, participants: v.participants.slice() };
+  };
+  const locked = new Map<number, boolean>();
+  if (isPostgres(db)) for (const c of cases) locked.set(c, false);
+  const ranked: Array<{ view: TicketView; rank: number }> = [];
+  for (const [c, r] of rank) ranked.push({ view: copy(c), rank: r });
+  return { views: viewsInOrder(ranked), locked, tagged: tagged === undefined ? undefined : copy(tagged) };
+}
+
+/** The cases `ids` and `numbers` name, with their people, locked on PostgreSQL in the order of their ids. */
+async function readCases(
+  uow: UnitOfWork,
+  ids: readonly string[],
+  numbers: readonly number[],
+): Promise<{ cases: Map<number, { view: TicketView; moved: boolean }>; byId: Map<string, number[]> }> {
+  const lock = isPostgres(uow);
+  const parts: string[] = [];
+  if (ids.length)
+    parts.push(
+      `select "message_id" as "k", "ticket_id" from "thread_ids" where "message_id" in ${placeholders(1, ids.length)}`,
+    );
+  if (numbers.length)
+    parts.push(
+      `select cast(null as text) as "k", "id" as "ticket_id" from "tickets" where "number" in ${placeholders(1, numbers.length)}`,
+    );
+  const sql = `select "x"."k" as "thread_message_id", "t".*, "p"."address" as "participant_address", "p"."role" as "participant_role"${lock ? MOVED : ''} from (${parts.join(' union all ')}) as "x" join "tickets" as "t" on "t"."id" = "x"."ticket_id" left join "participants" as "p" on "p"."ticket_id" = "t"."id" order by "t"."id"${lock ? ' for update of "t"' : ''}`;
+  const asked = new Set(ids);
+  // Thread ids an earlier mail of the batch left waiting are written first if asked. Its people still waiting are
+  // added from memory below, so they need not be written for this read.
+  const matters = {
+    thread_ids: (v: (c: string) => unknown) => asked.has(v('message_id') as string),
+    participants: () => false,
+  };
+  const found = await rows(uow, sql, [...ids, ...numbers], matters);
+  const cases = new Map<number, { view: TicketView; moved: boolean; people: Set<string> }>();
+  const byId = new Map<string, number[]>();
+  for (const r of found) {
+    const id = Number(r.id);
+    let c = cases.get(id);
+    if (!c) cases.set(id, (c = { view: { ...toTicket(r), participants: [] }, moved: false, people: new Set() }));
+    if (lock && r.moved === true) c.moved = true;
+    if (r.thread_message_id !== null && r.thread_message_id !== undefined) {
+      let list = byId.get(r.thread_message_id);
+      if (!list) byId.set(r.thread_message_id, (list = []));
+      if (!list.includes(id)) list.push(id);
+    }
+    if (r.participant_address !== null && r.participant_address !== undefined && !c.people.has(r.participant_address)) {
+      c.people.add(r.participant_address);
+      (c.view.participants as Participant[]).push({ address: r.participant_address, role: r.participant_role });
+    }
+  }
+  for (const p of waitingRows(uow, 'participants')) {
+    const c = cases.get(Number(p.ticket_id));
+    const address = String(p.address);
+    if (!c || c.people.has(address)) continue;
+    c.people.add(address);
+    (c.view.participants as Participant[]).push({ address, role: p.role as Participant['role'] });
+  }
+  return { cases, byId };
+}
+
+function padded<T>(values: T[]): T[] {
+  if (values.length === 0) return values;
+  let size = 1;
+  while (size < values.length) size *= 2;
+  while (values.length < size) values.push(values[values.length - 1]);
+  return values;
+}

@@ -1,0 +1,86 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { Knex } from 'knex';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createApp, type App } from '../../src/app.ts';
+import { loadConfig } from '../../src/config.ts';
+import { lookAheadThreads, threadsFromMemory } from '../../src/db/repos/threads-ahead.ts';
+import { inUnitOfWork } from '../../src/db/unit-of-work.ts';
+import { silentLogger } from '../../src/logger.ts';
+import { testEnv } from '../support/app.ts';
+import { BUILT_PARSE_WORKER } from '../support/built.ts';
+import { mail } from '../support/lifecycle.ts';
+import { waitFor } from '../support/wait.ts';
+import { freshDatabase, pgReachable } from './support/pg.ts';
+
+/**
+ * The thread look-up read ahead for a batch (src/db/repos/threads-ahead.ts) locks every case it finds, as the
+ * look-up of one mail does (tests/postgres/thread-lock.test.ts): until the batch commits. A case another transaction
+ * changed while the read waited for its lock is not answered from memory (its people were read before that commit):
+ * the mail that names it reads again.
+ */
+let app: App | undefined;
+afterEach(async () => app?.close());
+
+const opening = (id: string, subject: string) =>
+  mail({ From: 'cliente@org.co', To: 'soporte@mesa.test', Subject: subject, 'Message-ID': `<${id}>` }, 'No va.');
+
+/** Whether another transaction can lock case `id` at once (NOWAIT). */
+async function lockable(db: Knex, id: number): Promise<boolean> {
+  try {
+    await db.transaction((t) => t.raw('select "id" from "tickets" where "id" = ? for update nowait', [id]));
+    return true;
+  } catch (err) {
+    if ((err as { code?: string }).code === '55P03') return false;
+    throw err;
+  }
+}
+
+const waitsOnALock = async (db: Knex) =>
+  Number(
+    (
+      await db.raw(
+        "select count(*) as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'",
+      )
+    ).rows[0].n,
+  ) > 0;
+
+describe.runIf(await pgReachable())('the thread look-up read ahead: locks', () => {
+  it('locks the cases of every mail read ahead, and leaves one changed while it waited to be read again', async () => {
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mesa-thread-ahead-'));
+    const url = await freshDatabase('mesa_thread_ahead');
+    app = await createApp(loadConfig(testEnv(dataDir, { DATABASE_URL: url })), silentLogger, {
+      parseWorkerUrl: BUILT_PARSE_WORKER,
+    });
+    const db = app.db;
+    await app.ingest.ingest(opening('t1@org.co', 'Falla al imprimir'), { kind: 'stdin' });
+    await app.ingest.ingest(opening('u1@org.co', 'Falla al facturar'), { kind: 'stdin' });
+    const [first, second] = (await db('tickets').orderBy('number').select('id')).map((r) => Number(r.id));
+
+    // Another transaction changes case #1 and adds a person while the read ahead waits for it.
+    const other = await db.transaction();
+    await other.raw(`update "tickets" set "stage" = 'en_curso', "updated_at" = "updated_at" + 1 where "id" = ?`, [
+      first,
+    ]);
+    await other('participants').insert({ ticket_id: first, address: 'x@otra.co', role: 'cc', added_at: Date.now() });
+    await inUnitOfWork(db, async (uow) => {
+      const reading = lookAheadThreads(uow, { ids: ['u1@org.co'] }, [{ ids: ['t1@org.co'] }, { ids: [], number: 2 }]);
+      await waitFor('the read ahead waiting for case #1', () => waitsOnALock(db), 10_000, 10);
+      await other.commit();
+      await reading;
+      // Both held until the unit ends.
+      expect(await lockable(db, first)).toBe(false);
+      expect(await lockable(db, second)).toBe(false);
+      const byHeaders = threadsFromMemory(uow, { ids: ['u1@org.co'] });
+      expect(byHeaders?.views.map((v) => v.id)).toEqual([second]);
+      expect([...byHeaders!.locked]).toEqual([[second, false]]);
+      const byNumber = threadsFromMemory(uow, { ids: [], number: 2 });
+      expect(byNumber?.tagged?.id).toBe(second);
+      expect([...byNumber!.locked]).toEqual([[second, false]]);
+      // Changed while the read waited: its mail reads it again.
+      expect(threadsFromMemory(uow, { ids: ['t1@org.co'] })).toBeUndefined();
+    });
+    expect(await lockable(db, first)).toBe(true);
+  });
+});
