@@ -38,3 +38,15 @@ const insertSqlOf = boundedMemo(
 /** The values of `rows` in the order of `keys`, flat: the bindings of insertSql. */
 export const valuesOf = (keys: readonly string[], rows: ReadonlyArray<Record<string, unknown>>): unknown[] =>
   rows.flatMap((r) => keys.map((k) => r[k]));
+
+/**
+ * `values` padded with its last value up to the next power of two: a statement read ahead for a varying number of
+ * mails then has a few texts (and a few prepared statements) for every count. Changes and returns `values`.
+ */
+export function padded<T>(values: T[]): T[] {
+  if (values.length === 0) return values;
+  let size = 1;
+  while (size < values.length) size *= 2;
+  while (values.length < size) values.push(values[values.length - 1]);
+  return values;
+}

@@ -94,5 +94,5 @@ export async function flushFor(q: Queryable, table: string, matters?: RowTest): 
   if (q instanceof UnitOfWork && waiting(q, table, matters)) await q.flush();
 }
 
-export { insertSql, placeholders, valuesOf } from './sql-text.ts';
+export { insertSql, padded, placeholders, valuesOf } from './sql-text.ts';
 export type { RowTest, WaitingThatMatters } from './later-rows.ts';

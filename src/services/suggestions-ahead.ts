@@ -1,5 +1,5 @@
 import { searchable, searchDocsEach, type SearchHit, type SearchQuery } from '../db/repos/search.ts';
-import type { Queryable } from '../db/sql.ts';
+import { padded, type Queryable } from '../db/sql.ts';
 import { memoKey, UnitOfWork } from '../db/unit-of-work.ts';
 
 /**
@@ -65,10 +65,7 @@ export async function searchedAhead(
     if (searchable(t) && !ahead.found.has(key(t)) && !lists.has(key(t))) lists.set(key(t), t);
   }
   if (lists.size === 1) return undefined;
-  const questions = [...lists.values()];
-  let size = 1;
-  while (size < questions.length) size *= 2;
-  while (questions.length < size) questions.push(questions[questions.length - 1]);
+  const questions = padded([...lists.values()]);
   const each = questions.map(queriesOf);
   const hits = await searchDocsEach(db, each.flat());
   let at = 0;

@@ -1,4 +1,4 @@
-import { insertLater, placeholders, rows, knexOf, waitingRows, type Queryable } from '../sql.ts';
+import { insertLater, padded, placeholders, rows, knexOf, waitingRows, type Queryable } from '../sql.ts';
 import { memoKey, UnitOfWork } from '../unit-of-work.ts';
 
 export interface LedgerRow {
@@ -148,14 +148,6 @@ export async function lookAheadDeliveries(
 /** A mail that lost the race for its effect to another process runs again and reads what that one committed. */
 export function forgetDeliveriesAhead(uow: UnitOfWork): void {
   uow.setMemo(DELIVERIES_AHEAD, undefined);
-}
-
-function padded(values: string[]): string[] {
-  if (values.length === 0) return values;
-  let size = 1;
-  while (size < values.length) size *= 2;
-  while (values.length < size) values.push(values[values.length - 1]);
-  return values;
 }
 
 const LEDGER_COLUMNS = [

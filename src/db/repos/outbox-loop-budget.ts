@@ -1,4 +1,4 @@
-import { placeholders, row, rows, knexOf, type Queryable, type RowTest } from '../sql.ts';
+import { padded, placeholders, row, rows, knexOf, type Queryable, type RowTest } from '../sql.ts';
 import { UnitOfWork } from '../unit-of-work.ts';
 import { boundedMemo } from '../../memo.ts';
 import { waitingOutbox, type WaitingOutbox } from './outbox-rows.ts';
@@ -124,10 +124,8 @@ async function readBudgetsAhead(uow: UnitOfWork, asks: readonly BudgetAsk[]): Pr
     dayTo: Math.max(...asks.map((a) => a.daySince)),
     stopFrom: Math.min(...asks.map((a) => a.at)),
   };
-  const list = addresses.slice();
-  let size = 1;
-  while (size < list.length) size *= 2;
-  while (list.length < size) list.push(list[list.length - 1]);
+  const list = padded(addresses.slice());
+  const size = list.length;
   const found = await rows(
     uow,
     budgetsAheadSql(size),

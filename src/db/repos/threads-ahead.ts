@@ -1,5 +1,5 @@
 import { isPostgres } from '../knex.ts';
-import { placeholders, rows, waitingRows, type Queryable } from '../sql.ts';
+import { padded, placeholders, rows, waitingRows, type Queryable } from '../sql.ts';
 import { memoKey, UnitOfWork } from '../unit-of-work.ts';
 import type { Participant, TicketView } from '../../tickets/types.ts';
 import { toTicket } from './ticket-row.ts';
@@ -199,7 +199,7 @@ async function readCases(
       (c.view.participants as Participant[]).push({ address: r.participant_address, role: r.participant_role });
     }
   }
-  for (const p of waitingRows(uow, 'participants')) {
+  for (const p of waitingRows(uow, 'participants', (v) => cases.has(Number(v('ticket_id'))))) {
     const c = cases.get(Number(p.ticket_id));
     const address = String(p.address);
     if (!c || c.people.has(address)) continue;
@@ -207,12 +207,4 @@ async function readCases(
     (c.view.participants as Participant[]).push({ address, role: p.role as Participant['role'] });
   }
   return { cases, byId };
-}
-
-function padded<T>(values: T[]): T[] {
-  if (values.length === 0) return values;
-  let size = 1;
-  while (size < values.length) size *= 2;
-  while (values.length < size) values.push(values[values.length - 1]);
-  return values;
 }
