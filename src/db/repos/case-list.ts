@@ -1,4 +1,4 @@
-import { flushFor, knexOf, type Queryable } from '../sql.ts';
+import { flushFor, knexOf, placeholders, rows, type Queryable } from '../sql.ts';
 import type { Knex } from 'knex';
 import { isPostgres } from '../knex.ts';
 import { toTicket } from './tickets.ts';
@@ -206,17 +206,16 @@ export async function internalNotesCount(
   queryable: Queryable,
   ticketIds: readonly number[],
 ): Promise<Map<number, number>> {
-  const db = knexOf(queryable);
   const out = new Map<number, number>();
   if (!ticketIds.length) return out;
-  const rows = await db('messages')
-    .select('ticket_id')
-    .count({ n: '*' })
-    .whereIn('ticket_id', [...ticketIds])
-    .andWhere({ internal: true })
-    .whereNot({ role: 'system' })
-    .groupBy('ticket_id');
-  for (const r of rows as any[]) out.set(Number(r.ticket_id), Number(r.n));
+  const sql =
+    `select "ticket_id", count(*) as "n" from "messages" where "ticket_id" in ${placeholders(1, ticketIds.length)}` +
+    ' and "internal" = ? and "role" <> ? group by "ticket_id"';
+  const asked = new Set(ticketIds);
+  const found = await rows(queryable, sql, [...ticketIds, true, 'system'], {
+    messages: (v) => asked.has(v('ticket_id') as number),
+  });
+  for (const r of found) out.set(Number(r.ticket_id), Number(r.n));
   return out;
 }
 

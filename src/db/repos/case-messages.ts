@@ -1,4 +1,4 @@
-import { flushFor, insertId, insertLater, insertSql, waitingRows, type Queryable } from '../sql.ts';
+import { insertId, insertLater, insertSql, waitingRows, type Queryable } from '../sql.ts';
 import { reservedMessageId } from './message-ids.ts';
 import type { Role } from '../../tickets/types.ts';
 
@@ -60,7 +60,7 @@ const ATTACHMENT_COLUMNS = ['message_id', 'filename', 'content_type', 'size', 's
 /**
  * A new message row and its attachments; its id. In the ingest's batch on PostgreSQL the row waits for the flush
  * with the batch's others, under an id taken ahead (message-ids.ts): one INSERT for the batch's messages instead of
- * a round trip per mail. Its readers in the unit write it first (flushFor, or the unit itself for plain SQL).
+ * a round trip per mail. Its readers are plain SQL (src/db/sql.ts): the unit writes it before one of them runs.
  * Elsewhere, and on SQLite, it is written at once and the database gives its id.
  */
 export async function insertMessage(trx: Queryable, m: NewMessage): Promise<number> {
@@ -87,7 +87,7 @@ export async function insertMessage(trx: Queryable, m: NewMessage): Promise<numb
   const reserved = await reservedMessageId(trx);
   const id = reserved ?? (await insertId(trx, INSERT_MESSAGE, values))!;
   if (reserved !== undefined) await insertLater(trx, 'messages', MESSAGE_COLUMNS_WITH_ID, [[id, ...values]]);
-  // In the ingest's batch with the batch's others (insertLater): attachmentsOf writes them first (flushFor). The
+  // In the ingest's batch with the batch's others (insertLater): the unit writes them before attachmentsOf reads. The
   // flush writes a table's rows in the order the tables first waited: the message before its attachments.
   await insertLater(
     trx,
@@ -112,11 +112,6 @@ export function waitingThreadRows(
     created_at: r.created_at as number,
     from_address: (r.from_address as string | undefined) ?? null,
   }));
-}
-
-/** Before a read of a case's messages inside a unit of work: its rows still waiting (insertMessage) are written. */
-export function messagesOfCaseWritten(q: Queryable, ticketId: number): Promise<void> {
-  return flushFor(q, 'messages', (v) => v('ticket_id') === ticketId);
 }
 
 export interface NewEvent {

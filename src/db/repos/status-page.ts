@@ -1,4 +1,4 @@
-import { flushFor, knexOf, type Queryable } from '../sql.ts';
+import { flushFor, knexOf, placeholders, rows, run, type Queryable } from '../sql.ts';
 import { PROVEN_ORIGINS } from '../../tickets/types.ts';
 
 /** What the status page records: read receipts, form submissions (idempotency), link requests. SQL only. */
@@ -11,12 +11,21 @@ export async function markAnswersRead(
   now: number,
   upTo?: number,
 ): Promise<number[]> {
-  const trx = knexOf(queryable);
-  const q = trx('messages').where({ ticket_id: ticketId, role: 'consultant', internal: false }).whereNull('read_at');
-  if (upTo !== undefined) q.where('id', '<=', upTo);
-  const rows = await q.select('id');
-  const ids = rows.map((r: any) => Number(r.id));
-  if (ids.length) await trx('messages').whereIn('id', ids).whereNull('read_at').update({ read_at: now });
+  const unread =
+    'select "id" from "messages" where "ticket_id" = ? and "role" = ? and "internal" = ? and "read_at" is null';
+  const found = await rows(
+    queryable,
+    upTo === undefined ? unread : `${unread} and "id" <= ?`,
+    upTo === undefined ? [ticketId, 'consultant', false] : [ticketId, 'consultant', false, upTo],
+    { messages: (v) => v('ticket_id') === ticketId },
+  );
+  const ids = found.map((r) => Number(r.id));
+  if (ids.length)
+    await run(
+      queryable,
+      `update "messages" set "read_at" = ? where "id" in ${placeholders(1, ids.length)} and "read_at" is null`,
+      [now, ...ids],
+    );
   return ids;
 }
 

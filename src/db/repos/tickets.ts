@@ -1,10 +1,20 @@
 import { isPostgres } from '../knex.ts';
-import { flushFor, insertId, insertSql, placeholders, row, run, valuesOf, knexOf, type Queryable } from '../sql.ts';
+import {
+  flushFor,
+  insertId,
+  insertSql,
+  placeholders,
+  row,
+  rows,
+  run,
+  valuesOf,
+  knexOf,
+  type Queryable,
+} from '../sql.ts';
 import type { Priority, Stage, Ticket, TicketView, WaitingOn } from '../../tickets/types.ts';
 import { participantsOf } from './participants.ts';
 import { str, toTicket } from './ticket-row.ts';
 import { caseOpened, caseWritten } from './threads-ahead.ts';
-import { messagesOfCaseWritten } from './case-messages.ts';
 
 // The case repository as the services see it (`import * as repo`): cases here; messages, people and thread ids in
 // their own files, under 300 lines each.
@@ -168,19 +178,18 @@ export async function listTickets(
   return (await q).map(toTicket);
 }
 
-export async function messagesOf(queryable: Queryable, ticketId: number): Promise<any[]> {
-  await messagesOfCaseWritten(queryable, ticketId);
-  const db = knexOf(queryable);
-  return db('messages')
-    .where({ ticket_id: ticketId })
-    .orderBy([{ column: 'created_at' }, { column: 'id' }]);
+/** A case's messages, oldest first; its rows still waiting for the ingest batch's flush are written first. */
+export function messagesOf(queryable: Queryable, ticketId: number): Promise<any[]> {
+  return rows(queryable, 'select * from "messages" where "ticket_id" = ? order by "created_at", "id"', [ticketId], {
+    messages: (v) => v('ticket_id') === ticketId,
+  });
 }
 
+/** The attachments of these messages, in insertion order; those still waiting for the flush are written first. */
 export async function attachmentsOf(queryable: Queryable, messageIds: number[]): Promise<any[]> {
-  const db = knexOf(queryable);
   if (!messageIds.length) return [];
-  await flushFor(queryable, 'attachments', (v) => messageIds.includes(v('message_id') as number));
-  return db('attachments').whereIn('message_id', messageIds).orderBy('id');
+  const sql = `select * from "attachments" where "message_id" in ${placeholders(1, messageIds.length)} order by "id"`;
+  return rows(queryable, sql, messageIds, { attachments: (v) => messageIds.includes(v('message_id') as number) });
 }
 
 export async function eventsOf(queryable: Queryable, ticketId: number): Promise<any[]> {

@@ -1,8 +1,13 @@
 import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { App } from '../../../src/app.ts';
+import { internalNotesCount } from '../../../src/db/repos/case-list.ts';
+import { expectMessages } from '../../../src/db/repos/message-ids.ts';
+import { visibleAttachment } from '../../../src/db/repos/messages.ts';
+import { markAnswersRead } from '../../../src/db/repos/status-page.ts';
+import { attachmentsOf, insertMessage, messagesOf, type NewMessage } from '../../../src/db/repos/tickets.ts';
 import { insertLater, insertSql, rows } from '../../../src/db/sql.ts';
-import { inUnitOfWork } from '../../../src/db/unit-of-work.ts';
+import { inUnitOfWork, type UnitOfWork } from '../../../src/db/unit-of-work.ts';
 import { onStatements } from '../../../src/db/storage.ts';
 import { onPostgres, testApp } from '../../support/app.ts';
 import { bareCase } from '../../support/bare-case.ts';
@@ -72,6 +77,74 @@ describe('rows that wait for the end of a unit of work', () => {
     });
     const stored = await rows(app.db, 'select "type" from "events" where "ticket_id" = ? order by "id"', [ticketId]);
     expect(stored.map((r) => r.type)).toEqual(['primero', 'segundo']);
+  });
+});
+
+/** A message of case `ticketId` with one file, as the ingest writes it. */
+const message = (ticketId: number, role: NewMessage['role'], internal = false): NewMessage => ({
+  ticketId,
+  role,
+  source: 'mail',
+  fromAddress: 'juan@cliente.co',
+  bodyText: `de ${role}`,
+  internal,
+  verified: true,
+  createdAt: 20,
+  attachments: [{ filename: 'f.pdf', contentType: 'application/pdf', size: 3, sha256: 'a'.repeat(64), inline: false }],
+});
+
+describe("the readers of a case's messages and files", () => {
+  it('see a message the unit inserted a moment before, still waiting, with no flush asked for', async () => {
+    app = await testApp();
+    const ticketId = await bareCase(app);
+    const other = await bareCase(app, 2, 'beto@empresa.com');
+    // As the ingest's batch: gathering, and (PostgreSQL) the message row itself waits under an id taken ahead.
+    const inBatch = <T>(fn: (uow: UnitOfWork) => Promise<T>) =>
+      inUnitOfWork(app.db, async (uow) => {
+        uow.gather();
+        expectMessages(uow, 2);
+        return fn(uow);
+      });
+    const seen = await inBatch(async (uow) => {
+      const id = await insertMessage(uow, message(ticketId, 'consultant'));
+      await insertMessage(uow, message(ticketId, 'consultant', true));
+      // Another case's read needs none of the waiting rows: they keep waiting.
+      expect(await messagesOf(uow, other)).toEqual([]);
+      expect(await internalNotesCount(uow, [other])).toEqual(new Map());
+      expect(uow.laterRows('attachments')).toHaveLength(2);
+      const messages = await messagesOf(uow, ticketId);
+      const files = await attachmentsOf(
+        uow,
+        messages.map((m) => Number(m.id)),
+      );
+      return {
+        id,
+        messages,
+        files,
+        visible: await visibleAttachment(uow, ticketId, Number(files[0].id)),
+        hidden: await visibleAttachment(uow, ticketId, Number(files[1].id)),
+        notes: await internalNotesCount(uow, [ticketId, other]),
+        read: await markAnswersRead(uow, ticketId, 30),
+      };
+    });
+    expect(seen.messages.map((m) => m.body_text)).toEqual(['de consultant', 'de consultant']);
+    expect(seen.files.map((f) => [Number(f.message_id), f.filename])).toEqual([
+      [seen.id, 'f.pdf'],
+      [Number(seen.messages[1].id), 'f.pdf'],
+    ]);
+    expect(seen.visible).toEqual({ filename: 'f.pdf', content_type: 'application/pdf', sha256: 'a'.repeat(64) });
+    expect(seen.hidden).toBeUndefined();
+    expect(seen.notes).toEqual(new Map([[ticketId, 1]]));
+    expect(seen.read).toEqual([seen.id]);
+    // The same rows, of the same types, as the query builder reads them once written.
+    const built = await app.db('messages').where({ ticket_id: ticketId }).orderBy(['created_at', 'id']);
+    expect(await messagesOf(app.db, ticketId)).toEqual(built);
+    expect(seen.messages.map((m) => ({ ...m, read_at: built.find((b) => b.id === m.id)?.read_at }))).toEqual(built);
+    const ids = built.map((m) => m.id);
+    expect(await attachmentsOf(app.db, ids)).toEqual(
+      await app.db('attachments').whereIn('message_id', ids).orderBy('id'),
+    );
+    expect(Number(built[0].read_at)).toBe(30);
   });
 });
 
