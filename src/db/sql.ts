@@ -17,7 +17,10 @@ import { insertSql } from './sql-text.ts';
 /** Where a statement can run: a unit of work, or knex (its pool, or a transaction opened without a unit of work). */
 export type Queryable = Db | UnitOfWork;
 
-/** The knex of `q`, for the query builder: a unit of work's transaction, or `q` itself. */
+/**
+ * The knex of `q`, for the query builder: a unit of work's transaction, or `q` itself. The builder's statements do not
+ * pass through the unit, so they never see rows still waiting (insertLater): a table that waits is read in plain SQL.
+ */
 export function knexOf(q: Queryable): Db {
   return q instanceof UnitOfWork ? q.trx : q;
 }
@@ -83,15 +86,6 @@ export function waiting(q: Queryable, table: string, matters: RowTest = () => tr
 export function waitingRows(q: Queryable, table: string, which: RowTest = () => true): Array<Record<string, unknown>> {
   if (!(q instanceof UnitOfWork)) return [];
   return matching(q.laterRows(table), which).map((r) => Object.fromEntries(r.keys.map((k, i) => [k, r.values[i]])));
-}
-
-/**
- * Before a read of `table` through the query builder inside a unit of work (knexOf): writes what the unit gathered if
- * one of the rows of `table` still waiting matters to the read (waiting()), so that the read sees it. Plain SQL run
- * through this module needs no call: the unit writes the rows first itself (UnitOfWork, `matters` there).
- */
-export async function flushFor(q: Queryable, table: string, matters?: RowTest): Promise<void> {
-  if (q instanceof UnitOfWork && waiting(q, table, matters)) await q.flush();
 }
 
 export { insertSql, padded, placeholders, valuesOf } from './sql-text.ts';

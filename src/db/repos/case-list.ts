@@ -1,4 +1,4 @@
-import { flushFor, knexOf, placeholders, rows, type Queryable } from '../sql.ts';
+import { knexOf, placeholders, rows, type Queryable } from '../sql.ts';
 import type { Knex } from 'knex';
 import { isPostgres } from '../knex.ts';
 import { toTicket } from './tickets.ts';
@@ -187,15 +187,18 @@ export async function clockEventsOf(
   queryable: Queryable,
   ticketIds: readonly number[],
 ): Promise<Map<number, ClockEvent[]>> {
-  await flushFor(queryable, 'events');
-  const db = knexOf(queryable);
   const out = new Map<number, ClockEvent[]>(ticketIds.map((id) => [id, []]));
   for (let i = 0; i < ticketIds.length; i += 500) {
-    const rows = await db('events')
-      .select('ticket_id', 'type', 'to_value', 'created_at')
-      .whereIn('ticket_id', ticketIds.slice(i, i + 500))
-      .orderBy([{ column: 'ticket_id' }, { column: 'created_at' }, { column: 'id' }]);
-    for (const r of rows)
+    const some = ticketIds.slice(i, i + 500);
+    const asked = new Set(some);
+    const found = await rows(
+      queryable,
+      `select "ticket_id", "type", "to_value", "created_at" from "events" where "ticket_id" in ${placeholders(1, some.length)}` +
+        ' order by "ticket_id", "created_at", "id"',
+      some,
+      { events: (v) => asked.has(v('ticket_id') as number) },
+    );
+    for (const r of found)
       out.get(Number(r.ticket_id))?.push({ type: String(r.type), to: r.to_value ?? null, at: Number(r.created_at) });
   }
   return out;
@@ -226,11 +229,13 @@ export async function casesWithParticipant(
   address: string,
 ): Promise<Set<number>> {
   if (!ticketIds.length) return new Set();
-  await flushFor(db, 'participants');
-  const rows = await knexOf(db)('participants')
-    .select('ticket_id')
-    .whereIn('ticket_id', [...ticketIds])
-    .andWhere('address', address)
-    .whereIn('role', ['requester', 'cc']);
-  return new Set(rows.map((r: any) => Number(r.ticket_id)));
+  const asked = new Set(ticketIds);
+  const found = await rows(
+    db,
+    `select "ticket_id" from "participants" where "ticket_id" in ${placeholders(1, ticketIds.length)}` +
+      ' and "address" = ? and "role" in (?, ?)',
+    [...ticketIds, address, 'requester', 'cc'],
+    { participants: (v) => asked.has(v('ticket_id') as number) },
+  );
+  return new Set(found.map((r) => Number(r.ticket_id)));
 }

@@ -128,7 +128,7 @@ export interface NewEvent {
 const EVENT_COLUMNS = ['ticket_id', 'type', 'actor', 'from_value', 'to_value', 'reason', 'data_json', 'created_at'];
 
 /** An entry of the case's log; in the ingest's batch written with the batch's others (insertLater): the readers of
- * the log flush them first (flushFor). */
+ * the log are plain SQL, which the unit runs after writing them. */
 export async function insertEvent(trx: Queryable, e: NewEvent): Promise<void> {
   await insertLater(trx, 'events', EVENT_COLUMNS, [
     [e.ticketId, e.type, e.actor, e.from, e.to, e.reason, e.data ? JSON.stringify(e.data) : null, e.at],

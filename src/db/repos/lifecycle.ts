@@ -1,4 +1,4 @@
-import { flushFor, knexOf, type Queryable } from '../sql.ts';
+import { knexOf, placeholders, rows as sqlRows, type Queryable } from '../sql.ts';
 import { isPostgres } from '../knex.ts';
 import { toTicket } from './tickets.ts';
 import type { Ticket } from '../../tickets/types.ts';
@@ -125,15 +125,20 @@ export interface EventRow {
 }
 
 /** The clock-relevant events of many cases at once, grouped by case (one query, not one per case). */
+const CLOCK_EVENTS = ['waiting_changed', 'stage_changed', 'consultant_message', 'autoclose_warning'];
+
 export async function lifecycleEventsOf(queryable: Queryable, ticketIds: number[]): Promise<Map<number, EventRow[]>> {
-  await flushFor(queryable, 'events');
-  const db = knexOf(queryable);
   const out = new Map<number, EventRow[]>();
   for (let i = 0; i < ticketIds.length; i += 500) {
-    const rows = await db('events')
-      .whereIn('ticket_id', ticketIds.slice(i, i + 500))
-      .whereIn('type', ['waiting_changed', 'stage_changed', 'consultant_message', 'autoclose_warning'])
-      .orderBy([{ column: 'created_at' }, { column: 'id' }]);
+    const some = ticketIds.slice(i, i + 500);
+    const asked = new Set(some);
+    const rows = await sqlRows(
+      queryable,
+      `select * from "events" where "ticket_id" in ${placeholders(1, some.length)} and "type" in (?, ?, ?, ?)` +
+        ' order by "created_at", "id"',
+      [...some, ...CLOCK_EVENTS],
+      { events: (v) => asked.has(v('ticket_id') as number) },
+    );
     for (const r of rows) {
       const id = Number(r.ticket_id);
       const data = r.data_json ? JSON.parse(r.data_json) : {};

@@ -1,5 +1,4 @@
-import type { Db } from '../knex.ts';
-import { flushFor, insertLater, placeholders, row, rows, knexOf, type Queryable } from '../sql.ts';
+import { insertLater, placeholders, row, rows, run, type Queryable } from '../sql.ts';
 import type { Ticket } from '../../tickets/types.ts';
 import { toTicket } from './tickets.ts';
 
@@ -31,12 +30,14 @@ const toRow = (r: any): LinkRow => ({
   lastUsedAt: r.last_used_at == null ? undefined : Number(r.last_used_at),
 });
 
-const withNumber = (db: Db) =>
-  db('links').join('tickets', 'tickets.id', 'links.ticket_id').select('links.*', 'tickets.number');
-
 export async function findLinkByHash(db: Queryable, hash: string): Promise<LinkRow | undefined> {
-  await flushFor(db, 'links');
-  const r = await withNumber(knexOf(db)).where('links.token_hash', hash).first();
+  const r = await row(
+    db,
+    'select "links".*, "tickets"."number" from "links" inner join "tickets" on "tickets"."id" = "links"."ticket_id"' +
+      ' where "links"."token_hash" = ? limit 1',
+    [hash],
+    { links: (v) => v('token_hash') === hash },
+  );
   return r ? toRow(r) : undefined;
 }
 
@@ -116,7 +117,7 @@ export function generationsOf(
 const LINK_COLUMNS = ['ticket_id', 'recipient', 'generation', 'token_hash', 'expires_at', 'created_at'];
 
 /** A new generation of a link; in the ingest's batch written with the batch's others (insertLater): every read and
- * change of links here writes them first (flushFor). */
+ * change of links here is plain SQL, which the unit runs after writing them. */
 export async function insertLink(
   db: Queryable,
   link: { ticketId: number; recipient: string; generation: number; tokenHash: string; expiresAt: number; now: number },
@@ -126,43 +127,31 @@ export async function insertLink(
   ]);
 }
 
-export async function revokeLinkRow(queryable: Queryable, id: number, now: number, reason: string): Promise<number> {
-  await flushFor(queryable, 'links');
-  const db = knexOf(queryable);
-  return db('links').where({ id }).whereNull('revoked_at').update({ revoked_at: now, revoked_reason: reason });
+const REVOKE = 'update "links" set "revoked_at" = ?, "revoked_reason" = ? where "revoked_at" is null and ';
+
+export function revokeLinkRow(queryable: Queryable, id: number, now: number, reason: string): Promise<number> {
+  return run(queryable, `${REVOKE}"id" = ?`, [now, reason, id]);
 }
 
-export async function revokeLinksOfTicket(
+export function revokeLinksOfTicket(
   queryable: Queryable,
   ticketId: number,
   now: number,
   reason: string,
 ): Promise<number> {
-  await flushFor(queryable, 'links');
-  const db = knexOf(queryable);
-  return db('links')
-    .where({ ticket_id: ticketId })
-    .whereNull('revoked_at')
-    .update({ revoked_at: now, revoked_reason: reason });
+  return run(queryable, `${REVOKE}"ticket_id" = ?`, [now, reason, ticketId]);
 }
 
-export async function revokeLinksOfRecipient(
+export function revokeLinksOfRecipient(
   queryable: Queryable,
   ticketId: number,
   recipient: string,
   now: number,
   reason: string,
 ): Promise<number> {
-  await flushFor(queryable, 'links');
-  const db = knexOf(queryable);
-  return db('links')
-    .where({ ticket_id: ticketId, recipient })
-    .whereNull('revoked_at')
-    .update({ revoked_at: now, revoked_reason: reason });
+  return run(queryable, `${REVOKE}"ticket_id" = ? and "recipient" = ?`, [now, reason, ticketId, recipient]);
 }
 
 export async function touchLinkRow(queryable: Queryable, id: number, now: number): Promise<void> {
-  await flushFor(queryable, 'links');
-  const db = knexOf(queryable);
-  await db('links').where({ id }).update({ last_used_at: now });
+  await run(queryable, 'update "links" set "last_used_at" = ? where "id" = ?', [now, id]);
 }

@@ -1,4 +1,4 @@
-import { flushFor, insertLater, rows, knexOf, type Queryable } from '../sql.ts';
+import { insertLater, rows, run, type Queryable } from '../sql.ts';
 import type { Participant, ParticipantOrigin } from '../../tickets/types.ts';
 import { caseWritten } from './threads-ahead.ts';
 
@@ -37,10 +37,9 @@ export async function participantRecords(
 
 /** Takes a Cc'd person off the case; the requester and consultants are not removed this way. Returns whether one was. */
 export async function deleteCcParticipant(queryable: Queryable, ticketId: number, address: string): Promise<boolean> {
-  await flushFor(queryable, 'participants');
   caseWritten(queryable, ticketId);
-  const trx = knexOf(queryable);
-  return (await trx('participants').where({ ticket_id: ticketId, address, role: 'cc' }).del()) > 0;
+  const sql = 'delete from "participants" where "ticket_id" = ? and "address" = ? and "role" = ?';
+  return (await run(queryable, sql, [ticketId, address, 'cc'])) > 0;
 }
 
 const PARTICIPANT_COLUMNS = ['ticket_id', 'address', 'role', 'added_by', 'added_at'];
@@ -52,7 +51,7 @@ const DEFAULT_ORIGIN: Record<Participant['role'], ParticipantOrigin> = {
 
 /** Adds the people not on the case yet; returns those added. `newCase`: the case was inserted in this transaction and
  * has nobody yet, so the read of its participants is skipped. In the ingest's batch the rows are written with the
- * batch's others (insertLater); the readers of participants write them first (flushFor). */
+ * batch's others (insertLater); the unit writes them before a statement on participants runs. */
 export async function addParticipants(
   trx: Queryable,
   ticketId: number,

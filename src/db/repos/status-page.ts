@@ -1,4 +1,4 @@
-import { flushFor, knexOf, placeholders, rows, run, type Queryable } from '../sql.ts';
+import { knexOf, placeholders, rows, run, type Queryable } from '../sql.ts';
 import { PROVEN_ORIGINS } from '../../tickets/types.ts';
 
 /** What the status page records: read receipts, form submissions (idempotency), link requests. SQL only. */
@@ -84,24 +84,13 @@ export async function openCasesOf(
   address: string,
   limit = 20,
 ): Promise<Array<{ id: number; number: number; subject: string }>> {
-  await flushFor(queryable, 'participants');
-  const db = knexOf(queryable);
-  const rows = await db('tickets')
-    .whereNot('stage', 'cerrado')
-    .where((q) =>
-      q
-        .where('requester', address)
-        .orWhereIn(
-          'id',
-          db('participants')
-            .where({ address })
-            .whereIn('role', ['requester', 'cc'])
-            .whereIn('added_by', PROVEN_ORIGINS)
-            .select('ticket_id'),
-        ),
-    )
-    .orderBy('number', 'desc')
-    .limit(limit)
-    .select('id', 'number', 'subject');
-  return rows.map((r: any) => ({ id: Number(r.id), number: Number(r.number), subject: r.subject }));
+  const proven = `select "ticket_id" from "participants" where "address" = ? and "role" in (?, ?) and "added_by" in ${placeholders(1, PROVEN_ORIGINS.length)}`;
+  const found = await rows(
+    queryable,
+    `select "id", "number", "subject" from "tickets" where "stage" <> ? and ("requester" = ? or "id" in (${proven}))` +
+      ' order by "number" desc limit ?',
+    ['cerrado', address, address, 'requester', 'cc', ...PROVEN_ORIGINS, limit],
+    { participants: (v) => v('address') === address },
+  );
+  return found.map((r) => ({ id: Number(r.id), number: Number(r.number), subject: r.subject }));
 }

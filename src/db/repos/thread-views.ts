@@ -1,5 +1,5 @@
 import { isPostgres } from '../knex.ts';
-import { flushFor, placeholders, rows, waiting, type Queryable } from '../sql.ts';
+import { placeholders, rows, waiting, type Queryable } from '../sql.ts';
 import type { Participant, TicketView } from '../../tickets/types.ts';
 import { toTicket } from './ticket-row.ts';
 
@@ -47,10 +47,9 @@ async function threadViews(
   let found = await rows(db, sql, asked, matters);
   // A case opened earlier in the same batch may have people still waiting (addParticipants): then again, written.
   const cases = new Set(found.map((r) => Number(r.id)));
-  if (cases.size && waiting(db, 'participants', (v) => cases.has(v('ticket_id') as number))) {
-    await flushFor(db, 'participants');
-    found = await rows(db, sql, asked, matters);
-  }
+  const theirs = (v: (c: string) => unknown) => cases.has(v('ticket_id') as number);
+  if (cases.size && waiting(db, 'participants', theirs))
+    found = await rows(db, sql, asked, { ...matters, participants: theirs });
   const rank = new Map(asked.map((id, i) => [id, i]));
   const views = new Map<number, { view: TicketView; rank: number; people: Set<string> }>();
   for (const r of found) {

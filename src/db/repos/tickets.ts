@@ -1,16 +1,5 @@
 import { isPostgres } from '../knex.ts';
-import {
-  flushFor,
-  insertId,
-  insertSql,
-  placeholders,
-  row,
-  rows,
-  run,
-  valuesOf,
-  knexOf,
-  type Queryable,
-} from '../sql.ts';
+import { insertId, insertSql, placeholders, row, rows, run, valuesOf, knexOf, type Queryable } from '../sql.ts';
 import type { Priority, Stage, Ticket, TicketView, WaitingOn } from '../../tickets/types.ts';
 import { participantsOf } from './participants.ts';
 import { str, toTicket } from './ticket-row.ts';
@@ -192,10 +181,9 @@ export async function attachmentsOf(queryable: Queryable, messageIds: number[]):
   return rows(queryable, sql, messageIds, { attachments: (v) => messageIds.includes(v('message_id') as number) });
 }
 
-export async function eventsOf(queryable: Queryable, ticketId: number): Promise<any[]> {
-  await flushFor(queryable, 'events');
-  const db = knexOf(queryable);
-  return db('events')
-    .where({ ticket_id: ticketId })
-    .orderBy([{ column: 'created_at' }, { column: 'id' }]);
+/** A case's event log, oldest first; its entries still waiting for the ingest batch's flush are written first. */
+export function eventsOf(queryable: Queryable, ticketId: number): Promise<any[]> {
+  return rows(queryable, 'select * from "events" where "ticket_id" = ? order by "created_at", "id"', [ticketId], {
+    events: (v) => v('ticket_id') === ticketId,
+  });
 }

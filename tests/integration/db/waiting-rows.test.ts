@@ -1,11 +1,20 @@
 import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { App } from '../../../src/app.ts';
-import { internalNotesCount } from '../../../src/db/repos/case-list.ts';
+import { clockEventsOf, internalNotesCount } from '../../../src/db/repos/case-list.ts';
+import { lifecycleEventsOf } from '../../../src/db/repos/lifecycle.ts';
+import { findLinkByHash, insertLink } from '../../../src/db/repos/links.ts';
 import { expectMessages } from '../../../src/db/repos/message-ids.ts';
 import { visibleAttachment } from '../../../src/db/repos/messages.ts';
 import { markAnswersRead } from '../../../src/db/repos/status-page.ts';
-import { attachmentsOf, insertMessage, messagesOf, type NewMessage } from '../../../src/db/repos/tickets.ts';
+import {
+  attachmentsOf,
+  eventsOf,
+  insertEvent,
+  insertMessage,
+  messagesOf,
+  type NewMessage,
+} from '../../../src/db/repos/tickets.ts';
 import { insertLater, insertSql, rows } from '../../../src/db/sql.ts';
 import { inUnitOfWork, type UnitOfWork } from '../../../src/db/unit-of-work.ts';
 import { onStatements } from '../../../src/db/storage.ts';
@@ -93,7 +102,7 @@ const message = (ticketId: number, role: NewMessage['role'], internal = false): 
   attachments: [{ filename: 'f.pdf', contentType: 'application/pdf', size: 3, sha256: 'a'.repeat(64), inline: false }],
 });
 
-describe("the readers of a case's messages and files", () => {
+describe("the readers of a case's messages, files, events and links", () => {
   it('see a message the unit inserted a moment before, still waiting, with no flush asked for', async () => {
     app = await testApp();
     const ticketId = await bareCase(app);
@@ -145,6 +154,41 @@ describe("the readers of a case's messages and files", () => {
       await app.db('attachments').whereIn('message_id', ids).orderBy('id'),
     );
     expect(Number(built[0].read_at)).toBe(30);
+  });
+
+  it("see the case's events and a new link still waiting, with no flush asked for", async () => {
+    app = await testApp();
+    const ticketId = await bareCase(app);
+    const seen = await inUnitOfWork(app.db, async (uow) => {
+      uow.gather();
+      await insertEvent(uow, { ticketId, type: 'stage_changed', actor: 'ana@mesa.test', to: 'resuelto', at: 40 });
+      await insertLink(uow, {
+        ticketId,
+        recipient: 'carla@empresa.com',
+        generation: 1,
+        tokenHash: 'h1',
+        expiresAt: 99,
+        now: 40,
+      });
+      expect(await findLinkByHash(uow, 'otro')).toBeUndefined();
+      expect(uow.laterRows('links')).toHaveLength(1);
+      return {
+        events: (await eventsOf(uow, ticketId)).map((e) => [e.type, e.to_value, Number(e.created_at)]),
+        life: (await lifecycleEventsOf(uow, [ticketId])).get(ticketId)?.map((e) => [e.type, e.to, e.at]),
+        clock: (await clockEventsOf(uow, [ticketId])).get(ticketId),
+        link: await findLinkByHash(uow, 'h1'),
+      };
+    });
+    expect(seen.events).toEqual([['stage_changed', 'resuelto', 40]]);
+    expect(seen.life).toEqual([['stage_changed', 'resuelto', 40]]);
+    expect(seen.clock).toEqual([{ type: 'stage_changed', to: 'resuelto', at: 40 }]);
+    expect(seen.link).toMatchObject({
+      ticketId,
+      number: 1,
+      recipient: 'carla@empresa.com',
+      generation: 1,
+      expiresAt: 99,
+    });
   });
 });
 
