@@ -1,4 +1,4 @@
-import { row, rows, knexOf, type Queryable } from '../sql.ts';
+import { row, rows, knexOf, waitingRows, type Queryable } from '../sql.ts';
 import { generationsOf } from './links.ts';
 import { boundedMemo } from '../../memo.ts';
 import { waitingOutbox } from './outbox-rows.ts';
@@ -9,8 +9,8 @@ import { waitingThreadRows } from './case-messages.ts';
 
 const n = (v: unknown) => (v === null || v === undefined ? undefined : Number(v));
 
-/** For the reads here that add the rows still waiting from memory (waitingThreadRows, waitingOutbox in threadFrom):
- * none is written first. */
+/** For the reads here that add the rows still waiting from memory (waitingThreadRows and waitingOutbox in threadFrom,
+ * the links in threadRows): none is written first. */
 const THREAD_COUNTED = { outbox: () => false, messages: () => false };
 
 /**
@@ -76,11 +76,16 @@ export async function threadRows(
 ): Promise<any[]> {
   const bindings = [ticketId, ticketId, recipient, ticketId, recipient];
   if (!links) return rows(db, threadSql(limit, false), bindings, THREAD_COUNTED);
-  // A link issued earlier in the same batch (insertLink) may still wait: written first if it is this one's.
-  return rows(db, threadSql(limit, true), [...bindings, ticketId, recipient], {
+  const found = await rows(db, threadSql(limit, true), [...bindings, ticketId, recipient], {
     ...THREAD_COUNTED,
-    links: (v) => v('ticket_id') === ticketId && v('recipient') === recipient,
+    links: () => false,
   });
+  // A link issued earlier in the same batch (insertLink) may still wait: added as read, not written first. Not revoked
+  // yet: a revocation is a statement on "links", which writes the waiting ones before it runs.
+  const mine = (v: (c: string) => unknown) => v('ticket_id') === ticketId && v('recipient') === recipient;
+  for (const w of waitingRows(db, 'links', mine))
+    found.push({ k: 3, id: w.generation, message_id: null, created_at: w.expires_at, revoked_at: null });
+  return found;
 }
 
 /** The link generations among threadRows' rows, newest first (linkGenerations' answer). */

@@ -1,5 +1,5 @@
 import { isPostgres } from '../knex.ts';
-import { placeholders, rows, waiting, type Queryable } from '../sql.ts';
+import { padded, placeholders, rows, waitingRows, type Queryable } from '../sql.ts';
 import type { Participant, TicketView } from '../../tickets/types.ts';
 import { toTicket } from './ticket-row.ts';
 
@@ -37,19 +37,9 @@ async function threadViews(
   const locked = new Map<number, boolean>();
   const asked = askedThreadIds(ids);
   if (asked.length === 0) return { views: viewsInOrder([]), locked };
-  // An earlier mail of the same batch may have left its thread ids waiting (addThreadIds): written first if asked.
-  // Its people are weighed below, once the cases found are known.
-  const matters = {
-    thread_ids: (v: (c: string) => unknown) => asked.includes(v('message_id') as string),
-    participants: () => false,
-  };
-  const sql = `select "x"."message_id" as "thread_message_id", "t".*, "p"."address" as "participant_address", "p"."role" as "participant_role"${lock ? MOVED : ''} from "thread_ids" as "x" join "tickets" as "t" on "t"."id" = "x"."ticket_id" left join "participants" as "p" on "p"."ticket_id" = "t"."id" where "x"."message_id" in ${placeholders(1, asked.length)}${lock ? ' for update of "t"' : ''}`;
-  let found = await rows(db, sql, asked, matters);
-  // A case opened earlier in the same batch may have people still waiting (addParticipants): then again, written.
-  const cases = new Set(found.map((r) => Number(r.id)));
-  const theirs = (v: (c: string) => unknown) => cases.has(v('ticket_id') as number);
-  if (cases.size && waiting(db, 'participants', theirs))
-    found = await rows(db, sql, asked, { ...matters, participants: theirs });
+  const source = threadIdsAsked(db, asked);
+  const sql = `select "x"."k" as "thread_message_id", "t".*, "p"."address" as "participant_address", "p"."role" as "participant_role"${lock ? MOVED : ''} from (${source.sql}) as "x" join "tickets" as "t" on "t"."id" = "x"."ticket_id" left join "participants" as "p" on "p"."ticket_id" = "t"."id"${lock ? ' for update of "t"' : ''}`;
+  const found = await rows(db, sql, source.bindings, FROM_MEMORY);
   const rank = new Map(asked.map((id, i) => [id, i]));
   const views = new Map<number, { view: TicketView; rank: number; people: Set<string> }>();
   for (const r of found) {
@@ -64,7 +54,50 @@ async function threadViews(
       (v.view.participants as Participant[]).push({ address: r.participant_address, role: r.participant_role });
     }
   }
+  addWaitingPeople(db, views);
   return { views: viewsInOrder([...views.values()]), locked };
+}
+
+/**
+ * For a look-up that adds what an earlier mail of the same batch left waiting from memory, instead of having the
+ * batch written first: thread ids (threadIdsAsked) and people (addWaitingPeople). A flush in the middle of a batch
+ * writes every table's waiting rows, one statement each.
+ */
+export const FROM_MEMORY = { thread_ids: () => false, participants: () => false };
+
+/**
+ * The thread ids `asked` as a derived table of (k, ticket_id): those in the table and those an earlier mail of the
+ * same batch left waiting (addThreadIds), as values of the statement. A pair in both comes twice: a reader keeps
+ * each case once.
+ */
+export function threadIdsAsked(db: Queryable, asked: readonly string[]): { sql: string; bindings: unknown[] } {
+  const wanted = new Set(asked);
+  // Padded as the read-aheads' lists are: a few texts whatever the count (prepared statements are kept by text).
+  const pending = padded(waitingRows(db, 'thread_ids', (v) => wanted.has(v('message_id') as string)));
+  const parts = [
+    `select "message_id" as "k", "ticket_id" from "thread_ids" where "message_id" in ${placeholders(1, asked.length)}`,
+  ];
+  const bindings: unknown[] = [...asked];
+  for (const w of pending) {
+    parts.push('select cast(? as text), cast(? as bigint)');
+    bindings.push(w.message_id, w.ticket_id);
+  }
+  return { sql: parts.join(' union all '), bindings };
+}
+
+/** The people an earlier mail of the same batch left waiting (addParticipants) on the cases found, each once. */
+export function addWaitingPeople(
+  db: Queryable,
+  cases: ReadonlyMap<number, { view: TicketView; people: Set<string> }>,
+): void {
+  if (!cases.size) return;
+  for (const p of waitingRows(db, 'participants', (v) => cases.has(Number(v('ticket_id'))))) {
+    const c = cases.get(Number(p.ticket_id))!;
+    const address = String(p.address);
+    if (c.people.has(address)) continue;
+    c.people.add(address);
+    (c.view.participants as Participant[]).push({ address, role: p.role as Participant['role'] });
+  }
 }
 
 /** The views by rank, pushed into a literal: one kind of array, empty or not (src/outbound/notifier.ts files()). */

@@ -1,9 +1,9 @@
 import { isPostgres } from '../knex.ts';
-import { padded, placeholders, rows, waitingRows, type Queryable } from '../sql.ts';
+import { padded, placeholders, rows, type Queryable } from '../sql.ts';
 import { memoKey, UnitOfWork } from '../unit-of-work.ts';
 import type { Participant, TicketView } from '../../tickets/types.ts';
 import { toTicket } from './ticket-row.ts';
-import { askedThreadIds, MOVED, viewsInOrder } from './thread-views.ts';
+import { addWaitingPeople, askedThreadIds, FROM_MEMORY, MOVED, threadIdsAsked, viewsInOrder } from './thread-views.ts';
 
 /** What a mail asks the thread look-up: the Message-IDs its headers name (In-Reply-To first), its subject's case
  * number. */
@@ -165,23 +165,19 @@ async function readCases(
 ): Promise<{ cases: Map<number, { view: TicketView; moved: boolean }>; byId: Map<string, number[]> }> {
   const lock = isPostgres(uow);
   const parts: string[] = [];
-  if (ids.length)
-    parts.push(
-      `select "message_id" as "k", "ticket_id" from "thread_ids" where "message_id" in ${placeholders(1, ids.length)}`,
-    );
+  const bindings: unknown[] = [];
+  if (ids.length) {
+    const source = threadIdsAsked(uow, ids);
+    parts.push(source.sql);
+    bindings.push(...source.bindings);
+  }
+  bindings.push(...numbers);
   if (numbers.length)
     parts.push(
       `select cast(null as text) as "k", "id" as "ticket_id" from "tickets" where "number" in ${placeholders(1, numbers.length)}`,
     );
   const sql = `select "x"."k" as "thread_message_id", "t".*, "p"."address" as "participant_address", "p"."role" as "participant_role"${lock ? MOVED : ''} from (${parts.join(' union all ')}) as "x" join "tickets" as "t" on "t"."id" = "x"."ticket_id" left join "participants" as "p" on "p"."ticket_id" = "t"."id" order by "t"."id"${lock ? ' for update of "t"' : ''}`;
-  const asked = new Set(ids);
-  // Thread ids an earlier mail of the batch left waiting are written first if asked. Its people still waiting are
-  // added from memory below, so they need not be written for this read.
-  const matters = {
-    thread_ids: (v: (c: string) => unknown) => asked.has(v('message_id') as string),
-    participants: () => false,
-  };
-  const found = await rows(uow, sql, [...ids, ...numbers], matters);
+  const found = await rows(uow, sql, bindings, FROM_MEMORY);
   const cases = new Map<number, { view: TicketView; moved: boolean; people: Set<string> }>();
   const byId = new Map<string, number[]>();
   for (const r of found) {
@@ -199,12 +195,6 @@ async function readCases(
       (c.view.participants as Participant[]).push({ address: r.participant_address, role: r.participant_role });
     }
   }
-  for (const p of waitingRows(uow, 'participants', (v) => cases.has(Number(v('ticket_id'))))) {
-    const c = cases.get(Number(p.ticket_id));
-    const address = String(p.address);
-    if (!c || c.people.has(address)) continue;
-    c.people.add(address);
-    (c.view.participants as Participant[]).push({ address, role: p.role as Participant['role'] });
-  }
+  addWaitingPeople(uow, cases);
   return { cases, byId };
 }

@@ -21,13 +21,13 @@ const opening = mail(
 async function locksOf(raw: Buffer) {
   const seen: string[] = [];
   const stop = onStatements(app.db, (q: { sql: string }) => {
-    if (/for update|"thread_ids" as "x"/i.test(q.sql)) seen.push(q.sql);
+    if (/for update|\) as "x" join "tickets"/i.test(q.sql)) seen.push(q.sql);
   });
   const result = await app.ingest.ingest(raw, { kind: 'stdin' });
   stop();
   return {
     result,
-    lookups: seen.filter((s) => s.includes('"thread_ids" as "x"')),
+    lookups: seen.filter((s) => s.includes(') as "x" join "tickets"')),
     locks: seen.filter((s) => /for update/.test(s)),
   };
 }
