@@ -1,7 +1,7 @@
 import { padded, placeholders, row, rows, knexOf, type Queryable, type RowTest } from '../sql.ts';
 import { UnitOfWork } from '../unit-of-work.ts';
 import { boundedMemo } from '../../memo.ts';
-import { waitingOutbox, type WaitingOutbox } from './outbox-rows.ts';
+import { waitingOutbox } from './outbox-rows.ts';
 import {
   asksAhead,
   budgetFromAhead,
@@ -23,15 +23,12 @@ const BUDGET_COUNTS =
 const BUDGET_SQL = `select null as "suppressed", ${BUDGET_COUNTS}`;
 const BUDGET_AND_STOP_SQL = `select (select "reason" from "mail_suppressions" where "address" = ? and "until" > ? limit 1) as "suppressed", ${BUDGET_COUNTS}`;
 
-/** Which waiting rows a reader about `recipient` decodes (waitingRows tests them before decoding). */
-const to =
+/** The waiting rows that count against a limit on mail to `recipient`: to them and not held (tested before they are
+ * decoded, waitingRows). */
+const countingTo =
   (recipient: string): RowTest =>
   (v) =>
-    v('recipient') === recipient;
-
-/** A waiting row that counts against a limit on mail to `recipient` since `since`: to them, not held, since then. */
-const countsSince = (w: WaitingOutbox, recipient: string, since: number): boolean =>
-  w.recipient === recipient && w.state !== 'held' && w.createdAt >= since;
+    v('recipient') === recipient && v('state') !== 'held';
 
 /**
  * What the loop budget asks about one address, in one statement (one scan of its recent mail): how many automatic
@@ -76,8 +73,8 @@ export async function loopBudgetOf(
         );
   let inWindow = Number(r?.c0 ?? 0);
   let inDay = Number(r?.c1 ?? 0);
-  for (const w of waitingOutbox(db, to(recipient))) {
-    if (!w.automatic || !countsSince(w, recipient, earliest)) continue;
+  for (const w of waitingOutbox(db, countingTo(recipient))) {
+    if (!w.automatic) continue;
     if (w.createdAt >= windowSince) inWindow++;
     if (w.createdAt >= daySince) inDay++;
   }
@@ -182,7 +179,7 @@ export async function countRecentOfKinds(
     .count({ c: '*' })
     .first();
   let count = Number(r?.c ?? 0);
-  for (const w of waitingOutbox(queryable, to(recipient)))
-    if (countsSince(w, recipient, since) && kinds.includes(w.kind)) count++;
+  for (const w of waitingOutbox(queryable, countingTo(recipient)))
+    if (w.createdAt >= since && kinds.includes(w.kind)) count++;
   return count;
 }
