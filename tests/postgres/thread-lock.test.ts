@@ -1,7 +1,6 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { Knex } from 'knex';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createApp, type App } from '../../src/app.ts';
 import { loadConfig } from '../../src/config.ts';
@@ -13,7 +12,7 @@ import { testEnv } from '../support/app.ts';
 import { BUILT_PARSE_WORKER } from '../support/built.ts';
 import { at, consultantReply, jobsAt, mail } from '../support/lifecycle.ts';
 import { waitFor } from '../support/wait.ts';
-import { freshDatabase, pgReachable } from './support/pg.ts';
+import { freshDatabase, lockable, pgReachable, waitsOnALock } from './support/pg.ts';
 
 /**
  * A reply's case is locked by the look-up that finds it by its headers (lockTicketViewsByThreadIds, FOR UPDATE OF
@@ -41,30 +40,10 @@ async function instances(count: number, env: Record<string, string> = {}, clock?
   return apps.slice(-count);
 }
 
-const waitsOnALock = async (db: Knex) =>
-  Number(
-    (
-      await db.raw(
-        "select count(*) as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'",
-      )
-    ).rows[0].n,
-  ) > 0;
-
 const opening = mail(
   { From: 'cliente@org.co', To: 'soporte@mesa.test', Subject: 'Falla al imprimir', 'Message-ID': '<t1@org.co>' },
   'No imprime.',
 );
-
-/** Whether another transaction can lock case `id` at once (NOWAIT). */
-async function lockable(db: Knex, id: number): Promise<boolean> {
-  try {
-    await db.transaction((t) => t.raw('select "id" from "tickets" where "id" = ? for update nowait', [id]));
-    return true;
-  } catch (err) {
-    if ((err as { code?: string }).code === '55P03') return false;
-    throw err;
-  }
-}
 
 describe.runIf(await pgReachable())("a reply's case locked by its thread look-up", () => {
   it('locks the cases found until the transaction ends, and says whether one changed while it waited', async () => {

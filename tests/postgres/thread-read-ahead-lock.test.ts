@@ -1,7 +1,6 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { Knex } from 'knex';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createApp, type App } from '../../src/app.ts';
 import { loadConfig } from '../../src/config.ts';
@@ -12,7 +11,7 @@ import { testEnv } from '../support/app.ts';
 import { BUILT_PARSE_WORKER } from '../support/built.ts';
 import { mail } from '../support/lifecycle.ts';
 import { waitFor } from '../support/wait.ts';
-import { freshDatabase, pgReachable } from './support/pg.ts';
+import { freshDatabase, lockable, pgReachable, waitsOnALock } from './support/pg.ts';
 
 /**
  * The thread look-up read ahead for a batch (src/db/repos/threads-ahead.ts) locks every case it finds, as the
@@ -25,26 +24,6 @@ afterEach(async () => app?.close());
 
 const opening = (id: string, subject: string) =>
   mail({ From: 'cliente@org.co', To: 'soporte@mesa.test', Subject: subject, 'Message-ID': `<${id}>` }, 'No va.');
-
-/** Whether another transaction can lock case `id` at once (NOWAIT). */
-async function lockable(db: Knex, id: number): Promise<boolean> {
-  try {
-    await db.transaction((t) => t.raw('select "id" from "tickets" where "id" = ? for update nowait', [id]));
-    return true;
-  } catch (err) {
-    if ((err as { code?: string }).code === '55P03') return false;
-    throw err;
-  }
-}
-
-const waitsOnALock = async (db: Knex) =>
-  Number(
-    (
-      await db.raw(
-        "select count(*) as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'",
-      )
-    ).rows[0].n,
-  ) > 0;
 
 describe.runIf(await pgReachable())('the thread look-up read ahead: locks', () => {
   it('locks the cases of every mail read ahead, and leaves one changed while it waited to be read again', async () => {

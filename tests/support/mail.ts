@@ -1,3 +1,5 @@
+import type { StoredMail } from '../../src/db/repos/outbox.ts';
+
 /** A plain-text UTF-8 mail from a header map and a body: the raw bytes ingest takes. */
 export const mail = (headers: Record<string, string>, body: string) =>
   Buffer.from(
@@ -36,3 +38,14 @@ export const mailWithAttachment = (
     ].join('\r\n'),
     'utf8',
   );
+
+/** The stored mail of an outbox row to `to`, for tests that write the outbox directly (insertOutbox). */
+export const storedMailTo = (to: string): StoredMail => ({
+  from: { name: 'Soporte', address: 'soporte@mesa.test' },
+  replyTo: 'soporte@mesa.test',
+  to,
+  subject: 's',
+  references: [],
+  headers: {},
+  attachments: [],
+});

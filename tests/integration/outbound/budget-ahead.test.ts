@@ -1,14 +1,14 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { App } from '../../../src/app.ts';
 import { expectBudgetAsks } from '../../../src/db/repos/outbox-ahead.ts';
-import { insertOutbox, letOutboxWait, loopBudgetOf, type StoredMail } from '../../../src/db/repos/outbox.ts';
+import { insertOutbox, letOutboxWait, loopBudgetOf } from '../../../src/db/repos/outbox.ts';
 import { onStatements } from '../../../src/db/storage.ts';
 import { inUnitOfWork } from '../../../src/db/unit-of-work.ts';
 import type { InboundMail } from '../../../src/inbound/mail.ts';
 import type { MailParser } from '../../../src/inbound/parser.ts';
 import { testApp } from '../../support/app.ts';
 import { imapSource } from '../../support/ingest-batches.ts';
-import { mail } from '../../support/mail.ts';
+import { mail, storedMailTo } from '../../support/mail.ts';
 
 /**
  * The loop budget read ahead (src/db/repos/outbox-ahead.ts): in the ingest's batch, the first notice that reads the
@@ -99,15 +99,7 @@ describe('the loop budget read ahead', () => {
 const NOW = Date.UTC(2026, 11, 6, 12);
 const W = 10 * 60_000;
 const DAY = 86_400_000;
-const stored: StoredMail = {
-  from: { name: 'Soporte', address: 'soporte@mesa.test' },
-  replyTo: 'soporte@mesa.test',
-  to: FLOOD,
-  subject: 's',
-  references: [],
-  headers: {},
-  attachments: [],
-};
+const stored = storedMailTo(FLOOD);
 
 /**
  * Questions to the budget about two addresses at five times a second apart, in one unit that enqueues mail as it

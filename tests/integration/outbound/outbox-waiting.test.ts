@@ -7,13 +7,12 @@ import {
   listOutbox,
   loopBudgetOf,
   threadOf,
-  type StoredMail,
 } from '../../../src/db/repos/outbox.ts';
 import { insertTicket } from '../../../src/db/repos/tickets.ts';
 import { inUnitOfWork, type UnitOfWork } from '../../../src/db/unit-of-work.ts';
 import { onPostgres, testApp } from '../../support/app.ts';
 import { imapSource, savepointsOf } from '../../support/ingest-batches.ts';
-import { mail } from '../../support/mail.ts';
+import { mail, storedMailTo } from '../../support/mail.ts';
 
 /**
  * The ingest batch's outbox rows wait for its flush (letOutboxWait): every reader of the outbox inside the unit
@@ -25,15 +24,7 @@ afterEach(async () => app?.close());
 
 const NOW = Date.UTC(2026, 11, 6, 12);
 const TO = 'cliente@empresa.com';
-const stored: StoredMail = {
-  from: { name: 'Soporte', address: 'soporte@mesa.test' },
-  replyTo: 'soporte@mesa.test',
-  to: TO,
-  subject: 's',
-  references: [],
-  headers: {},
-  attachments: [],
-};
+const stored = storedMailTo(TO);
 
 /** What the outbox's readers answer about TO and case `ticketId` in `uow`. */
 async function readers(uow: UnitOfWork, ticketId: number) {

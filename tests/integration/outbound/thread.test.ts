@@ -1,9 +1,10 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { App } from '../../../src/app.ts';
 import type { Db } from '../../../src/db/knex.ts';
-import { insertOutbox, threadOf, type StoredMail } from '../../../src/db/repos/outbox.ts';
+import { insertOutbox, threadOf } from '../../../src/db/repos/outbox.ts';
 import { insertMessage, insertTicket } from '../../../src/db/repos/tickets.ts';
 import { testApp } from '../../support/app.ts';
+import { storedMailTo } from '../../support/mail.ts';
 
 /**
  * Threading a mail on a case reads the case's first Message-ID, the recipient's latest messages and our latest
@@ -41,17 +42,7 @@ async function threeReads(db: Db, ticketId: number, to: string) {
   return { root: root?.message_id, theirs, ours };
 }
 
-const stored: StoredMail = {
-  from: { name: 'Soporte', address: 'soporte@mesa.test' },
-  replyTo: 'soporte@mesa.test',
-  to: TO,
-  subject: 's',
-  html: '',
-  text: '',
-  references: [],
-  headers: {},
-  attachments: [],
-};
+const stored = { ...storedMailTo(TO), html: '', text: '' };
 
 describe('threadOf', () => {
   it('reads what the three separate reads did, for an empty and for a busy case', async () => {

@@ -1,4 +1,4 @@
-import knexFactory from 'knex';
+import knexFactory, { type Knex } from 'knex';
 import { freshPgDatabase, TEST_PG_URL } from '../../support/app.ts';
 
 /**
@@ -27,3 +27,24 @@ let counter = 0;
 export async function freshDatabase(prefix: string): Promise<string> {
   return freshPgDatabase(`${prefix}_${process.pid}_${++counter}_${Date.now() % 100000}`);
 }
+
+/** Whether another transaction can lock case `id` at once (NOWAIT). */
+export async function lockable(db: Knex, id: number): Promise<boolean> {
+  try {
+    await db.transaction((t) => t.raw('select "id" from "tickets" where "id" = ? for update nowait', [id]));
+    return true;
+  } catch (err) {
+    if ((err as { code?: string }).code === '55P03') return false;
+    throw err;
+  }
+}
+
+/** Whether a statement of this database is waiting for a lock now (another transaction holds it). */
+export const waitsOnALock = async (db: Knex) =>
+  Number(
+    (
+      await db.raw(
+        "select count(*) as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'",
+      )
+    ).rows[0].n,
+  ) > 0;
