@@ -14,6 +14,9 @@ import { waitFor } from '../support/wait.ts';
 import type { Knex } from 'knex';
 import type { UnitOfWork } from '../../src/db/unit-of-work.ts';
 import type { CaseEvent } from '../../src/services/case-events.ts';
+import type { MailParser } from '../../src/inbound/parser.ts';
+import { heldParser } from '../support/held-parser.ts';
+import { BlobStore } from '../../src/storage/blobs.ts';
 import { freshDatabase, pgReachable } from './support/pg.ts';
 import { BUILT_PARSE_WORKER, MESA_BIN } from '../support/built.ts';
 
@@ -30,6 +33,7 @@ async function instances(
   count: number,
   env: Record<string, string> = {},
   clock?: () => number,
+  parser?: (blobs: BlobStore) => MailParser,
 ): Promise<App[]> {
   const url = await freshDatabase(name);
   const started: App[] = [];
@@ -39,6 +43,7 @@ async function instances(
       await createApp(loadConfig(testEnv(dataDir, { DATABASE_URL: url, ...env })), silentLogger, {
         clock,
         parseWorkerUrl: BUILT_PARSE_WORKER,
+        parser: parser?.(new BlobStore(path.join(dataDir, 'blobs'))),
       }),
     );
     apps.push(started[i]);
@@ -281,7 +286,17 @@ describe.runIf(await pgReachable())('several instances on one PostgreSQL', () =>
   });
 
   it('two instances whose batches lock the same two cases in opposite order: PostgreSQL breaks the deadlock, the losing batch runs again at once, no mail is quarantined', async () => {
-    const [a, b] = await instances('mesa_dead', 2);
+    // Each batch's second mail is handed over only once both batches hold their first case: ready before its turn,
+    // the thread look-up would read it ahead with the first and lock both cases in id order (no deadlock to break).
+    let arrived = 0;
+    let release!: () => void;
+    const both = new Promise<void>((r) => (release = r));
+    let armed = false;
+    const secondLate = (blobs: BlobStore) => {
+      let sinceArmed = 0;
+      return heldParser(blobs, (_call, parsed) => (!armed || sinceArmed++ === 0 ? parsed : both.then(() => parsed)));
+    };
+    const [a, b] = await instances('mesa_dead', 2, {}, undefined, secondLate);
     const open = (n: number) =>
       lifecycleMail(
         { From: `cliente${n}@org.co`, To: 'soporte@mesa.test', Subject: `Falla ${n}`, 'Message-ID': `<d${n}@org.co>` },
@@ -302,10 +317,7 @@ describe.runIf(await pgReachable())('several instances on one PostgreSQL', () =>
     await a.ingest.ingest(open(1), { kind: 'stdin' });
     await a.ingest.ingest(open(2), { kind: 'stdin' });
     // Each batch holds its first case until the other batch holds its own: then each wants the other's.
-    let arrived = 0;
     let added = 0;
-    let release!: () => void;
-    const both = new Promise<void>((r) => (release = r));
     for (const app of [a, b]) {
       let first = true;
       app.cases.addNotifier({
@@ -320,6 +332,7 @@ describe.runIf(await pgReachable())('several instances on one PostgreSQL', () =>
     }
     const batchA = [reply(1, 'a'), reply(2, 'a')];
     const batchB = [reply(2, 'b'), reply(1, 'b')];
+    armed = true;
     const [ra, rb] = await Promise.all([a.ingest.ingestMany(batchA), b.ingest.ingestMany(batchB)]);
     // PostgreSQL refused one batch whole (deadlock_detected) after its first mail, nothing of it recorded; that batch
     // ran again at once (its two mails once more) and went in: no tempfail for the poller, or an MTA's `mesa ingest -`,

@@ -6,7 +6,11 @@ import { createApp, type App } from '../../src/app.ts';
 import { loadConfig } from '../../src/config.ts';
 import { lookAheadThreads, threadsFromMemory } from '../../src/db/repos/threads-ahead.ts';
 import { inUnitOfWork } from '../../src/db/unit-of-work.ts';
+import type { InboundMail } from '../../src/inbound/mail.ts';
+import type { CaseEvent } from '../../src/services/case-events.ts';
 import { silentLogger } from '../../src/logger.ts';
+import { BlobStore } from '../../src/storage/blobs.ts';
+import { heldParser } from '../support/held-parser.ts';
 import { testEnv } from '../support/app.ts';
 import { BUILT_PARSE_WORKER } from '../support/built.ts';
 import { mail } from '../support/lifecycle.ts';
@@ -20,7 +24,11 @@ import { freshDatabase, lockable, pgReachable, waitsOnALock } from './support/pg
  * the mail that names it reads again.
  */
 let app: App | undefined;
-afterEach(async () => app?.close());
+const others: App[] = [];
+afterEach(async () => {
+  await app?.close();
+  await Promise.all(others.splice(0).map((a) => a.close()));
+});
 
 const opening = (id: string, subject: string) =>
   mail({ From: 'cliente@org.co', To: 'soporte@mesa.test', Subject: subject, 'Message-ID': `<${id}>` }, 'No va.');
@@ -61,5 +69,79 @@ describe.runIf(await pgReachable())('the thread look-up read ahead: locks', () =
       expect(threadsFromMemory(uow, { ids: ['t1@org.co'] })).toBeUndefined();
     });
     expect(await lockable(db, first)).toBe(true);
+  });
+
+  it('two instances whose batches name the same two cases in opposite order: read ahead, both lock in id order, one waits, nothing runs again', async () => {
+    const url = await freshDatabase('mesa_thread_ahead_order');
+    // Every mail of a batch handed over once the whole batch is parsed: each batch reads both its cases at its first
+    // mail's turn.
+    const wholeBatch = (blobs: BlobStore) => {
+      const batch: Array<Promise<InboundMail>> = [];
+      let armed = false;
+      let open!: () => void;
+      const gate = new Promise<void>((r) => (open = r));
+      const parser = heldParser(blobs, (_call, parsed) => {
+        if (!armed) return parsed;
+        if (batch.push(parsed) === 2) void Promise.allSettled(batch).then(open);
+        return gate.then(() => parsed);
+      });
+      return { parser, arm: () => (armed = true) };
+    };
+    const started = [];
+    for (const name of ['a', 'b']) {
+      const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), `mesa-thread-ahead-${name}-`));
+      const held = wholeBatch(new BlobStore(path.join(dataDir, 'blobs')));
+      const instance = await createApp(loadConfig(testEnv(dataDir, { DATABASE_URL: url })), silentLogger, {
+        parseWorkerUrl: BUILT_PARSE_WORKER,
+        parser: held.parser,
+      });
+      others.push(instance);
+      started.push({ instance, arm: held.arm });
+    }
+    const [a, b] = started;
+    await a.instance.ingest.ingest(opening('o1@org.co', 'Falla 1'), { kind: 'stdin' });
+    await a.instance.ingest.ingest(opening('o2@org.co', 'Falla 2'), { kind: 'stdin' });
+    // The first batch to record a mail holds there until the other waits for a case's lock.
+    let added = 0;
+    let first = true;
+    for (const { instance } of started)
+      instance.cases.addNotifier({
+        async onCaseEvent(_uow: unknown, e: CaseEvent) {
+          if (e.type !== 'message_added') return;
+          added++;
+          if (!first) return;
+          first = false;
+          await waitFor('la otra tanda esperando un caso', () => waitsOnALock(a.instance.db), 10_000, 10);
+        },
+      });
+    const reply = (n: number, k: string) => ({
+      raw: mail(
+        {
+          From: 'cliente@org.co',
+          To: 'soporte@mesa.test',
+          Subject: `RE: [Caso #${n}] Falla ${n}`,
+          'Message-ID': `<r${n}-${k}@org.co>`,
+        },
+        `Más datos (${k}).`,
+      ),
+      source: { kind: 'stdin' as const },
+    });
+    a.arm();
+    b.arm();
+    const results = await Promise.all([
+      a.instance.ingest.ingestMany([reply(1, 'a'), reply(2, 'a')]),
+      b.instance.ingest.ingestMany([reply(2, 'b'), reply(1, 'b')]),
+    ]);
+    // Four mails recorded once each: no batch was refused for a deadlock and run again.
+    expect(added).toBe(4);
+    expect(results.map((r) => r.map((x) => x.outcome).join(','))).toEqual(['accepted,accepted', 'accepted,accepted']);
+    const perCase = await a.instance
+      .db('messages')
+      .where({ role: 'customer' })
+      .select('ticket_id')
+      .count({ n: '*' })
+      .groupBy('ticket_id')
+      .orderBy('ticket_id');
+    expect(perCase.map((r) => Number(r.n))).toEqual([3, 3]);
   });
 });
