@@ -82,8 +82,9 @@ export class BlobStore {
     try {
       // The same bytes may have been stored before (the logo every signature carries; an attached .eml equal to a
       // raw mail stored as a derived blob). Touched, so that `mesa gc` sees it as in use (src/storage/gc.ts); if gc
-      // took it away meanwhile, the touch fails and it is written again.
-      if (fs.statSync(file, { throwIfNoEntry: false })?.size === buf.length && (await touch(file))) {
+      // took it away meanwhile, the touch fails and it is written again. One touched a moment ago is left as it is.
+      const st = fs.statSync(file, { throwIfNoEntry: false });
+      if (st?.size === buf.length && (isFresh(st.mtimeMs) || (await touch(file)))) {
         if (durable) await syncFile(file);
         return;
       }
@@ -255,6 +256,17 @@ export class BlobStore {
 function dropSpill(spill: { tmp: string; out: fs.WriteStream }): void {
   spill.out.destroy();
   fs.rmSync(spill.tmp, { force: true });
+}
+
+/**
+ * A blob touched this recently needs no touch again: `mesa gc` only looks at files older than its grace period
+ * (BLOB_GC_GRACE_HOURS, at least an hour), and the transaction that names the blob commits within minutes. The same
+ * signature logo in every mail of a batch then costs one touch, not one per mail.
+ */
+const TOUCH_AGAIN_AFTER_MS = 10 * 60_000;
+
+function isFresh(mtimeMs: number): boolean {
+  return Date.now() - mtimeMs < TOUCH_AGAIN_AFTER_MS;
 }
 
 /** Marks an existing blob as just used; false when it is not there (any more). */

@@ -52,14 +52,15 @@ export function stemWord(word: string): string {
 
 /** The stems of a text, in order (repeats kept: they weigh in the ranking). */
 export function searchTerms(text: string): string[] {
-  const words = fold(text).match(/[a-z0-9]+/g) ?? [];
-  const out: string[] = [];
-  for (const w of words) {
+  return [...stemsOf(text)];
+}
+
+function* stemsOf(text: string): Generator<string> {
+  for (const w of fold(text).match(/[a-z0-9]+/g) ?? []) {
     if (STOPWORDS.has(w) || (w.length < 3 && !/\d/.test(w))) continue;
     const stem = stemWord(w);
-    if (stem.length >= 2) out.push(stem);
+    if (stem.length >= 2) yield stem;
   }
-  return out;
 }
 
 /** What is stored in the index's text column. */
@@ -70,7 +71,15 @@ export function caseQuestion(subject: string, body: string): string {
   return `${subject}\n${body.slice(0, 2000)}`;
 }
 
-/** The distinct stems of a query, at most `max` (a pasted mail should not become a 500-term query). */
+/**
+ * The distinct stems of a query, at most `max` (a pasted mail should not become a 500-term query): the first ones,
+ * so the words after them are not stemmed at all.
+ */
 export function queryTerms(text: string, max = 24): string[] {
-  return [...new Set(searchTerms(text))].slice(0, max);
+  const distinct = new Set<string>();
+  for (const stem of stemsOf(text)) {
+    if (distinct.size === max) break;
+    distinct.add(stem);
+  }
+  return [...distinct];
 }

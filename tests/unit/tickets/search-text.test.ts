@@ -15,6 +15,15 @@ describe('search terms', () => {
     expect(queryTerms(text)).toEqual(['factur', 'electron', 'rechaz']);
   });
 
+  it('gives a long query its first distinct terms in order, at most the limit asked', () => {
+    const words = Array.from({ length: 60 }, (_, i) => `palabra${i} factura${i % 3 ? '' : 's'}`).join(' ');
+    const all = [...new Set(searchTerms(words))];
+    expect(all.length).toBeGreaterThan(30);
+    expect(queryTerms(words)).toEqual(all.slice(0, 24));
+    expect(queryTerms(words, 5)).toEqual(all.slice(0, 5));
+    expect(queryTerms('impresora impresoras', 24)).toEqual(['impresor']);
+  });
+
   it('asks a new case by its subject and the start of its first message', () => {
     expect(caseQuestion('Nómina', 'x'.repeat(3000))).toBe(`Nómina\n${'x'.repeat(2000)}`);
   });
