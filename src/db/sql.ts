@@ -1,7 +1,7 @@
 import type { Db } from './knex.ts';
 import { UnitOfWork } from './unit-of-work.ts';
 import { throughRaw } from './raw.ts';
-import { anyMatters, matching, type RowTest, type WaitingThatMatters } from './later-rows.ts';
+import { matching, type RowTest, type WaitingThatMatters } from './later-rows.ts';
 import { insertSql } from './sql-text.ts';
 
 /**
@@ -71,11 +71,6 @@ export async function insertLater(
 ): Promise<void> {
   if (q instanceof UnitOfWork) return q.insertLater(table, keys, rows, tail);
   if (rows.length) await run(q, insertSql(table, keys, rows.length, tail), rows.flat());
-}
-
-/** Whether `q` (a unit of work) has rows of `table` waiting to be written (insertLater) that `matters` picks. */
-export function waiting(q: Queryable, table: string, matters: RowTest = () => true): boolean {
-  return q instanceof UnitOfWork && anyMatters(q.laterRows(table), matters);
 }
 
 /**

@@ -1,4 +1,4 @@
-import { insertId, insertLater, insertSql, waiting, waitingRows, type Queryable, type RowTest } from '../sql.ts';
+import { insertId, insertLater, insertSql, waitingRows, type Queryable, type RowTest } from '../sql.ts';
 import { memoKey, UnitOfWork } from '../unit-of-work.ts';
 import { enqueuedAhead } from './outbox-ahead.ts';
 
@@ -63,9 +63,20 @@ const OUTBOX_WAITS = memoKey<boolean>(
 );
 
 /**
+ * The idempotency keys this unit gave to the outbox while its rows wait (letOutboxWait), written yet or not: an event
+ * that asks for the same mail again enqueues nothing. A child unit works on a copy, so the keys of a savepoint rolled
+ * back (its rows gone with it) are not taken for enqueued.
+ */
+const KEYS_ENQUEUED = memoKey<Set<string>>(
+  'outbox.keysEnqueued',
+  () => new Set(),
+  (parent) => new Set(parent),
+);
+
+/**
  * The ingest's batch, run without a savepoint per mail, lets its outbox rows wait for the flush (one INSERT for the
  * batch's mail). Such a row is written without `on conflict … do nothing`: whether its idempotency key is new is
- * known at once only against the rows still waiting. If the table already has the key, the flush is refused, the
+ * known at once only against the keys this unit enqueued (KEYS_ENQUEUED). If the table already has the key, the flush is refused, the
  * batch rolls back and runs again carefully (src/inbound/ingest-batch.ts), where rows are written at once and the
  * duplicate is found as before: an event never enqueues the same mail twice.
  */
@@ -97,8 +108,10 @@ export async function insertOutbox(q: Queryable, o: NewOutbox): Promise<number |
     if (id !== undefined) enqueuedAhead(q, o.recipient, o.automatic, o.state, o.now);
     return id;
   }
-  if (waiting(q, 'outbox', (v) => v('idempotency_key') === o.idempotencyKey)) return undefined;
+  const enqueued = q.memo(KEYS_ENQUEUED);
+  if (enqueued.has(o.idempotencyKey)) return undefined;
   await insertLater(q, 'outbox', COLUMNS, [values]);
+  enqueued.add(o.idempotencyKey);
   // Counted by the budget read ahead (outbox-ahead.ts) even once a flush has written it.
   enqueuedAhead(q, o.recipient, o.automatic, o.state, o.now);
   return 'waiting';

@@ -90,6 +90,40 @@ describe('outbox rows that wait for the batch', () => {
     expect(during.thread.map((r) => r[0])).toEqual(['m8@mesa.test', 'm6@mesa.test', 'm4@mesa.test', 'm3@mesa.test']);
   });
 
+  it('knows the keys it enqueued after a flush, and forgets those of a savepoint rolled back', async () => {
+    app = await testApp();
+    const row = (key: string) => ({
+      idempotencyKey: key,
+      kind: 'confirmation',
+      recipient: TO,
+      automatic: true,
+      messageId: `${key}@mesa.test`,
+      mail: stored,
+      state: 'pending' as const,
+      now: NOW,
+    });
+    await inUnitOfWork(app.db, async (uow) => {
+      uow.gather();
+      letOutboxWait(uow);
+      expect(await insertOutbox(uow, row('flushed'))).toBe('waiting');
+      await uow.flush();
+      // Written already: asked again in the same batch, it enqueues nothing (and the flush is not refused).
+      expect(await insertOutbox(uow, row('flushed'))).toBeUndefined();
+      await expect(
+        uow.savepoint(async (child) => {
+          expect(await insertOutbox(child, row('undone'))).toBe('waiting');
+          throw new Error('el correo de este savepoint falla');
+        }),
+      ).rejects.toThrow('falla');
+      // Rolled back with its savepoint: a later event enqueues it.
+      expect(await insertOutbox(uow, row('undone'))).toBe('waiting');
+    });
+    expect((await listOutbox(app.db)).map((r) => r.messageId).sort()).toEqual([
+      'flushed@mesa.test',
+      'undone@mesa.test',
+    ]);
+  });
+
   it('holds automatic mail to one address past the budget within one batch', async () => {
     app = await testApp({ AUTO_MAIL_LIMIT_WINDOW: '3' });
     const savepoints = savepointsOf(app);
