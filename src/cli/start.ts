@@ -34,7 +34,7 @@ export const services: ServiceFactory[] = [
       );
       return undefined;
     }
-    // imapflow and the poller load here, after the web server listens (≈300 ms of start-up on a 2-core machine).
+    // imapflow and the poller load here, after the web server listens: /healthz answers before the IMAP code loads.
     // A mailbox still waiting for its first OAuth2 sign-in is said at start (it is read as soon as someone signs in).
     for (const s of await app.tokens.states().catch(() => [])) {
       if (s.state === 'needs_login' || s.state === 'needs_reauth') {

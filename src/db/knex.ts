@@ -146,7 +146,7 @@ export function isPostgres(db: Db | { readonly trx: Knex.Transaction }): boolean
  * never runs either). better-sqlite3 is built with SQLITE_ENABLE_STAT4, and with those samples SQLite plans an
  * indexed lookup again each time the value bound to it changes (sqlite3_prepare_v2's documentation). The ingest makes
  * such lookups for every mail, and its duplicate check becomes several times slower on a large database
- * (`SEED=100000 npx tsx tests/bench/sqlprof.ts`, docs/performance.md). `mesa start` warns about it.
+ * (docs/performance.md, «Crecimiento»). `mesa start` warns about it.
  */
 export async function hasStat4Samples(db: Knex): Promise<boolean> {
   if (isPostgres(db)) return false;

@@ -85,8 +85,7 @@ export function insertsOf(rows: readonly LaterRow[], prepared: boolean): Array<{
       let count = Math.min(same.length - i, most);
       if (prepared && count > EXACT_ROWS_PREPARED)
         count = 2 ** Math.floor(Math.log2(Math.min(count, MOST_ROWS_PREPARED)));
-      const bindings: unknown[] = [];
-      for (const r of same.slice(i, i + count)) for (const v of r.values) bindings.push(v);
+      const bindings = same.slice(i, i + count).flatMap((r) => r.values);
       out.push({ sql: insertSql(table, keys, count, tail), bindings });
       i += count;
     }

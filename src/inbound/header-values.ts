@@ -37,31 +37,22 @@ export function firstAddress(obj: AddressObject | AddressObject[] | undefined): 
   return addresses(obj)[0];
 }
 
-/** The Message-IDs of an In-Reply-To or References header, without brackets. Loops into array literals, as
- * deliveredTo(): one kind of array, empty or not, so parseMail is not optimized again for the first reply. */
+/** The Message-IDs of an In-Reply-To or References header, without brackets. A value with no bracketed id is taken
+ * whole; an id longer than a header line may be (RFC 5322 §2.1.1, 998 characters) is dropped. */
 export function idList(v: string | string[] | undefined): string[] {
-  const out: string[] = [];
-  for (const value of Array.isArray(v) ? v : v ? [v] : []) {
-    for (const s of value.match(/<[^<>\s]+>/g) ?? [value]) {
-      const id = stripBrackets(s.trim());
-      if (id.length > 0 && id.length < 998) out.push(id);
-    }
-  }
-  return out;
+  const values = Array.isArray(v) ? v : v ? [v] : [];
+  return values
+    .flatMap((value) => value.match(/<[^<>\s]+>/g) ?? [value])
+    .map((s) => stripBrackets(s.trim()))
+    .filter((id) => id.length > 0 && id.length < 998);
 }
 
 /** Delivered-To, X-Original-To, Envelope-To and X-Envelope-To: where the MTA actually put the mail. */
 export function deliveredTo(headers: Map<string, string[]>): string[] {
-  const out: string[] = [];
-  for (const name of DELIVERY_HEADERS) {
-    for (const value of headers.get(name) ?? []) {
-      for (const part of value.split(',')) {
-        const address = stripBrackets(part.trim()).toLowerCase();
-        if (address) out.push(address);
-      }
-    }
-  }
-  return out;
+  return DELIVERY_HEADERS.flatMap((name) => headers.get(name) ?? [])
+    .flatMap((value) => value.split(','))
+    .map((part) => stripBrackets(part.trim()).toLowerCase())
+    .filter((address) => address);
 }
 const DELIVERY_HEADERS = ['delivered-to', 'x-original-to', 'envelope-to', 'x-envelope-to'];
 

@@ -259,23 +259,19 @@ type Parsed = Extract<Job, { kind: 'parsed' }>;
 
 /** The mails (or what they ask) after the `i`-th already parsed, in order. */
 function readyAfter<T>(ready: ReadonlyArray<T | undefined>, i: number): T[] {
-  const out: T[] = [];
-  for (let j = i + 1; j < ready.length; j++) if (ready[j]) out.push(ready[j]!);
-  return out;
+  return ready.slice(i + 1).filter((m): m is T => !!m);
 }
 
 /** The questions (search stems) of the mails that may open a case, in order. */
 function questionsOf(mails: readonly InboundMail[]): string[][] {
-  const out: string[][] = [];
-  for (const m of mails) if (m.questionTerms) out.push(m.questionTerms);
-  return out;
+  return mails.flatMap((m) => (m.questionTerms ? [m.questionTerms] : []));
 }
 
 /** Their senders, lower-cased as the notices to them are addressed, with their times. */
 function sendersOf(jobs: readonly Parsed[]): Array<{ address: string; now: number }> {
-  const out: Array<{ address: string; now: number }> = [];
-  for (const j of jobs) if (j.mail.from?.address) out.push({ address: j.mail.from.address.toLowerCase(), now: j.now });
-  return out;
+  return jobs.flatMap((j) =>
+    j.mail.from?.address ? [{ address: j.mail.from.address.toLowerCase(), now: j.now }] : [],
+  );
 }
 
 /** The results in order, up to and including the first tempfail (nothing after it was recorded). */

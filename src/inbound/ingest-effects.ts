@@ -88,24 +88,16 @@ export async function judgeAndApply(
     effect.kind === 'system_note',
     effect.kind === 'follow_up' ? effect.consultant : undefined,
   );
-  // Loops into array literals (here and in the notifier, src/outbound/notifier.ts files()): one kind of array
-  // whether they end up empty or not, so this code is not optimized again for the first mail that has some.
-  const threadIds: string[] = [];
-  if (mail.messageId) threadIds.push(mail.messageId);
-  for (const id of mail.inReplyTo) if (id) threadIds.push(id);
-  for (const id of mail.references) if (id) threadIds.push(id);
-  const cc: string[] = [];
-  for (const list of [mail.to, mail.cc]) {
-    for (const { address: a } of list) {
-      if (
+  const threadIds = [mail.messageId, ...mail.inReplyTo, ...mail.references].filter((id): id is string => !!id);
+  const cc = [...mail.to, ...mail.cc]
+    .map(({ address }) => address)
+    .filter(
+      (a) =>
         a !== config.supportAddress &&
         a !== config.fallbackAddress &&
         a !== facts.sender?.address &&
-        !config.consultants.includes(a)
-      )
-        cc.push(a);
-    }
-  }
+        !config.consultants.includes(a),
+    );
 
   let ticketNumber = 0;
   let heldId = 0;

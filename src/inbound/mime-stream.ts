@@ -7,7 +7,7 @@ import type { BlobStore } from '../storage/blobs.ts';
  * mailparser's `simpleParser` (dist/esm/simple-parser.js, 3.x), with one change: an attachment's content stream
  * goes straight into the blob store (hashed and written while it is decoded) instead of being gathered into chunks
  * and concatenated into one Buffer. A 25 MB attachment was two 25 MB copies at once; now it is 64 KiB at a time
- * (`npm run bench`, peak RSS). Without a store, or for the small parts the filters read (embedded messages and
+ * (docs/performance.md, «Memoria»). Without a store, or for the small parts the filters read (embedded messages and
  * delivery reports), the content stays in memory as before.
  *
  * The result has simpleParser's shape; a streamed attachment has `content` undefined and `sha256` set.

@@ -26,7 +26,7 @@ export interface ParseThreadOptions {
 
 /**
  * MIME parsing on a worker thread, the second core of the small machines Mesa runs on: while it parses the next
- * mails of a batch, the main thread judges and writes the ones before (`npm run bench`, docs/performance.md).
+ * mails of a batch, the main thread judges and writes the ones before (docs/performance.md).
  * It also bounds what one hostile mail can do: a parse that hangs the thread past the time limit, or that kills
  * it, costs that one mail (quarantined as `parse_timeout` / `unparseable`); the thread is started again for the
  * mails queued behind it, and the main thread, /healthz and the other mailboxes never stop.

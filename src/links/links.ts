@@ -69,9 +69,7 @@ const tokenOf = boundedMemo(
 export async function issueLink(trx: Queryable, s: LinkSettings, p: IssueParams): Promise<string> {
   const recipient = p.recipient.toLowerCase();
   // The newest link neither revoked nor dying within the margin, else a generation after the last one.
-  const links = p.fresh
-    ? repo.generationsOf([])
-    : (p.generations ?? (await repo.linkGenerations(trx, p.ticketId, recipient)));
+  const links: Generations = p.fresh ? [] : (p.generations ?? (await repo.linkGenerations(trx, p.ticketId, recipient)));
   const current = currentLinkUrl(s, { ...p, recipient }, links);
   if (current) return current;
   const generation = (links[0]?.generation ?? 0) + 1;

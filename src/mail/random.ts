@@ -3,9 +3,8 @@ import crypto from 'node:crypto';
 /**
  * Random bytes for the ids of outgoing mail (the Message-ID nonce, the Thread-Index child block), taken from a pool
  * that is refilled 4 KB at a time, as Node's own randomUUID() does. Each crypto.randomBytes() call goes into OpenSSL
- * on its own: about 20 µs per call on the bench machine while ingesting, with two or more calls per mail enqueued
- * (≈ 2 % of the ingest's main thread, `npm run bench`; tests/bench/README.md, eighth delivery). The bytes come from
- * the same CSPRNG, and each byte is handed out once.
+ * on its own, and every mail enqueued asks for a few bytes two or more times: one call per refill instead
+ * (docs/performance.md, «Decisiones medidas»). The bytes come from the same CSPRNG, and each byte is handed out once.
  */
 const POOL_BYTES = 4096;
 let pool = Buffer.alloc(0);

@@ -127,7 +127,7 @@ export class Dispatcher {
       claimed = await this.ticking;
       await this.queue.onEmpty();
       // Claim again only when a sending slot is free: onEmpty() resolves while every slot is still busy, and a
-      // claim with no room finds nothing and sleeps a whole poll interval (found by `npm run bench`: 1.5 mails/s).
+      // claim with no room finds nothing and sleeps a whole poll interval, with due mail waiting behind it.
       while (this.running && this.queue.pending >= this.queue.concurrency)
         await new Promise((r) => this.queue.once('next', r));
     } catch (err) {

@@ -40,8 +40,8 @@ const conversationId = boundedMemo(
 
 /**
  * The header block: bytes 1–5 are the FILETIME of the case's creation, bits 55..16, then the GUID. Worked out in
- * doubles (filetimeShifted), not BigInt: BigInt arithmetic, two Buffers and a concat made this ~10 µs per mail
- * enqueued, 2 % of the ingest's main thread (`npm run bench`).
+ * doubles (filetimeShifted), not BigInt, straight into the one Buffer: every mail enqueued carries a Thread-Index,
+ * and the doubles give the same bits exactly (docs/performance.md, «Decisiones medidas»).
  */
 export function threadIndex(secret: string, caseNumber: number, caseCreatedAt: number, now: number): string {
   const out = Buffer.allocUnsafe(27);

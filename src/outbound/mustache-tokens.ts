@@ -11,22 +11,9 @@ export const plain = { escape: (v: unknown) => String(v) };
 export type Tokens = ReturnType<typeof mustache.parse>;
 const writer = new mustache.Writer();
 
-/**
- * Mustache's parse, with every text token's value made one flat string. Its parser pushes a token per character
- * and then joins neighbours with `+=`, so the text of a layout is a long chain of one-character V8 rope nodes;
- * they are never flattened in place, so every mail's HTML would be a rope over them, and whoever first read it
- * whole (JSON.stringify in the outbox insert) would walk them all again. The same characters, one copy.
- */
+/** Mustache's parse of a layout or string, made once and filled for every mail (fill()). */
 export function parsed(template: string): Tokens {
-  const flat = (tokens: Tokens): Tokens =>
-    tokens.map((t) => {
-      const copy = [...t] as typeof t;
-      // A JSON round trip is an exact copy of any string (lone surrogates included), and a flat one.
-      if (copy[0] === 'text') copy[1] = JSON.parse(JSON.stringify(copy[1])) as string;
-      if (Array.isArray(copy[4])) copy[4] = flat(copy[4]);
-      return copy;
-    }) as Tokens;
-  return flat(mustache.parse(template));
+  return mustache.parse(template);
 }
 
 /**

@@ -46,35 +46,25 @@ export async function threadOf(
   if (known) {
     // The same reads as threadOf's, over the messages the caller handed in; and a case opened in this
     // transaction has no mail but what this transaction enqueued: taken from memory.
-    const withId: CaseMessage[] = [];
-    for (const k of known) if (k.messageId) withId.push(k);
-    withId.sort((a, b) => a.id - b.id);
+    const withId = known.filter((k) => k.messageId).sort((a, b) => a.id - b.id);
     root = withId[0]?.messageId;
-    theirs = [];
-    for (let i = withId.length - 1; i >= 0 && theirs.length < THREAD_LIMIT; i--) {
-      const k = withId[i];
-      if (k.fromAddress === to) theirs.push({ message_id: k.messageId!, created_at: k.createdAt });
-    }
-    ours = [];
-    const mine = uow.peekMemo(ENQUEUED)?.get(`${ticket.id}\0${to}`);
-    if (mine) for (let i = mine.length - 1; i >= 0 && ours.length < THREAD_LIMIT; i--) ours.push(mine[i]);
+    // Newest first, as threadRows reads them.
+    theirs = withId
+      .filter((k) => k.fromAddress === to)
+      .slice(-THREAD_LIMIT)
+      .reverse()
+      .map((k) => ({ message_id: k.messageId!, created_at: k.createdAt }));
+    const mine = uow.peekMemo(ENQUEUED)?.get(`${ticket.id}\0${to}`) ?? [];
+    ours = mine.slice(-THREAD_LIMIT).reverse();
   } else {
     // Read with this mail's link (readWithLink), or now. A copy: threadFrom adds what still waits to the rows.
     const found = read ? [...read] : await outbox.threadRows(uow, ticket.id, to, THREAD_LIMIT);
     ({ root, theirs, ours } = outbox.threadFrom(uow, found, ticket.id, to, THREAD_LIMIT));
   }
-  // Loops into array literals rather than spreads and maps: one kind of array whatever came in (see
-  // MailNotifier.files), so this code is not optimized again for each mix of empty and full lists.
-  const recent: outbox.ThreadRow[] = [];
-  for (const r of theirs) recent.push(r);
-  for (const r of ours) recent.push(r);
-  recent.sort((a, b) => Number(a.created_at) - Number(b.created_at));
-  const references: string[] = [];
-  if (root) references.push(root);
-  for (const r of recent) {
-    const id = String(r.message_id);
-    if (id && !references.includes(id)) references.push(id);
-  }
+  const recent = [...theirs, ...ours].sort((a, b) => Number(a.created_at) - Number(b.created_at));
+  const ids = recent.map((r) => String(r.message_id)).filter((id) => id);
+  // Each Message-ID once, the case's first mail ahead of the rest.
+  const references = [...new Set(root ? [root, ...ids] : ids)];
   const last10 = references.length > 10 ? references.slice(-10) : references;
   return { references: last10, inReplyTo: last10.at(-1) };
 }

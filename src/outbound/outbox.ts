@@ -67,13 +67,6 @@ export type EnqueueResult = {
 /** A case's subject as every mail of it shows it: cleanSubject() of the same few subjects, again and again. */
 const topicOf = boundedMemo(1000, (subject: string) => subject, cleanSubject);
 
-/** What comes before the @ (split('@')[0], without the array: its element load threw enqueue's optimized code away
- * once, on an array of another kind). */
-function localPart(address: string): string {
-  const at = address.indexOf('@');
-  return at < 0 ? address : address.slice(0, at);
-}
-
 const MINUTE = 60_000;
 const HOUR = 3_600_000;
 
@@ -137,7 +130,7 @@ export class Outbox {
     const data = {
       brand: config.supportName,
       hours,
-      name: r.toName || localPart(to),
+      name: r.toName || to.split('@')[0],
       ...(r.ticket ? { number: r.ticket.number, subject: r.ticket.subject || '(sin asunto)' } : {}),
       ...sealLinks(r.data, this.keys, to),
     };

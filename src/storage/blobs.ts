@@ -15,8 +15,8 @@ import { MesaError } from '../errors.ts';
  * Durability: an original (a large raw mail, a file uploaded on the status page) is fsynced before put() returns,
  * i.e. before the transaction that references it commits — it is the one thing we must never lose.
  * A `derived` blob (the HTML part and the attachments extracted from a raw source that is itself stored) is not:
- * an fsync costs ~1–2 ms each (3.4 ms per mail in `npm run bench`), and after a power loss such a file can be
- * extracted again from the raw source. The ingest flushes each batch's commit to disk before the poller moves its
+ * an fsync waits for the disk on every blob of every mail, and after a power loss such a file can be
+ * extracted again from the raw source (docs/performance.md, «Decisiones medidas»). The ingest flushes each batch's commit to disk before the poller moves its
  * mails (src/db/knex.ts syncCommitted); other commits on SQLite (WAL + synchronous=NORMAL) may roll back on a power
  * loss, while PostgreSQL fsyncs each commit. Without the fsync a crash can
  * leave the renamed file empty or short (ext4 delayed allocation), so an existing blob only counts when its size
@@ -45,9 +45,8 @@ export class BlobStore {
 
   /**
    * Creates the 256 fan-out directories (ab/ of ab/cdef…) up front, where they do not exist yet. Otherwise the first
-   * blob of each prefix in a new DATA_DIR pays a failed open(), an error object and a mkdir() (6 % of the parse
-   * thread in `npm run bench`, which starts from an empty DATA_DIR every time). Best effort: store() still makes a
-   * missing one.
+   * blob of each prefix in a new DATA_DIR pays a failed open(), an error object and a mkdir(), 256 times over on a
+   * fresh install. Best effort: store() still makes a missing one.
    */
   async makeFanOut(): Promise<void> {
     const dirs = Array.from({ length: 256 }, (_, i) => path.join(this.root, i.toString(16).padStart(2, '0')));
@@ -74,8 +73,8 @@ export class BlobStore {
 
   /**
    * Writes `buf` as blob `sha` unless a whole copy is there already. Every step runs in libuv's thread pool, not on
-   * the event loop: creating a file costs 0.5–0.9 ms on the 2-core VMs this was measured on (`npm run bench`),
-   * time the ingest keeps on parsing and filtering while the pool writes and fsyncs on the other core.
+   * the event loop: creating a file is work for the kernel and the disk, time the ingest keeps on parsing and
+   * filtering while the pool writes and fsyncs on the other core.
    */
   private async store(sha: string, buf: Buffer, durable: boolean): Promise<void> {
     const file = this.pathFor(sha);
@@ -111,8 +110,7 @@ export class BlobStore {
    * Stores a stream without holding a large one in memory, for derived blobs (no fsync; see above). A stream of up
    * to IN_MEMORY_MAX is gathered and hashed first, so a blob already stored (the logo every signature carries, the
    * same PDF sent twice) costs no file at all; a larger one is written to a temporary file while it is hashed, then
-   * renamed to its hash (an attachment of 25 MB is never a 25 MB Buffer; `npm run bench`, peak RSS). Returns the
-   * hash and the size.
+   * renamed to its hash (a 25 MB attachment is never a 25 MB Buffer). Returns the hash and the size.
    */
   async putStream(input: Readable): Promise<{ sha256: string; size: number }> {
     return this.putStreamUpTo(input, Infinity) as Promise<{ sha256: string; size: number }>;

@@ -8,10 +8,9 @@ import type { BlobStore } from './blobs.ts';
  *
  * Up to ORIGINAL_IN_DB_MAX bytes it is a row of `raw_sources`, written in the same transaction as the rows that
  * name it, so it commits (and is flushed to disk, src/db/knex.ts syncCommitted) with them, once per batch. Before,
- * each one was a file of the blob store, created and fsynced on its own: creating a file costs 0.2–1 ms of CPU
- * on this project's VMs, and without it the ingest ran ≈ 20–45 % faster (`npm run bench`; tests/bench/README.md,
- * seventh delivery). On PostgreSQL it also means every instance sees every original, without a shared DATA_DIR for
- * them.
+ * each one was a file of the blob store, created and fsynced on its own, a cost every mail paid for a file
+ * (docs/performance.md, «Decisiones medidas»). On PostgreSQL it also means every instance sees every original,
+ * without a shared DATA_DIR for them.
  *
  * A larger one (up to MAX_MESSAGE_BYTES, or beyond for a mail quarantined as too large) stays a file of the blob
  * store, fsynced before the transaction that names it commits: a database row of tens of MB would be held whole in

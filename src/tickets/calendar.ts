@@ -79,7 +79,7 @@ export interface Interval {
 /** Far enough for any target, short enough that a calendar with no working hours fails fast instead of looping. */
 const MAX_DAYS_SCANNED = 3 * 366;
 
-// date-holidays builds its tables for every country on import (~300 ms of `mesa start` on a 2-core machine), so it
+// date-holidays builds its tables for every country on import, a cost `mesa start` would pay for nothing, so it
 // is loaded (synchronously, through its CommonJS build) only by a calendar that names a holiday country.
 const require = createRequire(import.meta.url);
 let HolidaysClass: typeof Holidays | undefined;

@@ -65,10 +65,7 @@ export async function previousDeliveries(db: Queryable, contentHash: string, mes
         matters,
       )
     : await rows(db, 'select * from "ingest_ledger" where "content_hash" = ? limit 20', [contentHash], matters);
-  // Into an array literal, not map(): one kind of array whether or not the mail was seen before (see the notifier).
-  const out: LedgerRow[] = [];
-  for (const r of found) out.push(fromRow(r));
-  return out;
+  return found.map(fromRow);
 }
 
 /**

@@ -99,19 +99,16 @@ export async function linkGenerations(
   return generationsOf(found);
 }
 
-/** The rows as issueLink reads them, pushed into a literal: also the empty list of a case opened now (one kind of
- * array for issueLink's optimized code, src/outbound/notifier.ts files()). */
+/** The rows as issueLink reads them: numbers (PostgreSQL returns bigint columns as strings), no revocation as
+ * undefined. */
 export function generationsOf(
   found: readonly any[],
 ): Array<{ generation: number; expiresAt: number; revokedAt?: number }> {
-  const out: Array<{ generation: number; expiresAt: number; revokedAt?: number }> = [];
-  for (const r of found)
-    out.push({
-      generation: Number(r.generation),
-      expiresAt: Number(r.expires_at),
-      revokedAt: r.revoked_at == null ? undefined : Number(r.revoked_at),
-    });
-  return out;
+  return found.map((r) => ({
+    generation: Number(r.generation),
+    expiresAt: Number(r.expires_at),
+    revokedAt: r.revoked_at == null ? undefined : Number(r.revoked_at),
+  }));
 }
 
 const LINK_COLUMNS = ['ticket_id', 'recipient', 'generation', 'token_hash', 'expires_at', 'created_at'];

@@ -90,11 +90,10 @@ export async function threadRows(
 
 /** The link generations among threadRows' rows, newest first (linkGenerations' answer). */
 export function linkGenerationsIn(found: readonly any[]): ReturnType<typeof generationsOf> {
-  const links: Array<{ generation: unknown; expires_at: unknown; revoked_at: unknown }> = [];
-  for (const r of found)
-    if (Number(r.k) === 3) links.push({ generation: r.id, expires_at: r.created_at, revoked_at: r.revoked_at });
-  links.sort((a, b) => Number(b.generation) - Number(a.generation));
-  return generationsOf(links);
+  const links = found
+    .filter((r) => Number(r.k) === 3)
+    .map((r) => ({ generation: r.id, expires_at: r.created_at, revoked_at: r.revoked_at }));
+  return generationsOf(links.sort((a, b) => Number(b.generation) - Number(a.generation)));
 }
 
 /**
@@ -127,22 +126,18 @@ export function threadFrom(
     found.push({ k: 0, ...w });
     if (w.from_address === recipient) found.push({ k: 1, ...w });
   }
-  // Sorted newest first, then split: loops into array literals (one kind of array, empty or not; see the notifier).
+  // Newest first, then split by part (k: 0 the case's messages, 1 the recipient's, 2 our mail to them).
   found.sort((a, b) => Number(b.id) - Number(a.id));
-  const parts: [ThreadRow[], ThreadRow[]] = [[], []];
-  const ours: ThreadRow[] = [];
-  const waiting = waitingOutbox(db, (v) => v('ticket_id') === ticketId && v('recipient') === recipient);
-  for (let i = waiting.length - 1; i >= 0 && ours.length < limit; i--) {
-    const w = waiting[i];
-    if (w.state !== 'held') ours.push({ message_id: w.messageId, created_at: w.createdAt });
-  }
-  for (const r of found) {
-    const k = Number(r.k);
-    if (k === 2 && ours.length < limit) ours.push({ message_id: r.message_id, created_at: r.created_at });
-    else if (k < 2) parts[k].push({ message_id: r.message_id, created_at: r.created_at });
-  }
-  // The root is the oldest of the case's first message read and those waiting; theirs, the newest `limit`.
-  return { root: parts[0].at(-1)?.message_id, theirs: parts[1].slice(0, limit), ours };
+  const part = (k: number): ThreadRow[] =>
+    found.filter((r) => Number(r.k) === k).map((r) => ({ message_id: r.message_id, created_at: r.created_at }));
+  // Our mail still waiting is newer than any row read: it comes first.
+  const waiting = waitingOutbox(db, (v) => v('ticket_id') === ticketId && v('recipient') === recipient)
+    .filter((w) => w.state !== 'held')
+    .reverse()
+    .map((w) => ({ message_id: w.messageId, created_at: w.createdAt }));
+  // The root is the oldest of the case's first message read and those waiting; theirs and ours, the newest `limit`.
+  const root = part(0).at(-1)?.message_id;
+  return { root, theirs: part(1).slice(0, limit), ours: [...waiting, ...part(2)].slice(0, limit) };
 }
 
 /** The held reason of mail stopped by a bounce (enqueue's and the claim's alike), within the column's 64 characters. */

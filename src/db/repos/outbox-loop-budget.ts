@@ -16,8 +16,8 @@ import {
 /** For the reads here that add the rows still waiting from memory (waitingOutbox): none is written first. */
 const OUTBOX_COUNTED = { outbox: () => false };
 
-/** loopBudgetOf's statement with and without the bounce stop: two texts, built once (no map() and join() per
- * mail, whose inlined form made an array of another kind and threw the optimized code away once). */
+/** loopBudgetOf's statement with and without the bounce stop: two fixed texts, so every mail runs one of two
+ * prepared statements and none builds SQL text of its own. */
 const BUDGET_COUNTS =
   'sum(case when "created_at" >= ? then 1 else 0 end) as "c0", sum(case when "created_at" >= ? then 1 else 0 end) as "c1" from "outbox" where "recipient" = ? and "automatic" = ? and "state" <> \'held\' and "created_at" >= ?';
 const BUDGET_SQL = `select null as "suppressed", ${BUDGET_COUNTS}`;
@@ -34,7 +34,7 @@ const countingTo =
  * What the loop budget asks about one address, in one statement (one scan of its recent mail): how many automatic
  * mails to it were (or will be) sent since `windowSince` and since `daySince` and, when `suppressedAt` is given, the
  * reason of a suppression in force then (findSuppression's). The aggregate always returns its one row, so the
- * suppression is read even with no mail. The same columns either way: one shape of row for the code that reads it.
+ * suppression is read even with no mail. The same columns either way, read by the same code.
  *
  * Mail the ingest batch enqueued and that still waits for its flush (letOutboxWait) counts too, from memory: a
  * batch of automatic mail to one address meets the budget as mail enqueued one transaction at a time would. Counted

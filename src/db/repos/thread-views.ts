@@ -36,7 +36,7 @@ async function threadViews(
 ): Promise<{ views: TicketView[]; locked: Map<number, boolean> }> {
   const locked = new Map<number, boolean>();
   const asked = askedThreadIds(ids);
-  if (asked.length === 0) return { views: viewsInOrder([]), locked };
+  if (asked.length === 0) return { views: [], locked };
   const source = threadIdsAsked(db, asked);
   const sql = `select "x"."k" as "thread_message_id", "t".*, "p"."address" as "participant_address", "p"."role" as "participant_role"${lock ? MOVED : ''} from (${source.sql}) as "x" join "tickets" as "t" on "t"."id" = "x"."ticket_id" left join "participants" as "p" on "p"."ticket_id" = "t"."id"${lock ? ' for update of "t"' : ''}`;
   const found = await rows(db, sql, source.bindings, FROM_MEMORY);
@@ -100,12 +100,9 @@ export function addWaitingPeople(
   }
 }
 
-/** The views by rank, pushed into a literal: one kind of array, empty or not (src/outbound/notifier.ts files()). */
+/** The views by rank: the case of the nearest Message-ID first, the older case first between equals. */
 export function viewsInOrder(ranked: Array<{ view: TicketView; rank: number }>): TicketView[] {
-  ranked.sort((a, b) => a.rank - b.rank || a.view.id - b.view.id);
-  const out: TicketView[] = [];
-  for (const r of ranked) out.push(r.view);
-  return out;
+  return ranked.sort((a, b) => a.rank - b.rank || a.view.id - b.view.id).map((r) => r.view);
 }
 
 /** The Message-IDs a look-up asks for: each once, in order of preference, at most 200 (a mail's References can be

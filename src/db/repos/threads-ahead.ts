@@ -152,8 +152,7 @@ export function threadsFromMemory(
   };
   const locked = new Map<number, boolean>();
   if (isPostgres(db)) for (const c of cases) locked.set(c, false);
-  const ranked: Array<{ view: TicketView; rank: number }> = [];
-  for (const [c, r] of rank) ranked.push({ view: copy(c), rank: r });
+  const ranked = [...rank].map(([c, r]) => ({ view: copy(c), rank: r }));
   return { views: viewsInOrder(ranked), locked, tagged: tagged === undefined ? undefined : copy(tagged) };
 }
 

@@ -113,21 +113,14 @@ function ticketFields(t: Omit<NewTicket, 'number'>): Record<string, unknown> {
 
 /** `patch`: column → value. The statement depends only on which columns change (a handful of shapes). */
 export async function updateTicket(trx: Queryable, id: number, patch: Record<string, unknown>): Promise<void> {
-  // The SET list is written as it is read, not by keys.map().join(): TurboFan's inlined map() makes an array of
-  // another kind than the interpreter's, and the join after it threw this function's optimized code away once.
-  let set = '';
-  const values: unknown[] = [];
-  for (const k in patch) {
-    if (patch[k] === undefined) continue;
-    // Column names go into the SQL text: only the code's own snake_case names, never anything from outside.
+  const changes = Object.entries(patch).filter(([, v]) => v !== undefined);
+  // Column names go into the SQL text: only the code's own snake_case names, never anything from outside.
+  for (const [k] of changes)
     if (!/^[a-z_]+$/.test(k)) throw new Error(`columna inválida para tickets: ${k.slice(0, 40)}`);
-    set += `${set ? ', ' : ''}"${k}" = ?`;
-    values.push(patch[k]);
-  }
-  if (!set) return;
+  if (!changes.length) return;
   caseWritten(trx, id);
-  values.push(id);
-  await run(trx, `update "tickets" set ${set} where "id" = ?`, values);
+  const set = changes.map(([k]) => `"${k}" = ?`).join(', ');
+  await run(trx, `update "tickets" set ${set} where "id" = ?`, [...changes.map(([, v]) => v), id]);
 }
 
 export async function findTicketByNumber(db: Queryable, number: number): Promise<Ticket | undefined> {
