@@ -164,7 +164,8 @@ export function credentialFrom(
     const tenant = get('OAUTH_TENANT');
     if (!tenant)
       problems.push(
-        `${prefix}OAUTH_TENANT: falta (obligatoria con ${prefix}OAUTH_PROVIDER=microsoft): el ID del inquilino de Entra ID`,
+        `${prefix}OAUTH_TENANT: falta (obligatoria con ${prefix}OAUTH_PROVIDER=microsoft): ` +
+          'el ID del inquilino de Entra ID',
       );
     issuer = `https://login.microsoftonline.com/${tenant ?? ''}/v2.0`;
   } else if (provider === 'google') {

@@ -60,7 +60,8 @@ export function graphFrom(
   const user = get('GRAPH_USER') ?? get('IMAP_USER');
   if (!user)
     problems.push(
-      `${prefix}GRAPH_USER: falta (obligatoria con ${transportKeyName}=graph): la dirección (UPN) o el id del buzón en Microsoft 365`,
+      `${prefix}GRAPH_USER: falta (obligatoria con ${transportKeyName}=graph): ` +
+        'la dirección (UPN) o el id del buzón en Microsoft 365',
     );
   if (get('IMAP_AUTH') === 'password')
     problems.push(`${prefix}IMAP_AUTH: Microsoft Graph solo acepta OAuth2; quítela o ponga oauth2`);

@@ -52,7 +52,8 @@ const EnvSchema = z.object({
   LOCALE: z.enum(['es', 'en']).default('es'),
   MAX_MESSAGE_BYTES: positiveInt.default(40 * 1024 * 1024),
   MAX_ATTACHMENT_BYTES: positiveInt.default(25 * 1024 * 1024),
-  /** Parse incoming mail on a worker thread (the second core), beside the database work: src/inbound/parse-thread.ts. */
+  /** Parse incoming mail on a worker thread (the second core), beside the database work:
+   * src/inbound/parse-thread.ts. */
   PARSE_WORKER: bool.default(true),
   REOPEN_WINDOW_DAYS: z.coerce.number().int().min(0).default(30),
   /** People one mail may put on a case (To/Cc), people on a case (requester included), recipients of one answer. */

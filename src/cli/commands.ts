@@ -67,7 +67,11 @@ export async function ingestCommand(config: Config, inputs: string[], opts: { pr
 function describe(label: string, r: IngestResult): string {
   const what =
     r.outcome === 'accepted'
-      ? `${r.effect === 'new_case' ? 'caso nuevo' : r.effect === 'follow_up' ? 'seguimiento del caso' : 'nota en el caso'} #${r.ticketNumber}`
+      ? (r.effect === 'new_case'
+          ? 'caso nuevo'
+          : r.effect === 'follow_up'
+            ? 'seguimiento del caso'
+            : 'nota en el caso') + ` #${r.ticketNumber}`
       : r.outcome === 'ignored'
         ? `ignorado (${r.reason})`
         : r.outcome === 'rejected'

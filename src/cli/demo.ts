@@ -21,7 +21,8 @@ export async function demoCommand(opts: { serve?: boolean } = {}): Promise<numbe
     process.stdout.write('Se creó .env con valores de demostración (edítelo para su buzón real; ver .env.example).\n');
   if (keyFile)
     process.stdout.write(
-      `Su .env no define SECRET_KEY: la demo usa una clave aleatoria propia, guardada en ${keyFile}. Para "mesa start", defina SECRET_KEY en .env (openssl rand -hex 32).\n`,
+      `Su .env no define SECRET_KEY: la demo usa una clave aleatoria propia, guardada en ${keyFile}. ` +
+        'Para "mesa start", defina SECRET_KEY en .env (openssl rand -hex 32).\n',
     );
 
   const files = fs
@@ -46,11 +47,14 @@ export async function demoCommand(opts: { serve?: boolean } = {}): Promise<numbe
     process.stdout.write(`La confirmación del caso #1 está en ${confirmation.file}\n`);
     if (confirmation.link)
       process.stdout.write(
-        `Su enlace «Consultar mi caso»${opts.serve ? '' : ' (con "npx mesa start" o "npx mesa demo --serve" en marcha)'}: ${confirmation.link}\n`,
+        'Su enlace «Consultar mi caso»' +
+          (opts.serve ? '' : ' (con "npx mesa start" o "npx mesa demo --serve" en marcha)') +
+          `: ${confirmation.link}\n`,
       );
   }
   process.stdout.write(
-    `\nDónde mirar: "npx mesa tickets", "npx mesa show N", "npx mesa quarantine", "npx mesa outbox"; los datos están en ${config.dataDir}.\n`,
+    '\nDónde mirar: "npx mesa tickets", "npx mesa show N", "npx mesa quarantine", "npx mesa outbox"; ' +
+      `los datos están en ${config.dataDir}.\n`,
   );
   if (!opts.serve) return 0;
   process.stdout.write('\nPágina de estado en marcha (Ctrl-C para salir).\n');

@@ -59,11 +59,13 @@ export function printCaseList(list: CaseSummary[]): void {
     return;
   }
   process.stdout.write(
-    `${'Caso'.padEnd(7)} ${'Prioridad'.padEnd(9)} ${'Etapa'.padEnd(10)} ${'Creado'.padEnd(16)} ${'Solicitante'.padEnd(28)} Asunto\n`,
+    `${'Caso'.padEnd(7)} ${'Prioridad'.padEnd(9)} ${'Etapa'.padEnd(10)} ` +
+      `${'Creado'.padEnd(16)} ${'Solicitante'.padEnd(28)} Asunto\n`,
   );
   for (const c of list) {
     process.stdout.write(
-      `#${String(c.number).padEnd(6)} ${c.priority.padEnd(9)} ${c.stage.padEnd(10)} ${when(c.createdAt).padEnd(16)} ${oneLine(c.requester).slice(0, 28).padEnd(28)} ${oneLine(c.subject).slice(0, 60)}\n`,
+      `#${String(c.number).padEnd(6)} ${c.priority.padEnd(9)} ${c.stage.padEnd(10)} ${when(c.createdAt).padEnd(16)} ` +
+        `${oneLine(c.requester).slice(0, 28).padEnd(28)} ${oneLine(c.subject).slice(0, 60)}\n`,
     );
   }
 }
@@ -72,19 +74,27 @@ export function printCase(c: CaseDetail): void {
   const out: string[] = [];
   out.push(`[Caso #${c.number}] ${oneLine(c.subject)}`);
   out.push(
-    `  Etapa: ${c.stage} · espera a: ${c.waitingOn} · prioridad: ${c.priority}${c.category ? ` · categoría: ${oneLine(c.category)}` : ''}`,
+    `  Etapa: ${c.stage} · espera a: ${c.waitingOn} · prioridad: ${c.priority}` +
+      (c.category ? ` · categoría: ${oneLine(c.category)}` : ''),
   );
   out.push(
-    `  Solicitante: ${c.requesterName ? `${oneLine(c.requesterName)} <${oneLine(c.requester)}>` : oneLine(c.requester)} · organización: ${oneLine(c.organization)}`,
+    '  Solicitante: ' +
+      (c.requesterName ? `${oneLine(c.requesterName)} <${oneLine(c.requester)}>` : oneLine(c.requester)) +
+      ` · organización: ${oneLine(c.organization)}`,
   );
   out.push(
-    `  Creado: ${when(c.createdAt)}${c.assignee ? ` · asignado a ${oneLine(c.assignee)}` : ''}${c.relatedNumber ? ` · relacionado con #${c.relatedNumber} (${oneLine(c.relatedReason)})` : ''}`,
+    `  Creado: ${when(c.createdAt)}` +
+      (c.assignee ? ` · asignado a ${oneLine(c.assignee)}` : '') +
+      (c.relatedNumber ? ` · relacionado con #${c.relatedNumber} (${oneLine(c.relatedReason)})` : ''),
   );
   for (const m of c.messages) {
     const who = m.role === 'customer' ? 'Cliente' : m.role === 'consultant' ? 'Consultor' : 'Sistema';
     out.push('');
     out.push(
-      `--- ${who} ${oneLine(m.from)} · ${when(m.createdAt)}${m.internal ? ' · interno' : ''}${m.role === 'customer' && !m.verified ? ' · remitente sin verificar' : ''}${m.readAt ? ` · leído ${when(m.readAt)}` : ''}`,
+      `--- ${who} ${oneLine(m.from)} · ${when(m.createdAt)}` +
+        (m.internal ? ' · interno' : '') +
+        (m.role === 'customer' && !m.verified ? ' · remitente sin verificar' : '') +
+        (m.readAt ? ` · leído ${when(m.readAt)}` : ''),
     );
     out.push(
       manyLines(m.bodyText)
@@ -104,7 +114,8 @@ export function printQuarantine(rows: QuarantineRow[]): void {
   }
   for (const q of rows) {
     process.stdout.write(
-      `#${q.id} ${new Date(q.createdAt).toISOString().slice(0, 16)} ${q.reason} ${q.state} de ${oneLine(q.fromAddress ?? '?')} «${oneLine(q.subject).slice(0, 50)}» — ${oneLine(q.detail)}\n`,
+      `#${q.id} ${new Date(q.createdAt).toISOString().slice(0, 16)} ${q.reason} ${q.state} ` +
+        `de ${oneLine(q.fromAddress ?? '?')} «${oneLine(q.subject).slice(0, 50)}» — ${oneLine(q.detail)}\n`,
     );
   }
 }

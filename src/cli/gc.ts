@@ -17,7 +17,8 @@ export async function gcCommand(config: Config, opts: { json?: boolean }): Promi
     }
     const mb = (r.removedBytes / 1024 / 1024).toFixed(1);
     process.stdout.write(
-      `Archivos revisados: ${r.examined}; borrados sin uso: ${r.removed} (${mb} MB); temporales abandonados: ${r.temporaryRemoved}.\n`,
+      `Archivos revisados: ${r.examined}; borrados sin uso: ${r.removed} (${mb} MB); ` +
+        `temporales abandonados: ${r.temporaryRemoved}.\n`,
     );
     process.stdout.write(`(Solo se borran los de más de ${config.storage.blobGcGraceHours} h: BLOB_GC_GRACE_HOURS.)\n`);
     return EXIT.OK;

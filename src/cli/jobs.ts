@@ -13,7 +13,8 @@ export async function jobsCommand(config: Config, opts: { now?: string; json?: b
   const now = opts.now === undefined ? Date.now() : parseNow(opts.now);
   if (now === undefined) {
     process.stderr.write(
-      `mesa jobs: --now debe ser una fecha ISO 8601 con zona, p. ej. 2026-11-25T10:00:00-05:00 (recibido "${opts.now}")\n`,
+      'mesa jobs: --now debe ser una fecha ISO 8601 con zona, p. ej. 2026-11-25T10:00:00-05:00 ' +
+        `(recibido "${opts.now}")\n`,
     );
     return EXIT.USAGE;
   }
@@ -41,14 +42,17 @@ function describe(r: JobReport, timezone: string): string {
     `Tareas programadas a las ${local} (${timezone})`,
     `  Avisos de cierre automático: ${list(r.warned)}`,
     `  Cerrados automáticamente:    ${list(r.closed)}`,
-    `  Semáforo SLA cambiado:       ${r.lights.length ? r.lights.map((l) => `#${l.number} ${l.from ?? '—'}→${l.to}`).join(', ') : '—'}`,
-    `  Solicitudes retenidas abiertas: ${r.released.length ? r.released.map((x) => `#${x.number} (retenida ${x.held})`).join(', ') : '—'}`,
+    '  Semáforo SLA cambiado:       ' +
+      (r.lights.length ? r.lights.map((l) => `#${l.number} ${l.from ?? '—'}→${l.to}`).join(', ') : '—'),
+    '  Solicitudes retenidas abiertas: ' +
+      (r.released.length ? r.released.map((x) => `#${x.number} (retenida ${x.held})`).join(', ') : '—'),
     `  Resúmenes enviados:          ${r.digests.length ? r.digests.join(', ') : '—'}`,
     `  Correos enviados borrados de la bandeja (retención): ${r.purgedMail}`,
     `  Archivos sin uso borrados (blobs): ${r.removedBlobs}`,
     ...(r.errors.length
       ? [
-          `  Errores: ${r.errors.map((e) => `${e.job}${e.number ? ` #${e.number}` : ''}: ${oneLine(e.error)}`).join('; ')}`,
+          '  Errores: ' +
+            r.errors.map((e) => `${e.job}${e.number ? ` #${e.number}` : ''}: ${oneLine(e.error)}`).join('; '),
         ]
       : []),
     '',
@@ -85,7 +89,9 @@ export async function heldCommand(config: Config, opts: { json?: boolean; all?: 
     const reason = { over_limit: 'límite de casos abiertos', not_entitled: 'organización no habilitada' } as const;
     for (const h of view) {
       process.stdout.write(
-        `${String(h.id).padStart(5)}  ${h.createdAt.slice(0, 16).replace('T', ' ')}  ${h.state.padEnd(9)} ${reason[h.reason]}  ${oneLine(h.requester)}  «${oneLine(h.subject)}»${h.caseNumber ? `  → caso #${h.caseNumber}` : ''}\n`,
+        `${String(h.id).padStart(5)}  ${h.createdAt.slice(0, 16).replace('T', ' ')}  ${h.state.padEnd(9)} ` +
+          `${reason[h.reason]}  ${oneLine(h.requester)}  «${oneLine(h.subject)}»` +
+          `${h.caseNumber ? `  → caso #${h.caseNumber}` : ''}\n`,
       );
     }
     return EXIT.OK;

@@ -6,8 +6,8 @@ import { GraphClient, GraphError } from '../mailboxes/graph-client.ts';
 
 /**
  * `mesa mailbox doctor` for a mailbox on Microsoft Graph: a token, the Graph permissions in it, and one read of the
- * folder. Each failing line says in Spanish what to fix in Entra ID or in .env. Nothing is read or sent but the folder's
- * name and count; tokens are never printed.
+ * folder. Each failing line says in Spanish what to fix in Entra ID or in .env. Nothing is read or sent but the
+ * folder's name and count; tokens are never printed.
  */
 export async function doctorGraph(
   app: App,
@@ -39,7 +39,9 @@ export async function doctorGraph(
     say(
       missing.length === 0,
       missing.length
-        ? `el token no trae los permisos de Microsoft Graph: ${missing.join(', ')}. En Entra ID, Permisos de API → Microsoft Graph, agréguelos (delegados, o de aplicación con acceso de aplicación), conceda el consentimiento de administrador y ejecute: ${login}`
+        ? `el token no trae los permisos de Microsoft Graph: ${missing.join(', ')}. ` +
+            'En Entra ID, Permisos de API → Microsoft Graph, agréguelos (delegados, o de aplicación con acceso de ' +
+            `aplicación), conceda el consentimiento de administrador y ejecute: ${login}`
         : `el token trae los permisos de Microsoft Graph (${needed.join(', ')})`,
     );
   }
@@ -68,15 +70,27 @@ function explainRead(err: unknown, mb: MailboxConfig): string {
   if (!(err instanceof GraphError)) {
     return isMesaError(err)
       ? err.message
-      : `no se pudo conectar a ${g.baseUrl}: ${(err as Error)?.message ?? String(err)}. Revise GRAPH_BASE_URL y la red hacia Microsoft`;
+      : `no se pudo conectar a ${g.baseUrl}: ${(err as Error)?.message ?? String(err)}. ` +
+          'Revise GRAPH_BASE_URL y la red hacia Microsoft';
   }
   const what = `(${err.status} ${err.graphCode})`;
   if (err.status === 401)
-    return `Microsoft Graph rechaza el token ${what}: la aplicación debe pedir permisos de Microsoft Graph (no de Exchange Online). Revise OAUTH_SCOPES y ejecute: mesa mailbox login ${MAILBOX_ARGUMENT[mb.name]}`;
+    return (
+      `Microsoft Graph rechaza el token ${what}: la aplicación debe pedir permisos de Microsoft Graph ` +
+      `(no de Exchange Online). Revise OAUTH_SCOPES y ejecute: mesa mailbox login ${MAILBOX_ARGUMENT[mb.name]}`
+    );
   if (err.status === 403)
-    return `Microsoft Graph niega el acceso al buzón ${g.user} ${what}: conceda Mail.ReadWrite y Mail.Send con consentimiento de administrador; con acceso de aplicación, revise que la directiva de acceso de aplicación (New-ApplicationAccessPolicy) incluya este buzón`;
+    return (
+      `Microsoft Graph niega el acceso al buzón ${g.user} ${what}: conceda Mail.ReadWrite y Mail.Send con ` +
+      'consentimiento de administrador; con acceso de aplicación, revise que la directiva de acceso de aplicación ' +
+      '(New-ApplicationAccessPolicy) incluya este buzón'
+    );
   if (err.status === 404)
-    return `Microsoft Graph no encuentra el buzón o la carpeta ${what}: revise ${mb.name === 'support' ? '' : 'FALLBACK_'}GRAPH_USER (${g.user}) y ${mb.name === 'support' ? '' : 'FALLBACK_'}GRAPH_FOLDER (${g.folder})`;
+    return (
+      `Microsoft Graph no encuentra el buzón o la carpeta ${what}: ` +
+      `revise ${mb.name === 'support' ? '' : 'FALLBACK_'}GRAPH_USER (${g.user}) ` +
+      `y ${mb.name === 'support' ? '' : 'FALLBACK_'}GRAPH_FOLDER (${g.folder})`
+    );
   if (err.status === 429 || err.status >= 500)
     return `Microsoft Graph no está disponible ahora ${what}: vuelva a intentarlo en unos minutos`;
   return `Microsoft Graph rechazó la lectura de la carpeta ${what}: ${err.detail ?? err.message}`;

@@ -8,10 +8,10 @@ import { doctorGraph } from './mailbox-doctor-graph.ts';
 import { EXIT } from './env.ts';
 
 /**
- * `mesa mailbox doctor <soporte|respaldo>`: in one go, whether the mailbox has a token, whether the provider granted the
- * scopes asked for, whether IMAP accepts it, and (for the support mailbox with SMTP_AUTH=oauth2) whether SMTP does. Each
- * line says in Spanish what to fix. Nothing is read or sent; tokens are never printed. A mailbox on Microsoft Graph is
- * checked by ./mailbox-doctor-graph.ts.
+ * `mesa mailbox doctor <soporte|respaldo>`: in one go, whether the mailbox has a token, whether the provider granted
+ * the scopes asked for, whether IMAP accepts it, and (for the support mailbox with SMTP_AUTH=oauth2) whether SMTP
+ * does. Each line says in Spanish what to fix. Nothing is read or sent; tokens are never printed. A mailbox on
+ * Microsoft Graph is checked by ./mailbox-doctor-graph.ts.
  */
 export async function doctorCommand(config: Config, arg: string): Promise<number> {
   const name = mailboxFromArgument(arg);
@@ -50,7 +50,8 @@ export async function doctorCommand(config: Config, arg: string): Promise<number
         say(
           missing.length === 0,
           missing.length
-            ? `el proveedor no concedió: ${missing.join(', ')}. Agregue esos permisos a la aplicación, dé el consentimiento y ejecute: ${login}`
+            ? `el proveedor no concedió: ${missing.join(', ')}. ` +
+                `Agregue esos permisos a la aplicación, dé el consentimiento y ejecute: ${login}`
             : 'el proveedor concedió los permisos pedidos',
         );
     }
@@ -67,7 +68,9 @@ export async function doctorCommand(config: Config, arg: string): Promise<number
         say(
           false,
           e.code === 'IMAP_AUTH_FAILED'
-            ? `el servidor IMAP rechaza la credencial (${e.detail ?? e.code}). Revise que IMAP esté activado para ${mb.user} y los permisos de la aplicación (IMAP.AccessAsUser.All o https://mail.google.com/)`
+            ? `el servidor IMAP rechaza la credencial (${e.detail ?? e.code}). ` +
+                `Revise que IMAP esté activado para ${mb.user} y los permisos de la aplicación ` +
+                '(IMAP.AccessAsUser.All o https://mail.google.com/)'
             : `no se pudo conectar a ${mb.host}:${mb.port}: ${e.detail ?? e.message}`,
         );
       }
@@ -89,7 +92,8 @@ export async function doctorCommand(config: Config, arg: string): Promise<number
         const e = err as { response?: string; message?: string };
         say(
           false,
-          `el servidor SMTP rechaza el token (${e.response ?? e.message}). En Microsoft 365 active «SMTP autenticado» para ${smtp.user}; revise el permiso SMTP.Send`,
+          `el servidor SMTP rechaza el token (${e.response ?? e.message}). ` +
+            `En Microsoft 365 active «SMTP autenticado» para ${smtp.user}; revise el permiso SMTP.Send`,
         );
       } finally {
         transporter.close();

@@ -23,22 +23,25 @@ export async function loginCommand(config: Config, arg: string): Promise<number>
   }
   if (mb.credential.kind !== 'oauth2') {
     process.stderr.write(
-      `mesa: el buzón de ${MAILBOX_ARGUMENT[name]} usa ${kindText(mb)}; para OAuth2 ponga ${name === 'support' ? '' : 'FALLBACK_'}IMAP_AUTH=oauth2 en .env\n`,
+      `mesa: el buzón de ${MAILBOX_ARGUMENT[name]} usa ${kindText(mb)}; ` +
+        `para OAuth2 ponga ${name === 'support' ? '' : 'FALLBACK_'}IMAP_AUTH=oauth2 en .env\n`,
     );
     return EXIT.CONFIG;
   }
   if (appOnly(mb.credential.flow)) {
-    // Nobody signs in: the command asks for a token now (after a new client secret, it is what brings the mailbox back).
+    // Nobody signs in: the command asks for a token now (after a new client secret, that brings the mailbox back).
     return withApp(config, async (app) => {
       try {
         const t = await app.tokens.renewAppToken(name);
         process.stdout.write(
-          `Listo: el buzón de ${MAILBOX_ARGUMENT[name]} usa acceso de aplicación y el proveedor entregó un token (vence el ${when(t.expiresAt)}; Mesa lo renueva sola).\n`,
+          `Listo: el buzón de ${MAILBOX_ARGUMENT[name]} usa acceso de aplicación y el proveedor entregó un token ` +
+            `(vence el ${when(t.expiresAt)}; Mesa lo renueva sola).\n`,
         );
         return EXIT.OK;
       } catch (err) {
         process.stderr.write(
-          `mesa: el proveedor no entregó un token para el buzón de ${MAILBOX_ARGUMENT[name]}: ${isMesaError(err) ? err.message : String(err)}\n`,
+          `mesa: el proveedor no entregó un token para el buzón de ${MAILBOX_ARGUMENT[name]}: ` +
+            `${isMesaError(err) ? err.message : String(err)}\n`,
         );
         return EXIT.TEMPFAIL;
       }
@@ -64,7 +67,8 @@ export async function loginCommand(config: Config, arg: string): Promise<number>
       );
       const tokens = await login.complete(stop.signal);
       process.stdout.write(
-        `Listo: el buzón de ${MAILBOX_ARGUMENT[name]} quedó conectado. Su acceso vence el ${when(tokens.expiresAt)} y Mesa lo renueva solo antes de esa hora.\n`,
+        `Listo: el buzón de ${MAILBOX_ARGUMENT[name]} quedó conectado. ` +
+          `Su acceso vence el ${when(tokens.expiresAt)} y Mesa lo renueva solo antes de esa hora.\n`,
       );
       return EXIT.OK;
     } catch (err) {
@@ -100,7 +104,8 @@ async function browserLoginCommand(config: Config, name: MailboxName, mb: Mailbo
           '  1. Abra esta dirección en el navegador e inicie sesión con esa cuenta:',
           `     ${login.url}`,
           '  2. Acepte los permisos. Si el navegador está en esta misma máquina, Mesa termina sola.',
-          `     Si está en otra, el navegador no podrá abrir la página final (${redirectUri}…): copie esa dirección completa,`,
+          `     Si está en otra, el navegador no podrá abrir la página final (${redirectUri}…): ` +
+            'copie esa dirección completa,',
           '     péguela aquí y pulse Enter.',
           '',
         ].join('\n'),
@@ -121,12 +126,14 @@ async function browserLoginCommand(config: Config, name: MailboxName, mb: Mailbo
       });
       const tokens = await login.complete(callback);
       process.stdout.write(
-        `Listo: el buzón de ${MAILBOX_ARGUMENT[name]} quedó conectado. Su acceso vence el ${when(tokens.expiresAt)} y Mesa lo renueva solo antes de esa hora.\n`,
+        `Listo: el buzón de ${MAILBOX_ARGUMENT[name]} quedó conectado. ` +
+          `Su acceso vence el ${when(tokens.expiresAt)} y Mesa lo renueva solo antes de esa hora.\n`,
       );
       return EXIT.OK;
     } catch (err) {
       process.stderr.write(
-        `mesa: no se conectó el buzón de ${MAILBOX_ARGUMENT[name]}: ${isMesaError(err) ? err.message : String((err as Error)?.message ?? err)}\n`,
+        `mesa: no se conectó el buzón de ${MAILBOX_ARGUMENT[name]}: ` +
+          `${isMesaError(err) ? err.message : String((err as Error)?.message ?? err)}\n`,
       );
       return isMesaError(err) && err.retryable ? EXIT.TEMPFAIL : EXIT.SOFTWARE;
     } finally {

@@ -32,16 +32,19 @@ export async function outboxCommand(
       heldReason: r.heldReason ?? null,
       createdAt: new Date(r.createdAt).toISOString(),
     }));
+    const transport = app.outbound.dispatcher.transport.kind;
     if (opts.json) {
-      out.write(
-        `${jsonForTerminal({ counts, retried, sent, transport: app.outbound.dispatcher.transport.kind, unsent: list })}\n`,
-      );
+      out.write(`${jsonForTerminal({ counts, retried, sent, transport, unsent: list })}\n`);
       return EXIT.OK;
     }
     const states = ['pending', 'sending', 'sent', 'dead', 'held'].map((s) => `${s}: ${counts[s] ?? 0}`).join('  ');
-    out.write(
-      `Bandeja de salida (${app.outbound.dispatcher.transport.kind === 'smtp' ? 'SMTP' : app.outbound.dispatcher.transport.kind === 'graph' ? 'Microsoft Graph' : `archivos .eml en ${config.dataDir}/outbox-eml`}) — ${states}\n`,
-    );
+    const where =
+      transport === 'smtp'
+        ? 'SMTP'
+        : transport === 'graph'
+          ? 'Microsoft Graph'
+          : `archivos .eml en ${config.dataDir}/outbox-eml`;
+    out.write(`Bandeja de salida (${where}) — ${states}\n`);
     if (opts.retry) out.write(`Reintentando ${retried} correo(s) muertos.\n`);
     if (opts.send) out.write(`Procesados ${sent} correo(s).\n`);
     for (const r of list) {
@@ -52,7 +55,8 @@ export async function outboxCommand(
             ? `error: ${oneLine(r.error.split('\n')[0]).slice(0, 120)}`
             : '';
       out.write(
-        `#${r.id}  ${r.state.padEnd(7)} ${r.kind.padEnd(22)} ${oneLine(r.to).padEnd(30)} intentos ${r.attempts}  ${oneLine(r.subject).slice(0, 50)}${why ? `\n        ${why}` : ''}\n`,
+        `#${r.id}  ${r.state.padEnd(7)} ${r.kind.padEnd(22)} ${oneLine(r.to).padEnd(30)} intentos ${r.attempts}  ` +
+          `${oneLine(r.subject).slice(0, 50)}${why ? `\n        ${why}` : ''}\n`,
       );
     }
     if (!list.length) out.write('No hay correo pendiente, muerto ni retenido.\n');

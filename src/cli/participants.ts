@@ -40,7 +40,8 @@ export async function participantsCommand(
       else
         for (const p of list)
           process.stdout.write(
-            `${p.address.padEnd(40)} ${p.role.padEnd(10)} ${p.addedAt.replace('T', ' ').slice(0, 16)}  ${ORIGIN[p.addedBy] ?? p.addedBy}\n`,
+            `${p.address.padEnd(40)} ${p.role.padEnd(10)} ${p.addedAt.replace('T', ' ').slice(0, 16)}  ` +
+              `${ORIGIN[p.addedBy] ?? p.addedBy}\n`,
           );
       return EXIT.OK;
     } catch (err) {

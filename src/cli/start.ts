@@ -16,9 +16,9 @@ export type ServiceFactory = (app: App) => Service | undefined | Promise<Service
 /**
  * THE HOOK FOR LONG-RUNNING WORKERS. Everything `mesa start` runs besides the web server is listed here; they
  * start in this order (after migrations, right after the web server listens, so that /healthz answers without
- * waiting for imapflow and the like to load — its mailbox check has a grace period from start-up) and stop in reverse order on
- * SIGINT/SIGTERM. To add one (the outbox dispatcher, the job scheduler), append a factory that starts it and
- * returns `{ name, stop }`; return undefined when its configuration turns it off.
+ * waiting for imapflow and the like to load — its mailbox check has a grace period from start-up) and stop in
+ * reverse order on SIGINT/SIGTERM. To add one (the outbox dispatcher, the job scheduler), append a factory that
+ * starts it and returns `{ name, stop }`; return undefined when its configuration turns it off.
  */
 export const services: ServiceFactory[] = [
   // The outbox dispatcher starts first and so stops last: mail caused by the work the others finish still leaves.
@@ -79,7 +79,8 @@ export async function startCommand(config: Config): Promise<number> {
   if (await hasStat4Samples(app.db).catch(() => false)) {
     log.warn(
       { database: config.database.filename },
-      'la base SQLite tiene estadísticas STAT4 (de ANALYZE o PRAGMA optimize; Mesa no las usa): con ellas cada búsqueda de la entrada cuesta de 3 a 5 veces más. Quítelas con: DELETE FROM sqlite_stat4;',
+      'la base SQLite tiene estadísticas STAT4 (de ANALYZE o PRAGMA optimize; Mesa no las usa): ' +
+        'con ellas cada búsqueda de la entrada cuesta de 3 a 5 veces más. Quítelas con: DELETE FROM sqlite_stat4;',
     );
   }
 

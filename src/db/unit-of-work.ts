@@ -147,7 +147,7 @@ export class UnitOfWork {
       await child.flush();
     } catch (err) {
       this.tx.later?.clear();
-      // If the rollback itself fails (the connection is gone), that error is the one to report: the transaction is lost.
+      // If the rollback itself fails (the connection is gone), that error is the one reported: the transaction is lost.
       await this.run('ROLLBACK TO SAVEPOINT mesa_sp');
       await this.run('RELEASE SAVEPOINT mesa_sp');
       throw err;

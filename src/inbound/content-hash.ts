@@ -7,8 +7,14 @@ import { BlobStore } from '../storage/blobs.ts';
  */
 
 /** Headers an MTA adds on the way in; they differ between two deliveries of one message. */
-const TRACE =
-  /^(received|delivered-to|x-original-to|envelope-to|x-envelope-to|return-path|x-received|authentication-results|arc-[a-z-]+|received-spf|x-spam[a-z-]*|x-virus[a-z-]*|x-apparently-to|x-mesa-[a-z-]+|x-gm-[a-z-]+|x-google-smtp-source|x-ms-exchange-[a-z-]+|x-forefront-[a-z-]+|x-microsoft-[a-z-]+):/i;
+const TRACE = new RegExp(
+  '^(' +
+    'received|delivered-to|x-original-to|envelope-to|x-envelope-to|return-path|x-received|authentication-results|' +
+    'arc-[a-z-]+|received-spf|x-spam[a-z-]*|x-virus[a-z-]*|x-apparently-to|x-mesa-[a-z-]+|x-gm-[a-z-]+|' +
+    'x-google-smtp-source|x-ms-exchange-[a-z-]+|x-forefront-[a-z-]+|x-microsoft-[a-z-]+' +
+    '):',
+  'i',
+);
 
 export function contentHash(raw: Buffer): string {
   let end = raw.indexOf('\r\n\r\n');

@@ -1,14 +1,19 @@
 import { isStalePlan } from '../db/storage.ts';
 
+/** Error codes that blame the infrastructure, not the mail: the system's, SQLite's, and PostgreSQL's SQLSTATE
+ * classes 57P (operator intervention), 08 (connection exception) and 53 (insufficient resources). */
+const INFRASTRUCTURE_CODE = new RegExp(
+  '^(ECONN|ETIMEDOUT|EPIPE|ENOSPC|EIO|EACCES|EROFS|EMFILE|' +
+    'SQLITE_BUSY|SQLITE_LOCKED|SQLITE_IOERR|SQLITE_FULL|SQLITE_CANTOPEN|57P|08|53)',
+);
+
 /** Driver errors (connection refused, database locked, disk full, a deadlock broken) mean "try again", not "this
  * mail is bad". */
 export function isInfrastructureError(err: unknown): boolean {
   const code = (err as { code?: string })?.code ?? '';
   return (
     isDbConflict(err) ||
-    /^(ECONN|ETIMEDOUT|EPIPE|ENOSPC|EIO|EACCES|EROFS|EMFILE|SQLITE_BUSY|SQLITE_LOCKED|SQLITE_IOERR|SQLITE_FULL|SQLITE_CANTOPEN|57P|08|53)/.test(
-      code,
-    ) ||
+    INFRASTRUCTURE_CODE.test(code) ||
     /Knex: Timeout acquiring a connection|Connection terminated|database is locked/i.test(
       String((err as Error)?.message),
     ) ||

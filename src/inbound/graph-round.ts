@@ -61,7 +61,8 @@ export async function readGraphRound(ctx: GraphRoundContext): Promise<RoundResul
       if (!isStaleDelta(err) || url === first) throw err;
       ctx.log.warn(
         { graphCode: (err as GraphError).graphCode },
-        'Microsoft Graph ya no reconoce el punto de la consulta delta: se relee la carpeta (el registro evita duplicados)',
+        'Microsoft Graph ya no reconoce el punto de la consulta delta: ' +
+          'se relee la carpeta (el registro evita duplicados)',
       );
       await clearDeltaLink(ctx.db, name);
       url = first;

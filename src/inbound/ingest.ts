@@ -134,8 +134,8 @@ export class IngestService {
       await prepared[0].job.catch(() => undefined);
       let batch: BatchRun;
       // First without a savepoint per mail: a savepoint copies every page its mail changes into a sub-journal, only
-      // to be able to undo one mail, which almost never happens. If a mail does fail, nothing of the batch is kept and it
-      // runs again, each mail in its savepoint as before (`careful`): the failing one alone is quarantined.
+      // to be able to undo one mail, which almost never happens. If a mail does fail, nothing of the batch is kept
+      // and it runs again, each mail in its savepoint as before (`careful`): the failing one alone is quarantined.
       for (let careful = false, conflicts = 0; ;) {
         try {
           batch = await inUnitOfWork(this.deps.db, (uow) => runBatch(this.service, uow, prepared, careful));

@@ -27,7 +27,8 @@ const IN_MEMORY = new Set([
 ]);
 
 /** `input`: a stream, or the whole source as one Buffer (written at once: for a small source). An attachment over
- * `maxAttachmentBytes` is refused (kept only in the raw source): no blob is written for it, `sha256` stays undefined. */
+ * `maxAttachmentBytes` is refused (kept only in the raw source): no blob is written for it, `sha256` stays
+ * undefined. */
 export function parseMime(
   input: Readable | Buffer,
   options: ConstructorParameters<typeof MailParser>[0],

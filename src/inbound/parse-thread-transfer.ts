@@ -12,8 +12,9 @@ import { withRaw, type ParseRequest } from './parser.ts';
 /**
  * Mails larger than this are handed to the thread by transfer instead of by copy: a copy is a structured clone,
  * serialised and copied again into the thread's heap, three copies of a mail of tens of MB at once; a transfer moves
- * the bytes and the thread gives them back with its answer. Such a mail goes alone: only once every mail before it is answered, so that it is the one being
- * parsed if the thread dies, and its bytes are then found in the spill file the thread wrote on receiving them.
+ * the bytes and the thread gives them back with its answer. Such a mail goes alone: only once every mail before it is
+ * answered, so that it is the one being parsed if the thread dies, and its bytes are then found in the spill file the
+ * thread wrote on receiving them.
  */
 export const SEND_TO_THREAD_MAX_BYTES = 4 * 1024 * 1024;
 

@@ -2,15 +2,18 @@ import EmailReplyParser from 'email-reply-parser';
 import { QUOTE_HEADER_PATTERNS, SIGNATURE_PATTERNS } from './reply-parser-patterns.ts';
 
 /**
- * email-reply-parser (Crisp's port of GitHub's parser, with quote headers in many locales including Spanish), as
- * Mesa runs it: `>` fragments, one-line quote headers, signatures. Its quote-header patterns backtrack cubically on
- * long lines (a hostile mail could hold the parse thread for a long time), so long lines are masked while it runs and only the
- * first lines are given to it; and a text in which none of its patterns can fire is answered without running it.
+ * email-reply-parser (Crisp's port of GitHub's parser, with quote headers in many locales including Spanish), as Mesa
+ * runs it: `>` fragments, one-line quote headers, signatures. Its quote-header patterns backtrack cubically on long
+ * lines (a hostile mail could hold the parse thread for a long time), so long lines are masked while it runs and only
+ * the first lines are given to it; and a text in which none of its patterns can fire is answered without running it.
  */
 
 /** What really starts a signature block, as opposed to a closing word the library also treats as one. */
-const SIGNATURE_MARK =
-  /^\s*(--\s*(\n|$)|-- |_{2,}|\+{2,}|={2,}|sent from|enviado desde|get outlook|obtener outlook|t[ée]l[ée]charger outlook|envoy[ée] |von .* gesendet|gesendet von|sendt fra|verzonden vanaf|verstuurd vanaf)/i;
+const SIGNATURE_MARK = new RegExp(
+  String.raw`^\s*(--\s*(\n|$)|-- |_{2,}|\+{2,}|={2,}|sent from|enviado desde|get outlook|obtener outlook|` +
+    't[ée]l[ée]charger outlook|envoy[ée] |von .* gesendet|gesendet von|sendt fra|verzonden vanaf|verstuurd vanaf)',
+  'i',
+);
 
 const MAX_LINE_FOR_LIBRARY = 300;
 const MAX_LINES_FOR_LIBRARY = 3000;

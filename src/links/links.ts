@@ -221,7 +221,8 @@ export function linkSettings(config: {
  * The same operations bound to one config, as the composition root hands them out (`app.links`): the web page
  * calls `verifyToken(db, token, now)`, the notifier `issueLink(trx, {...})`.
  */
-/** (case, recipient) pairs a unit of work issued a link for; a mail's (child unit's) join its batch's when it succeeds. */
+/** (case, recipient) pairs a unit of work issued a link for; a mail's (child unit's) join its batch's when it
+ * succeeds. */
 const ISSUED_LINKS = memoKey(
   'links.issued',
   () => new Set<string>(),

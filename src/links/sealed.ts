@@ -122,7 +122,8 @@ export function openLinks<T>(data: T, keys: LinkKeys, recipient: string): T {
   const walk = (v: unknown): unknown => {
     if (isSealed(v)) {
       const { number, generation, expiresAt, fragment } = v.$link;
-      return `${prefix}${makeToken(keys.secretKey, { number, recipient: to, generation, expiresAt })}${fragment ? `#${fragment}` : ''}`;
+      const token = makeToken(keys.secretKey, { number, recipient: to, generation, expiresAt });
+      return `${prefix}${token}${fragment ? `#${fragment}` : ''}`;
     }
     if (Array.isArray(v)) return v.map(walk);
     if (v && typeof v === 'object') {

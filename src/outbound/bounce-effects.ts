@@ -83,7 +83,9 @@ export async function applyHardBounce(
         type: 'mail_undelivered',
         actor: 'mesa',
         to: address,
-        reason: `${what}: no dice que la dirección no exista (buzón lleno, rechazo por política…); el correo automático sigue`,
+        reason:
+          `${what}: no dice que la dirección no exista (buzón lleno, rechazo por política…); ` +
+          'el correo automático sigue',
         at: now,
       });
       log.warn(

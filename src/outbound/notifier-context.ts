@@ -127,7 +127,9 @@ export class NotifierContext {
       type: 'fanout_capped',
       actor: 'mesa',
       at: now,
-      reason: `${what}: enviado a ${max} de ${all.length} personas (MAX_RECIPIENTS_PER_ANSWER); sin enviar: ${left.slice(0, 10).join(', ')}${left.length > 10 ? '…' : ''}`,
+      reason:
+        `${what}: enviado a ${max} de ${all.length} personas (MAX_RECIPIENTS_PER_ANSWER); ` +
+        `sin enviar: ${left.slice(0, 10).join(', ')}${left.length > 10 ? '…' : ''}`,
       data: { sent: max, skipped: left.length, kind: what },
     });
     this.deps.log.warn(

@@ -218,13 +218,15 @@ export class MailNotifier extends CustomerMail implements Notifier {
       cappedMax: capped?.max ?? 0,
     };
     for (const to of only ?? this.consultantsFor(t)) {
-      // Solved cases like this one (published or not: consultants see the whole case), each through this consultant's link.
+      // Solved cases like this one (published or not: consultants see the whole case), each by this consultant's link.
       const similar = [];
       for (const c of known?.similar ?? [])
         similar.push({ number: c.number, subject: c.subject, url: await this.link(uow, c, to, now) });
       const link = await this.mailLink(uow, t, to, now, Boolean(known?.caseMessages), known?.opened);
       await this.deps.outbox.enqueue(uow, {
-        key: `case:${t.id}:msg:${messageRowId ?? 'none'}:${heading}:${to}${heading === 'headingAssigned' ? `:${now}` : ''}`,
+        key:
+          `case:${t.id}:msg:${messageRowId ?? 'none'}:${heading}:${to}` +
+          (heading === 'headingAssigned' ? `:${now}` : ''),
         ticket: t,
         kind:
           heading === 'headingNew'

@@ -15,14 +15,14 @@ import { openLinks, sealLinks, type LinkKeys } from '../links/sealed.ts';
 import { rememberEnqueued, threadOf, type CaseMessage, type ThreadRead } from './outbox-thread.ts';
 
 /**
- * Writes mail into the outbox inside the caller's transaction: everything the mail says is fixed now (its data,
- * links, Message-ID, threading and headers) and stored with the template's name; the dispatcher renders it when it
- * sends (`contentOf`), so a retry sends the very same mail. Links are stored sealed (src/links/sealed.ts): what
- * rebuilds them with SECRET_KEY, never the token, so the outbox gives no way into a case. Rendering at enqueue time would cost the ingest
- * path CPU and a full rendered row per mail; the stored intent is small (docs/performance.md). Under an idempotency key (one event
- * never enqueues the same mail twice), and subject to the loop budget: automatic mail to one address is capped per
- * window and per day, and stopped for a while after that address hard-bounced. Held mail is kept (state `held`)
- * with the reason, also on the case.
+ * Writes mail into the outbox inside the caller's transaction: everything the mail says is fixed now (its data, links,
+ * Message-ID, threading and headers) and stored with the template's name; the dispatcher renders it when it sends
+ * (`contentOf`), so a retry sends the very same mail. Links are stored sealed (src/links/sealed.ts): what rebuilds them
+ * with SECRET_KEY, never the token, so the outbox gives no way into a case. Rendering at enqueue time would cost the
+ * ingest path CPU and a full rendered row per mail; the stored intent is small (docs/performance.md). Under an
+ * idempotency key (one event never enqueues the same mail twice), and subject to the loop budget: automatic mail to one
+ * address is capped per window and per day, and stopped for a while after that address hard-bounced. Held mail is kept
+ * (state `held`) with the reason, also on the case.
  */
 export interface MailRequest {
   key: string;

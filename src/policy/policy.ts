@@ -27,7 +27,8 @@ export class Policy {
     }
   }
 
-  /** The organization's entry, matched by the organization key (a domain) or, for public mail services, the address's domain. */
+  /** The organization's entry, matched by the organization key (a domain) or, for public mail services, the
+   * address's domain. */
   organization(org: string): OrganizationSettings | undefined {
     if (!this.orgs) return undefined;
     return this.orgs.get(org) ?? this.orgs.get(org.slice(org.lastIndexOf('@') + 1));

@@ -64,7 +64,8 @@ export function loadCatalogue(env: Record<string, string | undefined>, dataDir: 
     data = /\.json$/i.test(file) ? JSON.parse(text) : YAML.parse(text);
   } catch (err) {
     problems.push(
-      `PRODUCTS_FILE: ${file} no es ${/\.json$/i.test(file) ? 'JSON' : 'YAML'} válido (${(err as Error).message.split('\n')[0]})`,
+      `PRODUCTS_FILE: ${file} no es ${/\.json$/i.test(file) ? 'JSON' : 'YAML'} válido ` +
+        `(${(err as Error).message.split('\n')[0]})`,
     );
     return EMPTY_CATALOGUE;
   }

@@ -127,7 +127,8 @@ function readFile(file: string, problems: string[]): unknown {
     return /\.ya?ml$/i.test(file) ? YAML.parse(text) : JSON.parse(text);
   } catch (err) {
     problems.push(
-      `MESA_CONFIG_FILE: ${file} no es ${/\.ya?ml$/i.test(file) ? 'YAML' : 'JSON'} válido (${(err as Error).message.split('\n')[0]})`,
+      `MESA_CONFIG_FILE: ${file} no es ${/\.ya?ml$/i.test(file) ? 'YAML' : 'JSON'} válido ` +
+        `(${(err as Error).message.split('\n')[0]})`,
     );
     return undefined;
   }

@@ -136,7 +136,8 @@ function checkCalendars(s: LifecycleSettings, problems: string[]): LifecycleSett
       new BusinessCalendar(calendarSpec(c));
     } catch (err) {
       problems.push(
-        `${where === 'calendar' && !s.configFile ? 'HOLIDAYS_COUNTRY' : `MESA_CONFIG_FILE ${where}`}: ${(err as Error).message}`,
+        (where === 'calendar' && !s.configFile ? 'HOLIDAYS_COUNTRY' : `MESA_CONFIG_FILE ${where}`) +
+          `: ${(err as Error).message}`,
       );
     }
   }

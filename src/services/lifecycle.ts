@@ -92,7 +92,8 @@ export class LifecycleService {
   }
 
   async autoClose(uow: UnitOfWork, ticket: Ticket, days: number, now: number): Promise<Ticket> {
-    const reason = `cierre automático: ${days} ${days === 1 ? 'día hábil' : 'días hábiles'} esperando respuesta del cliente`;
+    const span = `${days} ${days === 1 ? 'día hábil' : 'días hábiles'}`;
+    const reason = `cierre automático: ${span} esperando respuesta del cliente`;
     return this.deps.cases.changeStage(uow, ticket, 'cerrar', 'sistema', reason, now);
   }
 

@@ -85,7 +85,10 @@ export async function addCapped(
     type: 'participants_capped',
     actor,
     at: now,
-    reason: `${cap.dropped.length} direcciones no se agregaron al caso (límite de ${cap.max} ${cap.limit === 'per_mail' ? 'por correo' : 'por caso'}): ${sample}${cap.dropped.length > 10 ? '…' : ''}`,
+    reason:
+      `${cap.dropped.length} direcciones no se agregaron al caso ` +
+      `(límite de ${cap.max} ${cap.limit === 'per_mail' ? 'por correo' : 'por caso'}): ` +
+      `${sample}${cap.dropped.length > 10 ? '…' : ''}`,
     data: { dropped: cap.dropped.length, limit: cap.limit, max: cap.max, sample: cap.dropped.slice(0, 50) },
   });
   return { dropped: cap.dropped.length, limit: cap.limit, max: cap.max! };

@@ -14,13 +14,13 @@ import { MesaError } from '../errors.ts';
  *
  * Durability: an original (a large raw mail, a file uploaded on the status page) is fsynced before put() returns,
  * i.e. before the transaction that references it commits — it is the one thing we must never lose.
- * A `derived` blob (the HTML part and the attachments extracted from a raw source that is itself stored) is not:
- * an fsync waits for the disk on every blob of every mail, and after a power loss such a file can be
- * extracted again from the raw source (docs/performance.md, «Decisiones medidas»). The ingest flushes each batch's commit to disk before the poller moves its
- * mails (src/db/knex.ts syncCommitted); other commits on SQLite (WAL + synchronous=NORMAL) may roll back on a power
- * loss, while PostgreSQL fsyncs each commit. Without the fsync a crash can
- * leave the renamed file empty or short (ext4 delayed allocation), so an existing blob only counts when its size
- * matches; otherwise it is written again.
+ * A `derived` blob (the HTML part and the attachments extracted from a raw source that is itself stored) is not: an
+ * fsync waits for the disk on every blob of every mail, and after a power loss such a file can be extracted again from
+ * the raw source (docs/performance.md, «Decisiones medidas»). The ingest flushes each batch's commit to disk before the
+ * poller moves its mails (src/db/knex.ts syncCommitted); other commits on SQLite (WAL + synchronous=NORMAL) may roll
+ * back on a power loss, while PostgreSQL fsyncs each commit. Without the fsync a crash can leave the renamed file empty
+ * or short (ext4 delayed allocation), so an existing blob only counts when its size matches; otherwise it is written
+ * again.
  */
 /** Streams up to this size are gathered in memory and hashed before anything touches the disk (see putStream);
  * larger ones go to a temporary file as they arrive, so a 25 MB attachment is never held whole. */

@@ -156,7 +156,8 @@ export class BusinessCalendar {
     return total;
   }
 
-  /** The instant at which `ms` business milliseconds have passed since `from`. `ms = 0` gives the next business moment. */
+  /** The instant at which `ms` business milliseconds have passed since `from`. `ms = 0` gives the next business
+   * moment. */
   addBusinessMs(from: number, ms: number): number {
     let remaining = ms;
     let day = this.local(from).startOf('day');

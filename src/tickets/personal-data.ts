@@ -5,6 +5,13 @@
  */
 const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
+/** Street addresses the Colombian way ("Calle 45 # 12-30", "Cra. 7 No. 32-16"). */
+const STREET_NUMBERED = new RegExp(
+  String.raw`\b(calle|cl|carrera|cra|kr|cr|avenida|av|diagonal|dg|transversal|tv)\.?\s+` +
+    String.raw`\d+[a-z]?\s*(#|no\.?|n°)?\s*\d+[a-z]?\s*-\s*\d+`,
+  'gi',
+);
+
 export function withoutPersonalData(text: string, who: { requester: string; requesterName?: string }): string {
   let out = text;
   const names = (who.requesterName ?? '').split(/\s+/).filter((n) => n.length >= 3);
@@ -13,10 +20,7 @@ export function withoutPersonalData(text: string, who: { requester: string; requ
   out = out.replace(/[\w.+-]+@[\w-]+(\.[\w-]+)+/g, '[correo]');
   if (local.length >= 3) out = out.replace(new RegExp(`(?<![\\w])${escape(local)}(?![\\w])`, 'gi'), '[cliente]');
   // Street addresses the Colombian way ("Calle 45 # 12-30", "Cra. 7 No. 32-16") and elsewhere ("Av. Corrientes 1234").
-  out = out.replace(
-    /\b(calle|cl|carrera|cra|kr|cr|avenida|av|diagonal|dg|transversal|tv)\.?\s+\d+[a-z]?\s*(#|no\.?|n°)?\s*\d+[a-z]?\s*-\s*\d+/gi,
-    '[dirección]',
-  );
+  out = out.replace(STREET_NUMBERED, '[dirección]');
   out = out.replace(/\b(avenida|av\.)\s+[\p{L} ]{2,30}\s\d{2,5}\b/giu, '[dirección]');
   // Phone numbers: 7 or more digits with optional separators and country code.
   out = out.replace(

@@ -37,8 +37,9 @@ function reaccent(word: string): string {
 }
 
 /**
- * A folded word's stem, remembered: the stemmer works through its suffix rules for every word, and support mail
- * says the same few thousand words again and again (a new case's question, each solved case indexed). Bounded: the oldest goes first.
+ * A folded word's stem, remembered: the stemmer works through its suffix rules for every word, and support mail says
+ * the same few thousand words again and again (a new case's question, each solved case indexed). Bounded: the oldest
+ * goes first.
  */
 const stemOf = boundedMemo(
   STEMS_KEPT,

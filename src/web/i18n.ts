@@ -36,7 +36,8 @@ const es = {
   read: 'Leído',
   unverified: 'Remitente sin verificar',
   unverifiedHint:
-    'Este correo no responde a uno nuestro ni su dominio lo autenticó: pudo escribirlo otra persona con esta dirección.',
+    'Este correo no responde a uno nuestro ni su dominio lo autenticó: ' +
+    'pudo escribirlo otra persona con esta dirección.',
   attachments: 'Adjuntos',
   download: 'Descargar',
   originalFormat: 'Ver el mensaje con su formato original',
@@ -89,15 +90,18 @@ const es = {
   notFound: 'No encontramos esta página.',
   expiredTitle: 'Este enlace ya no es válido',
   expired:
-    'El enlace venció o fue reemplazado por uno más reciente. Podemos enviar un enlace nuevo al correo registrado en el caso.',
+    'El enlace venció o fue reemplazado por uno más reciente. ' +
+    'Podemos enviar un enlace nuevo al correo registrado en el caso.',
   sendFresh: 'Enviarme un enlace nuevo',
   freshSent:
     'Si el caso sigue activo, enviamos un enlace nuevo al correo registrado en él. Revisa tu bandeja de entrada.',
   tooMany: 'Recibimos demasiadas solicitudes. Intenta de nuevo más tarde.',
   tooManyPosts:
-    'Recibimos demasiados mensajes o archivos desde este enlace o esta conexión en la última hora. Espera un rato e inténtalo de nuevo, o responde al correo del caso.',
+    'Recibimos demasiados mensajes o archivos desde este enlace o esta conexión en la última hora. ' +
+    'Espera un rato e inténtalo de nuevo, o responde al correo del caso.',
   tooLargeTotal: (max: string) =>
-    `Los archivos son demasiado grandes: el límite es ${max} entre todos los de un mensaje. Envía los demás en otro mensaje.`,
+    `Los archivos son demasiado grandes: el límite es ${max} entre todos los de un mensaje. ` +
+    'Envía los demás en otro mensaje.',
   readConfirm: 'Ya leí las respuestas',
   readRecorded: 'Registramos que leíste las respuestas del equipo de soporte.',
   lostTitle: 'Perdí mi enlace',
@@ -147,7 +151,8 @@ const en: Strings = {
   read: 'Read',
   unverified: 'Sender not verified',
   unverifiedHint:
-    'This mail does not answer one of ours and its domain did not authenticate it: someone else may have written it with this address.',
+    'This mail does not answer one of ours and its domain did not authenticate it: ' +
+    'someone else may have written it with this address.',
   attachments: 'Attachments',
   download: 'Download',
   originalFormat: 'Show the message with its original formatting',
@@ -187,7 +192,8 @@ const en: Strings = {
   productTaken: (label) =>
     `This case already has a product: ${label}. If it is wrong, tell the support team in a message.`,
   productNotCustomer:
-    'Only the customer chooses the product from their link. As a consultant, correct it by answering the case with /producto.',
+    'Only the customer chooses the product from their link. ' +
+    'As a consultant, correct it by answering the case with /producto.',
   ratedGood: 'Thank you. Your approval was recorded and the case is closed.',
   ratedBad: 'We reopened the case with your comment; the support team has been told.',
   ratingRecorded: (r) => `Your rating: ${r}.`,
@@ -200,7 +206,8 @@ const en: Strings = {
   freshSent: 'If the case is still active, we sent a new link to the address on it. Check your inbox.',
   tooMany: 'Too many requests. Please try again later.',
   tooManyPosts:
-    'Too many messages or files from this link or this connection in the last hour. Wait a while and try again, or answer the case mail.',
+    'Too many messages or files from this link or this connection in the last hour. ' +
+    'Wait a while and try again, or answer the case mail.',
   tooLargeTotal: (max) =>
     `The files are too large: the limit is ${max} for all the files of one message. Send the rest in another message.`,
   readConfirm: 'I have read the answers',

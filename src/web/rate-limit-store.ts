@@ -3,10 +3,10 @@ import { countHit, purgeEndedWindows } from '../db/repos/rate-limits.ts';
 import type { Logger } from '../logger.ts';
 
 /**
- * A store for @fastify/rate-limit that counts in the database (table `rate_limits`) instead of in the process's
- * memory. With several instances behind a balancer (docs/operations.md, «Varias instancias»), each one counted only the requests
- * it saw, so a client had WEB_LINK_REQUESTS_PER_IP per hour per instance; and a restart forgot every count. Now
- * every instance counts the same rows. The limited routes are the ones that send mail (fresh link, lost link), a
+ * A store for @fastify/rate-limit that counts in the database (table `rate_limits`) instead of in the process's memory.
+ * With several instances behind a balancer (docs/operations.md, «Varias instancias»), each one counted only the
+ * requests it saw, so a client had WEB_LINK_REQUESTS_PER_IP per hour per instance; and a restart forgot every count.
+ * Now every instance counts the same rows. The limited routes are the ones that send mail (fresh link, lost link), a
  * few requests per hour per client: one upsert each costs nothing next to the mail they send.
  *
  * The plugin's `continueExceeding` and `exponentialBackoff` options are not supported (Mesa uses neither).

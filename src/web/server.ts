@@ -53,7 +53,8 @@ export function buildServer(app: App, opts: { statusPage?: StatusPageOptions } =
         .filter((m) => m.credential.state === 'needs_reauth' || m.credential.state === 'needs_login')
         .map(
           (m) =>
-            `${MAILBOX_ARGUMENT[m.name]}: ${STATE_TEXT[m.credential.state]}${m.credential.lastErrorCode ? ` (${m.credential.lastErrorCode})` : ''}`,
+            `${MAILBOX_ARGUMENT[m.name]}: ${STATE_TEXT[m.credential.state]}` +
+            (m.credential.lastErrorCode ? ` (${m.credential.lastErrorCode})` : ''),
         );
       // Readiness: a mailbox that has not completed a read for several poll intervals (bad password, server down,
       // a stuck connection) makes the instance not ready, so a probe or a person notices the mail is not coming in.

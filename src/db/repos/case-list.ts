@@ -193,8 +193,8 @@ export async function clockEventsOf(
     const asked = new Set(some);
     const found = await rows(
       queryable,
-      `select "ticket_id", "type", "to_value", "created_at" from "events" where "ticket_id" in ${placeholders(1, some.length)}` +
-        ' order by "ticket_id", "created_at", "id"',
+      'select "ticket_id", "type", "to_value", "created_at" from "events" ' +
+        `where "ticket_id" in ${placeholders(1, some.length)} order by "ticket_id", "created_at", "id"`,
       some,
       { events: (v) => asked.has(v('ticket_id') as number) },
     );

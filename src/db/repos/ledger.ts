@@ -106,10 +106,11 @@ const AHEAD_MOST = 64;
 
 /**
  * Reads the earlier deliveries of `first` and of `later` (mails of the same batch, ready before their turn) in one
- * statement, unless `first` was read ahead already or no mail is ready after it: previousDeliveries then answers them from memory, with the rows
- * the unit wrote since, instead of one read per mail. Rows another process commits after this read are not seen,
- * as they would not be by a read a moment earlier: the effect's unique claim (claimEffect) is what stops a second
- * effect; a mail retried after losing that race reads again (forgetDeliveriesAhead).
+ * statement, unless `first` was read ahead already or no mail is ready after it: previousDeliveries then answers
+ * them from memory, with the rows the unit wrote since, instead of one read per mail. Rows another process commits
+ * after this read are not seen, as they would not be by a read a moment earlier: the effect's unique claim
+ * (claimEffect) is what stops a second effect; a mail retried after losing that race reads again
+ * (forgetDeliveriesAhead).
  */
 export async function lookAheadDeliveries(
   uow: UnitOfWork,

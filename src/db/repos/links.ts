@@ -54,7 +54,8 @@ export async function findLinkWithTicketByHash(
 ): Promise<{ link: LinkRow; ticket: Ticket } | undefined> {
   const r = await row(
     db,
-    `select "tickets".*, ${LINK_AS} from "links" join "tickets" on "tickets"."id" = "links"."ticket_id" where "links"."token_hash" = ?`,
+    `select "tickets".*, ${LINK_AS} from "links" join "tickets" on "tickets"."id" = "links"."ticket_id" ` +
+      'where "links"."token_hash" = ?',
     [hash],
   );
   if (!r) return undefined;
@@ -73,7 +74,8 @@ export async function linkGenerationsOfCases(
   if (!ticketIds.length) return new Map();
   const found = await rows(
     db,
-    `select "ticket_id", "generation", "expires_at", "revoked_at" from "links" where "ticket_id" in ${placeholders(1, ticketIds.length)} and "recipient" = ? order by "generation" desc`,
+    'select "ticket_id", "generation", "expires_at", "revoked_at" from "links" ' +
+      `where "ticket_id" in ${placeholders(1, ticketIds.length)} and "recipient" = ? order by "generation" desc`,
     [...ticketIds, recipient],
   );
   for (const r of found) out.get(Number(r.ticket_id))?.push(r);
@@ -92,7 +94,8 @@ export async function linkGenerations(
   // A link issued earlier in the same batch (insertLink) may still wait: written first if it is this one's.
   const found = await rows(
     db,
-    'select "generation", "expires_at", "revoked_at" from "links" where "ticket_id" = ? and "recipient" = ? order by "generation" desc',
+    'select "generation", "expires_at", "revoked_at" from "links" ' +
+      'where "ticket_id" = ? and "recipient" = ? order by "generation" desc',
     [ticketId, recipient],
     { links: (v) => v('ticket_id') === ticketId && v('recipient') === recipient },
   );

@@ -32,7 +32,8 @@ const RESERVED = memoKey<Reserved>(
 /** At most this many at once: a batch is far smaller. */
 const MOST = 1000;
 
-const TAKE_IDS = `select nextval(pg_get_serial_sequence('messages', 'id')) as "id" from generate_series(1, cast(? as integer))`;
+const TAKE_IDS =
+  `select nextval(pg_get_serial_sequence('messages', 'id')) as "id" ` + 'from generate_series(1, cast(? as integer))';
 
 /**
  * The ingest's batch, before each mail: `count` mails (this one included) may still write a message. Where message

@@ -5,7 +5,8 @@ import { waitingOutbox } from './outbox-rows.ts';
 import { forgetBudgetAhead } from './outbox-ahead.ts';
 import { waitingThreadRows } from './case-messages.ts';
 
-/** The bounce stops of automatic mail, and the reads that thread a mail into its case (the loop budget: outbox-loop-budget.ts). */
+/** The bounce stops of automatic mail, and the reads that thread a mail into its case (the loop budget:
+ * outbox-loop-budget.ts). */
 
 const n = (v: unknown) => (v === null || v === undefined ? undefined : Number(v));
 
@@ -48,12 +49,17 @@ const threadSql = boundedMemo(
     if (!Number.isInteger(limit) || limit < 1 || limit > 100) throw new Error(`límite inválido para el hilo: ${limit}`);
     const none = 'cast(null as bigint) as "revoked_at"';
     return [
-      `select * from (select 0 as "k", "id", "message_id", "created_at", ${none} from "messages" where "ticket_id" = ? and "message_id" is not null order by "id" asc limit 1) as "r"`,
-      `union all select * from (select 1 as "k", "id", "message_id", "created_at", ${none} from "messages" where "ticket_id" = ? and "from_address" = ? and "message_id" is not null order by "id" desc limit ${limit}) as "t"`,
-      `union all select * from (select 2 as "k", "id", "message_id", "created_at", ${none} from "outbox" where "ticket_id" = ? and "recipient" = ? and "state" <> 'held' order by "id" desc limit ${limit}) as "o"`,
+      `select * from (select 0 as "k", "id", "message_id", "created_at", ${none} from "messages" ` +
+        'where "ticket_id" = ? and "message_id" is not null order by "id" asc limit 1) as "r"',
+      `union all select * from (select 1 as "k", "id", "message_id", "created_at", ${none} from "messages" ` +
+        'where "ticket_id" = ? and "from_address" = ? and "message_id" is not null ' +
+        `order by "id" desc limit ${limit}) as "t"`,
+      `union all select * from (select 2 as "k", "id", "message_id", "created_at", ${none} from "outbox" ` +
+        `where "ticket_id" = ? and "recipient" = ? and "state" <> 'held' order by "id" desc limit ${limit}) as "o"`,
       ...(links
         ? [
-            'union all select 3 as "k", "generation" as "id", null as "message_id", "expires_at" as "created_at", "revoked_at" from "links" where "ticket_id" = ? and "recipient" = ?',
+            'union all select 3 as "k", "generation" as "id", null as "message_id", "expires_at" as "created_at", ' +
+              '"revoked_at" from "links" where "ticket_id" = ? and "recipient" = ?',
           ]
         : []),
     ].join(' ');

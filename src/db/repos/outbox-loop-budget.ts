@@ -19,9 +19,13 @@ const OUTBOX_COUNTED = { outbox: () => false };
 /** loopBudgetOf's statement with and without the bounce stop: two fixed texts, so every mail runs one of two
  * prepared statements and none builds SQL text of its own. */
 const BUDGET_COUNTS =
-  'sum(case when "created_at" >= ? then 1 else 0 end) as "c0", sum(case when "created_at" >= ? then 1 else 0 end) as "c1" from "outbox" where "recipient" = ? and "automatic" = ? and "state" <> \'held\' and "created_at" >= ?';
+  'sum(case when "created_at" >= ? then 1 else 0 end) as "c0", ' +
+  'sum(case when "created_at" >= ? then 1 else 0 end) as "c1" ' +
+  'from "outbox" where "recipient" = ? and "automatic" = ? and "state" <> \'held\' and "created_at" >= ?';
 const BUDGET_SQL = `select null as "suppressed", ${BUDGET_COUNTS}`;
-const BUDGET_AND_STOP_SQL = `select (select "reason" from "mail_suppressions" where "address" = ? and "until" > ? limit 1) as "suppressed", ${BUDGET_COUNTS}`;
+const BUDGET_AND_STOP_SQL =
+  'select (select "reason" from "mail_suppressions" where "address" = ? and "until" > ? limit 1) as "suppressed", ' +
+  BUDGET_COUNTS;
 
 /** The waiting rows that count against a limit on mail to `recipient`: to them and not held (tested before they are
  * decoded, waitingRows). */
@@ -93,9 +97,13 @@ const budgetsAheadSql = boundedMemo(
     const list = placeholders(1, n);
     const ours = `from "outbox" where "recipient" in ${list} and "automatic" = ? and "state" <> 'held'`;
     return [
-      `select 0 as "k", "recipient" as "a", sum(case when "created_at" >= ? then 1 else 0 end) as "c0", sum(case when "created_at" >= ? then 1 else 0 end) as "c1", cast(null as text) as "r" ${ours} and "created_at" >= ? group by "recipient"`,
-      `union all select 1, "recipient", "created_at", null, null ${ours} and (("created_at" >= ? and "created_at" < ?) or ("created_at" >= ? and "created_at" < ?))`,
-      `union all select 2, "address", "until", null, "reason" from "mail_suppressions" where "address" in ${list} and "until" > ?`,
+      'select 0 as "k", "recipient" as "a", sum(case when "created_at" >= ? then 1 else 0 end) as "c0", ' +
+        'sum(case when "created_at" >= ? then 1 else 0 end) as "c1", cast(null as text) as "r" ' +
+        `${ours} and "created_at" >= ? group by "recipient"`,
+      `union all select 1, "recipient", "created_at", null, null ${ours} ` +
+        'and (("created_at" >= ? and "created_at" < ?) or ("created_at" >= ? and "created_at" < ?))',
+      'union all select 2, "address", "until", null, "reason" from "mail_suppressions" ' +
+        `where "address" in ${list} and "until" > ?`,
     ].join(' ');
   },
 );

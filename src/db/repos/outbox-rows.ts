@@ -75,10 +75,10 @@ const KEYS_ENQUEUED = memoKey<Set<string>>(
 
 /**
  * The ingest's batch, run without a savepoint per mail, lets its outbox rows wait for the flush (one INSERT for the
- * batch's mail). Such a row is written without `on conflict … do nothing`: whether its idempotency key is new is
- * known at once only against the keys this unit enqueued (KEYS_ENQUEUED). If the table already has the key, the flush is refused, the
- * batch rolls back and runs again carefully (src/inbound/ingest-batch.ts), where rows are written at once and the
- * duplicate is found as before: an event never enqueues the same mail twice.
+ * batch's mail). Such a row is written without `on conflict … do nothing`: whether its idempotency key is new is known
+ * at once only against the keys this unit enqueued (KEYS_ENQUEUED). If the table already has the key, the flush is
+ * refused, the batch rolls back and runs again carefully (src/inbound/ingest-batch.ts), where rows are written at once
+ * and the duplicate is found as before: an event never enqueues the same mail twice.
  */
 export function letOutboxWait(uow: UnitOfWork): void {
   uow.setMemo(OUTBOX_WAITS, true);

@@ -15,7 +15,8 @@ export * from './outbox-rows.ts';
 
 export type OutboxState = 'pending' | 'sending' | 'sent' | 'dead' | 'held';
 
-/** A row of the outbox as the dispatcher and `mesa outbox` read it: what enqueue wrote (NewOutbox), and its life since. */
+/** A row of the outbox as the dispatcher and `mesa outbox` read it: what enqueue wrote (NewOutbox), and its life
+ * since. */
 export interface OutboxRow extends Pick<
   NewOutbox,
   'idempotencyKey' | 'ticketId' | 'kind' | 'recipient' | 'automatic' | 'messageId' | 'mail' | 'heldReason'

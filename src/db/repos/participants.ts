@@ -9,7 +9,8 @@ export async function participantsOf(db: Queryable, ticketId: number): Promise<P
   // People added earlier in the same batch (addParticipants) may still wait: written first if they are this case's.
   const found = await rows(
     db,
-    'select "address", "role", "added_by" from "participants" where "ticket_id" = ? order by "added_at", case when "role" = \'requester\' then 0 else 1 end, "address"',
+    'select "address", "role", "added_by" from "participants" where "ticket_id" = ? ' +
+      'order by "added_at", case when "role" = \'requester\' then 0 else 1 end, "address"',
     [ticketId],
     { participants: (v) => v('ticket_id') === ticketId },
   );
@@ -23,7 +24,8 @@ export async function participantRecords(
 ): Promise<Array<Participant & { addedAt: number }>> {
   const found = await rows(
     db,
-    'select "address", "role", "added_by", "added_at" from "participants" where "ticket_id" = ? order by "added_at", "address"',
+    'select "address", "role", "added_by", "added_at" from "participants" ' +
+      'where "ticket_id" = ? order by "added_at", "address"',
     [ticketId],
     { participants: (v) => v('ticket_id') === ticketId },
   );
@@ -35,7 +37,8 @@ export async function participantRecords(
   }));
 }
 
-/** Takes a Cc'd person off the case; the requester and consultants are not removed this way. Returns whether one was. */
+/** Takes a Cc'd person off the case; the requester and consultants are not removed this way. Returns whether one
+ * was. */
 export async function deleteCcParticipant(queryable: Queryable, ticketId: number, address: string): Promise<boolean> {
   caseWritten(queryable, ticketId);
   const sql = 'delete from "participants" where "ticket_id" = ? and "address" = ? and "role" = ?';

@@ -132,7 +132,11 @@ function rankedSelect(
   if (isPostgres(queryable)) {
     const query = terms.map((t) => `${t}:*`).join(' | ');
     return {
-      sql: `select "d"."ticket_id", ${text}ts_rank("d"."tsv", "q") as "score" from "search_docs" as "d", to_tsquery('simple', ?) as "q" where "d"."tsv" @@ "q" and ${filters.join(' and ')} order by "score" desc, "d"."ticket_id" desc limit ${limit}`,
+      sql:
+        `select "d"."ticket_id", ${text}ts_rank("d"."tsv", "q") as "score" ` +
+        `from "search_docs" as "d", to_tsquery('simple', ?) as "q" ` +
+        `where "d"."tsv" @@ "q" and ${filters.join(' and ')} ` +
+        `order by "score" desc, "d"."ticket_id" desc limit ${limit}`,
       values: [query, ...values],
     };
   }
@@ -141,7 +145,11 @@ function rankedSelect(
   // bm25() is lower for better matches: negated so that both engines rank "higher is better".
   // Plain SQL through the unit of work (src/db/sql.ts): a statement every new case runs, kept prepared.
   return {
-    sql: `select "d"."ticket_id", ${text}-bm25("${fts}") as "score" from "${fts}" join "search_docs" as "d" on "d"."id" = "${fts}".rowid where "${fts}" match ? and ${filters.join(' and ')} order by "score" desc, "d"."ticket_id" desc limit ${limit}`,
+    sql:
+      `select "d"."ticket_id", ${text}-bm25("${fts}") as "score" ` +
+      `from "${fts}" join "search_docs" as "d" on "d"."id" = "${fts}".rowid ` +
+      `where "${fts}" match ? and ${filters.join(' and ')} ` +
+      `order by "score" desc, "d"."ticket_id" desc limit ${limit}`,
     values: [query, ...values],
   };
 }
@@ -233,7 +241,8 @@ export async function caseTextForIndex(
   const pick = async (role: string, order: 'asc' | 'desc') => {
     const found = await row(
       queryable,
-      `select "body_text" from "messages" where "ticket_id" = ? and "role" = ? and "internal" = ? order by "id" ${order} limit 1`,
+      'select "body_text" from "messages" where "ticket_id" = ? and "role" = ? and "internal" = ? ' +
+        `order by "id" ${order} limit 1`,
       [ticketId, role, false],
       { messages: (v) => v('ticket_id') === ticketId },
     );

@@ -84,7 +84,9 @@ export async function openCasesOf(
   address: string,
   limit = 20,
 ): Promise<Array<{ id: number; number: number; subject: string }>> {
-  const proven = `select "ticket_id" from "participants" where "address" = ? and "role" in (?, ?) and "added_by" in ${placeholders(1, PROVEN_ORIGINS.length)}`;
+  const proven =
+    'select "ticket_id" from "participants" where "address" = ? and "role" in (?, ?) ' +
+    `and "added_by" in ${placeholders(1, PROVEN_ORIGINS.length)}`;
   const found = await rows(
     queryable,
     `select "id", "number", "subject" from "tickets" where "stage" <> ? and ("requester" = ? or "id" in (${proven}))` +

@@ -38,7 +38,12 @@ async function threadViews(
   const asked = askedThreadIds(ids);
   if (asked.length === 0) return { views: [], locked };
   const source = threadIdsAsked(db, asked);
-  const sql = `select "x"."k" as "thread_message_id", "t".*, "p"."address" as "participant_address", "p"."role" as "participant_role"${lock ? MOVED : ''} from (${source.sql}) as "x" join "tickets" as "t" on "t"."id" = "x"."ticket_id" left join "participants" as "p" on "p"."ticket_id" = "t"."id"${lock ? ' for update of "t"' : ''}`;
+  const sql =
+    'select "x"."k" as "thread_message_id", "t".*, "p"."address" as "participant_address", ' +
+    `"p"."role" as "participant_role"${lock ? MOVED : ''} from (${source.sql}) as "x" ` +
+    'join "tickets" as "t" on "t"."id" = "x"."ticket_id" ' +
+    'left join "participants" as "p" on "p"."ticket_id" = "t"."id"' +
+    (lock ? ' for update of "t"' : '');
   const found = await rows(db, sql, source.bindings, FROM_MEMORY);
   const rank = new Map(asked.map((id, i) => [id, i]));
   const views = new Map<number, { view: TicketView; rank: number; people: Set<string> }>();

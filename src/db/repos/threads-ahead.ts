@@ -173,9 +173,15 @@ async function readCases(
   bindings.push(...numbers);
   if (numbers.length)
     parts.push(
-      `select cast(null as text) as "k", "id" as "ticket_id" from "tickets" where "number" in ${placeholders(1, numbers.length)}`,
+      'select cast(null as text) as "k", "id" as "ticket_id" from "tickets" ' +
+        `where "number" in ${placeholders(1, numbers.length)}`,
     );
-  const sql = `select "x"."k" as "thread_message_id", "t".*, "p"."address" as "participant_address", "p"."role" as "participant_role"${lock ? MOVED : ''} from (${parts.join(' union all ')}) as "x" join "tickets" as "t" on "t"."id" = "x"."ticket_id" left join "participants" as "p" on "p"."ticket_id" = "t"."id" order by "t"."id"${lock ? ' for update of "t"' : ''}`;
+  const sql =
+    'select "x"."k" as "thread_message_id", "t".*, "p"."address" as "participant_address", ' +
+    `"p"."role" as "participant_role"${lock ? MOVED : ''} from (${parts.join(' union all ')}) as "x" ` +
+    'join "tickets" as "t" on "t"."id" = "x"."ticket_id" ' +
+    'left join "participants" as "p" on "p"."ticket_id" = "t"."id" ' +
+    `order by "t"."id"${lock ? ' for update of "t"' : ''}`;
   const found = await rows(uow, sql, bindings, FROM_MEMORY);
   const cases = new Map<number, { view: TicketView; moved: boolean; people: Set<string> }>();
   const byId = new Map<string, number[]>();

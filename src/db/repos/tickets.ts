@@ -88,7 +88,8 @@ export async function insertNumberedTicket(trx: Queryable, t: Omit<NewTicket, 'n
 }
 const INSERT_NUMBERED_TICKET =
   'with "n" as (update "counters" set "value" = "value" + 1 where "name" = ? returning "value") ' +
-  `insert into "tickets" ("${TICKET_COLUMNS.join('", "')}") values ((select "value" from "n"), ${placeholders(1, TICKET_FIELDS.length).slice(1)} returning "id", "number"`;
+  `insert into "tickets" ("${TICKET_COLUMNS.join('", "')}") ` +
+  `values ((select "value" from "n"), ${placeholders(1, TICKET_FIELDS.length).slice(1)} returning "id", "number"`;
 
 function ticketFields(t: Omit<NewTicket, 'number'>): Record<string, unknown> {
   return {

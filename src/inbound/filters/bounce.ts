@@ -15,15 +15,69 @@ import { next } from './types.ts';
  * or the servers' "user unknown" wording say the address itself is dead; a full mailbox or a policy refusal
  * (5.2.2, 5.7.1) is permanent for that message but not for the address.
  */
-const BOUNCE_SUBJECT =
-  /(undeliver(ed|able)|delivery (status|failure|has failed|problem|notification)|mail delivery (failed|failure|system|subsystem)|returned mail|failure notice|non[- ]?delivery|could not be delivered|delivery report|no se (pudo|puede) entregar|no entregad[oa]|error de entrega|devoluci[oó]n de correo|mensaje no entregado|notificaci[oó]n de estado de (la )?entrega|correo devuelto|unzustellbar|non remis|warning: could not send|mail system error|nondeliverable)/i;
+const BOUNCE_SUBJECT = new RegExp(
+  `(${[
+    'undeliver(ed|able)',
+    'delivery (status|failure|has failed|problem|notification)',
+    'mail delivery (failed|failure|system|subsystem)',
+    'returned mail',
+    'failure notice',
+    'non[- ]?delivery',
+    'could not be delivered',
+    'delivery report',
+    'no se (pudo|puede) entregar',
+    'no entregad[oa]',
+    'error de entrega',
+    'devoluci[oó]n de correo',
+    'mensaje no entregado',
+    'notificaci[oó]n de estado de (la )?entrega',
+    'correo devuelto',
+    'unzustellbar',
+    'non remis',
+    'warning: could not send',
+    'mail system error',
+    'nondeliverable',
+  ].join('|')})`,
+  'i',
+);
 
-const DAEMON =
-  /^(mailer[-_]?daemon|post_?master|mail[-_]?daemon|mdaemon|mail\.?delivery|mail[-_]?delivery[-_]?(subsystem|system)?|bounces?|nobody)$/i;
+const DAEMON = new RegExp(
+  `^(${[
+    'mailer[-_]?daemon',
+    'post_?master',
+    'mail[-_]?daemon',
+    'mdaemon',
+    String.raw`mail\.?delivery`,
+    'mail[-_]?delivery[-_]?(subsystem|system)?',
+    'bounces?',
+    'nobody',
+  ].join('|')})$`,
+  'i',
+);
 
 /** Mail-server wording for a mailbox or domain that does not exist (English and Spanish). */
-const ADDRESS_GONE =
-  /(user unknown|unknown user|user not found|host unknown|no such (user|mailbox|address|recipient|domain)|does not exist|doesn'?t exist|recipient (address )?rejected: (user unknown|undeliverable)|invalid (recipient|mailbox|address)|mailbox (not found|unavailable)|address not found|host (or domain name )?not found|unrouteable address|no existe|usuario desconocido|dirección no v[aá]lida|no se encontr[oó] (el|la) (destinatario|dirección))/i;
+const ADDRESS_GONE = new RegExp(
+  `(${[
+    'user unknown',
+    'unknown user',
+    'user not found',
+    'host unknown',
+    'no such (user|mailbox|address|recipient|domain)',
+    'does not exist',
+    "doesn'?t exist",
+    'recipient (address )?rejected: (user unknown|undeliverable)',
+    'invalid (recipient|mailbox|address)',
+    'mailbox (not found|unavailable)',
+    'address not found',
+    'host (or domain name )?not found',
+    'unrouteable address',
+    'no existe',
+    'usuario desconocido',
+    'dirección no v[aá]lida',
+    'no se encontr[oó] (el|la) (destinatario|dirección)',
+  ].join('|')})`,
+  'i',
+);
 
 export function classifyBounce(mail: InboundMail): Automated | undefined {
   const fromHeader = header(mail, 'from') ?? '';

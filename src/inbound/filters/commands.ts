@@ -237,7 +237,8 @@ function participantChange(
     } else if (!people.has(address)) {
       if (people.size >= limits.perCase)
         errors.push(
-          `el caso ya tiene ${people.size} personas (límite MAX_PARTICIPANTS_PER_CASE = ${limits.perCase}): no se agrega ${address}`,
+          `el caso ya tiene ${people.size} personas (límite MAX_PARTICIPANTS_PER_CASE = ${limits.perCase}): ` +
+            `no se agrega ${address}`,
         );
       else {
         people.add(address);

@@ -41,7 +41,8 @@ export interface Facts {
   /** The mail reached the locked-out fallback address: an access case, priority alta. */
   access?: { priority: Priority; category: string; via: string };
   /** The case this mail continues, when one matched and the sender may write on it. For a customer, `proof` says
-   * how the mail proved it comes from its From on this case (customer-proof.ts); absent: unproven, kept as text only. */
+   * how the mail proved it comes from its From on this case (customer-proof.ts); absent: unproven, kept as text
+   * only. */
   target?: {
     ticketId: number;
     number: number;

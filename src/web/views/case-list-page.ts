@@ -27,7 +27,8 @@ const option = (value: string, label: string, current: string) =>
   html`<option value="${value}"${current === value ? html` selected` : ''}>${label}</option>`;
 
 function select(name: string, label: string, current: string, options: SafeHtml[], anyLabel: string): SafeHtml {
-  return html`<div class="field"><label for="f-${name}">${label}</label><select id="f-${name}" name="${name}">${option('', anyLabel, current)}${options}</select></div>`;
+  const control = html`<select id="f-${name}" name="${name}">${option('', anyLabel, current)}${options}</select>`;
+  return html`<div class="field"><label for="f-${name}">${label}</label>${control}</div>`;
 }
 
 export function caseListPage(p: CaseListPageInput): string {
@@ -50,10 +51,20 @@ export function caseListPage(p: CaseListPageInput): string {
   const nextUrl = pageUrl(m.page + 1, m.nextKey ? ['desde', m.nextKey] : undefined);
   const position = m.more ? String(m.page) : `${m.page} / ${m.pages}`;
   const heading = staff ? l.allCases : m.wholeOrganization ? l.orgCases : l.myCases;
+  const numberInput = html`<input id="f-numero" name="numero" inputmode="numeric" pattern="#?[0-9]*"
+    value="${q.numero}" size="8">`;
+  const textInput = html`<input id="f-texto" name="texto" type="search" value="${q.texto}" maxlength="100">`;
+  const orders = Object.entries(l.orders).map(([k, v]) => option(k, v, q.orden));
   const form = html`<form class="filters" method="get" action="${self}" role="search" aria-label="${l.filters}">
-  <div class="field"><label for="f-numero">${l.number}</label><input id="f-numero" name="numero" inputmode="numeric" pattern="#?[0-9]*" value="${q.numero}" size="8"></div>
-  <div class="field"><label for="f-texto">${l.text}</label><input id="f-texto" name="texto" type="search" value="${q.texto}" maxlength="100"></div>
-  ${select('estado', l.state, q.estado, [option('abiertos', l.openOnes, q.estado), ...STAGES.map((st) => option(st, s.stages[st], q.estado))], l.any)}
+  <div class="field"><label for="f-numero">${l.number}</label>${numberInput}</div>
+  <div class="field"><label for="f-texto">${l.text}</label>${textInput}</div>
+  ${select(
+    'estado',
+    l.state,
+    q.estado,
+    [option('abiertos', l.openOnes, q.estado), ...STAGES.map((st) => option(st, s.stages[st], q.estado))],
+    l.any,
+  )}
   ${select(
     'producto',
     l.product,
@@ -82,7 +93,7 @@ export function caseListPage(p: CaseListPageInput): string {
     ['green', 'yellow', 'red'].map((li) => option(li, l.lights[li], q.semaforo)),
     l.any,
   )}
-  <div class="field"><label for="f-orden">${l.order}</label><select id="f-orden" name="orden">${Object.entries(l.orders).map(([k, v]) => option(k, v, q.orden))}</select></div>
+  <div class="field"><label for="f-orden">${l.order}</label><select id="f-orden" name="orden">${orders}</select></div>
   <div class="actions"><button type="submit">${l.apply}</button> <a href="${self}">${l.clear}</a></div>
 </form>`;
   const rows = m.rows.map((r) => {
@@ -101,18 +112,37 @@ export function caseListPage(p: CaseListPageInput): string {
   ${staff ? html`<td>${r.notes ?? 0}</td>` : ''}
 </tr>`;
   });
+  const headings = [
+    l.number,
+    l.title,
+    ...(staff ? [l.organization] : []),
+    l.product,
+    l.state,
+    l.waitingOn,
+    l.light,
+    l.consultant,
+    l.openedAt,
+    l.vobo,
+    ...(staff ? [l.notes] : []),
+  ];
   const table = m.rows.length
     ? html`<div class="table-scroll" role="region" aria-labelledby="cases-caption" tabindex="0"><table class="cases">
 <caption id="cases-caption">${l.caption(m.total, m.page, m.pages, m.more)}</caption>
-<thead><tr><th scope="col">${l.number}</th><th scope="col">${l.title}</th>${staff ? html`<th scope="col">${l.organization}</th>` : ''}<th scope="col">${l.product}</th><th scope="col">${l.state}</th><th scope="col">${l.waitingOn}</th><th scope="col">${l.light}</th><th scope="col">${l.consultant}</th><th scope="col">${l.openedAt}</th><th scope="col">${l.vobo}</th>${staff ? html`<th scope="col">${l.notes}</th>` : ''}</tr></thead>
+<thead><tr>${headings.map((h) => html`<th scope="col">${h}</th>`)}</tr></thead>
 <tbody>${rows}</tbody>
 </table></div>`
     : html`<p class="empty">${l.none}</p>`;
+  const prev = m.page > 1 ? html`<a rel="prev" href="${prevUrl}">${l.previous}</a>` : '';
+  const next = m.hasNext ? html`<a rel="next" href="${nextUrl}">${l.next}</a>` : '';
+  const current = html`<span aria-current="page">${position}</span>`;
   const nav =
     m.page > 1 || m.hasNext
-      ? html`<nav class="pager" aria-label="${l.pagination}">${m.page > 1 ? html`<a rel="prev" href="${prevUrl}">${l.previous}</a>` : ''} <span aria-current="page">${position}</span> ${m.hasNext ? html`<a rel="next" href="${nextUrl}">${l.next}</a>` : ''}</nav>`
+      ? html`<nav class="pager" aria-label="${l.pagination}">${prev} ${current} ${next}</nav>`
       : '';
-  const body = html`${staff ? html`<p>${l.readOnly}</p>` : html`<nav class="crumbs" aria-label="${l.kb}"><a href="${p.base}">${l.backToCase(p.caseNumber)}</a> · <a href="${p.base}/conocimiento">${l.kb}</a></nav>`}
+  const back = html`<a href="${p.base}">${l.backToCase(p.caseNumber)}</a>`;
+  const kb = html`<a href="${p.base}/conocimiento">${l.kb}</a>`;
+  const crumbs = html`<nav class="crumbs" aria-label="${l.kb}">${back} · ${kb}</nav>`;
+  const body = html`${staff ? html`<p>${l.readOnly}</p>` : crumbs}
 <h1>${heading}</h1>
 ${m.ignored.length ? html`<p class="notice error" role="alert">${l.ignored(m.ignored.join(', '))}</p>` : ''}
 ${form}

@@ -42,31 +42,43 @@ const iso = (ms: number) => new Date(ms).toISOString();
  * nothing else inline can run.
  */
 const READ_SCRIPT =
-  "(function(){var d=document.getElementById('lectura');if(!d)return;var t=['pointerdown','pointermove','keydown','touchstart','wheel'];" +
-  "function go(e){if(!e.isTrusted||document.visibilityState!=='visible')return;t.forEach(function(n){removeEventListener(n,go,true)});" +
+  "(function(){var d=document.getElementById('lectura');if(!d)return;" +
+  "var t=['pointerdown','pointermove','keydown','touchstart','wheel'];" +
+  "function go(e){if(!e.isTrusted||document.visibilityState!=='visible')return;" +
+  't.forEach(function(n){removeEventListener(n,go,true)});' +
   "var b=new URLSearchParams();b.set('_csrf',d.dataset.csrf);b.set('hasta',d.dataset.hasta);" +
-  "fetch(d.dataset.accion,{method:'POST',body:b,credentials:'same-origin',headers:{'x-mesa-lectura':'1'},keepalive:true}).catch(function(){})}" +
+  "fetch(d.dataset.accion,{method:'POST',body:b,credentials:'same-origin',headers:{'x-mesa-lectura':'1'}," +
+  'keepalive:true}).catch(function(){})}' +
   't.forEach(function(n){addEventListener(n,go,{capture:true,passive:true})})})();';
 export const READ_SCRIPT_HASH = `sha256-${crypto.createHash('sha256').update(READ_SCRIPT).digest('base64')}`;
 
 export function casePage(p: CasePageInput): string {
   const { s, model } = p;
   const t = model.ticket;
+  const filed = html`<time datetime="${iso(t.createdAt)}">${formatWhen(t.createdAt, s, p.timeZone)}</time>`;
+  const waitingOn = s.waiting[t.waitingOn] ?? t.waitingOn;
+  const light = p.sla ? html`<span class="light light-${p.sla}" aria-hidden="true"></span> ${s.slaLight[p.sla]}` : '';
   // prettier-ignore
   const facts = html`<dl class="facts">
   <div><dt>${s.radicado}</dt><dd class="num">#${t.number}</dd></div>
-  <div><dt>${s.filed}</dt><dd><time datetime="${iso(t.createdAt)}">${formatWhen(t.createdAt, s, p.timeZone)}</time></dd></div>
+  <div><dt>${s.filed}</dt><dd>${filed}</dd></div>
   <div><dt>${s.stage}</dt><dd><span class="badge stage-${t.stage}">${s.stages[t.stage]}</span></dd></div>
   <div><dt>${s.priority}</dt><dd><span class="badge prio-${t.priority}">${s.priorities[t.priority]}</span></dd></div>
   ${productLabel(t) ? html`<div><dt>${s.product}</dt><dd>${productLabel(t)}</dd></div>` : ''}
   <div><dt>${s.attendedBy}</dt><dd>${model.attendedBy ?? s.unassigned}</dd></div>
-  ${t.stage !== 'cerrado' ? html`<div><dt>${s.waitingOn}</dt><dd>${s.waiting[t.waitingOn] ?? t.waitingOn}</dd></div>` : ''}
-  ${p.sla ? html`<div><dt>${s.sla}</dt><dd><span class="light light-${p.sla}" aria-hidden="true"></span> ${s.slaLight[p.sla]}</dd></div>` : ''}
+  ${t.stage !== 'cerrado' ? html`<div><dt>${s.waitingOn}</dt><dd>${waitingOn}</dd></div>` : ''}
+  ${p.sla ? html`<div><dt>${s.sla}</dt><dd>${light}</dd></div>` : ''}
 </dl>`;
 
+  const en = s.lang === 'en';
+  const cases = html`<a href="${p.base}/casos">${en ? 'My cases' : 'Mis casos'}</a>`;
+  const kb = html`<a href="${p.base}/conocimiento">${en ? 'Knowledge base' : 'Base de conocimiento'}</a>`;
+  const thread = model.messages.length
+    ? html`<ol class="thread">${model.messages.map((m) => message(p, m))}</ol>`
+    : html`<p>${s.noMessages}</p>`;
   // prettier-ignore
   const body = html`
-<nav class="crumbs" aria-label="${s.lang === 'en' ? 'Sections' : 'Secciones'}"><a href="${p.base}/casos">${s.lang === 'en' ? 'My cases' : 'Mis casos'}</a> · <a href="${p.base}/conocimiento">${s.lang === 'en' ? 'Knowledge base' : 'Base de conocimiento'}</a></nav>
+<nav class="crumbs" aria-label="${en ? 'Sections' : 'Secciones'}">${cases} · ${kb}</nav>
 <h1><span class="case-no">${s.caseTitle(t.number)}</span> <span class="subject">${t.subject}</span></h1>
 <section class="card summary" aria-label="${s.radicado}">${facts}</section>
 ${p.notice ? html`<p class="notice" role="status">${p.notice}</p>` : ''}
@@ -76,7 +88,7 @@ ${!model.canWrite && !model.canRate ? html`<p class="note">${s.closedNote}</p>` 
 ${t.rating ? html`<p class="note">${s.ratingRecorded(s.ratingNames[t.rating] ?? t.rating)}</p>` : ''}
 <section class="conversation" aria-labelledby="conv-h">
   <h2 id="conv-h">${s.conversation}</h2>
-  ${model.messages.length ? html`<ol class="thread">${model.messages.map((m) => message(p, m))}</ol>` : html`<p>${s.noMessages}</p>`}
+  ${thread}
 </section>
 ${model.canWrite ? messageForm(p) : ''}
 ${model.role === 'customer' && model.unreadUpTo !== undefined ? readReceipt(p, model.unreadUpTo) : ''}`;
@@ -119,14 +131,25 @@ function message(p: CasePageInput, m: PageMessage): SafeHtml {
         }),
       )
     : undefined;
-  const files = m.attachments.filter((a) => !a.inline || !a.contentId);
+  const files = m.attachments
+    .filter((a) => !a.inline || !a.contentId)
+    .map((a) => {
+      const link = html`<a href="${p.base}/adjuntos/${a.id}" download>${a.filename}</a>`;
+      return html`<li>${link} <span class="size">(${formatBytes(a.size, s.lang as 'es' | 'en')})</span></li>`;
+    });
+  const when = formatWhen(m.at, s, p.timeZone);
+  const read = m.side === 'support' && m.readAt ? html` <span class="read">· ${s.read}</span>` : '';
+  const unverified = m.unverified
+    ? html` <span class="unverified" title="${s.unverifiedHint}">· ${s.unverified}</span>`
+    : '';
+  const summary = html`<summary>${s.originalFormat}</summary>`;
   // prettier-ignore
   return html`<li class="msg ${m.side}" id="m${m.id}">
-  <article class="bubble" aria-label="${who}, ${formatWhen(m.at, s, p.timeZone)}">
-    <p class="meta"><span class="who">${who}</span> <time datetime="${iso(m.at)}">${formatWhen(m.at, s, p.timeZone)}</time>${m.side === 'support' && m.readAt ? html` <span class="read">· ${s.read}</span>` : ''}${m.unverified ? html` <span class="unverified" title="${s.unverifiedHint}">· ${s.unverified}</span>` : ''}</p>
+  <article class="bubble" aria-label="${who}, ${when}">
+    <p class="meta"><span class="who">${who}</span> <time datetime="${iso(m.at)}">${when}</time>${read}${unverified}</p>
     <div class="text">${m.text}</div>
-    ${files.length ? html`<ul class="files" aria-label="${s.attachments}">${files.map((a) => html`<li><a href="${p.base}/adjuntos/${a.id}" download>${a.filename}</a> <span class="size">(${formatBytes(a.size, s.lang as 'es' | 'en')})</span></li>`)}</ul>` : ''}
-    ${original ? html`<details class="original"><summary>${s.originalFormat}</summary><div class="mail-html">${original}</div></details>` : ''}
+    ${files.length ? html`<ul class="files" aria-label="${s.attachments}">${files}</ul>` : ''}
+    ${original ? html`<details class="original">${summary}<div class="mail-html">${original}</div></details>` : ''}
   </article>
 </li>`;
 }
@@ -134,6 +157,7 @@ function message(p: CasePageInput, m: PageMessage): SafeHtml {
 function messageForm(p: CasePageInput): SafeHtml {
   const { s } = p;
   const err = p.error?.form === 'message' ? p.error.text : undefined;
+  const invalid = err ? trusted(' aria-invalid="true" aria-describedby="msg-err"') : '';
   // prettier-ignore
   return html`<section class="card write" aria-labelledby="write-h">
   <h2 id="write-h">${s.addMessage}</h2>
@@ -142,7 +166,7 @@ function messageForm(p: CasePageInput): SafeHtml {
     ${seenField(p)}
     ${err ? html`<p class="error" role="alert" id="msg-err">${err}</p>` : ''}
     <label for="mensaje">${s.messageLabel}</label>
-    <textarea id="mensaje" name="mensaje" rows="5" maxlength="50000"${err ? trusted(' aria-invalid="true" aria-describedby="msg-err"') : ''}>${p.draft ?? ''}</textarea>
+    <textarea id="mensaje" name="mensaje" rows="5" maxlength="50000"${invalid}>${p.draft ?? ''}</textarea>
     <label for="adjuntos">${s.filesLabel}</label>
     <input id="adjuntos" name="adjuntos" type="file" multiple aria-describedby="adjuntos-hint">
     <p class="hint" id="adjuntos-hint">${s.filesHint(formatBytes(p.maxAttachmentBytes, s.lang as 'es' | 'en'))}</p>
@@ -154,6 +178,8 @@ function messageForm(p: CasePageInput): SafeHtml {
 function ratingForm(p: CasePageInput): SafeHtml {
   const { s } = p;
   const err = p.error?.form === 'rating' ? p.error.text : undefined;
+  const describedBy = `comentario-hint${err ? ' rate-err' : ''}`;
+  const draft = p.error?.form === 'rating' ? (p.draft ?? '') : '';
   // prettier-ignore
   return html`<section class="card rate" id="calificar" aria-labelledby="rate-h">
   <h2 id="rate-h">${s.ratingTitle}</h2>
@@ -164,7 +190,8 @@ function ratingForm(p: CasePageInput): SafeHtml {
     ${seenField(p)}
     ${err ? html`<p class="error" role="alert" id="rate-err">${err}</p>` : ''}
     <label for="comentario">${s.ratingComment}</label>
-    <textarea id="comentario" name="comentario" rows="3" maxlength="50000" aria-describedby="comentario-hint${err ? ' rate-err' : ''}">${p.error?.form === 'rating' ? (p.draft ?? '') : ''}</textarea>
+    <textarea id="comentario" name="comentario" rows="3" maxlength="50000"
+      aria-describedby="${describedBy}">${draft}</textarea>
     <p class="hint" id="comentario-hint">${s.ratingCommentHint}</p>
     <div class="buttons">
       <button type="submit" name="veredicto" value="satisfactoria" class="good">${s.good}</button>

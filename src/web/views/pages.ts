@@ -25,6 +25,7 @@ export function stalePage(p: { s: Strings; brand: string; action: string; csrf: 
 
 export function lostLinkPage(p: { s: Strings; brand: string; csrf: string; error?: string; value?: string }): string {
   const { s } = p;
+  const attrs = html`value="${p.value ?? ''}"${p.error ? html` aria-invalid="true" aria-describedby="email-err"` : ''}`;
   return layout({
     s,
     brand: p.brand,
@@ -35,7 +36,7 @@ export function lostLinkPage(p: { s: Strings; brand: string; csrf: string; error
   <input type="hidden" name="_csrf" value="${p.csrf}">
   ${p.error ? html`<p class="error" role="alert" id="email-err">${p.error}</p>` : ''}
   <label for="correo">${s.emailLabel}</label>
-  <input id="correo" name="correo" type="email" autocomplete="email" required maxlength="320" value="${p.value ?? ''}"${p.error ? html` aria-invalid="true" aria-describedby="email-err"` : ''}>
+  <input id="correo" name="correo" type="email" autocomplete="email" required maxlength="320" ${attrs}>
   <button type="submit">${s.lostSend}</button>
 </form></section>`,
   });
@@ -43,10 +44,11 @@ export function lostLinkPage(p: { s: Strings; brand: string; csrf: string; error
 
 export function messagePage(p: { s: Strings; brand: string; title: string; text: string; back?: string }): string {
   const { s } = p;
+  const back = p.back ? html`<p><a href="${p.back}">${s.back}</a></p>` : '';
   return layout({
     s,
     brand: p.brand,
     title: p.title,
-    body: html`<h1>${p.title}</h1><section class="card"><p role="status">${p.text}</p>${p.back ? html`<p><a href="${p.back}">${s.back}</a></p>` : ''}</section>`,
+    body: html`<h1>${p.title}</h1><section class="card"><p role="status">${p.text}</p>${back}</section>`,
   });
 }
