@@ -1,6 +1,7 @@
 import { insertId, insertLater, insertSql, waiting, waitingRows, type Queryable, type RowTest } from '../sql.ts';
 import { memoKey, UnitOfWork } from '../unit-of-work.ts';
 import { enqueuedAhead } from './outbox-ahead.ts';
+import { mailWrittenAhead } from './notice-thread-ahead.ts';
 
 /** A row of the outbox as enqueue() writes it, and the rows that wait for the ingest batch's flush. */
 
@@ -95,12 +96,15 @@ export async function insertOutbox(q: Queryable, o: NewOutbox): Promise<number |
   if (!(q instanceof UnitOfWork && q.memo(OUTBOX_WAITS))) {
     const id = await insertId(q, INSERT_OUTBOX, values);
     if (id !== undefined) enqueuedAhead(q, o.recipient, o.automatic, o.state, o.now);
+    if (id !== undefined) mailWrittenAhead(q, o);
     return id;
   }
   if (waiting(q, 'outbox', (v) => v('idempotency_key') === o.idempotencyKey)) return undefined;
   await insertLater(q, 'outbox', COLUMNS, [values]);
   // Counted by the budget read ahead (outbox-ahead.ts) even once a flush has written it.
   enqueuedAhead(q, o.recipient, o.automatic, o.state, o.now);
+  // And by the notices' threads read ahead (notice-thread-ahead.ts), likewise.
+  mailWrittenAhead(q, o);
   return 'waiting';
 }
 
