@@ -123,15 +123,25 @@ async function world(): Promise<App> {
   return a;
 }
 
-/** The statements that read a notice's thread and link: alone (threadRows) or ahead. */
-function threadReads(a: App): { alone: () => number; ahead: () => number } {
+/** The statements that read a notice's thread and link, alone (threadRows) or ahead; `careful`: only those of the
+ * careful rerun (after its first savepoint). */
+function threadReads(a: App, careful = false): { alone: () => number; ahead: () => number } {
   let alone = 0;
   let ahead = 0;
+  let counting = !careful;
   onStatements(a.db, ({ sql }) => {
-    if (sql.startsWith('select * from (select 0 as "k"')) alone++;
-    if (sql.startsWith('select "k", "ticket_id", "a"')) ahead++;
+    if (/^SAVEPOINT/i.test(sql)) counting = true;
+    if (counting && sql.startsWith('select * from (select 0 as "k"')) alone++;
+    if (counting && sql.startsWith('select "k", "ticket_id", "a"')) ahead++;
   });
   return { alone: () => alone, ahead: () => ahead };
+}
+
+/** Every mail of `batch` parsed before the batch's transaction begins: the cases they name are read ahead. */
+async function parsedAhead(a: App, batch: readonly Buffer[]): Promise<void> {
+  const parse = vi.spyOn((a.ingest as unknown as { parser: MailParser }).parser, 'parse');
+  a.ingest.parseAhead(batch);
+  await Promise.all(parse.mock.results.map((r) => r.value as Promise<InboundMail>));
 }
 
 describe('the notices read ahead', () => {
@@ -141,10 +151,7 @@ describe('the notices read ahead', () => {
     for (const [i, raw] of BATCH.entries()) await one.ingest.ingestMany([{ raw, source: imapSource(i + 10) }]);
 
     const many = await world();
-    // Every mail parsed before the batch's transaction begins: the cases they name are read ahead.
-    const parse = vi.spyOn((many.ingest as unknown as { parser: MailParser }).parser, 'parse');
-    many.ingest.parseAhead(BATCH);
-    await Promise.all(parse.mock.results.map((r) => r.value as Promise<InboundMail>));
+    await parsedAhead(many, BATCH);
     const batched = threadReads(many);
     const results = await many.ingest.ingestMany(BATCH.map((raw, i) => ({ raw, source: imapSource(i + 10) })));
     expect(results.map((r) => [r.effect, r.ticketNumber])).toEqual([
@@ -177,6 +184,33 @@ describe('the notices read ahead', () => {
     expect(single.ahead()).toBe(7);
     expect(batched.ahead()).toBe(4);
     expect(batched.alone()).toBe(single.alone());
+  });
+
+  it('are not read in the careful rerun of a batch: there each notice reads alone', async () => {
+    const a = await world();
+    // The confirmation of the case the batch opens (id 4), already in the outbox: the first run's flush is refused.
+    await insertOutbox(a.db, {
+      idempotencyKey: 'case:4:opened:confirmation:dora@cuatro.co',
+      kind: 'confirmation',
+      recipient: 'dora@cuatro.co',
+      automatic: true,
+      messageId: 'antes@mesa.test',
+      mail: storedMailTo('dora@cuatro.co'),
+      state: 'pending',
+      now: Date.now(),
+    });
+    const batch = [
+      BATCH[0],
+      customer('dora@cuatro.co', { Subject: 'Pantalla negra', 'Message-ID': '<d1@cuatro.co>' }, 'Se apagó.'),
+      BATCH[5],
+    ];
+    await parsedAhead(a, batch);
+    const careful = threadReads(a, true);
+    const results = await a.ingest.ingestMany(batch.map((raw, i) => ({ raw, source: imapSource(i + 10) })));
+    expect(results.map((r) => r.effect)).toEqual(['follow_up', 'new_case', 'follow_up']);
+    // The replies to #2 and #3, each to both consultants: four notices, four reads of their own.
+    expect(careful.ahead()).toBe(0);
+    expect(careful.alone()).toBe(4);
   });
 
   it('answers a pair from memory as a read does, across a flush, and reads again after a revocation', async () => {
