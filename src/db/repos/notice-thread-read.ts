@@ -77,7 +77,7 @@ export async function readNoticeThreadsAhead(
   if (!asks) return false;
   const cases = [t.id];
   const recipients = [recipient];
-  for (const c of [t, ...casesNamedAhead(uow, asks)]) {
+  for (const c of asks.length ? [t, ...casesNamedAhead(uow, asks)] : [t]) {
     if (cases.length === CASES_MOST) break;
     const theirs: string[] = [];
     for (const r of recipientsOf(c)) theirs.push(r.toLowerCase());
