@@ -3,6 +3,7 @@ import { forgetDeliveriesAhead, lookAheadDeliveries } from '../db/repos/ledger.t
 import { letOutboxWait } from '../db/repos/outbox.ts';
 import { expectBudgetAsks } from '../db/repos/outbox-ahead.ts';
 import { expectMessages } from '../db/repos/message-ids.ts';
+import { expectNotices } from '../db/repos/notice-thread-read.ts';
 import { lookAheadThreads, type ThreadAsk } from '../db/repos/threads-ahead.ts';
 import { isMesaError } from '../errors.ts';
 import { expectQuestions } from '../services/suggestions-ahead.ts';
@@ -44,10 +45,10 @@ export async function runBatch(
   // The batch's mail too, unless carefully: there each row must know at once whether its key is new (letOutboxWait).
   if (!careful) letOutboxWait(uow);
   // The mails parsed before their turn: their earlier deliveries and the cases they name are read together, ahead
-  // (lookAheadDeliveries, lookAheadThreads), and so are their new cases' suggestions (expectQuestions) and the loop
-  // budget of their senders, by the first notice that reads it (expectBudgetAsks). Not carefully: each mail there
-  // reads its own cases in its savepoint, searches alone, and each notice reads its budget alone (letOutboxWait is
-  // off: its rows are written at once).
+  // (lookAheadDeliveries, lookAheadThreads), and so are their new cases' suggestions (expectQuestions), the loop
+  // budget of their senders and the threads of their cases' notices, by the first notice that reads them
+  // (expectBudgetAsks, expectNotices). Not carefully: each mail there reads its own cases in its savepoint, searches
+  // alone, and each notice reads its budget and thread alone (letOutboxWait is off: its rows are written at once).
   const ready: Array<Parsed | undefined> = [];
   const asks: Array<ThreadAsk | undefined> = [];
   prepared.forEach((p, i) =>
@@ -74,7 +75,9 @@ export async function runBatch(
       const later = after.map((j) => j.mail);
       await lookAheadDeliveries(uow, job.mail, later);
       if (!careful) {
-        await lookAheadThreads(uow, asks[i] ?? threadAsk(job.mail), readyAfter(asks, i));
+        const asksAfter = readyAfter(asks, i);
+        await lookAheadThreads(uow, asks[i] ?? threadAsk(job.mail), asksAfter);
+        expectNotices(uow, asksAfter);
         expectQuestions(uow, questionsOf(later));
         expectBudgetAsks(uow, sendersOf(after));
       }

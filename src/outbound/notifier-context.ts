@@ -85,7 +85,7 @@ export class NotifierContext {
     fresh = false,
   ): Promise<{ url: string; thread?: ThreadRead }> {
     if (fresh || threadKnown) return { url: await this.link(uow, t, recipient, now, fresh) };
-    const { generations, thread } = await readWithLink(uow, t.id, recipient);
+    const { generations, thread } = await readWithLink(uow, t, recipient, (c) => this.consultantsFor(c));
     const url = await this.deps.links.issueLink(uow, { ticketId: t.id, number: t.number, recipient, now, generations });
     return { url, thread };
   }

@@ -1,4 +1,6 @@
 import * as outbox from '../db/repos/outbox.ts';
+import { noticeThreadFromAhead } from '../db/repos/notice-thread-ahead.ts';
+import { readNoticeThreadsAhead } from '../db/repos/notice-thread-read.ts';
 import { memoKey, type UnitOfWork } from '../db/unit-of-work.ts';
 import type { Ticket } from '../tickets/types.ts';
 
@@ -16,12 +18,25 @@ const THREAD_LIMIT = 4;
 export type ThreadRead = readonly any[];
 
 /**
- * Before a mail to `to` on `ticketId` that carries the case's link and reads its thread from the database (no
+ * Before a mail to `to` on `t` that carries the case's link and reads its thread from the database (no
  * MailRequest.caseMessages): that recipient's link generations (what LinkService.issueLink reads), and the mail's
  * thread, in one statement. The caller hands the thread to the enqueue of that mail (MailRequest.threadRead).
+ *
+ * In the ingest's batch the statement reads ahead (readNoticeThreadsAhead): for this pair and for the pairs of the
+ * cases the ready mails name, each × `recipientsOf` it (the consultants its notices go to); a later notice to a pair
+ * read so answers from memory, with what the batch wrote since (noticeThreadFromAhead).
  */
-export async function readWithLink(uow: UnitOfWork, ticketId: number, to: string) {
-  const thread: ThreadRead = await outbox.threadRows(uow, ticketId, to.toLowerCase(), THREAD_LIMIT, true);
+export async function readWithLink(
+  uow: UnitOfWork,
+  t: Ticket,
+  to: string,
+  recipientsOf: (t: Ticket) => readonly string[],
+) {
+  const recipient = to.toLowerCase();
+  let thread: ThreadRead | undefined = noticeThreadFromAhead(uow, t.id, recipient, THREAD_LIMIT);
+  if (!thread && (await readNoticeThreadsAhead(uow, t, recipient, THREAD_LIMIT, recipientsOf)))
+    thread = noticeThreadFromAhead(uow, t.id, recipient, THREAD_LIMIT);
+  thread ??= await outbox.threadRows(uow, t.id, recipient, THREAD_LIMIT, true);
   return { generations: outbox.linkGenerationsIn(thread), thread };
 }
 

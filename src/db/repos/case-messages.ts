@@ -1,5 +1,6 @@
 import { insertId, insertLater, insertSql, waitingRows, type Queryable } from '../sql.ts';
 import { reservedMessageId } from './message-ids.ts';
+import { messageWrittenAhead } from './notice-thread-ahead.ts';
 import type { Role } from '../../tickets/types.ts';
 
 /** A case's messages, their attachments and its event log: the rows every mail writes. */
@@ -87,6 +88,8 @@ export async function insertMessage(trx: Queryable, m: NewMessage): Promise<numb
   const reserved = await reservedMessageId(trx);
   const id = reserved ?? (await insertId(trx, INSERT_MESSAGE, values))!;
   if (reserved !== undefined) await insertLater(trx, 'messages', MESSAGE_COLUMNS_WITH_ID, [[id, ...values]]);
+  // Not seen by a notice's thread read ahead before it (notice-thread-ahead.ts): counted there from memory.
+  messageWrittenAhead(trx, m, id);
   // In the ingest's batch with the batch's others (insertLater): the unit writes them before attachmentsOf reads. The
   // flush writes a table's rows in the order the tables first waited: the message before its attachments.
   await insertLater(

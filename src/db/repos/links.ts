@@ -1,5 +1,6 @@
 import { insertLater, placeholders, row, rows, run, type Queryable } from '../sql.ts';
 import type { Ticket } from '../../tickets/types.ts';
+import { forgetNoticeThreads, linkWrittenAhead } from './notice-thread-ahead.ts';
 import { toTicket } from './tickets.ts';
 
 /** Magic links (hashed). SQL only. */
@@ -125,11 +126,16 @@ export async function insertLink(
   await insertLater(db, 'links', LINK_COLUMNS, [
     [link.ticketId, link.recipient, link.generation, link.tokenHash, link.expiresAt, link.now],
   ]);
+  // A notice's thread read ahead before it (notice-thread-ahead.ts) counts it from memory.
+  linkWrittenAhead(db, link);
 }
 
 const REVOKE = 'update "links" set "revoked_at" = ?, "revoked_reason" = ? where "revoked_at" is null and ';
 
+// A revocation changes generations a notice's thread read ahead holds (notice-thread-ahead.ts): they are read again.
+
 export function revokeLinkRow(queryable: Queryable, id: number, now: number, reason: string): Promise<number> {
+  forgetNoticeThreads(queryable);
   return run(queryable, `${REVOKE}"id" = ?`, [now, reason, id]);
 }
 
@@ -139,6 +145,7 @@ export function revokeLinksOfTicket(
   now: number,
   reason: string,
 ): Promise<number> {
+  forgetNoticeThreads(queryable, ticketId);
   return run(queryable, `${REVOKE}"ticket_id" = ?`, [now, reason, ticketId]);
 }
 
@@ -149,6 +156,7 @@ export function revokeLinksOfRecipient(
   now: number,
   reason: string,
 ): Promise<number> {
+  forgetNoticeThreads(queryable, ticketId);
   return run(queryable, `${REVOKE}"ticket_id" = ? and "recipient" = ?`, [now, reason, ticketId, recipient]);
 }
 

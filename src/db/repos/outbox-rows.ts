@@ -1,6 +1,7 @@
 import { insertId, insertLater, insertSql, waitingRows, type Queryable, type RowTest } from '../sql.ts';
 import { memoKey, UnitOfWork } from '../unit-of-work.ts';
 import { enqueuedAhead } from './outbox-ahead.ts';
+import { mailWrittenAhead } from './notice-thread-ahead.ts';
 
 /** A row of the outbox as enqueue() writes it, and the rows that wait for the ingest batch's flush. */
 
@@ -106,6 +107,7 @@ export async function insertOutbox(q: Queryable, o: NewOutbox): Promise<number |
   if (!(q instanceof UnitOfWork && q.memo(OUTBOX_WAITS))) {
     const id = await insertId(q, INSERT_OUTBOX, values);
     if (id !== undefined) enqueuedAhead(q, o.recipient, o.automatic, o.state, o.now);
+    if (id !== undefined) mailWrittenAhead(q, o);
     return id;
   }
   const enqueued = q.memo(KEYS_ENQUEUED);
@@ -114,6 +116,8 @@ export async function insertOutbox(q: Queryable, o: NewOutbox): Promise<number |
   enqueued.add(o.idempotencyKey);
   // Counted by the budget read ahead (outbox-ahead.ts) even once a flush has written it.
   enqueuedAhead(q, o.recipient, o.automatic, o.state, o.now);
+  // And by the notices' threads read ahead (notice-thread-ahead.ts), likewise.
+  mailWrittenAhead(q, o);
   return 'waiting';
 }
 

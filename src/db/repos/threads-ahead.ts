@@ -1,7 +1,7 @@
 import { isPostgres } from '../knex.ts';
 import { padded, placeholders, rows, type Queryable } from '../sql.ts';
 import { memoKey, UnitOfWork } from '../unit-of-work.ts';
-import type { Participant, TicketView } from '../../tickets/types.ts';
+import type { Participant, Ticket, TicketView } from '../../tickets/types.ts';
 import { toTicket } from './ticket-row.ts';
 import { addWaitingPeople, askedThreadIds, FROM_MEMORY, MOVED, threadIdsAsked, viewsInOrder } from './thread-views.ts';
 
@@ -154,6 +154,26 @@ export function threadsFromMemory(
   if (isPostgres(db)) for (const c of cases) locked.set(c, false);
   const ranked = [...rank].map(([c, r]) => ({ view: copy(c), rank: r }));
   return { views: viewsInOrder(ranked), locked, tagged: tagged === undefined ? undefined : copy(tagged) };
+}
+
+/**
+ * The cases the read ahead found for `asks`, by Message-ID and by number, as read: what the notices of those mails
+ * will be about (notice-thread-read.ts). A case the unit changed since is named all the same: only which case it is
+ * and whom its news goes to is asked of it, and a guess the mail's turn proves wrong costs that notice a read.
+ */
+export function casesNamedAhead(db: Queryable, asks: readonly ThreadAsk[]): Ticket[] {
+  const ahead = aheadOf(db);
+  const out = new Map<number, Ticket>();
+  if (!ahead) return [];
+  const add = (id: number | undefined) => {
+    const view = id === undefined ? undefined : ahead.views.get(id);
+    if (view) out.set(view.id, view);
+  };
+  for (const ask of asks) {
+    for (const id of askedThreadIds(ask.ids)) for (const c of ahead.byId.get(id) ?? []) add(c);
+    if (ask.number !== undefined) add(ahead.byNumber.get(ask.number));
+  }
+  return [...out.values()];
 }
 
 /** The cases `ids` and `numbers` name, with their people, locked on PostgreSQL in the order of their ids. */

@@ -9,8 +9,9 @@ import { mail } from '../../support/mail.ts';
 
 /**
  * A notice on an existing case reads its recipient's link generations and its thread in one statement
- * (readWithLink, src/outbound/outbox-thread.ts): the link and the threading must be those of two separate reads,
- * a revoked link included, and the links no longer read on their own.
+ * (readWithLink, src/outbound/outbox-thread.ts), and in the ingest's batch the first notice reads for every consultant
+ * of the case: the link and the threading must be those of two separate reads, a revoked link included, and the links
+ * no longer read on their own.
  */
 let app: App;
 afterEach(async () => app?.close());
@@ -53,8 +54,9 @@ describe('a notice read with its link', () => {
     );
     stop();
     expect(follow.effect).toBe('follow_up');
-    // One read per consultant, with the thread: never the links alone.
-    expect(linkReads).toHaveLength(2);
+    // One read for both consultants (the first notice's, src/db/repos/notice-thread-read.ts), with the thread: never
+    // the links alone.
+    expect(linkReads).toHaveLength(1);
     expect(linkReads.every((s) => /from "messages"/.test(s))).toBe(true);
     expect(await links('ana@mesa.test')).toEqual([
       [1, true],
