@@ -17,7 +17,7 @@ import type { CaseEvent } from '../../src/services/case-events.ts';
 import type { MailParser } from '../../src/inbound/parser.ts';
 import { heldParser } from '../support/held-parser.ts';
 import { BlobStore } from '../../src/storage/blobs.ts';
-import { freshDatabase, pgReachable } from './support/pg.ts';
+import { customerMessagesPerCase, freshDatabase, pgReachable } from './support/pg.ts';
 import { BUILT_PARSE_WORKER, MESA_BIN } from '../support/built.ts';
 
 // Several instances only make sense on PostgreSQL; these run when the local server (MESA_TEST_PG_URL) answers.
@@ -340,14 +340,7 @@ describe.runIf(await pgReachable())('several instances on one PostgreSQL', () =>
     expect(added).toBe(2 + 1 + 2);
     expect([ra, rb].map((r) => r.map((x) => x.outcome).join(','))).toEqual(['accepted,accepted', 'accepted,accepted']);
     expect(Number((await a.db('quarantine').count({ n: '*' }))[0].n)).toBe(0);
-    const perCase = await a
-      .db('messages')
-      .where({ role: 'customer' })
-      .select('ticket_id')
-      .count({ n: '*' })
-      .groupBy('ticket_id')
-      .orderBy('ticket_id');
-    expect(perCase.map((r: any) => Number(r.n))).toEqual([3, 3]);
+    expect(await customerMessagesPerCase(a.db)).toEqual([3, 3]);
   });
 
   it('two instances opening cases for one organization at its open-case limit count in turn: the second mail is held, not a case over the limit', async () => {

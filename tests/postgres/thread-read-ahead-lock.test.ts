@@ -15,7 +15,7 @@ import { testEnv } from '../support/app.ts';
 import { BUILT_PARSE_WORKER } from '../support/built.ts';
 import { mail } from '../support/lifecycle.ts';
 import { waitFor } from '../support/wait.ts';
-import { freshDatabase, lockable, pgReachable, waitsOnALock } from './support/pg.ts';
+import { customerMessagesPerCase, freshDatabase, lockable, pgReachable, waitsOnALock } from './support/pg.ts';
 
 /**
  * The thread look-up read ahead for a batch (src/db/repos/threads-ahead.ts) locks every case it finds, as the
@@ -135,13 +135,6 @@ describe.runIf(await pgReachable())('the thread look-up read ahead: locks', () =
     // Four mails recorded once each: no batch was refused for a deadlock and run again.
     expect(added).toBe(4);
     expect(results.map((r) => r.map((x) => x.outcome).join(','))).toEqual(['accepted,accepted', 'accepted,accepted']);
-    const perCase = await a.instance
-      .db('messages')
-      .where({ role: 'customer' })
-      .select('ticket_id')
-      .count({ n: '*' })
-      .groupBy('ticket_id')
-      .orderBy('ticket_id');
-    expect(perCase.map((r) => Number(r.n))).toEqual([3, 3]);
+    expect(await customerMessagesPerCase(a.instance.db)).toEqual([3, 3]);
   });
 });

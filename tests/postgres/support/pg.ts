@@ -48,3 +48,14 @@ export const waitsOnALock = async (db: Knex) =>
       )
     ).rows[0].n,
   ) > 0;
+
+/** How many customer messages each case has, in the order of the cases' ids. */
+export async function customerMessagesPerCase(db: Knex): Promise<number[]> {
+  const rows = await db('messages')
+    .where({ role: 'customer' })
+    .select('ticket_id')
+    .count({ n: '*' })
+    .groupBy('ticket_id')
+    .orderBy('ticket_id');
+  return rows.map((r) => Number(r.n));
+}
