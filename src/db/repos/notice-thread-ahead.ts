@@ -77,9 +77,7 @@ export function noticeThreadFromAhead(
   const read = ahead?.reads.get(ticketId);
   const mine = read?.byRecipient.get(recipient);
   if (!ahead || !read || !mine || read.limit !== limit) return undefined;
-  const found: ThreadReadRow[] = [];
-  for (const r of read.root) found.push(r);
-  for (const r of mine) found.push(r);
+  const found: ThreadReadRow[] = [...read.root, ...mine];
   const messagesWaiting = new Set<unknown>();
   for (const w of waitingRows(q, 'messages', (v) => v('ticket_id') === ticketId)) messagesWaiting.add(w.id);
   for (const m of ahead.messages) {

@@ -86,10 +86,9 @@ export async function readNoticeThreadsAhead(
   if (!asks) return false;
   const cases = [t.id];
   const recipients = [recipient];
-  for (const c of asks.length ? [t, ...casesNamedAhead(uow, asks)] : [t]) {
+  for (const c of [t, ...casesNamedAhead(uow, asks)]) {
     if (cases.length === CASES_MOST) break;
-    const theirs: string[] = [];
-    for (const r of recipientsOf(c)) theirs.push(r.toLowerCase());
+    const theirs = recipientsOf(c).map((r) => r.toLowerCase());
     if (c !== t && theirs.every((r) => noticeThreadReadAhead(uow, c.id, r, limit))) continue;
     // Every recipient of a case read (this notice's case always): the new read replaces what was read of it.
     if (!cases.includes(c.id)) cases.push(c.id);

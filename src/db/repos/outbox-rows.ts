@@ -104,20 +104,21 @@ export async function insertOutbox(q: Queryable, o: NewOutbox): Promise<number |
     o.dueAt ?? o.now,
     o.now,
   ];
-  if (!(q instanceof UnitOfWork && q.memo(OUTBOX_WAITS))) {
-    const id = await insertId(q, INSERT_OUTBOX, values);
-    if (id !== undefined) enqueuedAhead(q, o.recipient, o.automatic, o.state, o.now);
-    if (id !== undefined) mailWrittenAhead(q, o);
-    return id;
-  }
-  const enqueued = q.memo(KEYS_ENQUEUED);
-  if (enqueued.has(o.idempotencyKey)) return undefined;
-  await insertLater(q, 'outbox', COLUMNS, [values]);
-  enqueued.add(o.idempotencyKey);
-  // Counted by the budget read ahead (outbox-ahead.ts) even once a flush has written it.
+  const written = await writeOutboxRow(q, o.idempotencyKey, values);
+  if (written === undefined) return undefined;
+  // Counted from memory by the batch's reads ahead (the loop budget, the notices' threads), flushed yet or not.
   enqueuedAhead(q, o.recipient, o.automatic, o.state, o.now);
-  // And by the notices' threads read ahead (notice-thread-ahead.ts), likewise.
   mailWrittenAhead(q, o);
+  return written;
+}
+
+/** The row written at once (its id; undefined for a key already there), or left waiting for the flush. */
+async function writeOutboxRow(q: Queryable, key: string, values: unknown[]): Promise<number | 'waiting' | undefined> {
+  if (!(q instanceof UnitOfWork && q.memo(OUTBOX_WAITS))) return insertId(q, INSERT_OUTBOX, values);
+  const enqueued = q.memo(KEYS_ENQUEUED);
+  if (enqueued.has(key)) return undefined;
+  await insertLater(q, 'outbox', COLUMNS, [values]);
+  enqueued.add(key);
   return 'waiting';
 }
 
