@@ -6,11 +6,10 @@ import { createApp, type App } from '../../src/app.ts';
 import { loadConfig } from '../../src/config.ts';
 import { lookAheadThreads, threadsFromMemory } from '../../src/db/repos/threads-ahead.ts';
 import { inUnitOfWork } from '../../src/db/unit-of-work.ts';
-import type { InboundMail } from '../../src/inbound/mail.ts';
 import type { CaseEvent } from '../../src/services/case-events.ts';
 import { silentLogger } from '../../src/logger.ts';
 import { BlobStore } from '../../src/storage/blobs.ts';
-import { heldParser } from '../support/held-parser.ts';
+import { wholeBatchParser } from '../support/held-parser.ts';
 import { testEnv } from '../support/app.ts';
 import { BUILT_PARSE_WORKER } from '../support/built.ts';
 import { mail } from '../support/lifecycle.ts';
@@ -75,28 +74,16 @@ describe.runIf(await pgReachable())('the thread look-up read ahead: locks', () =
     const url = await freshDatabase('mesa_thread_ahead_order');
     // Every mail of a batch handed over once the whole batch is parsed: each batch reads both its cases at its first
     // mail's turn.
-    const wholeBatch = (blobs: BlobStore) => {
-      const batch: Array<Promise<InboundMail>> = [];
-      let armed = false;
-      let open!: () => void;
-      const gate = new Promise<void>((r) => (open = r));
-      const parser = heldParser(blobs, (_call, parsed) => {
-        if (!armed) return parsed;
-        if (batch.push(parsed) === 2) void Promise.allSettled(batch).then(open);
-        return gate.then(() => parsed);
-      });
-      return { parser, arm: () => (armed = true) };
-    };
     const started = [];
     for (const name of ['a', 'b']) {
       const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), `mesa-thread-ahead-${name}-`));
-      const held = wholeBatch(new BlobStore(path.join(dataDir, 'blobs')));
+      const held = wholeBatchParser(new BlobStore(path.join(dataDir, 'blobs')));
       const instance = await createApp(loadConfig(testEnv(dataDir, { DATABASE_URL: url })), silentLogger, {
         parseWorkerUrl: BUILT_PARSE_WORKER,
         parser: held.parser,
       });
       others.push(instance);
-      started.push({ instance, arm: held.arm });
+      started.push({ instance, arm: () => held.arm(2) });
     }
     const [a, b] = started;
     await a.instance.ingest.ingest(opening('o1@org.co', 'Falla 1'), { kind: 'stdin' });

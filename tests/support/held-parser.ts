@@ -19,3 +19,28 @@ export function heldParser(
     close: () => inner.close(),
   };
 }
+
+/**
+ * A parser that, once armed for a batch of `n`, hands each mail of that batch over only when all `n` are parsed: the
+ * parse got ahead of every mail's turn, so the batch reads ahead for all of them. Unarmed, as it is.
+ */
+export function wholeBatchParser(blobs: BlobStore): { parser: MailParser; arm(n: number): void } {
+  let size = 0;
+  let batch: Array<Promise<InboundMail>> = [];
+  let open: () => void = () => undefined;
+  let gate: Promise<void> = Promise.resolve();
+  const parser = heldParser(blobs, (_call, parsed) => {
+    if (!size) return parsed;
+    if (batch.push(parsed) === size) {
+      size = 0;
+      void Promise.allSettled(batch).then(open);
+    }
+    return gate.then(() => parsed);
+  });
+  const arm = (n: number) => {
+    size = n;
+    batch = [];
+    gate = new Promise<void>((resolve) => (open = resolve));
+  };
+  return { parser, arm };
+}

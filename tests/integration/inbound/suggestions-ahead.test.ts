@@ -1,13 +1,12 @@
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import type { App } from '../../../src/app.ts';
 import { saveArticle, upsertSearchDoc } from '../../../src/db/repos/search.ts';
 import { onStatements } from '../../../src/db/storage.ts';
 import { inUnitOfWork } from '../../../src/db/unit-of-work.ts';
-import type { MailParser } from '../../../src/inbound/parser.ts';
 import { expectQuestions } from '../../../src/services/suggestions-ahead.ts';
 import { indexText, queryTerms } from '../../../src/tickets/search-text.ts';
 import { testApp } from '../../support/app.ts';
-import { imapSource } from '../../support/ingest-batches.ts';
+import { imapSource, parsedAhead } from '../../support/ingest-batches.ts';
 import { mail } from '../../support/mail.ts';
 import { insertSolvedCase, solvedCaseThemes } from '../../support/solved-cases.ts';
 
@@ -102,9 +101,7 @@ describe("a batch's suggestions, searched together", () => {
 
     const together = await seeded();
     // Every mail parsed before the batch's turn, as when the parse thread is ahead (the poller's parseAhead).
-    const parse = vi.spyOn((together.ingest as unknown as { parser: MailParser }).parser, 'parse');
-    together.ingest.parseAhead(raws);
-    await Promise.all(parse.mock.results.map((r) => r.value));
+    await parsedAhead(together, raws);
     const searches = await searchesDuring(together, async () => {
       const results = await together.ingest.ingestMany(raws.map((raw, i) => ({ raw, source: imapSource(i + 1) })));
       expect(results.map((r) => r.effect)).toEqual(raws.map(() => 'new_case'));

@@ -3,11 +3,11 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createApp, type App } from '../../../src/app.ts';
 import { onStatements } from '../../../src/db/storage.ts';
 import type { IngestResult } from '../../../src/inbound/ingest-types.ts';
-import type { InboundMail } from '../../../src/inbound/mail.ts';
-import { InThreadParser, type MailParser } from '../../../src/inbound/parser.ts';
+import type { MailParser } from '../../../src/inbound/parser.ts';
 import { silentLogger } from '../../../src/logger.ts';
 import { BlobStore } from '../../../src/storage/blobs.ts';
 import { BUILT_PARSE_WORKER } from '../../support/built.ts';
+import { wholeBatchParser } from '../../support/held-parser.ts';
 import { testConfig } from '../../support/app.ts';
 import { imapSource } from '../../support/ingest-batches.ts';
 import { consultantReply, mail } from '../../support/lifecycle.ts';
@@ -22,37 +22,6 @@ const apps: App[] = [];
 afterEach(async () => {
   for (const a of apps.splice(0)) await a.close();
 });
-
-/** Once armed for a batch of `n`, hands each of its mails over only when all of them are parsed: the parse got ahead
- * of every mail's turn. Unarmed, as it is. */
-class AllParsedFirst implements MailParser {
-  private started: Array<Promise<InboundMail>> = [];
-  private batch = 0;
-  private open: () => void = () => undefined;
-  private gate: Promise<void> = Promise.resolve();
-  constructor(private readonly inner: MailParser) {}
-  arm(batch: number): void {
-    this.batch = batch;
-    this.started = [];
-    this.gate = new Promise<void>((resolve) => (this.open = resolve));
-  }
-  parse(raw: Buffer, rawSha256?: string): Promise<InboundMail> {
-    const parsed = this.inner.parse(raw, rawSha256);
-    if (!this.batch) return parsed;
-    this.started.push(parsed);
-    if (this.started.length === this.batch) {
-      this.batch = 0;
-      void Promise.allSettled(this.started).then(() => this.open());
-    }
-    return this.gate.then(() => parsed);
-  }
-  warm(): Promise<void> {
-    return this.inner.warm();
-  }
-  close(): Promise<void> {
-    return this.inner.close();
-  }
-}
 
 const TRUSTED = { TRUSTED_AUTHSERV_IDS: 'mx.mesa.test' };
 
@@ -135,8 +104,8 @@ async function outcome(a: App) {
  */
 async function bothWays(mails: readonly Buffer[]) {
   const single = await app();
-  let gated!: AllParsedFirst;
-  const together = await app((blobs) => (gated = new AllParsedFirst(new InThreadParser(blobs))));
+  let gated!: ReturnType<typeof wholeBatchParser>;
+  const together = await app((blobs) => (gated = wholeBatchParser(blobs)).parser);
   for (const a of [single, together])
     for (const [i, raw] of OPENINGS.entries()) await a.ingest.ingestMany([{ raw, source: imapSource(i + 1) }]);
 

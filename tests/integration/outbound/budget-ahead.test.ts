@@ -1,13 +1,11 @@
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import type { App } from '../../../src/app.ts';
 import { expectBudgetAsks } from '../../../src/db/repos/outbox-ahead.ts';
 import { insertOutbox, letOutboxWait, loopBudgetOf } from '../../../src/db/repos/outbox.ts';
 import { onStatements } from '../../../src/db/storage.ts';
 import { inUnitOfWork } from '../../../src/db/unit-of-work.ts';
-import type { InboundMail } from '../../../src/inbound/mail.ts';
-import type { MailParser } from '../../../src/inbound/parser.ts';
 import { testApp } from '../../support/app.ts';
-import { imapSource } from '../../support/ingest-batches.ts';
+import { imapSource, parsedAhead } from '../../support/ingest-batches.ts';
 import { mail, storedMailTo } from '../../support/mail.ts';
 
 /**
@@ -66,9 +64,7 @@ describe('the loop budget read ahead', () => {
 
     const many = await world();
     // Every mail parsed before the batch's transaction begins: the read ahead covers all their senders.
-    const parse = vi.spyOn((many.ingest as unknown as { parser: MailParser }).parser, 'parse');
-    many.ingest.parseAhead(batch);
-    await Promise.all(parse.mock.results.map((r) => r.value as Promise<InboundMail>));
+    await parsedAhead(many, batch);
     const reads = budgetReads(many);
     const results = await many.ingest.ingestMany(batch.map((raw, i) => ({ raw, source: imapSource(i + 2) })));
     expect(results.map((r) => r.effect)).toEqual(Array(batch.length).fill('new_case'));

@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import type { App } from '../../../src/app.ts';
 import { insertMessage } from '../../../src/db/repos/case-messages.ts';
 import { insertLink, revokeLinksOfRecipient } from '../../../src/db/repos/links.ts';
@@ -14,12 +14,10 @@ import {
 } from '../../../src/db/repos/outbox.ts';
 import { onStatements } from '../../../src/db/storage.ts';
 import { inUnitOfWork, type UnitOfWork } from '../../../src/db/unit-of-work.ts';
-import type { InboundMail } from '../../../src/inbound/mail.ts';
-import type { MailParser } from '../../../src/inbound/parser.ts';
 import type { Ticket } from '../../../src/tickets/types.ts';
 import { testApp } from '../../support/app.ts';
 import { bareCase } from '../../support/bare-case.ts';
-import { imapSource } from '../../support/ingest-batches.ts';
+import { imapSource, parsedAhead } from '../../support/ingest-batches.ts';
 import { consultantReply, mail } from '../../support/lifecycle.ts';
 import { storedMailTo } from '../../support/mail.ts';
 
@@ -135,13 +133,6 @@ function threadReads(a: App, careful = false): { alone: () => number; ahead: () 
     if (counting && sql.startsWith('select "k", "ticket_id", "a"')) ahead++;
   });
   return { alone: () => alone, ahead: () => ahead };
-}
-
-/** Every mail of `batch` parsed before the batch's transaction begins: the cases they name are read ahead. */
-async function parsedAhead(a: App, batch: readonly Buffer[]): Promise<void> {
-  const parse = vi.spyOn((a.ingest as unknown as { parser: MailParser }).parser, 'parse');
-  a.ingest.parseAhead(batch);
-  await Promise.all(parse.mock.results.map((r) => r.value as Promise<InboundMail>));
 }
 
 describe('the notices read ahead', () => {
