@@ -71,7 +71,7 @@ export function expectBudgetAsks(uow: UnitOfWork, ahead: readonly MailAhead[]): 
   uow.setMemo(MAILS_AHEAD, ahead);
 }
 
-export function mailsAhead(q: Queryable): readonly MailAhead[] {
+function mailsAhead(q: Queryable): readonly MailAhead[] {
   return q instanceof UnitOfWork ? q.memo(MAILS_AHEAD) : [];
 }
 
@@ -106,7 +106,7 @@ const fits = (r: BudgetRead, a: Omit<BudgetAsk, 'recipient'>): boolean =>
   a.at >= r.stopFrom;
 
 /** Whether the unit read `recipient` ahead for a question like `ask`. */
-export function readAheadFor(q: Queryable, recipient: string, ask: Omit<BudgetAsk, 'recipient'>): boolean {
+function readAheadFor(q: Queryable, recipient: string, ask: Omit<BudgetAsk, 'recipient'>): boolean {
   const read = q instanceof UnitOfWork ? q.memo(BUDGETS_AHEAD)?.reads.get(recipient) : undefined;
   return read !== undefined && fits(read, ask);
 }
