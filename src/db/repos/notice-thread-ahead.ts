@@ -13,6 +13,8 @@ import { memoKey, UnitOfWork } from '../unit-of-work.ts';
 export interface ThreadReadRow {
   k: number;
   id: number;
+  /** Our mail the unit enqueued after the read: newer than every row read, whatever its `id`. */
+  unseen?: boolean;
   message_id: string | null;
   created_at: number;
   revoked_at: number | null;
@@ -59,9 +61,6 @@ export function noticeThreadReadAhead(q: Queryable, ticketId: number, recipient:
   return read !== undefined && read.limit === limit && read.byRecipient.has(recipient);
 }
 
-/** Our mail the unit enqueued after what was read: after every row the table had, in the order it was enqueued. */
-const AFTER_READ = 2 ** 52;
-
 /**
  * threadRows' rows (links included) for a mail to `recipient` on the case, from a read ahead; undefined when that
  * pair was not read so. The unit's rows the read did not see join them, except those still waiting: threadFrom adds
@@ -91,7 +90,8 @@ export function noticeThreadFromAhead(
     mailWaiting.add(w.message_id);
   for (const [i, o] of ahead.outbox.entries())
     if (o.ticketId === ticketId && o.recipient === recipient && !mailWaiting.has(o.messageId))
-      found.push({ k: 2, id: AFTER_READ + i, message_id: o.messageId, created_at: o.createdAt, revoked_at: null });
+      // Enqueued after the read, so newer than every row it found (`unseen`), in the order enqueued (`id`).
+      found.push({ k: 2, id: i, unseen: true, message_id: o.messageId, created_at: o.createdAt, revoked_at: null });
   for (const l of ahead.links)
     if (l.ticketId === ticketId && l.recipient === recipient)
       found.push({ k: 3, id: l.generation, message_id: null, created_at: l.expiresAt, revoked_at: null });

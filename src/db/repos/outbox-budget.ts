@@ -132,8 +132,9 @@ export function threadFrom(
     found.push({ k: 0, ...w });
     if (w.from_address === recipient) found.push({ k: 1, ...w });
   }
-  // Newest first, then split by part (k: 0 the case's messages, 1 the recipient's, 2 our mail to them).
-  found.sort((a, b) => Number(b.id) - Number(a.id));
+  // Newest first (mail enqueued after a read ahead, `unseen`, before every row read), then split by part (k: 0 the
+  // case's messages, 1 the recipient's, 2 our mail to them).
+  found.sort((a, b) => Number(Boolean(b.unseen)) - Number(Boolean(a.unseen)) || Number(b.id) - Number(a.id));
   const part = (k: number): ThreadRow[] =>
     found.filter((r) => Number(r.k) === k).map((r) => ({ message_id: r.message_id, created_at: r.created_at }));
   // Our mail still waiting is newer than any row read: it comes first.
