@@ -21,7 +21,8 @@ import { keyedByUid, sourceKeyOf } from './source-key.ts';
 export class IngestService {
   private readonly log: Logger;
   private readonly now: () => number;
-  private readonly parser: MailParser;
+  /** Where the batches take their parsed mail from: the parse thread, or this thread. */
+  readonly parser: MailParser;
   /** Set by warm() or by the first ingestMany, whichever comes first (see loadInboundWork). */
   private work!: InboundWork;
   /** Parses started by parseAhead(), by the very Buffer they parse: taken by the ingestMany that gets that Buffer,

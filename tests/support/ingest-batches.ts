@@ -2,7 +2,6 @@ import { vi } from 'vitest';
 import { onStatements } from '../../src/db/storage.ts';
 import type { App } from '../../src/app.ts';
 import type { InboundMail, MailSource } from '../../src/inbound/mail.ts';
-import type { MailParser } from '../../src/inbound/parser.ts';
 
 /**
  * What the group-commit tests share: where a batch's mails come from, how many rows a table has, and how many
@@ -35,7 +34,7 @@ export function savepointsOf(a: App): () => number {
  * thread is ahead of the poller: the batch's reads ahead then cover all of them.
  */
 export async function parsedAhead(a: App, raws: readonly Buffer[]): Promise<void> {
-  const parse = vi.spyOn((a.ingest as unknown as { parser: MailParser }).parser, 'parse');
+  const parse = vi.spyOn(a.ingest.parser, 'parse');
   a.ingest.parseAhead(raws);
   await Promise.all(parse.mock.results.map((r) => r.value as Promise<InboundMail>));
   parse.mockRestore();

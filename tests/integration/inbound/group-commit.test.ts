@@ -2,7 +2,6 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { App } from '../../../src/app.ts';
-import type { MailParser } from '../../../src/inbound/parser.ts';
 import { listCases } from '../../../src/services/case-view.ts';
 import { onPostgres, testApp } from '../../support/app.ts';
 import { imapSource, rowCount, savepointsOf } from '../../support/ingest-batches.ts';
@@ -98,7 +97,7 @@ describe('group commit (ingestMany)', () => {
 
   it('takes the parses parseAhead started (each mail parsed once), with the same results as parsing in its turn', async () => {
     app = await testApp();
-    const parse = vi.spyOn((app.ingest as unknown as { parser: MailParser }).parser, 'parse');
+    const parse = vi.spyOn(app.ingest.parser, 'parse');
     const first = mail(
       {
         From: 'Juan <juan@cliente.co>',

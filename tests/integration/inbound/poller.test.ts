@@ -1,7 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import type { MailParser } from '../../../src/inbound/parser.ts';
 import type { App } from '../../../src/app.ts';
 import { getMailboxState } from '../../../src/db/repos/mailbox-state.ts';
 import { createImapClient } from '../../../src/inbound/imap-client.ts';
@@ -289,7 +288,7 @@ describe('IMAP poller against a real Dovecot', () => {
     // What is handed to the parse thread ahead (IngestService.parseAhead): each batch's sources, in order.
     const parsedAhead: string[][] = [];
     let parsedAheadWhileFirstBatchIngested = 0;
-    const parse = vi.spyOn((a.ingest as unknown as { parser: MailParser }).parser, 'parse');
+    const parse = vi.spyOn(a.ingest.parser, 'parse');
     const subjects = (raws: Buffer[]) => raws.map((r) => /Subject: (.*)\r\n/.exec(r.toString())![1]);
     const observed = {
       ...a,
