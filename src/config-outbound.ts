@@ -20,6 +20,8 @@ export const outboundKeys = {
   OUTBOX_RETRY_BASE_MS: positiveInt.default(30_000),
   OUTBOX_RETRY_MAX_MS: positiveInt.default(3_600_000),
   OUTBOX_MAX_ATTEMPTS: positiveInt.default(12),
+  /** The files one outgoing mail carries, together (bytes); the rest it lists, and the case page serves them. */
+  MAIL_ATTACH_MAX_BYTES: positiveInt.default(10 * 1024 * 1024),
   AUTO_MAIL_LIMIT_WINDOW: positiveInt.default(10),
   AUTO_MAIL_WINDOW_MINUTES: positiveInt.default(10),
   AUTO_MAIL_LIMIT_DAY: positiveInt.default(40),
@@ -58,6 +60,8 @@ export type OutboundConfig = Readonly<{
   retryBaseMs: number;
   retryMaxMs: number;
   maxAttempts: number;
+  /** The files one mail attaches, together, in bytes (src/outbound/notifier-context.ts: files). */
+  attachMaxBytes: number;
   budget: Readonly<{ window: number; windowMinutes: number; day: number }>;
   bounceSuppressDays: number;
   linkTtlDays: number;
@@ -90,6 +94,7 @@ export function outboundFrom(e: OutboundEnv & { IMAP_USER?: string }): OutboundC
     retryBaseMs: e.OUTBOX_RETRY_BASE_MS,
     retryMaxMs: e.OUTBOX_RETRY_MAX_MS,
     maxAttempts: e.OUTBOX_MAX_ATTEMPTS,
+    attachMaxBytes: e.MAIL_ATTACH_MAX_BYTES,
     budget: { window: e.AUTO_MAIL_LIMIT_WINDOW, windowMinutes: e.AUTO_MAIL_WINDOW_MINUTES, day: e.AUTO_MAIL_LIMIT_DAY },
     bounceSuppressDays: e.BOUNCE_SUPPRESS_DAYS,
     linkTtlDays: e.LINK_TTL_DAYS,

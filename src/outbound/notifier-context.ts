@@ -100,12 +100,25 @@ export class NotifierContext {
     return uow.peekMemo(WRITTEN)?.get(id)?.row ?? findMessage(uow, id);
   }
 
-  /** The files of a message that a mail lists and attaches: the attachments, not the inline parts of its body. */
+  /**
+   * The files of a message that a mail lists and attaches: the attachments, not the inline parts of its body. A mail
+   * carries them, in order, while they fit in MAIL_ATTACH_MAX_BYTES together; the others it lists as on the case page
+   * (`onPage`), which serves them. A mail over its relay's or its recipient's size limit is refused whole (Gmail's is
+   * 25 MB, a default Postfix's 10 MB, and base64 makes a file a third larger): the consultant would get no notice.
+   */
   protected async files(uow: UnitOfWork, messageRowId: number) {
     const rows = uow.peekMemo(WRITTEN)?.get(messageRowId)?.attachments ?? (await attachmentsOf(uow, [messageRowId]));
     const files = rows.filter((a) => !a.inline);
-    const list = files.map((a) => ({ filename: a.filename, size: humanSize(Number(a.size)) }));
-    const attach = files.map((a) => ({ filename: a.filename, contentType: a.content_type, sha256: a.sha256 }));
+    let room = this.deps.config.outbound.attachMaxBytes;
+    const carried = files.map((a) => {
+      const fits = Number(a.size) <= room;
+      if (fits) room -= Number(a.size);
+      return fits;
+    });
+    const list = files.map((a, i) => ({ filename: a.filename, size: humanSize(Number(a.size)), onPage: !carried[i] }));
+    const attach = files
+      .filter((_, i) => carried[i])
+      .map((a) => ({ filename: a.filename, contentType: a.content_type, sha256: a.sha256 }));
     return { list, attach, any: list.length > 0 };
   }
 

@@ -163,7 +163,8 @@ export class MailNotifier extends CustomerMail implements Notifier {
         askDetail,
         subjectExample: SUBJECT_EXAMPLE,
         hasAttachments: files.any,
-        attachments: files.list,
+        // The customer's own files: listed back to them, none carried, so none marked as left on the page.
+        attachments: files.list.map((f) => ({ ...f, onPage: false })),
         // The product could not be told from the subject: ask which (unless the subject ask above already does).
         product: productLabel(t) ?? '',
         askProduct: !askDetail && !t.product && catalogue.length > 0,

@@ -119,8 +119,9 @@ export async function startMesa(
 
 /**
  * The memory figure as an operator would see it: `mesa start` (the production process, not a bench child) reads one
- * mail with a large attachment from its folder, files the case and sends its mail (the consultants' notice carries the
- * file); peak RSS is the kernel's high-water mark (VmHWM) of that process over the whole of it.
+ * mail with a large attachment from its folder, files the case and sends its mail (the consultants' notice lists the
+ * file: larger than MAIL_ATTACH_MAX_BYTES, it is not attached; the bench's environment may set that key, it reaches
+ * `mesa start`); peak RSS is the kernel's high-water mark (VmHWM) of that process over the whole of it.
  */
 export async function bigMail(
   dovecot: Dovecot,

@@ -14,7 +14,10 @@ export function rawMail(p: {
   references?: string[];
   headers?: Record<string, string>;
   attachment?: { filename: string; content: string; type?: string };
+  /** Several files, in this order (after `attachment`, if both). */
+  attachments?: Array<{ filename: string; content: string; type?: string }>;
 }): Buffer {
+  const files = [...(p.attachment ? [p.attachment] : []), ...(p.attachments ?? [])];
   const id = p.messageId ?? `${crypto.randomUUID()}@cliente.test`;
   const lines = [
     `From: ${p.fromName ? `"${p.fromName}" ` : ''}<${p.from}>`,
@@ -30,7 +33,7 @@ export function rawMail(p: {
     ...Object.entries(p.headers ?? {}).map(([k, v]) => `${k}: ${v}`),
     'MIME-Version: 1.0',
   ];
-  if (!p.attachment) {
+  if (!files.length) {
     lines.push('Content-Type: text/plain; charset=utf-8', 'Content-Transfer-Encoding: 8bit', '', p.body);
   } else {
     const b = `b-${crypto.randomBytes(6).toString('hex')}`;
@@ -42,12 +45,14 @@ export function rawMail(p: {
       'Content-Transfer-Encoding: 8bit',
       '',
       p.body,
-      `--${b}`,
-      `Content-Type: ${p.attachment.type ?? 'application/pdf'}; name="${p.attachment.filename}"`,
-      `Content-Disposition: attachment; filename="${p.attachment.filename}"`,
-      'Content-Transfer-Encoding: base64',
-      '',
-      Buffer.from(p.attachment.content).toString('base64'),
+      ...files.flatMap((f) => [
+        `--${b}`,
+        `Content-Type: ${f.type ?? 'application/pdf'}; name="${f.filename}"`,
+        `Content-Disposition: attachment; filename="${f.filename}"`,
+        'Content-Transfer-Encoding: base64',
+        '',
+        Buffer.from(f.content).toString('base64'),
+      ]),
       `--${b}--`,
     );
   }
