@@ -20,8 +20,9 @@ export const outboundKeys = {
   OUTBOX_RETRY_BASE_MS: positiveInt.default(30_000),
   OUTBOX_RETRY_MAX_MS: positiveInt.default(3_600_000),
   OUTBOX_MAX_ATTEMPTS: positiveInt.default(12),
-  /** The files one outgoing mail carries, together (bytes); the rest it lists, and the case page serves them. */
-  MAIL_ATTACH_MAX_BYTES: positiveInt.default(10 * 1024 * 1024),
+  /** The files one outgoing mail carries, together (bytes); the rest it lists, and the case page serves them.
+   * Default: ATTACH_MAX_BYTES, or GRAPH_ATTACH_MAX_BYTES when mail leaves by Microsoft Graph. */
+  MAIL_ATTACH_MAX_BYTES: positiveInt.optional(),
   AUTO_MAIL_LIMIT_WINDOW: positiveInt.default(10),
   AUTO_MAIL_WINDOW_MINUTES: positiveInt.default(10),
   AUTO_MAIL_LIMIT_DAY: positiveInt.default(40),
@@ -45,6 +46,12 @@ export const outboundKeys = {
   DESK_ALERTS_PER_HOUR: positiveInt.default(5),
   BUSINESS_HOURS: z.string().trim().optional(),
 };
+
+/** What a mail carries by default: under what Gmail (25 MB) and a default Postfix (10 MB) take, base64 included. */
+const ATTACH_MAX_BYTES = 10 * 1024 * 1024;
+/** Microsoft Graph's sendMail takes requests of up to 4 MB, and the message goes in base64 with its files in base64
+ * again: 2 MB of files make a request of 3.6 MB, with room left for the text. */
+export const GRAPH_ATTACH_MAX_BYTES = 2 * 1024 * 1024;
 
 export type OutboundConfig = Readonly<{
   smtp?: Readonly<{
@@ -74,10 +81,25 @@ export type OutboundConfig = Readonly<{
   businessHours?: string;
 }>;
 
-type OutboundEnv = z.output<z.ZodObject<typeof outboundKeys>>;
+type OutboundEnv = z.output<z.ZodObject<typeof outboundKeys>> & {
+  IMAP_USER?: string;
+  SUPPORT_MAILBOX_TRANSPORT?: string;
+};
+
+/** Mail leaves by Microsoft Graph: the support mailbox is on Graph and no SMTP_HOST is set (outbound/transport.ts). */
+const sendsByGraph = (e: OutboundEnv): boolean => !e.SMTP_HOST && e.SUPPORT_MAILBOX_TRANSPORT === 'graph';
+
+/** What the outbound keys cannot be together, each problem naming its key. */
+export function outboundProblems(e: OutboundEnv, problems: string[]): void {
+  if (sendsByGraph(e) && (e.MAIL_ATTACH_MAX_BYTES ?? 0) > GRAPH_ATTACH_MAX_BYTES)
+    problems.push(
+      `MAIL_ATTACH_MAX_BYTES: con el correo de salida por Microsoft Graph, a lo sumo ${GRAPH_ATTACH_MAX_BYTES} ` +
+        '(sendMail acepta pedidos de hasta 4 MB, y el correo va en base64 con sus archivos en base64 otra vez)',
+    );
+}
 
 /** `IMAP_USER`: with SMTP_AUTH=oauth2 and no SMTP_USER, SMTP signs in as the support mailbox. */
-export function outboundFrom(e: OutboundEnv & { IMAP_USER?: string }): OutboundConfig {
+export function outboundFrom(e: OutboundEnv): OutboundConfig {
   return {
     smtp: e.SMTP_HOST
       ? {
@@ -94,7 +116,7 @@ export function outboundFrom(e: OutboundEnv & { IMAP_USER?: string }): OutboundC
     retryBaseMs: e.OUTBOX_RETRY_BASE_MS,
     retryMaxMs: e.OUTBOX_RETRY_MAX_MS,
     maxAttempts: e.OUTBOX_MAX_ATTEMPTS,
-    attachMaxBytes: e.MAIL_ATTACH_MAX_BYTES,
+    attachMaxBytes: e.MAIL_ATTACH_MAX_BYTES ?? (sendsByGraph(e) ? GRAPH_ATTACH_MAX_BYTES : ATTACH_MAX_BYTES),
     budget: { window: e.AUTO_MAIL_LIMIT_WINDOW, windowMinutes: e.AUTO_MAIL_WINDOW_MINUTES, day: e.AUTO_MAIL_LIMIT_DAY },
     bounceSuppressDays: e.BOUNCE_SUPPRESS_DAYS,
     linkTtlDays: e.LINK_TTL_DAYS,

@@ -4,7 +4,7 @@ import { credentialFrom, credentialKeys } from './config-credentials.ts';
 import { bool, email, positiveInt, secretKey, timezone } from './config-fields.ts';
 import { graphKeys, graphMailboxes } from './config-graph.ts';
 import { mailboxesFrom, mailboxKeys, mailboxProblems, type MailboxConfig } from './config-mailboxes.ts';
-import { outboundFrom, outboundKeys, type OutboundConfig } from './config-outbound.ts';
+import { outboundFrom, outboundKeys, outboundProblems, type OutboundConfig } from './config-outbound.ts';
 import { webFrom, webKeys, type WebConfig } from './config-web.ts';
 import { MesaError } from './errors.ts';
 import { loadCatalogue } from './policy/products.ts';
@@ -137,6 +137,7 @@ export function loadConfig(env: Env): Config {
   const e = parsed.success ? parsed.data : undefined;
   if (e) {
     mailboxProblems(e, problems);
+    outboundProblems(e, problems);
     if (e.SMTP_AUTH === 'oauth2' && (!e.IMAP_HOST || (e as Record<string, unknown>).IMAP_AUTH !== 'oauth2'))
       problems.push('SMTP_AUTH: oauth2 usa el token del buzón de soporte: requiere IMAP_HOST e IMAP_AUTH=oauth2');
     if (

@@ -126,4 +126,17 @@ describe('Microsoft Graph as a mailbox transport in the config', () => {
       'FALLBACK_ADDRESS: falta (obligatoria cuando FALLBACK_MAILBOX_TRANSPORT=graph)',
     );
   });
+
+  it('lets a mail sent by Graph carry at most 2 MB of files, by default and when set', () => {
+    const graph = { ...base, SUPPORT_MAILBOX_TRANSPORT: 'graph', GRAPH_USER: 'soporte@acme.co', ...microsoft };
+    expect(loadConfig(graph).outbound.attachMaxBytes).toBe(2 * 1024 * 1024);
+    expect(loadConfig({ ...graph, MAIL_ATTACH_MAX_BYTES: '1000000' }).outbound.attachMaxBytes).toBe(1_000_000);
+    expect(problems({ ...graph, MAIL_ATTACH_MAX_BYTES: '3000000' })).toContain(
+      'MAIL_ATTACH_MAX_BYTES: con el correo de salida por Microsoft Graph, a lo sumo 2097152',
+    );
+    // Mail that leaves by SMTP is not Graph's: the SMTP default, and any value.
+    const smtp = { ...graph, SMTP_HOST: 'smtp.acme.co' };
+    expect(loadConfig(smtp).outbound.attachMaxBytes).toBe(10 * 1024 * 1024);
+    expect(loadConfig({ ...smtp, MAIL_ATTACH_MAX_BYTES: '3000000' }).outbound.attachMaxBytes).toBe(3_000_000);
+  });
 });
