@@ -67,6 +67,9 @@ export type OutboundConfig = Readonly<{
   retryBaseMs: number;
   retryMaxMs: number;
   maxAttempts: number;
+  /** How mail leaves: SMTP (SMTP_HOST), Microsoft Graph (the support mailbox on Graph, no SMTP_HOST), or .eml files
+   * (src/outbound/transport.ts). */
+  sends: 'smtp' | 'graph' | 'eml';
   /** The files one mail attaches, together, in bytes (src/outbound/notifier-context.ts: files). */
   attachMaxBytes: number;
   budget: Readonly<{ window: number; windowMinutes: number; day: number }>;
@@ -86,12 +89,12 @@ type OutboundEnv = z.output<z.ZodObject<typeof outboundKeys>> & {
   SUPPORT_MAILBOX_TRANSPORT?: string;
 };
 
-/** Mail leaves by Microsoft Graph: the support mailbox is on Graph and no SMTP_HOST is set (outbound/transport.ts). */
-const sendsByGraph = (e: OutboundEnv): boolean => !e.SMTP_HOST && e.SUPPORT_MAILBOX_TRANSPORT === 'graph';
+const sendsBy = (e: OutboundEnv): OutboundConfig['sends'] =>
+  e.SMTP_HOST ? 'smtp' : e.SUPPORT_MAILBOX_TRANSPORT === 'graph' ? 'graph' : 'eml';
 
 /** What the outbound keys cannot be together, each problem naming its key. */
 export function outboundProblems(e: OutboundEnv, problems: string[]): void {
-  if (sendsByGraph(e) && (e.MAIL_ATTACH_MAX_BYTES ?? 0) > GRAPH_ATTACH_MAX_BYTES)
+  if (sendsBy(e) === 'graph' && (e.MAIL_ATTACH_MAX_BYTES ?? 0) > GRAPH_ATTACH_MAX_BYTES)
     problems.push(
       `MAIL_ATTACH_MAX_BYTES: con el correo de salida por Microsoft Graph, a lo sumo ${GRAPH_ATTACH_MAX_BYTES} ` +
         '(sendMail acepta pedidos de hasta 4 MB, y el correo va en base64 con sus archivos en base64 otra vez)',
@@ -116,7 +119,8 @@ export function outboundFrom(e: OutboundEnv): OutboundConfig {
     retryBaseMs: e.OUTBOX_RETRY_BASE_MS,
     retryMaxMs: e.OUTBOX_RETRY_MAX_MS,
     maxAttempts: e.OUTBOX_MAX_ATTEMPTS,
-    attachMaxBytes: e.MAIL_ATTACH_MAX_BYTES ?? (sendsByGraph(e) ? GRAPH_ATTACH_MAX_BYTES : ATTACH_MAX_BYTES),
+    sends: sendsBy(e),
+    attachMaxBytes: e.MAIL_ATTACH_MAX_BYTES ?? (sendsBy(e) === 'graph' ? GRAPH_ATTACH_MAX_BYTES : ATTACH_MAX_BYTES),
     budget: { window: e.AUTO_MAIL_LIMIT_WINDOW, windowMinutes: e.AUTO_MAIL_WINDOW_MINUTES, day: e.AUTO_MAIL_LIMIT_DAY },
     bounceSuppressDays: e.BOUNCE_SUPPRESS_DAYS,
     linkTtlDays: e.LINK_TTL_DAYS,

@@ -28,8 +28,8 @@ export interface SmtpTokenSource {
 export function createTransport(config: Config, log: Logger, tokens?: SmtpTokenSource): MailTransport {
   const smtp = config.outbound.smtp;
   // The support mailbox on Microsoft Graph and no SMTP server: mail leaves by Graph's sendMail (./graph-transport.ts).
-  const graph = config.mailboxes.find((mb) => mb.name === 'support' && mb.transport === 'graph')?.graph;
-  if (!smtp && graph && tokens) return new GraphTransport(graph, tokens, log);
+  const graph = config.mailboxes.find((mb) => mb.name === 'support')?.graph;
+  if (config.outbound.sends === 'graph' && graph && tokens) return new GraphTransport(graph, tokens, log);
   if (!smtp) return new EmlTransport(path.join(config.dataDir, 'outbox-eml'));
   const oauth2 = smtp.auth === 'oauth2' && tokens;
   const transporter = nodemailer.createTransport({
