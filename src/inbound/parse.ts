@@ -26,6 +26,13 @@ export interface ParseLimits {
   maxAttachmentBytes?: number;
 }
 
+/** The quarantine's reason for a mail mailparser could not take. Its splitter's structural limits (EMAXLEN: more
+ * than 1000 MIME parts, or one part's header over 1 MB) are said in the desk's words, the library's after. */
+function unparseableDetail(err: Error & { code?: string }): string {
+  const message = String(err.message ?? '').slice(0, 200);
+  return err.code === 'EMAXLEN' ? `la estructura MIME excede los límites del analizador (${message})` : message;
+}
+
 /**
  * Raw bytes → InboundMail. mailparser does the MIME work (charsets via iconv-lite, RFC 2047/2231 words,
  * HTML-only mail to text). We add what it leaves raw: the header map, envelope recipients, the report type of
@@ -51,7 +58,7 @@ export async function parseMail(
     }
   } catch (err) {
     if (err instanceof MesaError) throw err;
-    throw new MesaError('MAIL_UNPARSEABLE', (err as Error).message?.slice(0, 200), { cause: err });
+    throw new MesaError('MAIL_UNPARSEABLE', unparseableDetail(err as Error & { code?: string }), { cause: err });
   }
 
   const headers = headerMap(parsed);

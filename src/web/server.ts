@@ -1,4 +1,4 @@
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify';
 import type { App } from '../app.ts';
 import { listMailboxStates, stateKey } from '../db/repos/mailbox-state.ts';
 import { pingDatabase } from '../db/repos/monitoring.ts';
@@ -7,12 +7,15 @@ import { mailboxStatuses } from '../mailboxes/status.ts';
 import { registerMetrics } from './metrics.ts';
 import { slaLight } from './sla-light.ts';
 import { registerStatusPage, type StatusPageOptions } from './status-page.ts';
+import { strings } from './i18n.ts';
+import { messagePage, notFoundPage } from './views/pages.ts';
 
 /**
- * The web adapter. For now only `/healthz`; the status pages are built on this same instance later.
+ * The web adapter: `/healthz`, the status page («Consultar mi caso», status-page.ts) and `/metrics`.
  * Routes only read through repositories/services: adapters are thin (docs/ARCHITECTURE.md).
  */
 export function buildServer(app: App, opts: { statusPage?: StatusPageOptions } = {}): FastifyInstance {
+  const bad = pagesForBadRequests(app);
   const server = Fastify({
     loggerInstance: app.logger.child({ component: 'web' }) as FastifyBaseLogger,
     // /healthz is hit by probes every few seconds: request lines would drown the mail outcomes in the log.
@@ -20,6 +23,8 @@ export function buildServer(app: App, opts: { statusPage?: StatusPageOptions } =
     logController: new LogController({ disableRequestLogging: true }),
     // TRUST_PROXY: behind a balancer, the client's address comes from X-Forwarded-For (the per-IP limits need it).
     trustProxy: trustProxyOption(app.config.web.trustProxy),
+    // The router's own refusals (FST_ERR_BAD_URL, FST_ERR_MAX_PARAM_LENGTH): no route of Mesa's has such a path.
+    frameworkErrors: (_err, _req, reply) => bad.notFound(reply),
   });
   const startedAt = Date.now();
 
@@ -74,8 +79,32 @@ export function buildServer(app: App, opts: { statusPage?: StatusPageOptions } =
   // Issue 4: "Consultar mi caso" behind the magic links, and Prometheus metrics.
   registerStatusPage(server, app, { sla: slaLight(app, opts.statusPage?.clock), ...opts.statusPage });
   registerMetrics(server, app);
+  server.setNotFoundHandler(async (_req, reply) => bad.notFound(reply));
+  server.setErrorHandler(async (err: { statusCode?: number }, req, reply) => {
+    const status = Number(err.statusCode) || 500;
+    if (status >= 500) req.log.error({ err }, 'error en una petición web');
+    return status === 404 ? bad.notFound(reply) : bad.error(reply, status);
+  });
 
   return server;
+}
+
+/**
+ * Outside the case page's own scope (a mistyped address; a link that a mail client cut, padded or mangled until its
+ * token is longer than any Mesa issues or not a valid URL): the page a customer sees for a bad link, in the desk's
+ * language, never fastify's English JSON with the requested URL echoed back.
+ */
+function pagesForBadRequests(app: App) {
+  const s = strings(app.config.locale);
+  const brand = app.config.supportName;
+  const page = (reply: FastifyReply, code: number, body: string) =>
+    reply.code(code).type('text/html; charset=utf-8').header('cache-control', 'no-store').send(body);
+  const notFound = (reply: FastifyReply) => page(reply, 404, notFoundPage(s, brand));
+  return {
+    notFound,
+    error: (reply: FastifyReply, status: number) =>
+      page(reply, status >= 500 ? 500 : status, messagePage({ s, brand, title: s.error, text: s.error })),
+  };
 }
 
 /** TRUST_PROXY as fastify takes it: a number of hops as the function fastify itself builds for one (hop i < n). */

@@ -109,9 +109,21 @@ describe('status page', () => {
     const later = `/caso/${num}.${gen}.${(parseInt(exp, 36) + 86_400).toString(36)}.${mac}`;
     const notFound = await h.server.inject({ method: 'GET', url: '/caso/no-existe' });
     expect(notFound.statusCode).toBe(404);
-    for (const url of [forgedMac, otherCase, later, '/caso/1', `/caso/${token}x`, `${path}/otra/cosa`]) {
+    // Also what fastify's router refuses before any route (a token longer than a path segment may be, a broken
+    // %-escape) and paths outside the page: the same Spanish page, not fastify's English JSON echoing the URL.
+    const refusedByRouter = [`/caso/${token}${'A'.repeat(200)}`, '/caso/%zz', '/no-existe', `/${'B'.repeat(300)}/x`];
+    for (const url of [
+      forgedMac,
+      otherCase,
+      later,
+      '/caso/1',
+      `/caso/${token}x`,
+      `${path}/otra/cosa`,
+      ...refusedByRouter,
+    ]) {
       const res = await h.server.inject({ method: 'GET', url });
       expect(res.statusCode, url).toBe(404);
+      expect(res.headers['content-type'], url).toBe('text/html; charset=utf-8');
       expect(res.body, url).toBe(notFound.body);
     }
     // Expired: the clock moves past the link's life.

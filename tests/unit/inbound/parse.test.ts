@@ -56,12 +56,14 @@ describe('parseMail on bad input', () => {
     const started = performance.now();
     const err = await parseMail(nested(5000)).catch((e) => e);
     expect(isMesaError(err) && err.code).toBe('MAIL_UNPARSEABLE');
+    expect(err.detail).toMatch(/^la estructura MIME excede los límites del analizador \(/);
     expect(performance.now() - started).toBeLessThan(5000);
   });
 
   it('refuses a header over 1 MB with a MesaError', async () => {
     const err = await parseMail(mail(`From: a@cliente.co\nSubject: ${'x'.repeat(1_200_000)}`, 'hola')).catch((e) => e);
     expect(isMesaError(err) && err.code).toBe('MAIL_UNPARSEABLE');
+    expect(err.detail).toMatch(/^la estructura MIME excede los límites del analizador \(/);
   });
 
   it('survives binary garbage and empty input', async () => {
