@@ -64,6 +64,8 @@ export async function ingestCommand(config: Config, inputs: string[], opts: { pr
   });
 }
 
+const quarantined = (id?: number) => (id ? ` (cuarentena #${id})` : '');
+
 function describe(label: string, r: IngestResult): string {
   const what =
     r.outcome === 'accepted'
@@ -75,7 +77,7 @@ function describe(label: string, r: IngestResult): string {
       : r.outcome === 'ignored'
         ? `ignorado (${r.reason})`
         : r.outcome === 'rejected'
-          ? `rechazado: ${r.reason}${r.detail ? ` — ${r.detail}` : ''} (cuarentena #${r.quarantineId})`
+          ? `rechazado: ${r.reason}${r.detail ? ` — ${r.detail}` : ''}${quarantined(r.quarantineId)}`
           : `pendiente, reintente más tarde: ${r.detail ?? r.reason}`;
   return `${label}: ${what}${r.alreadyProcessed ? ' [ya procesado antes]' : ''}`;
 }

@@ -111,6 +111,7 @@ export class IngestService {
               sourceKey: k.sourceKey,
               effect: row.effect as IngestResult['effect'],
               reason: row.reason,
+              quarantineId: row.quarantineId,
               alreadyProcessed: true,
               ticketNumber: await this.numberOf(row.ticketId),
             },

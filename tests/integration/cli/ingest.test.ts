@@ -59,6 +59,10 @@ describe('mesa ingest', { timeout: 120_000 }, () => {
     const lines = r.stdout.trim().split('\n');
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatch(/rechazado: too_large .*MAX_MESSAGE_BYTES.*\(cuarentena #1\)/);
+    // The same file again (an MTA retrying): the ledger's answer names the same quarantine row.
+    const again = await runCli(['ingest', file], { env });
+    expect(again.code).toBe(65);
+    expect(again.stdout.trim()).toBe(`${file}: rechazado: too_large (cuarentena #1) [ya procesado antes]`);
 
     const q = await runCli(['quarantine', '--json'], { env });
     expect(q.code).toBe(0);
