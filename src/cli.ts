@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
 import { configFromEnvironment, EXIT } from './cli/env.ts';
+import { speakSpanish } from './cli/spanish.ts';
 
 // Stack traces of the build (dist/) name src/ files and lines; the build writes the source maps.
 process.setSourceMapsEnabled(true);
@@ -9,10 +10,13 @@ process.setSourceMapsEnabled(true);
  * The `mesa` command line. Each command is a thin adapter over a service: it reads its arguments, calls the service,
  * prints the result; the rules live in the services.
  */
-const program = new Command()
+const program = speakSpanish(new Command())
   .name('mesa')
   .description('Mesa: mesa de ayuda por correo electrónico')
-  .showHelpAfterError();
+  .showHelpAfterError()
+  // A mistyped command or option is a usage error (sysexits EX_USAGE), as Mesa's own argument checks say it; help
+  // asked for is not an error.
+  .exitOverride((err) => process.exit(err.exitCode === 0 ? EXIT.OK : EXIT.USAGE));
 
 const run = (fn: () => Promise<number>) => async () => {
   process.exitCode = await fn();
@@ -42,7 +46,7 @@ program
 program
   .command('ingest')
   .description('procesa correos: archivos .eml, carpetas, mbox, Maildir, o "-" para uno por la entrada estándar')
-  .argument('[inputs...]', 'archivos o carpetas ("-" = entrada estándar)')
+  .argument('[entradas...]', 'archivos o carpetas ("-" = entrada estándar)')
   .option('--no-progress', 'sin barra de progreso')
   .action(async (inputs: string[], opts) => {
     const { ingestCommand } = await import('./cli/commands.ts');
@@ -62,7 +66,7 @@ program
 program
   .command('show')
   .description('muestra un caso con su conversación')
-  .argument('<number>', 'número del caso')
+  .argument('<número>', 'número del caso')
   .option('--json', 'salida JSON')
   .action(async (number: string, opts) => {
     const { showCommand } = await import('./cli/commands.ts');
@@ -74,7 +78,7 @@ program
   .description(
     'lista las personas de un caso y cómo se agregó cada una; --remove quita a una (sus enlaces dejan de servir)',
   )
-  .argument('<number>', 'número del caso')
+  .argument('<número>', 'número del caso')
   .option('--remove <correo>', 'quita esta dirección del caso')
   .option('--json', 'salida JSON')
   .action(async (number: string, opts) => {

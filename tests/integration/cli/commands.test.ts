@@ -111,3 +111,22 @@ it('prints cases and a case with its conversation as camelCase JSON', async () =
   expect(missing.code).toBe(66);
   expect(missing.stderr).toMatch(/#99 no existe/);
 }, 120_000); // several real CLI processes, each with its own start-up
+
+it('answers a mistyped command, a missing argument and --help in Spanish, with EX_USAGE for the mistakes', async () => {
+  const { env } = await cliEnv();
+  const typo = await runCli(['tickts'], { env });
+  expect(typo.code).toBe(64);
+  expect(typo.stderr).toMatch(/^mesa: orden desconocida «tickts»\n\(¿Quiso decir tickets\?\)\n/);
+  expect(typo.stderr).toContain('Uso: mesa [opciones] [orden]');
+  const missing = await runCli(['show'], { env });
+  expect(missing.code).toBe(64);
+  expect(missing.stderr).toMatch(/^mesa: falta el argumento obligatorio «número»\n/);
+  expect(missing.stderr).toContain('Uso: mesa show [opciones] <número>');
+  const help = await runCli(['--help'], { env });
+  expect(help.code).toBe(0);
+  expect(help.stdout).toMatch(/^Uso: mesa \[opciones\] \[orden\]/);
+  expect(help.stdout).toContain('-h, --help');
+  expect(help.stdout).toContain('muestra esta ayuda');
+  expect(help.stdout).toContain('Órdenes:');
+  expect(help.stdout).not.toMatch(/Usage|Options:|Commands:|display help|\[options\]/);
+});
