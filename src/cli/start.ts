@@ -118,7 +118,10 @@ export async function startCommand(config: Config): Promise<number> {
         );
     });
   } catch (err) {
-    log.fatal({ err }, 'no se pudo iniciar Mesa');
+    const why = listenProblem(err, config);
+    log.fatal({ err }, why ? `no se pudo iniciar Mesa: ${why}` : 'no se pudo iniciar Mesa');
+    // The log is JSON for machines; whoever typed `mesa start` also gets the reason in one line.
+    process.stderr.write(`mesa: no se pudo iniciar: ${why ?? String((err as Error)?.message ?? err).split('\n')[0]}\n`);
     await shutdown();
     return EXIT.SOFTWARE;
   }
@@ -147,4 +150,14 @@ export async function startCommand(config: Config): Promise<number> {
     }
     await app.close();
   }
+}
+
+/** The web server's address could not be taken: said with the key that sets it. */
+function listenProblem(err: unknown, config: Config): string | undefined {
+  const code = (err as { code?: string })?.code;
+  const where = `${config.http.host}:${config.http.port}`;
+  if (code === 'EADDRINUSE') return `el puerto ${where} ya está en uso (¿otra instancia de Mesa?); cambie HTTP_PORT`;
+  if (code === 'EACCES') return `no hay permiso para escuchar en ${where}; use un HTTP_PORT mayor que 1024`;
+  if (code === 'EADDRNOTAVAIL') return `${config.http.host} no es una dirección de esta máquina; revise HTTP_HOST`;
+  return undefined;
 }

@@ -14,12 +14,10 @@ export type Db = Knex | Knex.Transaction;
  */
 /** knex prints its own warnings with console.log, i.e. to stdout, which would corrupt `--json` output and the
  * one-line answers an MTA pipe reads. Route them to stderr. */
-const log = {
-  warn: (m: unknown) => process.stderr.write(`knex: ${String(m)}\n`),
-  error: (m: unknown) => process.stderr.write(`knex: ${String(m)}\n`),
-  deprecate: (m: unknown) => process.stderr.write(`knex: ${String(m)}\n`),
-  debug: () => {},
-};
+/** knex's own warnings, one line each: it appends the stack to some (a refused connection), which says nothing to an
+ * operator that the line before it does not; the error itself reaches Mesa's log or message whole. */
+const say = (m: unknown) => process.stderr.write(`knex: ${String(m).split('\n')[0]}\n`);
+const log = { warn: say, error: say, deprecate: say, debug: () => {} };
 
 /** Pages of WAL after which a commit checkpoints (SQLite's default: 1,000). */
 export const WAL_AUTOCHECKPOINT_PAGES = 10_000;

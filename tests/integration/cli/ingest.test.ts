@@ -113,6 +113,8 @@ describe('mesa ingest', { timeout: 120_000 }, () => {
     expect(r.code).toBe(75);
     expect(r.stderr.trim().split('\n').at(-1)).toMatch(/^mesa: fallo temporal, reintente más tarde: .*ECONNREFUSED/);
     expect(r.stdout).toBe(''); // knex's own connection warnings go to stderr, never into an MTA's answer
+    // ...one line each, without the stack knex appends to them.
+    expect(r.stderr.split('\n').filter((l) => /^\s+at /.test(l))).toEqual([]);
   });
 
   it('reads every message of an mbox, undoing ">From " quoting', async () => {

@@ -1,3 +1,4 @@
+import net from 'node:net';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createApp } from '../../../src/app.ts';
 import { silentLogger } from '../../../src/logger.ts';
@@ -79,3 +80,19 @@ it('/healthz answers 503 when the database does not', async () => {
   expect(down.json()).toMatchObject({ status: 'error', database: 'error' });
   await server.close();
 });
+
+it('mesa start on a port already taken says so in one line, with the key to change, and exits 70', async () => {
+  const taken = net.createServer();
+  await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+  const port = (taken.address() as net.AddressInfo).port;
+  try {
+    const { env } = await cliEnv({ HTTP_PORT: String(port) });
+    const { output, exited } = spawnCli(['start'], { env });
+    expect(await exited).toBe(70);
+    expect(output()).toContain(
+      `mesa: no se pudo iniciar: el puerto 127.0.0.1:${port} ya está en uso (¿otra instancia de Mesa?); cambie HTTP_PORT\n`,
+    );
+  } finally {
+    await new Promise((resolve) => taken.close(resolve));
+  }
+}, 60_000);
