@@ -4,6 +4,10 @@ import { z } from 'zod';
 /** Field validators shared by the environment (src/config.ts, config-*.ts) and the optional config file
  * (src/policy/settings-file.ts). */
 
+/** zod's own messages (a number that is not one, a bad URL, a value not in the list) in Spanish, for every key and
+ * file an operator writes: passed to each safeParse of the config, so no global setting of zod's changes. */
+export const IN_SPANISH = { error: z.locales.es().localeError };
+
 /** Yes or no, in either language. */
 export const bool = z
   .string()
@@ -13,7 +17,11 @@ export const bool = z
   .transform((v) => ['true', '1', 'yes', 'si', 'sí'].includes(v));
 export const port = z.coerce.number().int().min(1).max(65535);
 export const positiveInt = z.coerce.number().int().positive();
-export const email = z.string().trim().toLowerCase().email();
+export const email = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .email({ error: (issue) => `«${String(issue.input)}» no es una dirección de correo válida` });
 
 export const timezone = z.string().refine((tz) => {
   try {

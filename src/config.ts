@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { z } from 'zod';
 import { credentialFrom, credentialKeys } from './config-credentials.ts';
-import { bool, email, positiveInt, secretKey, timezone } from './config-fields.ts';
+import { bool, email, IN_SPANISH, positiveInt, secretKey, timezone } from './config-fields.ts';
 import { graphKeys, graphMailboxes } from './config-graph.ts';
 import { mailboxesFrom, mailboxKeys, mailboxProblems, type MailboxConfig } from './config-mailboxes.ts';
 import { outboundFrom, outboundKeys, outboundProblems, type OutboundConfig } from './config-outbound.ts';
@@ -25,7 +25,7 @@ const emailList = z
       .map((s) => s.trim().toLowerCase())
       .filter(Boolean),
   )
-  .pipe(z.array(z.string().email('contiene una dirección inválida')));
+  .pipe(z.array(email));
 
 const EnvSchema = z.object({
   DATABASE_URL: z.string().trim().optional(),
@@ -44,7 +44,10 @@ const EnvSchema = z.object({
   SUPPORT_ADDRESS: email,
   SUPPORT_NAME: z.string().trim().min(1).default('Soporte'),
   CONSULTANTS: emailList.default([]),
-  PUBLIC_URL: z.string().url().default('http://localhost:8080'),
+  PUBLIC_URL: z
+    .string()
+    .url('debe ser una dirección web completa, p. ej. https://soporte.suempresa.com')
+    .default('http://localhost:8080'),
   HTTP_HOST: z.string().default('127.0.0.1'),
   HTTP_PORT: z.coerce.number().int().min(0).max(65535).default(8080),
   SECRET_KEY: secretKey,
@@ -125,7 +128,7 @@ function deepFreeze<T>(obj: T): T {
 export function loadConfig(env: Env): Config {
   // Empty strings in .env files mean "not set".
   const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
-  const parsed = EnvSchema.safeParse(cleaned);
+  const parsed = EnvSchema.safeParse(cleaned, IN_SPANISH);
   const problems: string[] = [];
   if (!parsed.success) {
     for (const issue of parsed.error.issues) {

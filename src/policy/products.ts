@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
 import { z } from 'zod';
+import { IN_SPANISH } from '../config-fields.ts';
 import { EMPTY_CATALOGUE, foldText, type Catalogue } from '../tickets/products.ts';
 
 /**
@@ -69,7 +70,7 @@ export function loadCatalogue(env: Record<string, string | undefined>, dataDir: 
     );
     return EMPTY_CATALOGUE;
   }
-  const checked = FileSchema.safeParse(data ?? {});
+  const checked = FileSchema.safeParse(data ?? {}, IN_SPANISH);
   if (!checked.success) {
     for (const issue of checked.error.issues)
       problems.push(`PRODUCTS_FILE ${issue.path.join('.') || '(raíz)'}: ${issue.message}`);

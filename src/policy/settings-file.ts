@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
 import { z } from 'zod';
-import { timezone } from '../config-fields.ts';
+import { email, IN_SPANISH, timezone } from '../config-fields.ts';
 import { parseRange, WEEKDAY_KEYS, type WeekdayKey } from '../tickets/calendar.ts';
 import { DEFAULT_TARGETS, parseDuration, type BusinessDuration, type SlaTargets } from '../tickets/sla.ts';
 import { PRIORITIES, type Priority } from '../tickets/types.ts';
@@ -64,7 +64,7 @@ const FileSchema = z
           .object({
             domain: z.string().trim().toLowerCase().min(3),
             maxOpenCases: z.number().int().positive().optional(),
-            notify: z.array(z.string().trim().toLowerCase().email()).default([]),
+            notify: z.array(email).default([]),
             calendar: CalendarFile.optional(),
           })
           .strict(),
@@ -77,7 +77,7 @@ const FileSchema = z
 export function withSettingsFile(settings: LifecycleSettings, file: string, problems: string[]): LifecycleSettings {
   const parsed = readFile(file, problems);
   if (!parsed) return settings;
-  const checked = FileSchema.safeParse(parsed);
+  const checked = FileSchema.safeParse(parsed, IN_SPANISH);
   if (!checked.success) {
     for (const issue of checked.error.issues)
       problems.push(`MESA_CONFIG_FILE ${issue.path.join('.') || '(raíz)'}: ${issue.message}`);

@@ -35,6 +35,23 @@ describe('config', () => {
       expect(msg).toContain(key);
   });
 
+  it("says what is wrong in Spanish, zod's own checks too, and names a bad consultant address", () => {
+    const msg = problems({
+      ...base,
+      IMAP_PORT: 'abc',
+      LOCALE: 'fr',
+      LINK_TTL_DAYS: '-1',
+      PUBLIC_URL: 'soporte',
+      CONSULTANTS: 'ana@acme.co,ana@',
+    });
+    expect(msg).toContain('IMAP_PORT: Entrada inválida: se esperaba número');
+    expect(msg).toContain('LOCALE: Opción inválida: se esperaba una de "es"|"en"');
+    expect(msg).toContain('LINK_TTL_DAYS: Demasiado pequeño');
+    expect(msg).toContain('PUBLIC_URL: debe ser una dirección web completa, p. ej. https://soporte.suempresa.com');
+    expect(msg).toContain('CONSULTANTS: «ana@» no es una dirección de correo válida');
+    expect(msg).not.toMatch(/Invalid|expected|Too small/);
+  });
+
   it('refuses a SECRET_KEY that is short or predictable, naming SECRET_KEY, and takes a random one', () => {
     const weak = {
       short: 'a1b2c3d4e5f6',

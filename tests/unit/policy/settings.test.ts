@@ -107,8 +107,10 @@ describe('lifecycle settings (env + MESA_CONFIG_FILE)', () => {
     expect(bad).toContain('MESA_CONFIG_FILE calendar.timezone');
     expect(bad).toContain('MESA_CONFIG_FILE sla.targets.alta.firstResponse: duración inválida "pronto"');
     expect(bad).toContain('MESA_CONFIG_FILE organizations.0.maxOpenCases');
-    expect(bad).toContain('MESA_CONFIG_FILE organizations.0.notify.0');
-    expect(bad).toContain('MESA_CONFIG_FILE (raíz): Unrecognized key: "extra"');
+    expect(bad).toContain(
+      'MESA_CONFIG_FILE organizations.0.notify.0: «no-es-correo» no es una dirección de correo válida',
+    );
+    expect(bad).toContain('MESA_CONFIG_FILE (raíz): Llave desconocida: "extra"');
 
     expect(problems({ MESA_CONFIG_FILE: path.join(dir, 'missing.yaml') })).toMatch(
       /MESA_CONFIG_FILE: no se pudo leer .*ENOENT/,
