@@ -93,7 +93,8 @@ export function printCase(c: CaseDetail): void {
     out.push(
       `--- ${who} ${oneLine(m.from)} · ${when(m.createdAt)}` +
         (m.internal ? ' · interno' : '') +
-        (m.role === 'customer' && !m.verified ? ' · remitente sin verificar' : '') +
+        // A consultant's mail Mesa could not prove came from them is kept as an internal note, never sent on.
+        (m.role !== 'system' && !m.verified ? ' · remitente sin verificar' : '') +
         (m.readAt ? ` · leído ${when(m.readAt)}` : ''),
     );
     out.push(

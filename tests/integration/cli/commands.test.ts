@@ -130,3 +130,25 @@ it('answers a mistyped command, a missing argument and --help in Spanish, with E
   expect(help.stdout).toContain('Órdenes:');
   expect(help.stdout).not.toMatch(/Usage|Options:|Commands:|display help|\[options\]/);
 });
+
+it("marks a consultant's unproven mail in mesa show, as it marks a customer's", async () => {
+  const { env } = await cliEnv({ CONSULTANTS: 'ana@mesa.test' });
+  expect((await runCli(['ingest', '-'], { env, stdin: first })).code).toBe(0);
+  // From the consultant's address, answering no notice sent to her and with no DMARC pass of our own server.
+  const forged = [
+    'From: Ana <ana@mesa.test>',
+    'To: soporte@mesa.test',
+    'Subject: RE: [Caso #1] Error al exportar',
+    'Message-ID: <forjado@otro.test>',
+    'Date: Mon, 23 Nov 2026 13:00:00 -0500',
+    '',
+    '/cerrar',
+    'Resuelto.',
+    '',
+  ].join('\r\n');
+  expect((await runCli(['ingest', '-'], { env, stdin: forged })).code).toBe(0);
+  const shown = await runCli(['show', '1'], { env });
+  expect(shown.code).toBe(0);
+  expect(shown.stdout).toMatch(/--- Consultor ana@mesa\.test · .* · interno · remitente sin verificar\n/);
+  expect(shown.stdout).toMatch(/Etapa: abierto/);
+});
