@@ -42,7 +42,7 @@ describe('mail out and consultants by mail', () => {
   });
 
   it('confirms to the requester and notifies every consultant while unassigned, with the headers that thread and stop loops', async () => {
-    const { number } = await openCase({ attachment: { filename: 'error <E42>.pdf', content: '%PDF-1.4 prueba' } });
+    const { number } = await openCase({ attachments: [{ filename: 'error <E42>.pdf', content: '%PDF-1.4 prueba' }] });
     const [conf] = w.sink.to(CUSTOMER);
     expect(conf.subject).toBe(`[Caso #${number}] No puedo facturar`);
     expect(conf.header('from')).toContain('soporte@mesa.test');

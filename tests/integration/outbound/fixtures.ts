@@ -13,11 +13,10 @@ export function rawMail(p: {
   inReplyTo?: string;
   references?: string[];
   headers?: Record<string, string>;
-  attachment?: { filename: string; content: string; type?: string };
-  /** Several files, in this order (after `attachment`, if both). */
+  /** Files after the text, in this order. */
   attachments?: Array<{ filename: string; content: string; type?: string }>;
 }): Buffer {
-  const files = [...(p.attachment ? [p.attachment] : []), ...(p.attachments ?? [])];
+  const files = p.attachments ?? [];
   const id = p.messageId ?? `${crypto.randomUUID()}@cliente.test`;
   const lines = [
     `From: ${p.fromName ? `"${p.fromName}" ` : ''}<${p.from}>`,
