@@ -68,8 +68,21 @@ export async function recordRefreshFailure(
   deps.log.warn({ mailbox, code: f.code, retryInMs: wait }, 'no se pudo renovar el token del buzón; se reintentará');
 }
 
-/** A sign-in (`mesa mailbox login`) the provider refused: the error names the provider's code. */
+/**
+ * A sign-in (`mesa mailbox login`) that did not complete; the error names the provider's code. A provider that did not
+ * answer (no connection, a time-out, a 5xx) is retryable, and said so: the operator tries again later, nothing of the
+ * configuration is wrong. A provider that answered and refused (an OAuth error, a 4xx) is not.
+ */
 export function loginFailed(err: unknown): never {
   const f = describeProviderFailure(err);
-  throw new MesaError('OAUTH_LOGIN_FAILED', `${f.code}: ${f.description}`, { cause: err });
+  const e = err as { name?: string; cause?: { status?: number } } | undefined;
+  const status = e?.cause?.status;
+  // fetch (undici) rejects with a TypeError carrying the socket's error as its cause when nothing answered.
+  const unanswered =
+    (e?.name === 'TypeError' && e.cause !== undefined && status === undefined) ||
+    e?.name === 'TimeoutError' ||
+    (typeof status === 'number' && status >= 500);
+  throw new MesaError(unanswered ? 'OAUTH_PROVIDER_UNAVAILABLE' : 'OAUTH_LOGIN_FAILED', `${f.code}: ${f.description}`, {
+    cause: err,
+  });
 }

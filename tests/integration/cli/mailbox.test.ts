@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase } from '../../../src/db/knex.ts';
 import { getCredential } from '../../../src/db/repos/mailbox-tokens.ts';
 import { cliEnv, runCli, spawnCli } from '../../support/cli.ts';
+import { freePort } from '../../support/ports.ts';
 import { startOAuthServer, type OAuthServer } from '../../support/oauth-server.ts';
 import { waitFor } from '../../support/wait.ts';
 
@@ -92,5 +93,21 @@ describe('mesa mailbox', () => {
     const pw = await runCli(['mailbox', 'login', 'respaldo'], { env });
     expect(pw.code).toBe(78);
     expect(pw.stderr).toContain('FALLBACK_IMAP_AUTH=oauth2');
+  });
+
+  it('says the identity provider did not answer, with EX_TEMPFAIL, and a refusing one with 70', async () => {
+    // Nothing listens on this port: the provider is down (or not reachable from here) — try again later.
+    const { env } = await cliEnv({ ...mailboxEnv(), OAUTH_ISSUER: `http://127.0.0.1:${await freePort()}/realms/mesa` });
+    const down = await runCli(['mailbox', 'login', 'soporte'], { env });
+    expect(down.code).toBe(75);
+    expect(down.stderr).toMatch(
+      /^mesa: no se conectó el buzón de soporte: El proveedor de identidad no respondió: ECONNREFUSED/,
+    );
+    // The provider answers, but the issuer is not one (404 for its discovery document): the configuration is wrong.
+    const wrong = await runCli(['mailbox', 'login', 'soporte'], {
+      env: { ...env, OAUTH_ISSUER: `${oauth.issuer}/no-existe` },
+    });
+    expect(wrong.code).toBe(70);
+    expect(wrong.stderr).toMatch(/No se completó el inicio de sesión: http_404/);
   });
 });
