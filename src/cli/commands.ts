@@ -120,8 +120,13 @@ export async function quarantineCommand(config: Config, opts: { json?: boolean; 
 
 /** `mesa replay [ID]`: runs quarantined mail through the inbound path again (all held ones without an ID). */
 export async function replayCommand(config: Config, idArg: string | undefined): Promise<number> {
+  const id = idArg === undefined ? undefined : Number(String(idArg).replace(/^#/, ''));
+  if (id !== undefined && (!Number.isInteger(id) || id <= 0)) {
+    process.stderr.write(`mesa: "${idArg}" no es un ID de cuarentena (vea mesa quarantine)\n`);
+    return EXIT.USAGE;
+  }
   return withApp(config, async (app) => {
-    const ids = idArg ? [Number(idArg)] : (await listQuarantine(app.db)).map((q) => q.id);
+    const ids = id !== undefined ? [id] : (await listQuarantine(app.db)).map((q) => q.id);
     let code: number = EXIT.OK;
     for (const id of ids) {
       const q = await getQuarantine(app.db, id);

@@ -81,6 +81,20 @@ describe('mesa ingest', { timeout: 120_000 }, () => {
     expect(JSON.parse((await runCli(['quarantine', '--json'], { env })).stdout)).toEqual([]);
   });
 
+  it('replay of something that is not a quarantine ID is a usage error (64), on either database', async () => {
+    const { env } = await cliEnv();
+    // PostgreSQL refused the NaN this became ("invalid input syntax for type integer"), reported as a temporary
+    // failure (75): a caller would have retried a typo forever.
+    for (const arg of ['abc', '0', '1.5']) {
+      const r = await runCli(['replay', arg], { env });
+      expect(r.code, arg).toBe(64);
+      expect(r.stderr, arg).toBe(`mesa: "${arg}" no es un ID de cuarentena (vea mesa quarantine)\n`);
+    }
+    const missing = await runCli(['replay', '#7'], { env });
+    expect(missing.code).toBe(66);
+    expect(missing.stderr).toContain('no hay un mensaje en cuarentena con ID #7');
+  });
+
   it('replay of a mail whose original is gone says so (exit 66) and leaves it in quarantine', async () => {
     const { env, config } = await cliEnv({ MAX_MESSAGE_BYTES: '600' });
     const file = path.join(env.DATA_DIR!, 'grande.eml');
