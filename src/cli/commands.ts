@@ -55,7 +55,7 @@ export async function ingestCommand(config: Config, inputs: string[], opts: { pr
     if (items.length > 1)
       process.stdout.write(
         `${items.length} correos: ${Object.entries(counts)
-          .map(([k, v]) => `${v} ${k}`)
+          .map(([k, v]) => `${v} ${OUTCOME_WORDS[k as IngestResult['outcome']][v === 1 ? 0 : 1]}`)
           .join(', ')}\n`,
       );
     if (counts.tempfail) return EXIT.TEMPFAIL;
@@ -63,6 +63,14 @@ export async function ingestCommand(config: Config, inputs: string[], opts: { pr
     return EXIT.OK;
   });
 }
+
+/** The batch's summary line, in the words of the lines above it. */
+const OUTCOME_WORDS: Record<IngestResult['outcome'], [one: string, many: string]> = {
+  accepted: ['aceptado', 'aceptados'],
+  ignored: ['ignorado', 'ignorados'],
+  rejected: ['rechazado (en cuarentena)', 'rechazados (en cuarentena)'],
+  tempfail: ['pendiente (reintente)', 'pendientes (reintente)'],
+};
 
 const quarantined = (id?: number) => (id ? ` (cuarentena #${id})` : '');
 

@@ -150,7 +150,7 @@ describe('mesa ingest', { timeout: 120_000 }, () => {
     fs.writeFileSync(file, mbox);
     const r = await runCli(['ingest', file], { env });
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/3 correos: 3 accepted/);
+    expect(r.stdout).toMatch(/3 correos: 3 aceptados\n/);
     expect((await tickets(env)).map((t) => t.subject).sort()).toEqual(['Primero', 'Segundo', 'Tercero']);
     const first = (await tickets(env)).find((t) => t.subject === 'Primero')!;
     const show = JSON.parse((await runCli(['show', String(first.number), '--json'], { env })).stdout);
