@@ -115,7 +115,8 @@ export function printQuarantine(rows: QuarantineRow[]): void {
   }
   for (const q of rows) {
     process.stdout.write(
-      `#${q.id} ${new Date(q.createdAt).toISOString().slice(0, 16)} ${q.reason} ${q.state} ` +
+      `#${q.id} ${new Date(q.createdAt).toISOString().slice(0, 16)} ${q.reason} ` +
+        `${q.state === 'replayed' ? 'reprocesado' : 'retenido'} ` +
         `de ${oneLine(q.fromAddress ?? '?')} «${oneLine(q.subject).slice(0, 50)}» — ${oneLine(q.detail)}\n`,
     );
   }

@@ -4,6 +4,15 @@ import { countByState, listOutbox, retryDead } from '../db/repos/outbox.ts';
 import { cliLogger, EXIT } from './env.ts';
 import { jsonForTerminal, oneLine } from './format.ts';
 
+/** The outbox's states as the operator reads them (`--json` keeps the stored codes). */
+const STATE_WORDS: Record<string, [one: string, many: string]> = {
+  pending: ['pendiente', 'pendientes'],
+  sending: ['enviando', 'enviando'],
+  sent: ['enviado', 'enviados'],
+  dead: ['muerto', 'muertos'],
+  held: ['retenido', 'retenidos'],
+};
+
 /**
  * `mesa outbox`: the outbound queue by state, and the mail that is not sent (pending, dead, held) with why.
  * `--retry` puts dead mail back in the queue (after fixing what refused it). `--send` sends what is due now and
@@ -37,7 +46,9 @@ export async function outboxCommand(
       out.write(`${jsonForTerminal({ counts, retried, sent, transport, unsent: list })}\n`);
       return EXIT.OK;
     }
-    const states = ['pending', 'sending', 'sent', 'dead', 'held'].map((s) => `${s}: ${counts[s] ?? 0}`).join('  ');
+    const states = Object.entries(STATE_WORDS)
+      .map(([state, [, many]]) => `${many}: ${counts[state] ?? 0}`)
+      .join('  ');
     const where =
       transport === 'smtp'
         ? 'SMTP'
@@ -54,8 +65,9 @@ export async function outboxCommand(
           : r.error
             ? `error: ${oneLine(r.error.split('\n')[0]).slice(0, 120)}`
             : '';
+      const state = (STATE_WORDS[r.state]?.[0] ?? r.state).padEnd(9);
       out.write(
-        `#${r.id}  ${r.state.padEnd(7)} ${r.kind.padEnd(22)} ${oneLine(r.to).padEnd(30)} intentos ${r.attempts}  ` +
+        `#${r.id}  ${state} ${r.kind.padEnd(22)} ${oneLine(r.to).padEnd(30)} intentos ${r.attempts}  ` +
           `${oneLine(r.subject).slice(0, 50)}${why ? `\n        ${why}` : ''}\n`,
       );
     }

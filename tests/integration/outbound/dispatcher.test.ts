@@ -68,7 +68,8 @@ describe('outbox dispatcher', () => {
     let text = '';
     out.on('data', (c) => (text += c));
     await outboxCommand(w.app.config, { out });
-    expect(text).toContain('dead: 1');
+    expect(text).toContain('muertos: 1');
+    expect(text).toMatch(/#\d+ {2}muerto {4}/);
     expect(text).toContain('beto@mesa.test');
     expect(text).toContain('550');
 
