@@ -15,6 +15,9 @@ const ORIGIN: Record<string, string> = {
   unproven: 'sin verificar (anterior)',
 };
 
+/** Who a participant is on the case, as the list shows it (`--json` keeps the stored role). */
+const ROLE: Record<string, string> = { requester: 'solicitante', cc: 'en copia', consultant: 'consultor' };
+
 /** `mesa participants N [--remove correo]`: lists who is on a case, or takes one Cc'd person off it (links revoked). */
 export async function participantsCommand(
   config: Config,
@@ -40,8 +43,8 @@ export async function participantsCommand(
       else
         for (const p of list)
           process.stdout.write(
-            `${p.address.padEnd(40)} ${p.role.padEnd(10)} ${p.addedAt.replace('T', ' ').slice(0, 16)}  ` +
-              `${ORIGIN[p.addedBy] ?? p.addedBy}\n`,
+            `${p.address.padEnd(40)} ${(ROLE[p.role] ?? p.role).padEnd(11)} ` +
+              `${p.addedAt.replace('T', ' ').slice(0, 16)}  ${ORIGIN[p.addedBy] ?? p.addedBy}\n`,
           );
       return EXIT.OK;
     } catch (err) {

@@ -47,7 +47,8 @@ it('lists who is on a case and how each was added; --remove takes a Cc off the c
     ['marta@cliente.co', 'cc', 'opening'],
   ]);
   const human = await runCli(['participants', '#1'], { env });
-  expect(human.stdout).toMatch(/marta@cliente\.co\s+cc\s+.*en el correo que abrió el caso/);
+  expect(human.stdout).toMatch(/marta@cliente\.co\s+en copia\s+.*en el correo que abrió el caso/);
+  expect(human.stdout).toMatch(/juan@cliente\.co\s+solicitante\s+.*abrió el caso/);
 
   const refused = await runCli(['participants', '1', '--remove', 'juan@cliente.co'], { env });
   expect(refused.code).toBe(65);
