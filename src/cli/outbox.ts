@@ -26,8 +26,11 @@ export async function outboxCommand(
   const app = await createApp(config, cliLogger(config));
   try {
     const retried = opts.retry ? await retryDead(app.db, Date.now()) : 0;
+    const sentBefore = opts.send ? ((await countByState(app.db)).sent ?? 0) : 0;
     const sent = opts.send ? await app.outbound.dispatcher.drain() : 0;
     const counts = await countByState(app.db);
+    // What drain() handled includes mail that failed and waits for its retry: say how much of it left.
+    const delivered = opts.send ? Math.max(0, (counts.sent ?? 0) - sentBefore) : 0;
     const rows = await listOutbox(app.db, { states: ['pending', 'sending', 'dead', 'held'], limit: 50 });
     const list = rows.map((r) => ({
       id: r.id,
@@ -43,7 +46,7 @@ export async function outboxCommand(
     }));
     const transport = app.outbound.dispatcher.transport.kind;
     if (opts.json) {
-      out.write(`${jsonForTerminal({ counts, retried, sent, transport, unsent: list })}\n`);
+      out.write(`${jsonForTerminal({ counts, retried, sent, delivered, transport, unsent: list })}\n`);
       return EXIT.OK;
     }
     const states = Object.entries(STATE_WORDS)
@@ -57,7 +60,11 @@ export async function outboxCommand(
           : `archivos .eml en ${config.dataDir}/outbox-eml`;
     out.write(`Bandeja de salida (${where}) — ${states}\n`);
     if (opts.retry) out.write(`Reintentando ${retried} correo(s) muertos.\n`);
-    if (opts.send) out.write(`Procesados ${sent} correo(s).\n`);
+    if (opts.send)
+      out.write(
+        `Procesados ${sent} correo(s): ${delivered} enviado(s)` +
+          (sent > delivered ? `; ${sent - delivered} sin enviar, con el motivo abajo.\n` : '.\n'),
+      );
     for (const r of list) {
       const why =
         r.state === 'held'

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, expect, it } from 'vitest';
 import { cliEnv, runCli } from '../../support/cli.ts';
+import { freePort } from '../../support/ports.ts';
 import { startSmtpSink, type SmtpSink } from '../../support/smtp-sink.ts';
 
 /**
@@ -39,7 +40,9 @@ it('queues the mail of mesa jobs --now <future> as due at once, and mesa outbox 
     ].join('\r\n'),
   );
   expect((await runCli(['ingest', file], { env })).code).toBe(0);
-  expect((await runCli(['outbox', '--send'], { env })).code).toBe(0);
+  const first = await runCli(['outbox', '--send'], { env });
+  expect(first.code).toBe(0);
+  expect(first.stdout).toContain('Procesados 3 correo(s): 3 enviado(s).\n');
   const before = sink.messages.length;
   expect(before).toBe(3); // the confirmation and a notice to each consultant
 
@@ -55,4 +58,19 @@ it('queues the mail of mesa jobs --now <future> as due at once, and mesa outbox 
   expect(digests.map((m) => m.to).sort()).toEqual(['ana@mesa.test', 'beto@mesa.test']);
   // The simulated time is still what the mail says it is about.
   expect(new Date(digests[0].header('date')!).getTime()).toBe(Date.parse(when));
+});
+
+it('mesa outbox --send with the SMTP server down says none left, and why, instead of «Procesados 3»', async () => {
+  const { env } = await cliEnv({ SMTP_HOST: '127.0.0.1', SMTP_PORT: String(await freePort()), SMTP_SECURE: 'false' });
+  const file = path.join(env.DATA_DIR!, 'caso.eml');
+  fs.writeFileSync(
+    file,
+    'From: juan@cliente.co\r\nSubject: Sin correo\r\nMessage-ID: <jn-2@cliente.co>\r\n\r\nHola\r\n',
+  );
+  expect((await runCli(['ingest', file], { env })).code).toBe(0);
+  const down = await runCli(['outbox', '--send'], { env });
+  expect(down.code).toBe(0);
+  expect(down.stdout).toContain('Procesados 3 correo(s): 0 enviado(s); 3 sin enviar, con el motivo abajo.\n');
+  expect(down.stdout).toMatch(/pendiente .*\n {8}error: .*ECONNREFUSED/);
+  expect(JSON.parse((await runCli(['outbox', '--json'], { env })).stdout).counts).toEqual({ pending: 3 });
 });
