@@ -125,6 +125,12 @@ function deepFreeze<T>(obj: T): T {
   return obj;
 }
 
+/** For the keys a new .env lacks, what to put there. */
+const HOW_TO_FILL: Record<string, string> = {
+  SECRET_KEY: ': genere una con openssl rand -hex 32',
+  SUPPORT_ADDRESS: ': la dirección a la que escriben los clientes, p. ej. soporte@suempresa.com',
+};
+
 export function loadConfig(env: Env): Config {
   // Empty strings in .env files mean "not set".
   const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
@@ -134,7 +140,7 @@ export function loadConfig(env: Env): Config {
     for (const issue of parsed.error.issues) {
       const key = String(issue.path[0] ?? '?');
       const missing = issue.code === 'invalid_type' && cleaned[key] === undefined;
-      problems.push(`${key}: ${missing ? 'falta (obligatoria)' : issue.message}`);
+      problems.push(`${key}: ${missing ? `falta (obligatoria)${HOW_TO_FILL[key] ?? ''}` : issue.message}`);
     }
   }
   const e = parsed.success ? parsed.data : undefined;

@@ -33,6 +33,9 @@ describe('config', () => {
     });
     for (const key of ['SUPPORT_ADDRESS', 'SECRET_KEY', 'IMAP_PORT', 'TIMEZONE', 'CONSULTANTS', 'IMAP_SECURE'])
       expect(msg).toContain(key);
+    // A new .env lacks these two: the message says what to put there.
+    expect(msg).toContain('SECRET_KEY: falta (obligatoria): genere una con openssl rand -hex 32');
+    expect(msg).toContain('SUPPORT_ADDRESS: falta (obligatoria): la dirección a la que escriben los clientes');
   });
 
   it("says what is wrong in Spanish, zod's own checks too, and names a bad consultant address", () => {
