@@ -103,6 +103,7 @@ export function outboundProblems(e: OutboundEnv, problems: string[]): void {
 
 /** `IMAP_USER`: with SMTP_AUTH=oauth2 and no SMTP_USER, SMTP signs in as the support mailbox. */
 export function outboundFrom(e: OutboundEnv): OutboundConfig {
+  const sends = sendsBy(e);
   return {
     smtp: e.SMTP_HOST
       ? {
@@ -119,8 +120,8 @@ export function outboundFrom(e: OutboundEnv): OutboundConfig {
     retryBaseMs: e.OUTBOX_RETRY_BASE_MS,
     retryMaxMs: e.OUTBOX_RETRY_MAX_MS,
     maxAttempts: e.OUTBOX_MAX_ATTEMPTS,
-    sends: sendsBy(e),
-    attachMaxBytes: e.MAIL_ATTACH_MAX_BYTES ?? (sendsBy(e) === 'graph' ? GRAPH_ATTACH_MAX_BYTES : ATTACH_MAX_BYTES),
+    sends,
+    attachMaxBytes: e.MAIL_ATTACH_MAX_BYTES ?? (sends === 'graph' ? GRAPH_ATTACH_MAX_BYTES : ATTACH_MAX_BYTES),
     budget: { window: e.AUTO_MAIL_LIMIT_WINDOW, windowMinutes: e.AUTO_MAIL_WINDOW_MINUTES, day: e.AUTO_MAIL_LIMIT_DAY },
     bounceSuppressDays: e.BOUNCE_SUPPRESS_DAYS,
     linkTtlDays: e.LINK_TTL_DAYS,

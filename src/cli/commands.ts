@@ -5,7 +5,7 @@ import { isMesaError } from '../errors.ts';
 import { getQuarantine, listQuarantine, markReplayed } from '../db/repos/quarantine.ts';
 import type { IngestResult } from '../inbound/index.ts';
 import { caseDetail, listCases } from '../services/case-view.ts';
-import { cliLogger, EXIT } from './env.ts';
+import { cliLogger, EXIT, idArgument } from './env.ts';
 import { expandInputs } from './sources.ts';
 import { readOriginal } from '../storage/originals.ts';
 import { jsonForTerminal, oneLine, printCase, printCaseList, printQuarantine } from './format.ts';
@@ -100,11 +100,8 @@ export async function ticketsCommand(config: Config, opts: { json?: boolean; ope
 }
 
 export async function showCommand(config: Config, numberArg: string, opts: { json?: boolean }): Promise<number> {
-  const number = Number(String(numberArg).replace(/^#/, ''));
-  if (!Number.isInteger(number) || number <= 0) {
-    process.stderr.write(`mesa: "${numberArg}" no es un número de caso\n`);
-    return EXIT.USAGE;
-  }
+  const number = idArgument(numberArg, 'un número de caso');
+  if (number === undefined) return EXIT.USAGE;
   return withApp(config, async (app) => {
     const detail = await caseDetail(app.db, number);
     if (!detail) {
@@ -128,11 +125,8 @@ export async function quarantineCommand(config: Config, opts: { json?: boolean; 
 
 /** `mesa replay [ID]`: runs quarantined mail through the inbound path again (all held ones without an ID). */
 export async function replayCommand(config: Config, idArg: string | undefined): Promise<number> {
-  const id = idArg === undefined ? undefined : Number(String(idArg).replace(/^#/, ''));
-  if (id !== undefined && (!Number.isInteger(id) || id <= 0)) {
-    process.stderr.write(`mesa: "${idArg}" no es un ID de cuarentena (vea mesa quarantine)\n`);
-    return EXIT.USAGE;
-  }
+  const id = idArg === undefined ? undefined : idArgument(idArg, 'un ID de cuarentena (vea mesa quarantine)');
+  if (idArg !== undefined && id === undefined) return EXIT.USAGE;
   return withApp(config, async (app) => {
     const ids = id !== undefined ? [id] : (await listQuarantine(app.db)).map((q) => q.id);
     let code: number = EXIT.OK;

@@ -6,6 +6,14 @@ import { createLogger, type Logger } from '../logger.ts';
 /** Exit codes from sysexits.h, which MTAs understand when they pipe mail into `mesa ingest -`. */
 export const EXIT = { OK: 0, USAGE: 64, DATAERR: 65, NOINPUT: 66, SOFTWARE: 70, TEMPFAIL: 75, CONFIG: 78 } as const;
 
+/** A case number or quarantine ID as typed («12» or «#12»); undefined, after saying it is not `what`, otherwise. */
+export function idArgument(arg: string, what: string): number | undefined {
+  const id = Number(String(arg).replace(/^#/, ''));
+  if (Number.isInteger(id) && id > 0) return id;
+  process.stderr.write(`mesa: "${arg}" no es ${what}\n`);
+  return undefined;
+}
+
 /** Reads `.env` (without overriding the real environment) and validates it once; a bad key ends the process
  * with every problem named. */
 export function configFromEnvironment(overrides: Record<string, string> = {}): Config {

@@ -26,11 +26,10 @@ export async function outboxCommand(
   const app = await createApp(config, cliLogger(config));
   try {
     const retried = opts.retry ? await retryDead(app.db, Date.now()) : 0;
-    const sentBefore = opts.send ? ((await countByState(app.db)).sent ?? 0) : 0;
-    const sent = opts.send ? await app.outbound.dispatcher.drain() : 0;
-    const counts = await countByState(app.db);
     // What drain() handled includes mail that failed and waits for its retry: say how much of it left.
-    const delivered = opts.send ? Math.max(0, (counts.sent ?? 0) - sentBefore) : 0;
+    const sent = opts.send ? await app.outbound.dispatcher.drain() : 0;
+    const delivered = app.outbound.dispatcher.delivered;
+    const counts = await countByState(app.db);
     const rows = await listOutbox(app.db, { states: ['pending', 'sending', 'dead', 'held'], limit: 50 });
     const list = rows.map((r) => ({
       id: r.id,

@@ -2,7 +2,7 @@ import type { Config } from '../config.ts';
 import { isMesaError } from '../errors.ts';
 import { listParticipants, removeFromCase } from '../services/participants.ts';
 import { withApp } from './commands.ts';
-import { EXIT } from './env.ts';
+import { EXIT, idArgument } from './env.ts';
 
 /** How each origin reads in the list (src/tickets/types.ts ParticipantOrigin). */
 const ORIGIN: Record<string, string> = {
@@ -24,11 +24,8 @@ export async function participantsCommand(
   numberArg: string,
   opts: { remove?: string; json?: boolean },
 ): Promise<number> {
-  const number = Number(String(numberArg).replace(/^#/, ''));
-  if (!Number.isInteger(number) || number <= 0) {
-    process.stderr.write(`mesa: "${numberArg}" no es un número de caso\n`);
-    return EXIT.USAGE;
-  }
+  const number = idArgument(numberArg, 'un número de caso');
+  if (number === undefined) return EXIT.USAGE;
   return withApp(config, async (app) => {
     try {
       if (opts.remove) {

@@ -38,8 +38,14 @@ const inSpanishWords = (usage: string) =>
 /** Commander's error line (and its «Did you mean …?» line) in Spanish. */
 export function spanishError(text: string): string {
   const [first, ...rest] = text.replace(/\n+$/, '').split('\n');
-  const known = ERRORS.find(([re]) => re.test(first));
-  const line = known ? `mesa: ${known[1](...first.match(known[0])!.slice(1))}` : first;
+  let line = first;
+  for (const [form, say] of ERRORS) {
+    const m = form.exec(first);
+    if (m) {
+      line = `mesa: ${say(...m.slice(1))}`;
+      break;
+    }
+  }
   const hints = rest.map((l) => l.replace(/^\(Did you mean (?:one of )?(.+)\?\)$/, '(¿Quiso decir $1?)'));
   return [line, ...hints].join('\n') + '\n';
 }

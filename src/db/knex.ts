@@ -13,9 +13,8 @@ export type Db = Knex | Knex.Transaction;
  * so the web server, the pollers and a CLI command can share the file; writes are serialised by SQLite itself.
  */
 /** knex prints its own warnings with console.log, i.e. to stdout, which would corrupt `--json` output and the
- * one-line answers an MTA pipe reads. Route them to stderr. */
-/** knex's own warnings, one line each: it appends the stack to some (a refused connection), which says nothing to an
- * operator that the line before it does not; the error itself reaches Mesa's log or message whole. */
+ * one-line answers an MTA pipe reads. Route them to stderr, one line each: the stack knex appends to some (a refused
+ * connection) says nothing the line does not, and the error itself reaches Mesa's log or message whole. */
 const say = (m: unknown) => process.stderr.write(`knex: ${String(m).split('\n')[0]}\n`);
 const log = { warn: say, error: say, deprecate: say, debug: () => {} };
 

@@ -58,6 +58,9 @@ export class Dispatcher {
   private readonly log: Logger;
   private readonly queue: PQueue;
   private readonly owner = `${os.hostname()}:${process.pid}:${crypto.randomBytes(4).toString('hex')}`;
+  /** Rows this dispatcher marked sent: how much of a drain() actually left (`mesa outbox --send`), not what another
+   * instance sent meanwhile. */
+  delivered = 0;
   private readonly now: () => number;
   /** A bounce never stops mail to the desk (src/outbound/bounce-effects.ts), not even a stop recorded before. */
   private get deskAddresses(): readonly string[] {
@@ -220,6 +223,7 @@ export class Dispatcher {
     }
     await this.o.afterSend?.(row);
     await repo.markSent(this.o.db, row.id, this.owner, this.now());
+    this.delivered++;
     this.log.info(fields, 'correo enviado');
   }
 }
