@@ -1,5 +1,6 @@
 import { Readable } from 'node:stream';
 import { MesaError } from '../errors.ts';
+import { cleanAttachmentName } from '../mail/attachment-names.ts';
 import { BlobStore } from '../storage/blobs.ts';
 import { caseQuestion, queryTerms } from '../tickets/search-text.ts';
 import { caseNumberFromSubject, cleanSubject } from '../tickets/subject.ts';
@@ -186,12 +187,11 @@ function normalizeLineEnds(raw: Buffer): Buffer {
 }
 
 /** Attachment names come from strangers: no paths, no control characters, always something to show. */
+/** The attachment's name without directory, controls or invisible format characters (src/mail/attachment-names.ts);
+ * a file the mail names no usable name for is «adjunto-N.ext», N its place among the mail's attachments. */
 function safeFilename(name: string | undefined, contentType: string, n: number): string {
-  const cleaned = (name ?? '')
-    .replace(/[\u0000-\u001f\u007f/\\]+/g, '_')
-    .trim()
-    .slice(0, 200);
-  if (cleaned && cleaned !== '.' && cleaned !== '..') return cleaned;
+  const cleaned = cleanAttachmentName(name);
+  if (cleaned) return cleaned;
   const ext = contentType.split('/')[1]?.replace(/[^a-z0-9]+/g, '') || 'bin';
   return `adjunto-${n}.${ext}`;
 }

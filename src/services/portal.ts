@@ -4,6 +4,7 @@ import { visibleAttachment } from '../db/repos/messages.ts';
 import { claimSubmission, setSubmissionMessage } from '../db/repos/status-page.ts';
 import { lockTicket } from '../db/repos/tickets.ts';
 import { MesaError } from '../errors.ts';
+import { cleanAttachmentName } from '../mail/attachment-names.ts';
 import { tokenHash } from '../links/tokens.ts';
 import type { Logger } from '../logger.ts';
 import { isOpen } from '../tickets/state-machine.ts';
@@ -112,14 +113,16 @@ export class PortalService {
     const text = input.text.replace(/\r\n/g, '\n').trim().slice(0, MAX_TEXT_CHARS);
     const files = input.files.filter((f) => f.staged.size > 0);
     if (!text && files.length === 0) throw new MesaError('MAIL_EMPTY', 'mensaje vacío');
+    // As a mail's attachment: no path, controls or invisible format characters (also in the refusal it names).
+    const named = (f: UploadedFile): string => cleanAttachmentName(f.filename) || 'adjunto';
     for (const f of files)
-      if (f.staged.size > config.limits.maxAttachmentBytes) throw new MesaError('ATTACHMENT_TOO_LARGE', f.filename);
+      if (f.staged.size > config.limits.maxAttachmentBytes) throw new MesaError('ATTACHMENT_TOO_LARGE', named(f));
     // Blobs first: a rollback leaves at worst an orphan file, never a message pointing at nothing.
     const attachments: Array<{ filename: string; contentType: string; size: number; sha256: string; inline: boolean }> =
       [];
     for (const f of files) {
       attachments.push({
-        filename: cleanFilename(f.filename),
+        filename: named(f),
         contentType: f.contentType || 'application/octet-stream',
         size: f.staged.size,
         sha256: await blobs.adopt(f.staged),
@@ -233,14 +236,4 @@ export class PortalService {
       throw err;
     }
   }
-}
-
-/** A file name as typed by a browser: no path, no control characters, something left. */
-export function cleanFilename(name: string): string {
-  const base = name.split(/[\\/]/).pop() ?? '';
-  const clean = base
-    .replace(/[\u0000-\u001f\u007f]/g, '')
-    .trim()
-    .slice(0, 200);
-  return clean || 'adjunto';
 }

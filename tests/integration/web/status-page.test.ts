@@ -221,6 +221,30 @@ describe('status page', () => {
     expect((await h.app.db('messages').where({ ticket_id: t.id, source: 'web' })).length).toBe(1);
   });
 
+  it('keeps an uploaded file under its own name, without path or invisible characters', async () => {
+    h = await portalHarness();
+    const n = await fileCase(h.app, { from: customer, subject: 'Cotización', text: 'Inicio' });
+    const path = await linkPath(h.app, n, 'laura@cliente.test');
+    const page = await h.server.inject({ method: 'GET', url: path });
+    const { action, nonce } = messageForm(page.body);
+    // An old browser's full path, and a right-to-left override that would show «cotizaciónexe.pdf» to a consultant.
+    const { contentType, payload } = multipartBody({ nonce, mensaje: 'Adjunto la cotización.' }, [
+      { filename: 'C:\\Users\\laura\\cotización\u202Efdp.exe', content: 'MZ' },
+      { filename: '\u200B\u2066', content: 'x' },
+    ]);
+    const res = await h.server.inject({
+      method: 'POST',
+      url: action,
+      headers: { cookie: cookieHeader(page), 'content-type': contentType },
+      payload,
+    });
+    expect(res.statusCode).toBe(303);
+    const t = await ticket(n);
+    const [message] = await h.app.db('messages').where({ ticket_id: t.id, source: 'web' });
+    const atts = await h.app.db('attachments').where({ message_id: message.id }).orderBy('id');
+    expect(atts.map((x: any) => x.filename)).toEqual(['cotizaciónfdp.exe', 'adjunto']);
+  });
+
   it('serves attachments of the case only, as downloads', async () => {
     h = await portalHarness();
     const n = await fileCase(h.app, {

@@ -1,0 +1,22 @@
+/**
+ * An attachment's file name as Mesa keeps and shows it, from the name a mail's Content-Disposition/Content-Type or a
+ * browser's upload claims. Both come from outside and reach a consultant's mail client and the status page, so:
+ *
+ * - no directory: a name with `/` or `\` keeps only its last part, as a browser or mail client saving it would;
+ * - no control characters (C0, DEL, C1) and no line or paragraph separators (U+2028, U+2029): a name is one line;
+ * - no invisible format characters (Unicode category Cf): the bidirectional overrides and isolates (U+202A–U+202E,
+ *   U+2066–U+2069) make «factura‮fdp.exe» read as «facturaexe.pdf» in the reader's mail client (the old
+ *   "right-to-left override" trick), and zero-width characters make two names look alike;
+ * - at most 200 characters.
+ *
+ * Empty when nothing is left (or only `.`/`..`): the caller names the file itself.
+ */
+export function cleanAttachmentName(name: string | undefined): string {
+  const last = (name ?? '').split(/[\\/]/).pop() ?? '';
+  const clean = last
+    .replace(/[\p{Cc}\p{Cf}\u2028\u2029]+/gu, '')
+    .trim()
+    .slice(0, 200)
+    .trim();
+  return clean === '.' || clean === '..' ? '' : clean;
+}
