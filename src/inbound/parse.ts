@@ -54,7 +54,7 @@ export async function parseMail(
   try {
     parsed = await withTimeout(parser(input, false, store, limits.maxAttachmentBytes), timeoutMs);
     // A lying charset label (see charset.ts): parse again with the labels checked against the bytes.
-    if (looksMisdecoded(`${parsed.text ?? ''}${typeof parsed.html === 'string' ? parsed.html : ''}`)) {
+    if (looksMisdecoded(decodedText(parsed))) {
       parsed = await withTimeout(parser(relabelForSniffing(input), true, store, limits.maxAttachmentBytes), timeoutMs);
     }
   } catch (err) {
@@ -135,6 +135,17 @@ export async function parseMail(
   };
 }
 
+/** What a lying or missing charset garbles: the text and HTML, the subject, the people's names, the file names. */
+function decodedText(parsed: ParsedMime): string {
+  const names = [parsed.from, parsed.to, parsed.cc, parsed.replyTo]
+    .flat()
+    .flatMap((a) => a?.value ?? [])
+    .map((v) => v.name);
+  const files = parsed.attachments.map((a) => a.filename ?? '');
+  const html = typeof parsed.html === 'string' ? parsed.html : '';
+  return [parsed.text ?? '', html, parsed.subject ?? '', ...names, ...files].join('\n');
+}
+
 // HTML-only mail is turned into text by us (quotes.ts), so that quote stripping knows there was no text part.
 // The source goes in as 64 KiB slices of the same buffer (no copy) through a stream: given one whole Buffer,
 // mailparser splits it into lines with no backpressure and every decoded piece of a large attachment is queued at
@@ -186,7 +197,6 @@ function normalizeLineEnds(raw: Buffer): Buffer {
   return Buffer.from(raw.toString('latin1').replace(/\r(?!\n)/g, '\r\n'), 'latin1');
 }
 
-/** Attachment names come from strangers: no paths, no control characters, always something to show. */
 /** The attachment's name without directory, controls or invisible format characters (src/mail/attachment-names.ts);
  * a file the mail names no usable name for is «adjunto-N.ext», N its place among the mail's attachments. */
 function safeFilename(name: string | undefined, contentType: string, n: number): string {

@@ -38,6 +38,38 @@ describe('parseMail on bad input', () => {
     expect(m.text.trim()).toBe('Facturación mañana');
   });
 
+  it('reads raw Latin-1 headers and a text part without charset (Outlook 2000, old POS systems)', async () => {
+    const m = await parseMail(
+      mail(
+        'From: José Núñez <jose@cliente.co>\nTo: Soporte Técnico <soporte@mesa.test>\nSubject: Facturación no sale',
+        Buffer.from('No sale la facturación, señor.', 'latin1'),
+      ),
+    );
+    expect([m.subject, m.from?.name, m.to[0]?.name]).toEqual(['Facturación no sale', 'José Núñez', 'Soporte Técnico']);
+    expect(m.text.trim()).toBe('No sale la facturación, señor.');
+  });
+
+  it("reads a part's raw Latin-1 file name and a part without charset, leaving UTF-8 and declared parts alone", async () => {
+    const m = await parseMail(
+      mail(
+        'From: a@cliente.co\nSubject: =?utf-8?Q?Cotizaci=C3=B3n?=\nMIME-Version: 1.0\nContent-Type: multipart/mixed;\n boundary="--=_b 1"',
+        Buffer.concat([
+          Buffer.from('----=_b 1\r\nContent-Type: text/plain\r\n\r\nAdjunto la cotización.\r\n', 'latin1'),
+          Buffer.from('----=_b 1\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nAñadido en UTF-8.\r\n', 'utf8'),
+          Buffer.from(
+            '----=_b 1\r\nContent-Type: application/pdf\r\nContent-Disposition: attachment; filename="Cotización año.pdf"\r\n' +
+              'Content-Transfer-Encoding: base64\r\n\r\nJVBERi0=\r\n----=_b 1--\r\n',
+            'latin1',
+          ),
+        ]),
+      ),
+    );
+    expect(m.subject).toBe('Cotización');
+    expect(m.text).toContain('Adjunto la cotización.');
+    expect(m.text).toContain('Añadido en UTF-8.');
+    expect(m.attachments.map((a) => a.filename)).toEqual(['Cotización año.pdf']);
+  });
+
   it('drops NUL bytes (PostgreSQL text cannot hold them)', async () => {
     const m = await parseMail(mail('From: a@cliente.co\nSubject: ho\u0000la', 'te\u0000xto'));
     expect([m.subject, m.text.trim()]).toEqual(['hola', 'texto']);
