@@ -18,6 +18,17 @@ const program = speakSpanish(new Command())
   // asked for is not an error.
   .exitOverride((err) => process.exit(err.exitCode === 0 ? EXIT.OK : EXIT.USAGE));
 
+// A report read by `head` or `less` and closed early: the rest has nowhere to go. Stop quietly, as `cat` does, instead
+// of an unhandled EPIPE with its stack. What was committed stays and the rest was not written: the ingestion ledger
+// lets a rerun go on from there. Not for `mesa start`, whose output is its log, not a report.
+program.hook('preAction', (_program, command) => {
+  if (command.name() === 'start') return;
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE') throw err;
+    process.exit(EXIT.PIPE);
+  });
+});
+
 const run = (fn: () => Promise<number>) => async () => {
   process.exitCode = await fn();
 };

@@ -4,7 +4,17 @@ import { isMesaError } from '../errors.ts';
 import { createLogger, type Logger } from '../logger.ts';
 
 /** Exit codes from sysexits.h, which MTAs understand when they pipe mail into `mesa ingest -`. */
-export const EXIT = { OK: 0, USAGE: 64, DATAERR: 65, NOINPUT: 66, SOFTWARE: 70, TEMPFAIL: 75, CONFIG: 78 } as const;
+export const EXIT = {
+  OK: 0,
+  USAGE: 64,
+  DATAERR: 65,
+  NOINPUT: 66,
+  SOFTWARE: 70,
+  TEMPFAIL: 75,
+  CONFIG: 78,
+  /** The reader of the output went away (`mesa tickets | head`): 128 + SIGPIPE, what a shell reports for `cat`. */
+  PIPE: 141,
+} as const;
 
 /** A case number or quarantine ID as typed («12» or «#12»); undefined, after saying it is not `what`, otherwise. */
 export function idArgument(arg: string, what: string): number | undefined {
