@@ -15,8 +15,18 @@ export const bool = z
   .toLowerCase()
   .refine((v) => ['true', 'false', '1', '0', 'yes', 'no', 'si', 'sí'].includes(v), 'debe ser true o false')
   .transform((v) => ['true', '1', 'yes', 'si', 'sí'].includes(v));
-export const port = z.coerce.number().int().min(1).max(65535);
-export const positiveInt = z.coerce.number().int().positive();
+/**
+ * A whole number from `min` (to `max`), as an environment key or the config file gives it, with one message in the
+ * operator's terms for every way it can be wrong: zod's own («se esperaba número, recibido NaN», «se esperaba que
+ * número fuera >=1») names neither the key's range nor what was typed.
+ */
+export function wholeNumber(min: number, max?: number) {
+  const error = `debe ser un número entero ${max === undefined ? `igual o mayor que ${min}` : `de ${min} a ${max}`}`;
+  const n = z.coerce.number({ error }).int({ error }).min(min, { error });
+  return max === undefined ? n : n.max(max, { error });
+}
+export const port = wholeNumber(1, 65535);
+export const positiveInt = wholeNumber(1);
 export const email = z
   .string()
   .trim()

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { bool, port, positiveInt } from './config-fields.ts';
+import { bool, port, positiveInt, wholeNumber } from './config-fields.ts';
 
 /**
  * Outbound mail: SMTP (without SMTP_HOST, mail is written as .eml files under DATA_DIR/outbox-eml), the dispatcher's
@@ -41,7 +41,7 @@ export const outboundKeys = {
     )
     .default([]),
   /** Received fields our own servers write above the receiving server's Authentication-Results (consultant-auth.ts). */
-  AUTH_RESULTS_RECEIVED_HOPS: z.coerce.number().int().min(0).max(10).default(0),
+  AUTH_RESULTS_RECEIVED_HOPS: wholeNumber(0, 10).default(0),
   /** Security alerts and notices about their own mail, per consultant and hour: outside the loop budget. */
   DESK_ALERTS_PER_HOUR: positiveInt.default(5),
   BUSINESS_HOURS: z.string().trim().optional(),

@@ -1,13 +1,11 @@
 import { z } from 'zod';
-import { trustProxy } from './config-fields.ts';
+import { positiveInt, trustProxy } from './config-fields.ts';
 
 /**
  * The status page's keys (src/web/): how often a case's people may ask for links, post messages and attach files,
  * whose X-Forwarded-For to believe, and which organizations share their cases. Read from the environment by
  * src/config.ts; every bad value is named by its key.
  */
-
-const positiveInt = z.coerce.number().int().positive();
 
 export const webKeys = {
   /** Status page: fresh-link and lost-link requests per case (or per address) and per client IP, per hour. */

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { z } from 'zod';
 import { credentialFrom, credentialKeys } from './config-credentials.ts';
-import { bool, email, IN_SPANISH, positiveInt, secretKey, timezone } from './config-fields.ts';
+import { bool, email, IN_SPANISH, positiveInt, secretKey, timezone, wholeNumber } from './config-fields.ts';
 import { graphKeys, graphMailboxes } from './config-graph.ts';
 import { mailboxesFrom, mailboxKeys, mailboxProblems, type MailboxConfig } from './config-mailboxes.ts';
 import { outboundFrom, outboundKeys, outboundProblems, type OutboundConfig } from './config-outbound.ts';
@@ -49,7 +49,7 @@ const EnvSchema = z.object({
     .url('debe ser una dirección web completa, p. ej. https://soporte.suempresa.com')
     .default('http://localhost:8080'),
   HTTP_HOST: z.string().default('127.0.0.1'),
-  HTTP_PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+  HTTP_PORT: wholeNumber(0, 65535).default(8080),
   SECRET_KEY: secretKey,
   TIMEZONE: timezone.default('America/Bogota'),
   LOCALE: z.enum(['es', 'en']).default('es'),
@@ -58,7 +58,7 @@ const EnvSchema = z.object({
   /** Parse incoming mail on a worker thread (the second core), beside the database work:
    * src/inbound/parse-thread.ts. */
   PARSE_WORKER: bool.default(true),
-  REOPEN_WINDOW_DAYS: z.coerce.number().int().min(0).default(30),
+  REOPEN_WINDOW_DAYS: wholeNumber(0).default(30),
   /** People one mail may put on a case (To/Cc), people on a case (requester included), recipients of one answer. */
   MAX_PARTICIPANTS_PER_MAIL: positiveInt.default(10),
   MAX_PARTICIPANTS_PER_CASE: positiveInt.default(25),

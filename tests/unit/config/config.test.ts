@@ -44,15 +44,19 @@ describe('config', () => {
       IMAP_PORT: 'abc',
       LOCALE: 'fr',
       LINK_TTL_DAYS: '-1',
+      HTTP_PORT: '99999',
+      WEB_POSTS_PER_IP: '2.5',
       PUBLIC_URL: 'soporte',
       CONSULTANTS: 'ana@acme.co,ana@',
     });
-    expect(msg).toContain('IMAP_PORT: Entrada inválida: se esperaba número');
+    expect(msg).toContain('IMAP_PORT: debe ser un número entero de 1 a 65535');
     expect(msg).toContain('LOCALE: Opción inválida: se esperaba una de "es"|"en"');
-    expect(msg).toContain('LINK_TTL_DAYS: Demasiado pequeño');
+    expect(msg).toContain('LINK_TTL_DAYS: debe ser un número entero igual o mayor que 1');
+    expect(msg).toContain('HTTP_PORT: debe ser un número entero de 0 a 65535');
+    expect(msg).toContain('WEB_POSTS_PER_IP: debe ser un número entero igual o mayor que 1');
     expect(msg).toContain('PUBLIC_URL: debe ser una dirección web completa, p. ej. https://soporte.suempresa.com');
     expect(msg).toContain('CONSULTANTS: «ana@» no es una dirección de correo válida');
-    expect(msg).not.toMatch(/Invalid|expected|Too small/);
+    expect(msg).not.toMatch(/Invalid|expected|Too small|NaN|>=/);
   });
 
   it('refuses a SECRET_KEY that is short or predictable, naming SECRET_KEY, and takes a random one', () => {
