@@ -1,4 +1,4 @@
-import { compile } from 'html-to-text';
+import { compile, type FormatCallback } from 'html-to-text';
 
 /**
  * Mail HTML as text: the converter Mesa uses for HTML-only mail, and where a client's quoted part starts in the
@@ -17,15 +17,35 @@ export const HTML_QUOTE_MARKERS = [
 ];
 
 /**
+ * A link in mail HTML: its text, and after it an http(s) address the way a mail client's own text part writes one
+ * («aquí <https://…>»), because the address is often the message («le comparto el video aquí»). Not when the text is
+ * the address, nor for a link without text (a signature's social icons), nor for other schemes (javascript:, data:,
+ * mailto:, #anchors): their text alone. An html-to-text formatter (its documented «Override formatting» API).
+ */
+const mailLink: FormatCallback = (elem, walk, builder) => {
+  const href = String(elem.attribs?.href ?? '').trim();
+  let text = '';
+  builder.pushWordTransform((word) => {
+    text += word;
+    return word;
+  });
+  walk(elem.children, builder);
+  builder.popWordTransform();
+  if (text && text !== href && /^https?:\/\/[^\s<>]+$/i.test(href))
+    builder.addInline(` <${href}>`, { noWordTransform: true });
+};
+
+/**
  * html-to-text's converter for mail HTML, compiled once: `convert(html, options)` compiles its options (a selector
  * decision tree, selderee) on every call, and every HTML mail would pay for that again.
  */
 const toText = compile({
   wordwrap: false,
+  formatters: { mailLink },
   limits: { maxDepth: 1000, maxInputLength: 5 * 1024 * 1024 },
   selectors: [
     { selector: 'img', format: 'skip' },
-    { selector: 'a', options: { ignoreHref: true } },
+    { selector: 'a', format: 'mailLink' },
     { selector: 'style', format: 'skip' },
     { selector: 'script', format: 'skip' },
     { selector: 'head', format: 'skip' },

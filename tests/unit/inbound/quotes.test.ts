@@ -74,6 +74,18 @@ describe('quote stripping', () => {
     expect(() => htmlToText(html)).not.toThrow();
   });
 
+  it("keeps a link's http(s) address after its text, as a mail client's text part does, and nothing else", () => {
+    const html =
+      '<p>Le comparto el video <a href="https://drive.google.com/file/d/abc/view?usp=sharing">aquí</a>.</p>' +
+      '<p><a href="https://mesa.test/">https://mesa.test/</a> <a href="javascript:alert(1)">entrar</a> ' +
+      '<a href="mailto:ana@cliente.co">ana@cliente.co</a> <a href="#arriba">arriba</a> ' +
+      '<a href="https://www.linkedin.com/company/cliente"><img src="cid:logo" alt=""></a></p>';
+    expect(htmlToText(html)).toBe(
+      'Le comparto el video aquí <https://drive.google.com/file/d/abc/view?usp=sharing>.\n\n' +
+        'https://mesa.test/ entrar ana@cliente.co arriba',
+    );
+  });
+
   it('cuts HTML-only mail at the quote container before converting it', () => {
     const html = '<div>Respuesta</div><div class="gmail_quote">El lun escribió:<blockquote>viejo</blockquote></div>';
     expect(visibleTextOf({ text: '', html })).toBe('Respuesta');
