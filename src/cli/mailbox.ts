@@ -6,6 +6,7 @@ import { appOnly } from '../config-credentials.ts';
 import { isMesaError } from '../errors.ts';
 import { MAILBOX_ARGUMENT, mailboxFromArgument, STATE_TEXT, type MailboxName } from '../mailboxes/explain.ts';
 import { mailboxStatuses, type MailboxStatus } from '../mailboxes/status.ts';
+import { listMailboxStates, stateKey } from '../db/repos/mailbox-state.ts';
 import { withApp } from './commands.ts';
 import { EXIT } from './env.ts';
 
@@ -151,18 +152,34 @@ export async function statusCommand(config: Config, opts: { json?: boolean }): P
     return EXIT.OK;
   }
   return withApp(config, async (app) => {
-    const list = await mailboxStatuses(app);
+    const credentials = await mailboxStatuses(app);
+    // What the readers of `mesa start` last recorded: a password says nothing until the server takes it.
+    const reads = new Map((await listMailboxStates(app.db)).map((r) => [r.name, r]));
+    const list = credentials.map((c) => {
+      const mb = config.mailboxes.find((m) => m.name === c.mailbox)!;
+      const r = reads.get(stateKey(mb));
+      return {
+        ...c,
+        lastReadAt: r?.lastSuccessAt ? new Date(r.lastSuccessAt).toISOString() : undefined,
+        lastReadError: r?.lastError,
+      };
+    });
     if (opts.json) process.stdout.write(JSON.stringify(list, null, 2) + '\n');
     else for (const s of list) process.stdout.write(describe(s) + '\n');
     return list.some((s) => s.state === 'needs_reauth' || s.state === 'needs_login') ? EXIT.TEMPFAIL : EXIT.OK;
   });
 }
 
-function describe(s: MailboxStatus): string {
-  const lines = [
-    `${MAILBOX_ARGUMENT[s.mailbox as MailboxName]} (${s.user}): ${s.kind} — ${STATE_TEXT[s.state] ?? s.state}`,
-  ];
+function describe(s: MailboxStatus & { lastReadAt?: string; lastReadError?: string }): string {
+  // Only an OAuth2 credential has a state of its own (tokens held, refused, missing); a password or a fixed token is
+  // proven by the server's answer, below as the last read.
+  const state = s.kind.startsWith('oauth2') ? ` — ${STATE_TEXT[s.state] ?? s.state}` : '';
+  const lines = [`${MAILBOX_ARGUMENT[s.mailbox as MailboxName]} (${s.user}): ${s.kind}${state}`];
   lines.push(`  transporte: ${s.transport === 'graph' ? 'Microsoft Graph' : 'IMAP/SMTP'}`);
+  // Never read and no error either: nothing has tried (mesa start is not running, or has not got to it yet).
+  const never = s.lastReadError ? 'ninguna todavía' : 'ninguna todavía (¿corre mesa start?)';
+  lines.push(`  última lectura correcta: ${s.lastReadAt ? when(Date.parse(s.lastReadAt)) : never}`);
+  if (s.lastReadError) lines.push(`  error al leer: ${s.lastReadError}`);
   if (s.expiresAt) lines.push(`  acceso vence: ${when(Date.parse(s.expiresAt))}`);
   if (s.clientSecretExpiresAt) lines.push(`  secreto de la aplicación vence: ${s.clientSecretExpiresAt.slice(0, 10)}`);
   if (s.lastErrorCode || s.lastError)

@@ -53,7 +53,7 @@ export function explainReauth(mailbox: MailboxName, code: string): string {
 }
 
 export const STATE_TEXT: Record<string, string> = {
-  ok: 'conectado',
+  ok: 'sesión iniciada',
   needs_login: 'falta iniciar sesión (mesa mailbox login)',
   needs_reauth: 'hay que iniciar sesión de nuevo',
   error: 'el proveedor no responde; se reintenta',

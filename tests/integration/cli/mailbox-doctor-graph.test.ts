@@ -68,7 +68,7 @@ it('a good setup: token, Graph permissions and a read of the folder', async () =
   expect(out.stdout).not.toMatch(/\bat-[A-Za-z0-9_-]{10,}/);
 
   const status = await runCli(['mailbox', 'status'], { env });
-  expect(status.stdout).toContain('soporte (support): oauth2 oidc device — conectado');
+  expect(status.stdout).toContain('soporte (support): oauth2 oidc device — sesión iniciada');
   expect(status.stdout).toContain('  transporte: Microsoft Graph');
   expect(JSON.parse((await runCli(['mailbox', 'status', '--json'], { env })).stdout)[0].transport).toBe('graph');
 });

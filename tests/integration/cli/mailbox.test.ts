@@ -33,7 +33,7 @@ describe('mesa mailbox', () => {
     const { config, env } = await cliEnv(mailboxEnv());
     const before = await runCli(['mailbox', 'status'], { env });
     expect(before.stdout).toContain('soporte (soporte@mesa.test): oauth2 oidc device — falta iniciar sesión');
-    expect(before.stdout).toContain('respaldo (acceso@mesa.test): password — conectado\n  transporte: IMAP/SMTP');
+    expect(before.stdout).toContain('respaldo (acceso@mesa.test): password\n  transporte: IMAP/SMTP');
     expect(before.code).toBe(75);
 
     const run = spawnCli(['mailbox', 'login', 'soporte'], { env });

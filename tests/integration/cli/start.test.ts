@@ -4,7 +4,7 @@ import { createApp } from '../../../src/app.ts';
 import { silentLogger } from '../../../src/logger.ts';
 import { buildServer } from '../../../src/web/server.ts';
 import { testConfig } from '../../support/app.ts';
-import { cliEnv, spawnCli } from '../../support/cli.ts';
+import { cliEnv, runCli, spawnCli } from '../../support/cli.ts';
 import { startDovecot, type Dovecot } from '../../support/dovecot.ts';
 import { waitFor } from '../../support/wait.ts';
 
@@ -66,6 +66,48 @@ it('mesa start reads the mailbox, answers /healthz, and stops with exit 0 on SIG
   }
   expect(await exited).toBe(0);
   expect(output()).toMatch(/Mesa detenida/);
+}, 60_000);
+
+it("mesa mailbox status tells a password mailbox's last read and the server's refusal, not a claim", async () => {
+  const imap = {
+    IMAP_HOST: dovecot.host,
+    IMAP_PORT: String(dovecot.port),
+    IMAP_SECURE: 'false',
+    IMAP_USER: 'support',
+    HTTP_PORT: '0',
+  };
+  const { env } = await cliEnv({ ...imap, IMAP_PASSWORD: 'no-es-la-clave' });
+  const status = async () => (await runCli(['mailbox', 'status'], { env })).stdout;
+  const before = await status();
+  expect(before).toContain('soporte (support): password\n  transporte: IMAP/SMTP\n');
+  expect(before).toContain('última lectura correcta: ninguna todavía (¿corre mesa start?)');
+  expect(before).not.toContain('conectado');
+
+  // A wrong password: the server's refusal is what the operator reads.
+  let run = spawnCli(['start'], { env });
+  try {
+    const refused = await waitFor('the refusal in mesa mailbox status', async () => {
+      const out = await status();
+      return out.includes('error al leer:') ? out : undefined;
+    });
+    expect(refused).toContain('última lectura correcta: ninguna todavía\n');
+  } finally {
+    run.child.kill('SIGTERM');
+  }
+  await run.exited;
+
+  // The right one: the time of the last good read, and no error.
+  run = spawnCli(['start'], { env: { ...env, IMAP_PASSWORD: dovecot.users.support.password } });
+  try {
+    const read = await waitFor('a good read in mesa mailbox status', async () => {
+      const out = await status();
+      return /última lectura correcta: \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC/.test(out) ? out : undefined;
+    });
+    expect(read).not.toContain('error al leer');
+  } finally {
+    run.child.kill('SIGTERM');
+  }
+  expect(await run.exited).toBe(0);
 }, 60_000);
 
 it('/healthz answers 503 when the database does not', async () => {
