@@ -22,6 +22,7 @@ export const ERRORS = {
   ATTACHMENT_TOO_LARGE: { retryable: false, message: 'Un adjunto supera MAX_ATTACHMENT_BYTES' },
   IMAP_AUTH_FAILED: { retryable: true, message: 'El servidor IMAP rechazó las credenciales' },
   IMAP_UNAVAILABLE: { retryable: true, message: 'El servidor IMAP no está disponible' },
+  IMAP_FOLDER_MISSING: { retryable: true, message: 'La carpeta que Mesa debe leer no existe en el servidor IMAP' },
   MAILBOX_SIGN_IN_REQUIRED: { retryable: true, message: 'El buzón necesita iniciar sesión (mesa mailbox login)' },
   OAUTH_PROVIDER_UNAVAILABLE: { retryable: true, message: 'El proveedor de identidad no respondió' },
   OAUTH_LOGIN_FAILED: { retryable: false, message: 'No se completó el inicio de sesión' },

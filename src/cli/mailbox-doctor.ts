@@ -9,9 +9,9 @@ import { EXIT } from './env.ts';
 
 /**
  * `mesa mailbox doctor <soporte|respaldo>`: in one go, whether the mailbox has a token, whether the provider granted
- * the scopes asked for, whether IMAP accepts it, and (for the support mailbox with SMTP_AUTH=oauth2) whether SMTP
- * does. Each line says in Spanish what to fix. Nothing is read or sent; tokens are never printed. A mailbox on
- * Microsoft Graph is checked by ./mailbox-doctor-graph.ts.
+ * the scopes asked for, whether IMAP accepts it and has the folder to read, and (for the support mailbox with
+ * SMTP_AUTH=oauth2) whether SMTP does. Each line says in Spanish what to fix. Nothing is read or sent; tokens are
+ * never printed. A mailbox on Microsoft Graph is checked by ./mailbox-doctor-graph.ts.
  */
 export async function doctorCommand(config: Config, arg: string): Promise<number> {
   const name = mailboxFromArgument(arg);
@@ -61,6 +61,16 @@ export async function doctorCommand(config: Config, arg: string): Promise<number
       try {
         await client.connect();
         say(true, 'el servidor IMAP acepta la credencial');
+        // STATUS reads no mail: only whether the folder Mesa is to read is there (false: the server did not say).
+        const key = name === 'fallback' ? 'FALLBACK_IMAP_MAILBOX' : 'IMAP_MAILBOX';
+        const box = await client.status(mb.mailbox, { messages: true }).catch((err: Error) => err);
+        const there = box !== false && !(box instanceof Error);
+        say(
+          there,
+          there
+            ? `la carpeta «${mb.mailbox}» existe (${box.messages ?? 0} correos)`
+            : `no se puede abrir la carpeta «${mb.mailbox}»${box ? ` (${box.message})` : ''}: revise ${key}`,
+        );
         await client.logout();
       } catch (err) {
         const e = describeImapError(err);

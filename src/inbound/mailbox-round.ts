@@ -1,6 +1,7 @@
 import type { ImapFlow } from 'imapflow';
 import type { Knex } from 'knex';
 import type { MailboxConfig } from '../config.ts';
+import { MesaError } from '../errors.ts';
 import { getMailboxState, saveMailboxState, stateKey } from '../db/repos/mailbox-state.ts';
 import type { Logger } from '../logger.ts';
 import { planBatches, readNext } from './imap-batches.ts';
@@ -36,7 +37,15 @@ export async function readRound(ctx: RoundContext, client: ImapFlow): Promise<Ro
   const now = Date.now();
   await saveMailboxState(ctx.db, name, { lastPollAt: now });
   // SELECT each round: it is what reports a new UIDVALIDITY if the mailbox was recreated meanwhile.
-  const box = await client.mailboxOpen(ctx.mailbox.mailbox);
+  const box = await client.mailboxOpen(ctx.mailbox.mailbox).catch((err: unknown) => {
+    // The server is there and took the login; the folder of the configuration is not (imapflow's `mailboxMissing`,
+    // RFC 5530's NONEXISTENT). Said as such, and retried (someone may create it), not as a server that is down.
+    const e = err as { mailboxMissing?: boolean; serverResponseCode?: string; responseText?: string };
+    if (!e.mailboxMissing && e.serverResponseCode !== 'NONEXISTENT') throw err;
+    const key = ctx.mailbox.name === 'fallback' ? 'FALLBACK_IMAP_MAILBOX' : 'IMAP_MAILBOX';
+    const detail = `«${ctx.mailbox.mailbox}» (revise ${key})${e.responseText ? `: ${e.responseText}` : ''}`;
+    throw new MesaError('IMAP_FOLDER_MISSING', detail, { cause: err });
+  });
   const uidvalidity = Number(box.uidValidity);
   let state = await getMailboxState(ctx.db, name);
   if (state?.uidvalidity !== undefined && state.uidvalidity !== uidvalidity) {

@@ -16,6 +16,7 @@ describe('error catalogue', () => {
         "GRAPH_REFUSED": false,
         "GRAPH_UNAVAILABLE": true,
         "IMAP_AUTH_FAILED": true,
+        "IMAP_FOLDER_MISSING": true,
         "IMAP_UNAVAILABLE": true,
         "INPUT_NOT_FOUND": false,
         "LINK_EXPIRED": false,

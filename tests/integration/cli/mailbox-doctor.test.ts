@@ -76,3 +76,28 @@ it('checks token, IMAP and SMTP in one go, and names what fails', async () => {
   expect(revoked.stdout).toContain('✘ el servidor SMTP rechaza el token');
   for (const out of [missing.stdout, good.stdout, revoked.stdout]) expect(out).not.toMatch(/\bat-[A-Za-z0-9_-]{10,}/);
 });
+
+it('says whether the folder to read is there, naming the key to fix', async () => {
+  const imap = {
+    IMAP_HOST: dovecot.host,
+    IMAP_PORT: String(dovecot.port),
+    IMAP_SECURE: 'false',
+    IMAP_USER: 'support',
+    IMAP_PASSWORD: dovecot.users.support.password,
+  };
+  await dovecot.append(
+    'support',
+    'From: ana@cliente.co\r\nSubject: uno\r\nMessage-ID: <doc-1@cliente.co>\r\n\r\nHola\r\n',
+  );
+  const { env } = await cliEnv(imap);
+  const good = await runCli(['mailbox', 'doctor', 'soporte'], { env });
+  expect(good.stdout).toContain('✔ el servidor IMAP acepta la credencial');
+  expect(good.stdout).toMatch(/✔ la carpeta «INBOX» existe \(\d+ correos\)/);
+  expect(good.code).toBe(0);
+
+  const typo = await runCli(['mailbox', 'doctor', 'soporte'], { env: { ...env, IMAP_MAILBOX: 'Soprte' } });
+  expect(typo.stdout).toContain('✔ el servidor IMAP acepta la credencial');
+  expect(typo.stdout).toMatch(/✘ no se puede abrir la carpeta «Soprte».*: revise IMAP_MAILBOX/);
+  expect(typo.stdout).toContain('1 problema(s) por resolver.');
+  expect(typo.code).toBe(75);
+});

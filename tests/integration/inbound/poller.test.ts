@@ -190,6 +190,27 @@ describe('IMAP poller against a real Dovecot', () => {
     expect((await getMailboxState(app.db, 'support:T3'))!.lastError).toBeUndefined();
   });
 
+  it('says a configured folder that does not exist is missing, names its key, and reads it once created', async () => {
+    app = await testApp({ ...imapEnv('NoExiste'), ...fallbackEnv('TambienFalta') });
+    run(app);
+    const recorded = (key: string) => async () => {
+      const state = await getMailboxState(app!.db, key);
+      return state?.lastError ? state : undefined;
+    };
+    const support = await waitFor('the missing folder recorded', recorded('support:NoExiste'));
+    expect(support.lastError).toMatch(
+      /^La carpeta que Mesa debe leer no existe en el servidor IMAP: «NoExiste» \(revise IMAP_MAILBOX\)/,
+    );
+    expect(support.lastError).not.toMatch(/no está disponible/);
+    const fallback = await waitFor('the fallback one too', recorded('fallback:TambienFalta'));
+    expect(fallback.lastError).toMatch(/«TambienFalta» \(revise FALLBACK_IMAP_MAILBOX\)/);
+    // Retried: once someone creates the folder, its mail comes in.
+    await createFolder('support', 'NoExiste');
+    await dovecot.append('support', mail({ from: 'ana@cliente.co', subject: 'Carpeta creada' }), 'NoExiste');
+    await waitFor('the case from the folder once created', async () => (await listCases(app!.db)).length === 1);
+    expect((await getMailboxState(app.db, 'support:NoExiste'))!.lastError).toBeUndefined();
+  });
+
   it('reconnects after the server goes down and catches up with the mail that arrived meanwhile', async () => {
     await createFolder('support', 'T4');
     app = await testApp(imapEnv('T4'));
