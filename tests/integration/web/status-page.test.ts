@@ -242,7 +242,7 @@ describe('status page', () => {
     const t = await ticket(n);
     const [message] = await h.app.db('messages').where({ ticket_id: t.id, source: 'web' });
     const atts = await h.app.db('attachments').where({ message_id: message.id }).orderBy('id');
-    expect(atts.map((x: any) => x.filename)).toEqual(['cotizaciónfdp.exe', 'adjunto']);
+    expect(atts.map((x: { filename: string }) => x.filename)).toEqual(['cotizaciónfdp.exe', 'adjunto']);
   });
 
   it('serves attachments of the case only, as downloads', async () => {
