@@ -47,7 +47,9 @@ export async function ingestCommand(config: Config, inputs: string[], opts: { pr
           ? ({ kind: 'stdin' } as const)
           : ({ kind: 'file', path: item.path!, index: item.index } as const);
       last = await app.ingest.ingest(raw, source);
-      counts[last.outcome] = (counts[last.outcome] ?? 0) + 1;
+      // Run again over the same folder (after a crash, by hand): what the ledger already had changed nothing now.
+      const counted = last.alreadyProcessed ? 'again' : last.outcome;
+      counts[counted] = (counts[counted] ?? 0) + 1;
       bar?.increment();
       if (items.length === 1 || !bar) process.stdout.write(oneLine(describe(item.label, last)) + '\n');
     }
@@ -55,7 +57,7 @@ export async function ingestCommand(config: Config, inputs: string[], opts: { pr
     if (items.length > 1)
       process.stdout.write(
         `${items.length} correos: ${Object.entries(counts)
-          .map(([k, v]) => `${v} ${OUTCOME_WORDS[k as IngestResult['outcome']][v === 1 ? 0 : 1]}`)
+          .map(([k, v]) => `${v} ${OUTCOME_WORDS[k as keyof typeof OUTCOME_WORDS][v === 1 ? 0 : 1]}`)
           .join(', ')}\n`,
       );
     if (counts.tempfail) return EXIT.TEMPFAIL;
@@ -65,8 +67,9 @@ export async function ingestCommand(config: Config, inputs: string[], opts: { pr
 }
 
 /** The batch's summary line, in the words of the lines above it. */
-const OUTCOME_WORDS: Record<IngestResult['outcome'], [one: string, many: string]> = {
+const OUTCOME_WORDS: Record<IngestResult['outcome'] | 'again', [one: string, many: string]> = {
   accepted: ['aceptado', 'aceptados'],
+  again: ['ya procesado antes (sin cambios)', 'ya procesados antes (sin cambios)'],
   ignored: ['ignorado', 'ignorados'],
   rejected: ['rechazado (en cuarentena)', 'rechazados (en cuarentena)'],
   tempfail: ['pendiente (reintente)', 'pendientes (reintente)'],

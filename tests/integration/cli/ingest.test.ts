@@ -151,6 +151,10 @@ describe('mesa ingest', { timeout: 120_000 }, () => {
     const r = await runCli(['ingest', file], { env });
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/3 correos: 3 aceptados\n/);
+    // Run again (after a crash, by hand): the summary says nothing new happened.
+    const again = await runCli(['ingest', file], { env });
+    expect(again.code).toBe(0);
+    expect(again.stdout).toMatch(/3 correos: 3 ya procesados antes \(sin cambios\)\n/);
     expect((await tickets(env)).map((t) => t.subject).sort()).toEqual(['Primero', 'Segundo', 'Tercero']);
     const first = (await tickets(env)).find((t) => t.subject === 'Primero')!;
     const show = JSON.parse((await runCli(['show', String(first.number), '--json'], { env })).stdout);
