@@ -1,5 +1,6 @@
 import type { Config } from '../config.ts';
 import { runJobs, type JobReport } from '../jobs/run.ts';
+import { LIGHT_LABEL } from '../tickets/sla.ts';
 import { withApp } from './commands.ts';
 import { EXIT } from './env.ts';
 import { jsonForTerminal, oneLine } from './format.ts';
@@ -43,9 +44,11 @@ function describe(r: JobReport, timezone: string): string {
     `  Avisos de cierre automático: ${list(r.warned)}`,
     `  Cerrados automáticamente:    ${list(r.closed)}`,
     '  Semáforo SLA cambiado:       ' +
-      (r.lights.length ? r.lights.map((l) => `#${l.number} ${l.from ?? '—'}→${l.to}`).join(', ') : '—'),
+      (r.lights.length
+        ? r.lights.map((l) => `#${l.number} ${l.from ? LIGHT_LABEL[l.from] : '—'}→${LIGHT_LABEL[l.to]}`).join(', ')
+        : '—'),
     '  Solicitudes retenidas abiertas: ' +
-      (r.released.length ? r.released.map((x) => `#${x.number} (retenida ${x.held})`).join(', ') : '—'),
+      (r.released.length ? r.released.map((x) => `#${x.number} (solicitud retenida #${x.held})`).join(', ') : '—'),
     `  Resúmenes enviados:          ${r.digests.length ? r.digests.join(', ') : '—'}`,
     `  Correos enviados borrados de la bandeja (retención): ${r.purgedMail}`,
     `  Archivos sin uso borrados (blobs): ${r.removedBlobs}`,

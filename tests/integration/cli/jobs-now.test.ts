@@ -74,3 +74,15 @@ it('mesa outbox --send with the SMTP server down says none left, and why, instea
   expect(down.stdout).toMatch(/pendiente .*\n {8}error: .*ECONNREFUSED/);
   expect(JSON.parse((await runCli(['outbox', '--json'], { env })).stdout).counts).toEqual({ pending: 3 });
 });
+
+it('names the SLA lights it changed in Spanish, as the digest does', async () => {
+  const { env } = await cliEnv();
+  const file = path.join(env.DATA_DIR!, 'caso.eml');
+  const mail = ['From: Juan <juan@cliente.co>', 'To: soporte@mesa.test', 'Subject: No carga', '', 'Nada.', ''];
+  fs.writeFileSync(file, mail.join('\r\n'));
+  expect((await runCli(['ingest', file], { env })).code).toBe(0);
+  const jobs = await runCli(['jobs', '--now', futureBusinessMorning()], { env });
+  expect(jobs.code).toBe(0);
+  expect(jobs.stdout).toMatch(/Semáforo SLA cambiado: +#1 (verde|—)→rojo\n/);
+  expect(jobs.stdout).not.toMatch(/green|yellow|red\b/);
+});
