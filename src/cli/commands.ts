@@ -8,7 +8,7 @@ import { caseDetail, listCases } from '../services/case-view.ts';
 import { cliLogger, EXIT, idArgument } from './env.ts';
 import { expandInputs } from './sources.ts';
 import { readOriginal } from '../storage/originals.ts';
-import { jsonForTerminal, oneLine, printCase, printCaseList, printQuarantine } from './format.ts';
+import { HELD_REASON, jsonForTerminal, oneLine, printCase, printCaseList, printQuarantine } from './format.ts';
 
 export async function withApp<T>(config: Config, fn: (app: App) => Promise<T>): Promise<T> {
   const app = await createApp(config, cliLogger(config));
@@ -79,17 +79,19 @@ const quarantined = (id?: number) => (id ? ` (cuarentena #${id})` : '');
 
 function describe(label: string, r: IngestResult): string {
   const what =
-    r.outcome === 'accepted'
-      ? (r.effect === 'new_case'
-          ? 'caso nuevo'
-          : r.effect === 'follow_up'
-            ? 'seguimiento del caso'
-            : 'nota en el caso') + ` #${r.ticketNumber}`
-      : r.outcome === 'ignored'
-        ? `ignorado (${r.reason})`
-        : r.outcome === 'rejected'
-          ? `rechazado: ${r.reason}${r.detail ? ` — ${r.detail}` : ''}${quarantined(r.quarantineId)}`
-          : `pendiente, reintente más tarde: ${r.detail ?? r.reason}`;
+    r.outcome === 'accepted' && r.effect === 'held'
+      ? `retenido sin caso (mesa held): ${r.detail ?? HELD_REASON[r.reason ?? ''] ?? r.reason}`
+      : r.outcome === 'accepted'
+        ? (r.effect === 'new_case'
+            ? 'caso nuevo'
+            : r.effect === 'follow_up'
+              ? 'seguimiento del caso'
+              : 'nota en el caso') + ` #${r.ticketNumber}`
+        : r.outcome === 'ignored'
+          ? `ignorado (${r.reason})`
+          : r.outcome === 'rejected'
+            ? `rechazado: ${r.reason}${r.detail ? ` — ${r.detail}` : ''}${quarantined(r.quarantineId)}`
+            : `pendiente, reintente más tarde: ${r.detail ?? r.reason}`;
   return `${label}: ${what}${r.alreadyProcessed ? ' [ya procesado antes]' : ''}`;
 }
 

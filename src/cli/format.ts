@@ -121,3 +121,16 @@ export function printQuarantine(rows: QuarantineRow[]): void {
     );
   }
 }
+
+/** Why a request was held (held_requests.reason), as `mesa held` and `mesa ingest` say it. */
+export const HELD_REASON: Readonly<Record<string, string>> = {
+  over_limit: 'límite de casos abiertos de la organización',
+  not_entitled: 'organización no habilitada',
+};
+
+/** Where a held request stands (held_requests.state). */
+export const HELD_STATE: Readonly<Record<string, string>> = {
+  held: 'retenida',
+  opened: 'abierta',
+  dismissed: 'descartada',
+};

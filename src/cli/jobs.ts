@@ -3,7 +3,7 @@ import { runJobs, type JobReport } from '../jobs/run.ts';
 import { LIGHT_LABEL } from '../tickets/sla.ts';
 import { withApp } from './commands.ts';
 import { EXIT } from './env.ts';
-import { jsonForTerminal, oneLine } from './format.ts';
+import { HELD_REASON, HELD_STATE, jsonForTerminal, oneLine } from './format.ts';
 
 /**
  * `mesa jobs [--now ISO-8601]`: the clock-driven work, once, as of the given time (default: now). For cron and
@@ -89,11 +89,11 @@ export async function heldCommand(config: Config, opts: { json?: boolean; all?: 
       process.stdout.write('No hay solicitudes retenidas.\n');
       return EXIT.OK;
     }
-    const reason = { over_limit: 'límite de casos abiertos', not_entitled: 'organización no habilitada' } as const;
     for (const h of view) {
       process.stdout.write(
-        `${String(h.id).padStart(5)}  ${h.createdAt.slice(0, 16).replace('T', ' ')}  ${h.state.padEnd(9)} ` +
-          `${reason[h.reason]}  ${oneLine(h.requester)}  «${oneLine(h.subject)}»` +
+        `${String(h.id).padStart(5)}  ${h.createdAt.slice(0, 16).replace('T', ' ')}  ` +
+          `${(HELD_STATE[h.state] ?? h.state).padEnd(10)} ${HELD_REASON[h.reason] ?? h.reason}  ` +
+          `${oneLine(h.requester)}  «${oneLine(h.subject)}»` +
           `${h.caseNumber ? `  → caso #${h.caseNumber}` : ''}\n`,
       );
     }

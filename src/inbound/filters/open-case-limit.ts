@@ -20,8 +20,7 @@ export const openCaseLimit: Filter = {
     )
       return next();
     if (org.openCount < org.limit) return next();
-    return next({
-      hold: { reason: 'over_limit', detail: `${org.key} tiene ${org.openCount} casos abiertos (límite ${org.limit})` },
-    });
+    const open = org.openCount === 1 ? '1 caso abierto' : `${org.openCount} casos abiertos`;
+    return next({ hold: { reason: 'over_limit', detail: `${org.key} tiene ${open} (límite ${org.limit})` } });
   },
 };

@@ -161,6 +161,26 @@ describe('mesa ingest', { timeout: 120_000 }, () => {
     expect(show.messages[0].bodyText).toBe('Texto uno.\nFrom the start it failed.\nFin.');
   });
 
+  it('says a request held by the open-case limit is held, without a case, and mesa held lists it in Spanish', async () => {
+    const { env } = await cliEnv({ MAX_OPEN_CASES_PER_ORG: '1' });
+    const mail = (n: number) =>
+      eml({ from: 'Juan <juan@cliente.co>', subject: `Problema ${n}`, id: `lim-${n}@cliente.co`, body: 'Falla.' });
+    expect((await runCli(['ingest', '-'], { env, stdin: mail(1) })).stdout).toBe('stdin: caso nuevo #1\n');
+    const held = await runCli(['ingest', '-'], { env, stdin: mail(2) });
+    expect(held.code).toBe(0);
+    expect(held.stdout).toBe(
+      'stdin: retenido sin caso (mesa held): cliente.co tiene 1 caso abierto (límite 1) (solicitud retenida #1)\n',
+    );
+    const again = await runCli(['ingest', '-'], { env, stdin: mail(2) });
+    expect(again.stdout).toBe(
+      'stdin: retenido sin caso (mesa held): límite de casos abiertos de la organización [ya procesado antes]\n',
+    );
+    const list = await runCli(['held'], { env });
+    expect(list.stdout).toMatch(/^ +1 {2}\S+ \S+ {2}retenida {3}límite de casos abiertos de la organización {2}/);
+    expect(list.stdout).toContain('juan@cliente.co  «Problema 2»');
+    expect(list.stdout).not.toMatch(/\bheld\b|undefined/);
+  });
+
   it('reads a Maildir (new/ and cur/, not tmp/) and a folder of .eml files', async () => {
     const { env } = await cliEnv();
     const md = path.join(env.DATA_DIR!, 'Maildir');
