@@ -32,6 +32,7 @@ interface HeldEvent {
   type: 'request_held';
   held: { id: number; createdAt: number; messageId?: string };
   to: string;
+  toName?: string;
   subject: string;
   reason: 'over_limit' | 'not_entitled';
   openCases: readonly Ticket[];
@@ -48,6 +49,7 @@ export class MailNotifier extends CustomerMail implements Notifier {
     await this.deps.refusals!.refuse(uow, {
       key: `refusal:held:${e.held.id}`,
       to: e.to,
+      toName: e.toName,
       subject: e.subject,
       reason: e.reason,
       inReplyTo: e.held.messageId,

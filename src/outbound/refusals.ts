@@ -40,6 +40,8 @@ export class Refusals implements Notifier {
     p: {
       key: string;
       to: string;
+      /** The name for the greeting; without it, the address's local part. */
+      toName?: string;
       subject: string;
       reason: RefusalReason;
       inReplyTo?: string;
@@ -57,6 +59,7 @@ export class Refusals implements Notifier {
       key: p.key,
       kind: `refusal_${p.reason}`,
       to,
+      toName: p.toName,
       automatic: true,
       budgeted: true,
       autoSubmitted: 'auto-replied',

@@ -18,6 +18,8 @@ export type LifecycleEvent =
       ticket?: undefined;
       held: HeldRequest;
       to: string;
+      /** The requester's name as their mail gave it, for the greeting. */
+      toName?: string;
       subject: string;
       reason: HeldRequest['reason'];
       openCases: readonly Ticket[];

@@ -43,6 +43,7 @@ export class LifecycleService {
       type: 'request_held',
       held,
       to: input.requester,
+      toName: input.requesterName,
       subject: input.subject,
       reason,
       openCases,

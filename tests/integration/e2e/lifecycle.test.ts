@@ -163,7 +163,11 @@ describe('lifecycle end to end (mail in, mesa jobs --now, mail out)', () => {
     const [refusal] = await outbox('refusal_over_limit');
     expect(refusal.recipient).toBe('pedro@cliente.co');
     expect(refusal.mail.inReplyTo).toBe('<l3@cliente.co>');
-    expect(refusal.mail.text).toContain('ya tiene 2 casos abiertos');
+    expect(refusal.mail.text).toMatch(/^Hola Pedro:\n/);
+    expect(refusal.mail.text).toContain('ya tiene abiertos tantos casos como permite su contrato (2)');
+    // No case to write on: the footer does not invite a reply, as the mail says.
+    expect(refusal.mail.text).toContain('No responda a este correo automático');
+    expect(refusal.mail.text).not.toContain('responda a este correo sin cambiar el asunto');
     expect(refusal.mail.text).toMatch(/#1 — BANCOS, uno: http:\/\/127\.0\.0\.1:8080\/\S+/);
     expect(refusal.mail.text).toMatch(/#2 — NOMINA, dos: http:\/\/127\.0\.0\.1:8080\/\S+/);
 
