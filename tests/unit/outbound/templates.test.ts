@@ -92,6 +92,11 @@ describe('mail templates', () => {
     const es = renderer.render('confirmation', 'es', { ...common, ...sample.confirmation!.data });
     const en = renderer.render('confirmation', 'en', { ...common, ...sample.confirmation!.data });
     expect(es.text).toContain('Consultar mi caso: https://mesa.example/caso/1.1.abc.def');
+    // The link stands apart from the quoted text above it, in every text part that quotes and then links.
+    for (const name of ['confirmation', 'consultant-case', 'reopened'] as const) {
+      const out = renderer.render(name, 'es', { ...common, ...sample[name]!.data }, sample[name]!.pick);
+      expect(out.text, name).toMatch(/\n\n(Consultar mi caso|Ver el caso): https:/);
+    }
     expect(en.text).toContain('View my case: https://mesa.example/caso/1.1.abc.def');
     expect(es.html).toContain('&lt;script&gt;');
     // The text part keeps what the customer wrote, as written.
