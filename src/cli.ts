@@ -29,6 +29,9 @@ program.hook('preAction', (_program, command) => {
   });
 });
 
+/** SQLSTATE 3D000 (no such database), 28000/28P01 (role or password refused); ENOTFOUND: no such host. */
+const DATABASE_SETUP = new Set(['3D000', '28000', '28P01', 'ENOTFOUND']);
+
 const run = (fn: () => Promise<number>) => async () => {
   process.exitCode = await fn();
 };
@@ -211,7 +214,15 @@ try {
   const reason = String((err as Error)?.message ?? err)
     .split('\n')[0]
     .slice(0, 300);
-  process.stderr.write(`mesa: ${retry ? 'fallo temporal, reintente más tarde' : 'error'}: ${reason}\n`);
+  // The server answered and refused this database or role (PostgreSQL's SQLSTATE), or the host has no address: not
+  // load or an outage but DATABASE_URL. Still EX_TEMPFAIL, so an MTA keeps the mail until it is corrected.
+  const code = String((err as { code?: string })?.code ?? '');
+  const what = DATABASE_SETUP.has(code)
+    ? 'no se pudo conectar a la base de datos (revise DATABASE_URL)'
+    : retry
+      ? 'fallo temporal, reintente más tarde'
+      : 'error';
+  process.stderr.write(`mesa: ${what}: ${reason}\n`);
   // exit() rather than exitCode: a pool opened before the failure would otherwise keep the process alive.
   process.exit(retry ? EXIT.TEMPFAIL : EXIT.SOFTWARE);
 }

@@ -14,8 +14,15 @@ export type Db = Knex | Knex.Transaction;
  */
 /** knex prints its own warnings with console.log, i.e. to stdout, which would corrupt `--json` output and the
  * one-line answers an MTA pipe reads. Route them to stderr, one line each: the stack knex appends to some (a refused
- * connection) says nothing the line does not, and the error itself reaches Mesa's log or message whole. */
-const say = (m: unknown) => process.stderr.write(`knex: ${String(m).split('\n')[0]}\n`);
+ * connection) says nothing the line does not, and the error itself reaches Mesa's log or message whole. The pool
+ * reports a refused connection once for each query that was waiting for it: the same line twice in a row is said
+ * once. */
+let lastSaid = '';
+const say = (m: unknown) => {
+  const line = `knex: ${String(m).split('\n')[0]}\n`;
+  if (line !== lastSaid) process.stderr.write(line);
+  lastSaid = line;
+};
 const log = { warn: say, error: say, deprecate: say, debug: () => {} };
 
 /** Pages of WAL after which a commit checkpoints (SQLite's default: 1,000). */

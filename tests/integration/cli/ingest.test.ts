@@ -131,6 +131,26 @@ describe('mesa ingest', { timeout: 120_000 }, () => {
     expect(r.stderr.split('\n').filter((l) => /^\s+at /.test(l))).toEqual([]);
   });
 
+  it('says to check DATABASE_URL when the server refuses the database, still with 75 so the MTA keeps the mail', async () => {
+    const { env } = await cliEnv();
+    // The local PostgreSQL answers, and has no such database: a setting to correct, not an outage.
+    const url = (process.env.MESA_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test').replace(
+      /\/[^/]*$/,
+      '/mesa_no_existe',
+    );
+    const r = await runCli(['ingest', '-'], {
+      env: { ...env, DATABASE_URL: url },
+      stdin: eml({ from: 'a@cliente.co', subject: 'Hola', id: 'nodb@cliente.co', body: 'hola' }),
+    });
+    expect(r.code).toBe(75);
+    const lines = r.stderr.trim().split('\n');
+    expect(lines.at(-1)).toBe(
+      'mesa: no se pudo conectar a la base de datos (revise DATABASE_URL): database "mesa_no_existe" does not exist',
+    );
+    // knex's warning about it, once.
+    expect(lines.filter((l) => l.startsWith('knex: ')).length).toBe(1);
+  });
+
   it('reads every message of an mbox, undoing ">From " quoting', async () => {
     const { env } = await cliEnv();
     const mbox = [
