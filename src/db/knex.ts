@@ -15,13 +15,16 @@ export type Db = Knex | Knex.Transaction;
 /** knex prints its own warnings with console.log, i.e. to stdout, which would corrupt `--json` output and the
  * one-line answers an MTA pipe reads. Route them to stderr, one line each: the stack knex appends to some (a refused
  * connection) says nothing the line does not, and the error itself reaches Mesa's log or message whole. The pool
- * reports a refused connection once for each query that was waiting for it: the same line twice in a row is said
- * once. */
+ * reports a refused connection once for each query that was waiting for it: the same line again within a second
+ * is said once. */
 let lastSaid = '';
+let lastSaidAt = 0;
 const say = (m: unknown) => {
   const line = `knex: ${String(m).split('\n')[0]}\n`;
-  if (line !== lastSaid) process.stderr.write(line);
+  // Within a second: the same refusal reported for each waiting query. Later it is news again (a second outage).
+  if (line !== lastSaid || Date.now() - lastSaidAt > 1000) process.stderr.write(line);
   lastSaid = line;
+  lastSaidAt = Date.now();
 };
 const log = { warn: say, error: say, deprecate: say, debug: () => {} };
 
