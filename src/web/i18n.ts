@@ -88,6 +88,8 @@ const es = {
   >,
   notFoundTitle: 'Página no encontrada',
   notFound: 'No encontramos esta página.',
+  notFoundHelp: 'Si buscas tu caso, abre el enlace del último correo que te enviamos.',
+  newCaseByMail: 'Para un caso nuevo, escribe a',
   expiredTitle: 'Este enlace ya no es válido',
   expired:
     'El enlace venció o fue reemplazado por uno más reciente. ' +
@@ -200,6 +202,8 @@ const en: Strings = {
   ratingNames: { satisfactoria: 'solution satisfactory', insatisfactoria: 'solution unsatisfactory' },
   notFoundTitle: 'Page not found',
   notFound: 'We could not find this page.',
+  notFoundHelp: 'If you are looking for your case, open the link in the last message we sent you.',
+  newCaseByMail: 'For a new case, write to',
   expiredTitle: 'This link is no longer valid',
   expired: 'The link expired or was replaced by a newer one. We can send a new link to the address on the case.',
   sendFresh: 'Send me a new link',

@@ -99,7 +99,7 @@ function pagesForBadRequests(app: App) {
   const brand = app.config.supportName;
   const page = (reply: FastifyReply, code: number, body: string) =>
     reply.code(code).type('text/html; charset=utf-8').header('cache-control', 'no-store').send(body);
-  const notFound = (reply: FastifyReply) => page(reply, 404, notFoundPage(s, brand));
+  const notFound = (reply: FastifyReply) => page(reply, 404, notFoundPage(s, brand, app.config.supportAddress));
   return {
     notFound,
     error: (reply: FastifyReply, status: number) =>

@@ -140,7 +140,7 @@ export function registerStatusPage(server: FastifyInstance, app: App, opts: Stat
 
     const page = (reply: FastifyReply, code: number, body: string) =>
       reply.code(code).type('text/html; charset=utf-8').send(body);
-    const notFound = (reply: FastifyReply) => page(reply, 404, notFoundPage(s, brand));
+    const notFound = (reply: FastifyReply) => page(reply, 404, notFoundPage(s, brand, config.supportAddress));
     const csrfFor = (reply: FastifyReply, token: string) => reply.generateCsrf({ userInfo: token });
 
     scope.setErrorHandler(async (err: any, req, reply) => {

@@ -4,8 +4,19 @@ import { layout } from './layout.ts';
 
 /** The small pages around the case page: not found, stale link, lost link, plain messages. */
 
-export function notFoundPage(s: Strings, brand: string): string {
-  return layout({ s, brand, title: s.notFoundTitle, body: html`<h1>${s.notFoundTitle}</h1><p>${s.notFound}</p>` });
+/**
+ * A mistyped address, the site's root, a forged or broken link: the same page for all (it tells nothing about cases),
+ * with the ways forward a customer has: the link in their mail, «Perdí mi enlace», or a mail to the desk.
+ */
+export function notFoundPage(s: Strings, brand: string, supportAddress: string): string {
+  return layout({
+    s,
+    brand,
+    title: s.notFoundTitle,
+    body: html`<h1>${s.notFoundTitle}</h1><section class="card"><p>${s.notFound}</p>
+<p>${s.notFoundHelp} <a href="/perdi-mi-enlace">${s.lostLink}</a></p>
+<p>${s.newCaseByMail} <a href="mailto:${supportAddress}">${supportAddress}</a>.</p></section>`,
+  });
 }
 
 export function stalePage(p: { s: Strings; brand: string; action: string; csrf: string }): string {

@@ -109,9 +109,18 @@ describe('status page', () => {
     const later = `/caso/${num}.${gen}.${(parseInt(exp, 36) + 86_400).toString(36)}.${mac}`;
     const notFound = await h.server.inject({ method: 'GET', url: '/caso/no-existe' });
     expect(notFound.statusCode).toBe(404);
+    // The ways forward for a customer who typed the site's address or lost the mail: the lost-link page, a mail.
+    expect(notFound.body).toContain('<a href="/perdi-mi-enlace">¿Perdiste tu enlace?</a>');
+    expect(notFound.body).toContain(`<a href="mailto:${h.app.config.supportAddress}">`);
     // Also what fastify's router refuses before any route (a token longer than a path segment may be, a broken
     // %-escape) and paths outside the page: the same Spanish page, not fastify's English JSON echoing the URL.
-    const refusedByRouter = [`/caso/${token}${'A'.repeat(200)}`, '/caso/%zz', '/no-existe', `/${'B'.repeat(300)}/x`];
+    const refusedByRouter = [
+      `/caso/${token}${'A'.repeat(200)}`,
+      '/caso/%zz',
+      '/no-existe',
+      `/${'B'.repeat(300)}/x`,
+      '/',
+    ];
     for (const url of [
       forgedMac,
       otherCase,
