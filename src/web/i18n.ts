@@ -110,7 +110,7 @@ const es = {
   lostIntro: 'Escribe tu correo electrónico y te enviaremos los enlaces de tus casos abiertos.',
   emailLabel: 'Correo electrónico',
   lostSend: 'Enviarme mis enlaces',
-  lostSent: 'Si ese correo tiene casos abiertos, le enviamos los enlaces. Revisa tu bandeja de entrada.',
+  lostSent: 'Si ese correo tiene casos abiertos, te enviamos los enlaces. Revisa tu bandeja de entrada.',
   lostLink: '¿Perdiste tu enlace?',
   badEmail: 'Escribe una dirección de correo válida.',
   staleForm: 'El formulario caducó. Vuelve a cargar la página e inténtalo de nuevo.',

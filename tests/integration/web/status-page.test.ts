@@ -352,6 +352,8 @@ describe('status page', () => {
     const unknown = await ask('nadie@cliente.test');
     expect(known.statusCode).toBe(200);
     expect(unknown.body).toBe(known.body);
+    // In the page's own voice («tú»), as the form that asked.
+    expect(known.body).toContain('Si ese correo tiene casos abiertos, te enviamos los enlaces. Revisa tu bandeja');
     // Only the address with an open case gets mail: its links.
     const lost = await h.app.db('outbox').where({ kind: 'link_lost' });
     expect(lost.map((m: any) => m.recipient)).toEqual(['laura@cliente.test']);
