@@ -51,6 +51,8 @@ export function jsonForTerminal(value: unknown): string {
   );
 }
 
+/** A case opened from a mail without a subject, as its mails name it. */
+const NO_SUBJECT = '(sin asunto)';
 const when = (iso: string | null) => (iso ? iso.replace('T', ' ').slice(0, 16) : '—');
 
 export function printCaseList(list: CaseSummary[]): void {
@@ -65,14 +67,14 @@ export function printCaseList(list: CaseSummary[]): void {
   for (const c of list) {
     process.stdout.write(
       `#${String(c.number).padEnd(6)} ${c.priority.padEnd(9)} ${c.stage.padEnd(10)} ${when(c.createdAt).padEnd(16)} ` +
-        `${oneLine(c.requester).slice(0, 28).padEnd(28)} ${oneLine(c.subject).slice(0, 60)}\n`,
+        `${oneLine(c.requester).slice(0, 28).padEnd(28)} ${oneLine(c.subject || NO_SUBJECT).slice(0, 60)}\n`,
     );
   }
 }
 
 export function printCase(c: CaseDetail): void {
   const out: string[] = [];
-  out.push(`[Caso #${c.number}] ${oneLine(c.subject)}`);
+  out.push(`[Caso #${c.number}] ${oneLine(c.subject || NO_SUBJECT)}`);
   out.push(
     `  Etapa: ${c.stage} · espera a: ${c.waitingOn} · prioridad: ${c.priority}` +
       (c.category ? ` · categoría: ${oneLine(c.category)}` : ''),

@@ -87,6 +87,7 @@ const es = {
     string
   >,
   notFoundTitle: 'Página no encontrada',
+  noSubject: '(sin asunto)',
   notFound: 'No encontramos esta página.',
   notFoundHelp: 'Si buscas tu caso, abre el enlace del último correo que te enviamos.',
   newCaseByMail: 'Para un caso nuevo, escribe a',
@@ -201,6 +202,7 @@ const en: Strings = {
   ratingRecorded: (r) => `Your rating: ${r}.`,
   ratingNames: { satisfactoria: 'solution satisfactory', insatisfactoria: 'solution unsatisfactory' },
   notFoundTitle: 'Page not found',
+  noSubject: '(no subject)',
   notFound: 'We could not find this page.',
   notFoundHelp: 'If you are looking for your case, open the link in the last message we sent you.',
   newCaseByMail: 'For a new case, write to',

@@ -100,7 +100,7 @@ export function caseListPage(p: CaseListPageInput): string {
     const t = r.ticket;
     return html`<tr>
   <th scope="row">${r.url ? html`<a href="${new URL(r.url).pathname}">#${t.number}</a>` : html`#${t.number}`}</th>
-  <td>${t.subject || '—'}</td>
+  <td>${t.subject || s.noSubject}</td>
   ${staff ? html`<td>${t.organization}</td>` : ''}
   <td>${r.product ?? '—'}</td>
   <td><span class="badge stage-${t.stage}">${s.stages[t.stage]}</span></td>

@@ -79,7 +79,7 @@ export function casePage(p: CasePageInput): string {
   // prettier-ignore
   const body = html`
 <nav class="crumbs" aria-label="${en ? 'Sections' : 'Secciones'}">${cases} · ${kb}</nav>
-<h1><span class="case-no">${s.caseTitle(t.number)}</span> <span class="subject">${t.subject}</span></h1>
+<h1><span class="case-no">${s.caseTitle(t.number)}</span> <span class="subject">${t.subject || s.noSubject}</span></h1>
 <section class="card summary" aria-label="${s.radicado}">${facts}</section>
 ${p.notice ? html`<p class="notice" role="status">${p.notice}</p>` : ''}
 ${model.productChoices.length ? productForm({ ...p, choices: model.productChoices }) : ''}
@@ -94,7 +94,7 @@ ${model.canWrite ? messageForm(p) : ''}
 ${model.role === 'customer' && model.unreadUpTo !== undefined ? readReceipt(p, model.unreadUpTo) : ''}`;
   return layout({
     s,
-    title: `${s.caseTitle(t.number)} ${t.subject}`,
+    title: `${s.caseTitle(t.number)} ${t.subject || s.noSubject}`,
     brand: p.brand,
     body,
     footer: html`<p>${s.footer}</p>`,

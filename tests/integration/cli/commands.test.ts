@@ -152,3 +152,20 @@ it("marks a consultant's unproven mail in mesa show, as it marks a customer's", 
   expect(shown.stdout).toMatch(/--- Consultor ana@mesa\.test · .* · interno · remitente sin verificar\n/);
   expect(shown.stdout).toMatch(/Etapa: abierto/);
 });
+
+it('names a case from a mail without a subject «(sin asunto)», as its mails do', async () => {
+  const { env } = await cliEnv();
+  const mail = [
+    'From: Ana <ana@cliente.co>',
+    'To: soporte@mesa.test',
+    'Message-ID: <ns-1@cliente.co>',
+    '',
+    'Ayuda.',
+    '',
+  ];
+  expect((await runCli(['ingest', '-'], { env, stdin: mail.join('\r\n') })).code).toBe(0);
+  expect((await runCli(['tickets'], { env })).stdout).toMatch(/^#1 .* ana@cliente\.co +\(sin asunto\)$/m);
+  expect((await runCli(['show', '1'], { env })).stdout.split('\n')[0]).toBe('[Caso #1] (sin asunto)');
+  // --json keeps what the mail said: nothing.
+  expect(JSON.parse((await runCli(['show', '1', '--json'], { env })).stdout).subject).toBe('');
+});

@@ -254,6 +254,15 @@ describe('status page', () => {
     expect(atts.map((x: { filename: string }) => x.filename)).toEqual(['cotizaciónfdp.exe', 'adjunto']);
   });
 
+  it('names a case without a subject «(sin asunto)» on its page', async () => {
+    h = await portalHarness();
+    const n = await fileCase(h.app, { from: customer, subject: '', text: 'Ayuda.' });
+    const page = await h.server.inject({ method: 'GET', url: await linkPath(h.app, n, 'laura@cliente.test') });
+    expect(page.statusCode).toBe(200);
+    expect(page.body).toContain('<span class="subject">(sin asunto)</span></h1>');
+    expect(page.body).toContain(`<title>Caso #${n} (sin asunto)`);
+  });
+
   it('serves attachments of the case only, as downloads', async () => {
     h = await portalHarness();
     const n = await fileCase(h.app, {
