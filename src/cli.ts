@@ -2,6 +2,7 @@
 import { Command } from 'commander';
 import { configFromEnvironment, EXIT } from './cli/env.ts';
 import { speakSpanish } from './cli/spanish.ts';
+import { mesaVersion } from './paths.ts';
 
 // Stack traces of the build (dist/) name src/ files and lines; the build writes the source maps.
 process.setSourceMapsEnabled(true);
@@ -13,6 +14,7 @@ process.setSourceMapsEnabled(true);
 const program = speakSpanish(new Command())
   .name('mesa')
   .description('Mesa: mesa de ayuda por correo electrónico')
+  .version(mesaVersion(), '-V, --version', 'muestra la versión de Mesa')
   .showHelpAfterError()
   // A mistyped command or option is a usage error (sysexits EX_USAGE), as Mesa's own argument checks say it; help
   // asked for is not an error.

@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -28,3 +29,16 @@ export const STATUS_PAGE_CSS = at('src/web/assets/mesa.css');
 
 /** The sample mails of `mesa demo`. */
 export const DEMO_SAMPLES_DIR = at('src/demo/samples');
+
+/**
+ * Mesa's version, from its package.json: the nearest one above this file, which is the repository's both for the
+ * sources and for the build (dist/ holds no package.json of its own).
+ */
+export function mesaVersion(): string {
+  for (let dir = path.dirname(fileURLToPath(import.meta.url)); ; dir = path.dirname(dir)) {
+    const file = path.join(dir, 'package.json');
+    if (fs.existsSync(file))
+      return String((JSON.parse(fs.readFileSync(file, 'utf8')) as { version?: unknown }).version);
+    if (path.dirname(dir) === dir) return 'desconocida';
+  }
+}

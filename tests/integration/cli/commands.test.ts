@@ -169,3 +169,13 @@ it('names a case from a mail without a subject «(sin asunto)», as its mails do
   // --json keeps what the mail said: nothing.
   expect(JSON.parse((await runCli(['show', '1', '--json'], { env })).stdout).subject).toBe('');
 });
+
+it('says its version with --version and -V, as package.json has it', async () => {
+  const { env } = await cliEnv();
+  const pkg = JSON.parse(fs.readFileSync(path.join(import.meta.dirname, '..', '..', '..', 'package.json'), 'utf8'));
+  for (const flag of ['--version', '-V']) {
+    const r = await runCli([flag], { env });
+    expect(r.code, flag).toBe(0);
+    expect(r.stdout, flag).toBe(`${pkg.version}\n`);
+  }
+});
