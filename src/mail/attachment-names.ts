@@ -20,3 +20,11 @@ export function cleanAttachmentName(name: string | undefined): string {
     .trim();
   return clean === '.' || clean === '..' ? '' : clean;
 }
+
+/**
+ * A stored attachment's name as a page or a mail shows it: cleaned again, since rows written before the cleaning
+ * (or by a path that did not clean) may still hold what a sender claimed. Never empty.
+ */
+export function shownAttachmentName(name: string | undefined): string {
+  return cleanAttachmentName(name) || 'adjunto';
+}

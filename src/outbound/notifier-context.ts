@@ -4,6 +4,7 @@ import { findMessage } from '../db/repos/messages.ts';
 import { attachmentsOf, insertEvent, participantsOf, type NewMessage } from '../db/repos/tickets.ts';
 import type { LinkService } from '../links/links.ts';
 import type { Logger } from '../logger.ts';
+import { shownAttachmentName } from '../mail/attachment-names.ts';
 import { type Suggestions } from './consultant-extras.ts';
 import { PROVEN_ORIGINS, type Ticket } from '../tickets/types.ts';
 import type { Outbox } from './outbox.ts';
@@ -115,10 +116,14 @@ export class NotifierContext {
       if (fits) room -= Number(a.size);
       return fits;
     });
-    const list = files.map((a, i) => ({ filename: a.filename, size: humanSize(Number(a.size)), onPage: !carried[i] }));
+    const list = files.map((a, i) => ({
+      filename: shownAttachmentName(a.filename),
+      size: humanSize(Number(a.size)),
+      onPage: !carried[i],
+    }));
     const attach = files
       .filter((_, i) => carried[i])
-      .map((a) => ({ filename: a.filename, contentType: a.content_type, sha256: a.sha256 }));
+      .map((a) => ({ filename: shownAttachmentName(a.filename), contentType: a.content_type, sha256: a.sha256 }));
     return { list, attach, any: list.length > 0 };
   }
 

@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import type { Config } from '../config.ts';
 import { attachmentsOf, findTicketById, messagesOf } from '../db/repos/tickets.ts';
+import { shownAttachmentName } from '../mail/attachment-names.ts';
 import type { BlobStore } from '../storage/blobs.ts';
 import { isOpen } from '../tickets/state-machine.ts';
 import type { CatalogueProduct } from '../tickets/products.ts';
@@ -89,7 +90,7 @@ export async function pageModel(
         .filter((x) => Number(x.message_id) === Number(m.id))
         .map((x) => ({
           id: Number(x.id),
-          filename: x.filename,
+          filename: shownAttachmentName(x.filename),
           contentType: x.content_type,
           size: Number(x.size),
           contentId: x.content_id ?? undefined,

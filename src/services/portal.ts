@@ -4,7 +4,7 @@ import { visibleAttachment } from '../db/repos/messages.ts';
 import { claimSubmission, setSubmissionMessage } from '../db/repos/status-page.ts';
 import { lockTicket } from '../db/repos/tickets.ts';
 import { MesaError } from '../errors.ts';
-import { cleanAttachmentName } from '../mail/attachment-names.ts';
+import { cleanAttachmentName, shownAttachmentName } from '../mail/attachment-names.ts';
 import { tokenHash } from '../links/tokens.ts';
 import type { Logger } from '../logger.ts';
 import { isOpen } from '../tickets/state-machine.ts';
@@ -97,7 +97,11 @@ export class PortalService {
     const { db, blobs } = this.deps;
     const row = await visibleAttachment(db, a.ticket.id, attachmentId);
     if (!row || !blobs.has(row.sha256)) return undefined;
-    return { filename: row.filename, contentType: row.content_type, data: await blobs.get(row.sha256) };
+    return {
+      filename: shownAttachmentName(row.filename),
+      contentType: row.content_type,
+      data: await blobs.get(row.sha256),
+    };
   }
 
   /**

@@ -263,6 +263,25 @@ describe('status page', () => {
     expect(page.body).toContain(`<title>Caso #${n} (sin asunto)`);
   });
 
+  it('shows a stored attachment name without invisible characters, on the page, the download and the answer', async () => {
+    h = await portalHarness();
+    const n = await fileCase(h.app, { from: customer, subject: 'Manual', text: 'Envíenme el manual' });
+    // Written straight through the case service, as rows stored before names were cleaned on the way in.
+    const sha = await h.app.blobs.put(Buffer.from('MZ'));
+    await consultantAnswer(n, 'Va el manual.', {
+      attachments: [{ filename: 'manual\u202Efdp.exe', sha256: sha, size: 2 }],
+    });
+    const page = await h.server.inject({ method: 'GET', url: await linkPath(h.app, n, 'laura@cliente.test') });
+    expect(page.body).toMatch(/download>manualfdp\.exe<\/a>/);
+    expect(page.body).not.toContain('\u202E');
+    const href = /href="([^"]+\/adjuntos\/\d+)" download>manualfdp/.exec(page.body)![1];
+    const file = await h.server.inject({ method: 'GET', url: href });
+    expect(file.headers['content-disposition']).toMatch(/^attachment; filename="manualfdp\.exe"/);
+    const answer = await h.app.db('outbox').where({ kind: 'answer', recipient: 'laura@cliente.test' }).first();
+    expect(answer.mail_json).toContain('manualfdp.exe');
+    expect(answer.mail_json).not.toContain('\u202E');
+  });
+
   it('serves attachments of the case only, as downloads', async () => {
     h = await portalHarness();
     const n = await fileCase(h.app, {
