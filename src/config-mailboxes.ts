@@ -104,3 +104,8 @@ export function mailboxesFrom(
   }
   return mailboxes;
 }
+
+/** The key that names a mailbox's folder, for a message that asks the operator to correct it. */
+export function folderKey(mailbox: Pick<MailboxConfig, 'name'>): 'IMAP_MAILBOX' | 'FALLBACK_IMAP_MAILBOX' {
+  return mailbox.name === 'fallback' ? 'FALLBACK_IMAP_MAILBOX' : 'IMAP_MAILBOX';
+}

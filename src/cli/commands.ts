@@ -78,21 +78,19 @@ const OUTCOME_WORDS: Record<IngestResult['outcome'] | 'again', [one: string, man
 const quarantined = (id?: number) => (id ? ` (cuarentena #${id})` : '');
 
 function describe(label: string, r: IngestResult): string {
-  const what =
-    r.outcome === 'accepted' && r.effect === 'held'
-      ? `retenido sin caso (mesa held): ${r.detail ?? HELD_REASON[r.reason ?? ''] ?? r.reason}`
-      : r.outcome === 'accepted'
-        ? (r.effect === 'new_case'
-            ? 'caso nuevo'
-            : r.effect === 'follow_up'
-              ? 'seguimiento del caso'
-              : 'nota en el caso') + ` #${r.ticketNumber}`
-        : r.outcome === 'ignored'
-          ? `ignorado (${r.reason})`
-          : r.outcome === 'rejected'
-            ? `rechazado: ${r.reason}${r.detail ? ` — ${r.detail}` : ''}${quarantined(r.quarantineId)}`
-            : `pendiente, reintente más tarde: ${r.detail ?? r.reason}`;
-  return `${label}: ${what}${r.alreadyProcessed ? ' [ya procesado antes]' : ''}`;
+  return `${label}: ${whatHappened(r)}${r.alreadyProcessed ? ' [ya procesado antes]' : ''}`;
+}
+
+function whatHappened(r: IngestResult): string {
+  if (r.outcome === 'ignored') return `ignorado (${r.reason})`;
+  if (r.outcome === 'rejected')
+    return `rechazado: ${r.reason}${r.detail ? ` — ${r.detail}` : ''}${quarantined(r.quarantineId)}`;
+  if (r.outcome === 'tempfail') return `pendiente, reintente más tarde: ${r.detail ?? r.reason}`;
+  if (r.effect === 'held')
+    return `retenido sin caso (mesa held): ${r.detail ?? HELD_REASON[r.reason ?? ''] ?? r.reason}`;
+  if (r.effect === 'new_case') return `caso nuevo #${r.ticketNumber}`;
+  if (r.effect === 'follow_up') return `seguimiento del caso #${r.ticketNumber}`;
+  return `nota en el caso #${r.ticketNumber}`;
 }
 
 export async function ticketsCommand(config: Config, opts: { json?: boolean; open?: boolean }): Promise<number> {

@@ -1,3 +1,4 @@
+import { NO_SUBJECT } from '../tickets/subject.ts';
 import type { QuarantineRow } from '../db/repos/quarantine.ts';
 import type { CaseDetail, CaseSummary } from '../services/case-view.ts';
 
@@ -51,8 +52,6 @@ export function jsonForTerminal(value: unknown): string {
   );
 }
 
-/** A case opened from a mail without a subject, as its mails name it. */
-const NO_SUBJECT = '(sin asunto)';
 const when = (iso: string | null) => (iso ? iso.replace('T', ' ').slice(0, 16) : '—');
 
 export function printCaseList(list: CaseSummary[]): void {

@@ -1,5 +1,6 @@
 import nodemailer from 'nodemailer';
 import type { Config } from '../config.ts';
+import { folderKey } from '../config-mailboxes.ts';
 import { createImapClient, describeImapError } from '../inbound/index.ts';
 import { isMesaError } from '../errors.ts';
 import { MAILBOX_ARGUMENT, mailboxFromArgument } from '../mailboxes/explain.ts';
@@ -62,14 +63,13 @@ export async function doctorCommand(config: Config, arg: string): Promise<number
         await client.connect();
         say(true, 'el servidor IMAP acepta la credencial');
         // STATUS reads no mail: only whether the folder Mesa is to read is there (false: the server did not say).
-        const key = name === 'fallback' ? 'FALLBACK_IMAP_MAILBOX' : 'IMAP_MAILBOX';
         const box = await client.status(mb.mailbox, { messages: true }).catch((err: Error) => err);
         const there = box !== false && !(box instanceof Error);
         say(
           there,
           there
             ? `la carpeta «${mb.mailbox}» existe (${box.messages ?? 0} correos)`
-            : `no se puede abrir la carpeta «${mb.mailbox}»${box ? ` (${box.message})` : ''}: revise ${key}`,
+            : `no se puede abrir la carpeta «${mb.mailbox}»${box ? ` (${box.message})` : ''}: revise ${folderKey(mb)}`,
         );
         await client.logout();
       } catch (err) {

@@ -5,8 +5,7 @@ import type { Config, MailboxConfig } from '../config.ts';
 import { appOnly } from '../config-credentials.ts';
 import { isMesaError } from '../errors.ts';
 import { MAILBOX_ARGUMENT, mailboxFromArgument, STATE_TEXT, type MailboxName } from '../mailboxes/explain.ts';
-import { mailboxStatuses, type MailboxStatus } from '../mailboxes/status.ts';
-import { listMailboxStates, stateKey } from '../db/repos/mailbox-state.ts';
+import { lastReads, mailboxStatuses, type MailboxStatus } from '../mailboxes/status.ts';
 import { withApp } from './commands.ts';
 import { EXIT } from './env.ts';
 
@@ -154,10 +153,9 @@ export async function statusCommand(config: Config, opts: { json?: boolean }): P
   return withApp(config, async (app) => {
     const credentials = await mailboxStatuses(app);
     // What the readers of `mesa start` last recorded: a password says nothing until the server takes it.
-    const reads = new Map((await listMailboxStates(app.db)).map((r) => [r.name, r]));
+    const reads = await lastReads(app);
     const list = credentials.map((c) => {
-      const mb = config.mailboxes.find((m) => m.name === c.mailbox)!;
-      const r = reads.get(stateKey(mb));
+      const r = reads.get(c.mailbox);
       return {
         ...c,
         lastReadAt: r?.lastSuccessAt ? new Date(r.lastSuccessAt).toISOString() : undefined,

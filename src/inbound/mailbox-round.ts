@@ -1,6 +1,7 @@
 import type { ImapFlow } from 'imapflow';
 import type { Knex } from 'knex';
 import type { MailboxConfig } from '../config.ts';
+import { folderKey } from '../config-mailboxes.ts';
 import { MesaError } from '../errors.ts';
 import { getMailboxState, saveMailboxState, stateKey } from '../db/repos/mailbox-state.ts';
 import type { Logger } from '../logger.ts';
@@ -42,8 +43,8 @@ export async function readRound(ctx: RoundContext, client: ImapFlow): Promise<Ro
     // RFC 5530's NONEXISTENT). Said as such, and retried (someone may create it), not as a server that is down.
     const e = err as { mailboxMissing?: boolean; serverResponseCode?: string; responseText?: string };
     if (!e.mailboxMissing && e.serverResponseCode !== 'NONEXISTENT') throw err;
-    const key = ctx.mailbox.name === 'fallback' ? 'FALLBACK_IMAP_MAILBOX' : 'IMAP_MAILBOX';
-    const detail = `«${ctx.mailbox.mailbox}» (revise ${key})${e.responseText ? `: ${e.responseText}` : ''}`;
+    const said = e.responseText ? `: ${e.responseText}` : '';
+    const detail = `«${ctx.mailbox.mailbox}» (revise ${folderKey(ctx.mailbox)})${said}`;
     throw new MesaError('IMAP_FOLDER_MISSING', detail, { cause: err });
   });
   const uidvalidity = Number(box.uidValidity);

@@ -54,7 +54,7 @@ export async function parseMail(
   try {
     parsed = await withTimeout(parser(input, false, store, limits.maxAttachmentBytes), timeoutMs);
     // A lying charset label (see charset.ts): parse again with the labels checked against the bytes.
-    if (looksMisdecoded(decodedText(parsed))) {
+    if (decodedTexts(parsed).some(looksMisdecoded)) {
       parsed = await withTimeout(parser(relabelForSniffing(input), true, store, limits.maxAttachmentBytes), timeoutMs);
     }
   } catch (err) {
@@ -136,14 +136,14 @@ export async function parseMail(
 }
 
 /** What a lying or missing charset garbles: the text and HTML, the subject, the people's names, the file names. */
-function decodedText(parsed: ParsedMime): string {
+function decodedTexts(parsed: ParsedMime): string[] {
   const names = [parsed.from, parsed.to, parsed.cc, parsed.replyTo]
     .flat()
     .flatMap((a) => a?.value ?? [])
     .map((v) => v.name);
   const files = parsed.attachments.map((a) => a.filename ?? '');
   const html = typeof parsed.html === 'string' ? parsed.html : '';
-  return [parsed.text ?? '', html, parsed.subject ?? '', ...names, ...files].join('\n');
+  return [parsed.text ?? '', html, parsed.subject ?? '', ...names, ...files];
 }
 
 // HTML-only mail is turned into text by us (quotes.ts), so that quote stripping knows there was no text part.

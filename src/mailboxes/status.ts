@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import type { Config, MailboxConfig } from '../config.ts';
+import { listMailboxStates, stateKey, type MailboxState } from '../db/repos/mailbox-state.ts';
 import type { MailboxTokens } from './mailbox-tokens.ts';
 
 /** One mailbox's credential as `mesa mailbox status`, /healthz and /metrics show it. Never a token. */
@@ -44,4 +45,11 @@ export async function mailboxStatuses(deps: {
 function kindOf(mb: MailboxConfig): string {
   const c = mb.credential;
   return c.kind === 'oauth2' ? `oauth2 ${c.provider} ${c.flow}` : c.kind;
+}
+
+/** What the readers of `mesa start` last recorded of each configured mailbox (its last good read, its last error),
+ * by mailbox name: what /healthz and `mesa mailbox status` report beside the credential. */
+export async function lastReads(deps: { config: Config; db: Knex }): Promise<Map<string, MailboxState | undefined>> {
+  const states = new Map((await listMailboxStates(deps.db)).map((s) => [s.name, s]));
+  return new Map(deps.config.mailboxes.map((mb) => [mb.name, states.get(stateKey(mb))]));
 }

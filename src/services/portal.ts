@@ -4,7 +4,7 @@ import { visibleAttachment } from '../db/repos/messages.ts';
 import { claimSubmission, setSubmissionMessage } from '../db/repos/status-page.ts';
 import { lockTicket } from '../db/repos/tickets.ts';
 import { MesaError } from '../errors.ts';
-import { cleanAttachmentName, shownAttachmentName } from '../mail/attachment-names.ts';
+import { shownAttachmentName } from '../mail/attachment-names.ts';
 import { tokenHash } from '../links/tokens.ts';
 import type { Logger } from '../logger.ts';
 import { isOpen } from '../tickets/state-machine.ts';
@@ -118,15 +118,15 @@ export class PortalService {
     const files = input.files.filter((f) => f.staged.size > 0);
     if (!text && files.length === 0) throw new MesaError('MAIL_EMPTY', 'mensaje vacío');
     // As a mail's attachment: no path, controls or invisible format characters (also in the refusal it names).
-    const named = (f: UploadedFile): string => cleanAttachmentName(f.filename) || 'adjunto';
     for (const f of files)
-      if (f.staged.size > config.limits.maxAttachmentBytes) throw new MesaError('ATTACHMENT_TOO_LARGE', named(f));
+      if (f.staged.size > config.limits.maxAttachmentBytes)
+        throw new MesaError('ATTACHMENT_TOO_LARGE', shownAttachmentName(f.filename));
     // Blobs first: a rollback leaves at worst an orphan file, never a message pointing at nothing.
     const attachments: Array<{ filename: string; contentType: string; size: number; sha256: string; inline: boolean }> =
       [];
     for (const f of files) {
       attachments.push({
-        filename: named(f),
+        filename: shownAttachmentName(f.filename),
         contentType: f.contentType || 'application/octet-stream',
         size: f.staged.size,
         sha256: await blobs.adopt(f.staged),

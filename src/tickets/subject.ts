@@ -7,6 +7,9 @@ const TAG = /\[\s*(?:caso|case|ticket)\s*#?\s*(\d{1,9})\s*\]/i;
 const PREFIX =
   /^\s*(?:(?:re|rv|res|fwd?|fw|tr|aw|wg|sv|vs|r|enc|ref|rif|antw|doorst)\s*(?:\[\d+\]|\(\d+\))?\s*[:：]\s*)+/i;
 
+/** What stands for the subject of a case opened from a mail without one. */
+export const NO_SUBJECT = '(sin asunto)';
+
 export function caseNumberFromSubject(subject: string): number | undefined {
   const m = TAG.exec(subject);
   if (!m) return undefined;
@@ -26,5 +29,5 @@ export function cleanSubject(subject: string): string {
 }
 
 export function taggedSubject(number: number, subject: string): string {
-  return `[Caso #${number}] ${cleanSubject(subject) || '(sin asunto)'}`;
+  return `[Caso #${number}] ${cleanSubject(subject) || NO_SUBJECT}`;
 }

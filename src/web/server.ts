@@ -1,9 +1,8 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify';
 import type { App } from '../app.ts';
-import { listMailboxStates, stateKey } from '../db/repos/mailbox-state.ts';
 import { pingDatabase } from '../db/repos/monitoring.ts';
 import { MAILBOX_ARGUMENT, STATE_TEXT } from '../mailboxes/explain.ts';
-import { mailboxStatuses } from '../mailboxes/status.ts';
+import { lastReads, mailboxStatuses } from '../mailboxes/status.ts';
 import { registerMetrics } from './metrics.ts';
 import { slaLight } from './sla-light.ts';
 import { registerStatusPage, type StatusPageOptions } from './status-page.ts';
@@ -32,11 +31,11 @@ export function buildServer(app: App, opts: { statusPage?: StatusPageOptions } =
   server.get('/healthz', async (_req, reply) => {
     try {
       await withTimeout(pingDatabase(app.db), 3000);
-      const states = new Map((await listMailboxStates(app.db)).map((s) => [s.name, s]));
+      const reads = await lastReads(app);
       const credentials = new Map((await mailboxStatuses(app)).map((c) => [c.mailbox, c]));
       const now = Date.now();
       const mailboxes = app.config.mailboxes.map((mb) => {
-        const s = states.get(stateKey(mb));
+        const s = reads.get(mb.name);
         const c = credentials.get(mb.name)!;
         return {
           name: mb.name,

@@ -7,6 +7,7 @@ import { cliEnv, runCli } from '../../support/cli.ts';
 import { startDovecot, type Dovecot } from '../../support/dovecot.ts';
 import { startOAuthServer, type OAuthServer } from '../../support/oauth-server.ts';
 import { startSmtpSink, type SmtpSink } from '../../support/smtp-sink.ts';
+import { supportMailboxEnv } from '../../support/worlds.ts';
 
 // `mesa mailbox doctor` against a real Dovecot (oauth2 passdb), a real XOAUTH2 SMTP server and a real authorization
 // server: all good first, then the provider revokes the tokens and the doctor says which check fails and what to do.
@@ -78,18 +79,11 @@ it('checks token, IMAP and SMTP in one go, and names what fails', async () => {
 });
 
 it('says whether the folder to read is there, naming the key to fix', async () => {
-  const imap = {
-    IMAP_HOST: dovecot.host,
-    IMAP_PORT: String(dovecot.port),
-    IMAP_SECURE: 'false',
-    IMAP_USER: 'support',
-    IMAP_PASSWORD: dovecot.users.support.password,
-  };
   await dovecot.append(
     'support',
     'From: ana@cliente.co\r\nSubject: uno\r\nMessage-ID: <doc-1@cliente.co>\r\n\r\nHola\r\n',
   );
-  const { env } = await cliEnv(imap);
+  const { env } = await cliEnv(supportMailboxEnv(dovecot));
   const good = await runCli(['mailbox', 'doctor', 'soporte'], { env });
   expect(good.stdout).toContain('✔ el servidor IMAP acepta la credencial');
   expect(good.stdout).toMatch(/✔ la carpeta «INBOX» existe \(\d+ correos\)/);

@@ -7,6 +7,7 @@ import { testConfig } from '../../support/app.ts';
 import { cliEnv, runCli, spawnCli } from '../../support/cli.ts';
 import { startDovecot, type Dovecot } from '../../support/dovecot.ts';
 import { waitFor } from '../../support/wait.ts';
+import { supportMailboxEnv } from '../../support/worlds.ts';
 
 let dovecot: Dovecot;
 
@@ -69,14 +70,7 @@ it('mesa start reads the mailbox, answers /healthz, and stops with exit 0 on SIG
 }, 60_000);
 
 it("mesa mailbox status tells a password mailbox's last read and the server's refusal, not a claim", async () => {
-  const imap = {
-    IMAP_HOST: dovecot.host,
-    IMAP_PORT: String(dovecot.port),
-    IMAP_SECURE: 'false',
-    IMAP_USER: 'support',
-    HTTP_PORT: '0',
-  };
-  const { env } = await cliEnv({ ...imap, IMAP_PASSWORD: 'no-es-la-clave' });
+  const { env } = await cliEnv({ ...supportMailboxEnv(dovecot), HTTP_PORT: '0', IMAP_PASSWORD: 'no-es-la-clave' });
   const status = async () => (await runCli(['mailbox', 'status'], { env })).stdout;
   const before = await status();
   expect(before).toContain('soporte (support): password\n  transporte: IMAP/SMTP\n');
