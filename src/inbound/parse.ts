@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
 import { MesaError } from '../errors.ts';
-import { cleanAttachmentName } from '../mail/attachment-names.ts';
+import { attachmentFileName } from '../mail/attachment-names.ts';
 import { BlobStore } from '../storage/blobs.ts';
 import { caseQuestion, queryTerms } from '../tickets/search-text.ts';
 import { caseNumberFromSubject, cleanSubject } from '../tickets/subject.ts';
@@ -9,6 +9,7 @@ import { looksMisdecoded, relabelForSniffing, SniffingIconv } from './charset.ts
 import { visibleTextOf } from './quotes.ts';
 import { htmlToText } from './html-text.ts';
 import { parseMime, type ParsedMime } from './mime-stream.ts';
+import { unpackTnef } from './tnef-attachments.ts';
 import { contentHash, isSpaceByte } from './content-hash.ts';
 import {
   addresses,
@@ -64,7 +65,7 @@ export async function parseMail(
 
   const headers = headerMap(parsed);
   const ct = parsed.headers.get('content-type') as { value?: string; params?: Record<string, string> } | undefined;
-  const attachments: InboundAttachment[] = [];
+  const parts: InboundAttachment[] = [];
   const embedded: string[] = [];
   for (const a of parsed.attachments ?? []) {
     const contentType = (a.contentType || 'application/octet-stream').toLowerCase();
@@ -77,8 +78,8 @@ export async function parseMail(
     ) {
       if (a.content) embedded.push(a.content.subarray(0, 64 * 1024).toString('utf8'));
     }
-    attachments.push({
-      filename: safeFilename(a.filename, contentType, attachments.length + 1),
+    parts.push({
+      filename: attachmentFileName(a.filename, contentType, parts.length + 1),
       contentType,
       size: a.size ?? a.content?.length ?? 0,
       content: a.content,
@@ -88,11 +89,20 @@ export async function parseMail(
     });
   }
 
+  const mailHtml = typeof parsed.html === 'string' && parsed.html.length > 0 ? parsed.html : undefined;
+  // Outlook's winmail.dat opened into the files (and, for a mail without one, the body) it carries.
+  const mailHasBody = Boolean(parsed.text?.trim() || mailHtml);
+  const unpacked = await unpackTnef(parts, mailHasBody, store);
+  const attachments = unpacked.attachments;
   const from = firstAddress(parsed.from);
-  const html = typeof parsed.html === 'string' && parsed.html.length > 0 ? noNul(parsed.html) : undefined;
+  const htmlSource = mailHtml ?? unpacked.html;
+  const html = htmlSource === undefined ? undefined : noNul(htmlSource);
   // Stored here, like the attachments: with a parse thread, its hashing and writing leave the main thread too.
   const htmlSha256 = html !== undefined && store ? await store.put(html, { derived: true }) : undefined;
-  let text = noNul(parsed.text ?? '').replace(/\r\n/g, '\n');
+  let text = noNul((mailHasBody || unpacked.text === undefined ? parsed.text : unpacked.text) ?? '').replace(
+    /\r\n/g,
+    '\n',
+  );
   const textFromHtml = !text.trim() && html !== undefined;
   if (textFromHtml) text = htmlToText(html);
   const date = parsed.date && !Number.isNaN(parsed.date.getTime()) ? parsed.date : undefined;
@@ -195,15 +205,6 @@ function normalizeLineEnds(raw: Buffer): Buffer {
   const head = raw.subarray(0, 8192);
   if (head.includes(0x0a) || !head.includes(0x0d)) return raw;
   return Buffer.from(raw.toString('latin1').replace(/\r(?!\n)/g, '\r\n'), 'latin1');
-}
-
-/** The attachment's name without directory, controls or invisible format characters (src/mail/attachment-names.ts);
- * a file the mail names no usable name for is «adjunto-N.ext», N its place among the mail's attachments. */
-function safeFilename(name: string | undefined, contentType: string, n: number): string {
-  const cleaned = cleanAttachmentName(name);
-  if (cleaned) return cleaned;
-  const ext = contentType.split('/')[1]?.replace(/[^a-z0-9]+/g, '') || 'bin';
-  return `adjunto-${n}.${ext}`;
 }
 
 function isBlank(raw: Buffer): boolean {

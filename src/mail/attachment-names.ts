@@ -28,3 +28,12 @@ export function cleanAttachmentName(name: string | undefined): string {
 export function shownAttachmentName(name: string | undefined): string {
   return cleanAttachmentName(name) || 'adjunto';
 }
+
+/** The name an attachment is kept under: its own, cleaned; «adjunto-N.ext» when nothing usable is left, N its place
+ * among the mail's attachments and ext from its content type. */
+export function attachmentFileName(name: string | undefined, contentType: string, n: number): string {
+  const cleaned = cleanAttachmentName(name);
+  if (cleaned) return cleaned;
+  const ext = contentType.split('/')[1]?.replace(/[^a-z0-9]+/g, '') || 'bin';
+  return `adjunto-${n}.${ext}`;
+}

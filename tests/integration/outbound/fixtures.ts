@@ -14,7 +14,7 @@ export function rawMail(p: {
   references?: string[];
   headers?: Record<string, string>;
   /** Files after the text, in this order. */
-  attachments?: Array<{ filename: string; content: string; type?: string }>;
+  attachments?: Array<{ filename: string; content: string | Buffer; type?: string }>;
 }): Buffer {
   const files = p.attachments ?? [];
   const id = p.messageId ?? `${crypto.randomUUID()}@cliente.test`;

@@ -1,0 +1,69 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { rawMail } from '../outbound/fixtures.ts';
+import { tnefStream } from '../../support/tnef.ts';
+import { waitFor } from '../../support/wait.ts';
+import { mailboxWorld, type MailboxWorld } from '../../support/worlds.ts';
+
+/**
+ * Outlook sends a customer's files inside one winmail.dat (TNEF) when it takes the recipient for another Outlook.
+ * Through the real path: the mail appended to a real Dovecot and taken by the IMAP poller, the consultant's notice
+ * through a real SMTP server, the case page and its downloads from the real web server.
+ */
+let w: MailboxWorld;
+
+beforeAll(async () => {
+  w = await mailboxWorld();
+});
+
+afterAll(async () => {
+  await w?.close();
+});
+
+const pdf = Buffer.from('%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\n%%EOF\n');
+const xlsx = Buffer.from('PK\x03\x04 planilla', 'latin1');
+
+describe('a mail with a winmail.dat', () => {
+  it('opens a case whose files are the ones inside it, for the consultant and on the page', async () => {
+    const winmail = tnefStream({
+      files: [
+        { title: 'COTIZA~1.PDF', longName: 'Cotización marzo.pdf', mime: 'application/pdf', data: pdf },
+        { title: 'INVENT~1.XLS', longName: 'Inventario sucursal Núñez.xlsx', data: xlsx },
+      ],
+    });
+    const raw = rawMail({
+      from: 'pedro@cliente.co',
+      subject: 'Cotización que no cuadra',
+      body: 'Adjunto la cotización y el inventario.',
+      messageId: 'winmail-1@cliente.co',
+      attachments: [{ filename: 'winmail.dat', content: winmail, type: 'application/ms-tnef' }],
+    });
+    await w.dovecot.append('support', raw);
+    const row = await waitFor('el buzón entrega el correo', () =>
+      w.app.db('ingest_ledger').where({ message_id: 'winmail-1@cliente.co' }).first(),
+    );
+    expect(row.effect).toBe('new_case');
+    const names = ['Cotización marzo.pdf', 'Inventario sucursal Núñez.xlsx'];
+    expect(
+      await w.app.db('attachments').where({ message_id: row.message_row_id }).orderBy('id').pluck('filename'),
+    ).toEqual(names);
+
+    const [toAna] = await w.sink.waitFor(
+      (m) => m.to === 'ana@mesa.test' && m.subject.includes('Cotización que no cuadra'),
+    );
+    expect(toAna.parsed.attachments.map((a) => a.filename)).toEqual(names);
+    expect(toAna.parsed.attachments[0].content.equals(pdf)).toBe(true);
+    expect(toAna.parsed.attachments[0].contentType).toBe('application/pdf');
+    expect(toAna.parsed.attachments[1].content.equals(xlsx)).toBe(true);
+
+    const [confirmation] = await w.sink.waitFor((m) => m.to === 'pedro@cliente.co');
+    const link = /http:\/\/127\.0\.0\.1:\d+\/caso\/[^\s"<>]+/.exec(confirmation.text)![0];
+    const page = await fetch(link);
+    const body = await page.text();
+    expect(body).toContain('Cotización marzo.pdf');
+    expect(body).not.toContain('winmail.dat');
+    const href = new RegExp(`href="([^"]+/adjuntos/\\d+)" download>Cotización marzo\\.pdf<`).exec(body)![1];
+    const file = await fetch(new URL(href, link));
+    expect(file.status).toBe(200);
+    expect(Buffer.from(await file.arrayBuffer()).equals(pdf)).toBe(true);
+  });
+});

@@ -1,0 +1,123 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parseMail } from '../../../src/inbound/parse.ts';
+import { BlobStore } from '../../../src/storage/blobs.ts';
+import { tnefStream } from '../../support/tnef.ts';
+
+/** A mail as Outlook sends one to a recipient it takes for another Outlook: a text part (or none) and winmail.dat. */
+function outlookMail(p: { text?: string; winmail: Buffer; type?: string; name?: string }): Buffer {
+  const lines = [
+    'From: "Núñez, Pedro" <pedro@cliente.co>',
+    'To: soporte@mesa.test',
+    'Subject: Cotización',
+    'MIME-Version: 1.0',
+    'Content-Type: multipart/mixed; boundary="b"',
+    '',
+  ];
+  if (p.text !== undefined) lines.push('--b', 'Content-Type: text/plain; charset=utf-8', '', p.text);
+  lines.push(
+    '--b',
+    `Content-Type: ${p.type ?? 'application/ms-tnef'}; name="${p.name ?? 'winmail.dat'}"`,
+    `Content-Disposition: attachment; filename="${p.name ?? 'winmail.dat'}"`,
+    'Content-Transfer-Encoding: base64',
+    '',
+    p.winmail.toString('base64').replace(/.{76}/g, '$&\r\n'),
+    '--b--',
+    '',
+  );
+  return Buffer.from(lines.join('\r\n'));
+}
+
+const pdf = Buffer.from('%PDF-1.4\n');
+const files = [
+  { title: 'COTIZA~1.PDF', longName: 'Cotización 2026.pdf', mime: 'application/pdf', data: pdf },
+  { title: 'FOTO.PNG', data: Buffer.from('\x89PNG', 'latin1') },
+];
+
+describe('parseMail with a winmail.dat', () => {
+  it('replaces it by the files inside, with their names and types', async () => {
+    const m = await parseMail(outlookMail({ text: 'Adjunto la cotización.', winmail: tnefStream({ files }) }));
+    expect(m.text.trim()).toBe('Adjunto la cotización.');
+    expect(m.attachments.map((a) => [a.filename, a.contentType, a.size])).toEqual([
+      ['Cotización 2026.pdf', 'application/pdf', pdf.length],
+      ['FOTO.PNG', 'application/octet-stream', 4],
+    ]);
+    expect(m.attachments[0].content?.equals(pdf)).toBe(true);
+  });
+
+  it('writes the files into the blob store when parsing with one', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mesa-tnef-'));
+    try {
+      const store = new BlobStore(dir);
+      const m = await parseMail(
+        outlookMail({ text: 'Adjunto.', winmail: tnefStream({ files }) }),
+        {},
+        undefined,
+        store,
+      );
+      expect(m.attachments[0].content).toBeUndefined();
+      expect((await store.get(m.attachments[0].sha256!)).equals(pdf)).toBe(true);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('opens one a gateway relabelled application/octet-stream, by its name', async () => {
+    const m = await parseMail(
+      outlookMail({
+        text: 'Adjunto.',
+        type: 'application/octet-stream',
+        name: 'WINMAIL.DAT',
+        winmail: tnefStream({ files }),
+      }),
+    );
+    expect(m.attachments.map((a) => a.filename)).toEqual(['Cotización 2026.pdf', 'FOTO.PNG']);
+  });
+
+  it('takes the body from it when the mail has no text part', async () => {
+    const m = await parseMail(outlookMail({ winmail: tnefStream({ body: 'No puedo facturar desde ayer.', files }) }));
+    expect(m.text.trim()).toBe('No puedo facturar desde ayer.');
+    expect(m.visibleText).toContain('No puedo facturar');
+    expect(m.attachments.map((a) => a.filename)).toEqual(['Cotización 2026.pdf', 'FOTO.PNG']);
+    const html = await parseMail(outlookMail({ winmail: tnefStream({ html: '<p>Sin <b>acceso</b></p>' }) }));
+    expect(html.text.trim()).toBe('Sin acceso');
+    expect(html.attachments).toEqual([]);
+  });
+
+  it('keeps the winmail.dat when its files do not hold everything the mail said', async () => {
+    // No text part and no body Mesa can read (Outlook's compressed RTF): the original stays beside the files.
+    const rtfOnly = await parseMail(outlookMail({ winmail: tnefStream({ files }) }));
+    expect(rtfOnly.attachments.map((a) => a.filename)).toEqual(['Cotización 2026.pdf', 'FOTO.PNG', 'winmail.dat']);
+    // No files in it: it stays as it came.
+    const empty = await parseMail(outlookMail({ text: 'Hola', winmail: tnefStream({}) }));
+    expect(empty.attachments.map((a) => [a.filename, a.contentType])).toEqual([['winmail.dat', 'application/ms-tnef']]);
+  });
+
+  it('keeps a part that claims to be TNEF and is not, or is broken, as it came', async () => {
+    const fake = await parseMail(outlookMail({ text: 'Hola', winmail: Buffer.from('MZ no soy TNEF') }));
+    expect(fake.attachments.map((a) => a.filename)).toEqual(['winmail.dat']);
+    const whole = tnefStream({ files });
+    // Cut inside the second file: what was read, and the original beside it.
+    const cut = await parseMail(outlookMail({ text: 'Hola', winmail: whole.subarray(0, whole.length - 60) }));
+    expect(cut.attachments.map((a) => a.filename)).toEqual(['Cotización 2026.pdf', 'winmail.dat']);
+  });
+
+  it('opens a message attached inside it for its own files', async () => {
+    const inner = tnefStream({ files: [{ title: 'ACTA.PDF', longName: 'acta firmada.pdf', data: pdf }] });
+    const outer = tnefStream({ files: [{ title: 'Untitled Attachment', data: inner, asObject: true }] });
+    const m = await parseMail(outlookMail({ text: 'Reenvío el correo con el acta.', winmail: outer }));
+    expect(m.attachments.map((a) => a.filename)).toEqual(['acta firmada.pdf']);
+  });
+
+  it('cleans the names it carries like any other attachment name', async () => {
+    const m = await parseMail(
+      outlookMail({
+        text: 'Adjunto.',
+        winmail: tnefStream({ files: [{ title: 'X', longName: 'C:\\Users\\pedro\\factura\u202Efdp.exe', data: pdf }] }),
+      }),
+    );
+    expect(m.attachments.map((a) => a.filename)).toEqual(['facturafdp.exe']);
+  });
+});
