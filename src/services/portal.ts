@@ -114,7 +114,7 @@ export class PortalService {
   ): Promise<{ duplicate: boolean; messageRowId?: number }> {
     const { cases, blobs, config } = this.deps;
     if (!isOpen(a.ticket.stage)) throw new MesaError('TRANSITION_REFUSED', 'el caso está cerrado');
-    const text = input.text.replace(/\r\n/g, '\n').trim().slice(0, MAX_TEXT_CHARS);
+    const text = withinLimit(input.text);
     const files = input.files.filter((f) => f.staged.size > 0);
     if (!text && files.length === 0) throw new MesaError('MAIL_EMPTY', 'mensaje vacío');
     // As a mail's attachment: no path, controls or invisible format characters (also in the refusal it names).
@@ -180,7 +180,7 @@ export class PortalService {
   ): Promise<{ duplicate: boolean; url?: string }> {
     // The solution is the customer's to accept or reject, not the desk's.
     if (a.role !== 'customer') throw new MesaError('TRANSITION_REFUSED', 'calificar desde el enlace de un consultor');
-    const comment = input.comment.replace(/\r\n/g, '\n').trim().slice(0, MAX_TEXT_CHARS);
+    const comment = withinLimit(input.comment);
     if (input.verdict === 'insatisfactoria' && !comment) throw new MesaError('MAIL_EMPTY', 'falta el comentario');
     const now = this.now();
     const r = await this.once(a.ticket.id, input.nonce, 'rating', now, async (trx) => {
@@ -240,4 +240,12 @@ export class PortalService {
       throw err;
     }
   }
+}
+
+/** A text typed on the page, line ends as a mail's. One over MAX_TEXT_CHARS is refused with its length (the page
+ * says so and keeps the draft), never cut: the person would not know what was lost. */
+function withinLimit(typed: string): string {
+  const text = typed.replace(/\r\n/g, '\n').trim();
+  if (text.length > MAX_TEXT_CHARS) throw new MesaError('TEXT_TOO_LONG', String(text.length));
+  return text;
 }

@@ -2,7 +2,7 @@ import contentDisposition from 'content-disposition';
 import type { FastifyInstance, FastifyReply, preHandlerHookHandler } from 'fastify';
 import { isMesaError } from '../errors.ts';
 import { LINK_PATH } from '../links/tokens.ts';
-import type { PortalService } from '../services/portal.ts';
+import { MAX_TEXT_CHARS, type PortalService } from '../services/portal.ts';
 import type { Access, Verdict } from '../services/portal-types.ts';
 import { registerCaseList } from './case-list-route.ts';
 import { noticeText } from './i18n.ts';
@@ -129,6 +129,12 @@ export function registerCaseRoutes(caseScope: FastifyInstance, d: CaseRouteDeps)
           return renderCase(reply, req.params.token, a, {
             code: 400,
             error: { form: 'rating', text: s.needComment },
+            draft: comment,
+          });
+        if (isMesaError(err, 'TEXT_TOO_LONG'))
+          return renderCase(reply, req.params.token, a, {
+            code: 413,
+            error: { form: 'rating', text: s.textTooLong(MAX_TEXT_CHARS, Number(err.detail)) },
             draft: comment,
           });
         if (isMesaError(err, 'TRANSITION_REFUSED')) return reply.redirect(`${BASE}/${req.params.token}`, 303);

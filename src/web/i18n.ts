@@ -116,6 +116,11 @@ const es = {
   badEmail: 'Escribe una dirección de correo válida.',
   staleForm: 'El formulario caducó. Vuelve a cargar la página e inténtalo de nuevo.',
   tooLarge: (max: string) => `El archivo es demasiado grande: el límite es ${max} por archivo.`,
+  /** `length`: how many characters it had, when the whole text reached the server. */
+  textTooLong: (max: number, length?: number) =>
+    `El texto es demasiado largo${length ? ` (${length.toLocaleString('es-CO')} caracteres)` : ''}: ` +
+    `el límite es ${max.toLocaleString('es-CO')} caracteres. ` +
+    'Divídelo en varios mensajes o adjunta el texto largo como archivo.',
   error: 'Algo salió mal. Intenta de nuevo en unos minutos.',
   back: 'Volver al caso',
   footer: 'Este enlace es personal: no lo compartas.',
@@ -227,6 +232,10 @@ const en: Strings = {
   badEmail: 'Type a valid e-mail address.',
   staleForm: 'The form expired. Reload the page and try again.',
   tooLarge: (max) => `The file is too large: the limit is ${max} per file.`,
+  textTooLong: (max, length) =>
+    `The text is too long${length ? ` (${length.toLocaleString('en')} characters)` : ''}: ` +
+    `the limit is ${max.toLocaleString('en')} characters. ` +
+    'Split it into several messages or attach the long text as a file.',
   error: 'Something went wrong. Please try again in a few minutes.',
   back: 'Back to the case',
   footer: 'This link is personal: do not share it.',

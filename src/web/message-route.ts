@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { App } from '../app.ts';
 import { isMesaError } from '../errors.ts';
-import type { PortalService } from '../services/portal.ts';
+import { MAX_TEXT_CHARS, type PortalService } from '../services/portal.ts';
 import type { Access } from '../services/portal-types.ts';
 import { formatBytes, type Strings } from './i18n.ts';
 import { PostLimits } from './post-limits.ts';
@@ -62,9 +62,11 @@ export function registerMessageRoutes(caseScope: FastifyInstance, kit: CaseRoute
   const tooMany = (reply: FastifyReply) =>
     kit.page(reply, 429, messagePage({ s, brand, title: s.tooMany, text: s.tooManyPosts }));
   const tooLargeText = (reason: string) =>
-    reason === 'file-too-large'
-      ? s.tooLarge(bytes(config.limits.maxAttachmentBytes))
-      : s.tooLargeTotal(bytes(config.web.uploadMaxBytes));
+    reason === 'text-too-long'
+      ? s.textTooLong(MAX_TEXT_CHARS)
+      : reason === 'file-too-large'
+        ? s.tooLarge(bytes(config.limits.maxAttachmentBytes))
+        : s.tooLargeTotal(bytes(config.web.uploadMaxBytes));
 
   const gate = async (req: FastifyRequest<{ Params: TokenParams }>, reply: FastifyReply) => {
     if (!(await limits.post({ kind: 'ip', ip: req.ip }))) return tooMany(reply);
@@ -139,6 +141,12 @@ export function registerMessageRoutes(caseScope: FastifyInstance, kit: CaseRoute
             return kit.renderCase(reply, req.params.token, a, {
               code: 400,
               error: { form: 'message', text: s.empty },
+              draft: text,
+            });
+          if (isMesaError(err, 'TEXT_TOO_LONG'))
+            return kit.renderCase(reply, req.params.token, a, {
+              code: 413,
+              error: { form: 'message', text: s.textTooLong(MAX_TEXT_CHARS, Number(err.detail)) },
               draft: text,
             });
           if (isMesaError(err, 'ATTACHMENT_TOO_LARGE'))

@@ -16,7 +16,7 @@ export type FormResult =
   | {
       ok: false;
       status: 400 | 413 | 429;
-      reason: 'malformed' | 'file-too-large' | 'total-too-large' | 'too-many-parts' | 'files-limited';
+      reason: 'malformed' | 'file-too-large' | 'total-too-large' | 'too-many-parts' | 'files-limited' | 'text-too-long';
       fields: Map<string, string>;
     };
 
@@ -47,6 +47,8 @@ export async function readMessageForm(req: FastifyRequest, blobs: BlobStore, lim
       if (part.type === 'field') {
         if (FIELDS.has(part.fieldname) && !fields.has(part.fieldname) && typeof part.value === 'string')
           fields.set(part.fieldname, part.value);
+        // Over the multipart fieldSize the parser cuts the value: a message that long is refused, never kept cut.
+        if (part.fieldname === 'mensaje' && part.valueTruncated) return await refuse(413, 'text-too-long');
         continue;
       }
       // A file input left empty is sent as a part without a name and without bytes.

@@ -37,6 +37,7 @@ describe('error catalogue', () => {
         "SMTP_PERMANENT": false,
         "SMTP_TEMPORARY": true,
         "STORAGE_FAILED": true,
+        "TEXT_TOO_LONG": false,
         "TICKET_NOT_FOUND": false,
         "TRANSITION_REFUSED": false,
       }

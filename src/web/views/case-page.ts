@@ -166,7 +166,7 @@ function messageForm(p: CasePageInput): SafeHtml {
     ${seenField(p)}
     ${err ? html`<p class="error" role="alert" id="msg-err">${err}</p>` : ''}
     <label for="mensaje">${s.messageLabel}</label>
-    <textarea id="mensaje" name="mensaje" rows="5" maxlength="50000"${invalid}>${p.draft ?? ''}</textarea>
+    <textarea id="mensaje" name="mensaje" rows="5"${invalid}>${p.draft ?? ''}</textarea>
     <label for="adjuntos">${s.filesLabel}</label>
     <input id="adjuntos" name="adjuntos" type="file" multiple aria-describedby="adjuntos-hint">
     <p class="hint" id="adjuntos-hint">${s.filesHint(formatBytes(p.maxAttachmentBytes, s.lang as 'es' | 'en'))}</p>
@@ -190,7 +190,7 @@ function ratingForm(p: CasePageInput): SafeHtml {
     ${seenField(p)}
     ${err ? html`<p class="error" role="alert" id="rate-err">${err}</p>` : ''}
     <label for="comentario">${s.ratingComment}</label>
-    <textarea id="comentario" name="comentario" rows="3" maxlength="50000"
+    <textarea id="comentario" name="comentario" rows="3"
       aria-describedby="${describedBy}">${draft}</textarea>
     <p class="hint" id="comentario-hint">${s.ratingCommentHint}</p>
     <div class="buttons">

@@ -347,6 +347,12 @@ describe('status page', () => {
     expect(missing.statusCode).toBe(400);
     expect(missing.body).toContain('Cuéntanos qué falta');
     expect((await ticket(n)).stage).toBe('pruebas');
+    // A comment over the limit is refused with its length and kept in the form, never cut.
+    const long = await rate('insatisfactoria', 'x'.repeat(50_001));
+    expect(long.statusCode).toBe(413);
+    expect(long.body).toContain('El texto es demasiado largo (50.001 caracteres): el límite es 50.000 caracteres.');
+    expect(long.body).toContain(`>${'x'.repeat(50_001)}</textarea>`);
+    expect((await ticket(n)).stage).toBe('pruebas');
     const bad = await rate('insatisfactoria', 'Sigue saliendo el error 500.');
     expect(bad.statusCode).toBe(303);
     let t = await ticket(n);
