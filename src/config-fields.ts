@@ -4,9 +4,49 @@ import { z } from 'zod';
 /** Field validators shared by the environment (src/config.ts, config-*.ts) and the optional config file
  * (src/policy/settings-file.ts). */
 
-/** zod's own messages (a number that is not one, a bad URL, a value not in the list) in Spanish, for every key and
- * file an operator writes: passed to each safeParse of the config, so no global setting of zod's changes. */
-export const IN_SPANISH = { error: z.locales.es().localeError };
+/** zod's own messages in Spanish, for every key and file an operator writes: passed to each safeParse of the config,
+ * so no global setting of zod's changes. The commonest ones in the operator's words first (operatorMessage). */
+const zodSpanish = z.locales.es().localeError;
+export const IN_SPANISH = { error: (issue: z.core.$ZodRawIssue) => operatorMessage(issue) ?? zodSpanish(issue) };
+
+const EITHER = new Intl.ListFormat('es', { type: 'disjunction' });
+const TYPE_NAMES: Record<string, string> = {
+  array: 'una lista, p. ej. ["…", "…"]',
+  object: 'un grupo de claves',
+  string: 'un texto',
+  boolean: 'true o false',
+};
+
+/**
+ * What zod's Spanish says as a translation («Llave desconocida», «se esperaba que número fuera >0», «se esperaba
+ * número, recibido texto» for a decimal comma), said as an operator reads it; undefined leaves zod's own.
+ */
+function operatorMessage(issue: z.core.$ZodRawIssue): string | undefined {
+  switch (issue.code) {
+    case 'unrecognized_keys': {
+      const keys = issue.keys.map((k) => `"${k}"`).join(', ');
+      return issue.keys.length === 1 ? `clave desconocida: ${keys}` : `claves desconocidas: ${keys}`;
+    }
+    case 'too_small':
+      if (issue.origin !== 'number') return undefined;
+      return `debe ser ${issue.inclusive ? 'igual o mayor que' : 'mayor que'} ${issue.minimum}`;
+    case 'too_big':
+      if (issue.origin !== 'number') return undefined;
+      return `debe ser ${issue.inclusive ? 'igual o menor que' : 'menor que'} ${issue.maximum}`;
+    case 'invalid_type':
+      if (issue.input === undefined) return 'falta (obligatoria)';
+      if (issue.expected === 'int') return 'debe ser un número entero';
+      if (issue.expected === 'number')
+        return typeof issue.input === 'string'
+          ? `debe ser un número sin comillas, con punto decimal (p. ej. 0.8), no "${issue.input}"`
+          : 'debe ser un número';
+      return TYPE_NAMES[issue.expected] ? `debe ser ${TYPE_NAMES[issue.expected]}` : undefined;
+    case 'invalid_value':
+      return `debe ser ${EITHER.format(issue.values.map((v) => `"${String(v)}"`))}`;
+    default:
+      return undefined;
+  }
+}
 
 /** Yes or no, in either language. */
 export const bool = z
@@ -33,14 +73,24 @@ export const email = z
   .toLowerCase()
   .email({ error: (issue) => `«${String(issue.input)}» no es una dirección de correo válida` });
 
-export const timezone = z.string().refine((tz) => {
+const knownZone = (tz: string) => {
   try {
     new Intl.DateTimeFormat('en', { timeZone: tz });
     return true;
   } catch {
     return false;
   }
-}, 'zona horaria IANA desconocida (p. ej. America/Bogota)');
+};
+/** An IANA zone. Its names have no accents, and «America/Bogotá» is how a Spanish speaker writes the first one: a
+ * name that is a zone once its accents go is taken as that zone. */
+export const timezone = z
+  .string()
+  .trim()
+  .transform((tz) => {
+    const plain = tz.normalize('NFD').replace(/\p{Mn}/gu, '');
+    return !knownZone(tz) && knownZone(plain) ? plain : tz;
+  })
+  .refine(knownZone, 'zona horaria IANA desconocida (p. ej. America/Bogota)');
 
 /**
  * TRUST_PROXY: which proxies to believe about the client's address (their X-Forwarded-For), as fastify's

@@ -3,7 +3,7 @@ import path from 'node:path';
 import YAML from 'yaml';
 import { z } from 'zod';
 import { email, IN_SPANISH, timezone } from '../config-fields.ts';
-import { parseRange, WEEKDAY_KEYS, type WeekdayKey } from '../tickets/calendar.ts';
+import { isCalendarDate, parseRange, WEEKDAY_KEYS, type WeekdayKey } from '../tickets/calendar.ts';
 import { DEFAULT_TARGETS, parseDuration, type BusinessDuration, type SlaTargets } from '../tickets/sla.ts';
 import { PRIORITIES, type Priority } from '../tickets/types.ts';
 import type { CalendarSettings, LifecycleSettings } from './settings-types.ts';
@@ -15,25 +15,56 @@ import type { CalendarSettings, LifecycleSettings } from './settings-types.ts';
  * organization starts from the desk's calendar and changes only what it names.
  */
 
-const isoDate = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'fecha YYYY-MM-DD');
-const range = z.string().refine((r) => parseRange(r) !== undefined, 'rango HH:MM-HH:MM con fin posterior al inicio');
+const isoDate = z
+  .string()
+  .refine(isCalendarDate, { error: (i) => `"${String(i.input)}" no es una fecha AAAA-MM-DD que exista` });
+const range = z
+  .string()
+  .refine((r) => parseRange(r) !== undefined, 'rango HH:MM-HH:MM con fin posterior al inicio, p. ej. 08:00-17:00');
 const duration = z.string().transform((s, ctx) => {
   const d = parseDuration(s);
   if (!d) ctx.addIssue({ code: 'custom', message: `duración inválida "${s}" (p. ej. 2h, 8h, 1d, 3d)` });
   return d as BusinessDuration;
 });
 
+/** The hours' days also by their Spanish names, with or without accents (`lunes`, `miércoles`, `sábado`). */
+const SPANISH_DAYS: Record<string, WeekdayKey> = {
+  lunes: 'mon',
+  martes: 'tue',
+  miercoles: 'wed',
+  jueves: 'thu',
+  viernes: 'fri',
+  sabado: 'sat',
+  domingo: 'sun',
+};
+const dayKey = (key: string) => {
+  const plain = key
+    .trim()
+    .toLowerCase()
+    .normalize('NFD')
+    .replace(/\p{Mn}/gu, '');
+  return SPANISH_DAYS[plain] ?? plain;
+};
+const byDayKey = (v: unknown) =>
+  v && typeof v === 'object' && !Array.isArray(v)
+    ? Object.fromEntries(Object.entries(v).map(([k, ranges]) => [dayKey(k), ranges]))
+    : v;
+
 const CalendarFile = z
   .object({
     timezone: timezone.optional(),
     hours: z
-      .object(
-        Object.fromEntries(WEEKDAY_KEYS.map((k) => [k, z.array(range).optional()])) as Record<
-          WeekdayKey,
-          z.ZodOptional<z.ZodArray<typeof range>>
-        >,
+      .preprocess(
+        byDayKey,
+        z
+          .object(
+            Object.fromEntries(WEEKDAY_KEYS.map((k) => [k, z.array(range).optional()])) as Record<
+              WeekdayKey,
+              z.ZodOptional<z.ZodArray<typeof range>>
+            >,
+          )
+          .strict(),
       )
-      .strict()
       .optional(),
     holidays: z.array(isoDate).optional(),
     holidayCountry: z

@@ -1,4 +1,11 @@
-import { BusinessCalendar, DEFAULT_HOURS, hoursFromKeys, parseRange, type CalendarSpec } from '../tickets/calendar.ts';
+import {
+  BusinessCalendar,
+  DEFAULT_HOURS,
+  hoursFromKeys,
+  isCalendarDate,
+  parseRange,
+  type CalendarSpec,
+} from '../tickets/calendar.ts';
 import { DEFAULT_AUTO_CLOSE } from '../tickets/auto-close.ts';
 import { DEFAULT_TARGETS } from '../tickets/sla.ts';
 import { withSettingsFile } from './settings-file.ts';
@@ -89,7 +96,7 @@ export function loadLifecycleSettings(
     .map((s) => s.trim())
     .filter(Boolean);
   for (const h of envHolidays)
-    if (!/^\d{4}-\d{2}-\d{2}$/.test(h)) problems.push(`HOLIDAYS: "${h}" no es una fecha YYYY-MM-DD`);
+    if (!isCalendarDate(h)) problems.push(`HOLIDAYS: "${h}" no es una fecha AAAA-MM-DD que exista`);
   const envCountry = env.HOLIDAYS_COUNTRY?.trim() || undefined;
   if (envCountry && !/^[A-Za-z]{2}(-[A-Za-z0-9]{1,3})?$/.test(envCountry))
     problems.push('HOLIDAYS_COUNTRY: código de país ISO, p. ej. CO');

@@ -45,7 +45,13 @@ export const DEFAULT_HOURS: Readonly<Record<WeekdayKey, readonly string[]>> = {
   sun: [],
 };
 
-const RANGE = /^([01]\d|2[0-4]):([0-5]\d)\s*-\s*([01]\d|2[0-4]):([0-5]\d)$/;
+// «8:00-17:00» as well as «08:00-17:00»: both are how people write office hours.
+const RANGE = /^([01]?\d|2[0-4]):([0-5]\d)\s*-\s*([01]?\d|2[0-4]):([0-5]\d)$/;
+
+/** A holiday as the calendar takes it: `YYYY-MM-DD`, and a day that exists (not 2026-13-01 or 2026-02-30). */
+export function isCalendarDate(text: string): boolean {
+  return /^\d{4}-\d{2}-\d{2}$/.test(text) && DateTime.fromISO(text).isValid;
+}
 
 /** Parses "08:00-17:00"; returns undefined when malformed or empty (end not after start). */
 export function parseRange(text: string): TimeRange | undefined {

@@ -50,7 +50,7 @@ describe('config', () => {
       CONSULTANTS: 'ana@acme.co,ana@',
     });
     expect(msg).toContain('IMAP_PORT: debe ser un número entero de 1 a 65535');
-    expect(msg).toContain('LOCALE: Opción inválida: se esperaba una de "es"|"en"');
+    expect(msg).toContain('LOCALE: debe ser "es" o "en"');
     expect(msg).toContain('LINK_TTL_DAYS: debe ser un número entero igual o mayor que 1');
     expect(msg).toContain('HTTP_PORT: debe ser un número entero de 0 a 65535');
     expect(msg).toContain('WEB_POSTS_PER_IP: debe ser un número entero igual o mayor que 1');

@@ -81,6 +81,47 @@ describe('lifecycle settings (env + MESA_CONFIG_FILE)', () => {
     expect(policy.calendar.isHoliday('2026-12-24')).toBe(true); // from HOLIDAYS
   });
 
+  it('takes the example of docs/operations.md as it is written there', () => {
+    const doc = fs.readFileSync(path.resolve(import.meta.dirname, '../../../docs/operations.md'), 'utf8');
+    const example = /### El archivo `MESA_CONFIG_FILE`[\s\S]*?```yaml\n([\s\S]*?)```/.exec(doc)![1];
+    const c = config({ MESA_CONFIG_FILE: file('doc.yaml', example) });
+    expect(c.lifecycle.calendar.hours.mon).toEqual(['8:00-12:00', '14:00-18:00']);
+    expect(c.lifecycle.calendar.hours.sat).toEqual([]);
+    expect(c.lifecycle.organizations?.[0]).toMatchObject({ domain: 'cliente.co', maxOpenCases: 5 });
+  });
+
+  it('takes the days by their Spanish names, hours without a leading zero and a zone written with its accent', () => {
+    const c = config({
+      TIMEZONE: 'America/Bogotá',
+      MESA_CONFIG_FILE: file(
+        'es.yaml',
+        [
+          'calendar:',
+          '  timezone: America/Bogotá',
+          '  hours:',
+          '    lunes: ["8:00-12:00", "14:00-18:00"]',
+          '    Miércoles: ["9:30-13:00"]',
+          '    sabado: []',
+        ].join('\n'),
+      ),
+    });
+    expect(c.timezone).toBe('America/Bogota');
+    expect(c.lifecycle.calendar.timezone).toBe('America/Bogota');
+    expect(c.lifecycle.calendar.hours).toMatchObject({
+      mon: ['8:00-12:00', '14:00-18:00'],
+      tue: ['08:00-17:00'],
+      wed: ['9:30-13:00'],
+      sat: [],
+    });
+    const policy = new Policy(c.lifecycle);
+    // Monday 2026-12-07 13:00 in Bogotá is the lunch break of «lunes».
+    expect(policy.calendar.isBusinessTime(Date.parse('2026-12-07T18:00:00Z'))).toBe(false);
+    expect(policy.calendar.isBusinessTime(Date.parse('2026-12-07T13:30:00Z'))).toBe(true);
+    expect(problems({ MESA_CONFIG_FILE: file('typo.yaml', 'calendar:\n  hours:\n    lunez: []') })).toContain(
+      'MESA_CONFIG_FILE calendar.hours: clave desconocida: "lunez"',
+    );
+  });
+
   it('reports every bad key by name, in the environment and in the file', () => {
     const msg = problems({
       SLA_WARN_SHARE: '75',
@@ -110,7 +151,34 @@ describe('lifecycle settings (env + MESA_CONFIG_FILE)', () => {
     expect(bad).toContain(
       'MESA_CONFIG_FILE organizations.0.notify.0: «no-es-correo» no es una dirección de correo válida',
     );
-    expect(bad).toContain('MESA_CONFIG_FILE (raíz): Llave desconocida: "extra"');
+    expect(bad).toContain('MESA_CONFIG_FILE (raíz): clave desconocida: "extra"');
+    expect(bad).toContain('MESA_CONFIG_FILE organizations.0.maxOpenCases: debe ser mayor que 0');
+
+    // What zod would say as a translation («Llave desconocida», «se esperaba número, recibido texto»), said plainly.
+    const slips = problems({
+      HOLIDAYS: '2026-02-30',
+      MESA_CONFIG_FILE: file(
+        'slips.yaml',
+        [
+          'calendar:',
+          '  holidays: [2026-13-01]',
+          'sla:',
+          '  warnShare: "0,5"',
+          '  targets:',
+          '    alta: { firstResponse: 2h }',
+          'organizations:',
+          '  - { domain: cliente.co, maxOpenCases: 2.5, color: azul, logo: x }',
+        ].join('\n'),
+      ),
+    });
+    expect(slips).toContain('HOLIDAYS: "2026-02-30" no es una fecha AAAA-MM-DD que exista');
+    expect(slips).toContain('MESA_CONFIG_FILE calendar.holidays.0: "2026-13-01" no es una fecha AAAA-MM-DD que exista');
+    expect(slips).toContain(
+      'MESA_CONFIG_FILE sla.warnShare: debe ser un número sin comillas, con punto decimal (p. ej. 0.8), no "0,5"',
+    );
+    expect(slips).toContain('MESA_CONFIG_FILE sla.targets.alta.resolution: falta (obligatoria)');
+    expect(slips).toContain('MESA_CONFIG_FILE organizations.0.maxOpenCases: debe ser un número entero');
+    expect(slips).toContain('MESA_CONFIG_FILE organizations.0: claves desconocidas: "color", "logo"');
 
     expect(problems({ MESA_CONFIG_FILE: path.join(dir, 'missing.yaml') })).toMatch(
       /MESA_CONFIG_FILE: no se pudo leer .*ENOENT/,
