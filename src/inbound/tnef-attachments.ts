@@ -1,4 +1,4 @@
-import { attachmentFileName } from '../mail/attachment-names.ts';
+import { attachmentFileName, contentTypeOfName } from '../mail/attachment-names.ts';
 import type { BlobStore } from '../storage/blobs.ts';
 import type { InboundAttachment } from './mail.ts';
 import { isTnef, readTnef, type TnefContent, type TnefFile } from './tnef.ts';
@@ -72,7 +72,7 @@ function withEmbeddedOpened(files: TnefFile[], depth: number): TnefFile[] {
 }
 
 async function attachmentOf(file: TnefFile, n: number, store?: BlobStore): Promise<InboundAttachment> {
-  const contentType = file.contentType ?? 'application/octet-stream';
+  const contentType = file.contentType ?? contentTypeOfName(file.name);
   return {
     filename: attachmentFileName(file.name, contentType, n),
     contentType,

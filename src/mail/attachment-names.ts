@@ -1,3 +1,5 @@
+import mime from 'mime-types';
+
 /**
  * An attachment's file name as Mesa keeps and shows it, from the name a mail's Content-Disposition/Content-Type or a
  * browser's upload claims. Both come from outside and reach a consultant's mail client and the status page, so:
@@ -30,10 +32,15 @@ export function shownAttachmentName(name: string | undefined): string {
 }
 
 /** The name an attachment is kept under: its own, cleaned; «adjunto-N.ext» when nothing usable is left, N its place
- * among the mail's attachments and ext from its content type. */
+ * among the mail's attachments and ext the one its content type has in mime-db (txt, eml, pdf), so that the
+ * consultant's mail client and the customer's computer know how to open it. */
 export function attachmentFileName(name: string | undefined, contentType: string, n: number): string {
   const cleaned = cleanAttachmentName(name);
   if (cleaned) return cleaned;
-  const ext = contentType.split('/')[1]?.replace(/[^a-z0-9]+/g, '') || 'bin';
-  return `adjunto-${n}.${ext}`;
+  return `adjunto-${n}.${mime.extension(contentType) || 'bin'}`;
+}
+
+/** The content type of a file known only by its name (a file inside a winmail.dat without its MIME tag). */
+export function contentTypeOfName(name: string | undefined): string {
+  return (name && mime.lookup(name)) || 'application/octet-stream';
 }

@@ -28,7 +28,7 @@ describe('attachment names from a mail', () => {
       }),
     );
     expect(r.outcome).toBe('accepted');
-    const expected = ['facturafdp.exe', 'acta.pdf', 'adjunto-3.plain'];
+    const expected = ['facturafdp.exe', 'acta.pdf', 'adjunto-3.txt'];
     const stored = await w.app.db('attachments').orderBy('id').pluck('filename');
     expect(stored).toEqual(expected);
     const [notice] = await w.sink.waitFor((m) => m.envelopeTo.includes('ana@mesa.test'));

@@ -42,7 +42,7 @@ describe('parseMail with a winmail.dat', () => {
     expect(m.text.trim()).toBe('Adjunto la cotización.');
     expect(m.attachments.map((a) => [a.filename, a.contentType, a.size])).toEqual([
       ['Cotización 2026.pdf', 'application/pdf', pdf.length],
-      ['FOTO.PNG', 'application/octet-stream', 4],
+      ['FOTO.PNG', 'image/png', 4], // no MIME tag in the TNEF: the type its name says
     ]);
     expect(m.attachments[0].content?.equals(pdf)).toBe(true);
   });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { cleanAttachmentName } from '../../../src/mail/attachment-names.ts';
+import { attachmentFileName, cleanAttachmentName, contentTypeOfName } from '../../../src/mail/attachment-names.ts';
 
 describe('cleanAttachmentName', () => {
   it('keeps an ordinary name, accents and spaces included', () => {
@@ -29,5 +29,26 @@ describe('cleanAttachmentName', () => {
 
   it('cuts a long name to 200 characters', () => {
     expect(cleanAttachmentName(`${'a'.repeat(300)}.pdf`)).toHaveLength(200);
+  });
+});
+
+describe('attachmentFileName', () => {
+  it('names a file without a usable name by its place and the extension of its type', () => {
+    expect(attachmentFileName(undefined, 'message/rfc822', 1)).toBe('adjunto-1.eml');
+    expect(attachmentFileName('', 'text/plain', 2)).toBe('adjunto-2.txt');
+    expect(attachmentFileName('\u202E', 'application/pdf', 3)).toBe('adjunto-3.pdf');
+    expect(attachmentFileName(undefined, 'application/x-desconocido', 4)).toBe('adjunto-4.bin');
+    expect(attachmentFileName('acta.pdf', 'text/plain', 5)).toBe('acta.pdf');
+  });
+});
+
+describe('contentTypeOfName', () => {
+  it('is the type a name says, or octet-stream', () => {
+    expect(contentTypeOfName('Inventario.xlsx')).toBe(
+      'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet',
+    );
+    expect(contentTypeOfName('foto.PNG')).toBe('image/png');
+    expect(contentTypeOfName('LEEME')).toBe('application/octet-stream');
+    expect(contentTypeOfName(undefined)).toBe('application/octet-stream');
   });
 });
