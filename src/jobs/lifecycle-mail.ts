@@ -7,6 +7,7 @@ import type { Policy } from '../policy/policy.ts';
 import type { CaseEvent, Notifier } from '../services/case-events.ts';
 import type { DigestEntry } from '../services/lifecycle-events.ts';
 import { productLabel } from '../tickets/products.ts';
+import { noSubject } from '../tickets/subject.ts';
 import { consultantListUrl } from '../links/consultant-list.ts';
 import type { Light } from '../tickets/sla.ts';
 import type { Ticket } from '../tickets/types.ts';
@@ -82,7 +83,7 @@ export class LifecycleMailNotifier implements Notifier {
     for (const c of entries) {
       cases.push({
         number: c.ticket.number,
-        subject: c.ticket.subject || '(sin asunto)',
+        subject: c.ticket.subject || noSubject(locale),
         organization: c.ticket.organization,
         product: productLabel(c.ticket) ?? '',
         priority: c.ticket.priority,

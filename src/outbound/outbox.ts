@@ -4,7 +4,7 @@ import * as outbox from '../db/repos/outbox.ts';
 import { addThreadIds, insertEvent, threadIdsTogether } from '../db/repos/tickets.ts';
 import { loopToken } from '../mail/loop-token.ts';
 import type { Logger } from '../logger.ts';
-import { cleanSubject } from '../tickets/subject.ts';
+import { cleanSubject, noSubject } from '../tickets/subject.ts';
 import type { Ticket } from '../tickets/types.ts';
 import { automaticHeaders, bracket, threadIndex, type AutoSubmitted } from './headers.ts';
 import { makeMessageId } from '../mail/message-id.ts';
@@ -131,7 +131,7 @@ export class Outbox {
       brand: config.supportName,
       hours,
       name: r.toName || to.split('@')[0],
-      ...(r.ticket ? { number: r.ticket.number, subject: r.ticket.subject || '(sin asunto)' } : {}),
+      ...(r.ticket ? { number: r.ticket.number, subject: r.ticket.subject || noSubject(config.locale) } : {}),
       ...sealLinks(r.data, this.keys, to),
     };
     // Every mail of a case carries the same `[Caso #N] subject`: Gmail threads only mail whose subjects agree.
@@ -139,7 +139,7 @@ export class Outbox {
     const subject =
       r.subject ??
       (r.ticket
-        ? `[${config.locale === 'en' ? 'Case' : 'Caso'} #${r.ticket.number}] ${topic || '(sin asunto)'}`
+        ? `[${config.locale === 'en' ? 'Case' : 'Caso'} #${r.ticket.number}] ${topic || noSubject(config.locale)}`
         : renderer.subject(r.template, config.locale, data, r.pick));
     const thread = r.ticket
       ? await threadOf(uow, r.ticket, to, r.caseMessages, r.threadRead)

@@ -3,6 +3,7 @@ import type { Config } from '../config.ts';
 import type { CaseEvent, Notifier } from '../services/case-events.ts';
 import type { MailRejected } from '../services/mail-rejected.ts';
 import type { Outbox } from './outbox.ts';
+import { noSubject } from '../tickets/subject.ts';
 import { humanSize } from './templates.ts';
 
 /**
@@ -54,7 +55,7 @@ export class Refusals implements Notifier {
     const to = p.to.toLowerCase();
     if ([config.supportAddress, config.fallbackAddress].includes(to) || DAEMON.test(to.split('@')[0] ?? ''))
       return false;
-    const subject = p.subject.replace(/\s+/g, ' ').trim().slice(0, 200) || '(sin asunto)';
+    const subject = p.subject.replace(/\s+/g, ' ').trim().slice(0, 200) || noSubject(config.locale);
     const res = await this.deps.outbox.enqueue(uow, {
       key: p.key,
       kind: `refusal_${p.reason}`,

@@ -10,6 +10,9 @@ const PREFIX =
 /** What stands for the subject of a case opened from a mail without one. */
 export const NO_SUBJECT = '(sin asunto)';
 
+/** NO_SUBJECT in the language of the desk's mail (LOCALE). */
+export const noSubject = (locale: string): string => (locale === 'en' ? '(no subject)' : NO_SUBJECT);
+
 export function caseNumberFromSubject(subject: string): number | undefined {
   const m = TAG.exec(subject);
   if (!m) return undefined;

@@ -268,5 +268,10 @@ describe('mail out and consultants by mail', () => {
     expect(conf.subject).toBe(`[Case #${number}] No puedo facturar`);
     expect(conf.text).toContain('We received your message');
     expect(conf.text).toContain('View my case');
+    // A mail without a subject: the desk's mail says so in the desk's language, not «(sin asunto)».
+    const bare = await openCase({ subject: '', messageId: 'sin-asunto@empresa.com' });
+    const toCustomer = w.sink.to(CUSTOMER).at(-1)!;
+    expect(toCustomer.subject).toBe(`[Case #${bare.number}] (no subject)`);
+    expect(bare.toAna.subject).toBe(`[Case #${bare.number}] (no subject)`);
   });
 });
