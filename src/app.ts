@@ -18,6 +18,7 @@ import { MailboxTokens } from './mailboxes/mailbox-tokens.ts';
 import { Policy } from './policy/policy.ts';
 import { matcherFor } from './tickets/products.ts';
 import { BlobStore } from './storage/blobs.ts';
+import { prepareDataDir } from './storage/directories.ts';
 
 /** The composition root: builds every service once, from one config and one logger. */
 export interface App {
@@ -50,6 +51,7 @@ export async function createApp(
   logger: Logger,
   opts: { migrate?: boolean; clock?: () => number; parser?: MailParser; parseWorkerUrl?: URL } = {},
 ): Promise<App> {
+  prepareDataDir(config.dataDir);
   const db = openDatabase(config.database);
   if (opts.migrate !== false) await migrateLatest(db);
   const blobs = new BlobStore(path.join(config.dataDir, 'blobs'));

@@ -211,7 +211,7 @@ try {
 } catch (err) {
   // What escapes a command is infrastructure (the database or DATA_DIR not there) or a bug. Either way the mail
   // must not be lost: EX_TEMPFAIL makes an MTA piping into `mesa ingest -` keep it and retry (as RT's mailgate).
-  const { isRetryable } = await import('./errors.ts');
+  const { isMesaError, isRetryable } = await import('./errors.ts');
   const retry = isRetryable(err);
   const reason = String((err as Error)?.message ?? err)
     .split('\n')[0]
@@ -224,7 +224,9 @@ try {
     : retry
       ? 'fallo temporal, reintente más tarde'
       : 'error';
-  process.stderr.write(`mesa: ${what}: ${reason}\n`);
+  // A DATA_DIR that cannot be a folder says so itself (src/storage/directories.ts); still 75, like DATABASE_URL.
+  if (isMesaError(err, 'DATA_DIR_UNUSABLE')) process.stderr.write(`mesa: ${reason}\nRevise DATA_DIR (.env).\n`);
+  else process.stderr.write(`mesa: ${what}: ${reason}\n`);
   // exit() rather than exitCode: a pool opened before the failure would otherwise keep the process alive.
   process.exit(retry ? EXIT.TEMPFAIL : EXIT.SOFTWARE);
 }

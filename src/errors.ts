@@ -20,6 +20,7 @@ export const ERRORS = {
   MAIL_NO_SENDER: { retryable: false, message: 'El mensaje no tiene remitente (From) utilizable' },
   MAIL_EMPTY: { retryable: false, message: 'El mensaje está vacío' },
   ATTACHMENT_TOO_LARGE: { retryable: false, message: 'Un adjunto supera MAX_ATTACHMENT_BYTES' },
+  DATA_DIR_UNUSABLE: { retryable: true, message: 'No se puede usar DATA_DIR' },
   TEXT_TOO_LONG: { retryable: false, message: 'El texto supera el máximo de caracteres de la página' },
   IMAP_AUTH_FAILED: { retryable: true, message: 'El servidor IMAP rechazó las credenciales' },
   IMAP_UNAVAILABLE: { retryable: true, message: 'El servidor IMAP no está disponible' },

@@ -4,6 +4,7 @@ import path from 'node:path';
 import dotenv from 'dotenv';
 import { simpleParser } from 'mailparser';
 import { DEMO_SAMPLES_DIR } from '../paths.ts';
+import { prepareDataDir } from '../storage/directories.ts';
 import { configFromEnvironment } from './env.ts';
 import { ingestCommand, showCommand, ticketsCommand, withApp } from './commands.ts';
 
@@ -108,7 +109,7 @@ function demoKey(file: string): string {
   try {
     return fs.readFileSync(file, 'utf8').trim();
   } catch {
-    fs.mkdirSync(path.dirname(file), { recursive: true });
+    prepareDataDir(path.dirname(file));
     const key = crypto.randomBytes(32).toString('hex');
     fs.writeFileSync(file, `${key}\n`, { mode: 0o600 });
     return key;

@@ -3,6 +3,7 @@ import path from 'node:path';
 import knexFactory, { type Knex } from 'knex';
 import type { Config } from '../config.ts';
 import { Storage, type SqliteConnection } from './storage.ts';
+import { makeDirectory } from '../storage/directories.ts';
 
 export type { Knex };
 /** Repositories take either the pool or an open transaction. */
@@ -42,7 +43,7 @@ export function openDatabase(database: Config['database']): Knex {
     );
   }
   const { filename, lockWaitMs } = database;
-  fs.mkdirSync(path.dirname(filename), { recursive: true });
+  makeDirectory(path.dirname(filename));
   const storage = new Storage();
   const db = knexFactory({
     client: 'better-sqlite3',

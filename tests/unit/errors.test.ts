@@ -9,6 +9,7 @@ describe('error catalogue', () => {
         "ATTACHMENT_TOO_LARGE": false,
         "COMMAND_INVALID": false,
         "CONFIG_INVALID": false,
+        "DATA_DIR_UNUSABLE": true,
         "DB_BUSY": true,
         "DB_CONFLICT": true,
         "DB_UNAVAILABLE": true,

@@ -151,6 +151,25 @@ describe('mesa ingest', { timeout: 120_000 }, () => {
     expect(lines.filter((l) => l.startsWith('knex: ')).length).toBe(1);
   });
 
+  it('says which DATA_DIR cannot be a folder, with 75, instead of hanging or «fallo temporal»', async () => {
+    const { env, config } = await cliEnv();
+    const file = path.join(config.dataDir, 'soy-un-archivo');
+    fs.writeFileSync(file, 'x');
+    const stdin = eml({ from: 'a@cliente.co', subject: 'Hola', id: 'datadir@cliente.co', body: 'hola' });
+    // Under a file; and under /proc, where Node's recursive mkdir looped for ever (the test would time out).
+    for (const [dataDir, why] of [
+      [path.join(file, 'datos'), 'una parte de la ruta es un archivo, no una carpeta (ENOTDIR)'],
+      ['/proc/mesa-datos', 'no se pueden crear carpetas ahí (ENOENT)'],
+    ]) {
+      const r = await runCli(['ingest', '-'], { env: { ...env, DATA_DIR: dataDir }, stdin, cwd: config.dataDir });
+      expect(r.code).toBe(75);
+      expect(r.stderr.trim().split('\n')).toEqual([
+        `mesa: No se puede usar DATA_DIR: «${dataDir}»: ${why}`,
+        'Revise DATA_DIR (.env).',
+      ]);
+    }
+  });
+
   it('reads every message of an mbox, undoing ">From " quoting', async () => {
     const { env } = await cliEnv();
     const mbox = [
