@@ -18,6 +18,7 @@ import { MailboxTokens } from './mailboxes/mailbox-tokens.ts';
 import { Policy } from './policy/policy.ts';
 import { matcherFor } from './tickets/products.ts';
 import { BlobStore } from './storage/blobs.ts';
+import { PlannerStatistics } from './db/statistics.ts';
 import { prepareDataDir } from './storage/directories.ts';
 
 /** The composition root: builds every service once, from one config and one logger. */
@@ -94,7 +95,19 @@ export async function createApp(
           workerUrl: opts.parseWorkerUrl,
         })
       : undefined);
-  const ingest = new IngestService({ db, config, blobs, cases, logger, clock: opts.clock, policy, lifecycle, parser });
+  const statistics = new PlannerStatistics(db, logger.child({ component: 'db' }));
+  const ingest = new IngestService({
+    db,
+    config,
+    blobs,
+    cases,
+    logger,
+    clock: opts.clock,
+    policy,
+    lifecycle,
+    parser,
+    statistics,
+  });
   return {
     config,
     logger,

@@ -1,5 +1,5 @@
 import type { Db } from './knex.ts';
-import { UnitOfWork } from './unit-of-work.ts';
+import { UnitOfWork, type StatementPlan } from './unit-of-work.ts';
 import { throughRaw } from './raw.ts';
 import { matching, type RowTest, type WaitingThatMatters } from './later-rows.ts';
 import { insertSql } from './sql-text.ts';
@@ -31,8 +31,9 @@ export function rows<T = any>(
   sql: string,
   bindings: readonly unknown[] = [],
   matters?: WaitingThatMatters,
+  plan?: StatementPlan,
 ): Promise<T[]> {
-  return q instanceof UnitOfWork ? q.rows<T>(sql, bindings, matters) : throughRaw(q, sql, bindings, 'rows');
+  return q instanceof UnitOfWork ? q.rows<T>(sql, bindings, matters, plan) : throughRaw(q, sql, bindings, 'rows');
 }
 
 /** The first row, or undefined. */

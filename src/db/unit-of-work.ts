@@ -39,8 +39,13 @@ export class UnitOfWork {
    * The rows of a SELECT, or of an INSERT/UPDATE … RETURNING. Rows still waiting (insertLater) in a table the
    * statement names are written first; `matters` narrows that, per table, to the rows the statement needs to see.
    */
-  rows<T = any>(sql: string, bindings: readonly unknown[] = [], matters?: WaitingThatMatters): Promise<T[]> {
-    return this.execute(sql, bindings, 'rows', matters);
+  rows<T = any>(
+    sql: string,
+    bindings: readonly unknown[] = [],
+    matters?: WaitingThatMatters,
+    plan: StatementPlan = 'prepared',
+  ): Promise<T[]> {
+    return this.execute(sql, bindings, 'rows', matters, plan === 'prepared');
   }
 
   /** The first row, or undefined. */
@@ -244,6 +249,14 @@ export class UnitOfWork {
  * (a copy of) its parent's value and hands its own back when it succeeds: state about the whole transaction. Without,
  * a child starts afresh: state about this unit's own work (one mail's).
  */
+/**
+ * How PostgreSQL plans a statement. 'prepared': once per connection (a named statement; after five runs, one plan
+ * for any values). 'per-values': each time, with its values (unnamed), for a read whose best plan depends on them:
+ * one that filters by a consultant's address, which stands on most rows of its table, is best served by another
+ * index than one for a customer's, and a plan made for any values cannot know which it has.
+ */
+export type StatementPlan = 'prepared' | 'per-values';
+
 export interface MemoKey<T> {
   readonly name: string;
   readonly init: () => T;

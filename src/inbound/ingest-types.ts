@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import type { PlannerStatistics } from '../db/statistics.ts';
 import type { Config } from '../config.ts';
 import type { Logger } from '../logger.ts';
 import type { Policy } from '../policy/policy.ts';
@@ -35,6 +36,8 @@ export interface IngestDeps {
   lifecycle?: LifecycleService;
   /** Where MIME parsing runs (src/inbound/parse-thread.ts); on this thread when absent. */
   parser?: MailParser;
+  /** PostgreSQL's planner statistics, kept up with a bulk load (src/db/statistics.ts). */
+  statistics?: PlannerStatistics;
 }
 
 /** What the stages of an ingest (batch, effects, quarantine) read of the IngestService that runs them: its

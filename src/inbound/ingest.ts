@@ -158,6 +158,8 @@ export class IngestService {
           return cutAtTempfail(results);
         }
       }
+      // Committed: PostgreSQL's statistics of the tables this read follow what it wrote (src/db/statistics.ts).
+      await this.deps.statistics?.wrote(batch.done.length);
       for (const d of batch.done)
         results[d.job.index] = this.report(d.result, this.logFields(d.job.source), d.messageId);
       const { unprepared } = batch;

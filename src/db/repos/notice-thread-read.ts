@@ -97,11 +97,13 @@ export async function readNoticeThreadsAhead(
   if (cases.length === 1 && recipients.length === 1) return false;
   const c = padded(cases.slice());
   const r = padded(recipients.slice());
+  // Planned with its values: the consultants are on most rows of "outbox" and "links" (StatementPlan).
   const found = await rows(
     uow,
     noticeThreadsSql(c.length, r.length, limit),
     [...c, ...c, ...r, ...c, ...r, ...c, ...r],
     FROM_MEMORY,
+    'per-values',
   );
   const reads = new Map<number, { limit: number; root: ThreadReadRow[]; byRecipient: Map<string, ThreadReadRow[]> }>();
   for (const id of cases) reads.set(id, { limit, root: [], byRecipient: new Map(recipients.map((a) => [a, []])) });

@@ -210,6 +210,23 @@ describe.runIf(onPostgres)('named prepared statements on PostgreSQL', () => {
     expect(texts.some((t) => t.startsWith('insert into "events"'))).toBe(false);
   });
 
+  it("plans a read asked 'per-values' with its values every time: it is never kept prepared", async () => {
+    app = await testApp();
+    const ticketId = await bareCase(app);
+    const prepared = await inUnitOfWork(app.db, async (uow) => {
+      for (let i = 0; i < 6; i++)
+        await rows(
+          uow,
+          'select "type" from "events" where "actor" = ? and "ticket_id" = ?',
+          ['ana@mesa.test', ticketId],
+          undefined,
+          'per-values',
+        );
+      return rows(uow, 'select "statement" from pg_prepared_statements');
+    });
+    expect(prepared.map((p) => String(p.statement)).filter((t) => t.includes('"actor" = $1'))).toEqual([]);
+  });
+
   it('prepares afresh after another process changed a table under a kept plan: one statement fails, the next works', async () => {
     app = await testApp();
     const ticketId = await bareCase(app);
