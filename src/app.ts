@@ -19,7 +19,7 @@ import { Policy } from './policy/policy.ts';
 import { matcherFor } from './tickets/products.ts';
 import { BlobStore } from './storage/blobs.ts';
 import { PlannerStatistics } from './db/statistics.ts';
-import { prepareDataDir } from './storage/directories.ts';
+import { prepareDataDir } from './directories.ts';
 
 /** The composition root: builds every service once, from one config and one logger. */
 export interface App {

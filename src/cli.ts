@@ -224,7 +224,7 @@ try {
     : retry
       ? 'fallo temporal, reintente más tarde'
       : 'error';
-  // A DATA_DIR that cannot be a folder says so itself (src/storage/directories.ts); still 75, like DATABASE_URL.
+  // A DATA_DIR that cannot be a folder says so itself (src/directories.ts); still 75, like DATABASE_URL.
   if (isMesaError(err, 'DATA_DIR_UNUSABLE')) process.stderr.write(`mesa: ${reason}\nRevise DATA_DIR (.env).\n`);
   else process.stderr.write(`mesa: ${what}: ${reason}\n`);
   // exit() rather than exitCode: a pool opened before the failure would otherwise keep the process alive.

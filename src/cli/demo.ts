@@ -4,7 +4,7 @@ import path from 'node:path';
 import dotenv from 'dotenv';
 import { simpleParser } from 'mailparser';
 import { DEMO_SAMPLES_DIR } from '../paths.ts';
-import { prepareDataDir } from '../storage/directories.ts';
+import { prepareDataDir } from '../directories.ts';
 import { configFromEnvironment } from './env.ts';
 import { ingestCommand, showCommand, ticketsCommand, withApp } from './commands.ts';
 

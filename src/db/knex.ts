@@ -3,7 +3,7 @@ import path from 'node:path';
 import knexFactory, { type Knex } from 'knex';
 import type { Config } from '../config.ts';
 import { Storage, type SqliteConnection } from './storage.ts';
-import { makeDirectory } from '../storage/directories.ts';
+import { makeDirectory } from '../directories.ts';
 
 export type { Knex };
 /** Repositories take either the pool or an open transaction. */

@@ -1,5 +1,6 @@
 import type { Db } from './knex.ts';
-import { UnitOfWork, type StatementPlan } from './unit-of-work.ts';
+import type { StatementPlan } from './storage.ts';
+import { UnitOfWork } from './unit-of-work.ts';
 import { throughRaw } from './raw.ts';
 import { matching, type RowTest, type WaitingThatMatters } from './later-rows.ts';
 import { insertSql } from './sql-text.ts';

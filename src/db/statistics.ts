@@ -6,9 +6,8 @@ import { isPostgres } from './knex.ts';
  * The tables an ingest batch reads (the ledger, thread ids, cases, their people, messages, links, the outbox) are
  * planned by PostgreSQL from their statistics, and only ANALYZE writes those. autovacuum runs it after 50 rows + 10 %
  * of a table changed, looking once a minute (and never when it is off). Until then a table that grew from empty is
- * still planned as the empty table it was: its reads become sequential scans that cost more with every row (measured
- * on a new database: 0.13 ms per thread read at first, 7 ms 3500 mails later; docs/performance.md). That is the first
- * mailbox of an installation, or a backlog imported with `mesa ingest`.
+ * still planned as the empty table it was: its reads become sequential scans that cost more with every row (figures in
+ * docs/performance.md). That is the first mailbox of an installation, or a backlog imported with `mesa ingest`.
  *
  * So the ingest analyzes them itself each time what this process wrote since its last ANALYZE reaches what the
  * tables held then: at 500 mails, then whenever they double. A few times during a bulk load, about never on a large

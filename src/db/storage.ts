@@ -29,6 +29,14 @@ const PREPARED_MAX = 500;
  */
 const NAMED_MAX = 200;
 
+/**
+ * How PostgreSQL plans a statement. 'prepared': once per connection (a named statement; after five runs, one plan
+ * for any values). 'per-values': each time, with its values (unnamed), for a read whose best plan depends on them:
+ * one that filters by a consultant's address, which stands on most rows of its table, is best served by another
+ * index than one for a customer's, and a plan made for any values cannot know which it has.
+ */
+export type StatementPlan = 'prepared' | 'per-values';
+
 export class Storage {
   private connection?: SqliteConnection;
   private prepared = new Map<string, SqliteStatement>();

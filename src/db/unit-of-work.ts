@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { storageOf, type Storage } from './storage.ts';
+import { storageOf, type StatementPlan, type Storage } from './storage.ts';
 import { anyMatters, insertsOf, type LaterRow, type WaitingThatMatters } from './later-rows.ts';
 import { settled, sqliteValue, throughRaw, type Want } from './raw.ts';
 import { insertSql } from './sql-text.ts';
@@ -249,14 +249,6 @@ export class UnitOfWork {
  * (a copy of) its parent's value and hands its own back when it succeeds: state about the whole transaction. Without,
  * a child starts afresh: state about this unit's own work (one mail's).
  */
-/**
- * How PostgreSQL plans a statement. 'prepared': once per connection (a named statement; after five runs, one plan
- * for any values). 'per-values': each time, with its values (unnamed), for a read whose best plan depends on them:
- * one that filters by a consultant's address, which stands on most rows of its table, is best served by another
- * index than one for a customer's, and a plan made for any values cannot know which it has.
- */
-export type StatementPlan = 'prepared' | 'per-values';
-
 export interface MemoKey<T> {
   readonly name: string;
   readonly init: () => T;

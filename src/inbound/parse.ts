@@ -99,10 +99,8 @@ export async function parseMail(
   const html = htmlSource === undefined ? undefined : noNul(htmlSource);
   // Stored here, like the attachments: with a parse thread, its hashing and writing leave the main thread too.
   const htmlSha256 = html !== undefined && store ? await store.put(html, { derived: true }) : undefined;
-  let text = noNul((mailHasBody || unpacked.text === undefined ? parsed.text : unpacked.text) ?? '').replace(
-    /\r\n/g,
-    '\n',
-  );
+  const bodyText = mailHasBody || unpacked.text === undefined ? parsed.text : unpacked.text;
+  let text = noNul(bodyText ?? '').replace(/\r\n/g, '\n');
   const textFromHtml = !text.trim() && html !== undefined;
   if (textFromHtml) text = htmlToText(html);
   const date = parsed.date && !Number.isNaN(parsed.date.getTime()) ? parsed.date : undefined;

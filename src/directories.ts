@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { MesaError } from '../errors.ts';
+import { MesaError } from './errors.ts';
 
 /**
  * `mkdir -p`, one level at a time from the deepest folder that exists. Not Node's `{ recursive: true }`: under a
