@@ -116,14 +116,11 @@ export class NotifierContext {
       if (fits) room -= Number(a.size);
       return fits;
     });
-    const list = files.map((a, i) => ({
-      filename: shownAttachmentName(a.filename),
-      size: humanSize(Number(a.size)),
-      onPage: !carried[i],
-    }));
+    const names = files.map((a) => shownAttachmentName(a.filename));
+    const list = files.map((a, i) => ({ filename: names[i], size: humanSize(Number(a.size)), onPage: !carried[i] }));
     const attach = files
-      .filter((_, i) => carried[i])
-      .map((a) => ({ filename: shownAttachmentName(a.filename), contentType: a.content_type, sha256: a.sha256 }));
+      .map((a, i) => ({ filename: names[i], contentType: a.content_type, sha256: a.sha256 }))
+      .filter((_, i) => carried[i]);
     return { list, attach, any: list.length > 0 };
   }
 

@@ -4,6 +4,7 @@ import YAML from 'yaml';
 import { z } from 'zod';
 import { email, IN_SPANISH, timezone } from '../config-fields.ts';
 import { isCalendarDate, parseRange, WEEKDAY_KEYS, type WeekdayKey } from '../tickets/calendar.ts';
+import { foldText } from '../tickets/products.ts';
 import { DEFAULT_TARGETS, parseDuration, type BusinessDuration, type SlaTargets } from '../tickets/sla.ts';
 import { PRIORITIES, type Priority } from '../tickets/types.ts';
 import type { CalendarSettings, LifecycleSettings } from './settings-types.ts';
@@ -38,11 +39,7 @@ const SPANISH_DAYS: Record<string, WeekdayKey> = {
   domingo: 'sun',
 };
 const dayKey = (key: string) => {
-  const plain = key
-    .trim()
-    .toLowerCase()
-    .normalize('NFD')
-    .replace(/\p{Mn}/gu, '');
+  const plain = foldText(key.trim());
   return SPANISH_DAYS[plain] ?? plain;
 };
 const byDayKey = (v: unknown) =>

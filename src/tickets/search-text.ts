@@ -1,5 +1,6 @@
 import { newStemmer } from 'snowball-stemmers';
 import { boundedMemo } from '../memo.ts';
+import { foldText } from './products.ts';
 
 /**
  * Spanish text as the search index stores it and as queries are read: words without accents, stemmed with the
@@ -21,12 +22,6 @@ unos usted ustedes y ya yo favor por_favor dia dias tarde tardes ayuda ayudar ur
 sale salen`.split(/\s+/),
 );
 
-const fold = (s: string) =>
-  s
-    .normalize('NFD')
-    .replace(/[\u0300-\u036f]/g, '')
-    .toLowerCase();
-
 /**
  * The stemmer expects written Spanish, accents included; customers often leave them out. The suffixes whose
  * stemming depends on the accent ("-ción", "-sión") get it back before stemming, so "facturacion" stems like
@@ -44,11 +39,11 @@ function reaccent(word: string): string {
 const stemOf = boundedMemo(
   STEMS_KEPT,
   (word: string) => word,
-  (word: string) => fold(stemmer.stem(reaccent(word))),
+  (word: string) => foldText(stemmer.stem(reaccent(word))),
 );
 
 export function stemWord(word: string): string {
-  return stemOf(fold(word));
+  return stemOf(foldText(word));
 }
 
 /** The stems of a text, in order (repeats kept: they weigh in the ranking). */
@@ -57,7 +52,7 @@ export function searchTerms(text: string): string[] {
 }
 
 function* stemsOf(text: string): Generator<string> {
-  for (const w of fold(text).match(/[a-z0-9]+/g) ?? []) {
+  for (const w of foldText(text).match(/[a-z0-9]+/g) ?? []) {
     if (STOPWORDS.has(w) || (w.length < 3 && !/\d/.test(w))) continue;
     const stem = stemWord(w);
     if (stem.length >= 2) yield stem;

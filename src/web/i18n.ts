@@ -1,4 +1,5 @@
 import { boundedMemo } from '../memo.ts';
+import { noSubject } from '../tickets/subject.ts';
 import type { Priority, Stage } from '../tickets/types.ts';
 
 /**
@@ -87,7 +88,7 @@ const es = {
     string
   >,
   notFoundTitle: 'Página no encontrada',
-  noSubject: '(sin asunto)',
+  noSubject: noSubject('es'),
   notFound: 'No encontramos esta página.',
   notFoundHelp: 'Si buscas tu caso, abre el enlace del último correo que te enviamos.',
   newCaseByMail: 'Para un caso nuevo, escribe a',
@@ -207,7 +208,7 @@ const en: Strings = {
   ratingRecorded: (r) => `Your rating: ${r}.`,
   ratingNames: { satisfactoria: 'solution satisfactory', insatisfactoria: 'solution unsatisfactory' },
   notFoundTitle: 'Page not found',
-  noSubject: '(no subject)',
+  noSubject: noSubject('en'),
   notFound: 'We could not find this page.',
   notFoundHelp: 'If you are looking for your case, open the link in the last message we sent you.',
   newCaseByMail: 'For a new case, write to',

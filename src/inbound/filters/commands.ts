@@ -1,15 +1,9 @@
 import type { Command } from '../../tickets/commands.ts';
-import { matcherFor } from '../../tickets/products.ts';
+import { foldText, matcherFor } from '../../tickets/products.ts';
 import { canTransition, transitionTo } from '../../tickets/state-machine.ts';
 import type { Priority, Stage, TicketView, WaitingOn } from '../../tickets/types.ts';
 import type { CommandFacts, Filter, FilterContext } from './types.ts';
 import { next } from './types.ts';
-
-const fold = (s: string) =>
-  s
-    .normalize('NFD')
-    .replace(/[\u0300-\u036f]/g, '')
-    .toLowerCase();
 
 const NAMES: Record<string, string> = {
   cerrar: 'cerrar',
@@ -83,7 +77,7 @@ export function parseCommandLines(text: string): ParsedCommands {
     if (!line) continue;
     if (!line.startsWith('/') && !BARE_CC.test(line)) break;
     const m = /^\/?(\S+)\s*(.*)$/.exec(line)!;
-    const name = NAMES[fold(m[1])];
+    const name = NAMES[foldText(m[1])];
     if (!name) lines.push({ error: `«${line}»: comando desconocido`, line });
     else lines.push({ name, arg: m[2].trim(), line });
   }
@@ -102,7 +96,7 @@ function resolve(parsed: ParsedCommands, ticket: TicketView | undefined, ctx: Fi
       errors.push(l.error);
       continue;
     }
-    const arg = fold(l.arg);
+    const arg = foldText(l.arg);
     const bad = (why: string) => errors.push(`«${l.line}»: ${why}`);
     switch (l.name) {
       case 'cerrar':
