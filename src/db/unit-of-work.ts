@@ -3,6 +3,9 @@ import { storageOf, type StatementPlan, type Storage } from './storage.ts';
 import { anyMatters, insertsOf, type LaterRow, type WaitingThatMatters } from './later-rows.ts';
 import { settled, sqliteValue, throughRaw, type Want } from './raw.ts';
 import { insertSql } from './sql-text.ts';
+import type { MemoKey } from './memo-key.ts';
+
+export { memoKey, type MemoKey } from './memo-key.ts';
 
 /**
  * A unit of work: one database transaction, and what belongs to it, as an object passed through the signatures.
@@ -28,6 +31,7 @@ export class UnitOfWork {
   private constructor(
     private readonly tx: TransactionState,
     private readonly parent?: UnitOfWork,
+    private readonly sharesParentState = false, // scope(): see there
   ) {}
 
   /** The knex transaction, for the query builder. */
@@ -120,7 +124,9 @@ export class UnitOfWork {
   /** This unit's value under `key`, made by key.init (or, in a child, from the parent's by key.inherit). */
   memo<T>(key: MemoKey<T>): T {
     if (this.memos.has(key)) return this.memos.get(key) as T;
-    const value = key.inherit && this.parent ? key.inherit(this.parent.memo(key)) : key.init();
+    let value: T;
+    if (!key.inherit || !this.parent) value = key.init();
+    else value = this.sharesParentState ? this.parent.memo(key) : key.inherit(this.parent.memo(key));
     this.memos.set(key, value);
     return value;
   }
@@ -164,10 +170,11 @@ export class UnitOfWork {
 
   /**
    * Runs `fn` as a child unit without a savepoint: for work whose failure rolls the whole transaction back (a mail
-   * of a group commit on its first run, src/inbound/ingest-batch.ts). Its memo is its own, as a savepoint's.
+   * of a group commit on its first run, src/inbound/ingest-batch.ts). Its memo starts afresh, but the state about the
+   * whole transaction (inherited keys) is the parent's own, not a copy: a failure leaves nothing to undo.
    */
   async scope<T>(fn: (child: UnitOfWork) => Promise<T>): Promise<T> {
-    const child = new UnitOfWork(this.tx, this);
+    const child = new UnitOfWork(this.tx, this, true);
     const value = await fn(child);
     this.adopt(child);
     return value;
@@ -242,21 +249,6 @@ export class UnitOfWork {
       },
     };
   }
-}
-
-/**
- * A typed key of a unit's memo. `init` makes the value a unit starts with. With `inherit`, a child unit starts from
- * (a copy of) its parent's value and hands its own back when it succeeds: state about the whole transaction. Without,
- * a child starts afresh: state about this unit's own work (one mail's).
- */
-export interface MemoKey<T> {
-  readonly name: string;
-  readonly init: () => T;
-  readonly inherit?: (parent: T) => T;
-}
-
-export function memoKey<T>(name: string, init: () => T, inherit?: (parent: T) => T): MemoKey<T> {
-  return { name, init, inherit };
 }
 
 /**

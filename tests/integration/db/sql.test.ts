@@ -168,13 +168,14 @@ describe('plain SQL (src/db/sql.ts)', () => {
     ]);
   });
 
-  it('savepoint(): a child unit whose memo and after-commit work join its parent when released, and are dropped when it rolls back', async () => {
+  it('savepoint() and scope(): a child unit whose memo and after-commit work join its parent when released, and are dropped when it rolls back', async () => {
     app = await testApp();
     const perUnit = memoKey('test.perUnit', () => [] as string[]);
+    let copied = 0;
     const shared = memoKey(
       'test.shared',
       () => [] as string[],
-      (parent) => [...parent],
+      (parent) => (copied++, [...parent]),
     );
     const ran: string[] = [];
     await inUnitOfWork(app.db, async (uow) => {
@@ -194,7 +195,15 @@ describe('plain SQL (src/db/sql.ts)', () => {
           throw new Error('el correo 2 falla');
         }),
       ).rejects.toThrow('el correo 2 falla');
-      await uow.scope(async (mail) => void mail.memo(shared).push('correo 3'));
+      // A scope (no savepoint: its failure loses the whole transaction) works on the parent's own state, not a copy
+      // made for every mail of the batch.
+      const copies = copied;
+      await uow.scope(async (mail) => {
+        expect(mail.memo(shared)).toBe(uow.memo(shared));
+        expect(mail.memo(perUnit)).toEqual([]);
+        mail.memo(shared).push('correo 3');
+      });
+      expect(copied).toBe(copies);
       expect(uow.memo(shared)).toEqual(['lote', 'correo 1', 'correo 3']);
       expect(uow.memo(perUnit)).toEqual(['lote']);
       // Nothing runs before the commit.
