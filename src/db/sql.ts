@@ -2,7 +2,7 @@ import type { Db } from './knex.ts';
 import type { StatementPlan } from './storage.ts';
 import { UnitOfWork } from './unit-of-work.ts';
 import { throughRaw } from './raw.ts';
-import { matching, type RowTest, type WaitingThatMatters } from './later-rows.ts';
+import type { NarrowedTest, RowTest, WaitingThatMatters } from './later-rows.ts';
 import { insertSql } from './sql-text.ts';
 
 /**
@@ -80,10 +80,14 @@ export async function insertLater(
  * each as its value by column: for a reader that adds them to what it read instead of having them written first.
  * Tested before they are decoded: a batch's reader asks for its few among all the batch has waiting.
  */
-export function waitingRows(q: Queryable, table: string, which: RowTest = () => true): Array<Record<string, unknown>> {
+export function waitingRows(
+  q: Queryable,
+  table: string,
+  which?: RowTest | NarrowedTest,
+): Array<Record<string, unknown>> {
   if (!(q instanceof UnitOfWork)) return [];
-  return matching(q.laterRows(table), which).map((r) => Object.fromEntries(r.keys.map((k, i) => [k, r.values[i]])));
+  return q.laterRows(table, which).map((r) => Object.fromEntries(r.keys.map((k, i) => [k, r.values[i]])));
 }
 
 export { insertSql, padded, placeholders, valuesOf } from './sql-text.ts';
-export type { RowTest, WaitingThatMatters } from './later-rows.ts';
+export type { Narrow, NarrowedTest, RowTest, WaitingThatMatters } from './later-rows.ts';

@@ -1,6 +1,13 @@
 import type { Knex } from 'knex';
 import { storageOf, type StatementPlan, type Storage } from './storage.ts';
-import { anyMatters, insertsOf, type LaterRow, type WaitingThatMatters } from './later-rows.ts';
+import {
+  insertsOf,
+  WaitingTable,
+  type LaterRow,
+  type NarrowedTest,
+  type RowTest,
+  type WaitingThatMatters,
+} from './later-rows.ts';
 import { settled, sqliteValue, throughRaw, type Want } from './raw.ts';
 import { insertSql } from './sql-text.ts';
 import type { MemoKey } from './memo-key.ts';
@@ -94,20 +101,21 @@ export class UnitOfWork {
     const later = this.tx.later;
     if (!later) return void (await this.run(insertSql(table, keys, rows.length, tail), rows.flat()));
     let same = later.get(table);
-    if (!same) later.set(table, (same = []));
-    for (const values of rows) same.push({ table, keys, values, tail });
+    if (!same) later.set(table, (same = new WaitingTable()));
+    for (const values of rows) same.add({ table, keys, values, tail });
   }
 
-  /** The rows of `table` given to insertLater and not written yet: a reader checks them to know whether to flush. */
-  laterRows(table: string): readonly LaterRow[] {
-    return this.tx.later?.get(table) ?? NONE;
+  /** The rows of `table` given to insertLater, not written yet, that pass `which` (all of them without), in order. */
+  laterRows(table: string, which?: RowTest | NarrowedTest): readonly LaterRow[] {
+    const waiting = this.tx.later?.get(table);
+    return !waiting ? [] : which ? waiting.matching(which) : waiting.rows;
   }
 
   /** Writes the rows gathered so far, one multi-row INSERT per table. */
   async flush(): Promise<void> {
     const later = this.tx.later;
     if (!later?.size) return;
-    const rows = [...later.values()].flat();
+    const rows = [...later.values()].flatMap((t) => t.rows);
     later.clear();
     // Unnamed on PostgreSQL: their text varies with the count of rows, and a named statement lives as long as the
     // connection.
@@ -214,10 +222,10 @@ export class UnitOfWork {
     const later = this.tx.later;
     if (!later?.size) return false;
     const named = this.tx.storage.identifiersOf(sql);
-    for (const [table, rows] of later) {
+    for (const [table, waiting] of later) {
       if (!named.has(table)) continue;
       const test = matters?.[table];
-      if (!test || anyMatters(rows, test)) return true;
+      if (!test || waiting.anyMatters(test)) return true;
     }
     return false;
   }
@@ -286,7 +294,5 @@ interface TransactionState {
   readonly storage: Storage;
   open: boolean;
   /** Rows insertLater keeps until flush(), once gather() was asked; undefined: written at once. */
-  later?: Map<string, LaterRow[]>;
+  later?: Map<string, WaitingTable>;
 }
-
-const NONE: readonly LaterRow[] = [];

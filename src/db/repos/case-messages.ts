@@ -109,7 +109,8 @@ export function waitingThreadRows(
   q: Queryable,
   ticketId: number,
 ): Array<{ id: number; message_id: string; created_at: number; from_address: string | null }> {
-  return waitingRows(q, 'messages', (v) => v('ticket_id') === ticketId && v('message_id') != null).map((r) => ({
+  const test = (v: (column: string) => unknown) => v('ticket_id') === ticketId && v('message_id') != null;
+  return waitingRows(q, 'messages', { test, narrow: [{ column: 'ticket_id', values: [ticketId] }] }).map((r) => ({
     id: r.id as number,
     message_id: r.message_id as string,
     created_at: r.created_at as number,

@@ -54,8 +54,14 @@ export async function previousDeliveries(db: Queryable, contentHash: string, mes
   if (ahead && covers(ahead, contentHash, messageId)) return deliveriesIn(ahead, contentHash, messageId);
   // An earlier mail of the same batch may have left its row waiting (insertLedger): written first if it matches.
   const matters = {
-    ingest_ledger: (v: (column: string) => unknown) =>
-      v('content_hash') === contentHash || (messageId !== undefined && v('message_id') === messageId),
+    ingest_ledger: {
+      test: (v: (column: string) => unknown) =>
+        v('content_hash') === contentHash || (messageId !== undefined && v('message_id') === messageId),
+      narrow: [
+        { column: 'content_hash', values: [contentHash] },
+        { column: 'message_id', values: messageId === undefined ? [] : [messageId] },
+      ],
+    },
   };
   const found = messageId
     ? await rows(

@@ -1,4 +1,12 @@
-import { insertId, insertLater, insertSql, waitingRows, type Queryable, type RowTest } from '../sql.ts';
+import {
+  insertId,
+  insertLater,
+  insertSql,
+  waitingRows,
+  type NarrowedTest,
+  type Queryable,
+  type RowTest,
+} from '../sql.ts';
 import { memoKey, UnitOfWork } from '../unit-of-work.ts';
 import { enqueuedAhead } from './outbox-ahead.ts';
 import { mailWrittenAhead } from './notice-thread-ahead.ts';
@@ -138,7 +146,7 @@ export interface WaitingOutbox {
  * written). Every reader of the outbox inside a unit adds these to what it read (loopBudgetOf, countRecentOfKinds,
  * threadOf), asked after its statement: a flush during that statement leaves none waiting, so no row counts twice.
  */
-export function waitingOutbox(q: Queryable, which?: RowTest): WaitingOutbox[] {
+export function waitingOutbox(q: Queryable, which?: RowTest | NarrowedTest): WaitingOutbox[] {
   return waitingRows(q, 'outbox', which).map((r) => ({
     ticketId: r.ticket_id as number | undefined,
     kind: r.kind as string,

@@ -78,7 +78,12 @@ export const FROM_MEMORY = { thread_ids: () => false, participants: () => false 
 export function threadIdsAsked(db: Queryable, asked: readonly string[]): { sql: string; bindings: unknown[] } {
   const wanted = new Set(asked);
   // Padded as the read-aheads' lists are: a few texts whatever the count (prepared statements are kept by text).
-  const pending = padded(waitingRows(db, 'thread_ids', (v) => wanted.has(v('message_id') as string)));
+  const pending = padded(
+    waitingRows(db, 'thread_ids', {
+      test: (v) => wanted.has(v('message_id') as string),
+      narrow: [{ column: 'message_id', values: wanted }],
+    }),
+  );
   const parts = [
     `select "message_id" as "k", "ticket_id" from "thread_ids" where "message_id" in ${placeholders(1, asked.length)}`,
   ];
@@ -96,7 +101,8 @@ export function addWaitingPeople(
   cases: ReadonlyMap<number, { view: TicketView; people: Set<string> }>,
 ): void {
   if (!cases.size) return;
-  for (const p of waitingRows(db, 'participants', (v) => cases.has(Number(v('ticket_id'))))) {
+  const test = (v: (column: string) => unknown) => cases.has(Number(v('ticket_id')));
+  for (const p of waitingRows(db, 'participants', { test, narrow: [{ column: 'ticket_id', values: cases.keys() }] })) {
     const c = cases.get(Number(p.ticket_id))!;
     const address = String(p.address);
     if (c.people.has(address)) continue;
