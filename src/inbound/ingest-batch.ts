@@ -49,14 +49,21 @@ export async function runBatch(
   // budget of their senders and the threads of their cases' notices, by the first notice that reads them
   // (expectBudgetAsks, expectNotices). Not carefully: each mail there reads its own cases in its savepoint, searches
   // alone, and each notice reads its budget and thread alone (letOutboxWait is off: its rows are written at once).
-  const ready: Array<Parsed | undefined> = [];
+  // What each mail parsed ahead will ask, worked out once when it is ready, not again for every mail before it.
+  const ready: Array<InboundMail | undefined> = [];
   const asks: Array<ThreadAsk | undefined> = [];
+  const questions: Array<string[] | undefined> = [];
+  const senders: Array<{ address: string; now: number } | undefined> = [];
   prepared.forEach((p, i) =>
     p.job.then(
       (j) => {
         if (j.kind !== 'parsed') return;
-        ready[i] = j;
-        if (!careful) asks[i] = threadAsk(j.mail);
+        ready[i] = j.mail;
+        if (careful) return;
+        asks[i] = threadAsk(j.mail);
+        questions[i] = j.mail.questionTerms;
+        // Lower-cased as the notices to them are addressed.
+        if (j.mail.from?.address) senders[i] = { address: j.mail.from.address.toLowerCase(), now: j.now };
       },
       () => undefined,
     ),
@@ -71,15 +78,13 @@ export async function runBatch(
       break;
     }
     if (job.kind === 'parsed') {
-      const after = readyAfter(ready, i);
-      const later = after.map((j) => j.mail);
-      await lookAheadDeliveries(uow, job.mail, later);
+      await lookAheadDeliveries(uow, job.mail, readyAfter(ready, i));
       if (!careful) {
         const asksAfter = readyAfter(asks, i);
         await lookAheadThreads(uow, asks[i] ?? threadAsk(job.mail), asksAfter);
         expectNotices(uow, asksAfter);
-        expectQuestions(uow, questionsOf(later));
-        expectBudgetAsks(uow, sendersOf(after));
+        expectQuestions(uow, readyAfter(questions, i));
+        expectBudgetAsks(uow, readyAfter(senders, i));
       }
     }
     // This mail and the ones after it may each keep a message: their rows wait for the flush too (message-ids.ts).
@@ -258,23 +263,9 @@ export type Job = { index: number; raw: Buffer; rawSha: string; source: MailSour
     }
 );
 
-type Parsed = Extract<Job, { kind: 'parsed' }>;
-
 /** The mails (or what they ask) after the `i`-th already parsed, in order. */
 function readyAfter<T>(ready: ReadonlyArray<T | undefined>, i: number): T[] {
   return ready.slice(i + 1).filter((m): m is T => !!m);
-}
-
-/** The questions (search stems) of the mails that may open a case, in order. */
-function questionsOf(mails: readonly InboundMail[]): string[][] {
-  return mails.flatMap((m) => (m.questionTerms ? [m.questionTerms] : []));
-}
-
-/** Their senders, lower-cased as the notices to them are addressed, with their times. */
-function sendersOf(jobs: readonly Parsed[]): Array<{ address: string; now: number }> {
-  return jobs.flatMap((j) =>
-    j.mail.from?.address ? [{ address: j.mail.from.address.toLowerCase(), now: j.now }] : [],
-  );
 }
 
 /** The results in order, up to and including the first tempfail (nothing after it was recorded). */
