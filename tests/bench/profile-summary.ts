@@ -1,4 +1,7 @@
 import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { SourceMapConsumer } from 'source-map-js';
 
 /**
  * Summarises a V8 .cpuprofile (from BENCH_CPU_PROF):
@@ -7,6 +10,8 @@ import fs from 'node:fs';
  *   npx tsx tests/bench/profile-summary.ts FILE --inclusive [SUB] time of the functions whose file path contains SUB
  *                                                                 (default /src/), callees included, as a share of
  *                                                                 the busy time; a recursive function counts once
+ * A position in a file with a source map beside it (the build's `.js.map`: keep the bench's build with BENCH_KEEP=1)
+ * is told as the source's file and line, so that two builds' profiles can be compared by `src/` file and function.
  */
 const [file, mode, arg] = process.argv.slice(2);
 const prof = JSON.parse(fs.readFileSync(file, 'utf8'));
@@ -15,7 +20,32 @@ const self = new Map<number, number>();
 const dt: number[] = prof.timeDeltas;
 prof.samples.forEach((id: number, i: number) => self.set(id, (self.get(id) ?? 0) + (dt[i] ?? 0)));
 const total = [...self.values()].reduce((a, b) => a + b, 0);
-const frame = (id: number) => byId.get(id).callFrame;
+const maps = new Map<string, SourceMapConsumer | undefined>();
+const mapOf = (url: string): SourceMapConsumer | undefined => {
+  if (!maps.has(url)) {
+    const map = url.startsWith('file://') ? `${fileURLToPath(url)}.map` : '';
+    maps.set(
+      url,
+      map && fs.existsSync(map) ? new SourceMapConsumer(JSON.parse(fs.readFileSync(map, 'utf8'))) : undefined,
+    );
+  }
+  return maps.get(url);
+};
+const frames = new Map<number, any>();
+/** A node's call frame, at its source's file and line when a source map says where that is. */
+const frame = (id: number) => {
+  let cf = frames.get(id);
+  if (!cf) {
+    cf = byId.get(id).callFrame;
+    const at = mapOf(String(cf.url))?.originalPositionFor({ line: cf.lineNumber + 1, column: cf.columnNumber });
+    if (at?.source) {
+      const source = pathToFileURL(path.resolve(path.dirname(fileURLToPath(cf.url)), at.source)).href;
+      cf = { ...cf, url: source, lineNumber: at.line - 1, functionName: cf.functionName || at.name || '' };
+    }
+    frames.set(id, cf);
+  }
+  return cf;
+};
 const ms = (us: number) => `${(us / 1000).toFixed(0).padStart(6)} ms`;
 const ranked = (m: Map<string, number>, n: number) => [...m].sort((a, b) => b[1] - a[1]).slice(0, n);
 

@@ -8,7 +8,7 @@ import type { PhaseResult } from './phases.ts';
  * Each measurement runs in its own Node process (tests/bench/child.ts), and that process runs what `mesa start` runs:
  * Mesa built by scripts/build.mjs with `mesa`'s own options, packages, parse thread and migrations, here with the
  * bench's phases as one more entry point (tests/.artifacts/bench-dist-<pid>/src/bench-child.js, removed when the bench
- * process exits). The limit's phases run from the same build, so both sides of each ratio load their code the same
+ * process exits, unless BENCH_KEEP is set). The limit's phases run from the same build, so both sides of each ratio load their code the same
  * way. BENCH_RUNTIME=tsx runs the sources under tsx instead: CPU profiles then name node_modules/ files and packages one
  * by one (tests/bench/profile-summary.ts); to look, not to measure.
  */
@@ -21,7 +21,8 @@ export const benchBuild = (): Promise<string> =>
     const artifacts = path.join(ROOT, 'tests', '.artifacts');
     removeBuildsOfEndedProcesses(artifacts);
     const outdir = path.join(artifacts, `bench-dist-${process.pid}`);
-    process.once('exit', removeBenchBuild);
+    // BENCH_KEEP=1: left until the next bench run, for tests/bench/profile-summary.ts to read its source maps.
+    if (!process.env.BENCH_KEEP) process.once('exit', removeBenchBuild);
     // The child's output lies in src/ of the build, beside Mesa's own modules (src/paths.ts finds its files from there).
     await build({
       outdir,
