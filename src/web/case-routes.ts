@@ -2,12 +2,12 @@ import contentDisposition from 'content-disposition';
 import type { FastifyInstance, FastifyReply, preHandlerHookHandler } from 'fastify';
 import { isMesaError } from '../errors.ts';
 import { LINK_PATH } from '../links/tokens.ts';
-import { MAX_TEXT_CHARS, type PortalService } from '../services/portal.ts';
+import type { PortalService } from '../services/portal.ts';
 import type { Access, Verdict } from '../services/portal-types.ts';
 import { registerCaseList } from './case-list-route.ts';
 import { noticeText } from './i18n.ts';
 import { registerKnowledge } from './knowledge-route.ts';
-import { registerMessageRoutes, seenId } from './message-route.ts';
+import { refusedText, registerMessageRoutes, seenId } from './message-route.ts';
 import type { PageError } from './views/case-page.ts';
 import { messagePage, stalePage } from './views/pages.ts';
 import { registerProductChoice } from './product-route.ts';
@@ -125,16 +125,11 @@ export function registerCaseRoutes(caseScope: FastifyInstance, d: CaseRouteDeps)
         const path = r.url ? new URL(r.url).pathname : `${BASE}/${req.params.token}`;
         return reply.redirect(`${path}?aviso=${verdict === 'satisfactoria' ? 'vobo' : 'reabierto'}`, 303);
       } catch (err) {
-        if (isMesaError(err, 'MAIL_EMPTY'))
+        const refused = refusedText(err, s, s.needComment);
+        if (refused)
           return renderCase(reply, req.params.token, a, {
-            code: 400,
-            error: { form: 'rating', text: s.needComment },
-            draft: comment,
-          });
-        if (isMesaError(err, 'TEXT_TOO_LONG'))
-          return renderCase(reply, req.params.token, a, {
-            code: 413,
-            error: { form: 'rating', text: s.textTooLong(MAX_TEXT_CHARS, Number(err.detail)) },
+            code: refused.code,
+            error: { form: 'rating', text: refused.text },
             draft: comment,
           });
         if (isMesaError(err, 'TRANSITION_REFUSED')) return reply.redirect(`${BASE}/${req.params.token}`, 303);

@@ -53,6 +53,13 @@ export function seenId(v: string | undefined): number | undefined {
   return v && /^\d{1,12}$/.test(v) ? Number(v) : undefined;
 }
 
+/** The page's answer when the portal refused a form's text: empty (`empty` says what was missing) or too long. */
+export function refusedText(err: unknown, s: Strings, empty: string): { code: number; text: string } | undefined {
+  if (isMesaError(err, 'MAIL_EMPTY')) return { code: 400, text: empty };
+  if (isMesaError(err, 'TEXT_TOO_LONG')) return { code: 413, text: s.textTooLong(MAX_TEXT_CHARS, Number(err.detail)) };
+  return undefined;
+}
+
 export function registerMessageRoutes(caseScope: FastifyInstance, kit: CaseRouteKit): void {
   const { app, portal, s, brand, base } = kit;
   const { config } = app;
@@ -137,16 +144,11 @@ export function registerMessageRoutes(caseScope: FastifyInstance, kit: CaseRoute
             303,
           );
         } catch (err) {
-          if (isMesaError(err, 'MAIL_EMPTY'))
+          const refused = refusedText(err, s, s.empty);
+          if (refused)
             return kit.renderCase(reply, req.params.token, a, {
-              code: 400,
-              error: { form: 'message', text: s.empty },
-              draft: text,
-            });
-          if (isMesaError(err, 'TEXT_TOO_LONG'))
-            return kit.renderCase(reply, req.params.token, a, {
-              code: 413,
-              error: { form: 'message', text: s.textTooLong(MAX_TEXT_CHARS, Number(err.detail)) },
+              code: refused.code,
+              error: { form: 'message', text: refused.text },
               draft: text,
             });
           if (isMesaError(err, 'ATTACHMENT_TOO_LARGE'))

@@ -228,6 +228,18 @@ describe('status page', () => {
     expect(inBody.statusCode).toBe(403);
     expect(inBody.body).toContain('El formulario caducó');
     expect((await h.app.db('messages').where({ ticket_id: t.id, source: 'web' })).length).toBe(1);
+    // Nothing written and no file: the form says what is missing, and nothing is added.
+    const fresh = messageForm((await h.server.inject({ method: 'GET', url: path, headers: { cookie: cookies } })).body);
+    const blank = multipartBody({ nonce: fresh.nonce, mensaje: '  \n ' }, []);
+    const empty = await h.server.inject({
+      method: 'POST',
+      url: fresh.action,
+      headers: { cookie: cookies, 'content-type': blank.contentType },
+      payload: blank.payload,
+    });
+    expect(empty.statusCode).toBe(400);
+    expect(empty.body).toContain('Escribe un mensaje o adjunta un archivo.');
+    expect((await h.app.db('messages').where({ ticket_id: t.id, source: 'web' })).length).toBe(1);
   });
 
   it('keeps an uploaded file under its own name, without path or invisible characters', async () => {
