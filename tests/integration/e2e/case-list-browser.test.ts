@@ -1,9 +1,8 @@
 import path from 'node:path';
-import type { Browser } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { rawMail } from '../outbound/fixtures.ts';
-import { artifactPath, launchChromium, seriousFindings } from '../web/browser.ts';
-import { type LiveWorld, liveWorld } from '../../support/worlds.ts';
+import { artifactPath, chromiumForFile, seriousFindings } from '../web/browser.ts';
+import { liveWorld } from '../../support/worlds.ts';
 
 /**
  * "Mis casos" and the knowledge base in a real headless Chromium at phone width: reached from the mailed link,
@@ -12,27 +11,15 @@ import { type LiveWorld, liveWorld } from '../../support/worlds.ts';
  */
 const PRODUCTS_FILE = path.join(import.meta.dirname, '../../fixtures/products/productos.yaml');
 const CUSTOMER = 'laura@cliente.test';
-let browser: Browser;
-let w: LiveWorld | undefined;
 
-beforeAll(async () => {
-  browser = await launchChromium();
-});
-afterAll(async () => {
-  await browser?.close();
-});
-afterEach(async () => {
-  await w?.close();
-  w = undefined;
-});
+const { browser, keep } = chromiumForFile();
 
 /** axe-core's serious and critical findings on the page as it is. The page's CSP forbids scripts: the test context
  * bypasses it to inject axe, as a browser extension would. */
 
 describe('Mis casos and the knowledge base in Chromium', () => {
   it('lists, filters with the keyboard and searches at phone width, with no serious accessibility finding', async () => {
-    w = await liveWorld({ PRODUCTS_FILE });
-    const world = w;
+    const world = keep(await liveWorld({ PRODUCTS_FILE }));
     const subjects = ['BANCOS, Factura mal cargada', 'Nómina 4.2: no liquida la prima', 'POS, caja bloqueada'];
     let last = 0;
     for (const subject of subjects)
@@ -46,7 +33,7 @@ describe('Mis casos and the knowledge base in Chromium', () => {
     );
     const link = new RegExp(`${world.baseUrl.replace(/[.:/]/g, '\\$&')}/caso/[^\\s"<>]+`).exec(confirmation.text)![0];
 
-    const context = await browser.newContext({
+    const context = await browser().newContext({
       viewport: { width: 390, height: 844 },
       deviceScaleFactor: 2,
       isMobile: true,

@@ -1,10 +1,10 @@
 import path from 'node:path';
-import type { Browser, Page } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
 import { caseDetail } from '../../../src/services/case-view.ts';
 import { rawMail } from '../outbound/fixtures.ts';
-import { artifactPath, launchChromium, seriousFindings } from '../web/browser.ts';
-import { type LiveWorld, liveWorld } from '../../support/worlds.ts';
+import { artifactPath, chromiumForFile, seriousFindings } from '../web/browser.ts';
+import { liveWorld } from '../../support/worlds.ts';
 
 /**
  * The product choice on the case page (issue 27) in a real headless Chromium at phone width: reached from the
@@ -13,26 +13,14 @@ import { type LiveWorld, liveWorld } from '../../support/worlds.ts';
  */
 const PRODUCTS_FILE = path.join(import.meta.dirname, '../../fixtures/products/productos.yaml');
 const CUSTOMER = 'carla@empresa.com';
-let browser: Browser;
-let w: LiveWorld | undefined;
 
-beforeAll(async () => {
-  browser = await launchChromium();
-});
-afterAll(async () => {
-  await browser?.close();
-});
-afterEach(async () => {
-  await w?.close();
-  w = undefined;
-});
+const { browser, keep } = chromiumForFile();
 
 const focusedId = (page: Page) => page.evaluate(() => document.activeElement?.id ?? '');
 
 describe('product choice in Chromium', () => {
   it('chooses product, module and version with the keyboard at phone width, with no serious finding', async () => {
-    w = await liveWorld({ PRODUCTS_FILE });
-    const world = w;
+    const world = keep(await liveWorld({ PRODUCTS_FILE }));
     const r = await world.ingest(
       rawMail({ from: CUSTOMER, fromName: 'Carla Ríos', subject: 'Informes de fin de mes vacíos', body: 'Hola.' }),
     );
@@ -43,7 +31,7 @@ describe('product choice in Chromium', () => {
     expect(confirmation.text).toContain('No pudimos saber de qué producto');
     const link = new RegExp(`${world.baseUrl.replace(/[.:/]/g, '\\$&')}/caso/[^\\s"<>]+`).exec(confirmation.text)![0];
 
-    const context = await browser.newContext({
+    const context = await browser().newContext({
       viewport: { width: 390, height: 844 },
       deviceScaleFactor: 2,
       isMobile: true,

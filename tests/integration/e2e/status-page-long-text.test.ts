@@ -1,7 +1,7 @@
-import type { Browser, Page } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
 import { rawMail } from '../outbound/fixtures.ts';
-import { launchChromium } from '../web/browser.ts';
+import { chromiumForFile } from '../web/browser.ts';
 import { type LiveWorld, liveWorld } from '../../support/worlds.ts';
 
 /**
@@ -10,20 +10,9 @@ import { type LiveWorld, liveWorld } from '../../support/worlds.ts';
  * the server cut to the same. Now the browser keeps all of it, and the server refuses it with its length, keeping the
  * draft, so that the person decides what to do.
  */
-let browser: Browser;
-let w: LiveWorld | undefined;
 const CUSTOMER = 'laura@cliente.test';
 
-beforeAll(async () => {
-  browser = await launchChromium();
-});
-afterAll(async () => {
-  await browser?.close();
-});
-afterEach(async () => {
-  await w?.close();
-  w = undefined;
-});
+const { browser, keep } = chromiumForFile();
 
 async function casePage(world: LiveWorld): Promise<Page> {
   const opened = await world.ingest(
@@ -33,7 +22,7 @@ async function casePage(world: LiveWorld): Promise<Page> {
     (m) => m.to.includes(CUSTOMER) && m.subject.includes(`[Caso #${opened.ticketNumber}]`),
   );
   const link = new RegExp(`${world.baseUrl.replace(/[.:/]/g, '\\$&')}/caso/[^\\s"<>]+`).exec(confirmation.text)![0];
-  const page = await (await browser.newContext({ locale: 'es-CO' })).newPage();
+  const page = await (await browser().newContext({ locale: 'es-CO' })).newPage();
   await page.goto(link);
   return page;
 }
@@ -55,8 +44,8 @@ const webMessages = (world: LiveWorld) => world.app.db('messages').where({ sourc
 
 describe('a long text on the case page', () => {
   it('is kept whole by the browser and refused with its length, the draft kept; one at the limit is sent whole', async () => {
-    w = await liveWorld();
-    const page = await casePage(w);
+    const world = keep(await liveWorld());
+    const page = await casePage(world);
     const log = `${'ERROR 0x80004005 al cerrar caja\n'.repeat(1875)}Fin.`; // 60 004 characters
     await paste(page, log);
     expect((await page.getByLabel('Mensaje').inputValue()).length).toBe(60_004);
@@ -68,18 +57,18 @@ describe('a long text on the case page', () => {
           'Divídelo en varios mensajes o adjunta el texto largo como archivo.',
       );
     expect(await page.getByLabel('Mensaje').inputValue()).toBe(log);
-    expect(await webMessages(w)).toHaveLength(0);
+    expect(await webMessages(world)).toHaveLength(0);
 
     const atLimit = `${'x'.repeat(49_999)}!`;
     await paste(page, atLimit);
     expect(await send(page)).toBe(303); // back to the page, the message added
-    const [stored] = await webMessages(w);
+    const [stored] = await webMessages(world);
     expect(stored.body_text).toBe(atLimit);
   });
 
   it('says so, without a count, for a text over what the form reads of a field', async () => {
-    w = await liveWorld();
-    const page = await casePage(w);
+    const world = keep(await liveWorld());
+    const page = await casePage(world);
     await paste(page, 'a'.repeat(270_000)); // over the form's 256 KiB per field
     expect(await send(page)).toBe(413);
     await expect
@@ -88,6 +77,6 @@ describe('a long text on the case page', () => {
         'El texto es demasiado largo: el límite es 50.000 caracteres. ' +
           'Divídelo en varios mensajes o adjunta el texto largo como archivo.',
       );
-    expect(await webMessages(w)).toHaveLength(0);
+    expect(await webMessages(world)).toHaveLength(0);
   });
 });

@@ -1,38 +1,25 @@
-import type { Browser } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { caseDetail } from '../../../src/services/case-view.ts';
 import { rawMail, replyTo } from '../outbound/fixtures.ts';
 import type { SinkMessage } from '../../support/smtp-sink.ts';
-import { artifactPath, launchChromium } from '../web/browser.ts';
-import { type LiveWorld, liveWorld } from '../../support/worlds.ts';
+import { artifactPath, chromiumForFile } from '../web/browser.ts';
+import { liveWorld } from '../../support/worlds.ts';
 
 /**
  * The status page in a real headless Chromium against the real server: the customer follows the link from the
  * confirmation mail the SMTP sink received, reads the conversation, writes with an attachment (the consultants'
  * sink gets it), rejects a solution (the case reopens) and then accepts one (it closes).
  */
-let browser: Browser;
-let w: LiveWorld | undefined;
 const CUSTOMER = 'laura@cliente.test';
 
-beforeAll(async () => {
-  browser = await launchChromium();
-});
-afterAll(async () => {
-  await browser?.close();
-});
-afterEach(async () => {
-  await w?.close();
-  w = undefined;
-});
+const { browser, keep } = chromiumForFile();
 
 const linkIn = (m: SinkMessage, base: string) =>
   new RegExp(`${base.replace(/[.:/]/g, '\\$&')}/caso/[^\\s"<>]+`).exec(m.text)?.[0];
 
 describe('status page in Chromium', () => {
   it('follows the mailed link, shows the conversation, posts with an attachment, reopens and accepts a solution', async () => {
-    w = await liveWorld();
-    const world = w;
+    const world = keep(await liveWorld());
     const opened = await world.ingest(
       rawMail({
         from: CUSTOMER,
@@ -64,7 +51,7 @@ describe('status page in Chromium', () => {
     expect(reply.outcome).toBe('accepted');
     await world.sink.waitFor((m) => m.to.includes(CUSTOMER) && m.text.includes('ya corregimos el índice'));
 
-    const context = await browser.newContext({
+    const context = await browser().newContext({
       viewport: { width: 390, height: 844 },
       deviceScaleFactor: 2,
       isMobile: true,
@@ -171,8 +158,7 @@ describe('status page in Chromium', () => {
   });
 
   it("answers a file over the limit with the form's error in Spanish, not a broken connection", async () => {
-    w = await liveWorld({ MAX_ATTACHMENT_BYTES: String(512 * 1024) });
-    const world = w;
+    const world = keep(await liveWorld({ MAX_ATTACHMENT_BYTES: String(512 * 1024) }));
     const opened = await world.ingest(
       rawMail({
         from: CUSTOMER,
@@ -185,7 +171,7 @@ describe('status page in Chromium', () => {
     const [confirmation] = await world.sink.waitFor(
       (m) => m.to.includes(CUSTOMER) && m.subject.includes(`[Caso #${opened.ticketNumber}]`),
     );
-    const context = await browser.newContext();
+    const context = await browser().newContext();
     const page = await context.newPage();
     await page.goto(linkIn(confirmation, world.baseUrl)!);
     await page.getByLabel('Mensaje').fill('Va el respaldo completo.');
@@ -207,8 +193,7 @@ describe('status page in Chromium', () => {
   });
 
   it('records a read on a person\'s input, never on a load alone; without JavaScript, on the "Ya leí" button', async () => {
-    w = await liveWorld();
-    const world = w;
+    const world = keep(await liveWorld());
     const opened = await world.ingest(
       rawMail({
         from: CUSTOMER,
@@ -234,7 +219,7 @@ describe('status page in Chromium', () => {
       (await caseDetail(world.app.db, n))!.messages.find((m) => m.role === 'consultant')!.readAt;
 
     // A scanner that renders the page, runs its script and waits for the network to settle: nothing recorded.
-    const scanner = await browser.newContext();
+    const scanner = await browser().newContext();
     const scanned = await scanner.newPage();
     const posts: string[] = [];
     scanned.on('request', (r) => (r.method() === 'POST' ? posts.push(r.url()) : undefined));
@@ -245,7 +230,7 @@ describe('status page in Chromium', () => {
     await scanner.close();
 
     // A browser without JavaScript: the button records it, and the page says so.
-    const noJs = await browser.newContext({ javaScriptEnabled: false });
+    const noJs = await browser().newContext({ javaScriptEnabled: false });
     const plain = await noJs.newPage();
     await plain.goto(link);
     expect(await answerRead()).toBeNull();

@@ -2,6 +2,8 @@ import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, afterEach, beforeAll } from 'vitest';
+import type { LiveWorld } from '../../support/worlds.ts';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
@@ -23,6 +25,26 @@ export async function launchChromium(): Promise<Browser> {
       '--disable-dev-shm-usage',
     ],
   });
+}
+
+/**
+ * The frame of a browser test file: one Chromium for the whole file, and the world each test opens (`keep` hands it
+ * over and returns it) closed after that test, passed or failed.
+ */
+export function chromiumForFile(): { browser: () => Browser; keep: (world: LiveWorld) => LiveWorld } {
+  let browser: Browser | undefined;
+  let kept: LiveWorld | undefined;
+  beforeAll(async () => {
+    browser = await launchChromium();
+  });
+  afterAll(async () => {
+    await browser?.close();
+  });
+  afterEach(async () => {
+    await kept?.close();
+    kept = undefined;
+  });
+  return { browser: () => browser!, keep: (world) => (kept = world) };
 }
 
 export const ARTIFACTS = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../.artifacts');
