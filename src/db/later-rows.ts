@@ -39,56 +39,57 @@ export interface NarrowedTest {
  */
 export type WaitingThatMatters = Readonly<Record<string, RowTest | NarrowedTest>>;
 
-/** A table's waiting rows in the order given, with an index by column for each column a hint asked for. */
+/** A table's waiting rows in the order given, with an index by column (of rows' places) for each column a hint asked
+ * for. */
 export class WaitingTable {
   readonly rows: LaterRow[] = [];
-  private readonly order = new Map<LaterRow, number>();
-  private readonly indexes = new Map<string, Map<string, LaterRow[]>>();
+  private readonly indexes = new Map<string, Map<string, number[]>>();
 
   add(row: LaterRow): void {
-    this.order.set(row, this.rows.length);
     this.rows.push(row);
-    for (const [column, index] of this.indexes) indexRow(index, row, column);
+    for (const [column, index] of this.indexes) indexRow(index, this.rows.length - 1, row, column);
   }
 
   /** The rows that pass `which`, in their order. */
   matching(which: RowTest | NarrowedTest): LaterRow[] {
-    if (typeof which === 'function') return matching(this.rows, which);
-    return matching(this.narrowed(which.narrow), which.test);
+    return matching(this.candidates(which), testOf(which));
   }
 
   /** Whether a row passes `which`. */
   anyMatters(which: RowTest | NarrowedTest): boolean {
-    if (typeof which === 'function') return anyMatters(this.rows, which);
-    return anyMatters(this.narrowed(which.narrow), which.test);
+    return anyMatters(this.candidates(which), testOf(which));
   }
 
-  private narrowed(narrow: readonly Narrow[]): LaterRow[] {
-    const found = new Set<LaterRow>();
-    for (const { column, values } of narrow) {
+  /** The rows a test must look at, in their order: all of them, or those its hints name. */
+  private candidates(which: RowTest | NarrowedTest): readonly LaterRow[] {
+    if (typeof which === 'function') return this.rows;
+    const places = new Set<number>();
+    for (const { column, values } of which.narrow) {
       const index = this.indexOf(column);
-      for (const v of values) for (const r of index.get(String(v)) ?? []) found.add(r);
+      for (const v of values) for (const at of index.get(String(v)) ?? []) places.add(at);
     }
-    return [...found].sort((a, b) => this.order.get(a)! - this.order.get(b)!);
+    return [...places].sort((a, b) => a - b).map((at) => this.rows[at]);
   }
 
-  private indexOf(column: string): Map<string, LaterRow[]> {
+  private indexOf(column: string): Map<string, number[]> {
     let index = this.indexes.get(column);
     if (!index) {
       this.indexes.set(column, (index = new Map()));
-      for (const r of this.rows) indexRow(index, r, column);
+      this.rows.forEach((r, at) => indexRow(index!, at, r, column));
     }
     return index;
   }
 }
 
-function indexRow(index: Map<string, LaterRow[]>, row: LaterRow, column: string): void {
+const testOf = (which: RowTest | NarrowedTest): RowTest => (typeof which === 'function' ? which : which.test);
+
+function indexRow(index: Map<string, number[]>, at: number, row: LaterRow, column: string): void {
   const i = row.keys.indexOf(column);
   if (i < 0 || row.values[i] === null || row.values[i] === undefined) return;
   const key = String(row.values[i]);
   const same = index.get(key);
-  if (same) same.push(row);
-  else index.set(key, [row]);
+  if (same) same.push(at);
+  else index.set(key, [at]);
 }
 
 /** Whether one of `rows` (of one table) passes `test`. */

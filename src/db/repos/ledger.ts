@@ -76,8 +76,8 @@ export async function previousDeliveries(db: Queryable, contentHash: string, mes
 
 /**
  * What a unit of work read ahead of its mails' turns (lookAheadDeliveries): which content hashes and Message-IDs it
- * asked, the ledger rows it found, and the rows the unit wrote since. A child unit (one mail) works on a copy: a mail
- * rolled back takes its rows with it.
+ * asked, the ledger rows it found, and the rows the unit wrote since. A mail in its own savepoint works on a copy: a
+ * mail rolled back takes its rows with it.
  */
 interface DeliveriesAhead {
   hashes: Set<string>;

@@ -22,7 +22,8 @@ interface Reserved {
   wanted: number;
 }
 
-/** State about the whole transaction: a mail's unit takes from (a copy of) its batch's and hands back what is left. */
+/** State about the whole transaction: a mail's unit takes from its batch's (a copy, in a savepoint) and hands back
+ * what is left. */
 const RESERVED = memoKey<Reserved>(
   'messages.reservedIds',
   () => ({ ids: [], next: 0, wanted: 0 }),

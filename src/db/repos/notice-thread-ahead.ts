@@ -31,8 +31,8 @@ export interface CaseThreadRead {
 /**
  * The unit's reads, by case, and the rows of those cases it wrote that the reads did not see: those waiting for the
  * flush when a case was read, and those written since (waiting still, or written by a flush or at once: either way not
- * in what was read). A child unit (one mail) works on copies of the lists: a mail rolled back takes its rows with it.
- * The reads are shared: they are what the tables held.
+ * in what was read). A mail in its own savepoint works on copies of the lists: a mail rolled back takes its rows with
+ * it. The reads are shared: they are what the tables held.
  */
 interface NoticeThreadsAhead {
   reads: ReadonlyMap<number, CaseThreadRead>;

@@ -43,8 +43,8 @@ export interface BudgetRead {
 /**
  * The unit's reads ahead, by address, and the automatic, not-held outbox rows it enqueued to those addresses that
  * the reads did not see: those still waiting when an address was read and those enqueued since (waiting or written
- * by a flush since: either way not in what was read). A child unit (one mail) works on a copy of the list: a mail
- * rolled back takes its rows with it. The reads are shared: they are what the table held, whatever the child does.
+ * by a flush since: either way not in what was read). A mail in its own savepoint works on a copy of the list: a
+ * mail rolled back takes its rows with it. The reads are shared: they are what the table held, whatever the child does.
  */
 interface BudgetsAhead {
   reads: Map<string, BudgetRead>;

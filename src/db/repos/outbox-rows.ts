@@ -73,8 +73,8 @@ const OUTBOX_WAITS = memoKey<boolean>(
 
 /**
  * The idempotency keys this unit gave to the outbox while its rows wait (letOutboxWait), written yet or not: an event
- * that asks for the same mail again enqueues nothing. A child unit works on a copy, so the keys of a savepoint rolled
- * back (its rows gone with it) are not taken for enqueued.
+ * that asks for the same mail again enqueues nothing. A mail in its own savepoint works on a copy, so the keys of a
+ * savepoint rolled back (its rows gone with it) are not taken for enqueued.
  */
 const KEYS_ENQUEUED = memoKey<Set<string>>(
   'outbox.keysEnqueued',

@@ -16,8 +16,8 @@ export interface ThreadAsk {
  * What a unit of work read ahead of its mails' turns (lookAheadThreads): the Message-IDs and case numbers it asked,
  * the cases they named and those cases as read (locked on PostgreSQL), and what the unit changed since: a case
  * written (its row or people), a thread id or a case number recorded. A mail that names any of those is not answered
- * from memory (threadsFromMemory): its own look-up reads them as they are now. A child unit (one mail) works on a
- * copy: a mail rolled back takes its marks with it.
+ * from memory (threadsFromMemory): its own look-up reads them as they are now. A mail in its own savepoint works
+ * on a copy: a mail rolled back takes its marks with it.
  */
 interface ThreadsAhead {
   ids: Set<string>;
