@@ -1,6 +1,7 @@
 import { attachmentFileName, contentTypeOfName } from '../mail/attachment-names.ts';
 import type { BlobStore } from '../storage/blobs.ts';
 import type { InboundAttachment } from './mail.ts';
+import { rtfBody, type RtfBody } from './rtf-body.ts';
 import { isTnef, readTnef, type TnefContent, type TnefFile } from './tnef.ts';
 
 const TNEF_TYPES = new Set(['application/ms-tnef', 'application/vnd.ms-tnef']);
@@ -18,7 +19,7 @@ export interface Unpacked {
  * Each winmail.dat among a mail's attachments (src/inbound/tnef.ts) replaced by the files inside it, so that the
  * consultant and the status page get the customer's PDF, not an opaque TNEF file. Nothing is lost: the winmail.dat
  * stays beside its files when they may not hold everything it carried (a truncated or damaged stream; no files at
- * all; a mail whose only body is the TNEF's compressed RTF, which is not read). A part that claims to be TNEF and is
+ * all; a mail without a body of its own whose TNEF body could not be read). A part that claims to be TNEF and is
  * not, or was too large to keep, stays as it came.
  */
 export async function unpackTnef(
@@ -34,11 +35,10 @@ export async function unpackTnef(
       out.attachments.push(part);
       continue;
     }
-    const usableBody = !mailHasBody && out.text === undefined && out.html === undefined && hasBody(tnef);
-    if (usableBody) {
-      if (tnef.text?.trim()) out.text = tnef.text;
-      else out.html = tnef.html;
-    }
+    const body = !mailHasBody && out.text === undefined && out.html === undefined ? await bodyOf(tnef) : undefined;
+    const usableBody = body !== undefined;
+    if (body?.text !== undefined) out.text = body.text;
+    else if (body) out.html = body.html;
     for (const file of tnef.files) out.attachments.push(await attachmentOf(file, out.attachments.length + 1, store));
     const partial = !tnef.complete || (!usableBody && (!mailHasBody || tnef.files.length === 0));
     if (partial) out.attachments.push(part);
@@ -51,7 +51,12 @@ function claimsTnef(part: InboundAttachment): boolean {
   return TNEF_TYPES.has(part.contentType) || /^win(mail)?\.dat$/i.test(part.filename);
 }
 
-const hasBody = (tnef: TnefContent) => Boolean(tnef.text?.trim() || tnef.html?.trim());
+/** The body the winmail.dat carries: its plain text, else its HTML, else its compressed RTF read (rtf-body.ts). */
+async function bodyOf(tnef: TnefContent): Promise<RtfBody | undefined> {
+  if (tnef.text?.trim()) return { text: tnef.text };
+  if (tnef.html?.trim()) return { html: tnef.html };
+  return tnef.compressedRtf ? rtfBody(tnef.compressedRtf) : undefined;
+}
 
 /** The part's bytes (in memory, or the blob it was streamed into while parsing), read as TNEF. */
 async function openTnef(part: InboundAttachment, store?: BlobStore): Promise<TnefContent | undefined> {

@@ -9,8 +9,8 @@ import iconv from 'iconv-lite';
  * A TNEF stream is a signature, a key and a run of attributes (level, id, length, data, checksum). Each attachment
  * starts with attAttachRendData; its name is attAttachTitle (8.3) or, when present, the MAPI long file name; its bytes
  * are attAttachData or, when present, the MAPI attachment data object. The message's MAPI properties may carry its
- * body as plain text or HTML (or compressed RTF, which is not read). Everything is bounds-checked: a truncated or
- * corrupt stream ends the reading and keeps what came before it, never throws past `readTnef`.
+ * body as plain text, HTML or compressed RTF (kept as it comes; rtf-body.ts reads it). Everything is bounds-checked:
+ * a truncated or corrupt stream ends the reading and keeps what came before it, never throws past `readTnef`.
  */
 
 export interface TnefFile {
@@ -26,6 +26,9 @@ export interface TnefContent {
   text?: string;
   /** The message body as HTML (PR_HTML), when the stream carries one. */
   html?: string;
+  /** The message body as compressed RTF (PR_RTF_COMPRESSED, MS-OXRTFCP), as the stream carries it: Outlook's only
+   * body when the customer writes in rich text (see rtf-body.ts). */
+  compressedRtf?: Buffer;
   /** False when the reading stopped before the end (a truncated stream, or bytes after the last attribute). */
   complete: boolean;
 }
@@ -43,6 +46,7 @@ const ATT_ATTACHMENT = 0x00069005;
 
 const PR_BODY = 0x1000;
 const PR_HTML = 0x1013;
+const PR_RTF_COMPRESSED = 0x1009;
 const PR_ATTACH_DATA_OBJ = 0x3701;
 const PR_ATTACH_LONG_FILENAME = 0x3707;
 const PR_ATTACH_MIME_TAG = 0x370e;
@@ -111,6 +115,8 @@ export function readTnef(data: Buffer): TnefContent | undefined {
       if (typeof body === 'string' && body.trim()) content.text = body;
       const html = props.get(PR_HTML);
       if (html !== undefined) content.html = typeof html === 'string' ? html : html.toString('utf8');
+      const rtf = props.get(PR_RTF_COMPRESSED);
+      if (Buffer.isBuffer(rtf) && rtf.length > 0) content.compressedRtf = rtf;
     }
   }
   closeFile();

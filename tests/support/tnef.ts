@@ -14,13 +14,23 @@ export interface TnefTestFile {
   asObject?: boolean;
 }
 
-export function tnefStream(p: { files?: TnefTestFile[]; body?: string; html?: string; codepage?: number }): Buffer {
+export function tnefStream(p: {
+  files?: TnefTestFile[];
+  body?: string;
+  html?: string;
+  /** PR_RTF_COMPRESSED's bytes (see uncompressedRtf). */
+  rtf?: Buffer;
+  codepage?: number;
+}): Buffer {
   const codepage = p.codepage ?? 1252;
   const parts: Buffer[] = [u32(0x223e9f78), u16(0x0001)];
   parts.push(attribute(1, 0x00089006, u32(0x00010000)));
   parts.push(attribute(1, 0x00069007, Buffer.concat([u32(codepage), u32(0)])));
   if (p.body !== undefined) parts.push(attribute(1, 0x0002800c, cString(p.body, codepage)));
-  if (p.html !== undefined) parts.push(attribute(1, 0x00069003, props([binaryProp(0x1013, Buffer.from(p.html))])));
+  const messageProps: Buffer[] = [];
+  if (p.html !== undefined) messageProps.push(binaryProp(0x1013, Buffer.from(p.html)));
+  if (p.rtf !== undefined) messageProps.push(binaryProp(0x1009, p.rtf));
+  if (messageProps.length) parts.push(attribute(1, 0x00069003, props(messageProps)));
   for (const f of p.files ?? []) {
     parts.push(attribute(2, 0x00069002, Buffer.concat([u16(1), Buffer.alloc(12)])));
     parts.push(attribute(2, 0x00018010, cString(f.title, codepage)));
@@ -32,6 +42,15 @@ export function tnefStream(p: { files?: TnefTestFile[]; body?: string; html?: st
     parts.push(attribute(2, 0x00069005, props(list)));
   }
   return Buffer.concat(parts);
+}
+
+/**
+ * RTF as PR_RTF_COMPRESSED holds it without compression (MS-OXRTFCP 2.1.3.1: COMPTYPE "MELA", CRC 0), as a writer
+ * may store it; the public corpus's winmail.dat files carry the compressed form ("LZFu").
+ */
+export function uncompressedRtf(rtf: string): Buffer {
+  const body = Buffer.from(rtf, 'latin1');
+  return Buffer.concat([u32(body.length + 12), u32(body.length), u32(0x414c454d), u32(0), body]);
 }
 
 function attribute(level: number, id: number, data: Buffer): Buffer {

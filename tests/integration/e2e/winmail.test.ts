@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rawMail } from '../outbound/fixtures.ts';
-import { tnefStream } from '../../support/tnef.ts';
+import { tnefStream, uncompressedRtf } from '../../support/tnef.ts';
 import { waitFor } from '../../support/wait.ts';
 import { mailboxWorld, type MailboxWorld } from '../../support/worlds.ts';
 
@@ -65,5 +65,56 @@ describe('a mail with a winmail.dat', () => {
     const file = await fetch(new URL(href, link));
     expect(file.status).toBe(200);
     expect(Buffer.from(await file.arrayBuffer()).equals(pdf)).toBe(true);
+  });
+
+  it('reads the body of a mail Exchange sent whole as TNEF, in rich text, for the case, the consultant and the page', async () => {
+    // Exchange with "send as rich text": the whole message is one application/ms-tnef part; its only body is the
+    // compressed RTF inside it.
+    const rtf = uncompressedRtf(
+      String.raw`{\rtf1\ansi\ansicpg1252\deff0{\fonttbl{\f0\fswiss\fcharset0 Calibri;}}\viewkind4\uc1\pard\f0\fs22 ` +
+        String.raw`La conciliaci\'f3n de Bancolombia no carga desde el lunes.\par\par Gracias,\par Pedro N\'fa\'f1ez\par}`,
+    );
+    const winmail = tnefStream({
+      rtf,
+      files: [{ title: 'EXTRAC~1.PDF', longName: 'Extracto octubre.pdf', data: pdf }],
+    });
+    const raw = Buffer.from(
+      [
+        'From: "Núñez, Pedro" <pedro@cliente.co>',
+        'To: soporte@mesa.test',
+        'Subject: Conciliación bancaria',
+        'Message-ID: <winmail-rtf@cliente.co>',
+        'Date: Mon, 07 Dec 2026 09:00:00 -0500',
+        'MIME-Version: 1.0',
+        'Content-Type: application/ms-tnef; name="winmail.dat"',
+        'Content-Disposition: attachment; filename="winmail.dat"',
+        'Content-Transfer-Encoding: base64',
+        '',
+        winmail.toString('base64').replace(/.{76}/g, '$&\r\n'),
+        '',
+      ].join('\r\n'),
+    );
+    await w.dovecot.append('support', raw);
+    const row = await waitFor('el buzón entrega el correo', () =>
+      w.app.db('ingest_ledger').where({ message_id: 'winmail-rtf@cliente.co' }).first(),
+    );
+    expect(row.effect).toBe('new_case');
+    const message = await w.app.db('messages').where({ id: row.message_row_id }).first();
+    expect(message.body_text).toBe('La conciliación de Bancolombia no carga desde el lunes.\n\nGracias,\nPedro Núñez');
+    expect(
+      await w.app.db('attachments').where({ message_id: row.message_row_id }).orderBy('id').pluck('filename'),
+    ).toEqual(['Extracto octubre.pdf']);
+
+    const [toAna] = await w.sink.waitFor(
+      (m) => m.to === 'ana@mesa.test' && m.subject.includes('Conciliación bancaria'),
+    );
+    expect(toAna.text).toContain('La conciliación de Bancolombia no carga desde el lunes.');
+    const [confirmation] = await w.sink.waitFor(
+      (m) => m.to === 'pedro@cliente.co' && m.subject.includes('Conciliación bancaria'),
+    );
+    const link = /http:\/\/127\.0\.0\.1:\d+\/caso\/[^\s"<>]+/.exec(confirmation.text)![0];
+    const page = await (await fetch(link)).text();
+    expect(page).toContain('La conciliación de Bancolombia no carga desde el lunes.');
+    expect(page).not.toContain('winmail.dat');
   });
 });

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseMail } from '../../../src/inbound/parse.ts';
 import { BlobStore } from '../../../src/storage/blobs.ts';
-import { tnefStream } from '../../support/tnef.ts';
+import { tnefStream, uncompressedRtf } from '../../support/tnef.ts';
 
 /** A mail as Outlook sends one to a recipient it takes for another Outlook: a text part (or none) and winmail.dat. */
 function outlookMail(p: { text?: string; winmail: Buffer; type?: string; name?: string }): Buffer {
@@ -86,10 +86,31 @@ describe('parseMail with a winmail.dat', () => {
     expect(html.attachments).toEqual([]);
   });
 
+  it('takes the body from its RTF when that is all the mail has (Outlook in rich text)', async () => {
+    const rtf = uncompressedRtf(
+      String.raw`{\rtf1\ansi\ansicpg1252{\fonttbl{\f0 Calibri;}}\f0 No puedo facturar desde ayer.\par Adjunto la cotizaci\'f3n.\par}`,
+    );
+    const m = await parseMail(outlookMail({ winmail: tnefStream({ rtf, files }) }));
+    expect(m.text).toBe('No puedo facturar desde ayer.\nAdjunto la cotización.');
+    expect(m.visibleText).toContain('Adjunto la cotización');
+    expect(m.questionTerms?.length).toBeGreaterThan(0);
+    // Everything it carried is read: the winmail.dat itself is not kept.
+    expect(m.attachments.map((a) => a.filename)).toEqual(['Cotización 2026.pdf', 'FOTO.PNG']);
+    // The mail's own text part wins over the RTF, as over a TNEF text body.
+    const both = await parseMail(outlookMail({ text: 'Texto del correo', winmail: tnefStream({ rtf, files }) }));
+    expect(both.text.trim()).toBe('Texto del correo');
+  });
+
   it('keeps the winmail.dat when its files do not hold everything the mail said', async () => {
-    // No text part and no body Mesa can read (Outlook's compressed RTF): the original stays beside the files.
-    const rtfOnly = await parseMail(outlookMail({ winmail: tnefStream({ files }) }));
-    expect(rtfOnly.attachments.map((a) => a.filename)).toEqual(['Cotización 2026.pdf', 'FOTO.PNG', 'winmail.dat']);
+    // No text part and no body in it: the original stays beside the files.
+    const noBody = await parseMail(outlookMail({ winmail: tnefStream({ files }) }));
+    expect(noBody.attachments.map((a) => a.filename)).toEqual(['Cotización 2026.pdf', 'FOTO.PNG', 'winmail.dat']);
+    // An RTF body that cannot be read (a damaged stream): the same.
+    const damaged = uncompressedRtf('{\\rtf1 hola}');
+    damaged.writeUInt32LE(0x7fffffff, 0);
+    const unreadable = await parseMail(outlookMail({ winmail: tnefStream({ rtf: damaged, files }) }));
+    expect(unreadable.text.trim()).toBe('');
+    expect(unreadable.attachments.map((a) => a.filename)).toEqual(['Cotización 2026.pdf', 'FOTO.PNG', 'winmail.dat']);
     // No files in it: it stays as it came.
     const empty = await parseMail(outlookMail({ text: 'Hola', winmail: tnefStream({}) }));
     expect(empty.attachments.map((a) => [a.filename, a.contentType])).toEqual([['winmail.dat', 'application/ms-tnef']]);
