@@ -1,6 +1,7 @@
 import { attachmentFileName, contentTypeOfName } from '../mail/attachment-names.ts';
 import type { BlobStore } from '../storage/blobs.ts';
 import type { InboundAttachment } from './mail.ts';
+import { htmlToText } from './html-text.ts';
 import { rtfBody, type RtfBody } from './rtf-body.ts';
 import { isTnef, readTnef, type TnefContent, type TnefFile } from './tnef.ts';
 
@@ -63,17 +64,34 @@ async function openTnef(part: InboundAttachment, store?: BlobStore): Promise<Tne
   let bytes = part.content;
   if (!bytes && part.sha256 && store) bytes = await store.get(part.sha256).catch(() => undefined);
   const tnef = bytes ? readTnef(bytes) : undefined;
-  if (tnef) tnef.files = withEmbeddedOpened(tnef.files, 1);
+  if (tnef) tnef.files = await withEmbeddedOpened(tnef.files, 1);
   return tnef;
 }
 
-/** A message attached inside the winmail.dat is a TNEF stream of its own: its files, in its place. */
-function withEmbeddedOpened(files: TnefFile[], depth: number): TnefFile[] {
-  return files.flatMap((file) => {
-    if (depth >= MAX_DEPTH || !isTnef(file.data)) return [file];
-    const inner = readTnef(file.data);
-    return inner && inner.files.length > 0 ? withEmbeddedOpened(inner.files, depth + 1) : [file];
-  });
+/**
+ * A message attached inside the winmail.dat (a mail the customer forwarded as an Outlook item) is a TNEF stream of
+ * its own, which no one can open: in its place, what it said as a text file named by its subject, and its files.
+ * Kept as it came when it holds neither, or beside them when its stream is damaged.
+ */
+async function withEmbeddedOpened(files: TnefFile[], depth: number): Promise<TnefFile[]> {
+  const out: TnefFile[] = [];
+  for (const file of files) {
+    const inner = depth < MAX_DEPTH && isTnef(file.data) ? readTnef(file.data) : undefined;
+    const body = inner && (await bodyOf(inner));
+    const text = body && (body.text ?? htmlToText(body.html ?? ''));
+    const innerFiles = inner ? await withEmbeddedOpened(inner.files, depth + 1) : [];
+    if (!inner || (!text?.trim() && !innerFiles.length)) {
+      out.push(file);
+      continue;
+    }
+    if (text?.trim()) {
+      const name = `${inner.subject?.trim() || file.name?.trim() || 'mensaje adjunto'}.txt`;
+      out.push({ name, contentType: 'text/plain', data: Buffer.from(text.replace(/\r\n/g, '\n')) });
+    }
+    out.push(...innerFiles);
+    if (!inner.complete) out.push(file);
+  }
+  return out;
 }
 
 async function attachmentOf(file: TnefFile, n: number, store?: BlobStore): Promise<InboundAttachment> {

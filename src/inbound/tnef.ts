@@ -26,6 +26,8 @@ export interface TnefContent {
   text?: string;
   /** The message body as HTML (PR_HTML), when the stream carries one. */
   html?: string;
+  /** The message's subject (attSubject or PR_SUBJECT): for a message attached inside another, its name. */
+  subject?: string;
   /** The message body as compressed RTF (PR_RTF_COMPRESSED, MS-OXRTFCP), as the stream carries it: Outlook's only
    * body when the customer writes in rich text (see rtf-body.ts). */
   compressedRtf?: Buffer;
@@ -37,6 +39,7 @@ const SIGNATURE = 0x223e9f78;
 const LEVEL_ATTACHMENT = 0x02;
 
 const ATT_BODY = 0x0002800c;
+const ATT_SUBJECT = 0x00018004;
 const ATT_MSG_PROPS = 0x00069003;
 const ATT_OEM_CODEPAGE = 0x00069007;
 const ATT_ATTACH_REND_DATA = 0x00069002;
@@ -44,6 +47,7 @@ const ATT_ATTACH_TITLE = 0x00018010;
 const ATT_ATTACH_DATA = 0x0006800f;
 const ATT_ATTACHMENT = 0x00069005;
 
+const PR_SUBJECT = 0x0037;
 const PR_BODY = 0x1000;
 const PR_HTML = 0x1013;
 const PR_RTF_COMPRESSED = 0x1009;
@@ -109,8 +113,11 @@ export function readTnef(data: Buffer): TnefContent | undefined {
       else if (id === ATT_ATTACH_DATA) file.data = value;
       else if (id === ATT_ATTACHMENT) applyAttachmentProps(file, readProps(value, codepage));
     } else if (id === ATT_BODY) content.text ??= cString(value, codepage);
+    else if (id === ATT_SUBJECT) content.subject ??= cString(value, codepage);
     else if (id === ATT_MSG_PROPS) {
       const props = readProps(value, codepage);
+      const subject = props.get(PR_SUBJECT);
+      if (typeof subject === 'string' && subject.trim()) content.subject = subject;
       const body = props.get(PR_BODY);
       if (typeof body === 'string' && body.trim()) content.text = body;
       const html = props.get(PR_HTML);

@@ -17,6 +17,8 @@ export interface TnefTestFile {
 export function tnefStream(p: {
   files?: TnefTestFile[];
   body?: string;
+  /** attSubject: an attached message's subject. */
+  subject?: string;
   html?: string;
   /** PR_RTF_COMPRESSED's bytes (see uncompressedRtf). */
   rtf?: Buffer;
@@ -26,6 +28,7 @@ export function tnefStream(p: {
   const parts: Buffer[] = [u32(0x223e9f78), u16(0x0001)];
   parts.push(attribute(1, 0x00089006, u32(0x00010000)));
   parts.push(attribute(1, 0x00069007, Buffer.concat([u32(codepage), u32(0)])));
+  if (p.subject !== undefined) parts.push(attribute(1, 0x00018004, cString(p.subject, codepage)));
   if (p.body !== undefined) parts.push(attribute(1, 0x0002800c, cString(p.body, codepage)));
   const messageProps: Buffer[] = [];
   if (p.html !== undefined) messageProps.push(binaryProp(0x1013, Buffer.from(p.html)));

@@ -117,4 +117,41 @@ describe('a mail with a winmail.dat', () => {
     expect(page).toContain('La conciliación de Bancolombia no carga desde el lunes.');
     expect(page).not.toContain('winmail.dat');
   });
+
+  it('gives the consultant and the page what a message forwarded inside it said, as a text file', async () => {
+    const inner = tnefStream({
+      subject: 'Acuerdo de migración',
+      body: 'Confirmamos la migración para el lunes a las 8:00.',
+      files: [{ title: 'PLAN.PDF', longName: 'plan de migración.pdf', data: pdf }],
+    });
+    const raw = rawMail({
+      from: 'pedro@cliente.co',
+      subject: 'Reenvío el acuerdo',
+      body: 'Les reenvío el correo del acuerdo.',
+      messageId: 'winmail-embedded@cliente.co',
+      attachments: [
+        {
+          filename: 'winmail.dat',
+          content: tnefStream({ files: [{ title: 'Untitled Attachment', data: inner, asObject: true }] }),
+          type: 'application/ms-tnef',
+        },
+      ],
+    });
+    await w.dovecot.append('support', raw);
+    const names = ['Acuerdo de migración.txt', 'plan de migración.pdf'];
+    const [toAna] = await w.sink.waitFor((m) => m.to === 'ana@mesa.test' && m.subject.includes('Reenvío el acuerdo'));
+    expect(toAna.parsed.attachments.map((a) => a.filename)).toEqual(names);
+    expect(toAna.parsed.attachments[0].content.toString('utf8')).toBe(
+      'Confirmamos la migración para el lunes a las 8:00.',
+    );
+    const [confirmation] = await w.sink.waitFor(
+      (m) => m.to === 'pedro@cliente.co' && m.subject.includes('Reenvío el acuerdo'),
+    );
+    const link = /http:\/\/127\.0\.0\.1:\d+\/caso\/[^\s"<>]+/.exec(confirmation.text)![0];
+    const page = await (await fetch(link)).text();
+    expect(page).toContain('Acuerdo de migración.txt');
+    const href = new RegExp(`href="([^"]+/adjuntos/\\d+)" download>Acuerdo de migración\\.txt<`).exec(page)![1];
+    const file = await fetch(new URL(href, link));
+    expect(await file.text()).toBe('Confirmamos la migración para el lunes a las 8:00.');
+  });
 });

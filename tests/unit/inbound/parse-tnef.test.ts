@@ -132,6 +132,31 @@ describe('parseMail with a winmail.dat', () => {
     expect(m.attachments.map((a) => a.filename)).toEqual(['acta firmada.pdf']);
   });
 
+  it('keeps what a message attached inside it said, as a text file named by its subject', async () => {
+    const rtf = uncompressedRtf(
+      String.raw`{\rtf1\ansi\ansicpg1252 Quedamos en migrar el lunes.\par Saludos, Luc\'eda\par}`,
+    );
+    const inner = tnefStream({
+      subject: 'RE: Acta de la reunión',
+      rtf,
+      files: [{ title: 'ACTA.PDF', longName: 'acta firmada.pdf', data: pdf }],
+    });
+    const outer = tnefStream({ files: [{ title: 'Untitled Attachment', data: inner, asObject: true }] });
+    const m = await parseMail(outlookMail({ text: 'Reenvío el correo con el acta.', winmail: outer }));
+    expect(m.attachments.map((a) => [a.filename, a.contentType])).toEqual([
+      ['RE: Acta de la reunión.txt', 'text/plain'],
+      ['acta firmada.pdf', 'application/pdf'],
+    ]);
+    expect(m.attachments[0].content?.toString('utf8')).toBe('Quedamos en migrar el lunes.\nSaludos, Lucía');
+    // Only a text, no files, and no subject: named by its attachment title.
+    const textOnly = tnefStream({
+      files: [{ title: 'Reenviado', data: tnefStream({ body: 'Hola' }), asObject: true }],
+    });
+    const t = await parseMail(outlookMail({ text: 'Va reenviado.', winmail: textOnly }));
+    expect(t.attachments.map((a) => a.filename)).toEqual(['Reenviado.txt']);
+    expect(t.attachments[0].content?.toString('utf8')).toBe('Hola');
+  });
+
   it('cleans the names it carries like any other attachment name', async () => {
     const m = await parseMail(
       outlookMail({
