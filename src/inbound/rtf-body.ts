@@ -16,10 +16,12 @@ export interface RtfBody {
   html?: string;
 }
 
-/** A larger compressed body is not opened: the winmail.dat stays as it came (nothing lost). */
-const MAX_COMPRESSED = 8 * 1024 * 1024;
-/** What its header may claim to decompress to: compressed RTF grows at most ~8.5 times. */
-const MAX_RAW = 64 * 1024 * 1024;
+/** A larger compressed body is not opened: the winmail.dat stays as it came (nothing lost). A body that large carries
+ * pictures; its text is a small part of it. The decompressor works on arrays of numbers, 8 bytes per byte, and one
+ * compressed byte gives at most ~8 (MS-OXRTFCP: a control byte and eight 2-byte references of up to 17 bytes each). */
+const MAX_COMPRESSED = 1024 * 1024;
+/** What its header may claim to decompress to. */
+const MAX_RAW = 16 * 1024 * 1024;
 const COMPRESSED = 0x75465a4c; // "LZFu"
 const UNCOMPRESSED = 0x414c454d; // "MELA"
 
