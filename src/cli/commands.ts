@@ -8,7 +8,15 @@ import { caseDetail, listCases } from '../services/case-view.ts';
 import { cliLogger, EXIT, idArgument } from './env.ts';
 import { expandInputs } from './sources.ts';
 import { readOriginal } from '../storage/originals.ts';
-import { HELD_REASON, jsonForTerminal, oneLine, printCase, printCaseList, printQuarantine } from './format.ts';
+import {
+  HELD_REASON,
+  IGNORED_REASON,
+  jsonForTerminal,
+  oneLine,
+  printCase,
+  printCaseList,
+  printQuarantine,
+} from './format.ts';
 
 export async function withApp<T>(config: Config, fn: (app: App) => Promise<T>): Promise<T> {
   const app = await createApp(config, cliLogger(config));
@@ -82,7 +90,10 @@ function describe(label: string, r: IngestResult): string {
 }
 
 function whatHappened(r: IngestResult): string {
-  if (r.outcome === 'ignored') return `ignorado (${r.reason})`;
+  if (r.outcome === 'ignored') {
+    const why = IGNORED_REASON[r.reason ?? ''];
+    return `ignorado: ${why ? `${why} (${r.reason}${r.detail ? ` — ${r.detail}` : ''})` : `${r.reason}`}`;
+  }
   if (r.outcome === 'rejected')
     return `rechazado: ${r.reason}${r.detail ? ` — ${r.detail}` : ''}${quarantined(r.quarantineId)}`;
   if (r.outcome === 'tempfail') return `pendiente, reintente más tarde: ${r.detail ?? r.reason}`;

@@ -47,6 +47,21 @@ describe('mesa ingest', { timeout: 120_000 }, () => {
     ]);
   });
 
+  it('says in Spanish why a mail made no case, with the code and what showed it, and exits 0', async () => {
+    const { env } = await cliEnv();
+    const vacation = eml({
+      from: 'marta@cliente.co',
+      subject: 'Respuesta automática: fuera de la oficina',
+      id: 'vacation-1@cliente.co',
+      body: 'Estaré fuera hasta el lunes.',
+      extra: ['Auto-Submitted: auto-replied'],
+    });
+    const r = await runCli(['ingest', '-'], { env, stdin: vacation });
+    expect(r.code).toBe(0);
+    expect(r.stdout.trim()).toBe('stdin: ignorado: respuesta automática (auto_reply — Auto-Submitted: auto-replied)');
+    expect(await tickets(env)).toEqual([]);
+  });
+
   it('refuses an oversized mail with exit 65 and a one-line reason; quarantine lists it and replay stores it', async () => {
     const { env } = await cliEnv({ MAX_MESSAGE_BYTES: '600' });
     const file = path.join(env.DATA_DIR!, 'grande.eml');
