@@ -37,9 +37,8 @@ export function describeImapError(err: unknown): MesaError {
   const e = err as { authenticationFailed?: boolean; code?: string; responseText?: string; message?: string };
   if (e?.authenticationFailed) return new MesaError('IMAP_AUTH_FAILED', e.responseText ?? e.message, { cause: err });
   if (err instanceof MesaError) return err;
-  return new MesaError(
-    'IMAP_UNAVAILABLE',
-    [e?.code, e?.responseText ?? e?.message].filter(Boolean).join(' ') || String(err),
-    { cause: err },
-  );
+  const text = e?.responseText ?? e?.message;
+  // Node's socket errors say their code already («connect ECONNREFUSED 127.0.0.1:993»): not twice.
+  const code = e?.code && !text?.includes(e.code) ? e.code : undefined;
+  return new MesaError('IMAP_UNAVAILABLE', [code, text].filter(Boolean).join(' ') || String(err), { cause: err });
 }
