@@ -50,6 +50,13 @@ export class WaitingTable {
     for (const [column, index] of this.indexes) indexRow(index, this.rows.length - 1, row, column);
   }
 
+  /** `row` in place of every row waiting here: for a table of one row whose latest value alone is written. */
+  replaceWith(row: LaterRow): void {
+    this.rows.length = 0;
+    this.indexes.clear();
+    this.add(row);
+  }
+
   /** The rows that pass `which`, in their order. */
   matching(which: RowTest | NarrowedTest): LaterRow[] {
     return matching(this.candidates(which), testOf(which));
@@ -79,6 +86,28 @@ export class WaitingTable {
     }
     return index;
   }
+}
+
+/** `table`'s waiting rows in `later`, made when it has none yet. */
+export function waitingTable(later: Map<string, WaitingTable>, table: string): WaitingTable {
+  let same = later.get(table);
+  if (!same) later.set(table, (same = new WaitingTable()));
+  return same;
+}
+
+/** Whether a statement naming the tables `named` must have rows of `later` written first: it names their table,
+ * and `matters` says nothing of that table or one of its rows passes the table's test. */
+export function anyWaitingMatters(
+  later: ReadonlyMap<string, WaitingTable>,
+  named: ReadonlySet<string>,
+  matters?: WaitingThatMatters,
+): boolean {
+  for (const [table, waiting] of later) {
+    if (!named.has(table)) continue;
+    const test = matters?.[table];
+    if (!test || waiting.anyMatters(test)) return true;
+  }
+  return false;
 }
 
 const testOf = (which: RowTest | NarrowedTest): RowTest => (typeof which === 'function' ? which : which.test);
@@ -132,9 +161,18 @@ const MOST_VALUES = 30_000;
 const EXACT_ROWS_PREPARED = 16;
 const MOST_ROWS_PREPARED = 64;
 
+/** Tables whose waiting rows are written before the others': other rows name them (foreign keys are checked at each
+ * statement), and a batch's first mail may be a reply, whose message waits before the next mail's new case does. */
+const PARENTS_FIRST = ['tickets'];
+const parentRank = (table: string) => {
+  const i = PARENTS_FIRST.indexOf(table);
+  return i < 0 ? PARENTS_FIRST.length : i;
+};
+
 /**
- * The INSERTs that write `rows`: one per table (and column list and tail), the tables in the order they first
- * appear, each table's rows in the order they were given (so ids keep that order). With `prepared` (SQLite, whose
+ * The INSERTs that write `rows`: one per table (and column list and tail), the cases' table first (PARENTS_FIRST),
+ * then the tables in the order they first appear, each table's rows in the order they were given (so ids keep that
+ * order). With `prepared` (SQLite, whose
  * statements are prepared and kept by their text) many rows go by powers of two; otherwise (PostgreSQL) in as few
  * statements as the parameter limit allows.
  */
@@ -147,7 +185,8 @@ export function insertsOf(rows: readonly LaterRow[], prepared: boolean): Array<{
     else tables.set(key, [r]);
   }
   const out: Array<{ sql: string; bindings: unknown[] }> = [];
-  for (const same of tables.values()) {
+  const ordered = [...tables.values()].sort((a, b) => parentRank(a[0].table) - parentRank(b[0].table));
+  for (const same of ordered) {
     const { table, keys, tail } = same[0];
     const most = Math.max(1, Math.floor(MOST_VALUES / keys.length));
     for (let i = 0; i < same.length;) {

@@ -1,8 +1,10 @@
 import type { Knex } from 'knex';
 import { storageOf, type StatementPlan, type Storage } from './storage.ts';
 import {
+  anyWaitingMatters,
   insertsOf,
-  WaitingTable,
+  waitingTable,
+  type WaitingTable,
   type LaterRow,
   type NarrowedTest,
   type RowTest,
@@ -98,11 +100,16 @@ export class UnitOfWork {
   /** An INSERT of `rows` of `keys` (`tail`: an `on conflict … do nothing`): now or, when gathering, at flush(). */
   async insertLater(table: string, keys: readonly string[], rows: ReadonlyArray<readonly unknown[]>, tail = '') {
     if (!rows.length) return;
-    const later = this.tx.later;
-    if (!later) return void (await this.run(insertSql(table, keys, rows.length, tail), rows.flat()));
-    let same = later.get(table);
-    if (!same) later.set(table, (same = new WaitingTable()));
+    if (!this.tx.later) return void (await this.run(insertSql(table, keys, rows.length, tail), rows.flat()));
+    const same = waitingTable(this.tx.later, table);
     for (const values of rows) same.add({ table, keys, values, tail });
+  }
+
+  /** As insertLater, for a table of one row whose latest value alone matters (a counter): it replaces the row waiting
+   * there. */
+  async replaceLater(table: string, keys: readonly string[], values: readonly unknown[], tail = '') {
+    if (!this.tx.later) return void (await this.run(insertSql(table, keys, 1, tail), values));
+    waitingTable(this.tx.later, table).replaceWith({ table, keys, values, tail });
   }
 
   /** The rows of `table` given to insertLater, not written yet, that pass `which` (all of them without), in order. */
@@ -220,14 +227,7 @@ export class UnitOfWork {
    */
   private mustFlushBefore(sql: string, matters?: WaitingThatMatters): boolean {
     const later = this.tx.later;
-    if (!later?.size) return false;
-    const named = this.tx.storage.identifiersOf(sql);
-    for (const [table, waiting] of later) {
-      if (!named.has(table)) continue;
-      const test = matters?.[table];
-      if (!test || waiting.anyMatters(test)) return true;
-    }
-    return false;
+    return Boolean(later?.size) && anyWaitingMatters(later!, this.tx.storage.identifiersOf(sql), matters);
   }
 
   /** One statement on the transaction's SQLite connection, synchronously. Throws as the driver does. */

@@ -1,5 +1,6 @@
 import { isPostgres } from '../knex.ts';
 import { padded, placeholders, rows, waitingRows, type Queryable } from '../sql.ts';
+import type { WaitingThatMatters } from '../later-rows.ts';
 import type { Participant, TicketView } from '../../tickets/types.ts';
 import { toTicket } from './ticket-row.ts';
 
@@ -44,7 +45,7 @@ async function threadViews(
     'join "tickets" as "t" on "t"."id" = "x"."ticket_id" ' +
     'left join "participants" as "p" on "p"."ticket_id" = "t"."id"' +
     (lock ? ' for update of "t"' : '');
-  const found = await rows(db, sql, source.bindings, FROM_MEMORY);
+  const found = await rows(db, sql, source.bindings, fromMemory(source.cases));
   const rank = new Map(asked.map((id, i) => [id, i]));
   const views = new Map<number, { view: TicketView; rank: number; people: Set<string> }>();
   for (const r of found) {
@@ -71,11 +72,33 @@ async function threadViews(
 export const FROM_MEMORY = { thread_ids: () => false, participants: () => false };
 
 /**
- * The thread ids `asked` as a derived table of (k, ticket_id): those in the table and those an earlier mail of the
- * same batch left waiting (addThreadIds), as values of the statement. A pair in both comes twice: a reader keeps
- * each case once.
+ * FROM_MEMORY for a read that joins the cases its thread ids name: a new case of the batch still waiting
+ * (tickets.ts) matters when one of those thread ids is its (`cases`, threadIdsAsked) or the read asks its `numbers`;
+ * then the batch is written first. The others wait.
  */
-export function threadIdsAsked(db: Queryable, asked: readonly string[]): { sql: string; bindings: unknown[] } {
+export function fromMemory(cases: ReadonlySet<number>, numbers: readonly number[] = []): WaitingThatMatters {
+  const asked = new Set(numbers);
+  return {
+    ...FROM_MEMORY,
+    tickets: {
+      test: (v) => cases.has(Number(v('id'))) || asked.has(Number(v('number'))),
+      narrow: [
+        { column: 'id', values: cases },
+        { column: 'number', values: asked },
+      ],
+    },
+  };
+}
+
+/**
+ * The thread ids `asked` as a derived table of (k, ticket_id): those in the table and those an earlier mail of the
+ * same batch left waiting (addThreadIds), as values of the statement, and the cases those waiting ones name. A pair
+ * in both comes twice: a reader keeps each case once.
+ */
+export function threadIdsAsked(
+  db: Queryable,
+  asked: readonly string[],
+): { sql: string; bindings: unknown[]; cases: Set<number> } {
   const wanted = new Set(asked);
   // Padded as the read-aheads' lists are: a few texts whatever the count (prepared statements are kept by text).
   const pending = padded(
@@ -92,7 +115,7 @@ export function threadIdsAsked(db: Queryable, asked: readonly string[]): { sql: 
     parts.push('select cast(? as text), cast(? as bigint)');
     bindings.push(w.message_id, w.ticket_id);
   }
-  return { sql: parts.join(' union all '), bindings };
+  return { sql: parts.join(' union all '), bindings, cases: new Set(pending.map((w) => Number(w.ticket_id))) };
 }
 
 /** The people an earlier mail of the same batch left waiting (addParticipants) on the cases found, each once. */

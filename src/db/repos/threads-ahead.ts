@@ -3,7 +3,7 @@ import { padded, placeholders, rows, type Queryable } from '../sql.ts';
 import { memoKey, UnitOfWork } from '../unit-of-work.ts';
 import type { Participant, Ticket, TicketView } from '../../tickets/types.ts';
 import { toTicket } from './ticket-row.ts';
-import { addWaitingPeople, askedThreadIds, FROM_MEMORY, MOVED, threadIdsAsked, viewsInOrder } from './thread-views.ts';
+import { addWaitingPeople, askedThreadIds, fromMemory, MOVED, threadIdsAsked, viewsInOrder } from './thread-views.ts';
 
 /** What a mail asks the thread look-up: the Message-IDs its headers name (In-Reply-To first), its subject's case
  * number. */
@@ -185,10 +185,12 @@ async function readCases(
   const lock = isPostgres(uow);
   const parts: string[] = [];
   const bindings: unknown[] = [];
+  let cases = new Set<number>();
   if (ids.length) {
     const source = threadIdsAsked(uow, ids);
     parts.push(source.sql);
     bindings.push(...source.bindings);
+    cases = source.cases;
   }
   bindings.push(...numbers);
   if (numbers.length)
@@ -202,13 +204,13 @@ async function readCases(
     'join "tickets" as "t" on "t"."id" = "x"."ticket_id" ' +
     'left join "participants" as "p" on "p"."ticket_id" = "t"."id" ' +
     `order by "t"."id"${lock ? ' for update of "t"' : ''}`;
-  const found = await rows(uow, sql, bindings, FROM_MEMORY);
-  const cases = new Map<number, { view: TicketView; moved: boolean; people: Set<string> }>();
+  const found = await rows(uow, sql, bindings, fromMemory(cases, numbers));
+  const read = new Map<number, { view: TicketView; moved: boolean; people: Set<string> }>();
   const byId = new Map<string, number[]>();
   for (const r of found) {
     const id = Number(r.id);
-    let c = cases.get(id);
-    if (!c) cases.set(id, (c = { view: { ...toTicket(r), participants: [] }, moved: false, people: new Set() }));
+    let c = read.get(id);
+    if (!c) read.set(id, (c = { view: { ...toTicket(r), participants: [] }, moved: false, people: new Set() }));
     if (lock && r.moved === true) c.moved = true;
     if (r.thread_message_id !== null && r.thread_message_id !== undefined) {
       let list = byId.get(r.thread_message_id);
@@ -220,6 +222,6 @@ async function readCases(
       (c.view.participants as Participant[]).push({ address: r.participant_address, role: r.participant_role });
     }
   }
-  addWaitingPeople(uow, cases);
-  return { cases, byId };
+  addWaitingPeople(uow, read);
+  return { cases: read, byId };
 }

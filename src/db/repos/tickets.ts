@@ -4,6 +4,8 @@ import type { Priority, Stage, Ticket, TicketView, WaitingOn } from '../../ticke
 import { participantsOf } from './participants.ts';
 import { str, toTicket } from './ticket-row.ts';
 import { caseOpened, caseWritten } from './threads-ahead.ts';
+import { reservedTicketId } from './message-ids.ts';
+import { memoKey, UnitOfWork } from '../unit-of-work.ts';
 
 // The case repository as the services see it (`import * as repo`): cases here; messages, people and thread ids in
 // their own files, under 300 lines each.
@@ -75,17 +77,54 @@ export async function insertTicket(trx: Queryable, t: NewTicket): Promise<Ticket
 }
 
 /**
- * A new case under the next case number (nextTicketNumber). On PostgreSQL one statement, the counter's UPDATE in a
- * CTE of the INSERT: one round trip instead of two, and the number is taken and used in the same statement. SQLite
- * allows no UPDATE in a CTE: two statements there, run in-process.
+ * A new case under the next case number. In the ingest's batch on PostgreSQL (an id taken ahead, message-ids.ts) the
+ * case's row waits for the batch's flush with the others, under the next of the batch's numbers (nextInBatch): the
+ * batch's new cases cost no round trip each. Elsewhere on PostgreSQL one statement, the counter's UPDATE in a CTE of
+ * the INSERT: the number is taken and used in the same statement. SQLite allows no UPDATE in a CTE: two statements
+ * there, run in-process.
  */
 export async function insertNumberedTicket(trx: Queryable, t: Omit<NewTicket, 'number'>): Promise<Ticket> {
   if (!isPostgres(trx)) return insertTicket(trx, { ...t, number: await nextTicketNumber(trx) });
   const fields = ticketFields(t);
+  const id = await reservedTicketId(trx);
+  if (id !== undefined && trx instanceof UnitOfWork) {
+    const number = await nextInBatch(trx);
+    await trx.insertLater('tickets', TICKET_COLUMNS_WITH_ID, [[id, number, ...valuesOf(TICKET_FIELDS, [fields])]]);
+    caseOpened(trx, number);
+    return toTicket({ ...fields, id, number });
+  }
   const r = await row(trx, INSERT_NUMBERED_TICKET, ['ticket_number', ...valuesOf(TICKET_FIELDS, [fields])]);
   caseOpened(trx, Number(r.number));
+  if (trx instanceof UnitOfWork) trx.memo(NUMBERS).last = Number(r.number);
   return toTicket({ ...fields, id: Number(r.id), number: Number(r.number) });
 }
+const TICKET_COLUMNS_WITH_ID = ['id', ...TICKET_COLUMNS];
+
+/**
+ * The last case number this transaction gave (undefined: none yet). Only the transaction that holds the counter's row
+ * lock gives numbers, so the next is the last plus one until it commits; a savepoint's child works on a copy, so a
+ * mail rolled back hands its numbers back.
+ */
+const NUMBERS = memoKey<{ last?: number }>(
+  'tickets.numbers',
+  () => ({}),
+  (parent) => ({ ...parent }),
+);
+
+/**
+ * The next case number of the batch: the first from the counter (UPDATE … RETURNING, which takes the counter's row
+ * lock until the batch commits: another instance's new case waits for it, as it does for any new case), the next ones
+ * from memory, and the counter's row then waits for the flush with the last number given (replaceLater), so that it
+ * is written once for the batch, before COMMIT, and undone with it.
+ */
+async function nextInBatch(uow: UnitOfWork): Promise<number> {
+  const numbers = uow.memo(NUMBERS);
+  if (numbers.last === undefined) return (numbers.last = await nextTicketNumber(uow));
+  numbers.last += 1;
+  await uow.replaceLater('counters', ['name', 'value'], ['ticket_number', numbers.last], COUNTER_UPSERT);
+  return numbers.last;
+}
+const COUNTER_UPSERT = 'on conflict ("name") do update set "value" = excluded."value"';
 const INSERT_NUMBERED_TICKET =
   'with "n" as (update "counters" set "value" = "value" + 1 where "name" = ? returning "value") ' +
   `insert into "tickets" ("${TICKET_COLUMNS.join('", "')}") ` +

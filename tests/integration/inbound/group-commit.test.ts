@@ -56,6 +56,49 @@ describe('group commit (ingestMany)', () => {
     expect(await rowCount(app, 'ingest_ledger')).toBe(3);
   });
 
+  it("numbers a batch's new cases consecutively after a reply in it, and the next batch goes on from the last", async () => {
+    app = await testApp();
+    const mk = (i: number, subject: string, extra: Record<string, string> = {}) =>
+      mail(
+        { From: `p${i}@org${i}.co`, To: 'soporte@mesa.test', Subject: subject, 'Message-ID': `<n${i}@x>`, ...extra },
+        `texto ${i}`,
+      );
+    const first = await app.ingest.ingestMany([
+      { raw: mk(1, 'Uno'), source: imapSource(1) },
+      { raw: mk(2, 'Dos'), source: imapSource(2) },
+    ]);
+    expect(first.map((r) => r.ticketNumber)).toEqual([1, 2]);
+    // The batch's first mail is a reply: its message waits before the next mails' new cases, which it does not name.
+    const savepoints = savepointsOf(app);
+    const second = await app.ingest.ingestMany([
+      { raw: mk(1, 'RE: [Caso #1] Uno', { 'Message-ID': '<n1b@x>', 'In-Reply-To': '<n1@x>' }), source: imapSource(3) },
+      { raw: mk(3, 'Tres'), source: imapSource(4) },
+      { raw: mk(4, 'Cuatro'), source: imapSource(5) },
+      { raw: mk(3, 'RE: [Caso #3] Tres', { 'Message-ID': '<n3b@x>', 'In-Reply-To': '<n3@x>' }), source: imapSource(6) },
+    ]);
+    expect(second.map((r) => [r.effect, r.ticketNumber])).toEqual([
+      ['follow_up', 1],
+      ['new_case', 3],
+      ['new_case', 4],
+      ['follow_up', 3],
+    ]);
+    // In one run: no row refused at the flush (which would have run the batch again, a savepoint per mail).
+    expect(savepoints()).toBe(0);
+    expect((await listCases(app.db)).map((c) => [c.number, c.subject]).sort()).toEqual([
+      [1, 'Uno'],
+      [2, 'Dos'],
+      [3, 'Tres'],
+      [4, 'Cuatro'],
+    ]);
+    expect(Number((await app.db('counters').where({ name: 'ticket_number' }).first()).value)).toBe(4);
+    const third = await app.ingest.ingestMany([{ raw: mk(5, 'Cinco'), source: imapSource(7) }]);
+    expect(third.map((r) => r.ticketNumber)).toEqual([5]);
+    // Each message on its case: the replies' on theirs.
+    const on = async (n: number) =>
+      (await app.db('messages').join('tickets', 'tickets.id', 'messages.ticket_id').where('tickets.number', n)).length;
+    expect([await on(1), await on(2), await on(3), await on(4), await on(5)]).toEqual([2, 1, 2, 1, 1]);
+  });
+
   it('rolls back only the mail that trips a bug, quarantines it, and keeps the numbers of the others consecutive', async () => {
     app = await testApp();
     // A notifier that fails on one case: the failure happens deep inside that mail's writes.

@@ -44,4 +44,27 @@ describe('group commit (ingestMany): statements', () => {
     expect(shapes).toEqual(onPostgres ? ['ids', 'insert'] : ['insert', 'insert', 'insert']);
     expect(await rowCount(app, 'messages')).toBe(3);
   });
+
+  it("writes the batch's new cases with one INSERT and the counter once on PostgreSQL", async () => {
+    app = await testApp();
+    const shapes: string[] = [];
+    onStatements(app.db, ({ sql }) => {
+      const m = /^(insert into "tickets"|update "counters"|insert into "counters"|with "n")/.exec(sql);
+      if (m) shapes.push(m[1]);
+    });
+    const mk = (i: number) =>
+      mail(
+        { From: `p${i}@org${i}.co`, To: 'soporte@mesa.test', Subject: `Caso ${i}`, 'Message-ID': `<t${i}@x>` },
+        `texto ${i}`,
+      );
+    const results = await app.ingest.ingestMany([1, 2, 3, 4].map((i) => ({ raw: mk(i), source: imapSource(i) })));
+    expect(results.map((r) => r.ticketNumber)).toEqual([1, 2, 3, 4]);
+    // The first number takes the counter's lock (UPDATE … RETURNING); the last is written with the batch's rows.
+    // SQLite: two statements per case, in process.
+    expect(shapes).toEqual(
+      onPostgres
+        ? ['update "counters"', 'insert into "tickets"', 'insert into "counters"']
+        : Array(4).fill(['update "counters"', 'insert into "tickets"']).flat(),
+    );
+  });
 });
