@@ -1,5 +1,5 @@
 import { insertId, insertLater, insertSql, waitingRows, type Queryable } from '../sql.ts';
-import { reservedMessageId } from './message-ids.ts';
+import { reservedMessageId } from './ids-ahead.ts';
 import { messageWrittenAhead } from './notice-thread-ahead.ts';
 import type { Role } from '../../tickets/types.ts';
 
@@ -60,7 +60,7 @@ const ATTACHMENT_COLUMNS = ['message_id', 'filename', 'content_type', 'size', 's
 
 /**
  * A new message row and its attachments; its id. In the ingest's batch on PostgreSQL the row waits for the flush
- * with the batch's others, under an id taken ahead (message-ids.ts): one INSERT for the batch's messages instead of
+ * with the batch's others, under an id taken ahead (ids-ahead.ts): one INSERT for the batch's messages instead of
  * a round trip per mail. Its readers are plain SQL (src/db/sql.ts): the unit writes it before one of them runs.
  * Elsewhere, and on SQLite, it is written at once and the database gives its id.
  */

@@ -4,7 +4,7 @@ import type { Priority, Stage, Ticket, TicketView, WaitingOn } from '../../ticke
 import { participantsOf } from './participants.ts';
 import { str, toTicket } from './ticket-row.ts';
 import { caseOpened, caseWritten } from './threads-ahead.ts';
-import { reservedTicketId } from './message-ids.ts';
+import { reservedTicketId } from './ids-ahead.ts';
 import { memoKey, UnitOfWork } from '../unit-of-work.ts';
 
 // The case repository as the services see it (`import * as repo`): cases here; messages, people and thread ids in
@@ -77,7 +77,7 @@ export async function insertTicket(trx: Queryable, t: NewTicket): Promise<Ticket
 }
 
 /**
- * A new case under the next case number. In the ingest's batch on PostgreSQL (an id taken ahead, message-ids.ts) the
+ * A new case under the next case number. In the ingest's batch on PostgreSQL (an id taken ahead, ids-ahead.ts) the
  * case's row waits for the batch's flush with the others, under the next of the batch's numbers (nextInBatch): the
  * batch's new cases cost no round trip each. Elsewhere on PostgreSQL one statement, the counter's UPDATE in a CTE of
  * the INSERT: the number is taken and used in the same statement. SQLite allows no UPDATE in a CTE: two statements

@@ -4,7 +4,7 @@ import type { App } from '../../../src/app.ts';
 import { clockEventsOf, internalNotesCount } from '../../../src/db/repos/case-list.ts';
 import { lifecycleEventsOf } from '../../../src/db/repos/lifecycle.ts';
 import { findLinkByHash, insertLink } from '../../../src/db/repos/links.ts';
-import { expectMessages } from '../../../src/db/repos/message-ids.ts';
+import { expectMessages } from '../../../src/db/repos/ids-ahead.ts';
 import { visibleAttachment } from '../../../src/db/repos/messages.ts';
 import { markAnswersRead } from '../../../src/db/repos/status-page.ts';
 import {

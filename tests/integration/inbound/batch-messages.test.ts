@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { App } from '../../../src/app.ts';
-import { expectMessages } from '../../../src/db/repos/message-ids.ts';
+import { expectMessages } from '../../../src/db/repos/ids-ahead.ts';
 import { findMessage, lastCustomerMessage } from '../../../src/db/repos/messages.ts';
 import { attachmentsOf, insertMessage, messagesOf } from '../../../src/db/repos/tickets.ts';
 import type { UnitOfWork } from '../../../src/db/unit-of-work.ts';
@@ -12,7 +12,7 @@ import { mail, mailWithAttachment } from '../../support/mail.ts';
 
 /**
  * The messages of an ingest batch (on PostgreSQL they wait for the batch's flush under ids taken ahead,
- * src/db/repos/message-ids.ts): what the batch's later mails read of them, and ids that never collide.
+ * src/db/repos/ids-ahead.ts): what the batch's later mails read of them, and ids that never collide.
  */
 
 let app: App;

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { App } from '../../../src/app.ts';
 import { insertMessage } from '../../../src/db/repos/case-messages.ts';
 import { insertLink, revokeLinksOfRecipient } from '../../../src/db/repos/links.ts';
-import { expectMessages } from '../../../src/db/repos/message-ids.ts';
+import { expectMessages } from '../../../src/db/repos/ids-ahead.ts';
 import { noticeThreadFromAhead } from '../../../src/db/repos/notice-thread-ahead.ts';
 import { expectNotices, readNoticeThreadsAhead } from '../../../src/db/repos/notice-thread-read.ts';
 import {
