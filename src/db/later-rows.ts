@@ -34,6 +34,18 @@ export interface NarrowedTest {
 }
 
 /**
+ * The rows whose columns hold `equal`'s values (compared with ===), and that pass `also`: the test and its hint (the
+ * first column) from one statement of the equalities.
+ */
+export function rowsWhere(equal: Readonly<Record<string, unknown>>, also?: RowTest): NarrowedTest {
+  const pairs = Object.entries(equal);
+  return {
+    test: (v) => pairs.every(([column, value]) => v(column) === value) && (!also || also(v)),
+    narrow: [{ column: pairs[0][0], values: [pairs[0][1]] }],
+  };
+}
+
+/**
  * Which waiting rows a read needs to see, by table. A read that names a table with waiting rows has them written
  * first (UnitOfWork); one that lists the table here has them written only when one of them passes its test.
  */

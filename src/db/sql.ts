@@ -90,4 +90,5 @@ export function waitingRows(
 }
 
 export { insertSql, padded, placeholders, valuesOf } from './sql-text.ts';
+export { rowsWhere } from './later-rows.ts';
 export type { Narrow, NarrowedTest, RowTest, WaitingThatMatters } from './later-rows.ts';

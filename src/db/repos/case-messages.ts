@@ -1,4 +1,4 @@
-import { insertId, insertLater, insertSql, waitingRows, type Queryable } from '../sql.ts';
+import { insertId, insertLater, insertSql, rowsWhere, waitingRows, type Queryable } from '../sql.ts';
 import { reservedMessageId } from './ids-ahead.ts';
 import { messageWrittenAhead } from './notice-thread-ahead.ts';
 import type { Role } from '../../tickets/types.ts';
@@ -109,8 +109,8 @@ export function waitingThreadRows(
   q: Queryable,
   ticketId: number,
 ): Array<{ id: number; message_id: string; created_at: number; from_address: string | null }> {
-  const test = (v: (column: string) => unknown) => v('ticket_id') === ticketId && v('message_id') != null;
-  return waitingRows(q, 'messages', { test, narrow: [{ column: 'ticket_id', values: [ticketId] }] }).map((r) => ({
+  const withId = rowsWhere({ ticket_id: ticketId }, (v) => v('message_id') != null);
+  return waitingRows(q, 'messages', withId).map((r) => ({
     id: r.id as number,
     message_id: r.message_id as string,
     created_at: r.created_at as number,

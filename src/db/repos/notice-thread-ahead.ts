@@ -1,4 +1,4 @@
-import { waitingRows, type Queryable } from '../sql.ts';
+import { rowsWhere, waitingRows, type Queryable } from '../sql.ts';
 import { memoKey, UnitOfWork } from '../unit-of-work.ts';
 
 /**
@@ -78,9 +78,7 @@ export function noticeThreadFromAhead(
   if (!ahead || !read || !mine || read.limit !== limit) return undefined;
   const found: ThreadReadRow[] = [...read.root, ...mine];
   const messagesWaiting = new Set<unknown>();
-  const ofCase = [{ column: 'ticket_id', values: [ticketId] }];
-  for (const w of waitingRows(q, 'messages', { test: (v) => v('ticket_id') === ticketId, narrow: ofCase }))
-    messagesWaiting.add(w.id);
+  for (const w of waitingRows(q, 'messages', rowsWhere({ ticket_id: ticketId }))) messagesWaiting.add(w.id);
   for (const m of ahead.messages) {
     if (m.ticketId !== ticketId || messagesWaiting.has(m.id)) continue;
     const r = { id: m.id, message_id: m.messageId, created_at: m.createdAt, revoked_at: null };
@@ -88,8 +86,8 @@ export function noticeThreadFromAhead(
     if (m.from === recipient) found.push({ k: 1, ...r });
   }
   const mailWaiting = new Set<unknown>();
-  const toThem = (v: (column: string) => unknown) => v('ticket_id') === ticketId && v('recipient') === recipient;
-  for (const w of waitingRows(q, 'outbox', { test: toThem, narrow: ofCase })) mailWaiting.add(w.message_id);
+  for (const w of waitingRows(q, 'outbox', rowsWhere({ ticket_id: ticketId, recipient })))
+    mailWaiting.add(w.message_id);
   for (const [i, o] of ahead.outbox.entries())
     if (o.ticketId === ticketId && o.recipient === recipient && !mailWaiting.has(o.messageId))
       // Enqueued after the read, so newer than every row it found (`unseen`), in the order enqueued (`id`).

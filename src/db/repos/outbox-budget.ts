@@ -1,4 +1,4 @@
-import { row, rows, knexOf, waitingRows, type Queryable } from '../sql.ts';
+import { row, rows, rowsWhere, knexOf, waitingRows, type Queryable } from '../sql.ts';
 import { generationsOf } from './links.ts';
 import { boundedMemo } from '../../memo.ts';
 import { waitingOutbox } from './outbox-rows.ts';
@@ -88,8 +88,7 @@ export async function threadRows(
   });
   // A link issued earlier in the same batch (insertLink) may still wait: added as read, not written first. Not revoked
   // yet: a revocation is a statement on "links", which writes the waiting ones before it runs.
-  const mine = (v: (c: string) => unknown) => v('ticket_id') === ticketId && v('recipient') === recipient;
-  for (const w of waitingRows(db, 'links', { test: mine, narrow: [{ column: 'ticket_id', values: [ticketId] }] }))
+  for (const w of waitingRows(db, 'links', rowsWhere({ ticket_id: ticketId, recipient })))
     found.push({ k: 3, id: w.generation, message_id: null, created_at: w.expires_at, revoked_at: null });
   return found;
 }
@@ -138,10 +137,7 @@ export function threadFrom(
   const part = (k: number): ThreadRow[] =>
     found.filter((r) => Number(r.k) === k).map((r) => ({ message_id: r.message_id, created_at: r.created_at }));
   // Our mail still waiting is newer than any row read: it comes first.
-  const waiting = waitingOutbox(db, {
-    test: (v) => v('ticket_id') === ticketId && v('recipient') === recipient,
-    narrow: [{ column: 'ticket_id', values: [ticketId] }],
-  })
+  const waiting = waitingOutbox(db, rowsWhere({ ticket_id: ticketId, recipient }))
     .filter((w) => w.state !== 'held')
     .reverse()
     .map((w) => ({ message_id: w.messageId, created_at: w.createdAt }));

@@ -1,4 +1,4 @@
-import { padded, placeholders, row, rows, knexOf, type NarrowedTest, type Queryable } from '../sql.ts';
+import { padded, placeholders, row, rows, rowsWhere, knexOf, type NarrowedTest, type Queryable } from '../sql.ts';
 import { UnitOfWork } from '../unit-of-work.ts';
 import { boundedMemo } from '../../memo.ts';
 import { waitingOutbox } from './outbox-rows.ts';
@@ -29,10 +29,7 @@ const BUDGET_AND_STOP_SQL =
 
 /** The waiting rows that count against a limit on mail to `recipient`: to them and not held (tested before they are
  * decoded, waitingRows). */
-const countingTo = (recipient: string): NarrowedTest => ({
-  test: (v) => v('recipient') === recipient && v('state') !== 'held',
-  narrow: [{ column: 'recipient', values: [recipient] }],
-});
+const countingTo = (recipient: string): NarrowedTest => rowsWhere({ recipient }, (v) => v('state') !== 'held');
 
 /**
  * What the loop budget asks about one address, in one statement (one scan of its recent mail): how many automatic

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { WaitingTable, type LaterRow, type RowTest } from '../../../src/db/later-rows.ts';
+import { rowsWhere, WaitingTable, type LaterRow, type RowTest } from '../../../src/db/later-rows.ts';
 
 /**
  * A batch's waiting rows (UnitOfWork.insertLater) are read back by the batch's readers, with a test and, on the
@@ -59,5 +59,15 @@ describe('waiting rows read with a hint (src/db/later-rows.ts)', () => {
     expect(table.matching(byCase(5)).map((r) => r.values[1])).toEqual(['ana@x.test', 'luis@x.test']);
     expect(table.matching(byCase(null))).toEqual([]);
     expect(table.matching(byCase('null'))).toEqual([]);
+  });
+
+  it('rowsWhere: the rows with every value given and passing the rest, narrowed by the first column', () => {
+    const table = new WaitingTable();
+    const rows = [row(1, 'ana@x.test'), row(1, 'luis@x.test'), row('1', 'luis@x.test'), row(1, 'luis@x.test', 'held')];
+    for (const r of rows) table.add(r);
+    const which = rowsWhere({ ticket_id: 1, recipient: 'luis@x.test' }, (v) => v('state') !== 'held');
+    expect(which.narrow).toEqual([{ column: 'ticket_id', values: [1] }]);
+    expect(table.matching(which)).toEqual([rows[1]]);
+    expect(table.matching(which)).toEqual(table.matching(which.test));
   });
 });
