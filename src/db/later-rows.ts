@@ -184,9 +184,8 @@ const parentRank = (table: string) => {
 /**
  * The INSERTs that write `rows`: one per table (and column list and tail), the cases' table first (PARENTS_FIRST),
  * then the tables in the order they first appear, each table's rows in the order they were given (so ids keep that
- * order). With `prepared` (SQLite, whose
- * statements are prepared and kept by their text) many rows go by powers of two; otherwise (PostgreSQL) in as few
- * statements as the parameter limit allows.
+ * order). With `prepared` (SQLite, whose statements are prepared and kept by their text) many rows go by powers of
+ * two; otherwise (PostgreSQL) in as few statements as the parameter limit allows.
  */
 export function insertsOf(rows: readonly LaterRow[], prepared: boolean): Array<{ sql: string; bindings: unknown[] }> {
   const tables = new Map<string, LaterRow[]>();

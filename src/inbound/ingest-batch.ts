@@ -2,7 +2,7 @@ import type { UnitOfWork } from '../db/unit-of-work.ts';
 import { forgetDeliveriesAhead, lookAheadDeliveries } from '../db/repos/ledger.ts';
 import { letOutboxWait } from '../db/repos/outbox.ts';
 import { expectBudgetAsks } from '../db/repos/outbox-ahead.ts';
-import { expectMessages } from '../db/repos/ids-ahead.ts';
+import { expectNewRows } from '../db/repos/ids-ahead.ts';
 import { expectNotices } from '../db/repos/notice-thread-read.ts';
 import { lookAheadThreads, type ThreadAsk } from '../db/repos/threads-ahead.ts';
 import { isMesaError } from '../errors.ts';
@@ -89,7 +89,7 @@ export async function runBatch(
     }
     // This mail and the ones after it may each keep a message and open a case: their rows wait for the flush too
     // (ids-ahead.ts), a case's only where the outbox's rows, which name it, wait as well (not carefully).
-    expectMessages(uow, prepared.length - i, !careful);
+    expectNewRows(uow, prepared.length - i, !careful);
     const { result, messageId } = await run(service, uow, job, careful);
     done.push({ job, result, messageId });
     if (result.outcome === 'accepted' || result.outcome === 'rejected')

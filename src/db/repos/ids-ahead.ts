@@ -24,14 +24,14 @@ interface Reserved {
   nextTicket: number;
   /** How many to take when they run out: the batch's mails still to apply; 0 outside a batch (insert at once). */
   wanted: number;
-  /** Whether a new case's row may wait too (expectMessages). */
+  /** Whether a new case's row may wait too (expectNewRows). */
   cases: boolean;
 }
 
 /** State about the whole transaction: a mail's unit takes from its batch's (a copy, in a savepoint) and hands back
  * what is left. */
 const RESERVED = memoKey<Reserved>(
-  'messages.reservedIds',
+  'ingest.idsAhead',
   () => ({ ids: [], next: 0, ticketIds: [], nextTicket: 0, wanted: 0, cases: false }),
   (parent) => ({ ...parent }),
 );
@@ -48,7 +48,7 @@ const TAKE_IDS =
  * Where those rows wait for the flush (PostgreSQL), the next ids taken cover them all. `cases`: whether a new case's
  * row may wait too; not where the outbox writes its rows at once (the careful rerun), since they name their case.
  */
-export function expectMessages(uow: UnitOfWork, count: number, cases = false): void {
+export function expectNewRows(uow: UnitOfWork, count: number, cases = false): void {
   const r = uow.memo(RESERVED);
   r.wanted = Math.max(1, Math.min(count, MOST));
   r.cases = cases;
@@ -56,7 +56,7 @@ export function expectMessages(uow: UnitOfWork, count: number, cases = false): v
 
 /**
  * The id a new message row of `q` gets before it is written, when it can wait for the flush: in a batch that expects
- * messages (expectMessages), on PostgreSQL. Undefined otherwise: the row is written at once and gets its id from the
+ * new rows (expectNewRows), on PostgreSQL. Undefined otherwise: the row is written at once and gets its id from the
  * database (on SQLite, in process, that costs no round trip).
  */
 export async function reservedMessageId(q: Queryable): Promise<number | undefined> {

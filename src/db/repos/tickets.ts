@@ -95,6 +95,7 @@ export async function insertNumberedTicket(trx: Queryable, t: Omit<NewTicket, 'n
   }
   const r = await row(trx, INSERT_NUMBERED_TICKET, ['ticket_number', ...valuesOf(TICKET_FIELDS, [fields])]);
   caseOpened(trx, Number(r.number));
+  // This transaction now holds the counter's lock: a case of the batch that waits after this one goes on from here.
   if (trx instanceof UnitOfWork) trx.memo(NUMBERS).last = Number(r.number);
   return toTicket({ ...fields, id: Number(r.id), number: Number(r.number) });
 }

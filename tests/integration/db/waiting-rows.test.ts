@@ -4,7 +4,7 @@ import type { App } from '../../../src/app.ts';
 import { clockEventsOf, internalNotesCount } from '../../../src/db/repos/case-list.ts';
 import { lifecycleEventsOf } from '../../../src/db/repos/lifecycle.ts';
 import { findLinkByHash, insertLink } from '../../../src/db/repos/links.ts';
-import { expectMessages } from '../../../src/db/repos/ids-ahead.ts';
+import { expectNewRows } from '../../../src/db/repos/ids-ahead.ts';
 import { visibleAttachment } from '../../../src/db/repos/messages.ts';
 import { markAnswersRead } from '../../../src/db/repos/status-page.ts';
 import {
@@ -111,7 +111,7 @@ describe("the readers of a case's messages, files, events and links", () => {
     const inBatch = <T>(fn: (uow: UnitOfWork) => Promise<T>) =>
       inUnitOfWork(app.db, async (uow) => {
         uow.gather();
-        expectMessages(uow, 2);
+        expectNewRows(uow, 2);
         return fn(uow);
       });
     const seen = await inBatch(async (uow) => {

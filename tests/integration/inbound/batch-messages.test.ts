@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { App } from '../../../src/app.ts';
-import { expectMessages } from '../../../src/db/repos/ids-ahead.ts';
+import { expectNewRows } from '../../../src/db/repos/ids-ahead.ts';
 import { findMessage, lastCustomerMessage } from '../../../src/db/repos/messages.ts';
 import { attachmentsOf, insertMessage, messagesOf } from '../../../src/db/repos/tickets.ts';
 import type { UnitOfWork } from '../../../src/db/unit-of-work.ts';
@@ -74,7 +74,7 @@ describe('the messages of an ingest batch', () => {
     ) =>
       inUnitOfWork(app.db, async (uow) => {
         uow.gather();
-        expectMessages(uow, 1);
+        expectNewRows(uow, 1);
         const id = await insertMessage(uow, {
           ticketId: t.id,
           role,

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { App } from '../../../src/app.ts';
 import { insertMessage } from '../../../src/db/repos/case-messages.ts';
 import { insertLink, revokeLinksOfRecipient } from '../../../src/db/repos/links.ts';
-import { expectMessages } from '../../../src/db/repos/ids-ahead.ts';
+import { expectNewRows } from '../../../src/db/repos/ids-ahead.ts';
 import { noticeThreadFromAhead } from '../../../src/db/repos/notice-thread-ahead.ts';
 import { expectNotices, readNoticeThreadsAhead } from '../../../src/db/repos/notice-thread-read.ts';
 import {
@@ -257,7 +257,7 @@ describe('the notices read ahead', () => {
       uow.gather();
       letOutboxWait(uow);
       // On PostgreSQL the messages wait for the flush, under ids taken ahead; on SQLite they are written at once.
-      expectMessages(uow, 10);
+      expectNewRows(uow, 10);
       expectNotices(uow, []);
       // Waiting as the read runs: the read does not see it.
       await notice(uow, 'beto@mesa.test');
