@@ -2,6 +2,7 @@ import { Readable } from 'node:stream';
 import { decompressRTF } from '@kenjiuno/decompressrtf';
 import iconv from 'iconv-lite';
 import { deEncapsulateSync, Tokenize } from 'rtf-stream-parser';
+import { codepageName } from './tnef.ts';
 
 /**
  * The body of a winmail.dat that carries it only as compressed RTF (PR_RTF_COMPRESSED): what Outlook sends when the
@@ -151,8 +152,7 @@ async function plainText(rtf: Buffer): Promise<string> {
     if (!bytes.length) return;
     const font = stack[stack.length - 1].font;
     const cp = (font !== undefined && fontCodepage.get(font)) || codepage;
-    const name = [`windows-${cp}`, `cp${cp}`].find((n) => iconv.encodingExists(n)) ?? 'windows-1252';
-    out += iconv.decode(Buffer.from(bytes), name);
+    out += iconv.decode(Buffer.from(bytes), codepageName(cp) ?? 'windows-1252');
     bytes = [];
   };
   for await (const t of Readable.from([rtf]).pipe(new Tokenize())) {

@@ -208,8 +208,9 @@ function cString(bytes: Buffer, codepage: string): string {
   return iconv.decode(end < 0 ? bytes : bytes.subarray(0, end), codepage);
 }
 
-/** attOemCodepage's number as iconv-lite names it (1252 → windows-1252, 932 → cp932, 65001 → utf-8). */
-function codepageName(cp: number): string | undefined {
+/** A Windows code page's number as iconv-lite names it (1252 → windows-1252, 932 → cp932, 65001 → utf-8): TNEF's
+ * attOemCodepage, RTF's \ansicpg (rtf-body.ts). */
+export function codepageName(cp: number): string | undefined {
   if (cp === 65001) return 'utf-8';
   for (const name of [`windows-${cp}`, `cp${cp}`]) if (iconv.encodingExists(name)) return name;
   return undefined;
