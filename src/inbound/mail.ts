@@ -1,3 +1,5 @@
+import type { Protection } from './protection.ts';
+
 /** The parsed mail as the filters see it: plain data, no I/O, no parser objects. */
 
 export interface Address {
@@ -58,6 +60,8 @@ export interface InboundMail {
   attachments: InboundAttachment[];
   /** Text of embedded message/rfc822 and text/rfc822-headers parts (bounces quote our mail there). */
   embeddedHeaders: string;
+  /** Encrypted or opaque-signed by its sender: its text cannot be read here (protection.ts). */
+  protection?: Protection;
 }
 
 /** Where a mail came from: an IMAP mailbox (with its UID), a file, or standard input. */

@@ -10,6 +10,7 @@ import { visibleTextOf } from './quotes.ts';
 import { htmlToText } from './html-text.ts';
 import { parseMime, type ParsedMime } from './mime-stream.ts';
 import { unpackTnef } from './tnef-attachments.ts';
+import { protectionOf } from './protection.ts';
 import { contentHash, isSpaceByte } from './content-hash.ts';
 import {
   addresses,
@@ -112,6 +113,7 @@ export async function parseMail(
   const references = trimReferences(idList(parsed.references));
   const visibleText = visibleTextOf({ text, html, textFromHtml });
   // Stemming is slow and needs only the mail: done here, on the parse thread, for a mail that may open a case.
+  const contentType = (ct?.value ?? 'text/plain').toLowerCase();
   const continues = inReplyTo.length > 0 || references.length > 0 || caseNumberFromSubject(subject) !== undefined;
   return {
     raw,
@@ -130,7 +132,7 @@ export async function parseMail(
     inReplyTo,
     references,
     headers,
-    contentType: (ct?.value ?? 'text/plain').toLowerCase(),
+    contentType,
     reportType: ct?.params?.['report-type']?.toLowerCase(),
     text,
     html,
@@ -140,6 +142,7 @@ export async function parseMail(
     questionTerms: continues ? undefined : queryTerms(caseQuestion(cleanSubject(subject), visibleText)),
     attachments,
     embeddedHeaders: embedded.join('\n'),
+    protection: protectionOf(contentType, ct?.params, text, attachments),
   };
 }
 

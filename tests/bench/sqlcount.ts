@@ -1,6 +1,7 @@
 // How many statements (on PostgreSQL: round trips) the ingest runs per mail, by shape: `npx tsx
 // tests/bench/sqlcount.ts [N]` ingests N bench mails (after 500 to warm, as the bench) straight through
 // IngestService.ingestMany in batches of 50, as the poller, and prints the statements per mail grouped by their SQL.
+// AHEAD=1 also parses each next batch while one is written, as the poller does (ingestAsThePoller).
 // With DATABASE_URL=postgres://… it runs on a fresh database of that server. Deterministic: the same corpus, the same
 // counts, whatever the machine's load.
 import fs from 'node:fs';
@@ -34,7 +35,8 @@ const stop = onStatements(app.db, ({ sql }) => {
   counts.set(shape, (counts.get(shape) ?? 0) + 1);
 });
 // UIDs after the warm-up's, as the poller would hand them over.
-await ingestInBatches(app, mails.slice(WARM), WARM);
+if (process.env.AHEAD) await ingestAsThePoller(mails.slice(WARM));
+else await ingestInBatches(app, mails.slice(WARM), WARM);
 stop();
 await app.close();
 fs.rmSync(dataDir, { recursive: true, force: true });
@@ -45,3 +47,19 @@ console.log(
 );
 for (const [shape, n] of [...counts].sort((a, b) => b[1] - a[1]))
   console.log(`${(n / N).toFixed(2).padStart(7)}  ${String(n).padStart(6)}  ${shape}`);
+
+/**
+ * AHEAD=1: each batch's next one handed to the parse thread while it is written (IngestService.parseAhead), as the
+ * poller does (mailbox-round.ts): a batch then finds most of its mails parsed, and its reads ahead cover them at once.
+ */
+async function ingestAsThePoller(rest: Buffer[]): Promise<void> {
+  const source = (uid: number) => ({ kind: 'imap', account: 'support', folder: 'INBOX', uidvalidity: 1, uid }) as const;
+  app.ingest.parseAhead(rest.slice(0, 50));
+  for (let i = 0; i < rest.length; i += 50) {
+    const batch = app.ingest.ingestMany(
+      rest.slice(i, i + 50).map((raw, j) => ({ raw, source: source(WARM + i + j + 1) })),
+    );
+    app.ingest.parseAhead(rest.slice(i + 50, i + 100));
+    await batch;
+  }
+}

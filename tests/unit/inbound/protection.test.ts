@@ -1,0 +1,94 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseMail } from '../../../src/inbound/parse.ts';
+import { withProtectionNote } from '../../../src/inbound/protection.ts';
+import { smimeMail, pgpMimeMail } from '../../support/protected-mail.ts';
+
+/**
+ * Mail its sender encrypted or signed opaquely: Mesa cannot read its text, and must say so instead of showing an
+ * empty message. The S/MIME mail is made by OpenSSL itself (`openssl smime`), as a mail client makes one.
+ */
+let dir: string;
+
+beforeAll(() => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mesa-smime-'));
+});
+
+afterAll(() => {
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+const body = 'Content-Type: text/plain; charset=utf-8\r\n\r\nNo puedo entrar al sistema.\r\n';
+
+describe('a protected mail', () => {
+  it('tells an S/MIME-encrypted mail, its encrypted part kept as its attachment', async () => {
+    const mail = await parseMail(smimeMail(dir, 'encrypt', body));
+    expect(mail.protection).toBe('smime');
+    expect(mail.text.trim()).toBe('');
+    expect(mail.attachments.map((a) => [a.filename, a.contentType])).toEqual([
+      ['smime.p7m', 'application/x-pkcs7-mime'],
+    ]);
+  });
+
+  it('tells an opaque S/MIME signature (the text inside it) from an encryption', async () => {
+    const mail = await parseMail(smimeMail(dir, 'sign', body));
+    expect(mail.protection).toBe('smime-signed');
+  });
+
+  it('does not take a mail with a detached S/MIME signature for a protected one: its text is readable', async () => {
+    const mail = await parseMail(smimeMail(dir, 'detached', body));
+    expect(mail.text).toContain('No puedo entrar al sistema.');
+    expect(mail.protection).toBeUndefined();
+  });
+
+  it('tells a PGP/MIME mail, inline PGP and a PGP/MIME mail wrapped by a list', async () => {
+    expect((await parseMail(pgpMimeMail())).protection).toBe('openpgp');
+    const inline = await parseMail(
+      Buffer.from(
+        'From: a@cliente.co\r\nTo: soporte@mesa.test\r\nSubject: x\r\n\r\n' +
+          '-----BEGIN PGP MESSAGE-----\r\n\r\nhQEMA5bWq0ZbGm9hAQf/\r\n=abcd\r\n-----END PGP MESSAGE-----\r\n',
+      ),
+    );
+    expect(inline.protection).toBe('openpgp');
+    expect(inline.text).toContain('-----BEGIN PGP MESSAGE-----');
+    const wrapped = await parseMail(pgpMimeMail({ wrapped: true }));
+    expect(wrapped.protection).toBe('openpgp');
+  });
+
+  it('leaves alone a readable mail that carries an encrypted file as an attachment', async () => {
+    const raw = Buffer.from(
+      [
+        'From: a@cliente.co',
+        'To: soporte@mesa.test',
+        'Subject: reenvío',
+        'MIME-Version: 1.0',
+        'Content-Type: multipart/mixed; boundary="b"',
+        '',
+        '--b',
+        'Content-Type: text/plain; charset=utf-8',
+        '',
+        'Les reenvío el archivo que me llegó.',
+        '--b',
+        'Content-Type: application/pkcs7-mime; smime-type=enveloped-data; name="smime.p7m"',
+        'Content-Disposition: attachment; filename="smime.p7m"',
+        'Content-Transfer-Encoding: base64',
+        '',
+        Buffer.from('no es legible').toString('base64'),
+        '--b--',
+        '',
+      ].join('\r\n'),
+    );
+    expect((await parseMail(raw)).protection).toBeUndefined();
+  });
+
+  it('says in the desk language why the message has no text, after any text it had', () => {
+    expect(withProtectionNote('', 'smime', 'es')).toMatch(/^\[Mensaje cifrado con S\/MIME: no se puede leer aquí\./);
+    expect(withProtectionNote('', 'openpgp', 'en')).toMatch(/^\[Message encrypted with OpenPGP/);
+    expect(withProtectionNote('-----BEGIN PGP MESSAGE-----', 'openpgp', 'es')).toMatch(
+      /^-----BEGIN PGP MESSAGE-----\n\n\[Mensaje cifrado con OpenPGP/,
+    );
+    expect(withProtectionNote('hola', undefined, 'es')).toBe('hola');
+  });
+});
