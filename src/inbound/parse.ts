@@ -10,7 +10,8 @@ import { visibleTextOf } from './quotes.ts';
 import { htmlToText } from './html-text.ts';
 import { parseMime, type ParsedMime } from './mime-stream.ts';
 import { unpackTnef } from './tnef-attachments.ts';
-import { protectionOf } from './protection.ts';
+import { isOpaqueSigned, protectionOf } from './protection.ts';
+import { signedContent, withSignedEntity } from './smime-signed.ts';
 import { contentHash, isSpaceByte } from './content-hash.ts';
 import {
   addresses,
@@ -59,6 +60,9 @@ export async function parseMail(
     if (decodedTexts(parsed).some(looksMisdecoded)) {
       parsed = await withTimeout(parser(relabelForSniffing(input), true, store, limits.maxAttachmentBytes), timeoutMs);
     }
+    // An opaque S/MIME signature: the mail its sender wrote is inside it, and is what the case gets.
+    const signed = await signedEntity(parsed, input, store);
+    if (signed) parsed = await withTimeout(parser(signed, false, store, limits.maxAttachmentBytes), timeoutMs);
   } catch (err) {
     if (err instanceof MesaError) throw err;
     throw new MesaError('MAIL_UNPARSEABLE', unparseableDetail(err as Error & { code?: string }), { cause: err });
@@ -144,6 +148,17 @@ export async function parseMail(
     embeddedHeaders: embedded.join('\n'),
     protection: protectionOf(contentType, ct?.params, text, attachments),
   };
+}
+
+/** The mail inside an opaque S/MIME signature, with the outer headers (smime-signed.ts); none for any other mail or
+ * a signature that cannot be read (which keeps its .p7m and a note saying so: protection.ts). */
+async function signedEntity(parsed: ParsedMime, input: Buffer, store?: BlobStore): Promise<Buffer | undefined> {
+  const ct = parsed.headers.get('content-type') as { value?: string; params?: Record<string, string> } | undefined;
+  if (!isOpaqueSigned((ct?.value ?? '').toLowerCase(), ct?.params)) return undefined;
+  const p7m = parsed.attachments[0];
+  const der = p7m?.content ?? (p7m?.sha256 && store ? await store.get(p7m.sha256) : undefined);
+  const entity = der && (await signedContent(der));
+  return entity ? withSignedEntity(input, entity) : undefined;
 }
 
 /** What a lying or missing charset garbles: the text and HTML, the subject, the people's names, the file names. */

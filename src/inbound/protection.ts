@@ -2,7 +2,8 @@
  * A mail whose text Mesa cannot read because its sender protected it: encrypted with S/MIME (RFC 8551
  * `application/pkcs7-mime`, smime-type enveloped-data or authEnveloped-data) or OpenPGP (RFC 3156
  * `multipart/encrypted`, or an inline `-----BEGIN PGP MESSAGE-----` block), or S/MIME-signed in the opaque form
- * (smime-type signed-data: the text travels inside the signature). Mesa holds no private key and decrypts nothing:
+ * (smime-type signed-data: the text travels inside the signature, and is read from there when it can be:
+ * smime-signed.ts). Mesa holds no private key and decrypts nothing:
  * the protected part is kept as the message's attachment, and the message says in words why it has no text, so that
  * the consultant knows what to ask and the customer, reading their confirmation, what to send again.
  */
@@ -24,14 +25,18 @@ export function protectionOf(
   text: string,
   attachments: readonly { contentType: string }[],
 ): Protection | undefined {
-  if (PKCS7_MIME.has(contentType))
-    return params?.['smime-type']?.toLowerCase() === 'signed-data' ? 'smime-signed' : 'smime';
+  if (PKCS7_MIME.has(contentType)) return isOpaqueSigned(contentType, params) ? 'smime-signed' : 'smime';
   if (contentType === 'multipart/encrypted') return 'openpgp';
   if (PGP_ARMOR.test(text)) return 'openpgp';
   if (text.split(SIGNATURE_DELIMITER)[0].trim()) return undefined;
   if (attachments.some((a) => PKCS7_MIME.has(a.contentType))) return 'smime';
   if (attachments.some((a) => a.contentType === 'application/pgp-encrypted')) return 'openpgp';
   return undefined;
+}
+
+/** S/MIME's opaque signature: the text inside (smime-signed.ts opens it; this note is for one it could not). */
+export function isOpaqueSigned(contentType: string, params: Readonly<Record<string, string>> | undefined): boolean {
+  return PKCS7_MIME.has(contentType) && params?.['smime-type']?.toLowerCase() === 'signed-data';
 }
 
 const NOTES: Record<'es' | 'en', Record<Protection, string>> = {

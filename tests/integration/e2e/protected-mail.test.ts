@@ -27,7 +27,7 @@ afterAll(async () => {
 
 const SMIME_NOTE = '[Mensaje cifrado con S/MIME: no se puede leer aquí.';
 
-describe('a mail its sender encrypted', () => {
+describe('a mail its sender encrypted or signed opaquely', () => {
   it('opens a case that says it came encrypted, the encrypted file kept, to everyone who reads it', async () => {
     const entity = 'Content-Type: text/plain; charset=utf-8\r\n\r\nLa factura 1043 no cuadra con el pedido.\r\n';
     const raw = smimeMail(dir, 'encrypt', entity, {
@@ -97,5 +97,39 @@ describe('a mail its sender encrypted', () => {
       (m) => m.to === 'ana@mesa.test' && m.text.includes('[Mensaje cifrado con OpenPGP: no se puede leer aquí.'),
     );
     expect(notice.subject).toContain(`[Caso #${ticket.number}]`);
+  });
+
+  it('opens a case with the text and files inside an opaque S/MIME signature', async () => {
+    const pdf = Buffer.from('%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\n%%EOF\n');
+    const entity = [
+      'Content-Type: multipart/mixed; boundary="in"',
+      '',
+      '--in',
+      'Content-Type: text/plain; charset=utf-8',
+      '',
+      'El cierre de mes se queda en 90 %. Adjunto la captura.',
+      '--in',
+      'Content-Type: application/pdf; name="cierre.pdf"',
+      'Content-Disposition: attachment; filename="cierre.pdf"',
+      'Content-Transfer-Encoding: base64',
+      '',
+      pdf.toString('base64'),
+      '--in--',
+      '',
+    ].join('\r\n');
+    await w.dovecot.append(
+      'support',
+      smimeMail(dir, 'sign', entity, { subject: 'Cierre de mes', messageId: 'smime-signed@cliente.co' }),
+    );
+    const row = await waitFor('el buzón entrega el correo', () =>
+      w.app.db('ingest_ledger').where({ message_id: 'smime-signed@cliente.co' }).first(),
+    );
+    expect(row.effect).toBe('new_case');
+    const message = await w.app.db('messages').where({ id: row.message_row_id }).first();
+    expect(message.body_text).toBe('El cierre de mes se queda en 90 %. Adjunto la captura.');
+    const [toAna] = await w.sink.waitFor((m) => m.to === 'ana@mesa.test' && m.subject.includes('Cierre de mes'));
+    expect(toAna.text).toContain('El cierre de mes se queda en 90 %.');
+    expect(toAna.parsed.attachments.map((a) => a.filename)).toEqual(['cierre.pdf']);
+    expect(toAna.parsed.attachments[0].content.equals(pdf)).toBe(true);
   });
 });

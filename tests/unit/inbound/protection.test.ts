@@ -32,9 +32,55 @@ describe('a protected mail', () => {
     ]);
   });
 
-  it('tells an opaque S/MIME signature (the text inside it) from an encryption', async () => {
-    const mail = await parseMail(smimeMail(dir, 'sign', body));
+  it('reads the mail inside an opaque S/MIME signature, its files included, with the outer headers', async () => {
+    const entity = [
+      'Content-Type: multipart/mixed; boundary="in"',
+      '',
+      '--in',
+      'Content-Type: text/plain; charset=utf-8',
+      'Content-Transfer-Encoding: quoted-printable',
+      '',
+      'No puedo entrar al sistema, me da error 500 desde la actualizaci=C3=B3n.',
+      '--in',
+      'Content-Type: application/pdf; name="error.pdf"',
+      'Content-Disposition: attachment; filename="error.pdf"',
+      'Content-Transfer-Encoding: base64',
+      '',
+      Buffer.from('%PDF-1.4 captura').toString('base64'),
+      '--in--',
+      '',
+    ].join('\r\n');
+    const raw = smimeMail(dir, 'sign', entity, { subject: 'Error 500', messageId: 'firmado@cliente.co' });
+    const mail = await parseMail(raw);
+    expect(mail.protection).toBeUndefined();
+    expect(mail.text.trim()).toBe('No puedo entrar al sistema, me da error 500 desde la actualización.');
+    expect(mail.attachments.map((a) => [a.filename, a.contentType])).toEqual([['error.pdf', 'application/pdf']]);
+    expect(mail.attachments[0].content?.toString()).toBe('%PDF-1.4 captura');
+    expect(mail.subject).toBe('Error 500');
+    expect(mail.messageId).toBe('firmado@cliente.co');
+    expect(mail.from?.address).toBe('pedro@cliente.co');
+    // The signed original, as it came: what the ledger hashes and the case keeps.
+    expect(mail.raw.equals(raw)).toBe(true);
+  });
+
+  it('keeps an opaque S/MIME signature it cannot read, and says what it is', async () => {
+    const raw = Buffer.from(
+      [
+        'From: a@cliente.co',
+        'To: soporte@mesa.test',
+        'Subject: firmado',
+        'MIME-Version: 1.0',
+        'Content-Type: application/pkcs7-mime; smime-type=signed-data; name="smime.p7m"',
+        'Content-Disposition: attachment; filename="smime.p7m"',
+        'Content-Transfer-Encoding: base64',
+        '',
+        Buffer.from('esto no es DER').toString('base64'),
+        '',
+      ].join('\r\n'),
+    );
+    const mail = await parseMail(raw);
     expect(mail.protection).toBe('smime-signed');
+    expect(mail.attachments.map((a) => a.filename)).toEqual(['smime.p7m']);
   });
 
   it('does not take a mail with a detached S/MIME signature for a protected one: its text is readable', async () => {
