@@ -28,10 +28,14 @@ export function protectionOf(
   if (PKCS7_MIME.has(contentType)) return isOpaqueSigned(contentType, params) ? 'smime-signed' : 'smime';
   if (contentType === 'multipart/encrypted') return 'openpgp';
   if (PGP_ARMOR.test(text)) return 'openpgp';
-  if (text.split(SIGNATURE_DELIMITER)[0].trim()) return undefined;
-  if (attachments.some((a) => PKCS7_MIME.has(a.contentType))) return 'smime';
-  if (attachments.some((a) => a.contentType === 'application/pgp-encrypted')) return 'openpgp';
-  return undefined;
+  const nested = attachments.some((a) => PKCS7_MIME.has(a.contentType))
+    ? 'smime'
+    : attachments.some((a) => a.contentType === 'application/pgp-encrypted')
+      ? 'openpgp'
+      : undefined;
+  if (!nested) return undefined;
+  const signature = text.search(SIGNATURE_DELIMITER);
+  return (signature < 0 ? text : text.slice(0, signature)).trim() ? undefined : nested;
 }
 
 /** S/MIME's opaque signature: the text inside (smime-signed.ts opens it; this note is for one it could not). */
