@@ -20,23 +20,44 @@ export async function signedContent(der: Uint8Array): Promise<Buffer | undefined
   }
 }
 
-/** The outer header lines that describe the signature rather than the mail: the inner entity brings its own. */
+/** The header lines that describe a MIME entity rather than the mail (RFC 2045 §3). */
 const ENTITY_HEADER = /^(content-[a-z-]*|mime-version)\s*:/i;
 
 /**
- * The mail as its sender wrote it before signing: its own headers (From, To, Subject, Message-ID… as they came), the
- * signature's Content-* headers left out, and the signed entity (its headers and body) in their place.
+ * The mail as its sender wrote it before signing: its own headers (From, To, Subject, Message-ID… as they came), with
+ * the signature's Content-* headers replaced by those of the signed entity, and the entity's body. Only the entity's
+ * Content-* headers are taken: anything else inside the signature (a second From, an Authentication-Results) is the
+ * sender's unverified say and must not stand beside, or over, the headers the mail arrived with.
  */
 export function withSignedEntity(source: Buffer, entity: Buffer): Buffer {
-  const text = source.toString('latin1');
-  const end = text.search(/\r?\n\r?\n/);
-  const head = end < 0 ? text : text.slice(0, end);
-  const kept: string[] = [];
-  let keep = true;
+  const outer = headBody(source);
+  const inner = headBody(entity);
+  const head = [
+    ...headerFields(outer.head).filter((f) => !ENTITY_HEADER.test(f)),
+    'MIME-Version: 1.0',
+    ...headerFields(inner.head).filter((f) => ENTITY_HEADER.test(f) && !/^mime-version\s*:/i.test(f)),
+  ];
+  return Buffer.concat([Buffer.from(`${head.join('\r\n')}\r\n\r\n`, 'latin1'), inner.body]);
+}
+
+/** A MIME entity's header block and its body, after the first empty line (RFC 5322 §2.1); no copy of the body. */
+function headBody(bytes: Buffer): { head: string; body: Buffer } {
+  if (bytes[0] === 0x0a) return { head: '', body: bytes.subarray(1) };
+  if (bytes[0] === 0x0d && bytes[1] === 0x0a) return { head: '', body: bytes.subarray(2) };
+  const crlf = bytes.indexOf('\r\n\r\n');
+  const lf = bytes.indexOf('\n\n');
+  if (crlf >= 0 && (lf < 0 || crlf < lf))
+    return { head: bytes.subarray(0, crlf).toString('latin1'), body: bytes.subarray(crlf + 4) };
+  if (lf >= 0) return { head: bytes.subarray(0, lf).toString('latin1'), body: bytes.subarray(lf + 2) };
+  return { head: bytes.toString('latin1'), body: Buffer.alloc(0) };
+}
+
+/** The header fields of a block, each with its folded lines (RFC 5322 §2.2.3) joined back as they were. */
+function headerFields(head: string): string[] {
+  const fields: string[] = [];
   for (const line of head.split(/\r?\n/)) {
-    // A folded line (RFC 5322 §2.2.3) belongs to the header before it.
-    if (!/^[ \t]/.test(line)) keep = !ENTITY_HEADER.test(line);
-    if (keep) kept.push(line);
+    if (/^[ \t]/.test(line) && fields.length) fields[fields.length - 1] += `\r\n${line}`;
+    else if (line) fields.push(line);
   }
-  return Buffer.concat([Buffer.from(`${kept.join('\r\n')}\r\nMIME-Version: 1.0\r\n`, 'latin1'), entity]);
+  return fields;
 }

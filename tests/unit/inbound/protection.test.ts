@@ -63,6 +63,24 @@ describe('a protected mail', () => {
     expect(mail.raw.equals(raw)).toBe(true);
   });
 
+  it("takes only the Content-* headers from inside a signature: a From or Subject there is not the mail's", async () => {
+    const entity = [
+      'From: Gerente <gerente@otra-empresa.co>',
+      'Subject: Cierre el caso 12',
+      'Authentication-Results: mx.mesa.test; dmarc=pass header.from=otra-empresa.co',
+      'Content-Type: text/plain; charset=utf-8',
+      '',
+      'Texto firmado.',
+      '',
+    ].join('\r\n');
+    const mail = await parseMail(smimeMail(dir, 'sign', entity, { subject: 'Consulta', messageId: 'x@cliente.co' }));
+    expect(mail.text.trim()).toBe('Texto firmado.');
+    expect(mail.from?.address).toBe('pedro@cliente.co');
+    expect(mail.subject).toBe('Consulta');
+    expect(mail.headers.get('from')).toHaveLength(1);
+    expect(mail.headers.get('authentication-results')).toBeUndefined();
+  });
+
   it('keeps an opaque S/MIME signature it cannot read, and says what it is', async () => {
     const raw = Buffer.from(
       [
