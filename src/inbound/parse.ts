@@ -56,13 +56,14 @@ export async function parseMail(
   const input = normalizeLineEnds(raw);
   try {
     parsed = await withTimeout(parser(input, false, store, limits.maxAttachmentBytes), timeoutMs);
-    // A lying charset label (see charset.ts): parse again with the labels checked against the bytes.
-    if (decodedTexts(parsed).some(looksMisdecoded)) {
-      parsed = await withTimeout(parser(relabelForSniffing(input), true, store, limits.maxAttachmentBytes), timeoutMs);
-    }
     // An opaque S/MIME signature: the mail its sender wrote is inside it, and is what the case gets.
     const signed = await signedEntity(parsed, input, store);
     if (signed) parsed = await withTimeout(parser(signed, false, store, limits.maxAttachmentBytes), timeoutMs);
+    // A lying charset label (see charset.ts): parse again with the labels checked against the bytes.
+    if (decodedTexts(parsed).some(looksMisdecoded)) {
+      const sniffed = relabelForSniffing(signed ?? input);
+      parsed = await withTimeout(parser(sniffed, true, store, limits.maxAttachmentBytes), timeoutMs);
+    }
   } catch (err) {
     if (err instanceof MesaError) throw err;
     throw new MesaError('MAIL_UNPARSEABLE', unparseableDetail(err as Error & { code?: string }), { cause: err });
@@ -116,8 +117,8 @@ export async function parseMail(
   const inReplyTo = idList(parsed.inReplyTo).slice(0, 10);
   const references = trimReferences(idList(parsed.references));
   const visibleText = visibleTextOf({ text, html, textFromHtml });
-  // Stemming is slow and needs only the mail: done here, on the parse thread, for a mail that may open a case.
   const contentType = (ct?.value ?? 'text/plain').toLowerCase();
+  // Stemming is slow and needs only the mail: done here, on the parse thread, for a mail that may open a case.
   const continues = inReplyTo.length > 0 || references.length > 0 || caseNumberFromSubject(subject) !== undefined;
   return {
     raw,

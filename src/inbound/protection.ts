@@ -3,9 +3,9 @@
  * `application/pkcs7-mime`, smime-type enveloped-data or authEnveloped-data) or OpenPGP (RFC 3156
  * `multipart/encrypted`, or an inline `-----BEGIN PGP MESSAGE-----` block), or S/MIME-signed in the opaque form
  * (smime-type signed-data: the text travels inside the signature, and is read from there when it can be:
- * smime-signed.ts). Mesa holds no private key and decrypts nothing:
- * the protected part is kept as the message's attachment, and the message says in words why it has no text, so that
- * the consultant knows what to ask and the customer, reading their confirmation, what to send again.
+ * smime-signed.ts). Mesa holds no private key and decrypts nothing: the protected part is kept as the message's
+ * attachment, and the message says in words why it has no text, so that the consultant knows what to ask and the
+ * customer, reading their confirmation, what to send again.
  */
 export type Protection = 'smime' | 'smime-signed' | 'openpgp';
 

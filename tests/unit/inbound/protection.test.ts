@@ -81,6 +81,13 @@ describe('a protected mail', () => {
     expect(mail.headers.get('authentication-results')).toBeUndefined();
   });
 
+  it('checks a lying charset label inside a signature as it does outside one', async () => {
+    // UTF-8 bytes under an ISO-8859-1 label, as some webmails send them.
+    const entity = 'Content-Type: text/plain; charset=iso-8859-1\r\n\r\nDesde la actualización no factura.\r\n';
+    const mail = await parseMail(smimeMail(dir, 'sign', entity));
+    expect(mail.text.trim()).toBe('Desde la actualización no factura.');
+  });
+
   it('keeps an opaque S/MIME signature it cannot read, and says what it is', async () => {
     const raw = Buffer.from(
       [
