@@ -23,7 +23,7 @@ const eml = (o: { from: string; subject: string; id: string; body: string; extra
 
 const tickets = async (env: Record<string, string | undefined>) => {
   const r = await runCli(['tickets', '--json'], { env });
-  expect(r.code).toBe(0);
+  expect(r.code, r.stderr).toBe(0);
   return JSON.parse(r.stdout) as Array<{ number: number; subject: string; requester: string }>;
 };
 
