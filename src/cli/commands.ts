@@ -92,7 +92,8 @@ function describe(label: string, r: IngestResult): string {
 function whatHappened(r: IngestResult): string {
   if (r.outcome === 'ignored') {
     const why = IGNORED_REASON[r.reason ?? ''];
-    return `ignorado: ${why ? `${why} (${r.reason}${r.detail ? ` — ${r.detail}` : ''})` : `${r.reason}`}`;
+    if (!why) return `ignorado: ${r.reason}`;
+    return `ignorado: ${why} (${r.reason}${r.detail ? ` — ${r.detail}` : ''})`;
   }
   if (r.outcome === 'rejected')
     return `rechazado: ${r.reason}${r.detail ? ` — ${r.detail}` : ''}${quarantined(r.quarantineId)}`;

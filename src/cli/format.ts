@@ -123,7 +123,6 @@ export function printQuarantine(rows: QuarantineRow[]): void {
   }
 }
 
-/** Why a request was held (held_requests.reason), as `mesa held` and `mesa ingest` say it. */
 /** Why a mail made no case (ingest's ignored reasons), in the desk's words; the code follows in parentheses. */
 export const IGNORED_REASON: Readonly<Record<string, string>> = {
   duplicate: 'el mismo correo ya se había procesado',
@@ -133,6 +132,7 @@ export const IGNORED_REASON: Readonly<Record<string, string>> = {
   own_loop: 'correo de la propia mesa',
 };
 
+/** Why a request was held (held_requests.reason), as `mesa held` and `mesa ingest` say it. */
 export const HELD_REASON: Readonly<Record<string, string>> = {
   over_limit: 'límite de casos abiertos de la organización',
   not_entitled: 'organización no habilitada',

@@ -1,5 +1,6 @@
 import crypto from 'node:crypto';
 import { BlobStore } from '../storage/blobs.ts';
+import { headerBlockEnd } from './header-values.ts';
 
 /**
  * The hash that says two deliveries are the same message: the raw source without the trace headers each hop adds
@@ -17,15 +18,9 @@ const TRACE = new RegExp(
 );
 
 export function contentHash(raw: Buffer): string {
-  let end = raw.indexOf('\r\n\r\n');
-  let sepLen = 4;
-  const lf = raw.indexOf('\n\n');
-  if (lf >= 0 && (end < 0 || lf < end)) {
-    end = lf;
-    sepLen = 2;
-  }
-  if (end < 0) return BlobStore.sha256(raw);
-  const head = raw.subarray(0, end).toString('latin1').replace(/\r\n/g, '\n');
+  const block = headerBlockEnd(raw);
+  if (!block) return BlobStore.sha256(raw);
+  const head = raw.subarray(0, block.end).toString('latin1').replace(/\r\n/g, '\n');
   const kept: string[] = [];
   let skipping = false;
   for (const line of head.split('\n')) {
@@ -41,7 +36,7 @@ export function contentHash(raw: Buffer): string {
   // line, for the mail most of the traffic is. A large one is hashed in place: a 25 MB attachment, base64 in the
   // source, must not become a second copy of itself as a string.
   const hash = crypto.createHash('sha256').update(`${kept.join('\n')}\n\n`, 'latin1');
-  const body = raw.subarray(end + sepLen);
+  const body = raw.subarray(block.body);
   let stop = body.length;
   while (stop > 0 && isSpaceByte(body[stop - 1])) stop--;
   if (stop <= SMALL_BODY)

@@ -7,6 +7,17 @@ import type { ParsedMime } from './mime-stream.ts';
  * address without an @), Message-ID lists, the envelope recipients an MTA recorded, and no NUL anywhere.
  */
 
+/**
+ * Where a raw source's header block ends and its body begins: at its first empty line (RFC 5322 §2.1), CRLF or, in a
+ * source that uses bare LF, LF, whichever comes first. Undefined when there is no empty line (no body).
+ */
+export function headerBlockEnd(raw: Buffer): { end: number; body: number } | undefined {
+  const crlf = raw.indexOf('\r\n\r\n');
+  const lf = raw.indexOf('\n\n');
+  if (lf >= 0 && (crlf < 0 || lf < crlf)) return { end: lf, body: lf + 2 };
+  return crlf < 0 ? undefined : { end: crlf, body: crlf + 4 };
+}
+
 export function headerMap(parsed: ParsedMime): Map<string, string[]> {
   const map = new Map<string, string[]>();
   for (const { key, line } of parsed.headerLines ?? []) {

@@ -70,7 +70,7 @@ export async function parseMail(
   }
 
   const headers = headerMap(parsed);
-  const ct = parsed.headers.get('content-type') as { value?: string; params?: Record<string, string> } | undefined;
+  const ct = contentTypeOf(parsed);
   const parts: InboundAttachment[] = [];
   const embedded: string[] = [];
   for (const a of parsed.attachments ?? []) {
@@ -154,12 +154,17 @@ export async function parseMail(
 /** The mail inside an opaque S/MIME signature, with the outer headers (smime-signed.ts); none for any other mail or
  * a signature that cannot be read (which keeps its .p7m and a note saying so: protection.ts). */
 async function signedEntity(parsed: ParsedMime, input: Buffer, store?: BlobStore): Promise<Buffer | undefined> {
-  const ct = parsed.headers.get('content-type') as { value?: string; params?: Record<string, string> } | undefined;
+  const ct = contentTypeOf(parsed);
   if (!isOpaqueSigned((ct?.value ?? '').toLowerCase(), ct?.params)) return undefined;
   const p7m = parsed.attachments[0];
   const der = p7m?.content ?? (p7m?.sha256 && store ? await store.get(p7m.sha256) : undefined);
   const entity = der && (await signedContent(der));
   return entity ? withSignedEntity(input, entity) : undefined;
+}
+
+/** The top-level Content-Type as mailparser gives it: its value and its parameters. */
+function contentTypeOf(parsed: ParsedMime): { value?: string; params?: Record<string, string> } | undefined {
+  return parsed.headers.get('content-type') as { value?: string; params?: Record<string, string> } | undefined;
 }
 
 /** What a lying or missing charset garbles: the text and HTML, the subject, the people's names, the file names. */

@@ -1,3 +1,5 @@
+import { headerBlockEnd } from './header-values.ts';
+
 /**
  * A mail signed with S/MIME in the opaque form (RFC 8551 §3.5.2: `application/pkcs7-mime; smime-type=signed-data`)
  * carries its text inside the signature, a CMS SignedData (RFC 5652 §5) in DER or BER. pkijs (BSD-3-Clause, the
@@ -40,16 +42,14 @@ export function withSignedEntity(source: Buffer, entity: Buffer): Buffer {
   return Buffer.concat([Buffer.from(`${head.join('\r\n')}\r\n\r\n`, 'latin1'), inner.body]);
 }
 
-/** A MIME entity's header block and its body, after the first empty line (RFC 5322 §2.1); no copy of the body. */
+/** A MIME entity's header block and its body (headerBlockEnd); an entity that starts with its empty line has no
+ * headers. No copy of the body. */
 function headBody(bytes: Buffer): { head: string; body: Buffer } {
   if (bytes[0] === 0x0a) return { head: '', body: bytes.subarray(1) };
   if (bytes[0] === 0x0d && bytes[1] === 0x0a) return { head: '', body: bytes.subarray(2) };
-  const crlf = bytes.indexOf('\r\n\r\n');
-  const lf = bytes.indexOf('\n\n');
-  if (crlf >= 0 && (lf < 0 || crlf < lf))
-    return { head: bytes.subarray(0, crlf).toString('latin1'), body: bytes.subarray(crlf + 4) };
-  if (lf >= 0) return { head: bytes.subarray(0, lf).toString('latin1'), body: bytes.subarray(lf + 2) };
-  return { head: bytes.toString('latin1'), body: Buffer.alloc(0) };
+  const block = headerBlockEnd(bytes);
+  if (!block) return { head: bytes.toString('latin1'), body: Buffer.alloc(0) };
+  return { head: bytes.subarray(0, block.end).toString('latin1'), body: bytes.subarray(block.body) };
 }
 
 /** The header fields of a block, each with its folded lines (RFC 5322 §2.2.3) joined back as they were. */
