@@ -11,11 +11,15 @@ export const mail = (headers: Record<string, string>, body: string) =>
     'utf8',
   );
 
-/** The same with a small attachment (multipart/mixed): a mail whose ingest writes a file to the blob store. */
+/** The same with a small attachment (multipart/mixed): a mail whose ingest writes a file to the blob store.
+ * `file.type`: its Content-Type with any parameters, before its name (a PDF without it). */
 export const mailWithAttachment = (
   headers: Record<string, string>,
   body: string,
-  file = { filename: 'contrato.pdf', content: Buffer.from('%PDF-1.4 contrato firmado') },
+  file: { filename: string; content: Buffer; type?: string } = {
+    filename: 'contrato.pdf',
+    content: Buffer.from('%PDF-1.4 contrato firmado'),
+  },
 ) =>
   Buffer.from(
     [
@@ -28,7 +32,7 @@ export const mailWithAttachment = (
       '',
       body,
       '--b1',
-      `Content-Type: application/pdf; name="${file.filename}"`,
+      `Content-Type: ${file.type ?? 'application/pdf'}; name="${file.filename}"`,
       `Content-Disposition: attachment; filename="${file.filename}"`,
       'Content-Transfer-Encoding: base64',
       '',

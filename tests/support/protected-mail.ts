@@ -62,10 +62,10 @@ export function smimeMail(
 
 /**
  * A PGP/MIME mail (RFC 3156 multipart/encrypted), or one a mailing list wrapped in multipart/mixed with its footer
- * (signature-delimited, as Mailman writes it).
+ * (signature-delimited, as Mailman writes it). `inReplyTo`: the Message-ID it answers.
  * The armored data is not a real OpenPGP packet: Mesa reads the mail's structure, never the encrypted bytes.
  */
-export function pgpMimeMail(p: Envelope & { wrapped?: boolean } = {}): Buffer {
+export function pgpMimeMail(p: Envelope & { wrapped?: boolean; inReplyTo?: string } = {}): Buffer {
   const encrypted = [
     'Content-Type: multipart/encrypted; protocol="application/pgp-encrypted"; boundary="enc"',
     '',
@@ -110,6 +110,7 @@ export function pgpMimeMail(p: Envelope & { wrapped?: boolean } = {}): Buffer {
       'To: soporte@mesa.test',
       `Subject: ${p.subject ?? 'No puedo entrar'}`,
       ...(p.messageId ? [`Message-ID: <${p.messageId}>`] : []),
+      ...(p.inReplyTo ? [`In-Reply-To: <${p.inReplyTo}>`] : []),
       'Date: Mon, 07 Dec 2026 09:00:00 -0500',
       'MIME-Version: 1.0',
       ...body,

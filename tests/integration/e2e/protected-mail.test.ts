@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mail } from '../../support/mail.ts';
 import { pgpMimeMail, smimeMail } from '../../support/protected-mail.ts';
 import { waitFor } from '../../support/wait.ts';
 import { mailboxWorld, type MailboxWorld } from '../../support/worlds.ts';
@@ -60,17 +61,14 @@ describe('a mail its sender encrypted or signed opaquely', () => {
   });
 
   it("says so for an OpenPGP mail that continues a case, in the consultant's follow-up notice", async () => {
-    const first = Buffer.from(
-      [
-        'From: Lucía <lucia@cliente.co>',
-        'To: soporte@mesa.test',
-        'Subject: No carga el inventario',
-        'Message-ID: <pgp-first@cliente.co>',
-        'Date: Mon, 07 Dec 2026 09:00:00 -0500',
-        '',
-        'El inventario no carga desde ayer.',
-        '',
-      ].join('\r\n'),
+    const first = mail(
+      {
+        From: 'Lucía <lucia@cliente.co>',
+        To: 'soporte@mesa.test',
+        Subject: 'No carga el inventario',
+        'Message-ID': '<pgp-first@cliente.co>',
+      },
+      'El inventario no carga desde ayer.',
     );
     await w.dovecot.append('support', first);
     const opened = await waitFor('el caso se abre', () =>
@@ -81,13 +79,9 @@ describe('a mail its sender encrypted or signed opaquely', () => {
       from: 'lucia@cliente.co',
       subject: `Re: [Caso #${ticket.number}] No carga el inventario`,
       messageId: 'pgp-second@cliente.co',
+      inReplyTo: 'pgp-first@cliente.co',
     });
-    const withThread = Buffer.from(
-      followUp
-        .toString('utf8')
-        .replace('MIME-Version: 1.0', 'In-Reply-To: <pgp-first@cliente.co>\r\nMIME-Version: 1.0'),
-    );
-    await w.dovecot.append('support', withThread);
+    await w.dovecot.append('support', followUp);
     const row = await waitFor('el seguimiento entra', () =>
       w.app.db('ingest_ledger').where({ message_id: 'pgp-second@cliente.co' }).first(),
     );

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseMail } from '../../../src/inbound/parse.ts';
 import { withProtectionNote } from '../../../src/inbound/protection.ts';
+import { mailWithAttachment } from '../../support/mail.ts';
 import { smimeMail, pgpMimeMail } from '../../support/protected-mail.ts';
 
 /**
@@ -129,27 +130,14 @@ describe('a protected mail', () => {
   });
 
   it('leaves alone a readable mail that carries an encrypted file as an attachment', async () => {
-    const raw = Buffer.from(
-      [
-        'From: a@cliente.co',
-        'To: soporte@mesa.test',
-        'Subject: reenvío',
-        'MIME-Version: 1.0',
-        'Content-Type: multipart/mixed; boundary="b"',
-        '',
-        '--b',
-        'Content-Type: text/plain; charset=utf-8',
-        '',
-        'Les reenvío el archivo que me llegó.',
-        '--b',
-        'Content-Type: application/pkcs7-mime; smime-type=enveloped-data; name="smime.p7m"',
-        'Content-Disposition: attachment; filename="smime.p7m"',
-        'Content-Transfer-Encoding: base64',
-        '',
-        Buffer.from('no es legible').toString('base64'),
-        '--b--',
-        '',
-      ].join('\r\n'),
+    const raw = mailWithAttachment(
+      { From: 'a@cliente.co', To: 'soporte@mesa.test', Subject: 'reenvío' },
+      'Les reenvío el archivo que me llegó.',
+      {
+        filename: 'smime.p7m',
+        content: Buffer.from('no es legible'),
+        type: 'application/pkcs7-mime; smime-type=enveloped-data',
+      },
     );
     expect((await parseMail(raw)).protection).toBeUndefined();
   });
