@@ -6,6 +6,7 @@ import type { InboundWork } from './inbound-work.ts';
 import type { IngestContext, IngestResult } from './ingest-types.ts';
 import type { MailSource } from './mail.ts';
 import { whereFrom } from './source-key.ts';
+import { headerBlockEnd } from './header-values.ts';
 
 /** A mail refused (too large, unparseable, a filter's rejection, a bug tripped over it): its raw source is kept with
  * its reason in the quarantine, and the ledger records it as `rejected`. */
@@ -71,9 +72,7 @@ export async function headerSummary(
   simpleParser: InboundWork['simpleParser'],
 ): Promise<{ from?: string; subject?: string; messageId?: string }> {
   try {
-    let end = raw.indexOf('\r\n\r\n');
-    if (end < 0) end = raw.indexOf('\n\n');
-    const head = raw.subarray(0, Math.min(end < 0 ? raw.length : end, 64 * 1024));
+    const head = raw.subarray(0, Math.min(headerBlockEnd(raw)?.end ?? raw.length, 64 * 1024));
     const parsed = await simpleParser(Buffer.concat([head, Buffer.from('\r\n\r\n')]));
     const from = Array.isArray(parsed.from) ? parsed.from[0] : parsed.from;
     return {
