@@ -13,7 +13,7 @@ import { isInfrastructureError } from './driver-errors.ts';
 import type { ReasonCode } from './filters/types.ts';
 import { threadAsk } from './context.ts';
 import { judgeAndApply } from './ingest-effects.ts';
-import type { IngestContext, IngestResult } from './ingest-types.ts';
+import type { IngestContext, IngestItem, IngestResult } from './ingest-types.ts';
 import type { InboundMail, MailSource } from './mail.ts';
 import { rawOfFailure } from './parser.ts';
 import { headerSummary, quarantine } from './quarantine.ts';
@@ -92,7 +92,8 @@ export async function runBatch(
     expectNewRows(uow, prepared.length - i, !careful);
     const { result, messageId } = await run(service, uow, job, careful);
     done.push({ job, result, messageId });
-    if (result.outcome === 'accepted' || result.outcome === 'rejected')
+    // A source too large to read was kept whole before (KeptSource): `raw` is only its start.
+    if ((result.outcome === 'accepted' || result.outcome === 'rejected') && !(job.kind === 'quarantine' && job.kept))
       originals.push({ sha256: job.rawSha, raw: job.raw });
     if (result.outcome === 'tempfail') break;
   }
@@ -110,7 +111,8 @@ export async function runBatch(
 
 /**
  * Before the mail's turn in the transaction: the size check and parsing (`parsed`: started by parseAhead). A mail
- * that will be quarantined (too large, unparseable) is prepared as such.
+ * that will be quarantined (too large, unparseable) is prepared as such; one too large to read (`kept`) from its
+ * first bytes, `raw`, which are also what its content hash covers.
  */
 export async function prepare(
   service: IngestContext,
@@ -120,18 +122,26 @@ export async function prepare(
   source: MailSource,
   sourceKey: string,
   parsed?: Promise<InboundMail>,
+  kept?: IngestItem['kept'],
 ): Promise<Job> {
+  // Announced over the limit by the server, but read within it (a server's RFC822.SIZE may count line ends its own
+  // way): small enough to read whole after all.
+  if (kept && kept.size <= service.deps.config.limits.maxMessageBytes)
+    return prepare(service, index, await service.deps.blobs.get(kept.sha256), kept.sha256, source, sourceKey);
   const now = service.now();
   const base = { index, raw, source, sourceKey, now };
-  if (raw.length > service.deps.config.limits.maxMessageBytes) {
+  const size = kept?.size ?? raw.length;
+  if (size > service.deps.config.limits.maxMessageBytes) {
     const head = await headerSummary(raw, service.work.simpleParser);
     return {
       ...base,
-      rawSha: known ?? BlobStore.sha256(raw),
+      rawSha: kept?.sha256 ?? known ?? BlobStore.sha256(raw),
       kind: 'quarantine',
+      size,
+      kept: !!kept,
       hash: service.work.contentHash(raw),
       reason: 'too_large',
-      detail: `${raw.length} bytes > MAX_MESSAGE_BYTES ${service.deps.config.limits.maxMessageBytes}`,
+      detail: `${size} bytes > MAX_MESSAGE_BYTES ${service.deps.config.limits.maxMessageBytes}`,
       head,
     };
   }
@@ -148,6 +158,7 @@ export async function prepare(
       raw: bytes,
       rawSha: known ?? BlobStore.sha256(bytes),
       kind: 'quarantine',
+      size: bytes.length,
       hash: service.work.contentHash(bytes),
       reason: REASON_BY_CODE[err.code] ?? 'unparseable',
       detail: err.detail ?? err.message,
@@ -172,7 +183,7 @@ async function run(
       result: await quarantine(
         service,
         uow,
-        job.raw,
+        job.size,
         job.rawSha,
         job.hash,
         job.source,
@@ -219,7 +230,7 @@ async function run(
         result: await quarantine(
           service,
           uow,
-          job.raw,
+          job.raw.length,
           job.rawSha,
           mail.contentHash,
           job.source,
@@ -257,6 +268,9 @@ export type Job = { index: number; raw: Buffer; rawSha: string; source: MailSour
   | { kind: 'parsed'; mail: InboundMail }
   | {
       kind: 'quarantine';
+      /** The source's size: `raw`'s, or the kept source's (then `raw` is its start and `kept` is set). */
+      size: number;
+      kept?: boolean;
       hash: string;
       reason: ReasonCode;
       detail: string;

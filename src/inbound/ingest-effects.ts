@@ -57,7 +57,7 @@ export async function judgeAndApply(
       return quarantine(
         service,
         uow,
-        mail.raw,
+        mail.raw.length,
         mail.rawSha256,
         mail.contentHash,
         source,

@@ -8,6 +8,7 @@ import type { LifecycleService } from '../services/lifecycle.ts';
 import type { BlobStore } from '../storage/blobs.ts';
 import type { ReasonCode } from './filters/types.ts';
 import type { InboundWork } from './inbound-work.ts';
+import type { MailSource } from './mail.ts';
 import type { MailParser } from './parser.ts';
 
 export type Outcome = 'accepted' | 'ignored' | 'rejected' | 'tempfail';
@@ -22,6 +23,25 @@ export interface IngestResult {
   quarantineId?: number;
   /** The ledger already had this source: nothing was done again. */
   alreadyProcessed?: boolean;
+}
+
+/**
+ * A source over MAX_MESSAGE_BYTES, never held whole in memory: streamed from the server into the blob store (on disk
+ * before any transaction names it) while it was hashed, and refused from its first bytes (the quarantine's header
+ * summary). What `mesa replay` takes again once the limit allows it.
+ */
+export interface KeptSource {
+  /** Its first bytes (HEADER_SUMMARY_BYTES): the headers the quarantine lists and the polite refusal answers. */
+  head: Buffer;
+  sha256: string;
+  size: number;
+}
+
+/** One mail for IngestService.ingestMany: its bytes, or (too large to read) its first bytes and where it was kept. */
+export interface IngestItem {
+  raw: Buffer;
+  source: MailSource;
+  kept?: Omit<KeptSource, 'head'>;
 }
 
 export interface IngestDeps {

@@ -1,3 +1,4 @@
+import { Readable } from 'node:stream';
 import { isMesaError, MesaError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 import { findLedgers } from '../db/repos/ledger.ts';
@@ -10,7 +11,8 @@ import { isLockTimeout, syncCommitted } from '../db/knex.ts';
 import { DB_CONFLICT_RETRIES, isDbConflict } from './driver-errors.ts';
 import { loadInboundWork, type InboundWork } from './inbound-work.ts';
 import { CarefulRunNeeded, cutAtTempfail, prepare, runBatch, type BatchRun, type Prepared } from './ingest-batch.ts';
-import type { IngestContext, IngestDeps, IngestResult } from './ingest-types.ts';
+import type { IngestContext, IngestDeps, IngestItem, IngestResult, KeptSource } from './ingest-types.ts';
+import { HEADER_SUMMARY_BYTES } from './quarantine.ts';
 import { keyedByUid, sourceKeyOf } from './source-key.ts';
 
 /**
@@ -66,6 +68,43 @@ export class IngestService {
     }
   }
 
+  /** Whether a source of `size` bytes is over MAX_MESSAGE_BYTES: a reader then streams it to keepTooLarge(). */
+  isTooLarge(size: number): boolean {
+    return size > this.deps.config.limits.maxMessageBytes;
+  }
+
+  /**
+   * A source over MAX_MESSAGE_BYTES as it streams from the server, never whole in memory: into the blob store, on disk
+   * before this returns (a transaction will name it), with its first bytes for the quarantine. The caller hands the
+   * result to ingestMany (IngestItem.kept), which refuses it as too large. A failure of `content` (the connection
+   * dropped) is rethrown as such, not as the store's.
+   */
+  async keepTooLarge(content: Readable): Promise<KeptSource> {
+    const start: Buffer[] = [];
+    let held = 0;
+    let failed: unknown;
+    async function* tapped(): AsyncGenerator<Buffer> {
+      try {
+        for await (const chunk of content as AsyncIterable<Buffer>) {
+          if (held < HEADER_SUMMARY_BYTES) {
+            start.push(Buffer.from(chunk.subarray(0, HEADER_SUMMARY_BYTES - held)));
+            held += start.at(-1)!.length;
+          }
+          yield chunk;
+        }
+      } catch (err) {
+        failed = err;
+        throw err;
+      }
+    }
+    try {
+      const { sha256, size } = await this.deps.blobs.putStream(Readable.from(tapped()), { durable: true });
+      return { head: Buffer.concat(start), sha256, size };
+    } catch (err) {
+      throw failed ?? err;
+    }
+  }
+
   /** One mail: a group of one (see ingestMany). */
   async ingest(raw: Buffer, source: MailSource): Promise<IngestResult> {
     return (await this.ingestMany([{ raw, source }]))[0];
@@ -85,7 +124,7 @@ export class IngestService {
    * mail of the group is `tempfail` and nothing of it was recorded. If the commit cannot be flushed to disk, every mail
    * of the group is `tempfail` too: it may be recorded, and offered again it is found in the ledger (exactly once).
    */
-  async ingestMany(items: ReadonlyArray<{ raw: Buffer; source: MailSource }>): Promise<IngestResult[]> {
+  async ingestMany(items: ReadonlyArray<IngestItem>): Promise<IngestResult[]> {
     const results: IngestResult[] = [];
     const prepared: Prepared[] = [];
     try {
@@ -95,7 +134,7 @@ export class IngestService {
         this.ahead.delete(it.raw);
         // A mailbox's source is keyed by its UID: its hash is the parse's to work out. A file or standard input is
         // keyed by its hash.
-        const rawSha = keyedByUid(it.source) ? undefined : BlobStore.sha256(it.raw);
+        const rawSha = it.kept?.sha256 ?? (keyedByUid(it.source) ? undefined : BlobStore.sha256(it.raw));
         return { ...it, rawSha, parsed, sourceKey: sourceKeyOf(it.source, rawSha ?? '') };
       });
       const seen = await findLedgers(
@@ -121,7 +160,7 @@ export class IngestService {
         } else {
           // Started now, all in order: the parse thread works through the batch while the transaction below
           // judges and writes the mails it has already parsed. Awaited (and its error handled) there.
-          const job = prepare(this.service, index, k.raw, k.rawSha, k.source, k.sourceKey, k.parsed);
+          const job = prepare(this.service, index, k.raw, k.rawSha, k.source, k.sourceKey, k.parsed, k.kept);
           job.catch(() => undefined);
           prepared.push({ index, source: k.source, sourceKey: k.sourceKey, job });
         }

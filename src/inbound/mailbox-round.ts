@@ -5,7 +5,7 @@ import { folderKey } from '../config-mailboxes.ts';
 import { MesaError } from '../errors.ts';
 import { getMailboxState, saveMailboxState, stateKey } from '../db/repos/mailbox-state.ts';
 import type { Logger } from '../logger.ts';
-import { planBatches, readNext } from './imap-batches.ts';
+import { planBatches, readNext, type Fetched } from './imap-batches.ts';
 import type { IngestService } from './ingest.ts';
 import type { IngestResult } from './ingest-types.ts';
 
@@ -17,8 +17,10 @@ import type { IngestResult } from './ingest-types.ts';
 
 export type RoundResult = 'done' | 'tempfail' | 'stopped';
 
-/** What the poller hands to ingest: a batch at once, and optionally its sources to parse ahead of the transaction. */
-export type RoundIngest = Pick<IngestService, 'ingestMany'> & Partial<Pick<IngestService, 'parseAhead'>>;
+/** What the poller hands to ingest: a batch at once, optionally its sources to parse ahead of the transaction, and a
+ * mail too large to read whole to be kept as it streams (SourceKeeper). */
+export type RoundIngest = Pick<IngestService, 'ingestMany' | 'isTooLarge' | 'keepTooLarge'> &
+  Partial<Pick<IngestService, 'parseAhead'>>;
 
 /** What a round needs of its poller. */
 export interface RoundContext {
@@ -76,22 +78,22 @@ export async function readRound(ctx: RoundContext, client: ImapFlow): Promise<Ro
   };
   // Each batch is read from the server while the one before it is ingested (at most two batches in memory), also
   // across the runs of sizeChunk UIDs that planBatches() plans, so the parse thread never waits for a round trip.
-  const plan = planBatches(client, uids, ctx.sizeChunk, ctx.batchCount);
-  let next = readNext(client, plan);
+  const plan = planBatches(client, uids, ctx.sizeChunk, ctx.batchCount, ctx.ingest);
+  let next = readNext(client, plan, ctx.ingest);
   for (let ahead = await next; ahead; ahead = await next) {
     if (ctx.halted()) return 'stopped';
     const { batch } = ahead;
     const sources = await ahead.sources;
     // Parsing starts now for this batch (unless it already has), in UID order (IngestService.parseAhead)…
-    ctx.ingest.parseAhead?.([...sources.values()]);
+    ctx.ingest.parseAhead?.(readable(sources));
     // The next batch is read while this one is ingested: the server sends it while Mesa parses and writes. Its
     // failure surfaces when it is awaited, in the next turn; after a tempfail or a stop it is simply dropped
     // (nothing was done with it, the next round reads it again).
-    next = readNext(client, plan);
+    next = readNext(client, plan, ctx.ingest);
     // …and for the next one as soon as it is here, behind this one: the parse thread works through it while
     // this batch commits, and the next transaction finds its first mails parsed.
     next
-      .then((following) => following?.sources.then((got) => ctx.ingest.parseAhead?.([...got.values()])))
+      .then((following) => following?.sources.then((got) => ctx.ingest.parseAhead?.(readable(got))))
       .catch(() => undefined);
     // Expunged by someone between SEARCH and FETCH: no source, nothing to ingest.
     const present = batch.filter((uid) => sources.has(uid));
@@ -99,7 +101,7 @@ export async function readRound(ctx: RoundContext, client: ImapFlow): Promise<Ro
     const results: IngestResult[] = present.length
       ? await ctx.ingest.ingestMany(
           present.map((uid) => ({
-            raw: sources.get(uid)!,
+            ...sources.get(uid)!,
             source: { kind: 'imap', account: ctx.mailbox.name, folder: ctx.mailbox.mailbox, uidvalidity, uid },
           })),
         )
@@ -123,6 +125,11 @@ export async function readRound(ctx: RoundContext, client: ImapFlow): Promise<Ro
   }
   await saveMailboxState(ctx.db, name, { lastSuccessAt: Date.now(), lastError: undefined, errorCount: 0 });
   return 'done';
+}
+
+/** The sources the parse thread can take ahead: not the start of a too-large mail, which is refused unparsed. */
+function readable(sources: Map<number, Fetched>): Buffer[] {
+  return [...sources.values()].filter((f) => !f.kept).map((f) => f.raw);
 }
 
 /** Records a failure in mailbox_state, where the operator sees it; a database that cannot take it only logs. */

@@ -8,12 +8,13 @@ import type { MailSource } from './mail.ts';
 import { whereFrom } from './source-key.ts';
 import { headerBlockEnd } from './header-values.ts';
 
-/** A mail refused (too large, unparseable, a filter's rejection, a bug tripped over it): its raw source is kept with
- * its reason in the quarantine, and the ledger records it as `rejected`. */
+/** A mail refused (too large, unparseable, a filter's rejection, a bug tripped over it): its raw source (`size`
+ * bytes, kept by the batch under `rawSha`) is kept with its reason in the quarantine, and the ledger records it as
+ * `rejected`. */
 export async function quarantine(
   service: IngestContext,
   uow: UnitOfWork,
-  raw: Buffer,
+  size: number,
   rawSha: string,
   hash: string,
   source: MailSource,
@@ -30,7 +31,7 @@ export async function quarantine(
   }
   const quarantineId = await insertQuarantine(uow, {
     rawSha256: rawSha,
-    size: raw.length,
+    size,
     sourceKey,
     mailbox: whereFrom(source).mailbox,
     reason,
@@ -58,21 +59,24 @@ export async function quarantine(
     from: head.from,
     subject: head.subject,
     messageId: head.messageId,
-    size: raw.length,
+    size,
     quarantineId,
     now,
   });
   return { outcome: 'rejected', sourceKey, reason, detail, quarantineId };
 }
 
+/** How much of a mail's start headerSummary() reads: a header block longer than this is cut there. */
+export const HEADER_SUMMARY_BYTES = 64 * 1024;
+
 /** From, Subject and Message-ID of a mail we will not parse whole (too large, broken): for the quarantine list
- * and the polite reply the outbound side sends later. Reads at most the first 64 KB. */
+ * and the polite reply the outbound side sends later. Reads at most the first HEADER_SUMMARY_BYTES. */
 export async function headerSummary(
   raw: Buffer,
   simpleParser: InboundWork['simpleParser'],
 ): Promise<{ from?: string; subject?: string; messageId?: string }> {
   try {
-    const head = raw.subarray(0, Math.min(headerBlockEnd(raw)?.end ?? raw.length, 64 * 1024));
+    const head = raw.subarray(0, Math.min(headerBlockEnd(raw)?.end ?? raw.length, HEADER_SUMMARY_BYTES));
     const parsed = await simpleParser(Buffer.concat([head, Buffer.from('\r\n\r\n')]));
     const from = Array.isArray(parsed.from) ? parsed.from[0] : parsed.from;
     return {

@@ -107,13 +107,14 @@ export class BlobStore {
   }
 
   /**
-   * Stores a stream without holding a large one in memory, for derived blobs (no fsync; see above). A stream of up
-   * to IN_MEMORY_MAX is gathered and hashed first, so a blob already stored (the logo every signature carries, the
-   * same PDF sent twice) costs no file at all; a larger one is written to a temporary file while it is hashed, then
-   * renamed to its hash (a 25 MB attachment is never a 25 MB Buffer). Returns the hash and the size.
+   * Stores a stream without holding a large one in memory. A stream of up to IN_MEMORY_MAX is gathered and hashed
+   * first, so a blob already stored (the logo every signature carries, the same PDF sent twice) costs no file at all;
+   * a larger one is written to a temporary file while it is hashed, then renamed to its hash (a 25 MB attachment is
+   * never a 25 MB Buffer). Derived blobs are not fsynced (see above); `durable` (a mail's original, which a
+   * transaction will name) is on disk before this returns. Returns the hash and the size.
    */
-  async putStream(input: Readable): Promise<{ sha256: string; size: number }> {
-    return this.putStreamUpTo(input, Infinity) as Promise<{ sha256: string; size: number }>;
+  async putStream(input: Readable, opts: { durable?: boolean } = {}): Promise<{ sha256: string; size: number }> {
+    return this.putStreamUpTo(input, Infinity, opts) as Promise<{ sha256: string; size: number }>;
   }
 
   /**
@@ -121,7 +122,11 @@ export class BlobStore {
    * raw source): once the stream passes the limit nothing of it is kept, the rest is only counted, and no blob is
    * left behind (`sha256` undefined, `size` the whole size).
    */
-  async putStreamUpTo(input: Readable, maxBytes: number): Promise<{ sha256?: string; size: number }> {
+  async putStreamUpTo(
+    input: Readable,
+    maxBytes: number,
+    { durable = false }: { durable?: boolean } = {},
+  ): Promise<{ sha256?: string; size: number }> {
     const hash = crypto.createHash('sha256');
     const held: Buffer[] = [];
     let size = 0;
@@ -150,7 +155,7 @@ export class BlobStore {
       }
       const sha256 = hash.digest('hex');
       if (!spill) {
-        await this.store(sha256, Buffer.concat(held, size), false);
+        await this.store(sha256, Buffer.concat(held, size), durable);
         return { sha256, size };
       }
       spill.out.end();
@@ -162,6 +167,7 @@ export class BlobStore {
         await fs.promises.mkdir(path.dirname(file), { recursive: true });
         await fs.promises.rename(spill.tmp, file);
       }
+      if (durable) await syncFile(file);
       return { sha256, size };
     } catch (err) {
       if (spill) dropSpill(spill);

@@ -200,6 +200,8 @@ async function pollFolder(
   });
   const timed = {
     parseAhead: (raws: Buffer[]) => app.ingest.parseAhead(raws),
+    isTooLarge: (size: number) => app.ingest.isTooLarge(size),
+    keepTooLarge: (content: Parameters<Ingest['keepTooLarge']>[0]) => app.ingest.keepTooLarge(content),
     ingestMany: async (items: Parameters<Ingest['ingestMany']>[0]) => {
       const a = performance.now();
       try {

@@ -253,6 +253,8 @@ describe('IMAP poller against a real Dovecot', () => {
     const observed = {
       ...a,
       ingest: {
+        isTooLarge: (size: number) => a.ingest.isTooLarge(size),
+        keepTooLarge: a.ingest.keepTooLarge.bind(a.ingest),
         ingestMany: async (items: Parameters<App['ingest']['ingestMany']>[0]) => {
           const r = await a.ingest.ingestMany(items);
           const uids = items.map((it) => (it.source.kind === 'imap' ? it.source.uid : -1));
@@ -318,6 +320,8 @@ describe('IMAP poller against a real Dovecot', () => {
     const observed = {
       ...a,
       ingest: {
+        isTooLarge: (size: number) => a.ingest.isTooLarge(size),
+        keepTooLarge: a.ingest.keepTooLarge.bind(a.ingest),
         parseAhead: (raws: Buffer[]) => {
           parsedAhead.push(subjects(raws));
           a.ingest.parseAhead(raws);
@@ -378,6 +382,8 @@ describe('IMAP poller against a real Dovecot', () => {
     const observed = {
       ...a,
       ingest: {
+        isTooLarge: (size: number) => a.ingest.isTooLarge(size),
+        keepTooLarge: a.ingest.keepTooLarge.bind(a.ingest),
         parseAhead: (raws: Buffer[]) => a.ingest.parseAhead(raws),
         ingestMany: async (items: Parameters<App['ingest']['ingestMany']>[0]) => {
           const first = items[0].source.kind === 'imap' ? items[0].source.uid : -1;
