@@ -1,20 +1,22 @@
 import type { Knex } from 'knex';
+import { Readable } from 'node:stream';
 import type { MailboxConfig } from '../config.ts';
 import { clearDeltaLink, getDeltaLink, saveDeltaLink } from '../db/repos/graph-delta.ts';
 import { findLedgers } from '../db/repos/ledger.ts';
 import { saveMailboxState, stateKey } from '../db/repos/mailbox-state.ts';
 import type { Logger } from '../logger.ts';
 import { GraphError, isStaleDelta, type GraphClient } from '../mailboxes/graph-client.ts';
-import type { IngestResult } from './ingest-types.ts';
+import type { FetchedSource, IngestResult } from './ingest-types.ts';
 import type { MailSource } from './mail.ts';
-import { recordMailboxError, type RoundIngest, type RoundResult } from './mailbox-round.ts';
+import { parseableAhead, recordMailboxError, type RoundIngest, type RoundResult } from './mailbox-round.ts';
 import { sourceKeyOf } from './source-key.ts';
 
 /**
  * One pass over a mailbox read through Microsoft Graph: the delta query on its folder (GET
  * /users/{user}/mailFolders/{folder}/messages/delta), page by page along @odata.nextLink until the @odata.deltaLink
- * that the next pass starts from. Each page's new messages are fetched whole (GET /messages/{id}/$value, the MIME
- * source) and go through the same ingest as IMAP's, keyed in the ledger by Graph's immutable id.
+ * that the next pass starts from. Each page's new messages are fetched (GET /messages/{id}/$value, the MIME source;
+ * one over MAX_MESSAGE_BYTES into the store, not memory) and go through the same ingest as IMAP's, keyed in the
+ * ledger by Graph's immutable id.
  *
  * Guarantees, as for IMAP (mailbox-round.ts):
  * - The link to resume from is stored only after the page before it was committed: a crash re-reads at most that page,
@@ -105,21 +107,21 @@ async function ingestPage(ctx: GraphRoundContext, ids: string[]): Promise<RoundR
     ids.filter((id) => !fresh.includes(id)),
   );
   if (fresh.length === 0) return 'done';
-  const sources = new Map<string, Buffer>();
+  const sources = new Map<string, FetchedSource>();
   for (let i = 0; i < fresh.length; i += PARALLEL_FETCHES) {
     if (ctx.halted()) return 'stopped';
     await Promise.all(
       fresh.slice(i, i + PARALLEL_FETCHES).map(async (id) => {
-        const raw = await mimeOf(ctx, id);
-        if (raw) sources.set(id, raw);
+        const fetched = await mimeOf(ctx, id);
+        if (fetched) sources.set(id, fetched);
       }),
     );
   }
   // Deleted by someone between the delta and the fetch: no source, nothing to ingest.
   const present = fresh.filter((id) => sources.has(id));
-  ctx.ingest.parseAhead?.([...sources.values()]);
+  ctx.ingest.parseAhead?.(parseableAhead(sources));
   const results: IngestResult[] = present.length
-    ? await ctx.ingest.ingestMany(present.map((id) => ({ raw: sources.get(id)!, source: sourceOf(id) })))
+    ? await ctx.ingest.ingestMany(present.map((id) => ({ ...sources.get(id)!, source: sourceOf(id) })))
     : [];
   sources.clear();
   // The effects and their ledger rows are committed: only now may those mails leave the folder.
@@ -135,15 +137,35 @@ async function ingestPage(ctx: GraphRoundContext, ids: string[]): Promise<RoundR
   return 'done';
 }
 
-/** The message's MIME source; undefined when it is gone (404). */
-async function mimeOf(ctx: GraphRoundContext, id: string): Promise<Buffer | undefined> {
+/**
+ * The message's MIME source as it arrives: whole up to MAX_MESSAGE_BYTES; past that (Graph says no size before the
+ * body), what came so far and the rest stream on into the store (keepTooLarge), so memory holds at most the limit.
+ * Undefined when it is gone (404).
+ */
+async function mimeOf(ctx: GraphRoundContext, id: string): Promise<FetchedSource | undefined> {
+  let res: Response;
   try {
-    const res = await ctx.client.request(ctx.client.userUrl(`/messages/${encodeURIComponent(id)}/$value`));
-    return Buffer.from(await res.arrayBuffer());
+    res = await ctx.client.request(ctx.client.userUrl(`/messages/${encodeURIComponent(id)}/$value`));
   } catch (err) {
     if (err instanceof GraphError && err.status === 404) return undefined;
     throw err;
   }
+  if (!res.body) return { raw: Buffer.alloc(0) };
+  const chunks = (Readable.fromWeb(res.body as never) as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
+  const held: Buffer[] = [];
+  let size = 0;
+  for (let step = await chunks.next(); !step.done; step = await chunks.next()) {
+    held.push(step.value);
+    size += step.value.length;
+    if (!ctx.ingest.isTooLarge(size)) continue;
+    const whole = async function* (): AsyncGenerator<Buffer> {
+      yield* held.splice(0);
+      for (let rest = await chunks.next(); !rest.done; rest = await chunks.next()) yield rest.value;
+    };
+    const { head, ...kept } = await ctx.ingest.keepTooLarge(Readable.from(whole()));
+    return { raw: head, kept };
+  }
+  return { raw: Buffer.concat(held, size) };
 }
 
 /** POST /messages/{id}/move to the processed folder; an id already gone from the folder is left alone. */

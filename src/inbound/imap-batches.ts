@@ -2,7 +2,7 @@ import type { ImapFlow } from 'imapflow';
 import type { Knex } from 'knex';
 import type { Readable } from 'node:stream';
 import { isPostgres } from '../db/knex.ts';
-import type { KeptSource } from './ingest-types.ts';
+import type { FetchedSource, KeptSource } from './ingest-types.ts';
 
 /**
  * How the poller reads new mail off the server: the ascending UIDs above last_uid are cut into batches (whole
@@ -29,12 +29,6 @@ export interface PlannedBatch {
   tooLarge?: boolean;
 }
 
-/** What the reader has of one mail: its bytes, or the start of a too-large one and where the rest was kept. */
-export interface Fetched {
-  raw: Buffer;
-  kept?: Omit<KeptSource, 'head'>;
-}
-
 /**
  * How many mails one batch takes at most: one FETCH, one transaction, one flush to disk. On SQLite a commit writes
  * every page the batch changed to the WAL, once however many of its mails changed it (the end of each table and index,
@@ -49,7 +43,7 @@ export function batchCountFor(db: Knex): number {
 /** A batch of the plan, its sources already asked for. */
 export interface ReadAhead {
   batch: number[];
-  sources: Promise<Map<number, Fetched>>;
+  sources: Promise<Map<number, FetchedSource>>;
 }
 
 /** The batches of `uids` in order, their sizes asked sizeChunk UIDs at a time, as the reading gets there. */
@@ -117,8 +111,8 @@ async function batchesOf(
 }
 
 /** A too-large mail streamed in partial FETCHes straight to the keeper; no entry when it was expunged meanwhile. */
-async function keptOf(client: ImapFlow, uid: number, keeper: SourceKeeper): Promise<Map<number, Fetched>> {
-  const out = new Map<number, Fetched>();
+async function keptOf(client: ImapFlow, uid: number, keeper: SourceKeeper): Promise<Map<number, FetchedSource>> {
+  const out = new Map<number, FetchedSource>();
   const { content } = await client.download(String(uid), undefined, { uid: true, chunkSize: KEEP_CHUNK });
   if (!content) return out;
   const { head, sha256, size } = await keeper.keepTooLarge(content);
@@ -128,8 +122,8 @@ async function keptOf(client: ImapFlow, uid: number, keeper: SourceKeeper): Prom
 
 /** The sources of one batch: a contiguous run of the ascending UIDs, so `first:last` names exactly them (UIDs
  * only grow, RFC 3501 §2.3.1.1: none can appear inside the run later); others are ignored all the same. */
-async function sourcesOf(client: ImapFlow, batch: number[]): Promise<Map<number, Fetched>> {
-  const out = new Map<number, Fetched>();
+async function sourcesOf(client: ImapFlow, batch: number[]): Promise<Map<number, FetchedSource>> {
+  const out = new Map<number, FetchedSource>();
   const wanted = new Set(batch);
   const range = batch.length === 1 ? String(batch[0]) : `${batch[0]}:${batch.at(-1)}`;
   for (const m of await client.fetchAll(range, { uid: true, source: true }, { uid: true })) {

@@ -37,11 +37,15 @@ export interface KeptSource {
   size: number;
 }
 
-/** One mail for IngestService.ingestMany: its bytes, or (too large to read) its first bytes and where it was kept. */
-export interface IngestItem {
+/** What a mailbox reader has of one mail: its bytes, or (too large to read) its first bytes and where it was kept. */
+export interface FetchedSource {
   raw: Buffer;
-  source: MailSource;
   kept?: Omit<KeptSource, 'head'>;
+}
+
+/** One mail for IngestService.ingestMany, and where it came from. */
+export interface IngestItem extends FetchedSource {
+  source: MailSource;
 }
 
 export interface IngestDeps {

@@ -5,9 +5,9 @@ import { folderKey } from '../config-mailboxes.ts';
 import { MesaError } from '../errors.ts';
 import { getMailboxState, saveMailboxState, stateKey } from '../db/repos/mailbox-state.ts';
 import type { Logger } from '../logger.ts';
-import { planBatches, readNext, type Fetched } from './imap-batches.ts';
+import { planBatches, readNext } from './imap-batches.ts';
 import type { IngestService } from './ingest.ts';
-import type { IngestResult } from './ingest-types.ts';
+import type { FetchedSource, IngestResult } from './ingest-types.ts';
 
 /**
  * One pass over a mailbox: every UID above `mailbox_state.last_uid`, in ascending order, ingested batch by batch.
@@ -85,7 +85,7 @@ export async function readRound(ctx: RoundContext, client: ImapFlow): Promise<Ro
     const { batch } = ahead;
     const sources = await ahead.sources;
     // Parsing starts now for this batch (unless it already has), in UID order (IngestService.parseAhead)…
-    ctx.ingest.parseAhead?.(readable(sources));
+    ctx.ingest.parseAhead?.(parseableAhead(sources));
     // The next batch is read while this one is ingested: the server sends it while Mesa parses and writes. Its
     // failure surfaces when it is awaited, in the next turn; after a tempfail or a stop it is simply dropped
     // (nothing was done with it, the next round reads it again).
@@ -93,7 +93,7 @@ export async function readRound(ctx: RoundContext, client: ImapFlow): Promise<Ro
     // …and for the next one as soon as it is here, behind this one: the parse thread works through it while
     // this batch commits, and the next transaction finds its first mails parsed.
     next
-      .then((following) => following?.sources.then((got) => ctx.ingest.parseAhead?.(readable(got))))
+      .then((following) => following?.sources.then((got) => ctx.ingest.parseAhead?.(parseableAhead(got))))
       .catch(() => undefined);
     // Expunged by someone between SEARCH and FETCH: no source, nothing to ingest.
     const present = batch.filter((uid) => sources.has(uid));
@@ -128,7 +128,7 @@ export async function readRound(ctx: RoundContext, client: ImapFlow): Promise<Ro
 }
 
 /** The sources the parse thread can take ahead: not the start of a too-large mail, which is refused unparsed. */
-function readable(sources: Map<number, Fetched>): Buffer[] {
+export function parseableAhead(sources: Map<unknown, FetchedSource>): Buffer[] {
   return [...sources.values()].filter((f) => !f.kept).map((f) => f.raw);
 }
 
