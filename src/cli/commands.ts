@@ -49,12 +49,12 @@ export async function ingestCommand(config: Config, inputs: string[], opts: { pr
     const counts: Record<string, number> = {};
     let last: IngestResult | undefined;
     for (const item of items) {
-      const raw = await item.read();
+      const fetched = await item.read((content) => app.ingest.readSource(content));
       const source =
         item.label === 'stdin'
           ? ({ kind: 'stdin' } as const)
           : ({ kind: 'file', path: item.path!, index: item.index } as const);
-      last = await app.ingest.ingest(raw, source);
+      [last] = await app.ingest.ingestMany([{ ...fetched, source }]);
       // Run again over the same folder (after a crash, by hand): what the ledger already had changed nothing now.
       const counted = last.alreadyProcessed ? 'again' : last.outcome;
       counts[counted] = (counts[counted] ?? 0) + 1;

@@ -1,13 +1,17 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { MesaError } from '../errors.ts';
+import type { FetchedSource } from '../inbound/index.ts';
+
+/** Reads a stream as the ingest takes it: whole up to MAX_MESSAGE_BYTES, kept on disk past that (readSource). */
+export type SourceReader = (content: AsyncIterable<Buffer>) => Promise<FetchedSource>;
 
 /** One message to ingest, with where it came from (for messages in an mbox, its position). */
 export interface RawItem {
   label: string;
   path?: string;
   index?: number;
-  read(): Promise<Buffer>;
+  read(readSource: SourceReader): Promise<FetchedSource>;
 }
 
 /**
@@ -18,7 +22,8 @@ export async function expandInputs(args: string[]): Promise<RawItem[]> {
   const items: RawItem[] = [];
   for (const arg of args) {
     if (arg === '-') {
-      items.push({ label: 'stdin', read: readStdin });
+      // An MTA pipe: a mail over the limit is not gathered in memory to be refused.
+      items.push({ label: 'stdin', read: (readSource) => readSource(process.stdin) });
       continue;
     }
     let stat: fs.Stats;
@@ -49,9 +54,14 @@ async function itemsOfFile(file: string): Promise<RawItem[]> {
   if (await looksLikeMbox(file)) {
     const { splitMbox } = await import('./mbox.ts');
     const messages = splitMbox(await fs.promises.readFile(file));
-    return messages.map((buf, index) => ({ label: `${file}#${index + 1}`, path: file, index, read: async () => buf }));
+    return messages.map((raw, index) => ({
+      label: `${file}#${index + 1}`,
+      path: file,
+      index,
+      read: async () => ({ raw }),
+    }));
   }
-  return [{ label: file, path: file, read: () => fs.promises.readFile(file) }];
+  return [{ label: file, path: file, read: (readSource) => readSource(fs.createReadStream(file)) }];
 }
 
 async function looksLikeMbox(file: string): Promise<boolean> {
@@ -63,10 +73,4 @@ async function looksLikeMbox(file: string): Promise<boolean> {
   } finally {
     await fh.close();
   }
-}
-
-async function readStdin(): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks);
 }

@@ -138,9 +138,8 @@ async function ingestPage(ctx: GraphRoundContext, ids: string[]): Promise<RoundR
 }
 
 /**
- * The message's MIME source as it arrives: whole up to MAX_MESSAGE_BYTES; past that (Graph says no size before the
- * body), what came so far and the rest stream on into the store (keepTooLarge), so memory holds at most the limit.
- * Undefined when it is gone (404).
+ * The message's MIME source as it arrives: Graph says no size before the body, so it is read as a stream, whole up
+ * to MAX_MESSAGE_BYTES and into the store past that (IngestService.readSource). Undefined when it is gone (404).
  */
 async function mimeOf(ctx: GraphRoundContext, id: string): Promise<FetchedSource | undefined> {
   let res: Response;
@@ -151,21 +150,7 @@ async function mimeOf(ctx: GraphRoundContext, id: string): Promise<FetchedSource
     throw err;
   }
   if (!res.body) return { raw: Buffer.alloc(0) };
-  const chunks = (Readable.fromWeb(res.body as never) as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
-  const held: Buffer[] = [];
-  let size = 0;
-  for (let step = await chunks.next(); !step.done; step = await chunks.next()) {
-    held.push(step.value);
-    size += step.value.length;
-    if (!ctx.ingest.isTooLarge(size)) continue;
-    const whole = async function* (): AsyncGenerator<Buffer> {
-      yield* held.splice(0);
-      for (let rest = await chunks.next(); !rest.done; rest = await chunks.next()) yield rest.value;
-    };
-    const { head, ...kept } = await ctx.ingest.keepTooLarge(Readable.from(whole()));
-    return { raw: head, kept };
-  }
-  return { raw: Buffer.concat(held, size) };
+  return ctx.ingest.readSource(Readable.fromWeb(res.body as never));
 }
 
 /** POST /messages/{id}/move to the processed folder; an id already gone from the folder is left alone. */

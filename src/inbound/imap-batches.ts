@@ -7,8 +7,8 @@ import type { FetchedSource, KeptSource } from './ingest-types.ts';
 /**
  * How the poller reads new mail off the server: the ascending UIDs above last_uid are cut into batches (whole
  * mails fetched in one FETCH each, bounded in count and bytes so memory stays bounded), and each batch's sources are
- * asked for while the batch before it is ingested. A mail over MAX_MESSAGE_BYTES is a batch of its own, never
- * fetched whole: it streams into the blob store (SourceKeeper) and is refused from its first bytes.
+ * asked for while the batch before it is ingested. A mail over MAX_MESSAGE_BYTES (SourceKeeper.tooLargeToRead) is a
+ * batch of its own, never fetched whole: it streams into the blob store and is refused from its first bytes.
  */
 
 /** UIDs whose sizes are asked in one FETCH; bytes fetched whole in one FETCH (a larger mail comes alone). */
@@ -19,7 +19,7 @@ const KEEP_CHUNK = 1024 * 1024;
 
 /** Where a too-large mail goes instead of memory (IngestService). */
 export interface SourceKeeper {
-  isTooLarge(size: number): boolean;
+  tooLargeToRead(size: number): boolean;
   keepTooLarge(content: Readable): Promise<KeptSource>;
 }
 
@@ -52,7 +52,7 @@ export async function* planBatches(
   uids: number[],
   sizeChunk: number,
   batchCount: number,
-  keeper: Pick<SourceKeeper, 'isTooLarge'>,
+  keeper: Pick<SourceKeeper, 'tooLargeToRead'>,
 ): AsyncGenerator<PlannedBatch> {
   for (let i = 0; i < uids.length; i += sizeChunk)
     yield* await batchesOf(client, uids.slice(i, i + sizeChunk), batchCount, keeper);
@@ -82,7 +82,7 @@ async function batchesOf(
   client: ImapFlow,
   uids: number[],
   batchCount: number,
-  keeper: Pick<SourceKeeper, 'isTooLarge'>,
+  keeper: Pick<SourceKeeper, 'tooLargeToRead'>,
 ): Promise<PlannedBatch[]> {
   if (!uids.length) return [];
   const sizes = new Map<number, number>();
@@ -93,7 +93,7 @@ async function batchesOf(
   let bytes = 0;
   for (const uid of uids) {
     const size = sizes.get(uid) ?? 0;
-    const alone = keeper.isTooLarge(size);
+    const alone = keeper.tooLargeToRead(size);
     if (current.length && (alone || current.length >= batchCount || bytes + size > BATCH_BYTES)) {
       out.push({ uids: current });
       current = [];

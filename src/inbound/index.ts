@@ -4,6 +4,6 @@
  * (.dependency-cruiser.cjs holds the rule). Importing a value from here loads the poller and imapflow: `mesa start`
  * imports it lazily, after the web server listens.
  */
-export type { IngestResult, Outcome } from './ingest-types.ts';
+export type { FetchedSource, IngestResult, Outcome } from './ingest-types.ts';
 export { startPollers } from './readers.ts';
 export { createImapClient, describeImapError } from './imap-client.ts';

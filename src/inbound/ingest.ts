@@ -5,13 +5,14 @@ import { findLedgers } from '../db/repos/ledger.ts';
 import { inUnitOfWork } from '../db/unit-of-work.ts';
 import { findTicketById } from '../db/repos/tickets.ts';
 import { BlobStore } from '../storage/blobs.ts';
+import { ORIGINAL_IN_DB_MAX } from '../storage/originals.ts';
 import type { InboundMail, MailSource } from './mail.ts';
 import { InThreadParser, type MailParser } from './parser.ts';
 import { isLockTimeout, syncCommitted } from '../db/knex.ts';
 import { DB_CONFLICT_RETRIES, isDbConflict } from './driver-errors.ts';
 import { loadInboundWork, type InboundWork } from './inbound-work.ts';
 import { CarefulRunNeeded, cutAtTempfail, prepare, runBatch, type BatchRun, type Prepared } from './ingest-batch.ts';
-import type { IngestContext, IngestDeps, IngestItem, IngestResult, KeptSource } from './ingest-types.ts';
+import type { FetchedSource, IngestContext, IngestDeps, IngestItem, IngestResult, KeptSource } from './ingest-types.ts';
 import { HEADER_SUMMARY_BYTES } from './quarantine.ts';
 import { keyedByUid, sourceKeyOf } from './source-key.ts';
 
@@ -68,9 +69,13 @@ export class IngestService {
     }
   }
 
-  /** Whether a source of `size` bytes is over MAX_MESSAGE_BYTES: a reader then streams it to keepTooLarge(). */
-  isTooLarge(size: number): boolean {
-    return size > this.deps.config.limits.maxMessageBytes;
+  /**
+   * Whether a source of `size` bytes is not to be read into memory: over MAX_MESSAGE_BYTES (it will be refused) and
+   * over what an original kept as a database row may be (ORIGINAL_IN_DB_MAX: one that small is read whole all the
+   * same). A reader then streams it to keepTooLarge().
+   */
+  tooLargeToRead(size: number): boolean {
+    return size > Math.max(this.deps.config.limits.maxMessageBytes, ORIGINAL_IN_DB_MAX);
   }
 
   /**
@@ -103,6 +108,29 @@ export class IngestService {
     } catch (err) {
       throw failed ?? err;
     }
+  }
+
+  /**
+   * A source read from a stream (a Graph message's body, standard input, a file) where its size is not known first:
+   * whole up to MAX_MESSAGE_BYTES; past that, what came so far and the rest go on to keepTooLarge(), so memory holds
+   * at most the limit.
+   */
+  async readSource(content: AsyncIterable<Buffer>): Promise<FetchedSource> {
+    const chunks = content[Symbol.asyncIterator]();
+    const held: Buffer[] = [];
+    let size = 0;
+    for (let step = await chunks.next(); !step.done; step = await chunks.next()) {
+      held.push(step.value);
+      size += step.value.length;
+      if (!this.tooLargeToRead(size)) continue;
+      const whole = async function* (): AsyncGenerator<Buffer> {
+        yield* held.splice(0);
+        for (let rest = await chunks.next(); !rest.done; rest = await chunks.next()) yield rest.value;
+      };
+      const { head, ...kept } = await this.keepTooLarge(Readable.from(whole()));
+      return { raw: head, kept };
+    }
+    return { raw: Buffer.concat(held, size) };
   }
 
   /** One mail: a group of one (see ingestMany). */

@@ -19,7 +19,7 @@ export type RoundResult = 'done' | 'tempfail' | 'stopped';
 
 /** What the poller hands to ingest: a batch at once, optionally its sources to parse ahead of the transaction, and a
  * mail too large to read whole to be kept as it streams (SourceKeeper). */
-export type RoundIngest = Pick<IngestService, 'ingestMany' | 'isTooLarge' | 'keepTooLarge'> &
+export type RoundIngest = Pick<IngestService, 'ingestMany' | 'tooLargeToRead' | 'keepTooLarge' | 'readSource'> &
   Partial<Pick<IngestService, 'parseAhead'>>;
 
 /** What a round needs of its poller. */

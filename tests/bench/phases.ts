@@ -200,8 +200,9 @@ async function pollFolder(
   });
   const timed = {
     parseAhead: (raws: Buffer[]) => app.ingest.parseAhead(raws),
-    isTooLarge: (size: number) => app.ingest.isTooLarge(size),
+    tooLargeToRead: (size: number) => app.ingest.tooLargeToRead(size),
     keepTooLarge: (content: Parameters<Ingest['keepTooLarge']>[0]) => app.ingest.keepTooLarge(content),
+    readSource: (content: Parameters<Ingest['readSource']>[0]) => app.ingest.readSource(content),
     ingestMany: async (items: Parameters<Ingest['ingestMany']>[0]) => {
       const a = performance.now();
       try {

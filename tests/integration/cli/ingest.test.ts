@@ -1,3 +1,4 @@
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -94,6 +95,29 @@ describe('mesa ingest', { timeout: 120_000 }, () => {
     expect(replay.stdout).toMatch(/#1: new_case #1/);
     expect((await tickets(env)).map((t) => t.subject)).toEqual(['Adjunto pesado']);
     expect(JSON.parse((await runCli(['quarantine', '--json'], { env })).stdout)).toEqual([]);
+  });
+
+  it('refuses a piped mail over the limit and past a megabyte kept on disk, not in memory; replay takes it back', async () => {
+    const { env, config } = await cliEnv({ MAX_MESSAGE_BYTES: '200000' });
+    // A pasted log of ~2 MB on standard input, as an MTA pipes it: streamed into DATA_DIR/blobs once past the limit.
+    const log = Array.from({ length: 30_000 }, (_, i) => `10:00:${i} ERROR lote ${i} sin conciliar`).join('\n');
+    const raw = eml({ from: 'pedro@cliente.co', subject: 'Log pegado', id: 'log@cliente.co', body: log });
+    expect(raw.length).toBeGreaterThan(1024 * 1024);
+    const r = await runCli(['ingest', '-'], { env, stdin: raw });
+    expect(r.code).toBe(65);
+    expect(r.stdout.trim()).toBe(
+      `stdin: rechazado: too_large — ${raw.length} bytes > MAX_MESSAGE_BYTES 200000 (cuarentena #1)`,
+    );
+    expect(JSON.parse((await runCli(['quarantine', '--json'], { env })).stdout)).toMatchObject([
+      { id: 1, reason: 'too_large', size: raw.length, fromAddress: 'pedro@cliente.co', subject: 'Log pegado' },
+    ]);
+    // Kept whole as a file of the store, under the hash of the bytes piped in.
+    const sha = crypto.createHash('sha256').update(raw).digest('hex');
+    expect(fs.readFileSync(path.join(config.dataDir, 'blobs', sha.slice(0, 2), sha.slice(2)), 'utf8')).toBe(raw);
+    const replay = await runCli(['replay', '1'], { env: { ...env, MAX_MESSAGE_BYTES: String(4 * 1024 * 1024) } });
+    expect(replay.code, replay.stderr).toBe(0);
+    expect(replay.stdout).toMatch(/#1: new_case #1/);
+    expect((await tickets(env)).map((t) => t.subject)).toEqual(['Log pegado']);
   });
 
   it('replay of something that is not a quarantine ID is a usage error (64), on either database', async () => {

@@ -253,7 +253,7 @@ describe('IMAP poller against a real Dovecot', () => {
     const observed = {
       ...a,
       ingest: {
-        isTooLarge: (size: number) => a.ingest.isTooLarge(size),
+        tooLargeToRead: (size: number) => a.ingest.tooLargeToRead(size),
         keepTooLarge: a.ingest.keepTooLarge.bind(a.ingest),
         ingestMany: async (items: Parameters<App['ingest']['ingestMany']>[0]) => {
           const r = await a.ingest.ingestMany(items);
@@ -320,7 +320,7 @@ describe('IMAP poller against a real Dovecot', () => {
     const observed = {
       ...a,
       ingest: {
-        isTooLarge: (size: number) => a.ingest.isTooLarge(size),
+        tooLargeToRead: (size: number) => a.ingest.tooLargeToRead(size),
         keepTooLarge: a.ingest.keepTooLarge.bind(a.ingest),
         parseAhead: (raws: Buffer[]) => {
           parsedAhead.push(subjects(raws));
@@ -382,7 +382,7 @@ describe('IMAP poller against a real Dovecot', () => {
     const observed = {
       ...a,
       ingest: {
-        isTooLarge: (size: number) => a.ingest.isTooLarge(size),
+        tooLargeToRead: (size: number) => a.ingest.tooLargeToRead(size),
         keepTooLarge: a.ingest.keepTooLarge.bind(a.ingest),
         parseAhead: (raws: Buffer[]) => a.ingest.parseAhead(raws),
         ingestMany: async (items: Parameters<App['ingest']['ingestMany']>[0]) => {

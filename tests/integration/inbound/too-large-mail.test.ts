@@ -102,7 +102,7 @@ describe('a mail over MAX_MESSAGE_BYTES in the mailbox', { timeout: 60_000 }, ()
     const observed = {
       ...a,
       ingest: {
-        isTooLarge: (size: number) => a.ingest.isTooLarge(size),
+        tooLargeToRead: (size: number) => a.ingest.tooLargeToRead(size),
         keepTooLarge: a.ingest.keepTooLarge.bind(a.ingest),
         parseAhead: (raws: Buffer[]) => a.ingest.parseAhead(raws),
         ingestMany: async (items: Parameters<App['ingest']['ingestMany']>[0]) => {

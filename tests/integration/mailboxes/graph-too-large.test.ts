@@ -45,8 +45,9 @@ beforeAll(async () => {
   const observed = {
     ...a,
     ingest: {
-      isTooLarge: (size: number) => a.ingest.isTooLarge(size),
+      tooLargeToRead: (size: number) => a.ingest.tooLargeToRead(size),
       keepTooLarge: a.ingest.keepTooLarge.bind(a.ingest),
+      readSource: a.ingest.readSource.bind(a.ingest),
       parseAhead: (raws: Buffer[]) => a.ingest.parseAhead(raws),
       ingestMany: async (items: Parameters<App['ingest']['ingestMany']>[0]) => {
         for (const it of items)
