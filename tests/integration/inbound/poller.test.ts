@@ -9,6 +9,7 @@ import { caseDetail, listCases } from '../../../src/services/case-view.ts';
 import { testApp } from '../../support/app.ts';
 import { startDovecot, type Dovecot } from '../../support/dovecot.ts';
 import { waitFor } from '../../support/wait.ts';
+import { observedIngest } from '../../support/observed-ingest.ts';
 import { mail as plainMail, mailWithAttachment } from '../../support/mail.ts';
 
 // Real Dovecot, real database (SQLite file, or PostgreSQL with MESA_TEST_DATABASE=postgres). Each test reads its
@@ -250,20 +251,15 @@ describe('IMAP poller against a real Dovecot', () => {
     fs.writeFileSync(blobs, 'no es una carpeta');
     // Observe (not replace) the real ingest: when it returns, the mail must still be in the inbox.
     const stillThereAfterIngest: boolean[] = [];
-    const observed = {
-      ...a,
-      ingest: {
-        tooLargeToRead: (size: number) => a.ingest.tooLargeToRead(size),
-        keepTooLarge: a.ingest.keepTooLarge.bind(a.ingest),
-        ingestMany: async (items: Parameters<App['ingest']['ingestMany']>[0]) => {
-          const r = await a.ingest.ingestMany(items);
-          const uids = items.map((it) => (it.source.kind === 'imap' ? it.source.uid : -1));
-          const inbox = (await folderUids('support', 'T5')).map((m) => m.uid);
-          stillThereAfterIngest.push(uids.every((uid) => inbox.includes(uid)));
-          return r;
-        },
+    const observed = observedIngest(a, {
+      ingestMany: async (items, ingestMany) => {
+        const r = await ingestMany(items);
+        const uids = items.map((it) => (it.source.kind === 'imap' ? it.source.uid : -1));
+        const inbox = (await folderUids('support', 'T5')).map((m) => m.uid);
+        stillThereAfterIngest.push(uids.every((uid) => inbox.includes(uid)));
+        return r;
       },
-    } as unknown as App;
+    });
     pollers = startPollers(observed, a.config.mailboxes, { backoffInitialMs: 150, backoffMaxMs: 600 });
     await dovecot.append(
       'support',
@@ -316,31 +312,26 @@ describe('IMAP poller against a real Dovecot', () => {
     const parsedAhead: string[][] = [];
     let parsedAheadWhileFirstBatchIngested = 0;
     const parse = vi.spyOn(a.ingest.parser, 'parse');
-    const subjects = (raws: Buffer[]) => raws.map((r) => /Subject: (.*)\r\n/.exec(r.toString())![1]);
-    const observed = {
-      ...a,
-      ingest: {
-        tooLargeToRead: (size: number) => a.ingest.tooLargeToRead(size),
-        keepTooLarge: a.ingest.keepTooLarge.bind(a.ingest),
-        parseAhead: (raws: Buffer[]) => {
-          parsedAhead.push(subjects(raws));
-          a.ingest.parseAhead(raws);
-        },
-        ingestMany: async (items: Parameters<App['ingest']['ingestMany']>[0]) => {
-          const uids = items.map((it) => (it.source.kind === 'imap' ? it.source.uid : -1));
-          if (ingested.length === 0) {
-            // The first batch waits here until the second one has been asked for and handed to the parse thread:
-            // that is the overlap.
-            await waitFor('the second batch requested', async () => sourceFetches.length >= 2);
-            fetchesWhileFirstBatchIngested = sourceFetches.length;
-            await waitFor('the second batch parsed ahead', async () => parsedAhead.length >= 2);
-            parsedAheadWhileFirstBatchIngested = parsedAhead.length;
-          }
-          ingested.push(uids);
-          return a.ingest.ingestMany(items);
-        },
+    const subjects = (raws: readonly Buffer[]) => raws.map((r) => /Subject: (.*)\r\n/.exec(r.toString())![1]);
+    const observed = observedIngest(a, {
+      parseAhead: (raws, parseAhead) => {
+        parsedAhead.push(subjects(raws));
+        parseAhead(raws);
       },
-    } as unknown as App;
+      ingestMany: async (items, ingestMany) => {
+        const uids = items.map((it) => (it.source.kind === 'imap' ? it.source.uid : -1));
+        if (ingested.length === 0) {
+          // The first batch waits here until the second one has been asked for and handed to the parse thread:
+          // that is the overlap.
+          await waitFor('the second batch requested', async () => sourceFetches.length >= 2);
+          fetchesWhileFirstBatchIngested = sourceFetches.length;
+          await waitFor('the second batch parsed ahead', async () => parsedAhead.length >= 2);
+          parsedAheadWhileFirstBatchIngested = parsedAhead.length;
+        }
+        ingested.push(uids);
+        return ingestMany(items);
+      },
+    });
     pollers = startPollers(observed, a.config.mailboxes, { createClient, batchCount: 50 });
     await waitFor('sixty cases', async () => (await ledgerCount(a)) === 60, 20_000);
     expect(fetchesWhileFirstBatchIngested).toBe(2);
@@ -379,23 +370,17 @@ describe('IMAP poller against a real Dovecot', () => {
       return client;
     };
     let askedWhileLastOfRunIngested: string[] = [];
-    const observed = {
-      ...a,
-      ingest: {
-        tooLargeToRead: (size: number) => a.ingest.tooLargeToRead(size),
-        keepTooLarge: a.ingest.keepTooLarge.bind(a.ingest),
-        parseAhead: (raws: Buffer[]) => a.ingest.parseAhead(raws),
-        ingestMany: async (items: Parameters<App['ingest']['ingestMany']>[0]) => {
-          const first = items[0].source.kind === 'imap' ? items[0].source.uid : -1;
-          if (first === 21) {
-            // The batch 21:30 ends the first run: the next run's sizes and its first batch are asked meanwhile.
-            await waitFor('the next run read ahead', async () => fetches.includes('source 31:50'));
-            askedWhileLastOfRunIngested = [...fetches];
-          }
-          return a.ingest.ingestMany(items);
-        },
+    const observed = observedIngest(a, {
+      ingestMany: async (items, ingestMany) => {
+        const first = items[0].source.kind === 'imap' ? items[0].source.uid : -1;
+        if (first === 21) {
+          // The batch 21:30 ends the first run: the next run's sizes and its first batch are asked meanwhile.
+          await waitFor('the next run read ahead', async () => fetches.includes('source 31:50'));
+          askedWhileLastOfRunIngested = [...fetches];
+        }
+        return ingestMany(items);
       },
-    } as unknown as App;
+    });
     pollers = startPollers(observed, a.config.mailboxes, { createClient, batchCount: 20, sizeChunk: 30 });
     await waitFor('sixty cases', async () => (await ledgerCount(a)) === 60, 20_000);
     expect(askedWhileLastOfRunIngested).toEqual([

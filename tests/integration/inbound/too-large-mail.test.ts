@@ -11,6 +11,7 @@ import { readOriginal } from '../../../src/storage/originals.ts';
 import { testApp } from '../../support/app.ts';
 import { startDovecot, type Dovecot } from '../../support/dovecot.ts';
 import { mail } from '../../support/mail.ts';
+import { observedIngest } from '../../support/observed-ingest.ts';
 import { waitFor } from '../../support/wait.ts';
 import { mailWorld, supportMailboxEnv, type MailWorld } from '../../support/worlds.ts';
 
@@ -99,19 +100,13 @@ describe('a mail over MAX_MESSAGE_BYTES in the mailbox', { timeout: 60_000 }, ()
       return client;
     };
     const handed: Array<{ uid: number; bytes: number; kept?: { sha256: string; size: number } }> = [];
-    const observed = {
-      ...a,
-      ingest: {
-        tooLargeToRead: (size: number) => a.ingest.tooLargeToRead(size),
-        keepTooLarge: a.ingest.keepTooLarge.bind(a.ingest),
-        parseAhead: (raws: Buffer[]) => a.ingest.parseAhead(raws),
-        ingestMany: async (items: Parameters<App['ingest']['ingestMany']>[0]) => {
-          for (const it of items)
-            if (it.source.kind === 'imap') handed.push({ uid: it.source.uid, bytes: it.raw.length, kept: it.kept });
-          return a.ingest.ingestMany(items);
-        },
+    const observed = observedIngest(a, {
+      ingestMany: (items, ingestMany) => {
+        for (const it of items)
+          if (it.source.kind === 'imap') handed.push({ uid: it.source.uid, bytes: it.raw.length, kept: it.kept });
+        return ingestMany(items);
       },
-    } as unknown as App;
+    });
     pollers = startPollers(observed, a.config.mailboxes, { createClient, backoffInitialMs: 100, backoffMaxMs: 800 });
     await waitFor(
       'three mails recorded',

@@ -9,6 +9,7 @@ import { readOriginal } from '../../../src/storage/originals.ts';
 import { testApp } from '../../support/app.ts';
 import { startGraphServer, type GraphServer } from '../../support/graph-server.ts';
 import { mail } from '../../support/mail.ts';
+import { observedIngest } from '../../support/observed-ingest.ts';
 import { startOAuthServer, type OAuthServer } from '../../support/oauth-server.ts';
 import { waitFor } from '../../support/wait.ts';
 
@@ -42,20 +43,13 @@ beforeAll(async () => {
   await done;
   const a = app;
   // The real ingest, observed: what the reader hands it of each mail.
-  const observed = {
-    ...a,
-    ingest: {
-      tooLargeToRead: (size: number) => a.ingest.tooLargeToRead(size),
-      keepTooLarge: a.ingest.keepTooLarge.bind(a.ingest),
-      readSource: a.ingest.readSource.bind(a.ingest),
-      parseAhead: (raws: Buffer[]) => a.ingest.parseAhead(raws),
-      ingestMany: async (items: Parameters<App['ingest']['ingestMany']>[0]) => {
-        for (const it of items)
-          if (it.source.kind === 'graph') handed.push({ id: it.source.id, bytes: it.raw.length, kept: it.kept });
-        return a.ingest.ingestMany(items);
-      },
+  const observed = observedIngest(a, {
+    ingestMany: (items, ingestMany) => {
+      for (const it of items)
+        if (it.source.kind === 'graph') handed.push({ id: it.source.id, bytes: it.raw.length, kept: it.kept });
+      return ingestMany(items);
     },
-  } as unknown as App;
+  });
   pollers = startPollers(observed, a.config.mailboxes, { backoffInitialMs: 100, backoffMaxMs: 800 });
 });
 afterAll(async () => {
