@@ -4,7 +4,7 @@ import { listOutbox } from '../../../src/db/repos/outbox.ts';
 import { startPollers } from '../../../src/inbound/readers.ts';
 import { listCases } from '../../../src/services/case-view.ts';
 import { rawMail } from '../outbound/fixtures.ts';
-import { testApp } from '../../support/app.ts';
+import { graphSupportApp } from '../../support/graph-app.ts';
 import { startGraphServer, type GraphServer } from '../../support/graph-server.ts';
 import { startOAuthServer, type OAuthServer } from '../../support/oauth-server.ts';
 import { waitFor } from '../../support/wait.ts';
@@ -20,24 +20,13 @@ let pollers: ReturnType<typeof startPollers>;
 beforeAll(async () => {
   oauth = await startOAuthServer({ accessTtlS: 600 });
   graph = await startGraphServer({ introspectionUrl: `${oauth.issuer}/introspect` });
-  app = await testApp({
-    SUPPORT_MAILBOX_TRANSPORT: 'graph',
-    GRAPH_BASE_URL: graph.baseUrl,
-    GRAPH_USER: 'support',
+  app = await graphSupportApp(oauth, graph, {
     GRAPH_PROCESSED_FOLDER: 'Procesados',
-    OAUTH_PROVIDER: 'oidc',
-    OAUTH_ISSUER: oauth.issuer,
-    OAUTH_CLIENT_ID: oauth.clientId,
     CONSULTANTS: '',
-    IMAP_POLL_SECONDS: '1',
     OUTBOX_POLL_MS: '100',
     OUTBOX_RETRY_BASE_MS: '100',
     OUTBOX_RETRY_MAX_MS: '200',
   });
-  const login = await app.tokens.startLogin('support');
-  const done = login.complete();
-  oauth.approveDevice(login.userCode, 'support');
-  await done;
   pollers = startPollers(app, app.config.mailboxes, { backoffInitialMs: 100, backoffMaxMs: 800 });
 });
 afterAll(async () => {

@@ -6,7 +6,7 @@ import { HEADER_SUMMARY_BYTES } from '../../../src/inbound/quarantine.ts';
 import { startPollers } from '../../../src/inbound/readers.ts';
 import { listCases } from '../../../src/services/case-view.ts';
 import { readOriginal } from '../../../src/storage/originals.ts';
-import { testApp } from '../../support/app.ts';
+import { graphSupportApp } from '../../support/graph-app.ts';
 import { startGraphServer, type GraphServer } from '../../support/graph-server.ts';
 import { mail } from '../../support/mail.ts';
 import { observedIngest } from '../../support/observed-ingest.ts';
@@ -27,20 +27,7 @@ const handed: Array<{ id: string; bytes: number; kept?: { sha256: string; size: 
 beforeAll(async () => {
   oauth = await startOAuthServer({ accessTtlS: 600 });
   graph = await startGraphServer({ introspectionUrl: `${oauth.issuer}/introspect` });
-  app = await testApp({
-    SUPPORT_MAILBOX_TRANSPORT: 'graph',
-    GRAPH_BASE_URL: graph.baseUrl,
-    GRAPH_USER: 'support',
-    OAUTH_PROVIDER: 'oidc',
-    OAUTH_ISSUER: oauth.issuer,
-    OAUTH_CLIENT_ID: oauth.clientId,
-    IMAP_POLL_SECONDS: '1',
-    MAX_MESSAGE_BYTES: String(LIMIT),
-  });
-  const login = await app.tokens.startLogin('support');
-  const done = login.complete();
-  oauth.approveDevice(login.userCode, 'support');
-  await done;
+  app = await graphSupportApp(oauth, graph, { MAX_MESSAGE_BYTES: String(LIMIT) });
   const a = app;
   // The real ingest, observed: what the reader hands it of each mail.
   const observed = observedIngest(a, {

@@ -9,7 +9,7 @@ import { startPollers } from '../../../src/inbound/readers.ts';
 import { parseOurMessageId } from '../../../src/mail/message-id.ts';
 import { listCases } from '../../../src/services/case-view.ts';
 import { rawMail } from '../outbound/fixtures.ts';
-import { testApp } from '../../support/app.ts';
+import { graphSupportApp } from '../../support/graph-app.ts';
 import { startDovecot, type Dovecot } from '../../support/dovecot.ts';
 import { startGraphServer, type GraphServer } from '../../support/graph-server.ts';
 import { startOAuthServer, type OAuthServer } from '../../support/oauth-server.ts';
@@ -34,27 +34,16 @@ beforeAll(async () => {
   oauth = await startOAuthServer({ accessTtlS: 3 });
   graph = await startGraphServer({ introspectionUrl: `${oauth.issuer}/introspect` });
   dovecot = await startDovecot({ users: ['fallback'] });
-  app = await testApp({
-    SUPPORT_MAILBOX_TRANSPORT: 'graph',
-    GRAPH_BASE_URL: graph.baseUrl,
-    GRAPH_USER: 'support',
-    OAUTH_PROVIDER: 'oidc',
-    OAUTH_ISSUER: oauth.issuer,
-    OAUTH_CLIENT_ID: oauth.clientId,
+  app = await graphSupportApp(oauth, graph, {
     FALLBACK_IMAP_HOST: dovecot.host,
     FALLBACK_IMAP_PORT: String(dovecot.port),
     FALLBACK_IMAP_SECURE: 'false',
     FALLBACK_IMAP_USER: 'fallback',
     FALLBACK_IMAP_PASSWORD: dovecot.users.fallback.password,
-    IMAP_POLL_SECONDS: '1',
     OUTBOX_POLL_MS: '100',
     OUTBOX_RETRY_BASE_MS: '200',
     OUTBOX_RETRY_MAX_MS: '1000',
   });
-  const login = await app.tokens.startLogin('support');
-  const done = login.complete();
-  oauth.approveDevice(login.userCode, 'support');
-  await done;
   app.outbound.dispatcher.start();
   pollers = start();
 });
