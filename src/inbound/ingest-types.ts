@@ -26,9 +26,9 @@ export interface IngestResult {
 }
 
 /**
- * A source over MAX_MESSAGE_BYTES, never held whole in memory: streamed from the server into the blob store (on disk
- * before any transaction names it) while it was hashed, and refused from its first bytes (the quarantine's header
- * summary). What `mesa replay` takes again once the limit allows it.
+ * A source over MAX_MESSAGE_BYTES, never held whole in memory: streamed in (from the mail server, an MTA's pipe, a
+ * file) into the blob store (on disk before any transaction names it) while it was hashed, and refused from its first
+ * bytes (the quarantine's header summary). What `mesa replay` takes again once the limit allows it.
  */
 export interface KeptSource {
   /** Its first bytes (HEADER_SUMMARY_BYTES): the headers the quarantine lists and the polite refusal answers. */

@@ -79,7 +79,7 @@ export class IngestService {
   }
 
   /**
-   * A source over MAX_MESSAGE_BYTES as it streams from the server, never whole in memory: into the blob store, on disk
+   * A source too large to read (tooLargeToRead) as it streams in, never whole in memory: into the blob store, on disk
    * before this returns (a transaction will name it), with its first bytes for the quarantine. The caller hands the
    * result to ingestMany (IngestItem.kept), which refuses it as too large. A failure of `content` (the connection
    * dropped) is rethrown as such, not as the store's.
@@ -112,8 +112,8 @@ export class IngestService {
 
   /**
    * A source read from a stream (a Graph message's body, standard input, a file) where its size is not known first:
-   * whole up to MAX_MESSAGE_BYTES; past that, what came so far and the rest go on to keepTooLarge(), so memory holds
-   * at most the limit.
+   * whole while it is not too large to read (tooLargeToRead); past that, what came so far and the rest go on to
+   * keepTooLarge(), so memory holds at most the limit.
    */
   async readSource(content: AsyncIterable<Buffer>): Promise<FetchedSource> {
     const chunks = content[Symbol.asyncIterator]();
