@@ -52,13 +52,15 @@ export async function expandInputs(args: string[]): Promise<RawItem[]> {
 
 async function itemsOfFile(file: string): Promise<RawItem[]> {
   if (await looksLikeMbox(file)) {
-    const { splitMbox } = await import('./mbox.ts');
-    const messages = splitMbox(await fs.promises.readFile(file));
-    return messages.map((raw, index) => ({
+    // Where each message lies, from one pass over the file; each is read when its turn comes (an export of a whole
+    // mailbox is larger than memory, or than one Buffer).
+    const { MboxFile, scanMboxFile } = await import('./mbox.ts');
+    const mbox = new MboxFile(file, await scanMboxFile(file));
+    return mbox.entries.map((entry, index) => ({
       label: `${file}#${index + 1}`,
       path: file,
       index,
-      read: async () => ({ raw }),
+      read: async () => ({ raw: await mbox.read(entry) }),
     }));
   }
   return [{ label: file, path: file, read: (readSource) => readSource(fs.createReadStream(file)) }];

@@ -1,0 +1,67 @@
+import { describe, expect, it } from 'vitest';
+import { MboxScanner, splitMbox } from '../../../src/cli/mbox.ts';
+
+const mbox = (lines: string[], eol = '\n') => Buffer.from(lines.join(eol), 'latin1');
+const texts = (b: Buffer[]) => b.map((m) => m.toString('latin1'));
+
+describe('mbox (RFC 4155)', () => {
+  it('splits at "From " lines at the start or after a blank line, and undoes ">From " quoting', () => {
+    const file = mbox([
+      'From ana@empresa.co Mon Dec  7 10:00:00 2026',
+      'Subject: uno',
+      '',
+      'Hola.',
+      'From here on it is the body: no blank line before it.',
+      '>From quoted once',
+      '>>From quoted twice',
+      '',
+      'From beto@empresa.co Mon Dec  7 10:01:00 2026',
+      'Subject: dos',
+      '',
+      'Chao.',
+      '',
+    ]);
+    expect(texts(splitMbox(file))).toEqual([
+      'Subject: uno\n\nHola.\nFrom here on it is the body: no blank line before it.\nFrom quoted once\n>From quoted twice\n',
+      'Subject: dos\n\nChao.',
+    ]);
+  });
+
+  it('reads CRLF files the same way, and drops a message of only blank lines', () => {
+    const file = mbox(
+      ['From a Mon', 'Subject: uno', '', 'Hola.', '', 'From b Mon', '', '\u00a0 \t', '', 'From c Mon', 'X: 3', ''],
+      '\r\n',
+    );
+    expect(texts(splitMbox(file))).toEqual(['Subject: uno\r\n\r\nHola.\r\n', 'X: 3']);
+  });
+
+  it('finds the same messages whatever the chunks the file arrives in', () => {
+    const file = mbox(
+      [
+        'From a Mon',
+        'Subject: uno',
+        '',
+        'From b is body',
+        '',
+        'From b Mon',
+        'Subject: dos',
+        '',
+        '>From c',
+        '',
+        '',
+        'From c Mon',
+        'Subject: tres',
+      ],
+      '\r\n',
+    );
+    const whole = new MboxScanner();
+    whole.push(file);
+    const expected = whole.end();
+    expect(expected).toHaveLength(3);
+    for (const size of [1, 2, 3, 5, 7, 64]) {
+      const s = new MboxScanner();
+      for (let i = 0; i < file.length; i += size) s.push(file.subarray(i, i + size));
+      expect(s.end(), `chunks of ${size}`).toEqual(expected);
+    }
+  });
+});
