@@ -1,3 +1,4 @@
+import type { Readable } from 'node:stream';
 import { inUnitOfWork, type UnitOfWork } from '../db/unit-of-work.ts';
 import { findLinkByHash } from '../db/repos/links.ts';
 import { visibleAttachment } from '../db/repos/messages.ts';
@@ -89,19 +90,19 @@ export class PortalService {
     });
   }
 
-  /** An attachment of a message the customer can see on this case; undefined for anything else. */
+  /**
+   * An attachment of a message the customer can see on this case, to be sent as it is read from disk (a 25 MB file
+   * downloaded by many at once is never that many Buffers); undefined for anything else.
+   */
   async attachment(
     a: Extract<Access, { kind: 'ok' }>,
     attachmentId: number,
-  ): Promise<{ filename: string; contentType: string; data: Buffer } | undefined> {
+  ): Promise<{ filename: string; contentType: string; size: number; content: Readable } | undefined> {
     const { db, blobs } = this.deps;
     const row = await visibleAttachment(db, a.ticket.id, attachmentId);
-    if (!row || !blobs.has(row.sha256)) return undefined;
-    return {
-      filename: shownAttachmentName(row.filename),
-      contentType: row.content_type,
-      data: await blobs.get(row.sha256),
-    };
+    const file = row && (await blobs.openForReading(row.sha256));
+    if (!row || !file) return undefined;
+    return { filename: shownAttachmentName(row.filename), contentType: row.content_type, ...file };
   }
 
   /**

@@ -5,6 +5,7 @@ import { once } from 'node:events';
 import type { Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { MesaError } from '../errors.ts';
+import { dropSpill, isFresh, syncFile, touch } from './blob-files.ts';
 
 /**
  * Content-addressed files under DATA_DIR/blobs/ab/cdef…: the HTML and the attachments of mails, files uploaded on the
@@ -251,42 +252,21 @@ export class BlobStore {
     return fs.promises.readFile(this.pathFor(sha256));
   }
 
+  /**
+   * A blob to send as it is read (a download of the case page): opened now, so that one gone meanwhile (`mesa gc`)
+   * is undefined here and not an error in the middle of an answer; then read in chunks as the client takes them.
+   */
+  async openForReading(sha256: string): Promise<{ size: number; content: Readable } | undefined> {
+    const fh = await fs.promises.open(this.pathFor(sha256), 'r').catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT') return undefined;
+      throw err;
+    });
+    if (!fh) return undefined;
+    const { size } = await fh.stat();
+    return { size, content: fh.createReadStream() };
+  }
+
   has(sha256: string): boolean {
     return fs.existsSync(this.pathFor(sha256));
-  }
-}
-
-/** A large stream's temporary file, not to be kept (the stream failed, or went over its limit). */
-function dropSpill(spill: { tmp: string; out: fs.WriteStream }): void {
-  spill.out.destroy();
-  fs.rmSync(spill.tmp, { force: true });
-}
-
-/**
- * A blob touched this recently needs no touch again: `mesa gc` only looks at files older than its grace period
- * (BLOB_GC_GRACE_HOURS, at least an hour), and the transaction that names the blob commits within minutes. The same
- * signature logo in every mail of a batch then costs one touch, not one per mail.
- */
-const TOUCH_AGAIN_AFTER_MS = 10 * 60_000;
-
-function isFresh(mtimeMs: number): boolean {
-  return Date.now() - mtimeMs < TOUCH_AGAIN_AFTER_MS;
-}
-
-/** Marks an existing blob as just used; false when it is not there (any more). */
-async function touch(file: string): Promise<boolean> {
-  const now = new Date();
-  return fs.promises.utimes(file, now, now).then(
-    () => true,
-    () => false,
-  );
-}
-
-async function syncFile(file: string): Promise<void> {
-  const fh = await fs.promises.open(file, 'r');
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
   }
 }

@@ -85,8 +85,9 @@ export function registerCaseRoutes(caseScope: FastifyInstance, d: CaseRouteDeps)
       .header('content-disposition', contentDisposition(file.filename, { type: 'attachment' }))
       .header('content-security-policy', "default-src 'none'; sandbox")
       .header('cache-control', 'private, no-store')
+      .header('content-length', file.size)
       .type(type)
-      .send(file.data);
+      .send(file.content);
   });
 
   registerMessageRoutes(caseScope, {
