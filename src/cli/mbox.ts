@@ -19,42 +19,69 @@ export interface MboxEntry {
 const BLANK_BYTES = new Set([0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x20, 0xa0]);
 const FROM_ = Buffer.from('From ', 'latin1');
 
-/** Finds the messages of an mbox in chunks of it, pushed in order; no chunk is kept beyond an unfinished line. */
+/**
+ * Finds the messages of an mbox in chunks of it, pushed in order. Of each line it keeps only what the rules ask (how
+ * far it matches "From ", its first byte, its length, whether it has anything but blanks), never the line: a file of
+ * one 500 MB line costs no more memory than one of short lines.
+ */
 export class MboxScanner {
   private readonly entries: MboxEntry[] = [];
-  private carry = Buffer.alloc(0);
-  private offset = 0;
   private open: { start: number; content: boolean } | undefined;
   private previousBlank = false;
+  /** The line being read: where it starts, how many of its first bytes are "From " (-1: not that), its first byte,
+   * its length so far, whether it has a non-blank byte. */
+  private lineStart = 0;
+  private fromMatched = 0;
+  private first = -1;
+  private length = 0;
+  private content = false;
 
   push(chunk: Buffer): void {
-    const buf = this.carry.length ? Buffer.concat([this.carry, chunk]) : chunk;
     let i = 0;
-    for (let nl = buf.indexOf(0x0a, i); nl >= 0; nl = buf.indexOf(0x0a, i)) {
-      this.line(buf.subarray(i, nl + 1), this.offset + i);
+    for (let nl = chunk.indexOf(0x0a, i); nl >= 0; nl = chunk.indexOf(0x0a, i)) {
+      this.take(chunk, i, nl);
+      this.endLine(true);
       i = nl + 1;
     }
-    this.carry = Buffer.from(buf.subarray(i));
-    this.offset += i;
+    this.take(chunk, i, chunk.length);
   }
 
   /** The messages found, once every chunk was pushed. */
   end(): MboxEntry[] {
-    if (this.carry.length) this.line(this.carry, this.offset, false);
-    this.close(this.offset + this.carry.length);
+    const total = this.lineStart + this.length;
+    if (this.length) this.endLine(false);
+    this.close(total);
     return this.entries;
   }
 
+  /** Bytes [from, to) of `chunk`, the next ones of the current line. */
+  private take(chunk: Buffer, from: number, to: number): void {
+    if (from >= to) return;
+    if (this.length === 0) this.first = chunk[from];
+    for (let k = from; this.fromMatched >= 0 && this.fromMatched < FROM_.length && k < to; k++)
+      this.fromMatched = chunk[k] === FROM_[this.fromMatched] ? this.fromMatched + 1 : -1;
+    // Only while the open message has shown nothing but blanks is a line's content worth a look.
+    if (this.open && !this.open.content && !this.content)
+      for (let k = from; k < to && !this.content; k++) this.content = !BLANK_BYTES.has(chunk[k]);
+    this.length += to - from;
+  }
+
   /** `terminated`: the line ends with its line feed (a "From " line the file ends in without one is body). */
-  private line(line: Buffer, at: number, terminated = true): void {
-    const startsMessage = terminated && (at === 0 || this.previousBlank) && line.subarray(0, 5).equals(FROM_);
+  private endLine(terminated: boolean): void {
+    const at = this.lineStart;
+    const startsMessage = terminated && (at === 0 || this.previousBlank) && this.fromMatched === FROM_.length;
+    const next = at + this.length + (terminated ? 1 : 0);
     if (startsMessage) {
       this.close(at);
-      this.open = { start: at + line.length, content: false };
-    } else if (this.open && !this.open.content) {
-      this.open.content = line.some((b) => !BLANK_BYTES.has(b));
+      this.open = { start: next, content: false };
+    } else if (this.open && this.content) {
+      this.open.content = true;
     }
-    this.previousBlank = line.length === 1 || (line.length === 2 && line[0] === 0x0d) || line.length === 0;
+    this.previousBlank = this.length === 0 || (this.length === 1 && this.first === 0x0d);
+    this.lineStart = next;
+    this.fromMatched = 0;
+    this.length = 0;
+    this.content = false;
   }
 
   private close(end: number): void {

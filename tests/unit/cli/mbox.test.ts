@@ -35,6 +35,18 @@ describe('mbox (RFC 4155)', () => {
     expect(texts(splitMbox(file))).toEqual(['Subject: uno\r\n\r\nHola.\r\n', 'X: 3']);
   });
 
+  it('takes a line longer than any chunk (an attachment never wrapped) as one line of its message', () => {
+    const long = 'A'.repeat(3 * 1024 * 1024);
+    const file = mbox(['From a Mon', 'Subject: uno', '', long, 'From b is body', '', 'From b Mon', 'X: 2', '']);
+    const scanner = new MboxScanner();
+    for (let i = 0; i < file.length; i += 64 * 1024) scanner.push(file.subarray(i, i + 64 * 1024));
+    const [first, second] = scanner.end();
+    expect(file.subarray(first.start, first.end).toString('latin1')).toBe(
+      `Subject: uno\n\n${long}\nFrom b is body\n\n`,
+    );
+    expect(file.subarray(second.start, second.end).toString('latin1')).toBe('X: 2\n');
+  });
+
   it('finds the same messages whatever the chunks the file arrives in', () => {
     const file = mbox(
       [
