@@ -49,7 +49,7 @@ export async function ingestCommand(config: Config, inputs: string[], opts: { pr
     const counts: Record<string, number> = {};
     let last: IngestResult | undefined;
     for (const item of items) {
-      const fetched = await item.read((content) => app.ingest.readSource(content));
+      const fetched = await item.read(app.ingest);
       const source =
         item.label === 'stdin'
           ? ({ kind: 'stdin' } as const)

@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import type { FetchedSource, SourceReader } from '../inbound/index.ts';
 
 /**
  * mbox files (RFC 4155): each message begins at a line "From " at the start of the file or after a blank line, and
@@ -99,6 +100,57 @@ export function mboxMessage(bytes: Buffer): Buffer {
   return Buffer.from(text, 'latin1');
 }
 
+/**
+ * mboxMessage() as a stream, for a message too large to read whole: the same bytes in the same order. A line starts
+ * after a line feed or a carriage return, as the pattern's `^` sees it. What is held back is bounded: the first '>' of
+ * a line's run of them and the few bytes of a "From " that may follow (the '>'s are all alike, so the others go out at
+ * once), and a line end that may be the separator's (/\r?\n$/).
+ */
+export async function* unquotedMboxMessage(chunks: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+  let held: number[] = []; // a line end not yet known to be inside the message: [], [CR], [LF] or [CR, LF]
+  let quotes = 0; // '>'s at the start of this line, the first one held back; -1: past the line's start
+  let matched = 0; // bytes of "From " after them, held back
+  const prefix = () => (quotes > 0 ? [0x3e, ...FROM_.subarray(0, matched)] : []);
+  for await (const chunk of chunks) {
+    const out = Buffer.allocUnsafe(chunk.length + 16);
+    let n = 0;
+    const put = (bytes: Iterable<number>) => {
+      for (const b of bytes) out[n++] = b;
+    };
+    for (const b of chunk) {
+      if (b === 0x0d || b === 0x0a) {
+        put(prefix()); // a line's start that was not a quoted "From ", as it came
+        if (b === 0x0a && held.length === 1 && held[0] === 0x0d) held.push(b);
+        else {
+          put(held);
+          held = [b];
+        }
+        quotes = 0;
+        matched = 0;
+        continue;
+      }
+      put(held);
+      held = [];
+      if (quotes < 0) out[n++] = b;
+      else if (matched === 0 && b === 0x3e) {
+        if (quotes++ > 0) out[n++] = b;
+      } else if (quotes > 0 && b === FROM_[matched]) {
+        if (++matched === FROM_.length) {
+          put(FROM_);
+          quotes = -1;
+        }
+      } else {
+        put(prefix());
+        out[n++] = b;
+        quotes = -1;
+      }
+    }
+    if (n) yield out.subarray(0, n);
+  }
+  const tail = [...prefix(), ...(held.length === 1 && held[0] === 0x0d ? held : [])];
+  if (tail.length) yield Buffer.from(tail);
+}
+
 /** Where the messages of an mbox file lie, read as a stream. */
 export async function scanMboxFile(file: string): Promise<MboxEntry[]> {
   const scanner = new MboxScanner();
@@ -121,12 +173,24 @@ export class MboxFile {
     this.left = entries.length;
   }
 
-  async read(entry: MboxEntry): Promise<Buffer> {
+  /**
+   * One message as the ingest takes it: read whole and unquoted at once, or, too large to read (`reader`), streamed,
+   * unquoted on the way, to the reader, which keeps it on disk instead of in memory.
+   */
+  async read(entry: MboxEntry, reader: SourceReader): Promise<FetchedSource> {
     const fh = await (this.handle ??= fs.promises.open(this.file, 'r'));
-    const bytes = Buffer.alloc(entry.end - entry.start);
-    const { bytesRead } = await fh.read(bytes, 0, bytes.length, entry.start);
-    if (--this.left === 0) await fh.close();
-    return mboxMessage(bytes.subarray(0, bytesRead));
+    try {
+      const size = entry.end - entry.start;
+      if (reader.tooLargeToRead(size)) {
+        const range = { start: entry.start, end: entry.end - 1, autoClose: false, highWaterMark: 1024 * 1024 };
+        return await reader.readSource(unquotedMboxMessage(fh.createReadStream(range)));
+      }
+      const bytes = Buffer.alloc(size);
+      const { bytesRead } = await fh.read(bytes, 0, size, entry.start);
+      return { raw: mboxMessage(bytes.subarray(0, bytesRead)) };
+    } finally {
+      if (--this.left === 0) await fh.close();
+    }
   }
 }
 

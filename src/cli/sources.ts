@@ -1,17 +1,14 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { MesaError } from '../errors.ts';
-import type { FetchedSource } from '../inbound/index.ts';
-
-/** Reads a stream as the ingest takes it: whole up to MAX_MESSAGE_BYTES, kept on disk past that (readSource). */
-export type SourceReader = (content: AsyncIterable<Buffer>) => Promise<FetchedSource>;
+import type { FetchedSource, SourceReader } from '../inbound/index.ts';
 
 /** One message to ingest, with where it came from (for messages in an mbox, its position). */
 export interface RawItem {
   label: string;
   path?: string;
   index?: number;
-  read(readSource: SourceReader): Promise<FetchedSource>;
+  read(reader: SourceReader): Promise<FetchedSource>;
 }
 
 /**
@@ -23,7 +20,7 @@ export async function expandInputs(args: string[]): Promise<RawItem[]> {
   for (const arg of args) {
     if (arg === '-') {
       // An MTA pipe: a mail over the limit is not gathered in memory to be refused.
-      items.push({ label: 'stdin', read: (readSource) => readSource(process.stdin) });
+      items.push({ label: 'stdin', read: (reader) => reader.readSource(process.stdin) });
       continue;
     }
     let stat: fs.Stats;
@@ -60,10 +57,10 @@ async function itemsOfFile(file: string): Promise<RawItem[]> {
       label: `${file}#${index + 1}`,
       path: file,
       index,
-      read: async () => ({ raw: await mbox.read(entry) }),
+      read: (reader) => mbox.read(entry, reader),
     }));
   }
-  return [{ label: file, path: file, read: (readSource) => readSource(fs.createReadStream(file)) }];
+  return [{ label: file, path: file, read: (reader) => reader.readSource(fs.createReadStream(file)) }];
 }
 
 async function looksLikeMbox(file: string): Promise<boolean> {

@@ -209,6 +209,44 @@ describe('mesa ingest', { timeout: 120_000 }, () => {
     }
   });
 
+  it('reads a message of an mbox over the limit as a stream, unquoted, and keeps it whole; replay takes it back', async () => {
+    const { env, config } = await cliEnv({ MAX_MESSAGE_BYTES: '200000' });
+    // A log of ~1.5 MB with mboxrd-quoted lines: the kept original is the message as sent, ">From " unquoted.
+    const log = Array.from({ length: 40_000 }, (_, i) =>
+      i % 1000 ? `10:00:${i} ERROR lote ${i} sin conciliar` : `>From lote ${i}`,
+    );
+    const big = eml({
+      from: 'pedro@cliente.co',
+      subject: 'Log en el buzón',
+      id: 'mbig@cliente.co',
+      body: log.join('\n'),
+    });
+    const small = eml({ from: 'ana@cliente.co', subject: 'Pequeño', id: 'msmall@cliente.co', body: 'Hola.' });
+    const file = path.join(env.DATA_DIR!, 'export.mbox');
+    fs.writeFileSync(
+      file,
+      [
+        'From pedro@cliente.co Mon Dec  7 10:00:00 2026',
+        big,
+        'From ana@cliente.co Mon Dec  7 10:01:00 2026',
+        small,
+      ].join('\n'),
+    );
+    const sent = Buffer.from(big.replace(/^>From /gm, 'From '), 'utf8');
+    expect(sent.length).toBeGreaterThan(1024 * 1024);
+    const r = await runCli(['ingest', file], { env });
+    expect(r.stdout).toMatch(/2 correos: 1 rechazado \(en cuarentena\), 1 aceptado\n/);
+    const [q] = JSON.parse((await runCli(['quarantine', '--json'], { env })).stdout);
+    expect(q).toMatchObject({ reason: 'too_large', size: sent.length, subject: 'Log en el buzón' });
+    const sha = crypto.createHash('sha256').update(sent).digest('hex');
+    expect(fs.readFileSync(path.join(config.dataDir, 'blobs', sha.slice(0, 2), sha.slice(2))).equals(sent)).toBe(true);
+    const replay = await runCli(['replay', String(q.id)], {
+      env: { ...env, MAX_MESSAGE_BYTES: String(4 * 1024 * 1024) },
+    });
+    expect(replay.code, replay.stderr).toBe(0);
+    expect((await tickets(env)).map((t) => t.subject).sort()).toEqual(['Log en el buzón', 'Pequeño']);
+  });
+
   it('reads every message of an mbox, undoing ">From " quoting', async () => {
     const { env } = await cliEnv();
     const mbox = [

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { MboxScanner, splitMbox } from '../../../src/cli/mbox.ts';
+import { Readable } from 'node:stream';
+import { MboxScanner, mboxMessage, splitMbox, unquotedMboxMessage } from '../../../src/cli/mbox.ts';
 
 const mbox = (lines: string[], eol = '\n') => Buffer.from(lines.join(eol), 'latin1');
 const texts = (b: Buffer[]) => b.map((m) => m.toString('latin1'));
@@ -74,6 +75,30 @@ describe('mbox (RFC 4155)', () => {
       const s = new MboxScanner();
       for (let i = 0; i < file.length; i += size) s.push(file.subarray(i, i + size));
       expect(s.end(), `chunks of ${size}`).toEqual(expected);
+    }
+  });
+
+  it('unquotes a message as a stream to the same bytes as whole, whatever the chunks and line ends', async () => {
+    // A fixed pseudo-random sequence: the same 2000 messages every run.
+    let seed = 20261207;
+    const next = (n: number) => (seed = (seed * 1103515245 + 12345) % 2147483648) % n;
+    const lines = ['>From x', '>>From y', '>', '>>', 'From', '>Fro', '>From', 'body', '', '\r', ' >From', '>F'];
+    for (let m = 0; m < 2000; m++) {
+      const eol = ['\n', '\r\n', '\r'][next(3)];
+      let text = Array.from({ length: 1 + next(8) }, () => lines[next(lines.length)]).join(eol);
+      if (next(2)) text += eol;
+      const bytes = Buffer.from(text, 'latin1');
+      const chunks: Buffer[] = [];
+      for (let i = 0; i < bytes.length;) {
+        const size = 1 + next(5);
+        chunks.push(bytes.subarray(i, i + size));
+        i += size;
+      }
+      const streamed: Buffer[] = [];
+      for await (const c of unquotedMboxMessage(Readable.from(chunks))) streamed.push(c);
+      expect(Buffer.concat(streamed).toString('latin1'), JSON.stringify(text)).toBe(
+        mboxMessage(bytes).toString('latin1'),
+      );
     }
   });
 });
