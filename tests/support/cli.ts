@@ -1,7 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
 import type { Config, Env } from '../../src/config.ts';
 import { testConfig, testEnv } from './app.ts';
 import { MESA_BIN as BIN } from './built.ts';
+import { waitFor } from './wait.ts';
 
 export interface CliResult {
   code: number | null;
@@ -71,6 +73,32 @@ export function spawnCli(
     }),
   );
   return { child, output: () => out, exited };
+}
+
+/**
+ * `mesa start` in a child process on the port its HTTP_PORT says (0: any free one), once it says where it listens:
+ * the process and that address. Stopped by `stopMesa`.
+ */
+export async function startMesa(env: Env): Promise<{ mesa: RunningCli; base: string }> {
+  const mesa = spawnCli(['start'], { env, keep: 20_000 });
+  const base = await waitFor(
+    `mesa start\n${mesa.output()}`,
+    () => mesa.output().match(/Mesa en marcha en (http:\/\/127\.0\.0\.1:\d+)/)?.[1],
+    30_000,
+  );
+  return { mesa, base };
+}
+
+/** Stops a `mesa start` as a process manager does (SIGTERM) and waits for it to exit. */
+export async function stopMesa(mesa: RunningCli | undefined): Promise<void> {
+  mesa?.child.kill('SIGTERM');
+  await mesa?.exited;
+}
+
+/** A process's resident memory now, in bytes (Linux /proc). */
+export function rssOf(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return Number(m![1]) * 1024;
 }
 
 /**

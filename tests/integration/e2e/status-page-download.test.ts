@@ -4,7 +4,7 @@ import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../../src/app.ts';
 import { silentLogger } from '../../../src/logger.ts';
-import { cliEnv, spawnCli, type RunningCli } from '../../support/cli.ts';
+import { cliEnv, rssOf, startMesa, stopMesa, type RunningCli } from '../../support/cli.ts';
 import { waitFor } from '../../support/wait.ts';
 import { fileCase, linkPath } from '../web/support.ts';
 
@@ -20,11 +20,6 @@ let mesa: RunningCli;
 let base: string;
 let href: string;
 let dataDir: string;
-
-function rssOf(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return Number(m![1]) * 1024;
-}
 
 /** A download that stops reading after its first bytes, as a slow client does, until `finish()`. */
 function slowDownload(): Promise<{
@@ -67,20 +62,12 @@ beforeAll(async () => {
   });
   const path = await linkPath(app, n, 'laura@cliente.test');
   await app.close();
-  mesa = spawnCli(['start'], { env, keep: 20_000 });
-  base = await waitFor(
-    `mesa start\n${mesa.output()}`,
-    () => mesa.output().match(/Mesa en marcha en (http:\/\/127\.0\.0\.1:\d+)/)?.[1],
-    30_000,
-  );
+  ({ mesa, base } = await startMesa(env));
   const page = await (await fetch(`${base}${path}`)).text();
   href = /href="([^"]+\/adjuntos\/\d+)" download>respaldo\.bin</.exec(page)![1];
 }, 60_000);
 
-afterAll(async () => {
-  mesa?.child.kill('SIGTERM');
-  await mesa?.exited;
-});
+afterAll(() => stopMesa(mesa));
 
 describe('a 20 MB attachment on the case page', () => {
   it('downloads whole, as a sandboxed attachment with its length', async () => {

@@ -4,8 +4,7 @@ import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../../src/app.ts';
 import { silentLogger } from '../../../src/logger.ts';
-import { cliEnv, spawnCli, type RunningCli } from '../../support/cli.ts';
-import { waitFor } from '../../support/wait.ts';
+import { cliEnv, rssOf, startMesa, stopMesa, type RunningCli } from '../../support/cli.ts';
 import { fileCase, linkPath, messageForm } from '../web/support.ts';
 
 /**
@@ -24,11 +23,6 @@ let dataDir: string;
 /** The files left in the blob store's temporary folder (none, or no folder at all). */
 function staged(): string[] {
   return fs.existsSync(`${dataDir}/blobs/tmp`) ? fs.readdirSync(`${dataDir}/blobs/tmp`) : [];
-}
-
-function rssOf(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return Number(m![1]) * 1024;
 }
 
 /** The multipart body of `files` files of `size` bytes each, generated as it is sent (never whole in memory). */
@@ -104,12 +98,7 @@ beforeAll(async () => {
   });
   const path = await linkPath(app, n, 'laura@cliente.test');
   await app.close();
-  mesa = spawnCli(['start'], { env, keep: 20_000 });
-  base = await waitFor(
-    `mesa start\n${mesa.output()}`,
-    () => mesa.output().match(/Mesa en marcha en (http:\/\/127\.0\.0\.1:\d+)/)?.[1],
-    30_000,
-  );
+  ({ mesa, base } = await startMesa(env));
   const res = await fetch(`${base}${path}`);
   expect(res.status).toBe(200);
   const html = await res.text();
@@ -120,10 +109,7 @@ beforeAll(async () => {
   page = { path, cookie, action: messageForm(html).action };
 }, 60_000);
 
-afterAll(async () => {
-  mesa?.child.kill('SIGTERM');
-  await mesa?.exited;
-});
+afterAll(() => stopMesa(mesa));
 
 describe('a 10 × 24 MB upload to the case page', () => {
   it('to a bad link, or to a good link without the CSRF token, is refused before its body is read; the memory stays', async () => {
