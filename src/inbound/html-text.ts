@@ -1,4 +1,4 @@
-import { compile, type FormatCallback } from 'html-to-text';
+import { compile, type DomNode, type FormatCallback } from 'html-to-text';
 
 /**
  * Mail HTML as text: the converter Mesa uses for HTML-only mail, and where a client's quoted part starts in the
@@ -35,14 +35,68 @@ const mailLink: FormatCallback = (elem, walk, builder) => {
     builder.addInline(` <${href}>`, { noWordTransform: true });
 };
 
+type TableCell = { colspan: number; rowspan: number; text: string };
+
+/**
+ * A table as text, in one pass over its cells: each row a line with its cells between « | », and a row whose cells
+ * run over several lines (a signature beside its logo, a newsletter's layout) as those lines one after another.
+ * Not html-to-text's own `dataTable`: it pads columns for a fixed-width font (the page and the notices use a
+ * proportional one) and lays the cells out by transposing a square as wide as the table is long, so that a table
+ * pasted from a spreadsheet took seconds per thousand rows, and a few MB of it outlasted the parse time limit.
+ */
+export function tableText(rows: TableCell[][]): string {
+  const lines: string[] = [];
+  for (const row of rows) {
+    const cells = row.map((c) => c.text.trim()).filter((t) => t !== '');
+    if (cells.length === 0) continue;
+    lines.push(cells.some((t) => t.includes('\n')) ? cells.join('\n') : cells.join(' | '));
+  }
+  return lines.join('\n');
+}
+
+/** html-to-text's walk of a table (thead, tbody, tfoot, rows and their cells), printed by tableText: its documented
+ * «Override formatting» API with the builder's own table calls. */
+const mailTable: FormatCallback = (elem, walk, builder) => {
+  builder.openTable();
+  const cell = (node: DomNode) => {
+    builder.openTableCell();
+    walk(node.children ?? [], builder);
+    builder.closeTableCell({ colspan: 1, rowspan: 1 });
+  };
+  const walkTable = (node: DomNode) => {
+    if (node.type !== 'tag') return;
+    if (['thead', 'tbody', 'tfoot', 'center'].includes(node.name ?? '')) return node.children?.forEach(walkTable);
+    if (node.name !== 'tr') return;
+    builder.openTableRow();
+    for (const child of node.children ?? []) if (child.type === 'tag' && /^t[dh]$/.test(child.name ?? '')) cell(child);
+    builder.closeTableRow();
+  };
+  elem.children?.forEach(walkTable);
+  builder.closeTable({ tableToString: tableText, leadingLineBreaks: 2, trailingLineBreaks: 2 });
+};
+
+/**
+ * At most this much HTML is turned into text. html-to-text builds the whole document tree first, and a tree of tiny
+ * elements costs 40–70 times its HTML in memory (docs/performance.md, «Memoria»): a few MB of hostile HTML took a GB.
+ * 1 MB of an Outlook message is ~400 000 characters of text; the HTML past it stays whole in its blob and in the
+ * original, and the text says it was cut.
+ */
+export const HTML_TO_TEXT_MAX_CHARS = 1024 * 1024;
+
+/** The text's last line when the HTML was longer than HTML_TO_TEXT_MAX_CHARS. */
+export const CUT_MARK = '[…]';
+
+/** An inline image or font (`data:` URI) is no text: its payload does not count against the limit. */
+const DATA_URI = /\bdata:[a-z]+\/[a-z0-9.+-]+;base64,[a-z0-9+/=\s]{256,}/gi;
+
 /**
  * html-to-text's converter for mail HTML, compiled once: `convert(html, options)` compiles its options (a selector
  * decision tree, selderee) on every call, and every HTML mail would pay for that again.
  */
 const toText = compile({
   wordwrap: false,
-  formatters: { mailLink },
-  limits: { maxDepth: 1000, maxInputLength: 5 * 1024 * 1024 },
+  formatters: { mailLink, mailTable },
+  limits: { maxDepth: 1000, maxInputLength: HTML_TO_TEXT_MAX_CHARS },
   selectors: [
     { selector: 'img', format: 'skip' },
     { selector: 'a', format: 'mailLink' },
@@ -57,21 +111,25 @@ const toText = compile({
     { selector: 'h1', options: { uppercase: false } },
     { selector: 'h2', options: { uppercase: false } },
     { selector: 'h3', options: { uppercase: false } },
-    { selector: 'table', format: 'dataTable', options: { uppercaseHeaderCells: false } },
+    { selector: 'table', format: 'mailTable' },
   ],
 });
 
 export function htmlToText(html: string): string {
+  const source = html.length > HTML_TO_TEXT_MAX_CHARS ? html.replace(DATA_URI, 'data:,') : html;
+  const cut = source.length > HTML_TO_TEXT_MAX_CHARS;
+  const input = cut ? source.slice(0, HTML_TO_TEXT_MAX_CHARS) : source;
+  let text: string;
   try {
-    return toText(html);
+    text = toText(input);
   } catch {
     // Pathological HTML (nesting beyond the stack): fall back to dropping tags, never lose the message.
-    return html
-      .slice(0, 5 * 1024 * 1024)
+    text = input
       .replace(/<(script|style)[^>]*>[\s\S]*?<\/\1>/gi, ' ')
       .replace(/<[^>]{0,2000}>/g, ' ')
       .replace(/[ \t]+/g, ' ');
   }
+  return cut ? `${text.trimEnd()}\n\n${CUT_MARK}` : text;
 }
 
 export function firstIndex(text: string, patterns: RegExp[]): number {

@@ -47,7 +47,10 @@ export function visibleTextOf(mail: { text: string; html?: string; textFromHtml?
   const useHtml = mail.html && (mail.textFromHtml || !mail.text.trim());
   if (useHtml) {
     const html = mail.html!;
-    return stripQuotedText(htmlToText(html.slice(0, firstIndex(html, HTML_QUOTE_MARKERS))));
+    const cut = firstIndex(html, HTML_QUOTE_MARKERS);
+    // Without a quote container, the text parse.ts already made of this same HTML: not converted a second time.
+    const own = cut === html.length && mail.textFromHtml ? mail.text : htmlToText(html.slice(0, cut));
+    return stripQuotedText(own);
   }
   return stripQuotedText(mail.text);
 }

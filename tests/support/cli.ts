@@ -1,5 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
+import { pipeline } from 'node:stream/promises';
+import type { Readable } from 'node:stream';
 import type { Config, Env } from '../../src/config.ts';
 import { testConfig, testEnv } from './app.ts';
 import { MESA_BIN as BIN } from './built.ts';
@@ -110,3 +112,37 @@ const running = new Set<ChildProcess>();
 process.once('exit', () => {
   for (const child of running) child.kill('SIGKILL');
 });
+
+/** Runs the built `mesa` with `stdin` piped in; its exit code, output, and the highest VmHWM read while it ran. */
+export function peakOf(
+  args: string[],
+  env: Env,
+  stdin?: Readable,
+): Promise<{ code: number | null; stdout: string; peak: number }> {
+  return new Promise((resolve, reject) => {
+    const vars: Record<string, string> = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp' };
+    for (const [k, v] of Object.entries(env)) if (v !== undefined) vars[k] = v;
+    const child = spawn(process.execPath, [BIN, ...args], { cwd: env.DATA_DIR, env: vars });
+    let peak = 0;
+    const read = () => {
+      const m = /VmHWM:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${child.pid}/status`, { encoding: 'utf8', flag: 'r' }));
+      if (m) peak = Math.max(peak, Number(m[1]) * 1024);
+    };
+    const timer = setInterval(() => {
+      try {
+        read();
+      } catch {
+        // gone between two reads
+      }
+    }, 20);
+    let stdout = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearInterval(timer);
+      resolve({ code, stdout, peak });
+    });
+    if (stdin) pipeline(stdin, child.stdin).catch(() => undefined);
+    else child.stdin.end();
+  });
+}

@@ -1,12 +1,9 @@
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { describe, expect, it } from 'vitest';
-import type { Env } from '../../../src/config.ts';
-import { MESA_BIN } from '../../support/built.ts';
-import { cliEnv, runCli } from '../../support/cli.ts';
+import { cliEnv, peakOf, runCli } from '../../support/cli.ts';
 
 // The built `mesa ingest` taking a mail far over MAX_MESSAGE_BYTES (40 MB by default) from an MTA's pipe and from an
 // mbox export, with the child's peak resident memory (VmHWM) read from /proc while it runs: the mail is kept on disk
@@ -33,40 +30,6 @@ function hugeMail(mb: number, opts: { mboxFrom?: boolean } = {}): Readable {
     for (let i = 0; i < mb; i++) yield block;
   }
   return Readable.from(parts());
-}
-
-/** Runs the built `mesa` with `stdin` piped in; its exit code, output, and the highest VmHWM read while it ran. */
-function peakOf(
-  args: string[],
-  env: Env,
-  stdin?: Readable,
-): Promise<{ code: number | null; stdout: string; peak: number }> {
-  return new Promise((resolve, reject) => {
-    const vars: Record<string, string> = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp' };
-    for (const [k, v] of Object.entries(env)) if (v !== undefined) vars[k] = v;
-    const child = spawn(process.execPath, [MESA_BIN, ...args], { cwd: env.DATA_DIR, env: vars });
-    let peak = 0;
-    const read = () => {
-      const m = /VmHWM:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${child.pid}/status`, { encoding: 'utf8', flag: 'r' }));
-      if (m) peak = Math.max(peak, Number(m[1]) * 1024);
-    };
-    const timer = setInterval(() => {
-      try {
-        read();
-      } catch {
-        // gone between two reads
-      }
-    }, 20);
-    let stdout = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearInterval(timer);
-      resolve({ code, stdout, peak });
-    });
-    if (stdin) pipeline(stdin, child.stdin).catch(() => undefined);
-    else child.stdin.end();
-  });
 }
 
 describe('mesa ingest with a mail far over the limit', { timeout: 120_000 }, () => {
