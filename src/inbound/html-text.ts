@@ -77,9 +77,9 @@ const mailTable: FormatCallback = (elem, walk, builder) => {
 
 /**
  * At most this much HTML is turned into text. html-to-text builds the whole document tree first, and a tree of tiny
- * elements costs 40–70 times its HTML in memory (docs/performance.md, «Memoria»): a few MB of hostile HTML took a GB.
- * 1 MB of an Outlook message is ~400 000 characters of text; the HTML past it stays whole in its blob and in the
- * original, and the text says it was cut.
+ * elements costs many times its HTML in memory (docs/performance.md, «Memoria»). 1 MB of an Outlook message is
+ * hundreds of thousands of characters of text; the HTML past it stays whole in its blob and in the original, and the
+ * text says it was cut.
  */
 export const HTML_TO_TEXT_MAX_CHARS = 1024 * 1024;
 

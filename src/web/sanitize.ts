@@ -1,4 +1,5 @@
 import sanitizeHtml from 'sanitize-html';
+import { nestsDeeperThan } from './html-nesting.ts';
 
 /**
  * Mail HTML made safe to show inside the status page, with sanitize-html (an allow-list parser, not a hand-made
@@ -28,7 +29,10 @@ export interface SanitizeOptions {
   inlineImage?: (contentId: string) => string | undefined;
 }
 
-export function sanitizeMailHtml(dirty: string, opts: SanitizeOptions = {}): string {
+/** The mail's HTML made safe, or none when it nests deeper than a browser would build (html-nesting.ts): the page then
+ * shows the mail's text alone, as for HTML too large to show. */
+export function sanitizeMailHtml(dirty: string, opts: SanitizeOptions = {}): string | undefined {
+  if (nestsDeeperThan(dirty)) return undefined;
   return sanitizeHtml(dirty, {
     allowedTags: ALLOWED_TAGS,
     allowedAttributes: {

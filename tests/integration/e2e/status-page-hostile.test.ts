@@ -155,4 +155,30 @@ describe('hostile mail on the status page', () => {
     expect(dom.title).toContain('<script>');
     await context.close();
   });
+  it('shows the text alone of a mail whose HTML nests deeper than a browser builds, and keeps serving', async () => {
+    // 500 KB of tags left open: sanitizing it took 7.8 s on the thread that serves every page and reads the mailboxes.
+    const raw = await new MailComposer({
+      from: 'Mallory <mallory@cliente.test>',
+      to: 'soporte@mesa.test',
+      subject: 'Etiquetas sin cerrar',
+      html: `<p>No puedo imprimir la factura.</p>${'<b><i><u>'.repeat(56_000)}`,
+      text: 'No puedo imprimir la factura.',
+    })
+      .compile()
+      .build();
+    const r = await w.ingest(raw);
+    expect(r.outcome).toBe('accepted');
+    const [conf] = await w.sink.waitFor(
+      (m) => m.to.includes('mallory@cliente.test') && m.subject.includes(`[Caso #${r.ticketNumber}]`),
+    );
+    const link = new RegExp(`${w.baseUrl.replace(/[.:/]/g, '\\$&')}/caso/[^\\s"<>]+`).exec(conf.text)![0];
+    const context = await browser.newContext({ viewport: { width: 390, height: 844 } });
+    const page = await context.newPage();
+    const res = await page.goto(link, { waitUntil: 'networkidle' });
+    expect(res?.status()).toBe(200);
+    await expect.poll(() => page.locator('.msg .text').first().innerText()).toBe('No puedo imprimir la factura.');
+    expect(await page.locator('details.original').count()).toBe(0);
+    expect((await fetch(`${w.baseUrl}/healthz`)).status).toBe(200);
+    await context.close();
+  });
 });
