@@ -1,4 +1,4 @@
-import { firstIndex, HTML_QUOTE_MARKERS, htmlToText } from './html-text.ts';
+import { htmlToText, quoteContainerStart } from './html-text.ts';
 import { isBlank, isQuoted, quoteHeaderOnly, quoteStartLine } from './quote-start.ts';
 import { libraryVisible } from './reply-library.ts';
 
@@ -47,7 +47,7 @@ export function visibleTextOf(mail: { text: string; html?: string; textFromHtml?
   const useHtml = mail.html && (mail.textFromHtml || !mail.text.trim());
   if (useHtml) {
     const html = mail.html!;
-    const cut = firstIndex(html, HTML_QUOTE_MARKERS);
+    const cut = quoteContainerStart(html);
     // Without a quote container, the text parse.ts already made of this same HTML: not converted a second time.
     const own = cut === html.length && mail.textFromHtml ? mail.text : htmlToText(html.slice(0, cut));
     return stripQuotedText(own);

@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { CUT_MARK, HTML_TO_TEXT_MAX_CHARS, htmlToText, tableText } from '../../../src/inbound/html-text.ts';
+import {
+  CUT_MARK,
+  HTML_TO_TEXT_MAX_CHARS,
+  htmlToText,
+  quoteContainerStart,
+  tableText,
+} from '../../../src/inbound/html-text.ts';
 import { visibleTextOf } from '../../../src/inbound/quotes.ts';
 
 describe('tables in mail HTML as text', () => {
@@ -43,5 +49,33 @@ describe('how much HTML becomes text', () => {
     const text = htmlToText(html);
     expect(visibleTextOf({ text, html, textFromHtml: true })).toBe(visibleTextOf({ text: '', html }));
     expect(visibleTextOf({ text, html, textFromHtml: true })).toBe('Hola, ya quedó.\n\nAna');
+  });
+});
+
+describe('where the quoted part of mail HTML starts', () => {
+  const reply = (quote: string) =>
+    `<div dir="ltr">Listo, ya funciona.<br>Gracias</div><br>${quote}<div>El lun. escribió:</div><blockquote>Hola</blockquote>`;
+
+  it.each([
+    ['Gmail', '<div class="gmail_quote gmail_quote_container">'],
+    ['Outlook', '<div id="divRplyFwdMsg" dir="ltr">'],
+    ['Thunderbird', '<div class="moz-cite-prefix">'],
+    ['Apple Mail', '<blockquote type="cite">'],
+    ['Outlook desktop', '<div style="border:none;border-top:solid #E1E1E1 1.0pt;padding:3.0pt 0in 0in 0in">'],
+  ])('finds the %s quote container at its tag', (_client, container) => {
+    const html = reply(container);
+    expect(quoteContainerStart(html)).toBe(html.indexOf(container));
+  });
+
+  it('reads a lone < in the text as text, not as a tag that hides the next one', () => {
+    const html = `<p>si a < b entonces</p><div class="gmail_quote">cita</div>`;
+    expect(quoteContainerStart(html)).toBe(html.indexOf('<div class="gmail_quote"'));
+  });
+
+  it('gives the whole length when there is no quote container, or no tag ends', () => {
+    expect(quoteContainerStart('<div class="x">hola</div>')).toBe(25);
+    expect(quoteContainerStart('<div '.repeat(1_000_000))).toBe(5_000_000);
+    const open = `${'<div class="a'.repeat(100_000)}>`;
+    expect(quoteContainerStart(open)).toBe(open.length);
   });
 });
