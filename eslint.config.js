@@ -1,6 +1,7 @@
 // ESLint (flat config): `npm run lint`. The recommended JavaScript and typescript-eslint rules, with the exceptions
 // this code base has reasons for; formatting is prettier's (`npm run format`), not the linter's.
 import js from '@eslint/js';
+import regexp from 'eslint-plugin-regexp';
 import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
@@ -48,6 +49,15 @@ export default tseslint.config(
   {
     files: ['src/**/*.ts'],
     rules: { 'max-len': ['error', { code: 120, ignoreUrls: true }] },
+  },
+  // Regular expressions that can backtrack or rescan super-linearly (eslint-plugin-regexp), where every mail, forged
+  // or not, is read on the thread that judges all mail: the mail vocabulary and the filter chain. One such pattern
+  // over a forged bounce's X-Failed-Recipients held that thread for minutes (docs/performance.md, «Expresiones
+  // regulares sobre correo hostil»). Elsewhere patterns read bounded input (one line, a subject); not yet checked.
+  {
+    files: ['src/mail/**/*.ts', 'src/inbound/filters/**/*.ts'],
+    plugins: { regexp },
+    rules: { 'regexp/no-super-linear-backtracking': 'error', 'regexp/no-super-linear-move': 'error' },
   },
   // CommonJS config files (dependency-cruiser's) load with require().
   {

@@ -86,7 +86,8 @@ export function classifyBounce(mail: InboundMail): Automated | undefined {
   const facts = (why: string, fallbackHard: boolean): Automated => {
     // RFC 3464 §2.3.3: a report whose recipients are all "Action: delayed" is a warning, the server still tries.
     const onlyDelayed =
-      /^\s*Action:\s*delayed/im.test(mail.embeddedHeaders) && !/^\s*Action:\s*failed/im.test(mail.embeddedHeaders);
+      /^[ \t]*Action:\s*delayed/im.test(mail.embeddedHeaders) &&
+      !/^[ \t]*Action:\s*failed/im.test(mail.embeddedHeaders);
     const hard = onlyDelayed ? false : status ? status.startsWith('5') : fallbackHard;
     // A specific status decides (5.2.x mailbox, 5.7.x policy: the address lives); only an unspecific one
     // (X.0.x, X.5.x) or none leaves it to the server's wording.
@@ -139,7 +140,7 @@ export function classifyBounce(mail: InboundMail): Automated | undefined {
 /** The Status of the report (RFC 3464 §2.3.4), else the first enhanced code in the text (non-DSN bounces). */
 function statusCode(mail: InboundMail): string | undefined {
   const m =
-    /^\s*Status:\s*([245]\.\d{1,3}\.\d{1,3})/im.exec(mail.embeddedHeaders) ??
+    /^[ \t]*Status:\s*([245]\.\d{1,3}\.\d{1,3})/im.exec(mail.embeddedHeaders) ??
     /(?:^|[\s(#])([45]\.\d{1,3}\.\d{1,3})\b/.exec(mail.text.slice(0, 8000));
   return m?.[1];
 }

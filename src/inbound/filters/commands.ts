@@ -36,7 +36,8 @@ const NAMES: Record<string, string> = {
 };
 /** `cc +persona@…` written without the slash, as the issue and people write it: only this exact shape. */
 const BARE_CC = /^cc\s+[+-]\s*\S+@/i;
-const EMAIL = /^[^\s@<>(),;:"]+@[^\s@<>(),;:"]+\.[^\s@<>(),;:"]+$/;
+/** An address: its domain as dot-separated labels, so that no two parts of the pattern can take the same dots. */
+const EMAIL = /^[^\s@<>(),;:"]+@[^\s@<>(),;:".]+(?:\.[^\s@<>(),;:".]+)+$/;
 const PRIORITY: Record<string, Priority> = {
   alta: 'alta',
   high: 'alta',
@@ -76,10 +77,11 @@ export function parseCommandLines(text: string): ParsedCommands {
     const line = all[i].trim();
     if (!line) continue;
     if (!line.startsWith('/') && !BARE_CC.test(line)) break;
-    const m = /^\/?(\S+)\s*(.*)$/.exec(line)!;
+    // The name, then whatever follows a space; `s`: a line separator pasted inside a line (U+2028) is text too.
+    const m = /^\/?(\S+)(\s.*)?$/s.exec(line)!;
     const name = NAMES[foldText(m[1])];
     if (!name) lines.push({ error: `«${line}»: comando desconocido`, line });
-    else lines.push({ name, arg: m[2].trim(), line });
+    else lines.push({ name, arg: (m[2] ?? '').trim(), line });
   }
   return { lines, rest: all.slice(i).join('\n').trim() };
 }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { bounce, classifyBounce } from '../../../../src/inbound/filters/bounce.ts';
+import { failedRecipients } from '../../../../src/mail/bounces.ts';
 import { ctxOf, mailOf } from './support.ts';
 
 const dsn = (status: string, action = 'failed') =>
@@ -146,5 +147,34 @@ describe('bounce filter', () => {
       '--B\r\nContent-Type: text/plain\r\n\r\nLeído\r\n--B--\r\n',
     );
     expect(classifyBounce(m)?.kind).toBe('auto_reply');
+  });
+});
+
+describe('reading a forged report in one pass', () => {
+  it('finds the real address among a run of «@» in X-Failed-Recipients', async () => {
+    const m = await mailOf(
+      {
+        'Content-Type': 'multipart/report; report-type=delivery-status; boundary="B"',
+        From: 'Mail Delivery System <MAILER-DAEMON@mx.cliente.co>',
+        Subject: 'Undelivered Mail Returned to Sender',
+        'X-Failed-Recipients': `${'a@'.repeat(20_000)}, Ana <ana@cliente.co>; b@c@d.co, e@f., @g.co, h@.co`,
+      },
+      dsn('5.1.1'),
+    );
+    expect(failedRecipients(m)).toEqual(['ana@cliente.co']);
+  });
+
+  it('reads Action and Status after a long run of blank lines', async () => {
+    const m = await mailOf(
+      {
+        'Content-Type': 'multipart/report; report-type=delivery-status; boundary="B"',
+        From: 'MAILER-DAEMON@mx.cliente.co',
+        Subject: 'Delivery Status Notification (Delay)',
+      },
+      dsn('4.2.2', 'delayed'),
+    );
+    // The report as the parse hands it over, with the blank lines a forged one can carry before its fields.
+    const forged = { ...m, embeddedHeaders: `${'\n'.repeat(200_000)}${m.embeddedHeaders}` };
+    expect(classifyBounce(forged)).toMatchObject({ kind: 'bounce', hard: false, status: '4.2.2' });
   });
 });

@@ -35,6 +35,12 @@ describe('participant commands', () => {
     expect(c).toEqual({ commands: [{ kind: 'participants', add, remove, line }], errors: [], internal: false });
   });
 
+  it('reads a command line that holds a pasted line separator (U+2028)', () => {
+    expect(parseCommandLines('/nota hola\u2028mundo\nTexto.').lines).toEqual([
+      { name: 'nota', arg: 'hola\u2028mundo', line: '/nota hola\u2028mundo' },
+    ]);
+  });
+
   it('is parsed only at the top of the reply, and a bare "cc" line only in its exact shape', () => {
     expect(parseCommandLines('cc +pedro@cliente.co\nHola').lines).toEqual([
       { name: 'cc', arg: '+pedro@cliente.co', line: 'cc +pedro@cliente.co' },
@@ -49,6 +55,8 @@ describe('participant commands', () => {
     ['/cc +beto@mesa.test', 'beto@mesa.test es del equipo de soporte'],
     ['/cc +soporte@mesa.test', 'soporte@mesa.test es del equipo de soporte'],
     ['/agregar no-es-correo', '«no-es-correo» no es una dirección de correo'],
+    ['/agregar pedro@cliente..co', '«pedro@cliente..co» no es una dirección de correo'],
+    [`/agregar a@${'.'.repeat(50_000)}@`, 'no es una dirección de correo'],
     ['/cc', 'falta la dirección'],
   ])('refuses «%s», and nothing of the reply acts', async (line, why) => {
     const c = await run(`/cerrar\n${line}\nTexto.`);
