@@ -83,6 +83,12 @@ export function trimReferences(ids: string[]): string[] {
   return unique.length <= MAX_REFERENCES ? unique : [unique[0], ...unique.slice(-(MAX_REFERENCES - 1))];
 }
 
+/** An id or address without its angle brackets. By index, not `/>+$/`: that pattern retries from every `>` of a run
+ * that does not end the value, and a header of `>>>>…x` took the parse thread to its time limit. */
 export function stripBrackets(s: string): string {
-  return s.replace(/^<+/, '').replace(/>+$/, '').trim();
+  let start = 0;
+  let end = s.length;
+  while (start < end && s[start] === '<') start++;
+  while (end > start && s[end - 1] === '>') end--;
+  return s.slice(start, end).trim();
 }
