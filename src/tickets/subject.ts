@@ -3,9 +3,11 @@
  * RE/Re/RV (Outlook es "reenviado"), RES/ENC (Outlook pt), Fwd/Fw/TR, AW/WG (de), SV/VS (nordic), R (it),
  * also with counters such as "RE[2]:" or full-width colons from phone keyboards.
  */
-const TAG = /\[\s*(?:caso|case|ticket)\s*#?\s*(\d{1,9})\s*\]/i;
+// Spaces are taken by one `\s*` at a time, never by two in a row that could share them: a forged subject (or the
+// Subject of a returned message, which arrives unfolded) with a long run of spaces would be retried at every split.
+const TAG = /\[\s*(?:caso|case|ticket)\s*(?:#\s*)?(\d{1,9})\s*\]/i;
 const PREFIX =
-  /^\s*(?:(?:re|rv|res|fwd?|fw|tr|aw|wg|sv|vs|r|enc|ref|rif|antw|doorst)\s*(?:\[\d+\]|\(\d+\))?\s*[:：]\s*)+/i;
+  /^\s*(?:(?:re|rv|res|fwd?|fw|tr|aw|wg|sv|vs|r|enc|ref|rif|antw|doorst)\s*(?:(?:\[\d+\]|\(\d+\))\s*)?[:：]\s*)+/i;
 
 /** What stands for the subject of a case opened from a mail without one. */
 export const NO_SUBJECT = '(sin asunto)';

@@ -35,3 +35,13 @@ describe('subjects', () => {
     expect(taggedSubject(3, '   ')).toBe('[Caso #3] (sin asunto)');
   });
 });
+
+describe('subjects with long runs of spaces', () => {
+  it('finds the tag, and strips the prefixes, after a run of spaces a forged subject can carry', () => {
+    const spaces = ' '.repeat(64_000);
+    expect(caseNumberFromSubject(`[caso${spaces}`)).toBeUndefined();
+    expect(caseNumberFromSubject(`[caso${spaces}#${spaces}42${spaces}]`)).toBe(42);
+    expect(cleanSubject(`re${spaces}:${spaces}Factura`)).toBe('Factura');
+    expect(cleanSubject(`re${spaces}Factura`)).toBe('re Factura');
+  });
+});
