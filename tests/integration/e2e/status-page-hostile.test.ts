@@ -65,6 +65,16 @@ function hostileHtml(t: string): string {
 </body></html>`;
 }
 
+/** Ingests Mallory's mail and gives the «Consultar mi caso» link of the confirmation she gets. */
+async function caseLinkOf(raw: Buffer): Promise<string> {
+  const r = await w.ingest(raw);
+  expect(r.outcome).toBe('accepted');
+  const [conf] = await w.sink.waitFor(
+    (m) => m.to.includes('mallory@cliente.test') && m.subject.includes(`[Caso #${r.ticketNumber}]`),
+  );
+  return new RegExp(`${w.baseUrl.replace(/[.:/]/g, '\\$&')}/caso/[^\\s"<>]+`).exec(conf.text)![0];
+}
+
 describe('hostile mail on the status page', () => {
   it('runs no script, loads nothing remote and keeps no form, handler or style from the mail', async () => {
     const t = `http://127.0.0.1:${(tracker.address() as AddressInfo).port}`;
@@ -78,12 +88,7 @@ describe('hostile mail on the status page', () => {
     })
       .compile()
       .build();
-    const r = await w.ingest(raw);
-    expect(r.outcome).toBe('accepted');
-    const [conf] = await w.sink.waitFor(
-      (m) => m.to.includes('mallory@cliente.test') && m.subject.includes(`[Caso #${r.ticketNumber}]`),
-    );
-    const link = new RegExp(`${w.baseUrl.replace(/[.:/]/g, '\\$&')}/caso/[^\\s"<>]+`).exec(conf.text)![0];
+    const link = await caseLinkOf(raw);
 
     const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
     const page = await context.newPage();
@@ -166,12 +171,7 @@ describe('hostile mail on the status page', () => {
     })
       .compile()
       .build();
-    const r = await w.ingest(raw);
-    expect(r.outcome).toBe('accepted');
-    const [conf] = await w.sink.waitFor(
-      (m) => m.to.includes('mallory@cliente.test') && m.subject.includes(`[Caso #${r.ticketNumber}]`),
-    );
-    const link = new RegExp(`${w.baseUrl.replace(/[.:/]/g, '\\$&')}/caso/[^\\s"<>]+`).exec(conf.text)![0];
+    const link = await caseLinkOf(raw);
     const context = await browser.newContext({ viewport: { width: 390, height: 844 } });
     const page = await context.newPage();
     const res = await page.goto(link, { waitUntil: 'networkidle' });
