@@ -10,7 +10,7 @@ import { libraryVisible } from './reply-library.ts';
  */
 
 function tidy(text: string): string {
-  const lines = text.split('\n').map((l) => l.replace(/[ \t\u00a0]+$/, ''));
+  const lines = text.split('\n').map((l) => l.replace(/(?<![ \t\u00a0])[ \t\u00a0]+$/, ''));
   // Trailing rules (Outlook's "________", a text-rendered <hr>) and Gmail's tracking mark "ᐧ" are not text.
   while (lines.length && (isBlank(lines[lines.length - 1]) || /^\s*([-_=*]{5,}|ᐧ)\s*$/.test(lines[lines.length - 1])))
     lines.pop();

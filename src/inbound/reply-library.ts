@@ -43,11 +43,16 @@ export function unquotedByLibrary(input: string): string | undefined {
     lines[i] = trimmed;
     if (trimmed) visible = true;
   }
-  return visible ? lines.join('\n').replace(/^\n/, '').replace(/~*$/, '') : '';
+  return visible
+    ? lines
+        .join('\n')
+        .replace(/^\n/, '')
+        .replace(/(?<!~)~*$/, '')
+    : '';
 }
 
 /** The library's trimming of a line's end (its LTrim of the reversed line, /^\s+/). */
-const TRAILING_SPACE = /\s+$/;
+const TRAILING_SPACE = /(?<!\s)\s+$/;
 
 /**
  * email-reply-parser's own pattern lists (quote headers, signatures; copied in reply-parser-patterns.ts), joined into
@@ -113,7 +118,7 @@ export function visibleByLibrary(input: string): string {
     return fragments
       .filter((f) => !f.isHidden() || (f.isSignature() && !f.isQuoted() && !SIGNATURE_MARK.test(f.getContent())))
       .join('\n')
-      .replace(/~*$/, '');
+      .replace(/(?<!~)~*$/, '');
   } catch {
     return input;
   }

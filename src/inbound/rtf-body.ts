@@ -209,7 +209,7 @@ async function plainText(rtf: Buffer): Promise<string> {
   }
   decodeBytes();
   return out
-    .replace(/[ \t\u00a0]+\n/g, '\n')
+    .replace(/(?<![ \t\u00a0])[ \t\u00a0]+\n/g, '\n')
     .replace(/\n{3,}/g, '\n\n')
     .trim();
 }

@@ -231,7 +231,7 @@ export class TemplateRenderer {
   private prepared(v: string): Prepared {
     let p = this.preparedStrings.get(v);
     if (!p) {
-      const stripped = v.replace(/<[^>]+>/g, '');
+      const stripped = v.replace(/<[^<>]+>/g, '');
       p = {
         stripped,
         htmlTokens: v.includes('{{') ? parsed(v) : undefined,

@@ -184,3 +184,12 @@ describe('the library skipped where none of its patterns can fire (unquotedByLib
     }
   });
 });
+
+describe('quote stripping of lines with long runs of spaces', () => {
+  it('keeps the words after a run of spaces and drops only the trailing ones', () => {
+    const run = ' \t'.repeat(100_000);
+    expect(stripQuotedText(`Hola,\n${run}la factura 12 sale en cero.${run}\nGracias`)).toBe(
+      `Hola,\n${run}la factura 12 sale en cero.\nGracias`,
+    );
+  });
+});
