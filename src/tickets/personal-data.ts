@@ -8,7 +8,9 @@ const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 /** Street addresses the Colombian way ("Calle 45 # 12-30", "Cra. 7 No. 32-16"). */
 const STREET_NUMBERED = new RegExp(
   String.raw`\b(calle|cl|carrera|cra|kr|cr|avenida|av|diagonal|dg|transversal|tv)\.?\s+` +
-    String.raw`\d+[a-z]?\s*(#|no\.?|n°)?\s*\d+[a-z]?\s*-\s*\d+`,
+    // A second number only after a mark (#, No., N°) or spaces: never two `\d+` side by side, which would try every
+    // split of a long run of digits ("Calle 4512-30" is then one number and its plate).
+    String.raw`\d+(?:[a-z]?(?:\s*(?:#|no\.?|n°)\s*|\s+)\d+)?[a-z]?\s*-\s*\d+`,
   'gi',
 );
 
@@ -17,7 +19,7 @@ export function withoutPersonalData(text: string, who: { requester: string; requ
   const names = (who.requesterName ?? '').split(/\s+/).filter((n) => n.length >= 3);
   for (const n of names) out = out.replace(new RegExp(`(?<![\\p{L}])${escape(n)}(?![\\p{L}])`, 'giu'), '[cliente]');
   const local = who.requester.split('@')[0];
-  out = out.replace(/[\w.+-]+@[\w-]+(\.[\w-]+)+/g, '[correo]');
+  out = out.replace(/(?<![\w.+-])[\w.+-]+@[\w-]+(\.[\w-]+)+/g, '[correo]');
   if (local.length >= 3) out = out.replace(new RegExp(`(?<![\\w])${escape(local)}(?![\\w])`, 'gi'), '[cliente]');
   // Street addresses the Colombian way ("Calle 45 # 12-30", "Cra. 7 No. 32-16") and elsewhere ("Av. Corrientes 1234").
   out = out.replace(STREET_NUMBERED, '[dirección]');

@@ -29,3 +29,27 @@ describe('personal data out of a published answer', () => {
     expect(withoutPersonalData(text, who)).toBe(text);
   });
 });
+
+describe('street addresses and mail addresses, every way they are written', () => {
+  const who = { requester: 'carla.rios@empresa.com' };
+
+  it.each([
+    ['Calle 45 # 12-30', true],
+    ['Calle 45#12-30', true],
+    ['Cra. 7 No. 32-16', true],
+    ['Cl 80 N° 10-43', true],
+    ['Carrera 15a 93b - 12', true],
+    ['Calle 4512-30', true],
+    ['Calle 45 y 12', false],
+  ])('«%s» is an address: %s', (street, gone) => {
+    const out = withoutPersonalData(`Vamos a ${street} mañana.`, who);
+    expect(out.includes('[dirección]')).toBe(gone);
+  });
+
+  it('takes a long run of digits after «calle», and of word characters before an «@», as they are', () => {
+    const digits = `Calle ${'1'.repeat(100_000)}x`;
+    expect(withoutPersonalData(digits, who)).toBe(digits);
+    const word = `${'a'.repeat(100_000)}! y ana.perez@cliente.co`;
+    expect(withoutPersonalData(word, who)).toBe(`${'a'.repeat(100_000)}! y [correo]`);
+  });
+});
