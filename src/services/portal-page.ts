@@ -7,6 +7,7 @@ import { isOpen } from '../tickets/state-machine.ts';
 import type { CatalogueProduct } from '../tickets/products.ts';
 import type { Ticket } from '../tickets/types.ts';
 import { productChoices } from './portal-product.ts';
+import { nestsDeeperThan } from './html-nesting.ts';
 
 /** What the "Consultar mi caso" page shows (src/services/portal.ts decides who may see it and who acts). */
 
@@ -52,7 +53,10 @@ export interface PageModel {
   productChoices: readonly CatalogueProduct[];
 }
 
-/** Original HTML above this size is not shown (the text part still is): the page must stay fast on a phone. */
+/**
+ * Original HTML above this size, or nested deeper than a browser builds (html-nesting.ts), is not shown (the text part
+ * still is): the page must stay fast on a phone, and its sanitizer costs the square of the nesting.
+ */
 const MAX_HTML_BYTES = 512 * 1024;
 
 /** `fresh`: the case as just read (by the link's check), not read again. */
@@ -113,7 +117,8 @@ export async function pageModel(
 }
 
 async function readHtml(blobs: BlobStore, sha: string): Promise<string | undefined> {
-  if (!blobs.has(sha)) return undefined;
-  const buf = await blobs.get(sha);
-  return buf.length > MAX_HTML_BYTES ? undefined : buf.toString('utf8');
+  const bytes = await blobs.readUpTo(sha, MAX_HTML_BYTES);
+  if (bytes === undefined || bytes === 'too-large') return undefined;
+  const html = bytes.toString('utf8');
+  return nestsDeeperThan(html) ? undefined : html;
 }

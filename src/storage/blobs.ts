@@ -257,13 +257,34 @@ export class BlobStore {
    * is undefined here and not an error in the middle of an answer; then read in chunks as the client takes them.
    */
   async openForReading(sha256: string): Promise<{ size: number; content: Readable } | undefined> {
-    const fh = await fs.promises.open(this.pathFor(sha256), 'r').catch((err: NodeJS.ErrnoException) => {
+    const fh = await this.openIfThere(sha256);
+    if (!fh) return undefined;
+    try {
+      const { size } = await fh.stat();
+      return { size, content: fh.createReadStream() };
+    } catch (err) {
+      await fh.close();
+      throw err;
+    }
+  }
+
+  /** A blob read whole if it is at most `maxBytes` (its size asked first, so a larger one is never read); undefined
+   * when it is not there. */
+  async readUpTo(sha256: string, maxBytes: number): Promise<Buffer | 'too-large' | undefined> {
+    const fh = await this.openIfThere(sha256);
+    if (!fh) return undefined;
+    try {
+      return (await fh.stat()).size > maxBytes ? 'too-large' : await fh.readFile();
+    } finally {
+      await fh.close();
+    }
+  }
+
+  private openIfThere(sha256: string): Promise<fs.promises.FileHandle | undefined> {
+    return fs.promises.open(this.pathFor(sha256), 'r').catch((err: NodeJS.ErrnoException) => {
       if (err.code === 'ENOENT') return undefined;
       throw err;
     });
-    if (!fh) return undefined;
-    const { size } = await fh.stat();
-    return { size, content: fh.createReadStream() };
   }
 
   has(sha256: string): boolean {

@@ -1,5 +1,4 @@
 import sanitizeHtml from 'sanitize-html';
-import { nestsDeeperThan } from './html-nesting.ts';
 
 /**
  * Mail HTML made safe to show inside the status page, with sanitize-html (an allow-list parser, not a hand-made
@@ -29,10 +28,7 @@ export interface SanitizeOptions {
   inlineImage?: (contentId: string) => string | undefined;
 }
 
-/** The mail's HTML made safe, or none when it nests deeper than a browser would build (html-nesting.ts): the page then
- * shows the mail's text alone, as for HTML too large to show. */
-export function sanitizeMailHtml(dirty: string, opts: SanitizeOptions = {}): string | undefined {
-  if (nestsDeeperThan(dirty)) return undefined;
+export function sanitizeMailHtml(dirty: string, opts: SanitizeOptions = {}): string {
   return sanitizeHtml(dirty, {
     allowedTags: ALLOWED_TAGS,
     allowedAttributes: {

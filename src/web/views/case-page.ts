@@ -124,12 +124,13 @@ function message(p: CasePageInput, m: PageMessage): SafeHtml {
   const { s } = p;
   const who = m.side === 'me' ? s.me : m.author;
   const byCid = new Map(m.attachments.filter((a) => a.contentId).map((a) => [a.contentId!, a.id]));
-  const safe = m.html
-    ? sanitizeMailHtml(m.html, {
-        inlineImage: (cid) => (byCid.has(cid) ? `${p.base}/adjuntos/${byCid.get(cid)}` : undefined),
-      })
+  const original = m.html
+    ? trusted(
+        sanitizeMailHtml(m.html, {
+          inlineImage: (cid) => (byCid.has(cid) ? `${p.base}/adjuntos/${byCid.get(cid)}` : undefined),
+        }),
+      )
     : undefined;
-  const original = safe === undefined ? undefined : trusted(safe);
   const files = m.attachments
     .filter((a) => !a.inline || !a.contentId)
     .map((a) => {

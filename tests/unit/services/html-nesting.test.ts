@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { MAX_MAIL_HTML_DEPTH, nestsDeeperThan } from '../../../src/web/html-nesting.ts';
+import { MAX_MAIL_HTML_DEPTH, nestsDeeperThan } from '../../../src/services/html-nesting.ts';
 
 const nested = (depth: number, tag = 'div') => `${`<${tag}>`.repeat(depth)}hola${`</${tag}>`.repeat(depth)}`;
 

@@ -1,10 +1,10 @@
 /**
- * How deep a mail's HTML nests, estimated in one pass over its tags, before the sanitizer sees it. htmlparser2 (under
- * sanitize-html) keeps its open elements innermost-first and adds each with `unshift`, so every open tag costs the
- * depth it opens at, and deep HTML costs the square of its depth: a few hundred KB of tags left open took seconds, on
- * the thread that also serves every page, `/healthz` and the mailboxes (docs/performance.md, «El HTML de un correo
- * hostil en la página»). Browsers build no deeper than 512 levels either (Chromium's and WebKit's
- * kMaximumHTMLParserDOMTreeDepth).
+ * How deep a mail's HTML nests, estimated in one pass over its tags, before the case page's sanitizer sees it
+ * (portal-page.ts, beside its size limit). htmlparser2 (under sanitize-html) keeps its open elements innermost-first
+ * and adds each with `unshift`, so every open tag costs the depth it opens at, and deep HTML costs the square of its
+ * depth: a few hundred KB of tags left open took seconds, on the thread that also serves every page, `/healthz` and
+ * the mailboxes (docs/performance.md, «El HTML de un correo hostil en la página»). Browsers build no deeper than 512
+ * levels either (Chromium's and WebKit's kMaximumHTMLParserDOMTreeDepth).
  */
 export const MAX_MAIL_HTML_DEPTH = 512;
 
