@@ -2,11 +2,9 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApp } from '../../../src/app.ts';
-import { silentLogger } from '../../../src/logger.ts';
 import { cliEnv, rssOf, startMesa, stopMesa, type RunningCli } from '../../support/cli.ts';
 import { waitFor } from '../../support/wait.ts';
-import { fileCase, linkPath } from '../web/support.ts';
+import { linkOfCaseBeforeStart } from '../web/support.ts';
 
 /**
  * Downloads of a case's attachment from the case page, against the real `mesa start` in a child process, over real
@@ -53,15 +51,16 @@ function slowDownload(): Promise<{
 beforeAll(async () => {
   const { config, env } = await cliEnv({ HTTP_PORT: '0', LOG_LEVEL: 'info' });
   dataDir = config.dataDir;
-  const app = await createApp(config, silentLogger);
-  const n = await fileCase(app, {
-    from: 'Laura Gómez <laura@cliente.test>',
-    subject: 'El respaldo',
-    text: 'Adjunto el respaldo de la base.',
-    attachments: [{ filename: 'respaldo.bin', content: FILE, contentType: 'application/octet-stream' }],
-  });
-  const path = await linkPath(app, n, 'laura@cliente.test');
-  await app.close();
+  const path = await linkOfCaseBeforeStart(
+    config,
+    {
+      from: 'Laura Gómez <laura@cliente.test>',
+      subject: 'El respaldo',
+      text: 'Adjunto el respaldo de la base.',
+      attachments: [{ filename: 'respaldo.bin', content: FILE, contentType: 'application/octet-stream' }],
+    },
+    'laura@cliente.test',
+  );
   ({ mesa, base } = await startMesa(env));
   const page = await (await fetch(`${base}${path}`)).text();
   href = /href="([^"]+\/adjuntos\/\d+)" download>respaldo\.bin</.exec(page)![1];

@@ -2,10 +2,8 @@ import fs from 'node:fs';
 import http from 'node:http';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApp } from '../../../src/app.ts';
-import { silentLogger } from '../../../src/logger.ts';
 import { cliEnv, rssOf, startMesa, stopMesa, type RunningCli } from '../../support/cli.ts';
-import { fileCase, linkPath, messageForm } from '../web/support.ts';
+import { linkOfCaseBeforeStart, messageForm } from '../web/support.ts';
 
 /**
  * Issue 23, "memory exhaustion before any check": 10 files of 24 MB posted to the case page's message form. Against
@@ -90,14 +88,15 @@ beforeAll(async () => {
   });
   dataDir = config.dataDir;
   // The case and its link, written to the database the server will use.
-  const app = await createApp(config, silentLogger);
-  const n = await fileCase(app, {
-    from: 'Laura Gómez <laura@cliente.test>',
-    subject: 'Adjuntos grandes',
-    text: 'Hola',
-  });
-  const path = await linkPath(app, n, 'laura@cliente.test');
-  await app.close();
+  const path = await linkOfCaseBeforeStart(
+    config,
+    {
+      from: 'Laura Gómez <laura@cliente.test>',
+      subject: 'Adjuntos grandes',
+      text: 'Hola',
+    },
+    'laura@cliente.test',
+  );
   ({ mesa, base } = await startMesa(env));
   const res = await fetch(`${base}${path}`);
   expect(res.status).toBe(200);

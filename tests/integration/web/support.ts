@@ -1,8 +1,10 @@
 import type { FastifyInstance } from 'fastify';
 import MailComposer from 'nodemailer/lib/mail-composer/index.js';
 import type { App } from '../../../src/app.ts';
-import type { Env } from '../../../src/config.ts';
+import { createApp } from '../../../src/app.ts';
+import type { Config, Env } from '../../../src/config.ts';
 import { findTicketByNumber } from '../../../src/db/repos/tickets.ts';
+import { silentLogger } from '../../../src/logger.ts';
 import { buildServer } from '../../../src/web/server.ts';
 import type { StatusPageOptions } from '../../../src/web/status-page.ts';
 import { testApp } from '../../support/app.ts';
@@ -73,6 +75,16 @@ export async function linkPath(app: App, number: number, recipient: string, now 
   const t = (await findTicketByNumber(app.db, number))!;
   const url = await app.db.transaction((trx) => app.links.issueLink(trx, { ticketId: t.id, number, recipient, now }));
   return new URL(url).pathname;
+}
+
+/** A case filed, and the recipient's link path, on the database a `mesa start` will open next (the app closed again). */
+export async function linkOfCaseBeforeStart(config: Config, m: MailSpec, recipient: string): Promise<string> {
+  const app = await createApp(config, silentLogger);
+  try {
+    return await linkPath(app, await fileCase(app, m), recipient);
+  } finally {
+    await app.close();
+  }
 }
 
 /** Pulls the value of a hidden input out of a rendered page. */
