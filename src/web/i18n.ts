@@ -46,7 +46,7 @@ const es = {
   addMessage: 'Escribir al equipo de soporte',
   messageLabel: 'Mensaje',
   filesLabel: 'Adjuntar archivos',
-  filesHint: (max: string) => `Opcional. Hasta ${max} por archivo.`,
+  filesHint: (max: string, files: number) => `Opcional. Hasta ${files} archivos, de ${max} cada uno como máximo.`,
   send: 'Enviar',
   sent: 'Tu mensaje quedó registrado en el caso. El equipo de soporte ya fue avisado.',
   empty: 'Escribe un mensaje o adjunta un archivo.',
@@ -117,6 +117,8 @@ const es = {
   badEmail: 'Escribe una dirección de correo válida.',
   staleForm: 'El formulario caducó. Vuelve a cargar la página e inténtalo de nuevo.',
   tooLarge: (max: string) => `El archivo es demasiado grande: el límite es ${max} por archivo.`,
+  tooManyFiles: (max: number) =>
+    `Son demasiados archivos: un mensaje lleva hasta ${max}. Envía los demás en otro mensaje.`,
   /** `length`: how many characters it had, when the whole text reached the server. */
   textTooLong: (max: number, length?: number) =>
     `El texto es demasiado largo${length ? ` (${length.toLocaleString('es-CO')} caracteres)` : ''}: ` +
@@ -169,7 +171,7 @@ const en: Strings = {
   addMessage: 'Write to the support team',
   messageLabel: 'Message',
   filesLabel: 'Attach files',
-  filesHint: (max) => `Optional. Up to ${max} per file.`,
+  filesHint: (max, files) => `Optional. Up to ${files} files, ${max} each at most.`,
   send: 'Send',
   sent: 'Your message was added to the case. The support team has been told.',
   empty: 'Write a message or attach a file.',
@@ -233,6 +235,7 @@ const en: Strings = {
   badEmail: 'Type a valid e-mail address.',
   staleForm: 'The form expired. Reload the page and try again.',
   tooLarge: (max) => `The file is too large: the limit is ${max} per file.`,
+  tooManyFiles: (max) => `Too many files: a message carries up to ${max}. Send the others in another message.`,
   textTooLong: (max, length) =>
     `The text is too long${length ? ` (${length.toLocaleString('en')} characters)` : ''}: ` +
     `the limit is ${max.toLocaleString('en')} characters. ` +

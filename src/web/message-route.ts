@@ -5,7 +5,7 @@ import { MAX_TEXT_CHARS, type PortalService } from '../services/portal.ts';
 import type { Access } from '../services/portal-types.ts';
 import { formatBytes, type Strings } from './i18n.ts';
 import { PostLimits } from './post-limits.ts';
-import { readMessageForm } from './upload.ts';
+import { MAX_FILES_PER_MESSAGE, readMessageForm } from './upload.ts';
 import { messagePage } from './views/pages.ts';
 
 /**
@@ -73,7 +73,9 @@ export function registerMessageRoutes(caseScope: FastifyInstance, kit: CaseRoute
       ? s.textTooLong(MAX_TEXT_CHARS)
       : reason === 'file-too-large'
         ? s.tooLarge(bytes(config.limits.maxAttachmentBytes))
-        : s.tooLargeTotal(bytes(config.web.uploadMaxBytes));
+        : reason === 'too-many-files'
+          ? s.tooManyFiles(MAX_FILES_PER_MESSAGE)
+          : s.tooLargeTotal(bytes(config.web.uploadMaxBytes));
 
   const gate = async (req: FastifyRequest<{ Params: TokenParams }>, reply: FastifyReply) => {
     if (!(await limits.post({ kind: 'ip', ip: req.ip }))) return tooMany(reply);

@@ -22,6 +22,7 @@ import { registerCaseRoutes } from './case-routes.ts';
 import { registerConsultantList } from './consultant-list-route.ts';
 import { lostLinkPage, messagePage, notFoundPage } from './views/pages.ts';
 import { databaseRateLimitStore } from './rate-limit-store.ts';
+import { MAX_FILES_PER_MESSAGE } from './upload.ts';
 
 /**
  * "Consultar mi caso" (issue 4): the page behind the magic links, and "Perdí mi enlace". Everything here is
@@ -118,7 +119,7 @@ export function registerStatusPage(server: FastifyInstance, app: App, opts: Stat
       throwFileSizeLimit: false,
       limits: {
         fileSize: config.limits.maxAttachmentBytes + 1,
-        files: 10,
+        files: MAX_FILES_PER_MESSAGE,
         fields: 10,
         fieldSize: 256 * 1024,
         parts: 24,

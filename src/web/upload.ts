@@ -16,9 +16,19 @@ export type FormResult =
   | {
       ok: false;
       status: 400 | 413 | 429;
-      reason: 'malformed' | 'file-too-large' | 'total-too-large' | 'too-many-parts' | 'files-limited' | 'text-too-long';
+      reason:
+        | 'malformed'
+        | 'file-too-large'
+        | 'total-too-large'
+        | 'too-many-files'
+        | 'too-many-parts'
+        | 'files-limited'
+        | 'text-too-long';
       fields: Map<string, string>;
     };
+
+/** Files one message may carry: a phone's photo picker easily selects more, so the page says this limit by name. */
+export const MAX_FILES_PER_MESSAGE = 10;
 
 /** The fields the form has; any other name is read (bounded) and dropped. */
 const FIELDS = new Set(['_csrf', 'nonce', 'mensaje', 'visto']);
@@ -67,7 +77,8 @@ export async function readMessageForm(req: FastifyRequest, blobs: BlobStore, lim
     }
   } catch (err) {
     const code = String((err as { code?: string }).code ?? '');
-    if (/FST_(PARTS|FILES|FIELDS)_LIMIT/.test(code)) return refuse(413, 'too-many-parts');
+    if (code === 'FST_FILES_LIMIT') return refuse(413, 'too-many-files');
+    if (/FST_(PARTS|FIELDS)_LIMIT/.test(code)) return refuse(413, 'too-many-parts');
     if (isMesaError(err)) {
       await blobs.discard(files.map((f) => f.staged));
       throw err;

@@ -6,6 +6,7 @@ import { formatBytes, formatWhen, type Strings } from '../i18n.ts';
 import { sanitizeMailHtml } from '../sanitize.ts';
 import { layout } from './layout.ts';
 import { productForm } from './product-form.ts';
+import { MAX_FILES_PER_MESSAGE } from '../upload.ts';
 
 export interface CasePageInput {
   s: Strings;
@@ -169,7 +170,7 @@ function messageForm(p: CasePageInput): SafeHtml {
     <textarea id="mensaje" name="mensaje" rows="5"${invalid}>${p.draft ?? ''}</textarea>
     <label for="adjuntos">${s.filesLabel}</label>
     <input id="adjuntos" name="adjuntos" type="file" multiple aria-describedby="adjuntos-hint">
-    <p class="hint" id="adjuntos-hint">${s.filesHint(formatBytes(p.maxAttachmentBytes, s.lang as 'es' | 'en'))}</p>
+    <p class="hint" id="adjuntos-hint">${s.filesHint(formatBytes(p.maxAttachmentBytes, s.lang as 'es' | 'en'), MAX_FILES_PER_MESSAGE)}</p>
     <button type="submit">${s.send}</button>
   </form>
 </section>`;

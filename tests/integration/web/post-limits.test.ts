@@ -158,6 +158,32 @@ describe('size limits of the case page', () => {
     expect((await h.app.blobs.get(atts[1].sha256)).equals(Buffer.alloc(700, 5))).toBe(true);
     expect(staged()).toEqual([]);
   });
+
+  it('refuses more files than a message carries with 413 saying how many, keeping the text and no blob', async () => {
+    h = await portalHarness({ WEB_POSTS_PER_LINK: '100', WEB_FILES_PER_LINK: '100', WEB_FILES_PER_IP: '100' });
+    const n = await fileCase(h.app, { from: customer, subject: 'Fotos', text: 'Hola' });
+    const laura = await linkPath(h.app, n, 'laura@cliente.test');
+    const page = await h.server.inject({ method: 'GET', url: laura });
+    expect(page.body).toContain('Opcional. Hasta 10 archivos, de 25 MB cada uno como máximo.');
+    const blobsBefore = blobFiles();
+    // Eleven small photos, as a phone's picker sends them: no size limit is near.
+    const photos = Array.from({ length: 11 }, (_, i) => ({ filename: `foto${i + 1}.jpg`, content: `foto ${i + 1}` }));
+    const refused = await post(laura, 'Van las fotos del error', photos);
+    expect(refused.statusCode).toBe(413);
+    expect(refused.body).toContain(
+      'Son demasiados archivos: un mensaje lleva hasta 10. Envía los demás en otro mensaje.',
+    );
+    expect(refused.body).not.toContain('demasiado grande');
+    expect(refused.body).toContain('Van las fotos del error</textarea>');
+    expect(await webMessages(n)).toEqual([]);
+    expect(staged()).toEqual([]);
+    expect(blobFiles()).toEqual(blobsBefore);
+    const ten = await post(laura, 'Las primeras diez', photos.slice(0, 10));
+    expect(ten.statusCode).toBe(303);
+    const [m] = await webMessages(n);
+    const [{ kept }] = await h.app.db('attachments').where({ message_id: m.id }).count({ kept: '*' });
+    expect(Number(kept)).toBe(10);
+  });
 });
 
 describe('who acts from a link', () => {
