@@ -29,6 +29,15 @@ export async function withApp<T>(config: Config, fn: (app: App) => Promise<T>): 
 
 /** `mesa ingest`: exit 0 stored (or already there), 75 try again later, 65 refused (with a one-line reason). */
 export async function ingestCommand(config: Config, inputs: string[], opts: { progress?: boolean }): Promise<number> {
+  // With no input named, the mail comes on standard input (an MTA pipe). A person at a terminal who typed just
+  // `mesa ingest` would otherwise wait on a prompt that never says what it waits for.
+  if (!inputs.length && process.stdin.isTTY) {
+    process.stderr.write(
+      'mesa ingest: falta qué procesar: archivos .eml, carpetas, mbox o Maildir, ' +
+        'o "-" para leer un correo de la entrada estándar\n',
+    );
+    return EXIT.USAGE;
+  }
   const items = await expandInputs(inputs.length ? inputs : ['-']).catch((err) => {
     process.stderr.write(`mesa: ${isMesaError(err) ? err.message : String(err)}\n`);
     return undefined;

@@ -19,7 +19,8 @@ export const EXIT = {
 /** A case number or quarantine ID as typed («12» or «#12»); undefined, after saying it is not `what`, otherwise. */
 export function idArgument(arg: string, what: string): number | undefined {
   const id = Number(String(arg).replace(/^#/, ''));
-  if (Number.isInteger(id) && id > 0) return id;
+  // Past 2^53 a number no longer names one id (it would be printed back as «1e+23»).
+  if (Number.isSafeInteger(id) && id > 0) return id;
   process.stderr.write(`mesa: "${arg}" no es ${what}\n`);
   return undefined;
 }

@@ -1,6 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { expect, it } from 'vitest';
+import { spawn } from 'node:child_process';
+import { MESA_BIN } from '../../support/built.ts';
 import { cliEnv, runCli } from '../../support/cli.ts';
 
 // `mesa tickets --json` and `mesa show N --json`: the camelCase shape issue 2 fixes, from the real executable.
@@ -129,6 +131,35 @@ it('answers a mistyped command, a missing argument and --help in Spanish, with E
   expect(help.stdout).toContain('muestra esta ayuda');
   expect(help.stdout).toContain('Órdenes:');
   expect(help.stdout).not.toMatch(/Usage|Options:|Commands:|display help|\[options\]/);
+});
+
+it('refuses a case number past what it can name exactly, and names it as typed', async () => {
+  const { env } = await cliEnv();
+  const huge = await runCli(['show', '99999999999999999999999'], { env });
+  expect(huge.code).toBe(64);
+  expect(huge.stderr).toBe('mesa: "99999999999999999999999" no es un número de caso\n');
+  expect((await runCli(['replay', '9007199254740993'], { env })).stderr).toContain('no es un ID de cuarentena');
+});
+
+it('says what `mesa ingest` with no input needs when run at a terminal, instead of waiting on it', async () => {
+  const { env } = await cliEnv();
+  // script(1) gives the command a terminal as its standard input, as a person typing it has.
+  const command = [process.execPath, MESA_BIN, 'ingest'].map((a) => `'${a}'`).join(' ');
+  const typed = await new Promise<{ code: number | null; stdout: string }>((resolve, reject) => {
+    const child = spawn('script', ['-qec', command, '/dev/null'], {
+      cwd: env.DATA_DIR,
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env } as NodeJS.ProcessEnv,
+    });
+    let stdout = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout }));
+  });
+  expect(typed.code).toBe(64);
+  expect(typed.stdout).toContain('mesa ingest: falta qué procesar');
+  // From a pipe (an MTA) the same command still reads the mail.
+  const piped = await runCli(['ingest'], { env, stdin: first });
+  expect(piped.code).toBe(0);
 });
 
 it("marks a consultant's unproven mail in mesa show, as it marks a customer's", async () => {
