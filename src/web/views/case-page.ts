@@ -159,6 +159,7 @@ function messageForm(p: CasePageInput): SafeHtml {
   const { s } = p;
   const err = p.error?.form === 'message' ? p.error.text : undefined;
   const invalid = err ? trusted(' aria-invalid="true" aria-describedby="msg-err"') : '';
+  const filesHint = s.filesHint(formatBytes(p.maxAttachmentBytes, s.lang as 'es' | 'en'), MAX_FILES_PER_MESSAGE);
   // prettier-ignore
   return html`<section class="card write" aria-labelledby="write-h">
   <h2 id="write-h">${s.addMessage}</h2>
@@ -170,7 +171,7 @@ function messageForm(p: CasePageInput): SafeHtml {
     <textarea id="mensaje" name="mensaje" rows="5"${invalid}>${p.draft ?? ''}</textarea>
     <label for="adjuntos">${s.filesLabel}</label>
     <input id="adjuntos" name="adjuntos" type="file" multiple aria-describedby="adjuntos-hint">
-    <p class="hint" id="adjuntos-hint">${s.filesHint(formatBytes(p.maxAttachmentBytes, s.lang as 'es' | 'en'), MAX_FILES_PER_MESSAGE)}</p>
+    <p class="hint" id="adjuntos-hint">${filesHint}</p>
     <button type="submit">${s.send}</button>
   </form>
 </section>`;
