@@ -94,6 +94,7 @@ export type GraphMailbox = Readonly<{
   processedFolder?: string;
   rejectUnauthorized: true;
   pollSeconds: number;
+  backlogDays: number | 'all';
   transport: 'graph';
   graph: GraphSettings;
 }>;
@@ -123,6 +124,7 @@ export function graphMailboxes(
       processedFolder: graph.processedFolder,
       rejectUnauthorized: true,
       pollSeconds: Number(e.IMAP_POLL_SECONDS ?? 60),
+      backlogDays: (e.MAILBOX_BACKLOG_DAYS as number | 'all' | undefined) ?? 14,
       transport: 'graph',
       graph,
     };

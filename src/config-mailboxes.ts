@@ -9,6 +9,14 @@ import type { TransportFields } from './config-graph.ts';
  * src/config-credentials.ts. Every bad value is named by its key.
  */
 
+/** Days of the mail already in a mailbox that its first read takes (`all`: every mail, as read before this key). */
+export const backlogDays = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .refine((v) => v === 'all' || /^\d{1,5}$/.test(v), 'debe ser un número entero de días (0 o más) o "all"')
+  .transform((v): number | 'all' => (v === 'all' ? 'all' : Number(v)));
+
 export const mailboxKeys = {
   IMAP_HOST: z.string().trim().optional(),
   IMAP_PORT: port.default(993),
@@ -20,6 +28,7 @@ export const mailboxKeys = {
   IMAP_PROCESSED_FOLDER: z.string().optional(),
   IMAP_TLS_REJECT_UNAUTHORIZED: bool.default(true),
   IMAP_POLL_SECONDS: positiveInt.default(60),
+  MAILBOX_BACKLOG_DAYS: backlogDays.default(14),
 
   FALLBACK_ADDRESS: email.optional(),
   FALLBACK_IMAP_HOST: z.string().trim().optional(),
@@ -46,6 +55,11 @@ export type MailboxConfig = Readonly<{
   processedFolder?: string;
   rejectUnauthorized: boolean;
   pollSeconds: number;
+  /**
+   * The first read of a mailbox (MAILBOX_BACKLOG_DAYS) starts at the first mail that reached it in the last this many
+   * days: what was there before stays in the mailbox, untouched, and opens no case nor sends a confirmation.
+   */
+  backlogDays: number | 'all';
 }> &
   TransportFields;
 
@@ -83,6 +97,7 @@ export function mailboxesFrom(
       processedFolder: e.IMAP_PROCESSED_FOLDER,
       rejectUnauthorized: e.IMAP_TLS_REJECT_UNAUTHORIZED,
       pollSeconds: e.IMAP_POLL_SECONDS,
+      backlogDays: e.MAILBOX_BACKLOG_DAYS,
     });
   }
   if (graph.fallback) mailboxes.push(graph.fallback);
@@ -100,6 +115,7 @@ export function mailboxesFrom(
       processedFolder: e.IMAP_PROCESSED_FOLDER,
       rejectUnauthorized: e.IMAP_TLS_REJECT_UNAUTHORIZED,
       pollSeconds: e.IMAP_POLL_SECONDS,
+      backlogDays: e.MAILBOX_BACKLOG_DAYS,
     });
   }
   return mailboxes;

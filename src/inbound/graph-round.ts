@@ -3,10 +3,11 @@ import { Readable } from 'node:stream';
 import type { MailboxConfig } from '../config.ts';
 import { clearDeltaLink, getDeltaLink, saveDeltaLink } from '../db/repos/graph-delta.ts';
 import { findLedgers } from '../db/repos/ledger.ts';
-import { saveMailboxState, stateKey } from '../db/repos/mailbox-state.ts';
+import { getMailboxState, saveMailboxState, stateKey } from '../db/repos/mailbox-state.ts';
 import type { Logger } from '../logger.ts';
 import { GraphError, isStaleDelta, type GraphClient } from '../mailboxes/graph-client.ts';
 import type { FetchedSource, IngestResult } from './ingest-types.ts';
+import { backlogBefore, graphBacklogFilter } from './mailbox-backlog.ts';
 import type { MailSource } from './mail.ts';
 import { parseableAhead, recordMailboxError, type RoundIngest, type RoundResult } from './mailbox-round.ts';
 import { sourceKeyOf } from './source-key.ts';
@@ -24,7 +25,7 @@ import { sourceKeyOf } from './source-key.ts';
  * - A mail is moved to the processed folder (GRAPH_PROCESSED_FOLDER) only after its effect committed; nothing is ever
  *   marked read, because people read the support mailbox too.
  * - A delta token Graph no longer knows (410 Gone, syncStateNotFound) starts the delta afresh: every message in the
- *   folder comes again, is found in the ledger, and nothing doubles.
+ *   folder (since the first read's cut, mailbox-backlog.ts) comes again, is found in the ledger, and nothing doubles.
  */
 
 export interface GraphRoundContext {
@@ -51,23 +52,35 @@ const PARALLEL_FETCHES = 4;
 
 export async function readGraphRound(ctx: GraphRoundContext): Promise<RoundResult> {
   const name = stateKey(ctx.mailbox);
-  await saveMailboxState(ctx.db, name, { lastPollAt: Date.now() });
+  const now = Date.now();
+  const before = await getMailboxState(ctx.db, name);
+  await saveMailboxState(ctx.db, name, { lastPollAt: now });
   const first = ctx.client.userUrl(`/mailFolders/${encodeURIComponent(ctx.mailbox.mailbox)}/messages/delta?$select=id`);
-  let url = (await getDeltaLink(ctx.db, name))?.link ?? first;
+  const stored = (await getDeltaLink(ctx.db, name))?.link;
+  // The first read (no pass ever finished, none under way) leaves out the mail that arrived before the cut
+  // (mailbox-backlog.ts), and so does every delta started afresh after it: Graph keeps the filter in its links.
+  let cut = before?.backlogBefore;
+  if (cut === undefined && !stored && !before?.lastSuccessAt) {
+    cut = backlogBefore(ctx.mailbox.backlogDays, now);
+    if (cut !== undefined) await saveMailboxState(ctx.db, name, { backlogBefore: cut });
+  }
+  const fromScratch = cut === undefined ? first : `${first}&$filter=${encodeURIComponent(graphBacklogFilter(cut))}`;
+  let url = stored ?? fromScratch;
   for (;;) {
     if (ctx.halted()) return 'stopped';
     let page: DeltaPage;
     try {
       page = await ctx.client.json<DeltaPage>(url, { headers: { prefer: `odata.maxpagesize=${ctx.pageSize}` } });
     } catch (err) {
-      if (!isStaleDelta(err) || url === first) throw err;
+      // A query from scratch cannot be stale: that is an error of its own.
+      if (!isStaleDelta(err) || url === fromScratch) throw err;
       ctx.log.warn(
         { graphCode: (err as GraphError).graphCode },
         'Microsoft Graph ya no reconoce el punto de la consulta delta: ' +
           'se relee la carpeta (el registro evita duplicados)',
       );
       await clearDeltaLink(ctx.db, name);
-      url = first;
+      url = fromScratch;
       continue;
     }
     const ids = (page.value ?? []).filter((m) => m && typeof m.id === 'string' && !m['@removed']).map((m) => m.id);

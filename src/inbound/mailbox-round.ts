@@ -6,13 +6,15 @@ import { MesaError } from '../errors.ts';
 import { getMailboxState, saveMailboxState, stateKey } from '../db/repos/mailbox-state.ts';
 import type { Logger } from '../logger.ts';
 import { planBatches, readNext } from './imap-batches.ts';
+import { backlogBefore, firstReadLastUid } from './mailbox-backlog.ts';
 import type { IngestService } from './ingest.ts';
 import type { FetchedSource, IngestResult } from './ingest-types.ts';
 
 /**
  * One pass over a mailbox: every UID above `mailbox_state.last_uid`, in ascending order, ingested batch by batch.
  * last_uid only moves past a mail whose ingest returned a final outcome, and a mail is moved to the processed folder
- * only after its effect committed; a UIDVALIDITY change (RFC 3501 §2.3.1.1) restarts from UID 1.
+ * only after its effect committed; a UIDVALIDITY change (RFC 3501 §2.3.1.1) restarts from UID 1. The first read of a
+ * mailbox starts at its recent mail (mailbox-backlog.ts).
  */
 
 export type RoundResult = 'done' | 'tempfail' | 'stopped';
@@ -51,13 +53,23 @@ export async function readRound(ctx: RoundContext, client: ImapFlow): Promise<Ro
   });
   const uidvalidity = Number(box.uidValidity);
   let state = await getMailboxState(ctx.db, name);
-  if (state?.uidvalidity !== undefined && state.uidvalidity !== uidvalidity) {
+  if (state?.uidvalidity === undefined) {
+    // The first read: only the mail of the last MAILBOX_BACKLOG_DAYS days (mailbox-backlog.ts).
+    const before = backlogBefore(ctx.mailbox.backlogDays, now);
+    const start = await firstReadLastUid(client, box, before);
+    if (start > 0)
+      ctx.log.info(
+        { lastUid: start, before: new Date(before!).toISOString() },
+        'primera lectura del buzón: el correo que ya estaba y llegó antes de MAILBOX_BACKLOG_DAYS queda en el buzón ' +
+          'sin abrir casos',
+      );
+    await saveMailboxState(ctx.db, name, { uidvalidity, lastUid: start, backlogBefore: before });
+    state = await getMailboxState(ctx.db, name);
+  } else if (state.uidvalidity !== uidvalidity) {
     ctx.log.warn(
       { before: state.uidvalidity, now: uidvalidity },
       'UIDVALIDITY cambió: se relee el buzón desde el principio (el registro evita duplicados)',
     );
-  }
-  if (state?.uidvalidity !== uidvalidity) {
     await saveMailboxState(ctx.db, name, { uidvalidity, lastUid: 0 });
     state = await getMailboxState(ctx.db, name);
   }

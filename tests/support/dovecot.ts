@@ -23,8 +23,8 @@ export interface Dovecot {
   port: number;
   users: Record<string, DovecotUser>;
   dir: string;
-  /** APPENDs a raw message (to INBOX unless told) and returns its UID. */
-  append(user: string, raw: Buffer | string, mailbox?: string): Promise<number>;
+  /** APPENDs a raw message (to INBOX unless told; arrived now unless `internalDate`) and returns its UID. */
+  append(user: string, raw: Buffer | string, mailbox?: string, internalDate?: Date): Promise<number>;
   /** Opens an authenticated imapflow client for direct inspection; the caller logs out. */
   client(user: string): Promise<ImapFlow>;
   stop(): Promise<void>;
@@ -204,11 +204,11 @@ export async function startDovecot(
     users,
     dir,
     client,
-    async append(user, raw, mailbox = 'INBOX') {
+    async append(user, raw, mailbox = 'INBOX', internalDate) {
       const c = await client(user);
       try {
         if (mailbox !== 'INBOX') await c.mailboxCreate(mailbox).catch(() => undefined);
-        const res = await c.append(mailbox, typeof raw === 'string' ? Buffer.from(raw) : raw);
+        const res = await c.append(mailbox, typeof raw === 'string' ? Buffer.from(raw) : raw, [], internalDate);
         if (!res || !res.uid) throw new Error(`APPEND a ${mailbox} no devolvió UID`);
         return res.uid;
       } finally {

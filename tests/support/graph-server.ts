@@ -44,6 +44,8 @@ interface Message {
   user: string;
   folder: string;
   mime: Buffer;
+  /** receivedDateTime: when the server took it (ms). */
+  receivedAt: number;
 }
 interface Change {
   seq: number;
@@ -57,8 +59,8 @@ export interface GraphServer {
   baseUrl: string;
   requests: GraphRequest[];
   sent: SentMail[];
-  /** Puts a message into a user's folder (`inbox` unless told) and returns its id. */
-  deliver(user: string, mime: Buffer, folder?: string): string;
+  /** Puts a message into a user's folder (`inbox` unless told; received now unless `receivedAt`) and returns its id. */
+  deliver(user: string, mime: Buffer, folder?: string, receivedAt?: Date): string;
   /** Ids of the messages now in a user's folder. */
   folderIds(user: string, folder: string): string[];
   /** The next `count` requests (whose path contains `only`, when given) are answered 429 with `Retry-After: seconds`. */
@@ -77,7 +79,10 @@ export interface GraphServer {
 export async function startGraphServer(opts: { introspectionUrl: string; pageSize?: number }): Promise<GraphServer> {
   const messages = new Map<string, Message>();
   const changes: Change[] = [];
-  const passes = new Map<string, { items: string[]; endSeq: number; user: string; folder: string; page: number }>();
+  const passes = new Map<
+    string,
+    { items: string[]; endSeq: number; user: string; folder: string; page: number; filter: string | null }
+  >();
   const folders = new Map<string, { id: string; displayName: string; user: string }>();
   const denied = new Set<string>();
   const requests: GraphRequest[] = [];
@@ -153,6 +158,15 @@ export async function startGraphServer(opts: { introspectionUrl: string; pageSiz
       const deltaToken = url.searchParams.get('$deltatoken');
       let pass = skip ? passes.get(skip) : undefined;
       if (skip && !pass) return fail(410, 'SyncStateNotFound', 'The sync state generation is not found.');
+      // Message delta takes one $filter: receivedDateTime ge|gt an instant; Graph answers 400 to any other.
+      const filter = url.searchParams.get('$filter');
+      const since = filter ? /^receivedDateTime (ge|gt) (\S+)$/.exec(filter) : undefined;
+      if (filter && (!since || Number.isNaN(Date.parse(since[2]))))
+        return fail(400, 'ErrorInvalidUrlQueryFilter', 'The query filter contains one or more invalid nodes.');
+      const received = (id: string) => {
+        const at = messages.get(id)?.receivedAt ?? 0;
+        return !since || (since[1] === 'ge' ? at >= Date.parse(since[2]) : at > Date.parse(since[2]));
+      };
       if (!pass) {
         if (deltaToken) {
           const [from, issued] = deltaToken.split('.').map(Number);
@@ -162,9 +176,16 @@ export async function startGraphServer(opts: { introspectionUrl: string; pageSiz
             changes.filter((c) => c.seq > from && c.user === user && c.folder === folder).map((c) => c.id),
           );
           const items = [...since].map((id) => (messages.get(id)?.folder === folder ? id : `-${id}`));
-          pass = { items, endSeq: seq, user, folder, page: 0 };
+          pass = {
+            items: items.filter((id) => received(id.replace(/^-/, ''))),
+            endSeq: seq,
+            user,
+            folder,
+            page: 0,
+            filter,
+          };
         } else {
-          pass = { items: inFolder(user, folder), endSeq: seq, user, folder, page: 0 };
+          pass = { items: inFolder(user, folder).filter(received), endSeq: seq, user, folder, page: 0, filter };
         }
       }
       pass.page++;
@@ -180,12 +201,14 @@ export async function startGraphServer(opts: { introspectionUrl: string; pageSiz
           : { id: idFor(id, immutable) },
       );
       const link = `${state.baseUrl}/users/${encodeURIComponent(user)}/mailFolders/${encodeURIComponent(folder)}/messages/delta`;
+      // As Graph does, the query options of the first request travel in the links it returns.
+      const kept = pass.filter ? `&$filter=${encodeURIComponent(pass.filter)}` : '';
       if (remaining.items.length) {
         const key = random();
         passes.set(key, remaining);
-        return send(200, { value, '@odata.nextLink': `${link}?$skiptoken=${key}` });
+        return send(200, { value, '@odata.nextLink': `${link}?$skiptoken=${key}${kept}` });
       }
-      return send(200, { value, '@odata.deltaLink': `${link}?$deltatoken=${pass.endSeq}.${Date.now()}` });
+      return send(200, { value, '@odata.deltaLink': `${link}?$deltatoken=${pass.endSeq}.${Date.now()}${kept}` });
     }
     if ((r = /^\/messages\/([^/]+)\/\$value$/.exec(rest)) && req.method === 'GET') {
       const msg = messages.get(decodeURIComponent(r[1]));
@@ -241,9 +264,9 @@ export async function startGraphServer(opts: { introspectionUrl: string; pageSiz
     baseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1.0`,
     requests,
     sent,
-    deliver(user, mime, folder = 'inbox') {
+    deliver(user, mime, folder = 'inbox', receivedAt = new Date()) {
       const id = `AAMk${random()}`;
-      messages.set(id, { id, user, folder, mime });
+      messages.set(id, { id, user, folder, mime, receivedAt: receivedAt.getTime() });
       changes.push({ seq: ++seq, id, user, folder, removed: false });
       return id;
     },

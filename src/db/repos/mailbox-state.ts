@@ -9,6 +9,8 @@ export interface MailboxState {
   lastSuccessAt?: number;
   lastError?: string;
   errorCount: number;
+  /** The first read left in the mailbox what arrived before this instant (ms; migrations/…_mailbox_backlog.ts). */
+  backlogBefore?: number;
 }
 
 const fromRow = (r: any): MailboxState => ({
@@ -19,6 +21,7 @@ const fromRow = (r: any): MailboxState => ({
   lastSuccessAt: r.last_success_at == null ? undefined : Number(r.last_success_at),
   lastError: r.last_error ?? undefined,
   errorCount: Number(r.error_count ?? 0),
+  backlogBefore: r.backlog_before == null ? undefined : Number(r.backlog_before),
 });
 
 export async function getMailboxState(queryable: Queryable, name: string): Promise<MailboxState | undefined> {
@@ -45,6 +48,7 @@ export async function saveMailboxState(
   if (patch.lastSuccessAt !== undefined) row.last_success_at = patch.lastSuccessAt;
   if ('lastError' in patch) row.last_error = patch.lastError ?? null;
   if (patch.errorCount !== undefined) row.error_count = patch.errorCount;
+  if (patch.backlogBefore !== undefined) row.backlog_before = patch.backlogBefore;
   await db('mailbox_state')
     .insert({ name, last_uid: 0, error_count: 0, ...row })
     .onConflict('name')

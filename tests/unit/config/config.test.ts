@@ -118,6 +118,17 @@ describe('config', () => {
     expect(problems({ ...base, TRUST_PROXY: '10.0.0.0/33' })).toContain('TRUST_PROXY');
   });
 
+  it('reads MAILBOX_BACKLOG_DAYS (default 14) as days or "all", for every mailbox, and names a bad value', () => {
+    const imap = { ...base, IMAP_HOST: 'imap.gmail.com', IMAP_USER: 'soporte@acme.co', IMAP_PASSWORD: 'p' };
+    const days = (v?: string) =>
+      loadConfig({ ...imap, ...(v === undefined ? {} : { MAILBOX_BACKLOG_DAYS: v }) }).mailboxes[0].backlogDays;
+    expect([days(), days('0'), days(' 30 '), days('all'), days('ALL')]).toEqual([14, 0, 30, 'all', 'all']);
+    for (const bad of ['-1', '1.5', 'todo', '1e3'])
+      expect(problems({ ...imap, MAILBOX_BACKLOG_DAYS: bad })).toContain(
+        'MAILBOX_BACKLOG_DAYS: debe ser un número entero de días (0 o más) o "all"',
+      );
+  });
+
   it("reads SQLITE_LOCK_WAIT_SECONDS (default 30) as SQLite's lock wait in ms, and names a bad value", () => {
     expect(loadConfig(base).database).toMatchObject({ client: 'better-sqlite3', lockWaitMs: 30_000 });
     expect(loadConfig({ ...base, SQLITE_LOCK_WAIT_SECONDS: '5' }).database).toMatchObject({ lockWaitMs: 5_000 });

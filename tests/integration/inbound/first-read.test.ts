@@ -1,0 +1,162 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { App } from '../../../src/app.ts';
+import { getMailboxState } from '../../../src/db/repos/mailbox-state.ts';
+import { startPollers } from '../../../src/inbound/readers.ts';
+import { listCases } from '../../../src/services/case-view.ts';
+import { testApp } from '../../support/app.ts';
+import { startDovecot, type Dovecot } from '../../support/dovecot.ts';
+import { mail } from '../../support/mail.ts';
+import { waitFor } from '../../support/wait.ts';
+
+/**
+ * The first read of a mailbox that already holds mail (MAILBOX_BACKLOG_DAYS), against a real Dovecot: what arrived
+ * before the days taken stays in the folder and opens no case, mails no one; what arrived within them is taken; and
+ * after the first read every new mail is taken, whatever its dates. Arrival is the server's INTERNALDATE (set here by
+ * APPEND); the Date field of every mail says the same recent day, so only the server's time can tell them apart.
+ */
+let dovecot: Dovecot;
+let app: App | undefined;
+let pollers: ReturnType<typeof startPollers> | undefined;
+
+beforeAll(async () => {
+  dovecot = await startDovecot();
+});
+afterAll(async () => {
+  await dovecot?.stop();
+});
+afterEach(async () => {
+  await pollers?.stop();
+  pollers = undefined;
+  await app?.close();
+  app = undefined;
+});
+
+const DAY = 86_400_000;
+let seq = 0;
+function customerMail(from: string, subject: string): string {
+  const headers = {
+    From: from,
+    To: 'soporte@mesa.test',
+    Subject: subject,
+    'Message-ID': `<first-read-${++seq}.${Date.now()}@cliente.co>`,
+    Date: new Date().toUTCString(),
+  };
+  return mail(headers, `Buenos días, ${subject.toLowerCase()}.\r\n`).toString('utf8');
+}
+
+async function freshFolder(): Promise<string> {
+  const folder = `FR${++seq}`;
+  const c = await dovecot.client('support');
+  await c.mailboxCreate(folder).catch(() => undefined);
+  await c.mailboxCreate(`${folder}-hechos`).catch(() => undefined);
+  await c.logout();
+  return folder;
+}
+
+async function uidsIn(folder: string): Promise<number[]> {
+  const c = await dovecot.client('support');
+  try {
+    const box = await c.mailboxOpen(folder, { readOnly: true });
+    return box.exists ? (await c.search({ all: true }, { uid: true })) || [] : [];
+  } finally {
+    await c.logout();
+  }
+}
+
+async function start(folder: string, extra: Record<string, string> = {}) {
+  app = await testApp({
+    IMAP_HOST: dovecot.host,
+    IMAP_PORT: String(dovecot.port),
+    IMAP_SECURE: 'false',
+    IMAP_USER: 'support',
+    IMAP_PASSWORD: dovecot.users.support.password,
+    IMAP_MAILBOX: folder,
+    IMAP_PROCESSED_FOLDER: `${folder}-hechos`,
+    IMAP_POLL_SECONDS: '120',
+    ...extra,
+  });
+  pollers = startPollers(app, app.config.mailboxes, { backoffInitialMs: 100, backoffMaxMs: 800 });
+  return app;
+}
+
+const firstRoundDone = (a: App, folder: string) =>
+  waitFor('the first read', async () => {
+    const state = await getMailboxState(a.db, `support:${folder}`);
+    return state?.lastSuccessAt ? state : undefined;
+  });
+
+/** Everyone the outbox has mail for. */
+async function recipients(a: App): Promise<string[]> {
+  return (await a.db('outbox').select('recipient')).map((r: { recipient: string }) => r.recipient).sort();
+}
+
+describe('the first read of a mailbox that already holds mail', () => {
+  it('takes only the mail of the last 14 days: the older stays in the folder, opens no case and mails no one', async () => {
+    const folder = await freshFolder();
+    const old = new Date(Date.now() - 40 * DAY);
+    const oldUids = [
+      await dovecot.append('support', customerMail('rosa@antigua.co', 'Factura de agosto'), folder, old),
+      await dovecot.append('support', customerMail('luis@antigua.co', 'Clave olvidada'), folder, old),
+    ];
+    const recent = new Date(Date.now() - 3 * DAY);
+    await dovecot.append('support', customerMail('ana@cliente.co', 'No carga el extracto'), folder, recent);
+    await dovecot.append('support', customerMail('beto@cliente.co', 'Error al exportar'), folder);
+
+    const a = await start(folder);
+    const state = await firstRoundDone(a, folder);
+    const cases = await listCases(a.db);
+    expect(cases.map((c) => c.subject).sort()).toEqual(['Error al exportar', 'No carga el extracto']);
+    expect(state.lastUid).toBe(4);
+    const mailed = await recipients(a);
+    expect(mailed).toContain('ana@cliente.co');
+    expect(mailed.filter((to) => to.endsWith('@antigua.co'))).toEqual([]);
+    // The old mail is where it was: not read into the ledger, not moved to the processed folder.
+    expect(await uidsIn(folder)).toEqual(oldUids);
+    expect(Number((await a.db('ingest_ledger').count({ n: '*' }))[0].n)).toBe(2);
+
+    // After the first read, a new mail is taken even if its server date is old (moved in from an archive).
+    await dovecot.append('support', customerMail('rosa@antigua.co', 'Vuelvo a escribir'), folder, old);
+    await waitFor('the mail after the first read', async () => (await listCases(a.db)).length === 3, 10_000);
+    expect((await listCases(a.db)).map((c) => c.subject)).toContain('Vuelvo a escribir');
+  });
+
+  it('with MAILBOX_BACKLOG_DAYS=0 takes none of the mail already there, then every new one', async () => {
+    const folder = await freshFolder();
+    await dovecot.append('support', customerMail('ana@cliente.co', 'Ya estaba'), folder);
+    const a = await start(folder, { MAILBOX_BACKLOG_DAYS: '0' });
+    const state = await firstRoundDone(a, folder);
+    expect(state.lastUid).toBe(1);
+    expect(await listCases(a.db)).toEqual([]);
+    await dovecot.append('support', customerMail('ana@cliente.co', 'Llegó después'), folder);
+    await waitFor('the new mail', async () => (await listCases(a.db)).length === 1, 10_000);
+    expect((await listCases(a.db))[0].subject).toBe('Llegó después');
+  });
+
+  it('with MAILBOX_BACKLOG_DAYS=all takes every mail, however old', async () => {
+    const folder = await freshFolder();
+    const old = new Date(Date.now() - 400 * DAY);
+    await dovecot.append('support', customerMail('rosa@antigua.co', 'Del año pasado'), folder, old);
+    await dovecot.append('support', customerMail('ana@cliente.co', 'De hoy'), folder);
+    const a = await start(folder, { MAILBOX_BACKLOG_DAYS: 'all' });
+    await firstRoundDone(a, folder);
+    expect((await listCases(a.db)).map((c) => c.subject).sort()).toEqual(['De hoy', 'Del año pasado']);
+  });
+
+  it('leaves a mailbox whose first read it has done as it is when the days change', async () => {
+    const folder = await freshFolder();
+    const a = await start(folder, { MAILBOX_BACKLOG_DAYS: '0' });
+    await firstRoundDone(a, folder);
+    await pollers!.stop();
+    pollers = undefined;
+    await a.close();
+    app = undefined;
+    // Mail that arrives while Mesa is stopped is new mail, not backlog, whatever the key says at the next start.
+    await dovecot.append('support', customerMail('ana@cliente.co', 'Mientras estaba parado'), folder);
+    const same = {
+      DATA_DIR: a.config.dataDir,
+      ...(a.config.database.client === 'pg' ? { DATABASE_URL: a.config.database.url } : {}),
+    };
+    const b = await start(folder, { MAILBOX_BACKLOG_DAYS: '0', ...same });
+    await waitFor('the mail of the stop', async () => (await listCases(b.db)).length === 1, 10_000);
+  });
+});
