@@ -52,10 +52,11 @@ export default tseslint.config(
   },
   // Regular expressions that can backtrack or rescan super-linearly (eslint-plugin-regexp), where mail, forged or not,
   // is read: inbound (the filter chain judges every mail on the thread that serves everything), the mail vocabulary,
-  // outbound (notices carry the customer's words), the subject and what /publicar takes out of a case. One such pattern over a forged bounce's
-  // X-Failed-Recipients held that thread for minutes (docs/performance.md, «Expresiones regulares sobre correo
-  // hostil»). Not yet here: quote-start.ts and the header scans of context.ts, charset.ts and tnef.ts (one line or
-  // one property each), and the rest of src (configuration, constants, an excerpt of 240 characters).
+  // outbound (notices carry the customer's words), the subject, the product guess (a subject, a /producto line) and
+  // what /publicar takes out of a case. One such pattern over a forged bounce's X-Failed-Recipients held that thread
+  // for minutes (docs/performance.md, «Expresiones regulares sobre correo hostil»). Not yet here: quote-start.ts and
+  // the header scans of context.ts, charset.ts and tnef.ts (one line or one property each), and the rest of src
+  // (configuration, constants, an excerpt of 240 characters).
   {
     files: [
       'src/mail/**/*.ts',
@@ -63,6 +64,7 @@ export default tseslint.config(
       'src/outbound/**/*.ts',
       'src/tickets/subject.ts',
       'src/tickets/personal-data.ts',
+      'src/tickets/products.ts',
     ],
     ignores: ['src/inbound/quote-start.ts', 'src/inbound/context.ts', 'src/inbound/charset.ts', 'src/inbound/tnef.ts'],
     plugins: { regexp },

@@ -193,16 +193,21 @@ export class ProductMatcher {
 
 /** "BANCOS, Factura mal cargada" → "BANCOS"; "Nómina: no liquida" → "Nómina". Only a short head counts. */
 function leadingPart(subject: string): string | undefined {
-  const m = /^\s*([^,:;–—-]{2,60}?)\s*(?:[,:;–—]|\s-\s)/.exec(subject);
-  if (!m || wordsOf(m[1]).length > 5) return undefined;
-  return m[1];
+  // The head runs to the first , : ; – — or " - " (any other hyphen ends it unmatched), found in one pass: a pattern
+  // that lets spaces belong to the head or to what follows it tries every split of a long run of spaces.
+  const s = subject.trimStart();
+  const at = s.search(/[,:;–—-]/);
+  if (at < 0 || (s[at] === '-' && !(/\s/.test(s[at - 1] ?? '') && /\s/.test(s[at + 1] ?? '')))) return undefined;
+  const head = s.slice(0, at).trimEnd();
+  if (head.length < 2 || head.length > 60 || wordsOf(head).length > 5) return undefined;
+  return head;
 }
 
 function versionIn(text: string): string | undefined {
   const f = foldText(text);
   // "versión 4.2", "version: 4", "ver. 4.2.1"; "v4.2" and "v 4.2" only with a dot ("v2" is too often a draft).
   const m =
-    /\b(?:version|vers|ver|release)\.?\s*:?\s*(\d+(?:\.\d+){0,3})\b/.exec(f) ??
+    /\b(?:version|vers|ver|release)\.?\s*(?::\s*)?(\d+(?:\.\d+){0,3})\b/.exec(f) ??
     /\bv\.?\s?(\d+(?:\.\d+){1,3})\b/.exec(f);
   return m?.[1];
 }

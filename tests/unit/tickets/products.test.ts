@@ -46,6 +46,17 @@ describe('product, module and version from what customers write', () => {
     expect(matcher.identify('Informes del mes vacíos')).toEqual({ candidates: ['Contabilidad', 'Nómina'] });
   });
 
+  it('reads the head and the version across long runs of spaces as across one (a /producto line is not collapsed)', () => {
+    const run = ' '.repeat(64_000);
+    expect(matcher.identify(`${run}BANCOS${run}, no carga`)).toMatchObject({
+      product: 'Contabilidad',
+      module: 'Bancos',
+    });
+    expect(matcher.identify(`Nómina${run}-${run}no liquida`)).toMatchObject({ product: 'Nómina' });
+    expect(matcher.identify(`Nómina versión${run}:${run}4.2`)).toMatchObject({ product: 'Nómina', version: '4.2' });
+    expect(matcher.identify(`version${run}x`)).toEqual({ candidates: [] });
+  });
+
   it('reads explicit forms from the body only when the subject names nothing', () => {
     expect(
       matcher.identify('No funciona', 'Buenos días,\nen el módulo de Vacaciones versión 4.0 no deja programar.'),
