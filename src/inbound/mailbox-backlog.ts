@@ -13,6 +13,8 @@ import type { MailboxConfig } from '../config.ts';
  */
 
 const DAY_MS = 86_400_000;
+/** INTERNALDATEs asked in one FETCH while looking for the first mail after the cut. */
+const ARRIVALS_PER_FETCH = 200;
 
 /** The instant before which mail already in the mailbox is left there; undefined when everything is taken. */
 export function backlogBefore(days: MailboxConfig['backlogDays'], now: number): number | undefined {
@@ -31,19 +33,21 @@ export async function firstReadLastUid(
   before: number | undefined,
 ): Promise<number> {
   if (before === undefined || box.exists === 0) return 0;
-  const sameDayOrLater = (await client.search({ since: new Date(before) }, { uid: true })) || [];
-  let first: number | undefined;
-  if (sameDayOrLater.length) {
-    for await (const m of client.fetch(sameDayOrLater.join(','), { uid: true, internalDate: true }, { uid: true })) {
-      const arrived = m.internalDate ? new Date(m.internalDate).getTime() : Number.POSITIVE_INFINITY;
-      if (arrived >= before && (first === undefined || m.uid < first)) first = m.uid;
-    }
+  const candidates = ((await client.search({ since: new Date(before) }, { uid: true })) || []).sort((a, b) => a - b);
+  // Only mail of the cut's own day can have arrived before the cut: look at the candidates in order, a few at a time
+  // (a mailbox may hold years of mail since the cut with a large MAILBOX_BACKLOG_DAYS), until one arrived after it.
+  for (let i = 0; i < candidates.length; i += ARRIVALS_PER_FETCH) {
+    const chunk = candidates.slice(i, i + ARRIVALS_PER_FETCH);
+    const arrived = new Map<number, number>();
+    for await (const m of client.fetch(chunk.join(','), { uid: true, internalDate: true }, { uid: true }))
+      arrived.set(m.uid, m.internalDate ? new Date(m.internalDate).getTime() : Number.POSITIVE_INFINITY);
+    const first = chunk.find((uid) => (arrived.get(uid) ?? Number.POSITIVE_INFINITY) >= before);
+    if (first !== undefined) return first - 1;
   }
-  if (first !== undefined) return first - 1;
   // Nothing arrived since: start at the next mail to arrive (UIDNEXT; RFC 3501 §2.3.1.1).
   if (box.uidNext) return Number(box.uidNext) - 1;
   const all = (await client.search({ all: true }, { uid: true })) || [];
-  return all.length ? Math.max(...all) : 0;
+  return all.reduce((max, uid) => Math.max(max, uid), 0);
 }
 
 /** The `$filter` of a Graph delta query from scratch (message delta takes one on receivedDateTime, ge or gt). */

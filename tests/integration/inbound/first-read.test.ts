@@ -97,6 +97,13 @@ describe('the first read of a mailbox that already holds mail', () => {
     const oldUids = [
       await dovecot.append('support', customerMail('rosa@antigua.co', 'Factura de agosto'), folder, old),
       await dovecot.append('support', customerMail('luis@antigua.co', 'Clave olvidada'), folder, old),
+      // An hour before the cut, most often on the cut's own day: SEARCH SINCE finds it, its INTERNALDATE leaves it.
+      await dovecot.append(
+        'support',
+        customerMail('eva@antigua.co', 'Casi'),
+        folder,
+        new Date(Date.now() - 14 * DAY - 3_600_000),
+      ),
     ];
     const recent = new Date(Date.now() - 3 * DAY);
     await dovecot.append('support', customerMail('ana@cliente.co', 'No carga el extracto'), folder, recent);
@@ -106,18 +113,35 @@ describe('the first read of a mailbox that already holds mail', () => {
     const state = await firstRoundDone(a, folder);
     const cases = await listCases(a.db);
     expect(cases.map((c) => c.subject).sort()).toEqual(['Error al exportar', 'No carga el extracto']);
-    expect(state.lastUid).toBe(4);
+    expect(state.lastUid).toBe(5);
     const mailed = await recipients(a);
     expect(mailed).toContain('ana@cliente.co');
     expect(mailed.filter((to) => to.endsWith('@antigua.co'))).toEqual([]);
     // The old mail is where it was: not read into the ledger, not moved to the processed folder.
     expect(await uidsIn(folder)).toEqual(oldUids);
     expect(Number((await a.db('ingest_ledger').count({ n: '*' }))[0].n)).toBe(2);
+    expect(state.backlogBefore).toBeLessThanOrEqual(Date.now() - 14 * DAY);
 
     // After the first read, a new mail is taken even if its server date is old (moved in from an archive).
     await dovecot.append('support', customerMail('rosa@antigua.co', 'Vuelvo a escribir'), folder, old);
     await waitFor('the mail after the first read', async () => (await listCases(a.db)).length === 3, 10_000);
     expect((await listCases(a.db)).map((c) => c.subject)).toContain('Vuelvo a escribir');
+  });
+
+  it('looks past a day of mail that arrived before the cut, a FETCH at a time, to the first after it', async () => {
+    const folder = await freshFolder();
+    // 250 mails a minute before the cut: on the cut's own day (but in the minute after midnight), so SEARCH SINCE
+    // lists them all and the first FETCH of INTERNALDATEs does not reach the mail after the cut.
+    const justBefore = new Date(Date.now() - 14 * DAY - 60_000);
+    const c = await dovecot.client('support');
+    for (let i = 0; i < 250; i++)
+      await c.append(folder, Buffer.from(customerMail(`p${i}@antigua.co`, `Pedido ${i}`)), [], justBefore);
+    await c.logout();
+    await dovecot.append('support', customerMail('ana@cliente.co', 'El de hoy'), folder);
+    const a = await start(folder);
+    const state = await firstRoundDone(a, folder);
+    expect(state.lastUid).toBe(251);
+    expect((await listCases(a.db)).map((c) => c.subject)).toEqual(['El de hoy']);
   });
 
   it('with MAILBOX_BACKLOG_DAYS=0 takes none of the mail already there, then every new one', async () => {
