@@ -160,6 +160,7 @@ export async function statusCommand(config: Config, opts: { json?: boolean }): P
         ...c,
         lastReadAt: r?.lastSuccessAt ? new Date(r.lastSuccessAt).toISOString() : undefined,
         lastReadError: r?.lastError,
+        backlogBefore: r?.backlogBefore ? new Date(r.backlogBefore).toISOString() : undefined,
       };
     });
     if (opts.json) process.stdout.write(JSON.stringify(list, null, 2) + '\n');
@@ -168,7 +169,7 @@ export async function statusCommand(config: Config, opts: { json?: boolean }): P
   });
 }
 
-function describe(s: MailboxStatus & { lastReadAt?: string; lastReadError?: string }): string {
+function describe(s: MailboxStatus & { lastReadAt?: string; lastReadError?: string; backlogBefore?: string }): string {
   // Only an OAuth2 credential has a state of its own (tokens held, refused, missing); a password or a fixed token is
   // proven by the server's answer, below as the last read.
   const state = s.kind.startsWith('oauth2') ? ` — ${STATE_TEXT[s.state] ?? s.state}` : '';
@@ -178,6 +179,11 @@ function describe(s: MailboxStatus & { lastReadAt?: string; lastReadError?: stri
   const never = s.lastReadError ? 'ninguna todavía' : 'ninguna todavía (¿corre mesa start?)';
   lines.push(`  última lectura correcta: ${s.lastReadAt ? when(Date.parse(s.lastReadAt)) : never}`);
   if (s.lastReadError) lines.push(`  error al leer: ${s.lastReadError}`);
+  if (s.backlogBefore)
+    lines.push(
+      `  primera lectura: lo llegado antes de ${when(Date.parse(s.backlogBefore))} quedó en el buzón sin casos ` +
+        '(MAILBOX_BACKLOG_DAYS)',
+    );
   if (s.expiresAt) lines.push(`  acceso vence: ${when(Date.parse(s.expiresAt))}`);
   if (s.clientSecretExpiresAt) lines.push(`  secreto de la aplicación vence: ${s.clientSecretExpiresAt.slice(0, 10)}`);
   if (s.lastErrorCode || s.lastError)

@@ -3,7 +3,8 @@ import type { App } from '../../../src/app.ts';
 import { getMailboxState } from '../../../src/db/repos/mailbox-state.ts';
 import { startPollers } from '../../../src/inbound/readers.ts';
 import { listCases } from '../../../src/services/case-view.ts';
-import { testApp } from '../../support/app.ts';
+import { testApp, testEnv } from '../../support/app.ts';
+import { runCli } from '../../support/cli.ts';
 import { startDovecot, type Dovecot } from '../../support/dovecot.ts';
 import { mail } from '../../support/mail.ts';
 import { waitFor } from '../../support/wait.ts';
@@ -63,8 +64,16 @@ async function uidsIn(folder: string): Promise<number[]> {
   }
 }
 
-async function start(folder: string, extra: Record<string, string> = {}) {
-  app = await testApp({
+/** The environment of `app`, for the real `mesa` executable on the same data. */
+function cliEnvOf(a: App): Record<string, string> {
+  return {
+    ...testEnv(a.config.dataDir, imapEnv(a.config.mailboxes[0].mailbox)),
+    DATABASE_URL: a.config.database.client === 'pg' ? a.config.database.url : a.config.database.filename,
+  } as Record<string, string>;
+}
+
+function imapEnv(folder: string): Record<string, string> {
+  return {
     IMAP_HOST: dovecot.host,
     IMAP_PORT: String(dovecot.port),
     IMAP_SECURE: 'false',
@@ -73,8 +82,11 @@ async function start(folder: string, extra: Record<string, string> = {}) {
     IMAP_MAILBOX: folder,
     IMAP_PROCESSED_FOLDER: `${folder}-hechos`,
     IMAP_POLL_SECONDS: '120',
-    ...extra,
-  });
+  };
+}
+
+async function start(folder: string, extra: Record<string, string> = {}) {
+  app = await testApp({ ...imapEnv(folder), ...extra });
   pollers = startPollers(app, app.config.mailboxes, { backoffInitialMs: 100, backoffMaxMs: 800 });
   return app;
 }
@@ -121,6 +133,13 @@ describe('the first read of a mailbox that already holds mail', () => {
     expect(await uidsIn(folder)).toEqual(oldUids);
     expect(Number((await a.db('ingest_ledger').count({ n: '*' }))[0].n)).toBe(2);
     expect(state.backlogBefore).toBeLessThanOrEqual(Date.now() - 14 * DAY);
+    // The operator sees where the first read started.
+    const status = await runCli(['mailbox', 'status'], { env: cliEnvOf(a) });
+    const cut = new Date(state.backlogBefore!)
+      .toISOString()
+      .replace('T', ' ')
+      .replace(/\.\d+Z$/, ' UTC');
+    expect(status.stdout).toContain(`primera lectura: lo llegado antes de ${cut} quedó en el buzón sin casos`);
 
     // After the first read, a new mail is taken even if its server date is old (moved in from an archive).
     await dovecot.append('support', customerMail('rosa@antigua.co', 'Vuelvo a escribir'), folder, old);
