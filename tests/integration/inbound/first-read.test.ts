@@ -8,6 +8,7 @@ import { runCli } from '../../support/cli.ts';
 import { startDovecot, type Dovecot } from '../../support/dovecot.ts';
 import { mail } from '../../support/mail.ts';
 import { waitFor } from '../../support/wait.ts';
+import { supportMailboxEnv } from '../../support/worlds.ts';
 
 /**
  * The first read of a mailbox that already holds mail (MAILBOX_BACKLOG_DAYS), against a real Dovecot: what arrived
@@ -74,11 +75,7 @@ function cliEnvOf(a: App): Record<string, string> {
 
 function imapEnv(folder: string): Record<string, string> {
   return {
-    IMAP_HOST: dovecot.host,
-    IMAP_PORT: String(dovecot.port),
-    IMAP_SECURE: 'false',
-    IMAP_USER: 'support',
-    IMAP_PASSWORD: dovecot.users.support.password,
+    ...supportMailboxEnv(dovecot),
     IMAP_MAILBOX: folder,
     IMAP_PROCESSED_FOLDER: `${folder}-hechos`,
     IMAP_POLL_SECONDS: '120',
