@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import { isMesaError, MesaError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
-import { findLedgers } from '../db/repos/ledger.ts';
+import { findLedgers, isLedgerKeyTaken } from '../db/repos/ledger.ts';
 import { inUnitOfWork } from '../db/unit-of-work.ts';
 import { findTicketById } from '../db/repos/tickets.ts';
 import { BlobStore } from '../storage/blobs.ts';
@@ -152,7 +152,7 @@ export class IngestService {
    * mail of the group is `tempfail` and nothing of it was recorded. If the commit cannot be flushed to disk, every mail
    * of the group is `tempfail` too: it may be recorded, and offered again it is found in the ledger (exactly once).
    */
-  async ingestMany(items: ReadonlyArray<IngestItem>): Promise<IngestResult[]> {
+  async ingestMany(items: ReadonlyArray<IngestItem>, raced = false): Promise<IngestResult[]> {
     const results: IngestResult[] = [];
     const prepared: Prepared[] = [];
     try {
@@ -221,6 +221,8 @@ export class IngestService {
           // running it again is the documented answer to those codes. Bounded: a conflict that keeps coming back
           // becomes a tempfail (`DB_CONFLICT`), which the poller or the MTA retries later.
           if (isDbConflict(err) && ++conflicts <= DB_CONFLICT_RETRIES) continue;
+          // Another process recorded one of these very sources meanwhile: offered again, the ledger has its answer.
+          if (!raced && isLedgerKeyTaken(err)) return this.ingestMany(items, true);
           for (const p of prepared) results[p.index] = this.tempfail(p.source, p.sourceKey, err);
           return cutAtTempfail(results);
         }

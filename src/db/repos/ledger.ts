@@ -191,6 +191,17 @@ export async function insertLedger(trx: Queryable, row: LedgerRow): Promise<void
   ]);
 }
 
+/**
+ * Whether `err` is the ledger's unique source key refusing a row: another process recorded this very source first
+ * (an MTA handing one message to two `mesa ingest -` at once). Matched by the constraint, not the SQL text: knex puts
+ * the whole INSERT in the message.
+ */
+export function isLedgerKeyTaken(err: unknown): boolean {
+  const e = err as { code?: string; constraint?: string; message?: string } | undefined;
+  if (e?.code === '23505') return e.constraint === 'ingest_ledger_source_key_unique';
+  return /^SQLITE_CONSTRAINT/.test(String(e?.code)) && /ingest_ledger\.source_key/.test(String(e?.message));
+}
+
 /** Claims the content hash for an effect. A second delivery racing the first fails when this row is written (in the
  * ingest's batch, with the batch's others: the batch then runs again mail by mail, and the mail that failed is retried
  * as a duplicate). The unique key is what makes "one effect" hold across instances on PostgreSQL. */

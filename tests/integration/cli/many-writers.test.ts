@@ -139,3 +139,22 @@ it(`${LANES} concurrent \`mesa ingest -\` beside \`mesa start\` on Dovecot and \
   // Nothing was deferred inside `mesa start` either (its poller would have offered the mail again).
   expect(start.output()).not.toMatch(/database is locked|SQLITE_BUSY|correo pendiente/);
 }, 180_000);
+
+it('one message handed to 8 `mesa ingest -` at once (two aliases to one pipe): one case, the others told it was there', async () => {
+  const { env, config } = await cliEnv();
+  expect((await runCli(['migrate'], { env })).code).toBe(0);
+  const mail = delivery(99, 0);
+  const runs = await Promise.all(Array.from({ length: 8 }, () => runCli(['ingest', '-'], { env, stdin: mail })));
+  // Before, every delivery but the first was deferred (75) with the database's unique-key error as its reason.
+  for (const r of runs) expect(r.code, r.stdout + r.stderr.slice(-1000)).toBe(0);
+  expect(runs.filter((r) => /^stdin: caso nuevo #1\n/.test(r.stdout))).toHaveLength(1);
+  expect(runs.filter((r) => /^stdin: caso nuevo #1 \[ya procesado antes\]\n/.test(r.stdout))).toHaveLength(7);
+  const db = openDatabase(config.database);
+  try {
+    expect(Number((await db('tickets').count({ n: '*' }))[0].n)).toBe(1);
+    expect(Number((await db('ingest_ledger').count({ n: '*' }))[0].n)).toBe(1);
+    expect(Number((await db('quarantine').count({ n: '*' }))[0].n)).toBe(0);
+  } finally {
+    await db.destroy();
+  }
+}, 60_000);
