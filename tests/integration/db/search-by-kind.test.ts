@@ -66,7 +66,10 @@ describe('search index by kind', () => {
       if (!onPostgres) await k.raw('insert into "search_fts" (rowid, "stemmed") values (?, ?)', [id, stemmed]);
     }
 
-    expect(await migrateLatest(k)).toEqual([SPLIT]);
+    // The split, and whatever came after it.
+    const ran = await migrateLatest(k);
+    expect(ran[0]).toBe(SPLIT);
+    expect(ran.every((name) => name >= SPLIT)).toBe(true);
     const ids = async (kind: 'article' | 'case') =>
       (await searchDocs(k, { kind, terms: ['factur'], limit: 10 })).map((r) => r.ticketId).sort();
     expect(await ids('article')).toEqual([published]);
