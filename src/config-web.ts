@@ -22,6 +22,8 @@ export const webKeys = {
   TRUST_PROXY: trustProxy.default(false),
   /** Organizations whose people all see the organization's cases in "Mis casos" (comma list, or *). */
   CASE_LIST_ORGANIZATIONS: z.string().trim().toLowerCase().default(''),
+  /** `/metrics` and the detail of `/healthz` from outside the private networks (src/web/monitoring-access.ts). */
+  MONITORING_TOKEN: z.string().trim().min(16, 'debe tener al menos 16 caracteres').optional(),
 };
 
 export type WebConfig = Readonly<{
@@ -35,9 +37,10 @@ export type WebConfig = Readonly<{
   filesPerIp: number;
   uploadMaxBytes: number;
   caseListOrganizations: '*' | readonly string[];
+  monitoringToken?: string;
 }>;
 
-type WebEnv = { [K in keyof typeof webKeys]: z.output<(typeof webKeys)[K]> };
+type WebEnv = z.output<z.ZodObject<typeof webKeys>>;
 
 export function webFrom(e: WebEnv): WebConfig {
   return {
@@ -55,5 +58,6 @@ export function webFrom(e: WebEnv): WebConfig {
         : e.CASE_LIST_ORGANIZATIONS.split(',')
             .map((o) => o.trim())
             .filter(Boolean),
+    monitoringToken: e.MONITORING_TOKEN,
   };
 }

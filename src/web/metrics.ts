@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Counter, Gauge, Registry } from 'prom-client';
 import type { App } from '../app.ts';
 import { outcomeCounts } from '../db/repos/ledger.ts';
@@ -17,7 +17,7 @@ import { mailboxStatuses } from '../mailboxes/status.ts';
  * ingestion ledger), outbox rows by state, consecutive poll errors and last good poll per mailbox, open cases by
  * priority, mail held in quarantine.
  */
-export function registerMetrics(server: FastifyInstance, app: App): void {
+export function registerMetrics(server: FastifyInstance, app: App, allowed: (req: FastifyRequest) => boolean): void {
   const { db } = app;
   const registry = new Registry();
   let hasOutbox: boolean | undefined;
@@ -124,7 +124,8 @@ export function registerMetrics(server: FastifyInstance, app: App): void {
     },
   });
 
-  server.get('/metrics', async (_req, reply) => {
+  server.get('/metrics', async (req, reply) => {
+    if (!allowed(req)) return reply.callNotFound();
     const body = await registry.metrics();
     return reply.header('cache-control', 'no-store').type(registry.contentType).send(body);
   });

@@ -4,6 +4,7 @@ import { pingDatabase } from '../db/repos/monitoring.ts';
 import { MAILBOX_ARGUMENT, STATE_TEXT } from '../mailboxes/explain.ts';
 import { lastReads, mailboxStatuses } from '../mailboxes/status.ts';
 import { registerMetrics } from './metrics.ts';
+import { monitoringAccess } from './monitoring-access.ts';
 import { slaLight } from './sla-light.ts';
 import { registerStatusPage, type StatusPageOptions } from './status-page.ts';
 import { strings } from './i18n.ts';
@@ -28,7 +29,10 @@ export function buildServer(app: App, opts: { statusPage?: StatusPageOptions } =
   const startedAt = Date.now();
 
   /** 200 when the database answers, 503 otherwise; each mailbox's last good read and last error. */
-  server.get('/healthz', async (_req, reply) => {
+  // The detail (mailboxes, their folders and errors) only to the private networks or with MONITORING_TOKEN.
+  const monitoring = monitoringAccess(app.config.web.monitoringToken);
+  server.get('/healthz', async (req, reply) => {
+    const detailed = monitoring(req);
     try {
       await withTimeout(pingDatabase(app.db), 3000);
       const reads = await lastReads(app);
@@ -63,6 +67,7 @@ export function buildServer(app: App, opts: { statusPage?: StatusPageOptions } =
       // Readiness: a mailbox that has not completed a read for several poll intervals (bad password, server down,
       // a stuck connection) makes the instance not ready, so a probe or a person notices the mail is not coming in.
       const ready = mailboxes.every((m) => !m.stale) && problems.length === 0;
+      if (!detailed) return reply.code(ready ? 200 : 503).send({ status: ready ? 'ok' : 'degraded' });
       return reply.code(ready ? 200 : 503).send({
         status: ready ? 'ok' : 'degraded',
         database: 'ok',
@@ -71,13 +76,15 @@ export function buildServer(app: App, opts: { statusPage?: StatusPageOptions } =
       });
     } catch (err) {
       server.log.warn({ err }, 'healthz: la base de datos no responde');
-      return reply.code(503).send({ status: 'error', database: 'error', mailboxes: [] });
+      return reply
+        .code(503)
+        .send(detailed ? { status: 'error', database: 'error', mailboxes: [] } : { status: 'error' });
     }
   });
 
   // Issue 4: "Consultar mi caso" behind the magic links, and Prometheus metrics.
   registerStatusPage(server, app, { sla: slaLight(app, opts.statusPage?.clock), ...opts.statusPage });
-  registerMetrics(server, app);
+  registerMetrics(server, app, monitoring);
   server.setNotFoundHandler(async (_req, reply) => bad.notFound(reply));
   server.setErrorHandler(async (err: { statusCode?: number }, req, reply) => {
     const status = Number(err.statusCode) || 500;

@@ -129,6 +129,16 @@ describe('config', () => {
       );
   });
 
+  it('takes a MONITORING_TOKEN of 16 characters or more, and names a short one', () => {
+    expect(loadConfig(base).web.monitoringToken).toBeUndefined();
+    expect(loadConfig({ ...base, MONITORING_TOKEN: ' vigilancia-0123456789 ' }).web.monitoringToken).toBe(
+      'vigilancia-0123456789',
+    );
+    expect(problems({ ...base, MONITORING_TOKEN: 'corto' })).toContain(
+      'MONITORING_TOKEN: debe tener al menos 16 caracteres',
+    );
+  });
+
   it("reads SQLITE_LOCK_WAIT_SECONDS (default 30) as SQLite's lock wait in ms, and names a bad value", () => {
     expect(loadConfig(base).database).toMatchObject({ client: 'better-sqlite3', lockWaitMs: 30_000 });
     expect(loadConfig({ ...base, SQLITE_LOCK_WAIT_SECONDS: '5' }).database).toMatchObject({ lockWaitMs: 5_000 });
