@@ -124,7 +124,8 @@ export function graphMailboxes(
       processedFolder: graph.processedFolder,
       rejectUnauthorized: true,
       pollSeconds: Number(e.IMAP_POLL_SECONDS ?? 60),
-      backlogDays: (e.MAILBOX_BACKLOG_DAYS as number | 'all' | undefined) ?? 14,
+      // Parsed with the IMAP keys (src/config-mailboxes.ts), its default included.
+      backlogDays: e.MAILBOX_BACKLOG_DAYS as number | 'all',
       transport: 'graph',
       graph,
     };

@@ -52,28 +52,27 @@ export async function readRound(ctx: RoundContext, client: ImapFlow): Promise<Ro
     throw new MesaError('IMAP_FOLDER_MISSING', detail, { cause: err });
   });
   const uidvalidity = Number(box.uidValidity);
-  let state = await getMailboxState(ctx.db, name);
+  const state = await getMailboxState(ctx.db, name);
+  let lastUid = state?.lastUid ?? 0;
   if (state?.uidvalidity === undefined) {
     // The first read: only the mail of the last MAILBOX_BACKLOG_DAYS days (mailbox-backlog.ts).
     const before = backlogBefore(ctx.mailbox.backlogDays, now);
-    const start = await firstReadLastUid(client, box, before);
-    if (start > 0)
+    lastUid = await firstReadLastUid(client, box, before);
+    if (lastUid > 0)
       ctx.log.info(
-        { lastUid: start, before: new Date(before!).toISOString() },
+        { lastUid, before: new Date(before!).toISOString() },
         'primera lectura del buzón: el correo que ya estaba y llegó antes de MAILBOX_BACKLOG_DAYS queda en el buzón ' +
           'sin abrir casos',
       );
-    await saveMailboxState(ctx.db, name, { uidvalidity, lastUid: start, backlogBefore: before });
-    state = await getMailboxState(ctx.db, name);
+    await saveMailboxState(ctx.db, name, { uidvalidity, lastUid, backlogBefore: before });
   } else if (state.uidvalidity !== uidvalidity) {
     ctx.log.warn(
       { before: state.uidvalidity, now: uidvalidity },
       'UIDVALIDITY cambió: se relee el buzón desde el principio (el registro evita duplicados)',
     );
-    await saveMailboxState(ctx.db, name, { uidvalidity, lastUid: 0 });
-    state = await getMailboxState(ctx.db, name);
+    lastUid = 0;
+    await saveMailboxState(ctx.db, name, { uidvalidity, lastUid });
   }
-  let lastUid = state?.lastUid ?? 0;
 
   // "N:*" always matches the highest UID even when it is below N (RFC 3501 §6.4.8), hence the filter.
   const found = box.exists === 0 ? [] : await client.search({ uid: `${lastUid + 1}:*` }, { uid: true });
