@@ -1,5 +1,5 @@
 import type { UnitOfWork } from '../db/unit-of-work.ts';
-import { forgetDeliveriesAhead, lookAheadDeliveries } from '../db/repos/ledger.ts';
+import { forgetDeliveriesAhead, isLedgerKeyTaken, lookAheadDeliveries } from '../db/repos/ledger.ts';
 import { letOutboxWait } from '../db/repos/outbox.ts';
 import { expectBudgetAsks } from '../db/repos/outbox-ahead.ts';
 import { expectNewRows } from '../db/repos/ids-ahead.ts';
@@ -204,7 +204,7 @@ async function run(
         messageId: mail.messageId,
       };
     } catch (err) {
-      if ((isMesaError(err) && err.retryable) || isInfrastructureError(err)) throw err;
+      if ((isMesaError(err) && err.retryable) || isInfrastructureError(err) || isLedgerKeyTaken(err)) throw err;
       throw new CarefulRunNeeded(err);
     }
   }
@@ -224,6 +224,9 @@ async function run(
       }
       if (isMesaError(err) && err.retryable) throw err;
       if (isInfrastructureError(err)) throw err;
+      // Another process recorded this very source meanwhile: not this mail's fault, and its ledger row is the answer
+      // (IngestService.ingestMany offers the batch again).
+      if (isLedgerKeyTaken(err)) throw err;
       // A bug tripped over this one mail: keep it, say why, and let the mailbox go on.
       service.log.error({ err, sourceKey: job.sourceKey }, 'fallo inesperado al procesar; el mensaje va a cuarentena');
       return {
