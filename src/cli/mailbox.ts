@@ -5,7 +5,7 @@ import type { Config, MailboxConfig } from '../config.ts';
 import { appOnly } from '../config-credentials.ts';
 import { isMesaError } from '../errors.ts';
 import { MAILBOX_ARGUMENT, mailboxFromArgument, STATE_TEXT, type MailboxName } from '../mailboxes/explain.ts';
-import { lastReads, mailboxStatuses, type MailboxStatus } from '../mailboxes/status.ts';
+import { lastReads, mailboxReaders, mailboxStatuses, type MailboxStatus } from '../mailboxes/status.ts';
 import { withApp } from './commands.ts';
 import { EXIT } from './env.ts';
 
@@ -154,10 +154,18 @@ export async function statusCommand(config: Config, opts: { json?: boolean }): P
     const credentials = await mailboxStatuses(app);
     // What the readers of `mesa start` last recorded: a password says nothing until the server takes it.
     const reads = await lastReads(app);
+    const readers = await mailboxReaders(app);
     const list = credentials.map((c) => {
       const r = reads.get(c.mailbox);
+      const reader = readers.get(c.mailbox);
       return {
         ...c,
+        // host:pid of the `mesa start` that holds the mailbox's lease, and until when it holds it without renewing.
+        readBy: reader && {
+          holder: reader.holder,
+          renewedAt: new Date(reader.renewedAt).toISOString(),
+          expiresAt: new Date(reader.expiresAt).toISOString(),
+        },
         lastReadAt: r?.lastSuccessAt ? new Date(r.lastSuccessAt).toISOString() : undefined,
         lastReadError: r?.lastError,
         backlogBefore: r?.backlogBefore ? new Date(r.backlogBefore).toISOString() : undefined,
@@ -169,7 +177,14 @@ export async function statusCommand(config: Config, opts: { json?: boolean }): P
   });
 }
 
-function describe(s: MailboxStatus & { lastReadAt?: string; lastReadError?: string; backlogBefore?: string }): string {
+type Described = MailboxStatus & {
+  lastReadAt?: string;
+  lastReadError?: string;
+  backlogBefore?: string;
+  readBy?: { holder: string; renewedAt: string; expiresAt: string };
+};
+
+function describe(s: Described): string {
   // Only an OAuth2 credential has a state of its own (tokens held, refused, missing); a password or a fixed token is
   // proven by the server's answer, below as the last read.
   const state = s.kind.startsWith('oauth2') ? ` — ${STATE_TEXT[s.state] ?? s.state}` : '';
@@ -179,6 +194,15 @@ function describe(s: MailboxStatus & { lastReadAt?: string; lastReadError?: stri
   const never = s.lastReadError ? 'ninguna todavía' : 'ninguna todavía (¿corre mesa start?)';
   lines.push(`  última lectura correcta: ${s.lastReadAt ? when(Date.parse(s.lastReadAt)) : never}`);
   if (s.lastReadError) lines.push(`  error al leer: ${s.lastReadError}`);
+  if (s.readBy) {
+    const holder = s.readBy.holder.split(':').slice(0, 2).join(':'); // host:pid, without the lease's random tag
+    const since = when(Date.parse(s.readBy.renewedAt));
+    lines.push(
+      Date.parse(s.readBy.expiresAt) > Date.now()
+        ? `  lo lee: ${holder} (mesa start)`
+        : `  lo leía: ${holder}, sin renovar desde ${since}: otra instancia puede tomarlo`,
+    );
+  }
   if (s.backlogBefore)
     lines.push(
       `  primera lectura: lo llegado antes de ${when(Date.parse(s.backlogBefore))} quedó en el buzón sin casos ` +

@@ -3,7 +3,7 @@ import os from 'node:os';
 import type { Knex } from 'knex';
 import type { Logger } from '../logger.ts';
 import { isPostgres } from './knex.ts';
-import { clearLeaseHolder, recordLeaseHolder, touchLease } from './repos/leases.ts';
+import { clearLeaseHolder, recordLeaseHolder, takeLease, touchLease } from './repos/leases.ts';
 
 /**
  * Mailbox leases: with several `mesa start` processes on one PostgreSQL database, each mailbox is read by exactly
@@ -21,13 +21,16 @@ import { clearLeaseHolder, recordLeaseHolder, touchLease } from './repos/leases.
  * mail. If two instances ever overlap for a moment, the ingestion ledger's unique source key and the effect claim
  * still give each mail one effect: the lease is about not doing the work twice, not about correctness.
  *
- * On SQLite one instance is assumed (one file, one machine): the lease is a no-op there.
+ * On SQLite (one file, so one machine) the `leases` row itself is the lock: taken in a write transaction, renewed by
+ * the same heartbeat, and taken over when it expires or at once when its holder's process on this machine has ended
+ * (holderIsGone). A second `mesa start` on the same file, by mistake or as a standby, then waits for the mailbox
+ * instead of reading it alongside the first.
  */
 
 export interface LeaseOptions {
   /** How often a waiting instance tries to take a held lock (default 1 s). */
   retryEveryMs?: number;
-  /** How often the holder checks that its lock connection is alive (default 3 s). */
+  /** How often the holder checks that it still holds the lock (default 3 s). */
   checkEveryMs?: number;
   /** Identifies this process in the `leases` table; default host:pid:random. */
   holder?: string;
@@ -40,6 +43,23 @@ export function defaultHolder(): string {
   return `${os.hostname()}:${process.pid}:${crypto.randomBytes(3).toString('hex')}`;
 }
 
+/**
+ * A holder (defaultHolder) whose process on this machine has ended: SIGKILLed, crashed, or the machine restarted.
+ * Its row need not expire before another instance takes the mailbox. A holder on another machine, or a pid that is
+ * alive (perhaps reused by another program), is left to expire.
+ */
+export function holderIsGone(holder: string): boolean {
+  const [host, pidText] = holder.split(':');
+  const pid = Number(pidText);
+  if (host !== os.hostname() || !Number.isSafeInteger(pid) || pid <= 0 || pid === process.pid) return false;
+  try {
+    process.kill(pid, 0); // signal 0: only asks whether the process exists
+    return false;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'ESRCH';
+  }
+}
+
 type PgConnection = {
   query(sql: string, params?: unknown[]): Promise<{ rows: any[] }>;
   on(event: 'error' | 'end', fn: (err?: Error) => void): void;
@@ -50,9 +70,11 @@ type PgConnection = {
 export class MailboxLease {
   readonly name: string;
   readonly holder: string;
-  readonly shared: boolean;
+  private readonly pg: boolean;
   private conn?: PgConnection;
   private broken?: Error;
+  /** SQLite: this holder's row is the lock. */
+  private holding = false;
 
   constructor(
     private readonly db: Knex,
@@ -61,36 +83,47 @@ export class MailboxLease {
   ) {
     this.name = `mailbox:${mailbox}`;
     this.holder = opts.holder ?? defaultHolder();
-    this.shared = isPostgres(db);
+    this.pg = isPostgres(db);
   }
 
   get held(): boolean {
-    return !this.shared || (this.conn !== undefined && !this.broken);
+    return this.pg ? this.conn !== undefined && !this.broken : this.holding;
   }
 
-  /** True when this process now holds the lock (or always, on SQLite). */
+  /** True when this process now holds the lock. */
   async acquire(): Promise<boolean> {
-    if (!this.shared) return true;
     if (this.held) return true;
+    if (!this.pg) {
+      this.holding = await takeLease(this.db, this.name, this.holder, Date.now(), this.ttl(), holderIsGone);
+      return this.holding;
+    }
     const conn = await this.connect();
     const { rows } = await conn.query('SELECT pg_try_advisory_lock($1, hashtext($2)) AS ok', [LOCK_CLASS, this.name]);
     if (!rows[0]?.ok) {
       await this.disconnect();
       return false;
     }
-    await recordLeaseHolder(this.db, this.name, this.holder, Date.now(), this.checkEvery() * 3).catch((err) =>
+    await recordLeaseHolder(this.db, this.name, this.holder, Date.now(), this.ttl()).catch((err) =>
       this.opts.logger?.warn({ err }, 'no se pudo anotar el titular del buzón'),
     );
     return true;
   }
 
-  /** Still holding? A failed lock connection means the server has released the lock. */
+  /**
+   * Still holding? PostgreSQL: a failed lock connection means the server has released the lock. SQLite: the row
+   * renewed is still this holder's; a row taken over, or a renewal that failed (the row may have expired meanwhile),
+   * means it may not be.
+   */
   async check(): Promise<boolean> {
-    if (!this.shared) return true;
     if (!this.held) return false;
+    if (!this.pg) {
+      const renewed = await touchLease(this.db, this.name, this.holder, Date.now(), this.ttl()).catch(() => 0);
+      this.holding = renewed > 0;
+      return this.holding;
+    }
     try {
       await this.conn!.query('SELECT 1');
-      await touchLease(this.db, this.name, this.holder, Date.now(), this.checkEvery() * 3).catch(() => undefined);
+      await touchLease(this.db, this.name, this.holder, Date.now(), this.ttl()).catch(() => undefined);
       return true;
     } catch (err) {
       this.broken ??= err as Error;
@@ -99,7 +132,7 @@ export class MailboxLease {
   }
 
   async release(): Promise<void> {
-    if (!this.shared) return;
+    this.holding = false;
     if (this.conn && !this.broken) {
       await this.conn
         .query('SELECT pg_advisory_unlock($1, hashtext($2))', [LOCK_CLASS, this.name])
@@ -107,6 +140,11 @@ export class MailboxLease {
     }
     await this.disconnect();
     await clearLeaseHolder(this.db, this.name, this.holder).catch(() => undefined);
+  }
+
+  /** How long a row stays the holder's without a heartbeat: three missed checks. */
+  private ttl(): number {
+    return this.checkEvery() * 3;
   }
 
   checkEvery(): number {
@@ -159,26 +197,24 @@ export async function withMailboxLease<T>(
     waitingLogged = true;
     await sleep(retryEvery, opts.signal);
   }
-  if (lease.shared) log?.info('esta instancia atiende el buzón');
+  log?.info('esta instancia atiende el buzón');
 
   const lost = new AbortController();
   const onOuterAbort = () => lost.abort(opts.signal?.reason);
   opts.signal?.addEventListener('abort', onOuterAbort, { once: true });
-  const beat = lease.shared
-    ? setInterval(() => {
-        void lease.check().then((ok) => {
-          if (!ok && !lost.signal.aborted) {
-            log?.warn('se perdió la conexión del lease: otra instancia puede tomar el buzón');
-            lost.abort(new Error('lease lost'));
-          }
-        });
-      }, lease.checkEvery())
-    : undefined;
-  beat?.unref();
+  const beat = setInterval(() => {
+    void lease.check().then((ok) => {
+      if (!ok && !lost.signal.aborted) {
+        log?.warn('se perdió el buzón: otra instancia puede tomarlo');
+        lost.abort(new Error('lease lost'));
+      }
+    });
+  }, lease.checkEvery());
+  beat.unref();
   try {
     return await fn(lost.signal);
   } finally {
-    if (beat) clearInterval(beat);
+    clearInterval(beat);
     opts.signal?.removeEventListener('abort', onOuterAbort);
     await lease
       .release()

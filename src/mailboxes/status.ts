@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import type { Config, MailboxConfig } from '../config.ts';
+import { listLeases, type LeaseRow } from '../db/repos/leases.ts';
 import { listMailboxStates, stateKey, type MailboxState } from '../db/repos/mailbox-state.ts';
 import type { MailboxTokens } from './mailbox-tokens.ts';
 
@@ -52,4 +53,10 @@ function kindOf(mb: MailboxConfig): string {
 export async function lastReads(deps: { config: Config; db: Knex }): Promise<Map<string, MailboxState | undefined>> {
   const states = new Map((await listMailboxStates(deps.db)).map((s) => [s.name, s]));
   return new Map(deps.config.mailboxes.map((mb) => [mb.name, states.get(stateKey(mb))]));
+}
+
+/** Which `mesa start` reads each configured mailbox now (its lease: host:pid, last renewal), by mailbox name. */
+export async function mailboxReaders(deps: { config: Config; db: Knex }): Promise<Map<string, LeaseRow | undefined>> {
+  const leases = new Map((await listLeases(deps.db)).map((l) => [l.name, l]));
+  return new Map(deps.config.mailboxes.map((mb) => [mb.name, leases.get(`mailbox:${stateKey(mb)}`)]));
 }

@@ -31,17 +31,6 @@ async function instance(databaseUrl?: string): Promise<App> {
   return app;
 }
 
-describe('mailbox lease on SQLite', () => {
-  it('is a no-op: one instance is assumed, nothing is locked or recorded', async () => {
-    const app = await instance();
-    const lease = new MailboxLease(app.db, 'support:INBOX');
-    expect(lease.shared).toBe(false);
-    expect(await lease.acquire()).toBe(true);
-    expect(await new MailboxLease(app.db, 'support:INBOX').acquire()).toBe(true);
-    expect(await listLeases(app.db)).toEqual([]);
-  });
-});
-
 describe.runIf(await pgReachable())('mailbox lease on PostgreSQL (advisory lock)', () => {
   it('lets one instance hold a mailbox, records it, and hands it over on release', async () => {
     const url = await freshDatabase('mesa_lease');
