@@ -5,6 +5,7 @@ import type { MailRejected } from '../services/mail-rejected.ts';
 import type { Outbox } from './outbox.ts';
 import { noSubject } from '../tickets/subject.ts';
 import { humanSize } from './templates.ts';
+import { isUnreadAddress } from '../mail/unread-addresses.ts';
 
 /**
  * The polite refusal for mail we cannot take. `too_large` comes from the quarantine (only From and Subject were
@@ -12,8 +13,6 @@ import { humanSize } from './templates.ts';
  * own addresses or to daemon-like senders, and always under the loop budget (it is automatic mail).
  */
 export type RefusalReason = 'too_large' | 'not_entitled' | 'over_limit' | 'other';
-
-const DAEMON = /^(mailer[-_]?daemon|post_?master|mail[-_]?daemon|no[-_]?reply|noreply|bounces?|nobody)$/i;
 
 export class Refusals implements Notifier {
   constructor(private readonly deps: { config: Config; outbox: Outbox }) {}
@@ -53,8 +52,7 @@ export class Refusals implements Notifier {
   ): Promise<boolean> {
     const { config } = this.deps;
     const to = p.to.toLowerCase();
-    if ([config.supportAddress, config.fallbackAddress].includes(to) || DAEMON.test(to.split('@')[0] ?? ''))
-      return false;
+    if ([config.supportAddress, config.fallbackAddress].includes(to) || isUnreadAddress(to)) return false;
     const subject = p.subject.replace(/\s+/g, ' ').trim().slice(0, 200) || noSubject(config.locale);
     const res = await this.deps.outbox.enqueue(uow, {
       key: p.key,

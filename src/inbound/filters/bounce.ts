@@ -2,6 +2,7 @@ import { header } from '../mail.ts';
 import type { InboundMail } from '../mail.ts';
 import type { Automated, Filter } from './types.ts';
 import { next } from './types.ts';
+import { isMailSystemLocalPart } from '../../mail/unread-addresses.ts';
 
 /**
  * Bounces and delivery reports: RFC 3464 `multipart/report; report-type=delivery-status`, RFC 5965 ARF feedback
@@ -38,20 +39,6 @@ const BOUNCE_SUBJECT = new RegExp(
     'mail system error',
     'nondeliverable',
   ].join('|')})`,
-  'i',
-);
-
-const DAEMON = new RegExp(
-  `^(${[
-    'mailer[-_]?daemon',
-    'post_?master',
-    'mail[-_]?daemon',
-    'mdaemon',
-    String.raw`mail\.?delivery`,
-    'mail[-_]?delivery[-_]?(subsystem|system)?',
-    'bounces?',
-    'nobody',
-  ].join('|')})$`,
   'i',
 );
 
@@ -116,7 +103,7 @@ export function classifyBounce(mail: InboundMail): Automated | undefined {
   const daemonName =
     /^\s*"?(mailer[-_ ]?daemon|mail delivery (subsystem|system)|postmaster)\b/i.test(fromHeader) ||
     /^\s*<>\s*$/.test(fromHeader);
-  if (DAEMON.test(local) || daemonName) {
+  if (isMailSystemLocalPart(local) || daemonName) {
     // A postmaster writing a normal message (no report, no bounce subject, no status) is still automatic mail.
     return facts(`remitente ${local || fromHeader.trim().slice(0, 40) || '<>'}`, subjectSaysBounce || Boolean(status));
   }

@@ -4,6 +4,7 @@ import { canTransition, transitionTo } from '../../tickets/state-machine.ts';
 import type { Priority, Stage, TicketView, WaitingOn } from '../../tickets/types.ts';
 import type { CommandFacts, Filter, FilterContext } from './types.ts';
 import { next } from './types.ts';
+import { isUnreadAddress } from '../../mail/unread-addresses.ts';
 
 const NAMES: Record<string, string> = {
   cerrar: 'cerrar',
@@ -230,6 +231,9 @@ function participantChange(
       }
     } else if (consultants.includes(address) || address === supportAddress || address === fallbackAddress) {
       errors.push(`${address} es del equipo de soporte (use /asignar para un consultor)`);
+    } else if (isUnreadAddress(address) && !people.has(address)) {
+      // Notices to it would bounce or vanish, and its bounces would come back to the case.
+      errors.push(`${address} es una dirección automática que nadie lee: no se agrega`);
     } else if (!people.has(address)) {
       if (people.size >= limits.perCase)
         errors.push(

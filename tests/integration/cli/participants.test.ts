@@ -80,3 +80,42 @@ it('lists who is on a case and how each was added; --remove takes a Cc off the c
     await app.close();
   }
 }, 120_000); // several real CLI processes, each paying its start-up
+
+it("refuses a consultant's /cc of an address no one reads, and tells the consultant why", async () => {
+  const { config, env } = await cliEnv({ TRUSTED_AUTHSERV_IDS: 'mx.mesa.test' });
+  const dir = path.join(env.DATA_DIR!, 'entrada');
+  fs.mkdirSync(dir);
+  const opening = { From: 'Juan <juan@cliente.co>', To: 'soporte@mesa.test', Subject: 'No llega la factura' };
+  fs.writeFileSync(path.join(dir, '1.eml'), mail({ ...opening, 'Message-ID': '<q-1@cliente.co>' }, 'No llega.'));
+  // Copied from the bank's automatic notice: its bounces would come back to the case, and no one would read it.
+  fs.writeFileSync(
+    path.join(dir, '2.eml'),
+    mail(
+      {
+        From: 'ana@mesa.test',
+        To: 'soporte@mesa.test',
+        Subject: 'RE: [Caso #1] No llega la factura',
+        'Message-ID': '<q-2@mesa.test>',
+        'Authentication-Results': 'mx.mesa.test; dmarc=pass header.from=mesa.test',
+      },
+      '/cc +MAILER-DAEMON@banco.com.co +noreply@banco.com.co\n\nLe pedimos al banco el reenvío.',
+    ),
+  );
+  const ingested = await runCli(['ingest', dir], { env });
+  expect(ingested.code, ingested.stderr).toBe(0);
+
+  const listed = await runCli(['participants', '1', '--json'], { env });
+  expect(JSON.parse(listed.stdout).map((p: any) => p.address)).toEqual(['juan@cliente.co']);
+  const app = await createApp(config, silentLogger);
+  try {
+    const toAna = await app.db('outbox').where({ recipient: 'ana@mesa.test' }).select('mail_json');
+    const told = toAna.map((r: any) => String(r.mail_json)).join('\n');
+    expect(told).toContain('mailer-daemon@banco.com.co es una dirección automática que nadie lee');
+    expect(told).toContain('noreply@banco.com.co es una dirección automática que nadie lee');
+    // The reply went no further than the case file: the customer was not written to with it.
+    const toJuan = await app.db('outbox').where({ recipient: 'juan@cliente.co' }).select('kind');
+    expect(toJuan.map((r: any) => r.kind)).toEqual(['confirmation']);
+  } finally {
+    await app.close();
+  }
+});
