@@ -85,6 +85,16 @@ export interface Interval {
 /** Far enough for any target, short enough that a calendar with no working hours fails fast instead of looping. */
 const MAX_DAYS_SCANNED = 3 * 366;
 
+/** Days a calendar keeps worked out: more than one walk of MAX_DAYS_SCANNED visits. */
+const DAYS_KEPT = 4 * 366;
+
+/** One local day of the calendar: its first instant, its working intervals, and the local date of the next day. */
+interface CalendarDay {
+  start: number;
+  intervals: readonly Interval[];
+  next: string;
+}
+
 // date-holidays builds its tables for every country on import, a cost `mesa start` would pay for nothing, so it
 // is loaded (synchronously, through its CommonJS build) only by a calendar that names a holiday country.
 const require = createRequire(import.meta.url);
@@ -99,6 +109,8 @@ export class BusinessCalendar {
   private readonly fixedHolidays: ReadonlySet<string>;
   private readonly countryHolidays?: Holidays;
   private readonly yearCache = new Map<number, Set<string>>();
+  /** Each local day worked out so far, by its local date `YYYY-MM-DD` (see dayOn). */
+  private readonly days = new Map<string, CalendarDay>();
 
   constructor(spec: CalendarSpec) {
     this.timezone = spec.timezone;
@@ -134,30 +146,25 @@ export class BusinessCalendar {
   }
 
   /** The working intervals of one local day (empty on weekends without hours and on holidays). */
-  intervalsOn(day: DateTime): Interval[] {
-    const local = day.setZone(this.timezone).startOf('day');
-    if (this.isHoliday(local.toISODate()!)) return [];
-    const ranges = this.hours[local.weekday as Weekday] ?? [];
-    return ranges
-      .map((r) => ({ start: this.at(local, r.start), end: this.at(local, r.end) }))
-      .filter((i) => i.end > i.start);
+  intervalsOn(day: DateTime): readonly Interval[] {
+    return this.dayOf(day.toMillis()).intervals;
   }
 
   isBusinessDay(ms: number): boolean {
-    return this.intervalsOn(this.local(ms)).length > 0;
+    return this.dayOf(ms).intervals.length > 0;
   }
 
   isBusinessTime(ms: number): boolean {
-    return this.intervalsOn(this.local(ms)).some((i) => ms >= i.start && ms < i.end);
+    return this.dayOf(ms).intervals.some((i) => ms >= i.start && ms < i.end);
   }
 
   /** Business milliseconds between two instants (0 when `to` is not after `from`). */
   businessMsBetween(from: number, to: number): number {
     if (to <= from) return 0;
     let total = 0;
-    let day = this.local(from).startOf('day');
-    for (let n = 0; n <= MAX_DAYS_SCANNED * 10 && day.toMillis() < to; n++, day = day.plus({ days: 1 })) {
-      for (const i of this.intervalsOn(day)) total += Math.max(0, Math.min(i.end, to) - Math.max(i.start, from));
+    let day = this.dayOf(from);
+    for (let n = 0; n <= MAX_DAYS_SCANNED * 10 && day.start < to; n++, day = this.dayOn(day.next)) {
+      for (const i of day.intervals) total += Math.max(0, Math.min(i.end, to) - Math.max(i.start, from));
     }
     return total;
   }
@@ -166,9 +173,9 @@ export class BusinessCalendar {
    * moment. */
   addBusinessMs(from: number, ms: number): number {
     let remaining = ms;
-    let day = this.local(from).startOf('day');
-    for (let n = 0; n < MAX_DAYS_SCANNED; n++, day = day.plus({ days: 1 })) {
-      for (const i of this.intervalsOn(day)) {
+    let day = this.dayOf(from);
+    for (let n = 0; n < MAX_DAYS_SCANNED; n++, day = this.dayOn(day.next)) {
+      for (const i of day.intervals) {
         if (i.end <= from) continue;
         const start = Math.max(i.start, from);
         const available = i.end - start;
@@ -200,14 +207,14 @@ export class BusinessCalendar {
     const startLocal = this.local(start);
     const minuteOfDay = startLocal.hour * 60 + startLocal.minute;
     const extraMs = startLocal.second * 1000 + startLocal.millisecond;
-    let day = startLocal.startOf('day');
+    let day = this.dayOf(start);
     let counted = 0;
     for (let n = 0; n < MAX_DAYS_SCANNED; n++) {
-      day = day.plus({ days: 1 });
-      const intervals = this.intervalsOn(day);
+      day = this.dayOn(day.next);
+      const intervals = day.intervals;
       if (!intervals.length) continue;
       if (++counted < days) continue;
-      const target = this.at(day, minuteOfDay) + extraMs;
+      const target = this.at(this.local(day.start), minuteOfDay) + extraMs;
       const first = intervals[0];
       const last = intervals[intervals.length - 1];
       if (target <= first.start) return first.start;
@@ -227,6 +234,35 @@ export class BusinessCalendar {
 
   local(ms: number): DateTime {
     return DateTime.fromMillis(ms, { zone: this.timezone });
+  }
+
+  /** The local day that holds instant `ms`. */
+  private dayOf(ms: number): CalendarDay {
+    return this.dayOn(this.local(ms).toISODate()!);
+  }
+
+  /**
+   * The local day `date` (`YYYY-MM-DD`), worked out with luxon once and then read from `days`: every case's SLA and
+   * auto-close clock walks the same few weeks of the calendar (the scheduled jobs, for every open case; `mesa
+   * tickets`; each case page), and luxon's zone arithmetic for each day of each walk was most of their time. Keyed
+   * by the date, so that finding an instant's day takes one conversion to local time. Bounded: cleared when it holds
+   * more days than a walk of MAX_DAYS_SCANNED visits.
+   */
+  private dayOn(date: string): CalendarDay {
+    let day = this.days.get(date);
+    if (!day) {
+      // Local midnight, or the first instant after it when DST skips midnight (luxon moves a skipped time forward).
+      const local = DateTime.fromISO(date, { zone: this.timezone });
+      const intervals = this.isHoliday(date)
+        ? []
+        : (this.hours[local.weekday as Weekday] ?? [])
+            .map((r) => ({ start: this.at(local, r.start), end: this.at(local, r.end) }))
+            .filter((i) => i.end > i.start);
+      day = { start: local.toMillis(), intervals, next: local.plus({ days: 1 }).toISODate()! };
+      if (this.days.size >= DAYS_KEPT) this.days.clear();
+      this.days.set(date, day);
+    }
+    return day;
   }
 
   /** Local wall-clock minute of a day → instant. A wall time skipped by DST moves forward (luxon's rule). */

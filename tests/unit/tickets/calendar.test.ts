@@ -144,6 +144,50 @@ describe('business calendar across DST changes', () => {
   });
 });
 
+describe('business calendar: the days it keeps worked out', () => {
+  // Each calendar keeps the days it has worked out (src/tickets/calendar.ts, dayOn). Checked against a plain reading
+  // of the hours, instant by instant (every quarter hour: the hours below start and end on one), with a calendar that
+  // has already walked the year: across DST changes, a skipped midnight (Santiago, 2026-09-06), night hours, the
+  // repeated hour and holidays. One fixed sequence of instants (a linear congruential generator), so a failure
+  // repeats.
+  const QUARTER = 15 * 60_000;
+  const kinds: Array<[string, Record<string, string[]>, string[]]> = [
+    ['America/Santiago', { sun: ['00:00-02:00', '22:00-24:00'], sat: ['09:00-12:00'] }, []],
+    ['America/New_York', { sun: ['01:00-04:00'] }, ['2026-07-03']],
+    ['America/Bogota', {}, ['2026-12-08', '2026-12-25']],
+  ];
+  it.each(kinds)('%s', (zone, hours, holidays) => {
+    const cal = calendar(zone, { hours, holidays });
+    const spec = hoursFromKeys({ ...DEFAULT_HOURS, ...hours });
+    const worked = (ms: number) => {
+      const local = DateTime.fromMillis(ms, { zone });
+      const minute = local.hour * 60 + local.minute;
+      if (holidays.includes(local.toISODate()!)) return false;
+      return (spec[local.weekday as 1] ?? []).some((r) => minute >= r.start && minute < r.end);
+    };
+    let seed = 20261207;
+    const next = (n: number) => (seed = (seed * 1103515245 + 12345) % 2 ** 31) % n;
+    const year = DateTime.fromISO('2026-01-01T00:00', { zone }).toMillis();
+    for (let q = 0; q < 120; q++) {
+      const from = year + next(365 * 96) * QUARTER;
+      const to = from + next(9 * 96) * QUARTER;
+      let expected = 0;
+      for (let t = from; t < to; t += QUARTER) if (worked(t)) expected += QUARTER;
+      expect(cal.businessMsBetween(from, to), `${DateTime.fromMillis(from, { zone }).toISO()} → ${q}`).toBe(expected);
+      expect(cal.isBusinessTime(to)).toBe(worked(to));
+      // What builds on the same days: as many business hours between the start and the deadline as were asked for,
+      // and the same answers as a calendar that has walked nothing.
+      const h = 1 + next(60);
+      const d = next(12);
+      const fresh = calendar(zone, { hours, holidays });
+      const due = cal.addBusinessHours(from, h);
+      expect(cal.businessMsBetween(from, due)).toBe(h * 3_600_000);
+      expect(due).toBe(fresh.addBusinessHours(from, h));
+      expect(cal.addBusinessDays(from, d)).toBe(fresh.addBusinessDays(from, d));
+    }
+  });
+});
+
 describe('business hours in words (for mails)', () => {
   it.each([
     ['es', DEFAULT_HOURS, 'lunes a viernes, de 8:00 a 17:00; sábado, de 9:00 a 12:00'],
