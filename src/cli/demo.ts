@@ -5,7 +5,7 @@ import dotenv from 'dotenv';
 import { simpleParser } from 'mailparser';
 import { DEMO_SAMPLES_DIR } from '../paths.ts';
 import { prepareDataDir } from '../directories.ts';
-import { configFromEnvironment } from './env.ts';
+import { configFromEnvironment, EXIT } from './env.ts';
 import { ingestCommand, showCommand, ticketsCommand, withApp } from './commands.ts';
 
 const SAMPLES = DEMO_SAMPLES_DIR;
@@ -16,6 +16,18 @@ const SAMPLES = DEMO_SAMPLES_DIR;
  */
 export async function demoCommand(opts: { serve?: boolean } = {}): Promise<number> {
   process.env.LOG_LEVEL ??= 'warn';
+  // The .env of this folder, if any (the environment wins), read before the demo writes anything here.
+  dotenv.config({ quiet: true } as dotenv.DotenvConfigOptions);
+  const real = realDeskKeys(process.env);
+  if (real.length) {
+    process.stderr.write(
+      `mesa demo no corre aquí: esta configuración es la de una mesa real (${real.join(', ')}). La demo procesa ` +
+        'correos de ejemplo: abriría sus casos en esta base y enviaría de verdad sus confirmaciones y avisos.\n' +
+        'Pruébela en una carpeta aparte, sin .env:\n' +
+        `  mkdir -p /tmp/mesa-demo && cd /tmp/mesa-demo && node ${process.argv[1] ?? 'dist/src/cli.js'} demo\n`,
+    );
+    return EXIT.CONFIG;
+  }
   const wroteEnv = writeDemoEnv();
   const { config, keyFile } = demoConfig();
   if (wroteEnv)
@@ -83,6 +95,20 @@ function writeDemoEnv(): boolean {
   } catch {
     return false; // read-only checkout, or another process wrote it first: the demo still runs with its defaults
   }
+}
+
+/**
+ * The keys that make this a working desk rather than the demo's: mail really sent, mailboxes read, a shared database.
+ * The demo's sample mails (a customer at ferreteria-andina.co, a consultant) must reach none of them, and its .env
+ * must not land beside them. Only the names are read here; config.ts validates the values as always.
+ */
+function realDeskKeys(env: NodeJS.ProcessEnv): string[] {
+  const set = (k: string) => Boolean(env[k]?.trim());
+  return [
+    ...['SMTP_HOST', 'IMAP_HOST', 'FALLBACK_IMAP_HOST'].filter(set),
+    ...(env.SUPPORT_MAILBOX_TRANSPORT?.trim() === 'graph' ? ['SUPPORT_MAILBOX_TRANSPORT=graph'] : []),
+    ...(/^postgres(ql)?:/i.test(env.DATABASE_URL?.trim() ?? '') ? ['DATABASE_URL'] : []),
+  ];
 }
 
 /** No SECRET_KEY here: a key printed in the sources would sign the links of every installation that fell back on it. */

@@ -73,4 +73,38 @@ describe('mesa demo (quick start)', () => {
     }
     expect(keys[0]).not.toBe(keys[1]);
   });
+
+  it('refuses to run where a real desk is configured, and writes nothing there', async () => {
+    // The folder of a working installation: its .env sends by SMTP and reads a mailbox.
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mesa-demo-'));
+    const realEnv = [
+      'SUPPORT_ADDRESS=soporte@empresa.invalid',
+      'CONSULTANTS=ana@empresa.invalid',
+      `SECRET_KEY=${'5a1e'.repeat(4)}${'c0de'.repeat(4)}${'9f3b'.repeat(4)}${'71d2'.repeat(4)}`,
+      'SMTP_HOST=smtp.empresa.invalid',
+      'IMAP_HOST=imap.empresa.invalid',
+      'IMAP_USER=soporte',
+      'IMAP_PASSWORD=clave',
+      '',
+    ].join('\n');
+    fs.writeFileSync(path.join(dir, '.env'), realEnv);
+    const env = { DATA_DIR: path.join(dir, 'data') };
+    const demo = await runCli(['demo'], { env, cwd: dir });
+    expect(demo.code).toBe(78);
+    expect(demo.stderr).toContain('mesa demo no corre aquí');
+    expect(demo.stderr).toContain('SMTP_HOST, IMAP_HOST');
+    expect(demo.stderr).toMatch(/cd \/tmp\/mesa-demo && node \S+cli\.js demo/);
+    expect(fs.readFileSync(path.join(dir, '.env'), 'utf8')).toBe(realEnv);
+    expect(fs.existsSync(path.join(dir, 'data'))).toBe(false);
+
+    // Configured by the environment alone (a systemd unit), with no .env: the demo does not leave one behind either.
+    const bare = fs.mkdtempSync(path.join(os.tmpdir(), 'mesa-demo-'));
+    const pg = await runCli(['demo'], {
+      env: { DATA_DIR: path.join(bare, 'data'), DATABASE_URL: 'postgres://mesa@db.empresa.co/mesa' },
+      cwd: bare,
+    });
+    expect(pg.code).toBe(78);
+    expect(pg.stderr).toContain('(DATABASE_URL)');
+    expect(fs.readdirSync(bare)).toEqual([]);
+  });
 });
