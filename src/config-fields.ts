@@ -180,3 +180,15 @@ export const secretKey = z.string().superRefine((key, ctx) => {
   const why = weakKeyReason(key);
   if (why) ctx.addIssue({ code: 'custom', message: why });
 });
+
+/**
+ * Whether a processed folder names the folder being read: each recorded mail moved there would arrive again (a new
+ * UID in IMAP, a new item in Graph's delta), be read again and moved again, without end. Compared without case:
+ * IMAP's INBOX is case-insensitive (RFC 3501 §5.1), and Exchange and Gmail treat every name so.
+ */
+export function isReadFolder(processed: string, read: string): boolean {
+  return processed.trim().toLowerCase() === read.trim().toLowerCase();
+}
+
+/** How Microsoft 365 names the inbox (Graph's `inbox`) in the languages of our customers' tenants. */
+export const INBOX_DISPLAY_NAMES = ['inbox', 'bandeja de entrada', 'caixa de entrada'];

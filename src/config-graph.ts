@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { credentialFrom, isLoopback, type MailboxCredential, type MailboxTransport } from './config-credentials.ts';
+import { INBOX_DISPLAY_NAMES, isReadFolder } from './config-fields.ts';
 
 /**
  * Microsoft Graph as a mailbox's transport (issue 26), for Microsoft 365 tenants where IMAP and SMTP AUTH are switched
@@ -70,12 +71,16 @@ export function graphFrom(
       `${prefix}IMAP_HOST: sobra con ${transportKeyName}=graph (el buzón se lee por Microsoft Graph, no por IMAP)`,
     );
   // One processed folder for both mailboxes, as IMAP_PROCESSED_FOLDER.
-  return {
-    baseUrl,
-    user: user ?? '',
-    folder: get('GRAPH_FOLDER') ?? 'inbox',
-    processedFolder: e.GRAPH_PROCESSED_FOLDER as string | undefined,
-  };
+  const folder = get('GRAPH_FOLDER') ?? 'inbox';
+  const processedFolder = e.GRAPH_PROCESSED_FOLDER as string | undefined;
+  // Found by its display name under the root (graph-round.ts): «Bandeja de entrada» is the inbox itself.
+  const isInbox = (name: string) => INBOX_DISPLAY_NAMES.includes(name.trim().toLowerCase());
+  if (processedFolder && (isReadFolder(processedFolder, folder) || (isInbox(folder) && isInbox(processedFolder))))
+    problems.push(
+      `GRAPH_PROCESSED_FOLDER: es la carpeta que Mesa lee (${prefix}GRAPH_FOLDER=${folder}): cada correo registrado ` +
+        'volvería a ella y se leería otra vez, sin fin; use otra carpeta (p. ej. Procesados) o quite la clave',
+    );
+  return { baseUrl, user: user ?? '', folder, processedFolder };
 }
 
 /** What MailboxConfig (src/config.ts) says of its transport: imap by default; on graph, where the mailbox is. */

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { MailboxCredential } from './config-credentials.ts';
-import { bool, email, port, positiveInt } from './config-fields.ts';
+import { bool, email, isReadFolder, port, positiveInt } from './config-fields.ts';
 import type { TransportFields } from './config-graph.ts';
 
 /**
@@ -72,6 +72,16 @@ export function mailboxProblems(e: MailboxEnv, problems: string[]): void {
     problems.push('FALLBACK_IMAP_USER: falta (obligatoria cuando FALLBACK_IMAP_HOST está definida)');
   if (e.FALLBACK_IMAP_HOST && !e.FALLBACK_ADDRESS)
     problems.push('FALLBACK_ADDRESS: falta (obligatoria cuando FALLBACK_IMAP_HOST está definida)');
+  const processed = e.IMAP_PROCESSED_FOLDER;
+  for (const [key, host, folder] of [
+    ['IMAP_MAILBOX', e.IMAP_HOST, e.IMAP_MAILBOX],
+    ['FALLBACK_IMAP_MAILBOX', e.FALLBACK_IMAP_HOST, e.FALLBACK_IMAP_MAILBOX],
+  ] as const)
+    if (processed && host && isReadFolder(processed, folder))
+      problems.push(
+        `IMAP_PROCESSED_FOLDER: es la carpeta que Mesa lee (${key}=${folder}): cada correo registrado volvería a ` +
+          'ella y se leería otra vez, sin fin; use otra carpeta (p. ej. Procesados) o quite la clave',
+      );
 }
 
 /** The mailboxes whose host is set, support first; each credential was read beside it (config-credentials.ts). */

@@ -132,3 +132,32 @@ it('mesa start on a port already taken says so in one line, with the key to chan
     await new Promise((resolve) => taken.close(resolve));
   }
 }, 60_000);
+
+it('mesa start refuses a processed folder that is the folder it reads, before it moves a single mail', async () => {
+  // With IMAP_PROCESSED_FOLDER=INBOX each recorded mail was moved into INBOX again, under a new UID: read again
+  // (a duplicate, ignored), moved again. Five mails made 4150 ledger rows in 12 s, without end.
+  const { env } = await cliEnv({ ...supportMailboxEnv(dovecot), HTTP_PORT: '0' });
+  const uid = await dovecot.append(
+    'support',
+    'From: Ana <ana@cliente.co>\r\nTo: soporte@mesa.test\r\nSubject: Factura\r\nMessage-ID: <bucle-1@cliente.co>\r\n\r\nHola.\r\n',
+  );
+  const mesa = spawnCli(['start'], { env: { ...env, IMAP_PROCESSED_FOLDER: 'inbox' } });
+  try {
+    const code = await Promise.race([mesa.exited, new Promise((r) => setTimeout(() => r('sigue corriendo'), 15_000))]);
+    expect(code, mesa.output()).toBe(78);
+    expect(mesa.output()).toContain(
+      'IMAP_PROCESSED_FOLDER: es la carpeta que Mesa lee (IMAP_MAILBOX=INBOX): cada correo registrado volvería a ella',
+    );
+    // The mail is where it was, under the same UID.
+    const client = await dovecot.client('support');
+    try {
+      await client.mailboxOpen('INBOX');
+      expect((await client.search({ all: true }, { uid: true })) || []).toContain(uid);
+    } finally {
+      await client.logout();
+    }
+  } finally {
+    if (mesa.child.exitCode === null) mesa.child.kill('SIGKILL');
+    await mesa.exited;
+  }
+}, 60_000);

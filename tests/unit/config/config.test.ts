@@ -24,6 +24,30 @@ describe('config', () => {
     expect(Object.isFrozen(c) && Object.isFrozen(c.limits)).toBe(true);
   });
 
+  it('refuses a processed folder that is the folder being read (each mail would be read again, without end)', () => {
+    const imap = { ...base, IMAP_HOST: 'imap.acme.co', IMAP_USER: 'soporte', IMAP_PASSWORD: 'x' };
+    for (const folder of ['INBOX', 'inbox', ' Inbox '])
+      expect(problems({ ...imap, IMAP_PROCESSED_FOLDER: folder })).toContain(
+        'IMAP_PROCESSED_FOLDER: es la carpeta que Mesa lee (IMAP_MAILBOX=INBOX): cada correo registrado volvería',
+      );
+    expect(problems({ ...imap, IMAP_MAILBOX: 'Soporte', IMAP_PROCESSED_FOLDER: 'soporte' })).toContain(
+      'IMAP_PROCESSED_FOLDER: es la carpeta que Mesa lee (IMAP_MAILBOX=Soporte)',
+    );
+    const fallback = {
+      ...imap,
+      IMAP_MAILBOX: 'Soporte',
+      FALLBACK_ADDRESS: 'acceso@acme.co',
+      FALLBACK_IMAP_HOST: 'imap.acme.co',
+      FALLBACK_IMAP_USER: 'acceso',
+      FALLBACK_IMAP_PASSWORD: 'x',
+    };
+    expect(problems({ ...fallback, IMAP_PROCESSED_FOLDER: 'INBOX' })).toContain(
+      'IMAP_PROCESSED_FOLDER: es la carpeta que Mesa lee (FALLBACK_IMAP_MAILBOX=INBOX)',
+    );
+    expect(problems({ ...fallback, IMAP_PROCESSED_FOLDER: 'INBOX/Procesados' })).toBe('');
+    expect(problems({ ...imap, IMAP_PROCESSED_FOLDER: 'Procesados' })).toBe('');
+  });
+
   it('names every bad or missing key in one message', () => {
     const msg = problems({
       IMAP_PORT: 'abc',

@@ -127,6 +127,18 @@ describe('Microsoft Graph as a mailbox transport in the config', () => {
     );
   });
 
+  it('refuses a processed folder that is the folder being read, by name or as the inbox of a Spanish tenant', () => {
+    const graph = { ...base, SUPPORT_MAILBOX_TRANSPORT: 'graph', GRAPH_USER: 'u', ...microsoft };
+    for (const folder of ['Inbox', 'Bandeja de entrada'])
+      expect(problems({ ...graph, GRAPH_PROCESSED_FOLDER: folder })).toContain(
+        'GRAPH_PROCESSED_FOLDER: es la carpeta que Mesa lee (GRAPH_FOLDER=inbox)',
+      );
+    expect(problems({ ...graph, GRAPH_FOLDER: 'Soporte', GRAPH_PROCESSED_FOLDER: 'soporte' })).toContain(
+      'GRAPH_PROCESSED_FOLDER: es la carpeta que Mesa lee (GRAPH_FOLDER=Soporte)',
+    );
+    expect(problems({ ...graph, GRAPH_PROCESSED_FOLDER: 'Procesados' })).toBe('');
+  });
+
   it('lets a mail sent by Graph carry at most 2 MB of files, by default and when set', () => {
     const graph = { ...base, SUPPORT_MAILBOX_TRANSPORT: 'graph', GRAPH_USER: 'soporte@acme.co', ...microsoft };
     expect(loadConfig(graph).outbound.attachMaxBytes).toBe(2 * 1024 * 1024);
