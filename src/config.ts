@@ -131,6 +131,35 @@ const HOW_TO_FILL: Record<string, string> = {
   SUPPORT_ADDRESS: ': la dirección a la que escriben los clientes, p. ej. soporte@suempresa.com',
 };
 
+/**
+ * The desk's own addresses are distinct, each with one role: mail to the fallback address opens urgent access cases
+ * (so one equal to SUPPORT_ADDRESS made every case urgent), and what goes to a consultant or to the administrator
+ * must not land in a mailbox Mesa reads (a notice to soporte@ comes back as mail to the desk). Addresses arrive
+ * lower-cased (config-fields.ts, email).
+ */
+function addressProblems(
+  e: { SUPPORT_ADDRESS: string; FALLBACK_ADDRESS?: string; CONSULTANTS: string[]; ADMIN_ADDRESS?: string },
+  problems: string[],
+): void {
+  const own = new Map([[e.SUPPORT_ADDRESS, 'SUPPORT_ADDRESS']]);
+  if (e.FALLBACK_ADDRESS === e.SUPPORT_ADDRESS)
+    problems.push(
+      'FALLBACK_ADDRESS: es la misma que SUPPORT_ADDRESS: todo correo sería un caso de acceso urgente; ' +
+        'la de respaldo es otra dirección (p. ej. no-puedo-entrar@…)',
+    );
+  else if (e.FALLBACK_ADDRESS) own.set(e.FALLBACK_ADDRESS, 'FALLBACK_ADDRESS');
+  for (const c of e.CONSULTANTS)
+    if (own.has(c))
+      problems.push(
+        `CONSULTANTS: ${c} es ${own.get(c)}: los avisos a ese consultor llegarían al buzón que Mesa lee; cada ` +
+          'consultor es una persona con su propia dirección',
+      );
+  if (e.ADMIN_ADDRESS && own.has(e.ADMIN_ADDRESS))
+    problems.push(
+      `ADMIN_ADDRESS: es ${own.get(e.ADMIN_ADDRESS)}: los avisos al administrador llegarían al buzón que Mesa lee`,
+    );
+}
+
 export function loadConfig(env: Env): Config {
   // Empty strings in .env files mean "not set".
   const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
@@ -147,6 +176,7 @@ export function loadConfig(env: Env): Config {
   if (e) {
     mailboxProblems(e, problems);
     outboundProblems(e, problems);
+    addressProblems(e, problems);
     if (e.SMTP_AUTH === 'oauth2' && (!e.IMAP_HOST || (e as Record<string, unknown>).IMAP_AUTH !== 'oauth2'))
       problems.push('SMTP_AUTH: oauth2 usa el token del buzón de soporte: requiere IMAP_HOST e IMAP_AUTH=oauth2');
     if (

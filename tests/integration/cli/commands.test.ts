@@ -210,3 +210,16 @@ it('says its version with --version and -V, as package.json has it', async () =>
     expect(r.stdout, flag).toBe(`${pkg.version}\n`);
   }
 });
+
+it('refuses a fallback address equal to the support address, which made every new case an urgent one', async () => {
+  const { env } = await cliEnv();
+  const r = await runCli(['ingest', '-'], {
+    env: { ...env, FALLBACK_ADDRESS: env.SUPPORT_ADDRESS!.toUpperCase() },
+    stdin:
+      'From: Luis <luis@cliente.co>\r\nTo: soporte@mesa.test\r\nSubject: Duda con la factura\r\n' +
+      'Message-ID: <misma-1@cliente.co>\r\n\r\nHola, una duda.\r\n',
+  });
+  expect(r.code, r.stdout).toBe(78);
+  expect(r.stderr).toContain('FALLBACK_ADDRESS: es la misma que SUPPORT_ADDRESS');
+  expect(r.stdout).toBe('');
+});

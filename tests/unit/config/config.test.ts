@@ -48,6 +48,28 @@ describe('config', () => {
     expect(problems({ ...imap, IMAP_PROCESSED_FOLDER: 'Procesados' })).toBe('');
   });
 
+  it("keeps the desk's own addresses apart: support, fallback, consultants, administrator", () => {
+    expect(problems({ ...base, FALLBACK_ADDRESS: 'Soporte@Acme.co' })).toContain(
+      'FALLBACK_ADDRESS: es la misma que SUPPORT_ADDRESS: todo correo sería un caso de acceso urgente',
+    );
+    expect(problems({ ...base, CONSULTANTS: 'ana@acme.co, soporte@acme.co' })).toContain(
+      'CONSULTANTS: soporte@acme.co es SUPPORT_ADDRESS: los avisos a ese consultor llegarían al buzón que Mesa lee',
+    );
+    expect(problems({ ...base, FALLBACK_ADDRESS: 'acceso@acme.co', CONSULTANTS: 'acceso@acme.co' })).toContain(
+      'CONSULTANTS: acceso@acme.co es FALLBACK_ADDRESS',
+    );
+    expect(problems({ ...base, ADMIN_ADDRESS: 'soporte@acme.co' })).toContain('ADMIN_ADDRESS: es SUPPORT_ADDRESS');
+    // An administrator who is also a consultant is a person with one address: fine.
+    expect(
+      problems({
+        ...base,
+        FALLBACK_ADDRESS: 'acceso@acme.co',
+        CONSULTANTS: 'ana@acme.co',
+        ADMIN_ADDRESS: 'ana@acme.co',
+      }),
+    ).toBe('');
+  });
+
   it('names every bad or missing key in one message', () => {
     const msg = problems({
       IMAP_PORT: 'abc',
