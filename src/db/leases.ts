@@ -21,10 +21,10 @@ import { clearLeaseHolder, recordLeaseHolder, takeLease, touchLease } from './re
  * mail. If two instances ever overlap for a moment, the ingestion ledger's unique source key and the effect claim
  * still give each mail one effect: the lease is about not doing the work twice, not about correctness.
  *
- * On SQLite (one file, so one machine) the `leases` row itself is the lock: taken in a write transaction, renewed by
- * the same heartbeat, and taken over when it expires or at once when its holder's process on this machine has ended
- * (holderIsGone). A second `mesa start` on the same file, by mistake or as a standby, then waits for the mailbox
- * instead of reading it alongside the first.
+ * On SQLite (one file, so one machine) the `leases` row itself is the lock: taken by compare-and-set
+ * (takeLease), renewed by the same heartbeat, and taken over when it expires or at once when its holder's process on
+ * this machine has ended (holderIsGone). A second `mesa start` on the same file, by mistake or as a standby, then
+ * waits for the mailbox instead of reading it alongside the first.
  */
 
 export interface LeaseOptions {
