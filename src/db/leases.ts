@@ -39,6 +39,11 @@ export interface LeaseOptions {
 
 const LOCK_CLASS = 0x4d657361; // "Mesa": the first key of the two-key advisory lock, so other apps' locks never clash
 
+/** The `leases` row (and advisory lock key) of a mailbox, by its state key (src/db/repos/mailbox-state.ts). */
+export function mailboxLeaseName(mailboxKey: string): string {
+  return `mailbox:${mailboxKey}`;
+}
+
 export function defaultHolder(): string {
   return `${os.hostname()}:${process.pid}:${crypto.randomBytes(3).toString('hex')}`;
 }
@@ -81,7 +86,7 @@ export class MailboxLease {
     mailbox: string,
     private readonly opts: LeaseOptions = {},
   ) {
-    this.name = `mailbox:${mailbox}`;
+    this.name = mailboxLeaseName(mailbox);
     this.holder = opts.holder ?? defaultHolder();
     this.pg = isPostgres(db);
   }

@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import type { Config, MailboxConfig } from '../config.ts';
+import { mailboxLeaseName } from '../db/leases.ts';
 import { listLeases, type LeaseRow } from '../db/repos/leases.ts';
 import { listMailboxStates, stateKey, type MailboxState } from '../db/repos/mailbox-state.ts';
 import type { MailboxTokens } from './mailbox-tokens.ts';
@@ -58,5 +59,5 @@ export async function lastReads(deps: { config: Config; db: Knex }): Promise<Map
 /** Which `mesa start` reads each configured mailbox now (its lease: host:pid, last renewal), by mailbox name. */
 export async function mailboxReaders(deps: { config: Config; db: Knex }): Promise<Map<string, LeaseRow | undefined>> {
   const leases = new Map((await listLeases(deps.db)).map((l) => [l.name, l]));
-  return new Map(deps.config.mailboxes.map((mb) => [mb.name, leases.get(`mailbox:${stateKey(mb)}`)]));
+  return new Map(deps.config.mailboxes.map((mb) => [mb.name, leases.get(mailboxLeaseName(stateKey(mb)))]));
 }

@@ -145,11 +145,6 @@ export class BusinessCalendar {
     return set.has(isoDate);
   }
 
-  /** The working intervals of one local day (empty on weekends without hours and on holidays). */
-  intervalsOn(day: DateTime): readonly Interval[] {
-    return this.dayOf(day.toMillis()).intervals;
-  }
-
   isBusinessDay(ms: number): boolean {
     return this.dayOf(ms).intervals.length > 0;
   }
@@ -238,7 +233,7 @@ export class BusinessCalendar {
 
   /** The local day that holds instant `ms`. */
   private dayOf(ms: number): CalendarDay {
-    return this.dayOn(this.local(ms).toISODate()!);
+    return this.dayOn(this.localDate(ms));
   }
 
   /**

@@ -9,6 +9,7 @@ import { startDovecot, type Dovecot } from '../../support/dovecot.ts';
 import { freePort } from '../../support/ports.ts';
 import { startSmtpSink, type SmtpSink } from '../../support/smtp-sink.ts';
 import { waitFor } from '../../support/wait.ts';
+import { supportMailboxEnv } from '../../support/worlds.ts';
 
 /**
  * Two `mesa start` on one SQLite file and one Dovecot mailbox, as when a second one is started by mistake next to
@@ -28,14 +29,7 @@ const customerMail = (i: number) =>
   `Message-ID: <dos-${i}@empresa${i % 5}.com.co>\r\nDate: ${new Date().toUTCString()}\r\nMIME-Version: 1.0\r\n` +
   `Content-Type: text/plain; charset=utf-8\r\n\r\nLa factura ${i} sale rechazada por la DIAN.\r\n`;
 
-const mailboxEnv = () => ({
-  ...testEnv(dataDir),
-  IMAP_HOST: dovecot.host,
-  IMAP_PORT: String(dovecot.port),
-  IMAP_SECURE: 'false',
-  IMAP_USER: 'support',
-  IMAP_PASSWORD: dovecot.users.support.password,
-});
+const mailboxEnv = () => ({ ...testEnv(dataDir), ...supportMailboxEnv(dovecot) });
 
 async function startInstance(): Promise<RunningCli> {
   const inst = spawnCli(['start'], {
@@ -43,7 +37,6 @@ async function startInstance(): Promise<RunningCli> {
       ...mailboxEnv(),
       HTTP_PORT: String(await freePort()),
       LOG_LEVEL: 'info',
-      IMAP_POLL_SECONDS: '1',
       SMTP_HOST: '127.0.0.1',
       SMTP_PORT: String(sink.port),
       SMTP_SECURE: 'false',
