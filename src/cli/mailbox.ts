@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import readline from 'node:readline';
 import type { Config, MailboxConfig } from '../config.ts';
 import { appOnly } from '../config-credentials.ts';
+import { holderProcess } from '../db/holders.ts';
 import { isMesaError } from '../errors.ts';
 import { MAILBOX_ARGUMENT, mailboxFromArgument, STATE_TEXT, type MailboxName } from '../mailboxes/explain.ts';
 import { lastReads, mailboxReaders, mailboxStatuses, type MailboxStatus } from '../mailboxes/status.ts';
@@ -195,7 +196,7 @@ function describe(s: Described): string {
   lines.push(`  última lectura correcta: ${s.lastReadAt ? when(Date.parse(s.lastReadAt)) : never}`);
   if (s.lastReadError) lines.push(`  error al leer: ${s.lastReadError}`);
   if (s.readBy) {
-    const holder = s.readBy.holder.split(':').slice(0, 2).join(':'); // host:pid, without the lease's random tag
+    const holder = holderProcess(s.readBy.holder).text;
     const since = when(Date.parse(s.readBy.renewedAt));
     lines.push(
       Date.parse(s.readBy.expiresAt) > Date.now()

@@ -1,7 +1,6 @@
-import crypto from 'node:crypto';
-import os from 'node:os';
 import type { Knex } from 'knex';
 import type { Logger } from '../logger.ts';
+import { defaultHolder, holderIsGone } from './holders.ts';
 import { isPostgres } from './knex.ts';
 import { clearLeaseHolder, recordLeaseHolder, takeLease, touchLease } from './repos/leases.ts';
 
@@ -42,27 +41,6 @@ const LOCK_CLASS = 0x4d657361; // "Mesa": the first key of the two-key advisory 
 /** The `leases` row (and advisory lock key) of a mailbox, by its state key (src/db/repos/mailbox-state.ts). */
 export function mailboxLeaseName(mailboxKey: string): string {
   return `mailbox:${mailboxKey}`;
-}
-
-export function defaultHolder(): string {
-  return `${os.hostname()}:${process.pid}:${crypto.randomBytes(3).toString('hex')}`;
-}
-
-/**
- * A holder (defaultHolder) whose process on this machine has ended: SIGKILLed, crashed, or the machine restarted.
- * Its row need not expire before another instance takes the mailbox. A holder on another machine, or a pid that is
- * alive (perhaps reused by another program), is left to expire.
- */
-export function holderIsGone(holder: string): boolean {
-  const [host, pidText] = holder.split(':');
-  const pid = Number(pidText);
-  if (host !== os.hostname() || !Number.isSafeInteger(pid) || pid <= 0 || pid === process.pid) return false;
-  try {
-    process.kill(pid, 0); // signal 0: only asks whether the process exists
-    return false;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'ESRCH';
-  }
 }
 
 type PgConnection = {

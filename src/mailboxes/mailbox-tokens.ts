@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { MailboxConfig } from '../config.ts';
 import { appOnly, type OAuthSettings } from '../config-credentials.ts';
-import { defaultHolder } from '../db/leases.ts';
+import { defaultHolder } from '../db/holders.ts';
 import * as repo from '../db/repos/mailbox-tokens.ts';
 import { MesaError } from '../errors.ts';
 import type { Logger } from '../logger.ts';

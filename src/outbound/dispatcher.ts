@@ -1,9 +1,8 @@
-import crypto from 'node:crypto';
-import os from 'node:os';
 import fs from 'node:fs';
 import PQueue from 'p-queue';
 import type { Knex } from 'knex';
 import type { Config } from '../config.ts';
+import { defaultHolder } from '../db/holders.ts';
 import * as repo from '../db/repos/outbox.ts';
 import { MesaError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
@@ -57,7 +56,8 @@ export class Dispatcher {
   readonly transport: MailTransport;
   private readonly log: Logger;
   private readonly queue: PQueue;
-  private readonly owner = `${os.hostname()}:${process.pid}:${crypto.randomBytes(4).toString('hex')}`;
+  /** host:pid:tag (src/db/holders.ts): a dispatcher whose process has ended leaves its claims to the next one. */
+  private readonly owner = defaultHolder();
   /** Rows this dispatcher marked sent: how much of a drain() actually left (`mesa outbox --send`), not what another
    * instance sent meanwhile. */
   delivered = 0;

@@ -1,3 +1,4 @@
+import { holderIsGone } from '../holders.ts';
 import { isPostgres, type Knex } from '../knex.ts';
 import { knexOf, type Queryable } from '../sql.ts';
 import type { NewOutbox } from './outbox-rows.ts';
@@ -68,8 +69,10 @@ export interface HeldAtSend {
 
 /**
  * Claims up to `limit` due rows for one dispatcher: pending ones whose time has come, and `sending` ones whose
- * lease ran out (their dispatcher died between sending and recording it). On PostgreSQL the rows are locked with
- * FOR UPDATE SKIP LOCKED so that several instances never claim the same row; SQLite has one writer at a time.
+ * dispatcher died between claiming and recording them: once their claim ran out, or at once when that dispatcher's
+ * process on this machine has ended (holderIsGone: a SIGKILLed `mesa start` restarted by systemd sends them again in
+ * seconds, not after the claim's five minutes). On PostgreSQL the rows are locked with FOR UPDATE SKIP LOCKED so that
+ * several instances never claim the same row; SQLite has one writer at a time.
  *
  * The bounce stop is asked again here, in the claim's transaction: automatic mail enqueued before a hard bounce was
  * recorded (earlier in the same batch, or by another instance) is held with the stop's reason, as enqueue() would
@@ -81,24 +84,20 @@ export async function claimDue(
   p: { now: number; limit: number; owner: string; leaseMs: number; neverStopped?: readonly string[] },
 ): Promise<{ due: OutboxRow[]; held: HeldAtSend[] }> {
   if (p.limit <= 0) return { due: [], held: [] };
+  const gone = await goneClaimers(db, p.owner);
+  const due = (b: Knex.QueryBuilder) => {
+    b.where((w) => w.where({ state: 'pending' }).andWhere('next_attempt_at', '<=', p.now)).orWhere((w) =>
+      w.where({ state: 'sending' }).andWhere('lease_until', '<', p.now),
+    );
+    if (gone.length) b.orWhere((w) => w.where({ state: 'sending' }).whereIn('claimed_by', gone));
+  };
   // Most polls find nothing due. On SQLite a transaction takes the file's write lock at BEGIN (src/db/knex.ts), and
   // `mesa start` polls every OUTBOX_POLL_MS: ask with a plain read first, so an idle poll never waits for, nor holds
   // up, the other processes writing the file (an MTA's parallel `mesa ingest -`). PostgreSQL locks rows, not the
   // database: there the claim's own SELECT … SKIP LOCKED asks, one round trip fewer.
-  if (!isPostgres(db)) {
-    const anyDue = await db('outbox')
-      .first('id')
-      .where((b) => b.where({ state: 'pending' }).andWhere('next_attempt_at', '<=', p.now))
-      .orWhere((b) => b.where({ state: 'sending' }).andWhere('lease_until', '<', p.now));
-    if (!anyDue) return { due: [], held: [] };
-  }
+  if (!isPostgres(db) && !(await db('outbox').first('id').where(due))) return { due: [], held: [] };
   return db.transaction(async (trx) => {
-    let q = trx('outbox')
-      .select('id')
-      .where((b) => b.where({ state: 'pending' }).andWhere('next_attempt_at', '<=', p.now))
-      .orWhere((b) => b.where({ state: 'sending' }).andWhere('lease_until', '<', p.now))
-      .orderBy('id')
-      .limit(p.limit);
+    let q = trx('outbox').select('id').where(due).orderBy('id').limit(p.limit);
     if (isPostgres(trx)) q = q.forUpdate().skipLocked();
     const ids = (await q).map((r: any) => Number(r.id));
     if (!ids.length) return { due: [], held: [] };
@@ -144,6 +143,13 @@ export async function claimDue(
       });
     return { due: (await trx('outbox').whereIn('id', send).orderBy('id')).map(toOutboxRow), held };
   });
+}
+
+/** The other dispatchers with rows in `sending` whose process on this machine has ended. A few rows at most (one per
+ * sending slot of each live dispatcher), found through the (state, next_attempt_at) index. */
+async function goneClaimers(db: Knex, owner: string): Promise<string[]> {
+  const rows = await db('outbox').distinct('claimed_by').where({ state: 'sending' }).whereNot({ claimed_by: owner });
+  return rows.map((r: { claimed_by: string | null }) => r.claimed_by ?? '').filter((c) => c && holderIsGone(c));
 }
 
 /** Only the claimant may settle a row: a dispatcher that lost its lease does not overwrite the new owner. */

@@ -1,0 +1,77 @@
+import net from 'node:net';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { openDatabase } from '../../../src/db/knex.ts';
+import { cliEnv, runCli, spawnCli, stopMesa, type RunningCli } from '../../support/cli.ts';
+import { freePort } from '../../support/ports.ts';
+import { startSmtpSink, type SmtpSink } from '../../support/smtp-sink.ts';
+import { waitFor } from '../../support/wait.ts';
+
+/**
+ * `mesa start` killed (SIGKILL, the OOM killer, a crash) while it was sending: the mail it had claimed is marked
+ * «sending» with a five-minute claim. When the process that claimed it is gone from this machine, the next
+ * `mesa start` (systemd restarts it within seconds) sends that mail at once instead of after the claim runs out;
+ * before, the customer's confirmation waited those five minutes.
+ */
+let sink: SmtpSink;
+let silent: net.Server;
+const sockets: net.Socket[] = [];
+
+beforeAll(async () => {
+  sink = await startSmtpSink();
+  // An SMTP server that accepts the connection and never greets: every send stays in flight.
+  silent = net.createServer((s) => sockets.push(s));
+  await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+});
+afterAll(async () => {
+  for (const s of sockets) s.destroy();
+  await new Promise((resolve) => silent?.close(resolve));
+  await sink?.close();
+});
+
+const mail =
+  'From: Marta Ríos <marta@cliente.co>\r\nTo: soporte@mesa.test\r\nSubject: No puedo emitir facturas\r\n' +
+  'Message-ID: <caida-1@cliente.co>\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n' +
+  'Desde ayer no puedo emitir facturas.\r\n';
+
+it('mail claimed by a mesa start that was SIGKILLed is sent at once by the next one', async () => {
+  const { config, env } = await cliEnv({ LOG_LEVEL: 'info', OUTBOX_POLL_MS: '200', SMTP_SECURE: 'false' });
+  const ingested = await runCli(['ingest', '-'], { env, stdin: mail });
+  expect(ingested.code, ingested.stderr).toBe(0);
+  const db = openDatabase(config.database);
+  const start = async (smtpPort: number): Promise<RunningCli> =>
+    spawnCli(['start'], {
+      env: { ...env, HTTP_PORT: String(await freePort()), SMTP_HOST: '127.0.0.1', SMTP_PORT: String(smtpPort) },
+    });
+  let first: RunningCli | undefined;
+  let second: RunningCli | undefined;
+  try {
+    const silentPort = (silent.address() as net.AddressInfo).port;
+    first = await start(silentPort);
+    // The case's three mails (the clock jobs of `mesa start` may add a digest for each consultant).
+    const states = async () =>
+      (await db('outbox').whereNotNull('ticket_id').select('state')).map((r) => r.state).sort();
+    await waitFor(
+      `the three mails claimed`,
+      async () => (await states()).join() === 'sending,sending,sending',
+      20_000,
+    ).catch((err) => {
+      throw new Error(`${err.message}\n${first!.output()}`);
+    });
+    first.child.kill('SIGKILL');
+    await first.exited;
+
+    const restartedAt = Date.now();
+    second = await start(sink.port);
+    const sent = await sink.waitFor((m) => m.header('x-mesa-case') === '1', { count: 3, timeoutMs: 30_000 });
+    expect(sent.map((m) => m.to).sort()).toEqual(['ana@mesa.test', 'beto@mesa.test', 'marta@cliente.co']);
+    // Well within the five-minute claim of the dead process (a run takes 1–3 s, most of it starting up).
+    expect(Date.now() - restartedAt).toBeLessThan(30_000);
+    await waitFor('the rows marked sent', async () => (await states()).join() === 'sent,sent,sent');
+    const rows = await db('outbox').whereNotNull('ticket_id').select('attempts');
+    expect(rows.map((r) => Number(r.attempts))).toEqual([2, 2, 2]);
+  } finally {
+    if (first?.child.exitCode === null) first.child.kill('SIGKILL');
+    await stopMesa(second);
+    await db.destroy();
+  }
+}, 90_000);
