@@ -1,6 +1,8 @@
+import { spawn } from 'node:child_process';
 import net from 'node:net';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { openDatabase } from '../../../src/db/knex.ts';
+import { MESA_BIN } from '../../support/built.ts';
 import { cliEnv, runCli, spawnCli, stopMesa, type RunningCli } from '../../support/cli.ts';
 import { freePort } from '../../support/ports.ts';
 import { startSmtpSink, type SmtpSink } from '../../support/smtp-sink.ts';
@@ -10,7 +12,8 @@ import { waitFor } from '../../support/wait.ts';
  * `mesa start` killed (SIGKILL, the OOM killer, a crash) while it was sending: the mail it had claimed is marked
  * «sending» with a five-minute claim. When the process that claimed it is gone from this machine, the next
  * `mesa start` (systemd restarts it within seconds) sends that mail at once instead of after the claim runs out;
- * before, the customer's confirmation waited those five minutes.
+ * before, the customer's confirmation waited those five minutes. The claim names the process by its machine's
+ * hostname, which may be long (a Kubernetes pod's name has up to 63 characters).
  */
 let sink: SmtpSink;
 let silent: net.Server;
@@ -75,3 +78,31 @@ it('mail claimed by a mesa start that was SIGKILLed is sent at once by the next 
     await db.destroy();
   }
 }, 90_000);
+
+it('a machine with a 62-character hostname sends its mail (the claim names it in full)', async () => {
+  const { env } = await cliEnv({ SMTP_HOST: '127.0.0.1', SMTP_PORT: String(sink.port), SMTP_SECURE: 'false' });
+  const ingested = await runCli(['ingest', '-'], { env, stdin: mail.replace('caida-1', 'caida-2') });
+  expect(ingested.code, ingested.stderr).toBe(0);
+  const before = sink.messages.length;
+  const host = 'mesa-soporte-produccion-worker-statefulset-0.mesa-headless-svc';
+  // A UTS namespace of its own (unshare(1)): the hostname changes for `mesa outbox --send` only.
+  const unshare = process.getuid?.() === 0 ? ['-u'] : ['-u', '-r'];
+  const child = spawn(
+    'unshare',
+    [...unshare, 'sh', '-c', 'hostname "$1" && exec "$2" "$3" outbox --send', 'sh', host, process.execPath, MESA_BIN],
+    { cwd: env.DATA_DIR, env: { ...process.env, ...env } as NodeJS.ProcessEnv },
+  );
+  let out = '';
+  child.stdout.on('data', (d) => (out += d));
+  child.stderr.on('data', (d) => (out += d));
+  const code = await new Promise((resolve) => child.on('close', resolve));
+  // On PostgreSQL the claim was refused («value too long for type character varying(64)») and nothing was sent.
+  expect(code, out).toBe(0);
+  expect(out).toContain('Procesados 3 correo(s): 3 enviado(s).');
+  expect(
+    sink.messages
+      .slice(before)
+      .map((m) => m.to)
+      .sort(),
+  ).toEqual(['ana@mesa.test', 'beto@mesa.test', 'marta@cliente.co']);
+}, 60_000);
