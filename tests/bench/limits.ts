@@ -6,6 +6,7 @@ import { ImapFlow } from 'imapflow';
 import { simpleParser, type ParsedMail } from 'mailparser';
 import nodemailer from 'nodemailer';
 import pg from 'pg';
+import { connectWithoutDelay } from '../../src/outbound/transport.ts';
 import { cpuMeter, peakRssMb, type ImapTarget, type PhaseResult, type Warm } from './phases.ts';
 
 /**
@@ -152,13 +153,15 @@ export async function bareSend(
   poolSize = 3,
   warm = 0,
 ): Promise<PhaseResult> {
-  // As many pooled connections as Mesa's dispatcher uses (SMTP_POOL_SIZE), so the ratio compares the software.
+  // As many pooled connections as Mesa's dispatcher uses (SMTP_POOL_SIZE), opened the same way (TCP_NODELAY), so the
+  // ratio compares the software.
   const transport = nodemailer.createTransport({
     host: smtp.host,
     port: smtp.port,
     secure: false,
     ignoreTLS: true,
     pool: true,
+    getSocket: connectWithoutDelay(),
     maxConnections: poolSize,
     maxMessages: Infinity,
   });
