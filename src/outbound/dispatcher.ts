@@ -52,6 +52,9 @@ export function classifySmtpError(err: unknown): SendFailure {
   return 'temporary';
 }
 
+/** How many mails a dispatcher holds claimed per sending slot: the one being sent and the next ones. */
+const CLAIM_AHEAD = 4;
+
 export class Dispatcher {
   readonly transport: MailTransport;
   private readonly log: Logger;
@@ -67,6 +70,8 @@ export class Dispatcher {
     const { config } = this.o;
     return [config.supportAddress, ...(config.fallbackAddress ? [config.fallbackAddress] : []), ...config.consultants];
   }
+  /** Rows claimed and queued here but not being sent yet: handed back when the dispatcher stops. */
+  private readonly waiting = new Set<number>();
   private timer?: NodeJS.Timeout;
   private running = false;
   private ticking?: Promise<number>;
@@ -87,12 +92,22 @@ export class Dispatcher {
     return this;
   }
 
-  /** Stops claiming, finishes the mail in hand, closes the SMTP pool. */
+  /** Stops claiming, hands back the claimed mail not yet begun, finishes the mail in hand, closes the SMTP pool. */
   async stop(): Promise<void> {
     const wasRunning = this.running;
     this.running = false;
     if (this.timer) clearTimeout(this.timer);
     await this.ticking?.catch(() => 0);
+    const unsent = [...this.waiting];
+    this.queue.clear();
+    this.waiting.clear();
+    // Handed back as if never claimed, so that another instance (or the next start) sends it without waiting out
+    // the claim.
+    await repo
+      .releaseClaims(this.o.db, unsent, this.owner)
+      .catch((err) =>
+        this.log.warn({ err, outbox: unsent }, 'no se pudo devolver el correo tomado; se enviará al vencer'),
+      );
     await this.queue.onIdle();
     this.transport.close();
     if (wasRunning) this.log.info('despachador de correo detenido');
@@ -128,11 +143,9 @@ export class Dispatcher {
     try {
       this.ticking = this.tickOnce();
       claimed = await this.ticking;
-      await this.queue.onEmpty();
-      // Claim again only when a sending slot is free: onEmpty() resolves while every slot is still busy, and a
-      // claim with no room finds nothing and sleeps a whole poll interval, with due mail waiting behind it.
-      while (this.running && this.queue.pending >= this.queue.concurrency)
-        await new Promise((r) => this.queue.once('next', r));
+      // Claim again when fewer mails wait here than there are sending slots: a slot never waits for a claim, and a
+      // claim is one transaction for several mails, not one per mail.
+      await this.queue.onSizeLessThan(this.queue.concurrency);
     } catch (err) {
       this.log.error({ err }, 'no se pudo leer la bandeja de salida; se reintentará');
     } finally {
@@ -144,7 +157,7 @@ export class Dispatcher {
   }
 
   private async tickOnce(): Promise<number> {
-    const room = this.queue.concurrency - this.queue.size - this.queue.pending;
+    const room = this.queue.concurrency * CLAIM_AHEAD - this.queue.size - this.queue.pending;
     const { due, held } = await repo.claimDue(this.o.db, {
       now: this.now(),
       limit: Math.max(room, 0),
@@ -158,8 +171,12 @@ export class Dispatcher {
         'correo automático retenido al enviarlo: la dirección rebotó después de encolarlo',
       );
     for (const row of due) {
+      this.waiting.add(row.id);
       void this.queue
-        .add(() => this.send(row))
+        .add(() => {
+          this.waiting.delete(row.id);
+          return this.send(row);
+        })
         .catch((err) => this.log.error({ err, outbox: row.id }, 'envío interrumpido'));
     }
     return due.length + held.length;

@@ -152,6 +152,15 @@ async function goneClaimers(db: Knex, owner: string): Promise<string[]> {
   return rows.map((r: { claimed_by: string | null }) => r.claimed_by ?? '').filter((c) => c && holderIsGone(c));
 }
 
+/** Claimed rows a dispatcher never began to send, handed back as they were before the claim. */
+export async function releaseClaims(db: Knex, ids: readonly number[], owner: string): Promise<void> {
+  if (!ids.length) return;
+  await db('outbox')
+    .whereIn('id', ids)
+    .where({ claimed_by: owner, state: 'sending' })
+    .update({ state: 'pending', lease_until: null, claimed_by: null, attempts: db.raw('attempts - 1') });
+}
+
 /** Only the claimant may settle a row: a dispatcher that lost its lease does not overwrite the new owner. */
 export async function markSent(queryable: Queryable, id: number, owner: string, now: number): Promise<void> {
   const db = knexOf(queryable);

@@ -169,7 +169,7 @@ describe('outbox dispatcher', () => {
     );
   });
 
-  it('stops gracefully: the mail in hand is finished, nothing is left claimed', async () => {
+  it('stops gracefully: the mail in hand is finished, the mail claimed ahead is handed back untried', async () => {
     w = await mailWorld();
     for (let i = 1; i <= 4; i++) await w.ingest(customer(i));
     await waitFor('primer envío', () => w!.sink.messages.length > 0);
@@ -178,6 +178,9 @@ describe('outbox dispatcher', () => {
     expect(s.sending ?? 0).toBe(0);
     expect((s.sent ?? 0) + (s.pending ?? 0)).toBe(12);
     expect(w.sink.messages.length).toBe(s.sent);
+    // Claimed but never begun: pending again, as if never claimed (no attempt counted, no claim left).
+    const pending = await listOutbox(w.app.db, { states: ['pending'] });
+    expect(pending.map((r) => [r.attempts, r.claimedBy ?? null])).toEqual(pending.map(() => [0, null]));
   });
 
   it('writes .eml files under DATA_DIR/outbox-eml when SMTP_HOST is not set', async () => {
