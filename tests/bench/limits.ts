@@ -176,6 +176,7 @@ export async function bareSend(
           text: sample.text,
           messageId: `<bare-${i}-${Date.now()}@mesa.test>`,
           headers: { 'Auto-Submitted': 'auto-replied', 'X-Mesa-Bench': 'bare' },
+          textEncoding: 'quoted-printable', // as Mesa's dispatcher
         }),
       ),
     );
