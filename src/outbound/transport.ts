@@ -33,6 +33,10 @@ export function createTransport(config: Config, log: Logger, tokens?: SmtpTokenS
   if (config.outbound.sends === 'graph' && graph && tokens) return new GraphTransport(graph, tokens, log);
   if (!smtp) return new EmlTransport(path.join(config.dataDir, 'outbox-eml'));
   const oauth2 = smtp.auth === 'oauth2' && tokens;
+  // nodemailer's own info lines (each connection opened and closed, two per mail, and «Using proxied socket» for the
+  // connections connectWithoutDelay opens) repeat what the dispatcher logs per mail: they show with LOG_LEVEL=debug.
+  const smtpLog = log.child({ component: 'smtp' });
+  if (smtpLog.isLevelEnabled('info') && !smtpLog.isLevelEnabled('debug')) smtpLog.level = 'warn';
   const transporter = nodemailer.createTransport({
     pool: true,
     host: smtp.host,
@@ -49,7 +53,7 @@ export function createTransport(config: Config, log: Logger, tokens?: SmtpTokenS
     connectionTimeout: CONNECTION_TIMEOUT_MS,
     greetingTimeout: 15_000,
     socketTimeout: 60_000,
-    logger: log.child({ component: 'smtp' }) as any,
+    logger: smtpLog as any,
     debug: false,
   });
   if (oauth2) {

@@ -82,8 +82,9 @@ const mail =
   'Message-ID: <tls-1@cliente.co>\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n' +
   'Desde ayer no puedo emitir facturas.\r\n';
 
-async function sendThrough(port: number, secure: boolean, trusted: boolean) {
+async function sendThrough(port: number, secure: boolean, trusted: boolean, extra: Record<string, string> = {}) {
   const { config, env } = await cliEnv({
+    ...extra,
     SMTP_HOST: 'localhost',
     SMTP_PORT: String(port),
     SMTP_SECURE: String(secure),
@@ -102,8 +103,13 @@ async function sendThrough(port: number, secure: boolean, trusted: boolean) {
 
 it('sends over STARTTLS (SMTP_SECURE=false, port 587 style): the session is encrypted', async () => {
   const server = await tlsServer(false);
-  const { run, rows } = await sendThrough(server.port, false, true);
+  const { run, rows } = await sendThrough(server.port, false, true, { LOG_LEVEL: 'info' });
   expect(run.code, run.stderr).toBe(0);
+  // One line per mail from the dispatcher; nodemailer's own chatter («Using proxied socket…», two lines per mail)
+  // only with LOG_LEVEL=debug.
+  const lines = (run.stdout + run.stderr).split('\n').filter((l) => l.startsWith('{'));
+  expect(lines.filter((l) => l.includes('"msg":"correo enviado"'))).toHaveLength(3);
+  expect(lines.filter((l) => l.includes('"component":"smtp"'))).toEqual([]);
   expect(rows.map((r) => r.state)).toEqual(['sent', 'sent', 'sent']);
   expect(server.received.map((r) => r.to[0]).sort()).toEqual(['ana@mesa.test', 'beto@mesa.test', 'marta@cliente.co']);
   expect(server.received.every((r) => r.secure)).toBe(true);
