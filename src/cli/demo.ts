@@ -106,7 +106,9 @@ function realDeskKeys(env: NodeJS.ProcessEnv): string[] {
   const set = (k: string) => Boolean(env[k]?.trim());
   return [
     ...['SMTP_HOST', 'IMAP_HOST', 'FALLBACK_IMAP_HOST'].filter(set),
-    ...(env.SUPPORT_MAILBOX_TRANSPORT?.trim() === 'graph' ? ['SUPPORT_MAILBOX_TRANSPORT=graph'] : []),
+    ...['SUPPORT_MAILBOX_TRANSPORT', 'FALLBACK_MAILBOX_TRANSPORT']
+      .filter((k) => env[k]?.trim() === 'graph')
+      .map((k) => `${k}=graph`),
     ...(/^postgres(ql)?:/i.test(env.DATABASE_URL?.trim() ?? '') ? ['DATABASE_URL'] : []),
   ];
 }

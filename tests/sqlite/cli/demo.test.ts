@@ -106,5 +106,14 @@ describe('mesa demo (quick start)', () => {
     expect(pg.code).toBe(78);
     expect(pg.stderr).toContain('(DATABASE_URL)');
     expect(fs.readdirSync(bare)).toEqual([]);
+
+    // A desk fed by its MTA (`mesa ingest -`) whose fallback mailbox is on Microsoft 365: nothing else says so.
+    const graph = await runCli(['demo'], {
+      env: { DATA_DIR: path.join(bare, 'data'), FALLBACK_MAILBOX_TRANSPORT: 'graph' },
+      cwd: bare,
+    });
+    expect(graph.code).toBe(78);
+    expect(graph.stderr).toContain('(FALLBACK_MAILBOX_TRANSPORT=graph)');
+    expect(fs.readdirSync(bare)).toEqual([]);
   });
 });
