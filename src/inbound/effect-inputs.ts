@@ -1,6 +1,7 @@
 import type { OpenCaseInput } from '../services/case-events.ts';
 import { cleanSubject } from '../tickets/subject.ts';
 import type { Ticket, TicketView } from '../tickets/types.ts';
+import { senderProven } from './filters/customer-proof.ts';
 import type { Facts, FilterContext } from './filters/types.ts';
 import type { IngestContext } from './ingest-types.ts';
 import type { InboundMail, MailSource } from './mail.ts';
@@ -32,6 +33,7 @@ export function caseInput(
     cc,
     message,
     threadIds,
+    proven: senderProven(facts),
   };
 }
 

@@ -7,7 +7,7 @@ import type { Logger } from '../logger.ts';
 import type { Policy } from '../policy/policy.ts';
 import type { CaseService } from '../services/cases.ts';
 import type { DigestEntry } from '../services/lifecycle-events.ts';
-import { HeldAlreadyResolved, LifecycleService } from '../services/lifecycle.ts';
+import { HeldAlreadyResolved, heldCase, LifecycleService } from '../services/lifecycle.ts';
 import { planAutoClose } from '../tickets/auto-close.ts';
 import { byUrgency, slaState, type Light, type SlaState } from '../tickets/sla.ts';
 import type { Ticket } from '../tickets/types.ts';
@@ -198,7 +198,11 @@ async function releaseHeld(
     try {
       const limit = deps.policy.maxOpenCases(held.organization);
       await inUnitOfWork(deps.db, async (uow) => {
-        if (limit !== undefined && (await life.countOpenTicketsInTurn(uow, held.organization)) >= limit) return;
+        if (limit !== undefined) {
+          // As the open-case limit counted it when it held the request (src/inbound/filters/open-case-limit.ts).
+          const counts = await life.countOpenTicketsInTurn(uow, held.organization);
+          if ((heldCase(held).proven ? counts.proven : counts.open) >= limit) return;
+        }
         const ticket = await lifecycle.openHeld(uow, held, now);
         if (ticket) report.released.push({ held: held.id, number: ticket.number });
       });

@@ -76,6 +76,9 @@ export interface OpenCaseInput {
   cc: string[];
   message: Omit<NewMessage, 'ticketId'>;
   threadIds: string[];
+  /** The opening mail proved its sender (src/inbound/filters/customer-proof.ts): what the open-case limit counts for
+   * a sender who proves who they are. */
+  proven: boolean;
   /** The search stems of caseQuestion(subject, message.bodyText) (src/tickets/search-text.ts), when the caller has
    * them already (the ingest's parse thread works them out): the notices' suggestions then need no stemming. */
   questionTerms?: readonly string[];

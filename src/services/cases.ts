@@ -37,6 +37,7 @@ export class CaseService extends CaseChanges {
       mailbox: input.mailbox,
       relatedNumber: input.related?.number,
       relatedReason: input.related?.reason,
+      openedProven: input.proven,
       now,
     });
     await repo.addParticipants(

@@ -54,7 +54,7 @@ export class LifecycleService {
 
   /** Opens a held request as the case it would have been; false when another runner got it first. */
   async openHeld(uow: UnitOfWork, held: life.HeldRequest, now: number): Promise<Ticket | undefined> {
-    const input = JSON.parse(held.caseJson) as OpenCaseInput;
+    const input = heldCase(held);
     // The case starts now (its SLA too); the message keeps the time the mail arrived.
     const { ticket } = await this.deps.cases.openCase(uow, { ...input, message: { ...input.message, createdAt: now } });
     if (!(await life.markHeldOpened(uow, held.id, ticket.id, now))) throw new HeldAlreadyResolved();
@@ -124,4 +124,10 @@ export class HeldAlreadyResolved extends Error {
   constructor() {
     super('la solicitud retenida ya fue resuelta por otro proceso');
   }
+}
+
+/** The case a held request would open. Held before the open-case limit told proven senders apart: counted as proven,
+ * as the cases opened before it (migrations/20261207000300_tickets_opened_proven.ts). */
+export function heldCase(held: life.HeldRequest): OpenCaseInput {
+  return { proven: true, ...(JSON.parse(held.caseJson) as Partial<OpenCaseInput>) } as OpenCaseInput;
 }

@@ -31,6 +31,7 @@ export async function insertSolvedCase(
     priority: 'media',
     stage: 'cerrado',
     waitingOn: 'soporte',
+    openedProven: true,
     product: opts.product,
     now: opts.now ?? Date.now(),
   });

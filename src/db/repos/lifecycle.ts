@@ -95,11 +95,19 @@ const ORGANIZATION_LOCK_CLASS = 0x4d65734f; // "MesO"
  * instances opening a case for the same organization, or releasing one of its held requests, then count one after
  * the other, and the limit holds.
  */
-export async function countOpenTicketsInTurn(queryable: Queryable, organization: string): Promise<number> {
+/** An organization's open cases, and of them those opened by mail that proved its sender (tickets.opened_proven). */
+export async function countOpenTicketsInTurn(
+  queryable: Queryable,
+  organization: string,
+): Promise<{ open: number; proven: number }> {
   const trx = knexOf(queryable);
   if (isPostgres(trx))
     await trx.raw('select pg_advisory_xact_lock(?, hashtext(?))', [ORGANIZATION_LOCK_CLASS, organization]);
-  return countOpenTicketsOf(trx, organization);
+  const r = await trx('tickets')
+    .where({ organization })
+    .whereNot({ stage: 'cerrado' })
+    .first(trx.raw('count(*) as n'), trx.raw('sum(case when opened_proven then 1 else 0 end) as p'));
+  return { open: Number(r?.n ?? 0), proven: Number(r?.p ?? 0) };
 }
 
 export async function countOpenTicketsOf(queryable: Queryable, organization: string): Promise<number> {

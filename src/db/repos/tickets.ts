@@ -45,6 +45,9 @@ export interface NewTicket {
   product?: string;
   productModule?: string;
   productVersion?: string;
+  /** The opening mail proved its sender (customer-proof), or a person Mesa knows opened it: what the open-case limit
+   * counts for a sender who proves who they are. */
+  openedProven: boolean;
 }
 
 /** The columns of a new case after its number. */
@@ -65,6 +68,7 @@ const TICKET_FIELDS = [
   'product',
   'product_module',
   'product_version',
+  'opened_proven',
 ];
 const TICKET_COLUMNS = ['number', ...TICKET_FIELDS];
 const INSERT_TICKET = insertSql('tickets', TICKET_COLUMNS);
@@ -149,6 +153,7 @@ function ticketFields(t: Omit<NewTicket, 'number'>): Record<string, unknown> {
     product: t.product ?? null,
     product_module: t.productModule ?? null,
     product_version: t.productVersion ?? null,
+    opened_proven: t.openedProven,
   };
 }
 

@@ -1,5 +1,5 @@
 import { receivingServerPass, signedCasesFor } from './consultant-auth.ts';
-import type { Filter } from './types.ts';
+import type { Facts, Filter } from './types.ts';
 import { next } from './types.ts';
 
 /**
@@ -22,3 +22,14 @@ export const customerProof: Filter = {
     return next({ customerProof: { signedCases, dmarc } });
   },
 };
+
+/**
+ * Whether a mail proved who sent it: a customer's by (a) or (b) above, a consultant's by consultant-auth.ts. A case
+ * it opens is counted as proven by the open-case limit (open-case-limit.ts), so that mail with a forged From cannot
+ * fill an organization's limit for the customers who can prove who they are.
+ */
+export function senderProven(facts: Readonly<Facts>): boolean {
+  if (facts.sender?.role === 'consultant')
+    return Boolean(facts.consultantAuth?.signedCases.length || facts.consultantAuth?.authenticatedBy);
+  return Boolean(facts.customerProof?.dmarc || facts.customerProof?.signedCases.length);
+}

@@ -81,7 +81,9 @@ export interface OrganizationFacts {
   key: string;
   entitled: boolean;
   limit?: number;
+  /** Its open cases; and of them, those whose opening mail proved its sender (customer-proof.ts). */
   openCount: number;
+  provenOpenCount: number;
 }
 
 export interface FilterContext {

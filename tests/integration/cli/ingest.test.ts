@@ -297,6 +297,44 @@ describe('mesa ingest', { timeout: 120_000 }, () => {
     expect(list.stdout).not.toMatch(/\bheld\b|undefined/);
   });
 
+  it("mail with a forged From cannot fill an organization's limit for its customers who prove who they are", async () => {
+    // Our receiving server writes Authentication-Results as mx.mesa.test; Gmail, Outlook and corporate mail pass DMARC.
+    const { env } = await cliEnv({ MAX_OPEN_CASES_PER_ORG: '2', TRUSTED_AUTHSERV_IDS: 'mx.mesa.test' });
+    const forged = (n: number) =>
+      eml({ from: `Gerencia <gerencia@acme.com.co>`, subject: `Urgente ${n}`, id: `forja-${n}@x.invalid`, body: 'x' });
+    const proven = (n: number) =>
+      eml({
+        from: 'Laura Gómez <laura@acme.com.co>',
+        subject: `No puedo facturar ${n}`,
+        id: `laura-${n}@acme.com.co`,
+        body: 'Desde ayer la factura sale rechazada.',
+        extra: ['Authentication-Results: mx.mesa.test; dmarc=pass (p=reject) header.from=acme.com.co'],
+      });
+    const ingest = async (raw: string) => (await runCli(['ingest', '-'], { env, stdin: raw })).stdout;
+    // The forger fills the limit: a third forged mail is held, as any mail over the limit.
+    expect(await ingest(forged(1))).toBe('stdin: caso nuevo #1\n');
+    expect(await ingest(forged(2))).toBe('stdin: caso nuevo #2\n');
+    expect(await ingest(forged(3))).toMatch(
+      /^stdin: retenido sin caso .*acme\.com\.co tiene 2 casos abiertos \(límite 2\)/,
+    );
+    // A customer whose mail proves its sender is counted only against cases opened the same way: none yet.
+    expect(await ingest(proven(1))).toBe('stdin: caso nuevo #3\n');
+    expect(await ingest(proven(2))).toBe('stdin: caso nuevo #4\n');
+    // ...and the limit holds for them as well.
+    expect(await ingest(proven(3))).toMatch(
+      /^stdin: retenido sin caso .*acme\.com\.co tiene 2 casos abiertos \(límite 2\)/,
+    );
+    // A Authentication-Results the sender wrote itself (another authserv-id) proves nothing.
+    const selfVouched = eml({
+      from: 'Laura Gómez <laura@acme.com.co>',
+      subject: 'Otra',
+      id: 'laura-propia@x.invalid',
+      body: 'x',
+      extra: ['Authentication-Results: mx.acme.com.co; dmarc=pass header.from=acme.com.co'],
+    });
+    expect(await ingest(selfVouched)).toMatch(/^stdin: retenido sin caso .*tiene 4 casos abiertos \(límite 2\)/);
+  });
+
   it('reads a Maildir (new/ and cur/, not tmp/) and a folder of .eml files', async () => {
     const { env } = await cliEnv();
     const md = path.join(env.DATA_DIR!, 'Maildir');

@@ -26,6 +26,7 @@ it('classifies the participants of a database migrated before, and lost-link sto
     priority: 'media',
     stage: 'abierto',
     waitingOn: 'soporte',
+    openedProven: true,
     now: opened,
   });
   await db('participants').insert([

@@ -47,6 +47,7 @@ describe('outbox rows that wait for the batch', () => {
       priority: 'media',
       stage: 'abierto',
       waitingOn: 'soporte',
+      openedProven: true,
       now: NOW,
     });
     const row = (i: number, over: { kind?: string; state?: 'pending' | 'held'; at?: number; to?: string } = {}) => ({

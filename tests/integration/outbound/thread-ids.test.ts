@@ -30,6 +30,7 @@ describe('thread ids of our mail', () => {
       priority: 'media',
       stage: 'abierto',
       waitingOn: 'soporte',
+      openedProven: true,
       now: NOW,
     });
     const request = (to: string): MailRequest => ({

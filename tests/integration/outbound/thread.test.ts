@@ -54,6 +54,7 @@ describe('threadOf', () => {
       priority: 'media',
       stage: 'abierto',
       waitingOn: 'soporte',
+      openedProven: true,
       now: NOW,
     });
     const other = await insertTicket(app.db, {
@@ -64,6 +65,7 @@ describe('threadOf', () => {
       priority: 'media',
       stage: 'abierto',
       waitingOn: 'soporte',
+      openedProven: true,
       now: NOW,
     });
     expect(await threadOf(app.db, ticket.id, TO, 4)).toEqual({ root: undefined, theirs: [], ours: [] });
