@@ -222,6 +222,47 @@ describe('lifecycle end to end (mail in, mesa jobs --now, mail out)', () => {
     expect((await outbox('confirmation')).map((x) => x.recipient)).toContain('pedro@cliente.co');
   });
 
+  it('a held request from a sender who proved who they are opens when the cases opened that way drop under the limit', async () => {
+    const { setNow } = await setup({ MAX_OPEN_CASES_PER_ORG: '1', HELD_REQUESTS_AUTO_OPEN: 'true' });
+    const from = (who: string, id: string, subject: string, proven: boolean) =>
+      mail(
+        {
+          From: who,
+          To: 'soporte@mesa.test',
+          Subject: subject,
+          'Message-ID': `<${id}>`,
+          ...(proven ? { 'Authentication-Results': 'mx.mesa.test; dmarc=pass header.from=acme.co' } : {}),
+        },
+        `texto de ${subject}`,
+      );
+    const ingest = (raw: Buffer) => app.ingest.ingest(raw, { kind: 'stdin' });
+    // A forged From opens case 1; Laura proves who she is: her first opens case 2, her second is held.
+    expect(await ingest(from('gerencia@acme.co', 'f1@x.invalid', 'Forjado', false))).toMatchObject({ ticketNumber: 1 });
+    expect(await ingest(from('laura@acme.co', 'p1@acme.co', 'Factura rechazada', true))).toMatchObject({
+      ticketNumber: 2,
+    });
+    expect(await ingest(from('laura@acme.co', 'p2@acme.co', 'Nómina', true))).toMatchObject({ effect: 'held' });
+    expect((await mesaJobs('2026-11-23T08:30:00-05:00')).released).toEqual([]);
+    // Case 2 closes; case 1 (forged) stays open, but it does not count against Laura's request.
+    setNow('2026-11-23T09:00');
+    await ingest(
+      mail(
+        {
+          From: 'ana@mesa.test',
+          To: 'soporte@mesa.test',
+          Subject: 'RE: [Caso #2] Factura rechazada',
+          'Message-ID': '<cierre-2@mesa.test>',
+          'Authentication-Results': 'mx.mesa.test; dmarc=pass header.from=mesa.test',
+        },
+        '/cerrar\n\nResuelto.',
+      ),
+    );
+    const released = (await mesaJobs('2026-11-23T09:05:00-05:00')).released;
+    expect(released).toEqual([{ held: expect.any(Number), number: 3 }]);
+    expect(await app.db('tickets').where({ number: 3 }).first()).toMatchObject({ requester: 'laura@acme.co' });
+    expect((await app.db('tickets').where({ number: 1 }).first()).stage).not.toBe('cerrado');
+  });
+
   it('entitlement: an organization not in the list is refused politely and its mail kept; a listed one opens a case, told to its extra consultant too', async () => {
     const file = path.join(fs.mkdtempSync('/tmp/mesa-cfg-'), 'mesa.yaml');
     fs.writeFileSync(
