@@ -110,12 +110,6 @@ export async function countOpenTicketsInTurn(
   return { open: Number(r?.n ?? 0), proven: Number(r?.p ?? 0) };
 }
 
-export async function countOpenTicketsOf(queryable: Queryable, organization: string): Promise<number> {
-  const db = knexOf(queryable);
-  const r = await db('tickets').where({ organization }).whereNot({ stage: 'cerrado' }).count({ n: '*' }).first();
-  return Number(r?.n ?? 0);
-}
-
 export async function openTickets(queryable: Queryable): Promise<Array<Ticket & { slaLight?: string }>> {
   const db = knexOf(queryable);
   return (await db('tickets').whereNot({ stage: 'cerrado' }).orderBy('number')).map((r: any) => ({

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createApp, type App } from '../../../src/app.ts';
 import { loadConfig } from '../../../src/config.ts';
-import { holderIsGone } from '../../../src/db/holders.ts';
+import { defaultHolder, holderIsGone } from '../../../src/db/holders.ts';
 import { MailboxLease, withMailboxLease } from '../../../src/db/leases.ts';
 import { findLease, listLeases } from '../../../src/db/repos/leases.ts';
 import { silentLogger } from '../../../src/logger.ts';
@@ -81,10 +81,16 @@ describe('mailbox lease on SQLite (the leases row)', () => {
 
   it('is taken at once from a holder whose process on this machine has ended', async () => {
     const [a, b] = await twoInstances();
-    const dead = `${os.hostname()}:${await endedPid()}:abc123`;
+    // A holder as an ended process of this machine and PID namespace wrote it (defaultHolder, another pid).
+    const [, , tag] = defaultHolder().split(':');
+    const ended = await endedPid();
+    const dead = `${os.hostname()}:${ended}:${tag}`;
     expect(holderIsGone(dead)).toBe(true);
-    expect(holderIsGone(`${os.hostname()}:${process.pid}:abc123`)).toBe(false); // this very process
-    expect(holderIsGone(`otra-maquina:${await endedPid()}:abc123`)).toBe(false); // another machine: left to expire
+    expect(holderIsGone(`${os.hostname()}:${process.pid}:${tag}`)).toBe(false); // this very process
+    expect(holderIsGone(`otra-maquina:${ended}:${tag}`)).toBe(false); // another machine: left to expire
+    // Another container with the same hostname (Docker's host network) sees other pids: left to expire.
+    expect(holderIsGone(`${os.hostname()}:${ended}:1234.${tag.split('.')[1]}`)).toBe(false);
+    expect(holderIsGone(`${os.hostname()}:${ended}:abc123`)).toBe(false); // no namespace written
     // A SIGKILLed `mesa start` left its row behind, still far from expiring.
     const gone = new MailboxLease(a.db, 'support:INBOX', { holder: dead, checkEveryMs: 60_000 });
     expect(await gone.acquire()).toBe(true);
