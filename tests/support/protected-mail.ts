@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { selfSignedCertificate } from './certificate.ts';
 
 /** Who writes, to whom, about what: the outer headers of a protected mail. */
 export type Envelope = { from?: string; subject?: string; messageId?: string };
@@ -16,28 +17,7 @@ export function smimeMail(
   entity: string,
   e: Envelope = {},
 ): Buffer {
-  const key = path.join(dir, 'key.pem');
-  const cert = path.join(dir, 'cert.pem');
-  if (!fs.existsSync(cert))
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'rsa:2048',
-        '-nodes',
-        '-keyout',
-        key,
-        '-out',
-        cert,
-        '-days',
-        '2',
-        '-subj',
-        '/CN=soporte@mesa.test',
-      ],
-      { stdio: 'ignore' },
-    );
+  const { key, cert } = selfSignedCertificate(dir, 'soporte@mesa.test');
   const input = path.join(dir, `entity-${mode}.txt`);
   fs.writeFileSync(input, entity);
   const args =
