@@ -190,5 +190,13 @@ export function isReadFolder(processed: string, read: string): boolean {
   return processed.trim().toLowerCase() === read.trim().toLowerCase();
 }
 
+/** The problem of a processed folder (`key`) that is the folder read (`readKey=folder`), in the operator's words. */
+export function readFolderProblem(key: string, readKey: string, folder: string): string {
+  return (
+    `${key}: es la carpeta que Mesa lee (${readKey}=${folder}): cada correo registrado volvería a ella y se leería ` +
+    'otra vez, sin fin; use otra carpeta (p. ej. Procesados) o quite la clave'
+  );
+}
+
 /** How Microsoft 365 names the inbox (Graph's `inbox`) in the languages of our customers' tenants. */
 export const INBOX_DISPLAY_NAMES = ['inbox', 'bandeja de entrada', 'caixa de entrada'];

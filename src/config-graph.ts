@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { credentialFrom, isLoopback, type MailboxCredential, type MailboxTransport } from './config-credentials.ts';
-import { INBOX_DISPLAY_NAMES, isReadFolder } from './config-fields.ts';
+import { INBOX_DISPLAY_NAMES, isReadFolder, readFolderProblem } from './config-fields.ts';
 
 /**
  * Microsoft Graph as a mailbox's transport (issue 26), for Microsoft 365 tenants where IMAP and SMTP AUTH are switched
@@ -76,10 +76,7 @@ export function graphFrom(
   // Found by its display name under the root (graph-round.ts): «Bandeja de entrada» is the inbox itself.
   const isInbox = (name: string) => INBOX_DISPLAY_NAMES.includes(name.trim().toLowerCase());
   if (processedFolder && (isReadFolder(processedFolder, folder) || (isInbox(folder) && isInbox(processedFolder))))
-    problems.push(
-      `GRAPH_PROCESSED_FOLDER: es la carpeta que Mesa lee (${prefix}GRAPH_FOLDER=${folder}): cada correo registrado ` +
-        'volvería a ella y se leería otra vez, sin fin; use otra carpeta (p. ej. Procesados) o quite la clave',
-    );
+    problems.push(readFolderProblem('GRAPH_PROCESSED_FOLDER', `${prefix}GRAPH_FOLDER`, folder));
   return { baseUrl, user: user ?? '', folder, processedFolder };
 }
 

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { MailboxCredential } from './config-credentials.ts';
-import { bool, email, isReadFolder, port, positiveInt } from './config-fields.ts';
+import { bool, email, isReadFolder, port, positiveInt, readFolderProblem } from './config-fields.ts';
 import type { TransportFields } from './config-graph.ts';
 
 /**
@@ -78,10 +78,7 @@ export function mailboxProblems(e: MailboxEnv, problems: string[]): void {
     ['FALLBACK_IMAP_MAILBOX', e.FALLBACK_IMAP_HOST, e.FALLBACK_IMAP_MAILBOX],
   ] as const)
     if (processed && host && isReadFolder(processed, folder))
-      problems.push(
-        `IMAP_PROCESSED_FOLDER: es la carpeta que Mesa lee (${key}=${folder}): cada correo registrado volvería a ` +
-          'ella y se leería otra vez, sin fin; use otra carpeta (p. ej. Procesados) o quite la clave',
-      );
+      problems.push(readFolderProblem('IMAP_PROCESSED_FOLDER', key, folder));
 }
 
 /** The mailboxes whose host is set, support first; each credential was read beside it (config-credentials.ts). */

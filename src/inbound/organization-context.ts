@@ -17,6 +17,6 @@ export async function organizationFacts(
   const key = organizationOf(who.address);
   const limit = policy.maxOpenCases(key);
   // Counted in turn with every other opening for this organization (its lock lasts until this batch commits).
-  const counts = limit === undefined ? { open: 0, proven: 0 } : await countOpenTicketsInTurn(db, key);
-  return { key, entitled: policy.isEntitled(key), limit, openCount: counts.open, provenOpenCount: counts.proven };
+  const open = limit === undefined ? { open: 0, proven: 0 } : await countOpenTicketsInTurn(db, key);
+  return { key, entitled: policy.isEntitled(key), limit, open };
 }

@@ -9,6 +9,7 @@ import type { CaseService } from '../services/cases.ts';
 import type { DigestEntry } from '../services/lifecycle-events.ts';
 import { HeldAlreadyResolved, heldCase, LifecycleService } from '../services/lifecycle.ts';
 import { planAutoClose } from '../tickets/auto-close.ts';
+import { openCasesCounted } from '../tickets/organization.ts';
 import { byUrgency, slaState, type Light, type SlaState } from '../tickets/sla.ts';
 import type { Ticket } from '../tickets/types.ts';
 import type { BlobStore } from '../storage/blobs.ts';
@@ -199,9 +200,9 @@ async function releaseHeld(
       const limit = deps.policy.maxOpenCases(held.organization);
       await inUnitOfWork(deps.db, async (uow) => {
         if (limit !== undefined) {
-          // As the open-case limit counted it when it held the request (src/inbound/filters/open-case-limit.ts).
+          // Counted as the open-case limit counted it when it held the request.
           const counts = await life.countOpenTicketsInTurn(uow, held.organization);
-          if ((heldCase(held).proven ? counts.proven : counts.open) >= limit) return;
+          if (openCasesCounted(counts, heldCase(held).proven) >= limit) return;
         }
         const ticket = await lifecycle.openHeld(uow, held, now);
         if (ticket) report.released.push({ held: held.id, number: ticket.number });

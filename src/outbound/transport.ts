@@ -49,8 +49,7 @@ export function createTransport(config: Config, log: Logger, tokens?: SmtpTokenS
         : undefined,
     maxConnections: smtp.poolSize,
     maxMessages: 100,
-    getSocket: connectWithoutDelay(),
-    connectionTimeout: CONNECTION_TIMEOUT_MS,
+    getSocket: connectWithoutDelay,
     greetingTimeout: 15_000,
     socketTimeout: 60_000,
     logger: smtpLog as any,
@@ -86,32 +85,29 @@ export function createTransport(config: Config, log: Logger, tokens?: SmtpTokenS
   };
 }
 
-const CONNECTION_TIMEOUT_MS = 15_000;
-
 /**
  * Opens the SMTP connection with Nagle's algorithm off (TCP_NODELAY), through nodemailer's `getSocket` hook (the one
  * its documentation uses for proxies). A mail's DATA ends with a short write (its last bytes and the `.` line) right
  * after long ones; with Nagle on, that write waits until the server acknowledges the earlier data, and a server that
  * delays its ACKs (40 ms on Linux, 200 ms on Windows) makes every mail of a connection wait that long.
  *
- * The socket is handed over while it connects: nodemailer waits for the server's greeting (greetingTimeout), upgrades
+ * The socket is handed over while it connects: nodemailer waits for the server's greeting (greetingTimeout, which also
+ * bounds a connection that never completes: nodemailer's connectionTimeout ends when it takes the socket), upgrades
  * the connection to TLS for SMTP_SECURE or STARTTLS, and sees a refused or failed connection as the socket's own
  * error, as with the connections it opens itself. (Failing the hook instead leaves nodemailer's pool waiting forever
  * for the mail queued behind the failed connection.)
  */
-export function connectWithoutDelay() {
-  return (
-    options: { host?: string; port?: number; secure?: boolean },
-    callback: (err: Error | null, socketOptions: { connection: net.Socket }) => void,
-  ): void => {
-    const connection = net.connect({
-      host: options.host ?? 'localhost',
-      port: options.port ?? (options.secure ? 465 : 587),
-      noDelay: true,
-      keepAlive: true,
-    });
-    callback(null, { connection });
-  };
+export function connectWithoutDelay(
+  options: { host?: string; port?: number; secure?: boolean },
+  callback: (err: Error | null, socketOptions: { connection: net.Socket }) => void,
+): void {
+  const connection = net.connect({
+    host: options.host ?? 'localhost',
+    port: options.port ?? (options.secure ? 465 : 587),
+    noDelay: true,
+    keepAlive: true,
+  });
+  callback(null, { connection });
 }
 
 export class EmlTransport implements MailTransport {

@@ -64,3 +64,18 @@ export function organizationOf(address: string): string {
   const domain = domainOf(address);
   return isPublicMailDomain(domain) ? address.toLowerCase() : domain;
 }
+
+/** An organization's open cases: all of them, and those opened by mail that proved its sender. */
+export interface OpenCaseCounts {
+  open: number;
+  proven: number;
+}
+
+/**
+ * The open cases the open-case limit holds a new request to. Anyone can write `From: someone@the-organization`: for
+ * a sender who proved who they are, only the cases opened the same way count, so that forged mail cannot fill the
+ * limit for them; for one who proved nothing, all of them.
+ */
+export function openCasesCounted(counts: OpenCaseCounts, senderProven: boolean): number {
+  return senderProven ? counts.proven : counts.open;
+}

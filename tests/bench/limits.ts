@@ -161,7 +161,7 @@ export async function bareSend(
     secure: false,
     ignoreTLS: true,
     pool: true,
-    getSocket: connectWithoutDelay(),
+    getSocket: connectWithoutDelay,
     maxConnections: poolSize,
     maxMessages: Infinity,
   });

@@ -1,6 +1,7 @@
 import { knexOf, placeholders, rows as sqlRows, type Queryable } from '../sql.ts';
 import { isPostgres } from '../knex.ts';
 import { toTicket } from './tickets.ts';
+import type { OpenCaseCounts } from '../../tickets/organization.ts';
 import type { Ticket } from '../../tickets/types.ts';
 
 /** Held requests, once-a-day marks, and the case look-ups the lifecycle jobs need. SQL only; no rules. */
@@ -96,10 +97,7 @@ const ORGANIZATION_LOCK_CLASS = 0x4d65734f; // "MesO"
  * the other, and the limit holds.
  */
 /** An organization's open cases, and of them those opened by mail that proved its sender (tickets.opened_proven). */
-export async function countOpenTicketsInTurn(
-  queryable: Queryable,
-  organization: string,
-): Promise<{ open: number; proven: number }> {
+export async function countOpenTicketsInTurn(queryable: Queryable, organization: string): Promise<OpenCaseCounts> {
   const trx = knexOf(queryable);
   if (isPostgres(trx))
     await trx.raw('select pg_advisory_xact_lock(?, hashtext(?))', [ORGANIZATION_LOCK_CLASS, organization]);

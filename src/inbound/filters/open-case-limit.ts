@@ -1,3 +1,4 @@
+import { openCasesCounted } from '../../tickets/organization.ts';
 import { senderProven } from './customer-proof.ts';
 import type { Filter } from './types.ts';
 import { next } from './types.ts';
@@ -7,9 +8,7 @@ import { next } from './types.ts';
  * case too many is held, not lost, and the sender is told which cases are open (with their links). A reply on
  * an existing case is never limited.
  *
- * Anyone can write `From: someone@the-organization`: counted alike, a few such mails would fill the limit and hold
- * back every real customer of it. A mail that proves its sender (customer-proof.ts) is counted only against the cases
- * opened by mail that proved its sender too; one that proves nothing, against all of them, as before.
+ * Which open cases count depends on whether the mail proved its sender (openCasesCounted).
  */
 export const openCaseLimit: Filter = {
   name: 'open-case-limit',
@@ -24,7 +23,7 @@ export const openCaseLimit: Filter = {
       facts.sender?.role !== 'customer'
     )
       return next();
-    const count = senderProven(facts) ? org.provenOpenCount : org.openCount;
+    const count = openCasesCounted(org.open, senderProven(facts));
     if (count < org.limit) return next();
     const open = count === 1 ? '1 caso abierto' : `${count} casos abiertos`;
     return next({ hold: { reason: 'over_limit', detail: `${org.key} tiene ${open} (límite ${org.limit})` } });

@@ -1,5 +1,6 @@
 import type { Config } from '../../config.ts';
 import type { Command } from '../../tickets/commands.ts';
+import type { OpenCaseCounts } from '../../tickets/organization.ts';
 import type { Priority, TicketView } from '../../tickets/types.ts';
 import type { InboundMail, MailSource } from '../mail.ts';
 
@@ -82,8 +83,7 @@ export interface OrganizationFacts {
   entitled: boolean;
   limit?: number;
   /** Its open cases; and of them, those whose opening mail proved its sender (customer-proof.ts). */
-  openCount: number;
-  provenOpenCount: number;
+  open: OpenCaseCounts;
 }
 
 export interface FilterContext {
