@@ -299,7 +299,7 @@ async function laterParts(dovecot: Dovecot, sink: BenchSink, imap: (folder: stri
       target: '≥ 0.7× limit',
       ok: ratio >= 0.7,
       unit: 'mails/s',
-      note: `outbox → dispatcher, ${mesa.extra!.poolSize} SMTP connections each, after ${mesa.extra!.warm} warm-up mails each`,
+      note: `outbox → dispatcher, ${mesa.extra!.poolSize} SMTP connections each, after ${mesa.extra!.warm} warm-up mails each; CPU per mail ${cpuPerMail(mesa)} vs ${cpuPerMail(bare)} ms; main thread ${mainThread(mesa)} vs ${mainThread(bare)}`,
     });
   }
   if (wants('latency')) {
@@ -442,6 +442,16 @@ const r1 = (n: number) => Math.round(n * 10) / 10;
 const cpuPerMail = (r: PhaseResult): string => {
   const cores = (r.extra?.cpu as { processCores?: number } | undefined)?.processCores;
   return cores === undefined ? '?' : ((cores * 1000) / r.rate).toFixed(2);
+};
+
+/** Where the main thread spent the phase (cpuMeter): on a core, runnable but waiting for one, asleep, as shares. */
+const mainThread = (r: PhaseResult): string => {
+  const m = (r.extra?.cpu as { main?: { runningMs: number; waitingForCoreMs: number; asleepMs: number } } | undefined)
+    ?.main;
+  if (!m) return '?';
+  const all = m.runningMs + m.waitingForCoreMs + m.asleepMs || 1;
+  const pc = (x: number) => `${Math.round((100 * x) / all)} %`;
+  return `running ${pc(m.runningMs)} / waiting for a core ${pc(m.waitingForCoreMs)} / asleep ${pc(m.asleepMs)}`;
 };
 
 /**

@@ -182,8 +182,10 @@ export async function bareSend(
     );
   await send(0, warm);
   const t0 = performance.now();
+  const meter = cpuMeter();
   await send(warm, count);
   const ms = performance.now() - t0;
+  const cpu = meter();
   transport.close();
-  return { ms, count, rate: (count / ms) * 1000, peakRssMb: peakRssMb(), extra: { warm } };
+  return { ms, count, rate: (count / ms) * 1000, peakRssMb: peakRssMb(), extra: { warm, cpu } };
 }

@@ -336,10 +336,12 @@ export async function mesaNotify(
   // on Mesa's own thread and connection, and be measured as Mesa's (the limit counts its own sends too).
   while (dispatcher.delivered < warmRows) await new Promise((r) => setTimeout(r, 10));
   const t0 = performance.now();
+  const meter = cpuMeter();
   await timed.clone().update({ next_attempt_at: Date.now() });
   dispatcher.kick();
   while (dispatcher.delivered < warmRows + rows) await new Promise((r) => setTimeout(r, 10));
   const ms = performance.now() - t0;
+  const cpu = meter();
   if ((await sentCount()) !== warmRows + rows)
     throw new Error('mesa: el despachador contó correos que no quedaron enviados');
   await app.close();
@@ -354,6 +356,7 @@ export async function mesaNotify(
     extra: {
       poolSize: config.outbound.smtp?.poolSize,
       warm: warmRows,
+      cpu,
       sample: { subject: mail.subject, html: mail.html, text: mail.text },
     },
   };

@@ -10,6 +10,7 @@ import { SourceMapConsumer } from 'source-map-js';
  *   npx tsx tests/bench/profile-summary.ts FILE --inclusive [SUB] time of the functions whose file path contains SUB
  *                                                                 (default /src/), callees included, as a share of
  *                                                                 the busy time; a recursive function counts once
+ * PROFILE_LAST=S keeps only the samples of the profile's last S seconds.
  * A position in a file with a source map beside it (the build's `.js.map`: keep the bench's build with BENCH_KEEP=1)
  * is told as the source's file and line, so that two builds' profiles can be compared by `src/` file and function.
  */
@@ -18,7 +19,14 @@ const prof = JSON.parse(fs.readFileSync(file, 'utf8'));
 const byId = new Map<number, any>(prof.nodes.map((n: any) => [n.id, n]));
 const self = new Map<number, number>();
 const dt: number[] = prof.timeDeltas;
-prof.samples.forEach((id: number, i: number) => self.set(id, (self.get(id) ?? 0) + (dt[i] ?? 0)));
+// PROFILE_LAST=S: only the last S seconds of the profile, where a phase times its work (the notify phase first
+// ingests the mail whose confirmations it then times).
+const from = process.env.PROFILE_LAST ? prof.endTime - Number(process.env.PROFILE_LAST) * 1e6 : -Infinity;
+let at = prof.startTime;
+prof.samples.forEach((id: number, i: number) => {
+  at += dt[i] ?? 0;
+  if (at >= from) self.set(id, (self.get(id) ?? 0) + (dt[i] ?? 0));
+});
 const total = [...self.values()].reduce((a, b) => a + b, 0);
 const maps = new Map<string, SourceMapConsumer | undefined>();
 const mapOf = (url: string): SourceMapConsumer | undefined => {

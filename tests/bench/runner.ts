@@ -60,11 +60,10 @@ export async function runChild<T extends PhaseResult>(
   const say = (s: string) => opts.quiet || process.stderr.write(s);
   const dir = RUNTIME === 'bundle' ? await benchBuild() : undefined;
   say(`  ${label} …`);
-  // BENCH_CPU_PROF=<phase> writes a V8 CPU profile of that phase under tests/.artifacts/prof (open it in Chrome).
-  const prof =
-    process.env.BENCH_CPU_PROF === job.phase
-      ? ['--cpu-prof', `--cpu-prof-dir=${path.join(ROOT, 'tests/.artifacts/prof')}`]
-      : [];
+  // BENCH_CPU_PROF=<phase>[,<phase>…]: a V8 CPU profile of each of those phases in tests/.artifacts/prof.
+  const prof = (process.env.BENCH_CPU_PROF ?? '').split(',').includes(job.phase)
+    ? ['--cpu-prof', `--cpu-prof-dir=${path.join(ROOT, 'tests/.artifacts/prof')}`]
+    : [];
   // BENCH_NODE_FLAGS="--trace-gc …" passes Node/V8 flags to every measured child (to look, not to measure).
   const extra = process.env.BENCH_NODE_FLAGS?.split(/\s+/).filter(Boolean) ?? [];
   const entry = dir
