@@ -15,8 +15,9 @@ import { createTransport, type MailTransport, type SmtpTokenSource } from './tra
  * Sends outbox rows. Each row is claimed (a lease, FOR UPDATE SKIP LOCKED on PostgreSQL) before it is sent,
  * so two instances never send the same row; sent → `sent`; a temporary failure (connection refused, timeout,
  * 4xx) → back to `pending` with exponential backoff and jitter; a permanent one (5xx) or too many attempts →
- * `dead`, which `mesa outbox --retry` revives. If the process dies after the SMTP server took a mail but before
- * the row says so, the lease runs out and that one row is sent again — with the same Message-ID, Date and bytes,
+ * `dead`, which `mesa outbox --retry` revives. Sent rows are recorded together, by the next claim's transaction
+ * (one per few mails instead of one per mail). If the process dies after the SMTP server took a mail but before the
+ * row says so (a claim's worth of mail at most), the row is sent again — with the same Message-ID, Date and bytes,
  * so receivers that de-duplicate on Message-ID show it once. Automatic mail whose recipient hard-bounced after it was
  * enqueued is held at the claim, with the bounce's reason (repo.claimDue), and logged.
  */
@@ -34,6 +35,8 @@ export interface DispatcherOptions {
   /** How long a claim holds before another dispatcher may take the row over. */
   leaseMs?: number;
   concurrency?: number;
+  /** How long a sent mail may wait to be recorded when no claim comes first (SETTLE_MS). */
+  settleMs?: number;
   /** Test seam: runs after the SMTP server accepted a mail and before the row is marked sent. */
   afterSend?: (row: repo.OutboxRow) => Promise<void> | void;
 }
@@ -54,6 +57,8 @@ export function classifySmtpError(err: unknown): SendFailure {
 
 /** How many mails a dispatcher holds claimed per sending slot: the one being sent and the next ones. */
 const CLAIM_AHEAD = 4;
+/** How long a sent mail waits to be recorded when no claim comes first (the last one in hand: not at all). */
+const SETTLE_MS = 25;
 
 export class Dispatcher {
   readonly transport: MailTransport;
@@ -72,6 +77,10 @@ export class Dispatcher {
   }
   /** Rows claimed and queued here but not being sent yet: handed back when the dispatcher stops. */
   private readonly waiting = new Set<number>();
+  /** Rows the SMTP server accepted that the outbox does not record yet: the next claim or settle() records them. */
+  private sent: number[] = [];
+  private settleTimer?: NodeJS.Timeout;
+  private readonly settling = new Set<Promise<void>>();
   private timer?: NodeJS.Timeout;
   private running = false;
   private ticking?: Promise<number>;
@@ -109,6 +118,7 @@ export class Dispatcher {
         this.log.warn({ err, outbox: unsent }, 'no se pudo devolver el correo tomado; se enviará al vencer'),
       );
     await this.queue.onIdle();
+    await this.settle();
     this.transport.close();
     if (wasRunning) this.log.info('despachador de correo detenido');
   }
@@ -126,7 +136,10 @@ export class Dispatcher {
     for (;;) {
       const n = await this.tickOnce();
       await this.queue.onIdle();
-      if (n === 0) return total;
+      if (n === 0) {
+        await this.settle();
+        return total;
+      }
       total += n;
     }
   }
@@ -158,13 +171,21 @@ export class Dispatcher {
 
   private async tickOnce(): Promise<number> {
     const room = this.queue.concurrency * CLAIM_AHEAD - this.queue.size - this.queue.pending;
-    const { due, held } = await repo.claimDue(this.o.db, {
-      now: this.now(),
-      limit: Math.max(room, 0),
-      owner: this.owner,
-      leaseMs: this.o.leaseMs ?? 5 * 60_000,
-      neverStopped: this.deskAddresses,
-    });
+    const sent = this.takeSent();
+    const { due, held, settled } = await repo
+      .claimDue(this.o.db, {
+        now: this.now(),
+        limit: Math.max(room, 0),
+        owner: this.owner,
+        leaseMs: this.o.leaseMs ?? 5 * 60_000,
+        neverStopped: this.deskAddresses,
+        sent,
+      })
+      .catch((err) => {
+        this.sent.unshift(...sent);
+        throw err;
+      });
+    this.delivered += settled;
     for (const h of held)
       this.log.warn(
         { outbox: h.id, kind: h.kind, ticketId: h.ticketId, reason: h.reason },
@@ -242,8 +263,36 @@ export class Dispatcher {
       return;
     }
     await this.o.afterSend?.(row);
-    await repo.markSent(this.o.db, row.id, this.owner, this.now());
-    this.delivered++;
+    this.sent.push(row.id);
     this.log.info(fields, 'correo enviado');
+    // The last mail in hand is recorded now; the others wait for the next claim, or SETTLE_MS.
+    if (this.queue.size === 0 && this.queue.pending <= 1) void this.settle();
+    else this.settleTimer ??= setTimeout(() => void this.settle(), this.o.settleMs ?? SETTLE_MS);
+  }
+
+  private takeSent(): number[] {
+    if (this.settleTimer) clearTimeout(this.settleTimer);
+    this.settleTimer = undefined;
+    const ids = this.sent;
+    this.sent = [];
+    return ids;
+  }
+
+  /** Records as sent what the SMTP server accepted since the last claim; returns once every recording has ended. */
+  private async settle(): Promise<void> {
+    const ids = this.takeSent();
+    if (ids.length) {
+      const done = repo
+        .markSent(this.o.db, ids, this.owner, this.now())
+        .then((n) => void (this.delivered += n))
+        .catch((err) => {
+          this.sent.unshift(...ids);
+          this.log.warn({ err, outbox: ids }, 'no se pudo anotar el correo enviado; se reintentará');
+          if (this.running) this.settleTimer ??= setTimeout(() => void this.settle(), this.o.config.outbound.pollMs);
+        })
+        .finally(() => this.settling.delete(done));
+      this.settling.add(done);
+    }
+    await Promise.all(this.settling);
   }
 }

@@ -183,6 +183,36 @@ describe('outbox dispatcher', () => {
     expect(pending.map((r) => [r.attempts, r.claimedBy ?? null])).toEqual(pending.map(() => [0, null]));
   });
 
+  it('stopped in the middle of a burst, records every mail the SMTP server took: the next one sends only the rest', async () => {
+    w = await mailWorld({}, { start: false });
+    for (let i = 1; i <= 10; i++) await w.ingest(customer(i));
+    const dispatcher = () =>
+      new Dispatcher({
+        db: w!.app.db,
+        config: w!.app.config,
+        blobs: w!.app.blobs,
+        renderer: w!.app.outbound.renderer,
+        logger: silentLogger,
+        concurrency: 3,
+      });
+    const first = dispatcher().start();
+    await waitFor('diez enviados', () => w!.sink.messages.length >= 10);
+    await first.stop();
+    const s = await states();
+    // What the server took is recorded as sent, and nothing else: no row left «sending» to be sent again.
+    expect(s.sending ?? 0).toBe(0);
+    expect(s.sent).toBe(w.sink.messages.length);
+    expect(first.delivered).toBe(s.sent);
+    const sentIds = (await listOutbox(w.app.db, { states: ['sent'], limit: 100 })).map((r) => r.messageId).sort();
+    expect(sentIds).toEqual([...uniqueIds()].sort());
+    const second = dispatcher();
+    await second.drain();
+    await second.stop();
+    expect((await states()).sent).toBe(30);
+    expect(w.sink.messages.length).toBe(30);
+    expect(uniqueIds().size).toBe(30);
+  });
+
   it('writes .eml files under DATA_DIR/outbox-eml when SMTP_HOST is not set', async () => {
     const app = await testApp();
     try {

@@ -118,6 +118,7 @@ it('an outbox poll with nothing due (`mesa start`, every OUTBOX_POLL_MS) neither
   const lock = await holdWriteLock(app.config.database.filename!);
   const started = Date.now();
   expect(await claimDue(app.db, { now: Date.now(), limit: 10, owner: 'prueba', leaseMs: 60_000 })).toEqual({
+    settled: 0,
     due: [],
     held: [],
   });
