@@ -11,9 +11,28 @@ export const plain = { escape: (v: unknown) => String(v) };
 export type Tokens = ReturnType<typeof mustache.parse>;
 const writer = new mustache.Writer();
 
-/** Mustache's parse of a layout or string, made once and filled for every mail (fill()). */
+/**
+ * Mustache's parse of a layout or string, made once and filled for every mail (fill()).
+ *
+ * Mustache's parser builds the text between tags one character at a time: a layout's text tokens hold its 15 KB as
+ * thousands of one-character pieces, and every mail filled from them joins those pieces again when its HTML is first
+ * read (docs/performance.md, «La salida de correo»). Each text token is given instead the same text taken from the
+ * template at once, by the start and end positions the token carries (mustache.parse: `[type, value, start, end]`);
+ * a token whose text is not that span (none in Mesa's templates) keeps its own.
+ */
 export function parsed(template: string): Tokens {
-  return mustache.parse(template);
+  const tokens = mustache.parse(template);
+  const fromTemplate = (list: any[]): void => {
+    for (const t of list) {
+      if (t[0] === 'text') {
+        const span = template.slice(t[2], t[3]);
+        if (span === t[1]) t[1] = span;
+      }
+      if (Array.isArray(t[4])) fromTemplate(t[4]);
+    }
+  };
+  fromTemplate(tokens as unknown as any[]);
+  return tokens;
 }
 
 /**

@@ -12,7 +12,7 @@ import {
   type Rendered,
   type TemplateName,
 } from '../../../src/outbound/templates.ts';
-import { referencedStrings } from '../../../src/outbound/mustache-tokens.ts';
+import { fill, parsed, referencedStrings } from '../../../src/outbound/mustache-tokens.ts';
 
 /**
  * render() fills only the strings a layout uses (sqlprof: it filled every string of the table twice per mail).
@@ -281,6 +281,22 @@ describe('template fill', () => {
     );
     expect(html).not.toContain('unassigned');
     expect(html).not.toContain('headingNew');
+  });
+
+  it('fills a template parsed once as Mustache renders it: standalone tags, CRLF, comments, other delimiters', () => {
+    // Lines that hold only a tag lose their indentation and line break; the text tokens of the parse keep what is
+    // left, which fill() must give back as it is.
+    const template =
+      'a\n  {{#x}}\n  b {{y}}\n  {{/x}}\r\n{{! c }}\n  {{^z}}\nno\n  {{/z}}  \n{{=<% %>=}}\n<% y %> fin\n' +
+      '<%={{ }}=%>\n{{#x}}{{.}}{{/x}}\n\t{{! sola }}\t\nñandú {{{y}}}';
+    for (const view of [
+      { x: [1, 2], y: '<y>', z: false },
+      { x: [], y: '', z: true },
+    ]) {
+      const tokens = parsed(template);
+      expect(fill(tokens, template, view)).toBe(mustache.render(template, view));
+      expect(fill(tokens, template, view)).toBe(mustache.render(template, view));
+    }
   });
 
   it('fills the whole table when a layout uses `s` as a whole, with the same result as before', () => {
