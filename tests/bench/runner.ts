@@ -61,7 +61,7 @@ export async function runChild<T extends PhaseResult>(
   const dir = RUNTIME === 'bundle' ? await benchBuild() : undefined;
   say(`  ${label} …`);
   // BENCH_CPU_PROF=<phase>[,<phase>…]: a V8 CPU profile of each of those phases in tests/.artifacts/prof.
-  const prof = (process.env.BENCH_CPU_PROF ?? '').split(',').includes(job.phase)
+  const prof = (process.env.BENCH_CPU_PROF ?? '').split(',').includes(String(job.phase))
     ? ['--cpu-prof', `--cpu-prof-dir=${path.join(ROOT, 'tests/.artifacts/prof')}`]
     : [];
   // BENCH_NODE_FLAGS="--trace-gc …" passes Node/V8 flags to every measured child (to look, not to measure).
