@@ -16,6 +16,9 @@ export const outboundKeys = {
   /** oauth2: SMTP signs in (XOAUTH2) with the support mailbox's OAuth2 token, the one IMAP uses. */
   SMTP_AUTH: z.enum(['password', 'oauth2'], { message: 'debe ser password u oauth2' }).default('password'),
   SMTP_POOL_SIZE: positiveInt.default(3),
+  /** Mails per SMTP session before it is closed and another opened: for a server that caps them (an Exchange receive
+   * connector takes 20 by default). Unset: a session lasts while there is mail to send. */
+  SMTP_MAX_MESSAGES: positiveInt.optional(),
   OUTBOX_POLL_MS: positiveInt.default(2000),
   OUTBOX_RETRY_BASE_MS: positiveInt.default(30_000),
   OUTBOX_RETRY_MAX_MS: positiveInt.default(3_600_000),
@@ -61,6 +64,8 @@ export type OutboundConfig = Readonly<{
     user?: string;
     password?: string;
     poolSize: number;
+    /** Mails per session (SMTP_MAX_MESSAGES); undefined: no limit. */
+    maxMessages?: number;
     auth: 'password' | 'oauth2';
   }>;
   pollMs: number;
@@ -113,6 +118,7 @@ export function outboundFrom(e: OutboundEnv): OutboundConfig {
           user: e.SMTP_USER ?? (e.SMTP_AUTH === 'oauth2' ? e.IMAP_USER : undefined),
           password: e.SMTP_PASSWORD,
           poolSize: e.SMTP_POOL_SIZE,
+          maxMessages: e.SMTP_MAX_MESSAGES,
           auth: e.SMTP_AUTH,
         }
       : undefined,

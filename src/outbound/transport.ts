@@ -48,7 +48,11 @@ export function createTransport(config: Config, log: Logger, tokens?: SmtpTokenS
         ? { user: smtp.user, pass: smtp.password ?? '' }
         : undefined,
     maxConnections: smtp.poolSize,
-    maxMessages: 100,
+    // A new session costs the TCP and TLS handshakes, the greeting, EHLO and AUTH: several round trips to the provider
+    // for each. nodemailer's pool closes a session after 100 mails unless told otherwise; Mesa keeps it while there is
+    // mail to send (an idle one closes after socketTimeout). A server that caps mails per session answers the next
+    // one with 4xx: nodemailer closes that session and the dispatcher retries the mail (SMTP_MAX_MESSAGES avoids it).
+    maxMessages: smtp.maxMessages ?? Infinity,
     getSocket: connectWithoutDelay,
     greetingTimeout: 15_000,
     socketTimeout: 60_000,

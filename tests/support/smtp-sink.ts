@@ -56,7 +56,12 @@ export interface SmtpSink {
  * (RFC 7662), as a provider's SMTP submission server does.
  */
 export async function startSmtpSink(
-  opts: { port?: number; oauth2?: { introspectionUrl: string } } = {},
+  opts: {
+    port?: number;
+    oauth2?: { introspectionUrl: string };
+    /** Mails a session may carry: the next MAIL FROM gets 421, as from a server that caps them (Exchange: 20). */
+    messagesPerSession?: number;
+  } = {},
 ): Promise<SmtpSink> {
   const port = opts.port ?? (await freePort());
   const messages: SinkMessage[] = [];
@@ -101,6 +106,12 @@ export async function startSmtpSink(
       size: 50 * 1024 * 1024,
       onConnect(_session, cb) {
         stats.connections++;
+        cb();
+      },
+      onMailFrom(_address, session, cb) {
+        // session.transaction: the mails this session delivered, plus this one.
+        if (opts.messagesPerSession !== undefined && session.transaction > opts.messagesPerSession)
+          return cb(smtpError({ code: 421, message: '4.7.0 Demasiados mensajes en esta sesión' }));
         cb();
       },
       onRcptTo(address, _session, cb) {

@@ -23,9 +23,9 @@ export interface MailWorld {
 /** An app whose dispatcher sends to a real SMTP sink, started. */
 export async function mailWorld(
   env: Record<string, string> = {},
-  opts: { clock?: () => number; start?: boolean } = {},
+  opts: { clock?: () => number; start?: boolean; sink?: Parameters<typeof startSmtpSink>[0] } = {},
 ): Promise<MailWorld> {
-  const sink = await startSmtpSink();
+  const sink = await startSmtpSink(opts.sink);
   const app = await testApp(
     {
       SMTP_HOST: '127.0.0.1',

@@ -213,6 +213,35 @@ describe('outbox dispatcher', () => {
     expect(uniqueIds().size).toBe(30);
   });
 
+  it('keeps its SMTP session while there is mail to send; SMTP_MAX_MESSAGES closes it after that many', async () => {
+    w = await mailWorld({ SMTP_POOL_SIZE: '1' }, { start: false });
+    for (let i = 1; i <= 40; i++) await w.ingest(customer(i));
+    await w.app.outbound.dispatcher.drain();
+    expect(w.sink.messages.length).toBe(120);
+    // One session for the 120 mails: nodemailer's pool would have opened a new one after its 100th.
+    expect(w.sink.stats.connections).toBe(1);
+    await w.close();
+
+    w = await mailWorld({ SMTP_POOL_SIZE: '1', SMTP_MAX_MESSAGES: '5' }, { start: false });
+    for (let i = 1; i <= 10; i++) await w.ingest(customer(i));
+    await w.app.outbound.dispatcher.drain();
+    expect(w.sink.messages.length).toBe(30);
+    expect(w.sink.stats.connections).toBe(6);
+  });
+
+  it('sends every mail once to a server that caps the mails of a session: the refused one is retried', async () => {
+    w = await mailWorld({ SMTP_POOL_SIZE: '1' }, { sink: { messagesPerSession: 5 } });
+    for (let i = 1; i <= 10; i++) await w.ingest(customer(i));
+    await waitFor('todo enviado', async () => (await states()).sent === 30, 20_000);
+    expect(w.sink.messages.length).toBe(30);
+    expect(uniqueIds().size).toBe(30);
+    // 30 mails need six sessions at least, and each but the last ended in a 421: that mail went again, later.
+    expect(w.sink.stats.connections).toBeGreaterThanOrEqual(6);
+    const rows = await listOutbox(w.app.db, { limit: 100 });
+    expect(rows.filter((r) => r.attempts > 1).length).toBeGreaterThanOrEqual(5);
+    expect(rows.every((r) => r.state === 'sent')).toBe(true);
+  });
+
   it('writes .eml files under DATA_DIR/outbox-eml when SMTP_HOST is not set', async () => {
     const app = await testApp();
     try {
