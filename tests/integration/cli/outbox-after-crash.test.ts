@@ -1,5 +1,7 @@
 import { spawn } from 'node:child_process';
+import fs from 'node:fs';
 import net from 'node:net';
+import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { openDatabase } from '../../../src/db/knex.ts';
 import { MESA_BIN } from '../../support/built.ts';
@@ -78,6 +80,51 @@ it('mail claimed by a mesa start that was SIGKILLed is sent at once by the next 
     await db.destroy();
   }
 }, 90_000);
+
+it('mesa start SIGKILLed in the middle of a burst: after the restart every mail has arrived, a repeat with its own Message-ID', async () => {
+  const { config, env } = await cliEnv({ LOG_LEVEL: 'info', OUTBOX_POLL_MS: '200', SMTP_SECURE: 'false' });
+  const dir = path.join(env.DATA_DIR!, 'rafaga');
+  fs.mkdirSync(dir);
+  for (let i = 1; i <= 20; i++)
+    fs.writeFileSync(
+      path.join(dir, `${i}.eml`),
+      mail.replace('marta@cliente.co', `cliente${i}@empresa${i}.co`).replace('caida-1', `rafaga-${i}`),
+    );
+  const ingested = await runCli(['ingest', '--no-progress', dir], { env });
+  expect(ingested.code, ingested.stderr).toBe(0);
+  const db = openDatabase(config.database);
+  const start = async (): Promise<RunningCli> =>
+    spawnCli(['start'], {
+      env: { ...env, HTTP_PORT: String(await freePort()), SMTP_HOST: '127.0.0.1', SMTP_PORT: String(sink.port) },
+    });
+  let first: RunningCli | undefined;
+  let second: RunningCli | undefined;
+  try {
+    // A confirmation and two consultant notices per case.
+    const ids = new Set((await db('outbox').whereNotNull('ticket_id').select('message_id')).map((r) => r.message_id));
+    expect(ids.size).toBe(60);
+    const arrived = () => sink.messages.filter((m) => ids.has(m.messageId));
+    first = await start();
+    await waitFor(`20 of the 60 mails sent\n${first.output()}`, () => arrived().length >= 20, 30_000);
+    first.child.kill('SIGKILL');
+    await first.exited;
+    second = await start();
+    await waitFor(
+      'every row marked sent',
+      async () =>
+        Number((await db('outbox').whereNotNull('ticket_id').whereNot({ state: 'sent' }).count({ n: '*' }))[0].n) === 0,
+      60_000,
+    );
+    const got = arrived().map((m) => m.messageId);
+    expect(new Set(got)).toEqual(ids);
+    // Sent again: at most what the killed process had sent since its last claim (four per SMTP connection, three).
+    expect(got.length - ids.size).toBeLessThanOrEqual(12);
+  } finally {
+    if (first?.child.exitCode === null) first.child.kill('SIGKILL');
+    await stopMesa(second);
+    await db.destroy();
+  }
+}, 120_000);
 
 it('a machine with a 62-character hostname sends its mail (the claim names it in full)', async () => {
   const { env } = await cliEnv({ SMTP_HOST: '127.0.0.1', SMTP_PORT: String(sink.port), SMTP_SECURE: 'false' });
