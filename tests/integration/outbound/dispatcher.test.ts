@@ -5,7 +5,7 @@ import { simpleParser } from 'mailparser';
 import { afterEach, describe, expect, it } from 'vitest';
 import { outboxCommand } from '../../../src/cli/outbox.ts';
 import { countByState, listOutbox } from '../../../src/db/repos/outbox.ts';
-import { Dispatcher } from '../../../src/outbound/dispatcher.ts';
+import { Dispatcher, type DispatcherOptions } from '../../../src/outbound/dispatcher.ts';
 import { silentLogger } from '../../../src/logger.ts';
 import { testApp } from '../../support/app.ts';
 import { waitFor } from '../../support/wait.ts';
@@ -25,6 +25,16 @@ afterEach(async () => {
 const customer = (i: number) =>
   rawMail({ from: `cliente${i}@empresa${i}.com`, subject: `Problema ${i}`, body: `Detalle del problema ${i}` });
 const states = async () => countByState(w!.app.db);
+/** Another dispatcher on the world's database and SMTP sink, as a second instance of Mesa would run one. */
+const dispatcherOf = (world: MailWorld, extra: Partial<DispatcherOptions> = {}) =>
+  new Dispatcher({
+    db: world.app.db,
+    config: world.app.config,
+    blobs: world.app.blobs,
+    renderer: world.app.outbound.renderer,
+    logger: silentLogger,
+    ...extra,
+  });
 const uniqueIds = () => new Set(w!.sink.messages.map((m) => m.messageId));
 
 describe('outbox dispatcher', () => {
@@ -101,12 +111,7 @@ describe('outbox dispatcher', () => {
     w = await mailWorld({}, { start: false });
     for (let i = 1; i <= 3; i++) await w.ingest(customer(i));
     let crashed: number | undefined;
-    const a = new Dispatcher({
-      db: w.app.db,
-      config: w.app.config,
-      blobs: w.app.blobs,
-      renderer: w.app.outbound.renderer,
-      logger: silentLogger,
+    const a = dispatcherOf(w, {
       leaseMs: 60_000,
       concurrency: 1,
       afterSend: (row) => {
@@ -122,14 +127,7 @@ describe('outbox dispatcher', () => {
     const stuck = (await listOutbox(w.app.db, { states: ['sending'] })).map((r) => r.id);
     expect(stuck).toEqual([crashed]);
     // Another instance, two minutes later (its clock), takes the row over: the lease has run out.
-    const b = new Dispatcher({
-      db: w.app.db,
-      config: w.app.config,
-      blobs: w.app.blobs,
-      renderer: w.app.outbound.renderer,
-      logger: silentLogger,
-      clock: () => Date.now() + 120_000,
-    });
+    const b = dispatcherOf(w, { clock: () => Date.now() + 120_000 });
     expect(await b.drain()).toBe(1);
     await b.stop();
     expect((await states()).sent).toBe(9);
@@ -148,17 +146,7 @@ describe('outbox dispatcher', () => {
   it('never sends a row twice when several dispatchers share the database', async () => {
     w = await mailWorld({}, { start: false });
     for (let i = 1; i <= 10; i++) await w.ingest(customer(i));
-    const dispatchers = [1, 2, 3].map(
-      () =>
-        new Dispatcher({
-          db: w!.app.db,
-          config: w!.app.config,
-          blobs: w!.app.blobs,
-          renderer: w!.app.outbound.renderer,
-          logger: silentLogger,
-          concurrency: 3,
-        }),
-    );
+    const dispatchers = [1, 2, 3].map(() => dispatcherOf(w!, { concurrency: 3 }));
     const handled = await Promise.all(dispatchers.map((d) => d.drain()));
     await Promise.all(dispatchers.map((d) => d.stop()));
     expect(handled.reduce((a, b) => a + b, 0)).toBe(30);
@@ -186,16 +174,7 @@ describe('outbox dispatcher', () => {
   it('stopped in the middle of a burst, records every mail the SMTP server took: the next one sends only the rest', async () => {
     w = await mailWorld({}, { start: false });
     for (let i = 1; i <= 10; i++) await w.ingest(customer(i));
-    const dispatcher = () =>
-      new Dispatcher({
-        db: w!.app.db,
-        config: w!.app.config,
-        blobs: w!.app.blobs,
-        renderer: w!.app.outbound.renderer,
-        logger: silentLogger,
-        concurrency: 3,
-      });
-    const first = dispatcher().start();
+    const first = dispatcherOf(w, { concurrency: 3 }).start();
     await waitFor('diez enviados', () => w!.sink.messages.length >= 10);
     await first.stop();
     const s = await states();
@@ -205,7 +184,7 @@ describe('outbox dispatcher', () => {
     expect(first.delivered).toBe(s.sent);
     const sentIds = (await listOutbox(w.app.db, { states: ['sent'], limit: 100 })).map((r) => r.messageId).sort();
     expect(sentIds).toEqual([...uniqueIds()].sort());
-    const second = dispatcher();
+    const second = dispatcherOf(w, { concurrency: 3 });
     await second.drain();
     await second.stop();
     expect((await states()).sent).toBe(30);
