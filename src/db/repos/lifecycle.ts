@@ -91,12 +91,11 @@ export async function openTicketsOf(queryable: Queryable, organization: string):
 const ORGANIZATION_LOCK_CLASS = 0x4d65734f; // "MesO"
 
 /**
- * The organization's open cases, counted against its limit in its turn: the organization is locked until the
- * caller's transaction ends (PostgreSQL: a transaction-level advisory lock; SQLite has one writer at a time). Two
- * instances opening a case for the same organization, or releasing one of its held requests, then count one after
- * the other, and the limit holds.
+ * The organization's open cases, and of them those opened by mail that proved its sender (tickets.opened_proven),
+ * counted against its limit in its turn: the organization is locked until the caller's transaction ends (PostgreSQL:
+ * a transaction-level advisory lock; SQLite has one writer at a time). Two instances opening a case for the same
+ * organization, or releasing one of its held requests, then count one after the other, and the limit holds.
  */
-/** An organization's open cases, and of them those opened by mail that proved its sender (tickets.opened_proven). */
 export async function countOpenTicketsInTurn(queryable: Queryable, organization: string): Promise<OpenCaseCounts> {
   const trx = knexOf(queryable);
   if (isPostgres(trx))

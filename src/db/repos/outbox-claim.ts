@@ -67,15 +67,16 @@ export async function claimDue(db: Knex, p: ClaimRequest): Promise<Claim> {
   // up, the other processes writing the file (an MTA's parallel `mesa ingest -`). PostgreSQL locks rows, not the
   // database: there the claim's own SELECT … SKIP LOCKED asks, one round trip fewer. With sent rows to record, the
   // transaction is needed anyway.
+  let gone: string[] | undefined;
   if (!sent.length && !isPostgres(db)) {
-    const gone = await goneClaimers(db, p.owner);
-    if (!(await rows(db, `select "id" from "outbox" where ${dueWhere(gone)} limit 1`, dueValues(p, gone))).length)
-      return { due: [], held: [], settled: 0 };
+    gone = await goneClaimers(db, p.owner);
+    const anyDue = `select "id" from "outbox" where (${PENDING_WHERE}) or (${staleWhere(gone)}) limit 1`;
+    if (!(await rows(db, anyDue, [p.now, p.now, ...gone])).length) return { due: [], held: [], settled: 0 };
   }
   return inUnitOfWork(db, async (uow) => {
     const settled = await markSent(uow, sent, p.owner, p.now);
     if (p.limit <= 0) return { due: [], held: [], settled };
-    return { ...(await claimIn(uow, p)), settled };
+    return { ...(await claimIn(uow, p, gone ?? (await goneClaimers(uow, p.owner)))), settled };
   });
 }
 
@@ -97,23 +98,20 @@ export async function markSent(
   );
 }
 
-async function claimIn(uow: UnitOfWork, p: ClaimRequest): Promise<Omit<Claim, 'settled'>> {
-  const gone = await goneClaimers(uow, p.owner);
+async function claimIn(uow: UnitOfWork, p: ClaimRequest, gone: readonly string[]): Promise<Omit<Claim, 'settled'>> {
   const lock = isPostgres(uow) ? ' for update skip locked' : '';
   // Claimed rows whose dispatcher is gone first (they waited longest), then pending ones by when they fell due. Each
   // is read in its index's order up to the limit: a burst of thousands of due mails is not sorted again at every claim.
   const stale = await rows(
     uow,
-    `select "id" from "outbox" where "state" = 'sending' and ("lease_until" < ?` +
-      (gone.length ? ` or "claimed_by" in ${inList(gone)}` : '') +
-      `) order by "id" limit ${rowCount(p.limit)}${lock}`,
+    `select "id" from "outbox" where ${staleWhere(gone)} order by "id" limit ${rowCount(p.limit)}${lock}`,
     [p.now, ...gone],
   );
   const pending =
     stale.length < p.limit
       ? await rows(
           uow,
-          `select "id" from "outbox" where "state" = 'pending' and "next_attempt_at" <= ?
+          `select "id" from "outbox" where ${PENDING_WHERE}
            order by "next_attempt_at", "id" limit ${rowCount(p.limit - stale.length)}${lock}`,
           [p.now],
         )
@@ -135,11 +133,11 @@ async function claimIn(uow: UnitOfWork, p: ClaimRequest): Promise<Omit<Claim, 's
   return { due: due.sort((x, y) => order.get(x.id)! - order.get(y.id)!), held };
 }
 
-/** Due: pending and its time has come, or claimed by a dispatcher whose claim ran out or whose process is gone. */
-const dueWhere = (gone: readonly string[]) =>
-  `(("state" = 'pending' and "next_attempt_at" <= ?) or ("state" = 'sending' and "lease_until" < ?)` +
-  (gone.length ? ` or ("state" = 'sending' and "claimed_by" in ${inList(gone)}))` : ')');
-const dueValues = (p: ClaimRequest, gone: readonly string[]) => [p.now, p.now, ...gone];
+/** Due and waiting: pending, and its time (bound: now) has come. */
+const PENDING_WHERE = `"state" = 'pending' and "next_attempt_at" <= ?`;
+/** Due and claimed: by a dispatcher whose claim ran out (bound: now) or whose process is gone (bound: `gone`). */
+const staleWhere = (gone: readonly string[]) =>
+  `"state" = 'sending' and ("lease_until" < ?${gone.length ? ` or "claimed_by" in ${inList(gone)}` : ''})`;
 
 /** Automatic mail to an address a bounce stopped after the mail was enqueued: held, with the stop's reason. */
 async function holdStopped(uow: UnitOfWork, ids: readonly number[], p: ClaimRequest): Promise<HeldAtSend[]> {
