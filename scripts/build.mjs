@@ -5,6 +5,7 @@
 // dist/ mirrors the repository, so that src/paths.ts finds every file by the same relative path in both:
 //   dist/src/cli.js                  the command line (entry point)
 //   dist/src/inbound/parse-worker.js the parse thread's body (entry point, started by src/inbound/parse-thread.ts)
+//   dist/src/outbound/compose-worker.js the compose thread's body (entry point, src/outbound/compose-thread.ts)
 //   dist/src/chunk-*.js              modules shared by the entry points, and each `await import()` of src/
 //   dist/migrations/<name>.js        one per migrations/<name>.ts (knex records the name, not the file)
 //   dist/templates/, dist/src/web/assets/, dist/src/demo/samples/   data files, copied
@@ -60,7 +61,8 @@ const EXTERNAL = [
 ];
 
 /**
- * Mesa's entry points (relative to the repository): the command line, the parse thread, and each migration.
+ * Mesa's entry points (relative to the repository): the command line, the parse and compose threads, and each
+ * migration.
  * @returns {Array<string | { in: string, out: string }>}
  */
 export function mesaEntryPoints() {
@@ -68,7 +70,12 @@ export function mesaEntryPoints() {
     .readdirSync(path.join(ROOT, 'migrations'))
     .filter((f) => /^\d+_.+\.ts$/.test(f))
     .sort();
-  return ['src/cli.ts', 'src/inbound/parse-worker.ts', ...migrations.map((f) => `migrations/${f}`)];
+  return [
+    'src/cli.ts',
+    'src/inbound/parse-worker.ts',
+    'src/outbound/compose-worker.ts',
+    ...migrations.map((f) => `migrations/${f}`),
+  ];
 }
 
 /**

@@ -45,12 +45,19 @@ export interface App {
 
 /**
  * `parser`: another parser than the configured one (tests: a parse thread whose body misbehaves on purpose).
- * `parseWorkerUrl`: the parse thread's body, when not the built one beside the running code (tests).
+ * `parseWorkerUrl`, `composeWorkerUrl`: the parse and compose threads' bodies, when not the built ones beside the
+ * running code (tests).
  */
 export async function createApp(
   config: Config,
   logger: Logger,
-  opts: { migrate?: boolean; clock?: () => number; parser?: MailParser; parseWorkerUrl?: URL } = {},
+  opts: {
+    migrate?: boolean;
+    clock?: () => number;
+    parser?: MailParser;
+    parseWorkerUrl?: URL;
+    composeWorkerUrl?: URL;
+  } = {},
 ): Promise<App> {
   prepareDataDir(config.dataDir);
   const db = openDatabase(config.database);
@@ -78,6 +85,7 @@ export async function createApp(
     blobs,
     logger,
     clock: opts.clock,
+    dispatcher: opts.composeWorkerUrl ? { composeWorkerUrl: opts.composeWorkerUrl } : undefined,
     extraConsultants: (org) => policy.extraConsultants(org),
     suggestions: knowledge,
   });

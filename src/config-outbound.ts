@@ -19,6 +19,9 @@ export const outboundKeys = {
   /** Mails per SMTP session before it is closed and another opened: for a server that caps them (an Exchange receive
    * connector takes 20 by default). Unset: a session lasts while there is mail to send. */
   SMTP_MAX_MESSAGES: positiveInt.optional(),
+  /** Compose outgoing mail on a worker thread (the second core) while the dispatcher speaks SMTP:
+   * src/outbound/compose-thread.ts. */
+  COMPOSE_WORKER: bool.default(true),
   OUTBOX_POLL_MS: positiveInt.default(2000),
   OUTBOX_RETRY_BASE_MS: positiveInt.default(30_000),
   OUTBOX_RETRY_MAX_MS: positiveInt.default(3_600_000),
@@ -68,6 +71,8 @@ export type OutboundConfig = Readonly<{
     maxMessages?: number;
     auth: 'password' | 'oauth2';
   }>;
+  /** MIME composition on a worker thread (COMPOSE_WORKER). */
+  composeWorker: boolean;
   pollMs: number;
   retryBaseMs: number;
   retryMaxMs: number;
@@ -122,6 +127,7 @@ export function outboundFrom(e: OutboundEnv): OutboundConfig {
           auth: e.SMTP_AUTH,
         }
       : undefined,
+    composeWorker: e.COMPOSE_WORKER,
     pollMs: e.OUTBOX_POLL_MS,
     retryBaseMs: e.OUTBOX_RETRY_BASE_MS,
     retryMaxMs: e.OUTBOX_RETRY_MAX_MS,

@@ -21,6 +21,9 @@ export const MIGRATIONS_DIR = at('migrations');
 /** The body of the parse thread (src/inbound/parse-thread.ts). */
 export const PARSE_WORKER_URL = new URL(`src/inbound/parse-worker${MODULE_EXT}`, ROOT);
 
+/** The body of the compose thread (src/outbound/compose-thread.ts). */
+export const COMPOSE_WORKER_URL = new URL(`src/outbound/compose-worker${MODULE_EXT}`, ROOT);
+
 /** The mail templates (MJML, text, strings). */
 export const TEMPLATES_DIR = at('templates');
 

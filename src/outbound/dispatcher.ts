@@ -1,13 +1,13 @@
-import fs from 'node:fs';
+import type { SendMailOptions } from 'nodemailer';
 import PQueue from 'p-queue';
 import type { Knex } from 'knex';
 import type { Config } from '../config.ts';
 import { defaultHolder } from '../db/holders.ts';
 import * as repo from '../db/repos/outbox.ts';
-import { MesaError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 import type { BlobStore } from '../storage/blobs.ts';
-import { contentOf } from './outbox.ts';
+import { ComposeThread } from './compose-thread.ts';
+import { outgoingMail } from './outgoing.ts';
 import type { TemplateRenderer } from './templates.ts';
 import { createTransport, type MailTransport, type SmtpTokenSource } from './transport.ts';
 
@@ -37,6 +37,8 @@ export interface DispatcherOptions {
   concurrency?: number;
   /** How long a sent mail may wait to be recorded when no claim comes first (SETTLE_MS). */
   settleMs?: number;
+  /** The compose thread's body, when not the built one beside the running code (tests). */
+  composeWorkerUrl?: URL;
   /** Test seam: runs after the SMTP server accepted a mail and before the row is marked sent. */
   afterSend?: (row: repo.OutboxRow) => Promise<void> | void;
 }
@@ -70,6 +72,9 @@ export class Dispatcher {
    * instance sent meanwhile. */
   delivered = 0;
   private readonly now: () => number;
+  private readonly composer: ComposeThread;
+  /** What outgoingMail() needs of the options, once. */
+  private readonly mailDeps: Parameters<typeof outgoingMail>[1];
   /** A bounce never stops mail to the desk (src/outbound/bounce-effects.ts), not even a stop recorded before. */
   private get deskAddresses(): readonly string[] {
     const { config } = this.o;
@@ -91,6 +96,14 @@ export class Dispatcher {
     this.transport = o.transport ?? createTransport(o.config, o.logger, o.tokens);
     this.queue = new PQueue({ concurrency: o.concurrency ?? o.config.outbound.smtp?.poolSize ?? 2 });
     this.now = o.clock ?? Date.now;
+    const { config } = o;
+    this.composer = new ComposeThread({
+      logger: this.log,
+      enabled: config.outbound.composeWorker,
+      workerUrl: o.composeWorkerUrl,
+    });
+    const keys = { secretKey: config.secretKey, publicUrl: config.publicUrl };
+    this.mailDeps = { renderer: o.renderer, keys, blobs: o.blobs, envelopeFrom: config.supportAddress };
   }
 
   start(): this {
@@ -120,6 +133,7 @@ export class Dispatcher {
     await this.queue.onIdle();
     await this.settle();
     this.transport.close();
+    await this.composer.close();
     if (wasRunning) this.log.info('despachador de correo detenido');
   }
 
@@ -193,17 +207,21 @@ export class Dispatcher {
       );
     for (const row of due) {
       this.waiting.add(row.id);
+      // Composed as soon as it is claimed (on the compose thread), while the mails before it are being sent: its
+      // sending slot then finds it ready. A failure waits for the slot, which fails the attempt.
+      const prepared = outgoingMail(row, this.mailDeps).then((mail) => this.composer.outgoing(mail));
+      prepared.catch(() => undefined);
       void this.queue
         .add(() => {
           this.waiting.delete(row.id);
-          return this.send(row);
+          return this.send(row, prepared);
         })
         .catch((err) => this.log.error({ err, outbox: row.id }, 'envío interrumpido'));
     }
     return due.length + held.length;
   }
 
-  private async send(row: repo.OutboxRow): Promise<void> {
+  private async send(row: repo.OutboxRow, prepared: Promise<SendMailOptions>): Promise<void> {
     const fields = {
       outbox: row.id,
       kind: row.kind,
@@ -212,35 +230,7 @@ export class Dispatcher {
       attempt: row.attempts,
     };
     try {
-      const m = row.mail;
-      const attachments = [];
-      // By path: nodemailer streams the file into the message, so a 25 MB attachment is never a Buffer here. A blob
-      // gone missing fails this attempt like any other send error (retried, then dead-lettered).
-      for (const a of m.attachments) {
-        const file = this.o.blobs.pathFor(a.sha256);
-        await fs.promises.access(file).catch((err) => {
-          throw new MesaError('STORAGE_FAILED', `adjunto ${a.filename}: ${err.code}`, { cause: err });
-        });
-        attachments.push({ filename: a.filename, contentType: a.contentType, path: file });
-      }
-      await this.transport.send({
-        rowId: row.id,
-        from: { name: m.from.name, address: m.from.address },
-        to: m.to,
-        replyTo: m.replyTo,
-        subject: m.subject,
-        ...contentOf(m, this.o.renderer, { secretKey: this.o.config.secretKey, publicUrl: this.o.config.publicUrl }),
-        messageId: `<${row.messageId}>`,
-        date: new Date(row.createdAt),
-        inReplyTo: m.inReplyTo,
-        references: m.references.length ? m.references.join(' ') : undefined,
-        headers: m.headers,
-        // The desk's mail is Spanish or English text: quoted-printable (RFC 2045 §6.7) keeps it readable in the source.
-        // nodemailer would pick it too, after counting the letters of every part, twice per part.
-        textEncoding: 'quoted-printable',
-        attachments,
-        envelope: { from: this.o.config.supportAddress, to: [m.to] },
-      });
+      await this.transport.send({ rowId: row.id, ...(await prepared) });
     } catch (err) {
       const failure = classifySmtpError(err);
       const why = String((err as Error)?.message ?? err).slice(0, 500);

@@ -1,14 +1,15 @@
-import nodemailer from 'nodemailer';
 import type { SendMailOptions } from 'nodemailer';
 import type { GraphSettings } from '../config-graph.ts';
 import type { Logger } from '../logger.ts';
+import { composeMessage } from './compose.ts';
 import { GraphClient, GraphError, type GraphTokenSource } from '../mailboxes/graph-client.ts';
 
 /**
  * Mail out through Microsoft Graph (SUPPORT_MAILBOX_TRANSPORT=graph and no SMTP_HOST): POST /users/{user}/sendMail
  * with the whole MIME message, base64, as `text/plain`. Graph then sends our bytes as they are, so the signed
  * Message-ID, In-Reply-To/References and our own headers reach the customer as over SMTP; a JSON message would have
- * Exchange write its own. nodemailer composes the message exactly as for SMTP (the same options the dispatcher gives).
+ * Exchange write its own. The message is the one SMTP would carry (./compose.ts), composed on the compose thread or
+ * here from the dispatcher's options.
  *
  * Errors take the outbox's two ways (src/outbound/dispatcher.ts): throttling, 5xx and a refused token are temporary
  * (the row waits, at least what Retry-After asked); a request Graph refuses as such (400 ErrorInvalidRecipients, 413
@@ -17,7 +18,6 @@ import { GraphClient, GraphError, type GraphTokenSource } from '../mailboxes/gra
 /** A MailTransport (./transport.ts builds it; not imported here, which would be a cycle). */
 export class GraphTransport {
   readonly kind = 'graph' as const;
-  private readonly composer = nodemailer.createTransport({ streamTransport: true, buffer: true, newline: 'windows' });
   private readonly client: GraphClient;
   private readonly closing = new AbortController();
 
@@ -34,13 +34,13 @@ export class GraphTransport {
   }
 
   async send(msg: SendMailOptions & { rowId: number }): Promise<{ response: string }> {
-    const { rowId: _rowId, envelope: _envelope, ...options } = msg;
-    const composed = await this.composer.sendMail(options);
+    const { rowId: _rowId, ...options } = msg;
+    const composed = await composeMessage(options);
     try {
       const res = await this.client.request(this.client.userUrl('/sendMail'), {
         method: 'POST',
         headers: { 'content-type': 'text/plain' },
-        body: (composed.message as Buffer).toString('base64'),
+        body: composed.toString('base64'),
       });
       return { response: `${res.status} ${res.statusText || 'Accepted'}` };
     } catch (err) {

@@ -5,6 +5,7 @@ import nodemailer from 'nodemailer';
 import type { SendMailOptions } from 'nodemailer';
 import type { Config } from '../config.ts';
 import type { Logger } from '../logger.ts';
+import { composeMessage } from './compose.ts';
 import { GraphTransport } from './graph-transport.ts';
 
 /**
@@ -116,17 +117,15 @@ export function connectWithoutDelay(
 
 export class EmlTransport implements MailTransport {
   readonly kind = 'eml' as const;
-  private readonly composer = nodemailer.createTransport({ streamTransport: true, buffer: true, newline: 'windows' });
-
   constructor(readonly dir: string) {}
 
   async send(msg: SendMailOptions & { rowId: number }): Promise<{ file: string }> {
     const { rowId, ...options } = msg;
-    const info = await this.composer.sendMail(options);
+    const message = await composeMessage(options);
     fs.mkdirSync(this.dir, { recursive: true });
     const file = path.join(this.dir, `${String(rowId).padStart(6, '0')}.eml`);
     const tmp = `${file}.tmp`;
-    fs.writeFileSync(tmp, info.message as Buffer);
+    fs.writeFileSync(tmp, message);
     fs.renameSync(tmp, file);
     return { file };
   }

@@ -9,12 +9,14 @@ import { contentOf } from '../../src/outbound/outbox.ts';
 import { seedCases } from './seed.ts';
 
 /**
- * Under BENCH_RUNTIME=tsx (profiles) the parse thread runs dist/'s body, built by bench.ts before the phases: Node 20
- * cannot start the TypeScript one as a thread. Built (as measured), the child runs its own build's body.
+ * Under BENCH_RUNTIME=tsx (profiles) the parse and compose threads run dist/'s bodies, built by bench.ts before the
+ * phases: Node 20 cannot start the TypeScript ones as threads. Built (as measured), the child runs its own build's.
  */
-const parseWorkerUrl = import.meta.url.endsWith('.ts')
-  ? new URL('../../dist/src/inbound/parse-worker.js', import.meta.url)
-  : undefined;
+const underTsx = import.meta.url.endsWith('.ts');
+const threadBodies = {
+  parseWorkerUrl: underTsx ? new URL('../../dist/src/inbound/parse-worker.js', import.meta.url) : undefined,
+  composeWorkerUrl: underTsx ? new URL('../../dist/src/outbound/compose-worker.js', import.meta.url) : undefined,
+};
 
 /**
  * What runs inside one child process per measurement, so that each peak RSS (process.resourceUsage().maxRSS)
@@ -251,7 +253,7 @@ export async function mesaIngest(
   });
   // Logs on, as in production (one line per mail), written to /dev/null: the cost of logging is part of Mesa's.
   const logger = pino({ level: 'info', base: { app: 'mesa' } }, pino.destination({ dest: '/dev/null', sync: false }));
-  const app = await createApp(config, logger, { parseWorkerUrl });
+  const app = await createApp(config, logger, threadBodies);
   let seedMs = 0;
   if (seed > 0) {
     const s0 = performance.now();
@@ -315,7 +317,7 @@ export async function mesaNotify(
     SMTP_SECURE: 'false',
   });
   const logger = pino({ level: 'info', base: { app: 'mesa' } }, pino.destination({ dest: '/dev/null', sync: false }));
-  const app = await createApp(config, logger, { parseWorkerUrl });
+  const app = await createApp(config, logger, threadBodies);
   const { generateMails } = await import('./corpus.ts');
   // One sequence for both, so that no timed customer is a warm-up customer (each has a cap on automatic replies).
   const mails = generateMails((count + warm) * 3, { seed: 'notify' })

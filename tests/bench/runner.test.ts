@@ -28,7 +28,7 @@ describe('bench measured processes', () => {
     expect(new Set(sink.mails.map((m) => m.inReplyTo)).size).toBe(4);
     const dir = await benchBuild();
     expect(path.relative(path.resolve('tests/.artifacts'), dir)).not.toMatch(/^\.\./);
-    for (const file of ['src/bench-child.js', 'src/inbound/parse-worker.js'])
+    for (const file of ['src/bench-child.js', 'src/inbound/parse-worker.js', 'src/outbound/compose-worker.js'])
       expect(fs.existsSync(path.join(dir, file))).toBe(true);
     expect(fs.readdirSync(path.join(dir, 'migrations')).filter((f) => f.endsWith('.js')).length).toBe(
       fs.readdirSync('migrations').length,

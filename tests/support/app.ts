@@ -4,7 +4,7 @@ import path from 'node:path';
 import { createApp, type App } from '../../src/app.ts';
 import { loadConfig, type Config, type Env } from '../../src/config.ts';
 import { silentLogger } from '../../src/logger.ts';
-import { BUILT_PARSE_WORKER } from './built.ts';
+import { BUILT_COMPOSE_WORKER, BUILT_PARSE_WORKER } from './built.ts';
 
 /**
  * A fresh Mesa for one test: its own DATA_DIR and SQLite file, or its own schema on PostgreSQL when
@@ -56,6 +56,10 @@ export async function freshPgDatabase(name: string, server = TEST_PG_URL): Promi
 }
 
 export async function testApp(extra: Env = {}, opts: { clock?: () => number } = {}): Promise<App> {
-  // With PARSE_WORKER=true, the thread runs the built body (Node 20 cannot start the TypeScript one as a thread).
-  return createApp(await testConfig(extra), silentLogger, { ...opts, parseWorkerUrl: BUILT_PARSE_WORKER });
+  // The parse and compose threads run the built bodies (Node 20 cannot start the TypeScript ones as threads).
+  return createApp(await testConfig(extra), silentLogger, {
+    ...opts,
+    parseWorkerUrl: BUILT_PARSE_WORKER,
+    composeWorkerUrl: BUILT_COMPOSE_WORKER,
+  });
 }

@@ -1,0 +1,153 @@
+import { Worker } from 'node:worker_threads';
+import type { SendMailOptions } from 'nodemailer';
+import type { Logger } from '../logger.ts';
+import { COMPOSE_WORKER_URL } from '../paths.ts';
+import { composeMessage } from './compose.ts';
+
+export interface ComposeRequest {
+  id: number;
+  options: SendMailOptions;
+}
+
+export type ComposeReply =
+  { id: number; message: Uint8Array } | { id: number; error: { message: string; code?: string } };
+
+interface Pending {
+  options: SendMailOptions;
+  resolve: (message: Buffer) => void;
+  reject: (err: Error) => void;
+}
+
+/**
+ * Composing a mail's MIME message (its headers, the quoted-printable of its HTML and text, the multipart around them)
+ * on a worker thread: the second core of the small machines Mesa runs on, while the main thread claims, renders and
+ * speaks SMTP. Composing is most of what sending a mail costs the process (docs/performance.md), and on the main
+ * thread it would also delay the mailbox poller and the status page behind a burst of notices.
+ *
+ * What the thread composes is the very message nodemailer would write to the SMTP connection (./compose.ts), sent
+ * then as it is (`raw`, with its envelope). A mail with files is not sent there: nodemailer streams each file from
+ * disk into the connection as it sends, so a 10 MB attachment never becomes a Buffer, let alone two.
+ *
+ * Nothing a customer wrote is parsed here (the HTML is our template's, filled and escaped before), so there is no
+ * time limit as on the parse thread. If the thread cannot start (running the sources: Node 20 cannot start a
+ * TypeScript file as a thread), or COMPOSE_WORKER=false, mail is composed on the calling thread; if it ends while
+ * composing, what it had is composed here and the next mail starts a new one: slower, never lost.
+ */
+export class ComposeThread {
+  private worker?: Worker;
+  private ready = false;
+  private threadless: boolean;
+  private readonly pending = new Map<number, Pending>();
+  private nextId = 1;
+  /** Mails composed on the thread, and on the calling thread (tests, and the bench's account). */
+  composedThere = 0;
+  composedHere = 0;
+
+  /** `workerUrl`: the thread's body, by default the built compose-worker.js beside the running code (src/paths.ts). */
+  constructor(private readonly opts: { logger: Logger; enabled?: boolean; workerUrl?: URL }) {
+    this.threadless = opts.enabled === false;
+  }
+
+  /**
+   * What the transport sends for `mail`: the message composed on the thread with its envelope, or, for mail with
+   * files, the options as they are (nodemailer composes them as it sends, streaming the files).
+   */
+  async outgoing(mail: SendMailOptions & { envelope: { from: string; to: string[] } }): Promise<SendMailOptions> {
+    if (mail.attachments?.length) return mail;
+    const { envelope, ...options } = mail;
+    return { envelope, raw: await this.compose(options) };
+  }
+
+  compose(options: SendMailOptions): Promise<Buffer> {
+    const worker = this.thread();
+    if (!worker) return this.here(options);
+    return new Promise((resolve, reject) => {
+      const id = this.nextId++;
+      this.pending.set(id, { options, resolve, reject });
+      worker.postMessage({ id, options } satisfies ComposeRequest);
+      worker.ref();
+    });
+  }
+
+  /** Ends the thread; a later mail starts another. What it had is not composed: nobody sends it now. */
+  async close(): Promise<void> {
+    const worker = this.worker;
+    this.worker = undefined;
+    const left = [...this.pending.values()];
+    this.pending.clear();
+    for (const p of left) p.reject(new Error('el despachador se detuvo antes de enviar este correo'));
+    await worker?.terminate();
+  }
+
+  private here(options: SendMailOptions): Promise<Buffer> {
+    this.composedHere++;
+    return composeMessage(options);
+  }
+
+  /** The running thread, started if there is none; undefined when mail is composed on this thread. */
+  private thread(): Worker | undefined {
+    if (this.threadless) return undefined;
+    if (this.worker) return this.worker;
+    let worker: Worker;
+    try {
+      worker = new Worker(this.opts.workerUrl ?? COMPOSE_WORKER_URL, { stdout: false, stderr: false });
+    } catch (err) {
+      this.giveUp(err);
+      return undefined;
+    }
+    this.ready = false;
+    worker.on('message', (reply: ComposeReply | { ready: true }) => {
+      if ('ready' in reply) this.ready = true;
+      else this.answer(reply);
+    });
+    // Before it said it is ready, a failure is a thread that cannot start (a broken install, the sources): give up on
+    // it. After, it ended while composing: what it had is composed here, and the next mail starts another.
+    worker.on('error', (err) => {
+      if (worker !== this.worker) return;
+      if (!this.ready) return this.giveUp(err);
+      this.opts.logger.error({ err }, 'el hilo de composición de correo falló');
+    });
+    worker.on('exit', () => {
+      if (worker !== this.worker) return;
+      this.worker = undefined;
+      this.composeLeftHere();
+    });
+    // Idle, it must not keep `mesa outbox --send` or a test alive; composing, it does.
+    worker.unref();
+    this.worker = worker;
+    return worker;
+  }
+
+  private answer(reply: ComposeReply): void {
+    const p = this.pending.get(reply.id);
+    if (!p) return;
+    this.pending.delete(reply.id);
+    if (!this.pending.size) this.worker?.unref();
+    if ('message' in reply) {
+      this.composedThere++;
+      p.resolve(Buffer.from(reply.message.buffer, reply.message.byteOffset, reply.message.byteLength));
+    } else {
+      // Its code as nodemailer gave it (EMESSAGE: the mail itself is wrong), for the dispatcher's classifySmtpError.
+      p.reject(Object.assign(new Error(reply.error.message), { code: reply.error.code }));
+    }
+  }
+
+  private giveUp(err: unknown): void {
+    this.opts.logger.warn(
+      { err },
+      'no se pudo iniciar el hilo de composición; el correo se compone en el hilo principal',
+    );
+    const worker = this.worker;
+    this.worker = undefined;
+    this.threadless = true;
+    void worker?.terminate();
+    this.composeLeftHere();
+  }
+
+  /** The mails the thread had when it ended, composed on this thread. */
+  private composeLeftHere(): void {
+    const left = [...this.pending.values()];
+    this.pending.clear();
+    for (const p of left) this.here(p.options).then(p.resolve, p.reject);
+  }
+}
