@@ -4,6 +4,9 @@ import type { Logger } from '../logger.ts';
 import { COMPOSE_WORKER_URL } from '../paths.ts';
 import { composeMessage } from './compose.ts';
 
+/** How long the thread stays without mail to compose: the next burst finds it, a quiet desk does not keep it. */
+const IDLE_MS = 60_000;
+
 export interface ComposeRequest {
   id: number;
   options: SendMailOptions;
@@ -28,6 +31,10 @@ interface Pending {
  * then as it is (`raw`, with its envelope). A mail with files is not sent there: nodemailer streams each file from
  * disk into the connection as it sends, so a 10 MB attachment never becomes a Buffer, let alone two.
  *
+ * The thread is for bursts: the dispatcher asks for it when it holds more mail than SMTP connections, composes a mail
+ * or two itself (`here`, without waiting for a thread to start), and the thread ends after IDLE_MS without work, so a
+ * quiet desk does not keep a second V8 isolate (≈ 14 MB) in memory.
+ *
  * Nothing a customer wrote is parsed here (the HTML is our template's, filled and escaped before), so there is no
  * time limit as on the parse thread. If the thread cannot start (running the sources: Node 20 cannot start a
  * TypeScript file as a thread), or COMPOSE_WORKER=false, mail is composed on the calling thread; if it ends while
@@ -39,12 +46,14 @@ export class ComposeThread {
   private threadless: boolean;
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
-  /** Mails composed on the thread, and on the calling thread (tests, and the bench's account). */
+  private idle?: NodeJS.Timeout;
+  /** Mails composed on the thread, and on the calling thread. */
   composedThere = 0;
   composedHere = 0;
 
-  /** `workerUrl`: the thread's body, by default the built compose-worker.js beside the running code (src/paths.ts). */
-  constructor(private readonly opts: { logger: Logger; enabled?: boolean; workerUrl?: URL }) {
+  /** `workerUrl`: the thread's body, by default the built compose-worker.js beside the running code (src/paths.ts).
+   * `idleMs`: IDLE_MS. */
+  constructor(private readonly opts: { logger: Logger; enabled?: boolean; workerUrl?: URL; idleMs?: number }) {
     this.threadless = opts.enabled === false;
   }
 
@@ -52,15 +61,21 @@ export class ComposeThread {
    * What the transport sends for `mail`: the message composed on the thread with its envelope, or, for mail with
    * files, the options as they are (nodemailer composes them as it sends, streaming the files).
    */
-  async outgoing(mail: SendMailOptions & { envelope: { from: string; to: string[] } }): Promise<SendMailOptions> {
+  async outgoing(
+    mail: SendMailOptions & { envelope: { from: string; to: string[] } },
+    opts: { here?: boolean } = {},
+  ): Promise<SendMailOptions> {
     if (mail.attachments?.length) return mail;
     const { envelope, ...options } = mail;
-    return { envelope, raw: await this.compose(options) };
+    return { envelope, raw: await this.compose(options, opts) };
   }
 
-  compose(options: SendMailOptions): Promise<Buffer> {
-    const worker = this.thread();
+  /** `here`: on the calling thread, for a mail or two (the thread is for bursts: it has to start, and it costs its
+   * own memory while it runs). */
+  compose(options: SendMailOptions, opts: { here?: boolean } = {}): Promise<Buffer> {
+    const worker = opts.here ? undefined : this.thread();
     if (!worker) return this.here(options);
+    clearTimeout(this.idle);
     return new Promise((resolve, reject) => {
       const id = this.nextId++;
       this.pending.set(id, { options, resolve, reject });
@@ -71,12 +86,18 @@ export class ComposeThread {
 
   /** Ends the thread; a later mail starts another. What it had is not composed: nobody sends it now. */
   async close(): Promise<void> {
+    clearTimeout(this.idle);
     const worker = this.worker;
     this.worker = undefined;
     const left = [...this.pending.values()];
     this.pending.clear();
     for (const p of left) p.reject(new Error('el despachador se detuvo antes de enviar este correo'));
     await worker?.terminate();
+  }
+
+  /** A thread is running (started by a burst, not yet ended by IDLE_MS without work). */
+  get running(): boolean {
+    return this.worker !== undefined;
   }
 
   private here(options: SendMailOptions): Promise<Buffer> {
@@ -122,7 +143,7 @@ export class ComposeThread {
     const p = this.pending.get(reply.id);
     if (!p) return;
     this.pending.delete(reply.id);
-    if (!this.pending.size) this.worker?.unref();
+    if (!this.pending.size) this.rest();
     if ('message' in reply) {
       this.composedThere++;
       p.resolve(Buffer.from(reply.message.buffer, reply.message.byteOffset, reply.message.byteLength));
@@ -130,6 +151,19 @@ export class ComposeThread {
       // Its code as nodemailer gave it (EMESSAGE: the mail itself is wrong), for the dispatcher's classifySmtpError.
       p.reject(Object.assign(new Error(reply.error.message), { code: reply.error.code }));
     }
+  }
+
+  /** Nothing to compose: the thread no longer keeps the process alive, and ends after IDLE_MS without work. */
+  private rest(): void {
+    const worker = this.worker;
+    worker?.unref();
+    clearTimeout(this.idle);
+    this.idle = setTimeout(() => {
+      if (worker !== this.worker || this.pending.size) return;
+      this.worker = undefined;
+      void worker?.terminate();
+    }, this.opts.idleMs ?? IDLE_MS);
+    this.idle.unref();
   }
 
   private giveUp(err: unknown): void {

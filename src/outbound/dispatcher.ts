@@ -72,7 +72,8 @@ export class Dispatcher {
    * instance sent meanwhile. */
   delivered = 0;
   private readonly now: () => number;
-  private readonly composer: ComposeThread;
+  /** Where each mail's MIME message is composed (src/outbound/compose-thread.ts). */
+  readonly composer: ComposeThread;
   /** What outgoingMail() needs of the options, once. */
   private readonly mailDeps: Parameters<typeof outgoingMail>[1];
   /** A bounce never stops mail to the desk (src/outbound/bounce-effects.ts), not even a stop recorded before. */
@@ -205,11 +206,13 @@ export class Dispatcher {
         { outbox: h.id, kind: h.kind, ticketId: h.ticketId, reason: h.reason },
         'correo automático retenido al enviarlo: la dirección rebotó después de encolarlo',
       );
+    // Each mail is composed as soon as it is claimed, while the ones before it are being sent: its sending slot then
+    // finds it ready. On the compose thread when there is more mail in hand than connections (a burst); a mail or
+    // two is composed here, without waiting for the thread. A failure waits for the slot, which fails the attempt.
+    const here = due.length + this.queue.size + this.queue.pending <= this.queue.concurrency;
     for (const row of due) {
       this.waiting.add(row.id);
-      // Composed as soon as it is claimed (on the compose thread), while the mails before it are being sent: its
-      // sending slot then finds it ready. A failure waits for the slot, which fails the attempt.
-      const prepared = outgoingMail(row, this.mailDeps).then((mail) => this.composer.outgoing(mail));
+      const prepared = outgoingMail(row, this.mailDeps).then((mail) => this.composer.outgoing(mail, { here }));
       prepared.catch(() => undefined);
       void this.queue
         .add(() => {

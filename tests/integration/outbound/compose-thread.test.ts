@@ -6,6 +6,7 @@ import { ComposeThread } from '../../../src/outbound/compose-thread.ts';
 import { composeMessage } from '../../../src/outbound/compose.ts';
 import type { OutgoingMail } from '../../../src/outbound/outgoing.ts';
 import { BUILT_COMPOSE_WORKER } from '../../support/built.ts';
+import { waitFor } from '../../support/wait.ts';
 
 /**
  * The compose thread (src/outbound/compose-thread.ts): the message it composes is the one nodemailer writes on the
@@ -25,9 +26,9 @@ afterEach(async () => {
   await Promise.all(threads.map((t) => t.close()));
   threads = [];
 });
-function thread(workerUrl: URL = BUILT_COMPOSE_WORKER, enabled = true) {
+function thread(workerUrl: URL = BUILT_COMPOSE_WORKER, enabled = true, idleMs?: number) {
   const { logger, lines } = recordingLogger();
-  const t = new ComposeThread({ logger, workerUrl, enabled });
+  const t = new ComposeThread({ logger, workerUrl, enabled, idleMs });
   threads.push(t);
   return { t, lines };
 }
@@ -104,6 +105,22 @@ describe('compose thread', () => {
         (l) => l.msg === 'no se pudo iniciar el hilo de composición; el correo se compone en el hilo principal',
       ),
     ).toHaveLength(1);
+  });
+
+  it('composes a mail here when asked to, without starting the thread', async () => {
+    const { t } = thread();
+    const sent = await t.outgoing(mail('uno solo'), { here: true });
+    expect((await read(sent.raw as Buffer)).subject).toBe('uno solo');
+    expect([t.composedHere, t.composedThere, t.running]).toEqual([1, 0, false]);
+  });
+
+  it('ends the thread after a while without mail, and starts another for the next burst', async () => {
+    const { t } = thread(BUILT_COMPOSE_WORKER, true, 50);
+    await t.outgoing(mail('ráfaga'));
+    expect(t.running).toBe(true);
+    await waitFor('el hilo ocioso termina', () => !t.running);
+    expect((await read((await t.outgoing(mail('otra ráfaga'))).raw as Buffer)).subject).toBe('otra ráfaga');
+    expect([t.composedThere, t.running]).toEqual([2, true]);
   });
 
   it('with COMPOSE_WORKER=false, composes here without starting a thread or warning', async () => {

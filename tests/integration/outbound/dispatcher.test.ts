@@ -192,6 +192,28 @@ describe('outbox dispatcher', () => {
     expect(uniqueIds().size).toBe(30);
   });
 
+  it('composes a burst on the compose thread and a mail or two on its own thread, the same mail either way', async () => {
+    w = await mailWorld({}, { start: false });
+    const dispatcher = w.app.outbound.dispatcher;
+    await w.ingest(customer(1));
+    await dispatcher.drain();
+    // Three mails for three connections: composed here, no thread started.
+    expect([dispatcher.composer.composedHere, dispatcher.composer.composedThere]).toEqual([3, 0]);
+    expect(dispatcher.composer.running).toBe(false);
+    for (let i = 2; i <= 11; i++) await w.ingest(customer(i));
+    await dispatcher.drain();
+    expect([dispatcher.composer.composedHere, dispatcher.composer.composedThere]).toEqual([3, 30]);
+    expect(w.sink.messages).toHaveLength(33);
+    expect(uniqueIds().size).toBe(33);
+    const confirmations = w.sink.messages.filter((m) => m.to === 'cliente7@empresa7.com');
+    expect(confirmations).toHaveLength(1);
+    const [mail] = confirmations;
+    expect(mail.envelopeTo).toEqual(['cliente7@empresa7.com']);
+    expect(mail.subject).toMatch(/^\[Caso #\d+\] Problema 7$/);
+    expect(mail.text).toContain('Detalle del problema 7');
+    expect(mail.parsed.inReplyTo).toBeTruthy();
+  });
+
   it('keeps its SMTP session while there is mail to send; SMTP_MAX_MESSAGES closes it after that many', async () => {
     w = await mailWorld({ SMTP_POOL_SIZE: '1' }, { start: false });
     for (let i = 1; i <= 40; i++) await w.ingest(customer(i));
