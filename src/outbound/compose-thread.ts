@@ -118,8 +118,8 @@ export class ComposeThread {
     }
     this.ready = false;
     worker.on('message', (reply: ComposeReply | { ready: true }) => {
-      if ('ready' in reply) this.ready = true;
-      else this.answer(reply);
+      if (!('ready' in reply)) this.answer(reply);
+      else if (worker === this.worker) this.ready = true;
     });
     // Before it said it is ready, a failure is a thread that cannot start (a broken install, the sources): give up on
     // it. After, it ended while composing: what it had is composed here, and the next mail starts another.
@@ -128,9 +128,14 @@ export class ComposeThread {
       if (!this.ready) return this.giveUp(err);
       this.opts.logger.error({ err }, 'el hilo de composición de correo falló');
     });
-    worker.on('exit', () => {
+    worker.on('exit', (code) => {
       if (worker !== this.worker) return;
       this.worker = undefined;
+      if (this.pending.size)
+        this.opts.logger.warn(
+          { code, mails: this.pending.size },
+          'el hilo de composición terminó con correo pendiente; ese correo se compone en el hilo principal',
+        );
       this.composeLeftHere();
     });
     // Idle, it must not keep `mesa outbox --send` or a test alive; composing, it does.

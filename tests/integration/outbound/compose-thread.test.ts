@@ -132,7 +132,7 @@ describe('compose thread', () => {
   });
 
   it('composes here what the thread had when it ended, and starts another for the next mail', async () => {
-    const { t } = thread(MISBEHAVING);
+    const { t, lines } = thread(MISBEHAVING);
     const before = await t.outgoing(mail('antes'));
     expect(t.composedThere).toBe(1);
     const [crashed, behind] = await Promise.all([t.outgoing(mail('crash-composer')), t.outgoing(mail('detrás'))]);
@@ -140,6 +140,9 @@ describe('compose thread', () => {
     expect((await read(behind.raw as Buffer)).subject).toBe('detrás');
     expect((await read(before.raw as Buffer)).subject).toBe('antes');
     expect(t.composedHere).toBe(2);
+    expect(lines.filter((l) => String(l.msg).startsWith('el hilo de composición terminó'))).toMatchObject([
+      { code: 3, mails: 2 },
+    ]);
     const after = await t.outgoing(mail('después'));
     expect((await read(after.raw as Buffer)).subject).toBe('después');
     expect(t.composedThere).toBe(2);
