@@ -6,6 +6,9 @@ import { composeMessage } from './compose.ts';
 
 /** How long the thread stays without mail to compose: the next burst finds it, a quiet desk does not keep it. */
 const IDLE_MS = 60_000;
+/** How long the thread may go without answering while it has mail: composing one takes milliseconds, so a thread
+ * silent this long is stuck, and is stopped (its mail is then composed on the calling thread). */
+const STUCK_MS = 30_000;
 
 export interface ComposeRequest {
   id: number;
@@ -35,10 +38,11 @@ interface Pending {
  * or two itself (`here`, without waiting for a thread to start), and the thread ends after IDLE_MS without work, so a
  * quiet desk does not keep a second V8 isolate (≈ 14 MB) in memory.
  *
- * Nothing a customer wrote is parsed here (the HTML is our template's, filled and escaped before), so there is no
- * time limit as on the parse thread. If the thread cannot start (running the sources: Node 20 cannot start a
- * TypeScript file as a thread), or COMPOSE_WORKER=false, mail is composed on the calling thread; if it ends while
- * composing, what it had is composed here and the next mail starts a new one: slower, never lost.
+ * Nothing a customer wrote is parsed here (the HTML is our template's, filled and escaped before), so a thread that
+ * says nothing for STUCK_MS while it has mail is taken for stuck and stopped. If the thread cannot start (running the
+ * sources: Node 20 cannot start a TypeScript file as a thread), or COMPOSE_WORKER=false, mail is composed on the
+ * calling thread; if it ends (or is stopped) while composing, what it had is composed here and the next mail starts a
+ * new one: slower, never lost.
  */
 export class ComposeThread {
   private worker?: Worker;
@@ -47,13 +51,16 @@ export class ComposeThread {
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
   private idle?: NodeJS.Timeout;
+  private stuck?: NodeJS.Timeout;
   /** Mails composed on the thread, and on the calling thread. */
   composedThere = 0;
   composedHere = 0;
 
   /** `workerUrl`: the thread's body, by default the built compose-worker.js beside the running code (src/paths.ts).
-   * `idleMs`: IDLE_MS. */
-  constructor(private readonly opts: { logger: Logger; enabled?: boolean; workerUrl?: URL; idleMs?: number }) {
+   * `idleMs`, `stuckMs`: IDLE_MS, STUCK_MS. */
+  constructor(
+    private readonly opts: { logger: Logger; enabled?: boolean; workerUrl?: URL; idleMs?: number; stuckMs?: number },
+  ) {
     this.threadless = opts.enabled === false;
   }
 
@@ -81,12 +88,15 @@ export class ComposeThread {
       this.pending.set(id, { options, resolve, reject });
       worker.postMessage({ id, options } satisfies ComposeRequest);
       worker.ref();
+      this.stuck ??= this.watch(worker);
     });
   }
 
   /** Ends the thread; a later mail starts another. What it had is not composed: nobody sends it now. */
   async close(): Promise<void> {
     clearTimeout(this.idle);
+    clearTimeout(this.stuck);
+    this.stuck = undefined;
     const worker = this.worker;
     this.worker = undefined;
     const left = [...this.pending.values()];
@@ -131,6 +141,8 @@ export class ComposeThread {
     worker.on('exit', (code) => {
       if (worker !== this.worker) return;
       this.worker = undefined;
+      clearTimeout(this.stuck);
+      this.stuck = undefined;
       if (this.pending.size)
         this.opts.logger.warn(
           { code, mails: this.pending.size },
@@ -148,6 +160,9 @@ export class ComposeThread {
     const p = this.pending.get(reply.id);
     if (!p) return;
     this.pending.delete(reply.id);
+    clearTimeout(this.stuck);
+    this.stuck = undefined;
+    if (this.pending.size && this.worker) this.stuck = this.watch(this.worker);
     if (!this.pending.size) this.rest();
     if ('message' in reply) {
       this.composedThere++;
@@ -156,6 +171,18 @@ export class ComposeThread {
       // Its code as nodemailer gave it (EMESSAGE: the mail itself is wrong), for the dispatcher's classifySmtpError.
       p.reject(Object.assign(new Error(reply.error.message), { code: reply.error.code }));
     }
+  }
+
+  /** Stops `worker` if it answers nothing for STUCK_MS while it has mail (its exit composes that mail here). */
+  private watch(worker: Worker): NodeJS.Timeout {
+    const timer = setTimeout(() => {
+      this.stuck = undefined;
+      if (worker !== this.worker || !this.pending.size) return;
+      this.opts.logger.warn({ mails: this.pending.size }, 'el hilo de composición no responde: se detiene');
+      void worker.terminate();
+    }, this.opts.stuckMs ?? STUCK_MS);
+    timer.unref();
+    return timer;
   }
 
   /** Nothing to compose: the thread no longer keeps the process alive, and ends after IDLE_MS without work. */

@@ -2,9 +2,10 @@ import { parentPort } from 'node:worker_threads';
 
 /**
  * The real compose thread body (built: dist/src/outbound/compose-worker.js; plain JavaScript here, since Node 20
- * cannot start a TypeScript file as a thread), except for two kinds of mail: one whose subject is `crash-composer`
- * ends the thread once it has received it, and one whose subject is `refused-composer` is answered with the error
- * nodemailer gives a mail it cannot compose (EMESSAGE). Nothing real is known to do either; the dispatcher must cope.
+ * cannot start a TypeScript file as a thread), except for three kinds of mail: one whose subject is `crash-composer`
+ * ends the thread once it has received it, one whose subject is `hang-composer` spins it forever, and one whose
+ * subject is `refused-composer` is answered with the error nodemailer gives a mail it cannot compose (EMESSAGE).
+ * Nothing real is known to do any of them; the dispatcher must cope.
  */
 const port = parentPort;
 const on = port.on.bind(port);
@@ -15,6 +16,7 @@ port.on = (event, listener) =>
       ? listener
       : (req) => {
           if (req.options.subject === 'crash-composer') process.exit(3);
+          if (req.options.subject === 'hang-composer') for (;;);
           if (req.options.subject === 'refused-composer')
             return port.postMessage({ id: req.id, error: { message: 'mensaje imposible', code: 'EMESSAGE' } });
           listener(req);

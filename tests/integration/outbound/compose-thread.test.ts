@@ -26,9 +26,9 @@ afterEach(async () => {
   await Promise.all(threads.map((t) => t.close()));
   threads = [];
 });
-function thread(workerUrl: URL = BUILT_COMPOSE_WORKER, enabled = true, idleMs?: number) {
+function thread(workerUrl: URL = BUILT_COMPOSE_WORKER, enabled = true, idleMs?: number, stuckMs?: number) {
   const { logger, lines } = recordingLogger();
-  const t = new ComposeThread({ logger, workerUrl, enabled, idleMs });
+  const t = new ComposeThread({ logger, workerUrl, enabled, idleMs, stuckMs });
   threads.push(t);
   return { t, lines };
 }
@@ -145,6 +145,18 @@ describe('compose thread', () => {
     ]);
     const after = await t.outgoing(mail('después'));
     expect((await read(after.raw as Buffer)).subject).toBe('después');
+    expect(t.composedThere).toBe(2);
+  });
+
+  it('stops a thread that answers nothing, composes its mail here, and starts another for the next', async () => {
+    const { t, lines } = thread(MISBEHAVING, true, undefined, 300);
+    await t.outgoing(mail('calienta'));
+    const [stuck, behind] = await Promise.all([t.outgoing(mail('hang-composer')), t.outgoing(mail('detrás'))]);
+    expect((await read(stuck.raw as Buffer)).subject).toBe('hang-composer');
+    expect((await read(behind.raw as Buffer)).subject).toBe('detrás');
+    expect(t.composedHere).toBe(2);
+    expect(lines.map((l) => l.msg)).toContain('el hilo de composición no responde: se detiene');
+    expect((await read((await t.outgoing(mail('después'))).raw as Buffer)).subject).toBe('después');
     expect(t.composedThere).toBe(2);
   });
 
