@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { MesaError } from '../errors.ts';
+import { asBuffer } from '../thread-bytes.ts';
 import type { InboundMail } from './mail.ts';
 import { withRaw, type ParseRequest } from './parser.ts';
 
@@ -31,22 +32,9 @@ export interface Pending {
   reject: (e: unknown) => void;
 }
 
-/** The caller's own bytes when they are a whole ArrayBuffer; a view into a larger one (which holds other data) is
- * copied once into one of its own, so that transferring it takes nothing else along. */
-export function ownBytes(raw: Buffer): Buffer {
-  return raw.byteOffset === 0 && raw.byteLength === raw.buffer.byteLength && raw.buffer instanceof ArrayBuffer
-    ? raw
-    : Buffer.from(raw);
-}
-
 /** Where the thread writes a transferred mail on receiving it, before it parses. */
 export function spillPath(blobRoot: string, requestId: number): string {
   return path.join(blobRoot, 'tmp', `parse-${process.pid}-${requestId}.eml`);
-}
-
-/** Buffers come back from the thread as plain Uint8Arrays: the same bytes, seen as a Buffer again. */
-export function asBuffer(bytes: Uint8Array): Buffer {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
 /** The thread's parsed mail, with the caller's bytes and Buffers for the attachments' content. */

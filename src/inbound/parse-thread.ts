@@ -4,12 +4,11 @@ import { MesaError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 import { PARSE_WORKER_URL } from '../paths.ts';
 import type { BlobStore } from '../storage/blobs.ts';
+import { asBuffer, ownBytes } from '../thread-bytes.ts';
 import type { InboundMail } from './mail.ts';
 import { InThreadParser, withRaw, type MailParser, PARSE_TIMEOUT_MS, type ParseReply } from './parser.ts';
 import {
-  asBuffer,
   mailFromThread,
-  ownBytes,
   SEND_TO_THREAD_MAX_BYTES,
   spillPath,
   withSpilledBytes,

@@ -2,7 +2,9 @@ import { Worker } from 'node:worker_threads';
 import type { SendMailOptions } from 'nodemailer';
 import type { Logger } from '../logger.ts';
 import { COMPOSE_WORKER_URL } from '../paths.ts';
+import { asBuffer } from '../thread-bytes.ts';
 import { composeMessage } from './compose.ts';
+import type { OutgoingMail } from './outgoing.ts';
 
 /** How long the thread stays without mail to compose: the next burst finds it, a quiet desk does not keep it. */
 const IDLE_MS = 60_000;
@@ -68,10 +70,7 @@ export class ComposeThread {
    * What the transport sends for `mail`: the message composed on the thread with its envelope, or, for mail with
    * files, the options as they are (nodemailer composes them as it sends, streaming the files).
    */
-  async outgoing(
-    mail: SendMailOptions & { envelope: { from: string; to: string[] } },
-    opts: { here?: boolean } = {},
-  ): Promise<SendMailOptions> {
+  async outgoing(mail: OutgoingMail, opts: { here?: boolean } = {}): Promise<SendMailOptions> {
     if (mail.attachments?.length) return mail;
     const { envelope, ...options } = mail;
     return { envelope, raw: await this.compose(options, opts) };
@@ -166,7 +165,7 @@ export class ComposeThread {
     if (!this.pending.size) this.rest();
     if ('message' in reply) {
       this.composedThere++;
-      p.resolve(Buffer.from(reply.message.buffer, reply.message.byteOffset, reply.message.byteLength));
+      p.resolve(asBuffer(reply.message));
     } else {
       // Its code as nodemailer gave it (EMESSAGE: the mail itself is wrong), for the dispatcher's classifySmtpError.
       p.reject(Object.assign(new Error(reply.error.message), { code: reply.error.code }));

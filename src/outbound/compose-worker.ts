@@ -1,4 +1,5 @@
 import { parentPort } from 'node:worker_threads';
+import { ownBytes } from '../thread-bytes.ts';
 import { composeMessage } from './compose.ts';
 import type { ComposeReply, ComposeRequest } from './compose-thread.ts';
 
@@ -21,18 +22,10 @@ async function answer(req: ComposeRequest): Promise<void> {
   let reply: ComposeReply;
   try {
     const message = await composeMessage(req.options);
-    // Its own memory, so that it can be transferred rather than copied (a small Buffer may share Node's pool).
-    const own = message.byteOffset === 0 && message.byteLength === message.buffer.byteLength ? message : copy(message);
-    reply = { id: req.id, message: own };
+    reply = { id: req.id, message: ownBytes(message) };
   } catch (err) {
     const e = err as Error & { code?: string };
     reply = { id: req.id, error: { message: String(e?.message ?? e).slice(0, 500), code: e?.code } };
   }
   port.postMessage(reply, 'message' in reply ? [reply.message.buffer as ArrayBuffer] : []);
-}
-
-function copy(bytes: Buffer): Buffer {
-  const own = Buffer.allocUnsafeSlow(bytes.byteLength);
-  bytes.copy(own);
-  return own;
 }

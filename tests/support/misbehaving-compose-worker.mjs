@@ -1,4 +1,5 @@
 import { parentPort } from 'node:worker_threads';
+import { interceptRequests } from './thread-body.mjs';
 
 /**
  * The real compose thread body (built: dist/src/outbound/compose-worker.js; plain JavaScript here, since Node 20
@@ -8,18 +9,11 @@ import { parentPort } from 'node:worker_threads';
  * Nothing real is known to do any of them; the dispatcher must cope.
  */
 const port = parentPort;
-const on = port.on.bind(port);
-port.on = (event, listener) =>
-  on(
-    event,
-    event !== 'message'
-      ? listener
-      : (req) => {
-          if (req.options.subject === 'crash-composer') process.exit(3);
-          if (req.options.subject === 'hang-composer') for (;;);
-          if (req.options.subject === 'refused-composer')
-            return port.postMessage({ id: req.id, error: { message: 'mensaje imposible', code: 'EMESSAGE' } });
-          listener(req);
-        },
-  );
+interceptRequests(port, (listener) => (req) => {
+  if (req.options.subject === 'crash-composer') process.exit(3);
+  if (req.options.subject === 'hang-composer') for (;;);
+  if (req.options.subject === 'refused-composer')
+    return port.postMessage({ id: req.id, error: { message: 'mensaje imposible', code: 'EMESSAGE' } });
+  listener(req);
+});
 await import('../../dist/src/outbound/compose-worker.js');

@@ -1,4 +1,5 @@
 import { parentPort } from 'node:worker_threads';
+import { interceptRequests } from './thread-body.mjs';
 
 /**
  * The real parse thread body (built: dist/src/inbound/parse-worker.js; plain JavaScript here, since Node 20 cannot
@@ -9,7 +10,6 @@ import { parentPort } from 'node:worker_threads';
  * after the real body has received it.
  */
 const port = parentPort;
-const on = port.on.bind(port);
 const post = port.postMessage.bind(port);
 const answered = new Map();
 let turn = Promise.resolve();
@@ -17,22 +17,16 @@ port.postMessage = (reply, transfer) => {
   post(reply, transfer);
   if (reply.id !== undefined) answered.get(reply.id)?.();
 };
-port.on = (event, listener) =>
-  on(
-    event,
-    event !== 'message'
-      ? listener
-      : (req) => {
-          const mine = turn;
-          turn = new Promise((resolve) => answered.set(req.id, resolve));
-          void mine.then(() => {
-            const text = Buffer.from(req.raw).toString('latin1');
-            // The real body has received it (and kept a transferred mail's bytes, as it does on receipt); then the parse
-            // misbehaves.
-            listener(req);
-            if (text.includes('Subject: crash-parser')) process.exit(3);
-            if (text.includes('Subject: hang-parser')) for (;;);
-          });
-        },
-  );
+interceptRequests(port, (listener) => (req) => {
+  const mine = turn;
+  turn = new Promise((resolve) => answered.set(req.id, resolve));
+  void mine.then(() => {
+    const text = Buffer.from(req.raw).toString('latin1');
+    // The real body has received it (and kept a transferred mail's bytes, as it does on receipt); then the parse
+    // misbehaves.
+    listener(req);
+    if (text.includes('Subject: crash-parser')) process.exit(3);
+    if (text.includes('Subject: hang-parser')) for (;;);
+  });
+});
 await import('../../dist/src/inbound/parse-worker.js');

@@ -2,7 +2,7 @@ import { afterEach, expect, it } from 'vitest';
 import type { App } from '../../../src/app.ts';
 import { claimDue } from '../../../src/db/repos/outbox.ts';
 import { testApp } from '../../support/app.ts';
-import { rawMail } from './fixtures.ts';
+import { openCustomerCases } from './fixtures.ts';
 
 /**
  * Which mail a dispatcher's claim takes first (src/db/repos/outbox-claim.ts): mail another dispatcher claimed and
@@ -14,10 +14,7 @@ afterEach(async () => app?.close());
 
 it('claims what waited longest: a claim that ran out, then pending mail in the order it fell due', async () => {
   app = await testApp();
-  for (let i = 1; i <= 2; i++)
-    await app.ingest.ingest(rawMail({ from: `c${i}@empresa${i}.com`, subject: `Caso ${i}`, body: `Detalle ${i}` }), {
-      kind: 'stdin',
-    });
+  await openCustomerCases(app, 2);
   const ids = (await app.db('outbox').orderBy('id').select('id')).map((r) => Number(r.id));
   expect(ids).toHaveLength(6);
   const now = Date.now();

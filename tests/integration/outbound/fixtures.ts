@@ -1,4 +1,5 @@
 import crypto from 'node:crypto';
+import type { App } from '../../../src/app.ts';
 import type { SinkMessage } from '../../support/smtp-sink.ts';
 
 /** Raw mail for the tests, written the way clients write it (CRLF, RFC 5322 headers). */
@@ -82,4 +83,13 @@ export function replyTo(
     references: refs,
     headers: p.headers,
   });
+}
+
+/** `count` customers each opening a case by mail (`cN@empresaN.com`, «Caso N»): a confirmation and a notice per
+ * consultant each, in the outbox. */
+export async function openCustomerCases(app: Pick<App, 'ingest'>, count: number): Promise<void> {
+  for (let i = 1; i <= count; i++)
+    await app.ingest.ingest(rawMail({ from: `c${i}@empresa${i}.com`, subject: `Caso ${i}`, body: `Detalle ${i}` }), {
+      kind: 'stdin',
+    });
 }

@@ -1,7 +1,7 @@
 import { afterEach, expect, it } from 'vitest';
 import type { App } from '../../../../src/app.ts';
 import { onStatements } from '../../../../src/db/storage.ts';
-import { rawMail } from '../../../integration/outbound/fixtures.ts';
+import { openCustomerCases } from '../../../integration/outbound/fixtures.ts';
 import { testApp } from '../../../support/app.ts';
 
 /**
@@ -15,10 +15,7 @@ afterEach(async () => app?.close());
 
 it('claims pending mail in index order, without sorting every due row, and with no bound LIMIT', async () => {
   app = await testApp();
-  for (let i = 1; i <= 5; i++)
-    await app.ingest.ingest(rawMail({ from: `c${i}@empresa${i}.com`, subject: `Caso ${i}`, body: `Detalle ${i}` }), {
-      kind: 'stdin',
-    });
+  await openCustomerCases(app, 5);
   const reads: Array<{ sql: string; bindings: readonly unknown[] }> = [];
   const stop = onStatements(app.db, (q) => {
     if (/^select "id" from "outbox"/i.test(q.sql)) reads.push({ sql: q.sql, bindings: [...q.bindings] });
