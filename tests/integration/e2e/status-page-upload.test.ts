@@ -3,6 +3,9 @@ import http from 'node:http';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cliEnv, rssOf, startMesa, stopMesa, type RunningCli } from '../../support/cli.ts';
+import { countByState } from '../../../src/db/repos/outbox.ts';
+import { openDatabase } from '../../../src/db/knex.ts';
+import { waitFor } from '../../support/wait.ts';
 import { linkOfCaseBeforeStart, messageForm } from '../web/support.ts';
 
 /**
@@ -98,6 +101,17 @@ beforeAll(async () => {
     'laura@cliente.test',
   );
   ({ mesa, base } = await startMesa(env));
+  // The case's own mail (its confirmation, the consultants' notices) leaves first, before any memory is read: what
+  // sending it takes (a burst starts the compose thread, src/outbound/compose-thread.ts) is not the uploads' doing.
+  const db = openDatabase(config.database);
+  try {
+    await waitFor('el correo del caso, enviado', async () => {
+      const s = await countByState(db);
+      return (s.sent ?? 0) > 0 && !s.pending && !s.sending;
+    });
+  } finally {
+    await db.destroy();
+  }
   const res = await fetch(`${base}${path}`);
   expect(res.status).toBe(200);
   const html = await res.text();
