@@ -36,9 +36,9 @@ interface Pending {
  * then as it is (`raw`, with its envelope). A mail with files is not sent there: nodemailer streams each file from
  * disk into the connection as it sends, so a 10 MB attachment never becomes a Buffer, let alone two.
  *
- * The thread is for bursts: the dispatcher asks for it when it holds more mail than SMTP connections, composes a mail
- * or two itself (`here`, without waiting for a thread to start), and the thread ends after IDLE_MS without work, so a
- * quiet desk does not keep a second V8 isolate (≈ 14 MB) in memory.
+ * The thread is for bursts: the dispatcher asks for it when it holds more mail than two rounds of its SMTP connections,
+ * composes a new case's few mails itself (`here`, without waiting for a thread to start), and the thread ends after
+ * IDLE_MS without work, so a quiet desk does not keep a second V8 isolate (≈ 14 MB) in memory.
  *
  * Nothing a customer wrote is parsed here (the HTML is our template's, filled and escaped before), so a thread that
  * says nothing for STUCK_MS while it has mail is taken for stuck and stopped. If the thread cannot start (running the

@@ -59,6 +59,8 @@ export function classifySmtpError(err: unknown): SendFailure {
 
 /** How many mails a dispatcher holds claimed per sending slot: the one being sent and the next ones. */
 const CLAIM_AHEAD = 4;
+/** Mail in hand up to this many rounds of the connections is composed on the main thread; more is a burst. */
+const BURST_ROUNDS = 2;
 /** How long a sent mail waits to be recorded when no claim comes first (the last one in hand: not at all). */
 const SETTLE_MS = 25;
 
@@ -207,9 +209,10 @@ export class Dispatcher {
         'correo automático retenido al enviarlo: la dirección rebotó después de encolarlo',
       );
     // Each mail is composed as soon as it is claimed, while the ones before it are being sent: its sending slot then
-    // finds it ready. On the compose thread when there is more mail in hand than connections (a burst); a mail or
-    // two is composed here, without waiting for the thread. A failure waits for the slot, which fails the attempt.
-    const here = due.length + this.queue.size + this.queue.pending <= this.queue.concurrency;
+    // finds it ready. On the compose thread for a burst, more mail in hand than BURST_ROUNDS rounds of connections;
+    // a new case (its confirmation and a notice per consultant) is composed here, without starting a thread for it.
+    // A failure waits for the slot, which fails the attempt.
+    const here = due.length + this.queue.size + this.queue.pending <= this.queue.concurrency * BURST_ROUNDS;
     for (const row of due) {
       this.waiting.add(row.id);
       const prepared = outgoingMail(row, this.mailDeps).then((mail) => this.composer.outgoing(mail, { here }));

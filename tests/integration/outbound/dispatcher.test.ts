@@ -192,19 +192,25 @@ describe('outbox dispatcher', () => {
     expect(uniqueIds().size).toBe(30);
   });
 
-  it('composes a burst on the compose thread and a mail or two on its own thread, the same mail either way', async () => {
+  it('composes a burst on the compose thread and a new case on its own thread, the same mail either way', async () => {
     w = await mailWorld({}, { start: false });
     const dispatcher = w.app.outbound.dispatcher;
     await w.ingest(customer(1));
     await dispatcher.drain();
-    // Three mails for three connections: composed here, no thread started.
+    // A new case's confirmation and notices, three mails for three connections: composed here, no thread started.
     expect([dispatcher.composer.composedHere, dispatcher.composer.composedThere]).toEqual([3, 0]);
-    expect(dispatcher.composer.running).toBe(false);
-    for (let i = 2; i <= 11; i++) await w.ingest(customer(i));
+    // Two new cases at once, six mails, two rounds of the connections: still no thread.
+    for (let i = 2; i <= 3; i++) await w.ingest(customer(i));
     await dispatcher.drain();
-    expect([dispatcher.composer.composedHere, dispatcher.composer.composedThere]).toEqual([3, 30]);
-    expect(w.sink.messages).toHaveLength(33);
-    expect(uniqueIds().size).toBe(33);
+    expect([dispatcher.composer.composedHere, dispatcher.composer.composedThere]).toEqual([9, 0]);
+    expect(dispatcher.composer.running).toBe(false);
+    // Ten at once is a burst: the first claim (twelve mails) and what follows while it is sent go to the thread.
+    for (let i = 4; i <= 13; i++) await w.ingest(customer(i));
+    await dispatcher.drain();
+    expect(dispatcher.composer.composedThere).toBeGreaterThanOrEqual(12);
+    expect(dispatcher.composer.composedHere + dispatcher.composer.composedThere).toBe(39);
+    expect(w.sink.messages).toHaveLength(39);
+    expect(uniqueIds().size).toBe(39);
     const confirmations = w.sink.messages.filter((m) => m.to === 'cliente7@empresa7.com');
     expect(confirmations).toHaveLength(1);
     const [mail] = confirmations;
