@@ -181,13 +181,30 @@ const parentRank = (table: string) => {
   return i < 0 ? PARENTS_FIRST.length : i;
 };
 
+/** One INSERT of a flush; `named`: its text does not depend on the count of rows (PostgreSQL may keep it prepared). */
+export interface LaterInsert {
+  sql: string;
+  bindings: unknown[];
+  named: boolean;
+}
+
+/** One table's rows as a JSON array, and the INSERT that reads them. */
+interface JsonInsert {
+  table: string;
+  sql: string;
+  json: string;
+}
+
 /**
  * The INSERTs that write `rows`: one per table (and column list and tail), the cases' table first (PARENTS_FIRST),
  * then the tables in the order they first appear, each table's rows in the order they were given (so ids keep that
  * order). With `prepared` (SQLite, whose statements are prepared and kept by their text) many rows go by powers of
- * two; otherwise (PostgreSQL) in as few statements as the parameter limit allows.
+ * two. Otherwise (PostgreSQL) each table's rows go as one JSON array (jsonInsertSql), all those tables in one
+ * statement (jsonInsertsTogether): one round trip for the flush, and one text for any count of rows, which the server
+ * parses and plans once per connection. Rows holding a value JSON cannot carry as it is (bytes, a date) go as VALUES,
+ * in as few statements as the parameter limit allows.
  */
-export function insertsOf(rows: readonly LaterRow[], prepared: boolean): Array<{ sql: string; bindings: unknown[] }> {
+export function insertsOf(rows: readonly LaterRow[], prepared: boolean): LaterInsert[] {
   const tables = new Map<string, LaterRow[]>();
   for (const r of rows) {
     const key = `${r.table}\0${r.keys.join(',')}\0${r.tail}`;
@@ -195,19 +212,66 @@ export function insertsOf(rows: readonly LaterRow[], prepared: boolean): Array<{
     if (same) same.push(r);
     else tables.set(key, [r]);
   }
-  const out: Array<{ sql: string; bindings: unknown[] }> = [];
+  const out: Array<LaterInsert | JsonInsert[]> = [];
+  let together: JsonInsert[] | undefined;
   const ordered = [...tables.values()].sort((a, b) => parentRank(a[0].table) - parentRank(b[0].table));
   for (const same of ordered) {
     const { table, keys, tail } = same[0];
+    if (!prepared && same.every((r) => r.values.every(isJsonScalar))) {
+      // Tables in a row that go through JSON share a statement. A table's second column list starts another: inside
+      // one, its ids could come before the first's.
+      if (!together || together.some((t) => t.table === table)) out.push((together = []));
+      together.push({ table, sql: jsonInsertSql(table, keys, tail), json: JSON.stringify(same.map(objectOf)) });
+      continue;
+    }
+    // Rows as VALUES keep their place: the tables after them go in a statement after them (rows they name).
+    together = undefined;
     const most = Math.max(1, Math.floor(MOST_VALUES / keys.length));
     for (let i = 0; i < same.length;) {
       let count = Math.min(same.length - i, most);
       if (prepared && count > EXACT_ROWS_PREPARED)
         count = 2 ** Math.floor(Math.log2(Math.min(count, MOST_ROWS_PREPARED)));
       const bindings = same.slice(i, i + count).flatMap((r) => r.values);
-      out.push({ sql: insertSql(table, keys, count, tail), bindings });
+      out.push({ sql: insertSql(table, keys, count, tail), bindings, named: false });
       i += count;
     }
   }
-  return out;
+  return out.map((o) => (Array.isArray(o) ? jsonInsertsTogether(o) : o));
+}
+
+/**
+ * Several INSERTs as one statement, all but the last as data-modifying WITH queries. They run on one snapshot and
+ * in no set order; foreign keys are checked at the end of the statement, so a case's rows may come before the case.
+ * A refused row fails the whole statement, as it would fail the transaction when written alone.
+ */
+function jsonInsertsTogether(inserts: readonly JsonInsert[]): LaterInsert {
+  const last = inserts[inserts.length - 1];
+  const before = inserts.slice(0, -1).map((ins, i) => `"w${i + 1}" as (${ins.sql})`);
+  return {
+    sql: before.length ? `with ${before.join(', ')} ${last.sql}` : last.sql,
+    bindings: inserts.map((ins) => ins.json),
+    named: true,
+  };
+}
+
+/** A value that goes through JSON and comes back the same to its column (text, bigint, boolean, null). */
+function isJsonScalar(v: unknown): boolean {
+  const t = typeof v;
+  return v == null || t === 'string' || t === 'boolean' || (t === 'number' && Number.isFinite(v));
+}
+
+function objectOf(row: LaterRow): Record<string, unknown> {
+  const o: Record<string, unknown> = {};
+  row.keys.forEach((k, i) => (o[k] = row.values[i] ?? null));
+  return o;
+}
+
+/**
+ * An INSERT of the rows of a JSON array of objects, each column converted by the table's own type
+ * (json_populate_recordset), in the order of the array (ids keep that order).
+ */
+function jsonInsertSql(table: string, keys: readonly string[], tail: string): string {
+  const columns = keys.map((k) => `"${k}"`).join(', ');
+  const from = `json_populate_recordset(null::"${table}", ?::json) with ordinality as "r" order by "r"."ordinality"`;
+  return `insert into "${table}" (${columns}) select ${columns} from ${from}${tail ? ` ${tail}` : ''}`;
 }

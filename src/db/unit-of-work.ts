@@ -124,10 +124,10 @@ export class UnitOfWork {
     if (!later?.size) return;
     const rows = [...later.values()].flatMap((t) => t.rows);
     later.clear();
-    // Unnamed on PostgreSQL: their text varies with the count of rows, and a named statement lives as long as the
+    // Unnamed on PostgreSQL when their text varies with the count of rows: a named statement lives as long as the
     // connection.
-    for (const { sql, bindings } of insertsOf(rows, Boolean(this.tx.storage.sqlite)))
-      await this.execute(sql, bindings, 'changes', undefined, false);
+    for (const { sql, bindings, named } of insertsOf(rows, Boolean(this.tx.storage.sqlite)))
+      await this.execute(sql, bindings, 'changes', undefined, named);
   }
 
   /** Runs `fn` once the outermost transaction has committed; never if it (or this child's savepoint) rolls back. The

@@ -20,6 +20,7 @@ import { inUnitOfWork, type UnitOfWork } from '../../../src/db/unit-of-work.ts';
 import { onStatements } from '../../../src/db/storage.ts';
 import { onPostgres, testApp } from '../../support/app.ts';
 import { bareCase } from '../../support/bare-case.ts';
+import { tablesInserted } from '../../support/statements.ts';
 
 /**
  * Rows a unit of work gathers (insertLater) and the statements that run while they wait: a statement that names
@@ -193,13 +194,15 @@ describe("the readers of a case's messages, files, events and links", () => {
 });
 
 describe.runIf(onPostgres)('named prepared statements on PostgreSQL', () => {
-  it("runs a unit's statements prepared under a name, and the gathered multi-row INSERTs unnamed", async () => {
+  it("runs a unit's statements prepared under a name, the gathered rows too: one text for any count of rows", async () => {
     app = await testApp();
     const ticketId = await bareCase(app);
     const prepared = await inUnitOfWork(app.db, async (uow) => {
       uow.gather();
       await insertLater(uow, 'events', EVENT_COLUMNS, [[ticketId, 'uno', 'ana@mesa.test', null, 10]]);
       await rows(uow, 'select "type" from "events" where "ticket_id" = ?', [ticketId]);
+      const three = [2, 3, 4].map((n) => [ticketId, `evento ${n}`, 'ana@mesa.test', null, 10 + n]);
+      await insertLater(uow, 'events', EVENT_COLUMNS, three);
       await rows(uow, 'select "type" from "events" where "ticket_id" = ?', [ticketId]);
       // The session's prepared statements, as the server keeps them on this connection.
       return rows(uow, 'select "name", "statement" from pg_prepared_statements');
@@ -207,7 +210,98 @@ describe.runIf(onPostgres)('named prepared statements on PostgreSQL', () => {
     const texts = prepared.map((p) => String(p.statement));
     expect(prepared.every((p) => String(p.name).startsWith('mesa_'))).toBe(true);
     expect(texts).toContain('select "type" from "events" where "ticket_id" = $1');
-    expect(texts.some((t) => t.startsWith('insert into "events"'))).toBe(false);
+    // One row and three rows went as the same statement, a JSON array of rows; none as a text of VALUES per count.
+    expect(texts.filter((t) => t.startsWith('insert into "events"'))).toEqual([
+      expect.stringContaining('json_populate_recordset(null::"events", $1::json)'),
+    ]);
+    const stored = await rows(app.db, 'select "type" from "events" where "ticket_id" = ? order by "id"', [ticketId]);
+    expect(stored.map((r) => r.type)).toEqual(['uno', 'evento 2', 'evento 3', 'evento 4']);
+  });
+
+  it('writes gathered rows through JSON as they were given: text, numbers, booleans and empty values, in order', async () => {
+    app = await testApp();
+    const ticketId = await bareCase(app);
+    const odd = ['comillas "dobles" y \'simples\'', 'barra \\ invertida', 'ñandú 🦆 \u2028', '{"no":"es json"}', ''];
+    const given = Array.from({ length: 130 }, (_, i) => [
+      ticketId,
+      odd[i % odd.length] + i,
+      i % 3 ? 'ana@mesa.test' : null,
+      i % 2 ? JSON.stringify({ n: i, texto: odd[i % odd.length] }) : undefined,
+      1_765_000_000_000 + i,
+    ]);
+    await inUnitOfWork(app.db, async (uow) => {
+      uow.gather();
+      await insertLater(uow, 'events', EVENT_COLUMNS, given);
+    });
+    const stored = await rows(
+      app.db,
+      'select "ticket_id", "type", "actor", "data_json", "created_at" from "events" where "ticket_id" = ? order by "id"',
+      [ticketId],
+    );
+    expect(stored.map((r) => [Number(r.ticket_id), r.type, r.actor, r.data_json, Number(r.created_at)])).toEqual(
+      given.map(([t, type, actor, data, at]) => [t, type, actor, data ?? null, at]),
+    );
+    const flag = await inUnitOfWork(app.db, async (uow) => {
+      uow.gather();
+      await insertLater(
+        uow,
+        'messages',
+        ['ticket_id', 'role', 'source', 'body_text', 'internal', 'created_at'],
+        [
+          [ticketId, 'consultant', 'mail', 'nota', true, 5],
+          [ticketId, 'customer', 'mail', 'pregunta', false, 6],
+        ],
+      );
+      return rows(uow, 'select "internal" from "messages" where "ticket_id" = ? order by "id"', [ticketId]);
+    });
+    expect(flag.map((r) => r.internal)).toEqual([true, false]);
+  });
+
+  it("writes a flush's tables in one statement, a table's second column list after its first; a refused row fails all", async () => {
+    app = await testApp();
+    const ticketId = await bareCase(app);
+    const PARTICIPANT = ['ticket_id', 'address', 'role', 'added_by', 'added_at'];
+    const statements: string[] = [];
+    const stop = onStatements(app.db, ({ sql }) => void (tablesInserted(sql).length && statements.push(sql)));
+    await inUnitOfWork(app.db, async (uow) => {
+      uow.gather();
+      await insertLater(uow, 'events', EVENT_COLUMNS, [[ticketId, 'uno', 'ana@mesa.test', null, 10]]);
+      await insertLater(uow, 'participants', PARTICIPANT, [[ticketId, 'luis@empresa.com', 'cc', 'mail', 10]]);
+      await insertLater(uow, 'events', ['ticket_id', 'type', 'created_at'], [[ticketId, 'dos', 11]]);
+    });
+    stop();
+    // The first column list of events; then its second, with the participants, in the next statement.
+    expect(statements.map(tablesInserted)).toEqual([['events'], ['events', 'participants']]);
+    const stored = await rows(app.db, 'select "type" from "events" where "ticket_id" = ? order by "id"', [ticketId]);
+    expect(stored.map((r) => r.type)).toEqual(['uno', 'dos']);
+
+    // A row that names no case: the statement fails, and nothing of the flush is left.
+    await expect(
+      inUnitOfWork(app.db, async (uow) => {
+        uow.gather();
+        await insertLater(uow, 'participants', PARTICIPANT, [[ticketId, 'otra@empresa.com', 'cc', 'mail', 12]]);
+        await insertLater(uow, 'events', EVENT_COLUMNS, [[ticketId + 1000, 'huérfano', null, null, 12]]);
+      }),
+    ).rejects.toMatchObject({ code: '23503' });
+    const people = await rows(app.db, 'select "address" from "participants" where "ticket_id" = ?', [ticketId]);
+    expect(people.map((p) => p.address)).toEqual(['luis@empresa.com']);
+  });
+
+  it('writes rows holding bytes as VALUES: JSON would not carry them as they are', async () => {
+    app = await testApp();
+    const data = Buffer.from([0, 1, 2, 250, 255]);
+    const seen: string[] = [];
+    const stop = onStatements(app.db, ({ sql }) => seen.push(sql));
+    await inUnitOfWork(app.db, async (uow) => {
+      uow.gather();
+      await insertLater(uow, 'raw_sources', ['sha256', 'size', 'data', 'created_at'], [['b'.repeat(64), 5, data, 1]]);
+    });
+    stop();
+    const [stored] = await rows(app.db, 'select "data" from "raw_sources" where "sha256" = ?', ['b'.repeat(64)]);
+    expect(Buffer.compare(stored.data, data)).toBe(0);
+    expect(seen.filter((s) => s.startsWith('insert into "raw_sources"'))).toEqual([
+      expect.stringMatching(/ values \((\?|\$1), /),
+    ]);
   });
 
   it("plans a read asked 'per-values' with its values every time: it is never kept prepared", async () => {

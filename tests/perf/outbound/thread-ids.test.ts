@@ -3,6 +3,7 @@ import type { App } from '../../../src/app.ts';
 import { testApp } from '../../support/app.ts';
 import { rawMail } from '../../integration/outbound/fixtures.ts';
 import { onStatements } from '../../../src/db/storage.ts';
+import { valuesInserted } from '../../support/statements.ts';
 
 /**
  * How many INSERTs thread_ids costs (tests/integration/outbound/thread-ids.test.ts has what is recorded): a change
@@ -20,7 +21,8 @@ describe('thread ids of our mail: statements', () => {
   it("records a new case's own Message-ID, its confirmation and every consultant notice, in one INSERT", async () => {
     const inserts: unknown[][] = [];
     const onQuery = (q: { sql: string; bindings: readonly unknown[] }) => {
-      if (/^insert into ["`]thread_ids["`]/i.test(q.sql)) inserts.push([...q.bindings]);
+      const values = valuesInserted('thread_ids', q.sql, q.bindings);
+      if (values) inserts.push(values);
     };
     const stopListening = onStatements(app.db, onQuery);
     const r = await app.ingest.ingest(
@@ -57,7 +59,8 @@ describe('thread ids of our mail: statements', () => {
     const opened = await app.db('outbox').max({ id: 'id' }).first();
     const inserts: unknown[][] = [];
     const onQuery = (q: { sql: string; bindings: readonly unknown[] }) => {
-      if (/^insert into ["`]thread_ids["`]/i.test(q.sql)) inserts.push([...q.bindings]);
+      const values = valuesInserted('thread_ids', q.sql, q.bindings);
+      if (values) inserts.push(values);
     };
     const stopListening = onStatements(app.db, onQuery);
     const r = await app.ingest.ingest(
