@@ -12,5 +12,15 @@ const composer = nodemailer.createTransport({ streamTransport: true, buffer: tru
 export async function composeMessage(options: SendMailOptions): Promise<Buffer> {
   if (Buffer.isBuffer(options.raw)) return options.raw;
   const { envelope: _envelope, ...message } = options;
-  return (await composer.sendMail(message)).message as Buffer;
+  // nodemailer ends its own lines (headers, boundaries, encoded lines) with CRLF, not those of the text it is given:
+  // a template's LF would stay bare in the body. Over SMTP its DATA stream mends them; an .eml file or Graph's
+  // sendMail takes the message as it is, and RFC 5322 §2.3 allows CR and LF only together.
+  const text = typeof message.text === 'string' ? crlf(message.text) : message.text;
+  const html = typeof message.html === 'string' ? crlf(message.html) : message.html;
+  return (await composer.sendMail({ ...message, text, html })).message as Buffer;
+}
+
+/** `s` with every line break as CRLF. */
+function crlf(s: string): string {
+  return s.includes('\r') ? s.replace(/\r\n|\r|\n/g, '\r\n') : s.replaceAll('\n', '\r\n');
 }

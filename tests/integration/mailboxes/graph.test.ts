@@ -106,6 +106,8 @@ it('N mails over several delta pages, token refreshes and a restart midway: N ca
   for (let i = 1; i <= 12; i++) {
     const [confirmation, ...more] = confirmationsTo(customer(i));
     expect(more).toHaveLength(0);
+    // The MIME message as Graph takes it (base64 of its bytes): every line ends CRLF, the template's text too.
+    expect(confirmation.mime.toString('latin1').match(/(?<!\r)\n|\r(?!\n)/g)).toBeNull();
     const parsed = await simpleParser(confirmation.mime);
     // Our own signed Message-ID and the thread headers went through Graph untouched.
     expect(parseOurMessageId(app.config.secretKey, parsed.messageId!.replace(/^<|>$/g, ''))).toBeDefined();

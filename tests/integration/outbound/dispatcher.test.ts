@@ -257,7 +257,10 @@ describe('outbox dispatcher', () => {
       const dir = path.join(app.config.dataDir, 'outbox-eml');
       const files = fs.readdirSync(dir).filter((f) => f.endsWith('.eml'));
       expect(files.length).toBe(3);
-      const parsed = await Promise.all(files.map((f) => simpleParser(fs.readFileSync(path.join(dir, f)))));
+      const raws = files.map((f) => fs.readFileSync(path.join(dir, f), 'latin1'));
+      // Every line ends CRLF, the templates' text and HTML too (RFC 5322 §2.3: no CR or LF alone).
+      for (const raw of raws) expect(raw.match(/(?<!\r)\n|\r(?!\n)/g)).toBeNull();
+      const parsed = await Promise.all(raws.map((raw) => simpleParser(Buffer.from(raw, 'latin1'))));
       const conf = parsed.find((p) => (Array.isArray(p.to) ? p.to[0] : p.to)?.text.includes('cliente1@empresa1.com'))!;
       expect(conf.subject).toBe('[Caso #1] Problema 1');
       expect(conf.headers.get('auto-submitted')).toBe('auto-replied');
