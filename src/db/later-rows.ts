@@ -1,3 +1,4 @@
+import { wellFormed } from './raw.ts';
 import { insertSql } from './sql-text.ts';
 
 /**
@@ -262,7 +263,10 @@ function isJsonScalar(v: unknown): boolean {
 
 function objectOf(row: LaterRow): Record<string, unknown> {
   const o: Record<string, unknown> = {};
-  row.keys.forEach((k, i) => (o[k] = row.values[i] ?? null));
+  row.keys.forEach((k, i) => {
+    const v = row.values[i];
+    o[k] = typeof v === 'string' ? wellFormed(v) : (v ?? null);
+  });
   return o;
 }
 

@@ -25,12 +25,25 @@ export async function throughRaw(
   return Array.isArray(result) ? result.length : Number(result?.rowCount ?? result?.changes ?? 0);
 }
 
-/** What SQLite can bind: booleans as 0/1, dates as epoch ms, undefined as NULL (as knex's better-sqlite3 client). */
+/**
+ * What SQLite can bind: booleans as 0/1, dates as epoch ms, undefined as NULL (as knex's better-sqlite3 client), and
+ * text well formed (wellFormed).
+ */
 export function sqliteValue(v: unknown): unknown {
+  if (typeof v === 'string') return wellFormed(v);
   if (v === undefined) return null;
   if (typeof v === 'boolean') return v ? 1 : 0;
   if (v instanceof Date) return v.valueOf();
   return v;
+}
+
+/**
+ * `s` with each UTF-16 surrogate that has no pair (half an emoji left by cutting a text at a length) as U+FFFD, as
+ * node-postgres writes it in UTF-8: better-sqlite3 would store its three bytes as they are, not UTF-8, and JSON
+ * would carry it as an escape PostgreSQL refuses. A string of Latin-1 characters alone is returned at once.
+ */
+export function wellFormed(s: string): string {
+  return s.toWellFormed();
 }
 
 /** What `fn` returns as a settled promise, or what it throws as a rejected one: a statement that ran synchronously. */

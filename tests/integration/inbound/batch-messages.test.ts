@@ -106,6 +106,71 @@ describe('the messages of an ingest batch', () => {
     expect(String(doc.stemmed)).toMatch(/impres/);
   });
 
+  it('keeps a mail whose UTF-16 text has a lone surrogate, with U+FFFD in its place, and the batch around it', async () => {
+    app = await testApp();
+    // A code unit 0xD800 with no pair: decoded as is, a JavaScript string no JSON or UTF-8 can carry unchanged.
+    const utf16 = Buffer.concat([
+      Buffer.from('Hola ', 'utf16le'),
+      Buffer.from([0x00, 0xd8]),
+      Buffer.from(' mundo', 'utf16le'),
+    ]);
+    const odd = [
+      'From: Juan <juan@cliente.co>',
+      'To: soporte@mesa.test',
+      'Subject: Texto raro',
+      'Message-ID: <u16@cliente.co>',
+      'MIME-Version: 1.0',
+      'Content-Type: text/plain; charset=utf-16le',
+      'Content-Transfer-Encoding: base64',
+      '',
+      utf16.toString('base64'),
+      '',
+    ].join('\r\n');
+    const results = await app.ingest.ingestMany([
+      { raw: customer('<a1@cliente.co>', 'Antes', 'Primero.'), source: imapSource(1) },
+      { raw: Buffer.from(odd), source: imapSource(2) },
+      { raw: customer('<a3@cliente.co>', 'Después', 'Tercero.'), source: imapSource(3) },
+    ]);
+    expect(results.map((r) => [r.outcome, r.effect])).toEqual([
+      ['accepted', 'new_case'],
+      ['accepted', 'new_case'],
+      ['accepted', 'new_case'],
+    ]);
+    const [message] = await messagesOf(
+      app.db,
+      (await app.db('tickets').where({ number: results[1].ticketNumber }).first()).id,
+    );
+    expect(message.body_text).toBe('Hola \ufffd mundo');
+  });
+
+  it("keeps an automatic reply's note cut inside an emoji at its 20 000 characters, in the batch with the others", async () => {
+    app = await testApp();
+    const [opened] = await app.ingest.ingestMany([
+      { raw: customer('<n1@cliente.co>', 'No imprime', 'La impresora no imprime.'), source: imapSource(1) },
+    ]);
+    // The note keeps the text's first 20 000 UTF-16 code units: the 20 000th is the first half of 😀.
+    const away = customer(
+      '<n2@cliente.co>',
+      `Re: [Caso #${opened.ticketNumber}] No imprime`,
+      `${'f'.repeat(19_999)}😀 fin`,
+      {
+        'Auto-Submitted': 'auto-replied',
+      },
+    );
+    const results = await app.ingest.ingestMany([
+      { raw: away, source: imapSource(2) },
+      { raw: customer('<n3@cliente.co>', 'Otro problema', 'Tampoco escanea.'), source: imapSource(3) },
+    ]);
+    expect(results.map((r) => [r.outcome, r.effect])).toEqual([
+      ['accepted', 'system_note'],
+      ['accepted', 'new_case'],
+    ]);
+    const ticket = await app.db('tickets').where({ number: opened.ticketNumber }).first();
+    const note = (await messagesOf(app.db, ticket.id)).find((m) => m.role === 'system');
+    // As SQLite and PostgreSQL store a string that is not well formed: the half character becomes U+FFFD.
+    expect(note.body_text).toBe(`${'f'.repeat(19_999)}\ufffd`);
+  });
+
   it('gives every message its own id across batches and a message written between them, files on the right one', async () => {
     app = await testApp();
     const withFile = (i: number) =>
