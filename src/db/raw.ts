@@ -16,7 +16,10 @@ export async function throughRaw(
   want: Want,
   name?: string,
 ): Promise<any> {
-  const raw = db.raw(sql, bindings.map((b) => (b === undefined ? null : b)) as any[]);
+  const raw = db.raw(
+    sql,
+    bindings.map((b) => (b === undefined ? null : typeof b === 'string' ? wellFormed(b) : b)) as any[],
+  );
   const result: any = await (name ? raw.options({ name }) : raw);
   // PostgreSQL answers { rows, rowCount }; better-sqlite3 through knex answers the rows, or nothing for a write.
   const rows: any[] = Array.isArray(result) ? result : (result?.rows ?? []);
@@ -27,7 +30,7 @@ export async function throughRaw(
 
 /**
  * What SQLite can bind: booleans as 0/1, dates as epoch ms, undefined as NULL (as knex's better-sqlite3 client), and
- * text well formed (wellFormed).
+ * text well formed (wellFormed, as throughRaw binds it too).
  */
 export function sqliteValue(v: unknown): unknown {
   if (typeof v === 'string') return wellFormed(v);

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { App } from '../../../src/app.ts';
 import { updateTicket } from '../../../src/db/repos/tickets.ts';
-import { insertId, insertSql, row, rows, run } from '../../../src/db/sql.ts';
+import { insertId, insertLater, insertSql, row, rows, run } from '../../../src/db/sql.ts';
 import { inUnitOfWork, memoKey } from '../../../src/db/unit-of-work.ts';
 import { onStatements } from '../../../src/db/storage.ts';
 import { onPostgres, testApp } from '../../support/app.ts';
@@ -37,6 +37,28 @@ describe('plain SQL (src/db/sql.ts)', () => {
       ticketId,
     ]);
     expect(stored.map((r) => [r.type, r.actor, Number(r.created_at)])).toEqual([['uno', 'ana@mesa.test', 10]]);
+  });
+
+  it('stores half an emoji (a surrogate with no pair) as U+FFFD, in a unit of work, a flush or through knex', async () => {
+    app = await testApp();
+    const ticketId = await bareCase(app);
+    // What "…😀".slice(0, n) leaves when the cut falls inside the emoji.
+    const cut = (word: string) => `${word} 😀`.slice(0, word.length + 2);
+    await inUnitOfWork(app.db, async (uow) => {
+      await run(uow, INSERT_EVENT, [ticketId, cut('unidad'), null, null, 1]);
+      uow.gather();
+      await insertLater(
+        uow,
+        'events',
+        ['ticket_id', 'type', 'actor', 'data_json', 'created_at'],
+        [[ticketId, cut('tanda'), null, null, 2]],
+      );
+    });
+    await run(app.db, INSERT_EVENT, [ticketId, cut('knex'), null, null, 3]);
+    const stored = await rows(app.db, 'select "type" from "events" where "ticket_id" = ? order by "created_at"', [
+      ticketId,
+    ]);
+    expect(stored.map((r) => r.type)).toEqual(['unidad \ufffd', 'tanda \ufffd', 'knex \ufffd']);
   });
 
   it('binds booleans and undefined as each database stores them, and returns the inserted id', async () => {
