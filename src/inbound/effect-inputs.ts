@@ -8,6 +8,7 @@ import type { InboundMail, MailSource } from './mail.ts';
 import type { ConsultantPlan } from './pipeline.ts';
 import { mailboxOf, whereFrom } from './source-key.ts';
 import { withProtectionNote } from './protection.ts';
+import { cutText } from '../text-cut.ts';
 
 /** What a mail's effect writes, built from the mail and its verdict: the case's input, its message, its files. */
 
@@ -74,7 +75,7 @@ export function messageFrom(
 ) {
   const role = systemNote ? 'system' : (facts.sender?.role ?? 'customer');
   const fullText = service.work.fullTextOf(mail);
-  let bodyText = systemNote ? fullText.slice(0, 20_000) : (facts.visibleText ?? fullText);
+  let bodyText = systemNote ? cutText(fullText, 20_000) : (facts.visibleText ?? fullText);
   bodyText = withProtectionNote(bodyText, mail.protection, service.deps.config.locale);
   if (stored.skipped.length)
     bodyText += `\n\n[Adjuntos demasiado grandes, guardados solo en el original: ${stored.skipped.join(', ')}]`;

@@ -7,6 +7,7 @@ import type { IngestContext, IngestResult } from './ingest-types.ts';
 import type { MailSource } from './mail.ts';
 import { whereFrom } from './source-key.ts';
 import { headerBlockEnd } from './header-values.ts';
+import { cutText } from '../text-cut.ts';
 
 /** A mail refused (too large, unparseable, a filter's rejection, a bug tripped over it): its raw source (`size`
  * bytes, kept by the batch under `rawSha`) is kept with its reason in the quarantine, and the ledger records it as
@@ -81,7 +82,7 @@ export async function headerSummary(
     const from = Array.isArray(parsed.from) ? parsed.from[0] : parsed.from;
     return {
       from: from?.value?.[0]?.address?.toLowerCase(),
-      subject: parsed.subject?.slice(0, 500),
+      subject: parsed.subject === undefined ? undefined : cutText(parsed.subject, 500),
       messageId: parsed.messageId?.replace(/^<|>$/g, ''),
     };
   } catch {

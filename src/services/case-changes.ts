@@ -10,6 +10,7 @@ import type { KnowledgeService } from './knowledge.ts';
 import { productLabel, type ProductGuess, type ProductMatcher } from '../tickets/products.ts';
 import type { Priority, Ticket, WaitingOn } from '../tickets/types.ts';
 import { type ParticipantLimits } from './participants.ts';
+import { cutText } from '../text-cut.ts';
 
 /**
  * Changes to an existing case (stage, assignee, product, priority, whom it waits on, its people, consultants'
@@ -127,7 +128,7 @@ export class CaseChanges {
       ticketId: ticket.id,
       type: p.kind === 'unverified' ? 'consultant_unverified' : 'command_rejected',
       actor: p.to,
-      reason: p.items.join('; ').slice(0, 1000) || undefined,
+      reason: cutText(p.items.join('; '), 1000) || undefined,
       at: p.at,
     });
     await this.emit(uow, {

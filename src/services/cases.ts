@@ -7,6 +7,7 @@ import { CaseChanges } from './case-changes.ts';
 import type { Command } from '../tickets/commands.ts';
 import { addCapped, removeParticipant } from './participants.ts';
 import type { AddMessageInput, BounceInfo, OpenCaseInput } from './case-events.ts';
+import { cutText } from '../text-cut.ts';
 
 /**
  * The one way cases change. Each method runs inside the caller's transaction and writes the change, its event
@@ -209,7 +210,7 @@ export class CaseService extends CaseChanges {
         ticketId: ticket.id,
         type: 'command',
         actor,
-        reason: c.line.slice(0, 200),
+        reason: cutText(c.line, 200),
         at: now,
         data: { kind: c.kind },
       });

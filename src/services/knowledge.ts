@@ -14,6 +14,7 @@ import { forgetSuggestionsAhead, searchedAhead } from './suggestions-ahead.ts';
 import { withoutPersonalData } from '../tickets/personal-data.ts';
 import { indexText, queryTerms } from '../tickets/search-text.ts';
 import type { Ticket } from '../tickets/types.ts';
+import { cutText } from '../text-cut.ts';
 
 /** What similar() looks for: `minTerms` of the question's terms at least in each document found (see there). */
 export type SimilarParams = {
@@ -40,7 +41,7 @@ export class KnowledgeService {
       ticketId: t.id,
       kind: 'case',
       product: t.product,
-      stemmed: indexText(`${t.subject}\n${t.subject}\n${question.slice(0, 4000)}\n${answer.slice(0, 4000)}`),
+      stemmed: indexText(`${t.subject}\n${t.subject}\n${cutText(question, 4000)}\n${cutText(answer, 4000)}`),
     });
     forgetSuggestionsAhead(trx);
   }
@@ -51,8 +52,8 @@ export class KnowledgeService {
     p: { title?: string; text?: string; actor: string; now: number },
   ): Promise<ArticleRow> {
     const { answer } = await caseTextForIndex(trx, t.id);
-    const title = (p.title?.trim() || withoutPersonalData(t.subject, t)).slice(0, 300) || `Caso #${t.number}`;
-    const body = (p.text?.trim() || withoutPersonalData(answer, t)).slice(0, 20_000);
+    const title = cutText(p.title?.trim() || withoutPersonalData(t.subject, t), 300) || `Caso #${t.number}`;
+    const body = cutText(p.text?.trim() || withoutPersonalData(answer, t), 20_000);
     const article = {
       ticketId: t.id,
       number: t.number,
@@ -75,7 +76,7 @@ export class KnowledgeService {
       ticketId: t.id,
       type: 'published',
       actor: p.actor,
-      reason: title.slice(0, 200),
+      reason: cutText(title, 200),
       at: p.now,
     });
     return { ...article, id: 0 };

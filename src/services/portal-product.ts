@@ -3,6 +3,7 @@ import { inUnitOfWork } from '../db/unit-of-work.ts';
 import type { Logger } from '../logger.ts';
 import { productLabel, type Catalogue, type CatalogueProduct } from '../tickets/products.ts';
 import type { Access, PortalDeps } from './portal-types.ts';
+import { cutText } from '../text-cut.ts';
 
 /**
  * The customer's own answer to "¿sobre qué producto es tu caso?" on the status page (issue 27): offered while the
@@ -38,7 +39,7 @@ export function resolveChoice(
   catalogue: Catalogue,
   input: { choice: string; version: string },
 ): Resolved | Extract<ProductChoiceResult, { kind: 'unknown-product' | 'unknown-version' }> {
-  const choice = input.choice.trim().slice(0, 200);
+  const choice = cutText(input.choice.trim(), 200);
   const [productName, moduleName, ...rest] = choice.split(MODULE_SEPARATOR);
   const product = catalogue.products.find((p) => p.name === productName);
   const module = moduleName === undefined ? undefined : product?.modules.find((m) => m.name === moduleName)?.name;

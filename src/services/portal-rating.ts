@@ -3,6 +3,7 @@ import { insertEvent, updateTicket } from '../db/repos/tickets.ts';
 import type { Logger } from '../logger.ts';
 import type { Ticket } from '../tickets/types.ts';
 import type { PortalDeps, Verdict } from './portal-types.ts';
+import { cutText } from '../text-cut.ts';
 
 /**
  * The rating is recorded on the case and in its event log. VoBo closes a case in `pruebas`; "insatisfactoria"
@@ -57,7 +58,7 @@ export async function applyRating(
     type: 'rated',
     actor,
     to: verdict,
-    reason: comment ? comment.slice(0, 1000) : undefined,
+    reason: comment ? cutText(comment, 1000) : undefined,
     at: now,
     data: { source: 'web' },
   });

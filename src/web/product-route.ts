@@ -5,6 +5,7 @@ import type { Access } from '../services/portal-types.ts';
 import type { PageError } from './views/case-page.ts';
 import { messagePage } from './views/pages.ts';
 import type { PageDeps } from './page-deps.ts';
+import { cutText } from '../text-cut.ts';
 
 /**
  * POST /caso/<token>/producto: the customer's choice of product, module and version (services/portal-product.ts),
@@ -35,8 +36,8 @@ export function registerProductChoice(caseScope: FastifyInstance, d: ProductRout
       const a = await portal.access(token);
       if (a.kind !== 'ok') return notFound(reply);
       const draft = {
-        choice: field(req.body, 'producto').slice(0, 200),
-        version: field(req.body, 'version').slice(0, 20),
+        choice: cutText(field(req.body, 'producto'), 200),
+        version: cutText(field(req.body, 'version'), 20),
       };
       const r = await portal.chooseProduct(a, draft);
       switch (r.kind) {

@@ -23,6 +23,7 @@ import { registerConsultantList } from './consultant-list-route.ts';
 import { lostLinkPage, messagePage, notFoundPage } from './views/pages.ts';
 import { databaseRateLimitStore } from './rate-limit-store.ts';
 import { MAX_FILES_PER_MESSAGE } from './upload.ts';
+import { cutText } from '../text-cut.ts';
 
 /**
  * "Consultar mi caso" (issue 4): the page behind the magic links, and "Perdí mi enlace". Everything here is
@@ -254,7 +255,7 @@ export function registerStatusPage(server: FastifyInstance, app: App, opts: Stat
               brand,
               csrf: reply.generateCsrf({ userInfo: 'perdi-mi-enlace' }),
               error: s.badEmail,
-              value: typed.slice(0, 320),
+              value: cutText(typed, 320),
             }),
           );
         // The same answer whether or not the address has cases (and whether or not its own limit was reached).

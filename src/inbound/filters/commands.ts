@@ -5,6 +5,7 @@ import type { Priority, Stage, TicketView, WaitingOn } from '../../tickets/types
 import type { CommandFacts, Filter, FilterContext } from './types.ts';
 import { next } from './types.ts';
 import { isUnreadAddress } from '../../mail/unread-addresses.ts';
+import { cutText } from '../../text-cut.ts';
 
 const NAMES: Record<string, string> = {
   cerrar: 'cerrar',
@@ -166,7 +167,7 @@ function resolve(parsed: ParsedCommands, ticket: TicketView | undefined, ctx: Fi
         else
           commands.push({
             kind: 'publish',
-            title: l.arg.trim().slice(0, 300) || undefined,
+            title: cutText(l.arg.trim(), 300) || undefined,
             text: parsed.rest,
             line: l.line,
           });
