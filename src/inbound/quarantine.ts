@@ -82,7 +82,7 @@ export async function headerSummary(
     const from = Array.isArray(parsed.from) ? parsed.from[0] : parsed.from;
     return {
       from: from?.value?.[0]?.address?.toLowerCase(),
-      subject: parsed.subject === undefined ? undefined : cutText(parsed.subject, 500),
+      subject: typeof parsed.subject === 'string' ? cutText(parsed.subject, 500) : undefined,
       messageId: parsed.messageId?.replace(/^<|>$/g, ''),
     };
   } catch {
