@@ -1,5 +1,5 @@
 import { wellFormed } from './raw.ts';
-import { insertSql } from './sql-text.ts';
+import { insertSql, jsonInsertSql } from './sql-text.ts';
 
 /**
  * Rows a unit of work writes later (UnitOfWork.insertLater): rows that nothing in the same transaction reads back
@@ -268,14 +268,4 @@ function objectOf(row: LaterRow): Record<string, unknown> {
     o[k] = typeof v === 'string' ? wellFormed(v) : (v ?? null);
   });
   return o;
-}
-
-/**
- * An INSERT of the rows of a JSON array of objects, each column converted by the table's own type
- * (json_populate_recordset), in the order of the array (ids keep that order).
- */
-function jsonInsertSql(table: string, keys: readonly string[], tail: string): string {
-  const columns = keys.map((k) => `"${k}"`).join(', ');
-  const from = `json_populate_recordset(null::"${table}", ?::json) with ordinality as "r" order by "r"."ordinality"`;
-  return `insert into "${table}" (${columns}) select ${columns} from ${from}${tail ? ` ${tail}` : ''}`;
 }

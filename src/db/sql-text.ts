@@ -1,9 +1,10 @@
 import { boundedMemo } from '../memo.ts';
 
 /**
- * The text of the statements built for a number of rows (src/db/sql.ts re-exports it): the placeholders and the
- * multi-row INSERT, both remembered per shape. Apart from sql.ts so that the unit of work, which writes the rows it
- * gathered (src/db/later-rows.ts), can build them without importing what imports it.
+ * The text of the statements built for a number of rows (src/db/sql.ts re-exports it): the placeholders, the
+ * multi-row INSERT and the INSERT of a JSON array of rows, each remembered per shape. Apart from sql.ts so that the
+ * unit of work, which writes the rows it gathered (src/db/later-rows.ts), can build them without importing what
+ * imports it.
  */
 
 /** `("a", "b", "c")`: the quoted column list of an INSERT or SELECT. */
@@ -33,6 +34,21 @@ const insertSqlOf = boundedMemo(
     `${table}\0${keys.join(',')}\0${count}\0${tail}`,
   (table: string, keys: readonly string[], count: number, tail: string): string =>
     `insert into "${table}" ${columns(keys)} values ${placeholders(count, keys.length)}${tail ? ` ${tail}` : ''}`,
+);
+
+/**
+ * An INSERT of the rows of a JSON array of objects bound as its one value (PostgreSQL), each column converted by the
+ * table's own type (json_populate_recordset), in the order of the array (ids keep that order). One text for any
+ * count of rows.
+ */
+export const jsonInsertSql = boundedMemo(
+  200,
+  (table: string, keys: readonly string[], tail: string) => `${table}\0${keys.join(',')}\0${tail}`,
+  (table: string, keys: readonly string[], tail: string): string => {
+    const list = columns(keys);
+    const from = `json_populate_recordset(null::"${table}", ?::json) with ordinality as "r" order by "r"."ordinality"`;
+    return `insert into "${table}" ${list} select ${list.slice(1, -1)} from ${from}${tail ? ` ${tail}` : ''}`;
+  },
 );
 
 /** The values of `rows` in the order of `keys`, flat: the bindings of insertSql. */

@@ -94,8 +94,7 @@ export class ComposeThread {
   /** Ends the thread; a later mail starts another. What it had is not composed: nobody sends it now. */
   async close(): Promise<void> {
     clearTimeout(this.idle);
-    clearTimeout(this.stuck);
-    this.stuck = undefined;
+    this.unwatch();
     const worker = this.worker;
     this.worker = undefined;
     const left = [...this.pending.values()];
@@ -140,8 +139,7 @@ export class ComposeThread {
     worker.on('exit', (code) => {
       if (worker !== this.worker) return;
       this.worker = undefined;
-      clearTimeout(this.stuck);
-      this.stuck = undefined;
+      this.unwatch();
       if (this.pending.size)
         this.opts.logger.warn(
           { code, mails: this.pending.size },
@@ -159,8 +157,7 @@ export class ComposeThread {
     const p = this.pending.get(reply.id);
     if (!p) return;
     this.pending.delete(reply.id);
-    clearTimeout(this.stuck);
-    this.stuck = undefined;
+    this.unwatch();
     if (this.pending.size && this.worker) this.stuck = this.watch(this.worker);
     if (!this.pending.size) this.rest();
     if ('message' in reply) {
@@ -182,6 +179,11 @@ export class ComposeThread {
     }, this.opts.stuckMs ?? STUCK_MS);
     timer.unref();
     return timer;
+  }
+
+  private unwatch(): void {
+    clearTimeout(this.stuck);
+    this.stuck = undefined;
   }
 
   /** Nothing to compose: the thread no longer keeps the process alive, and ends after IDLE_MS without work. */
